@@ -1,0 +1,149 @@
+/**
+ * Encoding validity: the field checks the kernel applies to each instruction before any
+ * semantic analysis (kernel/bpf/verifier.c: check_alu_op, check_cond_jmp_op, do_check's
+ * per-class checks, resolve_pseudo_ldimm64, and the r11 rules of spec/stack-args.md §2).
+ * Messages use the kernel's wording so the verifier can report them unchanged.
+ */
+import { IsaError } from './errors.js';
+import type { Insn } from './insn.js';
+import { decodeOp } from './op.js';
+import { AluOp, Class, CLASS_MASK, JmpOp, Mode, MODE_MASK, OP_MASK, Size, SIZE_MASK, Source, SOURCE_MASK } from './opcodes.js';
+
+const badReg = (r: number): boolean => r > 11;
+
+/** Is this slot one of the three r11 forms of spec/stack-args.md §2? */
+function isValidStackArgForm(i: Insn): boolean {
+  if (i.code === 0x79) return i.src === 11 && i.dst !== 11 && i.dst !== 10 && i.off > 0 && i.off % 8 === 0 && i.imm === 0;
+  if (i.code === 0x7b) return i.dst === 11 && i.src !== 11 && i.off < 0 && i.off % 8 === 0 && i.imm === 0;
+  if (i.code === 0x7a) return i.dst === 11 && i.src === 0 && i.off < 0 && i.off % 8 === 0;
+  return false;
+}
+
+/**
+ * Check one slot. `index` is its instruction index (used in the error), `next` the slot after
+ * it (needed for `ld_imm64`). Returns null when the encoding is valid.
+ */
+export function checkInsn(i: Insn, index: number, next?: Insn): IsaError | null {
+  const fail = (code: ConstructorParameters<typeof IsaError>[0], msg: string): IsaError =>
+    new IsaError(code, msg, { insn: index });
+  if (i.dst === 11 || i.src === 11) {
+    return isValidStackArgForm(i) ? null : fail('R11_INVALID', 'R11 is invalid');
+  }
+  if (badReg(i.dst)) return fail('BAD_REGISTER', `R${i.dst} is invalid`);
+  if (badReg(i.src) && !((i.code & CLASS_MASK) === Class.LD && (i.code & MODE_MASK) === Mode.IMM))
+    return fail('BAD_REGISTER', `R${i.src} is invalid`);
+  const op = decodeOp(i);
+  const cls = i.code & CLASS_MASK;
+  switch (cls) {
+    case Class.ALU:
+    case Class.ALU64: {
+      const aop = i.code & OP_MASK;
+      const x = (i.code & SOURCE_MASK) === Source.X;
+      if (aop > AluOp.END) return fail('UNKNOWN_OPCODE', `invalid BPF_ALU opcode ${aop.toString(16)}`);
+      if (aop === AluOp.NEG) {
+        if (x || i.src !== 0 || i.off !== 0 || i.imm !== 0) return fail('RESERVED_FIELD', 'BPF_NEG uses reserved fields');
+        return null;
+      }
+      if (aop === AluOp.END) {
+        if (i.src !== 0 || i.off !== 0 || (i.imm !== 16 && i.imm !== 32 && i.imm !== 64) || (cls === Class.ALU64 && x))
+          return fail('RESERVED_FIELD', 'BPF_END uses reserved fields');
+        return null;
+      }
+      if (aop === AluOp.MOV) {
+        if (x) {
+          const offOk = cls === Class.ALU ? i.off === 0 || i.off === 8 || i.off === 16 : [0, 8, 16, 32].includes(i.off);
+          if (i.imm !== 0 || !offOk) return fail('RESERVED_FIELD', 'BPF_MOV uses reserved fields');
+        } else if (i.src !== 0 || i.off !== 0) return fail('RESERVED_FIELD', 'BPF_MOV uses reserved fields');
+        return null;
+      }
+      const offOk = i.off === 0 || ((aop === AluOp.DIV || aop === AluOp.MOD) && i.off === 1);
+      if (x ? i.imm !== 0 || !offOk : i.src !== 0 || !offOk) return fail('RESERVED_FIELD', 'BPF_ALU uses reserved fields');
+      return null;
+    }
+    case Class.JMP:
+    case Class.JMP32: {
+      const jop = i.code & OP_MASK;
+      const x = (i.code & SOURCE_MASK) === Source.X;
+      if (jop === JmpOp.JA) {
+        if (x || i.src !== 0 || i.dst !== 0 || (cls === Class.JMP ? i.imm !== 0 : i.off !== 0))
+          return fail('RESERVED_FIELD', 'BPF_JA uses reserved fields');
+        return null;
+      }
+      if (jop === JmpOp.CALL) {
+        if (cls === Class.JMP32 || x || i.dst !== 0 || i.src > 2 || (i.src !== 2 && i.off !== 0))
+          return fail('RESERVED_FIELD', 'BPF_CALL uses reserved fields');
+        return null;
+      }
+      if (jop === JmpOp.EXIT) {
+        if (cls === Class.JMP32 || x || i.imm !== 0 || i.src !== 0 || i.dst !== 0 || i.off !== 0)
+          return fail('RESERVED_FIELD', 'BPF_EXIT uses reserved fields');
+        return null;
+      }
+      if (jop === JmpOp.JCOND) {
+        if (cls === Class.JMP32 || x || i.src !== 0 || i.dst !== 0 || i.imm !== 0)
+          return fail('RESERVED_FIELD', 'invalid may_goto imm ' + String(i.imm));
+        return null;
+      }
+      if (jop > JmpOp.JCOND) return fail('UNKNOWN_OPCODE', `invalid BPF_JMP/JMP32 opcode ${jop.toString(16)}`);
+      if (x ? i.imm !== 0 : i.src !== 0) return fail('RESERVED_FIELD', 'BPF_JMP/JMP32 uses reserved fields');
+      return null;
+    }
+    case Class.LD: {
+      const mode = i.code & MODE_MASK;
+      const size = i.code & SIZE_MASK;
+      if (mode === Mode.IMM) {
+        if (size !== Size.DW) return fail('UNKNOWN_OPCODE', 'invalid BPF_LD_IMM insn');
+        if (next === undefined) return fail('TRUNCATED_LD_IMM64', 'invalid bpf_ld_imm64 insn');
+        if (next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0 || i.off !== 0)
+          return fail('BAD_LD_IMM64', 'invalid bpf_ld_imm64 insn');
+        if (i.src > 6) return fail('BAD_LD_IMM64', 'unrecognized bpf_ld_imm64 insn');
+        if ((i.src === 1 || i.src === 3 || i.src === 4 || i.src === 5) && next.imm !== 0)
+          return fail('BAD_LD_IMM64', 'invalid bpf_ld_imm64 insn');
+        return null;
+      }
+      if (mode === Mode.ABS || mode === Mode.IND) {
+        if (i.dst !== 0 || i.off !== 0 || size === Size.DW || (mode === Mode.ABS && i.src !== 0))
+          return fail('RESERVED_FIELD', 'BPF_LD_[ABS|IND] uses reserved fields');
+        return null;
+      }
+      return fail('UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
+    }
+    case Class.LDX:
+      if (op.kind === 'invalid') return fail('UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
+      if (i.imm !== 0) return fail('RESERVED_FIELD', 'BPF_LDX uses reserved fields');
+      return null;
+    case Class.ST:
+      if (op.kind === 'invalid') return fail('UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
+      if (i.src !== 0) return fail('RESERVED_FIELD', 'BPF_ST uses reserved fields');
+      return null;
+    default: {
+      const mode = i.code & MODE_MASK;
+      if (mode === Mode.ATOMIC) {
+        if (op.kind === 'invalid') {
+          const size = i.code & SIZE_MASK;
+          if (size !== Size.W && size !== Size.DW) return fail('RESERVED_FIELD', 'invalid atomic operand size');
+          return fail('RESERVED_FIELD', `BPF_ATOMIC uses invalid atomic opcode ${hex2(i.imm & 0xff)}`);
+        }
+        if (i.off !== 0 && op.kind === 'atomic' && (op.op === 'load_acquire' || op.op === 'store_release')) return null;
+        return null;
+      }
+      if (op.kind === 'invalid') return fail('UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
+      if (i.imm !== 0) return fail('RESERVED_FIELD', 'BPF_STX uses reserved fields');
+      return null;
+    }
+  }
+}
+
+function hex2(n: number): string {
+  return n.toString(16).padStart(2, '0');
+}
+
+/** Check a whole program; throws the first error. */
+export function checkProgram(insns: readonly Insn[]): void {
+  for (let k = 0; k < insns.length; k++) {
+    const i = insns[k]!;
+    const err = checkInsn(i, k, insns[k + 1]);
+    if (err) throw err;
+    if (i.code === 0x18) k++;
+  }
+}

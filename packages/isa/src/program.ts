@@ -1,0 +1,236 @@
+/**
+ * The `Program` and `Subprog` interfaces every layer exchanges (shared/ARCHITECTURE.md).
+ * Produced by the assembler, the ELF loader or a builder; consumed by every layer above.
+ */
+import { IsaError } from './errors.js';
+import type { Insn } from './insn.js';
+import { decodeOp, stackArgAccess } from './op.js';
+import { MAX_BPF_FUNC_ARGS, MAX_BPF_FUNC_REG_ARGS } from './opcodes.js';
+
+/** Program types by their kernel name without the `BPF_PROG_TYPE_` prefix, lower-case. */
+export type ProgType =
+  | 'unspec'
+  | 'socket_filter'
+  | 'kprobe'
+  | 'sched_cls'
+  | 'sched_act'
+  | 'tracepoint'
+  | 'xdp'
+  | 'perf_event'
+  | 'cgroup_skb'
+  | 'cgroup_sock'
+  | 'lwt_in'
+  | 'lwt_out'
+  | 'lwt_xmit'
+  | 'sock_ops'
+  | 'sk_skb'
+  | 'cgroup_device'
+  | 'sk_msg'
+  | 'raw_tracepoint'
+  | 'cgroup_sock_addr'
+  | 'lwt_seg6local'
+  | 'lirc_mode2'
+  | 'sk_reuseport'
+  | 'flow_dissector'
+  | 'cgroup_sysctl'
+  | 'raw_tracepoint_writable'
+  | 'cgroup_sockopt'
+  | 'tracing'
+  | 'struct_ops'
+  | 'ext'
+  | 'lsm'
+  | 'sk_lookup'
+  | 'syscall'
+  | 'netfilter';
+
+/** `enum bpf_prog_type` values, in order (include/uapi/linux/bpf.h). */
+export const PROG_TYPES: readonly ProgType[] = [
+  'unspec', 'socket_filter', 'kprobe', 'sched_cls', 'sched_act', 'tracepoint', 'xdp', 'perf_event',
+  'cgroup_skb', 'cgroup_sock', 'lwt_in', 'lwt_out', 'lwt_xmit', 'sock_ops', 'sk_skb', 'cgroup_device',
+  'sk_msg', 'raw_tracepoint', 'cgroup_sock_addr', 'lwt_seg6local', 'lirc_mode2', 'sk_reuseport',
+  'flow_dissector', 'cgroup_sysctl', 'raw_tracepoint_writable', 'cgroup_sockopt', 'tracing',
+  'struct_ops', 'ext', 'lsm', 'sk_lookup', 'syscall', 'netfilter',
+];
+
+/** A C-like type spelling used in prototypes declared in assembly: `u64`, `void *`, `struct foo *`. */
+export type TypeSpelling = string;
+
+export interface ParamDecl {
+  readonly name?: string;
+  readonly type: TypeSpelling;
+}
+
+/**
+ * A function prototype declared in assembly (`.func` / `.kfunc`) or recovered from BTF.
+ * `@bpf/btf` turns these into FUNC/FUNC_PROTO types; the verifier reads argument counts.
+ */
+export interface FuncProtoDecl {
+  readonly name: string;
+  readonly kind: 'subprog' | 'kfunc';
+  readonly params: readonly ParamDecl[];
+  readonly ret: TypeSpelling;
+  /** `static` (default) or `global` linkage for subprograms. */
+  readonly linkage?: 'static' | 'global';
+}
+
+/** `struct bpf_func_info`. */
+export interface FuncInfo {
+  readonly insnOff: number;
+  readonly typeId: number;
+}
+
+/** `struct bpf_line_info`, with the strings resolved when known. */
+export interface LineInfo {
+  readonly insnOff: number;
+  readonly fileNameOff: number;
+  readonly lineOff: number;
+  readonly line: number;
+  readonly column: number;
+  readonly fileName?: string;
+  readonly source?: string;
+}
+
+/** Raw BTF a program carries (`@bpf/btf` parses and builds it). */
+export interface BtfBlob {
+  readonly bytes: Uint8Array;
+}
+
+/** A symbolic reference an instruction makes, to be resolved by a loader or host. */
+export type Reloc =
+  | { readonly insn: number; readonly kind: 'kfunc'; readonly name: string }
+  | { readonly insn: number; readonly kind: 'ksym'; readonly name: string }
+  | { readonly insn: number; readonly kind: 'map'; readonly name: string }
+  | { readonly insn: number; readonly kind: 'map_value'; readonly name: string; readonly offset: number }
+  | { readonly insn: number; readonly kind: 'subprog'; readonly name: string };
+
+/** A map definition carried by a program (from an ELF object or declared in assembly). */
+export interface MapDef {
+  readonly name: string;
+  readonly type: string;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags?: number;
+  /** Initial contents for global-data maps. */
+  readonly data?: Uint8Array;
+}
+
+export interface Subprog {
+  /** Index of the first instruction slot. */
+  readonly start: number;
+  /** One past the last instruction slot. */
+  readonly end: number;
+  readonly name: string;
+  /** Number of arguments (0..12), from BTF when known. */
+  readonly argCount?: number;
+  readonly linkage?: 'static' | 'global';
+  /** Stack-argument slots read (args - 5, clamped at 0). */
+  readonly incomingStackArgs?: number;
+  /** Stack-argument slots written for the calls it makes (max over its calls). */
+  readonly outgoingStackArgs?: number;
+  /** Bytes of r10 stack used, rounded up to 8. */
+  readonly stackDepth?: number;
+}
+
+/** A subprogram whose frame facts are known: what the JITs need. */
+export interface AnalysedSubprog extends Subprog {
+  readonly argCount: number;
+  readonly incomingStackArgs: number;
+  readonly outgoingStackArgs: number;
+  readonly stackDepth: number;
+}
+
+export interface Program {
+  readonly insns: readonly Insn[];
+  readonly name?: string;
+  readonly type?: ProgType;
+  readonly expectedAttachType?: string;
+  readonly license?: string;
+  readonly subprogs?: readonly Subprog[];
+  readonly btf?: BtfBlob;
+  readonly funcInfo?: readonly FuncInfo[];
+  readonly lineInfo?: readonly LineInfo[];
+  /** Prototypes declared in assembly, for subprograms and kfuncs. */
+  readonly protos?: readonly FuncProtoDecl[];
+  readonly relocs?: readonly Reloc[];
+  readonly maps?: readonly MapDef[];
+}
+
+/** A program with analysed subprograms (from the verifier or {@link analyseFrames}). */
+export interface AnalysedProgram extends Program {
+  readonly subprogs: readonly AnalysedSubprog[];
+}
+
+/** Index of the instruction a pseudo call at `pc` targets. */
+export const callTarget = (pc: number, i: Insn): number => pc + i.imm + 1;
+
+/**
+ * Subprogram boundaries from pseudo calls (`call` with src 1, `ld_imm64` with src 4) and
+ * from func_info, as the kernel's add_subprog_and_kfunc does. Names come from `names`
+ * (start index -> name), else `func#N` like the kernel log.
+ */
+export function discoverSubprogs(
+  insns: readonly Insn[],
+  opts: { readonly funcInfo?: readonly FuncInfo[]; readonly names?: ReadonlyMap<number, string> } = {},
+): Subprog[] {
+  const starts = new Set<number>([0]);
+  for (const f of opts.funcInfo ?? []) starts.add(f.insnOff);
+  for (let pc = 0; pc < insns.length; pc++) {
+    const i = insns[pc]!;
+    const isPseudoCall = i.code === 0x85 && i.src === 1;
+    const isPseudoFunc = i.code === 0x18 && i.src === 4;
+    if (isPseudoCall || isPseudoFunc) {
+      const t = callTarget(pc, i);
+      if (t < 0 || t >= insns.length)
+        throw new IsaError('BAD_PROGRAM', `call to invalid destination ${t}`, { insn: pc });
+      starts.add(t);
+    }
+    if (i.code === 0x18) pc++;
+  }
+  const sorted = [...starts].sort((a, b) => a - b);
+  return sorted.map((start, k) => ({
+    start,
+    end: sorted[k + 1] ?? insns.length,
+    name: opts.names?.get(start) ?? `func#${k}`,
+  }));
+}
+
+/**
+ * Frame facts found syntactically: r10 stack depth from the deepest r10-relative access,
+ * incoming stack args from `r11 + 8k` loads (or the declared arg count), outgoing from
+ * `r11 - 8k` stores. The verifier computes the same facts precisely; this lets the JITs and
+ * the interpreter run unverified programs.
+ */
+export function analyseFrames(program: Program): AnalysedProgram {
+  const subs = program.subprogs ?? discoverSubprogs(program.insns, { funcInfo: program.funcInfo });
+  const protoByName = new Map((program.protos ?? []).filter((p) => p.kind === 'subprog').map((p) => [p.name, p]));
+  const analysed = subs.map((s): AnalysedSubprog => {
+    let depth = 0;
+    let incoming = 0;
+    let outgoing = 0;
+    for (let pc = s.start; pc < s.end; pc++) {
+      const i = program.insns[pc]!;
+      const op = decodeOp(i);
+      const sa = stackArgAccess(i);
+      if (sa) {
+        if (sa.dir === 'load') incoming = Math.max(incoming, sa.slot + 1);
+        else outgoing = Math.max(outgoing, sa.slot + 1);
+      } else if ((op.kind === 'ldx' && i.src === 10) || ((op.kind === 'st' || op.kind === 'stx' || op.kind === 'atomic') && i.dst === 10)) {
+        if (i.off < 0) depth = Math.max(depth, -i.off);
+      }
+      if (i.code === 0x18) pc++;
+    }
+    const declared = s.argCount ?? protoByName.get(s.name)?.params.length;
+    const argCount = declared ?? (incoming > 0 ? MAX_BPF_FUNC_REG_ARGS + incoming : Math.min(MAX_BPF_FUNC_REG_ARGS, 5));
+    if (argCount > MAX_BPF_FUNC_ARGS)
+      throw new IsaError('BAD_PROGRAM', `function ${s.name} has ${argCount} arguments, more than ${MAX_BPF_FUNC_ARGS}`, { insn: s.start });
+    return {
+      ...s,
+      argCount,
+      incomingStackArgs: s.incomingStackArgs ?? Math.max(incoming, argCount - MAX_BPF_FUNC_REG_ARGS, 0),
+      outgoingStackArgs: s.outgoingStackArgs ?? outgoing,
+      stackDepth: s.stackDepth ?? (depth + 7) & ~7,
+    };
+  });
+  return { ...program, subprogs: analysed };
+}
