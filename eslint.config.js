@@ -17,7 +17,7 @@ export default tseslint.config(
     },
     rules: {
       // Numbers and bigints in messages are the norm in this domain.
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowBigInt: true }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       // Bit manipulation of register numbers and opcodes uses enums-as-numbers freely.
       '@typescript-eslint/no-unnecessary-condition': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
