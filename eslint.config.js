@@ -21,6 +21,8 @@ export default tseslint.config(
       // Bit manipulation of register numbers and opcodes uses enums-as-numbers freely.
       '@typescript-eslint/no-unnecessary-condition': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
+      // Index accesses carry `!` so code stays correct if noUncheckedIndexedAccess is turned on.
+      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
       '@typescript-eslint/no-unnecessary-type-parameters': 'off',
       '@typescript-eslint/prefer-literal-enum-member': 'off',
       '@typescript-eslint/no-confusing-void-expression': 'off',
