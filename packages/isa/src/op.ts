@@ -210,7 +210,9 @@ export function decodeOp(i: Insn, prevIsLdImm64First = false): Op {
       const size = sizeBytes((i.code & SIZE_MASK) as Size);
       if (mode === Mode.MEM) return { kind: 'stx', size };
       if (mode !== Mode.ATOMIC) return INVALID;
-      const name = ATOMIC_NAMES[i.imm];
+      // add/or/and/xor come with or without BPF_FETCH; xchg and cmpxchg always carry it.
+      const fetchable = i.imm & ~AtomicOp.FETCH;
+      const name = ATOMIC_NAMES[i.imm] ?? (fetchable < 0x100 && fetchable !== 0xe0 && fetchable !== 0xf0 ? ATOMIC_NAMES[fetchable] : undefined);
       if (name === undefined) return INVALID;
       if (name === 'load_acquire' || name === 'store_release') return { kind: 'atomic', op: name, size, fetch: false };
       if (size !== 4 && size !== 8) return INVALID;

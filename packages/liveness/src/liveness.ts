@@ -1,0 +1,241 @@
+/**
+ * Liveness of registers, r10 stack slots and r11 stack-argument slots, per instruction.
+ *
+ * Registers follow the kernel's compute_live_registers (kernel/bpf/verifier.c): per-slot use
+ * and def sets, then `in = (out \ def) ∪ use` iterated over the postorder until nothing
+ * changes. Stack-argument slots follow spec/stack-args.md §10: outgoing slots sa0..sa6 are
+ * bits 11..17 of the same mask, defined by `*(u64 *)(r11 - 8k) = x`, used by the call that
+ * passes them and dead after it.
+ */
+import { decodeOp, stackArgAccess, type Insn, type Program, type ProgType } from './deps.js';
+import { buildCfg, type Cfg } from './cfg.js';
+import { HELPER_ARGS_BY_PROG_TYPE, HELPER_ARGS_DOCUMENTED } from './helper-table.js';
+
+/** Bit of outgoing stack-argument slot `k` (0-based) in a register mask. */
+export const stackArgBit = (k: number): number => 1 << (11 + k);
+const ALL_CALLER_SAVED = 0x3f; // r0..r5
+const ALL_STACK_ARGS = 0x7f << 11;
+const R0 = 1;
+
+export interface LivenessOptions {
+  /** Program type, for which helpers exist (a helper the type lacks reads r1..r5). */
+  readonly progType?: ProgType;
+  /**
+   * Parameter count of the function a call slot calls, when known. Defaults: helpers from the
+   * kernel-recorded table; kfuncs and subprograms from `Program.protos`; else unknown.
+   */
+  readonly callArgCount?: (pc: number, insn: Insn) => number | undefined;
+}
+
+export interface Liveness {
+  readonly cfg: Cfg;
+  /** Per slot: registers used (bits 0..10) and stack-arg slots passed (bits 11..17). */
+  readonly use: Uint32Array;
+  readonly def: Uint32Array;
+  /** Per slot: live-in mask, same layout. */
+  readonly liveIn: Uint32Array;
+  /** Per slot: live-in r10 stack slots; slot k is `fp-8(k+1)`; 64 slots as two 32-bit words. */
+  readonly stackLiveIn: Uint32Array;
+  /** Per slot: incoming stack-argument slots it reads (`r11 + 8(k+1)`), as a bit mask. */
+  readonly incomingReads: Uint8Array;
+  /** Subprograms whose frame address escapes (then stack liveness is conservative). */
+  readonly escapes: readonly boolean[];
+  /** Fixpoint passes over the postorder. */
+  readonly passes: number;
+}
+
+/** Parameters a helper call reads for this program type (r1..r5 when the type lacks it). */
+export function helperArgCount(id: number, progType: ProgType | undefined): number {
+  const row = HELPER_ARGS_BY_PROG_TYPE[progType ?? 'socket_filter'] ?? HELPER_ARGS_DOCUMENTED;
+  const c = row.charCodeAt(id) - 48;
+  return id >= 0 && id < row.length && c >= 0 && c <= 5 ? c : 5;
+}
+
+/** Registers (and stack-arg slots) a call reads: r1..r(min(n,5)), sa0..sa(n-6). */
+function callUse(n: number): number {
+  const regs = ((1 << (Math.min(n, 5) + 1)) - 1) & ~1;
+  const slots = n > 5 ? ((1 << (n - 5)) - 1) << 11 : 0;
+  return regs | slots;
+}
+
+/**
+ * Use/def of one slot, from the raw class/op/mode fields exactly as the kernel's
+ * compute_insn_live_regs does (so malformed encodings get the kernel's sets too), plus the r11
+ * forms of spec/stack-args.md §10.
+ */
+function useDef(program: Program, pc: number, argCount: (pc: number, i: Insn) => number | undefined): [number, number] {
+  const i = program.insns[pc]!;
+  const sa = stackArgAccess(i);
+  if (sa) return sa.dir === 'store' ? [i.code === 0x7a ? 0 : 1 << i.src, stackArgBit(sa.slot)] : [0, 1 << i.dst];
+  const cls = i.code & 0x07;
+  const code = i.code & 0xf0;
+  const mode = i.code & 0xe0;
+  const x = (i.code & 0x08) !== 0;
+  const dst = 1 << i.dst;
+  const src = 1 << i.src;
+  switch (cls) {
+    case 0x00: // LD: only ld_imm64 has sets of its own; ABS/IND keep the defaults
+      return mode === 0x00 && (i.code & 0x18) === 0x18 ? [0, dst] : [0xffff, 0];
+    case 0x01: // LDX
+      return mode === 0x60 || mode === 0x80 ? [src, dst] : [0xffff, 0];
+    case 0x02: // ST
+      return mode === 0x60 ? [dst, 0] : [0xffff, 0];
+    case 0x03: // STX
+      if (mode === 0x60) return [dst | src, 0];
+      if (mode !== 0xc0) return [0xffff, 0];
+      if (i.imm === 0xf1) return [R0 | dst | src, R0];
+      if (i.imm === 0x100) return [src, dst];
+      if (i.imm === 0x110) return [dst | src, 0];
+      return [dst | src, i.imm & 1 ? src : 0];
+    case 0x04:
+    case 0x07: // ALU, ALU64
+      if (code === 0xd0) return [dst, dst];
+      if (code === 0xb0) return [x ? src : 0, dst];
+      return [x ? dst | src : dst, dst];
+    default: // JMP, JMP32
+      switch (code) {
+        case 0x00:
+          return [x ? dst : 0, 0];
+        case 0xe0:
+          return [0, 0];
+        case 0x90:
+          return [R0, 0];
+        case 0x80: {
+          const n = argCount(pc, i);
+          return [n === undefined ? ALL_CALLER_SAVED & ~R0 : callUse(n), ALL_CALLER_SAVED | ALL_STACK_ARGS];
+        }
+        default:
+          return [x ? dst | src : dst, 0];
+      }
+  }
+}
+
+/** Default call-argument counts: helpers from the table, kfuncs and subprograms from protos. */
+export function defaultCallArgCount(program: Program, progType?: ProgType): (pc: number, i: Insn) => number | undefined {
+  const protos = new Map((program.protos ?? []).map((p) => [p.name, p.params.length]));
+  const kfuncAt = new Map((program.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
+  const subByStart = new Map((program.subprogs ?? []).map((s) => [s.start, s]));
+  return (pc, i) => {
+    if (i.src === 0) return helperArgCount(i.imm, progType);
+    if (i.src === 2) {
+      const name = kfuncAt.get(pc);
+      return name === undefined ? undefined : protos.get(name);
+    }
+    // BPF-to-BPF: the kernel summarises only helpers and kfuncs, so r1..r5 are read; stack
+    // arguments come from the callee's declared count.
+    const callee = subByStart.get(pc + i.imm + 1);
+    const n = callee?.argCount ?? (callee ? protos.get(callee.name) : undefined);
+    return n === undefined || n <= 5 ? undefined : n;
+  };
+}
+
+/** Compute liveness. Throws `CfgError` for structurally invalid programs. */
+export function computeLiveness(program: Program, opts: LivenessOptions = {}): Liveness {
+  const cfg = buildCfg(program);
+  const insns = program.insns;
+  const n = insns.length;
+  const argCount = opts.callArgCount ?? defaultCallArgCount({ ...program, subprogs: cfg.subprogs }, opts.progType ?? program.type);
+  const use = new Uint32Array(n);
+  const def = new Uint32Array(n);
+  const incomingReads = new Uint8Array(n);
+  for (let pc = 0; pc < n; pc++) {
+    const [u, d] = useDef(program, pc, argCount);
+    // subprogram calls with more than five arguments still read r1..r5 like the kernel's
+    const i = insns[pc]!;
+    use[pc] = i.code === 0x85 && i.src === 1 ? (u & ~0x3f) | 0x3e : u;
+    def[pc] = d;
+    const sa = stackArgAccess(i);
+    if (sa?.dir === 'load') incomingReads[pc] = 1 << sa.slot;
+    if (i.code === 0x18) pc++;
+  }
+  const liveIn = new Uint32Array(n);
+  const liveOut = new Uint32Array(n);
+  const post = cfg.postorder;
+  let passes = 0;
+  for (let changed = true; changed; ) {
+    changed = false;
+    passes++;
+    for (let k = 0; k < post.length; k++) {
+      const pc = post[k]!;
+      let out = 0;
+      for (const s of cfg.succs[pc]!) out |= liveIn[s]!;
+      const inn = ((out & ~def[pc]!) | use[pc]!) >>> 0;
+      if (inn !== liveIn[pc] || out !== liveOut[pc]) {
+        liveIn[pc] = inn;
+        liveOut[pc] = out;
+        changed = true;
+      }
+    }
+  }
+  const { stackLiveIn, escapes } = stackLiveness(program, cfg);
+  return { cfg, use, def, liveIn, stackLiveIn, incomingReads, escapes, passes };
+}
+
+/**
+ * r10 stack-slot liveness per frame: loads from `fp-off` use the 8-byte slots they touch, a
+ * full aligned 8-byte store defines one. When a subprogram lets its frame address escape
+ * (`rX = r10`), calls and accesses through other registers are taken to read every slot.
+ */
+function stackLiveness(program: Program, cfg: Cfg): { stackLiveIn: Uint32Array; escapes: boolean[] } {
+  const insns = program.insns;
+  const n = insns.length;
+  const escapes = cfg.subprogs.map((s) => {
+    for (let pc = s.start; pc < s.end; pc++) {
+      const i = insns[pc]!;
+      const op = decodeOp(i);
+      if (op.kind === 'alu' && op.useReg && i.src === 10) return true;
+      if (op.kind === 'stx' && i.src === 10) return true;
+    }
+    return false;
+  });
+  const use = new Uint32Array(n * 2);
+  const def = new Uint32Array(n * 2);
+  const setBits = (arr: Uint32Array, pc: number, lo: number, hi: number): void => {
+    // slot k covers fp-8(k+1) .. fp-8k-1
+    for (let k = lo; k <= hi; k++) if (k >= 0 && k < 64) arr[pc * 2 + (k >> 5)]! |= 1 << (k & 31);
+  };
+  const slotOf = (off: number): number => Math.floor((-off - 1) / 8);
+  for (let pc = 0; pc < n; pc++) {
+    const i = insns[pc]!;
+    const op = decodeOp(i);
+    const esc = escapes[cfg.subprogOf[pc]!]!;
+    const all = (): void => setBits(use, pc, 0, 63);
+    if (op.kind === 'ldx') {
+      if (i.src === 10 && i.off < 0) setBits(use, pc, slotOf(i.off + op.size - 1), slotOf(i.off));
+      else if (esc && i.src !== 11) all();
+    } else if (op.kind === 'st' || op.kind === 'stx') {
+      if (i.dst === 10 && i.off < 0) {
+        if (op.size === 8 && i.off % 8 === 0) setBits(def, pc, slotOf(i.off), slotOf(i.off));
+      }
+    } else if (op.kind === 'atomic') {
+      if (i.dst === 10 && i.off < 0) setBits(use, pc, slotOf(i.off + op.size - 1), slotOf(i.off));
+      else if (esc) all();
+    } else if (op.kind === 'call' && esc) all();
+    if (op.kind === 'ld_imm64') pc++;
+  }
+  const liveIn = new Uint32Array(n * 2);
+  const post = cfg.postorder;
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let k = 0; k < post.length; k++) {
+      const pc = post[k]!;
+      for (let w = 0; w < 2; w++) {
+        let out = 0;
+        for (const s of cfg.succs[pc]!) out |= liveIn[s * 2 + w]!;
+        const inn = ((out & ~def[pc * 2 + w]!) | use[pc * 2 + w]!) >>> 0;
+        if (inn !== liveIn[pc * 2 + w]) {
+          liveIn[pc * 2 + w] = inn;
+          changed = true;
+        }
+      }
+    }
+  }
+  return { stackLiveIn: liveIn, escapes };
+}
+
+/** Live stack slots before `pc` as frame offsets (-8, -16, ...). */
+export function liveStackOffsets(l: Liveness, pc: number): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < 64; k++) if (l.stackLiveIn[pc * 2 + (k >> 5)]! & (1 << (k & 31))) out.push(-8 * (k + 1));
+  return out;
+}
