@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// `pnpm bench [--quick]`: runs every package's benchmark script (packages/*/bench/*.mjs), each
+// of which measures our figure and a reference side by side and writes bench/results/<name>.json.
+// This collects them into bench/results.json and the table in bench/README.md, with the
+// machine and tool versions, so numbers can be compared across commits.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quick = process.argv.includes('--quick');
+const resultsDir = join(root, 'bench/results');
+mkdirSync(resultsDir, { recursive: true });
+
+const scripts = [];
+for (const group of ['packages', 'apps']) {
+  for (const pkg of readdirSync(join(root, group))) {
+    const dir = join(root, group, pkg, 'bench');
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.mjs')).sort()) scripts.push(join(dir, f));
+  }
+}
+const failures = [];
+for (const s of scripts) {
+  const rel = s.slice(root.length + 1);
+  console.log(`\n== ${rel}${quick ? ' (quick)' : ''}`);
+  const r = spawnSync(process.execPath, [s, ...(quick ? ['--quick'] : [])], { stdio: 'inherit', cwd: root, timeout: quick ? 120_000 : 1_800_000 });
+  if (r.status !== 0) failures.push(rel);
+}
+
+const version = (cmd, args) => {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n')[0].trim();
+  } catch {
+    return 'missing';
+  }
+};
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  kernel: version('uname', ['-r']),
+  llvm: version('llvm-mc-19', ['--version']).replace(/^.*version /, '') || 'missing',
+  bpftool: version('bpftool', ['--version']),
+  date: new Date().toISOString(),
+  quick,
+};
+
+// Each result file: { rows: [{ benchmark, ours, reference?, unit, ratio?, note? }] } or an array of rows.
+const rows = [];
+for (const f of readdirSync(resultsDir).filter((f) => f.endsWith('.json')).sort()) {
+  const j = JSON.parse(readFileSync(join(resultsDir, f), 'utf8'));
+  const list = Array.isArray(j) ? j : Array.isArray(j.rows) ? j.rows : [];
+  for (const r of list) rows.push({ suite: f.replace(/\.json$/, ''), ...r });
+}
+writeFileSync(join(root, 'bench/results.json'), JSON.stringify({ machine, rows, failures }, null, 2) + '\n');
+
+const fmt = (v) => (v === undefined || v === null ? '—' : typeof v === 'number' ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3)) : String(v));
+const table = [
+  '| suite | benchmark | ours | reference | ratio (ours/ref) | unit | note |',
+  '|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.suite} | ${r.benchmark ?? r.name ?? ''} | ${fmt(r.ours)} | ${fmt(r.reference)} | ${fmt(r.ratio ?? (typeof r.ours === 'number' && typeof r.reference === 'number' && r.reference ? r.ours / r.reference : undefined))} | ${r.unit ?? ''} | ${r.note ?? ''} |`),
+];
+const readme = `# Benchmarks
+
+\`pnpm bench\` runs every \`packages/*/bench/*.mjs\` (\`--quick\` for a CI smoke run under two
+minutes) and writes this table and \`bench/results.json\`. Each row is our figure and the
+reference's, measured in the same run on the same inputs; where a reference is missing the row
+says so.
+
+Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; Linux ${machine.kernel}; LLVM ${machine.llvm}; ${machine.bpftool}; ${machine.date}${quick ? ' (quick mode)' : ''}.
+
+${table.join('\n')}
+${failures.length ? `\nFailed scripts: ${failures.join(', ')}\n` : ''}`;
+writeFileSync(join(root, 'bench/README.md'), readme);
+console.log('\n' + table.join('\n'));
+if (failures.length) {
+  console.error(`\nbench: ${failures.length} script(s) failed: ${failures.join(', ')}`);
+  process.exit(1);
+}
