@@ -33,6 +33,12 @@ fi
 PNPM=(pnpm)
 [ "$(pnpm --version 2>/dev/null || true)" = "$PNPM_VERSION" ] || PNPM=(npx -y "pnpm@$PNPM_VERSION")
 
-"${PNPM[@]}" install --frozen-lockfile --reporter=silent
+log=$(mktemp)
+if ! "${PNPM[@]}" install --frozen-lockfile --reporter=append-only >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "setup: pnpm install failed" >&2
+  exit 1
+fi
+rm -f "$log"
 "${PNPM[@]}" exec tsc -b
 echo "setup: done"
