@@ -1,4 +1,3 @@
-import type { Reg } from './opcodes.js';
 
 /**
  * One 8-byte instruction slot, exactly as in `struct bpf_insn`. A 16-byte `ld_imm64`
@@ -6,7 +5,7 @@ import type { Reg } from './opcodes.js';
  * instruction indices match the kernel's.
  *
  * `dst` and `src` are 4-bit fields in the encoding; values above 11 can be decoded (and are
- * rejected by {@link checkInsn}) so they are typed as `number` here and narrowed by `Reg`
+ * rejected by {@link checkInsn}) so they are typed as `number` here and narrowed to `Reg`
  * where meaningful.
  */
 export interface Insn {
@@ -20,7 +19,7 @@ export interface Insn {
 }
 
 /** Build an instruction slot, normalising `off` to int16 and `imm` to int32. */
-export function insn(code: number, dst: Reg | number, src: Reg | number, off: number, imm: number): Insn {
+export function insn(code: number, dst: number, src: number, off: number, imm: number): Insn {
   return { code: code & 0xff, dst: dst & 0xf, src: src & 0xf, off: (off << 16) >> 16, imm: imm | 0 };
 }
 
