@@ -1,2 +1,4 @@
 #!/usr/bin/env node
-console.log('bpf: not yet implemented');
+import { main } from './cli.js';
+
+process.exitCode = await main(process.argv.slice(2));
