@@ -1,4 +1,2 @@
 #!/usr/bin/env node
-import { main } from './cli.js';
-
-process.exitCode = await main(process.argv.slice(2));
+console.log('bpf: not yet implemented');
