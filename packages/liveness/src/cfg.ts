@@ -3,7 +3,7 @@
  * check_cfg and bpf_insn_successors (kernel/bpf/verifier.c), so structural errors carry the
  * kernel's wording and the instruction orders (postorder, SCC numbering) match its own.
  */
-import { decodeOp, discoverSubprogs, type Insn, type Program, type Subprog } from '@bpf/isa';
+import { discoverSubprogs, type Insn, type Program, type Subprog } from '@bpf/isa';
 import { CfgError } from './errors.js';
 
 export interface BasicBlock {
@@ -20,8 +20,12 @@ export interface BasicBlock {
 export interface Cfg {
   readonly insns: readonly Insn[];
   readonly subprogs: readonly Subprog[];
-  /** Successor instruction indices per slot (empty for exits and `ld_imm64` second halves). */
-  readonly succs: readonly (readonly number[])[];
+  /**
+   * Successors in compressed form: those of slot `pc` are `succTarget[succStart[pc] ..
+   * succStart[pc + 1])` (none for exits and `ld_imm64` second halves). See {@link successors}.
+   */
+  readonly succStart: Int32Array;
+  readonly succTarget: Int32Array;
   /** Subprogram index per slot. */
   readonly subprogOf: Int32Array;
   /** Postorder of reachable slots, subprogram by subprogram (kernel: compute_postorder). */
@@ -40,21 +44,28 @@ export function jumpTarget(pc: number, i: Insn): number {
 
 /** Successors of one slot, in the kernel's order: fall-through first, then the jump target. */
 export function insnSuccessors(insns: readonly Insn[], pc: number): number[] {
+  const out: number[] = [];
+  pushSuccessors(insns, pc, (t) => out.push(t));
+  return out;
+}
+
+/** Successors of `pc` from a built CFG. */
+export function successors(cfg: Cfg, pc: number): Int32Array {
+  return cfg.succTarget.subarray(cfg.succStart[pc]!, cfg.succStart[pc + 1]!);
+}
+
+function pushSuccessors(insns: readonly Insn[], pc: number, push: (t: number) => void): void {
   const i = insns[pc]!;
-  const op = decodeOp(i);
-  const next = pc + (op.kind === 'ld_imm64' ? 2 : 1);
-  switch (op.kind) {
-    case 'exit':
-      return [];
-    case 'gotol':
-      return [jumpTarget(pc, i)];
-    case 'jmp':
-      return op.cond === 'ja' ? [jumpTarget(pc, i)] : [next, jumpTarget(pc, i)];
-    case 'may_goto':
-      return [next, jumpTarget(pc, i)];
-    default:
-      return [next];
+  const cls = i.code & 7;
+  if (cls === 5 || cls === 6) {
+    const op = i.code & 0xf0;
+    if (op === 0x90 && cls === 5) return; // exit
+    if (op === 0x80 && cls === 5) return push(pc + 1); // call
+    if (op === 0x00) return push(jumpTarget(pc, i)); // ja, gotol
+    push(pc + 1);
+    return push(jumpTarget(pc, i));
   }
+  push(pc + (i.code === 0x18 ? 2 : 1));
 }
 
 const isJumpSlot = (i: Insn): boolean => {
@@ -99,8 +110,17 @@ export function buildCfg(program: Program): Cfg {
       throw new CfgError('LAST_INSN_NOT_EXIT', 'last insn is not an exit or jmp', s.end - 1);
   }
 
-  const succs: number[][] = new Array<number[]>(n);
-  for (let pc = 0; pc < n; pc++) succs[pc] = insnSuccessors(insns, pc).filter((t) => t < n);
+  const succStart = new Int32Array(n + 1);
+  const succBuf = new Int32Array(2 * n);
+  let ns = 0;
+  for (let pc = 0; pc < n; pc++) {
+    succStart[pc] = ns;
+    pushSuccessors(insns, pc, (t) => {
+      if (t < n) succBuf[ns++] = t;
+    });
+  }
+  succStart[n] = ns;
+  const succTarget = succBuf.slice(0, ns);
 
   // check_cfg: a DFS from insn 0 in which calls (and `ld_imm64` function references) are
   // branches into their callee, so a subprogram nobody calls is unreachable too.
@@ -108,27 +128,32 @@ export function buildCfg(program: Program): Cfg {
     EXPLORED = 2;
   const state = new Uint8Array(n);
   const backEdges: [number, number][] = [];
-  const cfgSuccs = (t: number): readonly number[] => {
+  const calleeOf = (t: number): number => {
     const i = insns[t]!;
-    return (i.code === 0x85 && i.src === 1) || (i.code === 0x18 && i.src === 4) ? [...succs[t]!, t + i.imm + 1] : succs[t]!;
+    return (i.code === 0x85 && i.src === 1) || (i.code === 0x18 && i.src === 4) ? t + i.imm + 1 : -1;
   };
   {
-    const stack = [0];
-    state[0] = DISCOVERED;
+    const stack = new Int32Array(n);
     const nextSucc = new Int32Array(n);
-    while (stack.length) {
-      const t = stack[stack.length - 1]!;
-      const ss = cfgSuccs(t);
-      if (nextSucc[t]! < ss.length) {
-        const w = ss[nextSucc[t]!++]!;
+    let sp = 0;
+    stack[sp++] = 0;
+    state[0] = DISCOVERED;
+    while (sp) {
+      const t = stack[sp - 1]!;
+      const k = nextSucc[t]!;
+      const nOwn = succStart[t + 1]! - succStart[t]!;
+      const callee = calleeOf(t);
+      if (k < nOwn + (callee >= 0 ? 1 : 0)) {
+        nextSucc[t] = k + 1;
+        const w = k < nOwn ? succTarget[succStart[t]! + k]! : callee;
         if (state[w] === 0) {
           state[w] = DISCOVERED;
-          stack.push(w);
+          stack[sp++] = w;
         } else if (state[w] === DISCOVERED) backEdges.push([t, w]);
         continue;
       }
       state[t] = EXPLORED;
-      stack.pop();
+      sp--;
     }
   }
   for (let pc = 0; pc < n; pc++) {
@@ -140,46 +165,62 @@ export function buildCfg(program: Program): Cfg {
     }
   }
 
-  const postorder = computePostorder(n, subprogs, succs);
-  const scc = computeScc(n, succs, insns);
-  const blocks = buildBlocks(insns, subprogs, succs, subprogOf);
-  return { insns, subprogs, succs, subprogOf, postorder, scc, blocks, backEdges };
+  const postorder = computePostorder(n, subprogs, succStart, succTarget);
+  const scc = computeScc(n, succStart, succTarget);
+  // Basic blocks are built on first use: liveness does not need them.
+  let blocks: BasicBlock[] | undefined;
+  return {
+    insns,
+    subprogs,
+    succStart,
+    succTarget,
+    subprogOf,
+    postorder,
+    scc,
+    backEdges,
+    get blocks() {
+      return (blocks ??= buildBlocks(insns, subprogs, succStart, succTarget, subprogOf));
+    },
+  };
 }
 
 /** kernel: compute_postorder — an iterative DFS from each subprogram's start. */
-function computePostorder(n: number, subprogs: readonly Subprog[], succs: readonly (readonly number[])[]): Int32Array {
+function computePostorder(n: number, subprogs: readonly Subprog[], succStart: Int32Array, succTarget: Int32Array): Int32Array {
   const out = new Int32Array(n);
   let cur = 0;
   const DISCOVERED = 1,
     EXPLORED = 2;
   const state = new Uint8Array(n);
+  const stack = new Int32Array(2 * n + 1);
   for (const s of subprogs) {
-    const stack = [s.start];
+    let sp = 0;
+    stack[sp++] = s.start;
     do {
-      const top = stack[stack.length - 1]!;
+      const top = stack[sp - 1]!;
       state[top]! |= DISCOVERED;
       if (state[top]! & EXPLORED) {
         out[cur++] = top;
-        stack.pop();
+        sp--;
         continue;
       }
-      for (const w of succs[top]!) {
+      for (let e = succStart[top]!; e < succStart[top + 1]!; e++) {
+        const w = succTarget[e]!;
         if (!state[w]) {
-          stack.push(w);
+          stack[sp++] = w;
           state[w]! |= DISCOVERED;
         }
       }
       state[top]! |= EXPLORED;
-    } while (stack.length);
+    } while (sp);
   }
-  return out.subarray(0, cur);
+  return out.slice(0, cur);
 }
 
 /**
  * kernel: compute_scc — Tarjan/Pearce iterative SCC, numbering components in the same order
  * and only for real loops (two or more slots, or a self edge).
  */
-function computeScc(n: number, succs: readonly (readonly number[])[], _insns: readonly Insn[]): Int32Array {
+function computeScc(n: number, succStart: Int32Array, succTarget: Int32Array): Int32Array {
   const NOT_ON_STACK = 0x7fffffff;
   const scc = new Int32Array(n);
   const pre = new Int32Array(n);
@@ -201,8 +242,12 @@ function computeScc(n: number, succs: readonly (readonly number[])[], _insns: re
         nextPre++;
         stack[stackSz++] = w;
       }
-      const ss = succs[w]!;
-      for (const s of ss) {
+      const from = succStart[w]!,
+        to = succStart[w + 1]!;
+      let selfEdge = false;
+      for (let e = from; e < to; e++) {
+        const s = succTarget[e]!;
+        if (s === w) selfEdge = true;
         if (pre[s]) low[w] = Math.min(low[w]!, low[s]!);
         else {
           dfs[dfsSz++] = s;
@@ -213,7 +258,7 @@ function computeScc(n: number, succs: readonly (readonly number[])[], _insns: re
         dfsSz--;
         continue;
       }
-      const assign = stack[stackSz - 1] !== w || ss.includes(w);
+      const assign = stack[stackSz - 1] !== w || selfEdge;
       let t: number;
       do {
         t = stack[--stackSz]!;
@@ -230,18 +275,20 @@ function computeScc(n: number, succs: readonly (readonly number[])[], _insns: re
 function buildBlocks(
   insns: readonly Insn[],
   subprogs: readonly Subprog[],
-  succs: readonly (readonly number[])[],
+  succStart: Int32Array,
+  succTarget: Int32Array,
   subprogOf: Int32Array,
 ): BasicBlock[] {
   const n = insns.length;
   const leader = new Uint8Array(n + 1);
   for (const s of subprogs) leader[s.start] = 1;
   for (let pc = 0; pc < n; pc++) {
-    const ss = succs[pc]!;
-    const fallsThrough = ss.length === 1 && ss[0] === pc + (insns[pc]!.code === 0x18 ? 2 : 1);
+    const next = pc + (insns[pc]!.code === 0x18 ? 2 : 1);
+    const cnt = succStart[pc + 1]! - succStart[pc]!;
+    const fallsThrough = cnt === 1 && succTarget[succStart[pc]!] === next;
     if (!fallsThrough || insns[pc]!.code === 0x85) {
-      for (const t of ss) leader[t] = 1;
-      leader[pc + (insns[pc]!.code === 0x18 ? 2 : 1)] = 1;
+      for (let e = succStart[pc]!; e < succStart[pc + 1]!; e++) leader[succTarget[e]!] = 1;
+      leader[next] = 1;
     }
   }
   const starts: number[] = [];
@@ -253,7 +300,11 @@ function buildBlocks(
     const end = starts[id + 1] ?? n;
     let last = end - 1;
     if (last > start && insns[last - 1]!.code === 0x18) last--;
-    const bs = [...new Set(succs[last]!.map((t) => blockOf[t]!))];
+    const bs: number[] = [];
+    for (let e = succStart[last]!; e < succStart[last + 1]!; e++) {
+      const b = blockOf[succTarget[e]!]!;
+      if (!bs.includes(b)) bs.push(b);
+    }
     for (const b of bs) preds[b]!.push(id);
     return { id, start, end, subprog: subprogOf[start]!, succs: bs };
   });

@@ -1,4 +1,4 @@
-export { buildCfg, insnSuccessors, jumpTarget, type BasicBlock, type Cfg } from './cfg.js';
+export { buildCfg, insnSuccessors, jumpTarget, successors, type BasicBlock, type Cfg } from './cfg.js';
 export { CfgError, type CfgErrorCode } from './errors.js';
 export {
   computeLiveness,

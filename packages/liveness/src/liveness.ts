@@ -158,7 +158,7 @@ export function computeLiveness(program: Program, opts: LivenessOptions = {}): L
     for (let k = 0; k < post.length; k++) {
       const pc = post[k]!;
       let out = 0;
-      for (const s of cfg.succs[pc]!) out |= liveIn[s]!;
+      for (let e = cfg.succStart[pc]!; e < cfg.succStart[pc + 1]!; e++) out |= liveIn[cfg.succTarget[e]!]!;
       const inn = ((out & ~def[pc]!) | use[pc]!) >>> 0;
       if (inn !== liveIn[pc] || out !== liveOut[pc]) {
         liveIn[pc] = inn;
@@ -221,7 +221,7 @@ function stackLiveness(program: Program, cfg: Cfg): { stackLiveIn: Uint32Array; 
       const pc = post[k]!;
       for (let w = 0; w < 2; w++) {
         let out = 0;
-        for (const s of cfg.succs[pc]!) out |= liveIn[s * 2 + w]!;
+        for (let e = cfg.succStart[pc]!; e < cfg.succStart[pc + 1]!; e++) out |= liveIn[cfg.succTarget[e]! * 2 + w]!;
         const inn = ((out & ~def[pc * 2 + w]!) | use[pc * 2 + w]!) >>> 0;
         if (inn !== liveIn[pc * 2 + w]) {
           liveIn[pc * 2 + w] = inn;
