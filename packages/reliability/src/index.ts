@@ -1,0 +1,1 @@
+export { prng, randomProgram, type GenOptions } from './gen.js';
