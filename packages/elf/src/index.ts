@@ -1,1 +1,24 @@
-export {};
+export { ElfError } from './errors.js';
+export type { ElfErrorCode, ElfPlace } from './errors.js';
+export { EM_BPF, R_BPF, SHF, SHN, SHT, parseElfFile, relocTypeName } from './elf.js';
+export type {
+  ElfEndian,
+  ElfFile,
+  ElfHeader,
+  ElfRelocation,
+  ElfSection,
+  ElfSymbol,
+  RelocTypeName,
+  SymbolBind,
+  SymbolType,
+  SymbolVisibility,
+} from './elf.js';
+export { ATTACH_TYPES, SECTION_DEFS, attachTypeNumber, findSecDef } from './sections.js';
+export type { AttachType, SecDef } from './sections.js';
+export { BPF_F_RDONLY_PROG, MAP_TYPES, mapTypeName, mapTypeNumber } from './maps.js';
+export type { ElfMap, ElfMapKind } from './maps.js';
+export { parseElf } from './object.js';
+export type { ElfFunction, ElfObject, InsnReloc, InsnRelocKind } from './object.js';
+export { loadPrograms } from './load.js';
+export type { LoadOptions } from './load.js';
+export type { ElfProgram } from './link.js';

@@ -1,0 +1,144 @@
+/**
+ * From object to loadable programs, as libbpf's bpf_object__relocate does: each entry
+ * program gets its own copy of the `.text` subprograms it reaches (appended depth-first in
+ * the order calls are met, tools/lib/bpf/libbpf.c: bpf_object__reloc_code), call and
+ * function-address immediates are rewritten to the final relative offsets, and map / global
+ * data references become `ld_imm64` with src BPF_PSEUDO_MAP_IDX(_VALUE) whose imm indexes
+ * the program's `maps` (the kernel resolves those through `fd_array`), each also listed
+ * as a `Reloc` for hosts that patch file descriptors themselves.
+ */
+import type { Insn, Program, Reloc, Subprog } from '@bpf/isa';
+import { PseudoCall, PseudoLd } from '@bpf/isa';
+import { ElfError } from './errors.js';
+import type { ElfMap } from './maps.js';
+import type { ElfFunction, ElfObject, InsnReloc } from './object.js';
+import type { SecDef } from './sections.js';
+
+/** A program ready for the verifier, the JITs or `@bpf/kernel`. */
+export interface ElfProgram extends Program {
+  readonly name: string;
+  /** The `SEC()` name it came from. */
+  readonly section: string;
+  readonly insns: readonly Insn[];
+  readonly subprogs: readonly Subprog[];
+  readonly relocs: readonly Reloc[];
+  readonly maps: readonly ElfMap[];
+  /** libbpf's convention for the section, when it follows one. */
+  readonly secDef?: SecDef;
+  /** Load with BPF_F_SLEEPABLE. */
+  readonly sleepable?: boolean;
+  /** Load with BPF_F_XDP_HAS_FRAGS. */
+  readonly xdpFrags?: boolean;
+  readonly kernVersion?: number;
+  /** For each final slot: the section and slot it was copied from (for func/line info). */
+  readonly origin: readonly { readonly sectionIndex: number; readonly insn: number }[];
+}
+
+const isCallInsn = (i: Insn): boolean => i.code === 0x85;
+const isPseudoCall = (i: Insn): boolean => i.code === 0x85 && i.src === PseudoCall.CALL;
+const isLd64 = (i: Insn): boolean => i.code === 0x18;
+
+/** Link every entry program of a parsed object. */
+export function linkPrograms(obj: ElfObject, maps: readonly ElfMap[] = obj.maps): ElfProgram[] {
+  return obj.programs.map((p) => linkProgram(obj, p, maps));
+}
+
+export function linkProgram(obj: ElfObject, main: ElfFunction, maps: readonly ElfMap[]): ElfProgram {
+  const insns: Insn[] = [];
+  const origin: { sectionIndex: number; insn: number }[] = [];
+  const subprogs: Subprog[] = [];
+  const relocs: Reloc[] = [];
+  /** Where each function's copy starts in `insns`. */
+  const placed = new Map<ElfFunction, number>();
+  const functions = [...obj.programs, ...obj.subprograms];
+
+  const append = (fn: ElfFunction): number => {
+    const code = obj.code.get(fn.sectionIndex)!;
+    const at = insns.length;
+    placed.set(fn, at);
+    for (let k = fn.start; k < fn.end; k++) {
+      insns.push(code[k]!);
+      origin.push({ sectionIndex: fn.sectionIndex, insn: k });
+    }
+    subprogs.push({ start: at, end: insns.length, name: fn.name, linkage: fn.linkage });
+    return at;
+  };
+
+  const functionAt = (sectionIndex: number, slot: number, place: { insn: number }): ElfFunction => {
+    const fn = functions.find((f) => f.sectionIndex === sectionIndex && slot >= f.start && slot < f.end);
+    if (!fn) {
+      const sec = obj.sections[sectionIndex]!;
+      throw new ElfError('BAD_RELOC', `call into ${sec.name} slot ${slot}, which is in no function`, { section: main.section, insn: place.insn, byteOffset: sec.offset + slot * 8 });
+    }
+    return fn;
+  };
+
+  const mapIndex = (name: string, r: InsnReloc): number => {
+    const k = maps.findIndex((m) => m.name === name);
+    if (k < 0) throw new ElfError('BAD_RELOC', `no map named ${name}`, { section: main.section, insn: r.insn, byteOffset: r.raw.fileOffset });
+    return k;
+  };
+
+  /** Relocate the copy of `fn` placed at `at`, appending callees on first use. */
+  const relocate = (fn: ElfFunction, at: number): void => {
+    const rels = obj.insnRelocs.get(fn.sectionIndex);
+    for (let k = fn.start; k < fn.end; k++) {
+      const pc = at + (k - fn.start);
+      const i = insns[pc]!;
+      const r = rels?.get(k);
+      const where = { section: fn.section, insn: k };
+      let target: { sectionIndex: number; slot: number } | undefined;
+      if (r?.kind === 'call') target = { sectionIndex: r.symbol.shndx, slot: r.symbol.value / 8 + i.imm + 1 };
+      else if (r?.kind === 'func') target = { sectionIndex: r.symbol.shndx, slot: r.symbol.value / 8 + i.imm / 8 };
+      else if (!r && isPseudoCall(i)) target = { sectionIndex: fn.sectionIndex, slot: k + i.imm + 1 };
+      else if (!r && isLd64(i) && i.src === PseudoLd.FUNC) target = { sectionIndex: fn.sectionIndex, slot: k + i.imm + 1 };
+      if (target) {
+        const callee = functionAt(target.sectionIndex, target.slot, where);
+        const start = placed.get(callee) ?? (append(callee), relocate(callee, insns.length - (callee.end - callee.start)), placed.get(callee)!);
+        const rel = start + (target.slot - callee.start) - (pc + 1);
+        if (isLd64(i)) {
+          insns[pc] = { ...i, src: PseudoLd.FUNC, imm: rel };
+          insns[pc + 1] = { ...insns[pc + 1]!, imm: 0 };
+        } else insns[pc] = { ...i, imm: rel };
+      } else if (r?.kind === 'map') {
+        insns[pc] = { ...i, src: PseudoLd.MAP_IDX, imm: mapIndex(r.name, r) };
+        relocs.push({ insn: pc, kind: 'map', name: r.name });
+      } else if (r?.kind === 'map_value') {
+        const offset = r.symbol.value + i.imm;
+        insns[pc] = { ...i, src: PseudoLd.MAP_IDX_VALUE, imm: mapIndex(r.name, r) };
+        insns[pc + 1] = { ...insns[pc + 1]!, imm: offset };
+        relocs.push({ insn: pc, kind: 'map_value', name: r.name, offset });
+      } else if (r?.kind === 'extern_call') {
+        // BPF_PSEUDO_KFUNC_CALL; imm (the vmlinux BTF id) is filled by externs.ts when a
+        // kernel BTF is given, else by the host.
+        insns[pc] = { ...i, src: PseudoCall.KFUNC, imm: 0, off: 0 };
+        relocs.push({ insn: pc, kind: 'kfunc', name: r.name });
+      } else if (r?.kind === 'extern_ld') {
+        insns[pc] = { ...i, src: PseudoLd.BTF_ID, imm: 0 };
+        insns[pc + 1] = { ...insns[pc + 1]!, imm: 0 };
+        relocs.push({ insn: pc, kind: 'ksym', name: r.name });
+      } else if (isCallInsn(i) && i.src === PseudoCall.KFUNC) {
+        throw new ElfError('BAD_RELOC', 'kfunc call without a relocation naming the kfunc', where);
+      }
+      if (isLd64(i)) k++;
+    }
+  };
+
+  relocate(main, append(main));
+  const d = main.secDef;
+  return {
+    name: main.name,
+    section: main.section,
+    insns,
+    subprogs,
+    relocs,
+    maps,
+    origin,
+    ...(d ? { secDef: d, type: d.progType } : {}),
+    ...(d?.attachType !== undefined ? { expectedAttachType: d.attachType } : {}),
+    ...(d?.sleepable ? { sleepable: true } : {}),
+    ...(d?.xdpFrags ? { xdpFrags: true } : {}),
+    ...(obj.license !== undefined ? { license: obj.license } : {}),
+    ...(obj.kernVersion !== undefined ? { kernVersion: obj.kernVersion } : {}),
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * The checked-in C corpus (fixtures/c/elf), compiled by its build.sh with clang-19 for
+ * -mcpu=v2/v3/v4 in both byte orders, compared with llvm-readelf-19 (sections, symbols,
+ * relocations), llvm-objdump-19 (instruction bytes) and, where the kernel is usable, with
+ * libbpf itself: `bpftool prog loadall` + `bpftool prog dump xlated -j` give the order of the
+ * appended subprograms and every BPF-to-BPF call offset.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { encode } from '@bpf/isa';
+import { fixturesDir, run, skipWithout, tempDir } from '@bpf/testkit';
+import { describe, expect, it } from 'vitest';
+import { loadPrograms, parseElf } from './index.js';
+
+const srcDir = join(fixturesDir, 'c/elf');
+const buildDir = join(fixturesDir, 'build/elf');
+const sources = readdirSync(srcDir).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2)).sort();
+const variants = ['v2', 'v3', 'v4'].flatMap((cpu) => ['el', 'eb'].map((end) => `${cpu}.${end}`));
+
+/** Build the corpus when an object is missing or older than its source or the header. */
+function corpus(): string {
+  const newest = Math.max(...readdirSync(srcDir).map((f) => statSync(join(srcDir, f)).mtimeMs));
+  const stale = sources.some((s) =>
+    variants.some((v) => {
+      const o = join(buildDir, `${s}.${v}.o`);
+      return !existsSync(o) || statSync(o).mtimeMs < newest;
+    }),
+  );
+  if (stale) {
+    mkdirSync(buildDir, { recursive: true });
+    execFileSync('sh', [join(srcDir, 'build.sh'), buildDir], { stdio: 'pipe' });
+  }
+  return buildDir;
+}
+
+interface ReadelfJson {
+  Sections: { Section: { Index: number; Name: { Name: string }; Type: { Value: number }; Flags: { Value: number }; Offset: number; Size: number; Link: number; Info: number; AddressAlignment: number; EntrySize: number } }[];
+  Symbols: { Symbol: { Name: { Name: string; Value: number }; Value: number; Size: number; Binding: { Value: number }; Type: { Value: number }; Section: { Value: number } } }[];
+  Relocations: { SectionIndex: number; Relocs: { Relocation: { Offset: number; Type: { Value: number }; Symbol: { Value: number } } }[] }[];
+}
+
+const readelf = (obj: string): ReadelfJson =>
+  (JSON.parse(run('llvm-readelf-19', ['-S', '-s', '-r', '--elf-output-style=JSON', obj])) as ReadelfJson[])[0]!;
+
+const BIND = ['local', 'global', 'weak'];
+const TYPE = ['notype', 'object', 'func', 'section', 'file'];
+
+describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
+  const dir = corpus();
+  const objects = sources.flatMap((s) => variants.map((v) => `${s}.${v}.o`));
+
+  describe.skipIf(skipWithout('llvm-objdump-19'))('vs llvm-readelf-19 and llvm-objdump-19', () => {
+    it.each(objects)('%s: sections, symbols, relocations', (name) => {
+      const path = join(dir, name);
+      const obj = parseElf(new Uint8Array(readFileSync(path)));
+      const want = readelf(path);
+      expect(obj.endian).toBe(name.endsWith('.eb.o') ? 'big' : 'little');
+      expect(obj.sections.map((s) => [s.index, s.name, s.type, s.flags, s.offset, s.size, s.link, s.info, s.addralign, s.entsize])).toEqual(
+        want.Sections.map(({ Section: s }) => [s.Index, s.Name.Name, s.Type.Value, s.Flags.Value, s.Offset, s.Size, s.Link, s.Info, s.AddressAlignment, s.EntrySize]),
+      );
+      expect(obj.symbols.map((s) => [s.type === 'section' ? '' : s.name, s.value, s.size, s.bind, s.type, s.shndx])).toEqual(
+        want.Symbols.map(({ Symbol: s }) => [s.Type.Value === 3 ? '' : s.Name.Name, s.Value, s.Size, BIND[s.Binding.Value], TYPE[s.Type.Value], s.Section.Value]),
+      );
+      expect(obj.relocations.map((r) => [r.relSection, r.offset, r.type, r.symbol])).toEqual(
+        want.Relocations.flatMap((g) => g.Relocs.map(({ Relocation: r }) => [g.SectionIndex, r.Offset, r.Type.Value, r.Symbol.Value])),
+      );
+      expect(obj.relocations.every((r) => r.typeName !== undefined)).toBe(true);
+    });
+
+    it.each(objects)('%s: instruction bytes match llvm-objdump-19 -d', (name) => {
+      const path = join(dir, name);
+      const obj = parseElf(new Uint8Array(readFileSync(path)));
+      const text = run('llvm-objdump-19', ['-d', path]);
+      // "Disassembly of section X:" then lines "  pc:\tb7 01 ... \tasm"; ld_imm64 prints 16 bytes.
+      const want = new Map<string, string>();
+      let cur = '';
+      for (const line of text.split('\n')) {
+        const sec = /^Disassembly of section (.*):$/.exec(line);
+        if (sec) { cur = sec[1]!; want.set(cur, ''); continue; }
+        const m = /^\s+\d+:\t((?:[0-9a-f]{2} )*[0-9a-f]{2})\t/.exec(line);
+        if (m && cur) want.set(cur, want.get(cur)! + m[1]!.replaceAll(' ', ''));
+      }
+      const got = new Map<string, string>();
+      for (const [idx, insns] of obj.code) {
+        const bytes = encode(insns, { endian: obj.endian });
+        got.set(obj.sections[idx]!.name, Buffer.from(bytes).toString('hex'));
+      }
+      expect(got).toEqual(want);
+    });
+  });
+
+  it.each(variants)('calls.%s.o: libbpf-style subprogram layout', (v) => {
+    const progs = loadPrograms(new Uint8Array(readFileSync(join(dir, `calls.${v}.o`))));
+    const byName = new Map(progs.map((p) => [p.name, p]));
+    expect([...byName.keys()].sort()).toEqual(['kp_loop', 'tc_first', 'tc_second', 'tp_plain', 'xdp_with_unused_in_text']);
+    // Depth-first, in the order the calls are met; global_unused is never appended.
+    expect(byName.get('tc_second')!.subprogs.map((s) => s.name)).toEqual(['tc_second', 'global_mix', 'sum_squares', 'square']);
+    expect(byName.get('tc_first')!.subprogs.map((s) => s.name)).toEqual(['tc_first', 'sum_squares', 'square']);
+    expect(byName.get('kp_loop')!.subprogs.map((s) => s.name)).toEqual(['kp_loop', 'loop_cb', 'square']);
+    expect(byName.get('tp_plain')!.subprogs.map((s) => s.name)).toEqual(['tp_plain']);
+    for (const p of progs) {
+      expect(p.license).toBe('Dual BSD/GPL');
+      expect(p.kernVersion).toBe(0x060c00);
+      // Every pseudo call / function address lands on a subprogram start.
+      const starts = new Set(p.subprogs.map((s) => s.start));
+      p.insns.forEach((i, pc) => {
+        if ((i.code === 0x85 && i.src === 1) || (i.code === 0x18 && i.src === 4)) expect(starts.has(pc + i.imm + 1)).toBe(true);
+      });
+    }
+    expect(byName.get('tc_first')!.type).toBe('sched_cls');
+    expect(byName.get('kp_loop')!.type).toBe('kprobe');
+    expect(byName.get('tp_plain')!.type).toBe('tracepoint');
+    expect(byName.get('xdp_with_unused_in_text')!.expectedAttachType).toBe('xdp');
+  });
+
+  it.each(variants.filter((v) => v.endsWith('el')))('maps.%s.o: BTF-independent maps and global data', (v) => {
+    const obj = parseElf(new Uint8Array(readFileSync(join(dir, `maps.${v}.o`))));
+    const data = obj.maps.filter((m) => m.kind === 'data');
+    expect(data.map((m) => [m.name, m.valueSize, m.flags ?? 0])).toEqual([
+      ['.data', 8, 0],
+      ['.rodata', 4 + 10, 0x80],
+      ['.bss', 12, 0],
+    ]);
+    expect([...data[0]!.data!]).toEqual([1, 0, 0, 0, 0, 0, 0, 0]);
+    const [count] = loadPrograms(new Uint8Array(readFileSync(join(dir, `maps.${v}.o`))));
+    const kinds = count!.relocs.map((r) => `${r.kind}:${r.name}${r.kind === 'map_value' ? `+${r.offset}` : ''}`);
+    expect(kinds).toContain('map_value:.data+0');
+    expect(kinds).toContain('map_value:.bss+8');
+    expect(kinds).toContain('map:counts');
+  });
+
+  it.each(variants)('legacy_maps.%s.o: struct bpf_map_def', (v) => {
+    const obj = parseElf(new Uint8Array(readFileSync(join(dir, `legacy_maps.${v}.o`))));
+    expect(obj.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries])).toEqual([
+      ['legacy_hash', 'hash', 4, 8, 64],
+      ['legacy_array', 'array', 4, 4, 2],
+    ]);
+    const [p] = loadPrograms(new Uint8Array(readFileSync(join(dir, `legacy_maps.${v}.o`))));
+    expect(p!.relocs.map((r) => [r.kind, r.name])).toEqual([['map', 'legacy_array'], ['map', 'legacy_hash']]);
+    for (const r of p!.relocs) expect(p!.insns[r.insn]).toMatchObject({ code: 0x18, src: 5, imm: p!.maps.findIndex((m) => m.name === r.name) });
+  });
+
+  describe.skipIf(skipWithout('bpftool', 'kernel'))('vs libbpf (bpftool prog loadall + dump xlated)', () => {
+    interface Xlated { proto?: string; disasm: string }
+    it.each(['calls', 'minimal'].flatMap((s) => variants.filter((v) => v.endsWith('el')).map((v) => `${s}.${v}`)))('%s.o: subprogram order and call offsets', (base) => {
+      const path = join(dir, `${base}.o`);
+      const fs = tempDir('bpffs-elf-');
+      execFileSync('mount', ['-t', 'bpf', 'bpf', fs]);
+      try {
+        run('bpftool', ['prog', 'loadall', path, join(fs, 'p')]);
+        for (const p of loadPrograms(new Uint8Array(readFileSync(path)))) {
+          const x = JSON.parse(run('bpftool', ['prog', 'dump', 'xlated', 'pinned', join(fs, 'p', p.name), '-j'])) as Xlated[];
+          const names = x.filter((e) => e.proto).map((e) => /(\w+)\(/.exec(e.proto!)![1]);
+          expect(names).toEqual(p.subprogs.map((s) => s.name));
+          const kcalls = x.flatMap((e) => /call pc([+-]\d+)/.exec(e.disasm)?.[1] ?? []).map(Number);
+          const ours = p.insns.flatMap((i) => (i.code === 0x85 && i.src === 1 ? [i.imm] : []));
+          // Where the kernel kept the count (ctx rewrites and bpf_loop inlining change it).
+          if (x.length === p.insns.length) expect(ours).toEqual(kcalls);
+        }
+      } finally {
+        execFileSync('umount', [fs]);
+        rmSync(fs, { recursive: true, force: true });
+      }
+    });
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * libbpf's section-name conventions (tools/lib/bpf/libbpf.c, `section_defs[]`): which
+ * program type and expected attach type a `SEC("...")` name means. One row per convention;
+ * the first matching row wins, as in libbpf's find_sec_def().
+ *
+ * A trailing `+` means "this exact name, or this name followed by `/` and anything"
+ * (`kprobe/do_nanosleep`); other names must match exactly (libbpf 1.0 strict mode).
+ */
+import type { ProgType } from '@bpf/isa';
+
+/** `enum bpf_attach_type`, in order (include/uapi/linux/bpf.h), lower-case without `BPF_`. */
+export const ATTACH_TYPES = [
+  'cgroup_inet_ingress', 'cgroup_inet_egress', 'cgroup_inet_sock_create', 'cgroup_sock_ops',
+  'sk_skb_stream_parser', 'sk_skb_stream_verdict', 'cgroup_device', 'sk_msg_verdict',
+  'cgroup_inet4_bind', 'cgroup_inet6_bind', 'cgroup_inet4_connect', 'cgroup_inet6_connect',
+  'cgroup_inet4_post_bind', 'cgroup_inet6_post_bind', 'cgroup_udp4_sendmsg', 'cgroup_udp6_sendmsg',
+  'lirc_mode2', 'flow_dissector', 'cgroup_sysctl', 'cgroup_udp4_recvmsg', 'cgroup_udp6_recvmsg',
+  'cgroup_getsockopt', 'cgroup_setsockopt', 'trace_raw_tp', 'trace_fentry', 'trace_fexit',
+  'modify_return', 'lsm_mac', 'trace_iter', 'cgroup_inet4_getpeername', 'cgroup_inet6_getpeername',
+  'cgroup_inet4_getsockname', 'cgroup_inet6_getsockname', 'xdp_devmap', 'cgroup_inet_sock_release',
+  'xdp_cpumap', 'sk_lookup', 'xdp', 'sk_skb_verdict', 'sk_reuseport_select',
+  'sk_reuseport_select_or_migrate', 'perf_event', 'trace_kprobe_multi', 'lsm_cgroup', 'struct_ops',
+  'netfilter', 'tcx_ingress', 'tcx_egress', 'trace_uprobe_multi', 'cgroup_unix_connect',
+  'cgroup_unix_sendmsg', 'cgroup_unix_recvmsg', 'cgroup_unix_getpeername', 'cgroup_unix_getsockname',
+  'netkit_primary', 'netkit_peer', 'trace_kprobe_session', 'trace_uprobe_session',
+] as const;
+
+export type AttachType = (typeof ATTACH_TYPES)[number];
+
+/** The kernel's number for an attach type (`BPF_XDP` = 37). */
+export const attachTypeNumber = (t: AttachType): number => ATTACH_TYPES.indexOf(t);
+
+export interface SecDef {
+  /** The convention, with libbpf's trailing `+` for "name or name/…". */
+  readonly pattern: string;
+  readonly progType: ProgType;
+  /** Expected attach type passed at load time; absent when libbpf passes 0. */
+  readonly attachType?: AttachType;
+  /** Loaded with BPF_F_SLEEPABLE. */
+  readonly sleepable?: boolean;
+  /** Loaded with BPF_F_XDP_HAS_FRAGS. */
+  readonly xdpFrags?: boolean;
+}
+
+type Row = readonly [pattern: string, progType: ProgType, attach?: AttachType, flag?: 'sleepable' | 'frags'];
+
+const ROWS: readonly Row[] = [
+  ['socket', 'socket_filter'],
+  ['sk_reuseport/migrate', 'sk_reuseport', 'sk_reuseport_select_or_migrate'],
+  ['sk_reuseport', 'sk_reuseport', 'sk_reuseport_select'],
+  ['kprobe+', 'kprobe'],
+  ['uprobe+', 'kprobe'],
+  ['uprobe.s+', 'kprobe', undefined, 'sleepable'],
+  ['kretprobe+', 'kprobe'],
+  ['uretprobe+', 'kprobe'],
+  ['uretprobe.s+', 'kprobe', undefined, 'sleepable'],
+  ['kprobe.multi+', 'kprobe', 'trace_kprobe_multi'],
+  ['kretprobe.multi+', 'kprobe', 'trace_kprobe_multi'],
+  ['kprobe.session+', 'kprobe', 'trace_kprobe_session'],
+  ['uprobe.multi+', 'kprobe', 'trace_uprobe_multi'],
+  ['uretprobe.multi+', 'kprobe', 'trace_uprobe_multi'],
+  ['uprobe.multi.s+', 'kprobe', 'trace_uprobe_multi', 'sleepable'],
+  ['uretprobe.multi.s+', 'kprobe', 'trace_uprobe_multi', 'sleepable'],
+  ['uprobe.session+', 'kprobe', 'trace_uprobe_session'],
+  ['ksyscall+', 'kprobe'],
+  ['kretsyscall+', 'kprobe'],
+  ['usdt+', 'kprobe'],
+  ['usdt.s+', 'kprobe', undefined, 'sleepable'],
+  ['tc/ingress', 'sched_cls', 'tcx_ingress'],
+  ['tc/egress', 'sched_cls', 'tcx_egress'],
+  ['tcx/ingress', 'sched_cls', 'tcx_ingress'],
+  ['tcx/egress', 'sched_cls', 'tcx_egress'],
+  ['tc', 'sched_cls'],
+  ['classifier', 'sched_cls'],
+  ['action', 'sched_act'],
+  ['netkit/primary', 'sched_cls', 'netkit_primary'],
+  ['netkit/peer', 'sched_cls', 'netkit_peer'],
+  ['tracepoint+', 'tracepoint'],
+  ['tp+', 'tracepoint'],
+  ['raw_tracepoint+', 'raw_tracepoint'],
+  ['raw_tp+', 'raw_tracepoint'],
+  ['raw_tracepoint.w+', 'raw_tracepoint_writable'],
+  ['raw_tp.w+', 'raw_tracepoint_writable'],
+  ['tp_btf+', 'tracing', 'trace_raw_tp'],
+  ['fentry+', 'tracing', 'trace_fentry'],
+  ['fmod_ret+', 'tracing', 'modify_return'],
+  ['fexit+', 'tracing', 'trace_fexit'],
+  ['fentry.s+', 'tracing', 'trace_fentry', 'sleepable'],
+  ['fmod_ret.s+', 'tracing', 'modify_return', 'sleepable'],
+  ['fexit.s+', 'tracing', 'trace_fexit', 'sleepable'],
+  ['freplace+', 'ext'],
+  ['lsm+', 'lsm', 'lsm_mac'],
+  ['lsm.s+', 'lsm', 'lsm_mac', 'sleepable'],
+  ['lsm_cgroup+', 'lsm', 'lsm_cgroup'],
+  ['iter+', 'tracing', 'trace_iter'],
+  ['iter.s+', 'tracing', 'trace_iter', 'sleepable'],
+  ['syscall', 'syscall', undefined, 'sleepable'],
+  ['xdp.frags/devmap', 'xdp', 'xdp_devmap', 'frags'],
+  ['xdp/devmap', 'xdp', 'xdp_devmap'],
+  ['xdp.frags/cpumap', 'xdp', 'xdp_cpumap', 'frags'],
+  ['xdp/cpumap', 'xdp', 'xdp_cpumap'],
+  ['xdp.frags', 'xdp', 'xdp', 'frags'],
+  ['xdp', 'xdp', 'xdp'],
+  ['perf_event', 'perf_event'],
+  ['lwt_in', 'lwt_in'],
+  ['lwt_out', 'lwt_out'],
+  ['lwt_xmit', 'lwt_xmit'],
+  ['lwt_seg6local', 'lwt_seg6local'],
+  ['sockops', 'sock_ops', 'cgroup_sock_ops'],
+  ['sk_skb/stream_parser', 'sk_skb', 'sk_skb_stream_parser'],
+  ['sk_skb/stream_verdict', 'sk_skb', 'sk_skb_stream_verdict'],
+  ['sk_skb/verdict', 'sk_skb', 'sk_skb_verdict'],
+  ['sk_skb', 'sk_skb'],
+  ['sk_msg', 'sk_msg', 'sk_msg_verdict'],
+  ['lirc_mode2', 'lirc_mode2', 'lirc_mode2'],
+  ['flow_dissector', 'flow_dissector', 'flow_dissector'],
+  ['cgroup_skb/ingress', 'cgroup_skb', 'cgroup_inet_ingress'],
+  ['cgroup_skb/egress', 'cgroup_skb', 'cgroup_inet_egress'],
+  ['cgroup/skb', 'cgroup_skb'],
+  ['cgroup/sock_create', 'cgroup_sock', 'cgroup_inet_sock_create'],
+  ['cgroup/sock_release', 'cgroup_sock', 'cgroup_inet_sock_release'],
+  ['cgroup/sock', 'cgroup_sock', 'cgroup_inet_sock_create'],
+  ['cgroup/post_bind4', 'cgroup_sock', 'cgroup_inet4_post_bind'],
+  ['cgroup/post_bind6', 'cgroup_sock', 'cgroup_inet6_post_bind'],
+  ['cgroup/bind4', 'cgroup_sock_addr', 'cgroup_inet4_bind'],
+  ['cgroup/bind6', 'cgroup_sock_addr', 'cgroup_inet6_bind'],
+  ['cgroup/connect4', 'cgroup_sock_addr', 'cgroup_inet4_connect'],
+  ['cgroup/connect6', 'cgroup_sock_addr', 'cgroup_inet6_connect'],
+  ['cgroup/connect_unix', 'cgroup_sock_addr', 'cgroup_unix_connect'],
+  ['cgroup/sendmsg4', 'cgroup_sock_addr', 'cgroup_udp4_sendmsg'],
+  ['cgroup/sendmsg6', 'cgroup_sock_addr', 'cgroup_udp6_sendmsg'],
+  ['cgroup/sendmsg_unix', 'cgroup_sock_addr', 'cgroup_unix_sendmsg'],
+  ['cgroup/recvmsg4', 'cgroup_sock_addr', 'cgroup_udp4_recvmsg'],
+  ['cgroup/recvmsg6', 'cgroup_sock_addr', 'cgroup_udp6_recvmsg'],
+  ['cgroup/recvmsg_unix', 'cgroup_sock_addr', 'cgroup_unix_recvmsg'],
+  ['cgroup/getpeername4', 'cgroup_sock_addr', 'cgroup_inet4_getpeername'],
+  ['cgroup/getpeername6', 'cgroup_sock_addr', 'cgroup_inet6_getpeername'],
+  ['cgroup/getpeername_unix', 'cgroup_sock_addr', 'cgroup_unix_getpeername'],
+  ['cgroup/getsockname4', 'cgroup_sock_addr', 'cgroup_inet4_getsockname'],
+  ['cgroup/getsockname6', 'cgroup_sock_addr', 'cgroup_inet6_getsockname'],
+  ['cgroup/getsockname_unix', 'cgroup_sock_addr', 'cgroup_unix_getsockname'],
+  ['cgroup/sysctl', 'cgroup_sysctl', 'cgroup_sysctl'],
+  ['cgroup/getsockopt', 'cgroup_sockopt', 'cgroup_getsockopt'],
+  ['cgroup/setsockopt', 'cgroup_sockopt', 'cgroup_setsockopt'],
+  ['cgroup/dev', 'cgroup_device', 'cgroup_device'],
+  ['struct_ops+', 'struct_ops'],
+  ['struct_ops.s+', 'struct_ops', undefined, 'sleepable'],
+  ['sk_lookup', 'sk_lookup', 'sk_lookup'],
+  ['netfilter', 'netfilter', 'netfilter'],
+];
+
+export const SECTION_DEFS: readonly SecDef[] = ROWS.map(([pattern, progType, attachType, flag]) => ({
+  pattern,
+  progType,
+  ...(attachType !== undefined ? { attachType } : {}),
+  ...(flag === 'sleepable' ? { sleepable: true } : flag === 'frags' ? { xdpFrags: true } : {}),
+}));
+
+function matches(def: SecDef, name: string): boolean {
+  if (!def.pattern.endsWith('+')) return name === def.pattern;
+  const prefix = def.pattern.slice(0, -1);
+  return name === prefix || name.startsWith(prefix + '/');
+}
+
+/** The libbpf convention a section name follows, or undefined (libbpf: "unrecognized"). */
+export function findSecDef(sectionName: string): SecDef | undefined {
+  return SECTION_DEFS.find((d) => matches(d, sectionName));
+}
