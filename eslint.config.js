@@ -7,7 +7,7 @@ const browserClean = ['isa', 'btf', 'elf', 'liveness', 'verifier', 'vm', 'jit-x8
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', '**/*.mjs', '**/*.cjs', '**/scripts/**', '**/bench/**', '**/harness/**', '**/.vitepress/cache/**', '**/.vitepress/dist/**', 'bench/**', 'scripts/**', 'fixtures/**', '**/*.config.*', 'eslint.config.js', '.changeset/**'],
+    ignores: ['**/dist/**', '**/node_modules/**', '**/*.mjs', '**/*.cjs', '**/scripts/**', '**/bench/**', '**/harness/**', '**/.vitepress/**', 'bench/**', 'scripts/**', 'fixtures/**', '**/*.config.*', 'eslint.config.js', '.changeset/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
