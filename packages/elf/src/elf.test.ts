@@ -1,0 +1,204 @@
+import type { Insn } from '@bpf/isa';
+import { insn } from '@bpf/isa';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ElfError, findSecDef, loadPrograms, parseElf, parseElfFile, R_BPF } from './index.js';
+import type { WObject } from './elfwriter.test.helper.js';
+import { code, cstr, writeElf } from './elfwriter.test.helper.js';
+
+const X = 0x6; // SHF_ALLOC | SHF_EXECINSTR
+const exit = insn(0x95, 0, 0, 0, 0);
+const mov = (dst: number, imm: number): Insn => insn(0xb7, dst, 0, 0, imm);
+const call = (imm: number): Insn => insn(0x85, 0, 1, 0, imm);
+const ld64 = (dst: number, imm = 0): Insn[] => [insn(0x18, dst, 0, 0, imm), insn(0, 0, 0, 0, 0)];
+
+/** xdp prog calling two .text subprogs, one via a section-symbol relocation, plus a map and data. */
+function sample(endian: 'little' | 'big' = 'little'): WObject {
+  const text = [mov(0, 1), exit, /* f2 */ call(-3), exit, /* unused */ mov(0, 9), exit];
+  const prog = [...ld64(1), ...ld64(2, 4), call(-1), call(-1), exit];
+  return {
+    endian,
+    sections: [
+      { name: '.text', flags: X, data: code(text, endian) },
+      { name: 'xdp', flags: X, data: code(prog, endian) },
+      { name: 'maps', flags: 3, data: new Uint8Array(20).fill(0).map((_, k) => (k === (endian === 'little' ? 0 : 3) ? 2 : k === (endian === 'little' ? 4 : 7) ? 4 : k === (endian === 'little' ? 8 : 11) ? 8 : k === (endian === 'little' ? 12 : 15) ? 1 : 0)) },
+      { name: '.data', flags: 3, data: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8) },
+      { name: 'license', flags: 3, data: cstr('GPL') },
+    ],
+    symbols: [
+      { name: '.text', section: '.text', type: 3 },
+      { name: '.data', section: '.data', type: 3 },
+      { name: 'f1', section: '.text', value: 0, size: 16, type: 2 },
+      { name: 'f2', section: '.text', value: 16, size: 16, type: 2, bind: 1 },
+      { name: 'unused', section: '.text', value: 32, size: 16, type: 2, bind: 1 },
+      { name: 'prog', section: 'xdp', value: 0, size: prog.length * 8, type: 2, bind: 1 },
+      { name: 'm', section: 'maps', value: 0, size: 20, type: 1, bind: 1 },
+    ],
+    relocs: [
+      { section: 'xdp', offset: 0, type: R_BPF['64_64'], symbol: 'm' },
+      { section: 'xdp', offset: 16, type: R_BPF['64_64'], symbol: '.data' },
+      { section: 'xdp', offset: 32, type: R_BPF['64_32'], symbol: 'f2' },
+      { section: 'xdp', offset: 40, type: R_BPF['64_32'], symbol: '.text' },
+    ],
+  };
+}
+
+describe('parseElf on written objects', () => {
+  it.each(['little', 'big'] as const)('links a %s-endian object as libbpf does', (endian) => {
+    const [p] = loadPrograms(writeElf(sample(endian)));
+    expect(p!.name).toBe('prog');
+    expect(p!.type).toBe('xdp');
+    expect(p!.license).toBe('GPL');
+    // prog (7 slots), then f2 (first call), then f1 (called by f2); 'unused' is not appended.
+    expect(p!.subprogs.map((s) => [s.name, s.start, s.end])).toEqual([['prog', 0, 7], ['f2', 7, 9], ['f1', 9, 11]]);
+    expect(p!.insns[4]).toMatchObject({ code: 0x85, src: 1, imm: 7 - 5 });
+    expect(p!.insns[5]).toMatchObject({ code: 0x85, src: 1, imm: 9 - 6 });
+    expect(p!.insns[7]).toMatchObject({ code: 0x85, src: 1, imm: 9 - 8 });
+    expect(p!.insns[0]).toMatchObject({ code: 0x18, src: 5, imm: 0 });
+    expect(p!.insns[2]).toMatchObject({ code: 0x18, src: 6, imm: 1 });
+    expect(p!.insns[3]!.imm).toBe(4);
+    expect(p!.relocs).toEqual([
+      { insn: 0, kind: 'map', name: 'm' },
+      { insn: 2, kind: 'map_value', name: '.data', offset: 4 },
+    ]);
+    expect(p!.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries])).toEqual([['m', 'array', 4, 8, 1], ['.data', 'array', 4, 8, 1]]);
+  });
+
+  it('names symbols, sections and relocation types', () => {
+    const obj = parseElf(writeElf(sample()));
+    expect(obj.sections.map((s) => s.name)).toEqual(['', '.text', 'xdp', 'maps', '.data', 'license', '.relxdp', '.strtab', '.symtab']);
+    expect(obj.symbols.find((s) => s.name === 'f2')).toMatchObject({ bind: 'global', type: 'func', value: 16, size: 16 });
+    expect(obj.relocations.map((r) => r.typeName)).toEqual(['R_BPF_64_64', 'R_BPF_64_64', 'R_BPF_64_32', 'R_BPF_64_32']);
+    expect(obj.subprograms.map((f) => f.name)).toEqual(['f1', 'f2', 'unused']);
+  });
+
+  const bad: [string, (o: WObject) => WObject, string][] = [
+    ['static program', (o) => ({ ...o, symbols: o.symbols!.map((s) => (s.name === 'prog' ? { ...s, bind: 0 as const } : s)) }), 'BAD_PROGRAM'],
+    ['call into a program section', (o) => ({ ...o, relocs: o.relocs!.map((r) => (r.symbol === 'f2' ? { ...r, symbol: 'prog' } : r)) }), 'BAD_RELOC'],
+    ['relocation on a mov', (o) => ({ ...o, relocs: [{ section: 'xdp', offset: 48, type: 1, symbol: 'm' }] }), 'BAD_RELOC'],
+    ['misaligned relocation', (o) => ({ ...o, relocs: [{ section: 'xdp', offset: 3, type: 1, symbol: 'm' }] }), 'BAD_RELOC'],
+    ['function past its section', (o) => ({ ...o, symbols: o.symbols!.map((s) => (s.name === 'unused' ? { ...s, size: 64 } : s)) }), 'BAD_PROGRAM'],
+    ['short maps section', (o) => ({ ...o, sections: o.sections.map((s) => (s.name === 'maps' ? { ...s, data: new Uint8Array(12) } : s)) }), 'BAD_MAP'],
+  ];
+  it.each(bad)('%s gives a typed error', (_, edit, code) => {
+    const bytes = writeElf(edit(sample()));
+    let err: unknown;
+    try {
+      loadPrograms(bytes);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ElfError);
+    expect((err as ElfError).code).toBe(code);
+    expect((err as ElfError).message).toMatch(/section|byte/);
+  });
+
+  it('reports header problems with their byte offset', () => {
+    const b = writeElf(sample());
+    const shoff = Number(new DataView(b.buffer).getBigUint64(40, true));
+    const cases: [Uint8Array, string, number][] = [
+      [Uint8Array.of(1, 2, 3), 'BAD_MAGIC', 0],
+      [Uint8Array.from([...b.subarray(0, 4), 1, ...b.subarray(5)]), 'UNSUPPORTED', 4],
+      [Uint8Array.from([...b.subarray(0, 18), 62, 0, ...b.subarray(20)]), 'UNSUPPORTED', 18],
+      [b.subarray(0, 40), 'TRUNCATED', 40],
+      [b.subarray(0, b.length - 10), 'TRUNCATED', shoff],
+    ];
+    for (const [bytes, code, off] of cases) {
+      try {
+        parseElfFile(bytes);
+        expect.unreachable();
+      } catch (e) {
+        expect(e).toBeInstanceOf(ElfError);
+        expect([(e as ElfError).code, (e as ElfError).byteOffset]).toEqual([code, off]);
+      }
+    }
+  });
+});
+
+describe('libbpf section conventions', () => {
+  it.each([
+    ['xdp', 'xdp', 'xdp'],
+    ['xdp.frags', 'xdp', 'xdp'],
+    ['socket', 'socket_filter', undefined],
+    ['tc', 'sched_cls', undefined],
+    ['classifier', 'sched_cls', undefined],
+    ['tc/ingress', 'sched_cls', 'tcx_ingress'],
+    ['kprobe/do_sys_open', 'kprobe', undefined],
+    ['kretprobe/do_sys_open', 'kprobe', undefined],
+    ['tracepoint/syscalls/sys_enter_openat', 'tracepoint', undefined],
+    ['raw_tracepoint/sys_enter', 'raw_tracepoint', undefined],
+    ['fentry/do_unlinkat', 'tracing', 'trace_fentry'],
+    ['fexit/do_unlinkat', 'tracing', 'trace_fexit'],
+    ['lsm/file_open', 'lsm', 'lsm_mac'],
+    ['lsm.s/file_open', 'lsm', 'lsm_mac'],
+    ['cgroup_skb/ingress', 'cgroup_skb', 'cgroup_inet_ingress'],
+    ['cgroup/connect4', 'cgroup_sock_addr', 'cgroup_inet4_connect'],
+    ['struct_ops/init', 'struct_ops', undefined],
+    ['sk_skb/stream_parser', 'sk_skb', 'sk_skb_stream_parser'],
+  ])('%s -> %s / %s', (name, type, attach) => {
+    const d = findSecDef(name);
+    expect(d?.progType).toBe(type);
+    expect(d?.attachType).toBe(attach);
+  });
+  it('needs the exact name or a "/" after a "+" prefix', () => {
+    expect(findSecDef('xdpfoo')).toBeUndefined();
+    expect(findSecDef('kprobes/x')).toBeUndefined();
+    expect(findSecDef('kprobe')?.progType).toBe('kprobe');
+    expect(findSecDef('lsm.s/x')?.sleepable).toBe(true);
+    expect(findSecDef('xdp.frags')?.xdpFrags).toBe(true);
+  });
+});
+
+describe('fuzz: malformed objects give ElfError and nothing else', () => {
+  const seeds = [writeElf(sample('little')), writeElf(sample('big'))];
+  const onlyElfErrors = (bytes: Uint8Array): void => {
+    try {
+      loadPrograms(bytes);
+    } catch (e) {
+      if (!(e instanceof ElfError)) throw e;
+    }
+  };
+  it('random byte edits of valid objects', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...seeds),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }),
+        (seed, edits) => {
+          const b = seed.slice();
+          for (const [at, v] of edits) b[at % b.length] = v;
+          onlyElfErrors(b);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+  it('edits of header and section-header fields with extreme values', () => {
+    const seed = seeds[0]!;
+    const shoff = Number(new DataView(seed.buffer).getBigUint64(40, true));
+    const fields = [16, 18, 40, 58, 60, 62, ...Array.from({ length: 10 }, (_, k) => [4, 24, 32, 40, 44, 56].map((f) => shoff + k * 64 + f)).flat()];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...fields),
+        fc.constantFrom(0, 1, 7, 0xff, 0xffff, 0x7fffffff, 0xffffffff),
+        fc.boolean(),
+        (at, v, wide) => {
+          const b = seed.slice();
+          const view = new DataView(b.buffer);
+          if (at + (wide ? 8 : 4) <= b.length) {
+            if (wide) view.setBigUint64(at, BigInt(v) * 0x100000001n, true);
+            else view.setUint32(at, v, true);
+          }
+          onlyElfErrors(b);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+  it('truncations and arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...seeds), fc.nat(), (seed, n) => onlyElfErrors(seed.subarray(0, n % seed.length))),
+      { numRuns: 500 },
+    );
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (b) => onlyElfErrors(Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, ...b]))), { numRuns: 1000 });
+  });
+});
