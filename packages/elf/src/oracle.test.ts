@@ -141,6 +141,27 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
     for (const r of p!.relocs) expect(p!.insns[r.insn]).toMatchObject({ code: 0x18, src: 5, imm: p!.maps.findIndex((m) => m.name === r.name) });
   });
 
+  it.each(variants)('externs.%s.o: kfunc calls and ksym loads become relocations', (v) => {
+    const progs = loadPrograms(new Uint8Array(readFileSync(join(dir, `externs.${v}.o`))));
+    const by = new Map(progs.map((p) => [p.name, p]));
+    const a = by.get('handle_newtask')!;
+    expect(a.type).toBe('tracing');
+    expect(a.expectedAttachType).toBe('trace_raw_tp');
+    expect(a.relocs).toEqual([
+      { insn: 0, kind: 'kfunc', name: 'bpf_rcu_read_lock' },
+      { insn: 1, kind: 'kfunc', name: 'bpf_rcu_read_unlock' },
+    ]);
+    for (const r of a.relocs) expect(a.insns[r.insn]).toMatchObject({ code: 0x85, src: 2 });
+    const b = by.get('read_kernel_var')!;
+    // (CONFIG_HZ, a __kconfig extern, is told apart from ksyms by the .kconfig DATASEC in BTF.)
+    expect(b.relocs.slice(0, 3).map((r) => [r.kind, r.name])).toEqual([
+      ['ksym', 'bpf_prog_active'],
+      ['kfunc', 'bpf_rcu_read_lock'],
+      ['kfunc', 'bpf_rcu_read_unlock'],
+    ]);
+    expect(b.insns[0]).toMatchObject({ code: 0x18, src: 3 });
+  });
+
   describe.skipIf(skipWithout('bpftool', 'kernel'))('vs libbpf (bpftool prog loadall + dump xlated)', () => {
     interface Xlated { proto?: string; disasm: string }
     it.each(['calls', 'minimal'].flatMap((s) => variants.filter((v) => v.endsWith('el')).map((v) => `${s}.${v}`)))('%s.o: subprogram order and call offsets', (base) => {
