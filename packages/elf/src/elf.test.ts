@@ -2,7 +2,7 @@ import type { Insn } from '@bpf/isa';
 import { insn } from '@bpf/isa';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ElfError, findSecDef, loadPrograms, parseElf, parseElfFile, R_BPF } from './index.js';
+import { ElfError, findSecDef, loadPrograms, parseElf, parseElfFile, placeExtInfo, R_BPF } from './index.js';
 import type { WObject } from './elfwriter.test.helper.js';
 import { code, cstr, writeElf } from './elfwriter.test.helper.js';
 
@@ -200,5 +200,32 @@ describe('fuzz: malformed objects give ElfError and nothing else', () => {
       { numRuns: 500 },
     );
     fc.assert(fc.property(fc.uint8Array({ maxLength: 256 }), (b) => onlyElfErrors(Uint8Array.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, ...b]))), { numRuns: 1000 });
+  });
+});
+
+describe('placeExtInfo', () => {
+  it('moves per-section records to the linked layout and drops unplaced ones', () => {
+    const obj = parseElf(writeElf(sample()));
+    const [p] = loadPrograms(writeElf(sample()));
+    const line = (insnOff: number, ln: number) => ({ insnOff, fileNameOff: 1, lineOff: 2, line: ln, column: 3 });
+    const placed = placeExtInfo(p!, obj.sections, {
+      funcInfo: new Map([
+        ['.text', [{ insnOff: 0, typeId: 11 }, { insnOff: 16, typeId: 12 }, { insnOff: 32, typeId: 13 }]],
+        ['xdp', [{ insnOff: 0, typeId: 10 }]],
+      ]),
+      lineInfo: new Map([
+        ['.text', [line(0, 100), line(8, 101), line(16, 200), line(40, 300)]],
+        ['xdp', [line(0, 1), line(32, 2)]],
+      ]),
+    });
+    // prog at 0, f2 at 7, f1 at 9; 'unused' (.text byte 32) is not in the program.
+    expect(placed.funcInfo).toEqual([{ insnOff: 0, typeId: 10 }, { insnOff: 7, typeId: 12 }, { insnOff: 9, typeId: 11 }]);
+    expect(placed.lineInfo.map((l) => [l.insnOff, l.line])).toEqual([[0, 1], [4, 2], [7, 200], [9, 100], [10, 101]]);
+  });
+  it('drops func_info when a subprogram has none', () => {
+    const obj = parseElf(writeElf(sample()));
+    const [p] = loadPrograms(writeElf(sample()));
+    const placed = placeExtInfo(p!, obj.sections, { funcInfo: new Map([['xdp', [{ insnOff: 0, typeId: 10 }]]]), lineInfo: new Map() });
+    expect(placed.funcInfo).toBeUndefined();
   });
 });

@@ -22,3 +22,5 @@ export type { ElfFunction, ElfObject, InsnReloc, InsnRelocKind } from './object.
 export { loadPrograms } from './load.js';
 export type { LoadOptions } from './load.js';
 export type { ElfProgram } from './link.js';
+export { placeExtInfo } from './extinfo.js';
+export type { ExtInfoBySection, PlacedExtInfo, SectionFuncInfo, SectionLineInfo } from './extinfo.js';

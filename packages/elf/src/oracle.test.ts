@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { encode } from '@bpf/isa';
 import { fixturesDir, run, skipWithout, tempDir } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
-import { loadPrograms, parseElf } from './index.js';
+import fc from 'fast-check';
+import { ElfError, loadPrograms, parseElf } from './index.js';
 
 const srcDir = join(fixturesDir, 'c/elf');
 const buildDir = join(fixturesDir, 'build/elf');
@@ -162,9 +163,29 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
     expect(b.insns[0]).toMatchObject({ code: 0x18, src: 3 });
   });
 
+  it('fuzz: byte edits of clang objects give ElfError and nothing else', () => {
+    const seeds = objects.filter((o) => o.includes('.v3.')).map((o) => new Uint8Array(readFileSync(join(dir, o))));
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...seeds),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        (seed, edits) => {
+          const b = seed.slice();
+          for (const [at, v] of edits) b[at % b.length] = v;
+          try {
+            loadPrograms(b);
+          } catch (e) {
+            if (!(e instanceof ElfError)) throw e;
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
   describe.skipIf(skipWithout('bpftool', 'kernel'))('vs libbpf (bpftool prog loadall + dump xlated)', () => {
     interface Xlated { proto?: string; disasm: string }
-    it.each(['calls', 'minimal'].flatMap((s) => variants.filter((v) => v.endsWith('el')).map((v) => `${s}.${v}`)))('%s.o: subprogram order and call offsets', (base) => {
+    it.each(['calls', 'minimal', 'maps'].flatMap((s) => variants.filter((v) => v.endsWith('el')).map((v) => `${s}.${v}`)))('%s.o: subprogram order and call offsets', (base) => {
       const path = join(dir, `${base}.o`);
       const fs = tempDir('bpffs-elf-');
       execFileSync('mount', ['-t', 'bpf', 'bpf', fs]);
