@@ -122,7 +122,9 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
       ['.data', 8, 0],
       ['.rodata', 4 + 10, 0x80],
       ['.bss', 12, 0],
+      ['.rodata.str1.1', 5, 0x80],
     ]);
+    expect(new TextDecoder().decode(data[3]!.data)).toBe('bye\n\0');
     expect([...data[0]!.data!]).toEqual([1, 0, 0, 0, 0, 0, 0, 0]);
     const [count] = loadPrograms(new Uint8Array(readFileSync(join(dir, `maps.${v}.o`))));
     const kinds = count!.relocs.map((r) => `${r.kind}:${r.name}${r.kind === 'map_value' ? `+${r.offset}` : ''}`);
@@ -199,6 +201,15 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
           const ours = p.insns.flatMap((i) => (i.code === 0x85 && i.src === 1 ? [i.imm] : []));
           // Where the kernel kept the count (ctx rewrites and bpf_loop inlining change it).
           if (x.length === p.insns.length) expect(ours).toEqual(kcalls);
+          // Map and global-data references, in order: libbpf names data maps '<obj>.<section>'.
+          const kmaps = x.flatMap((e) => {
+            const m = /map\[id:(\d+)\](?:\[0\]\+(\d+))?/.exec(e.disasm);
+            if (!m) return [];
+            const info = JSON.parse(run('bpftool', ['map', 'show', 'id', m[1]!, '-j'])) as { name: string };
+            return [`${info.name.replace(/^[^.]*(?=\.)/, '')}${m[2] !== undefined ? '+' + m[2] : ''}`];
+          });
+          const ourMaps = p.relocs.flatMap((r) => (r.kind === 'map' ? [r.name] : r.kind === 'map_value' ? [`${r.name}+${r.offset}`] : []));
+          expect(ourMaps).toEqual(kmaps);
         }
       } finally {
         execFileSync('umount', [fs]);
