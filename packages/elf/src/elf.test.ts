@@ -146,6 +146,7 @@ describe('libbpf section conventions', () => {
     expect(findSecDef('kprobe')?.progType).toBe('kprobe');
     expect(findSecDef('lsm.s/x')?.sleepable).toBe(true);
     expect(findSecDef('xdp.frags')?.xdpFrags).toBe(true);
+    expect(findSecDef('?tc')?.progType).toBe('sched_cls');
   });
 });
 

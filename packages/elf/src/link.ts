@@ -29,6 +29,8 @@ export interface ElfProgram extends Program {
   readonly sleepable?: boolean;
   /** Load with BPF_F_XDP_HAS_FRAGS. */
   readonly xdpFrags?: boolean;
+  /** False for `SEC("?...")` programs, which libbpf does not load unless asked. */
+  readonly autoload: boolean;
   readonly kernVersion?: number;
   /** For each final slot: the section and slot it was copied from (for func/line info). */
   readonly origin: readonly { readonly sectionIndex: number; readonly insn: number }[];
@@ -134,6 +136,7 @@ export function linkProgram(obj: ElfObject, main: ElfFunction, maps: readonly El
     relocs,
     maps,
     origin,
+    autoload: !main.section.startsWith('?'),
     ...(d ? { secDef: d, type: d.progType } : {}),
     ...(d?.attachType !== undefined ? { expectedAttachType: d.attachType } : {}),
     ...(d?.sleepable ? { sleepable: true } : {}),

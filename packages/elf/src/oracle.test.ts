@@ -133,6 +133,18 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
     expect(kinds).toContain('map:counts');
   });
 
+  it.each(variants)('minimal.%s.o, optional.%s.o: programs, types and autoload', (v) => {
+    const load = (base: string) => loadPrograms(new Uint8Array(readFileSync(join(dir, `${base}.${v}.o`))));
+    expect(load('minimal').map((p) => [p.name, p.section, p.type, p.autoload, p.license])).toEqual([
+      ['xdp_pass', 'xdp', 'xdp', true, 'GPL'],
+      ['sock_len', 'socket', 'socket_filter', true, 'GPL'],
+    ]);
+    expect(load('optional').map((p) => [p.name, p.section, p.type, p.autoload])).toEqual([
+      ['xdp_always', 'xdp', 'xdp', true],
+      ['tc_optional', '?tc', 'sched_cls', false],
+    ]);
+  });
+
   it.each(variants)('legacy_maps.%s.o: struct bpf_map_def', (v) => {
     const obj = parseElf(new Uint8Array(readFileSync(join(dir, `legacy_maps.${v}.o`))));
     expect(obj.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries])).toEqual([
@@ -186,6 +198,18 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
   });
 
   describe.skipIf(skipWithout('bpftool', 'kernel'))('vs libbpf (bpftool prog loadall + dump xlated)', () => {
+    it('optional.v3.el.o: libbpf does not load the ?tc program either', () => {
+      const fs = tempDir('bpffs-elf-');
+      execFileSync('mount', ['-t', 'bpf', 'bpf', fs]);
+      try {
+        // bpftool pins every program, so it stops at the one libbpf left unloaded.
+        expect(() => run('bpftool', ['prog', 'loadall', join(dir, 'optional.v3.el.o'), join(fs, 'p')])).toThrow(/tc_optional': can't pin program that wasn't loaded/);
+      } finally {
+        execFileSync('umount', [fs]);
+        rmSync(fs, { recursive: true, force: true });
+      }
+    });
+
     interface Xlated { proto?: string; disasm: string }
     it.each(['calls', 'minimal', 'maps'].flatMap((s) => variants.filter((v) => v.endsWith('el')).map((v) => `${s}.${v}`)))('%s.o: subprogram order and call offsets', (base) => {
       const path = join(dir, `${base}.o`);

@@ -164,5 +164,7 @@ function matches(def: SecDef, name: string): boolean {
 
 /** The libbpf convention a section name follows, or undefined (libbpf: "unrecognized"). */
 export function findSecDef(sectionName: string): SecDef | undefined {
-  return SECTION_DEFS.find((d) => matches(d, sectionName));
+  // SEC("?xdp"): same convention, not loaded by default (libbpf: prog->autoload = false).
+  const name = sectionName.startsWith('?') ? sectionName.slice(1) : sectionName;
+  return SECTION_DEFS.find((d) => matches(d, name));
 }
