@@ -230,3 +230,32 @@ describe('placeExtInfo', () => {
     expect(placed.funcInfo).toBeUndefined();
   });
 });
+
+describe('scale', () => {
+  it('links a 20000-deep call chain without recursion, in well under a second', () => {
+    const n = 20000;
+    // .text: f_k: call f_{k+1} (intra-section, no relocation); exit. The last just exits.
+    const text: Insn[] = [];
+    for (let k = 0; k < n; k++) text.push(k + 1 < n ? call(1) : mov(0, 0), exit);
+    const obj: WObject = {
+      sections: [
+        { name: '.text', flags: X, data: code(text) },
+        { name: 'xdp', flags: X, data: code([call(-1), exit]) },
+      ],
+      symbols: [
+        ...Array.from({ length: n }, (_, k) => ({ name: `f${k}`, section: '.text', value: k * 16, size: 16, type: 2 as const })),
+        { name: 'prog', section: 'xdp', value: 0, size: 16, type: 2, bind: 1 },
+      ],
+      relocs: [{ section: 'xdp', offset: 0, type: R_BPF['64_32'], symbol: 'f0' }],
+    };
+    const bytes = writeElf(obj);
+    const t0 = performance.now();
+    const [p] = loadPrograms(bytes);
+    const ms = performance.now() - t0;
+    expect(p!.subprogs.length).toBe(n + 1);
+    expect(p!.insns.length).toBe(2 * (n + 1));
+    // Every call lands on the next function's copy, appended right after it.
+    expect(p!.insns.filter((i, pc) => i.code === 0x85 && pc + i.imm + 1 !== pc + 2).length).toBe(0);
+    expect(ms).toBeLessThan(1000);
+  });
+});

@@ -52,7 +52,15 @@ export function linkProgram(obj: ElfObject, main: ElfFunction, maps: readonly El
   const relocs: Reloc[] = [];
   /** Where each function's copy starts in `insns`. */
   const placed = new Map<ElfFunction, number>();
-  const functions = [...obj.programs, ...obj.subprograms];
+  const bySection = new Map<number, ElfFunction[]>();
+  for (const f of [...obj.programs, ...obj.subprograms]) {
+    const list = bySection.get(f.sectionIndex);
+    if (list) list.push(f);
+    else bySection.set(f.sectionIndex, [f]);
+  }
+  for (const list of bySection.values()) list.sort((a, b) => a.start - b.start);
+  const mapIndexByName = new Map<string, number>();
+  maps.forEach((m, k) => { if (!mapIndexByName.has(m.name)) mapIndexByName.set(m.name, k); });
 
   const append = (fn: ElfFunction): number => {
     const code = obj.code.get(fn.sectionIndex)!;
@@ -66,63 +74,92 @@ export function linkProgram(obj: ElfObject, main: ElfFunction, maps: readonly El
     return at;
   };
 
-  const functionAt = (sectionIndex: number, slot: number, place: { insn: number }): ElfFunction => {
-    const fn = functions.find((f) => f.sectionIndex === sectionIndex && slot >= f.start && slot < f.end);
-    if (!fn) {
-      const sec = obj.sections[sectionIndex]!;
-      throw new ElfError('BAD_RELOC', `call into ${sec.name} slot ${slot}, which is in no function`, { section: main.section, insn: place.insn, byteOffset: sec.offset + slot * 8 });
+  const functionAt = (sectionIndex: number, slot: number, place: { section: string; insn: number }): ElfFunction => {
+    const list = bySection.get(sectionIndex) ?? [];
+    // Binary search: the last function starting at or before `slot`.
+    let lo = 0, hi = list.length - 1, hit: ElfFunction | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const f = list[mid]!;
+      if (f.start <= slot) { hit = f; lo = mid + 1; } else hi = mid - 1;
     }
-    return fn;
+    if (!hit || slot >= hit.end) {
+      const sec = obj.sections[sectionIndex];
+      throw new ElfError('BAD_RELOC', `call into ${sec?.name ?? `section ${sectionIndex}`} slot ${slot}, which is in no function`, { ...place, ...(sec ? { byteOffset: sec.offset + Math.max(0, slot) * 8 } : {}) });
+    }
+    return hit;
   };
 
   const mapIndex = (name: string, r: InsnReloc): number => {
-    const k = maps.findIndex((m) => m.name === name);
-    if (k < 0) throw new ElfError('BAD_RELOC', `no map named ${name}`, { section: main.section, insn: r.insn, byteOffset: r.raw.fileOffset });
+    const k = mapIndexByName.get(name);
+    if (k === undefined) throw new ElfError('BAD_RELOC', `no map named ${name}`, { section: main.section, insn: r.insn, byteOffset: r.raw.fileOffset });
     return k;
   };
 
-  /** Relocate the copy of `fn` placed at `at`, appending callees on first use. */
-  const relocate = (fn: ElfFunction, at: number): void => {
+  /**
+   * Relocate one slot of the copy of `fn` placed at `at`. Returns a callee to append and
+   * relocate before going on (libbpf recurses at that point; we keep an explicit stack so a
+   * long call chain cannot overflow the JavaScript stack).
+   */
+  const relocateSlot = (fn: ElfFunction, at: number, k: number): ElfFunction | undefined => {
     const rels = obj.insnRelocs.get(fn.sectionIndex);
-    for (let k = fn.start; k < fn.end; k++) {
-      const pc = at + (k - fn.start);
-      const i = insns[pc]!;
-      const r = rels?.get(k);
-      const where = { section: fn.section, insn: k };
-      let target: { sectionIndex: number; slot: number } | undefined;
-      if (r?.kind === 'call') target = { sectionIndex: r.symbol.shndx, slot: r.symbol.value / 8 + i.imm + 1 };
-      else if (r?.kind === 'func') target = { sectionIndex: r.symbol.shndx, slot: r.symbol.value / 8 + i.imm / 8 };
-      else if (!r && isPseudoCall(i)) target = { sectionIndex: fn.sectionIndex, slot: k + i.imm + 1 };
-      else if (!r && isLd64(i) && i.src === PseudoLd.FUNC) target = { sectionIndex: fn.sectionIndex, slot: k + i.imm + 1 };
-      if (target) {
-        const callee = functionAt(target.sectionIndex, target.slot, where);
-        const start = placed.get(callee) ?? (append(callee), relocate(callee, insns.length - (callee.end - callee.start)), placed.get(callee)!);
-        const rel = start + (target.slot - callee.start) - (pc + 1);
-        if (isLd64(i)) {
-          insns[pc] = { ...i, src: PseudoLd.FUNC, imm: rel };
-          insns[pc + 1] = { ...insns[pc + 1]!, imm: 0 };
-        } else insns[pc] = { ...i, imm: rel };
-      } else if (r?.kind === 'map') {
-        insns[pc] = { ...i, src: PseudoLd.MAP_IDX, imm: mapIndex(r.name, r) };
-        relocs.push({ insn: pc, kind: 'map', name: r.name });
-      } else if (r?.kind === 'map_value') {
-        const offset = r.symbol.value + i.imm;
-        insns[pc] = { ...i, src: PseudoLd.MAP_IDX_VALUE, imm: mapIndex(r.name, r) };
-        insns[pc + 1] = { ...insns[pc + 1]!, imm: offset };
-        relocs.push({ insn: pc, kind: 'map_value', name: r.name, offset });
-      } else if (r?.kind === 'extern_call') {
-        // BPF_PSEUDO_KFUNC_CALL; imm (the vmlinux BTF id) is filled by externs.ts when a
-        // kernel BTF is given, else by the host.
-        insns[pc] = { ...i, src: PseudoCall.KFUNC, imm: 0, off: 0 };
-        relocs.push({ insn: pc, kind: 'kfunc', name: r.name });
-      } else if (r?.kind === 'extern_ld') {
-        insns[pc] = { ...i, src: PseudoLd.BTF_ID, imm: 0 };
+    const pc = at + (k - fn.start);
+    const i = insns[pc]!;
+    const r = rels?.get(k);
+    const where = { section: fn.section, insn: k };
+    if (isLd64(i) && k + 1 >= fn.end) throw new ElfError('BAD_PROGRAM', `ld_imm64 at the end of ${fn.name} has no second slot`, where);
+    let target: { sectionIndex: number; slot: number } | undefined;
+    if (r?.kind === 'call') target = { sectionIndex: r.symbol.shndx, slot: r.symbol.value / 8 + i.imm + 1 };
+    else if (r?.kind === 'func') target = { sectionIndex: r.symbol.shndx, slot: r.symbol.value / 8 + i.imm / 8 };
+    else if (!r && isPseudoCall(i)) target = { sectionIndex: fn.sectionIndex, slot: k + i.imm + 1 };
+    else if (!r && isLd64(i) && i.src === PseudoLd.FUNC) target = { sectionIndex: fn.sectionIndex, slot: k + i.imm + 1 };
+    if (target) {
+      const callee = functionAt(target.sectionIndex, target.slot, where);
+      const start = placed.get(callee);
+      if (start === undefined) return callee;
+      const rel = start + (target.slot - callee.start) - (pc + 1);
+      if (isLd64(i)) {
+        insns[pc] = { ...i, src: PseudoLd.FUNC, imm: rel };
         insns[pc + 1] = { ...insns[pc + 1]!, imm: 0 };
-        relocs.push({ insn: pc, kind: 'ksym', name: r.name });
-      } else if (isCallInsn(i) && i.src === PseudoCall.KFUNC) {
-        throw new ElfError('BAD_RELOC', 'kfunc call without a relocation naming the kfunc', where);
+      } else insns[pc] = { ...i, imm: rel };
+    } else if (r?.kind === 'map') {
+      insns[pc] = { ...i, src: PseudoLd.MAP_IDX, imm: mapIndex(r.name, r) };
+      relocs.push({ insn: pc, kind: 'map', name: r.name });
+    } else if (r?.kind === 'map_value') {
+      const offset = r.symbol.value + i.imm;
+      insns[pc] = { ...i, src: PseudoLd.MAP_IDX_VALUE, imm: mapIndex(r.name, r) };
+      insns[pc + 1] = { ...insns[pc + 1]!, imm: offset };
+      relocs.push({ insn: pc, kind: 'map_value', name: r.name, offset });
+    } else if (r?.kind === 'extern_call') {
+      // BPF_PSEUDO_KFUNC_CALL; imm (the kfunc's vmlinux BTF id) is the host's to fill from
+      // the reloc until kernel BTF resolution lands.
+      insns[pc] = { ...i, src: PseudoCall.KFUNC, imm: 0, off: 0 };
+      relocs.push({ insn: pc, kind: 'kfunc', name: r.name });
+    } else if (r?.kind === 'extern_ld') {
+      insns[pc] = { ...i, src: PseudoLd.BTF_ID, imm: 0 };
+      insns[pc + 1] = { ...insns[pc + 1]!, imm: 0 };
+      relocs.push({ insn: pc, kind: 'ksym', name: r.name });
+    } else if (isCallInsn(i) && i.src === PseudoCall.KFUNC) {
+      throw new ElfError('BAD_RELOC', 'kfunc call without a relocation naming the kfunc', where);
+    }
+    return undefined;
+  };
+
+  const relocate = (first: ElfFunction, firstAt: number): void => {
+    const stack = [{ fn: first, at: firstAt, k: first.start }];
+    while (stack.length) {
+      const f = stack[stack.length - 1]!;
+      if (f.k >= f.fn.end) {
+        stack.pop();
+        continue;
       }
-      if (isLd64(i)) k++;
+      const callee = relocateSlot(f.fn, f.at, f.k);
+      if (callee) {
+        // Append, relocate the callee completely, then redo this slot (now placed).
+        stack.push({ fn: callee, at: append(callee), k: callee.start });
+        continue;
+      }
+      f.k += isLd64(insns[f.at + (f.k - f.fn.start)]!) ? 2 : 1;
     }
   };
 
