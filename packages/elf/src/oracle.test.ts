@@ -177,6 +177,10 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
     expect(b.insns[0]).toMatchObject({ code: 0x18, src: 3 });
   });
 
+  // libbpf loads core.*.el.o (checked above) and its xlated constants are the expected CO-RE
+  // results; applying .BTF.ext CO-RE records needs @bpf/btf's parser, not landed yet.
+  it.todo('core.o: CO-RE relocated constants equal libbpf xlated output (needs @bpf/btf)');
+
   it('fuzz: byte edits of clang objects give ElfError and nothing else', () => {
     const seeds = objects.filter((o) => o.includes('.v3.')).map((o) => new Uint8Array(readFileSync(join(dir, o))));
     fc.assert(
@@ -211,7 +215,7 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
     });
 
     interface Xlated { proto?: string; disasm: string }
-    it.each(['calls', 'minimal', 'maps'].flatMap((s) => variants.filter((v) => v.endsWith('el')).map((v) => `${s}.${v}`)))('%s.o: subprogram order and call offsets', (base) => {
+    it.each(['calls', 'minimal', 'maps', 'core'].flatMap((s) => variants.filter((v) => v.endsWith('el')).map((v) => `${s}.${v}`)))('%s.o: subprogram order and call offsets', (base) => {
       const path = join(dir, `${base}.o`);
       const fs = tempDir('bpffs-elf-');
       execFileSync('mount', ['-t', 'bpf', 'bpf', fs]);
