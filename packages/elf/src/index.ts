@@ -19,8 +19,13 @@ export { BPF_F_RDONLY_PROG, MAP_TYPES, mapTypeName, mapTypeNumber } from './maps
 export type { ElfMap, ElfMapKind } from './maps.js';
 export { parseElf } from './object.js';
 export type { ElfFunction, ElfObject, InsnReloc, InsnRelocKind } from './object.js';
-export { loadPrograms } from './load.js';
-export type { LoadOptions } from './load.js';
+export { applyCore, loadPrograms, resolveExterns } from './load.js';
+export type { BtfExtRecords, LoadOptions } from './load.js';
+export { resolveBtfMaps, datasecVars } from './btfmaps.js';
+export { indexByName, resolveSize, skipModsAndTypedefs, typeTable } from './btfview.js';
+export type { BtfKind, BtfMember, BtfTypeInfo, BtfTypeTable } from './btfview.js';
+export { CORE_KINDS, CORE_POISON_IMM, calcCoreRelo, patchCoreInsn } from './core.js';
+export type { CoreKind, CoreRelo, CoreResult } from './core.js';
 export type { ElfProgram } from './link.js';
 export { placeExtInfo } from './extinfo.js';
 export type { ExtInfoBySection, PlacedExtInfo, SectionFuncInfo, SectionLineInfo } from './extinfo.js';

@@ -41,11 +41,15 @@ const isPseudoCall = (i: Insn): boolean => i.code === 0x85 && i.src === PseudoCa
 const isLd64 = (i: Insn): boolean => i.code === 0x18;
 
 /** Link every entry program of a parsed object. */
-export function linkPrograms(obj: ElfObject, maps: readonly ElfMap[] = obj.maps): ElfProgram[] {
-  return obj.programs.map((p) => linkProgram(obj, p, maps));
+export function linkPrograms(obj: ElfObject, maps: readonly ElfMap[] = obj.maps, kconfig: ReadonlyMap<string, number> = new Map()): ElfProgram[] {
+  return obj.programs.map((p) => linkProgram(obj, p, maps, kconfig));
 }
 
-export function linkProgram(obj: ElfObject, main: ElfFunction, maps: readonly ElfMap[]): ElfProgram {
+/**
+ * Link one entry program. `kconfig` gives the offset in the `.kconfig` map of each
+ * `__kconfig` extern (known from the object's BTF); other variable externs are ksyms.
+ */
+export function linkProgram(obj: ElfObject, main: ElfFunction, maps: readonly ElfMap[], kconfig: ReadonlyMap<string, number> = new Map()): ElfProgram {
   const insns: Insn[] = [];
   const origin: { sectionIndex: number; insn: number }[] = [];
   const subprogs: Subprog[] = [];
@@ -135,6 +139,11 @@ export function linkProgram(obj: ElfObject, main: ElfFunction, maps: readonly El
       // the reloc until kernel BTF resolution lands.
       insns[pc] = { ...i, src: PseudoCall.KFUNC, imm: 0, off: 0 };
       relocs.push({ insn: pc, kind: 'kfunc', name: r.name });
+    } else if (r?.kind === 'extern_ld' && kconfig.has(r.name)) {
+      const offset = kconfig.get(r.name)!;
+      insns[pc] = { ...i, src: PseudoLd.MAP_IDX_VALUE, imm: mapIndex('.kconfig', r) };
+      insns[pc + 1] = { ...insns[pc + 1]!, imm: offset };
+      relocs.push({ insn: pc, kind: 'map_value', name: '.kconfig', offset });
     } else if (r?.kind === 'extern_ld') {
       insns[pc] = { ...i, src: PseudoLd.BTF_ID, imm: 0 };
       insns[pc + 1] = { ...insns[pc + 1]!, imm: 0 };

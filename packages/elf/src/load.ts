@@ -1,18 +1,119 @@
 /**
- * `loadPrograms`: bytes in, loadable programs out: parse, link (subprograms, maps, global
- * data), and resolve what needs BTF when the object and a kernel BTF allow it.
+ * `loadPrograms`: bytes in, loadable programs out: parse, apply CO-RE, link (subprograms,
+ * maps, global data), resolve externs and place func/line info when BTF is available.
+ *
+ * BTF arrives as type tables (`BtfTypeTable`) and `.BTF.ext` records, both produced by
+ * `@bpf/btf`; without them everything that does not need BTF still happens, BTF-defined
+ * maps keep `btfPending`, and externs keep their relocations for the host.
  */
+import type { FuncInfo, LineInfo } from '@bpf/isa';
+import { resolveBtfMaps, datasecVars } from './btfmaps.js';
+import type { BtfTypeTable } from './btfview.js';
+import { indexByName, resolveSize } from './btfview.js';
+import type { CoreRelo } from './core.js';
+import { calcCoreRelo, patchCoreInsn } from './core.js';
+import { ElfError } from './errors.js';
+import type { SectionFuncInfo, SectionLineInfo } from './extinfo.js';
+import { placeExtInfo } from './extinfo.js';
 import type { ElfProgram } from './link.js';
 import { linkPrograms } from './link.js';
+import type { ElfMap } from './maps.js';
+import { BPF_F_RDONLY_PROG } from './maps.js';
+import type { ElfObject } from './object.js';
 import { parseElf } from './object.js';
 
+/** `.BTF.ext` contents by section name. */
+export interface BtfExtRecords {
+  readonly funcInfo?: ReadonlyMap<string, readonly SectionFuncInfo[]>;
+  readonly lineInfo?: ReadonlyMap<string, readonly SectionLineInfo[]>;
+  readonly coreRelos?: ReadonlyMap<string, readonly CoreRelo[]>;
+}
+
 export interface LoadOptions {
-  /** Raw vmlinux BTF (`/sys/kernel/btf/vmlinux`), to resolve externs and CO-RE relocations. */
-  readonly kernelBtf?: Uint8Array;
+  /** The object's own `.BTF`, as a type table: BTF-defined maps, kconfig externs, CO-RE. */
+  readonly objectBtf?: BtfTypeTable;
+  /** The object's `.BTF.ext` records. */
+  readonly btfExt?: BtfExtRecords;
+  /** The target kernel's BTF (`/sys/kernel/btf/vmlinux`): extern ids and CO-RE targets. */
+  readonly kernelBtf?: BtfTypeTable;
+  /** Values of `__kconfig` externs (libbpf reads them from /proc/config.gz). */
+  readonly kconfig?: Readonly<Record<string, bigint | number | boolean>>;
 }
 
 /** Parse an object and return its entry programs, linked as libbpf links them. */
-export function loadPrograms(bytes: Uint8Array, _opts: LoadOptions = {}): ElfProgram[] {
-  const obj = parseElf(bytes);
-  return linkPrograms(obj);
+export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProgram[] {
+  let obj: ElfObject = parseElf(bytes);
+  let maps: ElfMap[] = [...obj.maps];
+  const kconfig = new Map<string, number>();
+  if (opts.objectBtf) {
+    const btf = opts.objectBtf;
+    maps = resolveBtfMaps(maps, btf);
+    const kvars = datasecVars(btf, '.kconfig');
+    if (kvars?.length) {
+      const size = Math.max(...kvars.map((v) => v.offset + v.size));
+      const data = new Uint8Array(size);
+      const view = new DataView(data.buffer);
+      for (const v of kvars) {
+        kconfig.set(v.name, v.offset);
+        const given = opts.kconfig?.[v.name];
+        if (given === undefined) continue;
+        const n = BigInt.asUintN(64, typeof given === 'boolean' ? (given ? 1n : 0n) : BigInt(given));
+        const le = obj.endian === 'little';
+        const sz = resolveSize(btf, v.type) ?? v.size;
+        if (sz === 1) view.setUint8(v.offset, Number(n & 0xffn));
+        else if (sz === 2) view.setUint16(v.offset, Number(n & 0xffffn), le);
+        else if (sz === 4) view.setUint32(v.offset, Number(n & 0xffffffffn), le);
+        else if (sz === 8) view.setBigUint64(v.offset, n, le);
+      }
+      maps.push({ kind: 'kconfig', name: '.kconfig', type: 'array', keySize: 4, valueSize: size, maxEntries: 1, flags: BPF_F_RDONLY_PROG, data, section: '.kconfig', sectionIndex: 0, offset: 0 });
+    }
+  }
+  const core = opts.btfExt?.coreRelos;
+  if (core?.size) {
+    if (!opts.objectBtf || !opts.kernelBtf) throw new ElfError('BAD_CORE', 'CO-RE relocations need the object BTF and a target (kernel) BTF');
+    obj = applyCore(obj, core, opts.objectBtf, opts.kernelBtf);
+  }
+  let progs = linkPrograms(obj, maps, kconfig);
+  if (opts.kernelBtf) progs = progs.map((p) => resolveExterns(p, opts.kernelBtf!));
+  const ext = opts.btfExt;
+  if (ext?.funcInfo || ext?.lineInfo) {
+    progs = progs.map((p) => {
+      const placed = placeExtInfo(p, obj.sections, { funcInfo: ext.funcInfo ?? new Map(), lineInfo: ext.lineInfo ?? new Map() });
+      const funcInfo: readonly FuncInfo[] | undefined = placed.funcInfo;
+      const lineInfo: readonly LineInfo[] = placed.lineInfo;
+      return { ...p, ...(funcInfo ? { funcInfo } : {}), ...(lineInfo.length ? { lineInfo } : {}) };
+    });
+  }
+  return progs;
+}
+
+/** Apply CO-RE relocations to copies of the object's code. */
+export function applyCore(obj: ElfObject, relos: ReadonlyMap<string, readonly CoreRelo[]>, local: BtfTypeTable, target: BtfTypeTable): ElfObject {
+  const code = new Map(obj.code);
+  const targetIndex = indexByName(target, ['struct', 'union', 'enum', 'enum64', 'int', 'float', 'typedef', 'fwd']);
+  for (const [secName, list] of relos) {
+    const sec = obj.sections.find((s) => s.name === secName && code.has(s.index));
+    if (!sec) throw new ElfError('BAD_CORE', `CO-RE relocations for ${secName}, which holds no code`, { section: secName });
+    const insns = [...code.get(sec.index)!];
+    for (const r of list) {
+      const res = calcCoreRelo(local, target, r, { bigEndian: obj.endian === 'big', section: secName, targetIndex });
+      patchCoreInsn(insns, res, (m) => new ElfError('BAD_CORE', m, { section: secName, insn: Math.floor(r.insnOff / 8) }));
+    }
+    code.set(sec.index, insns);
+  }
+  return { ...obj, code };
+}
+
+/** kfunc calls and typed ksyms: the vmlinux BTF ids of the FUNC / VAR named by each reloc. */
+export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable): ElfProgram {
+  const funcs = indexByName(kernel, ['func']);
+  const vars = indexByName(kernel, ['var']);
+  const insns = [...p.insns];
+  for (const r of p.relocs) {
+    if (r.kind !== 'kfunc' && r.kind !== 'ksym') continue;
+    const ids = (r.kind === 'kfunc' ? funcs : vars).get(r.name);
+    if (!ids?.length) throw new ElfError('UNRESOLVED_EXTERN', `${r.kind === 'kfunc' ? 'kfunc' : 'kernel variable'} ${r.name} is not in the kernel BTF`, { section: p.section, insn: r.insn });
+    insns[r.insn] = { ...insns[r.insn]!, imm: ids[0]! };
+  }
+  return { ...p, insns };
 }
