@@ -177,10 +177,6 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
     expect(b.insns[0]).toMatchObject({ code: 0x18, src: 3 });
   });
 
-  // libbpf loads core.*.el.o (checked above) and its xlated constants are the expected CO-RE
-  // results; applying .BTF.ext CO-RE records needs @bpf/btf's parser, not landed yet.
-  it.todo('core.o: CO-RE relocated constants equal libbpf xlated output (needs @bpf/btf)');
-
   it('fuzz: byte edits of clang objects give ElfError and nothing else', () => {
     const seeds = objects.filter((o) => o.includes('.v3.')).map((o) => new Uint8Array(readFileSync(join(dir, o))));
     fc.assert(

@@ -1,0 +1,123 @@
+/**
+ * The BTF-dependent stages end to end against libbpf on the running kernel: the object's and
+ * vmlinux's BTF as libbpf reads them (`bpftool btf dump -j`), CO-RE records and their results
+ * from libbpf's own debug log (`bpftool -d prog loadall`), maps as libbpf created them.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixturesDir, run, skipWithout, tempDir } from '@bpf/testkit';
+import { describe, expect, it } from 'vitest';
+import { bpftoolBtf } from './bpftoolbtf.test.helper.js';
+import type { BtfTypeTable, CoreRelo } from './index.js';
+import { CORE_KINDS, loadPrograms, parseElf, resolveBtfMaps, typeTable } from './index.js';
+
+const dir = join(fixturesDir, 'build/elf');
+const els = ['v2.el', 'v3.el', 'v4.el'];
+
+/** libbpf's debug log for `bpftool prog loadall` (stderr), and whatever it pinned. */
+function libbpfLoad(obj: string, f: (log: string, pinDir: string) => void): void {
+  const fs = tempDir('bpffs-elf-');
+  execFileSync('mount', ['-t', 'bpf', 'bpf', fs]);
+  try {
+    const r = spawnSync('bpftool', ['-d', 'prog', 'loadall', obj, join(fs, 'p')], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    f(r.stderr, join(fs, 'p'));
+  } finally {
+    execFileSync('umount', [fs]);
+    rmSync(fs, { recursive: true, force: true });
+  }
+}
+
+const LIBBPF_KIND: Readonly<Record<string, number>> = {
+  byte_off: 0, byte_sz: 1, field_exists: 2, signed: 3, lshift_u64: 4, rshift_u64: 5,
+  local_type_id: 6, target_type_id: 7, type_exists: 8, type_size: 9, enumval_exists: 10, enumval_value: 11, type_matches: 12,
+};
+
+describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs libbpf', () => {
+  let vmlinux: BtfTypeTable | undefined;
+  const kernel = (): BtfTypeTable => (vmlinux ??= bpftoolBtf('/sys/kernel/btf/vmlinux'));
+
+  it.each(els)('core.%s.o: every CO-RE relocation gives libbpf\'s value', (v) => {
+    const path = join(dir, `core.${v}.o`);
+    const bytes = new Uint8Array(readFileSync(path));
+    const obj = parseElf(bytes);
+    const local = bpftoolBtf(path);
+    libbpfLoad(path, (log) => {
+      const relos = new Map<string, { prog: string; relo: CoreRelo }>();
+      const patched: { prog: string; insn: number; value: bigint }[] = [];
+      for (const line of log.split('\n')) {
+        let m = /prog '(\w+)': relo #(\d+): <(\w+)> \[(\d+)\] (.*)$/.exec(line);
+        if (m && !relos.has(`${m[1]}#${m[2]}`)) {
+          const [, prog, n, kindName, typeId, rest] = m;
+          let access = '0';
+          const field = /\(([\d:]+) @ offset \d+\)/.exec(rest!);
+          const en = /::(\w+) = /.exec(rest!);
+          if (field) access = field[1]!;
+          else if (en) {
+            const t = local.type(Number(typeId));
+            access = String(t?.kind === 'enum' ? t.values.findIndex((x) => x.name === en[1]) : -1);
+          }
+          relos.set(`${prog}#${n}`, { prog: prog!, relo: { insnOff: -1, typeId: Number(typeId), access, kind: LIBBPF_KIND[kindName!]! } });
+          continue;
+        }
+        m = /prog '(\w+)': relo #(\d+): patched insn #(\d+) \(.*\) imm(?:64)? (-?\d+) -> (-?\d+)/.exec(line);
+        if (m) {
+          const fn = obj.programs.find((p) => p.name === m![1])!;
+          const r = relos.get(`${m[1]}#${m[2]}`)!;
+          relos.set(`${m[1]}#${m[2]}`, { ...r, relo: { ...r.relo, insnOff: (fn.start + Number(m[3])) * 8 } });
+          patched.push({ prog: m[1]!, insn: Number(m[3]), value: BigInt(m[5]!) });
+        }
+      }
+      // Every kind the corpus exercises was seen.
+      expect(new Set([...relos.values()].map((r) => CORE_KINDS[r.relo.kind])).size).toBe(13);
+      expect(patched.length).toBe(relos.size);
+      expect(patched.length).toBe(17);
+      expect(patched.map((p) => p.value)).toContain(1268n); // task_struct.tgid on this kernel
+      const progs = loadPrograms(bytes, { objectBtf: local, kernelBtf: kernel(), btfExt: { coreRelos: new Map([['socket', [...relos.values()].map((r) => r.relo)]]) } });
+      for (const p of patched) {
+        const prog = progs.find((x) => x.name === p.prog)!;
+        const i = prog.insns[p.insn]!;
+        const ours = i.code === 0x18 ? (BigInt(prog.insns[p.insn + 1]!.imm) << 32n) | BigInt(i.imm >>> 0) : BigInt(i.imm);
+        expect([p.prog, p.insn, ours]).toEqual([p.prog, p.insn, p.value]);
+      }
+    });
+  });
+
+  it('maps.v3.el.o: BTF-defined maps equal the maps libbpf created', () => {
+    const path = join(dir, 'maps.v3.el.o');
+    const obj = parseElf(new Uint8Array(readFileSync(path)));
+    const maps = resolveBtfMaps(obj.maps, bpftoolBtf(path)).filter((m) => m.kind === 'btf');
+    libbpfLoad(path, (_, pins) => {
+      const id = (JSON.parse(run('bpftool', ['prog', 'show', 'pinned', join(pins, 'count_packets'), '-j'])) as { map_ids: number[] }).map_ids;
+      const kmaps = id.map((n) => JSON.parse(run('bpftool', ['map', 'show', 'id', String(n), '-j'])) as { name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number });
+      for (const m of maps.filter((x) => x.name !== 'events')) {
+        const k = kmaps.find((x) => x.name === m.name)!;
+        expect([m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags ?? 0]).toEqual([k.name, k.type, k.bytes_key, k.bytes_value, k.max_entries, k.flags]);
+      }
+      expect(maps.find((m) => m.name === 'events')).toMatchObject({ type: 'ringbuf', maxEntries: 4096 });
+    });
+  });
+
+  it('externs.v3.el.o: kfunc and ksym ids and the kconfig layout agree with libbpf', () => {
+    const path = join(dir, 'externs.v3.el.o');
+    const bytes = new Uint8Array(readFileSync(path));
+    const progs = loadPrograms(bytes, { objectBtf: bpftoolBtf(path), kernelBtf: kernel(), kconfig: { CONFIG_HZ: 250 } });
+    libbpfLoad(path, (log) => {
+      const want = new Map<string, number>();
+      for (const m of log.matchAll(/extern \((?:func|var) ksym\) '(\w+)': resolved to (?:kernel )?\[(\d+)\]/g)) want.set(m[1]!, Number(m[2]));
+      expect(want.size).toBe(3);
+      for (const p of progs)
+        for (const r of p.relocs) if (r.kind === 'kfunc' || r.kind === 'ksym') expect([r.name, p.insns[r.insn]!.imm]).toEqual([r.name, want.get(r.name)]);
+      const hz = /extern \(kcfg\) 'CONFIG_HZ': set to (\d+)/.exec(log);
+      const p = progs.find((x) => x.name === 'read_kernel_var')!;
+      const kc = p.maps.find((m) => m.name === '.kconfig')!;
+      expect(new DataView(kc.data!.buffer).getUint32(0, true)).toBe(Number(hz![1]));
+      expect(p.relocs.find((r) => r.name === '.kconfig')).toMatchObject({ kind: 'map_value', offset: 0 });
+    });
+  });
+
+  it('an unknown kfunc is a typed error naming it', () => {
+    const path = join(dir, 'externs.v3.el.o');
+    expect(() => loadPrograms(new Uint8Array(readFileSync(path)), { objectBtf: bpftoolBtf(path), kernelBtf: typeTable([{ kind: 'void' }]) })).toThrow(/kfunc bpf_rcu_read_lock is not in the kernel BTF/);
+  });
+});
