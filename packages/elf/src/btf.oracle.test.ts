@@ -107,8 +107,13 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
       for (const m of log.matchAll(/extern \((?:func|var) ksym\) '(\w+)': resolved to (?:kernel )?\[(\d+)\]/g)) want.set(m[1]!, Number(m[2]));
       expect(want.size).toBe(3);
       for (const p of progs)
-        for (const r of p.relocs) if (r.kind === 'kfunc' || r.kind === 'ksym') expect([r.name, p.insns[r.insn]!.imm]).toEqual([r.name, want.get(r.name)]);
+        for (const r of p.relocs) if (r.kind === 'kfunc' || r.kind === 'ksym') expect([r.name, p.insns[r.insn]!.imm]).toEqual([r.name, want.get(r.name) ?? 0]);
       const hz = /extern \(kcfg\) 'CONFIG_HZ': set to (\d+)/.exec(log);
+      // The weak, missing kfunc: libbpf leaves it unresolved and the kernel loads the program.
+      expect(log).toMatch(/extern 'bpf_kfunc_that_does_not_exist' \(weak\): not resolved/);
+      const nt = progs.find((x) => x.name === 'handle_newtask')!;
+      const weak = nt.relocs.filter((r) => r.name === 'bpf_kfunc_that_does_not_exist').map((r) => nt.insns[r.insn]!);
+      expect(weak.map((i) => [i.code, i.src, i.imm])).toEqual([[0x18, 0, 0], [0x85, 2, 0]]);
       const p = progs.find((x) => x.name === 'read_kernel_var')!;
       const kc = p.maps.find((m) => m.name === '.kconfig')!;
       expect(new DataView(kc.data!.buffer).getUint32(0, true)).toBe(Number(hz![1]));

@@ -135,3 +135,36 @@ describe('BTF-defined maps', () => {
     expect(() => resolveBtfMaps([{ ...pending, name: 'other' }], btf)).toThrow(/no VAR/);
   });
 });
+
+describe('fuzz: CO-RE records never fail with anything but ElfError', () => {
+  it('random kinds, type ids, access strings and offsets', async () => {
+    const fc = (await import('fast-check')).default;
+    const cyclic = typeTable([
+      { kind: 'void' },
+      { kind: 'typedef', name: 'a', type: 2 },
+      { kind: 'typedef', name: 'b', type: 1 },
+      { kind: 'array', elemType: 3, nelems: 4 },
+      { kind: 'struct', name: 'task_struct', size: 8, members: [mem('pid', 1, 0), mem('self', 4, 0)] },
+    ]);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(local, cyclic),
+        fc.constantFrom(target, cyclic, local),
+        fc.integer({ min: -1, max: 14 }),
+        fc.integer({ min: -1, max: 10 }),
+        fc.oneof(fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 5 }).map((a) => a.join(':')), fc.string({ maxLength: 6 })),
+        fc.integer({ min: -16, max: 64 }),
+        (l, t, kind, typeId, access, insnOff) => {
+          const insns: Insn[] = [insn(0xb7, 1, 0, 0, 4), insn(0x61, 0, 1, 4, 0), insn(0x18, 2, 0, 0, 5), insn(0, 0, 0, 0, 0), insn(0x0f, 1, 2, 0, 0)];
+          try {
+            const res = calcCoreRelo(l, t, { insnOff, typeId, access, kind });
+            patchCoreInsn(insns, res, (m) => new ElfError('BAD_CORE', m));
+          } catch (e) {
+            if (!(e instanceof ElfError)) throw e;
+          }
+        },
+      ),
+      { numRuns: 5000 },
+    );
+  });
+});

@@ -74,7 +74,10 @@ export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProg
     obj = applyCore(obj, core, opts.objectBtf, opts.kernelBtf);
   }
   let progs = linkPrograms(obj, maps, kconfig);
-  if (opts.kernelBtf) progs = progs.map((p) => resolveExterns(p, opts.kernelBtf!));
+  if (opts.kernelBtf) {
+    const weak = new Set(obj.symbols.filter((x) => x.bind === 'weak' && x.shndx === 0).map((x) => x.name));
+    progs = progs.map((p) => resolveExterns(p, opts.kernelBtf!, weak));
+  }
   const ext = opts.btfExt;
   if (ext?.funcInfo || ext?.lineInfo) {
     progs = progs.map((p) => {
@@ -104,14 +107,24 @@ export function applyCore(obj: ElfObject, relos: ReadonlyMap<string, readonly Co
   return { ...obj, code };
 }
 
-/** kfunc calls and typed ksyms: the vmlinux BTF ids of the FUNC / VAR named by each reloc. */
-export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable): ElfProgram {
+/**
+ * kfunc calls and typed ksyms: the vmlinux BTF ids of the FUNC / VAR named by each reloc.
+ * Unresolved `__weak` externs are allowed, as in libbpf (1.1, bpftool's): a kfunc call keeps
+ * imm 0, which the kernel accepts as long as the call is dead (verifier.c: add_kfunc_call
+ * skips func_id 0); a variable's (or kfunc's) address loads as 0.
+ */
+export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: ReadonlySet<string> = new Set()): ElfProgram {
   const funcs = indexByName(kernel, ['func']);
   const vars = indexByName(kernel, ['var']);
   const insns = [...p.insns];
   for (const r of p.relocs) {
     if (r.kind !== 'kfunc' && r.kind !== 'ksym') continue;
-    const ids = (r.kind === 'kfunc' ? funcs : vars).get(r.name);
+    // An ld_imm64 of a kfunc's address (`if (bpf_some_kfunc)`) is a ksym naming a FUNC.
+    const ids = r.kind === 'kfunc' ? funcs.get(r.name) : (vars.get(r.name) ?? funcs.get(r.name));
+    if (!ids?.length && weak.has(r.name)) {
+      if (r.kind === 'ksym') insns[r.insn] = { ...insns[r.insn]!, src: 0, imm: 0 };
+      continue;
+    }
     if (!ids?.length) throw new ElfError('UNRESOLVED_EXTERN', `${r.kind === 'kfunc' ? 'kfunc' : 'kernel variable'} ${r.name} is not in the kernel BTF`, { section: p.section, insn: r.insn });
     insns[r.insn] = { ...insns[r.insn]!, imm: ids[0]! };
   }

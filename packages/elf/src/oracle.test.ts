@@ -165,8 +165,10 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
     expect(a.relocs).toEqual([
       { insn: 0, kind: 'kfunc', name: 'bpf_rcu_read_lock' },
       { insn: 1, kind: 'kfunc', name: 'bpf_rcu_read_unlock' },
+      { insn: 2, kind: 'ksym', name: 'bpf_kfunc_that_does_not_exist' },
+      { insn: 5, kind: 'kfunc', name: 'bpf_kfunc_that_does_not_exist' },
     ]);
-    for (const r of a.relocs) expect(a.insns[r.insn]).toMatchObject({ code: 0x85, src: 2 });
+    for (const r of a.relocs) expect(a.insns[r.insn]).toMatchObject(r.kind === 'kfunc' ? { code: 0x85, src: 2 } : { code: 0x18, src: 3 });
     const b = by.get('read_kernel_var')!;
     // (CONFIG_HZ, a __kconfig extern, is told apart from ksyms by the .kconfig DATASEC in BTF.)
     expect(b.relocs.slice(0, 3).map((r) => [r.kind, r.name])).toEqual([
