@@ -79,8 +79,21 @@ export function resolveSize(btf: BtfTypeTable, id: number): number | undefined {
   return undefined;
 }
 
-/** Ids by name for one kind, built once per table. */
-export function indexByName(btf: BtfTypeTable, kinds: readonly BtfKind[]): Map<string, number[]> {
+const indexCache = new WeakMap<BtfTypeTable, Map<string, ReadonlyMap<string, readonly number[]>>>();
+
+/** Ids by name for some kinds; built once per table and set of kinds (vmlinux has ~130k types). */
+export function indexByName(btf: BtfTypeTable, kinds: readonly BtfKind[]): ReadonlyMap<string, readonly number[]> {
+  const key = kinds.join(',');
+  let perTable = indexCache.get(btf);
+  if (!perTable) indexCache.set(btf, (perTable = new Map()));
+  const hit = perTable.get(key);
+  if (hit) return hit;
+  const built = buildIndex(btf, kinds);
+  perTable.set(key, built);
+  return built;
+}
+
+function buildIndex(btf: BtfTypeTable, kinds: readonly BtfKind[]): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (let id = 1; id < btf.count; id++) {
     const t = btf.type(id);

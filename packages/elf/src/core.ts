@@ -240,7 +240,7 @@ export interface CoreResult {
 }
 
 /** Compute one relocation's original and target values. */
-export function calcCoreRelo(local: BtfTypeTable, target: BtfTypeTable, r: CoreRelo, opts: { bigEndian?: boolean; section?: string; targetIndex?: Map<string, number[]> } = {}): CoreResult {
+export function calcCoreRelo(local: BtfTypeTable, target: BtfTypeTable, r: CoreRelo, opts: { bigEndian?: boolean; section?: string; targetIndex?: ReadonlyMap<string, readonly number[]> } = {}): CoreResult {
   const kind = CORE_KINDS[r.kind];
   const fail = (m: string): ElfError => new ElfError('BAD_CORE', `CO-RE relocation (${kind ?? r.kind}) at byte ${r.insnOff}: ${m}`, { ...(opts.section !== undefined ? { section: opts.section } : {}), insn: Math.floor(r.insnOff / 8) });
   if (!kind) throw fail(`unknown kind ${r.kind}`);
