@@ -85,7 +85,7 @@ const indexCache = new WeakMap<BtfTypeTable, Map<string, ReadonlyMap<string, rea
 export function indexByName(btf: BtfTypeTable, kinds: readonly BtfKind[]): ReadonlyMap<string, readonly number[]> {
   const key = kinds.join(',');
   let perTable = indexCache.get(btf);
-  if (!perTable) indexCache.set(btf, (perTable = new Map()));
+  if (!perTable) indexCache.set(btf, (perTable = new Map<string, ReadonlyMap<string, readonly number[]>>()));
   const hit = perTable.get(key);
   if (hit) return hit;
   const built = buildIndex(btf, kinds);
