@@ -190,7 +190,7 @@ function matchField(local: BtfTypeTable, path: readonly Access[], localIds: read
   return { typeId: id, bitOffset, bitfieldSize, lastIsArray };
 }
 
-interface FieldValue { value: bigint; byteSize: number }
+interface FieldValue { value: bigint; byteSize: number; bitfield: boolean }
 
 /** libbpf: bpf_core_calc_field_relo. */
 function fieldValue(btf: BtfTypeTable, kind: number, s: Spec, big: boolean, fail: (m: string) => ElfError): FieldValue {
@@ -214,7 +214,7 @@ function fieldValue(btf: BtfTypeTable, kind: number, s: Spec, big: boolean, fail
     }
   }
   const name = CORE_KINDS[kind];
-  const v = (n: number): FieldValue => ({ value: BigInt(n), byteSize });
+  const v = (n: number): FieldValue => ({ value: BigInt(n), byteSize, bitfield });
   switch (name) {
     case 'field_byte_offset': return v(bitfield ? byteOff : Math.floor(s.bitOffset / 8));
     case 'field_byte_size': return v(byteSize);
@@ -237,6 +237,11 @@ export interface CoreResult {
   readonly value: bigint | undefined;
   readonly origSize?: number;
   readonly newSize?: number;
+  /**
+   * Whether the instruction must hold `orig`. libbpf does not check bitfield relocations
+   * (clang may pick a different load width than libbpf's), except rshift.
+   */
+  readonly validate: boolean;
 }
 
 /** Compute one relocation's original and target values. */
@@ -248,7 +253,9 @@ export function calcCoreRelo(local: BtfTypeTable, target: BtfTypeTable, r: CoreR
   const big = opts.bigEndian ?? false;
   // Local values: what clang put in the instruction.
   const localField = isFieldKind(r.kind) ? fieldValue(local, r.kind, spec, big, fail) : undefined;
-  const origSize = localField?.byteSize;
+  const validate = !localField?.bitfield || kind === 'field_rshift_u64';
+  // Load/store width adjustment only applies to whole (non-bitfield) fields.
+  const origSize = localField && !localField.bitfield ? localField.byteSize : undefined;
   const rootT = skipModsAndTypedefs(local, root)!;
   let orig: bigint;
   if (localField) orig = localField.value;
@@ -256,7 +263,7 @@ export function calcCoreRelo(local: BtfTypeTable, target: BtfTypeTable, r: CoreR
   else if (kind === 'type_size') orig = BigInt(resolveSize(local, root) ?? 0);
   else if (kind === 'enumval_value') orig = spec.enumValue!;
   else orig = 1n;
-  if (kind === 'type_id_local') return { insnOff: r.insnOff, kind, orig, value: orig };
+  if (kind === 'type_id_local') return { insnOff: r.insnOff, kind, orig, value: orig, validate };
 
   // Candidates: same kind group and essential name.
   const name = essentialName(typeName(rootT.t));
@@ -285,7 +292,7 @@ export function calcCoreRelo(local: BtfTypeTable, target: BtfTypeTable, r: CoreR
       const s = matchField(local, path, localIds, target, c);
       if (!s) continue;
       const f = fieldValue(target, r.kind, s, big, fail);
-      values.push({ value: f.value, newSize: f.byteSize });
+      values.push(f.bitfield ? { value: f.value } : { value: f.value, newSize: f.byteSize });
     } else if (isEnumKind(r.kind)) {
       const t = target.type(c);
       if (t?.kind !== 'enum' && t?.kind !== 'enum64') continue;
@@ -301,11 +308,11 @@ export function calcCoreRelo(local: BtfTypeTable, target: BtfTypeTable, r: CoreR
   }
   if (values.length === 0) {
     const zeroOnMiss = kind === 'field_exists' || kind === 'type_exists' || kind === 'type_matches' || kind === 'enumval_exists';
-    return { insnOff: r.insnOff, kind, orig, value: zeroOnMiss ? 0n : undefined, ...(origSize !== undefined ? { origSize } : {}) };
+    return { insnOff: r.insnOff, kind, orig, value: zeroOnMiss ? 0n : undefined, validate, ...(origSize !== undefined ? { origSize } : {}) };
   }
   const first = values[0]!;
   if (values.some((v) => v.value !== first.value)) throw fail(`${values.length} target candidates disagree (${values.map((v) => v.value).join(', ')})`);
-  return { insnOff: r.insnOff, kind, orig, value: first.value, ...(origSize !== undefined ? { origSize } : {}), ...(first.newSize !== undefined ? { newSize: first.newSize } : {}) };
+  return { insnOff: r.insnOff, kind, orig, value: first.value, validate, ...(origSize !== undefined ? { origSize } : {}), ...(first.newSize !== undefined ? { newSize: first.newSize } : {}) };
 }
 
 /** libbpf's bpf_core_types_match, reduced: same kind, same member names (and enum names). */
@@ -336,11 +343,11 @@ export function patchCoreInsn(insns: Insn[], res: CoreResult, fail: (m: string) 
   const cls = i.code & 7;
   if (cls === 4 || cls === 7) {
     if ((i.code & 0x08) !== 0) throw fail('ALU instruction with a register source');
-    if (BigInt(i.imm) !== res.orig) throw fail(`instruction imm ${i.imm}, expected ${res.orig}`);
+    if (res.validate && BigInt(i.imm) !== res.orig) throw fail(`instruction imm ${i.imm}, expected ${res.orig}`);
     if (res.value > 0x7fffffffn || res.value < -0x80000000n) throw fail(`value ${res.value} does not fit an imm`);
     insns[k] = { ...i, imm: Number(res.value) };
   } else if (cls === 1 || cls === 2 || cls === 3) {
-    if (BigInt(i.off) !== res.orig) throw fail(`instruction off ${i.off}, expected ${res.orig}`);
+    if (res.validate && BigInt(i.off) !== res.orig) throw fail(`instruction off ${i.off}, expected ${res.orig}`);
     if (res.value > 0x7fffn || res.value < -0x8000n) throw fail(`value ${res.value} does not fit an offset`);
     let code = i.code;
     if (res.newSize !== undefined && res.origSize !== undefined && res.newSize !== res.origSize) {
@@ -353,7 +360,7 @@ export function patchCoreInsn(insns: Insn[], res: CoreResult, fail: (m: string) 
     const hi = insns[k + 1];
     if (!hi) throw fail('ld_imm64 without its second slot');
     const cur = (BigInt(hi.imm >>> 0) << 32n) | BigInt(i.imm >>> 0);
-    if (cur !== BigInt.asUintN(64, res.orig)) throw fail(`ld_imm64 value ${cur}, expected ${res.orig}`);
+    if (res.validate && cur !== BigInt.asUintN(64, res.orig)) throw fail(`ld_imm64 value ${cur}, expected ${res.orig}`);
     const u = BigInt.asUintN(64, res.value);
     insns[k] = { ...i, imm: Number(BigInt.asIntN(32, u & 0xffffffffn)) };
     insns[k + 1] = { ...hi, imm: Number(BigInt.asIntN(32, u >> 32n)) };
