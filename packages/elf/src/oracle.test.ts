@@ -213,7 +213,7 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
     });
 
     interface Xlated { proto?: string; disasm: string }
-    it.each(['calls', 'minimal', 'maps', 'core'].flatMap((s) => variants.filter((v) => v.endsWith('el')).map((v) => `${s}.${v}`)))('%s.o: subprogram order and call offsets', (base) => {
+    it.each(['calls', 'minimal', 'maps', 'core'].flatMap((s) => variants.filter((v) => v.endsWith('el')).map((v) => `${s}.${v}`)))('%s.o: subprograms, calls and map references', (base) => {
       const path = join(dir, `${base}.o`);
       const fs = tempDir('bpffs-elf-');
       execFileSync('mount', ['-t', 'bpf', 'bpf', fs]);
@@ -226,7 +226,11 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
           const kcalls = x.flatMap((e) => /call pc([+-]\d+)/.exec(e.disasm)?.[1] ?? []).map(Number);
           const ours = p.insns.flatMap((i) => (i.code === 0x85 && i.src === 1 ? [i.imm] : []));
           // Where the kernel kept the count (ctx rewrites and bpf_loop inlining change it).
-          if (x.length === p.insns.length) expect(ours).toEqual(kcalls);
+          if (x.length === p.insns.length) {
+            expect(ours).toEqual(kcalls);
+            // Function starts (the kernel marks them from func_info) are our subprogram starts.
+            expect(x.flatMap((e, k) => (e.proto ? [k] : []))).toEqual(p.subprogs.map((s) => s.start));
+          }
           // Map and global-data references, in order: libbpf names data maps '<obj>.<section>'.
           const kmaps = x.flatMap((e) => {
             const m = /map\[id:(\d+)\](?:\[0\]\+(\d+))?/.exec(e.disasm);
