@@ -73,12 +73,25 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
       expect(patched.length).toBe(relos.size);
       expect(patched.length).toBe(23);
       expect(patched.map((p) => p.value)).toContain(1268n); // task_struct.tgid on this kernel
-      const progs = loadPrograms(bytes, { objectBtf: local, kernelBtf: kernel(), btfExt: { coreRelos: new Map([['socket', [...relos.values()].map((r) => r.relo)]]) } });
-      for (const p of patched) {
+      const coreRelos = new Map([['socket', [...relos.values()].map((r) => r.relo)]]);
+      const valueAt = (progs: ReturnType<typeof loadPrograms>, p: { prog: string; insn: number }): bigint => {
         const prog = progs.find((x) => x.name === p.prog)!;
         const i = prog.insns[p.insn]!;
-        const ours = i.code === 0x18 ? (BigInt(prog.insns[p.insn + 1]!.imm) << 32n) | BigInt(i.imm >>> 0) : BigInt(i.imm);
-        expect([p.prog, p.insn, ours]).toEqual([p.prog, p.insn, p.value]);
+        return i.code === 0x18 ? (BigInt(prog.insns[p.insn + 1]!.imm) << 32n) | BigInt(i.imm >>> 0) : BigInt(i.imm);
+      };
+      const progs = loadPrograms(bytes, { objectBtf: local, kernelBtf: kernel(), btfExt: { coreRelos } });
+      for (const p of patched) expect([p.prog, p.insn, valueAt(progs, p)]).toEqual([p.prog, p.insn, p.value]);
+
+      // The big-endian object (same BTF, same code layout; libbpf cannot load it here): the
+      // same results, except that a bitfield's left shift counts from the other end.
+      const eb = new Uint8Array(readFileSync(join(dir, `core.${v.replace('el', 'eb')}.o`)));
+      const ebProgs = loadPrograms(eb, { objectBtf: local, kernelBtf: kernel(), btfExt: { coreRelos } });
+      for (const p of patched) {
+        const r = relos.get([...relos.keys()].find((k) => relos.get(k)!.prog === p.prog && relos.get(k)!.relo.insnOff === (obj.programs.find((f) => f.name === p.prog)!.start + p.insn) * 8)!)!;
+        const bitfield = p.prog === 'core_bitfields' && r.relo.kind === 4;
+        // LE: 64 - (bit_off + bit_sz - byte_off * 8); BE: (8 - byte_sz) * 8 + (bit_off - byte_off * 8).
+        const want = bitfield ? (8n - 4n) * 8n + (64n - p.value - 1n) : p.value;
+        expect([p.prog, p.insn, valueAt(ebProgs, p)]).toEqual([p.prog, p.insn, want]);
       }
     });
   });
