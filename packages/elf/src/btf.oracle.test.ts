@@ -96,16 +96,18 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
     });
   });
 
-  it('maps.v3.el.o: BTF-defined maps equal the maps libbpf created', () => {
+  it('maps.v3.el.o: BTF-defined and global-data maps equal the maps libbpf created', () => {
     const path = join(dir, 'maps.v3.el.o');
     const obj = parseElf(new Uint8Array(readFileSync(path)));
-    const maps = resolveBtfMaps(obj.maps, bpftoolBtf(path)).filter((m) => m.kind === 'btf');
+    const maps = resolveBtfMaps(obj.maps, bpftoolBtf(path));
     libbpfLoad(path, (_, pins) => {
-      const id = (JSON.parse(run('bpftool', ['prog', 'show', 'pinned', join(pins, 'count_packets'), '-j'])) as { map_ids: number[] }).map_ids;
-      const kmaps = id.map((n) => JSON.parse(run('bpftool', ['map', 'show', 'id', String(n), '-j'])) as { name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number });
-      for (const m of maps.filter((x) => x.name !== 'events')) {
-        const k = kmaps.find((x) => x.name === m.name)!;
-        expect([m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags ?? 0]).toEqual([k.name, k.type, k.bytes_key, k.bytes_value, k.max_entries, k.flags]);
+      const ids = new Set(['count_packets', 'say_hello'].flatMap((p) => (JSON.parse(run('bpftool', ['prog', 'show', 'pinned', join(pins, p), '-j'])) as { map_ids: number[] }).map_ids));
+      // libbpf names global-data maps '<object>.<section>' (truncated); compare the section part.
+      const kmaps = [...ids].map((n) => JSON.parse(run('bpftool', ['map', 'show', 'id', String(n), '-j'])) as { name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number; frozen: number });
+      expect(kmaps.length).toBe(6);
+      for (const k of kmaps) {
+        const m = maps.find((x) => x.name === k.name.replace(/^[^.]+(?=\.)/, ''))!;
+        expect([m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags ?? 0, m.frozen ? 1 : 0]).toEqual([m.name, k.type, k.bytes_key, k.bytes_value, k.max_entries, k.flags, k.frozen]);
       }
       expect(maps.find((m) => m.name === 'events')).toMatchObject({ type: 'ringbuf', maxEntries: 4096 });
     });

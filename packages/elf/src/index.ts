@@ -15,7 +15,7 @@ export type {
 } from './elf.js';
 export { ATTACH_TYPES, SECTION_DEFS, attachTypeNumber, findSecDef } from './sections.js';
 export type { AttachType, SecDef } from './sections.js';
-export { BPF_F_RDONLY_PROG, MAP_TYPES, mapTypeName, mapTypeNumber } from './maps.js';
+export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPES, mapTypeName, mapTypeNumber } from './maps.js';
 export type { ElfMap, ElfMapKind } from './maps.js';
 export { parseElf } from './object.js';
 export type { ElfFunction, ElfObject, InsnReloc, InsnRelocKind } from './object.js';

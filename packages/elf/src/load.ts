@@ -18,7 +18,7 @@ import { placeExtInfo } from './extinfo.js';
 import type { ElfProgram } from './link.js';
 import { linkPrograms } from './link.js';
 import type { ElfMap } from './maps.js';
-import { BPF_F_RDONLY_PROG } from './maps.js';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG } from './maps.js';
 import type { ElfObject } from './object.js';
 import { parseElf } from './object.js';
 
@@ -65,7 +65,7 @@ export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProg
         else if (sz === 4) view.setUint32(v.offset, Number(n & 0xffffffffn), le);
         else if (sz === 8) view.setBigUint64(v.offset, n, le);
       }
-      maps.push({ kind: 'kconfig', name: '.kconfig', type: 'array', keySize: 4, valueSize: size, maxEntries: 1, flags: BPF_F_RDONLY_PROG, data, section: '.kconfig', sectionIndex: 0, offset: 0 });
+      maps.push({ kind: 'kconfig', name: '.kconfig', type: 'array', keySize: 4, valueSize: size, maxEntries: 1, flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE, frozen: true, data, section: '.kconfig', sectionIndex: 0, offset: 0 });
     }
   }
   const core = opts.btfExt?.coreRelos;

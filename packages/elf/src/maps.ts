@@ -32,6 +32,8 @@ export function mapTypeNumber(name: string): number | undefined {
 
 /** `BPF_F_RDONLY_PROG`: programs may not write `.rodata` / `.kconfig`. */
 export const BPF_F_RDONLY_PROG = 0x80;
+/** `BPF_F_MMAPABLE`: libbpf creates every global-data map mmap-able (user space reads it). */
+export const BPF_F_MMAPABLE = 0x400;
 
 export type ElfMapKind = 'legacy' | 'btf' | 'data' | 'kconfig';
 
@@ -44,6 +46,8 @@ export interface ElfMap extends MapDef {
   readonly offset: number;
   /** A BTF-defined map whose definition has not been read from BTF yet. */
   readonly btfPending?: boolean;
+  /** Frozen after its contents are written (`.rodata*`, `.kconfig`), as libbpf does. */
+  readonly frozen?: boolean;
 }
 
 /** Where global data lives: libbpf's SEC_DATA / SEC_RODATA / SEC_BSS classification. */
@@ -127,7 +131,10 @@ export function dataMap(sec: ElfSection): ElfMap {
     keySize: 4,
     valueSize: sec.size,
     maxEntries: 1,
-    ...(kind === 'rodata' ? { flags: BPF_F_RDONLY_PROG } : {}),
+    // libbpf (bpf_object__init_internal_map): read-only for programs and frozen for .rodata*,
+    // mmap-able for all.
+    flags: (kind === 'rodata' ? BPF_F_RDONLY_PROG : 0) | BPF_F_MMAPABLE,
+    ...(kind === 'rodata' ? { frozen: true } : {}),
     // .bss is SHT_NOBITS: zeroes.
     data: sec.data.length === sec.size ? sec.data.slice() : new Uint8Array(sec.size),
     section: sec.name,

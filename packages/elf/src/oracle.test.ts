@@ -119,10 +119,10 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
     const obj = parseElf(new Uint8Array(readFileSync(join(dir, `maps.${v}.o`))));
     const data = obj.maps.filter((m) => m.kind === 'data');
     expect(data.map((m) => [m.name, m.valueSize, m.flags ?? 0])).toEqual([
-      ['.data', 8, 0],
-      ['.rodata', 4 + 10, 0x80],
-      ['.bss', 12, 0],
-      ['.rodata.str1.1', 5, 0x80],
+      ['.data', 8, 0x400],
+      ['.rodata', 4 + 10, 0x480],
+      ['.bss', 12, 0x400],
+      ['.rodata.str1.1', 5, 0x480],
     ]);
     expect(new TextDecoder().decode(data[3]!.data)).toBe('bye\n\0');
     expect([...data[0]!.data!]).toEqual([1, 0, 0, 0, 0, 0, 0, 0]);
