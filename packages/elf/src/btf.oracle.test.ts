@@ -103,11 +103,17 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
     libbpfLoad(path, (_, pins) => {
       const ids = new Set(['count_packets', 'say_hello'].flatMap((p) => (JSON.parse(run('bpftool', ['prog', 'show', 'pinned', join(pins, p), '-j'])) as { map_ids: number[] }).map_ids));
       // libbpf names global-data maps '<object>.<section>' (truncated); compare the section part.
-      const kmaps = [...ids].map((n) => JSON.parse(run('bpftool', ['map', 'show', 'id', String(n), '-j'])) as { name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number; frozen: number });
+      const kmaps = [...ids].map((n) => JSON.parse(run('bpftool', ['map', 'show', 'id', String(n), '-j'])) as { id: number; name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number; flags: number; frozen: number });
       expect(kmaps.length).toBe(6);
       for (const k of kmaps) {
         const m = maps.find((x) => x.name === k.name.replace(/^[^.]+(?=\.)/, ''))!;
         expect([m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags ?? 0, m.frozen ? 1 : 0]).toEqual([m.name, k.type, k.bytes_key, k.bytes_value, k.max_entries, k.flags, k.frozen]);
+        if (m.kind === 'data') {
+          // Initial contents, as libbpf wrote them.
+          const id = k.id;
+          const [entry] = JSON.parse(run('bpftool', ['map', 'dump', 'id', String(id), '-j'])) as { value: string[] }[];
+          expect([m.name, ...m.data!]).toEqual([m.name, ...entry!.value.map((b) => parseInt(b, 16))]);
+        }
       }
       expect(maps.find((m) => m.name === 'events')).toMatchObject({ type: 'ringbuf', maxEntries: 4096 });
     });
