@@ -256,7 +256,9 @@ export function calcCoreRelo(local: BtfTypeTable, target: BtfTypeTable, r: CoreR
   const validate = !localField?.bitfield || kind === 'field_rshift_u64';
   // Load/store width adjustment only applies to whole (non-bitfield) fields.
   const origSize = localField && !localField.bitfield ? localField.byteSize : undefined;
-  const rootT = skipModsAndTypedefs(local, root)!;
+  // Candidates are looked up by the relocation's own type, typedefs included (libbpf:
+  // bpf_core_add_cands compares the kind and essential name of exactly that type).
+  const rawRoot = local.type(r.typeId)!;
   let orig: bigint;
   if (localField) orig = localField.value;
   else if (kind === 'type_id_local' || kind === 'type_id_target') orig = BigInt(r.typeId);
@@ -266,7 +268,7 @@ export function calcCoreRelo(local: BtfTypeTable, target: BtfTypeTable, r: CoreR
   if (kind === 'type_id_local') return { insnOff: r.insnOff, kind, orig, value: orig, validate };
 
   // Candidates: same kind group and essential name.
-  const name = essentialName(typeName(rootT.t));
+  const name = essentialName(typeName(rawRoot));
   if (!name) throw fail('root type has no name');
   const index = opts.targetIndex ?? indexByName(target, ['struct', 'union', 'enum', 'enum64', 'int', 'float', 'typedef', 'fwd', 'ptr', 'array', 'func_proto']);
   const cands: number[] = [];
@@ -274,7 +276,7 @@ export function calcCoreRelo(local: BtfTypeTable, target: BtfTypeTable, r: CoreR
     if (essentialName(n) !== name) continue;
     for (const id of ids) {
       const t = target.type(id);
-      if (t && kindGroup(t) === kindGroup(rootT.t)) cands.push(id);
+      if (t && kindGroup(t) === kindGroup(rawRoot)) cands.push(id);
     }
   }
   const localIds: number[] = [root];
@@ -294,7 +296,7 @@ export function calcCoreRelo(local: BtfTypeTable, target: BtfTypeTable, r: CoreR
       const f = fieldValue(target, r.kind, s, big, fail);
       values.push(f.bitfield ? { value: f.value } : { value: f.value, newSize: f.byteSize });
     } else if (isEnumKind(r.kind)) {
-      const t = target.type(c);
+      const t = skipModsAndTypedefs(target, c)?.t;
       if (t?.kind !== 'enum' && t?.kind !== 'enum64') continue;
       const want = essentialName(path[0]!.name);
       const e = t.values.find((x) => essentialName(x.name) === want);
