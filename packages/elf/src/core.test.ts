@@ -6,6 +6,7 @@
  */
 import type { Insn } from '@bpf/isa';
 import { insn } from '@bpf/isa';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BtfMember, BtfTypeInfo, CoreRelo } from './index.js';
 import { calcCoreRelo, CORE_POISON_IMM, ElfError, patchCoreInsn, resolveBtfMaps, typeTable } from './index.js';
@@ -137,8 +138,7 @@ describe('BTF-defined maps', () => {
 });
 
 describe('fuzz: CO-RE records never fail with anything but ElfError', () => {
-  it('random kinds, type ids, access strings and offsets', async () => {
-    const fc = (await import('fast-check')).default;
+  it('random kinds, type ids, access strings and offsets', () => {
     const cyclic = typeTable([
       { kind: 'void' },
       { kind: 'typedef', name: 'a', type: 2 },
@@ -167,4 +167,40 @@ describe('fuzz: CO-RE records never fail with anything but ElfError', () => {
       { numRuns: 5000 },
     );
   });
+});
+
+describe('fuzz: arbitrary type tables', () => {
+  it('BTF maps and CO-RE over random (even cyclic or dangling) types give ElfError or a result', () => {
+    const id = fc.integer({ min: 0, max: 9 });
+    const name = fc.constantFrom('', 'task_struct', 'type', 'key', 'value', 'max_entries', 'counts', 'x___v2', '.maps');
+    const ty: fc.Arbitrary<BtfTypeInfo> = fc.oneof(
+      fc.record({ kind: fc.constant('int' as const), name, size: fc.constantFrom(1, 2, 4, 8, 0), signed: fc.boolean(), bits: fc.constant(32), bitOffset: fc.constantFrom(0, 3) }),
+      fc.record({ kind: fc.constant('ptr' as const), type: id }),
+      fc.record({ kind: fc.constant('array' as const), elemType: id, nelems: fc.nat(2000) }),
+      fc.record({ kind: fc.constantFrom('struct' as const, 'union' as const), name, size: fc.nat(64), members: fc.array(fc.record({ name, type: id, bitOffset: fc.nat(512), bitfieldSize: fc.constantFrom(0, 0, 1, 3, 40) }), { maxLength: 4 }) }),
+      fc.record({ kind: fc.constant('enum' as const), name, size: fc.constant(4), signed: fc.boolean(), values: fc.array(fc.record({ name, value: fc.bigInt({ min: -5n, max: 5n }) }), { maxLength: 3 }) }),
+      fc.record({ kind: fc.constantFrom('typedef' as const, 'const' as const), name, type: id }),
+      fc.record({ kind: fc.constant('var' as const), name, type: id, linkage: fc.constant('global' as const) }),
+      fc.record({ kind: fc.constant('datasec' as const), name: fc.constant('.maps'), size: fc.nat(64), vars: fc.array(fc.record({ type: id, offset: fc.nat(64), size: fc.nat(64) }), { maxLength: 3 }) }),
+    );
+    const table = fc.array(ty, { minLength: 1, maxLength: 9 }).map((ts) => typeTable([{ kind: 'void' }, ...ts]));
+    const pending: ElfMap = { kind: 'btf', name: 'counts', type: 'unknown', keySize: 0, valueSize: 0, maxEntries: 0, section: '.maps', sectionIndex: 1, offset: 0, btfPending: true };
+    fc.assert(
+      fc.property(table, table, fc.integer({ min: 0, max: 12 }), id, fc.constantFrom('0', '0:0', '0:1:0', '1:2', '0:0:0:0'), (l, t, kind, typeId, access) => {
+        for (const f of [() => resolveBtfMaps([pending], l), () => calcCoreRelo(l, t, { insnOff: 0, typeId, access, kind })]) {
+          try {
+            f();
+          } catch (e) {
+            if (!(e instanceof ElfError)) throw e;
+          }
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
+
+it('a bitfield of a zero-sized type is a typed error, not a RangeError', () => {
+  const t = typeTable([{ kind: 'void' }, int('z', 0, false), { kind: 'struct', name: 's', size: 4, members: [mem('b', 1, 3, 2)] }]);
+  expect(() => calcCoreRelo(t, t, { insnOff: 0, typeId: 2, access: '0:0', kind: 0 })).toThrow(ElfError);
 });

@@ -205,6 +205,7 @@ function fieldValue(btf: BtfTypeTable, kind: number, s: Spec, big: boolean, fail
     byteOff = Math.floor(s.bitOffset / 8);
     bitSize = byteSize * 8;
   } else {
+    if (byteSize <= 0) throw fail(`bitfield of a ${byteSize}-byte type`);
     bitSize = s.bitfieldSize;
     byteOff = Math.floor(s.bitOffset / 8 / byteSize) * byteSize;
     while (s.bitOffset + bitSize - byteOff * 8 > byteSize * 8) {
@@ -214,7 +215,10 @@ function fieldValue(btf: BtfTypeTable, kind: number, s: Spec, big: boolean, fail
     }
   }
   const name = CORE_KINDS[kind];
-  const v = (n: number): FieldValue => ({ value: BigInt(n), byteSize, bitfield });
+  const v = (n: number): FieldValue => {
+    if (!Number.isSafeInteger(n)) throw fail(`field value ${n} out of range`);
+    return { value: BigInt(n), byteSize, bitfield };
+  };
   switch (name) {
     case 'field_byte_offset': return v(bitfield ? byteOff : Math.floor(s.bitOffset / 8));
     case 'field_byte_size': return v(byteSize);
