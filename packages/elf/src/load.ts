@@ -50,13 +50,16 @@ export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProg
     maps = resolveBtfMaps(maps, btf);
     const kvars = datasecVars(btf, '.kconfig');
     if (kvars?.length) {
-      const size = Math.max(...kvars.map((v) => v.offset + v.size));
+      const size = kvars.reduce((n, v) => Math.max(n, v.offset + v.size), 0);
+      if (!Number.isSafeInteger(size) || size > 1 << 20) throw new ElfError('BAD_BTF', `.kconfig DATASEC of ${size} bytes`, { section: '.kconfig' });
       const data = new Uint8Array(size);
       const view = new DataView(data.buffer);
       for (const v of kvars) {
         kconfig.set(v.name, v.offset);
         const given = opts.kconfig?.[v.name];
         if (given === undefined) continue;
+        if (typeof given === 'number' && !Number.isSafeInteger(given))
+          throw new ElfError('UNRESOLVED_EXTERN', `kconfig value for ${v.name} is not an integer (${given})`, { section: '.kconfig' });
         const n = BigInt.asUintN(64, typeof given === 'boolean' ? (given ? 1n : 0n) : BigInt(given));
         const le = obj.endian === 'little';
         const sz = resolveSize(btf, v.type) ?? v.size;
