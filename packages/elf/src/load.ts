@@ -63,6 +63,7 @@ export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProg
         const n = BigInt.asUintN(64, typeof given === 'boolean' ? (given ? 1n : 0n) : BigInt(given));
         const le = obj.endian === 'little';
         const sz = resolveSize(btf, v.type) ?? v.size;
+        if (v.offset + sz > data.length) throw new ElfError('BAD_BTF', `kconfig extern ${v.name} (${sz} bytes at ${v.offset}) is outside .kconfig`, { section: '.kconfig' });
         if (sz === 1) view.setUint8(v.offset, Number(n & 0xffn));
         else if (sz === 2) view.setUint16(v.offset, Number(n & 0xffffn), le);
         else if (sz === 4) view.setUint32(v.offset, Number(n & 0xffffffffn), le);
