@@ -17,8 +17,6 @@ export type ElfErrorCode =
   | 'BAD_MAP'
   /** A program section or symbol that libbpf would refuse. */
   | 'BAD_PROGRAM'
-  /** Instructions that do not decode. */
-  | 'BAD_INSN'
   /** `.BTF` / `.BTF.ext` content that cannot be used (bad record, unknown type). */
   | 'BAD_BTF'
   /** An extern (kfunc, ksym, kconfig) that cannot be resolved. */
