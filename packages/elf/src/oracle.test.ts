@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { encode } from '@bpf/isa';
+import { checkInsn, encode } from '@bpf/isa';
 import { fixturesDir, run, skipWithout, tempDir } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -154,6 +154,19 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
     const [p] = loadPrograms(new Uint8Array(readFileSync(join(dir, `legacy_maps.${v}.o`))));
     expect(p!.relocs.map((r) => [r.kind, r.name])).toEqual([['map', 'legacy_array'], ['map', 'legacy_hash']]);
     for (const r of p!.relocs) expect(p!.insns[r.insn]).toMatchObject({ code: 0x18, src: 5, imm: p!.maps.findIndex((m) => m.name === r.name) });
+  });
+
+  it.each(objects)('%s: linked programs are valid encodings (isa checkInsn) with consistent subprograms', (name) => {
+    for (const p of loadPrograms(new Uint8Array(readFileSync(join(dir, name))))) {
+      for (let k = 0; k < p.insns.length; k++) {
+        expect([p.name, k, checkInsn(p.insns[k]!, k, p.insns[k + 1])?.message]).toEqual([p.name, k, undefined]);
+        if (p.insns[k]!.code === 0x18) k++;
+      }
+      expect(p.subprogs[0]!.start).toBe(0);
+      expect(p.subprogs.at(-1)!.end).toBe(p.insns.length);
+      p.subprogs.forEach((s, k) => { if (k > 0) expect(s.start).toBe(p.subprogs[k - 1]!.end); });
+      expect(p.origin.length).toBe(p.insns.length);
+    }
   });
 
   it.each(variants)('externs.%s.o: kfunc calls and ksym loads become relocations', (v) => {
