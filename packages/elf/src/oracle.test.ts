@@ -169,6 +169,14 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
     }
   });
 
+  it.each(variants)('reject_global_callback.%s.o: address of a global function (FUNC symbol, imm 0)', (v) => {
+    const [p] = loadPrograms(new Uint8Array(readFileSync(join(dir, `reject_global_callback.${v}.o`))));
+    expect(p!.subprogs.map((s) => s.name)).toEqual(['kp_global_cb', 'global_cb']);
+    const at = p!.insns.findIndex((i) => i.code === 0x18);
+    expect(p!.insns[at]).toMatchObject({ src: 4 });
+    expect(at + p!.insns[at]!.imm + 1).toBe(p!.subprogs[1]!.start);
+  });
+
   it.each(variants)('externs.%s.o: kfunc calls and ksym loads become relocations', (v) => {
     const progs = loadPrograms(new Uint8Array(readFileSync(join(dir, `externs.${v}.o`))));
     const by = new Map(progs.map((p) => [p.name, p]));
@@ -213,6 +221,18 @@ describe.skipIf(skipWithout('clang-19'))('C corpus', () => {
   });
 
   describe.skipIf(skipWithout('bpftool', 'kernel'))('vs libbpf (bpftool prog loadall + dump xlated)', () => {
+    it('reject_global_callback.v3.el.o: libbpf links it and the kernel rejects it', () => {
+      const fs = tempDir('bpffs-elf-');
+      execFileSync('mount', ['-t', 'bpf', 'bpf', fs]);
+      try {
+        // The verdict our path must reproduce once @bpf/kernel loads Programs.
+        expect(() => run('bpftool', ['prog', 'loadall', join(dir, 'reject_global_callback.v3.el.o'), join(fs, 'p')])).toThrow(/callback function not static/);
+      } finally {
+        execFileSync('umount', [fs]);
+        rmSync(fs, { recursive: true, force: true });
+      }
+    });
+
     it('optional.v3.el.o: libbpf does not load the ?tc program either', () => {
       const fs = tempDir('bpffs-elf-');
       execFileSync('mount', ['-t', 'bpf', 'bpf', fs]);
