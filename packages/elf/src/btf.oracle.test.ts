@@ -6,13 +6,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixturesDir, run, skipWithout, tempDir } from '@bpf/testkit';
+import { run, skipWithout, tempDir } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { bpftoolBtf } from './bpftoolbtf.test.helper.js';
+import { corpus } from './corpus.test.helper.js';
 import type { BtfTypeTable, CoreRelo } from './index.js';
 import { CORE_KINDS, loadPrograms, parseElf, resolveBtfMaps, typeTable } from './index.js';
 
-const dir = join(fixturesDir, 'build/elf');
+const dir = corpus();
 const els = ['v2.el', 'v3.el', 'v4.el'];
 
 /** libbpf's debug log for `bpftool prog loadall` (stderr), and whatever it pinned. */

@@ -6,34 +6,14 @@
  * appended subprograms and every BPF-to-BPF call offset.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkInsn, encode } from '@bpf/isa';
-import { fixturesDir, run, skipWithout, tempDir } from '@bpf/testkit';
+import { run, skipWithout, tempDir } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { corpus, sources, variants } from './corpus.test.helper.js';
 import { ElfError, loadPrograms, parseElf } from './index.js';
-
-const srcDir = join(fixturesDir, 'c/elf');
-const buildDir = join(fixturesDir, 'build/elf');
-const sources = readdirSync(srcDir).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2)).sort();
-const variants = ['v2', 'v3', 'v4'].flatMap((cpu) => ['el', 'eb'].map((end) => `${cpu}.${end}`));
-
-/** Build the corpus when an object is missing or older than its source or the header. */
-function corpus(): string {
-  const newest = Math.max(...readdirSync(srcDir).map((f) => statSync(join(srcDir, f)).mtimeMs));
-  const stale = sources.some((s) =>
-    variants.some((v) => {
-      const o = join(buildDir, `${s}.${v}.o`);
-      return !existsSync(o) || statSync(o).mtimeMs < newest;
-    }),
-  );
-  if (stale) {
-    mkdirSync(buildDir, { recursive: true });
-    execFileSync('sh', [join(srcDir, 'build.sh'), buildDir], { stdio: 'pipe' });
-  }
-  return buildDir;
-}
 
 interface ReadelfJson {
   Sections: { Section: { Index: number; Name: { Name: string }; Type: { Value: number }; Flags: { Value: number }; Offset: number; Size: number; Link: number; Info: number; AddressAlignment: number; EntrySize: number } }[];

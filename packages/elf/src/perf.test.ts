@@ -1,12 +1,13 @@
 /** Throughput on the corpus and with vmlinux-sized BTF (numbers printed for the record). */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fixturesDir, skipWithout } from '@bpf/testkit';
+import { skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { bpftoolBtf } from './bpftoolbtf.test.helper.js';
+import { corpus } from './corpus.test.helper.js';
 import { loadPrograms } from './index.js';
 
-const dir = join(fixturesDir, 'build/elf');
+const dir = corpus();
 
 describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('performance', () => {
   it('parses and links every corpus object quickly; resolves externs against vmlinux once', () => {
