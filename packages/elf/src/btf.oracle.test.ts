@@ -143,6 +143,22 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
     });
   });
 
+  it('tracing.v3.el.o: attach targets are the BTF ids libbpf used (the kernel accepts them)', () => {
+    const path = join(dir, 'tracing.v3.el.o');
+    const progs = loadPrograms(new Uint8Array(readFileSync(path)), { kernelBtf: kernel() });
+    // The kernel checks attach_btf_id against the program: libbpf's load succeeding means its
+    // ids are right; ours are the vmlinux ids of the same names, looked up independently here
+    // in bpftool's dump.
+    libbpfLoad(path, (_, pins) => expect(run('bpftool', ['prog', 'show', 'pinned', join(pins, 'on_switch')])).toMatch(/tracing/));
+    const raw = run('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux']);
+    const idOf = (kind: string, name: string): number => Number(new RegExp(`^\\[(\\d+)\\] ${kind} '${name}'`, 'm').exec(raw)![1]);
+    expect(progs.map((p) => [p.name, p.attachTo, p.attachBtfId])).toEqual([
+      ['on_newtask', 'task_newtask', idOf('TYPEDEF', 'btf_trace_task_newtask')],
+      ['on_switch', 'sched_switch', idOf('TYPEDEF', 'btf_trace_sched_switch')],
+      ['raw_switch', undefined, undefined],
+    ]);
+  });
+
   it('an unknown kfunc is a typed error naming it', () => {
     const path = join(dir, 'externs.v3.el.o');
     expect(() => loadPrograms(new Uint8Array(readFileSync(path)), { objectBtf: bpftoolBtf(path), kernelBtf: typeTable([{ kind: 'void' }]) })).toThrow(/kfunc bpf_rcu_read_lock is not in the kernel BTF/);

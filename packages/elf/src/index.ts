@@ -19,7 +19,7 @@ export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPES, mapTypeName, mapTypeNumbe
 export type { ElfMap, ElfMapKind } from './maps.js';
 export { parseElf } from './object.js';
 export type { ElfFunction, ElfObject, InsnReloc, InsnRelocKind } from './object.js';
-export { applyCore, loadPrograms, resolveExterns } from './load.js';
+export { applyCore, loadPrograms, resolveAttachTarget, resolveExterns } from './load.js';
 export type { BtfExtRecords, LoadOptions } from './load.js';
 export { resolveBtfMaps, datasecVars } from './btfmaps.js';
 export { indexByName, resolveSize, skipModsAndTypedefs, typeTable } from './btfview.js';

@@ -31,10 +31,17 @@ export interface ElfProgram extends Program {
   readonly xdpFrags?: boolean;
   /** False for `SEC("?...")` programs, which libbpf does not load unless asked. */
   readonly autoload: boolean;
+  /** Kernel function / tracepoint a tracing, LSM or iterator program attaches to (from the section). */
+  readonly attachTo?: string;
+  /** Its vmlinux BTF id (`attach_btf_id` at load time), when a kernel BTF was given. */
+  readonly attachBtfId?: number;
   readonly kernVersion?: number;
   /** For each final slot: the section and slot it was copied from (for func/line info). */
   readonly origin: readonly { readonly sectionIndex: number; readonly insn: number }[];
 }
+
+/** Attach types whose target is named by the section suffix and found in kernel BTF. */
+const ATTACH_BY_BTF = new Set(['trace_raw_tp', 'trace_fentry', 'trace_fexit', 'modify_return', 'lsm_mac', 'lsm_cgroup', 'trace_iter']);
 
 const isCallInsn = (i: Insn): boolean => i.code === 0x85;
 const isPseudoCall = (i: Insn): boolean => i.code === 0x85 && i.src === PseudoCall.CALL;
@@ -183,6 +190,7 @@ export function linkProgram(obj: ElfObject, main: ElfFunction, maps: readonly El
     maps,
     origin,
     autoload: !main.section.startsWith('?'),
+    ...(d && ATTACH_BY_BTF.has(d.attachType ?? '') && main.section.includes('/') ? { attachTo: main.section.slice(main.section.indexOf('/') + 1) } : {}),
     ...(d ? { secDef: d, type: d.progType } : {}),
     ...(d?.attachType !== undefined ? { expectedAttachType: d.attachType } : {}),
     ...(d?.sleepable ? { sleepable: true } : {}),

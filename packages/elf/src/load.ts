@@ -80,7 +80,7 @@ export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProg
   let progs = linkPrograms(obj, maps, kconfig);
   if (opts.kernelBtf) {
     const weak = new Set(obj.symbols.filter((x) => x.bind === 'weak' && x.shndx === 0).map((x) => x.name));
-    progs = progs.map((p) => resolveExterns(p, opts.kernelBtf!, weak));
+    progs = progs.map((p) => resolveAttachTarget(resolveExterns(p, opts.kernelBtf!, weak), opts.kernelBtf!));
   }
   const ext = opts.btfExt;
   if (ext?.funcInfo || ext?.lineInfo) {
@@ -133,4 +133,23 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
     insns[r.insn] = { ...insns[r.insn]!, imm: ids[0]! };
   }
   return { ...p, insns };
+}
+
+/**
+ * The BTF id a tracing / LSM / iterator program attaches to, found as libbpf's
+ * find_attach_btf_id does: `tp_btf/X` is the typedef `btf_trace_X`, `lsm/X` the function
+ * `bpf_lsm_X`, `iter/X` the function `bpf_iter_X`, `fentry/X` (fexit, fmod_ret) the function X.
+ */
+export function resolveAttachTarget(p: ElfProgram, kernel: BtfTypeTable): ElfProgram {
+  if (p.attachTo === undefined) return p;
+  const t = p.expectedAttachType;
+  const [prefix, kind] =
+    t === 'trace_raw_tp' ? ['btf_trace_', 'typedef' as const]
+    : t === 'lsm_mac' || t === 'lsm_cgroup' ? ['bpf_lsm_', 'func' as const]
+    : t === 'trace_iter' ? ['bpf_iter_', 'func' as const]
+    : ['', 'func' as const];
+  const ids = indexByName(kernel, [kind]).get(prefix + p.attachTo);
+  if (!ids?.length)
+    throw new ElfError('UNRESOLVED_EXTERN', `attach target ${kind} ${prefix}${p.attachTo} of ${p.name} is not in the kernel BTF`, { section: p.section });
+  return { ...p, attachBtfId: ids[0]! };
 }
