@@ -123,23 +123,51 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
   it('externs.v3.el.o: kfunc and ksym ids and the kconfig layout agree with libbpf', () => {
     const path = join(dir, 'externs.v3.el.o');
     const bytes = new Uint8Array(readFileSync(path));
-    const progs = loadPrograms(bytes, { objectBtf: bpftoolBtf(path), kernelBtf: kernel(), kconfig: { CONFIG_HZ: 250 } });
+    const progs = loadPrograms(bytes, { objectBtf: bpftoolBtf(path), kernelBtf: kernel(), kconfig: { CONFIG_HZ: 250, CONFIG_BPF_SYSCALL: true, CONFIG_NR_CPUS: 256 } });
     libbpfLoad(path, (log) => {
       const want = new Map<string, number>();
       for (const m of log.matchAll(/extern \((?:func|var) ksym\) '(\w+)': resolved to (?:kernel )?\[(\d+)\]/g)) want.set(m[1]!, Number(m[2]));
       expect(want.size).toBe(3);
       for (const p of progs)
         for (const r of p.relocs) if (r.kind === 'kfunc' || r.kind === 'ksym') expect([r.name, p.insns[r.insn]!.imm]).toEqual([r.name, want.get(r.name) ?? 0]);
-      const hz = /extern \(kcfg\) 'CONFIG_HZ': set to (\d+)/.exec(log);
-      // The weak, missing kfunc: libbpf leaves it unresolved and the kernel loads the program.
-      expect(log).toMatch(/extern 'bpf_kfunc_that_does_not_exist' \(weak\): not resolved/);
-      const nt = progs.find((x) => x.name === 'handle_newtask')!;
-      const weak = nt.relocs.filter((r) => r.name === 'bpf_kfunc_that_does_not_exist').map((r) => nt.insns[r.insn]!);
-      expect(weak.map((i) => [i.code, i.src, i.imm])).toEqual([[0x18, 0, 0], [0x85, 2, 0]]);
+      // .kconfig layout (offsets) and values, as libbpf logs them.
       const p = progs.find((x) => x.name === 'read_kernel_var')!;
       const kc = p.maps.find((m) => m.name === '.kconfig')!;
-      expect(new DataView(kc.data!.buffer).getUint32(0, true)).toBe(Number(hz![1]));
-      expect(p.relocs.find((r) => r.name === '.kconfig')).toMatchObject({ kind: 'map_value', offset: 0 });
+      const view = new DataView(kc.data!.buffer);
+      const kcfg = [...log.matchAll(/extern \(kcfg\) #\d+: symbol \d+, off (\d+), name (\w+)/g)].map((m) => [m[2]!, Number(m[1])] as const);
+      expect(kcfg.length).toBe(3);
+      for (const [name, off] of kcfg) {
+        const r = p.relocs.find((x) => x.kind === 'map_value' && x.name === '.kconfig' && p.insns[x.insn + 1]!.imm === off);
+        expect([name, r !== undefined]).toEqual([name, true]);
+        const set = new RegExp(`extern \\(kcfg\\) '${name}': set to (\\w+)`).exec(log)![1]!;
+        const want = set === 'y' ? 1n : BigInt(set);
+        const size = name === 'CONFIG_NR_CPUS' ? 8 : name === 'CONFIG_HZ' ? 4 : 1;
+        const got = size === 8 ? view.getBigUint64(off, true) : BigInt(size === 4 ? view.getUint32(off, true) : view.getUint8(off));
+        expect([name, got]).toEqual([name, want]);
+      }
+    });
+  });
+
+  it('map_in_map.v3.el.o: inner map definition and initial slots as libbpf fills them', () => {
+    const path = join(dir, 'map_in_map.v3.el.o');
+    const obj = parseElf(new Uint8Array(readFileSync(path)));
+    const mapsSec = obj.sections.find((x) => x.name === '.maps')!;
+    const relocs = obj.relocations.filter((r) => r.target === mapsSec.index).map((r) => ({ offset: r.offset, symbol: obj.symbols[r.symbol]!.name }));
+    const maps = resolveBtfMaps(obj.maps, bpftoolBtf(path), relocs);
+    const outer = maps.find((m) => m.name === 'outer')!;
+    const jumps = maps.find((m) => m.name === 'jumps')!;
+    expect(jumps).toMatchObject({ type: 'prog_array', keySize: 4, valueSize: 4, maxEntries: 2, initSlots: [null, 'tail'] });
+    libbpfLoad(path, () => {
+      const all = JSON.parse(run('bpftool', ['map', 'show', '-j'])) as { id: number; name: string; type: string; bytes_key: number; bytes_value: number; max_entries: number }[];
+      const k = all.filter((m) => m.name === 'outer').at(-1)!;
+      expect([outer.type, outer.keySize, outer.valueSize, outer.maxEntries]).toEqual([k.type, k.bytes_key, k.bytes_value, k.max_entries]);
+      const inner = all.filter((m) => m.name === 'inner1').at(-1)!;
+      expect([outer.inner!.type, outer.inner!.keySize, outer.inner!.valueSize, outer.inner!.maxEntries]).toEqual([inner.type, inner.bytes_key, inner.bytes_value, inner.max_entries]);
+      // The slots libbpf filled: inner map ids by key.
+      const slots = JSON.parse(run('bpftool', ['map', 'dump', 'id', String(k.id), '-j'])) as { key: string[]; value: string[] }[];
+      const nameById = new Map(all.map((m) => [m.id, m.name]));
+      const filled = slots.map((e) => [parseInt(e.key[0]!, 16), nameById.get(new DataView(Uint8Array.from(e.value.map((b) => parseInt(b, 16))).buffer).getUint32(0, true))]);
+      expect(filled).toEqual(outer.initSlots!.flatMap((n, i) => (n ? [[i, n]] : [])));
     });
   });
 

@@ -7,9 +7,9 @@
  * maps keep `btfPending`, and externs keep their relocations for the host.
  */
 import type { FuncInfo, LineInfo } from '@bpf/isa';
-import { resolveBtfMaps, datasecVars } from './btfmaps.js';
+import { kconfigLayout, resolveBtfMaps } from './btfmaps.js';
 import type { BtfTypeTable } from './btfview.js';
-import { indexByName, resolveSize } from './btfview.js';
+import { indexByName } from './btfview.js';
 import type { CoreRelo } from './core.js';
 import { calcCoreRelo, patchCoreInsn } from './core.js';
 import { ElfError } from './errors.js';
@@ -47,14 +47,16 @@ export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProg
   const kconfig = new Map<string, number>();
   if (opts.objectBtf) {
     const btf = opts.objectBtf;
-    maps = resolveBtfMaps(maps, btf);
-    const kvars = datasecVars(btf, '.kconfig');
-    if (kvars?.length) {
-      const size = kvars.reduce((n, v) => Math.max(n, v.offset + v.size), 0);
-      if (!Number.isSafeInteger(size) || size > 1 << 20) throw new ElfError('BAD_BTF', `.kconfig DATASEC of ${size} bytes`, { section: '.kconfig' });
+    const mapsSec = obj.sections.find((x) => x.name === '.maps');
+    const mapsRelocs = mapsSec ? obj.relocations.filter((r) => r.target === mapsSec.index).map((r) => ({ offset: r.offset, symbol: obj.symbols[r.symbol]?.name ?? '' })) : [];
+    maps = resolveBtfMaps(maps, btf, mapsRelocs);
+    const layout = kconfigLayout(btf);
+    if (layout) {
+      const { size } = layout;
+      if (!Number.isSafeInteger(size) || size > 1 << 20) throw new ElfError('BAD_BTF', `.kconfig of ${size} bytes`, { section: '.kconfig' });
       const data = new Uint8Array(size);
       const view = new DataView(data.buffer);
-      for (const v of kvars) {
+      for (const v of layout.vars) {
         kconfig.set(v.name, v.offset);
         const given = opts.kconfig?.[v.name];
         if (given === undefined) continue;
@@ -62,8 +64,7 @@ export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProg
           throw new ElfError('UNRESOLVED_EXTERN', `kconfig value for ${v.name} is not an integer (${given})`, { section: '.kconfig' });
         const n = BigInt.asUintN(64, typeof given === 'boolean' ? (given ? 1n : 0n) : BigInt(given));
         const le = obj.endian === 'little';
-        const sz = resolveSize(btf, v.type) ?? v.size;
-        if (v.offset + sz > data.length) throw new ElfError('BAD_BTF', `kconfig extern ${v.name} (${sz} bytes at ${v.offset}) is outside .kconfig`, { section: '.kconfig' });
+        const sz = v.size;
         if (sz === 1) view.setUint8(v.offset, Number(n & 0xffn));
         else if (sz === 2) view.setUint16(v.offset, Number(n & 0xffffn), le);
         else if (sz === 4) view.setUint32(v.offset, Number(n & 0xffffffffn), le);

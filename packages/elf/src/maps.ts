@@ -48,6 +48,13 @@ export interface ElfMap extends MapDef {
   readonly btfPending?: boolean;
   /** Frozen after its contents are written (`.rodata*`, `.kconfig`), as libbpf does. */
   readonly frozen?: boolean;
+  /** Map-in-map: the inner map's definition (`__array(values, struct {...})`). */
+  readonly inner?: MapDef;
+  /**
+   * Initial slots of a map-in-map or prog array (`.values = { &m, 0, &prog }`): the name
+   * of the map or program per index, null for an empty slot.
+   */
+  readonly initSlots?: readonly (string | null)[];
 }
 
 /** Where global data lives: libbpf's SEC_DATA / SEC_RODATA / SEC_BSS classification. */
