@@ -36,7 +36,10 @@ export interface LoadOptions {
   readonly btfExt?: BtfExtRecords;
   /** The target kernel's BTF (`/sys/kernel/btf/vmlinux`): extern ids and CO-RE targets. */
   readonly kernelBtf?: BtfTypeTable;
-  /** Values of `__kconfig` externs (libbpf reads them from /proc/config.gz). */
+  /**
+   * Values of `__kconfig` externs (libbpf reads them from /proc/config.gz). When given, every
+   * non-weak kconfig extern needs one; when absent the `.kconfig` map is left zeroed.
+   */
   readonly kconfig?: Readonly<Record<string, bigint | number | boolean>>;
 }
 
@@ -59,7 +62,12 @@ export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProg
       for (const v of layout.vars) {
         kconfig.set(v.name, v.offset);
         const given = opts.kconfig?.[v.name];
-        if (given === undefined) continue;
+        if (given === undefined) {
+          // libbpf: "extern (kcfg) '%s': value not found" unless the extern is __weak.
+          const weak = obj.symbols.some((x) => x.name === v.name && x.bind === 'weak');
+          if (opts.kconfig && !weak) throw new ElfError('UNRESOLVED_EXTERN', `kconfig extern ${v.name}: no value given`, { section: '.kconfig' });
+          continue;
+        }
         if (typeof given === 'number' && !Number.isSafeInteger(given))
           throw new ElfError('UNRESOLVED_EXTERN', `kconfig value for ${v.name} is not an integer (${given})`, { section: '.kconfig' });
         const n = BigInt.asUintN(64, typeof given === 'boolean' ? (given ? 1n : 0n) : BigInt(given));
