@@ -187,6 +187,23 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
     ]);
   });
 
+  it('typeless_ksym.v3.el.o: kallsyms addresses as libbpf sets them (and the kernel keeps them)', () => {
+    const path = join(dir, 'typeless_ksym.v3.el.o');
+    const kallsyms = new Map(readFileSync('/proc/kallsyms', 'utf8').split('\n').flatMap((l) => {
+      const [addr, , name] = l.split(/\s+/);
+      return addr && name ? [[name, BigInt(`0x${addr}`)] as const] : [];
+    }));
+    const [p] = loadPrograms(new Uint8Array(readFileSync(path)), { objectBtf: bpftoolBtf(path), kernelBtf: kernel(), kallsyms });
+    libbpfLoad(path, (log, pins) => {
+      const set = /extern \(ksym\) 'do_nanosleep': set to (0x[0-9a-f]+)/.exec(log)![1]!;
+      const x = JSON.parse(run('bpftool', ['prog', 'dump', 'xlated', 'pinned', join(pins, 'typeless'), '-j'])) as { disasm: string }[];
+      const consts = x.flatMap((e) => /\(18\) r\d = (0x[0-9a-f]+)/.exec(e.disasm)?.[1] ?? []).map((h) => BigInt(h));
+      const ours = p!.insns.flatMap((i, k) => (i.code === 0x18 ? [(BigInt(p!.insns[k + 1]!.imm >>> 0) << 32n) | BigInt(i.imm >>> 0)] : []));
+      expect(ours).toEqual(consts);
+      expect(ours).toContain(BigInt(set));
+    });
+  });
+
   it('a kconfig extern without a value is a typed error, as in libbpf', () => {
     const path = join(dir, 'externs.v3.el.o');
     expect(() => loadPrograms(new Uint8Array(readFileSync(path)), { objectBtf: bpftoolBtf(path), kernelBtf: kernel(), kconfig: { CONFIG_HZ: 100 } })).toThrow(/kconfig extern CONFIG_NR_CPUS: no value given/);

@@ -7,9 +7,9 @@
  * maps keep `btfPending`, and externs keep their relocations for the host.
  */
 import type { FuncInfo, LineInfo } from '@bpf/isa';
-import { kconfigLayout, resolveBtfMaps } from './btfmaps.js';
+import { datasecVars, kconfigLayout, resolveBtfMaps } from './btfmaps.js';
 import type { BtfTypeTable } from './btfview.js';
-import { indexByName } from './btfview.js';
+import { indexByName, skipModsAndTypedefs } from './btfview.js';
 import type { CoreRelo } from './core.js';
 import { calcCoreRelo, patchCoreInsn } from './core.js';
 import { ElfError } from './errors.js';
@@ -41,6 +41,8 @@ export interface LoadOptions {
    * non-weak kconfig extern needs one; when absent the `.kconfig` map is left zeroed.
    */
   readonly kconfig?: Readonly<Record<string, bigint | number | boolean>>;
+  /** Kernel symbol addresses (/proc/kallsyms) for typeless `extern const void x __ksym`. */
+  readonly kallsyms?: ReadonlyMap<string, bigint>;
 }
 
 /** Parse an object and return its entry programs, linked as libbpf links them. */
@@ -89,7 +91,14 @@ export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProg
   let progs = linkPrograms(obj, maps, kconfig);
   if (opts.kernelBtf) {
     const weak = new Set(obj.symbols.filter((x) => x.bind === 'weak' && x.shndx === 0).map((x) => x.name));
-    progs = progs.map((p) => resolveAttachTarget(resolveExterns(p, opts.kernelBtf!, weak), opts.kernelBtf!));
+    const typeless = new Set<string>();
+    if (opts.objectBtf) {
+      const btf = opts.objectBtf;
+      // A ksym whose type is void is typeless: its address comes from kallsyms, not BTF.
+      for (const v of datasecVars(btf, '.ksyms') ?? [])
+        if (v.kind === 'var' && skipModsAndTypedefs(btf, v.type)?.t.kind === 'void') typeless.add(v.name);
+    }
+    progs = progs.map((p) => resolveAttachTarget(resolveExterns(p, opts.kernelBtf!, weak, { typeless, ...(opts.kallsyms ? { kallsyms: opts.kallsyms } : {}) }), opts.kernelBtf!));
   }
   const ext = opts.btfExt;
   if (ext?.funcInfo || ext?.lineInfo) {
@@ -126,12 +135,27 @@ export function applyCore(obj: ElfObject, relos: ReadonlyMap<string, readonly Co
  * imm 0, which the kernel accepts as long as the call is dead (verifier.c: add_kfunc_call
  * skips func_id 0); a variable's (or kfunc's) address loads as 0.
  */
-export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: ReadonlySet<string> = new Set()): ElfProgram {
+export function resolveExterns(
+  p: ElfProgram,
+  kernel: BtfTypeTable,
+  weak: ReadonlySet<string> = new Set(),
+  typeless: { readonly typeless?: ReadonlySet<string>; readonly kallsyms?: ReadonlyMap<string, bigint> } = {},
+): ElfProgram {
   const funcs = indexByName(kernel, ['func']);
   const vars = indexByName(kernel, ['var']);
   const insns = [...p.insns];
   for (const r of p.relocs) {
     if (r.kind !== 'kfunc' && r.kind !== 'ksym') continue;
+    if (r.kind === 'ksym' && typeless.typeless?.has(r.name)) {
+      // libbpf: typeless ksyms load the symbol's address as a plain 64-bit constant.
+      const addr = typeless.kallsyms?.get(r.name);
+      if (addr === undefined && !weak.has(r.name))
+        throw new ElfError('UNRESOLVED_EXTERN', `typeless ksym ${r.name} has no kallsyms address`, { section: p.section, insn: r.insn });
+      const u = BigInt.asUintN(64, addr ?? 0n);
+      insns[r.insn] = { ...insns[r.insn]!, src: 0, imm: Number(BigInt.asIntN(32, u & 0xffffffffn)) };
+      insns[r.insn + 1] = { ...insns[r.insn + 1]!, imm: Number(BigInt.asIntN(32, u >> 32n)) };
+      continue;
+    }
     // An ld_imm64 of a kfunc's address (`if (bpf_some_kfunc)`) is a ksym naming a FUNC.
     const ids = r.kind === 'kfunc' ? funcs.get(r.name) : (vars.get(r.name) ?? funcs.get(r.name));
     if (!ids?.length && weak.has(r.name)) {
