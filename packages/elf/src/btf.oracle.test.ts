@@ -10,7 +10,7 @@ import { run, skipWithout, tempDir } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { bpftoolBtf } from './bpftoolbtf.test.helper.js';
 import { corpus } from './corpus.test.helper.js';
-import type { BtfTypeTable, CoreRelo } from './index.js';
+import type { BtfTypeTable, CoreRelo, StructOpsInfo } from './index.js';
 import { CORE_KINDS, loadPrograms, parseElf, resolveBtfMaps, typeTable } from './index.js';
 
 const dir = corpus();
@@ -201,6 +201,27 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
       const ours = p!.insns.flatMap((i, k) => (i.code === 0x18 ? [(BigInt(p!.insns[k + 1]!.imm >>> 0) << 32n) | BigInt(i.imm >>> 0)] : []));
       expect(ours).toEqual(consts);
       expect(ours).toContain(BigInt(set));
+    });
+  });
+
+  it('struct_ops.v3.el.o: struct_ops map value and program attach data as libbpf builds them', () => {
+    const path = join(dir, 'struct_ops.v3.el.o');
+    const progs = loadPrograms(new Uint8Array(readFileSync(path)), { objectBtf: bpftoolBtf(path), kernelBtf: kernel() });
+    const map = progs[0]!.maps.find((m) => m.kind === 'struct_ops') as (typeof progs)[0]['maps'][0] & { structOps: StructOpsInfo };
+    libbpfLoad(path, (log, pins) => {
+      const ids = /struct_ops init_kern elf_test_cc: type_id:\d+ kern_type_id:(\d+) kern_vtype_id:(\d+)/.exec(log)!;
+      expect([map.structOps.kernTypeId, map.structOps.kernValueTypeId]).toEqual([Number(ids[1]), Number(ids[2])]);
+      const funcs = [...log.matchAll(/func ptr (\w+) is set to prog (\w+) from data\(\+(\d+)\) to kern_data\(\+(\d+)\)/g)].map((m) => [m[1], m[2], Number(m[3]), Number(m[4])]);
+      expect(funcs.length).toBe(3);
+      expect(map.structOps.funcs.map((f) => [f.member, f.program, f.from, f.to])).toEqual(funcs);
+      const copies = [...log.matchAll(/copy (\w+) (\d+) bytes from data\(\+(\d+)\) to kern_data\(\+(\d+)\)/g)].map((m) => [m[1], Number(m[2]), Number(m[3]), Number(m[4])]);
+      expect(map.structOps.copies.map((c) => [c.member, c.size, c.from, c.to])).toEqual(copies);
+      // The kernel accepted libbpf's programs with the same attach_btf_id / member index.
+      for (const p of progs) {
+        expect(run('bpftool', ['prog', 'show', 'pinned', join(pins, p.name)])).toMatch(/struct_ops/);
+        const f = map.structOps.funcs.find((x) => x.program === p.name)!;
+        expect([p.attachBtfId, p.structOpsMember]).toEqual([map.structOps.kernTypeId, f.memberIndex]);
+      }
     });
   });
 

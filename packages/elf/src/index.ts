@@ -30,3 +30,5 @@ export type { CoreKind, CoreRelo, CoreResult } from './core.js';
 export type { ElfProgram } from './link.js';
 export { placeExtInfo } from './extinfo.js';
 export type { ExtInfoBySection, PlacedExtInfo, SectionFuncInfo, SectionLineInfo } from './extinfo.js';
+export { structOpsMaps } from './structops.js';
+export type { StructOpsFunc, StructOpsInfo } from './structops.js';

@@ -35,6 +35,11 @@ export interface ElfProgram extends Program {
   readonly attachTo?: string;
   /** Its vmlinux BTF id (`attach_btf_id` at load time), when a kernel BTF was given. */
   readonly attachBtfId?: number;
+  /**
+   * struct_ops programs: the member index they implement in the kernel's ops struct, passed
+   * as expected_attach_type (with `attachBtfId` the ops struct).
+   */
+  readonly structOpsMember?: number;
   readonly kernVersion?: number;
   /** For each final slot: the section and slot it was copied from (for func/line info). */
   readonly origin: readonly { readonly sectionIndex: number; readonly insn: number }[];

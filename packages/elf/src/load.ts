@@ -21,6 +21,7 @@ import type { ElfMap } from './maps.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG } from './maps.js';
 import type { ElfObject } from './object.js';
 import { parseElf } from './object.js';
+import { structOpsMaps } from './structops.js';
 
 /** `.BTF.ext` contents by section name. */
 export interface BtfExtRecords {
@@ -88,7 +89,19 @@ export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProg
     if (!opts.objectBtf || !opts.kernelBtf) throw new ElfError('BAD_CORE', 'CO-RE relocations need the object BTF and a target (kernel) BTF');
     obj = applyCore(obj, core, opts.objectBtf, opts.kernelBtf);
   }
+  const structOps = opts.objectBtf && opts.kernelBtf ? structOpsMaps(obj, opts.objectBtf, opts.kernelBtf) : [];
+  maps.push(...structOps);
   let progs = linkPrograms(obj, maps, kconfig);
+  for (const m of structOps) {
+    for (const f of m.structOps.funcs) {
+      progs = progs.map((p) => {
+        if (p.name !== f.program) return p;
+        if (p.structOpsMember !== undefined && p.structOpsMember !== f.memberIndex)
+          throw new ElfError('BAD_PROGRAM', `${p.name} implements two different struct_ops members`, { section: p.section });
+        return { ...p, attachBtfId: m.structOps.kernTypeId, structOpsMember: f.memberIndex };
+      });
+    }
+  }
   if (opts.kernelBtf) {
     const weak = new Set(obj.symbols.filter((x) => x.bind === 'weak' && x.shndx === 0).map((x) => x.name));
     const typeless = new Set<string>();

@@ -35,7 +35,7 @@ export const BPF_F_RDONLY_PROG = 0x80;
 /** `BPF_F_MMAPABLE`: libbpf creates every global-data map mmap-able (user space reads it). */
 export const BPF_F_MMAPABLE = 0x400;
 
-export type ElfMapKind = 'legacy' | 'btf' | 'data' | 'kconfig';
+export type ElfMapKind = 'legacy' | 'btf' | 'data' | 'kconfig' | 'struct_ops';
 
 export interface ElfMap extends MapDef {
   readonly kind: ElfMapKind;
