@@ -99,6 +99,8 @@ export function structOpsMaps(obj: ElfObject, local: BtfTypeTable, kernel: BtfTy
         keySize: 4,
         valueSize,
         maxEntries: 1,
+        // libbpf: maps in .struct_ops.link are attached through a link (BPF_F_LINK).
+        ...(sec.name === '.struct_ops.link' ? { flags: 1 << 13 } : {}),
         data,
         section: sec.name,
         sectionIndex: sec.index,
