@@ -72,7 +72,7 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
       // Every kind the corpus exercises was seen.
       expect(new Set([...relos.values()].map((r) => CORE_KINDS[r.relo.kind])).size).toBe(13);
       expect(patched.length).toBe(relos.size);
-      expect(patched.length).toBe(25);
+      expect(patched.length).toBe(28);
       expect(patched.map((p) => p.value)).toContain(1268n); // task_struct.tgid on this kernel
       const coreRelos = new Map([['socket', [...relos.values()].map((r) => r.relo)]]);
       const valueAt = (progs: ReturnType<typeof loadPrograms>, p: { prog: string; insn: number }): bigint => {
