@@ -6,3 +6,6 @@ export * from './check.js';
 export * from './codec.js';
 export * from './program.js';
 export * from './jit.js';
+export * from './helpers.js';
+export * from './disasm.js';
+export * from './asm.js';
