@@ -38,14 +38,15 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
   let vmlinux: BtfTypeTable | undefined;
   const kernel = (): BtfTypeTable => (vmlinux ??= bpftoolBtf('/sys/kernel/btf/vmlinux'));
 
-  it.each(els)('core.%s.o: every CO-RE relocation gives libbpf\'s value', (v) => {
-    const path = join(dir, `core.${v}.o`);
+  it.each(['core', 'core_narrow'].flatMap((b) => els.map((v) => `${b}.${v}`)))("%s.o: every CO-RE relocation gives libbpf's value", (base) => {
+    const path = join(dir, `${base}.o`);
     const bytes = new Uint8Array(readFileSync(path));
     const obj = parseElf(bytes);
     const local = bpftoolBtf(path);
     libbpfLoad(path, (log) => {
-      const relos = new Map<string, { prog: string; relo: CoreRelo }>();
-      const patched: { prog: string; insn: number; value: bigint }[] = [];
+      const relos = new Map<string, { prog: string; section: string; relo: CoreRelo }>();
+      const patched: { prog: string; insn: number; field: string; value: bigint }[] = [];
+      const memSz: { prog: string; insn: number; size: number }[] = [];
       for (const line of log.split('\n')) {
         let m = /prog '(\w+)': relo #(\d+): <(\w+)> \[(\d+)\] (.*)$/.exec(line);
         if (m && !relos.has(`${m[1]}#${m[2]}`)) {
@@ -58,37 +59,47 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
             const t = local.type(Number(typeId));
             access = String(t?.kind === 'enum' ? t.values.findIndex((x) => x.name === en[1]) : -1);
           }
-          relos.set(`${prog}#${n}`, { prog: prog!, relo: { insnOff: -1, typeId: Number(typeId), access, kind: LIBBPF_KIND[kindName!]! } });
+          const fn = obj.programs.find((p) => p.name === prog)!;
+          relos.set(`${prog}#${n}`, { prog: prog!, section: fn.section, relo: { insnOff: -1, typeId: Number(typeId), access, kind: LIBBPF_KIND[kindName!]! } });
           continue;
         }
-        m = /prog '(\w+)': relo #(\d+): patched insn #(\d+) \(.*\) imm(?:64)? (-?\d+) -> (-?\d+)/.exec(line);
+        m = /prog '(\w+)': relo #(\d+): patched insn #(\d+) \(.*\) (imm64|imm|off) (-?\d+) -> (-?\d+)/.exec(line);
         if (m) {
           const fn = obj.programs.find((p) => p.name === m![1])!;
           const r = relos.get(`${m[1]}#${m[2]}`)!;
           relos.set(`${m[1]}#${m[2]}`, { ...r, relo: { ...r.relo, insnOff: (fn.start + Number(m[3])) * 8 } });
-          patched.push({ prog: m[1]!, insn: Number(m[3]), value: BigInt(m[5]!) });
+          patched.push({ prog: m[1]!, insn: Number(m[3]), field: m[4]!, value: BigInt(m[6]!) });
+          continue;
         }
+        m = /prog '(\w+)': relo #\d+: patched insn #(\d+) \(.*\) mem_sz \d+ -> (\d+)/.exec(line);
+        if (m) memSz.push({ prog: m[1]!, insn: Number(m[2]), size: Number(m[3]) });
       }
-      // Every kind the corpus exercises was seen.
-      expect(new Set([...relos.values()].map((r) => CORE_KINDS[r.relo.kind])).size).toBe(13);
+      if (base.startsWith('core.')) {
+        // Every kind the corpus exercises was seen.
+        expect(new Set([...relos.values()].map((r) => CORE_KINDS[r.relo.kind])).size).toBe(13);
+        expect(patched.length).toBe(28);
+        expect(patched.map((p) => p.value)).toContain(1268n); // task_struct.tgid on this kernel
+      } else expect(memSz.length).toBe(1);
       expect(patched.length).toBe(relos.size);
-      expect(patched.length).toBe(28);
-      expect(patched.map((p) => p.value)).toContain(1268n); // task_struct.tgid on this kernel
-      const coreRelos = new Map([['socket', [...relos.values()].map((r) => r.relo)]]);
-      const valueAt = (progs: ReturnType<typeof loadPrograms>, p: { prog: string; insn: number }): bigint => {
+      const coreRelos = new Map<string, CoreRelo[]>();
+      for (const r of relos.values()) coreRelos.set(r.section, [...(coreRelos.get(r.section) ?? []), r.relo]);
+      const valueAt = (progs: ReturnType<typeof loadPrograms>, p: { prog: string; insn: number; field: string }): bigint => {
         const prog = progs.find((x) => x.name === p.prog)!;
         const i = prog.insns[p.insn]!;
+        if (p.field === 'off') return BigInt(i.off);
         return i.code === 0x18 ? (BigInt(prog.insns[p.insn + 1]!.imm) << 32n) | BigInt(i.imm >>> 0) : BigInt(i.imm);
       };
       const progs = loadPrograms(bytes, { objectBtf: local, kernelBtf: kernel(), btfExt: { coreRelos } });
       for (const p of patched) expect([p.prog, p.insn, valueAt(progs, p)]).toEqual([p.prog, p.insn, p.value]);
+      const SIZE: Readonly<Record<number, number>> = { 0x10: 1, 0x08: 2, 0x00: 4, 0x18: 8 };
+      for (const m of memSz) expect([m.prog, m.insn, SIZE[progs.find((x) => x.name === m.prog)!.insns[m.insn]!.code & 0x18]]).toEqual([m.prog, m.insn, m.size]);
 
       // The big-endian object (same BTF, same code layout; libbpf cannot load it here): the
       // same results, except that a bitfield's left shift counts from the other end.
-      const eb = new Uint8Array(readFileSync(join(dir, `core.${v.replace('el', 'eb')}.o`)));
+      const eb = new Uint8Array(readFileSync(join(dir, `${base.replace('.el', '.eb')}.o`)));
       const ebProgs = loadPrograms(eb, { objectBtf: local, kernelBtf: kernel(), btfExt: { coreRelos } });
       for (const p of patched) {
-        const r = relos.get([...relos.keys()].find((k) => relos.get(k)!.prog === p.prog && relos.get(k)!.relo.insnOff === (obj.programs.find((f) => f.name === p.prog)!.start + p.insn) * 8)!)!;
+        const r = [...relos.values()].find((x) => x.prog === p.prog && x.relo.insnOff === (obj.programs.find((f) => f.name === p.prog)!.start + p.insn) * 8)!;
         const bitfield = p.prog === 'core_bitfields' && r.relo.kind === 4;
         // LE: 64 - (bit_off + bit_sz - byte_off * 8); BE: (8 - byte_sz) * 8 + (bit_off - byte_off * 8).
         const want = bitfield ? (8n - 4n) * 8n + (64n - p.value - 1n) : p.value;
