@@ -1,1 +1,3 @@
-export {};
+export { main, mainHelp, VERSION } from './cli.js';
+export { EXIT, CliError, type ExitCode } from './errors.js';
+export { detectKind, loadProgram, type InputKind } from './input.js';

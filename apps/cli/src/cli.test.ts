@@ -1,0 +1,145 @@
+/**
+ * End-to-end: spawn the built `bpf` binary on real inputs and check stdout, stderr and exit
+ * codes, bad input of each kind included. Build first (`pnpm exec tsc -b`); the suite builds
+ * the CLI itself when dist is missing or stale.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, skipWithout, tempDir } from '@bpf/testkit';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const bin = join(repoRoot, 'apps/cli/dist/bin.js');
+const examples = join(repoRoot, 'examples');
+const tmp = tempDir('bpf-cli-');
+
+function bpf(args: readonly string[], input?: string | Uint8Array): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { input, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  execFileSync('pnpm', ['exec', 'tsc', '-b', 'apps/cli'], { cwd: repoRoot, stdio: 'inherit' });
+}, 300_000);
+
+describe('bpf (usage)', () => {
+  it('prints help with every command and exits 0', () => {
+    const r = bpf(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['asm', 'disasm', 'elf', 'liveness']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+  });
+  it('every command has --help with an example', () => {
+    for (const c of ['asm', 'disasm', 'elf', 'liveness']) {
+      const r = bpf([c, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('Example:');
+    }
+  });
+  it('rejects an unknown command and an unknown flag with exit 2, one line, no stack', () => {
+    const a = bpf(['frobnicate']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toBe("bpf: unknown command 'frobnicate' (see 'bpf --help')\n");
+    const b = bpf(['disasm', '--frob', 'x']);
+    expect(b.code).toBe(2);
+    expect(b.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(b.stderr).not.toContain('    at ');
+  });
+  it('a missing file is an input error naming the file', () => {
+    const r = bpf(['disasm', join(tmp, 'nope.bin')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('nope.bin: cannot read (ENOENT)');
+  });
+  it('prints a completion script', () => {
+    const r = bpf(['completion']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('complete -F _bpf bpf');
+  });
+});
+
+describe('bpf asm / disasm', () => {
+  it('assembles the 12-argument example to the same bytes llvm-mc would, round trip through disasm', () => {
+    const out = join(tmp, 'call12.bin');
+    const a = bpf(['asm', join(examples, 'call12.s'), '-o', out, '--format', 'raw']);
+    expect(a.code, a.stderr).toBe(0);
+    const bytes = readFileSync(out);
+    expect(bytes.length % 8).toBe(0);
+    // *(u64 *)(r11 - 8) = 6 is opcode 0x7a with dst r11
+    expect([...bytes.subarray(5 * 8, 5 * 8 + 4)]).toEqual([0x7a, 0x0b, 0xf8, 0xff]);
+    const d = bpf(['disasm', out]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(/^ +5: \*\(u64 \*\)\(r11 - 0x8\) = 0x6$/m);
+  });
+  it('detects hex input, prints kernel syntax, and JSON', () => {
+    const hex = join(tmp, 'p.hex');
+    writeFileSync(hex, 'b7 00 00 00 2a 00 00 00\n95 00 00 00 00 00 00 00\n');
+    const k = bpf(['disasm', hex, '--syntax', 'kernel']);
+    expect(k.code, k.stderr).toBe(0);
+    expect(k.stdout).toBe('0: (b7) r0 = 42\n1: (95) exit\n');
+    const j = JSON.parse(bpf(['disasm', hex, '--json']).stdout) as { input: string; insns: { index: number; text: string }[] };
+    expect(j.input).toBe('hex');
+    expect(j.insns.map((i) => i.text)).toEqual(['r0 = 0x2a', 'exit']);
+  });
+  it('reads stdin with -', () => {
+    const r = bpf(['asm', '-', '--format', 'hex'], 'r0 = 1\nexit\n');
+    expect(r.stdout).toBe('b7 00 00 00 01 00 00 00\n95 00 00 00 00 00 00 00\n');
+  });
+  it('names line:column of an assembly error and exits 3', () => {
+    const r = bpf(['asm', '-'], 'r0 = 1\nr0 +== 2\nexit\n');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^bpf: -: 2:\d+: /);
+  });
+  it('names the byte offset of truncated raw input', () => {
+    const f = join(tmp, 'trunc.bin');
+    writeFileSync(f, Uint8Array.from([0xb7, 0, 0, 0, 1, 0, 0, 0, 0x95, 0, 0]));
+    const r = bpf(['disasm', f, '--input', 'raw']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('byte 8');
+  });
+});
+
+describe.skipIf(skipWithout('clang-19'))('bpf elf / disasm on a clang object', () => {
+  it('lists programs and maps, and disassembles the object', () => {
+    const dir = tempDir();
+    const c = join(dir, 'p.c');
+    writeFileSync(
+      c,
+      'struct { int type; int max_entries; } m __attribute__((section(".maps"))); \n' +
+        '__attribute__((section("xdp"), used)) int prog(void *ctx) { return 2; }\n' +
+        'char _license[] __attribute__((section("license"), used)) = "GPL";\n',
+    );
+    execFileSync('clang-19', ['-target', 'bpf', '-O2', '-c', c, '-o', join(dir, 'p.o')]);
+    const e = bpf(['elf', join(dir, 'p.o'), '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    const j = JSON.parse(e.stdout) as { programs: { name: string; section: string; type: string }[]; license: string };
+    expect(j.programs).toEqual([expect.objectContaining({ name: 'prog', section: 'xdp', type: 'xdp' })]);
+    expect(j.license).toBe('GPL');
+    const d = bpf(['disasm', join(dir, 'p.o')]);
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toContain('r0 = 0x2');
+    const bad = bpf(['elf', join(dir, 'p.c')]);
+    expect(bad.code).toBe(3);
+  });
+});
+
+describe('bpf demo', () => {
+  it('assembles, disassembles and analyses the 12-argument program', () => {
+    const r = bpf(['demo']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('assembled: 34 instructions, 272 bytes');
+    expect(r.stdout).toContain('5: (7a) *(u64 *)(r11 -8) = 6');
+    expect(r.stdout).toContain('Live regs before insn:');
+  });
+});
+
+describe('bpf liveness', () => {
+  it('prints the kernel block for the 12-argument example', () => {
+    const r = bpf(['liveness', join(examples, 'call12.s')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('Live regs before insn:');
+    expect(r.stdout).toMatch(/^ +0: \.{10} \(b7\) r1 = 1$/m);
+    const j = JSON.parse(bpf(['liveness', join(examples, 'call12.s'), '--json']).stdout) as { insns: { index: number; stackArgs: string[] }[] };
+    // all seven outgoing slots are live right before the call (insn 12)
+    expect(j.insns.find((i) => i.index === 12)?.stackArgs).toEqual(['sa0', 'sa1', 'sa2', 'sa3', 'sa4', 'sa5', 'sa6']);
+  });
+});
+

@@ -1,0 +1,9 @@
+import type { Command } from '../context.js';
+import { asm } from './asm.js';
+import { completion } from './completion.js';
+import { demo } from './demo.js';
+import { disasm } from './disasm.js';
+import { elf } from './elf.js';
+import { liveness } from './liveness.js';
+
+export const commands: readonly Command[] = [asm, disasm, elf, liveness, demo, completion];

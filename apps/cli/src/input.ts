@@ -1,0 +1,92 @@
+/**
+ * Program input: a file or `-` (stdin) holding assembly text, raw instruction bytes, hex text,
+ * or an ELF object; the kind is detected from the content unless `--input` forces it.
+ */
+import { readFileSync } from 'node:fs';
+import { assemble, decode, parseHex, type Program } from '@bpf/isa';
+import { loadPrograms } from '@bpf/elf';
+import { CliError, EXIT, usage } from './errors.js';
+
+export type InputKind = 'raw' | 'hex' | 'asm' | 'elf';
+export const INPUT_KINDS: readonly InputKind[] = ['raw', 'hex', 'asm', 'elf'];
+
+export function readInput(file: string): Uint8Array {
+  if (file === '-') return new Uint8Array(readFileSync(0));
+  try {
+    return new Uint8Array(readFileSync(file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(EXIT.INPUT, `${file}: cannot read (${code ?? String(e)})`);
+  }
+}
+
+const isText = (b: Uint8Array): boolean => {
+  for (let i = 0; i < Math.min(b.length, 4096); i++) {
+    const c = b[i]!;
+    if (c === 0 || (c < 0x09) || (c > 0x0d && c < 0x20 && c !== 0x1b)) return false;
+  }
+  return true;
+};
+
+/** Detect the input kind from the bytes. */
+export function detectKind(b: Uint8Array): InputKind {
+  if (b.length >= 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46) return 'elf';
+  if (!isText(b)) return 'raw';
+  const text = new TextDecoder().decode(b);
+  const body = text.replace(/(#|\/\/)[^\n]*/g, '');
+  if (/^[\s,]*((0x)?[0-9a-fA-F]{2}[\s,]*)+$/.test(body)) return 'hex';
+  return 'asm';
+}
+
+export interface LoadOptions {
+  readonly input?: string;
+  readonly section?: string;
+  readonly prog?: string;
+  readonly endian?: 'little' | 'big';
+}
+
+export interface LoadedInput {
+  readonly kind: InputKind;
+  readonly program: Program;
+  /** Every program of an ELF object (the chosen one is `program`). */
+  readonly all: readonly Program[];
+}
+
+/** Read FILE and turn it into a Program, whatever its kind. */
+export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
+  const bytes = readInput(file);
+  let kind: InputKind;
+  if (opts.input !== undefined) {
+    if (!(INPUT_KINDS as readonly string[]).includes(opts.input))
+      throw usage(`--input must be one of ${INPUT_KINDS.join(', ')} (got '${opts.input}')`);
+    kind = opts.input as InputKind;
+  } else kind = detectKind(bytes);
+  const strictDecode = (b: Uint8Array): Program => ({ insns: decode(b, { endian: opts.endian ?? 'little' }) });
+  switch (kind) {
+    case 'raw':
+      return { kind, program: strictDecode(bytes), all: [] };
+    case 'hex':
+      return { kind, program: strictDecode(parseHex(new TextDecoder().decode(bytes))), all: [] };
+    case 'asm': {
+      const program = assemble(new TextDecoder().decode(bytes));
+      return { kind, program, all: [program] };
+    }
+    case 'elf': {
+      const all = loadPrograms(bytes);
+      if (all.length === 0) throw new CliError(EXIT.INPUT, `${file}: the object has no programs`);
+      const pick = all.filter(
+        (p) =>
+          (opts.prog === undefined || p.name === opts.prog) &&
+          (opts.section === undefined || (p as Program & { section?: string }).section === opts.section),
+      );
+      if (pick.length === 0) {
+        const names = all.map((p) => `${p.name ?? '?'} (${(p as Program & { section?: string }).section ?? '?'})`).join(', ');
+        throw new CliError(EXIT.INPUT, `${file}: no program matches --prog/--section; the object has: ${names}`);
+      }
+      if (pick.length > 1 && (opts.prog !== undefined || opts.section !== undefined || all.length > 1) && opts.prog === undefined && opts.section === undefined) {
+        // several programs and no choice: take the first, as llvm-objdump lists them in order
+      }
+      return { kind, program: pick[0]!, all };
+    }
+  }
+}

@@ -1,0 +1,3 @@
+# The smallest accepted program: return 42.
+r0 = 42
+exit
