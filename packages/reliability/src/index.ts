@@ -1,1 +1,3 @@
 export { prng, randomProgram, type GenOptions } from './gen.js';
+export { fuzz, isaTargets, programBytes, asmText, type FuzzTarget, type FuzzReport } from './targets.js';
+export { allTargets } from './all-targets.js';
