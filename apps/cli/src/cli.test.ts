@@ -121,6 +121,21 @@ describe.skipIf(skipWithout('clang-19'))('bpf elf / disasm on a clang object', (
   });
 });
 
+describe('bpf run', () => {
+  it('runs the 12-argument call in the interpreter: 78', () => {
+    const r = bpf(['run', join(examples, 'call12.s'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ r0: '0x4e', insns: 34, output: '', printk: [] });
+  });
+  it('uses the raw-memory convention and reports a memory violation as a runtime error', () => {
+    const ok = bpf(['run', '-', '--mem', '2a 00 00 00'], 'r0 = *(u32 *)(r1 + 0)\nr0 += r2\nexit\n');
+    expect(ok.stdout).toContain('r0 = 0x2e (46)');
+    const bad = bpf(['run', '-', '--mem', '00'], 'r0 = *(u64 *)(r1 + 0)\nexit\n');
+    expect(bad.code).toBe(5);
+    expect(bad.stderr).toMatch(/^bpf: -: insn 0: read of 8 bytes at mem\+0/);
+  });
+});
+
 describe('bpf demo', () => {
   it('assembles, disassembles and analyses the 12-argument program', () => {
     const r = bpf(['demo']);

@@ -111,3 +111,4 @@ export function llvmMcBytes(asm: string, opts: { bigEndian?: boolean; mcpu?: str
   run('llvm-objcopy-19', ['-O', 'binary', '--only-section=.text', obj, out]);
   return new Uint8Array(readFileSync(out));
 }
+export * from './conformance.js';

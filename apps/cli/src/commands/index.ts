@@ -5,5 +5,6 @@ import { demo } from './demo.js';
 import { disasm } from './disasm.js';
 import { elf } from './elf.js';
 import { liveness } from './liveness.js';
+import { run } from './run.js';
 
-export const commands: readonly Command[] = [asm, disasm, elf, liveness, demo, completion];
+export const commands: readonly Command[] = [asm, disasm, elf, liveness, run, demo, completion];

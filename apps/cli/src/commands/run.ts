@@ -1,0 +1,41 @@
+import { parseHex } from '@bpf/isa';
+import { run as vmRun } from '@bpf/vm';
+import type { Command } from '../context.js';
+import { EXIT, usage } from '../errors.js';
+import { loadProgram } from '../input.js';
+import { INPUT_OPTS, JSON_OPT, TYPE_OPT } from '../options.js';
+
+export const run: Command = {
+  name: 'run',
+  summary: 'run a program in the reference interpreter (memory-checked) and print r0',
+  usage: 'bpf run FILE [--mem HEX] [--data HEX] [--type T] [--budget N] [--json]',
+  example: 'bpf run prog.s --mem "01 02 03 04"',
+  options: {
+    mem: { type: 'string', help: 'hex bytes: r1 points at a copy, r2 holds their length (raw-memory convention)' },
+    data: { type: 'string', help: 'hex bytes of packet data (same convention, for --type programs)' },
+    budget: { type: 'string', help: 'maximum instructions to execute (default 10000000)' },
+    ...TYPE_OPT,
+    ...INPUT_OPTS,
+    ...JSON_OPT,
+  },
+  run({ args, flags, out }) {
+    const file = args[0];
+    if (file === undefined) throw usage('run: missing FILE');
+    const { program } = loadProgram(file, flags as never);
+    const hex = (flags.mem ?? flags.data) as string | undefined;
+    const mem = hex === undefined ? new Uint8Array(0) : parseHex(hex);
+    const budget = flags.budget === undefined ? undefined : Number(flags.budget);
+    if (budget !== undefined && !(Number.isInteger(budget) && budget > 0)) throw usage(`run: --budget must be a positive integer (got '${String(flags.budget)}')`);
+    const r = vmRun(program, { mem, ...(budget !== undefined ? { budget } : {}) });
+    const output = Array.from(r.mem, (b) => b.toString(16).padStart(2, '0')).join('');
+    if (out.json) {
+      out.data({ r0: `0x${r.r0.toString(16)}`, insns: r.insns, output, printk: r.printk });
+      return EXIT.OK;
+    }
+    out.line(`r0 = 0x${r.r0.toString(16)} (${BigInt.asIntN(64, r.r0)})`);
+    out.line(`${r.insns} instructions executed`);
+    if (output) out.line(`memory after: ${output}`);
+    for (const l of r.printk) out.line(`trace_printk: ${l}`);
+    return EXIT.OK;
+  },
+};

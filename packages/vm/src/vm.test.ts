@@ -1,0 +1,84 @@
+import { assemble, insn } from '@bpf/isa';
+import { loadConformance } from '@bpf/testkit';
+import { describe, expect, it } from 'vitest';
+import { run, VmError } from './index.js';
+
+const cases = loadConformance();
+
+describe('conformance suite (fixtures/conformance)', () => {
+  it('has the cases', () => expect(cases.length).toBeGreaterThanOrEqual(25));
+  it.each(cases.map((c) => [c.name, c] as const))('%s', (_n, c) => {
+    const program = assemble(c.asm);
+    if (c.error !== undefined) {
+      expect(() => run(program, c.mem ? { mem: c.mem } : {})).toThrow(VmError);
+      try {
+        run(program, c.mem ? { mem: c.mem } : {});
+      } catch (e) {
+        expect((e as VmError).code).toBe(c.error);
+      }
+      return;
+    }
+    const r = run(program, c.mem ? { mem: c.mem } : {});
+    expect(`0x${r.r0.toString(16)}`).toBe(`0x${c.result!.toString(16)}`);
+    if (c.memAfter) expect([...r.mem]).toEqual([...c.memAfter]);
+  });
+});
+
+describe('errors name the instruction and the address', () => {
+  it('out-of-bounds stack access', () => {
+    const p = { insns: [insn(0x79, 0, 10, -520, 0), insn(0x95, 0, 0, 0, 0)] };
+    try {
+      run(p);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(VmError);
+      expect((e as VmError).insn).toBe(0);
+      expect((e as VmError).message).toMatch(/^insn 0: read of 8 bytes at stack of frame 0\+-?\d+/);
+    }
+  });
+  it('budget exhausted in an infinite loop', () => {
+    const p = { insns: [insn(0x05, 0, 0, -1, 0), insn(0x95, 0, 0, 0, 0)] };
+    expect(() => run(p, { budget: 1000 })).toThrow('instruction budget of 1000 exhausted');
+  });
+  it('a stack argument the caller never stored', () => {
+    const p = assemble('.func f(u64 a, u64 b, u64 c, u64 d, u64 e, u64 f) u64\ncall f\nexit\nf:\nr0 = *(u64 *)(r11 + 8)\nexit');
+    expect(() => run(p)).toThrow('insn 2: read of stack arg 6 that the caller did not store');
+  });
+  it('writes to a null pointer', () => {
+    const p = { insns: [insn(0xb7, 1, 0, 0, 0), insn(0x7a, 1, 0, 0, 1), insn(0x95, 0, 0, 0, 0)] };
+    expect(() => run(p)).toThrow(/insn 1: write to 0x0, which is not a pointer/);
+  });
+});
+
+describe('maps and helpers', () => {
+  it('array map lookup, update through the pointer, and read back', () => {
+    const p = assemble(`
+      .map counts array 4 8 4
+      r1 = 2
+      *(u32 *)(r10 - 4) = r1
+      r1 = counts ll
+      r2 = r10
+      r2 += -4
+      call bpf_map_lookup_elem
+      if r0 == 0 goto out
+      r1 = 41
+      *(u64 *)(r0 + 0) = r1
+      lock *(u64 *)(r0 + 0) += r1
+      r0 = *(u64 *)(r0 + 0)
+      out:
+      exit`);
+    expect(run(p).r0).toBe(82n);
+  });
+  it('trace_printk writes into the host buffer', () => {
+    const p = assemble(`
+      r1 = 0x0a64253d78 ll
+      *(u64 *)(r10 - 8) = r1
+      r1 = r10
+      r1 += -8
+      r2 = 6
+      r3 = 42
+      call bpf_trace_printk
+      exit`);
+    expect(run(p).printk).toEqual(['x=42']);
+  });
+});
