@@ -310,13 +310,16 @@ function parseSymbols(r: ByteReader, sections: readonly ElfSection[], symtab: El
     const other = r.u8(o + 5, 'st_other', label);
     const bind = info >> 4;
     const type = info & 0xf;
+    const shndx = r.u16(o + 6, 'st_shndx', label);
+    const raw = readString(strtab, r.u32(o, 'st_name', label), `symbol ${i} name`, o);
     out.push({
       index: i,
-      name: readString(strtab, r.u32(o, 'st_name', label), `symbol ${i} name`, o),
+      // Section symbols are unnamed; show their section's name, as llvm-readelf does.
+      name: raw === '' && type === 3 ? (sections[shndx]?.name ?? '') : raw,
       bind: BINDS[bind] ?? bind,
       type: TYPES[type] ?? type,
       visibility: VISIBILITIES[other & 3]!,
-      shndx: r.u16(o + 6, 'st_shndx', label),
+      shndx,
       value: r.size(o + 8, 'st_value', label),
       size: r.size(o + 16, 'st_size', label),
     });
