@@ -1,0 +1,106 @@
+import { assemble, type Program } from '@bpf/isa';
+import { randomProgram } from '@bpf/reliability';
+import { loadConformance, run as runTool, skipWithout } from '@bpf/testkit';
+import { run, VmError } from '@bpf/vm';
+import { describe, expect, it } from 'vitest';
+import { formatX86, jitX86 } from './index.js';
+import { runX86 } from './node.js';
+
+const native = process.arch === 'x64' && !skipWithout('kernel' as never) ? true : process.arch === 'x64';
+
+describe.skipIf(!native)('x86-64 JIT output, run natively, agrees with @bpf/vm', () => {
+  const cases = loadConformance().filter((c) => c.error === undefined);
+  it.each(cases.map((c) => [c.name, c] as const))('conformance: %s', (_n, c) => {
+    const program = assemble(c.asm);
+    const ours = runX86(jitX86(program), c.mem ? { mem: c.mem } : {});
+    const vm = run(program, c.mem ? { mem: c.mem } : {});
+    expect(ours.r0.toString(16)).toBe(vm.r0.toString(16));
+    expect(ours.r0).toBe(c.result);
+    expect([...ours.mem]).toEqual([...vm.mem]);
+  });
+
+  it('spec §6: the 12-argument BPF-to-BPF call returns 78', () => {
+    const p = assemble(`
+      .func s(u64 a, u64 b, u64 c, u64 d, u64 e, u64 f, u64 g, u64 h, u64 i, u64 j, u64 k, u64 l) u64
+      r1 = 1
+      r2 = 2
+      r3 = 3
+      r4 = 4
+      r5 = 5
+      *(u64 *)(r11 - 8) = 6
+      *(u64 *)(r11 - 16) = 7
+      *(u64 *)(r11 - 24) = 8
+      *(u64 *)(r11 - 32) = 9
+      *(u64 *)(r11 - 40) = 10
+      *(u64 *)(r11 - 48) = 11
+      *(u64 *)(r11 - 56) = 12
+      call s
+      exit
+      s:
+      r0 = r1
+      r6 = 2
+      r0 += r2
+      r0 += r3
+      r0 += r4
+      r0 += r5
+      r7 = *(u64 *)(r11 + 8)
+      r0 += r7
+      r7 = *(u64 *)(r11 + 56)
+      r7 *= 2
+      r0 += r7
+      exit`);
+    // 1..5, arg 6, and 2 * arg 12: 15 + 6 + 24 = 45
+    expect(runX86(jitX86(p)).r0).toBe(45n);
+  });
+
+  it('3,000 seeded random programs (ALU, branches, loops, memory, calls with up to 12 args) give the same r0 and memory', () => {
+    let compared = 0;
+    for (let seed = 1; seed <= 3000; seed++) {
+      const p: Program = randomProgram(seed, { size: 30 });
+      const mem = new Uint8Array(64).map((_, k) => (k * 37 + seed) & 0xff);
+      let vm;
+      try {
+        vm = run(p, { mem, budget: 200_000 });
+      } catch (e) {
+        if (e instanceof VmError && e.code === 'BUDGET') continue;
+        throw e;
+      }
+      const jit = runX86(jitX86(p), { mem });
+      if (jit.r0 !== vm.r0 || Buffer.compare(Buffer.from(jit.mem), Buffer.from(vm.mem)) !== 0) {
+        throw new Error(`seed ${seed}: JIT r0 0x${jit.r0.toString(16)}, VM r0 0x${vm.r0.toString(16)}`);
+      }
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(2900);
+  });
+});
+
+describe.skipIf(skipWithout('llvm-mc-19'))('the listing equals llvm-mc-19 --disassemble', () => {
+  const programs = [
+    ...loadConformance().map((c) => ({ name: c.name, p: assemble(c.asm) })),
+    ...Array.from({ length: 200 }, (_, k) => ({ name: `random-${k + 1}`, p: randomProgram(k + 1, { size: 30 }) })),
+  ];
+  it('on the conformance programs and 200 random ones', () => {
+    const bad: string[] = [];
+    for (const c of programs) {
+      const r = jitX86(c.p);
+      const hex = Array.from(r.code, (b) => `0x${b.toString(16)}`).join(' ');
+      const out = runTool('llvm-mc-19', ['--disassemble', '-triple=x86_64', '--output-asm-variant=1', '--print-imm-hex'], hex);
+      // llvm-mc prints a lock prefix on a line of its own
+      const theirs = out
+        .split('\n')
+        .map((l) => l.trim().replace(/\s+/g, ' '))
+        .filter((l) => l && !l.startsWith('.'))
+        .join('\n')
+        .replace(/^lock\n/gm, 'lock ')
+        .split('\n');
+      const ours = r.listing.map((l) => l.text);
+      for (let k = 0; k < Math.max(ours.length, theirs.length); k++) if (ours[k] !== theirs[k]) bad.push(`${c.name}#${k}: ours '${ours[k]}' llvm '${theirs[k]}'`);
+    }
+    expect(bad.slice(0, 10)).toEqual([]);
+  });
+  it('formats offsets, bytes and text', () => {
+    const lines = formatX86(jitX86(assemble('r0 = 1\nexit')).listing);
+    expect(lines[0]).toMatch(/^ +0: 55 +push rbp$/);
+  });
+});

@@ -1,0 +1,382 @@
+/**
+ * The x86-64 JIT: a `Program` to machine code with the kernel's register mapping
+ * (arch/x86/net/bpf_jit_comp.c) and stack arguments per shared/spec/stack-args.md §5:
+ * argument 6 lives in r9, arguments 7..12 in an outgoing area at the bottom of the caller's
+ * frame (argument M at [rsp + (M-7)*8] at the call — exactly System V's placement, so kfuncs
+ * and BPF-to-BPF calls share one layout), and a callee reads argument M at
+ * [rbp + 16 + (M-7)*8].
+ *
+ * Frame, high to low: incoming arguments 7..N (the caller's area), return address, saved rbp
+ * (= BPF r10), the BPF stack, saved rbx r12 r13 r14 r15, the may_goto counter, the outgoing
+ * area at rsp; rsp stays 16-byte aligned at every call.
+ */
+import { analyseFrames, decodeOp, type AnalysedProgram, type Insn, type JitReloc, type JitResult, type Program } from '@bpf/isa';
+import { Asm, X, type Cond, type Listed } from './emit.js';
+
+/** BPF register -> x86 register: r0 rax, r1..r5 rdi rsi rdx rcx r8, r6..r9 rbx r13 r14 r15, r10 rbp. */
+export const REG_MAP: readonly number[] = [X.rax, X.rdi, X.rsi, X.rdx, X.rcx, X.r8, X.rbx, X.r13, X.r14, X.r15, X.rbp];
+/** Scratch registers the JIT keeps for itself (r9 carries argument 6). */
+const AUX = X.r10;
+const TMP = X.r11;
+const TMP2 = X.r12;
+const SAVED = [X.rbx, X.r12, X.r13, X.r14, X.r15] as const;
+const MAY_GOTO_LOOPS = 8_388_608;
+
+export class JitError extends Error {
+  override readonly name = 'JitError';
+  constructor(
+    readonly code: 'UNSUPPORTED' | 'BAD_PROGRAM',
+    message: string,
+    readonly insn: number,
+  ) {
+    super(`insn ${insn}: ${message}`);
+  }
+}
+
+export interface X86JitResult extends JitResult {
+  /** Every native instruction with its offset, bytes and Intel-syntax text. */
+  readonly listing: readonly Listed[];
+}
+
+const COND: Record<string, Cond> = {
+  jeq: 'e', jne: 'ne', jgt: 'a', jge: 'ae', jlt: 'b', jle: 'be', jsgt: 'g', jsge: 'ge', jslt: 'l', jsle: 'le', jset: 'ne',
+};
+
+interface Frame {
+  readonly depth: number;
+  readonly savedAt: number;
+  readonly counterAt: number;
+  readonly size: number;
+}
+
+function frameOf(depth: number, outgoing: number): Frame {
+  const d = (depth + 7) & ~7;
+  const outArea = Math.max(0, outgoing - 1) * 8; // argument 6 travels in r9
+  const size = (d + SAVED.length * 8 + 8 + outArea + 15) & ~15;
+  return { depth: d, savedAt: -d - SAVED.length * 8, counterAt: -d - SAVED.length * 8 - 8, size };
+}
+
+/** Compile a program. Frame facts come from `program.subprogs` when analysed (the verifier's), else from a syntactic analysis. */
+export function jitX86(program: Program): X86JitResult {
+  const ap: AnalysedProgram = analyseFrames(program);
+  const insns = ap.insns;
+  const kfuncAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
+  const mapAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r]));
+  const near = new Uint8Array(insns.length);
+  let offsets = new Int32Array(insns.length + 1);
+  let entries: number[] = ap.subprogs.map(() => 0);
+  for (let pass = 1; ; pass++) {
+    const a = new Asm();
+    const relocs: JitReloc[] = [];
+    const newOffsets = new Int32Array(insns.length + 1).fill(-1);
+    const newEntries: number[] = [];
+    let grew = false;
+    for (const sp of ap.subprogs) {
+      const f = frameOf(sp.stackDepth, sp.outgoingStackArgs);
+      newEntries.push(a.offset);
+      prologue(a, f, usesMayGoto(insns, sp.start, sp.end));
+      for (let pc = sp.start; pc < sp.end; pc++) {
+        newOffsets[pc] = a.offset;
+        const i = insns[pc]!;
+        const jumpTo = (target: number, cond: Cond | null): void => {
+          const dest = offsets[target] ?? 0;
+          const isNear = near[pc] === 1;
+          a.jump(cond, dest, isNear);
+          const rel = dest - a.offset;
+          if (!isNear && pass > 1 && (rel < -128 || rel > 127)) {
+            near[pc] = 1;
+            grew = true;
+          }
+        };
+        lower(a, i, pc, insns, f, jumpTo, relocs, entries, ap, kfuncAt, mapAt);
+        if (i.code === 0x18) {
+          pc++;
+          newOffsets[pc] = -1;
+        }
+      }
+    }
+    newOffsets[insns.length] = a.offset;
+    const stable = !grew && pass > 1 && newOffsets.every((v, k) => v === offsets[k]) && newEntries.every((v, k) => v === entries[k]);
+    offsets = newOffsets;
+    entries = newEntries;
+    if (stable || pass > 20) {
+      if (!stable) throw new Error('internal: x86 JIT did not converge');
+      return {
+        arch: 'x86_64',
+        code: Uint8Array.from(a.bytes),
+        entries,
+        lineTable: Array.from(offsets.subarray(0, insns.length)),
+        relocs,
+        passes: pass,
+        listing: a.listing,
+      };
+    }
+  }
+}
+
+function usesMayGoto(insns: readonly Insn[], start: number, end: number): boolean {
+  for (let pc = start; pc < end; pc++) if (insns[pc]!.code === 0xe5) return true;
+  return false;
+}
+
+function prologue(a: Asm, f: Frame, mayGoto: boolean): void {
+  a.push(X.rbp);
+  a.rr('mov', X.rbp, X.rsp, 64);
+  a.ri('sub', X.rsp, f.size, 64);
+  SAVED.forEach((r, k) => a.store(X.rbp, f.savedAt + 8 * k, r, 8));
+  if (mayGoto) a.storeImm(X.rbp, f.counterAt, MAY_GOTO_LOOPS, 8);
+}
+
+function epilogue(a: Asm, f: Frame): void {
+  SAVED.forEach((r, k) => a.load(r, X.rbp, f.savedAt + 8 * k, 8, false));
+  a.leave();
+  a.ret();
+}
+
+function lower(
+  a: Asm,
+  i: Insn,
+  pc: number,
+  insns: readonly Insn[],
+  f: Frame,
+  jumpTo: (target: number, cond: Cond | null) => void,
+  relocs: JitReloc[],
+  entries: readonly number[],
+  ap: AnalysedProgram,
+  kfuncAt: ReadonlyMap<number, string>,
+  mapAt: ReadonlyMap<number, { readonly kind: string; readonly name: string; readonly offset?: number }>,
+): void {
+  const op = decodeOp(i);
+  const d = REG_MAP[i.dst] ?? -1;
+  const s = REG_MAP[i.src] ?? -1;
+  const fail = (msg: string): never => {
+    throw new JitError('UNSUPPORTED', msg, pc);
+  };
+  switch (op.kind) {
+    case 'alu': {
+      const w = op.is64 ? 64 : 32;
+      const imm = i.imm;
+      switch (op.op) {
+        case 'mov':
+          if (op.useReg) a.rr('mov', d, s, w);
+          else a.movImm(d, BigInt(imm), w);
+          return;
+        case 'movsx':
+          if (op.sxBits === 32) a.extend('movsxd', d, s, 32, 64);
+          else a.extend('movsx', d, s, op.sxBits!, w);
+          return;
+        case 'add':
+        case 'sub':
+        case 'and':
+        case 'or':
+        case 'xor':
+          if (op.useReg) a.rr(op.op, d, s, w);
+          else a.ri(op.op, d, imm, w);
+          return;
+        case 'mul':
+          if (op.useReg) a.imul(d, s, w);
+          else a.imulImm(d, imm, w);
+          return;
+        case 'neg':
+          a.unary('neg', d, w);
+          return;
+        case 'lsh':
+        case 'rsh':
+        case 'arsh': {
+          const m = op.op === 'lsh' ? 'shl' : op.op === 'rsh' ? 'shr' : 'sar';
+          if (!op.useReg) {
+            const n = imm & (w - 1);
+            if (n !== 0 || w === 32) {
+              if (n === 0) a.rr('mov', d, d, 32);
+              else a.shift(m, d, n, w);
+            }
+            return;
+          }
+          // the count must be in cl; rcx is BPF r4
+          a.rr('mov', TMP, X.rcx, 64);
+          a.rr('mov', X.rcx, s, 64);
+          const target = d === X.rcx ? TMP : d;
+          a.shift(m, target, 'cl', w);
+          // rcx gets back r4, or the result when r4 was the destination
+          a.rr('mov', X.rcx, TMP, 64);
+          return;
+        }
+        case 'div':
+        case 'mod':
+        case 'sdiv':
+        case 'smod':
+          return divmod(a, op.op, d, op.useReg ? s : null, imm, w);
+        default:
+          return fail('unknown ALU operation');
+      }
+    }
+    case 'endian': {
+      if (op.order === 'le') {
+        if (op.bits === 16) a.extend('movzx', d, d, 16, 32);
+        else if (op.bits === 32) a.rr('mov', d, d, 32);
+        return;
+      }
+      if (op.bits === 16) {
+        a.rol16by8(d);
+        a.extend('movzx', d, d, 16, 32);
+      } else a.bswap(d, op.bits === 32 ? 32 : 64);
+      return;
+    }
+    case 'ldx':
+      if (i.src === 11) {
+        const k = i.off / 8;
+        if (k === 1) a.rr('mov', d, X.r9, 64);
+        else a.load(d, X.rbp, 16 + (k - 2) * 8, 8, false);
+        return;
+      }
+      a.load(d, s, i.off, op.size, op.signed);
+      return;
+    case 'st':
+      if (i.dst === 11) {
+        const k = -i.off / 8;
+        if (k === 1) a.movImm(X.r9, BigInt(i.imm), 64);
+        else a.storeImm(X.rsp, (k - 2) * 8, i.imm, 8);
+        return;
+      }
+      a.storeImm(d, i.off, i.imm, op.size);
+      return;
+    case 'stx':
+      if (i.dst === 11) {
+        const k = -i.off / 8;
+        if (k === 1) a.rr('mov', X.r9, s, 64);
+        else a.store(X.rsp, (k - 2) * 8, s, 8);
+        return;
+      }
+      a.store(d, i.off, s, op.size);
+      return;
+    case 'atomic': {
+      if (op.op === 'load_acquire') return a.load(d, s, i.off, op.size, false);
+      if (op.op === 'store_release') return a.store(d, i.off, s, op.size);
+      const w = op.size === 8 ? 64 : 32;
+      if (op.op === 'xchg') return a.lockOp('xchg', d, i.off, s, w);
+      if (op.op === 'cmpxchg') {
+        a.lockOp('cmpxchg', d, i.off, s, w);
+        if (w === 32) a.rr('mov', X.rax, X.rax, 32);
+        return;
+      }
+      if (!op.fetch) return a.lockAlu(op.op as 'add' | 'or' | 'and' | 'xor', d, i.off, s, w);
+      if (op.op === 'add') return a.lockOp('xadd', d, i.off, s, w);
+      // fetch or/and/xor: a cmpxchg loop (rax is BPF r0: keep it)
+      a.rr('mov', AUX, s, 64);
+      a.lea(TMP2, d, i.off);
+      a.push(X.rax);
+      a.load(X.rax, TMP2, 0, op.size, false);
+      const loop = a.offset;
+      a.rr('mov', TMP, X.rax, w);
+      a.rr(op.op as 'or' | 'and' | 'xor', TMP, AUX, w);
+      a.lockOp('cmpxchg', TMP2, 0, TMP, w);
+      a.jump('ne', loop, false);
+      a.rr('mov', TMP, X.rax, w);
+      a.pop(X.rax);
+      a.rr('mov', s, TMP, 64);
+      return;
+    }
+    case 'jmp': {
+      const target = pc + i.off + 1;
+      if (op.cond === 'ja') return jumpTo(target, null);
+      const w = op.is64 ? 64 : 32;
+      if (op.cond === 'jset') {
+        if (op.useReg) a.rr('test', d, s, w);
+        else a.testImm(d, i.imm, w);
+      } else if (op.useReg) a.rr('cmp', d, s, w);
+      else a.ri('cmp', d, i.imm, w);
+      return jumpTo(target, COND[op.cond]!);
+    }
+    case 'gotol':
+      return jumpTo(pc + i.imm + 1, null);
+    case 'may_goto':
+      a.load(TMP, X.rbp, f.counterAt, 8, false);
+      a.rr('test', TMP, TMP, 64);
+      jumpTo(pc + i.off + 1, 'e');
+      a.ri('sub', TMP, 1, 64);
+      a.store(X.rbp, f.counterAt, TMP, 8);
+      return;
+    case 'call': {
+      if (op.target === 'subprog') {
+        const target = pc + i.imm + 1;
+        const k = ap.subprogs.findIndex((sp) => sp.start === target);
+        if (k < 0) throw new JitError('BAD_PROGRAM', `call to ${target}, which starts no subprogram`, pc);
+        return a.callRel(entries[k] ?? 0);
+      }
+      const symbol =
+        op.target === 'helper'
+          ? ({ kind: 'helper', id: i.imm } as const)
+          : ({ kind: 'kfunc', name: kfuncAt.get(pc) ?? `btf#${i.imm}`, ...(kfuncAt.has(pc) ? {} : { btfId: i.imm }) } as const);
+      relocs.push({ offset: a.movabs(X.rax, 0n), kind: 'abs64', symbol });
+      a.callReg(X.rax);
+      return;
+    }
+    case 'exit':
+      return epilogue(a, f);
+    case 'ld_imm64': {
+      const hi = insns[pc + 1]!;
+      if (op.pseudo === 0) return a.movImm(d, (BigInt(hi.imm >>> 0) << 32n) | BigInt(i.imm >>> 0), 64);
+      if (op.pseudo === 1 || op.pseudo === 2 || op.pseudo === 5 || op.pseudo === 6) {
+        const r = mapAt.get(pc);
+        const name = r?.name ?? `map#${i.imm}`;
+        const symbol =
+          op.pseudo === 2 || op.pseudo === 6
+            ? ({ kind: 'map_value', name, offset: r?.offset ?? hi.imm } as const)
+            : ({ kind: 'map', name } as const);
+        relocs.push({ offset: a.movabs(d, 0n), kind: 'abs64', symbol });
+        return;
+      }
+      return fail(`ld_imm64 with pseudo source ${op.pseudo}`);
+    }
+    case 'ld_abs':
+    case 'ld_ind':
+      return fail('legacy packet loads (ld_abs/ld_ind) are not supported by this JIT yet');
+    default:
+      throw new JitError('BAD_PROGRAM', `invalid instruction (code 0x${i.code.toString(16)})`, pc);
+  }
+}
+
+/**
+ * div/mod with the kernel's semantics: x/0 = 0, x%0 = x (zero-extended in 32-bit form),
+ * INT_MIN/-1 = INT_MIN and INT_MIN%-1 = 0 (x86 would fault on those).
+ */
+function divmod(a: Asm, op: 'div' | 'mod' | 'sdiv' | 'smod', d: number, s: number | null, imm: number, w: 32 | 64): void {
+  const signed = op === 'sdiv' || op === 'smod';
+  const isDiv = op === 'div' || op === 'sdiv';
+  a.push(X.rax);
+  a.push(X.rdx);
+  if (s === null) a.movImm(TMP, BigInt(imm), w);
+  else a.rr('mov', TMP, s, w);
+  a.rr('mov', X.rax, d, w);
+  a.rr('test', TMP, TMP, w);
+  const j1 = a.offset;
+  a.jump('ne', j1, false);
+  if (isDiv) a.rr('xor', X.rax, X.rax, 32);
+  else if (w === 32) a.rr('mov', X.rax, X.rax, 32);
+  const j2 = a.offset;
+  a.jump(null, j2, false);
+  a.patchShort(j1, a.offset);
+  let j3 = -1;
+  if (signed) {
+    a.ri('cmp', TMP, -1, w);
+    const j4 = a.offset;
+    a.jump('ne', j4, false);
+    if (isDiv) a.unary('neg', X.rax, w);
+    else a.rr('xor', X.rax, X.rax, 32);
+    j3 = a.offset;
+    a.jump(null, j3, false);
+    a.patchShort(j4, a.offset);
+    a.cqo(w);
+    a.unary('idiv', TMP, w);
+  } else {
+    a.rr('xor', X.rdx, X.rdx, 32);
+    a.unary('div', TMP, w);
+  }
+  if (!isDiv) a.rr('mov', X.rax, X.rdx, w);
+  a.patchShort(j2, a.offset);
+  if (j3 >= 0) a.patchShort(j3, a.offset);
+  a.rr('mov', TMP, X.rax, w);
+  a.pop(X.rdx);
+  a.pop(X.rax);
+  a.rr('mov', d, TMP, 64);
+}
