@@ -136,6 +136,22 @@ describe('bpf run', () => {
   });
 });
 
+describe('bpf jit', () => {
+  it('compiles the 12-argument call for x86-64 and runs it natively in a child process: 78', () => {
+    const r = bpf(['jit', join(examples, 'call12.s'), '--arch', 'x86_64', '--run', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { r0: string; size: number; listing: { text: string }[] };
+    expect(j.r0).toBe('0x4e');
+    expect(j.listing.map((l) => l.text)).toContain('mov r9d, 0x6');
+    const text = bpf(['jit', join(examples, 'call12.s')]);
+    expect(text.stdout).toMatch(/; insn 5\n +[0-9a-f]+: 41 b9 06 00 00 00 +mov r9d, 0x6/);
+  });
+  it('arm64 is reported unavailable (exit 6)', () => {
+    const r = bpf(['jit', join(examples, 'hello.s'), '--arch', 'arm64']);
+    expect(r.code).toBe(6);
+  });
+});
+
 describe('bpf demo', () => {
   it('assembles, disassembles and analyses the 12-argument program', () => {
     const r = bpf(['demo']);
@@ -143,6 +159,8 @@ describe('bpf demo', () => {
     expect(r.stdout).toContain('assembled: 34 instructions, 272 bytes');
     expect(r.stdout).toContain('5: (7a) *(u64 *)(r11 -8) = 6');
     expect(r.stdout).toContain('Live regs before insn:');
+    expect(r.stdout).toContain('r0 = 78 after 34 instructions');
+    expect(r.stdout).toContain('ran natively: r0 = 78 (the interpreter agrees: yes)');
   });
 });
 

@@ -3,6 +3,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assemble, disassemble, encode, formatHex, formatInsn } from '@bpf/isa';
 import { computeLiveness, formatLiveRegs } from '@bpf/liveness';
+import { formatX86, jitX86 } from '@bpf/jit-x86';
+import { runX86InChild } from '@bpf/jit-x86/node';
+import { run as vmRun } from '@bpf/vm';
 import type { Command } from '../context.js';
 import { EXIT } from '../errors.js';
 
@@ -21,7 +24,7 @@ function exampleText(): string {
 
 export const demo: Command = {
   name: 'demo',
-  summary: 'the main job: assemble, disassemble and analyse a 12-argument BPF-to-BPF call',
+  summary: 'the main job: assemble, analyse, interpret and JIT a 12-argument BPF-to-BPF call',
   usage: 'bpf demo [--json]',
   example: 'bpf demo',
   options: { json: { type: 'boolean', help: 'print a JSON document instead of text' } },
@@ -30,8 +33,18 @@ export const demo: Command = {
     const program = assemble(text);
     const bytes = encode(program.insns);
     const live = computeLiveness(program);
+    const vm = vmRun(program);
+    const jit = jitX86(program);
+    const native = process.arch === 'x64' ? runX86InChild(jit) : undefined;
     if (out.json) {
-      out.data({ insns: program.insns.length, subprogs: program.subprogs, protos: program.protos, hex: formatHex(bytes).trim().split('\n') });
+      out.data({
+        insns: program.insns.length,
+        subprogs: program.subprogs,
+        protos: program.protos,
+        hex: formatHex(bytes).trim().split('\n'),
+        vm: { r0: `0x${vm.r0.toString(16)}`, insns: vm.insns },
+        x86: { size: jit.code.length, r0: native ? `0x${native.r0.toString(16)}` : null },
+      });
       return EXIT.OK;
     }
     const h = (t: string): void => out.line(`\n${out.paint('bold', `== ${t}`)}`);
@@ -45,6 +58,12 @@ export const demo: Command = {
     out.line(disassemble(program.insns, { syntax: 'kernel' }).trimEnd());
     h('liveness (the kernel\'s "Live regs before insn" block)');
     out.line(formatLiveRegs(live, (insns, i) => formatInsn(insns, i, { syntax: 'kernel' })).trimEnd());
+    h('interpreted by @bpf/vm (memory-checked)');
+    out.line(`r0 = ${vm.r0} after ${vm.insns} instructions`);
+    h(`x86-64 JIT: ${jit.code.length} bytes; argument 6 in r9, 7..12 at [rsp] at the call, read at [rbp+16..]`);
+    out.line(formatX86(jit.listing).join('\n'));
+    if (native) out.line(out.paint('green', `\nran natively: r0 = ${native.r0} (the interpreter agrees: ${native.r0 === vm.r0 ? 'yes' : 'NO'})`));
+    out.line(out.paint('dim', '\nverification (@bpf/verifier) and the arm64 JIT are not in this build yet.'));
     return EXIT.OK;
   },
 };

@@ -4,7 +4,8 @@ import { completion } from './completion.js';
 import { demo } from './demo.js';
 import { disasm } from './disasm.js';
 import { elf } from './elf.js';
+import { jit } from './jit.js';
 import { liveness } from './liveness.js';
 import { run } from './run.js';
 
-export const commands: readonly Command[] = [asm, disasm, elf, liveness, run, demo, completion];
+export const commands: readonly Command[] = [asm, disasm, elf, liveness, run, jit, demo, completion];

@@ -1,0 +1,57 @@
+import { parseHex } from '@bpf/isa';
+import { formatX86, jitX86 } from '@bpf/jit-x86';
+import { runX86InChild } from '@bpf/jit-x86/node';
+import type { Command } from '../context.js';
+import { CliError, EXIT, usage } from '../errors.js';
+import { loadProgram } from '../input.js';
+import { INPUT_OPTS, JSON_OPT } from '../options.js';
+
+export const jit: Command = {
+  name: 'jit',
+  summary: 'compile to native code (x86-64 or arm64), print it, and with --run execute it',
+  usage: 'bpf jit FILE --arch x86_64|arm64 [--run] [--mem HEX] [--json]',
+  example: 'bpf jit prog.s --arch x86_64 --run --mem "2a 00 00 00"',
+  options: {
+    arch: { type: 'string', help: 'target architecture (default x86_64)', values: ['x86_64', 'arm64'] },
+    run: { type: 'boolean', help: 'execute the code (x86_64: natively, in a child process)' },
+    mem: { type: 'string', help: 'hex bytes: r1 points at a copy, r2 holds their length (raw-memory convention)' },
+    ...INPUT_OPTS,
+    ...JSON_OPT,
+  },
+  run({ args, flags, out }) {
+    const file = args[0];
+    if (file === undefined) throw usage('jit: missing FILE');
+    const arch = (flags.arch as string | undefined) ?? 'x86_64';
+    if (arch === 'arm64') throw new CliError(EXIT.UNAVAILABLE, 'jit: the arm64 JIT is not available in this build yet');
+    const { program } = loadProgram(file, flags as never);
+    const result = jitX86(program);
+    const listing = formatX86(result.listing);
+    let ran: { r0: bigint; mem: Uint8Array } | undefined;
+    if (flags.run === true) {
+      const mem = typeof flags.mem === 'string' ? parseHex(flags.mem) : new Uint8Array(0);
+      ran = runX86InChild(result, { mem });
+    }
+    if (out.json) {
+      out.data({
+        arch,
+        size: result.code.length,
+        entries: result.entries,
+        lineTable: result.lineTable,
+        relocs: result.relocs,
+        code: Buffer.from(result.code).toString('hex'),
+        listing: result.listing.map((l) => ({ offset: l.offset, text: l.text })),
+        ...(ran ? { r0: `0x${ran.r0.toString(16)}`, output: Buffer.from(ran.mem).toString('hex') } : {}),
+      });
+      return EXIT.OK;
+    }
+    const starts = new Map(result.lineTable.map((off, i) => [off, i] as const).filter(([off]) => off >= 0).reverse());
+    result.listing.forEach((l, k) => {
+      const insn = starts.get(l.offset);
+      if (insn !== undefined) out.line(out.paint('dim', `; insn ${insn}`));
+      out.line(listing[k]!);
+    });
+    out.line(out.paint('bold', `${result.code.length} bytes, ${result.passes ?? 1} passes`));
+    if (ran) out.line(`r0 = 0x${ran.r0.toString(16)} (${BigInt.asIntN(64, ran.r0)})`);
+    return EXIT.OK;
+  },
+};
