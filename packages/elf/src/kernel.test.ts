@@ -1,0 +1,96 @@
+/**
+ * Loading through our path gives the kernel's verdict libbpf gets: programs of the corpus,
+ * linked by loadPrograms and loaded with @bpf/kernel's loadProgram, are accepted as
+ * `bpftool prog loadall` (libbpf) loads them, and translate to the same xlated instructions
+ * as libbpf's copies. Runs once @bpf/kernel exports
+ * loadProgram (it is imported by name so this package does not depend on it).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Insn, Program } from '@bpf/isa';
+import { decode } from '@bpf/isa';
+import { run, skipWithout, tempDir } from '@bpf/testkit';
+import { describe, expect, it } from 'vitest';
+import { bpftoolBtf } from './bpftoolbtf.test.helper.js';
+import { corpus } from './corpus.test.helper.js';
+import { attachTypeNumber, loadPrograms } from './index.js';
+
+interface KernelLoadLike { accepted: boolean; errno: number; error?: string; xlated?: readonly Insn[]; close(): void }
+interface KernelMapLike { readonly fd: number; update(key: Uint8Array, value: Uint8Array): void; close(): void }
+interface KernelApi {
+  loadProgram(p: Program, opts: { expectedAttachType?: number; logLevel?: number; mapFds?: Readonly<Record<string, number>> }): KernelLoadLike;
+  createMap(spec: { type: string; keySize: number; valueSize: number; maxEntries: number; flags?: number; name?: string }): KernelMapLike;
+}
+
+const kernelModule = '@bpf/kernel';
+const api: KernelApi | undefined = await import(/* @vite-ignore */ kernelModule).then(
+  (m: Partial<KernelApi>) => (typeof m.loadProgram === 'function' && typeof m.createMap === 'function' ? (m as KernelApi) : undefined),
+  () => undefined,
+);
+
+const dir = corpus();
+
+/** libbpf's verdict per program name, and the xlated instructions of those it loaded. */
+function libbpf(obj: string): { loaded: Map<string, readonly Insn[]> } {
+  const fs = tempDir('bpffs-elf-');
+  execFileSync('mount', ['-t', 'bpf', 'bpf', fs]);
+  try {
+    const r = spawnSync('bpftool', ['prog', 'loadall', obj, join(fs, 'p')], { encoding: 'utf8' });
+    const loaded = new Map<string, readonly Insn[]>();
+    if (r.status === 0) {
+      for (const name of run('ls', [join(fs, 'p')]).split('\n').filter(Boolean)) {
+        const tmp = join(tempDir(), 'x.bin');
+        run('bpftool', ['prog', 'dump', 'xlated', 'pinned', join(fs, 'p', name), 'file', tmp]);
+        loaded.set(name, decode(new Uint8Array(readFileSync(tmp)), { strict: false }));
+      }
+    }
+    return { loaded };
+  } finally {
+    execFileSync('umount', [fs]);
+    rmSync(fs, { recursive: true, force: true });
+  }
+}
+
+/** ld_imm64 of a map: the dump shows the map's id, which differs between two loads. */
+const maskMapIds = (xs: readonly Insn[]): Insn[] => xs.map((i) => (i.code === 0x18 && (i.src === 1 || i.src === 2) ? { ...i, imm: 0 } : i));
+
+describe.skipIf(api === undefined || skipWithout('clang-19', 'bpftool', 'kernel'))('same verdict as libbpf through @bpf/kernel', () => {
+  it.each(['calls', 'minimal', 'maps'].map((b) => `${b}.v3.el`))('%s.o', (base) => {
+    const path = join(dir, `${base}.o`);
+    const ours = loadPrograms(new Uint8Array(readFileSync(path)), { objectBtf: bpftoolBtf(path) });
+    const theirs = libbpf(path);
+    expect(theirs.loaded.size).toBe(ours.length);
+    let compared = 0;
+    for (const p of ours) {
+      // Programs that take a subprogram's address (bpf_loop callbacks) need BTF func_info,
+      // which waits for @bpf/btf.
+      if (p.insns.some((i) => i.code === 0x18 && i.src === 4)) continue;
+      // Create the maps (global data filled), patch map values to fds (@bpf/kernel patches
+      // 'map' relocs itself).
+      const used = new Set(p.relocs.map((r) => r.name));
+      const maps = new Map(p.maps.filter((m) => used.has(m.name)).map((m) => {
+        const km = api!.createMap({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, ...(m.flags ? { flags: m.flags } : {}), name: m.name });
+        if (m.data) km.update(new Uint8Array(4), m.data);
+        return [m.name, km] as const;
+      }));
+      const insns = [...p.insns];
+      for (const r of p.relocs) if (r.kind === 'map_value') insns[r.insn] = { ...insns[r.insn]!, src: 2, imm: maps.get(r.name)!.fd };
+      const load = api!.loadProgram({ ...p, insns, relocs: p.relocs.filter((r) => r.kind === 'map') }, {
+        ...(p.expectedAttachType ? { expectedAttachType: attachTypeNumber(p.expectedAttachType as Parameters<typeof attachTypeNumber>[0]) } : {}),
+        logLevel: 1,
+        mapFds: Object.fromEntries([...maps].map(([n, m]) => [n, m.fd])),
+      });
+      try {
+        expect([p.name, load.accepted, load.error]).toEqual([p.name, true, undefined]);
+        // The kernel's translation of our program equals that of libbpf's (map ids aside).
+        expect(maskMapIds(load.xlated!)).toEqual(maskMapIds(theirs.loaded.get(p.name)!));
+        compared++;
+      } finally {
+        load.close();
+        for (const m of maps.values()) m.close();
+      }
+    }
+    expect(compared).toBeGreaterThan(0);
+  });
+});
