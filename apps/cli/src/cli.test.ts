@@ -152,6 +152,22 @@ describe('bpf jit', () => {
   });
 });
 
+describe.skipIf(skipWithout('kernel'))('bpf kernel', () => {
+  it('loads: accepted with stats in JSON, rejected with the kernel message and exit 1', () => {
+    const ok = bpf(['kernel', 'load', join(examples, 'hello.s'), '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ accepted: true, errno: 0, stats: { processedInsns: 2 } });
+    const bad = bpf(['kernel', 'load', join(examples, 'reject-uninit.s'), '--json']);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ accepted: false, errno: 13, error: 'R2 !read_ok' });
+  });
+  it('runs: the retval of BPF_PROG_TEST_RUN', () => {
+    const r = bpf(['kernel', 'run', join(examples, 'hello.s'), '--data', '00'.repeat(64)]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^retval = 42 \(0x2a\)/);
+  });
+});
+
 describe('bpf demo', () => {
   it('assembles, disassembles and analyses the 12-argument program', () => {
     const r = bpf(['demo']);

@@ -1,5 +1,7 @@
-import { assemble, insn } from '@bpf/isa';
-import { loadConformance } from '@bpf/testkit';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assemble, decode, insn } from '@bpf/isa';
+import { fixturesDir, loadConformance } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { run, VmError } from './index.js';
 
@@ -80,5 +82,21 @@ describe('maps and helpers', () => {
       call bpf_trace_printk
       exit`);
     expect(run(p).printk).toEqual(['x=42']);
+  });
+});
+
+describe('differential with the kernel (fixtures/kernel/corpus.json, BPF_PROG_TEST_RUN retvals)', () => {
+  const corpus = (JSON.parse(readFileSync(join(fixturesDir, 'kernel/corpus.json'), 'utf8')) as {
+    cases: { name: string; insns: string; accepted: boolean; retval: number | null }[];
+  }).cases;
+  // nondeterministic on the kernel side (time, pointers, uninitialised stack) or reading the skb/xdp context
+  const skip = /ktime|ptr-leak|uninit-stack|xdp/;
+  const comparable = corpus.filter((c) => c.accepted && c.retval !== null && !skip.test(c.name));
+  it('has accepted programs with a recorded retval', () => expect(comparable.length).toBeGreaterThanOrEqual(20));
+  it.each(comparable.map((c) => [c.name, c] as const))('%s', (_n, c) => {
+    const program = { insns: decode(Uint8Array.from(Buffer.from(c.insns, 'hex'))) };
+    const maps = [{ name: 'm', type: 'array', keySize: 4, valueSize: 8, maxEntries: 4 }];
+    // socket filters return a u32
+    expect(Number(run(program, { maps, mem: new Uint8Array(64) }).r0 & 0xffffffffn)).toBe(c.retval);
   });
 });

@@ -5,7 +5,8 @@ import { demo } from './demo.js';
 import { disasm } from './disasm.js';
 import { elf } from './elf.js';
 import { jit } from './jit.js';
+import { kernel } from './kernel.js';
 import { liveness } from './liveness.js';
 import { run } from './run.js';
 
-export const commands: readonly Command[] = [asm, disasm, elf, liveness, run, jit, demo, completion];
+export const commands: readonly Command[] = [asm, disasm, elf, liveness, run, jit, kernel, demo, completion];

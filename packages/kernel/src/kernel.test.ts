@@ -1,0 +1,119 @@
+import { readdirSync } from 'node:fs';
+import { assemble } from '@bpf/isa';
+import { skipWithout } from '@bpf/testkit';
+import { run } from '@bpf/vm';
+import { describe, expect, it } from 'vitest';
+import { createMap, KernelError, loadBtf, loadProgram, probe, testRun } from './index.js';
+
+describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
+  it('probes: root can load, JIT state known', () => {
+    const p = probe();
+    expect(p.canLoad, p.reason).toBe(true);
+    expect(p.kernelRelease).toMatch(/^\d+\.\d+/);
+  });
+
+  it('accepts a program, reports stats, xlated insns and jited bytes', () => {
+    const load = loadProgram(assemble('r0 = 7\nr0 += 35\nexit'), { logLevel: 2 });
+    try {
+      expect(load.accepted).toBe(true);
+      expect(load.stats).toMatchObject({ processedInsns: 3, totalStates: 0 });
+      expect(load.log).toContain('Live regs before insn:');
+      expect(load.xlated?.map((i) => i.code)).toEqual([0xb7, 0x07, 0x95]);
+      expect(load.jitedLen).toBeGreaterThan(0);
+      expect(load.jited?.length).toBe(load.jitedLen);
+      expect(load.verifiedInsns).toBe(3);
+    } finally {
+      load.close();
+    }
+  });
+
+  it('rejects with errno EACCES and the verifier message on the failing line', () => {
+    const load = loadProgram(assemble('r0 = r2\nexit'));
+    expect(load.accepted).toBe(false);
+    expect(load.errno).toBe(13);
+    expect(load.error).toBe('R2 !read_ok');
+  });
+
+  it('grows the log buffer until the whole log fits', () => {
+    const body = Array.from({ length: 300 }, (_, k) => `r0 += ${k}`).join('\n');
+    const load = loadProgram(assemble(`r0 = 0\n${body}\nexit`), { logLevel: 2, logSize: 256 });
+    try {
+      expect(load.accepted).toBe(true);
+      expect(load.log).toMatch(/processed 302 insns/);
+    } finally {
+      load.close();
+    }
+  });
+
+  it('test-runs a socket filter: the retval agrees with @bpf/vm', () => {
+    const p = assemble('r0 = 0x2a\nr0 *= 3\nexit');
+    const load = loadProgram(p);
+    try {
+      const r = testRun(load.fd!, { data: new Uint8Array(64), repeat: 10 });
+      expect(r.retval).toBe(126);
+      expect(BigInt(r.retval)).toBe(run(p).r0);
+    } finally {
+      load.close();
+    }
+  });
+
+  it('maps: create, update, lookup, iterate, delete', () => {
+    const m = createMap({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 16, name: 'test' });
+    try {
+      for (let k = 0; k < 5; k++) m.update(Uint8Array.of(k, 0, 0, 0), Uint8Array.of(k * 2, 0, 0, 0, 0, 0, 0, 0));
+      expect([...m.lookup(Uint8Array.of(3, 0, 0, 0))!]).toEqual([6, 0, 0, 0, 0, 0, 0, 0]);
+      expect([...m.keys()].length).toBe(5);
+      expect(m.delete(Uint8Array.of(3, 0, 0, 0))).toBe(true);
+      expect(m.lookup(Uint8Array.of(3, 0, 0, 0))).toBeUndefined();
+      expect(() => m.update(Uint8Array.of(1, 0, 0, 0), new Uint8Array(8), 'noexist')).toThrow(KernelError);
+    } finally {
+      m.close();
+    }
+  });
+
+  it('relocates a map reference and the program sees the map', () => {
+    const m = createMap({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 });
+    m.update(Uint8Array.of(0, 0, 0, 0), Uint8Array.of(99, 0, 0, 0, 0, 0, 0, 0));
+    const p = assemble(`.map m array 4 8 1
+      r1 = 0
+      *(u32 *)(r10 - 4) = r1
+      r1 = m ll
+      r2 = r10
+      r2 += -4
+      call bpf_map_lookup_elem
+      if r0 == 0 goto out
+      r0 = *(u64 *)(r0 + 0)
+      out:
+      exit`);
+    const load = loadProgram(p, { mapFds: { m: m.fd } });
+    try {
+      expect(load.accepted, load.log).toBe(true);
+      expect(testRun(load.fd!, { data: new Uint8Array(64) }).retval).toBe(99);
+    } finally {
+      load.close();
+      m.close();
+    }
+  });
+
+  it('BTF_LOAD rejection carries the kernel log', () => {
+    const bad = new Uint8Array(24); // a header with a bad magic
+    try {
+      loadBtf(bad);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(KernelError);
+      expect((e as KernelError).errno).toBe(22);
+      expect((e as KernelError).log).toContain('Invalid magic');
+    }
+  });
+
+  it('loads and closes 10,000 programs and maps without leaking a file descriptor', () => {
+    const before = readdirSync('/proc/self/fd').length;
+    const p = assemble('r0 = 0\nexit');
+    for (let k = 0; k < 5000; k++) {
+      loadProgram(p, { logLevel: 0 }).close();
+      createMap({ type: 'array', keySize: 4, valueSize: 4, maxEntries: 1 }).close();
+    }
+    expect(readdirSync('/proc/self/fd').length).toBe(before);
+  }, 120_000);
+});

@@ -1,0 +1,133 @@
+/** Maps through the kernel: create, update, lookup, delete, iterate; close without leaks. */
+import { readFileSync } from 'node:fs';
+import { addr, bpf, bpfRaw, closeFd, KernelError } from './syscall.js';
+
+/** `enum bpf_map_type` values for the types this package names. */
+export const MAP_TYPE = {
+  hash: 1,
+  array: 2,
+  prog_array: 3,
+  percpu_hash: 5,
+  percpu_array: 6,
+  ringbuf: 27,
+} as const;
+export type MapTypeName = keyof typeof MAP_TYPE;
+
+export interface MapSpec {
+  readonly type: MapTypeName;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags?: number;
+  readonly name?: string;
+}
+
+export class KernelMap {
+  private open = true;
+  constructor(
+    readonly fd: number,
+    readonly spec: MapSpec,
+  ) {}
+
+  private attr(key: Uint8Array, value?: Buffer, flags = 0n): Buffer {
+    if (key.length !== this.spec.keySize) throw new KernelError('MAP_LOOKUP_ELEM', 22, `key is ${key.length} bytes, the map's are ${this.spec.keySize}`);
+    const a = Buffer.alloc(32);
+    a.writeUInt32LE(this.fd, 0);
+    const k = Buffer.from(key);
+    // bpf_attr holds only raw addresses: keep the buffers reachable as long as the attr is
+    (a as Buffer & { keep?: unknown[] }).keep = [k, value];
+    a.writeBigUInt64LE(addr(k), 8);
+    if (value) a.writeBigUInt64LE(addr(value), 16);
+    a.writeBigUInt64LE(flags, 24);
+    return a;
+  }
+
+  /** The value for a key, or undefined when absent. Per-CPU maps return every CPU's value concatenated. */
+  lookup(key: Uint8Array): Uint8Array | undefined {
+    const v = Buffer.alloc(this.valueBytes());
+    const { result, errno } = bpfRaw('MAP_LOOKUP_ELEM', this.attr(key, v));
+    if (result < 0) {
+      if (errno === 2) return undefined;
+      throw new KernelError('MAP_LOOKUP_ELEM', errno, `map fd ${this.fd}`);
+    }
+    return new Uint8Array(v);
+  }
+
+  update(key: Uint8Array, value: Uint8Array, flags: 'any' | 'noexist' | 'exist' = 'any'): void {
+    const v = Buffer.alloc(this.valueBytes());
+    Buffer.from(value).copy(v);
+    bpf('MAP_UPDATE_ELEM', this.attr(key, v, BigInt(['any', 'noexist', 'exist'].indexOf(flags))), `map fd ${this.fd}`);
+  }
+
+  delete(key: Uint8Array): boolean {
+    const { result, errno } = bpfRaw('MAP_DELETE_ELEM', this.attr(key));
+    if (result < 0 && errno !== 2) throw new KernelError('MAP_DELETE_ELEM', errno, `map fd ${this.fd}`);
+    return result >= 0;
+  }
+
+  /** Every key, in the kernel's iteration order (BPF_MAP_GET_NEXT_KEY). */
+  *keys(): Generator<Uint8Array> {
+    let prev: Buffer | undefined;
+    for (;;) {
+      const next = Buffer.alloc(this.spec.keySize);
+      const a = Buffer.alloc(32);
+      a.writeUInt32LE(this.fd, 0);
+      if (prev) a.writeBigUInt64LE(addr(prev), 8);
+      a.writeBigUInt64LE(addr(next), 16);
+      const { result, errno } = bpfRaw('MAP_GET_NEXT_KEY', a);
+      if (result < 0) {
+        if (errno === 2) return;
+        throw new KernelError('MAP_GET_NEXT_KEY', errno, `map fd ${this.fd}`);
+      }
+      yield new Uint8Array(next);
+      prev = next;
+    }
+  }
+
+  private valueBytes(): number {
+    if (this.spec.type === 'percpu_array' || this.spec.type === 'percpu_hash') return ((this.spec.valueSize + 7) & ~7) * possibleCpus();
+    return this.spec.valueSize;
+  }
+
+  close(): void {
+    if (this.open) closeFd(this.fd);
+    this.open = false;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+let cpus: number | undefined;
+function possibleCpus(): number {
+  if (cpus !== undefined) return cpus;
+  // "0-3" or "0,2-5": count the CPUs the kernel sizes per-CPU values for
+  const text = (() => {
+    try {
+      return readFileSync('/sys/devices/system/cpu/possible', 'utf8');
+    } catch {
+      return '0';
+    }
+  })();
+  cpus = text
+    .trim()
+    .split(',')
+    .reduce((n, part) => {
+      const [a, b] = part.split('-').map(Number);
+      return n + (b === undefined ? 1 : b - a! + 1);
+    }, 0);
+  return cpus;
+}
+
+export function createMap(spec: MapSpec): KernelMap {
+  const a = Buffer.alloc(72);
+  a.writeUInt32LE(MAP_TYPE[spec.type], 0);
+  a.writeUInt32LE(spec.type === 'ringbuf' ? 0 : spec.keySize, 4);
+  a.writeUInt32LE(spec.type === 'ringbuf' ? 0 : spec.valueSize, 8);
+  a.writeUInt32LE(spec.maxEntries, 12);
+  a.writeUInt32LE(spec.flags ?? 0, 16);
+  if (spec.name) Buffer.from(spec.name.replace(/[^\w.]/g, '_').slice(0, 15)).copy(a, 28);
+  const fd = bpf('MAP_CREATE', a, `create ${spec.type} map`);
+  return new KernelMap(fd, spec);
+}

@@ -1,0 +1,231 @@
+/**
+ * BPF_PROG_LOAD with the kernel's log (grown until it fits), stats, and the xlated and jited
+ * code read back with BPF_OBJ_GET_INFO_BY_FD; BPF_PROG_TEST_RUN; BPF_BTF_LOAD.
+ */
+import { decode, encode, PROG_TYPES, type Insn, type Program, type ProgType } from '@bpf/isa';
+import { addr, bpf, bpfRaw, closeFd, KernelError } from './syscall.js';
+
+export interface LoadOptions {
+  readonly type?: ProgType;
+  readonly expectedAttachType?: number;
+  readonly license?: string;
+  /** 0 (none), 1, 2 (with "Live regs" and states), 4 (stats only); levels combine as bits. */
+  readonly logLevel?: number;
+  /** Initial log buffer size; it doubles while the kernel answers ENOSPC. */
+  readonly logSize?: number;
+  readonly btfFd?: number;
+  /** func_info / line_info records, as the kernel lays them out. */
+  readonly funcInfo?: readonly { readonly insnOff: number; readonly typeId: number }[];
+  /** Map fds by name, for `Program.relocs` of kind 'map'. */
+  readonly mapFds?: Readonly<Record<string, number>>;
+  readonly progName?: string;
+  readonly flags?: number;
+}
+
+export interface KernelStats {
+  readonly processedInsns: number;
+  readonly maxStatesPerInsn: number;
+  readonly totalStates: number;
+  readonly peakStates: number;
+  readonly markRead: number;
+  readonly verificationTimeUsec?: number;
+  readonly stackDepth?: readonly number[];
+}
+
+/** The kernel's answer for one program: the oracle every other layer is compared with. */
+export interface KernelLoad {
+  readonly accepted: boolean;
+  readonly errno: number;
+  /** The first error line of the log (the line before the stats), when rejected. */
+  readonly error?: string;
+  readonly log: string;
+  readonly stats?: KernelStats;
+  readonly verifiedInsns?: number;
+  readonly xlated?: readonly Insn[];
+  readonly jited?: Uint8Array;
+  readonly jitedLen?: number;
+  /** The program fd (accepted programs); close it with `close()`. */
+  readonly fd?: number;
+  close(): void;
+}
+
+const STATS = /^processed (\d+) insns \(limit \d+\) max_states_per_insn (\d+) total_states (\d+) peak_states (\d+) mark_read (\d+)$/m;
+
+/** Parse the stats lines of a verifier log. */
+export function parseStats(log: string): KernelStats | undefined {
+  const m = STATS.exec(log);
+  if (!m) return undefined;
+  const t = /^verification time (\d+) usec$/m.exec(log);
+  const d = /^stack depth ([\d+]+)$/m.exec(log);
+  return {
+    processedInsns: Number(m[1]),
+    maxStatesPerInsn: Number(m[2]),
+    totalStates: Number(m[3]),
+    peakStates: Number(m[4]),
+    markRead: Number(m[5]),
+    ...(t ? { verificationTimeUsec: Number(t[1]) } : {}),
+    ...(d ? { stackDepth: d[1]!.split('+').map(Number) } : {}),
+  };
+}
+
+/** The error line: the last non-empty line before the stats line (the kernel prints it last). */
+export function firstError(log: string): string | undefined {
+  const lines = log.split('\n').filter((l) => l.trim() !== '');
+  const at = lines.findIndex((l) => STATS.test(l));
+  const before = at >= 0 ? lines.slice(0, at) : lines;
+  return before.filter((l) => !/^(verification time|stack depth)/.test(l)).pop();
+}
+
+/** Load a program. A rejection is not an exception: `accepted` is false and `log` says why. */
+export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoad {
+  const type = opts.type ?? program.type ?? 'socket_filter';
+  const typeNum = PROG_TYPES.indexOf(type);
+  if (typeNum < 0) throw new KernelError('PROG_LOAD', 22, `unknown program type ${type}`);
+  const insns = program.insns.map((i) => ({ ...i }));
+  for (const r of program.relocs ?? []) {
+    if (r.kind === 'map') {
+      const fd = opts.mapFds?.[r.name];
+      if (fd === undefined) throw new KernelError('PROG_LOAD', 22, `no fd for map '${r.name}' (pass mapFds)`);
+      insns[r.insn] = { ...insns[r.insn]!, src: 1, imm: fd };
+    }
+  }
+  const code = Buffer.from(encode(insns));
+  const lic = Buffer.from(`${opts.license ?? program.license ?? 'GPL'}\0`);
+  const logLevel = opts.logLevel ?? 1;
+  let logSize = logLevel ? Math.max(opts.logSize ?? 1 << 16, 256) : 0;
+  const fi = opts.funcInfo ?? program.funcInfo;
+  const fiBuf = fi?.length ? Buffer.alloc(fi.length * 8) : undefined;
+  fi?.forEach((f, k) => {
+    fiBuf!.writeUInt32LE(f.insnOff, k * 8);
+    fiBuf!.writeUInt32LE(f.typeId, k * 8 + 4);
+  });
+  for (;;) {
+    const log = Buffer.alloc(Math.max(logSize, 1));
+    const attr = Buffer.alloc(144);
+    attr.writeUInt32LE(typeNum, 0);
+    attr.writeUInt32LE(insns.length, 4);
+    attr.writeBigUInt64LE(addr(code), 8);
+    attr.writeBigUInt64LE(addr(lic), 16);
+    attr.writeUInt32LE(logLevel, 24);
+    attr.writeUInt32LE(logSize, 28);
+    if (logSize) attr.writeBigUInt64LE(addr(log), 32);
+    attr.writeUInt32LE(opts.flags ?? 0, 44);
+    Buffer.from((opts.progName ?? program.name ?? '').replace(/[^\w.]/g, '_').slice(0, 15)).copy(attr, 48);
+    attr.writeUInt32LE(opts.expectedAttachType ?? 0, 68);
+    if (opts.btfFd !== undefined) attr.writeUInt32LE(opts.btfFd, 72);
+    if (fiBuf) {
+      attr.writeUInt32LE(8, 76);
+      attr.writeBigUInt64LE(addr(fiBuf), 80);
+      attr.writeUInt32LE(fi!.length, 88);
+    }
+    const { result, errno } = bpfRaw('PROG_LOAD', attr);
+    const text = logSize ? log.toString('utf8', 0, Math.max(0, log.indexOf(0))) : '';
+    if (result < 0 && errno === 28 /* ENOSPC: log too small */ && logSize && logSize < 1 << 30) {
+      const trueSize = attr.readUInt32LE(140);
+      logSize = trueSize > logSize ? trueSize : logSize * 4;
+      continue;
+    }
+    const stats = parseStats(text);
+    if (result < 0) {
+      const err = firstError(text);
+      return { accepted: false, errno, log: text, ...(err !== undefined ? { error: err } : {}), ...(stats ? { stats } : {}), close: () => undefined };
+    }
+    const info = progInfo(result);
+    let open = true;
+    return {
+      accepted: true,
+      errno: 0,
+      log: text,
+      ...(stats ? { stats } : {}),
+      ...info,
+      fd: result,
+      close: () => {
+        if (open) closeFd(result);
+        open = false;
+      },
+    };
+  }
+}
+
+/** xlated and jited code and verified_insns of a loaded program (BPF_OBJ_GET_INFO_BY_FD). */
+export function progInfo(fd: number): { xlated: Insn[]; jited: Uint8Array; jitedLen: number; verifiedInsns: number } {
+  const query = (info: Buffer): void => {
+    const attr = Buffer.alloc(16);
+    attr.writeUInt32LE(fd, 0);
+    attr.writeUInt32LE(info.length, 4);
+    attr.writeBigUInt64LE(addr(info), 8);
+    bpf('OBJ_GET_INFO_BY_FD', attr, `prog fd ${fd}`);
+  };
+  const first = Buffer.alloc(232);
+  query(first);
+  const jitedLen = first.readUInt32LE(16);
+  const xlatedLen = first.readUInt32LE(20);
+  const jited = Buffer.alloc(jitedLen);
+  const xlated = Buffer.alloc(xlatedLen);
+  const second = Buffer.alloc(232);
+  second.writeUInt32LE(jitedLen, 16);
+  second.writeUInt32LE(xlatedLen, 20);
+  if (jitedLen) second.writeBigUInt64LE(addr(jited), 24);
+  if (xlatedLen) second.writeBigUInt64LE(addr(xlated), 32);
+  query(second);
+  return {
+    xlated: decode(new Uint8Array(xlated), { strict: false }),
+    jited: new Uint8Array(jited),
+    jitedLen,
+    verifiedInsns: second.readUInt32LE(216),
+  };
+}
+
+export interface TestRunOptions {
+  readonly data?: Uint8Array;
+  readonly ctx?: Uint8Array;
+  readonly repeat?: number;
+  /** Room for output data (default: the input size + 256). */
+  readonly dataSizeOut?: number;
+}
+
+export interface TestRunResult {
+  readonly retval: number;
+  /** Average nanoseconds per run, as the kernel measured. */
+  readonly duration: number;
+  readonly dataOut: Uint8Array;
+}
+
+/** BPF_PROG_TEST_RUN. */
+export function testRun(fd: number, opts: TestRunOptions = {}): TestRunResult {
+  const data = Buffer.from(opts.data ?? new Uint8Array(0));
+  const out = Buffer.alloc(opts.dataSizeOut ?? data.length + 256);
+  const ctx = opts.ctx ? Buffer.from(opts.ctx) : undefined;
+  const attr = Buffer.alloc(80);
+  attr.writeUInt32LE(fd, 0);
+  attr.writeUInt32LE(data.length, 8);
+  attr.writeUInt32LE(out.length, 12);
+  if (data.length) attr.writeBigUInt64LE(addr(data), 16);
+  attr.writeBigUInt64LE(addr(out), 24);
+  attr.writeUInt32LE(opts.repeat ?? 1, 32);
+  if (ctx) {
+    attr.writeUInt32LE(ctx.length, 40);
+    attr.writeBigUInt64LE(addr(ctx), 48);
+  }
+  bpf('PROG_TEST_RUN', attr, `test run of prog fd ${fd}`);
+  const outLen = attr.readUInt32LE(12);
+  return { retval: attr.readUInt32LE(4), duration: attr.readUInt32LE(36), dataOut: new Uint8Array(out.subarray(0, outLen)) };
+}
+
+/** BPF_BTF_LOAD: the fd, or a KernelError carrying the kernel's log. */
+export function loadBtf(bytes: Uint8Array, opts: { logLevel?: number } = {}): number {
+  const btf = Buffer.from(bytes);
+  const log = Buffer.alloc(1 << 16);
+  const attr = Buffer.alloc(32);
+  attr.writeBigUInt64LE(addr(btf), 0);
+  attr.writeBigUInt64LE(addr(log), 8);
+  attr.writeUInt32LE(btf.length, 16);
+  attr.writeUInt32LE(log.length, 20);
+  attr.writeUInt32LE(opts.logLevel ?? 1, 24);
+  const { result, errno } = bpfRaw('BTF_LOAD', attr);
+  if (result < 0) {
+    const text = log.toString('utf8', 0, Math.max(0, log.indexOf(0)));
+    throw new KernelError('BTF_LOAD', errno, firstError(text) ?? 'rejected', text);
+  }
+  return result;
+}
