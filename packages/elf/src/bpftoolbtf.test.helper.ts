@@ -4,7 +4,7 @@
  * against libbpf before `@bpf/btf` lands. Not a BTF parser: it maps bpftool's JSON fields.
  */
 import { run } from '@bpf/testkit';
-import type { BtfTypeInfo, BtfTypeTable } from './index.js';
+import type { BtfTypeInfo, BtfTypeTable, CoreRelo, ElfObject } from './index.js';
 import { typeTable } from './index.js';
 
 interface J {
@@ -46,4 +46,46 @@ export function bpftoolBtf(path: string): BtfTypeTable {
   const table: BtfTypeInfo[] = [{ kind: 'void' }];
   for (const t of types) table[t.id] = convert(t);
   return typeTable(table);
+}
+
+const LIBBPF_KIND: Readonly<Record<string, number>> = {
+  byte_off: 0, byte_sz: 1, field_exists: 2, signed: 3, lshift_u64: 4, rshift_u64: 5,
+  local_type_id: 6, target_type_id: 7, type_exists: 8, type_size: 9, enumval_exists: 10, enumval_value: 11, type_matches: 12,
+};
+
+/**
+ * The CO-RE records libbpf applied, read back from its debug log (`bpftool -d prog
+ * loadall`), by section, with the instruction it patched: `.BTF.ext`'s core_relo records as
+ * libbpf read them, until `@bpf/btf` parses `.BTF.ext`.
+ */
+export function coreRelosFromLibbpfLog(log: string, obj: ElfObject, local: BtfTypeTable): Map<string, CoreRelo[]> {
+  const pending = new Map<string, { section: string; start: number; relo: Omit<CoreRelo, 'insnOff'> }>();
+  const out = new Map<string, CoreRelo[]>();
+  for (const line of log.split('\n')) {
+    let m = /prog '(\w+)': relo #(\d+): <(\w+)> \[(\d+)\] (.*)$/.exec(line);
+    if (m) {
+      const [, prog, n, kindName, typeId, rest] = m;
+      if (pending.has(`${prog}#${n}`)) continue;
+      let access = '0';
+      const field = /\(([\d:]+) @ offset [\d.]+\)/.exec(rest!);
+      const en = /::(\w+) = /.exec(rest!);
+      if (field) access = field[1]!;
+      else if (en) {
+        const t = local.type(Number(typeId));
+        access = String(t?.kind === 'enum' ? t.values.findIndex((x) => x.name === en[1]) : -1);
+      }
+      const fn = obj.programs.find((p) => p.name === prog)!;
+      pending.set(`${prog}#${n}`, { section: fn.section, start: fn.start, relo: { typeId: Number(typeId), access, kind: LIBBPF_KIND[kindName!]! } });
+      continue;
+    }
+    m = /prog '(\w+)': relo #(\d+): patched insn #(\d+) \(.*\) (?:imm64|imm|off) /.exec(line);
+    if (m) {
+      const p = pending.get(`${m[1]}#${m[2]}`)!;
+      const list = out.get(p.section) ?? [];
+      const insnOff = (p.start + Number(m[3])) * 8;
+      if (!list.some((r) => r.insnOff === insnOff)) list.push({ ...p.relo, insnOff });
+      out.set(p.section, list);
+    }
+  }
+  return out;
 }
