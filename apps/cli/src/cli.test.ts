@@ -121,6 +121,23 @@ describe.skipIf(skipWithout('clang-19'))('bpf elf / disasm on a clang object', (
   });
 });
 
+describe('bpf verify', () => {
+  it('accepts the 12-argument call (exit 0) and reports the analysed subprograms', () => {
+    const r = bpf(['verify', join(examples, 'call12.s'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { accepted: boolean; subprogs: { name: string; argCount: number; incomingStackArgs: number }[] };
+    expect(j.accepted).toBe(true);
+    expect(j.subprogs.map((s) => [s.name, s.argCount, s.incomingStackArgs])).toEqual([['main', 5, 0], ['sum12', 12, 7]]);
+  });
+  it('rejects with the spec message and exit 1', () => {
+    const r = bpf(['verify', join(examples, 'reject-r11-after-call.s')]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('r11 load must be before any r11 store or call insn');
+    const u = bpf(['verify', join(examples, 'reject-uninit.s'), '--json']);
+    expect(JSON.parse(u.stdout)).toMatchObject({ accepted: false, error: { insn: 0, message: 'R2 !read_ok' } });
+  });
+});
+
 describe('bpf run', () => {
   it('runs the 12-argument call in the interpreter: 78', () => {
     const r = bpf(['run', join(examples, 'call12.s'), '--json']);
@@ -176,6 +193,7 @@ describe('bpf demo', () => {
     expect(r.stdout).toContain('5: (7a) *(u64 *)(r11 -8) = 6');
     expect(r.stdout).toContain('Live regs before insn:');
     expect(r.stdout).toContain('r0 = 78 after 34 instructions');
+    expect(r.stdout).toContain('sum12: 12 args, 7 incoming and 0 outgoing stack-arg slots');
     expect(r.stdout).toContain('ran natively: r0 = 78 (the interpreter agrees: yes)');
   });
 });

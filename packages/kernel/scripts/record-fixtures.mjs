@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assemble, encode } from '../../isa/dist/index.js';
 import { createMap, loadProgram, probe, testRun } from '../dist/index.js';
+import { randomProgram } from '../../reliability/dist/index.js';
+import { disassemble } from '../../isa/dist/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const p = probe();
@@ -25,6 +27,12 @@ for (const f of readdirSync(confDir).filter((f) => f.endsWith('.data')).sort()) 
   if (/\.kfunc|r11/.test(text)) continue; // stack arguments and test kfuncs are newer than this kernel
   const asm = text.split('-- asm\n')[1].split(/^-- /m)[0];
   sources.push({ name: `conformance/${f}`, text: asm });
+}
+// seeded random programs without stack arguments (this kernel predates them) or buffer accesses
+for (let seed = 1; seed <= 200; seed++) {
+  const p = randomProgram(seed, { size: 25, calls: seed % 2 === 0, memSize: 0 });
+  if (p.insns.some((i) => i.dst === 11 || i.src === 11)) continue;
+  sources.push({ name: `random/${seed}`, text: disassemble(p.insns, { syntax: 'kernel' }) });
 }
 const cases = [];
 for (const s of sources) {

@@ -50,8 +50,9 @@ export function randomProgram(seed: number, opts: GenOptions = {}): Program {
   const emitScratchInit = (): void => {
     for (const reg of [0, 2, 3, 4, 5, 9]) out.push(insn(0x18, reg, 0, 0, (r() * 0x100000000) | 0), insn(0, 0, 0, 0, (r() * 0x100000000) | 0));
   };
-  out.push(insn(0xbf, 6, 1, 0, 0)); // r6 = r1 (memory)
-  out.push(insn(0xbf, 7, 2, 0, 0)); // r7 = r2 (length)
+  out.push(insn(0xbf, 6, 1, 0, 0)); // r6 = r1 (memory, or the context)
+  // r7 = r2 (length) under the raw-memory convention; a kernel program type has no r2
+  out.push(memSize > 0 ? insn(0xbf, 7, 2, 0, 0) : insn(0xb7, 7, 0, 0, 0));
   emitScratchInit();
   out.push(insn(0xb7, 1, 0, 0, pick(1000) - 500));
   out.push(insn(0xb7, 8, 0, 0, 0));

@@ -1,1 +1,3 @@
-export {};
+export { verify, typeName, type VerifyOptions, type VerifyResult, type VerifyStats, type VerifiedProgram } from './verify.js';
+export { HELPERS, type ArgType, type HelperProto } from './helpers.js';
+export { constant, NOT_INIT, UNKNOWN, type Reg, type RegType, type State, type Frame } from './state.js';

@@ -8,5 +8,6 @@ import { jit } from './jit.js';
 import { kernel } from './kernel.js';
 import { liveness } from './liveness.js';
 import { run } from './run.js';
+import { verify } from './verify.js';
 
-export const commands: readonly Command[] = [asm, disasm, elf, liveness, run, jit, kernel, demo, completion];
+export const commands: readonly Command[] = [asm, disasm, elf, liveness, verify, run, jit, kernel, demo, completion];

@@ -1,0 +1,127 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { assemble, decode, type Program } from '@bpf/isa';
+import { fixturesDir } from '@bpf/testkit';
+import { run } from '@bpf/vm';
+import { describe, expect, it } from 'vitest';
+import { verify } from './index.js';
+
+interface KernelCase {
+  readonly name: string;
+  readonly type: 'socket_filter' | 'xdp';
+  readonly insns: string;
+  readonly accepted: boolean;
+  readonly error: string | null;
+  readonly stats: { processedInsns: number } | null;
+}
+const corpus = (JSON.parse(readFileSync(join(fixturesDir, 'kernel/corpus.json'), 'utf8')) as { cases: KernelCase[] }).cases;
+const source = (name: string): Program => {
+  if (name.startsWith('asm/')) return assemble(readFileSync(join(fixturesDir, name), 'utf8'));
+  return assemble(readFileSync(join(fixturesDir, name), 'utf8').split('-- asm\n')[1]!.split(/^-- /m)[0]!);
+};
+
+describe('agreement with the kernel (fixtures/kernel/corpus.json)', () => {
+  it.each(corpus.map((c) => [c.name, c] as const))('%s', (_n, c) => {
+    const program = c.name.startsWith('random/') ? { insns: decode(Buffer.from(c.insns, 'hex')) } : source(c.name);
+    const r = verify(program, { type: c.type });
+    expect(r.accepted).toBe(c.accepted);
+    if (!c.accepted) expect(r.error?.message).toBe(c.error);
+  });
+  it('is sound on what it accepts: the interpreter never hits a memory error on accepted random programs', () => {
+    let ran = 0;
+    for (const c of corpus.filter((x) => x.name.startsWith('random/'))) {
+      const p = { insns: decode(Buffer.from(c.insns, 'hex')) };
+      if (!verify(p).accepted) continue;
+      run(p, { ctx: new Uint8Array(192), budget: 1_000_000 });
+      ran++;
+    }
+    expect(ran).toBeGreaterThan(80);
+  });
+});
+
+const ARGS = (n: number): string => Array.from({ length: n }, (_, k) => `u64 a${k}`).join(', ');
+const stores = (n: number): string => Array.from({ length: n }, (_, k) => `*(u64 *)(r11 - ${8 * (k + 1)}) = ${k + 6}`).join('\n');
+const regs = 'r1 = 1\nr2 = 2\nr3 = 3\nr4 = 4\nr5 = 5';
+const accept = (text: string, opts = {}): void => {
+  const r = verify(assemble(text), opts);
+  expect(r.error?.message).toBeUndefined();
+  expect(r.accepted).toBe(true);
+};
+const reject = (text: string, message: string, opts = {}): void => {
+  const r = verify(assemble(text), opts);
+  expect(r.accepted).toBe(false);
+  expect(r.error?.message).toBe(message);
+};
+
+describe('stack arguments (shared/spec/stack-args.md)', () => {
+  it('accepts a 12-argument BPF-to-BPF call and fills the Subprog records for the JITs', () => {
+    const r = verify(assemble(readFileSync(join(fixturesDir, '../examples/call12.s'), 'utf8')));
+    expect(r.accepted, r.error?.message).toBe(true);
+    expect(r.program!.subprogs.map((s) => [s.name, s.argCount, s.incomingStackArgs, s.outgoingStackArgs])).toEqual([
+      ['main', 5, 0, 7],
+      ['sum12', 12, 7, 0],
+    ]);
+  });
+  it('accepts a 12-argument kfunc call and checks stack-passed pointers', () => {
+    accept(`.kfunc bpf_test_weighted12(${ARGS(12)}) u64\n${regs}\n${stores(7)}\ncall bpf_test_weighted12\nexit`);
+    accept(`.kfunc k(${ARGS(5)}, u64 *p) u64\n${regs}\nr6 = r10\nr6 += -8\n*(u64 *)(r10 - 8) = 0\n*(u64 *)(r11 - 8) = r6\ncall k\nexit`);
+  });
+  it('§2: any other use of r11 is invalid', () => {
+    reject('r11 += 1\nr0 = 0\nexit', 'R11 is invalid');
+    reject('*(u32 *)(r11 - 8) = 1\nr0 = 0\nexit', 'R11 is invalid');
+    reject('r0 = *(u64 *)(r11 - 8)\nexit', 'R11 is invalid');
+  });
+  it('§4.1: a write beyond the 7 slots', () => {
+    reject('*(u64 *)(r11 - 80) = 1\nr0 = 0\nexit', 'stack arg write offset -80 exceeds max 7 stack args');
+  });
+  it('§4.2: the main program has no incoming stack arguments', () => {
+    reject('r0 = *(u64 *)(r11 + 8)\nexit', 'invalid read from stack arg off 8 depth 0');
+  });
+  it('§4.2: a callee reading past its incoming count', () => {
+    reject(`.func f(${ARGS(6)}) u64\n${regs}\n${stores(1)}\ncall f\nexit\nf:\nr0 = *(u64 *)(r11 + 16)\nexit`, 'invalid read from stack arg off 16 depth 1');
+  });
+  it('§4.2: r11 loads must precede r11 stores and calls, on every path', () => {
+    const head = `.func f(${ARGS(6)}) u64\n${regs}\n${stores(1)}\ncall f\nexit\n`;
+    reject(`${head}f:\n*(u64 *)(r11 - 8) = 1\nr0 = *(u64 *)(r11 + 8)\nexit`, 'r11 load must be before any r11 store or call insn');
+    reject(readFileSync(join(fixturesDir, '../examples/reject-r11-after-call.s'), 'utf8'), 'r11 load must be before any r11 store or call insn');
+    // after a call on one branch only
+    reject(`${head}f:\nif r1 > 3 goto l\ncall 5\nl:\nr0 = *(u64 *)(r11 + 8)\nexit`, 'r11 load must be before any r11 store or call insn');
+  });
+  it('§4.3: a callee needs its slots initialised (only r11-16 written for a 7-arg call; one branch missing)', () => {
+    reject(`.func f(${ARGS(7)}) u64\n${regs}\n*(u64 *)(r11 - 16) = 7\ncall f\nexit\nf:\nr0 = 0\nexit`, 'callee expects 7 args, stack arg1 is not initialized');
+    reject(`.func f(${ARGS(6)}) u64\nr6 = *(u32 *)(r1 + 0)\n${regs}\nif r6 == 0 goto l\n*(u64 *)(r11 - 8) = 6\nl:\ncall f\nexit\nf:\nr0 = 0\nexit`, 'callee expects 6 args, stack arg1 is not initialized');
+  });
+  it('§4.4: stores serve one call only (args stored once, two calls)', () => {
+    reject(`.func f(${ARGS(6)}) u64\n${regs}\n${stores(1)}\ncall f\n${regs}\ncall f\nexit\nf:\nr0 = 0\nexit`, 'callee expects 6 args, stack arg1 is not initialized');
+  });
+  it('§4.4: branches do not invalidate a slot stored before them', () => {
+    accept(`.func f(${ARGS(6)}) u64\nr6 = r1\n${regs}\n${stores(1)}\nif r6 == 0 goto l\nr0 = 1\nl:\ncall f\nexit\nf:\nr0 = *(u64 *)(r11 + 8)\nexit`);
+  });
+  it('§4.4: a null check updates the slot sharing the id; the null path dereference is rejected', () => {
+    const text = `.map m hash 4 8 4\n.func f(${ARGS(6)}) u64\nr1 = 0\n*(u32 *)(r10 - 4) = r1\nr1 = m ll\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\n${regs}\n*(u64 *)(r11 - 8) = r0\nif r0 != 0 goto l\ncall f\nexit\nl:\nr0 = 0\nexit\nf:\nr1 = *(u64 *)(r11 + 8)\nr0 = *(u64 *)(r1 + 0)\nexit`;
+    reject(text, "R1 invalid mem access 'scalar'");
+    accept(text.replace('if r0 != 0 goto l', 'if r0 == 0 goto l'));
+  });
+  it('§4.5: writing more slots than the calls need', () => {
+    reject(`.func f(${ARGS(7)}) u64\n${regs}\n${stores(5)}\ncall f\nexit\nf:\nr0 = 0\nexit`, 'func#0 writes 5 stack arg slots, but calls only require 2');
+  });
+  it('§3: stack arguments need the JIT; global functions may not use them', () => {
+    reject(`.func f(${ARGS(6)}) u64\n${regs}\n${stores(1)}\ncall f\nexit\nf:\nr0 = 0\nexit`, 'stack args are not supported in non-JITed programs', { jit: false });
+    reject(`.func global f(${ARGS(6)}) u64\n${regs}\n${stores(1)}\ncall f\nexit\nf:\nr0 = 0\nexit`, 'global function f has 6 args, stack arguments are not supported for global functions');
+  });
+  it('§4.3: a struct passed by value to a kfunc is unrecognised', () => {
+    reject(`.kfunc k(${ARGS(5)}, struct foo s) u64\n${regs}\n${stores(1)}\ncall k\nexit`, 'Unrecognized *(R11-8) type STRUCT');
+  });
+  it('§4.6: stack arguments and a reachable tail call', () => {
+    const text = `.map pa prog_array 4 4 1\n.func f(${ARGS(6)}) u64\nr6 = r1\n${regs}\n${stores(1)}\ncall f\nr1 = r6\nr2 = pa ll\nr3 = 0\ncall bpf_tail_call\nr0 = 0\nexit\nf:\nr0 = *(u64 *)(r11 + 8)\nexit`;
+    reject(text, 'tail_call is not allowed in a program that uses stack arguments');
+  });
+});
+
+describe('log', () => {
+  it('prints processed instructions in kernel syntax and the kernel stats line', () => {
+    const r = verify(assemble('r0 = 1\nexit'), { logLevel: 1 });
+    expect(r.log).toBe('0: R1=ctx() R10=fp0\n0: (b7) r0 = 1\n1: (95) exit\nprocessed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 1 mark_read 0\n');
+    expect(r.stats.processedInsns).toBe(2);
+  });
+});
