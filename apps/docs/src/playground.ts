@@ -1,0 +1,73 @@
+/**
+ * The playground's engine: from assembly text to every pane, using the real packages in the
+ * browser. Pure (no DOM), so the same code is unit-tested in Node and driven by the page.
+ */
+import { assemble, disassemble, formatInsn, type Program, type ProgType } from '@bpf/isa';
+import { computeLiveness, formatLiveRegs } from '@bpf/liveness';
+import { verify } from '@bpf/verifier';
+import { formatX86, jitX86 } from '@bpf/jit-x86';
+
+export interface StageError {
+  readonly message: string;
+  /** 1-based source line the error points at, when known. */
+  readonly line?: number;
+}
+
+export interface PlaygroundResult {
+  readonly program?: Program;
+  readonly assembleError?: StageError;
+  readonly disasm: string;
+  readonly verifier: { readonly accepted: boolean; readonly log: string; readonly error?: StageError & { readonly insn: number } } | { readonly failed: string };
+  readonly liveness: string;
+  readonly x86: string;
+  readonly arm64: string;
+}
+
+const guard = (f: () => string): string => {
+  try {
+    return f();
+  } catch (e) {
+    return `error: ${(e as Error).message}`;
+  }
+};
+
+/** Source line of each instruction slot, from the assembler's map or by counting. */
+export function insnLine(program: Program, insn: number): number | undefined {
+  const map = (program as Program & { sourceLines?: readonly number[] }).sourceLines;
+  return map?.[insn];
+}
+
+export function analyse(text: string, type: ProgType = 'socket_filter'): PlaygroundResult {
+  let program: Program;
+  try {
+    program = { ...assemble(text), type };
+  } catch (e) {
+    const err = e as Error & { location?: { line: number } };
+    const message = err.message;
+    return {
+      assembleError: err.location ? { message, line: err.location.line } : { message },
+      disasm: '',
+      verifier: { failed: message },
+      liveness: '',
+      x86: '',
+      arm64: '',
+    };
+  }
+  const disasm = guard(() => disassemble(program.insns, { syntax: 'llvm', ...(program.subprogs ? { subprogs: program.subprogs } : {}) }));
+  let verifier: PlaygroundResult['verifier'];
+  try {
+    const r = verify(program, { type, logLevel: 1 });
+    const line = r.error ? insnLine(program, r.error.insn) : undefined;
+    verifier = {
+      accepted: r.accepted,
+      log: r.log,
+      ...(r.error ? { error: { message: r.error.message, insn: r.error.insn, ...(line !== undefined ? { line } : {}) } } : {}),
+    };
+  } catch (e) {
+    verifier = { failed: (e as Error).message };
+  }
+  const liveness = guard(() => formatLiveRegs(computeLiveness(program, { progType: type }), (insns, i) => formatInsn(insns, i, { syntax: 'kernel' })));
+  const x86 = guard(() => formatX86(jitX86(program).listing).join('\n'));
+  const arm64 = 'The arm64 JIT (@bpf/jit-arm64) is not in this build yet.';
+  return { program, disasm, verifier, liveness, x86, arm64 };
+}

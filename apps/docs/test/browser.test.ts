@@ -1,0 +1,95 @@
+/**
+ * The site in a real browser: build it, serve it on loopback, drive Debian's Chromium with
+ * playwright-core (no browser download). Screenshots go to test-results/docs/.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize } from 'node:path';
+import { repoRoot, skipWithout } from '@bpf/testkit';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const docs = join(repoRoot, 'apps/docs');
+const dist = join(docs, '.vitepress/dist');
+const shots = join(repoRoot, 'test-results/docs');
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json', '.woff2': 'font/woff2' };
+
+function serve(dir: string): Promise<Server> {
+  const server = createServer((req, res) => {
+    const url = decodeURIComponent((req.url ?? '/').split('?')[0]!);
+    let file = normalize(join(dir, url));
+    if (!file.startsWith(dir)) return void res.writeHead(403).end();
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!existsSync(file) && existsSync(file + '.html')) file += '.html';
+    if (!existsSync(file)) return void res.writeHead(404).end('not found');
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+describe.skipIf(skipWithout('chromium'))('docs site in Chromium', () => {
+  let server: Server;
+  let browser: Browser;
+  let page: Page;
+  let base: string;
+
+  beforeAll(async () => {
+    const r = spawnSync('pnpm', ['--filter', 'docs', 'build'], { cwd: repoRoot, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`docs build failed:\n${r.stdout}\n${r.stderr}`);
+    mkdirSync(shots, { recursive: true });
+    server = await serve(dist);
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const executablePath = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
+    browser = await chromium.launch({
+      executablePath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.close();
+  });
+
+  it('serves the home page and the stack-arguments guide', async () => {
+    await page.goto(`${base}/`);
+    await expect(page.locator('h1').first().textContent()).resolves.toContain('@bpf');
+    await page.goto(`${base}/stack-args`);
+    await expect(page.locator('h1').first().textContent()).resolves.toContain('Stack arguments');
+    await page.screenshot({ path: join(shots, 'stack-args.png') });
+  });
+
+  it('accepts a typed program in the playground, then highlights an error', async () => {
+    await page.goto(`${base}/playground`);
+    const editor = page.locator('[data-testid=editor] .cm-content');
+    await editor.waitFor();
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('r0 = 7\nr0 += 35\nexit\n');
+    await expect.poll(() => page.locator('[data-testid=verdict]').textContent(), { timeout: 10_000 }).toBe('accepted');
+    await page.screenshot({ path: join(shots, 'playground-accepted.png') });
+
+    // introduce an error: read r2 before writing it
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('r0 = 7\nr0 += r2\nexit\n');
+    await expect.poll(() => page.locator('[data-testid=verdict]').textContent(), { timeout: 10_000 }).toContain('R2 !read_ok');
+    await expect(page.locator('[data-testid=pane-verifier] .err').first().textContent()).resolves.toBe('R2 !read_ok');
+    await expect(page.locator('.cm-line.pg-err-line').textContent()).resolves.toBe('r0 += r2');
+    await page.screenshot({ path: join(shots, 'playground-rejected.png') });
+  });
+
+  it('shows JIT listings for both architectures and the liveness table', async () => {
+    // back to the 12-argument example (select another first: re-selecting the current one is no change)
+    await page.locator('[data-testid=example]').selectOption({ index: 1 });
+    await page.locator('[data-testid=example]').selectOption({ index: 0 });
+    await page.locator('[data-testid=tab-x86]').click();
+    await expect.poll(() => page.locator('[data-testid=pane-x86]').textContent()).toMatch(/push rbp[\s\S]*mov r9d, 0x6/);
+    await page.screenshot({ path: join(shots, 'playground-x86.png') });
+    await page.locator('[data-testid=tab-liveness]').click();
+    await expect.poll(() => page.locator('[data-testid=pane-liveness]').textContent()).toContain('Live regs before insn:');
+  });
+});
