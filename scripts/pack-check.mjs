@@ -78,6 +78,8 @@ for (const name of targets) {
   } else {
     const proj = mkdtempSync(join(tmpdir(), 'bpf-install-'));
     const deps = Object.fromEntries([...closure(name)].map((n) => [n, `file:${pack(n)}`]));
+    // peers (optional ones included) are what the README tells a user to install alongside
+    for (const n of closure(name)) Object.assign(deps, pkgs.get(n).json.peerDependencies ?? {});
     writeFileSync(join(proj, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, type: 'module', dependencies: deps }, null, 2));
     try {
       sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], proj);

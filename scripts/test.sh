@@ -20,4 +20,8 @@ node -e '
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
   if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1); }
 ' || status=1
+echo "== publishing: publint, attw, pack-and-install of every public package, publish dry run"
+node scripts/pack-check.mjs || status=1
+"${PNPM[@]}" -r publish --dry-run --no-git-checks --report-summary >/dev/null 2>&1 || { echo "pnpm publish --dry-run failed"; status=1; }
+[ -f pnpm-publish-summary.json ] && node -e 'const s=require("./pnpm-publish-summary.json");console.log("would publish: "+s.publishedPackages.map(p=>p.name+"@"+p.version).join(", "))' && rm -f pnpm-publish-summary.json
 exit $status
