@@ -163,9 +163,12 @@ describe('bpf jit', () => {
     const text = bpf(['jit', join(examples, 'call12.s')]);
     expect(text.stdout).toMatch(/; insn 5\n +[0-9a-f]+: 41 b9 06 00 00 00 +mov r9d, 0x6/);
   });
-  it('arm64 is reported unavailable (exit 6)', () => {
-    const r = bpf(['jit', join(examples, 'hello.s'), '--arch', 'arm64']);
-    expect(r.code).toBe(6);
+  it.skipIf(skipWithout('qemu-aarch64', 'aarch64-linux-gnu-gcc'))('compiles for arm64 and runs it under qemu-aarch64: 78', () => {
+    const r = bpf(['jit', join(examples, 'call12.s'), '--arch', 'arm64', '--run', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { r0: string; listing: { text: string }[] };
+    expect(j.r0).toBe('0x4e');
+    expect(j.listing.map((l) => l.text)).toContain('mov x5, x12');
   });
 });
 
@@ -195,6 +198,7 @@ describe('bpf demo', () => {
     expect(r.stdout).toContain('r0 = 78 after 34 instructions');
     expect(r.stdout).toContain('sum12: 12 args, 7 incoming and 0 outgoing stack-arg slots');
     expect(r.stdout).toContain('ran natively: r0 = 78 (the interpreter agrees: yes)');
+    expect(r.stdout).toContain('ran under qemu-aarch64: r0 = 78 (the interpreter agrees: yes)');
   });
 });
 

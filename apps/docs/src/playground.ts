@@ -6,6 +6,7 @@ import { assemble, disassemble, formatInsn, type Program, type ProgType } from '
 import { computeLiveness, formatLiveRegs } from '@bpf/liveness';
 import { verify } from '@bpf/verifier';
 import { formatX86, jitX86 } from '@bpf/jit-x86';
+import { formatArm64, jitArm64 } from '@bpf/jit-arm64';
 
 export interface StageError {
   readonly message: string;
@@ -68,6 +69,6 @@ export function analyse(text: string, type: ProgType = 'socket_filter'): Playgro
   }
   const liveness = guard(() => formatLiveRegs(computeLiveness(program, { progType: type }), (insns, i) => formatInsn(insns, i, { syntax: 'kernel' })));
   const x86 = guard(() => formatX86(jitX86(program).listing).join('\n'));
-  const arm64 = 'The arm64 JIT (@bpf/jit-arm64) is not in this build yet.';
+  const arm64 = guard(() => formatArm64(jitArm64(program).listing).join('\n'));
   return { program, disasm, verifier, liveness, x86, arm64 };
 }

@@ -5,6 +5,8 @@ import { assemble, disassemble, encode, formatHex, formatInsn } from '@bpf/isa';
 import { computeLiveness, formatLiveRegs } from '@bpf/liveness';
 import { formatX86, jitX86 } from '@bpf/jit-x86';
 import { runX86InChild } from '@bpf/jit-x86/node';
+import { formatArm64, jitArm64 } from '@bpf/jit-arm64';
+import { runArm64 } from '@bpf/jit-arm64/node';
 import { run as vmRun } from '@bpf/vm';
 import { verify } from '@bpf/verifier';
 import type { Command } from '../context.js';
@@ -39,6 +41,13 @@ export const demo: Command = {
     // the JIT takes the verifier's analysed subprograms (frame sizes, stack-argument counts)
     const jit = jitX86(verdict.program ?? program);
     const native = process.arch === 'x64' ? runX86InChild(jit) : undefined;
+    const arm = jitArm64(verdict.program ?? program);
+    let armRun: bigint | string;
+    try {
+      armRun = runArm64(arm).r0;
+    } catch (e) {
+      armRun = `not run (${(e as Error).message.split('\n')[0] ?? ''})`;
+    }
     if (out.json) {
       out.data({
         insns: program.insns.length,
@@ -48,6 +57,7 @@ export const demo: Command = {
         verifier: { accepted: verdict.accepted, error: verdict.error ?? null, subprogs: verdict.program?.subprogs ?? [] },
         vm: { r0: `0x${vm.r0.toString(16)}`, insns: vm.insns },
         x86: { size: jit.code.length, r0: native ? `0x${native.r0.toString(16)}` : null },
+        arm64: { size: arm.code.length, r0: typeof armRun === 'bigint' ? `0x${armRun.toString(16)}` : null },
       });
       return EXIT.OK;
     }
@@ -72,7 +82,9 @@ export const demo: Command = {
     h(`x86-64 JIT: ${jit.code.length} bytes; argument 6 in r9, 7..12 at [rsp] at the call, read at [rbp+16..]`);
     out.line(formatX86(jit.listing).join('\n'));
     if (native) out.line(out.paint('green', `\nran natively: r0 = ${native.r0} (the interpreter agrees: ${native.r0 === vm.r0 ? 'yes' : 'NO'})`));
-    out.line(out.paint('dim', '\nthe arm64 JIT is not in this build yet.'));
+    h(`arm64 JIT: ${arm.code.length} bytes; r0 in x8, arguments 6..8 in x5..x7, 9..12 at [sp] at the call, read at [fp+16..]`);
+    out.line(formatArm64(arm.listing).join('\n'));
+    out.line(typeof armRun === 'bigint' ? out.paint('green', `\nran under qemu-aarch64: r0 = ${armRun} (the interpreter agrees: ${armRun === vm.r0 ? 'yes' : 'NO'})`) : `\narm64: ${armRun}`);
     return EXIT.OK;
   },
 };

@@ -1,6 +1,8 @@
 import { parseHex } from '@bpf/isa';
 import { formatX86, jitX86 } from '@bpf/jit-x86';
 import { runX86InChild } from '@bpf/jit-x86/node';
+import { formatArm64, jitArm64 } from '@bpf/jit-arm64';
+import { runArm64 } from '@bpf/jit-arm64/node';
 import type { Command } from '../context.js';
 import { CliError, EXIT, usage } from '../errors.js';
 import { loadProgram } from '../input.js';
@@ -13,7 +15,7 @@ export const jit: Command = {
   example: 'bpf jit prog.s --arch x86_64 --run --mem "2a 00 00 00"',
   options: {
     arch: { type: 'string', help: 'target architecture (default x86_64)', values: ['x86_64', 'arm64'] },
-    run: { type: 'boolean', help: 'execute the code (x86_64: natively, in a child process)' },
+    run: { type: 'boolean', help: 'execute the code (x86_64: natively, in a child process; arm64: under qemu-aarch64)' },
     mem: { type: 'string', help: 'hex bytes: r1 points at a copy, r2 holds their length (raw-memory convention)' },
     ...INPUT_OPTS,
     ...JSON_OPT,
@@ -22,14 +24,23 @@ export const jit: Command = {
     const file = args[0];
     if (file === undefined) throw usage('jit: missing FILE');
     const arch = (flags.arch as string | undefined) ?? 'x86_64';
-    if (arch === 'arm64') throw new CliError(EXIT.UNAVAILABLE, 'jit: the arm64 JIT is not available in this build yet');
     const { program } = loadProgram(file, flags as never);
-    const result = jitX86(program);
-    const listing = formatX86(result.listing);
+    const x86 = arch === 'x86_64' ? jitX86(program) : undefined;
+    const arm = arch === 'arm64' ? jitArm64(program) : undefined;
+    const result = (x86 ?? arm)!;
+    const listing = x86 ? formatX86(x86.listing) : formatArm64(arm!.listing);
+    const texts = x86 ? x86.listing.map((l) => ({ offset: l.offset, text: l.text })) : arm!.listing.map((l) => ({ offset: l.offset, text: l.text }));
     let ran: { r0: bigint; mem: Uint8Array } | undefined;
     if (flags.run === true) {
       const mem = typeof flags.mem === 'string' ? parseHex(flags.mem) : new Uint8Array(0);
-      ran = runX86InChild(result, { mem });
+      if (x86) ran = runX86InChild(x86, { mem });
+      else {
+        try {
+          ran = runArm64(arm!, { mem });
+        } catch (e) {
+          throw new CliError(EXIT.UNAVAILABLE, `jit: cannot run arm64 code here: ${(e as Error).message}`);
+        }
+      }
     }
     if (out.json) {
       out.data({
@@ -39,13 +50,13 @@ export const jit: Command = {
         lineTable: result.lineTable,
         relocs: result.relocs,
         code: Buffer.from(result.code).toString('hex'),
-        listing: result.listing.map((l) => ({ offset: l.offset, text: l.text })),
+        listing: texts,
         ...(ran ? { r0: `0x${ran.r0.toString(16)}`, output: Buffer.from(ran.mem).toString('hex') } : {}),
       });
       return EXIT.OK;
     }
     const starts = new Map(result.lineTable.map((off, i) => [off, i] as const).filter(([off]) => off >= 0).reverse());
-    result.listing.forEach((l, k) => {
+    texts.forEach((l, k) => {
       const insn = starts.get(l.offset);
       if (insn !== undefined) out.line(out.paint('dim', `; insn ${insn}`));
       out.line(listing[k]!);
