@@ -202,6 +202,21 @@ describe('bpf demo', () => {
   });
 });
 
+describe.skipIf(skipWithout('bpftool'))('bpf btf dump', () => {
+  it('dumps vmlinux BTF exactly as bpftool does', () => {
+    const r = spawnSync(process.execPath, [bin, 'btf', 'dump', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout === execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 30 })).toBe(true);
+  });
+  it('bad BTF is an input error naming the byte', () => {
+    const f = join(tmp, 'bad.btf');
+    writeFileSync(f, Uint8Array.of(1, 2, 3));
+    const r = bpf(['btf', 'dump', f]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('byte 0: BTF is 3 bytes');
+  });
+});
+
 describe('bpf liveness', () => {
   it('prints the kernel block for the 12-argument example', () => {
     const r = bpf(['liveness', join(examples, 'call12.s')]);

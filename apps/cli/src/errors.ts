@@ -40,8 +40,8 @@ interface Located {
   readonly byteOffset?: number;
 }
 
-const INPUT_ERRORS = new Set(['IsaError', 'BtfError', 'ElfError', 'CfgError', 'ConformanceError']);
-const RUNTIME_ERRORS = new Set(['VmError', 'JitRunError', 'NativeRunError']);
+const INPUT_ERRORS = new Set(['IsaError', 'BtfError', 'ElfError', 'CfgError', 'ConformanceError', 'JitError', 'Arm64JitError']);
+const RUNTIME_ERRORS = new Set(['VmError', 'JitRunError', 'NativeRunError', 'QemuRunError']);
 
 /** Classify any thrown value into an exit code and one line of text. */
 export function describeError(e: unknown, file: string | undefined): { code: ExitCode; line: string } {

@@ -1,1 +1,5 @@
-export {};
+export { BtfError, btfString, findByName, KIND, KIND_NAMES, kfuncs, parseBtf, resolveId, sizeOf, typeById, writeBtf } from './btf.js';
+export type { Btf, BtfErrorCode, BtfType, EnumValue, KindName, Member, Param, SecInfo } from './btf.js';
+export { dumpRaw, dumpType } from './dump.js';
+export { attachProtos, BtfBuilder, btfFromProtos } from './build.js';
+export { parseBtfExt, type BtfExt, type ExtSection } from './ext.js';

@@ -1,5 +1,6 @@
 import type { Command } from '../context.js';
 import { asm } from './asm.js';
+import { btf } from './btf.js';
 import { completion } from './completion.js';
 import { demo } from './demo.js';
 import { disasm } from './disasm.js';
@@ -10,4 +11,4 @@ import { liveness } from './liveness.js';
 import { run } from './run.js';
 import { verify } from './verify.js';
 
-export const commands: readonly Command[] = [asm, disasm, elf, liveness, verify, run, jit, kernel, demo, completion];
+export const commands: readonly Command[] = [asm, disasm, btf, elf, liveness, verify, run, jit, kernel, demo, completion];

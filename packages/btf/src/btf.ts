@@ -1,0 +1,305 @@
+/**
+ * BTF (include/uapi/linux/btf.h): parse, query, and write back byte for byte. One interface per
+ * kind behind the `BtfType` union; types refer to each other by id, as the format does.
+ */
+
+export const KIND = {
+  INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, UNION: 5, ENUM: 6, FWD: 7, TYPEDEF: 8, VOLATILE: 9, CONST: 10,
+  RESTRICT: 11, FUNC: 12, FUNC_PROTO: 13, VAR: 14, DATASEC: 15, FLOAT: 16, DECL_TAG: 17, TYPE_TAG: 18, ENUM64: 19,
+} as const;
+export type KindName = keyof typeof KIND;
+export const KIND_NAMES: readonly (KindName | undefined)[] = (() => {
+  const out: (KindName | undefined)[] = [];
+  for (const [k, v] of Object.entries(KIND)) out[v] = k as KindName;
+  return out;
+})();
+
+export type BtfErrorCode = 'TRUNCATED' | 'BAD_MAGIC' | 'BAD_VERSION' | 'BAD_HEADER' | 'BAD_KIND' | 'BAD_STRING' | 'BAD_TYPE_ID' | 'BAD_SECTION';
+
+export class BtfError extends Error {
+  override readonly name = 'BtfError';
+  constructor(
+    readonly code: BtfErrorCode,
+    message: string,
+    readonly byteOffset?: number,
+    readonly typeId?: number,
+  ) {
+    super(`${typeId !== undefined ? `type [${typeId}]: ` : ''}${byteOffset !== undefined ? `byte ${byteOffset}: ` : ''}${message}`);
+  }
+}
+
+export interface Member {
+  readonly nameOff: number;
+  readonly type: number;
+  /** The raw `offset` word (bit offset, or bitfield size << 24 | bit offset with kind_flag). */
+  readonly offset: number;
+}
+export interface Param {
+  readonly nameOff: number;
+  readonly type: number;
+}
+export interface EnumValue {
+  readonly nameOff: number;
+  /** The value (for ENUM: the 32-bit word; for ENUM64: both words). */
+  readonly val: bigint;
+}
+export interface SecInfo {
+  readonly type: number;
+  readonly offset: number;
+  readonly size: number;
+}
+
+interface Base {
+  readonly nameOff: number;
+  readonly kindFlag: boolean;
+  /** The raw vlen field (FUNC keeps its linkage there). */
+  readonly vlen: number;
+  /** size or type, by kind. */
+  readonly sizeOrType: number;
+}
+export type BtfType =
+  | (Base & { readonly kind: 'INT'; readonly intData: number })
+  | (Base & { readonly kind: 'PTR' | 'FWD' | 'TYPEDEF' | 'VOLATILE' | 'CONST' | 'RESTRICT' | 'FUNC' | 'FLOAT' | 'TYPE_TAG' })
+  | (Base & { readonly kind: 'ARRAY'; readonly elemType: number; readonly indexType: number; readonly nelems: number })
+  | (Base & { readonly kind: 'STRUCT' | 'UNION'; readonly members: readonly Member[] })
+  | (Base & { readonly kind: 'ENUM' | 'ENUM64'; readonly values: readonly EnumValue[] })
+  | (Base & { readonly kind: 'FUNC_PROTO'; readonly params: readonly Param[] })
+  | (Base & { readonly kind: 'VAR'; readonly linkage: number })
+  | (Base & { readonly kind: 'DATASEC'; readonly secinfo: readonly SecInfo[] })
+  | (Base & { readonly kind: 'DECL_TAG'; readonly componentIdx: number });
+
+export interface Btf {
+  readonly endian: 'little' | 'big';
+  readonly version: number;
+  readonly flags: number;
+  /** types[0] is unused (id 0 is void); ids of split BTF continue after the base's. */
+  readonly types: readonly (BtfType | undefined)[];
+  /** The first id this BTF defines (1, or the base's count for split BTF). */
+  readonly firstId: number;
+  readonly strings: Uint8Array;
+  /** String offsets of split BTF continue after the base's string section. */
+  readonly stringBase: number;
+  readonly base?: Btf;
+}
+
+const MAGIC = 0xeb9f;
+
+/** Parse a .BTF section (or /sys/kernel/btf/vmlinux); `base` for split (module) BTF. */
+export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
+  if (bytes.length < 24) throw new BtfError('TRUNCATED', `BTF is ${bytes.length} bytes, shorter than its 24-byte header`, 0);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const le = dv.getUint16(0, true) === MAGIC ? true : dv.getUint16(0, false) === MAGIC ? false : undefined;
+  if (le === undefined) throw new BtfError('BAD_MAGIC', `Invalid magic 0x${dv.getUint16(0, true).toString(16)}`, 0);
+  const version = dv.getUint8(2);
+  if (version !== 1) throw new BtfError('BAD_VERSION', `Unsupported version ${version}`, 2);
+  const hdrLen = dv.getUint32(4, le);
+  if (hdrLen < 24 || hdrLen > bytes.length) throw new BtfError('BAD_HEADER', `Invalid hdr_len ${hdrLen}`, 4);
+  const typeOff = dv.getUint32(8, le);
+  const typeLen = dv.getUint32(12, le);
+  const strOff = dv.getUint32(16, le);
+  const strLen = dv.getUint32(20, le);
+  const tStart = hdrLen + typeOff;
+  const sStart = hdrLen + strOff;
+  if (tStart + typeLen > bytes.length || typeLen % 4 !== 0) throw new BtfError('BAD_SECTION', `type section [${typeOff}, +${typeLen}) runs past the end`, 12);
+  if (sStart + strLen > bytes.length) throw new BtfError('BAD_SECTION', `string section [${strOff}, +${strLen}) runs past the end`, 20);
+  const strings = bytes.slice(sStart, sStart + strLen);
+  if (strLen > 0 && strings[strLen - 1] !== 0) throw new BtfError('BAD_STRING', 'Invalid string section: not NUL-terminated', sStart + strLen - 1);
+  const base = opts.base;
+  const firstId = base ? base.types.length : 1;
+  const types: (BtfType | undefined)[] = base ? new Array<BtfType | undefined>(firstId).fill(undefined) : [undefined];
+  let p = tStart;
+  const end = tStart + typeLen;
+  const u32 = (at: number): number => {
+    if (at + 4 > end) throw new BtfError('TRUNCATED', 'type record runs past the type section', at, types.length);
+    return dv.getUint32(at, le);
+  };
+  while (p < end) {
+    const id = types.length;
+    const nameOff = u32(p);
+    const info = u32(p + 4);
+    const sizeOrType = u32(p + 8);
+    const kindNum = (info >>> 24) & 0x1f;
+    const kind = KIND_NAMES[kindNum];
+    const vlen = info & 0xffff;
+    const kindFlag = info >>> 31 === 1;
+    const b = { nameOff, kindFlag, vlen, sizeOrType };
+    p += 12;
+    if (kind === undefined) throw new BtfError('BAD_KIND', `Invalid kind ${kindNum}`, p - 8, id);
+    switch (kind) {
+      case 'INT':
+        types.push({ ...b, kind, intData: u32(p) });
+        p += 4;
+        break;
+      case 'ARRAY':
+        types.push({ ...b, kind, elemType: u32(p), indexType: u32(p + 4), nelems: u32(p + 8) });
+        p += 12;
+        break;
+      case 'STRUCT':
+      case 'UNION': {
+        const members: Member[] = new Array<Member>(vlen);
+        for (let k = 0; k < vlen; k++, p += 12) members[k] = { nameOff: u32(p), type: u32(p + 4), offset: u32(p + 8) };
+        types.push({ ...b, kind, members });
+        break;
+      }
+      case 'ENUM': {
+        const values: EnumValue[] = new Array<EnumValue>(vlen);
+        for (let k = 0; k < vlen; k++, p += 8) values[k] = { nameOff: u32(p), val: BigInt(u32(p + 4)) };
+        types.push({ ...b, kind, values });
+        break;
+      }
+      case 'ENUM64': {
+        const values: EnumValue[] = new Array<EnumValue>(vlen);
+        for (let k = 0; k < vlen; k++, p += 12) values[k] = { nameOff: u32(p), val: (BigInt(u32(p + 8)) << 32n) | BigInt(u32(p + 4)) };
+        types.push({ ...b, kind, values });
+        break;
+      }
+      case 'FUNC_PROTO': {
+        const params: Param[] = new Array<Param>(vlen);
+        for (let k = 0; k < vlen; k++, p += 8) params[k] = { nameOff: u32(p), type: u32(p + 4) };
+        types.push({ ...b, kind, params });
+        break;
+      }
+      case 'VAR':
+        types.push({ ...b, kind, linkage: u32(p) });
+        p += 4;
+        break;
+      case 'DATASEC': {
+        const secinfo: SecInfo[] = new Array<SecInfo>(vlen);
+        for (let k = 0; k < vlen; k++, p += 12) secinfo[k] = { type: u32(p), offset: u32(p + 4), size: u32(p + 8) };
+        types.push({ ...b, kind, secinfo });
+        break;
+      }
+      case 'DECL_TAG':
+        types.push({ ...b, kind, componentIdx: u32(p) | 0 });
+        p += 4;
+        break;
+      default:
+        types.push({ ...b, kind } as BtfType);
+    }
+  }
+  return { endian: le ? 'little' : 'big', version, flags: dv.getUint8(3), types, firstId, strings, stringBase: base ? base.stringBase + base.strings.length : 0, ...(base ? { base } : {}) };
+}
+
+const decoder = new TextDecoder();
+
+/** The string at `off` (through the base for split BTF). */
+export function btfString(btf: Btf, off: number): string {
+  if (off < btf.stringBase) return btf.base ? btfString(btf.base, off) : '';
+  const at = off - btf.stringBase;
+  if (at >= btf.strings.length) throw new BtfError('BAD_STRING', `Invalid name_offset ${off}`);
+  let end = at;
+  while (btf.strings[end] !== 0) end++;
+  return decoder.decode(btf.strings.subarray(at, end));
+}
+
+/** The type with `id` (through the base for split BTF); undefined for void (0). */
+export function typeById(btf: Btf, id: number): BtfType | undefined {
+  if (id < btf.firstId && btf.base) return typeById(btf.base, id);
+  return btf.types[id];
+}
+
+const MODIFIERS = new Set(['TYPEDEF', 'VOLATILE', 'CONST', 'RESTRICT', 'TYPE_TAG']);
+
+/** Skip typedefs and modifiers: the id of the underlying type. */
+export function resolveId(btf: Btf, id: number): number {
+  for (let guard = 0; guard < 64; guard++) {
+    const t = typeById(btf, id);
+    if (!t || !MODIFIERS.has(t.kind)) return id;
+    id = t.sizeOrType;
+  }
+  throw new BtfError('BAD_TYPE_ID', 'Loop detected', undefined, id);
+}
+
+/** Ids of the types named `name` (optionally of one kind). */
+export function findByName(btf: Btf, name: string, kind?: KindName): number[] {
+  const out: number[] = [];
+  for (let id = btf.firstId; id < btf.types.length; id++) {
+    const t = btf.types[id]!;
+    if ((kind === undefined || t.kind === kind) && t.nameOff !== 0 && btfString(btf, t.nameOff) === name) out.push(id);
+  }
+  return out;
+}
+
+/** Size in bytes of a type (after resolving typedefs/modifiers). */
+export function sizeOf(btf: Btf, id: number): number {
+  const t = typeById(btf, resolveId(btf, id));
+  if (!t) return 0;
+  switch (t.kind) {
+    case 'INT': case 'STRUCT': case 'UNION': case 'ENUM': case 'ENUM64': case 'FLOAT': case 'DATASEC':
+      return t.sizeOrType;
+    case 'PTR':
+      return 8;
+    case 'ARRAY':
+      return t.nelems * sizeOf(btf, t.elemType);
+    default:
+      return 0;
+  }
+}
+
+/** Functions carrying the `bpf_kfunc` decl tag, by name. */
+export function kfuncs(btf: Btf): Map<string, number> {
+  const out = new Map<string, number>();
+  for (let id = btf.firstId; id < btf.types.length; id++) {
+    const t = btf.types[id]!;
+    if (t.kind === 'DECL_TAG' && t.componentIdx === -1 && btfString(btf, t.nameOff) === 'bpf_kfunc') {
+      const f = typeById(btf, t.sizeOrType);
+      if (f?.kind === 'FUNC') out.set(btfString(btf, f.nameOff), t.sizeOrType);
+    }
+  }
+  return out;
+}
+
+/** Serialise: header, types, strings — byte for byte what parse read for canonical layouts. */
+export function writeBtf(btf: Btf): Uint8Array {
+  const le = btf.endian === 'little';
+  let typeLen = 0;
+  for (let id = btf.firstId; id < btf.types.length; id++) typeLen += recordSize(btf.types[id]!);
+  const out = new Uint8Array(24 + typeLen + btf.strings.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint16(0, MAGIC, le);
+  dv.setUint8(2, btf.version);
+  dv.setUint8(3, btf.flags);
+  dv.setUint32(4, 24, le);
+  dv.setUint32(8, 0, le);
+  dv.setUint32(12, typeLen, le);
+  dv.setUint32(16, typeLen, le);
+  dv.setUint32(20, btf.strings.length, le);
+  let p = 24;
+  const w = (v: number): void => {
+    dv.setUint32(p, v >>> 0, le);
+    p += 4;
+  };
+  for (let id = btf.firstId; id < btf.types.length; id++) {
+    const t = btf.types[id]!;
+    w(t.nameOff);
+    w(((t.kindFlag ? 1 : 0) << 31) | (KIND[t.kind] << 24) | t.vlen);
+    w(t.sizeOrType);
+    switch (t.kind) {
+      case 'INT': w(t.intData); break;
+      case 'ARRAY': w(t.elemType); w(t.indexType); w(t.nelems); break;
+      case 'STRUCT': case 'UNION': for (const m of t.members) { w(m.nameOff); w(m.type); w(m.offset); } break;
+      case 'ENUM': for (const v of t.values) { w(v.nameOff); w(Number(v.val & 0xffffffffn)); } break;
+      case 'ENUM64': for (const v of t.values) { w(v.nameOff); w(Number(v.val & 0xffffffffn)); w(Number((v.val >> 32n) & 0xffffffffn)); } break;
+      case 'FUNC_PROTO': for (const q of t.params) { w(q.nameOff); w(q.type); } break;
+      case 'VAR': w(t.linkage); break;
+      case 'DATASEC': for (const s of t.secinfo) { w(s.type); w(s.offset); w(s.size); } break;
+      case 'DECL_TAG': w(t.componentIdx); break;
+      default: break;
+    }
+  }
+  out.set(btf.strings, p);
+  return out;
+}
+
+function recordSize(t: BtfType): number {
+  switch (t.kind) {
+    case 'INT': case 'VAR': case 'DECL_TAG': return 16;
+    case 'ARRAY': return 24;
+    case 'STRUCT': case 'UNION': return 12 + 12 * t.members.length;
+    case 'ENUM': return 12 + 8 * t.values.length;
+    case 'ENUM64': return 12 + 12 * t.values.length;
+    case 'FUNC_PROTO': return 12 + 8 * t.params.length;
+    case 'DATASEC': return 12 + 12 * t.secinfo.length;
+    default: return 12;
+  }
+}
