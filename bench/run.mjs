@@ -22,6 +22,8 @@ for (const group of ['packages', 'apps']) {
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.mjs')).sort()) scripts.push(join(dir, f));
   }
 }
+// cross-layer comparisons with the kernel live in bench/*.mjs (all but this runner)
+for (const f of readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.mjs') && f !== 'run.mjs').sort()) scripts.push(join(root, 'bench', f));
 const failures = [];
 for (const s of scripts) {
   const rel = s.slice(root.length + 1);

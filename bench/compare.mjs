@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// Side by side with the running kernel, on the same programs (fixtures/kernel/corpus.json
+// sources plus a large generated program): verification time (ours without a log vs the
+// kernel's "verification time" at log level 4, stats only), processed instructions, x86-64
+// code size vs jited_prog_len, run time of our native code and of @bpf/vm vs the kernel's
+// BPF_PROG_TEST_RUN duration, and peak heap while verifying the largest program.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { assemble, decode } from '../packages/isa/dist/index.js';
+import { verify } from '../packages/verifier/dist/index.js';
+import { run } from '../packages/vm/dist/index.js';
+import { jitX86 } from '../packages/jit-x86/dist/index.js';
+import { runX86 } from '../packages/jit-x86/dist/node.js';
+import { createMap, loadProgram, probe, testRun } from '../packages/kernel/dist/index.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quick = process.argv.includes('--quick');
+const corpus = JSON.parse(readFileSync(join(root, 'fixtures/kernel/corpus.json'), 'utf8')).cases;
+const kernel = probe();
+const rows = [];
+const programs = corpus.filter((c) => c.accepted).map((c) => ({ name: c.name, type: c.type, program: c.name.startsWith('random/') ? { insns: decode(Buffer.from(c.insns, 'hex')) } : assemble(c.name.startsWith('asm/') ? readFileSync(join(root, 'fixtures', c.name), 'utf8') : readFileSync(join(root, 'fixtures', c.name), 'utf8').split('-- asm\n')[1].split(/^-- /m)[0]) }));
+// a large straight-line + loop program
+const big = assemble(['r0 = 0', 'r1 = 0', ...Array.from({ length: quick ? 2000 : 20000 }, (_, k) => `r0 += ${k % 7}`), 'l:', 'r0 ^= r1', 'r1 += 1', 'if r1 < 200 goto l', 'exit'].join('\n'));
+programs.push({ name: `generated/large-${big.insns.length}`, type: 'socket_filter', program: big });
+
+let oursUs = 0, kernelUs = 0, oursInsns = 0, kernelInsns = 0, oursBytes = 0, kernelBytes = 0;
+for (const p of programs) {
+  const reps = quick ? 3 : 10;
+  let best = Infinity, r;
+  for (let k = 0; k < reps; k++) {
+    const t0 = process.hrtime.bigint();
+    r = verify(p.program, { type: p.type, logLevel: 0 });
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  oursUs += best;
+  oursInsns += r.stats.processedInsns;
+  const jit = jitX86(r.program ?? p.program);
+  oursBytes += jit.code.length;
+  if (kernel.canLoad) {
+    const maps = (p.program.maps ?? []).map((m) => createMap({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries }));
+    const load = loadProgram(p.program, { type: p.type, logLevel: 4, mapFds: Object.fromEntries((p.program.maps ?? []).map((m, k) => [m.name, maps[k].fd])) });
+    kernelUs += load.stats?.verificationTimeUsec ?? 0;
+    kernelInsns += load.stats?.processedInsns ?? 0;
+    kernelBytes += load.jitedLen ?? 0;
+    if (p.name.startsWith('generated/')) {
+      rows.push({ benchmark: `verify ${p.name}`, ours: best, reference: load.stats?.verificationTimeUsec, unit: 'µs', note: `processed insns ${r.stats.processedInsns} ours, ${load.stats?.processedInsns} kernel` });
+      rows.push({ benchmark: `x86-64 code size ${p.name}`, ours: jit.code.length, reference: load.jitedLen, unit: 'bytes' });
+      const data = new Uint8Array(64);
+      const tr = testRun(load.fd, { data, repeat: 1000 });
+      const t1 = performance.now();
+      for (let k = 0; k < 100; k++) runX86(jit, { mem: data });
+      rows.push({ benchmark: `run ${p.name}: our x86-64 code (incl. call overhead) vs kernel test-run`, ours: ((performance.now() - t1) / 100) * 1e6, reference: tr.duration, unit: 'ns/run' });
+      const t2 = performance.now();
+      const vr = run(p.program, { ctx: new Uint8Array(192) });
+      rows.push({ benchmark: `run ${p.name}: @bpf/vm vs kernel test-run`, ours: (performance.now() - t2) * 1e6, reference: tr.duration, unit: 'ns/run', note: `${vr.insns} insns` });
+    }
+    load.close();
+    for (const m of maps) m.close();
+  }
+}
+rows.unshift(
+  { benchmark: `verifier wall time, ${programs.length} accepted corpus programs (total)`, ours: oursUs, reference: kernel.canLoad ? kernelUs : undefined, unit: 'µs', note: kernel.canLoad ? 'kernel: "verification time" at log level 4' : `no kernel: ${kernel.reason}` },
+  { benchmark: 'processed instructions (total)', ours: oursInsns, reference: kernel.canLoad ? kernelInsns : undefined, unit: 'insns' },
+  { benchmark: 'x86-64 code size (total) vs kernel jited_prog_len', ours: oursBytes, reference: kernel.canLoad ? kernelBytes : undefined, unit: 'bytes' },
+);
+// peak heap while verifying the largest program
+globalThis.gc?.();
+const before = process.memoryUsage().heapUsed;
+let peak = before;
+const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 1);
+verify(big, { logLevel: 0 });
+peak = Math.max(peak, process.memoryUsage().heapUsed);
+clearInterval(timer);
+rows.push({ benchmark: `peak heap growth verifying ${big.insns.length} insns`, ours: (peak - before) / 2 ** 20, unit: 'MiB', note: 'no kernel reference' });
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+writeFileSync(join(root, 'bench/results/compare.json'), JSON.stringify({ rows }, null, 2));
+console.table(rows.map((r) => ({ ...r, ours: typeof r.ours === 'number' ? +r.ours.toFixed(1) : r.ours, ratio: r.reference ? +(r.ours / r.reference).toFixed(2) : '—' })));
