@@ -41,4 +41,5 @@ if ! "${PNPM[@]}" install --frozen-lockfile --reporter=append-only >"$log" 2>&1;
 fi
 rm -f "$log"
 "${PNPM[@]}" exec tsc -b
+node apps/cli/scripts/copy-examples.mjs
 echo "setup: done"

@@ -20,6 +20,7 @@ function bpf(args: readonly string[], input?: string | Uint8Array): { code: numb
 
 beforeAll(() => {
   execFileSync('pnpm', ['exec', 'tsc', '-b', 'apps/cli'], { cwd: repoRoot, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(repoRoot, 'apps/cli/scripts/copy-examples.mjs')]);
 }, 300_000);
 
 describe('bpf (usage)', () => {

@@ -31,6 +31,13 @@ export class CliError extends Error {
 
 export const usage = (msg: string): CliError => new CliError(EXIT.USAGE, msg);
 
+/** The FILE positional of a command, or a usage error naming the command. */
+export function requireFile(args: readonly string[], command: string, at = 0): string {
+  const file = args[at];
+  if (file === undefined) throw usage(`${command}: missing FILE`);
+  return file;
+}
+
 interface Located {
   readonly name: string;
   readonly message: string;
@@ -40,7 +47,7 @@ interface Located {
   readonly byteOffset?: number;
 }
 
-const INPUT_ERRORS = new Set(['IsaError', 'BtfError', 'ElfError', 'CfgError', 'ConformanceError', 'JitError', 'Arm64JitError']);
+const INPUT_ERRORS = new Set(['IsaError', 'BtfError', 'ElfError', 'CfgError', 'ConformanceError', 'JitError']);
 const RUNTIME_ERRORS = new Set(['VmError', 'JitRunError', 'NativeRunError', 'QemuRunError']);
 
 /** Classify any thrown value into an exit code and one line of text. */

@@ -34,3 +34,15 @@ export interface JitResult {
   /** Number of convergence passes the JIT needed. */
   readonly passes?: number;
 }
+
+/** A program a JIT cannot translate, naming the instruction (both JITs throw this). */
+export class JitError extends Error {
+  override readonly name = 'JitError';
+  constructor(
+    readonly code: 'UNSUPPORTED' | 'BAD_PROGRAM',
+    message: string,
+    readonly insn: number,
+  ) {
+    super(`insn ${insn}: ${message}`);
+  }
+}

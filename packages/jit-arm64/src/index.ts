@@ -1,2 +1,3 @@
-export { jitArm64, Arm64JitError, REG_MAP, type Arm64JitResult, type Arm64Listed } from './jit.js';
+export { jitArm64, REG_MAP, type Arm64JitResult, type Arm64Listed } from './jit.js';
+export { JitError } from '@bpf/isa';
 export { formatArm64 } from './format.js';

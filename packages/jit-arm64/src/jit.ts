@@ -8,7 +8,7 @@
  * Every BPF instruction becomes a sequence whose length does not depend on jump distances
  * (conditional branches reach ±1 MiB), so two passes suffice: one to learn offsets, one to emit.
  */
-import { analyseFrames, decodeOp, type AnalysedProgram, type Insn, type JitReloc, type JitResult, type Program } from '@bpf/isa';
+import { analyseFrames, decodeOp, JitError, type AnalysedProgram, type Insn, type JitReloc, type JitResult, type Program } from '@bpf/isa';
 
 /** BPF register -> AArch64 register. */
 export const REG_MAP: readonly number[] = [8, 0, 1, 2, 3, 4, 19, 20, 21, 22, 25];
@@ -23,16 +23,6 @@ const ZR = 31;
 const SAVED = [19, 20, 21, 22, 25] as const;
 const MAY_GOTO_LOOPS = 8_388_608;
 
-export class Arm64JitError extends Error {
-  override readonly name = 'Arm64JitError';
-  constructor(
-    readonly code: 'UNSUPPORTED' | 'BAD_PROGRAM',
-    message: string,
-    readonly insn: number,
-  ) {
-    super(`insn ${insn}: ${message}`);
-  }
-}
 
 export interface Arm64Listed {
   readonly offset: number;
@@ -211,7 +201,7 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
   const d = REG_MAP[i.dst] ?? -1;
   const s = REG_MAP[i.src] ?? -1;
   const fail = (m: string): never => {
-    throw new Arm64JitError('UNSUPPORTED', m, pc);
+    throw new JitError('UNSUPPORTED', m, pc);
   };
   switch (op.kind) {
     case 'alu': {
@@ -339,7 +329,7 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
       if (op.target === 'subprog') {
         const start = pc + i.imm + 1;
         const k = c.ap.subprogs.findIndex((sp) => sp.start === start);
-        if (k < 0) throw new Arm64JitError('BAD_PROGRAM', `call to ${start}, which starts no subprogram`, pc);
+        if (k < 0) throw new JitError('BAD_PROGRAM', `call to ${start}, which starts no subprogram`, pc);
         const rel = ((c.entries[k] ?? 0) - a.offset) / 4;
         a.put(0x94000000 | (rel & 0x3ffffff), `bl #${rel < 0 ? '-' : ''}0x${Math.abs(rel * 4).toString(16)}`);
       } else {

@@ -10,7 +10,7 @@
  * (= BPF r10), the BPF stack, saved rbx r12 r13 r14 r15, the may_goto counter, the outgoing
  * area at rsp; rsp stays 16-byte aligned at every call.
  */
-import { analyseFrames, decodeOp, type AnalysedProgram, type Insn, type JitReloc, type JitResult, type Program } from '@bpf/isa';
+import { analyseFrames, decodeOp, JitError, type AnalysedProgram, type Insn, type JitReloc, type JitResult, type Program } from '@bpf/isa';
 import { Asm, X, type Cond, type Listed } from './emit.js';
 
 /** BPF register -> x86 register: r0 rax, r1..r5 rdi rsi rdx rcx r8, r6..r9 rbx r13 r14 r15, r10 rbp. */
@@ -22,16 +22,6 @@ const TMP2 = X.r12;
 const SAVED = [X.rbx, X.r12, X.r13, X.r14, X.r15] as const;
 const MAY_GOTO_LOOPS = 8_388_608;
 
-export class JitError extends Error {
-  override readonly name = 'JitError';
-  constructor(
-    readonly code: 'UNSUPPORTED' | 'BAD_PROGRAM',
-    message: string,
-    readonly insn: number,
-  ) {
-    super(`insn ${insn}: ${message}`);
-  }
-}
 
 export interface X86JitResult extends JitResult {
   /** Every native instruction with its offset, bytes and Intel-syntax text. */

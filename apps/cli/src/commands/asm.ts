@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { assemble, encode, formatHex } from '@bpf/isa';
 import type { Command } from '../context.js';
-import { EXIT, usage } from '../errors.js';
+import { EXIT, requireFile } from '../errors.js';
 import { readInput } from '../input.js';
 import { JSON_OPT } from '../options.js';
 
@@ -17,8 +17,7 @@ export const asm: Command = {
     ...JSON_OPT,
   },
   run({ args, flags, out }) {
-    const file = args[0];
-    if (file === undefined) throw usage('asm: missing FILE');
+    const file = requireFile(args, 'asm');
     const program = assemble(new TextDecoder().decode(readInput(file)));
     const bytes = encode(program.insns, { endian: flags.endian === 'big' ? 'big' : 'little' });
     if (out.json) {

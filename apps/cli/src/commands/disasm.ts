@@ -1,6 +1,6 @@
 import { disassemble, formatInsn } from '@bpf/isa';
 import type { Command } from '../context.js';
-import { EXIT, usage } from '../errors.js';
+import { EXIT, requireFile } from '../errors.js';
 import { loadProgram } from '../input.js';
 import { INPUT_OPTS, JSON_OPT } from '../options.js';
 
@@ -15,8 +15,7 @@ export const disasm: Command = {
     ...JSON_OPT,
   },
   run({ args, flags, out }) {
-    const file = args[0];
-    if (file === undefined) throw usage('disasm: missing FILE');
+    const file = requireFile(args, 'disasm');
     const { program, kind } = loadProgram(file, flags as never);
     const syntax = flags.syntax === 'kernel' ? 'kernel' : 'llvm';
     if (out.json) {

@@ -1,6 +1,6 @@
 import { loadPrograms, parseElf, relocTypeName } from '@bpf/elf';
 import type { Command } from '../context.js';
-import { CliError, EXIT, usage } from '../errors.js';
+import { CliError, EXIT, requireFile } from '../errors.js';
 import { readInput } from '../input.js';
 import { JSON_OPT } from '../options.js';
 
@@ -11,8 +11,7 @@ export const elf: Command = {
   example: 'bpf elf prog.o',
   options: { ...JSON_OPT },
   run({ args, out }) {
-    const file = args[0];
-    if (file === undefined) throw usage('elf: missing FILE');
+    const file = requireFile(args, 'elf');
     const bytes = readInput(file);
     if (!(bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46))
       throw new CliError(EXIT.INPUT, `${file}: not an ELF object (no \\x7fELF magic)`);

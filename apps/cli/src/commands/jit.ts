@@ -4,7 +4,7 @@ import { runX86InChild } from '@bpf/jit-x86/node';
 import { formatArm64, jitArm64 } from '@bpf/jit-arm64';
 import { runArm64 } from '@bpf/jit-arm64/node';
 import type { Command } from '../context.js';
-import { CliError, EXIT, usage } from '../errors.js';
+import { CliError, EXIT, requireFile } from '../errors.js';
 import { loadProgram } from '../input.js';
 import { INPUT_OPTS, JSON_OPT } from '../options.js';
 
@@ -21,8 +21,7 @@ export const jit: Command = {
     ...JSON_OPT,
   },
   run({ args, flags, out }) {
-    const file = args[0];
-    if (file === undefined) throw usage('jit: missing FILE');
+    const file = requireFile(args, 'jit');
     const arch = (flags.arch as string | undefined) ?? 'x86_64';
     const { program } = loadProgram(file, flags as never);
     const x86 = arch === 'x86_64' ? jitX86(program) : undefined;

@@ -2,7 +2,7 @@ import { formatInsn } from '@bpf/isa';
 import { computeLiveness, formatLiveRegs, livenessToJson } from '@bpf/liveness';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
-import { EXIT, usage } from '../errors.js';
+import { EXIT, requireFile } from '../errors.js';
 import { loadProgram } from '../input.js';
 import { INPUT_OPTS, JSON_OPT, TYPE_OPT } from '../options.js';
 
@@ -13,8 +13,7 @@ export const liveness: Command = {
   example: 'bpf liveness prog.s --type xdp',
   options: { ...TYPE_OPT, ...INPUT_OPTS, ...JSON_OPT },
   run({ args, flags, out }) {
-    const file = args[0];
-    if (file === undefined) throw usage('liveness: missing FILE');
+    const file = requireFile(args, 'liveness');
     const { program } = loadProgram(file, flags as never);
     const progType = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';
     const l = computeLiveness(program, { progType });

@@ -1,7 +1,7 @@
 import { parseHex } from '@bpf/isa';
 import { run as vmRun } from '@bpf/vm';
 import type { Command } from '../context.js';
-import { EXIT, usage } from '../errors.js';
+import { EXIT, requireFile, usage } from '../errors.js';
 import { loadProgram } from '../input.js';
 import { INPUT_OPTS, JSON_OPT, TYPE_OPT } from '../options.js';
 
@@ -19,8 +19,7 @@ export const run: Command = {
     ...JSON_OPT,
   },
   run({ args, flags, out }) {
-    const file = args[0];
-    if (file === undefined) throw usage('run: missing FILE');
+    const file = requireFile(args, 'run');
     const { program } = loadProgram(file, flags as never);
     const hex = (flags.mem ?? flags.data) as string | undefined;
     const mem = hex === undefined ? new Uint8Array(0) : parseHex(hex);

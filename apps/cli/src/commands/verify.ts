@@ -1,7 +1,7 @@
 import type { ProgType } from '@bpf/isa';
 import { verify as runVerifier } from '@bpf/verifier';
 import type { Command } from '../context.js';
-import { EXIT, usage } from '../errors.js';
+import { EXIT, requireFile } from '../errors.js';
 import { loadProgram } from '../input.js';
 import { INPUT_OPTS, JSON_OPT, TYPE_OPT } from '../options.js';
 
@@ -18,8 +18,7 @@ export const verify: Command = {
     ...JSON_OPT,
   },
   run({ args, flags, out }) {
-    const file = args[0];
-    if (file === undefined) throw usage('verify: missing FILE');
+    const file = requireFile(args, 'verify');
     const { program } = loadProgram(file, flags as never);
     const type = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';
     const r = runVerifier(program, { type, logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true });
