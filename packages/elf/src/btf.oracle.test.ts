@@ -8,10 +8,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, skipWithout, tempDir } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
-import { bpftoolBtf } from './bpftoolbtf.test.helper.js';
+import { bpftoolBtf, coreRelosFromLibbpfLog } from './bpftoolbtf.test.helper.js';
 import { corpus } from './corpus.test.helper.js';
 import type { BtfTypeTable, CoreRelo, StructOpsInfo } from './index.js';
-import { CORE_KINDS, loadPrograms, parseElf, resolveBtfMaps, typeTable } from './index.js';
+import { CORE_KINDS, loadPrograms, parseBtfTable, parseElf, resolveBtfMaps, typeTable } from './index.js';
 
 const dir = corpus();
 const els = ['v2.el', 'v3.el', 'v4.el'];
@@ -234,6 +234,27 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
         expect([p.attachBtfId, p.structOpsMember]).toEqual([map.structOps.kernTypeId, f.memberIndex]);
       }
     });
+  });
+
+  it('with @bpf/btf reading the .BTF / .BTF.ext itself: the same maps and CO-RE results', () => {
+    const vmlinux = parseBtfTable(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux'))).table;
+    for (const base of ['maps', 'core', 'core_narrow', 'map_in_map', 'externs']) {
+      const path = join(dir, `${base}.v3.el.o`);
+      const bytes = new Uint8Array(readFileSync(path));
+      const obj = parseElf(bytes);
+      const local = bpftoolBtf(path);
+      let coreRelos = new Map<string, CoreRelo[]>();
+      libbpfLoad(path, (log) => (coreRelos = coreRelosFromLibbpfLog(log, obj, local)));
+      const kconfig = { CONFIG_HZ: 250, CONFIG_BPF_SYSCALL: true, CONFIG_NR_CPUS: 256 };
+      // Ours end to end (object BTF and .BTF.ext read by @bpf/btf) vs bpftool's reading and
+      // libbpf's records.
+      const auto = loadPrograms(bytes, { kernelBtf: vmlinux, kconfig });
+      const oracle = loadPrograms(bytes, { objectBtf: local, kernelBtf: kernel(), btfExt: { coreRelos }, kconfig });
+      expect([base, auto.map((p) => p.insns)]).toEqual([base, oracle.map((p) => p.insns)]);
+      expect([base, auto[0]!.maps]).toEqual([base, oracle[0]!.maps]);
+      // func_info placed on every subprogram (needed to load programs with callbacks).
+      for (const p of auto) expect([base, p.name, p.funcInfo?.map((f) => f.insnOff)]).toEqual([base, p.name, p.subprogs.map((x) => x.start)]);
+    }
   });
 
   it('a kconfig extern without a value is a typed error, as in libbpf', () => {

@@ -32,3 +32,4 @@ export { placeExtInfo } from './extinfo.js';
 export type { ExtInfoBySection, PlacedExtInfo, SectionFuncInfo, SectionLineInfo } from './extinfo.js';
 export { structOpsMaps } from './structops.js';
 export type { StructOpsFunc, StructOpsInfo } from './structops.js';
+export { btfExtRecords, btfTable, parseBtfTable } from './btfadapter.js';

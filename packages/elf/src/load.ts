@@ -21,6 +21,7 @@ import type { ElfMap } from './maps.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG } from './maps.js';
 import type { ElfObject } from './object.js';
 import { parseElf } from './object.js';
+import { btfExtRecords, parseBtfTable } from './btfadapter.js';
 import { structOpsMaps } from './structops.js';
 
 /** `.BTF.ext` contents by section name. */
@@ -47,8 +48,9 @@ export interface LoadOptions {
 }
 
 /** Parse an object and return its entry programs, linked as libbpf links them. */
-export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProgram[] {
+export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfProgram[] {
   let obj: ElfObject = parseElf(bytes);
+  const opts = withObjectBtf(obj, given);
   let maps: ElfMap[] = [...obj.maps];
   const kconfig = new Map<string, number>();
   if (opts.objectBtf) {
@@ -84,9 +86,11 @@ export function loadPrograms(bytes: Uint8Array, opts: LoadOptions = {}): ElfProg
       maps.push({ kind: 'kconfig', name: '.kconfig', type: 'array', keySize: 4, valueSize: size, maxEntries: 1, flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE, frozen: true, data, section: '.kconfig', sectionIndex: 0, offset: 0 });
     }
   }
+  // CO-RE needs a target: without a kernel BTF the code stays as clang wrote it (fine for
+  // disassembly; libbpf would refuse to load it).
   const core = opts.btfExt?.coreRelos;
-  if (core?.size) {
-    if (!opts.objectBtf || !opts.kernelBtf) throw new ElfError('BAD_CORE', 'CO-RE relocations need the object BTF and a target (kernel) BTF');
+  if (core?.size && opts.kernelBtf) {
+    if (!opts.objectBtf) throw new ElfError('BAD_CORE', 'CO-RE relocations need the object BTF');
     obj = applyCore(obj, core, opts.objectBtf, opts.kernelBtf);
   }
   const structOps = opts.objectBtf && opts.kernelBtf ? structOpsMaps(obj, opts.objectBtf, opts.kernelBtf) : [];
@@ -198,4 +202,15 @@ export function resolveAttachTarget(p: ElfProgram, kernel: BtfTypeTable): ElfPro
   if (!ids?.length)
     throw new ElfError('UNRESOLVED_EXTERN', `attach target ${kind} ${prefix}${p.attachTo} of ${p.name} is not in the kernel BTF`, { section: p.section });
   return { ...p, attachBtfId: ids[0]! };
+}
+
+/**
+ * Fill in what the caller did not give from the object itself: its `.BTF` (read with
+ * `@bpf/btf`) and `.BTF.ext` records.
+ */
+function withObjectBtf(obj: ElfObject, opts: LoadOptions): LoadOptions {
+  if (!obj.btf || (opts.objectBtf && opts.btfExt)) return opts;
+  const { btf, table } = parseBtfTable(obj.btf);
+  const ext = !opts.btfExt && obj.btfExt ? btfExtRecords(obj.btfExt, btf, obj.endian) : undefined;
+  return { ...opts, ...(opts.objectBtf ? {} : { objectBtf: table }), ...(ext ? { btfExt: ext } : {}) };
 }
