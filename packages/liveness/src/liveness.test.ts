@@ -116,3 +116,22 @@ describe('CFG', () => {
     expect(text).toBe('Live regs before insn:\n      0: .......... (b7)\n      1: 0......... (95)\n');
   });
 });
+
+describe('liveness blocks in the recorded kernel corpus (fixtures/kernel/corpus.json, log level 2)', () => {
+  const corpus = (JSON.parse(readFileSync(join(fixturesDir, 'kernel/corpus.json'), 'utf8')) as {
+    cases: { name: string; type: 'socket_filter' | 'xdp'; insns: string; log: string }[];
+  }).cases.filter((c) => c.log.includes('Live regs before insn:'));
+  it('has programs with a recorded block', () => expect(corpus.length).toBeGreaterThan(100));
+  it.each(corpus.map((c) => [c.name, c] as const))('%s', (_n, c) => {
+    const lines = c.log.split('\n');
+    const at = lines.indexOf('Live regs before insn:');
+    let end = at + 1;
+    while (end < lines.length && /^[ 0-9]{4}[ 0-9]{3}: [.0-9]{10} /.test(lines[end]!)) end++;
+    const theirs = lines.slice(at, end).join('\n') + '\n';
+    const program: Program = { insns: decode(Uint8Array.from(Buffer.from(c.insns, 'hex')), { strict: false }), type: c.type };
+    const ours = formatLiveRegs(computeLiveness(program), (insns, i) => formatInsn(insns, i, { syntax: 'kernel' }));
+    // the kernel prints map addresses where we print the map fd placeholder: compare ld_imm64 lines by shape
+    const norm = (s: string): string => s.replace(/\(18\) (r\d+) = 0x[0-9a-f]+/g, '(18) $1 = IMM');
+    expect(norm(ours)).toBe(norm(theirs));
+  });
+});
