@@ -36,8 +36,11 @@ export interface LoadOptions {
   readonly objectBtf?: BtfTypeTable;
   /** The object's `.BTF.ext` records. */
   readonly btfExt?: BtfExtRecords;
-  /** The target kernel's BTF (`/sys/kernel/btf/vmlinux`): extern ids and CO-RE targets. */
-  readonly kernelBtf?: BtfTypeTable;
+  /**
+   * The target kernel's BTF (`/sys/kernel/btf/vmlinux`, raw bytes or a table): extern ids,
+   * attach targets and CO-RE targets.
+   */
+  readonly kernelBtf?: BtfTypeTable | Uint8Array;
   /**
    * Values of `__kconfig` externs (libbpf reads them from /proc/config.gz). When given, every
    * non-weak kconfig extern needs one; when absent the `.kconfig` map is left zeroed.
@@ -208,7 +211,8 @@ export function resolveAttachTarget(p: ElfProgram, kernel: BtfTypeTable): ElfPro
  * Fill in what the caller did not give from the object itself: its `.BTF` (read with
  * `@bpf/btf`) and `.BTF.ext` records.
  */
-function withObjectBtf(obj: ElfObject, opts: LoadOptions): LoadOptions {
+function withObjectBtf(obj: ElfObject, given: LoadOptions): LoadOptions & { readonly kernelBtf?: BtfTypeTable } {
+  const opts = given.kernelBtf instanceof Uint8Array ? { ...given, kernelBtf: parseBtfTable(given.kernelBtf, 'kernel BTF').table } : (given as LoadOptions & { readonly kernelBtf?: BtfTypeTable });
   if (!obj.btf || (opts.objectBtf && opts.btfExt)) return opts;
   const { btf, table } = parseBtfTable(obj.btf);
   const ext = !opts.btfExt && obj.btfExt ? btfExtRecords(obj.btfExt, btf, obj.endian) : undefined;
