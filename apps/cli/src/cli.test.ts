@@ -152,6 +152,11 @@ describe('bpf run', () => {
     expect(bad.code).toBe(5);
     expect(bad.stderr).toMatch(/^bpf: -: insn 0: read of 8 bytes at mem\+0/);
   });
+  it('--verify refuses what the verifier rejects (exit 1)', () => {
+    const r = bpf(['run', join(examples, 'reject-uninit.s'), '--verify']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('bpf: run: the verifier rejected the program at insn 0: R2 !read_ok\n');
+  });
 });
 
 describe('bpf jit', () => {

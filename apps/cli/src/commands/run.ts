@@ -1,7 +1,9 @@
 import { parseHex } from '@bpf/isa';
 import { run as vmRun } from '@bpf/vm';
+import { verify } from '@bpf/verifier';
+import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
-import { EXIT, requireFile, usage } from '../errors.js';
+import { CliError, EXIT, requireFile, usage } from '../errors.js';
 import { loadProgram } from '../input.js';
 import { INPUT_OPTS, JSON_OPT, TYPE_OPT } from '../options.js';
 
@@ -14,6 +16,7 @@ export const run: Command = {
     mem: { type: 'string', help: 'hex bytes: r1 points at a copy, r2 holds their length (raw-memory convention)' },
     data: { type: 'string', help: 'hex bytes of packet data (same convention, for --type programs)' },
     budget: { type: 'string', help: 'maximum instructions to execute (default 10000000)' },
+    verify: { type: 'boolean', help: 'verify with @bpf/verifier first (a rejection exits 1)' },
     ...TYPE_OPT,
     ...INPUT_OPTS,
     ...JSON_OPT,
@@ -21,6 +24,10 @@ export const run: Command = {
   run({ args, flags, out }) {
     const file = requireFile(args, 'run');
     const { program } = loadProgram(file, flags as never);
+    if (flags.verify === true) {
+      const v = verify(program, { type: (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter', logLevel: 0 });
+      if (!v.accepted) throw new CliError(EXIT.REJECTED, `run: the verifier rejected the program at insn ${v.error!.insn}: ${v.error!.message}`);
+    }
     const hex = (flags.mem ?? flags.data) as string | undefined;
     const mem = hex === undefined ? new Uint8Array(0) : parseHex(hex);
     const budget = flags.budget === undefined ? undefined : Number(flags.budget);
