@@ -13,6 +13,8 @@ import type { ElfMap } from './maps.js';
 import { btfMapPlaceholders, dataMap, dataSectionKind, legacyMaps } from './maps.js';
 import type { SecDef } from './sections.js';
 import { findSecDef } from './sections.js';
+import { parseBtfTable } from './btfadapter.js';
+import { resolveBtfMaps } from './btfmaps.js';
 
 /** One function symbol in an executable section. */
 export interface ElfFunction {
@@ -160,6 +162,14 @@ export function parseElf(bytes: Uint8Array): ElfObject {
   }
   const btf = sections.find((s) => s.name === '.BTF')?.data;
   const btfExt = sections.find((s) => s.name === '.BTF.ext')?.data;
+  // BTF-defined maps are described by the object's own BTF: read them here so the object
+  // lists real maps (loadPrograms reuses them).
+  let resolvedMaps: ElfMap[] = maps;
+  if (btf && maps.some((m) => m.btfPending)) {
+    const mapsSec = sections.find((x) => x.name === '.maps');
+    const relocs = mapsSec ? file.relocations.filter((r) => r.target === mapsSec.index).map((r) => ({ offset: r.offset, symbol: symbols[r.symbol]?.name ?? '' })) : [];
+    resolvedMaps = resolveBtfMaps(maps, parseBtfTable(btf).table, relocs);
+  }
   return {
     header: file.header,
     endian: file.header.endian,
@@ -170,7 +180,7 @@ export function parseElf(bytes: Uint8Array): ElfObject {
     subprograms,
     code,
     insnRelocs,
-    maps,
+    maps: resolvedMaps,
     ...(license !== undefined ? { license } : {}),
     ...(kernVersion !== undefined ? { kernVersion } : {}),
     ...(btf ? { btf } : {}),
