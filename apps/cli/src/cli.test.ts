@@ -187,6 +187,18 @@ describe.skipIf(skipWithout('kernel'))('bpf kernel', () => {
     expect(bad.code).toBe(1);
     expect(JSON.parse(bad.stdout)).toMatchObject({ accepted: false, errno: 13, error: 'R2 !read_ok' });
   });
+  it('compares our verdict with the kernel\'s, side by side', () => {
+    const r = bpf(['kernel', 'compare', join(examples, 'reject-uninit.s'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ agree: true, ours: { accepted: false, error: 'R2 !read_ok' }, kernel: { accepted: false, error: 'R2 !read_ok' } });
+  });
+  it('veristat: a table with ours beside the kernel', () => {
+    const r = bpf(['veristat', join(examples, 'hello.s'), join(examples, 'reject-uninit.s')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(/^File +Program +Verdict +Insns +States +Time \(us\) +Kernel verdict/);
+    expect(r.stdout).toMatch(/hello\.s +main +success +2 /);
+    expect(r.stdout).toMatch(/reject-uninit\.s +main +failure +1 .* failure/);
+  });
   it('runs: the retval of BPF_PROG_TEST_RUN', () => {
     const r = bpf(['kernel', 'run', join(examples, 'hello.s'), '--data', '00'.repeat(64)]);
     expect(r.code, r.stderr).toBe(0);

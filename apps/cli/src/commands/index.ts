@@ -10,5 +10,6 @@ import { kernel } from './kernel.js';
 import { liveness } from './liveness.js';
 import { run } from './run.js';
 import { verify } from './verify.js';
+import { veristat } from './veristat.js';
 
-export const commands: readonly Command[] = [asm, disasm, btf, elf, liveness, verify, run, jit, kernel, demo, completion];
+export const commands: readonly Command[] = [asm, disasm, btf, elf, liveness, verify, run, jit, kernel, veristat, demo, completion];

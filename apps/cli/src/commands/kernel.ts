@@ -1,5 +1,7 @@
 import { parseHex } from '@bpf/isa';
 import { createMap, loadProgram, probe, testRun, type KernelLoad } from '@bpf/kernel';
+import { verify } from '@bpf/verifier';
+import { jitX86 } from '@bpf/jit-x86';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
 import { CliError, EXIT, usage } from '../errors.js';
@@ -8,10 +10,10 @@ import { INPUT_OPTS, JSON_OPT, TYPE_OPT } from '../options.js';
 
 export const kernel: Command = {
   name: 'kernel',
-  summary: 'ask the running kernel: load a program (verdict, log, stats) or test-run it',
-  usage: 'bpf kernel load|run FILE [--type T] [--log-level N] [--data HEX] [--repeat N] [--json]',
+  summary: 'ask the running kernel: load (verdict, log, stats), test-run, or compare with our verifier',
+  usage: 'bpf kernel load|run|compare FILE [--type T] [--log-level N] [--data HEX] [--repeat N] [--json]',
   example: 'bpf kernel load prog.s --type xdp --log-level 2',
-  subcommands: ['load', 'run'],
+  subcommands: ['load', 'run', 'compare'],
   options: {
     'log-level': { type: 'string', help: 'verifier log level: 1, 2, or 4 (stats)', values: ['0', '1', '2', '3', '4', '5', '6', '7'] },
     data: { type: 'string', help: 'run: hex bytes of packet data' },
@@ -22,7 +24,7 @@ export const kernel: Command = {
   },
   run({ args, flags, out }) {
     const [sub, file] = args;
-    if (sub !== 'load' && sub !== 'run') throw usage(`kernel: expected 'load' or 'run' (got '${sub ?? ''}')`);
+    if (sub !== 'load' && sub !== 'run' && sub !== 'compare') throw usage(`kernel: expected 'load', 'run' or 'compare' (got '${sub ?? ''}')`);
     if (file === undefined) throw usage(`kernel ${sub}: missing FILE`);
     const p = probe();
     if (!p.canLoad) throw new CliError(EXIT.UNAVAILABLE, `kernel: cannot load programs here: ${p.reason ?? 'unknown reason'}`);
@@ -33,9 +35,31 @@ export const kernel: Command = {
     try {
       load = loadProgram(program, {
         type,
-        logLevel: Number(flags['log-level'] ?? (sub === 'load' ? 1 : 0)),
+        logLevel: Number(flags['log-level'] ?? (sub === 'run' ? 0 : 1)),
         mapFds: Object.fromEntries((program.maps ?? []).map((m, k) => [m.name, maps[k]!.fd])),
       });
+      if (sub === 'compare') {
+        const ours = verify(program, { type, logLevel: 0 });
+        const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
+        const row = (label: string, a: string | number | null | undefined, b: string | number | null | undefined): string => `${label.padEnd(22)} ${String(a ?? '—').padEnd(40)} ${String(b ?? '—')}`;
+        const agree = ours.accepted === load.accepted && (load.accepted || ours.error?.message === load.error);
+        if (out.json) {
+          out.data({
+            agree,
+            ours: { accepted: ours.accepted, error: ours.error?.message ?? null, processedInsns: ours.stats.processedInsns, totalStates: ours.stats.totalStates, jitedLen: jited },
+            kernel: { accepted: load.accepted, error: load.error ?? null, processedInsns: load.stats?.processedInsns ?? null, totalStates: load.stats?.totalStates ?? null, jitedLen: load.jitedLen ?? null },
+          });
+        } else {
+          out.line(out.paint('bold', row('', '@bpf/verifier + jit-x86', `kernel ${p.kernelRelease}`)));
+          out.line(row('verdict', ours.accepted ? 'accepted' : 'rejected', load.accepted ? 'accepted' : 'rejected'));
+          out.line(row('first error', ours.error?.message, load.error));
+          out.line(row('processed insns', ours.stats.processedInsns, load.stats?.processedInsns));
+          out.line(row('total states', ours.stats.totalStates, load.stats?.totalStates));
+          out.line(row('x86-64 code bytes', jited, load.jitedLen));
+          out.line(agree ? out.paint('green', 'verdicts agree') : out.paint('red', 'verdicts DISAGREE'));
+        }
+        return agree ? EXIT.OK : EXIT.REJECTED;
+      }
       if (sub === 'load') {
         if (out.json) {
           out.data({ accepted: load.accepted, errno: load.errno, error: load.error ?? null, log: load.log, stats: load.stats ?? {}, verifiedInsns: load.verifiedInsns ?? null, jitedLen: load.jitedLen ?? null, xlatedInsns: load.xlated?.length ?? null });
