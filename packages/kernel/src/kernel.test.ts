@@ -95,6 +95,21 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     }
   });
 
+  it('relocates a map value reference (BPF_PSEUDO_MAP_VALUE with its offset)', () => {
+    const m = createMap({ type: 'array', keySize: 4, valueSize: 16, maxEntries: 1 });
+    m.update(Uint8Array.of(0, 0, 0, 0), Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0));
+    const base = assemble('r1 = 0 ll\nr0 = *(u64 *)(r1 + 0)\nexit');
+    const p = { ...base, relocs: [{ insn: 0, kind: 'map_value' as const, name: 'g', offset: 8 }] };
+    const load = loadProgram(p, { mapFds: { g: m.fd } });
+    try {
+      expect(load.accepted, load.log).toBe(true);
+      expect(testRun(load.fd!, { data: new Uint8Array(64) }).retval).toBe(7);
+    } finally {
+      load.close();
+      m.close();
+    }
+  });
+
   it('BTF_LOAD rejection carries the kernel log', () => {
     const bad = new Uint8Array(24); // a header with a bad magic
     try {

@@ -20,6 +20,8 @@ export interface LoadOptions {
   readonly mapFds?: Readonly<Record<string, number>>;
   readonly progName?: string;
   readonly flags?: number;
+  /** BTF id of the kernel function or hook a tracing/LSM/iterator program attaches to. */
+  readonly attachBtfId?: number;
 }
 
 export interface KernelStats {
@@ -83,10 +85,12 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
   if (typeNum < 0) throw new KernelError('PROG_LOAD', 22, `unknown program type ${type}`);
   const insns = program.insns.map((i) => ({ ...i }));
   for (const r of program.relocs ?? []) {
-    if (r.kind === 'map') {
+    if (r.kind === 'map' || r.kind === 'map_value') {
       const fd = opts.mapFds?.[r.name];
       if (fd === undefined) throw new KernelError('PROG_LOAD', 22, `no fd for map '${r.name}' (pass mapFds)`);
-      insns[r.insn] = { ...insns[r.insn]!, src: 1, imm: fd };
+      // BPF_PSEUDO_MAP_FD, or BPF_PSEUDO_MAP_VALUE with the offset in the second slot's imm
+      insns[r.insn] = { ...insns[r.insn]!, src: r.kind === 'map' ? 1 : 2, imm: fd };
+      if (r.kind === 'map_value') insns[r.insn + 1] = { ...insns[r.insn + 1]!, imm: r.offset };
     }
   }
   const code = Buffer.from(encode(insns));
@@ -113,6 +117,7 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
     Buffer.from((opts.progName ?? program.name ?? '').replace(/[^\w.]/g, '_').slice(0, 15)).copy(attr, 48);
     attr.writeUInt32LE(opts.expectedAttachType ?? 0, 68);
     if (opts.btfFd !== undefined) attr.writeUInt32LE(opts.btfFd, 72);
+    if (opts.attachBtfId !== undefined) attr.writeUInt32LE(opts.attachBtfId, 108);
     if (fiBuf) {
       attr.writeUInt32LE(8, 76);
       attr.writeBigUInt64LE(addr(fiBuf), 80);
