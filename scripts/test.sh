@@ -20,6 +20,9 @@ node -e '
   console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
   if (r.numTotalTests === 0) { console.error("no test ran"); process.exit(1); }
 ' || status=1
+echo "== benchmarks (smoke: --quick)"
+node bench/run.mjs --quick > test-results/bench-quick.log 2>&1 || { tail -20 test-results/bench-quick.log; echo "bench --quick failed"; status=1; }
+tail -3 test-results/bench-quick.log
 echo "== publishing: publint, attw, pack-and-install of every public package, publish dry run"
 node scripts/pack-check.mjs || status=1
 "${PNPM[@]}" -r publish --dry-run --no-git-checks --report-summary >/dev/null 2>&1 || { echo "pnpm publish --dry-run failed"; status=1; }
