@@ -23,6 +23,8 @@ export interface RunOptions {
   readonly kfuncs?: Readonly<Record<string, Kfunc>>;
   /** Programs a prog-array map may tail-call, by index. */
   readonly tailCallTargets?: readonly Program[];
+  /** Contents of prog-array maps by name: slot -> index in `tailCallTargets`. */
+  readonly progArrays?: Readonly<Record<string, readonly number[]>>;
   /** Maximum instructions executed (default 10M). */
   readonly budget?: number;
   /** may_goto iterations (the kernel's BPF_MAX_LOOPS, 8M). */
@@ -70,6 +72,7 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
   const memBytes = opts.mem ? Uint8Array.from(opts.mem) : new Uint8Array(0);
   const maps = (opts.maps ?? program.maps ?? []).map((d) => new VmMap(d, mem));
   const byHandle = new Map(maps.map((m) => [m.handle, m]));
+  for (const m of maps) (opts.progArrays?.[m.def.name] ?? []).forEach((target, slot) => m.progs.set(slot, target));
   const printk: string[] = [];
   let insnCount = 0;
   const budget = opts.budget ?? 10_000_000;

@@ -52,6 +52,28 @@ describe('errors name the instruction and the address', () => {
   });
 });
 
+describe('tail calls', () => {
+  const caller = assemble(`
+    .map jt prog_array 4 4 2
+    r6 = r1
+    r1 = r6
+    r2 = jt ll
+    r3 = 1
+    call bpf_tail_call
+    r0 = 99
+    exit`);
+  const target = assemble('r0 = 42\nexit');
+  it('jumps to the program in the prog array slot and does not return', () => {
+    expect(run(caller, { tailCallTargets: [target], progArrays: { jt: [0, 0] } }).r0).toBe(42n);
+  });
+  it('falls through when the slot is empty', () => {
+    expect(run(caller, { tailCallTargets: [target], progArrays: { jt: [0] } }).r0).toBe(99n);
+  });
+  it('stops after 33 tail calls', () => {
+    expect(() => run(caller, { tailCallTargets: [caller], progArrays: { jt: [0, 0] } })).toThrow('more than 33 tail calls');
+  });
+});
+
 describe('maps and helpers', () => {
   it('array map lookup, update through the pointer, and read back', () => {
     const p = assemble(`
