@@ -217,6 +217,10 @@ describe('bpf demo', () => {
     expect(r.stdout).toContain('sum12: 12 args, 7 incoming and 0 outgoing stack-arg slots');
     expect(r.stdout).toContain('ran natively: r0 = 78 (the interpreter agrees: yes)');
     expect(r.stdout).toContain('ran under qemu-aarch64: r0 = 78 (the interpreter agrees: yes)');
+    expect(r.stdout).toContain('verifier: accepted; the kfunc');
+    expect(r.stdout).toContain('@bpf/vm: r0 = 650');
+    expect(r.stdout).toContain('System V entry point: r0 = 650');
+    expect(r.stdout).toContain('a 12-argument C function: r0 = 650');
   });
 });
 

@@ -9,17 +9,44 @@ import { formatArm64, jitArm64 } from '@bpf/jit-arm64';
 import { runArm64 } from '@bpf/jit-arm64/node';
 import { run as vmRun } from '@bpf/vm';
 import { verify } from '@bpf/verifier';
+import { loadProgram, probe } from '@bpf/kernel';
 import type { Command } from '../context.js';
 import { EXIT } from '../errors.js';
 
-/** The example program: the repository's examples/call12.s, copied into the package by its build. */
-function exampleText(): string {
-  return readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../examples/call12.s'), 'utf8');
+/** An example program: the repository's examples/, copied into the package by its build. */
+function exampleText(name = 'call12.s'): string {
+  return readFileSync(join(dirname(fileURLToPath(import.meta.url)), '../../examples', name), 'utf8');
+}
+
+/** The same steps for the 12-argument kfunc call, shorter: verify, interpret, run both JITs, ask the kernel. */
+function kfuncPart(out: Parameters<Command['run']>[0]['out']): Record<string, unknown> {
+  const program = assemble(exampleText('kfunc12.s'));
+  const v = verify(program, { logLevel: 0 });
+  const vm = vmRun(program);
+  const x86 = process.arch === 'x64' ? runX86InChild(jitX86(v.program ?? program)).r0 : undefined;
+  let arm: bigint | undefined;
+  try {
+    arm = runArm64(jitArm64(v.program ?? program)).r0;
+  } catch {
+    arm = undefined;
+  }
+  const k = probe();
+  const kernel = k.canLoad ? loadProgram(program, { logLevel: 1 }) : undefined;
+  kernel?.close();
+  if (!out.json) {
+    out.line(`\n${out.paint('bold', '== a 12-argument kfunc call (examples/kfunc12.s): bpf_test_weighted12(1, 2, ..., 12)')}`);
+    out.line(`verifier: ${v.accepted ? 'accepted' : `rejected: ${v.error?.message ?? ''}`}; the kfunc's arguments 6..12 are checked as *(R11-8) .. *(R11-56)`);
+    out.line(`@bpf/vm: r0 = ${vm.r0}`);
+    out.line(`x86-64 JIT, native, the kfunc behind a System V entry point: r0 = ${x86 ?? 'not run on this architecture'}`);
+    out.line(`arm64 JIT under qemu-aarch64, the kfunc a 12-argument C function: r0 = ${arm ?? 'not run (qemu-aarch64 or its harness unavailable)'}`);
+    if (kernel) out.line(`the running kernel (${k.kernelRelease}, older than stack arguments): ${kernel.accepted ? 'accepted' : `rejected: ${kernel.error ?? ''}`}`);
+  }
+  return { accepted: v.accepted, vm: `0x${vm.r0.toString(16)}`, x86: x86 === undefined ? null : `0x${x86.toString(16)}`, arm64: arm === undefined ? null : `0x${arm.toString(16)}`, kernel: kernel ? { accepted: kernel.accepted, error: kernel.error ?? null } : null };
 }
 
 export const demo: Command = {
   name: 'demo',
-  summary: 'the main job: assemble, verify, interpret and JIT a 12-argument BPF-to-BPF call',
+  summary: 'the main job: assemble, verify, interpret and JIT 12-argument BPF-to-BPF and kfunc calls',
   usage: 'bpf demo [--json]',
   example: 'bpf demo',
   options: { json: { type: 'boolean', help: 'print a JSON document instead of text' } },
@@ -50,6 +77,7 @@ export const demo: Command = {
         vm: { r0: `0x${vm.r0.toString(16)}`, insns: vm.insns },
         x86: { size: jit.code.length, r0: native ? `0x${native.r0.toString(16)}` : null },
         arm64: { size: arm.code.length, r0: typeof armRun === 'bigint' ? `0x${armRun.toString(16)}` : null },
+        kfunc12: kfuncPart(out),
       });
       return EXIT.OK;
     }
@@ -77,6 +105,7 @@ export const demo: Command = {
     h(`arm64 JIT: ${arm.code.length} bytes; r0 in x8, arguments 6..8 in x5..x7, 9..12 at [sp] at the call, read at [fp+16..]`);
     out.line(formatArm64(arm.listing).join('\n'));
     out.line(typeof armRun === 'bigint' ? out.paint('green', `\nran under qemu-aarch64: r0 = ${armRun} (the interpreter agrees: ${armRun === vm.r0 ? 'yes' : 'NO'})`) : `\narm64: ${armRun}`);
+    kfuncPart(out);
     return EXIT.OK;
   },
 };
