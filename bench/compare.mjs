@@ -77,7 +77,7 @@ const probeScript = `
   const before = process.resourceUsage().maxRSS;
   verify(p, { logLevel: 0 });
   console.log(JSON.stringify({ before, after: process.resourceUsage().maxRSS }));`;
-const child = spawnSync(process.execPath, ['--input-type=module', '-e', probeScript], { encoding: 'utf8' });
+const child = spawnSync(process.execPath, ['--input-type=module'], { input: probeScript, encoding: 'utf8' });
 const rss = child.status === 0 ? JSON.parse(child.stdout) : undefined;
 rows.push({ benchmark: `peak memory verifying ${big.insns.length} insns (max RSS growth)`, ours: rss ? (rss.after - rss.before) / 1024 : undefined, unit: 'MiB', note: rss ? `max RSS ${(rss.after / 1024).toFixed(0)} MiB in all; no kernel reference` : 'measurement failed' });
 mkdirSync(join(root, 'bench/results'), { recursive: true });
