@@ -25,7 +25,8 @@ for (const group of ['packages', 'apps']) {
 // cross-layer comparisons with the kernel live in bench/*.mjs (all but this runner)
 for (const f of readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.mjs') && f !== 'run.mjs').sort()) scripts.push(join(root, 'bench', f));
 const failures = [];
-for (const s of scripts) {
+// --collect: only rebuild the table from bench/results/*.json
+for (const s of process.argv.includes('--collect') ? [] : scripts) {
   const rel = s.slice(root.length + 1);
   console.log(`\n== ${rel}${quick ? ' (quick)' : ''}`);
   const r = spawnSync(process.execPath, [s, ...(quick ? ['--quick'] : [])], { stdio: 'inherit', cwd: root, timeout: quick ? 120_000 : 1_800_000 });

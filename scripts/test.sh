@@ -25,6 +25,7 @@ node bench/run.mjs --quick > test-results/bench-quick.log 2>&1 || { tail -20 tes
 tail -3 test-results/bench-quick.log
 echo "== publishing: publint, attw, pack-and-install of every public package, publish dry run"
 node scripts/pack-check.mjs || status=1
+node bench/bundle.mjs || status=1
 "${PNPM[@]}" -r publish --dry-run --no-git-checks --report-summary >/dev/null 2>&1 || { echo "pnpm publish --dry-run failed"; status=1; }
 [ -f pnpm-publish-summary.json ] && node -e 'const s=require("./pnpm-publish-summary.json");console.log("would publish: "+s.publishedPackages.map(p=>p.name+"@"+p.version).join(", "))' && rm -f pnpm-publish-summary.json
 exit $status
