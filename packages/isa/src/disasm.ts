@@ -47,12 +47,13 @@ export function formatInsn(insns: readonly Insn[], index: number, opts: FormatOp
   return (opts.syntax ?? 'llvm') === 'kernel' ? kernelText(insns, index, i, opts) : llvmText(insns, index, i);
 }
 
+/** The opcode's fields, as both printers read them. */
+function fields(i: Insn): { cls: number; op: number; x: boolean; size: number; mode: number } {
+  return { cls: i.code & 7, op: i.code & 0xf0, x: (i.code & 8) !== 0, size: (i.code >> 3) & 3, mode: i.code & 0xe0 };
+}
+
 function llvmText(insns: readonly Insn[], index: number, i: Insn): string {
-  const cls = i.code & 7;
-  const op = i.code & 0xf0;
-  const x = (i.code & 8) !== 0;
-  const size = (i.code >> 3) & 3;
-  const mode = i.code & 0xe0;
+  const { cls, op, x, size, mode } = fields(i);
   switch (cls) {
     case 0x04:
     case 0x07: {
@@ -127,11 +128,7 @@ const signed16hex = (n: number): string => (n < 0 ? `-0x${(-n).toString(16)}` : 
 
 function kernelText(insns: readonly Insn[], index: number, i: Insn, opts: FormatOptions): string {
   const c = `(${hex2(i.code)})`;
-  const cls = i.code & 7;
-  const op = i.code & 0xf0;
-  const x = (i.code & 8) !== 0;
-  const size = (i.code >> 3) & 3;
-  const mode = i.code & 0xe0;
+  const { cls, op, x, size, mode } = fields(i);
   switch (cls) {
     case 0x04:
     case 0x07: {
