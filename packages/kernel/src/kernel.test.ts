@@ -3,7 +3,7 @@ import { assemble } from '@bpf/isa';
 import { skipWithout } from '@bpf/testkit';
 import { run } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
-import { createMap, KernelError, loadBtf, loadProgram, probe, testRun } from './index.js';
+import { closeFd, createMap, KernelError, loadBtf, loadProgram, probe, testRun } from './index.js';
 
 describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
   it('probes: root can load, JIT state known', () => {
@@ -107,6 +107,44 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     } finally {
       load.close();
       m.close();
+    }
+  });
+
+  it('loads BTF, then a program with func_info and line_info: the log shows the source line', () => {
+    // BTF by hand: [1] INT 'int', [2] FUNC_PROTO int(void), [3] FUNC 'main'; strings: '', 'int', 'main', 'f.c', 'return 42;'
+    const strs = Buffer.from('\0int\0main\0f.c\0return 42;\0');
+    const types = Buffer.alloc(16 + 12 + 12);
+    types.writeUInt32LE(1, 0);
+    types.writeUInt32LE(0x01000000, 4);
+    types.writeUInt32LE(4, 8);
+    types.writeUInt32LE((1 << 24) | 32, 12);
+    types.writeUInt32LE(0, 16);
+    types.writeUInt32LE(0x0d000000, 20);
+    types.writeUInt32LE(1, 24);
+    types.writeUInt32LE(5, 28);
+    types.writeUInt32LE(0x0c000001, 32);
+    types.writeUInt32LE(2, 36);
+    const hdr = Buffer.alloc(24);
+    hdr.writeUInt16LE(0xeb9f, 0);
+    hdr.writeUInt8(1, 2);
+    hdr.writeUInt32LE(24, 4);
+    hdr.writeUInt32LE(0, 8);
+    hdr.writeUInt32LE(types.length, 12);
+    hdr.writeUInt32LE(types.length, 16);
+    hdr.writeUInt32LE(strs.length, 20);
+    const btfFd = loadBtf(Buffer.concat([hdr, types, strs]));
+    const load = loadProgram(assemble('r0 = 42\nexit'), {
+      btfFd,
+      logLevel: 2,
+      funcInfo: [{ insnOff: 0, typeId: 3 }],
+      lineInfo: [{ insnOff: 0, fileNameOff: 10, lineOff: 14, line: 7, column: 3 }],
+    });
+    try {
+      expect(load.accepted, load.log).toBe(true);
+      expect(load.log).toContain('; return 42; @ f.c:7');
+    } finally {
+      load.close();
+      closeFd(btfFd);
     }
   });
 

@@ -14,8 +14,9 @@ export interface LoadOptions {
   /** Initial log buffer size; it doubles while the kernel answers ENOSPC. */
   readonly logSize?: number;
   readonly btfFd?: number;
-  /** func_info / line_info records, as the kernel lays them out. */
+  /** func_info / line_info records, as the kernel lays them out (they need `btfFd`). */
   readonly funcInfo?: readonly { readonly insnOff: number; readonly typeId: number }[];
+  readonly lineInfo?: readonly { readonly insnOff: number; readonly fileNameOff: number; readonly lineOff: number; readonly line: number; readonly column: number }[];
   /** Map fds by name, for `Program.relocs` of kind 'map'. */
   readonly mapFds?: Readonly<Record<string, number>>;
   readonly progName?: string;
@@ -103,6 +104,14 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
     fiBuf!.writeUInt32LE(f.insnOff, k * 8);
     fiBuf!.writeUInt32LE(f.typeId, k * 8 + 4);
   });
+  const li = opts.lineInfo ?? program.lineInfo;
+  const liBuf = li?.length ? Buffer.alloc(li.length * 16) : undefined;
+  li?.forEach((l, k) => {
+    liBuf!.writeUInt32LE(l.insnOff, k * 16);
+    liBuf!.writeUInt32LE(l.fileNameOff, k * 16 + 4);
+    liBuf!.writeUInt32LE(l.lineOff, k * 16 + 8);
+    liBuf!.writeUInt32LE(((l.line << 10) | (l.column & 0x3ff)) >>> 0, k * 16 + 12);
+  });
   for (;;) {
     const log = Buffer.alloc(Math.max(logSize, 1));
     const attr = Buffer.alloc(144);
@@ -122,6 +131,11 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
       attr.writeUInt32LE(8, 76);
       attr.writeBigUInt64LE(addr(fiBuf), 80);
       attr.writeUInt32LE(fi!.length, 88);
+    }
+    if (liBuf) {
+      attr.writeUInt32LE(16, 92);
+      attr.writeBigUInt64LE(addr(liBuf), 96);
+      attr.writeUInt32LE(li!.length, 104);
     }
     const { result, errno } = bpfRaw('PROG_LOAD', attr);
     const text = logSize ? log.toString('utf8', 0, Math.max(0, log.indexOf(0))) : '';
