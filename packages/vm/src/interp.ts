@@ -105,6 +105,14 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
 
   let pc = 0;
   let insns: readonly Insn[] = prog.insns;
+  // Pre-decoded operands, once per program: the immediate as a u64, the offset as a BigInt.
+  let IMM: bigint[] = [];
+  let OFF: bigint[] = [];
+  const predecode = (list: readonly Insn[]): void => {
+    IMM = list.map((x) => BigInt.asUintN(64, BigInt(x.imm)));
+    OFF = list.map((x) => BigInt(x.off));
+  };
+  predecode(insns);
   const host: HostContext & { insn: number } = {
     mem,
     insn: 0,
@@ -131,7 +139,7 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
         const is64 = cls === 0x07;
         const op = i.code & 0xf0;
         const d = R[i.dst]!;
-        let s = x ? R[i.src]! : BigInt.asUintN(64, BigInt(i.imm));
+        let s = x ? R[i.src]! : IMM[pc]!;
         if (!is64) s &= M32;
         const dv = is64 ? d : d & M32;
         let v: bigint;
@@ -226,6 +234,7 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
               if (++tailCalls > 33) throw new VmError('TAIL_CALL_LIMIT', 'more than 33 tail calls', pc);
               prog = analyseFrames(next);
               insns = prog.insns;
+              predecode(insns);
               kfuncByInsn = new Map((prog.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
               mapByInsn = new Map((prog.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r]));
               pc = 0;
@@ -257,7 +266,7 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
         }
         const is64 = cls === 0x05;
         let a = R[i.dst]!;
-        let b = x ? R[i.src]! : BigInt.asUintN(64, BigInt(i.imm));
+        let b = x ? R[i.src]! : IMM[pc]!;
         if (!is64) {
           a &= M32;
           b &= M32;
@@ -339,19 +348,19 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
             pc++;
             continue;
           }
-          const v = mem.load(u64(R[i.src]! + BigInt(i.off)), size, pc);
+          const v = mem.load(u64(R[i.src]! + OFF[pc]!), size, pc);
           R[i.dst] = mode === 0x80 ? sext(v, size * 8) : v;
           pc++;
           continue;
         }
         if (i.dst === 11) {
-          frames[frames.length - 1]!.out[-i.off / 8 - 1] = cls === 0x02 ? BigInt.asUintN(64, BigInt(i.imm)) : R[i.src]!;
+          frames[frames.length - 1]!.out[-i.off / 8 - 1] = cls === 0x02 ? IMM[pc]! : R[i.src]!;
           pc++;
           continue;
         }
-        const addr = u64(R[i.dst]! + BigInt(i.off));
+        const addr = u64(R[i.dst]! + OFF[pc]!);
         if (cls === 0x02) {
-          mem.store(addr, size, BigInt.asUintN(64, BigInt(i.imm)), pc);
+          mem.store(addr, size, IMM[pc]!, pc);
           pc++;
           continue;
         }
@@ -362,7 +371,7 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
         }
         // atomics
         if (i.imm === 0x100) {
-          R[i.dst] = mem.load(u64(R[i.src]! + BigInt(i.off)), size, pc);
+          R[i.dst] = mem.load(u64(R[i.src]! + OFF[pc]!), size, pc);
         } else if (i.imm === 0x110) {
           mem.store(addr, size, R[i.src]!, pc);
         } else {
