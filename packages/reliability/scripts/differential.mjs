@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Long differential mode: `node packages/reliability/scripts/differential.mjs --programs N`.
 // Every seeded program goes through @bpf/verifier, @bpf/vm, the x86-64 JIT (run natively) and
-// the arm64 JIT (under qemu-aarch64, batched). Counts: unsound accepts (the verifier accepted,
-// the interpreter's memory checks fired), JIT mismatches. Writes test-results/differential.json.
+// the arm64 JIT (under qemu-aarch64, batched), and — without stack arguments — the running
+// kernel. Counts: unsound accepts (the verifier accepted, the interpreter's memory checks fired),
+// kernel disagreements (saved to fixtures/kernel/disagreements/), JIT mismatches.
+// Writes test-results/differential.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,12 +15,17 @@ import { jitX86 } from '../../jit-x86/dist/index.js';
 import { runX86 } from '../../jit-x86/dist/node.js';
 import { jitArm64 } from '../../jit-arm64/dist/index.js';
 import { runArm64Batch } from '../../jit-arm64/dist/node.js';
+import { loadProgram, probe } from '../../kernel/dist/index.js';
+import { encode } from '../../isa/dist/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const arg = (n, d) => (process.argv.includes(`--${n}`) ? Number(process.argv[process.argv.indexOf(`--${n}`) + 1]) : d);
 const N = arg('programs', 1000);
 const first = arg('seed', 1);
 let programs = 0, accepted = 0, unsound = 0, x86Mismatches = 0, arm64Mismatches = 0, budget = 0;
+let kernelChecked = 0, kernelDisagreements = 0;
+const kernel = probe().canLoad && !process.argv.includes('--no-kernel');
+const disagreementsDir = join(root, 'fixtures/kernel/disagreements');
 const findings = [];
 const BATCH = 500;
 for (let base = first; base < first + N; base += BATCH) {
@@ -29,8 +36,22 @@ for (let base = first; base < first + N; base += BATCH) {
     programs++;
     // soundness: the same seed as a socket filter (r1 = context); what the verifier accepts must
     // run in the interpreter without a memory violation
-    const sp = randomProgram(seed, { size: 30, memSize: 0 });
-    if (verify(sp, { logLevel: 0 }).accepted) {
+    const sp = randomProgram(seed, { size: 30, memSize: 0, calls: seed % 2 === 0 });
+    const ours = verify(sp, { logLevel: 0 });
+    // agreement: programs without stack arguments also go through the kernel; a disagreement is
+    // saved as a fixture (a regression test reads that folder)
+    if (kernel && !sp.insns.some((i) => i.dst === 11 || i.src === 11)) {
+      const k = loadProgram(sp, { logLevel: 1 });
+      k.close();
+      kernelChecked++;
+      if (k.accepted !== ours.accepted || (!k.accepted && k.error !== ours.error?.message)) {
+        kernelDisagreements++;
+        mkdirSync(disagreementsDir, { recursive: true });
+        writeFileSync(join(disagreementsDir, `seed-${seed}.json`), JSON.stringify({ generator: 'packages/reliability/scripts/differential.mjs', seed, insns: Buffer.from(encode(sp.insns)).toString('hex'), kernel: { accepted: k.accepted, error: k.error ?? null }, ours: { accepted: ours.accepted, error: ours.error?.message ?? null } }, null, 1) + '\n');
+        findings.push({ seed, kind: 'kernel', kernel: k.error ?? 'accepted', ours: ours.error?.message ?? 'accepted' });
+      }
+    }
+    if (ours.accepted) {
       accepted++;
       try {
         run(sp, { ctx: new Uint8Array(192), budget: 200_000 });
@@ -67,8 +88,8 @@ for (let base = first; base < first + N; base += BATCH) {
   });
   process.stdout.write(`\r${programs}/${N} programs`);
 }
-const summary = { programs, accepted, unsound, kernelDisagreements: 'see fixtures/kernel/corpus.json and @bpf/verifier agreement tests', x86Mismatches, arm64Mismatches, budgetExhausted: budget, findings: findings.slice(0, 50) };
+const summary = { programs, accepted, unsound, kernelChecked, kernelDisagreements, x86Mismatches, arm64Mismatches, budgetExhausted: budget, findings: findings.slice(0, 50) };
 mkdirSync(join(root, 'test-results'), { recursive: true });
 writeFileSync(join(root, 'test-results/differential.json'), JSON.stringify(summary, null, 2));
-console.log(`\nprograms ${programs}, verifier accepted ${accepted}, unsound ${unsound}, x86 mismatches ${x86Mismatches}, arm64 mismatches ${arm64Mismatches}, budget exhausted ${budget}`);
-process.exit(unsound || x86Mismatches || arm64Mismatches ? 1 : 0);
+console.log(`\nprograms ${programs}, verifier accepted ${accepted}, unsound ${unsound}, kernel checked ${kernelChecked} disagreements ${kernelDisagreements}, x86 mismatches ${x86Mismatches}, arm64 mismatches ${arm64Mismatches}, budget exhausted ${budget}`);
+process.exit(unsound || x86Mismatches || arm64Mismatches || kernelDisagreements ? 1 : 0);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assemble, decode, type Program } from '@bpf/isa';
 import { fixturesDir } from '@bpf/testkit';
@@ -36,6 +36,19 @@ describe('agreement with the kernel (fixtures/kernel/corpus.json)', () => {
       ran++;
     }
     expect(ran).toBeGreaterThan(80);
+  });
+});
+
+describe('kernel disagreements found by the differential run (fixtures/kernel/disagreements)', () => {
+  const dir = join(fixturesDir, 'kernel/disagreements');
+  const saved = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
+  it('every saved disagreement now agrees with the kernel', () => {
+    for (const f of saved) {
+      const d = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { insns: string; kernel: { accepted: boolean; error: string | null } };
+      const r = verify({ insns: decode(Buffer.from(d.insns, 'hex')) }, { logLevel: 0 });
+      expect({ file: f, accepted: r.accepted, error: r.error?.message ?? null }).toEqual({ file: f, ...d.kernel });
+    }
+    expect(saved.length).toBeGreaterThanOrEqual(0);
   });
 });
 

@@ -1,0 +1,51 @@
+/**
+ * The README example of every browser-clean layer, bundled for the browser with esbuild and run
+ * in Debian's Chromium: it must run without an error and print what it prints in Node. (Examples
+ * that import a `./node` entry — native runners — are Node-only and skipped.)
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot, skipWithout } from '@bpf/testkit';
+import { build } from 'esbuild';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const LAYERS = ['isa', 'btf', 'elf', 'liveness', 'verifier', 'vm', 'jit-x86', 'jit-arm64'];
+
+function example(pkg: string): string | null {
+  const m = /```(?:js|javascript|mjs)\n([\s\S]*?)```/.exec(readFileSync(join(repoRoot, 'packages', pkg, 'README.md'), 'utf8'));
+  return m && !/^\s*import[^\n]*from '@bpf\/[\w-]+\/node'/m.test(m[1]!) ? m[1]! : null;
+}
+
+describe.skipIf(skipWithout('chromium'))('README examples of the browser-clean layers, in Chromium', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    execFileSync('pnpm', ['exec', 'tsc', '-b'], { cwd: repoRoot, stdio: 'inherit' });
+    const executablePath = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
+    browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  }, 300_000);
+  afterAll(async () => browser?.close());
+
+  it.each(LAYERS.filter((l) => example(l) !== null))('@bpf/%s', async (pkg) => {
+    const out = await build({
+      stdin: { contents: example(pkg)!, resolveDir: join(repoRoot, 'packages', pkg), loader: 'js' },
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+      logLevel: 'silent',
+    });
+    const page = await browser.newPage();
+    const logs: string[] = [];
+    const errors: string[] = [];
+    page.on('console', (m) => logs.push(m.text()));
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.setContent('<html><body></body></html>');
+    await page.addScriptTag({ content: out.outputFiles[0]!.text, type: 'module' });
+    await page.waitForTimeout(200);
+    await page.close();
+    expect(errors).toEqual([]);
+    expect(logs.length).toBeGreaterThan(0);
+  });
+});
