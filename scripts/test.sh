@@ -26,6 +26,9 @@ tail -3 test-results/bench-quick.log
 echo "== publishing: publint, attw, pack-and-install of every public package, publish dry run"
 node scripts/pack-check.mjs || status=1
 node bench/bundle.mjs || status=1
+"${PNPM[@]}" exec changeset status > test-results/changeset-status.log 2>&1 || { cat test-results/changeset-status.log; echo "changeset status failed"; status=1; }
+grep -c "^🦋  - @bpf" test-results/changeset-status.log | xargs -I{} echo "changesets: {} packages would be released by changeset version"
+
 "${PNPM[@]}" -r publish --dry-run --no-git-checks --report-summary >/dev/null 2>&1 || { echo "pnpm publish --dry-run failed"; status=1; }
 [ -f pnpm-publish-summary.json ] && node -e 'const s=require("./pnpm-publish-summary.json");console.log("would publish: "+s.publishedPackages.map(p=>p.name+"@"+p.version).join(", "))' && rm -f pnpm-publish-summary.json
 exit $status
