@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { randomProgram } from '../dist/index.js';
+import { minimize, randomProgram } from '../dist/index.js';
 import { run, VmError } from '../../vm/dist/index.js';
 import { verify } from '../../verifier/dist/index.js';
 import { jitX86 } from '../../jit-x86/dist/index.js';
@@ -46,8 +46,18 @@ for (let base = first; base < first + N; base += BATCH) {
       kernelChecked++;
       if (k.accepted !== ours.accepted || (!k.accepted && k.error !== ours.error?.message)) {
         kernelDisagreements++;
+        // minimise: keep removing instructions while the kernel and we still disagree the same way
+        const disagree = (insns) => {
+          const kk = loadProgram({ insns }, { logLevel: 1 });
+          kk.close();
+          const oo = verify({ insns }, { logLevel: 0 });
+          return kk.accepted === k.accepted && oo.accepted === ours.accepted && (kk.accepted !== oo.accepted || kk.error !== oo.error?.message);
+        };
+        const small = minimize(sp.insns, disagree, 2000);
+        const kernelSmall = loadProgram({ insns: small }, { logLevel: 1 });
+        kernelSmall.close();
         mkdirSync(disagreementsDir, { recursive: true });
-        writeFileSync(join(disagreementsDir, `seed-${seed}.json`), JSON.stringify({ generator: 'packages/reliability/scripts/differential.mjs', seed, insns: Buffer.from(encode(sp.insns)).toString('hex'), kernel: { accepted: k.accepted, error: k.error ?? null }, ours: { accepted: ours.accepted, error: ours.error?.message ?? null } }, null, 1) + '\n');
+        writeFileSync(join(disagreementsDir, `seed-${seed}.json`), JSON.stringify({ generator: 'packages/reliability/scripts/differential.mjs', seed, originalInsns: sp.insns.length, insns: Buffer.from(encode(small)).toString('hex'), kernel: { accepted: kernelSmall.accepted, error: kernelSmall.error ?? null }, ours: { accepted: verify({ insns: small }, { logLevel: 0 }).accepted } }, null, 1) + '\n');
         findings.push({ seed, kind: 'kernel', kernel: k.error ?? 'accepted', ours: ours.error?.message ?? 'accepted' });
       }
     }
