@@ -48,10 +48,20 @@ export function bpftoolBtf(path: string): BtfTypeTable {
   return typeTable(table);
 }
 
-const LIBBPF_KIND: Readonly<Record<string, number>> = {
+export const LIBBPF_KIND: Readonly<Record<string, number>> = {
   byte_off: 0, byte_sz: 1, field_exists: 2, signed: 3, lshift_u64: 4, rshift_u64: 5,
   local_type_id: 6, target_type_id: 7, type_exists: 8, type_size: 9, enumval_exists: 10, enumval_value: 11, type_matches: 12,
 };
+
+/** The access string of a `relo #N: <kind> [type] ...` line of libbpf's debug log. */
+export function libbpfReloAccess(rest: string, typeId: number, local: BtfTypeTable): string {
+  const field = /\(([\d:]+) @ offset [\d.]+\)/.exec(rest);
+  if (field) return field[1]!;
+  const en = /::(\w+) = /.exec(rest);
+  if (!en) return '0';
+  const t = local.type(typeId);
+  return String(t?.kind === 'enum' ? t.values.findIndex((x) => x.name === en[1]) : -1);
+}
 
 /**
  * The CO-RE records libbpf applied, read back from its debug log (`bpftool -d prog
@@ -66,14 +76,7 @@ export function coreRelosFromLibbpfLog(log: string, obj: ElfObject, local: BtfTy
     if (m) {
       const [, prog, n, kindName, typeId, rest] = m;
       if (pending.has(`${prog}#${n}`)) continue;
-      let access = '0';
-      const field = /\(([\d:]+) @ offset [\d.]+\)/.exec(rest!);
-      const en = /::(\w+) = /.exec(rest!);
-      if (field) access = field[1]!;
-      else if (en) {
-        const t = local.type(Number(typeId));
-        access = String(t?.kind === 'enum' ? t.values.findIndex((x) => x.name === en[1]) : -1);
-      }
+      const access = libbpfReloAccess(rest!, Number(typeId), local);
       const fn = obj.programs.find((p) => p.name === prog)!;
       pending.set(`${prog}#${n}`, { section: fn.section, start: fn.start, relo: { typeId: Number(typeId), access, kind: LIBBPF_KIND[kindName!]! } });
       continue;

@@ -8,7 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, skipWithout, tempDir } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
-import { bpftoolBtf, coreRelosFromLibbpfLog } from './bpftoolbtf.test.helper.js';
+import { bpftoolBtf, coreRelosFromLibbpfLog, LIBBPF_KIND, libbpfReloAccess } from './bpftoolbtf.test.helper.js';
 import { corpus } from './corpus.test.helper.js';
 import type { BtfTypeTable, CoreRelo, StructOpsInfo } from './index.js';
 import { CORE_KINDS, loadPrograms, parseBtfTable, parseElf, resolveBtfMaps, typeTable } from './index.js';
@@ -29,10 +29,6 @@ function libbpfLoad(obj: string, f: (log: string, pinDir: string) => void): void
   }
 }
 
-const LIBBPF_KIND: Readonly<Record<string, number>> = {
-  byte_off: 0, byte_sz: 1, field_exists: 2, signed: 3, lshift_u64: 4, rshift_u64: 5,
-  local_type_id: 6, target_type_id: 7, type_exists: 8, type_size: 9, enumval_exists: 10, enumval_value: 11, type_matches: 12,
-};
 
 describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs libbpf', () => {
   let vmlinux: BtfTypeTable | undefined;
@@ -51,14 +47,7 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
         let m = /prog '(\w+)': relo #(\d+): <(\w+)> \[(\d+)\] (.*)$/.exec(line);
         if (m && !relos.has(`${m[1]}#${m[2]}`)) {
           const [, prog, n, kindName, typeId, rest] = m;
-          let access = '0';
-          const field = /\(([\d:]+) @ offset [\d.]+\)/.exec(rest!);
-          const en = /::(\w+) = /.exec(rest!);
-          if (field) access = field[1]!;
-          else if (en) {
-            const t = local.type(Number(typeId));
-            access = String(t?.kind === 'enum' ? t.values.findIndex((x) => x.name === en[1]) : -1);
-          }
+          const access = libbpfReloAccess(rest!, Number(typeId), local);
           const fn = obj.programs.find((p) => p.name === prog)!;
           relos.set(`${prog}#${n}`, { prog: prog!, section: fn.section, relo: { insnOff: -1, typeId: Number(typeId), access, kind: LIBBPF_KIND[kindName!]! } });
           continue;
