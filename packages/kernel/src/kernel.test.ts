@@ -71,6 +71,33 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     }
   });
 
+  it('per-CPU arrays return one value per possible CPU; ring buffers and prog arrays are created and closed', () => {
+    const pc = createMap({ type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 2 });
+    try {
+      const v = pc.lookup(Uint8Array.of(1, 0, 0, 0))!;
+      expect(v.length % 8).toBe(0);
+      expect(v.length).toBeGreaterThanOrEqual(8);
+      pc.update(Uint8Array.of(1, 0, 0, 0), new Uint8Array(v.length).fill(3));
+      expect([...pc.lookup(Uint8Array.of(1, 0, 0, 0))!].every((b) => b === 3)).toBe(true);
+    } finally {
+      pc.close();
+    }
+    const rb = createMap({ type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 4096 });
+    expect(rb.fd).toBeGreaterThan(0);
+    rb.close();
+    const pa = createMap({ type: 'prog_array', keySize: 4, valueSize: 4, maxEntries: 4 });
+    const target = loadProgram(assemble('r0 = 7\nexit'));
+    try {
+      const fd = Buffer.alloc(4);
+      fd.writeUInt32LE(target.fd!, 0);
+      pa.update(Uint8Array.of(0, 0, 0, 0), fd);
+      expect(pa.lookup(Uint8Array.of(1, 0, 0, 0))).toBeUndefined();
+    } finally {
+      target.close();
+      pa.close();
+    }
+  });
+
   it('relocates a map reference and the program sees the map', () => {
     const m = createMap({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 });
     m.update(Uint8Array.of(0, 0, 0, 0), Uint8Array.of(99, 0, 0, 0, 0, 0, 0, 0));
