@@ -5,7 +5,7 @@
  * (shared/spec/stack-args.md: arguments 6..12 through r11), helpers, kfuncs and tail calls
  * supplied by the host, and a bounds-checked address space.
  */
-import { analyseFrames, type Insn, type MapDef, type Program } from '@bpf/isa';
+import { analyseFrames, type AnalysedProgram, type Insn, type MapDef, type Program } from '@bpf/isa';
 import { STANDARD_HELPERS, standardKfunc, VmMap, type Helper, type HostContext, type Kfunc } from './host.js';
 import { AddressSpace, VmError } from './memory.js';
 
@@ -41,8 +41,42 @@ export interface RunResult {
   readonly maps: readonly VmMap[];
 }
 
+/** What the interpreter needs of the program a frame runs (a tail call swaps it for the frame's rest). */
+interface ProgState {
+  readonly prog: AnalysedProgram;
+  readonly insns: readonly Insn[];
+  /** Pre-decoded operands: the immediate as a u64, the offset as a BigInt. */
+  readonly IMM: readonly bigint[];
+  readonly OFF: readonly bigint[];
+  readonly kfuncByInsn: ReadonlyMap<number, string>;
+  readonly mapByInsn: ReadonlyMap<number, { readonly kind: 'map'; readonly name: string } | { readonly kind: 'map_value'; readonly name: string; readonly offset: number }>;
+}
+
+function progState(program: Program): ProgState {
+  const prog = analyseFrames(program);
+  return {
+    prog,
+    insns: prog.insns,
+    IMM: prog.insns.map((x) => BigInt.asUintN(64, BigInt(x.imm))),
+    OFF: prog.insns.map((x) => BigInt(x.off)),
+    kfuncByInsn: new Map((prog.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name])),
+    mapByInsn: new Map((prog.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r])),
+  };
+}
+
+/** A bpf_loop in progress: the callback runs in frames whose return pc is LOOP_RET. */
+interface LoopState {
+  readonly n: bigint;
+  i: bigint;
+  readonly fnPc: number;
+  readonly ctx: bigint;
+  readonly retPc: number;
+}
+
 interface Frame {
   readonly retPc: number;
+  /** The program the caller runs (restored on exit: a tail call may have replaced the callee's). */
+  readonly retState: ProgState;
   readonly saved: bigint[];
   readonly fp: bigint;
   /** Outgoing stack-argument slots (arguments 6..12) this frame has stored. */
@@ -55,6 +89,16 @@ const M32 = 0xffffffffn;
 const STACK = 512;
 const MAX_FRAMES = 8;
 const FUNC_TAG = 0x4000_0000_0000_0000n;
+/** The kernel's MAX_TAIL_CALL_CNT (include/linux/bpf.h). */
+const MAX_TAIL_CALL_CNT = 33;
+/** BPF_MAX_LOOPS: bpf_loop refuses more iterations (kernel/bpf/bpf_iter.c). */
+const BPF_MAX_LOOPS = 1n << 23n;
+/** Return pc of a bpf_loop callback's frame. */
+const LOOP_RET = -2;
+/** SKF_NET_OFF (include/uapi/linux/filter.h): ld_abs offsets from here are relative to the network header (the packet start here). */
+const SKF_NET_OFF = -0x100000;
+const EINVAL = BigInt.asUintN(64, -22n);
+const E2BIG = BigInt.asUintN(64, -7n);
 
 const s64 = (v: bigint): bigint => BigInt.asIntN(64, v);
 const s32 = (v: bigint): bigint => BigInt.asIntN(32, v);
@@ -87,37 +131,78 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
     r2 = BigInt(memBytes.length);
   }
 
-  let prog = analyseFrames(program);
+  const states = new Map<Program, ProgState>();
+  const stateOf = (p: Program): ProgState => {
+    let st = states.get(p);
+    if (st === undefined) {
+      st = progState(p);
+      states.set(p, st);
+    }
+    return st;
+  };
+  let cur = stateOf(program);
+  let { prog, insns, IMM, OFF, kfuncByInsn, mapByInsn } = cur;
+  const switchTo = (st: ProgState): void => {
+    cur = st;
+    ({ prog, insns, IMM, OFF, kfuncByInsn, mapByInsn } = st);
+  };
+  const loops: LoopState[] = [];
   const R: bigint[] = new Array<bigint>(11).fill(0n);
   R[1] = r1;
   R[2] = r2;
   const frames: Frame[] = [];
   const newFrame = (retPc: number, subprog: number): Frame => {
     const fp = mem.map('stack', new Uint8Array(STACK), { name: `stack of frame ${frames.length}` }) + BigInt(STACK);
-    return { retPc, saved: [R[6]!, R[7]!, R[8]!, R[9]!], fp, out: new Array<bigint | undefined>(7).fill(undefined), subprog };
+    return { retPc, retState: cur, saved: [R[6]!, R[7]!, R[8]!, R[9]!], fp, out: new Array<bigint | undefined>(7).fill(undefined), subprog };
   };
   frames.push(newFrame(-1, 0));
   R[10] = frames[0]!.fp;
 
-  let kfuncByInsn = new Map((prog.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
-  let mapByInsn = new Map((prog.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r]));
   const subprogAt = (pc: number): number => prog.subprogs.findIndex((s) => pc >= s.start && pc < s.end);
 
   let pc = 0;
-  let insns: readonly Insn[] = prog.insns;
-  // Pre-decoded operands, once per program: the immediate as a u64, the offset as a BigInt.
-  let IMM: bigint[] = [];
-  let OFF: bigint[] = [];
-  const predecode = (list: readonly Insn[]): void => {
-    IMM = list.map((x) => BigInt.asUintN(64, BigInt(x.imm)));
-    OFF = list.map((x) => BigInt(x.off));
-  };
-  predecode(insns);
   const host: HostContext & { insn: number } = {
     mem,
     insn: 0,
     printk,
     mapOf: (p) => byHandle.get(p),
+  };
+
+  /** Enter the callback of the innermost bpf_loop for its iteration `i`: callback(i, ctx, 0, 0, 0). */
+  const enterCallback = (loop: LoopState, at: number): void => {
+    if (frames.length >= MAX_FRAMES) throw new VmError('CALL_DEPTH', `call depth exceeds ${MAX_FRAMES} frames`, at);
+    const f = newFrame(LOOP_RET, subprogAt(loop.fnPc));
+    frames.push(f);
+    R[1] = loop.i;
+    R[2] = loop.ctx;
+    R[3] = R[4] = R[5] = 0n;
+    R[10] = f.fp;
+    pc = loop.fnPc;
+  };
+
+  /** The exit instruction: back to the caller, or on to the bpf_loop driving this callback. True when the program is done. */
+  const leave = (): boolean => {
+    const f = frames.pop()!;
+    if (frames.length === 0) return true;
+    [R[6], R[7], R[8], R[9]] = f.saved;
+    R[10] = frames[frames.length - 1]!.fp;
+    switchTo(f.retState);
+    if (f.retPc !== LOOP_RET) {
+      pc = f.retPc;
+      return false;
+    }
+    // bpf_loop: a non-zero return stops the loop; the helper returns the iterations run
+    const loop = loops[loops.length - 1]!;
+    loop.i++;
+    if (R[0] === 0n && loop.i < loop.n) {
+      enterCallback(loop, pc);
+      return false;
+    }
+    loops.pop();
+    R[0] = loop.i;
+    frames[frames.length - 1]!.out.fill(undefined);
+    pc = loop.retPc;
+    return false;
   };
 
   const mapFor = (pcAt: number, i: Insn): VmMap => {
@@ -193,11 +278,7 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
         const op = i.code & 0xf0;
         if (op === 0x90 && cls === 0x05) {
           // exit
-          const f = frames.pop()!;
-          if (frames.length === 0) return { r0: R[0]!, insns: insnCount, mem: memBytes, printk, maps };
-          [R[6], R[7], R[8], R[9]] = f.saved;
-          R[10] = frames[frames.length - 1]!.fp;
-          pc = f.retPc;
+          if (leave()) return { r0: R[0]!, insns: insnCount, mem: memBytes, printk, maps };
           continue;
         }
         if (op === 0x80 && cls === 0x05) {
@@ -226,21 +307,37 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
             }
             R[0] = u64(fn(host, args));
           } else if (i.imm === 12) {
-            // bpf_tail_call(ctx, prog_array, index)
+            // bpf_tail_call(ctx, prog_array, index), as the JITs do it (arch/x86/net/bpf_jit_comp.c
+            // emit_bpf_tail_call_indirect): index >= max_entries, MAX_TAIL_CALL_CNT tail calls
+            // already taken, or an empty slot -> fall through; the count grows only on a jump.
+            // The target replaces the current frame's program: it starts with r1 = ctx, and its
+            // exit returns to this frame's caller.
             const m = host.mapOf(R[2]!);
-            const target = m?.progs.get(Number(R[3]! & M32));
+            const index = Number(R[3]! & M32);
+            const target = m !== undefined && index < m.def.maxEntries && tailCalls < MAX_TAIL_CALL_CNT ? m.progs.get(index) : undefined;
             const next = target === undefined ? undefined : opts.tailCallTargets?.[target];
             if (next !== undefined) {
-              if (++tailCalls > 33) throw new VmError('TAIL_CALL_LIMIT', 'more than 33 tail calls', pc);
-              prog = analyseFrames(next);
-              insns = prog.insns;
-              predecode(insns);
-              kfuncByInsn = new Map((prog.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
-              mapByInsn = new Map((prog.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r]));
+              tailCalls++;
+              switchTo(stateOf(next));
+              caller.out.fill(undefined);
               pc = 0;
               continue;
             }
-            R[0] = BigInt.asUintN(64, -2n);
+            // r0 is not defined after a failed tail call (the helper returns void); the JITs leave whatever they left there
+            R[0] = 0n;
+          } else if (i.imm === 181) {
+            // bpf_loop(nr_loops, callback_fn, callback_ctx, flags) (kernel/bpf/bpf_iter.c)
+            const n = R[1]! & M32;
+            if (R[4] !== 0n) R[0] = EINVAL;
+            else if (n > BPF_MAX_LOOPS) R[0] = E2BIG;
+            else if (n === 0n) R[0] = 0n;
+            else {
+              if ((R[2]! & FUNC_TAG) === 0n) throw new VmError('BAD_POINTER', `bpf_loop callback 0x${R[2]!.toString(16)} is not a function pointer`, pc);
+              const loop: LoopState = { n, i: 0n, fnPc: Number(R[2]! & ~FUNC_TAG), ctx: R[3]!, retPc: pc + 1 };
+              loops.push(loop);
+              enterCallback(loop, pc);
+              continue;
+            }
           } else {
             const fn = opts.helpers?.[i.imm] ?? STANDARD_HELPERS[i.imm];
             if (!fn) throw new VmError('UNKNOWN_HELPER', `helper #${i.imm} is not provided`, pc);
@@ -317,17 +414,21 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
         }
         if (mode === 0x20 || mode === 0x40) {
           // legacy packet load from the skb's data (big-endian); out of bounds ends the program with 0
+          // The verifier's rewrite (net/core/filter.c bpf_gen_ld_abs): r2 = imm or src + imm (64-bit),
+          // call bpf_skb_load_helper_N_no_cache(ctx, offset) whose offset is an int, and an
+          // out-of-range load exits the current function with r0 = 0.
           const size = ([4, 2, 1, 8] as const)[(i.code >> 3) & 3];
-          const off = Number(BigInt.asIntN(64, (mode === 0x40 ? R[i.src]! : 0n) + BigInt(i.imm)));
+          let off = Number(BigInt.asIntN(32, (mode === 0x40 ? R[i.src]! : 0n) + BigInt(i.imm)));
+          if (off < 0 && off >= SKF_NET_OFF) off -= SKF_NET_OFF;
+          for (let k = 1; k <= 5; k++) R[k] = 0n;
           if (off < 0 || off + size > memBytes.length) {
             R[0] = 0n;
-            frames.length = 1;
-            return { r0: 0n, insns: insnCount, mem: memBytes, printk, maps };
+            if (leave()) return { r0: 0n, insns: insnCount, mem: memBytes, printk, maps };
+            continue;
           }
           let v = 0n;
           for (let k = 0; k < size; k++) v = (v << 8n) | BigInt(memBytes[off + k]!);
           R[0] = v;
-          for (let k = 1; k <= 5; k++) R[k] = 0n;
           pc++;
           continue;
         }
