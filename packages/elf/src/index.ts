@@ -33,3 +33,4 @@ export type { ExtInfoBySection, PlacedExtInfo, SectionFuncInfo, SectionLineInfo 
 export { structOpsMaps } from './structops.js';
 export type { StructOpsFunc, StructOpsInfo } from './structops.js';
 export { btfExtRecords, btfTable, parseBtfTable } from './btfadapter.js';
+export { kernelBtf } from './kernelbtf.js';

@@ -12,7 +12,9 @@ import type { BtfTypeTable } from './btfview.js';
 import { indexByName, skipModsAndTypedefs } from './btfview.js';
 import type { CoreRelo } from './core.js';
 import { calcCoreRelo, patchCoreInsn } from './core.js';
+import { BtfError } from '@bpf/btf';
 import { ElfError } from './errors.js';
+import { kernelBtf } from './kernelbtf.js';
 import type { SectionFuncInfo, SectionLineInfo } from './extinfo.js';
 import { placeExtInfo } from './extinfo.js';
 import type { ElfProgram } from './link.js';
@@ -56,6 +58,7 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
   const opts = withObjectBtf(obj, given);
   let maps: ElfMap[] = [...obj.maps];
   const kconfig = new Map<string, number>();
+  let kconfigSize: number | undefined;
   if (opts.objectBtf) {
     const btf = opts.objectBtf;
     const mapsSec = obj.sections.find((x) => x.name === '.maps');
@@ -64,6 +67,7 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
     const layout = kconfigLayout(btf);
     if (layout) {
       const { size } = layout;
+      kconfigSize = size;
       if (!Number.isSafeInteger(size) || size > 1 << 20) throw new ElfError('BAD_BTF', `.kconfig of ${size} bytes`, { section: '.kconfig' });
       const data = new Uint8Array(size);
       const view = new DataView(data.buffer);
@@ -119,6 +123,18 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
         if (v.kind === 'var' && skipModsAndTypedefs(btf, v.type)?.t.kind === 'void') typeless.add(v.name);
     }
     progs = progs.map((p) => resolveAttachTarget(resolveExterns(p, opts.kernelBtf!, weak, { typeless, ...(opts.kallsyms ? { kallsyms: opts.kallsyms } : {}) }), opts.kernelBtf!));
+  }
+  // The .BTF the kernel will take (func_info and line_info refer to it). An object whose BTF
+  // cannot be fixed up still yields its programs, without `btf`; loading then needs one.
+  let btfBytes: Uint8Array | undefined;
+  try {
+    btfBytes = kernelBtf(obj, kconfigSize === undefined ? {} : { kconfigSize });
+  } catch (e) {
+    if (!(e instanceof ElfError) && !(e instanceof BtfError)) throw e;
+  }
+  if (btfBytes) {
+    const btf = { bytes: btfBytes };
+    progs = progs.map((p) => ({ ...p, btf }));
   }
   const ext = opts.btfExt;
   if (ext?.funcInfo || ext?.lineInfo) {

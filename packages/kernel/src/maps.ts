@@ -2,14 +2,41 @@
 import { readFileSync } from 'node:fs';
 import { addr, bpf, bpfRaw, closeFd, KernelError } from './syscall.js';
 
-/** `enum bpf_map_type` values for the types this package names. */
+/** `enum bpf_map_type` (include/uapi/linux/bpf.h), by the names libbpf and bpftool use. */
 export const MAP_TYPE = {
   hash: 1,
   array: 2,
   prog_array: 3,
+  perf_event_array: 4,
   percpu_hash: 5,
   percpu_array: 6,
+  stack_trace: 7,
+  cgroup_array: 8,
+  lru_hash: 9,
+  lru_percpu_hash: 10,
+  lpm_trie: 11,
+  array_of_maps: 12,
+  hash_of_maps: 13,
+  devmap: 14,
+  sockmap: 15,
+  cpumap: 16,
+  xskmap: 17,
+  sockhash: 18,
+  cgroup_storage: 19,
+  reuseport_sockarray: 20,
+  percpu_cgroup_storage: 21,
+  queue: 22,
+  stack: 23,
+  sk_storage: 24,
+  devmap_hash: 25,
+  struct_ops: 26,
   ringbuf: 27,
+  inode_storage: 28,
+  task_storage: 29,
+  bloom_filter: 30,
+  user_ringbuf: 31,
+  cgrp_storage: 32,
+  arena: 33,
 } as const;
 export type MapTypeName = keyof typeof MAP_TYPE;
 
@@ -85,8 +112,15 @@ export class KernelMap {
   }
 
   private valueBytes(): number {
-    if (this.spec.type === 'percpu_array' || this.spec.type === 'percpu_hash') return ((this.spec.valueSize + 7) & ~7) * possibleCpus();
+    if (this.spec.type.includes('percpu')) return ((this.spec.valueSize + 7) & ~7) * possibleCpus();
     return this.spec.valueSize;
+  }
+
+  /** BPF_MAP_FREEZE: user space may no longer write (libbpf freezes `.rodata` after filling it). */
+  freeze(): void {
+    const a = Buffer.alloc(8);
+    a.writeUInt32LE(this.fd, 0);
+    bpf('MAP_FREEZE', a, `freeze map fd ${this.fd}`);
   }
 
   close(): void {
@@ -121,10 +155,13 @@ function possibleCpus(): number {
 }
 
 export function createMap(spec: MapSpec): KernelMap {
+  const type = MAP_TYPE[spec.type] as number | undefined;
+  if (type === undefined) throw new KernelError('MAP_CREATE', 22, `unknown map type '${String(spec.type)}'`);
+  const noKV = spec.type === 'ringbuf' || spec.type === 'user_ringbuf';
   const a = Buffer.alloc(72);
-  a.writeUInt32LE(MAP_TYPE[spec.type], 0);
-  a.writeUInt32LE(spec.type === 'ringbuf' ? 0 : spec.keySize, 4);
-  a.writeUInt32LE(spec.type === 'ringbuf' ? 0 : spec.valueSize, 8);
+  a.writeUInt32LE(type, 0);
+  a.writeUInt32LE(noKV ? 0 : spec.keySize, 4);
+  a.writeUInt32LE(noKV ? 0 : spec.valueSize, 8);
   a.writeUInt32LE(spec.maxEntries, 12);
   a.writeUInt32LE(spec.flags ?? 0, 16);
   if (spec.name) Buffer.from(spec.name.replace(/[^\w.]/g, '_').slice(0, 15)).copy(a, 28);

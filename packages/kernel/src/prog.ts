@@ -2,7 +2,7 @@
  * BPF_PROG_LOAD with the kernel's log (grown until it fits), stats, and the xlated and jited
  * code read back with BPF_OBJ_GET_INFO_BY_FD; BPF_PROG_TEST_RUN; BPF_BTF_LOAD.
  */
-import { decode, encode, PROG_TYPES, type Insn, type Program, type ProgType } from '@bpf/isa';
+import { ATTACH_TYPES, decode, encode, PROG_TYPES, type Insn, type Program, type ProgType } from '@bpf/isa';
 import { addr, bpf, bpfRaw, closeFd, KernelError } from './syscall.js';
 
 export interface LoadOptions {
@@ -84,6 +84,9 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
   const type = opts.type ?? program.type ?? 'socket_filter';
   const typeNum = PROG_TYPES.indexOf(type);
   if (typeNum < 0) throw new KernelError('PROG_LOAD', 22, `unknown program type ${type}`);
+  const named = program.expectedAttachType;
+  const expectedAttachType = opts.expectedAttachType ?? (named === undefined ? 0 : (ATTACH_TYPES as readonly string[]).indexOf(named));
+  if (expectedAttachType < 0) throw new KernelError('PROG_LOAD', 22, `unknown expected attach type '${named ?? ''}'`);
   const insns = program.insns.map((i) => ({ ...i }));
   for (const r of program.relocs ?? []) {
     if (r.kind === 'map' || r.kind === 'map_value') {
@@ -99,6 +102,8 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
   const logLevel = opts.logLevel ?? 1;
   let logSize = logLevel ? Math.max(opts.logSize ?? 1 << 16, 256) : 0;
   const fi = opts.funcInfo ?? program.funcInfo;
+  if ((fi?.length || (opts.lineInfo ?? program.lineInfo)?.length) && opts.btfFd === undefined)
+    throw new KernelError('PROG_LOAD', 22, 'func_info and line_info refer to BTF: pass btfFd (loadWithMaps loads program.btf itself)');
   const fiBuf = fi?.length ? Buffer.alloc(fi.length * 8) : undefined;
   fi?.forEach((f, k) => {
     fiBuf!.writeUInt32LE(f.insnOff, k * 8);
@@ -124,7 +129,7 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
     if (logSize) attr.writeBigUInt64LE(addr(log), 32);
     attr.writeUInt32LE(opts.flags ?? 0, 44);
     Buffer.from((opts.progName ?? program.name ?? '').replace(/[^\w.]/g, '_').slice(0, 15)).copy(attr, 48);
-    attr.writeUInt32LE(opts.expectedAttachType ?? 0, 68);
+    attr.writeUInt32LE(expectedAttachType, 68);
     if (opts.btfFd !== undefined) attr.writeUInt32LE(opts.btfFd, 72);
     if (opts.attachBtfId !== undefined) attr.writeUInt32LE(opts.attachBtfId, 108);
     if (fiBuf) {

@@ -18,6 +18,7 @@ export const CMD = {
   PROG_TEST_RUN: 10,
   OBJ_GET_INFO_BY_FD: 15,
   BTF_LOAD: 18,
+  MAP_FREEZE: 22,
 } as const;
 export type CmdName = keyof typeof CMD;
 

@@ -112,3 +112,4 @@ export function llvmMcBytes(asm: string, opts: { bigEndian?: boolean; mcpu?: str
   return new Uint8Array(readFileSync(out));
 }
 export * from './conformance.js';
+export * from './corpus.js';

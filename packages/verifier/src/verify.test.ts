@@ -1,29 +1,21 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assemble, decode, type Program } from '@bpf/isa';
-import { fixturesDir } from '@bpf/testkit';
+import { assemble, decode, type Program, type ProgType } from '@bpf/isa';
+import { corpusSource, fixturesDir, kernelCorpus, type KernelCase } from '@bpf/testkit';
 import { run } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
 
-interface KernelCase {
-  readonly name: string;
-  readonly type: 'socket_filter' | 'xdp';
-  readonly insns: string;
-  readonly accepted: boolean;
-  readonly error: string | null;
-  readonly stats: { processedInsns: number } | null;
-}
-const corpus = (JSON.parse(readFileSync(join(fixturesDir, 'kernel/corpus.json'), 'utf8')) as { cases: KernelCase[] }).cases;
-const source = (name: string): Program => {
-  if (name.startsWith('asm/')) return assemble(readFileSync(join(fixturesDir, name), 'utf8'));
-  return assemble(readFileSync(join(fixturesDir, name), 'utf8').split('-- asm\n')[1]!.split(/^-- /m)[0]!);
+const corpus = kernelCorpus();
+const source = (c: KernelCase): Program => {
+  const s = corpusSource(c);
+  if (s.kind === 'asm') return assemble(s.text);
+  return { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs as Program['relocs'] };
 };
 
 describe('agreement with the kernel (fixtures/kernel/corpus.json)', () => {
   it.each(corpus.map((c) => [c.name, c] as const))('%s', (_n, c) => {
-    const program = c.name.startsWith('random/') ? { insns: decode(Buffer.from(c.insns, 'hex')) } : source(c.name);
-    const r = verify(program, { type: c.type });
+    const r = verify(source(c), { type: c.type as ProgType });
     expect(r.accepted).toBe(c.accepted);
     if (!c.accepted) expect(r.error?.message).toBe(c.error);
   });
