@@ -223,6 +223,45 @@ export class Asm {
     else this.put(`lock ${mnemonic} ${t}`, 0xf0, ...this.rex(w === 64, src, 0, base), 0x0f, mnemonic === 'xadd' ? 0xc1 : 0xb1, ...m);
   }
 
+  /** cmp r32/r64, [base + disp] */
+  cmpMem(r: number, base: number, disp: number, w: 32 | 64): void {
+    this.put(`cmp ${regName(r, w)}, ${PTR[w]} ptr ${this.memText(base, disp)}`, ...this.rex(w === 64, r, 0, base), 0x3b, ...this.memOperand(r, base, disp));
+  }
+
+  /** add/cmp qword ptr [base + disp], imm8 */
+  memImm8(mnemonic: 'add' | 'cmp', base: number, disp: number, imm: number): void {
+    const ext = mnemonic === 'add' ? 0 : 7;
+    this.put(`${mnemonic} qword ptr ${this.memText(base, disp)}, ${hexImm(imm)}`, ...this.rex(true, 0, 0, base), 0x83, ...this.memOperand(ext, base, disp), imm & 0xff);
+  }
+
+  /** mov r64, qword ptr [base + 8*index + disp8] */
+  loadIndexed(dst: number, base: number, index: number, disp: number): void {
+    if (disp < -128 || disp > 127 || (index & 7) === 4 || (base & 7) === 5) throw new Error('internal: loadIndexed supports disp8 and no rsp index / rbp base');
+    this.put(
+      `mov ${regName(dst, 64)}, qword ptr [${NAMES64[base]} + 8*${NAMES64[index]}${disp === 0 ? '' : ` ${disp < 0 ? '-' : '+'} ${hexImm(Math.abs(disp))}`}]`,
+      ...this.rex(true, dst, index, base),
+      0x8b,
+      0x44 | ((dst & 7) << 3),
+      0xc0 | ((index & 7) << 3) | (base & 7),
+      disp & 0xff,
+    );
+  }
+
+  /** lea r64, [rip + rel] where rel counts from the end of this 7-byte instruction. */
+  leaRip(dst: number, target: number): void {
+    const rel = target - (this.bytes.length + 7);
+    this.put(`lea ${regName(dst, 64)}, [rip ${rel < 0 ? '-' : '+'} ${hexImm(Math.abs(rel))}]`, ...this.rex(true, dst, 0, 0), 0x8d, 0x05 | ((dst & 7) << 3), ...this.imm32(rel));
+  }
+
+  /** The 2-byte nop (66 90). */
+  nop2(): void {
+    this.put('nop', 0x66, 0x90);
+  }
+
+  jmpReg(r: number): void {
+    this.put(`jmp ${NAMES64[r]}`, ...this.rex(false, 0, 0, r), 0xff, 0xe0 | (r & 7));
+  }
+
   push(r: number): void {
     this.put(`push ${NAMES64[r]}`, ...this.rex(false, 0, 0, r), 0x50 + (r & 7));
   }

@@ -1,19 +1,37 @@
 import { assemble, type Program } from '@bpf/isa';
 import { randomProgram } from '@bpf/reliability';
-import { loadConformance, run as runTool, skipWithout } from '@bpf/testkit';
-import { run, VmError } from '@bpf/vm';
+import { conformanceTailCalls, loadConformance, run as runTool, skipWithout, type ConformanceCase } from '@bpf/testkit';
+import { run, VmError, type RunOptions } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
-import { formatX86, jitX86 } from './index.js';
-import { runX86 } from './node.js';
+import { formatX86, jitX86, TAIL_CALL_OFFSET } from './index.js';
+import { runX86, runX86InChild, type RunX86Options } from './node.js';
+
+/** A conformance case for the VM and for the native runner: memory, and the programs its prog arrays hold. */
+function setup(c: ConformanceCase): { program: Program; vm: RunOptions; x86: RunX86Options; main: ReturnType<typeof jitX86> } {
+  const program = assemble(c.asm);
+  const main = jitX86(program);
+  const mem = c.mem ? { mem: c.mem } : {};
+  if (!c.progArrays) return { program, main, vm: mem, x86: mem };
+  const { progArrays } = conformanceTailCalls(c);
+  const programs = [program, ...(c.progs ?? []).map((p) => assemble(p.asm))];
+  const jits = [main, ...programs.slice(1).map((p) => jitX86(p))];
+  const arrays = Object.fromEntries(
+    Object.entries(progArrays).map(([name, slots]) => {
+      const max = program.maps?.find((m) => m.name === name)?.maxEntries ?? slots.length;
+      return [name, Array.from({ length: max }, (_, s) => ((slots[s] ?? -1) < 0 ? null : jits[slots[s]!]!))];
+    }),
+  );
+  return { program, main, vm: { ...mem, tailCallTargets: programs, progArrays }, x86: { ...mem, progArrays: arrays } };
+}
 
 const native = process.arch === 'x64' && !skipWithout('kernel' as never) ? true : process.arch === 'x64';
 
 describe.skipIf(!native)('x86-64 JIT output, run natively, agrees with @bpf/vm', () => {
   const cases = loadConformance().filter((c) => c.error === undefined);
   it.each(cases.map((c) => [c.name, c] as const))('conformance: %s', (_n, c) => {
-    const program = assemble(c.asm);
-    const ours = runX86(jitX86(program), c.mem ? { mem: c.mem } : {});
-    const vm = run(program, c.mem ? { mem: c.mem } : {});
+    const { program, main, vm: vmOpts, x86 } = setup(c);
+    const ours = runX86(main, x86);
+    const vm = run(program, vmOpts);
     expect(ours.r0.toString(16)).toBe(vm.r0.toString(16));
     expect(ours.r0).toBe(c.result);
     expect([...ours.mem]).toEqual([...vm.mem]);
@@ -51,6 +69,20 @@ describe.skipIf(!native)('x86-64 JIT output, run natively, agrees with @bpf/vm',
       exit`);
     // 1..5, arg 6, and 2 * arg 12: 15 + 6 + 24 = 45
     expect(runX86(jitX86(p)).r0).toBe(45n);
+  });
+
+  it('the new conformance cases run in a child process too (tail calls, ld_abs, bpf_loop)', () => {
+    for (const c of loadConformance().filter((x) => /^(tail-call|ld-abs|ld-ind|callback)/.test(x.name))) {
+      const { main, x86 } = setup(c);
+      expect(runX86InChild(main, x86).r0, c.name).toBe(c.result);
+    }
+  });
+
+  it('a tail call lands TAIL_CALL_OFFSET bytes in, past xor eax, eax / push rbp / mov rbp, rsp', () => {
+    const l = jitX86(assemble('.map jt prog_array 4 4 1\nr2 = jt ll\nr3 = 0\ncall bpf_tail_call\nr0 = 0\nexit')).listing;
+    expect(l.filter((x) => x.offset < TAIL_CALL_OFFSET).map((x) => x.text)).toEqual(['xor eax, eax', 'push rbp', 'mov rbp, rsp']);
+    expect(l.some((x) => x.offset === TAIL_CALL_OFFSET)).toBe(true);
+    expect(jitX86(assemble('r0 = 0\nexit')).listing.map((x) => x.text)).toEqual(['nop', 'push rbp', 'mov rbp, rsp', 'xor eax, eax', 'leave', 'ret']);
   });
 
   it('3,000 seeded random programs (ALU, branches, loops, memory, calls with up to 12 args) give the same r0 and memory', () => {
@@ -101,6 +133,7 @@ describe.skipIf(skipWithout('llvm-mc-19'))('the listing equals llvm-mc-19 --disa
   });
   it('formats offsets, bytes and text', () => {
     const lines = formatX86(jitX86(assemble('r0 = 1\nexit')).listing);
-    expect(lines[0]).toMatch(/^ +0: 55 +push rbp$/);
+    expect(lines[0]).toMatch(/^ +0: 66 90 +nop$/);
+    expect(lines[1]).toMatch(/^ +2: 55 +push rbp$/);
   });
 });

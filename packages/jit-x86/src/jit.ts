@@ -7,8 +7,18 @@
  * [rbp + 16 + (M-7)*8].
  *
  * Frame, high to low: incoming arguments 7..N (the caller's area), return address, saved rbp
- * (= BPF r10), the BPF stack, saved rbx r12 r13 r14 r15, the may_goto counter, the outgoing
- * area at rsp; rsp stays 16-byte aligned at every call.
+ * (= BPF r10), the BPF stack, the tail-call count and its pointer (programs with tail calls),
+ * the may_goto counter (functions with may_goto), the callee-saved registers the function uses
+ * (pushed, as the kernel's detect_reg_usage picks them; all of them in programs with tail
+ * calls, the kernel's fixed layout), the outgoing area at rsp; rsp stays 16-byte aligned at
+ * every call.
+ *
+ * Tail calls (arch/x86/net/bpf_jit_comp.c emit_bpf_tail_call_indirect): a prog array is, natively,
+ * `u32 max_entries; u32 pad; u64 entry[max_entries]` (entry addresses, 0 = empty); the call site
+ * checks the index, the count (MAX_TAIL_CALL_CNT = 33) and the slot, counts, unwinds its own
+ * frame but for the saved rbp, and jumps TAIL_CALL_OFFSET bytes into the target, past
+ * `xor eax, eax; push rbp; mov rbp, rsp`. rax carries the count (from a main program) or a
+ * pointer to it (from a subprogram, whose frame dies with the jump), as the kernel does.
  */
 import { analyseFrames, decodeOp, JitError, type AnalysedProgram, type Insn, type JitReloc, type JitResult, type Program } from '@bpf/isa';
 import { Asm, X, type Cond, type Listed } from './emit.js';
@@ -21,6 +31,23 @@ const TMP = X.r11;
 const TMP2 = X.r12;
 const SAVED = [X.rbx, X.r12, X.r13, X.r14, X.r15] as const;
 const MAY_GOTO_LOOPS = 8_388_608;
+/** The kernel's MAX_TAIL_CALL_CNT. */
+const MAX_TAIL_CALL_CNT = 33;
+/** Bytes of every main program's entry a tail call skips: `xor eax, eax` (or a 2-byte nop), `push rbp`, `mov rbp, rsp`. */
+export const TAIL_CALL_OFFSET = 6;
+/** Native prog-array layout: max_entries at 0, the entry addresses from 8. */
+export const PROG_ARRAY_ENTRIES = 8;
+/** bpf_tail_call and bpf_loop helper ids. */
+const TAIL_CALL = 12;
+/**
+ * The functions ld_abs/ld_ind call, as the verifier rewrites them (net/core/filter.c
+ * bpf_gen_ld_abs): (ctx, int offset) -> the big-endian value, or a negative error.
+ */
+export const LD_ABS_HELPERS: Readonly<Record<1 | 2 | 4, string>> = {
+  1: 'bpf_skb_load_helper_8_no_cache',
+  2: 'bpf_skb_load_helper_16_no_cache',
+  4: 'bpf_skb_load_helper_32_no_cache',
+};
 
 
 export interface X86JitResult extends JitResult {
@@ -33,17 +60,67 @@ const COND: Record<string, Cond> = {
 };
 
 interface Frame {
-  readonly depth: number;
-  readonly savedAt: number;
+  readonly isMain: boolean;
+  /** Bytes below rbp for the BPF stack, the tail-call slots and the may_goto counter. */
+  readonly local: number;
+  /** Callee-saved registers pushed below that, in push order. */
+  readonly saved: readonly number[];
+  /** Outgoing area plus alignment, below the pushes. */
+  readonly below: number;
+  /** rbp-relative slots (0 when absent). */
+  readonly tccAt: number;
+  readonly tccPtrAt: number;
   readonly counterAt: number;
-  readonly size: number;
 }
 
-function frameOf(depth: number, outgoing: number): Frame {
-  const d = (depth + 7) & ~7;
-  const outArea = Math.max(0, outgoing - 1) * 8; // argument 6 travels in r9
-  const size = (d + SAVED.length * 8 + 8 + outArea + 15) & ~15;
-  return { depth: d, savedAt: -d - SAVED.length * 8, counterAt: -d - SAVED.length * 8 - 8, size };
+function frameOf(sp: { readonly stackDepth: number; readonly outgoingStackArgs: number }, isMain: boolean, saved: readonly number[], tailCalls: boolean, mayGoto: boolean): Frame {
+  const d = (sp.stackDepth + 7) & ~7;
+  const tccAt = tailCalls ? -d - 8 : 0;
+  const tccPtrAt = tailCalls ? -d - 16 : 0;
+  const local = d + (tailCalls ? 16 : 0) + (mayGoto ? 8 : 0);
+  const counterAt = mayGoto ? -local : 0;
+  const outArea = Math.max(0, sp.outgoingStackArgs - 1) * 8; // argument 6 travels in r9
+  const used = local + saved.length * 8 + outArea;
+  return { isMain, local, saved, below: outArea + (((used + 15) & ~15) - used), tccAt, tccPtrAt, counterAt };
+}
+
+/** The callee-saved registers a function touches (the kernel's detect_reg_usage): BPF r6..r9 as dst or src, and r12 for the fetch-or/and/xor loops. */
+function usedSaved(insns: readonly Insn[], start: number, end: number): number[] {
+  const bpf = new Set<number>();
+  let r12 = false;
+  for (let pc = start; pc < end; pc++) {
+    const i = insns[pc]!;
+    bpf.add(i.dst).add(i.src);
+    if ((i.code & 0xe7) === 0xc3 && (i.imm === 0x41 || i.imm === 0x51 || i.imm === 0xa1)) r12 = true;
+  }
+  return SAVED.filter((r) => (r === X.r12 ? r12 : REG_MAP.slice(6, 10).includes(r) && bpf.has(REG_MAP.indexOf(r))));
+}
+
+const isTailCall = (i: Insn): boolean => i.code === 0x85 && i.src === 0 && i.imm === TAIL_CALL;
+
+/**
+ * Subprograms whose address a program takes (ld_imm64 src=4): callbacks, which a helper calls
+ * natively without the tail-call count pointer, so no tail call may be reachable from them.
+ */
+function checkCallbacks(ap: AnalysedProgram): void {
+  const insns = ap.insns;
+  const indexOf = (start: number): number => ap.subprogs.findIndex((sp) => sp.start === start);
+  const todo: number[] = [];
+  insns.forEach((i, pc) => {
+    if (i.code === 0x18 && i.src === 4) todo.push(indexOf(pc + i.imm + 1));
+  });
+  const seen = new Set<number>();
+  while (todo.length) {
+    const k = todo.pop()!;
+    if (k < 0 || seen.has(k)) continue;
+    seen.add(k);
+    const sp = ap.subprogs[k]!;
+    for (let pc = sp.start; pc < sp.end; pc++) {
+      const i = insns[pc]!;
+      if (isTailCall(i)) throw new JitError('UNSUPPORTED', 'a tail call reachable from a callback (the helper that calls it passes no tail-call count)', pc);
+      if (i.code === 0x85 && i.src === 1) todo.push(indexOf(pc + i.imm + 1));
+    }
+  }
 }
 
 /** Compile a program. Frame facts come from `program.subprogs` when analysed (the verifier's), else from a syntactic analysis. */
@@ -52,6 +129,13 @@ export function jitX86(program: Program): X86JitResult {
   const insns = ap.insns;
   const kfuncAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
   const mapAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r]));
+  const tailCalls = insns.some(isTailCall);
+  if (tailCalls) checkCallbacks(ap);
+  const frames = ap.subprogs.map((sp, k) => {
+    const mayGoto = usesMayGoto(insns, sp.start, sp.end);
+    // with tail calls every function saves the same registers, as the kernel's fixed layout
+    return frameOf(sp, k === 0, tailCalls ? SAVED : usedSaved(insns, sp.start, sp.end), tailCalls, mayGoto);
+  });
   const near = new Uint8Array(insns.length);
   let offsets = new Int32Array(insns.length + 1);
   let entries: number[] = ap.subprogs.map(() => 0);
@@ -61,10 +145,10 @@ export function jitX86(program: Program): X86JitResult {
     const newOffsets = new Int32Array(insns.length + 1).fill(-1);
     const newEntries: number[] = [];
     let grew = false;
-    for (const sp of ap.subprogs) {
-      const f = frameOf(sp.stackDepth, sp.outgoingStackArgs);
+    for (const [k, sp] of ap.subprogs.entries()) {
+      const f = frames[k]!;
       newEntries.push(a.offset);
-      prologue(a, f, usesMayGoto(insns, sp.start, sp.end));
+      prologue(a, f, tailCalls);
       for (let pc = sp.start; pc < sp.end; pc++) {
         newOffsets[pc] = a.offset;
         const i = insns[pc]!;
@@ -109,18 +193,101 @@ function usesMayGoto(insns: readonly Insn[], start: number, end: number): boolea
   return false;
 }
 
-function prologue(a: Asm, f: Frame, mayGoto: boolean): void {
+function prologue(a: Asm, f: Frame, tailCalls: boolean): void {
+  // a main program's first TAIL_CALL_OFFSET bytes are fixed: a tail call lands after them
+  if (f.isMain) {
+    if (tailCalls) a.rr('xor', X.rax, X.rax, 32);
+    else a.nop2();
+  }
   a.push(X.rbp);
   a.rr('mov', X.rbp, X.rsp, 64);
-  a.ri('sub', X.rsp, f.size, 64);
-  SAVED.forEach((r, k) => a.store(X.rbp, f.savedAt + 8 * k, r, 8));
-  if (mayGoto) a.storeImm(X.rbp, f.counterAt, MAY_GOTO_LOOPS, 8);
+  if (f.local) a.ri('sub', X.rsp, f.local, 64);
+  if (tailCalls) {
+    if (f.isMain) {
+      // rax: the count (<= 33: the program's entry, or a tail call from a main program), or a
+      // pointer to it (a tail call from a subprogram)
+      a.ri('cmp', X.rax, MAX_TAIL_CALL_CNT, 64);
+      const j = a.offset;
+      a.jump('a', j, false);
+      a.store(X.rbp, f.tccAt, X.rax, 8);
+      a.lea(X.rax, X.rbp, f.tccAt);
+      a.patchShort(j, a.offset);
+    }
+    // a subprogram gets the pointer from its caller
+    a.store(X.rbp, f.tccPtrAt, X.rax, 8);
+  }
+  for (const r of f.saved) a.push(r);
+  if (f.below) a.ri('sub', X.rsp, f.below, 64);
+  if (f.counterAt) a.storeImm(X.rbp, f.counterAt, MAY_GOTO_LOOPS, 8);
+}
+
+/** Back to rbp: pop the callee-saved registers and drop the frame, leaving the saved rbp on top. */
+function unwind(a: Asm, f: Frame): void {
+  if (f.saved.length) {
+    if (f.below) a.ri('add', X.rsp, f.below, 64);
+    for (const r of [...f.saved].reverse()) a.pop(r);
+  }
 }
 
 function epilogue(a: Asm, f: Frame): void {
-  SAVED.forEach((r, k) => a.load(r, X.rbp, f.savedAt + 8 * k, 8, false));
+  unwind(a, f);
   a.leave();
   a.ret();
+}
+
+/**
+ * bpf_tail_call(r1 = ctx, r2 = prog array, r3 = index): as emit_bpf_tail_call_indirect, a
+ * failed check falls through with r0..r5 clobbered.
+ */
+function tailCall(a: Asm, f: Frame): void {
+  const outs: number[] = [];
+  const out = (cond: Cond): void => {
+    outs.push(a.offset);
+    a.jump(cond, a.offset, true);
+  };
+  a.rr('mov', X.rdx, X.rdx, 32); // the index is a u32
+  a.cmpMem(X.rdx, X.rsi, 0, 32);
+  out('ae');
+  a.load(X.rax, X.rbp, f.tccPtrAt, 8, false);
+  a.memImm8('cmp', X.rax, 0, MAX_TAIL_CALL_CNT);
+  out('ae');
+  a.loadIndexed(X.rcx, X.rsi, X.rdx, PROG_ARRAY_ENTRIES);
+  a.rr('test', X.rcx, X.rcx, 64);
+  out('e');
+  a.memImm8('add', X.rax, 0, 1);
+  // from a main program the target gets the count (this frame's slot is about to be reused)
+  if (f.isMain) a.load(X.rax, X.rax, 0, 8, false);
+  unwind(a, f);
+  a.rr('mov', X.rsp, X.rbp, 64);
+  a.ri('add', X.rcx, TAIL_CALL_OFFSET, 64);
+  a.jmpReg(X.rcx);
+  for (const at of outs) patchNear(a, at, a.offset);
+}
+
+/** Point the near jcc emitted at `at` to `target`. */
+function patchNear(a: Asm, at: number, target: number): void {
+  const rel = target - (at + 6);
+  for (let k = 0; k < 4; k++) a.bytes[at + 2 + k] = (rel >> (8 * k)) & 0xff;
+  const l = a.listing.find((x) => x.offset === at)!;
+  (l as { bytes: number[] }).bytes = a.bytes.slice(at, at + 6);
+  (l as { text: string }).text = l.text.replace(/ \S+$/, ` ${rel < 0 ? '-' : ''}0x${Math.abs(rel).toString(16)}`);
+}
+
+/** ld_abs / ld_ind as the verifier rewrites them: r2 = offset, r1 = r6 (ctx), call the load helper, exit with 0 on an error. */
+function ldAbs(a: Asm, i: Insn, size: 1 | 2 | 4, indirect: boolean, f: Frame, relocs: JitReloc[]): void {
+  if (indirect) {
+    a.rr('mov', X.rsi, REG_MAP[i.src]!, 64);
+    if (i.imm !== 0) a.ri('add', X.rsi, i.imm, 64);
+  } else a.movImm(X.rsi, BigInt(i.imm), 64);
+  a.rr('mov', X.rdi, REG_MAP[6]!, 64);
+  relocs.push({ offset: a.movabs(X.rax, 0n), kind: 'abs64', symbol: { kind: 'kfunc', name: LD_ABS_HELPERS[size] } });
+  a.callReg(X.rax);
+  a.rr('test', X.rax, X.rax, 64);
+  const j = a.offset;
+  a.jump('ge', j, false);
+  a.rr('xor', X.rax, X.rax, 32);
+  epilogue(a, f);
+  a.patchShort(j, a.offset);
 }
 
 function lower(
@@ -291,8 +458,10 @@ function lower(
         const target = pc + i.imm + 1;
         const k = ap.subprogs.findIndex((sp) => sp.start === target);
         if (k < 0) throw new JitError('BAD_PROGRAM', `call to ${target}, which starts no subprogram`, pc);
+        if (f.tccPtrAt) a.load(X.rax, X.rbp, f.tccPtrAt, 8, false);
         return a.callRel(entries[k] ?? 0);
       }
+      if (op.target === 'helper' && i.imm === TAIL_CALL) return tailCall(a, f);
       const symbol =
         op.target === 'helper'
           ? ({ kind: 'helper', id: i.imm } as const)
@@ -316,11 +485,18 @@ function lower(
         relocs.push({ offset: a.movabs(d, 0n), kind: 'abs64', symbol });
         return;
       }
+      if (op.pseudo === 4) {
+        // a function pointer (BPF_PSEUDO_FUNC): the subprogram's native entry
+        const k = ap.subprogs.findIndex((sp) => sp.start === pc + i.imm + 1);
+        if (k < 0) throw new JitError('BAD_PROGRAM', `function pointer to ${pc + i.imm + 1}, which starts no subprogram`, pc);
+        return a.leaRip(d, entries[k] ?? 0);
+      }
       return fail(`ld_imm64 with pseudo source ${op.pseudo}`);
     }
     case 'ld_abs':
     case 'ld_ind':
-      return fail('legacy packet loads (ld_abs/ld_ind) are not supported by this JIT yet');
+      if (op.size === 8) throw new JitError('BAD_PROGRAM', 'ld_abs/ld_ind of 8 bytes', pc);
+      return ldAbs(a, i, op.size, op.kind === 'ld_ind', f, relocs);
     default:
       throw new JitError('BAD_PROGRAM', `invalid instruction (code 0x${i.code.toString(16)})`, pc);
   }

@@ -39,10 +39,16 @@ export type NativeFn = (...args: bigint[]) => bigint;
 
 export interface RunX86Options {
   readonly mem?: Uint8Array;
-  /** Helpers by id (the standard ones are provided). */
+  /** Helpers by id (the standard ones are provided, bpf_loop included). */
   readonly helpers?: Readonly<Record<number, NativeFn>>;
   /** kfuncs by name, with their argument count (the standard `bpf_test_*` ones are provided). */
   readonly kfuncs?: Readonly<Record<string, { readonly args: number; readonly fn: NativeFn }>>;
+  /**
+   * Prog arrays by map name, one element per slot (the length is max_entries): the JIT output
+   * of the slot's program, or null for an empty slot. Every program named here is linked next
+   * to the main one; each array becomes the native table the JIT's tail calls read.
+   */
+  readonly progArrays?: Readonly<Record<string, readonly (JitResult | null)[]>>;
 }
 
 export interface RunX86Result {
@@ -55,6 +61,11 @@ const PROT_READ = 1,
   PROT_EXEC = 4,
   MAP_PRIVATE = 2,
   MAP_ANONYMOUS = 0x20;
+const EFAULT = 14n;
+const EINVAL = 22n;
+const E2BIG = 7n;
+/** include/uapi/linux/filter.h */
+const SKF_NET_OFF = -0x100000;
 
 /** The standard kfuncs of fixtures/conformance/README.md, natively callable. */
 function standardKfunc(name: string): { args: number; fn: NativeFn } | undefined {
@@ -69,76 +80,164 @@ function standardKfunc(name: string): { args: number; fn: NativeFn } | undefined
   return undefined;
 }
 
+/** The packet loads behind ld_abs/ld_ind: the context is the run's memory, read big-endian at an `int` offset. */
+function packetLoad(name: string, packet: Uint8Array): NativeFn | undefined {
+  const m = /^bpf_skb_load_helper_(8|16|32)_no_cache$/.exec(name);
+  if (!m) return undefined;
+  const size = Number(m[1]) / 8;
+  return (_ctx, offset) => {
+    let off = Number(BigInt.asIntN(32, offset ?? 0n));
+    if (off < 0 && off >= SKF_NET_OFF) off -= SKF_NET_OFF;
+    if (off < 0 || off + size > packet.length) return BigInt.asUintN(64, -EFAULT);
+    let v = 0n;
+    for (let k = 0; k < size; k++) v = (v << 8n) | BigInt(packet[off + k]!);
+    return v;
+  };
+}
+
+function libc(): NonNullable<typeof libcFns> {
+  if (libcFns === undefined) {
+    const lib = koffi().load('libc.so.6');
+    libcFns = {
+      mmap: lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
+      mprotect: lib.func('int mprotect(void *addr, size_t len, int prot)'),
+      munmap: lib.func('int munmap(void *addr, size_t len)'),
+    };
+  }
+  return libcFns;
+}
+
 export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Result {
   if (process.arch !== 'x64') throw new NativeRunError(`x86-64 code cannot run natively on ${process.arch}`);
   const k = koffi();
-  if (libcFns === undefined) {
-    const libc = k.load('libc.so.6');
-    libcFns = {
-      mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
-      mprotect: libc.func('int mprotect(void *addr, size_t len, int prot)'),
-      munmap: libc.func('int munmap(void *addr, size_t len)'),
-    };
+  const { mmap, mprotect, munmap } = libc();
+  // the main program first, then every other program a prog array holds, each 16-byte aligned
+  const programs: JitResult[] = [result];
+  for (const slots of Object.values(opts.progArrays ?? {})) for (const p of slots) if (p && !programs.includes(p)) programs.push(p);
+  const bases: number[] = [];
+  let codeLen = 0;
+  for (const p of programs) {
+    bases.push(codeLen);
+    codeLen = (codeLen + p.code.length + 15) & ~15;
   }
-  const { mmap, mprotect, munmap } = libcFns;
-  const size = Math.max(4096, (result.code.length + 4095) & ~4095);
+  const size = Math.max(4096, (codeLen + 4095) & ~4095);
+  const tables = Object.entries(opts.progArrays ?? {});
+  const dataSize = Math.max(4096, (tables.reduce((n, [, slots]) => n + 8 + 8 * slots.length, 0) + 4095) & ~4095);
   const page: unknown = mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (k.address(page) === 0xffffffffffffffffn || page === null) throw new NativeRunError('mmap failed');
+  if (page === null || k.address(page) === 0xffffffffffffffffn) throw new NativeRunError('mmap failed');
+  const data: unknown = mmap(null, dataSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (data === null || k.address(data) === 0xffffffffffffffffn) {
+    munmap(page, size);
+    throw new NativeRunError('mmap failed');
+  }
   const callbacks: unknown[] = [];
   try {
     const code = new Uint8Array(k.view(page, size));
-    code.set(result.code);
-    const helperProto = proto('uint64_t bpf_helper_cb(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)');
-    const STANDARD: Record<number, NativeFn> = { 5: () => 1_000_000_000n, 7: () => 4n, 8: () => 0n };
     const view = new DataView(code.buffer, code.byteOffset, code.byteLength);
-    for (const r of result.relocs) {
+    const codeAt = k.address(page);
+    // prog arrays: u32 max_entries, u32 pad, u64 entry address per slot (0 when empty)
+    const tableAt = new Map<string, bigint>();
+    const dataView = new DataView(k.view(data, dataSize));
+    let at = 0;
+    for (const [name, slots] of tables) {
+      tableAt.set(name, k.address(data) + BigInt(at));
+      dataView.setUint32(at, slots.length, true);
+      slots.forEach((p, s) => {
+        if (p) dataView.setBigUint64(at + 8 + 8 * s, codeAt + BigInt(bases[programs.indexOf(p)]! + (p.entries[0] ?? 0)), true);
+      });
+      at += 8 + 8 * slots.length;
+    }
+    const mem = Buffer.from(opts.mem ?? new Uint8Array(0));
+    const buf = mem.length ? mem : Buffer.alloc(8);
+    const helperProto = proto('uint64_t bpf_helper_cb(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)');
+    const callbackProto = proto('uint64_t bpf_callback_fn(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)');
+    // bpf_loop (kernel/bpf/bpf_iter.c): the callback is JIT output, called natively from here
+    const bpfLoop = (nr: bigint, fn: unknown, ctx: bigint, flags: bigint): bigint => {
+      const n = Number(nr & 0xffffffffn);
+      if (flags !== 0n) return BigInt.asUintN(64, -EINVAL);
+      if (n > 1 << 23) return BigInt.asUintN(64, -E2BIG);
+      for (let i = 0; i < n; i++) {
+        const r = k.call(fn, callbackProto, BigInt(i), ctx, 0n, 0n, 0n) as bigint | number;
+        if (BigInt(r) !== 0n) return BigInt(i + 1);
+      }
+      return BigInt(n);
+    };
+    const STANDARD: Record<number, NativeFn> = { 5: () => 1_000_000_000n, 7: () => 4n, 8: () => 0n };
+    const big = (x: unknown): bigint => BigInt(x as bigint | number);
+    const resolve = (sym: JitResult['relocs'][number]['symbol']): bigint => {
       let fnPtr: unknown;
-      if (r.symbol.kind === 'helper') {
-        const fn = opts.helpers?.[r.symbol.id] ?? STANDARD[r.symbol.id];
-        if (!fn) throw new NativeRunError(`helper #${r.symbol.id} is not provided`);
-        fnPtr = k.register((...a: (bigint | number)[]) => fn(...a.map((x) => BigInt(x))), k.pointer(helperProto));
-      } else if (r.symbol.kind === 'kfunc') {
-        const name = r.symbol.name;
-        if (name === 'bpf_test_deref' && !opts.kfuncs?.[name]) {
+      if (sym.kind === 'helper') {
+        const fn = opts.helpers?.[sym.id] ?? STANDARD[sym.id];
+        if (fn) fnPtr = k.register((...a: unknown[]) => fn(...a.map(big)), k.pointer(helperProto));
+        else if (sym.id === 181)
+          fnPtr = k.register((nr: unknown, f: unknown, ctx: unknown, flags: unknown) => bpfLoop(big(nr), f, big(ctx), big(flags)), k.pointer(proto('uint64_t bpf_loop_native(uint64_t, void *, uint64_t, uint64_t, uint64_t)')));
+        else throw new NativeRunError(`helper #${sym.id} is not provided`);
+      } else if (sym.kind === 'kfunc') {
+        const name = sym.name;
+        const load = opts.kfuncs?.[name] ? undefined : packetLoad(name, buf.subarray(0, mem.length));
+        if (load) {
+          fnPtr = k.register((...a: unknown[]) => load(...a.map(big)), k.pointer(proto('uint64_t kf_skb_load(uint64_t, uint64_t)')));
+        } else if (name === 'bpf_test_deref' && !opts.kfuncs?.[name]) {
           // a real pointer argument: read the u64 it points to
           fnPtr = k.register((p: unknown) => k.decode(p, 'uint64_t') as bigint, k.pointer(proto('uint64_t kf_bpf_test_deref(void *)')));
         } else {
           const kf = opts.kfuncs?.[name] ?? standardKfunc(name);
           if (!kf) throw new NativeRunError(`kfunc ${name} is not provided`);
           const decl = `uint64_t kf_args${kf.args}(${Array.from({ length: kf.args }, () => 'uint64_t').join(', ') || 'void'})`;
-          fnPtr = k.register((...a: (bigint | number)[]) => kf.fn(...a.map((x) => BigInt(x))), k.pointer(proto(decl)));
+          fnPtr = k.register((...a: unknown[]) => kf.fn(...a.map(big)), k.pointer(proto(decl)));
         }
-      } else throw new NativeRunError(`relocation to ${r.symbol.kind} ${r.symbol.name} is not supported by the native runner`);
+      } else if (sym.kind === 'map' && tableAt.has(sym.name)) return tableAt.get(sym.name)!;
+      else throw new NativeRunError(`relocation to ${sym.kind} ${sym.name} is not supported by the native runner`);
       callbacks.push(fnPtr);
-      view.setBigUint64(r.offset, k.address(fnPtr), true);
-    }
+      return k.address(fnPtr);
+    };
+    const resolved = new Map<string, bigint>();
+    programs.forEach((p, n) => {
+      code.set(p.code, bases[n]);
+      for (const r of p.relocs) {
+        const key = JSON.stringify(r.symbol);
+        let v = resolved.get(key);
+        if (v === undefined) {
+          v = resolve(r.symbol);
+          resolved.set(key, v);
+        }
+        view.setBigUint64(bases[n]! + r.offset, v, true);
+      }
+    });
     if (mprotect(page, size, PROT_READ | PROT_EXEC) !== 0) throw new NativeRunError('mprotect failed');
-    const mem = Buffer.from(opts.mem ?? new Uint8Array(0));
-    const buf = mem.length ? mem : Buffer.alloc(8);
     if ((result.entries[0] ?? 0) !== 0) throw new NativeRunError('the main program must be at offset 0');
     const r0 = k.call(page, proto('uint64_t bpf_prog_entry(void *, uint64_t)'), buf, BigInt(mem.length)) as bigint | number;
     return { r0: BigInt.asUintN(64, BigInt(r0)), mem: new Uint8Array(mem) };
   } finally {
     for (const c of callbacks) k.unregister(c as never);
     munmap(page, size);
+    munmap(data, dataSize);
   }
 }
 
 /** Run in a child process: a crash (SIGSEGV, SIGILL) becomes a NativeRunError, not our death. */
-export function runX86InChild(result: JitResult, opts: { mem?: Uint8Array } = {}): RunX86Result {
+export function runX86InChild(result: JitResult, opts: Pick<RunX86Options, 'mem' | 'progArrays'> = {}): RunX86Result {
+  const wire = (r: JitResult): unknown => ({ arch: 'x86_64', code: Buffer.from(r.code).toString('hex'), entries: r.entries, lineTable: [], relocs: r.relocs });
+  const others: JitResult[] = [];
+  for (const slots of Object.values(opts.progArrays ?? {})) for (const p of slots) if (p && p !== result && !others.includes(p)) others.push(p);
   const input = JSON.stringify({
-    code: Buffer.from(result.code).toString('hex'),
-    entries: result.entries,
-    relocs: result.relocs,
+    main: wire(result),
+    others: others.map(wire),
+    // slot -> 0 for the main program, 1.. for the others, null when empty
+    arrays: Object.fromEntries(Object.entries(opts.progArrays ?? {}).map(([m, slots]) => [m, slots.map((p) => (p === null ? null : p === result ? 0 : others.indexOf(p) + 1))])),
     mem: Buffer.from(opts.mem ?? new Uint8Array(0)).toString('hex'),
   });
+  // under a TypeScript test runner this module is the source: the child runs the build
+  const self = import.meta.url.endsWith('/src/node.ts') ? import.meta.url.replace(/\/src\/node\.ts$/, '/dist/node.js') : import.meta.url;
   const script = `
-    import { runX86 } from ${JSON.stringify(import.meta.url)};
+    import { runX86 } from ${JSON.stringify(self)};
     let s = '';
     process.stdin.on('data', (d) => (s += d));
     process.stdin.on('end', () => {
       const j = JSON.parse(s);
-      const r = runX86({ arch: 'x86_64', code: Buffer.from(j.code, 'hex'), entries: j.entries, lineTable: [], relocs: j.relocs }, { mem: Buffer.from(j.mem, 'hex') });
+      const progs = [j.main, ...j.others].map((p) => ({ ...p, code: Buffer.from(p.code, 'hex') }));
+      const progArrays = Object.fromEntries(Object.entries(j.arrays).map(([m, slots]) => [m, slots.map((n) => (n === null ? null : progs[n]))]));
+      const r = runX86(progs[0], { mem: Buffer.from(j.mem, 'hex'), progArrays });
       process.stdout.write(JSON.stringify({ r0: r.r0.toString(), mem: Buffer.from(r.mem).toString('hex') }));
     });`;
   const p = spawnSync(process.execPath, ['--input-type=module', '-e', script], { input, encoding: 'utf8' });
