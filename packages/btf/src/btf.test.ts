@@ -5,7 +5,7 @@ import { assemble } from '@bpf/isa';
 import { fixturesDir, run, skipWithout, tempDir } from '@bpf/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { btfFromProtos, BtfError, dumpRaw, findByName, kfuncs, parseBtf, parseBtfExt, resolveId, sizeOf, typeById, writeBtf } from './index.js';
+import { btfFromProtos, BtfError, BtfValidationError, dumpRaw, findByName, kfuncs, parseBtf, parseBtfExt, resolveId, sizeOf, typeById, validateBtf, writeBtf } from './index.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 
@@ -106,5 +106,37 @@ describe('bad input gives BtfError, never anything else', () => {
     const bad = good.slice();
     bad[0] = 0;
     expect(() => parseBtf(bad)).toThrow(/Invalid magic/);
+  });
+});
+
+describe('validateBtf: the checks of BPF_BTF_LOAD (compared with the kernel in @bpf/kernel)', () => {
+  const good = writeBtf(btfFromProtos(assemble('.func f(u64 a, u64 *b) u64\ncall f\nexit\nf:\nr0 = r1\nexit')).btf);
+  it.skipIf(!existsSync(VMLINUX))('accepts vmlinux', () => {
+    expect(validateBtf(new Uint8Array(readFileSync(VMLINUX)))).toEqual([]);
+  });
+  it('accepts builder output', () => expect(validateBtf(good)).toEqual([]));
+  it('names the type, byte offset, errno and the kernel log line', () => {
+    const bad = good.slice();
+    const dv = new DataView(bad.buffer);
+    const typesAt = dv.getUint32(4, true) + dv.getUint32(8, true);
+    dv.setUint32(typesAt, 0xfffff, true); // first type's name_off far past the strings
+    const [e] = validateBtf(bad);
+    expect(e).toBeInstanceOf(BtfValidationError);
+    expect(e!.typeId).toBe(1);
+    expect(e!.byteOffset).toBe(typesAt);
+    expect(e!.errno).toBe(22);
+    expect(e!.message).toMatch(/^type \[1\]: byte \d+: /);
+  });
+  it('never throws on hostile blobs: an answer of [] or one typed error', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: good.length }), fc.array(fc.tuple(fc.nat({ max: good.length - 1 }), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), (cut, flips) => {
+        const b = good.slice(0, cut);
+        for (const [at, v] of flips) if (at < b.length) b[at] = v;
+        const errs = validateBtf(b);
+        expect(errs.length).toBeLessThanOrEqual(1);
+        for (const e of errs) expect(e).toBeInstanceOf(BtfValidationError);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

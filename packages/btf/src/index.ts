@@ -3,3 +3,4 @@ export type { Btf, BtfErrorCode, BtfType, EnumValue, KindName, Member, Param, Se
 export { dumpRaw, dumpType } from './dump.js';
 export { attachProtos, BtfBuilder, btfFromProtos } from './build.js';
 export { parseBtfExt, type BtfExt, type ExtSection } from './ext.js';
+export { BtfValidationError, validateBtf, type BtfValidationCode, type ValidateOptions } from './validate.js';

@@ -5,13 +5,22 @@
  * (shared/spec/stack-args.md: arguments 6..12 through r11), helpers, kfuncs and tail calls
  * supplied by the host, and a bounds-checked address space.
  */
-import { analyseFrames, type AnalysedProgram, type Insn, type MapDef, type Program } from '@bpf/isa';
+import { analyseFrames, type AnalysedProgram, type Insn, type MapDef, type Program, type ProgType } from '@bpf/isa';
 import { STANDARD_HELPERS, standardKfunc, VmMap, type Helper, type HostContext, type Kfunc } from './host.js';
+import { isPacketProgType, packetContext, type PacketContext } from './context.js';
 import { AddressSpace, VmError } from './memory.js';
 
 export interface RunOptions {
   /** Bytes r1 points to (raw-memory convention); r2 holds their length. */
   readonly mem?: Uint8Array;
+  /**
+   * A packet (an Ethernet frame) for a packet program (`type` socket_filter, sched_cls,
+   * sched_act or xdp): r1 points at the context BPF_PROG_TEST_RUN would build for it, and the
+   * result's `packet` is what the kernel returns as data_out.
+   */
+  readonly data?: Uint8Array;
+  /** Program type for `data` (default: the program's). */
+  readonly type?: ProgType;
   /** Context bytes r1 points to instead (read-only unless `ctxWritable`). */
   readonly ctx?: Uint8Array;
   readonly ctxWritable?: boolean;
@@ -39,6 +48,8 @@ export interface RunResult {
   readonly mem: Uint8Array;
   readonly printk: readonly string[];
   readonly maps: readonly VmMap[];
+  /** With `data`: the packet after the run, as the kernel's test run returns it. */
+  readonly packet?: Uint8Array;
 }
 
 /** What the interpreter needs of the program a frame runs (a tail call swaps it for the frame's rest). */
@@ -125,12 +136,19 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
 
   let r1: bigint;
   let r2 = 0n;
-  if (opts.ctx) r1 = mem.map('ctx', Uint8Array.from(opts.ctx), { writable: opts.ctxWritable ?? false, name: 'ctx' });
+  let pctx: PacketContext | undefined;
+  if (opts.data) {
+    const type = opts.type ?? program.type ?? 'socket_filter';
+    if (!isPacketProgType(type)) throw new VmError('INVALID_INSN', `--data needs a packet program type (socket_filter, sched_cls, sched_act, xdp), not ${type}`, 0);
+    pctx = packetContext(type, opts.data, mem);
+    r1 = pctx.r1;
+  } else if (opts.ctx) r1 = mem.map('ctx', Uint8Array.from(opts.ctx), { writable: opts.ctxWritable ?? false, name: 'ctx' });
   else {
     r1 = mem.map('mem', memBytes, { name: 'mem' });
     r2 = BigInt(memBytes.length);
   }
 
+  const done = (r0: bigint): RunResult => ({ r0, insns: insnCount, mem: memBytes, printk, maps, ...(pctx ? { packet: pctx.output() } : {}) });
   const states = new Map<Program, ProgState>();
   const stateOf = (p: Program): ProgState => {
     let st = states.get(p);
@@ -278,7 +296,7 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
         const op = i.code & 0xf0;
         if (op === 0x90 && cls === 0x05) {
           // exit
-          if (leave()) return { r0: R[0]!, insns: insnCount, mem: memBytes, printk, maps };
+          if (leave()) return done(R[0]!);
           continue;
         }
         if (op === 0x80 && cls === 0x05) {
@@ -339,7 +357,7 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
               continue;
             }
           } else {
-            const fn = opts.helpers?.[i.imm] ?? STANDARD_HELPERS[i.imm];
+            const fn = opts.helpers?.[i.imm] ?? pctx?.helpers[i.imm] ?? STANDARD_HELPERS[i.imm];
             if (!fn) throw new VmError('UNKNOWN_HELPER', `helper #${i.imm} is not provided`, pc);
             R[0] = u64(fn(host, R[1]!, R[2]!, R[3]!, R[4]!, R[5]!));
           }
@@ -421,13 +439,14 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
           let off = Number(BigInt.asIntN(32, (mode === 0x40 ? R[i.src]! : 0n) + BigInt(i.imm)));
           if (off < 0 && off >= SKF_NET_OFF) off -= SKF_NET_OFF;
           for (let k = 1; k <= 5; k++) R[k] = 0n;
-          if (off < 0 || off + size > memBytes.length) {
+          const pkt = pctx ? pctx.packet() : memBytes;
+          if (off < 0 || off + size > pkt.length) {
             R[0] = 0n;
-            if (leave()) return { r0: 0n, insns: insnCount, mem: memBytes, printk, maps };
+            if (leave()) return done(0n);
             continue;
           }
           let v = 0n;
-          for (let k = 0; k < size; k++) v = (v << 8n) | BigInt(memBytes[off + k]!);
+          for (let k = 0; k < size; k++) v = (v << 8n) | BigInt(pkt[off + k]!);
           R[0] = v;
           pc++;
           continue;

@@ -13,6 +13,11 @@ export interface Region {
   readonly view: DataView;
   readonly writable: boolean;
   readonly name: string;
+  /**
+   * Loads the region answers itself: a program context whose 32-bit `data` / `data_end`
+   * fields read as 64-bit packet pointers, as the verifier's ctx rewrite makes them.
+   */
+  readonly fields?: ReadonlyMap<number, () => bigint>;
 }
 
 export type VmErrorCode =
@@ -54,7 +59,7 @@ export class AddressSpace {
   private readonly regions: Region[] = [];
 
   /** Map bytes as a new region; returns the u64 address of its first byte. */
-  map(kind: RegionKind, bytes: Uint8Array, opts: { writable?: boolean; name?: string } = {}): bigint {
+  map(kind: RegionKind, bytes: Uint8Array, opts: { writable?: boolean; name?: string; fields?: ReadonlyMap<number, () => bigint> } = {}): bigint {
     const id = this.regions.length + 1;
     this.regions.push({
       id,
@@ -63,6 +68,7 @@ export class AddressSpace {
       view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       writable: opts.writable ?? true,
       name: opts.name ?? kind,
+      ...(opts.fields ? { fields: opts.fields } : {}),
     });
     return (BigInt(id) << REGION_SHIFT) + BigInt(BIAS);
   }
@@ -86,6 +92,10 @@ export class AddressSpace {
 
   load(addr: bigint, size: 1 | 2 | 4 | 8, insn: number): bigint {
     const { region, offset } = this.resolve(addr, size, false, insn);
+    if (region.fields !== undefined) {
+      const f = region.fields.get(offset);
+      if (f !== undefined) return f();
+    }
     const v = region.view;
     return size === 1 ? BigInt(v.getUint8(offset)) : size === 2 ? BigInt(v.getUint16(offset, true)) : size === 4 ? BigInt(v.getUint32(offset, true)) : v.getBigUint64(offset, true);
   }

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { assemble, decode, insn } from '@bpf/isa';
-import { conformanceTailCalls, fixturesDir, loadConformance, type ConformanceCase } from '@bpf/testkit';
+import { assemble, decode, insn, type Program, type ProgType } from '@bpf/isa';
+import { conformanceTailCalls, corpusSource, kernelCorpus, loadConformance, type ConformanceCase } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { run, VmError, type RunOptions } from './index.js';
 
@@ -118,18 +116,30 @@ describe('maps and helpers', () => {
   });
 });
 
-describe('differential with the kernel (fixtures/kernel/corpus.json, BPF_PROG_TEST_RUN retvals)', () => {
-  const corpus = (JSON.parse(readFileSync(join(fixturesDir, 'kernel/corpus.json'), 'utf8')) as {
-    cases: { name: string; insns: string; accepted: boolean; retval: number | null }[];
-  }).cases;
-  // nondeterministic on the kernel side (time, pointers, uninitialised stack) or reading the skb/xdp context
-  const skip = /ktime|ptr-leak|uninit-stack|xdp/;
-  const comparable = corpus.filter((c) => c.accepted && c.retval !== null && !skip.test(c.name));
+describe('differential with the kernel (fixtures/kernel/corpus.json, BPF_PROG_TEST_RUN)', () => {
+  const corpus = kernelCorpus();
+  // nondeterministic on the kernel side (time, pointers, uninitialised stack)
+  const skip = /ktime|ptr-leak|uninit-stack|uninit_stack|xdp/;
+  const comparable = corpus.filter((c) => c.accepted && c.retval !== null && c.dataIn === undefined && !skip.test(c.name));
   it('has accepted programs with a recorded retval', () => expect(comparable.length).toBeGreaterThanOrEqual(20));
   it.each(comparable.map((c) => [c.name, c] as const))('%s', (_n, c) => {
     const program = { insns: decode(Uint8Array.from(Buffer.from(c.insns, 'hex'))) };
     const maps = [{ name: 'm', type: 'array', keySize: 4, valueSize: 8, maxEntries: 4 }];
     // socket filters return a u32
     expect(Number(run(program, { maps, mem: new Uint8Array(64) }).r0 & 0xffffffffn)).toBe(c.retval);
+  });
+
+  // C programs (socket filter, tc, XDP) run on a real packet: same retval and same data_out
+  const packets = corpus.filter((c) => c.accepted && c.dataIn !== undefined && !/uninit_stack/.test(c.name));
+  it('has C packet programs of every packet type', () => {
+    expect(new Set(packets.map((c) => c.type))).toEqual(new Set(['socket_filter', 'sched_cls', 'xdp']));
+    expect(packets.length).toBeGreaterThanOrEqual(50);
+  });
+  it.each(packets.map((c) => [c.name, c] as const))('%s', (_n, c) => {
+    const s = corpusSource(c);
+    if (s.kind !== 'insns') throw new Error('C cases carry their instructions');
+    const program = { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs as Program['relocs'], type: c.type as ProgType };
+    const r = run(program, { data: Buffer.from(c.dataIn!, 'hex') });
+    expect({ retval: Number(r.r0 & 0xffffffffn), data: Buffer.from(r.packet!).toString('hex') }).toEqual({ retval: c.retval, data: c.dataOut });
   });
 });
