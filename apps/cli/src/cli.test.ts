@@ -152,6 +152,18 @@ describe('bpf run', () => {
     expect(bad.code).toBe(5);
     expect(bad.stderr).toMatch(/^bpf: -: insn 0: read of 8 bytes at mem\+0/);
   });
+  it('runs a packet program on --data as BPF_PROG_TEST_RUN lays it out, and prints the packet after', () => {
+    const xdp = 'r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 14\nif r4 > r3 goto out\nr5 = 255\n*(u8 *)(r2 + 0) = r5\nr0 = 2\nexit\nout:\nr0 = 1\nexit\n';
+    const frame = '11'.repeat(14) + '22'.repeat(20);
+    const r = bpf(['run', '-', '--type', 'xdp', '--data', frame, '--json'], xdp);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ r0: '0x2', insns: 9, output: '', packet: `ff${frame.slice(2)}`, printk: [] });
+    const short = bpf(['run', '-', '--type', 'xdp', '--data', '11'.repeat(8)], xdp);
+    expect(short.stdout).toMatch(/^r0 = 0x1 \(1\)\n7 instructions executed\npacket after: 1{16}\n$/);
+    const notPacket = bpf(['run', '-', '--type', 'kprobe', '--data', '00'], xdp);
+    expect(notPacket.code).toBe(2);
+    expect(notPacket.stderr).toMatch(/^bpf: run: --data needs a packet program type .*the program's type is kprobe\n$/);
+  });
   it('--verify refuses what the verifier rejects (exit 1)', () => {
     const r = bpf(['run', join(examples, 'reject-uninit.s'), '--verify']);
     expect(r.code).toBe(1);
@@ -198,6 +210,22 @@ describe.skipIf(skipWithout('kernel'))('bpf kernel', () => {
     expect(r.stdout.split('\n')[0]).toMatch(/^File +Program +Verdict +Insns +States +Time \(us\) +Kernel verdict/);
     expect(r.stdout).toMatch(/hello\.s +main +success +2 /);
     expect(r.stdout).toMatch(/reject-uninit\.s +main +failure +1 .* failure/);
+  });
+  it.skipIf(skipWithout('clang-19'))('runs a clang XDP object with its maps and BTF: same retval and packet as bpf run', () => {
+    const dir = tempDir('bpf-cli-c-');
+    execFileSync('bash', [join(repoRoot, 'fixtures/c/progs/build.sh'), dir]);
+    const obj = join(dir, 'xdp_parse.v3.o');
+    // Ethernet + IPv4 + UDP to port 53
+    const frame = `${'02'.repeat(6)}${'04'.repeat(6)}08004500002400000000401100000a0000010a00000204d20035001e${'00'.repeat(22)}`;
+    for (const prog of ['xdp_swap_mac', 'xdp_count_proto', 'xdp_drop_udp_port']) {
+      const k = bpf(['kernel', 'run', obj, '--prog', prog, '--data', frame, '--json']);
+      expect(k.code, k.stderr).toBe(0);
+      const v = bpf(['run', obj, '--prog', prog, '--data', frame, '--json']);
+      expect(v.code, v.stderr).toBe(0);
+      const kj = JSON.parse(k.stdout) as { retval: number; dataOut: string };
+      const vj = JSON.parse(v.stdout) as { r0: string; packet: string };
+      expect({ retval: Number(vj.r0), data: vj.packet }, prog).toEqual({ retval: kj.retval, data: kj.dataOut });
+    }
   });
   it('runs: the retval of BPF_PROG_TEST_RUN', () => {
     const r = bpf(['kernel', 'run', join(examples, 'hello.s'), '--data', '00'.repeat(64)]);

@@ -7,7 +7,7 @@
  * - tc (sched_cls / sched_act) programs see the whole frame and may write it directly;
  * - XDP programs get `xdp_md` over the frame with 256 bytes of headroom for bpf_xdp_adjust_head.
  * Field values are the kernel's for a test run on the loopback device (ifindex 1), measured
- * with @bpf/kernel (see context.test.ts).
+ * with @bpf/kernel; vm.test.ts compares retval and output data with the recorded kernel runs.
  */
 import type { ProgType } from '@bpf/isa';
 import type { Helper, HostContext } from './host.js';

@@ -1,5 +1,5 @@
 import { parseHex } from '@bpf/isa';
-import { createMap, loadProgram, probe, testRun, type KernelLoad } from '@bpf/kernel';
+import { loadWithMaps, probe, testRun, type LoadedWithMaps } from '@bpf/kernel';
 import { verify } from '@bpf/verifier';
 import { jitX86 } from '@bpf/jit-x86';
 import type { ProgType } from '@bpf/isa';
@@ -30,14 +30,10 @@ export const kernel: Command = {
     if (!p.canLoad) throw new CliError(EXIT.UNAVAILABLE, `kernel: cannot load programs here: ${p.reason ?? 'unknown reason'}`);
     const { program } = readProgram(file, flags as never);
     const type = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';
-    const maps = (program.maps ?? []).map((m) => createMap({ type: m.type as never, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, name: m.name }));
-    let load: KernelLoad | undefined;
+    let load: LoadedWithMaps | undefined;
     try {
-      load = loadProgram(program, {
-        type,
-        logLevel: Number(flags['log-level'] ?? (sub === 'run' ? 0 : 1)),
-        mapFds: Object.fromEntries((program.maps ?? []).map((m, k) => [m.name, maps[k]!.fd])),
-      });
+      // the program's maps are created (global data written, .rodata frozen) and its BTF loaded, as libbpf does
+      load = loadWithMaps(program, { type, logLevel: Number(flags['log-level'] ?? (sub === 'run' ? 0 : 1)) });
       if (sub === 'compare') {
         const ours = verify(program, { type, logLevel: 0 });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
@@ -77,7 +73,6 @@ export const kernel: Command = {
       return EXIT.OK;
     } finally {
       load?.close();
-      for (const m of maps) m.close();
     }
   },
 };

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { ProgType } from '@bpf/isa';
-import { loadProgram as kernelLoad, createMap, probe } from '@bpf/kernel';
+import { loadWithMaps, probe } from '@bpf/kernel';
 import { verify } from '@bpf/verifier';
 import type { Command } from '../context.js';
 import { describeError, EXIT, usage } from '../errors.js';
@@ -49,11 +49,9 @@ export const veristat: Command = {
         const row: Row = { file, program: program.name ?? 'main', verdict: r.accepted ? 'success' : 'failure', insns: r.stats.processedInsns, states: r.stats.totalStates, timeUs: Number(process.hrtime.bigint() - t0) / 1000 };
         if (!r.accepted) row.error = r.error!.message;
         if (k.canLoad) {
-          const maps = (program.maps ?? []).map((m) => createMap({ type: m.type as never, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries }));
-          const l = kernelLoad(program, { type, logLevel: 4, mapFds: Object.fromEntries((program.maps ?? []).map((m, i) => [m.name, maps[i]!.fd])) });
+          const l = loadWithMaps(program, { type, logLevel: 4 });
           Object.assign(row, { kernelVerdict: l.accepted ? 'success' : 'failure', kernelInsns: l.stats?.processedInsns, kernelStates: l.stats?.totalStates, kernelTimeUs: l.stats?.verificationTimeUsec });
           l.close();
-          for (const m of maps) m.close();
         }
         rows.push(row);
       }
