@@ -25,7 +25,8 @@ export class VmMap {
   readonly def: MapDef;
   /** Address of the handle the program holds (from ld_imm64 with a map pseudo source). */
   handle = 0n;
-  private readonly array: bigint[] = [];
+  /** Array elements, mapped on first use: a run touches few of a large map's entries. */
+  private readonly array: (bigint | undefined)[] = [];
   private readonly hash = new Map<string, bigint>();
   private readonly space: AddressSpace;
   /** Ring buffer records (ringbuf maps). */
@@ -35,12 +36,18 @@ export class VmMap {
     this.def = def;
     this.space = space;
     this.handle = space.map('host', new Uint8Array(8), { writable: false, name: `map ${def.name}` });
-    if (this.isArray) {
-      for (let i = 0; i < def.maxEntries; i++) {
-        const init = i === 0 && def.data ? Uint8Array.from(def.data) : new Uint8Array(def.valueSize);
-        this.array.push(space.map('map_value', init, { name: `${def.name}[${i}]` }));
-      }
+  }
+
+  /** The address of array element `idx`, or undefined past max_entries. */
+  private element(idx: number): bigint | undefined {
+    if (idx >= this.def.maxEntries) return undefined;
+    let at = this.array[idx];
+    if (at === undefined) {
+      const init = idx === 0 && this.def.data ? Uint8Array.from(this.def.data) : new Uint8Array(this.def.valueSize);
+      at = this.space.map('map_value', init, { name: `${this.def.name}[${idx}]` });
+      this.array[idx] = at;
     }
+    return at;
   }
 
   get isArray(): boolean {
@@ -50,7 +57,7 @@ export class VmMap {
   lookup(key: Uint8Array): bigint {
     if (this.isArray) {
       const idx = new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
-      return this.array[idx] ?? 0n;
+      return this.element(idx) ?? 0n;
     }
     return this.hash.get(hexKey(key)) ?? 0n;
   }
@@ -58,7 +65,7 @@ export class VmMap {
   update(key: Uint8Array, value: Uint8Array, flags: bigint): bigint {
     if (this.isArray) {
       const idx = new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
-      const at = this.array[idx];
+      const at = this.element(idx);
       if (at === undefined) return -7n; // -E2BIG
       if (flags === 1n) return -17n; // BPF_NOEXIST on an array: -EEXIST
       this.space.slice(at, this.def.valueSize, 0).set(value);

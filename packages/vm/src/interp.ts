@@ -121,6 +121,17 @@ const bswap = (v: bigint, bytes: number): bigint => {
   return r;
 };
 
+/** Pre-decoded programs, kept per (readonly) Program object across runs. */
+const states = new WeakMap<Program, ProgState>();
+const stateOf = (p: Program): ProgState => {
+  let st = states.get(p);
+  if (st === undefined) {
+    st = progState(p);
+    states.set(p, st);
+  }
+  return st;
+};
+
 /** Run a program to completion. Throws `VmError` on a memory violation or exhausted budget. */
 export function run(program: Program, opts: RunOptions = {}): RunResult {
   const mem = new AddressSpace();
@@ -149,15 +160,6 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
   }
 
   const done = (r0: bigint): RunResult => ({ r0, insns: insnCount, mem: memBytes, printk, maps, ...(pctx ? { packet: pctx.output() } : {}) });
-  const states = new Map<Program, ProgState>();
-  const stateOf = (p: Program): ProgState => {
-    let st = states.get(p);
-    if (st === undefined) {
-      st = progState(p);
-      states.set(p, st);
-    }
-    return st;
-  };
   let cur = stateOf(program);
   let { prog, insns, IMM, OFF, kfuncByInsn, mapByInsn } = cur;
   const switchTo = (st: ProgState): void => {
