@@ -1,12 +1,17 @@
 /*
- * Runs arm64 JIT output under qemu-aarch64. One program per input line:
- *   CODE_HEX RELOCS MEM_HEX
- * RELOCS is '-' or comma-separated OFFSET:KIND:NAME (KIND h = helper id, k = kfunc name).
+ * Runs arm64 JIT output under qemu-aarch64. One run per input line:
+ *   CODE_HEX RELOCS MEM_HEX [TABLES]
+ * CODE_HEX is the main program at offset 0, then any program a prog array holds (linked by the
+ * caller). RELOCS is '-' or comma-separated OFFSET:KIND:NAME (KIND h = helper id, k = kfunc
+ * name, m = prog array name). TABLES is '-' or comma-separated NAME:MAX_ENTRIES:SLOTS, SLOTS
+ * being '/'-separated code offsets of the slots' programs ('-' for an empty slot); each becomes
+ * the native prog array the JIT's tail calls read: u32 max_entries, u32 pad, u64 entry[].
  * For each line it maps the code executable, patches every relocation with the address of a
  * native host function (the standard set of fixtures/conformance/README.md, incl. kfuncs with
  * up to 12 arguments: AAPCS64 puts the 9th..12th on the stack, so this checks the JIT's
- * placement against a real callee), calls it with r1 = a copy of the memory and r2 = its
- * length, and prints "R0_HEX MEM_HEX" (or "ERR message").
+ * placement against a real callee; bpf_loop, which calls JIT output back; the packet loads
+ * behind ld_abs/ld_ind, over the run's memory) or a prog array, calls it with r1 = a copy of
+ * the memory and r2 = its length, and prints "R0_HEX MEM_HEX" (or "ERR message").
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +30,34 @@ static u64 weighted12(u64 a, u64 b, u64 c, u64 d, u64 e, u64 f, u64 g, u64 h, u6
   return 1 * a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h + 9 * i + 10 * j + 11 * k + 12 * l;
 }
 static u64 deref(u64 *p) { return *p; }
+
+/* bpf_loop (kernel/bpf/bpf_iter.c): the callback is JIT output, an AAPCS64 function */
+typedef u64 (*callback_fn)(u64, u64, u64, u64, u64);
+static u64 bpf_loop(u64 nr, u64 fn, u64 ctx, u64 flags) {
+  uint32_t n = (uint32_t)nr;
+  if (flags) return (u64)-22; /* -EINVAL */
+  if (n > 1u << 23) return (u64)-7; /* -E2BIG: BPF_MAX_LOOPS */
+  for (uint32_t i = 0; i < n; i++)
+    if (((callback_fn)fn)(i, ctx, 0, 0, 0)) return (u64)i + 1;
+  return n;
+}
+
+/* The packet loads ld_abs/ld_ind call (net/core/filter.c bpf_skb_load_helper_N_no_cache): the
+ * packet is the run's memory, read big-endian at an int offset; SKF_NET_OFF offsets count from
+ * its start too. Out of range: -EFAULT. */
+static uint8_t *packet;
+static size_t packet_len;
+static u64 packet_load(int off, int size) {
+  long o = off;
+  if (o < 0 && o >= -0x100000) o += 0x100000;
+  if (o < 0 || (size_t)o + (size_t)size > packet_len) return (u64)-14;
+  u64 v = 0;
+  for (int k = 0; k < size; k++) v = v << 8 | packet[o + k];
+  return v;
+}
+static u64 load8(void *ctx, int off) { (void)ctx; return packet_load(off, 1); }
+static u64 load16(void *ctx, int off) { (void)ctx; return packet_load(off, 2); }
+static u64 load32(void *ctx, int off) { (void)ctx; return packet_load(off, 4); }
 
 /* bpf_test_sumN / bpf_test_weightedN for N < 12: the unused trailing arguments are whatever the
  * caller left in those registers/slots, so the N-argument versions are separate functions. */
@@ -46,12 +79,16 @@ static void *resolve(char kind, const char *name) {
     if (id == 5) return (void *)ktime;
     if (id == 7) return (void *)prandom;
     if (id == 8) return (void *)cpu_id;
+    if (id == 181) return (void *)bpf_loop;
     return 0;
   }
   int n;
   if (sscanf(name, "bpf_test_sum%d", &n) == 1 && n >= 1 && n <= 12) return sums[n];
   if (sscanf(name, "bpf_test_weighted%d", &n) == 1 && n >= 1 && n <= 12) return weights[n];
   if (!strcmp(name, "bpf_test_deref")) return (void *)deref;
+  if (!strcmp(name, "bpf_skb_load_helper_8_no_cache")) return (void *)load8;
+  if (!strcmp(name, "bpf_skb_load_helper_16_no_cache")) return (void *)load16;
+  if (!strcmp(name, "bpf_skb_load_helper_32_no_cache")) return (void *)load32;
   return 0;
 }
 
@@ -61,34 +98,86 @@ static size_t unhex(const char *s, size_t len, uint8_t *out) {
   return len / 2;
 }
 
+#define MAX_TABLES 16
+struct table {
+  char name[64];
+  uint8_t *mem;
+};
+
+/* Build the prog arrays of TABLES over the mapped code; returns the count, or -1. */
+static int build_tables(char *spec, uint8_t *code, size_t code_len, struct table *t) {
+  int n = 0;
+  if (!strcmp(spec, "-")) return 0;
+  char *save = 0;
+  for (char *e = strtok_r(spec, ",", &save); e; e = strtok_r(0, ",", &save)) {
+    char *c1 = strchr(e, ':');
+    char *c2 = c1 ? strchr(c1 + 1, ':') : 0;
+    if (!c2 || n == MAX_TABLES || c1 - e >= 64) return -1;
+    memcpy(t[n].name, e, (size_t)(c1 - e));
+    t[n].name[c1 - e] = 0;
+    unsigned long max = strtoul(c1 + 1, 0, 10);
+    t[n].mem = calloc(1, 8 + 8 * max);
+    *(uint32_t *)t[n].mem = (uint32_t)max;
+    unsigned long slot = 0;
+    char *save2 = 0;
+    for (char *s = strtok_r(c2 + 1, "/", &save2); s; s = strtok_r(0, "/", &save2), slot++) {
+      if (slot >= max) return -1;
+      if (!strcmp(s, "-")) continue;
+      unsigned long off = strtoul(s, 0, 10);
+      if (off >= code_len) return -1;
+      u64 at = (u64)(uintptr_t)(code + off);
+      memcpy(t[n].mem + 8 + 8 * slot, &at, 8);
+    }
+    n++;
+  }
+  return n;
+}
+
 int main(void) {
   static char line[1 << 22];
   while (fgets(line, sizeof line, stdin)) {
     char *code_hex = strtok(line, " \n");
     char *relocs = strtok(0, " \n");
     char *mem_hex = strtok(0, " \n");
+    char *tables_spec = strtok(0, " \n");
     if (!code_hex || !relocs || !mem_hex) { printf("ERR malformed input\n"); fflush(stdout); continue; }
     size_t code_len = strlen(code_hex) / 2;
     size_t page = (code_len + 4095) & ~(size_t)4095;
     uint8_t *code = mmap(0, page ? page : 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (code == MAP_FAILED) { printf("ERR mmap\n"); fflush(stdout); continue; }
     unhex(code_hex, strlen(code_hex), code);
-    int bad = 0;
-    if (strcmp(relocs, "-")) {
-      for (char *r = strtok(relocs, ","); r; r = strtok(0, ",")) {
+    struct table tables[MAX_TABLES];
+    int ntables = build_tables(tables_spec ? tables_spec : "-", code, code_len, tables);
+    int bad = ntables < 0 ? 3 : 0;
+    if (!bad && strcmp(relocs, "-")) {
+      char *save = 0;
+      for (char *r = strtok_r(relocs, ",", &save); r; r = strtok_r(0, ",", &save)) {
         char kind, name[128];
         unsigned long off;
-        if (sscanf(r, "%lu:%c:%127s", &off, &kind, name) != 3) { bad = 1; break; }
-        void *fn = resolve(kind, name);
-        if (!fn) { printf("ERR no host function for %c:%s\n", kind, name); bad = 2; break; }
+        if (sscanf(r, "%lu:%c:%127s", &off, &kind, name) != 3 || off + 8 > code_len) { bad = 1; break; }
+        void *fn = 0;
+        if (kind == 'm') {
+          for (int k = 0; k < ntables; k++)
+            if (!strcmp(tables[k].name, name)) fn = tables[k].mem;
+        } else fn = resolve(kind, name);
+        if (!fn) { printf("ERR no host %s for %c:%s\n", kind == 'm' ? "prog array" : "function", kind, name); bad = 2; break; }
         memcpy(code + off, &fn, 8);
       }
     }
-    if (bad) { if (bad == 1) printf("ERR bad relocation\n"); fflush(stdout); munmap(code, page); continue; }
+    if (bad) {
+      if (bad == 1) printf("ERR bad relocation\n");
+      if (bad == 3) printf("ERR bad prog array\n");
+      fflush(stdout);
+      for (int k = 0; k < ntables; k++) free(tables[k].mem);
+      munmap(code, page);
+      continue;
+    }
     __builtin___clear_cache((char *)code, (char *)code + code_len);
     size_t mem_len = strcmp(mem_hex, "-") ? strlen(mem_hex) / 2 : 0;
     uint8_t *mem = calloc(mem_len + 8, 1);
     if (mem_len) unhex(mem_hex, strlen(mem_hex), mem);
+    packet = mem;
+    packet_len = mem_len;
     u64 (*prog)(void *, u64) = (u64 (*)(void *, u64))code;
     u64 r0 = prog(mem, mem_len);
     printf("%016llx ", (unsigned long long)r0);
@@ -97,6 +186,7 @@ int main(void) {
     printf("\n");
     fflush(stdout);
     free(mem);
+    for (int k = 0; k < ntables; k++) free(tables[k].mem);
     munmap(code, page);
   }
   return 0;

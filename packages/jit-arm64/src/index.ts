@@ -1,3 +1,3 @@
-export { jitArm64, REG_MAP, type Arm64JitResult, type Arm64Listed } from './jit.js';
+export { jitArm64, LD_ABS_HELPERS, PROG_ARRAY_ENTRIES, REG_MAP, TAIL_CALL_OFFSET, type Arm64JitResult, type Arm64Listed } from './jit.js';
 export { JitError } from '@bpf/isa';
 export { formatArm64 } from './format.js';

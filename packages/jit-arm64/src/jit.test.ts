@@ -1,25 +1,60 @@
 import { assemble, type Program } from '@bpf/isa';
 import { randomProgram } from '@bpf/reliability';
-import { loadConformance, run as runTool, skipWithout } from '@bpf/testkit';
-import { run, VmError } from '@bpf/vm';
+import { conformanceTailCalls, loadConformance, run as runTool, skipWithout, type ConformanceCase } from '@bpf/testkit';
+import { run, VmError, type RunOptions } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
-import { jitArm64 } from './index.js';
-import { runArm64, runArm64Batch } from './node.js';
+import { jitArm64, TAIL_CALL_OFFSET } from './index.js';
+import { runArm64, runArm64Batch, type Arm64Job } from './node.js';
+
+/** A conformance case for the VM and for the qemu runner: memory, and the programs its prog arrays hold. */
+function setup(c: ConformanceCase): { program: Program; vm: RunOptions; job: Arm64Job } {
+  const program = assemble(c.asm);
+  const main = jitArm64(program);
+  const mem = c.mem ? { mem: c.mem } : {};
+  if (!c.progArrays) return { program, vm: mem, job: { result: main, ...mem } };
+  const { progArrays } = conformanceTailCalls(c);
+  const programs = [program, ...(c.progs ?? []).map((p) => assemble(p.asm))];
+  const jits = [main, ...programs.slice(1).map((p) => jitArm64(p))];
+  const arrays = Object.fromEntries(
+    Object.entries(progArrays).map(([name, slots]) => {
+      const max = program.maps?.find((m) => m.name === name)?.maxEntries ?? slots.length;
+      return [name, Array.from({ length: max }, (_, s) => ((slots[s] ?? -1) < 0 ? null : jits[slots[s]!]!))];
+    }),
+  );
+  return { program, vm: { ...mem, tailCallTargets: programs, progArrays }, job: { result: main, ...mem, progArrays: arrays } };
+}
 
 describe.skipIf(skipWithout('qemu-aarch64', 'aarch64-linux-gnu-gcc'))('arm64 JIT output, run under qemu-aarch64, agrees with @bpf/vm', () => {
   it('the conformance suite', () => {
     const cases = loadConformance().filter((c) => c.error === undefined);
-    const results = runArm64Batch(cases.map((c) => ({ result: jitArm64(assemble(c.asm)), ...(c.mem ? { mem: c.mem } : {}) })));
+    const setups = cases.map(setup);
+    const results = runArm64Batch(setups.map((s) => s.job));
     const bad: string[] = [];
     cases.forEach((c, k) => {
       const r = results[k]!;
-      const vm = run(assemble(c.asm), c.mem ? { mem: c.mem } : {});
+      const vm = run(setups[k]!.program, setups[k]!.vm);
       if (r instanceof Error) bad.push(`${c.name}: ${r.message}`);
       else if (r.r0 !== vm.r0 || r.r0 !== c.result) bad.push(`${c.name}: arm64 0x${r.r0.toString(16)}, vm 0x${vm.r0.toString(16)}`);
       else if (Buffer.compare(Buffer.from(r.mem), Buffer.from(vm.mem)) !== 0) bad.push(`${c.name}: memory differs`);
     });
     expect(bad).toEqual([]);
-    expect(cases.length).toBeGreaterThanOrEqual(28);
+    expect(cases.length).toBeGreaterThanOrEqual(39);
+  });
+
+  it('a tail call lands TAIL_CALL_OFFSET bytes in, past the frame record and the count slot', () => {
+    const l = jitArm64(assemble('.map jt prog_array 4 4 1\nr2 = jt ll\nr3 = 0\ncall bpf_tail_call\nr0 = 0\nexit')).listing;
+    expect(l.filter((x) => x.offset < TAIL_CALL_OFFSET).map((x) => x.text)).toEqual(['stp x29, x30, [sp, #-0x10]!', 'mov x29, sp', 'stp xzr, x26, [sp, #-0x10]!', 'mov x26, sp']);
+    expect(l.some((x) => x.text === 'br x11')).toBe(true);
+  });
+
+  it('pushes only the callee-saved registers a function uses, in pairs', () => {
+    const texts = (asm: string): string[] => jitArm64(assemble(asm)).listing.map((x) => x.text);
+    expect(texts('r0 = 1\nexit').filter((t) => t.startsWith('stp'))).toEqual(['stp x29, x30, [sp, #-0x10]!', 'stp xzr, x26, [sp, #-0x10]!']);
+    expect(texts('r7 = 1\nr0 = r7\nexit').filter((t) => t.startsWith('stp') || t.startsWith('ldp'))).toEqual([
+      'stp x29, x30, [sp, #-0x10]!', 'stp xzr, x26, [sp, #-0x10]!', 'stp x20, xzr, [sp, #-0x10]!',
+      'ldp x20, xzr, [sp], #0x10', 'ldp xzr, x26, [sp], #0x10', 'ldp x29, x30, [sp], #0x10',
+    ]);
+    expect(texts('r6 = 1\n*(u64 *)(r10 - 8) = r6\nr0 = *(u64 *)(r10 - 8)\nexit')).toContain('stp x19, x25, [sp, #-0x10]!');
   });
 
   it('spec §6: 12-argument BPF-to-BPF call (78) and 12-argument kfunc, order-sensitive (650)', () => {

@@ -5,146 +5,38 @@
  * 7 and 8 in x5, x6, x7, arguments 9..12 at [sp], [sp+8], ... in the caller, read by the callee
  * at [fp+16], [fp+24], ... above its saved fp/lr pair.
  *
+ * Frames, tail calls and legacy packet loads: ./frame.ts. Function pointers (ld_imm64 src=4,
+ * bpf_loop callbacks) are `adr` of the subprogram's entry: a helper calls it as an AAPCS64
+ * function.
+ *
  * Every BPF instruction becomes a sequence whose length does not depend on jump distances
  * (conditional branches reach ±1 MiB), so two passes suffice: one to learn offsets, one to emit.
  */
 import { analyseFrames, decodeOp, JitError, type AnalysedProgram, type Insn, type JitReloc, type JitResult, type Program } from '@bpf/isa';
 
-/** BPF register -> AArch64 register. */
-export const REG_MAP: readonly number[] = [8, 0, 1, 2, 3, 4, 19, 20, 21, 22, 25];
-const TMP = 10; // offsets, constants
-const TMP2 = 11; // addresses
-const TMP3 = 12; // operands
-const CALLREG = 9;
-const FP = 29;
-const LR = 30;
-const SP = 31;
-const ZR = 31;
-const SAVED = [19, 20, 21, 22, 25] as const;
-const MAY_GOTO_LOOPS = 8_388_608;
+import {
+  A64, adr, bl, blr, branch, cbz, cmp, CALLREG, FP, literal, mem, mov, movImm, rr, sf, SP, TMP, TMP2, TMP3, x, ZR, type Arm64Listed,
+} from './a64.js';
+import { epilogue, frameOf, ldAbs, prologue, REG_MAP, tailCall, type Frame } from './frame.js';
 
+export { REG_MAP, LD_ABS_HELPERS, PROG_ARRAY_ENTRIES, TAIL_CALL_OFFSET } from './frame.js';
+export type { Arm64Listed } from './a64.js';
 
-export interface Arm64Listed {
-  readonly offset: number;
-  readonly word: number;
-  readonly text: string;
-}
+/** bpf_tail_call's helper id. */
+const TAIL_CALL = 12;
 
 export interface Arm64JitResult extends JitResult {
   readonly listing: readonly Arm64Listed[];
 }
 
 const COND: Record<string, number> = { jeq: 0, jne: 1, jge: 2, jlt: 3, jgt: 8, jle: 9, jsge: 10, jslt: 11, jsgt: 12, jsle: 13, jset: 1 };
-const COND_NAME = ['eq', 'ne', 'hs', 'lo', 'mi', 'pl', 'vs', 'vc', 'hi', 'ls', 'ge', 'lt', 'gt', 'le'];
-
-class A64 {
-  readonly words: number[] = [];
-  readonly listing: Arm64Listed[] = [];
-  get offset(): number {
-    return this.words.length * 4;
-  }
-  put(word: number, text: string): void {
-    this.listing.push({ offset: this.offset, word: word >>> 0, text });
-    this.words.push(word >>> 0);
-  }
-}
-
-const x = (r: number, w: 32 | 64 = 64): string => (r === 31 ? (w === 64 ? 'xzr' : 'wzr') : `${w === 64 ? 'x' : 'w'}${r}`);
-const sf = (w: 32 | 64): number => (w === 64 ? 0x80000000 : 0);
-
-/** Materialise a 64-bit constant (movz/movn + movk). */
-function movImm(a: A64, rd: number, value: bigint, w: 32 | 64 = 64): void {
-  const v = BigInt.asUintN(w, value);
-  const chunks = Array.from({ length: w / 16 }, (_, k) => Number((v >> BigInt(16 * k)) & 0xffffn));
-  const ones = chunks.filter((c) => c === 0xffff).length;
-  const zeros = chunks.filter((c) => c === 0).length;
-  if (ones > zeros) {
-    // movn: start from all ones
-    const first = chunks.findIndex((c) => c !== 0xffff);
-    const k0 = first < 0 ? 0 : first;
-    a.put(sf(w) | 0x12800000 | (k0 << 21) | ((~chunks[k0]! & 0xffff) << 5) | rd, `movn ${x(rd, w)}, #0x${(~chunks[k0]! & 0xffff).toString(16)}${k0 ? `, lsl #${16 * k0}` : ''}`);
-    chunks.forEach((c, k) => {
-      if (k !== k0 && c !== 0xffff) a.put(sf(w) | 0x72800000 | (k << 21) | (c << 5) | rd, `movk ${x(rd, w)}, #0x${c.toString(16)}${k ? `, lsl #${16 * k}` : ''}`);
-    });
-    return;
-  }
-  const first = chunks.findIndex((c) => c !== 0);
-  const k0 = first < 0 ? 0 : first;
-  a.put(sf(w) | 0x52800000 | (k0 << 21) | (chunks[k0]! << 5) | rd, `movz ${x(rd, w)}, #0x${chunks[k0]!.toString(16)}${k0 ? `, lsl #${16 * k0}` : ''}`);
-  chunks.forEach((c, k) => {
-    if (k !== k0 && c !== 0) a.put(sf(w) | 0x72800000 | (k << 21) | (c << 5) | rd, `movk ${x(rd, w)}, #0x${c.toString(16)}${k ? `, lsl #${16 * k}` : ''}`);
-  });
-}
-
-type RR = 'add' | 'sub' | 'and' | 'orr' | 'eor' | 'mul' | 'udiv' | 'sdiv' | 'lslv' | 'lsrv' | 'asrv';
-const RR_BASE: Record<RR, number> = {
-  add: 0x0b000000, sub: 0x4b000000, and: 0x0a000000, orr: 0x2a000000, eor: 0x4a000000,
-  mul: 0x1b007c00, udiv: 0x1ac00800, sdiv: 0x1ac00c00, lslv: 0x1ac02000, lsrv: 0x1ac02400, asrv: 0x1ac02800,
-};
-/** llvm's preferred spellings (aliases) of these encodings. */
-const ALIAS: Partial<Record<RR, string>> = { lslv: 'lsl', lsrv: 'lsr', asrv: 'asr' };
-function rr(a: A64, op: RR, rd: number, rn: number, rm: number, w: 32 | 64): void {
-  const text = op === 'sub' && rn === ZR ? `neg ${x(rd, w)}, ${x(rm, w)}` : `${ALIAS[op] ?? op} ${x(rd, w)}, ${x(rn, w)}, ${x(rm, w)}`;
-  a.put(sf(w) | RR_BASE[op] | (rm << 16) | (rn << 5) | rd, text);
-}
-function mov(a: A64, rd: number, rm: number, w: 32 | 64): void {
-  a.put(sf(w) | 0x2a0003e0 | (rm << 16) | rd, `mov ${x(rd, w)}, ${x(rm, w)}`);
-}
-/** add/sub with a 12-bit immediate (sp allowed as base/destination). */
-function addImm(a: A64, rd: number, rn: number, imm: number, sub = false): void {
-  const name = (r: number): string => (r === 31 ? 'sp' : x(r));
-  a.put((sub ? 0xd1000000 : 0x91000000) | (imm << 10) | (rn << 5) | rd, `${sub ? 'sub' : 'add'} ${name(rd)}, ${name(rn)}, #0x${imm.toString(16)}`);
-}
-
-/** Loads and stores with a register offset: LDR/STR Rt, [Rn, TMP]. */
-function ldst(a: A64, load: boolean, size: 1 | 2 | 4 | 8, signed: boolean, rt: number, rn: number): void {
-  const sz = size === 1 ? 0 : size === 2 ? 1 : size === 4 ? 2 : 3;
-  const opc = load ? (signed ? 2 : 1) : 0;
-  const word = (sz << 30) | 0x38206800 | (opc << 22) | (TMP << 16) | (rn << 5) | rt;
-  const mn = load ? (signed ? `ldrs${size === 1 ? 'b' : size === 2 ? 'h' : 'w'}` : `ldr${size === 1 ? 'b' : size === 2 ? 'h' : ''}`) : `str${size === 1 ? 'b' : size === 2 ? 'h' : ''}`;
-  const treg = signed ? x(rt, 64) : x(rt, size === 8 ? 64 : 32);
-  a.put(word, `${mn} ${treg}, [${rn === 31 ? 'sp' : x(rn)}, ${x(TMP)}]`);
-}
-function mem(a: A64, load: boolean, size: 1 | 2 | 4 | 8, signed: boolean, rt: number, base: number, off: number): void {
-  movImm(a, TMP, BigInt(off));
-  ldst(a, load, size, signed, rt, base);
-}
-
-function prologue(a: A64, depth: number, size: number, mayGoto: boolean): void {
-  a.put(0xa9bf7bfd, 'stp x29, x30, [sp, #-0x10]!');
-  a.put(0x910003fd, 'mov x29, sp');
-  addImm(a, SP, SP, size, true);
-  SAVED.forEach((r, k) => mem(a, false, 8, false, r, FP, -8 * (k + 1)));
-  addImm(a, 25, FP, SAVED.length * 8, true); // BPF r10: just below the saved registers
-  if (mayGoto) {
-    movImm(a, TMP3, BigInt(MAY_GOTO_LOOPS));
-    mem(a, false, 8, false, TMP3, FP, -SAVED.length * 8 - depth - 8);
-  }
-}
-
-function epilogue(a: A64): void {
-  SAVED.forEach((r, k) => mem(a, true, 8, false, r, FP, -8 * (k + 1)));
-  mov(a, 0, 8, 64); // r0 (x8) is the AAPCS64 return value in x0
-  a.put(0x910003bf, 'mov sp, x29');
-  a.put(0xa8c17bfd, 'ldp x29, x30, [sp], #0x10');
-  a.put(0xd65f03c0, 'ret');
-}
-
-/** An 8-byte literal the host patches, loaded into `rd`: ldr rd, #8; b #12; .quad 0. */
-function literal(a: A64, rd: number): number {
-  a.put(0x58000040 | rd, `ldr ${x(rd)}, #0x8`);
-  a.put(0x14000003, 'b #0xc');
-  const at = a.offset;
-  a.put(0, '.word 0x00000000');
-  a.put(0, '.word 0x00000000');
-  return at;
-}
 
 export function jitArm64(program: Program): Arm64JitResult {
   const ap: AnalysedProgram = analyseFrames(program);
   const insns = ap.insns;
   const kfuncAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
   const mapAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r]));
+  const frames = ap.subprogs.map((sp, k) => frameOf(insns, sp, k === 0));
   let offsets = new Int32Array(insns.length + 1);
   let entries: number[] = [];
   for (let pass = 0; pass < 2; pass++) {
@@ -152,17 +44,13 @@ export function jitArm64(program: Program): Arm64JitResult {
     const relocs: JitReloc[] = [];
     const newOffsets = new Int32Array(insns.length + 1).fill(-1);
     const newEntries: number[] = [];
-    for (const sp of ap.subprogs) {
-      const depth = (sp.stackDepth + 15) & ~15;
-      const outArea = Math.max(0, sp.outgoingStackArgs - 3) * 8; // args 6..8 travel in x5..x7
-      const mayGoto = insns.slice(sp.start, sp.end).some((i) => i.code === 0xe5);
-      const size = (SAVED.length * 8 + depth + 8 + outArea + 15) & ~15;
-      const counterAt = -SAVED.length * 8 - depth - 8;
+    for (const [k, sp] of ap.subprogs.entries()) {
+      const f = frames[k]!;
       newEntries.push(a.offset);
-      prologue(a, depth, size, mayGoto);
+      prologue(a, f);
       for (let pc = sp.start; pc < sp.end; pc++) {
         newOffsets[pc] = a.offset;
-        lower(a, insns, pc, { offsets, entries, relocs, ap, kfuncAt, mapAt, counterAt });
+        lower(a, insns, pc, { offsets, entries, relocs, ap, kfuncAt, mapAt, f });
         if (insns[pc]!.code === 0x18) pc++;
       }
     }
@@ -186,13 +74,7 @@ interface Ctx {
   readonly ap: AnalysedProgram;
   readonly kfuncAt: ReadonlyMap<number, string>;
   readonly mapAt: ReadonlyMap<number, { readonly kind: string; readonly name: string; readonly offset?: number }>;
-  readonly counterAt: number;
-}
-
-function branch(a: A64, cond: number | null, target: number): void {
-  const rel = (target - a.offset) / 4;
-  if (cond === null) a.put(0x14000000 | (rel & 0x3ffffff), `b #${rel < 0 ? '-' : ''}0x${Math.abs(rel * 4).toString(16)}`);
-  else a.put(0x54000000 | ((rel & 0x7ffff) << 5) | cond, `b.${COND_NAME[cond]} #${rel < 0 ? '-' : ''}0x${Math.abs(rel * 4).toString(16)}`);
+  readonly f: Frame;
 }
 
 function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
@@ -313,16 +195,16 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
         rhs = TMP3;
       }
       if (op.cond === 'jset') a.put(sf(w) | 0x6a00001f | (rhs << 16) | (d << 5), `tst ${x(d, w)}, ${x(rhs, w)}`);
-      else a.put(sf(w) | 0x6b00001f | (rhs << 16) | (d << 5), `cmp ${x(d, w)}, ${x(rhs, w)}`);
+      else cmp(a, d, rhs, w);
       return branch(a, COND[op.cond]!, target);
     }
     case 'gotol':
       return branch(a, null, c.offsets[pc + i.imm + 1] ?? 0);
     case 'may_goto': {
-      mem(a, true, 8, false, TMP3, FP, c.counterAt);
-      a.put(0xb4000000 | ((((c.offsets[pc + i.off + 1] ?? 0) - a.offset) / 4) & 0x7ffff) << 5 | TMP3, `cbz ${x(TMP3)}, #target`);
+      mem(a, true, 8, false, TMP3, FP, c.f.counterAt);
+      cbz(a, TMP3, c.offsets[pc + i.off + 1] ?? 0);
       a.put(0xd1000400 | (TMP3 << 5) | TMP3, `sub ${x(TMP3)}, ${x(TMP3)}, #0x1`);
-      mem(a, false, 8, false, TMP3, FP, c.counterAt);
+      mem(a, false, 8, false, TMP3, FP, c.f.counterAt);
       return;
     }
     case 'call': {
@@ -330,21 +212,22 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
         const start = pc + i.imm + 1;
         const k = c.ap.subprogs.findIndex((sp) => sp.start === start);
         if (k < 0) throw new JitError('BAD_PROGRAM', `call to ${start}, which starts no subprogram`, pc);
-        const rel = ((c.entries[k] ?? 0) - a.offset) / 4;
-        a.put(0x94000000 | (rel & 0x3ffffff), `bl #${rel < 0 ? '-' : ''}0x${Math.abs(rel * 4).toString(16)}`);
+        bl(a, c.entries[k] ?? 0);
+      } else if (op.target === 'helper' && i.imm === TAIL_CALL) {
+        return tailCall(a, c.f);
       } else {
         const symbol =
           op.target === 'helper'
             ? ({ kind: 'helper', id: i.imm } as const)
             : ({ kind: 'kfunc', name: c.kfuncAt.get(pc) ?? `btf#${i.imm}` } as const);
         c.relocs.push({ offset: literal(a, CALLREG), kind: 'abs64', symbol });
-        a.put(0xd63f0000 | (CALLREG << 5), `blr ${x(CALLREG)}`);
+        blr(a, CALLREG);
       }
       mov(a, 8, 0, 64); // the return value comes back in x0
       return;
     }
     case 'exit':
-      return epilogue(a);
+      return epilogue(a, c.f);
     case 'ld_imm64': {
       const hi = insns[pc + 1]!;
       if (op.pseudo === 0) return movImm(a, d, (BigInt(hi.imm >>> 0) << 32n) | BigInt(i.imm >>> 0));
@@ -355,11 +238,19 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
         c.relocs.push({ offset: literal(a, d), kind: 'abs64', symbol });
         return;
       }
+      if (op.pseudo === 4) {
+        // a function pointer (BPF_PSEUDO_FUNC): the subprogram's native entry
+        const k = c.ap.subprogs.findIndex((sp) => sp.start === pc + i.imm + 1);
+        if (k < 0) throw new JitError('BAD_PROGRAM', `function pointer to ${pc + i.imm + 1}, which starts no subprogram`, pc);
+        return adr(a, d, c.entries[k] ?? 0);
+      }
       return fail(`ld_imm64 with pseudo source ${op.pseudo}`);
     }
+    case 'ld_abs':
+    case 'ld_ind':
+      if (op.size === 8) throw new JitError('BAD_PROGRAM', 'ld_abs/ld_ind of 8 bytes', pc);
+      return ldAbs(a, i, op.size, op.kind === 'ld_ind', c.f, c.relocs);
     default:
       return fail(`${op.kind} is not supported by the arm64 JIT yet`);
   }
 }
-
-export { LR };
