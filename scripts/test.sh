@@ -28,6 +28,7 @@ node scripts/pack-check.mjs || status=1
 node bench/bundle.mjs || status=1
 "${PNPM[@]}" exec changeset status > test-results/changeset-status.log 2>&1 || { cat test-results/changeset-status.log; echo "changeset status failed"; status=1; }
 grep -c "^🦋  - @bpf" test-results/changeset-status.log | xargs -I{} echo "changesets: {} packages would be released by changeset version"
+node scripts/release-dry-run.mjs || { echo "release dry run (changeset version on a scratch copy) failed"; status=1; }
 
 "${PNPM[@]}" -r publish --dry-run --no-git-checks --report-summary >/dev/null 2>&1 || { echo "pnpm publish --dry-run failed"; status=1; }
 [ -f pnpm-publish-summary.json ] && node -e 'const s=require("./pnpm-publish-summary.json");console.log("would publish: "+s.publishedPackages.map(p=>p.name+"@"+p.version).join(", "))' && rm -f pnpm-publish-summary.json
