@@ -4,13 +4,18 @@
 //  2. pack-and-install: `pnpm pack` the package and the workspace packages it depends on,
 //     install the tarballs into an empty temporary project (no workspace links), and run the
 //     README's first ```js example there. A missing file in the tarball, a leaked dev
-//     dependency or an undeclared one makes the example fail.
+//     dependency or an undeclared one makes the example fail;
+//  3. for the browser-clean layers, the same example bundled from that install by esbuild
+//     (platform browser) and run in Chromium (Debian's, through playwright-core): its console
+//     output must equal the Node run's.
 // Usage: node scripts/pack-check.mjs [@bpf/name ...]   (build first: pnpm exec tsc -b)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dirs = ['packages', 'apps'].flatMap((g) => readdirSync(join(root, g)).map((d) => join(root, g, d)));
@@ -50,6 +55,43 @@ function pack(name) {
   return tarballs.get(name);
 }
 
+const SAME_CONSOLE = `
+const canon = (v) => typeof v === 'string' ? v : JSON.stringify(v, (_k, x) =>
+  typeof x === 'bigint' ? x.toString() + 'n' : ArrayBuffer.isView(x) ? Array.from(x, (e) => typeof e === 'bigint' ? e.toString() + 'n' : e) : x instanceof Map ? Object.fromEntries(x) : x instanceof Set ? [...x] : x instanceof Error ? { name: x.name, message: x.message } : x) ?? String(v);
+const log = console.log.bind(console);
+console.log = (...args) => log(args.map(canon).join(' '));
+`;
+
+/** Layers whose packages use no Node built-ins (bench/bundle.mjs checks the same list). */
+const BROWSER_CLEAN = new Set(['@bpf/isa', '@bpf/btf', '@bpf/elf', '@bpf/liveness', '@bpf/verifier', '@bpf/vm', '@bpf/jit-x86', '@bpf/jit-arm64']);
+let browser;
+async function chromiumRun(proj) {
+  if (browser === undefined) {
+    let executablePath = '';
+    try {
+      executablePath = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
+    } catch {
+      /* none */
+    }
+    if (!executablePath) {
+      if (process.env.REQUIRE_ORACLES === '1') throw new Error('chromium is not installed (REQUIRE_ORACLES=1)');
+      browser = null;
+    } else browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  }
+  if (browser === null) return { skipped: 'no chromium' };
+  const out = await build({ entryPoints: [join(proj, 'example.mjs')], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent', absWorkingDir: proj });
+  const page = await browser.newPage();
+  const lines = [];
+  const errors = [];
+  page.on('console', (m) => lines.push(m.text()));
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.setContent('<!doctype html><title>example</title>');
+  await page.addScriptTag({ type: 'module', content: `${out.outputFiles[0].text}\nwindow.__done = true;` });
+  await page.waitForFunction(() => window.__done === true || document.title === 'error', null, { timeout: 30_000 }).catch(() => errors.push('timed out'));
+  await page.close();
+  return { lines, errors };
+}
+
 let failed = 0;
 const summary = [];
 for (const name of targets) {
@@ -83,8 +125,18 @@ for (const name of targets) {
     writeFileSync(join(proj, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, type: 'module', dependencies: deps }, null, 2));
     try {
       sh('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], proj);
-      writeFileSync(join(proj, 'example.mjs'), example);
-      sh(process.execPath, ['example.mjs'], proj);
+      // one console.log format in both runtimes (Node's and Chromium's inspectors differ)
+      writeFileSync(join(proj, 'same-console.mjs'), SAME_CONSOLE);
+      writeFileSync(join(proj, 'example.mjs'), `import './same-console.mjs';\n${example}`);
+      const nodeOut = sh(process.execPath, ['example.mjs'], proj);
+      if (BROWSER_CLEAN.has(name) && /from '(?:node:|@bpf\/[\w-]+\/node')/.test(example)) result.browser = 'n/a (the example uses the Node entry point)';
+      else if (BROWSER_CLEAN.has(name)) {
+        const b = await chromiumRun(proj);
+        if (b.skipped) result.browser = `skipped (${b.skipped})`;
+        else if (b.errors.length) throw new Error(`in Chromium: ${b.errors.join('; ')}`);
+        else if (b.lines.join('\n').trim() !== nodeOut.trim()) throw new Error(`in Chromium the example printed\n${b.lines.join('\n')}\nbut in Node\n${nodeOut}`);
+        else result.browser = 'ok';
+      }
     } catch (e) {
       result.example = 'FAIL';
       console.error(`${name}: example in ${proj}\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
@@ -92,8 +144,9 @@ for (const name of targets) {
   }
   if (Object.values(result).some((v) => String(v).startsWith('FAIL'))) failed++;
   summary.push(result);
-  console.log(`${name.padEnd(18)} publint ${result.publint.padEnd(5)} attw ${result.attw.padEnd(5)} example ${result.example}`);
+  console.log(`${name.padEnd(18)} publint ${result.publint.padEnd(5)} attw ${result.attw.padEnd(5)} example ${result.example.padEnd(5)}${result.browser ? ` chromium ${result.browser}` : ''}`);
 }
+await browser?.close();
 mkdirSync(join(root, 'test-results'), { recursive: true });
 writeFileSync(join(root, 'test-results/pack-check.json'), JSON.stringify(summary, null, 2));
 console.log(`pack-check: ${summary.length - failed} passed, ${failed} failed`);
