@@ -1,6 +1,7 @@
 export { BtfError, btfString, findByName, KIND, KIND_NAMES, kfuncs, parseBtf, resolveId, sizeOf, typeById, writeBtf } from './btf.js';
 export type { Btf, BtfErrorCode, BtfType, EnumValue, KindName, Member, Param, SecInfo } from './btf.js';
 export { dumpRaw, dumpType } from './dump.js';
+export { dumpC, type DumpCOptions } from './dumpc.js';
 export { attachProtos, BtfBuilder, btfFromProtos } from './build.js';
 export { parseBtfExt, type BtfExt, type ExtSection } from './ext.js';
 export { BtfValidationError, validateBtf, type BtfValidationCode, type ValidateOptions } from './validate.js';
