@@ -1,11 +1,13 @@
 /*
  * Runs arm64 JIT output under qemu-aarch64. One run per input line:
- *   CODE_HEX RELOCS MEM_HEX [TABLES]
+ *   CODE_HEX RELOCS MEM_HEX [TABLES [MAPS [CONTEXT]]]
  * CODE_HEX is the main program at offset 0, then any program a prog array holds (linked by the
  * caller). RELOCS is '-' or comma-separated OFFSET:KIND:NAME (KIND h = helper id, k = kfunc
- * name, m = prog array name). TABLES is '-' or comma-separated NAME:MAX_ENTRIES:SLOTS, SLOTS
+ * name, m = prog array or map name, v = NAME@OFFSET, the address of a map's value). TABLES is '-' or comma-separated NAME:MAX_ENTRIES:SLOTS, SLOTS
  * being '/'-separated code offsets of the slots' programs ('-' for an empty slot); each becomes
  * the native prog array the JIT's tail calls read: u32 max_entries, u32 pad, u64 entry[].
+ * MAPS and CONTEXT are described in host.c: with a CONTEXT (a packet program type), MEM_HEX is
+ * the frame, r1 the context, and the output the packet as the kernel's test run returns it.
  * For each line it maps the code executable, patches every relocation with the address of a
  * native host function (the standard set of fixtures/conformance/README.md, incl. kfuncs with
  * up to 12 arguments: AAPCS64 puts the 9th..12th on the stack, so this checks the JIT's
@@ -13,6 +15,7 @@
  * behind ld_abs/ld_ind, over the run's memory) or a prog array, calls it with r1 = a copy of
  * the memory and r2 = its length, and prints "R0_HEX MEM_HEX" (or "ERR message").
  */
+#define _GNU_SOURCE /* MAP_FIXED_NOREPLACE */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,8 @@
 #include <sys/mman.h>
 
 typedef uint64_t u64;
+#include "host.c"
+
 static u64 ktime(void) { return 1000000000ull; }
 static u64 prandom(void) { return 4; }
 static u64 cpu_id(void) { return 0; }
@@ -45,7 +50,7 @@ static u64 bpf_loop(u64 nr, u64 fn, u64 ctx, u64 flags) {
 /* The packet loads ld_abs/ld_ind call (net/core/filter.c bpf_skb_load_helper_N_no_cache): the
  * packet is the run's memory, read big-endian at an int offset; SKF_NET_OFF offsets count from
  * its start too. Out of range: -EFAULT. */
-static uint8_t *packet;
+static const uint8_t *packet;
 static size_t packet_len;
 static u64 packet_load(int off, int size) {
   long o = off;
@@ -80,6 +85,14 @@ static void *resolve(char kind, const char *name) {
     if (id == 7) return (void *)prandom;
     if (id == 8) return (void *)cpu_id;
     if (id == 181) return (void *)bpf_loop;
+    if (id == 1) return (void *)map_lookup;
+    if (id == 2) return (void *)map_update;
+    if (id == 3) return (void *)map_delete;
+    if (id == 9) return (void *)store_bytes;
+    if (id == 10) return (void *)l3_csum_replace;
+    if (id == 11) return (void *)l4_csum_replace;
+    if (id == 26 || id == 189) return (void *)load_bytes;
+    if (id == 44) return (void *)xdp_adjust_head;
     return 0;
   }
   int n;
@@ -140,6 +153,8 @@ int main(void) {
     char *relocs = strtok(0, " \n");
     char *mem_hex = strtok(0, " \n");
     char *tables_spec = strtok(0, " \n");
+    char *maps_spec = strtok(0, " \n");
+    char *ctx_spec = strtok(0, " \n");
     if (!code_hex || !relocs || !mem_hex) { printf("ERR malformed input\n"); fflush(stdout); continue; }
     size_t code_len = strlen(code_hex) / 2;
     size_t page = (code_len + 4095) & ~(size_t)4095;
@@ -148,7 +163,7 @@ int main(void) {
     unhex(code_hex, strlen(code_hex), code);
     struct table tables[MAX_TABLES];
     int ntables = build_tables(tables_spec ? tables_spec : "-", code, code_len, tables);
-    int bad = ntables < 0 ? 3 : 0;
+    int bad = ntables < 0 || build_maps(maps_spec) < 0 ? 3 : 0;
     if (!bad && strcmp(relocs, "-")) {
       char *save = 0;
       for (char *r = strtok_r(relocs, ",", &save); r; r = strtok_r(0, ",", &save)) {
@@ -159,14 +174,20 @@ int main(void) {
         if (kind == 'm') {
           for (int k = 0; k < ntables; k++)
             if (!strcmp(tables[k].name, name)) fn = tables[k].mem;
+          if (!fn) fn = find_map(name);
+        } else if (kind == 'v') {
+          char *at = strchr(name, '@');
+          struct map *m = at ? (*at = 0, find_map(name)) : 0;
+          unsigned long voff = at ? strtoul(at + 1, 0, 10) : 0;
+          if (m && voff < m->stride * (m->max_entries ? m->max_entries : 1)) fn = m->values + voff;
         } else fn = resolve(kind, name);
-        if (!fn) { printf("ERR no host %s for %c:%s\n", kind == 'm' ? "prog array" : "function", kind, name); bad = 2; break; }
+        if (!fn) { printf("ERR no host %s for %c:%s\n", kind == 'h' || kind == 'k' ? "function" : "map", kind, name); bad = 2; break; }
         memcpy(code + off, &fn, 8);
       }
     }
     if (bad) {
       if (bad == 1) printf("ERR bad relocation\n");
-      if (bad == 3) printf("ERR bad prog array\n");
+      if (bad == 3) printf("ERR bad prog array or map\n");
       fflush(stdout);
       for (int k = 0; k < ntables; k++) free(tables[k].mem);
       munmap(code, page);
@@ -176,13 +197,31 @@ int main(void) {
     size_t mem_len = strcmp(mem_hex, "-") ? strlen(mem_hex) / 2 : 0;
     uint8_t *mem = calloc(mem_len + 8, 1);
     if (mem_len) unhex(mem_hex, strlen(mem_hex), mem);
+    void *r1 = mem;
     packet = mem;
     packet_len = mem_len;
+    ctx_kind = CTX_NONE;
+    if (ctx_spec && strcmp(ctx_spec, "-")) {
+      r1 = make_context(ctx_spec, mem, mem_len);
+      if (!r1) {
+        printf("ERR no packet context %s\n", ctx_spec);
+        fflush(stdout);
+        free(mem);
+        for (int k = 0; k < ntables; k++) free(tables[k].mem);
+        munmap(code, page);
+        continue;
+      }
+      packet = pkt();
+      packet_len = pkt_len();
+    }
     u64 (*prog)(void *, u64) = (u64 (*)(void *, u64))code;
-    u64 r0 = prog(mem, mem_len);
+    u64 r0 = prog(r1, mem_len);
+    const uint8_t *out = mem;
+    size_t out_len = mem_len;
+    if (ctx_kind != CTX_NONE) context_output(&out, &out_len);
     printf("%016llx ", (unsigned long long)r0);
-    if (!mem_len) printf("-");
-    for (size_t k = 0; k < mem_len; k++) printf("%02x", mem[k]);
+    if (!out_len) printf("-");
+    for (size_t k = 0; k < out_len; k++) printf("%02x", out[k]);
     printf("\n");
     fflush(stdout);
     free(mem);

@@ -25,6 +25,8 @@ export const REG_MAP: readonly number[] = [8, 0, 1, 2, 3, 4, 19, 20, 21, 22, 25]
 /** The tail-call count pointer (the kernel's TCCNT_PTR). */
 export const TCC_PTR = 26;
 const MAY_GOTO_LOOPS = 8_388_608;
+/** The kernel's MAX_BPF_STACK. */
+const MAX_BPF_STACK = 512;
 /** The kernel's MAX_TAIL_CALL_CNT. */
 export const MAX_TAIL_CALL_CNT = 33;
 /** Bytes of every main program's entry a tail call skips: stp x29, x30 / mov x29, sp / stp xzr, x26 / mov x26, sp. */
@@ -67,15 +69,35 @@ function usedCalleeSaved(insns: readonly Insn[], start: number, end: number): nu
   return [6, 7, 8, 9, 10].filter((r) => used.has(r)).map((r) => REG_MAP[r]!);
 }
 
+/**
+ * Whether r10 is copied or computed with (`r6 = r10; r6 += -32`) rather than only used as the
+ * base of loads and stores: then a syntactic stack depth (deepest r10-relative access) says
+ * nothing about the accesses through the copy.
+ */
+function r10Escapes(insns: readonly Insn[], start: number, end: number): boolean {
+  for (let pc = start; pc < end; pc++) {
+    const i = insns[pc]!;
+    if (i.src === 10 && (i.code & 7) !== 1 /* LDX */) return true;
+    if (i.code === 0x18) pc++;
+  }
+  return false;
+}
+
+/**
+ * The frame of one function. `depthKnown`: the stack depth is the verifier's; otherwise it is
+ * syntactic (@bpf/isa analyseFrames) and a function whose r10 escapes gets MAX_BPF_STACK.
+ */
 export function frameOf(
   insns: readonly Insn[],
   sp: { readonly start: number; readonly end: number; readonly stackDepth: number; readonly outgoingStackArgs: number },
   isMain: boolean,
+  depthKnown: boolean,
 ): Frame {
   const saved = usedCalleeSaved(insns, sp.start, sp.end);
   let mayGoto = false;
   for (let pc = sp.start; pc < sp.end; pc++) if (insns[pc]!.code === 0xe5) mayGoto = true;
-  const depth = (sp.stackDepth + 15) & ~15;
+  const stackDepth = depthKnown || !r10Escapes(insns, sp.start, sp.end) ? sp.stackDepth : Math.max(sp.stackDepth, MAX_BPF_STACK);
+  const depth = (stackDepth + 15) & ~15;
   const outArea = Math.max(0, sp.outgoingStackArgs - 3) * 8; // arguments 6..8 travel in x5..x7
   const rest = (depth + (mayGoto ? 8 : 0) + outArea + 15) & ~15;
   const f = { isMain, saved, usesR10: saved.includes(REG_MAP[10]!), rest, counterAt: 0 };

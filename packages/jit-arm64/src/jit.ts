@@ -36,7 +36,7 @@ export function jitArm64(program: Program): Arm64JitResult {
   const insns = ap.insns;
   const kfuncAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
   const mapAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r]));
-  const frames = ap.subprogs.map((sp, k) => frameOf(insns, sp, k === 0));
+  const frames = ap.subprogs.map((sp, k) => frameOf(insns, sp, k === 0, program.subprogs?.[k]?.stackDepth !== undefined));
   let offsets = new Int32Array(insns.length + 1);
   let entries: number[] = [];
   for (let pass = 0; pass < 2; pass++) {

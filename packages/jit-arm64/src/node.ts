@@ -10,19 +10,21 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { JitResult } from '@bpf/isa';
+import type { JitResult, MapDef } from '@bpf/isa';
 
 export class QemuRunError extends Error {
   override readonly name = 'QemuRunError';
 }
 
-const source = join(dirname(fileURLToPath(import.meta.url)), '../harness/runner.c');
+const harnessDir = join(dirname(fileURLToPath(import.meta.url)), '../harness');
+const source = join(harnessDir, 'runner.c');
 
 /** Path of the built harness (built once per source version). */
 export function harness(): string {
-  const text = readFileSync(source);
+  const hash = createHash('sha256');
+  for (const f of ['runner.c', 'host.c']) hash.update(readFileSync(join(harnessDir, f)));
   const dir = join(tmpdir(), 'bpf-jit-arm64');
-  const bin = join(dir, `runner-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`);
+  const bin = join(dir, `runner-${hash.digest('hex').slice(0, 12)}`);
   if (!existsSync(bin)) {
     mkdirSync(dir, { recursive: true });
     try {
@@ -51,10 +53,18 @@ export interface Arm64Job {
    * (`PROG_ARRAY_ENTRIES`).
    */
   readonly progArrays?: Readonly<Record<string, readonly (JitResult | null)[]>>;
+  /**
+   * Maps the code refers to (array, percpu_array as one CPU, hash), by name; a relocation
+   * named `map#k` (an ld_imm64 without a relocation) is the k-th. Prog arrays here that
+   * `progArrays` does not fill are empty.
+   */
+  readonly maps?: readonly MapDef[];
+  /** Run as a packet program: `mem` is the frame, r1 the context, and `mem` of the result the packet as BPF_PROG_TEST_RUN returns it. */
+  readonly context?: 'socket_filter' | 'sched_cls' | 'sched_act' | 'xdp';
 }
 
-/** One harness input line: the linked code, relocations, memory and prog arrays. */
-function inputLine({ result, mem, progArrays }: Arm64Job): string {
+/** One harness input line: the linked code, relocations, memory, prog arrays, maps and context. */
+function inputLine({ result, mem, progArrays, maps, context }: Arm64Job): string {
   const programs: JitResult[] = [result];
   for (const slots of Object.values(progArrays ?? {})) for (const p of slots) if (p && !programs.includes(p)) programs.push(p);
   const bases: number[] = [];
@@ -63,6 +73,20 @@ function inputLine({ result, mem, progArrays }: Arm64Job): string {
     bases.push(len);
     len = (len + p.code.length + 15) & ~15;
   }
+  // prog arrays: the ones filled, then the empty ones among the maps; the harness knows them as P0.., other maps as M0..
+  const arrays = new Map<string, readonly (JitResult | null)[]>(Object.entries(progArrays ?? {}));
+  for (const m of maps ?? []) if (m.type === 'prog_array' && !arrays.has(m.name)) arrays.set(m.name, Array.from({ length: m.maxEntries }, () => null));
+  const others = (maps ?? []).filter((m) => !arrays.has(m.name));
+  const mapName = (name: string): string => {
+    const k = /^map#(\d+)$/.exec(name);
+    const byIndex = k ? maps?.[Number(k[1])]?.name : undefined;
+    const n = arrays.has(name) || others.some((m) => m.name === name) ? name : (byIndex ?? name);
+    const a = [...arrays.keys()].indexOf(n);
+    if (a >= 0) return `P${a}`;
+    const o = others.findIndex((m) => m.name === n);
+    if (o >= 0) return `M${o}`;
+    throw new QemuRunError(`relocation to map ${name}, which the run was not given`);
+  };
   const code = new Uint8Array(len);
   const relocs: string[] = [];
   programs.forEach((p, n) => {
@@ -71,17 +95,18 @@ function inputLine({ result, mem, progArrays }: Arm64Job): string {
       const at = bases[n]! + r.offset;
       if (r.symbol.kind === 'helper') relocs.push(`${at}:h:${r.symbol.id}`);
       else if (r.symbol.kind === 'kfunc') relocs.push(`${at}:k:${r.symbol.name}`);
-      else if (r.symbol.kind === 'map' && progArrays?.[r.symbol.name]) relocs.push(`${at}:m:${r.symbol.name}`);
+      else if (r.symbol.kind === 'map') relocs.push(`${at}:m:${mapName(r.symbol.name)}`);
+      else if (r.symbol.kind === 'map_value' && mapName(r.symbol.name).startsWith('M')) relocs.push(`${at}:v:${mapName(r.symbol.name)}@${r.symbol.offset}`);
       else throw new QemuRunError(`relocation to ${r.symbol.kind} ${r.symbol.name} is not supported by the harness`);
     }
   });
-  const tables = Object.entries(progArrays ?? {}).map(([name, slots]) => {
-    if (!/^\w{1,63}$/.test(name)) throw new QemuRunError(`prog array name '${name}' is not supported by the harness`);
+  const tables = [...arrays.values()].map((slots, k) => {
     const entry = (p: JitResult | null): string => (p ? String(bases[programs.indexOf(p)]! + (p.entries[0] ?? 0)) : '-');
-    return `${name}:${slots.length}:${slots.map(entry).join('/') || '-'}`;
+    return `P${k}:${slots.length}:${slots.map(entry).join('/') || '-'}`;
   });
+  const mapSpecs = others.map((m, k) => `M${k}:${m.type}:${m.keySize}:${m.valueSize}:${m.maxEntries}:${m.data?.length ? Buffer.from(m.data).toString('hex') : '-'}`);
   if ((result.entries[0] ?? 0) !== 0) throw new QemuRunError('the main program must start at offset 0');
-  return `${hex(code)} ${relocs.join(',') || '-'} ${hex(mem ?? new Uint8Array(0))} ${tables.join(',') || '-'}\n`;
+  return `${hex(code)} ${relocs.join(',') || '-'} ${hex(mem ?? new Uint8Array(0))} ${tables.join(',') || '-'} ${mapSpecs.join(',') || '-'} ${context ?? '-'}\n`;
 }
 
 /** Run several programs in one qemu-aarch64 process; a job the harness cannot link gets its own error. */
@@ -94,20 +119,30 @@ export function runArm64Batch(jobs: readonly Arm64Job[]): (Arm64Run | QemuRunErr
       throw e;
     }
   });
-  const input = lines.filter((l) => typeof l === 'string').join('');
-  const p = spawnSync('qemu-aarch64', ['-cpu', 'max', harness()], { input, encoding: 'utf8', maxBuffer: 1 << 28, timeout: 120_000 });
-  if (p.error) throw new QemuRunError(`qemu-aarch64: ${p.error.message}`);
-  if (p.signal) throw new QemuRunError(`the arm64 code crashed the harness (${p.signal}) after ${p.stdout.split('\n').length - 1} of ${jobs.length} programs`);
-  const out = p.stdout.trim().split('\n');
-  let k = 0;
-  return lines.map((line) => {
-    if (line instanceof QemuRunError) return line;
-    const l = out[k++];
-    if (l === undefined) return new QemuRunError('no output');
-    if (l.startsWith('ERR ')) return new QemuRunError(l.slice(4));
-    const [r0, mem] = l.split(' ');
-    return { r0: BigInt(`0x${r0}`), mem: mem === '-' ? new Uint8Array(0) : Uint8Array.from(Buffer.from(mem!, 'hex')) };
-  });
+  // one qemu process for all; when a program crashes the harness, it gets the error and the rest run in a new process
+  const todo = lines.flatMap((l, k) => (typeof l === 'string' ? [k] : []));
+  const results: (Arm64Run | QemuRunError | undefined)[] = lines.map((l) => (l instanceof QemuRunError ? l : undefined));
+  let from = 0;
+  while (from < todo.length) {
+    const input = todo.slice(from).map((k) => lines[k] as string).join('');
+    const p = spawnSync('qemu-aarch64', ['-cpu', 'max', harness()], { input, encoding: 'utf8', maxBuffer: 1 << 28, timeout: 120_000 });
+    if (p.error) throw new QemuRunError(`qemu-aarch64: ${p.error.message}`);
+    const out = p.stdout.split('\n');
+    out.pop(); // the partial line after the last newline
+    out.forEach((l, n) => {
+      results[todo[from + n]!] = l.startsWith('ERR ') ? new QemuRunError(l.slice(4)) : parseRun(l);
+    });
+    from += out.length;
+    if (!p.signal) break;
+    if (from < todo.length) results[todo[from]!] = new QemuRunError(`the arm64 code crashed the harness (${p.signal})`);
+    from++;
+  }
+  return results.map((r) => r ?? new QemuRunError('no output'));
+}
+
+function parseRun(l: string): Arm64Run {
+  const [r0, mem] = l.split(' ');
+  return { r0: BigInt(`0x${r0}`), mem: mem === '-' ? new Uint8Array(0) : Uint8Array.from(Buffer.from(mem!, 'hex')) };
 }
 
 /** Run one program under qemu-aarch64 with r1 = a copy of `mem`, r2 = its length (and its prog arrays linked). */
