@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Parse + raw dump of vmlinux BTF vs `bpftool btf dump file /sys/kernel/btf/vmlinux`.
+// vmlinux BTF: parse alone, parse + raw dump vs `bpftool btf dump file /sys/kernel/btf/vmlinux`,
+// and parse + C dump (vmlinux.h) vs `bpftool btf dump file /sys/kernel/btf/vmlinux format c`.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dumpRaw, parseBtf } from '../dist/index.js';
+import { dumpC, dumpRaw, parseBtf } from '../dist/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const file = '/sys/kernel/btf/vmlinux';
@@ -13,23 +14,34 @@ if (!existsSync(file)) rows.push({ benchmark: 'BTF parse + raw dump of vmlinux',
 else {
   const bytes = new Uint8Array(readFileSync(file));
   const runs = process.argv.includes('--quick') ? 2 : 5;
-  let ours = Infinity;
-  for (let k = 0; k < runs; k++) {
-    const t0 = performance.now();
-    dumpRaw(parseBtf(bytes));
-    ours = Math.min(ours, performance.now() - t0);
-  }
-  let reference;
-  try {
+  /** Best wall time of `runs` calls of f, and its last result. */
+  const best = (f) => {
+    let ms = Infinity;
+    let out;
     for (let k = 0; k < runs; k++) {
-      const t1 = performance.now();
-      execFileSync('sh', ['-c', `bpftool btf dump file ${file} > /dev/null`]);
-      reference = Math.min(reference ?? Infinity, performance.now() - t1);
+      const t0 = performance.now();
+      out = f();
+      ms = Math.min(ms, performance.now() - t0);
     }
-  } catch {
-    reference = undefined;
+    return { ms, out };
+  };
+  /** bpftool's best time for the same dump (undefined when bpftool is missing), and its output. */
+  const bpftool = (args) => {
+    try {
+      const { ms } = best(() => execFileSync('sh', ['-c', `bpftool btf dump file ${file} ${args} > /dev/null`]));
+      return { ms, out: execFileSync('bpftool', ['btf', 'dump', 'file', file, ...args.split(' ').filter(Boolean)], { encoding: 'utf8', maxBuffer: 1 << 30 }) };
+    } catch {
+      return { ms: undefined, out: undefined };
+    }
+  };
+  const parse = best(() => parseBtf(bytes));
+  rows.push({ benchmark: 'BTF parse of vmlinux', ours: parse.ms, unit: 'ms', note: `${bytes.length} bytes, ${parse.out.types.length - 1} types; best of ${runs}` });
+  for (const [what, dump, args] of [['raw dump', dumpRaw, ''], ['format c dump', dumpC, 'format c']]) {
+    const ours = best(() => dump(parseBtf(bytes)));
+    const ref = bpftool(args);
+    const same = ref.out === undefined ? 'bpftool missing' : ours.out === ref.out ? 'output identical' : 'OUTPUT DIFFERS';
+    rows.push({ benchmark: `BTF parse + ${what} of vmlinux vs bpftool${args ? ` ${args}` : ''}`, ours: ours.ms, reference: ref.ms, unit: 'ms', note: `${ours.out.length} chars; ${same}; best of ${runs}` });
   }
-  rows.push({ benchmark: 'BTF parse + raw dump of vmlinux vs bpftool', ours, reference, unit: 'ms', note: `${bytes.length} bytes; best of ${runs}${reference === undefined ? '; bpftool missing' : ''}` });
 }
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/btf.json'), JSON.stringify({ rows }, null, 2));

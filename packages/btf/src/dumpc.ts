@@ -33,7 +33,7 @@ export function dumpC(btf: Btf, opts: DumpCOptions = {}): string {
   // every id, a split BTF's base included, as bpftool does
   for (let id = 1; id < btf.types.length; id++) e.dumpType(id);
   e.out.push(FOOTER);
-  return e.out.join('');
+  return e.out.text;
 }
 
 // Topological order state (btf_dump_type_order_state; NOT_ORDERED is 0, the arrays' initial
@@ -56,7 +56,7 @@ interface DeclStack {
 }
 
 class CEmitter {
-  readonly out: string[] = [];
+  readonly out = new TextSink();
   private readonly order: Uint8Array;
   private readonly emit: Uint8Array;
   private readonly fwdEmitted: Uint8Array;
@@ -523,6 +523,14 @@ class CEmitter {
     const dups = nameDups(names, orig);
     if (dups > 1) this.cachedNames[id] = `${orig}___${dups}`.slice(0, 255);
     return this.cachedNames[id] ?? orig;
+  }
+}
+
+/** Text built by concatenation: V8 keeps it as a rope until the end, cheaper than an array of pieces. */
+class TextSink {
+  text = '';
+  push(...parts: string[]): void {
+    for (const p of parts) this.text += p;
   }
 }
 
