@@ -122,59 +122,58 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
     const kind = KIND_NAMES[kindNum];
     const vlen = info & 0xffff;
     const kindFlag = info >>> 31 === 1;
-    const b = { nameOff, kindFlag, vlen, sizeOrType };
     p += 12;
     if (kind === undefined) throw new BtfError('BAD_KIND', `Invalid kind ${kindNum}`, p - 8, id);
     switch (kind) {
       case 'INT':
-        types.push({ ...b, kind, intData: u32(p) });
+        types.push({ nameOff, kindFlag, vlen, sizeOrType, kind, intData: u32(p) });
         p += 4;
         break;
       case 'ARRAY':
-        types.push({ ...b, kind, elemType: u32(p), indexType: u32(p + 4), nelems: u32(p + 8) });
+        types.push({ nameOff, kindFlag, vlen, sizeOrType, kind, elemType: u32(p), indexType: u32(p + 4), nelems: u32(p + 8) });
         p += 12;
         break;
       case 'STRUCT':
       case 'UNION': {
         const members: Member[] = new Array<Member>(vlen);
         for (let k = 0; k < vlen; k++, p += 12) members[k] = { nameOff: u32(p), type: u32(p + 4), offset: u32(p + 8) };
-        types.push({ ...b, kind, members });
+        types.push({ nameOff, kindFlag, vlen, sizeOrType, kind, members });
         break;
       }
       case 'ENUM': {
         const values: EnumValue[] = new Array<EnumValue>(vlen);
         for (let k = 0; k < vlen; k++, p += 8) values[k] = { nameOff: u32(p), val: BigInt(u32(p + 4)) };
-        types.push({ ...b, kind, values });
+        types.push({ nameOff, kindFlag, vlen, sizeOrType, kind, values });
         break;
       }
       case 'ENUM64': {
         const values: EnumValue[] = new Array<EnumValue>(vlen);
         for (let k = 0; k < vlen; k++, p += 12) values[k] = { nameOff: u32(p), val: (BigInt(u32(p + 8)) << 32n) | BigInt(u32(p + 4)) };
-        types.push({ ...b, kind, values });
+        types.push({ nameOff, kindFlag, vlen, sizeOrType, kind, values });
         break;
       }
       case 'FUNC_PROTO': {
         const params: Param[] = new Array<Param>(vlen);
         for (let k = 0; k < vlen; k++, p += 8) params[k] = { nameOff: u32(p), type: u32(p + 4) };
-        types.push({ ...b, kind, params });
+        types.push({ nameOff, kindFlag, vlen, sizeOrType, kind, params });
         break;
       }
       case 'VAR':
-        types.push({ ...b, kind, linkage: u32(p) });
+        types.push({ nameOff, kindFlag, vlen, sizeOrType, kind, linkage: u32(p) });
         p += 4;
         break;
       case 'DATASEC': {
         const secinfo: SecInfo[] = new Array<SecInfo>(vlen);
         for (let k = 0; k < vlen; k++, p += 12) secinfo[k] = { type: u32(p), offset: u32(p + 4), size: u32(p + 8) };
-        types.push({ ...b, kind, secinfo });
+        types.push({ nameOff, kindFlag, vlen, sizeOrType, kind, secinfo });
         break;
       }
       case 'DECL_TAG':
-        types.push({ ...b, kind, componentIdx: u32(p) | 0 });
+        types.push({ nameOff, kindFlag, vlen, sizeOrType, kind, componentIdx: u32(p) | 0 });
         p += 4;
         break;
       default:
-        types.push({ ...b, kind } as BtfType);
+        types.push({ nameOff, kindFlag, vlen, sizeOrType, kind } as BtfType);
     }
   }
   return { endian: le ? 'little' : 'big', version, flags: dv.getUint8(3), types, firstId, strings, stringBase: base ? base.stringBase + base.strings.length : 0, ...(base ? { base } : {}) };
@@ -187,9 +186,15 @@ export function btfString(btf: Btf, off: number): string {
   if (off < btf.stringBase) return btf.base ? btfString(btf.base, off) : '';
   const at = off - btf.stringBase;
   if (at >= btf.strings.length) throw new BtfError('BAD_STRING', `Invalid name_offset ${off}`);
+  const s = btf.strings;
+  // ASCII names (nearly all of them) without a TextDecoder call
   let end = at;
-  while (btf.strings[end] !== 0) end++;
-  return decoder.decode(btf.strings.subarray(at, end));
+  let ascii = true;
+  for (let c = s[end]!; c !== 0 && c !== undefined; c = s[++end]!) if (c >= 0x80) ascii = false;
+  if (!ascii || end - at > 64) return decoder.decode(s.subarray(at, end));
+  let out = '';
+  for (let k = at; k < end; k++) out += String.fromCharCode(s[k]!);
+  return out;
 }
 
 /** The type with `id` (through the base for split BTF); undefined for void (0). */

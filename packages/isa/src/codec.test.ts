@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decode, encode, IsaError } from './index.js';
+import { analyseFrames, assemble, decode, encode, IsaError } from './index.js';
 
 describe('codec', () => {
   it('decodes little-endian slots', () => {
@@ -24,5 +24,16 @@ describe('codec', () => {
       expect(e).toBeInstanceOf(IsaError);
       expect((e as IsaError).byteOffset).toBe(8);
     }
+  });
+});
+
+describe('analyseFrames: frame facts of unverified programs', () => {
+  it('takes the deepest r10-relative access, rounded to 8', () => {
+    const p = assemble('r1 = 0\n*(u32 *)(r10 - 12) = r1\nr0 = *(u64 *)(r10 - 8)\nexit');
+    expect(analyseFrames(p).subprogs.map((s) => s.stackDepth)).toEqual([16]);
+  });
+  it('gives the whole 512-byte stack when r10 is copied (accesses through the copy are not visible)', () => {
+    const p = assemble('r6 = r10\nr6 += -32\nr1 = 7\n*(u64 *)(r6 + 0) = r1\nr0 = 0\nexit');
+    expect(analyseFrames(p).subprogs.map((s) => s.stackDepth)).toEqual([512]);
   });
 });

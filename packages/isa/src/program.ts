@@ -5,7 +5,7 @@
 import { IsaError } from './errors.js';
 import type { Insn } from './insn.js';
 import { decodeOp, stackArgAccess } from './op.js';
-import { MAX_BPF_FUNC_ARGS, MAX_BPF_FUNC_REG_ARGS } from './opcodes.js';
+import { MAX_BPF_FUNC_ARGS, MAX_BPF_FUNC_REG_ARGS, MAX_BPF_STACK } from './opcodes.js';
 
 /** Program types by their kernel name without the `BPF_PROG_TYPE_` prefix, lower-case. */
 export type ProgType =
@@ -239,6 +239,10 @@ export function analyseFrames(program: Program): AnalysedProgram {
         else outgoing = Math.max(outgoing, sa.slot + 1);
       } else if ((op.kind === 'ldx' && i.src === 10) || ((op.kind === 'st' || op.kind === 'stx' || op.kind === 'atomic') && i.dst === 10)) {
         if (i.off < 0) depth = Math.max(depth, -i.off);
+      } else if ((i.code & 0x07) === 0x07 || (i.code & 0x07) === 0x04) {
+        // r10 copied into another register (r6 = r10; r6 += -32): the accesses through the copy
+        // are not visible syntactically, so the whole 512-byte stack is the frame
+        if ((i.code & 0x08) !== 0 && i.src === 10) depth = MAX_BPF_STACK;
       }
       if (i.code === 0x18) pc++;
     }
