@@ -20,7 +20,7 @@ const nameCache = new WeakMap<Btf, Map<number, string>>();
 function name(btf: Btf, off: number): string {
   if (off === 0) return '(anon)';
   let cache = nameCache.get(btf);
-  if (cache === undefined) nameCache.set(btf, (cache = new Map()));
+  if (cache === undefined) nameCache.set(btf, (cache = new Map<number, string>()));
   let s = cache.get(off);
   if (s === undefined) cache.set(off, (s = btfString(btf, off)));
   return s;
