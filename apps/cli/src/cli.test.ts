@@ -258,6 +258,12 @@ describe.skipIf(skipWithout('bpftool'))('bpf btf dump', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout === execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 30 })).toBe(true);
   });
+  it('--format c writes the same vmlinux.h as bpftool', () => {
+    const r = spawnSync(process.execPath, [bin, 'btf', 'dump', '/sys/kernel/btf/vmlinux', '--format', 'c'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.startsWith('#ifndef __VMLINUX_H__\n')).toBe(true);
+    expect(r.stdout === execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { encoding: 'utf8', maxBuffer: 1 << 30 })).toBe(true);
+  });
   it('bad BTF is an input error naming the byte', () => {
     const f = join(tmp, 'bad.btf');
     writeFileSync(f, Uint8Array.of(1, 2, 3));

@@ -1,4 +1,4 @@
-import { dumpRaw, parseBtf } from '@bpf/btf';
+import { dumpC, dumpRaw, parseBtf } from '@bpf/btf';
 import { parseElf } from '@bpf/elf';
 import type { Command } from '../context.js';
 import { CliError, EXIT, usage } from '../errors.js';
@@ -8,18 +8,17 @@ import { JSON_OPT } from '../options.js';
 export const btf: Command = {
   name: 'btf',
   summary: 'dump BTF (a raw .BTF blob, /sys/kernel/btf/vmlinux, or an ELF object) like bpftool',
-  usage: 'bpf btf dump FILE [--format raw] [--json]',
-  example: 'bpf btf dump /sys/kernel/btf/vmlinux',
+  usage: 'bpf btf dump FILE [--format raw|c] [--json]',
+  example: 'bpf btf dump /sys/kernel/btf/vmlinux --format c > vmlinux.h',
   subcommands: ['dump'],
   options: {
-    format: { type: 'string', help: 'output format (raw; the C format is not implemented yet)', values: ['raw', 'c'] },
+    format: { type: 'string', help: 'output format: raw (the type list) or c (a vmlinux.h-style header)', values: ['raw', 'c'] },
     ...JSON_OPT,
   },
   run({ args, flags, out }) {
     const [sub, file] = args;
     if (sub !== 'dump') throw usage(`btf: expected 'dump' (got '${sub ?? ''}')`);
     if (file === undefined) throw usage('btf dump: missing FILE');
-    if (flags.format === 'c') throw new CliError(EXIT.UNAVAILABLE, 'btf dump: --format c is not implemented yet');
     let bytes = readInput(file);
     if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
       const obj = parseElf(bytes);
@@ -27,11 +26,13 @@ export const btf: Command = {
       bytes = obj.btf;
     }
     const parsed = parseBtf(bytes);
+    const c = flags.format === 'c';
+    const text = c ? dumpC(parsed) : dumpRaw(parsed);
     if (out.json) {
-      out.data({ endian: parsed.endian, types: parsed.types.length - 1, raw: dumpRaw(parsed).split('\n').filter(Boolean) });
+      out.data({ endian: parsed.endian, types: parsed.types.length - 1, ...(c ? { c: text } : { raw: text.split('\n').filter(Boolean) }) });
       return EXIT.OK;
     }
-    process.stdout.write(dumpRaw(parsed));
+    process.stdout.write(text);
     return EXIT.OK;
   },
 };
