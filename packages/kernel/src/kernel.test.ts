@@ -122,6 +122,23 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     }
   });
 
+  it('may_goto ends a loop: the kernel by time (timed may_goto on x86-64), @bpf/vm after BPF_MAX_LOOPS', () => {
+    // Since 6.15 the x86-64 JIT refreshes the may_goto budget for as long as a time limit
+    // allows (kernel/bpf/core.c, bpf_check_timed_may_goto), so the kernel's count depends on the
+    // machine's speed; @bpf/vm keeps the deterministic count of the interpreter, BPF_MAX_LOOPS.
+    const p = assemble('r6 = 0\nl:\nmay_goto out\nr6 += 1\ngoto l\nout:\nr0 = r6\nexit');
+    const load = loadProgram(p, {});
+    try {
+      expect(load.accepted, load.log).toBe(true);
+      expect(testRun(load.fd!, { data: new Uint8Array(64) }).retval).toBeGreaterThanOrEqual(65_535);
+      expect(run(p, { mem: new Uint8Array(64), budget: 40_000_000 }).r0).toBe(8_388_608n);
+      // the budget is the host's to set
+      expect(run(p, { mayGotoBudget: 5 }).r0).toBe(5n);
+    } finally {
+      load.close();
+    }
+  });
+
   it('relocates a map value reference (BPF_PSEUDO_MAP_VALUE with its offset)', () => {
     const m = createMap({ type: 'array', keySize: 4, valueSize: 16, maxEntries: 1 });
     m.update(Uint8Array.of(0, 0, 0, 0), Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0));
