@@ -1,8 +1,12 @@
 /**
  * `bpftool btf dump file X` (raw format), character for character
  * (tools/bpf/bpftool/btf.c dump_btf_type).
+ *
+ * The text is written as bytes into one growing buffer, names copied straight from the
+ * string section (as bpftool prints them), and decoded once at the end: vmlinux gives some
+ * 700,000 lines, and building them as JS strings costs more in allocation than in work.
  */
-import { btfString, typeById, type Btf, type BtfType } from './btf.js';
+import { BtfError, typeById, type Btf, type BtfType } from './btf.js';
 
 const INT_ENCODING = (bits: number): string => {
   switch (bits) {
@@ -14,92 +18,195 @@ const INT_ENCODING = (bits: number): string => {
   }
 };
 const LINKAGE = ['static', 'global', 'extern'];
+const TAB = 9;
+const NL = 10;
+const QUOTE = 39;
 
-/** Decoded names per BTF: vmlinux repeats the same member and parameter names many times. */
-const nameCache = new WeakMap<Btf, Map<number, string>>();
-function name(btf: Btf, off: number): string {
-  if (off === 0) return '(anon)';
-  let cache = nameCache.get(btf);
-  if (cache === undefined) nameCache.set(btf, (cache = new Map<number, string>()));
-  let s = cache.get(off);
-  if (s === undefined) cache.set(off, (s = btfString(btf, off)));
-  return s;
+/** A growing byte buffer with the few writes a dump needs. */
+class Out {
+  buf = new Uint8Array(1 << 16);
+  len = 0;
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.len++] = b;
+  }
+  /** ASCII text (our own literals and numbers). */
+  text(s: string): void {
+    this.room(s.length);
+    for (let k = 0; k < s.length; k++) this.buf[this.len++] = s.charCodeAt(k);
+  }
+  /** A non-negative integer below 2^53, in decimal. */
+  num(n: number): void {
+    if (n < 10) return this.byte(48 + n);
+    this.room(16);
+    let digits = 0;
+    for (let v = n; v > 0; v = Math.floor(v / 10)) digits++;
+    let at = this.len + digits;
+    this.len = at;
+    for (let v = n; v > 0; v = Math.floor(v / 10)) this.buf[--at] = 48 + (v % 10);
+  }
+  /** The NUL-terminated string at `off` of the BTF's string section (the base's for split BTF), quoted. */
+  name(btf: Btf, off: number): void {
+    this.byte(QUOTE);
+    if (off === 0) this.text('(anon)');
+    else {
+      let b = btf;
+      while (off < b.stringBase && b.base) b = b.base;
+      const at = off - b.stringBase;
+      if (at < 0 || at >= b.strings.length) throw new BtfError('BAD_STRING', `Invalid name_offset ${off}`);
+      let end = at;
+      while (b.strings[end] !== 0 && end < b.strings.length) end++;
+      this.room(end - at);
+      this.buf.set(b.strings.subarray(at, end), this.len);
+      this.len += end - at;
+    }
+    this.byte(QUOTE);
+  }
+  string(): string {
+    return new TextDecoder().decode(this.buf.subarray(0, this.len));
+  }
 }
 
 /** One type's lines. */
 export function dumpType(btf: Btf, id: number, t: BtfType): string {
-  const lines: string[] = [];
-  emitType(btf, id, t, lines);
-  return lines.join('\n');
+  const out = new Out();
+  emitType(btf, id, t, out);
+  return out.string();
 }
 
-/** Push one type's lines onto `lines`. */
-function emitType(btf: Btf, id: number, t: BtfType, lines: string[]): void {
-  const head = `[${id}] ${t.kind} '${name(btf, t.nameOff)}'`;
+/** One type's lines, without the final newline. */
+function emitType(btf: Btf, id: number, t: BtfType, o: Out): void {
+  o.byte(0x5b); // [
+  o.num(id);
+  o.text(`] ${t.kind} `);
+  o.name(btf, t.nameOff);
   switch (t.kind) {
-    case 'INT': {
-      const enc = (t.intData >>> 24) & 0x0f;
-      lines.push(`${head} size=${t.sizeOrType} bits_offset=${(t.intData >>> 16) & 0xff} nr_bits=${t.intData & 0xff} encoding=${INT_ENCODING(enc)}`);
+    case 'INT':
+      o.text(' size=');
+      o.num(t.sizeOrType);
+      o.text(' bits_offset=');
+      o.num((t.intData >>> 16) & 0xff);
+      o.text(' nr_bits=');
+      o.num(t.intData & 0xff);
+      o.text(` encoding=${INT_ENCODING((t.intData >>> 24) & 0x0f)}`);
       return;
-    }
     case 'PTR': case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
-      lines.push(`${head} type_id=${t.sizeOrType}`);
+      o.text(' type_id=');
+      o.num(t.sizeOrType);
       return;
     case 'ARRAY':
-      lines.push(`${head} type_id=${t.elemType} index_type_id=${t.indexType} nr_elems=${t.nelems}`);
+      o.text(' type_id=');
+      o.num(t.elemType);
+      o.text(' index_type_id=');
+      o.num(t.indexType);
+      o.text(' nr_elems=');
+      o.num(t.nelems);
       return;
-    case 'STRUCT': case 'UNION': {
-      lines.push(`${head} size=${t.sizeOrType} vlen=${t.members.length}`);
+    case 'STRUCT': case 'UNION':
+      o.text(' size=');
+      o.num(t.sizeOrType);
+      o.text(' vlen=');
+      o.num(t.members.length);
       for (const m of t.members) {
-        const bits = t.kindFlag ? m.offset & 0xffffff : m.offset;
+        o.byte(NL);
+        o.byte(TAB);
+        o.name(btf, m.nameOff);
+        o.text(' type_id=');
+        o.num(m.type);
+        o.text(' bits_offset=');
+        o.num(t.kindFlag ? m.offset & 0xffffff : m.offset);
         const bitfield = t.kindFlag ? m.offset >>> 24 : 0;
-        lines.push(`\t'${name(btf, m.nameOff)}' type_id=${m.type} bits_offset=${bits}${bitfield ? ` bitfield_size=${bitfield}` : ''}`);
+        if (bitfield) {
+          o.text(' bitfield_size=');
+          o.num(bitfield);
+        }
       }
       return;
-    }
     case 'ENUM': case 'ENUM64': {
       const signed = t.kindFlag;
-      lines.push(`${head} encoding=${signed ? 'SIGNED' : 'UNSIGNED'} size=${t.sizeOrType} vlen=${t.values.length}`);
+      o.text(signed ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
+      o.num(t.sizeOrType);
+      o.text(' vlen=');
+      o.num(t.values.length);
       for (const v of t.values) {
-        if (t.kind === 'ENUM') lines.push(`\t'${name(btf, v.nameOff)}' val=${signed ? BigInt.asIntN(32, v.val) : v.val}`);
-        else lines.push(`\t'${name(btf, v.nameOff)}' val=${signed ? `${BigInt.asIntN(64, v.val)}LL` : `${v.val}ULL`}`);
+        o.byte(NL);
+        o.byte(TAB);
+        o.name(btf, v.nameOff);
+        if (t.kind === 'ENUM') o.text(` val=${signed ? BigInt.asIntN(32, v.val) : v.val}`);
+        else o.text(` val=${signed ? `${BigInt.asIntN(64, v.val)}LL` : `${v.val}ULL`}`);
       }
       return;
     }
     case 'FWD':
-      lines.push(`${head} fwd_kind=${t.kindFlag ? 'union' : 'struct'}`);
+      o.text(t.kindFlag ? ' fwd_kind=union' : ' fwd_kind=struct');
       return;
     case 'FUNC':
-      lines.push(`${head} type_id=${t.sizeOrType} linkage=${LINKAGE[t.vlen] ?? 'UNKN'}`);
+      o.text(' type_id=');
+      o.num(t.sizeOrType);
+      o.text(` linkage=${LINKAGE[t.vlen] ?? 'UNKN'}`);
       return;
-    case 'FUNC_PROTO': {
-      lines.push(`${head} ret_type_id=${t.sizeOrType} vlen=${t.params.length}`);
-      for (const q of t.params) lines.push(`\t'${name(btf, q.nameOff)}' type_id=${q.type}`);
-      return;
-    }
-    case 'VAR':
-      lines.push(`${head} type_id=${t.sizeOrType}, linkage=${LINKAGE[t.linkage] ?? 'UNKN'}`);
-      return;
-    case 'DATASEC': {
-      lines.push(`${head} size=${t.sizeOrType} vlen=${t.secinfo.length}`);
-      for (const s of t.secinfo) {
-        const v = typeById(btf, s.type);
-        lines.push(`\ttype_id=${s.type} offset=${s.offset} size=${s.size} (${v?.kind ?? 'UNKN'} '${v ? name(btf, v.nameOff) : ''}')`);
+    case 'FUNC_PROTO':
+      o.text(' ret_type_id=');
+      o.num(t.sizeOrType);
+      o.text(' vlen=');
+      o.num(t.params.length);
+      for (const q of t.params) {
+        o.byte(NL);
+        o.byte(TAB);
+        o.name(btf, q.nameOff);
+        o.text(' type_id=');
+        o.num(q.type);
       }
       return;
-    }
+    case 'VAR':
+      o.text(' type_id=');
+      o.num(t.sizeOrType);
+      o.text(`, linkage=${LINKAGE[t.linkage] ?? 'UNKN'}`);
+      return;
+    case 'DATASEC':
+      o.text(' size=');
+      o.num(t.sizeOrType);
+      o.text(' vlen=');
+      o.num(t.secinfo.length);
+      for (const s of t.secinfo) {
+        const v = typeById(btf, s.type);
+        o.byte(NL);
+        o.text('\ttype_id=');
+        o.num(s.type);
+        o.text(' offset=');
+        o.num(s.offset);
+        o.text(' size=');
+        o.num(s.size);
+        o.text(` (${v?.kind ?? 'UNKN'} `);
+        if (v) o.name(btf, v.nameOff);
+        else o.text("''");
+        o.byte(0x29); // )
+      }
+      return;
     case 'FLOAT':
-      lines.push(`${head} size=${t.sizeOrType}`);
+      o.text(' size=');
+      o.num(t.sizeOrType);
       return;
     case 'DECL_TAG':
-      lines.push(`${head} type_id=${t.sizeOrType} component_idx=${t.componentIdx}`);
+      o.text(' type_id=');
+      o.num(t.sizeOrType);
+      o.text(` component_idx=${t.componentIdx}`);
       return;
   }
 }
 
 /** The whole raw dump, as bpftool prints it. */
 export function dumpRaw(btf: Btf): string {
-  const lines: string[] = [];
-  for (let id = btf.firstId; id < btf.types.length; id++) emitType(btf, id, btf.types[id]!, lines);
-  return lines.join('\n') + (lines.length ? '\n' : '');
+  const out = new Out();
+  for (let id = btf.firstId; id < btf.types.length; id++) {
+    emitType(btf, id, btf.types[id]!, out);
+    out.byte(NL);
+  }
+  return out.string();
 }
