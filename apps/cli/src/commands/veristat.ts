@@ -18,6 +18,8 @@ interface Row {
   kernelInsns?: number;
   kernelStates?: number;
   kernelTimeUs?: number;
+  /** Why the kernel refused before verifying, when it did. */
+  kernelError?: string;
   error?: string;
 }
 
@@ -49,9 +51,14 @@ export const veristat: Command = {
         const row: Row = { file, program: program.name ?? 'main', verdict: r.accepted ? 'success' : 'failure', insns: r.stats.processedInsns, states: r.stats.totalStates, timeUs: Number(process.hrtime.bigint() - t0) / 1000 };
         if (!r.accepted) row.error = r.error!.message;
         if (k.canLoad) {
-          const l = loadWithMaps(program, { type, logLevel: 4 });
-          Object.assign(row, { kernelVerdict: l.accepted ? 'success' : 'failure', kernelInsns: l.stats?.processedInsns, kernelStates: l.stats?.totalStates, kernelTimeUs: l.stats?.verificationTimeUsec });
-          l.close();
+          try {
+            const l = loadWithMaps(program, { type, logLevel: 4 });
+            Object.assign(row, { kernelVerdict: l.accepted ? 'success' : 'failure', kernelInsns: l.stats?.processedInsns, kernelStates: l.stats?.totalStates, kernelTimeUs: l.stats?.verificationTimeUsec });
+            l.close();
+          } catch (e) {
+            // the kernel refused before verifying (a map, the BTF, a big-endian object): say so in the row
+            Object.assign(row, { kernelVerdict: 'error', kernelError: e instanceof Error ? e.message : String(e) });
+          }
         }
         rows.push(row);
       }
