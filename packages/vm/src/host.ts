@@ -20,7 +20,7 @@ export interface HostContext {
 export type Helper = (ctx: HostContext, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
 export type Kfunc = (ctx: HostContext, args: readonly bigint[]) => bigint;
 
-/** An in-memory map: array (values preallocated) or hash. */
+/** An in-memory map: array (elements mapped on first use), hash, prog array or ring buffer. */
 export class VmMap {
   readonly def: MapDef;
   /** Address of the handle the program holds (from ld_imm64 with a map pseudo source). */
@@ -95,6 +95,14 @@ export class VmMap {
 
 const hexKey = (k: Uint8Array): string => Array.from(k, (b) => b.toString(16).padStart(2, '0')).join('');
 
+/** Ring buffer records reserved and not yet submitted or discarded, per run (address space). */
+const reservations = new WeakMap<AddressSpace, Map<bigint, { readonly map: VmMap; readonly bytes: Uint8Array }>>();
+function reservationsOf(mem: AddressSpace): Map<bigint, { readonly map: VmMap; readonly bytes: Uint8Array }> {
+  let r = reservations.get(mem);
+  if (r === undefined) reservations.set(mem, (r = new Map()));
+  return r;
+}
+
 /** The fixed value `bpf_ktime_get_ns` returns, so runs are reproducible. */
 export const KTIME_NS = 1_000_000_000n;
 
@@ -132,6 +140,29 @@ export const STANDARD_HELPERS: Readonly<Record<number, Helper>> = {
   7: () => 4n,
   // bpf_get_smp_processor_id()
   8: () => 0n,
+  // bpf_ringbuf_reserve(ringbuf, size, flags): a record the program fills, then submits or discards
+  131: (c, map, size) => {
+    const m = c.mapOf(map);
+    if (!m || m.def.type !== 'ringbuf' || size === 0n || size > BigInt(m.def.maxEntries)) return 0n;
+    const bytes = new Uint8Array(Number(size));
+    const at = c.mem.map('map_value', bytes, { name: `ringbuf ${m.def.name} record` });
+    reservationsOf(c.mem).set(at, { map: m, bytes });
+    return at;
+  },
+  // bpf_ringbuf_submit(data, flags)
+  132: (c, data) => {
+    const r = reservationsOf(c.mem).get(data);
+    if (r) {
+      r.map.records.push(Uint8Array.from(r.bytes));
+      reservationsOf(c.mem).delete(data);
+    }
+    return 0n;
+  },
+  // bpf_ringbuf_discard(data, flags)
+  133: (c, data) => {
+    reservationsOf(c.mem).delete(data);
+    return 0n;
+  },
   // bpf_ringbuf_output(ringbuf, data, size, flags)
   130: (c, map, data, size) => {
     const m = c.mapOf(map);

@@ -102,6 +102,33 @@ describe('maps and helpers', () => {
       exit`);
     expect(run(p).r0).toBe(82n);
   });
+  it('ring buffer: reserve, fill and submit a record; a discarded one never appears', () => {
+    const p = assemble(`
+      .map rb ringbuf 0 0 4096
+      r1 = rb ll
+      r2 = 8
+      r3 = 0
+      call bpf_ringbuf_reserve
+      if r0 == 0 goto out
+      r1 = 0x1122334455667788 ll
+      *(u64 *)(r0 + 0) = r1
+      r1 = r0
+      r2 = 0
+      call bpf_ringbuf_submit
+      r1 = rb ll
+      r2 = 4
+      r3 = 0
+      call bpf_ringbuf_reserve
+      if r0 == 0 goto out
+      r1 = r0
+      r2 = 0
+      call bpf_ringbuf_discard
+      out:
+      r0 = 0
+      exit`);
+    const r = run(p);
+    expect(r.maps[0]!.records.map((x) => Buffer.from(x).toString('hex'))).toEqual(['8877665544332211']);
+  });
   it('trace_printk writes into the host buffer', () => {
     const p = assemble(`
       r1 = 0x0a64253d78 ll
