@@ -2,13 +2,16 @@
  * Run x86-64 JIT output natively in this process (Node only): map the code into executable
  * memory, point each relocation at a native function (helpers and kfuncs are JS functions made
  * callable from native code by koffi, so the System V argument placement is checked by a real
- * native callee), call the program with r1 = a copy of `mem` and r2 = its length, and read
- * back r0 and the memory. `runX86InChild` does the same in a child process, so a crash of the
- * generated code cannot take the caller down.
+ * native callee), a prog array or a map, call the program with r1 = a copy of `mem` and r2 =
+ * its length (or r1 = a packet context over `mem`), and read back r0 and the memory.
+ * Maps (array, percpu_array, hash) and packet contexts with their helpers are in host.ts.
+ * `runX86InChild` does the same in a child process, so a crash of the generated code cannot
+ * take the caller down.
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import type { JitResult } from '@bpf/isa';
+import type { JitResult, MapDef } from '@bpf/isa';
+import { contextSize, layoutData, NativeHostError, NativeMaps, packetContext, PACKET_PROG_TYPES, type HostArg, type HostFn, type NativeContext, type PacketProgType } from './host.js';
 
 type Koffi = typeof import('koffi');
 const require = createRequire(import.meta.url);
@@ -38,8 +41,9 @@ export class NativeRunError extends Error {
 export type NativeFn = (...args: bigint[]) => bigint;
 
 export interface RunX86Options {
+  /** The memory r1 points to; with a `context`, the Ethernet frame of the packet instead. */
   readonly mem?: Uint8Array;
-  /** Helpers by id (the standard ones are provided, bpf_loop included). */
+  /** Helpers by id (the standard ones are provided, bpf_loop, map and packet helpers included). */
   readonly helpers?: Readonly<Record<number, NativeFn>>;
   /** kfuncs by name, with their argument count (the standard `bpf_test_*` ones are provided). */
   readonly kfuncs?: Readonly<Record<string, { readonly args: number; readonly fn: NativeFn }>>;
@@ -49,6 +53,18 @@ export interface RunX86Options {
    * to the main one; each array becomes the native table the JIT's tail calls read.
    */
   readonly progArrays?: Readonly<Record<string, readonly (JitResult | null)[]>>;
+  /**
+   * Maps the code refers to (array, percpu_array as one CPU, hash; `data` is element 0's
+   * initial contents), by name; a relocation named `map#k` (an ld_imm64 without a relocation)
+   * is the k-th. Prog arrays here that `progArrays` does not fill are empty.
+   */
+  readonly maps?: readonly MapDef[];
+  /**
+   * Run as a packet program, as BPF_PROG_TEST_RUN does: `mem` is the frame, r1 the context
+   * (`__sk_buff` or `xdp_md`, @bpf/vm's layout), and `mem` of the result the packet as the
+   * kernel returns it in data_out.
+   */
+  readonly context?: PacketProgType;
 }
 
 export interface RunX86Result {
@@ -60,7 +76,9 @@ const PROT_READ = 1,
   PROT_WRITE = 2,
   PROT_EXEC = 4,
   MAP_PRIVATE = 2,
-  MAP_ANONYMOUS = 0x20;
+  MAP_ANONYMOUS = 0x20,
+  /** x86-64: map in the first 2 GiB (packet contexts hold u32 pointers). */
+  MAP_32BIT = 0x40;
 const EFAULT = 14n;
 const EINVAL = 22n;
 const E2BIG = 7n;
@@ -80,14 +98,15 @@ function standardKfunc(name: string): { args: number; fn: NativeFn } | undefined
   return undefined;
 }
 
-/** The packet loads behind ld_abs/ld_ind: the context is the run's memory, read big-endian at an `int` offset. */
-function packetLoad(name: string, packet: Uint8Array): NativeFn | undefined {
+/** The packet loads behind ld_abs/ld_ind: the packet (the run's memory, or the context's packet) read big-endian at an `int` offset. */
+function packetLoad(name: string, packetOf: () => Uint8Array): NativeFn | undefined {
   const m = /^bpf_skb_load_helper_(8|16|32)_no_cache$/.exec(name);
   if (!m) return undefined;
   const size = Number(m[1]) / 8;
   return (_ctx, offset) => {
     let off = Number(BigInt.asIntN(32, offset ?? 0n));
     if (off < 0 && off >= SKF_NET_OFF) off -= SKF_NET_OFF;
+    const packet = packetOf();
     if (off < 0 || off + size > packet.length) return BigInt.asUintN(64, -EFAULT);
     let v = 0n;
     for (let k = 0; k < size; k++) v = (v << 8n) | BigInt(packet[off + k]!);
@@ -107,8 +126,21 @@ function libc(): NonNullable<typeof libcFns> {
   return libcFns;
 }
 
+/** Host-side failures (maps, contexts) surface as the runner's error. */
+function host<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof NativeHostError) throw new NativeRunError(e.message);
+    throw e;
+  }
+}
+
 export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Result {
   if (process.arch !== 'x64') throw new NativeRunError(`x86-64 code cannot run natively on ${process.arch}`);
+  const context = opts.context;
+  if (context !== undefined && !PACKET_PROG_TYPES.includes(context)) throw new NativeRunError(`no packet context for program type ${String(context)}`);
+  if ((result.entries[0] ?? 0) !== 0) throw new NativeRunError('the main program must be at offset 0');
   const k = koffi();
   const { mmap, mprotect, munmap } = libc();
   // the main program first, then every other program a prog array holds, each 16-byte aligned
@@ -120,61 +152,74 @@ export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Resul
     bases.push(codeLen);
     codeLen = (codeLen + p.code.length + 15) & ~15;
   }
-  const size = Math.max(4096, (codeLen + 4095) & ~4095);
-  const tables = Object.entries(opts.progArrays ?? {});
-  const dataSize = Math.max(4096, (tables.reduce((n, [, slots]) => n + 8 + 8 * slots.length, 0) + 4095) & ~4095);
-  const page: unknown = mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (page === null || k.address(page) === 0xffffffffffffffffn) throw new NativeRunError('mmap failed');
-  const data: unknown = mmap(null, dataSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (data === null || k.address(data) === 0xffffffffffffffffn) {
-    munmap(page, size);
-    throw new NativeRunError('mmap failed');
-  }
+  const maps = opts.maps ?? [];
+  const layout = host(() => layoutData(Object.entries(opts.progArrays ?? {}).map(([name, slots]) => [name, slots.length] as const), maps));
+  const frame = opts.mem ?? new Uint8Array(0);
+  const regions: { ptr: unknown; size: number }[] = [];
+  const region = (len: number, flags = 0): { ptr: unknown; at: bigint; bytes: Uint8Array } => {
+    const size = Math.max(4096, (len + 4095) & ~4095);
+    const ptr: unknown = mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flags, -1, 0);
+    if (ptr === null || k.address(ptr) === 0xffffffffffffffffn) throw new NativeRunError(`mmap of ${size} bytes failed`);
+    regions.push({ ptr, size });
+    return { ptr, at: k.address(ptr), bytes: new Uint8Array(k.view(ptr, size)) };
+  };
   const callbacks: unknown[] = [];
   try {
-    const code = new Uint8Array(k.view(page, size));
+    const page = region(codeLen);
+    const data = region(layout.size);
+    const ctx: NativeContext | undefined = context === undefined ? undefined : host(() => packetContext(context, frame, region(contextSize(frame.length), MAP_32BIT)));
+    const code = page.bytes;
     const view = new DataView(code.buffer, code.byteOffset, code.byteLength);
-    const codeAt = k.address(page);
     // prog arrays: u32 max_entries, u32 pad, u64 entry address per slot (0 when empty)
-    const tableAt = new Map<string, bigint>();
-    const dataView = new DataView(k.view(data, dataSize));
-    let at = 0;
-    for (const [name, slots] of tables) {
-      tableAt.set(name, k.address(data) + BigInt(at));
-      dataView.setUint32(at, slots.length, true);
-      slots.forEach((p, s) => {
-        if (p) dataView.setBigUint64(at + 8 + 8 * s, codeAt + BigInt(bases[programs.indexOf(p)]! + (p.entries[0] ?? 0)), true);
+    const dataView = new DataView(data.bytes.buffer, data.bytes.byteOffset, data.bytes.byteLength);
+    for (const [name, t] of layout.tables) {
+      dataView.setUint32(t.at, t.slots, true);
+      (opts.progArrays?.[name] ?? []).forEach((p, s) => {
+        if (p) dataView.setBigUint64(t.at + 8 + 8 * s, page.at + BigInt(bases[programs.indexOf(p)]! + (p.entries[0] ?? 0)), true);
       });
-      at += 8 + 8 * slots.length;
     }
-    const mem = Buffer.from(opts.mem ?? new Uint8Array(0));
+    const nativeMaps = host(() => new NativeMaps(layout, data));
+    const mem = Buffer.from(context === undefined ? frame : new Uint8Array(0));
     const buf = mem.length ? mem : Buffer.alloc(8);
+    const packet = (): Uint8Array => (ctx ? ctx.packet() : buf.subarray(0, mem.length));
     const helperProto = proto('uint64_t bpf_helper_cb(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)');
+    const hostProto = proto('uint64_t bpf_host_fn(void *, void *, void *, void *, void *)');
     const callbackProto = proto('uint64_t bpf_callback_fn(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t)');
     // bpf_loop (kernel/bpf/bpf_iter.c): the callback is JIT output, called natively from here
-    const bpfLoop = (nr: bigint, fn: unknown, ctx: bigint, flags: bigint): bigint => {
+    const bpfLoop = (nr: bigint, fn: unknown, ctxArg: bigint, flags: bigint): bigint => {
       const n = Number(nr & 0xffffffffn);
       if (flags !== 0n) return BigInt.asUintN(64, -EINVAL);
       if (n > 1 << 23) return BigInt.asUintN(64, -E2BIG);
       for (let i = 0; i < n; i++) {
-        const r = k.call(fn, callbackProto, BigInt(i), ctx, 0n, 0n, 0n) as bigint | number;
+        const r = k.call(fn, callbackProto, BigInt(i), ctxArg, 0n, 0n, 0n) as bigint | number;
         if (BigInt(r) !== 0n) return BigInt(i + 1);
       }
       return BigInt(n);
     };
     const STANDARD: Record<number, NativeFn> = { 5: () => 1_000_000_000n, 7: () => 4n, 8: () => 0n };
+    const HOST: Record<number, HostFn> = { ...nativeMaps.helpers(), ...ctx?.helpers };
     const big = (x: unknown): bigint => BigInt(x as bigint | number);
+    // a pointer argument of a host function: its value, and a view of the bytes it points to
+    const arg = (p: unknown): HostArg => ({
+      v: p === null ? 0n : k.address(p),
+      bytes: (len) => {
+        if (p === null || len <= 0) return new Uint8Array(0);
+        return new Uint8Array(k.view(p, len));
+      },
+    });
     const resolve = (sym: JitResult['relocs'][number]['symbol']): bigint => {
       let fnPtr: unknown;
       if (sym.kind === 'helper') {
         const fn = opts.helpers?.[sym.id] ?? STANDARD[sym.id];
-        if (fn) fnPtr = k.register((...a: unknown[]) => fn(...a.map(big)), k.pointer(helperProto));
+        const hostFn = opts.helpers?.[sym.id] ? undefined : HOST[sym.id];
+        if (hostFn) fnPtr = k.register((...a: unknown[]) => hostFn(...a.map(arg)), k.pointer(hostProto));
+        else if (fn) fnPtr = k.register((...a: unknown[]) => fn(...a.map(big)), k.pointer(helperProto));
         else if (sym.id === 181)
-          fnPtr = k.register((nr: unknown, f: unknown, ctx: unknown, flags: unknown) => bpfLoop(big(nr), f, big(ctx), big(flags)), k.pointer(proto('uint64_t bpf_loop_native(uint64_t, void *, uint64_t, uint64_t, uint64_t)')));
+          fnPtr = k.register((nr: unknown, f: unknown, c: unknown, flags: unknown) => bpfLoop(big(nr), f, big(c), big(flags)), k.pointer(proto('uint64_t bpf_loop_native(uint64_t, void *, uint64_t, uint64_t, uint64_t)')));
         else throw new NativeRunError(`helper #${sym.id} is not provided`);
       } else if (sym.kind === 'kfunc') {
         const name = sym.name;
-        const load = opts.kfuncs?.[name] ? undefined : packetLoad(name, buf.subarray(0, mem.length));
+        const load = opts.kfuncs?.[name] ? undefined : packetLoad(name, packet);
         if (load) {
           fnPtr = k.register((...a: unknown[]) => load(...a.map(big)), k.pointer(proto('uint64_t kf_skb_load(uint64_t, uint64_t)')));
         } else if (name === 'bpf_test_deref' && !opts.kfuncs?.[name]) {
@@ -186,8 +231,9 @@ export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Resul
           const decl = `uint64_t kf_args${kf.args}(${Array.from({ length: kf.args }, () => 'uint64_t').join(', ') || 'void'})`;
           fnPtr = k.register((...a: unknown[]) => kf.fn(...a.map(big)), k.pointer(proto(decl)));
         }
-      } else if (sym.kind === 'map' && tableAt.has(sym.name)) return tableAt.get(sym.name)!;
-      else throw new NativeRunError(`relocation to ${sym.kind} ${sym.name} is not supported by the native runner`);
+      } else if (sym.kind === 'map') return host(() => nativeMaps.handleOf(sym.name, maps));
+      else if (sym.kind === 'map_value') return host(() => nativeMaps.valueOf(sym.name, sym.offset, maps));
+      else throw new NativeRunError(`relocation to ${(sym as { kind: string }).kind} is not supported by the native runner`);
       callbacks.push(fnPtr);
       return k.address(fnPtr);
     };
@@ -204,19 +250,18 @@ export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Resul
         view.setBigUint64(bases[n]! + r.offset, v, true);
       }
     });
-    if (mprotect(page, size, PROT_READ | PROT_EXEC) !== 0) throw new NativeRunError('mprotect failed');
-    if ((result.entries[0] ?? 0) !== 0) throw new NativeRunError('the main program must be at offset 0');
-    const r0 = k.call(page, proto('uint64_t bpf_prog_entry(void *, uint64_t)'), buf, BigInt(mem.length)) as bigint | number;
-    return { r0: BigInt.asUintN(64, BigInt(r0)), mem: new Uint8Array(mem) };
+    if (mprotect(page.ptr, regions[0]!.size, PROT_READ | PROT_EXEC) !== 0) throw new NativeRunError('mprotect failed');
+    const entry = proto('uint64_t bpf_prog_entry(void *, uint64_t)');
+    const r0 = (ctx ? k.call(page.ptr, proto('uint64_t bpf_prog_entry_ctx(uint64_t, uint64_t)'), ctx.r1, BigInt(frame.length)) : k.call(page.ptr, entry, buf, BigInt(mem.length))) as bigint | number;
+    return { r0: BigInt.asUintN(64, BigInt(r0)), mem: ctx ? ctx.output() : new Uint8Array(mem) };
   } finally {
     for (const c of callbacks) k.unregister(c as never);
-    munmap(page, size);
-    munmap(data, dataSize);
+    for (const r of regions) munmap(r.ptr, r.size);
   }
 }
 
 /** Run in a child process: a crash (SIGSEGV, SIGILL) becomes a NativeRunError, not our death. */
-export function runX86InChild(result: JitResult, opts: Pick<RunX86Options, 'mem' | 'progArrays'> = {}): RunX86Result {
+export function runX86InChild(result: JitResult, opts: Pick<RunX86Options, 'mem' | 'progArrays' | 'maps' | 'context'> = {}): RunX86Result {
   const wire = (r: JitResult): unknown => ({ arch: 'x86_64', code: Buffer.from(r.code).toString('hex'), entries: r.entries, lineTable: [], relocs: r.relocs });
   const others: JitResult[] = [];
   for (const slots of Object.values(opts.progArrays ?? {})) for (const p of slots) if (p && p !== result && !others.includes(p)) others.push(p);
@@ -226,6 +271,8 @@ export function runX86InChild(result: JitResult, opts: Pick<RunX86Options, 'mem'
     // slot -> 0 for the main program, 1.. for the others, null when empty
     arrays: Object.fromEntries(Object.entries(opts.progArrays ?? {}).map(([m, slots]) => [m, slots.map((p) => (p === null ? null : p === result ? 0 : others.indexOf(p) + 1))])),
     mem: Buffer.from(opts.mem ?? new Uint8Array(0)).toString('hex'),
+    maps: (opts.maps ?? []).map((m) => ({ ...m, data: m.data ? Buffer.from(m.data).toString('hex') : undefined })),
+    context: opts.context,
   });
   // under a TypeScript test runner this module is the source: the child runs the build
   const self = import.meta.url.endsWith('/src/node.ts') ? import.meta.url.replace(/\/src\/node\.ts$/, '/dist/node.js') : import.meta.url;
@@ -237,7 +284,8 @@ export function runX86InChild(result: JitResult, opts: Pick<RunX86Options, 'mem'
       const j = JSON.parse(s);
       const progs = [j.main, ...j.others].map((p) => ({ ...p, code: Buffer.from(p.code, 'hex') }));
       const progArrays = Object.fromEntries(Object.entries(j.arrays).map(([m, slots]) => [m, slots.map((n) => (n === null ? null : progs[n]))]));
-      const r = runX86(progs[0], { mem: Buffer.from(j.mem, 'hex'), progArrays });
+      const maps = j.maps.map((m) => (m.data === undefined ? m : { ...m, data: Buffer.from(m.data, 'hex') }));
+      const r = runX86(progs[0], { mem: Buffer.from(j.mem, 'hex'), progArrays, maps, ...(j.context ? { context: j.context } : {}) });
       process.stdout.write(JSON.stringify({ r0: r.r0.toString(), mem: Buffer.from(r.mem).toString('hex') }));
     });`;
   const p = spawnSync(process.execPath, ['--input-type=module', '-e', script], { input, encoding: 'utf8' });
