@@ -96,10 +96,11 @@ export class VmMap {
 const hexKey = (k: Uint8Array): string => Array.from(k, (b) => b.toString(16).padStart(2, '0')).join('');
 
 /** Ring buffer records reserved and not yet submitted or discarded, per run (address space). */
-const reservations = new WeakMap<AddressSpace, Map<bigint, { readonly map: VmMap; readonly bytes: Uint8Array }>>();
-function reservationsOf(mem: AddressSpace): Map<bigint, { readonly map: VmMap; readonly bytes: Uint8Array }> {
+type Reservations = Map<bigint, { readonly map: VmMap; readonly bytes: Uint8Array }>;
+const reservations = new WeakMap<AddressSpace, Reservations>();
+function reservationsOf(mem: AddressSpace): Reservations {
   let r = reservations.get(mem);
-  if (r === undefined) reservations.set(mem, (r = new Map()));
+  if (r === undefined) reservations.set(mem, (r = new Map() as Reservations));
   return r;
 }
 
