@@ -212,6 +212,9 @@ describe.skipIf(!native)('differential with the kernel corpus (fixtures/kernel/c
     expect(r.r0 & 0xffffn).toBe(42n);
     expect(() => runX86(jitX86(assemble('.map q queue 0 4 4\nr1 = q ll\nr0 = 0\nexit')), { maps: [{ name: 'q', type: 'queue', keySize: 0, valueSize: 4, maxEntries: 4 }] })).toThrow(NativeRunError);
     expect(() => runX86(jitX86(assemble('r0 = 0\nexit')), { context: 'kprobe' as never })).toThrow(NativeRunError);
+    // an unverified program passing a null key: a typed error once the native code returns
+    const nullKey = assemble('.map a array 4 8 1\nr1 = a ll\nr2 = 0\ncall bpf_map_lookup_elem\nexit');
+    expect(() => runX86(jitX86(nullKey), { maps: nullKey.maps! })).toThrow(/null pointer/);
   });
 });
 

@@ -203,7 +203,8 @@ export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Resul
     const arg = (p: unknown): HostArg => ({
       v: p === null ? 0n : k.address(p),
       bytes: (len) => {
-        if (p === null || len <= 0) return new Uint8Array(0);
+        if (len <= 0) return new Uint8Array(0);
+        if (p === null) throw new NativeHostError(`a helper was given a null pointer for ${len} bytes`);
         return new Uint8Array(k.view(p, len));
       },
     });
@@ -252,7 +253,8 @@ export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Resul
     });
     if (mprotect(page.ptr, regions[0]!.size, PROT_READ | PROT_EXEC) !== 0) throw new NativeRunError('mprotect failed');
     const entry = proto('uint64_t bpf_prog_entry(void *, uint64_t)');
-    const r0 = (ctx ? k.call(page.ptr, proto('uint64_t bpf_prog_entry_ctx(uint64_t, uint64_t)'), ctx.r1, BigInt(frame.length)) : k.call(page.ptr, entry, buf, BigInt(mem.length))) as bigint | number;
+    // an exception in a host function reaches us once the native code has returned
+    const r0 = host(() => (ctx ? k.call(page.ptr, proto('uint64_t bpf_prog_entry_ctx(uint64_t, uint64_t)'), ctx.r1, BigInt(frame.length)) : k.call(page.ptr, entry, buf, BigInt(mem.length))) as bigint | number);
     return { r0: BigInt.asUintN(64, BigInt(r0)), mem: ctx ? ctx.output() : new Uint8Array(mem) };
   } finally {
     for (const c of callbacks) k.unregister(c as never);
