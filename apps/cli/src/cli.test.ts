@@ -227,6 +227,11 @@ describe.skipIf(skipWithout('kernel'))('bpf kernel', () => {
       expect({ retval: Number(vj.r0), data: vj.packet }, prog).toEqual({ retval: kj.retval, data: kj.dataOut });
     }
   });
+  it('run: a program the kernel rejects says why', () => {
+    const r = bpf(['kernel', 'run', join(examples, 'reject-uninit.s')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/the kernel rejected the program: R2 !read_ok\n$/);
+  });
   it('runs: the retval of BPF_PROG_TEST_RUN', () => {
     const r = bpf(['kernel', 'run', join(examples, 'hello.s'), '--data', '00'.repeat(64)]);
     expect(r.code, r.stderr).toBe(0);

@@ -30,7 +30,7 @@ Commands:
 ${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
 
 FILE is assembly text, raw instruction bytes, hex, or an ELF object (detected; --input forces
-it); '-' reads standard input. Every command takes --json and --help.
+it); '-' reads standard input. Every command takes --help, and all but completion take --json.
 Exit codes: 0 ok, 1 rejected/disagreement, 2 usage, 3 bad input, 4 kernel error, 5 runtime
 error, 6 unavailable (no kernel access, no qemu), 70 internal error.
 `;

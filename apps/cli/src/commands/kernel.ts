@@ -33,7 +33,8 @@ export const kernel: Command = {
     let load: LoadedWithMaps | undefined;
     try {
       // the program's maps are created (global data written, .rodata frozen) and its BTF loaded, as libbpf does
-      load = loadWithMaps(program, { type, logLevel: Number(flags['log-level'] ?? (sub === 'run' ? 0 : 1)) });
+      // level 1 even for run: a rejection then says why
+      load = loadWithMaps(program, { type, logLevel: Number(flags['log-level'] ?? 1) });
       if (sub === 'compare') {
         const ours = verify(program, { type, logLevel: 0 });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;

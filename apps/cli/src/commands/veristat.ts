@@ -66,7 +66,7 @@ export const veristat: Command = {
     if (tty) process.stderr.write('\r'.padEnd(101) + '\r');
     if (out.json) {
       out.data({ kernel: k.canLoad, programs: rows });
-      return EXIT.OK;
+      return rows.some((r) => r.verdict === 'error') ? EXIT.INPUT : EXIT.OK;
     }
     const cols = ['File', 'Program', 'Verdict', 'Insns', 'States', 'Time (us)', ...(k.canLoad ? ['Kernel verdict', 'Kernel insns', 'Kernel states', 'Kernel time (us)'] : [])];
     const cells = rows.map((r) => [basename(r.file), r.program, r.verdict, String(r.insns), String(r.states), r.timeUs.toFixed(0), ...(k.canLoad ? [r.kernelVerdict ?? '—', String(r.kernelInsns ?? '—'), String(r.kernelStates ?? '—'), String(r.kernelTimeUs ?? '—')] : [])]);
