@@ -145,6 +145,14 @@ export class Asm {
     else this.put(`${mnemonic} ${regName(r, w)}, ${hexImm(amount)}`, ...this.rex(w === 64, 0, 0, r), 0xc1, 0xc0 | (ext << 3) | (r & 7), amount);
   }
 
+  /** BMI2 shlx / shrx / sarx dst, src, count (VEX-encoded, flags untouched; 32-bit forms zero-extend). */
+  shiftx(mnemonic: 'shlx' | 'shrx' | 'sarx', dst: number, src: number, count: number, w: 32 | 64): void {
+    const pp = { shlx: 1, sarx: 2, shrx: 3 }[mnemonic];
+    const b1 = ((~dst & 8) << 4) | 0x40 | ((~src & 8) << 2) | 0x02;
+    const b2 = (w === 64 ? 0x80 : 0) | ((~count & 15) << 3) | pp;
+    this.put(`${mnemonic} ${regName(dst, w)}, ${regName(src, w)}, ${regName(count, w)}`, 0xc4, b1, b2, 0xf7, 0xc0 | ((dst & 7) << 3) | (src & 7));
+  }
+
   cqo(w: 32 | 64): void {
     if (w === 64) this.put('cqo', 0x48, 0x99);
     else this.put('cdq', 0x99);

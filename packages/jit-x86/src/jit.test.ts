@@ -107,6 +107,38 @@ describe.skipIf(!native)('x86-64 JIT output, run natively, agrees with @bpf/vm',
   });
 });
 
+describe.skipIf(!native)('div/mod and shifts by a register: every form against @bpf/vm', () => {
+  // r0..r5 get distinct values, one operation runs, and every register is folded into r0 (so a clobbered one shows)
+  const fold = ['r6 = r0', 'r6 *= 31', 'r6 += r1', 'r6 *= 31', 'r6 += r2', 'r6 *= 31', 'r6 += r3', 'r6 *= 31', 'r6 += r4', 'r6 *= 31', 'r6 += r5', 'r0 = r6', 'exit'];
+  const check = (body: string): void => {
+    const p = assemble(body + '\n' + fold.join('\n'));
+    for (const bmi2 of [true, false]) {
+      const r = runX86(jitX86(p, { bmi2 }), {}).r0;
+      expect(r.toString(16), `${body} (bmi2 ${bmi2})`).toBe(run(p).r0.toString(16));
+    }
+  };
+  const init = (dividend: string, reg: number): string =>
+    [0, 1, 2, 3, 4, 5].map((k) => (k === reg ? `r${k} = ${dividend} ll` : `r${k} = ${0x1234567 * (k + 3)} ll`)).join('\n');
+  const dividends = ['-9223372036854775808', '-2147483648', '1000000007', '-77'];
+  it('div/mod/sdiv/smod, 32- and 64-bit, immediate divisors', () => {
+    for (const op of ['/=', '%=', 's/=', 's%=']) for (const w of ['r', 'w']) for (const dst of [0, 1, 3]) for (const x of dividends)
+      for (const imm of [0, 1, 2, 8, 3, -1, -2, -8, -2147483648, 2147483647]) check(`${init(x, dst)}\n${w}${dst} ${op} ${imm}`);
+  });
+  it('div/mod/sdiv/smod, 32- and 64-bit, register divisors (0, -1, powers of two; r0, r3 and r4 as either side)', () => {
+    const pairs = [[1, 2], [0, 1], [1, 0], [3, 1], [1, 3], [0, 3], [3, 0], [4, 1], [1, 4], [2, 2]] as const;
+    for (const op of ['/=', '%=', 's/=', 's%=']) for (const w of ['r', 'w']) for (const [dst, src] of pairs) for (const x of dividends)
+      for (const v of ['0', '-1', '1', '16', '-2147483648', '4294967295', '7']) {
+        const set = dst === src ? '' : `\nr${src} = ${v} ll`;
+        check(`${init(x, dst)}${set}\n${w}${dst} ${op} ${w}${src}`);
+      }
+  });
+  it('shifts by a register, with and without BMI2 (r4 = rcx as either side)', () => {
+    const pairs = [[1, 2], [0, 1], [4, 1], [1, 4], [4, 4], [2, 2], [3, 0]] as const;
+    for (const op of ['<<=', '>>=', 's>>=']) for (const w of ['r', 'w']) for (const [dst, src] of pairs) for (const n of ['0', '1', '31', '63', '33'])
+      check(`${init('-2147483641', dst)}${dst === src ? '' : `\nr${src} = ${n}`}\n${w}${dst} ${op} ${w}${src}`);
+  });
+});
+
 describe.skipIf(!native)('differential with the kernel corpus (fixtures/kernel/corpus.json), run natively as @bpf/vm runs it', () => {
   const corpus = kernelCorpus();
   const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

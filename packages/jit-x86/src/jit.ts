@@ -9,9 +9,8 @@
  * Frame, high to low: incoming arguments 7..N (the caller's area), return address, saved rbp
  * (= BPF r10), the BPF stack, the tail-call count and its pointer (programs with tail calls),
  * the may_goto counter (functions with may_goto), the callee-saved registers the function uses
- * (pushed, as the kernel's detect_reg_usage picks them; all of them in programs with tail
- * calls, the kernel's fixed layout), the outgoing area at rsp; rsp stays 16-byte aligned at
- * every call.
+ * (pushed, as the kernel's detect_reg_usage picks them; a tail call pops them before its jump),
+ * the outgoing area at rsp; rsp stays 16-byte aligned at every call.
  *
  * Tail calls (arch/x86/net/bpf_jit_comp.c emit_bpf_tail_call_indirect): a prog array is, natively,
  * `u32 max_entries; u32 pad; u64 entry[max_entries]` (entry addresses, 0 = empty); the call site
@@ -71,9 +70,20 @@ interface Frame {
   readonly tccAt: number;
   readonly tccPtrAt: number;
   readonly counterAt: number;
+  /** The subprogram's last instruction when it is an exit (other exits jump to its epilogue), else -1. */
+  readonly lastExit: number;
 }
 
-function frameOf(sp: { readonly stackDepth: number; readonly outgoingStackArgs: number }, isMain: boolean, saved: readonly number[], tailCalls: boolean, mayGoto: boolean): Frame {
+/** Code generation choices. */
+export interface JitX86Options {
+  /**
+   * Use BMI2's shlx/shrx/sarx for shifts by a register, as the kernel does on CPUs that have
+   * it (Intel Haswell, AMD Excavator and later). Default true; pass false for older CPUs.
+   */
+  readonly bmi2?: boolean;
+}
+
+function frameOf(sp: { readonly stackDepth: number; readonly outgoingStackArgs: number }, isMain: boolean, saved: readonly number[], tailCalls: boolean, mayGoto: boolean, lastExit: number): Frame {
   const d = (sp.stackDepth + 7) & ~7;
   const tccAt = tailCalls ? -d - 8 : 0;
   const tccPtrAt = tailCalls ? -d - 16 : 0;
@@ -81,7 +91,7 @@ function frameOf(sp: { readonly stackDepth: number; readonly outgoingStackArgs: 
   const counterAt = mayGoto ? -local : 0;
   const outArea = Math.max(0, sp.outgoingStackArgs - 1) * 8; // argument 6 travels in r9
   const used = local + saved.length * 8 + outArea;
-  return { isMain, local, saved, below: outArea + (((used + 15) & ~15) - used), tccAt, tccPtrAt, counterAt };
+  return { isMain, local, saved, below: outArea + (((used + 15) & ~15) - used), tccAt, tccPtrAt, counterAt, lastExit };
 }
 
 /** The callee-saved registers a function touches (the kernel's detect_reg_usage): BPF r6..r9 as dst or src, and r12 for the fetch-or/and/xor loops. */
@@ -124,7 +134,8 @@ function checkCallbacks(ap: AnalysedProgram): void {
 }
 
 /** Compile a program. Frame facts come from `program.subprogs` when analysed (the verifier's), else from a syntactic analysis. */
-export function jitX86(program: Program): X86JitResult {
+export function jitX86(program: Program, opts: JitX86Options = {}): X86JitResult {
+  const bmi2 = opts.bmi2 ?? true;
   const ap: AnalysedProgram = analyseFrames(program);
   const insns = ap.insns;
   const kfuncAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
@@ -133,8 +144,9 @@ export function jitX86(program: Program): X86JitResult {
   if (tailCalls) checkCallbacks(ap);
   const frames = ap.subprogs.map((sp, k) => {
     const mayGoto = usesMayGoto(insns, sp.start, sp.end);
-    // with tail calls every function saves the same registers, as the kernel's fixed layout
-    return frameOf(sp, k === 0, tailCalls ? SAVED : usedSaved(insns, sp.start, sp.end), tailCalls, mayGoto);
+    const lastExit = insns[sp.end - 1]?.code === 0x95 ? sp.end - 1 : -1;
+    // a tail call pops this function's registers before the jump and the target pushes its own
+    return frameOf(sp, k === 0, usedSaved(insns, sp.start, sp.end), tailCalls, mayGoto, lastExit);
   });
   const near = new Uint8Array(insns.length);
   let offsets = new Int32Array(insns.length + 1);
@@ -162,7 +174,7 @@ export function jitX86(program: Program): X86JitResult {
             grew = true;
           }
         };
-        lower(a, i, pc, insns, f, jumpTo, relocs, entries, ap, kfuncAt, mapAt);
+        lower(a, i, pc, insns, f, jumpTo, relocs, entries, ap, kfuncAt, mapAt, bmi2);
         if (i.code === 0x18) {
           pc++;
           newOffsets[pc] = -1;
@@ -229,6 +241,13 @@ function unwind(a: Asm, f: Frame): void {
   }
 }
 
+/** Bytes of {@link epilogue}. */
+function epilogueSize(f: Frame): number {
+  if (!f.saved.length) return 2;
+  const below = f.below ? (f.below <= 127 ? 4 : 7) : 0;
+  return below + f.saved.reduce((n, r) => n + (r >= 8 ? 2 : 1), 0) + 2;
+}
+
 function epilogue(a: Asm, f: Frame): void {
   unwind(a, f);
   a.leave();
@@ -243,7 +262,7 @@ function tailCall(a: Asm, f: Frame): void {
   const outs: number[] = [];
   const out = (cond: Cond): void => {
     outs.push(a.offset);
-    a.jump(cond, a.offset, true);
+    a.jump(cond, a.offset, false);
   };
   a.rr('mov', X.rdx, X.rdx, 32); // the index is a u32
   a.cmpMem(X.rdx, X.rsi, 0, 32);
@@ -261,16 +280,8 @@ function tailCall(a: Asm, f: Frame): void {
   a.rr('mov', X.rsp, X.rbp, 64);
   a.ri('add', X.rcx, TAIL_CALL_OFFSET, 64);
   a.jmpReg(X.rcx);
-  for (const at of outs) patchNear(a, at, a.offset);
-}
-
-/** Point the near jcc emitted at `at` to `target`. */
-function patchNear(a: Asm, at: number, target: number): void {
-  const rel = target - (at + 6);
-  for (let k = 0; k < 4; k++) a.bytes[at + 2 + k] = (rel >> (8 * k)) & 0xff;
-  const l = a.listing.find((x) => x.offset === at)!;
-  (l as { bytes: number[] }).bytes = a.bytes.slice(at, at + 6);
-  (l as { text: string }).text = l.text.replace(/ \S+$/, ` ${rel < 0 ? '-' : ''}0x${Math.abs(rel).toString(16)}`);
+  // the sequence is at most ~80 bytes: short jumps reach past it
+  for (const at of outs) a.patchShort(at, a.offset);
 }
 
 /** ld_abs / ld_ind as the verifier rewrites them: r2 = offset, r1 = r6 (ctx), call the load helper, exit with 0 on an error. */
@@ -302,6 +313,7 @@ function lower(
   ap: AnalysedProgram,
   kfuncAt: ReadonlyMap<number, string>,
   mapAt: ReadonlyMap<number, { readonly kind: string; readonly name: string; readonly offset?: number }>,
+  bmi2: boolean,
 ): void {
   const op = decodeOp(i);
   const d = REG_MAP[i.dst] ?? -1;
@@ -349,6 +361,9 @@ function lower(
             }
             return;
           }
+          // r4 (rcx) already holds the count in cl
+          if (s === X.rcx) return a.shift(m, d, 'cl', w);
+          if (bmi2) return a.shiftx(`${m}x` as 'shlx' | 'shrx' | 'sarx', d, d, s, w);
           // the count must be in cl; rcx is BPF r4
           a.rr('mov', TMP, X.rcx, 64);
           a.rr('mov', X.rcx, s, 64);
@@ -471,6 +486,8 @@ function lower(
       return;
     }
     case 'exit':
+      // a shared epilogue: the function's last exit, when a jump there is shorter
+      if (f.lastExit >= 0 && pc !== f.lastExit && epilogueSize(f) > 2) return jumpTo(f.lastExit, null);
       return epilogue(a, f);
     case 'ld_imm64': {
       const hi = insns[pc + 1]!;
@@ -504,45 +521,76 @@ function lower(
 
 /**
  * div/mod with the kernel's semantics: x/0 = 0, x%0 = x (zero-extended in 32-bit form),
- * INT_MIN/-1 = INT_MIN and INT_MIN%-1 = 0 (x86 would fault on those).
+ * INT_MIN/-1 = INT_MIN and INT_MIN%-1 = 0 (x86 would fault on those). An immediate divisor
+ * is known: 0 and -1 need no division, an unsigned power of two is a shift or a mask. A
+ * register divisor is tested first, its 0 (and signed -1) cases kept out of line; rax and rdx
+ * are saved around the division unless they hold the destination.
  */
 function divmod(a: Asm, op: 'div' | 'mod' | 'sdiv' | 'smod', d: number, s: number | null, imm: number, w: 32 | 64): void {
   const signed = op === 'sdiv' || op === 'smod';
   const isDiv = op === 'div' || op === 'sdiv';
-  a.push(X.rax);
-  a.push(X.rdx);
-  if (s === null) a.movImm(TMP, BigInt(imm), w);
-  else a.rr('mov', TMP, s, w);
-  a.rr('mov', X.rax, d, w);
-  a.rr('test', TMP, TMP, w);
-  const j1 = a.offset;
-  a.jump('ne', j1, false);
-  if (isDiv) a.rr('xor', X.rax, X.rax, 32);
-  else if (w === 32) a.rr('mov', X.rax, X.rax, 32);
-  const j2 = a.offset;
-  a.jump(null, j2, false);
-  a.patchShort(j1, a.offset);
-  let j3 = -1;
-  if (signed) {
-    a.ri('cmp', TMP, -1, w);
-    const j4 = a.offset;
-    a.jump('ne', j4, false);
-    if (isDiv) a.unary('neg', X.rax, w);
-    else a.rr('xor', X.rax, X.rax, 32);
-    j3 = a.offset;
-    a.jump(null, j3, false);
-    a.patchShort(j4, a.offset);
-    a.cqo(w);
-    a.unary('idiv', TMP, w);
-  } else {
-    a.rr('xor', X.rdx, X.rdx, 32);
-    a.unary('div', TMP, w);
+  // results for a zero divisor and for a signed -1 divisor; null when d already holds it
+  const byZero = (): (() => void) | null => (isDiv ? () => a.rr('xor', d, d, 32) : w === 32 ? () => a.rr('mov', d, d, 32) : null);
+  const byMinusOne = (): (() => void) => (isDiv ? () => a.unary('neg', d, w) : () => a.rr('xor', d, d, 32));
+  if (s === null) {
+    if (imm === 0) return byZero()?.();
+    if (signed && imm === -1) return byMinusOne()();
+    const v = w === 32 ? imm >>> 0 : imm;
+    if (!signed && v > 0 && (v & (v - 1)) === 0) {
+      const k = Math.log2(v);
+      if (isDiv) {
+        if (k > 0) a.shift('shr', d, k, w);
+        else if (w === 32) a.rr('mov', d, d, 32);
+      } else if (k === 0) a.rr('xor', d, d, 32);
+      else a.ri('and', d, v - 1, w);
+      return;
+    }
   }
-  if (!isDiv) a.rr('mov', X.rax, X.rdx, w);
-  a.patchShort(j2, a.offset);
-  if (j3 >= 0) a.patchShort(j3, a.offset);
-  a.rr('mov', TMP, X.rax, w);
-  a.pop(X.rdx);
-  a.pop(X.rax);
-  a.rr('mov', d, TMP, 64);
+  const cases: { readonly jumps: number[]; readonly emit: (() => void) | null }[] = [];
+  let divisor = s ?? TMP;
+  if (s !== null) {
+    a.rr('test', s, s, w);
+    cases.push({ jumps: [a.offset], emit: byZero() });
+    a.jump('e', a.offset, false);
+    if (signed) {
+      a.ri('cmp', s, -1, w);
+      cases.push({ jumps: [a.offset], emit: byMinusOne() });
+      a.jump('e', a.offset, false);
+    }
+  }
+  if (d !== X.rax) a.push(X.rax);
+  if (d !== X.rdx) a.push(X.rdx);
+  if (s === null) a.movImm(TMP, BigInt(imm), w);
+  else if (s === X.rax || s === X.rdx) {
+    a.rr('mov', TMP, s, 64);
+    divisor = TMP;
+  }
+  if (d !== X.rax) a.rr('mov', X.rax, d, w);
+  if (signed) a.cqo(w);
+  else a.rr('xor', X.rdx, X.rdx, 32);
+  a.unary(signed ? 'idiv' : 'div', divisor, w);
+  const result = isDiv ? X.rax : X.rdx;
+  if (d !== result) a.rr('mov', d, result, w);
+  if (d !== X.rdx) a.pop(X.rdx);
+  if (d !== X.rax) a.pop(X.rax);
+  // the out-of-line cases, each ending at the common end
+  const ends: number[] = [];
+  const emitted = cases.filter((c) => c.emit !== null);
+  for (const c of cases) {
+    if (c.emit === null) {
+      ends.push(...c.jumps);
+      continue;
+    }
+    if (c === emitted[0]) {
+      ends.push(a.offset);
+      a.jump(null, a.offset, false);
+    }
+    for (const j of c.jumps) a.patchShort(j, a.offset);
+    c.emit();
+    if (c !== emitted[emitted.length - 1]) {
+      ends.push(a.offset);
+      a.jump(null, a.offset, false);
+    }
+  }
+  for (const j of ends) a.patchShort(j, a.offset);
 }
