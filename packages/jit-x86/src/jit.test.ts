@@ -107,6 +107,17 @@ describe.skipIf(!native)('x86-64 JIT output, run natively, agrees with @bpf/vm',
   });
 });
 
+describe.skipIf(!native)('repeated runs', () => {
+  it('code without relocations stays mapped between runs, and changed bytes are mapped again', () => {
+    const j = jitX86(assemble('r0 = *(u8 *)(r1 + 0)\nr0 += 1\nexit'));
+    expect(runX86(j, { mem: Uint8Array.of(4) }).r0).toBe(5n);
+    expect(runX86(j, { mem: Uint8Array.of(9) }).r0).toBe(10n);
+    const add = j.listing.find((l) => l.text === 'add rax, 0x1')!;
+    j.code[add.offset + 3] = 7;
+    expect(runX86(j, { mem: Uint8Array.of(9) }).r0).toBe(16n);
+  });
+});
+
 describe.skipIf(!native)('div/mod and shifts by a register: every form against @bpf/vm', () => {
   // r0..r5 get distinct values, one operation runs, and every register is folded into r0 (so a clobbered one shows)
   const fold = ['r6 = r0', 'r6 *= 31', 'r6 += r1', 'r6 *= 31', 'r6 += r2', 'r6 *= 31', 'r6 += r3', 'r6 *= 31', 'r6 += r4', 'r6 *= 31', 'r6 += r5', 'r0 = r6', 'exit'];

@@ -136,11 +136,44 @@ function host<T>(f: () => T): T {
   }
 }
 
+/**
+ * Code that needs no linking (no relocations, no prog arrays, no maps, no packet context) stays
+ * mapped between runs of the same JitResult, so a repeated run costs a call and no mmap,
+ * mprotect or munmap; the mapping goes when the JitResult is collected.
+ */
+const pureCode = new WeakMap<JitResult, { readonly ptr: unknown; readonly code: Uint8Array }>();
+let unmapPure: FinalizationRegistry<{ readonly ptr: unknown; readonly size: number }> | undefined;
+
+function runPure(result: JitResult, frame: Uint8Array): RunX86Result {
+  const k = koffi();
+  let m = pureCode.get(result);
+  if (m !== undefined && Buffer.compare(m.code, result.code) !== 0) m = undefined; // the bytes changed since
+  if (m === undefined) {
+    const { mmap, mprotect, munmap } = libc();
+    const size = Math.max(4096, (result.code.length + 4095) & ~4095);
+    const ptr: unknown = mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ptr === null || k.address(ptr) === 0xffffffffffffffffn) throw new NativeRunError(`mmap of ${size} bytes failed`);
+    new Uint8Array(k.view(ptr, size)).set(result.code);
+    if (mprotect(ptr, size, PROT_READ | PROT_EXEC) !== 0) {
+      munmap(ptr, size);
+      throw new NativeRunError('mprotect failed');
+    }
+    m = { ptr, code: Uint8Array.from(result.code) };
+    pureCode.set(result, m);
+    unmapPure ??= new FinalizationRegistry((r) => munmap(r.ptr, r.size));
+    unmapPure.register(result, { ptr, size });
+  }
+  const mem = Buffer.from(frame);
+  const r0 = k.call(m.ptr, proto('uint64_t bpf_prog_entry(void *, uint64_t)'), mem.length ? mem : Buffer.alloc(8), BigInt(mem.length)) as bigint | number;
+  return { r0: BigInt.asUintN(64, BigInt(r0)), mem: new Uint8Array(mem) };
+}
+
 export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Result {
   if (process.arch !== 'x64') throw new NativeRunError(`x86-64 code cannot run natively on ${process.arch}`);
   const context = opts.context;
   if (context !== undefined && !PACKET_PROG_TYPES.includes(context)) throw new NativeRunError(`no packet context for program type ${String(context)}`);
   if ((result.entries[0] ?? 0) !== 0) throw new NativeRunError('the main program must be at offset 0');
+  if (result.relocs.length === 0 && context === undefined && !opts.progArrays && !opts.maps?.length) return runPure(result, opts.mem ?? new Uint8Array(0));
   const k = koffi();
   const { mmap, mprotect, munmap } = libc();
   // the main program first, then every other program a prog array holds, each 16-byte aligned
@@ -165,8 +198,10 @@ export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Resul
   };
   const callbacks: unknown[] = [];
   try {
-    const page = region(codeLen);
-    const data = region(layout.size);
+    // one mapping: the code pages (made read+exec below), then the data pages, if any
+    const codeSize = Math.max(4096, (codeLen + 4095) & ~4095);
+    const page = region(codeSize + ((layout.size + 4095) & ~4095));
+    const data = { ptr: page.ptr, at: page.at + BigInt(codeSize), bytes: page.bytes.subarray(codeSize) };
     const ctx: NativeContext | undefined = context === undefined ? undefined : host(() => packetContext(context, frame, region(contextSize(frame.length), MAP_32BIT)));
     const code = page.bytes;
     const view = new DataView(code.buffer, code.byteOffset, code.byteLength);
@@ -251,7 +286,7 @@ export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Resul
         view.setBigUint64(bases[n]! + r.offset, v, true);
       }
     });
-    if (mprotect(page.ptr, regions[0]!.size, PROT_READ | PROT_EXEC) !== 0) throw new NativeRunError('mprotect failed');
+    if (mprotect(page.ptr, codeSize, PROT_READ | PROT_EXEC) !== 0) throw new NativeRunError('mprotect failed');
     const entry = proto('uint64_t bpf_prog_entry(void *, uint64_t)');
     // an exception in a host function reaches us once the native code has returned
     const r0 = host(() => (ctx ? k.call(page.ptr, proto('uint64_t bpf_prog_entry_ctx(uint64_t, uint64_t)'), ctx.r1, BigInt(frame.length)) : k.call(page.ptr, entry, buf, BigInt(mem.length))) as bigint | number);
