@@ -83,7 +83,15 @@ export interface JitX86Options {
   readonly bmi2?: boolean;
 }
 
-function frameOf(sp: { readonly stackDepth: number; readonly outgoingStackArgs: number }, isMain: boolean, saved: readonly number[], tailCalls: boolean, mayGoto: boolean, lastExit: number): Frame {
+function frameOf(
+  sp: { readonly stackDepth: number; readonly outgoingStackArgs: number },
+  isMain: boolean,
+  saved: readonly number[],
+  tailCalls: boolean,
+  mayGoto: boolean,
+  lastExit: number,
+  leaf: boolean,
+): Frame {
   const d = (sp.stackDepth + 7) & ~7;
   const tccAt = tailCalls ? -d - 8 : 0;
   const tccPtrAt = tailCalls ? -d - 16 : 0;
@@ -91,7 +99,9 @@ function frameOf(sp: { readonly stackDepth: number; readonly outgoingStackArgs: 
   const counterAt = mayGoto ? -local : 0;
   const outArea = Math.max(0, sp.outgoingStackArgs - 1) * 8; // argument 6 travels in r9
   const used = local + saved.length * 8 + outArea;
-  return { isMain, local, saved, below: outArea + (((used + 15) & ~15) - used), tccAt, tccPtrAt, counterAt, lastExit };
+  // rsp is 16-byte aligned at calls: a function that makes none needs no padding
+  const pad = leaf ? 0 : ((used + 15) & ~15) - used;
+  return { isMain, local, saved, below: outArea + pad, tccAt, tccPtrAt, counterAt, lastExit };
 }
 
 /** The callee-saved registers a function touches (the kernel's detect_reg_usage): BPF r6..r9 as dst or src, and r12 for the fetch-or/and/xor loops. */
@@ -146,7 +156,7 @@ export function jitX86(program: Program, opts: JitX86Options = {}): X86JitResult
     const mayGoto = usesMayGoto(insns, sp.start, sp.end);
     const lastExit = insns[sp.end - 1]?.code === 0x95 ? sp.end - 1 : -1;
     // a tail call pops this function's registers before the jump and the target pushes its own
-    return frameOf(sp, k === 0, usedSaved(insns, sp.start, sp.end), tailCalls, mayGoto, lastExit);
+    return frameOf(sp, k === 0, usedSaved(insns, sp.start, sp.end), tailCalls, mayGoto, lastExit, !makesCalls(insns, sp.start, sp.end));
   });
   const near = new Uint8Array(insns.length);
   let offsets = new Int32Array(insns.length + 1);
@@ -198,6 +208,15 @@ export function jitX86(program: Program, opts: JitX86Options = {}): X86JitResult
       };
     }
   }
+}
+
+/** Whether a function calls anything: helpers, kfuncs, subprograms, or the ld_abs/ld_ind load helpers. */
+function makesCalls(insns: readonly Insn[], start: number, end: number): boolean {
+  for (let pc = start; pc < end; pc++) {
+    const c = insns[pc]!.code;
+    if (c === 0x85 || ((c & 0x07) === 0 && ((c & 0xe0) === 0x20 || (c & 0xe0) === 0x40))) return true;
+  }
+  return false;
 }
 
 function usesMayGoto(insns: readonly Insn[], start: number, end: number): boolean {
