@@ -2,31 +2,36 @@
  * Loading through our path gives the kernel's verdict libbpf gets: programs of the corpus,
  * linked by loadPrograms and loaded with @bpf/kernel's loadProgram, are accepted as
  * `bpftool prog loadall` (libbpf) loads them, and translate to the same xlated instructions
- * as libbpf's copies. Runs once @bpf/kernel exports
- * loadProgram (it is imported by name so this package does not depend on it).
+ * as libbpf's copies. Then every program of every little-endian object of fixtures/c/elf and
+ * fixtures/c/progs, through loadPrograms + loadWithMaps, against libbpf loading that one
+ * program. @bpf/kernel is imported by name so this package does not depend on it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Insn, Program } from '@bpf/isa';
 import { decode } from '@bpf/isa';
-import { run, skipWithout, tempDir } from '@bpf/testkit';
-import { describe, expect, it } from 'vitest';
+import { fixturesDir, run, skipWithout, tempDir } from '@bpf/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bpftoolBtf, coreRelosFromLibbpfLog } from './bpftoolbtf.test.helper.js';
-import { corpus } from './corpus.test.helper.js';
+import { corpus, sources } from './corpus.test.helper.js';
+import { haveLibbpf, libbpfLoad, libbpfPrograms } from './libbpf.test.helper.js';
 import type { BtfTypeTable } from './index.js';
 import { attachTypeNumber, loadPrograms, parseElf } from './index.js';
 
-interface KernelLoadLike { accepted: boolean; errno: number; error?: string; xlated?: readonly Insn[]; close(): void }
+interface KernelLoadLike { accepted: boolean; errno: number; error?: string; log: string; xlated?: readonly Insn[]; close(): void }
 interface KernelMapLike { readonly fd: number; update(key: Uint8Array, value: Uint8Array): void; close(): void }
 interface KernelApi {
+  loadWithMaps(p: Program, opts?: { logLevel?: number }): KernelLoadLike;
+  firstError(log: string): string | undefined;
+  progInfo(fd: number): { xlated: Insn[] };
   loadProgram(p: Program, opts: { expectedAttachType?: number; logLevel?: number; mapFds?: Readonly<Record<string, number>> }): KernelLoadLike;
   createMap(spec: { type: string; keySize: number; valueSize: number; maxEntries: number; flags?: number; name?: string }): KernelMapLike;
 }
 
 const kernelModule = '@bpf/kernel';
 const api: KernelApi | undefined = await import(/* @vite-ignore */ kernelModule).then(
-  (m: Partial<KernelApi>) => (typeof m.loadProgram === 'function' && typeof m.createMap === 'function' ? (m as KernelApi) : undefined),
+  (m: Partial<KernelApi>) => (typeof m.loadProgram === 'function' && typeof m.createMap === 'function' && typeof m.loadWithMaps === 'function' ? (m as KernelApi) : undefined),
   () => undefined,
 );
 
@@ -101,4 +106,79 @@ describe.skipIf(api === undefined || skipWithout('clang-19', 'bpftool', 'kernel'
     }
     expect(compared).toBeGreaterThan(0);
   });
+});
+
+/** Kernel symbol addresses, as libbpf reads them for typeless ksyms. */
+function kallsyms(): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
+    const [addr, , name] = line.split(/\s+/);
+    if (name && addr && !out.has(name)) out.set(name, BigInt(`0x${addr}`));
+  }
+  return out;
+}
+
+interface Verdict { accepted: boolean; errno: number; error: string | undefined }
+
+describe.skipIf(api === undefined || skipWithout('clang-19', 'bpftool', 'kernel') || !haveLibbpf())('every little-endian object: loadPrograms + loadWithMaps, program by program, as libbpf', () => {
+  // Named from the sources (this runs while collecting, before any build).
+  const progsDir = tempDir('bpf-progs-');
+  const progSources = readdirSync(join(fixturesDir, 'c/progs')).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2)).sort();
+  const objects = [
+    ...sources.flatMap((s) => ['v2', 'v3', 'v4'].map((cpu) => join(dir, `${s}.${cpu}.el.o`))),
+    ...progSources.flatMap((s) => ['v2', 'v3', 'v4'].map((cpu) => join(progsDir, `${s}.${cpu}.o`))),
+  ];
+  let vmlinuxBytes = new Uint8Array(0);
+  let syms = new Map<string, bigint>();
+  beforeAll(() => {
+    execFileSync('sh', [join(fixturesDir, 'c/progs/build.sh'), progsDir], { stdio: 'pipe' });
+    vmlinuxBytes = new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux'));
+    syms = kallsyms();
+  }, 300_000);
+  const tally = { objects: 0, unopenable: [] as string[], programs: 0, agree: 0, accepted: 0, xlatedSame: 0 };
+  afterAll(() => {
+    // The numbers the issue asks for, in the test output.
+    console.log(`libbpf agreement: ${tally.objects} objects, ${tally.programs} programs, ${tally.agree} same verdict (${tally.accepted} accepted, ${tally.xlatedSame} with the same xlated code); libbpf cannot open: ${tally.unopenable.join(', ') || 'none'}`);
+  });
+
+  it.each(objects.map((o) => [o.slice(o.lastIndexOf('/') + 1), o]))('%s', (_base, path) => {
+    const theirNames = libbpfPrograms(path);
+    if (theirNames.length === 0) {
+      // libbpf 1.1 refuses some objects outright (legacy `maps` sections): nothing to agree with.
+      tally.unopenable.push(_base);
+      return;
+    }
+    tally.objects++;
+    const ours = loadPrograms(new Uint8Array(readFileSync(path)), { kernelBtf: vmlinuxBytes, kallsyms: syms });
+    expect(ours.map((p) => p.name).sort()).toEqual([...theirNames].sort());
+    for (const p of ours) {
+      // Programs the prog arrays' initial slots name: libbpf loads them along (see libbpfLoad).
+      const slotted = p.maps.filter((m) => m.type === 'prog_array').flatMap((m) => m.initSlots ?? []).filter((n): n is string => n !== null && n !== p.name);
+      let mine: KernelLoadLike | undefined;
+      let ourVerdict: Verdict;
+      try {
+        mine = api!.loadWithMaps(p, { logLevel: 1 });
+        ourVerdict = { accepted: mine.accepted, errno: mine.errno, error: mine.error };
+      } catch (e) {
+        // Map creation or BTF_LOAD refused: libbpf would have failed the same way.
+        ourVerdict = { accepted: false, errno: (e as { errno?: number }).errno ?? -1, error: String(e) };
+      }
+      // A log as large as ours spares libbpf's load retries for a larger buffer.
+      const theirs = libbpfLoad(path, p.name, { alsoLoad: slotted, logSize: 2 * (mine?.log.length ?? 0) })!;
+      try {
+        const theirVerdict: Verdict = { accepted: theirs.accepted, errno: theirs.errno, error: theirs.accepted ? undefined : api!.firstError(theirs.log) };
+        tally.programs++;
+        expect([p.name, ourVerdict], ourVerdict.error).toEqual([p.name, theirVerdict]);
+        tally.agree++;
+        if (!theirs.accepted) continue;
+        tally.accepted++;
+        // The kernel's translation of our program equals that of libbpf's (map ids aside).
+        expect(maskMapIds(mine!.xlated!), p.name).toEqual(maskMapIds(api!.progInfo(theirs.fd!).xlated));
+        tally.xlatedSame++;
+      } finally {
+        mine?.close();
+        theirs.close();
+      }
+    }
+  }, 300_000);
 });

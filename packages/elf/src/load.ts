@@ -102,7 +102,8 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
   }
   const structOps = opts.objectBtf && opts.kernelBtf ? structOpsMaps(obj, opts.objectBtf, opts.kernelBtf) : [];
   maps.push(...structOps);
-  let progs = linkPrograms(obj, maps, kconfig);
+  // libbpf loads an object without a license section with license "" (not GPL-compatible).
+  let progs = linkPrograms(obj, maps, kconfig).map((p) => (p.license === undefined ? { ...p, license: '' } : p));
   for (const m of structOps) {
     for (const f of m.structOps.funcs) {
       progs = progs.map((p) => {
@@ -128,7 +129,7 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
   // cannot be fixed up still yields its programs, without `btf`; loading then needs one.
   let btfBytes: Uint8Array | undefined;
   try {
-    btfBytes = kernelBtf(obj, kconfigSize === undefined ? {} : { kconfigSize });
+    btfBytes = kernelBtf(obj, kconfigSize === undefined ? {} : { kconfigSize, kconfigOffsets: kconfig });
   } catch (e) {
     if (!(e instanceof ElfError) && !(e instanceof BtfError)) throw e;
   }

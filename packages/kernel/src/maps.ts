@@ -47,6 +47,8 @@ export interface MapSpec {
   readonly maxEntries: number;
   readonly flags?: number;
   readonly name?: string;
+  /** Map-in-map: an fd of a map shaped like the inner maps (a template the kernel copies). */
+  readonly innerMapFd?: number;
 }
 
 export class KernelMap {
@@ -164,6 +166,7 @@ export function createMap(spec: MapSpec): KernelMap {
   a.writeUInt32LE(noKV ? 0 : spec.valueSize, 8);
   a.writeUInt32LE(spec.maxEntries, 12);
   a.writeUInt32LE(spec.flags ?? 0, 16);
+  if (spec.innerMapFd !== undefined) a.writeUInt32LE(spec.innerMapFd, 20);
   if (spec.name) Buffer.from(spec.name.replace(/[^\w.]/g, '_').slice(0, 15)).copy(a, 28);
   const fd = bpf('MAP_CREATE', a, `create ${spec.type} map`);
   return new KernelMap(fd, spec);

@@ -18,19 +18,50 @@ export interface LoadedWithMaps extends KernelLoad {
   readonly btfFd?: number;
 }
 
+/** What `@bpf/elf` records of a map beyond `MapDef`. */
 interface MapDefLike extends MapDef {
-  /** `@bpf/elf` marks `.rodata`-style maps frozen after their contents are written. */
+  /** `.rodata`-style maps are frozen after their contents are written. */
   readonly frozen?: boolean;
+  /** Map-in-map: the definition the inner maps share (`__array(values, struct {...})`). */
+  readonly inner?: MapDef;
+  /** Initial slots (`.values = { &m, 0, ... }`): a map's (or program's) name per index. */
+  readonly initSlots?: readonly (string | null)[];
 }
+
+const MAP_IN_MAP = new Set(['array_of_maps', 'hash_of_maps']);
 
 function isMapType(t: string): t is MapTypeName {
   return Object.hasOwn(MAP_TYPE, t);
 }
 
-/** Create one map of a program, with its initial contents. */
-export function createProgramMap(def: MapDefLike): KernelMap {
+function create(def: MapDef, innerMapFd?: number): KernelMap {
   if (!isMapType(def.type)) throw new KernelError('MAP_CREATE', 22, `map '${def.name}': unknown map type '${def.type}'`);
-  const m = createMap({ type: def.type, keySize: def.keySize, valueSize: def.valueSize, maxEntries: def.maxEntries, name: def.name, ...(def.flags ? { flags: def.flags } : {}) });
+  return createMap({
+    type: def.type,
+    keySize: def.keySize,
+    valueSize: def.valueSize,
+    maxEntries: def.maxEntries,
+    name: def.name,
+    ...(def.flags ? { flags: def.flags } : {}),
+    ...(innerMapFd !== undefined ? { innerMapFd } : {}),
+  });
+}
+
+/**
+ * Create one map of a program, with its initial contents. A map-in-map is created against a
+ * template inner map made from `def.inner` (closed once the outer map exists), as libbpf does.
+ */
+export function createProgramMap(def: MapDefLike): KernelMap {
+  let m: KernelMap;
+  if (MAP_IN_MAP.has(def.type)) {
+    if (!def.inner) throw new KernelError('MAP_CREATE', 22, `map '${def.name}': a ${def.type} needs the inner map's definition`);
+    const template = create({ ...def.inner, name: `${def.name}.inner` });
+    try {
+      m = create(def, template.fd);
+    } finally {
+      template.close();
+    }
+  } else m = create(def);
   try {
     if (def.data && def.data.length > 0) {
       m.update(new Uint8Array(def.keySize), def.data);
@@ -43,14 +74,23 @@ export function createProgramMap(def: MapDefLike): KernelMap {
   }
 }
 
+/** Key `k` of a map as bytes (little-endian u32, the keys of array-like maps). */
+function indexKey(k: number, keySize: number): Uint8Array {
+  const key = new Uint8Array(keySize);
+  new DataView(key.buffer).setUint32(0, k, true);
+  return key;
+}
+
 /**
- * Create the program's maps (those its relocations name, or all of `program.maps`), load
- * `program.btf` when the program carries func_info / line_info and no `btfFd` is given, and
+ * Create the program's maps (those its relocations name, or all of `program.maps` when it
+ * has no relocations), with the maps a map-in-map's initial slots name put into place; load
+ * `program.btf` when the program carries func_info / line_info and no `btfFd` is given; and
  * load the program with their fds. Errors close whatever was created, then rethrow.
  */
 export function loadWithMaps(program: Program, opts: LoadOptions = {}): LoadedWithMaps {
-  const used = new Set((program.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => r.name));
-  const defs = (program.maps ?? []).filter((m) => used.size === 0 || used.has(m.name));
+  const all: readonly MapDefLike[] = program.maps ?? [];
+  const used = program.relocs ? new Set(program.relocs.filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => r.name)) : undefined;
+  const defs = all.filter((m) => used === undefined || used.has(m.name));
   const maps = new Map<string, KernelMap>();
   let btfFd: number | undefined;
   const closeMaps = (): void => {
@@ -59,13 +99,33 @@ export function loadWithMaps(program: Program, opts: LoadOptions = {}): LoadedWi
     btfFd = undefined;
   };
   const needsBtf = (program.funcInfo?.length ?? 0) > 0 || (program.lineInfo?.length ?? 0) > 0;
-  const attachBtfId = (program as { readonly attachBtfId?: number }).attachBtfId;
+  const { attachBtfId, structOpsMember } = program as { readonly attachBtfId?: number; readonly structOpsMember?: number };
   let load: KernelLoad;
   try {
-    for (const d of defs) maps.set(d.name, createProgramMap(d));
+    const mapOf = (d: MapDefLike): KernelMap => {
+      let m = maps.get(d.name);
+      if (!m) maps.set(d.name, (m = createProgramMap(d)));
+      return m;
+    };
+    for (const d of defs) {
+      const outer = mapOf(d);
+      // libbpf (init_map_in_map_slots): each named slot holds that map's fd. Program slots
+      // of prog arrays wait for those programs to be loaded, which is not this call's.
+      if (!MAP_IN_MAP.has(d.type)) continue;
+      d.initSlots?.forEach((name, k) => {
+        if (name === null) return;
+        const target = all.find((x) => x.name === name);
+        if (!target) throw new KernelError('MAP_UPDATE_ELEM', 22, `map '${d.name}': slot ${k} names '${name}', which is not among the program's maps`);
+        const value = new Uint8Array(4);
+        new DataView(value.buffer).setUint32(0, mapOf(target).fd, true);
+        outer.update(indexKey(k, d.keySize), value);
+      });
+    }
     if (needsBtf && opts.btfFd === undefined && program.btf) btfFd = loadBtf(program.btf.bytes);
     load = loadProgram(program, {
       ...(attachBtfId !== undefined ? { attachBtfId } : {}),
+      // A struct_ops program names the ops member it implements as its expected attach type.
+      ...(structOpsMember !== undefined ? { expectedAttachType: structOpsMember } : {}),
       ...(btfFd !== undefined ? { btfFd } : {}),
       ...opts,
       mapFds: { ...Object.fromEntries([...maps].map(([n, m]) => [n, m.fd])), ...opts.mapFds },
