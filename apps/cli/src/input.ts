@@ -2,9 +2,9 @@
  * Program input: a file or `-` (stdin) holding assembly text, raw instruction bytes, hex text,
  * or an ELF object; the kind is detected from the content unless `--input` forces it.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { assemble, decode, parseHex, type Program } from '@bpf/isa';
-import { loadPrograms } from '@bpf/elf';
+import { ElfError, loadPrograms, parseElf } from '@bpf/elf';
 import { CliError, EXIT, usage } from './errors.js';
 
 export type InputKind = 'raw' | 'hex' | 'asm' | 'elf';
@@ -72,7 +72,7 @@ export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
       return { kind, program, all: [program] };
     }
     case 'elf': {
-      const all = loadPrograms(bytes);
+      const all = loadElf(bytes);
       if (all.length === 0) throw new CliError(EXIT.INPUT, `${file}: the object has no programs`);
       const pick = all.filter(
         (p) =>
@@ -88,5 +88,75 @@ export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
       }
       return { kind, program: pick[0]!, all };
     }
+  }
+}
+
+const VMLINUX = '/sys/kernel/btf/vmlinux';
+
+/**
+ * `/proc/kallsyms`, read on the first look-up only (typeless `__ksym` externs need it; most
+ * objects never ask).
+ */
+class Kallsyms extends Map<string, bigint> {
+  private loaded = false;
+  private fill(): void {
+    if (this.loaded) return;
+    this.loaded = true;
+    let text: string;
+    try {
+      text = readFileSync('/proc/kallsyms', 'utf8');
+    } catch {
+      return;
+    }
+    for (const line of text.split('\n')) {
+      const [addr, , name] = line.split(/\s+/);
+      if (name && addr && !super.has(name)) super.set(name, BigInt(`0x${addr}`));
+    }
+  }
+  override get(name: string): bigint | undefined {
+    this.fill();
+    return super.get(name);
+  }
+  override has(name: string): boolean {
+    this.fill();
+    return super.has(name);
+  }
+}
+
+/** Whether a `.BTF.ext` carries CO-RE relocations (its header's core_relo_len). */
+function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boolean {
+  if (!ext || ext.length < 32) return false;
+  const dv = new DataView(ext.buffer, ext.byteOffset, ext.byteLength);
+  return dv.getUint32(4, littleEndian) >= 32 && dv.getUint32(28, littleEndian) > 0;
+}
+
+/**
+ * An object's programs, linked as libbpf links them for this machine: a little-endian object
+ * that needs the kernel's BTF (externs, CO-RE, tracing attach targets, struct_ops) has them
+ * resolved against `/sys/kernel/btf/vmlinux` when that exists (reading it costs most of a
+ * second, so only then). When that fails (an extern this kernel lacks) the programs come as
+ * the object has them, which is still fine to read and disassemble.
+ */
+function loadElf(bytes: Uint8Array): Program[] {
+  const plain = loadPrograms(bytes);
+  const obj = parseElf(bytes);
+  const littleEndian = obj.endian === 'little';
+  const needsKernel =
+    obj.symbols.some((x) => x.shndx === 0 && x.name !== '' && (x.bind === 'global' || x.bind === 'weak')) ||
+    hasCoreRelos(obj.btfExt, littleEndian) ||
+    plain.some((p) => p.attachTo !== undefined) ||
+    obj.sections.some((x) => x.name.startsWith('.struct_ops'));
+  if (!needsKernel || !littleEndian || !existsSync(VMLINUX)) return plain;
+  let kernelBtf: Uint8Array;
+  try {
+    kernelBtf = new Uint8Array(readFileSync(VMLINUX));
+  } catch {
+    return plain;
+  }
+  try {
+    return loadPrograms(bytes, { kernelBtf, kallsyms: new Kallsyms() });
+  } catch (e) {
+    if (!(e instanceof ElfError)) throw e;
+    return plain;
   }
 }
