@@ -1,8 +1,11 @@
 /**
- * Abstract state: register states per frame, stack slots, and the outgoing stack-argument
+ * Abstract state (include/linux/bpf_verifier.h): register states per frame with the kernel's
+ * scalar domain (a tnum plus signed/unsigned 64- and 32-bit bounds), stack slots byte by byte
+ * (`slot_type`) with spilled registers, acquired references, and the outgoing stack-argument
  * slots of spec/stack-args.md §4 (`stack_arg_regs`, `no_stack_arg_load`).
  */
 import type { MapDef } from '@bpf/isa';
+import { TNUM_UNKNOWN, tnumConst, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
 
 export type RegType =
   | 'not_init'
@@ -14,101 +17,163 @@ export type RegType =
   | 'map_value_or_null'
   | 'pkt'
   | 'pkt_end'
-  | 'pkt_meta';
+  | 'pkt_meta'
+  | 'ringbuf_mem'
+  | 'ringbuf_mem_or_null'
+  | 'func';
 
 export interface Reg {
   readonly type: RegType;
   /** Fixed offset of a pointer. */
   readonly off: number;
-  /** Unsigned and signed 64-bit bounds of a scalar (or of a pointer's variable offset). */
-  readonly umin: bigint;
-  readonly umax: bigint;
+  /** Known bits of a scalar, or of a pointer's variable offset. */
+  readonly var: Tnum;
   readonly smin: bigint;
   readonly smax: bigint;
+  readonly umin: bigint;
+  readonly umax: bigint;
+  readonly s32min: bigint;
+  readonly s32max: bigint;
+  readonly u32min: bigint;
+  readonly u32max: bigint;
   /** Frame a stack pointer points into. */
   readonly frame?: number;
   readonly map?: MapDef;
-  /** Id shared by copies of a nullable pointer, for null-check propagation. */
+  /** Shared by copies: nullable pointers (null-check propagation), packet pointers, linked scalars. */
   readonly id?: number;
-  /** Bytes known to be in bounds after a packet pointer (from a comparison with pkt_end). */
+  /** A linked scalar that is its id's value plus `off` (the kernel's BPF_ADD_CONST). */
+  readonly addConst?: boolean;
+  /** Bytes known to be in bounds after a packet pointer (negative: the kernel's AT/BEYOND_PKT_END). */
   readonly range?: number;
+  /** Reference this pointer holds (acquired by e.g. bpf_ringbuf_reserve). */
+  readonly refObjId?: number;
+  /** Size of the memory a `ringbuf_mem` pointer points to. */
+  readonly memSize?: number;
+  /** Subprogram a `func` pointer names. */
+  readonly subprog?: number;
 }
 
-const U64_MAX = 0xffffffffffffffffn;
-const S64_MIN = -0x8000000000000000n;
-const S64_MAX = 0x7fffffffffffffffn;
+export const S64_MIN = -0x8000000000000000n;
+export const S64_MAX = 0x7fffffffffffffffn;
+export const S32_MIN = -0x80000000n;
+export const S32_MAX = 0x7fffffffn;
 
-export const NOT_INIT: Reg = { type: 'not_init', off: 0, umin: 0n, umax: U64_MAX, smin: S64_MIN, smax: S64_MAX };
-export const UNKNOWN: Reg = { type: 'scalar', off: 0, umin: 0n, umax: U64_MAX, smin: S64_MIN, smax: S64_MAX };
+const UNBOUNDED = {
+  var: TNUM_UNKNOWN,
+  smin: S64_MIN,
+  smax: S64_MAX,
+  umin: 0n,
+  umax: U64_MAX,
+  s32min: S32_MIN,
+  s32max: S32_MAX,
+  u32min: 0n,
+  u32max: U32_MAX,
+} as const;
 
-export function constant(v: bigint): Reg {
+export const NOT_INIT: Reg = { type: 'not_init', off: 0, ...UNBOUNDED };
+export const UNKNOWN: Reg = { type: 'scalar', off: 0, ...UNBOUNDED };
+
+/** A register known to hold `v` (the kernel's __mark_reg_known). */
+export function known(v: bigint): Reg {
   const u = BigInt.asUintN(64, v);
   const s = BigInt.asIntN(64, v);
-  return { type: 'scalar', off: 0, umin: u, umax: u, smin: s, smax: s };
+  const u32 = u & U32_MAX;
+  const s32 = BigInt.asIntN(32, u32);
+  return { type: 'scalar', off: 0, var: tnumConst(u), smin: s, smax: s, umin: u, umax: u, s32min: s32, s32max: s32, u32min: u32, u32max: u32 };
+}
+export const constant = known;
+
+/** A pointer of `type` with a fixed offset and no variable part. */
+export function pointer(type: RegType, extra: Partial<Reg> = {}): Reg {
+  return { ...known(0n), type, off: 0, ...extra };
 }
 
-/** A scalar from unsigned bounds, with the signed ones derived. */
-export function urange(umin: bigint, umax: bigint): Reg {
-  const signedOk = umax <= S64_MAX || umin > S64_MAX;
-  return {
-    type: 'scalar',
-    off: 0,
-    umin,
-    umax,
-    smin: signedOk ? BigInt.asIntN(64, umin) : S64_MIN,
-    smax: signedOk ? BigInt.asIntN(64, umax) : S64_MAX,
-  };
-}
-
-export const isConst = (r: Reg): boolean => r.type === 'scalar' && r.umin === r.umax;
+export const isConst = (r: Reg): boolean => r.type === 'scalar' && r.var.mask === 0n;
 export const isPtr = (r: Reg): boolean => r.type !== 'scalar' && r.type !== 'not_init';
 
-export type Slot = { readonly kind: 'invalid' } | { readonly kind: 'misc' } | { readonly kind: 'spill'; readonly reg: Reg };
+/** Byte kinds of a stack slot (kernel STACK_INVALID, STACK_SPILL, STACK_MISC, STACK_ZERO). */
+export const SlotType = { Invalid: 0, Spill: 1, Misc: 2, Zero: 3 } as const;
+export type SlotType = (typeof SlotType)[keyof typeof SlotType];
+export const SLOT_CHAR = ['?', 'r', 'm', '0'] as const;
+
+export const STACK_SIZE = 512;
+export const SLOTS = STACK_SIZE / 8;
 
 export interface Frame {
   readonly regs: Reg[];
-  /** 64 slots of 8 bytes: slot k covers fp-8(k+1) .. fp-8k-1; a byte map for partial writes. */
-  readonly stack: Slot[];
-  readonly stackBytes: Uint8Array;
-  /** Known byte values of the stack (-1 unknown), for constant map keys. */
-  readonly stackValues: Int16Array;
+  /** Byte b is fp-(b+1): slot b>>3, `slot_type[b & 7]`. */
+  readonly slotTypes: Uint8Array;
+  /** The register spilled into each slot (meaningful where the slot's bytes are Spill). */
+  readonly spilled: (Reg | undefined)[];
   /** Outgoing stack-argument slots (arguments 6..12). */
   readonly out: (Reg | undefined)[];
   noStackArgLoad: boolean;
   readonly subprog: number;
   readonly callsite: number;
+  /** Frame of a callback (bpf_loop and friends): its return value range. */
+  readonly callbackRet?: readonly [number, number];
 }
 
-export function newFrame(subprog: number, callsite: number): Frame {
+export function newFrame(subprog: number, callsite: number, callbackRet?: readonly [number, number]): Frame {
   return {
     regs: Array.from({ length: 11 }, () => NOT_INIT),
-    stack: Array.from({ length: 64 }, () => ({ kind: 'invalid' }) as Slot),
-    stackBytes: new Uint8Array(512),
-    stackValues: new Int16Array(512).fill(-1),
+    slotTypes: new Uint8Array(STACK_SIZE),
+    spilled: new Array<Reg | undefined>(SLOTS).fill(undefined),
     out: new Array<Reg | undefined>(7).fill(undefined),
     noStackArgLoad: false,
     subprog,
     callsite,
+    ...(callbackRet ? { callbackRet } : {}),
   };
 }
 
 export function cloneFrame(f: Frame): Frame {
-  return { ...f, regs: f.regs.slice(), stack: f.stack.slice(), stackBytes: f.stackBytes.slice(), stackValues: f.stackValues.slice(), out: f.out.slice() };
+  return { ...f, regs: f.regs.slice(), slotTypes: f.slotTypes.slice(), spilled: f.spilled.slice(), out: f.out.slice() };
+}
+
+export interface RefState {
+  readonly id: number;
+  readonly insn: number;
 }
 
 export interface State {
   frames: Frame[];
   /** Instruction to run next. */
   pc: number;
+  /** Instruction the path came from (for the log's "from X to Y"). */
+  prev: number;
+  refs: RefState[];
 }
 
-export const cloneState = (s: State): State => ({ frames: s.frames.map(cloneFrame), pc: s.pc });
+export const cloneState = (s: State): State => ({ frames: s.frames.map(cloneFrame), pc: s.pc, prev: s.prev, refs: s.refs.slice() });
 
-/** A key that is equal for equal states (used to prune paths that reach a point twice). */
-export function stateKey(s: State): string {
-  const reg = (r: Reg | undefined): string =>
-    r === undefined ? '_' : r.type === 'not_init' ? '.' : `${r.type}:${r.off}:${r.umin}:${r.umax}:${r.smin}:${r.smax}:${r.frame ?? ''}:${r.map?.name ?? ''}:${r.id ?? ''}:${r.range ?? ''}`;
-  return s.frames
-    .map((f) => `${f.subprog}@${f.callsite}|${f.regs.map(reg).join(',')}|${f.stack.map((x) => (x.kind === 'spill' ? `s(${reg(x.reg)})` : x.kind[0])).join('')}|${f.out.map(reg).join(',')}|${f.noStackArgLoad ? 1 : 0}`)
-    .join('#');
+/** A key that is equal for equal states (used to prune paths that reach a point twice); ids are renumbered by first use. */
+export function stateKey(s: State, live?: (frame: number, reg: number) => boolean): string {
+  const ids = new Map<number, number>();
+  const id = (n: number | undefined): string => {
+    if (!n) return '';
+    let m = ids.get(n);
+    if (m === undefined) ids.set(n, (m = ids.size + 1));
+    return String(m);
+  };
+  const regKey = (r: Reg | undefined): string => {
+    if (r === undefined) return '_';
+    if (r.type === 'not_init') return '.';
+    if (r.type === 'scalar' && r.var.mask === 0n && !r.id) return String(r.var.value);
+    return `${r.type}:${r.off}:${r.var.value}/${r.var.mask}:${r.smin}:${r.smax}:${r.umin}:${r.umax}:${r.s32min}:${r.s32max}:${r.u32min}:${r.u32max}:${r.frame ?? ''}:${r.map?.name ?? ''}:${id(r.id)}${r.addConst ? '+' : ''}:${r.range ?? ''}:${id(r.refObjId)}:${r.memSize ?? ''}:${r.subprog ?? ''}`;
+  };
+  let out = '';
+  s.frames.forEach((f, k) => {
+    out += `${f.subprog}@${f.callsite}|`;
+    for (let n = 0; n < f.regs.length; n++) out += (live && !live(k, n) ? '.' : regKey(f.regs[n])) + ',';
+    out += '|';
+    const t = f.slotTypes;
+    for (let slot = 0; slot < SLOTS; slot++) {
+      const b = slot * 8;
+      if (t[b] === 0 && t[b + 1] === 0 && t[b + 2] === 0 && t[b + 3] === 0 && t[b + 4] === 0 && t[b + 5] === 0 && t[b + 6] === 0 && t[b + 7] === 0) continue;
+      out += `${slot}:${t[b]}${t[b + 1]}${t[b + 2]}${t[b + 3]}${t[b + 4]}${t[b + 5]}${t[b + 6]}${t[b + 7]}${t[b + 7] === SlotType.Spill ? `(${regKey(f.spilled[slot])})` : ''};`;
+    }
+    out += `|${f.out.map(regKey).join(',')}|${f.noStackArgLoad ? 1 : 0}#`;
+  });
+  return out + `refs:${s.refs.map((r) => id(r.id)).join(',')}`;
 }

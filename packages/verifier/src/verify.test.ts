@@ -126,7 +126,7 @@ describe('stack arguments (shared/spec/stack-args.md)', () => {
 describe('log', () => {
   it('prints processed instructions in kernel syntax and the kernel stats line', () => {
     const r = verify(assemble('r0 = 1\nexit'), { logLevel: 1 });
-    expect(r.log).toBe('0: R1=ctx() R10=fp0\n0: (b7) r0 = 1\n1: (95) exit\nprocessed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 1 mark_read 0\n');
+    expect(r.log).toBe('0: R1=ctx() R10=fp0\n0: (b7) r0 = 1\n1: (95) exit\nprocessed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n');
     expect(r.stats.processedInsns).toBe(2);
   });
 });

@@ -1,14 +1,22 @@
 /**
  * The verifier: a depth-first abstract interpreter over every path of the program, in the
- * kernel's manner (kernel/bpf/verifier.c do_check), with states pruned when a path reaches an
- * instruction in a state it has already been verified in, the kernel's 1M processed-insn limit,
- * and the kernel's wording for every error it reports. Stack arguments follow
- * shared/spec/stack-args.md §3-§4 rule by rule.
+ * kernel's manner (kernel/bpf/verifier.c do_check): states are checkpointed at the kernel's
+ * prune points and a path ends where it reaches one in a state already verified (registers
+ * compared where they are live), the 1M processed-insn limit, and the kernel's wording for
+ * every error and, at log level 2, for the register state after each instruction. Stack
+ * arguments follow shared/spec/stack-args.md §3-§4 rule by rule.
  */
-import { analyseFrames, checkInsn, decodeOp, formatInsn, helperName, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type FuncProtoDecl, type Insn, type MapDef, type Program, type ProgType } from '@bpf/isa';
-import { buildCfg, CfgError } from '@bpf/liveness';
-import { HELPERS, type ArgType } from './helpers.js';
-import { cloneState, constant, isConst, newFrame, NOT_INIT, stateKey, UNKNOWN, urange, type Frame, type Reg, type State } from './state.js';
+import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type FuncProtoDecl, type Insn, type MapDef, type Program, type ProgType } from '@bpf/isa';
+import { buildCfg, CfgError, computeLiveness, type Liveness } from '@bpf/liveness';
+import { checkAlu } from './alu.js';
+import { branchTaken, splitBranch } from './branch.js';
+import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './calls.js';
+import { VerifierReject } from './env.js';
+import { memAccess } from './mem.js';
+import { formatState, type Scratch } from './print.js';
+import { markPrecise, newCheckpoint, propagatePrecision, statesEqual, type Checkpoint, type HistEntry, type Path } from './prune.js';
+import { byteSwap, zext } from './scalar.js';
+import { cloneState, known, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 export interface VerifyOptions {
   readonly type?: ProgType;
@@ -44,17 +52,7 @@ export interface VerifyResult {
   readonly program?: VerifiedProgram;
 }
 
-class Reject extends Error {
-  constructor(
-    readonly insn: number,
-    readonly lines: readonly string[],
-  ) {
-    super(lines[lines.length - 1]);
-  }
-}
-
 const LIMIT = 1_000_000;
-const MAX_CALL_FRAMES = 8;
 const STACK = 512;
 
 /** Verify a program. Never throws for a bad program: the verdict is in the result. */
@@ -62,25 +60,42 @@ export function verify(program: Program, opts: VerifyOptions = {}): VerifyResult
   return new Verifier(program, opts).run();
 }
 
-class Verifier {
-  private readonly log: string[] = [];
-  private readonly insns: readonly Insn[];
-  private readonly subprogs: readonly AnalysedSubprog[];
-  private readonly protos: ReadonlyMap<string, FuncProtoDecl>;
-  private readonly kfuncAt: ReadonlyMap<number, string>;
+/** vlog_alignment: where the state after an instruction starts on its line. */
+const alignment = (pos: number): number => Math.ceil(Math.max(pos, 8) / 40) * 40 - pos - 1;
+
+class Verifier implements CallEnv {
+  private readonly lines: string[] = [];
+  /** The last log line is an instruction with nothing printed after it yet. */
+  private insnLineOpen = false;
+  readonly insns: readonly Insn[];
+  readonly subprogs: readonly AnalysedSubprog[];
+  readonly protos: ReadonlyMap<string, FuncProtoDecl>;
+  readonly kfuncAt: ReadonlyMap<number, string>;
   private readonly mapAt: ReadonlyMap<number, string>;
-  private readonly maps: readonly MapDef[];
-  private readonly type: ProgType;
+  readonly maps: readonly MapDef[];
+  readonly type: ProgType;
+  readonly hasFuncInfo: boolean;
+  readonly depth: number[];
+  readonly slotsWritten: number[];
+  readonly slotsRequired: number[];
+  tailCallReached = false;
+  readonly level: number;
   private processed = 0;
+  private livePeak = 0;
   private totalStates = 0;
   private peakStates = 0;
-  private nextId = 1;
-  private readonly seen = new Map<number, Set<string>>();
-  private readonly depth: number[];
-  /** Per subprogram: highest outgoing slot written (1-based) and required by its calls. */
-  private readonly slotsWritten: number[];
-  private readonly slotsRequired: number[];
-  private tailCallReached = false;
+  private jmpsProcessed = 0;
+  private prevJmps = 0;
+  private prevInsns = 0;
+  private idGen = 0;
+  private readonly explored = new Map<number, Checkpoint[]>();
+  private readonly pending: Path[] = [];
+  private scratch: Scratch = { all: true, regs: 0, slots: new Set() };
+  private liveness?: Liveness;
+  /** The path being run, and the stack slot its current instruction spilled or filled. */
+  private cur?: Path;
+  private stackNote?: { frame: number; slot: number };
+  private readonly prunePoints = new Set<number>();
 
   constructor(
     private readonly program: Program,
@@ -93,14 +108,84 @@ class Verifier {
     this.mapAt = new Map((program.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r.name]));
     this.maps = opts.maps ?? program.maps ?? [];
     this.type = opts.type ?? program.type ?? 'socket_filter';
+    this.hasFuncInfo = (program.funcInfo?.length ?? 0) > 0;
     this.depth = this.subprogs.map(() => 0);
     this.slotsWritten = this.subprogs.map(() => 0);
     this.slotsRequired = this.subprogs.map(() => 0);
+    this.level = opts.logLevel ?? 1;
   }
 
-  private level(): number {
-    return this.opts.logLevel ?? 1;
+  // ---- Env ----
+
+  nextId(): number {
+    return ++this.idGen;
   }
+
+  reject(pc: number, ...lines: string[]): never {
+    throw new VerifierReject(pc, lines);
+  }
+
+  log2(line: string): void {
+    if (this.level < 1) return;
+    this.lines.push(line);
+    this.insnLineOpen = false;
+  }
+
+  scratchReg(r: number): void {
+    this.scratch.regs |= 1 << r;
+  }
+
+  scratchSlot(slot: number): void {
+    this.scratch.slots.add(slot);
+  }
+
+  formatFrame(st: State, f: Frame, all: boolean): string {
+    return formatState(f, st.frames.indexOf(f), st.refs, all ? { all: true, regs: 0, slots: new Set() } : this.scratch);
+  }
+
+  readReg(f: Frame, r: number, pc: number): Reg {
+    this.scratchReg(r);
+    const v = f.regs[r]!;
+    if (v.type === 'not_init') this.reject(pc, `R${r} !read_ok`);
+    return v;
+  }
+
+  writeReg(_f: Frame, r: number, pc: number): void {
+    if (r === 10) this.reject(pc, 'frame pointer is read only');
+    this.scratchReg(r);
+  }
+
+  precise(r: number): void {
+    if (this.cur) markPrecise(this.insns, this.cur, 1 << r);
+  }
+
+  preciseSlot(frame: number, slot: number): void {
+    if (!this.cur) return;
+    if (frame === this.cur.frames.length - 1) markPrecise(this.insns, this.cur, 0, [slot]);
+    else markPrecise(this.insns, this.cur, 0x3ff);
+  }
+
+  noteStackAccess(frame: number, slot: number): void {
+    this.stackNote = { frame, slot };
+  }
+
+  push(st: State): void {
+    const p = st as Path;
+    // a checkpoint counts the paths it is the nearest checkpoint of, plus its unfinished children
+    if (p.cp) p.cp.branches++;
+    this.pending.push(p);
+  }
+
+  argCountOf(subprog: number): number {
+    const s = this.subprogs[subprog]!;
+    return this.protos.get(s.name)?.params.length ?? s.argCount ?? MAX_BPF_FUNC_REG_ARGS;
+  }
+
+  fp(frame: number): Reg {
+    return pointer('fp', { frame });
+  }
+
+  // ---- the run ----
 
   run(): VerifyResult {
     try {
@@ -108,8 +193,8 @@ class Verifier {
       this.explore();
       this.afterChecks();
     } catch (e) {
-      if (!(e instanceof Reject)) throw e;
-      for (const l of e.lines) this.log.push(l);
+      if (!(e instanceof VerifierReject)) throw e;
+      for (const l of e.lines) this.lines.push(l);
       return this.result(false, { insn: e.insn, message: e.lines[e.lines.length - 1]! });
     }
     return this.result(true);
@@ -120,10 +205,10 @@ class Verifier {
       processedInsns: this.processed,
       totalStates: this.totalStates,
       peakStates: this.peakStates,
-      maxStatesPerInsn: Math.max(0, ...[...this.seen.values()].map((s) => s.size)),
+      maxStatesPerInsn: Math.max(0, ...[...this.explored.values()].map((s) => s.length)),
       stackDepth: this.depth.map((d) => (d + 7) & ~7),
     };
-    this.log.push(`processed ${stats.processedInsns} insns (limit ${LIMIT}) max_states_per_insn ${stats.maxStatesPerInsn} total_states ${stats.totalStates} peak_states ${stats.peakStates} mark_read 0`);
+    this.lines.push(`processed ${stats.processedInsns} insns (limit ${LIMIT}) max_states_per_insn ${stats.maxStatesPerInsn} total_states ${stats.totalStates} peak_states ${stats.peakStates} mark_read 0`);
     const subprogs = this.subprogs.map((s, k) => ({
       ...s,
       stackDepth: (this.depth[k]! + 7) & ~7,
@@ -132,7 +217,7 @@ class Verifier {
     return {
       accepted,
       ...(error ? { error } : {}),
-      log: this.level() > 0 ? this.log.join('\n') + '\n' : this.log.slice(-1).join('\n') + '\n',
+      log: this.level > 0 ? this.lines.join('\n') + '\n' : this.lines.slice(-1).join('\n') + '\n',
       stats,
       ...(accepted ? { program: { ...this.program, subprogs } as unknown as VerifiedProgram } : {}),
     };
@@ -143,359 +228,398 @@ class Verifier {
     for (let pc = 0; pc < this.insns.length; pc++) {
       const i = this.insns[pc]!;
       const err = checkInsn(i, pc, this.insns[pc + 1]);
-      if (err) throw new Reject(pc, [err.message.replace(/^insn \d+(?: \(byte \d+\))?: /, '')]);
+      if (err) this.reject(pc, err.message.replace(/^insn \d+(?: \(byte \d+\))?: /, ''));
       if (i.code === 0x18) pc++;
     }
+    // check_abnormal_return: without func_info, subprograms may not end abnormally
+    if (!this.hasFuncInfo)
+      for (const s of this.subprogs.slice(1)) {
+        const body = this.insns.slice(s.start, s.end);
+        if (body.some((i) => (i.code & 7) === 0 && ((i.code & 0xe0) === 0x20 || (i.code & 0xe0) === 0x40)))
+          this.reject(s.start, 'LD_ABS is not allowed in subprogs without BTF');
+        if (body.some((i) => i.code === 0x85 && i.src === 0 && i.imm === 12)) this.reject(s.start, 'tail_call is not allowed in subprogs without BTF');
+      }
     try {
       buildCfg({ ...this.program, subprogs: this.subprogs });
+      this.liveness = computeLiveness({ ...this.program, subprogs: this.subprogs }, { progType: this.type });
     } catch (e) {
-      if (e instanceof CfgError) throw new Reject(e.insn, [e.kernelMessage]);
-      if (e instanceof IsaError) throw new Reject(e.insn ?? 0, [e.message]);
+      if (e instanceof CfgError) this.reject(e.insn, e.kernelMessage);
+      if (e instanceof IsaError) this.reject(e.insn ?? 0, e.message);
       throw e;
     }
     for (const [k, s] of this.subprogs.entries()) {
       const proto = this.protos.get(s.name);
       // spec §3: global subprograms with more than five arguments are not supported
       if (k > 0 && proto?.linkage === 'global' && proto.params.length > MAX_BPF_FUNC_REG_ARGS)
-        throw new Reject(s.start, [`global function ${s.name} has ${proto.params.length} args, stack arguments are not supported for global functions`]);
+        this.reject(s.start, `global function ${s.name} has ${proto.params.length} args, stack arguments are not supported for global functions`);
     }
     const usesStackArgs = this.insns.some((i) => i.dst === 11 || i.src === 11);
-    if (usesStackArgs && this.opts.jit === false) throw new Reject(0, ['stack args are not supported in non-JITed programs']);
+    if (usesStackArgs && this.opts.jit === false) this.reject(0, 'stack args are not supported in non-JITed programs');
+    this.findPrunePoints();
+  }
+
+  /** The kernel's prune points (visit_insn): jumps and their targets, calls and what follows them. */
+  private findPrunePoints(): void {
+    for (let pc = 0; pc < this.insns.length; pc++) {
+      const i = this.insns[pc]!;
+      const cls = i.code & 7;
+      if (i.code === 0x18) {
+        if (i.src === 4) {
+          this.prunePoints.add(pc);
+          this.prunePoints.add(pc + 2);
+          this.prunePoints.add(pc + i.imm + 1);
+        }
+        pc++;
+        continue;
+      }
+      if (cls !== 5 && cls !== 6) continue;
+      const op = i.code & 0xf0;
+      if (op === 0x90) continue; // exit
+      if (op === 0x80) {
+        this.prunePoints.add(pc + 1);
+        if (i.src === 1) {
+          this.prunePoints.add(pc);
+          this.prunePoints.add(pc + i.imm + 1);
+        }
+        if (i.src === 0 && i.imm === 181) this.prunePoints.add(pc);
+        continue;
+      }
+      if (op === 0x00) {
+        this.prunePoints.add(pc + (cls === 6 ? i.imm : i.off) + 1);
+        continue;
+      }
+      this.prunePoints.add(pc);
+      this.prunePoints.add(pc + i.off + 1);
+    }
+  }
+
+  /** A state's key with dead registers left out (the kernel compares live registers only). */
+  private key(st: State): string {
+    const l = this.liveness;
+    if (!l) return stateKey(st);
+    const depth = st.frames.length - 1;
+    return stateKey(st, (frame, reg) => {
+      if (reg === 10) return true;
+      const at = frame === depth ? st.pc : st.frames[frame + 1]!.callsite + 1;
+      const live = l.liveIn[at];
+      return live === undefined ? true : (live & (1 << reg)) !== 0;
+    });
+  }
+
+  /** Registers live at the point each frame is at (the callers: where they return to). */
+  private liveRegs(st: State, frame: number): number {
+    const depth = st.frames.length - 1;
+    const at = frame === depth ? st.pc : st.frames[frame + 1]!.callsite + 1;
+    return (this.liveness?.liveIn[at] ?? 0x7ff) | (1 << 10);
+  }
+
+  private liveSlot(st: State, frame: number, slot: number): boolean {
+    const l = this.liveness;
+    if (!l || frame !== st.frames.length - 1 || l.escapes[st.frames[frame]!.subprog]) return true;
+    const w = l.stackLiveIn[st.pc * 2 + (slot >> 5)];
+    return w === undefined || ((w >>> (slot & 31)) & 1) === 1;
+  }
+
+  /** is_state_visited: 'safe' when an equivalent, fully explored state was seen here. */
+  private visited(st: Path): boolean {
+    const list = this.explored.get(st.pc) ?? [];
+    let addNew = true;
+    const force = this.insns[st.pc]?.code === 0x85 && this.insns[st.pc]!.imm === 181;
+    if (!force && this.jmpsProcessed - this.prevJmps < 2 && this.processed - this.prevInsns < 8) addNew = false;
+    let key: string | undefined;
+    for (let k = 0; k < list.length; k++) {
+      const cp = list[k]!;
+      if (cp.branches > 0) {
+        key ??= this.key(st);
+        if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
+        if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
+      } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot))) {
+        cp.hits++;
+        propagatePrecision(this.insns, cp, st);
+        return true;
+      }
+      // a state that keeps missing is unlikely to help: drop it from the list (the kernel's miss_cnt)
+      cp.misses++;
+      const n = force && cp.branches > 0 ? 64 : 3;
+      if (cp.misses > cp.hits * n + n) {
+        list.splice(k--, 1);
+        this.livePeak--;
+      }
+    }
+    if (!addNew) return false;
+    const cp = newCheckpoint(st, key ?? this.key(st));
+    list.push(cp);
+    this.explored.set(st.pc, list);
+    st.cp = cp;
+    st.hist = [];
+    this.totalStates++;
+    this.livePeak++;
+    this.peakStates = Math.max(this.peakStates, this.livePeak);
+    this.prevJmps = this.jmpsProcessed;
+    this.prevInsns = this.processed;
+    return false;
+  }
+
+  /** A path ended: the checkpoints it ran through lose a live branch. */
+  private endPath(st: Path): void {
+    for (let c = st.cp; c; c = c.parent) if (--c.branches > 0) break;
+  }
+
+  private printInsnState(st: State): void {
+    if (this.level < 2) return;
+    const f = st.frames[st.frames.length - 1]!;
+    const text = formatState(f, st.frames.length - 1, st.refs, this.scratch);
+    if (this.insnLineOpen) {
+      const last = this.lines.pop()!;
+      this.lines.push(last + ' '.repeat(alignment(last.length + 1)) + ';' + text);
+    } else this.lines.push(`${st.pc}:${text}`);
+    this.insnLineOpen = false;
+    this.scratch = { all: false, regs: 0, slots: new Set() };
+  }
+
+  private scratched(): boolean {
+    return this.scratch.all || this.scratch.regs !== 0 || this.scratch.slots.size > 0;
   }
 
   private explore(): void {
     const entry = newFrame(0, -1);
-    entry.regs[1] = { ...UNKNOWN, type: 'ctx', off: 0, umin: 0n, umax: 0n, smin: 0n, smax: 0n };
+    entry.regs[1] = pointer('ctx');
     entry.regs[10] = this.fp(0);
-    const stack: State[] = [{ frames: [entry], pc: 0 }];
-    if (this.level() > 0) this.log.push('0: R1=ctx() R10=fp0');
-    while (stack.length) {
-      this.peakStates = Math.max(this.peakStates, stack.length);
-      let st = stack.pop()!;
-      for (;;) {
-        if (++this.processed > (this.opts.complexityLimit ?? LIMIT))
-          throw new Reject(st.pc, [`BPF program is too large. Processed ${this.processed} insn`]);
-        const next = this.step(st, stack);
-        if (next === null) break;
-        st = next;
-        if (this.isPrunePoint(st.pc)) {
-          const key = stateKey(st);
-          let set = this.seen.get(st.pc);
-          if (!set) this.seen.set(st.pc, (set = new Set()));
-          if (set.has(key)) break; // an equal state was already verified from here
-          set.add(key);
-          this.totalStates++;
+    let st: Path | undefined = { frames: [entry], pc: 0, prev: 0, refs: [], hist: [] };
+    let fromPop = false;
+    if (this.level === 1) this.lines.push('0: R1=ctx() R10=fp0');
+    while (st) {
+      if (++this.processed > (this.opts.complexityLimit ?? LIMIT)) this.reject(st.pc, `BPF program is too large. Processed ${this.processed} insn`);
+      if (this.prunePoints.has(st.pc) && this.visited(st)) {
+        if (this.level > 0) {
+          if (fromPop && this.level > 1) this.lines.push('', `from ${st.prev} to ${st.pc}: safe`);
+          else this.lines.push(`${st.pc}: safe`);
+          this.insnLineOpen = false;
         }
+        st = this.nextPath(st);
+        fromPop = true;
+        continue;
       }
+      if (this.level > 1 && fromPop) {
+        this.lines.push('', `from ${st.prev} to ${st.pc}:${formatState(st.frames[st.frames.length - 1]!, st.frames.length - 1, st.refs, { all: true, regs: 0, slots: new Set() })}`);
+        this.scratch = { all: true, regs: 0, slots: new Set() };
+      }
+      fromPop = false;
+      if (this.level > 1 && this.scratched()) this.printInsnState(st);
+      if (this.level > 0) {
+        this.lines.push(this.insnText(st.pc));
+        this.insnLineOpen = true;
+      }
+      const cls = this.insns[st.pc]!.code & 7;
+      if (cls === 5 || cls === 6) this.jmpsProcessed++;
+      const at = st.pc;
+      const depth = st.frames.length - 1;
+      this.cur = st;
+      this.stackNote = undefined;
+      const next = this.step(st) as Path | null;
+      const note = this.stackNote as { frame: number; slot: number } | undefined;
+      const entry: HistEntry = note ? { pc: at, depth, spi: note.slot, spiFrame: note.frame } : { pc: at, depth };
+      st.hist.push(entry);
+      if (next === null) {
+        st = this.nextPath(st);
+        fromPop = true;
+        continue;
+      }
+      if (this.insns[at]!.code === 0x95) fromPop = true; // a return to the caller prints "from X to Y"
+      st = next;
     }
   }
 
-  /** Jump targets, and the instructions after calls (the kernel's prune points, roughly). */
-  private prunePoints?: Set<number>;
-  private isPrunePoint(pc: number): boolean {
-    if (!this.prunePoints) {
-      this.prunePoints = new Set();
-      for (let k = 0; k < this.insns.length; k++) {
-        const i = this.insns[k]!;
-        const cls = i.code & 7;
-        if ((cls === 5 || cls === 6) && (i.code & 0xf0) !== 0x80 && (i.code & 0xf0) !== 0x90) this.prunePoints.add(k + (i.code === 0x06 ? i.imm : i.off) + 1);
-        if (i.code === 0x18) k++;
-      }
-    }
-    return this.prunePoints.has(pc);
+  private readonly texts = new Map<number, string>();
+  /** `pc: (code) insn` as the kernel prints it (cached: loops print the same lines again). */
+  private insnText(pc: number): string {
+    let t = this.texts.get(pc);
+    if (t === undefined) this.texts.set(pc, (t = `${pc}: ${formatInsn(this.insns, pc, { syntax: 'kernel', kfuncName: (_x, at) => this.kfuncAt.get(at) })}`));
+    return t;
   }
 
-  private fp(frame: number): Reg {
-    return { ...UNKNOWN, type: 'fp', off: 0, umin: 0n, umax: 0n, smin: 0n, smax: 0n, frame };
-  }
-
-  private reject(pc: number, ...lines: string[]): never {
-    throw new Reject(pc, lines);
-  }
-
-  private readReg(f: Frame, r: number, pc: number): Reg {
-    const v = f.regs[r]!;
-    if (v.type === 'not_init') this.reject(pc, `R${r} !read_ok`);
-    return v;
+  private nextPath(done: Path): Path | undefined {
+    this.endPath(done);
+    return this.pending.pop();
   }
 
   /** Execute one instruction on `st`; returns the state to continue with, or null at the end of a path. */
-  private step(st: State, pending: State[]): State | null {
+  private step(st: Path): State | null {
     const pc = st.pc;
     const i = this.insns[pc]!;
     const f = st.frames[st.frames.length - 1]!;
-    if (this.level() > 0) this.log.push(`${pc}: ${formatInsn(this.insns, pc, { syntax: 'kernel', kfuncName: (_x, at) => this.kfuncAt.get(at) })}`);
     const op = decodeOp(i);
+    st.prev = pc;
     switch (op.kind) {
       case 'alu':
-        this.alu(f, i, op, pc);
+        if (i.dst === 11 || i.src === 11) this.reject(pc, 'R11 is invalid');
+        checkAlu(this, f, i, op, pc);
         st.pc = pc + 1;
         return st;
       case 'endian': {
-        this.readReg(f, i.dst, pc);
-        f.regs[i.dst] = op.order === 'le' && op.bits === 64 ? f.regs[i.dst]! : op.order === 'le' ? urange(0n, (1n << BigInt(op.bits)) - 1n) : UNKNOWN;
+        const r = this.readReg(f, i.dst, pc);
+        this.writeReg(f, i.dst, pc);
+        f.regs[i.dst] = r.type === 'scalar' ? byteSwap(r, op.order, op.bits) : UNKNOWN;
         st.pc = pc + 1;
         return st;
       }
-      case 'ld_imm64': {
-        const hi = this.insns[pc + 1]!;
-        if (op.pseudo === 0) f.regs[i.dst] = constant((BigInt(hi.imm >>> 0) << 32n) | BigInt(i.imm >>> 0));
-        else if (op.pseudo === 1 || op.pseudo === 5 || op.pseudo === 2 || op.pseudo === 6) {
-          const name = this.mapAt.get(pc);
-          const map = name !== undefined ? this.maps.find((m) => m.name === name) : this.maps[i.imm];
-          if (!map) this.reject(pc, `fd ${i.imm} is not pointing to valid bpf_map`);
-          f.regs[i.dst] = op.pseudo === 1 || op.pseudo === 5
-            ? { ...UNKNOWN, type: 'map_ptr', map, umin: 0n, umax: 0n, smin: 0n, smax: 0n }
-            : { ...UNKNOWN, type: 'map_value', map, off: hi.imm, umin: 0n, umax: 0n, smin: 0n, smax: 0n };
-        } else f.regs[i.dst] = UNKNOWN;
+      case 'ld_imm64':
+        this.ldImm64(f, i, op.pseudo, pc);
         st.pc = pc + 2;
         return st;
-      }
       case 'ldx': {
         if (i.src === 11) return this.stackArgLoad(st, f, i, pc);
         const base = this.readReg(f, i.src, pc);
-        f.regs[i.dst] = this.access(st, f, i.src, base, i.off, op.size, 'read', pc, op.signed);
+        this.writeReg(f, i.dst, pc);
+        f.regs[i.dst] = memAccess(this, st, f, pc, i.src, base, i.off, op.size, { write: false, intoReg: true, signed: op.signed })!;
         st.pc = pc + 1;
         return st;
       }
       case 'st':
       case 'stx': {
-        if (i.dst === 11) return this.stackArgStore(st, f, i, pc, op.kind === 'st' ? constant(BigInt(i.imm)) : this.readReg(f, i.src, pc));
+        const value = op.kind === 'stx' ? this.readReg(f, i.src, pc) : undefined;
+        if (i.dst === 11) return this.stackArgStore(st, f, i, pc, value ?? known(BigInt(i.imm)));
         const base = this.readReg(f, i.dst, pc);
-        const val = op.kind === 'st' ? constant(BigInt(i.imm)) : this.readReg(f, i.src, pc);
-        this.access(st, f, i.dst, base, i.off, op.size, 'write', pc, false, val);
+        memAccess(this, st, f, pc, i.dst, base, i.off, op.size, op.kind === 'st' ? { write: true, stImm: i.imm } : { write: true, ...(value ? { value, valueRegno: i.src } : {}) });
         st.pc = pc + 1;
         return st;
       }
-      case 'atomic': {
-        const base = this.readReg(f, i.dst, pc);
-        if (op.op !== 'load_acquire') this.readReg(f, i.src, pc);
-        if (op.op === 'cmpxchg') this.readReg(f, 0, pc);
-        if (op.op === 'load_acquire') {
-          f.regs[i.dst] = this.access(st, f, i.src, this.readReg(f, i.src, pc), i.off, op.size, 'read', pc, false);
-        } else {
-          if (base.type !== 'fp' && base.type !== 'map_value') this.reject(pc, `BPF_ATOMIC stores into R${i.dst} ${typeName(base)} is not allowed`);
-          this.access(st, f, i.dst, base, i.off, op.size, 'read', pc, false);
-          this.access(st, f, i.dst, base, i.off, op.size, 'write', pc, false, UNKNOWN);
-          if (op.op === 'cmpxchg') f.regs[0] = UNKNOWN;
-          else if (op.fetch || op.op === 'xchg') f.regs[i.src] = UNKNOWN;
-        }
+      case 'atomic':
+        this.atomic(st, f, i, op, pc);
         st.pc = pc + 1;
         return st;
-      }
       case 'jmp':
-        return this.branch(st, f, i, op, pc, pending);
+        return this.branch(st, f, i, op, pc);
       case 'gotol':
         st.pc = pc + i.imm + 1;
         return st;
       case 'may_goto': {
-        const other = cloneState(st);
+        const other = this.fork(st);
         other.pc = pc + i.off + 1;
-        pending.push(other);
+        this.push(other);
         st.pc = pc + 1;
         return st;
       }
       case 'call':
-        return this.call(st, f, i, op.target, pc);
+        if (op.target === 'subprog') return subprogCall(this, st, f, i, pc);
+        if (op.target === 'kfunc') return kfuncCall(this, st, f, i, pc);
+        return helperCall(this, st, f, i, pc);
       case 'exit':
-        return this.exit(st, f, pc);
+        return exitInsn(this, st, f, pc, this.program.expectedAttachType);
       case 'ld_abs':
       case 'ld_ind':
-        if (f.regs[6]?.type !== 'ctx') this.reject(pc, 'at the time of BPF_LD_ABS|IND R6 != pointer to skb');
-        for (let r = 1; r <= 5; r++) f.regs[r] = NOT_INIT;
-        f.regs[0] = urange(0n, op.size === 4 ? 0xffffffffn : op.size === 2 ? 0xffffn : 0xffn);
-        st.pc = pc + 1;
-        return st;
+        return this.ldAbs(st, f, i, op.kind, pc);
       default:
         return this.reject(pc, `unknown opcode ${i.code.toString(16).padStart(2, '0')}`);
     }
   }
 
-  private alu(f: Frame, i: Insn, op: { op: string; is64: boolean; useReg: boolean; sxBits?: number }, pc: number): void {
-    const src: Reg = op.useReg ? this.readReg(f, i.src, pc) : constant(op.is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0));
-    if (op.op === 'mov') {
-      if (op.useReg && i.src === 10 && !op.is64) this.reject(pc, `R${i.src} partial copy of pointer`);
-      f.regs[i.dst] = op.is64 ? src : src.type === 'scalar' ? truncate32(src) : UNKNOWN;
+  private ldImm64(f: Frame, i: Insn, pseudo: number, pc: number): void {
+    this.writeReg(f, i.dst, pc);
+    const hi = this.insns[pc + 1]!;
+    if (pseudo === 0) {
+      f.regs[i.dst] = known((BigInt(hi.imm >>> 0) << 32n) | BigInt(i.imm >>> 0));
       return;
     }
-    if (op.op === 'movsx') {
-      f.regs[i.dst] = UNKNOWN;
+    if (pseudo === 4) {
+      if (!this.hasFuncInfo) this.reject(pc, 'missing btf func_info');
+      const sub = this.subprogs.findIndex((s) => s.start === pc + i.imm + 1);
+      f.regs[i.dst] = pointer('func', { subprog: sub });
       return;
     }
-    const dst = op.op === 'neg' ? this.readReg(f, i.dst, pc) : this.readReg(f, i.dst, pc);
-    // pointer arithmetic: add/sub of a constant keeps the pointer, with a new fixed offset
-    if (dst.type !== 'scalar') {
-      if (op.is64 && (op.op === 'add' || op.op === 'sub') && src.type === 'scalar') {
-        if (dst.type === 'map_value_or_null') this.reject(pc, `R${i.dst} pointer arithmetic on map_value_or_null prohibited, null-check it first`);
-        if (dst.type === 'ctx' && !isConst(src)) this.reject(pc, `R${i.dst} pointer arithmetic on ctx prohibited`);
-        if (isConst(src)) {
-          const delta = Number(BigInt.asIntN(64, src.umin));
-          f.regs[i.dst] = { ...dst, off: op.op === 'add' ? dst.off + delta : dst.off - delta };
-          return;
-        }
-        // a variable offset: remember its bounds
-        f.regs[i.dst] = { ...dst, umin: dst.umin + src.umin, umax: dst.umax + src.umax > 0xffffffffffffffffn ? 0xffffffffffffffffn : dst.umax + src.umax, smin: dst.smin + src.smin, smax: dst.smax + src.smax };
-        return;
-      }
-      if (op.op === 'sub' && src.type === dst.type && src.type !== 'map_ptr') {
-        f.regs[i.dst] = UNKNOWN;
-        return;
-      }
-      this.reject(pc, `R${i.dst} ${op.is64 ? '' : '32-bit '}pointer arithmetic with ${op.op} operator prohibited`);
+    if (pseudo === 1 || pseudo === 5 || pseudo === 2 || pseudo === 6) {
+      const name = this.mapAt.get(pc);
+      const map = name !== undefined ? this.maps.find((m) => m.name === name) : this.maps[i.imm];
+      if (!map) this.reject(pc, `fd ${i.imm} is not pointing to valid bpf_map`);
+      f.regs[i.dst] = pseudo === 1 || pseudo === 5 ? pointer('map_ptr', { map }) : pointer('map_value', { map, off: hi.imm });
+      return;
     }
-    if (src.type !== 'scalar') {
-      if (op.is64 && op.op === 'add') {
-        f.regs[i.dst] = { ...src, off: src.off + (isConst(dst) ? Number(BigInt.asIntN(64, dst.umin)) : 0) };
-        return;
-      }
-      this.reject(pc, `R${i.src} pointer arithmetic with ${op.op} operator prohibited`);
+    f.regs[i.dst] = UNKNOWN;
+  }
+
+  private ldAbs(st: State, f: Frame, i: Insn, kind: 'ld_abs' | 'ld_ind', pc: number): State {
+    const ctx = this.readReg(f, 6, pc);
+    if (st.refs.length) this.reject(pc, ...st.refs.map((r) => `Unreleased reference id=${r.id} alloc_insn=${r.insn}`), 'BPF_LD_[ABS|IND] would lead to reference leak');
+    if (ctx.type !== 'ctx') this.reject(pc, 'at the time of BPF_LD_ABS|IND R6 != pointer to skb');
+    if (kind === 'ld_ind') this.readReg(f, i.src, pc);
+    for (let r = 0; r <= 5; r++) {
+      f.regs[r] = NOT_INIT;
+      this.scratchReg(r);
     }
-    f.regs[i.dst] = scalarAlu(op.op, dst, src, op.is64);
+    f.regs[0] = UNKNOWN;
+    st.pc = pc + 1;
+    return st;
   }
 
-  /** A load or store through `base`; returns the loaded register for reads. */
-  private access(st: State, f: Frame, regno: number, base: Reg, off: number, size: number, kind: 'read' | 'write', pc: number, signed: boolean, value?: Reg): Reg {
-    const loaded = (): Reg => (size === 8 && !signed ? UNKNOWN : signed ? UNKNOWN : urange(0n, (1n << BigInt(size * 8)) - 1n));
-    switch (base.type) {
-      case 'fp': {
-        const frame = st.frames[base.frame ?? st.frames.length - 1]!;
-        const at = base.off + off;
-        if (base.umin !== 0n || base.umax !== 0n) this.reject(pc, `variable stack access var_off is not supported here`);
-        if (at >= 0 || at < -STACK || at + size > 0)
-          this.reject(pc, `invalid ${kind} to stack R${regno} off=${at} size=${size}`.replace('invalid read to', 'invalid read from'));
-        const sp = base.frame ?? st.frames.length - 1;
-        const sub = st.frames[sp]!.subprog;
-        this.depth[sub] = Math.max(this.depth[sub]!, -at);
-        if (kind === 'write') {
-          for (let b = 0; b < size; b++) {
-            frame.stackBytes[STACK + at + b] = 1;
-            frame.stackValues[STACK + at + b] = value && isConst(value) ? Number((value.umin >> BigInt(8 * b)) & 0xffn) : -1;
-          }
-          const slot = Math.floor((-at - 1) / 8);
-          frame.stack[slot] = size === 8 && at % 8 === 0 && value ? { kind: 'spill', reg: value } : { kind: 'misc' };
-          return UNKNOWN;
-        }
-        for (let b = 0; b < size; b++) {
-          // privileged programs may read uninitialised stack (the kernel's allow_uninit_stack)
-          if (!frame.stackBytes[STACK + at + b]) return loaded();
-        }
-        const slot = frame.stack[Math.floor((-at - 1) / 8)]!;
-        if (slot.kind === 'spill' && size === 8 && at % 8 === 0) return slot.reg;
-        return loaded();
-      }
-      case 'ctx': {
-        const at = base.off + off;
-        if (kind === 'write' || at < 0 || at + size > this.ctxSize() || at % size !== 0) this.reject(pc, `invalid bpf_context access off=${at} size=${size}`);
-        const pktField = this.ctxPacketField(at);
-        if (pktField) return { ...UNKNOWN, type: pktField, off: 0, umin: 0n, umax: 0n, smin: 0n, smax: 0n, range: 0 };
-        return loaded();
-      }
-      case 'map_value': {
-        const vs = base.map!.valueSize;
-        const lo = base.off + off + Number(base.smin);
-        const hi = base.off + off + Number(base.umax > 1n << 32n ? 1n << 32n : base.umax) + size;
-        if (base.off + off < 0 || base.off + off + size > vs) {
-          throw new Reject(pc, [`invalid access to map value, value_size=${vs} off=${base.off + off} size=${size}`, `R${regno} min value is outside of the allowed memory range`]);
-        }
-        if (lo < 0) this.reject(pc, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
-        if (hi > vs) this.reject(pc, `R${regno} max value is outside of the allowed memory range`);
-        return kind === 'read' ? loaded() : UNKNOWN;
-      }
-      case 'pkt': {
-        const at = base.off + off;
-        if (at < 0 || at + size > (base.range ?? 0))
-          throw new Reject(pc, [`invalid access to packet, off=${at} size=${size}, R${regno}(id=0,off=${base.off},r=${base.range ?? 0})`, `R${regno} offset is outside of the packet`]);
-        return kind === 'read' ? loaded() : UNKNOWN;
-      }
-      case 'map_value_or_null':
-        return this.reject(pc, `R${regno} invalid mem access 'map_value_or_null'`);
-      case 'scalar':
-        return this.reject(pc, `R${regno} invalid mem access 'scalar'`);
-      default:
-        return this.reject(pc, `R${regno} invalid mem access '${typeName(base)}'`);
+  private atomic(st: State, f: Frame, i: Insn, op: { op: string; size: 1 | 2 | 4 | 8; fetch: boolean }, pc: number): void {
+    if (op.op === 'load_acquire') {
+      const base = this.readReg(f, i.src, pc);
+      this.writeReg(f, i.dst, pc);
+      if (base.type === 'ctx' || base.type === 'pkt' || base.type === 'pkt_meta') this.reject(pc, `BPF_ATOMIC loads from R${i.src} ${base.type} is not allowed`);
+      f.regs[i.dst] = memAccess(this, st, f, pc, i.src, base, i.off, op.size, { write: false, intoReg: true })!;
+      return;
     }
+    const value = this.readReg(f, i.src, pc);
+    const base = this.readReg(f, i.dst, pc);
+    if (op.op === 'store_release') {
+      if (base.type === 'ctx' || base.type === 'pkt' || base.type === 'pkt_meta') this.reject(pc, `BPF_ATOMIC stores into R${i.dst} ${base.type} is not allowed`);
+      memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: true, value, valueRegno: i.src });
+      return;
+    }
+    if (op.op === 'cmpxchg') this.readReg(f, 0, pc);
+    if (base.type === 'ctx' || base.type === 'pkt' || base.type === 'pkt_meta') this.reject(pc, `BPF_ATOMIC stores into R${i.dst} ${base.type} is not allowed`);
+    const load = op.op === 'cmpxchg' ? 0 : op.fetch || op.op === 'xchg' ? i.src : -1;
+    if (load >= 0) this.writeReg(f, load, pc);
+    memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: false });
+    const old = load >= 0 ? memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: false, intoReg: true }) : undefined;
+    memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: true });
+    if (load >= 0) f.regs[load] = old && old.type === 'scalar' ? (op.size === 4 ? zext(old) : old) : UNKNOWN;
   }
 
-  private ctxSize(): number {
-    return this.type === 'xdp' ? 24 : this.type === 'kprobe' ? 168 : this.type === 'tracepoint' || this.type === 'raw_tracepoint' ? 512 : 192;
-  }
-
-  /** xdp_md: data at 0, data_end at 4, data_meta at 8; __sk_buff (tc): data 76, data_end 80. */
-  private ctxPacketField(off: number): 'pkt' | 'pkt_end' | 'pkt_meta' | undefined {
-    if (this.type === 'xdp') return off === 0 ? 'pkt' : off === 4 ? 'pkt_end' : off === 8 ? 'pkt_meta' : undefined;
-    if (this.type === 'sched_cls' || this.type === 'sched_act') return off === 76 ? 'pkt' : off === 80 ? 'pkt_end' : off === 140 ? 'pkt_meta' : undefined;
-    return undefined;
-  }
-
-  private branch(st: State, f: Frame, i: Insn, op: { cond: string; is64: boolean; useReg: boolean }, pc: number, pending: State[]): State {
+  private branch(st: Path, f: Frame, i: Insn, op: { cond: string; is64: boolean; useReg: boolean }, pc: number): Path {
     const target = pc + i.off + 1;
     if (op.cond === 'ja') {
       st.pc = target;
       return st;
     }
+    const cond = op.cond as Exclude<typeof op.cond, 'ja'> as Parameters<typeof branchTaken>[2];
+    const is32 = !op.is64;
+    const b = op.useReg ? this.readReg(f, i.src, pc) : known(BigInt(i.imm));
     const a = this.readReg(f, i.dst, pc);
-    const b = op.useReg ? this.readReg(f, i.src, pc) : constant(op.is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0));
-    // null checks of nullable pointers
-    if (a.type === 'map_value_or_null' && isConst(b) && b.umin === 0n && (op.cond === 'jeq' || op.cond === 'jne')) {
-      const taken = cloneState(st);
-      const nullSide = op.cond === 'jeq' ? taken : st;
-      const okSide = op.cond === 'jeq' ? st : taken;
-      markId(nullSide, a.id!, constant(0n));
-      markId(okSide, a.id!, { ...a, type: 'map_value' });
-      taken.pc = target;
-      st.pc = pc + 1;
-      pending.push(taken);
+    const pred = branchTaken(a, b, cond, is32);
+    if (pred >= 0) {
+      if (a.type === 'scalar') this.precise(i.dst);
+      if (op.useReg && b.type === 'scalar') this.precise(i.src);
+    }
+    if (pred === 1) {
+      this.printInsnState(st);
+      st.pc = target;
       return st;
     }
-    // packet range from a comparison with pkt_end
-    if (a.type === 'pkt' && b.type === 'pkt_end' && ['jgt', 'jge', 'jlt', 'jle'].includes(op.cond)) {
-      const taken = cloneState(st);
-      const safe = op.cond === 'jgt' || op.cond === 'jge' ? st : taken;
-      const range = op.cond === 'jgt' || op.cond === 'jle' ? a.off : a.off - 1;
-      for (const fr of safe.frames) fr.regs.forEach((r, k) => {
-        if (r.type === 'pkt') fr.regs[k] = { ...r, range: Math.max(r.range ?? 0, range) };
-      });
-      taken.pc = target;
-      st.pc = pc + 1;
-      pending.push(taken);
-      return st;
-    }
-    if (a.type === 'scalar' && b.type === 'scalar') {
-      const outcome = decide(op.cond, a, b, op.is64);
-      if (outcome === true) {
-        st.pc = target;
-        return st;
-      }
-      if (outcome === false) {
-        st.pc = pc + 1;
-        return st;
-      }
-      const taken = cloneState(st);
-      refine(taken.frames[taken.frames.length - 1]!, i, op, true);
-      refine(f, i, op, false);
-      taken.pc = target;
-      pending.push(taken);
+    if (pred === 0) {
+      this.printInsnState(st);
       st.pc = pc + 1;
       return st;
     }
-    if (isPtrType(a) && isConst(b) && b.umin === 0n && (op.cond === 'jeq' || op.cond === 'jne')) {
-      // a non-null pointer compared with 0: the outcome is known
-      st.pc = op.cond === 'jne' ? target : pc + 1;
-      return st;
-    }
-    const taken = cloneState(st);
-    taken.pc = target;
-    pending.push(taken);
+    const other = this.fork(st);
+    other.pc = target;
+    other.prev = pc;
+    splitBranch(i, cond, is32, op.useReg, st, other);
+    this.push(other);
+    this.printInsnState(st);
     st.pc = pc + 1;
     return st;
   }
 
-  // ---- calls and stack arguments (spec §3-§4) ----
-
-  private argCountOf(subprog: number): number {
-    const s = this.subprogs[subprog]!;
-    return this.protos.get(s.name)?.params.length ?? s.argCount ?? MAX_BPF_FUNC_REG_ARGS;
+  /** A copy of the path to explore later, through the same checkpoints. */
+  private fork(st: Path): Path {
+    const other = cloneState(st) as Path;
+    if (st.cp) other.cp = st.cp;
+    other.hist = st.hist.slice();
+    return other;
   }
+
+  // ---- stack arguments (spec §3-§4) ----
 
   private stackArgStore(st: State, f: Frame, i: Insn, pc: number, value: Reg): State {
     const k = -i.off / 8;
@@ -514,142 +638,9 @@ class Verifier {
     const incoming = depth === 0 ? 0 : Math.max(0, this.argCountOf(f.subprog) - MAX_BPF_FUNC_REG_ARGS);
     if (k > incoming) this.reject(pc, `invalid read from stack arg off ${i.off} depth ${depth}`);
     const caller = st.frames[depth - 1]!;
+    this.writeReg(f, i.dst, pc);
     f.regs[i.dst] = caller.out[k - 1] ?? UNKNOWN;
     st.pc = pc + 1;
-    return st;
-  }
-
-  /** Outgoing slots a callee with `n` arguments needs, checked and consumed. */
-  private passStackArgs(f: Frame, n: number, pc: number): (Reg | undefined)[] {
-    const need = Math.max(0, n - MAX_BPF_FUNC_REG_ARGS);
-    for (let s = 0; s < need; s++) if (f.out[s] === undefined) this.reject(pc, `callee expects ${n} args, stack arg${s + 1} is not initialized`);
-    this.slotsRequired[f.subprog] = Math.max(this.slotsRequired[f.subprog]!, need);
-    return f.out.slice();
-  }
-
-  private afterCall(f: Frame): void {
-    // spec §4.4: every call leaves all outgoing slots uninitialised; calls forbid later r11 loads
-    f.out.fill(undefined);
-    f.noStackArgLoad = true;
-    for (let r = 1; r <= 5; r++) f.regs[r] = NOT_INIT;
-  }
-
-  private call(st: State, f: Frame, i: Insn, target: 'helper' | 'subprog' | 'kfunc', pc: number): State {
-    if (target === 'subprog') {
-      const start = pc + i.imm + 1;
-      const sub = this.subprogs.findIndex((s) => s.start === start);
-      if (st.frames.length >= MAX_CALL_FRAMES) this.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep !`);
-      if (st.frames.some((fr) => fr.subprog === sub)) this.reject(pc, `recursive call from insn ${pc} to ${start}`);
-      // r1..r5 are copied as they are: the callee's own reads decide (kernel: copies caller regs)
-      this.passStackArgs(f, this.argCountOf(sub), pc);
-      const callee = newFrame(sub, pc);
-      for (let r = 1; r <= 5; r++) callee.regs[r] = f.regs[r]!;
-      callee.regs[10] = this.fp(st.frames.length);
-      // the callee reads its incoming slots from the caller's frame, which stays untouched until return
-      st.frames.push(callee);
-      const combined = st.frames.reduce((n2, fr) => n2 + ((this.depth[fr.subprog]! + 7) & ~7), 0);
-      if (combined > STACK) this.reject(pc, `combined stack size of ${st.frames.length} calls is ${combined}. Too large`);
-      st.pc = start;
-      return st;
-    }
-    if (target === 'kfunc') {
-      const name = this.kfuncAt.get(pc);
-      const proto = name !== undefined ? this.protos.get(name) : undefined;
-      if (!proto) this.reject(pc, `kernel function ${name ?? `btf_id ${i.imm}`} has no prototype (declare it with .kfunc)`);
-      const n = proto.params.length;
-      const slots = this.passStackArgs(f, n, pc);
-      proto.params.forEach((p, k) => {
-        const where = k < 5 ? `R${k + 1}` : `*(R11-${(k - 4) * 8})`;
-        const reg = k < 5 ? this.readReg(f, k + 1, pc) : slots[k - 5]!;
-        checkKfuncArg(p.type, reg, where, pc, (m) => this.reject(pc, m));
-      });
-      this.afterCall(f);
-      f.regs[0] = /\*/.test(proto.ret) ? UNKNOWN : proto.ret === 'void' ? NOT_INIT : UNKNOWN;
-      st.pc = pc + 1;
-      return st;
-    }
-    const h = HELPERS[i.imm];
-    if (!h) {
-      const name = helperName(i.imm);
-      if (name === undefined) this.reject(pc, `invalid func unknown#${i.imm}`);
-      this.reject(pc, `helper ${name}#${i.imm} is not modelled by @bpf/verifier yet`);
-    }
-    if (h.types && !h.types.includes(this.type)) this.reject(pc, `program of this type cannot use helper ${helperName(i.imm)}#${i.imm}`);
-    if (i.imm === 12) this.tailCallReached = true;
-    let map: MapDef | undefined;
-    h.args.forEach((t, k) => {
-      const r = this.readReg(f, k + 1, pc);
-      map = this.checkHelperArg(st, f, t, r, k + 1, pc, map);
-    });
-    const constKey = i.imm === 1 && map !== undefined && /array/.test(map.type) && !/prog|of_maps/.test(map.type) ? this.constKey(st, f.regs[2]!, map.keySize) : undefined;
-    this.afterCall(f);
-    if (h.ret === 'map_value_or_null') {
-      // an array lookup with a constant in-range key cannot fail (kernel: const map key)
-      const nonNull = constKey !== undefined && constKey < map!.maxEntries;
-      f.regs[0] = { ...UNKNOWN, type: nonNull ? 'map_value' : 'map_value_or_null', map, ...(nonNull ? {} : { id: this.nextId++ }), umin: 0n, umax: 0n, smin: 0n, smax: 0n };
-    } else f.regs[0] = UNKNOWN;
-    st.pc = pc + 1;
-    return st;
-  }
-
-  /** The key bytes a stack pointer points to, when all are known constants (little-endian). */
-  private constKey(st: State, r: Reg, size: number): number | undefined {
-    if (r.type !== 'fp' || size > 4) return undefined;
-    const frame = st.frames[r.frame ?? 0]!;
-    let v = 0;
-    for (let b = size - 1; b >= 0; b--) {
-      const x = frame.stackValues[STACK + r.off + b];
-      if (x === undefined || x < 0) return undefined;
-      v = v * 256 + x;
-    }
-    return v;
-  }
-
-  private checkHelperArg(st: State, f: Frame, t: ArgType, r: Reg, regno: number, pc: number, map: MapDef | undefined): MapDef | undefined {
-    switch (t) {
-      case 'anything':
-        return map;
-      case 'ctx':
-        if (r.type !== 'ctx') this.reject(pc, `R${regno} type=${typeName(r)} expected=ctx`);
-        return map;
-      case 'map':
-        if (r.type !== 'map_ptr') this.reject(pc, `R${regno} type=${typeName(r)} expected=map_ptr`);
-        return r.map;
-      case 'map_key':
-      case 'map_value':
-      case 'mem': {
-        if (r.type !== 'fp' && r.type !== 'map_value' && r.type !== 'pkt') this.reject(pc, `R${regno} type=${typeName(r)} expected=fp, pkt, pkt_meta, map_key, map_value`);
-        const size = t === 'map_key' ? map!.keySize : t === 'map_value' ? map!.valueSize : Number(f.regs[regno + 1]?.umax ?? 0n);
-        if (r.type === 'fp') {
-          const frame = st.frames[r.frame ?? 0]!;
-          for (let b = 0; b < size; b++) {
-            const at = r.off + b;
-            if (at < -STACK || at >= 0) this.reject(pc, `invalid indirect access to stack R${regno} off=${r.off} size=${size}`);
-            if (!frame.stackBytes[STACK + at] && t !== 'mem') this.reject(pc, `invalid indirect read from stack R${regno} off ${r.off}+${b} size ${size}`);
-          }
-        }
-        return map;
-      }
-      case 'size': {
-        if (r.type !== 'scalar') this.reject(pc, `R${regno} type=${typeName(r)} expected=scalar`);
-        return map;
-      }
-    }
-  }
-
-  private exit(st: State, f: Frame, pc: number): State | null {
-    const r0 = f.regs[0]!;
-    if (r0.type === 'not_init') this.reject(pc, 'R0 !read_ok');
-    if (st.frames.length === 1) {
-      if (this.tailCallReached && this.insns.some((x) => x.dst === 11 || x.src === 11))
-        this.reject(pc, 'tail_call is not allowed in a program that uses stack arguments');
-      return null;
-    }
-    const callee = st.frames.pop()!;
-    const caller = st.frames[st.frames.length - 1]!;
-    caller.regs[0] = callee.regs[0]!;
-    this.afterCall(caller);
-    st.pc = callee.callsite + 1;
     return st;
   }
 
@@ -659,138 +650,28 @@ class Verifier {
       const r = this.slotsRequired[k]!;
       if (w > r) this.reject(this.subprogs[k]!.start, `func#${k} writes ${w} stack arg slots, but calls only require ${r}`);
     });
+    if (this.tailCallReached && this.insns.some((x) => x.dst === 11 || x.src === 11)) this.reject(0, 'tail_call is not allowed in a program that uses stack arguments');
+    this.maxStackDepth();
+  }
+
+  /** check_max_stack_depth: the combined stack of every chain of calls, each frame rounded up to 16 bytes (JIT). */
+  private maxStackDepth(): void {
+    const round = (d: number): number => Math.ceil(d / 16) * 16;
+    const walk = (sub: number, frame: number, total: number): void => {
+      const depth = total + round(this.depth[sub]!);
+      if (depth > STACK) this.reject(this.subprogs[sub]!.start, `combined stack size of ${frame + 1} calls is ${depth}. Too large`);
+      const s = this.subprogs[sub]!;
+      for (let pc = s.start; pc < s.end; pc++) {
+        const i = this.insns[pc]!;
+        const callee = i.code === 0x85 && i.src === 1 ? pc + i.imm + 1 : i.code === 0x18 && i.src === 4 ? pc + i.imm + 1 : -1;
+        if (callee < 0) continue;
+        const k = this.subprogs.findIndex((x) => x.start === callee);
+        if (k < 0 || frame + 1 >= 8) continue;
+        walk(k, frame + 1, depth);
+      }
+    };
+    walk(0, 0, 0);
   }
 }
 
-function isPtrType(r: Reg): boolean {
-  return r.type === 'ctx' || r.type === 'fp' || r.type === 'map_value' || r.type === 'map_ptr' || r.type === 'pkt';
-}
-
-export function typeName(r: Reg): string {
-  return r.type === 'fp' ? 'fp' : r.type === 'map_ptr' ? 'map_ptr' : r.type;
-}
-
-/** Replace every register and stack-argument slot carrying nullable id `id` (spec §4.4). */
-function markId(st: State, id: number, to: Reg): void {
-  for (const fr of st.frames) {
-    fr.regs.forEach((r, k) => {
-      if (r.id === id && r.type === 'map_value_or_null') fr.regs[k] = to.type === 'scalar' ? to : { ...r, type: 'map_value' };
-    });
-    fr.out.forEach((r, k) => {
-      if (r?.id === id && r.type === 'map_value_or_null') fr.out[k] = to.type === 'scalar' ? to : { ...r, type: 'map_value' };
-    });
-    fr.stack.forEach((s, k) => {
-      if (s.kind === 'spill' && s.reg.id === id && s.reg.type === 'map_value_or_null') fr.stack[k] = { kind: 'spill', reg: to.type === 'scalar' ? to : { ...s.reg, type: 'map_value' } };
-    });
-  }
-}
-
-function truncate32(r: Reg): Reg {
-  if (r.umax <= 0xffffffffn) return r;
-  if (isConst(r)) return constant(r.umin & 0xffffffffn);
-  return urange(0n, 0xffffffffn);
-}
-
-const U64 = 0xffffffffffffffffn;
-
-function scalarAlu(op: string, a: Reg, b: Reg, is64: boolean): Reg {
-  const mask = is64 ? U64 : 0xffffffffn;
-  if (isConst(a) && isConst(b)) {
-    const x = a.umin & mask;
-    const y = b.umin & mask;
-    const sx = is64 ? BigInt.asIntN(64, x) : BigInt.asIntN(32, x);
-    const sy = is64 ? BigInt.asIntN(64, y) : BigInt.asIntN(32, y);
-    const sh = y & (is64 ? 63n : 31n);
-    let v: bigint;
-    switch (op) {
-      case 'add': v = x + y; break;
-      case 'sub': v = x - y; break;
-      case 'mul': v = x * y; break;
-      case 'div': v = y === 0n ? 0n : x / y; break;
-      case 'sdiv': v = sy === 0n ? 0n : sy === -1n ? -sx : sx / sy; break;
-      case 'mod': v = y === 0n ? x : x % y; break;
-      case 'smod': v = sy === 0n ? sx : sy === -1n ? 0n : sx % sy; break;
-      case 'or': v = x | y; break;
-      case 'and': v = x & y; break;
-      case 'xor': v = x ^ y; break;
-      case 'lsh': v = x << sh; break;
-      case 'rsh': v = x >> sh; break;
-      case 'arsh': v = sx >> sh; break;
-      case 'neg': v = -x; break;
-      default: return UNKNOWN;
-    }
-    return constant(v & mask);
-  }
-  // a few range rules the kernel applies too: and with a constant, unsigned shifts right, mod
-  if (op === 'and' && isConst(b)) return urange(0n, b.umin & mask);
-  if (op === 'and' && isConst(a)) return urange(0n, a.umin & mask);
-  if (op === 'rsh' && isConst(b)) return urange(0n, (is64 ? a.umax : a.umax > 0xffffffffn ? 0xffffffffn : a.umax) >> (b.umin & (is64 ? 63n : 31n)));
-  if ((op === 'mod') && isConst(b) && b.umin > 0n) return urange(0n, (b.umin & mask) - 1n);
-  if (op === 'add' && a.umax + b.umax <= mask) return urange(a.umin + b.umin, a.umax + b.umax);
-  return is64 ? UNKNOWN : urange(0n, 0xffffffffn);
-}
-
-/** Whether a comparison of two scalars is always or never taken (kernel: is_branch_taken). */
-function decide(cond: string, a: Reg, b: Reg, is64: boolean): boolean | undefined {
-  if (!is64) {
-    if (!(a.umax <= 0xffffffffn && b.umax <= 0xffffffffn)) return isConst(a) && isConst(b) ? decide(cond, constant(a.umin & 0xffffffffn), constant(b.umin & 0xffffffffn), true) : undefined;
-  }
-  const au = [a.umin, a.umax] as const;
-  const bu = [b.umin, b.umax] as const;
-  const as = [a.smin, a.smax] as const;
-  const bs = [b.smin, b.smax] as const;
-  switch (cond) {
-    case 'jeq':
-      if (isConst(a) && isConst(b)) return a.umin === b.umin;
-      if (au[1] < bu[0] || au[0] > bu[1]) return false;
-      return undefined;
-    case 'jne':
-      if (isConst(a) && isConst(b)) return a.umin !== b.umin;
-      if (au[1] < bu[0] || au[0] > bu[1]) return true;
-      return undefined;
-    case 'jgt': return au[0] > bu[1] ? true : au[1] <= bu[0] ? false : undefined;
-    case 'jge': return au[0] >= bu[1] ? true : au[1] < bu[0] ? false : undefined;
-    case 'jlt': return au[1] < bu[0] ? true : au[0] >= bu[1] ? false : undefined;
-    case 'jle': return au[1] <= bu[0] ? true : au[0] > bu[1] ? false : undefined;
-    case 'jsgt': return as[0] > bs[1] ? true : as[1] <= bs[0] ? false : undefined;
-    case 'jsge': return as[0] >= bs[1] ? true : as[1] < bs[0] ? false : undefined;
-    case 'jslt': return as[1] < bs[0] ? true : as[0] >= bs[1] ? false : undefined;
-    case 'jsle': return as[1] <= bs[0] ? true : as[0] > bs[1] ? false : undefined;
-    case 'jset':
-      if (isConst(a) && isConst(b)) return (a.umin & b.umin) !== 0n;
-      return undefined;
-    default:
-      return undefined;
-  }
-}
-
-/** Narrow the compared register's unsigned bounds on one side of a branch against a constant. */
-function refine(f: Frame, i: Insn, op: { cond: string; is64: boolean; useReg: boolean }, taken: boolean): void {
-  if (op.useReg || !op.is64) return;
-  const r = f.regs[i.dst]!;
-  if (r.type !== 'scalar') return;
-  const k = BigInt.asUintN(64, BigInt(i.imm));
-  let { umin, umax } = r;
-  const c = taken ? op.cond : ({ jeq: 'jne', jne: 'jeq', jgt: 'jle', jge: 'jlt', jlt: 'jge', jle: 'jgt' } as Record<string, string>)[op.cond];
-  switch (c) {
-    case 'jeq': umin = umax = k; break;
-    case 'jgt': umin = umin > k + 1n ? umin : k + 1n; break;
-    case 'jge': umin = umin > k ? umin : k; break;
-    case 'jlt': if (k > 0n) umax = umax < k - 1n ? umax : k - 1n; break;
-    case 'jle': umax = umax < k ? umax : k; break;
-    default: return;
-  }
-  if (umin <= umax) f.regs[i.dst] = urange(umin, umax);
-}
-
-/** kfunc argument types from their C spelling (spec §4.3: stack arguments named *(R11-8k)). */
-function checkKfuncArg(type: string, r: Reg, where: string, _pc: number, reject: (m: string) => never): void {
-  const t = type.trim();
-  if (/^struct\s+\w+$/.test(t) || /^union\s+\w+$/.test(t)) reject(`Unrecognized ${where} type ${t.startsWith('struct') ? 'STRUCT' : 'UNION'}`);
-  if (/\*$/.test(t)) {
-    if (r.type === 'not_init') reject(`${where} !read_ok`);
-    if (r.type === 'scalar' && !(isConst(r) && r.umin === 0n)) reject(`${where} type=scalar expected=fp, pkt, pkt_meta, map_key, map_value, mem`);
-    return;
-  }
-  if (r.type !== 'scalar') reject(`${where} is not a scalar`);
-}
+export { typeName } from './print.js';

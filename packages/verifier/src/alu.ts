@@ -1,0 +1,203 @@
+/**
+ * ALU instructions (kernel/bpf/verifier.c check_alu_op, adjust_reg_min_max_vals,
+ * adjust_ptr_min_max_vals): moves with scalar ids, scalar arithmetic through scalar.ts, and
+ * pointer arithmetic with the kernel's offset rules and messages.
+ */
+import type { AluName, Insn } from '@bpf/isa';
+import { ALU_STR, type Env } from './env.js';
+import { boundsSync, coerceSubregToSizeSx, coerceToSizeSx, scalarAlu, zext } from './scalar.js';
+import { known, S64_MAX, S64_MIN, UNKNOWN, type Frame, type Reg } from './state.js';
+import { tnumAdd, tnumIsConst, tnumSub, U64_MAX } from './tnum.js';
+
+export interface AluOp {
+  readonly op: AluName;
+  readonly is64: boolean;
+  readonly useReg: boolean;
+  readonly sxBits?: 8 | 16 | 32;
+}
+
+const BPF_MAX_VAR_OFF = 1n << 29n;
+
+const fls64 = (x: bigint): number => (x === 0n ? 0 : x.toString(2).length);
+
+/** assign_scalar_id_before_mov: give a non-constant scalar an id so that copies stay linked. */
+function withId(env: Env, r: Reg): Reg {
+  if (r.type === 'scalar' && !r.id && !tnumIsConst(r.var)) return { ...r, id: env.nextId() };
+  return r;
+}
+
+function clearId(r: Reg): Reg {
+  if (!r.id) return r;
+  const { id: _id, addConst: _a, ...rest } = r;
+  return { ...rest, off: r.type === 'scalar' ? 0 : r.off };
+}
+
+function mov(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): void {
+  if (!op.useReg) {
+    env.writeReg(f, i.dst, pc);
+    f.regs[i.dst] = op.is64 ? known(BigInt(i.imm)) : known(BigInt(i.imm >>> 0));
+    return;
+  }
+  let src = env.readReg(f, i.src, pc);
+  env.writeReg(f, i.dst, pc);
+  const bits = op.sxBits;
+  if (op.is64) {
+    if (!bits) {
+      src = withId(env, src);
+      f.regs[i.src] = src;
+      f.regs[i.dst] = src;
+      return;
+    }
+    if (src.type !== 'scalar') {
+      f.regs[i.dst] = UNKNOWN;
+      return;
+    }
+    const noSext = src.umax < 1n << BigInt(bits - 1);
+    if (noSext) f.regs[i.src] = src = withId(env, src);
+    const copy = noSext ? src : clearId(src);
+    f.regs[i.dst] = coerceToSizeSx(copy, (bits / 8) as 1 | 2 | 4);
+    return;
+  }
+  if (src.type !== 'scalar') {
+    f.regs[i.dst] = zext(UNKNOWN);
+    return;
+  }
+  if (!bits) {
+    const fits = fls64(src.umax) <= 32;
+    if (fits) f.regs[i.src] = src = withId(env, src);
+    f.regs[i.dst] = zext(fits ? src : clearId(src));
+    return;
+  }
+  const noSext = src.umax < 1n << BigInt(bits - 1);
+  if (noSext) f.regs[i.src] = src = withId(env, src);
+  f.regs[i.dst] = zext(coerceSubregToSizeSx(noSext ? src : clearId(src), bits as 1 | 2));
+}
+
+/** Run one ALU instruction on frame `f`. */
+export function checkAlu(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): void {
+  if (op.op === 'mov' || op.op === 'movsx') return mov(env, f, i, op, pc);
+  if (op.op === 'neg') {
+    const dst = env.readReg(f, i.dst, pc);
+    env.writeReg(f, i.dst, pc);
+    f.regs[i.dst] = dst.type === 'scalar' ? scalarAlu('neg', clearId(dst), dst, !op.is64) : UNKNOWN;
+    return;
+  }
+  const src: Reg = op.useReg ? env.readReg(f, i.src, pc) : known(BigInt(i.imm));
+  const dst = env.readReg(f, i.dst, pc);
+  if ((op.op === 'div' || op.op === 'mod' || op.op === 'sdiv' || op.op === 'smod') && !op.useReg && i.imm === 0) env.reject(pc, 'div by zero');
+  if ((op.op === 'lsh' || op.op === 'rsh' || op.op === 'arsh') && !op.useReg && (i.imm < 0 || i.imm >= (op.is64 ? 64 : 32))) env.reject(pc, `invalid shift ${i.imm}`);
+  env.writeReg(f, i.dst, pc);
+  if (src.type !== 'scalar' && dst.type !== 'scalar') {
+    // two pointers: only subtraction, and it yields an unknown scalar (allow_ptr_leaks)
+    if (op.op === 'sub') {
+      f.regs[i.dst] = UNKNOWN;
+      return;
+    }
+    env.reject(pc, `R${i.dst} pointer ${ALU_STR[op.op]} pointer prohibited`);
+  }
+  if (dst.type !== 'scalar') {
+    if (op.useReg) env.precise(i.src);
+    f.regs[i.dst] = ptrArith(env, op, dst, src, i.dst, pc, false);
+    return;
+  }
+  if (src.type !== 'scalar') {
+    env.precise(i.dst);
+    f.regs[i.dst] = ptrArith(env, op, src, dst, i.dst, pc, true);
+    return;
+  }
+  let out = scalarAlu(op.op, dst, src, !op.is64);
+  // `rX += K` keeps rX linked to its copies with a known delta (BPF_ADD_CONST)
+  if (op.op === 'add' && op.is64 && dst.id && tnumIsConst(src.var) && out !== UNKNOWN) {
+    const val = src.var.value;
+    if (dst.addConst || val > 0x7fffffffn) out = clearId(out);
+    else out = { ...out, id: dst.id, addConst: true, off: Number(val) };
+  } else out = clearId(out);
+  f.regs[i.dst] = out;
+}
+
+/** check_reg_sane_offset. */
+function saneOffset(env: Env, r: Reg, type: string, pc: number): void {
+  const isKnown = tnumIsConst(r.var);
+  const val = BigInt.asIntN(64, r.var.value);
+  if (isKnown && (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF)) env.reject(pc, `math between ${type} pointer and ${val} is not allowed`);
+  if (r.off >= Number(BPF_MAX_VAR_OFF) || r.off <= -Number(BPF_MAX_VAR_OFF)) env.reject(pc, `${type} pointer offset ${r.off} is not allowed`);
+  if (r.smin === S64_MIN) env.reject(pc, `math between ${type} pointer and register with unbounded min value is not allowed`);
+  if (r.smin >= BPF_MAX_VAR_OFF || r.smin <= -BPF_MAX_VAR_OFF) env.reject(pc, `value ${r.smin} makes ${type} pointer be out of bounds`);
+}
+
+const fitsS32 = (x: number): boolean => x === (x | 0);
+
+/** adjust_ptr_min_max_vals: `ptr op= off`, where `reversed` means the scalar was the destination. */
+function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: number, reversed: boolean): Reg {
+  const typeStr = ptr.type === 'fp' ? 'fp' : ptr.type;
+  if (!op.is64) {
+    if (op.op === 'sub') return UNKNOWN;
+    env.reject(pc, `R${dst} 32-bit pointer arithmetic prohibited`);
+  }
+  const isKnown = tnumIsConst(off.var) && off.smin === off.smax && off.umin === off.umax;
+  if ((tnumIsConst(off.var) && (off.smin !== off.smax || off.umin !== off.umax)) || off.smin > off.smax || off.umin > off.umax) return UNKNOWN;
+  if (ptr.type === 'map_value_or_null' || ptr.type === 'ringbuf_mem_or_null') env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited, null-check it first`);
+  if (ptr.type === 'map_ptr' && !(isKnown && off.smin === 0n && op.op === 'add')) env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
+  if (ptr.type === 'pkt_end' || ptr.type === 'func') env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
+  saneOffset(env, off, typeStr, pc);
+  saneOffset(env, ptr, typeStr, pc);
+  const smin = off.smin;
+  switch (op.op) {
+    case 'add': {
+      const fixed = ptr.off + Number(smin);
+      if (isKnown && fitsS32(fixed)) return boundsSync({ ...ptr, off: fixed, s32min: -0x80000000n, s32max: 0x7fffffffn, u32min: 0n, u32max: 0xffffffffn });
+      const lo = ptr.smin + off.smin;
+      const hi = ptr.smax + off.smax;
+      const sOv = lo < S64_MIN || lo > S64_MAX || hi < S64_MIN || hi > S64_MAX;
+      const ulo = ptr.umin + off.umin;
+      const uhi = ptr.umax + off.umax;
+      const uOv = ulo > U64_MAX || uhi > U64_MAX;
+      let out: Reg = {
+        ...ptr,
+        var: tnumAdd(ptr.var, off.var),
+        smin: sOv ? S64_MIN : lo,
+        smax: sOv ? S64_MAX : hi,
+        umin: uOv ? 0n : ulo,
+        umax: uOv ? U64_MAX : uhi,
+        s32min: -0x80000000n,
+        s32max: 0x7fffffffn,
+        u32min: 0n,
+        u32max: 0xffffffffn,
+      };
+      if (ptr.type === 'pkt' || ptr.type === 'pkt_meta') out = { ...out, id: env.nextId(), range: 0 };
+      saneOffset(env, out, typeStr, pc);
+      return boundsSync(out);
+    }
+    case 'sub': {
+      if (reversed) env.reject(pc, `R${dst} tried to subtract pointer from scalar`);
+      if (ptr.type === 'fp') env.reject(pc, `R${dst} subtraction from stack pointer prohibited`);
+      const fixed = ptr.off - Number(smin);
+      if (isKnown && fitsS32(fixed)) return boundsSync({ ...ptr, off: fixed, s32min: -0x80000000n, s32max: 0x7fffffffn, u32min: 0n, u32max: 0xffffffffn });
+      const lo = ptr.smin - off.smax;
+      const hi = ptr.smax - off.smin;
+      const sOv = lo < S64_MIN || lo > S64_MAX || hi < S64_MIN || hi > S64_MAX;
+      const uOv = ptr.umin < off.umax;
+      let out: Reg = {
+        ...ptr,
+        var: tnumSub(ptr.var, off.var),
+        smin: sOv ? S64_MIN : lo,
+        smax: sOv ? S64_MAX : hi,
+        umin: uOv ? 0n : ptr.umin - off.umax,
+        umax: uOv ? U64_MAX : ptr.umax - off.umin,
+        s32min: -0x80000000n,
+        s32max: 0x7fffffffn,
+        u32min: 0n,
+        u32max: 0xffffffffn,
+      };
+      if (ptr.type === 'pkt' || ptr.type === 'pkt_meta') out = { ...out, id: env.nextId(), ...(off.smin < 0n ? { range: 0 } : {}) };
+      saneOffset(env, out, typeStr, pc);
+      return boundsSync(out);
+    }
+    case 'and':
+    case 'or':
+    case 'xor':
+      return env.reject(pc, `R${dst} bitwise operator ${ALU_STR[op.op]} on pointer prohibited`);
+    default:
+      return env.reject(pc, `R${dst} pointer arithmetic with ${ALU_STR[op.op]} operator prohibited`);
+  }
+}

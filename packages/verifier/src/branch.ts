@@ -1,0 +1,188 @@
+/**
+ * Conditional jumps (kernel/bpf/verifier.c check_cond_jmp_op): the outcome when it is known
+ * (is_branch_taken), range refinement on both sides (reg_set_min_max), linked scalars
+ * (sync_linked_regs), null checks (mark_ptr_or_null_regs) and packet ranges
+ * (try_match_pkt_pointers, find_good_pkt_pointers).
+ */
+import type { Insn, JmpCond } from '@bpf/isa';
+import { flipCond, refineCond, regConstValue, regIsConst, revCond, scalarBranchTaken, type Cond } from './cond.js';
+import { scalarAlu } from './scalar.js';
+import { known, type Frame, type Reg, type State } from './state.js';
+
+const AT_PKT_END = -1;
+const BEYOND_PKT_END = -2;
+const MAX_PACKET_OFF = 0xffff;
+
+const isPkt = (r: Reg): boolean => r.type === 'pkt' || r.type === 'pkt_meta' || r.type === 'pkt_end';
+const isPtr = (r: Reg): boolean => r.type !== 'scalar' && r.type !== 'not_init';
+const mayBeNull = (r: Reg): boolean => r.type === 'map_value_or_null' || r.type === 'ringbuf_mem_or_null';
+
+function pktBranchTaken(dst: Reg, src: Reg, cond0: JmpCond): 1 | 0 | -1 {
+  let cond = cond0;
+  let pkt: Reg;
+  if (src.type === 'pkt_end') pkt = dst;
+  else if (dst.type === 'pkt_end') {
+    pkt = src;
+    cond = flipCond(cond);
+  } else return -1;
+  const range = pkt.range ?? 0;
+  if (range >= 0) return -1;
+  if ((cond === 'jle' || cond === 'jgt') && range === BEYOND_PKT_END) return cond === 'jgt' ? 1 : 0;
+  if ((cond === 'jlt' || cond === 'jge') && (range === BEYOND_PKT_END || range === AT_PKT_END)) return cond === 'jge' ? 1 : 0;
+  return -1;
+}
+
+/** is_branch_taken. */
+export function branchTaken(dst: Reg, src: Reg, cond0: JmpCond, is32: boolean): 1 | 0 | -1 {
+  if (isPkt(dst) && isPkt(src) && !is32) return pktBranchTaken(dst, src, cond0);
+  if (isPtr(dst) || isPtr(src)) {
+    let cond = cond0;
+    let a = dst;
+    let b = src;
+    if (!(b.type === 'scalar' && regIsConst(b, is32))) {
+      cond = flipCond(cond);
+      [a, b] = [b, a];
+    }
+    if (!(b.type === 'scalar' && regIsConst(b, is32))) return -1;
+    if (!isPtr(a) || mayBeNull(a)) return -1;
+    if (regConstValue(b, is32) !== 0n) return -1;
+    return cond === 'jeq' ? 0 : cond === 'jne' ? 1 : -1;
+  }
+  return scalarBranchTaken(dst, src, cond0, is32);
+}
+
+/** Every register and spilled register of the state, for updates by id. */
+function forEachReg(st: State, fn: (r: Reg) => Reg): void {
+  for (const f of st.frames) {
+    for (let k = 0; k < f.regs.length; k++) f.regs[k] = fn(f.regs[k]!);
+    for (let s = 0; s < f.spilled.length; s++) if (f.spilled[s]) f.spilled[s] = fn(f.spilled[s]!);
+    for (let s = 0; s < f.out.length; s++) if (f.out[s]) f.out[s] = fn(f.out[s]!);
+  }
+}
+
+/** `r + delta` for a linked scalar, keeping its id and offset. */
+function scalarAddConst(r: Reg, delta: bigint): Reg {
+  return scalarAlu('add', r, known(delta), false);
+}
+
+/** sync_linked_regs: scalars sharing the id of `known` learn its bounds. */
+function syncLinked(st: State, knownReg: Reg, self: Reg): void {
+  if (knownReg.type !== 'scalar' || !knownReg.id) return;
+  forEachReg(st, (r) => {
+    if (r === self || r.type !== 'scalar' || r.id !== knownReg.id) return r;
+    if ((!r.addConst && !knownReg.addConst) || r.off === knownReg.off) return knownReg;
+    const moved = scalarAddConst(knownReg, BigInt((r.off | 0) - (knownReg.off | 0)));
+    return { ...moved, id: r.id, off: r.off, addConst: r.addConst };
+  });
+}
+
+/** mark_ptr_or_null_regs: after a null check, copies of a nullable pointer become the pointer or 0. */
+function markPtrOrNull(st: State, id: number, isNull: boolean): void {
+  let refId: number | undefined;
+  forEachReg(st, (r) => {
+    if (r.id !== id || !mayBeNull(r)) return r;
+    if (isNull) {
+      refId = r.refObjId ?? refId;
+      return known(0n);
+    }
+    const { id: _id, ...rest } = r;
+    return { ...rest, type: r.type === 'map_value_or_null' ? 'map_value' : 'ringbuf_mem' };
+  });
+  if (isNull && refId !== undefined) st.refs = st.refs.filter((x) => x.id !== refId);
+}
+
+/** find_good_pkt_pointers: packet pointers sharing the compared one's id gain its range. */
+function goodPktPointers(st: State, dst: Reg, rightOpen: boolean): void {
+  if (dst.off < 0 || (dst.off === 0 && rightOpen)) return;
+  if (dst.umax > BigInt(MAX_PACKET_OFF) || dst.umax + BigInt(dst.off) > BigInt(MAX_PACKET_OFF)) return;
+  const range = dst.off - (rightOpen ? 1 : 0);
+  forEachReg(st, (r) => (r.type === dst.type && (r.id ?? 0) === (dst.id ?? 0) ? { ...r, range: Math.max(r.range ?? 0, range) } : r));
+}
+
+function markPktEnd(f: Frame, regno: number, rangeOpen: boolean): void {
+  const r = f.regs[regno]!;
+  if (r.type !== 'pkt') return;
+  f.regs[regno] = { ...r, range: rangeOpen ? BEYOND_PKT_END : AT_PKT_END };
+}
+
+/** try_match_pkt_pointers: `this` is the fall-through state, `other` the taken one. */
+function matchPkt(i: Insn, cond: JmpCond, dst: Reg, src: Reg, self: State, other: State): boolean {
+  const fs = self.frames[self.frames.length - 1]!;
+  const fo = other.frames[other.frames.length - 1]!;
+  const dataVsEnd = (dst.type === 'pkt' && src.type === 'pkt_end') || (dst.type === 'pkt_meta' && src.type === 'pkt');
+  const endVsData = (dst.type === 'pkt_end' && src.type === 'pkt') || (dst.type === 'pkt' && src.type === 'pkt_meta');
+  if (!dataVsEnd && !endVsData) return false;
+  switch (cond) {
+    case 'jgt':
+      if (dataVsEnd) {
+        goodPktPointers(self, dst, false);
+        markPktEnd(fo, i.dst, true);
+      } else {
+        goodPktPointers(other, src, true);
+        markPktEnd(fs, i.src, false);
+      }
+      return true;
+    case 'jlt':
+      if (dataVsEnd) {
+        goodPktPointers(other, dst, true);
+        markPktEnd(fs, i.dst, false);
+      } else {
+        goodPktPointers(self, src, false);
+        markPktEnd(fo, i.src, true);
+      }
+      return true;
+    case 'jge':
+      if (dataVsEnd) {
+        goodPktPointers(self, dst, true);
+        markPktEnd(fo, i.dst, false);
+      } else {
+        goodPktPointers(other, src, false);
+        markPktEnd(fs, i.src, true);
+      }
+      return true;
+    case 'jle':
+      if (dataVsEnd) {
+        goodPktPointers(other, dst, false);
+        markPktEnd(fs, i.dst, true);
+      } else {
+        goodPktPointers(self, src, true);
+        markPktEnd(fo, i.src, false);
+      }
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * The two sides of a conditional jump that is not decided: refines `self` (fall-through) and
+ * `other` (taken) in place.
+ */
+export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boolean, self: State, other: State): void {
+  const fs = self.frames[self.frames.length - 1]!;
+  const fo = other.frames[other.frames.length - 1]!;
+  const dst = fs.regs[i.dst]!;
+  const src = useReg ? fs.regs[i.src]! : known(BigInt(i.imm));
+  if (dst.type === 'scalar' && src.type === 'scalar') {
+    const [fd, fsrc] = refineCond(dst, src, revCond(cond as Cond), is32);
+    const [td, tsrc] = refineCond(fo.regs[i.dst]!, useReg ? fo.regs[i.src]! : src, cond, is32);
+    fs.regs[i.dst] = fd;
+    fo.regs[i.dst] = td;
+    if (useReg) {
+      fs.regs[i.src] = fsrc;
+      fo.regs[i.src] = tsrc;
+      syncLinked(self, fsrc, fsrc);
+      syncLinked(other, tsrc, tsrc);
+    }
+    syncLinked(self, fd, fd);
+    syncLinked(other, td, td);
+    return;
+  }
+  if (!is32 && !useReg && i.imm === 0 && (cond === 'jeq' || cond === 'jne') && mayBeNull(dst)) {
+    markPtrOrNull(self, dst.id!, cond === 'jeq' ? false : true);
+    markPtrOrNull(other, dst.id!, cond === 'jeq');
+    return;
+  }
+  if (useReg && !is32) matchPkt(i, cond, dst, src, self, other);
+}
+

@@ -1,0 +1,374 @@
+/**
+ * Calls (kernel/bpf/verifier.c check_helper_call, check_func_arg, check_func_call,
+ * prepare_func_exit, check_return_code): helper prototypes from helpers.ts, BPF-to-BPF frames,
+ * bpf_loop callbacks, acquired references, kfuncs with stack arguments (spec §3-§4).
+ */
+import { helperName, MAX_BPF_FUNC_REG_ARGS, type FuncProtoDecl, type Insn, type MapDef } from '@bpf/isa';
+import type { Env } from './env.js';
+import type { Path } from './prune.js';
+import { HELPERS, type ArgType } from './helpers.js';
+import { memRegion, packetAccess, stackBounds, stackFrame } from './mem.js';
+import { regTypeStr } from './print.js';
+import { cloneState, isConst, newFrame, NOT_INIT, pointer, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { tnumIsConst } from './tnum.js';
+
+export const MAX_CALL_FRAMES = 8;
+const BPF_MAX_VAR_SIZ = 1n << 29n;
+
+export interface CallEnv extends Env {
+  readonly protos: ReadonlyMap<string, FuncProtoDecl>;
+  readonly kfuncAt: ReadonlyMap<number, string>;
+  readonly slotsWritten: number[];
+  readonly slotsRequired: number[];
+  tailCallReached: boolean;
+  /** Queue a state to explore later (a branch). */
+  push(st: State): void;
+  argCountOf(subprog: number): number;
+  fp(frame: number): Reg;
+}
+
+const MEM_TYPES = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
+const KEY_TYPES = 'fp, pkt, pkt_meta, map_key, map_value';
+const isNull = (r: Reg): boolean => r.type === 'scalar' && tnumIsConst(r.var) && r.var.value === 0n;
+
+interface Meta {
+  map?: MapDef;
+  constKey?: number;
+  memSize?: number;
+  releaseRegno?: number;
+  subprog?: number;
+}
+
+/** get_constant_map_key: the key a stack pointer points to when it is a known constant. */
+function constantMapKey(st: State, r: Reg, keySize: number): number | undefined {
+  if (r.type !== 'fp' || !tnumIsConst(r.var)) return undefined;
+  const f = st.frames[r.frame ?? st.frames.length - 1]!;
+  const b = -(r.off + Number(BigInt.asIntN(64, r.var.value))) - 1;
+  if (b < 0 || b >= 512) return undefined;
+  const slot = b >> 3;
+  let zeros = 0;
+  for (let j = b & 7; j >= 0 && f.slotTypes[slot * 8 + j] === SlotType.Zero; j--) zeros++;
+  if (zeros >= keySize) return 0;
+  if (f.slotTypes[slot * 8 + 7] !== SlotType.Spill || f.spilled[slot]?.type !== 'scalar') return undefined;
+  let spilled = 0;
+  for (let j = b & 7; j >= 0 && f.slotTypes[slot * 8 + j] === SlotType.Spill; j--) spilled++;
+  if (spilled !== keySize) return undefined;
+  const reg = f.spilled[slot]!;
+  if (!tnumIsConst(reg.var)) return undefined;
+  return Number(reg.var.value);
+}
+
+/** check_helper_mem_access for a helper argument of `size` bytes. */
+function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size: number, write: boolean, zeroOk: boolean): void {
+  switch (r.type) {
+    case 'pkt':
+    case 'pkt_meta':
+      return packetAccess(env, pc, r, regno, r.off, size, zeroOk);
+    case 'map_value':
+      return memRegion(env, pc, r, regno, r.off, size, r.map!.valueSize, zeroOk);
+    case 'ringbuf_mem':
+      return memRegion(env, pc, r, regno, r.off, size, r.memSize ?? 0, zeroOk);
+    case 'fp': {
+      if (size === 0 && !zeroOk) env.reject(pc, 'invalid zero-sized read');
+      const [lo, hi] = stackBounds(env, pc, r, regno, r.off, size, write ? ' write to' : ' read from');
+      const f = stackFrame(env, st, r, lo);
+      // privileged programs may pass uninitialised stack; what a helper writes becomes STACK_MISC
+      if (write && tnumIsConst(r.var))
+        for (let at = lo; at < hi; at++) {
+          const b = -at - 1;
+          const slot = b >> 3;
+          if (f.slotTypes[slot * 8 + 7] === SlotType.Spill) {
+            for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
+            f.spilled[slot] = undefined;
+          }
+          f.slotTypes[b] = SlotType.Misc;
+        }
+      return;
+    }
+    default:
+      if (zeroOk && size === 0 && isNull(r)) return;
+      env.reject(pc, `R${regno} type=${regTypeStr(r)} expected=fp`);
+  }
+}
+
+function typeCheck(env: Env, pc: number, regno: number, r: Reg, ok: readonly string[], expected: string): void {
+  if (!ok.includes(r.type)) env.reject(pc, `R${regno} type=${regTypeStr(r)} expected=${expected}`);
+}
+
+function checkArg(env: Env, st: State, f: Frame, t: ArgType, regno: number, pc: number, meta: Meta, args: readonly ArgType[]): void {
+  const r = env.readReg(f, regno, pc);
+  switch (t) {
+    case 'anything':
+      return;
+    case 'ctx':
+      typeCheck(env, pc, regno, r, ['ctx'], 'ctx');
+      if (r.off || !tnumIsConst(r.var) || r.var.value) env.reject(pc, `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
+      return;
+    case 'map':
+      typeCheck(env, pc, regno, r, ['map_ptr'], 'map_ptr');
+      meta.map = r.map;
+      return;
+    case 'map_key':
+    case 'map_value': {
+      typeCheck(env, pc, regno, r, ['fp', 'pkt', 'pkt_meta', 'map_value'], KEY_TYPES);
+      const size = t === 'map_key' ? meta.map!.keySize : meta.map!.valueSize;
+      if (t === 'map_key' && (meta.map!.type === 'array' || meta.map!.type === 'percpu_array')) {
+        meta.constKey = constantMapKey(st, r, size);
+        if (meta.constKey !== undefined) env.preciseSlot(r.frame ?? st.frames.length - 1, (-(r.off + Number(BigInt.asIntN(64, r.var.value))) - 1) >> 3);
+      }
+      helperMem(env, st, pc, regno, r, size, false, false);
+      return;
+    }
+    case 'mem':
+    case 'uninit_mem':
+    case 'mem_or_null':
+      if (t === 'mem_or_null' && isNull(r)) return;
+      typeCheck(env, pc, regno, r, ['fp', 'pkt', 'pkt_meta', 'map_value', 'ringbuf_mem'], MEM_TYPES);
+      return;
+    case 'size':
+    case 'size_or_zero': {
+      typeCheck(env, pc, regno, r, ['scalar'], 'scalar');
+      const zeroOk = t === 'size_or_zero';
+      if (r.smin < 0n) env.reject(pc, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
+      if (r.umin === 0n && !zeroOk) env.reject(pc, `R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`);
+      if (r.umax >= BPF_MAX_VAR_SIZ) env.reject(pc, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+      const memReg = f.regs[regno - 1]!;
+      helperMem(env, st, pc, regno - 1, memReg, Number(r.umax), args[regno - 2] === 'uninit_mem', zeroOk);
+      env.precise(regno);
+      return;
+    }
+    case 'alloc_size_or_zero':
+      typeCheck(env, pc, regno, r, ['scalar'], 'scalar');
+      if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} is not a known constant'`);
+      meta.memSize = Number(r.var.value);
+      env.precise(regno);
+      return;
+    case 'ringbuf_mem_release':
+      typeCheck(env, pc, regno, r, ['ringbuf_mem'], 'ringbuf_mem');
+      if (r.off) env.reject(pc, `dereference of modified ringbuf_mem ptr R${regno} off=${r.off} disallowed`);
+      if (!r.refObjId) env.reject(pc, `R${regno} must be referenced when passed to release function`);
+      meta.releaseRegno = regno;
+      return;
+    case 'func':
+      typeCheck(env, pc, regno, r, ['func'], 'func');
+      meta.subprog = r.subprog;
+      return;
+    case 'stack_or_null':
+      if (isNull(r)) return;
+      typeCheck(env, pc, regno, r, ['fp'], 'fp');
+      return;
+  }
+}
+
+/** Every register and spill holding reference `id` becomes unknown (release_reference). */
+function releaseReference(st: State, id: number): void {
+  st.refs = st.refs.filter((x) => x.id !== id);
+  for (const fr of st.frames) {
+    fr.regs.forEach((r, k) => {
+      if (r.refObjId === id) fr.regs[k] = UNKNOWN;
+    });
+    fr.spilled.forEach((r, k) => {
+      if (r?.refObjId === id) fr.spilled[k] = UNKNOWN;
+    });
+  }
+}
+
+/** What every call leaves behind: r0..r5 unreadable until written, stack-argument slots consumed (spec §4.4). */
+export function clearCallerSaved(env: Env, f: Frame): void {
+  f.out.fill(undefined);
+  f.noStackArgLoad = true;
+  for (let r = 0; r <= 5; r++) {
+    f.regs[r] = NOT_INIT;
+    env.scratchReg(r);
+  }
+}
+
+/** check_helper_call. */
+export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number): State {
+  const h = HELPERS[i.imm];
+  const name = helperName(i.imm);
+  if (!h) {
+    if (name === undefined) env.reject(pc, `invalid func unknown#${i.imm}`);
+    env.reject(pc, `helper ${name}#${i.imm} is not modelled by @bpf/verifier yet`);
+  }
+  if (h.types && !h.types.includes(env.type)) env.reject(pc, `program of this type cannot use helper ${name}#${i.imm}`);
+  if (i.imm === 12) env.tailCallReached = true;
+  const meta: Meta = {};
+  h.args.forEach((t, k) => checkArg(env, st, f, t, k + 1, pc, meta, h.args));
+  if (i.imm === 12 && meta.map && meta.map.type !== 'prog_array') env.reject(pc, `cannot pass map_type ${meta.map.type} into func bpf_tail_call#12`);
+  if (meta.releaseRegno !== undefined) releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
+  if (i.imm === 181 && meta.subprog !== undefined) {
+    env.precise(1);
+    pushLoopCallback(env, st, f, pc, meta.subprog);
+  }
+  clearCallerSaved(env, f);
+  switch (h.ret) {
+    case 'integer':
+      f.regs[0] = UNKNOWN;
+      break;
+    case 'void':
+      break;
+    case 'map_value_or_null': {
+      const map = meta.map!;
+      const nonNull = i.imm === 1 && meta.constKey !== undefined && meta.constKey >= 0 && meta.constKey < map.maxEntries;
+      f.regs[0] = nonNull ? pointer('map_value', { map }) : pointer('map_value_or_null', { map, id: env.nextId() });
+      break;
+    }
+    case 'ringbuf_mem_or_null': {
+      env.nextId(); // the nullable id, then replaced by the reference's (as the kernel does)
+      const id = env.nextId();
+      st.refs = [...st.refs, { id, insn: pc }];
+      f.regs[0] = pointer('ringbuf_mem_or_null', { id, refObjId: id, memSize: meta.memSize ?? 0 });
+      break;
+    }
+  }
+  st.pc = pc + 1;
+  return st;
+}
+
+/** bpf_loop: the callback is verified as a new frame with R1 the index and R2 the context. */
+function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: number): void {
+  if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
+  const from = st as Path;
+  const cb = cloneState(st) as Path;
+  cb.hist = from.hist.slice();
+  if (from.cp) cb.cp = from.cp;
+  const caller = cb.frames[cb.frames.length - 1]!;
+  const callee = newFrame(sub, pc, [0, 1]);
+  callee.regs[1] = { ...UNKNOWN, smin: 0n, smax: 0xffffffffn, umax: 0xffffffffn } as Reg;
+  callee.regs[2] = f.regs[3]!;
+  callee.regs[10] = env.fp(cb.frames.length);
+  caller.out.fill(undefined);
+  for (let r = 0; r <= 5; r++) caller.regs[r] = NOT_INIT;
+  cb.frames.push(callee);
+  cb.pc = env.subprogs[sub]!.start;
+  cb.prev = pc;
+  env.push(cb);
+}
+
+/** Outgoing slots a callee with `n` arguments needs, checked and recorded (spec §4.3). */
+function passStackArgs(env: CallEnv, f: Frame, n: number, pc: number): (Reg | undefined)[] {
+  const need = Math.max(0, n - MAX_BPF_FUNC_REG_ARGS);
+  for (let s = 0; s < need; s++) if (f.out[s] === undefined) env.reject(pc, `callee expects ${n} args, stack arg${s + 1} is not initialized`);
+  env.slotsRequired[f.subprog] = Math.max(env.slotsRequired[f.subprog]!, need);
+  return f.out.slice();
+}
+
+/** check_func_call for a BPF-to-BPF call. */
+export function subprogCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number): State {
+  const start = pc + i.imm + 1;
+  const sub = env.subprogs.findIndex((s) => s.start === start);
+  if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
+  passStackArgs(env, f, env.argCountOf(sub), pc);
+  const callee = newFrame(sub, pc);
+  for (let r = 1; r <= 5; r++) callee.regs[r] = f.regs[r]!;
+  callee.regs[10] = env.fp(st.frames.length);
+  // the callee reads its incoming slots from the caller's frame, which keeps them until the return
+  for (let r = 0; r <= 5; r++) f.regs[r] = NOT_INIT;
+  if (env.level > 0) {
+    env.log2('caller:');
+    env.log2(env.formatFrame(st, f, true));
+  }
+  st.frames.push(callee);
+  if (env.level > 0) {
+    env.log2('callee:');
+    env.log2(env.formatFrame(st, callee, true));
+  }
+  st.pc = start;
+  return st;
+}
+
+/** A kfunc call with arguments typed from its declared C prototype (spec §4.3: stack arguments named *(R11-8k)). */
+export function kfuncCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number): State {
+  const name = env.kfuncAt.get(pc);
+  const proto = name !== undefined ? env.protos.get(name) : undefined;
+  if (!proto) env.reject(pc, `kernel function ${name ?? `btf_id ${i.imm}`} has no prototype (declare it with .kfunc)`);
+  const slots = passStackArgs(env, f, proto.params.length, pc);
+  proto.params.forEach((p, k) => {
+    const where = k < 5 ? `R${k + 1}` : `*(R11-${(k - 4) * 8})`;
+    const reg = k < 5 ? env.readReg(f, k + 1, pc) : slots[k - 5]!;
+    checkKfuncArg(p.type, reg, where, (m) => env.reject(pc, m));
+  });
+  clearCallerSaved(env, f);
+  if (proto.ret !== 'void') f.regs[0] = UNKNOWN;
+  st.pc = pc + 1;
+  return st;
+}
+
+function checkKfuncArg(type: string, r: Reg, where: string, reject: (m: string) => never): void {
+  const t = type.trim();
+  if (/^struct\s+\w+$/.test(t) || /^union\s+\w+$/.test(t)) reject(`Unrecognized ${where} type ${t.startsWith('struct') ? 'STRUCT' : 'UNION'}`);
+  if (/\*$/.test(t)) {
+    if (r.type === 'not_init') reject(`${where} !read_ok`);
+    if (r.type === 'scalar' && !(isConst(r) && r.var.value === 0n)) reject(`${where} type=scalar expected=fp, pkt, pkt_meta, map_key, map_value, mem`);
+    return;
+  }
+  if (r.type !== 'scalar') reject(`${where} is not a scalar`);
+}
+
+/** The return value range a program type's exit must respect (check_return_code), if any. */
+function retvalRange(env: Env, attach?: string): readonly [number, number] | undefined {
+  switch (env.type) {
+    case 'cgroup_skb':
+      return attach === 'cgroup_inet_egress' ? [0, 3] : [0, 1];
+    case 'cgroup_sock':
+    case 'sock_ops':
+    case 'cgroup_device':
+    case 'cgroup_sysctl':
+    case 'cgroup_sockopt':
+      return [0, 1];
+    default:
+      return undefined;
+  }
+}
+
+/** verbose_invalid_scalar. */
+function invalidScalar(r: Reg, range: readonly [number, number], ctx: string): string {
+  let s = `${ctx} the register R0 has`;
+  if (r.smin > S64_MIN) s += ` smin=${r.smin}`;
+  if (r.smax < S64_MAX) s += ` smax=${r.smax}`;
+  if (r.smin === S64_MIN && r.smax === S64_MAX) s += ' unknown scalar value';
+  return `${s} should have been in [${range[0]}, ${range[1]}]`;
+}
+
+const within = (r: Reg, range: readonly [number, number]): boolean => r.smin >= BigInt(range[0]) && r.smax <= BigInt(range[1]);
+
+/** BPF_EXIT: reference leaks, then the return value, then back to the caller (or the end of the path). */
+export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?: string): State | null {
+  if (st.frames.length === 1 && st.refs.length) {
+    env.reject(pc, ...st.refs.map((r) => `Unreleased reference id=${r.id} alloc_insn=${r.insn}`), 'BPF_EXIT instruction in main prog would lead to reference leak');
+  }
+  const r0 = env.readReg(f, 0, pc);
+  if (st.frames.length === 1) {
+    const range = retvalRange(env, attach);
+    if (range) {
+      if (r0.type !== 'scalar') env.reject(pc, `At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
+      env.precise(0);
+      if (!within(r0, range)) env.reject(pc, invalidScalar(r0, range, 'At program exit'));
+    }
+    return null;
+  }
+  if (r0.type === 'fp') env.reject(pc, 'cannot return stack pointer to the caller');
+  const callee = st.frames[st.frames.length - 1]!;
+  const caller = st.frames[st.frames.length - 2]!;
+  if (callee.callbackRet) {
+    if (r0.type !== 'scalar') env.reject(pc, 'R0 not a scalar value');
+    env.precise(0);
+    if (!within(r0, callee.callbackRet)) env.reject(pc, invalidScalar(r0, callee.callbackRet, 'At callback return'));
+  }
+  const next = callee.callbackRet ? callee.callsite + 1 : callee.callsite + 1;
+  if (env.level > 0) {
+    env.log2('returning from callee:');
+    env.log2(env.formatFrame(st, callee, true));
+    env.log2(`to caller at ${next}:`);
+  }
+  st.frames.pop();
+  // spec §4.4: a return consumes the caller's outgoing slots and forbids later r11 loads
+  caller.out.fill(undefined);
+  caller.noStackArgLoad = true;
+  caller.regs[0] = callee.callbackRet ? UNKNOWN : r0;
+  if (env.level > 0) env.log2(env.formatFrame(st, caller, true));
+  st.pc = next;
+  st.prev = pc;
+  return st;
+}

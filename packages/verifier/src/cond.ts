@@ -1,0 +1,219 @@
+/**
+ * Branch conditions on scalars (kernel/bpf/verifier.c is_scalar_branch_taken,
+ * regs_refine_cond_op): whether a comparison is decided, and what each side learns.
+ */
+import type { JmpCond } from '@bpf/isa';
+import { done, sync, unbounded32, unbounded64, work, type B } from './scalar.js';
+import type { Reg } from './state.js';
+import { tnumAnd, tnumConst, tnumIntersect, tnumIsConst, tnumOr, tnumSubreg, tnumSubregIsConst, tnumWithSubreg, U32_MAX } from './tnum.js';
+
+const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
+const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
+const s32 = (x: bigint): bigint => BigInt.asIntN(32, x);
+const u32 = (x: bigint): bigint => BigInt.asUintN(32, x);
+const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+// ---- branches ----
+
+const FLIP: Record<string, JmpCond> = { jgt: 'jlt', jge: 'jle', jlt: 'jgt', jle: 'jge', jsgt: 'jslt', jsge: 'jsle', jslt: 'jsgt', jsle: 'jsge', jeq: 'jeq', jne: 'jne', jset: 'jset' };
+/** The condition of the other side of a branch (the kernel's rev_opcode); 'jset_not' is the false side of jset. */
+export type Cond = JmpCond | 'jset_not';
+const REV: Record<string, Cond> = { jeq: 'jne', jne: 'jeq', jset: 'jset_not', jset_not: 'jset', jgt: 'jle', jge: 'jlt', jlt: 'jge', jle: 'jgt', jsgt: 'jsle', jsge: 'jslt', jslt: 'jsge', jsle: 'jsgt' };
+export const flipCond = (c: JmpCond): JmpCond => FLIP[c]!;
+export const revCond = (c: Cond): Cond => REV[c]!;
+
+export const regIsConst = (r: Reg, is32: boolean): boolean => (is32 ? tnumSubregIsConst(r.var) : tnumIsConst(r.var));
+export const regConstValue = (r: Reg, is32: boolean): bigint => (is32 ? r.var.value & U32_MAX : r.var.value);
+
+/** is_scalar_branch_taken: 1 always, 0 never, -1 unknown. */
+export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean): 1 | 0 | -1 {
+  const a = r1;
+  let b = r2;
+  let t1 = is32 ? tnumSubreg(a.var) : a.var;
+  let t2 = is32 ? tnumSubreg(b.var) : b.var;
+  const umin1 = is32 ? a.u32min : a.umin;
+  const umax1 = is32 ? a.u32max : a.umax;
+  const smin1 = is32 ? a.s32min : a.smin;
+  const smax1 = is32 ? a.s32max : a.smax;
+  const umin2 = is32 ? b.u32min : b.umin;
+  const umax2 = is32 ? b.u32max : b.umax;
+  const smin2 = is32 ? b.s32min : b.smin;
+  const smax2 = is32 ? b.s32max : b.smax;
+  switch (cond) {
+    case 'jeq':
+      if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value === t2.value ? 1 : 0;
+      if (umin1 > umax2 || umax1 < umin2) return 0;
+      if (smin1 > smax2 || smax1 < smin2) return 0;
+      if (!is32) {
+        if (a.u32min > b.u32max || a.u32max < b.u32min) return 0;
+        if (a.s32min > b.s32max || a.s32max < b.s32min) return 0;
+      }
+      return -1;
+    case 'jne':
+      if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value !== t2.value ? 1 : 0;
+      if (umin1 > umax2 || umax1 < umin2) return 1;
+      if (smin1 > smax2 || smax1 < smin2) return 1;
+      if (!is32) {
+        if (a.u32min > b.u32max || a.u32max < b.u32min) return 1;
+        if (a.s32min > b.s32max || a.s32max < b.s32min) return 1;
+      }
+      return -1;
+    case 'jset':
+      if (!regIsConst(b, is32)) {
+        b = a;
+        [t1, t2] = [t2, t1];
+      }
+      if (!regIsConst(b, is32)) return -1;
+      if ((~t1.mask & t1.value & t2.value) !== 0n) return 1;
+      if (((t1.mask | t1.value) & t2.value) === 0n) return 0;
+      return -1;
+    case 'jgt':
+      return umin1 > umax2 ? 1 : umax1 <= umin2 ? 0 : -1;
+    case 'jsgt':
+      return smin1 > smax2 ? 1 : smax1 <= smin2 ? 0 : -1;
+    case 'jlt':
+      return umax1 < umin2 ? 1 : umin1 >= umax2 ? 0 : -1;
+    case 'jslt':
+      return smax1 < smin2 ? 1 : smin1 >= smax2 ? 0 : -1;
+    case 'jge':
+      return umin1 >= umax2 ? 1 : umax1 < umin2 ? 0 : -1;
+    case 'jsge':
+      return smin1 >= smax2 ? 1 : smax1 < smin2 ? 0 : -1;
+    case 'jle':
+      return umax1 <= umin2 ? 1 : umin1 > umax2 ? 0 : -1;
+    case 'jsle':
+      return smax1 <= smin2 ? 1 : smin1 > smax2 ? 0 : -1;
+    default:
+      return -1;
+  }
+}
+
+/** regs_refine_cond_op followed by reg_bounds_sync: both registers after `r1 cond r2` held. */
+export function refineCond(r1: Reg, r2: Reg, cond0: Cond, is32: boolean): [Reg, Reg] {
+  let cond = cond0;
+  let a = work(r1);
+  let b = work(r2);
+  let swapped = false;
+  if (cond === 'jge' || cond === 'jgt' || cond === 'jsge' || cond === 'jsgt') {
+    cond = FLIP[cond]!;
+    [a, b] = [b, a];
+    swapped = true;
+  }
+  const isC = (x: B): boolean => (is32 ? tnumSubregIsConst(x.var) : tnumIsConst(x.var));
+  const cval = (x: B): bigint => (is32 ? x.var.value & U32_MAX : x.var.value);
+  switch (cond) {
+    case 'jeq':
+      if (is32) {
+        a.u32min = max(a.u32min, b.u32min);
+        a.u32max = min(a.u32max, b.u32max);
+        a.s32min = max(a.s32min, b.s32min);
+        a.s32max = min(a.s32max, b.s32max);
+        b.u32min = a.u32min;
+        b.u32max = a.u32max;
+        b.s32min = a.s32min;
+        b.s32max = a.s32max;
+        const t = tnumIntersect(tnumSubreg(a.var), tnumSubreg(b.var));
+        a.var = tnumWithSubreg(a.var, t);
+        b.var = tnumWithSubreg(b.var, t);
+      } else {
+        a.umin = max(a.umin, b.umin);
+        a.umax = min(a.umax, b.umax);
+        a.smin = max(a.smin, b.smin);
+        a.smax = min(a.smax, b.smax);
+        b.umin = a.umin;
+        b.umax = a.umax;
+        b.smin = a.smin;
+        b.smax = a.smax;
+        a.var = tnumIntersect(a.var, b.var);
+        b.var = a.var;
+      }
+      break;
+    case 'jne': {
+      if (!isC(b)) {
+        [a, b] = [b, a];
+        swapped = !swapped;
+      }
+      if (!isC(b)) break;
+      const v = cval(b);
+      if (is32) {
+        if (a.u32min === u32(v)) a.u32min++;
+        if (a.u32max === u32(v)) a.u32max--;
+        if (a.s32min === s32(v)) a.s32min++;
+        if (a.s32max === s32(v)) a.s32max--;
+      } else {
+        if (a.umin === v) a.umin++;
+        if (a.umax === v) a.umax--;
+        if (a.smin === s64(v)) a.smin++;
+        if (a.smax === s64(v)) a.smax--;
+      }
+      break;
+    }
+    case 'jset':
+    case 'jset_not': {
+      if (!isC(b)) {
+        [a, b] = [b, a];
+        swapped = !swapped;
+      }
+      if (!isC(b)) break;
+      const v = cval(b);
+      if (cond === 'jset') {
+        if (v === 0n || (v & (v - 1n)) !== 0n) break;
+        a.var = is32 ? tnumWithSubreg(a.var, tnumOr(tnumSubreg(a.var), tnumConst(v))) : tnumOr(a.var, tnumConst(v));
+      } else {
+        unbounded64(a);
+        unbounded32(a);
+        a.var = is32 ? tnumWithSubreg(a.var, tnumAnd(tnumSubreg(a.var), tnumConst(~v & U32_MAX))) : tnumAnd(a.var, tnumConst(~v));
+      }
+      break;
+    }
+    case 'jle':
+      if (is32) {
+        a.u32max = min(a.u32max, b.u32max);
+        b.u32min = max(a.u32min, b.u32min);
+      } else {
+        a.umax = min(a.umax, b.umax);
+        b.umin = max(a.umin, b.umin);
+      }
+      break;
+    case 'jlt':
+      if (is32) {
+        a.u32max = min(a.u32max, u32(b.u32max - 1n));
+        b.u32min = max(u32(a.u32min + 1n), b.u32min);
+      } else {
+        a.umax = min(a.umax, u64(b.umax - 1n));
+        b.umin = max(u64(a.umin + 1n), b.umin);
+      }
+      break;
+    case 'jsle':
+      if (is32) {
+        a.s32max = min(a.s32max, b.s32max);
+        b.s32min = max(a.s32min, b.s32min);
+      } else {
+        a.smax = min(a.smax, b.smax);
+        b.smin = max(a.smin, b.smin);
+      }
+      break;
+    case 'jslt':
+      if (is32) {
+        a.s32max = min(a.s32max, s32(b.s32max - 1n));
+        b.s32min = max(s32(a.s32min + 1n), b.s32min);
+      } else {
+        a.smax = min(a.smax, s64(b.smax - 1n));
+        b.smin = max(s64(a.smin + 1n), b.smin);
+      }
+      break;
+    default:
+      break;
+  }
+  if (swapped) [a, b] = [b, a];
+  sync(a);
+  sync(b);
+  return [done(r1, a), done(r2, b)];
+}
+
+/** Whether the bounds contradict one another (a branch the kernel would find impossible). */
+export function boundsInvalid(r: Reg): boolean {
+  return r.umin > r.umax || r.smin > r.smax || r.u32min > r.u32max || r.s32min > r.s32max || (r.var.value & r.var.mask) !== 0n;
+}
+

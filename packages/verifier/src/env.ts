@@ -1,0 +1,67 @@
+/**
+ * What the checkers share with the verifier loop (the kernel's `struct bpf_verifier_env`):
+ * the program, the id generator, the scratch marks the log prints, and rejection.
+ */
+import type { AnalysedSubprog, Insn, MapDef, ProgType } from '@bpf/isa';
+import type { Frame, Reg, State } from './state.js';
+
+/** A rejection: the log lines the kernel prints, the last one being the error. */
+export class VerifierReject extends Error {
+  constructor(
+    readonly insn: number,
+    readonly lines: readonly string[],
+  ) {
+    super(lines[lines.length - 1]);
+    this.name = 'VerifierReject';
+  }
+}
+
+export interface Env {
+  readonly insns: readonly Insn[];
+  readonly subprogs: readonly AnalysedSubprog[];
+  readonly maps: readonly MapDef[];
+  readonly type: ProgType;
+  /** Whether the program was loaded with BTF func_info. */
+  readonly hasFuncInfo: boolean;
+  /** Deepest stack byte each subprogram touches. */
+  readonly depth: number[];
+  nextId(): number;
+  reject(pc: number, ...lines: string[]): never;
+  /** Log lines at level 2 (e.g. the caller/callee states at a call). */
+  log2(line: string): void;
+  readonly level: number;
+  scratchReg(r: number): void;
+  scratchSlot(slot: number): void;
+  /** The current frame's state text for the log. */
+  formatFrame(st: State, f: Frame, all: boolean): string;
+  /** Read a register: `R<n> !read_ok` when it was never written. */
+  readReg(f: Frame, r: number, pc: number): Reg;
+  /** Mark a register written (scratch for the log); rejects writes to the frame pointer. */
+  writeReg(f: Frame, r: number, pc: number): void;
+  /** A safety decision depends on the value of register `r` of the top frame (mark_chain_precision). */
+  precise(r: number): void;
+  /** The same for a spilled stack slot of frame `frame`. */
+  preciseSlot(frame: number, slot: number): void;
+  /** The instruction being run spilled to or filled from this stack slot. */
+  noteStackAccess(frame: number, slot: number): void;
+}
+
+/** The kernel's bpf_alu_string. */
+export const ALU_STR: Readonly<Record<string, string>> = {
+  add: '+=',
+  sub: '-=',
+  mul: '*=',
+  div: '/=',
+  sdiv: '/=',
+  or: '|=',
+  and: '&=',
+  lsh: '<<=',
+  rsh: '>>=',
+  neg: 'neg',
+  mod: '%=',
+  smod: '%=',
+  xor: '^=',
+  mov: '=',
+  movsx: '=',
+  arsh: 's>>=',
+};

@@ -1,0 +1,294 @@
+/**
+ * Memory accesses (kernel/bpf/verifier.c check_mem_access and what it calls): the stack with
+ * byte-exact slot types and register spills/fills, the context per program type, map values,
+ * packets and ring buffer records, each with the kernel's checks and messages.
+ */
+import type { Env } from './env.js';
+import { ctxAccess } from './ctx.js';
+import { regTypeStr } from './print.js';
+import { coerceToSize, coerceToSizeSx } from './scalar.js';
+import { known, S64_MIN, SlotType, STACK_SIZE, UNKNOWN, pointer, type Frame, type Reg, type State } from './state.js';
+import { tnumAdd, tnumConst, tnumIsConst, tnumStr } from './tnum.js';
+
+const BPF_MAX_VAR_OFF = 1n << 29n;
+
+export interface Access {
+  readonly write: boolean;
+  /** The stored register (stx), or undefined for an immediate store or a read. */
+  readonly value?: Reg;
+  /** Its register number. */
+  readonly valueRegno?: number;
+  /** The immediate of a BPF_ST store. */
+  readonly stImm?: number;
+  /** Whether the read goes into a register (false for atomics' plain reads and helpers). */
+  readonly intoReg?: boolean;
+  readonly signed?: boolean;
+}
+
+const fls64 = (x: bigint): number => (x === 0n ? 0 : x.toString(2).length);
+
+/** __check_mem_access and its message per pointer type. */
+function memOk(off: bigint, size: number, memSize: number, zeroOk: boolean): boolean {
+  const sizeOk = size > 0 || (size === 0 && zeroOk);
+  return off >= 0n && sizeOk && off + BigInt(size) <= BigInt(memSize);
+}
+
+function memMsg(r: Reg, regno: number, off: bigint, size: number, memSize: number): string {
+  if (r.type === 'map_value') return `invalid access to map value, value_size=${memSize} off=${off} size=${size}`;
+  if (r.type === 'pkt' || r.type === 'pkt_meta') return `invalid access to packet, off=${off} size=${size}, R${regno}(id=${r.id ?? 0},off=${off},r=${memSize})`;
+  return `invalid access to memory, mem_size=${memSize} off=${off} size=${size}`;
+}
+
+/** check_mem_region_access: the fixed offset plus the variable part's bounds within [0, memSize). */
+export function memRegion(env: Env, pc: number, r: Reg, regno: number, off: number, size: number, memSize: number, zeroOk: boolean): void {
+  const o = BigInt(off);
+  if (r.smin < 0n && (r.smin === S64_MIN || BigInt.asIntN(32, o + r.smin) !== o + r.smin || r.smin + o < 0n))
+    env.reject(pc, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+  if (!memOk(r.smin + o, size, memSize, zeroOk)) env.reject(pc, memMsg(r, regno, r.smin + o, size, memSize), `R${regno} min value is outside of the allowed memory range`);
+  if (r.umax >= BPF_MAX_VAR_OFF) env.reject(pc, `R${regno} unbounded memory access, make sure to bounds check any such access`);
+  if (!memOk(r.umax + o, size, memSize, zeroOk)) env.reject(pc, memMsg(r, regno, r.umax + o, size, memSize), `R${regno} max value is outside of the allowed memory range`);
+}
+
+/** check_packet_access. */
+export function packetAccess(env: Env, pc: number, r: Reg, regno: number, off: number, size: number, zeroOk: boolean): void {
+  if (r.smin < 0n) env.reject(pc, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+  const range = r.range ?? 0;
+  if (range < 0) env.reject(pc, `R${regno} offset is outside of the packet`);
+  if (!memOk(BigInt(off), size, range, zeroOk)) env.reject(pc, memMsg(r, regno, BigInt(off), size, range), `R${regno} offset is outside of the packet`);
+}
+
+/** __check_ptr_off_reg: pointers passed on or dereferenced in their original form only. */
+export function ptrOffOk(env: Env, pc: number, r: Reg, regno: number, fixedOffOk: boolean): void {
+  if (r.off < 0) env.reject(pc, `negative offset ${regTypeStr(r)} ptr R${regno} off=${r.off} disallowed`);
+  if (!fixedOffOk && r.off) env.reject(pc, `dereference of modified ${regTypeStr(r)} ptr R${regno} off=${r.off} disallowed`);
+  if (!tnumIsConst(r.var) || r.var.value) env.reject(pc, `variable ${regTypeStr(r)} access var_off=${tnumStr(r.var)} disallowed`);
+}
+
+// ---- the stack ----
+
+/** check_stack_access_within_bounds; returns the lowest offset touched. */
+export function stackBounds(env: Env, pc: number, r: Reg, regno: number, off: number, size: number, what: string): [number, number] {
+  let lo: bigint;
+  let hi: bigint;
+  if (tnumIsConst(r.var)) {
+    lo = BigInt.asIntN(64, r.var.value) + BigInt(off);
+    hi = lo + BigInt(size);
+  } else {
+    if (r.smax >= BPF_MAX_VAR_OFF || r.smin <= -BPF_MAX_VAR_OFF) env.reject(pc, `invalid unbounded variable-offset${what} stack R${regno}`);
+    lo = r.smin + BigInt(off);
+    hi = r.smax + BigInt(off) + BigInt(size);
+  }
+  if (lo < -BigInt(STACK_SIZE) || lo > -1n || hi > 0n || size < 0) {
+    if (tnumIsConst(r.var)) env.reject(pc, `invalid${what} stack R${regno} off=${off} size=${size}`);
+    env.reject(pc, `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(r.var)} off=${off} size=${size}`);
+  }
+  return [Number(lo), Number(hi)];
+}
+
+const byteIndex = (at: number): number => -at - 1;
+
+/** Where the frame a stack pointer points into is, and track the subprogram's depth. */
+export function stackFrame(env: Env, st: State, r: Reg, lowest: number): Frame {
+  const k = r.frame ?? st.frames.length - 1;
+  const f = st.frames[k]!;
+  env.depth[f.subprog] = Math.max(env.depth[f.subprog]!, -lowest);
+  return f;
+}
+
+function spillSize(f: Frame, slot: number): number {
+  let n = 0;
+  for (let j = 7; j >= 0 && f.slotTypes[slot * 8 + j] === SlotType.Spill; j--) n++;
+  return n;
+}
+
+/** save_register_state: spill `reg` into `slot`, `size` bytes of it. */
+function saveSpill(f: Frame, slot: number, reg: Reg, size: number): void {
+  f.spilled[slot] = reg;
+  for (let j = 7; j >= 8 - size; j--) f.slotTypes[slot * 8 + j] = SlotType.Spill;
+  for (let j = 7 - size; j >= 0; j--) {
+    const t = f.slotTypes[slot * 8 + j]!;
+    if (t !== SlotType.Zero && t !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
+  }
+}
+
+/** A write of plain data into a slot: the spilled register is gone. */
+function scrubSlot(f: Frame, slot: number): void {
+  if (f.slotTypes[slot * 8 + 7] === SlotType.Spill)
+    for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
+  f.spilled[slot] = undefined;
+}
+
+const isZero = (r: Reg | undefined): boolean => r !== undefined && r.type === 'scalar' && tnumIsConst(r.var) && r.var.value === 0n;
+
+function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: number, size: number, a: Access, pc: number): void {
+  const b = byteIndex(at);
+  const slot = b >> 3;
+  env.scratchSlot(slot);
+  const spill = (r: Reg): void => {
+    saveSpill(f, slot, r, size);
+    env.noteStackAccess(frameNo, slot);
+  };
+  const reg = a.value;
+  if (reg && at % 8 === 0 && reg.type === 'scalar') {
+    const fits = fls64(reg.umax) <= size * 8;
+    let v = reg;
+    if (fits && !v.id && !tnumIsConst(v.var)) {
+      v = { ...v, id: env.nextId() };
+      // the source register shares the new id
+      const k = cur.regs.indexOf(reg);
+      if (k >= 0) cur.regs[k] = v;
+    }
+    spill(fits ? v : { ...v, id: undefined, addConst: undefined });
+    return;
+  }
+  if (!reg && at % 8 === 0 && a.stImm !== undefined) {
+    spill(known(BigInt(a.stImm)));
+    return;
+  }
+  if (reg && reg.type !== 'scalar' && reg.type !== 'not_init') {
+    if (size !== 8) env.reject(pc, 'invalid size of register spill');
+    if (f !== cur && reg.type === 'fp') env.reject(pc, 'cannot spill pointers to stack into stack frame of the caller');
+    spill(reg);
+    return;
+  }
+  scrubSlot(f, slot);
+  const zero = (reg && isZero(reg)) || (!reg && a.stImm === 0);
+  if (zero && a.valueRegno !== undefined) env.precise(a.valueRegno);
+  for (let k = 0; k < size; k++) f.slotTypes[b - k] = zero ? SlotType.Zero : SlotType.Misc;
+}
+
+function stackWriteVar(env: Env, f: Frame, r: Reg, off: number, size: number, a: Access): void {
+  const lo = Number(r.smin) + off;
+  const hi = Number(r.smax) + off + size;
+  const zero = (a.value && isZero(a.value)) || (!a.value && a.stImm === 0);
+  if (zero && a.valueRegno !== undefined) env.precise(a.valueRegno);
+  for (let at = lo; at < hi; at++) {
+    const b = byteIndex(at);
+    const slot = b >> 3;
+    env.scratchSlot(slot);
+    const t = f.slotTypes[b]!;
+    if (zero && t === SlotType.Spill && isZero(f.spilled[slot])) continue;
+    if (f.slotTypes[slot * 8 + 7] === SlotType.Spill) scrubSlot(f, slot);
+    f.slotTypes[b] = zero && t === SlotType.Zero ? SlotType.Zero : SlotType.Misc;
+  }
+}
+
+/** mark_reg_stack_read: zero when every byte read is known zero, else unknown. */
+function stackReadValue(env: Env, f: Frame, lo: number, hi: number): Reg {
+  let zeros = 0;
+  for (let at = lo; at < hi; at++) {
+    const b = byteIndex(at);
+    env.scratchSlot(b >> 3);
+    if (f.slotTypes[b] !== SlotType.Zero) break;
+    zeros++;
+  }
+  return zeros === hi - lo ? known(0n) : UNKNOWN;
+}
+
+function stackReadFixed(env: Env, f: Frame, frameNo: number, at: number, size: number, a: Access, pc: number): Reg | undefined {
+  const b = byteIndex(at);
+  const slot = b >> 3;
+  env.scratchSlot(slot);
+  if (f.slotTypes[slot * 8 + 7] === SlotType.Spill) {
+    let reg = f.spilled[slot]!;
+    const spilled = spillSize(f, slot);
+    if (size !== 8 || spilled !== 8) {
+      if (reg.type !== 'scalar') env.reject(pc, 'invalid size of register fill');
+      if (!a.intoReg) return undefined;
+      if (size <= spilled && at % 8 === 0) {
+        env.noteStackAccess(frameNo, slot);
+        if (size === 4 && spilled === 4 && fls64(reg.umax) <= 32 && !reg.id && !tnumIsConst(reg.var)) f.spilled[slot] = reg = { ...reg, id: env.nextId() };
+        return fls64(reg.umax) > size * 8 ? { ...reg, id: undefined, addConst: undefined, off: 0 } : reg;
+      }
+      let spillCnt = 0;
+      let zeroCnt = 0;
+      for (let k = 0; k < size; k++) {
+        const t = f.slotTypes[b - k];
+        if (t === SlotType.Spill) spillCnt++;
+        else if (t === SlotType.Zero) zeroCnt++;
+      }
+      if (spillCnt === size && isZero(reg)) {
+        env.noteStackAccess(frameNo, slot);
+        return known(0n);
+      }
+      if (zeroCnt === size) return known(0n);
+      return UNKNOWN;
+    }
+    if (!a.intoReg) return undefined;
+    if (reg.type === 'scalar' && !reg.id && !tnumIsConst(reg.var)) f.spilled[slot] = reg = { ...reg, id: env.nextId() };
+    env.noteStackAccess(frameNo, slot);
+    return reg;
+  }
+  if (!a.intoReg) return undefined;
+  return stackReadValue(env, f, at, at + size);
+}
+
+function stackAccess(env: Env, st: State, cur: Frame, r: Reg, regno: number, off: number, size: number, a: Access, pc: number): Reg | undefined {
+  const [lo] = stackBounds(env, pc, r, regno, off, size, a.write ? ' write to' : ' read from');
+  const f = stackFrame(env, st, r, lo);
+  const frameNo = r.frame ?? st.frames.length - 1;
+  if (tnumIsConst(r.var)) {
+    const at = Number(BigInt.asIntN(64, r.var.value)) + off;
+    if (a.write) {
+      stackWriteFixed(env, f, frameNo, cur, at, size, a, pc);
+      return undefined;
+    }
+    return stackReadFixed(env, f, frameNo, at, size, a, pc);
+  }
+  if (a.write) {
+    stackWriteVar(env, f, r, off, size, a);
+    return undefined;
+  }
+  if (!a.intoReg) env.reject(pc, `variable offset stack pointer cannot be passed into helper function; var_off=${tnumStr(r.var)} off=${off} size=${size}`);
+  return stackReadValue(env, f, Number(r.smin) + off, Number(r.smax) + off + size);
+}
+
+/** Whether the program type may write packet data directly (may_access_direct_pkt_data). */
+const PKT_WRITE = new Set(['sched_cls', 'sched_act', 'xdp', 'lwt_xmit', 'sk_skb', 'sk_msg']);
+
+/**
+ * check_mem_access through register `regno` holding `r`, at insn offset `insnOff`. Returns the
+ * register a read produces (when `a.intoReg`).
+ */
+export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: number, r: Reg, insnOff: number, size: number, a: Access): Reg | undefined {
+  // stack accesses must be aligned (the kernel is strict for the stack on every architecture)
+  if (r.type === 'fp') {
+    const t = tnumAdd(r.var, tnumConst(BigInt(r.off + insnOff)));
+    if (((t.value | t.mask) & BigInt(size - 1)) !== 0n) env.reject(pc, `misaligned stack access off ${tnumStr(r.var)}+${r.off}+${insnOff} size ${size}`);
+  }
+  const off = insnOff + r.off;
+  let out: Reg | undefined;
+  switch (r.type) {
+    case 'map_value': {
+      memRegion(env, pc, r, regno, off, size, r.map!.valueSize, false);
+      out = a.write ? undefined : UNKNOWN;
+      break;
+    }
+    case 'ringbuf_mem':
+      memRegion(env, pc, r, regno, off, size, r.memSize ?? 0, false);
+      out = a.write ? undefined : UNKNOWN;
+      break;
+    case 'ctx': {
+      ptrOffOk(env, pc, r, regno, false);
+      const res = ctxAccess(env.type, off, size, a.write);
+      if (!res.ok) env.reject(pc, `invalid bpf_context access off=${off} size=${size}`);
+      if (!a.write) out = res.ptr ? pointer(res.ptr, { range: 0 }) : UNKNOWN;
+      if (res.ptr && res.ptr !== 'pkt' && res.ptr !== 'pkt_meta' && out) out = pointer(res.ptr);
+      break;
+    }
+    case 'fp':
+      out = stackAccess(env, st, f, r, regno, off, size, a, pc);
+      break;
+    case 'pkt':
+    case 'pkt_meta':
+      if (a.write && !PKT_WRITE.has(env.type)) env.reject(pc, 'cannot write into packet');
+      packetAccess(env, pc, r, regno, off, size, false);
+      out = a.write ? undefined : UNKNOWN;
+      break;
+    default:
+      env.reject(pc, `R${regno} invalid mem access '${regTypeStr(r)}'`);
+  }
+  if (!a.intoReg || a.write || !out) return out;
+  if (size < 8 && out.type === 'scalar') return a.signed ? coerceToSizeSx(out, size as 1 | 2 | 4) : coerceToSize(out, size);
+  return out;
+}

@@ -1,0 +1,118 @@
+/**
+ * Register and stack states in the kernel log's words (kernel/bpf/log.c: print_reg_state,
+ * print_scalar_ranges, print_verifier_state): `R1=ctx()`, `R2=scalar(smin=0,smax=umax=255,
+ * var_off=(0x0; 0xff))`, `fp-8=mmmm????`.
+ */
+import { SLOT_CHAR, SLOTS, SlotType, S32_MAX, S32_MIN, S64_MAX, S64_MIN, type Frame, type Reg, type RefState } from './state.js';
+import { tnumIsConst, tnumIsUnknown, tnumStr, U32_MAX, U64_MAX } from './tnum.js';
+
+/** Unsigned values up to U16_MAX print in decimal, larger ones in hex. */
+export const unum = (n: bigint): string => (n <= 0xffffn ? n.toString() : `0x${BigInt.asUintN(64, n).toString(16)}`);
+/** Signed values within S16 print in decimal, others as the 64-bit pattern in hex. */
+export const snum = (n: bigint): string => (n >= -0x8000n && n <= 0x7fffn ? n.toString() : `0x${BigInt.asUintN(64, n).toString(16)}`);
+
+const TYPE_STR: Record<string, string> = {
+  scalar: 'scalar',
+  ctx: 'ctx',
+  fp: 'fp',
+  map_ptr: 'map_ptr',
+  map_value: 'map_value',
+  map_value_or_null: 'map_value_or_null',
+  pkt: 'pkt',
+  pkt_end: 'pkt_end',
+  pkt_meta: 'pkt_meta',
+  ringbuf_mem: 'ringbuf_mem',
+  ringbuf_mem_or_null: 'ringbuf_mem_or_null',
+  func: 'func',
+  not_init: '?',
+};
+
+export const regTypeStr = (r: Reg): string => TYPE_STR[r.type] ?? r.type;
+/** The kernel's name of a register's type (reg_type_str). */
+export const typeName = regTypeStr;
+
+function scalarRanges(r: Reg): string[] {
+  const items: { name: string; val: bigint; omit: boolean }[] = [
+    { name: 'smin', val: r.smin, omit: r.smin === S64_MIN },
+    { name: 'smax', val: r.smax, omit: r.smax === S64_MAX },
+    { name: 'umin', val: r.umin, omit: r.umin === 0n },
+    { name: 'umax', val: r.umax, omit: r.umax === U64_MAX },
+    { name: 'smin32', val: r.s32min, omit: r.s32min === S32_MIN },
+    { name: 'smax32', val: r.s32max, omit: r.s32max === S32_MAX },
+    { name: 'umin32', val: r.u32min, omit: r.u32min === 0n },
+    { name: 'umax32', val: r.u32max, omit: r.u32max === U32_MAX },
+  ];
+  const out: string[] = [];
+  for (let k = 0; k < items.length; k++) {
+    const m1 = items[k]!;
+    if (m1.omit) continue;
+    const neg1 = m1.name[0] === 's' && m1.val < 0n;
+    let s = `${m1.name}=`;
+    for (let j = k + 2; j < items.length; j += 2) {
+      const m2 = items[j]!;
+      // values compare as the kernel's u64 fields do
+      if (m2.omit || BigInt.asUintN(64, m2.val) !== BigInt.asUintN(64, m1.val)) continue;
+      const neg2 = m2.name[0] === 's' && m2.val < 0n;
+      if (neg2 !== neg1) continue;
+      m2.omit = true;
+      s += `${m2.name}=`;
+    }
+    out.push(s + (m1.name[0] === 's' ? snum(m1.val) : unum(m1.val)));
+  }
+  return out;
+}
+
+/** One register as print_reg_state prints it; `frameno` is the frame being printed. */
+export function formatReg(r: Reg, frameno: number): string {
+  if (r.type === 'scalar' && tnumIsConst(r.var)) return snum(BigInt.asIntN(64, r.var.value));
+  let s = regTypeStr(r);
+  if (r.type === 'fp') {
+    if ((r.frame ?? frameno) !== frameno) s += `[${r.frame}]`;
+    if (tnumIsConst(r.var)) return s + snum(BigInt.asIntN(64, r.var.value + BigInt(r.off)));
+  }
+  const parts: string[] = [];
+  if (r.id) parts.push(`id=${r.id}${r.addConst ? (r.off >= 0 ? `+${r.off}` : `${r.off}`) : ''}`);
+  if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
+  if (r.type === 'map_ptr' || r.type === 'map_value' || r.type === 'map_value_or_null') {
+    if (r.map?.name) parts.push(`map=${r.map.name}`);
+    parts.push(`ks=${r.map?.keySize ?? 0},vs=${r.map?.valueSize ?? 0}`);
+  }
+  if (r.type !== 'scalar' && r.off) parts.push(`off=${r.off}`);
+  if (r.type === 'pkt' || r.type === 'pkt_meta') parts.push(`r=${(r.range ?? 0) < 0 ? unum(BigInt.asUintN(64, BigInt(r.range ?? 0))) : (r.range ?? 0)}`);
+  if (r.type === 'ringbuf_mem' || r.type === 'ringbuf_mem_or_null') parts.push(`sz=${r.memSize ?? 0}`);
+  if (tnumIsConst(r.var)) {
+    if (r.var.value) parts.push(`imm=${r.var.value.toString(16)}`);
+  } else {
+    parts.push(...scalarRanges(r));
+    if (!tnumIsUnknown(r.var)) parts.push(`var_off=${tnumStr(r.var)}`);
+  }
+  return `${s}(${parts.join(',')})`;
+}
+
+/** Which registers and stack slots to print (the kernel's scratch marks), or everything. */
+export interface Scratch {
+  all: boolean;
+  regs: number;
+  slots: Set<number>;
+}
+
+/** print_verifier_state: ` R0=... fp-8=... refs=...` for the registers and slots selected. */
+export function formatState(f: Frame, frameno: number, refs: readonly RefState[], scratch: Scratch): string {
+  let s = frameno ? ` frame${frameno}:` : '';
+  f.regs.forEach((r, k) => {
+    if (r.type === 'not_init') return;
+    if (!scratch.all && !(scratch.regs & (1 << k))) return;
+    s += ` R${k}=${formatReg(r, frameno)}`;
+  });
+  for (let slot = 0; slot < SLOTS; slot++) {
+    const types = f.slotTypes.subarray(slot * 8, slot * 8 + 8);
+    if (types.every((t) => t === SlotType.Invalid)) continue;
+    if (!scratch.all && !scratch.slots.has(slot)) continue;
+    const at = -(slot + 1) * 8;
+    if (types[7] === SlotType.Spill) s += ` fp${at}=${formatReg(f.spilled[slot]!, frameno)}`;
+    else s += ` fp${at}=${Array.from(types, (t) => SLOT_CHAR[t]).join('')}`;
+  }
+  if (refs.length) s += ` refs=${refs.map((r) => r.id).join(',')}`;
+  if (f.callbackRet) s += ' cb';
+  return s;
+}

@@ -1,0 +1,620 @@
+/**
+ * Scalar range tracking as the kernel does it (kernel/bpf/verifier.c: adjust_scalar_min_max_vals,
+ * reg_bounds_sync, is_scalar_branch_taken, regs_refine_cond_op, coerce_reg_to_size): each ALU
+ * operation updates the tnum and the 64- and 32-bit bounds separately, then the bounds learn
+ * from one another. Pure functions over {@link Reg}.
+ */
+import type { AluName } from '@bpf/isa';
+import { S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, known, type Reg } from './state.js';
+import {
+  TNUM_UNKNOWN,
+  U32_MAX,
+  U64_MAX,
+  tnum,
+  tnumAdd,
+  tnumAnd,
+  tnumArshift,
+  tnumCast,
+  tnumClearSubreg,
+  tnumConst,
+  tnumConstSubreg,
+  tnumIntersect,
+  tnumIsConst,
+  tnumLshift,
+  tnumMul,
+  tnumNeg,
+  tnumOr,
+  tnumRange,
+  tnumRshift,
+  tnumSub,
+  tnumSubreg,
+  tnumSubregIsConst,
+  tnumXor,
+  type Tnum,
+} from './tnum.js';
+
+/** The mutable working copy of a register's scalar part. */
+export interface B {
+  var: Tnum;
+  smin: bigint;
+  smax: bigint;
+  umin: bigint;
+  umax: bigint;
+  s32min: bigint;
+  s32max: bigint;
+  u32min: bigint;
+  u32max: bigint;
+}
+
+const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
+const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
+const s32 = (x: bigint): bigint => BigInt.asIntN(32, x);
+const u32 = (x: bigint): bigint => BigInt.asUintN(32, x);
+const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+export const work = (r: Reg): B => ({ var: r.var, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max });
+export const done = (r: Reg, b: B): Reg => ({ ...r, ...b });
+
+function markKnown(b: B, v: bigint): void {
+  const k = known(v);
+  Object.assign(b, work(k));
+}
+
+function markKnown32(b: B, v: bigint): void {
+  b.var = tnumConstSubreg(b.var, v);
+  b.s32min = b.s32max = s32(v);
+  b.u32min = b.u32max = u32(v);
+}
+
+export function unbounded64(b: B): void {
+  b.smin = S64_MIN;
+  b.smax = S64_MAX;
+  b.umin = 0n;
+  b.umax = U64_MAX;
+}
+
+export function unbounded32(b: B): void {
+  b.s32min = S32_MIN;
+  b.s32max = S32_MAX;
+  b.u32min = 0n;
+  b.u32max = U32_MAX;
+}
+
+function update32(b: B): void {
+  const t = tnumSubreg(b.var);
+  b.s32min = max(b.s32min, s32(t.value | (t.mask & 0x80000000n)));
+  b.s32max = min(b.s32max, s32(t.value | (t.mask & 0x7fffffffn)));
+  b.u32min = max(b.u32min, t.value);
+  b.u32max = min(b.u32max, t.value | t.mask);
+}
+
+function update64(b: B): void {
+  const t = b.var;
+  b.smin = max(b.smin, s64(t.value | (t.mask & 0x8000000000000000n)));
+  b.smax = min(b.smax, s64(t.value | (t.mask & 0x7fffffffffffffffn)));
+  b.umin = max(b.umin, t.value);
+  b.umax = min(b.umax, t.value | t.mask);
+}
+
+function updateBounds(b: B): void {
+  update32(b);
+  update64(b);
+}
+
+function deduce32(b: B): void {
+  if (b.umin >> 32n === b.umax >> 32n) {
+    b.u32min = max(b.u32min, u32(b.umin));
+    b.u32max = min(b.u32max, u32(b.umax));
+    if (s32(b.umin) <= s32(b.umax)) {
+      b.s32min = max(b.s32min, s32(b.umin));
+      b.s32max = min(b.s32max, s32(b.umax));
+    }
+  }
+  if (b.smin >> 32n === b.smax >> 32n) {
+    b.u32min = max(b.u32min, u32(b.smin));
+    b.u32max = min(b.u32max, u32(b.smax));
+    if (s32(b.smin) <= s32(b.smax)) {
+      b.s32min = max(b.s32min, s32(b.smin));
+      b.s32max = min(b.s32max, s32(b.smax));
+    }
+  }
+  // the upper halves are two consecutive numbers and the lower half crosses the sign boundary
+  if (u32((b.umin >> 32n) + 1n) === u32(b.umax >> 32n) && s32(b.umin) < 0n && s32(b.umax) >= 0n) {
+    b.s32min = max(b.s32min, s32(b.umin));
+    b.s32max = min(b.s32max, s32(b.umax));
+  }
+  if (u32((u64(b.smin) >> 32n) + 1n) === u32(u64(b.smax) >> 32n) && s32(b.smin) < 0n && s32(b.smax) >= 0n) {
+    b.s32min = max(b.s32min, s32(b.smin));
+    b.s32max = min(b.s32max, s32(b.smax));
+  }
+  if (s32(b.u32min) <= s32(b.u32max)) {
+    b.s32min = max(b.s32min, s32(b.u32min));
+    b.s32max = min(b.s32max, s32(b.u32max));
+  }
+  if (u32(b.s32min) <= u32(b.s32max)) {
+    b.u32min = max(u32(b.s32min), b.u32min);
+    b.u32max = min(u32(b.s32max), b.u32max);
+  }
+}
+
+function deduce64(b: B): void {
+  if (s64(b.umin) <= s64(b.umax)) {
+    b.smin = max(b.smin, s64(b.umin));
+    b.smax = min(b.smax, s64(b.umax));
+  }
+  if (u64(b.smin) <= u64(b.smax)) {
+    b.umin = max(u64(b.smin), b.umin);
+    b.umax = min(u64(b.smax), b.umax);
+  } else if (b.umax < u64(b.smin)) {
+    b.smin = s64(b.umin);
+    b.umax = min(b.umax, u64(b.smax));
+  } else if (u64(b.smax) < b.umin) {
+    b.smax = s64(b.umax);
+    b.umin = max(b.umin, u64(b.smin));
+  }
+}
+
+function deduceMixed(b: B): void {
+  const hiMask = ~0xffffffffn;
+  b.umin = max(b.umin, (b.umin & hiMask) | b.u32min);
+  b.umax = min(b.umax, u64((b.umax & hiMask) | b.u32max));
+  b.smin = max(b.smin, s64((u64(b.smin) & hiMask) | b.u32min));
+  b.smax = min(b.smax, s64((u64(b.smax) & hiMask) | b.u32max));
+  if (b.s32min >= 0n && b.smin >= S32_MIN && b.smax <= S32_MAX) {
+    b.smin = b.s32min;
+    b.smax = b.s32max;
+    b.umin = u64(b.s32min);
+    b.umax = u64(b.s32max);
+    b.var = tnumIntersect(b.var, tnumRange(b.umin, b.umax));
+  }
+}
+
+function boundOffset(b: B): void {
+  const v64 = tnumIntersect(b.var, tnumRange(b.umin, b.umax));
+  const v32 = tnumIntersect(tnumSubreg(v64), tnumRange(b.u32min, b.u32max));
+  b.var = tnumOr(tnumClearSubreg(v64), v32);
+}
+
+export function sync(b: B): void {
+  updateBounds(b);
+  deduce32(b);
+  deduce64(b);
+  deduceMixed(b);
+  deduce32(b);
+  deduce64(b);
+  deduceMixed(b);
+  boundOffset(b);
+  updateBounds(b);
+}
+
+/** reg_bounds_sync. */
+export function boundsSync(r: Reg): Reg {
+  const b = work(r);
+  sync(b);
+  return done(r, b);
+}
+
+function zext32to64(b: B): void {
+  b.var = tnumSubreg(b.var);
+  b.umin = b.u32min;
+  b.umax = b.u32max;
+  if (b.s32min >= 0n && b.s32max >= 0n) {
+    b.smin = b.s32min;
+    b.smax = b.s32max;
+  } else {
+    b.smin = 0n;
+    b.smax = U32_MAX;
+  }
+}
+
+/** The low 32 bits zero-extended, as a 32-bit move or ALU32 result leaves a register. */
+export function zext(r: Reg): Reg {
+  const b = work(r);
+  zext32to64(b);
+  sync(b);
+  return done(r, b);
+}
+
+// ---- arithmetic ----
+
+const addOv = (x: bigint, lo: bigint, hi: bigint): boolean => x < lo || x > hi;
+
+function add(b: B, s: B, bits: 32 | 64): void {
+  const [smin, smax, umin, umax, SMIN, SMAX, UMAX] =
+    bits === 32 ? (['s32min', 's32max', 'u32min', 'u32max', S32_MIN, S32_MAX, U32_MAX] as const) : (['smin', 'smax', 'umin', 'umax', S64_MIN, S64_MAX, U64_MAX] as const);
+  const lo = b[smin] + s[smin];
+  const hi = b[smax] + s[smax];
+  if (addOv(lo, SMIN, SMAX) || addOv(hi, SMIN, SMAX)) {
+    b[smin] = SMIN;
+    b[smax] = SMAX;
+  } else {
+    b[smin] = lo;
+    b[smax] = hi;
+  }
+  const ulo = b[umin] + s[umin];
+  const uhi = b[umax] + s[umax];
+  const minOv = ulo > UMAX;
+  const maxOv = uhi > UMAX;
+  b[umin] = ulo & UMAX;
+  b[umax] = uhi & UMAX;
+  if (!minOv && maxOv) {
+    b[umin] = 0n;
+    b[umax] = UMAX;
+  }
+}
+
+function sub(b: B, s: B, bits: 32 | 64): void {
+  const [smin, smax, umin, umax, SMIN, SMAX, UMAX] =
+    bits === 32 ? (['s32min', 's32max', 'u32min', 'u32max', S32_MIN, S32_MAX, U32_MAX] as const) : (['smin', 'smax', 'umin', 'umax', S64_MIN, S64_MAX, U64_MAX] as const);
+  const lo = b[smin] - s[smax];
+  const hi = b[smax] - s[smin];
+  if (addOv(lo, SMIN, SMAX) || addOv(hi, SMIN, SMAX)) {
+    b[smin] = SMIN;
+    b[smax] = SMAX;
+  } else {
+    b[smin] = lo;
+    b[smax] = hi;
+  }
+  const ulo = b[umin] - s[umax];
+  const uhi = b[umax] - s[umin];
+  const minUn = ulo < 0n;
+  const maxUn = uhi < 0n;
+  b[umin] = ulo & UMAX;
+  b[umax] = uhi & UMAX;
+  if (minUn && !maxUn) {
+    b[umin] = 0n;
+    b[umax] = UMAX;
+  }
+}
+
+function mul(b: B, s: B, bits: 32 | 64): void {
+  const [smin, smax, umin, umax, SMIN, SMAX, UMAX] =
+    bits === 32 ? (['s32min', 's32max', 'u32min', 'u32max', S32_MIN, S32_MAX, U32_MAX] as const) : (['smin', 'smax', 'umin', 'umax', S64_MIN, S64_MAX, U64_MAX] as const);
+  const uhi = b[umax] * s[umax];
+  const ulo = b[umin] * s[umin];
+  if (uhi > UMAX || ulo > UMAX) {
+    b[umin] = 0n;
+    b[umax] = UMAX;
+  } else {
+    b[umin] = ulo;
+    b[umax] = uhi;
+  }
+  const prods = [b[smin] * s[smin], b[smin] * s[smax], b[smax] * s[smin], b[smax] * s[smax]];
+  if (prods.some((p) => p < SMIN || p > SMAX)) {
+    b[smin] = SMIN;
+    b[smax] = SMAX;
+  } else {
+    b[smin] = prods.reduce(min);
+    b[smax] = prods.reduce(max);
+  }
+}
+
+function bitop(b: B, s: B, op: 'and' | 'or' | 'xor', bits: 32 | 64, srcKnown: boolean, dstKnown: boolean): void {
+  if (bits === 32) {
+    const t = tnumSubreg(b.var);
+    if (srcKnown && dstKnown) {
+      markKnown32(b, t.value);
+      return;
+    }
+    if (op === 'and') {
+      b.u32min = t.value;
+      b.u32max = min(b.u32max, s.u32max);
+    } else if (op === 'or') {
+      b.u32min = max(b.u32min, s.u32min);
+      b.u32max = t.value | t.mask;
+    } else {
+      b.u32min = t.value;
+      b.u32max = t.value | t.mask;
+    }
+    if (s32(b.u32min) <= s32(b.u32max)) {
+      b.s32min = s32(b.u32min);
+      b.s32max = s32(b.u32max);
+    } else {
+      b.s32min = S32_MIN;
+      b.s32max = S32_MAX;
+    }
+    return;
+  }
+  if (srcKnown && dstKnown) {
+    markKnown(b, b.var.value);
+    return;
+  }
+  if (op === 'and') {
+    b.umin = b.var.value;
+    b.umax = min(b.umax, s.umax);
+  } else if (op === 'or') {
+    b.umin = max(b.umin, s.umin);
+    b.umax = b.var.value | b.var.mask;
+  } else {
+    b.umin = b.var.value;
+    b.umax = b.var.value | b.var.mask;
+  }
+  if (s64(b.umin) <= s64(b.umax)) {
+    b.smin = s64(b.umin);
+    b.smax = s64(b.umax);
+  } else {
+    b.smin = S64_MIN;
+    b.smax = S64_MAX;
+  }
+  updateBounds(b);
+}
+
+function lsh32(b: B, lo: bigint, hi: bigint): void {
+  b.s32min = S32_MIN;
+  b.s32max = S32_MAX;
+  if (hi > 31n || b.u32max > 1n << (31n - hi)) {
+    b.u32min = 0n;
+    b.u32max = U32_MAX;
+  } else {
+    b.u32min = u32(b.u32min << lo);
+    b.u32max = u32(b.u32max << hi);
+  }
+}
+
+function lsh64(b: B, lo: bigint, hi: bigint): void {
+  b.smax = lo === 32n && hi === 32n && b.s32max >= 0n ? b.s32max << 32n : S64_MAX;
+  b.smin = lo === 32n && hi === 32n && b.s32min >= 0n ? b.s32min << 32n : S64_MIN;
+  if (b.umax > 1n << (63n - hi)) {
+    b.umin = 0n;
+    b.umax = U64_MAX;
+  } else {
+    b.umin = u64(b.umin << lo);
+    b.umax = u64(b.umax << hi);
+  }
+}
+
+function shift(b: B, s: B, op: 'lsh' | 'rsh' | 'arsh', alu32: boolean): void {
+  if (alu32) {
+    const lo = s.u32min;
+    const hi = s.u32max;
+    const sub = tnumSubreg(b.var);
+    if (op === 'lsh') {
+      lsh32(b, lo, hi);
+      b.var = tnumSubreg(tnumLshift(sub, Number(lo)));
+    } else if (op === 'rsh') {
+      b.s32min = S32_MIN;
+      b.s32max = S32_MAX;
+      b.var = tnumRshift(sub, Number(lo));
+      b.u32min >>= hi;
+      b.u32max >>= lo;
+    } else {
+      b.s32min = u32(b.s32min >> lo);
+      b.s32max = u32(b.s32max >> lo);
+      b.var = tnumArshift(sub, Number(lo), 32);
+      b.s32min = s32(b.s32min);
+      b.s32max = s32(b.s32max);
+      b.u32min = 0n;
+      b.u32max = U32_MAX;
+    }
+    unbounded64(b);
+    update32(b);
+    return;
+  }
+  const lo = s.umin;
+  const hi = s.umax;
+  if (op === 'lsh') {
+    lsh64(b, lo, hi);
+    lsh32(b, lo, hi);
+    b.var = tnumLshift(b.var, Number(lo));
+  } else if (op === 'rsh') {
+    b.smin = S64_MIN;
+    b.smax = S64_MAX;
+    b.var = tnumRshift(b.var, Number(lo));
+    b.umin >>= hi;
+    b.umax >>= lo;
+    unbounded32(b);
+  } else {
+    b.smin >>= lo;
+    b.smax >>= lo;
+    b.var = tnumArshift(b.var, Number(lo), 64);
+    b.umin = 0n;
+    b.umax = U64_MAX;
+    unbounded32(b);
+  }
+  updateBounds(b);
+}
+
+function srcIsConst(s: Reg, alu32: boolean): boolean {
+  return alu32 ? tnumSubregIsConst(s.var) && s.s32min === s.s32max && s.u32min === s.u32max : tnumIsConst(s.var) && s.smin === s.smax && s.umin === s.umax;
+}
+
+/** adjust_scalar_min_max_vals: `dst op= src` on two scalars. */
+export function scalarAlu(op: AluName, dst: Reg, src: Reg, alu32: boolean): Reg {
+  const bits = alu32 ? 32 : 64;
+  const srcConst = srcIsConst(src, alu32);
+  switch (op) {
+    case 'add':
+    case 'sub':
+    case 'neg':
+    case 'and':
+    case 'or':
+    case 'xor':
+    case 'mul':
+      break;
+    case 'lsh':
+    case 'rsh':
+    case 'arsh':
+      if (srcConst && (alu32 ? src.u32max : src.umax) < BigInt(bits)) break;
+      return UNKNOWN;
+    default:
+      // division and modulo are not tracked: the kernel marks the whole register unknown
+      return UNKNOWN;
+  }
+  const b = work(dst);
+  const s = work(src);
+  switch (op) {
+    case 'add':
+      add(b, s, 32);
+      add(b, s, 64);
+      b.var = tnumAdd(b.var, s.var);
+      break;
+    case 'sub':
+      sub(b, s, 32);
+      sub(b, s, 64);
+      b.var = tnumSub(b.var, s.var);
+      break;
+    case 'neg': {
+      const old = work(dst);
+      markKnown(b, 0n);
+      sub(b, old, 32);
+      sub(b, old, 64);
+      b.var = tnumNeg(old.var);
+      break;
+    }
+    case 'mul':
+      b.var = tnumMul(b.var, s.var);
+      mul(b, s, 32);
+      mul(b, s, 64);
+      break;
+    case 'and':
+    case 'or':
+    case 'xor': {
+      b.var = op === 'and' ? tnumAnd(b.var, s.var) : op === 'or' ? tnumOr(b.var, s.var) : tnumXor(b.var, s.var);
+      const dstKnown32 = tnumSubregIsConst(b.var);
+      const dstKnown64 = tnumIsConst(b.var);
+      bitop(b, s, op, 32, tnumSubregIsConst(s.var), dstKnown32);
+      bitop(b, s, op, 64, tnumIsConst(s.var), dstKnown64);
+      break;
+    }
+    default:
+      shift(b, s, op as 'lsh' | 'rsh' | 'arsh', alu32);
+  }
+  if (alu32) zext32to64(b);
+  sync(b);
+  return done(dst, b);
+}
+
+/** The kernel's concrete result of an ALU op on constants (for division and modulo, which it does not track). */
+export function constAlu(op: AluName, x0: bigint, y0: bigint, alu32: boolean): bigint | undefined {
+  const mask = alu32 ? U32_MAX : U64_MAX;
+  const x = x0 & mask;
+  const y = y0 & mask;
+  const sx = alu32 ? s32(x) : s64(x);
+  const sy = alu32 ? s32(y) : s64(y);
+  switch (op) {
+    case 'div':
+      return y === 0n ? 0n : x / y;
+    case 'sdiv':
+      return (sy === 0n ? 0n : sx / sy) & mask;
+    case 'mod':
+      return y === 0n ? x : x % y;
+    case 'smod':
+      return (sy === 0n ? sx : sx % sy) & mask;
+    default:
+      return undefined;
+  }
+}
+
+// ---- byte swaps ----
+
+function swapBytes(x: bigint, bytes: number): bigint {
+  let out = 0n;
+  for (let k = 0; k < bytes; k++) out = (out << 8n) | ((x >> BigInt(8 * k)) & 0xffn);
+  return out;
+}
+
+/** BPF_END on a scalar: swap the tnum where the operation swaps (little-endian host), then truncate. */
+export function byteSwap(r: Reg, order: 'le' | 'be' | 'bswap', bits: 16 | 32 | 64): Reg {
+  let out = r;
+  if (order !== 'le') {
+    const bytes = bits / 8;
+    const m = bits === 64 ? U64_MAX : (1n << BigInt(bits)) - 1n;
+    out = { ...UNKNOWN, var: tnum(swapBytes(r.var.value & m, bytes), swapBytes(r.var.mask & m, bytes)) };
+  }
+  if (bits === 16 || bits === 32) return coerceToSize(out, bits / 8);
+  return boundsSync(out);
+}
+
+// ---- loads and moves ----
+
+/** coerce_reg_to_size: keep the low `size` bytes of a value. */
+export function coerceToSize(r: Reg, size: number): Reg {
+  if (size >= 8) return r;
+  const b = work(r);
+  b.var = tnumCast(b.var, size);
+  const m = (1n << BigInt(size * 8)) - 1n;
+  if ((b.umin & ~m) === (b.umax & ~m)) {
+    b.umin &= m;
+    b.umax &= m;
+  } else {
+    b.umin = 0n;
+    b.umax = m;
+  }
+  b.smin = b.umin;
+  b.smax = b.umax;
+  if (size < 4) unbounded32(b);
+  sync(b);
+  return done(r, b);
+}
+
+const SX_MIN = { 1: -0x80n, 2: -0x8000n, 4: S32_MIN } as const;
+const SX_MAX = { 1: 0x7fn, 2: 0x7fffn, 4: S32_MAX } as const;
+
+/** coerce_reg_to_size_sx: sign-extend the low `size` bytes into 64 bits (no bounds sync, as the kernel). */
+export function coerceToSizeSx(r: Reg, size: 1 | 2 | 4): Reg {
+  const bits = size * 8;
+  if (tnumIsConst(r.var)) return { ...known(BigInt.asIntN(bits, r.var.value)), type: r.type, off: r.off };
+  const b = work(r);
+  const nb = BigInt(bits);
+  if ((u64(b.smax) >> nb) << nb === (u64(b.smin) >> nb) << nb) {
+    const x = BigInt.asIntN(bits, b.smax);
+    const y = BigInt.asIntN(bits, b.smin);
+    const hi = max(x, y);
+    const lo = min(x, y);
+    if (hi >= 0n === lo >= 0n) {
+      b.smin = b.s32min = lo;
+      b.smax = b.s32max = hi;
+      b.umin = u64(lo);
+      b.u32min = u32(lo);
+      b.umax = u64(hi);
+      b.u32max = u32(hi);
+      b.var = tnumRange(u64(lo), u64(hi));
+      return done(r, b);
+    }
+  }
+  b.smin = b.s32min = SX_MIN[size];
+  b.smax = b.s32max = SX_MAX[size];
+  b.umin = b.u32min = 0n;
+  b.umax = U64_MAX;
+  b.u32max = U32_MAX;
+  b.var = TNUM_UNKNOWN;
+  return done(r, b);
+}
+
+/** coerce_subreg_to_size_sx: sign-extend the low `size` bytes into the low 32 bits. */
+export function coerceSubregToSizeSx(r: Reg, size: 1 | 2): Reg {
+  const bits = size * 8;
+  const b = work(r);
+  if (tnumIsConst(r.var)) {
+    const v = BigInt.asIntN(bits, r.var.value);
+    b.var = tnumConst(v);
+    b.s32min = b.s32max = s32(v);
+    b.u32min = b.u32max = u32(v);
+    return done(r, b);
+  }
+  const nb = BigInt(bits);
+  if ((u32(b.s32max) >> nb) << nb === (u32(b.s32min) >> nb) << nb) {
+    const x = BigInt.asIntN(bits, b.s32max);
+    const y = BigInt.asIntN(bits, b.s32min);
+    const hi = max(x, y);
+    const lo = min(x, y);
+    if (lo >= 0n === hi >= 0n) {
+      b.s32min = lo;
+      b.s32max = hi;
+      b.u32min = u32(lo);
+      b.u32max = u32(hi);
+      b.var = tnumSubreg(tnumRange(u64(lo), u64(hi)));
+      return done(r, b);
+    }
+  }
+  b.s32min = SX_MIN[size];
+  b.s32max = SX_MAX[size];
+  b.u32min = 0n;
+  b.u32max = U32_MAX;
+  b.var = tnumSubreg(TNUM_UNKNOWN);
+  return done(r, b);
+}
+
+
+export { TNUM_UNKNOWN, tnum };

@@ -1,0 +1,128 @@
+/**
+ * Tristate numbers (kernel/bpf/tnum.c): a 64-bit value whose bits are each 0, 1 or unknown.
+ * `value` holds the known-one bits, `mask` the unknown ones; a bit set in both never occurs.
+ */
+export interface Tnum {
+  readonly value: bigint;
+  readonly mask: bigint;
+}
+
+export const U64_MAX = 0xffffffffffffffffn;
+export const U32_MAX = 0xffffffffn;
+const u64 = (x: bigint): bigint => x & U64_MAX;
+
+export const tnum = (value: bigint, mask: bigint): Tnum => ({ value: u64(value), mask: u64(mask) });
+export const tnumConst = (v: bigint): Tnum => ({ value: u64(v), mask: 0n });
+export const TNUM_UNKNOWN: Tnum = { value: 0n, mask: U64_MAX };
+
+export const tnumIsConst = (a: Tnum): boolean => a.mask === 0n;
+export const tnumIsUnknown = (a: Tnum): boolean => a.mask === U64_MAX;
+
+/** Number of significant bits of x (the kernel's fls64). */
+function fls64(x: bigint): number {
+  return x === 0n ? 0 : x.toString(2).length;
+}
+
+/** The tnum covering every value in [min, max]. */
+export function tnumRange(min: bigint, max: bigint): Tnum {
+  const chi = min ^ max;
+  const bits = fls64(chi);
+  if (bits > 63) return TNUM_UNKNOWN;
+  const delta = (1n << BigInt(bits)) - 1n;
+  return tnum(min & ~delta, delta);
+}
+
+export const tnumLshift = (a: Tnum, s: number): Tnum => tnum(a.value << BigInt(s), a.mask << BigInt(s));
+export const tnumRshift = (a: Tnum, s: number): Tnum => tnum(a.value >> BigInt(s), a.mask >> BigInt(s));
+
+/** Arithmetic shift right of the low `bits` bits (32 or 64). */
+export function tnumArshift(a: Tnum, s: number, bits: 32 | 64): Tnum {
+  if (bits === 32) {
+    const v = BigInt.asIntN(32, a.value) >> BigInt(s);
+    const m = BigInt.asIntN(32, a.mask) >> BigInt(s);
+    return tnum(BigInt.asUintN(32, v), BigInt.asUintN(32, m));
+  }
+  return tnum(BigInt.asIntN(64, a.value) >> BigInt(s), BigInt.asIntN(64, a.mask) >> BigInt(s));
+}
+
+export function tnumAdd(a: Tnum, b: Tnum): Tnum {
+  const sm = u64(a.mask + b.mask);
+  const sv = u64(a.value + b.value);
+  const sigma = u64(sm + sv);
+  const chi = sigma ^ sv;
+  const mu = chi | a.mask | b.mask;
+  return tnum(sv & ~mu, mu);
+}
+
+export function tnumSub(a: Tnum, b: Tnum): Tnum {
+  const dv = u64(a.value - b.value);
+  const alpha = u64(dv + a.mask);
+  const beta = u64(dv - b.mask);
+  const chi = alpha ^ beta;
+  const mu = chi | a.mask | b.mask;
+  return tnum(dv & ~mu, mu);
+}
+
+export const tnumNeg = (a: Tnum): Tnum => tnumSub(tnumConst(0n), a);
+
+export function tnumAnd(a: Tnum, b: Tnum): Tnum {
+  const alpha = a.value | a.mask;
+  const beta = b.value | b.mask;
+  const v = a.value & b.value;
+  return tnum(v, alpha & beta & ~v);
+}
+
+export function tnumOr(a: Tnum, b: Tnum): Tnum {
+  const v = a.value | b.value;
+  const mu = a.mask | b.mask;
+  return tnum(v, mu & ~v);
+}
+
+export function tnumXor(a: Tnum, b: Tnum): Tnum {
+  const v = a.value ^ b.value;
+  const mu = a.mask | b.mask;
+  return tnum(v & ~mu, mu);
+}
+
+/** Multiplication by shift-and-add over the bits of `a` (kernel tnum_mul). */
+export function tnumMul(a0: Tnum, b0: Tnum): Tnum {
+  let a = a0;
+  let b = b0;
+  let accV = tnumConst(u64(a.value * b.value));
+  let accM = tnumConst(0n);
+  while (a.value !== 0n || a.mask !== 0n) {
+    if ((a.value & 1n) !== 0n) accM = tnumAdd(accM, tnum(0n, b.mask));
+    else if ((a.mask & 1n) !== 0n) accM = tnumAdd(accM, tnum(0n, b.value | b.mask));
+    a = tnumRshift(a, 1);
+    b = tnumLshift(b, 1);
+  }
+  accV = tnumAdd(accV, accM);
+  return accV;
+}
+
+export function tnumIntersect(a: Tnum, b: Tnum): Tnum {
+  const v = a.value | b.value;
+  const mu = a.mask & b.mask;
+  return tnum(v & ~mu, mu);
+}
+
+/** The low `size` bytes. */
+export function tnumCast(a: Tnum, size: number): Tnum {
+  const m = size >= 8 ? U64_MAX : (1n << BigInt(size * 8)) - 1n;
+  return tnum(a.value & m, a.mask & m);
+}
+
+export const tnumSubreg = (a: Tnum): Tnum => tnumCast(a, 4);
+export const tnumClearSubreg = (a: Tnum): Tnum => tnumLshift(tnumRshift(a, 32), 32);
+export const tnumWithSubreg = (reg: Tnum, subreg: Tnum): Tnum => tnumOr(tnumClearSubreg(reg), tnumSubreg(subreg));
+export const tnumConstSubreg = (a: Tnum, v: bigint): Tnum => tnumWithSubreg(a, tnumConst(v & U32_MAX));
+export const tnumSubregIsConst = (a: Tnum): boolean => (a.mask & U32_MAX) === 0n;
+
+/** Whether every value `b` may take is one `a` may take. */
+export function tnumIn(a: Tnum, b: Tnum): boolean {
+  if ((b.mask & ~a.mask) !== 0n) return false;
+  return (b.value & ~a.mask) === a.value;
+}
+
+/** `(0x0; 0xff)`, as the kernel log prints a tnum. */
+export const tnumStr = (a: Tnum): string => `(0x${a.value.toString(16)}; 0x${a.mask.toString(16)})`;
