@@ -77,6 +77,7 @@ function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size:
         for (let at = lo; at < hi; at++) {
           const b = -at - 1;
           const slot = b >> 3;
+          env.scratchSlot(slot);
           if (f.slotTypes[slot * 8 + 7] === SlotType.Spill) {
             for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
             f.spilled[slot] = undefined;

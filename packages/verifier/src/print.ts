@@ -109,7 +109,8 @@ export function formatState(f: Frame, frameno: number, refs: readonly RefState[]
     if (types.every((t) => t === SlotType.Invalid)) continue;
     if (!scratch.all && !scratch.slots.has(slot)) continue;
     const at = -(slot + 1) * 8;
-    if (types[7] === SlotType.Spill) s += ` fp${at}=${formatReg(f.spilled[slot]!, frameno)}`;
+    if (types[7] === SlotType.Spill)
+      s += ` fp${at}=${Array.from(types.filter((t) => t !== SlotType.Spill), (t) => SLOT_CHAR[t]).join('')}${formatReg(f.spilled[slot]!, frameno)}`;
     else s += ` fp${at}=${Array.from(types, (t) => SLOT_CHAR[t]).join('')}`;
   }
   if (refs.length) s += ` refs=${refs.map((r) => r.id).join(',')}`;

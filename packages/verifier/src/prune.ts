@@ -72,7 +72,10 @@ function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap): boolean {
   if (o.frame !== c.frame || o.map !== c.map || o.memSize !== c.memSize || o.subprog !== c.subprog) return false;
   if (!ids.check(o.id, c.id) || !ids.check(o.refObjId, c.refObjId)) return false;
   if (o.type === 'pkt' || o.type === 'pkt_meta') {
-    if ((o.range ?? 0) > (c.range ?? 0) || o.off !== c.off) return false;
+    const or = o.range ?? 0;
+    const cr = c.range ?? 0;
+    if (or < 0 || cr < 0 ? or !== cr : or > cr) return false;
+    if (o.off !== c.off) return false;
     return rangeWithin(o, c) && tnumIn(o.var, c.var);
   }
   if (o.off !== c.off || o.range !== c.range) return false;

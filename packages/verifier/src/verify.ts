@@ -371,7 +371,7 @@ class Verifier implements CallEnv {
     const text = formatState(f, st.frames.length - 1, st.refs, this.scratch);
     if (this.insnLineOpen) {
       const last = this.lines.pop()!;
-      this.lines.push(last + ' '.repeat(alignment(last.length + 1)) + ';' + text);
+      this.lines.push(last + ' '.repeat(Math.max(1, alignment(last.length + 1))) + ';' + text);
     } else this.lines.push(`${st.pc}:${text}`);
     this.insnLineOpen = false;
     this.scratch = { all: false, regs: 0, slots: new Set() };
@@ -402,6 +402,7 @@ class Verifier implements CallEnv {
       }
       if (this.level > 1 && fromPop) {
         this.lines.push('', `from ${st.prev} to ${st.pc}:${formatState(st.frames[st.frames.length - 1]!, st.frames.length - 1, st.refs, { all: true, regs: 0, slots: new Set() })}`);
+        this.insnLineOpen = false;
         this.scratch = { all: true, regs: 0, slots: new Set() };
       }
       fromPop = false;
@@ -501,7 +502,11 @@ class Verifier implements CallEnv {
         return st;
       }
       case 'call':
-        if (op.target === 'subprog') return subprogCall(this, st, f, i, pc);
+        if (op.target === 'subprog') {
+          const next = subprogCall(this, st, f, i, pc);
+          this.scratch = { all: true, regs: 0, slots: new Set() };
+          return next;
+        }
         if (op.target === 'kfunc') return kfuncCall(this, st, f, i, pc);
         return helperCall(this, st, f, i, pc);
       case 'exit':

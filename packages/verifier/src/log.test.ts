@@ -1,0 +1,77 @@
+import { assemble, decode, type Program, type ProgType } from '@bpf/isa';
+import { corpusSource, kernelCorpus, type KernelCase } from '@bpf/testkit';
+import { describe, expect, it } from 'vitest';
+import { verify } from './index.js';
+
+const corpus = kernelCorpus();
+const source = (c: KernelCase): Program => {
+  const s = corpusSource(c);
+  if (s.kind === 'asm') return assemble(s.text);
+  return { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs as Program['relocs'] };
+};
+
+/**
+ * A level-2 log reduced to what both sides print the same way: instruction lines, the state
+ * after each (whether on the instruction's line after `;` or on a line of its own after the
+ * kernel's precision-backtracking lines), "from X to Y" and "safe" lines. Left out: source
+ * lines, the kernel's liveness tables and mark_precise lines (we do not print them), and map
+ * addresses in ld_imm64.
+ */
+function normalise(log: string): string[] {
+  const lines: string[] = [];
+  for (const raw of log.split('\n')) {
+    if (raw === '' || /^(; |mark_precise|func#|Live regs|\(\d|processed|frame \d: propagating|SCC|caller:|callee:|returning from|to caller|\s)/.test(raw)) continue;
+    const l = raw.replace(/^(\d+: \(18\) r\d+ = ).*$/, '$1X');
+    const m = /^(\d+: \([0-9a-f]{2}\) .*?)\s+;(.*)$/.exec(l);
+    if (m) lines.push(m[1]!.trimEnd(), `  ;${m[2]}`);
+    else if (/^\d+:( |$)/.test(l) && !/^\d+: \(/.test(l) && /^\d+: \(/.test(lines[lines.length - 1] ?? '')) lines.push(`  ;${l.replace(/^\d+:/, '')}`);
+    else lines.push(l.trimEnd());
+  }
+  return lines;
+}
+
+const SAME = [
+  'asm/kernel/accept-loop.s',
+  'asm/kernel/accept-array-lookup-const-key.s',
+  'asm/kernel/reject-map-value-var-off.s',
+  'asm/kernel/reject-ringbuf-leak.s',
+  'asm/kernel/reject-call-depth.s',
+  'asm/kernel/reject-stack-var-off-write.s',
+  'conformance/movsx.data',
+  'conformance/endian.data',
+  'conformance/sdiv-smod.data',
+  'conformance/stack-spill.data',
+  'conformance/atomics64.data',
+  'conformance/jumps-signed.data',
+  'c/progs/loops.v2.o#loop_ip_checksum',
+  'c/progs/loops.v3.o#loop_unrolled',
+];
+
+describe('log level 2 in the kernel format (fixtures/kernel/corpus.json logs)', () => {
+  it.each(SAME)('%s: the same instruction and register-state lines as the kernel', (name) => {
+    const c = corpus.find((x) => x.name === name)!;
+    const r = verify(source(c), { type: c.type as ProgType, logLevel: 2 });
+    expect(normalise(r.log)).toEqual(normalise(c.log));
+  });
+
+  it('pads the state after an instruction to the kernel column, byte for byte', () => {
+    for (const name of ['asm/kernel/accept-stack.s', 'conformance/alu32-zext.data', 'conformance/neg.data']) {
+      const c = corpus.find((x) => x.name === name)!;
+      const r = verify(source(c), { type: c.type as ProgType, logLevel: 2 });
+      const insnLines = (log: string): string[] => log.split('\n').filter((l) => /^\d+: \(/.test(l));
+      expect(insnLines(r.log)).toEqual(insnLines(c.log));
+    }
+  });
+
+  it('prints scalar ranges, stack slots and references as the kernel does', () => {
+    const r = verify(assemble('r1 = *(u32 *)(r1 + 0)\nw1 &= 7\nr1 <<= 3\n*(u32 *)(r10 - 4) = r1\n*(u64 *)(r10 - 16) = r10\nr0 = 0\nexit'), { logLevel: 2 });
+    expect(r.log.split('\n').slice(1, 7)).toEqual([
+      '0: (61) r1 = *(u32 *)(r1 +0)          ; R1=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))',
+      '1: (54) w1 &= 7                       ; R1=scalar(smin=smin32=0,smax=umax=smax32=umax32=7,var_off=(0x0; 0x7))',
+      '2: (67) r1 <<= 3                      ; R1=scalar(smin=smin32=0,smax=umax=smax32=umax32=56,var_off=(0x0; 0x38))',
+      '3: (63) *(u32 *)(r10 -4) = r1         ; R1=scalar(smin=smin32=0,smax=umax=smax32=umax32=56,var_off=(0x0; 0x38)) R10=fp0 fp-8=mmmm????',
+      '4: (7b) *(u64 *)(r10 -16) = r10       ; R10=fp0 fp-16=fp0',
+      '5: (b7) r0 = 0                        ; R0=0',
+    ]);
+  });
+});
