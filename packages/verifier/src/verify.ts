@@ -82,6 +82,7 @@ class Verifier implements CallEnv {
   readonly level: number;
   private processed = 0;
   private livePeak = 0;
+  private maxStatesPerInsn = 0;
   private totalStates = 0;
   private peakStates = 0;
   private jmpsProcessed = 0;
@@ -205,7 +206,7 @@ class Verifier implements CallEnv {
       processedInsns: this.processed,
       totalStates: this.totalStates,
       peakStates: this.peakStates,
-      maxStatesPerInsn: Math.max(0, ...[...this.explored.values()].map((s) => s.length)),
+      maxStatesPerInsn: this.maxStatesPerInsn,
       stackDepth: this.depth.map((d) => (d + 7) & ~7),
     };
     this.lines.push(`processed ${stats.processedInsns} insns (limit ${LIMIT}) max_states_per_insn ${stats.maxStatesPerInsn} total_states ${stats.totalStates} peak_states ${stats.peakStates} mark_read 0`);
@@ -325,27 +326,28 @@ class Verifier implements CallEnv {
     const list = this.explored.get(st.pc) ?? [];
     let addNew = true;
     const force = this.insns[st.pc]?.code === 0x85 && this.insns[st.pc]!.imm === 181;
-    if (!force && this.jmpsProcessed - this.prevJmps < 2 && this.processed - this.prevInsns < 8) addNew = false;
+    if (!force && (this.jmpsProcessed - this.prevJmps < 2 || this.processed - this.prevInsns < 8)) addNew = false;
     let key: string | undefined;
+    const count = list.length;
     for (let k = 0; k < list.length; k++) {
       const cp = list[k]!;
       if (cp.branches > 0) {
         key ??= this.key(st);
         if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
-        if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
+        if (!force && (this.jmpsProcessed - this.prevJmps < 20 || this.processed - this.prevInsns < 100)) addNew = false;
       } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot))) {
         cp.hits++;
         propagatePrecision(this.insns, cp, st);
         return true;
       }
       // a state that keeps missing is unlikely to help: drop it from the list (the kernel's miss_cnt)
-      cp.misses++;
+      if (addNew) cp.misses++;
       const n = force && cp.branches > 0 ? 64 : 3;
       if (cp.misses > cp.hits * n + n) {
         list.splice(k--, 1);
-        this.livePeak--;
       }
     }
+    this.maxStatesPerInsn = Math.max(this.maxStatesPerInsn, count);
     if (!addNew) return false;
     const cp = newCheckpoint(st, key ?? this.key(st));
     list.push(cp);
