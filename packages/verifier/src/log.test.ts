@@ -45,6 +45,12 @@ const SAME = [
   'conformance/jumps-signed.data',
   'c/progs/loops.v2.o#loop_ip_checksum',
   'c/progs/loops.v3.o#loop_unrolled',
+  'c/progs/reject.v3.o#reject_value_oob',
+  'c/progs/root_allowed.v3.o#root_uninit_stack',
+  'c/progs/root_allowed.v3.o#root_const_key_lookup',
+  'c/progs/tc_mark.v3.o#tc_mark_by_dscp',
+  'c/progs/tracing.v3.o#kp_openat',
+  'c/progs/xdp_parse.v3.o#xdp_drop_udp_port',
 ];
 
 describe('log level 2 in the kernel format (fixtures/kernel/corpus.json logs)', () => {
