@@ -527,10 +527,33 @@ class CEmitter {
 }
 
 /** Text built by concatenation: V8 keeps it as a rope until the end, cheaper than an array of pieces. */
+/**
+ * The output as UTF-8 bytes in one growing buffer, decoded once: vmlinux.h is ~2.8 MB in some
+ * million small pieces, and a rope of JS strings that size costs more in GC than in work.
+ */
 class TextSink {
-  text = '';
+  private buf = new Uint8Array(1 << 20);
+  private len = 0;
+  private static readonly encoder = new TextEncoder();
   push(...parts: string[]): void {
-    for (const p of parts) this.text += p;
+    for (const p of parts) {
+      if (this.len + p.length * 3 > this.buf.length) {
+        const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + p.length * 3));
+        next.set(this.buf.subarray(0, this.len));
+        this.buf = next;
+      }
+      let k = 0;
+      for (; k < p.length; k++) {
+        const c = p.charCodeAt(k);
+        if (c >= 0x80) break;
+        this.buf[this.len++] = c;
+      }
+      // a non-ASCII name: the rest of the piece through the encoder (3 bytes per UTF-16 unit at most)
+      if (k < p.length) this.len += TextSink.encoder.encodeInto(p.slice(k), this.buf.subarray(this.len)).written;
+    }
+  }
+  get text(): string {
+    return new TextDecoder().decode(this.buf.subarray(0, this.len));
   }
 }
 
