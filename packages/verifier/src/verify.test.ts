@@ -13,11 +13,27 @@ const source = (c: KernelCase): Program => {
   return { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs as Program['relocs'] };
 };
 
+function kernelErrorInsn(c: KernelCase): number | undefined {
+  if (c.accepted || c.error === null) return undefined;
+  const lines = c.log.split('\n');
+  let at = -1;
+  for (let i = lines.length - 1; i >= 0; i--) if (lines[i]!.startsWith(c.error)) { at = i; break; }
+  for (let i = at - 1; i >= 0; i--) {
+    const m = /^(\d+): \(/.exec(lines[i]!);
+    if (m) return Number(m[1]);
+  }
+  return undefined;
+}
+
 describe('agreement with the kernel (fixtures/kernel/corpus.json)', () => {
   it.each(corpus.map((c) => [c.name, c] as const))('%s', (_n, c) => {
     const r = verify(source(c), { type: c.type as ProgType });
     expect(r.accepted).toBe(c.accepted);
     if (!c.accepted) expect(r.error?.message).toBe(c.error);
+    // the instruction the kernel was at: the last "N: (op) ..." line of its log before the error
+    // (whole-program limits, the complexity and combined stack ones, name no instruction)
+    const at = kernelErrorInsn(c);
+    if (at !== undefined && !/^(BPF program is too large|combined stack size)/.test(c.error ?? '')) expect(r.error?.insn).toBe(at);
   });
   it('is sound on what it accepts: the interpreter never hits a memory error on accepted random programs', () => {
     let ran = 0;
