@@ -3,16 +3,10 @@
  * regs_refine_cond_op): whether a comparison is decided, and what each side learns.
  */
 import type { JmpCond } from '@bpf/isa';
-import { done, sync, unbounded32, unbounded64, work, type B } from './scalar.js';
+import { done, max, min, s32, s64, sync, u32, u64, unbounded32, unbounded64, work, type B } from './scalar.js';
 import type { Reg } from './state.js';
 import { tnumAnd, tnumConst, tnumIntersect, tnumIsConst, tnumOr, tnumSubreg, tnumSubregIsConst, tnumWithSubreg, U32_MAX } from './tnum.js';
 
-const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
-const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
-const s32 = (x: bigint): bigint => BigInt.asIntN(32, x);
-const u32 = (x: bigint): bigint => BigInt.asUintN(32, x);
-const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
-const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 // ---- branches ----
 

@@ -46,12 +46,13 @@ export interface B {
   u32max: bigint;
 }
 
-const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
-const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
-const s32 = (x: bigint): bigint => BigInt.asIntN(32, x);
-const u32 = (x: bigint): bigint => BigInt.asUintN(32, x);
-const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
-const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+/** Two's-complement views and bounds arithmetic on BigInts, shared with cond.ts. */
+export const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
+export const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
+export const s32 = (x: bigint): bigint => BigInt.asIntN(32, x);
+export const u32 = (x: bigint): bigint => BigInt.asUintN(32, x);
+export const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+export const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 export const work = (r: Reg): B => ({ var: r.var, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max });
 export const done = (r: Reg, b: B): Reg => ({ ...r, ...b });
