@@ -1,9 +1,11 @@
 // typescript-eslint, strict and type-checked. Lower layers must stay browser-clean: their
 // product sources may not import Node built-ins (tests and Node-only packages may).
 import js from '@eslint/js';
+import { readFileSync } from 'node:fs';
 import tseslint from 'typescript-eslint';
 
-const browserClean = ['isa', 'btf', 'elf', 'liveness', 'verifier', 'vm', 'jit-x86', 'jit-arm64'];
+/** One list for lint, bundles and browser runs: the root package.json's `browserCleanLayers`. */
+const browserClean = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')).browserCleanLayers;
 
 export default tseslint.config(
   {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const layers = ['isa', 'btf', 'elf', 'liveness', 'verifier', 'vm', 'jit-x86', 'jit-arm64'];
+const layers = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).browserCleanLayers;
 const rows = [];
 const sizes = [];
 let failed = 0;

@@ -62,8 +62,8 @@ const log = console.log.bind(console);
 console.log = (...args) => log(args.map(canon).join(' '));
 `;
 
-/** Layers whose packages use no Node built-ins (bench/bundle.mjs checks the same list). */
-const BROWSER_CLEAN = new Set(['@bpf/isa', '@bpf/btf', '@bpf/elf', '@bpf/liveness', '@bpf/verifier', '@bpf/vm', '@bpf/jit-x86', '@bpf/jit-arm64']);
+/** Layers whose packages use no Node built-ins (the root package.json's `browserCleanLayers`). */
+const BROWSER_CLEAN = new Set(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).browserCleanLayers.map((l) => `@bpf/${l}`));
 let browser;
 async function chromiumRun(proj) {
   if (browser === undefined) {

@@ -11,7 +11,7 @@ import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const LAYERS = ['isa', 'btf', 'elf', 'liveness', 'verifier', 'vm', 'jit-x86', 'jit-arm64'];
+const LAYERS = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { browserCleanLayers: string[] }).browserCleanLayers;
 
 function example(pkg: string): string | null {
   const m = /```(?:js|javascript|mjs)\n([\s\S]*?)```/.exec(readFileSync(join(repoRoot, 'packages', pkg, 'README.md'), 'utf8'));
