@@ -51,6 +51,11 @@ class Out {
     this.len = at;
     for (let v = n; v > 0; v = Math.floor(v / 10)) this.buf[--at] = 48 + (v % 10);
   }
+  /** ` label=N`: a label (with its leading space and '=') and a number. */
+  field(label: string, n: number): void {
+    this.text(label);
+    this.num(n);
+  }
   /** The NUL-terminated string at `off` of the BTF's string section (the base's for split BTF), quoted. */
   name(btf: Btf, off: number): void {
     this.byte(QUOTE);
@@ -88,52 +93,36 @@ function emitType(btf: Btf, id: number, t: BtfType, o: Out): void {
   o.name(btf, t.nameOff);
   switch (t.kind) {
     case 'INT':
-      o.text(' size=');
-      o.num(t.sizeOrType);
-      o.text(' bits_offset=');
-      o.num((t.intData >>> 16) & 0xff);
-      o.text(' nr_bits=');
-      o.num(t.intData & 0xff);
+      o.field(' size=', t.sizeOrType);
+      o.field(' bits_offset=', (t.intData >>> 16) & 0xff);
+      o.field(' nr_bits=', t.intData & 0xff);
       o.text(` encoding=${INT_ENCODING((t.intData >>> 24) & 0x0f)}`);
       return;
     case 'PTR': case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
-      o.text(' type_id=');
-      o.num(t.sizeOrType);
+      o.field(' type_id=', t.sizeOrType);
       return;
     case 'ARRAY':
-      o.text(' type_id=');
-      o.num(t.elemType);
-      o.text(' index_type_id=');
-      o.num(t.indexType);
-      o.text(' nr_elems=');
-      o.num(t.nelems);
+      o.field(' type_id=', t.elemType);
+      o.field(' index_type_id=', t.indexType);
+      o.field(' nr_elems=', t.nelems);
       return;
     case 'STRUCT': case 'UNION':
-      o.text(' size=');
-      o.num(t.sizeOrType);
-      o.text(' vlen=');
-      o.num(t.members.length);
+      o.field(' size=', t.sizeOrType);
+      o.field(' vlen=', t.members.length);
       for (const m of t.members) {
         o.byte(NL);
         o.byte(TAB);
         o.name(btf, m.nameOff);
-        o.text(' type_id=');
-        o.num(m.type);
-        o.text(' bits_offset=');
-        o.num(t.kindFlag ? m.offset & 0xffffff : m.offset);
+        o.field(' type_id=', m.type);
+        o.field(' bits_offset=', t.kindFlag ? m.offset & 0xffffff : m.offset);
         const bitfield = t.kindFlag ? m.offset >>> 24 : 0;
-        if (bitfield) {
-          o.text(' bitfield_size=');
-          o.num(bitfield);
-        }
+        if (bitfield) o.field(' bitfield_size=', bitfield);
       }
       return;
     case 'ENUM': case 'ENUM64': {
       const signed = t.kindFlag;
-      o.text(signed ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=');
-      o.num(t.sizeOrType);
-      o.text(' vlen=');
-      o.num(t.values.length);
+      o.field(signed ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=', t.sizeOrType);
+      o.field(' vlen=', t.values.length);
       for (const v of t.values) {
         o.byte(NL);
         o.byte(TAB);
@@ -147,42 +136,32 @@ function emitType(btf: Btf, id: number, t: BtfType, o: Out): void {
       o.text(t.kindFlag ? ' fwd_kind=union' : ' fwd_kind=struct');
       return;
     case 'FUNC':
-      o.text(' type_id=');
-      o.num(t.sizeOrType);
+      o.field(' type_id=', t.sizeOrType);
       o.text(` linkage=${LINKAGE[t.vlen] ?? 'UNKN'}`);
       return;
     case 'FUNC_PROTO':
-      o.text(' ret_type_id=');
-      o.num(t.sizeOrType);
-      o.text(' vlen=');
-      o.num(t.params.length);
+      o.field(' ret_type_id=', t.sizeOrType);
+      o.field(' vlen=', t.params.length);
       for (const q of t.params) {
         o.byte(NL);
         o.byte(TAB);
         o.name(btf, q.nameOff);
-        o.text(' type_id=');
-        o.num(q.type);
+        o.field(' type_id=', q.type);
       }
       return;
     case 'VAR':
-      o.text(' type_id=');
-      o.num(t.sizeOrType);
+      o.field(' type_id=', t.sizeOrType);
       o.text(`, linkage=${LINKAGE[t.linkage] ?? 'UNKN'}`);
       return;
     case 'DATASEC':
-      o.text(' size=');
-      o.num(t.sizeOrType);
-      o.text(' vlen=');
-      o.num(t.secinfo.length);
+      o.field(' size=', t.sizeOrType);
+      o.field(' vlen=', t.secinfo.length);
       for (const s of t.secinfo) {
         const v = typeById(btf, s.type);
         o.byte(NL);
-        o.text('\ttype_id=');
-        o.num(s.type);
-        o.text(' offset=');
-        o.num(s.offset);
-        o.text(' size=');
-        o.num(s.size);
+        o.field('\ttype_id=', s.type);
+        o.field(' offset=', s.offset);
+        o.field(' size=', s.size);
         o.text(` (${v?.kind ?? 'UNKN'} `);
         if (v) o.name(btf, v.nameOff);
         else o.text("''");
@@ -190,12 +169,10 @@ function emitType(btf: Btf, id: number, t: BtfType, o: Out): void {
       }
       return;
     case 'FLOAT':
-      o.text(' size=');
-      o.num(t.sizeOrType);
+      o.field(' size=', t.sizeOrType);
       return;
     case 'DECL_TAG':
-      o.text(' type_id=');
-      o.num(t.sizeOrType);
+      o.field(' type_id=', t.sizeOrType);
       o.text(` component_idx=${t.componentIdx}`);
       return;
   }
