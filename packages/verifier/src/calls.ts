@@ -158,7 +158,25 @@ function checkArg(env: Env, st: State, f: Frame, t: ArgType, regno: number, pc: 
       if (isNull(r)) return;
       typeCheck(env, pc, regno, r, ['fp'], 'fp');
       return;
+    case 'const_str':
+      return constString(env, pc, regno, r);
   }
+}
+
+/** BPF_F_RDONLY_PROG: the map a loader freezes and programs may only read (.rodata, .kconfig). */
+const RDONLY_PROG = 0x80;
+
+/** ARG_PTR_TO_CONST_STR: a constant address in a read-only map whose value holds a NUL after it. */
+function constString(env: Env, pc: number, regno: number, r: Reg): void {
+  typeCheck(env, pc, regno, r, ['map_value'], 'map_value');
+  const map = r.map!;
+  if (!((map.flags ?? 0) & RDONLY_PROG)) env.reject(pc, `R${regno} does not point to a readonly map'`);
+  if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} is not a constant address'`);
+  if (map.type !== 'array') env.reject(pc, 'no direct value access support for this map type');
+  const off = r.off + Number(BigInt.asIntN(64, r.var.value));
+  memRegion(env, pc, r, regno, r.off, map.valueSize - r.off, map.valueSize, false);
+  const data = map.data;
+  if (data && !data.subarray(off, map.valueSize).includes(0)) env.reject(pc, 'string is not zero-terminated');
 }
 
 /** Every register and spill holding reference `id` becomes unknown (release_reference). */

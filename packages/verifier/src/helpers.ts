@@ -12,6 +12,7 @@ import type { ProgType } from '@bpf/isa';
  * - `size` / `size_or_zero`: ARG_CONST_SIZE(_OR_ZERO); `alloc_size_or_zero`: a constant size
  * - `ringbuf_mem_release`: a ring buffer record, released (ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE)
  * - `func`: a callback (ARG_PTR_TO_FUNC); `stack_or_null`: ARG_PTR_TO_STACK_OR_NULL
+ * - `const_str`: a NUL-terminated string in a read-only map value (ARG_PTR_TO_CONST_STR)
  */
 export type ArgType =
   | 'anything'
@@ -27,7 +28,8 @@ export type ArgType =
   | 'alloc_size_or_zero'
   | 'ringbuf_mem_release'
   | 'func'
-  | 'stack_or_null';
+  | 'stack_or_null'
+  | 'const_str';
 
 export interface HelperProto {
   readonly args: readonly ArgType[];
@@ -70,4 +72,5 @@ export const HELPERS: Readonly<Record<number, HelperProto>> = {
   132: { args: ['ringbuf_mem_release', 'anything'], ret: 'void' }, // ringbuf_submit
   133: { args: ['ringbuf_mem_release', 'anything'], ret: 'void' }, // ringbuf_discard
   181: { args: ['anything', 'func', 'stack_or_null', 'anything'], ret: 'integer' }, // loop
+  182: { args: ['mem', 'size', 'const_str'], ret: 'integer' }, // strncmp
 };
