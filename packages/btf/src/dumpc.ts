@@ -5,11 +5,16 @@
  * that shows in vmlinux): for every type in id order, a depth-first topological sort decides which definitions must come first (an embedded struct
  * must be defined, one reached through a named pointer only declared), then each queued type
  * is written, with forward declarations where a definition cannot come first yet.
+ *
+ * All state is typed arrays indexed by type id, over the flat view of dumpc-layout.ts, and the
+ * text is bytes (dumpc-out.ts): vmlinux's 126,000 types give no garbage to collect.
  */
 import { BtfError, type Btf, type BtfType } from './btf.js';
-import { bitfieldSize, bitOffset, bitPadding, indent, MAX_DEPTH, TypeTable } from './dumpc-layout.js';
+import {
+  ARRAY, bitPadding, CONST, ENUM, ENUM64, FLOAT, FUNC_PROTO, FWD, INT, MAX_DEPTH, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF, TypeTable, UNION, VOLATILE,
+} from './dumpc-layout.js';
+import { IDENT_NAMES, NameCounts, Out, TYPE_NAMES } from './dumpc-out.js';
 
-type Composite = Extract<BtfType, { kind: 'STRUCT' | 'UNION' }>;
 type Enum = Extract<BtfType, { kind: 'ENUM' | 'ENUM64' }>;
 
 export interface DumpCOptions {
@@ -29,11 +34,11 @@ const FOOTER = '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute po
 /** The C header bpftool prints for `btf dump file X format c`. */
 export function dumpC(btf: Btf, opts: DumpCOptions = {}): string {
   const e = new CEmitter(new TypeTable(btf), opts.enumModes === true);
-  e.out.push(HEADER);
+  e.out.lit(HEADER);
   // every id, a split BTF's base included, as bpftool does
   for (let id = 1; id < btf.types.length; id++) e.dumpType(id);
-  e.out.push(FOOTER);
-  return e.out.text;
+  e.out.lit(FOOTER);
+  return e.out.text();
 }
 
 // Topological order state (btf_dump_type_order_state; NOT_ORDERED is 0, the arrays' initial
@@ -42,32 +47,32 @@ const ORDERING = 1, ORDERED = 2;
 const NOT_EMITTED = 0, EMITTING = 1, EMITTED = 2;
 
 /** GCC's internal Arm SIMD typedef targets, given a real type before use (missing_base_types). */
-const MISSING_BASE_TYPES = new Map([
+const MISSING_BASE_TYPES: readonly (readonly [string, string])[] = [
   ['__Poly8_t', 'unsigned char'],
   ['__Poly16_t', 'unsigned short'],
   ['__Poly64_t', 'unsigned long long'],
   ['__Poly128_t', 'unsigned __int128'],
-]);
+];
 
-/** A frame of the declaration stack: ids from the outermost declarator to the base type. */
-interface DeclStack {
-  readonly ids: readonly number[];
-  cnt: number;
-}
+const NL = 10, SPACE = 32, SEMI = 59;
 
 class CEmitter {
-  readonly out = new TextSink();
+  readonly out = new Out();
   private readonly order: Uint8Array;
   private readonly emit: Uint8Array;
   private readonly fwdEmitted: Uint8Array;
   private readonly nameResolved: Uint8Array;
-  private readonly referenced: Uint8Array;
-  private readonly cachedNames: (string | undefined)[];
-  /** Uses so far of each struct/union/enum tag ... */
-  private readonly typeNames = new Map<string, number>();
-  /** ... and of each typedef name and enumerator (C's ordinary identifiers). */
-  private readonly identNames = new Map<string, number>();
-  private queue: number[] = [];
+  /** N of the `name___N` a type is written with (0 or 1: its own name). */
+  private readonly dups: Uint32Array;
+  private readonly names: NameCounts;
+  /** The types dumpType queues, in order. */
+  private readonly queue: Int32Array;
+  private queued = 0;
+  /** Declaration stack (btf_dump's decl_stack): ids from the outermost declarator to the base type. The frame written now is [lo, top). */
+  private stack = new Int32Array(1024);
+  private sp = 0;
+  private lo = 0;
+  private top = 0;
   private depth = 0;
 
   constructor(
@@ -79,104 +84,80 @@ class CEmitter {
     this.emit = new Uint8Array(n);
     this.fwdEmitted = new Uint8Array(n);
     this.nameResolved = new Uint8Array(n);
-    this.referenced = new Uint8Array(n);
-    this.cachedNames = new Array<string | undefined>(n);
+    this.dups = new Uint32Array(n);
+    this.queue = new Int32Array(n);
+    this.names = new NameCounts(T.strs);
     this.order[0] = ORDERED; // void needs no definition
     this.emit[0] = EMITTED;
-    this.markReferenced();
   }
 
   /** btf_dump__dump_type: order what `id` needs, then write it. */
   dumpType(id: number): void {
-    this.queue = [];
+    this.queued = 0;
     this.orderType(id, false, 0);
-    for (const q of this.queue) this.emitType(q, 0);
-  }
-
-  /**
-   * Types some other type refers to. An anonymous enum nobody refers to is a top-level
-   * declaration of constants; a referenced one is written inline where it is used.
-   */
-  private markReferenced(): void {
-    const mark = (id: number): void => {
-      this.T.at(id);
-      this.referenced[id] = 1;
-    };
-    for (let id = 1; id < this.T.count; id++) {
-      const t = this.T.types[id]!;
-      switch (t.kind) {
-        case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'PTR': case 'TYPEDEF': case 'FUNC': case 'VAR': case 'DECL_TAG': case 'TYPE_TAG':
-          mark(t.sizeOrType);
-          break;
-        case 'ARRAY':
-          mark(t.indexType);
-          mark(t.elemType);
-          break;
-        case 'STRUCT': case 'UNION':
-          for (const m of t.members) mark(m.type);
-          break;
-        case 'FUNC_PROTO':
-          for (const p of t.params) mark(p.type);
-          break;
-        case 'DATASEC':
-          for (const s of t.secinfo) mark(s.type);
-          break;
-        default:
-          break;
-      }
-    }
+    for (let i = 0; i < this.queued; i++) this.emitType(this.queue[i]!, 0);
   }
 
   /**
    * btf_dump_order_type: queue the definitions `id` depends on, then `id` itself. Returns true
    * for a strong link (the definition must come first), false for a weak one (a forward
-   * declaration will do: reached through a pointer and a named type).
+   * declaration will do: reached through a pointer and a named type). An anonymous enum
+   * nobody refers to is a top-level declaration of constants; a referenced one is written
+   * inline where it is used.
    */
   private orderType(id: number, throughPtr: boolean, depth: number): boolean {
-    if (this.order[id] === ORDERED) return true;
+    const state = this.order[id];
+    if (state === ORDERED) return true;
     if (depth > MAX_DEPTH) throw new BtfError('BAD_TYPE_ID', 'reference loop while ordering types', undefined, id);
-    const t = this.T.at(id)!;
-    if (this.order[id] === ORDERING) {
+    const T = this.T;
+    const k = T.kind[id];
+    const named = T.nameOff[id] !== 0;
+    if (state === ORDERING) {
       // a loop, fine only when a forward declaration breaks it
-      if ((t.kind === 'STRUCT' || t.kind === 'UNION') && throughPtr && t.nameOff !== 0) return false;
+      if ((k === STRUCT || k === UNION) && throughPtr && named) return false;
       throw new BtfError('BAD_TYPE_ID', 'unsatisfiable type cycle', undefined, id);
     }
     const d = depth + 1;
-    switch (t.kind) {
-      case 'INT': case 'FLOAT':
+    switch (k) {
+      case INT: case FLOAT:
         this.order[id] = ORDERED;
         return false;
-      case 'PTR': {
-        const strong = this.orderType(t.sizeOrType, true, d);
+      case PTR: {
+        const strong = this.orderType(T.ref[id]!, true, d);
         this.order[id] = ORDERED;
         return strong;
       }
-      case 'ARRAY':
-        return this.orderType(t.elemType, false, d);
-      case 'STRUCT': case 'UNION':
+      case ARRAY:
+        return this.orderType(T.ref[id]!, false, d);
+      case STRUCT: case UNION: {
         // only an embedded or anonymous struct/union has to be defined in place
-        if (throughPtr && t.nameOff !== 0) return false;
+        if (throughPtr && named) return false;
         this.order[id] = ORDERING;
-        for (const m of t.members) this.orderType(m.type, false, d);
-        if (t.nameOff !== 0) this.queue.push(id);
-        this.order[id] = ORDERED;
-        return true;
-      case 'ENUM': case 'ENUM64': case 'FWD':
-        if (t.nameOff !== 0 || !this.referenced[id]) this.queue.push(id);
-        this.order[id] = ORDERED;
-        return true;
-      case 'TYPEDEF': {
-        const strong = this.orderType(t.sizeOrType, throughPtr, d);
-        if (throughPtr && !strong) return false;
-        this.queue.push(id);
+        const at = T.first[id]!;
+        const end = at + T.len[id]!;
+        for (let i = at; i < end; i++) this.orderType(T.mType[i]!, false, d);
+        if (named) this.queue[this.queued++] = id;
         this.order[id] = ORDERED;
         return true;
       }
-      case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
-        return this.orderType(t.sizeOrType, throughPtr, d);
-      case 'FUNC_PROTO': {
-        let strong = this.orderType(t.sizeOrType, throughPtr, d);
-        for (const p of t.params) if (this.orderType(p.type, throughPtr, d)) strong = true;
+      case ENUM: case ENUM64: case FWD:
+        if (named || !T.referenced[id]) this.queue[this.queued++] = id;
+        this.order[id] = ORDERED;
+        return true;
+      case TYPEDEF: {
+        const strong = this.orderType(T.ref[id]!, throughPtr, d);
+        if (throughPtr && !strong) return false;
+        this.queue[this.queued++] = id;
+        this.order[id] = ORDERED;
+        return true;
+      }
+      case VOLATILE: case CONST: case RESTRICT: case TYPE_TAG:
+        return this.orderType(T.ref[id]!, throughPtr, d);
+      case FUNC_PROTO: {
+        let strong = this.orderType(T.ref[id]!, throughPtr, d);
+        const at = T.first[id]!;
+        const end = at + T.len[id]!;
+        for (let i = at; i < end; i++) if (this.orderType(T.mType[i]!, throughPtr, d)) strong = true;
         return strong;
       }
       default: // FUNC, VAR, DATASEC, DECL_TAG: not written
@@ -194,372 +175,440 @@ class CEmitter {
     const state = this.emit[id];
     if (state === EMITTED) return;
     if (depth > MAX_DEPTH) throw new BtfError('BAD_TYPE_ID', 'reference loop while writing types', undefined, id);
-    const t = this.T.at(id)!;
+    const T = this.T;
+    const out = this.out;
+    const k = T.kind[id];
     const topLevel = contId === 0;
     if (state === EMITTING) {
       if (this.fwdEmitted[id]) return;
-      if (t.kind === 'STRUCT' || t.kind === 'UNION') {
+      if (k === STRUCT || k === UNION) {
         // a member pointing back at its own struct needs no declaration
-        if (id === contId || t.nameOff === 0) return;
-        this.out.push(`${this.structFwd(id, t)};\n\n`);
+        if (id === contId || T.nameOff[id] === 0) return;
+        this.structFwd(id);
+        out.lit(';\n\n');
         this.fwdEmitted[id] = 1;
-      } else if (t.kind === 'TYPEDEF') {
+      } else if (k === TYPEDEF) {
         // the typedef serves as its own forward declaration, for use through pointers
-        if (!this.isBlacklisted(t)) {
-          this.emitTypedefDef(id, t, 0);
-          this.out.push(';\n\n');
+        if (!this.isBlacklisted(id)) {
+          this.emitTypedefDef(id, 0);
+          out.lit(';\n\n');
         }
         this.fwdEmitted[id] = 1;
       }
       return;
     }
     const d = depth + 1;
-    switch (t.kind) {
-      case 'INT': {
-        const alias = MISSING_BASE_TYPES.get(this.typeName(id));
-        if (alias !== undefined) this.out.push(`typedef ${alias} ${this.typeName(id)};\n\n`);
+    switch (k) {
+      case INT: {
+        this.resolveName(id, TYPE_NAMES);
+        const alias = this.dups[id]! > 1 ? undefined : MISSING_BASE_TYPES.find(([name]) => T.nameIs(T.nameOff[id]!, name));
+        if (alias) {
+          out.lit(`typedef ${alias[1]} `);
+          this.typeName(id);
+          out.lit(';\n\n');
+        }
         this.emit[id] = EMITTED;
         break;
       }
-      case 'ENUM': case 'ENUM64':
+      case ENUM: case ENUM64:
         if (topLevel) {
-          this.emitEnumDef(id, t, 0);
-          this.out.push(';\n\n');
+          this.emitEnumDef(id, 0);
+          out.lit(';\n\n');
         }
         this.emit[id] = EMITTED;
         break;
-      case 'PTR': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
-        this.emitType(t.sizeOrType, contId, d);
+      case PTR: case VOLATILE: case CONST: case RESTRICT: case TYPE_TAG: case ARRAY:
+        this.emitType(T.ref[id]!, contId, d);
         break;
-      case 'ARRAY':
-        this.emitType(t.elemType, contId, d);
-        break;
-      case 'FWD':
-        this.out.push(`${this.fwdDef(id, t)};\n\n`);
+      case FWD:
+        this.fwdDef(id);
+        out.lit(';\n\n');
         this.emit[id] = EMITTED;
         break;
-      case 'TYPEDEF':
+      case TYPEDEF:
         this.emit[id] = EMITTING;
-        this.emitType(t.sizeOrType, id, d);
-        if (!this.fwdEmitted[id] && !this.isBlacklisted(t)) {
-          this.emitTypedefDef(id, t, 0);
-          this.out.push(';\n\n');
+        this.emitType(T.ref[id]!, id, d);
+        if (!this.fwdEmitted[id] && !this.isBlacklisted(id)) {
+          this.emitTypedefDef(id, 0);
+          out.lit(';\n\n');
         }
         this.emit[id] = EMITTED;
         break;
-      case 'STRUCT': case 'UNION':
+      case STRUCT: case UNION: {
         this.emit[id] = EMITTING;
+        const named = T.nameOff[id] !== 0;
         // a definition written here (top level, or anonymous and so inline) needs its members' types
-        if (topLevel || t.nameOff === 0) {
-          const inner = t.nameOff === 0 ? contId : id;
-          for (const m of t.members) this.emitType(m.type, inner, d);
+        if (topLevel || !named) {
+          const inner = named ? id : contId;
+          const at = T.first[id]!;
+          const end = at + T.len[id]!;
+          for (let i = at; i < end; i++) this.emitType(T.mType[i]!, inner, d);
         } else if (!this.fwdEmitted[id] && id !== contId) {
-          this.out.push(`${this.structFwd(id, t)};\n\n`);
+          this.structFwd(id);
+          out.lit(';\n\n');
           this.fwdEmitted[id] = 1;
         }
         if (topLevel) {
-          this.emitStructDef(id, t, 0);
-          this.out.push(';\n\n');
+          this.emitStructDef(id, 0);
+          out.lit(';\n\n');
           this.emit[id] = EMITTED;
         } else {
           this.emit[id] = NOT_EMITTED;
         }
         break;
-      case 'FUNC_PROTO':
-        this.emitType(t.sizeOrType, contId, d);
-        for (const p of t.params) this.emitType(p.type, contId, d);
+      }
+      case FUNC_PROTO: {
+        this.emitType(T.ref[id]!, contId, d);
+        const at = T.first[id]!;
+        const end = at + T.len[id]!;
+        for (let i = at; i < end; i++) this.emitType(T.mType[i]!, contId, d);
         break;
+      }
       default:
         break;
     }
   }
 
   /** `__builtin_va_list` is the compiler's own; redefining it breaks other compilers. */
-  private isBlacklisted(t: BtfType): boolean {
-    return t.nameOff !== 0 && this.T.name(t.nameOff) === '__builtin_va_list';
+  private isBlacklisted(id: number): boolean {
+    const off = this.T.nameOff[id]!;
+    return off !== 0 && this.T.nameIs(off, '__builtin_va_list');
   }
 
-  private structFwd(id: number, t: BtfType): string {
-    return `${t.kind === 'UNION' ? 'union' : 'struct'}${t.nameOff ? ' ' : ''}${this.typeName(id)}`;
+  private structFwd(id: number): void {
+    this.out.lit(this.T.kind[id] === UNION ? 'union' : 'struct');
+    if (this.T.nameOff[id] !== 0) this.out.byte(SPACE);
+    this.typeName(id);
   }
 
-  private fwdDef(id: number, t: BtfType): string {
-    return `${t.kindFlag ? 'union' : 'struct'} ${this.typeName(id)}`;
+  private fwdDef(id: number): void {
+    this.out.lit(this.T.kindFlag[id] ? 'union ' : 'struct ');
+    this.typeName(id);
   }
 
   /** btf_dump_emit_struct_def: members with their padding, and `packed` when the layout needs it. */
-  private emitStructDef(id: number, t: Composite, lvl: number): void {
+  private emitStructDef(id: number, lvl: number): void {
     const T = this.T;
-    const isStruct = t.kind === 'STRUCT';
-    const packed = isStruct && T.isPacked(t);
-    this.out.push(`${isStruct ? 'struct' : 'union'}${t.nameOff ? ' ' : ''}${this.typeName(id)} {`);
+    const out = this.out;
+    const isStruct = T.kind[id] === STRUCT;
+    const packed = isStruct && T.isPacked(id);
+    this.structFwd(id);
+    out.lit(' {');
+    const flag = T.kindFlag[id]!;
+    const at = T.first[id]!;
+    const n = T.len[id]!;
     let off = 0;
     let prevBitfield = false;
-    for (let i = 0; i < t.members.length; i++) {
-      const m = t.members[i]!;
-      const bits = bitfieldSize(t, i);
-      const mOff = bitOffset(t, i) | 0; // libbpf keeps offsets in an int
-      const mAlign = packed ? 1 : T.alignOf(m.type);
-      this.out.push(bitPadding(T.ptrSize, off, mOff, mAlign, prevBitfield && bits !== 0, lvl + 1, id), `\n${indent(lvl + 1)}`);
-      this.emitTypeDecl(m.type, T.name(m.nameOff), lvl + 1);
+    for (let i = at; i < at + n; i++) {
+      const type = T.mType[i]!;
+      const raw = T.mOff[i]!;
+      const bits = flag ? raw >>> 24 : 0;
+      const mOff = (flag ? raw & 0xffffff : raw) | 0; // libbpf keeps offsets in an int
+      const mAlign = packed ? 1 : T.alignOf(type);
+      bitPadding(out, T.padBits, off, mOff, mAlign, prevBitfield && bits !== 0, lvl + 1, id);
+      out.byte(NL);
+      out.tabs(lvl + 1);
+      this.emitTypeDecl(type, T.mName[i]!, 0, lvl + 1);
       if (bits) {
-        this.out.push(`: ${bits}`);
+        out.lit(': ');
+        out.num(bits);
         off = mOff + bits;
         prevBitfield = true;
       } else {
-        off = (mOff + ((Math.max(0, T.resolveSize(m.type)) * 8) | 0)) | 0;
+        off = (mOff + ((Math.max(0, T.resolveSize(type)) * 8) | 0)) | 0;
         prevBitfield = false;
       }
-      this.out.push(';');
+      out.byte(SEMI);
     }
-    if (isStruct) this.out.push(bitPadding(T.ptrSize, off, (t.sizeOrType * 8) | 0, T.alignOf(id), false, lvl + 1, id));
+    if (isStruct) bitPadding(out, T.padBits, off, (T.size[id]! * 8) | 0, T.alignOf(id), false, lvl + 1, id);
     // `struct empty {}` stays on one line
-    this.out.push(t.members.length || t.sizeOrType ? `\n${indent(lvl)}}` : '}');
-    if (packed) this.out.push(' __attribute__((packed))');
+    if (n || T.size[id]) {
+      out.byte(NL);
+      out.tabs(lvl);
+    }
+    out.byte(125); // '}'
+    if (packed) out.lit(' __attribute__((packed))');
   }
 
   /** btf_dump_emit_enum_def: enumerators (renamed on clashes), and a mode for odd sizes. */
-  private emitEnumDef(id: number, t: Enum, lvl: number): void {
-    this.out.push(`enum${t.nameOff ? ' ' : ''}${this.typeName(id)}`);
-    if (!t.values.length) return;
-    this.out.push(' {');
+  private emitEnumDef(id: number, lvl: number): void {
+    const T = this.T;
+    const out = this.out;
+    out.lit('enum');
+    if (T.nameOff[id] !== 0) out.byte(SPACE);
+    this.typeName(id);
+    const t = T.types[id] as Enum;
+    const values = t.values;
+    if (!values.length) return;
+    out.lit(' {');
     const signed = t.kindFlag;
-    const pre = `\n${indent(lvl + 1)}`;
-    for (const v of t.values) {
-      const name = this.T.name(v.nameOff);
-      const dups = nameDups(this.identNames, name);
-      const val =
-        t.kind === 'ENUM'
-          ? signed ? BigInt.asIntN(32, v.val) : v.val
-          : signed ? `${BigInt.asIntN(64, v.val)}LL` : `${v.val}ULL`;
-      this.out.push(`${pre}${name}${dups > 1 ? `___${dups}` : ''} = ${val},`);
+    const is32 = t.kind === 'ENUM';
+    for (const v of values) {
+      const dups = this.names.bump(v.nameOff, IDENT_NAMES);
+      out.byte(NL);
+      out.tabs(lvl + 1);
+      out.cstr(T.strs, v.nameOff);
+      if (dups > 1) {
+        out.lit('___');
+        out.num(dups);
+      }
+      out.lit(' = ');
+      const val = v.val;
+      if (is32) {
+        // parsed values are 32-bit words: no BigInt arithmetic for them
+        const u = Number(val);
+        if (Number.isSafeInteger(u)) out.num(signed ? u | 0 : u);
+        else out.lit(String(signed ? BigInt.asIntN(32, val) : val));
+      } else {
+        out.lit(signed ? `${BigInt.asIntN(64, val)}LL` : `${val}ULL`);
+      }
+      out.byte(44); // ','
     }
-    this.out.push(`\n${indent(lvl)}}`);
+    out.byte(NL);
+    out.tabs(lvl);
+    out.byte(125); // '}'
     if (!this.enumModes) return;
-    if (t.sizeOrType === 1) this.out.push(' __attribute__((mode(byte)))');
-    else if (t.sizeOrType === 8 && this.T.ptrSize === 8) {
+    if (t.sizeOrType === 1) out.lit(' __attribute__((mode(byte)))');
+    else if (t.sizeOrType === 8 && T.ptrSize === 8) {
       // a 32-bit enum, or an ENUM64 whose values all fit 32 bits, only gets 8 bytes with mode(word)
-      if (t.kind === 'ENUM' || t.values.every((v) => v.val >> 32n === 0n)) this.out.push(' __attribute__((mode(word)))');
+      if (is32 || values.every((v) => v.val >> 32n === 0n)) out.lit(' __attribute__((mode(word)))');
     }
   }
 
-  private emitTypedefDef(id: number, t: BtfType, lvl: number): void {
-    const name = this.identName(id);
+  private emitTypedefDef(id: number, lvl: number): void {
+    const T = this.T;
+    this.resolveName(id, IDENT_NAMES);
+    const off = T.nameOff[id]!;
     // old GCC points __gnuc_va_list at void
-    if (t.sizeOrType === 0 && name === '__gnuc_va_list') {
-      this.out.push('typedef __builtin_va_list __gnuc_va_list');
+    if (T.ref[id] === 0 && this.dups[id]! <= 1 && off !== 0 && T.nameIs(off, '__gnuc_va_list')) {
+      this.out.lit('typedef __builtin_va_list __gnuc_va_list');
       return;
     }
-    this.out.push('typedef ');
-    this.emitTypeDecl(t.sizeOrType, name, lvl);
+    this.out.lit('typedef ');
+    this.emitTypeDecl(T.ref[id]!, off, this.dups[id]!, lvl);
   }
 
   /**
-   * btf_dump_emit_type_decl: the declaration of `fname` with type `id`. The chain of
-   * pointers, arrays, modifiers and prototypes down to a base type is stacked, then written
-   * from the base type out (C declarators read inside out).
+   * btf_dump_emit_type_decl: the declaration of the name at string offset `fname` (with
+   * `___fdup` when fdup > 1) with type `id`. The chain of pointers, arrays, modifiers and
+   * prototypes down to a base type is stacked, then written from the base type out (C
+   * declarators read inside out).
    */
-  private emitTypeDecl(id: number, fname: string, lvl: number): void {
+  private emitTypeDecl(id: number, fname: number, fdup: number, lvl: number): void {
     if (++this.depth > MAX_DEPTH) throw new BtfError('BAD_TYPE_ID', 'declarations nested too deeply (a loop?)', undefined, id);
-    const ids: number[] = [];
+    const T = this.T;
+    const lo = this.sp;
     for (;;) {
-      ids.push(id);
+      if (this.sp === this.stack.length) {
+        const bigger = new Int32Array(this.stack.length * 2);
+        bigger.set(this.stack);
+        this.stack = bigger;
+      }
+      this.stack[this.sp++] = id;
       if (id === 0) break;
-      const t = this.T.at(id)!;
-      if (t.kind === 'PTR' || t.kind === 'VOLATILE' || t.kind === 'CONST' || t.kind === 'RESTRICT' || t.kind === 'FUNC_PROTO' || t.kind === 'TYPE_TAG') id = t.sizeOrType;
-      else if (t.kind === 'ARRAY') id = t.elemType;
+      const k = T.kind[id];
+      if (k === PTR || k === VOLATILE || k === CONST || k === RESTRICT || k === FUNC_PROTO || k === TYPE_TAG || k === ARRAY) id = T.ref[id]!;
       else break; // a base type (or an unexpected kind, which the chain writer skips)
-      if (ids.length > MAX_DEPTH) throw new BtfError('BAD_TYPE_ID', 'modifier loop in a declaration', undefined, id);
+      if (this.sp - lo > MAX_DEPTH) throw new BtfError('BAD_TYPE_ID', 'modifier loop in a declaration', undefined, id);
     }
-    this.emitTypeChain({ ids, cnt: ids.length }, fname, lvl);
+    const outerLo = this.lo;
+    const outerTop = this.top;
+    this.lo = lo;
+    this.top = this.sp;
+    this.emitTypeChain(fname, fdup, lvl);
+    this.lo = outerLo;
+    this.top = outerTop;
+    this.sp = lo;
     this.depth--;
   }
 
+  /** The kind of the type on top of the declaration stack (0 when the frame is empty). */
+  private nextKind(): number {
+    return this.top > this.lo ? this.T.kind[this.stack[this.top - 1]!]! : 0;
+  }
+
   /** Leading const/volatile/restrict of a base type, written before it. */
-  private emitMods(s: DeclStack): void {
-    while (s.cnt) {
-      const t = this.T.at(s.ids[s.cnt - 1]!);
-      if (t?.kind === 'VOLATILE') this.out.push('volatile ');
-      else if (t?.kind === 'CONST') this.out.push('const ');
-      else if (t?.kind === 'RESTRICT') this.out.push('restrict ');
+  private emitMods(): void {
+    for (;;) {
+      const k = this.nextKind();
+      if (k === VOLATILE) this.out.lit('volatile ');
+      else if (k === CONST) this.out.lit('const ');
+      else if (k === RESTRICT) this.out.lit('restrict ');
       else return;
-      s.cnt--;
+      this.top--;
     }
   }
 
   /** Modifiers that have no place in C (on arrays, on functions): dropped. */
-  private dropMods(s: DeclStack): void {
-    while (s.cnt) {
-      const k = this.T.at(s.ids[s.cnt - 1]!)?.kind;
-      if (k !== 'VOLATILE' && k !== 'CONST' && k !== 'RESTRICT' && k !== 'TYPE_TAG') return;
-      s.cnt--;
+  private dropMods(): void {
+    for (;;) {
+      const k = this.nextKind();
+      if (k !== VOLATILE && k !== CONST && k !== RESTRICT && k !== TYPE_TAG) return;
+      this.top--;
     }
   }
 
-  private emitName(name: string, lastWasPtr: boolean): void {
-    this.out.push(name && !lastWasPtr ? ` ${name}` : name);
+  private nameEmpty(fname: number, fdup: number): boolean {
+    return fdup <= 1 && this.T.emptyName(fname);
+  }
+
+  private emitName(fname: number, fdup: number, lastWasPtr: boolean): void {
+    if (this.nameEmpty(fname, fdup)) return;
+    if (!lastWasPtr) this.out.byte(SPACE);
+    this.writeName(fname, fdup);
   }
 
   /** btf_dump_emit_type_chain: pop the stack, base type first. */
-  private emitTypeChain(s: DeclStack, fname: string, lvl: number): void {
+  private emitTypeChain(fname: number, fdup: number, lvl: number): void {
+    const T = this.T;
+    const out = this.out;
     // `int ***p`, not `int * * *p`; a lone pointer (in `(*f)(...)`) takes no space either
     let lastWasPtr = true;
-    while (s.cnt) {
-      const id = s.ids[--s.cnt]!;
-      const t = this.T.at(id);
-      if (!t) {
-        this.emitMods(s);
-        this.out.push('void');
+    while (this.top > this.lo) {
+      const id = this.stack[--this.top]!;
+      if (id === 0) {
+        this.emitMods();
+        out.lit('void');
         lastWasPtr = false;
         continue;
       }
-      switch (t.kind) {
-        case 'INT': case 'FLOAT':
-          this.emitMods(s);
-          this.out.push(this.T.name(t.nameOff));
+      const k = T.kind[id];
+      switch (k) {
+        case INT: case FLOAT:
+          this.emitMods();
+          this.rawName(T.nameOff[id]!);
           break;
-        case 'STRUCT': case 'UNION':
-          this.emitMods(s);
-          if (t.nameOff === 0) this.emitStructDef(id, t, lvl);
-          else this.out.push(this.structFwd(id, t));
+        case STRUCT: case UNION:
+          this.emitMods();
+          if (T.nameOff[id] === 0) this.emitStructDef(id, lvl);
+          else this.structFwd(id);
           break;
-        case 'ENUM': case 'ENUM64':
-          this.emitMods(s);
-          if (t.nameOff === 0) this.emitEnumDef(id, t, lvl);
-          else this.out.push(`enum ${this.typeName(id)}`);
-          break;
-        case 'FWD':
-          this.emitMods(s);
-          this.out.push(this.fwdDef(id, t));
-          break;
-        case 'TYPEDEF':
-          this.emitMods(s);
-          this.out.push(this.identName(id));
-          break;
-        case 'PTR':
-          this.out.push(lastWasPtr ? '*' : ' *');
-          break;
-        case 'VOLATILE':
-          this.out.push(' volatile');
-          break;
-        case 'CONST':
-          this.out.push(' const');
-          break;
-        case 'RESTRICT':
-          this.out.push(' restrict');
-          break;
-        case 'TYPE_TAG':
-          this.emitMods(s);
-          // with kind_flag the tag is a whole attribute, not a btf_type_tag name
-          this.out.push(t.kindFlag ? ` __attribute__((${this.T.name(t.nameOff)}))` : ` __attribute__((btf_type_tag("${this.T.name(t.nameOff)}")))`);
-          break;
-        case 'ARRAY': {
-          this.dropMods(s); // GCC repeats the element's qualifiers on the array
-          if (s.cnt === 0) {
-            this.emitName(fname, lastWasPtr);
-            this.out.push(`[${t.nelems}]`);
-            return;
+        case ENUM: case ENUM64:
+          this.emitMods();
+          if (T.nameOff[id] === 0) this.emitEnumDef(id, lvl);
+          else {
+            out.lit('enum ');
+            this.typeName(id);
           }
-          const multidim = this.T.at(s.ids[s.cnt - 1]!)?.kind === 'ARRAY';
-          if (fname && !lastWasPtr) this.out.push(' ');
-          if (!multidim) this.out.push('(');
-          this.emitTypeChain(s, fname, lvl);
-          if (!multidim) this.out.push(')');
-          this.out.push(`[${t.nelems}]`);
+          break;
+        case FWD:
+          this.emitMods();
+          this.fwdDef(id);
+          break;
+        case TYPEDEF:
+          this.emitMods();
+          this.identName(id);
+          break;
+        case PTR:
+          out.lit(lastWasPtr ? '*' : ' *');
+          break;
+        case VOLATILE:
+          out.lit(' volatile');
+          break;
+        case CONST:
+          out.lit(' const');
+          break;
+        case RESTRICT:
+          out.lit(' restrict');
+          break;
+        case TYPE_TAG:
+          this.emitMods();
+          // with kind_flag the tag is a whole attribute, not a btf_type_tag name
+          out.lit(T.kindFlag[id] ? ' __attribute__((' : ' __attribute__((btf_type_tag("');
+          this.rawName(T.nameOff[id]!);
+          out.lit(T.kindFlag[id] ? '))' : '")))');
+          break;
+        case ARRAY: {
+          this.dropMods(); // GCC repeats the element's qualifiers on the array
+          if (this.top === this.lo) {
+            this.emitName(fname, fdup, lastWasPtr);
+          } else {
+            const multidim = this.nextKind() === ARRAY;
+            if (!this.nameEmpty(fname, fdup) && !lastWasPtr) out.byte(SPACE);
+            if (!multidim) out.byte(40); // '('
+            this.emitTypeChain(fname, fdup, lvl);
+            if (!multidim) out.byte(41); // ')'
+          }
+          out.byte(91); // '['
+          out.num(T.len[id]!);
+          out.byte(93); // ']'
           return;
         }
-        case 'FUNC_PROTO': {
-          this.dropMods(s); // GCC marks noreturn function pointers volatile
-          if (s.cnt) {
-            this.out.push(' (');
-            this.emitTypeChain(s, fname, lvl);
-            this.out.push(')');
+        case FUNC_PROTO: {
+          this.dropMods(); // GCC marks noreturn function pointers volatile
+          if (this.top > this.lo) {
+            out.lit(' (');
+            this.emitTypeChain(fname, fdup, lvl);
+            out.byte(41);
           } else {
-            this.emitName(fname, lastWasPtr);
+            this.emitName(fname, fdup, lastWasPtr);
           }
-          this.out.push('(');
-          const ps = t.params;
+          out.byte(40);
+          const at = T.first[id]!;
+          const n = T.len[id]!;
           // no parameters, or clang's single void one: `(void)`
-          if (ps.length === 0 || (ps.length === 1 && ps[0]!.type === 0)) {
-            this.out.push('void)');
+          if (n === 0 || (n === 1 && T.mType[at] === 0)) {
+            out.lit('void)');
             return;
           }
-          for (let i = 0; i < ps.length; i++) {
-            if (i > 0) this.out.push(', ');
-            if (i === ps.length - 1 && ps[i]!.type === 0) {
-              this.out.push('...');
+          for (let i = 0; i < n; i++) {
+            if (i > 0) out.lit(', ');
+            const type = T.mType[at + i]!;
+            if (i === n - 1 && type === 0) {
+              out.lit('...');
               break;
             }
-            this.emitTypeDecl(ps[i]!.type, this.T.name(ps[i]!.nameOff), lvl);
+            this.emitTypeDecl(type, T.mName[at + i]!, 0, lvl);
           }
-          this.out.push(')');
+          out.byte(41);
           return;
         }
         default:
           return; // FUNC, VAR, ... have no place in a declaration
       }
-      lastWasPtr = t.kind === 'PTR';
+      lastWasPtr = k === PTR;
     }
-    this.emitName(fname, lastWasPtr);
+    this.emitName(fname, fdup, lastWasPtr);
   }
 
-  private typeName(id: number): string {
-    return this.resolveName(id, this.typeNames);
+  /** The name at string offset `off`, as it is. */
+  private rawName(off: number): void {
+    this.T.checkName(off);
+    if (off !== 0) this.out.cstr(this.T.strs, off);
   }
 
-  private identName(id: number): string {
-    return this.resolveName(id, this.identNames);
+  /** The name at `off` with `___dup` when dup > 1, cut to 255 bytes like libbpf's buffer. */
+  private writeName(off: number, dup: number): void {
+    const out = this.out;
+    const start = out.len;
+    this.rawName(off);
+    if (dup > 1) {
+      out.lit('___');
+      out.num(dup);
+      if (out.len - start > 255) out.len = start + 255;
+    }
   }
 
-  /** The name `id` is written with: its own, or `name___N` for the Nth definition of a name. */
-  private resolveName(id: number, names: Map<string, number>): string {
-    const t = this.T.at(id);
-    if (!t || t.nameOff === 0) return '';
-    const orig = this.T.name(t.nameOff);
-    if (this.nameResolved[id]) return this.cachedNames[id] ?? orig;
+  private typeName(id: number): void {
+    this.resolveName(id, TYPE_NAMES);
+    this.writeName(this.T.nameOff[id]!, this.dups[id]!);
+  }
+
+  private identName(id: number): void {
+    this.resolveName(id, IDENT_NAMES);
+    this.writeName(this.T.nameOff[id]!, this.dups[id]!);
+  }
+
+  /** Decide, once, the name `id` is written with: its own, or `name___N` for the Nth definition of a name. */
+  private resolveName(id: number, table: number): void {
+    const T = this.T;
+    const off = T.nameOff[id]!;
+    if (off === 0 || this.nameResolved[id]) return;
+    T.checkName(off);
     this.nameResolved[id] = 1;
+    const k = T.kind[id];
     // forward declarations never clash with the definition they announce
-    if (t.kind === 'FWD' || (t.kind === 'ENUM' && t.values.length === 0)) return orig;
-    const dups = nameDups(names, orig);
-    if (dups > 1) this.cachedNames[id] = `${orig}___${dups}`.slice(0, 255);
-    return this.cachedNames[id] ?? orig;
+    if (k === FWD || (k === ENUM && T.len[id] === 0)) return;
+    this.dups[id] = this.names.bump(off, table);
   }
-}
-
-/** Text built by concatenation: V8 keeps it as a rope until the end, cheaper than an array of pieces. */
-/**
- * The output as UTF-8 bytes in one growing buffer, decoded once: vmlinux.h is ~2.8 MB in some
- * million small pieces, and a rope of JS strings that size costs more in GC than in work.
- */
-class TextSink {
-  private buf = new Uint8Array(1 << 20);
-  private len = 0;
-  private static readonly encoder = new TextEncoder();
-  push(...parts: string[]): void {
-    for (const p of parts) {
-      if (this.len + p.length * 3 > this.buf.length) {
-        const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + p.length * 3));
-        next.set(this.buf.subarray(0, this.len));
-        this.buf = next;
-      }
-      let k = 0;
-      for (; k < p.length; k++) {
-        const c = p.charCodeAt(k);
-        if (c >= 0x80) break;
-        this.buf[this.len++] = c;
-      }
-      // a non-ASCII name: the rest of the piece through the encoder (3 bytes per UTF-16 unit at most)
-      if (k < p.length) this.len += TextSink.encoder.encodeInto(p.slice(k), this.buf.subarray(this.len)).written;
-    }
-  }
-  get text(): string {
-    return new TextDecoder().decode(this.buf.subarray(0, this.len));
-  }
-}
-
-/** Count one more use of `name`; the count so far. */
-function nameDups(names: Map<string, number>, name: string): number {
-  const n = (names.get(name) ?? 0) + 1;
-  names.set(name, n);
-  return n;
 }

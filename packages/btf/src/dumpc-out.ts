@@ -1,0 +1,155 @@
+/**
+ * The byte side of the BTF-to-C emitter: the output buffer, and the duplicate-name counts that
+ * give `name___2`. Names stay bytes of the string section from start to end — copied into the
+ * output as bpftool prints them, compared and hashed as libbpf does (strcmp, not Unicode) — so
+ * vmlinux's some 150,000 written names cost no JS strings and no string-keyed Map.
+ */
+import { BtfError } from './btf.js';
+
+const TAB = 9;
+const decoder = new TextDecoder();
+
+/** The output as UTF-8 bytes in one growing buffer, decoded once at the end. */
+export class Out {
+  buf = new Uint8Array(1 << 21);
+  len = 0;
+
+  room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.buf[this.len++] = b;
+  }
+
+  /** ASCII text: our own literals, numbers turned to text. */
+  lit(s: string): void {
+    this.room(s.length);
+    const buf = this.buf;
+    let len = this.len;
+    for (let k = 0; k < s.length; k++) buf[len++] = s.charCodeAt(k);
+    this.len = len;
+  }
+
+  /** Indentation for nesting level `lvl` (libbpf stops adding tabs at 13). */
+  tabs(lvl: number): void {
+    const n = lvl >= 13 ? 13 : lvl;
+    this.room(n);
+    for (let k = 0; k < n; k++) this.buf[this.len++] = TAB;
+  }
+
+  /** An integer (|n| < 2^53) in decimal. */
+  num(n: number): void {
+    this.room(24);
+    if (n < 0) {
+      this.buf[this.len++] = 45; // '-'
+      n = -n;
+    }
+    if (n < 10) {
+      this.buf[this.len++] = 48 + n;
+      return;
+    }
+    let digits = 0;
+    for (let v = n; v >= 1; v = Math.floor(v / 10)) digits++;
+    let at = this.len + digits;
+    this.len = at;
+    for (let v = n; v >= 1; v = Math.floor(v / 10)) this.buf[--at] = 48 + (v % 10);
+  }
+
+  /** The NUL-terminated string at `off` of `strs`, byte for byte (the caller checked `off`). */
+  cstr(strs: Uint8Array, off: number): void {
+    let end = off;
+    while (end < strs.length && strs[end] !== 0) end++;
+    this.room(end - off);
+    const buf = this.buf;
+    let len = this.len;
+    for (let k = off; k < end; k++) buf[len++] = strs[k]!;
+    this.len = len;
+  }
+
+  text(): string {
+    return decoder.decode(this.buf.subarray(0, this.len));
+  }
+}
+
+/** Which of libbpf's two name tables a use counts in. */
+export const TYPE_NAMES = 0;
+/** typedef names and enumerators: C's ordinary identifiers. */
+export const IDENT_NAMES = 1;
+
+/**
+ * Uses so far of each distinct name (by its bytes), in two tables (btf_dump's type_names and
+ * ident_names). An open-addressing hash over the string section: a slot holds the offset of
+ * the first occurrence of a name and both counts.
+ */
+export class NameCounts {
+  private mask = (1 << 15) - 1;
+  private size = 0;
+  /** Per slot: string offset + 1 of its name (0 = empty slot), its hash, and the two counts. */
+  private offs = new Int32Array(this.mask + 1);
+  private hashes = new Int32Array(this.mask + 1);
+  private counts = [new Int32Array(this.mask + 1), new Int32Array(this.mask + 1)];
+
+  constructor(private readonly strs: Uint8Array) {}
+
+  /** Count one more use of the name at `off` in `table`; the count so far. */
+  bump(off: number, table: number): number {
+    const slot = this.slot(off);
+    return ++this.counts[table]![slot]!;
+  }
+
+  private slot(off: number): number {
+    const s = this.strs;
+    if (off >= s.length) throw new BtfError('BAD_STRING', `Invalid name_offset ${off}`);
+    let h = 0x811c9dc5 | 0;
+    for (let k = off; k < s.length && s[k] !== 0; k++) h = Math.imul(h ^ s[k]!, 0x01000193);
+    for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
+      const o = this.offs[i]!;
+      if (o === 0) {
+        if (2 * (this.size + 1) > this.mask) {
+          this.grow();
+          return this.slot(off);
+        }
+        this.offs[i] = off + 1;
+        this.hashes[i] = h;
+        this.size++;
+        return i;
+      }
+      if (this.hashes[i] === h && (o - 1 === off || sameString(s, o - 1, off))) return i;
+    }
+  }
+
+  private grow(): void {
+    const { offs, hashes, counts } = this;
+    const cap = (this.mask + 1) * 2;
+    this.mask = cap - 1;
+    this.offs = new Int32Array(cap);
+    this.hashes = new Int32Array(cap);
+    this.counts = [new Int32Array(cap), new Int32Array(cap)];
+    for (let j = 0; j < offs.length; j++) {
+      if (offs[j] === 0) continue;
+      let i = hashes[j]! & this.mask;
+      while (this.offs[i] !== 0) i = (i + 1) & this.mask;
+      this.offs[i] = offs[j]!;
+      this.hashes[i] = hashes[j]!;
+      this.counts[0]![i] = counts[0]![j]!;
+      this.counts[1]![i] = counts[1]![j]!;
+    }
+  }
+}
+
+/** strcmp(a, b) === 0 within `s` (a string running into the end of `s` ends there). */
+function sameString(s: Uint8Array, a: number, b: number): boolean {
+  for (;;) {
+    const x = a < s.length ? s[a]! : 0;
+    const y = b < s.length ? s[b]! : 0;
+    if (x !== y) return false;
+    if (x === 0) return true;
+    a++;
+    b++;
+  }
+}
