@@ -9,7 +9,7 @@
  * and array facts in shared arrays — built in one pass that also checks every reference, so
  * the emitter walks numbers and never meets an id past the last type.
  */
-import { BtfError, btfString, typeById, type Btf, type BtfType } from './btf.js';
+import { BtfError, btfString, rawTypesOf, typeById, type Btf, type BtfType } from './btf.js';
 import type { Out } from './dumpc-out.js';
 
 /** Kind numbers (btf.h BTF_KIND_*), as the flat view stores them; 0 is void. */
@@ -43,7 +43,7 @@ export class TypeTable {
   readonly ref: Uint32Array;
   /** Members, parameters or enumerators; an ARRAY's element count. */
   readonly len: Uint32Array;
-  /** Index of the first member or parameter in `mName`/`mType`/`mOff`. */
+  /** Index of the first member, parameter or enumerator in `mName`/`mType`/`mOff` (an ENUM's values in `mOff`; -1: read the values from `types`). */
   readonly first: Int32Array;
   mName: Uint32Array;
   mType: Uint32Array;
@@ -56,14 +56,14 @@ export class TypeTable {
   readonly ptrSize: number;
   /** Widths in bits of long, int, short, char: the padding types, widest first. */
   readonly padBits: readonly number[];
+  /** How many names the emitter may count at most (named types it writes, enumerators): sizes its name table. */
+  readonly nameUses: number;
   private readonly aligns: Int32Array;
   private used = 0;
 
   constructor(btf: Btf) {
     const n = btf.types.length;
     this.count = n;
-    const types = new Array<BtfType | undefined>(n);
-    types[0] = undefined;
     this.kind = new Uint8Array(n);
     this.nameOff = new Uint32Array(n);
     this.kindFlag = new Uint8Array(n);
@@ -75,15 +75,22 @@ export class TypeTable {
     this.mName = new Uint32Array(n);
     this.mType = new Uint32Array(n);
     this.mOff = new Uint32Array(n);
-    const own = btf.types;
-    const split = btf.base !== undefined;
-    for (let id = 1; id < n; id++) {
-      const t = split ? typeById(btf, id) : own[id];
-      if (!t) throw new BtfError('BAD_TYPE_ID', 'type is missing from the base BTF', undefined, id);
-      types[id] = t;
-      this.add(id, t);
+    const raw = btf.base ? undefined : rawTypesOf(btf);
+    if (raw) {
+      // the words parseBtf read: sequential, no object to chase
+      this.types = raw.types;
+      for (let id = 1; id < n; id++) this.addRaw(id, raw.words, raw.start[id]!);
+    } else {
+      const types = new Array<BtfType | undefined>(n);
+      types[0] = undefined;
+      for (let id = 1; id < n; id++) {
+        const t = typeById(btf, id);
+        if (!t) throw new BtfError('BAD_TYPE_ID', 'type is missing from the base BTF', undefined, id);
+        types[id] = t;
+        this.add(id, t);
+      }
+      this.types = types;
     }
-    this.types = types;
     this.strs = flatStrings(btf);
     this.aligns = new Int32Array(n).fill(-1);
     let ptr = 8; // no `long` in sight: libbpf assumes the host's sizeof(void *)
@@ -95,6 +102,13 @@ export class TypeTable {
       }
     }
     this.ptrSize = ptr;
+    let uses = 0;
+    for (let id = 1; id < n; id++) {
+      const k = this.kind[id];
+      if (k === ENUM || k === ENUM64) uses += this.len[id]!;
+      if (this.nameOff[id] !== 0 && (k === STRUCT || k === UNION || k === ENUM || k === ENUM64 || k === TYPEDEF || k === INT)) uses++;
+    }
+    this.nameUses = uses;
     this.padBits = [ptr * 8, 32, 16, 8];
   }
 
@@ -117,10 +131,28 @@ export class TypeTable {
       case 'FUNC': k = FUNC; break;
       case 'VAR': k = VAR; break;
       case 'DECL_TAG': k = DECL_TAG; break;
-      case 'ENUM': case 'ENUM64':
-        this.kind[id] = t.kind === 'ENUM' ? ENUM : ENUM64;
+      case 'ENUM64':
+        this.kind[id] = ENUM64;
         this.len[id] = t.values.length;
+        this.first[id] = -1; // 64-bit values: read from the objects
         return;
+      case 'ENUM': {
+        this.kind[id] = ENUM;
+        const vs = t.values;
+        this.len[id] = vs.length;
+        // a value that is no 32-bit word (only a hand-built blob has one): read from the objects
+        if (vs.some((v) => v.val < 0n || v.val > 0xffffffffn)) {
+          this.first[id] = -1;
+          return;
+        }
+        const at = this.reserve(vs.length);
+        this.first[id] = at;
+        for (let i = 0; i < vs.length; i++) {
+          this.mName[at + i] = vs[i]!.nameOff;
+          this.mOff[at + i] = Number(vs[i]!.val);
+        }
+        return;
+      }
       case 'ARRAY':
         this.kind[id] = ARRAY;
         this.mark(t.indexType);
@@ -163,6 +195,70 @@ export class TypeTable {
     this.kind[id] = k;
     // INT, FLOAT and FWD refer to nothing; the rest through sizeOrType
     if (k !== INT && k !== FLOAT && k !== FWD) this.ref[id] = this.mark(t.sizeOrType);
+  }
+
+  /** Flatten type `id` from its record at word `r` of the type section (as parseBtf read it into objects). */
+  private addRaw(id: number, w: Uint32Array, r: number): void {
+    const info = w[r + 1]!;
+    const k = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    this.kind[id] = k;
+    this.nameOff[id] = w[r]!;
+    this.kindFlag[id] = info >>> 31;
+    const size = w[r + 2]!;
+    this.size[id] = size;
+    switch (k) {
+      case INT: case FLOAT: case FWD:
+        return;
+      case ENUM64:
+        this.len[id] = vlen;
+        this.first[id] = -1; // 64-bit values: read from the objects
+        return;
+      case ENUM: {
+        const at = this.reserve(vlen);
+        this.first[id] = at;
+        this.len[id] = vlen;
+        for (let i = 0, q = r + 3; i < vlen; i++, q += 2) {
+          this.mName[at + i] = w[q]!;
+          this.mOff[at + i] = w[q + 1]!;
+        }
+        return;
+      }
+      case ARRAY:
+        this.mark(w[r + 4]!);
+        this.ref[id] = this.mark(w[r + 3]!);
+        this.len[id] = w[r + 5]!;
+        return;
+      case STRUCT: case UNION: {
+        const at = this.reserve(vlen);
+        this.first[id] = at;
+        this.len[id] = vlen;
+        const { mName, mType, mOff } = this;
+        for (let i = 0, q = r + 3; i < vlen; i++, q += 3) {
+          mName[at + i] = w[q]!;
+          mType[at + i] = this.mark(w[q + 1]!);
+          mOff[at + i] = w[q + 2]!;
+        }
+        return;
+      }
+      case FUNC_PROTO: {
+        this.ref[id] = this.check(size);
+        const at = this.reserve(vlen);
+        this.first[id] = at;
+        this.len[id] = vlen;
+        const { mName, mType } = this;
+        for (let i = 0, q = r + 3; i < vlen; i++, q += 2) {
+          mName[at + i] = w[q]!;
+          mType[at + i] = this.mark(w[q + 1]!);
+        }
+        return;
+      }
+      case DATASEC:
+        for (let i = 0, q = r + 3; i < vlen; i++, q += 3) this.mark(w[q]!);
+        return;
+      default:
+        this.ref[id] = this.mark(size);
+    }
   }
 
   /** A BtfError for a reference past the last type; the id otherwise. */
@@ -311,6 +407,16 @@ function flatStrings(btf: Btf): Uint8Array {
 }
 
 const PAD_TYPES = ['long', 'int', 'short', 'char'];
+
+/** `\n\t<type>: <bits>;` */
+function padMember(out: Out, lvl: number, type: number, bits: number): void {
+  out.byte(10);
+  out.tabs(lvl);
+  out.lit(PAD_TYPES[type]!);
+  out.lit(': ');
+  out.num(bits);
+  out.byte(59); // ';'
+}
 const roundUp = (x: number, y: number): number => Math.ceil(x / y) * y;
 
 /**
@@ -323,14 +429,6 @@ const roundUp = (x: number, y: number): number => Math.ceil(x / y) * y;
 export function bitPadding(out: Out, padBits: readonly number[], cur: number, next: number, nextAlign: number, inBitfield: boolean, lvl: number, typeId: number): void {
   if (cur >= next) return;
   if (next - cur > MAX_PAD_BITS) throw new BtfError('BAD_TYPE_ID', `padding of ${next - cur} bits: damaged size or member offset`, undefined, typeId);
-  const pad = (type: number, bits: number): void => {
-    out.byte(10);
-    out.tabs(lvl);
-    out.lit(PAD_TYPES[type]!);
-    out.lit(': ');
-    out.num(bits);
-    out.byte(59); // ';'
-  };
   let newOff = 0;
   let type = 0;
   for (let i = 0; i < padBits.length; i++) {
@@ -340,13 +438,13 @@ export function bitPadding(out: Out, padBits: readonly number[], cur: number, ne
   }
   let bits = padBits[type]!;
   if (newOff > cur && newOff <= next) {
-    if (inBitfield || (newOff === next && roundUp(cur, nextAlign * 8) !== newOff) || (newOff !== next && next - newOff <= newOff - cur)) pad(type, inBitfield ? newOff - cur : 0);
+    if (inBitfield || (newOff === next && roundUp(cur, nextAlign * 8) !== newOff) || (newOff !== next && next - newOff <= newOff - cur)) padMember(out, lvl, type, inBitfield ? newOff - cur : 0);
     cur = newOff;
   }
   while (cur !== next) {
     const gap = Math.min(next - cur, bits);
     if (gap === bits) {
-      pad(type, bits);
+      padMember(out, lvl, type, bits);
       cur += gap;
       continue;
     }
@@ -354,7 +452,7 @@ export function bitPadding(out: Out, padBits: readonly number[], cur: number, ne
       type = i;
       bits = padBits[i]!;
       if (bits < gap) continue;
-      pad(type, gap);
+      padMember(out, lvl, type, gap);
       cur += gap;
       break;
     }

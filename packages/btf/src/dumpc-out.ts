@@ -83,61 +83,65 @@ export const IDENT_NAMES = 1;
 
 /**
  * Uses so far of each distinct name (by its bytes), in two tables (btf_dump's type_names and
- * ident_names). An open-addressing hash over the string section: a slot holds the offset of
- * the first occurrence of a name and both counts.
+ * ident_names). An open-addressing hash over the string section; a slot is four ints side by
+ * side (one cache line): string offset + 1 of the name's first occurrence (0 = empty slot),
+ * its hash, and its count in each table.
  */
 export class NameCounts {
-  private mask = (1 << 15) - 1;
+  private mask: number;
   private size = 0;
-  /** Per slot: string offset + 1 of its name (0 = empty slot), its hash, and the two counts. */
-  private offs = new Int32Array(this.mask + 1);
-  private hashes = new Int32Array(this.mask + 1);
-  private counts = [new Int32Array(this.mask + 1), new Int32Array(this.mask + 1)];
+  private slots: Int32Array;
 
-  constructor(private readonly strs: Uint8Array) {}
+  /** `expected`: about how many distinct names will be counted (the table grows past it). */
+  constructor(
+    private readonly strs: Uint8Array,
+    expected: number,
+  ) {
+    let cap = 1024;
+    while (cap < expected * 1.5) cap *= 2;
+    this.mask = cap - 1;
+    this.slots = new Int32Array(cap * 4);
+  }
 
   /** Count one more use of the name at `off` in `table`; the count so far. */
   bump(off: number, table: number): number {
-    const slot = this.slot(off);
-    return ++this.counts[table]![slot]!;
+    return ++this.slots[this.slot(off) + 2 + table]!;
   }
 
+  /** The index in `slots` of the name at `off`'s slot, added if new. */
   private slot(off: number): number {
     const s = this.strs;
     if (off >= s.length) throw new BtfError('BAD_STRING', `Invalid name_offset ${off}`);
     let h = 0x811c9dc5 | 0;
     for (let k = off; k < s.length && s[k] !== 0; k++) h = Math.imul(h ^ s[k]!, 0x01000193);
+    const slots = this.slots;
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const o = this.offs[i]!;
+      const at = i * 4;
+      const o = slots[at]!;
       if (o === 0) {
-        if (2 * (this.size + 1) > this.mask) {
+        if (4 * (this.size + 1) > 3 * this.mask) {
           this.grow();
           return this.slot(off);
         }
-        this.offs[i] = off + 1;
-        this.hashes[i] = h;
+        slots[at] = off + 1;
+        slots[at + 1] = h;
         this.size++;
-        return i;
+        return at;
       }
-      if (this.hashes[i] === h && (o - 1 === off || sameString(s, o - 1, off))) return i;
+      if (slots[at + 1] === h && (o - 1 === off || sameString(s, o - 1, off))) return at;
     }
   }
 
   private grow(): void {
-    const { offs, hashes, counts } = this;
+    const old = this.slots;
     const cap = (this.mask + 1) * 2;
     this.mask = cap - 1;
-    this.offs = new Int32Array(cap);
-    this.hashes = new Int32Array(cap);
-    this.counts = [new Int32Array(cap), new Int32Array(cap)];
-    for (let j = 0; j < offs.length; j++) {
-      if (offs[j] === 0) continue;
-      let i = hashes[j]! & this.mask;
-      while (this.offs[i] !== 0) i = (i + 1) & this.mask;
-      this.offs[i] = offs[j]!;
-      this.hashes[i] = hashes[j]!;
-      this.counts[0]![i] = counts[0]![j]!;
-      this.counts[1]![i] = counts[1]![j]!;
+    this.slots = new Int32Array(cap * 4);
+    for (let j = 0; j < old.length; j += 4) {
+      if (old[j] === 0) continue;
+      let i = old[j + 1]! & this.mask;
+      while (this.slots[i * 4] !== 0) i = (i + 1) & this.mask;
+      this.slots.set(old.subarray(j, j + 4), i * 4);
     }
   }
 }

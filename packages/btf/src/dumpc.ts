@@ -54,6 +54,12 @@ const MISSING_BASE_TYPES: readonly (readonly [string, string])[] = [
   ['__Poly128_t', 'unsigned __int128'],
 ];
 
+/** The real type for a GCC-internal type named at `off`, if it is one. (Not a closure: in emitType it would cost a context per call.) */
+function missingBaseType(T: TypeTable, off: number): string | undefined {
+  for (const [name, alias] of MISSING_BASE_TYPES) if (T.nameIs(off, name)) return alias;
+  return undefined;
+}
+
 const NL = 10, SPACE = 32, SEMI = 59;
 
 class CEmitter {
@@ -86,7 +92,7 @@ class CEmitter {
     this.nameResolved = new Uint8Array(n);
     this.dups = new Uint32Array(n);
     this.queue = new Int32Array(n);
-    this.names = new NameCounts(T.strs);
+    this.names = new NameCounts(T.strs, T.nameUses);
     this.order[0] = ORDERED; // void needs no definition
     this.emit[0] = EMITTED;
   }
@@ -201,9 +207,9 @@ class CEmitter {
     switch (k) {
       case INT: {
         this.resolveName(id, TYPE_NAMES);
-        const alias = this.dups[id]! > 1 ? undefined : MISSING_BASE_TYPES.find(([name]) => T.nameIs(T.nameOff[id]!, name));
-        if (alias) {
-          out.lit(`typedef ${alias[1]} `);
+        const alias = this.dups[id]! > 1 ? undefined : missingBaseType(T, T.nameOff[id]!);
+        if (alias !== undefined) {
+          out.lit(`typedef ${alias} `);
           this.typeName(id);
           out.lit(';\n\n');
         }
@@ -308,7 +314,9 @@ class CEmitter {
       bitPadding(out, T.padBits, off, mOff, mAlign, prevBitfield && bits !== 0, lvl + 1, id);
       out.byte(NL);
       out.tabs(lvl + 1);
-      this.emitTypeDecl(type, T.mName[i]!, 0, lvl + 1);
+      const name = T.mName[i]!;
+      T.checkName(name); // a bad name is an error even where the declaration has no place for it
+      this.emitTypeDecl(type, name, 0, lvl + 1);
       if (bits) {
         out.lit(': ');
         out.num(bits);
@@ -337,42 +345,52 @@ class CEmitter {
     out.lit('enum');
     if (T.nameOff[id] !== 0) out.byte(SPACE);
     this.typeName(id);
-    const t = T.types[id] as Enum;
-    const values = t.values;
-    if (!values.length) return;
+    const n = T.len[id]!;
+    if (!n) return;
     out.lit(' {');
-    const signed = t.kindFlag;
-    const is32 = t.kind === 'ENUM';
-    for (const v of values) {
-      const dups = this.names.bump(v.nameOff, IDENT_NAMES);
-      out.byte(NL);
-      out.tabs(lvl + 1);
-      out.cstr(T.strs, v.nameOff);
-      if (dups > 1) {
-        out.lit('___');
-        out.num(dups);
+    const signed = T.kindFlag[id] === 1;
+    const at = T.first[id]!;
+    if (at >= 0) {
+      // an ENUM's 32-bit words, flat
+      for (let i = at; i < at + n; i++) {
+        this.enumerator(T.mName[i]!, lvl);
+        const u = T.mOff[i]!;
+        out.num(signed ? u | 0 : u);
+        out.byte(44); // ','
       }
-      out.lit(' = ');
-      const val = v.val;
-      if (is32) {
-        // parsed values are 32-bit words: no BigInt arithmetic for them
-        const u = Number(val);
-        if (Number.isSafeInteger(u)) out.num(signed ? u | 0 : u);
-        else out.lit(String(signed ? BigInt.asIntN(32, val) : val));
-      } else {
-        out.lit(signed ? `${BigInt.asIntN(64, val)}LL` : `${val}ULL`);
+    } else {
+      const t = T.types[id] as Enum;
+      for (const v of t.values) {
+        this.enumerator(v.nameOff, lvl);
+        if (t.kind === 'ENUM') out.lit(String(signed ? BigInt.asIntN(32, v.val) : v.val));
+        else out.lit(signed ? `${BigInt.asIntN(64, v.val)}LL` : `${v.val}ULL`);
+        out.byte(44);
       }
-      out.byte(44); // ','
     }
     out.byte(NL);
     out.tabs(lvl);
     out.byte(125); // '}'
     if (!this.enumModes) return;
-    if (t.sizeOrType === 1) out.lit(' __attribute__((mode(byte)))');
-    else if (t.sizeOrType === 8 && T.ptrSize === 8) {
+    const size = T.size[id]!;
+    if (size === 1) out.lit(' __attribute__((mode(byte)))');
+    else if (size === 8 && T.ptrSize === 8) {
       // a 32-bit enum, or an ENUM64 whose values all fit 32 bits, only gets 8 bytes with mode(word)
-      if (is32 || values.every((v) => v.val >> 32n === 0n)) out.lit(' __attribute__((mode(word)))');
+      if (T.kind[id] === ENUM || (T.types[id] as Enum).values.every((v) => v.val >> 32n === 0n)) out.lit(' __attribute__((mode(word)))');
     }
+  }
+
+  /** `\n\tNAME = ` (`NAME___N` when an earlier identifier took the name). */
+  private enumerator(nameOff: number, lvl: number): void {
+    const out = this.out;
+    const dups = this.names.bump(nameOff, IDENT_NAMES);
+    out.byte(NL);
+    out.tabs(lvl + 1);
+    out.cstr(this.T.strs, nameOff);
+    if (dups > 1) {
+      out.lit('___');
+      out.num(dups);
+    }
+    out.lit(' = ');
   }
 
   private emitTypedefDef(id: number, lvl: number): void {
@@ -558,7 +576,9 @@ class CEmitter {
               out.lit('...');
               break;
             }
-            this.emitTypeDecl(type, T.mName[at + i]!, 0, lvl);
+            const name = T.mName[at + i]!;
+            T.checkName(name);
+            this.emitTypeDecl(type, name, 0, lvl);
           }
           out.byte(41);
           return;
