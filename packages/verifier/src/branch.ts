@@ -6,6 +6,7 @@
  */
 import type { Insn, JmpCond } from '@bpf/isa';
 import { flipCond, refineCond, regConstValue, regIsConst, revCond, scalarBranchTaken, type Cond } from './cond.js';
+import { mayBeNull, nonNull } from './nullable.js';
 import { scalarAlu } from './scalar.js';
 import { known, type Frame, type Reg, type State } from './state.js';
 
@@ -15,7 +16,6 @@ const MAX_PACKET_OFF = 0xffff;
 
 const isPkt = (r: Reg): boolean => r.type === 'pkt' || r.type === 'pkt_meta' || r.type === 'pkt_end';
 const isPtr = (r: Reg): boolean => r.type !== 'scalar' && r.type !== 'not_init';
-const mayBeNull = (r: Reg): boolean => r.type === 'map_value_or_null' || r.type === 'ringbuf_mem_or_null';
 
 function pktBranchTaken(dst: Reg, src: Reg, cond0: JmpCond): 1 | 0 | -1 {
   let cond = cond0;
@@ -85,8 +85,7 @@ function markPtrOrNull(st: State, id: number, isNull: boolean): void {
       refId = r.refObjId ?? refId;
       return known(0n);
     }
-    const { id: _id, ...rest } = r;
-    return { ...rest, type: r.type === 'map_value_or_null' ? 'map_value' : 'ringbuf_mem' };
+    return nonNull(r);
   });
   if (isNull && refId !== undefined) st.refs = st.refs.filter((x) => x.id !== refId);
 }

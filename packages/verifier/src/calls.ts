@@ -5,9 +5,12 @@
  */
 import { helperName, MAX_BPF_FUNC_REG_ARGS, type FuncProtoDecl, type Insn, type MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
+import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, KFUNCS, type KfuncEnv } from './kfuncs.js';
 import type { Path } from './prune.js';
 import { HELPERS, type ArgType } from './helpers.js';
-import { memRegion, packetAccess, stackBounds, stackFrame } from './mem.js';
+import { helperMem, isNull, releaseReference } from './callargs.js';
+import { memRegion } from './mem.js';
+import { btfPtrType } from './nullable.js';
 import { regTypeStr } from './print.js';
 import { cloneState, isConst, newFrame, NOT_INIT, pointer, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
@@ -15,7 +18,7 @@ import { tnumIsConst } from './tnum.js';
 export const MAX_CALL_FRAMES = 8;
 const BPF_MAX_VAR_SIZ = 1n << 29n;
 
-export interface CallEnv extends Env {
+export interface CallEnv extends KfuncEnv {
   readonly protos: ReadonlyMap<string, FuncProtoDecl>;
   readonly kfuncAt: ReadonlyMap<number, string>;
   readonly slotsWritten: number[];
@@ -29,7 +32,6 @@ export interface CallEnv extends Env {
 
 const MEM_TYPES = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
 const KEY_TYPES = 'fp, pkt, pkt_meta, map_key, map_value';
-const isNull = (r: Reg): boolean => r.type === 'scalar' && tnumIsConst(r.var) && r.var.value === 0n;
 
 interface Meta {
   map?: MapDef;
@@ -56,40 +58,6 @@ function constantMapKey(st: State, r: Reg, keySize: number): number | undefined 
   const reg = f.spilled[slot]!;
   if (!tnumIsConst(reg.var)) return undefined;
   return Number(reg.var.value);
-}
-
-/** check_helper_mem_access for a helper argument of `size` bytes. */
-function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size: number, write: boolean, zeroOk: boolean): void {
-  switch (r.type) {
-    case 'pkt':
-    case 'pkt_meta':
-      return packetAccess(env, pc, r, regno, r.off, size, zeroOk);
-    case 'map_value':
-      return memRegion(env, pc, r, regno, r.off, size, r.map!.valueSize, zeroOk);
-    case 'ringbuf_mem':
-      return memRegion(env, pc, r, regno, r.off, size, r.memSize ?? 0, zeroOk);
-    case 'fp': {
-      if (size === 0 && !zeroOk) env.reject(pc, 'invalid zero-sized read');
-      const [lo, hi] = stackBounds(env, pc, r, regno, r.off, size, write ? ' write to' : ' read from');
-      const f = stackFrame(env, st, r, lo);
-      // privileged programs may pass uninitialised stack; what a helper writes becomes STACK_MISC
-      if (write && tnumIsConst(r.var))
-        for (let at = lo; at < hi; at++) {
-          const b = -at - 1;
-          const slot = b >> 3;
-          env.scratchSlot(slot);
-          if (f.slotTypes[slot * 8 + 7] === SlotType.Spill) {
-            for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
-            f.spilled[slot] = undefined;
-          }
-          f.slotTypes[b] = SlotType.Misc;
-        }
-      return;
-    }
-    default:
-      if (zeroOk && size === 0 && isNull(r)) return;
-      env.reject(pc, `R${regno} type=${regTypeStr(r)} expected=fp`);
-  }
 }
 
 function typeCheck(env: Env, pc: number, regno: number, r: Reg, ok: readonly string[], expected: string): void {
@@ -179,19 +147,6 @@ function constString(env: Env, pc: number, regno: number, r: Reg): void {
   if (data && !data.subarray(off, map.valueSize).includes(0)) env.reject(pc, 'string is not zero-terminated');
 }
 
-/** Every register and spill holding reference `id` becomes unknown (release_reference). */
-function releaseReference(st: State, id: number): void {
-  st.refs = st.refs.filter((x) => x.id !== id);
-  for (const fr of st.frames) {
-    fr.regs.forEach((r, k) => {
-      if (r.refObjId === id) fr.regs[k] = UNKNOWN;
-    });
-    fr.spilled.forEach((r, k) => {
-      if (r?.refObjId === id) fr.spilled[k] = UNKNOWN;
-    });
-  }
-}
-
 /** What every call leaves behind: r0..r5 unreadable until written, stack-argument slots consumed (spec §4.4). */
 export function clearCallerSaved(env: Env, f: Frame): void {
   f.out.fill(undefined);
@@ -211,6 +166,7 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     env.reject(pc, `helper ${name}#${i.imm} is not modelled by @bpf/verifier yet`);
   }
   if (h.types && !h.types.includes(env.type)) env.reject(pc, `program of this type cannot use helper ${name}#${i.imm}`);
+  if (h.gpl && !env.load.gplCompatible) env.reject(pc, 'cannot call GPL-restricted function from non-GPL compatible program');
   if (i.imm === 12) env.tailCallReached = true;
   const meta: Meta = {};
   h.args.forEach((t, k) => checkArg(env, st, f, t, k + 1, pc, meta, h.args));
@@ -226,6 +182,9 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
       f.regs[0] = UNKNOWN;
       break;
     case 'void':
+      break;
+    case 'trusted_task':
+      f.regs[0] = pointer(btfPtrType('task_struct', 'trusted_'));
       break;
     case 'map_value_or_null': {
       const map = meta.map!;
@@ -301,7 +260,18 @@ export function subprogCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numb
 export function kfuncCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number): State {
   const name = env.kfuncAt.get(pc);
   const proto = name !== undefined ? env.protos.get(name) : undefined;
-  if (!proto) env.reject(pc, `kernel function ${name ?? `btf_id ${i.imm}`} has no prototype (declare it with .kfunc)`);
+  kfuncLicenseCheck(env, pc);
+  // kernel kfuncs of the table are checked by their BTF prototype (kfuncs.ts), declared or not;
+  // other declared ones (the spec's stack-argument kfuncs) by their declared types
+  if (!proto || (name !== undefined && KFUNCS[name] && proto.params.length <= MAX_BPF_FUNC_REG_ARGS)) {
+    const fn = proto ? declaredKfunc(proto) : kfuncFromBtf(env.load, i.imm, name);
+    if (!fn) env.reject(pc, `kernel function ${name ?? `btf_id ${i.imm}`} has no prototype (declare it with .kfunc)`);
+    const r0 = btfKfuncCall(env, st, f, pc, fn);
+    clearCallerSaved(env, f);
+    if (r0) f.regs[0] = r0;
+    st.pc = pc + 1;
+    return st;
+  }
   const slots = passStackArgs(env, f, proto.params.length, pc);
   proto.params.forEach((p, k) => {
     const where = k < 5 ? `R${k + 1}` : `*(R11-${(k - 4) * 8})`;
@@ -354,9 +324,12 @@ const within = (r: Reg, range: readonly [number, number]): boolean => r.smin >= 
 
 /** BPF_EXIT: reference leaks, then the return value, then back to the caller (or the end of the path). */
 export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?: string): State | null {
+  if (st.frames.length === 1 && st.rcuLock) env.reject(pc, 'BPF_EXIT instruction in main prog cannot be used inside bpf_rcu_read_lock-ed region');
   if (st.frames.length === 1 && st.refs.length) {
     env.reject(pc, ...st.refs.map((r) => `Unreleased reference id=${r.id} alloc_insn=${r.insn}`), 'BPF_EXIT instruction in main prog would lead to reference leak');
   }
+  // a struct_ops or LSM hook returning void has no return value to check (check_return_code)
+  if (st.frames.length === 1 && env.load.attachReturnsVoid) return null;
   const r0 = env.readReg(f, 0, pc);
   if (st.frames.length === 1) {
     const range = retvalRange(env, attach);

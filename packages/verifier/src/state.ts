@@ -20,7 +20,9 @@ export type RegType =
   | 'pkt_meta'
   | 'ringbuf_mem'
   | 'ringbuf_mem_or_null'
-  | 'func';
+  | 'func'
+  /** PTR_TO_BTF_ID as the kernel names it: `trusted_ptr_task_struct`, `ptr_or_null_cgroup` (nullable.ts). */
+  | `${'' | 'trusted_' | 'rcu_' | 'untrusted_'}ptr_${string}`;
 
 export interface Reg {
   readonly type: RegType;
@@ -143,9 +145,11 @@ export interface State {
   /** Instruction the path came from (for the log's "from X to Y"). */
   prev: number;
   refs: RefState[];
+  /** Inside a bpf_rcu_read_lock() region (the kernel's active_rcu_lock). */
+  rcuLock?: boolean;
 }
 
-export const cloneState = (s: State): State => ({ frames: s.frames.map(cloneFrame), pc: s.pc, prev: s.prev, refs: s.refs.slice() });
+export const cloneState = (s: State): State => ({ frames: s.frames.map(cloneFrame), pc: s.pc, prev: s.prev, refs: s.refs.slice(), ...(s.rcuLock ? { rcuLock: true } : {}) });
 
 /** A key that is equal for equal states (used to prune paths that reach a point twice); ids are renumbered by first use. */
 export function stateKey(s: State, live?: (frame: number, reg: number) => boolean): string {
@@ -175,5 +179,5 @@ export function stateKey(s: State, live?: (frame: number, reg: number) => boolea
     }
     out += `|${f.out.map(regKey).join(',')}|${f.noStackArgLoad ? 1 : 0}#`;
   });
-  return out + `refs:${s.refs.map((r) => id(r.id)).join(',')}`;
+  return out + `refs:${s.refs.map((r) => id(r.id)).join(',')}${s.rcuLock ? ':rcu' : ''}`;
 }

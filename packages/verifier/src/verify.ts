@@ -10,6 +10,8 @@ import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_
 import { buildCfg, CfgError, computeLiveness, type Liveness } from '@bpf/liveness';
 import { checkAlu } from './alu.js';
 import { branchTaken, splitBranch } from './branch.js';
+import type { Btf } from '@bpf/btf';
+import { loadInfo, type LoadInfo } from './btfproto.js';
 import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './calls.js';
 import { VerifierReject } from './env.js';
 import { memAccess } from './mem.js';
@@ -28,6 +30,12 @@ export interface VerifyOptions {
   readonly jit?: boolean;
   /** Processed-instruction limit (the kernel's BPF_COMPLEXITY_LIMIT_INSNS). */
   readonly complexityLimit?: number;
+  /** The kernel's BTF (e.g. /sys/kernel/btf/vmlinux, parsed): kfunc prototypes, struct_ops/LSM hooks. */
+  readonly kernelBtf?: Btf;
+  /** The program's license (default: `program.license`, else "GPL"); GPL-only helpers and kfuncs need a GPL-compatible one. */
+  readonly license?: string;
+  /** Loaded with BPF_F_SLEEPABLE (default: `program.sleepable` when the program carries it). */
+  readonly sleepable?: boolean;
 }
 
 export interface VerifyStats {
@@ -80,6 +88,7 @@ class Verifier implements CallEnv {
   readonly slotsRequired: number[];
   tailCallReached = false;
   readonly level: number;
+  readonly load: LoadInfo;
   private processed = 0;
   private livePeak = 0;
   private maxStatesPerInsn = 0;
@@ -114,6 +123,7 @@ class Verifier implements CallEnv {
     this.slotsWritten = this.subprogs.map(() => 0);
     this.slotsRequired = this.subprogs.map(() => 0);
     this.level = opts.logLevel ?? 1;
+    this.load = loadInfo(program, opts);
   }
 
   // ---- Env ----

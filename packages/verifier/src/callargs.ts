@@ -1,0 +1,59 @@
+/**
+ * What helper and kfunc argument checks share (kernel/bpf/verifier.c check_helper_mem_access,
+ * release_reference): memory a call reads or writes, and dropping a released reference.
+ */
+import type { Env } from './env.js';
+import { packetAccess, memRegion, stackBounds, stackFrame } from './mem.js';
+import { regTypeStr } from './print.js';
+import { SlotType, UNKNOWN, type Reg, type State } from './state.js';
+import { tnumIsConst } from './tnum.js';
+
+export const isNull = (r: Reg): boolean => r.type === 'scalar' && tnumIsConst(r.var) && r.var.value === 0n;
+
+export /** check_helper_mem_access for a helper argument of `size` bytes. */
+function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size: number, write: boolean, zeroOk: boolean): void {
+  switch (r.type) {
+    case 'pkt':
+    case 'pkt_meta':
+      return packetAccess(env, pc, r, regno, r.off, size, zeroOk);
+    case 'map_value':
+      return memRegion(env, pc, r, regno, r.off, size, r.map!.valueSize, zeroOk);
+    case 'ringbuf_mem':
+      return memRegion(env, pc, r, regno, r.off, size, r.memSize ?? 0, zeroOk);
+    case 'fp': {
+      if (size === 0 && !zeroOk) env.reject(pc, 'invalid zero-sized read');
+      const [lo, hi] = stackBounds(env, pc, r, regno, r.off, size, write ? ' write to' : ' read from');
+      const f = stackFrame(env, st, r, lo);
+      // privileged programs may pass uninitialised stack; what a helper writes becomes STACK_MISC
+      if (write && tnumIsConst(r.var))
+        for (let at = lo; at < hi; at++) {
+          const b = -at - 1;
+          const slot = b >> 3;
+          env.scratchSlot(slot);
+          if (f.slotTypes[slot * 8 + 7] === SlotType.Spill) {
+            for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
+            f.spilled[slot] = undefined;
+          }
+          f.slotTypes[b] = SlotType.Misc;
+        }
+      return;
+    }
+    default:
+      if (zeroOk && size === 0 && isNull(r)) return;
+      env.reject(pc, `R${regno} type=${regTypeStr(r)} expected=fp`);
+  }
+}
+
+export /** Every register and spill holding reference `id` becomes unknown (release_reference). */
+function releaseReference(st: State, id: number): void {
+  st.refs = st.refs.filter((x) => x.id !== id);
+  for (const fr of st.frames) {
+    fr.regs.forEach((r, k) => {
+      if (r.refObjId === id) fr.regs[k] = UNKNOWN;
+    });
+    fr.spilled.forEach((r, k) => {
+      if (r?.refObjId === id) fr.spilled[k] = UNKNOWN;
+    });
+  }
+}
+

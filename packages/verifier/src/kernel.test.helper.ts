@@ -1,0 +1,64 @@
+/* eslint-disable no-restricted-imports -- test-only helper; its name keeps it out of the published files */
+/**
+ * Test-only: the running kernel as the oracle for the verifier's tests. C sources are built
+ * with clang-19, linked with @bpf/elf against /sys/kernel/btf/vmlinux and loaded with
+ * @bpf/kernel; both are imported by name at run time so this package does not depend on them.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseBtf, type Btf } from '@bpf/btf';
+import type { Program } from '@bpf/isa';
+import { fixturesDir, tempDir } from '@bpf/testkit';
+
+export interface KernelVerdict {
+  readonly accepted: boolean;
+  readonly error: string | undefined;
+  readonly log: string;
+}
+
+interface KernelApi {
+  loadWithMaps(p: Program, opts?: { logLevel?: number; license?: string }): { accepted: boolean; error?: string; log: string; close(): void };
+}
+interface ElfApi {
+  loadPrograms(bytes: Uint8Array, opts: { kernelBtf: Uint8Array; kallsyms?: ReadonlyMap<string, bigint> }): (Program & { readonly name: string })[];
+}
+
+const kernelModule = '@bpf/kernel';
+const elfModule = '@bpf/elf';
+export const kernelApi: KernelApi | undefined = await import(/* @vite-ignore */ kernelModule).then(
+  (m: Partial<KernelApi>) => (typeof m.loadWithMaps === 'function' ? (m as KernelApi) : undefined),
+  () => undefined,
+);
+const elfApi: ElfApi | undefined = await import(/* @vite-ignore */ elfModule).then(
+  (m: Partial<ElfApi>) => (typeof m.loadPrograms === 'function' ? (m as ElfApi) : undefined),
+  () => undefined,
+);
+
+const VMLINUX = '/sys/kernel/btf/vmlinux';
+let vmlinuxBytes: Uint8Array | undefined;
+let vmlinux: Btf | undefined;
+export const haveVmlinux = (): boolean => existsSync(VMLINUX) && kernelApi !== undefined && elfApi !== undefined;
+export function kernelBtf(): Btf {
+  vmlinuxBytes ??= new Uint8Array(readFileSync(VMLINUX));
+  return (vmlinux ??= parseBtf(vmlinuxBytes));
+}
+
+/** The programs of a C source (fixtures/c/elf/bpf_defs.h included), linked for this kernel. */
+export function buildC(source: string): (Program & { readonly name: string })[] {
+  const dir = tempDir('verifier-c-');
+  writeFileSync(join(dir, 'p.c'), source);
+  execFileSync('clang-19', ['-target', 'bpfel', '-mcpu=v3', '-O2', '-g', '-Wall', '-Wno-unused-function', '-I', join(fixturesDir, 'c/elf'), '-c', join(dir, 'p.c'), '-o', join(dir, 'p.o')]);
+  kernelBtf();
+  return elfApi!.loadPrograms(new Uint8Array(readFileSync(join(dir, 'p.o'))), { kernelBtf: vmlinuxBytes! });
+}
+
+/** The kernel's verdict and first error for a program. */
+export function kernelVerdict(p: Program, opts: { license?: string } = {}): KernelVerdict {
+  const k = kernelApi!.loadWithMaps(p, { logLevel: 1, ...opts });
+  try {
+    return { accepted: k.accepted, error: k.accepted ? undefined : k.error, log: k.log };
+  } finally {
+    k.close();
+  }
+}

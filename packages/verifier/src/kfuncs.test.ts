@@ -1,0 +1,128 @@
+import { assemble, type ProgType } from '@bpf/isa';
+import { skipWithout } from '@bpf/testkit';
+import { describe, expect, it } from 'vitest';
+import { verify } from './index.js';
+import { buildC, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
+
+const DECLS = `
+.kfunc bpf_task_from_pid(s32 pid) struct task_struct *
+.kfunc bpf_task_acquire(struct task_struct *p) struct task_struct *
+.kfunc bpf_task_release(struct task_struct *p) void
+.kfunc bpf_rcu_read_lock() void
+.kfunc bpf_rcu_read_unlock() void
+`;
+const run = (body: string, type: ProgType = 'tracing', license?: string) => verify(assemble(DECLS + body), { type, ...(license !== undefined ? { license } : {}) });
+
+describe('kfuncs from the table (flags) with declared prototypes', () => {
+  it('an acquired task released after its null check is accepted', () => {
+    const r = run('r1 = 1\ncall bpf_task_from_pid\nif r0 == 0 goto out\nr1 = r0\ncall bpf_task_release\nout:\nr0 = 0\nexit');
+    expect(r.error?.message).toBeUndefined();
+  });
+  it('a leak names the reference and where it was acquired', () => {
+    const r = run('r1 = 1\ncall bpf_task_from_pid\nr0 = 0\nexit');
+    expect(r.error?.message).toBe('BPF_EXIT instruction in main prog would lead to reference leak');
+    expect(r.log).toContain('Unreleased reference id=2 alloc_insn=1\n');
+  });
+  it('a KF_RET_NULL pointer must be null-checked before a trusted argument', () => {
+    expect(run('r1 = 1\ncall bpf_task_from_pid\nr1 = r0\ncall bpf_task_release\nr0 = 0\nexit').error?.message).toBe('Possibly NULL pointer passed to trusted arg0');
+  });
+  it('releasing twice: the released pointer is a scalar by then', () => {
+    const r = run('r1 = 1\ncall bpf_task_from_pid\nif r0 == 0 goto out\nr6 = r0\nr1 = r6\ncall bpf_task_release\nr1 = r6\ncall bpf_task_release\nout:\nr0 = 0\nexit');
+    expect(r.error?.message).toBe('arg#0 pointer type STRUCT task_struct must point to scalar, or struct with scalar');
+  });
+  it('releasing a pointer that was not acquired', () => {
+    expect(run('call bpf_get_current_task_btf\nr1 = r0\ncall bpf_task_release\nr0 = 0\nexit').error?.message).toBe('release kernel function bpf_task_release expects refcounted PTR_TO_BTF_ID');
+  });
+  it('KF_RCU | KF_ACQUIRE on a trusted pointer, then release', () => {
+    expect(run('call bpf_get_current_task_btf\nr1 = r0\ncall bpf_task_acquire\nif r0 == 0 goto out\nr1 = r0\ncall bpf_task_release\nout:\nr0 = 0\nexit').accepted).toBe(true);
+  });
+  it('the RCU read-side region: nested, unmatched, still held at exit', () => {
+    expect(run('call bpf_rcu_read_lock\ncall bpf_rcu_read_unlock\nr0 = 0\nexit').accepted).toBe(true);
+    expect(run('call bpf_rcu_read_lock\ncall bpf_rcu_read_lock\nr0 = 0\nexit').error?.message).toBe('nested rcu read lock (kernel function bpf_rcu_read_lock)');
+    expect(run('call bpf_rcu_read_unlock\nr0 = 0\nexit').error?.message).toBe('unmatched rcu read unlock (kernel function bpf_rcu_read_unlock)');
+    expect(run('call bpf_rcu_read_lock\nr0 = 0\nexit').error?.message).toBe('BPF_EXIT instruction in main prog cannot be used inside bpf_rcu_read_lock-ed region');
+  });
+  it('program types: the generic set is not for socket filters; the common set is', () => {
+    expect(run('r1 = 1\ncall bpf_task_from_pid\nr0 = 0\nexit', 'socket_filter').error?.message).toBe('calling kernel function bpf_task_from_pid is not allowed');
+    expect(run('call bpf_rcu_read_lock\ncall bpf_rcu_read_unlock\nr0 = 0\nexit', 'socket_filter').accepted).toBe(true);
+  });
+  it('a non-GPL program may not call kfuncs', () => {
+    expect(run('call bpf_rcu_read_lock\ncall bpf_rcu_read_unlock\nr0 = 0\nexit', 'tracing', 'MIT').error?.message).toBe('cannot call kernel function from non-GPL compatible program');
+  });
+});
+
+/** C programs: each one's verdict and message against the running kernel's. */
+const KFUNC_C = `#include "bpf_defs.h"
+struct task_struct;
+struct cgroup;
+struct bpf_cpumask;
+extern struct task_struct *bpf_task_from_pid(__s32 pid) __ksym;
+extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+extern struct cgroup *bpf_cgroup_from_id(__u64 cgid) __ksym;
+extern void bpf_cgroup_release(struct cgroup *cgrp) __ksym;
+extern struct cgroup *bpf_cgroup_acquire(struct cgroup *cgrp) __ksym;
+extern struct bpf_cpumask *bpf_cpumask_create(void) __ksym;
+extern void bpf_cpumask_release(struct bpf_cpumask *cpumask) __ksym;
+extern void bpf_rcu_read_lock(void) __ksym;
+extern void bpf_rcu_read_unlock(void) __ksym;
+#define TP SEC("tp_btf/task_newtask")
+TP int task_ok(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; bpf_task_release(t); return 1; }
+TP int task_leak(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; return 1; }
+TP int task_nocheck(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); bpf_task_release(t); return 1; }
+TP int task_double(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; bpf_task_release(t); bpf_task_release(t); return 1; }
+TP int cur_release(void *ctx) { bpf_task_release(bpf_get_current_task_btf()); return 0; }
+TP int cur_acquire(void *ctx) { struct task_struct *t = bpf_task_acquire(bpf_get_current_task_btf()); if (t) bpf_task_release(t); return 0; }
+TP int cg_ok(void *ctx) {
+  struct cgroup *c = bpf_cgroup_from_id(1);
+  if (!c) return 0;
+  struct cgroup *d = bpf_cgroup_acquire(c);
+  bpf_cgroup_release(c);
+  if (d) bpf_cgroup_release(d);
+  return 0;
+}
+TP int cg_leak2(void *ctx) {
+  struct cgroup *c = bpf_cgroup_from_id(1);
+  if (!c) return 0;
+  struct cgroup *d = bpf_cgroup_acquire(c);
+  bpf_cgroup_release(c);
+  return d != 0;
+}
+TP int cg_wrong_type(void *ctx) { struct cgroup *c = bpf_cgroup_from_id(1); if (c) bpf_task_release((void *)c); return 0; }
+TP int mask_ok(void *ctx) { struct bpf_cpumask *m = bpf_cpumask_create(); if (m) bpf_cpumask_release(m); return 0; }
+TP int mask_leak(void *ctx) { struct bpf_cpumask *m = bpf_cpumask_create(); return m != 0; }
+TP int rcu_ok(void *ctx) { bpf_rcu_read_lock(); bpf_rcu_read_unlock(); return 0; }
+TP int rcu_unmatched(void *ctx) { bpf_rcu_read_unlock(); return 0; }
+TP int rcu_nested(void *ctx) { bpf_rcu_read_lock(); bpf_rcu_read_lock(); bpf_rcu_read_unlock(); bpf_rcu_read_unlock(); return 0; }
+TP int rcu_noexit(void *ctx) { bpf_rcu_read_lock(); return 0; }
+SEC("socket") int sock_kfunc(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 0; }
+SEC("socket") int sock_rcu(void *ctx) { bpf_rcu_read_lock(); bpf_rcu_read_unlock(); return 0; }
+SEC("syscall.s") int sys_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 0; }
+SEC("syscall.s") int sys_mask(void *ctx) { struct bpf_cpumask *m = bpf_cpumask_create(); if (m) bpf_cpumask_release(m); return 0; }
+SEC("tc") int tc_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 0; }
+SEC("tc") int tc_mask(void *ctx) { struct bpf_cpumask *m = bpf_cpumask_create(); if (m) bpf_cpumask_release(m); return 0; }
+SEC("xdp") int xdp_cg(void *ctx) { struct cgroup *c = bpf_cgroup_from_id(1); if (c) bpf_cgroup_release(c); return 0; }
+SEC("kprobe/do_nanosleep") int kp_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 0; }
+SEC("cgroup_skb/ingress") int cgskb_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 1; }
+char _license[] SEC("license") = "GPL";
+`;
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('kfuncs with prototypes from vmlinux BTF: the kernel verdict and message, program by program', () => {
+  const programs = buildC(KFUNC_C);
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (_n, p) => {
+    const kernel = kernelVerdict(p);
+    const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 1 });
+    expect({ accepted: ours.accepted, error: ours.error?.message }).toEqual({ accepted: kernel.accepted, error: kernel.error });
+    // a leak lists the same unreleased references
+    const leaks = (log: string): string[] => log.split('\n').filter((l) => l.startsWith('Unreleased reference'));
+    expect(leaks(ours.log)).toEqual(leaks(kernel.log));
+  });
+  it('covers accepted and rejected programs', () => {
+    expect(programs.length).toBeGreaterThanOrEqual(20);
+  });
+  it('a non-GPL program may not call kfuncs (the kernel agrees)', () => {
+    const p = programs.find((x) => x.name === 'rcu_ok')!;
+    const kernel = kernelVerdict(p, { license: 'Proprietary' });
+    expect(verify({ ...p, license: 'Proprietary' }, { kernelBtf: kernelBtf() }).error?.message).toBe(kernel.error);
+  });
+});

@@ -1,0 +1,238 @@
+/**
+ * kfunc calls with prototypes from BTF (kernel/bpf/verifier.c check_kfunc_call,
+ * check_kfunc_args, get_kfunc_ptr_arg_type): the flags of the common kernel kfuncs as a table
+ * (include/linux/btf.h KF_ACQUIRE, KF_RELEASE, KF_RET_NULL, KF_TRUSTED_ARGS, KF_SLEEPABLE,
+ * KF_DESTRUCTIVE, KF_RCU; the sets registered in kernel/bpf/helpers.c and cpumask.c), the
+ * program types each set is registered for, references acquired and released, nullable
+ * returns, and the RCU read-side region of bpf_rcu_read_lock/unlock.
+ */
+import { btfFromProtos, kfuncs, type Btf } from '@bpf/btf';
+import type { FuncProtoDecl, ProgType } from '@bpf/isa';
+import { describeFunc, funcByName, type BtfArg, type BtfFunc, type LoadInfo } from './btfproto.js';
+import { helperMem, isNull, releaseReference } from './callargs.js';
+import type { Env } from './env.js';
+import { btfPtr, btfPtrType, mayBeNull } from './nullable.js';
+import { regTypeStr } from './print.js';
+import { pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { tnumIsConst } from './tnum.js';
+
+export type KfuncFlag = 'acquire' | 'release' | 'ret_null' | 'trusted_args' | 'sleepable' | 'destructive' | 'rcu' | 'rcu_lock' | 'rcu_unlock';
+
+export interface KfuncInfo {
+  readonly flags: readonly KfuncFlag[];
+  /** Program types the kfunc's set is registered for; all when absent (the kernel's common set). */
+  readonly types?: readonly ProgType[];
+}
+
+/** register_btf_kfunc_id_set(..., &generic_kfunc_set): the hooks it is registered for (6.18). */
+const GENERIC: readonly ProgType[] = ['tracing', 'lsm', 'sched_cls', 'sched_act', 'xdp', 'struct_ops', 'cgroup_skb'];
+/** kernel/bpf/cpumask.c: tracing (and LSM, the same hook) and struct_ops. */
+const CPUMASK: readonly ProgType[] = ['tracing', 'lsm', 'struct_ops'];
+const ACQ_NULL: readonly KfuncFlag[] = ['acquire', 'ret_null'];
+const ACQ_RCU_NULL: readonly KfuncFlag[] = ['acquire', 'rcu', 'ret_null'];
+const RELEASE: readonly KfuncFlag[] = ['release'];
+
+/** One row per kfunc: its flags and the program types allowed to call it. */
+export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
+  bpf_task_acquire: { flags: ACQ_RCU_NULL, types: GENERIC },
+  bpf_task_release: { flags: RELEASE, types: GENERIC },
+  bpf_task_from_pid: { flags: ACQ_NULL, types: GENERIC },
+  bpf_task_from_vpid: { flags: ACQ_NULL, types: GENERIC },
+  bpf_task_under_cgroup: { flags: ['rcu'], types: GENERIC },
+  bpf_task_get_cgroup1: { flags: ACQ_RCU_NULL, types: GENERIC },
+  bpf_cgroup_acquire: { flags: ACQ_RCU_NULL, types: GENERIC },
+  bpf_cgroup_release: { flags: RELEASE, types: GENERIC },
+  bpf_cgroup_ancestor: { flags: ACQ_RCU_NULL, types: GENERIC },
+  bpf_cgroup_from_id: { flags: ACQ_NULL, types: GENERIC },
+  bpf_send_signal_task: { flags: ['trusted_args'], types: GENERIC },
+  bpf_obj_new_impl: { flags: ACQ_NULL, types: GENERIC },
+  bpf_percpu_obj_new_impl: { flags: ACQ_NULL, types: GENERIC },
+  bpf_obj_drop_impl: { flags: RELEASE, types: GENERIC },
+  bpf_percpu_obj_drop_impl: { flags: RELEASE, types: GENERIC },
+  bpf_refcount_acquire_impl: { flags: ACQ_RCU_NULL, types: GENERIC },
+  bpf_cpumask_create: { flags: ACQ_NULL, types: CPUMASK },
+  bpf_cpumask_release: { flags: RELEASE, types: CPUMASK },
+  bpf_cpumask_acquire: { flags: ['acquire', 'trusted_args'], types: CPUMASK },
+  bpf_cpumask_first: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_first_zero: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_set_cpu: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_clear_cpu: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_test_cpu: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_setall: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_clear: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_and: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_or: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_copy: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_weight: { flags: ['rcu'], types: CPUMASK },
+  // the common set: every program type
+  bpf_rcu_read_lock: { flags: ['rcu_lock'] },
+  bpf_rcu_read_unlock: { flags: ['rcu_unlock'] },
+  bpf_copy_from_user_str: { flags: ['sleepable'] },
+  bpf_copy_from_user_task_str: { flags: ['sleepable', 'trusted_args'] },
+  bpf_get_file_xattr: { flags: ['sleepable', 'trusted_args'] },
+  bpf_lookup_user_key: { flags: ['acquire', 'ret_null', 'sleepable'] },
+  bpf_lookup_system_key: { flags: ACQ_NULL },
+  bpf_key_put: { flags: RELEASE },
+};
+
+export interface KfuncEnv extends Env {
+  readonly load: LoadInfo;
+}
+
+const has = (info: KfuncInfo, f: KfuncFlag): boolean => info.flags.includes(f);
+
+/** `struct <name>` a program type's context is, as kfunc arguments name it (btf_is_prog_ctx_type). */
+const CTX_STRUCT: Partial<Record<ProgType, string>> = {
+  socket_filter: '__sk_buff',
+  sched_cls: '__sk_buff',
+  sched_act: '__sk_buff',
+  cgroup_skb: '__sk_buff',
+  xdp: 'xdp_md',
+  sock_ops: 'bpf_sock_ops',
+  cgroup_sock_addr: 'bpf_sock_addr',
+};
+
+interface KfuncMeta {
+  releaseRegno?: number;
+  refObjId?: number;
+}
+
+const kfuncIds = new WeakMap<Btf, Map<string, number>>();
+
+/**
+ * A kfunc's prototype: the kernel's BTF function the call's imm names (as a loader links it)
+ * or, by name, a kfunc of the kernel's BTF or the extern declaration in the program's BTF.
+ */
+export function kfuncFromBtf(load: LoadInfo, imm: number, name: string | undefined): BtfFunc | undefined {
+  const kb = load.kernelBtf;
+  if (kb) {
+    const byId = imm > 0 ? describeFunc(kb, imm) : undefined;
+    if (byId && (name === undefined || byId.name === name)) return byId;
+    if (name !== undefined) {
+      let ids = kfuncIds.get(kb);
+      if (!ids) kfuncIds.set(kb, (ids = kfuncs(kb)));
+      const id = ids.get(name);
+      if (id !== undefined) return describeFunc(kb, id);
+    }
+  }
+  const pb = load.progBtf();
+  return pb && name !== undefined ? funcByName(pb, name) : undefined;
+}
+
+/** A prototype declared in assembly (`.kfunc`), as BTF would describe it. */
+export function declaredKfunc(decl: FuncProtoDecl): BtfFunc | undefined {
+  const { btf, kfuncIds } = btfFromProtos({ insns: [], subprogs: [], protos: [decl] });
+  const id = kfuncIds.get(decl.name);
+  return id === undefined ? undefined : describeFunc(btf, id);
+}
+
+/** The kernel's "cannot call kernel function from non-GPL compatible program" (add_kfunc_call). */
+export function kfuncLicenseCheck(env: KfuncEnv, pc: number): void {
+  if (!env.load.gplCompatible) env.reject(pc, 'cannot call kernel function from non-GPL compatible program');
+}
+
+/** check_kfunc_call for a kfunc whose prototype came from BTF: R0 after the call (undefined: void). */
+export function btfKfuncCall(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc): Reg | undefined {
+  const info = KFUNCS[fn.name] ?? { flags: [] };
+  if (info.types && !info.types.includes(env.type)) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
+  if (has(info, 'sleepable') && !env.load.sleepable) env.reject(pc, `program must be sleepable to call sleepable kfunc ${fn.name}`);
+  if (fn.params.length > 5) env.reject(pc, `Function ${fn.name} has ${fn.params.length} > 5 args`);
+  const meta: KfuncMeta = {};
+  fn.params.forEach((p, k) => checkArg(env, st, f, pc, fn, info, meta, k));
+  if (has(info, 'release') && meta.releaseRegno === undefined) env.reject(pc, `release kernel function ${fn.name} expects refcounted PTR_TO_BTF_ID`);
+  if (st.rcuLock) {
+    if (has(info, 'rcu_lock')) env.reject(pc, `nested rcu read lock (kernel function ${fn.name})`);
+    if (has(info, 'rcu_unlock')) st.rcuLock = false;
+    else if (has(info, 'sleepable')) env.reject(pc, `kernel func ${fn.name} is sleepable within rcu_read_lock region`);
+  } else if (has(info, 'rcu_lock')) st.rcuLock = true;
+  else if (has(info, 'rcu_unlock')) env.reject(pc, `unmatched rcu read unlock (kernel function ${fn.name})`);
+  if (meta.releaseRegno !== undefined) releaseReference(st, meta.refObjId!);
+  const ret = fn.ret;
+  if (has(info, 'acquire') && !(ret.kind === 'ptr' && ret.to.isStruct)) env.reject(pc, 'acquire kernel function does not return PTR_TO_BTF_ID');
+  return returnValue(env, st, pc, fn, info, ret);
+}
+
+function returnValue(env: KfuncEnv, st: State, pc: number, fn: BtfFunc, info: KfuncInfo, ret: BtfArg): Reg | undefined {
+  switch (ret.kind) {
+    case 'void':
+      return undefined;
+    case 'scalar':
+      return UNKNOWN;
+    case 'other':
+      return UNKNOWN;
+    case 'ptr': {
+      if (!ret.to.isStruct) env.reject(pc, `kernel function ${fn.name} returns pointer type ${ret.to.btfKind} ${ret.to.name} is not supported`);
+      const retNull = has(info, 'ret_null');
+      const nullId = retNull ? env.nextId() : undefined;
+      let r = pointer(btfPtrType(ret.to.name, '', retNull), nullId !== undefined ? { id: nullId } : {});
+      if (has(info, 'acquire')) {
+        const id = env.nextId();
+        st.refs = [...st.refs, { id, insn: pc }];
+        r = { ...r, ...(retNull ? { id } : {}), refObjId: id };
+      }
+      return r;
+    }
+  }
+}
+
+const isTrusted = (r: Reg): boolean => !!r.refObjId || btfPtr(r.type)?.flag === 'trusted_';
+
+function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, info: KfuncInfo, meta: KfuncMeta, k: number): void {
+  const p = fn.params[k]!;
+  const regno = k + 1;
+  const r = f.regs[regno]!;
+  env.scratchReg(regno);
+  const t = p.type;
+  if (t.kind === 'scalar') {
+    if (r.type !== 'scalar') env.reject(pc, `R${regno} is not a scalar`);
+    if (p.name.endsWith('__k')) {
+      if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} must be a known constant`);
+      env.precise(regno);
+    }
+    return;
+  }
+  if (t.kind !== 'ptr') env.reject(pc, `Unrecognized arg#${k} type ${t.kind === 'void' ? 'UNKNOWN' : t.btfKind}`);
+  // KF_RELEASE implies trusted arguments (is_kfunc_trusted_args)
+  const trusted = has(info, 'trusted_args') || has(info, 'release');
+  const rcu = has(info, 'rcu');
+  const nullable = p.name.endsWith('__nullable') || p.name.endsWith('__opt');
+  if ((trusted || rcu) && (isNull(r) || mayBeNull(r)) && !nullable) env.reject(pc, `Possibly NULL pointer passed to trusted arg${k}`);
+  if (r.refObjId) {
+    meta.refObjId = r.refObjId;
+    if (has(info, 'release')) meta.releaseRegno = regno;
+  }
+  const to = t.to;
+  const ctxName = CTX_STRUCT[env.type];
+  if (to.isStruct && ctxName !== undefined && to.name === ctxName) {
+    if (r.type !== 'ctx') env.reject(pc, `arg#${k} expected pointer to ctx, but got ${regTypeStr(r)}`);
+    if (r.off) env.reject(pc, `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
+    return;
+  }
+  if (nullable && isNull(r)) return;
+  const b = btfPtr(r.type);
+  if (b) {
+    if (!to.isStruct) env.reject(pc, `kernel function ${fn.name} args#${k} pointer type ${to.btfKind} ${to.name} is not supported`);
+    if ((trusted || rcu) && !isTrusted(r)) {
+      if (!rcu) env.reject(pc, `R${regno} must be referenced or trusted`);
+      if (b.flag !== 'rcu_') env.reject(pc, `R${regno} must be a rcu pointer`);
+    }
+    if (b.struct !== to.name)
+      env.reject(pc, `kernel function ${fn.name} args#${k} expected pointer to STRUCT ${to.name} but R${regno} has a pointer to STRUCT ${b.struct}`);
+    if (r.off && (trusted || (has(info, 'release') && r.refObjId))) env.reject(pc, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
+    return;
+  }
+  // memory: a pointer to a scalar or to a struct of scalars, or `void *` sized by the next `__sz` argument
+  const sized = fn.params[k + 1]?.name.endsWith('__sz') ?? false;
+  if (!to.scalarLike && (sized ? !to.isVoid : true))
+    env.reject(pc, `arg#${k} pointer type ${to.btfKind} ${to.name} must point to ${sized ? 'void, ' : ''}scalar, or struct with scalar`);
+  if (sized) {
+    const size = f.regs[regno + 1]!;
+    if (size.type !== 'scalar') env.reject(pc, `R${regno + 1} is not a scalar`);
+    if (size.smin < 0n) env.reject(pc, `R${regno + 1} min value is negative, either use unsigned or 'var &= const'`);
+    helperMem(env, st, pc, regno, r, Number(size.umax), false, false);
+    env.precise(regno + 1);
+    return;
+  }
+  if (to.size === undefined) env.reject(pc, `arg#${k} reference type('${to.btfKind} ${to.name}') size cannot be determined: -22`);
+  helperMem(env, st, pc, regno, r, to.size, false, false);
+}

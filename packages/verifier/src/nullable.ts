@@ -1,0 +1,39 @@
+/**
+ * Pointers that may be NULL until checked (the kernel's PTR_MAYBE_NULL) and what a null check
+ * turns them into (kernel/bpf/verifier.c mark_ptr_or_null_reg): a map value, a ring buffer
+ * record, a BTF pointer `ptr_or_null_<struct>`, or, for a map-in-map lookup, the inner map.
+ */
+import type { MapDef } from '@bpf/isa';
+import type { Reg, RegType } from './state.js';
+
+/** A map definition with the inner map of a map-in-map (as @bpf/elf's maps carry it). */
+export type MapWithInner = MapDef & { readonly inner?: MapDef };
+
+const BTF_PTR = /^(trusted_|rcu_|untrusted_)?ptr_(or_null_)?(.+)$/;
+
+/** The parts of a BTF pointer type (`trusted_ptr_task_struct`), or undefined for other types. */
+export function btfPtr(t: RegType): { readonly flag: '' | 'trusted_' | 'rcu_' | 'untrusted_'; readonly orNull: boolean; readonly struct: string } | undefined {
+  const m = BTF_PTR.exec(t);
+  if (!m) return undefined;
+  return { flag: (m[1] ?? '') as '' | 'trusted_' | 'rcu_' | 'untrusted_', orNull: m[2] !== undefined, struct: m[3]! };
+}
+
+/** The kernel's reg_type_str of a PTR_TO_BTF_ID: modifier prefix, `ptr_`, `or_null_`, the struct name. */
+export const btfPtrType = (struct: string, flag: '' | 'trusted_' | 'rcu_' | 'untrusted_' = '', orNull = false): RegType =>
+  `${flag}ptr_${orNull ? 'or_null_' : ''}${struct}` as RegType;
+
+export const mayBeNull = (r: Reg): boolean => r.type === 'map_value_or_null' || r.type === 'ringbuf_mem_or_null' || btfPtr(r.type)?.orNull === true;
+
+/** The register after a null check proved it non-NULL (its nullable id dropped). */
+export function nonNull(r: Reg): Reg {
+  const { id: _id, ...rest } = r;
+  if (r.type === 'ringbuf_mem_or_null') return { ...rest, type: 'ringbuf_mem' };
+  if (r.type === 'map_value_or_null') {
+    // a lookup in a map-in-map yields the inner map (the kernel's inner_map_meta, which has no name)
+    const inner = (r.map as MapWithInner | undefined)?.inner;
+    if (inner) return { ...rest, type: 'map_ptr', map: { ...inner, name: '' } };
+    return { ...rest, type: 'map_value' };
+  }
+  const b = btfPtr(r.type);
+  return b ? { ...rest, type: btfPtrType(b.struct, b.flag) } : r;
+}
