@@ -5,7 +5,7 @@
 import type { JmpCond } from '@bpf/isa';
 import { done, max, min, s32, s64, sync, u32, u64, unbounded32, unbounded64, work, type B } from './scalar.js';
 import type { Reg } from './state.js';
-import { tnumAnd, tnumConst, tnumIntersect, tnumIsConst, tnumOr, tnumSubreg, tnumSubregIsConst, tnumWithSubreg, U32_MAX } from './tnum.js';
+import { tnumAnd, tnumConst, tnumIntersect, tnumIsConst, tnumOr, tnumOverlap, tnumSubreg, tnumSubregIsConst, tnumWithSubreg, U32_MAX } from './tnum.js';
 
 
 // ---- branches ----
@@ -37,6 +37,7 @@ export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean
   switch (cond) {
     case 'jeq':
       if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value === t2.value ? 1 : 0;
+      if (!tnumOverlap(t1, t2)) return 0;
       if (umin1 > umax2 || umax1 < umin2) return 0;
       if (smin1 > smax2 || smax1 < smin2) return 0;
       if (!is32) {
@@ -46,6 +47,7 @@ export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean
       return -1;
     case 'jne':
       if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value !== t2.value ? 1 : 0;
+      if (!tnumOverlap(t1, t2)) return 1;
       if (umin1 > umax2 || umax1 < umin2) return 1;
       if (smin1 > smax2 || smax1 < smin2) return 1;
       if (!is32) {

@@ -63,7 +63,8 @@ function scalarRanges(r: Reg): string[] {
 }
 
 /** One register as print_reg_state prints it; `frameno` is the frame being printed. */
-export function formatReg(r: Reg, frameno: number): string {
+export function formatReg(r: Reg, frameno: number, precise = false): string {
+  if (r.type === 'scalar' && precise) return 'P' + formatReg(r, frameno);
   if (r.type === 'scalar' && tnumIsConst(r.var)) return snum(BigInt.asIntN(64, r.var.value));
   let s = regTypeStr(r);
   if (r.type === 'fp') {
@@ -96,13 +97,19 @@ export interface Scratch {
   slots: Set<number>;
 }
 
+/** Precision marks of a checkpoint's frame, printed as the kernel's `P`. */
+export interface PreciseMarks {
+  readonly regs: number;
+  readonly slots: ReadonlySet<number>;
+}
+
 /** print_verifier_state: ` R0=... fp-8=... refs=...` for the registers and slots selected. */
-export function formatState(f: Frame, frameno: number, refs: readonly RefState[], scratch: Scratch): string {
+export function formatState(f: Frame, frameno: number, refs: readonly RefState[], scratch: Scratch, precise?: PreciseMarks): string {
   let s = frameno ? ` frame${frameno}:` : '';
   f.regs.forEach((r, k) => {
     if (r.type === 'not_init') return;
     if (!scratch.all && !(scratch.regs & (1 << k))) return;
-    s += ` R${k}=${formatReg(r, frameno)}`;
+    s += ` R${k}=${formatReg(r, frameno, precise !== undefined && (precise.regs & (1 << k)) !== 0)}`;
   });
   for (let slot = 0; slot < SLOTS; slot++) {
     const types = f.slotTypes.subarray(slot * 8, slot * 8 + 8);
@@ -110,7 +117,7 @@ export function formatState(f: Frame, frameno: number, refs: readonly RefState[]
     if (!scratch.all && !scratch.slots.has(slot)) continue;
     const at = -(slot + 1) * 8;
     if (types[7] === SlotType.Spill)
-      s += ` fp${at}=${Array.from(types.filter((t) => t !== SlotType.Spill), (t) => SLOT_CHAR[t]).join('')}${formatReg(f.spilled[slot]!, frameno)}`;
+      s += ` fp${at}=${Array.from(types.filter((t) => t !== SlotType.Spill), (t) => SLOT_CHAR[t]).join('')}${formatReg(f.spilled[slot]!, frameno, precise?.slots.has(slot) ?? false)}`;
     else s += ` fp${at}=${Array.from(types, (t) => SLOT_CHAR[t]).join('')}`;
   }
   if (refs.length) s += ` refs=${refs.map((r) => r.id).join(',')}`;

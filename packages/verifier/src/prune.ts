@@ -1,49 +1,38 @@
 /**
- * State pruning (kernel/bpf/verifier.c is_state_visited, states_equal, regsafe, stacksafe) and
- * precision tracking (__mark_chain_precision, backtrack_insn): a checkpoint's scalars only
- * constrain later states once a safety decision was found to depend on their value; until
- * then any scalar matches them. Precision is found by walking the path's instructions back.
+ * State pruning (kernel/bpf/verifier.c is_state_visited, states_equal, regsafe, stacksafe):
+ * a path that reaches a prune point in a state covered by a fully explored checkpoint there
+ * ends. Scalars of a checkpoint only count where they were marked precise (precise.ts).
  */
-import { decodeOp, type Insn } from '@bpf/isa';
 import { cloneState, SlotType, SLOTS, type Frame, type Reg, type State } from './state.js';
 import { tnumIn } from './tnum.js';
+import type { Checkpoint, Path } from './precise.js';
 
-/** One executed instruction of a path; `spi` is set for a register spill or fill. */
-export interface HistEntry {
-  readonly pc: number;
-  readonly depth: number;
-  readonly spi?: number;
-  readonly spiFrame?: number;
-}
-
-export interface Checkpoint {
-  readonly pc: number;
-  readonly state: State;
-  /** Per frame: registers whose value a decision depended on, and stack slots. */
-  readonly preciseRegs: number[];
-  readonly preciseSlots: Set<number>[];
-  /** Live paths running through this checkpoint: 0 once fully explored. */
-  branches: number;
-  readonly parent: Checkpoint | undefined;
-  /** The instructions from the parent checkpoint to this one. */
-  readonly hist: readonly HistEntry[];
-  /** Exact key, for loop detection. */
-  readonly key: string;
-  hits: number;
-  misses: number;
-}
-
-export type Path = State & { cp?: Checkpoint; hist: HistEntry[] };
+export type { Checkpoint, HistEntry, Path } from './precise.js';
 
 export function newCheckpoint(st: Path, key: string): Checkpoint {
-  return { pc: st.pc, state: cloneState(st), preciseRegs: st.frames.map(() => 0), preciseSlots: st.frames.map(() => new Set()), branches: 1, parent: st.cp, hist: st.hist, key, hits: 0, misses: 0 };
+  return {
+    pc: st.pc,
+    state: cloneState(st),
+    preciseRegs: st.frames.map(() => 0),
+    preciseSlots: st.frames.map(() => new Set()),
+    branches: 1,
+    parent: st.cp,
+    hist: st.hist,
+    lastIdx: st.prev,
+    firstIdx: st.cp ? st.cp.pc : 0,
+    key,
+    hits: 0,
+    misses: 0,
+  };
 }
 
 // ---- equivalence ----
 
+/** bpf_idmap: ids of the old state mapped one to one onto ids of the current one. */
 class IdMap {
   private readonly m = new Map<number, number>();
   private readonly back = new Map<number, number>();
+  private tmp = 0;
   check(a: number | undefined, b: number | undefined): boolean {
     if (!a && !b) return true;
     if (!a || !b) return false;
@@ -56,6 +45,10 @@ class IdMap {
     }
     return x === b && y === a;
   }
+  /** check_scalar_ids: an unlinked scalar gets a fresh id that must map one to one too. */
+  checkScalar(a: number | undefined, b: number | undefined): boolean {
+    return this.check(a || --this.tmp, b || --this.tmp);
+  }
 }
 
 const rangeWithin = (o: Reg, c: Reg): boolean =>
@@ -66,7 +59,8 @@ function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap): boolean {
   if (c.type === 'not_init' || o.type !== c.type) return false;
   if (o.type === 'scalar') {
     if (!precise) return true;
-    if (!ids.check(o.id, c.id) || (o.addConst ?? false) !== (c.addConst ?? false) || (o.addConst && o.off !== c.off)) return false;
+    if ((o.addConst ?? false) !== (c.addConst ?? false) || (o.addConst && o.off !== c.off)) return false;
+    if (!ids.checkScalar(o.id, c.id)) return false;
     return rangeWithin(o, c) && tnumIn(o.var, c.var);
   }
   if (o.frame !== c.frame || o.map !== c.map || o.memSize !== c.memSize || o.subprog !== c.subprog) return false;
@@ -82,28 +76,67 @@ function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap): boolean {
   return rangeWithin(o, c) && tnumIn(o.var, c.var);
 }
 
+/** scalar_reg_for_stack: a 64-bit scalar spill, or all bytes misc (an unknown scalar). */
+function scalarForStack(f: Frame, slot: number): Reg | 'unbound' | undefined {
+  const b = slot * 8;
+  const t = f.slotTypes;
+  if (t[b] === SlotType.Spill && f.spilled[slot]?.type === 'scalar') return f.spilled[slot];
+  for (let j = 0; j < 8; j++) if (t[b + j] !== SlotType.Misc && t[b + j] !== SlotType.Invalid) return undefined;
+  return 'unbound';
+}
+
 function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (slot: number) => boolean, ids: IdMap): boolean {
   for (let slot = 0; slot < SLOTS; slot++) {
     if (!liveSlot(slot)) continue;
+    const b = slot * 8;
     for (let j = 0; j < 8; j++) {
-      const ot = o.slotTypes[slot * 8 + j]!;
+      const ot = o.slotTypes[b + j]!;
+      // uninitialised stack may be read by privileged programs: misc covers anything
       if (ot === SlotType.Invalid || ot === SlotType.Misc) continue;
-      if (ot !== c.slotTypes[slot * 8 + j]) return false;
+      const or = scalarForStack(o, slot);
+      const cr = scalarForStack(c, slot);
+      if (or && cr) {
+        if (or !== 'unbound' && !regsafe(or, cr === 'unbound' ? UNBOUND_SCALAR : cr, preciseSlots.has(slot), ids)) return false;
+        break;
+      }
+      if (ot !== c.slotTypes[b + j]) return false;
+      if (j !== 7) continue;
+      if (ot === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, preciseSlots.has(slot), ids)) return false;
     }
-    if (o.slotTypes[slot * 8 + 7] === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, preciseSlots.has(slot), ids)) return false;
   }
   return true;
 }
 
-/** states_equal in the kernel's NOT_EXACT sense, looking at live registers only. */
+const UNBOUND_SCALAR: Reg = {
+  type: 'scalar',
+  off: 0,
+  var: { value: 0n, mask: 0xffffffffffffffffn },
+  smin: -0x8000000000000000n,
+  smax: 0x7fffffffffffffffn,
+  umin: 0n,
+  umax: 0xffffffffffffffffn,
+  s32min: -0x80000000n,
+  s32max: 0x7fffffffn,
+  u32min: 0n,
+  u32max: 0xffffffffn,
+};
+
+/** states_equal in the kernel's NOT_EXACT sense, looking at live registers and slots only. */
 export function statesEqual(cp: Checkpoint, cur: State, liveRegs: (frame: number) => number, liveSlot: (frame: number, slot: number) => boolean): boolean {
   const old = cp.state;
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
   const ids = new IdMap();
+  if (!old.refs.every((r, k) => ids.check(r.id, cur.refs[k]!.id))) return false;
   for (let k = 0; k < old.frames.length; k++) {
     const o = old.frames[k]!;
     const c = cur.frames[k]!;
-    if (o.callsite !== c.callsite || o.subprog !== c.subprog || o.noStackArgLoad !== c.noStackArgLoad) return false;
+    if (o.callsite !== c.callsite || o.subprog !== c.subprog) return false;
+    // spec/stack-args.md §4.8: a state that may still load stack args is not covered by one that may not
+    if (!o.noStackArgLoad && c.noStackArgLoad) return false;
+  }
+  for (let k = 0; k < old.frames.length; k++) {
+    const o = old.frames[k]!;
+    const c = cur.frames[k]!;
     const live = liveRegs(k);
     for (let r = 0; r < 11; r++) {
       if (!(live & (1 << r))) continue;
@@ -117,129 +150,5 @@ export function statesEqual(cp: Checkpoint, cur: State, liveRegs: (frame: number
     }
     if (!stacksafe(o, c, cp.preciseSlots[k]!, (slot) => liveSlot(k, slot), ids)) return false;
   }
-  return old.refs.every((r, k) => ids.check(r.id, cur.refs[k]!.id));
-}
-
-// ---- precision ----
-
-interface Bt {
-  depth: number;
-  regs: number;
-  slots: Set<number>;
-}
-
-/** backtrack_insn: what the needed values depended on before `e` ran; false when it cannot tell. */
-function backtrack(insns: readonly Insn[], e: HistEntry, bt: Bt): boolean {
-  const i = insns[e.pc]!;
-  const op = decodeOp(i);
-  const has = (r: number): boolean => (bt.regs & (1 << r)) !== 0;
-  const clear = (r: number): void => void (bt.regs &= ~(1 << r));
-  const set = (r: number): void => void (bt.regs |= 1 << r);
-  if (e.depth !== bt.depth) return bt.regs === 0 && bt.slots.size === 0;
-  switch (op.kind) {
-    case 'alu':
-      if (!has(i.dst)) return true;
-      if (op.op === 'mov' || op.op === 'movsx') {
-        clear(i.dst);
-        if (op.useReg) set(i.src);
-      } else if (op.useReg) set(i.src);
-      return true;
-    case 'endian':
-    case 'gotol':
-    case 'may_goto':
-      return true;
-    case 'ld_imm64':
-      clear(i.dst);
-      return true;
-    case 'ld_abs':
-    case 'ld_ind':
-      clear(0);
-      return true;
-    case 'ldx':
-      if (!has(i.dst)) return true;
-      clear(i.dst);
-      if (e.spi !== undefined) {
-        if (e.spiFrame !== bt.depth) return false;
-        bt.slots.add(e.spi);
-      }
-      return true;
-    case 'st':
-    case 'stx':
-      if (e.spi === undefined || e.spiFrame !== bt.depth || !bt.slots.has(e.spi)) return true;
-      bt.slots.delete(e.spi);
-      if (op.kind === 'stx') set(i.src);
-      return true;
-    case 'atomic':
-      if (op.op === 'cmpxchg' && has(0)) clear(0);
-      if ((op.fetch || op.op === 'xchg' || op.op === 'load_acquire') && has(op.op === 'load_acquire' ? i.dst : i.src)) clear(op.op === 'load_acquire' ? i.dst : i.src);
-      return true;
-    case 'jmp':
-      if (op.useReg && op.cond !== 'ja' && (has(i.dst) || has(i.src))) {
-        set(i.dst);
-        set(i.src);
-      }
-      return true;
-    case 'call':
-      if (op.target !== 'helper' && op.target !== 'kfunc') return bt.regs === 0 && bt.slots.size === 0;
-      clear(0);
-      return (bt.regs & 0x3e) === 0;
-    case 'exit':
-      return bt.regs === 0 && bt.slots.size === 0;
-    default:
-      return true;
-  }
-}
-
-/** Mark every scalar of the checkpoints from `cp` up precise (the kernel's fallback). */
-function markAllPrecise(cp: Checkpoint | undefined): void {
-  for (let c = cp; c; c = c.parent) {
-    c.state.frames.forEach((f, k) => {
-      f.regs.forEach((r, n) => {
-        if (r.type === 'scalar') c.preciseRegs[k]! |= 1 << n;
-      });
-      f.spilled.forEach((r, s) => {
-        if (r?.type === 'scalar') c.preciseSlots[k]!.add(s);
-      });
-    });
-  }
-}
-
-/**
- * mark_chain_precision: the value of register `regno` (or stack slot `slot`) of the path's top
- * frame matters; mark what it came from precise in every checkpoint back to where it was made.
- */
-export function markPrecise(insns: readonly Insn[], path: Path, regs: number, slots: readonly number[] = []): void {
-  const depth = path.frames.length - 1;
-  const bt: Bt = { depth, regs: regs & 0x3ff, slots: new Set(slots) };
-  let hist: readonly HistEntry[] = path.hist;
-  let cp = path.cp;
-  for (;;) {
-    for (let k = hist.length - 1; k >= 0; k--) {
-      if (!backtrack(insns, hist[k]!, bt)) return markAllPrecise(cp);
-      if (bt.regs === 0 && bt.slots.size === 0) return;
-    }
-    if (!cp) return;
-    const f = cp.state.frames[bt.depth];
-    if (!f) return markAllPrecise(cp);
-    for (let r = 0; r < 11; r++) {
-      if (!(bt.regs & (1 << r))) continue;
-      if (f.regs[r]!.type !== 'scalar' || cp.preciseRegs[bt.depth]! & (1 << r)) bt.regs &= ~(1 << r);
-      else cp.preciseRegs[bt.depth]! |= 1 << r;
-    }
-    for (const s of [...bt.slots]) {
-      const sp = f.slotTypes[s * 8 + 7] === SlotType.Spill ? f.spilled[s] : undefined;
-      if (sp?.type !== 'scalar' || cp.preciseSlots[bt.depth]!.has(s)) bt.slots.delete(s);
-      else cp.preciseSlots[bt.depth]!.add(s);
-    }
-    if (bt.regs === 0 && bt.slots.size === 0) return;
-    hist = cp.hist;
-    cp = cp.parent;
-  }
-}
-
-/** propagate_precision: after a prune, what the old state relied on matters on this path too. */
-export function propagatePrecision(insns: readonly Insn[], old: Checkpoint, path: Path): void {
-  const depth = path.frames.length - 1;
-  if (old.preciseRegs[depth] || old.preciseSlots[depth]!.size) markPrecise(insns, path, old.preciseRegs[depth]!, [...old.preciseSlots[depth]!]);
-  for (let k = 0; k < depth; k++) if (old.preciseRegs[k] || old.preciseSlots[k]!.size) markAllPrecise(path.cp);
+  return true;
 }

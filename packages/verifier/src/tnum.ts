@@ -118,6 +118,12 @@ export const tnumWithSubreg = (reg: Tnum, subreg: Tnum): Tnum => tnumOr(tnumClea
 export const tnumConstSubreg = (a: Tnum, v: bigint): Tnum => tnumWithSubreg(a, tnumConst(v & U32_MAX));
 export const tnumSubregIsConst = (a: Tnum): boolean => (a.mask & U32_MAX) === 0n;
 
+/** tnum_overlap: whether some value fits both `a` and `b`. */
+export function tnumOverlap(a: Tnum, b: Tnum): boolean {
+  const mu = a.mask | b.mask;
+  return (a.value & ~mu) === (b.value & ~mu);
+}
+
 /** Whether every value `b` may take is one `a` may take. */
 export function tnumIn(a: Tnum, b: Tnum): boolean {
   if ((b.mask & ~a.mask) !== 0n) return false;

@@ -16,7 +16,8 @@ import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './ca
 import { VerifierReject } from './env.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
-import { markPrecise, newCheckpoint, propagatePrecision, statesEqual, type Checkpoint, type HistEntry, type Path } from './prune.js';
+import { markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
+import { newCheckpoint, statesEqual } from './prune.js';
 import { byteSwap, zext } from './scalar.js';
 import { cloneState, known, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
@@ -71,7 +72,7 @@ export function verify(program: Program, opts: VerifyOptions = {}): VerifyResult
 /** vlog_alignment: where the state after an instruction starts on its line. */
 const alignment = (pos: number): number => Math.ceil(Math.max(pos, 8) / 40) * 40 - pos - 1;
 
-class Verifier implements CallEnv {
+class Verifier implements CallEnv, PreciseEnv {
   private readonly lines: string[] = [];
   /** The last log line is an instruction with nothing printed after it yet. */
   private insnLineOpen = false;
@@ -90,7 +91,6 @@ class Verifier implements CallEnv {
   readonly level: number;
   readonly load: LoadInfo;
   private processed = 0;
-  private livePeak = 0;
   private maxStatesPerInsn = 0;
   private totalStates = 0;
   private peakStates = 0;
@@ -98,7 +98,10 @@ class Verifier implements CallEnv {
   private prevJmps = 0;
   private prevInsns = 0;
   private idGen = 0;
+  /** Checkpoints by (pc ^ callsite) % insn count, as the kernel's explored_states hash. */
   private readonly explored = new Map<number, Checkpoint[]>();
+  /** Checkpoints in lists plus evicted ones still in use (the kernel's explored/free list sizes). */
+  private liveStates = 0;
   private readonly pending: Path[] = [];
   private scratch: Scratch = { all: true, regs: 0, slots: new Set() };
   private liveness?: Liveness;
@@ -106,6 +109,16 @@ class Verifier implements CallEnv {
   private cur?: Path;
   private stackNote?: { frame: number; slot: number };
   private readonly prunePoints = new Set<number>();
+  /** Instructions whose visits are recorded in the jump history (the kernel's jmp points). */
+  private readonly jmpPoints = new Set<number>();
+  /** Instructions that force a checkpoint (may_goto, callback-calling helpers). */
+  private readonly forcePoints = new Set<number>();
+  /** The current instruction added a jump-history entry (a stack spill/fill or linked registers). */
+  private histNote = false;
+  private linkedNote?: LinkedReg[];
+  /** Paths pushed while the current instruction ran: they share its jump-history entry. */
+  private pushedNow: Path[] = [];
+  readonly trace: ((line: string) => void) | undefined;
 
   constructor(
     private readonly program: Program,
@@ -123,7 +136,30 @@ class Verifier implements CallEnv {
     this.slotsWritten = this.subprogs.map(() => 0);
     this.slotsRequired = this.subprogs.map(() => 0);
     this.level = opts.logLevel ?? 1;
+    this.trace = this.level >= 2 ? (line: string): void => this.log2(line) : undefined;
     this.load = loadInfo(program, opts);
+  }
+
+  // ---- PreciseEnv ----
+
+  checkpointText(cp: Checkpoint, frame: number): string {
+    const f = cp.state.frames[frame]!;
+    const precise = { regs: cp.preciseRegs[frame]!, slots: cp.preciseSlots[frame]! };
+    if (!cp.cleaned) return formatState(f, frame, cp.state.refs, { all: true, regs: 0, slots: new Set() }, precise);
+    const live = this.liveRegs(cp.state, frame);
+    const slots = new Set<number>();
+    for (let s = 0; s < 64; s++) if (this.liveSlot(cp.state, frame, s)) slots.add(s);
+    return formatState(f, frame, cp.state.refs, { all: false, regs: live, slots }, precise);
+  }
+
+  isGlobalAt(pc: number): boolean {
+    const s = this.subprogs.find((x) => x.start === pc);
+    return s !== undefined && this.protos.get(s.name)?.linkage === 'global';
+  }
+
+  callsCallback(pc: number): boolean {
+    const i = this.insns[pc];
+    return i !== undefined && i.code === 0x85 && i.src === 0 && i.imm === 181;
   }
 
   // ---- Env ----
@@ -167,17 +203,17 @@ class Verifier implements CallEnv {
   }
 
   precise(r: number): void {
-    if (this.cur) markPrecise(this.insns, this.cur, 1 << r);
+    const f = this.cur?.frames[this.cur.frames.length - 1];
+    if (this.cur && f?.regs[r]?.type === 'scalar') markPrecise(this, this.cur, 1 << r);
   }
 
   preciseSlot(frame: number, slot: number): void {
-    if (!this.cur) return;
-    if (frame === this.cur.frames.length - 1) markPrecise(this.insns, this.cur, 0, [slot]);
-    else markPrecise(this.insns, this.cur, 0x3ff);
+    if (this.cur) markPrecise(this, this.cur, 0, [slot], frame);
   }
 
   noteStackAccess(frame: number, slot: number): void {
     this.stackNote = { frame, slot };
+    this.histNote = true;
   }
 
   push(st: State): void {
@@ -185,6 +221,7 @@ class Verifier implements CallEnv {
     // a checkpoint counts the paths it is the nearest checkpoint of, plus its unfinished children
     if (p.cp) p.cp.branches++;
     this.pending.push(p);
+    this.pushedNow.push(p);
   }
 
   argCountOf(subprog: number): number {
@@ -278,7 +315,9 @@ class Verifier implements CallEnv {
         if (i.src === 4) {
           this.prunePoints.add(pc);
           this.prunePoints.add(pc + 2);
+          this.jmpPoints.add(pc + 2);
           this.prunePoints.add(pc + i.imm + 1);
+          this.jmpPoints.add(pc + i.imm + 1);
         }
         pc++;
         continue;
@@ -288,19 +327,28 @@ class Verifier implements CallEnv {
       if (op === 0x90) continue; // exit
       if (op === 0x80) {
         this.prunePoints.add(pc + 1);
+        this.jmpPoints.add(pc + 1);
         if (i.src === 1) {
           this.prunePoints.add(pc);
           this.prunePoints.add(pc + i.imm + 1);
+          this.jmpPoints.add(pc + i.imm + 1);
         }
-        if (i.src === 0 && i.imm === 181) this.prunePoints.add(pc);
+        if (this.callsCallback(pc)) {
+          this.prunePoints.add(pc);
+          this.jmpPoints.add(pc);
+          this.forcePoints.add(pc);
+        }
         continue;
       }
       if (op === 0x00) {
         this.prunePoints.add(pc + (cls === 6 ? i.imm : i.off) + 1);
+        this.jmpPoints.add(pc + (cls === 6 ? i.imm : i.off) + 1);
         continue;
       }
       this.prunePoints.add(pc);
+      if (op === 0xe0) this.forcePoints.add(pc); // may_goto
       this.prunePoints.add(pc + i.off + 1);
+      this.jmpPoints.add(pc + i.off + 1);
     }
   }
 
@@ -333,48 +381,71 @@ class Verifier implements CallEnv {
 
   /** is_state_visited: 'safe' when an equivalent, fully explored state was seen here. */
   private visited(st: Path): boolean {
-    const list = this.explored.get(st.pc) ?? [];
-    let addNew = true;
-    const force = this.insns[st.pc]?.code === 0x85 && this.insns[st.pc]!.imm === 181;
-    if (!force && (this.jmpsProcessed - this.prevJmps < 2 || this.processed - this.prevInsns < 8)) addNew = false;
+    const depth = st.frames.length - 1;
+    const callsite = st.frames[depth]!.callsite;
+    const bucket = ((st.pc ^ callsite) >>> 0) % this.insns.length;
+    const list = this.explored.get(bucket) ?? [];
+    const force = this.forcePoints.has(st.pc) || (st.histCnt ?? 0) > 40;
+    let addNew = force || (this.jmpsProcessed - this.prevJmps >= 2 && this.processed - this.prevInsns >= 8);
     let key: string | undefined;
     const count = list.length;
-    for (let k = 0; k < list.length; k++) {
+    const sameCallsites = (cp: Checkpoint): boolean => cp.state.frames.length === st.frames.length && cp.state.frames.every((f, k) => f.callsite === st.frames[k]!.callsite);
+    // clean_live_states: explored checkpoints here forget what is dead
+    for (const cp of list) if (cp.pc === st.pc && cp.branches === 0 && !cp.cleaned && sameCallsites(cp)) cp.cleaned = true;
+    // newest first, as the kernel's list
+    for (let k = list.length - 1; k >= 0; k--) {
       const cp = list[k]!;
+      if (cp.pc !== st.pc) continue;
       if (cp.branches > 0) {
         key ??= this.key(st);
         if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
-        if (!force && (this.jmpsProcessed - this.prevJmps < 20 || this.processed - this.prevInsns < 100)) addNew = false;
+        if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot))) {
         cp.hits++;
-        propagatePrecision(this.insns, cp, st);
+        if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
+        propagatePrecision(
+          this,
+          cp,
+          st,
+          (f, r) => (this.liveRegs(st, f) & (1 << r)) !== 0,
+          (f, s) => this.liveSlot(st, f, s),
+        );
         return true;
       }
       // a state that keeps missing is unlikely to help: drop it from the list (the kernel's miss_cnt)
       if (addNew) cp.misses++;
-      const n = force && cp.branches > 0 ? 64 : 3;
+      const n = this.forcePoints.has(st.pc) && cp.branches > 0 ? 64 : 3;
       if (cp.misses > cp.hits * n + n) {
-        list.splice(k--, 1);
+        list.splice(k, 1);
+        if (cp.branches === 0) this.liveStates--;
+        else cp.evicted = true;
       }
     }
     this.maxStatesPerInsn = Math.max(this.maxStatesPerInsn, count);
     if (!addNew) return false;
     const cp = newCheckpoint(st, key ?? this.key(st));
     list.push(cp);
-    this.explored.set(st.pc, list);
+    this.explored.set(bucket, list);
     st.cp = cp;
     st.hist = [];
+    st.histCnt = 0;
     this.totalStates++;
-    this.livePeak++;
-    this.peakStates = Math.max(this.peakStates, this.livePeak);
+    this.liveStates++;
+    this.peakStates = Math.max(this.peakStates, this.liveStates);
     this.prevJmps = this.jmpsProcessed;
     this.prevInsns = this.processed;
     return false;
   }
 
-  /** A path ended: the checkpoints it ran through lose a live branch. */
+  /** A path ended: the checkpoints it ran through lose a live branch; evicted ones are freed at 0. */
   private endPath(st: Path): void {
-    for (let c = st.cp; c; c = c.parent) if (--c.branches > 0) break;
+    for (let c = st.cp; c; c = c.parent) {
+      if (--c.branches > 0) break;
+      if (c.evicted) {
+        c.evicted = false;
+        this.liveStates--;
+      }
+    }
   }
 
   private printInsnState(st: State): void {
@@ -418,6 +489,7 @@ class Verifier implements CallEnv {
         this.scratch = { all: true, regs: 0, slots: new Set() };
       }
       fromPop = false;
+      if (this.jmpPoints.has(st.pc)) this.histNote = true;
       if (this.level > 1 && this.scratched()) this.printInsnState(st);
       if (this.level > 0) {
         this.lines.push(this.insnText(st.pc));
@@ -429,10 +501,29 @@ class Verifier implements CallEnv {
       const depth = st.frames.length - 1;
       this.cur = st;
       this.stackNote = undefined;
+      this.linkedNote = undefined;
+      this.pushedNow = [];
+      const cb = this.insns[at]!.code === 0x95 && st.frames[depth]!.callbackRet !== undefined;
       const next = this.step(st) as Path | null;
       const note = this.stackNote as { frame: number; slot: number } | undefined;
-      const entry: HistEntry = note ? { pc: at, depth, spi: note.slot, spiFrame: note.frame } : { pc: at, depth };
+      const linked = this.linkedNote as LinkedReg[] | undefined;
+      const entry: HistEntry = {
+        pc: at,
+        depth,
+        ...(note ? { spi: note.slot, spiFrame: note.frame } : {}),
+        ...(cb ? { cb: true } : {}),
+        ...(linked ? { linked } : {}),
+      };
       st.hist.push(entry);
+      const counted = this.histNote || linked !== undefined;
+      if (counted) st.histCnt = (st.histCnt ?? 0) + 1;
+      for (const p of this.pushedNow) {
+        if (p === st) continue;
+        p.hist.push(entry);
+        p.histCnt = st.histCnt ?? 0;
+      }
+      if (next && next !== st) (next as Path).histCnt = st.histCnt ?? 0;
+      this.histNote = false;
       if (next === null) {
         st = this.nextPath(st);
         fromPop = true;
@@ -445,7 +536,7 @@ class Verifier implements CallEnv {
 
   private readonly texts = new Map<number, string>();
   /** `pc: (code) insn` as the kernel prints it (cached: loops print the same lines again). */
-  private insnText(pc: number): string {
+  insnText(pc: number): string {
     let t = this.texts.get(pc);
     if (t === undefined) this.texts.set(pc, (t = `${pc}: ${formatInsn(this.insns, pc, { syntax: 'kernel', kfuncName: (_x, at) => this.kfuncAt.get(at) })}`));
     return t;
@@ -618,6 +709,7 @@ class Verifier implements CallEnv {
       st.pc = pc + 1;
       return st;
     }
+    this.collectLinked(st, a, op.useReg ? b : undefined);
     const other = this.fork(st);
     other.pc = target;
     other.prev = pc;
@@ -628,11 +720,30 @@ class Verifier implements CallEnv {
     return st;
   }
 
+  /** collect_linked_regs: live scalars sharing the compared registers' ids, recorded in the jump history. */
+  private collectLinked(st: Path, a: Reg, b: Reg | undefined): void {
+    const ids = [b, a].filter((r): r is Reg => r !== undefined && r.type === 'scalar' && !!r.id).map((r) => r.id!);
+    if (!ids.length) return;
+    const out: LinkedReg[] = [];
+    const add = (l: LinkedReg): void => {
+      if (out.length < 6 && !out.some((x) => x.frame === l.frame && x.n === l.n && !!x.slot === !!l.slot)) out.push(l);
+    };
+    for (const id of ids)
+      for (let fr = st.frames.length - 1; fr >= 0; fr--) {
+        const f = st.frames[fr]!;
+        const live = this.liveRegs(st, fr);
+        for (let r = 0; r < 10; r++) if (live & (1 << r) && f.regs[r]!.type === 'scalar' && f.regs[r]!.id === id) add({ frame: fr, n: r });
+        for (let s = 0; s < 64; s++) if (f.slotTypes[s * 8 + 7] === 1 && f.spilled[s]?.type === 'scalar' && f.spilled[s]!.id === id) add({ frame: fr, n: s, slot: true });
+      }
+    if (out.length > 1) this.linkedNote = out;
+  }
+
   /** A copy of the path to explore later, through the same checkpoints. */
   private fork(st: Path): Path {
     const other = cloneState(st) as Path;
     if (st.cp) other.cp = st.cp;
     other.hist = st.hist.slice();
+    other.histCnt = st.histCnt ?? 0;
     return other;
   }
 

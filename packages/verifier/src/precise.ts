@@ -1,0 +1,351 @@
+/**
+ * Precision tracking (kernel/bpf/verifier.c __mark_chain_precision, backtrack_insn,
+ * propagate_precision): a checkpoint's scalars only constrain later states once a safety
+ * decision was found to depend on their value. What a value depended on is found by walking
+ * the path's instructions backwards, frame by frame, through spills and fills, BPF-to-BPF
+ * calls and callbacks, and registers linked by id at conditional jumps; each checkpoint met on
+ * the way gets the registers and stack slots still needed marked precise. The level-2 log
+ * shows the walk in the kernel's `mark_precise:` lines.
+ */
+import { decodeOp, type Insn } from '@bpf/isa';
+import { SlotType, type State } from './state.js';
+
+/** One executed instruction of a path. */
+export interface HistEntry {
+  readonly pc: number;
+  /** Frame the instruction ran in. */
+  readonly depth: number;
+  /** A register spill or fill: the stack slot and its frame. */
+  readonly spi?: number;
+  readonly spiFrame?: number;
+  /** An exit from a callback (bpf_loop and friends). */
+  readonly cb?: boolean;
+  /** Scalars sharing an id at a conditional jump (the kernel's linked_regs). */
+  readonly linked?: readonly LinkedReg[];
+}
+
+export interface LinkedReg {
+  readonly frame: number;
+  /** A register number, or a stack slot when `slot` is set. */
+  readonly n: number;
+  readonly slot?: boolean;
+}
+
+/** A checkpoint: the state a path had at a prune point, with its precision marks. */
+export interface Checkpoint {
+  readonly pc: number;
+  readonly state: State;
+  /** Per frame: registers whose value a decision depended on, and stack slots. */
+  readonly preciseRegs: number[];
+  readonly preciseSlots: Set<number>[];
+  /** Live paths running through this checkpoint: 0 once fully explored. */
+  branches: number;
+  readonly parent: Checkpoint | undefined;
+  /** The instructions from the parent checkpoint to this one. */
+  readonly hist: readonly HistEntry[];
+  /** The instruction before this one on the path (the kernel's last_insn_idx). */
+  readonly lastIdx: number;
+  /** Where the path segment leading here started (first_insn_idx). */
+  readonly firstIdx: number;
+  /** Exact key, for loop detection. */
+  readonly key: string;
+  hits: number;
+  misses: number;
+  /** Dropped from its list (miss_cnt) while paths still ran through it. */
+  evicted?: boolean;
+  /** Dead registers and slots were forgotten (clean_verifier_state). */
+  cleaned?: boolean;
+}
+
+/** A path: a state with the checkpoint it last passed and the instructions since. */
+export type Path = State & { cp?: Checkpoint; hist: HistEntry[]; histCnt?: number };
+
+/** What precision tracking needs from the verifier. */
+export interface PreciseEnv {
+  readonly insns: readonly Insn[];
+  /** Level-2 log line, or undefined when not logging. */
+  readonly trace: ((line: string) => void) | undefined;
+  /** `pc: (code) insn` as the kernel prints it. */
+  insnText(pc: number): string;
+  /** ` R0=... fp-8=...` of one frame of a checkpoint, precision marks included. */
+  checkpointText(cp: Checkpoint, frame: number): string;
+  /** Whether the subprogram starting at `pc` is global (verified on its own). */
+  isGlobalAt(pc: number): boolean;
+  /** Whether the instruction at `pc` calls a callback synchronously (bpf_loop and friends). */
+  callsCallback(pc: number): boolean;
+}
+
+const ARGS = 0x3e;
+const MAX_FRAMES = 9;
+
+/** backtrack_state: the registers and stack slots still needed, per frame. */
+class Bt {
+  frame = 0;
+  readonly regs = new Array<number>(MAX_FRAMES).fill(0);
+  readonly slots = new Array<bigint>(MAX_FRAMES).fill(0n);
+  empty(): boolean {
+    for (let f = 0; f <= this.frame; f++) if (this.regs[f] || this.slots[f]) return false;
+    return true;
+  }
+  has(r: number, f = this.frame): boolean {
+    return (this.regs[f]! & (1 << r)) !== 0;
+  }
+  set(r: number, f = this.frame): void {
+    this.regs[f]! |= 1 << r;
+  }
+  clear(r: number, f = this.frame): void {
+    this.regs[f]! &= ~(1 << r);
+  }
+  hasSlot(s: number, f: number): boolean {
+    return ((this.slots[f]! >> BigInt(s)) & 1n) === 1n;
+  }
+  setSlot(s: number, f: number): void {
+    this.slots[f]! |= 1n << BigInt(s);
+  }
+  clearSlot(s: number, f: number): void {
+    this.slots[f]! &= ~(1n << BigInt(s));
+  }
+  reset(): void {
+    this.regs.fill(0);
+    this.slots.fill(0n);
+  }
+}
+
+/** fmt_reg_mask: `r1,r6`. */
+export const fmtRegs = (mask: number): string => {
+  const out: string[] = [];
+  for (let r = 0; r < 11; r++) if (mask & (1 << r)) out.push(`r${r}`);
+  return out.join(',');
+};
+/** bpf_fmt_stack_mask: `-8,-24`. */
+const fmtSlots = (mask: bigint): string => {
+  const out: string[] = [];
+  for (let s = 0; mask >> BigInt(s); s++) if ((mask >> BigInt(s)) & 1n) out.push(`-${(s + 1) * 8}`);
+  return out.join(',');
+};
+
+type Outcome = 'ok' | 'fallback';
+
+function syncLinked(bt: Bt, e: HistEntry): void {
+  if (!e.linked) return;
+  if (!e.linked.some((l) => (l.slot ? bt.hasSlot(l.n, l.frame) : bt.has(l.n, l.frame)))) return;
+  for (const l of e.linked) {
+    if (l.slot) bt.setSlot(l.n, l.frame);
+    else bt.set(l.n, l.frame);
+  }
+}
+
+/** backtrack_insn: what the needed values depended on before `e` ran. */
+function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): Outcome {
+  const i = env.insns[e.pc]!;
+  if (env.trace) env.trace(`mark_precise: frame${bt.frame}: regs=${fmtRegs(bt.regs[bt.frame]!)} stack=${fmtSlots(bt.slots[bt.frame]!)} before ${env.insnText(e.pc)}`);
+  syncLinked(bt, e);
+  const op = decodeOp(i);
+  const d = i.dst;
+  const s = i.src;
+  switch (op.kind) {
+    case 'alu':
+      if (!bt.has(d)) break;
+      if (op.op === 'neg') break;
+      if (op.op === 'mov' || op.op === 'movsx') {
+        bt.clear(d);
+        if (op.useReg && s !== 10) bt.set(s);
+      } else if (op.useReg && s !== 10) bt.set(s);
+      break;
+    case 'endian':
+      break;
+    case 'ldx':
+      if (!bt.has(d)) break;
+      bt.clear(d);
+      if (e.spi !== undefined) bt.setSlot(e.spi, e.spiFrame!);
+      break;
+    case 'atomic':
+      if (op.op === 'load_acquire') {
+        if (!bt.has(d)) break;
+        bt.clear(d);
+        if (e.spi !== undefined) bt.setSlot(e.spi, e.spiFrame!);
+        break;
+      }
+      if (bt.has(d)) return 'fallback';
+      if (e.spi === undefined || !bt.hasSlot(e.spi, e.spiFrame!)) break;
+      bt.clearSlot(e.spi, e.spiFrame!);
+      bt.set(s);
+      break;
+    case 'st':
+    case 'stx':
+      if (bt.has(d)) return 'fallback';
+      if (e.spi === undefined || !bt.hasSlot(e.spi, e.spiFrame!)) break;
+      bt.clearSlot(e.spi, e.spiFrame!);
+      if (op.kind === 'stx') bt.set(s);
+      break;
+    case 'call':
+      if (op.target === 'subprog') {
+        if (env.isGlobalAt(e.pc + i.imm + 1)) {
+          if (bt.regs[bt.frame]! & ARGS) return 'fallback';
+          bt.clear(0);
+          break;
+        }
+        // the first instruction of a static subprogram: what is still needed are its arguments
+        if (bt.regs[bt.frame]! & ~ARGS || bt.slots[bt.frame]) return 'fallback';
+        if (bt.frame === 0) return 'fallback';
+        for (let r = 1; r <= 5; r++)
+          if (bt.has(r)) {
+            bt.clear(r);
+            bt.set(r, bt.frame - 1);
+          }
+        bt.frame--;
+        break;
+      }
+      if (env.callsCallback(e.pc) && e.pc !== subseq - 1) {
+        // entering a callback's body from its caller: r1-r5 were set by the helper
+        if (bt.regs[bt.frame]! & ~ARGS || bt.slots[bt.frame]) return 'fallback';
+        bt.regs[bt.frame]! &= ~ARGS;
+        if (bt.frame === 0) return 'fallback';
+        bt.frame--;
+        break;
+      }
+      if (op.target === 'kfunc' && i.imm === 0) return 'fallback';
+      bt.clear(0);
+      if (bt.regs[bt.frame]! & ARGS) return 'fallback';
+      break;
+    case 'exit': {
+      if (e.cb || (subseq >= 0 && env.callsCallback(subseq))) bt.regs[bt.frame]! &= ~ARGS;
+      if (bt.regs[bt.frame]! & ARGS) return 'fallback';
+      const prev = subseq >= 1 ? env.insns[subseq - 1] : undefined;
+      const r0 = !e.cb && prev !== undefined && prev.code === 0x85 && prev.src === 1 && bt.has(0);
+      bt.clear(0);
+      if (bt.frame + 1 >= MAX_FRAMES) return 'fallback';
+      bt.frame++;
+      bt.regs[bt.frame] = 0;
+      bt.slots[bt.frame] = 0n;
+      if (r0) bt.set(0);
+      break;
+    }
+    case 'jmp':
+      if (op.useReg && op.cond !== 'ja') {
+        if (!bt.has(d) && !bt.has(s)) break;
+        bt.set(s);
+        bt.set(d);
+      }
+      break;
+    case 'ld_imm64':
+      if (bt.has(d)) bt.clear(d);
+      break;
+    case 'ld_abs':
+    case 'ld_ind':
+      if (!bt.has(d)) break;
+      bt.clear(d);
+      return 'fallback';
+    default:
+      break;
+  }
+  syncLinked(bt, e);
+  return 'ok';
+}
+
+/** mark_all_scalars_precise: every scalar of every checkpoint from `cp` up. */
+function markAllPrecise(env: PreciseEnv, frame: number, cp: Checkpoint | undefined): void {
+  env.trace?.(`mark_precise: frame${frame}: falling back to forcing all scalars precise`);
+  for (let c = cp; c; c = c.parent) {
+    c.state.frames.forEach((f, k) => {
+      f.regs.forEach((r, n) => {
+        if (n === 10 || r.type !== 'scalar' || c.preciseRegs[k]! & (1 << n)) return;
+        c.preciseRegs[k]! |= 1 << n;
+        env.trace?.(`force_precise: frame${k}: forcing r${n} to be precise`);
+      });
+      f.spilled.forEach((r, s) => {
+        if (r?.type !== 'scalar' || f.slotTypes[s * 8 + 7] !== SlotType.Spill || c.preciseSlots[k]!.has(s)) return;
+        c.preciseSlots[k]!.add(s);
+        env.trace?.(`force_precise: frame${k}: forcing fp${-(s + 1) * 8} to be precise`);
+      });
+    });
+  }
+}
+
+/** __mark_chain_precision from the path's current instruction with `bt` preset. */
+function chain(env: PreciseEnv, path: Path, bt: Bt): void {
+  if (bt.empty()) return;
+  let hist: readonly HistEntry[] = path.hist;
+  let cp = path.cp;
+  let lastIdx = path.pc;
+  let firstIdx = cp ? cp.pc : 0;
+  let subseq = -1;
+  let skipFirst = true;
+  for (;;) {
+    env.trace?.(`mark_precise: frame${bt.frame}: last_idx ${lastIdx} first_idx ${firstIdx} subseq_idx ${subseq} `);
+    if (skipFirst) {
+      skipFirst = false;
+      subseq = lastIdx;
+    }
+    for (let k = hist.length - 1; k >= 0; k--) {
+      const e = hist[k]!;
+      if (backtrackInsn(env, e, subseq, bt) === 'fallback') {
+        markAllPrecise(env, path.frames.length - 1, path.cp);
+        return;
+      }
+      if (bt.empty()) return;
+      subseq = e.pc;
+    }
+    if (!cp) break;
+    for (let fr = bt.frame; fr >= 0; fr--) {
+      const f = cp.state.frames[fr];
+      if (!f) {
+        markAllPrecise(env, path.frames.length - 1, path.cp);
+        return;
+      }
+      for (let r = 0; r < 11; r++) {
+        if (!bt.has(r, fr)) continue;
+        if (f.regs[r]!.type !== 'scalar' || cp.preciseRegs[fr]! & (1 << r)) bt.clear(r, fr);
+        else cp.preciseRegs[fr]! |= 1 << r;
+      }
+      for (let s = 0; s < 64; s++) {
+        if (!bt.hasSlot(s, fr)) continue;
+        const sp = f.slotTypes[s * 8 + 7] === SlotType.Spill ? f.spilled[s] : undefined;
+        if (sp?.type !== 'scalar' || cp.preciseSlots[fr]!.has(s)) bt.clearSlot(s, fr);
+        else cp.preciseSlots[fr]!.add(s);
+      }
+      if (env.trace) env.trace(`mark_precise: frame${fr}: parent state regs=${fmtRegs(bt.regs[fr]!)} stack=${fmtSlots(bt.slots[fr]!)}: ${env.checkpointText(cp, fr)}`);
+    }
+    if (bt.empty()) return;
+    subseq = firstIdx;
+    lastIdx = cp.lastIdx;
+    firstIdx = cp.firstIdx;
+    hist = cp.hist;
+    cp = cp.parent;
+  }
+  if (!bt.empty()) markAllPrecise(env, path.frames.length - 1, path.cp);
+}
+
+/** mark_chain_precision: register `regno` of the path's top frame (or some stack slots of a frame) matters. */
+export function markPrecise(env: PreciseEnv, path: Path, regs: number, slots: readonly number[] = [], slotFrame = path.frames.length - 1): void {
+  const bt = new Bt();
+  bt.frame = path.frames.length - 1;
+  bt.regs[bt.frame] = regs & 0x3ff;
+  for (const s of slots) bt.setSlot(s, slotFrame);
+  chain(env, path, bt);
+}
+
+/**
+ * propagate_precision: after a prune, what the old state relied on matters on this path
+ * too; `live` tells which registers and slots the old state still had.
+ */
+export function propagatePrecision(env: PreciseEnv, old: Checkpoint, path: Path, liveReg: (frame: number, r: number) => boolean, liveSlot: (frame: number, s: number) => boolean): void {
+  const bt = new Bt();
+  bt.frame = path.frames.length - 1;
+  for (let fr = old.state.frames.length - 1; fr >= 0; fr--) {
+    const f = old.state.frames[fr]!;
+    const names: string[] = [];
+    for (let r = 0; r < 10; r++) {
+      if (!(old.preciseRegs[fr]! & (1 << r)) || f.regs[r]!.type !== 'scalar' || !liveReg(fr, r)) continue;
+      bt.set(r, fr);
+      names.push(`r${r}`);
+    }
+    for (let s = 0; s < 64; s++) {
+      if (!old.preciseSlots[fr]!.has(s) || f.slotTypes[s * 8 + 7] !== SlotType.Spill || f.spilled[s]?.type !== 'scalar' || !liveSlot(fr, s)) continue;
+      bt.setSlot(s, fr);
+      names.push(`fp${-(s + 1) * 8}`);
+    }
+    if (names.length && env.trace) env.trace(`frame ${fr}: propagating ${names.join(',')}`);
+  }
+  chain(env, path, bt);
+}
