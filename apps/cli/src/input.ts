@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { assemble, decode, parseHex, type Program } from '@bpf/isa';
+import { parseBtf, type Btf } from '@bpf/btf';
 import { ElfError, loadPrograms, parseElf } from '@bpf/elf';
 import { CliError, EXIT, usage } from './errors.js';
 
@@ -159,4 +160,23 @@ function loadElf(bytes: Uint8Array): Program[] {
     if (!(e instanceof ElfError)) throw e;
     return plain;
   }
+}
+
+let vmlinux: Btf | null | undefined;
+
+/**
+ * The kernel's BTF, parsed, for a program whose verification needs it (kfunc prototypes, the
+ * hook a struct_ops or LSM program implements); read on the first such program only.
+ */
+export function kernelBtfFor(program: Program): Btf | undefined {
+  const needs = program.relocs?.some((r) => r.kind === 'kfunc') === true || program.type === 'struct_ops' || program.type === 'lsm';
+  if (!needs || program.protos?.some((p) => p.kind === 'kfunc') === true) return undefined;
+  if (vmlinux === undefined) {
+    try {
+      vmlinux = existsSync(VMLINUX) ? parseBtf(new Uint8Array(readFileSync(VMLINUX))) : null;
+    } catch {
+      vmlinux = null;
+    }
+  }
+  return vmlinux ?? undefined;
 }

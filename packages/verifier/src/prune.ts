@@ -124,7 +124,7 @@ const UNBOUND_SCALAR: Reg = {
 /** states_equal in the kernel's NOT_EXACT sense, looking at live registers and slots only. */
 export function statesEqual(cp: Checkpoint, cur: State, liveRegs: (frame: number) => number, liveSlot: (frame: number, slot: number) => boolean): boolean {
   const old = cp.state;
-  if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
+  if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length || !old.rcuLock !== !cur.rcuLock) return false;
   const ids = new IdMap();
   if (!old.refs.every((r, k) => ids.check(r.id, cur.refs[k]!.id))) return false;
   for (let k = 0; k < old.frames.length; k++) {

@@ -5,7 +5,7 @@ import { jitX86 } from '@bpf/jit-x86';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
 import { CliError, EXIT, usage } from '../errors.js';
-import { loadProgram as readProgram } from '../input.js';
+import { kernelBtfFor, loadProgram as readProgram } from '../input.js';
 import { INPUT_OPTS, JSON_OPT, TYPE_OPT } from '../options.js';
 
 export const kernel: Command = {
@@ -36,7 +36,7 @@ export const kernel: Command = {
       // level 1 even for run: a rejection then says why
       load = loadWithMaps(program, { type, logLevel: Number(flags['log-level'] ?? 1) });
       if (sub === 'compare') {
-        const ours = verify(program, { type, logLevel: 0 });
+        const ours = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(program) });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
         const row = (label: string, a: string | number | null | undefined, b: string | number | null | undefined): string => `${label.padEnd(22)} ${String(a ?? '—').padEnd(40)} ${String(b ?? '—')}`;
         const agree = ours.accepted === load.accepted && (load.accepted || ours.error?.message === load.error);

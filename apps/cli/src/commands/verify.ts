@@ -2,7 +2,7 @@ import type { ProgType } from '@bpf/isa';
 import { verify as runVerifier } from '@bpf/verifier';
 import type { Command } from '../context.js';
 import { EXIT, requireFile } from '../errors.js';
-import { loadProgram } from '../input.js';
+import { kernelBtfFor, loadProgram } from '../input.js';
 import { INPUT_OPTS, JSON_OPT, TYPE_OPT } from '../options.js';
 
 export const verify: Command = {
@@ -21,7 +21,7 @@ export const verify: Command = {
     const file = requireFile(args, 'verify');
     const { program } = loadProgram(file, flags as never);
     const type = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';
-    const r = runVerifier(program, { type, logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true });
+    const r = runVerifier(program, { type, logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(program) });
     if (out.json) {
       out.data({
         accepted: r.accepted,
