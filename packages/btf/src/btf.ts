@@ -85,23 +85,21 @@ export interface Btf {
 const MAGIC = 0xeb9f;
 
 /**
- * The type section as parseBtf read it (little-endian BTF on a little-endian host, no base):
- * its words in host order and, per type id, the index of the type's first word. Readers that
- * walk every type (dumpC) read these instead of some 300,000 objects spread over the heap.
+ * The type section as parseBtf read it, in host order: readers that walk every type (dumpC)
+ * read these words instead of some 300,000 objects spread over the heap. Kept with the
+ * `types` array parseBtf returned, so a Btf rebuilt around other types has none.
  */
-export interface RawTypes {
-  /** The `types` array parseBtf returned with them: a Btf rebuilt around other types has none. */
+interface RawTypes {
   readonly types: readonly (BtfType | undefined)[];
   readonly words: Uint32Array;
-  readonly start: Uint32Array;
 }
 const rawTypes = new WeakMap<Btf, RawTypes>();
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** The raw type words of a Btf that parseBtf returned, when it kept them. */
-export function rawTypesOf(btf: Btf): RawTypes | undefined {
+/** The type section words of `btf`'s own types (ids firstId...), when parseBtf returned it as is. */
+export function rawTypeWords(btf: Btf): Uint32Array | undefined {
   const raw = rawTypes.get(btf);
-  return raw && raw.types === btf.types && raw.types.length <= raw.start.length ? raw : undefined;
+  return raw && raw.types === btf.types ? raw.words : undefined;
 }
 
 /** Parse a .BTF section (or /sys/kernel/btf/vmlinux); `base` for split (module) BTF. */
@@ -129,15 +127,12 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
   const types: (BtfType | undefined)[] = base ? new Array<BtfType | undefined>(firstId).fill(undefined) : [undefined];
   let p = tStart;
   const end = tStart + typeLen;
-  // a record is 12 bytes at least: room for every id
-  const start = le && HOST_LE && !base ? new Uint32Array(Math.floor(typeLen / 12) + 1) : undefined;
   const u32 = (at: number): number => {
     if (at + 4 > end) throw new BtfError('TRUNCATED', 'type record runs past the type section', at, types.length);
     return dv.getUint32(at, le);
   };
   while (p < end) {
     const id = types.length;
-    if (start) start[id] = (p - tStart) >>> 2;
     const nameOff = u32(p);
     const info = u32(p + 4);
     const sizeOrType = u32(p + 8);
@@ -200,7 +195,13 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
     }
   }
   const btf: Btf = { endian: le ? 'little' : 'big', version, flags: dv.getUint8(3), types, firstId, strings, stringBase: base ? base.stringBase + base.strings.length : 0, ...(base ? { base } : {}) };
-  if (start) rawTypes.set(btf, { types, words: new Uint32Array(bytes.slice(tStart, end).buffer), start });
+  let words: Uint32Array;
+  if (le === HOST_LE) words = new Uint32Array(bytes.slice(tStart, end).buffer);
+  else {
+    words = new Uint32Array(typeLen / 4);
+    for (let k = 0; k < words.length; k++) words[k] = dv.getUint32(tStart + 4 * k, le);
+  }
+  rawTypes.set(btf, { types, words });
   return btf;
 }
 

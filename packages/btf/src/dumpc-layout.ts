@@ -9,7 +9,7 @@
  * and array facts in shared arrays — built in one pass that also checks every reference, so
  * the emitter walks numbers and never meets an id past the last type.
  */
-import { BtfError, btfString, rawTypesOf, typeById, type Btf, type BtfType } from './btf.js';
+import { BtfError, btfString, KIND, rawTypeWords, type Btf, type BtfType } from './btf.js';
 import type { Out } from './dumpc-out.js';
 
 /** Kind numbers (btf.h BTF_KIND_*), as the flat view stores them; 0 is void. */
@@ -29,265 +29,206 @@ const LONG_ALIASES = new Set([
   'unsigned int long', 'long unsigned int', 'long int unsigned', 'int unsigned long', 'int long unsigned',
 ]);
 
-/** Every type of `btf` (its base's first, for split BTF) by id, flat; index 0 is void. */
+/**
+ * Every type of `btf` (its bases' first, for split BTF) as type-section words (btf.h's
+ * layout, host order) with, per id, where its record starts; index 0 is void. The words are
+ * the ones parseBtf kept when there are (no copy, no object read), else written from the
+ * objects. Built in one pass that also checks every reference, so the emitter never meets an
+ * id past the last type.
+ */
 export class TypeTable {
   readonly count: number;
-  /** The parsed types (the emitter reads enum values from them). */
-  readonly types: readonly (BtfType | undefined)[];
+  readonly w: Uint32Array;
+  /** Per id, the index in `w` of its record (its name_off word). */
+  readonly st: Uint32Array;
   readonly kind: Uint8Array;
-  readonly nameOff: Uint32Array;
-  readonly kindFlag: Uint8Array;
-  /** sizeOrType as stored. */
-  readonly size: Uint32Array;
-  /** The type referred to: sizeOrType for modifiers, pointers, typedefs, FUNC_PROTO (its return type); ARRAY's element type. */
-  readonly ref: Uint32Array;
-  /** Members, parameters or enumerators; an ARRAY's element count. */
-  readonly len: Uint32Array;
-  /** Index of the first member, parameter or enumerator in `mName`/`mType`/`mOff` (an ENUM's values in `mOff`; -1: read the values from `types`). */
-  readonly first: Int32Array;
-  mName: Uint32Array;
-  mType: Uint32Array;
-  /** A member's raw offset word. */
-  mOff: Uint32Array;
   /** Types some other type refers to (btf_dump_mark_referenced_types). */
   readonly referenced: Uint8Array;
-  /** The string sections, a split BTF's base's first, at the offsets names use. */
+  /** Enums whose values no word holds (a hand-built blob's): their values come from the objects. */
+  readonly oddEnums = new Set<number>();
+  /** The string sections, a split BTF's bases' first, at the offsets names use. */
   readonly strs: Uint8Array;
   readonly ptrSize: number;
   /** Widths in bits of long, int, short, char: the padding types, widest first. */
   readonly padBits: readonly number[];
   /** How many names the emitter may count at most (named types it writes, enumerators): sizes its name table. */
   readonly nameUses: number;
-  private readonly aligns: Int32Array;
-  private used = 0;
+  /** Alignment + 1 per id (0: not computed yet). */
+  private readonly aligns: Uint8Array;
 
-  constructor(btf: Btf) {
+  constructor(readonly btf: Btf) {
     const n = btf.types.length;
     this.count = n;
+    this.st = new Uint32Array(n);
+    this.w = this.words(btf);
     this.kind = new Uint8Array(n);
-    this.nameOff = new Uint32Array(n);
-    this.kindFlag = new Uint8Array(n);
-    this.size = new Uint32Array(n);
-    this.ref = new Uint32Array(n);
-    this.len = new Uint32Array(n);
-    this.first = new Int32Array(n);
     this.referenced = new Uint8Array(n);
-    this.mName = new Uint32Array(n);
-    this.mType = new Uint32Array(n);
-    this.mOff = new Uint32Array(n);
-    const raw = btf.base ? undefined : rawTypesOf(btf);
-    if (raw) {
-      // the words parseBtf read: sequential, no object to chase
-      this.types = raw.types;
-      for (let id = 1; id < n; id++) this.addRaw(id, raw.words, raw.start[id]!);
-    } else {
-      const types = new Array<BtfType | undefined>(n);
-      types[0] = undefined;
-      for (let id = 1; id < n; id++) {
-        const t = typeById(btf, id);
-        if (!t) throw new BtfError('BAD_TYPE_ID', 'type is missing from the base BTF', undefined, id);
-        types[id] = t;
-        this.add(id, t);
-      }
-      this.types = types;
-    }
+    this.aligns = new Uint8Array(n);
     this.strs = flatStrings(btf);
-    this.aligns = new Int32Array(n).fill(-1);
+    this.nameUses = this.scan();
     let ptr = 8; // no `long` in sight: libbpf assumes the host's sizeof(void *)
     for (let id = 1; id < n; id++) {
-      const sz = this.size[id]!;
-      if (this.kind[id] === INT && (sz === 4 || sz === 8) && LONG_ALIASES.has(this.nameOff[id] === 0 ? '' : btfString(btf, this.nameOff[id]!))) {
+      const sz = this.size(id);
+      if (this.kind[id] === INT && (sz === 4 || sz === 8) && LONG_ALIASES.has(btfString(btf, this.nameOff(id)))) {
         ptr = sz;
         break;
       }
     }
     this.ptrSize = ptr;
-    let uses = 0;
-    for (let id = 1; id < n; id++) {
-      const k = this.kind[id];
-      if (k === ENUM || k === ENUM64) uses += this.len[id]!;
-      if (this.nameOff[id] !== 0 && (k === STRUCT || k === UNION || k === ENUM || k === ENUM64 || k === TYPEDEF || k === INT)) uses++;
-    }
-    this.nameUses = uses;
     this.padBits = [ptr * 8, 32, 16, 8];
   }
 
-  /** Flatten type `id`, checking and marking what it refers to. */
-  private add(id: number, t: BtfType): void {
-    this.nameOff[id] = t.nameOff;
-    this.kindFlag[id] = t.kindFlag ? 1 : 0;
-    this.size[id] = t.sizeOrType;
-    let k = 0;
-    switch (t.kind) {
-      case 'INT': k = INT; break;
-      case 'FLOAT': k = FLOAT; break;
-      case 'FWD': k = FWD; break;
-      case 'PTR': k = PTR; break;
-      case 'TYPEDEF': k = TYPEDEF; break;
-      case 'VOLATILE': k = VOLATILE; break;
-      case 'CONST': k = CONST; break;
-      case 'RESTRICT': k = RESTRICT; break;
-      case 'TYPE_TAG': k = TYPE_TAG; break;
-      case 'FUNC': k = FUNC; break;
-      case 'VAR': k = VAR; break;
-      case 'DECL_TAG': k = DECL_TAG; break;
-      case 'ENUM64':
-        this.kind[id] = ENUM64;
-        this.len[id] = t.values.length;
-        this.first[id] = -1; // 64-bit values: read from the objects
-        return;
-      case 'ENUM': {
-        this.kind[id] = ENUM;
-        const vs = t.values;
-        this.len[id] = vs.length;
-        // a value that is no 32-bit word (only a hand-built blob has one): read from the objects
-        if (vs.some((v) => v.val < 0n || v.val > 0xffffffffn)) {
-          this.first[id] = -1;
-          return;
-        }
-        const at = this.reserve(vs.length);
-        this.first[id] = at;
-        for (let i = 0; i < vs.length; i++) {
-          this.mName[at + i] = vs[i]!.nameOff;
-          this.mOff[at + i] = Number(vs[i]!.val);
-        }
-        return;
-      }
-      case 'ARRAY':
-        this.kind[id] = ARRAY;
-        this.mark(t.indexType);
-        this.ref[id] = this.mark(t.elemType);
-        this.len[id] = t.nelems;
-        return;
-      case 'STRUCT': case 'UNION': {
-        this.kind[id] = t.kind === 'STRUCT' ? STRUCT : UNION;
-        const ms = t.members;
-        const at = this.reserve(ms.length);
-        this.first[id] = at;
-        this.len[id] = ms.length;
-        for (let i = 0; i < ms.length; i++) {
-          const m = ms[i]!;
-          this.mName[at + i] = m.nameOff;
-          this.mType[at + i] = this.mark(m.type);
-          this.mOff[at + i] = m.offset;
-        }
-        return;
-      }
-      case 'FUNC_PROTO': {
-        this.kind[id] = FUNC_PROTO;
-        this.ref[id] = this.check(t.sizeOrType);
-        const ps = t.params;
-        const at = this.reserve(ps.length);
-        this.first[id] = at;
-        this.len[id] = ps.length;
-        for (let i = 0; i < ps.length; i++) {
-          const p = ps[i]!;
-          this.mName[at + i] = p.nameOff;
-          this.mType[at + i] = this.mark(p.type);
-        }
-        return;
-      }
-      case 'DATASEC':
-        this.kind[id] = DATASEC;
-        for (const s of t.secinfo) this.mark(s.type);
-        return;
-    }
-    this.kind[id] = k;
-    // INT, FLOAT and FWD refer to nothing; the rest through sizeOrType
-    if (k !== INT && k !== FLOAT && k !== FWD) this.ref[id] = this.mark(t.sizeOrType);
+  nameOff(id: number): number {
+    return this.w[this.st[id]!]!;
+  }
+  /** The raw vlen (members, parameters, enumerators). */
+  vlen(id: number): number {
+    return this.w[this.st[id]! + 1]! & 0xffff;
+  }
+  kindFlag(id: number): number {
+    return this.w[this.st[id]! + 1]! >>> 31;
+  }
+  /** size or type, by kind. */
+  size(id: number): number {
+    return this.w[this.st[id]! + 2]!;
+  }
+  /** An ARRAY's element type. */
+  elem(id: number): number {
+    return this.w[this.st[id]! + 3]!;
+  }
+  nelems(id: number): number {
+    return this.w[this.st[id]! + 5]!;
+  }
+  /** Index in `w` of the first member (3 words each), parameter or enumerator (2 words; 3 for ENUM64). */
+  items(id: number): number {
+    return this.st[id]! + 3;
   }
 
-  /** Flatten type `id` from its record at word `r` of the type section (as parseBtf read it into objects). */
-  private addRaw(id: number, w: Uint32Array, r: number): void {
-    const info = w[r + 1]!;
-    const k = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    this.kind[id] = k;
-    this.nameOff[id] = w[r]!;
-    this.kindFlag[id] = info >>> 31;
-    const size = w[r + 2]!;
-    this.size[id] = size;
-    switch (k) {
-      case INT: case FLOAT: case FWD:
-        return;
-      case ENUM64:
-        this.len[id] = vlen;
-        this.first[id] = -1; // 64-bit values: read from the objects
-        return;
-      case ENUM: {
-        const at = this.reserve(vlen);
-        this.first[id] = at;
-        this.len[id] = vlen;
-        for (let i = 0, q = r + 3; i < vlen; i++, q += 2) {
-          this.mName[at + i] = w[q]!;
-          this.mOff[at + i] = w[q + 1]!;
-        }
-        return;
-      }
-      case ARRAY:
-        this.mark(w[r + 4]!);
-        this.ref[id] = this.mark(w[r + 3]!);
-        this.len[id] = w[r + 5]!;
-        return;
-      case STRUCT: case UNION: {
-        const at = this.reserve(vlen);
-        this.first[id] = at;
-        this.len[id] = vlen;
-        const { mName, mType, mOff } = this;
-        for (let i = 0, q = r + 3; i < vlen; i++, q += 3) {
-          mName[at + i] = w[q]!;
-          mType[at + i] = this.mark(w[q + 1]!);
-          mOff[at + i] = w[q + 2]!;
-        }
-        return;
-      }
-      case FUNC_PROTO: {
-        this.ref[id] = this.check(size);
-        const at = this.reserve(vlen);
-        this.first[id] = at;
-        this.len[id] = vlen;
-        const { mName, mType } = this;
-        for (let i = 0, q = r + 3; i < vlen; i++, q += 2) {
-          mName[at + i] = w[q]!;
-          mType[at + i] = this.mark(w[q + 1]!);
-        }
-        return;
-      }
-      case DATASEC:
-        for (let i = 0, q = r + 3; i < vlen; i++, q += 3) this.mark(w[q]!);
-        return;
-      default:
-        this.ref[id] = this.mark(size);
+  /** The words of every type; fills `st`. */
+  private words(btf: Btf): Uint32Array {
+    // the BTF that holds each id: ids below a split BTF's firstId are its base's
+    const ranges: { b: Btf; lo: number; hi: number }[] = [];
+    let hi = btf.types.length;
+    for (let b: Btf | undefined = btf; b && hi > 1; b = b.base) {
+      const lo = b.base ? Math.max(1, Math.min(b.firstId, hi)) : 1;
+      ranges.unshift({ b, lo, hi });
+      hi = lo;
     }
+    const parts = ranges.map(({ b, lo, hi }) => {
+      const raw = rawTypeWords(b);
+      return raw && lo === b.firstId && hi === b.types.length ? raw : this.encode(b.types, lo, hi);
+    });
+    let w: Uint32Array;
+    if (parts.length === 1) w = parts[0]!;
+    else {
+      w = new Uint32Array(parts.reduce((sum, p) => sum + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        w.set(p, at);
+        at += p.length;
+      }
+    }
+    // where each record starts (the layout is btf.h's, as parseBtf checked or encode wrote it)
+    let p = 0;
+    for (let id = 1; id < btf.types.length; id++) {
+      this.st[id] = p;
+      const info = w[p + 1]!;
+      p += recordWords((info >>> 24) & 0x1f, info & 0xffff);
+    }
+    return w;
   }
 
-  /** A BtfError for a reference past the last type; the id otherwise. */
-  private check(id: number): number {
+  /** Types [lo, hi) of `types` as words (the objects of a hand-built or rebuilt Btf). */
+  private encode(types: readonly (BtfType | undefined)[], lo: number, hi: number): Uint32Array {
+    let len = 0;
+    for (let id = lo; id < hi; id++) {
+      const t = types[id];
+      if (!t) throw new BtfError('BAD_TYPE_ID', 'type is missing from the base BTF', undefined, id);
+      const items = itemsOf(t);
+      if (items > 0xffff) throw new BtfError('BAD_TYPE_ID', `${items} members, more than vlen can hold`, undefined, id);
+      len += recordWords(KIND[t.kind], items);
+    }
+    const w = new Uint32Array(len);
+    let p = 0;
+    for (let id = lo; id < hi; id++) {
+      const t = types[id]!;
+      w[p] = t.nameOff;
+      w[p + 2] = t.sizeOrType;
+      let q = p + 3;
+      switch (t.kind) {
+        case 'INT': w[q++] = t.intData; break;
+        case 'VAR': w[q++] = t.linkage; break;
+        case 'DECL_TAG': w[q++] = t.componentIdx; break;
+        case 'ARRAY': w[q++] = t.elemType; w[q++] = t.indexType; w[q++] = t.nelems; break;
+        case 'STRUCT': case 'UNION': for (const m of t.members) { w[q++] = m.nameOff; w[q++] = m.type; w[q++] = m.offset; } break;
+        case 'FUNC_PROTO': for (const a of t.params) { w[q++] = a.nameOff; w[q++] = a.type; } break;
+        case 'DATASEC': for (const s of t.secinfo) { w[q++] = s.type; w[q++] = s.offset; w[q++] = s.size; } break;
+        case 'ENUM': case 'ENUM64': {
+          const wide = t.kind === 'ENUM64';
+          for (const v of t.values) {
+            if (v.val < 0n || v.val >> (wide ? 64n : 32n) !== 0n) this.oddEnums.add(id);
+            w[q++] = v.nameOff;
+            w[q++] = Number(v.val & 0xffffffffn);
+            if (wide) w[q++] = Number((v.val >> 32n) & 0xffffffffn);
+          }
+          break;
+        }
+        default: break;
+      }
+      const k = KIND[t.kind];
+      const vlen = itemWords(k) ? itemsOf(t) : t.vlen & 0xffff; // FUNC keeps its linkage there
+      w[p + 1] = ((t.kindFlag ? 0x80000000 : 0) | (k << 24) | vlen) >>> 0;
+      p = q;
+    }
+    return w;
+  }
+
+  /** Kinds, referenced marks and reference checks for every id; the count of names the emitter may count. */
+  private scan(): number {
+    const { w, st, kind } = this;
+    let uses = 0;
+    for (let id = 1; id < this.count; id++) {
+      const r = st[id]!;
+      const info = w[r + 1]!;
+      const k = (info >>> 24) & 0x1f;
+      const vlen = info & 0xffff;
+      kind[id] = k;
+      switch (k) {
+        case INT: case FLOAT: case FWD:
+          break;
+        case ENUM: case ENUM64:
+          uses += vlen;
+          break;
+        case ARRAY:
+          this.mark(w[r + 4]!);
+          this.mark(w[r + 3]!);
+          break;
+        case STRUCT: case UNION:
+          for (let i = 0, q = r + 4; i < vlen; i++, q += 3) this.mark(w[q]!);
+          break;
+        case FUNC_PROTO:
+          this.check(w[r + 2]!);
+          for (let i = 0, q = r + 4; i < vlen; i++, q += 2) this.mark(w[q]!);
+          break;
+        case DATASEC:
+          for (let i = 0, q = r + 3; i < vlen; i++, q += 3) this.mark(w[q]!);
+          break;
+        default: // PTR, TYPEDEF, modifiers, TYPE_TAG, FUNC, VAR, DECL_TAG: through sizeOrType
+          this.mark(w[r + 2]!);
+      }
+      if (w[r] !== 0 && (k === STRUCT || k === UNION || k === ENUM || k === ENUM64 || k === TYPEDEF || k === INT)) uses++;
+    }
+    return uses;
+  }
+
+  /** A BtfError for a reference past the last type. */
+  private check(id: number): void {
     if (id >= this.count) throw new BtfError('BAD_TYPE_ID', `reference to type [${id}], past the last type [${this.count - 1}]`);
-    return id;
   }
 
-  private mark(id: number): number {
-    this.referenced[this.check(id)] = 1;
-    return id;
-  }
-
-  /** Room for `n` more members; the index of the first. */
-  private reserve(n: number): number {
-    const at = this.used;
-    this.used += n;
-    if (this.used > this.mName.length) {
-      const cap = Math.max(this.used, this.mName.length * 2);
-      const grow = (a: Uint32Array): Uint32Array => {
-        const b = new Uint32Array(cap);
-        b.set(a);
-        return b;
-      };
-      this.mName = grow(this.mName);
-      this.mType = grow(this.mType);
-      this.mOff = grow(this.mOff);
-    }
-    return at;
+  private mark(id: number): void {
+    this.check(id);
+    this.referenced[id] = 1;
   }
 
   /** A BtfError when no string of the string sections starts at `off`. */
@@ -313,18 +254,21 @@ export class TypeTable {
   /** btf__align_of: 0 for kinds that have no alignment (void, fwd, func_proto, ...). */
   alignOf(id: number, depth = 0): number {
     const cached = this.aligns[id]!;
-    if (cached >= 0) return cached;
+    if (cached !== 0) return cached - 1;
     if (depth > MAX_DEPTH) throw new BtfError('BAD_TYPE_ID', 'loop while computing alignment', undefined, id);
     let align: number;
     switch (this.kind[id]) {
       case INT: case ENUM: case ENUM64: case FLOAT:
-        align = Math.min(this.ptrSize, this.size[id]!);
+        align = Math.min(this.ptrSize, this.size(id));
         break;
       case PTR:
         align = this.ptrSize;
         break;
-      case TYPEDEF: case VOLATILE: case CONST: case RESTRICT: case TYPE_TAG: case ARRAY:
-        align = this.alignOf(this.ref[id]!, depth + 1);
+      case TYPEDEF: case VOLATILE: case CONST: case RESTRICT: case TYPE_TAG:
+        align = this.alignOf(this.size(id), depth + 1);
+        break;
+      case ARRAY:
+        align = this.alignOf(this.elem(id), depth + 1);
         break;
       case STRUCT: case UNION:
         align = this.compositeAlign(id, depth);
@@ -332,23 +276,23 @@ export class TypeTable {
       default:
         align = 0;
     }
-    this.aligns[id] = align;
+    this.aligns[id] = align + 1; // at most the pointer size: a byte holds it
     return align;
   }
 
   private compositeAlign(id: number, depth: number): number {
     let max = 1;
-    const at = this.first[id]!;
-    const flag = this.kindFlag[id]!;
-    for (let i = at; i < at + this.len[id]!; i++) {
-      const align = this.alignOf(this.mType[i]!, depth + 1);
+    const w = this.w;
+    const flag = this.kindFlag(id);
+    for (let i = 0, q = this.items(id), n = this.vlen(id); i < n; i++, q += 3) {
+      const align = this.alignOf(w[q + 1]!, depth + 1);
       if (align <= 0) return align;
       max = Math.max(max, align);
       // a member off its natural alignment means the struct was packed
-      const off = this.mOff[i]!;
+      const off = w[q + 2]!;
       if ((flag ? off >>> 24 : 0) === 0 && off % (8 * align) !== 0) return 1;
     }
-    return this.size[id]! % max !== 0 ? 1 : max;
+    return this.size(id) % max !== 0 ? 1 : max;
   }
 
   /** btf__resolve_size: bytes, or a negative number where libbpf returns an error. */
@@ -357,19 +301,19 @@ export class TypeTable {
     for (let i = 0; i < MAX_RESOLVE_DEPTH && id !== 0 && this.kind[id] !== FWD; i++) {
       switch (this.kind[id]) {
         case INT: case STRUCT: case UNION: case ENUM: case ENUM64: case DATASEC: case FLOAT: {
-          const size = this.size[id]!;
+          const size = this.size(id);
           return nelems && size > Math.floor(0xffffffff / nelems) ? -1 : nelems * size;
         }
         case PTR:
           return nelems && this.ptrSize > Math.floor(0xffffffff / nelems) ? -1 : nelems * this.ptrSize;
         case TYPEDEF: case VOLATILE: case CONST: case RESTRICT: case VAR: case DECL_TAG: case TYPE_TAG:
-          id = this.ref[id]!;
+          id = this.size(id);
           break;
         case ARRAY: {
-          const n = this.len[id]!;
+          const n = this.nelems(id);
           if (nelems && n > Math.floor(0xffffffff / nelems)) return -1;
           nelems *= n;
-          id = this.ref[id]!;
+          id = this.elem(id);
           break;
         }
         default:
@@ -382,15 +326,38 @@ export class TypeTable {
   /** btf_is_struct_packed: some plain member off its alignment, or a size not a multiple of it. */
   isPacked(id: number): boolean {
     let max = 1;
-    const at = this.first[id]!;
-    const flag = this.kindFlag[id]!;
-    for (let i = at; i < at + this.len[id]!; i++) {
-      const align = this.alignOf(this.mType[i]!);
-      const off = this.mOff[i]!;
+    const w = this.w;
+    const flag = this.kindFlag(id);
+    for (let i = 0, q = this.items(id), n = this.vlen(id); i < n; i++, q += 3) {
+      const align = this.alignOf(w[q + 1]!);
+      const off = w[q + 2]!;
       if (align && (flag ? off >>> 24 : 0) === 0 && off % (8 * align) !== 0) return true;
       max = Math.max(align, max);
     }
-    return this.size[id]! % max !== 0;
+    return this.size(id) % max !== 0;
+  }
+}
+
+/** Words per member, parameter, enumerator or variable of a kind. */
+function itemWords(k: number): number {
+  return k === STRUCT || k === UNION || k === ENUM64 || k === DATASEC ? 3 : k === ENUM || k === FUNC_PROTO ? 2 : 0;
+}
+
+/** Words of a record of kind `k` with `vlen` items. */
+function recordWords(k: number, vlen: number): number {
+  if (k === INT || k === VAR || k === DECL_TAG) return 4;
+  if (k === ARRAY) return 6;
+  return 3 + vlen * itemWords(k);
+}
+
+/** Members, parameters, enumerators or variables of `t` (0 for other kinds). */
+function itemsOf(t: BtfType): number {
+  switch (t.kind) {
+    case 'STRUCT': case 'UNION': return t.members.length;
+    case 'ENUM': case 'ENUM64': return t.values.length;
+    case 'FUNC_PROTO': return t.params.length;
+    case 'DATASEC': return t.secinfo.length;
+    default: return 0;
   }
 }
 

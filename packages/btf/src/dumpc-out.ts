@@ -11,8 +11,12 @@ const decoder = new TextDecoder();
 
 /** The output as UTF-8 bytes in one growing buffer, decoded once at the end. */
 export class Out {
-  buf = new Uint8Array(1 << 21);
+  buf: Uint8Array;
   len = 0;
+
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(Math.max(1 << 12, capacity));
+  }
 
   room(n: number): void {
     if (this.len + n <= this.buf.length) return;
