@@ -66,12 +66,18 @@ export class Out {
 
   /** The NUL-terminated string at `off` of `strs`, byte for byte (the caller checked `off`). */
   cstr(strs: Uint8Array, off: number): void {
-    let end = off;
-    while (end < strs.length && strs[end] !== 0) end++;
-    this.room(end - off);
-    const buf = this.buf;
+    let buf = this.buf;
     let len = this.len;
-    for (let k = off; k < end; k++) buf[len++] = strs[k]!;
+    for (let k = off; k < strs.length; k++) {
+      const c = strs[k]!;
+      if (c === 0) break;
+      if (len === buf.length) {
+        this.len = len;
+        this.room(1);
+        buf = this.buf;
+      }
+      buf[len++] = c;
+    }
     this.len = len;
   }
 
@@ -87,14 +93,18 @@ export const IDENT_NAMES = 1;
 
 /**
  * Uses so far of each distinct name (by its bytes), in two tables (btf_dump's type_names and
- * ident_names). An open-addressing hash over the string section; a slot is four ints side by
- * side (one cache line): string offset + 1 of the name's first occurrence (0 = empty slot),
- * its hash, and its count in each table.
+ * ident_names). An open-addressing hash over the string section: a slot holds the string
+ * offset + 1 of the name's first occurrence (0 = empty slot), a byte with which tables have seen
+ * it (bits 0-1) and six bits of its hash;
+ * counts past one (a few hundred renames in vmlinux) go to a Map. Small, so few cache misses.
  */
 export class NameCounts {
   private mask: number;
   private size = 0;
-  private slots: Int32Array;
+  private offs: Int32Array;
+  private seen: Uint8Array;
+  /** Count of a name used more than once, by 2 * (its first offset) + table. */
+  private readonly counts = new Map<number, number>();
 
   /** `expected`: about how many distinct names will be counted (the table grows past it). */
   constructor(
@@ -104,48 +114,63 @@ export class NameCounts {
     let cap = 1024;
     while (cap < expected * 1.5) cap *= 2;
     this.mask = cap - 1;
-    this.slots = new Int32Array(cap * 4);
+    this.offs = new Int32Array(cap);
+    this.seen = new Uint8Array(cap);
   }
 
   /** Count one more use of the name at `off` in `table`; the count so far. */
   bump(off: number, table: number): number {
-    return ++this.slots[this.slot(off) + 2 + table]!;
+    const i = this.slot(off);
+    const bit = 1 << table;
+    if (!(this.seen[i]! & bit)) {
+      this.seen[i] = this.seen[i]! | bit;
+      return 1;
+    }
+    const key = 2 * (this.offs[i]! - 1) + table;
+    const n = (this.counts.get(key) ?? 1) + 1;
+    this.counts.set(key, n);
+    return n;
   }
 
-  /** The index in `slots` of the name at `off`'s slot, added if new. */
+  /** The slot of the name at `off`, added if new. */
   private slot(off: number): number {
     const s = this.strs;
     if (off >= s.length) throw new BtfError('BAD_STRING', `Invalid name_offset ${off}`);
     let h = 0x811c9dc5 | 0;
     for (let k = off; k < s.length && s[k] !== 0; k++) h = Math.imul(h ^ s[k]!, 0x01000193);
-    const slots = this.slots;
+    const offs = this.offs;
+    const tag = h >>> 26; // six more bits of the hash, kept beside the table bits: most strcmps are skipped
     for (let i = h & this.mask; ; i = (i + 1) & this.mask) {
-      const at = i * 4;
-      const o = slots[at]!;
+      const o = offs[i]!;
       if (o === 0) {
         if (4 * (this.size + 1) > 3 * this.mask) {
           this.grow();
           return this.slot(off);
         }
-        slots[at] = off + 1;
-        slots[at + 1] = h;
+        offs[i] = off + 1;
+        this.seen[i] = tag << 2;
         this.size++;
-        return at;
+        return i;
       }
-      if (slots[at + 1] === h && (o - 1 === off || sameString(s, o - 1, off))) return at;
+      if (o - 1 === off || (this.seen[i]! >>> 2 === tag && sameString(s, o - 1, off))) return i;
     }
   }
 
   private grow(): void {
-    const old = this.slots;
+    const { offs, seen } = this;
     const cap = (this.mask + 1) * 2;
     this.mask = cap - 1;
-    this.slots = new Int32Array(cap * 4);
-    for (let j = 0; j < old.length; j += 4) {
-      if (old[j] === 0) continue;
-      let i = old[j + 1]! & this.mask;
-      while (this.slots[i * 4] !== 0) i = (i + 1) & this.mask;
-      this.slots.set(old.subarray(j, j + 4), i * 4);
+    this.offs = new Int32Array(cap);
+    this.seen = new Uint8Array(cap);
+    const s = this.strs;
+    for (let j = 0; j < offs.length; j++) {
+      if (offs[j] === 0) continue;
+      let h = 0x811c9dc5 | 0;
+      for (let k = offs[j]! - 1; k < s.length && s[k] !== 0; k++) h = Math.imul(h ^ s[k]!, 0x01000193);
+      let i = h & this.mask;
+      while (this.offs[i] !== 0) i = (i + 1) & this.mask;
+      this.offs[i] = offs[j]!;
+      this.seen[i] = seen[j]!;
     }
   }
 }

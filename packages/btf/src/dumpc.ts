@@ -72,6 +72,7 @@ class CEmitter extends DeclWriter {
 
   /** btf_dump__dump_type: order what `id` needs, then write it. */
   dumpType(id: number): void {
+    if ((this.state[id]! & ORDER_MASK) === ORDERED) return; // written already, or needs nothing
     this.queued = 0;
     this.orderType(id, false, 0);
     for (let i = 0; i < this.queued; i++) this.emitType(this.queue[i]!, 0);
@@ -98,10 +99,9 @@ class CEmitter extends DeclWriter {
     if (depth > MAX_DEPTH) throw new BtfError('BAD_TYPE_ID', 'reference loop while ordering types', undefined, id);
     const T = this.T;
     const k = T.kind[id];
-    const named = T.nameOff(id) !== 0;
     if (order === ORDERING) {
       // a loop, fine only when a forward declaration breaks it
-      if ((k === STRUCT || k === UNION) && throughPtr && named) return false;
+      if ((k === STRUCT || k === UNION) && throughPtr && T.nameOff(id) !== 0) return false;
       throw new BtfError('BAD_TYPE_ID', 'unsatisfiable type cycle', undefined, id);
     }
     const d = depth + 1;
@@ -117,6 +117,7 @@ class CEmitter extends DeclWriter {
       case ARRAY:
         return this.orderType(T.elem(id), false, d);
       case STRUCT: case UNION: {
+        const named = T.nameOff(id) !== 0;
         // only an embedded or anonymous struct/union has to be defined in place
         if (throughPtr && named) return false;
         this.setOrder(id, ORDERING);
@@ -127,7 +128,7 @@ class CEmitter extends DeclWriter {
         return true;
       }
       case ENUM: case ENUM64: case FWD:
-        if (named || !T.referenced[id]) this.queue[this.queued++] = id;
+        if (T.nameOff(id) !== 0 || !T.referenced[id]) this.queue[this.queued++] = id;
         this.setOrder(id, ORDERED);
         return true;
       case TYPEDEF: {
