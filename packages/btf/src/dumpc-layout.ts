@@ -104,7 +104,7 @@ export class TypeTable {
     return this.st[id]! + 3;
   }
 
-  /** The words of every type; fills `st`. */
+  /** The words of every type. */
   private words(btf: Btf): Uint32Array {
     // the BTF that holds each id: ids below a split BTF's firstId are its base's
     const ranges: { b: Btf; lo: number; hi: number }[] = [];
@@ -127,13 +127,6 @@ export class TypeTable {
         w.set(p, at);
         at += p.length;
       }
-    }
-    // where each record starts (the layout is btf.h's, as parseBtf checked or encode wrote it)
-    let p = 0;
-    for (let id = 1; id < btf.types.length; id++) {
-      this.st[id] = p;
-      const info = w[p + 1]!;
-      p += recordWords((info >>> 24) & 0x1f, info & 0xffff);
     }
     return w;
   }
@@ -183,40 +176,56 @@ export class TypeTable {
     return w;
   }
 
-  /** Kinds, referenced marks and reference checks for every id; the count of names the emitter may count. */
+  /** Record starts, kinds, referenced marks and reference checks for every id; the count of names the emitter may count. */
   private scan(): number {
     const { w, st, kind } = this;
     let uses = 0;
+    // records one after another, in btf.h's layout (as parseBtf checked it or encode wrote it)
+    let r = 0;
     for (let id = 1; id < this.count; id++) {
-      const r = st[id]!;
+      st[id] = r;
       const info = w[r + 1]!;
       const k = (info >>> 24) & 0x1f;
       const vlen = info & 0xffff;
       kind[id] = k;
+      if (w[r] !== 0 && (k === STRUCT || k === UNION || k === ENUM || k === ENUM64 || k === TYPEDEF || k === INT)) uses++;
       switch (k) {
-        case INT: case FLOAT: case FWD:
+        case INT:
+          r += 4;
           break;
-        case ENUM: case ENUM64:
+        case FLOAT: case FWD:
+          r += 3;
+          break;
+        case ENUM:
           uses += vlen;
+          r += 3 + 2 * vlen;
+          break;
+        case ENUM64:
+          uses += vlen;
+          r += 3 + 3 * vlen;
           break;
         case ARRAY:
           this.mark(w[r + 4]!);
           this.mark(w[r + 3]!);
+          r += 6;
           break;
         case STRUCT: case UNION:
           for (let i = 0, q = r + 4; i < vlen; i++, q += 3) this.mark(w[q]!);
+          r += 3 + 3 * vlen;
           break;
         case FUNC_PROTO:
           this.check(w[r + 2]!);
           for (let i = 0, q = r + 4; i < vlen; i++, q += 2) this.mark(w[q]!);
+          r += 3 + 2 * vlen;
           break;
         case DATASEC:
           for (let i = 0, q = r + 3; i < vlen; i++, q += 3) this.mark(w[q]!);
+          r += 3 + 3 * vlen;
           break;
         default: // PTR, TYPEDEF, modifiers, TYPE_TAG, FUNC, VAR, DECL_TAG: through sizeOrType
           this.mark(w[r + 2]!);
+          r += k === VAR || k === DECL_TAG ? 4 : 3;
       }
-      if (w[r] !== 0 && (k === STRUCT || k === UNION || k === ENUM || k === ENUM64 || k === TYPEDEF || k === INT)) uses++;
     }
     return uses;
   }
