@@ -106,11 +106,12 @@ export function checkAlu(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): vo
     return;
   }
   let out = scalarAlu(op.op, dst, src, !op.is64);
-  // `rX += K` keeps rX linked to its copies with a known delta (BPF_ADD_CONST)
-  if (op.op === 'add' && op.is64 && dst.id && tnumIsConst(src.var) && out !== UNKNOWN) {
-    const val = src.var.value;
-    if (dst.addConst || val > 0x7fffffffn) out = clearId(out);
-    else out = { ...out, id: dst.id, addConst: true, off: Number(val) };
+  // `rX += K` and `rX -= K` keep rX linked to its copies with a known delta (BPF_ADD_CONST)
+  if ((op.op === 'add' || op.op === 'sub') && op.is64 && dst.id && tnumIsConst(src.var) && out !== UNKNOWN) {
+    const val = BigInt.asIntN(64, src.var.value);
+    const off = op.op === 'sub' ? -val : val;
+    if (dst.addConst || val < -0x80000000n || val > 0x7fffffffn || (op.op === 'sub' && val === -0x80000000n)) out = clearId(out);
+    else out = { ...out, id: dst.id, addConst: true, off: Number(off) };
   } else out = clearId(out);
   f.regs[i.dst] = out;
 }

@@ -31,14 +31,17 @@ export const regTypeStr = (r: Reg): string => TYPE_STR[r.type] ?? r.type;
 /** The kernel's name of a register's type (reg_type_str). */
 export const typeName = regTypeStr;
 
+/** A 32-bit signed bound as the kernel stores it for printing: hex ones as their u32 pattern. */
+const s32Print = (v: bigint): bigint => (v >= -0x8000n && v <= 0x7fffn ? v : BigInt.asUintN(32, v));
+
 function scalarRanges(r: Reg): string[] {
   const items: { name: string; val: bigint; omit: boolean }[] = [
     { name: 'smin', val: r.smin, omit: r.smin === S64_MIN },
     { name: 'smax', val: r.smax, omit: r.smax === S64_MAX },
     { name: 'umin', val: r.umin, omit: r.umin === 0n },
     { name: 'umax', val: r.umax, omit: r.umax === U64_MAX },
-    { name: 'smin32', val: r.s32min, omit: r.s32min === S32_MIN },
-    { name: 'smax32', val: r.s32max, omit: r.s32max === S32_MAX },
+    { name: 'smin32', val: s32Print(r.s32min), omit: r.s32min === S32_MIN },
+    { name: 'smax32', val: s32Print(r.s32max), omit: r.s32max === S32_MAX },
     { name: 'umin32', val: r.u32min, omit: r.u32min === 0n },
     { name: 'umax32', val: r.u32max, omit: r.u32max === U32_MAX },
   ];
@@ -80,7 +83,7 @@ export function formatReg(r: Reg, frameno: number, precise = false): string {
   }
   if (r.type !== 'scalar' && r.off) parts.push(`off=${r.off}`);
   if (r.type === 'pkt' || r.type === 'pkt_meta') parts.push(`r=${(r.range ?? 0) < 0 ? unum(BigInt.asUintN(64, BigInt(r.range ?? 0))) : (r.range ?? 0)}`);
-  if (r.type === 'ringbuf_mem' || r.type === 'ringbuf_mem_or_null') parts.push(`sz=${r.memSize ?? 0}`);
+  if (r.type === 'ringbuf_mem' || r.type === 'ringbuf_mem_or_null' || r.type === 'mem' || r.type === 'mem_or_null') parts.push(`sz=${r.memSize ?? 0}`);
   if (tnumIsConst(r.var)) {
     if (r.var.value) parts.push(`imm=${r.var.value.toString(16)}`);
   } else {

@@ -208,7 +208,10 @@ class Verifier implements CallEnv, PreciseEnv {
   }
 
   preciseSlot(frame: number, slot: number): void {
-    if (this.cur) markPrecise(this, this.cur, 0, [slot], frame);
+    // only a spilled scalar needs its origin tracked (STACK_ZERO is precise by itself)
+    const f = this.cur?.frames[frame];
+    if (!this.cur || !f || f.slotTypes[slot * 8 + 7] !== 1 || f.spilled[slot]?.type !== 'scalar') return;
+    markPrecise(this, this.cur, 0, [slot], frame);
   }
 
   noteStackAccess(frame: number, slot: number): void {
@@ -470,6 +473,8 @@ class Verifier implements CallEnv, PreciseEnv {
     entry.regs[10] = this.fp(0);
     let st: Path | undefined = { frames: [entry], pc: 0, prev: 0, refs: [], hist: [] };
     let fromPop = false;
+    /** The last instruction returned from a callee: its "from X to Y" line does not scratch the state. */
+    let fromExit = false;
     if (this.level === 1) this.lines.push('0: R1=ctx() R10=fp0');
     while (st) {
       if (++this.processed > (this.opts.complexityLimit ?? LIMIT)) this.reject(st.pc, `BPF program is too large. Processed ${this.processed} insn`);
@@ -486,9 +491,10 @@ class Verifier implements CallEnv, PreciseEnv {
       if (this.level > 1 && fromPop) {
         this.lines.push('', `from ${st.prev} to ${st.pc}:${formatState(st.frames[st.frames.length - 1]!, st.frames.length - 1, st.refs, { all: true, regs: 0, slots: new Set() })}`);
         this.insnLineOpen = false;
-        this.scratch = { all: true, regs: 0, slots: new Set() };
+        this.scratch = { all: !fromExit, regs: 0, slots: new Set() };
       }
       fromPop = false;
+      fromExit = false;
       if (this.jmpPoints.has(st.pc)) this.histNote = true;
       if (this.level > 1 && this.scratched()) this.printInsnState(st);
       if (this.level > 0) {
@@ -529,7 +535,7 @@ class Verifier implements CallEnv, PreciseEnv {
         fromPop = true;
         continue;
       }
-      if (this.insns[at]!.code === 0x95) fromPop = true; // a return to the caller prints "from X to Y"
+      if (this.insns[at]!.code === 0x95) fromPop = fromExit = true; // a return to the caller prints "from X to Y"
       st = next;
     }
   }
