@@ -127,9 +127,16 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
   const types: (BtfType | undefined)[] = base ? new Array<BtfType | undefined>(firstId).fill(undefined) : [undefined];
   let p = tStart;
   const end = tStart + typeLen;
+  // the type section in host order: read here, and kept for readers that walk every type
+  let words: Uint32Array;
+  if (le === HOST_LE) words = new Uint32Array(bytes.slice(tStart, end).buffer);
+  else {
+    words = new Uint32Array(typeLen / 4);
+    for (let k = 0; k < words.length; k++) words[k] = dv.getUint32(tStart + 4 * k, le);
+  }
   const u32 = (at: number): number => {
     if (at + 4 > end) throw new BtfError('TRUNCATED', 'type record runs past the type section', at, types.length);
-    return dv.getUint32(at, le);
+    return words[(at - tStart) >>> 2]!;
   };
   while (p < end) {
     const id = types.length;
@@ -195,12 +202,6 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
     }
   }
   const btf: Btf = { endian: le ? 'little' : 'big', version, flags: dv.getUint8(3), types, firstId, strings, stringBase: base ? base.stringBase + base.strings.length : 0, ...(base ? { base } : {}) };
-  let words: Uint32Array;
-  if (le === HOST_LE) words = new Uint32Array(bytes.slice(tStart, end).buffer);
-  else {
-    words = new Uint32Array(typeLen / 4);
-    for (let k = 0; k < words.length; k++) words[k] = dv.getUint32(tStart + 4 * k, le);
-  }
   rawTypes.set(btf, { types, words });
   return btf;
 }
