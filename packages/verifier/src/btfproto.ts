@@ -4,8 +4,8 @@
  * the facts about the program it is loaded as (license, sleepable, attach target). Program
  * BTF is parsed on first use only; the kernel's (vmlinux) BTF comes parsed in VerifyOptions.
  */
-import { btfString, parseBtf, resolveId, typeById, type Btf, type BtfType } from '@bpf/btf';
-import type { Program } from '@bpf/isa';
+import { btfFromProtos, btfString, parseBtf, resolveId, typeById, type Btf, type BtfType } from '@bpf/btf';
+import type { FuncInfo, Program } from '@bpf/isa';
 
 /** What a parameter or return type is, as the kernel's argument checks see it. */
 export type BtfArg =
@@ -110,6 +110,12 @@ export function describeFunc(btf: Btf, id: number): BtfFunc | undefined {
   };
 }
 
+/** The name and size of STRUCT `id`, if it is one. */
+export function structInfo(btf: Btf, id: number): { readonly name: string; readonly size: number } | undefined {
+  const t = typeById(btf, id);
+  return t?.kind === 'STRUCT' ? { name: t.nameOff ? btfString(btf, t.nameOff) : '', size: t.sizeOrType } : undefined;
+}
+
 /** The FUNC named `name` (the first one), if any. */
 export function funcByName(btf: Btf, name: string): BtfFunc | undefined {
   for (let id = btf.firstId; id < btf.types.length; id++) {
@@ -135,6 +141,8 @@ export interface LoadInfo {
   subprogFunc(k: number): BtfFunc | undefined;
   /** Whether the hook a struct_ops or LSM program implements returns void. */
   readonly attachReturnsVoid: boolean;
+  /** Global subprograms called so far (verified on their own after the main program). */
+  readonly calledGlobals: Set<number>;
 }
 
 interface LoadFacts {
@@ -146,21 +154,29 @@ interface LoadFacts {
 /** The load-time facts of `program`; the options win over what the program carries. */
 export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
   const carried = program as Program & { readonly sleepable?: boolean; readonly attachBtfId?: number; readonly structOpsMember?: number };
-  let parsed: Btf | null | undefined;
-  const progBtf = (): Btf | undefined => {
+  let parsed: { btf: Btf; funcInfo: readonly FuncInfo[] } | null | undefined;
+  // the program's BTF and func_info, or what its declared prototypes (assembly) amount to
+  const progInfo = (): { btf: Btf; funcInfo: readonly FuncInfo[] } | undefined => {
     if (parsed === undefined) {
       try {
-        parsed = program.btf ? parseBtf(program.btf.bytes) : null;
+        if (program.btf) parsed = { btf: parseBtf(program.btf.bytes), funcInfo: program.funcInfo ?? [] };
+        else if (program.protos?.length) parsed = btfFromProtos(program);
+        else parsed = null;
       } catch {
         parsed = null;
       }
     }
     return parsed ?? undefined;
   };
+  const progBtf = (): Btf | undefined => progInfo()?.btf;
+  const funcs = new Map<number, BtfFunc | undefined>();
   const subprogFunc = (k: number): BtfFunc | undefined => {
-    const btf = progBtf();
-    const fi = program.funcInfo?.[k];
-    return btf && fi ? describeFunc(btf, fi.typeId) : undefined;
+    if (!funcs.has(k)) {
+      const info = progInfo();
+      const fi = info?.funcInfo[k];
+      funcs.set(k, info && fi ? describeFunc(info.btf, fi.typeId) : undefined);
+    }
+    return funcs.get(k);
   };
   const kernelBtf = opts.kernelBtf;
   let attachReturnsVoid = false;
@@ -177,6 +193,7 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
     progBtf,
     subprogFunc,
     attachReturnsVoid,
+    calledGlobals: new Set(),
   };
 }
 

@@ -10,8 +10,8 @@ import { tnumIsConst } from './tnum.js';
 
 export const isNull = (r: Reg): boolean => r.type === 'scalar' && tnumIsConst(r.var) && r.var.value === 0n;
 
-export /** check_helper_mem_access for a helper argument of `size` bytes. */
-function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size: number, write: boolean, zeroOk: boolean): void {
+/** check_helper_mem_access for a helper argument of `size` bytes. */
+export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size: number, write: boolean, zeroOk: boolean, scratch = true): void {
   switch (r.type) {
     case 'pkt':
     case 'pkt_meta':
@@ -19,6 +19,7 @@ function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size:
     case 'map_value':
       return memRegion(env, pc, r, regno, r.off, size, r.map!.valueSize, zeroOk);
     case 'ringbuf_mem':
+    case 'mem':
       return memRegion(env, pc, r, regno, r.off, size, r.memSize ?? 0, zeroOk);
     case 'fp': {
       if (size === 0 && !zeroOk) env.reject(pc, 'invalid zero-sized read');
@@ -29,7 +30,7 @@ function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size:
         for (let at = lo; at < hi; at++) {
           const b = -at - 1;
           const slot = b >> 3;
-          env.scratchSlot(slot);
+          if (scratch) env.scratchSlot(slot);
           if (f.slotTypes[slot * 8 + 7] === SlotType.Spill) {
             for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
             f.spilled[slot] = undefined;
@@ -44,8 +45,8 @@ function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size:
   }
 }
 
-export /** Every register and spill holding reference `id` becomes unknown (release_reference). */
-function releaseReference(st: State, id: number): void {
+/** Every register and spill holding reference `id` becomes unknown (release_reference). */
+export function releaseReference(st: State, id: number): void {
   st.refs = st.refs.filter((x) => x.id !== id);
   for (const fr of st.frames) {
     fr.regs.forEach((r, k) => {

@@ -5,6 +5,7 @@
  */
 import { helperName, MAX_BPF_FUNC_REG_ARGS, type FuncProtoDecl, type Insn, type MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
+import { globalCall, isGlobal } from './global.js';
 import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, KFUNCS, type KfuncEnv } from './kfuncs.js';
 import type { Path } from './prune.js';
 import { HELPERS, type ArgType } from './helpers.js';
@@ -92,7 +93,7 @@ function checkArg(env: Env, st: State, f: Frame, t: ArgType, regno: number, pc: 
     case 'uninit_mem':
     case 'mem_or_null':
       if (t === 'mem_or_null' && isNull(r)) return;
-      typeCheck(env, pc, regno, r, ['fp', 'pkt', 'pkt_meta', 'map_value', 'ringbuf_mem'], MEM_TYPES);
+      typeCheck(env, pc, regno, r, ['fp', 'pkt', 'pkt_meta', 'map_value', 'ringbuf_mem', 'mem'], MEM_TYPES);
       return;
     case 'size':
     case 'size_or_zero': {
@@ -237,6 +238,14 @@ export function subprogCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numb
   const start = pc + i.imm + 1;
   const sub = env.subprogs.findIndex((s) => s.start === start);
   if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
+  if (isGlobal(env, sub)) {
+    // checked against its prototype, verified on its own later; all global functions return a scalar
+    globalCall(env, st, f, pc, sub);
+    clearCallerSaved(env, f);
+    f.regs[0] = UNKNOWN;
+    st.pc = pc + 1;
+    return st;
+  }
   passStackArgs(env, f, env.argCountOf(sub), pc);
   const callee = newFrame(sub, pc);
   for (let r = 1; r <= 5; r++) callee.regs[r] = f.regs[r]!;
@@ -329,8 +338,13 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
     env.reject(pc, ...st.refs.map((r) => `Unreleased reference id=${r.id} alloc_insn=${r.insn}`), 'BPF_EXIT instruction in main prog would lead to reference leak');
   }
   // a struct_ops or LSM hook returning void has no return value to check (check_return_code)
-  if (st.frames.length === 1 && env.load.attachReturnsVoid) return null;
+  if (st.frames.length === 1 && f.subprog === 0 && env.load.attachReturnsVoid) return null;
   const r0 = env.readReg(f, 0, pc);
+  // a global subprogram verified on its own returns a scalar, whatever the program type
+  if (st.frames.length === 1 && f.subprog !== 0) {
+    if (r0.type !== 'scalar') env.reject(pc, `At subprogram exit the register R0 is not a scalar value (${regTypeStr(r0)})`);
+    return null;
+  }
   if (st.frames.length === 1) {
     const range = retvalRange(env, attach);
     if (range) {

@@ -54,7 +54,7 @@ export function buildC(source: string): (Program & { readonly name: string })[] 
 }
 
 /** The kernel's verdict and first error for a program. */
-export function kernelVerdict(p: Program, opts: { license?: string } = {}): KernelVerdict {
+export function kernelVerdict(p: Program, opts: { license?: string; logLevel?: number } = {}): KernelVerdict {
   const k = kernelApi!.loadWithMaps(p, { logLevel: 1, ...opts });
   try {
     return { accepted: k.accepted, error: k.accepted ? undefined : k.error, log: k.log };

@@ -66,6 +66,10 @@ extern struct bpf_cpumask *bpf_cpumask_create(void) __ksym;
 extern void bpf_cpumask_release(struct bpf_cpumask *cpumask) __ksym;
 extern void bpf_rcu_read_lock(void) __ksym;
 extern void bpf_rcu_read_unlock(void) __ksym;
+extern void *bpf_obj_new_impl(__u64 local_type_id__k, void *meta__ign) __ksym;
+extern void bpf_obj_drop_impl(void *p__alloc, void *meta__ign) __ksym;
+struct foo { int a; long b; };
+#define bpf_obj_new(type) ((type *)bpf_obj_new_impl(__builtin_btf_type_id(*(type *)0, 0), 0))
 #define TP SEC("tp_btf/task_newtask")
 TP int task_ok(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; bpf_task_release(t); return 1; }
 TP int task_leak(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; return 1; }
@@ -104,6 +108,10 @@ SEC("tc") int tc_mask(void *ctx) { struct bpf_cpumask *m = bpf_cpumask_create();
 SEC("xdp") int xdp_cg(void *ctx) { struct cgroup *c = bpf_cgroup_from_id(1); if (c) bpf_cgroup_release(c); return 0; }
 SEC("kprobe/do_nanosleep") int kp_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 0; }
 SEC("cgroup_skb/ingress") int cgskb_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 1; }
+SEC("tc") int obj_ok(void *ctx) { struct foo *f = bpf_obj_new(struct foo); if (!f) return 0; f->a = 1; bpf_obj_drop_impl(f, 0); return 0; }
+SEC("tc") int obj_leak(void *ctx) { struct foo *f = bpf_obj_new(struct foo); if (!f) return 0; f->a = 1; return 0; }
+SEC("tc") int obj_nocheck(void *ctx) { struct foo *f = bpf_obj_new(struct foo); bpf_obj_drop_impl(f, 0); return 0; }
+SEC("tc") int obj_drop_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_obj_drop_impl(t, 0); return 0; }
 char _license[] SEC("license") = "GPL";
 `;
 

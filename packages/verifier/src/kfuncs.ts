@@ -8,9 +8,10 @@
  */
 import { btfFromProtos, kfuncs, type Btf } from '@bpf/btf';
 import type { FuncProtoDecl, ProgType } from '@bpf/isa';
-import { describeFunc, funcByName, type BtfArg, type BtfFunc, type LoadInfo } from './btfproto.js';
+import { describeFunc, funcByName, structInfo, type BtfArg, type BtfFunc, type LoadInfo } from './btfproto.js';
 import { helperMem, isNull, releaseReference } from './callargs.js';
 import type { Env } from './env.js';
+import { CTX_STRUCT } from './global.js';
 import { btfPtr, btfPtrType, mayBeNull } from './nullable.js';
 import { regTypeStr } from './print.js';
 import { pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
@@ -81,20 +82,20 @@ export interface KfuncEnv extends Env {
 
 const has = (info: KfuncInfo, f: KfuncFlag): boolean => info.flags.includes(f);
 
-/** `struct <name>` a program type's context is, as kfunc arguments name it (btf_is_prog_ctx_type). */
-const CTX_STRUCT: Partial<Record<ProgType, string>> = {
-  socket_filter: '__sk_buff',
-  sched_cls: '__sk_buff',
-  sched_act: '__sk_buff',
-  cgroup_skb: '__sk_buff',
-  xdp: 'xdp_md',
-  sock_ops: 'bpf_sock_ops',
-  cgroup_sock_addr: 'bpf_sock_addr',
-};
-
 interface KfuncMeta {
   releaseRegno?: number;
   refObjId?: number;
+  /** The value of a constant (`__k`) argument: bpf_obj_new's local type id. */
+  constArg?: bigint;
+}
+
+/** bpf_obj_new_impl: a `struct` of the program's own BTF, allocated (the kernel's MEM_ALLOC). */
+function objNew(env: KfuncEnv, pc: number, typeId: bigint | undefined): { readonly name: string; readonly size: number } {
+  const btf = env.load.progBtf();
+  if (!btf) env.reject(pc, 'bpf_obj_new/bpf_percpu_obj_new requires prog BTF');
+  const s = typeId === undefined ? undefined : structInfo(btf, Number(typeId));
+  if (!s) env.reject(pc, 'bpf_obj_new type ID argument must be of a struct');
+  return s;
 }
 
 const kfuncIds = new WeakMap<Btf, Map<string, number>>();
@@ -148,6 +149,14 @@ export function btfKfuncCall(env: KfuncEnv, st: State, f: Frame, pc: number, fn:
   else if (has(info, 'rcu_unlock')) env.reject(pc, `unmatched rcu read unlock (kernel function ${fn.name})`);
   if (meta.releaseRegno !== undefined) releaseReference(st, meta.refObjId!);
   const ret = fn.ret;
+  if (fn.name === 'bpf_obj_new_impl') {
+    // the allocated object: its size travels in memSize, which marks it MEM_ALLOC (nullable.ts)
+    const obj = objNew(env, pc, meta.constArg);
+    env.nextId(); // the nullable id, then replaced by the reference's (as the kernel does)
+    const id = env.nextId();
+    st.refs = [...st.refs, { id, insn: pc }];
+    return pointer(btfPtrType(obj.name, '', true), { id, refObjId: id, memSize: obj.size });
+  }
   if (has(info, 'acquire') && !(ret.kind === 'ptr' && ret.to.isStruct)) env.reject(pc, 'acquire kernel function does not return PTR_TO_BTF_ID');
   return returnValue(env, st, pc, fn, info, ret);
 }
@@ -183,10 +192,13 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   const r = f.regs[regno]!;
   env.scratchReg(regno);
   const t = p.type;
+  // is_kfunc_arg_ignore: `meta__ign` is the kernel's to fill
+  if (p.name.endsWith('__ign')) return;
   if (t.kind === 'scalar') {
     if (r.type !== 'scalar') env.reject(pc, `R${regno} is not a scalar`);
     if (p.name.endsWith('__k')) {
       if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} must be a known constant`);
+      meta.constArg = r.var.value;
       env.precise(regno);
     }
     return;
@@ -210,6 +222,12 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   }
   if (nullable && isNull(r)) return;
   const b = btfPtr(r.type);
+  if (p.name.endsWith('__alloc')) {
+    // KF_ARG_PTR_TO_ALLOC_BTF_ID: an object bpf_obj_new allocated, still held
+    if (!b || r.memSize === undefined) env.reject(pc, `arg#${k} expected pointer to allocated object`);
+    if (!r.refObjId) env.reject(pc, 'allocated object must be referenced');
+    return;
+  }
   if (b) {
     if (!to.isStruct) env.reject(pc, `kernel function ${fn.name} args#${k} pointer type ${to.btfKind} ${to.name} is not supported`);
     if ((trusted || rcu) && !isTrusted(r)) {

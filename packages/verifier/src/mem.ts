@@ -5,6 +5,7 @@
  */
 import type { Env } from './env.js';
 import { ctxAccess } from './ctx.js';
+import { btfPtr } from './nullable.js';
 import { regTypeStr } from './print.js';
 import { coerceToSize, coerceToSizeSx } from './scalar.js';
 import { known, S64_MIN, SlotType, STACK_SIZE, UNKNOWN, pointer, type Frame, type Reg, type State } from './state.js';
@@ -265,6 +266,7 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       break;
     }
     case 'ringbuf_mem':
+    case 'mem':
       memRegion(env, pc, r, regno, off, size, r.memSize ?? 0, false);
       out = a.write ? undefined : UNKNOWN;
       break;
@@ -286,6 +288,12 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       out = a.write ? undefined : UNKNOWN;
       break;
     default:
+      // an object bpf_obj_new allocated (a BTF pointer carrying its size): its bytes, like memory
+      if (r.memSize !== undefined && btfPtr(r.type) && !btfPtr(r.type)!.orNull) {
+        memRegion(env, pc, r, regno, off, size, r.memSize, false);
+        out = a.write ? undefined : UNKNOWN;
+        break;
+      }
       env.reject(pc, `R${regno} invalid mem access '${regTypeStr(r)}'`);
   }
   if (!a.intoReg || a.write || !out) return out;

@@ -22,12 +22,13 @@ export function btfPtr(t: RegType): { readonly flag: '' | 'trusted_' | 'rcu_' | 
 export const btfPtrType = (struct: string, flag: '' | 'trusted_' | 'rcu_' | 'untrusted_' = '', orNull = false): RegType =>
   `${flag}ptr_${orNull ? 'or_null_' : ''}${struct}` as RegType;
 
-export const mayBeNull = (r: Reg): boolean => r.type === 'map_value_or_null' || r.type === 'ringbuf_mem_or_null' || btfPtr(r.type)?.orNull === true;
+export const mayBeNull = (r: Reg): boolean => r.type === 'map_value_or_null' || r.type === 'ringbuf_mem_or_null' || r.type === 'mem_or_null' || btfPtr(r.type)?.orNull === true;
 
 /** The register after a null check proved it non-NULL (its nullable id dropped). */
 export function nonNull(r: Reg): Reg {
   const { id: _id, ...rest } = r;
   if (r.type === 'ringbuf_mem_or_null') return { ...rest, type: 'ringbuf_mem' };
+  if (r.type === 'mem_or_null') return { ...rest, type: 'mem' };
   if (r.type === 'map_value_or_null') {
     // a lookup in a map-in-map yields the inner map (the kernel's inner_map_meta, which has no name)
     const inner = (r.map as MapWithInner | undefined)?.inner;

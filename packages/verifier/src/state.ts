@@ -20,6 +20,9 @@ export type RegType =
   | 'pkt_meta'
   | 'ringbuf_mem'
   | 'ringbuf_mem_or_null'
+  /** PTR_TO_MEM (a global function's pointer argument), `memSize` bytes. */
+  | 'mem'
+  | 'mem_or_null'
   | 'func'
   /** PTR_TO_BTF_ID as the kernel names it: `trusted_ptr_task_struct`, `ptr_or_null_cgroup` (nullable.ts). */
   | `${'' | 'trusted_' | 'rcu_' | 'untrusted_'}ptr_${string}`;

@@ -14,6 +14,7 @@ import type { Btf } from '@bpf/btf';
 import { loadInfo, type LoadInfo } from './btfproto.js';
 import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './calls.js';
 import { VerifierReject } from './env.js';
+import { entryLine, globalEntry, isGlobal, verifyCalledGlobals } from './global.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
 import { markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
@@ -242,6 +243,7 @@ class Verifier implements CallEnv, PreciseEnv {
     try {
       this.structural();
       this.explore();
+      verifyCalledGlobals(this, (k) => this.explore(k));
       this.afterChecks();
     } catch (e) {
       if (!(e instanceof VerifierReject)) throw e;
@@ -467,15 +469,18 @@ class Verifier implements CallEnv, PreciseEnv {
     return this.scratch.all || this.scratch.regs !== 0 || this.scratch.slots.size > 0;
   }
 
-  private explore(): void {
-    const entry = newFrame(0, -1);
-    entry.regs[1] = pointer('ctx');
+  /** Explore every path from the main program's entry, or from global subprogram `sub`'s (global.ts). */
+  private explore(sub = 0): void {
+    const entry = sub ? globalEntry(this, sub) : newFrame(0, -1);
+    if (!sub) entry.regs[1] = pointer('ctx');
     entry.regs[10] = this.fp(0);
-    let st: Path | undefined = { frames: [entry], pc: 0, prev: 0, refs: [], hist: [] };
+    const start = this.subprogs[sub]!.start;
+    this.scratch = { all: true, regs: 0, slots: new Set() };
+    let st: Path | undefined = { frames: [entry], pc: start, prev: start, refs: [], hist: [] };
     let fromPop = false;
     /** The last instruction returned from a callee: its "from X to Y" line does not scratch the state. */
     let fromExit = false;
-    if (this.level === 1) this.lines.push('0: R1=ctx() R10=fp0');
+    if (this.level === 1) this.lines.push(sub ? entryLine(this, entry) : '0: R1=ctx() R10=fp0');
     while (st) {
       if (++this.processed > (this.opts.complexityLimit ?? LIMIT)) this.reject(st.pc, `BPF program is too large. Processed ${this.processed} insn`);
       if (this.prunePoints.has(st.pc) && this.visited(st)) {
@@ -612,8 +617,10 @@ class Verifier implements CallEnv, PreciseEnv {
       }
       case 'call':
         if (op.target === 'subprog') {
+          const depth = st.frames.length;
           const next = subprogCall(this, st, f, i, pc);
-          this.scratch = { all: true, regs: 0, slots: new Set() };
+          // entering a callee prints its whole state (a global function's call does not enter it)
+          if (next.frames.length > depth) this.scratch = { all: true, regs: 0, slots: new Set() };
           return next;
         }
         if (op.target === 'kfunc') return kfuncCall(this, st, f, i, pc);
@@ -638,6 +645,7 @@ class Verifier implements CallEnv, PreciseEnv {
     if (pseudo === 4) {
       if (!this.hasFuncInfo) this.reject(pc, 'missing btf func_info');
       const sub = this.subprogs.findIndex((s) => s.start === pc + i.imm + 1);
+      if (isGlobal(this, sub)) this.reject(pc, 'callback function not static');
       f.regs[i.dst] = pointer('func', { subprog: sub });
       return;
     }
