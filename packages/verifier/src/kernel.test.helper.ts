@@ -18,7 +18,7 @@ export interface KernelVerdict {
 }
 
 interface KernelApi {
-  loadWithMaps(p: Program, opts?: { logLevel?: number; license?: string }): { accepted: boolean; error?: string; log: string; close(): void };
+  loadWithMaps(p: Program, opts?: { logLevel?: number; license?: string; flags?: number }): { accepted: boolean; error?: string; log: string; close(): void };
 }
 interface ElfApi {
   loadPrograms(bytes: Uint8Array, opts: { kernelBtf: Uint8Array; kallsyms?: ReadonlyMap<string, bigint> }): (Program & { readonly name: string })[];
@@ -55,7 +55,9 @@ export function buildC(source: string): (Program & { readonly name: string })[] 
 
 /** The kernel's verdict and first error for a program. */
 export function kernelVerdict(p: Program, opts: { license?: string; logLevel?: number } = {}): KernelVerdict {
-  const k = kernelApi!.loadWithMaps(p, { logLevel: 1, ...opts });
+  // BPF_F_SLEEPABLE for programs whose section says so (SEC("syscall"), "fentry.s/...")
+  const sleepable = (p as { readonly sleepable?: boolean }).sleepable === true;
+  const k = kernelApi!.loadWithMaps(p, { logLevel: 1, ...(sleepable ? { flags: 1 << 4 } : {}), ...opts });
   try {
     return { accepted: k.accepted, error: k.accepted ? undefined : k.error, log: k.log };
   } finally {

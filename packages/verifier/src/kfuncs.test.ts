@@ -66,6 +66,7 @@ extern struct bpf_cpumask *bpf_cpumask_create(void) __ksym;
 extern void bpf_cpumask_release(struct bpf_cpumask *cpumask) __ksym;
 extern void bpf_rcu_read_lock(void) __ksym;
 extern void bpf_rcu_read_unlock(void) __ksym;
+extern int bpf_copy_from_user_str(void *dst, __u32 dst__sz, const void *unsafe_ptr__ign, __u64 flags) __ksym;
 extern void *bpf_obj_new_impl(__u64 local_type_id__k, void *meta__ign) __ksym;
 extern void bpf_obj_drop_impl(void *p__alloc, void *meta__ign) __ksym;
 struct foo { int a; long b; };
@@ -101,13 +102,17 @@ TP int rcu_nested(void *ctx) { bpf_rcu_read_lock(); bpf_rcu_read_lock(); bpf_rcu
 TP int rcu_noexit(void *ctx) { bpf_rcu_read_lock(); return 0; }
 SEC("socket") int sock_kfunc(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 0; }
 SEC("socket") int sock_rcu(void *ctx) { bpf_rcu_read_lock(); bpf_rcu_read_unlock(); return 0; }
-SEC("syscall.s") int sys_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 0; }
-SEC("syscall.s") int sys_mask(void *ctx) { struct bpf_cpumask *m = bpf_cpumask_create(); if (m) bpf_cpumask_release(m); return 0; }
+SEC("syscall") int sys_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 0; }
+SEC("syscall") int sys_mask(void *ctx) { struct bpf_cpumask *m = bpf_cpumask_create(); if (m) bpf_cpumask_release(m); return 0; }
 SEC("tc") int tc_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 0; }
 SEC("tc") int tc_mask(void *ctx) { struct bpf_cpumask *m = bpf_cpumask_create(); if (m) bpf_cpumask_release(m); return 0; }
 SEC("xdp") int xdp_cg(void *ctx) { struct cgroup *c = bpf_cgroup_from_id(1); if (c) bpf_cgroup_release(c); return 0; }
 SEC("kprobe/do_nanosleep") int kp_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 0; }
 SEC("cgroup_skb/ingress") int cgskb_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_task_release(t); return 1; }
+TP int sl_nonsleep(void *ctx) { char buf[16]; return bpf_copy_from_user_str(buf, sizeof(buf), (void *)0x1000, 0); }
+SEC("syscall") int sl_ok(void *ctx) { char buf[16]; return bpf_copy_from_user_str(buf, sizeof(buf), (void *)0x1000, 0); }
+SEC("syscall") int sl_in_rcu(void *ctx) { char buf[16]; bpf_rcu_read_lock(); int r = bpf_copy_from_user_str(buf, sizeof(buf), (void *)0x1000, 0); bpf_rcu_read_unlock(); return r; }
+SEC("syscall") int sl_bigsz(void *ctx) { char buf[16]; return bpf_copy_from_user_str(buf, 32, (void *)0x1000, 0); }
 SEC("tc") int obj_ok(void *ctx) { struct foo *f = bpf_obj_new(struct foo); if (!f) return 0; f->a = 1; bpf_obj_drop_impl(f, 0); return 0; }
 SEC("tc") int obj_leak(void *ctx) { struct foo *f = bpf_obj_new(struct foo); if (!f) return 0; f->a = 1; return 0; }
 SEC("tc") int obj_nocheck(void *ctx) { struct foo *f = bpf_obj_new(struct foo); bpf_obj_drop_impl(f, 0); return 0; }

@@ -10,7 +10,7 @@ import { btfFromProtos, kfuncs, type Btf } from '@bpf/btf';
 import type { FuncProtoDecl, ProgType } from '@bpf/isa';
 import { describeFunc, funcByName, structInfo, type BtfArg, type BtfFunc, type LoadInfo } from './btfproto.js';
 import { helperMem, isNull, releaseReference } from './callargs.js';
-import type { Env } from './env.js';
+import { VerifierReject, type Env } from './env.js';
 import { CTX_STRUCT } from './global.js';
 import { btfPtr, btfPtrType, mayBeNull } from './nullable.js';
 import { regTypeStr } from './print.js';
@@ -26,9 +26,9 @@ export interface KfuncInfo {
 }
 
 /** register_btf_kfunc_id_set(..., &generic_kfunc_set): the hooks it is registered for (6.18). */
-const GENERIC: readonly ProgType[] = ['tracing', 'lsm', 'sched_cls', 'sched_act', 'xdp', 'struct_ops', 'cgroup_skb'];
-/** kernel/bpf/cpumask.c: tracing (and LSM, the same hook) and struct_ops. */
-const CPUMASK: readonly ProgType[] = ['tracing', 'lsm', 'struct_ops'];
+const GENERIC: readonly ProgType[] = ['tracing', 'lsm', 'sched_cls', 'sched_act', 'xdp', 'struct_ops', 'syscall', 'cgroup_skb'];
+/** kernel/bpf/cpumask.c: tracing (and LSM, the same hook), struct_ops and syscall. */
+const CPUMASK: readonly ProgType[] = ['tracing', 'lsm', 'struct_ops', 'syscall'];
 const ACQ_NULL: readonly KfuncFlag[] = ['acquire', 'ret_null'];
 const ACQ_RCU_NULL: readonly KfuncFlag[] = ['acquire', 'rcu', 'ret_null'];
 const RELEASE: readonly KfuncFlag[] = ['release'];
@@ -247,7 +247,12 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     const size = f.regs[regno + 1]!;
     if (size.type !== 'scalar') env.reject(pc, `R${regno + 1} is not a scalar`);
     if (size.smin < 0n) env.reject(pc, `R${regno + 1} min value is negative, either use unsigned or 'var &= const'`);
-    helperMem(env, st, pc, regno, r, Number(size.umax), false, false);
+    try {
+      helperMem(env, st, pc, regno, r, Number(size.umax), false, false);
+    } catch (e) {
+      if (!(e instanceof VerifierReject)) throw e;
+      env.reject(pc, ...e.lines, `arg#${k} arg#${k + 1} memory, len pair leads to invalid memory access`);
+    }
     env.precise(regno + 1);
     return;
   }
