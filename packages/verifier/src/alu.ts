@@ -21,14 +21,16 @@ const BPF_MAX_VAR_OFF = 1n << 29n;
 const fls64 = (x: bigint): number => (x === 0n ? 0 : x.toString(2).length);
 
 /** assign_scalar_id_before_mov: give a non-constant scalar an id so that copies stay linked. */
-function withId(env: Env, r: Reg): Reg {
+function withId(env: Env, r0: Reg): Reg {
+  // a register already linked with an offset starts a new link (one `+= K` per link)
+  const r = r0.type === 'scalar' && r0.addConst ? clearId(r0) : r0;
   if (r.type === 'scalar' && !r.id && !tnumIsConst(r.var)) return { ...r, id: env.nextId() };
   return r;
 }
 
 function clearId(r: Reg): Reg {
-  if (!r.id) return r;
-  const { id: _id, addConst: _a, ...rest } = r;
+  if (!r.id && !r.addConst) return r;
+  const { id: _id, addConst: _a, addConst32: _b, ...rest } = r;
   return { ...rest, off: r.type === 'scalar' ? 0 : r.off };
 }
 
@@ -106,12 +108,13 @@ export function checkAlu(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): vo
     return;
   }
   let out = scalarAlu(op.op, dst, src, !op.is64);
-  // `rX += K` and `rX -= K` keep rX linked to its copies with a known delta (BPF_ADD_CONST)
-  if ((op.op === 'add' || op.op === 'sub') && op.is64 && dst.id && tnumIsConst(src.var) && out !== UNKNOWN) {
-    const val = BigInt.asIntN(64, src.var.value);
+  // `rX += K` and `rX -= K` (also 32-bit) keep rX linked to its copies with a known delta (BPF_ADD_CONST)
+  const srcConst = op.is64 ? tnumIsConst(src.var) : (src.var.mask & 0xffffffffn) === 0n;
+  if ((op.op === 'add' || op.op === 'sub') && dst.id && srcConst && out !== UNKNOWN) {
+    const val = op.is64 ? BigInt.asIntN(64, src.var.value) : BigInt.asIntN(32, src.var.value);
     const off = op.op === 'sub' ? -val : val;
     if (dst.addConst || val < -0x80000000n || val > 0x7fffffffn || (op.op === 'sub' && val === -0x80000000n)) out = clearId(out);
-    else out = { ...out, id: dst.id, addConst: true, off: Number(off) };
+    else out = { ...clearId(out), id: dst.id, addConst: true, ...(op.is64 ? {} : { addConst32: true }), off: Number(off) };
   } else out = clearId(out);
   f.regs[i.dst] = out;
 }

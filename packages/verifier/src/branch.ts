@@ -70,6 +70,8 @@ function syncLinked(st: State, knownReg: Reg, self: Reg): void {
   if (knownReg.type !== 'scalar' || !knownReg.id) return;
   forEachReg(st, (r) => {
     if (r === self || r.type !== 'scalar' || r.id !== knownReg.id) return r;
+    // links made by 32-bit adds are only followed between registers with the same offset
+    if (r.addConst32 || knownReg.addConst32) return r.off === knownReg.off && !!r.addConst32 === !!knownReg.addConst32 ? knownReg : r;
     if ((!r.addConst && !knownReg.addConst) || r.off === knownReg.off) return knownReg;
     const moved = scalarAddConst(knownReg, BigInt((r.off | 0) - (knownReg.off | 0)));
     return { ...moved, id: r.id, off: r.off, addConst: r.addConst };

@@ -133,6 +133,11 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
   if (reg && at % 8 === 0 && reg.type === 'scalar') {
     const fits = fls64(reg.umax) <= size * 8;
     let v = reg;
+    // assign_scalar_id_before_mov: a link with an offset cannot be shared, the spill starts a new one
+    if (fits && v.addConst) {
+      const { id: _id, addConst: _a, addConst32: _b, ...rest } = v;
+      v = { ...rest, off: 0 };
+    }
     if (fits && !v.id && !tnumIsConst(v.var)) {
       v = { ...v, id: env.nextId() };
       // the source register shares the new id

@@ -59,7 +59,7 @@ function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap): boolean {
   if (c.type === 'not_init' || o.type !== c.type) return false;
   if (o.type === 'scalar') {
     if (!precise) return true;
-    if ((o.addConst ?? false) !== (c.addConst ?? false) || (o.addConst && o.off !== c.off)) return false;
+    if ((o.addConst ?? false) !== (c.addConst ?? false) || (o.addConst32 ?? false) !== (c.addConst32 ?? false) || (o.addConst && o.off !== c.off)) return false;
     if (!ids.checkScalar(o.id, c.id)) return false;
     return rangeWithin(o, c) && tnumIn(o.var, c.var);
   }
@@ -122,7 +122,14 @@ const UNBOUND_SCALAR: Reg = {
 };
 
 /** states_equal in the kernel's NOT_EXACT sense, looking at live registers and slots only. */
-export function statesEqual(cp: Checkpoint, cur: State, liveRegs: (frame: number) => number, liveSlot: (frame: number, slot: number) => boolean): boolean {
+export function statesEqual(
+  cp: Checkpoint,
+  cur: State,
+  liveRegs: (frame: number) => number,
+  liveSlot: (frame: number, slot: number) => boolean,
+  /** The program loads stack arguments (r11) somewhere: only then does no_stack_arg_load matter. */
+  stackArgLoads = true,
+): boolean {
   const old = cp.state;
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length || !old.rcuLock !== !cur.rcuLock) return false;
   const ids = new IdMap();
@@ -132,7 +139,7 @@ export function statesEqual(cp: Checkpoint, cur: State, liveRegs: (frame: number
     const c = cur.frames[k]!;
     if (o.callsite !== c.callsite || o.subprog !== c.subprog) return false;
     // spec/stack-args.md §4.8: a state that may still load stack args is not covered by one that may not
-    if (!o.noStackArgLoad && c.noStackArgLoad) return false;
+    if (stackArgLoads && !o.noStackArgLoad && c.noStackArgLoad) return false;
   }
   for (let k = 0; k < old.frames.length; k++) {
     const o = old.frames[k]!;

@@ -48,6 +48,8 @@ export interface Reg {
   readonly id?: number;
   /** A linked scalar that is its id's value plus `off` (the kernel's BPF_ADD_CONST). */
   readonly addConst?: boolean;
+  /** The link came from a 32-bit `wX += K` (the kernel's BPF_ADD_CONST32). */
+  readonly addConst32?: boolean;
   /** Bytes known to be in bounds after a packet pointer (negative: the kernel's AT/BEYOND_PKT_END). */
   readonly range?: number;
   /** Reference this pointer holds (acquired by e.g. bpf_ringbuf_reserve). */
@@ -167,7 +169,7 @@ export function stateKey(s: State, live?: (frame: number, reg: number) => boolea
     if (r === undefined) return '_';
     if (r.type === 'not_init') return '.';
     if (r.type === 'scalar' && r.var.mask === 0n && !r.id) return String(r.var.value);
-    return `${r.type}:${r.off}:${r.var.value}/${r.var.mask}:${r.smin}:${r.smax}:${r.umin}:${r.umax}:${r.s32min}:${r.s32max}:${r.u32min}:${r.u32max}:${r.frame ?? ''}:${r.map?.name ?? ''}:${id(r.id)}${r.addConst ? '+' : ''}:${r.range ?? ''}:${id(r.refObjId)}:${r.memSize ?? ''}:${r.subprog ?? ''}`;
+    return `${r.type}:${r.off}:${r.var.value}/${r.var.mask}:${r.smin}:${r.smax}:${r.umin}:${r.umax}:${r.s32min}:${r.s32max}:${r.u32min}:${r.u32max}:${r.frame ?? ''}:${r.map?.name ?? ''}:${id(r.id)}${r.addConst ? (r.addConst32 ? '+32' : '+') : ''}:${r.range ?? ''}:${id(r.refObjId)}:${r.memSize ?? ''}:${r.subprog ?? ''}`;
   };
   let out = '';
   s.frames.forEach((f, k) => {

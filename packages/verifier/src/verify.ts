@@ -110,6 +110,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private cur?: Path;
   private stackNote?: { frame: number; slot: number };
   private readonly prunePoints = new Set<number>();
+  /** Whether any instruction loads an incoming stack argument (`rX = *(u64 *)(r11 + off)`). */
+  private readonly stackArgLoads: boolean;
   /** Instructions whose visits are recorded in the jump history (the kernel's jmp points). */
   private readonly jmpPoints = new Set<number>();
   /** Instructions that force a checkpoint (may_goto, callback-calling helpers). */
@@ -137,6 +139,7 @@ class Verifier implements CallEnv, PreciseEnv {
     this.slotsWritten = this.subprogs.map(() => 0);
     this.slotsRequired = this.subprogs.map(() => 0);
     this.level = opts.logLevel ?? 1;
+    this.stackArgLoads = this.insns.some((x) => (x.code & 7) === 1 && x.src === 11);
     this.trace = this.level >= 2 ? (line: string): void => this.log2(line) : undefined;
     this.load = loadInfo(program, opts);
   }
@@ -379,6 +382,8 @@ class Verifier implements CallEnv, PreciseEnv {
 
   private liveSlot(st: State, frame: number, slot: number): boolean {
     const l = this.liveness;
+    // at an exit the returning frame's stack is gone, whatever escaped
+    if (frame === st.frames.length - 1 && this.insns[st.pc]?.code === 0x95) return false;
     if (!l || frame !== st.frames.length - 1 || l.escapes[st.frames[frame]!.subprog]) return true;
     const w = l.stackLiveIn[st.pc * 2 + (slot >> 5)];
     return w === undefined || ((w >>> (slot & 31)) & 1) === 1;
@@ -405,7 +410,7 @@ class Verifier implements CallEnv, PreciseEnv {
         key ??= this.key(st);
         if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
-      } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot))) {
+      } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads)) {
         cp.hits++;
         if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
         propagatePrecision(
