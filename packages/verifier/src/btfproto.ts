@@ -17,6 +17,8 @@ export type BtfArg =
 
 /** The type a pointer points to (modifiers and typedefs skipped). */
 export interface BtfTarget {
+  /** Its type id (modifiers and typedefs skipped; 0 for void). */
+  readonly id: number;
   /** btf_type_str: `STRUCT`, `INT`, `UNKNOWN` for void, ... */
   readonly btfKind: string;
   readonly name: string;
@@ -77,10 +79,12 @@ export function describeArg(btf: Btf, id: number): BtfArg {
   if (!t) return { kind: 'void' };
   if (isScalar(t)) return { kind: 'scalar', size: t.sizeOrType };
   if (t.kind === 'PTR') {
-    const to = typeById(btf, resolveId(btf, t.sizeOrType));
+    const toId = resolveId(btf, t.sizeOrType);
+    const to = typeById(btf, toId);
     return {
       kind: 'ptr',
       to: {
+        id: toId,
         btfKind: kindStr(to),
         name: to && to.nameOff ? btfString(btf, to.nameOff) : '',
         isStruct: to?.kind === 'STRUCT',
@@ -143,6 +147,11 @@ export interface LoadInfo {
   readonly attachReturnsVoid: boolean;
   /** Global subprograms called so far (verified on their own after the main program). */
   readonly calledGlobals: Set<number>;
+  /**
+   * A tracing program's context slot `off` (btf_ctx_access): the argument of the function or
+   * tracepoint it attaches to, from the kernel's BTF; undefined when that is unknown.
+   */
+  tracingArg(off: number): { readonly func: string; readonly arg: number; readonly type: BtfArg } | undefined;
 }
 
 interface LoadFacts {
@@ -194,6 +203,7 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
     subprogFunc,
     attachReturnsVoid,
     calledGlobals: new Set(),
+    tracingArg: (off) => (program.type === 'tracing' && kernelBtf && carried.attachBtfId !== undefined ? tracingArg(kernelBtf, carried.attachBtfId, program.expectedAttachType, off) : undefined),
   };
 }
 
@@ -206,4 +216,83 @@ function hookReturn(btf: Btf, id: number, member: number | undefined): BtfArg | 
   const ptr = m && typeById(btf, resolveId(btf, m.type));
   const proto = ptr?.kind === 'PTR' ? typeById(btf, resolveId(btf, ptr.sizeOrType)) : undefined;
   return proto?.kind === 'FUNC_PROTO' ? describeArg(btf, proto.sizeOrType) : undefined;
+}
+
+/**
+ * The argument in context slot `off` of a tracing program: a raw tracepoint's `btf_trace_<tp>`
+ * typedef (its first parameter is the tracepoint's private data, not an argument) or an
+ * fentry/fexit target FUNC (fexit's slot after the arguments is the return value).
+ */
+function tracingArg(btf: Btf, attachId: number, attach: string | undefined, off: number): { readonly func: string; readonly arg: number; readonly type: BtfArg } | undefined {
+  if (off % 8 !== 0) return undefined;
+  const k = off / 8;
+  const t = typeById(btf, attachId);
+  if (!t) return undefined;
+  if (t.kind === 'TYPEDEF') {
+    const ptr = typeById(btf, resolveId(btf, t.sizeOrType));
+    const proto = ptr?.kind === 'PTR' ? typeById(btf, resolveId(btf, ptr.sizeOrType)) : undefined;
+    if (proto?.kind !== 'FUNC_PROTO') return undefined;
+    const p = proto.params[k + 1];
+    return p ? { func: btfString(btf, t.nameOff).replace(/^btf_trace_/, ''), arg: k, type: describeArg(btf, p.type) } : undefined;
+  }
+  const fn = describeFunc(btf, attachId);
+  if (!fn) return undefined;
+  if (k < fn.params.length) return { func: fn.name, arg: k, type: fn.params[k]!.type };
+  return attach === 'trace_fexit' && k === fn.params.length ? { func: fn.name, arg: k, type: fn.ret } : undefined;
+}
+
+const structIds = new WeakMap<Btf, Map<string, number>>();
+
+/** The id of the kernel struct named `name` (cached per BTF). */
+function structId(btf: Btf, name: string): number | undefined {
+  let m = structIds.get(btf);
+  if (!m) {
+    m = new Map();
+    for (let id = btf.firstId; id < btf.types.length; id++) {
+      const t = btf.types[id];
+      if (t?.kind === 'STRUCT' && t.nameOff && !m.has(btfString(btf, t.nameOff))) m.set(btfString(btf, t.nameOff), id);
+    }
+    structIds.set(btf, m);
+  }
+  return m.get(name);
+}
+
+/**
+ * A read of `size` bytes at `off` of kernel struct `name` (btf_struct_walk): a scalar field,
+ * a pointer to a struct, or why it is refused. Bit fields and unions read as scalars.
+ */
+export function structFieldRead(btf: Btf, name: string, off: number, size: number): { readonly kind: 'scalar' } | { readonly kind: 'ptr'; readonly to: string } | { readonly error: string } {
+  const id = structId(btf, name);
+  const t = id === undefined ? undefined : typeById(btf, id);
+  if (t?.kind !== 'STRUCT') return { kind: 'scalar' };
+  if (off < 0 || off + size > t.sizeOrType) return { error: `access beyond struct ${name} at off ${off} size ${size}` };
+  let cur: BtfType = t;
+  let at = off;
+  for (let depth = 0; depth < MAX_RESOLVE_DEPTH; depth++) {
+    if (cur.kind !== 'STRUCT' && cur.kind !== 'UNION') return { kind: 'scalar' };
+    const bitfields = cur.kindFlag;
+    const m: { readonly type: number; readonly offset: number } | undefined = cur.members.find((x) => {
+      const start = (bitfields ? x.offset & 0xffffff : x.offset) / 8;
+      const msize = sizeOfType(btf, typeById(btf, resolveId(btf, x.type))) ?? 0;
+      return at >= Math.floor(start) && at < Math.floor(start) + Math.max(msize, 1);
+    });
+    if (!m) return { kind: 'scalar' };
+    const mt = typeById(btf, resolveId(btf, m.type));
+    at -= Math.floor((bitfields ? m.offset & 0xffffff : m.offset) / 8);
+    if (mt?.kind === 'PTR') {
+      const to = typeById(btf, resolveId(btf, mt.sizeOrType));
+      return at === 0 && size === 8 && to?.kind === 'STRUCT' ? { kind: 'ptr', to: btfString(btf, to.nameOff) } : { kind: 'scalar' };
+    }
+    if (mt?.kind === 'ARRAY') {
+      const et = typeById(btf, resolveId(btf, mt.elemType));
+      const es = sizeOfType(btf, et) ?? 1;
+      if (et?.kind !== 'STRUCT' && et?.kind !== 'UNION') return { kind: 'scalar' };
+      at %= es;
+      cur = et;
+      continue;
+    }
+    if (mt?.kind !== 'STRUCT' && mt?.kind !== 'UNION') return { kind: 'scalar' };
+    cur = mt;
+  }
+  return { kind: 'scalar' };
 }

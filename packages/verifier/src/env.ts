@@ -3,6 +3,7 @@
  * the program, the id generator, the scratch marks the log prints, and rejection.
  */
 import type { AnalysedSubprog, Insn, MapDef, ProgType } from '@bpf/isa';
+import type { LoadInfo } from './btfproto.js';
 import type { Frame, Reg, State } from './state.js';
 
 /** A rejection: the log lines the kernel prints, the last one being the error. */
@@ -21,6 +22,8 @@ export interface Env {
   readonly subprogs: readonly AnalysedSubprog[];
   readonly maps: readonly MapDef[];
   readonly type: ProgType;
+  /** License, sleepable, BTF of the program and of the kernel (btfproto.ts). */
+  readonly load: LoadInfo;
   /** Whether the program was loaded with BTF func_info. */
   readonly hasFuncInfo: boolean;
   /** Deepest stack byte each subprogram touches. */

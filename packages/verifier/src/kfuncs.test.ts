@@ -113,6 +113,12 @@ TP int sl_nonsleep(void *ctx) { char buf[16]; return bpf_copy_from_user_str(buf,
 SEC("syscall") int sl_ok(void *ctx) { char buf[16]; return bpf_copy_from_user_str(buf, sizeof(buf), (void *)0x1000, 0); }
 SEC("syscall") int sl_in_rcu(void *ctx) { char buf[16]; bpf_rcu_read_lock(); int r = bpf_copy_from_user_str(buf, sizeof(buf), (void *)0x1000, 0); bpf_rcu_read_unlock(); return r; }
 SEC("syscall") int sl_bigsz(void *ctx) { char buf[16]; return bpf_copy_from_user_str(buf, 32, (void *)0x1000, 0); }
+struct task_struct { int pid; struct task_struct *parent; } __attribute__((preserve_access_index));
+TP int tr_pid(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->pid; }
+TP int tr_acq(__u64 *ctx) { struct task_struct *t = bpf_task_acquire((void *)ctx[0]); if (t) bpf_task_release(t); return 0; }
+TP int tr_parent_acq(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; struct task_struct *p = bpf_task_acquire(t->parent); if (p) bpf_task_release(p); return 0; }
+TP int tr_write(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; t->pid = 1; return 0; }
+TP int tr_parent_pid(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->parent->pid; }
 SEC("tc") int obj_ok(void *ctx) { struct foo *f = bpf_obj_new(struct foo); if (!f) return 0; f->a = 1; bpf_obj_drop_impl(f, 0); return 0; }
 SEC("tc") int obj_leak(void *ctx) { struct foo *f = bpf_obj_new(struct foo); if (!f) return 0; f->a = 1; return 0; }
 SEC("tc") int obj_nocheck(void *ctx) { struct foo *f = bpf_obj_new(struct foo); bpf_obj_drop_impl(f, 0); return 0; }
@@ -120,7 +126,7 @@ SEC("tc") int obj_drop_task(void *ctx) { struct task_struct *t = bpf_task_from_p
 char _license[] SEC("license") = "GPL";
 `;
 
-describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('kfuncs with prototypes from vmlinux BTF: the kernel verdict and message, program by program', () => {
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('kfuncs with prototypes from vmlinux BTF, tp_btf arguments typed from BTF: the kernel verdict and message, program by program', () => {
   const programs = buildC(KFUNC_C);
   it.each(programs.map((p) => [p.name, p] as const))('%s', (_n, p) => {
     const kernel = kernelVerdict(p);

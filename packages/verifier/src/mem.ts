@@ -5,6 +5,7 @@
  */
 import type { Env } from './env.js';
 import { ctxAccess } from './ctx.js';
+import { kernelStructRead, tracingCtxArg } from './btfmem.js';
 import { btfPtr } from './nullable.js';
 import { regTypeStr } from './print.js';
 import { coerceToSize, coerceToSizeSx } from './scalar.js';
@@ -133,11 +134,6 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
   if (reg && at % 8 === 0 && reg.type === 'scalar') {
     const fits = fls64(reg.umax) <= size * 8;
     let v = reg;
-    // assign_scalar_id_before_mov: a link with an offset cannot be shared, the spill starts a new one
-    if (fits && v.addConst) {
-      const { id: _id, addConst: _a, addConst32: _b, ...rest } = v;
-      v = { ...rest, off: 0 };
-    }
     if (fits && !v.id && !tnumIsConst(v.var)) {
       v = { ...v, id: env.nextId() };
       // the source register shares the new id
@@ -281,6 +277,7 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       if (!res.ok) env.reject(pc, `invalid bpf_context access off=${off} size=${size}`);
       if (!a.write) out = res.ptr ? pointer(res.ptr, { range: 0 }) : UNKNOWN;
       if (res.ptr && res.ptr !== 'pkt' && res.ptr !== 'pkt_meta' && out) out = pointer(res.ptr);
+      if (out) out = tracingCtxArg(env, off) ?? out;
       break;
     }
     case 'fp':
@@ -299,6 +296,8 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
         out = a.write ? undefined : UNKNOWN;
         break;
       }
+      out = kernelStructRead(env, pc, r, off, size, a.write);
+      if (out) break;
       env.reject(pc, `R${regno} invalid mem access '${regTypeStr(r)}'`);
   }
   if (!a.intoReg || a.write || !out) return out;
