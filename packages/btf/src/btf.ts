@@ -85,21 +85,63 @@ export interface Btf {
 const MAGIC = 0xeb9f;
 
 /**
- * The type section as parseBtf read it, in host order: readers that walk every type (dumpC)
- * read these words instead of some 300,000 objects spread over the heap. Kept with the
- * `types` array parseBtf returned, so a Btf rebuilt around other types has none.
+ * What parseBtf keeps beside a Btf: the type section in host order, and how many ids it
+ * holds. The `types` objects are made from these words on first use of `btf.types`, so a
+ * reader that walks the words (dumpC) never pays for some 300,000 objects. Dropped when
+ * `types` is replaced.
  */
 interface RawTypes {
-  readonly types: readonly (BtfType | undefined)[];
   readonly words: Uint32Array;
+  /** types.length: firstId + the types of this section. */
+  readonly count: number;
+  /** The array made from the words, once made. */
+  types?: (BtfType | undefined)[];
 }
 const rawTypes = new WeakMap<Btf, RawTypes>();
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** `btf.types` has not been replaced since parseBtf made it (made yet or not). */
+function untouched(btf: Btf, raw: RawTypes): boolean {
+  const d = Object.getOwnPropertyDescriptor(btf, 'types');
+  return d !== undefined && (d.get !== undefined || (d.value !== undefined && d.value === raw.types));
+}
+
 /** The type section words of `btf`'s own types (ids firstId...), when parseBtf returned it as is. */
 export function rawTypeWords(btf: Btf): Uint32Array | undefined {
   const raw = rawTypes.get(btf);
-  return raw && raw.types === btf.types ? raw.words : undefined;
+  return raw && untouched(btf, raw) ? raw.words : undefined;
+}
+
+/** `btf.types.length`, without making the objects of a parsed Btf. */
+export function typeCount(btf: Btf): number {
+  const raw = rawTypes.get(btf);
+  return raw && untouched(btf, raw) ? raw.count : btf.types.length;
+}
+
+/** Words of a type record of kind `k` with `vlen` members, parameters, enumerators or variables. */
+export function recordWords(k: number, vlen: number): number {
+  switch (k) {
+    case 1: case 14: case 17: return 4; // INT, VAR, DECL_TAG: one more word
+    case 3: return 6; // ARRAY
+    case 4: case 5: case 15: case 19: return 3 + 3 * vlen; // STRUCT, UNION, DATASEC, ENUM64
+    case 6: case 13: return 3 + 2 * vlen; // ENUM, FUNC_PROTO
+    default: return 3;
+  }
+}
+
+/** How many types `words` holds; -1 when a record has no kind or runs past the end. */
+function countTypes(words: Uint32Array): number {
+  let n = 0;
+  let i = 0;
+  while (i < words.length) {
+    if (i + 3 > words.length) return -1;
+    const info = words[i + 1]!;
+    const k = (info >>> 24) & 0x1f;
+    if (KIND_NAMES[k] === undefined) return -1;
+    i += recordWords(k, info & 0xffff);
+    n++;
+  }
+  return i === words.length ? n : -1;
 }
 
 /** Parse a .BTF section (or /sys/kernel/btf/vmlinux); `base` for split (module) BTF. */
@@ -123,17 +165,46 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
   const strings = bytes.slice(sStart, sStart + strLen);
   if (strLen > 0 && strings[strLen - 1] !== 0) throw new BtfError('BAD_STRING', 'Invalid string section: not NUL-terminated', sStart + strLen - 1);
   const base = opts.base;
-  const firstId = base ? base.types.length : 1;
-  const types: (BtfType | undefined)[] = base ? new Array<BtfType | undefined>(firstId).fill(undefined) : [undefined];
-  let p = tStart;
-  const end = tStart + typeLen;
-  // the type section in host order: read here, and kept for readers that walk every type
+  const firstId = base ? typeCount(base) : 1;
+  // the type section in host order: kept, and read for the objects
   let words: Uint32Array;
-  if (le === HOST_LE) words = new Uint32Array(bytes.slice(tStart, end).buffer);
+  if (le === HOST_LE) words = new Uint32Array(bytes.slice(tStart, tStart + typeLen).buffer);
   else {
     words = new Uint32Array(typeLen / 4);
     for (let k = 0; k < words.length; k++) words[k] = dv.getUint32(tStart + 4 * k, le);
   }
+  const fields = { endian: le ? ('little' as const) : ('big' as const), version, flags: dv.getUint8(3) };
+  const rest = { firstId, strings, stringBase: base ? base.stringBase + base.strings.length : 0, ...(base ? { base } : {}) };
+  const n = countTypes(words);
+  // a malformed section: read it now, for the error that names the place
+  if (n < 0) return { ...fields, types: readTypes(words, tStart, firstId), ...rest };
+  const raw: RawTypes = { words, count: firstId + n };
+  const settle = (btf: Btf, types: (BtfType | undefined)[]): (BtfType | undefined)[] => {
+    // (a frozen Btf keeps the getter, which returns the array made once)
+    if (Object.isExtensible(btf)) Object.defineProperty(btf, 'types', { value: types, writable: true, enumerable: true, configurable: true });
+    return types;
+  };
+  // `types` made on first use, then a plain property; the same key order as a plain object
+  const btf: Btf = {
+    ...fields,
+    get types(): (BtfType | undefined)[] {
+      return settle(btf, (raw.types ??= readTypes(words, tStart, firstId)));
+    },
+    set types(v: (BtfType | undefined)[]) {
+      rawTypes.delete(btf);
+      settle(btf, v);
+    },
+    ...rest,
+  };
+  rawTypes.set(btf, raw);
+  return btf;
+}
+
+/** The type objects of a type section (as words): types[0] void, the base's ids undefined. */
+function readTypes(words: Uint32Array, tStart: number, firstId: number): (BtfType | undefined)[] {
+  const types: (BtfType | undefined)[] = firstId > 1 ? new Array<BtfType | undefined>(firstId).fill(undefined) : [undefined];
+  const end = tStart + words.length * 4;
+  let p = tStart;
   const u32 = (at: number): number => {
     if (at + 4 > end) throw new BtfError('TRUNCATED', 'type record runs past the type section', at, types.length);
     return words[(at - tStart) >>> 2]!;
@@ -201,9 +272,7 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
         types.push({ nameOff, kindFlag, vlen, sizeOrType, kind } as BtfType);
     }
   }
-  const btf: Btf = { endian: le ? 'little' : 'big', version, flags: dv.getUint8(3), types, firstId, strings, stringBase: base ? base.stringBase + base.strings.length : 0, ...(base ? { base } : {}) };
-  rawTypes.set(btf, { types, words });
-  return btf;
+  return types;
 }
 
 const decoder = new TextDecoder();

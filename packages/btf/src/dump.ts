@@ -6,7 +6,7 @@
  * string section (as bpftool prints them), and decoded once at the end: vmlinux gives some
  * 700,000 lines, and building them as JS strings costs more in allocation than in work.
  */
-import { BtfError, typeById, type Btf, type BtfType } from './btf.js';
+import { BtfError, KIND_NAMES, rawTypeWords, recordWords, typeById, typeCount, type Btf, type BtfType } from './btf.js';
 
 const INT_ENCODING = (bits: number): string => {
   switch (bits) {
@@ -188,11 +188,149 @@ function emitType(btf: Btf, id: number, t: BtfType, o: Out): void {
 
 /** The whole raw dump, as bpftool prints it. */
 export function dumpRaw(btf: Btf): string {
+  const count = typeCount(btf);
   // vmlinux: 12 MB of text from 126,000 types and 2.3 MB of names; growing to that by doubling copies as much again
-  const out = new Out((1 << 16) + 96 * (btf.types.length - btf.firstId) + 2 * btf.strings.length);
-  for (let id = btf.firstId; id < btf.types.length; id++) {
-    emitType(btf, id, btf.types[id]!, out);
-    out.byte(NL);
+  const out = new Out((1 << 16) + 96 * (count - btf.firstId) + 2 * btf.strings.length);
+  const words = rawTypeWords(btf);
+  if (words) emitWords(btf, words, count, out);
+  else {
+    for (let id = btf.firstId; id < count; id++) {
+      emitType(btf, id, btf.types[id]!, out);
+      out.byte(NL);
+    }
   }
   return out.string();
+}
+
+/**
+ * The dump from the type-section words parseBtf keeps (no type objects made): the same lines
+ * as emitType writes from the objects.
+ */
+function emitWords(btf: Btf, w: Uint32Array, count: number, o: Out): void {
+  const first = btf.firstId;
+  const starts = new Uint32Array(count - first);
+  for (let id = first, r = 0; id < count; id++) {
+    starts[id - first] = r;
+    const info = w[r + 1]!;
+    r += recordWords((info >>> 24) & 0x1f, info & 0xffff);
+  }
+  for (let id = first; id < count; id++) {
+    const r = starts[id - first]!;
+    const info = w[r + 1]!;
+    const k = (info >>> 24) & 0x1f;
+    const kindFlag = info >>> 31 === 1;
+    const vlen = info & 0xffff;
+    const size = w[r + 2]!;
+    o.byte(0x5b); // [
+    o.num(id);
+    o.text('] ');
+    o.text(KIND_NAMES[k]!);
+    o.byte(0x20);
+    o.name(btf, w[r]!);
+    switch (k) {
+      case 1: { // INT
+        const data = w[r + 3]!;
+        o.field(' size=', size);
+        o.field(' bits_offset=', (data >>> 16) & 0xff);
+        o.field(' nr_bits=', data & 0xff);
+        o.text(` encoding=${INT_ENCODING((data >>> 24) & 0x0f)}`);
+        break;
+      }
+      case 2: case 8: case 9: case 10: case 11: case 18: // PTR, TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG
+        o.field(' type_id=', size);
+        break;
+      case 3: // ARRAY
+        o.field(' type_id=', w[r + 3]!);
+        o.field(' index_type_id=', w[r + 4]!);
+        o.field(' nr_elems=', w[r + 5]!);
+        break;
+      case 4: case 5: // STRUCT, UNION
+        o.field(' size=', size);
+        o.field(' vlen=', vlen);
+        for (let i = 0, q = r + 3; i < vlen; i++, q += 3) {
+          const off = w[q + 2]!;
+          o.byte(NL);
+          o.byte(TAB);
+          o.name(btf, w[q]!);
+          o.field(' type_id=', w[q + 1]!);
+          o.field(' bits_offset=', kindFlag ? off & 0xffffff : off);
+          const bitfield = kindFlag ? off >>> 24 : 0;
+          if (bitfield) o.field(' bitfield_size=', bitfield);
+        }
+        break;
+      case 6: case 19: { // ENUM, ENUM64
+        o.field(kindFlag ? ' encoding=SIGNED size=' : ' encoding=UNSIGNED size=', size);
+        o.field(' vlen=', vlen);
+        const wide = k === 19;
+        for (let i = 0, q = r + 3; i < vlen; i++, q += wide ? 3 : 2) {
+          o.byte(NL);
+          o.byte(TAB);
+          o.name(btf, w[q]!);
+          if (!wide) {
+            o.text(' val=');
+            const u = w[q + 1]!;
+            if (kindFlag && u >= 0x80000000) o.byte(0x2d); // -
+            o.num(kindFlag && u >= 0x80000000 ? 0x100000000 - u : u);
+          } else {
+            const val = (BigInt(w[q + 2]!) << 32n) | BigInt(w[q + 1]!);
+            o.text(` val=${kindFlag ? `${BigInt.asIntN(64, val)}LL` : `${val}ULL`}`);
+          }
+        }
+        break;
+      }
+      case 7: // FWD
+        o.text(kindFlag ? ' fwd_kind=union' : ' fwd_kind=struct');
+        break;
+      case 12: // FUNC
+        o.field(' type_id=', size);
+        o.text(` linkage=${LINKAGE[vlen] ?? 'UNKN'}`);
+        break;
+      case 13: // FUNC_PROTO
+        o.field(' ret_type_id=', size);
+        o.field(' vlen=', vlen);
+        for (let i = 0, q = r + 3; i < vlen; i++, q += 2) {
+          o.byte(NL);
+          o.byte(TAB);
+          o.name(btf, w[q]!);
+          o.field(' type_id=', w[q + 1]!);
+        }
+        break;
+      case 14: // VAR
+        o.field(' type_id=', size);
+        o.text(`, linkage=${LINKAGE[w[r + 3]!] ?? 'UNKN'}`);
+        break;
+      case 15: // DATASEC
+        o.field(' size=', size);
+        o.field(' vlen=', vlen);
+        for (let i = 0, q = r + 3; i < vlen; i++, q += 3) {
+          const v = w[q]!;
+          o.byte(NL);
+          o.field('\ttype_id=', v);
+          o.field(' offset=', w[q + 1]!);
+          o.field(' size=', w[q + 2]!);
+          if (v >= first && v < count) {
+            const vr = starts[v - first]!;
+            o.text(` (${KIND_NAMES[(w[vr + 1]! >>> 24) & 0x1f]!} `);
+            o.name(btf, w[vr]!);
+          } else {
+            const t = v !== 0 && v < first ? typeById(btf, v) : undefined; // a split BTF's base type, or none
+            o.text(` (${t?.kind ?? 'UNKN'} `);
+            if (t) o.name(btf, t.nameOff);
+            else o.text("''");
+          }
+          o.byte(0x29); // )
+        }
+        break;
+      case 16: // FLOAT
+        o.field(' size=', size);
+        break;
+      case 17: // DECL_TAG
+        o.field(' type_id=', size);
+        o.text(` component_idx=${w[r + 3]! | 0}`);
+        break;
+      default:
+        break;
+    }
+    o.byte(NL);
+  }
 }

@@ -9,7 +9,7 @@
  * and array facts in shared arrays — built in one pass that also checks every reference, so
  * the emitter walks numbers and never meets an id past the last type.
  */
-import { BtfError, btfString, KIND, rawTypeWords, type Btf, type BtfType } from './btf.js';
+import { BtfError, btfString, KIND, rawTypeWords, recordWords, typeCount, type Btf, type BtfType } from './btf.js';
 import type { Out } from './dumpc-out.js';
 
 /** Kind numbers (btf.h BTF_KIND_*), as the flat view stores them; 0 is void. */
@@ -57,7 +57,7 @@ export class TypeTable {
   private readonly aligns: Uint8Array;
 
   constructor(readonly btf: Btf) {
-    const n = btf.types.length;
+    const n = typeCount(btf);
     this.count = n;
     this.st = new Uint32Array(n);
     this.w = this.words(btf);
@@ -108,7 +108,7 @@ export class TypeTable {
   private words(btf: Btf): Uint32Array {
     // the BTF that holds each id: ids below a split BTF's firstId are its base's
     const ranges: { b: Btf; lo: number; hi: number }[] = [];
-    let hi = btf.types.length;
+    let hi = this.count;
     for (let b: Btf | undefined = btf; b && hi > 1; b = b.base) {
       const lo = b.base ? Math.max(1, Math.min(b.firstId, hi)) : 1;
       ranges.unshift({ b, lo, hi });
@@ -116,7 +116,7 @@ export class TypeTable {
     }
     const parts = ranges.map(({ b, lo, hi }) => {
       const raw = rawTypeWords(b);
-      return raw && lo === b.firstId && hi === b.types.length ? raw : this.encode(b.types, lo, hi);
+      return raw && lo === b.firstId && hi === typeCount(b) ? raw : this.encode(b.types, lo, hi);
     });
     let w: Uint32Array;
     if (parts.length === 1) w = parts[0]!;
@@ -350,13 +350,6 @@ export class TypeTable {
 /** Words per member, parameter, enumerator or variable of a kind. */
 function itemWords(k: number): number {
   return k === STRUCT || k === UNION || k === ENUM64 || k === DATASEC ? 3 : k === ENUM || k === FUNC_PROTO ? 2 : 0;
-}
-
-/** Words of a record of kind `k` with `vlen` items. */
-function recordWords(k: number, vlen: number): number {
-  if (k === INT || k === VAR || k === DECL_TAG) return 4;
-  if (k === ARRAY) return 6;
-  return 3 + vlen * itemWords(k);
 }
 
 /** Members, parameters, enumerators or variables of `t` (0 for other kinds). */

@@ -34,10 +34,11 @@ const FOOTER = '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute po
 
 /** The C header bpftool prints for `btf dump file X format c`. */
 export function dumpC(btf: Btf, opts: DumpCOptions = {}): string {
-  const e = new CEmitter(new TypeTable(btf), opts.enumModes === true);
+  const T = new TypeTable(btf);
+  const e = new CEmitter(T, opts.enumModes === true);
   e.out.lit(HEADER);
   // every id, a split BTF's base included, as bpftool does
-  for (let id = 1; id < btf.types.length; id++) e.dumpType(id);
+  for (let id = 1; id < T.count; id++) e.dumpType(id);
   e.out.lit(FOOTER);
   return e.out.text();
 }
