@@ -166,10 +166,12 @@ let vmlinux: Btf | null | undefined;
 
 /**
  * The kernel's BTF, parsed, for a program whose verification needs it (kfunc prototypes, the
- * hook a struct_ops or LSM program implements); read on the first such program only.
+ * hook a struct_ops or LSM program implements, a tracing program's typed arguments); read on
+ * the first such program only.
  */
 export function kernelBtfFor(program: Program): Btf | undefined {
-  const needs = program.relocs?.some((r) => r.kind === 'kfunc') === true || program.type === 'struct_ops' || program.type === 'lsm';
+  const needs =
+    program.relocs?.some((r) => r.kind === 'kfunc') === true || program.type === 'struct_ops' || program.type === 'lsm' || (program.type === 'tracing' && 'attachBtfId' in program);
   if (!needs || program.protos?.some((p) => p.kind === 'kfunc') === true) return undefined;
   if (vmlinux === undefined) {
     try {
