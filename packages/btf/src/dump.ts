@@ -4,7 +4,9 @@
  *
  * The text is written as bytes into one growing buffer, names copied straight from the
  * string section (as bpftool prints them), and decoded once at the end: vmlinux gives some
- * 700,000 lines, and building them as JS strings costs more in allocation than in work.
+ * 700,000 lines, and building them as JS strings costs more in allocation than in work. A
+ * Btf from parseBtf is dumped from the type-section words it keeps, without making its type
+ * objects.
  */
 import { BtfError, KIND_NAMES, rawTypeWords, recordWords, typeById, typeCount, type Btf, type BtfType } from './btf.js';
 

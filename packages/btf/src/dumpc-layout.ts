@@ -5,14 +5,13 @@
  * btf__resolve_size, determine_ptr_size; btf_dump.c btf_is_struct_packed,
  * btf_dump_emit_bit_padding), since `bpftool btf dump ... format c` is the reference.
  *
- * The view is flat: one typed array per field, indexed by type id, with members, parameters
- * and array facts in shared arrays — built in one pass that also checks every reference, so
- * the emitter walks numbers and never meets an id past the last type.
+ * The view is the type section's words (btf.h's layout) and a few typed arrays indexed by type
+ * id: the emitter walks numbers, never type objects.
  */
 import { BtfError, btfString, KIND, rawTypeWords, recordWords, typeCount, type Btf, type BtfType } from './btf.js';
 import type { Out } from './dumpc-out.js';
 
-/** Kind numbers (btf.h BTF_KIND_*), as the flat view stores them; 0 is void. */
+/** Kind numbers (btf.h BTF_KIND_*); 0 is void. */
 export const INT = 1, PTR = 2, ARRAY = 3, STRUCT = 4, UNION = 5, ENUM = 6, FWD = 7, TYPEDEF = 8, VOLATILE = 9, CONST = 10,
   RESTRICT = 11, FUNC = 12, FUNC_PROTO = 13, VAR = 14, DATASEC = 15, FLOAT = 16, DECL_TAG = 17, TYPE_TAG = 18, ENUM64 = 19;
 
