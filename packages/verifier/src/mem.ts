@@ -41,6 +41,20 @@ function memMsg(r: Reg, regno: number, off: bigint, size: number, memSize: numbe
   return `invalid access to memory, mem_size=${memSize} off=${off} size=${size}`;
 }
 
+/**
+ * A read at a known offset of a frozen read-only array map (BPF_F_RDONLY_PROG, as `.rodata`) is
+ * its initial contents (the kernel's bpf_map_direct_read; narrower reads are extended after).
+ */
+function rdonlyRead(r: Reg, off: number, size: number): Reg | undefined {
+  const map = r.map;
+  if (!map?.data || map.type !== 'array' || !((map.flags ?? 0) & 0x80) || r.var.mask !== 0n || ![1, 2, 4, 8].includes(size)) return undefined;
+  const at = off + Number(r.var.value); // `off` already includes the pointer's fixed offset
+  if (at < 0 || at + size > map.data.length) return undefined;
+  let v = 0n;
+  for (let k = size - 1; k >= 0; k--) v = (v << 8n) | BigInt(map.data[at + k]!);
+  return known(v);
+}
+
 /** check_mem_region_access: the fixed offset plus the variable part's bounds within [0, memSize). */
 export function memRegion(env: Env, pc: number, r: Reg, regno: number, off: number, size: number, memSize: number, zeroOk: boolean): void {
   const o = BigInt(off);
@@ -134,6 +148,11 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
   if (reg && at % 8 === 0 && reg.type === 'scalar') {
     const fits = fls64(reg.umax) <= size * 8;
     let v = reg;
+    // assign_scalar_id_before_mov: a link with an offset cannot be shared, the spill starts a new one
+    if (fits && v.addConst) {
+      const { id: _id, addConst: _a, addConst32: _b, ...rest } = v;
+      v = { ...rest, off: 0 };
+    }
     if (fits && !v.id && !tnumIsConst(v.var)) {
       v = { ...v, id: env.nextId() };
       // the source register shares the new id
@@ -263,7 +282,7 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
   switch (r.type) {
     case 'map_value': {
       memRegion(env, pc, r, regno, off, size, r.map!.valueSize, false);
-      out = a.write ? undefined : UNKNOWN;
+      out = a.write ? undefined : (rdonlyRead(r, off, size) ?? UNKNOWN);
       break;
     }
     case 'ringbuf_mem':

@@ -47,8 +47,8 @@ export interface Checkpoint {
   readonly lastIdx: number;
   /** Where the path segment leading here started (first_insn_idx). */
   readonly firstIdx: number;
-  /** Exact key, for loop detection. */
-  readonly key: string;
+  /** Exact key, for loop detection (computed when first needed). */
+  key?: string;
   hits: number;
   misses: number;
   /** Dropped from its list (miss_cnt) while paths still ran through it. */

@@ -9,7 +9,7 @@ import type { Checkpoint, Path } from './precise.js';
 
 export type { Checkpoint, HistEntry, Path } from './precise.js';
 
-export function newCheckpoint(st: Path, key: string): Checkpoint {
+export function newCheckpoint(st: Path): Checkpoint {
   return {
     pc: st.pc,
     state: cloneState(st),
@@ -20,7 +20,6 @@ export function newCheckpoint(st: Path, key: string): Checkpoint {
     hist: st.hist,
     lastIdx: st.prev,
     firstIdx: st.cp ? st.cp.pc : 0,
-    key,
     hits: 0,
     misses: 0,
   };
@@ -120,6 +119,38 @@ const UNBOUND_SCALAR: Reg = {
   u32min: 0n,
   u32max: 0xffffffffn,
 };
+
+/** Two registers print and compare alike, ids aside (a quick filter before exact keys). */
+function sameReg(a: Reg, b: Reg): boolean {
+  if (a === b) return true;
+  return (
+    a.type === b.type &&
+    a.off === b.off &&
+    a.var.value === b.var.value &&
+    a.var.mask === b.var.mask &&
+    a.smin === b.smin &&
+    a.smax === b.smax &&
+    a.umin === b.umin &&
+    a.umax === b.umax &&
+    a.s32min === b.s32min &&
+    a.s32max === b.s32max &&
+    a.u32min === b.u32min &&
+    a.u32max === b.u32max &&
+    !a.id === !b.id &&
+    a.frame === b.frame &&
+    a.map === b.map &&
+    a.range === b.range
+  );
+}
+
+/** states_maybe_looping: the live registers of the top frame are alike. */
+export function statesMaybeLooping(old: State, cur: State, live: number): boolean {
+  if (old.frames.length !== cur.frames.length) return false;
+  const o = old.frames[old.frames.length - 1]!.regs;
+  const c = cur.frames[cur.frames.length - 1]!.regs;
+  for (let r = 0; r < 11; r++) if (live & (1 << r) && !sameReg(o[r]!, c[r]!)) return false;
+  return true;
+}
 
 /** states_equal in the kernel's NOT_EXACT sense, looking at live registers and slots only. */
 export function statesEqual(

@@ -18,7 +18,7 @@ import { entryLine, globalEntry, isGlobal, verifyCalledGlobals } from './global.
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
 import { markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
-import { newCheckpoint, statesEqual } from './prune.js';
+import { newCheckpoint, statesEqual, statesMaybeLooping } from './prune.js';
 import { byteSwap, zext } from './scalar.js';
 import { cloneState, known, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
@@ -407,8 +407,11 @@ class Verifier implements CallEnv, PreciseEnv {
       const cp = list[k]!;
       if (cp.pc !== st.pc) continue;
       if (cp.branches > 0) {
-        key ??= this.key(st);
-        if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
+        if (statesMaybeLooping(cp.state, st, this.liveRegs(st, depth))) {
+          key ??= this.key(st);
+          cp.key ??= this.key(cp.state);
+          if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
+        }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads)) {
         cp.hits++;
@@ -433,7 +436,7 @@ class Verifier implements CallEnv, PreciseEnv {
     }
     this.maxStatesPerInsn = Math.max(this.maxStatesPerInsn, count);
     if (!addNew) return false;
-    const cp = newCheckpoint(st, key ?? this.key(st));
+    const cp = newCheckpoint(st);
     list.push(cp);
     this.explored.set(bucket, list);
     st.cp = cp;
