@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { fixturesDir, run, skipWithout, tempDir } from '@bpf/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BtfBuilder, BtfError, dumpC, parseBtf, writeBtf, type Btf } from './index.js';
+import { BtfBuilder, BtfError, dumpC, dumpRaw, parseBtf, writeBtf, type Btf } from './index.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 
@@ -120,9 +120,11 @@ describe.skipIf(skipWithout('clang-19', 'bpftool'))('format c of clang-19 object
   for (const src of sources) {
     for (const target of ['bpfel', 'bpfeb'] as const) {
       it(`${basename(src)} (${target}) is identical to bpftool's`, () => {
-        const { ours, theirs } = both(src, target);
+        const { ours, theirs, btf } = both(src, target);
         expect(firstDiffs(ours, theirs)).toEqual([]);
         expect(ours).toBe(theirs);
+        // a copy has no type-section words: the dump written from the type objects
+        expect(dumpC({ ...btf })).toBe(ours);
       });
     }
   }
@@ -214,6 +216,13 @@ function richBlob(): Uint8Array {
 
 describe('format c without an oracle', () => {
   const good = richBlob();
+  it('writes the same from the type objects as from the words parseBtf keeps', () => {
+    const btf = parseBtf(good);
+    const copy = { ...btf }; // a Btf rebuilt around the objects: no words
+    expect(dumpC(copy)).toBe(dumpC(btf));
+    expect(dumpC(copy, { enumModes: true })).toBe(dumpC(btf, { enumModes: true }));
+    expect(dumpRaw(copy)).toBe(dumpRaw(btf));
+  });
   it('writes the rich blob', () => {
     const c = dumpC(parseBtf(good));
     expect(c).toContain('struct node {\n\tstruct node *next;\n\tchar name[16];\n\tconst int * volatile p;\n\tint bits: 3;\n\tint more: 5;\n');
