@@ -5,7 +5,7 @@ import { assemble } from '@bpf/isa';
 import { fixturesDir, run, skipWithout, tempDir } from '@bpf/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { btfFromProtos, BtfError, BtfValidationError, dumpRaw, findByName, kfuncs, parseBtf, parseBtfExt, resolveId, sizeOf, typeById, validateBtf, writeBtf } from './index.js';
+import { btfFromProtos, BtfBuilder, BtfError, BtfValidationError, dumpRaw, findByName, kfuncs, parseBtf, parseBtfExt, resolveId, sizeOf, typeById, validateBtf, writeBtf, type Btf, type BtfType } from './index.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 
@@ -138,5 +138,33 @@ describe('validateBtf: the checks of BPF_BTF_LOAD (compared with the kernel in @
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('parseBtf makes the type objects on first use', () => {
+  const b = new BtfBuilder();
+  const int = b.int('int', 4, true);
+  b.ptr(int);
+  const bytes = writeBtf(b.build());
+  it('once: then `types` is a plain property holding the same array', () => {
+    const btf = parseBtf(bytes);
+    const types = btf.types;
+    expect(btf.types).toBe(types);
+    expect(Object.getOwnPropertyDescriptor(btf, 'types')?.value).toBe(types);
+    expect(Object.keys(btf)).toEqual(['endian', 'version', 'flags', 'types', 'firstId', 'strings', 'stringBase']);
+    expect(types.map((t) => t?.kind)).toEqual([undefined, 'INT', 'PTR']);
+  });
+  it('types replaced (before or after first use) are what the dumps read', () => {
+    for (const touch of [false, true]) {
+      const btf = parseBtf(bytes) as { types: readonly (BtfType | undefined)[] } & Btf;
+      if (touch) expect(btf.types.length).toBe(3);
+      btf.types = [undefined, { ...btf.types[1]!, sizeOrType: 8 } as BtfType];
+      expect(dumpRaw(btf)).toBe("[1] INT 'int' size=8 bits_offset=0 nr_bits=32 encoding=SIGNED\n");
+    }
+  });
+  it('a frozen Btf still gives its types', () => {
+    const btf = Object.freeze(parseBtf(bytes));
+    expect(btf.types.length).toBe(3);
+    expect(btf.types).toBe(btf.types);
   });
 });
