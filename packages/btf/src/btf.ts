@@ -177,7 +177,7 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
   const rest = { firstId, strings, stringBase: base ? base.stringBase + base.strings.length : 0, ...(base ? { base } : {}) };
   const n = countTypes(words);
   // a malformed section: read it now, for the error that names the place
-  if (n < 0) return { ...fields, types: readTypes(words, tStart, firstId), ...rest };
+  if (n < 0) return { ...fields, types: readTypes(words, tStart, firstId, base !== undefined), ...rest };
   const raw: RawTypes = { words, count: firstId + n };
   const settle = (btf: Btf, types: (BtfType | undefined)[]): (BtfType | undefined)[] => {
     // (a frozen Btf keeps the getter, which returns the array made once)
@@ -188,7 +188,7 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
   const btf: Btf = {
     ...fields,
     get types(): (BtfType | undefined)[] {
-      return settle(btf, (raw.types ??= readTypes(words, tStart, firstId)));
+      return settle(btf, (raw.types ??= readTypes(words, tStart, firstId, base !== undefined)));
     },
     set types(v: (BtfType | undefined)[]) {
       rawTypes.delete(btf);
@@ -201,8 +201,8 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
 }
 
 /** The type objects of a type section (as words): types[0] void, the base's ids undefined. */
-function readTypes(words: Uint32Array, tStart: number, firstId: number): (BtfType | undefined)[] {
-  const types: (BtfType | undefined)[] = firstId > 1 ? new Array<BtfType | undefined>(firstId).fill(undefined) : [undefined];
+function readTypes(words: Uint32Array, tStart: number, firstId: number, split: boolean): (BtfType | undefined)[] {
+  const types: (BtfType | undefined)[] = split ? new Array<BtfType | undefined>(firstId).fill(undefined) : [undefined];
   const end = tStart + words.length * 4;
   let p = tStart;
   const u32 = (at: number): number => {
