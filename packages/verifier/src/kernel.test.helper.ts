@@ -44,13 +44,23 @@ export function kernelBtf(): Btf {
   return (vmlinux ??= parseBtf(vmlinuxBytes));
 }
 
+/** Kernel symbol addresses, as libbpf reads them for `__ksym` externs. */
+function kallsyms(): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
+    const [addr, , name] = line.split(/\s+/);
+    if (name && addr && !out.has(name)) out.set(name, BigInt(`0x${addr}`));
+  }
+  return out;
+}
+
 /** The programs of a C source (fixtures/c/elf/bpf_defs.h included), linked for this kernel. */
 export function buildC(source: string): (Program & { readonly name: string })[] {
   const dir = tempDir('verifier-c-');
   writeFileSync(join(dir, 'p.c'), source);
   execFileSync('clang-19', ['-target', 'bpfel', '-mcpu=v3', '-O2', '-g', '-Wall', '-Wno-unused-function', '-I', join(fixturesDir, 'c/elf'), '-c', join(dir, 'p.c'), '-o', join(dir, 'p.o')]);
   kernelBtf();
-  return elfApi!.loadPrograms(new Uint8Array(readFileSync(join(dir, 'p.o'))), { kernelBtf: vmlinuxBytes! });
+  return elfApi!.loadPrograms(new Uint8Array(readFileSync(join(dir, 'p.o'))), { kernelBtf: vmlinuxBytes!, kallsyms: kallsyms() });
 }
 
 /** The kernel's verdict and first error for a program. */
