@@ -7,7 +7,7 @@ import type { AluName, Insn } from '@bpf/isa';
 import { ALU_STR, type Env } from './env.js';
 import { boundsSync, coerceSubregToSizeSx, coerceToSizeSx, scalarAlu, zext } from './scalar.js';
 import { known, S64_MAX, S64_MIN, UNKNOWN, type Frame, type Reg } from './state.js';
-import { tnumAdd, tnumIsConst, tnumSub, U64_MAX } from './tnum.js';
+import { fls64, tnumAdd, tnumIsConst, tnumSub, U64_MAX } from './tnum.js';
 
 export interface AluOp {
   readonly op: AluName;
@@ -18,7 +18,6 @@ export interface AluOp {
 
 const BPF_MAX_VAR_OFF = 1n << 29n;
 
-const fls64 = (x: bigint): number => (x === 0n ? 0 : x.toString(2).length);
 
 /** assign_scalar_id_before_mov: give a non-constant scalar an id so that copies stay linked. */
 function withId(env: Env, r0: Reg): Reg {

@@ -10,7 +10,7 @@ import { btfPtr } from './nullable.js';
 import { regTypeStr } from './print.js';
 import { coerceToSize, coerceToSizeSx } from './scalar.js';
 import { known, S64_MIN, SlotType, STACK_SIZE, UNKNOWN, pointer, type Frame, type Reg, type State } from './state.js';
-import { tnumAdd, tnumConst, tnumIsConst, tnumStr } from './tnum.js';
+import { fls64, tnumAdd, tnumConst, tnumIsConst, tnumStr } from './tnum.js';
 
 const BPF_MAX_VAR_OFF = 1n << 29n;
 
@@ -27,7 +27,6 @@ export interface Access {
   readonly signed?: boolean;
 }
 
-const fls64 = (x: bigint): number => (x === 0n ? 0 : x.toString(2).length);
 
 /** __check_mem_access and its message per pointer type. */
 function memOk(off: bigint, size: number, memSize: number, zeroOk: boolean): boolean {

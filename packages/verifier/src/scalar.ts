@@ -178,6 +178,13 @@ function boundOffset(b: B): void {
 }
 
 export function sync(b: B): void {
+  // already exact: a constant whose bounds are that constant, or nothing known at all
+  if (b.var.mask === 0n) {
+    const v = b.var.value;
+    const s = s64(v);
+    const lo = v & U32_MAX;
+    if (b.umin === v && b.umax === v && b.smin === s && b.smax === s && b.u32min === lo && b.u32max === lo && b.s32min === s32(lo) && b.s32max === b.s32min) return;
+  } else if (b.var.mask === U64_MAX && b.umin === 0n && b.umax === U64_MAX && b.smin === S64_MIN && b.smax === S64_MAX && b.u32min === 0n && b.u32max === U32_MAX && b.s32min === S32_MIN && b.s32max === S32_MAX) return;
   updateBounds(b);
   deduce32(b);
   deduce64(b);
@@ -211,6 +218,8 @@ function zext32to64(b: B): void {
 
 /** The low 32 bits zero-extended, as a 32-bit move or ALU32 result leaves a register. */
 export function zext(r: Reg): Reg {
+  // a value already zero-extended (upper half known zero, 64-bit bounds those of the low half) is its own zero extension
+  if (r.umax <= U32_MAX && r.var.value >> 32n === 0n && r.var.mask >> 32n === 0n && r.umin === r.u32min && r.umax === r.u32max && r.smin === r.umin && r.smax === r.umax) return r;
   const b = work(r);
   zext32to64(b);
   sync(b);

@@ -19,8 +19,10 @@ export const tnumIsConst = (a: Tnum): boolean => a.mask === 0n;
 export const tnumIsUnknown = (a: Tnum): boolean => a.mask === U64_MAX;
 
 /** Number of significant bits of x (the kernel's fls64). */
-function fls64(x: bigint): number {
-  return x === 0n ? 0 : x.toString(2).length;
+export function fls64(x: bigint): number {
+  if (x === 0n) return 0;
+  const hi = Number(x >> 32n);
+  return hi ? 64 - Math.clz32(hi) : 32 - Math.clz32(Number(x & 0xffffffffn));
 }
 
 /** The tnum covering every value in [min, max]. */
