@@ -26,5 +26,5 @@ export function kernelStructRead(env: Env, pc: number, r: Reg, off: number, size
   if (write) env.reject(pc, 'only read is supported');
   const field = structFieldRead(btf, b.struct, off, size);
   if ('error' in field) env.reject(pc, field.error);
-  return field.kind === 'ptr' ? pointer(btfPtrType(field.to, 'untrusted_')) : UNKNOWN;
+  return field.kind === 'ptr' ? pointer(btfPtrType(field.to)) : UNKNOWN;
 }

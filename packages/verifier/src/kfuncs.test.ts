@@ -117,6 +117,12 @@ struct task_struct { int pid; struct task_struct *parent; } __attribute__((prese
 TP int tr_pid(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->pid; }
 TP int tr_acq(__u64 *ctx) { struct task_struct *t = bpf_task_acquire((void *)ctx[0]); if (t) bpf_task_release(t); return 0; }
 TP int tr_parent_acq(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; struct task_struct *p = bpf_task_acquire(t->parent); if (p) bpf_task_release(p); return 0; }
+extern int bpf_send_signal_task(struct task_struct *task, int sig, int type, __u64 value) __ksym;
+TP int sig_untrusted(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return bpf_send_signal_task(t->parent, 9, 0, 0); }
+TP int sig_trusted(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return bpf_send_signal_task(t, 9, 0, 0); }
+TP int sig_ref(__u64 *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; int r = bpf_send_signal_task(t, 9, 0, 0); bpf_task_release(t); return r; }
+TP int sig_scalar(__u64 *ctx) { return bpf_send_signal_task((void *)ctx[1], 9, 0, 0); }
+TP int rcu_parent(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; bpf_rcu_read_lock(); struct task_struct *p = bpf_task_acquire(t->parent); bpf_rcu_read_unlock(); if (p) bpf_task_release(p); return 0; }
 TP int tr_write(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; t->pid = 1; return 0; }
 TP int tr_parent_pid(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->parent->pid; }
 SEC("tc") int obj_ok(void *ctx) { struct foo *f = bpf_obj_new(struct foo); if (!f) return 0; f->a = 1; bpf_obj_drop_impl(f, 0); return 0; }
@@ -129,9 +135,16 @@ char _license[] SEC("license") = "GPL";
 describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('kfuncs with prototypes from vmlinux BTF, tp_btf arguments typed from BTF: the kernel verdict and message, program by program', () => {
   const programs = buildC(KFUNC_C);
   it.each(programs.map((p) => [p.name, p] as const))('%s', (_n, p) => {
-    const kernel = kernelVerdict(p);
-    const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 1 });
+    const kernel = kernelVerdict(p, { logLevel: 2 });
+    const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2 });
     expect({ accepted: ours.accepted, error: ours.error?.message }).toEqual({ accepted: kernel.accepted, error: kernel.error });
+    // the level-2 log line for line (the column of a kfunc call's state aside: the kernel's is off after some prototypes)
+    const lines = (log: string): string[] =>
+      log
+        .split('\n')
+        .filter((l) => l !== '' && !/^( |;|Live regs|func#\d+ @|\(\d+\) |processed |arg#0 reference type\('UNKNOWN '\))/.test(l))
+        .map((l) => l.replace(/ +;/, ' ;'));
+    expect(lines(ours.log)).toEqual(lines(kernel.log));
     // a leak lists the same unreleased references
     const leaks = (log: string): string[] => log.split('\n').filter((l) => l.startsWith('Unreleased reference'));
     expect(leaks(ours.log)).toEqual(leaks(kernel.log));

@@ -246,16 +246,23 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   if (sized) {
     const size = f.regs[regno + 1]!;
     if (size.type !== 'scalar') env.reject(pc, `R${regno + 1} is not a scalar`);
-    if (size.smin < 0n) env.reject(pc, `R${regno + 1} min value is negative, either use unsigned or 'var &= const'`);
+    // check_kfunc_mem_size_reg: the pair is checked for reading, then for writing in raw mode,
+    // which checks the bounds again and leaves the stack as it is
     try {
-      helperMem(env, st, pc, regno, r, Number(size.umax), false, false);
+      for (let pass = 0; pass < 2; pass++) {
+        if (size.smin < 0n) env.reject(pc, `R${regno + 1} min value is negative, either use unsigned or 'var &= const'`);
+        if (size.umax >= 1n << 29n) env.reject(pc, `R${regno + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+        helperMem(env, st, pc, regno, r, Number(size.umax), false, true);
+        env.precise(regno + 1);
+      }
     } catch (e) {
       if (!(e instanceof VerifierReject)) throw e;
       env.reject(pc, ...e.lines, `arg#${k} arg#${k + 1} memory, len pair leads to invalid memory access`);
     }
-    env.precise(regno + 1);
     return;
   }
   if (to.size === undefined) env.reject(pc, `arg#${k} reference type('${to.btfKind} ${to.name}') size cannot be determined: -22`);
-  helperMem(env, st, pc, regno, r, to.size, false, false);
+  // check_mem_reg: read, then written (the stack bytes become STACK_MISC, not scratched for the log)
+  helperMem(env, st, pc, regno, r, to.size, false, true);
+  helperMem(env, st, pc, regno, r, to.size, true, true, false);
 }
