@@ -165,8 +165,9 @@ export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boole
   const dst = fs.regs[i.dst]!;
   const src = useReg ? fs.regs[i.src]! : known(BigInt(i.imm));
   if (dst.type === 'scalar' && src.type === 'scalar') {
-    const [fd, fsrc] = refineCond(dst, src, revCond(cond as Cond), is32);
-    const [td, tsrc] = refineCond(fo.regs[i.dst]!, useReg ? fo.regs[i.src]! : src, cond, is32);
+    const same = useReg && i.dst === i.src;
+    const [fd, fsrc] = refineCond(dst, src, revCond(cond as Cond), is32, same);
+    const [td, tsrc] = refineCond(fo.regs[i.dst]!, useReg ? fo.regs[i.src]! : src, cond, is32, same);
     fs.regs[i.dst] = fd;
     fo.regs[i.dst] = td;
     if (useReg) {

@@ -86,10 +86,11 @@ export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean
 }
 
 /** regs_refine_cond_op followed by reg_bounds_sync: both registers after `r1 cond r2` held. */
-export function refineCond(r1: Reg, r2: Reg, cond0: Cond, is32: boolean): [Reg, Reg] {
+export function refineCond(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, sameReg = false): [Reg, Reg] {
   let cond = cond0;
   let a = work(r1);
-  let b = work(r2);
+  // `if rX op rX`: both sides are one register, refined in place one after the other
+  let b = sameReg ? a : work(r2);
   let swapped = false;
   if (cond === 'jge' || cond === 'jgt' || cond === 'jsge' || cond === 'jsgt') {
     cond = FLIP[cond]!;

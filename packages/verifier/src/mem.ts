@@ -152,12 +152,9 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
       const { id: _id, addConst: _a, addConst32: _b, ...rest } = v;
       v = { ...rest, off: 0 };
     }
-    if (fits && !v.id && !tnumIsConst(v.var)) {
-      v = { ...v, id: env.nextId() };
-      // the source register shares the new id
-      const k = cur.regs.indexOf(reg);
-      if (k >= 0) cur.regs[k] = v;
-    }
+    if (fits && !v.id && !tnumIsConst(v.var)) v = { ...v, id: env.nextId() };
+    // the source register itself changes (it shares the new id)
+    if (v !== reg && a.valueRegno !== undefined && cur.regs[a.valueRegno] === reg) cur.regs[a.valueRegno] = v;
     spill(fits ? v : { ...v, id: undefined, addConst: undefined });
     return;
   }
