@@ -34,7 +34,8 @@ export interface BtfFunc {
   readonly id: number;
   readonly name: string;
   readonly linkage: 'static' | 'global' | 'extern';
-  readonly params: readonly { readonly name: string; readonly type: BtfArg }[];
+  /** `tags`: the `arg:` decl tags of a global function's parameter (`arg:ctx`, `arg:nonnull`). */
+  readonly params: readonly { readonly name: string; readonly type: BtfArg; readonly tags?: readonly string[] }[];
   readonly ret: BtfArg;
 }
 
@@ -183,7 +184,8 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
     if (!funcs.has(k)) {
       const info = progInfo();
       const fi = info?.funcInfo[k];
-      funcs.set(k, info && fi ? describeFunc(info.btf, fi.typeId) : undefined);
+      const fn = info && fi ? describeFunc(info.btf, fi.typeId) : undefined;
+      funcs.set(k, fn && info ? withArgTags(info.btf, fn) : fn);
     }
     return funcs.get(k);
   };
@@ -295,4 +297,17 @@ export function structFieldRead(btf: Btf, name: string, off: number, size: numbe
     cur = mt;
   }
   return { kind: 'scalar' };
+}
+
+/** A function's parameters with the `arg:...` decl tags that name them (btf_find_next_decl_tag). */
+function withArgTags(btf: Btf, fn: BtfFunc): BtfFunc {
+  const tags = new Map<number, string[]>();
+  for (let id = btf.firstId; id < btf.types.length; id++) {
+    const t = btf.types[id];
+    if (t?.kind !== 'DECL_TAG' || t.sizeOrType !== fn.id || t.componentIdx < 0) continue;
+    const name = btfString(btf, t.nameOff);
+    if (!name.startsWith('arg:')) continue;
+    tags.set(t.componentIdx, [...(tags.get(t.componentIdx) ?? []), name.slice(4)]);
+  }
+  return tags.size ? { ...fn, params: fn.params.map((p, i) => (tags.has(i) ? { ...p, tags: tags.get(i)! } : p)) } : fn;
 }

@@ -19,7 +19,7 @@ export interface GlobalEnv extends Env {
 }
 
 /** What a global function's argument is to its callers and to its own verification. */
-export type GlobalArg = { readonly kind: 'anything' } | { readonly kind: 'ctx' } | { readonly kind: 'mem'; readonly size: number };
+export type GlobalArg = { readonly kind: 'anything' } | { readonly kind: 'ctx' } | { readonly kind: 'mem'; readonly size: number; readonly nonNull: boolean };
 
 /** The `struct` a program type's context is, as prototypes name it (btf_get_prog_ctx_type). */
 export const CTX_STRUCT: Partial<Record<ProgType, string>> = {
@@ -59,10 +59,16 @@ export function globalArgs(fn: BtfFunc, type: ProgType): { readonly args: readon
   const args: GlobalArg[] = [];
   for (const [i, p] of fn.params.entries()) {
     const t = p.type;
-    if (t.kind === 'ptr' && t.to.isStruct && CTX_STRUCT[type] === t.to.name) args.push({ kind: 'ctx' });
+    const tags = p.tags ?? [];
+    if (tags.some((x) => x !== 'ctx' && x !== 'nonnull')) return { error: `arg#${i} has unsupported set of tags` };
+    if (tags.includes('ctx')) {
+      // __arg_ctx: the context, whatever the pointer's type
+      if (t.kind !== 'ptr' || tags.length > 1) return { error: `arg#${i} has unsupported set of tags` };
+      args.push({ kind: 'ctx' });
+    } else if (t.kind === 'ptr' && t.to.isStruct && CTX_STRUCT[type] === t.to.name) args.push({ kind: 'ctx' });
     else if (t.kind === 'ptr') {
       if (t.to.size === undefined) return { error: `arg#${i} reference type('${t.to.btfKind} ${t.to.name}') size cannot be determined: -22` };
-      args.push({ kind: 'mem', size: t.to.size });
+      args.push({ kind: 'mem', size: t.to.size, nonNull: tags.includes('nonnull') });
     } else if (t.kind === 'scalar') args.push({ kind: 'anything' });
     else return { error: `Arg#${i} type ${t.kind === 'void' ? 'UNKNOWN' : t.btfKind} in ${fn.name}() is not supported yet.` };
   }
@@ -88,6 +94,7 @@ function checkArgs(env: GlobalEnv, st: State, f: Frame, pc: number, args: readon
         const p = mayBeNull(r) ? nonNull(r) : r;
         helperMem(env, st, pc, regno, p, a.size, false, true);
         helperMem(env, st, pc, regno, p, a.size, true, true, false);
+        if (a.nonNull && mayBeNull(r)) env.reject(pc, `arg#${i} is expected to be non-NULL`);
         return;
       }
     }
@@ -117,7 +124,8 @@ export function globalEntry(env: GlobalEnv, k: number): Frame {
   if ('error' in prepared) env.reject(env.subprogs[k]!.start, prepared.error);
   const f = newFrame(k, -1);
   prepared.args.forEach((a, i) => {
-    f.regs[i + 1] = a.kind === 'ctx' ? pointer('ctx') : a.kind === 'anything' ? UNKNOWN : pointer('mem_or_null', { memSize: a.size, id: env.nextId() });
+    if (a.kind === 'mem') f.regs[i + 1] = a.nonNull ? pointer('mem', { memSize: a.size }) : pointer('mem_or_null', { memSize: a.size, id: env.nextId() });
+    else f.regs[i + 1] = a.kind === 'ctx' ? pointer('ctx') : UNKNOWN;
   });
   return f;
 }
