@@ -172,6 +172,8 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   const meta: Meta = {};
   h.args.forEach((t, k) => checkArg(env, st, f, t, k + 1, pc, meta, h.args));
   if (i.imm === 12 && meta.map && meta.map.type !== 'prog_array') env.reject(pc, `cannot pass map_type ${meta.map.type} into func bpf_tail_call#12`);
+  // record_func_key: a constant index within the prog array is relied upon (its precision is tracked)
+  if (i.imm === 12 && meta.map && f.regs[3]!.type === 'scalar' && f.regs[3]!.var.mask === 0n && f.regs[3]!.var.value < BigInt(meta.map.maxEntries)) env.precise(3);
   if (meta.releaseRegno !== undefined) releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
   if (i.imm === 181 && meta.subprog !== undefined) {
     env.precise(1);

@@ -58,7 +58,7 @@ export const HELPERS: Readonly<Record<number, HelperProto>> = {
   9: { args: ['ctx', 'anything', 'mem', 'size', 'anything'], ret: 'integer', types: [...TC, 'lwt_xmit', 'sk_skb'] }, // skb_store_bytes
   10: { args: ['ctx', 'anything', 'anything', 'anything', 'anything'], ret: 'integer', types: [...TC, 'lwt_xmit'] }, // l3_csum_replace
   11: { args: ['ctx', 'anything', 'anything', 'anything', 'anything'], ret: 'integer', types: [...TC, 'lwt_xmit'] }, // l4_csum_replace
-  12: { args: ['ctx', 'map', 'anything'], ret: 'integer' }, // tail_call
+  12: { args: ['ctx', 'map', 'anything'], ret: 'void' }, // tail_call (RET_VOID: R0 is not readable after it)
   14: { args: [], ret: 'integer' }, // get_current_pid_tgid
   15: { args: [], ret: 'integer', types: TRACING }, // get_current_uid_gid
   16: { args: ['uninit_mem', 'size'], ret: 'integer', types: TRACING }, // get_current_comm
