@@ -125,6 +125,11 @@ TP int sig_scalar(__u64 *ctx) { return bpf_send_signal_task((void *)ctx[1], 9, 0
 TP int rcu_parent(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; bpf_rcu_read_lock(); struct task_struct *p = bpf_task_acquire(t->parent); bpf_rcu_read_unlock(); if (p) bpf_task_release(p); return 0; }
 TP int tr_write(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; t->pid = 1; return 0; }
 TP int tr_parent_pid(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->parent->pid; }
+struct sk_buff { unsigned int len; } __attribute__((preserve_access_index));
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+SEC("tc") int cast_ok(struct __sk_buff *skb) { struct sk_buff *k = bpf_cast_to_kern_ctx(skb); return k->len; }
+SEC("tc") int cast_bad(struct __sk_buff *skb) { int x = 0; struct sk_buff *k = bpf_cast_to_kern_ctx(&x); return k->len; }
+SEC("socket") int cast_sock(struct __sk_buff *skb) { struct sk_buff *k = bpf_cast_to_kern_ctx(skb); return k->len; }
 SEC("tc") int obj_ok(void *ctx) { struct foo *f = bpf_obj_new(struct foo); if (!f) return 0; f->a = 1; bpf_obj_drop_impl(f, 0); return 0; }
 SEC("tc") int obj_leak(void *ctx) { struct foo *f = bpf_obj_new(struct foo); if (!f) return 0; f->a = 1; return 0; }
 SEC("tc") int obj_nocheck(void *ctx) { struct foo *f = bpf_obj_new(struct foo); bpf_obj_drop_impl(f, 0); return 0; }

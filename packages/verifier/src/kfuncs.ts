@@ -67,6 +67,7 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_cpumask_weight: { flags: ['rcu'], types: CPUMASK },
   // the common set: every program type
   bpf_rcu_read_lock: { flags: ['rcu_lock'] },
+  bpf_cast_to_kern_ctx: { flags: [] },
   bpf_rcu_read_unlock: { flags: ['rcu_unlock'] },
   bpf_copy_from_user_str: { flags: ['sleepable'] },
   bpf_copy_from_user_task_str: { flags: ['sleepable', 'trusted_args'] },
@@ -81,6 +82,23 @@ export interface KfuncEnv extends Env {
 }
 
 const has = (info: KfuncInfo, f: KfuncFlag): boolean => info.flags.includes(f);
+
+/** The kernel struct behind a program type's context (bpf_cast_to_kern_ctx; the kernel's `bpf_ctx_convert`). */
+const KERN_CTX: Partial<Record<ProgType, string>> = {
+  socket_filter: 'sk_buff',
+  sched_cls: 'sk_buff',
+  sched_act: 'sk_buff',
+  cgroup_skb: 'sk_buff',
+  lwt_in: 'sk_buff',
+  lwt_out: 'sk_buff',
+  lwt_xmit: 'sk_buff',
+  sk_skb: 'sk_buff',
+  xdp: 'xdp_buff',
+  kprobe: 'pt_regs',
+  perf_event: 'bpf_perf_event_data_kern',
+  sock_ops: 'bpf_sock_ops_kern',
+  sk_msg: 'sk_msg',
+};
 
 interface KfuncMeta {
   releaseRegno?: number;
@@ -149,6 +167,12 @@ export function btfKfuncCall(env: KfuncEnv, st: State, f: Frame, pc: number, fn:
   else if (has(info, 'rcu_unlock')) env.reject(pc, `unmatched rcu read unlock (kernel function ${fn.name})`);
   if (meta.releaseRegno !== undefined) releaseReference(st, meta.refObjId!);
   const ret = fn.ret;
+  if (fn.name === 'bpf_cast_to_kern_ctx') {
+    // the kernel's own context object behind the program's (a trusted BTF pointer)
+    const kern = KERN_CTX[env.type];
+    if (kern === undefined) env.reject(pc, `kernel function ${fn.name} returns pointer type UNKNOWN  is not supported`);
+    return pointer(btfPtrType(kern, 'trusted_'));
+  }
   if (fn.name === 'bpf_obj_new_impl') {
     // the allocated object: its size travels in memSize, which marks it MEM_ALLOC (nullable.ts)
     const obj = objNew(env, pc, meta.constArg);
@@ -215,7 +239,7 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   }
   const to = t.to;
   const ctxName = CTX_STRUCT[env.type];
-  if (to.isStruct && ctxName !== undefined && to.name === ctxName) {
+  if ((to.isStruct && ctxName !== undefined && to.name === ctxName) || fn.name === 'bpf_cast_to_kern_ctx') {
     if (r.type !== 'ctx') env.reject(pc, `arg#${k} expected pointer to ctx, but got ${regTypeStr(r)}`);
     if (r.off) env.reject(pc, `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
     return;
