@@ -86,20 +86,27 @@ export function tnumXor(a: Tnum, b: Tnum): Tnum {
   return tnum(v & ~mu, mu);
 }
 
-/** Multiplication by shift-and-add over the bits of `a` (kernel tnum_mul). */
+/** tnum_union: every value either may take. */
+export function tnumUnion(a: Tnum, b: Tnum): Tnum {
+  const mu = (a.value ^ b.value) | a.mask | b.mask;
+  return tnum(a.value & b.value & ~mu, mu);
+}
+
+/**
+ * Multiplication by shift-and-add over the bits of `a` (kernel tnum_mul, Linux 6.17+): a
+ * certain 1 adds `b`, an unknown bit takes the union of adding it and not.
+ */
 export function tnumMul(a0: Tnum, b0: Tnum): Tnum {
   let a = a0;
   let b = b0;
-  let accV = tnumConst(u64(a.value * b.value));
-  let accM = tnumConst(0n);
+  let acc = tnumConst(0n);
   while (a.value !== 0n || a.mask !== 0n) {
-    if ((a.value & 1n) !== 0n) accM = tnumAdd(accM, tnum(0n, b.mask));
-    else if ((a.mask & 1n) !== 0n) accM = tnumAdd(accM, tnum(0n, b.value | b.mask));
+    if ((a.value & 1n) !== 0n) acc = tnumAdd(acc, b);
+    else if ((a.mask & 1n) !== 0n) acc = tnumUnion(acc, tnumAdd(acc, b));
     a = tnumRshift(a, 1);
     b = tnumLshift(b, 1);
   }
-  accV = tnumAdd(accV, accM);
-  return accV;
+  return acc;
 }
 
 export function tnumIntersect(a: Tnum, b: Tnum): Tnum {
