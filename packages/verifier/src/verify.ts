@@ -70,8 +70,8 @@ export function verify(program: Program, opts: VerifyOptions = {}): VerifyResult
   return new Verifier(program, opts).run();
 }
 
-/** vlog_alignment: where the state after an instruction starts on its line. */
-const alignment = (pos: number): number => Math.ceil(Math.max(pos, 8) / 40) * 40 - pos - 1;
+/** vlog_alignment (kernel/bpf/log.c): column 40 at least, else the next multiple of 8 with 4 to spare. */
+const alignment = (pos: number): number => Math.ceil(Math.max(pos + 4, 40) / 8) * 8 - pos - 1;
 
 class Verifier implements CallEnv, PreciseEnv {
   private readonly lines: string[] = [];
