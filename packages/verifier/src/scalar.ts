@@ -363,8 +363,9 @@ function lsh32(b: B, lo: bigint, hi: bigint): void {
 }
 
 function lsh64(b: B, lo: bigint, hi: bigint): void {
-  b.smax = lo === 32n && hi === 32n && b.s32max >= 0n ? b.s32max << 32n : S64_MAX;
-  b.smin = lo === 32n && hi === 32n && b.s32min >= 0n ? b.s32min << 32n : S64_MIN;
+  // `<< 32` moves the signed 32-bit range into the upper half exactly (Linux 6.18)
+  b.smax = lo === 32n && hi === 32n ? b.s32max << 32n : S64_MAX;
+  b.smin = lo === 32n && hi === 32n ? b.s32min << 32n : S64_MIN;
   if (b.umax > 1n << (63n - hi)) {
     b.umin = 0n;
     b.umax = U64_MAX;
@@ -445,7 +446,8 @@ export function scalarAlu(op: AluName, dst: Reg, src: Reg, alu32: boolean): Reg 
     case 'lsh':
     case 'rsh':
     case 'arsh':
-      if (srcConst && (alu32 ? src.u32max : src.umax) < BigInt(bits)) break;
+      // is_safe_to_compute_dst_reg_range compares the 64-bit umax, also for 32-bit shifts
+      if (srcConst && src.umax < BigInt(bits)) break;
       return UNKNOWN;
     default:
       // division and modulo are not tracked: the kernel marks the whole register unknown
