@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // vmlinux BTF: parse alone, parse + raw dump vs `bpftool btf dump file /sys/kernel/btf/vmlinux`,
 // and parse + C dump (vmlinux.h) vs `bpftool btf dump file /sys/kernel/btf/vmlinux format c`.
-// bpftool's times include its process start; ours are in a warm process (best of N either way).
+// bpftool's times include its process start; ours are in a warm process (best of N either way),
+// and one more row times our whole CLI command cold, as bpftool's.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -48,6 +49,14 @@ else {
     const ref = bpftool(args);
     const same = ref.out === undefined ? 'bpftool missing' : ours.out === ref.out ? 'output identical' : 'OUTPUT DIFFERS';
     rows.push({ benchmark: `BTF parse + ${what} of vmlinux vs bpftool${args ? ` ${args}` : ''}`, ours: ours.ms, reference: ref.ms, unit: 'ms', note: `${ours.out.length} chars; ${same}; best of ${runs}` });
+  }
+  // the whole command, cold: a fresh Node process (start, module load, JIT warm-up) running
+  // `bpf btf dump --format c`, against the bpftool process; best of N either way
+  const cli = join(root, 'apps/cli/dist/bin.js');
+  if (existsSync(cli)) {
+    const cold = best(() => execFileSync(process.execPath, [cli, 'btf', 'dump', file, '--format', 'c'], { maxBuffer: 1 << 30 }));
+    const ref = bpftool('format c');
+    rows.push({ benchmark: 'bpf btf dump vmlinux --format c (cold process) vs bpftool', ours: cold.ms, reference: ref.ms, unit: 'ms', note: `process start included on both sides; a first dumpC in a fresh process runs before V8 has optimised it; best of ${runs}` });
   }
 }
 mkdirSync(join(root, 'bench/results'), { recursive: true });
