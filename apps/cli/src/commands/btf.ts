@@ -1,5 +1,3 @@
-import { dumpC, dumpRaw, parseBtf } from '@bpf/btf';
-import { parseElf } from '@bpf/elf';
 import type { Command } from '../context.js';
 import { CliError, EXIT, usage } from '../errors.js';
 import { readInput } from '../input.js';
@@ -15,7 +13,10 @@ export const btf: Command = {
     format: { type: 'string', help: 'output format: raw (the type list) or c (a vmlinux.h-style header)', values: ['raw', 'c'] },
     ...JSON_OPT,
   },
-  run({ args, flags, out }) {
+  async run({ args, flags, out }) {
+    // loaded on use: `bpf --help` and the other commands start without it
+    const { dumpC, dumpRaw, parseBtf } = await import('@bpf/btf');
+    const { parseElf } = await import('@bpf/elf');
     const [sub, file] = args;
     if (sub !== 'dump') throw usage(`btf: expected 'dump' (got '${sub ?? ''}')`);
     if (file === undefined) throw usage('btf dump: missing FILE');

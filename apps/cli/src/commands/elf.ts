@@ -1,4 +1,3 @@
-import { loadPrograms, parseElf, relocTypeName } from '@bpf/elf';
 import type { Command } from '../context.js';
 import { CliError, EXIT, requireFile } from '../errors.js';
 import { readInput } from '../input.js';
@@ -10,7 +9,9 @@ export const elf: Command = {
   usage: 'bpf elf FILE [--json]',
   example: 'bpf elf prog.o',
   options: { ...JSON_OPT },
-  run({ args, out }) {
+  async run({ args, out }) {
+    // loaded on use: `bpf --help` and the other commands start without it
+    const { loadPrograms, parseElf, relocTypeName } = await import('@bpf/elf');
     const file = requireFile(args, 'elf');
     const bytes = readInput(file);
     if (!(bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46))

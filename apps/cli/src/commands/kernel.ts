@@ -1,7 +1,5 @@
 import { parseHex } from '@bpf/isa';
-import { loadWithMaps, probe, testRun, type LoadedWithMaps } from '@bpf/kernel';
-import { verify } from '@bpf/verifier';
-import { jitX86 } from '@bpf/jit-x86';
+import type { LoadedWithMaps } from '@bpf/kernel';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
 import { CliError, EXIT, usage } from '../errors.js';
@@ -22,7 +20,11 @@ export const kernel: Command = {
     ...INPUT_OPTS,
     ...JSON_OPT,
   },
-  run({ args, flags, out }) {
+  async run({ args, flags, out }) {
+    // loaded on use: `bpf --help` and the other commands start without it
+    const { loadWithMaps, probe, testRun } = await import('@bpf/kernel');
+    const { verify } = await import('@bpf/verifier');
+    const { jitX86 } = await import('@bpf/jit-x86');
     const [sub, file] = args;
     if (sub !== 'load' && sub !== 'run' && sub !== 'compare') throw usage(`kernel: expected 'load', 'run' or 'compare' (got '${sub ?? ''}')`);
     if (file === undefined) throw usage(`kernel ${sub}: missing FILE`);

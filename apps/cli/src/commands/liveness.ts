@@ -1,5 +1,4 @@
 import { formatInsn } from '@bpf/isa';
-import { computeLiveness, formatLiveRegs, livenessToJson } from '@bpf/liveness';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
 import { EXIT, requireFile } from '../errors.js';
@@ -12,7 +11,9 @@ export const liveness: Command = {
   usage: 'bpf liveness FILE [--type T] [--json]',
   example: 'bpf liveness prog.s --type xdp',
   options: { ...TYPE_OPT, ...INPUT_OPTS, ...JSON_OPT },
-  run({ args, flags, out }) {
+  async run({ args, flags, out }) {
+    // loaded on use: `bpf --help` and the other commands start without it
+    const { computeLiveness, formatLiveRegs, livenessToJson } = await import('@bpf/liveness');
     const file = requireFile(args, 'liveness');
     const { program } = loadProgram(file, flags as never);
     const progType = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';

@@ -1,6 +1,4 @@
 import { parseHex } from '@bpf/isa';
-import { isPacketProgType, PACKET_PROG_TYPES, run as vmRun } from '@bpf/vm';
-import { verify } from '@bpf/verifier';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
 import { CliError, EXIT, requireFile, usage } from '../errors.js';
@@ -21,7 +19,10 @@ export const run: Command = {
     ...INPUT_OPTS,
     ...JSON_OPT,
   },
-  run({ args, flags, out }) {
+  async run({ args, flags, out }) {
+    // loaded on use: `bpf --help` and the other commands start without it
+    const { isPacketProgType, PACKET_PROG_TYPES, run: vmRun } = await import('@bpf/vm');
+    const { verify } = await import('@bpf/verifier');
     const file = requireFile(args, 'run');
     const { program } = loadProgram(file, flags as never);
     if (flags.verify === true) {

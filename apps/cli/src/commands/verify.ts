@@ -1,5 +1,4 @@
 import type { ProgType } from '@bpf/isa';
-import { verify as runVerifier } from '@bpf/verifier';
 import type { Command } from '../context.js';
 import { EXIT, requireFile } from '../errors.js';
 import { kernelBtfFor, loadProgram } from '../input.js';
@@ -17,7 +16,9 @@ export const verify: Command = {
     ...INPUT_OPTS,
     ...JSON_OPT,
   },
-  run({ args, flags, out }) {
+  async run({ args, flags, out }) {
+    // loaded on use: `bpf --help` and the other commands start without it
+    const { verify: runVerifier } = await import('@bpf/verifier');
     const file = requireFile(args, 'verify');
     const { program } = loadProgram(file, flags as never);
     const type = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';

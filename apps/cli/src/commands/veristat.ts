@@ -1,7 +1,5 @@
 import { basename } from 'node:path';
 import type { ProgType } from '@bpf/isa';
-import { loadWithMaps, probe } from '@bpf/kernel';
-import { verify } from '@bpf/verifier';
 import type { Command } from '../context.js';
 import { describeError, EXIT, usage } from '../errors.js';
 import { kernelBtfFor, loadProgram } from '../input.js';
@@ -29,7 +27,10 @@ export const veristat: Command = {
   usage: 'bpf veristat FILES... [--type T] [--no-kernel] [--json]',
   example: 'bpf veristat prog1.o prog2.s',
   options: { 'no-kernel': { type: 'boolean', help: 'do not ask the kernel even when it is available' }, ...TYPE_OPT, ...JSON_OPT },
-  run({ args, flags, out }) {
+  async run({ args, flags, out }) {
+    // loaded on use: `bpf --help` and the other commands start without it
+    const { loadWithMaps, probe } = await import('@bpf/kernel');
+    const { verify } = await import('@bpf/verifier');
     if (args.length === 0) throw usage('veristat: missing FILES');
     const k = flags['no-kernel'] === true ? { canLoad: false } : probe();
     const rows: Row[] = [];
