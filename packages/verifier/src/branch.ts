@@ -65,16 +65,24 @@ function scalarAddConst(r: Reg, delta: bigint): Reg {
   return scalarAlu('add', r, known(delta), false);
 }
 
+/** Which registers take part in linked-register syncing (the kernel collects the live ones). */
+export type LinkedFilter = (frame: number, reg: number) => boolean;
+
 /** sync_linked_regs: scalars sharing the id of `known` learn its bounds. */
-function syncLinked(st: State, knownReg: Reg, self: Reg): void {
+function syncLinked(st: State, knownReg: Reg, self: Reg, live?: LinkedFilter): void {
   if (knownReg.type !== 'scalar' || !knownReg.id) return;
-  forEachReg(st, (r) => {
+  const update = (r: Reg): Reg => {
     if (r === self || r.type !== 'scalar' || r.id !== knownReg.id) return r;
     // links made by 32-bit adds are only followed between registers with the same offset
     if (r.addConst32 || knownReg.addConst32) return r.off === knownReg.off && !!r.addConst32 === !!knownReg.addConst32 ? knownReg : r;
     if ((!r.addConst && !knownReg.addConst) || r.off === knownReg.off) return knownReg;
     const moved = scalarAddConst(knownReg, BigInt((r.off | 0) - (knownReg.off | 0)));
     return { ...moved, id: r.id, off: r.off, addConst: r.addConst };
+  };
+  st.frames.forEach((f, k) => {
+    for (let n = 0; n < f.regs.length; n++) if (!live || n === 10 || live(k, n)) f.regs[n] = update(f.regs[n]!);
+    for (let s = 0; s < f.spilled.length; s++) if (f.spilled[s]) f.spilled[s] = update(f.spilled[s]!);
+    for (let s = 0; s < f.out.length; s++) if (f.out[s]) f.out[s] = update(f.out[s]!);
   });
 }
 
@@ -159,7 +167,7 @@ function matchPkt(i: Insn, cond: JmpCond, dst: Reg, src: Reg, self: State, other
  * The two sides of a conditional jump that is not decided: refines `self` (fall-through) and
  * `other` (taken) in place.
  */
-export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boolean, self: State, other: State): void {
+export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boolean, self: State, other: State, live?: LinkedFilter): void {
   const fs = self.frames[self.frames.length - 1]!;
   const fo = other.frames[other.frames.length - 1]!;
   const dst = fs.regs[i.dst]!;
@@ -173,11 +181,11 @@ export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boole
     if (useReg) {
       fs.regs[i.src] = fsrc;
       fo.regs[i.src] = tsrc;
-      syncLinked(self, fsrc, fsrc);
-      syncLinked(other, tsrc, tsrc);
+      syncLinked(self, fsrc, fsrc, live);
+      syncLinked(other, tsrc, tsrc, live);
     }
-    syncLinked(self, fd, fd);
-    syncLinked(other, td, td);
+    syncLinked(self, fd, fd, live);
+    syncLinked(other, td, td, live);
     return;
   }
   if (!is32 && !useReg && i.imm === 0 && (cond === 'jeq' || cond === 'jne') && mayBeNull(dst)) {

@@ -582,7 +582,8 @@ class Verifier implements CallEnv, PreciseEnv {
       case 'endian': {
         const r = this.readReg(f, i.dst, pc);
         this.writeReg(f, i.dst, pc);
-        f.regs[i.dst] = r.type === 'scalar' ? byteSwap(r, op.order, op.bits) : UNKNOWN;
+        // a swapped value is no longer linked to its copies
+        f.regs[i.dst] = r.type === 'scalar' ? { ...byteSwap(r, op.order, op.bits), id: undefined, addConst: undefined, addConst32: undefined, off: 0 } : UNKNOWN;
         st.pc = pc + 1;
         return st;
       }
@@ -735,7 +736,7 @@ class Verifier implements CallEnv, PreciseEnv {
     const other = this.fork(st);
     other.pc = target;
     other.prev = pc;
-    splitBranch(i, cond, is32, op.useReg, st, other);
+    splitBranch(i, cond, is32, op.useReg, st, other, (fr, r) => (this.liveRegs(st, fr) & (1 << r)) !== 0);
     this.push(other);
     this.printInsnState(st);
     st.pc = pc + 1;
