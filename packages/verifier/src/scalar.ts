@@ -28,6 +28,7 @@ import {
   tnumRshift,
   tnumSub,
   tnumSubreg,
+  tnumStep,
   tnumSubregIsConst,
   tnumXor,
   type Tnum,
@@ -96,6 +97,14 @@ function update64(b: B): void {
   b.smax = min(b.smax, s64(t.value | (t.mask & 0x7fffffffffffffffn)));
   b.umin = max(b.umin, t.value);
   b.umax = min(b.umax, t.value | t.mask);
+  if (t.mask === 0n || b.umin > b.umax) return;
+  // the u64 range and the tnum may have a single value in common (Linux 6.18)
+  const next = tnumStep(t, b.umin);
+  const uminIn = (b.umin & ~t.mask) === t.value;
+  const tmax = t.value | t.mask;
+  if (uminIn && next > b.umax) markKnown(b, b.umin);
+  else if (!uminIn && next === tmax) markKnown(b, tmax);
+  else if (!uminIn && next <= b.umax && tnumStep(t, next) > b.umax) markKnown(b, next);
 }
 
 function updateBounds(b: B): void {

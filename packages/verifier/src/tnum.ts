@@ -86,6 +86,23 @@ export function tnumXor(a: Tnum, b: Tnum): Tnum {
   return tnum(v & ~mu, mu);
 }
 
+/** tnum_step: the smallest value above `z` that `t` may take, or 2^64 when there is none. */
+export function tnumStep(t: Tnum, z: bigint): bigint {
+  const NONE = 1n << 64n;
+  if (z >= U64_MAX) return NONE;
+  if (z + 1n <= t.value) return t.value;
+  // the smallest s within the mask with value + s > z
+  let x = z + 1n - t.value;
+  for (;;) {
+    const bad = x & ~t.mask;
+    if (bad === 0n) break;
+    const hb = BigInt(fls64(bad) - 1);
+    x = ((x >> hb) + 1n) << hb;
+    if (x > U64_MAX) return NONE;
+  }
+  return t.value + x;
+}
+
 /** tnum_union: every value either may take. */
 export function tnumUnion(a: Tnum, b: Tnum): Tnum {
   const mu = (a.value ^ b.value) | a.mask | b.mask;
