@@ -73,6 +73,8 @@ export interface PreciseEnv {
   isGlobalAt(pc: number): boolean;
   /** Whether the instruction at `pc` calls a callback synchronously (bpf_loop and friends). */
   callsCallback(pc: number): boolean;
+  /** First instruction of a subprogram (where a path verifying it on its own starts). */
+  subprogStart(subprog: number): number;
 }
 
 const ARGS = 0x3e;
@@ -268,11 +270,18 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
   let hist: readonly HistEntry[] = path.hist;
   let cp = path.cp;
   let lastIdx = path.pc;
-  let firstIdx = cp ? cp.pc : 0;
+  let firstIdx = cp ? cp.pc : env.subprogStart(path.frames[0]!.subprog);
   let subseq = -1;
   let skipFirst = true;
   for (;;) {
     env.trace?.(`mark_precise: frame${bt.frame}: last_idx ${lastIdx} first_idx ${firstIdx} subseq_idx ${subseq} `);
+    if (lastIdx < 0) {
+      // the entry of a function verified on its own: only its arguments can be left, and they are inputs
+      const f0 = path.frames[0]!;
+      if (bt.frame === 0 && f0.subprog > 0 && f0.callsite < 0 && !bt.slots[0] && !(bt.regs[0]! & ~ARGS)) return;
+      markAllPrecise(env, path.frames.length - 1, path.cp);
+      return;
+    }
     if (skipFirst) {
       skipFirst = false;
       subseq = lastIdx;

@@ -9,7 +9,7 @@ import type { Checkpoint, Path } from './precise.js';
 
 export type { Checkpoint, HistEntry, Path } from './precise.js';
 
-export function newCheckpoint(st: Path): Checkpoint {
+export function newCheckpoint(st: Path, entry = 0): Checkpoint {
   return {
     pc: st.pc,
     state: cloneState(st),
@@ -18,8 +18,9 @@ export function newCheckpoint(st: Path): Checkpoint {
     branches: 1,
     parent: st.cp,
     hist: st.hist,
-    lastIdx: st.prev,
-    firstIdx: st.cp ? st.cp.pc : 0,
+    // a checkpoint at the very start of a path has no instruction before it
+    lastIdx: st.cp === undefined && st.hist.length === 0 ? -1 : st.prev,
+    firstIdx: st.cp ? st.cp.pc : entry,
     hits: 0,
     misses: 0,
   };

@@ -161,6 +161,10 @@ class Verifier implements CallEnv, PreciseEnv {
     return s !== undefined && this.protos.get(s.name)?.linkage === 'global';
   }
 
+  subprogStart(subprog: number): number {
+    return this.subprogs[subprog]?.start ?? 0;
+  }
+
   callsCallback(pc: number): boolean {
     const i = this.insns[pc];
     return i !== undefined && i.code === 0x85 && i.src === 0 && i.imm === 181;
@@ -436,7 +440,7 @@ class Verifier implements CallEnv, PreciseEnv {
     }
     this.maxStatesPerInsn = Math.max(this.maxStatesPerInsn, count);
     if (!addNew) return false;
-    const cp = newCheckpoint(st);
+    const cp = newCheckpoint(st, this.subprogStart(st.frames[0]!.subprog));
     list.push(cp);
     this.explored.set(bucket, list);
     st.cp = cp;
