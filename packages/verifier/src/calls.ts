@@ -220,7 +220,7 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
   callee.regs[2] = f.regs[3]!;
   callee.regs[10] = env.fp(cb.frames.length);
   caller.out.fill(undefined);
-  for (let r = 0; r <= 5; r++) caller.regs[r] = NOT_INIT;
+  // the caller keeps its argument registers: the callback returns to the call, which reads them again
   cb.frames.push(callee);
   cb.pc = env.subprogs[sub]!.start;
   cb.prev = pc;
@@ -364,7 +364,9 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
     env.precise(0);
     if (!within(r0, callee.callbackRet)) env.reject(pc, invalidScalar(r0, callee.callbackRet, 'At callback return'));
   }
-  const next = callee.callbackRet ? callee.callsite + 1 : callee.callsite + 1;
+  // a callback returns to the instruction that calls it, which may call it again (the kernel
+  // verifies callbacks as called any number of times, until the state at the call converges)
+  const next = callee.callbackRet ? callee.callsite : callee.callsite + 1;
   if (env.level > 0) {
     env.log2('returning from callee:');
     env.log2(env.formatFrame(st, callee, true));
@@ -374,7 +376,7 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
   // spec §4.4: a return consumes the caller's outgoing slots and forbids later r11 loads
   caller.out.fill(undefined);
   caller.noStackArgLoad = true;
-  caller.regs[0] = callee.callbackRet ? UNKNOWN : r0;
+  if (!callee.callbackRet) caller.regs[0] = r0;
   if (env.level > 0) env.log2(env.formatFrame(st, caller, true));
   st.pc = next;
   st.prev = pc;

@@ -264,6 +264,11 @@ function markAllPrecise(env: PreciseEnv, frame: number, cp: Checkpoint | undefin
   }
 }
 
+/** Every scalar of the path's checkpoints becomes precise (after a callback loop converged on a state still being explored). */
+export function markPathPrecise(env: PreciseEnv, path: Path): void {
+  markAllPrecise(env, path.frames.length - 1, path.cp);
+}
+
 /** __mark_chain_precision from the path's current instruction with `bt` preset. */
 function chain(env: PreciseEnv, path: Path, bt: Bt): void {
   if (bt.empty()) return;

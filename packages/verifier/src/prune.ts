@@ -54,11 +54,11 @@ class IdMap {
 const rangeWithin = (o: Reg, c: Reg): boolean =>
   o.umin <= c.umin && o.umax >= c.umax && o.smin <= c.smin && o.smax >= c.smax && o.u32min <= c.u32min && o.u32max >= c.u32max && o.s32min <= c.s32min && o.s32max >= c.s32max;
 
-function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap): boolean {
-  if (o.type === 'not_init') return true;
+function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap, rw = false): boolean {
+  if (o.type === 'not_init') return !rw || c.type === 'not_init';
   if (c.type === 'not_init' || o.type !== c.type) return false;
   if (o.type === 'scalar') {
-    if (!precise) return true;
+    if (!precise && !rw) return true;
     if ((o.addConst ?? false) !== (c.addConst ?? false) || (o.addConst32 ?? false) !== (c.addConst32 ?? false) || (o.addConst && o.off !== c.off)) return false;
     if (!ids.checkScalar(o.id, c.id)) return false;
     return rangeWithin(o, c) && tnumIn(o.var, c.var);
@@ -85,7 +85,7 @@ function scalarForStack(f: Frame, slot: number): Reg | 'unbound' | undefined {
   return 'unbound';
 }
 
-function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (slot: number) => boolean, ids: IdMap): boolean {
+function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (slot: number) => boolean, ids: IdMap, rw: boolean): boolean {
   for (let slot = 0; slot < SLOTS; slot++) {
     if (!liveSlot(slot)) continue;
     const b = slot * 8;
@@ -96,12 +96,12 @@ function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (slo
       const or = scalarForStack(o, slot);
       const cr = scalarForStack(c, slot);
       if (or && cr) {
-        if (or !== 'unbound' && !regsafe(or, cr === 'unbound' ? UNBOUND_SCALAR : cr, preciseSlots.has(slot), ids)) return false;
+        if (or !== 'unbound' && !regsafe(or, cr === 'unbound' ? UNBOUND_SCALAR : cr, preciseSlots.has(slot), ids, rw)) return false;
         break;
       }
       if (ot !== c.slotTypes[b + j]) return false;
       if (j !== 7) continue;
-      if (ot === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, preciseSlots.has(slot), ids)) return false;
+      if (ot === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, preciseSlots.has(slot), ids, rw)) return false;
     }
   }
   return true;
@@ -161,6 +161,8 @@ export function statesEqual(
   liveSlot: (frame: number, slot: number) => boolean,
   /** The program loads stack arguments (r11) somewhere: only then does no_stack_arg_load matter. */
   stackArgLoads = true,
+  /** RANGE_WITHIN: every scalar compared as if precise (convergence of callback calls). */
+  rangeWithin = false,
 ): boolean {
   const old = cp.state;
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length || !old.rcuLock !== !cur.rcuLock) return false;
@@ -179,7 +181,7 @@ export function statesEqual(
     const live = liveRegs(k);
     for (let r = 0; r < 11; r++) {
       if (!(live & (1 << r))) continue;
-      if (!regsafe(o.regs[r]!, c.regs[r]!, (cp.preciseRegs[k]! & (1 << r)) !== 0, ids)) return false;
+      if (!regsafe(o.regs[r]!, c.regs[r]!, (cp.preciseRegs[k]! & (1 << r)) !== 0, ids, rangeWithin)) return false;
     }
     for (let s = 0; s < o.out.length; s++) {
       const a = o.out[s];
@@ -187,7 +189,7 @@ export function statesEqual(
       if ((a === undefined) !== (b === undefined)) return false;
       if (a && b && !regsafe(a, b, true, ids)) return false;
     }
-    if (!stacksafe(o, c, cp.preciseSlots[k]!, (slot) => liveSlot(k, slot), ids)) return false;
+    if (!stacksafe(o, c, cp.preciseSlots[k]!, (slot) => liveSlot(k, slot), ids, rangeWithin)) return false;
   }
   return true;
 }

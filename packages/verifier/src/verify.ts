@@ -17,7 +17,7 @@ import { VerifierReject } from './env.js';
 import { entryLine, globalEntry, isGlobal, verifyCalledGlobals } from './global.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
-import { markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
+import { markPathPrecise, markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
 import { newCheckpoint, statesEqual, statesMaybeLooping } from './prune.js';
 import { byteSwap, zext } from './scalar.js';
 import { cloneState, known, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
@@ -410,7 +410,15 @@ class Verifier implements CallEnv, PreciseEnv {
     for (let k = list.length - 1; k >= 0; k--) {
       const cp = list[k]!;
       if (cp.pc !== st.pc) continue;
-      if (cp.branches > 0) {
+      if (cp.branches > 0 && this.callsCallback(st.pc)) {
+        // calls_callback: the callback loop converged when the state here is within one still being explored
+        if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads, true)) {
+          cp.hits++;
+          // the checkpoints on this loop may not know yet all that later decisions depend on
+          markPathPrecise(this, st);
+          return true;
+        }
+      } else if (cp.branches > 0) {
         if (statesMaybeLooping(cp.state, st, this.liveRegs(st, depth))) {
           key ??= this.key(st);
           cp.key ??= this.key(cp.state);
