@@ -99,7 +99,7 @@ describe('log level 2 in the kernel format (fixtures/kernel/corpus.json logs)', 
     // the complexity-limit programs are left out: their logs are megabytes
     const cases = corpus.filter((c) => c.log && (c.stats?.processedInsns ?? 0) < 200_000);
     const differ = cases.filter((c) => !sameLog(c, verify(source(c), { type: c.type as ProgType, logLevel: 2 }).log).same).map((c) => c.name);
-    expect(cases.length - differ.length, differ.join('\n')).toBeGreaterThanOrEqual(Math.floor(cases.length * 0.93));
+    expect(cases.length - differ.length, differ.join('\n')).toBeGreaterThanOrEqual(Math.floor(cases.length * 0.94));
   });
 
   it('pads the state after an instruction to the kernel column, byte for byte', () => {
