@@ -23,6 +23,31 @@ int set_past_buffer(void *skb) {
   bpf_loop(10, set2, &c, 0);
   return buf[c.n];
 }
+// bpf_loop with a constant count runs the callback that many times (R1 precise, the kernel's
+// callback_depth), then reports "bpf_loop iteration limit reached"
+struct two { __u64 count; __u64 sum; };
+static long count_sum(__u32 i, void *c) { struct two *d = c; d->count++; d->sum += i; return 0; }
+SEC("xdp")
+int count_to_100(struct xdp_md *x) {
+  struct two d = {};
+  bpf_loop(100, count_sum, &d, 0);
+  return d.count == 100 ? 2 : 1;
+}
+// an unknown count: the changing, imprecise counter is widened when the callback returns
+// (widen_imprecise_scalars), so the state at the call converges
+SEC("xdp")
+int count_unknown(struct xdp_md *x) {
+  struct two d = {};
+  bpf_loop(x->data_end - x->data, count_sum, &d, 0);
+  return d.count & 3;
+}
+static long saturate(__u32 i, void *c) { __u64 *n = c; if (*n < 10) *n += 1; return 0; }
+SEC("xdp")
+int count_saturating(struct xdp_md *x) {
+  __u64 n = 0;
+  bpf_loop(x->data_end - x->data, saturate, &n, 0);
+  return n;
+}
 char LICENSE[] SEC("license") = "GPL";
 `;
 

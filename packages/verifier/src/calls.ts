@@ -29,6 +29,8 @@ export interface CallEnv extends KfuncEnv {
   push(st: State): void;
   argCountOf(subprog: number): number;
   fp(frame: number): Reg;
+  /** A callback returned to its call: widen the scalars that changed since the last checkpoint there. */
+  widenAtCallback(st: State): void;
 }
 
 const MEM_TYPES = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
@@ -176,8 +178,12 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   if (i.imm === 12 && meta.map && f.regs[3]!.type === 'scalar' && f.regs[3]!.var.mask === 0n && f.regs[3]!.var.value < BigInt(meta.map.maxEntries)) env.precise(3);
   if (meta.releaseRegno !== undefined) releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
   if (i.imm === 181 && meta.subprog !== undefined) {
+    // the iteration count bounds how often the callback runs again: it must stay what it is
     env.precise(1);
-    pushLoopCallback(env, st, f, pc, meta.subprog);
+    const depth = f.callbackDepth ?? 0;
+    if (BigInt(depth) < f.regs[1]!.umax) pushLoopCallback(env, st, f, pc, meta.subprog, depth + 1);
+    else if (env.level > 0) env.log2(`frame${st.frames.length - 1} bpf_loop iteration limit reached`);
+    f.callbackDepth = 0;
   }
   clearCallerSaved(env, f);
   switch (h.ret) {
@@ -208,7 +214,7 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
 }
 
 /** bpf_loop: the callback is verified as a new frame with R1 the index and R2 the context. */
-function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: number): void {
+function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: number, depth: number): void {
   if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
   const from = st as Path;
   const cb = cloneState(st) as Path;
@@ -220,6 +226,7 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
   callee.regs[2] = f.regs[3]!;
   callee.regs[10] = env.fp(cb.frames.length);
   caller.out.fill(undefined);
+  caller.callbackDepth = depth;
   // the caller keeps its argument registers: the callback returns to the call, which reads them again
   cb.frames.push(callee);
   cb.pc = env.subprogs[sub]!.start;
@@ -380,5 +387,6 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
   if (env.level > 0) env.log2(env.formatFrame(st, caller, true));
   st.pc = next;
   st.prev = pc;
+  if (callee.callbackRet) env.widenAtCallback(st);
   return st;
 }

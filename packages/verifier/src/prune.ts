@@ -3,7 +3,7 @@
  * a path that reaches a prune point in a state covered by a fully explored checkpoint there
  * ends. Scalars of a checkpoint only count where they were marked precise (precise.ts).
  */
-import { cloneState, SlotType, SLOTS, type Frame, type Reg, type State } from './state.js';
+import { cloneState, SlotType, SLOTS, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIn } from './tnum.js';
 import type { Checkpoint, Path } from './precise.js';
 
@@ -122,7 +122,7 @@ const UNBOUND_SCALAR: Reg = {
 };
 
 /** Two registers print and compare alike, ids aside (a quick filter before exact keys). */
-function sameReg(a: Reg, b: Reg): boolean {
+export function sameReg(a: Reg, b: Reg): boolean {
   if (a === b) return true;
   return (
     a.type === b.type &&
@@ -192,4 +192,31 @@ export function statesEqual(
     if (!stacksafe(o, c, cp.preciseSlots[k]!, (slot) => liveSlot(k, slot), ids, rangeWithin)) return false;
   }
   return true;
+}
+
+/**
+ * widen_imprecise_scalars: a callback returning to its call forgets the scalars that changed
+ * since the checkpoint `old` at that call and that nothing depended on (not precise there), so
+ * a callback that counts (`ctx->n++`) converges instead of running to the instruction limit.
+ */
+export function widenImpreciseScalars(old: Checkpoint, cur: State): void {
+  const frames = Math.min(old.state.frames.length, cur.frames.length);
+  for (let fr = 0; fr < frames; fr++) {
+    const o = old.state.frames[fr]!;
+    const c = cur.frames[fr]!;
+    for (let r = 0; r < 10; r++) {
+      const ro = o.regs[r]!;
+      const rc = c.regs[r]!;
+      if (ro.type === 'scalar' && rc.type === 'scalar' && !(old.preciseRegs[fr]! & (1 << r)) && !sameReg(ro, rc)) c.regs[r] = UNKNOWN;
+    }
+    const slots = Math.min(o.spilled.length, c.spilled.length);
+    for (let slot = 0; slot < slots; slot++) {
+      const so = o.spilled[slot];
+      const sc = c.spilled[slot];
+      if (so === undefined || sc === undefined || so.type !== 'scalar' || sc.type !== 'scalar') continue;
+      if (o.slotTypes[slot * 8 + 7] !== SlotType.Spill || c.slotTypes[slot * 8 + 7] !== SlotType.Spill) continue;
+      if (old.preciseSlots[fr]?.has(slot) || sameReg(so, sc)) continue;
+      c.spilled[slot] = UNKNOWN;
+    }
+  }
 }

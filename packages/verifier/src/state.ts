@@ -119,6 +119,8 @@ export interface Frame {
   readonly callsite: number;
   /** Frame of a callback (bpf_loop and friends): its return value range. */
   readonly callbackRet?: readonly [number, number];
+  /** bpf_loop iterations this path has made at its current call (the kernel's callback_depth). */
+  callbackDepth?: number;
 }
 
 export function newFrame(subprog: number, callsite: number, callbackRet?: readonly [number, number]): Frame {

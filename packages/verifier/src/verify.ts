@@ -18,7 +18,7 @@ import { entryLine, globalEntry, isGlobal, verifyCalledGlobals } from './global.
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
 import { markPathPrecise, markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
-import { newCheckpoint, statesEqual, statesMaybeLooping } from './prune.js';
+import { newCheckpoint, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
 import { byteSwap, zext } from './scalar.js';
 import { cloneState, known, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
@@ -391,6 +391,20 @@ class Verifier implements CallEnv, PreciseEnv {
     if (!l || frame !== st.frames.length - 1 || l.escapes[st.frames[frame]!.subprog]) return true;
     const w = l.stackLiveIn[st.pc * 2 + (slot >> 5)];
     return w === undefined || ((w >>> (slot & 31)) & 1) === 1;
+  }
+
+  /** find_prev_entry + widen_imprecise_scalars, for a callback back at its call (prepare_func_exit). */
+  widenAtCallback(st: State): void {
+    const depth = st.frames.length - 1;
+    const list = this.explored.get(((st.pc ^ st.frames[depth]!.callsite) >>> 0) % this.insns.length);
+    if (list === undefined) return;
+    for (let k = list.length - 1; k >= 0; k--) {
+      const cp = list[k]!;
+      if (cp.pc !== st.pc || cp.branches === 0 || cp.state.frames.length !== st.frames.length) continue;
+      if (!cp.state.frames.every((f, j) => f.callsite === st.frames[j]!.callsite)) continue;
+      widenImpreciseScalars(cp, st);
+      return;
+    }
   }
 
   /** is_state_visited: 'safe' when an equivalent, fully explored state was seen here. */
