@@ -24,7 +24,7 @@ const rows = [];
 /** A corpus case as a Program: assembled, or decoded with its maps and relocations (C objects). */
 const toProgram = (c) => {
   const s = corpusSource(c);
-  return s.kind === 'asm' ? assemble(s.text) : { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs, type: c.type, ...(c.expectedAttachType ? { expectedAttachType: c.expectedAttachType } : {}) };
+  return s.kind === 'asm' ? assemble(s.text) : { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs, ...(s.funcInfo ? { funcInfo: s.funcInfo } : {}), type: c.type, ...(c.expectedAttachType ? { expectedAttachType: c.expectedAttachType } : {}) };
 };
 const programs = corpus.filter((c) => c.accepted).map((c) => ({ name: c.name, type: c.type, program: toProgram(c), dataIn: c.dataIn }));
 // a large straight-line + loop program

@@ -121,6 +121,7 @@ for (const f of readdirSync(build).filter((f) => f.endsWith('.o')).sort()) {
       // what a consumer needs to rebuild the Program without clang
       maps: prog.maps.map((m) => ({ name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, ...(m.flags ? { flags: m.flags } : {}), ...(m.data ? { data: Buffer.from(m.data).toString('hex') } : {}) })),
       relocs: prog.relocs,
+      ...(prog.funcInfo?.length ? { funcInfo: prog.funcInfo.map((f) => ({ insnOff: f.insnOff, typeId: f.typeId })) } : {}),
       accepted: load.accepted,
       errno: load.errno,
       error: load.error ?? null,

@@ -39,6 +39,8 @@ export interface KernelCase {
   readonly insns: string;
   readonly maps?: readonly MapRecord[];
   readonly relocs?: readonly RelocRecord[];
+  /** BTF func_info of C programs with subprograms (the kernel needs it for callbacks). */
+  readonly funcInfo?: readonly { readonly insnOff: number; readonly typeId: number }[];
   readonly accepted: boolean;
   readonly errno: number;
   readonly error: string | null;
@@ -71,6 +73,7 @@ export type CorpusSource =
       readonly expectedAttachType?: string;
       readonly maps: readonly (Omit<MapRecord, 'data'> & { readonly data?: Uint8Array })[];
       readonly relocs: readonly RelocRecord[];
+      readonly funcInfo?: readonly { readonly insnOff: number; readonly typeId: number }[];
     };
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -87,5 +90,6 @@ export function corpusSource(c: KernelCase): CorpusSource {
     ...(c.expectedAttachType ? { expectedAttachType: c.expectedAttachType } : {}),
     maps: (c.maps ?? []).map(({ data, ...m }) => ({ ...m, ...(data ? { data: hex(data) } : {}) })),
     relocs: c.relocs ?? [],
+    ...(c.funcInfo ? { funcInfo: c.funcInfo } : {}),
   };
 }

@@ -13,7 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const quick = process.argv.includes('--quick');
 const toProgram = (c) => {
   const s = corpusSource(c);
-  return s.kind === 'asm' ? assemble(s.text) : { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs, type: c.type };
+  return s.kind === 'asm' ? assemble(s.text) : { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs, ...(s.funcInfo ? { funcInfo: s.funcInfo } : {}), type: c.type };
 };
 // the complexity-limit programs take seconds each; they are measured on their own below
 const all = kernelCorpus();

@@ -29,7 +29,7 @@ function normalise(log) {
 }
 for (const c of corpus.cases) {
   const src = corpusSource(c);
-  const program = src.kind === 'asm' ? assemble(src.text) : { insns: decode(src.bytes, { strict: false }), maps: src.maps, relocs: src.relocs };
+  const program = src.kind === 'asm' ? assemble(src.text) : { insns: decode(src.bytes, { strict: false }), maps: src.maps, relocs: src.relocs, ...(src.funcInfo ? { funcInfo: src.funcInfo } : {}) };
   const r = verify(program, { type: c.type, logLevel: 0 });
   const v = r.accepted === c.accepted;
   const m = v && (c.accepted || r.error?.message === c.error);

@@ -24,6 +24,8 @@ export interface CallEnv extends KfuncEnv {
   readonly kfuncAt: ReadonlyMap<number, string>;
   readonly slotsWritten: number[];
   readonly slotsRequired: number[];
+  /** Per bpf_loop call: whether it can still be inlined (flags always 0, one callback). */
+  readonly loopInline: Map<number, { fit: boolean; subprog: number }>;
   tailCallReached: boolean;
   /** Queue a state to explore later (a branch). */
   push(st: State): void;
@@ -178,6 +180,13 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   if (i.imm === 12 && meta.map && f.regs[3]!.type === 'scalar' && f.regs[3]!.var.mask === 0n && f.regs[3]!.var.value < BigInt(meta.map.maxEntries)) env.precise(3);
   if (meta.releaseRegno !== undefined) releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
   if (i.imm === 181 && meta.subprog !== undefined) {
+    // update_loop_inline_state: a call whose flags are always 0 may be inlined, so they stay 0
+    const inline = env.loopInline.get(pc);
+    const flagsZero = isConst(f.regs[4]!) && f.regs[4]!.var.value === 0n;
+    if (inline === undefined || inline.fit) {
+      if (flagsZero) env.precise(4);
+      env.loopInline.set(pc, { fit: flagsZero && (inline === undefined || inline.subprog === meta.subprog), subprog: meta.subprog });
+    }
     // the iteration count bounds how often the callback runs again: it must stay what it is
     env.precise(1);
     const depth = f.callbackDepth ?? 0;
@@ -222,7 +231,7 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
   if (from.cp) cb.cp = from.cp;
   const caller = cb.frames[cb.frames.length - 1]!;
   const callee = newFrame(sub, pc, [0, 1]);
-  callee.regs[1] = { ...UNKNOWN, smin: 0n, smax: 0xffffffffn, umax: 0xffffffffn } as Reg;
+  callee.regs[1] = UNKNOWN; // the index, as the kernel types it (set_loop_callback_state)
   callee.regs[2] = f.regs[3]!;
   callee.regs[10] = env.fp(cb.frames.length);
   caller.out.fill(undefined);

@@ -10,7 +10,7 @@ const corpus = kernelCorpus();
 const source = (c: KernelCase): Program => {
   const s = corpusSource(c);
   if (s.kind === 'asm') return assemble(s.text);
-  return { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs as Program['relocs'] };
+  return { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs as Program['relocs'], ...(s.funcInfo ? { funcInfo: s.funcInfo } : {}) };
 };
 
 function kernelErrorInsn(c: KernelCase): number | undefined {

@@ -88,6 +88,7 @@ class Verifier implements CallEnv, PreciseEnv {
   readonly depth: number[];
   readonly slotsWritten: number[];
   readonly slotsRequired: number[];
+  readonly loopInline = new Map<number, { fit: boolean; subprog: number }>();
   tailCallReached = false;
   readonly level: number;
   readonly load: LoadInfo;
