@@ -26,7 +26,9 @@ const toProgram = (c) => {
   const s = corpusSource(c);
   return s.kind === 'asm' ? assemble(s.text) : { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs, ...(s.funcInfo ? { funcInfo: s.funcInfo } : {}), type: c.type, ...(c.expectedAttachType ? { expectedAttachType: c.expectedAttachType } : {}) };
 };
-const programs = corpus.filter((c) => c.accepted).map((c) => ({ name: c.name, type: c.type, program: toProgram(c), dataIn: c.dataIn }));
+// callback programs (ld_imm64 of a function) need the BTF their func_info refers to, which the
+// corpus doesn't record: the kernel can't load them from it, so they are left out here
+const programs = corpus.filter((c) => c.accepted && !/^184[0-9a-f]/m.test(c.insns.match(/.{16}/g).join('\n'))).map((c) => ({ name: c.name, type: c.type, program: toProgram(c), dataIn: c.dataIn }));
 // a large straight-line + loop program
 const big = assemble(['r0 = 0', 'r1 = 0', ...Array.from({ length: quick ? 2000 : 20000 }, (_, k) => `r0 += ${k % 7}`), 'l:', 'r0 ^= r1', 'r1 += 1', 'if r1 < 200 goto l', 'exit'].join('\n'));
 programs.push({ name: `generated/large-${big.insns.length}`, type: 'socket_filter', program: big });
@@ -51,7 +53,8 @@ for (const p of programs) {
     jit = undefined;
   }
   if (kernel.canLoad) {
-    const load = loadWithMaps(p.program, { type: p.type, logLevel: 4 });
+    const { funcInfo: _funcInfo, ...withoutBtf } = p.program;
+    const load = loadWithMaps(withoutBtf, { type: p.type, logLevel: 4 });
     kernelUs += load.stats?.verificationTimeUsec ?? 0;
     kernelInsns += load.stats?.processedInsns ?? 0;
     if (jit && load.jitedLen) {
