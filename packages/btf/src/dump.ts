@@ -9,6 +9,7 @@
  * objects.
  */
 import { BtfError, KIND_NAMES, rawTypeWords, recordWords, typeById, typeCount, type Btf, type BtfType } from './btf.js';
+import { Out as ByteOut } from './dumpc-out.js';
 
 const INT_ENCODING = (bits: number): string => {
   switch (bits) {
@@ -24,48 +25,21 @@ const TAB = 9;
 const NL = 10;
 const QUOTE = 39;
 
-/** A growing byte buffer with the few writes a dump needs. */
-class Out {
-  buf: Uint8Array;
-  len = 0;
+/** The byte buffer of `dumpC` (dumpc-out.ts), with the raw dump's own writes. */
+class Out extends ByteOut {
   /** `capacity`: a guess at the whole dump; pages of it never written cost nothing. */
   constructor(capacity = 1 << 16) {
-    this.buf = new Uint8Array(capacity);
-  }
-  private room(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-  }
-  byte(b: number): void {
-    this.room(1);
-    this.buf[this.len++] = b;
-  }
-  /** ASCII text (our own literals and numbers). */
-  text(s: string): void {
-    this.room(s.length);
-    for (let k = 0; k < s.length; k++) this.buf[this.len++] = s.charCodeAt(k);
-  }
-  /** A non-negative integer below 2^53, in decimal. */
-  num(n: number): void {
-    if (n < 10) return this.byte(48 + n);
-    this.room(16);
-    let digits = 0;
-    for (let v = n; v > 0; v = Math.floor(v / 10)) digits++;
-    let at = this.len + digits;
-    this.len = at;
-    for (let v = n; v > 0; v = Math.floor(v / 10)) this.buf[--at] = 48 + (v % 10);
+    super(capacity);
   }
   /** ` label=N`: a label (with its leading space and '=') and a number. */
   field(label: string, n: number): void {
-    this.text(label);
+    this.lit(label);
     this.num(n);
   }
   /** The NUL-terminated string at `off` of the BTF's string section (the base's for split BTF), quoted. */
   name(btf: Btf, off: number): void {
     this.byte(QUOTE);
-    if (off === 0) this.text('(anon)');
+    if (off === 0) this.lit('(anon)');
     else {
       let b = btf;
       while (off < b.stringBase && b.base) b = b.base;
@@ -99,14 +73,14 @@ export function dumpType(btf: Btf, id: number, t: BtfType): string {
 function emitType(btf: Btf, id: number, t: BtfType, o: Out): void {
   o.byte(0x5b); // [
   o.num(id);
-  o.text(`] ${t.kind} `);
+  o.lit(`] ${t.kind} `);
   o.name(btf, t.nameOff);
   switch (t.kind) {
     case 'INT':
       o.field(' size=', t.sizeOrType);
       o.field(' bits_offset=', (t.intData >>> 16) & 0xff);
       o.field(' nr_bits=', t.intData & 0xff);
-      o.text(` encoding=${INT_ENCODING((t.intData >>> 24) & 0x0f)}`);
+      o.lit(` encoding=${INT_ENCODING((t.intData >>> 24) & 0x0f)}`);
       return;
     case 'PTR': case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':
       o.field(' type_id=', t.sizeOrType);
@@ -137,17 +111,17 @@ function emitType(btf: Btf, id: number, t: BtfType, o: Out): void {
         o.byte(NL);
         o.byte(TAB);
         o.name(btf, v.nameOff);
-        if (t.kind === 'ENUM') o.text(` val=${signed ? BigInt.asIntN(32, v.val) : v.val}`);
-        else o.text(` val=${signed ? `${BigInt.asIntN(64, v.val)}LL` : `${v.val}ULL`}`);
+        if (t.kind === 'ENUM') o.lit(` val=${signed ? BigInt.asIntN(32, v.val) : v.val}`);
+        else o.lit(` val=${signed ? `${BigInt.asIntN(64, v.val)}LL` : `${v.val}ULL`}`);
       }
       return;
     }
     case 'FWD':
-      o.text(t.kindFlag ? ' fwd_kind=union' : ' fwd_kind=struct');
+      o.lit(t.kindFlag ? ' fwd_kind=union' : ' fwd_kind=struct');
       return;
     case 'FUNC':
       o.field(' type_id=', t.sizeOrType);
-      o.text(` linkage=${LINKAGE[t.vlen] ?? 'UNKN'}`);
+      o.lit(` linkage=${LINKAGE[t.vlen] ?? 'UNKN'}`);
       return;
     case 'FUNC_PROTO':
       o.field(' ret_type_id=', t.sizeOrType);
@@ -161,7 +135,7 @@ function emitType(btf: Btf, id: number, t: BtfType, o: Out): void {
       return;
     case 'VAR':
       o.field(' type_id=', t.sizeOrType);
-      o.text(`, linkage=${LINKAGE[t.linkage] ?? 'UNKN'}`);
+      o.lit(`, linkage=${LINKAGE[t.linkage] ?? 'UNKN'}`);
       return;
     case 'DATASEC':
       o.field(' size=', t.sizeOrType);
@@ -172,9 +146,9 @@ function emitType(btf: Btf, id: number, t: BtfType, o: Out): void {
         o.field('\ttype_id=', s.type);
         o.field(' offset=', s.offset);
         o.field(' size=', s.size);
-        o.text(` (${v?.kind ?? 'UNKN'} `);
+        o.lit(` (${v?.kind ?? 'UNKN'} `);
         if (v) o.name(btf, v.nameOff);
-        else o.text("''");
+        else o.lit("''");
         o.byte(0x29); // )
       }
       return;
@@ -183,7 +157,7 @@ function emitType(btf: Btf, id: number, t: BtfType, o: Out): void {
       return;
     case 'DECL_TAG':
       o.field(' type_id=', t.sizeOrType);
-      o.text(` component_idx=${t.componentIdx}`);
+      o.lit(` component_idx=${t.componentIdx}`);
       return;
   }
 }
@@ -225,8 +199,8 @@ function emitWords(btf: Btf, w: Uint32Array, count: number, o: Out): void {
     const size = w[r + 2]!;
     o.byte(0x5b); // [
     o.num(id);
-    o.text('] ');
-    o.text(KIND_NAMES[k]!);
+    o.lit('] ');
+    o.lit(KIND_NAMES[k]!);
     o.byte(0x20);
     o.name(btf, w[r]!);
     switch (k) {
@@ -235,7 +209,7 @@ function emitWords(btf: Btf, w: Uint32Array, count: number, o: Out): void {
         o.field(' size=', size);
         o.field(' bits_offset=', (data >>> 16) & 0xff);
         o.field(' nr_bits=', data & 0xff);
-        o.text(` encoding=${INT_ENCODING((data >>> 24) & 0x0f)}`);
+        o.lit(` encoding=${INT_ENCODING((data >>> 24) & 0x0f)}`);
         break;
       }
       case 2: case 8: case 9: case 10: case 11: case 18: // PTR, TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG
@@ -269,23 +243,23 @@ function emitWords(btf: Btf, w: Uint32Array, count: number, o: Out): void {
           o.byte(TAB);
           o.name(btf, w[q]!);
           if (!wide) {
-            o.text(' val=');
+            o.lit(' val=');
             const u = w[q + 1]!;
             if (kindFlag && u >= 0x80000000) o.byte(0x2d); // -
             o.num(kindFlag && u >= 0x80000000 ? 0x100000000 - u : u);
           } else {
             const val = (BigInt(w[q + 2]!) << 32n) | BigInt(w[q + 1]!);
-            o.text(` val=${kindFlag ? `${BigInt.asIntN(64, val)}LL` : `${val}ULL`}`);
+            o.lit(` val=${kindFlag ? `${BigInt.asIntN(64, val)}LL` : `${val}ULL`}`);
           }
         }
         break;
       }
       case 7: // FWD
-        o.text(kindFlag ? ' fwd_kind=union' : ' fwd_kind=struct');
+        o.lit(kindFlag ? ' fwd_kind=union' : ' fwd_kind=struct');
         break;
       case 12: // FUNC
         o.field(' type_id=', size);
-        o.text(` linkage=${LINKAGE[vlen] ?? 'UNKN'}`);
+        o.lit(` linkage=${LINKAGE[vlen] ?? 'UNKN'}`);
         break;
       case 13: // FUNC_PROTO
         o.field(' ret_type_id=', size);
@@ -299,7 +273,7 @@ function emitWords(btf: Btf, w: Uint32Array, count: number, o: Out): void {
         break;
       case 14: // VAR
         o.field(' type_id=', size);
-        o.text(`, linkage=${LINKAGE[w[r + 3]!] ?? 'UNKN'}`);
+        o.lit(`, linkage=${LINKAGE[w[r + 3]!] ?? 'UNKN'}`);
         break;
       case 15: // DATASEC
         o.field(' size=', size);
@@ -312,13 +286,13 @@ function emitWords(btf: Btf, w: Uint32Array, count: number, o: Out): void {
           o.field(' size=', w[q + 2]!);
           if (v >= first && v < count) {
             const vr = starts[v - first]!;
-            o.text(` (${KIND_NAMES[(w[vr + 1]! >>> 24) & 0x1f]!} `);
+            o.lit(` (${KIND_NAMES[(w[vr + 1]! >>> 24) & 0x1f]!} `);
             o.name(btf, w[vr]!);
           } else {
             const t = v !== 0 && v < first ? typeById(btf, v) : undefined; // a split BTF's base type, or none
-            o.text(` (${t?.kind ?? 'UNKN'} `);
+            o.lit(` (${t?.kind ?? 'UNKN'} `);
             if (t) o.name(btf, t.nameOff);
-            else o.text("''");
+            else o.lit("''");
           }
           o.byte(0x29); // )
         }
@@ -328,7 +302,7 @@ function emitWords(btf: Btf, w: Uint32Array, count: number, o: Out): void {
         break;
       case 17: // DECL_TAG
         o.field(' type_id=', size);
-        o.text(` component_idx=${w[r + 3]! | 0}`);
+        o.lit(` component_idx=${w[r + 3]! | 0}`);
         break;
       default:
         break;
