@@ -20,6 +20,7 @@ import { formatState, type Scratch } from './print.js';
 import { markPathPrecise, markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
 import { newCheckpoint, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
 import { byteSwap, zext } from './scalar.js';
+import { xlate } from './xlate.js';
 import { cloneState, known, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 export interface VerifyOptions {
@@ -60,6 +61,8 @@ export interface VerifyResult {
   readonly stats: VerifyStats;
   /** The program with analysed subprograms (accepted programs only). */
   readonly program?: VerifiedProgram;
+  /** `program` as the kernel JITs it: unreached code removed, one-way branches hard-wired (xlate.ts). */
+  readonly xlated?: VerifiedProgram;
 }
 
 const LIMIT = 1_000_000;
@@ -93,6 +96,8 @@ class Verifier implements CallEnv, PreciseEnv {
   readonly level: number;
   readonly load: LoadInfo;
   private processed = 0;
+  /** Instructions a path executed (insn_aux_data[].seen), for xlate. */
+  private readonly seen: Uint8Array;
   private maxStatesPerInsn = 0;
   private totalStates = 0;
   private peakStates = 0;
@@ -143,6 +148,7 @@ class Verifier implements CallEnv, PreciseEnv {
     this.stackArgLoads = this.insns.some((x) => (x.code & 7) === 1 && x.src === 11);
     this.trace = this.level >= 2 ? (line: string): void => this.log2(line) : undefined;
     this.load = loadInfo(program, opts);
+    this.seen = new Uint8Array(this.insns.length);
   }
 
   // ---- PreciseEnv ----
@@ -281,6 +287,7 @@ class Verifier implements CallEnv, PreciseEnv {
       log: this.level > 0 ? this.lines.join('\n') + '\n' : this.lines.slice(-1).join('\n') + '\n',
       stats,
       ...(accepted ? { program: { ...this.program, subprogs } as unknown as VerifiedProgram } : {}),
+      ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen) as unknown as VerifiedProgram } : {}),
     };
   }
 
@@ -528,6 +535,7 @@ class Verifier implements CallEnv, PreciseEnv {
         fromPop = true;
         continue;
       }
+      this.seen[st.pc] = 1;
       if (this.level > 1 && fromPop) {
         this.lines.push('', `from ${st.prev} to ${st.pc}:${formatState(st.frames[st.frames.length - 1]!, st.frames.length - 1, st.refs, { all: true, regs: 0, slots: new Set() })}`);
         this.insnLineOpen = false;

@@ -1,0 +1,193 @@
+/**
+ * The program as the kernel hands it to its JIT after verification, as far as dead code goes
+ * (kernel/bpf/verifier.c, privileged loads: opt_hard_wire_dead_code_branches,
+ * opt_remove_dead_code, opt_remove_nops). Instructions no verified path reached are removed; a
+ * conditional jump one of whose successors was never reached becomes `ja` to the other one, and
+ * `ja 0` / `may_goto 0` disappear. Jump and call offsets, subprogram starts, func_info,
+ * line_info and relocations follow every removal as bpf_remove_insns and its helpers move them.
+ */
+import type { AnalysedProgram, AnalysedSubprog, FuncInfo, Insn, LineInfo, Reloc } from '@bpf/isa';
+
+/** What the rewrite works on: the instructions and everything indexed by instruction. */
+interface Image {
+  insns: Insn[];
+  seen: number[];
+  subprogs: AnalysedSubprog[];
+  funcInfo: FuncInfo[] | undefined;
+  lineInfo: LineInfo[] | undefined;
+  relocs: Reloc[];
+}
+
+/** A rewrite step found an offset it cannot represent (the kernel's -ERANGE). */
+export class XlateError extends Error {
+  constructor(
+    readonly insn: number,
+    message: string,
+  ) {
+    super(`xlate: insn ${insn}: ${message}`);
+    this.name = 'XlateError';
+  }
+}
+
+const JMP = 5;
+const JMP32 = 6;
+const JA = 0x05;
+const GOTOL = 0x06;
+const MAY_GOTO = 0xe5;
+
+/** insn_is_cond_jump: every jmp/jmp32 but ja, call and exit (may_goto counts). */
+const isCondJump = (code: number): boolean => {
+  const cls = code & 7;
+  const op = code & 0xf0;
+  if (cls === JMP32) return op !== 0x00;
+  return cls === JMP && op !== 0x00 && op !== 0x80 && op !== 0x90;
+};
+
+const nop = (i: Insn): boolean => (i.code === JA || i.code === MAY_GOTO) && i.dst === 0 && i.src === 0 && i.off === 0 && i.imm === 0;
+
+/**
+ * Rewrite an accepted program the kernel's way. `seen[pc]` is non-zero for every instruction a
+ * verified path executed (the kernel's insn_aux_data[].seen); the second slot of an
+ * `ld_imm64` counts as seen with its first.
+ */
+export function xlate(program: AnalysedProgram, seen: ArrayLike<number>): AnalysedProgram {
+  const n = program.insns.length;
+  const img: Image = {
+    insns: program.insns.slice(),
+    seen: Array.from({ length: n }, (_, k) => (seen[k] ? 1 : 0)),
+    subprogs: program.subprogs.slice(),
+    funcInfo: program.funcInfo?.slice(),
+    lineInfo: program.lineInfo?.slice(),
+    relocs: (program.relocs ?? []).slice(),
+  };
+  for (let pc = 0; pc < n; pc++) if (img.insns[pc]!.code === 0x18 && img.seen[pc]) img.seen[pc + 1] = 1;
+  let changed = false;
+  // opt_hard_wire_dead_code_branches
+  for (let pc = 0; pc < n; pc++) {
+    const i = img.insns[pc]!;
+    if (!isCondJump(i.code)) continue;
+    let off: number;
+    if (!img.seen[pc + 1]) off = i.off;
+    else if (!img.seen[pc + 1 + i.off]) off = 0;
+    else continue;
+    img.insns[pc] = { code: JA, dst: 0, src: 0, off, imm: 0 };
+    changed = true;
+  }
+  // opt_remove_dead_code: each run of unseen slots in one removal
+  for (let pc = 0; pc < img.insns.length; pc++) {
+    let run = 0;
+    while (pc + run < img.insns.length && !img.seen[pc + run]) run++;
+    if (!run) continue;
+    remove(img, pc, run);
+    changed = true;
+  }
+  // opt_remove_nops: after a may_goto 0 the slot before is looked at again (may_goto +1; may_goto +0)
+  for (let pc = 0; pc < img.insns.length; pc++) {
+    const i = img.insns[pc]!;
+    if (!nop(i)) continue;
+    remove(img, pc, 1);
+    changed = true;
+    pc -= i.code === MAY_GOTO && pc > 0 ? 2 : 1;
+  }
+  if (!changed) return program;
+  const subprogs = img.subprogs.map((s, k) => ({ ...s, end: img.subprogs[k + 1]?.start ?? img.insns.length }));
+  return {
+    ...program,
+    insns: img.insns,
+    subprogs,
+    // adjust_btf_func: func_info follows the subprograms that remain
+    ...(img.funcInfo ? { funcInfo: img.funcInfo.map((f, k) => ({ ...f, insnOff: subprogs[k]?.start ?? f.insnOff })) } : {}),
+    ...(img.lineInfo ? { lineInfo: img.lineInfo } : {}),
+    ...(program.relocs ? { relocs: img.relocs } : {}),
+  };
+}
+
+/** verifier_remove_insns: slots [off, off+cnt) go, with everything that points past them. */
+function remove(img: Image, off: number, cnt: number): void {
+  const end = off + cnt;
+  img.insns.splice(off, cnt);
+  img.seen.splice(off, cnt);
+  adjustBranches(img.insns, off, end);
+  adjustSubprogs(img, off, cnt);
+  adjustLineInfo(img, off, cnt);
+  const relocs: Reloc[] = [];
+  for (const r of img.relocs) {
+    if (r.insn >= off && r.insn < end) continue;
+    relocs.push(r.insn >= end ? { ...r, insn: r.insn - cnt } : r);
+  }
+  img.relocs = relocs;
+}
+
+/**
+ * bpf_adj_branches for a removal (the slots are already gone): a jump before the hole to at or
+ * past its end comes `cnt` closer, a jump after it back before it `cnt` shorter. Pseudo calls and
+ * `ld_imm64` of a function move their imm, `gotol` its imm, every other jump its off.
+ */
+function adjustBranches(insns: Insn[], off: number, end: number): void {
+  const delta = off - end;
+  const moved = (pc: number, rel: number): number => {
+    if (pc < off && pc + rel + 1 >= end) return rel + delta;
+    if (pc >= off && pc + rel + 1 < off) return rel - delta;
+    return rel;
+  };
+  for (let pc = 0; pc < insns.length; pc++) {
+    const i = insns[pc]!;
+    if (i.code === 0x18 && i.src === 4) {
+      const imm = moved(pc, i.imm);
+      if (imm !== i.imm) insns[pc] = { ...i, imm };
+      continue;
+    }
+    const cls = i.code & 7;
+    if ((cls !== JMP && cls !== JMP32) || (i.code & 0xf0) === 0x90) continue;
+    if ((i.code & 0xf0) === 0x80) {
+      if (i.src !== 1) continue;
+      const imm = moved(pc, i.imm);
+      if (imm !== i.imm) insns[pc] = { ...i, imm };
+    } else if (i.code === GOTOL) {
+      const imm = moved(pc, i.imm);
+      if (imm !== i.imm) insns[pc] = { ...i, imm };
+    } else {
+      const o = moved(pc, i.off);
+      if (o < -32768 || o > 32767) throw new XlateError(pc, `jump offset ${o} out of range`);
+      if (o !== i.off) insns[pc] = { ...i, off: o };
+    }
+  }
+}
+
+/**
+ * adjust_subprog_starts_after_remove: subprograms wholly inside the hole go (with their
+ * func_info); starts after it move back. A reached subprogram's first slot is always reached,
+ * so a hole never takes just the front of one.
+ */
+function adjustSubprogs(img: Image, off: number, cnt: number): void {
+  const end = off + cnt;
+  const keep: number[] = [];
+  img.subprogs.forEach((s, k) => {
+    if (k > 0 && s.start >= off && s.start < end) return;
+    keep.push(k);
+  });
+  if (keep.length !== img.subprogs.length) {
+    const fi = img.funcInfo;
+    if (fi && fi.length === img.subprogs.length) img.funcInfo = keep.map((k) => fi[k]!);
+    img.subprogs = keep.map((k) => img.subprogs[k]!);
+  }
+  img.subprogs = img.subprogs.map((s) => (s.start >= end ? { ...s, start: s.start - cnt } : s));
+}
+
+/**
+ * bpf_adj_linfo_after_remove: line entries of removed slots go, except that the first slot kept
+ * after the hole inherits the last removed entry when it has none of its own; later entries move
+ * back.
+ */
+function adjustLineInfo(img: Image, off: number, cnt: number): void {
+  const li = img.lineInfo;
+  if (!li?.length) return;
+  let first = 0;
+  while (first < li.length && li[first]!.insnOff < off) first++;
+  let k = first;
+  while (k < li.length && li[k]!.insnOff < off + cnt) k++;
+  const out = li.slice(0, first);
+  if (img.insns.length !== off && k > first && (k === li.length || li[k]!.insnOff !== off + cnt)) out.push({ ...li[k - 1]!, insnOff: off });
+  for (; k < li.length; k++) out.push({ ...li[k]!, insnOff: li[k]!.insnOff - cnt });
+  img.lineInfo = out;
+}
