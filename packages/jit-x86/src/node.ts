@@ -141,14 +141,16 @@ function host<T>(f: () => T): T {
  * mapped between runs of the same JitResult, so a repeated run costs a call and no mmap,
  * mprotect or munmap; the mapping goes when the JitResult is collected.
  */
-const pureCode = new WeakMap<JitResult, { readonly ptr: unknown; readonly code: Uint8Array }>();
+const pureCode = new WeakMap<JitResult, { readonly code: Uint8Array; readonly fn: (mem: Uint8Array, len: number) => bigint | number }>();
 let unmapPure: FinalizationRegistry<{ readonly ptr: unknown; readonly size: number }> | undefined;
+/** What r1 points to when the run has no memory (unverified code may still write there). */
+const scratch = new Uint8Array(8);
 
 function runPure(result: JitResult, frame: Uint8Array): RunX86Result {
-  const k = koffi();
   let m = pureCode.get(result);
   if (m !== undefined && Buffer.compare(m.code, result.code) !== 0) m = undefined; // the bytes changed since
   if (m === undefined) {
+    const k = koffi();
     const { mmap, mprotect, munmap } = libc();
     const size = Math.max(4096, (result.code.length + 4095) & ~4095);
     const ptr: unknown = mmap(null, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -158,14 +160,16 @@ function runPure(result: JitResult, frame: Uint8Array): RunX86Result {
       munmap(ptr, size);
       throw new NativeRunError('mprotect failed');
     }
-    m = { ptr, code: Uint8Array.from(result.code) };
+    // a function object for the entry point: a repeated run is one plain native call
+    const fn = k.decode(ptr, proto('uint64_t bpf_prog_entry(void *, uint64_t)')) as (mem: Uint8Array, len: number) => bigint | number;
+    m = { code: Uint8Array.from(result.code), fn };
     pureCode.set(result, m);
     unmapPure ??= new FinalizationRegistry((r) => munmap(r.ptr, r.size));
     unmapPure.register(result, { ptr, size });
   }
-  const mem = Buffer.from(frame);
-  const r0 = k.call(m.ptr, proto('uint64_t bpf_prog_entry(void *, uint64_t)'), mem.length ? mem : Buffer.alloc(8), BigInt(mem.length)) as bigint | number;
-  return { r0: BigInt.asUintN(64, BigInt(r0)), mem: new Uint8Array(mem) };
+  const mem = new Uint8Array(frame);
+  const r0 = m.fn(mem.length ? mem : scratch, mem.length);
+  return { r0: BigInt.asUintN(64, BigInt(r0)), mem };
 }
 
 export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Result {
