@@ -175,11 +175,13 @@ export function jitX86(program: Program, opts: JitX86Options = {}): X86JitResult
         newOffsets[pc] = a.offset;
         const i = insns[pc]!;
         const jumpTo = (target: number, cond: Cond | null): void => {
-          const dest = offsets[target] ?? 0;
+          // a target behind is where this pass put it; one ahead, where the last pass did
+          const dest = target <= pc ? newOffsets[target]! : (offsets[target] ?? 0);
           const isNear = near[pc] === 1;
           a.jump(cond, dest, isNear);
+          // ahead, the last pass's offset may lag behind this pass's growth: only the far side counts
           const rel = dest - a.offset;
-          if (!isNear && pass > 1 && (rel < -128 || rel > 127)) {
+          if (!isNear && pass > 1 && (target <= pc ? rel < -128 : rel > 127)) {
             near[pc] = 1;
             grew = true;
           }
@@ -304,7 +306,7 @@ function tailCall(a: Asm, f: Frame): void {
 }
 
 /** ld_abs / ld_ind as the verifier rewrites them: r2 = offset, r1 = r6 (ctx), call the load helper, exit with 0 on an error. */
-function ldAbs(a: Asm, i: Insn, size: 1 | 2 | 4, indirect: boolean, f: Frame, relocs: JitReloc[]): void {
+function ldAbs(a: Asm, i: Insn, size: 1 | 2 | 4, indirect: boolean, f: Frame, relocs: JitReloc[], jumpTo: (target: number, cond: Cond | null) => void): void {
   if (indirect) {
     a.rr('mov', X.rsi, REG_MAP[i.src]!, 64);
     if (i.imm !== 0) a.ri('add', X.rsi, i.imm, 64);
@@ -316,9 +318,14 @@ function ldAbs(a: Asm, i: Insn, size: 1 | 2 | 4, indirect: boolean, f: Frame, re
   const j = a.offset;
   a.jump('ge', j, false);
   a.rr('xor', X.rax, X.rax, 32);
-  epilogue(a, f);
+  // the function's last exit has the epilogue: a jump there, when shorter
+  if (f.lastExit >= 0 && epilogueSize(f) > 2) jumpTo(f.lastExit, null);
+  else epilogue(a, f);
   a.patchShort(j, a.offset);
 }
+
+/** An immediate that leaves the destination as it is. */
+const identity = (op: 'add' | 'sub' | 'and' | 'or' | 'xor', imm: number): boolean => (op === 'and' ? imm === -1 : imm === 0);
 
 function lower(
   a: Asm,
@@ -359,11 +366,16 @@ function lower(
         case 'or':
         case 'xor':
           if (op.useReg) a.rr(op.op, d, s, w);
-          else a.ri(op.op, d, imm, w);
+          else if (identity(op.op, imm)) {
+            // x+0, x-0, x|0, x^0, x&-1: nothing to do but the 32-bit zero extension
+            if (w === 32) a.rr('mov', d, d, 32);
+          } else a.ri(op.op, d, imm, w);
           return;
         case 'mul':
           if (op.useReg) a.imul(d, s, w);
-          else a.imulImm(d, imm, w);
+          else if (imm === 1) {
+            if (w === 32) a.rr('mov', d, d, 32);
+          } else a.imulImm(d, imm, w);
           return;
         case 'neg':
           a.unary('neg', d, w);
@@ -475,6 +487,8 @@ function lower(
         if (op.useReg) a.rr('test', d, s, w);
         else a.testImm(d, i.imm, w);
       } else if (op.useReg) a.rr('cmp', d, s, w);
+      // against 0, test sets ZF/SF as cmp does and clears CF/OF as cmp with 0 leaves them: one byte less
+      else if (i.imm === 0) a.rr('test', d, d, w);
       else a.ri('cmp', d, i.imm, w);
       return jumpTo(target, COND[op.cond]!);
     }
@@ -532,7 +546,7 @@ function lower(
     case 'ld_abs':
     case 'ld_ind':
       if (op.size === 8) throw new JitError('BAD_PROGRAM', 'ld_abs/ld_ind of 8 bytes', pc);
-      return ldAbs(a, i, op.size, op.kind === 'ld_ind', f, relocs);
+      return ldAbs(a, i, op.size, op.kind === 'ld_ind', f, relocs, jumpTo);
     default:
       throw new JitError('BAD_PROGRAM', `invalid instruction (code 0x${i.code.toString(16)})`, pc);
   }
