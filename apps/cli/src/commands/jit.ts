@@ -1,4 +1,4 @@
-import { parseHex } from '@bpf/isa';
+import { parseHex, type ProgType } from '@bpf/isa';
 import { formatX86, jitX86 } from '@bpf/jit-x86';
 import { runX86InChild } from '@bpf/jit-x86/node';
 import { formatArm64, jitArm64 } from '@bpf/jit-arm64';
@@ -6,24 +6,33 @@ import { runArm64 } from '@bpf/jit-arm64/node';
 import type { Command } from '../context.js';
 import { CliError, EXIT, requireFile } from '../errors.js';
 import { loadProgram } from '../input.js';
-import { INPUT_OPTS, JSON_OPT } from '../options.js';
+import { INPUT_OPTS, JSON_OPT, TYPE_OPT } from '../options.js';
 
 export const jit: Command = {
   name: 'jit',
   summary: 'compile to native code (x86-64 or arm64), print it, and with --run execute it',
-  usage: 'bpf jit FILE --arch x86_64|arm64 [--run] [--mem HEX] [--json]',
+  usage: 'bpf jit FILE --arch x86_64|arm64 [--run] [--mem HEX] [--verify [--type TYPE]] [--json]',
   example: 'bpf jit prog.s --arch x86_64 --run --mem "2a 00 00 00"',
   options: {
     arch: { type: 'string', help: 'target architecture (default x86_64)', values: ['x86_64', 'arm64'] },
     run: { type: 'boolean', help: 'execute the code (x86_64: natively, in a child process; arm64: under qemu-aarch64)' },
     mem: { type: 'string', help: 'hex bytes: r1 points at a copy, r2 holds their length (raw-memory convention)' },
+    verify: { type: 'boolean', help: 'verify with @bpf/verifier first (a rejection exits 1) and compile what the kernel would: dead code removed' },
+    ...TYPE_OPT,
     ...INPUT_OPTS,
     ...JSON_OPT,
   },
-  run({ args, flags, out }) {
+  async run({ args, flags, out }) {
     const file = requireFile(args, 'jit');
     const arch = (flags.arch as string | undefined) ?? 'x86_64';
-    const { program } = loadProgram(file, flags as never);
+    let { program } = loadProgram(file, flags as never);
+    if (flags.verify === true) {
+      // loaded on use, as `bpf run` does; the kernel's JIT compiles the verifier's xlated program
+      const { verify } = await import('@bpf/verifier');
+      const v = verify(program, { type: (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter', logLevel: 0 });
+      if (!v.accepted) throw new CliError(EXIT.REJECTED, `jit: the verifier rejected the program at insn ${v.error!.insn}: ${v.error!.message}`);
+      program = v.xlated!;
+    }
     const x86 = arch === 'x86_64' ? jitX86(program) : undefined;
     const arm = arch === 'arm64' ? jitArm64(program) : undefined;
     const result = (x86 ?? arm)!;
