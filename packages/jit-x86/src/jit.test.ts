@@ -116,6 +116,17 @@ describe.skipIf(!native)('repeated runs', () => {
     j.code[add.offset + 3] = 7;
     expect(runX86(j, { mem: Uint8Array.of(9) }).r0).toBe(16n);
   });
+
+  it('repeat runs the program again on the same memory, as a kernel test run does, and times one run', () => {
+    const j = jitX86(assemble('r0 = *(u8 *)(r1 + 0)\nr0 += 1\n*(u8 *)(r1 + 0) = r0\nexit'));
+    const r = runX86(j, { mem: Uint8Array.of(4), repeat: 5 });
+    expect([r.r0, r.mem[0]]).toEqual([9n, 9]);
+    expect(r.duration).toBeGreaterThan(0);
+    // the linked path (a map) repeats the same way
+    const m = assemble('.map a array 4 8 1\nr6 = r1\nr1 = a ll\nr0 = *(u8 *)(r6 + 0)\nr0 += 2\n*(u8 *)(r6 + 0) = r0\nexit');
+    expect(runX86(jitX86(m), { mem: Uint8Array.of(1), maps: m.maps!, repeat: 3 }).mem[0]).toBe(7);
+    expect(() => runX86(j, { repeat: 0 })).toThrow(NativeRunError);
+  });
 });
 
 describe.skipIf(!native)('div/mod and shifts by a register: every form against @bpf/vm', () => {
