@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { run, skipWithout, tempDir } from '@bpf/testkit';
+import { kallsyms, run, skipWithout, tempDir } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { bpftoolBtf, coreRelosFromLibbpfLog, LIBBPF_KIND, libbpfReloAccess } from './bpftoolbtf.test.helper.js';
 import { corpus } from './corpus.test.helper.js';
@@ -189,11 +189,7 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
 
   it('typeless_ksym.v3.el.o: kallsyms addresses as libbpf sets them (and the kernel keeps them)', () => {
     const path = join(dir, 'typeless_ksym.v3.el.o');
-    const kallsyms = new Map(readFileSync('/proc/kallsyms', 'utf8').split('\n').flatMap((l) => {
-      const [addr, , name] = l.split(/\s+/);
-      return addr && name ? [[name, BigInt(`0x${addr}`)] as const] : [];
-    }));
-    const [p] = loadPrograms(new Uint8Array(readFileSync(path)), { objectBtf: bpftoolBtf(path), kernelBtf: kernel(), kallsyms });
+    const [p] = loadPrograms(new Uint8Array(readFileSync(path)), { objectBtf: bpftoolBtf(path), kernelBtf: kernel(), kallsyms: kallsyms() });
     libbpfLoad(path, (log, pins) => {
       const set = /extern \(ksym\) 'do_nanosleep': set to (0x[0-9a-f]+)/.exec(log)![1]!;
       const x = JSON.parse(run('bpftool', ['prog', 'dump', 'xlated', 'pinned', join(pins, 'typeless'), '-j'])) as { disasm: string }[];

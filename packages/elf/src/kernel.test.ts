@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Insn, Program } from '@bpf/isa';
 import { decode } from '@bpf/isa';
-import { fixturesDir, run, skipWithout, tempDir } from '@bpf/testkit';
+import { fixturesDir, kallsyms, run, skipWithout, tempDir } from '@bpf/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bpftoolBtf, coreRelosFromLibbpfLog } from './bpftoolbtf.test.helper.js';
 import { corpus, sources } from './corpus.test.helper.js';
@@ -108,16 +108,6 @@ describe.skipIf(api === undefined || skipWithout('clang-19', 'bpftool', 'kernel'
   });
 });
 
-/** Kernel symbol addresses, as libbpf reads them for typeless ksyms. */
-function kallsyms(): Map<string, bigint> {
-  const out = new Map<string, bigint>();
-  for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
-    const [addr, , name] = line.split(/\s+/);
-    if (name && addr && !out.has(name)) out.set(name, BigInt(`0x${addr}`));
-  }
-  return out;
-}
-
 interface Verdict { accepted: boolean; errno: number; error: string | undefined }
 
 describe.skipIf(api === undefined || skipWithout('clang-19', 'bpftool', 'kernel') || !haveLibbpf())('every little-endian object: loadPrograms + loadWithMaps, program by program, as libbpf', () => {
@@ -129,7 +119,7 @@ describe.skipIf(api === undefined || skipWithout('clang-19', 'bpftool', 'kernel'
     ...progSources.flatMap((s) => ['v2', 'v3', 'v4'].map((cpu) => join(progsDir, `${s}.${cpu}.o`))),
   ];
   let vmlinuxBytes = new Uint8Array(0);
-  let syms = new Map<string, bigint>();
+  let syms: ReadonlyMap<string, bigint> = new Map();
   beforeAll(() => {
     execFileSync('sh', [join(fixturesDir, 'c/progs/build.sh'), progsDir], { stdio: 'pipe' });
     vmlinuxBytes = new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux'));

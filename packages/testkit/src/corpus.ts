@@ -93,3 +93,41 @@ export function corpusSource(c: KernelCase): CorpusSource {
     ...(c.funcInfo ? { funcInfo: c.funcInfo } : {}),
   };
 }
+
+/**
+ * A level-2 log reduced to what both sides print the same way: instruction lines, the state
+ * after each (whether on the instruction's line after `;` or on a line of its own after the
+ * precision-backtracking lines), the `mark_precise:` and `propagating` lines of precision
+ * tracking with the `P` marks of checkpoint states, "from X to Y" and "safe" lines. Left out:
+ * source lines, the kernel's liveness tables and SCC lines, the lines around BPF-to-BPF calls,
+ * and map addresses in ld_imm64 (in instruction and mark_precise lines).
+ */
+export function normaliseKernelLog(log: string): string[] {
+  const lines: string[] = [];
+  for (const raw of log.split('\n')) {
+    if (raw === '' || /^(; |func#|Live regs|\(\d|processed|SCC|caller:|callee:|returning from|to caller|\s)/.test(raw)) continue;
+    const l = raw.replace(/^(\d+: \(18\) r\d+ = ).*$/, '$1X').replace(/^(mark_precise: .* before \d+: \(18\) r\d+ = ).*$/, '$1X');
+    const m = /^(\d+: \([0-9a-f]{2}\) .*?)\s+;(.*)$/.exec(l);
+    if (m) lines.push(m[1]!.trimEnd(), `  ;${m[2]}`);
+    else if (/^\d+:( |$)/.test(l) && !/^\d+: \(/.test(l) && /^\d+: \(/.test(lines[lines.length - 1] ?? '')) lines.push(`  ;${l.replace(/^\d+:/, '')}`);
+    else lines.push(l.trimEnd());
+  }
+  return lines;
+}
+
+/**
+ * Our normalised log against the kernel's. A log too long for the recorder keeps its head and
+ * tail around a `...` line, each cut in the middle of a line: those are compared with ours'.
+ */
+export function compareKernelLog(c: KernelCase, ours: string): { same: boolean; ours: string[]; kernel: string[] } {
+  let kernel = normaliseKernelLog(c.log);
+  let mine = normaliseKernelLog(ours);
+  const cut = kernel.indexOf('...');
+  if (c.logTruncated && cut >= 0) {
+    const head = kernel.slice(0, cut - 1);
+    const tail = kernel.slice(cut + 2);
+    kernel = [...head, '...', ...tail];
+    mine = [...mine.slice(0, head.length), '...', ...mine.slice(mine.length - tail.length)];
+  }
+  return { same: JSON.stringify(mine) === JSON.stringify(kernel), ours: mine, kernel };
+}

@@ -87,6 +87,19 @@ export function run(tool: string, args: readonly string[], input?: string | Uint
   });
 }
 
+let kallsymsRead: ReadonlyMap<string, bigint> | undefined;
+
+/** Kernel symbol addresses from /proc/kallsyms (a name's first address, as libbpf takes it), read once. */
+export function kallsyms(): ReadonlyMap<string, bigint> {
+  if (kallsymsRead) return kallsymsRead;
+  const out = new Map<string, bigint>();
+  for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
+    const [addr, , name] = line.split(/\s+/);
+    if (name && addr && !out.has(name)) out.set(name, BigInt(`0x${addr}`));
+  }
+  return (kallsymsRead = out);
+}
+
 /** A fresh temporary directory. */
 export function tempDir(prefix = 'bpf-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

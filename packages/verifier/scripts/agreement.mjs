@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assemble, decode } from '../../isa/dist/index.js';
-import { corpusSource } from '../../testkit/dist/index.js';
+import { compareKernelLog, corpusSource } from '../../testkit/dist/index.js';
 import { verify } from '../dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -14,19 +14,6 @@ const corpus = JSON.parse(readFileSync(join(root, 'fixtures/kernel/corpus.json')
 const rows = [];
 let verdicts = 0, messages = 0, sameInsns = 0, sameStates = 0, processedOurs = 0, processedKernel = 0, logs = 0, sameLogs = 0;
 
-/** The level-2 log without what only one side prints (as src/log.test.ts compares them). */
-function normalise(log) {
-  const lines = [];
-  for (const raw of log.split('\n')) {
-    if (raw === '' || /^(; |func#|Live regs|\(\d|processed|SCC|caller:|callee:|returning from|to caller|\s)/.test(raw)) continue;
-    const l = raw.replace(/^(\d+: \(18\) r\d+ = ).*$/, '$1X').replace(/^(mark_precise: .* before \d+: \(18\) r\d+ = ).*$/, '$1X');
-    const m = /^(\d+: \([0-9a-f]{2}\) .*?)\s+;(.*)$/.exec(l);
-    if (m) lines.push(m[1].trimEnd(), `  ;${m[2]}`);
-    else if (/^\d+:( |$)/.test(l) && !/^\d+: \(/.test(l) && /^\d+: \(/.test(lines[lines.length - 1] ?? '')) lines.push(`  ;${l.replace(/^\d+:/, '')}`);
-    else lines.push(l.trimEnd());
-  }
-  return lines;
-}
 for (const c of corpus.cases) {
   const src = corpusSource(c);
   const program = src.kind === 'asm' ? assemble(src.text) : { insns: decode(src.bytes, { strict: false }), maps: src.maps, relocs: src.relocs, ...(src.funcInfo ? { funcInfo: src.funcInfo } : {}) };
@@ -40,17 +27,8 @@ for (const c of corpus.cases) {
   sameStates += c.stats?.processedInsns === r.stats.processedInsns && c.stats.totalStates === r.stats.totalStates && c.stats.peakStates === r.stats.peakStates && c.stats.maxStatesPerInsn === r.stats.maxStatesPerInsn;
   if (c.log && (c.stats?.processedInsns ?? 0) < 200_000) {
     logs++;
-    let kernel = normalise(c.log);
-    let ours = normalise(verify(program, { type: c.type, logLevel: 2 }).log);
-    // a log too long for the recorder keeps its head and tail around `...`, each cut mid-line
-    const cut = kernel.indexOf('...');
-    if (c.logTruncated && cut >= 0) {
-      const head = kernel.slice(0, cut - 1);
-      const tail = kernel.slice(cut + 2);
-      kernel = [...head, '...', ...tail];
-      ours = [...ours.slice(0, head.length), '...', ...ours.slice(ours.length - tail.length)];
-    }
-    sameLogs += JSON.stringify(kernel) === JSON.stringify(ours);
+    // as src/log.test.ts compares them
+    sameLogs += compareKernelLog(c, verify(program, { type: c.type, logLevel: 2 }).log).same;
   }
   processedKernel += c.stats?.processedInsns ?? 0;
   if (!c.name.startsWith('random/'))

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseBtf, type Btf } from '@bpf/btf';
 import type { Program } from '@bpf/isa';
-import { fixturesDir, tempDir } from '@bpf/testkit';
+import { fixturesDir, kallsyms, tempDir } from '@bpf/testkit';
 
 export interface KernelVerdict {
   readonly accepted: boolean;
@@ -42,16 +42,6 @@ export const haveVmlinux = (): boolean => existsSync(VMLINUX) && kernelApi !== u
 export function kernelBtf(): Btf {
   vmlinuxBytes ??= new Uint8Array(readFileSync(VMLINUX));
   return (vmlinux ??= parseBtf(vmlinuxBytes));
-}
-
-/** Kernel symbol addresses, as libbpf reads them for `__ksym` externs. */
-function kallsyms(): Map<string, bigint> {
-  const out = new Map<string, bigint>();
-  for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
-    const [addr, , name] = line.split(/\s+/);
-    if (name && addr && !out.has(name)) out.set(name, BigInt(`0x${addr}`));
-  }
-  return out;
 }
 
 /** The programs of a C source (fixtures/c/elf/bpf_defs.h included), linked for this kernel. */

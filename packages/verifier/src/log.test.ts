@@ -1,5 +1,5 @@
 import { assemble, decode, type Program, type ProgType } from '@bpf/isa';
-import { corpusSource, kernelCorpus, type KernelCase } from '@bpf/testkit';
+import { compareKernelLog, corpusSource, kernelCorpus, type KernelCase } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
 
@@ -9,27 +9,6 @@ const source = (c: KernelCase): Program => {
   if (s.kind === 'asm') return assemble(s.text);
   return { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs as Program['relocs'], ...(s.funcInfo ? { funcInfo: s.funcInfo } : {}) };
 };
-
-/**
- * A level-2 log reduced to what both sides print the same way: instruction lines, the state
- * after each (whether on the instruction's line after `;` or on a line of its own after the
- * precision-backtracking lines), the `mark_precise:` and `propagating` lines of precision
- * tracking with the `P` marks of checkpoint states, "from X to Y" and "safe" lines. Left out:
- * source lines, the kernel's liveness tables and SCC lines, the lines around BPF-to-BPF calls,
- * and map addresses in ld_imm64 (in instruction and mark_precise lines).
- */
-function normalise(log: string): string[] {
-  const lines: string[] = [];
-  for (const raw of log.split('\n')) {
-    if (raw === '' || /^(; |func#|Live regs|\(\d|processed|SCC|caller:|callee:|returning from|to caller|\s)/.test(raw)) continue;
-    const l = raw.replace(/^(\d+: \(18\) r\d+ = ).*$/, '$1X').replace(/^(mark_precise: .* before \d+: \(18\) r\d+ = ).*$/, '$1X');
-    const m = /^(\d+: \([0-9a-f]{2}\) .*?)\s+;(.*)$/.exec(l);
-    if (m) lines.push(m[1]!.trimEnd(), `  ;${m[2]}`);
-    else if (/^\d+:( |$)/.test(l) && !/^\d+: \(/.test(l) && /^\d+: \(/.test(lines[lines.length - 1] ?? '')) lines.push(`  ;${l.replace(/^\d+:/, '')}`);
-    else lines.push(l.trimEnd());
-  }
-  return lines;
-}
 
 const SAME = [
   'asm/kernel/accept-loop.s',
@@ -70,28 +49,11 @@ const SAME = [
   'random/57',
 ];
 
-/**
- * Our normalised log against the kernel's. A log too long for the recorder keeps its head and
- * tail around a `...` line, each cut in the middle of a line: those are compared with ours'.
- */
-function sameLog(c: KernelCase, ours: string): { same: boolean; ours: string[]; kernel: string[] } {
-  let kernel = normalise(c.log);
-  let mine = normalise(ours);
-  const cut = kernel.indexOf('...');
-  if (c.logTruncated && cut >= 0) {
-    const head = kernel.slice(0, cut - 1);
-    const tail = kernel.slice(cut + 2);
-    kernel = [...head, '...', ...tail];
-    mine = [...mine.slice(0, head.length), '...', ...mine.slice(mine.length - tail.length)];
-  }
-  return { same: JSON.stringify(mine) === JSON.stringify(kernel), ours: mine, kernel };
-}
-
 describe('log level 2 in the kernel format (fixtures/kernel/corpus.json logs)', () => {
   it.each(SAME)('%s: the same instruction, register-state and precision lines as the kernel', (name) => {
     const c = corpus.find((x) => x.name === name)!;
     const r = verify(source(c), { type: c.type as ProgType, logLevel: 2 });
-    const { ours, kernel } = sameLog(c, r.log);
+    const { ours, kernel } = compareKernelLog(c, r.log);
     expect(ours).toEqual(kernel);
   });
 
@@ -100,7 +62,7 @@ describe('log level 2 in the kernel format (fixtures/kernel/corpus.json logs)', 
     // nine bpf_loop programs (c/progs/callbacks.c) agree on verdict and processed count but not
     // yet in the state lines after the call (which slots the kernel prints, ids given on fill)
     const cases = corpus.filter((c) => c.log && (c.stats?.processedInsns ?? 0) < 200_000);
-    const differ = cases.filter((c) => !sameLog(c, verify(source(c), { type: c.type as ProgType, logLevel: 2 }).log).same).map((c) => c.name);
+    const differ = cases.filter((c) => !compareKernelLog(c, verify(source(c), { type: c.type as ProgType, logLevel: 2 }).log).same).map((c) => c.name);
     expect(cases.length - differ.length, differ.join('\n')).toBeGreaterThanOrEqual(Math.floor(cases.length * 0.92));
   });
 
