@@ -401,15 +401,18 @@ class Verifier implements CallEnv, PreciseEnv {
     return w === undefined || ((w >>> (slot & 31)) & 1) === 1;
   }
 
+  /** The explored_states hash of a state: its instruction and its frame's call site. */
+  private bucketOf(st: State): number {
+    return ((st.pc ^ st.frames[st.frames.length - 1]!.callsite) >>> 0) % this.insns.length;
+  }
+
   /** find_prev_entry + widen_imprecise_scalars, for a callback back at its call (prepare_func_exit). */
   widenAtCallback(st: State): void {
-    const depth = st.frames.length - 1;
-    const list = this.explored.get(((st.pc ^ st.frames[depth]!.callsite) >>> 0) % this.insns.length);
+    const list = this.explored.get(this.bucketOf(st));
     if (list === undefined) return;
     for (let k = list.length - 1; k >= 0; k--) {
       const cp = list[k]!;
-      if (cp.pc !== st.pc || cp.branches === 0 || cp.state.frames.length !== st.frames.length) continue;
-      if (!cp.state.frames.every((f, j) => f.callsite === st.frames[j]!.callsite)) continue;
+      if (cp.pc !== st.pc || cp.branches === 0 || !sameCallsites(cp.state, st)) continue;
       widenImpreciseScalars(cp, st);
       return;
     }
@@ -418,16 +421,14 @@ class Verifier implements CallEnv, PreciseEnv {
   /** is_state_visited: 'safe' when an equivalent, fully explored state was seen here. */
   private visited(st: Path): boolean {
     const depth = st.frames.length - 1;
-    const callsite = st.frames[depth]!.callsite;
-    const bucket = ((st.pc ^ callsite) >>> 0) % this.insns.length;
+    const bucket = this.bucketOf(st);
     const list = this.explored.get(bucket) ?? [];
     const force = this.forcePoints.has(st.pc) || (st.histCnt ?? 0) > 40;
     let addNew = force || (this.jmpsProcessed - this.prevJmps >= 2 && this.processed - this.prevInsns >= 8);
     let key: string | undefined;
     const count = list.length;
-    const sameCallsites = (cp: Checkpoint): boolean => cp.state.frames.length === st.frames.length && cp.state.frames.every((f, k) => f.callsite === st.frames[k]!.callsite);
     // clean_live_states: explored checkpoints here forget what is dead
-    for (const cp of list) if (cp.pc === st.pc && cp.branches === 0 && !cp.cleaned && sameCallsites(cp)) cp.cleaned = true;
+    for (const cp of list) if (cp.pc === st.pc && cp.branches === 0 && !cp.cleaned && sameCallsites(cp.state, st)) cp.cleaned = true;
     // newest first, as the kernel's list
     for (let k = list.length - 1; k >= 0; k--) {
       const cp = list[k]!;
@@ -861,3 +862,8 @@ class Verifier implements CallEnv, PreciseEnv {
 }
 
 export { typeName } from './print.js';
+
+/** Two states in the same chain of calls (the kernel's same_callsites). */
+function sameCallsites(a: State, b: State): boolean {
+  return a.frames.length === b.frames.length && a.frames.every((f, k) => f.callsite === b.frames[k]!.callsite);
+}
