@@ -1,5 +1,5 @@
 # A BPF-to-BPF call with 12 arguments: 1..5 in r1..r5, 6..12 through r11
-# (shared/spec/stack-args.md). sum12 returns 1 + 2 + ... + 12 = 78.
+# (apps/docs/stack-args.md). sum12 returns 1 + 2 + ... + 12 = 78.
 .func sum12(u64 a, u64 b, u64 c, u64 d, u64 e, u64 f, u64 g, u64 h, u64 i, u64 j, u64 k, u64 l) u64
 main:
     r1 = 1

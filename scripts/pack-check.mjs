@@ -7,7 +7,10 @@
 //     dependency or an undeclared one makes the example fail;
 //  3. for the browser-clean layers, the same example bundled from that install by esbuild
 //     (platform browser) and run in Chromium (Debian's, through playwright-core): its console
-//     output must equal the Node run's.
+//     output must equal the Node run's;
+//  4. the README inside the tarball (the one npm shows) has no relative link, and its links to
+//     the docs site (the root package.json's `homepage`) name pages that exist
+//     (scripts/link-check.mjs, which checks the rest of the repository's links).
 // Usage: node scripts/pack-check.mjs [@bpf/name ...]   (build first: pnpm exec tsc -b)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { packedReadmeProblems } from './link-check.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dirs = ['packages', 'apps'].flatMap((g) => readdirSync(join(root, g)).map((d) => join(root, g, d)));
@@ -101,7 +105,18 @@ for (const name of targets) {
     failed++;
     continue;
   }
-  const result = { name, publint: 'ok', attw: 'ok', example: 'ok' };
+  const result = { name, publint: 'ok', attw: 'ok', links: 'ok', example: 'ok' };
+  try {
+    const readme = sh('tar', ['-xzOf', pack(name), 'package/README.md'], root);
+    const problems = packedReadmeProblems(readme, `${name}@tarball/README.md`);
+    if (problems.length) {
+      result.links = 'FAIL';
+      console.error(`${name}: links in the packed README\n${problems.join('\n')}`);
+    }
+  } catch (e) {
+    result.links = 'FAIL';
+    console.error(`${name}: no README.md in the tarball\n${e.stderr ?? e.message}`);
+  }
   try {
     sh('pnpm', ['exec', 'publint', dir, '--strict'], root);
   } catch (e) {
@@ -144,7 +159,7 @@ for (const name of targets) {
   }
   if (Object.values(result).some((v) => String(v).startsWith('FAIL'))) failed++;
   summary.push(result);
-  console.log(`${name.padEnd(18)} publint ${result.publint.padEnd(5)} attw ${result.attw.padEnd(5)} example ${result.example.padEnd(5)}${result.browser ? ` chromium ${result.browser}` : ''}`);
+  console.log(`${name.padEnd(18)} publint ${result.publint.padEnd(5)} attw ${result.attw.padEnd(5)} links ${result.links.padEnd(5)} example ${result.example.padEnd(5)}${result.browser ? ` chromium ${result.browser}` : ''}`);
 }
 await browser?.close();
 mkdirSync(join(root, 'test-results'), { recursive: true });

@@ -1,7 +1,7 @@
 /**
  * Encoding validity: the field checks the kernel applies to each instruction before any
  * semantic analysis (kernel/bpf/verifier.c: check_alu_op, check_cond_jmp_op, do_check's
- * per-class checks, resolve_pseudo_ldimm64, and the r11 rules of spec/stack-args.md §2).
+ * per-class checks, resolve_pseudo_ldimm64, and the r11 rules of apps/docs/stack-args.md §2).
  * Messages use the kernel's wording so the verifier can report them unchanged.
  */
 import { IsaError } from './errors.js';
@@ -11,7 +11,7 @@ import { AluOp, Class, CLASS_MASK, JmpOp, Mode, MODE_MASK, OP_MASK, Size, SIZE_M
 
 const badReg = (r: number): boolean => r > 11;
 
-/** Is this slot one of the three r11 forms of spec/stack-args.md §2? */
+/** Is this slot one of the three r11 forms of apps/docs/stack-args.md §2? */
 function isValidStackArgForm(i: Insn): boolean {
   if (i.code === 0x79) return i.src === 11 && i.dst !== 11 && i.dst !== 10 && i.off > 0 && i.off % 8 === 0 && i.imm === 0;
   if (i.code === 0x7b) return i.dst === 11 && i.src !== 11 && i.off < 0 && i.off % 8 === 0 && i.imm === 0;

@@ -222,7 +222,7 @@ export function decodeOp(i: Insn, prevIsLdImm64First = false): Op {
   }
 }
 
-/** Ops that read a `u64` from `r11 + 8k` or write one to `r11 - 8k` (spec/stack-args.md §2). */
+/** Ops that read a `u64` from `r11 + 8k` or write one to `r11 - 8k` (apps/docs/stack-args.md §2). */
 export function stackArgAccess(i: Insn): { readonly dir: 'load' | 'store'; readonly slot: number } | null {
   if (i.code === 0x79 && i.src === 11 && i.off > 0 && i.off % 8 === 0) return { dir: 'load', slot: i.off / 8 - 1 };
   if ((i.code === 0x7b || i.code === 0x7a) && i.dst === 11 && i.off < 0 && i.off % 8 === 0)

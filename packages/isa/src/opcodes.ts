@@ -144,12 +144,12 @@ export const R0 = 0,
   R10 = 10,
   R11 = 11;
 export const FP: Reg = 10;
-/** `BPF_REG_PARAMS`: base register of the stack-argument area (spec/stack-args.md §1). */
+/** `BPF_REG_PARAMS`: base register of the stack-argument area (apps/docs/stack-args.md §1). */
 export const REG_PARAMS: Reg = 11;
 /** `MAX_BPF_REG` counting r11. */
 export const MAX_BPF_REG = 11;
 
-/** Argument limits (spec/stack-args.md §1). */
+/** Argument limits (apps/docs/stack-args.md §1). */
 export const MAX_BPF_FUNC_ARGS = 12;
 export const MAX_BPF_FUNC_REG_ARGS = 5;
 export const MAX_STACK_ARG_SLOTS = MAX_BPF_FUNC_ARGS - MAX_BPF_FUNC_REG_ARGS;

@@ -1,5 +1,5 @@
 /**
- * The `Program` and `Subprog` interfaces every layer exchanges (shared/ARCHITECTURE.md).
+ * The `Program` and `Subprog` interfaces every layer exchanges (README.md, "Layers").
  * Produced by the assembler, the ELF loader or a builder; consumed by every layer above.
  */
 import { IsaError } from './errors.js';

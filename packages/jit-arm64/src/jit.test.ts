@@ -57,7 +57,7 @@ describe.skipIf(skipWithout('qemu-aarch64', 'aarch64-linux-gnu-gcc'))('arm64 JIT
     expect(texts('r6 = 1\n*(u64 *)(r10 - 8) = r6\nr0 = *(u64 *)(r10 - 8)\nexit')).toContain('stp x19, x25, [sp, #-0x10]!');
   });
 
-  it('spec §6: 12-argument BPF-to-BPF call (78) and 12-argument kfunc, order-sensitive (650)', () => {
+  it('stack-args §9: 12-argument BPF-to-BPF call (78) and 12-argument kfunc, order-sensitive (650)', () => {
     const call = assemble(`.func s(${Array.from({ length: 12 }, (_, k) => `u64 a${k}`).join(', ')}) u64
       r1 = 1
       r2 = 2

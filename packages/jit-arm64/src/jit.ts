@@ -1,6 +1,6 @@
 /**
  * The arm64 JIT: a `Program` to AArch64 code with the register mapping of
- * shared/spec/stack-args.md §5 (BPF r0 in x8 so that x5..x7 carry arguments; r1..r5 in x0..x4;
+ * apps/docs/stack-args.md §5.2 (BPF r0 in x8 so that x5..x7 carry arguments; r1..r5 in x0..x4;
  * r6..r9 in x19..x22; r10 in x25), AAPCS64 for kfuncs and BPF-to-BPF calls alike: arguments 6,
  * 7 and 8 in x5, x6, x7, arguments 9..12 at [sp], [sp+8], ... in the caller, read by the callee
  * at [fp+16], [fp+24], ... above its saved fp/lr pair.

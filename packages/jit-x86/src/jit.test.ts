@@ -37,7 +37,7 @@ describe.skipIf(!native)('x86-64 JIT output, run natively, agrees with @bpf/vm',
     expect([...ours.mem]).toEqual([...vm.mem]);
   });
 
-  it('spec §6: the 12-argument BPF-to-BPF call returns 78', () => {
+  it('stack-args §9: the 12-argument BPF-to-BPF call returns 78', () => {
     const p = assemble(`
       .func s(u64 a, u64 b, u64 c, u64 d, u64 e, u64 f, u64 g, u64 h, u64 i, u64 j, u64 k, u64 l) u64
       r1 = 1

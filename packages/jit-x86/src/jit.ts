@@ -1,6 +1,6 @@
 /**
  * The x86-64 JIT: a `Program` to machine code with the kernel's register mapping
- * (arch/x86/net/bpf_jit_comp.c) and stack arguments per shared/spec/stack-args.md §5:
+ * (arch/x86/net/bpf_jit_comp.c) and stack arguments per apps/docs/stack-args.md §5.1:
  * argument 6 lives in r9, arguments 7..12 in an outgoing area at the bottom of the caller's
  * frame (argument M at [rsp + (M-7)*8] at the call — exactly System V's placement, so kfuncs
  * and BPF-to-BPF calls share one layout), and a callee reads argument M at

@@ -37,7 +37,7 @@ describe('liveness agrees with the kernel (fixtures/kernel/liveness.json)', () =
 });
 
 const p = (...insns: Insn[]): Program => ({ insns });
-// r11 forms (spec/stack-args.md §2)
+// r11 forms (apps/docs/stack-args.md §2)
 const storeArg = (k: number, src: number): Insn => insn(0x7b, 11, src, -8 * k, 0);
 const storeArgImm = (k: number, imm: number): Insn => insn(0x7a, 11, 0, -8 * k, imm);
 const loadArg = (dst: number, k: number): Insn => insn(0x79, dst, 11, 8 * k, 0);
@@ -45,7 +45,7 @@ const mov = (dst: number, imm: number): Insn => insn(0xb7, dst, 0, 0, imm);
 const call = (rel: number): Insn => insn(0x85, 0, 1, 0, rel);
 const exit = insn(0x95, 0, 0, 0, 0);
 
-describe('stack-argument slots (spec §10)', () => {
+describe('stack-argument slots (stack-args §6)', () => {
   // main: r1..r5 = 1..5; *(r11-8) = r6(6); *(r11-16) = 7; call f; exit
   // f(a..g): r0 = *(r11+8); r1 = *(r11+16); r0 += r1; exit
   const main = [mov(1, 1), mov(2, 2), mov(3, 3), mov(4, 4), mov(5, 5), mov(6, 6), storeArg(1, 6), storeArgImm(2, 7), call(1), exit];

@@ -3,7 +3,7 @@
  *
  * Registers follow the kernel's compute_live_registers (kernel/bpf/verifier.c): per-slot use
  * and def sets, then `in = (out \ def) ∪ use` iterated over the postorder until nothing
- * changes. Stack-argument slots follow spec/stack-args.md §10: outgoing slots sa0..sa6 are
+ * changes. Stack-argument slots follow apps/docs/stack-args.md §6: outgoing slots sa0..sa6 are
  * bits 11..17 of the same mask, defined by `*(u64 *)(r11 - 8k) = x`, used by the call that
  * passes them and dead after it.
  */
@@ -61,7 +61,7 @@ function callUse(n: number): number {
 /**
  * Use/def of one slot, from the raw class/op/mode fields exactly as the kernel's
  * compute_insn_live_regs does (so malformed encodings get the kernel's sets too), plus the r11
- * forms of spec/stack-args.md §10.
+ * forms of apps/docs/stack-args.md §6.
  */
 function useDef(program: Program, pc: number, argCount: (pc: number, i: Insn) => number | undefined): [number, number] {
   const i = program.insns[pc]!;

@@ -1,7 +1,7 @@
 /**
  * Calls (kernel/bpf/verifier.c check_helper_call, check_func_arg, check_func_call,
  * prepare_func_exit, check_return_code): helper prototypes from helpers.ts, BPF-to-BPF frames,
- * bpf_loop callbacks, acquired references, kfuncs with stack arguments (spec §3-§4).
+ * bpf_loop callbacks, acquired references, kfuncs with stack arguments (stack-args §3-§4).
  */
 import { helperName, MAX_BPF_FUNC_REG_ARGS, type FuncProtoDecl, type Insn, type MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
@@ -152,7 +152,7 @@ function constString(env: Env, pc: number, regno: number, r: Reg): void {
   if (data && !data.subarray(off, map.valueSize).includes(0)) env.reject(pc, 'string is not zero-terminated');
 }
 
-/** What every call leaves behind: r0..r5 unreadable until written, stack-argument slots consumed (spec §4.4). */
+/** What every call leaves behind: r0..r5 unreadable until written, stack-argument slots consumed (stack-args §4.4). */
 export function clearCallerSaved(env: Env, f: Frame): void {
   f.out.fill(undefined);
   f.noStackArgLoad = true;
@@ -243,7 +243,7 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
   env.push(cb);
 }
 
-/** Outgoing slots a callee with `n` arguments needs, checked and recorded (spec §4.3). */
+/** Outgoing slots a callee with `n` arguments needs, checked and recorded (stack-args §4.3). */
 function passStackArgs(env: CallEnv, f: Frame, n: number, pc: number): (Reg | undefined)[] {
   const need = Math.max(0, n - MAX_BPF_FUNC_REG_ARGS);
   for (let s = 0; s < need; s++) if (f.out[s] === undefined) env.reject(pc, `callee expects ${n} args, stack arg${s + 1} is not initialized`);
@@ -283,7 +283,7 @@ export function subprogCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numb
   return st;
 }
 
-/** A kfunc call with arguments typed from its declared C prototype (spec §4.3: stack arguments named *(R11-8k)). */
+/** A kfunc call with arguments typed from its declared C prototype (stack-args §4.3: stack arguments named *(R11-8k)). */
 export function kfuncCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number): State {
   const name = env.kfuncAt.get(pc);
   const proto = name !== undefined ? env.protos.get(name) : undefined;
@@ -389,7 +389,7 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
     env.log2(`to caller at ${next}:`);
   }
   st.frames.pop();
-  // spec §4.4: a return consumes the caller's outgoing slots and forbids later r11 loads
+  // stack-args §4.4: a return consumes the caller's outgoing slots and forbids later r11 loads
   caller.out.fill(undefined);
   caller.noStackArgLoad = true;
   if (!callee.callbackRet) caller.regs[0] = r0;

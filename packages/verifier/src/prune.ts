@@ -172,7 +172,7 @@ export function statesEqual(
     const o = old.frames[k]!;
     const c = cur.frames[k]!;
     if (o.callsite !== c.callsite || o.subprog !== c.subprog) return false;
-    // spec/stack-args.md §4.8: a state that may still load stack args is not covered by one that may not
+    // apps/docs/stack-args.md §4.8: a state that may still load stack args is not covered by one that may not
     if (stackArgLoads && !o.noStackArgLoad && c.noStackArgLoad) return false;
   }
   for (let k = 0; k < old.frames.length; k++) {

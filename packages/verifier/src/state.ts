@@ -2,7 +2,7 @@
  * Abstract state (include/linux/bpf_verifier.h): register states per frame with the kernel's
  * scalar domain (a tnum plus signed/unsigned 64- and 32-bit bounds), stack slots byte by byte
  * (`slot_type`) with spilled registers, acquired references, and the outgoing stack-argument
- * slots of spec/stack-args.md §4 (`stack_arg_regs`, `no_stack_arg_load`).
+ * slots of apps/docs/stack-args.md §4 (`stack_arg_regs`, `no_stack_arg_load`).
  */
 import type { MapDef } from '@bpf/isa';
 import { TNUM_UNKNOWN, tnumConst, U32_MAX, U64_MAX, type Tnum } from './tnum.js';

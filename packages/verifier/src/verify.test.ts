@@ -74,7 +74,7 @@ const reject = (text: string, message: string, opts = {}): void => {
   expect(r.error?.message).toBe(message);
 };
 
-describe('stack arguments (shared/spec/stack-args.md)', () => {
+describe('stack arguments (apps/docs/stack-args.md)', () => {
   it('accepts a 12-argument BPF-to-BPF call and fills the Subprog records for the JITs', () => {
     const r = verify(assemble(readFileSync(join(fixturesDir, '../examples/call12.s'), 'utf8')));
     expect(r.accepted, r.error?.message).toBe(true);

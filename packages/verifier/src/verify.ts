@@ -4,7 +4,7 @@
  * prune points and a path ends where it reaches one in a state already verified (registers
  * compared where they are live), the 1M processed-insn limit, and the kernel's wording for
  * every error and, at log level 2, for the register state after each instruction. Stack
- * arguments follow shared/spec/stack-args.md §3-§4 rule by rule.
+ * arguments follow apps/docs/stack-args.md §3-§4 rule by rule.
  */
 import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type FuncProtoDecl, type Insn, type MapDef, type Program, type ProgType } from '@bpf/isa';
 import { buildCfg, CfgError, computeLiveness, type Liveness } from '@bpf/liveness';
@@ -317,7 +317,7 @@ class Verifier implements CallEnv, PreciseEnv {
     }
     for (const [k, s] of this.subprogs.entries()) {
       const proto = this.protos.get(s.name);
-      // spec §3: global subprograms with more than five arguments are not supported
+      // stack-args §3: global subprograms with more than five arguments are not supported
       if (k > 0 && proto?.linkage === 'global' && proto.params.length > MAX_BPF_FUNC_REG_ARGS)
         this.reject(s.start, `global function ${s.name} has ${proto.params.length} args, stack arguments are not supported for global functions`);
     }
@@ -806,7 +806,7 @@ class Verifier implements CallEnv, PreciseEnv {
     return other;
   }
 
-  // ---- stack arguments (spec §3-§4) ----
+  // ---- stack arguments (stack-args §3-§4) ----
 
   private stackArgStore(st: State, f: Frame, i: Insn, pc: number, value: Reg): State {
     const k = -i.off / 8;

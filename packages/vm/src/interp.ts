@@ -2,7 +2,7 @@
  * The reference interpreter: every instruction of @bpf/isa with the kernel's semantics
  * (kernel/bpf/core.c ___bpf_prog_run, plus the verifier's fixups that define division by zero
  * and signed division by -1), BPF-to-BPF calls with per-frame stacks and stack arguments
- * (shared/spec/stack-args.md: arguments 6..12 through r11), helpers, kfuncs and tail calls
+ * (apps/docs/stack-args.md §7: arguments 6..12 through r11), helpers, kfuncs and tail calls
  * supplied by the host, and a bounds-checked address space.
  */
 import { analyseFrames, type AnalysedProgram, type Insn, type MapDef, type Program, type ProgType } from '@bpf/isa';
@@ -363,7 +363,7 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
             if (!fn) throw new VmError('UNKNOWN_HELPER', `helper #${i.imm} is not provided`, pc);
             R[0] = u64(fn(host, R[1]!, R[2]!, R[3]!, R[4]!, R[5]!));
           }
-          // r1..r5 are clobbered by calls; outgoing stack arguments are consumed (spec §4.4)
+          // r1..r5 are clobbered by calls; outgoing stack arguments are consumed (stack-args §4.4)
           caller.out.fill(undefined);
           pc++;
           continue;
