@@ -12,6 +12,7 @@ need llvm-mc-19 llvm-19
 need llvm-objdump-19 llvm-19
 need bpftool bpftool
 need qemu-aarch64 qemu-user
+need qemu-system-aarch64 qemu-system-arm
 need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
 need chromium chromium
 [ -e /usr/aarch64-linux-gnu/lib/libc.a ] || APT_PKGS+=(libc6-dev-arm64-cross)
@@ -25,6 +26,9 @@ if [ ${#APT_PKGS[@]} -gt 0 ]; then
     echo "setup: missing ${APT_PKGS[*]} and cannot apt-get (need root on Debian); oracle tests will skip" >&2
   fi
 fi
+
+# the arm64 kernel oracle's image (Debian's arm64 kernel package, unpacked, not installed)
+bash packages/jit-arm64/oracle/fetch-kernel.sh || echo "setup: cannot fetch the arm64 kernel image; its oracle tests will skip" >&2
 
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
   echo "setup: installing pnpm@$PNPM_VERSION"
