@@ -1,0 +1,131 @@
+import { assemble, decode, type MapDef, type ProgType, type Program } from '@bpf/isa';
+import { randomProgram } from '@bpf/reliability';
+import { conformanceTailCalls, corpusSource, kernelCorpus, loadConformance, type ConformanceCase } from '@bpf/testkit';
+import { verify } from '@bpf/verifier';
+import { run, VmError, type RunOptions, type RunResult } from '@bpf/vm';
+import { describe, expect, it } from 'vitest';
+import { jitWasm, runWasm } from './index.js';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+/** A conformance case as @bpf/vm runs it: memory, and the programs its prog arrays hold. */
+function setup(c: ConformanceCase): { program: Program; opts: RunOptions } {
+  const program = assemble(c.asm);
+  const mem = c.mem ? { mem: c.mem } : {};
+  if (!c.progArrays) return { program, opts: mem };
+  const { progArrays } = conformanceTailCalls(c);
+  return { program, opts: { ...mem, tailCallTargets: [program, ...(c.progs ?? []).map((p) => assemble(p.asm))], progArrays } };
+}
+
+const outcome = (f: () => RunResult): string => {
+  try {
+    const r = f();
+    return JSON.stringify({ r0: r.r0.toString(16), mem: hex(r.mem), printk: r.printk, packet: r.packet ? hex(r.packet) : undefined, insns: r.insns });
+  } catch (e) {
+    if (e instanceof VmError) return `VmError ${e.code} at ${e.insn}`;
+    throw e;
+  }
+};
+
+describe('the conformance suite (fixtures/conformance): the same r0, memory, errors and instruction counts as @bpf/vm', () => {
+  for (const checks of [true, false]) {
+    it(`checks ${checks ? 'on' : 'off'}`, () => {
+      const bad: string[] = [];
+      let n = 0;
+      for (const c of loadConformance()) {
+        // without checks a memory violation is not caught: only cases that run to completion
+        if (!checks && c.error !== undefined) continue;
+        n++;
+        const { program, opts } = setup(c);
+        const vm = outcome(() => run(program, opts));
+        const ours = outcome(() => runWasm(program, { ...opts, checks }));
+        if (ours !== vm) bad.push(`${c.name}: wasm ${ours}, vm ${vm}`);
+        if (c.result !== undefined && !ours.includes(`"r0":"${c.result.toString(16)}"`)) bad.push(`${c.name}: expected r0 ${c.result.toString(16)}`);
+        if (c.error !== undefined && !ours.startsWith(`VmError ${c.error}`)) bad.push(`${c.name}: expected ${c.error}`);
+      }
+      expect(bad).toEqual([]);
+      expect(n).toBeGreaterThanOrEqual(checks ? 40 : 34);
+    });
+  }
+});
+
+describe('the kernel corpus (fixtures/kernel/corpus.json), as @bpf/vm runs it', () => {
+  const corpus = kernelCorpus();
+
+  it('accepted programs with a recorded retval: the same r0 as @bpf/vm, and the kernel retval', () => {
+    const cases = corpus.filter((c) => c.accepted && c.retval !== null && c.dataIn === undefined && !/ktime|ptr-leak|uninit-stack|uninit_stack|xdp/.test(c.name));
+    const m: MapDef = { name: 'm', type: 'array', keySize: 4, valueSize: 8, maxEntries: 4 };
+    const bad: string[] = [];
+    for (const c of cases) {
+      const program: Program = { insns: decode(Uint8Array.from(Buffer.from(c.insns, 'hex'))) };
+      const opts = { maps: [m], mem: new Uint8Array(64) };
+      const vm = outcome(() => run(program, opts));
+      for (const checks of [true, false]) {
+        const ours = outcome(() => runWasm(program, { ...opts, checks }));
+        if (ours !== vm) bad.push(`${c.name} (checks ${checks}): wasm ${ours}, vm ${vm}`);
+        else if (!ours.startsWith('{') || BigInt(`0x${(JSON.parse(ours) as { r0: string }).r0}`) % 2n ** 32n !== BigInt(c.retval!)) bad.push(`${c.name}: kernel retval ${c.retval}, wasm ${ours}`);
+      }
+    }
+    expect(bad).toEqual([]);
+    expect(cases.length).toBeGreaterThanOrEqual(130);
+  });
+
+  it('C packet programs (socket filter, tc, XDP; maps, tail calls, helpers): the kernel retval and data_out, as @bpf/vm', () => {
+    const cases = corpus.filter((c) => c.accepted && c.dataIn !== undefined && !/uninit_stack/.test(c.name));
+    const bad: string[] = [];
+    for (const c of cases) {
+      const s = corpusSource(c);
+      if (s.kind !== 'insns') throw new Error('C cases carry their instructions');
+      const program: Program = { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs as Program['relocs'], type: c.type as ProgType };
+      const data = Buffer.from(c.dataIn!, 'hex');
+      const vm = run(program, { data });
+      for (const checks of [true, false]) {
+        const r = runWasm(program, { data, checks });
+        const ours = { retval: Number(r.r0 & 0xffffffffn), data: hex(r.packet!), insns: r.insns };
+        const theirs = { retval: Number(vm.r0 & 0xffffffffn), data: hex(vm.packet!), insns: vm.insns };
+        if (JSON.stringify(ours) !== JSON.stringify(theirs) || ours.retval !== c.retval || ours.data !== c.dataOut) bad.push(`${c.name} (checks ${checks}): wasm ${JSON.stringify(ours)}, vm ${JSON.stringify(theirs)}, kernel ${c.retval}`);
+      }
+    }
+    expect(bad).toEqual([]);
+    expect(new Set(cases.map((c) => c.type))).toEqual(new Set(['socket_filter', 'sched_cls', 'xdp']));
+    expect(cases.length).toBeGreaterThanOrEqual(60);
+  });
+});
+
+describe('generated programs (@bpf/reliability): the same r0 and memory as @bpf/vm', () => {
+  it('1,000 seeded random programs (ALU, branches, loops, memory, calls with up to 12 args)', () => {
+    const bad: string[] = [];
+    let n = 0;
+    for (let seed = 1; seed <= 1000; seed++) {
+      const p = randomProgram(seed, { size: 30 });
+      const mem = new Uint8Array(64).map((_, k) => (k * 37 + seed) & 0xff);
+      const vm = outcome(() => run(p, { mem, budget: 200_000 }));
+      if (vm.includes('BUDGET')) continue;
+      n++;
+      const ours = outcome(() => runWasm(p, { mem, budget: 200_000 }));
+      if (ours !== vm) bad.push(`seed ${seed}: wasm ${ours}, vm ${vm}`);
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+    expect(n).toBeGreaterThan(950);
+  });
+
+  it('verified socket filters run without checks as with them', () => {
+    const bad: string[] = [];
+    let n = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      const sp = randomProgram(seed, { size: 30, memSize: 0, calls: seed % 2 === 0 });
+      const v = verify(sp, { logLevel: 0 });
+      if (!v.accepted) continue;
+      const opts = { ctx: new Uint8Array(192), budget: 200_000 };
+      const vm = outcome(() => run(v.program!, opts));
+      if (vm.includes('BUDGET')) continue;
+      n++;
+      for (const checks of [true, false]) {
+        const ours = outcome(() => runWasm(jitWasm(v.program!, { checks }), opts));
+        if (ours !== vm) bad.push(`seed ${seed} (checks ${checks}): wasm ${ours}, vm ${vm}`);
+      }
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+    expect(n).toBeGreaterThan(250);
+  });
+});
