@@ -186,7 +186,7 @@ describe('bpf jit', () => {
     expect(r.code, r.stderr).toBe(0);
     const j = JSON.parse(r.stdout) as { r0: string; listing: { text: string }[] };
     expect(j.r0).toBe('0x4e');
-    expect(j.listing.map((l) => l.text)).toContain('mov x5, x12');
+    expect(j.listing.map((l) => l.text)).toContain('mov x5, #0x6');
   });
 });
 

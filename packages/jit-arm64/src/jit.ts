@@ -15,7 +15,7 @@
 import { analyseFrames, decodeOp, JitError, type AnalysedProgram, type Insn, type JitReloc, type JitResult, type Program } from '@bpf/isa';
 
 import {
-  A64, adr, bl, blr, branch, cbz, cmp, CALLREG, FP, literal, mem, mov, movImm, rr, sf, SP, TMP, TMP2, TMP3, x, ZR, type Arm64Listed,
+  A64, addSubImm, adr, bl, blr, branch, cbz, cbzW, cmp, cmpImmAny, logicalImmOp, shiftImm, CALLREG, FP, literal, mem, mov, movImm, rr, sf, SP, TMP, TMP2, TMP3, x, ZR, type Arm64Listed,
 } from './a64.js';
 import { epilogue, frameOf, ldAbs, prologue, REG_MAP, tailCall, type Frame } from './frame.js';
 
@@ -28,6 +28,9 @@ const TAIL_CALL = 12;
 export interface Arm64JitResult extends JitResult {
   readonly listing: readonly Arm64Listed[];
 }
+
+const LOGICAL = { and: 'and', or: 'orr', xor: 'eor' } as const;
+const SHIFT = { lsh: 'lsl', rsh: 'lsr', arsh: 'asr' } as const;
 
 const COND: Record<string, number> = { jeq: 0, jne: 1, jge: 2, jlt: 3, jgt: 8, jle: 9, jsge: 10, jslt: 11, jsgt: 12, jsle: 13, jset: 1 };
 
@@ -90,7 +93,13 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
       const w = op.is64 ? 64 : 32;
       let src = s;
       if (!op.useReg) {
-        movImm(a, TMP3, op.is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0), w);
+        // immediates straight into the instruction (or the destination) where they fit
+        const value = op.is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0);
+        if (op.op === 'mov') return movImm(a, d, value, w);
+        if ((op.op === 'add' || op.op === 'sub') && addSubImm(a, d, d, op.op === 'add' ? i.imm : -i.imm, w)) return;
+        if ((op.op === 'and' || op.op === 'or' || op.op === 'xor') && logicalImmOp(a, LOGICAL[op.op], d, d, value, w)) return;
+        if (op.op === 'lsh' || op.op === 'rsh' || op.op === 'arsh') return shiftImm(a, SHIFT[op.op], d, d, i.imm & (w - 1), w);
+        movImm(a, TMP3, value, w);
         src = TMP3;
       }
       switch (op.op) {
@@ -142,9 +151,14 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
     case 'st':
     case 'stx': {
       let src = s;
+      if (i.dst === 11 && -i.off / 8 <= 3 && op.kind === 'st') return movImm(a, 4 - i.off / 8, BigInt(i.imm)); // straight into x5..x7
       if (op.kind === 'st') {
-        movImm(a, TMP3, BigInt(i.imm));
-        src = TMP3;
+        // zero from the zero register
+        if (i.imm === 0) src = ZR;
+        else {
+          movImm(a, TMP3, BigInt(i.imm));
+          src = TMP3;
+        }
       }
       if (i.dst === 11) {
         const k = -i.off / 8;
@@ -191,7 +205,10 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
       const w = op.is64 ? 64 : 32;
       let rhs = s;
       if (!op.useReg) {
-        movImm(a, TMP3, op.is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0), w);
+        const value = op.is64 ? BigInt(i.imm) : BigInt(i.imm >>> 0);
+        if (i.imm === 0 && (op.cond === 'jeq' || op.cond === 'jne')) return cbzW(a, op.cond === 'jne', d, w, target);
+        if (op.cond === 'jset' ? logicalImmOp(a, 'tst', ZR, d, value, w) : cmpImmAny(a, d, op.is64 ? i.imm : i.imm | 0, w)) return branch(a, COND[op.cond]!, target);
+        movImm(a, TMP3, value, w);
         rhs = TMP3;
       }
       if (op.cond === 'jset') a.put(sf(w) | 0x6a00001f | (rhs << 16) | (d << 5), `tst ${x(d, w)}, ${x(rhs, w)}`);

@@ -68,6 +68,24 @@ describe.skipIf(skipWithoutArm64Kernel())('against the arm64 kernel booted under
     }
   });
 
+  it('our code is no larger than its jited_prog_len in every group (asm, conformance, random, C) and in total', () => {
+    // like with like: the kernel JITs its xlated program, we the one our verifier leaves
+    const groups = new Map<string, { ours: number; kernel: number }>();
+    cases.forEach(({ c, program }, k) => {
+      const theirs = boot.results[k]!.jitedLen;
+      const v = verify(program, { type: c.type as ProgType, logLevel: 0 });
+      if (!theirs || !v.accepted || !v.xlated) return;
+      const ours = jitArm64(v.xlated).code.length;
+      for (const g of [c.name.split('/')[0]!, 'total']) {
+        const t = groups.get(g) ?? { ours: 0, kernel: 0 };
+        groups.set(g, { ours: t.ours + ours, kernel: t.kernel + theirs });
+      }
+    });
+    const ratios = Object.fromEntries([...groups].map(([g, t]) => [g, +(t.ours / t.kernel).toFixed(3)]));
+    expect(Object.keys(ratios).sort()).toEqual(['asm', 'c', 'conformance', 'random', 'total']);
+    for (const [g, r] of Object.entries(ratios)) expect(r, `${g}: ${JSON.stringify(ratios)}`).toBeLessThanOrEqual(1);
+  });
+
   it('our code of verify(p).xlated gives the arm64 kernel test-run retval (and packet) under qemu-aarch64', () => {
     const m: MapDef = { name: 'm', type: 'array', keySize: 4, valueSize: 8, maxEntries: 4 };
     const runs = cases.flatMap(({ c, program }, k) => {
