@@ -22,6 +22,7 @@ export const ZR = 31;
 export const COND_NAME = ['eq', 'ne', 'hs', 'lo', 'mi', 'pl', 'vs', 'vc', 'hi', 'ls', 'ge', 'lt', 'gt', 'le'];
 export const HS = 2;
 export const GE = 10;
+export const LT = 11;
 
 export class A64 {
   readonly words: number[] = [];

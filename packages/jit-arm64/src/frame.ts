@@ -17,7 +17,7 @@
  */
 import type { Insn, JitReloc } from '@bpf/isa';
 import {
-  A64, addImm, br, CALLREG, cmp, cmpImm, FP, GE, HS, ldrScaled, ldrStr0, literal, mem, mov, movImm, patchBranch, patchCbz, pop, push, ret, rr, SP, TMP, TMP2, TMP3, ZR, blr,
+  A64, addImm, addSubImm, br, branch, CALLREG, cmp, cmpImm, FP, HS, LT, ldrScaled, ldrStr0, mem, mov, movImm, patchBranch, patchCbz, pop, push, ret, rr, SP, TMP, TMP2, TMP3, ZR, blr,
 } from './a64.js';
 
 /** BPF register -> AArch64 register. */
@@ -47,7 +47,10 @@ export interface Frame {
   readonly isMain: boolean;
   /** Callee-saved registers pushed after the tail-call pair, in push order. */
   readonly saved: readonly number[];
-  /** Whether the function refers to r10 (x25 is then set up, and saved). */
+  /**
+   * Whether the function uses r10 as a value (x25 is then set up, and saved); otherwise its
+   * loads and stores through r10 are sp-relative: r10 is sp + rest.
+   */
   readonly usesR10: boolean;
   /** Bytes below the pushes: BPF stack, may_goto counter, outgoing area (a multiple of 16). */
   readonly rest: number;
@@ -61,12 +64,17 @@ const pushed = (f: Frame): number => 16 + ((f.saved.length + 1) >> 1) * 16;
 /** The callee-saved registers a function writes or reads, as the kernel's find_used_callee_regs. */
 function usedCalleeSaved(insns: readonly Insn[], start: number, end: number): number[] {
   const used = new Set<number>();
+  let r10Value = false;
   for (let pc = start; pc < end; pc++) {
     const i = insns[pc]!;
     used.add(i.dst).add(i.src);
+    const cls = i.code & 7;
+    // r10 as the base of a load or store is sp plus a constant; anything else needs it in x25
+    if (i.src === 10 && cls !== 1 /* LDX */) r10Value = true;
+    if (i.dst === 10 && (cls < 2 || cls > 3 || (i.code & 0xe0) === 0xc0 /* ATOMIC */)) r10Value = true;
     if (i.code === 0x18) pc++;
   }
-  return [6, 7, 8, 9, 10].filter((r) => used.has(r)).map((r) => REG_MAP[r]!);
+  return [6, 7, 8, 9, 10].filter((r) => used.has(r) && (r !== 10 || r10Value)).map((r) => REG_MAP[r]!);
 }
 
 /**
@@ -170,26 +178,24 @@ export function tailCall(a: A64, f: Frame): void {
 
 /**
  * ld_abs / ld_ind as the verifier rewrites them: r2 = offset (imm, or src + imm), r1 = r6 (ctx),
- * call the load helper; a negative result exits the current function with r0 = 0.
+ * call the load helper (`load` puts its address in CALLREG); a negative result goes to the
+ * function's `r0 = 0` exit.
  */
-export function ldAbs(a: A64, i: Insn, size: 1 | 2 | 4, indirect: boolean, f: Frame, relocs: JitReloc[]): void {
+export function ldAbs(a: A64, i: Insn, size: 1 | 2 | 4, indirect: boolean, load: (symbol: JitReloc['symbol']) => void, zeroExit: number): void {
   const [r1, r2] = [REG_MAP[1]!, REG_MAP[2]!];
   if (indirect) {
     const src = REG_MAP[i.src]!;
-    if (src !== r2) mov(a, r2, src, 64);
-    if (i.imm !== 0) {
+    if (i.imm === 0) {
+      if (src !== r2) mov(a, r2, src, 64);
+    } else if (!addSubImm(a, r2, src, i.imm, 64)) {
       movImm(a, TMP, BigInt(i.imm));
-      rr(a, 'add', r2, r2, TMP, 64);
+      rr(a, 'add', r2, src, TMP, 64);
     }
   } else movImm(a, r2, BigInt(i.imm));
   mov(a, r1, REG_MAP[6]!, 64);
-  relocs.push({ offset: literal(a, CALLREG), kind: 'abs64', symbol: { kind: 'kfunc', name: LD_ABS_HELPERS[size] } });
+  load({ kind: 'kfunc', name: LD_ABS_HELPERS[size] });
   blr(a, CALLREG);
-  cmp(a, 0, ZR, 64);
-  const skip = a.offset;
-  a.put(0, 'b.ge ok');
-  mov(a, 8, ZR, 64);
-  epilogue(a, f);
-  patchBranch(a, skip, GE, a.offset);
+  cmpImm(a, 0, 0, 64);
+  branch(a, LT, zeroExit);
   mov(a, 8, 0, 64);
 }

@@ -56,7 +56,9 @@ describe.skipIf(skipWithout('qemu-aarch64', 'aarch64-linux-gnu-gcc'))('arm64 JIT
       'stp x29, x30, [sp, #-0x10]!', 'stp xzr, x26, [sp, #-0x10]!', 'stp x20, xzr, [sp, #-0x10]!',
       'ldp x20, xzr, [sp], #0x10', 'ldp xzr, x26, [sp], #0x10', 'ldp x29, x30, [sp], #0x10',
     ]);
-    expect(texts('r6 = 1\n*(u64 *)(r10 - 8) = r6\nr0 = *(u64 *)(r10 - 8)\nexit')).toContain('stp x19, x25, [sp, #-0x10]!');
+    // r10 only as a base: sp-relative (the kernel's JIT does the same), no x25
+    expect(texts('r6 = 1\n*(u64 *)(r10 - 8) = r6\nr0 = *(u64 *)(r10 - 8)\nexit')).toEqual(expect.arrayContaining(['stp x19, xzr, [sp, #-0x10]!', 'str x19, [sp, #0x8]', 'ldr x8, [sp, #0x8]']));
+    expect(texts('r1 = r10\nr1 += -8\n*(u64 *)(r1 + 0) = 1\nr0 = *(u64 *)(r10 - 8)\nexit')).toContain('stp x25, xzr, [sp, #-0x10]!');
   });
 
   it('stack-args §9: 12-argument BPF-to-BPF call (78) and 12-argument kfunc, order-sensitive (650)', () => {

@@ -15,7 +15,7 @@
 import { analyseFrames, decodeOp, JitError, type AnalysedProgram, type Insn, type JitReloc, type JitResult, type Program } from '@bpf/isa';
 
 import {
-  A64, addSubImm, adr, bl, blr, branch, cbz, cbzW, cmp, cmpImmAny, logicalImmOp, shiftImm, CALLREG, FP, literal, mem, mov, movImm, rr, sf, SP, TMP, TMP2, TMP3, x, ZR, type Arm64Listed,
+  A64, addSubImm, adr, bl, blr, branch, cbz, cbzW, cmp, cmpImmAny, logicalImmOp, shiftImm, CALLREG, FP, ldrLiteral, mem, mov, movImm, rr, sf, SP, TMP, TMP2, TMP3, x, ZR, type Arm64Listed,
 } from './a64.js';
 import { epilogue, frameOf, ldAbs, prologue, REG_MAP, tailCall, type Frame } from './frame.js';
 
@@ -42,24 +42,47 @@ export function jitArm64(program: Program): Arm64JitResult {
   const frames = ap.subprogs.map((sp, k) => frameOf(insns, sp, k === 0, program.subprogs?.[k]?.stackDepth !== undefined));
   let offsets = new Int32Array(insns.length + 1);
   let entries: number[] = [];
+  // where each function's shared epilogue and r0 = 0 exit are, and the literal pool (last pass)
+  let exits: { epilogue: number; zeroExit: number }[] = [];
+  let poolAt = 0;
   for (let pass = 0; pass < 2; pass++) {
     const a = new A64();
     const relocs: JitReloc[] = [];
+    const pool = new LiteralPool(poolAt, relocs);
     const newOffsets = new Int32Array(insns.length + 1).fill(-1);
     const newEntries: number[] = [];
+    const newExits: typeof exits = [];
     for (const [k, sp] of ap.subprogs.entries()) {
       const f = frames[k]!;
       newEntries.push(a.offset);
       prologue(a, f);
+      const ex = exits[k] ?? { epilogue: 0, zeroExit: 0 };
+      let ldAbsUsed = false;
       for (let pc = sp.start; pc < sp.end; pc++) {
         newOffsets[pc] = a.offset;
-        lower(a, insns, pc, { offsets, entries, relocs, ap, kfuncAt, mapAt, f });
-        if (insns[pc]!.code === 0x18) pc++;
+        const i = insns[pc]!;
+        // the last exit falls into the epilogue; the others branch to it
+        if (i.code === 0x95 && pc === sp.end - 1) continue;
+        if ((i.code & 0x07) === 0 && (i.code & 0xe0) !== 0) ldAbsUsed = true;
+        lower(a, insns, pc, { offsets, entries, pool, ap, kfuncAt, mapAt, f, exits: ex });
+        if (i.code === 0x18) pc++;
       }
+      const epi = a.offset;
+      epilogue(a, f);
+      let zeroExit = 0;
+      if (ldAbsUsed) {
+        zeroExit = a.offset;
+        mov(a, 8, ZR, 64);
+        branch(a, null, epi);
+      }
+      newExits.push({ epilogue: epi, zeroExit });
     }
     newOffsets[insns.length] = a.offset;
+    pool.emit(a);
+    poolAt = pool.start;
     offsets = newOffsets;
     entries = newEntries;
+    exits = newExits;
     if (pass === 1) {
       const code = new Uint8Array(a.words.length * 4);
       const view = new DataView(code.buffer);
@@ -70,14 +93,50 @@ export function jitArm64(program: Program): Arm64JitResult {
   throw new Error('unreachable');
 }
 
+/**
+ * 8-byte literals (helper, kfunc and map addresses the host patches) after the code, one per
+ * symbol however often it is used, each loaded with one PC-relative `ldr`.
+ */
+class LiteralPool {
+  private readonly keys: string[] = [];
+  start = 0;
+  constructor(
+    /** Where the pool starts (from the previous pass: lengths never change between passes). */
+    private readonly at: number,
+    private readonly relocs: JitReloc[],
+  ) {}
+  load(a: A64, rd: number, symbol: JitReloc['symbol']): void {
+    const key = JSON.stringify(symbol);
+    let k = this.keys.indexOf(key);
+    if (k < 0) {
+      k = this.keys.push(key) - 1;
+      this.relocs.push({ offset: this.at + 8 * k, kind: 'abs64', symbol });
+    }
+    ldrLiteral(a, rd, this.at + 8 * k);
+  }
+  emit(a: A64): void {
+    if (!this.keys.length) return;
+    if (a.offset % 8) a.put(0xd503201f, 'nop');
+    this.start = a.offset;
+    for (let k = 0; k < this.keys.length * 2; k++) a.put(0, '.word 0x00000000');
+  }
+}
+
 interface Ctx {
   readonly offsets: Int32Array;
   readonly entries: readonly number[];
-  readonly relocs: JitReloc[];
+  readonly pool: LiteralPool;
+  /** The function's shared epilogue and its `r0 = 0; b epilogue` exit (ld_abs failures). */
+  readonly exits: { readonly epilogue: number; readonly zeroExit: number };
   readonly ap: AnalysedProgram;
   readonly kfuncAt: ReadonlyMap<number, string>;
   readonly mapAt: ReadonlyMap<number, { readonly kind: string; readonly name: string; readonly offset?: number }>;
   readonly f: Frame;
+}
+
+/** The base register and offset of a load or store through BPF register `r`: sp-relative for r10 when x25 is not set up. */
+function stackBase(r: number, off: number, f: Frame): [number, number] {
+  return r === 10 && !f.usesR10 ? [SP, off + f.rest] : [REG_MAP[r]!, off];
 }
 
 function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
@@ -147,7 +206,7 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
         if (k <= 3) return mov(a, d, 4 + k, 64);
         return mem(a, true, 8, false, d, FP, 16 + (k - 4) * 8);
       }
-      return mem(a, true, op.size, op.signed, d, s, i.off);
+      return mem(a, true, op.size, op.signed, d, ...stackBase(i.src, i.off, c.f));
     case 'st':
     case 'stx': {
       let src = s;
@@ -165,7 +224,7 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
         if (k <= 3) return mov(a, 4 + k, src, 64);
         return mem(a, false, 8, false, src, SP, (k - 4) * 8);
       }
-      return mem(a, false, op.size, false, src, d, i.off);
+      return mem(a, false, op.size, false, src, ...stackBase(i.dst, i.off, c.f));
     }
     case 'atomic': {
       const w = op.size === 8 ? 64 : 32;
@@ -237,14 +296,14 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
           op.target === 'helper'
             ? ({ kind: 'helper', id: i.imm } as const)
             : ({ kind: 'kfunc', name: c.kfuncAt.get(pc) ?? `btf#${i.imm}` } as const);
-        c.relocs.push({ offset: literal(a, CALLREG), kind: 'abs64', symbol });
+        c.pool.load(a, CALLREG, symbol);
         blr(a, CALLREG);
       }
       mov(a, 8, 0, 64); // the return value comes back in x0
       return;
     }
     case 'exit':
-      return epilogue(a, c.f);
+      return branch(a, null, c.exits.epilogue);
     case 'ld_imm64': {
       const hi = insns[pc + 1]!;
       if (op.pseudo === 0) return movImm(a, d, (BigInt(hi.imm >>> 0) << 32n) | BigInt(i.imm >>> 0));
@@ -252,8 +311,7 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
         const r = c.mapAt.get(pc);
         const name = r?.name ?? `map#${i.imm}`;
         const symbol = op.pseudo === 2 || op.pseudo === 6 ? ({ kind: 'map_value', name, offset: r?.offset ?? hi.imm } as const) : ({ kind: 'map', name } as const);
-        c.relocs.push({ offset: literal(a, d), kind: 'abs64', symbol });
-        return;
+        return c.pool.load(a, d, symbol);
       }
       if (op.pseudo === 4) {
         // a function pointer (BPF_PSEUDO_FUNC): the subprogram's native entry
@@ -266,7 +324,7 @@ function lower(a: A64, insns: readonly Insn[], pc: number, c: Ctx): void {
     case 'ld_abs':
     case 'ld_ind':
       if (op.size === 8) throw new JitError('BAD_PROGRAM', 'ld_abs/ld_ind of 8 bytes', pc);
-      return ldAbs(a, i, op.size, op.kind === 'ld_ind', c.f, c.relocs);
+      return ldAbs(a, i, op.size, op.kind === 'ld_ind', (symbol) => c.pool.load(a, CALLREG, symbol), c.exits.zeroExit);
     default:
       return fail(`${op.kind} is not supported by the arm64 JIT yet`);
   }
