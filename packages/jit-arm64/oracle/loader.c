@@ -11,7 +11,7 @@
  *   run (0 none, 1 BPF_PROG_TEST_RUN), data_len, data[data_len], repeat.
  * An ld_imm64 with src_reg 1 (map fd) or 2 (map value) carries the map's index in imm.
  *
- * Built with aarch64-linux-gnu-gcc -static; no libc beyond syscalls and stdio.
+ * Built with aarch64-linux-gnu-gcc -static.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +24,7 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 static unsigned char *batch;
@@ -201,8 +202,8 @@ int main(void) {
 		} else {
 			at = 4;
 			uint32_t count = u32();
-			struct utsname_buf { char s[6][65]; } u;
-			if (syscall(__NR_uname, &u) == 0) printf("BPFJ-KERNEL %s\n", u.s[2]);
+			struct utsname u;
+			if (uname(&u) == 0) printf("BPFJ-KERNEL %s\n", u.release);
 			for (uint32_t k = 0; k < count && at <= batch_len; k++) one(k);
 			printf("BPFJ-END %u\n", count);
 		}
