@@ -164,6 +164,18 @@ describe('bpf run', () => {
     expect(notPacket.code).toBe(2);
     expect(notPacket.stderr).toMatch(/^bpf: run: --data needs a packet program type .*the program's type is kprobe\n$/);
   });
+  it('--engine: WebAssembly (the default) and the interpreter give the same result; the native JITs r0', () => {
+    const vm = bpf(['run', join(examples, 'call12.s'), '--engine', 'vm', '--json']);
+    for (const engine of ['wasm', undefined]) {
+      const r = bpf(['run', join(examples, 'call12.s'), ...(engine ? ['--engine', engine] : []), '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(vm.stdout);
+    }
+    if (process.arch === 'x64') expect(JSON.parse(bpf(['run', join(examples, 'call12.s'), '--engine', 'x86_64', '--json']).stdout)).toEqual({ r0: '0x4e', output: '', printk: [] });
+    const bad = bpf(['run', join(examples, 'call12.s'), '--engine', 'z80']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe("bpf: run: --engine must be one of wasm, vm, x86_64, arm64 (got 'z80')\n");
+  });
   it('--verify refuses what the verifier rejects (exit 1)', () => {
     const r = bpf(['run', join(examples, 'reject-uninit.s'), '--verify']);
     expect(r.code).toBe(1);

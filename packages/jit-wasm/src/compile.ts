@@ -11,6 +11,7 @@
  */
 import { analyseFrames, JitError, type AnalysedProgram, type AnalysedSubprog, type Insn, type Program } from '@bpf/isa';
 import { BIAS, faultCode, FUNC_TAG, INITIAL_PAGES, STACK, STACKS, type Fault } from './layout.js';
+import { analyseCfg, type Cfg } from './cfg.js';
 import { Code, I32, I64, ModuleBuilder, type FuncType, type OpName, type ValType } from './wasm.js';
 
 export interface WasmJitOptions {
@@ -152,10 +153,27 @@ interface Ctx {
   readonly callbacks: readonly number[];
 }
 
-const isJump = (i: Insn): boolean => {
+/** `ja` / `gotol`, a conditional jump (may_goto included), or neither. */
+const jumpKind = (i: Insn): 'ja' | 'cond' | undefined => {
   const cls = i.code & 7;
-  return (cls === 5 || cls === 6) && (i.code & 0xf0) !== 0x80 && (i.code & 0xf0) !== 0x90;
+  if (cls !== 5 && cls !== 6) return undefined;
+  const op = i.code & 0xf0;
+  if (op === 0x00) return 'ja';
+  if (op === 0xe0 || JCC[op] !== undefined) return 'cond';
+  return undefined;
 };
+const isJump = (i: Insn): boolean => jumpKind(i) !== undefined;
+
+/** How a block ends. */
+interface Term {
+  readonly kind: 'exit' | 'jump' | 'cond' | 'fall';
+  readonly target?: number;
+  readonly next?: number;
+}
+/** A construct enclosing the code being written: what a `br` to it reaches. */
+type Enclosing = { readonly if: true } | { readonly loop: number } | { readonly block: number };
+/** Larger functions use the dispatch loop (the structured translation recurses per block). */
+const MAX_STRUCTURED_BLOCKS = 2000;
 const jumpTarget = (pc: number, i: Insn): number => pc + ((i.code & 7) === 6 && (i.code & 0xf0) === 0 ? i.imm : i.off) + 1;
 
 class FuncEmitter {
@@ -177,9 +195,12 @@ class FuncEmitter {
   private readonly lbl: number;
   private readonly d: number;
   private readonly I: number;
+  private readonly cnt: number;
+  private readonly lim: number;
   private starts: number[] = [];
   private blockOf = new Map<number, number>();
-  private loop = false;
+  private terms: Term[] = [];
+  private cfg: Cfg | undefined;
 
   constructor(
     private readonly ctx: Ctx,
@@ -206,6 +227,8 @@ class FuncEmitter {
     this.lbl = local(I32);
     this.d = local(I32);
     this.I = local(I32);
+    this.cnt = local(I64);
+    this.lim = local(I64);
   }
 
   private get insns(): readonly Insn[] {
@@ -236,30 +259,31 @@ class FuncEmitter {
     this.starts = [...leaders].filter((p) => p < s.end).sort((a, b) => a - b);
     this.starts.forEach((p, k) => this.blockOf.set(p, k));
     const n = this.starts.length;
-    for (let k = 0; k < n; k++) {
-      const last = this.lastInsn(k);
-      const i = this.insns[last]!;
-      if (isJump(i) && this.blockOf.get(jumpTarget(last, i))! <= k) this.loop = true;
-    }
-    // prologue: this frame's stack from the call depth
+    this.terms = this.starts.map((_, k) => this.terminator(k));
+    // prologue: this frame's stack from the call depth; the budget left
     c.gget(G.depth).tee(this.d).i32(STACK).op('i32.mul').i32(STACKS).op('i32.add').set(this.fpLin);
     c.get(this.d).op('i64.extend_i32_u').i64(1).op('i64.add').i64(32).op('i64.shl').get(this.fpLin).op('i64.extend_i32_u').op('i64.add').i64(BIAS + STACK).op('i64.add').set(this.reg[10]!);
-    if (this.loop) c.open('loop');
-    for (let k = n - 1; k >= 1; k--) c.open('block');
-    if (this.loop) {
-      c.open('block');
-      c.get(this.lbl).byte(0x0e).u32(n);
-      for (let k = 0; k < n; k++) c.u32(k);
-      c.u32(0).end();
-    }
-    for (let k = 0; k < n; k++) {
-      this.block(k);
-      if (k < n - 1) c.end();
-    }
-    if (this.loop) c.end();
+    this.refreshLimit();
+    const cfg = n <= MAX_STRUCTURED_BLOCKS ? analyseCfg(this.terms.map((t) => [t.target, t.next].filter((b): b is number => b !== undefined))) : undefined;
+    if (cfg?.reducible) {
+      this.cfg = cfg;
+      this.tree(0, []);
+    } else this.dispatch();
     this.fault('FELL_OFF', s.end - 1);
     c.op('unreachable');
     return c;
+  }
+
+  /** How block k ends: its jump's target block and the block control falls into. */
+  private terminator(k: number): Term {
+    const last = this.lastInsn(k);
+    const i = this.insns[last]!;
+    const next = k + 1 < this.starts.length ? k + 1 : undefined;
+    const kind = jumpKind(i);
+    if (i.code === 0x95) return { kind: 'exit' };
+    if (kind === 'ja') return { kind: 'jump', target: this.blockOf.get(jumpTarget(last, i))! };
+    if (kind === 'cond') return { kind: 'cond', target: this.blockOf.get(jumpTarget(last, i))!, ...(next !== undefined ? { next } : {}) };
+    return { kind: 'fall', ...(next !== undefined ? { next } : {}) };
   }
 
   private lastInsn(k: number): number {
@@ -272,34 +296,136 @@ class FuncEmitter {
     return last;
   }
 
-  /** Branch from inside block `from` (under `extra` open constructs) to the start of block `to`. */
-  private jump(from: number, to: number, extra: number): void {
+  /**
+   * Unstructured graphs (or very large ones): every block is the code after the end of its own
+   * `block`, so a forward jump is a `br`; a backward jump sets the target's number and goes
+   * round a `loop` whose head dispatches with `br_table`.
+   */
+  private dispatch(): void {
+    const { c } = this;
     const n = this.starts.length;
-    if (to > from) {
-      this.c.br(to - from - 1 + extra);
+    const loop = this.terms.some((t, k) => t.target !== undefined && t.target <= k);
+    if (loop) c.open('loop');
+    for (let k = n - 1; k >= 1; k--) c.open('block');
+    if (loop) {
+      c.open('block');
+      c.get(this.lbl).byte(0x0e).u32(n);
+      for (let k = 0; k < n; k++) c.u32(k);
+      c.u32(0).end();
+    }
+    const jump = (from: number, to: number, extra: number): void => {
+      if (to > from) {
+        c.br(to - from - 1 + extra);
+        return;
+      }
+      c.i32(to).set(this.lbl);
+      this.budgetCheck(this.starts[to]!);
+      c.br(n - 1 - from + extra);
+    };
+    for (let k = 0; k < n; k++) {
+      this.blockBody(k);
+      const t = this.terms[k]!;
+      if (t.kind === 'jump') jump(k, t.target!, 0);
+      else if (t.kind === 'cond') {
+        if (t.target! > k) c.brIf(t.target! - k - 1);
+        else {
+          c.open('if');
+          jump(k, t.target!, 1);
+          c.end();
+        }
+      }
+      if (k < n - 1) c.end();
+    }
+    if (loop) c.end();
+  }
+
+  /** Ramsey's doTree: block x, the merge nodes it dominates after it, in a loop if x heads one. */
+  private tree(x: number, ctx: readonly Enclosing[]): void {
+    const cfg = this.cfg!;
+    if (cfg.loopHeader[x]) {
+      this.c.open('loop');
+      this.within(x, cfg.mergeChildren[x]!, [...ctx, { loop: x }]);
+      this.c.end();
+    } else this.within(x, cfg.mergeChildren[x]!, ctx);
+  }
+
+  private within(x: number, ys: readonly number[], ctx: readonly Enclosing[]): void {
+    const { c } = this;
+    if (ys.length === 0) {
+      this.blockBody(x);
+      const t = this.terms[x]!;
+      if (t.kind === 'jump') this.branch(x, t.target!, ctx);
+      else if (t.kind === 'fall') this.branch(x, t.next, ctx);
+      else if (t.kind === 'cond') {
+        // the condition is on the stack
+        const [a, b, negate] = this.isBr(x, t.target!) ? [t.target!, t.next, false] : t.next !== undefined && this.isBr(x, t.next) ? [t.next, t.target!, true] : [undefined, undefined, false];
+        if (a !== undefined) {
+          if (negate) c.op('i32.eqz');
+          if (this.cfg!.rpo[a]! <= this.cfg!.rpo[x]!) {
+            c.open('if');
+            this.branch(x, a, [...ctx, { if: true }]);
+            c.end();
+          } else c.brIf(this.depth(ctx, { block: a }));
+          this.branch(x, b, ctx);
+        } else {
+          c.open('if');
+          this.branch(x, t.target!, [...ctx, { if: true }]);
+          c.byte(0x05);
+          this.branch(x, t.next, [...ctx, { if: true }]);
+          c.end();
+        }
+      }
       return;
     }
-    this.c.i32(to).set(this.lbl);
-    this.budgetCheck(this.starts[to]!);
-    this.c.br(n - 1 - from + extra);
+    c.open('block');
+    this.within(x, ys.slice(1), [...ctx, { block: ys[0]! }]);
+    c.end();
+    this.tree(ys[0]!, ctx);
   }
 
-  private condJump(from: number, to: number): void {
-    if (to > from) this.c.brIf(to - from - 1);
-    else {
-      this.c.open('if');
-      this.jump(from, to, 1);
-      this.c.end();
+  private isBr(x: number, y: number): boolean {
+    return this.cfg!.rpo[y]! <= this.cfg!.rpo[x]! || this.cfg!.merge[y]!;
+  }
+
+  private depth(ctx: readonly Enclosing[], e: Enclosing): number {
+    for (let k = ctx.length - 1; k >= 0; k--) {
+      const x = ctx[k]!;
+      if (('loop' in e && 'loop' in x && x.loop === e.loop) || ('block' in e && 'block' in x && x.block === e.block)) return ctx.length - 1 - k;
     }
+    throw new JitError('BAD_PROGRAM', 'structured control flow lost a label', this.s.start);
   }
 
+  private branch(x: number, y: number | undefined, ctx: readonly Enclosing[]): void {
+    const { c } = this;
+    if (y === undefined) {
+      this.fault('FELL_OFF', this.s.end - 1);
+      c.op('unreachable');
+    } else if (this.cfg!.rpo[y]! <= this.cfg!.rpo[x]!) {
+      this.budgetCheck(this.starts[y]!);
+      c.br(this.depth(ctx, { loop: y }));
+    } else if (this.cfg!.merge[y]) c.br(this.depth(ctx, { block: y }));
+    else this.tree(y, ctx);
+  }
+
+  /** The instruction budget: `cnt` counts this function's instructions since the last flush, `lim` what was left then. */
   private budgetCheck(pc: number): void {
-    this.c.gget(G.count).gget(G.budget).op('i64.gt_u').open('if');
+    this.c.get(this.cnt).get(this.lim).op('i64.gt_s').open('if');
+    this.flush();
     this.fault('BUDGET', pc);
     this.c.end();
   }
 
-  private block(k: number): void {
+  /** Add this function's count to the run's (before a call or a return). */
+  private flush(): void {
+    this.c.gget(G.count).get(this.cnt).op('i64.add').gset(G.count).i64(0).set(this.cnt);
+  }
+
+  /** After a call (whose instructions the run's count now holds): the budget left. */
+  private refreshLimit(): void {
+    this.c.gget(G.budget).gget(G.count).op('i64.sub').set(this.lim);
+  }
+
+  private blockBody(k: number): void {
     const { c } = this;
     const start = this.starts[k]!;
     const end = this.starts[k + 1] ?? this.s.end;
@@ -308,9 +434,9 @@ class FuncEmitter {
       count++;
       if (this.insns[pc]!.code === 0x18) pc++;
     }
-    c.gget(G.count).i64(count).op('i64.add').gset(G.count);
+    c.get(this.cnt).i64(count).op('i64.add').set(this.cnt);
     for (let pc = start; pc < end; pc++) {
-      this.insn(pc, k);
+      this.insn(pc);
       if (this.insns[pc]!.code === 0x18) pc++;
     }
   }
@@ -325,7 +451,7 @@ class FuncEmitter {
     else this.c.i32(i.imm);
   }
 
-  private insn(pc: number, k: number): void {
+  private insn(pc: number): void {
     const i = this.insns[pc]!;
     const cls = i.code & 7;
     if (i.dst === 10 && (cls === 4 || cls === 7 || (cls === 1) || (cls === 0 && i.code === 0x18))) throw new JitError('BAD_PROGRAM', 'r10 is read-only', pc);
@@ -337,7 +463,7 @@ class FuncEmitter {
         return this.alu32(i, pc);
       case 5:
       case 6:
-        return this.jmp(i, pc, k);
+        return this.jmp(i, pc);
       case 0:
         return this.ld(i, pc);
       case 1:
@@ -514,36 +640,38 @@ class FuncEmitter {
     c.end().op('i64.extend_i32_u').set(dst);
   }
 
-  private jmp(i: Insn, pc: number, k: number): void {
+  /** Exits, calls, and the condition of a conditional jump (left on the stack for the block's terminator). */
+  private jmp(i: Insn, pc: number): void {
     const { c } = this;
     const op = i.code & 0xf0;
     const cls = i.code & 7;
     if (op === 0x90 && cls === 5) {
+      this.flush();
       c.get(this.reg[0]!).op('return');
       return;
     }
     if (op === 0x80 && cls === 5) return this.call(i, pc);
-    if (op === 0x80 || op === 0x90) return this.fault('INVALID_INSN', pc);
-    const to = this.blockOf.get(jumpTarget(pc, i))!;
-    if (op === 0x00) return this.jump(k, to, 0);
+    const kind = jumpKind(i);
+    if (kind === undefined) return this.fault('INVALID_INSN', pc);
+    if (kind === 'ja') return;
     if (op === 0xe0) {
-      // may_goto: fall through while the budget lasts, then jump
-      c.gget(G.mayGoto).op('i64.eqz');
-      this.condJump(k, to);
-      c.gget(G.mayGoto).i64(1).op('i64.sub').gset(G.mayGoto);
+      // may_goto: fall through while the budget lasts (spending one), then jump
+      c.gget(G.mayGoto).gget(G.mayGoto).op('i64.eqz').tee(this.I).op('i32.eqz').op('i64.extend_i32_u').op('i64.sub').gset(G.mayGoto).get(this.I);
       return;
     }
-    const cc = JCC[op];
-    if (!cc) return this.fault('INVALID_INSN', pc);
+    const cc = JCC[op]!;
     const is64 = cls === 5;
-    if ((i.code & 8) !== 0 && i.src === 11) return this.fault('INVALID_INSN', pc);
+    if ((i.code & 8) !== 0 && i.src === 11) {
+      this.fault('INVALID_INSN', pc);
+      c.i32(0);
+      return;
+    }
     c.get(this.reg[i.dst]!);
     if (!is64) c.op('i32.wrap_i64');
     if (is64) this.src64(i);
     else this.src32(i);
     c.op(is64 ? cc[0] : cc[1]);
     if (op === 0x40) c.op(is64 ? 'i64.eqz' : 'i32.eqz').op('i32.eqz');
-    this.condJump(k, to);
   }
 
   private callDepth(pc: number): void {
@@ -559,12 +687,14 @@ class FuncEmitter {
       const callee = this.ctx.subs.findIndex((s) => s.start === target);
       if (callee < 0) throw new JitError('BAD_PROGRAM', `call to ${target}, which starts no function`, pc);
       this.callDepth(pc);
+      this.flush();
       c.get(this.d).i32(1).op('i32.add').gset(G.depth);
       this.callArgs(this.ctx.subs[callee]!, () => {
         for (let r = 1; r <= 5; r++) c.get(this.reg[r]!);
       });
       c.call(this.ctx.funcs[callee]!).set(this.reg[0]!);
       c.get(this.d).gset(G.depth);
+      this.refreshLimit();
       return;
     }
     if (i.src === 2) {
@@ -602,6 +732,7 @@ class FuncEmitter {
   private tailCall(pc: number): void {
     const { c } = this;
     c.get(this.reg[2]!).get(this.reg[3]!).i32(pc).call(F.tail).tee(this.I).i32(0).op('i32.ge_s').open('if');
+    this.flush();
     for (let r = 1; r <= 5; r++) c.get(this.reg[r]!);
     c.get(this.I).byte(0x11).u32(this.ctx.entryTypeIndex).u32(0).op('return');
     c.end();
@@ -625,6 +756,7 @@ class FuncEmitter {
     c.i64(0).set(this.X);
     c.open('loop');
     this.callDepth(pc);
+    this.flush();
     c.get(this.d).i32(1).op('i32.add').gset(G.depth);
     // the callback, by its address
     for (const k of this.ctx.callbacks) {
@@ -639,6 +771,7 @@ class FuncEmitter {
     for (let k = 0; k < this.ctx.callbacks.length; k++) c.end();
     c.set(r0);
     c.get(this.d).gset(G.depth);
+    this.refreshLimit();
     c.get(this.X).i64(1).op('i64.add').set(this.X);
     this.budgetCheck(pc);
     c.get(r0).op('i64.eqz').get(this.X).get(this.T).op('i64.lt_u').op('i32.and').brIf(0);
@@ -677,6 +810,7 @@ class FuncEmitter {
       c.get(this.I).i32(size).i32(pc).call(F.ldabs).set(this.reg[0]!);
       for (let r = 1; r <= 5; r++) c.i64(0).set(this.reg[r]!);
       c.gget(G.oob).open('if');
+      this.flush();
       c.i64(0).op('return');
       c.end();
       return;

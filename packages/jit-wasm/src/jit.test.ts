@@ -49,6 +49,21 @@ describe('the conformance suite (fixtures/conformance): the same r0, memory, err
   }
 });
 
+describe('control flow', () => {
+  it('an irreducible loop (two entries) runs through the dispatch loop; a natural one nests', () => {
+    const irreducible = assemble('r0 = 0\nr1 = 3\nif r1 > 2 goto b\na:\nr0 += 1\nb:\nr0 += 2\nr1 -= 1\nif r1 != 0 goto a\nexit');
+    const nested = assemble('r0 = 0\nr1 = 0\no:\nr2 = 0\ni:\nr0 += r2\nr2 += 1\nif r2 < 5 goto i\nr1 += 1\nif r1 s< 4 goto o\nexit');
+    for (const p of [irreducible, nested]) expect(outcome(() => runWasm(p))).toBe(outcome(() => run(p)));
+    expect(runWasm(irreducible).r0).toBe(8n);
+    expect(runWasm(nested).r0).toBe(40n);
+  });
+
+  it('the instruction budget stops an endless loop with BUDGET, as @bpf/vm', () => {
+    const p = assemble('r0 = 0\nl:\nr0 += 1\ngoto l');
+    expect(outcome(() => runWasm(p, { budget: 1000 }))).toBe(outcome(() => run(p, { budget: 1000 })).replace(/ at \d+/, ' at 1'));
+  });
+});
+
 describe('the kernel corpus (fixtures/kernel/corpus.json), as @bpf/vm runs it', () => {
   const corpus = kernelCorpus();
 

@@ -44,7 +44,7 @@ export class Bytes {
   }
 
   byte(b: number): this {
-    this.room(1);
+    if (this.length === this.buf.length) this.room(1);
     this.buf[this.length++] = b;
     return this;
   }
@@ -76,8 +76,11 @@ export class Bytes {
     }
   }
 
-  s64(v: bigint): this {
-    let x = BigInt.asIntN(64, v);
+  s64(v: bigint | number): this {
+    // the encoding of a value that fits 32 bits does not depend on the width
+    if (typeof v === 'number' && v >= -0x8000_0000 && v <= 0x7fff_ffff && Number.isInteger(v)) return this.s32(v);
+    if (typeof v === 'bigint' && v >= -0x8000_0000n && v <= 0x7fff_ffffn) return this.s32(Number(v));
+    let x = BigInt.asIntN(64, BigInt(v));
     for (;;) {
       const b = Number(x & 0x7fn);
       x >>= 7n;
@@ -125,7 +128,7 @@ export class Code extends Bytes {
     return this.byte(OP['i32.const']).s32(v);
   }
   i64(v: bigint | number): this {
-    return this.byte(OP['i64.const']).s64(BigInt(v));
+    return this.byte(OP['i64.const']).s64(v);
   }
   call(f: number): this {
     return this.byte(OP.call).u32(f);

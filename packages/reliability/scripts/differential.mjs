@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Long differential mode: `node packages/reliability/scripts/differential.mjs --programs N`.
-// Every seeded program goes through @bpf/verifier, @bpf/vm, the x86-64 JIT (run natively) and
-// the arm64 JIT (under qemu-aarch64, batched), and — without stack arguments — the running
+// Every seeded program goes through @bpf/verifier, @bpf/vm, the WebAssembly JIT (checks on, and
+// off for what the verifier accepted), the x86-64 JIT (run natively) and the arm64 JIT (under
+// qemu-aarch64, batched), and — without stack arguments — the running
 // kernel. Counts: unsound accepts (the verifier accepted, the interpreter's memory checks fired),
 // kernel disagreements (saved to fixtures/kernel/disagreements/), JIT mismatches.
 // Writes test-results/differential.json.
@@ -15,6 +16,7 @@ import { jitX86 } from '../../jit-x86/dist/index.js';
 import { runX86 } from '../../jit-x86/dist/node.js';
 import { jitArm64 } from '../../jit-arm64/dist/index.js';
 import { runArm64Batch } from '../../jit-arm64/dist/node.js';
+import { jitWasm, runWasm } from '../../jit-wasm/dist/index.js';
 import { loadProgram, probe } from '../../kernel/dist/index.js';
 import { encode } from '../../isa/dist/index.js';
 
@@ -22,7 +24,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const arg = (n, d) => (process.argv.includes(`--${n}`) ? Number(process.argv[process.argv.indexOf(`--${n}`) + 1]) : d);
 const N = arg('programs', 1000);
 const first = arg('seed', 1);
-let programs = 0, accepted = 0, unsound = 0, x86Mismatches = 0, arm64Mismatches = 0, budget = 0;
+let programs = 0, accepted = 0, unsound = 0, x86Mismatches = 0, arm64Mismatches = 0, wasmMismatches = 0, budget = 0;
 let kernelChecked = 0, kernelDisagreements = 0;
 const kernel = probe().canLoad && !process.argv.includes('--no-kernel');
 const disagreementsDir = join(root, 'fixtures/kernel/disagreements');
@@ -64,7 +66,13 @@ for (let base = first; base < first + N; base += BATCH) {
     if (ours.accepted) {
       accepted++;
       try {
-        run(sp, { ctx: new Uint8Array(192), budget: 200_000 });
+        const want = run(sp, { ctx: new Uint8Array(192), budget: 200_000 });
+        // the verified program compiled to WebAssembly without memory checks: the same result
+        const w = runWasm(jitWasm(ours.program, { checks: false }), { ctx: new Uint8Array(192), budget: 200_000 });
+        if (w.r0 !== want.r0 || w.insns !== want.insns) {
+          wasmMismatches++;
+          findings.push({ seed, kind: 'wasm-unchecked', r0: w.r0.toString(16), vm: want.r0.toString(16) });
+        }
       } catch (e) {
         if (!(e instanceof VmError && e.code === 'BUDGET')) {
           unsound++;
@@ -80,6 +88,16 @@ for (let base = first; base < first + N; base += BATCH) {
       unsound++;
       findings.push({ seed, kind: 'vm', error: String(e) });
       continue;
+    }
+    let w;
+    try {
+      w = runWasm(jitWasm(p), { mem, budget: 200_000 });
+    } catch (e) {
+      w = { r0: String(e), mem: new Uint8Array(0) };
+    }
+    if (w.r0 !== vm.r0 || w.insns !== vm.insns || Buffer.compare(Buffer.from(w.mem), Buffer.from(vm.mem)) !== 0) {
+      wasmMismatches++;
+      findings.push({ seed, kind: 'wasm', r0: String(w.r0), vm: vm.r0.toString(16) });
     }
     const x = runX86(jitX86(p), { mem });
     if (x.r0 !== vm.r0 || Buffer.compare(Buffer.from(x.mem), Buffer.from(vm.mem)) !== 0) {
@@ -98,8 +116,8 @@ for (let base = first; base < first + N; base += BATCH) {
   });
   process.stdout.write(`\r${programs}/${N} programs`);
 }
-const summary = { programs, accepted, unsound, kernelChecked, kernelDisagreements, x86Mismatches, arm64Mismatches, budgetExhausted: budget, findings: findings.slice(0, 50) };
+const summary = { programs, accepted, unsound, kernelChecked, kernelDisagreements, wasmMismatches, x86Mismatches, arm64Mismatches, budgetExhausted: budget, findings: findings.slice(0, 50) };
 mkdirSync(join(root, 'test-results'), { recursive: true });
 writeFileSync(join(root, 'test-results/differential.json'), JSON.stringify(summary, null, 2));
-console.log(`\nprograms ${programs}, verifier accepted ${accepted}, unsound ${unsound}, kernel checked ${kernelChecked} disagreements ${kernelDisagreements}, x86 mismatches ${x86Mismatches}, arm64 mismatches ${arm64Mismatches}, budget exhausted ${budget}`);
-process.exit(unsound || x86Mismatches || arm64Mismatches || kernelDisagreements ? 1 : 0);
+console.log(`\nprograms ${programs}, verifier accepted ${accepted}, unsound ${unsound}, kernel checked ${kernelChecked} disagreements ${kernelDisagreements}, wasm mismatches ${wasmMismatches}, x86 mismatches ${x86Mismatches}, arm64 mismatches ${arm64Mismatches}, budget exhausted ${budget}`);
+process.exit(unsound || wasmMismatches || x86Mismatches || arm64Mismatches || kernelDisagreements ? 1 : 0);
