@@ -3,7 +3,7 @@
  * playwright-core (no browser download). Screenshots go to test-results/docs/.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
@@ -48,7 +48,7 @@ describe.skipIf(skipWithout('chromium'))('docs site in Chromium', () => {
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  }, 300_000);
+  }, 900_000);
 
   afterAll(async () => {
     await browser?.close();
@@ -61,6 +61,47 @@ describe.skipIf(skipWithout('chromium'))('docs site in Chromium', () => {
     await page.goto(`${base}/stack-args`);
     await expect(page.locator('h1').first().textContent()).resolves.toContain('Stack arguments');
     await page.screenshot({ path: join(shots, 'stack-args.png') });
+  });
+
+  it('renders the stack-arguments reference: frame diagrams, and every section the guides cite', async () => {
+    await page.goto(`${base}/stack-args`);
+    const diagrams = page.locator('pre', { hasText: '┌' });
+    await expect(diagrams.count()).resolves.toBe(2);
+    for (const [k, name] of ['x86', 'arm64'].entries()) {
+      const d = diagrams.nth(k);
+      await d.scrollIntoViewIfNeeded();
+      // a box drawn in a proportional font would not line up: the block must be monospace
+      await expect(d.evaluate((el) => getComputedStyle(el.querySelector('code') ?? el).fontFamily)).resolves.toMatch(/mono/i);
+      const box = await d.boundingBox();
+      expect(box!.height).toBeGreaterThan(300);
+      await d.screenshot({ path: join(shots, `stack-args-${name}-frame.png`) });
+    }
+    await expect(diagrams.nth(0).textContent()).resolves.toContain('[rbp_G + 8]');
+    await expect(diagrams.nth(1).textContent()).resolves.toContain('[x29_F + 16]');
+    // the guide pages (package READMEs) cite sections by the docs site's address; on the site
+    // they are site-relative and land on the heading
+    for (const [guide, anchor] of [['jit-x86', '_5-1-x86-64-system-v'], ['jit-arm64', '_5-2-arm64-aapcs64'], ['vm', '_7-interpreter'], ['liveness', '_6-liveness'], ['verifier', '_4-8-pruning']] as const) {
+      await page.goto(`${base}/guide/${guide}`);
+      const link = page.locator(`a[href="/stack-args#${anchor}"]`).first();
+      await link.click();
+      await expect.poll(() => page.url()).toBe(`${base}/stack-args#${anchor}`);
+      await expect(page.locator(`[id="${anchor}"]`).isVisible()).resolves.toBe(true);
+    }
+  });
+
+  it('names nothing outside the repository anywhere in the built site', () => {
+    // `shared` then a slash, built so that this file does not name it
+    const outside = new RegExp(['shared', '\\/'].join(''));
+    const hits: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (/\.(html|js|json|md|txt)$/.test(e.name) && outside.test(readFileSync(p, 'utf8'))) hits.push(p);
+      }
+    };
+    walk(dist);
+    expect(hits).toEqual([]);
   });
 
   it('accepts a typed program in the playground, then highlights an error', async () => {
