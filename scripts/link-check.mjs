@@ -9,13 +9,14 @@
 //     page has;
 //  3. no text file names the directory outside the repository that the project's notes once
 //     lived in (the pattern is SHARED below);
-//  4. the README of every public package — the README npm shows — has no relative link
+//  4. every path CODEOWNERS assigns exists;
+//  5. the README of every public package — the README npm shows — has no relative link
 //     (it would break on npm): links to other packages and to the docs point at the docs site,
 //     whose address is the root package.json's `homepage`, and must name a page that exists.
 // Each problem is printed as `file:line: what`, so a failure says where to look.
 // Usage: node scripts/link-check.mjs [--root DIR]   (exit 1 on any problem)
 // The test command runs it through apps/docs/test/links.test.ts; scripts/pack-check.mjs
-// applies check 4 to the README inside each packed tarball.
+// applies check 5 to the README inside each packed tarball.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve, sep } from 'node:path';
@@ -267,6 +268,14 @@ export function checkRepository(dir = root) {
       }
       if (publicReadmes.has(file)) problems.push(...packedReadmeProblems(text, file, dir));
     }
+  }
+  // CODEOWNERS: every path it assigns exists (an owner of a moved directory would get nothing)
+  if (existsSync(join(dir, 'CODEOWNERS'))) {
+    readFileSync(join(dir, 'CODEOWNERS'), 'utf8').split('\n').forEach((l, i) => {
+      const path = l.replace(/#.*/, '').trim().split(/\s+/)[0];
+      if (!path || /[*?[]/.test(path)) return;
+      if (!existsSync(join(dir, path.replace(/^\//, '')))) problems.push(`CODEOWNERS:${i + 1}: ${path} does not exist`);
+    });
   }
   return [...new Set(problems)];
 }

@@ -55,6 +55,7 @@ describe('the link checker', () => {
       'packages/p/package.json': JSON.stringify({ name: '@r/p' }),
       'packages/p/README.md': '# p\n\n[loads](https://docs.example.invalid/stack-args#_4-2-loads), [home](https://docs.example.invalid/), [below](#p)\n\n```sh\nsee ../q/README.md\n```\n',
       'examples/a.s': '# a 12-argument call (apps/docs/stack-args.md)\nr0 = 0\nexit\n',
+      CODEOWNERS: '/packages/p/ @p-owners\n*.md @docs\n',
     });
     expect(linkCheck(dir)).toEqual({ status: 0, problems: [], summary: 'link-check: 0 problems' });
   });
@@ -71,6 +72,7 @@ describe('the link checker', () => {
       'packages/q/package.json': JSON.stringify({ name: '@r/q', private: true }),
       'packages/q/README.md': '# q\n\n[p](../p/README.md)\n',
       'examples/a.s': '# see docs/missing.md\nexit\n',
+      CODEOWNERS: '# owners\n/packages/p/ @p-owners\n/packages/gone/ @gone-owners\n*.md @docs\n',
     });
     const { status, problems, summary } = linkCheck(dir);
     expect(status).toBe(1);
@@ -86,8 +88,9 @@ describe('the link checker', () => {
         'packages/p/README.md:3: relative link ../q/README.md breaks on npm; point at https://docs.example.invalid/… (the root package.json\'s "homepage")',
         'packages/p/README.md:4: https://docs.example.invalid/guide/q: no page apps/docs/guide/q.md behind this docs-site address',
         'examples/a.s:1: docs/missing.md does not exist in the repository',
+        'CODEOWNERS:3: /packages/gone/ does not exist',
       ].sort(),
     );
-    expect(summary).toBe('link-check: 10 problems');
+    expect(summary).toBe('link-check: 11 problems');
   });
 });
