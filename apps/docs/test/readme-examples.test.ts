@@ -42,8 +42,10 @@ describe.skipIf(skipWithout('chromium'))('README examples of the browser-clean l
     page.on('console', (m) => logs.push(m.text()));
     page.on('pageerror', (e) => errors.push(e.message));
     await page.setContent('<html><body></body></html>');
-    await page.addScriptTag({ content: out.outputFiles[0]!.text, type: 'module' });
-    await page.waitForTimeout(200);
+    // the flag is set once the module (top-level awaits included) has run: a fixed wait is too
+    // short on a loaded machine
+    await page.addScriptTag({ content: `${out.outputFiles[0]!.text}\nwindow.__done = true;`, type: 'module' });
+    await page.waitForFunction(() => (window as unknown as { __done?: boolean }).__done === true || document.title === 'error', null, { timeout: 30_000 }).catch(() => errors.push('timed out'));
     await page.close();
     expect(errors).toEqual([]);
     expect(logs.length).toBeGreaterThan(0);
