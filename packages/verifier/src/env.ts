@@ -2,7 +2,7 @@
  * What the checkers share with the verifier loop (the kernel's `struct bpf_verifier_env`):
  * the program, the id generator, the scratch marks the log prints, and rejection.
  */
-import type { AnalysedSubprog, Insn, MapDef, ProgType } from '@bpf/isa';
+import type { AnalysedSubprog, AttachType, Insn, MapDef, ProgType } from '@bpf/isa';
 import type { LoadInfo } from './btfproto.js';
 import type { Frame, Reg, State } from './state.js';
 
@@ -22,6 +22,10 @@ export interface Env {
   readonly subprogs: readonly AnalysedSubprog[];
   readonly maps: readonly MapDef[];
   readonly type: ProgType;
+  /** The program's expected_attach_type (VerifyOptions.attachType, else the program's own). */
+  readonly attach: AttachType | undefined;
+  /** BPF_F_* load flags (VerifyOptions.flags): BPF_F_STRICT_ALIGNMENT, BPF_F_ANY_ALIGNMENT, ... */
+  readonly progFlags: number;
   /** License, sleepable, BTF of the program and of the kernel (btfproto.ts). */
   readonly load: LoadInfo;
   /** Whether the program was loaded with BTF func_info. */

@@ -4,13 +4,14 @@
  * packets and ring buffer records, each with the kernel's checks and messages.
  */
 import type { Env } from './env.js';
-import { ctxAccess } from './ctx.js';
+import { ctxAccess, type CtxPtr } from './ctx.js';
+import { PROG_FLAGS } from './loadflags.js';
 import { kernelStructRead, tracingCtxArg } from './btfmem.js';
 import { btfPtr } from './nullable.js';
 import { regTypeStr } from './print.js';
 import { coerceToSize, coerceToSizeSx } from './scalar.js';
-import { known, S64_MIN, SlotType, STACK_SIZE, UNKNOWN, pointer, type Frame, type Reg, type State } from './state.js';
-import { fls64, tnumAdd, tnumConst, tnumIsConst, tnumStr } from './tnum.js';
+import { known, S64_MIN, SlotType, STACK_SIZE, UNKNOWN, pointer, type Frame, type Reg, type RegType, type State } from './state.js';
+import { fls64, tnumAdd, tnumConst, tnumIsConst, tnumStr, type Tnum } from './tnum.js';
 
 const BPF_MAX_VAR_OFF = 1n << 29n;
 
@@ -25,6 +26,8 @@ export interface Access {
   /** Whether the read goes into a register (false for atomics' plain reads and helpers). */
   readonly intoReg?: boolean;
   readonly signed?: boolean;
+  /** check_ptr_alignment's strict_alignment_once: atomics are aligned whatever the flags. */
+  readonly strictOnce?: boolean;
 }
 
 
@@ -260,6 +263,50 @@ function stackAccess(env: Env, st: State, cur: Frame, r: Reg, regno: number, off
   return stackReadValue(env, f, Number(r.smin) + off, Number(r.smax) + off + size);
 }
 
+/** A constant var_off prints as its value, as 6.18 prints it in the alignment messages; else as a tnum. */
+const varOffStr = (t: Tnum): string => (tnumIsConst(t) ? String(BigInt.asIntN(64, t.value)) : tnumStr(t));
+
+/** check_ptr_alignment's name for each pointer type it checks. */
+const ALIGN_DESC: Partial<Record<RegType, string>> = { fp: 'stack ', map_value: 'value ', ctx: 'context ' };
+
+/**
+ * check_ptr_alignment: packets with NET_IP_ALIGN (2) in front, other pointers as they are; the
+ * stack always, others under BPF_F_STRICT_ALIGNMENT (the kernel of an architecture with efficient
+ * unaligned access, as x86-64 and arm64; BPF_F_ANY_ALIGNMENT turns it off) or for atomics.
+ */
+function ptrAlignment(env: Env, pc: number, r: Reg, insnOff: number, size: number, strictOnce: boolean): void {
+  let strict = ((env.progFlags & PROG_FLAGS.strict_alignment) !== 0 && (env.progFlags & PROG_FLAGS.any_alignment) === 0) || strictOnce;
+  if (r.type === 'fp') strict = true;
+  if (!strict || size === 1) return;
+  const mask = BigInt(size - 1);
+  if (r.type === 'pkt' || r.type === 'pkt_meta') {
+    const t = tnumAdd(r.var, tnumConst(BigInt(2 + r.off + insnOff)));
+    if (((t.value | t.mask) & mask) !== 0n) env.reject(pc, `misaligned packet access off 2+${varOffStr(r.var)}+${r.off}+${insnOff} size ${size}`);
+    return;
+  }
+  const t = tnumAdd(r.var, tnumConst(BigInt(r.off + insnOff)));
+  if (((t.value | t.mask) & mask) !== 0n) env.reject(pc, `misaligned ${ALIGN_DESC[r.type] ?? ''}access off ${varOffStr(r.var)}+${r.off}+${insnOff} size ${size}`);
+}
+
+/** The register a context read gives: a scalar, or the field's pointer (packet pointers with an empty range). */
+function ctxRead(ptr: CtxPtr | undefined): Reg {
+  switch (ptr) {
+    case undefined:
+      return UNKNOWN;
+    case 'pkt':
+    case 'pkt_meta':
+      return pointer(ptr, { range: 0 });
+    case 'pkt_end':
+    case 'trusted_ptr_sk_buff':
+    case 'trusted_ptr_nf_hook_state':
+      return pointer(ptr);
+    default:
+      // socket, flow-keys and tracepoint-buffer pointers are not modelled yet: a scalar, never a
+      // pointer we could not check
+      return UNKNOWN;
+  }
+}
+
 /** Whether the program type may write packet data directly (may_access_direct_pkt_data). */
 const PKT_WRITE = new Set(['sched_cls', 'sched_act', 'xdp', 'lwt_xmit', 'sk_skb', 'sk_msg']);
 
@@ -268,11 +315,7 @@ const PKT_WRITE = new Set(['sched_cls', 'sched_act', 'xdp', 'lwt_xmit', 'sk_skb'
  * register a read produces (when `a.intoReg`).
  */
 export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: number, r: Reg, insnOff: number, size: number, a: Access): Reg | undefined {
-  // stack accesses must be aligned (the kernel is strict for the stack on every architecture)
-  if (r.type === 'fp') {
-    const t = tnumAdd(r.var, tnumConst(BigInt(r.off + insnOff)));
-    if (((t.value | t.mask) & BigInt(size - 1)) !== 0n) env.reject(pc, `misaligned stack access off ${tnumStr(r.var)}+${r.off}+${insnOff} size ${size}`);
-  }
+  ptrAlignment(env, pc, r, insnOff, size, a.strictOnce === true);
   const off = insnOff + r.off;
   let out: Reg | undefined;
   switch (r.type) {
@@ -288,10 +331,9 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       break;
     case 'ctx': {
       ptrOffOk(env, pc, r, regno, false);
-      const res = ctxAccess(env.type, off, size, a.write);
+      const res = ctxAccess(env.type, off, size, { write: a.write, ldsx: a.signed === true, attach: env.attach });
       if (!res.ok) env.reject(pc, `invalid bpf_context access off=${off} size=${size}`);
-      if (!a.write) out = res.ptr ? pointer(res.ptr, { range: 0 }) : UNKNOWN;
-      if (res.ptr && res.ptr !== 'pkt' && res.ptr !== 'pkt_meta' && out) out = pointer(res.ptr);
+      if (!a.write) out = ctxRead(res.ptr);
       if (out) out = tracingCtxArg(env, off) ?? out;
       break;
     }

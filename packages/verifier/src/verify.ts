@@ -6,7 +6,7 @@
  * every error and, at log level 2, for the register state after each instruction. Stack
  * arguments follow apps/docs/stack-args.md §3-§4 rule by rule.
  */
-import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type FuncProtoDecl, type Insn, type MapDef, type Program, type ProgType } from '@bpf/isa';
+import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type MapDef, type Program, type ProgType } from '@bpf/isa';
 import { buildCfg, CfgError, computeLiveness, type Liveness } from '@bpf/liveness';
 import { checkAlu } from './alu.js';
 import { branchTaken, splitBranch } from './branch.js';
@@ -15,6 +15,7 @@ import { loadInfo, type LoadInfo } from './btfproto.js';
 import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './calls.js';
 import { VerifierReject } from './env.js';
 import { entryLine, globalEntry, isGlobal, verifyCalledGlobals } from './global.js';
+import { attachTypeOf, PROG_FLAGS } from './loadflags.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
 import { markPathPrecise, markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
@@ -39,6 +40,13 @@ export interface VerifyOptions {
   readonly license?: string;
   /** Loaded with BPF_F_SLEEPABLE (default: `program.sleepable` when the program carries it). */
   readonly sleepable?: boolean;
+  /**
+   * The kernel's expected_attach_type (default: `program.expectedAttachType`, as ELF section
+   * names set it): context fields and return values of cgroup, sockopt and xdp programs depend on it.
+   */
+  readonly attachType?: AttachType;
+  /** BPF_F_* load flags (`PROG_FLAGS`): strict or any alignment, state-per-insn testing, sleepable. */
+  readonly flags?: number;
 }
 
 export interface VerifyStats {
@@ -87,6 +95,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private readonly mapAt: ReadonlyMap<number, string>;
   readonly maps: readonly MapDef[];
   readonly type: ProgType;
+  readonly attach: AttachType | undefined;
+  readonly progFlags: number;
   readonly hasFuncInfo: boolean;
   readonly depth: number[];
   readonly slotsWritten: number[];
@@ -140,6 +150,8 @@ class Verifier implements CallEnv, PreciseEnv {
     this.mapAt = new Map((program.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r.name]));
     this.maps = opts.maps ?? program.maps ?? [];
     this.type = opts.type ?? program.type ?? 'socket_filter';
+    this.attach = opts.attachType ?? attachTypeOf(program.expectedAttachType);
+    this.progFlags = opts.flags ?? 0;
     this.hasFuncInfo = (program.funcInfo?.length ?? 0) > 0;
     this.depth = this.subprogs.map(() => 0);
     this.slotsWritten = this.subprogs.map(() => 0);
@@ -147,7 +159,7 @@ class Verifier implements CallEnv, PreciseEnv {
     this.level = opts.logLevel ?? 1;
     this.stackArgLoads = this.insns.some((x) => (x.code & 7) === 1 && x.src === 11);
     this.trace = this.level >= 2 ? (line: string): void => this.log2(line) : undefined;
-    this.load = loadInfo(program, opts);
+    this.load = loadInfo(program, this.progFlags & PROG_FLAGS.sleepable && opts.sleepable === undefined ? { ...opts, sleepable: true } : opts);
     this.seen = new Uint8Array(this.insns.length);
   }
 
@@ -423,7 +435,8 @@ class Verifier implements CallEnv, PreciseEnv {
     const depth = st.frames.length - 1;
     const bucket = this.bucketOf(st);
     const list = this.explored.get(bucket) ?? [];
-    const force = this.forcePoints.has(st.pc) || (st.histCnt ?? 0) > 40;
+    // BPF_F_TEST_STATE_FREQ: a checkpoint at every prune point
+    const force = (this.progFlags & PROG_FLAGS.test_state_freq) !== 0 || this.forcePoints.has(st.pc) || (st.histCnt ?? 0) > 40;
     let addNew = force || (this.jmpsProcessed - this.prevJmps >= 2 && this.processed - this.prevInsns >= 8);
     let key: string | undefined;
     const count = list.length;
@@ -671,7 +684,7 @@ class Verifier implements CallEnv, PreciseEnv {
         if (op.target === 'kfunc') return kfuncCall(this, st, f, i, pc);
         return helperCall(this, st, f, i, pc);
       case 'exit':
-        return exitInsn(this, st, f, pc, this.program.expectedAttachType);
+        return exitInsn(this, st, f, pc, this.attach);
       case 'ld_abs':
       case 'ld_ind':
         return this.ldAbs(st, f, i, op.kind, pc);
@@ -723,23 +736,23 @@ class Verifier implements CallEnv, PreciseEnv {
       const base = this.readReg(f, i.src, pc);
       this.writeReg(f, i.dst, pc);
       if (base.type === 'ctx' || base.type === 'pkt' || base.type === 'pkt_meta') this.reject(pc, `BPF_ATOMIC loads from R${i.src} ${base.type} is not allowed`);
-      f.regs[i.dst] = memAccess(this, st, f, pc, i.src, base, i.off, op.size, { write: false, intoReg: true })!;
+      f.regs[i.dst] = memAccess(this, st, f, pc, i.src, base, i.off, op.size, { write: false, intoReg: true, strictOnce: true })!;
       return;
     }
     const value = this.readReg(f, i.src, pc);
     const base = this.readReg(f, i.dst, pc);
     if (op.op === 'store_release') {
       if (base.type === 'ctx' || base.type === 'pkt' || base.type === 'pkt_meta') this.reject(pc, `BPF_ATOMIC stores into R${i.dst} ${base.type} is not allowed`);
-      memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: true, value, valueRegno: i.src });
+      memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: true, value, valueRegno: i.src, strictOnce: true });
       return;
     }
     if (op.op === 'cmpxchg') this.readReg(f, 0, pc);
     if (base.type === 'ctx' || base.type === 'pkt' || base.type === 'pkt_meta') this.reject(pc, `BPF_ATOMIC stores into R${i.dst} ${base.type} is not allowed`);
     const load = op.op === 'cmpxchg' ? 0 : op.fetch || op.op === 'xchg' ? i.src : -1;
     if (load >= 0) this.writeReg(f, load, pc);
-    memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: false });
-    const old = load >= 0 ? memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: false, intoReg: true }) : undefined;
-    memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: true });
+    memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: false, strictOnce: true });
+    const old = load >= 0 ? memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: false, intoReg: true, strictOnce: true }) : undefined;
+    memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: true, strictOnce: true });
     if (load >= 0) f.regs[load] = old && old.type === 'scalar' ? (op.size === 4 ? zext(old) : old) : UNKNOWN;
   }
 

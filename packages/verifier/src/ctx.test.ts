@@ -1,0 +1,170 @@
+/**
+ * The context rules (ctx.ts) against the running kernel, exhaustively: for each program type
+ * (and attach type where the kernel's rule reads it), every byte offset of its context struct
+ * and a little beyond, each access size, as a load, a sign-extending load, a register store and
+ * an immediate store — one tiny program each, loaded into the kernel and verified by us; the
+ * verdict and the first error must be the same.
+ */
+import { assemble, type AttachType, type Insn, type Program, type ProgType } from '@bpf/isa';
+import { skipWithout } from '@bpf/testkit';
+import { describe, expect, it } from 'vitest';
+import { ctxAccess, CTX_LAYOUT, PROG_FLAGS, verify } from './index.js';
+
+interface LoadLike {
+  readonly accepted: boolean;
+  readonly error?: string;
+  readonly log: string;
+  close(): void;
+}
+interface KernelApi {
+  loadProgram(p: Program, opts: { type: ProgType; expectedAttachType?: number; flags?: number; logLevel: number; logSize: number; readInfo: boolean }): LoadLike;
+  probe(): { readonly canLoad: boolean };
+}
+const kernelModule = '@bpf/kernel';
+const kernel: KernelApi | undefined = await import(/* @vite-ignore */ kernelModule).then(
+  (m: Partial<KernelApi>) => (typeof m.loadProgram === 'function' ? (m as KernelApi) : undefined),
+  () => undefined,
+);
+const isaModule = '@bpf/isa';
+const { ATTACH_TYPES } = (await import(/* @vite-ignore */ isaModule)) as { ATTACH_TYPES: readonly AttachType[] };
+
+type Mode = 'ldx' | 'ldsx' | 'stx' | 'st';
+const SIZE_BITS: Readonly<Record<number, number>> = { 4: 0x00, 2: 0x08, 1: 0x10, 8: 0x18 };
+const ins = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
+const MOV_R0_1 = ins(0xb7, 0, 0, 0, 1);
+const EXIT = ins(0x95, 0, 0, 0, 0);
+
+/** One access to the context at `off`, then `return 1` (within every program type's return range). */
+function probeProgram(mode: Mode, off: number, size: number): Insn[] {
+  const sz = SIZE_BITS[size]!;
+  switch (mode) {
+    case 'ldx':
+      return [ins(0x61 | sz, 0, 1, off, 0), MOV_R0_1, EXIT];
+    case 'ldsx':
+      return [ins(0x81 | sz, 0, 1, off, 0), MOV_R0_1, EXIT];
+    case 'stx':
+      return [ins(0xb7, 2, 0, 0, 0), ins(0x63 | sz, 1, 2, off, 0), MOV_R0_1, EXIT];
+    case 'st':
+      return [ins(0x62 | sz, 1, 0, off, 0), MOV_R0_1, EXIT];
+  }
+}
+
+interface Config {
+  readonly type: ProgType;
+  readonly attach?: AttachType;
+  readonly flags?: number;
+  /** Byte range probed (default: from -8 to 8 past the context struct). */
+  readonly offs: readonly (readonly [number, number])[];
+}
+
+const around = (size: number): readonly (readonly [number, number])[] => [[-8, size + 8]];
+const SKB = around(CTX_LAYOUT.__sk_buff.size);
+const of = (type: ProgType, offs: readonly (readonly [number, number])[], attaches: readonly (AttachType | undefined)[] = [undefined], flags?: number): Config[] =>
+  attaches.map((attach) => ({ type, offs, ...(attach ? { attach } : {}), ...(flags !== undefined ? { flags } : {}) }));
+
+const SOCK_ADDR_ATTACH = ATTACH_TYPES.filter((a) => /^cgroup_(inet[46]_(bind|connect|getpeername|getsockname)|udp[46]_(sendmsg|recvmsg)|unix_)/.test(a));
+
+const CONFIGS: readonly Config[] = [
+  ...of('socket_filter', SKB),
+  ...of('sched_cls', SKB),
+  ...of('sched_act', SKB),
+  ...of('cgroup_skb', SKB, ['cgroup_inet_ingress', 'cgroup_inet_egress']),
+  ...of('lwt_in', SKB),
+  ...of('lwt_out', SKB),
+  ...of('lwt_xmit', SKB),
+  ...of('lwt_seg6local', SKB),
+  ...of('sk_skb', SKB),
+  ...of('flow_dissector', SKB),
+  ...of('xdp', around(CTX_LAYOUT.xdp_md.size), ['xdp', 'xdp_devmap', 'xdp_cpumap']),
+  ...of('cgroup_sock', around(CTX_LAYOUT.bpf_sock.size), [undefined, 'cgroup_inet_sock_create', 'cgroup_inet_sock_release', 'cgroup_inet4_post_bind', 'cgroup_inet6_post_bind']),
+  ...of('cgroup_sock_addr', around(CTX_LAYOUT.bpf_sock_addr.size), SOCK_ADDR_ATTACH),
+  ...of('sock_ops', around(CTX_LAYOUT.bpf_sock_ops.size)),
+  ...of('sk_msg', around(CTX_LAYOUT.sk_msg_md.size)),
+  ...of('sk_reuseport', around(CTX_LAYOUT.sk_reuseport_md.size), ['sk_reuseport_select', 'sk_reuseport_select_or_migrate']),
+  ...of('sk_lookup', around(CTX_LAYOUT.bpf_sk_lookup.size), ['sk_lookup']),
+  ...of('cgroup_device', around(CTX_LAYOUT.bpf_cgroup_dev_ctx.size), ['cgroup_device']),
+  ...of('cgroup_sysctl', around(CTX_LAYOUT.bpf_sysctl.size), ['cgroup_sysctl']),
+  ...of('cgroup_sockopt', around(CTX_LAYOUT.bpf_sockopt.size), ['cgroup_getsockopt', 'cgroup_setsockopt']),
+  ...of('kprobe', around(CTX_LAYOUT.pt_regs.size)),
+  ...of('perf_event', around(CTX_LAYOUT.bpf_perf_event_data.size)),
+  ...of('tracepoint', [[-8, 40], [8176, 8208]]),
+  ...of('raw_tracepoint', around(96)),
+  ...of('raw_tracepoint_writable', around(96)),
+  ...of('netfilter', around(CTX_LAYOUT.bpf_nf_ctx.size), ['netfilter']),
+  ...of('syscall', [[-8, 64], [32700, 32767]], [undefined], PROG_FLAGS.sleepable),
+  ...of('lirc_mode2', [[-8, 16]], ['lirc_mode2']),
+  // the alignment flags: strict alignment reaches the context first, "any" turns it off
+  ...of('sched_cls', [[-4, 200]], [undefined], PROG_FLAGS.strict_alignment),
+  ...of('xdp', around(CTX_LAYOUT.xdp_md.size), [undefined], PROG_FLAGS.strict_alignment | PROG_FLAGS.any_alignment),
+];
+
+const label = (c: Config): string => `${c.type}${c.attach ? `/${c.attach}` : ''}${c.flags ? ` flags=${c.flags}` : ''}`;
+
+describe('ctxAccess', () => {
+  it('reads the generated layout: __sk_buff data/data_end are packet pointers for tc, flow_keys only for the flow dissector', () => {
+    expect(ctxAccess('sched_cls', 76, 4, { write: false })).toEqual({ ok: true, ptr: 'pkt' });
+    expect(ctxAccess('sched_cls', 80, 4, { write: false })).toEqual({ ok: true, ptr: 'pkt_end' });
+    expect(ctxAccess('sched_cls', 144, 8, { write: false })).toEqual({ ok: false });
+    expect(ctxAccess('flow_dissector', 144, 8, { write: false })).toEqual({ ok: true, ptr: 'flow_keys' });
+    expect(ctxAccess('cgroup_sock_addr', 4, 4, { write: true, attach: 'cgroup_inet4_connect' })).toEqual({ ok: true });
+    expect(ctxAccess('cgroup_sock_addr', 4, 4, { write: true, attach: 'cgroup_inet6_connect' })).toEqual({ ok: false });
+  });
+});
+
+describe.skipIf(skipWithout('kernel') || !kernel?.probe().canLoad)('context access against the running kernel: every offset, size and access kind per program type', () => {
+  const k = kernel!;
+  it.each(CONFIGS.map((c) => [label(c), c] as const))('%s', (_l, c) => {
+    const expectedAttachType = c.attach ? ATTACH_TYPES.indexOf(c.attach) : undefined;
+    const load = (insns: Insn[]): { accepted: boolean; error: string | null } => {
+      const r = k.loadProgram({ insns }, { type: c.type, ...(expectedAttachType !== undefined ? { expectedAttachType } : {}), flags: c.flags ?? 0, logLevel: 1, logSize: 1 << 14, readInfo: false });
+      r.close();
+      return { accepted: r.accepted, error: r.accepted ? null : (r.error ?? `no log: ${r.log}`) };
+    };
+    // a program type this kernel was built without (lirc_mode2 needs CONFIG_BPF_LIRC_MODE2) loads nothing
+    const base = load([MOV_R0_1, EXIT]);
+    if (!base.accepted && base.error?.startsWith('no log')) {
+      console.warn(`${label(c)}: the kernel loads no program of this type here; skipped`);
+      return;
+    }
+    const diffs: string[] = [];
+    let probes = 0;
+    for (const [lo, hi] of c.offs)
+      for (let off = lo; off < hi; off++)
+        for (const mode of ['ldx', 'ldsx', 'stx', 'st'] as const)
+          for (const size of mode === 'ldsx' ? [1, 2, 4] : [1, 2, 4, 8]) {
+            const insns = probeProgram(mode, off, size);
+            const theirs = load(insns);
+            const r = verify({ insns }, { type: c.type, ...(c.attach ? { attachType: c.attach } : {}), flags: c.flags ?? 0, logLevel: 0 });
+            const ours = { accepted: r.accepted, error: r.accepted ? null : (r.error?.message ?? null) };
+            probes++;
+            if (ours.accepted !== theirs.accepted || ours.error !== theirs.error) diffs.push(`${mode} off=${off} size=${size}: kernel ${theirs.error ?? 'accept'}, ours ${ours.error ?? 'accept'}`);
+          }
+    expect({ probes: probes > 0, diffs: diffs.slice(0, 20), count: diffs.length }).toEqual({ probes: true, diffs: [], count: 0 });
+  });
+});
+
+/** Alignment (check_ptr_alignment), with and without BPF_F_STRICT_ALIGNMENT / BPF_F_ANY_ALIGNMENT. */
+const ALIGN: readonly (readonly [string, ProgType, string])[] = [
+  ['stack, constant var_off', 'socket_filter', 'r0 = 0\n*(u64 *)(r10 - 4) = r0\nexit'],
+  ['stack, fixed offset', 'socket_filter', 'r3 = r10\nr3 += -8\nr0 = 0\n*(u64 *)(r3 - 4) = r0\nexit'],
+  ['stack, variable offset', 'sched_cls', 'r2 = *(u32 *)(r1 + 0)\nr2 &= 4\nr3 = r10\nr3 += r2\nr0 = 0\n*(u64 *)(r3 - 16) = r0\nexit'],
+  ['context', 'sched_cls', 'r0 = *(u32 *)(r1 + 2)\nr0 = 0\nexit'],
+  ['context, one byte', 'sched_cls', 'r0 = *(u8 *)(r1 + 3)\nr0 = 0\nexit'],
+  ['packet (NET_IP_ALIGN)', 'xdp', 'r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 8\nif r4 > r3 goto +1\nr0 = *(u32 *)(r2 + 2)\nr0 = 0\nexit'],
+  ['packet, aligned after NET_IP_ALIGN', 'xdp', 'r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 4)\nr4 = r2\nr4 += 8\nif r4 > r3 goto +1\nr0 = *(u16 *)(r2 + 4)\nr0 = 0\nexit'],
+];
+
+describe.skipIf(skipWithout('kernel') || !kernel?.probe().canLoad)('alignment against the running kernel', () => {
+  const k = kernel!;
+  const cases = ALIGN.flatMap(([name, type, src]) => [0, PROG_FLAGS.strict_alignment, PROG_FLAGS.strict_alignment | PROG_FLAGS.any_alignment].map((flags) => [`${name}, flags=${flags}`, type, src, flags] as const));
+  it.each(cases)('%s', (_n, type, src, flags) => {
+    const p = assemble(src);
+    const r = k.loadProgram(p, { type, flags, logLevel: 1, logSize: 1 << 14, readInfo: false });
+    r.close();
+    const ours = verify(p, { type, flags, logLevel: 0 });
+    expect({ accepted: ours.accepted, error: ours.error?.message ?? null }).toEqual({ accepted: r.accepted, error: r.accepted ? null : (r.error ?? null) });
+  });
+  it('prints a constant var_off as a number, as 6.18 does', () => {
+    expect(verify(assemble(ALIGN[0]![2]), { type: 'socket_filter' }).error?.message).toBe('misaligned stack access off 0+0+-4 size 8');
+  });
+});
