@@ -1,6 +1,7 @@
 /** Options shared by the commands that take a program. */
 import type { OptionSpec } from './context.js';
-import { PROG_TYPES } from '@bpf/isa';
+import { ATTACH_TYPES, PROG_TYPES, type AttachType } from '@bpf/isa';
+import { usage } from './errors.js';
 
 export const JSON_OPT: Record<string, OptionSpec> = { json: { type: 'boolean', help: 'print a JSON document instead of text' } };
 
@@ -20,3 +21,27 @@ export const MEM_OPTS: Record<string, OptionSpec> = {
   data: { type: 'string', help: 'hex bytes of packet data for --type programs (skb/xdp)' },
   verify: { type: 'boolean', help: 'verify with @bpf/verifier before running' },
 };
+
+/** How the program is loaded: the kernel's expected_attach_type and prog_flags (`bpf verify`, `bpf kernel`). */
+export const LOAD_OPTS: Record<string, OptionSpec> = {
+  'attach-type': { type: 'string', help: "expected attach type, the kernel's bpf_attach_type without the prefix (default: as the ELF section sets it)", values: ATTACH_TYPES },
+  flags: { type: 'string', help: 'load flags: BPF_F_STRICT_ALIGNMENT|BPF_F_ANY_ALIGNMENT|BPF_F_TEST_STATE_FREQ|BPF_F_SLEEPABLE|..., or a number' },
+};
+
+/**
+ * --attach-type and --flags, the program's own sleepable flag (as libbpf sets it for `.s`
+ * sections) added; `parseFlags` is @bpf/verifier's parseProgFlags (loaded on use).
+ */
+export function loadOptsOf(flags: Readonly<Record<string, unknown>>, program: { readonly sleepable?: boolean }, parseFlags: (text: string) => number): { attachType?: AttachType; flags: number } {
+  let bits = 0;
+  if (typeof flags.flags === 'string') {
+    try {
+      bits = parseFlags(flags.flags);
+    } catch (e) {
+      throw usage(`--flags: ${(e as Error).message}`);
+    }
+  }
+  if (program.sleepable) bits |= 1 << 4;
+  const attach = flags['attach-type'];
+  return { ...(typeof attach === 'string' ? { attachType: attach as AttachType } : {}), flags: bits };
+}

@@ -1,15 +1,15 @@
-import { parseHex } from '@bpf/isa';
+import { ATTACH_TYPES, parseHex } from '@bpf/isa';
 import type { LoadedWithMaps } from '@bpf/kernel';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
 import { CliError, EXIT, usage } from '../errors.js';
 import { kernelBtfFor, loadProgram as readProgram } from '../input.js';
-import { INPUT_OPTS, JSON_OPT, TYPE_OPT } from '../options.js';
+import { INPUT_OPTS, JSON_OPT, LOAD_OPTS, loadOptsOf, TYPE_OPT } from '../options.js';
 
 export const kernel: Command = {
   name: 'kernel',
   summary: 'ask the running kernel: load (verdict, log, stats), test-run, or compare with our verifier',
-  usage: 'bpf kernel load|run|compare FILE [--type T] [--log-level N] [--data HEX] [--repeat N] [--json]',
+  usage: 'bpf kernel load|run|compare FILE [--type T] [--attach-type A] [--flags F] [--log-level N] [--data HEX] [--repeat N] [--json]',
   example: 'bpf kernel load prog.s --type xdp --log-level 2',
   subcommands: ['load', 'run', 'compare'],
   options: {
@@ -17,13 +17,14 @@ export const kernel: Command = {
     data: { type: 'string', help: 'run: hex bytes of packet data' },
     repeat: { type: 'string', help: 'run: repetitions for the duration measurement (default 1)' },
     ...TYPE_OPT,
+    ...LOAD_OPTS,
     ...INPUT_OPTS,
     ...JSON_OPT,
   },
   async run({ args, flags, out }) {
     // loaded on use: `bpf --help` and the other commands start without it
     const { loadWithMaps, probe, testRun } = await import('@bpf/kernel');
-    const { verify } = await import('@bpf/verifier');
+    const { verify, parseProgFlags } = await import('@bpf/verifier');
     const { jitX86 } = await import('@bpf/jit-x86');
     const [sub, file] = args;
     if (sub !== 'load' && sub !== 'run' && sub !== 'compare') throw usage(`kernel: expected 'load', 'run' or 'compare' (got '${sub ?? ''}')`);
@@ -32,13 +33,15 @@ export const kernel: Command = {
     if (!p.canLoad) throw new CliError(EXIT.UNAVAILABLE, `kernel: cannot load programs here: ${p.reason ?? 'unknown reason'}`);
     const { program } = readProgram(file, flags as never);
     const type = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';
+    const how = loadOptsOf(flags, program as { readonly sleepable?: boolean }, parseProgFlags);
+    const attach = how.attachType !== undefined ? { expectedAttachType: ATTACH_TYPES.indexOf(how.attachType) } : {};
     let load: LoadedWithMaps | undefined;
     try {
       // the program's maps are created (global data written, .rodata frozen) and its BTF loaded, as libbpf does
       // level 1 even for run: a rejection then says why
-      load = loadWithMaps(program, { type, logLevel: Number(flags['log-level'] ?? 1) });
+      load = loadWithMaps(program, { type, ...attach, flags: how.flags, logLevel: Number(flags['log-level'] ?? 1) });
       if (sub === 'compare') {
-        const ours = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(program) });
+        const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(program) });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
         const row = (label: string, a: string | number | null | undefined, b: string | number | null | undefined): string => `${label.padEnd(22)} ${String(a ?? '—').padEnd(40)} ${String(b ?? '—')}`;
         const agree = ours.accepted === load.accepted && (load.accepted || ours.error?.message === load.error);
