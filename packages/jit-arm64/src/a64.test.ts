@@ -42,6 +42,10 @@ describe.skipIf(skipWithout('llvm-mc-19', 'llvm-objdump-19'))('AArch64 encoders 
       // an element of 32 bits or less: its low half is a 32-bit bitmask immediate too
       const lo = v & 0xffffffffn;
       if ((lo | (lo << 32n)) === v) expect(logicalImmOp(a, 'orr', 3, 4, lo, 32)).toBe(true);
+      // as a constant: one instruction (orr from xzr, or a single move-wide)
+      const before = a.words.length;
+      movImm(a, 5, v, 64);
+      expect(a.words.length - before).toBe(1);
     }
     const theirs = objdump(a);
     a.listing.forEach((l, k) => expect(theirs[k]).toBe(l.text));

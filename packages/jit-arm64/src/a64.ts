@@ -61,6 +61,14 @@ export function movImm(a: A64, rd: number, value: bigint, w: 32 | 64 = 64): void
   const chunks = Array.from({ length: w / 16 }, (_, k) => Number((v >> BigInt(16 * k)) & 0xffffn));
   const ones = chunks.filter((c) => c === 0xffff).length;
   const zeros = chunks.filter((c) => c === 0).length;
+  // more than one move-wide: a bitmask immediate takes one `orr rd, xzr, #imm` (llvm: mov)
+  if (Math.max(ones, zeros) < chunks.length - 1) {
+    const f = logicalImm(v, w);
+    if (f !== undefined) {
+      a.put(sf(w) | 0x32000000 | (f << 10) | (ZR << 5) | rd, `mov ${x(rd, w)}, #${BigInt.asIntN(w, v) < 0n ? '-' : ''}0x${(BigInt.asIntN(w, v) < 0n ? -BigInt.asIntN(w, v) : v).toString(16)}`);
+      return;
+    }
+  }
   if (ones > zeros) {
     // movn: start from all ones
     const first = chunks.findIndex((c) => c !== 0xffff);
