@@ -8,7 +8,9 @@
 set -euo pipefail
 SUITE=${BPF_ARM64_KERNEL_SUITE:-trixie}
 FLAVOUR=${BPF_ARM64_KERNEL_FLAVOUR:-cloud-arm64}
-out=${BPF_ARM64_KERNEL:-${XDG_CACHE_HOME:-$HOME/.cache}/bpf-toolchain/arm64-kernel/vmlinuz}
+# the same place as src/node/kernel-oracle.ts (os.homedir(): $HOME, else the passwd entry)
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
+out=${BPF_ARM64_KERNEL:-${XDG_CACHE_HOME:-$home/.cache}/bpf-toolchain/arm64-kernel/vmlinuz}
 [ -s "$out" ] && exit 0
 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 [ -r "$keyring" ] || { echo "fetch-kernel: no $keyring (not Debian?)" >&2; exit 1; }
