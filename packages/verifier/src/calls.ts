@@ -327,11 +327,19 @@ function retvalRange(env: Env, attach?: string): readonly [number, number] | und
   switch (env.type) {
     case 'cgroup_skb':
       return attach === 'cgroup_inet_egress' ? [0, 3] : [0, 1];
+    case 'cgroup_sock_addr':
+      // recvmsg, getpeername and getsockname must pass the address on; bind may also ask for a port
+      if (attach && /^cgroup_(udp[46]_recvmsg|unix_recvmsg|(inet[46]|unix)_get(peer|sock)name)$/.test(attach)) return [1, 1];
+      return attach === 'cgroup_inet4_bind' || attach === 'cgroup_inet6_bind' ? [0, 3] : [0, 1];
+    case 'kprobe':
+      return attach === 'trace_kprobe_session' ? [0, 1] : undefined;
     case 'cgroup_sock':
     case 'sock_ops':
     case 'cgroup_device':
     case 'cgroup_sysctl':
     case 'cgroup_sockopt':
+    case 'sk_lookup': // SK_DROP, SK_PASS
+    case 'netfilter': // NF_DROP, NF_ACCEPT
       return [0, 1];
     default:
       return undefined;

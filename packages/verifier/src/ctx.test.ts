@@ -168,3 +168,22 @@ describe.skipIf(skipWithout('kernel') || !kernel?.probe().canLoad)('alignment ag
     expect(verify(assemble(ALIGN[0]![2]), { type: 'socket_filter' }).error?.message).toBe('misaligned stack access off 0+0+-4 size 8');
   });
 });
+
+describe.skipIf(skipWithout('kernel') || !kernel?.probe().canLoad)('return values by program and attach type against the running kernel', () => {
+  const k = kernel!;
+  const seen = new Set<string>();
+  const configs = CONFIGS.filter((c) => !c.flags && c.type !== 'lirc_mode2' && !seen.has(label(c)) && seen.add(label(c)));
+  it.each(configs.map((c) => [label(c), c] as const))('%s', (_l, c) => {
+    const expectedAttachType = c.attach ? ATTACH_TYPES.indexOf(c.attach) : undefined;
+    const diffs: string[] = [];
+    for (const v of [-1, 0, 1, 2, 3, 4]) {
+      const insns = [ins(0xb7, 0, 0, 0, v), EXIT];
+      const r = k.loadProgram({ insns }, { type: c.type, ...(expectedAttachType !== undefined ? { expectedAttachType } : {}), flags: c.flags ?? 0, logLevel: 1, logSize: 1 << 14, readInfo: false });
+      r.close();
+      const ours = verify({ insns }, { type: c.type, ...(c.attach ? { attachType: c.attach } : {}), logLevel: 0 });
+      const theirs = r.accepted ? null : (r.error ?? null);
+      if (ours.accepted !== r.accepted || (ours.error?.message ?? null) !== theirs) diffs.push(`r0=${v}: kernel ${theirs ?? 'accept'}, ours ${ours.error?.message ?? 'accept'}`);
+    }
+    expect(diffs).toEqual([]);
+  });
+});
