@@ -18,7 +18,17 @@ keyring=/usr/share/keyrings/debian-archive-keyring.gpg
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
-echo "deb [arch=arm64 signed-by=$keyring] http://deb.debian.org/debian $SUITE main" >"$work/sources.list"
+# the archive this machine's apt already uses (its first Debian main-archive URI), so the
+# script names no mirror of its own; BPF_ARM64_KERNEL_MIRROR overrides it
+mirror=${BPF_ARM64_KERNEL_MIRROR:-}
+if [ -z "$mirror" ]; then
+  mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs: *\([^ ]*\/debian\)\/\{0,1\}$/\1/p' | head -1)
+fi
+if [ -z "$mirror" ]; then
+  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | sed -n 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\/debian\)\/\{0,1\} .*/\2/p' | head -1)
+fi
+[ -n "$mirror" ] || { echo "fetch-kernel: no Debian archive in this machine's apt sources; set BPF_ARM64_KERNEL_MIRROR" >&2; exit 1; }
+echo "deb [arch=arm64 signed-by=$keyring] $mirror $SUITE main" >"$work/sources.list"
 APT=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
   -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o Dir::State::status=/dev/null
   -o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o Debug::NoLocking=1 -o APT::Sandbox::User=root -qq)
