@@ -92,7 +92,8 @@ function markPtrOrNull(st: State, id: number, isNull: boolean): void {
   forEachReg(st, (r) => {
     if (r.id !== id || !mayBeNull(r)) return r;
     if (isNull) {
-      refId = r.refObjId ?? refId;
+      // the acquired pointer itself (not a cast of it, which has its own id) drops the reference
+      if (r.refObjId === id) refId = id;
       return known(0n);
     }
     return nonNull(r);

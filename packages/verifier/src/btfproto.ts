@@ -153,6 +153,8 @@ export interface LoadInfo {
    * tracepoint it attaches to, from the kernel's BTF; undefined when that is unknown.
    */
   tracingArg(off: number): { readonly func: string; readonly arg: number; readonly type: BtfArg } | undefined;
+  /** The name of the kernel function or type the program attaches to (attach_btf_id), when known. */
+  attachName(): string | undefined;
 }
 
 interface LoadFacts {
@@ -205,6 +207,10 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
     subprogFunc,
     attachReturnsVoid,
     calledGlobals: new Set(),
+    attachName: () => {
+      const t = kernelBtf && carried.attachBtfId !== undefined ? typeById(kernelBtf, carried.attachBtfId) : undefined;
+      return t && kernelBtf ? btfString(kernelBtf, t.nameOff) : undefined;
+    },
     tracingArg: (off) => (program.type === 'tracing' && kernelBtf && carried.attachBtfId !== undefined ? tracingArg(kernelBtf, carried.attachBtfId, program.expectedAttachType, off) : undefined),
   };
 }

@@ -3,21 +3,20 @@
  * prepare_func_exit, check_return_code): helper prototypes from helpers.ts, BPF-to-BPF frames,
  * bpf_loop callbacks, acquired references, kfuncs with stack arguments (stack-args §3-§4).
  */
-import { helperName, MAX_BPF_FUNC_REG_ARGS, type FuncProtoDecl, type Insn, type MapDef } from '@bpf/isa';
+import { helperName, MAX_BPF_FUNC_REG_ARGS, PROG_TYPES, type FuncProtoDecl, type Insn } from '@bpf/isa';
 import type { Env } from './env.js';
 import { globalCall, isGlobal } from './global.js';
 import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, KFUNCS, type KfuncEnv } from './kfuncs.js';
 import type { Path } from './prune.js';
-import { HELPERS, type ArgType } from './helpers.js';
-import { helperMem, isNull, releaseReference } from './callargs.js';
-import { memRegion } from './mem.js';
-import { btfPtrType } from './nullable.js';
+import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
+import { releaseReference } from './callargs.js';
+import { checkHelperArg, type ArgMeta } from './helperargs.js';
+import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
 import { regTypeStr } from './print.js';
-import { cloneState, isConst, newFrame, NOT_INIT, pointer, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, isConst, newFrame, NOT_INIT, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 export const MAX_CALL_FRAMES = 8;
-const BPF_MAX_VAR_SIZ = 1n << 29n;
 
 export interface CallEnv extends KfuncEnv {
   readonly protos: ReadonlyMap<string, FuncProtoDecl>;
@@ -33,17 +32,6 @@ export interface CallEnv extends KfuncEnv {
   fp(frame: number): Reg;
   /** A callback returned to its call: widen the scalars that changed since the last checkpoint there. */
   widenAtCallback(st: State): void;
-}
-
-const MEM_TYPES = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
-const KEY_TYPES = 'fp, pkt, pkt_meta, map_key, map_value';
-
-interface Meta {
-  map?: MapDef;
-  constKey?: number;
-  memSize?: number;
-  releaseRegno?: number;
-  subprog?: number;
 }
 
 /** get_constant_map_key: the key a stack pointer points to when it is a known constant. */
@@ -65,93 +53,6 @@ function constantMapKey(st: State, r: Reg, keySize: number): number | undefined 
   return Number(reg.var.value);
 }
 
-function typeCheck(env: Env, pc: number, regno: number, r: Reg, ok: readonly string[], expected: string): void {
-  if (!ok.includes(r.type)) env.reject(pc, `R${regno} type=${regTypeStr(r)} expected=${expected}`);
-}
-
-function checkArg(env: Env, st: State, f: Frame, t: ArgType, regno: number, pc: number, meta: Meta, args: readonly ArgType[]): void {
-  const r = env.readReg(f, regno, pc);
-  switch (t) {
-    case 'anything':
-      return;
-    case 'ctx':
-      typeCheck(env, pc, regno, r, ['ctx'], 'ctx');
-      if (r.off || !tnumIsConst(r.var) || r.var.value) env.reject(pc, `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
-      return;
-    case 'map':
-      typeCheck(env, pc, regno, r, ['map_ptr'], 'map_ptr');
-      meta.map = r.map;
-      return;
-    case 'map_key':
-    case 'map_value': {
-      typeCheck(env, pc, regno, r, ['fp', 'pkt', 'pkt_meta', 'map_value'], KEY_TYPES);
-      const size = t === 'map_key' ? meta.map!.keySize : meta.map!.valueSize;
-      if (t === 'map_key' && (meta.map!.type === 'array' || meta.map!.type === 'percpu_array')) {
-        meta.constKey = constantMapKey(st, r, size);
-        if (meta.constKey !== undefined) env.preciseSlot(r.frame ?? st.frames.length - 1, (-(r.off + Number(BigInt.asIntN(64, r.var.value))) - 1) >> 3);
-      }
-      helperMem(env, st, pc, regno, r, size, false, false);
-      return;
-    }
-    case 'mem':
-    case 'uninit_mem':
-    case 'mem_or_null':
-      if (t === 'mem_or_null' && isNull(r)) return;
-      typeCheck(env, pc, regno, r, ['fp', 'pkt', 'pkt_meta', 'map_value', 'ringbuf_mem', 'mem'], MEM_TYPES);
-      return;
-    case 'size':
-    case 'size_or_zero': {
-      typeCheck(env, pc, regno, r, ['scalar'], 'scalar');
-      const zeroOk = t === 'size_or_zero';
-      if (r.smin < 0n) env.reject(pc, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
-      if (r.umin === 0n && !zeroOk) env.reject(pc, `R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`);
-      if (r.umax >= BPF_MAX_VAR_SIZ) env.reject(pc, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
-      const memReg = f.regs[regno - 1]!;
-      helperMem(env, st, pc, regno - 1, memReg, Number(r.umax), args[regno - 2] === 'uninit_mem', zeroOk);
-      env.precise(regno);
-      return;
-    }
-    case 'alloc_size_or_zero':
-      typeCheck(env, pc, regno, r, ['scalar'], 'scalar');
-      if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} is not a known constant'`);
-      meta.memSize = Number(r.var.value);
-      env.precise(regno);
-      return;
-    case 'ringbuf_mem_release':
-      typeCheck(env, pc, regno, r, ['ringbuf_mem'], 'ringbuf_mem');
-      if (r.off) env.reject(pc, `dereference of modified ringbuf_mem ptr R${regno} off=${r.off} disallowed`);
-      if (!r.refObjId) env.reject(pc, `R${regno} must be referenced when passed to release function`);
-      meta.releaseRegno = regno;
-      return;
-    case 'func':
-      typeCheck(env, pc, regno, r, ['func'], 'func');
-      meta.subprog = r.subprog;
-      return;
-    case 'stack_or_null':
-      if (isNull(r)) return;
-      typeCheck(env, pc, regno, r, ['fp'], 'fp');
-      return;
-    case 'const_str':
-      return constString(env, pc, regno, r);
-  }
-}
-
-/** BPF_F_RDONLY_PROG: the map a loader freezes and programs may only read (.rodata, .kconfig). */
-const RDONLY_PROG = 0x80;
-
-/** ARG_PTR_TO_CONST_STR: a constant address in a read-only map whose value holds a NUL after it. */
-function constString(env: Env, pc: number, regno: number, r: Reg): void {
-  typeCheck(env, pc, regno, r, ['map_value'], 'map_value');
-  const map = r.map!;
-  if (!((map.flags ?? 0) & RDONLY_PROG)) env.reject(pc, `R${regno} does not point to a readonly map'`);
-  if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} is not a constant address'`);
-  if (map.type !== 'array') env.reject(pc, 'no direct value access support for this map type');
-  const off = r.off + Number(BigInt.asIntN(64, r.var.value));
-  memRegion(env, pc, r, regno, r.off, map.valueSize - r.off, map.valueSize, false);
-  const data = map.data;
-  if (data && !data.subarray(off, map.valueSize).includes(0)) env.reject(pc, 'string is not zero-terminated');
-}
-
 /** What every call leaves behind: r0..r5 unreadable until written, stack-argument slots consumed (stack-args §4.4). */
 export function clearCallerSaved(env: Env, f: Frame): void {
   f.out.fill(undefined);
@@ -163,22 +64,37 @@ export function clearCallerSaved(env: Env, f: Frame): void {
 }
 
 /** check_helper_call. */
-export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number): State {
-  const h = HELPERS[i.imm];
+export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number, attach?: string): State {
   const name = helperName(i.imm);
+  const h = helperProto(i.imm, env.type, attach);
   if (!h) {
-    if (name === undefined) env.reject(pc, `invalid func unknown#${i.imm}`);
-    env.reject(pc, `helper ${name}#${i.imm} is not modelled by @bpf/verifier yet`);
+    if (name === undefined || i.imm <= 0) env.reject(pc, `invalid func ${name ?? 'unknown'}#${i.imm}`);
+    env.reject(pc, `program of this type cannot use helper ${name}#${i.imm}`);
   }
-  if (h.types && !h.types.includes(env.type)) env.reject(pc, `program of this type cannot use helper ${name}#${i.imm}`);
+  const fn = `${name}#${i.imm}`;
   if (h.gpl && !env.load.gplCompatible) env.reject(pc, 'cannot call GPL-restricted function from non-GPL compatible program');
+  if (!helperAllowed(h, env.type, attach, env.load.attachName())) env.reject(pc, 'helper call is not allowed in probe');
+  if (h.mightSleep && !env.load.sleepable) env.reject(pc, 'helper call might sleep in a non-sleepable prog');
+  if (h.mightSleep && st.rcuLock) env.reject(pc, `sleepable helper ${fn} in rcu_read_lock region`);
   if (i.imm === 12) env.tailCallReached = true;
-  const meta: Meta = {};
-  h.args.forEach((t, k) => checkArg(env, st, f, t, k + 1, pc, meta, h.args));
-  if (i.imm === 12 && meta.map && meta.map.type !== 'prog_array') env.reject(pc, `cannot pass map_type ${meta.map.type} into func bpf_tail_call#12`);
+  const meta: ArgMeta = {};
+  const hooks = {
+    mapKey: (s: State, r: Reg, regno: number, size: number, m: ArgMeta): void => {
+      if (i.imm !== 1 || (m.map!.type !== 'array' && m.map!.type !== 'percpu_array')) return;
+      m.constKey = constantMapKey(s, r, size);
+      if (m.constKey !== undefined) env.preciseSlot(r.frame ?? s.frames.length - 1, (-(r.off + Number(BigInt.asIntN(64, r.var.value))) - 1) >> 3);
+    },
+  };
+  h.args.forEach((t, k) => checkHelperArg(env, st, f, t, k + 1, pc, meta, h.args, hooks));
+  if (meta.map) {
+    const err = mapHelperError(meta.map.type, i.imm, name!, env.type);
+    if (err) env.reject(pc, ...err);
+  }
+  // check_get_func_ip: only trampoline-attached tracing programs and kprobes know their address
+  if (i.imm === 173) getFuncIpCheck(env, pc, fn, attach);
   // record_func_key: a constant index within the prog array is relied upon (its precision is tracked)
   if (i.imm === 12 && meta.map && f.regs[3]!.type === 'scalar' && f.regs[3]!.var.mask === 0n && f.regs[3]!.var.value < BigInt(meta.map.maxEntries)) env.precise(3);
-  if (meta.releaseRegno !== undefined) releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
+  if (meta.releaseRegno !== undefined && f.regs[meta.releaseRegno]!.refObjId) releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
   if (i.imm === 181 && meta.subprog !== undefined) {
     // update_loop_inline_state: a call whose flags are always 0 may be inlined, so they stay 0
     const inline = env.loopInline.get(pc);
@@ -194,32 +110,19 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     else if (env.level > 0) env.log2(`frame${st.frames.length - 1} bpf_loop iteration limit reached`);
     f.callbackDepth = 0;
   }
+  // helpers that change packet data leave every packet pointer unusable (clear_all_pkt_pointers)
+  if (PKT_CHANGING.has(i.imm)) clearPacketPointers(st);
   clearCallerSaved(env, f);
-  switch (h.ret) {
-    case 'integer':
-      f.regs[0] = UNKNOWN;
-      break;
-    case 'void':
-      break;
-    case 'trusted_task':
-      f.regs[0] = pointer(btfPtrType('task_struct', 'trusted_'));
-      break;
-    case 'map_value_or_null': {
-      const map = meta.map!;
-      const nonNull = i.imm === 1 && meta.constKey !== undefined && meta.constKey >= 0 && meta.constKey < map.maxEntries;
-      f.regs[0] = nonNull ? pointer('map_value', { map }) : pointer('map_value_or_null', { map, id: env.nextId() });
-      break;
-    }
-    case 'ringbuf_mem_or_null': {
-      env.nextId(); // the nullable id, then replaced by the reference's (as the kernel does)
-      const id = env.nextId();
-      st.refs = [...st.refs, { id, insn: pc }];
-      f.regs[0] = pointer('ringbuf_mem_or_null', { id, refObjId: id, memSize: meta.memSize ?? 0 });
-      break;
-    }
-  }
+  f.regs[0] = helperReturn(env, st, h, meta, pc);
   st.pc = pc + 1;
   return st;
+}
+
+/** check_get_func_ip. */
+function getFuncIpCheck(env: CallEnv, pc: number, fn: string, attach: string | undefined): void {
+  if (env.type === 'tracing') {
+    if (attach !== 'trace_fentry' && attach !== 'trace_fexit' && attach !== 'modify_return') env.reject(pc, `func ${fn} supported only for fentry/fexit/fmod_ret programs`);
+  } else if (env.type !== 'kprobe') env.reject(pc, `func ${fn} not supported for program type ${PROG_TYPES.indexOf(env.type)}`);
 }
 
 /** bpf_loop: the callback is verified as a new frame with R1 the index and R2 the context. */

@@ -24,6 +24,13 @@ export type RegType =
   | 'mem'
   | 'mem_or_null'
   | 'func'
+  /** PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_SOCK_COMMON (helperret.ts), nullable until checked. */
+  | 'sock'
+  | 'sock_or_null'
+  | 'tcp_sock'
+  | 'tcp_sock_or_null'
+  | 'sock_common'
+  | 'sock_common_or_null'
   /** PTR_TO_BTF_ID as the kernel names it: `trusted_ptr_task_struct`, `ptr_or_null_cgroup` (nullable.ts). */
   | `${'' | 'trusted_' | 'rcu_' | 'untrusted_'}ptr_${string}`;
 

@@ -1,0 +1,208 @@
+/**
+ * Helper arguments (kernel/bpf/verifier.c check_func_arg): the register types each
+ * `enum bpf_arg_type` accepts (compatible_reg_types), NULL for PTR_MAYBE_NULL arguments,
+ * references an OBJ_RELEASE argument must hold, then the kind's own check: map keys and
+ * values, memory and its size, fixed-size memory, constant strings, timers, sockets and BTF
+ * pointers.
+ */
+import type { Env } from './env.js';
+import type { ArgType } from './helpers.js';
+import { helperMem, isNull } from './callargs.js';
+import { memRegion } from './mem.js';
+import { btfPtr } from './nullable.js';
+import { regTypeStr } from './print.js';
+import type { Frame, Reg, State } from './state.js';
+import { tnumIsConst } from './tnum.js';
+import type { MapDef } from '@bpf/isa';
+
+const BPF_MAX_VAR_SIZ = 1n << 29n;
+
+/** What the arguments tell the rest of the call (the kernel's struct bpf_call_arg_meta). */
+export interface ArgMeta {
+  map?: MapDef;
+  constKey?: number;
+  memSize?: number;
+  releaseRegno?: number;
+  subprog?: number;
+  /** Reference held by an argument (a socket passed to bpf_sk_fullsock keeps it in R0). */
+  refObjId?: number;
+}
+
+const MEM = ['fp', 'pkt', 'pkt_meta', 'map_key', 'map_value', 'mem', 'ringbuf_mem', 'buf', 'trusted_ptr_'];
+const SOCK = ['sock_common', 'sock', 'tcp_sock', 'xdp_sock'];
+
+/** compatible_reg_types: the register types each argument kind accepts, as the kernel names them. */
+const COMPATIBLE: Readonly<Record<ArgType['base'], readonly string[]>> = {
+  anything: [],
+  scalar: ['scalar'],
+  size: ['scalar'],
+  size_or_zero: ['scalar'],
+  alloc_size_or_zero: ['scalar'],
+  map: ['map_ptr'],
+  ctx: ['ctx'],
+  map_key: MEM,
+  map_value: MEM,
+  mem: MEM,
+  arena: ['arena'],
+  sock_common: SOCK,
+  socket: ['sock'],
+  btf_id_sock_common: [...SOCK, 'ptr_', 'trusted_ptr_'],
+  btf_id: ['ptr_', 'trusted_ptr_', 'rcu_ptr_'],
+  spin_lock: ['map_value', 'ptr_'],
+  ringbuf_mem: ['ringbuf_mem'],
+  percpu_btf_id: ['percpu_ptr_', 'percpu_rcu_ptr_', 'percpu_trusted_ptr_'],
+  func: ['func'],
+  stack: ['fp'],
+  const_str: ['map_value'],
+  timer: ['map_value'],
+  kptr_xchg_dest: ['map_value', 'ptr_'],
+  dynptr: ['fp', 'dynptr_ptr'],
+};
+
+/** Kernel structs a `ptr_<struct>` may be for ARG_PTR_TO_BTF_ID_SOCK_COMMON (they begin with a sock_common). */
+const SOCK_STRUCTS = new Set(['sock_common', 'sock', 'inet_sock', 'inet_connection_sock', 'tcp_sock', 'udp_sock', 'tcp6_sock', 'udp6_sock', 'unix_sock', 'mptcp_sock', 'tcp_timewait_sock', 'tcp_request_sock', 'request_sock', 'inet_timewait_sock', 'inet_request_sock']);
+
+/** Whether a register of this type matches one of the kernel's type names (`ptr_` stands for every BTF pointer). */
+function compatible(r: Reg, a: ArgType, list: readonly string[]): boolean {
+  // check_reg_type folds MEM_RDONLY and PTR_MAYBE_NULL away when the argument allows them
+  let t: string = r.type;
+  if (a.maybeNull) t = t.replace('_or_null', '');
+  const b = btfPtr(t as Reg['type']);
+  if (b) {
+    const name = `${b.flag}ptr_`;
+    if (!list.includes(name)) return false;
+    if (a.base === 'btf_id_sock_common') return SOCK_STRUCTS.has(b.struct);
+    return true;
+  }
+  return list.includes(t);
+}
+
+/** get_constant_map_key's precision and the ringbuf/stack helpers are the caller's (calls.ts). */
+export interface ArgHooks {
+  mapKey(st: State, r: Reg, regno: number, size: number, meta: ArgMeta): void;
+}
+
+/** check_func_arg for argument `regno` (1..5) of type `a`; `next` is the following argument's type. */
+export function checkHelperArg(env: Env, st: State, f: Frame, a: ArgType, regno: number, pc: number, meta: ArgMeta, args: readonly ArgType[], hooks: ArgHooks): void {
+  const r = env.readReg(f, regno, pc);
+  if (a.base === 'anything') return;
+  const list = COMPATIBLE[a.base];
+  const nullOk = a.maybeNull && isNull(r);
+  if (!nullOk && !compatible(r, a, list)) env.reject(pc, `R${regno} type=${regTypeStr(r)} expected=${list.join(', ')}`);
+  if (!nullOk && a.base === 'btf_id' && a.btf !== undefined && a.btf !== 'BPF_PTR_POISON') {
+    const b = btfPtr(r.type);
+    if (b && b.struct !== a.btf) env.reject(pc, `R${regno} is of type ${b.struct} but ${a.btf} is expected`);
+  }
+  if (a.release) {
+    if (!r.refObjId && !isNull(r)) env.reject(pc, `R${regno} must be referenced when passed to release function`);
+    if (r.off) env.reject(pc, `R${regno} must have zero offset when passed to release func`);
+    meta.releaseRegno = regno;
+  } else if (r.refObjId && r.type !== 'scalar') meta.refObjId = r.refObjId;
+  switch (a.base) {
+    case 'ctx':
+      if (!nullOk && (r.off || !tnumIsConst(r.var) || r.var.value)) env.reject(pc, `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
+      return;
+    case 'map':
+      meta.map = r.map;
+      return;
+    case 'map_key':
+      if (!meta.map) env.reject(pc, 'invalid map_ptr to access map->key');
+      hooks.mapKey(st, r, regno, meta.map.keySize, meta);
+      helperMem(env, st, pc, regno, r, meta.map.keySize, false, false);
+      return;
+    case 'map_value':
+      if (nullOk) return;
+      if (!meta.map) env.reject(pc, 'invalid map_ptr to access map->value');
+      helperMem(env, st, pc, regno, r, meta.map.valueSize, a.uninit, false);
+      return;
+    case 'mem':
+      if (a.fixedSize !== undefined && !nullOk) {
+        helperMem(env, st, pc, regno, r, a.fixedSize, a.uninit, false);
+        if (a.aligned && r.type === 'fp' && tnumIsConst(r.var)) {
+          const off = r.off + Number(BigInt.asIntN(64, r.var.value));
+          if (off % a.fixedSize !== 0) env.reject(pc, `misaligned stack access off ${off}+0+0 size ${a.fixedSize}`);
+        }
+      }
+      return;
+    case 'size':
+    case 'size_or_zero': {
+      const zeroOk = a.base === 'size_or_zero';
+      if (r.smin < 0n) env.reject(pc, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
+      if (r.umin === 0n && !zeroOk) env.reject(pc, `R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`);
+      if (r.umax >= BPF_MAX_VAR_SIZ) env.reject(pc, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+      const memReg = f.regs[regno - 1]!;
+      helperMem(env, st, pc, regno - 1, memReg, Number(r.umax), args[regno - 2]?.uninit ?? false, zeroOk);
+      env.precise(regno);
+      return;
+    }
+    case 'alloc_size_or_zero':
+      if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} is not a known constant'`);
+      meta.memSize = Number(r.var.value);
+      env.precise(regno);
+      return;
+    case 'ringbuf_mem':
+      if (r.off) env.reject(pc, `dereference of modified ringbuf_mem ptr R${regno} off=${r.off} disallowed`);
+      return;
+    case 'func':
+      meta.subprog = r.subprog;
+      return;
+    case 'const_str':
+      return constString(env, pc, regno, r);
+    case 'timer':
+      return timerArg(env, pc, regno, r);
+    case 'spin_lock':
+      return spinLockArg(env, pc, regno, r);
+    case 'dynptr':
+      // dynptr stack slots are typed by the kfunc/dynptr layer; a helper taking one is refused plainly
+      env.reject(pc, `Expected an initialized dynptr as arg #${regno}`);
+      return;
+    case 'kptr_xchg_dest':
+      env.reject(pc, `R${regno} does not point to a kptr field of a map value (kptr fields are not typed by @bpf/verifier)`);
+      return;
+    case 'percpu_btf_id':
+      if (!btfPtr(r.type)) env.reject(pc, `Helper has invalid btf_id in R${regno}`);
+      return;
+    default:
+      return;
+  }
+}
+
+/** BPF_F_RDONLY_PROG: the map a loader freezes and programs may only read (.rodata, .kconfig). */
+const RDONLY_PROG = 0x80;
+
+/** ARG_PTR_TO_CONST_STR: a constant address in a read-only map whose value holds a NUL after it. */
+function constString(env: Env, pc: number, regno: number, r: Reg): void {
+  const map = r.map!;
+  if (!((map.flags ?? 0) & RDONLY_PROG)) env.reject(pc, `R${regno} does not point to a readonly map'`);
+  if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} is not a constant address'`);
+  if (map.type !== 'array') env.reject(pc, 'no direct value access support for this map type');
+  const off = r.off + Number(BigInt.asIntN(64, r.var.value));
+  memRegion(env, pc, r, regno, r.off, map.valueSize - r.off, map.valueSize, false);
+  const data = map.data;
+  if (data && !data.subarray(off, map.valueSize).includes(0)) env.reject(pc, 'string is not zero-terminated');
+}
+
+/** A map value field of a special kind at a byte offset, as the map's BTF declares it. */
+type SpecialField = { readonly off: number; readonly size: number };
+const specialField = (map: MapDef, kind: 'timer' | 'spin_lock'): SpecialField | undefined => (map as MapDef & { readonly fields?: Readonly<Record<string, SpecialField>> }).fields?.[kind];
+
+/** process_timer_func: the pointer must be a map value at its `struct bpf_timer` field. */
+function timerArg(env: Env, pc: number, regno: number, r: Reg): void {
+  if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} doesn't have constant offset. bpf_timer has to be at the constant offset`);
+  const map = r.map!;
+  const field = specialField(map, 'timer');
+  // a map's special fields come from its BTF, which the loader passes or not
+  if (!field) env.reject(pc, `map '${map.name}' has to have BTF in order to use bpf_timer`);
+  const off = r.off + Number(BigInt.asIntN(64, r.var.value));
+  if (off !== field.off) env.reject(pc, `off ${off} doesn't point to 'struct bpf_timer' that is at ${field.off}`);
+}
+
+/** process_spin_lock (the map-value case): the pointer must be at the map value's `struct bpf_spin_lock`. */
+function spinLockArg(env: Env, pc: number, regno: number, r: Reg): void {
+  if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`);
+  const map = r.map!;
+  const field = specialField(map, 'spin_lock');
+  if (!field) env.reject(pc, `map '${map.name}' has to have BTF in order to use bpf_spin_lock`);
+  const off = r.off + Number(BigInt.asIntN(64, r.var.value));
+  if (off !== field.off) env.reject(pc, `off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${field.off}`);
+}

@@ -1,0 +1,92 @@
+/**
+ * What a helper call leaves in R0 and in the rest of the state (kernel/bpf/verifier.c
+ * check_helper_call, after the arguments): the return type of its prototype, references the
+ * acquiring helpers create (bpf_sk_lookup_tcp, bpf_ringbuf_reserve, a sockmap lookup) or the
+ * casting ones pass on (bpf_sk_fullsock, bpf_tcp_sock, bpf_skc_to_*), and packet pointers
+ * invalidated by helpers that may move the packet (clear_all_pkt_pointers).
+ */
+import type { Env } from './env.js';
+import type { ArgMeta } from './helperargs.js';
+import { ACQUIRE_HELPERS, PKT_CHANGING_HELPERS, PTR_CAST_HELPERS } from './helper-protos.js';
+import type { HelperProto } from './helpers.js';
+import { btfPtrType } from './nullable.js';
+import { NOT_INIT, pointer, UNKNOWN, type Reg, type RegType, type State } from './state.js';
+
+export const PKT_CHANGING: ReadonlySet<number> = new Set(PKT_CHANGING_HELPERS);
+const ACQUIRE = new Set(ACQUIRE_HELPERS);
+const PTR_CAST = new Set(PTR_CAST_HELPERS);
+
+const isPkt = (r: Reg): boolean => r.type === 'pkt' || r.type === 'pkt_meta' || r.type === 'pkt_end';
+
+/** clear_all_pkt_pointers: every packet pointer, in registers and spills of every frame, becomes unknown. */
+export function clearPacketPointers(st: State): void {
+  for (const f of st.frames) {
+    f.regs.forEach((r, k) => {
+      if (isPkt(r)) f.regs[k] = UNKNOWN;
+    });
+    f.spilled.forEach((r, k) => {
+      if (r && isPkt(r)) f.spilled[k] = UNKNOWN;
+    });
+  }
+}
+
+/** Socket pointer types by the return base (RET_PTR_TO_SOCKET, _TCP_SOCK, _SOCK_COMMON). */
+const SOCKET_RET: Readonly<Record<string, string>> = { socket: 'sock', tcp_sock: 'tcp_sock', sock_common: 'sock_common' };
+
+/** R0 after the call. */
+export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta, pc: number): Reg {
+  const ret = h.ret;
+  let r0: Reg;
+  switch (ret.base) {
+    case 'integer':
+      return UNKNOWN;
+    case 'void':
+      return NOT_INIT;
+    case 'map_value': {
+      const map = meta.map!;
+      // a lookup in a sockmap or sockhash yields a socket (and a reference to it)
+      if (h.id === 1 && (map.type === 'sockmap' || map.type === 'sockhash')) {
+        r0 = pointer('sock_or_null', { id: env.nextId() });
+        break;
+      }
+      if (!ret.maybeNull) return pointer('map_value', { map });
+      // array lookups with a constant key in range cannot fail (the kernel's const map key)
+      if (h.id === 1 && meta.constKey !== undefined && meta.constKey >= 0 && meta.constKey < map.maxEntries) return pointer('map_value', { map });
+      r0 = pointer('map_value_or_null', { map, id: env.nextId() });
+      break;
+    }
+    case 'socket':
+    case 'tcp_sock':
+    case 'sock_common': {
+      const t = SOCKET_RET[ret.base]!;
+      r0 = ret.maybeNull ? pointer(`${t}_or_null` as RegType, { id: env.nextId() }) : pointer(t as RegType);
+      break;
+    }
+    case 'mem':
+      if (ret.ringbuf) {
+        r0 = pointer('ringbuf_mem_or_null', { id: env.nextId(), memSize: meta.memSize ?? 0 });
+        break;
+      }
+      r0 = ret.maybeNull ? pointer('mem_or_null', { id: env.nextId(), memSize: meta.memSize ?? 0 }) : pointer('mem', { memSize: meta.memSize ?? 0 });
+      break;
+    case 'btf_id': {
+      // RET_PTR_TO_BTF_ID with BPF_PTR_POISON (bpf_kptr_xchg) takes the kptr field's type: not
+      // typed here, so R0 is an unknown scalar, which makes any dereference fail plainly
+      if (ret.btf === undefined || ret.btf === 'BPF_PTR_POISON') return UNKNOWN;
+      r0 = pointer(btfPtrType(ret.btf, ret.trusted ? 'trusted_' : '', ret.maybeNull), ret.maybeNull ? { id: env.nextId() } : {});
+      break;
+    }
+    case 'mem_or_btf_id':
+      // bpf_this_cpu_ptr / bpf_per_cpu_ptr of a per-CPU ksym: its arguments are refused before this
+      return UNKNOWN;
+  }
+  if (PTR_CAST.has(h.id)) {
+    if (meta.refObjId !== undefined) r0 = { ...r0, refObjId: meta.refObjId };
+  } else if (ACQUIRE.has(h.id) || (h.id === 1 && r0.type === 'sock_or_null')) {
+    // acquire_reference_state: a fresh id, which becomes the pointer's id and reference
+    const id = env.nextId();
+    st.refs = [...st.refs, { id, insn: pc }];
+    r0 = { ...r0, id, refObjId: id };
+  }
+  return r0;
+}
