@@ -682,7 +682,7 @@ class Verifier implements CallEnv, PreciseEnv {
           return next;
         }
         if (op.target === 'kfunc') return kfuncCall(this, st, f, i, pc);
-        return helperCall(this, st, f, i, pc, this.program.expectedAttachType);
+        return helperCall(this, st, f, i, pc, this.attach);
       case 'exit':
         return exitInsn(this, st, f, pc, this.attach);
       case 'ld_abs':
