@@ -196,9 +196,10 @@ export function kfuncCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number
   if (!proto || (name !== undefined && KFUNCS[name] && proto.params.length <= MAX_BPF_FUNC_REG_ARGS)) {
     const fn = proto ? declaredKfunc(proto) : kfuncFromBtf(env.load, i.imm, name);
     if (!fn) env.reject(pc, `kernel function ${name ?? `btf_id ${i.imm}`} has no prototype (declare it with .kfunc)`);
-    const r0 = btfKfuncCall(env, st, f, pc, fn);
+    const res = btfKfuncCall(env, st, f, pc, fn);
     clearCallerSaved(env, f);
-    if (r0) f.regs[0] = r0;
+    if (res.r0) f.regs[0] = res.r0;
+    res.after?.();
     st.pc = pc + 1;
     return st;
   }

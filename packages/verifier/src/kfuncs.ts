@@ -12,12 +12,13 @@ import { describeFunc, funcByName, structInfo, type BtfArg, type BtfFunc, type L
 import { helperMem, isNull, releaseReference } from './callargs.js';
 import { VerifierReject, type Env } from './env.js';
 import { CTX_STRUCT } from './global.js';
+import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull } from './nullable.js';
 import { regTypeStr } from './print.js';
 import { pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
-export type KfuncFlag = 'acquire' | 'release' | 'ret_null' | 'trusted_args' | 'sleepable' | 'destructive' | 'rcu' | 'rcu_lock' | 'rcu_unlock';
+export type KfuncFlag = 'acquire' | 'release' | 'ret_null' | 'trusted_args' | 'sleepable' | 'destructive' | 'rcu' | 'rcu_lock' | 'rcu_unlock' | 'rcu_protected';
 
 export interface KfuncInfo {
   readonly flags: readonly KfuncFlag[];
@@ -75,9 +76,24 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_lookup_user_key: { flags: ['acquire', 'ret_null', 'sleepable'] },
   bpf_lookup_system_key: { flags: ACQ_NULL },
   bpf_key_put: { flags: RELEASE },
+  // open-coded iterators (iter.ts; KF_ITER_NEW/NEXT/DESTROY follow from the name), common set.
+  // A next() is KF_RET_NULL; the rest of their flags, kernel/bpf/helpers.c:
+  bpf_iter_num_next: { flags: ['ret_null'] },
+  bpf_iter_bits_next: { flags: ['ret_null'] },
+  bpf_iter_task_vma_new: { flags: ['rcu'] },
+  bpf_iter_task_vma_next: { flags: ['ret_null'] },
+  bpf_iter_css_task_new: { flags: ['trusted_args'] },
+  bpf_iter_css_task_next: { flags: ['ret_null'] },
+  bpf_iter_css_new: { flags: ['trusted_args', 'rcu_protected'] },
+  bpf_iter_css_next: { flags: ['ret_null'] },
+  bpf_iter_task_new: { flags: ['trusted_args', 'rcu_protected'] },
+  bpf_iter_task_next: { flags: ['ret_null'] },
+  bpf_iter_kmem_cache_new: { flags: ['sleepable'] },
+  bpf_iter_kmem_cache_next: { flags: ['ret_null', 'sleepable'] },
+  bpf_iter_kmem_cache_destroy: { flags: ['sleepable'] },
 };
 
-export interface KfuncEnv extends Env {
+export interface KfuncEnv extends IterEnv {
   readonly load: LoadInfo;
 }
 
@@ -105,6 +121,14 @@ interface KfuncMeta {
   refObjId?: number;
   /** The value of a constant (`__k`) argument: bpf_obj_new's local type id. */
   constArg?: bigint;
+  /** The iterator an iterator kfunc's argument points to. */
+  iter?: IterMeta;
+}
+
+/** What a kfunc call leaves: R0 (undefined: void) and what happens once R0 is set (an iterator's next()). */
+export interface KfuncResult {
+  readonly r0: Reg | undefined;
+  readonly after?: () => void;
 }
 
 /** bpf_obj_new_impl: a `struct` of the program's own BTF, allocated (the kernel's MEM_ALLOC). */
@@ -150,14 +174,25 @@ export function kfuncLicenseCheck(env: KfuncEnv, pc: number): void {
   if (!env.load.gplCompatible) env.reject(pc, 'cannot call kernel function from non-GPL compatible program');
 }
 
-/** check_kfunc_call for a kfunc whose prototype came from BTF: R0 after the call (undefined: void). */
-export function btfKfuncCall(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc): Reg | undefined {
+/** check_kfunc_call for a kfunc whose prototype came from BTF: R0 after the call, and what follows once it is set. */
+export function btfKfuncCall(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc): KfuncResult {
+  const meta: KfuncMeta = {};
+  const r0 = kfuncR0(env, st, f, pc, fn, meta);
+  const iter = iterKfunc(fn);
+  if (iter?.op === 'next' && meta.iter) {
+    const m = meta.iter;
+    return { r0, after: () => processIterNext(env, st, pc, m) };
+  }
+  return { r0 };
+}
+
+function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, meta: KfuncMeta): Reg | undefined {
   const info = KFUNCS[fn.name] ?? { flags: [] };
   if (info.types && !info.types.includes(env.type)) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
   if (has(info, 'sleepable') && !env.load.sleepable) env.reject(pc, `program must be sleepable to call sleepable kfunc ${fn.name}`);
   if (fn.params.length > 5) env.reject(pc, `Function ${fn.name} has ${fn.params.length} > 5 args`);
-  const meta: KfuncMeta = {};
   fn.params.forEach((p, k) => checkArg(env, st, f, pc, fn, info, meta, k));
+  if (has(info, 'rcu_protected') && !inRcuCs(env, st)) env.reject(pc, `kernel func ${fn.name} requires RCU critical section protection`);
   if (has(info, 'release') && meta.releaseRegno === undefined) env.reject(pc, `release kernel function ${fn.name} expects refcounted PTR_TO_BTF_ID`);
   if (st.rcuLock) {
     if (has(info, 'rcu_lock')) env.reject(pc, `nested rcu read lock (kernel function ${fn.name})`);
@@ -182,10 +217,10 @@ export function btfKfuncCall(env: KfuncEnv, st: State, f: Frame, pc: number, fn:
     return pointer(btfPtrType(obj.name, '', true), { id, refObjId: id, memSize: obj.size });
   }
   if (has(info, 'acquire') && !(ret.kind === 'ptr' && ret.to.isStruct)) env.reject(pc, 'acquire kernel function does not return PTR_TO_BTF_ID');
-  return returnValue(env, st, pc, fn, info, ret);
+  return returnValue(env, st, pc, fn, info, ret, meta);
 }
 
-function returnValue(env: KfuncEnv, st: State, pc: number, fn: BtfFunc, info: KfuncInfo, ret: BtfArg): Reg | undefined {
+function returnValue(env: KfuncEnv, st: State, pc: number, fn: BtfFunc, info: KfuncInfo, ret: BtfArg, meta: KfuncMeta): Reg | undefined {
   switch (ret.kind) {
     case 'void':
       return undefined;
@@ -194,10 +229,18 @@ function returnValue(env: KfuncEnv, st: State, pc: number, fn: BtfFunc, info: Kf
     case 'other':
       return UNKNOWN;
     case 'ptr': {
-      if (!ret.to.isStruct) env.reject(pc, `kernel function ${fn.name} returns pointer type ${ret.to.btfKind} ${ret.to.name} is not supported`);
       const retNull = has(info, 'ret_null');
+      // `void *` is a scalar; a pointer to a sized non-struct is read-only memory of that size
+      if (ret.to.isVoid) return UNKNOWN;
+      if (!ret.to.isStruct) {
+        if (ret.to.size === undefined) env.reject(pc, `kernel function ${fn.name} returns pointer type ${ret.to.btfKind} ${ret.to.name} is not supported`);
+        const refObjId = meta.iter?.refObjId ?? meta.refObjId;
+        const r = pointer(retNull ? 'rdonly_mem_or_null' : 'rdonly_mem', { memSize: ret.to.size, ...(refObjId ? { refObjId } : {}) });
+        return retNull ? { ...r, id: env.nextId() } : r;
+      }
       const nullId = retNull ? env.nextId() : undefined;
-      let r = pointer(btfPtrType(ret.to.name, '', retNull), nullId !== undefined ? { id: nullId } : {});
+      const type = meta.iter && iterKfunc(fn)?.op === 'next' ? iterNextStruct(st, meta.iter, ret.to.name) : btfPtrType(ret.to.name, '', retNull);
+      let r = pointer(type, nullId !== undefined ? { id: nullId } : {});
       if (has(info, 'acquire')) {
         const id = env.nextId();
         st.refs = [...st.refs, { id, insn: pc }];
@@ -236,6 +279,11 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   if (r.refObjId) {
     meta.refObjId = r.refObjId;
     if (has(info, 'release')) meta.releaseRegno = regno;
+  }
+  if (isIterArg(fn, k)) {
+    const m = processIterArg(env, st, f, pc, fn, regno, has(info, 'rcu_protected'));
+    if (m) meta.iter = m;
+    return;
   }
   const to = t.to;
   const ctxName = CTX_STRUCT[env.type];

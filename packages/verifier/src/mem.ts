@@ -324,8 +324,10 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       out = a.write ? undefined : (rdonlyRead(r, off, size) ?? UNKNOWN);
       break;
     }
+    case 'rdonly_mem':
     case 'ringbuf_mem':
     case 'mem':
+      if (a.write && r.type === 'rdonly_mem') env.reject(pc, `R${regno} cannot write into ${regTypeStr(r)}`);
       memRegion(env, pc, r, regno, off, size, r.memSize ?? 0, false);
       out = a.write ? undefined : UNKNOWN;
       break;

@@ -55,6 +55,8 @@ export interface Checkpoint {
   evicted?: boolean;
   /** Dead registers and slots were forgotten (clean_verifier_state). */
   cleaned?: boolean;
+  /** Checkpoints before this one on its path (the kernel's dfs_depth). */
+  dfsDepth?: number;
 }
 
 /** A path: a state with the checkpoint it last passed and the instructions since. */

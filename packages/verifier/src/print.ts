@@ -83,7 +83,7 @@ export function formatReg(r: Reg, frameno: number, precise = false): string {
   }
   if (r.type !== 'scalar' && r.off) parts.push(`off=${r.off}`);
   if (r.type === 'pkt' || r.type === 'pkt_meta') parts.push(`r=${(r.range ?? 0) < 0 ? unum(BigInt.asUintN(64, BigInt(r.range ?? 0))) : (r.range ?? 0)}`);
-  if (r.type === 'ringbuf_mem' || r.type === 'ringbuf_mem_or_null' || r.type === 'mem' || r.type === 'mem_or_null') parts.push(`sz=${r.memSize ?? 0}`);
+  if (r.memSize !== undefined && MEM_TYPES.has(r.type)) parts.push(`sz=${r.memSize ?? 0}`);
   if (tnumIsConst(r.var)) {
     if (r.var.value) parts.push(`imm=${r.var.value.toString(16)}`);
   } else {
@@ -92,6 +92,8 @@ export function formatReg(r: Reg, frameno: number, precise = false): string {
   }
   return `${s}(${parts.join(',')})`;
 }
+
+const MEM_TYPES = new Set(['ringbuf_mem', 'ringbuf_mem_or_null', 'mem', 'mem_or_null', 'rdonly_mem', 'rdonly_mem_or_null']);
 
 /** Which registers and stack slots to print (the kernel's scratch marks), or everything. */
 export interface Scratch {
@@ -119,6 +121,12 @@ export function formatState(f: Frame, frameno: number, refs: readonly RefState[]
     if (types.every((t) => t === SlotType.Invalid)) continue;
     if (!scratch.all && !scratch.slots.has(slot)) continue;
     const at = -(slot + 1) * 8;
+    if (types[7] === SlotType.Iter) {
+      // only an iterator's first slot carries its reference; the others print nothing
+      const it = f.spilled[slot];
+      if (it?.iter && it.refObjId) s += ` fp${at}=iter_${it.iter.kind}(ref_id=${it.refObjId},state=${it.iter.state},depth=${it.iter.depth})`;
+      continue;
+    }
     if (types[7] === SlotType.Spill)
       s += ` fp${at}=${Array.from(types.filter((t) => t !== SlotType.Spill), (t) => SLOT_CHAR[t]).join('')}${formatReg(f.spilled[slot]!, frameno, precise?.slots.has(slot) ?? false)}`;
     else s += ` fp${at}=${Array.from(types, (t) => SLOT_CHAR[t]).join('')}`;

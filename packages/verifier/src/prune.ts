@@ -23,6 +23,7 @@ export function newCheckpoint(st: Path, entry = 0): Checkpoint {
     firstIdx: st.cp ? st.cp.pc : entry,
     hits: 0,
     misses: 0,
+    dfsDepth: st.cp ? (st.cp.dfsDepth ?? 0) + 1 : 0,
   };
 }
 
@@ -102,9 +103,21 @@ function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (slo
       if (ot !== c.slotTypes[b + j]) return false;
       if (j !== 7) continue;
       if (ot === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, preciseSlots.has(slot), ids, rw)) return false;
+      if (ot === SlotType.Iter && !iterSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
     }
   }
   return true;
+}
+
+/**
+ * Two STACK_ITER slots (stacksafe): the same kind, state and RCU protection, references mapped
+ * one to one. The depth is not compared: it would keep a loop from converging.
+ */
+function iterSafe(o: Reg | undefined, c: Reg | undefined, ids: IdMap): boolean {
+  const a = o?.iter;
+  const b = c?.iter;
+  if (!a || !b) return a === b;
+  return a.kind === b.kind && a.state === b.state && a.rcu === b.rcu && ids.check(o.refObjId, c.refObjId);
 }
 
 const UNBOUND_SCALAR: Reg = {

@@ -23,6 +23,11 @@ export type RegType =
   /** PTR_TO_MEM (a global function's pointer argument), `memSize` bytes. */
   | 'mem'
   | 'mem_or_null'
+  /** PTR_TO_MEM | MEM_RDONLY: memory a kfunc returns a pointer to (`int *` of bpf_iter_num_next), `memSize` bytes. */
+  | 'rdonly_mem'
+  | 'rdonly_mem_or_null'
+  /** The state an open-coded iterator keeps in its stack slots (iter.ts); never in a register. */
+  | 'iter'
   | 'func'
   /** PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_SOCK_COMMON (helperret.ts), nullable until checked. */
   | 'sock'
@@ -65,6 +70,19 @@ export interface Reg {
   readonly memSize?: number;
   /** Subprogram a `func` pointer names. */
   readonly subprog?: number;
+  /** An iterator's stack slot (the kernel's `spilled_ptr.iter`): its kind, state and loop depth. */
+  readonly iter?: IterState;
+}
+
+/** struct bpf_reg_state.iter of a STACK_ITER slot (include/linux/bpf_verifier.h). */
+export interface IterState {
+  /** The iterator's struct name without `bpf_iter_` (`num`, `task`, `css_task`). */
+  readonly kind: string;
+  readonly state: 'active' | 'drained';
+  /** next() calls that returned an element on this path (kept only for the infinite-loop check). */
+  readonly depth: number;
+  /** KF_RCU_PROTECTED iterators: created inside an RCU section (MEM_RCU) or not (PTR_UNTRUSTED). */
+  readonly rcu?: 'rcu' | 'untrusted';
 }
 
 export const S64_MIN = -0x8000000000000000n;
@@ -105,10 +123,10 @@ export function pointer(type: RegType, extra: Partial<Reg> = {}): Reg {
 export const isConst = (r: Reg): boolean => r.type === 'scalar' && r.var.mask === 0n;
 export const isPtr = (r: Reg): boolean => r.type !== 'scalar' && r.type !== 'not_init';
 
-/** Byte kinds of a stack slot (kernel STACK_INVALID, STACK_SPILL, STACK_MISC, STACK_ZERO). */
-export const SlotType = { Invalid: 0, Spill: 1, Misc: 2, Zero: 3 } as const;
+/** Byte kinds of a stack slot (kernel STACK_INVALID, STACK_SPILL, STACK_MISC, STACK_ZERO, STACK_ITER, STACK_DYNPTR). */
+export const SlotType = { Invalid: 0, Spill: 1, Misc: 2, Zero: 3, Iter: 4, Dynptr: 5 } as const;
 export type SlotType = (typeof SlotType)[keyof typeof SlotType];
-export const SLOT_CHAR = ['?', 'r', 'm', '0'] as const;
+export const SLOT_CHAR = ['?', 'r', 'm', '0', 'i', 'd'] as const;
 
 export const STACK_SIZE = 512;
 export const SLOTS = STACK_SIZE / 8;
@@ -178,7 +196,7 @@ export function stateKey(s: State, live?: (frame: number, reg: number) => boolea
     if (r === undefined) return '_';
     if (r.type === 'not_init') return '.';
     if (r.type === 'scalar' && r.var.mask === 0n && !r.id) return String(r.var.value);
-    return `${r.type}:${r.off}:${r.var.value}/${r.var.mask}:${r.smin}:${r.smax}:${r.umin}:${r.umax}:${r.s32min}:${r.s32max}:${r.u32min}:${r.u32max}:${r.frame ?? ''}:${r.map?.name ?? ''}:${id(r.id)}${r.addConst ? (r.addConst32 ? '+32' : '+') : ''}:${r.range ?? ''}:${id(r.refObjId)}:${r.memSize ?? ''}:${r.subprog ?? ''}`;
+    return `${r.type}:${r.off}:${r.var.value}/${r.var.mask}:${r.smin}:${r.smax}:${r.umin}:${r.umax}:${r.s32min}:${r.s32max}:${r.u32min}:${r.u32max}:${r.frame ?? ''}:${r.map?.name ?? ''}:${id(r.id)}${r.addConst ? (r.addConst32 ? '+32' : '+') : ''}:${r.range ?? ''}:${id(r.refObjId)}:${r.memSize ?? ''}:${r.subprog ?? ''}${r.iter ? `:${r.iter.kind}/${r.iter.state}/${r.iter.depth}/${r.iter.rcu ?? ''}` : ''}`;
   };
   let out = '';
   s.frames.forEach((f, k) => {
@@ -189,7 +207,7 @@ export function stateKey(s: State, live?: (frame: number, reg: number) => boolea
     for (let slot = 0; slot < SLOTS; slot++) {
       const b = slot * 8;
       if (t[b] === 0 && t[b + 1] === 0 && t[b + 2] === 0 && t[b + 3] === 0 && t[b + 4] === 0 && t[b + 5] === 0 && t[b + 6] === 0 && t[b + 7] === 0) continue;
-      out += `${slot}:${t[b]}${t[b + 1]}${t[b + 2]}${t[b + 3]}${t[b + 4]}${t[b + 5]}${t[b + 6]}${t[b + 7]}${t[b + 7] === SlotType.Spill ? `(${regKey(f.spilled[slot])})` : ''};`;
+      out += `${slot}:${t[b]}${t[b + 1]}${t[b + 2]}${t[b + 3]}${t[b + 4]}${t[b + 5]}${t[b + 6]}${t[b + 7]}${t[b + 7] === SlotType.Spill || t[b + 7] === SlotType.Iter ? `(${regKey(f.spilled[slot])})` : ''};`;
     }
     out += `|${f.out.map(regKey).join(',')}|${f.noStackArgLoad ? 1 : 0}#`;
   });

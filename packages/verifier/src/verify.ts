@@ -13,6 +13,9 @@ import { branchTaken, splitBranch } from './branch.js';
 import type { Btf } from '@bpf/btf';
 import { loadInfo, type LoadInfo } from './btfproto.js';
 import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './calls.js';
+import { iterActiveAtCall } from './iter.js';
+import { declaredKfunc, kfuncFromBtf } from './kfuncs.js';
+import { SccVisits } from './scc.js';
 import { VerifierReject } from './env.js';
 import { entryLine, globalEntry, isGlobal, verifyCalledGlobals } from './global.js';
 import { attachTypeOf, PROG_FLAGS } from './loadflags.js';
@@ -130,8 +133,12 @@ class Verifier implements CallEnv, PreciseEnv {
   private readonly stackArgLoads: boolean;
   /** Instructions whose visits are recorded in the jump history (the kernel's jmp points). */
   private readonly jmpPoints = new Set<number>();
-  /** Instructions that force a checkpoint (may_goto, callback-calling helpers). */
+  /** Instructions that force a checkpoint (may_goto, callback-calling helpers, iterators' next()). */
   private readonly forcePoints = new Set<number>();
+  /** Calls of an open-coded iterator's next() (is_iter_next_insn). */
+  private readonly iterNextPoints = new Set<number>();
+  /** Loops being explored and the states that closed them (6.18's SCC visits and backedges). */
+  private scc?: SccVisits;
   /** The current instruction added a jump-history entry (a stack spill/fill or linked registers). */
   private histNote = false;
   private linkedNote?: LinkedReg[];
@@ -370,6 +377,11 @@ class Verifier implements CallEnv, PreciseEnv {
           this.jmpPoints.add(pc);
           this.forcePoints.add(pc);
         }
+        if (i.src === 2 && this.isIterNext(pc)) {
+          this.prunePoints.add(pc);
+          this.forcePoints.add(pc);
+          this.iterNextPoints.add(pc);
+        }
         continue;
       }
       if (op === 0x00) {
@@ -381,6 +393,38 @@ class Verifier implements CallEnv, PreciseEnv {
       if (op === 0xe0) this.forcePoints.add(pc); // may_goto
       this.prunePoints.add(pc + i.off + 1);
       this.jmpPoints.add(pc + i.off + 1);
+    }
+  }
+
+  /** Whether the kfunc call at `pc` is an open-coded iterator's next() (iter.ts). */
+  private isIterNext(pc: number): boolean {
+    const i = this.insns[pc]!;
+    const name = this.kfuncAt.get(pc);
+    const proto = name !== undefined ? this.protos.get(name) : undefined;
+    const fn = proto ? declaredKfunc(proto) : kfuncFromBtf(this.load, i.imm, name);
+    return fn !== undefined && /^bpf_iter_\w+_next$/.test(fn.name) && fn.params[0]?.type.kind === 'ptr';
+  }
+
+  // ---- IterEnv ----
+
+  queuePath(st: State, pc: number, prev: number): State {
+    const other = this.fork(st as Path);
+    other.pc = pc;
+    other.prev = prev;
+    this.push(other);
+    return other;
+  }
+
+  widenAtIterNext(st: State, queued: State, pc: number): void {
+    // find_prev_entry from the checkpoint made at this next() call: an earlier one still explored
+    const own = (st as Path).cp;
+    const list = this.explored.get(this.bucketOf(st));
+    if (!own || !list) return;
+    for (let k = list.length - 1; k >= 0; k--) {
+      const cp = list[k]!;
+      if (cp.pc !== pc || cp.branches === 0 || !sameCallsites(cp.state, st) || (cp.dfsDepth ?? 0) >= (own.dfsDepth ?? 0)) continue;
+      widenImpreciseScalars(cp, queued);
+      return;
     }
   }
 
@@ -446,7 +490,14 @@ class Verifier implements CallEnv, PreciseEnv {
     for (let k = list.length - 1; k >= 0; k--) {
       const cp = list[k]!;
       if (cp.pc !== st.pc) continue;
-      if (cp.branches > 0 && this.callsCallback(st.pc)) {
+      if (cp.branches > 0 && this.iterNextPoints.has(st.pc)) {
+        // an iterator loop converged: this next() call's state is within one still being explored
+        if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads, true) && iterActiveAtCall(st)) {
+          this.loopHit(cp, st);
+          return true;
+        }
+        if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
+      } else if (cp.branches > 0 && this.callsCallback(st.pc)) {
         // calls_callback: the callback loop converged when the state here is within one still being explored
         if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads, true)) {
           cp.hits++;
@@ -461,7 +512,7 @@ class Verifier implements CallEnv, PreciseEnv {
           if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
-      } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads)) {
+      } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads, this.scc?.incomplete(cp) ?? false)) {
         cp.hits++;
         if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
         propagatePrecision(
@@ -486,6 +537,7 @@ class Verifier implements CallEnv, PreciseEnv {
     if (!addNew) return false;
     const cp = newCheckpoint(st, this.subprogStart(st.frames[0]!.subprog));
     list.push(cp);
+    this.sccs().enter(cp);
     this.explored.set(bucket, list);
     st.cp = cp;
     st.hist = [];
@@ -498,10 +550,44 @@ class Verifier implements CallEnv, PreciseEnv {
     return false;
   }
 
+  /** The loop's SCC visits (made on first use: the CFG's SCCs come from the liveness analysis). */
+  private sccs(): SccVisits {
+    return (this.scc ??= new SccVisits(this.liveness?.cfg.scc, this.trace, (cp, path) => {
+      const before = this.totalPrecise(cp, path);
+      propagatePrecision(this, cp, path, (f, r) => (this.liveRegs(path, f) & (1 << r)) !== 0, (f, s) => this.liveSlot(path, f, s));
+      return this.totalPrecise(cp, path) !== before;
+    }, (path) => markPathPrecise(this, path)));
+  }
+
+  /** Precision marks on the checkpoints a path runs through (to tell whether propagation added any). */
+  private totalPrecise(_old: Checkpoint, path: Path): number {
+    let n = 0;
+    for (let c = path.cp; c; c = c.parent) {
+      for (const m of c.preciseRegs) for (let r = m; r; r &= r - 1) n++;
+      for (const s of c.preciseSlots) n += s.size;
+    }
+    return n;
+  }
+
+  /** A loop closed (is_state_visited's `loop`): precision propagated now, and again when the loop is done. */
+  private loopHit(cp: Checkpoint, st: Path): void {
+    cp.hits++;
+    if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
+    propagatePrecision(
+      this,
+      cp,
+      st,
+      (f, r) => (this.liveRegs(st, f) & (1 << r)) !== 0,
+      (f, s) => this.liveSlot(st, f, s),
+    );
+    this.sccs().backedge(cp, st);
+  }
+
   /** A path ended: the checkpoints it ran through lose a live branch; evicted ones are freed at 0. */
   private endPath(st: Path): void {
     for (let c = st.cp; c; c = c.parent) {
       if (--c.branches > 0) break;
+      this.sccs().exit(c);
       if (c.evicted) {
         c.evicted = false;
         this.liveStates--;

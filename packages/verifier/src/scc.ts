@@ -1,0 +1,105 @@
+/**
+ * Loops as 6.18 tracks them while exploring (kernel/bpf/verifier.c compute_scc_callchain,
+ * maybe_enter_scc, add_scc_backedge, maybe_exit_scc, propagate_backedges, incomplete_read_marks):
+ * a checkpoint inside a strongly connected component of the CFG opens a visit of that loop for
+ * its chain of call sites; a state found equal to one still being explored (an iterator's
+ * next() that converged) is kept as a backedge; when the visit's first checkpoint is fully
+ * explored, the precision each backedge's equal state gathered meanwhile is propagated along
+ * the backedge's path until nothing changes. While a visit has backedges, its checkpoints are
+ * compared as if every scalar were precise.
+ */
+import { cloneState } from './state.js';
+import type { Checkpoint, Path } from './precise.js';
+
+/** propagate_backedges gives up after this many rounds (MAX_BACKEDGE_ITERS) and marks everything precise. */
+const MAX_BACKEDGE_ITERS = 64;
+
+interface Visit {
+  entry: Checkpoint | undefined;
+  backedges: { readonly equal: Checkpoint; readonly path: Path }[];
+}
+
+export class SccVisits {
+  private readonly visits = new Map<string, Visit>();
+
+  constructor(
+    /** The CFG's SCC id per instruction, 0 outside loops (@bpf/liveness). */
+    private readonly scc: Int32Array | undefined,
+    private readonly trace: ((line: string) => void) | undefined,
+    /** propagate_precision from `equal` into the path; whether any mark was added. */
+    private readonly propagate: (equal: Checkpoint, path: Path) => boolean,
+    /** When propagation does not settle: every scalar of the path's checkpoints precise. */
+    private readonly giveUp: (path: Path) => void,
+  ) {}
+
+  /** compute_scc_callchain: `(callsite,...,scc)` of the outermost frame that is in a loop, or undefined. */
+  private callchain(cp: { readonly pc: number; readonly state: Path | Checkpoint['state'] }): string | undefined {
+    if (!this.scc) return undefined;
+    const frames = cp.state.frames;
+    const sites: number[] = [];
+    for (let i = 0; i < frames.length; i++) {
+      const at = i === frames.length - 1 ? cp.pc : frames[i + 1]!.callsite;
+      const id = this.scc[at] ?? 0;
+      if (id) return `(${sites.map((s) => `${s},`).join('')}${id})`;
+      if (i === frames.length - 1) return undefined;
+      sites.push(at);
+    }
+    return undefined;
+  }
+
+  /** maybe_enter_scc: a new checkpoint opens its loop's visit if none is open. */
+  enter(cp: Checkpoint): void {
+    const chain = this.callchain(cp);
+    if (chain === undefined) return;
+    let v = this.visits.get(chain);
+    if (!v) this.visits.set(chain, (v = { entry: undefined, backedges: [] }));
+    if (v.entry) return;
+    v.entry = cp;
+    this.trace?.(`SCC enter ${chain}`);
+  }
+
+  /** add_scc_backedge: `path` reached a state equal to `equal`, still being explored. */
+  backedge(equal: Checkpoint, path: Path): void {
+    const chain = this.callchain(equal);
+    const v = chain === undefined ? undefined : this.visits.get(chain);
+    if (!v) return;
+    this.trace?.(`SCC backedge ${chain}`);
+    const copy = cloneState(path) as Path;
+    copy.hist = path.hist.slice();
+    if (path.cp) copy.cp = path.cp;
+    v.backedges.unshift({ equal, path: copy });
+  }
+
+  /** Backedges held (they count among the states alive, as the kernel's num_backedges). */
+  get count(): number {
+    let n = 0;
+    for (const v of this.visits.values()) n += v.backedges.length;
+    return n;
+  }
+
+  /** maybe_exit_scc: the visit's first checkpoint is fully explored; settle the precision of its backedges. */
+  exit(cp: Checkpoint): void {
+    const chain = this.callchain(cp);
+    const v = chain === undefined ? undefined : this.visits.get(chain);
+    if (!v || v.entry !== cp) return;
+    this.trace?.(`SCC exit ${chain}`);
+    v.entry = undefined;
+    for (let round = 0; ; round++) {
+      if (round > MAX_BACKEDGE_ITERS) {
+        this.trace?.('propagate_backedges: too many iterations');
+        for (const b of v.backedges) this.giveUp(b.path);
+        break;
+      }
+      let changed = false;
+      for (const b of v.backedges) if (this.propagate(b.equal, b.path)) changed = true;
+      if (!changed) break;
+    }
+    v.backedges = [];
+  }
+
+  /** incomplete_read_marks: the checkpoint's loop has backedges not yet settled. */
+  incomplete(cp: Checkpoint): boolean {
+    const chain = this.callchain(cp);
+    return chain !== undefined && (this.visits.get(chain)?.backedges.length ?? 0) > 0;
+  }
+}
