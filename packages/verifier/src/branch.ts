@@ -6,7 +6,7 @@
  */
 import type { Insn, JmpCond } from '@bpf/isa';
 import { flipCond, refineCond, regConstValue, regIsConst, revCond, scalarBranchTaken, type Cond } from './cond.js';
-import { mayBeNull, nonNull } from './nullable.js';
+import { btfPtr, mayBeNull, nonNull } from './nullable.js';
 import { scalarAlu } from './scalar.js';
 import { known, type Frame, type Reg, type State } from './state.js';
 
@@ -32,6 +32,14 @@ function pktBranchTaken(dst: Reg, src: Reg, cond0: JmpCond): 1 | 0 | -1 {
   return -1;
 }
 
+/** reg_not_null: pointers known not to be NULL (trusted BTF pointers, not RCU or untrusted ones; not ctx, stack or packet). */
+function regNotNull(r: Reg): boolean {
+  if (!isPtr(r) || mayBeNull(r)) return false;
+  if (r.type === 'map_value' || r.type === 'ringbuf_mem' || r.type === 'mem' || r.type === 'rdonly_mem') return true;
+  const b = btfPtr(r.type);
+  return b !== undefined && (!!r.refObjId || b.flag === 'trusted_' || r.memSize !== undefined);
+}
+
 /** is_branch_taken. */
 export function branchTaken(dst: Reg, src: Reg, cond0: JmpCond, is32: boolean): 1 | 0 | -1 {
   if (isPkt(dst) && isPkt(src) && !is32) return pktBranchTaken(dst, src, cond0);
@@ -44,7 +52,7 @@ export function branchTaken(dst: Reg, src: Reg, cond0: JmpCond, is32: boolean): 
       [a, b] = [b, a];
     }
     if (!(b.type === 'scalar' && regIsConst(b, is32))) return -1;
-    if (!isPtr(a) || mayBeNull(a)) return -1;
+    if (!regNotNull(a)) return -1;
     if (regConstValue(b, is32) !== 0n) return -1;
     return cond === 'jeq' ? 0 : cond === 'jne' ? 1 : -1;
   }

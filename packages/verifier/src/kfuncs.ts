@@ -292,7 +292,10 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     if (r.off) env.reject(pc, `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
     return;
   }
-  if (nullable && isNull(r)) return;
+  if (nullable && isNull(r)) {
+    env.precise(regno);
+    return;
+  }
   const b = btfPtr(r.type);
   if (p.name.endsWith('__alloc')) {
     // KF_ARG_PTR_TO_ALLOC_BTF_ID: an object bpf_obj_new allocated, still held

@@ -131,7 +131,9 @@ function saveSpill(f: Frame, slot: number, reg: Reg, size: number): void {
 
 /** A write of plain data into a slot: the spilled register is gone. */
 function scrubSlot(f: Frame, slot: number): void {
-  if (f.slotTypes[slot * 8 + 7] === SlotType.Spill)
+  const t7 = f.slotTypes[slot * 8 + 7];
+  // scrub_special_slot: a spilled register, an iterator or a dynptr is gone as a whole
+  if (t7 === SlotType.Spill || t7 === SlotType.Iter || t7 === SlotType.Dynptr)
     for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
   f.spilled[slot] = undefined;
 }
@@ -238,6 +240,11 @@ function stackReadFixed(env: Env, f: Frame, frameNo: number, at: number, size: n
     if (reg.type === 'scalar' && !reg.id && !tnumIsConst(reg.var)) f.spilled[slot] = reg = { ...reg, id: env.nextId() };
     env.noteStackAccess(frameNo, slot);
     return reg;
+  }
+  // an iterator's or dynptr's slots are not data (check_stack_read_fixed_off)
+  for (let k = 0; k < size; k++) {
+    const t = f.slotTypes[b - k];
+    if (t === SlotType.Iter || t === SlotType.Dynptr) env.reject(pc, `invalid read from stack off ${at}+${k} size ${size}`);
   }
   if (!a.intoReg) return undefined;
   return stackReadValue(env, f, at, at + size);

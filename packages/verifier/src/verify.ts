@@ -7,7 +7,7 @@
  * arguments follow apps/docs/stack-args.md §3-§4 rule by rule.
  */
 import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type MapDef, type Program, type ProgType } from '@bpf/isa';
-import { buildCfg, CfgError, computeLiveness, type Liveness } from '@bpf/liveness';
+import { buildCfg, CfgError, computeLiveness, defaultCallArgCount, type Liveness } from '@bpf/liveness';
 import { checkAlu } from './alu.js';
 import { branchTaken, splitBranch } from './branch.js';
 import type { Btf } from '@bpf/btf';
@@ -328,7 +328,17 @@ class Verifier implements CallEnv, PreciseEnv {
       }
     try {
       buildCfg({ ...this.program, subprogs: this.subprogs });
-      this.liveness = computeLiveness({ ...this.program, subprogs: this.subprogs }, { progType: this.type });
+      const prog = { ...this.program, subprogs: this.subprogs };
+      const base = defaultCallArgCount(prog, this.type);
+      // a kfunc reads the arguments its BTF prototype has (the kernel's liveness knows them too)
+      const callArgCount = (pc: number, i: Insn): number | undefined => {
+        if (i.src !== 2) return base(pc, i);
+        const name = this.kfuncAt.get(pc);
+        const proto = name !== undefined ? this.protos.get(name) : undefined;
+        if (proto) return proto.params.length;
+        return kfuncFromBtf(this.load, i.imm, name)?.params.length ?? base(pc, i);
+      };
+      this.liveness = computeLiveness(prog, { progType: this.type, callArgCount });
     } catch (e) {
       if (e instanceof CfgError) this.reject(e.insn, e.kernelMessage);
       if (e instanceof IsaError) this.reject(e.insn ?? 0, e.message);
@@ -483,6 +493,7 @@ class Verifier implements CallEnv, PreciseEnv {
     const force = (this.progFlags & PROG_FLAGS.test_state_freq) !== 0 || this.forcePoints.has(st.pc) || (st.histCnt ?? 0) > 40;
     let addNew = force || (this.jmpsProcessed - this.prevJmps >= 2 && this.processed - this.prevInsns >= 8);
     let key: string | undefined;
+    let loop = false;
     const count = list.length;
     // clean_live_states: explored checkpoints here forget what is dead
     for (const cp of list) if (cp.pc === st.pc && cp.branches === 0 && !cp.cleaned && sameCallsites(cp.state, st)) cp.cleaned = true;
@@ -512,7 +523,7 @@ class Verifier implements CallEnv, PreciseEnv {
           if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
-      } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads, this.scc?.incomplete(cp) ?? false)) {
+      } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads, (loop = this.scc?.incomplete(cp) ?? false))) {
         cp.hits++;
         if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
         propagatePrecision(
@@ -522,6 +533,8 @@ class Verifier implements CallEnv, PreciseEnv {
           (f, r) => (this.liveRegs(st, f) & (1 << r)) !== 0,
           (f, s) => this.liveSlot(st, f, s),
         );
+        // a loop whose precision is not settled yet: this path is one more way back into it
+        if (loop) this.sccs().backedge(cp, st);
         return true;
       }
       // a state that keeps missing is unlikely to help: drop it from the list (the kernel's miss_cnt)
@@ -544,7 +557,7 @@ class Verifier implements CallEnv, PreciseEnv {
     st.histCnt = 0;
     this.totalStates++;
     this.liveStates++;
-    this.peakStates = Math.max(this.peakStates, this.liveStates);
+    this.peakStates = Math.max(this.peakStates, this.liveStates + (this.scc?.count ?? 0));
     this.prevJmps = this.jmpsProcessed;
     this.prevInsns = this.processed;
     return false;
@@ -581,6 +594,7 @@ class Verifier implements CallEnv, PreciseEnv {
       (f, s) => this.liveSlot(st, f, s),
     );
     this.sccs().backedge(cp, st);
+    this.peakStates = Math.max(this.peakStates, this.liveStates + this.sccs().count);
   }
 
   /** A path ended: the checkpoints it ran through lose a live branch; evicted ones are freed at 0. */
