@@ -10,7 +10,7 @@ import { btfFromProtos, kfuncs, type Btf } from '@bpf/btf';
 import type { FuncProtoDecl, ProgType } from '@bpf/isa';
 import { describeFunc, funcByName, structInfo, type BtfArg, type BtfFunc, type LoadInfo } from './btfproto.js';
 import { helperMem, isNull, releaseReference } from './callargs.js';
-import { VerifierReject, type Env } from './env.js';
+import { VerifierReject } from './env.js';
 import { CTX_STRUCT } from './global.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull } from './nullable.js';

@@ -493,7 +493,7 @@ class Verifier implements CallEnv, PreciseEnv {
     const force = (this.progFlags & PROG_FLAGS.test_state_freq) !== 0 || this.forcePoints.has(st.pc) || (st.histCnt ?? 0) > 40;
     let addNew = force || (this.jmpsProcessed - this.prevJmps >= 2 && this.processed - this.prevInsns >= 8);
     let key: string | undefined;
-    let loop = false;
+    let loop: boolean;
     const count = list.length;
     // clean_live_states: explored checkpoints here forget what is dead
     for (const cp of list) if (cp.pc === st.pc && cp.branches === 0 && !cp.cleaned && sameCallsites(cp.state, st)) cp.cleaned = true;
