@@ -32,10 +32,12 @@ function pktBranchTaken(dst: Reg, src: Reg, cond0: JmpCond): 1 | 0 | -1 {
   return -1;
 }
 
+const NOT_NULL: ReadonlySet<string> = new Set(['map_value', 'ringbuf_mem', 'mem', 'rdonly_mem', 'sock', 'tcp_sock', 'sock_common']);
+
 /** reg_not_null: pointers known not to be NULL (trusted BTF pointers, not RCU or untrusted ones; not ctx, stack or packet). */
 function regNotNull(r: Reg): boolean {
   if (!isPtr(r) || mayBeNull(r)) return false;
-  if (r.type === 'map_value' || r.type === 'ringbuf_mem' || r.type === 'mem' || r.type === 'rdonly_mem') return true;
+  if (NOT_NULL.has(r.type)) return true;
   const b = btfPtr(r.type);
   return b !== undefined && (!!r.refObjId || b.flag === 'trusted_' || r.memSize !== undefined);
 }
