@@ -27,7 +27,7 @@ function siteLinks(md: { core: { ruler: { push(name: string, fn: (state: { token
   });
 }
 
-const packages = ['isa', 'btf', 'elf', 'liveness', 'verifier', 'vm', 'jit-x86', 'jit-arm64', 'kernel'];
+const packages = ['isa', 'btf', 'elf', 'liveness', 'verifier', 'vm', 'jit-x86', 'jit-arm64', 'jit-wasm', 'kernel'];
 
 export default defineConfig({
   title: '@bpf',

@@ -7,6 +7,7 @@ import { computeLiveness, formatLiveRegs } from '@bpf/liveness';
 import { verify } from '@bpf/verifier';
 import { formatX86, jitX86 } from '@bpf/jit-x86';
 import { formatArm64, jitArm64 } from '@bpf/jit-arm64';
+import { jitWasm, loadWasm, runWasm } from '@bpf/jit-wasm';
 
 export interface StageError {
   readonly message: string;
@@ -71,4 +72,26 @@ export function analyse(text: string, type: ProgType = 'socket_filter'): Playgro
   const x86 = guard(() => formatX86(jitX86(program).listing).join('\n'));
   const arm64 = guard(() => formatArm64(jitArm64(program).listing).join('\n'));
   return { program, disasm, verifier, liveness, x86, arm64 };
+}
+
+/**
+ * Run the program compiled to WebAssembly (memory-checked, @bpf/vm's results) on 64 zero bytes
+ * (r1 points at them, r2 holds their length). Asynchronous: the browser compiles the module off
+ * its main thread.
+ */
+export async function runProgram(program: Program): Promise<string> {
+  try {
+    const jit = jitWasm(program);
+    await loadWasm(jit);
+    const r = runWasm(jit, { mem: new Uint8Array(64), budget: 1_000_000 });
+    const changed = Array.from(r.mem, (b) => b.toString(16).padStart(2, '0')).join(' ');
+    return [
+      `r0 = 0x${r.r0.toString(16)} (${BigInt.asIntN(64, r.r0)})`,
+      `${r.insns} instructions executed (WebAssembly, ${jit.bytes.length}-byte module, compiled in ${jit.compileMs.toFixed(2)} ms)`,
+      ...(r.mem.some((b) => b !== 0) ? [`memory after: ${changed}`] : []),
+      ...r.printk.map((l) => `trace_printk: ${l}`),
+    ].join('\n');
+  } catch (e) {
+    return `error: ${(e as Error).message}`;
+  }
 }

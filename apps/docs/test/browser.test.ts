@@ -136,4 +136,10 @@ describe.skipIf(skipWithout('chromium'))('docs site in Chromium', () => {
     await page.locator('[data-testid=tab-liveness]').click();
     await expect.poll(() => page.locator('[data-testid=pane-liveness]').textContent()).toContain('Live regs before insn:');
   });
+
+  it('runs the program compiled to WebAssembly, with the interpreter\'s result', async () => {
+    await page.locator('[data-testid=tab-run]').click();
+    await expect.poll(() => page.locator('[data-testid=pane-run]').textContent(), { timeout: 10_000 }).toMatch(/^r0 = 0x4e \(78\)\n34 instructions executed \(WebAssembly/);
+    await page.screenshot({ path: join(shots, 'playground-run.png') });
+  });
 });

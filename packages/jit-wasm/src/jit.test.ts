@@ -1,6 +1,8 @@
 import { assemble, decode, type MapDef, type ProgType, type Program } from '@bpf/isa';
 import { randomProgram } from '@bpf/reliability';
-import { conformanceTailCalls, corpusSource, kernelCorpus, loadConformance, type ConformanceCase } from '@bpf/testkit';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { conformanceTailCalls, corpusSource, kernelCorpus, loadConformance, repoRoot, type ConformanceCase } from '@bpf/testkit';
 import { verify } from '@bpf/verifier';
 import { run, VmError, type RunOptions, type RunResult } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
@@ -47,6 +49,24 @@ describe('the conformance suite (fixtures/conformance): the same r0, memory, err
       expect(n).toBeGreaterThanOrEqual(checks ? 40 : 34);
     });
   }
+});
+
+describe('stack arguments (apps/docs/stack-args.md)', () => {
+  it('the 12-argument BPF-to-BPF call (78) and kfunc call (650) of examples/, verified, with checks on and off', () => {
+    for (const [file, want] of [['call12.s', 78n], ['kfunc12.s', 650n]] as const) {
+      const p = assemble(readFileSync(join(repoRoot, 'examples', file), 'utf8'));
+      const v = verify(p, { logLevel: 0 });
+      expect(v.accepted, file).toBe(true);
+      expect(run(p).r0).toBe(want);
+      for (const checks of [true, false]) expect(outcome(() => runWasm(jitWasm(v.program!, { checks })))).toBe(outcome(() => run(p)));
+    }
+  });
+
+  it('a stack argument the caller did not store: STACK_ARG_UNINIT, as @bpf/vm', () => {
+    const p = assemble('.func f(u64 a, u64 b, u64 c, u64 d, u64 e, u64 f, u64 g) u64\n*(u64 *)(r11 - 8) = 6\ncall f\nexit\nf:\nr0 = *(u64 *)(r11 + 16)\nexit');
+    expect(outcome(() => runWasm(p))).toBe(outcome(() => run(p)));
+    expect(outcome(() => runWasm(p))).toMatch(/^VmError STACK_ARG_UNINIT/);
+  });
 });
 
 describe('control flow', () => {

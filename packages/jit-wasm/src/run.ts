@@ -64,7 +64,7 @@ interface RunState {
   readonly opts: WasmRunOptions;
   readonly maps: readonly VmMap[];
   readonly pctx: PacketContext | undefined;
-  readonly memBytes: Uint8Array;
+  readonly memBytes: Uint8Array;  // the caller's (ld_abs reads the copy at memStart)
   /** Linear address of the `mem` buffer (raw-memory convention). */
   readonly memStart?: number;
   tailCalls: number;
@@ -270,7 +270,9 @@ export function runWasm(program: WasmJitResult | Program, opts: WasmRunOptions &
   const rt = runtime();
   const space = new WasmSpace(rt.memory);
   space.mapStacks();
-  const memBytes = opts.mem ? Uint8Array.from(opts.mem) : new Uint8Array(0);
+  // the caller's bytes go straight into linear memory; the result's `mem` is copied out at the end
+  const memIn = opts.mem ?? new Uint8Array(0);
+  let memBytes = memIn;
   const maps = (opts.maps ?? prog.maps ?? []).map((d) => new VmMap(d, space));
   const byHandle = new Map(maps.map((m) => [m.handle, m]));
   for (const m of maps) (opts.progArrays?.[m.def.name] ?? []).forEach((target, slot) => m.progs.set(slot, target));
@@ -286,9 +288,9 @@ export function runWasm(program: WasmJitResult | Program, opts: WasmRunOptions &
     r1 = pctx.r1;
   } else if (opts.ctx) r1 = space.own('ctx', opts.ctx, { writable: opts.ctxWritable ?? false, name: 'ctx' });
   else {
-    r1 = space.own('mem', memBytes, { name: 'mem' });
+    r1 = space.own('mem', memIn, { name: 'mem' });
     memStart = Number(r1 & M32) - 0x8000_0000;
-    r2 = BigInt(memBytes.length);
+    r2 = BigInt(memIn.length);
   }
   const host: HostContext & { insn: number } = { mem: space, insn: 0, printk, mapOf: (p) => byHandle.get(p) };
   const st: RunState = { space, host, opts, maps, pctx, memBytes, tailCalls: 0, prepared: new Set(), ...(memStart !== undefined ? { memStart } : {}) };
@@ -314,7 +316,7 @@ export function runWasm(program: WasmJitResult | Program, opts: WasmRunOptions &
   const insns = Number(rt.count.value);
   if (insns > budget) throw new VmError('BUDGET', `instruction budget of ${budget} exhausted`, prog.insns.length - 1);
   // the caller's buffer, and the owners' bytes (packet, map values) as the program left them
-  if (memStart !== undefined) memBytes.set(space.bytes().subarray(memStart, memStart + memBytes.length));
+  memBytes = memStart !== undefined ? space.bytes().slice(memStart, memStart + memIn.length) : memIn.slice();
   space.enterHost();
   return { r0, insns, mem: memBytes, printk, maps, ...(pctx ? { packet: pctx.output() } : {}) };
 }

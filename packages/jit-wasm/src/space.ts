@@ -31,12 +31,13 @@ interface WRegion {
 
 const OFFSET_MASK = 0xffffffffn;
 /** The highest region id a run has used in each memory: what the next run clears. */
-const usedEntries = new WeakMap<LinearMemory, number>();
+const usedEntries = new WeakMap<LinearMemory, { used: number }>();
 
 export class WasmSpace extends AddressSpace {
   private readonly wregions: WRegion[] = [];
   private top = HEAP;
   private inHost = false;
+  private readonly used: { used: number };
   private u8: Uint8Array;
   private dv: DataView;
 
@@ -45,22 +46,20 @@ export class WasmSpace extends AddressSpace {
     this.u8 = new Uint8Array(memory.buffer);
     this.dv = new DataView(memory.buffer);
     // a previous run's table entries (ids past the stacks)
-    const used = usedEntries.get(memory) ?? 0;
-    this.u8.fill(0, TABLE, TABLE + ENTRY * Math.min(used + 1, MAX_REGIONS));
-    usedEntries.set(memory, 0);
+    let used = usedEntries.get(memory);
+    if (used === undefined) usedEntries.set(memory, (used = { used: 0 }));
+    this.u8.fill(0, TABLE, TABLE + ENTRY * Math.min(used.used + 1, MAX_REGIONS));
+    used.used = 0;
+    this.used = used;
   }
 
   /** Current views of linear memory (a grow replaces the buffer). */
   bytes(): Uint8Array {
-    if (this.u8.buffer !== this.memory.buffer) {
-      this.u8 = new Uint8Array(this.memory.buffer);
-      this.dv = new DataView(this.memory.buffer);
-    }
+    // only alloc() grows the memory during a run, and it refreshes the views
     return this.u8;
   }
 
   view(): DataView {
-    this.bytes();
     return this.dv;
   }
 
@@ -88,15 +87,19 @@ export class WasmSpace extends AddressSpace {
   private alloc(length: number): number {
     const start = this.top;
     this.top = (start + length + 7) & ~7;
-    const need = this.top - this.memory.buffer.byteLength;
-    if (need > 0) this.memory.grow(Math.ceil(need / PAGE));
+    const need = this.top - this.u8.length;
+    if (need > 0) {
+      this.memory.grow(Math.ceil(need / PAGE));
+      this.u8 = new Uint8Array(this.memory.buffer);
+      this.dv = new DataView(this.memory.buffer);
+    }
     return start;
   }
 
   private add(r: WRegion): bigint {
     if (r.id >= MAX_REGIONS) throw new VmError('BAD_POINTER', `more than ${MAX_REGIONS - 1} memory regions`, 0);
     this.wregions[r.id - 1] = r;
-    usedEntries.set(this.memory, Math.max(usedEntries.get(this.memory) ?? 0, r.id));
+    if (r.id > this.used.used) this.used.used = r.id;
     const v = this.view();
     const e = TABLE + r.id * ENTRY;
     v.setUint32(e, r.start, true);
