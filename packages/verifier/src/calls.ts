@@ -77,7 +77,7 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   if (h.mightSleep && !env.load.sleepable) env.reject(pc, 'helper call might sleep in a non-sleepable prog');
   if (h.mightSleep && st.rcuLock) env.reject(pc, `sleepable helper ${fn} in rcu_read_lock region`);
   if (i.imm === 12) env.tailCallReached = true;
-  const meta: ArgMeta = {};
+  const meta: ArgMeta = { pktAccess: h.pktAccess };
   const hooks = {
     mapKey: (s: State, r: Reg, regno: number, size: number, m: ArgMeta): void => {
       if (i.imm !== 1 || (m.map!.type !== 'array' && m.map!.type !== 'percpu_array')) return;
@@ -86,10 +86,10 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     },
   };
   h.args.forEach((t, k) => checkHelperArg(env, st, f, t, k + 1, pc, meta, h.args, hooks));
-  if (meta.map) {
-    const err = mapHelperError(meta.map.type, i.imm, name!, env.type);
-    if (err) env.reject(pc, ...err);
-  }
+  // record_func_map: a map programs may only read (BPF_F_RDONLY_PROG) takes no writes
+  if (meta.map && ((meta.map.flags ?? 0) & BPF_F_RDONLY_PROG) !== 0 && MAP_WRITERS.has(i.imm)) env.reject(pc, 'write into map forbidden');
+  // record_func_key: a tail call's map must be a program array (the kernel's message has no newline)
+  if (i.imm === 12 && meta.map?.type !== 'prog_array') env.reject(pc, 'expected prog array map for tail call');
   // check_get_func_ip: only trampoline-attached tracing programs and kprobes know their address
   if (i.imm === 173) getFuncIpCheck(env, pc, fn, attach);
   // record_func_key: a constant index within the prog array is relied upon (its precision is tracked)
@@ -114,9 +114,18 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   if (PKT_CHANGING.has(i.imm)) clearPacketPointers(st);
   clearCallerSaved(env, f);
   f.regs[0] = helperReturn(env, st, h, meta, pc);
+  // check_map_func_compatibility comes after the return value in 6.18
+  if (meta.map) {
+    const err = mapHelperError(meta.map.type, i.imm, name!, env.type);
+    if (err) env.reject(pc, ...err);
+  }
   st.pc = pc + 1;
   return st;
 }
+
+const BPF_F_RDONLY_PROG = 0x80;
+/** bpf_map_delete_elem, _update_elem, _push_elem, _pop_elem. */
+const MAP_WRITERS: ReadonlySet<number> = new Set([2, 3, 87, 88]);
 
 /** check_get_func_ip. */
 function getFuncIpCheck(env: CallEnv, pc: number, fn: string, attach: string | undefined): void {
@@ -146,6 +155,29 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
   env.push(cb);
 }
 
+const pktChanging = new WeakMap<object, Map<number, boolean>>();
+/** subprog_info.changes_pkt_data: the subprogram, or one it calls, calls a helper that moves the packet. */
+function subprogChangesPktData(env: CallEnv, sub: number): boolean {
+  let memo = pktChanging.get(env.insns);
+  if (!memo) pktChanging.set(env.insns, (memo = new Map<number, boolean>()));
+  const known = memo.get(sub);
+  if (known !== undefined) return known;
+  memo.set(sub, false); // a recursive call adds nothing
+  const { start, end } = env.subprogs[sub]!;
+  let changes = false;
+  for (let pc = start; pc < end && !changes; pc++) {
+    const x = env.insns[pc]!;
+    if (x.code !== 0x85) continue;
+    if (x.src === 0) changes = PKT_CHANGING.has(x.imm);
+    else if (x.src === 1) {
+      const callee = env.subprogs.findIndex((s) => s.start === pc + x.imm + 1);
+      changes = callee >= 0 && subprogChangesPktData(env, callee);
+    }
+  }
+  memo.set(sub, changes);
+  return changes;
+}
+
 /** Outgoing slots a callee with `n` arguments needs, checked and recorded (stack-args §4.3). */
 function passStackArgs(env: CallEnv, f: Frame, n: number, pc: number): (Reg | undefined)[] {
   const need = Math.max(0, n - MAX_BPF_FUNC_REG_ARGS);
@@ -162,6 +194,9 @@ export function subprogCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numb
   if (isGlobal(env, sub)) {
     // checked against its prototype, verified on its own later; all global functions return a scalar
     globalCall(env, st, f, pc, sub);
+    // a global function that may move the packet (it calls such a helper, or a function that
+    // does) leaves the caller's packet pointers unusable, as the helper itself would
+    if (subprogChangesPktData(env, sub)) clearPacketPointers(st);
     clearCallerSaved(env, f);
     f.regs[0] = UNKNOWN;
     st.pc = pc + 1;

@@ -8,7 +8,7 @@
 import type { Env } from './env.js';
 import type { ArgType } from './helpers.js';
 import { helperMem, isNull } from './callargs.js';
-import { memRegion } from './mem.js';
+import { memRegion, ptrAlignment } from './mem.js';
 import { btfPtr } from './nullable.js';
 import { regTypeStr } from './print.js';
 import type { Frame, Reg, State } from './state.js';
@@ -26,6 +26,25 @@ export interface ArgMeta {
   subprog?: number;
   /** Reference held by an argument (a socket passed to bpf_sk_fullsock keeps it in R0). */
   refObjId?: number;
+  /** The prototype's pkt_access: packet pointers may be passed (where the program type reads packets). */
+  pktAccess?: boolean;
+}
+
+/** may_access_direct_pkt_data for a helper's read: program types that read packets, through a pkt_access helper. */
+const PKT_READ_HELPER: ReadonlySet<string> = new Set(['lwt_in', 'lwt_out', 'lwt_seg6local', 'sk_reuseport', 'flow_dissector', 'cgroup_skb', 'sched_cls', 'sched_act', 'xdp', 'lwt_xmit', 'sk_skb', 'sk_msg']);
+
+/**
+ * resolve_map_arg_type: a sockmap or sockhash value is a socket; a bloom filter's peek reads
+ * the value it is given.
+ */
+function resolveMapArg(env: Env, pc: number, a: ArgType, map: MapDef | undefined): ArgType {
+  if (a.base !== 'map_value' || !map) return a;
+  if (map.type === 'sockmap' || map.type === 'sockhash') {
+    if (a.maybeNull || a.uninit || a.write || a.rdonly) env.reject(pc, 'invalid arg_type for sockmap/sockhash');
+    return { ...a, base: 'btf_id_sock_common' };
+  }
+  if (map.type === 'bloom_filter' && a.uninit) return { ...a, uninit: false, write: false };
+  return a;
 }
 
 const MEM = ['fp', 'pkt', 'pkt_meta', 'map_key', 'map_value', 'mem', 'ringbuf_mem', 'buf', 'trusted_ptr_'];
@@ -83,9 +102,12 @@ export interface ArgHooks {
 }
 
 /** check_func_arg for argument `regno` (1..5) of type `a`; `next` is the following argument's type. */
-export function checkHelperArg(env: Env, st: State, f: Frame, a: ArgType, regno: number, pc: number, meta: ArgMeta, args: readonly ArgType[], hooks: ArgHooks): void {
+export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regno: number, pc: number, meta: ArgMeta, args: readonly ArgType[], hooks: ArgHooks): void {
   const r = env.readReg(f, regno, pc);
-  if (a.base === 'anything') return;
+  if (arg.base === 'anything') return;
+  if ((r.type === 'pkt' || r.type === 'pkt_meta') && !(env.type === 'cgroup_sockopt' || (PKT_READ_HELPER.has(env.type) && meta.pktAccess === true)))
+    env.reject(pc, 'helper access to the packet is not allowed');
+  const a = resolveMapArg(env, pc, arg, meta.map);
   const list = COMPATIBLE[a.base];
   const nullOk = a.maybeNull && isNull(r);
   if (!nullOk && !compatible(r, a, list)) env.reject(pc, `R${regno} type=${regTypeStr(r)} expected=${list.join(', ')}`);
@@ -113,15 +135,13 @@ export function checkHelperArg(env: Env, st: State, f: Frame, a: ArgType, regno:
     case 'map_value':
       if (nullOk) return;
       if (!meta.map) env.reject(pc, 'invalid map_ptr to access map->value');
-      helperMem(env, st, pc, regno, r, meta.map.valueSize, a.uninit, false);
+      helperMem(env, st, pc, regno, r, meta.map.valueSize, a.write, false);
       return;
     case 'mem':
       if (a.fixedSize !== undefined && !nullOk) {
-        helperMem(env, st, pc, regno, r, a.fixedSize, a.uninit, false);
-        if (a.aligned && r.type === 'fp' && tnumIsConst(r.var)) {
-          const off = r.off + Number(BigInt.asIntN(64, r.var.value));
-          if (off % a.fixedSize !== 0) env.reject(pc, `misaligned stack access off ${off}+0+0 size ${a.fixedSize}`);
-        }
+        helperMem(env, st, pc, regno, r, a.fixedSize, a.write, false);
+        // MEM_ALIGNED: check_ptr_alignment, strictly, of the whole object
+        if (a.aligned) ptrAlignment(env, pc, r, 0, a.fixedSize, true);
       }
       return;
     case 'size':
@@ -131,7 +151,7 @@ export function checkHelperArg(env: Env, st: State, f: Frame, a: ArgType, regno:
       if (r.umin === 0n && !zeroOk) env.reject(pc, `R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`);
       if (r.umax >= BPF_MAX_VAR_SIZ) env.reject(pc, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
       const memReg = f.regs[regno - 1]!;
-      helperMem(env, st, pc, regno - 1, memReg, Number(r.umax), args[regno - 2]?.uninit ?? false, zeroOk);
+      helperMem(env, st, pc, regno - 1, memReg, Number(r.umax), args[regno - 2]?.write ?? false, zeroOk);
       env.precise(regno);
       return;
     }

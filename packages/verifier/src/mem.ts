@@ -9,6 +9,7 @@ import { PROG_FLAGS } from './loadflags.js';
 import { kernelStructRead, tracingCtxArg } from './btfmem.js';
 import { btfPtr } from './nullable.js';
 import { regTypeStr } from './print.js';
+import { sockAccess } from './sockmem.js';
 import { coerceToSize, coerceToSizeSx } from './scalar.js';
 import { known, S64_MIN, SlotType, STACK_SIZE, UNKNOWN, pointer, type Frame, type Reg, type RegType, type State } from './state.js';
 import { fls64, tnumAdd, tnumConst, tnumIsConst, tnumStr, type Tnum } from './tnum.js';
@@ -281,7 +282,7 @@ const ALIGN_DESC: Partial<Record<RegType, string>> = { fp: 'stack ', map_value: 
  * stack always, others under BPF_F_STRICT_ALIGNMENT (the kernel of an architecture with efficient
  * unaligned access, as x86-64 and arm64; BPF_F_ANY_ALIGNMENT turns it off) or for atomics.
  */
-function ptrAlignment(env: Env, pc: number, r: Reg, insnOff: number, size: number, strictOnce: boolean): void {
+export function ptrAlignment(env: Env, pc: number, r: Reg, insnOff: number, size: number, strictOnce: boolean): void {
   let strict = ((env.progFlags & PROG_FLAGS.strict_alignment) !== 0 && (env.progFlags & PROG_FLAGS.any_alignment) === 0) || strictOnce;
   if (r.type === 'fp') strict = true;
   if (!strict || size === 1) return;
@@ -314,6 +315,10 @@ function ctxRead(ptr: CtxPtr | undefined): Reg {
   }
 }
 
+/** Context fields holding a socket (`skb->sk`, `ctx->sk`): nullable ones get an id for their null check. */
+const SOCK_CTX_PTRS: ReadonlySet<string> = new Set(['sock', 'sock_or_null', 'sock_common_or_null']);
+const sockCtxRead = (env: Env, ptr: CtxPtr): Reg => (ptr === 'sock' ? pointer('sock') : pointer(ptr as RegType, { id: env.nextId() }));
+
 /** Whether the program type may write packet data directly (may_access_direct_pkt_data). */
 const PKT_WRITE = new Set(['sched_cls', 'sched_act', 'xdp', 'lwt_xmit', 'sk_skb', 'sk_msg']);
 
@@ -342,12 +347,17 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       ptrOffOk(env, pc, r, regno, false);
       const res = ctxAccess(env.type, off, size, { write: a.write, ldsx: a.signed === true, attach: env.attach });
       if (!res.ok) env.reject(pc, `invalid bpf_context access off=${off} size=${size}`);
-      if (!a.write) out = ctxRead(res.ptr);
+      if (!a.write) out = res.ptr !== undefined && SOCK_CTX_PTRS.has(res.ptr) ? sockCtxRead(env, res.ptr) : ctxRead(res.ptr);
       if (out) out = tracingCtxArg(env, off) ?? out;
       break;
     }
     case 'fp':
       out = stackAccess(env, st, f, r, regno, off, size, a, pc);
+      break;
+    case 'sock':
+    case 'sock_common':
+    case 'tcp_sock':
+      out = sockAccess(env, pc, r, regno, off, size, a.write);
       break;
     case 'pkt':
     case 'pkt_meta':
