@@ -74,6 +74,12 @@ minutes) and writes this table and \`bench/results.json\`. Each row is our figur
 reference's, measured in the same run on the same inputs; where a reference is missing the row
 says so.
 
+The \`oneshot\` rows (\`bench/oneshot.mjs\`) time whole processes as build scripts run them:
+the shipped \`bpf\` command (after one first run, which makes its code cache) beside the C tool
+doing the same job, in alternating pairs, median wall times, the ratio the median of the
+per-pair ratios, each side's CPU time in the note (on a busy machine it moves less than wall
+time); Node's children run without \`NODE_EXTRA_CA_CERTS\` / \`NODE_OPTIONS\`.
+
 Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; Linux ${machine.kernel}; LLVM ${machine.llvm}; ${machine.bpftool}; ${machine.date}${quick ? ' (quick mode)' : ''}.
 
 ${table.join('\n')}

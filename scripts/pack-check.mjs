@@ -144,6 +144,11 @@ for (const name of targets) {
       writeFileSync(join(proj, 'same-console.mjs'), SAME_CONSOLE);
       writeFileSync(join(proj, 'example.mjs'), `import './same-console.mjs';\n${example}`);
       const nodeOut = sh(process.execPath, ['example.mjs'], proj);
+      // a package's commands run from the install alone (the bundles and what they load are in it)
+      for (const bin of Object.keys(typeof pkgs.get(name).json.bin === 'string' ? { [name.split('/').pop()]: 1 } : (pkgs.get(name).json.bin ?? {}))) {
+        for (const args of [['--version'], ['--help']]) if (!sh(join(proj, 'node_modules/.bin', bin), args, proj).trim()) throw new Error(`${bin} ${args[0]} printed nothing`);
+        result.bin = `${bin} ok`;
+      }
       if (BROWSER_CLEAN.has(name) && /from '(?:node:|@bpf\/[\w-]+\/node')/.test(example)) result.browser = 'n/a (the example uses the Node entry point)';
       else if (BROWSER_CLEAN.has(name)) {
         const b = await chromiumRun(proj);
@@ -159,7 +164,7 @@ for (const name of targets) {
   }
   if (Object.values(result).some((v) => String(v).startsWith('FAIL'))) failed++;
   summary.push(result);
-  console.log(`${name.padEnd(18)} publint ${result.publint.padEnd(5)} attw ${result.attw.padEnd(5)} links ${result.links.padEnd(5)} example ${result.example.padEnd(5)}${result.browser ? ` chromium ${result.browser}` : ''}`);
+  console.log(`${name.padEnd(18)} publint ${result.publint.padEnd(5)} attw ${result.attw.padEnd(5)} links ${result.links.padEnd(5)} example ${result.example.padEnd(5)}${result.browser ? ` chromium ${result.browser}` : ''}${result.bin ? ` bin ${result.bin}` : ''}`);
 }
 await browser?.close();
 mkdirSync(join(root, 'test-results'), { recursive: true });

@@ -46,4 +46,5 @@ fi
 rm -f "$log"
 "${PNPM[@]}" exec tsc -b
 node apps/cli/scripts/copy-examples.mjs
+node apps/cli/scripts/bundle.mjs
 echo "setup: done"

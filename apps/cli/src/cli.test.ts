@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { repoRoot, skipWithout, tempDir } from '@bpf/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const bin = join(repoRoot, 'apps/cli/dist/bin.js');
+// the shipped command: the bundles of scripts/bundle.mjs (package.json "bin")
+const bin = join(repoRoot, 'apps/cli/dist/bpf/bin.cjs');
 const examples = join(repoRoot, 'examples');
 const tmp = tempDir('bpf-cli-');
 
@@ -21,6 +22,7 @@ function bpf(args: readonly string[], input?: string | Uint8Array): { code: numb
 beforeAll(() => {
   execFileSync('pnpm', ['exec', 'tsc', '-b', 'apps/cli'], { cwd: repoRoot, stdio: 'inherit' });
   execFileSync(process.execPath, [join(repoRoot, 'apps/cli/scripts/copy-examples.mjs')]);
+  execFileSync(process.execPath, [join(repoRoot, 'apps/cli/scripts/bundle.mjs')]);
 }, 300_000);
 
 describe('bpf (usage)', () => {

@@ -11,7 +11,8 @@ import { repoRoot, skipWithout, tempDir } from '@bpf/testkit';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const bin = join(repoRoot, 'apps/cli/dist/bin.js');
+// the shipped command: the bundles of scripts/bundle.mjs (package.json "bin")
+const bin = join(repoRoot, 'apps/cli/dist/bpf/bin.cjs');
 const examples = join(repoRoot, 'examples');
 const schemaDir = join(repoRoot, 'apps/cli/schemas');
 const tmp = tempDir('bpf-cli-schemas-');
@@ -57,6 +58,7 @@ function check(schema: string, args: readonly string[], codes: number | readonly
 beforeAll(() => {
   execFileSync('pnpm', ['exec', 'tsc', '-b', 'apps/cli'], { cwd: repoRoot, stdio: 'inherit' });
   execFileSync(process.execPath, [join(repoRoot, 'apps/cli/scripts/copy-examples.mjs')]);
+  execFileSync(process.execPath, [join(repoRoot, 'apps/cli/scripts/bundle.mjs')]);
 }, 300_000);
 
 describe('the schemas', () => {

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+// The shipped `bpf` command (package.json "bin"): esbuild bundles of the tsc output in dist/,
+// written to dist/bpf/:
+//  - bin.cjs: the entry, with a manifest (version, `bpf --help`, every command's --help) made
+//    here by loading the commands once, so `--version` and `--help` load nothing else;
+//  - <command>.cjs: one bundle per command group, its code and the @bpf packages it uses, loaded
+//    through V8's code cache (src/code-cache.ts). A command that uses native code or the kernel
+//    (koffi, @bpf/kernel, the JITs' `node` entry points, which find files beside themselves)
+//    keeps those packages external and is an ES module, <command>.mjs, loaded by import().
+// Run after `tsc -b` (the package's build script does). `--metafile` prints what each holds.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(pkg, 'dist');
+const out = join(dist, 'bpf');
+const EXTERNAL = ['koffi', '@bpf/kernel', '@bpf/jit-x86/node', '@bpf/jit-arm64/node'];
+const common = { bundle: true, platform: 'node', target: 'node20', write: false, logLevel: 'warning', legalComments: 'none', minifyWhitespace: true, minifySyntax: true, absWorkingDir: pkg };
+
+const { commands } = await import(pathToFileURL(join(dist, 'commands/index.js')).href);
+const { mainHelp, VERSION } = await import(pathToFileURL(join(dist, 'cli.js')).href);
+const { helpText } = await import(pathToFileURL(join(dist, 'dispatch.js')).href);
+
+mkdirSync(out, { recursive: true });
+/** Each file whole or not at all: test files build this concurrently while others run it. */
+const put = (name, text, mode = 0o644) => {
+  const tmp = join(out, `.${name}.${process.pid}`);
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, join(out, name));
+};
+const hash = (text) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+const groups = {};
+const sizes = [];
+for (const c of commands) {
+  const module = join(dist, 'commands', `${c.name}.js`);
+  // a command that lists the others (completion) imports the list, which imports it back: take
+  // the list first, as cli.ts does, so the cycle resolves in the same order
+  const first = readFileSync(module, 'utf8').includes("from './index.js'") ? `import ${JSON.stringify(join(dist, 'commands/index.js'))};\n` : '';
+  const entry = `${first}import { runCommand } from ${JSON.stringify(join(dist, 'dispatch.js'))};\nimport { ${c.name} as command } from ${JSON.stringify(module)};\nexport const run = (argv) => runCommand(command, argv);\n`;
+  const stdin = { contents: entry, resolveDir: pkg, sourcefile: `${c.name}-entry.js`, loader: 'js' };
+  // CommonJS (code cache) unless the command reaches an external package, which is ESM only
+  // (or uses import.meta, which CommonJS lacks)
+  let r = await build({ ...common, stdin, format: 'cjs', external: EXTERNAL, metafile: true, logLevel: 'silent' });
+  const esm =
+    r.warnings.some((w) => w.id === 'empty-import-meta') ||
+    Object.values(r.metafile.inputs).some((i) => i.imports.some((x) => x.external && EXTERNAL.some((e) => x.path === e || x.path.startsWith(`${e}/`))));
+  const format = esm ? 'esm' : 'cjs';
+  if (esm) r = await build({ ...common, stdin, format: 'esm', external: EXTERNAL, metafile: true, banner: { js: "import { createRequire as __bpfRequire } from 'node:module'; const require = __bpfRequire(import.meta.url);" } });
+  const text = r.outputFiles[0].text;
+  const file = `${c.name}.${format === 'cjs' ? 'cjs' : 'mjs'}`;
+  put(file, text);
+  groups[c.name] = { file, hash: hash(text), format };
+  sizes.push(`${file} ${(text.length / 1024).toFixed(0)} KiB`);
+  if (process.argv.includes('--metafile')) console.log(file, Object.keys(r.metafile.inputs).join(' '));
+}
+
+const manifest = { version: VERSION, help: mainHelp(), commands: Object.fromEntries(commands.map((c) => [c.name, { help: helpText(c) }])) };
+const bin = await build({
+  ...common,
+  entryPoints: [join(dist, 'bin-bundled.js')],
+  format: 'cjs',
+  define: { BPF_MANIFEST: JSON.stringify(manifest), BPF_GROUPS: JSON.stringify(groups) },
+  banner: { js: '#!/usr/bin/env node' },
+});
+put('bin.cjs', bin.outputFiles[0].text, 0o755);
+// the package is "type": "module"; this folder's .js would be ESM, so every file names its kind
+put('package.json', '{ "type": "commonjs" }\n');
+// code caches of bundles that are no more
+const cacheDir = join(out, '.cache');
+const live = new Set(Object.values(groups).map((g) => `${g.file}.${g.hash}.`));
+if (existsSync(cacheDir)) for (const f of readdirSync(cacheDir)) if (![...live].some((p) => f.startsWith(p))) rmSync(join(cacheDir, f), { force: true });
+console.log(`bundle: dist/bpf/bin.cjs ${(bin.outputFiles[0].text.length / 1024).toFixed(0)} KiB; ${sizes.join(', ')}`);

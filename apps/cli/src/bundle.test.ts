@@ -1,0 +1,74 @@
+/**
+ * The shipped command (dist/bpf/, scripts/bundle.mjs) against the sources and the unbundled
+ * command (dist/bin.js, `main` in cli.ts): the manifest answers --version and --help with the
+ * texts of cli.ts, each command group runs as the unbundled command does, and the V8 code cache is used, and made
+ * anew when it does not fit.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '@bpf/testkit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mainHelp, VERSION } from './cli.js';
+import { commands } from './commands/index.js';
+import { helpText } from './dispatch.js';
+
+const shipped = join(repoRoot, 'apps/cli/dist/bpf/bin.cjs');
+const unbundled = join(repoRoot, 'apps/cli/dist/bin.js');
+const cacheDir = join(repoRoot, 'apps/cli/dist/bpf/.cache');
+const examples = join(repoRoot, 'examples');
+
+function run(bin: string, args: readonly string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  execFileSync('pnpm', ['exec', 'tsc', '-b', 'apps/cli'], { cwd: repoRoot, stdio: 'inherit' });
+  execFileSync(process.execPath, [join(repoRoot, 'apps/cli/scripts/copy-examples.mjs')]);
+  execFileSync(process.execPath, [join(repoRoot, 'apps/cli/scripts/bundle.mjs')]);
+}, 300_000);
+
+describe('the shipped bpf command', () => {
+  it('answers --version, --help and CMD --help from its manifest as main() does', () => {
+    expect(run(shipped, ['--version'])).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+    expect(run(shipped, ['-V']).stdout).toBe(`${VERSION}\n`);
+    expect(run(shipped, ['--help'])).toEqual({ code: 0, stdout: mainHelp(), stderr: '' });
+    expect(run(shipped, [])).toEqual({ code: 2, stdout: mainHelp(), stderr: '' });
+    expect(run(shipped, ['frobnicate'])).toEqual({ code: 2, stdout: '', stderr: "bpf: unknown command 'frobnicate' (see 'bpf --help')\n" });
+    for (const c of commands) expect(run(shipped, [c.name, '--help']), c.name).toEqual({ code: 0, stdout: helpText(c), stderr: '' });
+    expect(run(shipped, ['btf', 'dump', '-h']).stdout).toBe(helpText(commands.find((c) => c.name === 'btf')!));
+  }, 300_000);
+  it('each command group runs as the unbundled command: output, errors and exit codes', () => {
+    for (const args of [
+      ['asm', join(examples, 'call12.s'), '--format', 'hex'],
+      ['disasm', join(examples, 'call12.s'), '--syntax', 'kernel'],
+      ['liveness', join(examples, 'call12.s'), '--json'],
+      ['verify', join(examples, 'reject-uninit.s')],
+      ['run', join(examples, 'hello.s')],
+      ['jit', join(examples, 'hello.s'), '--arch', 'arm64'],
+      ['elf', join(examples, 'hello.s')],
+      ['disasm', '--frob'],
+      ['completion'],
+    ]) {
+      const a = run(shipped, args);
+      const b = run(unbundled, args);
+      expect(a, args.join(' ')).toEqual(b);
+    }
+  }, 300_000);
+  it('keeps a V8 code cache per command group, and replaces one that does not fit', () => {
+    const hello = join(examples, 'hello.s');
+    const first = run(shipped, ['disasm', hello]);
+    expect(first.code, first.stderr).toBe(0);
+    const cache = readdirSync(cacheDir).find((f) => f.startsWith('disasm.cjs.') && f.endsWith(`.${process.version}-${process.arch}.v8cache`));
+    expect(cache).toBeDefined();
+    const path = join(cacheDir, cache!);
+    // bytes V8 must reject (its header check fails): the command still runs, and the cache is made anew
+    const junk = Buffer.alloc(4096, 0x5a);
+    writeFileSync(path, junk);
+    const again = run(shipped, ['disasm', hello]);
+    expect(again).toEqual(first);
+    expect(existsSync(path)).toBe(true);
+    expect(readFileSync(path).equals(junk)).toBe(false);
+  }, 300_000);
+});

@@ -1,0 +1,82 @@
+/**
+ * Loads a CommonJS bundle through V8's code cache (`vm.Script` cached data): the first run
+ * compiles it and, when the command is done, saves the bytecode of every function it compiled;
+ * later runs start from that bytecode instead of parsing and compiling again. Node 20 has no
+ * `module.enableCompileCache` (22.1+), so this is that cache done by hand, as
+ * v8-compile-cache does it.
+ *
+ * The cache lives beside the bundle (`.cache/`), or in the temporary directory when the package
+ * is not writable (a global install read by another user). Its name carries the bundle's
+ * content hash (from the build), the Node version and the architecture; V8 itself rejects data
+ * made by another V8 or with other flags (`cachedDataRejected`), and then it is made anew.
+ */
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+
+/** Directories to keep the cache in, best first; the temporary one only when it is ours alone. */
+function cacheDirs(file: string): string[] {
+  const dirs = [join(dirname(file), '.cache')];
+  const uid = process.getuid?.();
+  if (uid !== undefined) dirs.push(join(tmpdir(), `bpf-cli-${uid}`));
+  return dirs;
+}
+
+function ours(dir: string): boolean {
+  try {
+    const st = statSync(dir);
+    return st.isDirectory() && (process.getuid === undefined || st.uid === process.getuid());
+  } catch {
+    return false;
+  }
+}
+
+function saveCache(dirs: readonly string[], name: string, data: Buffer): void {
+  for (const dir of dirs) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!ours(dir)) continue;
+      const tmp = join(dir, `${name}.${process.pid}.tmp`);
+      writeFileSync(tmp, data);
+      renameSync(tmp, join(dir, name)); // whole or not at all, when two runs race
+      return;
+    } catch {
+      // not writable here: try the next place; without any, every run compiles (still correct)
+    }
+  }
+}
+
+/**
+ * `require(file)`, with V8's code cache. `hash` names the file's content (the build writes it
+ * into the manifest), so a rebuilt bundle never meets an old cache.
+ */
+export function requireCached(file: string, hash: string): unknown {
+  const source = readFileSync(file, 'utf8');
+  const dirs = cacheDirs(file);
+  const name = `${basename(file)}.${hash}.${process.version}-${process.arch}.v8cache`;
+  let cachedData: Buffer | undefined;
+  for (const dir of dirs) {
+    if (!ours(dir)) continue;
+    try {
+      cachedData = readFileSync(join(dir, name));
+      break;
+    } catch {
+      // none here
+    }
+  }
+  // the CommonJS wrapper on the first line, so line numbers in stack traces stay right
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: file,
+    ...(cachedData ? { cachedData } : {}),
+  });
+  if (cachedData === undefined || script.cachedDataRejected === true) {
+    // after the command has run, so the functions it compiled lazily are in the cache too
+    process.once('exit', () => saveCache(dirs, name, script.createCachedData()));
+  }
+  const module = { exports: {} as unknown };
+  const wrapper = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }, f: string, d: string) => void;
+  wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+  return module.exports;
+}
