@@ -14,6 +14,8 @@
 // median of the per-pair ratios. The CPU time of each side (user + system) is in the note: on a
 // busy machine it moves less than wall time, which includes waiting for a core. Node's children run without NODE_EXTRA_CA_CERTS / NODE_OPTIONS, which
 // make every Node process do more at start-up and are no part of the command.
+// A full run adds "way:" rows: each way to a faster start alone (the bundles against the unbundled
+// tsc output; the code cache against BPF_CODE_CACHE=0, the same bundle compiled every time).
 // Usage: node bench/oneshot.mjs [--quick] [--runs N]   (build first: pnpm build)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -128,12 +130,31 @@ if (!existsSync(bpf)) {
   };
   const noLoad = noObj ?? (!have('bpftool') ? 'bpftool is missing' : !existsSync('/sys/fs/bpf') ? 'no bpffs at /sys/fs/bpf' : process.getuid?.() !== 0 ? 'not root (bpftool prog load needs it)' : undefined);
   row('bpf verify OBJ vs bpftool prog load OBJ (kernel verdict)', ours('verify', obj), { cmd: 'bpftool', args: ['prog', 'load', obj, pin], after: unpin }, 'ours: our verifier, log level 1; bpftool: map, BTF and program loaded by the kernel, then unpinned', noLoad);
+  // each way to a faster start, measured alone on the same command (full runs only): the shipped
+  // bundles against the unbundled tsc output, and the code cache against compiling every time
+  if (!quick && !noObj) {
+    const way = (benchmark, o, r, note) => {
+      try {
+        const m = pair(o, r);
+        rows.push({ benchmark, ours: m.ours, reference: m.reference, unit: 'ms', ratio: m.ratio, note: `${note}; CPU ${m.cpu.ours.toFixed(0)} vs ${m.cpu.reference.toFixed(0)} ms; ${runs} alternating pairs`, deltaMs: m.delta, cpuMs: m.cpu, samples: m.samples });
+      } catch (e) {
+        rows.push({ benchmark, note: `FAILED: ${e.message}` });
+      }
+    };
+    const unbundled = join(root, 'apps/cli/dist/bin.js');
+    const noCache = (args) => ({ ...node([bpf, ...args]), env: { ...nodeEnv, BPF_CODE_CACHE: '0' } });
+    way('way: bundles, bpf --version (shipped vs unbundled dist/bin.js)', ours('--version'), node([unbundled, '--version']), 'reference: the same CLI as tsc wrote it, every module resolved at start');
+    way('way: bundles, bpf disasm OBJ (shipped vs unbundled dist/bin.js)', ours('disasm', obj), node([unbundled, 'disasm', obj]), 'reference: unbundled');
+    way('way: code cache, bpf verify OBJ (with vs BPF_CODE_CACHE=0)', ours('verify', obj), noCache(['verify', obj]), 'reference: the same bundle compiled at every start');
+    way('way: code cache, bpf disasm OBJ (with vs BPF_CODE_CACHE=0)', ours('disasm', obj), noCache(['disasm', obj]), 'reference: compiled at every start');
+    if (!noBtf) way('way: code cache, bpf btf dump vmlinux --format c (with vs BPF_CODE_CACHE=0)', ours('btf', 'dump', vmlinux, '--format', 'c'), noCache(['btf', 'dump', vmlinux, '--format', 'c']), 'reference: compiled at every start');
+  }
   rmSync(tmp, { recursive: true, force: true });
 }
 
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/oneshot.json'), JSON.stringify({ runs, quick, rows }, null, 2));
 const f = (v) => (typeof v === 'number' ? v.toFixed(v >= 100 ? 0 : 1) : '—');
-console.log('| one-shot | ours ms | reference ms | ratio | note |\n|---|---|---|---|---|');
+console.log('| benchmark | ours ms | reference ms | ratio | note |\n|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.benchmark} | ${f(r.ours)} | ${f(r.reference)} | ${typeof r.ratio === 'number' ? r.ratio.toFixed(2) : '—'} | ${r.note} |`);
 if (rows.some((r) => String(r.note).startsWith('FAILED'))) process.exit(1);

@@ -9,6 +9,7 @@
  * is not writable (a global install read by another user). Its name carries the bundle's
  * content hash (from the build), the Node version and the architecture; V8 itself rejects data
  * made by another V8 or with other flags (`cachedDataRejected`), and then it is made anew.
+ * `BPF_CODE_CACHE=0` in the environment turns it off.
  */
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -53,6 +54,8 @@ function saveCache(dirs: readonly string[], name: string, data: Buffer): void {
  * into the manifest), so a rebuilt bundle never meets an old cache.
  */
 export function requireCached(file: string, hash: string): unknown {
+  // BPF_CODE_CACHE=0: compile every time, as plain require() does (bench/oneshot.mjs measures both)
+  if (process.env.BPF_CODE_CACHE === '0') return createRequire(file)(file) as unknown;
   const source = readFileSync(file, 'utf8');
   const dirs = cacheDirs(file);
   const name = `${basename(file)}.${hash}.${process.version}-${process.arch}.v8cache`;
