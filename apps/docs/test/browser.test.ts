@@ -85,7 +85,8 @@ describe.skipIf(skipWithout('chromium'))('docs site in Chromium', () => {
       const link = page.locator(`a[href="/stack-args#${anchor}"]`).first();
       await link.click();
       await expect.poll(() => page.url()).toBe(`${base}/stack-args#${anchor}`);
-      await expect(page.locator(`[id="${anchor}"]`).isVisible()).resolves.toBe(true);
+      // the client router changes the URL before it renders the page: wait for the heading
+      await page.locator(`[id="${anchor}"]`).waitFor({ state: 'visible', timeout: 15_000 });
     }
   });
 
