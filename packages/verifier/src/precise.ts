@@ -365,3 +365,54 @@ export function propagatePrecision(env: PreciseEnv, old: Checkpoint, path: Path,
   }
   chain(env, path, bt);
 }
+
+/** One instruction a value depended on, found walking a path backwards (trace.ts). */
+export interface ChainLink {
+  readonly pc: number;
+  readonly frame: number;
+  readonly regs: readonly number[];
+  readonly slots: readonly number[];
+}
+
+/**
+ * The instructions the registers `regs` of the path's top frame came from: backtrack_insn's
+ * walk over the path's history and its checkpoints' histories, without marking anything
+ * precise and without logging. Stops where the walk would fall back to "everything precise".
+ */
+export function backtrackChain(env: PreciseEnv, path: Path, regs: number): ChainLink[] {
+  const quiet = Object.create(env, { trace: { value: undefined } }) as PreciseEnv;
+  const bt = new Bt();
+  bt.frame = path.frames.length - 1;
+  bt.regs[bt.frame] = regs & 0x3ff;
+  const out: ChainLink[] = [];
+  let hist: readonly HistEntry[] = path.hist;
+  let cp = path.cp;
+  let subseq = path.pc;
+  for (;;) {
+    for (let k = hist.length - 1; k >= 0; k--) {
+      const e = hist[k]!;
+      const i = env.insns[e.pc]!;
+      const frame = bt.frame;
+      const beforeRegs = bt.regs.slice();
+      const beforeSlots = bt.slots.slice();
+      const cls = i.code & 7;
+      const writes = (cls === 4 || cls === 7 || cls === 1 || i.code === 0x18) && bt.has(i.dst);
+      const call = i.code === 0x85 && bt.has(0);
+      if (backtrackInsn(quiet, e, subseq, bt) === 'fallback') return out;
+      const changed = bt.regs.some((r, f) => r !== beforeRegs[f]) || bt.slots.some((s, f) => s !== beforeSlots[f]);
+      if (changed || writes || call) {
+        const needRegs: number[] = [];
+        for (let r = 0; r < 11; r++) if (bt.has(r, frame)) needRegs.push(r);
+        const needSlots: number[] = [];
+        for (let s = 0; s < 64; s++) if (bt.hasSlot(s, frame)) needSlots.push(-(s + 1) * 8);
+        out.push({ pc: e.pc, frame: e.depth, regs: needRegs, slots: needSlots });
+      }
+      if (bt.empty()) return out;
+      subseq = e.pc;
+    }
+    if (!cp) return out;
+    subseq = cp.pc;
+    hist = cp.hist;
+    cp = cp.parent;
+  }
+}

@@ -24,6 +24,7 @@ import { formatState, type Scratch } from './print.js';
 import { markPathPrecise, markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
 import { newCheckpoint, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
 import { byteSwap, zext } from './scalar.js';
+import { Tracer, type Trace, type TraceOptions } from './trace.js';
 import { xlate } from './xlate.js';
 import { cloneState, known, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
@@ -50,6 +51,8 @@ export interface VerifyOptions {
   readonly attachType?: AttachType;
   /** BPF_F_* load flags (`PROG_FLAGS`): strict or any alignment, state-per-insn testing, sleepable. */
   readonly flags?: number;
+  /** Record a structured trace of every processed instruction in `result.trace` (trace.ts); off by default. */
+  readonly trace?: boolean | TraceOptions;
 }
 
 export interface VerifyStats {
@@ -74,6 +77,8 @@ export interface VerifyResult {
   readonly program?: VerifiedProgram;
   /** `program` as the kernel JITs it: unreached code removed, one-way branches hard-wired (xlate.ts). */
   readonly xlated?: VerifiedProgram;
+  /** Paths, states before and after each processed instruction, prunes and the why-chain (with `trace`). */
+  readonly trace?: Trace;
 }
 
 const LIMIT = 1_000_000;
@@ -145,6 +150,9 @@ class Verifier implements CallEnv, PreciseEnv {
   /** Paths pushed while the current instruction ran: they share its jump-history entry. */
   private pushedNow: Path[] = [];
   readonly trace: ((line: string) => void) | undefined;
+  private readonly tracer: Tracer | undefined;
+  /** The checkpoint the last pruned path was found equivalent to (for the tracer). */
+  private prunedBy?: Checkpoint;
 
   constructor(
     private readonly program: Program,
@@ -168,6 +176,7 @@ class Verifier implements CallEnv, PreciseEnv {
     this.trace = this.level >= 2 ? (line: string): void => this.log2(line) : undefined;
     this.load = loadInfo(program, this.progFlags & PROG_FLAGS.sleepable && opts.sleepable === undefined ? { ...opts, sleepable: true } : opts);
     this.seen = new Uint8Array(this.insns.length);
+    this.tracer = opts.trace ? new Tracer(opts.trace === true ? {} : opts.trace) : undefined;
   }
 
   // ---- PreciseEnv ----
@@ -281,6 +290,7 @@ class Verifier implements CallEnv, PreciseEnv {
     } catch (e) {
       if (!(e instanceof VerifierReject)) throw e;
       for (const l of e.lines) this.lines.push(l);
+      this.tracer?.rejected(this, e.insn, e.lines[e.lines.length - 1]!, this.cur);
       return this.result(false, { insn: e.insn, message: e.lines[e.lines.length - 1]! });
     }
     return this.result(true);
@@ -307,6 +317,7 @@ class Verifier implements CallEnv, PreciseEnv {
       stats,
       ...(accepted ? { program: { ...this.program, subprogs } as unknown as VerifiedProgram } : {}),
       ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen) as unknown as VerifiedProgram } : {}),
+      ...(this.tracer ? { trace: this.tracer.result() } : {}),
     };
   }
 
@@ -512,6 +523,7 @@ class Verifier implements CallEnv, PreciseEnv {
         // calls_callback: the callback loop converged when the state here is within one still being explored
         if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads, true)) {
           cp.hits++;
+          this.prunedBy = cp;
           // the checkpoints on this loop may not know yet all that later decisions depend on
           markPathPrecise(this, st);
           return true;
@@ -525,6 +537,7 @@ class Verifier implements CallEnv, PreciseEnv {
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads, (loop = this.scc?.incomplete(cp) ?? false))) {
         cp.hits++;
+        this.prunedBy = cp;
         if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
         propagatePrecision(
           this,
@@ -640,6 +653,7 @@ class Verifier implements CallEnv, PreciseEnv {
     while (st) {
       if (++this.processed > (this.opts.complexityLimit ?? LIMIT)) this.reject(st.pc, `BPF program is too large. Processed ${this.processed} insn`);
       if (this.prunePoints.has(st.pc) && this.visited(st)) {
+        if (this.tracer) this.tracer.pruned(st, this.prunedBy);
         if (this.level > 0) {
           if (fromPop && this.level > 1) this.lines.push('', `from ${st.prev} to ${st.pc}: safe`);
           else this.lines.push(`${st.pc}: safe`);
@@ -672,7 +686,9 @@ class Verifier implements CallEnv, PreciseEnv {
       this.linkedNote = undefined;
       this.pushedNow = [];
       const cb = this.insns[at]!.code === 0x95 && st.frames[depth]!.callbackRet !== undefined;
+      if (this.tracer) this.tracer.step(st);
       const next = this.step(st) as Path | null;
+      if (this.tracer) this.tracer.stepped(st, at, depth, next, this.pushedNow);
       const note = this.stackNote as { frame: number; slot: number } | undefined;
       const linked = this.linkedNote as LinkedReg[] | undefined;
       const entry: HistEntry = {
