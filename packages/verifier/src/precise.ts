@@ -87,8 +87,10 @@ class Bt {
   frame = 0;
   readonly regs = new Array<number>(MAX_FRAMES).fill(0);
   readonly slots = new Array<bigint>(MAX_FRAMES).fill(0n);
+  /** Outgoing stack-argument slots (bit k: `r11 - 8(k+1)`) whose stored value is needed. */
+  readonly args = new Array<number>(MAX_FRAMES).fill(0);
   empty(): boolean {
-    for (let f = 0; f <= this.frame; f++) if (this.regs[f] || this.slots[f]) return false;
+    for (let f = 0; f <= this.frame; f++) if (this.regs[f] || this.slots[f] || this.args[f]) return false;
     return true;
   }
   has(r: number, f = this.frame): boolean {
@@ -112,6 +114,7 @@ class Bt {
   reset(): void {
     this.regs.fill(0);
     this.slots.fill(0n);
+    this.args.fill(0);
   }
 }
 
@@ -161,7 +164,11 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
     case 'ldx':
       if (!bt.has(d)) break;
       bt.clear(d);
-      if (e.spi !== undefined) bt.setSlot(e.spi, e.spiFrame!);
+      // apps/docs/stack-args.md §4.9: an incoming stack argument is the caller's outgoing slot;
+      // in a function verified on its own (frame 0) it is an input, and the chain ends
+      if (s === 11) {
+        if (bt.frame > 0) bt.args[bt.frame - 1]! |= 1 << (i.off / 8 - 1);
+      } else if (e.spi !== undefined) bt.setSlot(e.spi, e.spiFrame!);
       break;
     case 'atomic':
       if (op.op === 'load_acquire') {
@@ -177,6 +184,14 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
       break;
     case 'st':
     case 'stx':
+      if (d === 11) {
+        // the caller's store of a needed stack argument: the stored register is needed (an immediate ends the chain)
+        const bit = 1 << (-i.off / 8 - 1);
+        if (!(bt.args[bt.frame]! & bit)) break;
+        bt.args[bt.frame]! &= ~bit;
+        if (op.kind === 'stx') bt.set(s);
+        break;
+      }
       if (bt.has(d)) return 'fallback';
       if (e.spi === undefined || !bt.hasSlot(e.spi, e.spiFrame!)) break;
       bt.clearSlot(e.spi, e.spiFrame!);
@@ -190,7 +205,7 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
           break;
         }
         // the first instruction of a static subprogram: what is still needed are its arguments
-        if (bt.regs[bt.frame]! & ~ARGS || bt.slots[bt.frame]) return 'fallback';
+        if (bt.regs[bt.frame]! & ~ARGS || bt.slots[bt.frame] || bt.args[bt.frame]) return 'fallback';
         if (bt.frame === 0) return 'fallback';
         for (let r = 1; r <= 5; r++)
           if (bt.has(r)) {
@@ -222,6 +237,7 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
       bt.frame++;
       bt.regs[bt.frame] = 0;
       bt.slots[bt.frame] = 0n;
+      bt.args[bt.frame] = 0;
       if (r0) bt.set(0);
       break;
     }

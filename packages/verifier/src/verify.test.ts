@@ -1,10 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assemble, decode, type Program, type ProgType } from '@bpf/isa';
-import { corpusSource, fixturesDir, kernelCorpus, type KernelCase } from '@bpf/testkit';
+import { corpusSource, fixturesDir, kernelCorpus, skipWithout, type KernelCase } from '@bpf/testkit';
 import { run } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
+import { kernelApi, kernelVerdict } from './kernel.test.helper.js';
 
 const corpus = kernelCorpus();
 const source = (c: KernelCase): Program => {
@@ -136,6 +137,47 @@ describe('stack arguments (apps/docs/stack-args.md)', () => {
   it('§4.6: stack arguments and a reachable tail call', () => {
     const text = `.map pa prog_array 4 4 1\n.func f(${ARGS(6)}) u64\nr6 = r1\n${regs}\n${stores(1)}\ncall f\nr1 = r6\nr2 = pa ll\nr3 = 0\ncall bpf_tail_call\nr0 = 0\nexit\nf:\nr0 = *(u64 *)(r11 + 8)\nexit`;
     reject(text, 'tail_call is not allowed in a program that uses stack arguments');
+  });
+});
+
+// §4.9: a value passed as argument 6 is needed in the caller once the callee's use of it
+// matters. Two paths reach the call with r6 in [0,7] and [0,255]; the callee indexes its stack
+// with argument 6. Passed in r1 instead, the kernel rejects the [0,255] path; passed through
+// r11 it must be rejected the same way (precision follows the load to the caller's store), or
+// pruning at the join would accept a write past the stack.
+const twoWidths = (viaR11: boolean): string => {
+  const pad = Array.from({ length: 8 }, () => 'r9 = 1').join('\n');
+  const head = viaR11 ? `.func f(${ARGS(6)}) u64` : '.func f(u64 a) u64';
+  const pass = viaR11 ? 'r1 = 0\nr2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\n*(u64 *)(r11 - 8) = r6' : 'r1 = r6\nr2 = 0\nr3 = 0\nr4 = 0\nr5 = 0\nr0 = 0'; // as many insns
+  const arg = viaR11 ? 'r2 = *(u64 *)(r11 + 8)' : 'r2 = r1';
+  return `${head}\ncall 7\nr6 = r0\nr7 = r0\nr8 = 0\nif r8 > 1 goto l1\nl1:\nr8 += 1\nif r8 > 2 goto l2\nl2:\nr8 += 1\nif r8 > 3 goto l3\nl3:
+if r7 > 1000 goto wide\nr6 &= 7\n${pad}\ngoto join\nwide:\nr6 &= 255\njoin:\n${pass}\ncall f\nr0 = 0\nexit
+f:\n${arg}\nr1 = r10\nr1 += -8\nr1 += r2\n*(u8 *)(r1 + 0) = 0\nr0 = 0\nexit`;
+};
+
+describe('stack arguments: precision crosses the r11 slot (stack-args §4.9)', () => {
+  it('rejects the wide path as the register version is rejected, and logs the chain through the slot', () => {
+    const r = verify(assemble(twoWidths(true)), { logLevel: 2 });
+    expect(r.accepted).toBe(false);
+    expect(r.error?.message).toBe('invalid variable-offset write to stack R1 var_off=(0x0; 0xff) off=-8 size=1');
+    const regs = verify(assemble(twoWidths(false)), { logLevel: 1 });
+    expect(r.error?.message).toBe(regs.error?.message);
+    expect(r.stats.processedInsns).toBe(regs.stats.processedInsns);
+    const lines = r.log.split('\n');
+    const load = lines.findIndex((l) => /^mark_precise: frame1: regs=r2 stack= before \d+: \(79\) r2 = \*\(u64 \*\)\(r11 \+8\)$/.test(l));
+    expect(load).toBeGreaterThan(0);
+    expect(lines.slice(load + 1, load + 4)).toEqual([
+      expect.stringMatching(/^mark_precise: frame1: regs= stack= before \d+: \(85\) call pc\+\d+$/),
+      expect.stringMatching(/^mark_precise: frame0: regs= stack= before \d+: \(7b\) \*\(u64 \*\)\(r11 -8\) = r6$/),
+      expect.stringMatching(/^mark_precise: frame0: regs=r6 stack= before /),
+    ]);
+  });
+  it.skipIf(skipWithout('kernel') || !kernelApi)('the register version is the kernel\'s verdict', () => {
+    const k = kernelVerdict(assemble(twoWidths(false)));
+    const ours = verify(assemble(twoWidths(false)));
+    expect(k.accepted).toBe(false);
+    expect(k.error).toBe(ours.error?.message);
+    expect(Number(/processed (\d+) insns/.exec(k.log)?.[1])).toBe(ours.stats.processedInsns);
   });
 });
 
