@@ -208,6 +208,8 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
     R[10] = frames[frames.length - 1]!.fp;
     switchTo(f.retState);
     if (f.retPc !== LOOP_RET) {
+      // the callee's return consumes the slots the caller stored for it (stack-args §4.4)
+      frames[frames.length - 1]!.out.fill(undefined);
       pc = f.retPc;
       return false;
     }

@@ -53,6 +53,10 @@ describe('errors name the instruction and the address', () => {
     const p = assemble('.func f(u64 a, u64 b, u64 c, u64 d, u64 e, u64 f) u64\ncall f\nexit\nf:\nr0 = *(u64 *)(r11 + 8)\nexit');
     expect(() => run(p)).toThrow('insn 2: read of stack arg 6 that the caller did not store');
   });
+  it('a stack argument stored for an earlier call (a return consumes the slots)', () => {
+    const p = assemble('.func f(u64 a, u64 b, u64 c, u64 d, u64 e, u64 f) u64\n*(u64 *)(r11 - 8) = 6\ncall f\ncall f\nexit\nf:\nr0 = *(u64 *)(r11 + 8)\nexit');
+    expect(() => run(p)).toThrow('insn 4: read of stack arg 6 that the caller did not store');
+  });
   it('writes to a null pointer', () => {
     const p = { insns: [insn(0xb7, 1, 0, 0, 0), insn(0x7a, 1, 0, 0, 1), insn(0x95, 0, 0, 0, 0)] };
     expect(() => run(p)).toThrow(/insn 1: write to 0x0, which is not a pointer/);
