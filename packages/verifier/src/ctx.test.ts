@@ -187,3 +187,65 @@ describe.skipIf(skipWithout('kernel') || !kernel?.probe().canLoad)('return value
     expect(diffs).toEqual([]);
   });
 });
+
+/** Pointers read from context fields, then dereferenced at every offset, size and direction. */
+const POINTERS: readonly (readonly [string, ProgType, AttachType | undefined, number, boolean, number])[] = [
+  // name, type, attach, field offset, nullable, bytes of the pointee to probe
+  ['__sk_buff->sk (sock_common_or_null)', 'cgroup_skb', 'cgroup_inet_ingress', 168, true, CTX_LAYOUT.bpf_sock.size],
+  ['bpf_sock_addr->sk (sock)', 'cgroup_sock_addr', 'cgroup_inet4_connect', CTX_LAYOUT.bpf_sock_addr.fields.sk[0], false, CTX_LAYOUT.bpf_sock.size],
+  ['bpf_sk_lookup->sk (sock_or_null)', 'sk_lookup', 'sk_lookup', CTX_LAYOUT.bpf_sk_lookup.fields.sk[0], true, CTX_LAYOUT.bpf_sock.size],
+  ['bpf_sock_ops->sk (sock_or_null)', 'sock_ops', undefined, CTX_LAYOUT.bpf_sock_ops.fields.sk[0], true, CTX_LAYOUT.bpf_sock.size],
+  ['sk_reuseport_md->migrating_sk (sock_common_or_null)', 'sk_reuseport', 'sk_reuseport_select_or_migrate', CTX_LAYOUT.sk_reuseport_md.fields.migrating_sk[0], true, CTX_LAYOUT.bpf_sock.size],
+  ['__sk_buff->flow_keys (flow_keys)', 'flow_dissector', 'flow_dissector', CTX_LAYOUT.__sk_buff.fields.flow_keys[0], false, CTX_LAYOUT.bpf_flow_keys.size],
+  ['raw tracepoint buffer (tp_buffer)', 'raw_tracepoint_writable', undefined, 0, false, 16],
+];
+
+describe.skipIf(skipWithout('kernel') || !kernel?.probe().canLoad)('pointers from context fields against the running kernel', () => {
+  const k = kernel!;
+  it.each(POINTERS)('%s', (_n, type, attach, field, nullable, size) => {
+    const expectedAttachType = attach ? ATTACH_TYPES.indexOf(attach) : undefined;
+    const diffs: string[] = [];
+    const check = (what: string, body: Insn[]): void => {
+      const insns = [ins(0x79, 2, 1, field, 0), ...(nullable ? [ins(0x15, 2, 0, body.length, 0)] : []), ...body, MOV_R0_1, EXIT];
+      const r = k.loadProgram({ insns }, { type, ...(expectedAttachType !== undefined ? { expectedAttachType } : {}), logLevel: 1, logSize: 1 << 14, readInfo: false });
+      r.close();
+      const ours = verify({ insns }, { type, ...(attach ? { attachType: attach } : {}), logLevel: 0 });
+      const theirs = r.accepted ? null : (r.error ?? null);
+      if (ours.accepted !== r.accepted || (ours.error?.message ?? null) !== theirs) diffs.push(`${what}: kernel ${theirs ?? 'accept'}, ours ${ours.error?.message ?? 'accept'}`);
+    };
+    for (let off = -8; off < size + 8; off++)
+      for (const sz of [1, 2, 4, 8]) {
+        const bits = SIZE_BITS[sz]!;
+        check(`ldx off=${off} size=${sz}`, [ins(0x61 | bits, 0, 2, off, 0)]);
+        check(`stx off=${off} size=${sz}`, [ins(0xb7, 3, 0, 0, 0), ins(0x63 | bits, 2, 3, off, 0)]);
+      }
+    // arithmetic on the pointer, before and after its null check
+    check('r2 += 8', [ins(0x07, 2, 0, 0, 8), ins(0x61, 0, 2, 0, 0)]);
+    const unchecked = [ins(0x79, 2, 1, field, 0), ins(0x07, 2, 0, 0, 8), MOV_R0_1, EXIT];
+    const r = k.loadProgram({ insns: unchecked }, { type, ...(expectedAttachType !== undefined ? { expectedAttachType } : {}), logLevel: 1, logSize: 1 << 14, readInfo: false });
+    r.close();
+    const ours = verify({ insns: unchecked }, { type, ...(attach ? { attachType: attach } : {}), logLevel: 0 });
+    expect({ diffs, accepted: ours.accepted, error: ours.error?.message ?? null }).toEqual({ diffs: [], accepted: r.accepted, error: r.accepted ? null : (r.error ?? null) });
+  });
+});
+
+describe.skipIf(skipWithout('kernel') || !kernel?.probe().canLoad)('a tcp_sock from bpf_tcp_sock(skb->sk) against the running kernel', () => {
+  it('every offset, size, read and write', () => {
+    const k = kernel!;
+    const diffs: string[] = [];
+    const ingress = ATTACH_TYPES.indexOf('cgroup_inet_ingress');
+    for (let off = -8; off < CTX_LAYOUT.bpf_tcp_sock.size + 8; off++)
+      for (const sz of [1, 2, 4, 8])
+        for (const write of [false, true]) {
+          const access = write ? [ins(0xb7, 3, 0, 0, 0), ins(0x63 | SIZE_BITS[sz]!, 2, 3, off, 0)] : [ins(0x61 | SIZE_BITS[sz]!, 0, 2, off, 0)];
+          // r1 = skb->sk; if (!r1) goto out; r0 = bpf_tcp_sock(r1); if (!r0) goto out; r2 = r0; access; out: return 1
+          const insns = [ins(0x79, 1, 1, 168, 0), ins(0x15, 1, 0, 3 + access.length, 0), ins(0x85, 0, 0, 0, 96), ins(0x15, 0, 0, 1 + access.length, 0), ins(0xbf, 2, 0, 0, 0), ...access, MOV_R0_1, EXIT];
+          const r = k.loadProgram({ insns }, { type: 'cgroup_skb', expectedAttachType: ingress, logLevel: 1, logSize: 1 << 14, readInfo: false });
+          r.close();
+          const ours = verify({ insns }, { type: 'cgroup_skb', attachType: 'cgroup_inet_ingress', logLevel: 0 });
+          const theirs = r.accepted ? null : (r.error ?? null);
+          if (ours.accepted !== r.accepted || (ours.error?.message ?? null) !== theirs) diffs.push(`${write ? 'stx' : 'ldx'} off=${off} size=${sz}: kernel ${theirs ?? 'accept'}, ours ${ours.error?.message ?? 'accept'}`);
+        }
+    expect(diffs.slice(0, 20)).toEqual([]);
+  });
+});

@@ -214,6 +214,14 @@ export function sockValid(off: number, size: number): boolean {
   return size === 4;
 }
 
+const TCP = { u64: [at(field('bpf_tcp_sock', 'bytes_received')), at(field('bpf_tcp_sock', 'bytes_acked'))] };
+
+/**
+ * A u32 read of the upper half of a u64 counter passes bpf_tcp_sock_is_valid_access but has no
+ * conversion (bpf_tcp_sock_convert_ctx_access): the kernel fails the load after verifying it.
+ */
+export const tcpSockUnconvertible = (off: number): boolean => TCP.u64.includes(off - 4);
+
 /** __sock_filter_check_attach_type: which bpf_sock fields a cgroup/sock attach point sees. */
 function sockFilterAttach(off: number, q: CtxQuery): boolean {
   const a = q.attach ?? 'cgroup_inet_sock_create';

@@ -4,7 +4,8 @@
  * packets and ring buffer records, each with the kernel's checks and messages.
  */
 import type { Env } from './env.js';
-import { ctxAccess, type CtxPtr } from './ctx.js';
+import { ctxAccess, tcpSockUnconvertible, type CtxPtr } from './ctx.js';
+import { CTX_LAYOUT } from './ctxlayout.js';
 import { PROG_FLAGS } from './loadflags.js';
 import { kernelStructRead, tracingCtxArg } from './btfmem.js';
 import { btfPtr } from './nullable.js';
@@ -275,7 +276,7 @@ function stackAccess(env: Env, st: State, cur: Frame, r: Reg, regno: number, off
 const varOffStr = (t: Tnum): string => (tnumIsConst(t) ? String(BigInt.asIntN(64, t.value)) : tnumStr(t));
 
 /** check_ptr_alignment's name for each pointer type it checks. */
-const ALIGN_DESC: Partial<Record<RegType, string>> = { fp: 'stack ', map_value: 'value ', ctx: 'context ' };
+const ALIGN_DESC: Partial<Record<RegType, string>> = { fp: 'stack ', map_value: 'value ', ctx: 'context ', flow_keys: 'flow keys ', sock: 'sock ', sock_common: 'sock_common ', tcp_sock: 'tcp_sock ' };
 
 /**
  * check_ptr_alignment: packets with NET_IP_ALIGN (2) in front, other pointers as they are; the
@@ -297,7 +298,7 @@ export function ptrAlignment(env: Env, pc: number, r: Reg, insnOff: number, size
 }
 
 /** The register a context read gives: a scalar, or the field's pointer (packet pointers with an empty range). */
-function ctxRead(ptr: CtxPtr | undefined): Reg {
+function ctxRead(ptr: CtxPtr | undefined, idGen: () => number): Reg {
   switch (ptr) {
     case undefined:
       return UNKNOWN;
@@ -305,19 +306,15 @@ function ctxRead(ptr: CtxPtr | undefined): Reg {
     case 'pkt_meta':
       return pointer(ptr, { range: 0 });
     case 'pkt_end':
-    case 'trusted_ptr_sk_buff':
-    case 'trusted_ptr_nf_hook_state':
-      return pointer(ptr);
+    case 'sock_or_null':
+    case 'sock_common_or_null':
+      // a nullable pointer gets its id for the null check (check_mem_access)
+      return pointer(ptr, { id: idGen() });
     default:
-      // socket, flow-keys and tracepoint-buffer pointers are not modelled yet: a scalar, never a
-      // pointer we could not check
-      return UNKNOWN;
+      return pointer(ptr);
   }
 }
 
-/** Context fields holding a socket (`skb->sk`, `ctx->sk`): nullable ones get an id for their null check. */
-const SOCK_CTX_PTRS: ReadonlySet<string> = new Set(['sock', 'sock_or_null', 'sock_common_or_null']);
-const sockCtxRead = (env: Env, ptr: CtxPtr): Reg => (ptr === 'sock' ? pointer('sock') : pointer(ptr as RegType, { id: env.nextId() }));
 
 /** Whether the program type may write packet data directly (may_access_direct_pkt_data). */
 const PKT_WRITE = new Set(['sched_cls', 'sched_act', 'xdp', 'lwt_xmit', 'sk_skb', 'sk_msg']);
@@ -347,7 +344,7 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       ptrOffOk(env, pc, r, regno, false);
       const res = ctxAccess(env.type, off, size, { write: a.write, ldsx: a.signed === true, attach: env.attach });
       if (!res.ok) env.reject(pc, `invalid bpf_context access off=${off} size=${size}`);
-      if (!a.write) out = res.ptr !== undefined && SOCK_CTX_PTRS.has(res.ptr) ? sockCtxRead(env, res.ptr) : ctxRead(res.ptr);
+      if (!a.write) out = ctxRead(res.ptr, () => env.nextId());
       if (out) out = tracingCtxArg(env, off) ?? out;
       break;
     }
@@ -358,6 +355,16 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
     case 'sock_common':
     case 'tcp_sock':
       out = sockAccess(env, pc, r, regno, off, size, a.write);
+      if (r.type === 'tcp_sock' && tcpSockUnconvertible(off)) env.reject(pc, 'verifier bug: error during ctx access conversion (0)');
+      break;
+    case 'flow_keys':
+      if (off < 0 || off + size > CTX_LAYOUT.bpf_flow_keys.size) env.reject(pc, `invalid access to flow keys off=${off} size=${size}`);
+      out = a.write ? undefined : UNKNOWN;
+      break;
+    case 'tp_buffer':
+      if (off < 0) env.reject(pc, `R${regno} invalid tracepoint buffer access: off=${off}, size=${size}`);
+      if (!tnumIsConst(r.var) || r.var.value) env.reject(pc, `R${regno} invalid variable buffer offset: off=${off}, var_off=${tnumStr(r.var)}`);
+      out = a.write ? undefined : UNKNOWN;
       break;
     case 'pkt':
     case 'pkt_meta':

@@ -36,6 +36,10 @@ export type RegType =
   | 'tcp_sock_or_null'
   | 'sock_common'
   | 'sock_common_or_null'
+  /** A flow dissector's `struct bpf_flow_keys` (PTR_TO_FLOW_KEYS). */
+  | 'flow_keys'
+  /** A writable raw tracepoint's buffer (PTR_TO_TP_BUFFER). */
+  | 'tp_buffer'
   /** PTR_TO_BTF_ID as the kernel names it: `trusted_ptr_task_struct`, `ptr_or_null_cgroup` (nullable.ts). */
   | `${'' | 'trusted_' | 'rcu_' | 'untrusted_'}ptr_${string}`;
 
