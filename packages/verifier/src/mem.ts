@@ -305,7 +305,6 @@ function ctxRead(ptr: CtxPtr | undefined, idGen: () => number): Reg {
     case 'pkt':
     case 'pkt_meta':
       return pointer(ptr, { range: 0 });
-    case 'pkt_end':
     case 'sock_or_null':
     case 'sock_common_or_null':
       // a nullable pointer gets its id for the null check (check_mem_access)
