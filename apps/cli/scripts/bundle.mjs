@@ -68,6 +68,9 @@ const bin = await build({
 put('bin.cjs', bin.outputFiles[0].text, 0o755);
 // the package is "type": "module"; this folder's .js would be ESM, so every file names its kind
 put('package.json', '{ "type": "commonjs" }\n');
+// bundles of an earlier build that this one did not write (a command that changed format)
+const written = new Set(['bin.cjs', 'package.json', ...Object.values(groups).map((g) => g.file)]);
+for (const f of readdirSync(out)) if (!f.startsWith('.') && !written.has(f)) rmSync(join(out, f), { force: true });
 // code caches of bundles that are no more
 const cacheDir = join(out, '.cache');
 const live = new Set(Object.values(groups).map((g) => `${g.file}.${g.hash}.`));
