@@ -105,7 +105,7 @@ if (!existsSync(bpf)) {
   const tmp = mkdtempSync(join(tmpdir(), 'bpf-oneshot-'));
   const startup = (flag) => {
     const m = pair(ours(flag), node(['-e', '0']));
-    rows.push({ benchmark: `start-up: bpf ${flag} vs node -e 0`, ours: m.ours, reference: m.reference, unit: 'ms', ratio: m.ratio, note: `+${m.delta.toFixed(1)} ms over Node's own start-up (median of paired differences; target ≤ +20); CPU ${m.cpu.ours.toFixed(0)} vs ${m.cpu.reference.toFixed(0)} ms; ${runs} alternating pairs`, oneShot: true, deltaMs: m.delta, cpuMs: m.cpu, samples: m.samples });
+    rows.push({ benchmark: `start-up: bpf ${flag} vs node -e 0`, ours: m.ours, reference: m.reference, unit: 'ms', ratio: m.ratio, note: `${m.delta >= 0 ? "+" : "−"}${Math.abs(m.delta).toFixed(1)} ms over Node's own start-up (median of paired differences; target ≤ +20); CPU ${m.cpu.ours.toFixed(0)} vs ${m.cpu.reference.toFixed(0)} ms; ${runs} alternating pairs`, oneShot: true, deltaMs: m.delta, cpuMs: m.cpu, samples: m.samples });
   };
   startup('--version');
   startup('--help');
