@@ -12,6 +12,7 @@ import { ctxAccess, CTX_LAYOUT, PROG_FLAGS, verify } from './index.js';
 
 interface LoadLike {
   readonly accepted: boolean;
+  readonly stats?: { readonly processedInsns: number; readonly totalStates: number };
   readonly error?: string;
   readonly log: string;
   close(): void;
@@ -247,5 +248,17 @@ describe.skipIf(skipWithout('kernel') || !kernel?.probe().canLoad)('a tcp_sock f
           if (ours.accepted !== r.accepted || (ours.error?.message ?? null) !== theirs) diffs.push(`${write ? 'stx' : 'ldx'} off=${off} size=${sz}: kernel ${theirs ?? 'accept'}, ours ${ours.error?.message ?? 'accept'}`);
         }
     expect(diffs.slice(0, 20)).toEqual([]);
+  });
+});
+
+describe.skipIf(skipWithout('kernel') || !kernel?.probe().canLoad)('BPF_F_TEST_STATE_FREQ against the running kernel', () => {
+  it('a checkpoint at every prune point: the same processed instructions and total states', () => {
+    const p = assemble('r0 = 0\nr1 = 0\nl1:\nr0 += r1\nr1 += 1\nif r1 < 20 goto l1\nexit');
+    for (const flags of [0, PROG_FLAGS.test_state_freq]) {
+      const k = kernel!.loadProgram(p, { type: 'socket_filter', flags, logLevel: 1, logSize: 1 << 16, readInfo: false });
+      k.close();
+      const ours = verify(p, { type: 'socket_filter', flags, logLevel: 0 });
+      expect({ flags, processed: ours.stats.processedInsns, states: ours.stats.totalStates }).toEqual({ flags, processed: k.stats?.processedInsns, states: k.stats?.totalStates });
+    }
   });
 });
