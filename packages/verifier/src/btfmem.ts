@@ -4,10 +4,11 @@
  * context (pointers to structs are trusted `PTR_TO_BTF_ID`s), and reads of kernel structs
  * through such pointers (scalars, or pointers to further structs).
  */
-import { structFieldRead } from './btfproto.js';
+import { safeField, structFieldRead, type PtrField } from './btfproto.js';
 import type { Env } from './env.js';
-import { btfPtr, btfPtrType } from './nullable.js';
-import { pointer, UNKNOWN, type Reg } from './state.js';
+import { inRcuCs } from './iter.js';
+import { btfPtr, btfPtrType, type BtfPtrFlag } from './nullable.js';
+import { pointer, UNKNOWN, type Reg, type State } from './state.js';
 
 /** A tracing program's context slot at `off` when its BTF says it is a struct pointer. */
 export function tracingCtxArg(env: Env, off: number): Reg | undefined {
@@ -18,13 +19,51 @@ export function tracingCtxArg(env: Env, off: number): Reg | undefined {
   return pointer(btfPtrType(arg.type.to.name, 'trusted_'));
 }
 
+/**
+ * The modifiers of a pointer read from a kernel struct (kernel/bpf/verifier.c
+ * check_ptr_to_btf_access after btf_struct_walk): the member's type tag (`__rcu` gives MEM_RCU,
+ * `__user` MEM_USER, `__percpu` MEM_PERCPU), then the trust the walk passes on. From an
+ * untrusted pointer everything is untrusted; from a trusted or RCU pointer, the members the
+ * kernel lists in its `<struct>__safe_trusted[_or_null]` / `__safe_rcu[_or_null]` BTF types stay
+ * trusted / RCU (the `_or_null` ones nullable), an `__rcu` member inside an RCU read-side
+ * section is `rcu_ptr_or_null_`, outside one everything is untrusted. Other members inside
+ * the section: the 6.18 sources clear the trust flags (a plain `ptr_`), while the 6.18.y
+ * kernels this was measured on (6.18.44) give `untrusted_ptr_`, as here. From a plain
+ * pointer (old compat) the trust flags are dropped, `user_`/`percpu_` kept.
+ */
+function walkedPtrFlags(env: Env, st: State, r: Reg, base: { readonly flag: BtfPtrFlag; readonly orNull: boolean; readonly struct: string }, field: PtrField): { flag: BtfPtrFlag; orNull: boolean } {
+  const btf = env.load.kernelBtf!;
+  const user = field.tag === 'user' ? 'user_' : '';
+  const percpu = field.tag === 'percpu' ? 'percpu_' : '';
+  const keep = `${user}${percpu}` as BtfPtrFlag;
+  const untrusted = { flag: 'untrusted_' as BtfPtrFlag, orNull: false };
+  if (base.flag.includes('untrusted_')) return untrusted;
+  // is_trusted_reg (a reference, or PTR_TRUSTED alone) or is_rcu_reg (MEM_RCU)
+  const trusted = r.refObjId !== undefined || base.flag === 'trusted_';
+  if (!trusted && !base.flag.includes('rcu_')) return { flag: keep, orNull: false };
+  const safe = (suffix: string): boolean => safeField(btf, base.struct, suffix, field.field, field.toId);
+  const rcuTag = field.tag === 'rcu' ? 'rcu_' : '';
+  if (safe('__safe_trusted')) return { flag: `${keep}${rcuTag}trusted_` as BtfPtrFlag, orNull: false };
+  if (safe('__safe_trusted_or_null')) return { flag: `${keep}${rcuTag}trusted_` as BtfPtrFlag, orNull: true };
+  if (!inRcuCs(env, st) || base.orNull) return untrusted;
+  if (safe('__safe_rcu')) return { flag: `${keep}rcu_` as BtfPtrFlag, orNull: false };
+  if (rcuTag || safe('__safe_rcu_or_null')) return { flag: `${keep}rcu_` as BtfPtrFlag, orNull: true };
+  if (keep) return { flag: keep, orNull: false };
+  return untrusted;
+}
+
 /** A load through a pointer to a kernel struct; undefined when `r` is no such pointer. */
-export function kernelStructRead(env: Env, pc: number, r: Reg, off: number, size: number, write: boolean): Reg | undefined {
+export function kernelStructRead(env: Env, st: State, pc: number, r: Reg, regno: number, off: number, size: number, write: boolean): Reg | undefined {
   const b = btfPtr(r.type);
   const btf = env.load.kernelBtf;
   if (!b || b.orNull || r.memSize !== undefined || !btf) return undefined;
+  if (b.flag.startsWith('user_')) env.reject(pc, `R${regno} is ptr_${b.struct} access user memory: off=${off}`);
+  if (b.flag.includes('percpu_')) env.reject(pc, `R${regno} is ptr_${b.struct} access percpu memory: off=${off}`);
   if (write) env.reject(pc, 'only read is supported');
   const field = structFieldRead(btf, b.struct, off, size);
   if ('error' in field) env.reject(pc, field.error);
-  return field.kind === 'ptr' ? pointer(btfPtrType(field.to)) : UNKNOWN;
+  if (field.kind !== 'ptr') return UNKNOWN;
+  const { flag, orNull } = walkedPtrFlags(env, st, r, b, field);
+  // mark_btf_ld_reg: a pointer that may be NULL gets an id for its null check
+  return pointer(btfPtrType(field.to, flag, orNull), orNull ? { id: env.nextId() } : {});
 }

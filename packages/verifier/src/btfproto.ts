@@ -269,7 +269,44 @@ function structId(btf: Btf, name: string): number | undefined {
  * A read of `size` bytes at `off` of kernel struct `name` (btf_struct_walk): a scalar field,
  * a pointer to a struct, or why it is refused. Bit fields and unions read as scalars.
  */
-export function structFieldRead(btf: Btf, name: string, off: number, size: number): { readonly kind: 'scalar' } | { readonly kind: 'ptr'; readonly to: string } | { readonly error: string } {
+/** The BTF type tag the kernel honours on a pointer member (the first one after the PTR, btf_struct_walk). */
+export type PtrTag = 'user' | 'percpu' | 'rcu';
+
+/** A pointer member reached by a read: the struct it points to, the member's name, its type tag. */
+export interface PtrField {
+  readonly kind: 'ptr';
+  readonly to: string;
+  readonly toId: number;
+  readonly field: string;
+  readonly tag: PtrTag | undefined;
+}
+
+const PTR_TAGS: ReadonlySet<string> = new Set(['user', 'percpu', 'rcu']);
+
+/** The `__user`/`__percpu`/`__rcu` type tag right behind a pointer type (a tag with kind_flag set is an attribute, not a tag). */
+function ptrTag(btf: Btf, ptr: BtfType): PtrTag | undefined {
+  const t = typeById(btf, ptr.sizeOrType);
+  if (t?.kind !== 'TYPE_TAG' || t.kindFlag) return undefined;
+  const v = btfString(btf, t.nameOff);
+  return PTR_TAGS.has(v) ? (v as PtrTag) : undefined;
+}
+
+/**
+ * Whether the kernel lists member `field` (a pointer to type `toId`) of `struct base` as safe in
+ * the struct `<base><suffix>` it emits into its BTF (`task_struct__safe_rcu`, ...):
+ * kernel/bpf/btf.c btf_nested_type_is_trusted, by name and target type.
+ */
+export function safeField(btf: Btf, base: string, suffix: string, field: string, toId: number): boolean {
+  const id = structId(btf, base + suffix);
+  const t = id === undefined ? undefined : typeById(btf, id);
+  if (t?.kind !== 'STRUCT') return false;
+  return t.members.some((m) => {
+    const mt = typeById(btf, m.type);
+    return mt?.kind === 'PTR' && btfString(btf, m.nameOff) === field && resolveId(btf, mt.sizeOrType) === toId;
+  });
+}
+
+export function structFieldRead(btf: Btf, name: string, off: number, size: number): { readonly kind: 'scalar' } | PtrField | { readonly error: string } {
   const id = structId(btf, name);
   const t = id === undefined ? undefined : typeById(btf, id);
   if (t?.kind !== 'STRUCT') return { kind: 'scalar' };
@@ -279,7 +316,7 @@ export function structFieldRead(btf: Btf, name: string, off: number, size: numbe
   for (let depth = 0; depth < MAX_RESOLVE_DEPTH; depth++) {
     if (cur.kind !== 'STRUCT' && cur.kind !== 'UNION') return { kind: 'scalar' };
     const bitfields = cur.kindFlag;
-    const m: { readonly type: number; readonly offset: number } | undefined = cur.members.find((x) => {
+    const m: { readonly type: number; readonly offset: number; readonly nameOff: number } | undefined = cur.members.find((x) => {
       const start = (bitfields ? x.offset & 0xffffff : x.offset) / 8;
       const msize = sizeOfType(btf, typeById(btf, resolveId(btf, x.type))) ?? 0;
       return at >= Math.floor(start) && at < Math.floor(start) + Math.max(msize, 1);
@@ -289,7 +326,8 @@ export function structFieldRead(btf: Btf, name: string, off: number, size: numbe
     at -= Math.floor((bitfields ? m.offset & 0xffffff : m.offset) / 8);
     if (mt?.kind === 'PTR') {
       const to = typeById(btf, resolveId(btf, mt.sizeOrType));
-      return at === 0 && size === 8 && to?.kind === 'STRUCT' ? { kind: 'ptr', to: btfString(btf, to.nameOff) } : { kind: 'scalar' };
+      if (at !== 0 || size !== 8 || to?.kind !== 'STRUCT') return { kind: 'scalar' };
+      return { kind: 'ptr', to: btfString(btf, to.nameOff), toId: resolveId(btf, mt.sizeOrType), field: btfString(btf, m.nameOff), tag: ptrTag(btf, mt) };
     }
     if (mt?.kind === 'ARRAY') {
       const et = typeById(btf, resolveId(btf, mt.elemType));

@@ -13,7 +13,7 @@ import { helperMem, isNull, releaseReference } from './callargs.js';
 import { VerifierReject } from './env.js';
 import { CTX_STRUCT } from './global.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
-import { btfPtr, btfPtrType, mayBeNull } from './nullable.js';
+import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
 import { pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
@@ -186,6 +186,21 @@ export function btfKfuncCall(env: KfuncEnv, st: State, f: Frame, pc: number, fn:
   return { r0 };
 }
 
+/** bpf_rcu_read_unlock: every MEM_RCU pointer left in the state becomes untrusted (and no longer nullable). */
+function rcuUnlockRegs(st: State): void {
+  const untrust = (r: Reg): Reg => {
+    const b = btfPtr(r.type);
+    if (!b?.flag.includes('rcu_')) return r;
+    return { ...r, type: btfPtrType(b.struct, `${b.flag.replace('rcu_', '').replace('trusted_', '')}untrusted_` as BtfPtrFlag) };
+  };
+  for (const fr of st.frames) {
+    fr.regs.forEach((r, k) => (fr.regs[k] = untrust(r)));
+    fr.spilled.forEach((r, k) => {
+      if (r) fr.spilled[k] = untrust(r);
+    });
+  }
+}
+
 function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, meta: KfuncMeta): Reg | undefined {
   const info = KFUNCS[fn.name] ?? { flags: [] };
   if (info.types && !info.types.includes(env.type)) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
@@ -196,7 +211,10 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
   if (has(info, 'release') && meta.releaseRegno === undefined) env.reject(pc, `release kernel function ${fn.name} expects refcounted PTR_TO_BTF_ID`);
   if (st.rcuLock) {
     if (has(info, 'rcu_lock')) env.reject(pc, `nested rcu read lock (kernel function ${fn.name})`);
-    if (has(info, 'rcu_unlock')) st.rcuLock = false;
+    if (has(info, 'rcu_unlock')) {
+      st.rcuLock = false;
+      rcuUnlockRegs(st);
+    }
     else if (has(info, 'sleepable')) env.reject(pc, `kernel func ${fn.name} is sleepable within rcu_read_lock region`);
   } else if (has(info, 'rcu_lock')) st.rcuLock = true;
   else if (has(info, 'rcu_unlock')) env.reject(pc, `unmatched rcu read unlock (kernel function ${fn.name})`);

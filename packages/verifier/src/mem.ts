@@ -378,7 +378,7 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
         out = a.write ? undefined : UNKNOWN;
         break;
       }
-      out = kernelStructRead(env, pc, r, off, size, a.write);
+      out = kernelStructRead(env, st, pc, r, regno, off, size, a.write);
       if (out) break;
       env.reject(pc, `R${regno} invalid mem access '${regTypeStr(r)}'`);
   }

@@ -9,17 +9,23 @@ import type { Reg, RegType } from './state.js';
 /** A map definition with the inner map of a map-in-map (as @bpf/elf's maps carry it). */
 export type MapWithInner = MapDef & { readonly inner?: MapDef };
 
-const BTF_PTR = /^(trusted_|rcu_|untrusted_)?ptr_(or_null_)?(.+)$/;
+/**
+ * The modifiers of a PTR_TO_BTF_ID as reg_type_str prints them, in its order: MEM_USER,
+ * MEM_PERCPU, MEM_RCU, PTR_UNTRUSTED, PTR_TRUSTED (kernel/bpf/log.c).
+ */
+export type BtfPtrFlag = `${'' | 'user_' | 'percpu_'}${'' | 'rcu_'}${'' | 'untrusted_' | 'trusted_'}`;
+
+const BTF_PTR = /^((?:user_)?(?:percpu_)?(?:rcu_)?(?:untrusted_|trusted_)?)ptr_(or_null_)?(.+)$/;
 
 /** The parts of a BTF pointer type (`trusted_ptr_task_struct`), or undefined for other types. */
-export function btfPtr(t: RegType): { readonly flag: '' | 'trusted_' | 'rcu_' | 'untrusted_'; readonly orNull: boolean; readonly struct: string } | undefined {
+export function btfPtr(t: RegType): { readonly flag: BtfPtrFlag; readonly orNull: boolean; readonly struct: string } | undefined {
   const m = BTF_PTR.exec(t);
   if (!m) return undefined;
-  return { flag: (m[1] ?? '') as '' | 'trusted_' | 'rcu_' | 'untrusted_', orNull: m[2] !== undefined, struct: m[3]! };
+  return { flag: m[1] as BtfPtrFlag, orNull: m[2] !== undefined, struct: m[3]! };
 }
 
 /** The kernel's reg_type_str of a PTR_TO_BTF_ID: modifier prefix, `ptr_`, `or_null_`, the struct name. */
-export const btfPtrType = (struct: string, flag: '' | 'trusted_' | 'rcu_' | 'untrusted_' = '', orNull = false): RegType =>
+export const btfPtrType = (struct: string, flag: BtfPtrFlag = '', orNull = false): RegType =>
   `${flag}ptr_${orNull ? 'or_null_' : ''}${struct}` as RegType;
 
 const NULLABLE: ReadonlySet<string> = new Set(['map_value_or_null', 'ringbuf_mem_or_null', 'mem_or_null', 'rdonly_mem_or_null', 'sock_or_null', 'tcp_sock_or_null', 'sock_common_or_null']);

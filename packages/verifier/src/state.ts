@@ -41,7 +41,7 @@ export type RegType =
   /** A writable raw tracepoint's buffer (PTR_TO_TP_BUFFER). */
   | 'tp_buffer'
   /** PTR_TO_BTF_ID as the kernel names it: `trusted_ptr_task_struct`, `ptr_or_null_cgroup` (nullable.ts). */
-  | `${'' | 'trusted_' | 'rcu_' | 'untrusted_'}ptr_${string}`;
+  | `${'' | 'user_' | 'percpu_'}${'' | 'rcu_'}${'' | 'untrusted_' | 'trusted_'}ptr_${string}`;
 
 export interface Reg {
   readonly type: RegType;
