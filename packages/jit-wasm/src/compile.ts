@@ -695,6 +695,8 @@ class FuncEmitter {
       c.call(this.ctx.funcs[callee]!).set(this.reg[0]!);
       c.get(this.d).gset(G.depth);
       this.refreshLimit();
+      // the callee's return consumes the slots the caller stored for it (stack-args §4.4)
+      if (this.ctx.checks) c.i32(0).set(this.mask);
       return;
     }
     if (i.src === 2) {

@@ -66,6 +66,10 @@ describe('stack arguments (apps/docs/stack-args.md)', () => {
     const p = assemble('.func f(u64 a, u64 b, u64 c, u64 d, u64 e, u64 f, u64 g) u64\n*(u64 *)(r11 - 8) = 6\ncall f\nexit\nf:\nr0 = *(u64 *)(r11 + 16)\nexit');
     expect(outcome(() => runWasm(p))).toBe(outcome(() => run(p)));
     expect(outcome(() => runWasm(p))).toMatch(/^VmError STACK_ARG_UNINIT/);
+    // a second call without storing again: the first call's return consumed the slot
+    const again = assemble('.func f(u64 a, u64 b, u64 c, u64 d, u64 e, u64 f) u64\n*(u64 *)(r11 - 8) = 6\ncall f\ncall f\nexit\nf:\nr0 = *(u64 *)(r11 + 8)\nexit');
+    expect(outcome(() => runWasm(again))).toBe(outcome(() => run(again)));
+    expect(outcome(() => runWasm(again))).toMatch(/^VmError STACK_ARG_UNINIT at 4/);
   });
 });
 
