@@ -73,7 +73,6 @@ describe('parseElf on written objects', () => {
   });
 
   const bad: [string, (o: WObject) => WObject, string][] = [
-    ['static program', (o) => ({ ...o, symbols: o.symbols!.map((s) => (s.name === 'prog' ? { ...s, bind: 0 as const } : s)) }), 'BAD_PROGRAM'],
     ['call into a program section', (o) => ({ ...o, relocs: o.relocs!.map((r) => (r.symbol === 'f2' ? { ...r, symbol: 'prog' } : r)) }), 'BAD_RELOC'],
     ['relocation on a mov', (o) => ({ ...o, relocs: [{ section: 'xdp', offset: 48, type: 1, symbol: 'm' }] }), 'BAD_RELOC'],
     ['misaligned relocation', (o) => ({ ...o, relocs: [{ section: 'xdp', offset: 3, type: 1, symbol: 'm' }] }), 'BAD_RELOC'],
@@ -140,9 +139,14 @@ describe('libbpf section conventions', () => {
     expect(d?.progType).toBe(type);
     expect(d?.attachType).toBe(attach);
   });
-  it('needs the exact name or a "/" after a "+" prefix', () => {
-    expect(findSecDef('xdpfoo')).toBeUndefined();
+  it('needs the exact name or a "/" after a "+" prefix, else a libbpf 0.x prefix', () => {
+    expect(findSecDef('xdpfoo')).toMatchObject({ progType: 'xdp', pattern: 'xdp*', legacy: true });
+    expect(findSecDef('socket/3')).toMatchObject({ progType: 'socket_filter', legacy: true });
+    expect(findSecDef('classifier_egress')).toMatchObject({ progType: 'sched_cls', legacy: true });
+    expect(findSecDef('cgroup/sock1')).toMatchObject({ progType: 'cgroup_sock', attachType: 'cgroup_inet_sock_create' });
     expect(findSecDef('kprobes/x')).toBeUndefined();
+    expect(findSecDef('2/1')).toBeUndefined();
+    expect(findSecDef('from-container')).toBeUndefined();
     expect(findSecDef('kprobe')?.progType).toBe('kprobe');
     expect(findSecDef('lsm.s/x')?.sleepable).toBe(true);
     expect(findSecDef('xdp.frags')?.xdpFrags).toBe(true);

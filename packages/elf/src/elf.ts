@@ -13,6 +13,8 @@ export type ElfEndian = 'little' | 'big';
 
 /** `EM_BPF` (include/uapi/linux/elf-em.h). */
 export const EM_BPF = 247;
+/** `EM_NONE`: what LLVM before 3.9 (and some hand-made objects) left in `e_machine` of BPF objects. */
+export const EM_NONE = 0;
 
 /** Section types we name; others are kept as numbers. */
 export const SHT = {
@@ -214,7 +216,10 @@ export function parseElfFile(bytes: Uint8Array): ElfFile {
   if (bytes.length < EHDR_SIZE) throw new ElfError('TRUNCATED', `ELF header needs ${EHDR_SIZE} bytes, file has ${bytes.length}`, { byteOffset: bytes.length });
   const r = new ByteReader(bytes, endian);
   const machine = r.u16(18, 'e_machine');
-  if (machine !== EM_BPF) throw new ElfError('UNSUPPORTED', `e_machine ${machine} is not EM_BPF (${EM_BPF})`, { byteOffset: 18 });
+  // Old LLVM wrote EM_NONE; such an object is still BPF when it is relocatable (its
+  // instructions are checked as BPF when decoded). Any other machine is not ours.
+  if (machine !== EM_BPF && !(machine === EM_NONE && r.u16(16, 'e_type') === 1))
+    throw new ElfError('UNSUPPORTED', `e_machine ${machine} is not EM_BPF (${EM_BPF})`, { byteOffset: 18 });
   const shoff = r.size(40, 'e_shoff');
   const shentsize = r.u16(58, 'e_shentsize');
   let shnum = r.u16(60, 'e_shnum');

@@ -1,6 +1,6 @@
 export { ElfError } from './errors.js';
 export type { ElfErrorCode, ElfPlace } from './errors.js';
-export { EM_BPF, R_BPF, SHF, SHN, SHT, parseElfFile, relocTypeName } from './elf.js';
+export { EM_BPF, EM_NONE, R_BPF, SHF, SHN, SHT, parseElfFile, relocTypeName } from './elf.js';
 export type {
   ElfEndian,
   ElfFile,
@@ -13,12 +13,12 @@ export type {
   SymbolType,
   SymbolVisibility,
 } from './elf.js';
-export { ATTACH_TYPES, SECTION_DEFS, attachTypeNumber, findSecDef } from './sections.js';
+export { ATTACH_TYPES, LEGACY_SECTION_DEFS, SECTION_DEFS, attachTypeNumber, findSecDef } from './sections.js';
 export type { AttachType, SecDef } from './sections.js';
-export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPES, mapTypeName, mapTypeNumber } from './maps.js';
-export type { ElfMap, ElfMapKind } from './maps.js';
+export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPES, isLegacyMapsSection, mapTypeName, mapTypeNumber } from './maps.js';
+export type { ElfMap, ElfMapKind, LegacyMapFlavor } from './maps.js';
 export { parseElf } from './object.js';
-export type { ElfFunction, ElfObject, InsnReloc, InsnRelocKind } from './object.js';
+export type { ElfFunction, ElfObject, InsnReloc, InsnRelocKind, ParseOptions } from './object.js';
 export { applyCore, loadPrograms, resolveAttachTarget, resolveExterns } from './load.js';
 export type { BtfExtRecords, LoadOptions } from './load.js';
 export { alignOf, datasecVars, kconfigLayout, resolveBtfMaps } from './btfmaps.js';

@@ -22,6 +22,7 @@ import { linkPrograms } from './link.js';
 import type { ElfMap } from './maps.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG } from './maps.js';
 import type { ElfObject } from './object.js';
+import type { ParseOptions } from './object.js';
 import { parseElf } from './object.js';
 import { btfExtRecords, parseBtfTable } from './btfadapter.js';
 import { structOpsMaps } from './structops.js';
@@ -33,7 +34,7 @@ export interface BtfExtRecords {
   readonly coreRelos?: ReadonlyMap<string, readonly CoreRelo[]>;
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends ParseOptions {
   /** The object's own `.BTF`, as a type table: BTF-defined maps, kconfig externs, CO-RE. */
   readonly objectBtf?: BtfTypeTable;
   /** The object's `.BTF.ext` records. */
@@ -54,7 +55,7 @@ export interface LoadOptions {
 
 /** Parse an object and return its entry programs, linked as libbpf links them. */
 export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfProgram[] {
-  let obj: ElfObject = parseElf(bytes);
+  let obj: ElfObject = parseElf(bytes, given.legacyMaps ? { legacyMaps: given.legacyMaps } : {});
   const opts = withObjectBtf(obj, given);
   let maps: ElfMap[] = [...obj.maps];
   const kconfig = new Map<string, number>();

@@ -55,6 +55,12 @@ export interface ElfMap extends MapDef {
    * of the map or program per index, null for an empty slot.
    */
   readonly initSlots?: readonly (string | null)[];
+  /** Legacy `bpf_map_def.numa_node` (when `BPF_F_NUMA_NODE` is set). */
+  readonly numaNode?: number;
+  /** iproute2 `bpf_elf_map.id` (names the map for map-in-map). */
+  readonly id?: number;
+  /** iproute2 `bpf_elf_map.pinning` (1 = object namespace, 2 = global): where iproute2 pins the map. */
+  readonly pinning?: number;
 }
 
 /** Where global data lives: libbpf's SEC_DATA / SEC_RODATA / SEC_BSS classification. */
@@ -67,40 +73,113 @@ const BPF_MAP_DEF_SIZE = 20;
 /** Larger than any array map value the kernel accepts (KMALLOC_MAX_SIZE is far below). */
 const MAX_DATA_SECTION = 1 << 26;
 
+/** A legacy map section: `maps` (libbpf, samples/bpf, iproute2) or `maps/NAME` (PREVAIL's tests). */
+export const isLegacyMapsSection = (name: string): boolean => name === 'maps' || name.startsWith('maps/');
+
 /**
- * Legacy `struct bpf_map_def { type, key_size, value_size, max_entries, map_flags }`, one per
- * symbol in the section; each definition is section size / number of symbols bytes, of which
- * the first 20 are read (older libbpf's rule for larger, extended definitions).
+ * How the words after `struct bpf_map_def`'s five are read:
+ * - `bpf_map_def`: samples/bpf's bpf_load.c and falco (`inner_map_idx`, `numa_node`);
+ * - `bpf_elf_map`: iproute2's `struct bpf_elf_map` (`id`, `pinning`, `inner_id`, `inner_idx`);
+ * - `auto` (default): `bpf_elf_map` when a definition is 32 bytes or more (only iproute2's
+ *   has 9 words), else `bpf_map_def`. The two agree on everything but map-in-map.
  */
-export function legacyMaps(r: ByteReader, sec: ElfSection, symbols: readonly ElfSymbol[]): ElfMap[] {
-  const label = sectionLabel(sec);
-  const syms = symbols.filter((s) => s.shndx === sec.index && s.shndx !== SHN.UNDEF && s.type !== 'section' && s.name !== '');
-  if (syms.length === 0) return [];
-  const defSize = Math.floor(sec.size / syms.length);
-  if (defSize < BPF_MAP_DEF_SIZE || sec.size % syms.length !== 0)
-    throw new ElfError('BAD_MAP', `${sec.size} bytes cannot hold ${syms.length} map definitions of at least ${BPF_MAP_DEF_SIZE} bytes`, { byteOffset: sec.offset, section: label });
-  return syms
-    .slice()
-    .sort((a, b) => a.value - b.value)
-    .map((s): ElfMap => {
-      if (s.value % defSize !== 0 || s.value + BPF_MAP_DEF_SIZE > sec.size)
-        throw new ElfError('BAD_MAP', `map ${s.name} at offset ${s.value} is not a whole definition`, { byteOffset: sec.offset + Math.min(s.value, sec.size), section: label });
-      const o = sec.offset + s.value;
-      const flags = r.u32(o + 16, 'map_flags', label);
-      return {
-        kind: 'legacy',
-        name: s.name,
-        type: mapTypeName(r.u32(o, 'type', label)),
-        keySize: r.u32(o + 4, 'key_size', label),
-        valueSize: r.u32(o + 8, 'value_size', label),
-        maxEntries: r.u32(o + 12, 'max_entries', label),
-        ...(flags ? { flags } : {}),
-        section: sec.name,
-        sectionIndex: sec.index,
-        offset: s.value,
-      };
-    });
+export type LegacyMapFlavor = 'auto' | 'bpf_map_def' | 'bpf_elf_map';
+
+/** `BPF_F_NUMA_NODE`: `numa_node` is meaningful. */
+const BPF_F_NUMA_NODE = 0x4;
+const MAP_IN_MAP = new Set(['array_of_maps', 'hash_of_maps']);
+
+interface RawLegacyMap {
+  readonly sym: ElfSymbol;
+  readonly sec: ElfSection;
+  readonly words: readonly number[];
 }
+
+/**
+ * Legacy map definitions (libbpf 0.x's bpf_object__init_user_maps, iproute2's
+ * bpf_fetch_maps_end): one per named symbol in each `maps` section, each section size / number
+ * of symbols bytes long. The first five words are `struct bpf_map_def`; the words after are
+ * read as `flavor` says, and any word past those must be zero (libbpf: "has unrecognized,
+ * non-zero options").
+ */
+export function legacyMaps(r: ByteReader, secs: readonly ElfSection[], symbols: readonly ElfSymbol[], flavor: LegacyMapFlavor = 'auto'): ElfMap[] {
+  const raw: RawLegacyMap[] = [];
+  let defSizeMax = 0;
+  for (const sec of secs) {
+    const label = sectionLabel(sec);
+    const syms = symbols.filter((s) => s.shndx === sec.index && s.shndx !== SHN.UNDEF && s.type !== 'section' && s.name !== '');
+    if (syms.length === 0) continue;
+    const defSize = Math.floor(sec.size / syms.length);
+    if (defSize < BPF_MAP_DEF_SIZE || sec.size % syms.length !== 0)
+      throw new ElfError('BAD_MAP', `${sec.size} bytes cannot hold ${syms.length} map definitions of at least ${BPF_MAP_DEF_SIZE} bytes`, { byteOffset: sec.offset, section: label });
+    defSizeMax = Math.max(defSizeMax, defSize);
+    for (const sym of syms.slice().sort((a, b) => a.value - b.value)) {
+      if (sym.value % defSize !== 0 || sym.value + defSize > sec.size)
+        throw new ElfError('BAD_MAP', `map ${sym.name} at offset ${sym.value} is not a whole definition`, { byteOffset: sec.offset + Math.min(sym.value, sec.size), section: label });
+      const words: number[] = [];
+      for (let k = 0; k + 4 <= defSize; k += 4) words.push(r.u32(sec.offset + sym.value + k, 'map definition', label));
+      raw.push({ sym, sec, words });
+    }
+  }
+  const elf = flavor === 'bpf_elf_map' || (flavor === 'auto' && defSizeMax >= 32);
+  const known = elf ? 9 : 7;
+  const maps = raw.map(({ sym, sec, words }): ElfMap => {
+    const label = sectionLabel(sec);
+    const extra = words.findIndex((w, k) => k >= known && w !== 0);
+    if (extra >= 0)
+      throw new ElfError('BAD_MAP', `map ${sym.name} has unrecognized, non-zero options (word ${extra} of its definition is ${words[extra]})`, {
+        byteOffset: sec.offset + sym.value + extra * 4,
+        section: label,
+      });
+    const flags = words[4]!;
+    const numa = !elf && (flags & BPF_F_NUMA_NODE) !== 0 ? words[6] : undefined;
+    return {
+      kind: 'legacy',
+      name: sym.name,
+      type: mapTypeName(words[0]!),
+      keySize: words[1]!,
+      valueSize: words[2]!,
+      maxEntries: words[3]!,
+      ...(flags ? { flags } : {}),
+      ...(numa !== undefined ? { numaNode: numa } : {}),
+      ...(elf && words[5] ? { id: words[5] } : {}),
+      ...(elf && words[6] ? { pinning: words[6] } : {}),
+      section: sec.name,
+      sectionIndex: sec.index,
+      offset: sym.value,
+    };
+  });
+  // Map-in-map: the inner template and the initial slots.
+  return maps.map((m, k): ElfMap => {
+    if (!MAP_IN_MAP.has(m.type)) return m;
+    const { words, sec, sym } = raw[k]!;
+    const where = { byteOffset: sec.offset + sym.value + 20, section: sectionLabel(sec) };
+    if (!elf) {
+      // bpf_load.c: the inner template is the map at index inner_map_idx (definition order).
+      const idx = words[5] ?? 0;
+      const inner = maps[idx];
+      if (!inner || inner === m) throw new ElfError('BAD_MAP', `map ${m.name}: inner_map_idx ${idx} names no other map`, where);
+      // bpf_load.c's create_map_in_map passes no value size: the kernel's is a u32 fd.
+      return { ...m, valueSize: m.valueSize || 4, inner: mapDefOf(inner) };
+    }
+    // iproute2: the template is the map whose id is inner_id; every map with that id is put
+    // into the outer map at its inner_idx.
+    const innerId = words[7] ?? 0;
+    const members = maps.filter((x, j) => x.id !== undefined && x.id === innerId && innerId !== 0 && j !== k);
+    if (members.length === 0) throw new ElfError('BAD_MAP', `map ${m.name}: inner_id ${innerId} names no map`, where);
+    const slots: (string | null)[] = [];
+    for (const x of members) {
+      const slot = raw[maps.indexOf(x)]!.words[8] ?? 0;
+      if (slot < m.maxEntries && slot < 1 << 16) {
+        while (slots.length <= slot) slots.push(null);
+        slots[slot] = x.name;
+      }
+    }
+    return { ...m, valueSize: m.valueSize || 4, inner: mapDefOf(members[0]!), ...(m.type === 'array_of_maps' && slots.length ? { initSlots: slots } : {}) };
+  });
+}
+
+const mapDefOf = (m: ElfMap): MapDef => ({ name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, ...(m.flags ? { flags: m.flags } : {}) });
 
 /**
  * BTF-defined maps (`SEC(".maps")`), one per symbol. Their type, sizes and flags live in the

@@ -10,7 +10,8 @@ import type { ElfFile, ElfHeader, ElfRelocation, ElfSection, ElfSymbol } from '.
 import { ByteReader, parseElfFile, sectionLabel, SHF, SHN, SHT } from './elf.js';
 import { ElfError } from './errors.js';
 import type { ElfMap } from './maps.js';
-import { btfMapPlaceholders, dataMap, dataSectionKind, legacyMaps } from './maps.js';
+import type { LegacyMapFlavor } from './maps.js';
+import { btfMapPlaceholders, dataMap, dataSectionKind, isLegacyMapsSection, legacyMaps } from './maps.js';
 import type { SecDef } from './sections.js';
 import { findSecDef } from './sections.js';
 import { parseBtfTable } from './btfadapter.js';
@@ -29,6 +30,11 @@ export interface ElfFunction {
   readonly linkage: 'static' | 'global';
   /** The libbpf convention of the section (entry programs only). */
   readonly secDef?: SecDef;
+  /**
+   * Not an `STT_FUNC` symbol: the whole section (or, in `.text`, the code from one global
+   * symbol to the next), as old clang and `llvm-mc` objects carry no function symbols.
+   */
+  readonly synthesized?: boolean;
 }
 
 /** What an instruction relocation refers to, classified as libbpf's bpf_program__record_reloc does. */
@@ -87,8 +93,13 @@ const TEXT = '.text';
 
 const isExec = (s: ElfSection): boolean => s.type === SHT.PROGBITS && (s.flags & SHF.EXECINSTR) !== 0;
 
+export interface ParseOptions {
+  /** How legacy `maps` definitions longer than `struct bpf_map_def` are read (default `auto`). */
+  readonly legacyMaps?: LegacyMapFlavor;
+}
+
 /** Parse an object file. Throws {@link ElfError} on any malformed input. */
-export function parseElf(bytes: Uint8Array): ElfObject {
+export function parseElf(bytes: Uint8Array, opts: ParseOptions = {}): ElfObject {
   const file = parseElfFile(bytes);
   const { sections, symbols } = file;
   const r = new ByteReader(bytes, file.header.endian);
@@ -101,31 +112,7 @@ export function parseElf(bytes: Uint8Array): ElfObject {
     code.set(s.index, decode(s.data, { endian: file.header.endian, strict: false }));
   }
 
-  const programs: ElfFunction[] = [];
-  const subprograms: ElfFunction[] = [];
-  for (const sym of symbols) {
-    if (sym.type !== 'func' || sym.shndx === SHN.UNDEF || sym.shndx >= SHN.LORESERVE) continue;
-    const sec = sections[sym.shndx];
-    if (!sec) throw new ElfError('BAD_FIELD', `symbol ${sym.name} is in section ${sym.shndx}, which does not exist`, { byteOffset: symOffset(file, sym) });
-    if (!code.has(sec.index)) continue;
-    const label = sectionLabel(sec);
-    if (sym.value % 8 !== 0 || sym.size % 8 !== 0 || sym.value + sym.size > sec.size || sym.size === 0)
-      throw new ElfError('BAD_PROGRAM', `function ${sym.name} (${sym.size} bytes at ${sym.value}) is not whole instructions inside the section`, {
-        byteOffset: symOffset(file, sym),
-        section: label,
-      });
-    const linkage = sym.bind === 'local' ? 'static' : 'global';
-    const base = { name: sym.name, section: sec.name, sectionIndex: sec.index, symbolIndex: sym.index, start: sym.value / 8, end: (sym.value + sym.size) / 8, linkage } as const;
-    if (sec.name === TEXT) {
-      subprograms.push(base);
-      continue;
-    }
-    // libbpf: "sec '%s': program '%s' is static and not supported".
-    if (linkage === 'static')
-      throw new ElfError('BAD_PROGRAM', `program ${sym.name} is static; programs outside .text must be global`, { byteOffset: symOffset(file, sym), section: label });
-    const secDef = findSecDef(sec.name);
-    programs.push(secDef ? { ...base, secDef } : base);
-  }
+  const { programs, subprograms } = discoverFunctions(file, code);
   const byStart = (a: ElfFunction, b: ElfFunction): number => a.sectionIndex - b.sectionIndex || a.start - b.start;
   programs.sort(byStart);
   subprograms.sort(byStart);
@@ -139,7 +126,7 @@ export function parseElf(bytes: Uint8Array): ElfObject {
 
   // Maps, in libbpf's order: legacy, (BTF-defined later), global data.
   const maps: ElfMap[] = [];
-  for (const s of sections) if (s.name === 'maps' && s.type === SHT.PROGBITS) maps.push(...legacyMaps(r, s, symbols));
+  maps.push(...legacyMaps(r, sections.filter((s) => isLegacyMapsSection(s.name) && s.type === SHT.PROGBITS), symbols, opts.legacyMaps));
   for (const s of sections) if (s.name === '.maps') maps.push(...btfMapPlaceholders(s, symbols));
   for (const s of sections) {
     if (dataSectionKind(s.name) !== undefined && (s.type === SHT.PROGBITS || s.type === SHT.NOBITS) && (s.flags & SHF.ALLOC) !== 0 && s.size > 0)
@@ -188,6 +175,100 @@ export function parseElf(bytes: Uint8Array): ElfObject {
   };
 }
 
+/**
+ * Functions of every executable section, found as libbpf (0.x and 1.x), iproute2 and PREVAIL
+ * find them:
+ * - `STT_FUNC` symbols, each its own function (a size of 0, as `llvm-mc` leaves it without
+ *   `.size`, runs to the next function or the section end);
+ * - a section without `STT_FUNC` symbols (old clang wrote `NOTYPE` ones, or only the section
+ *   symbol) is one program from offset 0 to its end, named by the global symbol at 0, else by
+ *   the section; in `.text`, every global symbol starts a function (hand-written assembly).
+ * Entry programs are the functions outside `.text`; an object with no code outside `.text`
+ * (what `llvm-mc -filetype=obj` makes) has its `.text` functions as programs. Static
+ * programs are accepted, as libbpf 0.x, iproute2 and cilium/ebpf accept them.
+ */
+function discoverFunctions(file: ElfFile, code: ReadonlyMap<number, readonly Insn[]>): { programs: ElfFunction[]; subprograms: ElfFunction[] } {
+  const { sections, symbols } = file;
+  const bySection = new Map<number, ElfFunction[]>();
+  const add = (f: ElfFunction): void => {
+    const list = bySection.get(f.sectionIndex);
+    if (list) list.push(f);
+    else bySection.set(f.sectionIndex, [f]);
+  };
+  const funcSyms = symbols.filter((sym) => sym.type === 'func' && sym.shndx !== SHN.UNDEF && sym.shndx < SHN.LORESERVE);
+  for (const sym of funcSyms) {
+    const sec = sections[sym.shndx];
+    if (!sec) throw new ElfError('BAD_FIELD', `symbol ${sym.name} is in section ${sym.shndx}, which does not exist`, { byteOffset: symOffset(file, sym) });
+  }
+  for (const [index, insns] of code) {
+    const sec = sections[index]!;
+    const label = sectionLabel(sec);
+    const size = insns.length * 8;
+    const funcs = funcSyms.filter((sym) => sym.shndx === index).sort((a, b) => a.value - b.value);
+    if (funcs.length > 0) {
+      // llvm-mc leaves st_size 0 without a `.size` directive: the function runs to the next one.
+      const nextStart: number[] = new Array<number>(funcs.length);
+      for (let k = funcs.length - 1, next = size; k >= 0; k--) {
+        nextStart[k] = next;
+        if (k > 0 && funcs[k - 1]!.value < funcs[k]!.value) next = funcs[k]!.value;
+      }
+      funcs.forEach((sym, k) => {
+        const next = nextStart[k]!;
+        const bytes = sym.size === 0 ? next - sym.value : sym.size;
+        if (sym.value % 8 !== 0 || bytes % 8 !== 0 || sym.value + bytes > size || bytes <= 0)
+          throw new ElfError('BAD_PROGRAM', `function ${sym.name} (${sym.size} bytes at ${sym.value}) is not whole instructions inside the section`, {
+            byteOffset: symOffset(file, sym),
+            section: label,
+          });
+        add({ name: sym.name, section: sec.name, sectionIndex: index, symbolIndex: sym.index, start: sym.value / 8, end: (sym.value + bytes) / 8, linkage: sym.bind === 'local' ? 'static' : 'global' });
+      });
+      continue;
+    }
+    // No STT_FUNC: global (or weak) named symbols mark entry points; local NOTYPE ones are
+    // clang's branch labels (LBB0_3) and never start a function.
+    const inSection = symbols.filter((sym) => sym.shndx === index && sym.type !== 'section' && sym.type !== 'file' && sym.name !== '' && sym.value % 8 === 0 && sym.value < size);
+    const named = inSection.filter((sym) => sym.bind !== 'local').sort((a, b) => a.value - b.value);
+    let starts = [0];
+    if (sec.name === TEXT) {
+      // Hand-written .text: functions start at global labels and at the targets of
+      // BPF-to-BPF calls (`call helper` to a local label needs no relocation).
+      const targets = insns.flatMap((i, k) => (i.code === 0x85 && i.src === 1 && !file.relocations.some((r) => r.target === index && r.offset === k * 8) ? [(k + i.imm + 1) * 8] : []));
+      starts = [...new Set([0, ...named.map((x) => x.value), ...targets.filter((t) => t > 0 && t < size)])].sort((a, b) => a - b);
+    }
+    starts.forEach((at, k) => {
+      // libbpf 0.x names a section's program by its global symbol at 0 only; local labels
+      // name only the call targets of hand-written .text.
+      const sym = named.find((x) => x.value === at) ?? (sec.name === TEXT ? inSection.find((x) => x.value === at) : undefined);
+      add({
+        name: sym?.name ?? (at === 0 ? sec.name : `${sec.name}+0x${at.toString(16)}`),
+        section: sec.name,
+        sectionIndex: index,
+        symbolIndex: sym?.index ?? 0,
+        start: at / 8,
+        end: (starts[k + 1] ?? size) / 8,
+        linkage: sym && sym.bind !== 'local' ? 'global' : 'static',
+        synthesized: true,
+      });
+    });
+  }
+  const programs: ElfFunction[] = [];
+  const subprograms: ElfFunction[] = [];
+  const hasProgramSections = [...bySection.keys()].some((i) => sections[i]!.name !== TEXT);
+  // A .text-only object: its global functions are the programs (all of them when none is global).
+  const textOnlyGlobal = !hasProgramSections && [...bySection.values()].flat().some((f) => f.linkage === 'global');
+  for (const list of bySection.values()) {
+    for (const f of list) {
+      if (f.section === TEXT && (hasProgramSections || (textOnlyGlobal && f.linkage === 'static'))) {
+        subprograms.push(f);
+        continue;
+      }
+      const secDef = f.section === TEXT ? undefined : findSecDef(f.section);
+      programs.push(secDef ? { ...f, secDef } : f);
+    }
+  }
+  return { programs, subprograms };
+}
+
 function symOffset(file: ElfFile, sym: ElfSymbol): number | undefined {
   const symtab = file.sections.find((s) => s.type === SHT.SYMTAB);
   return symtab ? symtab.offset + sym.index * 24 : undefined;
@@ -231,7 +312,7 @@ function classifyRelocs(file: ElfFile, code: ReadonlyMap<number, readonly Insn[]
         if (target.name !== TEXT) throw fail(`address of ${name} in ${sectionLabel(target)}; subprograms must be in .text`);
         if (sym.value % 8 !== 0 || i.imm % 8 !== 0) throw fail(`address of ${name} is not at an instruction`);
         kind = 'func';
-      } else if (target.name === 'maps' || target.name === '.maps') {
+      } else if (isLegacyMapsSection(target.name) || target.name === '.maps') {
         const m = maps.find((x) => x.sectionIndex === target.index && x.offset === sym.value);
         if (!m) throw fail(`no map definition at offset ${sym.value} of ${target.name}`);
         name = m.name;

@@ -21,6 +21,8 @@ export interface SecDef {
   readonly sleepable?: boolean;
   /** Loaded with BPF_F_XDP_HAS_FRAGS. */
   readonly xdpFrags?: boolean;
+  /** Matched by libbpf 0.x's prefix rule only (`socket1`, `xdp_prog`): see {@link LEGACY_SECTION_DEFS}. */
+  readonly legacy?: boolean;
 }
 
 type Row = readonly [pattern: string, progType: ProgType, attach?: AttachType, flag?: 'sleepable' | 'frags'];
@@ -130,12 +132,74 @@ const ROWS: readonly Row[] = [
   ['netfilter', 'netfilter', 'netfilter'],
 ];
 
-export const SECTION_DEFS: readonly SecDef[] = ROWS.map(([pattern, progType, attachType, flag]) => ({
+/**
+ * Names libbpf 0.x matched by prefix (SEC_SLOPPY_PFX, and every name before 0.7), as did
+ * samples/bpf's bpf_load.c and PREVAIL: `socket1`, `xdp_prog`, `classifier_egress`,
+ * `cgroup/skb1` are programs of those types. Tried only when no exact convention matches; in
+ * this order, the first prefix wins.
+ */
+const LEGACY_PREFIX_ROWS: readonly Row[] = [
+  ['socket', 'socket_filter'],
+  ['sk_reuseport/migrate', 'sk_reuseport', 'sk_reuseport_select_or_migrate'],
+  ['sk_reuseport', 'sk_reuseport', 'sk_reuseport_select'],
+  ['kprobe/', 'kprobe'],
+  ['uprobe/', 'kprobe'],
+  ['kretprobe/', 'kprobe'],
+  ['uretprobe/', 'kprobe'],
+  ['classifier', 'sched_cls'],
+  ['action', 'sched_act'],
+  ['tracepoint/', 'tracepoint'],
+  ['tp/', 'tracepoint'],
+  ['raw_tracepoint/', 'raw_tracepoint'],
+  ['raw_tp/', 'raw_tracepoint'],
+  ['xdp_devmap/', 'xdp', 'xdp_devmap'],
+  ['xdp_cpumap/', 'xdp', 'xdp_cpumap'],
+  ['xdp', 'xdp', 'xdp'],
+  ['perf_event', 'perf_event'],
+  ['lwt_in', 'lwt_in'],
+  ['lwt_out', 'lwt_out'],
+  ['lwt_xmit', 'lwt_xmit'],
+  ['lwt_seg6local', 'lwt_seg6local'],
+  ['cgroup_skb/ingress', 'cgroup_skb', 'cgroup_inet_ingress'],
+  ['cgroup_skb/egress', 'cgroup_skb', 'cgroup_inet_egress'],
+  ['cgroup/skb', 'cgroup_skb'],
+  ['cgroup/sock_create', 'cgroup_sock', 'cgroup_inet_sock_create'],
+  ['cgroup/sock_release', 'cgroup_sock', 'cgroup_inet_sock_release'],
+  ['cgroup/sock', 'cgroup_sock', 'cgroup_inet_sock_create'],
+  ['cgroup/post_bind4', 'cgroup_sock', 'cgroup_inet4_post_bind'],
+  ['cgroup/post_bind6', 'cgroup_sock', 'cgroup_inet6_post_bind'],
+  ['cgroup/dev', 'cgroup_device', 'cgroup_device'],
+  ['sockops', 'sock_ops', 'cgroup_sock_ops'],
+  ['sk_skb/stream_parser', 'sk_skb', 'sk_skb_stream_parser'],
+  ['sk_skb/stream_verdict', 'sk_skb', 'sk_skb_stream_verdict'],
+  ['sk_skb', 'sk_skb'],
+  ['sk_msg', 'sk_msg', 'sk_msg_verdict'],
+  ['lirc_mode2', 'lirc_mode2', 'lirc_mode2'],
+  ['flow_dissector', 'flow_dissector', 'flow_dissector'],
+  ['cgroup/bind4', 'cgroup_sock_addr', 'cgroup_inet4_bind'],
+  ['cgroup/bind6', 'cgroup_sock_addr', 'cgroup_inet6_bind'],
+  ['cgroup/connect4', 'cgroup_sock_addr', 'cgroup_inet4_connect'],
+  ['cgroup/connect6', 'cgroup_sock_addr', 'cgroup_inet6_connect'],
+  ['cgroup/sendmsg4', 'cgroup_sock_addr', 'cgroup_udp4_sendmsg'],
+  ['cgroup/sendmsg6', 'cgroup_sock_addr', 'cgroup_udp6_sendmsg'],
+  ['cgroup/recvmsg4', 'cgroup_sock_addr', 'cgroup_udp4_recvmsg'],
+  ['cgroup/recvmsg6', 'cgroup_sock_addr', 'cgroup_udp6_recvmsg'],
+  ['cgroup/sysctl', 'cgroup_sysctl', 'cgroup_sysctl'],
+  ['cgroup/getsockopt', 'cgroup_sockopt', 'cgroup_getsockopt'],
+  ['cgroup/setsockopt', 'cgroup_sockopt', 'cgroup_setsockopt'],
+];
+
+const toDef = ([pattern, progType, attachType, flag]: Row): SecDef => ({
   pattern,
   progType,
   ...(attachType !== undefined ? { attachType } : {}),
   ...(flag === 'sleepable' ? { sleepable: true } : flag === 'frags' ? { xdpFrags: true } : {}),
-}));
+});
+
+/** libbpf 0.x's prefix conventions (`pattern` is the prefix followed by `*`). */
+export const LEGACY_SECTION_DEFS: readonly SecDef[] = LEGACY_PREFIX_ROWS.map((r) => ({ ...toDef(r), pattern: `${r[0]}*`, legacy: true }));
+
+export const SECTION_DEFS: readonly SecDef[] = ROWS.map(toDef);
 
 function matches(def: SecDef, name: string): boolean {
   if (!def.pattern.endsWith('+')) return name === def.pattern;
@@ -143,9 +207,12 @@ function matches(def: SecDef, name: string): boolean {
   return name === prefix || name.startsWith(prefix + '/');
 }
 
-/** The libbpf convention a section name follows, or undefined (libbpf: "unrecognized"). */
+/**
+ * The libbpf convention a section name follows: libbpf 1.x's exact names first, then libbpf
+ * 0.x's prefixes; undefined when neither knows it (the program's type must then be given).
+ */
 export function findSecDef(sectionName: string): SecDef | undefined {
   // SEC("?xdp"): same convention, not loaded by default (libbpf: prog->autoload = false).
   const name = sectionName.startsWith('?') ? sectionName.slice(1) : sectionName;
-  return SECTION_DEFS.find((d) => matches(d, name));
+  return SECTION_DEFS.find((d) => matches(d, name)) ?? LEGACY_SECTION_DEFS.find((d) => name.startsWith(d.pattern.slice(0, -1)));
 }

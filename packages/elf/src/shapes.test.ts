@@ -1,0 +1,160 @@
+/**
+ * Old object shapes, each proven on objects we build from our own sources
+ * (fixtures/c/elf-shapes, by its build.sh with clang-19 / llvm-mc-19) and then rewrite the way
+ * older toolchains wrote them: `NOTYPE` function symbols (old clang), no function symbols at
+ * all (only section symbols), `e_machine` 0 (LLVM before 3.9). Every shape must link to the
+ * instructions of the object it came from, and load in the running kernel with the verdict
+ * the kernel gives the original.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Program } from '@bpf/isa';
+import { fixturesDir, skipWithout, tempDir } from '@bpf/testkit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ElfProgram } from './index.js';
+import { ElfError, loadPrograms, parseElf, parseElfFile } from './index.js';
+
+interface KernelLoadLike { accepted: boolean; error?: string; close(): void }
+interface KernelApi { loadWithMaps(p: Program, opts?: { type?: string; logLevel?: number }): KernelLoadLike }
+const kernelModule = '@bpf/kernel';
+const api: KernelApi | undefined = await import(/* @vite-ignore */ kernelModule).then(
+  (m: Partial<KernelApi>) => (typeof m.loadWithMaps === 'function' ? (m as KernelApi) : undefined),
+  () => undefined,
+);
+
+/** Rewrite an object's bytes as an older toolchain would have written them. */
+export function rewrite(bytes: Uint8Array, how: 'notype' | 'nosyms' | 'em_none'): Uint8Array {
+  const out = bytes.slice();
+  const f = parseElfFile(out);
+  const v = new DataView(out.buffer);
+  const le = f.header.endian === 'little';
+  if (how === 'em_none') {
+    v.setUint16(18, 0, le);
+    return out;
+  }
+  const symtab = f.sections.find((s) => s.type === 2)!;
+  for (const sym of f.symbols) {
+    if (sym.type !== 'func') continue;
+    const at = symtab.offset + sym.index * 24;
+    // notype: STT_NOTYPE, binding kept (old clang); nosyms: a local label, as if absent.
+    out[at + 4] = how === 'notype' ? out[at + 4]! & 0xf0 : 0x00;
+    if (how === 'nosyms') v.setBigUint64(at + 16, 0n, le);
+  }
+  return out;
+}
+
+const shapes = ['notype', 'nosyms', 'em_none'] as const;
+const insnsOf = (ps: readonly ElfProgram[]): unknown[] => ps.map((p) => [p.section, p.insns, p.maps.map((m) => [m.name, m.type, m.valueSize, m.inner?.name ?? null, m.initSlots ?? null])]);
+
+describe.skipIf(skipWithout('clang-19', 'llvm-mc-19'))('old object shapes (fixtures/c/elf-shapes)', () => {
+  let dir = '';
+  const obj = (name: string): Uint8Array => new Uint8Array(readFileSync(join(dir, name)));
+  beforeAll(() => {
+    dir = tempDir('elf-shapes-');
+    execFileSync('sh', [join(fixturesDir, 'c/elf-shapes/build.sh'), dir], { stdio: 'pipe' });
+  });
+
+  it('samples/bpf bpf_map_def (7 words): prefix sections, map-in-map by inner_map_idx, version', () => {
+    for (const end of ['el', 'eb']) {
+      const o = parseElf(obj(`bpf_load_maps.${end}.o`));
+      expect(o.programs.map((p) => [p.name, p.section, p.secDef?.progType, p.secDef?.legacy])).toEqual([
+        ['count_len', 'socket1', 'socket_filter', true],
+        ['pass', 'xdp_pass', 'xdp', true],
+      ]);
+      expect(o.kernVersion).toBe(0x060000);
+      expect(o.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.inner?.name])).toEqual([
+        ['counters', 'array', 4, 8, 4, undefined],
+        // value_size 0 in the source: bpf_load.c creates map-in-maps with a 4-byte value.
+        ['outer', 'array_of_maps', 4, 4, 2, 'counters'],
+      ]);
+    }
+  });
+
+  it('iproute2 bpf_elf_map (9 words): id / inner_id / inner_idx, pinning, numbered tail section', () => {
+    const o = parseElf(obj('iproute2_maps.el.o'));
+    expect(o.programs.map((p) => [p.name, p.section, p.secDef?.progType ?? null])).toEqual([
+      ['tail', '1/0', null],
+      ['entry', 'classifier', 'sched_cls'],
+    ]);
+    expect(o.maps.map((m) => [m.name, m.type, m.inner?.name ?? null, m.initSlots ?? null, m.pinning ?? null])).toEqual([
+      ['inner_a', 'array', null, null, null],
+      ['outer', 'array_of_maps', 'inner_a', [null, 'inner_a'], null],
+      ['jumps', 'prog_array', null, null, 2],
+    ]);
+  });
+
+  it('unknown non-zero words past the known ones are a typed BAD_MAP, placed', () => {
+    const b = obj('iproute2_maps.el.o');
+    const maps = parseElfFile(b).sections.find((s) => s.name === 'maps')!;
+    let err: unknown;
+    try {
+      // read as bpf_map_def (7 words), inner_idx (word 8 of inner_a) is not understood
+      parseElf(b, { legacyMaps: 'bpf_map_def' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ElfError);
+    expect((err as ElfError).code).toBe('BAD_MAP');
+    expect((err as ElfError).byteOffset).toBe(maps.offset + 32);
+  });
+
+  it.each(shapes)('%s: the same programs, named and linked as the original', (how) => {
+    for (const name of ['bpf_load_maps.el.o', 'bpf_load_maps.eb.o', 'iproute2_maps.el.o']) {
+      const original = loadPrograms(obj(name));
+      const old = loadPrograms(rewrite(obj(name), how));
+      expect(insnsOf(old)).toEqual(insnsOf(original));
+      // Without function symbols a program is named by its section (libbpf 0.x's rule).
+      expect(old.map((p) => p.name)).toEqual(how === 'nosyms' ? original.map((p) => p.section) : original.map((p) => p.name));
+    }
+    expect(() => parseElf(rewrite(obj('bpf_load_maps.el.o'), how))).not.toThrow();
+  });
+
+  it('e_machine other than EM_BPF or EM_NONE stays UNSUPPORTED at byte 18', () => {
+    const b = obj('bpf_load_maps.el.o');
+    new DataView(b.buffer).setUint16(18, 62, true);
+    expect(() => parseElf(b)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED', byteOffset: 18 }));
+  });
+
+  it('llvm-mc .text-only object: every global label is a program, call targets subprograms', () => {
+    const o = parseElf(obj('text_only.el.o'));
+    expect(o.programs.map((p) => [p.name, p.start, p.end])).toEqual([
+      ['first', 0, 3],
+      ['second', 5, 7],
+      ['indirect', 7, 11],
+    ]);
+    expect(o.subprograms.map((p) => p.name)).toEqual(['helper']);
+    const [first] = loadPrograms(obj('text_only.el.o'));
+    expect(first!.subprogs.map((s) => [s.name, s.start, s.end])).toEqual([
+      ['first', 0, 3],
+      ['helper', 3, 5],
+    ]);
+  });
+
+  describe.skipIf(api === undefined || skipWithout('kernel'))('in the running kernel', () => {
+    const verdicts = (bytes: Uint8Array, type?: string): [string, boolean, string][] =>
+      loadPrograms(bytes).map((p) => {
+        const l = api!.loadWithMaps(p, { logLevel: 1, ...(type && !p.type ? { type } : {}) });
+        l.close();
+        return [p.name, l.accepted, l.error ?? ''];
+      });
+
+    it.each(['original', ...shapes])('%s shapes get the kernel verdict of the original', (how) => {
+      const edit = (b: Uint8Array): Uint8Array => (how === 'original' ? b : rewrite(b, how as (typeof shapes)[number]));
+      const samples = verdicts(edit(obj('bpf_load_maps.el.o')));
+      const tc = verdicts(edit(obj('iproute2_maps.el.o')), 'sched_cls');
+      expect(samples.map((v) => v[1])).toEqual([true, true]);
+      // The tail program is typed as tc loads it (the type of the whole object).
+      expect(tc.map((v) => v[1])).toEqual([true, true]);
+    });
+
+    it('.text-only: the kernel accepts first and second and refuses callx', () => {
+      const v = verdicts(obj('text_only.el.o'));
+      expect(v.map(([n, ok]) => [n, ok])).toEqual([
+        ['first', true],
+        ['second', true],
+        ['indirect', false],
+      ]);
+    });
+  });
+});
