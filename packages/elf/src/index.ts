@@ -34,3 +34,5 @@ export { structOpsMaps } from './structops.js';
 export type { StructOpsFunc, StructOpsInfo } from './structops.js';
 export { btfExtRecords, btfTable, parseBtfTable } from './btfadapter.js';
 export { kernelBtf } from './kernelbtf.js';
+export { objdump } from './objdump.js';
+export type { ObjdumpOptions } from './objdump.js';

@@ -60,12 +60,19 @@ function llvmText(insns: readonly Insn[], index: number, i: Insn): string {
       const w = cls === 0x04 ? 'w' : 'r';
       const d = `${w}${i.dst}`;
       if (op === 0xd0) {
-        if (i.imm !== 16 && i.imm !== 32 && i.imm !== 64) return '<unknown>';
+        if ((i.imm !== 16 && i.imm !== 32 && i.imm !== 64) || (cls === 0x07 && x)) return '<unknown>';
         const kind = cls === 0x07 ? 'bswap' : x ? 'be' : 'le';
         return `r${i.dst} = ${kind}${i.imm} r${i.dst}`;
       }
-      if (op === 0x80) return `${d} = -${d}`;
+      if (op === 0x80) return x ? '<unknown>' : `${d} = -${d}`;
       if (op > 0xd0) return '<unknown>';
+      // LLVM's decoder wants off 0 but for sdiv/smod (1), movsx (8/16/32) and addr_space_cast.
+      if (i.off !== 0) {
+        if (x && i.code === 0xbf && i.off === 1) return `r${i.dst} = addr_space_cast(r${i.src}, ${hex((i.imm >>> 16) & 0xffff)}, ${hex(i.imm & 0xffff)})`;
+        const divmod = (op === 0x30 || op === 0x90) && i.off === 1;
+        const movsx = x && op === 0xb0 && (i.off === 8 || i.off === 16 || i.off === 32);
+        if (!divmod && !movsx) return '<unknown>';
+      }
       const sdiv = (op === 0x30 || op === 0x90) && i.off === 1;
       const sym = sdiv ? (op === 0x30 ? 's/=' : 's%=') : ALU[op >> 4]!;
       if (x) {
@@ -77,10 +84,11 @@ function llvmText(insns: readonly Insn[], index: number, i: Insn): string {
     case 0x05:
     case 0x06: {
       const w = cls === 0x06 ? 'w' : 'r';
-      if (op === 0x80) return `call ${hex(i.imm)}`;
-      if (op === 0x90) return 'exit';
-      if (op === 0x00) return cls === 0x06 ? `gotol ${signed16hex(i.imm)}` : `goto ${signed16hex(i.off)}`;
-      if (op === 0xe0) return `may_goto ${signed16hex(i.off)}`;
+      // call, callx (the target register in dst) and exit exist in the 64-bit class only.
+      if (op === 0x80) return cls === 0x06 ? '<unknown>' : x ? `callx r${i.dst}` : `call ${hex(i.imm)}`;
+      if (op === 0x90) return i.code === 0x95 && i.off === 0 && i.imm === 0 ? 'exit' : '<unknown>';
+      if (op === 0x00) return x ? '<unknown>' : cls === 0x06 ? `gotol ${signed16hex(i.imm)}` : `goto ${signed16hex(i.off)}`;
+      if (op === 0xe0) return i.code === 0xe5 ? `may_goto ${signed16hex(i.off)}` : '<unknown>';
       if (op > 0xe0) return '<unknown>';
       const rhs = x ? `${w}${i.src}` : hex(i.imm);
       return `if ${w}${i.dst} ${JMP[op >> 4]!} ${rhs} goto ${signed16hex(i.off)}`;
@@ -88,11 +96,14 @@ function llvmText(insns: readonly Insn[], index: number, i: Insn): string {
     case 0x00: {
       if (mode === 0x00 && size === 3) {
         const next = insns[index + 1];
-        if (next === undefined) return '<unknown>';
+        if (next === undefined || i.off !== 0) return '<unknown>';
+        // A pseudo source (map fd, map value, BTF id, subprog...): LLVM's `ld_pseudo`.
+        if (i.src !== 0) return `ld_pseudo\tr${i.dst}, ${hex(i.src)}, ${hex(i.imm)}`;
         return `r${i.dst} = ${hex(BigInt.asIntN(64, ldImm64Value(i, next)))} ll`;
       }
       if (mode === 0x20 && size !== 3) return `r0 = *(${SIZE[size]!} *)skb[${hex(i.imm)}]`;
-      if (mode === 0x40 && size !== 3) return `r0 = *(${SIZE[size]!} *)skb[r${i.src}${i.imm ? ` + ${hex(i.imm)}` : ''}]`;
+      // LLVM 19 prints the indirect form without its imm.
+      if (mode === 0x40 && size !== 3) return `r0 = *(${SIZE[size]!} *)skb[r${i.src}]`;
       return i.code === 0 ? '<unknown>' : '<unknown>';
     }
     case 0x01: {
@@ -112,11 +123,12 @@ function llvmText(insns: readonly Insn[], index: number, i: Insn): string {
       if (i.imm === 0x110) return `store_release((${ty} *)${mem}, ${w}${i.src})`;
       if (size !== 0 && size !== 3) return '<unknown>';
       const inner = `r${i.dst} ${i.off < 0 ? '-' : '+'} ${hex(Math.abs(i.off))}`;
-      if (i.imm === 0xe1) return size === 3 ? `r${i.src} = xchg_64(${inner}, r${i.src})` : `w${i.src} = xchg32_32(${inner}, w${i.src})`;
-      if (i.imm === 0xf1) return size === 3 ? `r0 = cmpxchg_64(${inner}, r0, r${i.src})` : `w0 = cmpxchg32_32(${inner}, w0, w${i.src})`;
-      const base = i.imm & ~1;
+      if ((i.imm & 0xf1) === 0xe1) return size === 3 ? `r${i.src} = xchg_64(${inner}, r${i.src})` : `w${i.src} = xchg32_32(${inner}, w${i.src})`;
+      if ((i.imm & 0xf1) === 0xf1) return size === 3 ? `r0 = cmpxchg_64(${inner}, r0, r${i.src})` : `w0 = cmpxchg32_32(${inner}, w0, w${i.src})`;
+      // LLVM reads the operation from imm bits 7..4 and the fetch flag from bit 0.
+      const base = i.imm & 0xf0;
       const name = ATOMIC_ALU[base];
-      if (name === undefined || (i.imm & ~0xf1) !== 0) return '<unknown>';
+      if (name === undefined) return '<unknown>';
       if (i.imm & 1) return `${w}${i.src} = atomic_fetch_${name}((${ty} *)${mem}, ${w}${i.src})`;
       return `lock *(${ty} *)${mem} ${ATOMIC_SYM[base]!} ${w}${i.src}`;
     }
