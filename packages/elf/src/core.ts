@@ -178,6 +178,11 @@ function matchField(local: BtfTypeTable, path: readonly Access[], localIds: read
       id = t.t.elemType;
       bitfieldSize = 0;
       lastIsArray = true;
+    } else if (a.name === '' && k + 1 < path.length) {
+      // An anonymous struct/union on the way (`sk->__sk_common.skc_num` is 0:0:1:0:1):
+      // libbpf's spec keeps named accesses only and finds each of them through the target's
+      // anonymous members, wherever the target has them (bpf_core_parse_spec, bpf_core_match_member).
+      continue;
     } else {
       const found = findMember(target, id, a.name);
       if (!found || !fieldsCompat(local, localIds[k]!, target, found.member.type)) return undefined;
