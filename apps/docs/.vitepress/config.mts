@@ -50,7 +50,7 @@ export default defineConfig({
     sidebar: [
       { text: 'Introduction', items: [{ text: 'Getting started', link: '/guide/' }, { text: 'Stack arguments', link: '/stack-args' }, { text: 'CLI reference', link: '/cli' }] },
       { text: 'Packages', items: packages.map((p) => ({ text: `@bpf/${p}`, link: `/guide/${p}` })) },
-      { text: 'Try it', items: [{ text: 'Playground', link: '/playground' }] },
+      { text: 'Try it', items: [{ text: 'Playground', link: '/playground' }, { text: 'Verifier explorer', link: '/explorer' }] },
       { text: 'API reference', link: '/api/' },
     ],
     search: { provider: 'local' },

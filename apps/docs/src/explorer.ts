@@ -1,0 +1,207 @@
+/**
+ * The verifier explorer's engine: assembly, an ELF object or a kernel verifier log in, a
+ * listing, the verifier's trace (or the log's, parsed) and a control-flow graph per
+ * subprogram out. Pure (no DOM): the page runs it in a Web Worker and the tests in Node.
+ */
+import { assemble, formatInsn, type Program, type ProgType } from '@bpf/isa';
+import { loadPrograms } from '@bpf/elf';
+import { parseKernelLog, verify, type Trace } from '@bpf/verifier';
+
+export type ExplorerInput =
+  | { readonly kind: 'asm'; readonly text: string; readonly type?: ProgType }
+  | { readonly kind: 'elf'; readonly bytes: Uint8Array; readonly program?: string }
+  | { readonly kind: 'log'; readonly text: string };
+
+export interface ListingLine {
+  readonly pc: number;
+  /** Opcode byte. */
+  readonly code: number;
+  /** The instruction in the kernel log's syntax. */
+  readonly text: string;
+  /** C source line (line_info of an object, or the log's `; ...` line). */
+  readonly source?: string;
+}
+
+export interface CfgBlock {
+  readonly id: number;
+  readonly start: number;
+  /** Last instruction of the block (inclusive). */
+  readonly end: number;
+  readonly succ: readonly number[];
+}
+
+export interface SubprogCfg {
+  readonly start: number;
+  readonly end: number;
+  readonly blocks: readonly CfgBlock[];
+}
+
+export interface ExplorerModel {
+  readonly source: 'verifier' | 'kernel-log';
+  readonly listing: readonly ListingLine[];
+  readonly trace: Trace;
+  readonly accepted: boolean;
+  readonly error?: { readonly insn: number; readonly message: string };
+  readonly cfg: readonly SubprogCfg[];
+  /** Programs of an ELF object (the one shown is `program`). */
+  readonly programs?: readonly string[];
+  readonly program?: string;
+  readonly processed: number;
+}
+
+export class ExplorerError extends Error {
+  constructor(
+    readonly code: 'assemble' | 'elf' | 'log',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A jump's or a BPF-to-BPF call's target from the kernel-syntax text (`goto pc+2`, `call pc+5`). */
+const targetOf = (l: ListingLine): number | undefined => {
+  const m = /(?:goto|call) pc([+-]\d+)/.exec(l.text);
+  return m ? l.pc + Number(m[1]) + 1 : undefined;
+};
+const isExit = (l: ListingLine): boolean => l.code === 0x95;
+const isJa = (l: ListingLine): boolean => l.code === 0x05 || l.code === 0x06;
+const isCond = (l: ListingLine): boolean => ((l.code & 7) === 5 || (l.code & 7) === 6) && !isJa(l) && l.code !== 0x85 && l.code !== 0x95 && /goto/.test(l.text);
+const isCall = (l: ListingLine): boolean => l.code === 0x85 && /call pc/.test(l.text);
+
+/** Basic blocks and edges of each subprogram (a subprogram starts at 0 and at each call target). */
+export function buildCfg(listing: readonly ListingLine[]): SubprogCfg[] {
+  if (!listing.length) return [];
+  const byPc = new Map(listing.map((l) => [l.pc, l]));
+  const starts = new Set<number>([listing[0]!.pc]);
+  for (const l of listing) if (isCall(l)) starts.add(targetOf(l)!);
+  const subStarts = [...starts].sort((a, b) => a - b);
+  const last = listing[listing.length - 1]!.pc;
+  return subStarts.map((start, k) => {
+    const end = (subStarts[k + 1] ?? last + 1) - 1;
+    const lines = listing.filter((l) => l.pc >= start && l.pc <= end);
+    const leaders = new Set<number>([start]);
+    lines.forEach((l, n) => {
+      const next = lines[n + 1]?.pc;
+      if (isCond(l) || isJa(l)) {
+        const t = targetOf(l);
+        if (t !== undefined) leaders.add(t);
+        if (next !== undefined) leaders.add(next);
+      } else if (isExit(l) && next !== undefined) leaders.add(next);
+    });
+    const sorted = [...leaders].filter((p) => byPc.has(p) && p >= start && p <= end).sort((a, b) => a - b);
+    const blockAt = new Map(sorted.map((p, id) => [p, id]));
+    const blocks = sorted.map((s, id): CfgBlock => {
+      const bl = lines.filter((l) => l.pc >= s && l.pc < (sorted[id + 1] ?? end + 1));
+      const tail = bl[bl.length - 1]!;
+      const succ: number[] = [];
+      const fall = sorted[id + 1];
+      const t = targetOf(tail);
+      if (isJa(tail)) {
+        if (t !== undefined && blockAt.has(t)) succ.push(blockAt.get(t)!);
+      } else if (!isExit(tail)) {
+        if (fall !== undefined) succ.push(id + 1);
+        if (isCond(tail) && t !== undefined && blockAt.has(t)) succ.push(blockAt.get(t)!);
+      }
+      return { id, start: s, end: tail.pc, succ };
+    });
+    return { start, end, blocks };
+  });
+}
+
+function listingOf(p: Program): ListingLine[] {
+  const src = new Map<number, string>();
+  for (const li of p.lineInfo ?? []) if (li.source) src.set(li.insnOff, `${li.source.trim()} @ ${li.fileName ?? ''}:${li.line}`);
+  const out: ListingLine[] = [];
+  for (let pc = 0; pc < p.insns.length; pc++) {
+    const i = p.insns[pc]!;
+    const s = src.get(pc);
+    out.push({ pc, code: i.code, text: formatInsn(p.insns, pc, { syntax: 'kernel' }), ...(s ? { source: s } : {}) });
+    if (i.code === 0x18) pc++;
+  }
+  return out;
+}
+
+function fromProgram(p: Program, extra: { programs?: readonly string[]; program?: string } = {}): ExplorerModel {
+  const r = verify(p, { trace: true, logLevel: 0 });
+  const listing = listingOf(p);
+  return {
+    source: 'verifier',
+    listing,
+    trace: r.trace!,
+    accepted: r.accepted,
+    ...(r.error ? { error: r.error } : {}),
+    cfg: buildCfg(listing),
+    ...extra,
+    processed: r.stats.processedInsns,
+  };
+}
+
+/** Opens assembly, an ELF object or a kernel log. Bad input throws an ExplorerError naming the place. */
+export function explore(input: ExplorerInput): ExplorerModel {
+  if (input.kind === 'asm') {
+    let p: Program;
+    try {
+      p = { ...assemble(input.text), type: input.type ?? 'socket_filter' };
+    } catch (e) {
+      throw new ExplorerError('assemble', (e as Error).message);
+    }
+    return fromProgram(p);
+  }
+  if (input.kind === 'elf') {
+    let progs: (Program & { readonly name: string })[];
+    try {
+      progs = loadPrograms(input.bytes);
+    } catch (e) {
+      throw new ExplorerError('elf', (e as Error).message);
+    }
+    if (!progs.length) throw new ExplorerError('elf', 'the object has no programs');
+    const chosen = progs.find((p) => p.name === input.program) ?? progs[0]!;
+    return fromProgram(chosen, { programs: progs.map((p) => p.name), program: chosen.name });
+  }
+  const t = parseKernelLog(input.text);
+  if (!t.listing.length) throw new ExplorerError('log', 'no instruction lines (`N: (op) ...`) in the log: is it a verifier log at level 1 or 2?');
+  const listing = t.listing.map((l) => ({ pc: l.pc, code: l.code, text: l.text, ...(l.source ? { source: l.source } : {}) }));
+  return {
+    source: 'kernel-log',
+    listing,
+    trace: t,
+    accepted: !t.rejection,
+    ...(t.rejection ? { error: { insn: t.rejection.pc, message: t.rejection.message } } : {}),
+    cfg: buildCfg(listing),
+    processed: t.processed ?? t.steps.length,
+  };
+}
+
+const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+/**
+ * A subprogram's CFG as SVG: blocks top to bottom in instruction order, forward jumps on the
+ * right, back edges (loops) on the left; blocks a path ran are filled, the number of states
+ * that reached each block's first instruction beside it, the selected and rejecting blocks marked.
+ */
+export function cfgSvg(cfg: SubprogCfg, opts: { visits: ReadonlyMap<number, number>; selected?: number; rejected?: number; chain?: ReadonlySet<number> }): string {
+  const W = 150;
+  const H = 26;
+  const GAP = 16;
+  const X = 70;
+  const y = (id: number): number => 10 + id * (H + GAP);
+  const height = y(cfg.blocks.length) + 10;
+  let edges = '';
+  let nodes = '';
+  for (const b of cfg.blocks) {
+    for (const s of b.succ) {
+      const t = cfg.blocks[s]!;
+      if (s === b.id + 1) edges += `<line x1="${X + W / 2}" y1="${y(b.id) + H}" x2="${X + W / 2}" y2="${y(s)}" class="cfg-edge" marker-end="url(#arr)"/>`;
+      else {
+        const back = t.start <= b.start;
+        const dx = back ? -(20 + ((b.id * 7) % 40)) : W + 20 + ((b.id * 7) % 40);
+        const x0 = back ? X : X + W;
+        edges += `<path d="M${x0} ${y(b.id) + H / 2} C${X + dx} ${y(b.id) + H / 2} ${X + dx} ${y(s) + H / 2} ${x0} ${y(s) + H / 2}" class="cfg-edge ${back ? 'cfg-back' : ''}" fill="none" marker-end="url(#arr)"/>`;
+      }
+    }
+    const n = opts.visits.get(b.start) ?? 0;
+    const cls = ['cfg-node', n ? 'cfg-seen' : '', opts.selected !== undefined && opts.selected >= b.start && opts.selected <= b.end ? 'cfg-sel' : '', opts.rejected !== undefined && opts.rejected >= b.start && opts.rejected <= b.end ? 'cfg-rej' : '', opts.chain && [...opts.chain].some((pc) => pc >= b.start && pc <= b.end) ? 'cfg-chain' : ''].filter(Boolean).join(' ');
+    nodes += `<g class="${cls}" data-pc="${b.start}"><rect x="${X}" y="${y(b.id)}" width="${W}" height="${H}" rx="4"/><text x="${X + 8}" y="${y(b.id) + 17}">${esc(b.start === b.end ? `${b.start}` : `${b.start}–${b.end}`)}</text>${n ? `<text x="${X + W - 8}" y="${y(b.id) + 17}" text-anchor="end" class="cfg-count">${n}×</text>` : ''}</g>`;
+  }
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="cfg" width="${X + W + 80}" height="${height}" viewBox="0 0 ${X + W + 80} ${height}"><defs><marker id="arr" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0 0L10 5L0 10z" class="cfg-arrow"/></marker></defs>${edges}${nodes}</svg>`;
+}
