@@ -70,6 +70,9 @@ describe('verify(p, { trace: true })', () => {
     expect(rej.chain.map((l) => l.pc)).toEqual([5, 4, 3, 2, 1, 0]);
     expect(rej.chain.at(-1)!.regs).toEqual([]);
     expect(rej.state!.frames[0]!.regs[4]!.type).toBe('fp');
+    // the last step is the rejected instruction, with the state before it only
+    expect(r.trace!.steps.at(-1)).toMatchObject({ pc: 6, next: -1 });
+    expect(r.trace!.steps.at(-1)!.after).toBeUndefined();
   });
 
   it('keeps at most maxSteps steps', () => {

@@ -322,6 +322,9 @@ export class Tracer {
     const regs = i && st && st.pc === pc ? regsRead(i) : [];
     const path = st ? this.idOf(st, pc) : undefined;
     if (path !== undefined) this.paths[path]!.end = { pc, how: 'rejected' };
+    // the rejected instruction is the path's last step, with no state after it
+    if (st && st.pc === pc && this.steps.length < this.max)
+      this.steps.push({ index: this.steps.length, path: path!, pc, frame: st.frames.length - 1, before: traceState(st), next: -1, forks: [] });
     const chain = st && regs.length ? backtrackChain(env, st, regs.reduce((m, r) => m | (1 << r), 0)) : [];
     this.rejection = {
       pc,
