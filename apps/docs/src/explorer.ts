@@ -115,7 +115,8 @@ function listingOf(p: Program): ListingLine[] {
   for (let pc = 0; pc < p.insns.length; pc++) {
     const i = p.insns[pc]!;
     const s = src.get(pc);
-    out.push({ pc, code: i.code, text: formatInsn(p.insns, pc, { syntax: 'kernel' }), ...(s ? { source: s } : {}) });
+    // the opcode byte is its own field, as in a kernel log's listing
+    out.push({ pc, code: i.code, text: formatInsn(p.insns, pc, { syntax: 'kernel' }).replace(/^\([0-9a-f]{2}\) /, ''), ...(s ? { source: s } : {}) });
     if (i.code === 0x18) pc++;
   }
   return out;
