@@ -9,7 +9,7 @@ import { CTX_LAYOUT } from './ctxlayout.js';
 import { PROG_FLAGS } from './loadflags.js';
 import { kernelStructRead, tracingCtxArg } from './btfmem.js';
 import { btfPtr } from './nullable.js';
-import { regTypeStr } from './print.js';
+import { regTypeStr, regTypeStrBare } from './print.js';
 import { sockAccess } from './sockmem.js';
 import { coerceToSize, coerceToSizeSx } from './scalar.js';
 import { known, S64_MIN, SlotType, STACK_SIZE, UNKNOWN, pointer, type Frame, type Reg, type RegType, type State } from './state.js';
@@ -380,7 +380,7 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       }
       out = kernelStructRead(env, st, pc, r, regno, off, size, a.write);
       if (out) break;
-      env.reject(pc, `R${regno} invalid mem access '${regTypeStr(r)}'`);
+      env.reject(pc, `R${regno} invalid mem access '${regTypeStrBare(r)}'`);
   }
   if (!a.intoReg || a.write || !out) return out;
   if (size < 8 && out.type === 'scalar') return a.signed ? coerceToSizeSx(out, size as 1 | 2 | 4) : coerceToSize(out, size);

@@ -3,6 +3,7 @@
  * print_scalar_ranges, print_verifier_state): `R1=ctx()`, `R2=scalar(smin=0,smax=umax=255,
  * var_off=(0x0; 0xff))`, `fp-8=mmmm????`.
  */
+import { btfPtr } from './nullable.js';
 import { SLOT_CHAR, SLOTS, SlotType, S32_MAX, S32_MIN, S64_MAX, S64_MIN, type Frame, type Reg, type RefState } from './state.js';
 import { tnumIsConst, tnumIsUnknown, tnumStr, U32_MAX, U64_MAX } from './tnum.js';
 
@@ -30,6 +31,12 @@ const TYPE_STR: Record<string, string> = {
 export const regTypeStr = (r: Reg): string => TYPE_STR[r.type] ?? r.type;
 /** The kernel's name of a register's type (reg_type_str). */
 export const typeName = regTypeStr;
+
+/** reg_type_str exactly: a BTF pointer without its struct's name (`rcu_ptr_or_null_`), as the kernel's messages print it. */
+export const regTypeStrBare = (r: Reg): string => {
+  const b = btfPtr(r.type);
+  return b ? `${b.flag}ptr_${b.orNull ? 'or_null_' : ''}` : regTypeStr(r);
+};
 
 /** A 32-bit signed bound as the kernel stores it for printing: hex ones as their u32 pattern. */
 const s32Print = (v: bigint): bigint => (v >= -0x8000n && v <= 0x7fffn ? v : BigInt.asUintN(32, v));

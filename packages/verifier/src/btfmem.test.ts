@@ -1,0 +1,98 @@
+import { BtfBuilder } from '@bpf/btf';
+import { assemble } from '@bpf/isa';
+import { skipWithout } from '@bpf/testkit';
+import { describe, expect, it } from 'vitest';
+import { verify } from './index.js';
+import { buildC, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
+
+/** A kernel BTF of our own whose task_struct has `__rcu`, `__user` and `__percpu` pointer members (as clang-built kernels carry them). */
+function taggedBtf() {
+  const b = new BtfBuilder();
+  const int = b.int('int', 4, true);
+  const task = b.add({ kind: 'STRUCT', nameOff: b.str('task_struct'), kindFlag: false, vlen: 4, sizeOrType: 32, members: [] });
+  const tagged = (tag: string): number => b.ptr(b.add({ kind: 'TYPE_TAG', nameOff: b.str(tag), kindFlag: false, vlen: 0, sizeOrType: task }));
+  const members = [
+    { nameOff: b.str('pid'), type: int, offset: 0 },
+    { nameOff: b.str('rcu_parent'), type: tagged('rcu'), offset: 64 },
+    { nameOff: b.str('uptr'), type: tagged('user'), offset: 128 },
+    { nameOff: b.str('pcpu'), type: tagged('percpu'), offset: 192 },
+  ];
+  (b as unknown as { types: unknown[] }).types[task - 1] = { kind: 'STRUCT', nameOff: b.str('task_struct'), kindFlag: false, vlen: 4, sizeOrType: 32, members };
+  return b.build();
+}
+
+const walk = (field: number, sleepable = false, body = '') =>
+  verify(assemble(`call bpf_get_current_task_btf\n${body}r1 = *(u64 *)(r0 + ${field})\nr0 = *(u32 *)(r1 + 0)\nr0 = 0\nexit`), { type: 'tracing', kernelBtf: taggedBtf(), logLevel: 2, sleepable });
+
+describe('type tags on the members a walk reads (btf_struct_walk, check_ptr_to_btf_access)', () => {
+  it('__rcu inside an RCU read-side section (a non-sleepable program) is rcu_ptr_or_null_, to be null-checked', () => {
+    const r = walk(8);
+    expect(r.log).toContain('R1=rcu_ptr_or_null_task_struct(id=1)');
+    expect(r.error?.message).toBe("R1 invalid mem access 'rcu_ptr_or_null_'");
+  });
+  it('__rcu outside one (sleepable, no bpf_rcu_read_lock) is untrusted', () => {
+    const r = walk(8, true);
+    expect(r.log).toContain('R1=untrusted_ptr_task_struct()');
+    expect(r.accepted).toBe(true);
+  });
+  it('__user and __percpu pointers cannot be dereferenced', () => {
+    const u = walk(16);
+    expect(u.log).toContain('R1=user_ptr_task_struct()');
+    expect(u.error?.message).toBe('R1 is ptr_task_struct access user memory: off=0');
+    const p = walk(24);
+    expect(p.log).toContain('R1=percpu_ptr_task_struct()');
+    expect(p.error?.message).toBe('R1 is ptr_task_struct access percpu memory: off=0');
+  });
+});
+
+/** Walks through kernel structs: the trust of each pointer read, against the running kernel. */
+const WALK_C = `#include "bpf_defs.h"
+extern void bpf_rcu_read_lock(void) __ksym;
+extern void bpf_rcu_read_unlock(void) __ksym;
+struct task_struct;
+extern struct task_struct *bpf_task_from_pid(__s32 pid) __ksym;
+extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+struct mm_struct { unsigned long task_size; struct file *exe_file; } __attribute__((preserve_access_index));
+struct file { void *f_inode; } __attribute__((preserve_access_index));
+struct task_struct { int pid; struct task_struct *parent; struct task_struct *real_parent; struct task_struct *group_leader; struct mm_struct *mm; } __attribute__((preserve_access_index));
+#define TP SEC("tp_btf/task_newtask")
+TP int w_parent(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->parent->pid; }
+TP int w_real_parent(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->real_parent->pid; }
+TP int w_leader(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->group_leader->pid; }
+TP int w_mm(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->mm->task_size; }
+TP int w_cur_mm_exe(__u64 *ctx) { struct task_struct *t = bpf_get_current_task_btf(); return t->mm->exe_file != 0; }
+TP int w_rp_rp(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->real_parent->real_parent->pid; }
+TP int w_rp_parent(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->real_parent->parent->pid; }
+TP int w_parent_rp(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->parent->real_parent->pid; }
+TP int w_rp_acq(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; struct task_struct *p = bpf_task_acquire(t->real_parent); if (p) bpf_task_release(p); return 0; }
+TP int w_unlock_acq(__u64 *ctx) {
+  struct task_struct *t = (void *)ctx[0];
+  bpf_rcu_read_lock();
+  struct task_struct *p = t->real_parent;
+  bpf_rcu_read_unlock();
+  p = bpf_task_acquire(p);
+  if (p) bpf_task_release(p);
+  return 0;
+}
+SEC("syscall") int s_parent(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; int r = t->parent->pid; bpf_task_release(t); return r; }
+SEC("syscall") int s_rp(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; int r = t->real_parent->pid; bpf_task_release(t); return r; }
+SEC("syscall") int s_rcu_rp(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; bpf_rcu_read_lock(); int r = t->real_parent->pid; bpf_rcu_read_unlock(); bpf_task_release(t); return r; }
+SEC("syscall") int s_rcu_parent(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; bpf_rcu_read_lock(); int r = t->parent->pid; bpf_rcu_read_unlock(); bpf_task_release(t); return r; }
+char _license[] SEC("license") = "GPL";
+`;
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('pointers read from kernel structs: trusted, rcu, untrusted as the running kernel types them', () => {
+  const programs = buildC(WALK_C);
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (_n, p) => {
+    const kernel = kernelVerdict(p, { logLevel: 2 });
+    const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2 });
+    expect({ accepted: ours.accepted, error: ours.error?.message }).toEqual({ accepted: kernel.accepted, error: kernel.error });
+    const lines = (log: string): string[] =>
+      log.split('\n').filter((l) => l !== '' && !/^( |;|Live regs|func#\d+ @|\(\d+\) |processed |arg#0 reference type\('UNKNOWN '\))/.test(l));
+    expect(lines(ours.log)).toEqual(lines(kernel.log));
+  });
+  it('covers every program', () => {
+    expect(programs.length).toBe(14);
+  });
+});
