@@ -1,9 +1,11 @@
 import { readdirSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { assemble } from '@bpf/isa';
 import { skipWithout } from '@bpf/testkit';
 import { run } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
-import { closeFd, createMap, KernelError, loadBtf, loadProgram, probe, testRun } from './index.js';
+import { closeFd, createMap, createProgramMap, KernelError, loadBtf, loadProgram, probe, testRun } from './index.js';
+import { possibleCpus } from './object.js';
 
 describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
   it('probes: root can load, JIT state known', () => {
@@ -54,6 +56,18 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
       expect(BigInt(r.retval)).toBe(run(p).r0);
     } finally {
       load.close();
+    }
+  });
+
+  it('a perf event array declared with max_entries 0 (old samples/bpf, iproute2 objects) gets one slot per possible CPU', () => {
+    // the kernel refuses max_entries 0 itself; libbpf and iproute2 size the map before creating it
+    expect(() => createMap({ type: 'perf_event_array', keySize: 4, valueSize: 4, maxEntries: 0 })).toThrow(KernelError);
+    const m = createProgramMap({ name: 'events', type: 'perf_event_array', keySize: 4, valueSize: 4, maxEntries: 0 });
+    try {
+      expect(m.spec.maxEntries).toBeGreaterThanOrEqual(cpus().length);
+      expect(m.spec.maxEntries).toBe(possibleCpus());
+    } finally {
+      m.close();
     }
   });
 

@@ -3,6 +3,7 @@
  * global-data maps with their initial bytes (and freeze the read-only ones, as libbpf does),
  * then BPF_PROG_LOAD with the map fds patched in. One handle closes the program and its maps.
  */
+import { readFileSync } from 'node:fs';
 import type { MapDef, Program } from '@bpf/isa';
 import { createMap, MAP_TYPE, type KernelMap, type MapTypeName } from './maps.js';
 import { loadBtf, loadProgram, type KernelLoad, type LoadOptions } from './prog.js';
@@ -34,13 +35,27 @@ function isMapType(t: string): t is MapTypeName {
   return Object.hasOwn(MAP_TYPE, t);
 }
 
+/** The number of possible CPUs (`/sys/devices/system/cpu/possible`, e.g. `0-3` or `0,2-5`). */
+let cpus: number | undefined;
+export function possibleCpus(): number {
+  if (cpus !== undefined) return cpus;
+  let n = 0;
+  for (const part of readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim().split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    n += b === undefined ? 1 : b - a! + 1;
+  }
+  return (cpus = n);
+}
+
 function create(def: MapDef, innerMapFd?: number): KernelMap {
   if (!isMapType(def.type)) throw new KernelError('MAP_CREATE', 22, `map '${def.name}': unknown map type '${def.type}'`);
   return createMap({
     type: def.type,
     keySize: def.keySize,
     valueSize: def.valueSize,
-    maxEntries: def.maxEntries,
+    // a perf event array declared without a size gets one slot per possible CPU, as libbpf
+    // (0.x and 1.x) and iproute2 size it; the kernel refuses max_entries 0
+    maxEntries: def.type === 'perf_event_array' && def.maxEntries === 0 ? possibleCpus() : def.maxEntries,
     name: def.name,
     ...(def.flags ? { flags: def.flags } : {}),
     ...(innerMapFd !== undefined ? { innerMapFd } : {}),
