@@ -2,33 +2,13 @@
  * The site in a real browser: build it, serve it on loopback, drive Debian's Chromium with
  * playwright-core (no browser download). Screenshots go to test-results/docs/.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
-import { repoRoot, skipWithout } from '@bpf/testkit';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import { skipWithout } from '@bpf/testkit';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const docs = join(repoRoot, 'apps/docs');
-const dist = join(docs, '.vitepress/dist');
-const shots = join(repoRoot, 'test-results/docs');
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json', '.woff2': 'font/woff2' };
-
-function serve(dir: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    const url = decodeURIComponent((req.url ?? '/').split('?')[0]!);
-    let file = normalize(join(dir, url));
-    if (!file.startsWith(dir)) return void res.writeHead(403).end();
-    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
-    if (!existsSync(file) && existsSync(file + '.html')) file += '.html';
-    if (!existsSync(file)) return void res.writeHead(404).end('not found');
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
+import { dist, openSite, shots } from './site.js';
 
 describe.skipIf(skipWithout('chromium'))('docs site in Chromium', () => {
   let server: Server;
@@ -37,16 +17,7 @@ describe.skipIf(skipWithout('chromium'))('docs site in Chromium', () => {
   let base: string;
 
   beforeAll(async () => {
-    const r = spawnSync('pnpm', ['--filter', 'docs', 'build'], { cwd: repoRoot, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`docs build failed:\n${r.stdout}\n${r.stderr}`);
-    mkdirSync(shots, { recursive: true });
-    server = await serve(dist);
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const executablePath = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    ({ server, base, browser } = await openSite());
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   }, 900_000);
 

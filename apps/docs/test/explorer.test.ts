@@ -3,21 +3,16 @@
  * stepping, the why-chain of a rejected program, the CFG picture, a deep link, and a kernel
  * log this test records from the running kernel and pastes. Screenshots: test-results/docs/.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdirSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { assemble } from '@bpf/isa';
 import { loadWithMaps } from '@bpf/kernel';
-import { repoRoot, skipWithout } from '@bpf/testkit';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { skipWithout } from '@bpf/testkit';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCfg, explore } from '../src/explorer.js';
+import { openSite, shots } from './site.js';
 
-const dist = join(repoRoot, 'apps/docs/.vitepress/dist');
-const shots = join(repoRoot, 'test-results/docs');
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.json': 'application/json', '.woff2': 'font/woff2' };
 
 // our own programs: a pointer built over five instructions then read out of bounds, and a branch
 const REJECTED = 'r2 = *(u32 *)(r1 + 0)\nr3 = r2\nr3 += 8\nr4 = r10\nr4 += -16\nr4 += r3\nr0 = *(u64 *)(r4 + 0)\nexit\n';
@@ -41,20 +36,6 @@ describe('explorer engine', () => {
   });
 });
 
-function serve(dir: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    const url = decodeURIComponent((req.url ?? '/').split('?')[0]!);
-    let file = normalize(join(dir, url));
-    if (!file.startsWith(dir)) return void res.writeHead(403).end();
-    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
-    if (!existsSync(file) && existsSync(file + '.html')) file += '.html';
-    if (!existsSync(file)) return void res.writeHead(404).end('not found');
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
-
 describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => {
   let server: Server;
   let browser: Browser;
@@ -62,13 +43,7 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
   let base: string;
 
   beforeAll(async () => {
-    const r = spawnSync('pnpm', ['--filter', 'docs', 'build'], { cwd: repoRoot, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`docs build failed:\n${r.stdout}\n${r.stderr}`);
-    mkdirSync(shots, { recursive: true });
-    server = await serve(dist);
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const executablePath = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-    browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    ({ server, base, browser } = await openSite());
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   }, 900_000);
 

@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot, skipWithout } from '@bpf/testkit';
 import { build } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './site.js';
 
 const LAYERS = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { browserCleanLayers: string[] }).browserCleanLayers;
 
@@ -22,8 +23,7 @@ describe.skipIf(skipWithout('chromium'))('README examples of the browser-clean l
   let browser: Browser;
   beforeAll(async () => {
     execFileSync('pnpm', ['exec', 'tsc', '-b'], { cwd: repoRoot, stdio: 'inherit' });
-    const executablePath = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim();
-    browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    browser = await launchChromium();
   }, 300_000);
   afterAll(async () => browser?.close());
 
