@@ -80,6 +80,11 @@ doing the same job, in alternating pairs, median wall times, the ratio the media
 per-pair ratios, each side's CPU time in the note (on a busy machine it moves less than wall
 time); Node's children run without \`NODE_EXTRA_CA_CERTS\` / \`NODE_OPTIONS\`.
 
+The \`wasm\` rows against uBPF (iovisor/ubpf's interpreter and x86-64 JIT, called in-process
+through koffi) appear when \`BPF_BENCH_UBPF\` names a \`libubpf.so\` you built yourself (e.g.
+its \`vm\` library with gcc -O2, linked as a shared object); this repository builds and ships
+no uBPF, and without the variable the row says it was not measured.
+
 Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; Linux ${machine.kernel}; LLVM ${machine.llvm}; ${machine.bpftool}; ${machine.date}${quick ? ' (quick mode)' : ''}.
 
 ${table.join('\n')}
