@@ -5,8 +5,9 @@
 import { commands } from './commands/index.js';
 import { helpText, reportError, runCommand, unknownCommand } from './dispatch.js';
 import { EXIT, type ExitCode } from './errors.js';
+import { VERSION } from './version.js';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 export function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

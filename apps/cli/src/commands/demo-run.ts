@@ -88,7 +88,7 @@ export function runDemo(out: Output): ExitCode {
   out.line(disassemble(program.insns, { syntax: 'kernel' }).trimEnd());
   h('liveness (the kernel\'s "Live regs before insn" block)');
   out.line(formatLiveRegs(live, (insns, i) => formatInsn(insns, i, { syntax: 'kernel' })).trimEnd());
-  h('verified by @bpf/verifier (the spec\'s stack-argument rules)');
+  h('verified by @bpf/verifier, stack-argument rules included');
   out.line(verdict.log.trimEnd());
   out.line(verdict.accepted ? out.paint('green', 'accepted') : out.paint('red', `rejected: ${verdict.error?.message ?? ''}`));
   for (const s of verdict.program?.subprogs ?? [])
