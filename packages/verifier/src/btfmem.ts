@@ -1,23 +1,13 @@
 /**
- * Memory typed by the kernel's BTF (kernel/bpf/btf.c btf_ctx_access, btf_struct_access): the
- * arguments of the function or tracepoint a tracing program attaches to, read from its
- * context (pointers to structs are trusted `PTR_TO_BTF_ID`s), and reads of kernel structs
- * through such pointers (scalars, or pointers to further structs).
+ * Memory typed by the kernel's BTF (kernel/bpf/btf.c btf_struct_access): reads of kernel
+ * structs through BTF pointers (scalars, or pointers to further structs); the context that
+ * gives the first such pointers is btfctx.ts.
  */
 import { safeField, structFieldRead, type PtrField } from './btfproto.js';
 import type { Env } from './env.js';
 import { inRcuCs } from './iter.js';
 import { btfPtr, btfPtrType, type BtfPtrFlag } from './nullable.js';
 import { pointer, UNKNOWN, type Reg, type State } from './state.js';
-
-/** A tracing program's context slot at `off` when its BTF says it is a struct pointer. */
-export function tracingCtxArg(env: Env, off: number): Reg | undefined {
-  if (env.type !== 'tracing') return undefined;
-  const arg = env.load.tracingArg(off);
-  if (arg?.type.kind !== 'ptr' || !arg.type.to.isStruct) return undefined;
-  env.log2(`func '${arg.func}' arg${arg.arg} has btf_id ${arg.type.to.id} type STRUCT '${arg.type.to.name}'`);
-  return pointer(btfPtrType(arg.type.to.name, 'trusted_'));
-}
 
 /**
  * The modifiers of a pointer read from a kernel struct (kernel/bpf/verifier.c

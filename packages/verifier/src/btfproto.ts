@@ -42,7 +42,8 @@ export interface BtfFunc {
 /** btf_kind_str, indexed by BTF kind number (0: void). */
 const KIND_STR = ['UNKNOWN', 'INT', 'PTR', 'ARRAY', 'STRUCT', 'UNION', 'ENUM', 'FWD', 'TYPEDEF', 'VOLATILE', 'CONST', 'RESTRICT', 'FUNC', 'FUNC_PROTO', 'VAR', 'DATASEC', 'FLOAT', 'DECL_TAG', 'TYPE_TAG', 'ENUM64'];
 const KIND_NO: Readonly<Record<string, number>> = Object.fromEntries(KIND_STR.map((k, n) => [k, n]));
-const kindStr = (t: BtfType | undefined): string => (t ? KIND_STR[KIND_NO[t.kind] ?? 0]! : 'UNKNOWN');
+/** btf_type_str of a type (`UNKNOWN` for void). */
+export const kindStr = (t: BtfType | undefined): string => (t ? KIND_STR[KIND_NO[t.kind] ?? 0]! : 'UNKNOWN');
 
 const isScalar = (t: BtfType | undefined): boolean => t !== undefined && (t.kind === 'INT' || t.kind === 'ENUM' || t.kind === 'ENUM64');
 const MAX_RESOLVE_DEPTH = 32;
@@ -148,11 +149,8 @@ export interface LoadInfo {
   readonly attachReturnsVoid: boolean;
   /** Global subprograms called so far (verified on their own after the main program). */
   readonly calledGlobals: Set<number>;
-  /**
-   * A tracing program's context slot `off` (btf_ctx_access): the argument of the function or
-   * tracepoint it attaches to, from the kernel's BTF; undefined when that is unknown.
-   */
-  tracingArg(off: number): { readonly func: string; readonly arg: number; readonly type: BtfArg } | undefined;
+  /** The kernel BTF id of what a tracing, LSM or struct_ops program attaches to (attach_btf_id), when given. */
+  readonly attachBtfId: number | undefined;
   /** The name of the kernel function or type the program attaches to (attach_btf_id), when known. */
   attachName(): string | undefined;
 }
@@ -211,7 +209,7 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
       const t = kernelBtf && carried.attachBtfId !== undefined ? typeById(kernelBtf, carried.attachBtfId) : undefined;
       return t && kernelBtf ? btfString(kernelBtf, t.nameOff) : undefined;
     },
-    tracingArg: (off) => (program.type === 'tracing' && kernelBtf && carried.attachBtfId !== undefined ? tracingArg(kernelBtf, carried.attachBtfId, program.expectedAttachType, off) : undefined),
+    attachBtfId: carried.attachBtfId,
   };
 }
 
@@ -224,29 +222,6 @@ function hookReturn(btf: Btf, id: number, member: number | undefined): BtfArg | 
   const ptr = m && typeById(btf, resolveId(btf, m.type));
   const proto = ptr?.kind === 'PTR' ? typeById(btf, resolveId(btf, ptr.sizeOrType)) : undefined;
   return proto?.kind === 'FUNC_PROTO' ? describeArg(btf, proto.sizeOrType) : undefined;
-}
-
-/**
- * The argument in context slot `off` of a tracing program: a raw tracepoint's `btf_trace_<tp>`
- * typedef (its first parameter is the tracepoint's private data, not an argument) or an
- * fentry/fexit target FUNC (fexit's slot after the arguments is the return value).
- */
-function tracingArg(btf: Btf, attachId: number, attach: string | undefined, off: number): { readonly func: string; readonly arg: number; readonly type: BtfArg } | undefined {
-  if (off % 8 !== 0) return undefined;
-  const k = off / 8;
-  const t = typeById(btf, attachId);
-  if (!t) return undefined;
-  if (t.kind === 'TYPEDEF') {
-    const ptr = typeById(btf, resolveId(btf, t.sizeOrType));
-    const proto = ptr?.kind === 'PTR' ? typeById(btf, resolveId(btf, ptr.sizeOrType)) : undefined;
-    if (proto?.kind !== 'FUNC_PROTO') return undefined;
-    const p = proto.params[k + 1];
-    return p ? { func: btfString(btf, t.nameOff).replace(/^btf_trace_/, ''), arg: k, type: describeArg(btf, p.type) } : undefined;
-  }
-  const fn = describeFunc(btf, attachId);
-  if (!fn) return undefined;
-  if (k < fn.params.length) return { func: fn.name, arg: k, type: fn.params[k]!.type };
-  return attach === 'trace_fexit' && k === fn.params.length ? { func: fn.name, arg: k, type: fn.ret } : undefined;
 }
 
 const structIds = new WeakMap<Btf, Map<string, number>>();

@@ -5,6 +5,7 @@
  */
 import { helperName, MAX_BPF_FUNC_REG_ARGS, PROG_TYPES, type FuncProtoDecl, type Insn } from '@bpf/isa';
 import type { Env } from './env.js';
+import { lsmRetvalRange } from './btfctx.js';
 import { globalCall, isGlobal } from './global.js';
 import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, KFUNCS, type KfuncEnv } from './kfuncs.js';
 import type { Path } from './prune.js';
@@ -261,9 +262,21 @@ function checkKfuncArg(type: string, r: Reg, where: string, reject: (m: string) 
   if (r.type !== 'scalar') reject(`${where} is not a scalar`);
 }
 
-/** The return value range a program type's exit must respect (check_return_code), if any. */
-function retvalRange(env: Env, attach?: string): readonly [number, number] | undefined {
+/**
+ * The return value range a program type's exit must respect (check_return_code), if any; a
+ * third element `true` when only the low 32 bits are compared (LSM hooks).
+ */
+function retvalRange(env: Env, attach?: string): readonly [number, number, boolean?] | undefined {
   switch (env.type) {
+    case 'tracing':
+      if (attach === 'trace_fentry' || attach === 'trace_fexit') return [0, 0];
+      return attach === 'trace_iter' ? [0, 1] : undefined;
+    case 'lsm': {
+      // an LSM_MAC hook: 0 or -errno (0 or 1 for the bool hooks); lsm_cgroup: 0 or 1, 1 for a void hook
+      if (attach === 'lsm_cgroup') return env.load.attachReturnsVoid ? [1, 1] : [0, 1];
+      const r = lsmRetvalRange(env);
+      return r ? [Number(r[0]), Number(r[1]), true] : undefined;
+    }
     case 'cgroup_skb':
       return attach === 'cgroup_inet_egress' ? [0, 3] : [0, 1];
     case 'cgroup_sock_addr':
@@ -286,7 +299,7 @@ function retvalRange(env: Env, attach?: string): readonly [number, number] | und
 }
 
 /** verbose_invalid_scalar. */
-function invalidScalar(r: Reg, range: readonly [number, number], ctx: string): string {
+function invalidScalar(r: Reg, range: readonly [number, number, boolean?], ctx: string): string {
   let s = `${ctx} the register R0 has`;
   if (r.smin > S64_MIN) s += ` smin=${r.smin}`;
   if (r.smax < S64_MAX) s += ` smax=${r.smax}`;
@@ -294,7 +307,8 @@ function invalidScalar(r: Reg, range: readonly [number, number], ctx: string): s
   return `${s} should have been in [${range[0]}, ${range[1]}]`;
 }
 
-const within = (r: Reg, range: readonly [number, number]): boolean => r.smin >= BigInt(range[0]) && r.smax <= BigInt(range[1]);
+const within = (r: Reg, range: readonly [number, number, boolean?]): boolean =>
+  range[2] ? r.s32min >= BigInt(range[0]) && r.s32max <= BigInt(range[1]) : r.smin >= BigInt(range[0]) && r.smax <= BigInt(range[1]);
 
 /** BPF_EXIT: reference leaks, then the return value, then back to the caller (or the end of the path). */
 export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?: string): State | null {
@@ -303,7 +317,7 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
     env.reject(pc, ...st.refs.map((r) => `Unreleased reference id=${r.id} alloc_insn=${r.insn}`), 'BPF_EXIT instruction in main prog would lead to reference leak');
   }
   // a struct_ops or LSM hook returning void has no return value to check (check_return_code)
-  if (st.frames.length === 1 && f.subprog === 0 && env.load.attachReturnsVoid) return null;
+  if (st.frames.length === 1 && f.subprog === 0 && env.load.attachReturnsVoid && attach !== 'lsm_cgroup') return null;
   const r0 = env.readReg(f, 0, pc);
   // a global subprogram verified on its own returns a scalar, whatever the program type
   if (st.frames.length === 1 && f.subprog !== 0) {

@@ -445,6 +445,8 @@ const lircMode2: Rule = (off, size, q) => ok(!q.write && off === 0 && size === 4
  * function they attach to types them (btfmem.ts).
  */
 const btfCtx: Rule = (off, size, q) => ok(!q.write && off >= 0 && off + size <= 192 && off % size === 0);
+/** bpf_tracing_ctx_access: MAX_BPF_FUNC_ARGS slots, read only, aligned (btfctx.ts applies btf_ctx_access after it). */
+const tracingCtx: Rule = (off, size, q) => ok(!q.write && off >= 0 && off < TRACING_CTX_SIZE && off % size === 0);
 
 const RULES: Readonly<Record<ProgType, Rule>> = {
   unspec: () => NO,
@@ -473,7 +475,7 @@ const RULES: Readonly<Record<ProgType, Rule>> = {
   cgroup_sysctl: cgroupSysctl,
   raw_tracepoint_writable: rawTracepointWritable,
   cgroup_sockopt: cgroupSockopt,
-  tracing: btfCtx,
+  tracing: tracingCtx,
   struct_ops: btfCtx,
   ext: btfCtx,
   lsm: btfCtx,

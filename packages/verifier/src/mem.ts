@@ -7,7 +7,8 @@ import type { Env } from './env.js';
 import { ctxAccess, tcpSockUnconvertible, type CtxPtr } from './ctx.js';
 import { CTX_LAYOUT } from './ctxlayout.js';
 import { PROG_FLAGS } from './loadflags.js';
-import { kernelStructRead, tracingCtxArg } from './btfmem.js';
+import { btfCtxAccess, usesBtfCtx } from './btfctx.js';
+import { kernelStructRead } from './btfmem.js';
 import { btfPtr } from './nullable.js';
 import { regTypeStr, regTypeStrBare } from './print.js';
 import { sockAccess } from './sockmem.js';
@@ -341,10 +342,15 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       break;
     case 'ctx': {
       ptrOffOk(env, pc, r, regno, false);
+      // tracing and LSM programs: btf_ctx_access over the attach target's prototype, when known
+      const btfCtx = usesBtfCtx(env) ? btfCtxAccess(env, pc, off, size, a.write) : undefined;
+      if (btfCtx?.known) {
+        out = btfCtx.reg;
+        break;
+      }
       const res = ctxAccess(env.type, off, size, { write: a.write, ldsx: a.signed === true, attach: env.attach });
       if (!res.ok) env.reject(pc, `invalid bpf_context access off=${off} size=${size}`);
       if (!a.write) out = ctxRead(res.ptr, () => env.nextId());
-      if (out) out = tracingCtxArg(env, off) ?? out;
       break;
     }
     case 'fp':
