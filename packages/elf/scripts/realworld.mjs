@@ -6,20 +6,31 @@
 //   loader  — whether @bpf/elf reaches the verifier (or the loader error),
 //   cli     — `bpf kernel load OBJECT --section S --prog P --type T`'s verdict (run in-process),
 //   ours    — @bpf/verifier's verdict (reported only; with --verifier).
-// Writes fixtures/realworld/<name>.json (names and verdicts only) and the table between the
-// <!-- realworld --> markers of packages/elf/README.md.
+// Writes fixtures/realworld/<collection>.json (names, types and verdicts only) and the table
+// between the <!-- realworld --> markers of packages/elf/README.md, which covers every JSON in
+// fixtures/realworld (not only the ones this run wrote).
 //
 //   node packages/elf/scripts/realworld.mjs --from /work/realworld/ebpf-samples [--verifier]
+//       DIR is one collection (named after DIR, or --name) whose subdirectories are groups
+//       (the layout of github.com/vbpf/ebpf-samples): one JSON, a table row per group.
+//   node packages/elf/scripts/realworld.mjs --from DIR --each [--only NAME] [--verifier]
+//       each subdirectory of DIR is a collection of its own (objects compiled from one public
+//       project): one JSON and one table row per collection; --only picks one.
 //
-// DIR holds one directory per collection (the layout of github.com/vbpf/ebpf-samples); objects
-// are read from there and never copied into the repository. Build first: pnpm exec tsc -b.
-// Needs root (BPF_PROG_LOAD).
+// Objects are the *.o / *.elf files under a collection (searched recursively); they are read
+// from there and never copied into the repository. Build first: pnpm exec tsc -b. Needs root
+// (BPF_PROG_LOAD).
+//
+// A rejection with an empty verifier log (the kernel refused before its verifier ran: an
+// attribute checked first, a capability, a security module's bpf_prog_load hook) and a map the
+// kernel would not create are not verdicts on the code: such programs get kernel: null and
+// kernelRefused says why; agreement counts leave them out.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { loadPrograms, parseElf } from '../dist/index.js';
+import { btfExtRecords, loadPrograms, parseBtfTable, parseElf, parseElfFile } from '../dist/index.js';
 import { loadWithMaps } from '../../kernel/dist/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,13 +43,13 @@ const { values: args } = parseArgs({
     'verifier-timeout': { type: 'string' },
     only: { type: 'string' },
     'no-write': { type: 'boolean' },
+    each: { type: 'boolean' },
   },
 });
 if (!args.from) {
-  console.error('usage: realworld.mjs --from DIR [--name NAME] [--verifier] [--only GROUP]');
+  console.error('usage: realworld.mjs --from DIR [--name NAME | --each] [--verifier] [--only GROUP]');
   process.exit(2);
 }
-const name = args.name ?? basename(args.from);
 
 /**
  * How each collection's own loader types a program whose section libbpf does not name. Keys
@@ -62,7 +73,18 @@ const LOADERS = {
   suricata: { loader: 'suricata', type: 'socket_filter', objects: { 'bypass_filter.o': 'sched_cls' } },
   // PREVAIL's own test objects (written for its checker, some for another OS's contexts).
   build: { loader: 'prevail', type: 'xdp' },
+  // Collections compiled from public sources (--each): libbpf 1.x section rules.
+  'libbpf-bootstrap': { loader: 'libbpf', type: 'socket_filter' },
+  // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
+  'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
+  'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
+  'linux-samples': { loader: 'libbpf', type: 'socket_filter' },
+  tetragon: { loader: 'cilium/ebpf', type: 'kprobe' },
+  katran: { loader: 'libbpf', type: 'xdp' },
 };
+
+/** Program types whose programs trace or enforce (the issue's "tracing/LSM"). */
+const TRACING_TYPES = new Set(['kprobe', 'tracepoint', 'raw_tracepoint', 'raw_tracepoint_writable', 'perf_event', 'tracing', 'lsm']);
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const vmlinux = existsSync(VMLINUX) ? new Uint8Array(readFileSync(VMLINUX)) : undefined;
@@ -97,6 +119,40 @@ function ourPrograms(bytes) {
 }
 
 const short = (s) => String(s ?? '').split('\n')[0].slice(0, 160);
+
+/** CO-RE relocation counts of an object, by section name and instruction offset. */
+function coreSites(bytes) {
+  const obj = parseElf(bytes);
+  if (!obj.btf || !obj.btfExt) return new Map();
+  try {
+    const { btf } = parseBtfTable(obj.btf);
+    const ext = btfExtRecords(obj.btfExt, btf, obj.endian);
+    return new Map([...(ext.coreRelos ?? new Map())].map(([sec, rs]) => [sec, new Set(rs.map((r) => r.insnOff / 8))]));
+  } catch {
+    return new Map();
+  }
+}
+
+/** What BTF a program uses: its attach target, CO-RE relocations, kfuncs, typed ksyms. */
+function btfUses(p, core, sectionNames) {
+  const uses = [];
+  if (p.attachBtfId !== undefined || p.attachTo !== undefined) uses.push('attach');
+  if (p.origin?.some((o) => core.get(sectionNames.get(o.sectionIndex))?.has(o.insn))) uses.push('core');
+  if (p.relocs.some((r) => r.kind === 'kfunc')) uses.push('kfunc');
+  if (p.relocs.some((r) => r.kind === 'ksym')) uses.push('ksym');
+  return uses;
+}
+
+/** Files under dir (recursively) that are objects: *.o, *.elf. */
+function objectsUnder(dir, prefix = '') {
+  const out = [];
+  for (const d of readdirSync(join(dir, prefix), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const rel = prefix ? `${prefix}/${d.name}` : d.name;
+    if (d.isDirectory()) out.push(...objectsUnder(dir, rel));
+    else if (/\.(o|elf)$/.test(d.name)) out.push(rel);
+  }
+  return out;
+}
 
 /** `bpf kernel load`, in this process: the CLI's own code path, output captured. */
 async function cliLoad(file, p, type) {
@@ -144,98 +200,159 @@ function ourVerdict(file, p, type, timeoutMs) {
   });
 }
 
-const groups = readdirSync(args.from, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && (args.only === undefined || d.name === args.only))
-  .map((d) => d.name)
-  .sort();
-const records = [];
-for (const group of groups) {
-  const dir = join(args.from, group);
-  const objects = readdirSync(dir).filter((f) => f.endsWith('.o')).sort();
-  for (const object of objects) {
+/** One program's record: the kernel's verdict, `bpf kernel load`'s, ours. */
+async function recordProgram(group, object, file, p, uses) {
+  const type = typeOf(group, object, p);
+  const rec = { group, object, program: p.name, section: p.section, type, attach: p.expectedAttachType ?? null, btf: uses, loader: 'ok', kernel: null, kernelError: null, kernelRefused: null, cli: null, cliError: null, ours: null, oursError: null };
+  let load;
+  try {
+    load = loadWithMaps(p, { type, logLevel: 1, logSize: 1 << 24 });
+    if (load.accepted) rec.kernel = true;
+    else if (load.log === '') rec.kernelRefused = `refused before the verifier ran (errno ${load.errno}, empty log)`;
+    else {
+      rec.kernel = false;
+      rec.kernelError = short(load.error);
+    }
+  } catch (e) {
+    // A map the kernel refuses, or a load that never reached the verifier: no verdict.
+    rec.kernelRefused = short(`${e.code ?? ''} ${e.message}`.trim());
+  } finally {
+    load?.close();
+  }
+  const cli = await cliLoad(file, p, type);
+  rec.cli = cli.accepted;
+  rec.cliError = cli.accepted === false ? short(cli.error) : cli.accepted === null ? cli.error : null;
+  if (args.verifier) {
+    const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000));
+    rec.ours = ours.accepted;
+    rec.oursError = ours.accepted ? null : short(ours.error);
+  }
+  const k = rec.kernel === true ? 'accept' : rec.kernel === false ? `reject (${rec.kernelError})` : `no verdict (${rec.kernelRefused})`;
+  console.log(`${group}/${object} ${p.section} ${p.name} [${type}${rec.attach ? `/${rec.attach}` : ''}${uses.length ? ` btf:${uses.join(',')}` : ''}]: kernel ${k}; cli ${rec.cli}${args.verifier ? `; ours ${rec.ours}${rec.ours === rec.kernel || rec.kernel === null ? '' : ` (${rec.oursError ?? 'accept'})`}` : ''}`);
+  return rec;
+}
+
+/** Every program of every object under dir, as records of `group`. */
+async function recordGroup(group, dir) {
+  const records = [];
+  for (const object of objectsUnder(dir)) {
     const file = join(dir, object);
     const bytes = new Uint8Array(readFileSync(file));
-    let progs;
+    let progs, core, sectionNames;
     try {
       parseElf(bytes);
       progs = ourPrograms(bytes);
+      core = coreSites(bytes);
+      sectionNames = new Map(parseElfFile(bytes).sections.map((x) => [x.index, x.name]));
     } catch (e) {
       records.push({ group, object, program: null, section: null, type: null, loader: `${e.code ?? 'error'}: ${short(e.message)}`, kernel: null, cli: null, ours: null });
       console.log(`${group}/${object}: loader error ${e.message}`);
       continue;
     }
-    for (const p of progs) {
-      const type = typeOf(group, object, p);
-      const rec = { group, object, program: p.name, section: p.section, type, loader: 'ok', kernel: null, kernelError: null, cli: null, cliError: null, ours: null, oursError: null };
-      let load;
-      try {
-        load = loadWithMaps(p, { type, logLevel: 1, logSize: 1 << 24 });
-        rec.kernel = load.accepted;
-        rec.kernelError = load.accepted ? null : short(load.error);
-      } catch (e) {
-        // A map the kernel refuses, or a load that never reached the verifier.
-        rec.kernel = false;
-        rec.kernelError = short(`${e.code ?? ''} ${e.message}`);
-      } finally {
-        load?.close();
-      }
-      const cli = await cliLoad(file, p, type);
-      rec.cli = cli.accepted;
-      rec.cliError = cli.accepted === false ? short(cli.error) : cli.accepted === null ? cli.error : null;
-      if (args.verifier) {
-        const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000));
-        rec.ours = ours.accepted;
-        rec.oursError = ours.accepted ? null : short(ours.error);
-      }
-      records.push(rec);
-      console.log(`${group}/${object} ${p.section} ${p.name} [${type}]: kernel ${rec.kernel ? 'accept' : `reject (${rec.kernelError})`}; cli ${rec.cli}${args.verifier ? `; ours ${rec.ours}` : ''}`);
-    }
+    for (const p of progs) records.push(await recordProgram(group, object, file, p, btfUses(p, core, sectionNames)));
+  }
+  return records;
+}
+
+/** Counts of one group's records (or a whole collection's). */
+function summarize(rs) {
+  const progs = rs.filter((r) => r.program !== null);
+  const verdict = progs.filter((r) => r.kernel !== null);
+  const types = {};
+  for (const r of progs) types[r.type] = (types[r.type] ?? 0) + 1;
+  return {
+    objects: new Set(rs.map((r) => r.object)).size,
+    programs: progs.length,
+    objectsRefused: rs.filter((r) => r.program === null).length,
+    types,
+    tracingBtf: progs.filter((r) => TRACING_TYPES.has(r.type) && (r.btf?.length ?? 0) > 0).length,
+    kernelOk: progs.filter((r) => r.kernel === true).length,
+    kernelRejects: progs.filter((r) => r.kernel === false).length,
+    // Old recordings (before kernelRefused) counted such programs as rejects.
+    noVerdict: progs.filter((r) => r.kernel === null).length,
+    reachedOfOk: progs.filter((r) => r.kernel === true && r.loader === 'ok').length,
+    cliAgree: progs.filter((r) => r.cli === r.kernel || (r.kernel === null && r.cli === false)).length,
+    oursMeasured: verdict.filter((r) => r.ours !== null && r.ours !== undefined).length,
+    oursAgree: verdict.filter((r) => r.ours === r.kernel).length,
+  };
+}
+
+const osrelease = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+const collections = args.each
+  ? readdirSync(args.from, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && (args.only === undefined || d.name === args.only))
+      .map((d) => ({ name: d.name, groups: [[d.name, join(args.from, d.name)]] }))
+      .sort((a, b) => a.name.localeCompare(b.name))
+  : [
+      {
+        name: args.name ?? basename(args.from),
+        groups: readdirSync(args.from, { withFileTypes: true })
+          .filter((d) => d.isDirectory() && (args.only === undefined || d.name === args.only))
+          .map((d) => [d.name, join(args.from, d.name)])
+          .sort((a, b) => a[0].localeCompare(b[0])),
+      },
+    ];
+
+const fixtures = join(root, 'fixtures/realworld');
+for (const c of collections) {
+  const records = [];
+  for (const [group, dir] of c.groups) records.push(...(await recordGroup(group, dir)));
+  const groups = [...new Set(records.map((r) => r.group))];
+  const doc = {
+    generatedBy: 'packages/elf/scripts/realworld.mjs',
+    collection: c.name,
+    kernel: osrelease,
+    verifier: args.verifier === true,
+    loaders: Object.fromEntries(groups.map((g) => [g, LOADERS[g]?.loader ?? 'libbpf'])),
+    summary: summarize(records),
+    groups: Object.fromEntries(groups.map((g) => [g, summarize(records.filter((r) => r.group === g))])),
+    records,
+  };
+  console.log(`${c.name}: ${JSON.stringify(doc.summary)}`);
+  if (!args['no-write']) {
+    mkdirSync(fixtures, { recursive: true });
+    writeFileSync(join(fixtures, `${c.name}.json`), JSON.stringify(doc, null, 1) + '\n');
   }
 }
 
-// The table: per collection, objects, programs, how many the kernel verifies, how many of
-// those reach our verifier (no loader error), `bpf kernel load` agreeing with the kernel, and
-// (when measured) our verifier's verdict agreeing.
+// The table, over every collection recorded in fixtures/realworld: per collection (and per
+// group of a collection that has several), objects, programs, tracing/LSM programs using BTF,
+// how many the kernel verifies, how many of those reach our verifier (no loader error),
+// `bpf kernel load` agreeing with the kernel, and (when measured) our verifier agreeing.
+const docs = existsSync(fixtures)
+  ? readdirSync(fixtures)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(join(fixtures, f), 'utf8')))
+  : [];
 const rows = [];
-const total = { objects: 0, programs: 0, kernelOk: 0, reached: 0, reachedOfOk: 0, cliAgree: 0, oursAgree: 0, oursMeasured: 0, loaderErrors: 0 };
-for (const group of groups) {
-  const rs = records.filter((r) => r.group === group);
-  const objs = new Set(rs.map((r) => r.object)).size;
-  const progs = rs.filter((r) => r.program !== null);
-  const row = {
-    group,
-    loader: LOADERS[group]?.loader ?? '?',
-    objects: objs,
-    programs: progs.length,
-    loaderErrors: rs.filter((r) => r.program === null).length,
-    kernelOk: progs.filter((r) => r.kernel === true).length,
-    reachedOfOk: progs.filter((r) => r.kernel === true && r.loader === 'ok').length,
-    cliAgree: progs.filter((r) => r.cli === r.kernel).length,
-    oursMeasured: progs.filter((r) => r.ours !== null).length,
-    oursAgree: progs.filter((r) => r.ours !== null && r.ours === r.kernel).length,
-  };
-  for (const k of Object.keys(total)) if (typeof row[k] === 'number') total[k] += row[k];
-  rows.push(row);
+const total = { objects: 0, programs: 0, tracingBtf: 0, kernelOk: 0, noVerdict: 0, reachedOfOk: 0, cliAgree: 0, oursAgree: 0, oursMeasured: 0, verdicts: 0, objectsRefused: 0 };
+for (const d of docs) {
+  const groups = [...new Set(d.records.map((r) => r.group))];
+  for (const g of groups) {
+    const s = summarize(d.records.filter((r) => r.group === g));
+    const row = { label: groups.length === 1 && g === d.collection ? d.collection : `${d.collection}/${g}`, loader: d.loaders?.[g] ?? LOADERS[g]?.loader ?? '?', verifier: d.verifier ?? d.records.some((r) => r.ours !== null && r.ours !== undefined), verdicts: s.kernelOk + s.kernelRejects, ...s };
+    if (row.programs === 0 && row.objectsRefused === 0) continue;
+    for (const k of Object.keys(total)) if (typeof row[k] === 'number') total[k] += row[k];
+    rows.push(row);
+  }
 }
-const ours = (r) => (args.verifier ? `${r.oursAgree}/${r.programs}` : '—');
+const oursCell = (r) => (r.verifier ? `${r.oursAgree}/${r.verdicts}` : '—');
 const table = [
   '<!-- realworld -->',
-  `Generated by \`node packages/elf/scripts/realworld.mjs --from DIR${args.verifier ? ' --verifier' : ''}\` over ${name} (public objects others built; not in this repository),`,
-  `on Linux ${readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim()}; the verdicts are in the repository's \`fixtures/realworld/${name}.json\` (a path, not a link: this README is also the npm package's).`,
+  `Generated by \`node packages/elf/scripts/realworld.mjs --from DIR [--each] [--verifier]\` over public objects others wrote (compiled by them, or by us with clang-19 from their sources; not in this repository),`,
+  `on Linux ${osrelease}; the verdicts are in the repository's \`fixtures/realworld/<collection>.json\` (a path, not a link: this README is also the npm package's).`,
+  '"Tracing/LSM with BTF": kprobe, tracepoint, raw tracepoint, perf event, tracing (fentry, fexit, tp_btf, iter) and LSM programs with a BTF attach target, CO-RE relocations, kfuncs or typed ksyms.',
+  '"No verdict": the kernel refused the load before its verifier ran (empty log) or would not create a map; such programs are left out of the agreement counts.',
   '',
-  '| collection | loader rules | objects | programs | kernel verifies | of those, reach our verifier | `bpf kernel load` agrees | our verifier agrees |',
-  '|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.group} | ${r.loader} | ${r.objects} | ${r.programs}${r.loaderErrors ? ` (+${r.loaderErrors} objects refused)` : ''} | ${r.kernelOk} | ${r.reachedOfOk}/${r.kernelOk} | ${r.cliAgree}/${r.programs} | ${ours(r)} |`),
-  `| **all** | | ${total.objects} | ${total.programs} | ${total.kernelOk} | ${total.reachedOfOk}/${total.kernelOk} | ${total.cliAgree}/${total.programs} | ${args.verifier ? `${total.oursAgree}/${total.programs}` : '—'} |`,
+  '| collection | loader rules | objects | programs | tracing/LSM with BTF | kernel verifies | no verdict | of the verified, reach our verifier | `bpf kernel load` agrees | our verifier agrees (of kernel verdicts) |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.label} | ${r.loader} | ${r.objects} | ${r.programs}${r.objectsRefused ? ` (+${r.objectsRefused} objects refused)` : ''} | ${r.tracingBtf} | ${r.kernelOk} | ${r.noVerdict} | ${r.reachedOfOk}/${r.kernelOk} | ${r.cliAgree}/${r.programs} | ${oursCell(r)} |`),
+  `| **all** | | ${total.objects} | ${total.programs} | ${total.tracingBtf} | ${total.kernelOk} | ${total.noVerdict} | ${total.reachedOfOk}/${total.kernelOk} | ${total.cliAgree}/${total.programs} | ${total.oursMeasured ? `${total.oursAgree}/${total.verdicts} measured` : '—'} |`,
   '<!-- /realworld -->',
 ].join('\n');
 console.log(table);
 if (!args['no-write']) {
-  mkdirSync(join(root, 'fixtures/realworld'), { recursive: true });
-  writeFileSync(
-    join(root, `fixtures/realworld/${name}.json`),
-    JSON.stringify({ generatedBy: 'packages/elf/scripts/realworld.mjs', collection: name, kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(), records }, null, 1) + '\n',
-  );
   const readmePath = join(here, '../README.md');
   const readme = readFileSync(readmePath, 'utf8');
   if (readme.includes('<!-- realworld -->')) writeFileSync(readmePath, readme.replace(/<!-- realworld -->[\s\S]*<!-- \/realworld -->/, table));
