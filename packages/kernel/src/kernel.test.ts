@@ -218,6 +218,33 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     }
   });
 
+  it('loads a BTF whose level-1 log would not fit (the kernel prints every type): first without a log', () => {
+    // 6,000 empty structs named s0..s5999: valid BTF whose level-1 log is far past 64 KiB.
+    const n = 6000;
+    const names = Array.from({ length: n }, (_, i) => `s${i}`);
+    const strs = Buffer.from(`\0${names.join('\0')}\0`);
+    const types = Buffer.alloc(12 * n);
+    let off = 1;
+    for (let i = 0; i < n; i++) {
+      types.writeUInt32LE(off, 12 * i);
+      types.writeUInt32LE(0x04000000, 12 * i + 4); // STRUCT, vlen 0
+      types.writeUInt32LE(0, 12 * i + 8);
+      off += names[i]!.length + 1;
+    }
+    const hdr = Buffer.alloc(24);
+    hdr.writeUInt16LE(0xeb9f, 0);
+    hdr.writeUInt8(1, 2);
+    hdr.writeUInt32LE(24, 4);
+    hdr.writeUInt32LE(types.length, 12);
+    hdr.writeUInt32LE(types.length, 16);
+    hdr.writeUInt32LE(strs.length, 20);
+    const btf = Buffer.concat([hdr, types, strs]);
+    // Asked for a level-1 log in 64 KiB, the kernel fails the load with ENOSPC ...
+    expect(() => loadBtf(btf, { logLevel: 1 })).toThrow(expect.objectContaining({ errno: 28 }));
+    // ... which is why the default loads without one.
+    closeFd(loadBtf(btf));
+  });
+
   it('loads and closes 10,000 programs and maps without leaking a file descriptor', () => {
     const before = readdirSync('/proc/self/fd').length;
     const p = assemble('r0 = 0\nexit');

@@ -238,20 +238,35 @@ export function testRun(fd: number, opts: TestRunOptions = {}): TestRunResult {
   return { retval: attr.readUInt32LE(4), duration: attr.readUInt32LE(36), dataOut: new Uint8Array(out.subarray(0, outLen)) };
 }
 
-/** BPF_BTF_LOAD: the fd, or a KernelError carrying the kernel's log. */
+/**
+ * BPF_BTF_LOAD: the fd, or a KernelError carrying the kernel's log. Without `logLevel` the
+ * first attempt has no log, as libbpf's: at level 1 the kernel prints every type it checks, so
+ * the log of a large object's BTF (one built from a whole vmlinux.h) overflows any buffer and
+ * the load fails with ENOSPC even though the BTF is good. On failure the load is repeated with
+ * a log, for the message.
+ */
 export function loadBtf(bytes: Uint8Array, opts: { logLevel?: number } = {}): number {
   const btf = Buffer.from(bytes);
-  const log = Buffer.alloc(1 << 16);
-  const attr = Buffer.alloc(32);
-  attr.writeBigUInt64LE(addr(btf), 0);
-  attr.writeBigUInt64LE(addr(log), 8);
-  attr.writeUInt32LE(btf.length, 16);
-  attr.writeUInt32LE(log.length, 20);
-  attr.writeUInt32LE(opts.logLevel ?? 1, 24);
-  const { result, errno } = bpfRaw('BTF_LOAD', attr);
-  if (result < 0) {
-    const text = log.toString('utf8', 0, Math.max(0, log.indexOf(0)));
-    throw new KernelError('BTF_LOAD', errno, firstError(text) ?? 'rejected', text);
+  const attempt = (level: number, logSize: number): { result: number; errno: number; text: string } => {
+    const log = Buffer.alloc(logSize);
+    const attr = Buffer.alloc(32);
+    attr.writeBigUInt64LE(addr(btf), 0);
+    if (level > 0) {
+      attr.writeBigUInt64LE(addr(log), 8);
+      attr.writeUInt32LE(log.length, 20);
+    }
+    attr.writeUInt32LE(btf.length, 16);
+    attr.writeUInt32LE(level, 24);
+    const { result, errno } = bpfRaw('BTF_LOAD', attr);
+    return { result, errno, text: level > 0 ? log.toString('utf8', 0, Math.max(0, log.indexOf(0))) : '' };
+  };
+  let r = opts.logLevel === undefined ? attempt(0, 0) : attempt(opts.logLevel, 1 << 16);
+  if (r.result < 0 && opts.logLevel === undefined) {
+    const first = r.errno;
+    r = attempt(1, 1 << 24);
+    // The retry's errno may only say that the log filled up; the first attempt's is the verdict.
+    if (r.result < 0) r = { ...r, errno: first };
   }
-  return result;
+  if (r.result < 0) throw new KernelError('BTF_LOAD', r.errno, firstError(r.text) ?? 'rejected', r.text);
+  return r.result;
 }
