@@ -263,8 +263,9 @@ export function loadBtf(bytes: Uint8Array, opts: { logLevel?: number } = {}): nu
   let r = opts.logLevel === undefined ? attempt(0, 0) : attempt(opts.logLevel, 1 << 16);
   if (r.result < 0 && opts.logLevel === undefined) {
     const first = r.errno;
-    r = attempt(1, 1 << 24);
-    // The retry's errno may only say that the log filled up; the first attempt's is the verdict.
+    // The kernel's log rotates (it keeps the tail, where the error is), so 64 KiB holds the
+    // message; the retry's errno may only say that the log filled up, the first one is the verdict.
+    r = attempt(1, 1 << 16);
     if (r.result < 0) r = { ...r, errno: first };
   }
   if (r.result < 0) throw new KernelError('BTF_LOAD', r.errno, firstError(r.text) ?? 'rejected', r.text);
