@@ -141,6 +141,29 @@ describe('bpf verify', () => {
   });
 });
 
+describe('bpf verify --trace', () => {
+  // a variable stack offset built from a context load: the verifier rejects the read, and the
+  // why-chain is its own backtracking from R3 at the read to the load that made R2
+  const why = 'r2 = *(u32 *)(r1 + 0)\nr2 <<= 2\nr3 = r10\nr3 += -8\nr3 += r2\nr0 = *(u8 *)(r3 + 0)\nexit\n';
+  it('prints the rejection\'s why-chain as instructions, newest first', () => {
+    const r = bpf(['verify', '-', '--trace', '--log-level', '0'], why);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toContain('rejected at insn 5: invalid unbounded variable-offset read from stack R3');
+    expect(r.stdout).toContain('trace: 6 steps on 1 paths, 0 checkpoints, 0 pruned');
+    const chain = r.stdout.slice(r.stdout.indexOf('why: R3 at insn 5')).split('\n').slice(1, 6).map((l) => Number(l.trim().split(':')[0]));
+    expect(chain).toEqual([4, 3, 2, 1, 0]);
+  });
+  it('--json carries the whole trace; --trace-max-steps bounds it and must be a positive integer', () => {
+    const j = JSON.parse(bpf(['verify', '-', '--trace', '--json'], why).stdout) as { trace: { steps: unknown[]; rejection: { pc: number; chain: { pc: number }[] } } };
+    expect(j.trace.steps).toHaveLength(6);
+    expect(j.trace.rejection.chain.map((l) => l.pc)).toEqual([4, 3, 2, 1, 0]);
+    const cut = JSON.parse(bpf(['verify', join(examples, 'call12.s'), '--trace', '--trace-max-steps', '10', '--json']).stdout) as { trace: { steps: unknown[]; truncated: boolean } };
+    expect(cut.trace).toMatchObject({ truncated: true });
+    expect(cut.trace.steps).toHaveLength(10);
+    expect(bpf(['verify', join(examples, 'call12.s'), '--trace', '--trace-max-steps', '0'])).toMatchObject({ code: 2, stderr: "bpf: --trace-max-steps takes a positive integer, not '0'\n" });
+  });
+});
+
 describe('bpf run', () => {
   it('runs the 12-argument call in the interpreter: 78', () => {
     const r = bpf(['run', join(examples, 'call12.s'), '--json']);

@@ -143,6 +143,8 @@ describe('asm, disasm, liveness, verify, run, jit on the examples', () => {
     const v = check('verify', ['verify', f], name.startsWith('reject-') ? 1 : 0);
     expect(v.accepted).toBe(!name.startsWith('reject-'));
     check('verify', ['verify', f, '--log-level', '2'], [0, 1]);
+    const traced = check('verify', ['verify', f, '--trace', '--log-level', '0'], [0, 1]);
+    expect((traced.trace as Doc).source).toBe('verifier');
     check('run', ['run', f]);
     const jit = check('jit', ['jit', f, '--arch', 'x86_64']);
     expect(jit.r0).toBeUndefined();

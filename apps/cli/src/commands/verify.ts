@@ -1,17 +1,20 @@
-import type { ProgType } from '@bpf/isa';
+import { formatInsn, type Insn, type ProgType } from '@bpf/isa';
+import type { Trace } from '@bpf/verifier';
 import type { Command } from '../context.js';
-import { EXIT, requireFile } from '../errors.js';
+import { EXIT, requireFile, usage } from '../errors.js';
 import { kernelBtfFor, loadProgram } from '../input.js';
 import { INPUT_OPTS, JSON_OPT, LOAD_OPTS, loadOptsOf, TYPE_OPT } from '../options.js';
 
 export const verify: Command = {
   name: 'verify',
   summary: 'verify a program like the kernel does; exit 0 when accepted, 1 when rejected',
-  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--log-level 1|2] [--no-jit] [--json]',
+  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--log-level 1|2] [--no-jit] [--trace] [--json]',
   example: 'bpf verify prog.s --type xdp --log-level 1',
   options: {
     'log-level': { type: 'string', help: 'log level (default 1)', values: ['0', '1', '2'] },
     'no-jit': { type: 'boolean', help: 'assume the program will be interpreted (stack arguments then fail)' },
+    trace: { type: 'boolean', help: 'record the walk: with --json the whole trace (states before and after each processed insn, paths, prunes, the why-chain); as text a summary and, for a rejection, the instructions its values came from' },
+    'trace-max-steps': { type: 'string', help: 'keep at most N traced steps (default 200000)' },
     ...TYPE_OPT,
     ...LOAD_OPTS,
     ...INPUT_OPTS,
@@ -24,7 +27,9 @@ export const verify: Command = {
     const { program } = loadProgram(file, flags as never);
     const type = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';
     const load = loadOptsOf(flags, program as { readonly sleepable?: boolean }, parseProgFlags);
-    const r = runVerifier(program, { type, ...load, logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(program) });
+    const maxSteps = flags['trace-max-steps'] === undefined ? undefined : positiveInt(flags['trace-max-steps'] as string, '--trace-max-steps');
+    const trace = flags.trace === true ? (maxSteps === undefined ? true : { maxSteps }) : false;
+    const r = runVerifier(program, { type, ...load, logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(program), trace });
     if (out.json) {
       out.data({
         accepted: r.accepted,
@@ -32,12 +37,36 @@ export const verify: Command = {
         stats: r.stats,
         subprogs: r.program?.subprogs ?? [],
         log: r.log,
+        ...(r.trace ? { trace: r.trace } : {}),
       });
     } else {
       out.line(r.log.trimEnd());
       if (r.accepted) out.line(out.paint('green', 'accepted'));
       else out.line(out.paint('red', `rejected at insn ${r.error!.insn}: ${r.error!.message}`));
+      if (r.trace) for (const line of traceSummary(r.trace, program.insns)) out.line(line);
     }
     return r.accepted ? EXIT.OK : EXIT.REJECTED;
   },
 };
+
+function positiveInt(v: string, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw usage(`${name} takes a positive integer, not '${v}'`);
+  return n;
+}
+
+/** The trace as text: its size, and a rejection's why-chain as the instructions themselves. */
+export function traceSummary(t: Trace, insns: readonly Insn[]): string[] {
+  const lines = [`trace: ${t.steps.length} steps${t.truncated ? ' (truncated)' : ''} on ${t.paths.length} paths, ${t.checkpoints.length} checkpoints, ${t.prunes.length} pruned`];
+  const rej = t.rejection;
+  if (rej) {
+    const regs = rej.regs.map((n) => `R${n}`).join(', ');
+    lines.push(`why: ${regs || 'the value'} at insn ${rej.pc} came from (newest first):`);
+    for (const l of rej.chain) {
+      const needs = [...l.regs.map((n) => `R${n}`), ...l.slots.map((o) => `fp${o}`)].join(' ');
+      lines.push(`  ${String(l.pc).padStart(5)}: ${formatInsn(insns, l.pc, { syntax: 'kernel' })}${l.frame ? `  (frame ${l.frame})` : ''}${needs ? `  ; needs ${needs}` : ''}`);
+    }
+    if (rej.chain.length === 0) lines.push('  (no earlier instruction: the value was there at the start)');
+  }
+  return lines;
+}
