@@ -7,6 +7,7 @@ import { assemble, decode, parseHex, type Program } from '@bpf/isa';
 import { parseBtf, type Btf } from '@bpf/btf';
 import { ElfError, loadPrograms, parseElf } from '@bpf/elf';
 import { CliError, EXIT, usage } from './errors.js';
+import { kernelKconfig } from './kconfig.js';
 
 export type InputKind = 'raw' | 'hex' | 'asm' | 'elf';
 export const INPUT_KINDS: readonly InputKind[] = ['raw', 'hex', 'asm', 'elf'];
@@ -155,7 +156,8 @@ function loadElf(bytes: Uint8Array): Program[] {
     return plain;
   }
   try {
-    return loadPrograms(bytes, { kernelBtf, kallsyms: new Kallsyms() });
+    const kconfig = kernelKconfig();
+    return loadPrograms(bytes, { kernelBtf, kallsyms: new Kallsyms(), ...(kconfig ? { kconfig } : {}) });
   } catch (e) {
     if (!(e instanceof ElfError)) throw e;
     return plain;

@@ -32,6 +32,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { btfExtRecords, loadPrograms, parseBtfTable, parseElf, parseElfFile } from '../dist/index.js';
 import { loadWithMaps } from '../../kernel/dist/index.js';
+import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../../..');
@@ -87,7 +88,8 @@ const LOADERS = {
 const TRACING_TYPES = new Set(['kprobe', 'tracepoint', 'raw_tracepoint', 'raw_tracepoint_writable', 'perf_event', 'tracing', 'lsm']);
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
-const vmlinux = existsSync(VMLINUX) ? new Uint8Array(readFileSync(VMLINUX)) : undefined;
+// Parsed once: loadPrograms would parse the bytes again for every object.
+const vmlinux = existsSync(VMLINUX) ? parseBtfTable(new Uint8Array(readFileSync(VMLINUX)), 'kernel BTF').table : undefined;
 const kallsyms = new Map();
 try {
   for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
@@ -110,7 +112,9 @@ function typeOf(group, object, p) {
 /** Our programs for an object: with the kernel's BTF when it has something to resolve, else without. */
 function ourPrograms(bytes) {
   try {
-    return loadPrograms(bytes, vmlinux ? { kernelBtf: vmlinux, kallsyms } : {});
+    // libbpf's kconfig values (CONFIG_*, LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE, ...).
+    const kconfig = kernelKconfig();
+    return loadPrograms(bytes, vmlinux ? { kernelBtf: vmlinux, kallsyms, ...(kconfig ? { kconfig } : {}) } : {});
   } catch (e) {
     const plain = loadPrograms(bytes);
     if (plain.some((p) => p.relocs.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') || p.attachTo !== undefined)) throw e;
@@ -181,22 +185,34 @@ async function cliLoad(file, p, type) {
 }
 
 /** Our verifier in a worker, so a runaway program costs a timeout and not the run. */
+let worker;
+let nextId = 0;
 function ourVerdict(file, p, type, timeoutMs) {
+  worker ??= new Worker(new URL('./realworld-verify.worker.mjs', import.meta.url));
+  const w = worker;
+  const id = nextId++;
   return new Promise((resolve) => {
-    const w = new Worker(new URL('./realworld-verify.worker.mjs', import.meta.url), { workerData: { file, section: p.section, prog: p.name, type } });
+    const done = (v) => {
+      clearTimeout(t);
+      w.off('message', onMessage);
+      w.off('error', onError);
+      resolve(v);
+    };
     const t = setTimeout(() => {
+      if (worker === w) worker = undefined;
       void w.terminate();
-      resolve({ accepted: null, error: `timeout ${timeoutMs} ms` });
+      done({ accepted: null, error: `timeout ${timeoutMs} ms` });
     }, timeoutMs);
-    w.once('message', (m) => {
-      clearTimeout(t);
-      void w.terminate();
-      resolve(m);
-    });
-    w.once('error', (e) => {
-      clearTimeout(t);
-      resolve({ accepted: null, error: short(e.message) });
-    });
+    const onMessage = (m) => {
+      if (m.id === id) done(m);
+    };
+    const onError = (e) => {
+      if (worker === w) worker = undefined;
+      done({ accepted: null, error: short(e.message) });
+    };
+    w.on('message', onMessage);
+    w.on('error', onError);
+    w.postMessage({ id, file, section: p.section, prog: p.name, type });
   });
 }
 
@@ -352,6 +368,7 @@ const table = [
   '<!-- /realworld -->',
 ].join('\n');
 console.log(table);
+void worker?.terminate();
 if (!args['no-write']) {
   const readmePath = join(here, '../README.md');
   const readme = readFileSync(readmePath, 'utf8');

@@ -1,0 +1,72 @@
+/**
+ * Values for `__kconfig` externs as libbpf fills them in for the running kernel
+ * (tools/lib/bpf/libbpf.c: bpf_object__read_kconfig_file, bpf_object__resolve_externs):
+ * every `CONFIG_X=...` line of /proc/config.gz (or /boot/config-RELEASE), plus the
+ * libbpf-provided LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE and LINUX_HAS_SYSCALL_WRAPPER.
+ * Lines `# CONFIG_X is not set` are comments to libbpf too: such externs stay unset (0 when
+ * `__weak`, an error otherwise). String values are left out.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { gunzipSync } from 'node:zlib';
+
+/** y and m as libbpf's enum libbpf_tristate numbers them (TRI_YES 1, TRI_MODULE 2); a bool extern reads y as true. */
+const TRISTATE: Readonly<Record<string, number>> = { y: 1, n: 0, m: 2 };
+
+/** Parse the text of a kernel .config into extern values. */
+export function parseKconfig(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^(CONFIG_\w+)=(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const [, name, raw] = m as unknown as [string, string, string];
+    const tri = TRISTATE[raw];
+    if (tri !== undefined) out.set(name, tri);
+    else if (/^-?(0x[0-9a-f]+|\d+)$/i.test(raw)) {
+      const n = Number(raw.startsWith('-') ? -Number(raw.slice(1)) : Number(raw));
+      if (Number.isSafeInteger(n)) out.set(name, n);
+    }
+  }
+  return out;
+}
+
+/** KERNEL_VERSION(a, b, c) of a release string such as 6.18.44-foo, c capped at 255 as libbpf does. */
+export function kernelVersionCode(rel: string): number | undefined {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(rel);
+  if (!m) return undefined;
+  return (Number(m[1]) << 16) + (Number(m[2]) << 8) + Math.min(Number(m[3] ?? 0), 255);
+}
+
+let cached: Readonly<Record<string, number>> | null | undefined;
+
+/** The running kernel's values, read once; undefined when no kernel configuration can be read. */
+export function kernelKconfig(): Readonly<Record<string, number>> | undefined {
+  if (cached !== undefined) return cached ?? undefined;
+  let text: string | undefined;
+  try {
+    if (existsSync('/proc/config.gz')) text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+    else if (existsSync(`/boot/config-${release()}`)) text = readFileSync(`/boot/config-${release()}`, 'utf8');
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) {
+    cached = null;
+    return undefined;
+  }
+  const values: Record<string, number> = Object.fromEntries(parseKconfig(text));
+  const version = kernelVersionCode(release());
+  if (version !== undefined) values.LINUX_KERNEL_VERSION = version;
+  let syms = '';
+  try {
+    syms = readFileSync('/proc/kallsyms', 'utf8');
+  } catch {
+    /* without kallsyms both probes below answer no */
+  }
+  // libbpf probes these by loading and attaching; the kernel's own symbols answer the same
+  // question: the bpf_get_attach_cookie helper's implementations, and the arch's syscall
+  // wrapper for bpf() (__x64_sys_bpf, __arm64_sys_bpf, ...).
+  values.LINUX_HAS_BPF_COOKIE = /\sbpf_get_attach_cookie/.test(syms) ? 1 : 0;
+  values.LINUX_HAS_SYSCALL_WRAPPER = /\s__[a-z0-9]+_sys_bpf\n/.test(syms) ? 1 : 0;
+  cached = values;
+  return values;
+}
