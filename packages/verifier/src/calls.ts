@@ -11,6 +11,7 @@ import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, KFUNCS, t
 import type { Path } from './prune.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
 import { releaseReference } from './callargs.js';
+import { releaseDynptr } from './dynptr.js';
 import { checkHelperArg, type ArgMeta } from './helperargs.js';
 import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
 import { regTypeStr } from './print.js';
@@ -95,7 +96,12 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   if (i.imm === 173) getFuncIpCheck(env, pc, fn, attach);
   // record_func_key: a constant index within the prog array is relied upon (its precision is tracked)
   if (i.imm === 12 && meta.map && f.regs[3]!.type === 'scalar' && f.regs[3]!.var.mask === 0n && f.regs[3]!.var.value < BigInt(meta.map.maxEntries)) env.precise(3);
-  if (meta.releaseRegno !== undefined && f.regs[meta.releaseRegno]!.refObjId) releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
+  if (meta.releaseDynptr) releaseDynptr(st, f.regs[meta.releaseRegno!]!);
+  else if (meta.releaseRegno !== undefined && f.regs[meta.releaseRegno]!.refObjId) releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
+  // bpf_dynptr_from_mem makes a local dynptr of a map value only
+  if (i.imm === BPF_FUNC_dynptr_from_mem && f.regs[1]!.type !== 'map_value') env.reject(pc, `Unsupported reg type ${regTypeStr(f.regs[1]!)} for bpf_dynptr_from_mem data`);
+  // writing through an skb dynptr may move the packet
+  const dynptrChangesPkt = i.imm === BPF_FUNC_dynptr_write && meta.dynptr !== undefined && (meta.dynptr.kind === 'skb' || meta.dynptr.kind === 'skb_meta');
   if (i.imm === 181 && meta.subprog !== undefined) {
     // update_loop_inline_state: a call whose flags are always 0 may be inlined, so they stay 0
     const inline = env.loopInline.get(pc);
@@ -112,9 +118,14 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     f.callbackDepth = 0;
   }
   // helpers that change packet data leave every packet pointer unusable (clear_all_pkt_pointers)
-  if (PKT_CHANGING.has(i.imm)) clearPacketPointers(st);
+  if (PKT_CHANGING.has(i.imm) || dynptrChangesPkt) clearPacketPointers(st);
   clearCallerSaved(env, f);
   f.regs[0] = helperReturn(env, st, h, meta, pc);
+  // bpf_dynptr_data: the slice carries the dynptr's id and reference
+  if (i.imm === BPF_FUNC_dynptr_data && meta.dynptr) {
+    const d = meta.dynptr;
+    f.regs[0] = { ...f.regs[0], dynptrId: d.id, ...(d.refObjId !== undefined ? { refObjId: d.refObjId } : {}) };
+  }
   // check_map_func_compatibility comes after the return value in 6.18
   if (meta.map) {
     const err = mapHelperError(meta.map.type, i.imm, name!, env.type);
@@ -125,6 +136,9 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
 }
 
 const BPF_F_RDONLY_PROG = 0x80;
+const BPF_FUNC_dynptr_from_mem = 197;
+const BPF_FUNC_dynptr_write = 202;
+const BPF_FUNC_dynptr_data = 203;
 /** bpf_map_delete_elem, _update_elem, _push_elem, _pop_elem. */
 const MAP_WRITERS: ReadonlySet<number> = new Set([2, 3, 87, 88]);
 

@@ -11,7 +11,8 @@ import { helperMem, isNull } from './callargs.js';
 import { memRegion, ptrAlignment } from './mem.js';
 import { btfPtr } from './nullable.js';
 import { regTypeStr } from './print.js';
-import type { Frame, Reg, State } from './state.js';
+import { SlotType, type Frame, type Reg, type State } from './state.js';
+import { checkDynptrRelease, processDynptrArg, type DynptrInfo } from './dynptr.js';
 import { tnumIsConst } from './tnum.js';
 import type { MapDef } from '@bpf/isa';
 
@@ -28,6 +29,20 @@ export interface ArgMeta {
   refObjId?: number;
   /** The prototype's pkt_access: packet pointers may be passed (where the program type reads packets). */
   pktAccess?: boolean;
+  /** The initialised dynptr an argument points to (bpf_dynptr_data, bpf_dynptr_write). */
+  dynptr?: DynptrInfo;
+  /** The released argument is a dynptr (unmark_stack_slots_dynptr). */
+  releaseDynptr?: boolean;
+}
+
+/** check_stack_range_initialized in raw mode: no byte a helper will write may be part of a dynptr. */
+function rawWriteOverDynptr(env: Env, st: State, pc: number, r: Reg, size: number): void {
+  const fr = st.frames[r.frame ?? st.frames.length - 1]!;
+  const lo = r.off + Number(BigInt.asIntN(64, r.var.value));
+  for (let i = lo; i < lo + size; i++) {
+    const b = -i - 1;
+    if (b >= 0 && b < 512 && fr.slotTypes[b] === SlotType.Dynptr) env.reject(pc, `potential write to dynptr at off=${i} disallowed`);
+  }
 }
 
 /** may_access_direct_pkt_data for a helper's read: program types that read packets, through a pkt_access helper. */
@@ -115,7 +130,11 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
     const b = btfPtr(r.type);
     if (b && b.struct !== a.btf) env.reject(pc, `R${regno} is of type ${b.struct} but ${a.btf} is expected`);
   }
-  if (a.release) {
+  if (a.release && a.base === 'dynptr') {
+    checkDynptrRelease(env, st, r, regno, pc);
+    meta.releaseRegno = regno;
+    meta.releaseDynptr = true;
+  } else if (a.release) {
     if (!r.refObjId && !isNull(r)) env.reject(pc, `R${regno} must be referenced when passed to release function`);
     if (r.off) env.reject(pc, `R${regno} must have zero offset when passed to release func`);
     meta.releaseRegno = regno;
@@ -151,6 +170,8 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
       if (r.umin === 0n && !zeroOk) env.reject(pc, `R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`);
       if (r.umax >= BPF_MAX_VAR_SIZ) env.reject(pc, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
       const memReg = f.regs[regno - 1]!;
+      // raw mode (MEM_UNINIT): the helper writes the memory, which may not hold a dynptr
+      if (args[regno - 2]?.uninit && memReg.type === 'fp' && tnumIsConst(memReg.var)) rawWriteOverDynptr(env, st, pc, memReg, Number(r.umax));
       helperMem(env, st, pc, regno - 1, memReg, Number(r.umax), args[regno - 2]?.write ?? false, zeroOk);
       env.precise(regno);
       return;
@@ -172,10 +193,11 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
       return timerArg(env, pc, regno, r);
     case 'spin_lock':
       return spinLockArg(env, pc, regno, r);
-    case 'dynptr':
-      // dynptr stack slots are typed by the kfunc/dynptr layer; a helper taking one is refused plainly
-      env.reject(pc, `Expected an initialized dynptr as arg #${regno}`);
+    case 'dynptr': {
+      const d = processDynptrArg(env, st, f, pc, regno, { uninit: a.uninit, rdonly: a.rdonly, ...(a.dynptr ? { kind: a.dynptr } : {}) });
+      if (d && !a.uninit) meta.dynptr = d;
       return;
+    }
     case 'kptr_xchg_dest':
       env.reject(pc, `R${regno} does not point to a kptr field of a map value (kptr fields are not typed by @bpf/verifier)`);
       return;

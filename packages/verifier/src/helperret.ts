@@ -16,9 +16,12 @@ export const PKT_CHANGING: ReadonlySet<number> = new Set(PKT_CHANGING_HELPERS);
 const ACQUIRE = new Set(ACQUIRE_HELPERS);
 const PTR_CAST = new Set(PTR_CAST_HELPERS);
 
-const isPkt = (r: Reg): boolean => r.type === 'pkt' || r.type === 'pkt_meta' || r.type === 'pkt_end';
+const isPkt = (r: Reg): boolean => r.type === 'pkt' || r.type === 'pkt_meta' || r.type === 'pkt_end' || r.pktSlice === true;
 
-/** clear_all_pkt_pointers: every packet pointer, in registers and spills of every frame, becomes unknown. */
+/**
+ * clear_all_pkt_pointers: every packet pointer, and every slice of an skb or xdp dynptr, in
+ * registers and spills of every frame, becomes unknown.
+ */
 export function clearPacketPointers(st: State): void {
   for (const f of st.frames) {
     f.regs.forEach((r, k) => {

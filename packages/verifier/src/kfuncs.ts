@@ -12,6 +12,7 @@ import { describeFunc, funcByName, structInfo, type BtfArg, type BtfFunc, type L
 import { helperMem, isNull, releaseReference } from './callargs.js';
 import { VerifierReject } from './env.js';
 import { CTX_STRUCT } from './global.js';
+import { isDynptrStruct, KFUNC_DYNPTR_KIND, PKT_KINDS, processDynptrArg, stackBuf, type DynptrInfo } from './dynptr.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
@@ -30,6 +31,8 @@ export interface KfuncInfo {
 const GENERIC: readonly ProgType[] = ['tracing', 'lsm', 'sched_cls', 'sched_act', 'xdp', 'struct_ops', 'syscall', 'cgroup_skb'];
 /** kernel/bpf/cpumask.c: tracing (and LSM, the same hook), struct_ops and syscall. */
 const CPUMASK: readonly ProgType[] = ['tracing', 'lsm', 'struct_ops', 'syscall'];
+/** net/core/filter.c bpf_kfunc_init: the program types bpf_kfunc_set_skb is registered for. */
+const SKB: readonly ProgType[] = ['sched_cls', 'sched_act', 'sk_skb', 'socket_filter', 'cgroup_skb', 'lwt_out', 'lwt_in', 'lwt_xmit', 'lwt_seg6local', 'netfilter', 'tracing'];
 const ACQ_NULL: readonly KfuncFlag[] = ['acquire', 'ret_null'];
 const ACQ_RCU_NULL: readonly KfuncFlag[] = ['acquire', 'rcu', 'ret_null'];
 const RELEASE: readonly KfuncFlag[] = ['release'];
@@ -91,6 +94,12 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_iter_kmem_cache_new: { flags: ['sleepable'] },
   bpf_iter_kmem_cache_next: { flags: ['ret_null', 'sleepable'] },
   bpf_iter_kmem_cache_destroy: { flags: ['sleepable'] },
+  // dynptrs (dynptr.ts): the common set's slices, net/core/filter.c's constructors
+  bpf_dynptr_slice: { flags: ['ret_null'] },
+  bpf_dynptr_slice_rdwr: { flags: ['ret_null'] },
+  bpf_dynptr_from_skb: { flags: ['trusted_args'], types: SKB },
+  bpf_dynptr_from_skb_meta: { flags: ['trusted_args'], types: ['sched_cls', 'sched_act'] },
+  bpf_dynptr_from_xdp: { flags: [], types: ['xdp'] },
 };
 
 export interface KfuncEnv extends IterEnv {
@@ -123,6 +132,10 @@ interface KfuncMeta {
   constArg?: bigint;
   /** The iterator an iterator kfunc's argument points to. */
   iter?: IterMeta;
+  /** The initialised dynptr a dynptr argument points to (meta->initialized_dynptr). */
+  dynptr?: DynptrInfo;
+  /** The stack buffer a bpf_dynptr_slice() was given. */
+  sliceBuf?: Reg['buf'];
 }
 
 /** What a kfunc call leaves: R0 (undefined: void) and what happens once R0 is set (an iterator's next()). */
@@ -234,8 +247,26 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
     st.refs = [...st.refs, { id, insn: pc }];
     return pointer(btfPtrType(obj.name, '', true), { id, refObjId: id, memSize: obj.size });
   }
+  if (fn.name === 'bpf_dynptr_slice' || fn.name === 'bpf_dynptr_slice_rdwr') return dynptrSlice(env, pc, fn, meta);
   if (has(info, 'acquire') && !(ret.kind === 'ptr' && ret.to.isStruct)) env.reject(pc, 'acquire kernel function does not return PTR_TO_BTF_ID');
   return returnValue(env, st, pc, fn, info, ret, meta);
+}
+
+/**
+ * bpf_dynptr_slice: read-only memory of the constant size asked for, nullable, tied to its
+ * dynptr (and to the packet for skb and xdp dynptrs) and to the stack buffer it may be. The
+ * running kernel refuses bpf_dynptr_slice_rdwr() in every program type.
+ */
+function dynptrSlice(env: KfuncEnv, pc: number, fn: BtfFunc, meta: KfuncMeta): Reg {
+  if (fn.name === 'bpf_dynptr_slice_rdwr') env.reject(pc, `${fn.name}() is not allowed`);
+  const d = meta.dynptr;
+  return pointer('rdonly_mem_or_null', {
+    id: env.nextId(),
+    memSize: Number(meta.constArg ?? 0n),
+    ...(d ? { dynptrId: d.id } : {}),
+    ...(d && PKT_KINDS.has(d.kind) ? { pktSlice: true } : {}),
+    ...(meta.sliceBuf ? { buf: meta.sliceBuf } : {}),
+  });
 }
 
 function returnValue(env: KfuncEnv, st: State, pc: number, fn: BtfFunc, info: KfuncInfo, ret: BtfArg, meta: KfuncMeta): Reg | undefined {
@@ -281,7 +312,7 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   if (p.name.endsWith('__ign')) return;
   if (t.kind === 'scalar') {
     if (r.type !== 'scalar') env.reject(pc, `R${regno} is not a scalar`);
-    if (p.name.endsWith('__k')) {
+    if (p.name.endsWith('__k') || p.name.endsWith('__szk')) {
       if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} must be a known constant`);
       meta.constArg = r.var.value;
       env.precise(regno);
@@ -297,6 +328,14 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   if (r.refObjId) {
     meta.refObjId = r.refObjId;
     if (has(info, 'release')) meta.releaseRegno = regno;
+  }
+  if (t.kind === 'ptr' && isDynptrStruct(t.to)) {
+    const uninit = p.name.endsWith('__uninit');
+    const parent = fn.name === 'bpf_dynptr_clone' && uninit ? meta.dynptr : undefined;
+    const kind = KFUNC_DYNPTR_KIND[fn.name] ?? parent?.kind;
+    const d = processDynptrArg(env, st, f, pc, regno, { uninit, rdonly: false, ...(uninit && kind ? { kind } : {}), ...(parent ? { cloneOf: parent } : {}) });
+    if (d && !uninit) meta.dynptr = d;
+    return;
   }
   if (isIterArg(fn, k)) {
     const m = processIterArg(env, st, f, pc, fn, regno, has(info, 'rcu_protected'));
@@ -333,7 +372,8 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     return;
   }
   // memory: a pointer to a scalar or to a struct of scalars, or `void *` sized by the next `__sz` argument
-  const sized = fn.params[k + 1]?.name.endsWith('__sz') ?? false;
+  const sizeName = fn.params[k + 1]?.name ?? '';
+  const sized = sizeName.endsWith('__sz') || sizeName.endsWith('__szk');
   if (!to.scalarLike && (sized ? !to.isVoid : true))
     env.reject(pc, `arg#${k} pointer type ${to.btfKind} ${to.name} must point to ${sized ? 'void, ' : ''}scalar, or struct with scalar`);
   if (sized) {
@@ -351,6 +391,11 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     } catch (e) {
       if (!(e instanceof VerifierReject)) throw e;
       env.reject(pc, ...e.lines, `arg#${k} arg#${k + 1} memory, len pair leads to invalid memory access`);
+    }
+    if (sizeName.endsWith('__szk')) {
+      // bpf_dynptr_slice's buffer: written by the call (STACK_MISC, not scratched), and remembered
+      helperMem(env, st, pc, regno, r, Number(size.umax), true, true, false);
+      meta.sliceBuf = stackBuf(st, r, Number(size.umax));
     }
     return;
   }

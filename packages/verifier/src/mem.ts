@@ -3,6 +3,7 @@
  * byte-exact slot types and register spills/fills, the context per program type, map values,
  * packets and ring buffer records, each with the kernel's checks and messages.
  */
+import { dynptrStackWrite } from './dynptr.js';
 import type { Env } from './env.js';
 import { ctxAccess, tcpSockUnconvertible, type CtxPtr } from './ctx.js';
 import { CTX_LAYOUT } from './ctxlayout.js';
@@ -260,12 +261,14 @@ function stackAccess(env: Env, st: State, cur: Frame, r: Reg, regno: number, off
   if (tnumIsConst(r.var)) {
     const at = Number(BigInt.asIntN(64, r.var.value)) + off;
     if (a.write) {
+      dynptrStackWrite(env, st, frameNo, at, at + size, pc);
       stackWriteFixed(env, f, frameNo, cur, at, size, a, pc);
       return undefined;
     }
     return stackReadFixed(env, f, frameNo, at, size, a, pc);
   }
   if (a.write) {
+    dynptrStackWrite(env, st, frameNo, Number(r.smin) + off, Number(r.smax) + off + size, pc);
     stackWriteVar(env, f, r, off, size, a);
     return undefined;
   }

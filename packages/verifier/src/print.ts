@@ -91,6 +91,7 @@ export function formatReg(r: Reg, frameno: number, precise = false): string {
   if (r.type !== 'scalar' && r.off) parts.push(`off=${r.off}`);
   if (r.type === 'pkt' || r.type === 'pkt_meta') parts.push(`r=${(r.range ?? 0) < 0 ? unum(BigInt.asUintN(64, BigInt(r.range ?? 0))) : (r.range ?? 0)}`);
   if (r.memSize !== undefined && MEM_TYPES.has(r.type)) parts.push(`sz=${r.memSize ?? 0}`);
+  if (r.buf) parts.push(`buf=fp[${r.buf.frame}]${r.buf.off}+${r.buf.size}`);
   if (tnumIsConst(r.var)) {
     if (r.var.value) parts.push(`imm=${r.var.value.toString(16)}`);
   } else {
@@ -128,6 +129,15 @@ export function formatState(f: Frame, frameno: number, refs: readonly RefState[]
     if (types.every((t) => t === SlotType.Invalid)) continue;
     if (!scratch.all && !scratch.slots.has(slot)) continue;
     const at = -(slot + 1) * 8;
+    if (types[7] === SlotType.Dynptr) {
+      // print_verifier_state skips to the dynptr's first slot, the next one up; the running
+      // kernel prints `dynptr_id=1` for every dynptr there (its first-slot flag, as observed)
+      slot++;
+      const d = f.spilled[slot];
+      const ids = d?.dynptr ? [`id=${d.dynptr.id}`, ...(d.refObjId ? [`ref_id=${d.refObjId}`] : []), `dynptr_id=${d.dynptr.first ? 1 : 0}`] : [];
+      s += ` fp${-(slot + 1) * 8}=dynptr_${d?.dynptr?.kind ?? '<invalid>'}(${ids.join(',')})`;
+      continue;
+    }
     if (types[7] === SlotType.Iter) {
       // only an iterator's first slot carries its reference; the others print nothing
       const it = f.spilled[slot];

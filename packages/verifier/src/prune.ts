@@ -104,6 +104,7 @@ function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (slo
       if (j !== 7) continue;
       if (ot === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, preciseSlots.has(slot), ids, rw)) return false;
       if (ot === SlotType.Iter && !iterSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
+      if (ot === SlotType.Dynptr && !dynptrSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
     }
   }
   return true;
@@ -118,6 +119,14 @@ function iterSafe(o: Reg | undefined, c: Reg | undefined, ids: IdMap): boolean {
   const b = c?.iter;
   if (!a || !b) return a === b;
   return a.kind === b.kind && a.state === b.state && a.rcu === b.rcu && ids.check(o.refObjId, c.refObjId);
+}
+
+/** Two STACK_DYNPTR slots (stacksafe): the same kind and slot, references mapped one to one. */
+function dynptrSafe(o: Reg | undefined, c: Reg | undefined, ids: IdMap): boolean {
+  const a = o?.dynptr;
+  const b = c?.dynptr;
+  if (!a || !b) return a === b;
+  return a.kind === b.kind && a.first === b.first && ids.check(o.refObjId, c.refObjId);
 }
 
 const UNBOUND_SCALAR: Reg = {

@@ -28,6 +28,8 @@ export type RegType =
   | 'rdonly_mem_or_null'
   /** The state an open-coded iterator keeps in its stack slots (iter.ts); never in a register. */
   | 'iter'
+  /** The state a dynptr keeps in its two stack slots (dynptr.ts); never in a register. */
+  | 'dynptr'
   | 'func'
   /** PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_SOCK_COMMON (helperret.ts), nullable until checked. */
   | 'sock'
@@ -76,6 +78,24 @@ export interface Reg {
   readonly subprog?: number;
   /** An iterator's stack slot (the kernel's `spilled_ptr.iter`): its kind, state and loop depth. */
   readonly iter?: IterState;
+  /** A dynptr's stack slot (the kernel's `spilled_ptr.dynptr`): its kind, which slot, its ids. */
+  readonly dynptr?: DynptrSlot;
+  /** A slice of a dynptr (the kernel's `reg->dynptr_id`): the dynptr it came from. */
+  readonly dynptrId?: number;
+  /** A slice of an skb or xdp dynptr: it points into the packet (reg_is_dynptr_slice_pkt). */
+  readonly pktSlice?: boolean;
+  /** A bpf_dynptr_slice() result that may be the stack buffer it was given (printed `buf=fp[0]-30+14`). */
+  readonly buf?: { readonly frame: number; readonly off: number; readonly size: number };
+}
+
+/** struct bpf_reg_state.dynptr of a STACK_DYNPTR slot, with the ids the log prints. */
+export interface DynptrSlot {
+  /** `local`, `ringbuf`, `skb`, `xdp`, `skb_meta` (dynptr_type_str). */
+  readonly kind: string;
+  /** The first (higher-addressed) of the two slots. */
+  readonly first: boolean;
+  /** The dynptr's own id (slices carry it as dynptr_id). */
+  readonly id: number;
 }
 
 /** struct bpf_reg_state.iter of a STACK_ITER slot (include/linux/bpf_verifier.h). */
@@ -200,7 +220,7 @@ export function stateKey(s: State, live?: (frame: number, reg: number) => boolea
     if (r === undefined) return '_';
     if (r.type === 'not_init') return '.';
     if (r.type === 'scalar' && r.var.mask === 0n && !r.id) return String(r.var.value);
-    return `${r.type}:${r.off}:${r.var.value}/${r.var.mask}:${r.smin}:${r.smax}:${r.umin}:${r.umax}:${r.s32min}:${r.s32max}:${r.u32min}:${r.u32max}:${r.frame ?? ''}:${r.map?.name ?? ''}:${id(r.id)}${r.addConst ? (r.addConst32 ? '+32' : '+') : ''}:${r.range ?? ''}:${id(r.refObjId)}:${r.memSize ?? ''}:${r.subprog ?? ''}${r.iter ? `:${r.iter.kind}/${r.iter.state}/${r.iter.depth}/${r.iter.rcu ?? ''}` : ''}`;
+    return `${r.type}:${r.off}:${r.var.value}/${r.var.mask}:${r.smin}:${r.smax}:${r.umin}:${r.umax}:${r.s32min}:${r.s32max}:${r.u32min}:${r.u32max}:${r.frame ?? ''}:${r.map?.name ?? ''}:${id(r.id)}${r.addConst ? (r.addConst32 ? '+32' : '+') : ''}:${r.range ?? ''}:${id(r.refObjId)}:${r.memSize ?? ''}:${r.subprog ?? ''}${r.iter ? `:${r.iter.kind}/${r.iter.state}/${r.iter.depth}/${r.iter.rcu ?? ''}` : ''}${r.dynptr ? `:${r.dynptr.kind}/${r.dynptr.first ? 1 : 0}/${id(r.dynptr.id)}` : ''}${r.dynptrId ? `:d${id(r.dynptrId)}` : ''}${r.pktSlice ? ':pkt' : ''}${r.buf ? `:${r.buf.frame}/${r.buf.off}/${r.buf.size}` : ''}`;
   };
   let out = '';
   s.frames.forEach((f, k) => {
@@ -211,7 +231,7 @@ export function stateKey(s: State, live?: (frame: number, reg: number) => boolea
     for (let slot = 0; slot < SLOTS; slot++) {
       const b = slot * 8;
       if (t[b] === 0 && t[b + 1] === 0 && t[b + 2] === 0 && t[b + 3] === 0 && t[b + 4] === 0 && t[b + 5] === 0 && t[b + 6] === 0 && t[b + 7] === 0) continue;
-      out += `${slot}:${t[b]}${t[b + 1]}${t[b + 2]}${t[b + 3]}${t[b + 4]}${t[b + 5]}${t[b + 6]}${t[b + 7]}${t[b + 7] === SlotType.Spill || t[b + 7] === SlotType.Iter ? `(${regKey(f.spilled[slot])})` : ''};`;
+      out += `${slot}:${t[b]}${t[b + 1]}${t[b + 2]}${t[b + 3]}${t[b + 4]}${t[b + 5]}${t[b + 6]}${t[b + 7]}${t[b + 7] === SlotType.Spill || t[b + 7] === SlotType.Iter || t[b + 7] === SlotType.Dynptr ? `(${regKey(f.spilled[slot])})` : ''};`;
     }
     out += `|${f.out.map(regKey).join(',')}|${f.noStackArgLoad ? 1 : 0}#`;
   });
