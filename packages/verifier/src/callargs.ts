@@ -19,12 +19,19 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
     case 'map_value':
       return memRegion(env, pc, r, regno, r.off, size, r.map!.valueSize, zeroOk);
     case 'ringbuf_mem':
+    case 'rdonly_mem':
     case 'mem':
       return memRegion(env, pc, r, regno, r.off, size, r.memSize ?? 0, zeroOk);
     case 'fp': {
       if (size === 0 && !zeroOk) env.reject(pc, 'invalid zero-sized read');
       const [lo, hi] = stackBounds(env, pc, r, regno, r.off, size, write ? ' write to' : ' read from');
       const f = stackFrame(env, st, r, lo);
+      // check_stack_range_initialized: an iterator's or dynptr's bytes are not memory to pass
+      if (tnumIsConst(r.var))
+        for (let at = lo; at < hi; at++) {
+          const t = f.slotTypes[-at - 1];
+          if (t === SlotType.Iter || t === SlotType.Dynptr) env.reject(pc, `invalid read from stack R${regno} off ${lo}+${at - lo} size ${size}`);
+        }
       // privileged programs may pass uninitialised stack; what a helper writes becomes STACK_MISC
       if (write && tnumIsConst(r.var))
         for (let at = lo; at < hi; at++) {

@@ -101,6 +101,8 @@ function compatible(r: Reg, a: ArgType, list: readonly string[]): boolean {
   // check_reg_type folds MEM_RDONLY and PTR_MAYBE_NULL away when the argument allows them
   let t: string = r.type;
   if (a.maybeNull) t = t.replace('_or_null', '');
+  // a read-only argument takes read-only memory as the memory it is (bpf_dynptr_slice's)
+  if (a.rdonly) t = t.replace(/^rdonly_/, '');
   const b = btfPtr(t as Reg['type']);
   if (b) {
     const name = `${b.flag}ptr_`;

@@ -366,7 +366,9 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
       if (!rcu) env.reject(pc, `R${regno} must be referenced or trusted`);
       if (b.flag !== 'rcu_') env.reject(pc, `R${regno} must be a rcu pointer`);
     }
-    if (b.struct !== to.name)
+    // btf_is_projection_of: a kfunc taking `struct __sk_buff *` (`xdp_md *`) takes the kernel's sk_buff (xdp_buff)
+    const projection = (to.name === '__sk_buff' && b.struct === 'sk_buff') || (to.name === 'xdp_md' && b.struct === 'xdp_buff');
+    if (b.struct !== to.name && !projection)
       env.reject(pc, `kernel function ${fn.name} args#${k} expected pointer to STRUCT ${to.name} but R${regno} has a pointer to STRUCT ${b.struct}`);
     if (r.off && (trusted || (has(info, 'release') && r.refObjId))) env.reject(pc, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
     return;
