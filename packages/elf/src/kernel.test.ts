@@ -19,10 +19,10 @@ import { haveLibbpf, libbpfLoad, libbpfPrograms } from './libbpf.test.helper.js'
 import type { BtfTypeTable } from './index.js';
 import { attachTypeNumber, loadPrograms, parseElf } from './index.js';
 
-interface KernelLoadLike { accepted: boolean; errno: number; error?: string; log: string; xlated?: readonly Insn[]; close(): void }
+interface KernelLoadLike { accepted: boolean; errno: number; error?: string; log: string; xlated?: readonly Insn[]; refusedBeforeVerifier?: boolean; close(): void }
 interface KernelMapLike { readonly fd: number; update(key: Uint8Array, value: Uint8Array): void; close(): void }
 interface KernelApi {
-  loadWithMaps(p: Program, opts?: { logLevel?: number }): KernelLoadLike;
+  loadWithMaps(p: Program, opts?: { logLevel?: number; flags?: number }): KernelLoadLike;
   firstError(log: string): string | undefined;
   progInfo(fd: number): { xlated: Insn[] };
   loadProgram(p: Program, opts: { expectedAttachType?: number; logLevel?: number; mapFds?: Readonly<Record<string, number>> }): KernelLoadLike;
@@ -109,6 +109,47 @@ describe.skipIf(api === undefined || skipWithout('clang-19', 'bpftool', 'kernel'
 });
 
 interface Verdict { accepted: boolean; errno: number; error: string | undefined }
+
+describe.skipIf(api === undefined || skipWithout('clang-19', 'kernel') || !haveLibbpf())('trampoline programs and sleepable sections: loadWithMaps as libbpf loads them', () => {
+  // fentry, fexit, fmod_ret, lsm and their sleepable `.s` forms carry attach_btf_id (the
+  // target's vmlinux BTF id), expected_attach_type and, for `.s`, BPF_F_SLEEPABLE.
+  it('trampoline.v3.el.o: same verdict and errno as libbpf for every program; a refusal before the verifier is flagged', () => {
+    const path = join(corpus(), 'trampoline.v3.el.o');
+    const ours = loadPrograms(new Uint8Array(readFileSync(path)), { kernelBtf: new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')) });
+    expect(ours.map((p) => p.name)).toEqual(['unlink_entry', 'unlink_exit', 'modify_return', 'unlink_sleepable', 'file_open', 'file_open_sleepable', 'sys_prog']);
+    const seen: string[] = [];
+    for (const p of ours) {
+      const mine = api!.loadWithMaps(p, { logLevel: 1 });
+      const theirs = libbpfLoad(path, p.name)!;
+      try {
+        expect([p.name, mine.accepted, mine.errno, mine.error], mine.log).toEqual([p.name, theirs.accepted, theirs.errno, theirs.accepted ? undefined : api!.firstError(theirs.log)]);
+        // An empty log on a rejection (this machine's security policy refuses trampoline
+        // programs in bpf_prog_load before bpf_check) is flagged, and only then.
+        expect([p.name, mine.refusedBeforeVerifier === true]).toEqual([p.name, !mine.accepted && mine.log === '']);
+        if (mine.refusedBeforeVerifier === true) expect(theirs.log, `${p.name}: libbpf's log`).toBe('');
+        seen.push(`${p.name}: ${mine.accepted ? 'accepted' : mine.refusedBeforeVerifier ? `refused before the verifier (errno ${mine.errno})` : mine.error}`);
+      } finally {
+        mine.close();
+        theirs.close();
+      }
+    }
+    console.log(`trampoline.v3.el.o on this kernel: ${seen.join('; ')}`);
+  });
+
+  it('a sleepable section is loaded with BPF_F_SLEEPABLE (SEC("syscall"): refused without it)', () => {
+    const path = join(corpus(), 'trampoline.v3.el.o');
+    const p = loadPrograms(new Uint8Array(readFileSync(path))).find((x) => x.name === 'sys_prog')!;
+    const withFlag = api!.loadWithMaps(p, { logLevel: 1 });
+    const without = api!.loadWithMaps(p, { logLevel: 1, flags: 0 });
+    try {
+      expect([withFlag.accepted, withFlag.error]).toEqual([true, undefined]);
+      expect([without.accepted, without.error]).toEqual([false, 'Syscall programs can only be sleepable']);
+    } finally {
+      withFlag.close();
+      without.close();
+    }
+  });
+});
 
 describe.skipIf(api === undefined || skipWithout('clang-19', 'bpftool', 'kernel') || !haveLibbpf())('every little-endian object: loadPrograms + loadWithMaps, program by program, as libbpf', () => {
   // Named from the sources (this runs while collecting, before any build).

@@ -11,6 +11,8 @@ import { closeFd, KernelError } from './syscall.js';
 
 /** `BPF_F_RDONLY_PROG`: the program may not write the map (`.rodata`, `.kconfig`). */
 const BPF_F_RDONLY_PROG = 0x80;
+/** `BPF_F_SLEEPABLE` (prog_flags): the program may sleep (include/uapi/linux/bpf.h). */
+const BPF_F_SLEEPABLE = 1 << 4;
 
 export interface LoadedWithMaps extends KernelLoad {
   /** The maps created for the program, by name; closed by `close()`. */
@@ -114,7 +116,7 @@ export function loadWithMaps(program: Program, opts: LoadOptions = {}): LoadedWi
     btfFd = undefined;
   };
   const needsBtf = (program.funcInfo?.length ?? 0) > 0 || (program.lineInfo?.length ?? 0) > 0;
-  const { attachBtfId, structOpsMember } = program as { readonly attachBtfId?: number; readonly structOpsMember?: number };
+  const { attachBtfId, structOpsMember, sleepable } = program as { readonly attachBtfId?: number; readonly structOpsMember?: number; readonly sleepable?: boolean };
   let load: KernelLoad;
   try {
     const mapOf = (d: MapDefLike): KernelMap => {
@@ -142,6 +144,9 @@ export function loadWithMaps(program: Program, opts: LoadOptions = {}): LoadedWi
       // A struct_ops program names the ops member it implements as its expected attach type.
       ...(structOpsMember !== undefined ? { expectedAttachType: structOpsMember } : {}),
       ...(btfFd !== undefined ? { btfFd } : {}),
+      // libbpf sets BPF_F_SLEEPABLE for the `.s` sections (fentry.s/, lsm.s/, uprobe.s/, ...)
+      // and SEC("syscall"); `opts.flags` replaces it.
+      ...(sleepable === true ? { flags: BPF_F_SLEEPABLE } : {}),
       ...opts,
       mapFds: { ...Object.fromEntries([...maps].map(([n, m]) => [n, m.fd])), ...opts.mapFds },
     });

@@ -51,6 +51,13 @@ export interface KernelLoad {
   readonly jitedLen?: number;
   /** The program fd (accepted programs); close it with `close()`. */
   readonly fd?: number;
+  /**
+   * Rejected with an empty log although a log was asked for: the kernel refused the load
+   * before its verifier ran (kernel/bpf/syscall.c, bpf_prog_load: an attribute it checks
+   * first, a capability, or a security module's `bpf_prog_load` hook), so the answer says
+   * nothing about the program's code. libbpf gets the same errno and the same empty log.
+   */
+  readonly refusedBeforeVerifier?: boolean;
   close(): void;
 }
 
@@ -154,7 +161,15 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
     const stats = parseStats(text);
     if (result < 0) {
       const err = firstError(text);
-      return { accepted: false, errno, log: text, ...(err !== undefined ? { error: err } : {}), ...(stats ? { stats } : {}), close: () => undefined };
+      return {
+        accepted: false,
+        errno,
+        log: text,
+        ...(err !== undefined ? { error: err } : {}),
+        ...(stats ? { stats } : {}),
+        ...(logLevel && text === '' ? { refusedBeforeVerifier: true } : {}),
+        close: () => undefined,
+      };
     }
     const info = opts.readInfo === false ? {} : progInfo(result);
     let open = true;

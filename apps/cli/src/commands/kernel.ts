@@ -23,7 +23,12 @@ export const kernel: Command = {
   },
   async run({ args, flags, out }) {
     // loaded on use: `bpf --help` and the other commands start without it
-    const { loadWithMaps, probe, testRun } = await import('@bpf/kernel');
+    const { errnoName, loadWithMaps, probe, testRun } = await import('@bpf/kernel');
+    // An empty log means the kernel said no before its verifier ran: say so instead of an empty reason.
+    const rejection = (l: LoadedWithMaps): string =>
+      l.refusedBeforeVerifier === true
+        ? `refused before the verifier ran (${errnoName(l.errno)}, empty log): the kernel checked the load's attributes, capabilities or a security module's bpf_prog_load hook first; the code was not verified`
+        : `${l.error ?? ''} (errno ${l.errno})`;
     const { verify, parseProgFlags } = await import('@bpf/verifier');
     const { jitX86 } = await import('@bpf/jit-x86');
     const [sub, file] = args;
@@ -64,14 +69,14 @@ export const kernel: Command = {
       }
       if (sub === 'load') {
         if (out.json) {
-          out.data({ accepted: load.accepted, errno: load.errno, error: load.error ?? null, log: load.log, stats: load.stats ?? {}, verifiedInsns: load.verifiedInsns ?? null, jitedLen: load.jitedLen ?? null, xlatedInsns: load.xlated?.length ?? null });
+          out.data({ accepted: load.accepted, errno: load.errno, error: load.error ?? null, refusedBeforeVerifier: load.refusedBeforeVerifier === true, log: load.log, stats: load.stats ?? {}, verifiedInsns: load.verifiedInsns ?? null, jitedLen: load.jitedLen ?? null, xlatedInsns: load.xlated?.length ?? null });
         } else {
           if (load.log) out.line(load.log.trimEnd());
-          out.line(load.accepted ? out.paint('green', `accepted (${load.jitedLen ?? 0} bytes JIT'd)`) : out.paint('red', `rejected: ${load.error ?? ''} (errno ${load.errno})`));
+          out.line(load.accepted ? out.paint('green', `accepted (${load.jitedLen ?? 0} bytes JIT'd)`) : out.paint('red', `rejected: ${rejection(load)}`));
         }
         return load.accepted ? EXIT.OK : EXIT.REJECTED;
       }
-      if (!load.accepted) throw new CliError(EXIT.REJECTED, `kernel run: the kernel rejected the program: ${load.error ?? ''}`);
+      if (!load.accepted) throw new CliError(EXIT.REJECTED, `kernel run: the kernel rejected the program: ${rejection(load)}`);
       const repeat = flags.repeat === undefined ? 1 : Number(flags.repeat);
       const r = testRun(load.fd!, { data: typeof flags.data === 'string' ? parseHex(flags.data) : new Uint8Array(64), repeat });
       if (out.json) out.data({ retval: r.retval, duration: r.duration, dataOut: Buffer.from(r.dataOut).toString('hex') });
