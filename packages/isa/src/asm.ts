@@ -119,6 +119,9 @@ const memOf = (m: RegExpExecArray, at: number, loc: SourceLocation): [number, nu
 const RULES: readonly Rule[] = [
   // exit, calls, jumps
   [re('exit'), () => I(insn(0x95, 0, 0, 0, 0))],
+  // callx: an indirect call, the target register in dst (LLVM's syntax; the kernel's log has
+  // none of its own: its verifier refuses opcode 0x8d before printing it)
+  [re(String.raw`callx\s+(r\d+)`), (m, c) => I(insn(0x8d, reg(m[1]!.slice(1), c.loc), 0, 0, 0))],
   [re(String.raw`call\s+pc\s*([-+]\s*\d+)`), (m, c) => I(insn(0x85, 0, 1, 0, imm32(m[1]!.replace(/\s/g, ''), c.loc)))],
   [
     // kernel syntax: `call bpf_map_lookup_elem#1` (a helper), `call bpf_foo#123` (a kfunc by BTF id)

@@ -56,6 +56,23 @@ describe.skipIf(skipWithout('llvm-mc-19', 'llvm-objdump-19'))('LLVM agreement', 
     expect(ours).toEqual(theirs);
     expect(theirs.length).toBeGreaterThan(180);
   });
+  it("callx rN (r0..r10): llvm-mc-19's bytes in both byte orders, from either syntax, and back from llvm-objdump-19", () => {
+    const text = Array.from({ length: 11 }, (_, n) => `callx r${n}`).join('\n') + '\n';
+    for (const endian of ['little', 'big'] as const) {
+      const theirs = Buffer.from(llvmMcBytes(text, { bigEndian: endian === 'big' })).toString('hex');
+      for (const syntax of ['llvm', 'kernel', 'auto'] as const) expect(Buffer.from(encode(assemble(text, { syntax }).insns, { endian })).toString('hex'), `${syntax}, ${endian}`).toBe(theirs);
+    }
+    // a listing with kernel-log prefixes; an opcode prefix that says otherwise is refused
+    expect(assemble('3: (8d) callx r3', { syntax: 'kernel' }).insns).toEqual([{ code: 0x8d, dst: 3, src: 0, off: 0, imm: 0 }]);
+    expect(() => assemble('(85) callx r3', { syntax: 'kernel' })).toThrow(/opcode 8d, not the \(85\)/);
+    expect(() => assemble('callx r12')).toThrow(/no register r12/);
+    const dir = tempDir();
+    writeFileSync(join(dir, 'c.s'), text);
+    run('llvm-mc-19', ['-triple', 'bpfel', '-filetype=obj', '-o', join(dir, 'c.o'), join(dir, 'c.s')]);
+    const body = run('llvm-objdump-19', ['-d', join(dir, 'c.o')]).split('\n').filter((l) => /^ *\d+:/.test(l)).join('\n');
+    expect(body).toContain('callx r10');
+    expect(Buffer.from(encode(assemble(body).insns)).toString('hex')).toBe(Buffer.from(llvmMcBytes(text)).toString('hex'));
+  });
   it('assembles objdump output back to the same bytes', () => {
     const bytes = llvmMcBytes(text);
     const dir = tempDir();
