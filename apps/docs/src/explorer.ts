@@ -5,7 +5,7 @@
  */
 import { assemble, formatInsn, type Program, type ProgType } from '@bpf/isa';
 import { loadPrograms } from '@bpf/elf';
-import { parseKernelLog, verify, type Trace } from '@bpf/verifier';
+import { parseKernelLog, verify, type Trace, type TraceExplained } from '@bpf/verifier';
 
 export type ExplorerInput =
   | { readonly kind: 'asm'; readonly text: string; readonly type?: ProgType }
@@ -122,6 +122,40 @@ function listingOf(p: Program): ListingLine[] {
   return out;
 }
 
+/** The program an input opens (assembly, or the chosen program of an object); undefined for a kernel log. */
+function programOf(input: ExplorerInput): { program: Program; extra: { programs?: readonly string[]; program?: string } } | undefined {
+  if (input.kind === 'asm') {
+    try {
+      return { program: { ...assemble(input.text), type: input.type ?? 'socket_filter' }, extra: {} };
+    } catch (e) {
+      throw new ExplorerError('assemble', (e as Error).message);
+    }
+  }
+  if (input.kind === 'elf') {
+    let progs: (Program & { readonly name: string })[];
+    try {
+      progs = loadPrograms(input.bytes);
+    } catch (e) {
+      throw new ExplorerError('elf', (e as Error).message);
+    }
+    if (!progs.length) throw new ExplorerError('elf', 'the object has no programs');
+    const chosen = progs.find((p) => p.name === input.program) ?? progs[0]!;
+    return { program: chosen, extra: { programs: progs.map((p) => p.name), program: chosen.name } };
+  }
+  return undefined;
+}
+
+/**
+ * "Where did this value come from": the instructions the value of register `reg` before step
+ * `step` came from, by the verifier's own backward walk (a second verification, traced up to
+ * that step). Undefined for a kernel log, which holds no such data, or a step never reached.
+ */
+export function explainValue(input: ExplorerInput, step: number, reg: number): TraceExplained | undefined {
+  const p = programOf(input);
+  if (!p) return undefined;
+  return verify(p.program, { trace: { maxSteps: step + 1, explain: { step, regs: [reg] } }, logLevel: 0 }).trace?.explained;
+}
+
 function fromProgram(p: Program, extra: { programs?: readonly string[]; program?: string } = {}): ExplorerModel {
   const r = verify(p, { trace: true, logLevel: 0 });
   const listing = listingOf(p);
@@ -139,26 +173,9 @@ function fromProgram(p: Program, extra: { programs?: readonly string[]; program?
 
 /** Opens assembly, an ELF object or a kernel log. Bad input throws an ExplorerError naming the place. */
 export function explore(input: ExplorerInput): ExplorerModel {
-  if (input.kind === 'asm') {
-    let p: Program;
-    try {
-      p = { ...assemble(input.text), type: input.type ?? 'socket_filter' };
-    } catch (e) {
-      throw new ExplorerError('assemble', (e as Error).message);
-    }
-    return fromProgram(p);
-  }
-  if (input.kind === 'elf') {
-    let progs: (Program & { readonly name: string })[];
-    try {
-      progs = loadPrograms(input.bytes);
-    } catch (e) {
-      throw new ExplorerError('elf', (e as Error).message);
-    }
-    if (!progs.length) throw new ExplorerError('elf', 'the object has no programs');
-    const chosen = progs.find((p) => p.name === input.program) ?? progs[0]!;
-    return fromProgram(chosen, { programs: progs.map((p) => p.name), program: chosen.name });
-  }
+  const p = programOf(input);
+  if (p) return fromProgram(p.program, p.extra);
+  if (input.kind !== 'log') throw new ExplorerError('elf', 'nothing to open');
   const t = parseKernelLog(input.text);
   if (!t.listing.length) throw new ExplorerError('log', 'no instruction lines (`N: (op) ...`) in the log: is it a verifier log at level 1 or 2?');
   const listing = t.listing.map((l) => ({ pc: l.pc, code: l.code, text: l.text, ...(l.source ? { source: l.source } : {}) }));

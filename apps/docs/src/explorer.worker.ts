@@ -1,11 +1,18 @@
 // The explorer's engine off the page's thread: a 4k-instruction program's trace does not freeze the page.
-import { explore, type ExplorerInput } from './explorer.js';
+import { explainValue, explore, type ExplorerInput } from './explorer.js';
 
-const ctx = self as unknown as { onmessage: (e: MessageEvent<{ id: number; input: ExplorerInput }>) => void; postMessage(m: unknown): void };
+interface Request {
+  readonly id: number;
+  readonly input: ExplorerInput;
+  /** Ask where a register's value came from instead of opening the input. */
+  readonly explain?: { readonly step: number; readonly reg: number };
+}
+const ctx = self as unknown as { onmessage: (e: MessageEvent<Request>) => void; postMessage(m: unknown): void };
 ctx.onmessage = (e) => {
-  const { id, input } = e.data;
+  const { id, input, explain } = e.data;
   try {
-    ctx.postMessage({ id, model: explore(input) });
+    if (explain) ctx.postMessage({ id, explained: explainValue(input, explain.step, explain.reg) ?? null });
+    else ctx.postMessage({ id, model: explore(input) });
   } catch (err) {
     ctx.postMessage({ id, error: (err as Error).message });
   }

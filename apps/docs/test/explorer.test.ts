@@ -10,7 +10,7 @@ import { loadWithMaps } from '@bpf/kernel';
 import { skipWithout } from '@bpf/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCfg, explore } from '../src/explorer.js';
+import { buildCfg, explainValue, explore } from '../src/explorer.js';
 import { openSite, shots } from './site.js';
 
 
@@ -29,6 +29,13 @@ describe('explorer engine', () => {
       [6, 6, []],
     ]);
     expect(buildCfg([])).toEqual([]);
+  });
+  it('explains where a register at a step came from (the verifier\'s backward walk)', () => {
+    const input = { kind: 'asm', text: REJECTED } as const;
+    const step = explore(input).trace.steps.findIndex((s) => s.pc === 5);
+    // before insn 5 (r4 += r3): r3 = r2 + 8, r2 = *(ctx + 0)
+    expect(explainValue(input, step, 3)!.chain.map((l) => l.pc)).toEqual([2, 1, 0]);
+    expect(explainValue({ kind: 'log', text: '0: (b7) r0 = 0\n' }, 0, 0)).toBeUndefined();
   });
   it('names the bad input', () => {
     expect(() => explore({ kind: 'log', text: 'hello' })).toThrow(/no instruction lines/);
@@ -82,6 +89,17 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
     await expect(page.locator('.ex-insn.chain').evaluateAll((els) => els.map((e) => e.getAttribute('data-insn')))).resolves.toEqual(['0', '1', '2', '3', '4', '5']);
     await expect(page.locator('[data-testid=ex-why]').textContent()).resolves.toContain('R4 came from');
     await page.screenshot({ path: join(shots, 'explorer-why.png') });
+  });
+
+  it('answers "where did this value come from" for a register clicked in the state table', async () => {
+    await paste(REJECTED);
+    await expect.poll(verdict, { timeout: 30_000 }).toBe('rejected');
+    await page.locator('.ex-insn[data-insn="5"]').click();
+    await page.locator('[data-testid=ex-state] td.nm[data-reg="R3"]').click();
+    await expect.poll(() => page.locator('[data-testid=ex-origin] .ex-link').count(), { timeout: 30_000 }).toBe(3);
+    await expect(page.locator('[data-testid=ex-origin]').textContent()).resolves.toContain('R3 before insn 5');
+    await expect(page.locator('.ex-insn.chain').evaluateAll((els) => els.map((e) => e.getAttribute('data-insn')))).resolves.toEqual(['0', '1', '2']);
+    await page.screenshot({ path: join(shots, 'explorer-origin.png') });
   });
 
   it('draws the CFG with the blocks the paths ran', async () => {

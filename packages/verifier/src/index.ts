@@ -4,5 +4,5 @@ export { constant, NOT_INIT, UNKNOWN, type Reg, type RegType, type State, type F
 export { ctxAccess, defaultAttachType, type CtxPtr, type CtxQuery, type CtxResult } from './ctx.js';
 export { CTX_LAYOUT, type CtxStruct, type CtxStructName } from './ctxlayout.js';
 export { attachTypeOf, parseProgFlags, PROG_FLAGS, type ProgFlagName } from './loadflags.js';
-export { traceState, type Trace, type TraceCheckpoint, type TraceFrame, type TraceLink, type TraceOptions, type TracePath, type TracePrune, type TraceReg, type TraceRejection, type TraceSlot, type TraceState, type TraceStep } from './trace.js';
+export { traceState, type Trace, type TraceCheckpoint, type TraceExplained, type TraceFrame, type TraceLink, type TraceOptions, type TracePath, type TracePrune, type TraceReg, type TraceRejection, type TraceSlot, type TraceState, type TraceStep } from './trace.js';
 export { parseKernelLog, parseRegText, type KernelLogTrace, type LogInsn } from './klog.js';

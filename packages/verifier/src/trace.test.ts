@@ -75,6 +75,22 @@ describe('verify(p, { trace: true })', () => {
     expect(r.trace!.steps.at(-1)!.after).toBeUndefined();
   });
 
+  it('explains where any register at any step came from (explain), by the same backward walk', () => {
+    // before insn 5 (r4 += r3): r3 = r2 + 8 and r2 = *(ctx + 0)
+    const step = verify(assemble(REJECTED), { trace: true }).trace!.steps.findIndex((s) => s.pc === 5);
+    const t = verify(assemble(REJECTED), { trace: { explain: { step, regs: [3] } } }).trace!;
+    expect(t.explained).toMatchObject({ step, pc: 5, regs: [3] });
+    expect(t.explained!.chain.map((l) => l.pc)).toEqual([2, 1, 0]);
+    // in an accepted program, on the path that forked: r0 at the exit of `big:` came from insn 5
+    const b = verify(assemble(BRANCHY), { trace: true }).trace!;
+    const exitOnFork = b.steps.findIndex((s) => s.pc === 6 && s.path === 1);
+    const e = verify(assemble(BRANCHY), { trace: { explain: { step: exitOnFork, regs: [0] } } }).trace!.explained!;
+    expect(e.chain.map((l) => l.pc)).toEqual([5]);
+    // a register nobody wrote has no chain; a step never reached gives no answer
+    expect(verify(assemble(BRANCHY), { trace: { explain: { step: 0, regs: [1] } } }).trace!.explained!.chain).toEqual([]);
+    expect(verify(assemble(BRANCHY), { trace: { explain: { step: 999, regs: [0] } } }).trace!.explained).toBeUndefined();
+  });
+
   it('keeps at most maxSteps steps', () => {
     const t = verify(assemble(BRANCHY), { trace: { maxSteps: 2 } }).trace!;
     expect(t.steps.length).toBe(2);

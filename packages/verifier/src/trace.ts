@@ -140,6 +140,16 @@ export interface TraceRejection {
   readonly chain: readonly TraceLink[];
 }
 
+/** Where the values of some registers at one step came from (`TraceOptions.explain`). */
+export interface TraceExplained {
+  readonly step: number;
+  readonly pc: number;
+  /** The registers asked about, of the step's innermost frame. */
+  readonly regs: readonly number[];
+  /** The instructions their values came from, newest first (the rejection's chain, for any step). */
+  readonly chain: readonly TraceLink[];
+}
+
 export interface Trace {
   readonly source: 'verifier' | 'kernel-log';
   readonly steps: readonly TraceStep[];
@@ -147,6 +157,8 @@ export interface Trace {
   readonly checkpoints: readonly TraceCheckpoint[];
   readonly prunes: readonly TracePrune[];
   readonly rejection?: TraceRejection;
+  /** The answer to `TraceOptions.explain`, when that step was reached. */
+  readonly explained?: TraceExplained;
   /** Steps were dropped beyond `maxSteps`. */
   readonly truncated: boolean;
 }
@@ -154,6 +166,12 @@ export interface Trace {
 export interface TraceOptions {
   /** Keep at most this many steps (default 200 000); paths, prunes and the rejection are always kept. */
   readonly maxSteps?: number;
+  /**
+   * "Where did this value come from": for the registers `regs` (of the innermost frame) as they
+   * are before step `step` runs, the instructions their values came from, found by the same
+   * backward walk as a rejection's chain; answered in `Trace.explained`.
+   */
+  readonly explain?: { readonly step: number; readonly regs: readonly number[] };
 }
 
 const str = (n: bigint): string => n.toString();
@@ -253,9 +271,12 @@ export class Tracer {
   private readonly cpOf = new WeakMap<Checkpoint, number>();
   private readonly max: number;
   private before?: TraceState;
+  private readonly explain: TraceOptions['explain'];
+  private explained?: TraceExplained;
 
   constructor(opts: TraceOptions = {}) {
     this.max = opts.maxSteps ?? 200_000;
+    this.explain = opts.explain;
   }
 
   private idOf(st: object, start: number): number {
@@ -277,7 +298,12 @@ export class Tracer {
   }
 
   /** Before the instruction at `st.pc` runs. */
-  step(st: Path): void {
+  step(st: Path, env: PreciseEnv): void {
+    const ex = this.explain;
+    if (ex && this.steps.length === ex.step && !this.explained) {
+      const regs = ex.regs.filter((r) => r >= 0 && r <= 10);
+      this.explained = { step: ex.step, pc: st.pc, regs, chain: regs.length ? backtrackChain(env, st, regs.reduce((m, r) => m | (1 << r), 0)) : [] };
+    }
     if (st.cp && !this.cpOf.has(st.cp)) {
       const path = this.idOf(st, st.pc);
       const id = this.checkpoints.length;
@@ -344,6 +370,7 @@ export class Tracer {
       checkpoints: this.checkpoints,
       prunes: this.prunes,
       ...(this.rejection ? { rejection: this.rejection } : {}),
+      ...(this.explained ? { explained: this.explained } : {}),
       truncated: this.truncated,
     };
   }

@@ -686,7 +686,7 @@ class Verifier implements CallEnv, PreciseEnv {
       this.linkedNote = undefined;
       this.pushedNow = [];
       const cb = this.insns[at]!.code === 0x95 && st.frames[depth]!.callbackRet !== undefined;
-      if (this.tracer) this.tracer.step(st);
+      if (this.tracer) this.tracer.step(st, this);
       const next = this.step(st) as Path | null;
       if (this.tracer) this.tracer.stepped(st, at, depth, next, this.pushedNow);
       const note = this.stackNote as { frame: number; slot: number } | undefined;
