@@ -151,6 +151,8 @@ export interface LoadInfo {
   readonly calledGlobals: Set<number>;
   /** The kernel BTF id of what a tracing, LSM or struct_ops program attaches to (attach_btf_id), when given. */
   readonly attachBtfId: number | undefined;
+  /** Whether the kernel has an address for symbol `name` (kallsyms_lookup_name); true when not told. */
+  hasKernelSymbol(name: string): boolean;
   /** The name of the kernel function or type the program attaches to (attach_btf_id), when known. */
   attachName(): string | undefined;
 }
@@ -159,6 +161,7 @@ interface LoadFacts {
   readonly license?: string;
   readonly sleepable?: boolean;
   readonly kernelBtf?: Btf;
+  readonly kernelSymbols?: { has(name: string): boolean };
 }
 
 /** The load-time facts of `program`; the options win over what the program carries. */
@@ -210,6 +213,7 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
       return t && kernelBtf ? btfString(kernelBtf, t.nameOff) : undefined;
     },
     attachBtfId: carried.attachBtfId,
+    hasKernelSymbol: (name) => opts.kernelSymbols?.has(name) ?? true,
   };
 }
 

@@ -10,7 +10,7 @@ import type { ArgType } from './helpers.js';
 import { helperMem, isNull } from './callargs.js';
 import { memRegion, ptrAlignment } from './mem.js';
 import { btfPtr } from './nullable.js';
-import { regTypeStr } from './print.js';
+import { regTypeStrBare } from './print.js';
 import { SlotType, type Frame, type Reg, type State } from './state.js';
 import { checkDynptrRelease, processDynptrArg, type DynptrInfo } from './dynptr.js';
 import { tnumIsConst } from './tnum.js';
@@ -33,6 +33,8 @@ export interface ArgMeta {
   dynptr?: DynptrInfo;
   /** The released argument is a dynptr (unmark_stack_slots_dynptr). */
   releaseDynptr?: boolean;
+  /** ARG_PTR_TO_PERCPU_BTF_ID: the per-CPU pointer whose type R0 takes (meta->ret_btf_id). */
+  percpu?: Reg;
 }
 
 /** check_stack_range_initialized in raw mode: no byte a helper will write may be part of a dynptr. */
@@ -127,7 +129,7 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
   const a = resolveMapArg(env, pc, arg, meta.map);
   const list = COMPATIBLE[a.base];
   const nullOk = a.maybeNull && isNull(r);
-  if (!nullOk && !compatible(r, a, list)) env.reject(pc, `R${regno} type=${regTypeStr(r)} expected=${list.join(', ')}`);
+  if (!nullOk && !compatible(r, a, list)) env.reject(pc, `R${regno} type=${regTypeStrBare(r)} expected=${list.join(', ')}`);
   if (!nullOk && a.base === 'btf_id' && a.btf !== undefined && a.btf !== 'BPF_PTR_POISON') {
     const b = btfPtr(r.type);
     if (b && b.struct !== a.btf) env.reject(pc, `R${regno} is of type ${b.struct} but ${a.btf} is expected`);
@@ -205,6 +207,7 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
       return;
     case 'percpu_btf_id':
       if (!btfPtr(r.type)) env.reject(pc, `Helper has invalid btf_id in R${regno}`);
+      meta.percpu = r;
       return;
     default:
       return;

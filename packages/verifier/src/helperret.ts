@@ -9,6 +9,7 @@ import type { Env } from './env.js';
 import type { ArgMeta } from './helperargs.js';
 import { ACQUIRE_HELPERS, PKT_CHANGING_HELPERS, PTR_CAST_HELPERS } from './helper-protos.js';
 import type { HelperProto } from './helpers.js';
+import { percpuHelperReturn } from './ksym.js';
 import { btfPtrType } from './nullable.js';
 import { NOT_INIT, pointer, UNKNOWN, type Reg, type RegType, type State } from './state.js';
 
@@ -80,8 +81,8 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
       break;
     }
     case 'mem_or_btf_id':
-      // bpf_this_cpu_ptr / bpf_per_cpu_ptr of a per-CPU ksym: its arguments are refused before this
-      return UNKNOWN;
+      // bpf_this_cpu_ptr / bpf_per_cpu_ptr of a per-CPU ksym (ksym.ts)
+      return meta.percpu ? percpuHelperReturn(env, meta.percpu, ret.maybeNull) : UNKNOWN;
   }
   if (PTR_CAST.has(h.id)) {
     if (meta.refObjId !== undefined) r0 = { ...r0, refObjId: meta.refObjId };

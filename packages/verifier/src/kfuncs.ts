@@ -13,6 +13,7 @@ import { helperMem, isNull, releaseReference } from './callargs.js';
 import { VerifierReject } from './env.js';
 import { CTX_STRUCT } from './global.js';
 import { isDynptrStruct, KFUNC_DYNPTR_KIND, PKT_KINDS, processDynptrArg, stackBuf, type DynptrInfo } from './dynptr.js';
+import { rdonlyCast } from './ksym.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
@@ -239,6 +240,7 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
     if (kern === undefined) env.reject(pc, `kernel function ${fn.name} returns pointer type UNKNOWN  is not supported`);
     return pointer(btfPtrType(kern, 'trusted_'));
   }
+  if (fn.name === 'bpf_rdonly_cast') return rdonlyCast(env, pc, meta.constArg);
   if (fn.name === 'bpf_obj_new_impl') {
     // the allocated object: its size travels in memSize, which marks it MEM_ALLOC (nullable.ts)
     const obj = objNew(env, pc, meta.constArg);

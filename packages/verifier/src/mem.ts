@@ -336,6 +336,11 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       out = a.write ? undefined : (rdonlyRead(r, off, size) ?? UNKNOWN);
       break;
     }
+    case 'rdonly_untrusted_mem':
+      // accessed through probe loads: no bounds to check (check_mem_access, rdonly_untrusted)
+      if (a.write) env.reject(pc, `R${regno} cannot write into ${regTypeStr(r)}`);
+      out = UNKNOWN;
+      break;
     case 'rdonly_mem':
     case 'ringbuf_mem':
     case 'mem':
@@ -382,7 +387,7 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       break;
     default:
       // an object bpf_obj_new allocated (a BTF pointer carrying its size): its bytes, like memory
-      if (r.memSize !== undefined && btfPtr(r.type) && !btfPtr(r.type)!.orNull) {
+      if (r.memSize !== undefined && btfPtr(r.type) && !btfPtr(r.type)!.orNull && !btfPtr(r.type)!.flag.startsWith('percpu_')) {
         memRegion(env, pc, r, regno, off, size, r.memSize, false);
         out = a.write ? undefined : UNKNOWN;
         break;

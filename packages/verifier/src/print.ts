@@ -101,7 +101,7 @@ export function formatReg(r: Reg, frameno: number, precise = false): string {
   return `${s}(${parts.join(',')})`;
 }
 
-const MEM_TYPES = new Set(['ringbuf_mem', 'ringbuf_mem_or_null', 'mem', 'mem_or_null', 'rdonly_mem', 'rdonly_mem_or_null']);
+const MEM_TYPES = new Set(['ringbuf_mem', 'ringbuf_mem_or_null', 'mem', 'mem_or_null', 'rdonly_mem', 'rdonly_mem_or_null', 'rdonly_untrusted_mem']);
 
 /** Which registers and stack slots to print (the kernel's scratch marks), or everything. */
 export interface Scratch {

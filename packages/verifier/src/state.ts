@@ -26,6 +26,8 @@ export type RegType =
   /** PTR_TO_MEM | MEM_RDONLY: memory a kfunc returns a pointer to (`int *` of bpf_iter_num_next), `memSize` bytes. */
   | 'rdonly_mem'
   | 'rdonly_mem_or_null'
+  /** PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED: bpf_rdonly_cast(p, 0); read through probe loads, no bounds. */
+  | 'rdonly_untrusted_mem'
   /** The state an open-coded iterator keeps in its stack slots (iter.ts); never in a register. */
   | 'iter'
   /** The state a dynptr keeps in its two stack slots (dynptr.ts); never in a register. */

@@ -26,6 +26,7 @@ import { newCheckpoint, statesEqual, statesMaybeLooping, widenImpreciseScalars }
 import { byteSwap, zext } from './scalar.js';
 import { Tracer, type Trace, type TraceOptions } from './trace.js';
 import { xlate } from './xlate.js';
+import { ksymReg } from './ksym.js';
 import { cloneState, known, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 export interface VerifyOptions {
@@ -40,6 +41,12 @@ export interface VerifyOptions {
   readonly complexityLimit?: number;
   /** The kernel's BTF (e.g. /sys/kernel/btf/vmlinux, parsed): kfunc prototypes, struct_ops/LSM hooks. */
   readonly kernelBtf?: Btf;
+  /**
+   * The kernel's symbols (e.g. /proc/kallsyms by name): a ksym the kernel has no address for is
+   * refused as the kernel refuses it (`ldimm64 failed to find the address for kernel symbol`).
+   * Default: every symbol of the kernel's BTF has one.
+   */
+  readonly kernelSymbols?: { has(name: string): boolean };
   /** The program's license (default: `program.license`, else "GPL"); GPL-only helpers and kfuncs need a GPL-compatible one. */
   readonly license?: string;
   /** Loaded with BPF_F_SLEEPABLE (default: `program.sleepable` when the program carries it). */
@@ -327,6 +334,12 @@ class Verifier implements CallEnv, PreciseEnv {
       const i = this.insns[pc]!;
       const err = checkInsn(i, pc, this.insns[pc + 1]);
       if (err) this.reject(pc, err.message.replace(/^insn \d+(?: \(byte \d+\))?: /, ''));
+      if (i.code === 0x18) pc++;
+    }
+    // resolve_pseudo_ldimm64: kernel symbols are looked up before the walk
+    for (let pc = 0; pc < this.insns.length; pc++) {
+      const i = this.insns[pc]!;
+      if (i.code === 0x18 && i.src === 3) ksymReg(this, pc, i.imm);
       if (i.code === 0x18) pc++;
     }
     // check_abnormal_return: without func_info, subprograms may not end abnormally
@@ -830,7 +843,8 @@ class Verifier implements CallEnv, PreciseEnv {
       f.regs[i.dst] = pseudo === 1 || pseudo === 5 ? pointer('map_ptr', { map }) : pointer('map_value', { map, off: hi.imm });
       return;
     }
-    f.regs[i.dst] = UNKNOWN;
+    // BPF_PSEUDO_BTF_ID: a kernel variable or function named by its BTF id (ksym.ts)
+    f.regs[i.dst] = (pseudo === 3 ? ksymReg(this, pc, i.imm) : undefined) ?? UNKNOWN;
   }
 
   private ldAbs(st: State, f: Frame, i: Insn, kind: 'ld_abs' | 'ld_ind', pc: number): State {
