@@ -34,7 +34,7 @@ export interface MapsSectionReloc {
 
 const MAP_IN_MAP = new Set(['array_of_maps', 'hash_of_maps']);
 
-interface Attrs { type?: number; keySize?: number; valueSize?: number; maxEntries?: number; flags?: number; inner?: MapDef; valuesOffset?: number }
+interface Attrs { type?: number; keySize?: number; valueSize?: number; maxEntries?: number; flags?: number; inner?: MapDef; valuesOffset?: number; keyTypeId?: number; valueTypeId?: number }
 
 /** Read one map definition struct (libbpf: parse_btf_map_def); `inner` forbids a further level. */
 function parseMapDef(btf: BtfTypeTable, structId: number, fail: (m: string) => ElfError, inner: boolean): Attrs {
@@ -83,8 +83,9 @@ function parseMapDef(btf: BtfTypeTable, structId: number, fail: (m: string) => E
       case 'map_flags': attrs.flags = uint(); break;
       case 'key_size': setSize('keySize', uint()); break;
       case 'value_size': setSize('valueSize', uint()); break;
-      case 'key': setSize('keySize', typeSize()); break;
-      case 'value': setSize('valueSize', typeSize()); break;
+      // libbpf passes these type ids to BPF_MAP_CREATE (btf_key_type_id, btf_value_type_id)
+      case 'key': setSize('keySize', typeSize()); attrs.keyTypeId = pointee; break;
+      case 'value': setSize('valueSize', typeSize()); attrs.valueTypeId = pointee; break;
       // numa_node, pinning, map_extra: not part of MapDef.
       default: break;
     }
@@ -133,6 +134,8 @@ export function resolveBtfMaps(maps: readonly ElfMap[], btf: BtfTypeTable, reloc
       valueSize: attrs.valueSize ?? 0,
       maxEntries: attrs.maxEntries ?? 0,
       ...(attrs.flags ? { flags: attrs.flags } : {}),
+      ...(attrs.keyTypeId !== undefined ? { btfKeyTypeId: attrs.keyTypeId } : {}),
+      ...(attrs.valueTypeId !== undefined ? { btfValueTypeId: attrs.valueTypeId } : {}),
       ...(attrs.inner ? { inner: attrs.inner } : {}),
       ...(initSlots ? { initSlots } : {}),
     };

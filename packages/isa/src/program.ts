@@ -135,6 +135,13 @@ export interface MapDef {
   readonly flags?: number;
   /** Initial contents for global-data maps. */
   readonly data?: Uint8Array;
+  /**
+   * The key and value types in the program's BTF (`program.btf`), as `__type(key, T)` and
+   * `__type(value, T)` declare them: the kernel reads special fields of the value
+   * (`struct bpf_spin_lock`, `struct bpf_timer`, kptrs) from them.
+   */
+  readonly btfKeyTypeId?: number;
+  readonly btfValueTypeId?: number;
 }
 
 export interface Subprog {

@@ -49,6 +49,8 @@ export interface MapSpec {
   readonly name?: string;
   /** Map-in-map: an fd of a map shaped like the inner maps (a template the kernel copies). */
   readonly innerMapFd?: number;
+  /** BTF describing the key and value (`btf_fd`, `btf_key_type_id`, `btf_value_type_id`): special value fields such as `struct bpf_spin_lock` need it. */
+  readonly btf?: { readonly fd: number; readonly keyTypeId: number; readonly valueTypeId: number };
 }
 
 export class KernelMap {
@@ -168,6 +170,11 @@ export function createMap(spec: MapSpec): KernelMap {
   a.writeUInt32LE(spec.flags ?? 0, 16);
   if (spec.innerMapFd !== undefined) a.writeUInt32LE(spec.innerMapFd, 20);
   if (spec.name) Buffer.from(spec.name.replace(/[^\w.]/g, '_').slice(0, 15)).copy(a, 28);
+  if (spec.btf) {
+    a.writeUInt32LE(spec.btf.fd, 48);
+    a.writeUInt32LE(spec.btf.keyTypeId, 52);
+    a.writeUInt32LE(spec.btf.valueTypeId, 56);
+  }
   const fd = bpf('MAP_CREATE', a, `create ${spec.type} map`);
   return new KernelMap(fd, spec);
 }

@@ -49,9 +49,9 @@ export function possibleCpus(): number {
   return (cpus = n);
 }
 
-function create(def: MapDef, innerMapFd?: number): KernelMap {
+function create(def: MapDef, innerMapFd?: number, btfFd?: number): KernelMap {
   if (!isMapType(def.type)) throw new KernelError('MAP_CREATE', 22, `map '${def.name}': unknown map type '${def.type}'`);
-  return createMap({
+  const spec = {
     type: def.type,
     keySize: def.keySize,
     valueSize: def.valueSize,
@@ -61,14 +61,24 @@ function create(def: MapDef, innerMapFd?: number): KernelMap {
     name: def.name,
     ...(def.flags ? { flags: def.flags } : {}),
     ...(innerMapFd !== undefined ? { innerMapFd } : {}),
-  });
+  } as const;
+  // with the key and value types from the program's BTF, as libbpf creates maps; libbpf
+  // retries without BTF when the kernel refuses it (bpf_object__create_map), and so do we
+  if (btfFd !== undefined && def.btfKeyTypeId !== undefined && def.btfValueTypeId !== undefined) {
+    try {
+      return createMap({ ...spec, btf: { fd: btfFd, keyTypeId: def.btfKeyTypeId, valueTypeId: def.btfValueTypeId } });
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+    }
+  }
+  return createMap(spec);
 }
 
 /**
  * Create one map of a program, with its initial contents. A map-in-map is created against a
  * template inner map made from `def.inner` (closed once the outer map exists), as libbpf does.
  */
-export function createProgramMap(def: MapDefLike): KernelMap {
+export function createProgramMap(def: MapDefLike, btfFd?: number): KernelMap {
   let m: KernelMap;
   if (MAP_IN_MAP.has(def.type)) {
     if (!def.inner) throw new KernelError('MAP_CREATE', 22, `map '${def.name}': a ${def.type} needs the inner map's definition`);
@@ -78,7 +88,7 @@ export function createProgramMap(def: MapDefLike): KernelMap {
     } finally {
       template.close();
     }
-  } else m = create(def);
+  } else m = create(def, undefined, btfFd);
   try {
     if (def.data && def.data.length > 0) {
       m.update(new Uint8Array(def.keySize), def.data);
@@ -119,9 +129,21 @@ export function loadWithMaps(program: Program, opts: LoadOptions = {}): LoadedWi
   const { attachBtfId, structOpsMember, sleepable } = program as { readonly attachBtfId?: number; readonly structOpsMember?: number; readonly sleepable?: boolean };
   let load: KernelLoad;
   try {
+    // the program's BTF, for func_info / line_info and for maps whose key and value it types
+    const mapsNeedBtf = defs.some((d) => d.btfValueTypeId !== undefined);
+    if (needsBtf && opts.btfFd === undefined && program.btf) btfFd = loadBtf(program.btf.bytes);
+    else if (mapsNeedBtf && opts.btfFd === undefined && program.btf) {
+      // only the maps want it: as libbpf, a BTF the kernel refuses leaves them without
+      try {
+        btfFd = loadBtf(program.btf.bytes);
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+      }
+    }
+    const mapBtfFd = opts.btfFd ?? btfFd;
     const mapOf = (d: MapDefLike): KernelMap => {
       let m = maps.get(d.name);
-      if (!m) maps.set(d.name, (m = createProgramMap(d)));
+      if (!m) maps.set(d.name, (m = createProgramMap(d, mapBtfFd)));
       return m;
     };
     for (const d of defs) {
@@ -138,12 +160,11 @@ export function loadWithMaps(program: Program, opts: LoadOptions = {}): LoadedWi
         outer.update(indexKey(k, d.keySize), value);
       });
     }
-    if (needsBtf && opts.btfFd === undefined && program.btf) btfFd = loadBtf(program.btf.bytes);
     load = loadProgram(program, {
       ...(attachBtfId !== undefined ? { attachBtfId } : {}),
       // A struct_ops program names the ops member it implements as its expected attach type.
       ...(structOpsMember !== undefined ? { expectedAttachType: structOpsMember } : {}),
-      ...(btfFd !== undefined ? { btfFd } : {}),
+      ...(btfFd !== undefined && needsBtf ? { btfFd } : {}),
       // libbpf sets BPF_F_SLEEPABLE for the `.s` sections (fentry.s/, lsm.s/, uprobe.s/, ...)
       // and SEC("syscall"); `opts.flags` replaces it.
       ...(sleepable === true ? { flags: BPF_F_SLEEPABLE } : {}),

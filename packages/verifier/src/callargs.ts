@@ -2,6 +2,7 @@
  * What helper and kfunc argument checks share (kernel/bpf/verifier.c check_helper_mem_access,
  * release_reference): memory a call reads or writes, and dropping a released reference.
  */
+import { checkMapFieldAccess } from './mapfields.js';
 import type { Env } from './env.js';
 import { packetAccess, memRegion, stackBounds, stackFrame } from './mem.js';
 import { regTypeStr } from './print.js';
@@ -17,7 +18,8 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
     case 'pkt_meta':
       return packetAccess(env, pc, r, regno, r.off, size, zeroOk);
     case 'map_value':
-      return memRegion(env, pc, r, regno, r.off, size, r.map!.valueSize, zeroOk);
+      memRegion(env, pc, r, regno, r.off, size, r.map!.valueSize, zeroOk);
+      return checkMapFieldAccess(env, pc, r, r.off, size);
     case 'ringbuf_mem':
     case 'rdonly_mem':
     case 'mem':

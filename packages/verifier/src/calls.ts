@@ -12,6 +12,7 @@ import type { Path } from './prune.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
 import { releaseReference } from './callargs.js';
 import { releaseDynptr } from './dynptr.js';
+import { activeLocks, BPF_FUNC_SPIN_LOCK, BPF_FUNC_SPIN_UNLOCK, checkResourceLeak, processSpinLock } from './locks.js';
 import { checkHelperArg, type ArgMeta } from './helperargs.js';
 import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
 import { regTypeStr } from './print.js';
@@ -55,6 +56,15 @@ function constantMapKey(st: State, r: Reg, keySize: number): number | undefined 
   return Number(reg.var.value);
 }
 
+/** The key's bytes are all STACK_ZERO (get_constant_map_key's first case). */
+function zeroKey(st: State, r: Reg, keySize: number): boolean {
+  const f = st.frames[r.frame ?? st.frames.length - 1]!;
+  const b = -(r.off + Number(BigInt.asIntN(64, r.var.value))) - 1;
+  let zeros = 0;
+  for (let j = b & 7; j >= 0 && f.slotTypes[(b >> 3) * 8 + j] === SlotType.Zero; j--) zeros++;
+  return zeros >= keySize;
+}
+
 /** What every call leaves behind: r0..r5 unreadable until written, stack-argument slots consumed (stack-args §4.4). */
 export function clearCallerSaved(env: Env, f: Frame): void {
   f.out.fill(undefined);
@@ -84,7 +94,8 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     mapKey: (s: State, r: Reg, regno: number, size: number, m: ArgMeta): void => {
       if (i.imm !== 1 || (m.map!.type !== 'array' && m.map!.type !== 'percpu_array')) return;
       m.constKey = constantMapKey(s, r, size);
-      if (m.constKey !== undefined) env.preciseSlot(r.frame ?? s.frames.length - 1, (-(r.off + Number(BigInt.asIntN(64, r.var.value))) - 1) >> 3);
+      // a key of zero bytes (STACK_ZERO) is precise by itself; a spilled constant is tracked back
+      if (m.constKey !== undefined && !zeroKey(s, r, size)) env.preciseSlot(r.frame ?? s.frames.length - 1, (-(r.off + Number(BigInt.asIntN(64, r.var.value))) - 1) >> 3);
     },
   };
   h.args.forEach((t, k) => checkHelperArg(env, st, f, t, k + 1, pc, meta, h.args, hooks));
@@ -96,8 +107,10 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   if (i.imm === 173) getFuncIpCheck(env, pc, fn, attach);
   // record_func_key: a constant index within the prog array is relied upon (its precision is tracked)
   if (i.imm === 12 && meta.map && f.regs[3]!.type === 'scalar' && f.regs[3]!.var.mask === 0n && f.regs[3]!.var.value < BigInt(meta.map.maxEntries)) env.precise(3);
+  if (i.imm === BPF_FUNC_SPIN_LOCK || i.imm === BPF_FUNC_SPIN_UNLOCK) processSpinLock(env, st, f, 1, pc, { lock: i.imm === BPF_FUNC_SPIN_LOCK });
   if (meta.releaseDynptr) releaseDynptr(st, f.regs[meta.releaseRegno!]!);
   else if (meta.releaseRegno !== undefined && f.regs[meta.releaseRegno]!.refObjId) releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
+  if (i.imm === 12) checkResourceLeak(env, st, pc, 'tail_call', true);
   // bpf_dynptr_from_mem makes a local dynptr of a map value only
   if (i.imm === BPF_FUNC_dynptr_from_mem && f.regs[1]!.type !== 'map_value') env.reject(pc, `Unsupported reg type ${regTypeStr(f.regs[1]!)} for bpf_dynptr_from_mem data`);
   // writing through an skb dynptr may move the packet
@@ -207,6 +220,7 @@ export function subprogCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numb
   const sub = env.subprogs.findIndex((s) => s.start === start);
   if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
   if (isGlobal(env, sub)) {
+    if (activeLocks(st)) env.reject(pc, 'global function calls are not allowed while holding a lock,', 'use static function instead');
     // checked against its prototype, verified on its own later; all global functions return a scalar
     globalCall(env, st, f, pc, sub);
     // a global function that may move the packet (it calls such a helper, or a function that
@@ -326,13 +340,11 @@ const within = (r: Reg, range: readonly [number, number, boolean?]): boolean =>
 
 /** BPF_EXIT: reference leaks, then the return value, then back to the caller (or the end of the path). */
 export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?: string): State | null {
-  if (st.frames.length === 1 && st.rcuLock) env.reject(pc, 'BPF_EXIT instruction in main prog cannot be used inside bpf_rcu_read_lock-ed region');
-  if (st.frames.length === 1 && st.refs.length) {
-    env.reject(pc, ...st.refs.map((r) => `Unreleased reference id=${r.id} alloc_insn=${r.insn}`), 'BPF_EXIT instruction in main prog would lead to reference leak');
-  }
+  if (st.frames.length === 1) checkResourceLeak(env, st, pc, 'BPF_EXIT instruction in main prog', true);
   // a struct_ops or LSM hook returning void has no return value to check (check_return_code)
   if (st.frames.length === 1 && f.subprog === 0 && env.load.attachReturnsVoid && attach !== 'lsm_cgroup') return null;
-  const r0 = env.readReg(f, 0, pc);
+  // prepare_func_exit reads R0 of a static subprogram without checking it (a void function leaves none)
+  const r0 = st.frames.length === 1 || f.callbackRet ? env.readReg(f, 0, pc) : (env.scratchReg(0), f.regs[0]!);
   // a global subprogram verified on its own returns a scalar, whatever the program type
   if (st.frames.length === 1 && f.subprog !== 0) {
     if (r0.type !== 'scalar') env.reject(pc, `At subprogram exit the register R0 is not a scalar value (${regTypeStr(r0)})`);

@@ -15,6 +15,7 @@ import { SlotType, type Frame, type Reg, type State } from './state.js';
 import { checkDynptrRelease, processDynptrArg, type DynptrInfo } from './dynptr.js';
 import { tnumIsConst } from './tnum.js';
 import type { MapDef } from '@bpf/isa';
+import { mapField, mapRecord, type MapFieldKind } from './mapfields.js';
 
 const BPF_MAX_VAR_SIZ = 1n << 29n;
 
@@ -148,6 +149,8 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
       if (!nullOk && (r.off || !tnumIsConst(r.var) || r.var.value)) env.reject(pc, `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
       return;
     case 'map':
+      // a timer's map (arg 1) must be the map passed here (no inner maps: map_uid is 0)
+      if (meta.map && meta.map !== r.map) env.reject(pc, `timer pointer in R1 map_uid=0 doesn't match map pointer in R${regno} map_uid=0`);
       meta.map = r.map;
       return;
     case 'map_key':
@@ -194,9 +197,12 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
     case 'const_str':
       return constString(env, pc, regno, r);
     case 'timer':
-      return timerArg(env, pc, regno, r);
+      mapFieldPointer(env, pc, regno, r, 'bpf_timer');
+      meta.map = r.map;
+      return;
     case 'spin_lock':
-      return spinLockArg(env, pc, regno, r);
+      // process_spin_lock: the caller (calls.ts) takes or releases the lock
+      return;
     case 'dynptr': {
       const d = processDynptrArg(env, st, f, pc, regno, { uninit: a.uninit, rdonly: a.rdonly, ...(a.dynptr ? { kind: a.dynptr } : {}) });
       if (d && !a.uninit) meta.dynptr = d;
@@ -229,27 +235,14 @@ function constString(env: Env, pc: number, regno: number, r: Reg): void {
   if (data && !data.subarray(off, map.valueSize).includes(0)) env.reject(pc, 'string is not zero-terminated');
 }
 
-/** A map value field of a special kind at a byte offset, as the map's BTF declares it. */
-type SpecialField = { readonly off: number; readonly size: number };
-const specialField = (map: MapDef, kind: 'timer' | 'spin_lock'): SpecialField | undefined => (map as MapDef & { readonly fields?: Readonly<Record<string, SpecialField>> }).fields?.[kind];
-
-/** process_timer_func: the pointer must be a map value at its `struct bpf_timer` field. */
-function timerArg(env: Env, pc: number, regno: number, r: Reg): void {
-  if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} doesn't have constant offset. bpf_timer has to be at the constant offset`);
+/** check_map_field_pointer: the pointer must be a map value at its field of this kind (`struct bpf_timer`, `bpf_wq`). */
+export function mapFieldPointer(env: Env, pc: number, regno: number, r: Reg, kind: MapFieldKind): void {
+  if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} doesn't have constant offset. ${kind} has to be at the constant offset`);
   const map = r.map!;
-  const field = specialField(map, 'timer');
   // a map's special fields come from its BTF, which the loader passes or not
-  if (!field) env.reject(pc, `map '${map.name}' has to have BTF in order to use bpf_timer`);
+  if (!mapRecord(map)) env.reject(pc, `map '${map.name}' has to have BTF in order to use ${kind}`);
+  const field = mapField(map, kind);
+  if (!field) env.reject(pc, `map '${map.name}' has no valid ${kind}`);
   const off = r.off + Number(BigInt.asIntN(64, r.var.value));
-  if (off !== field.off) env.reject(pc, `off ${off} doesn't point to 'struct bpf_timer' that is at ${field.off}`);
-}
-
-/** process_spin_lock (the map-value case): the pointer must be at the map value's `struct bpf_spin_lock`. */
-function spinLockArg(env: Env, pc: number, regno: number, r: Reg): void {
-  if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`);
-  const map = r.map!;
-  const field = specialField(map, 'spin_lock');
-  if (!field) env.reject(pc, `map '${map.name}' has to have BTF in order to use bpf_spin_lock`);
-  const off = r.off + Number(BigInt.asIntN(64, r.var.value));
-  if (off !== field.off) env.reject(pc, `off ${off} doesn't point to 'struct bpf_spin_lock' that is at ${field.off}`);
+  if (off !== field.off) env.reject(pc, `off ${off} doesn't point to 'struct ${kind}' that is at ${field.off}`);
 }

@@ -5,6 +5,7 @@
  * casting ones pass on (bpf_sk_fullsock, bpf_tcp_sock, bpf_skc_to_*), and packet pointers
  * invalidated by helpers that may move the packet (clear_all_pkt_pointers).
  */
+import { mayPointToSpinLock } from './mapfields.js';
 import type { Env } from './env.js';
 import type { ArgMeta } from './helperargs.js';
 import { ACQUIRE_HELPERS, PKT_CHANGING_HELPERS, PTR_CAST_HELPERS } from './helper-protos.js';
@@ -53,9 +54,11 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
         r0 = pointer('sock_or_null', { id: env.nextId() });
         break;
       }
-      if (!ret.maybeNull) return pointer('map_value', { map });
+      // a non-null value holding a lock gets an id to name the lock by (process_spin_lock)
+      const lockId = (): { id?: number } => (mayPointToSpinLock(map) ? { id: env.nextId() } : {});
+      if (!ret.maybeNull) return pointer('map_value', { map, ...lockId() });
       // array lookups with a constant key in range cannot fail (the kernel's const map key)
-      if (h.id === 1 && meta.constKey !== undefined && meta.constKey >= 0 && meta.constKey < map.maxEntries) return pointer('map_value', { map });
+      if (h.id === 1 && meta.constKey !== undefined && meta.constKey >= 0 && meta.constKey < map.maxEntries) return pointer('map_value', { map, ...lockId() });
       r0 = pointer('map_value_or_null', { map, id: env.nextId() });
       break;
     }

@@ -4,6 +4,7 @@
  * packets and ring buffer records, each with the kernel's checks and messages.
  */
 import { dynptrStackWrite } from './dynptr.js';
+import { checkMapFieldAccess } from './mapfields.js';
 import type { Env } from './env.js';
 import { ctxAccess, tcpSockUnconvertible, type CtxPtr } from './ctx.js';
 import { CTX_LAYOUT } from './ctxlayout.js';
@@ -333,6 +334,7 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
   switch (r.type) {
     case 'map_value': {
       memRegion(env, pc, r, regno, off, size, r.map!.valueSize, false);
+      checkMapFieldAccess(env, pc, r, off, size);
       out = a.write ? undefined : (rdonlyRead(r, off, size) ?? UNKNOWN);
       break;
     }

@@ -3,6 +3,7 @@
  * turns them into (kernel/bpf/verifier.c mark_ptr_or_null_reg): a map value, a ring buffer
  * record, a BTF pointer `ptr_or_null_<struct>`, or, for a map-in-map lookup, the inner map.
  */
+import { mayPointToSpinLock } from './mapfields.js';
 import type { MapDef } from '@bpf/isa';
 import type { Reg, RegType } from './state.js';
 
@@ -44,6 +45,8 @@ export function nonNull(r: Reg): Reg {
     // a lookup in a map-in-map yields the inner map (the kernel's inner_map_meta, which has no name)
     const inner = (r.map as MapWithInner | undefined)?.inner;
     if (inner) return { ...rest, type: 'map_ptr', map: { ...inner, name: '' } };
+    // reg_may_point_to_spin_lock: the id names the lock (process_spin_lock), so it stays
+    if (mayPointToSpinLock(r.map)) return { ...r, type: 'map_value' };
     return { ...rest, type: 'map_value' };
   }
   const b = btfPtr(r.type);

@@ -148,7 +148,8 @@ export function formatState(f: Frame, frameno: number, refs: readonly RefState[]
       s += ` fp${at}=${Array.from(types.filter((t) => t !== SlotType.Spill), (t) => SLOT_CHAR[t]).join('')}${formatReg(f.spilled[slot]!, frameno, precise?.slots.has(slot) ?? false)}`;
     else s += ` fp${at}=${Array.from(types, (t) => SLOT_CHAR[t]).join('')}`;
   }
-  if (refs.length) s += ` refs=${refs.map((r) => r.id).join(',')}`;
+  // the kernel prints the list when its first entry has an id (a lock of a global value has none)
+  if (refs.length && refs[0]!.id) s += ` refs=${refs.filter((r) => r.id).map((r) => r.id).join(',')}`;
   if (f.callbackRet) s += ' cb';
   return s;
 }

@@ -4,6 +4,7 @@
  * ends. Scalars of a checkpoint only count where they were marked precise (precise.ts).
  */
 import { cloneState, SlotType, SLOTS, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { refsSafe } from './locks.js';
 import { tnumIn } from './tnum.js';
 import type { Checkpoint, Path } from './precise.js';
 
@@ -187,9 +188,9 @@ export function statesEqual(
   rangeWithin = false,
 ): boolean {
   const old = cp.state;
-  if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length || !old.rcuLock !== !cur.rcuLock) return false;
+  if (old.frames.length !== cur.frames.length) return false;
   const ids = new IdMap();
-  if (!old.refs.every((r, k) => ids.check(r.id, cur.refs[k]!.id))) return false;
+  if (!refsSafe(old, cur, (a, b) => ids.check(a, b))) return false;
   for (let k = 0; k < old.frames.length; k++) {
     const o = old.frames[k]!;
     const c = cur.frames[k]!;

@@ -191,9 +191,15 @@ export function cloneFrame(f: Frame): Frame {
   return { ...f, regs: f.regs.slice(), slotTypes: f.slotTypes.slice(), spilled: f.spilled.slice(), out: f.out.slice() };
 }
 
+/** What a reference stands for (the kernel's enum ref_state_type); absent: an acquired pointer (REF_TYPE_PTR). */
+export type RefKind = 'lock' | 'res_lock' | 'res_lock_irq' | 'irq';
+
 export interface RefState {
   readonly id: number;
   readonly insn: number;
+  readonly kind?: RefKind;
+  /** A lock's object: the map (`map:<name>`) or the BTF (`btf`) of the value holding it (the kernel's `ptr`). */
+  readonly ptr?: string;
 }
 
 export interface State {
@@ -205,9 +211,24 @@ export interface State {
   refs: RefState[];
   /** Inside a bpf_rcu_read_lock() region (the kernel's active_rcu_lock). */
   rcuLock?: boolean;
+  /** The lock taken last and still held (active_lock_id, active_lock_ptr); locks.ts. */
+  activeLock?: { readonly id: number; readonly ptr: string };
+  /** bpf_preempt_disable() calls not yet matched by bpf_preempt_enable() (active_preempt_locks). */
+  preemptLocks?: number;
+  /** The id of the innermost bpf_local_irq_save() not yet restored (active_irq_id). */
+  irqId?: number;
 }
 
-export const cloneState = (s: State): State => ({ frames: s.frames.map(cloneFrame), pc: s.pc, prev: s.prev, refs: s.refs.slice(), ...(s.rcuLock ? { rcuLock: true } : {}) });
+export const cloneState = (s: State): State => ({
+  frames: s.frames.map(cloneFrame),
+  pc: s.pc,
+  prev: s.prev,
+  refs: s.refs.slice(),
+  ...(s.rcuLock ? { rcuLock: true } : {}),
+  ...(s.activeLock ? { activeLock: s.activeLock } : {}),
+  ...(s.preemptLocks ? { preemptLocks: s.preemptLocks } : {}),
+  ...(s.irqId ? { irqId: s.irqId } : {}),
+});
 
 /** A key that is equal for equal states (used to prune paths that reach a point twice); ids are renumbered by first use. */
 export function stateKey(s: State, live?: (frame: number, reg: number) => boolean): string {
@@ -237,5 +258,9 @@ export function stateKey(s: State, live?: (frame: number, reg: number) => boolea
     }
     out += `|${f.out.map(regKey).join(',')}|${f.noStackArgLoad ? 1 : 0}#`;
   });
-  return out + `refs:${s.refs.map((r) => id(r.id)).join(',')}${s.rcuLock ? ':rcu' : ''}`;
+  return (
+    out +
+    `refs:${s.refs.map((r) => `${r.kind ?? ''}${id(r.id)}${r.ptr ?? ''}`).join(',')}${s.rcuLock ? ':rcu' : ''}` +
+    `${s.activeLock ? `:lock${id(s.activeLock.id)}${s.activeLock.ptr}` : ''}${s.preemptLocks ? `:preempt${s.preemptLocks}` : ''}${s.irqId ? `:irq${id(s.irqId)}` : ''}`
+  );
 }

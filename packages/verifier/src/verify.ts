@@ -19,6 +19,8 @@ import { SccVisits } from './scc.js';
 import { VerifierReject } from './env.js';
 import { entryLine, globalEntry, isGlobal, verifyCalledGlobals } from './global.js';
 import { attachTypeOf, PROG_FLAGS } from './loadflags.js';
+import { checkCallWhileLocked, checkResourceLeak, mapProgCompat } from './locks.js';
+import { attachMapRecords } from './mapfields.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
 import { markPathPrecise, markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
@@ -183,6 +185,7 @@ class Verifier implements CallEnv, PreciseEnv {
     this.trace = this.level >= 2 ? (line: string): void => this.log2(line) : undefined;
     this.load = loadInfo(program, this.progFlags & PROG_FLAGS.sleepable && opts.sleepable === undefined ? { ...opts, sleepable: true } : opts);
     this.seen = new Uint8Array(this.insns.length);
+    attachMapRecords(this.maps, () => this.load.progBtf());
     this.tracer = opts.trace ? new Tracer(opts.trace === true ? {} : opts.trace) : undefined;
   }
 
@@ -334,6 +337,12 @@ class Verifier implements CallEnv, PreciseEnv {
       const i = this.insns[pc]!;
       const err = checkInsn(i, pc, this.insns[pc + 1]);
       if (err) this.reject(pc, err.message.replace(/^insn \d+(?: \(byte \d+\))?: /, ''));
+      // resolve_pseudo_ldimm64: each map a program uses must suit its type (check_map_prog_compatibility)
+      if (i.code === 0x18 && i.src !== 0 && i.src !== 4) {
+        const name = this.mapAt.get(pc);
+        const map = name !== undefined ? this.maps.find((m) => m.name === name) : this.maps[i.imm];
+        if (map) mapProgCompat(this, pc, map);
+      }
       if (i.code === 0x18) pc++;
     }
     // resolve_pseudo_ldimm64: kernel symbols are looked up before the walk
@@ -803,6 +812,7 @@ class Verifier implements CallEnv, PreciseEnv {
         return st;
       }
       case 'call':
+        checkCallWhileLocked(this, st, pc, op.target, i.imm, op.target === 'kfunc' ? this.kfuncNameAt(pc) : undefined);
         if (op.target === 'subprog') {
           const depth = st.frames.length;
           const next = subprogCall(this, st, f, i, pc);
@@ -820,6 +830,11 @@ class Verifier implements CallEnv, PreciseEnv {
       default:
         return this.reject(pc, `unknown opcode ${i.code.toString(16).padStart(2, '0')}`);
     }
+  }
+
+  /** The name of the kfunc a call instruction calls (its relocation, else its BTF id in the kernel's BTF). */
+  private kfuncNameAt(pc: number): string | undefined {
+    return this.kfuncAt.get(pc) ?? kfuncFromBtf(this.load, this.insns[pc]!.imm, undefined)?.name;
   }
 
   private ldImm64(f: Frame, i: Insn, pseudo: number, pc: number): void {
@@ -849,7 +864,7 @@ class Verifier implements CallEnv, PreciseEnv {
 
   private ldAbs(st: State, f: Frame, i: Insn, kind: 'ld_abs' | 'ld_ind', pc: number): State {
     const ctx = this.readReg(f, 6, pc);
-    if (st.refs.length) this.reject(pc, ...st.refs.map((r) => `Unreleased reference id=${r.id} alloc_insn=${r.insn}`), 'BPF_LD_[ABS|IND] would lead to reference leak');
+    checkResourceLeak(this, st, pc, 'BPF_LD_[ABS|IND]', true);
     if (ctx.type !== 'ctx') this.reject(pc, 'at the time of BPF_LD_ABS|IND R6 != pointer to skb');
     if (kind === 'ld_ind') this.readReg(f, i.src, pc);
     for (let r = 0; r <= 5; r++) {

@@ -1,0 +1,101 @@
+/**
+ * Special fields of a map value (kernel/bpf/btf.c btf_parse_fields, btf_get_field_type): the
+ * members of the value's struct whose type is one of the kernel's named structs —
+ * `struct bpf_spin_lock`, `bpf_res_spin_lock`, `bpf_timer`, `bpf_wq`, `bpf_task_work`, the
+ * graph roots and nodes, `bpf_refcount` — found in the program's BTF through the map's
+ * `btfValueTypeId`, nested structs included. A map has a record only when it has BTF; the
+ * record tells the verifier where each field is (`off ... doesn't point to 'struct
+ * bpf_spin_lock' that is at 0`) and which bytes no load or store may touch.
+ */
+import { btfString, resolveId, typeById, type Btf, type BtfType } from '@bpf/btf';
+import type { MapDef } from '@bpf/isa';
+import type { Env } from './env.js';
+import type { Reg } from './state.js';
+
+/** btf_field_type_name of the non-kptr fields, which is also the struct's name. */
+export type MapFieldKind =
+  | 'bpf_spin_lock'
+  | 'bpf_res_spin_lock'
+  | 'bpf_timer'
+  | 'bpf_wq'
+  | 'bpf_task_work'
+  | 'bpf_list_head'
+  | 'bpf_list_node'
+  | 'bpf_rb_root'
+  | 'bpf_rb_node'
+  | 'bpf_refcount';
+
+const KINDS: ReadonlySet<string> = new Set<MapFieldKind>(['bpf_spin_lock', 'bpf_res_spin_lock', 'bpf_timer', 'bpf_wq', 'bpf_task_work', 'bpf_list_head', 'bpf_list_node', 'bpf_rb_root', 'bpf_rb_node', 'bpf_refcount']);
+
+export interface MapField {
+  readonly kind: MapFieldKind;
+  /** Byte offset in the value. */
+  readonly off: number;
+  readonly size: number;
+}
+
+/** The kernel's `struct btf_record` of a map value: its BTF and its special fields in offset order. */
+export interface MapRecord {
+  readonly btf: Btf;
+  readonly valueTypeId: number;
+  readonly fields: readonly MapField[];
+}
+
+const MAX_DEPTH = 32;
+
+function walk(btf: Btf, t: BtfType, base: number, out: MapField[], depth: number): void {
+  if ((t.kind !== 'STRUCT' && t.kind !== 'UNION') || depth > MAX_DEPTH) return;
+  for (const m of t.members) {
+    const off = base + (t.kindFlag ? m.offset & 0xffffff : m.offset) / 8;
+    const mt = typeById(btf, resolveId(btf, m.type));
+    if (!mt || (mt.kind !== 'STRUCT' && mt.kind !== 'UNION')) continue;
+    const name = mt.nameOff ? btfString(btf, mt.nameOff) : '';
+    if (KINDS.has(name)) out.push({ kind: name as MapFieldKind, off, size: mt.sizeOrType });
+    else walk(btf, mt, off, out, depth + 1);
+  }
+}
+
+/** btf_parse_fields for a map's value type (undefined: the map has no BTF). */
+export function parseMapRecord(btf: Btf, valueTypeId: number): MapRecord {
+  const out: MapField[] = [];
+  const t = typeById(btf, resolveId(btf, valueTypeId));
+  if (t) walk(btf, t, 0, out, 0);
+  out.sort((a, b) => a.off - b.off);
+  return { btf, valueTypeId, fields: out };
+}
+
+/** Records of the maps the verifier is running with (attached when it starts; see verify.ts). */
+const records = new WeakMap<MapDef, MapRecord>();
+
+/** Give each map that has BTF (a value type in the program's BTF) its record. */
+export function attachMapRecords(maps: readonly MapDef[], btf: () => Btf | undefined): void {
+  for (const m of maps) {
+    if (m.btfValueTypeId === undefined || m.btfKeyTypeId === undefined) {
+      records.delete(m);
+      continue;
+    }
+    const b = btf();
+    if (b) records.set(m, parseMapRecord(b, m.btfValueTypeId));
+    else records.delete(m);
+  }
+}
+
+/** The map's record, undefined when it has no BTF (the kernel's `!map->btf`). */
+export const mapRecord = (map: MapDef | undefined): MapRecord | undefined => (map ? records.get(map) : undefined);
+
+/** The field of a kind, if the map value has one. */
+export const mapField = (map: MapDef | undefined, kind: MapFieldKind): MapField | undefined => mapRecord(map)?.fields.find((f) => f.kind === kind);
+
+/** reg_may_point_to_spin_lock for a map value: its id must survive the null check. */
+export const mayPointToSpinLock = (map: MapDef | undefined): boolean => mapRecord(map)?.fields.some((f) => f.kind === 'bpf_spin_lock' || f.kind === 'bpf_res_spin_lock') ?? false;
+
+/**
+ * check_map_access: no load, store or helper may touch a special field's bytes (kptr fields,
+ * which loads may read, are not in the record here).
+ */
+export function checkMapFieldAccess(env: Env, pc: number, r: Reg, off: number, size: number): void {
+  const rec = mapRecord(r.map);
+  if (!rec) return;
+  for (const field of rec.fields)
+    if (r.smin + BigInt(off) < BigInt(field.off + field.size) && BigInt(field.off) < r.umax + BigInt(off + size)) env.reject(pc, `${field.kind} cannot be accessed directly by load/store`);
+}
