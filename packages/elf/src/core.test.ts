@@ -131,7 +131,7 @@ describe('BTF-defined maps', () => {
     ]);
     const pending: ElfMap = { kind: 'btf', name: 'counts', type: 'unknown', keySize: 0, valueSize: 0, maxEntries: 0, section: '.maps', sectionIndex: 5, offset: 0, btfPending: true };
     expect(resolveBtfMaps([pending], btf)).toEqual([
-      { kind: 'btf', name: 'counts', type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1024, flags: 1, section: '.maps', sectionIndex: 5, offset: 0 },
+      { kind: 'btf', name: 'counts', type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1024, flags: 1, btfKeyTypeId: 7, btfValueTypeId: 9, section: '.maps', sectionIndex: 5, offset: 0 },
     ]);
     expect(() => resolveBtfMaps([{ ...pending, name: 'other' }], btf)).toThrow(/no VAR/);
   });
