@@ -3,6 +3,7 @@
  * prepare_func_exit, check_return_code): helper prototypes from helpers.ts, BPF-to-BPF frames,
  * bpf_loop callbacks, acquired references, kfuncs with stack arguments (stack-args §3-§4).
  */
+import { boundsSync } from './scalar.js';
 import { helperName, MAX_BPF_FUNC_REG_ARGS, PROG_TYPES, type FuncProtoDecl, type Insn } from '@bpf/isa';
 import type { Env } from './env.js';
 import { lsmRetvalRange } from './btfctx.js';
@@ -88,6 +89,8 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   if (!helperAllowed(h, env.type, attach, env.load.attachName())) env.reject(pc, 'helper call is not allowed in probe');
   if (h.mightSleep && !env.load.sleepable) env.reject(pc, 'helper call might sleep in a non-sleepable prog');
   if (h.mightSleep && st.rcuLock) env.reject(pc, `sleepable helper ${fn} in rcu_read_lock region`);
+  if (h.mightSleep && st.preemptLocks) env.reject(pc, `sleepable helper ${fn} in non-preemptible region`);
+  if (h.mightSleep && st.irqId) env.reject(pc, `sleepable helper ${fn} in IRQ-disabled region`);
   if (i.imm === 12) env.tailCallReached = true;
   const meta: ArgMeta = { pktAccess: h.pktAccess };
   const hooks = {
@@ -160,6 +163,20 @@ function getFuncIpCheck(env: CallEnv, pc: number, fn: string, attach: string | u
   if (env.type === 'tracing') {
     if (attach !== 'trace_fentry' && attach !== 'trace_fexit' && attach !== 'modify_return') env.reject(pc, `func ${fn} supported only for fentry/fexit/fmod_ret programs`);
   } else if (env.type !== 'kprobe') env.reject(pc, `func ${fn} not supported for program type ${PROG_TYPES.indexOf(env.type)}`);
+}
+
+/** check_kfunc_call: the path on which a resilient lock was not taken (R0 in [-MAX_ERRNO, -1]). */
+function forkFailedLock(env: CallEnv, st: State, pc: number): void {
+  const from = st as Path;
+  const other = cloneState(st) as Path;
+  other.hist = from.hist.slice();
+  if (from.cp) other.cp = from.cp;
+  const f = other.frames[other.frames.length - 1]!;
+  for (let r = 0; r <= 5; r++) f.regs[r] = NOT_INIT;
+  f.regs[0] = boundsSync({ ...UNKNOWN, s32min: -4095n, s32max: -1n });
+  other.pc = pc + 1;
+  other.prev = pc;
+  env.push(other);
 }
 
 /** bpf_loop: the callback is verified as a new frame with R1 the index and R2 the context. */
@@ -260,6 +277,8 @@ export function kfuncCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number
   if (!proto || (name !== undefined && KFUNCS[name] && proto.params.length <= MAX_BPF_FUNC_REG_ARGS)) {
     const fn = proto ? declaredKfunc(proto) : kfuncFromBtf(env.load, i.imm, name);
     if (!fn) env.reject(pc, `kernel function ${name ?? `btf_id ${i.imm}`} has no prototype (declare it with .kfunc)`);
+    // bpf_res_spin_lock may fail: that path is pushed first, without the lock, R0 an error
+    if (fn.name === 'bpf_res_spin_lock' || fn.name === 'bpf_res_spin_lock_irqsave') forkFailedLock(env, st, pc);
     const res = btfKfuncCall(env, st, f, pc, fn);
     clearCallerSaved(env, f);
     if (res.r0) f.regs[0] = res.r0;

@@ -6,6 +6,7 @@
  * program types each set is registered for, references acquired and released, nullable
  * returns, and the RCU read-side region of bpf_rcu_read_lock/unlock.
  */
+import { kfuncSections, processIrqFlag, processSpinLock } from './locks.js';
 import { btfFromProtos, kfuncs, type Btf } from '@bpf/btf';
 import type { FuncProtoDecl, ProgType } from '@bpf/isa';
 import { describeFunc, funcByName, structInfo, type BtfArg, type BtfFunc, type LoadInfo } from './btfproto.js';
@@ -17,10 +18,10 @@ import { rdonlyCast } from './ksym.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
-import { pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { known, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
-export type KfuncFlag = 'acquire' | 'release' | 'ret_null' | 'trusted_args' | 'sleepable' | 'destructive' | 'rcu' | 'rcu_lock' | 'rcu_unlock' | 'rcu_protected';
+export type KfuncFlag = 'acquire' | 'release' | 'ret_null' | 'trusted_args' | 'sleepable' | 'destructive' | 'rcu' | 'rcu_lock' | 'rcu_unlock' | 'rcu_protected' | 'preempt_disable' | 'preempt_enable';
 
 export interface KfuncInfo {
   readonly flags: readonly KfuncFlag[];
@@ -74,6 +75,8 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_rcu_read_lock: { flags: ['rcu_lock'] },
   bpf_cast_to_kern_ctx: { flags: [] },
   bpf_rcu_read_unlock: { flags: ['rcu_unlock'] },
+  bpf_preempt_disable: { flags: ['preempt_disable'] },
+  bpf_preempt_enable: { flags: ['preempt_enable'] },
   bpf_copy_from_user_str: { flags: ['sleepable'] },
   bpf_copy_from_user_task_str: { flags: ['sleepable', 'trusted_args'] },
   bpf_get_file_xattr: { flags: ['sleepable', 'trusted_args'] },
@@ -232,6 +235,7 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
     else if (has(info, 'sleepable')) env.reject(pc, `kernel func ${fn.name} is sleepable within rcu_read_lock region`);
   } else if (has(info, 'rcu_lock')) st.rcuLock = true;
   else if (has(info, 'rcu_unlock')) env.reject(pc, `unmatched rcu read unlock (kernel function ${fn.name})`);
+  kfuncSections(env, st, pc, fn.name, has(info, 'preempt_disable'), has(info, 'preempt_enable'), has(info, 'sleepable'));
   if (meta.releaseRegno !== undefined) releaseReference(st, meta.refObjId!);
   const ret = fn.ret;
   if (fn.name === 'bpf_cast_to_kern_ctx') {
@@ -240,6 +244,8 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
     if (kern === undefined) env.reject(pc, `kernel function ${fn.name} returns pointer type UNKNOWN  is not supported`);
     return pointer(btfPtrType(kern, 'trusted_'));
   }
+  // a resilient lock taken returns 0 on this path (the failure is the path forked before the call)
+  if (fn.name === 'bpf_res_spin_lock' || fn.name === 'bpf_res_spin_lock_irqsave') return known(0n);
   if (fn.name === 'bpf_rdonly_cast') return rdonlyCast(env, pc, meta.constArg);
   if (fn.name === 'bpf_obj_new_impl') {
     // the allocated object: its size travels in memSize, which marks it MEM_ALLOC (nullable.ts)
@@ -337,6 +343,17 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     const kind = KFUNC_DYNPTR_KIND[fn.name] ?? parent?.kind;
     const d = processDynptrArg(env, st, f, pc, regno, { uninit, rdonly: false, ...(uninit && kind ? { kind } : {}), ...(parent ? { cloneOf: parent } : {}) });
     if (d && !uninit) meta.dynptr = d;
+    return;
+  }
+  // KF_ARG_PTR_TO_IRQ_FLAG and KF_ARG_PTR_TO_RES_SPIN_LOCK (locks.ts)
+  if (p.name.endsWith('__irq_flag')) {
+    if (r.type !== 'fp') env.reject(pc, `arg#${k} doesn't point to an irq flag on stack`);
+    processIrqFlag(env, st, f, pc, regno, fn.name);
+    return;
+  }
+  if (t.kind === 'ptr' && t.to.name === 'bpf_res_spin_lock') {
+    if (r.type !== 'map_value' && !(btfPtr(r.type) && r.memSize !== undefined)) env.reject(pc, `arg#${k} doesn't point to map value or allocated object`);
+    processSpinLock(env, st, f, regno, pc, { lock: fn.name.startsWith('bpf_res_spin_lock'), res: true, irq: fn.name.endsWith('_irqsave') || fn.name.endsWith('_irqrestore') });
     return;
   }
   if (isIterArg(fn, k)) {

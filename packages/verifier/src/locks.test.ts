@@ -37,8 +37,8 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('locks: the
     });
     if (!LOG_DIFFERS.has(name)) expect(lines(ours.log)).toEqual(lines(kernel.log));
   });
-  it('covers spin locks held, leaked, misused', () => {
-    expect(programs.length).toBeGreaterThanOrEqual(20);
-    expect(programs.map((p) => p.name)).toEqual(expect.arrayContaining(["lock_hash", "exit_locked", "unlock_other", "helper_while_locked"]));
+  it('covers spin locks, resilient locks, IRQ flags and preemption, held, leaked and misused', () => {
+    expect(programs.length).toBeGreaterThanOrEqual(38);
+    expect(programs.map((p) => p.name)).toEqual(expect.arrayContaining(['lock_hash', 'exit_locked', 'unlock_other', 'helper_while_locked', 'preempt_missing', 'irq_out_of_order', 'res_lock_ok', 'res_lock_unchecked']));
   });
 });

@@ -10,7 +10,8 @@
 import type { MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
 import { mapField, mapRecord, type MapFieldKind } from './mapfields.js';
-import type { Frame, Reg, RefKind, RefState, State } from './state.js';
+import { memAccess } from './mem.js';
+import { pointer, SlotType, type Frame, type Reg, type RefKind, type RefState, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 const LOCK_KINDS: ReadonlySet<RefKind | undefined> = new Set<RefKind | undefined>(['lock', 'res_lock', 'res_lock_irq']);
@@ -179,4 +180,68 @@ export function mapProgCompat(env: Env, pc: number, map: MapDef): void {
   }
   if (has('bpf_timer') && tracing) env.reject(pc, 'tracing progs cannot use bpf_timer yet');
   if (has('bpf_wq') && tracing) env.reject(pc, 'tracing progs cannot use bpf_wq yet');
+}
+
+/**
+ * check_kfunc_call's sections: bpf_preempt_disable/enable nest by count, and no sleepable kfunc
+ * may run with preemption or IRQs disabled.
+ */
+export function kfuncSections(env: Env, st: State, pc: number, name: string, disable: boolean, enable: boolean, sleepable: boolean): void {
+  if (st.preemptLocks) {
+    if (disable) st.preemptLocks++;
+    else if (enable) {
+      st.preemptLocks--;
+      if (!st.preemptLocks) delete st.preemptLocks;
+    } else if (sleepable) env.reject(pc, `kernel func ${name} is sleepable within non-preemptible region`);
+  } else if (disable) st.preemptLocks = 1;
+  else if (enable) env.reject(pc, `unmatched attempt to enable preemption (kernel function ${name})`);
+  if (st.irqId && sleepable) env.reject(pc, `kernel func ${name} is sleepable within IRQ-disabled region`);
+}
+
+/**
+ * process_irq_flag: bpf_local_irq_save (and bpf_res_spin_lock_irqsave) keep the flags in an
+ * 8-byte stack slot that becomes STACK_IRQ_FLAG and holds an IRQ reference; restoring them must
+ * use the same kind of kfunc, undo the innermost save first, and leaves the slot invalid.
+ */
+export function processIrqFlag(env: Env, st: State, f: Frame, pc: number, regno: number, name: string): void {
+  const save = name === 'bpf_local_irq_save' || name === 'bpf_res_spin_lock_irqsave';
+  const cls: 'native' | 'lock' = name.startsWith('bpf_res_spin') ? 'lock' : 'native';
+  const r = f.regs[regno]!;
+  const frame = st.frames[r.frame ?? st.frames.length - 1]!;
+  const off = r.off + Number(BigInt.asIntN(64, r.var.value));
+  const slot = (-off - 1) >> 3;
+  const b = slot * 8;
+  const isFlag = (j: number): boolean => frame.slotTypes[b + j] === SlotType.IrqFlag;
+  if (save) {
+    for (let j = 0; j < 8; j++) if (isFlag(j)) env.reject(pc, `expected uninitialized irq flag as arg#${regno - 1}`);
+    memAccess(env, st, f, pc, regno, r, 0, 8, { write: true });
+    const id = env.nextId();
+    st.refs = [...st.refs, { id, insn: pc, kind: 'irq' }];
+    st.irqId = id;
+    frame.slotTypes.fill(SlotType.IrqFlag, b, b + 8);
+    frame.spilled[slot] = { ...pointer('fp'), refObjId: id, irqClass: cls };
+    env.scratchSlot(slot);
+    return;
+  }
+  const held = frame.spilled[slot];
+  for (let j = 0; j < 8; j++) if (!isFlag(j) || !held?.refObjId) env.reject(pc, `expected an initialized irq flag as arg#${regno - 1}`);
+  if (held!.irqClass !== cls) env.reject(pc, `irq flag acquired by ${held!.irqClass} kfuncs cannot be restored with ${cls} kfuncs`);
+  const id = held!.refObjId!;
+  if (id !== st.irqId) {
+    const at = st.refs.find((x) => x.id === st.irqId)?.insn ?? 0;
+    env.reject(pc, `cannot restore irq state out of order, expected id=${st.irqId ?? 0} acquired at insn_idx=${at}`);
+  }
+  // release_irq_state: the save before this one becomes the innermost
+  let prev: number | undefined;
+  for (const x of st.refs) {
+    if (x.kind !== 'irq') continue;
+    if (x.id === id) break;
+    prev = x.id;
+  }
+  st.refs = st.refs.filter((x) => x.id !== id || x.kind !== 'irq');
+  if (prev) st.irqId = prev;
+  else delete st.irqId;
+  frame.slotTypes.fill(SlotType.Invalid, b, b + 8);
+  frame.spilled[slot] = undefined;
+  env.scratchSlot(slot);
 }

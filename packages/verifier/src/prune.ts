@@ -106,6 +106,8 @@ function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (slo
       if (ot === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, preciseSlots.has(slot), ids, rw)) return false;
       if (ot === SlotType.Iter && !iterSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
       if (ot === SlotType.Dynptr && !dynptrSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
+      // STACK_IRQ_FLAG: the same kfunc class, references mapped one to one
+      if (ot === SlotType.IrqFlag && (o.spilled[slot]?.irqClass !== c.spilled[slot]?.irqClass || !ids.check(o.spilled[slot]?.refObjId, c.spilled[slot]?.refObjId))) return false;
     }
   }
   return true;

@@ -80,6 +80,8 @@ export interface Reg {
   readonly subprog?: number;
   /** An iterator's stack slot (the kernel's `spilled_ptr.iter`): its kind, state and loop depth. */
   readonly iter?: IterState;
+  /** An IRQ flag's stack slot (STACK_IRQ_FLAG): which kfuncs saved it (`irq.kfunc_class`); locks.ts. */
+  readonly irqClass?: 'native' | 'lock';
   /** A dynptr's stack slot (the kernel's `spilled_ptr.dynptr`): its kind, which slot, its ids. */
   readonly dynptr?: DynptrSlot;
   /** A slice of a dynptr (the kernel's `reg->dynptr_id`): the dynptr it came from. */
@@ -150,9 +152,9 @@ export const isConst = (r: Reg): boolean => r.type === 'scalar' && r.var.mask ==
 export const isPtr = (r: Reg): boolean => r.type !== 'scalar' && r.type !== 'not_init';
 
 /** Byte kinds of a stack slot (kernel STACK_INVALID, STACK_SPILL, STACK_MISC, STACK_ZERO, STACK_ITER, STACK_DYNPTR). */
-export const SlotType = { Invalid: 0, Spill: 1, Misc: 2, Zero: 3, Iter: 4, Dynptr: 5 } as const;
+export const SlotType = { Invalid: 0, Spill: 1, Misc: 2, Zero: 3, Iter: 4, Dynptr: 5, IrqFlag: 6 } as const;
 export type SlotType = (typeof SlotType)[keyof typeof SlotType];
-export const SLOT_CHAR = ['?', 'r', 'm', '0', 'i', 'd'] as const;
+export const SLOT_CHAR = ['?', 'r', 'm', '0', 'i', 'd', 'f'] as const;
 
 export const STACK_SIZE = 512;
 export const SLOTS = STACK_SIZE / 8;
@@ -243,7 +245,7 @@ export function stateKey(s: State, live?: (frame: number, reg: number) => boolea
     if (r === undefined) return '_';
     if (r.type === 'not_init') return '.';
     if (r.type === 'scalar' && r.var.mask === 0n && !r.id) return String(r.var.value);
-    return `${r.type}:${r.off}:${r.var.value}/${r.var.mask}:${r.smin}:${r.smax}:${r.umin}:${r.umax}:${r.s32min}:${r.s32max}:${r.u32min}:${r.u32max}:${r.frame ?? ''}:${r.map?.name ?? ''}:${id(r.id)}${r.addConst ? (r.addConst32 ? '+32' : '+') : ''}:${r.range ?? ''}:${id(r.refObjId)}:${r.memSize ?? ''}:${r.subprog ?? ''}${r.iter ? `:${r.iter.kind}/${r.iter.state}/${r.iter.depth}/${r.iter.rcu ?? ''}` : ''}${r.dynptr ? `:${r.dynptr.kind}/${r.dynptr.first ? 1 : 0}/${id(r.dynptr.id)}` : ''}${r.dynptrId ? `:d${id(r.dynptrId)}` : ''}${r.pktSlice ? ':pkt' : ''}${r.buf ? `:${r.buf.frame}/${r.buf.off}/${r.buf.size}` : ''}`;
+    return `${r.type}:${r.off}:${r.var.value}/${r.var.mask}:${r.smin}:${r.smax}:${r.umin}:${r.umax}:${r.s32min}:${r.s32max}:${r.u32min}:${r.u32max}:${r.frame ?? ''}:${r.map?.name ?? ''}:${id(r.id)}${r.addConst ? (r.addConst32 ? '+32' : '+') : ''}:${r.range ?? ''}:${id(r.refObjId)}:${r.memSize ?? ''}:${r.subprog ?? ''}${r.iter ? `:${r.iter.kind}/${r.iter.state}/${r.iter.depth}/${r.iter.rcu ?? ''}` : ''}${r.irqClass ?? ''}${r.dynptr ? `:${r.dynptr.kind}/${r.dynptr.first ? 1 : 0}/${id(r.dynptr.id)}` : ''}${r.dynptrId ? `:d${id(r.dynptrId)}` : ''}${r.pktSlice ? ':pkt' : ''}${r.buf ? `:${r.buf.frame}/${r.buf.off}/${r.buf.size}` : ''}`;
   };
   let out = '';
   s.frames.forEach((f, k) => {
@@ -254,7 +256,7 @@ export function stateKey(s: State, live?: (frame: number, reg: number) => boolea
     for (let slot = 0; slot < SLOTS; slot++) {
       const b = slot * 8;
       if (t[b] === 0 && t[b + 1] === 0 && t[b + 2] === 0 && t[b + 3] === 0 && t[b + 4] === 0 && t[b + 5] === 0 && t[b + 6] === 0 && t[b + 7] === 0) continue;
-      out += `${slot}:${t[b]}${t[b + 1]}${t[b + 2]}${t[b + 3]}${t[b + 4]}${t[b + 5]}${t[b + 6]}${t[b + 7]}${t[b + 7] === SlotType.Spill || t[b + 7] === SlotType.Iter || t[b + 7] === SlotType.Dynptr ? `(${regKey(f.spilled[slot])})` : ''};`;
+      out += `${slot}:${t[b]}${t[b + 1]}${t[b + 2]}${t[b + 3]}${t[b + 4]}${t[b + 5]}${t[b + 6]}${t[b + 7]}${t[b + 7] === SlotType.Spill || t[b + 7] === SlotType.Iter || t[b + 7] === SlotType.Dynptr || t[b + 7] === SlotType.IrqFlag ? `(${regKey(f.spilled[slot])})` : ''};`;
     }
     out += `|${f.out.map(regKey).join(',')}|${f.noStackArgLoad ? 1 : 0}#`;
   });
