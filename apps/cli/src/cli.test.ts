@@ -267,7 +267,7 @@ describe.skipIf(skipWithout('kernel'))('bpf kernel', () => {
   it('run: a program the kernel rejects says why', () => {
     const r = bpf(['kernel', 'run', join(examples, 'reject-uninit.s')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/the kernel rejected the program: R2 !read_ok\n$/);
+    expect(r.stderr).toMatch(/the kernel rejected the program: R2 !read_ok \(errno 13\)\n$/);
   });
   it('runs: the retval of BPF_PROG_TEST_RUN', () => {
     const r = bpf(['kernel', 'run', join(examples, 'hello.s'), '--data', '00'.repeat(64)]);
