@@ -48,14 +48,19 @@ export const kindStr = (t: BtfType | undefined): string => (t ? KIND_STR[KIND_NO
 const isScalar = (t: BtfType | undefined): boolean => t !== undefined && (t.kind === 'INT' || t.kind === 'ENUM' || t.kind === 'ENUM64');
 const MAX_RESOLVE_DEPTH = 32;
 
-/** __btf_type_is_scalar_struct: every member a scalar, an array of scalars or such a struct. */
+/**
+ * __btf_type_is_scalar_struct (kernel/bpf/btf.c): a struct or union whose every member is a
+ * scalar, a non-empty array of scalars, or such a struct or union nested at most 3 deep (the
+ * kernel logs "max struct nesting depth exceeded" past that).
+ */
 function scalarStruct(btf: Btf, t: BtfType, depth: number): boolean {
   // (a size-0 struct is a declaration whose members are unknown: `.kfunc f(struct foo *)`)
-  if (t.kind !== 'STRUCT' || t.sizeOrType === 0 || depth > MAX_RESOLVE_DEPTH) return false;
+  if ((t.kind !== 'STRUCT' && t.kind !== 'UNION') || t.sizeOrType === 0) return false;
   return t.members.every((m) => {
-    let mt = typeById(btf, resolveId(btf, m.type));
-    if (mt?.kind === 'ARRAY') mt = typeById(btf, resolveId(btf, mt.elemType));
-    return isScalar(mt) || (mt !== undefined && scalarStruct(btf, mt, depth + 1));
+    const mt = typeById(btf, resolveId(btf, m.type));
+    if (mt?.kind === 'STRUCT' || mt?.kind === 'UNION') return depth < 3 && scalarStruct(btf, mt, depth + 1);
+    if (mt?.kind === 'ARRAY') return mt.nelems > 0 && isScalar(typeById(btf, resolveId(btf, mt.elemType)));
+    return isScalar(mt);
   });
 }
 

@@ -134,6 +134,16 @@ SEC("tc") int obj_ok(void *ctx) { struct foo *f = bpf_obj_new(struct foo); if (!
 SEC("tc") int obj_leak(void *ctx) { struct foo *f = bpf_obj_new(struct foo); if (!f) return 0; f->a = 1; return 0; }
 SEC("tc") int obj_nocheck(void *ctx) { struct foo *f = bpf_obj_new(struct foo); bpf_obj_drop_impl(f, 0); return 0; }
 SEC("tc") int obj_drop_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_obj_drop_impl(t, 0); return 0; }
+/* cilium/ebpf's testdata/kfunc.c shape: struct bpf_sock_tuple is a union of scalar structs,
+   which __btf_type_is_scalar_struct takes as memory (btf_type_is_struct covers unions) */
+struct bpf_sock_tuple;
+struct bpf_ct_opts;
+struct nf_conn;
+extern struct nf_conn *bpf_skb_ct_lookup(void *skb, struct bpf_sock_tuple *t, __u32 t__sz, struct bpf_ct_opts *o, __u32 o__sz) __ksym;
+extern void bpf_ct_release(struct nf_conn *c) __ksym;
+SEC("tc") int ct_union_tuple(void *ctx) { char buf[64] = {}; struct nf_conn *c = bpf_skb_ct_lookup(ctx, (void *)buf, 0, (void *)buf, 0); if (c) bpf_ct_release(c); return 0; }
+SEC("tc") int ct_union_sized(void *ctx) { char buf[64] = {}; struct nf_conn *c = bpf_skb_ct_lookup(ctx, (void *)buf, 12, (void *)buf, 16); if (c) bpf_ct_release(c); return 0; }
+SEC("tc") int ct_leak(void *ctx) { char buf[64] = {}; struct nf_conn *c = bpf_skb_ct_lookup(ctx, (void *)buf, 12, (void *)buf, 16); return c != 0; }
 char _license[] SEC("license") = "GPL";
 `;
 

@@ -35,6 +35,8 @@ const GENERIC: readonly ProgType[] = ['tracing', 'lsm', 'sched_cls', 'sched_act'
 const CPUMASK: readonly ProgType[] = ['tracing', 'lsm', 'struct_ops', 'syscall'];
 /** net/core/filter.c bpf_kfunc_init: the program types bpf_kfunc_set_skb is registered for. */
 const SKB: readonly ProgType[] = ['sched_cls', 'sched_act', 'sk_skb', 'socket_filter', 'cgroup_skb', 'lwt_out', 'lwt_in', 'lwt_xmit', 'lwt_seg6local', 'netfilter', 'tracing'];
+/** net/netfilter/nf_conntrack_bpf.c: register_nf_conntrack_bpf registers nf_ct_kfunc_set for XDP and TC. */
+const NF_CT: readonly ProgType[] = ['xdp', 'sched_cls'];
 const ACQ_NULL: readonly KfuncFlag[] = ['acquire', 'ret_null'];
 const ACQ_RCU_NULL: readonly KfuncFlag[] = ['acquire', 'rcu', 'ret_null'];
 const RELEASE: readonly KfuncFlag[] = ['release'];
@@ -71,6 +73,17 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_cpumask_or: { flags: ['rcu'], types: CPUMASK },
   bpf_cpumask_copy: { flags: ['rcu'], types: CPUMASK },
   bpf_cpumask_weight: { flags: ['rcu'], types: CPUMASK },
+  // nf_ct_kfunc_set (6.18 flags)
+  bpf_xdp_ct_alloc: { flags: ACQ_NULL, types: NF_CT },
+  bpf_xdp_ct_lookup: { flags: ACQ_NULL, types: NF_CT },
+  bpf_skb_ct_alloc: { flags: ACQ_NULL, types: NF_CT },
+  bpf_skb_ct_lookup: { flags: ACQ_NULL, types: NF_CT },
+  bpf_ct_insert_entry: { flags: ['acquire', 'ret_null', 'release'], types: NF_CT },
+  bpf_ct_release: { flags: RELEASE, types: NF_CT },
+  bpf_ct_set_timeout: { flags: ['trusted_args'], types: NF_CT },
+  bpf_ct_change_timeout: { flags: ['trusted_args'], types: NF_CT },
+  bpf_ct_set_status: { flags: ['trusted_args'], types: NF_CT },
+  bpf_ct_change_status: { flags: ['trusted_args'], types: NF_CT },
   // the common set: every program type
   bpf_rcu_read_lock: { flags: ['rcu_lock'] },
   bpf_cast_to_kern_ctx: { flags: [] },
@@ -400,13 +413,14 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   if (sized) {
     const size = f.regs[regno + 1]!;
     if (size.type !== 'scalar') env.reject(pc, `R${regno + 1} is not a scalar`);
-    // check_kfunc_mem_size_reg: the pair is checked for reading, then for writing in raw mode,
-    // which checks the bounds again and leaves the stack as it is
+    // check_kfunc_mem_size_reg: the pair is checked for reading, then for writing (BPF_WRITE,
+    // not raw mode: check_stack_range_initialized clobbers the stack bytes to STACK_MISC, as
+    // the live kernel's log shows after bpf_skb_ct_lookup's opts)
     try {
       for (let pass = 0; pass < 2; pass++) {
         if (size.smin < 0n) env.reject(pc, `R${regno + 1} min value is negative, either use unsigned or 'var &= const'`);
         if (size.umax >= 1n << 29n) env.reject(pc, `R${regno + 1} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
-        helperMem(env, st, pc, regno, r, Number(size.umax), false, true);
+        helperMem(env, st, pc, regno, r, Number(size.umax), pass === 1, true, false);
         env.precise(regno + 1);
       }
     } catch (e) {
