@@ -96,3 +96,67 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('pointers r
     expect(programs.length).toBe(14);
   });
 });
+
+/**
+ * BPF_PROBE_MEM loads through BTF pointers (check_ptr_to_btf_access, btf_struct_walk): chains
+ * such as task->group_leader->mm, bpf_get_current_task_btf and bpf_task_pt_regs, in tp_btf and
+ * (sleepable) iterator programs; constant and variable offsets, negative and out-of-struct
+ * reads, holes in anonymous structs, pointer members to non-structs (untrusted read-only
+ * memory), null checks on trusted and untrusted pointers, pointer comparisons and subtraction.
+ */
+const PROBE_C = `#include "bpf_defs.h"
+struct linux_binprm { const char *filename; } __attribute__((preserve_access_index));
+struct pt_regs { unsigned long di; unsigned long ip; } __attribute__((preserve_access_index));
+struct mm_struct { unsigned long task_size; unsigned long start_stack; } __attribute__((preserve_access_index));
+struct file { unsigned int f_mode; } __attribute__((preserve_access_index));
+struct task_struct { int pid; int tgid; struct task_struct *real_parent; struct task_struct *group_leader; struct mm_struct *mm; struct file *exe_file; } __attribute__((preserve_access_index));
+static struct pt_regs *(*bpf_task_pt_regs)(struct task_struct *task) = (void *)175;
+static long (*bpf_probe_read_kernel)(void *dst, __u32 size, const void *src) = (void *)113;
+#define TP SEC("tp_btf/task_newtask")
+#define USE(x) asm volatile("" :: "r"(x))
+TP int a_regs(__u64 *ctx) { struct task_struct *t = bpf_get_current_task_btf(); struct pt_regs *r = bpf_task_pt_regs(t); return r->ip & 1; }
+TP int a_regs_untrusted(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; struct pt_regs *r = bpf_task_pt_regs(t->real_parent); return r->ip & 1; }
+TP int a_chain(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->group_leader->mm->task_size & 1; }
+TP int a_arith(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; char *p = (char *)t; p += 4; return *(int *)p; }
+TP int a_arith_var(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; char *p = (char *)t; p += ctx[1] & 0xf; return *(char *)p; }
+TP int a_sub(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; char *p = (char *)t; p -= 8; return *(int *)p; }
+TP int a_null_cmp(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; struct mm_struct *mm = t->mm; if (!mm) return 0; return mm->task_size & 1; }
+TP int a_ptr_cmp(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->real_parent == t->group_leader; }
+TP int a_neg(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return *(int *)((char *)t - 100000); }
+TP int a_big(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return *(int *)((char *)t + 100000); }
+TP int a_probe(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; int pid = 0; bpf_probe_read_kernel(&pid, 4, &t->real_parent->pid); return pid; }
+SEC("iter/task") int i_chain(__u64 *ctx) { struct task_struct *t = (void *)ctx[1]; if (!t) return 0; struct mm_struct *mm = t->mm; USE(mm ? mm->start_stack : 0); return 0; }
+SEC("iter.s/task") int is_chain(__u64 *ctx) { struct task_struct *t = (void *)ctx[1]; if (!t) return 0; USE(t->real_parent->pid); return 0; }
+SEC("iter.s/task") int is_regs(__u64 *ctx) { struct task_struct *t = (void *)ctx[1]; if (!t) return 0; struct pt_regs *r = bpf_task_pt_regs(t); USE(r->ip); return 0; }
+SEC("iter/task_file") int i_file(__u64 *ctx) { struct task_struct *t = (void *)ctx[1]; struct file *f = (void *)ctx[3]; if (!t || !f) return 0; USE(t->exe_file == f); return 0; }
+TP int b_null_arith(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; struct mm_struct *mm = t->mm; char *p = (char *)mm + 8; return *(long *)p & 1; }
+TP int b_trusted_null(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; if (!t) return 1; return t->pid & 1; }
+TP int b_untrusted_null(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; struct task_struct *p = t->real_parent; if (!p) return 1; return p->pid & 1; }
+TP int b_write(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; t->pid = 0; return 0; }
+TP int b_leak(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return (long)t->real_parent; }
+TP int b_sub_ptrs(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return (char *)t->real_parent - (char *)t; }
+TP int b_curr_mm(__u64 *ctx) { struct task_struct *t = bpf_get_current_task_btf(); if (t->mm == 0) return 0; return t->mm->start_stack & 1; }
+SEC("tp_btf/sched_process_exec") int c_charp_member(__u64 *ctx) { struct linux_binprm *b = (void *)ctx[2]; return b->filename[3]; }
+SEC("tp_btf/sched_process_exec") int c_charp_member_write(__u64 *ctx) { struct linux_binprm *b = (void *)ctx[2]; ((char *)b->filename)[0] = 0; return 0; }
+char _license[] SEC("license") = "GPL";
+`;
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('BPF_PROBE_MEM loads and chains against the running kernel', () => {
+  const programs = buildC(PROBE_C);
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (_n, p) => {
+    const kernel = kernelVerdict(p, { logLevel: 2 });
+    const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2 });
+    const processed = (log: string): string | undefined => /processed (\d+) insns/.exec(log)?.[1];
+    expect({ accepted: ours.accepted, error: ours.error?.message, processed: String(ours.stats.processedInsns) }).toEqual({
+      accepted: kernel.accepted,
+      error: kernel.error,
+      processed: processed(kernel.log),
+    });
+    const lines = (log: string): string[] =>
+      log.split('\n').filter((l) => l !== '' && !/^( |;|Live regs|func#\d+ @|\(\d+\) |processed |arg#0 reference type\('UNKNOWN '\)|mark_precise|verification time|stack depth)/.test(l));
+    expect(lines(ours.log)).toEqual(lines(kernel.log));
+  });
+  it('covers every program', () => {
+    expect(programs.length).toBe(24);
+  });
+});

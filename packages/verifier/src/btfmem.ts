@@ -8,6 +8,7 @@ import type { Env } from './env.js';
 import { inRcuCs } from './iter.js';
 import { btfPtr, btfPtrType, type BtfPtrFlag } from './nullable.js';
 import { pointer, UNKNOWN, type Reg, type State } from './state.js';
+import { tnumIsConst, tnumStr } from './tnum.js';
 
 /**
  * The modifiers of a pointer read from a kernel struct (kernel/bpf/verifier.c
@@ -27,7 +28,7 @@ function walkedPtrFlags(env: Env, st: State, r: Reg, base: { readonly flag: BtfP
   const percpu = field.tag === 'percpu' ? 'percpu_' : '';
   const keep = `${user}${percpu}` as BtfPtrFlag;
   const untrusted = { flag: 'untrusted_' as BtfPtrFlag, orNull: false };
-  if (base.flag.includes('untrusted_')) return untrusted;
+  if (base.flag.includes('untrusted_') || field.untrusted) return untrusted;
   // is_trusted_reg (a reference, or PTR_TRUSTED alone) or is_rcu_reg (MEM_RCU)
   const trusted = r.refObjId !== undefined || base.flag === 'trusted_';
   if (!trusted && !base.flag.includes('rcu_')) return { flag: keep, orNull: false };
@@ -47,11 +48,17 @@ export function kernelStructRead(env: Env, st: State, pc: number, r: Reg, regno:
   const b = btfPtr(r.type);
   const btf = env.load.kernelBtf;
   if (!b || b.orNull || r.memSize !== undefined || !btf) return undefined;
+  // check_ptr_to_btf_access, in its order
+  if (!env.load.gplCompatible) env.reject(pc, `Cannot access kernel 'struct ${b.struct}' from non-GPL compatible program`);
+  if (off < 0) env.reject(pc, `R${regno} is ptr_${b.struct} invalid negative access: off=${off}`);
+  if (!tnumIsConst(r.var) || r.var.value !== 0n) env.reject(pc, `R${regno} is ptr_${b.struct} invalid variable offset: off=${off}, var_off=${tnumStr(r.var)}`);
   if (b.flag.startsWith('user_')) env.reject(pc, `R${regno} is ptr_${b.struct} access user memory: off=${off}`);
   if (b.flag.includes('percpu_')) env.reject(pc, `R${regno} is ptr_${b.struct} access percpu memory: off=${off}`);
   if (write) env.reject(pc, 'only read is supported');
   const field = structFieldRead(btf, b.struct, off, size);
   if ('error' in field) env.reject(pc, field.error);
+  // a pointer to anything but a struct is read-only memory read through probe loads (WALK_PTR_UNTRUSTED)
+  if (field.kind === 'untrusted_mem') return pointer('rdonly_untrusted_mem', { memSize: 0 });
   if (field.kind !== 'ptr') return UNKNOWN;
   const { flag, orNull } = walkedPtrFlags(env, st, r, b, field);
   // mark_btf_ld_reg: a pointer that may be NULL gets an id for its null check

@@ -249,10 +249,6 @@ function structId(btf: Btf, name: string): number | undefined {
   return m.get(name);
 }
 
-/**
- * A read of `size` bytes at `off` of kernel struct `name` (btf_struct_walk): a scalar field,
- * a pointer to a struct, or why it is refused. Bit fields and unions read as scalars.
- */
 /** The BTF type tag the kernel honours on a pointer member (the first one after the PTR, btf_struct_walk). */
 export type PtrTag = 'user' | 'percpu' | 'rcu';
 
@@ -263,6 +259,8 @@ export interface PtrField {
   readonly toId: number;
   readonly field: string;
   readonly tag: PtrTag | undefined;
+  /** Read from within a union of several members: PTR_UNTRUSTED whatever the base's trust. */
+  readonly untrusted?: boolean;
 }
 
 const PTR_TAGS: ReadonlySet<string> = new Set(['user', 'percpu', 'rcu']);
@@ -290,39 +288,94 @@ export function safeField(btf: Btf, base: string, suffix: string, field: string,
   });
 }
 
-export function structFieldRead(btf: Btf, name: string, off: number, size: number): { readonly kind: 'scalar' } | PtrField | { readonly error: string } {
+/** __btf_resolve_size: a member's size, and for an array its innermost element type and count. */
+function memberSize(btf: Btf, id: number): { t: BtfType; size: number; elem?: BtfType; nelems: number } | undefined {
+  let t = typeById(btf, resolveId(btf, id));
+  if (!t) return undefined;
+  if (t.kind !== 'ARRAY') {
+    const size = sizeOfType(btf, t);
+    return size === undefined ? undefined : { t, size, nelems: 1 };
+  }
+  const arr = t;
+  let nelems = 1;
+  for (let depth = 0; t?.kind === 'ARRAY' && depth < MAX_RESOLVE_DEPTH; depth++) {
+    nelems *= t.nelems;
+    t = typeById(btf, resolveId(btf, t.elemType));
+  }
+  const esize = sizeOfType(btf, t);
+  if (!t || esize === undefined) return undefined;
+  return { t: arr, size: esize * nelems, elem: t, nelems };
+}
+
+/**
+ * A read of `size` bytes at `off` of kernel struct `name` (kernel/bpf/btf.c btf_struct_walk and
+ * btf_struct_access): a scalar, a pointer to a struct, a pointer to anything else (untrusted
+ * read-only memory), or the kernel's refusal.
+ */
+export function structFieldRead(btf: Btf, name: string, off: number, size: number): { readonly kind: 'scalar' } | { readonly kind: 'untrusted_mem' } | PtrField | { readonly error: string } {
   const id = structId(btf, name);
-  const t = id === undefined ? undefined : typeById(btf, id);
+  let t = id === undefined ? undefined : typeById(btf, id);
   if (t?.kind !== 'STRUCT') return { kind: 'scalar' };
-  if (off < 0 || off + size > t.sizeOrType) return { error: `access beyond struct ${name} at off ${off} size ${size}` };
-  let cur: BtfType = t;
-  let at = off;
+  // walking a union of several members makes what it yields untrusted
+  let untrusted = false;
   for (let depth = 0; depth < MAX_RESOLVE_DEPTH; depth++) {
-    if (cur.kind !== 'STRUCT' && cur.kind !== 'UNION') return { kind: 'scalar' };
-    const bitfields = cur.kindFlag;
-    const m: { readonly type: number; readonly offset: number; readonly nameOff: number } | undefined = cur.members.find((x) => {
-      const start = (bitfields ? x.offset & 0xffffff : x.offset) / 8;
-      const msize = sizeOfType(btf, typeById(btf, resolveId(btf, x.type))) ?? 0;
-      return at >= Math.floor(start) && at < Math.floor(start) + Math.max(msize, 1);
-    });
-    if (!m) return { kind: 'scalar' };
-    const mt = typeById(btf, resolveId(btf, m.type));
-    at -= Math.floor((bitfields ? m.offset & 0xffffff : m.offset) / 8);
-    if (mt?.kind === 'PTR') {
-      const to = typeById(btf, resolveId(btf, mt.sizeOrType));
-      if (at !== 0 || size !== 8 || to?.kind !== 'STRUCT') return { kind: 'scalar' };
-      return { kind: 'ptr', to: btfString(btf, to.nameOff), toId: resolveId(btf, mt.sizeOrType), field: btfString(btf, m.nameOff), tag: ptrTag(btf, mt) };
-    }
-    if (mt?.kind === 'ARRAY') {
-      const et = typeById(btf, resolveId(btf, mt.elemType));
-      const es = sizeOfType(btf, et) ?? 1;
-      if (et?.kind !== 'STRUCT' && et?.kind !== 'UNION') return { kind: 'scalar' };
-      at %= es;
-      cur = et;
+    const tname = t.nameOff ? btfString(btf, t.nameOff) : '(anon)';
+    if (t.kind !== 'STRUCT' && t.kind !== 'UNION') return { error: `Type '${tname}' is not a struct` };
+    if (t.kind === 'UNION' && t.vlen !== 1) untrusted = true;
+    if (off + size > t.sizeOrType) {
+      // a flexible array at the end may be read past the struct's size
+      const last = t.members[t.members.length - 1];
+      const lt = last ? typeById(btf, resolveId(btf, last.type)) : undefined;
+      const lastOff = last ? (t.kindFlag ? last.offset & 0xffffff : last.offset) / 8 : 0;
+      if (lt?.kind !== 'ARRAY' || lt.nelems !== 0 || off < Math.floor(lastOff)) return { error: `access beyond struct ${tname} at off ${off} size ${size}` };
+      const et = typeById(btf, resolveId(btf, lt.elemType));
+      if (et?.kind === 'INT') return { kind: 'scalar' };
+      if (et?.kind !== 'STRUCT' && et?.kind !== 'UNION') return { error: `access beyond struct ${tname} at off ${off} size ${size}` };
+      off = (off - Math.floor(lastOff)) % et.sizeOrType;
+      t = et;
       continue;
     }
-    if (mt?.kind !== 'STRUCT' && mt?.kind !== 'UNION') return { kind: 'scalar' };
-    cur = mt;
+    let next: BtfType | undefined;
+    for (const m of t.members) {
+      const bitOff = t.kindFlag ? m.offset & 0xffffff : m.offset;
+      const bitSize = t.kindFlag ? m.offset >>> 24 : 0;
+      let moff = Math.floor(bitOff / 8);
+      if (off + size <= moff) break;
+      if (bitSize) {
+        if (off <= moff && Math.ceil((bitOff + bitSize) / 8) <= off + size) return { kind: 'scalar' };
+        continue;
+      }
+      if (off < moff) break;
+      const mname = m.nameOff ? btfString(btf, m.nameOff) : '';
+      const ms = memberSize(btf, m.type);
+      if (!ms) return { error: `field ${mname} doesn't have size` };
+      let msize = ms.size;
+      const mtrueEnd = moff + msize;
+      if (off >= mtrueEnd) continue;
+      let mt = ms.t;
+      if (mt.kind === 'ARRAY') {
+        if (moff === mtrueEnd) continue;
+        msize /= ms.nelems;
+        moff += Math.floor((off - moff) / msize) * msize;
+        mt = ms.elem!;
+      }
+      if (mt.kind === 'STRUCT' || mt.kind === 'UNION') {
+        off -= moff;
+        next = mt;
+        break;
+      }
+      if (mt.kind === 'PTR') {
+        if (msize !== size || off !== moff) return { error: `cannot access ptr member ${mname} with moff ${moff} in struct ${tname} with off ${off} size ${size}` };
+        const toId = resolveId(btf, mt.sizeOrType);
+        const to = typeById(btf, toId);
+        if (to?.kind !== 'STRUCT' && to?.kind !== 'UNION') return { kind: 'untrusted_mem' };
+        return { kind: 'ptr', to: to.nameOff ? btfString(btf, to.nameOff) : '', toId, field: mname, tag: ptrTag(btf, mt), ...(untrusted ? { untrusted } : {}) };
+      }
+      if (off + size > mtrueEnd && !untrusted) return { error: `access beyond the end of member ${mname} (mend:${mtrueEnd}) in struct ${tname} with off ${off} size ${size}` };
+      return { kind: 'scalar' };
+    }
+    if (!next) return { error: `struct ${tname} doesn't have field at offset ${off}` };
+    t = next;
   }
   return { kind: 'scalar' };
 }

@@ -88,7 +88,7 @@ export function formatReg(r: Reg, frameno: number, precise = false): string {
     if (r.map?.name) parts.push(`map=${r.map.name}`);
     parts.push(`ks=${r.map?.keySize ?? 0},vs=${r.map?.valueSize ?? 0}`);
   }
-  if (r.type !== 'scalar' && r.off) parts.push(`off=${r.off}`);
+  if (r.type !== 'scalar' && r.off) parts.push(`off=${snum(BigInt(r.off))}`);
   if (r.type === 'pkt' || r.type === 'pkt_meta') parts.push(`r=${(r.range ?? 0) < 0 ? unum(BigInt.asUintN(64, BigInt(r.range ?? 0))) : (r.range ?? 0)}`);
   if (r.memSize !== undefined && MEM_TYPES.has(r.type)) parts.push(`sz=${r.memSize ?? 0}`);
   if (r.buf) parts.push(`buf=fp[${r.buf.frame}]${r.buf.off}+${r.buf.size}`);
