@@ -19,6 +19,9 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('fixtures/c
   it.each(programs)('%s', (_n, p) => {
     const kernel = kernelVerdict(p);
     const ours = verify(p, { kernelBtf: kernelBtf(), kernelSymbols: kallsyms() });
+    // a machine may refuse whole program kinds before the verifier runs (fentry/LSM loads: EPERM,
+    // an empty log): there is no verdict to compare with
+    if (!kernel.accepted && kernel.log === '') return;
     expect({ accepted: ours.accepted, error: ours.error?.message }).toEqual({ accepted: kernel.accepted, error: kernel.error });
   });
   it('covers the objects', () => {
