@@ -4,7 +4,7 @@
  * bpf_loop callbacks, acquired references, kfuncs with stack arguments (stack-args §3-§4).
  */
 import { boundsSync } from './scalar.js';
-import { helperName, MAX_BPF_FUNC_REG_ARGS, PROG_TYPES, type FuncProtoDecl, type Insn } from '@bpf/isa';
+import { helperName, MAX_BPF_FUNC_REG_ARGS, PROG_TYPES, type FuncProtoDecl, type Insn, type MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
 import { lsmRetvalRange } from './btfctx.js';
 import { globalCall, isGlobal } from './global.js';
@@ -17,7 +17,7 @@ import { activeLocks, BPF_FUNC_SPIN_LOCK, BPF_FUNC_SPIN_UNLOCK, checkResourceLea
 import { checkHelperArg, type ArgMeta } from './helperargs.js';
 import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
 import { regTypeStr } from './print.js';
-import { cloneState, isConst, newFrame, NOT_INIT, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, isConst, newFrame, pointer, NOT_INIT, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 export const MAX_CALL_FRAMES = 8;
@@ -118,6 +118,8 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   if (i.imm === BPF_FUNC_dynptr_from_mem && f.regs[1]!.type !== 'map_value') env.reject(pc, `Unsupported reg type ${regTypeStr(f.regs[1]!)} for bpf_dynptr_from_mem data`);
   // writing through an skb dynptr may move the packet
   const dynptrChangesPkt = i.imm === BPF_FUNC_dynptr_write && meta.dynptr !== undefined && (meta.dynptr.kind === 'skb' || meta.dynptr.kind === 'skb_meta');
+  // push_async_cb: the timer's callback runs later, as a path of its own with one frame
+  if (i.imm === BPF_FUNC_TIMER_SET_CALLBACK && meta.subprog !== undefined) pushAsyncCb(env, st, pc, meta.subprog, f.regs[1]!.map!);
   if (i.imm === 181 && meta.subprog !== undefined) {
     // update_loop_inline_state: a call whose flags are always 0 may be inlined, so they stay 0
     const inline = env.loopInline.get(pc);
@@ -163,6 +165,26 @@ function getFuncIpCheck(env: CallEnv, pc: number, fn: string, attach: string | u
   if (env.type === 'tracing') {
     if (attach !== 'trace_fentry' && attach !== 'trace_fexit' && attach !== 'modify_return') env.reject(pc, `func ${fn} supported only for fentry/fexit/fmod_ret programs`);
   } else if (env.type !== 'kprobe') env.reject(pc, `func ${fn} not supported for program type ${PROG_TYPES.indexOf(env.type)}`);
+}
+
+const BPF_FUNC_TIMER_SET_CALLBACK = 170;
+
+/** push_async_cb + set_timer_callback_state: R1 the map, R2 its key, R3 the value; it returns 0. */
+function pushAsyncCb(env: CallEnv, st: State, pc: number, sub: number, map: MapDef): void {
+  // a state of its own: no parent, no history (the kernel's kzalloc'ed stack element)
+  const cb = { frames: [], pc: env.subprogs[sub]!.start, prev: pc, refs: [], hist: [] } as unknown as Path;
+  const callee = newFrame(sub, -1, undefined);
+  callee.asyncCb = true;
+  callee.regs[1] = pointer('map_ptr', { map });
+  callee.regs[2] = pointer('map_key', { map });
+  callee.regs[3] = pointer('map_value', { map });
+  callee.regs[10] = env.fp(0);
+  cb.frames.push(callee);
+  env.push(cb);
+  // the caller's whole state is printed after the call
+  for (let r = 0; r <= 10; r++) env.scratchReg(r);
+  const f = st.frames[st.frames.length - 1]!;
+  for (let s = 0; s < f.spilled.length; s++) if (f.slotTypes.subarray(s * 8, s * 8 + 8).some((t) => t !== SlotType.Invalid)) env.scratchSlot(s);
 }
 
 /** check_kfunc_call: the path on which a resilient lock was not taken (R0 in [-MAX_ERRNO, -1]). */
@@ -364,6 +386,13 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
   if (st.frames.length === 1 && f.subprog === 0 && env.load.attachReturnsVoid && attach !== 'lsm_cgroup') return null;
   // prepare_func_exit reads R0 of a static subprogram without checking it (a void function leaves none)
   const r0 = st.frames.length === 1 || f.callbackRet ? env.readReg(f, 0, pc) : (env.scratchReg(0), f.regs[0]!);
+  // check_return_code for an async callback: a known 0
+  if (st.frames.length === 1 && f.asyncCb) {
+    if (r0.type !== 'scalar') env.reject(pc, `At async callback return the register R0 is not a known value (${regTypeStr(r0)})`);
+    env.precise(0);
+    if (!within(r0, [0, 0])) env.reject(pc, invalidScalar(r0, [0, 0], 'At async callback return'));
+    return null;
+  }
   // a global subprogram verified on its own returns a scalar, whatever the program type
   if (st.frames.length === 1 && f.subprog !== 0) {
     if (r0.type !== 'scalar') env.reject(pc, `At subprogram exit the register R0 is not a scalar value (${regTypeStr(r0)})`);

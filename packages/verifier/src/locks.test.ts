@@ -20,9 +20,10 @@ const lines = (log: string): string[] =>
 
 /**
  * Programs whose level-2 logs still differ somewhere (verdict, error and processed count agree):
- * a fill of a widened spilled scalar gets an id from us, not from the kernel.
+ * the kernel prints a timer callback's R3 (the map value) with an id (`map_value(id=1,...)`)
+ * that set_timer_callback_state does not give it in the sources we read; we print none.
  */
-const LOG_DIFFERS = new Set<string>([]);
+const LOG_DIFFERS = new Set<string>(['timer_ok', 'timer_bad_ret', 'timer_write_key', 'timer_cb_uses_map']);
 
 describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('locks: the kernel verdict, message, processed count and log, program by program', () => {
   const programs = buildC(source());

@@ -343,6 +343,12 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       if (a.write) env.reject(pc, `R${regno} cannot write into ${regTypeStr(r)}`);
       out = UNKNOWN;
       break;
+    case 'map_key':
+      // check_mem_access: a callback reads its key, never writes it
+      if (a.write) env.reject(pc, `write to change key R${regno} not allowed`);
+      memRegion(env, pc, r, regno, off, size, r.map!.keySize, false);
+      out = UNKNOWN;
+      break;
     case 'rdonly_mem':
     case 'ringbuf_mem':
     case 'mem':

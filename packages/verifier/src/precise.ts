@@ -293,7 +293,8 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
   let hist: readonly HistEntry[] = path.hist;
   let cp = path.cp;
   let lastIdx = path.pc;
-  let firstIdx = cp ? cp.pc : env.subprogStart(path.frames[0]!.subprog);
+  // an async callback's state starts at instruction 0 (push_async_cb zeroes it)
+  let firstIdx = cp ? cp.pc : path.frames[0]!.asyncCb ? 0 : env.subprogStart(path.frames[0]!.subprog);
   let subseq = -1;
   let skipFirst = true;
   for (;;) {

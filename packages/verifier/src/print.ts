@@ -84,7 +84,7 @@ export function formatReg(r: Reg, frameno: number, precise = false): string {
   const parts: string[] = [];
   if (r.id) parts.push(`id=${r.id}${r.addConst ? (r.off >= 0 ? `+${r.off}` : `${r.off}`) : ''}`);
   if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
-  if (r.type === 'map_ptr' || r.type === 'map_value' || r.type === 'map_value_or_null') {
+  if (r.type === 'map_ptr' || r.type === 'map_value' || r.type === 'map_value_or_null' || r.type === 'map_key') {
     if (r.map?.name) parts.push(`map=${r.map.name}`);
     parts.push(`ks=${r.map?.keySize ?? 0},vs=${r.map?.valueSize ?? 0}`);
   }
@@ -151,5 +151,6 @@ export function formatState(f: Frame, frameno: number, refs: readonly RefState[]
   // the kernel prints the list when its first entry has an id (a lock of a global value has none)
   if (refs.length && refs[0]!.id) s += ` refs=${refs.filter((r) => r.id).map((r) => r.id).join(',')}`;
   if (f.callbackRet) s += ' cb';
+  if (f.asyncCb) s += ' async_cb';
   return s;
 }

@@ -15,6 +15,8 @@ export type RegType =
   | 'map_ptr'
   | 'map_value'
   | 'map_value_or_null'
+  /** PTR_TO_MAP_KEY: the key a timer callback (or bpf_for_each_map_elem callback) is given; read-only. */
+  | 'map_key'
   | 'pkt'
   | 'pkt_end'
   | 'pkt_meta'
@@ -172,6 +174,8 @@ export interface Frame {
   readonly callsite: number;
   /** Frame of a callback (bpf_loop and friends): its return value range. */
   readonly callbackRet?: readonly [number, number];
+  /** An async callback (bpf_timer_set_callback, bpf_wq_set_callback_impl) verified as a path of its own (in_async_callback_fn). */
+  asyncCb?: boolean;
   /** bpf_loop iterations this path has made at its current call (the kernel's callback_depth). */
   callbackDepth?: number;
 }

@@ -583,7 +583,7 @@ class Verifier implements CallEnv, PreciseEnv {
     }
     this.maxStatesPerInsn = Math.max(this.maxStatesPerInsn, count);
     if (!addNew) return false;
-    const cp = newCheckpoint(st, this.subprogStart(st.frames[0]!.subprog));
+    const cp = newCheckpoint(st, st.frames[0]!.asyncCb ? 0 : this.subprogStart(st.frames[0]!.subprog));
     list.push(cp);
     this.sccs().enter(cp);
     this.explored.set(bucket, list);
