@@ -84,7 +84,9 @@ const LOADERS = {
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
-  'linux-samples': { loader: 'libbpf', type: 'socket_filter' },
+  // samples/bpf: libbpf sections; test_cgrp2_tc's "filter" and xdp2skb_meta's "tc_mark" are
+  // attached with `tc filter add ... bpf da obj X sec S` by their scripts.
+  'linux-samples': { loader: 'libbpf', type: 'socket_filter', sections: [[/^(filter|tc_mark)$/, 'sched_cls']] },
   tetragon: { loader: 'cilium/ebpf', type: 'kprobe' },
   katran: { loader: 'libbpf', type: 'xdp' },
 };
