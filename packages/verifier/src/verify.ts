@@ -495,7 +495,7 @@ class Verifier implements CallEnv, PreciseEnv {
     const l = this.liveness;
     // at an exit the returning frame's stack is gone, whatever escaped
     if (frame === st.frames.length - 1 && this.insns[st.pc]?.code === 0x95) return false;
-    if (!l || frame !== st.frames.length - 1 || l.escapes[st.frames[frame]!.subprog]) return true;
+    if (!l || frame !== st.frames.length - 1) return true;
     const w = l.stackLiveIn[st.pc * 2 + (slot >> 5)];
     return w === undefined || ((w >>> (slot & 31)) & 1) === 1;
   }
