@@ -264,6 +264,18 @@ describe.skipIf(skipWithout('kernel'))('bpf kernel', () => {
       expect({ retval: Number(vj.r0), data: vj.packet }, prog).toEqual({ retval: kj.retval, data: kj.dataOut });
     }
   });
+  it.skipIf(skipWithout('clang-19'))('verify and kernel load agree on typed kernel variables (__ksym): the kernel\'s symbols decide', () => {
+    // fixtures/c/elf/externs.c: kfuncs, a typed kernel variable and __kconfig values
+    const o = join(tmp, 'externs.o');
+    execFileSync('clang-19', ['-target', 'bpfel', '-mcpu=v3', '-O2', '-g', '-c', join(repoRoot, 'fixtures/c/elf/externs.c'), '-o', o]);
+    for (const prog of ['handle_newtask', 'read_kernel_var']) {
+      const ours = JSON.parse(bpf(['verify', o, '--prog', prog, '--log-level', '0', '--json']).stdout) as { accepted: boolean; error: { message: string } | null };
+      const k = JSON.parse(bpf(['kernel', 'load', o, '--prog', prog, '--json']).stdout) as { accepted: boolean; log: string; refusedBeforeVerifier: boolean };
+      if (k.refusedBeforeVerifier) continue;
+      expect(ours.accepted, prog).toBe(k.accepted);
+      if (!k.accepted) expect(k.log).toContain(ours.error!.message);
+    }
+  });
   it('run: a program the kernel rejects says why', () => {
     const r = bpf(['kernel', 'run', join(examples, 'reject-uninit.s')]);
     expect(r.code).toBe(1);

@@ -125,6 +125,20 @@ class Kallsyms extends Map<string, bigint> {
   }
 }
 
+/** /proc/kallsyms, read on first use (one per process). */
+const kallsyms = new Kallsyms();
+
+/**
+ * The kernel's symbols for a program that names kernel variables (`extern ... __ksym`): the
+ * verifier refuses one the kernel has no address for, as the kernel does
+ * (`ldimm64 failed to find the address for kernel symbol`). Undefined when the program names
+ * none or the machine has no readable /proc/kallsyms.
+ */
+export function kernelSymbolsFor(program: Program): { has(name: string): boolean } | undefined {
+  if (program.relocs?.some((r) => r.kind === 'ksym') !== true) return undefined;
+  return existsSync('/proc/kallsyms') && kallsyms.has('_text') ? kallsyms : undefined;
+}
+
 /** Whether a `.BTF.ext` carries CO-RE relocations (its header's core_relo_len). */
 function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boolean {
   if (!ext || ext.length < 32) return false;
@@ -157,7 +171,7 @@ function loadElf(bytes: Uint8Array): Program[] {
   }
   try {
     const kconfig = kernelKconfig();
-    return loadPrograms(bytes, { kernelBtf, kallsyms: new Kallsyms(), ...(kconfig ? { kconfig } : {}) });
+    return loadPrograms(bytes, { kernelBtf, kallsyms, ...(kconfig ? { kconfig } : {}) });
   } catch (e) {
     if (!(e instanceof ElfError)) throw e;
     return plain;
@@ -173,7 +187,7 @@ let vmlinux: Btf | null | undefined;
  */
 export function kernelBtfFor(program: Program): Btf | undefined {
   const needs =
-    program.relocs?.some((r) => r.kind === 'kfunc') === true || program.type === 'struct_ops' || program.type === 'lsm' || (program.type === 'tracing' && 'attachBtfId' in program);
+    program.relocs?.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') === true || program.type === 'struct_ops' || program.type === 'lsm' || (program.type === 'tracing' && 'attachBtfId' in program);
   if (!needs || program.protos?.some((p) => p.kind === 'kfunc') === true) return undefined;
   if (vmlinux === undefined) {
     try {

@@ -3,7 +3,7 @@ import type { LoadedWithMaps } from '@bpf/kernel';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
 import { CliError, EXIT, usage } from '../errors.js';
-import { kernelBtfFor, loadProgram as readProgram } from '../input.js';
+import { kernelBtfFor, kernelSymbolsFor, loadProgram as readProgram } from '../input.js';
 import { INPUT_OPTS, JSON_OPT, LOAD_OPTS, loadOptsOf, TYPE_OPT } from '../options.js';
 
 export const kernel: Command = {
@@ -46,7 +46,7 @@ export const kernel: Command = {
       // level 1 even for run: a rejection then says why
       load = loadWithMaps(program, { type, ...attach, flags: how.flags, logLevel: Number(flags['log-level'] ?? 1) });
       if (sub === 'compare') {
-        const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(program) });
+        const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program) });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
         const row = (label: string, a: string | number | null | undefined, b: string | number | null | undefined): string => `${label.padEnd(22)} ${String(a ?? '—').padEnd(40)} ${String(b ?? '—')}`;
         const agree = ours.accepted === load.accepted && (load.accepted || ours.error?.message === load.error);

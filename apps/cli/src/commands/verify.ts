@@ -2,7 +2,7 @@ import { formatInsn, type Insn, type ProgType } from '@bpf/isa';
 import type { Trace } from '@bpf/verifier';
 import type { Command } from '../context.js';
 import { EXIT, requireFile, usage } from '../errors.js';
-import { kernelBtfFor, loadProgram } from '../input.js';
+import { kernelBtfFor, kernelSymbolsFor, loadProgram } from '../input.js';
 import { INPUT_OPTS, JSON_OPT, LOAD_OPTS, loadOptsOf, TYPE_OPT } from '../options.js';
 
 export const verify: Command = {
@@ -29,7 +29,7 @@ export const verify: Command = {
     const load = loadOptsOf(flags, program as { readonly sleepable?: boolean }, parseProgFlags);
     const maxSteps = flags['trace-max-steps'] === undefined ? undefined : positiveInt(flags['trace-max-steps'] as string, '--trace-max-steps');
     const trace = flags.trace === true ? (maxSteps === undefined ? true : { maxSteps }) : false;
-    const r = runVerifier(program, { type, ...load, logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(program), trace });
+    const r = runVerifier(program, { type, ...load, logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program), trace });
     if (out.json) {
       out.data({
         accepted: r.accepted,

@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
 import { describeError, EXIT, usage } from '../errors.js';
-import { kernelBtfFor, loadProgram } from '../input.js';
+import { kernelBtfFor, kernelSymbolsFor, loadProgram } from '../input.js';
 import { JSON_OPT, TYPE_OPT } from '../options.js';
 
 interface Row {
@@ -48,7 +48,7 @@ export const veristat: Command = {
       for (const program of programs) {
         const type = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';
         const t0 = process.hrtime.bigint();
-        const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(program) });
+        const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program) });
         const row: Row = { file, program: program.name ?? 'main', verdict: r.accepted ? 'success' : 'failure', insns: r.stats.processedInsns, states: r.stats.totalStates, timeUs: Number(process.hrtime.bigint() - t0) / 1000 };
         if (!r.accepted) row.error = r.error!.message;
         if (k.canLoad) {
