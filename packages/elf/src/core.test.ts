@@ -89,6 +89,14 @@ describe('CO-RE values (libbpf relo_core.c semantics)', () => {
     expect(insns[0]).toEqual({ code: 0x85, dst: 0, src: 0, off: 0, imm: CORE_POISON_IMM });
   });
 
+  it('a poisoned ld_imm64 has both slots poisoned, as libbpf does (cilium/ebpf testdata errors.c poisoned_double: the kernel then says "invalid func unknown#195896080", not "unknown opcode 00")', () => {
+    const res = val(relo(0, 5, '0:4'));
+    const insns: Insn[] = [insn(0x18, 1, 0, 0, 7), insn(0, 0, 0, 0, 0), insn(0x95, 0, 0, 0, 0)];
+    patchCoreInsn(insns, res, (m) => new ElfError('BAD_CORE', m));
+    const poison = { code: 0x85, dst: 0, src: 0, off: 0, imm: CORE_POISON_IMM };
+    expect(insns).toEqual([poison, poison, insn(0x95, 0, 0, 0, 0)]);
+  });
+
   it('patches ALU imm, load offsets (and size) and ld_imm64, checking the original value', () => {
     const fail = (m: string): ElfError => new ElfError('BAD_CORE', m);
     const alu: Insn[] = [insn(0xb7, 2, 0, 0, 4)];

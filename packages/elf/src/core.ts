@@ -348,7 +348,11 @@ export function patchCoreInsn(insns: Insn[], res: CoreResult, fail: (m: string) 
   const i = insns[k];
   if (!i || res.insnOff % 8 !== 0) throw fail(`instruction offset ${res.insnOff} is outside the section`);
   if (res.value === undefined) {
-    insns[k] = { code: 0x85, dst: 0, src: 0, off: 0, imm: CORE_POISON_IMM };
+    const poison = { code: 0x85, dst: 0, src: 0, off: 0, imm: CORE_POISON_IMM };
+    // libbpf (relo_core.c bpf_core_patch_insn) poisons both slots of an ld_imm64, so that the
+    // kernel reports the bad relocation and not "unknown opcode 00" for the second slot.
+    if (i.code === 0x18 && insns[k + 1]) insns[k + 1] = poison;
+    insns[k] = poison;
     return;
   }
   const cls = i.code & 7;
