@@ -9,7 +9,8 @@ import type { Env } from './env.js';
 import type { ArgType } from './helpers.js';
 import { helperMem, isNull } from './callargs.js';
 import { memRegion, ptrAlignment } from './mem.js';
-import { btfPtr } from './nullable.js';
+import { kptrMatchType, kptrXchgDest, type BtfField } from './kptr.js';
+import { btfPtr, mayBeNull } from './nullable.js';
 import { regTypeStrBare } from './print.js';
 import { SlotType, type Frame, type Reg, type State } from './state.js';
 import { checkDynptrRelease, processDynptrArg, type DynptrInfo } from './dynptr.js';
@@ -36,6 +37,8 @@ export interface ArgMeta {
   releaseDynptr?: boolean;
   /** ARG_PTR_TO_PERCPU_BTF_ID: the per-CPU pointer whose type R0 takes (meta->ret_btf_id). */
   percpu?: Reg;
+  /** bpf_kptr_xchg: the kptr field its first argument points to. */
+  kptrField?: BtfField;
 }
 
 /** check_stack_range_initialized in raw mode: no byte a helper will write may be part of a dynptr. */
@@ -130,7 +133,16 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
   const a = resolveMapArg(env, pc, arg, meta.map);
   const list = COMPATIBLE[a.base];
   const nullOk = a.maybeNull && isNull(r);
-  if (!nullOk && !compatible(r, a, list)) env.reject(pc, `R${regno} type=${regTypeStrBare(r)} expected=${list.join(', ')}`);
+  // bpf_kptr_xchg's new value: an allocated object, or a kernel pointer, of the field's type
+  const xchgValue = meta.kptrField !== undefined && a.base === 'btf_id';
+  if (xchgValue && !nullOk && r.memSize !== undefined && btfPtr(r.type)) kptrMatchType(env, pc, meta.kptrField!, r, regno);
+  else if (!nullOk && !compatible(r, a, list)) env.reject(pc, `R${regno} type=${regTypeStrBare(r)} expected=${list.join(', ')}`);
+  // the running 6.18 kernel marks a NULL new value precise (its log backtracks it at the call)
+  if (xchgValue && nullOk) env.precise(regno);
+  if (xchgValue && !nullOk) {
+    if (mayBeNull(r)) env.reject(pc, `Possibly NULL pointer passed to helper arg${regno}`);
+    kptrMatchType(env, pc, meta.kptrField!, r, regno);
+  }
   if (!nullOk && a.base === 'btf_id' && a.btf !== undefined && a.btf !== 'BPF_PTR_POISON') {
     const b = btfPtr(r.type);
     if (b && b.struct !== a.btf) env.reject(pc, `R${regno} is of type ${b.struct} but ${a.btf} is expected`);
@@ -209,7 +221,7 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
       return;
     }
     case 'kptr_xchg_dest':
-      env.reject(pc, `R${regno} does not point to a kptr field of a map value (kptr fields are not typed by @bpf/verifier)`);
+      meta.kptrField = kptrXchgDest(env, pc, regno, r);
       return;
     case 'percpu_btf_id':
       if (!btfPtr(r.type)) env.reject(pc, `Helper has invalid btf_id in R${regno}`);

@@ -11,6 +11,7 @@ import type { ArgMeta } from './helperargs.js';
 import { ACQUIRE_HELPERS, PKT_CHANGING_HELPERS, PTR_CAST_HELPERS } from './helper-protos.js';
 import type { HelperProto } from './helpers.js';
 import { percpuHelperReturn } from './ksym.js';
+import { kptrXchgReturn } from './kptr.js';
 import { btfPtrType } from './nullable.js';
 import { NOT_INIT, pointer, UNKNOWN, type Reg, type RegType, type State } from './state.js';
 
@@ -77,8 +78,11 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
       r0 = ret.maybeNull ? pointer('mem_or_null', { id: env.nextId(), memSize: meta.memSize ?? 0 }) : pointer('mem', { memSize: meta.memSize ?? 0 });
       break;
     case 'btf_id': {
-      // RET_PTR_TO_BTF_ID with BPF_PTR_POISON (bpf_kptr_xchg) takes the kptr field's type: not
-      // typed here, so R0 is an unknown scalar, which makes any dereference fail plainly
+      // RET_PTR_TO_BTF_ID with BPF_PTR_POISON (bpf_kptr_xchg) takes the kptr field's type (kptr.ts)
+      if (ret.btf === 'BPF_PTR_POISON' && meta.kptrField) {
+        r0 = kptrXchgReturn(env, meta.kptrField);
+        break;
+      }
       if (ret.btf === undefined || ret.btf === 'BPF_PTR_POISON') return UNKNOWN;
       r0 = pointer(btfPtrType(ret.btf, ret.trusted ? 'trusted_' : '', ret.maybeNull), ret.maybeNull ? { id: env.nextId() } : {});
       break;

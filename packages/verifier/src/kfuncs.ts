@@ -15,6 +15,7 @@ import { VerifierReject } from './env.js';
 import { CTX_STRUCT } from './global.js';
 import { isDynptrStruct, KFUNC_DYNPTR_KIND, PKT_KINDS, processDynptrArg, stackBuf, type DynptrInfo } from './dynptr.js';
 import { rdonlyCast } from './ksym.js';
+import { allocated, objRecord } from './kptr.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
@@ -153,6 +154,8 @@ interface KfuncMeta {
   dynptr?: DynptrInfo;
   /** The stack buffer a bpf_dynptr_slice() was given. */
   sliceBuf?: Reg['buf'];
+  /** bpf_refcount_acquire's object: its struct and whether it was an owning reference. */
+  refcounted?: { readonly struct: string; readonly owning: boolean };
 }
 
 /** What a kfunc call leaves: R0 (undefined: void) and what happens once R0 is set (an iterator's next()). */
@@ -260,13 +263,21 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
   // a resilient lock taken returns 0 on this path (the failure is the path forked before the call)
   if (fn.name === 'bpf_res_spin_lock' || fn.name === 'bpf_res_spin_lock_irqsave') return known(0n);
   if (fn.name === 'bpf_rdonly_cast') return rdonlyCast(env, pc, meta.constArg);
-  if (fn.name === 'bpf_obj_new_impl') {
+  if (fn.name === 'bpf_obj_new_impl' || fn.name === 'bpf_percpu_obj_new_impl') {
     // the allocated object: its size travels in memSize, which marks it MEM_ALLOC (nullable.ts)
     const obj = objNew(env, pc, meta.constArg);
     env.nextId(); // the nullable id, then replaced by the reference's (as the kernel does)
     const id = env.nextId();
     st.refs = [...st.refs, { id, insn: pc }];
-    return pointer(btfPtrType(obj.name, '', true), { id, refObjId: id, memSize: obj.size });
+    return pointer(btfPtrType(obj.name, fn.name === 'bpf_obj_new_impl' ? '' : 'percpu_', true), { id, refObjId: id, memSize: obj.size });
+  }
+  if (fn.name === 'bpf_refcount_acquire_impl' && meta.refcounted) {
+    // a new reference to the same object; NULL only when the argument was not an owning reference
+    const { struct, owning } = meta.refcounted;
+    const nullId = owning ? undefined : env.nextId();
+    const id = env.nextId();
+    st.refs = [...st.refs, { id, insn: pc }];
+    return pointer(btfPtrType(struct, '', !owning), { ...(owning ? {} : { id }), refObjId: id, ...allocated(env, struct) });
   }
   if (fn.name === 'bpf_dynptr_slice' || fn.name === 'bpf_dynptr_slice_rdwr') return dynptrSlice(env, pc, fn, meta);
   if (has(info, 'acquire') && !(ret.kind === 'ptr' && ret.to.isStruct)) env.reject(pc, 'acquire kernel function does not return PTR_TO_BTF_ID');
@@ -321,7 +332,8 @@ function returnValue(env: KfuncEnv, st: State, pc: number, fn: BtfFunc, info: Kf
   }
 }
 
-const isTrusted = (r: Reg): boolean => !!r.refObjId || btfPtr(r.type)?.flag === 'trusted_';
+/** is_trusted_reg: referenced, PTR_TRUSTED, or an allocated object (MEM_ALLOC, NON_OWN_REF are trusted modifiers). */
+const isTrusted = (r: Reg): boolean => !!r.refObjId || btfPtr(r.type)?.flag === 'trusted_' || (r.memSize !== undefined && btfPtr(r.type)?.flag === '');
 
 function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, info: KfuncInfo, meta: KfuncMeta, k: number): void {
   const p = fn.params[k]!;
@@ -387,9 +399,21 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   }
   const b = btfPtr(r.type);
   if (p.name.endsWith('__alloc')) {
-    // KF_ARG_PTR_TO_ALLOC_BTF_ID: an object bpf_obj_new allocated, still held
-    if (!b || r.memSize === undefined) env.reject(pc, `arg#${k} expected pointer to allocated object`);
+    // KF_ARG_PTR_TO_ALLOC_BTF_ID: an object bpf_obj_new (or bpf_percpu_obj_new) allocated, still held
+    if (trusted && !isTrusted(r)) env.reject(pc, `R${regno} must be referenced or trusted`);
+    if (!b || r.memSize === undefined || b.flag.includes('rcu_')) env.reject(pc, `arg#${k} expected pointer to allocated object`);
+    const percpu = b.flag === 'percpu_';
+    if (percpu !== (fn.name === 'bpf_percpu_obj_drop_impl')) env.reject(pc, `arg#${k} expected for ${percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl'}()`);
     if (!r.refObjId) env.reject(pc, 'allocated object must be referenced');
+    return;
+  }
+  if (p.name.endsWith('__refcounted_kptr')) {
+    // KF_ARG_PTR_TO_REFCOUNTED_KPTR: an owning or non-owning reference to an object with a bpf_refcount
+    if (!b || r.memSize === undefined) env.reject(pc, `arg#${k} is neither owning or non-owning ref`);
+    const rec = objRecord(env, b.struct);
+    if (!rec) env.reject(pc, "verifier bug: Couldn't find btf_record");
+    if (!rec.fields.some((x) => x.type === 'refcount')) env.reject(pc, `arg#${k} doesn't point to a type with bpf_refcount field`);
+    meta.refcounted = { struct: b.struct, owning: !b.flag.includes('rcu_') && !r.nonOwn };
     return;
   }
   if (b) {

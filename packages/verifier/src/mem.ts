@@ -4,7 +4,7 @@
  * packets and ring buffer records, each with the kernel's checks and messages.
  */
 import { dynptrStackWrite } from './dynptr.js';
-import { checkMapFieldAccess } from './mapfields.js';
+import { checkFieldAccess, FIELD_NAME, kptrAccess, mapRecord, objRecord } from './kptr.js';
 import type { Env } from './env.js';
 import { ctxAccess, tcpSockUnconvertible, type CtxPtr } from './ctx.js';
 import { CTX_LAYOUT } from './ctxlayout.js';
@@ -320,6 +320,19 @@ function ctxRead(ptr: CtxPtr | undefined, idGen: () => number): Reg {
 }
 
 
+/**
+ * check_ptr_to_btf_access and btf_struct_access for an object bpf_obj_new allocated: a fixed,
+ * non-negative offset inside the struct, never over one of its special fields.
+ */
+function allocAccess(env: Env, pc: number, r: Reg, regno: number, off: number, size: number): void {
+  const struct = btfPtr(r.type)!.struct;
+  if (off < 0) env.reject(pc, `R${regno} is ptr_${struct} invalid negative access: off=${off}`);
+  if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} is ptr_${struct} invalid variable offset: off=${off}, var_off=${tnumStr(r.var)}`);
+  const at = off + Number(r.var.value);
+  for (const f of objRecord(env, struct)?.fields ?? []) if (at < f.off + f.size && f.off < at + size) env.reject(pc, `direct access to ${FIELD_NAME[f.type]} is disallowed`);
+  if (at + size > r.memSize!) env.reject(pc, `access beyond struct ${struct} at off ${at} size ${size}`);
+}
+
 /** Whether the program type may write packet data directly (may_access_direct_pkt_data). */
 const PKT_WRITE = new Set(['sched_cls', 'sched_act', 'xdp', 'lwt_xmit', 'sk_skb', 'sk_msg']);
 
@@ -334,7 +347,12 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
   switch (r.type) {
     case 'map_value': {
       memRegion(env, pc, r, regno, off, size, r.map!.valueSize, false);
-      checkMapFieldAccess(env, pc, r, off, size);
+      // the value's special fields (check_map_access) and its kptrs (check_map_kptr_access)
+      const kptr = checkFieldAccess(env, pc, mapRecord(env, r.map!), r, off, size, false);
+      if (kptr) {
+        out = kptrAccess(env, st, pc, kptr, { write: a.write, atomic: a.strictOnce === true, ...(a.value ? { value: a.value, valueRegno: a.valueRegno! } : {}), ...(a.stImm !== undefined ? { stImm: a.stImm } : {}) });
+        return out;
+      }
       out = a.write ? undefined : (rdonlyRead(r, off, size) ?? UNKNOWN);
       break;
     }
@@ -395,8 +413,8 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       break;
     default:
       // an object bpf_obj_new allocated (a BTF pointer carrying its size): its bytes, like memory
-      if (r.memSize !== undefined && btfPtr(r.type) && !btfPtr(r.type)!.orNull && !btfPtr(r.type)!.flag.startsWith('percpu_')) {
-        memRegion(env, pc, r, regno, off, size, r.memSize, false);
+      if (r.memSize !== undefined && btfPtr(r.type) && !btfPtr(r.type)!.orNull && !btfPtr(r.type)!.flag.includes('percpu_')) {
+        allocAccess(env, pc, r, regno, off, size);
         out = a.write ? undefined : UNKNOWN;
         break;
       }

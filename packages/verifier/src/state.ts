@@ -80,6 +80,8 @@ export interface Reg {
   readonly memSize?: number;
   /** Subprogram a `func` pointer names. */
   readonly subprog?: number;
+  /** An allocated object's non-owning reference (NON_OWN_REF: pushed into a list or rbtree under its lock; kptr.ts). */
+  readonly nonOwn?: boolean;
   /** An iterator's stack slot (the kernel's `spilled_ptr.iter`): its kind, state and loop depth. */
   readonly iter?: IterState;
   /** An IRQ flag's stack slot (STACK_IRQ_FLAG): which kfuncs saved it (`irq.kfunc_class`); locks.ts. */
