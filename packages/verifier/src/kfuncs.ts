@@ -274,7 +274,7 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
   if (fn.name === 'bpf_refcount_acquire_impl' && meta.refcounted) {
     // a new reference to the same object; NULL only when the argument was not an owning reference
     const { struct, owning } = meta.refcounted;
-    const nullId = owning ? undefined : env.nextId();
+    if (!owning) env.nextId(); // the nullable id, then replaced by the reference's
     const id = env.nextId();
     st.refs = [...st.refs, { id, insn: pc }];
     return pointer(btfPtrType(struct, '', !owning), { ...(owning ? {} : { id }), refObjId: id, ...allocated(env, struct) });

@@ -25,7 +25,7 @@ const LOG_DIFFERS = new Set<string>([]);
 const DUMP = process.env.KPTR_DUMP;
 
 describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('allocated objects and kptrs: the kernel verdict, message, processed count and log, program by program', () => {
-  for (const file of ['kptr.c']) {
+  for (const file of ['kptr.c', 'graph.c']) {
     const programs = buildC(source(file));
     it.each(programs.map((p) => [p.name, p] as const))(`${file} %s`, (name, p) => {
       const kernel = kernelVerdict(p, { logLevel: 2 });

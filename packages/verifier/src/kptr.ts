@@ -164,7 +164,7 @@ const records = new WeakMap<Btf, Map<number, BtfRecord | undefined>>();
 /** btf_parse_fields for struct `id` of `btf` (cached): undefined when it has no special field. */
 export function btfRecord(btf: Btf, kernel: Btf | undefined, id: number): BtfRecord | undefined {
   let byId = records.get(btf);
-  if (!byId) records.set(btf, (byId = new Map()));
+  if (!byId) records.set(btf, (byId = new Map<number, BtfRecord | undefined>()));
   if (byId.has(id)) return byId.get(id);
   const fields: BtfField[] = [];
   collect(btf, kernel, resolveId(btf, id), 0, fields, 0);
