@@ -15,6 +15,7 @@ import { VerifierReject } from './env.js';
 import { CTX_STRUCT } from './global.js';
 import { isDynptrStruct, KFUNC_DYNPTR_KIND, PKT_KINDS, processDynptrArg, stackBuf, type DynptrInfo } from './dynptr.js';
 import { rdonlyCast } from './ksym.js';
+import { convertToNonOwning, graphArgKind, graphKfunc, graphNodeArg, graphReturn, graphRootArg, type GraphMeta } from './graph.js';
 import { allocated, objRecord } from './kptr.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
@@ -154,6 +155,8 @@ interface KfuncMeta {
   dynptr?: DynptrInfo;
   /** The stack buffer a bpf_dynptr_slice() was given. */
   sliceBuf?: Reg['buf'];
+  /** The list head / rbtree root and node arguments of a graph kfunc (graph.ts). */
+  graph?: GraphMeta;
   /** bpf_refcount_acquire's object: its struct and whether it was an owning reference. */
   refcounted?: { readonly struct: string; readonly owning: boolean };
 }
@@ -253,6 +256,10 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
   else if (has(info, 'rcu_unlock')) env.reject(pc, `unmatched rcu read unlock (kernel function ${fn.name})`);
   kfuncSections(env, st, pc, fn.name, has(info, 'preempt_disable'), has(info, 'preempt_enable'), has(info, 'sleepable'));
   if (meta.releaseRegno !== undefined) releaseReference(st, meta.refObjId!);
+  const graph = graphKfunc(fn.name);
+  // push/add: the node's owning reference becomes non-owning, and is released
+  if (graph && meta.graph?.nodeRef !== undefined) convertToNonOwning(env, st, meta.graph.nodeRef);
+  if (graph && (graph.op === 'pop' || graph.op === 'remove' || graph.op === 'first')) return graphReturn(env, st, pc, graph.op, meta.graph ?? {});
   const ret = fn.ret;
   if (fn.name === 'bpf_cast_to_kern_ctx') {
     // the kernel's own context object behind the program's (a trusted BTF pointer)
@@ -398,6 +405,14 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     return;
   }
   const b = btfPtr(r.type);
+  const graphKind = to.isStruct ? graphArgKind(to.name) : undefined;
+  if (graphKind) {
+    // KF_ARG_PTR_TO_LIST_HEAD/_RB_ROOT and _LIST_NODE/_RB_NODE
+    meta.graph ??= {};
+    if (graphKind === 'list_head' || graphKind === 'rb_root') graphRootArg(env, st, pc, k, regno, r, graphKind, meta.graph);
+    else graphNodeArg(env, pc, k, regno, r, graphKind, fn.name, meta.graph);
+    return;
+  }
   if (p.name.endsWith('__alloc')) {
     // KF_ARG_PTR_TO_ALLOC_BTF_ID: an object bpf_obj_new (or bpf_percpu_obj_new) allocated, still held
     if (trusted && !isTrusted(r)) env.reject(pc, `R${regno} must be referenced or trusted`);

@@ -9,6 +9,7 @@
  */
 import type { MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
+import { invalidateNonOwning } from './graph.js';
 import { mapField, mapRecord, type MapFieldKind } from './mapfields.js';
 import { memAccess } from './mem.js';
 import { pointer, SlotType, type Frame, type Reg, type RefKind, type RefState, type State } from './state.js';
@@ -81,6 +82,8 @@ export function processSpinLock(env: Env, st: State, f: Frame, regno: number, pc
   if (!findLock(st, [kind], id, ptr)) env.reject(pc, `${lockStr}_unlock of different lock`);
   if (st.activeLock?.id !== id || st.activeLock.ptr !== ptr) env.reject(pc, `${lockStr}_unlock cannot be out of order`);
   releaseLock(st, kind, id, ptr);
+  // references to nodes pushed under the lock end with it (graph.ts)
+  invalidateNonOwning(st);
 }
 
 /** release_lock_state: the lock goes, the one taken before it (in the list) becomes the active one. */

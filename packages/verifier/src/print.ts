@@ -84,6 +84,7 @@ export function formatReg(r: Reg, frameno: number, precise = false): string {
   const parts: string[] = [];
   if (r.id) parts.push(`id=${r.id}${r.addConst ? (r.off >= 0 ? `+${r.off}` : `${r.off}`) : ''}`);
   if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
+  if (r.nonOwn) parts.push('non_own_ref');
   if (r.type === 'map_ptr' || r.type === 'map_value' || r.type === 'map_value_or_null' || r.type === 'map_key') {
     if (r.map?.name) parts.push(`map=${r.map.name}`);
     parts.push(`ks=${r.map?.keySize ?? 0},vs=${r.map?.valueSize ?? 0}`);

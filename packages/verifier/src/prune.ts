@@ -65,7 +65,7 @@ function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap, rw = false): bool
     if (!ids.checkScalar(o.id, c.id)) return false;
     return rangeWithin(o, c) && tnumIn(o.var, c.var);
   }
-  if (o.frame !== c.frame || o.map !== c.map || o.memSize !== c.memSize || o.subprog !== c.subprog) return false;
+  if (o.frame !== c.frame || o.map !== c.map || o.memSize !== c.memSize || o.subprog !== c.subprog || o.nonOwn !== c.nonOwn) return false;
   if (!ids.check(o.id, c.id) || !ids.check(o.refObjId, c.refObjId)) return false;
   if (o.type === 'pkt' || o.type === 'pkt_meta') {
     const or = o.range ?? 0;
