@@ -8,7 +8,7 @@ import { helperName, MAX_BPF_FUNC_REG_ARGS, PROG_TYPES, type FuncProtoDecl, type
 import type { Env } from './env.js';
 import { lsmRetvalRange } from './btfctx.js';
 import { globalCall, isGlobal } from './global.js';
-import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, KFUNCS, type KfuncEnv } from './kfuncs.js';
+import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, KFUNCS, type KfuncCallback, type KfuncEnv } from './kfuncs.js';
 import type { Path } from './prune.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
 import { releaseReference } from './callargs.js';
@@ -222,6 +222,26 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
   env.push(cb);
 }
 
+/** push_callback_call for a kfunc's synchronous callback (bpf_rbtree_add's less()): a frame returning a value in [0, 1]. */
+function pushKfuncCallback(env: CallEnv, st: State, pc: number, cb: KfuncCallback): void {
+  if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
+  const from = st as Path;
+  const next = cb.state as Path;
+  next.hist = from.hist.slice();
+  if (from.cp) next.cp = from.cp;
+  const caller = next.frames[next.frames.length - 1]!;
+  const callee = newFrame(cb.subprog, pc, [0, 1]);
+  cb.args.forEach((r, k) => (callee.regs[k + 1] = r));
+  callee.regs[10] = env.fp(next.frames.length);
+  caller.out.fill(undefined);
+  caller.callbackDepth = (st.frames[st.frames.length - 1]!.callbackDepth ?? 0) + 1;
+  st.frames[st.frames.length - 1]!.callbackDepth = 0;
+  next.frames.push(callee);
+  next.pc = env.subprogs[cb.subprog]!.start;
+  next.prev = pc;
+  env.push(next);
+}
+
 const pktChanging = new WeakMap<object, Map<number, boolean>>();
 /** subprog_info.changes_pkt_data: the subprogram, or one it calls, calls a helper that moves the packet. */
 function subprogChangesPktData(env: CallEnv, sub: number): boolean {
@@ -302,6 +322,7 @@ export function kfuncCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number
     // bpf_res_spin_lock may fail: that path is pushed first, without the lock, R0 an error
     if (fn.name === 'bpf_res_spin_lock' || fn.name === 'bpf_res_spin_lock_irqsave') forkFailedLock(env, st, pc);
     const res = btfKfuncCall(env, st, f, pc, fn);
+    if (res.callback) pushKfuncCallback(env, st, pc, res.callback);
     clearCallerSaved(env, f);
     if (res.r0) f.regs[0] = res.r0;
     res.after?.();

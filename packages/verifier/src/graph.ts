@@ -143,3 +143,10 @@ export function invalidateNonOwning(st: State): void {
     });
   }
 }
+
+/** set_rbtree_add_callback_state: less()'s arguments, non-owning nodes of the tree's struct. */
+export function graphCallbackNode(env: Env, meta: GraphMeta): Reg {
+  const g = meta.root?.graph;
+  if (!g) return UNKNOWN;
+  return nonOwning(env, pointer(btfPtrType(g.struct), { off: g.nodeOff, ...allocated(env, g.struct) }));
+}

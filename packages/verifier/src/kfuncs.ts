@@ -15,12 +15,12 @@ import { VerifierReject } from './env.js';
 import { CTX_STRUCT } from './global.js';
 import { isDynptrStruct, KFUNC_DYNPTR_KIND, PKT_KINDS, processDynptrArg, stackBuf, type DynptrInfo } from './dynptr.js';
 import { rdonlyCast } from './ksym.js';
-import { convertToNonOwning, graphArgKind, graphKfunc, graphNodeArg, graphReturn, graphRootArg, type GraphMeta } from './graph.js';
+import { convertToNonOwning, graphArgKind, graphCallbackNode, graphKfunc, graphNodeArg, graphReturn, graphRootArg, type GraphMeta } from './graph.js';
 import { allocated, objRecord } from './kptr.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
-import { known, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, known, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 export type KfuncFlag = 'acquire' | 'release' | 'ret_null' | 'trusted_args' | 'sleepable' | 'destructive' | 'rcu' | 'rcu_lock' | 'rcu_unlock' | 'rcu_protected' | 'preempt_disable' | 'preempt_enable';
@@ -155,6 +155,9 @@ interface KfuncMeta {
   dynptr?: DynptrInfo;
   /** The stack buffer a bpf_dynptr_slice() was given. */
   sliceBuf?: Reg['buf'];
+  /** A callback argument's subprogram (KF_ARG_PTR_TO_CALLBACK). */
+  subprog?: number;
+  callback?: KfuncCallback;
   /** The list head / rbtree root and node arguments of a graph kfunc (graph.ts). */
   graph?: GraphMeta;
   /** bpf_refcount_acquire's object: its struct and whether it was an owning reference. */
@@ -165,6 +168,15 @@ interface KfuncMeta {
 export interface KfuncResult {
   readonly r0: Reg | undefined;
   readonly after?: () => void;
+  /** bpf_rbtree_add's less(): the callback to verify, from the state before the node was handed over. */
+  readonly callback?: KfuncCallback;
+}
+
+/** A synchronous callback a kfunc calls (push_callback_call): its subprogram, the state to call it from, R1 and R2. */
+export interface KfuncCallback {
+  readonly subprog: number;
+  readonly state: State;
+  readonly args: readonly Reg[];
 }
 
 /** bpf_obj_new_impl: a `struct` of the program's own BTF, allocated (the kernel's MEM_ALLOC). */
@@ -214,6 +226,7 @@ export function kfuncLicenseCheck(env: KfuncEnv, pc: number): void {
 export function btfKfuncCall(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc): KfuncResult {
   const meta: KfuncMeta = {};
   const r0 = kfuncR0(env, st, f, pc, fn, meta);
+  if (meta.callback) return { r0, callback: meta.callback };
   const iter = iterKfunc(fn);
   if (iter?.op === 'next' && meta.iter) {
     const m = meta.iter;
@@ -257,6 +270,11 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
   kfuncSections(env, st, pc, fn.name, has(info, 'preempt_disable'), has(info, 'preempt_enable'), has(info, 'sleepable'));
   if (meta.releaseRegno !== undefined) releaseReference(st, meta.refObjId!);
   const graph = graphKfunc(fn.name);
+  // bpf_rbtree_add: less() runs on two non-owning nodes, called from the state as it is before the push
+  if (graph?.op === 'add' && meta.subprog !== undefined) {
+    const node = graphCallbackNode(env, meta.graph ?? {});
+    meta.callback = { subprog: meta.subprog, state: cloneState(st), args: [node, node] };
+  }
   // push/add: the node's owning reference becomes non-owning, and is released
   if (graph && meta.graph?.nodeRef !== undefined) convertToNonOwning(env, st, meta.graph.nodeRef);
   if (graph && (graph.op === 'pop' || graph.op === 'remove' || graph.op === 'first')) return graphReturn(env, st, pc, graph.op, meta.graph ?? {});
@@ -360,6 +378,12 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     return;
   }
   if (t.kind !== 'ptr') env.reject(pc, `Unrecognized arg#${k} type ${t.kind === 'void' ? 'UNKNOWN' : t.btfKind}`);
+  if (t.to.btfKind === 'FUNC_PROTO') {
+    // KF_ARG_PTR_TO_CALLBACK: a static subprogram's address
+    if (r.type !== 'func') env.reject(pc, `arg${k} expected pointer to func`);
+    meta.subprog = r.subprog;
+    return;
+  }
   // KF_RELEASE implies trusted arguments (is_kfunc_trusted_args)
   const trusted = has(info, 'trusted_args') || has(info, 'release');
   const rcu = has(info, 'rcu');

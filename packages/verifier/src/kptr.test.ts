@@ -1,5 +1,4 @@
-import { writeFileSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturesDir, skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
@@ -19,8 +18,12 @@ const lines = (log: string): string[] =>
     .filter((l) => l !== '' && !/^( |;|Live regs|func#\d+ @|\(\d+\) |processed )/.test(l))
     .map((l) => l.replace(/\(18\) (r\d) = 0x[0-9a-f]+ */, '(18) $1 = MAP '));
 
-/** Programs whose level-2 logs still differ somewhere (verdict, error and processed count agree). */
-const LOG_DIFFERS = new Set<string>([]);
+/**
+ * Programs whose level-2 logs still differ somewhere (verdict, error and processed count agree):
+ * bpf_rbtree_add's less() callback loop is not one of our SCCs (no `SCC enter/backedge`, its
+ * scalars forced precise instead), and the state after the call prints only R0.
+ */
+const LOG_DIFFERS = new Set<string>(['rb_add_first_remove']);
 
 const DUMP = process.env.KPTR_DUMP;
 
@@ -41,6 +44,9 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('allocated 
         processed: processed(kernel.log),
       });
       if (!LOG_DIFFERS.has(name)) expect(lines(ours.log)).toEqual(lines(kernel.log));
+    });
+    it(`${file}: covers its accepting and rejecting programs`, () => {
+      expect(programs.length).toBeGreaterThanOrEqual(file === 'kptr.c' ? 27 : 13);
     });
   }
 });

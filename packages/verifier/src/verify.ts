@@ -212,7 +212,9 @@ class Verifier implements CallEnv, PreciseEnv {
 
   callsCallback(pc: number): boolean {
     const i = this.insns[pc];
-    return i !== undefined && i.code === 0x85 && i.src === 0 && i.imm === 181;
+    if (i === undefined || i.code !== 0x85) return false;
+    // bpf_loop, and the kfunc bpf_rbtree_add_impl whose less() callback is called synchronously
+    return (i.src === 0 && i.imm === 181) || (i.src === 2 && this.kfuncNameAt(pc) === 'bpf_rbtree_add_impl');
   }
 
   // ---- Env ----
