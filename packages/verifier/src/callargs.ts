@@ -2,6 +2,7 @@
  * What helper and kfunc argument checks share (kernel/bpf/verifier.c check_helper_mem_access,
  * release_reference): memory a call reads or writes, and dropping a released reference.
  */
+import { checkFieldAccess, mapRecord } from './kptr.js';
 import { checkMapFieldAccess } from './mapfields.js';
 import type { Env } from './env.js';
 import { packetAccess, memRegion, stackBounds, stackFrame } from './mem.js';
@@ -19,7 +20,10 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
       return packetAccess(env, pc, r, regno, r.off, size, zeroOk);
     case 'map_value':
       memRegion(env, pc, r, regno, r.off, size, r.map!.valueSize, zeroOk);
-      return checkMapFieldAccess(env, pc, r, r.off, size);
+      checkMapFieldAccess(env, pc, r, r.off, size);
+      // kptrs are not in that record: no helper reads or writes them (check_map_access, ACCESS_HELPER)
+      checkFieldAccess(env, pc, mapRecord(env, r.map!), r, r.off, size, true);
+      return;
     case 'ringbuf_mem':
     case 'rdonly_mem':
     case 'mem':
