@@ -113,11 +113,22 @@ export function buildCfg(program: Program): Cfg {
   const succStart = new Int32Array(n + 1);
   const succBuf = new Int32Array(2 * n);
   let ns = 0;
+  // pushSuccessors inlined (no closure per slot): fall-through first, then the jump target
   for (let pc = 0; pc < n; pc++) {
     succStart[pc] = ns;
-    pushSuccessors(insns, pc, (t) => {
+    const i = insns[pc]!;
+    const cls = i.code & 7;
+    if (cls === 5 || cls === 6) {
+      const op = i.code & 0xf0;
+      if (op === 0x90 && cls === 5) continue; // exit
+      if (op !== 0x00 && pc + 1 < n) succBuf[ns++] = pc + 1; // call, conditional jump
+      if (op === 0x80 && cls === 5) continue;
+      const t = jumpTarget(pc, i);
       if (t < n) succBuf[ns++] = t;
-    });
+    } else {
+      const t = pc + (i.code === 0x18 ? 2 : 1);
+      if (t < n) succBuf[ns++] = t;
+    }
   }
   succStart[n] = ns;
   const succTarget = succBuf.slice(0, ns);

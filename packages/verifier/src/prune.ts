@@ -30,19 +30,35 @@ export function newCheckpoint(st: Path, entry = 0): Checkpoint {
 
 // ---- equivalence ----
 
-/** bpf_idmap: ids of the old state mapped one to one onto ids of the current one. */
+/**
+ * bpf_idmap: ids of the old state mapped one to one onto ids of the current one. One instance
+ * serves every comparison (statesEqual is not re-entrant), its maps made on first use and
+ * cleared only when something was put in them: most comparisons never map an id.
+ */
 class IdMap {
-  private readonly m = new Map<number, number>();
-  private readonly back = new Map<number, number>();
+  private m: Map<number, number> | undefined;
+  private back: Map<number, number> | undefined;
+  private used = false;
   private tmp = 0;
+  reset(): void {
+    if (this.used) {
+      this.m!.clear();
+      this.back!.clear();
+      this.used = false;
+    }
+    this.tmp = 0;
+  }
   check(a: number | undefined, b: number | undefined): boolean {
     if (!a && !b) return true;
     if (!a || !b) return false;
-    const x = this.m.get(a);
-    const y = this.back.get(b);
+    const m = (this.m ??= new Map<number, number>());
+    const back = (this.back ??= new Map<number, number>());
+    const x = m.get(a);
+    const y = back.get(b);
     if (x === undefined && y === undefined) {
-      this.m.set(a, b);
-      this.back.set(b, a);
+      m.set(a, b);
+      back.set(b, a);
+      this.used = true;
       return true;
     }
     return x === b && y === a;
@@ -52,6 +68,7 @@ class IdMap {
     return this.check(a || --this.tmp, b || --this.tmp);
   }
 }
+const sharedIds = new IdMap();
 
 const rangeWithin = (o: Reg, c: Reg): boolean =>
   o.umin <= c.umin && o.umax >= c.umax && o.smin <= c.smin && o.smax >= c.smax && o.u32min <= c.u32min && o.u32max >= c.u32max && o.s32min <= c.s32min && o.s32max >= c.s32max;
@@ -88,19 +105,24 @@ function scalarForStack(f: Frame, slot: number): Reg | 'unbound' | undefined {
 }
 
 function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (slot: number) => boolean, ids: IdMap, rw: boolean): boolean {
+  const ot8 = o.slotTypes;
   for (let slot = 0; slot < SLOTS; slot++) {
-    if (!liveSlot(slot)) continue;
     const b = slot * 8;
-    for (let j = 0; j < 8; j++) {
-      const ot = o.slotTypes[b + j]!;
-      // uninitialised stack may be read by privileged programs: misc covers anything
+    // uninitialised stack may be read by privileged programs: misc covers anything, so a slot
+    // the old state holds only invalid or misc bytes in is safe whatever the current one holds
+    let j0 = 0;
+    while (j0 < 8 && (ot8[b + j0] === SlotType.Invalid || ot8[b + j0] === SlotType.Misc)) j0++;
+    if (j0 === 8 || !liveSlot(slot)) continue;
+    // the same for every byte of the slot: looked up once, at its first byte that is neither
+    const or = scalarForStack(o, slot);
+    const cr = scalarForStack(c, slot);
+    if (or && cr) {
+      if (or !== 'unbound' && !regsafe(or, cr === 'unbound' ? UNBOUND_SCALAR : cr, preciseSlots.has(slot), ids, rw)) return false;
+      continue;
+    }
+    for (let j = j0; j < 8; j++) {
+      const ot = ot8[b + j]!;
       if (ot === SlotType.Invalid || ot === SlotType.Misc) continue;
-      const or = scalarForStack(o, slot);
-      const cr = scalarForStack(c, slot);
-      if (or && cr) {
-        if (or !== 'unbound' && !regsafe(or, cr === 'unbound' ? UNBOUND_SCALAR : cr, preciseSlots.has(slot), ids, rw)) return false;
-        break;
-      }
       if (ot !== c.slotTypes[b + j]) return false;
       if (j !== 7) continue;
       if (ot === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, preciseSlots.has(slot), ids, rw)) return false;
@@ -191,7 +213,8 @@ export function statesEqual(
 ): boolean {
   const old = cp.state;
   if (old.frames.length !== cur.frames.length) return false;
-  const ids = new IdMap();
+  const ids = sharedIds;
+  ids.reset();
   if (!refsSafe(old, cur, (a, b) => ids.check(a, b))) return false;
   for (let k = 0; k < old.frames.length; k++) {
     const o = old.frames[k]!;

@@ -56,7 +56,20 @@ export const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 export const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 export const work = (r: Reg): B => ({ var: r.var, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max });
-export const done = (r: Reg, b: B): Reg => ({ ...r, ...b });
+/** `{ ...r, ...b }` (the same keys in the same order), with one spread instead of two. */
+export const done = (r: Reg, b: B): Reg => {
+  const o: { -readonly [K in keyof Reg]: Reg[K] } = { ...r };
+  o.var = b.var;
+  o.smin = b.smin;
+  o.smax = b.smax;
+  o.umin = b.umin;
+  o.umax = b.umax;
+  o.s32min = b.s32min;
+  o.s32max = b.s32max;
+  o.u32min = b.u32min;
+  o.u32max = b.u32max;
+  return o;
+};
 
 function markKnown(b: B, v: bigint): void {
   const k = known(v);
@@ -239,73 +252,143 @@ export function zext(r: Reg): Reg {
 
 const addOv = (x: bigint, lo: bigint, hi: bigint): boolean => x < lo || x > hi;
 
-function add(b: B, s: B, bits: 32 | 64): void {
-  const [smin, smax, umin, umax, SMIN, SMAX, UMAX] =
-    bits === 32 ? (['s32min', 's32max', 'u32min', 'u32max', S32_MIN, S32_MAX, U32_MAX] as const) : (['smin', 'smax', 'umin', 'umax', S64_MIN, S64_MAX, U64_MAX] as const);
-  const lo = b[smin] + s[smin];
-  const hi = b[smax] + s[smax];
-  if (addOv(lo, SMIN, SMAX) || addOv(hi, SMIN, SMAX)) {
-    b[smin] = SMIN;
-    b[smax] = SMAX;
+// add, sub and mul come in a 32- and a 64-bit version with the fields named directly: one
+// generic version indexing `b[name]` by a string made every access a keyed (megamorphic) lookup
+// and allocated a tuple per call
+
+export function add32(b: B, s: B): void {
+  const lo = b.s32min + s.s32min;
+  const hi = b.s32max + s.s32max;
+  if (addOv(lo, S32_MIN, S32_MAX) || addOv(hi, S32_MIN, S32_MAX)) {
+    b.s32min = S32_MIN;
+    b.s32max = S32_MAX;
   } else {
-    b[smin] = lo;
-    b[smax] = hi;
+    b.s32min = lo;
+    b.s32max = hi;
   }
-  const ulo = b[umin] + s[umin];
-  const uhi = b[umax] + s[umax];
-  const minOv = ulo > UMAX;
-  const maxOv = uhi > UMAX;
-  b[umin] = ulo & UMAX;
-  b[umax] = uhi & UMAX;
-  if (!minOv && maxOv) {
-    b[umin] = 0n;
-    b[umax] = UMAX;
+  const ulo = b.u32min + s.u32min;
+  const uhi = b.u32max + s.u32max;
+  if (ulo <= U32_MAX && uhi > U32_MAX) {
+    b.u32min = 0n;
+    b.u32max = U32_MAX;
+  } else {
+    b.u32min = ulo & U32_MAX;
+    b.u32max = uhi & U32_MAX;
   }
 }
 
-function sub(b: B, s: B, bits: 32 | 64): void {
-  const [smin, smax, umin, umax, SMIN, SMAX, UMAX] =
-    bits === 32 ? (['s32min', 's32max', 'u32min', 'u32max', S32_MIN, S32_MAX, U32_MAX] as const) : (['smin', 'smax', 'umin', 'umax', S64_MIN, S64_MAX, U64_MAX] as const);
-  const lo = b[smin] - s[smax];
-  const hi = b[smax] - s[smin];
-  if (addOv(lo, SMIN, SMAX) || addOv(hi, SMIN, SMAX)) {
-    b[smin] = SMIN;
-    b[smax] = SMAX;
+export function add64(b: B, s: B): void {
+  const lo = b.smin + s.smin;
+  const hi = b.smax + s.smax;
+  if (addOv(lo, S64_MIN, S64_MAX) || addOv(hi, S64_MIN, S64_MAX)) {
+    b.smin = S64_MIN;
+    b.smax = S64_MAX;
   } else {
-    b[smin] = lo;
-    b[smax] = hi;
+    b.smin = lo;
+    b.smax = hi;
   }
-  const ulo = b[umin] - s[umax];
-  const uhi = b[umax] - s[umin];
-  const minUn = ulo < 0n;
-  const maxUn = uhi < 0n;
-  b[umin] = ulo & UMAX;
-  b[umax] = uhi & UMAX;
-  if (minUn && !maxUn) {
-    b[umin] = 0n;
-    b[umax] = UMAX;
+  const ulo = b.umin + s.umin;
+  const uhi = b.umax + s.umax;
+  if (ulo <= U64_MAX && uhi > U64_MAX) {
+    b.umin = 0n;
+    b.umax = U64_MAX;
+  } else {
+    b.umin = ulo & U64_MAX;
+    b.umax = uhi & U64_MAX;
   }
 }
 
-function mul(b: B, s: B, bits: 32 | 64): void {
-  const [smin, smax, umin, umax, SMIN, SMAX, UMAX] =
-    bits === 32 ? (['s32min', 's32max', 'u32min', 'u32max', S32_MIN, S32_MAX, U32_MAX] as const) : (['smin', 'smax', 'umin', 'umax', S64_MIN, S64_MAX, U64_MAX] as const);
-  const uhi = b[umax] * s[umax];
-  const ulo = b[umin] * s[umin];
-  if (uhi > UMAX || ulo > UMAX) {
-    b[umin] = 0n;
-    b[umax] = UMAX;
+export function sub32(b: B, s: B): void {
+  const lo = b.s32min - s.s32max;
+  const hi = b.s32max - s.s32min;
+  if (addOv(lo, S32_MIN, S32_MAX) || addOv(hi, S32_MIN, S32_MAX)) {
+    b.s32min = S32_MIN;
+    b.s32max = S32_MAX;
   } else {
-    b[umin] = ulo;
-    b[umax] = uhi;
+    b.s32min = lo;
+    b.s32max = hi;
   }
-  const prods = [b[smin] * s[smin], b[smin] * s[smax], b[smax] * s[smin], b[smax] * s[smax]];
-  if (prods.some((p) => p < SMIN || p > SMAX)) {
-    b[smin] = SMIN;
-    b[smax] = SMAX;
+  const ulo = b.u32min - s.u32max;
+  const uhi = b.u32max - s.u32min;
+  if (ulo < 0n && uhi >= 0n) {
+    b.u32min = 0n;
+    b.u32max = U32_MAX;
   } else {
-    b[smin] = prods.reduce(min);
-    b[smax] = prods.reduce(max);
+    b.u32min = ulo & U32_MAX;
+    b.u32max = uhi & U32_MAX;
+  }
+}
+
+export function sub64(b: B, s: B): void {
+  const lo = b.smin - s.smax;
+  const hi = b.smax - s.smin;
+  if (addOv(lo, S64_MIN, S64_MAX) || addOv(hi, S64_MIN, S64_MAX)) {
+    b.smin = S64_MIN;
+    b.smax = S64_MAX;
+  } else {
+    b.smin = lo;
+    b.smax = hi;
+  }
+  const ulo = b.umin - s.umax;
+  const uhi = b.umax - s.umin;
+  if (ulo < 0n && uhi >= 0n) {
+    b.umin = 0n;
+    b.umax = U64_MAX;
+  } else {
+    b.umin = ulo & U64_MAX;
+    b.umax = uhi & U64_MAX;
+  }
+}
+
+/** Whether the four signed products stay in [lo, hi]; their least and greatest then in mulLo, mulHi (no array per call). */
+function mulSigned(amin: bigint, amax: bigint, bmin: bigint, bmax: bigint, lo: bigint, hi: bigint): boolean {
+  const p0 = amin * bmin;
+  const p1 = amin * bmax;
+  const p2 = amax * bmin;
+  const p3 = amax * bmax;
+  if (p0 < lo || p0 > hi || p1 < lo || p1 > hi || p2 < lo || p2 > hi || p3 < lo || p3 > hi) return false;
+  mulLo = min(min(p0, p1), min(p2, p3));
+  mulHi = max(max(p0, p1), max(p2, p3));
+  return true;
+}
+let mulLo = 0n;
+let mulHi = 0n;
+
+export function mul32(b: B, s: B): void {
+  const uhi = b.u32max * s.u32max;
+  const ulo = b.u32min * s.u32min;
+  if (uhi > U32_MAX || ulo > U32_MAX) {
+    b.u32min = 0n;
+    b.u32max = U32_MAX;
+  } else {
+    b.u32min = ulo;
+    b.u32max = uhi;
+  }
+  if (mulSigned(b.s32min, b.s32max, s.s32min, s.s32max, S32_MIN, S32_MAX)) {
+    b.s32min = mulLo;
+    b.s32max = mulHi;
+  } else {
+    b.s32min = S32_MIN;
+    b.s32max = S32_MAX;
+  }
+}
+
+export function mul64(b: B, s: B): void {
+  const uhi = b.umax * s.umax;
+  const ulo = b.umin * s.umin;
+  if (uhi > U64_MAX || ulo > U64_MAX) {
+    b.umin = 0n;
+    b.umax = U64_MAX;
+  } else {
+    b.umin = ulo;
+    b.umax = uhi;
+  }
+  if (mulSigned(b.smin, b.smax, s.smin, s.smax, S64_MIN, S64_MAX)) {
+    b.smin = mulLo;
+    b.smax = mulHi;
+  } else {
+    b.smin = S64_MIN;
+    b.smax = S64_MAX;
   }
 }
 
@@ -466,27 +549,27 @@ export function scalarAlu(op: AluName, dst: Reg, src: Reg, alu32: boolean): Reg 
   const s = work(src);
   switch (op) {
     case 'add':
-      add(b, s, 32);
-      add(b, s, 64);
+      add32(b, s);
+      add64(b, s);
       b.var = tnumAdd(b.var, s.var);
       break;
     case 'sub':
-      sub(b, s, 32);
-      sub(b, s, 64);
+      sub32(b, s);
+      sub64(b, s);
       b.var = tnumSub(b.var, s.var);
       break;
     case 'neg': {
       const old = work(dst);
       markKnown(b, 0n);
-      sub(b, old, 32);
-      sub(b, old, 64);
+      sub32(b, old);
+      sub64(b, old);
       b.var = tnumNeg(old.var);
       break;
     }
     case 'mul':
       b.var = tnumMul(b.var, s.var);
-      mul(b, s, 32);
-      mul(b, s, 64);
+      mul32(b, s);
+      mul64(b, s);
       break;
     case 'and':
     case 'or':

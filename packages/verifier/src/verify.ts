@@ -7,7 +7,7 @@
  * arguments follow apps/docs/stack-args.md §3-§4 rule by rule.
  */
 import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type MapDef, type Program, type ProgType } from '@bpf/isa';
-import { buildCfg, CfgError, computeLiveness, defaultCallArgCount, type Liveness } from '@bpf/liveness';
+import { CfgError, computeLiveness, defaultCallArgCount, type Liveness } from '@bpf/liveness';
 import { checkAlu } from './alu.js';
 import { branchTaken, splitBranch } from './branch.js';
 import type { Btf } from '@bpf/btf';
@@ -362,7 +362,7 @@ class Verifier implements CallEnv, PreciseEnv {
         if (body.some((i) => i.code === 0x85 && i.src === 0 && i.imm === 12)) this.reject(s.start, 'tail_call is not allowed in subprogs without BTF');
       }
     try {
-      buildCfg({ ...this.program, subprogs: this.subprogs });
+      // computeLiveness builds the CFG (and throws its CfgError) itself: built once, not twice
       const prog = { ...this.program, subprogs: this.subprogs };
       const base = defaultCallArgCount(prog, this.type);
       // a kfunc reads the arguments its BTF prototype has (the kernel's liveness knows them too)
@@ -530,6 +530,8 @@ class Verifier implements CallEnv, PreciseEnv {
     let key: string | undefined;
     let loop: boolean;
     const count = list.length;
+    const liveRegsOf = (f: number): number => this.liveRegs(st, f);
+    const liveSlotOf = (f: number, slot: number): boolean => this.liveSlot(st, f, slot);
     // clean_live_states: explored checkpoints here forget what is dead
     for (const cp of list) if (cp.pc === st.pc && cp.branches === 0 && !cp.cleaned && sameCallsites(cp.state, st)) cp.cleaned = true;
     // newest first, as the kernel's list
@@ -538,14 +540,14 @@ class Verifier implements CallEnv, PreciseEnv {
       if (cp.pc !== st.pc) continue;
       if (cp.branches > 0 && this.iterNextPoints.has(st.pc)) {
         // an iterator loop converged: this next() call's state is within one still being explored
-        if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads, true) && iterActiveAtCall(st)) {
+        if (statesEqual(cp, st, liveRegsOf, liveSlotOf, this.stackArgLoads, true) && iterActiveAtCall(st)) {
           this.loopHit(cp, st);
           return true;
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (cp.branches > 0 && this.callsCallback(st.pc)) {
         // calls_callback: the callback loop converged when the state here is within one still being explored
-        if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads, true)) {
+        if (statesEqual(cp, st, liveRegsOf, liveSlotOf, this.stackArgLoads, true)) {
           cp.hits++;
           this.prunedBy = cp;
           // the checkpoints on this loop may not know yet all that later decisions depend on
@@ -559,7 +561,7 @@ class Verifier implements CallEnv, PreciseEnv {
           if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
-      } else if (statesEqual(cp, st, (f) => this.liveRegs(st, f), (f, slot) => this.liveSlot(st, f, slot), this.stackArgLoads, (loop = this.scc?.incomplete(cp) ?? false))) {
+      } else if (statesEqual(cp, st, liveRegsOf, liveSlotOf, this.stackArgLoads, (loop = this.scc?.incomplete(cp) ?? false))) {
         cp.hits++;
         this.prunedBy = cp;
         if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
@@ -708,20 +710,21 @@ class Verifier implements CallEnv, PreciseEnv {
       this.cur = st;
       this.stackNote = undefined;
       this.linkedNote = undefined;
-      this.pushedNow = [];
+      if (this.pushedNow.length !== 0) this.pushedNow.length = 0;
       const cb = this.insns[at]!.code === 0x95 && st.frames[depth]!.callbackRet !== undefined;
       if (this.tracer) this.tracer.step(st, this);
       const next = this.step(st) as Path | null;
       if (this.tracer) this.tracer.stepped(st, at, depth, next, this.pushedNow);
       const note = this.stackNote as { frame: number; slot: number } | undefined;
       const linked = this.linkedNote as LinkedReg[] | undefined;
-      const entry: HistEntry = {
-        pc: at,
-        depth,
-        ...(note ? { spi: note.slot, spiFrame: note.frame } : {}),
-        ...(cb ? { cb: true } : {}),
-        ...(linked ? { linked } : {}),
-      };
+      // the optional fields are set only when present (as the spreads did), without an object per spread
+      const entry: { -readonly [K in keyof HistEntry]: HistEntry[K] } = { pc: at, depth };
+      if (note) {
+        entry.spi = note.slot;
+        entry.spiFrame = note.frame;
+      }
+      if (cb) entry.cb = true;
+      if (linked) entry.linked = linked;
       st.hist.push(entry);
       const counted = this.histNote || linked !== undefined;
       if (counted) st.histCnt = (st.histCnt ?? 0) + 1;
