@@ -32,36 +32,30 @@ export function newCheckpoint(st: Path, entry = 0): Checkpoint {
 
 /**
  * bpf_idmap: ids of the old state mapped one to one onto ids of the current one. One instance
- * serves every comparison (statesEqual is not re-entrant), its maps made on first use and
- * cleared only when something was put in them: most comparisons never map an id.
+ * serves every comparison (statesEqual is not re-entrant); the pairs sit in two arrays searched
+ * linearly (a state has a few dozen ids at most), emptied by setting their length: a Map's
+ * clear() allocates a new table, once per comparison.
  */
 class IdMap {
-  private m: Map<number, number> | undefined;
-  private back: Map<number, number> | undefined;
-  private used = false;
+  private readonly olds: number[] = [];
+  private readonly curs: number[] = [];
   private tmp = 0;
   reset(): void {
-    if (this.used) {
-      this.m!.clear();
-      this.back!.clear();
-      this.used = false;
-    }
+    this.olds.length = 0;
+    this.curs.length = 0;
     this.tmp = 0;
   }
   check(a: number | undefined, b: number | undefined): boolean {
     if (!a && !b) return true;
     if (!a || !b) return false;
-    const m = (this.m ??= new Map<number, number>());
-    const back = (this.back ??= new Map<number, number>());
-    const x = m.get(a);
-    const y = back.get(b);
-    if (x === undefined && y === undefined) {
-      m.set(a, b);
-      back.set(b, a);
-      this.used = true;
+    const x = this.olds.indexOf(a);
+    const y = this.curs.indexOf(b);
+    if (x < 0 && y < 0) {
+      this.olds.push(a);
+      this.curs.push(b);
       return true;
     }
-    return x === b && y === a;
+    return x >= 0 && x === y;
   }
   /** check_scalar_ids: an unlinked scalar gets a fresh id that must map one to one too. */
   checkScalar(a: number | undefined, b: number | undefined): boolean {

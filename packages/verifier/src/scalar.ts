@@ -48,10 +48,11 @@ export interface B {
 }
 
 /** Two's-complement views and bounds arithmetic on BigInts, shared with cond.ts. */
-export const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
-export const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
-export const s32 = (x: bigint): bigint => BigInt.asIntN(32, x);
-export const u32 = (x: bigint): bigint => BigInt.asUintN(32, x);
+// a value already in range is returned as it is: comparisons allocate nothing, asIntN/asUintN a new BigInt
+export const s64 = (x: bigint): bigint => (x >= S64_MIN && x <= S64_MAX ? x : BigInt.asIntN(64, x));
+export const u64 = (x: bigint): bigint => (x >= 0n && x <= U64_MAX ? x : BigInt.asUintN(64, x));
+export const s32 = (x: bigint): bigint => (x >= S32_MIN && x <= S32_MAX ? x : BigInt.asIntN(32, x));
+export const u32 = (x: bigint): bigint => (x >= 0n && x <= U32_MAX ? x : BigInt.asUintN(32, x));
 export const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 export const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 

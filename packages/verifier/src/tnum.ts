@@ -9,7 +9,8 @@ export interface Tnum {
 
 export const U64_MAX = 0xffffffffffffffffn;
 export const U32_MAX = 0xffffffffn;
-const u64 = (x: bigint): bigint => x & U64_MAX;
+/** The low 64 bits; a value already in range is returned as it is (no new BigInt). */
+const u64 = (x: bigint): bigint => (x >= 0n && x <= U64_MAX ? x : x & U64_MAX);
 
 export const tnum = (value: bigint, mask: bigint): Tnum => ({ value: u64(value), mask: u64(mask) });
 export const tnumConst = (v: bigint): Tnum => ({ value: u64(v), mask: 0n });
@@ -133,8 +134,9 @@ export function tnumIntersect(a: Tnum, b: Tnum): Tnum {
 }
 
 /** The low `size` bytes. */
+const CAST_MASK = [0n, 0xffn, 0xffffn, 0xffffffn, 0xffffffffn, 0xffffffffffn, 0xffffffffffffn, 0xffffffffffffffn] as const;
 export function tnumCast(a: Tnum, size: number): Tnum {
-  const m = size >= 8 ? U64_MAX : (1n << BigInt(size * 8)) - 1n;
+  const m = size >= 8 ? U64_MAX : size >= 0 && Number.isInteger(size) ? CAST_MASK[size]! : (1n << BigInt(size * 8)) - 1n;
   return tnum(a.value & m, a.mask & m);
 }
 
