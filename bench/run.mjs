@@ -89,7 +89,11 @@ Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node 
 
 ${table.join('\n')}
 ${failures.length ? `\nFailed scripts: ${failures.join(', ')}\n` : ''}`;
-writeFileSync(join(root, 'bench/README.md'), readme);
+// Sections written by hand below the table ("## ...": profiles, before/after notes) are kept.
+const readmePath = join(root, 'bench/README.md');
+const previous = existsSync(readmePath) ? readFileSync(readmePath, 'utf8') : '';
+const kept = previous.indexOf('\n## ');
+writeFileSync(readmePath, kept >= 0 ? `${readme.trimEnd()}\n${previous.slice(kept)}` : readme);
 console.log('\n' + table.join('\n'));
 if (failures.length) {
   console.error(`\nbench: ${failures.length} script(s) failed: ${failures.join(', ')}`);
