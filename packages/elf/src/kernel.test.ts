@@ -213,3 +213,34 @@ describe.skipIf(api === undefined || skipWithout('clang-19', 'bpftool', 'kernel'
     }
   }, 300_000);
 });
+
+describe.skipIf(skipWithout('clang-19', 'bpftool'))('a host-set attach target (cilium/ebpf ProgramSpec.AttachTo)', () => {
+  // A placeholder section, as tetragon's generic fentry / LSM objects have: the loader names
+  // the real target from the policy before loading.
+  const src = `
+typedef unsigned long long __u64;
+#define SEC(n) __attribute__((section(n), used))
+SEC("fentry/placeholder_hook") int on_hook(__u64 *ctx) { return ctx[0] != 0; }
+SEC("lsm/placeholder_hook") int check(__u64 *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`;
+  const obj = (): Uint8Array => {
+    const d = tempDir();
+    const c = join(d, 'hook.c');
+    execFileSync('sh', ['-c', `cat > ${c}`], { input: src });
+    run('clang-19', ['-O2', '-g', '-target', 'bpf', '-c', c, '-o', join(d, 'hook.o')]);
+    return new Uint8Array(readFileSync(join(d, 'hook.o')));
+  };
+
+  it('without it the section names no kernel function; with it the ids are the vmlinux ones (bpftool), LSM hooks with bpf_lsm_', () => {
+    const bytes = obj();
+    expect(() => loadPrograms(bytes, { kernelBtf: vmlinux() })).toThrow(/attach target func placeholder_hook of on_hook is not in the kernel BTF/);
+    const progs = loadPrograms(bytes, { kernelBtf: vmlinux(), attachTo: (p) => (p.section.startsWith('lsm/') ? 'file_open' : 'security_file_open') });
+    const raw = run('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux']);
+    const idOf = (name: string): number => Number(new RegExp(`^\\[(\\d+)\\] FUNC '${name}'`, 'm').exec(raw)![1]);
+    expect(progs.map((p) => [p.name, p.attachTo, p.attachBtfId])).toEqual([
+      ['on_hook', 'security_file_open', idOf('security_file_open')],
+      ['check', 'file_open', idOf('bpf_lsm_file_open')],
+    ]);
+  });
+});

@@ -51,6 +51,13 @@ export interface LoadOptions extends ParseOptions {
   readonly kconfig?: Readonly<Record<string, bigint | number | boolean>>;
   /** Kernel symbol addresses (/proc/kallsyms) for typeless `extern const void x __ksym`. */
   readonly kallsyms?: ReadonlyMap<string, bigint>;
+  /**
+   * The attach target a host loader sets before loading, replacing the section's (cilium/ebpf's
+   * `ProgramSpec.AttachTo`; tetragon gives every fentry / LSM program of a generic object the
+   * hook of its policy). Called for each tracing / LSM / iterator program; `undefined` keeps the
+   * section's. LSM targets are hook names (`file_open`), as in the section.
+   */
+  readonly attachTo?: (program: { readonly name: string; readonly section: string }) => string | undefined;
 }
 
 /** Parse an object and return its entry programs, linked as libbpf links them. */
@@ -124,6 +131,8 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
       for (const v of datasecVars(btf, '.ksyms') ?? [])
         if (v.kind === 'var' && skipModsAndTypedefs(btf, v.type)?.t.kind === 'void') typeless.add(v.name);
     }
+    const host = opts.attachTo;
+    if (host) progs = progs.map((p) => (p.attachTo === undefined ? p : { ...p, attachTo: host(p) ?? p.attachTo }));
     progs = progs.map((p) => resolveAttachTarget(resolveExterns(p, opts.kernelBtf!, weak, { typeless, ...(opts.kallsyms ? { kallsyms: opts.kallsyms } : {}) }), opts.kernelBtf!));
   }
   // The .BTF the kernel will take (func_info and line_info refer to it). An object whose BTF
