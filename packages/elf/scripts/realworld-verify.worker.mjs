@@ -1,13 +1,35 @@
 // Worker of realworld.mjs: our verifier's verdict on one program at a time (the CLI's input
-// path). Long-lived: the CLI's modules and the kernel BTF are read once per worker; the parent
-// replaces the worker when a program runs past its timeout.
+// path, or @bpf/elf's loadPrograms with what the collection's loader sets: attach targets,
+// linked-in functions). Long-lived: the CLI's modules and the kernel BTF are read once per
+// worker; the parent replaces the worker when a program runs past its timeout.
+import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { loadProgram, kernelBtfFor } from '../../../apps/cli/dist/input.js';
+import { loadPrograms } from '../dist/index.js';
 import { verify } from '../../verifier/dist/index.js';
 
-parentPort.on('message', ({ id, file, section, prog, type }) => {
+let vmlinux;
+/**
+ * The program as its host loader loads it: attach targets it sets (cilium/ebpf's
+ * ProgramSpec.AttachTo) and functions it links in (`return 0` bodies), as realworld.mjs does.
+ */
+function asHostLoads(file, section, prog, host) {
+  const rules = host.attachTo?.map(([re, target]) => [new RegExp(re), target]);
+  const ret0 = [{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }];
+  vmlinux ??= new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux'));
+  const all = loadPrograms(new Uint8Array(readFileSync(file)), {
+    kernelBtf: vmlinux,
+    ...(rules ? { attachTo: (p) => rules.find(([re]) => re.test(p.section))?.[1] } : {}),
+    ...(host.functions ? { functions: new Map(host.functions.map((n) => [n, ret0])) } : {}),
+  });
+  const program = all.find((p) => p.section === section && p.name === prog);
+  if (!program) throw new Error(`no program ${prog} in ${section}`);
+  return program;
+}
+
+parentPort.on('message', ({ id, file, section, prog, type, host }) => {
   try {
-    const { program } = loadProgram(file, { section, prog });
+    const program = host?.attachTo || host?.functions ? asHostLoads(file, section, prog, host) : loadProgram(file, { section, prog }).program;
     const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(program) });
     parentPort.postMessage({ id, accepted: r.accepted, error: r.accepted ? null : (r.error?.message ?? null) });
   } catch (e) {

@@ -87,12 +87,21 @@ const LOADERS = {
   // samples/bpf: libbpf sections; test_cgrp2_tc's "filter" and xdp2skb_meta's "tc_mark" are
   // attached with `tc filter add ... bpf da obj X sec S` by their scripts.
   'linux-samples': { loader: 'libbpf', type: 'socket_filter', sections: [[/^(filter|tc_mark)$/, 'sched_cls']] },
-  tetragon: { loader: 'cilium/ebpf', type: 'kprobe' },
+  // tetragon's loader (pkg/sensors/program/loader_linux.go) sets every fentry/fexit and LSM
+  // program's AttachTo to the hook of the policy before loading (the sections are
+  // placeholders): one representative hook each, as pattern/target pairs. Its large (v5.3+)
+  // kprobe/uprobe objects call cel_expr_0..7, which it links in at load time
+  // (pkg/selectors/celexpr.go): `return 0` bodies where the policy has no CEL expression.
+  tetragon: { loader: 'cilium/ebpf', type: 'kprobe', attachTo: [['^lsm(\\.s)?/generic_lsm_ima_bprm', 'bprm_check_security'], ['^lsm(\\.s)?/', 'file_open'], ['^(fentry|fexit)/', 'security_file_open']], functions: Array.from({ length: 8 }, (_, i) => `cel_expr_${i}`) },
   katran: { loader: 'libbpf', type: 'xdp' },
 };
 
 /** Program types whose programs trace or enforce (the issue's "tracing/LSM"). */
 const TRACING_TYPES = new Set(['kprobe', 'tracepoint', 'raw_tracepoint', 'raw_tracepoint_writable', 'perf_event', 'tracing', 'lsm']);
+
+// The unsuffixed builds (4.19 variants, objects without variants), recorded apart from the
+// variants a 6.18 kernel loads; the same loader.
+LOADERS['tetragon-plain'] = LOADERS.tetragon;
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 // Parsed once: loadPrograms would parse the bytes again for every object.
@@ -116,12 +125,25 @@ function typeOf(group, object, p) {
   return l.type;
 }
 
+/**
+ * The collection loader's attach targets and linked-in functions (LOADERS[group].attachTo,
+ * .functions) as loadPrograms options; the verifier worker builds the same from the same row.
+ */
+function hostOptions(row) {
+  const compiled = row?.attachTo?.map(([re, target]) => [new RegExp(re), target]);
+  const ret0 = [{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }];
+  return {
+    ...(compiled ? { attachTo: (p) => compiled.find(([re]) => re.test(p.section))?.[1] } : {}),
+    ...(row?.functions ? { functions: new Map(row.functions.map((n) => [n, ret0])) } : {}),
+  };
+}
+
 /** Our programs for an object: with the kernel's BTF when it has something to resolve, else without. */
-function ourPrograms(bytes) {
+function ourPrograms(bytes, group) {
   try {
     // libbpf's kconfig values (CONFIG_*, LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE, ...).
     const kconfig = kernelKconfig();
-    return loadPrograms(bytes, vmlinux ? { kernelBtf: vmlinux, kallsyms, ...(kconfig ? { kconfig } : {}) } : {});
+    return loadPrograms(bytes, vmlinux ? { kernelBtf: vmlinux, kallsyms, ...(kconfig ? { kconfig } : {}), ...hostOptions(LOADERS[group]) } : {});
   } catch (e) {
     const plain = loadPrograms(bytes);
     if (plain.some((p) => p.relocs.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') || p.attachTo !== undefined)) throw e;
@@ -194,7 +216,7 @@ async function cliLoad(file, p, type) {
 /** Our verifier in a worker, so a runaway program costs a timeout and not the run. */
 let worker;
 let nextId = 0;
-function ourVerdict(file, p, type, timeoutMs) {
+function ourVerdict(file, p, type, timeoutMs, host) {
   worker ??= new Worker(new URL('./realworld-verify.worker.mjs', import.meta.url));
   const w = worker;
   const id = nextId++;
@@ -219,7 +241,7 @@ function ourVerdict(file, p, type, timeoutMs) {
     };
     w.on('message', onMessage);
     w.on('error', onError);
-    w.postMessage({ id, file, section: p.section, prog: p.name, type });
+    w.postMessage({ id, file, section: p.section, prog: p.name, type, host });
   });
 }
 
@@ -249,7 +271,7 @@ async function recordProgram(group, object, file, p, uses) {
   rec.cli = cli.accepted;
   rec.cliError = cli.accepted === false ? short(cli.error) : cli.accepted === null ? cli.error : null;
   if (args.verifier) {
-    const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000));
+    const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), LOADERS[group] && { attachTo: LOADERS[group].attachTo, functions: LOADERS[group].functions });
     rec.ours = ours.accepted;
     rec.oursError = ours.accepted ? null : short(ours.error);
   }
@@ -267,7 +289,7 @@ async function recordGroup(group, dir) {
     let progs, core, sectionNames;
     try {
       parseElf(bytes);
-      progs = ourPrograms(bytes);
+      progs = ourPrograms(bytes, group);
       core = coreSites(bytes);
       sectionNames = new Map(parseElfFile(bytes).sections.map((x) => [x.index, x.name]));
     } catch (e) {

@@ -30,13 +30,29 @@ export interface PlacedExtInfo {
 }
 
 /** Place an object's func_info / line_info on a linked program's instruction indices. */
-export function placeExtInfo(prog: ElfProgram, sections: readonly ElfSection[], ext: ExtInfoBySection): PlacedExtInfo {
+export function placeExtInfo(
+  prog: ElfProgram,
+  sections: readonly ElfSection[],
+  ext: ExtInfoBySection,
+  /** FUNC type ids of the host-supplied functions (they have no `.BTF.ext` record), by name. */
+  hostFuncTypes: ReadonlyMap<string, number> = new Map(),
+): PlacedExtInfo {
   const funcInfo: FuncInfo[] = [];
   const lineInfo: LineInfo[] = [];
   let allFuncs = true;
+  const hostStarts: number[] = [];
   for (const s of prog.subprogs) {
     const from = prog.origin[s.start];
     if (!from) continue;
+    if (from.sectionIndex < 0) {
+      const typeId = hostFuncTypes.get(s.name);
+      if (typeId !== undefined) funcInfo.push({ insnOff: s.start, typeId });
+      else allFuncs = false;
+      // The kernel wants line info at every function's start once a program has some; the
+      // host's code has no source: an empty file name and line 0 (string offset 0 is "").
+      hostStarts.push(s.start);
+      continue;
+    }
     const secName = sections[from.sectionIndex]?.name ?? '';
     const lo = from.insn;
     const hi = lo + (s.end - s.start);
@@ -53,6 +69,7 @@ export function placeExtInfo(prog: ElfProgram, sections: readonly ElfSection[], 
       if (at !== undefined) lineInfo.push({ ...l, insnOff: at });
     }
   }
+  if (lineInfo.length) for (const at of hostStarts) lineInfo.push({ insnOff: at, fileNameOff: 0, lineOff: 0, line: 0, column: 0 });
   lineInfo.sort((a, b) => a.insnOff - b.insnOff);
   return allFuncs && funcInfo.length ? { funcInfo, lineInfo } : { lineInfo };
 }

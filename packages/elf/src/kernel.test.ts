@@ -19,7 +19,7 @@ import { haveLibbpf, libbpfLoad, libbpfPrograms } from './libbpf.test.helper.js'
 import type { BtfTypeTable } from './index.js';
 import { attachTypeNumber, loadPrograms, parseElf } from './index.js';
 
-interface KernelLoadLike { accepted: boolean; errno: number; error?: string; log: string; xlated?: readonly Insn[]; refusedBeforeVerifier?: boolean; close(): void }
+interface KernelLoadLike { fd?: number; accepted: boolean; errno: number; error?: string; log: string; xlated?: readonly Insn[]; refusedBeforeVerifier?: boolean; close(): void }
 interface KernelMapLike { readonly fd: number; update(key: Uint8Array, value: Uint8Array): void; close(): void }
 interface KernelApi {
   loadWithMaps(p: Program, opts?: { logLevel?: number; flags?: number }): KernelLoadLike;
@@ -27,6 +27,7 @@ interface KernelApi {
   progInfo(fd: number): { xlated: Insn[] };
   loadProgram(p: Program, opts: { expectedAttachType?: number; logLevel?: number; mapFds?: Readonly<Record<string, number>> }): KernelLoadLike;
   createMap(spec: { type: string; keySize: number; valueSize: number; maxEntries: number; flags?: number; name?: string }): KernelMapLike;
+  testRun?(fd: number, opts: { data?: Uint8Array }): { retval: number };
 }
 
 const kernelModule = '@bpf/kernel';
@@ -242,5 +243,60 @@ char LICENSE[] SEC("license") = "GPL";
       ['on_hook', 'security_file_open', idOf('security_file_open')],
       ['check', 'file_open', idOf('bpf_lsm_file_open')],
     ]);
+  });
+});
+
+describe.skipIf(api === undefined || skipWithout('clang-19', 'kernel'))('extern functions the host links in (LoadOptions.functions)', () => {
+  // tetragon's shape: an extern function declared in C, its body supplied by the loader
+  // (cel_expr_N), called from a subprogram of a program with BTF, func_info and line_info.
+  const src = `
+typedef unsigned int __u32;
+#define SEC(n) __attribute__((section(n), used))
+struct __sk_buff { __u32 len; };
+int host_fn(long *a, char *b);
+static __attribute__((noinline)) int pick(int id, long *a, char *b) {
+  if (id == 3) return host_fn(a, b) + 1;
+  return 0;
+}
+SEC("socket") int prog(struct __sk_buff *skb) {
+  long a = 0; char b = 0;
+  return pick(skb->len == 0 ? 3 : 1, &a, &b);
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+  const obj = (): Uint8Array => {
+    const d = tempDir();
+    const c = join(d, 'host.c');
+    execFileSync('sh', ['-c', `cat > ${c}`], { input: src });
+    run('clang-19', ['-O2', '-g', '-target', 'bpf', '-c', c, '-o', join(d, 'host.o')]);
+    return new Uint8Array(readFileSync(join(d, 'host.o')));
+  };
+
+  it('the call becomes a BPF-to-BPF call to a static subprogram with func and line info; the kernel runs the body', () => {
+    const bytes = obj();
+    // Without a body the call is a kfunc call the kernel's BTF does not have.
+    expect(() => loadPrograms(bytes, { kernelBtf: vmlinux() })).toThrow(/kfunc host_fn is not in the kernel BTF/);
+    // r0 = 41; exit
+    const body: Insn[] = [{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 41 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }];
+    const [p] = loadPrograms(bytes, { kernelBtf: vmlinux(), functions: new Map([['host_fn', body]]) });
+    expect(p!.subprogs.map((s) => [s.name, s.linkage ?? 'static'])).toEqual([
+      ['prog', 'global'],
+      ['pick', 'static'],
+      ['host_fn', 'static'],
+    ]);
+    expect(p!.relocs.filter((r) => r.kind === 'kfunc')).toEqual([]);
+    expect(p!.funcInfo?.length).toBe(3);
+    const load = api!.loadWithMaps(p!, { logLevel: 1 });
+    try {
+      expect(load.accepted, load.log).toBe(true);
+      // A socket filter's skb->len is past the Ethernet header: 14 bytes give 0, which takes the
+      // host function (41 + 1); 64 bytes do not.
+      if (api!.testRun) {
+        expect(api!.testRun(load.fd!, { data: new Uint8Array(14) }).retval).toBe(42);
+        expect(api!.testRun(load.fd!, { data: new Uint8Array(64) }).retval).toBe(0);
+      }
+    } finally {
+      load.close();
+    }
   });
 });

@@ -25,6 +25,8 @@ export interface KernelBtfOptions {
   readonly kconfigSize?: number;
   /** Offsets of the kconfig externs in the `.kconfig` map, by name. */
   readonly kconfigOffsets?: ReadonlyMap<string, number>;
+  /** Extern functions the host links in (`LoadOptions.functions`): their FUNCs become static. */
+  readonly hostFunctions?: ReadonlySet<string>;
 }
 
 /** Fixed-up `.BTF` bytes of an object, or undefined when it has none. */
@@ -63,6 +65,21 @@ export function kernelBtf(obj: ElfObject, opts: KernelBtfOptions = {}): Uint8Arr
     types.push({ kind: 'VAR', nameOff, kindFlag: false, vlen: 0, sizeOrType: type, linkage: VAR_ALLOCATED });
     return (dummy = { id: types.length - 1, nameOff });
   };
+  // A function the host links in (LoadOptions.functions) is a static subprogram, not the
+  // extern declaration clang wrote (the kernel refuses extern linkage, and the unnamed
+  // parameters of a declaration): `static ret name(void)`, as tetragon describes its CEL
+  // functions to cilium/ebpf.
+  const end0 = types.length;
+  for (let id = btf.firstId; opts.hostFunctions?.size && id < end0; id++) {
+    const t = types[id];
+    if (t?.kind === 'FUNC' && opts.hostFunctions.has(btfString(btf, t.nameOff))) {
+      const proto = types[t.sizeOrType];
+      const ret = proto?.kind === 'FUNC_PROTO' ? proto.sizeOrType : int32Id();
+      types.push({ kind: 'FUNC_PROTO', nameOff: 0, kindFlag: false, vlen: 0, sizeOrType: ret, params: [] });
+      types[id] = { ...t, vlen: t.vlen & ~0xffff, sizeOrType: types.length - 1 };
+      changed = true;
+    }
+  }
   const end = types.length;
   for (let id = btf.firstId; id < end; id++) {
     const t = types[id];

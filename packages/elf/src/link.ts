@@ -53,16 +53,32 @@ const isPseudoCall = (i: Insn): boolean => i.code === 0x85 && i.src === PseudoCa
 const isLd64 = (i: Insn): boolean => i.code === 0x18;
 
 /** Link every entry program of a parsed object. */
-export function linkPrograms(obj: ElfObject, maps: readonly ElfMap[] = obj.maps, kconfig: ReadonlyMap<string, number> = new Map()): ElfProgram[] {
-  return obj.programs.map((p) => linkProgram(obj, p, maps, kconfig));
+export function linkPrograms(
+  obj: ElfObject,
+  maps: readonly ElfMap[] = obj.maps,
+  kconfig: ReadonlyMap<string, number> = new Map(),
+  hostFunctions: ReadonlyMap<string, readonly Insn[]> = new Map(),
+): ElfProgram[] {
+  return obj.programs.map((p) => linkProgram(obj, p, maps, kconfig, hostFunctions));
 }
+
+/** The `origin` section index of a function the host supplied (it comes from no section). */
+export const HOST_FUNCTION_SECTION = -1;
 
 /**
  * Link one entry program. `kconfig` gives the offset in the `.kconfig` map of each
  * `__kconfig` extern (known from the object's BTF); other variable externs are ksyms.
  */
-export function linkProgram(obj: ElfObject, main: ElfFunction, maps: readonly ElfMap[], kconfig: ReadonlyMap<string, number> = new Map()): ElfProgram {
+export function linkProgram(
+  obj: ElfObject,
+  main: ElfFunction,
+  maps: readonly ElfMap[],
+  kconfig: ReadonlyMap<string, number> = new Map(),
+  hostFunctions: ReadonlyMap<string, readonly Insn[]> = new Map(),
+): ElfProgram {
   const insns: Insn[] = [];
+  /** Calls to extern functions the host supplies: patched once their bodies are appended. */
+  const hostCalls: { pc: number; name: string }[] = [];
   const origin: { sectionIndex: number; insn: number }[] = [];
   const subprogs: Subprog[] = [];
   const relocs: Reloc[] = [];
@@ -146,6 +162,9 @@ export function linkProgram(obj: ElfObject, main: ElfFunction, maps: readonly El
       insns[pc] = { ...i, src: PseudoLd.MAP_IDX_VALUE, imm: mapIndex(r.name, r) };
       insns[pc + 1] = { ...insns[pc + 1]!, imm: offset };
       relocs.push({ insn: pc, kind: 'map_value', name: r.name, offset });
+    } else if (r?.kind === 'extern_call' && hostFunctions.has(r.name)) {
+      insns[pc] = { ...i, src: PseudoCall.CALL, imm: 0, off: 0 };
+      hostCalls.push({ pc, name: r.name });
     } else if (r?.kind === 'extern_call') {
       // BPF_PSEUDO_KFUNC_CALL; imm (the kfunc's vmlinux BTF id) is the host's to fill from
       // the reloc until kernel BTF resolution lands.
@@ -185,6 +204,21 @@ export function linkProgram(obj: ElfObject, main: ElfFunction, maps: readonly El
   };
 
   relocate(main, append(main));
+  // Host-supplied bodies go after the object's code, each once, as static subprograms.
+  const hostAt = new Map<string, number>();
+  for (const c of hostCalls) {
+    let at = hostAt.get(c.name);
+    if (at === undefined) {
+      at = insns.length;
+      hostAt.set(c.name, at);
+      hostFunctions.get(c.name)!.forEach((x, k) => {
+        insns.push(x);
+        origin.push({ sectionIndex: HOST_FUNCTION_SECTION, insn: k });
+      });
+      subprogs.push({ start: at, end: insns.length, name: c.name, linkage: 'static' });
+    }
+    insns[c.pc] = { ...insns[c.pc]!, imm: at - (c.pc + 1) };
+  }
   const d = main.secDef;
   return {
     name: main.name,

@@ -6,7 +6,7 @@
  * `@bpf/btf`; without them everything that does not need BTF still happens, BTF-defined
  * maps keep `btfPending`, and externs keep their relocations for the host.
  */
-import type { FuncInfo, LineInfo } from '@bpf/isa';
+import type { FuncInfo, Insn, LineInfo } from '@bpf/isa';
 import { datasecVars, kconfigLayout, resolveBtfMaps } from './btfmaps.js';
 import type { BtfTypeTable } from './btfview.js';
 import { indexByName, skipModsAndTypedefs } from './btfview.js';
@@ -58,6 +58,13 @@ export interface LoadOptions extends ParseOptions {
    * section's. LSM targets are hook names (`file_open`), as in the section.
    */
   readonly attachTo?: (program: { readonly name: string; readonly section: string }) => string | undefined;
+  /**
+   * Bodies of extern functions the host links in at load time (tetragon appends its compiled
+   * CEL expressions as `cel_expr_N`, cilium/ebpf resolving the calls by name): each call to one
+   * becomes a BPF-to-BPF call to a static subprogram appended after the object's code, with
+   * func_info naming the extern's FUNC (made static). Other extern functions are kfuncs.
+   */
+  readonly functions?: ReadonlyMap<string, readonly Insn[]>;
 }
 
 /** Parse an object and return its entry programs, linked as libbpf links them. */
@@ -111,7 +118,8 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
   const structOps = opts.objectBtf && opts.kernelBtf ? structOpsMaps(obj, opts.objectBtf, opts.kernelBtf) : [];
   maps.push(...structOps);
   // libbpf loads an object without a license section with license "" (not GPL-compatible).
-  let progs = linkPrograms(obj, maps, kconfig).map((p) => (p.license === undefined ? { ...p, license: '' } : p));
+  const hostFunctions = opts.functions ?? new Map<string, readonly Insn[]>();
+  let progs = linkPrograms(obj, maps, kconfig, hostFunctions).map((p) => (p.license === undefined ? { ...p, license: '' } : p));
   for (const m of structOps) {
     for (const f of m.structOps.funcs) {
       progs = progs.map((p) => {
@@ -139,7 +147,7 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
   // cannot be fixed up still yields its programs, without `btf`; loading then needs one.
   let btfBytes: Uint8Array | undefined;
   try {
-    btfBytes = kernelBtf(obj, kconfigSize === undefined ? {} : { kconfigSize, kconfigOffsets: kconfig });
+    btfBytes = kernelBtf(obj, { ...(kconfigSize === undefined ? {} : { kconfigSize, kconfigOffsets: kconfig }), ...(hostFunctions.size ? { hostFunctions: new Set(hostFunctions.keys()) } : {}) });
   } catch (e) {
     if (!(e instanceof ElfError) && !(e instanceof BtfError)) throw e;
   }
@@ -148,9 +156,17 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
     progs = progs.map((p) => ({ ...p, btf }));
   }
   const ext = opts.btfExt;
+  const hostFuncTypes = new Map<string, number>();
+  if (hostFunctions.size && opts.objectBtf) {
+    const funcs = indexByName(opts.objectBtf, ['func']);
+    for (const name of hostFunctions.keys()) {
+      const id = funcs.get(name)?.[0];
+      if (id !== undefined) hostFuncTypes.set(name, id);
+    }
+  }
   if (ext?.funcInfo || ext?.lineInfo) {
     progs = progs.map((p) => {
-      const placed = placeExtInfo(p, obj.sections, { funcInfo: ext.funcInfo ?? new Map(), lineInfo: ext.lineInfo ?? new Map() });
+      const placed = placeExtInfo(p, obj.sections, { funcInfo: ext.funcInfo ?? new Map(), lineInfo: ext.lineInfo ?? new Map() }, hostFuncTypes);
       const funcInfo: readonly FuncInfo[] | undefined = placed.funcInfo;
       const lineInfo: readonly LineInfo[] = placed.lineInfo;
       return { ...p, ...(funcInfo ? { funcInfo } : {}), ...(lineInfo.length ? { lineInfo } : {}) };
