@@ -84,6 +84,10 @@ const LOADERS = {
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
+  // cilium/ebpf's own testdata/*.elf as its authors committed them, both byte orders: the
+  // big-endian ones are opened and disassembled, and refused for loading on this
+  // little-endian host as cilium/ebpf and libbpf refuse them.
+  'cilium-ebpf-testdata': { loader: 'cilium/ebpf', type: 'socket_filter' },
   // samples/bpf: libbpf sections; test_cgrp2_tc's "filter" and xdp2skb_meta's "tc_mark" are
   // attached with `tc filter add ... bpf da obj X sec S` by their scripts.
   'linux-samples': { loader: 'libbpf', type: 'socket_filter', sections: [[/^(filter|tc_mark)$/, 'sched_cls']] },

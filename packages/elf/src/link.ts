@@ -41,6 +41,12 @@ export interface ElfProgram extends Program {
    */
   readonly structOpsMember?: number;
   readonly kernVersion?: number;
+  /**
+   * 'big' for the programs of a big-endian object: their instructions are decoded, but their
+   * data (map contents, `.rodata`) keeps the object's byte order, so a little-endian kernel must
+   * not load them (libbpf and cilium/ebpf refuse such objects too). Absent for little-endian objects.
+   */
+  readonly endian?: 'big';
   /** For each final slot: the section and slot it was copied from (for func/line info). */
   readonly origin: readonly { readonly sectionIndex: number; readonly insn: number }[];
 }
@@ -236,5 +242,6 @@ export function linkProgram(
     ...(d?.xdpFrags ? { xdpFrags: true } : {}),
     ...(obj.license !== undefined ? { license: obj.license } : {}),
     ...(obj.kernVersion !== undefined ? { kernVersion: obj.kernVersion } : {}),
+    ...(obj.endian === 'big' ? { endian: 'big' as const } : {}),
   };
 }

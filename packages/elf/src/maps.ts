@@ -109,8 +109,15 @@ export function legacyMaps(r: ByteReader, secs: readonly ElfSection[], symbols: 
     const label = sectionLabel(sec);
     const syms = symbols.filter((s) => s.shndx === sec.index && s.shndx !== SHN.UNDEF && s.type !== 'section' && s.name !== '');
     if (syms.length === 0) continue;
-    const defSize = Math.floor(sec.size / syms.length);
-    if (defSize < BPF_MAP_DEF_SIZE || sec.size % syms.length !== 0)
+    // libbpf 0.x: section size / map symbols. A linked object (`bpftool gen object`) keeps the
+    // bytes of overridden __weak definitions, so the section holds more definitions than
+    // symbols; then, as cilium/ebpf does, each definition is its symbol's size (all equal).
+    const byCount = Math.floor(sec.size / syms.length);
+    const bySym = syms[0]!.size;
+    const countFits = byCount >= BPF_MAP_DEF_SIZE && sec.size % syms.length === 0 && syms.every((x) => x.value % byCount === 0);
+    const symFits = bySym >= BPF_MAP_DEF_SIZE && syms.every((x) => x.size === bySym && x.value % bySym === 0 && x.value + bySym <= sec.size);
+    const defSize = countFits || !symFits ? byCount : bySym;
+    if (!symFits && (defSize < BPF_MAP_DEF_SIZE || sec.size % syms.length !== 0))
       throw new ElfError('BAD_MAP', `${sec.size} bytes cannot hold ${syms.length} map definitions of at least ${BPF_MAP_DEF_SIZE} bytes`, { byteOffset: sec.offset, section: label });
     defSizeMax = Math.max(defSizeMax, defSize);
     for (const sym of syms.slice().sort((a, b) => a.value - b.value)) {

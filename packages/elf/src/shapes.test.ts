@@ -131,6 +131,30 @@ describe.skipIf(skipWithout('clang-19', 'llvm-mc-19'))('old object shapes (fixtu
     ]);
   });
 
+  it.skipIf(skipWithout('bpftool'))("a linked object's legacy maps (bpftool gen object keeps overridden __weak definitions): each is its symbol's size", () => {
+    const d = tempDir('elf-linked-');
+    for (const f of ['weak1', 'weak2']) execFileSync('clang-19', ['-target', 'bpfel', '-O2', '-g', '-c', join(fixturesDir, `c/elf-shapes/linked/${f}.c`), '-o', join(d, `${f}.o`)]);
+    execFileSync('bpftool', ['gen', 'object', join(d, 'linked.o'), join(d, 'weak1.o'), join(d, 'weak2.o')], { stdio: 'pipe' });
+    const bytes = new Uint8Array(readFileSync(join(d, 'linked.o')));
+    // libbpf's linker wrote four definitions and two symbols: 80 bytes, `second` at 60
+    const f = parseElfFile(bytes);
+    const maps = f.sections.find((x) => x.name === 'maps')!;
+    expect([maps.size, f.symbols.filter((x) => x.shndx === maps.index).map((x) => [x.name, x.value, x.size])]).toEqual([80, [['first', 0, 20], ['second', 60, 20]]]);
+    // the strong definitions win, as the linker resolved them
+    const progs = loadPrograms(bytes);
+    expect(progs[0]!.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries])).toEqual([
+      ['first', 'hash', 4, 4, 1],
+      ['second', 'array', 4, 8, 3],
+    ]);
+    if (api !== undefined && !skipWithout('kernel')) {
+      for (const p of progs) {
+        const l = api.loadWithMaps(p, { logLevel: 1 });
+        l.close();
+        expect([p.name, l.accepted, l.error]).toEqual([p.name, true, undefined]);
+      }
+    }
+  });
+
   describe.skipIf(api === undefined || skipWithout('kernel'))('in the running kernel', () => {
     const verdicts = (bytes: Uint8Array, type?: string): [string, boolean, string][] =>
       loadPrograms(bytes).map((p) => {

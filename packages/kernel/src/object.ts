@@ -4,6 +4,7 @@
  * then BPF_PROG_LOAD with the map fds patched in. One handle closes the program and its maps.
  */
 import { readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
 import type { MapDef, Program } from '@bpf/isa';
 import { createMap, MAP_TYPE, type KernelMap, type MapTypeName } from './maps.js';
 import { loadBtf, loadProgram, type KernelLoad, type LoadOptions } from './prog.js';
@@ -125,6 +126,11 @@ export function loadWithMaps(program: Program, opts: LoadOptions = {}): LoadedWi
     if (btfFd !== undefined) closeFd(btfFd);
     btfFd = undefined;
   };
+  // A big-endian object's program (its data in the other byte order) is not this host's:
+  // libbpf ("endianness mismatch") and cilium/ebpf refuse it before any syscall.
+  const foreign = (program as { readonly endian?: 'big' | 'little' }).endian;
+  if (foreign !== undefined && foreign !== (endianness() === 'BE' ? 'big' : 'little'))
+    throw new KernelError('PROG_LOAD', 22, `program${program.name ? ` '${program.name}'` : ''} comes from a ${foreign}-endian object; this host is ${endianness() === 'BE' ? 'big' : 'little'}-endian`);
   const needsBtf = (program.funcInfo?.length ?? 0) > 0 || (program.lineInfo?.length ?? 0) > 0;
   const { attachBtfId, structOpsMember, sleepable } = program as { readonly attachBtfId?: number; readonly structOpsMember?: number; readonly sleepable?: boolean };
   let load: KernelLoad;
