@@ -90,7 +90,9 @@ describe.skipIf(skipWithout('clang-19', 'llvm-mc-19', 'llvm-objdump-19'))('every
   const elfSources = readdirSync(join(fixturesDir, 'c/elf')).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2));
   const shapeSources = readdirSync(join(fixturesDir, 'c/elf-shapes')).filter((f) => f.endsWith('.c')).map((f) => f.slice(0, -2));
   const objects = [
-    ...elfSources.flatMap((s) => ['v2', 'v3', 'v4'].flatMap((cpu) => [`${s}.${cpu}.el.o`, `${s}.${cpu}.eb.o`])),
+    // -mcpu=v3, both byte orders (the v2 / v4 builds differ only in encodings, which
+    // @bpf/elf's own objdump and kernel tests cover)
+    ...elfSources.flatMap((s) => [`${s}.v3.el.o`, `${s}.v3.eb.o`]),
     ...shapeSources.flatMap((s) => [`${s}.el.o`, `${s}.eb.o`]),
     'text_only.el.o',
   ].sort();
