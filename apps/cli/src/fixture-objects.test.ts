@@ -37,12 +37,11 @@ async function bpf(args: readonly string[]): Promise<{ code: number; stdout: str
 const EB_BTF_GAP = /^(core|core_narrow|externs|typeless_ksym|struct_ops|tracing|trampoline)\./;
 
 /**
- * Known differences between `bpf verify` and the kernel, left open: the kernel refuses
- * read_kernel_var's typed ksym where it has no kallsyms address for it ('ldimm64 failed to
- * find the address for kernel symbol', no CONFIG_KALLSYMS_ALL), and `bpf verify` does not
- * yet pass the kernel's symbols to the verifier.
+ * Known differences between `bpf verify` and the kernel, left open (none today: externs'
+ * read_kernel_var, refused where the kernel has no kallsyms address for its typed ksym, is
+ * refused by `bpf verify` too since it passes the kernel's symbols).
  */
-const VERIFY_GAPS = new Set(['externs.v3.el.o#read_kernel_var']);
+const VERIFY_GAPS = new Set<string>();
 
 interface ElfDoc {
   readonly endian: string;
