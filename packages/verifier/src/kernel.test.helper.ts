@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { parseBtf, type Btf } from '@bpf/btf';
 import type { Program } from '@bpf/isa';
 import { fixturesDir, kallsyms, tempDir } from '@bpf/testkit';
+import { expect } from 'vitest';
+import { verify } from './index.js';
 
 export interface KernelVerdict {
   readonly accepted: boolean;
@@ -63,4 +65,41 @@ export function kernelVerdict(p: Program, opts: { license?: string; logLevel?: n
   } finally {
     k.close();
   }
+}
+
+/** A C fixture of fixtures/c/DIR with its header inlined (buildC compiles one file). */
+export function fixtureSource(dir: string, file: string, header: string): string {
+  const at = join(fixturesDir, 'c', dir);
+  return readFileSync(join(at, file), 'utf8').replace(`#include "${header}"`, readFileSync(join(at, header), 'utf8'));
+}
+
+/**
+ * Level-2 log lines both sides print alike: source lines, liveness tables, func headers,
+ * numbered state lines, the stats line and map addresses aside (and `extra` lines, if given).
+ */
+export function comparableLines(log: string, extra?: RegExp): string[] {
+  return log
+    .split('\n')
+    .filter((l) => l !== '' && !/^( |;|Live regs|func#\d+ @|\(\d+(,\d+)?\) |processed |arg#\d reference type\('UNKNOWN '\))/.test(l) && !(extra?.test(l) ?? false))
+    .map((l) => l.replace(/\(18\) (r\d) = 0x[0-9a-f]+ */, '(18) $1 = MAP '));
+}
+
+/**
+ * One program, ours against the running kernel: verdict, first error and processed count, and
+ * the level-2 log line for line unless `logDiffers` names the program. With `dump` (a folder),
+ * both logs are written there for reading.
+ */
+export function expectSameAsKernel(name: string, p: Program, opts: { readonly logDiffers?: ReadonlySet<string>; readonly dump?: string } = {}): void {
+  const kernel = kernelVerdict(p, { logLevel: 2 });
+  const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2 });
+  if (opts.dump) {
+    writeFileSync(join(opts.dump, `${name}.kernel`), kernel.log);
+    writeFileSync(join(opts.dump, `${name}.ours`), ours.log);
+  }
+  expect({ accepted: ours.accepted, error: ours.error?.message, processed: String(ours.stats.processedInsns) }).toEqual({
+    accepted: kernel.accepted,
+    error: kernel.error,
+    processed: /processed (\d+) insns/.exec(kernel.log)?.[1],
+  });
+  if (!opts.logDiffers?.has(name)) expect(comparableLines(ours.log)).toEqual(comparableLines(kernel.log));
 }
