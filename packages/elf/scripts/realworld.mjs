@@ -10,7 +10,7 @@
 // between the <!-- realworld --> markers of packages/elf/README.md, which covers every JSON in
 // fixtures/realworld (not only the ones this run wrote).
 //
-//   node packages/elf/scripts/realworld.mjs --from /work/realworld/ebpf-samples [--verifier]
+//   node packages/elf/scripts/realworld.mjs --from DIR [--verifier]   (DIR: e.g. a checkout of vbpf/ebpf-samples)
 //       DIR is one collection (named after DIR, or --name) whose subdirectories are groups
 //       (the layout of github.com/vbpf/ebpf-samples): one JSON, a table row per group.
 //   node packages/elf/scripts/realworld.mjs --from DIR --each [--only NAME] [--verifier]
