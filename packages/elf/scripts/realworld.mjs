@@ -29,7 +29,7 @@
 // kernel would not create are not verdicts on the code: such programs get kernel: null and
 // kernelRefused says why; agreement counts leave them out.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -214,7 +214,9 @@ async function cliLoad(file, p, type) {
       /* fall through */
     }
   }
-  return { accepted: null, error: short(err.join('') || `exit ${code}`) };
+  // the object's path relative to --from: the recording names no directory of this machine
+  const said = err.join('').split(file).join(relative(args.from ?? '.', file));
+  return { accepted: null, error: short(said || `exit ${code}`) };
 }
 
 /** Our verifier in a worker, so a runaway program costs a timeout and not the run. */
