@@ -5,31 +5,46 @@
 import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { loadProgram, kernelBtfFor } from '../../../apps/cli/dist/input.js';
-import { loadPrograms } from '../dist/index.js';
+import { loadPrograms, parseBtfTable } from '../dist/index.js';
 import { verify } from '../../verifier/dist/index.js';
 
 let vmlinux;
 /**
- * The program as its host loader loads it: attach targets it sets (cilium/ebpf's
+ * Every program of an object as its host loader loads it: attach targets it sets (cilium/ebpf's
  * ProgramSpec.AttachTo) and functions it links in (`return 0` bodies), as realworld.mjs does.
  */
-function asHostLoads(file, section, prog, host) {
+function asHostLoads(file, host) {
   const rules = host.attachTo?.map(([re, target]) => [new RegExp(re), target]);
   const ret0 = [{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }];
-  vmlinux ??= new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux'));
-  const all = loadPrograms(new Uint8Array(readFileSync(file)), {
+  // parsed once per worker: loadPrograms would parse the bytes again for every object
+  vmlinux ??= parseBtfTable(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')), 'kernel BTF').table;
+  return loadPrograms(new Uint8Array(readFileSync(file)), {
     kernelBtf: vmlinux,
     ...(rules ? { attachTo: (p) => rules.find(([re]) => re.test(p.section))?.[1] } : {}),
     ...(host.functions ? { functions: new Map(host.functions.map((n) => [n, ret0])) } : {}),
   });
-  const program = all.find((p) => p.section === section && p.name === prog);
+}
+
+/**
+ * The last object's programs: the parent asks for an object's programs one after another, and
+ * linking one against the kernel's BTF (CO-RE, externs) costs far more than verifying a small
+ * program, so it is done once per object, not once per program.
+ */
+let last = { key: '', all: [] };
+function programOf(file, section, prog, host) {
+  const key = JSON.stringify([file, host ?? null]);
+  if (last.key !== key) {
+    last = { key: '', all: [] };
+    last = { key, all: host?.attachTo || host?.functions ? asHostLoads(file, host) : loadProgram(file, {}).all };
+  }
+  const program = last.all.find((p) => p.section === section && p.name === prog);
   if (!program) throw new Error(`no program ${prog} in ${section}`);
   return program;
 }
 
 parentPort.on('message', ({ id, file, section, prog, type, host }) => {
   try {
-    const program = host?.attachTo || host?.functions ? asHostLoads(file, section, prog, host) : loadProgram(file, { section, prog }).program;
+    const program = programOf(file, section, prog, host);
     const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(program) });
     parentPort.postMessage({ id, accepted: r.accepted, error: r.accepted ? null : (r.error?.message ?? null) });
   } catch (e) {
