@@ -7,7 +7,8 @@
  * Control flow: a function's basic blocks are laid out in instruction order, each one the code
  * after the end of its own `block`, so every forward jump is a `br` out of the blocks in between.
  * Backward jumps set the target block's number and branch to a `loop` around everything, whose
- * head dispatches with `br_table`; that is also where the instruction budget is checked.
+ * head dispatches with `br_table`; that is also where the instruction budget is checked (with
+ * checks on).
  */
 import { analyseFrames, JitError, type AnalysedProgram, type AnalysedSubprog, type Insn, type Program } from '@bpf/isa';
 import { BIAS, faultCode, FUNC_TAG, INITIAL_PAGES, STACK, STACKS, type Fault } from './layout.js';
@@ -407,8 +408,14 @@ class FuncEmitter {
     else this.tree(y, ctx);
   }
 
-  /** The instruction budget: `cnt` counts this function's instructions since the last flush, `lim` what was left then. */
+  /**
+   * The instruction budget: `cnt` counts this function's instructions since the last flush, `lim`
+   * what was left then. Without checks the budget is not tested while the program runs (a
+   * program the verifier accepted terminates; may_goto keeps its own budget): the count is still
+   * kept, and the runner raises BUDGET when a run that went past it returns.
+   */
   private budgetCheck(pc: number): void {
+    if (!this.ctx.checks) return;
     this.c.get(this.cnt).get(this.lim).op('i64.gt_s').open('if');
     this.flush();
     this.fault('BUDGET', pc);
@@ -422,6 +429,7 @@ class FuncEmitter {
 
   /** After a call (whose instructions the run's count now holds): the budget left. */
   private refreshLimit(): void {
+    if (!this.ctx.checks) return;
     this.c.gget(G.budget).gget(G.count).op('i64.sub').set(this.lim);
   }
 

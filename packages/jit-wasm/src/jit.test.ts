@@ -86,6 +86,53 @@ describe('control flow', () => {
     const p = assemble('r0 = 0\nl:\nr0 += 1\ngoto l');
     expect(outcome(() => runWasm(p, { budget: 1000 }))).toBe(outcome(() => run(p, { budget: 1000 })).replace(/ at \d+/, ' at 1'));
   });
+
+  it('without checks a verified loop runs to its end and a budget it overran is reported when it returns', () => {
+    const p = assemble('r0 = 0\nr1 = 0\nl:\nr0 += r1\nr1 += 1\nif r1 < 100 goto l\nexit');
+    const v = verify(p, { logLevel: 0 });
+    expect(v.accepted).toBe(true);
+    const off = jitWasm(v.program!, { checks: false });
+    expect(outcome(() => runWasm(off))).toBe(outcome(() => run(p)));
+    expect(runWasm(off).insns).toBe(303);
+    // checks on stop at the loop's head as @bpf/vm stops (insn 2 of the 101st pass); off, the run ends first
+    expect(outcome(() => run(p, { budget: 200 }))).toBe('VmError BUDGET at 2');
+    expect(outcome(() => runWasm(v.program!, { budget: 200, checks: true }))).toBe('VmError BUDGET at 2');
+    expect(outcome(() => runWasm(off, { budget: 200 }))).toBe('VmError BUDGET at 5');
+  });
+});
+
+describe('consecutive runs (one linear memory, reused)', () => {
+  it('a run sees a zeroed stack, none of the previous run\'s regions and its own mem, as @bpf/vm', () => {
+    // writes its stack, then reads 8 bytes below what it wrote
+    const dirty = assemble('r1 = 0x1122334455667788 ll\n*(u64 *)(r10 - 8) = r1\n*(u64 *)(r10 - 512) = r1\nr0 = 0\nexit');
+    const reads = assemble('r0 = *(u64 *)(r10 - 8)\nr1 = *(u64 *)(r10 - 512)\nr0 |= r1\nexit');
+    const m: MapDef = { name: 'm', type: 'array', keySize: 4, valueSize: 8, maxEntries: 64 };
+    // looks up 40 elements (40 regions mapped on first use) and returns the last one's address
+    const touchMaps = assemble('.map m array 4 8 64\nr6 = 0\nl:\n*(u32 *)(r10 - 4) = r6\nr2 = r10\nr2 += -4\nr1 = m ll\ncall 1\nr7 = r0\nr6 += 1\nif r6 < 40 goto l\nr0 = r7\nexit');
+    const runs: [Program, RunOptions][] = [
+      [dirty, {}],
+      [reads, {}],
+      [touchMaps, { maps: [m] }],
+      [reads, { mem: Uint8Array.of(1, 2, 3) }],
+    ];
+    for (const [prog, opts] of runs) expect(outcome(() => runWasm(prog, opts)).replace(/"r0":"\w+"/, '')).toBe(outcome(() => run(prog, opts)).replace(/"r0":"\w+"/, ''));
+    expect(runWasm(dirty).r0).toBe(0n);
+    expect(runWasm(reads).r0).toBe(0n);
+    // the address of a map value the previous run mapped is no pointer in the next one (its region-table entry is gone)
+    const last = runWasm(touchMaps, { maps: [m] }).r0;
+    expect(Number(last >> 32n)).toBeGreaterThan(40);
+    const stale = assemble(`r1 = 0x${last.toString(16)} ll\nr0 = *(u8 *)(r1 + 0)\nexit`);
+    for (const opts of [{}, { ctx: new Uint8Array(16) }]) {
+      expect(outcome(() => runWasm(stale, opts))).toBe('VmError BAD_POINTER at 2');
+      expect(outcome(() => run(stale, opts))).toBe('VmError BAD_POINTER at 2');
+    }
+    // the result's memory is its own copy, kept when later runs reuse linear memory
+    const inc = assemble('r3 = *(u8 *)(r1 + 0)\nr3 += 1\n*(u8 *)(r1 + 0) = r3\nr0 = 0\nexit');
+    const input = Uint8Array.of(7, 8);
+    const first = runWasm(inc, { mem: input });
+    const second = runWasm(inc, { mem: Uint8Array.of(40) });
+    expect([...first.mem, ...second.mem, ...input]).toEqual([8, 8, 41, 7, 8]);
+  });
 });
 
 describe('the kernel corpus (fixtures/kernel/corpus.json), as @bpf/vm runs it', () => {

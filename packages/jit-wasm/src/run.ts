@@ -57,26 +57,56 @@ function runtime(): Runtime {
   return shared;
 }
 
-/** What one run needs from the imports of every module it enters. */
-interface RunState {
-  readonly space: WasmSpace;
-  readonly host: HostContext & { insn: number };
-  readonly opts: WasmRunOptions;
-  readonly maps: readonly VmMap[];
-  readonly pctx: PacketContext | undefined;
-  readonly memBytes: Uint8Array;  // the caller's (ld_abs reads the copy at memStart)
-  /** Linear address of the `mem` buffer (raw-memory convention). */
-  readonly memStart?: number;
-  tailCalls: number;
-  /** Instances whose map references this run has set. */
-  readonly prepared: Set<Loaded>;
+/**
+ * What one run needs from the imports of every module it enters; it is also the `HostContext`
+ * helpers and kfuncs get. One object per run, nothing else allocated for a run without maps.
+ */
+class RunState implements HostContext {
+  insn = 0;
+  readonly printk: string[] = [];
+  tailCalls = 0;
+  pctx: PacketContext | undefined = undefined;
+  /** Linear address of the `mem` buffer (raw-memory convention), or -1. */
+  memStart = -1;
+
+  constructor(
+    readonly mem: WasmSpace,
+    readonly opts: WasmRunOptions,
+    readonly maps: readonly VmMap[],
+    /** The caller's bytes (ld_abs reads the copy at memStart). */
+    readonly memBytes: Uint8Array,
+  ) {}
+
+  get space(): WasmSpace {
+    return this.mem;
+  }
+
+  mapOf(ptr: bigint): VmMap | undefined {
+    for (const m of this.maps) if (m.handle === ptr) return m;
+    return undefined;
+  }
+}
+
+/** An `ld_imm64` of a map or map value, as the runner resolves it at the start of a run. */
+interface Ref {
+  readonly global: WasmGlobal;
+  /** The map pseudo sources (1, 5) take the map's handle, the others (2, 6) a value's address. */
+  readonly handle: boolean;
+  /** The map by name (a relocation), or else by index. */
+  readonly name: string | undefined;
+  readonly index: number;
+  readonly offset: bigint;
 }
 
 interface Loaded {
   readonly jit: WasmJitResult;
   readonly instance: WasmInstance;
+  readonly entry: (r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
   /** Slot of its entry in the shared table (for tail calls). */
   readonly slot: number;
+  readonly refs: readonly Ref[];
+  /** The run that last set its map references. */
+  preparedFor: RunState | undefined;
 }
 
 let current: RunState | undefined;
@@ -131,10 +161,10 @@ function imports(jit: WasmJitResult, rt: Runtime): object {
       const st = state();
       const fn = st.opts.helpers?.[id] ?? st.pctx?.helpers[id] ?? STANDARD_HELPERS[id];
       if (!fn) throw new VmError('UNKNOWN_HELPER', `helper #${id} is not provided`, insn);
-      st.host.insn = insn;
+      st.insn = insn;
       st.space.enterHost();
       try {
-        return fn(st.host, u64(r1), u64(r2), u64(r3), u64(r4), u64(r5));
+        return fn(st, u64(r1), u64(r2), u64(r3), u64(r4), u64(r5));
       } finally {
         st.space.leaveHost();
       }
@@ -142,7 +172,7 @@ function imports(jit: WasmJitResult, rt: Runtime): object {
     // bpf_tail_call(ctx, prog_array, index), as @bpf/vm and the JITs: the slot of the target's entry, or -1 to fall through
     tail: (map: bigint, index: bigint, _insn: number): number => {
       const st = state();
-      const m = st.host.mapOf(u64(map));
+      const m = st.mapOf(u64(map));
       const idx = Number(index & M32);
       const target = m !== undefined && idx < m.def.maxEntries && st.tailCalls < MAX_TAIL_CALL_CNT ? m.progs.get(idx) : undefined;
       const next = target === undefined ? undefined : st.opts.tailCallTargets?.[target];
@@ -157,7 +187,7 @@ function imports(jit: WasmJitResult, rt: Runtime): object {
       const st = state();
       const pkt = st.pctx ? st.pctx.packet() : st.memBytes;
       const at = st.pctx ? st.space.linearOf(pkt) : st.memStart;
-      if (off < 0 || off + size > pkt.length || at === undefined) {
+      if (off < 0 || off + size > pkt.length || at === undefined || at < 0) {
         rt.oob.value = 1;
         return 0n;
       }
@@ -175,10 +205,10 @@ function imports(jit: WasmJitResult, rt: Runtime): object {
       const insn = a[args] as number;
       const fn = st.opts.kfuncs?.[name] ?? standardKfunc(name);
       if (!fn) throw new VmError('UNKNOWN_KFUNC', `kfunc ${name} is not provided`, insn);
-      st.host.insn = insn;
+      st.insn = insn;
       st.space.enterHost();
       try {
-        return fn(st.host, (a.slice(0, args) as bigint[]).map(u64));
+        return fn(st, (a.slice(0, args) as bigint[]).map(u64));
       } finally {
         st.space.leaveHost();
       }
@@ -194,7 +224,16 @@ function register(jit: WasmJitResult, instance: WasmInstance): Loaded {
   const rt = runtime();
   const slot = rt.table.grow(1);
   rt.table.set(slot, instance.exports.entry);
-  const l = { jit, instance, slot };
+  const prog = jit.program;
+  const byReloc = new Map((prog.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r]));
+  const refs = jit.mapRefs.map((ref): Ref => {
+    const i = prog.insns[ref.insn]!;
+    const reloc = byReloc.get(ref.insn);
+    const offset = reloc?.kind === 'map_value' ? BigInt(reloc.offset) : BigInt(prog.insns[ref.insn + 1]!.imm >>> 0);
+    return { global: instance.exports[ref.global] as WasmGlobal, handle: i.src === 1 || i.src === 5, name: reloc?.name, index: i.imm, offset };
+  });
+  const entry = instance.exports.entry as Loaded['entry'];
+  const l: Loaded = { jit, instance, entry, slot, refs, preparedFor: undefined };
   loadedOf.set(jit, l);
   return l;
 }
@@ -238,27 +277,24 @@ export interface WasmRunOptions extends Omit<RunOptions, 'tailCallTargets'> {
 
 /** Set the map references of a module for this run (maps as @bpf/vm resolves them). */
 function prepare(st: RunState, l: Loaded): void {
-  if (st.prepared.has(l)) return;
-  st.prepared.add(l);
-  const prog = l.jit.program;
-  const byReloc = new Map((prog.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r]));
-  for (const ref of l.jit.mapRefs) {
-    const i = prog.insns[ref.insn]!;
-    const reloc = byReloc.get(ref.insn);
-    const m = reloc ? st.maps.find((x) => x.def.name === reloc.name) : st.maps[i.imm];
+  if (l.preparedFor === st) return;
+  l.preparedFor = st;
+  for (const ref of l.refs) {
+    const m = ref.name !== undefined ? st.maps.find((x) => x.def.name === ref.name) : st.maps[ref.index];
     let v = -1n;
     if (m) {
-      if (i.src === 1 || i.src === 5) v = m.handle;
+      if (ref.handle) v = m.handle;
       else {
-        const off = reloc?.kind === 'map_value' ? BigInt(reloc.offset) : BigInt(prog.insns[ref.insn + 1]!.imm >>> 0);
         st.space.enterHost();
-        v = m.lookup(new Uint8Array(4)) + off;
+        v = m.lookup(new Uint8Array(4)) + ref.offset;
         st.space.leaveHost();
       }
     }
-    (l.instance.exports[ref.global] as WasmGlobal).value = BigInt.asIntN(64, v);
+    ref.global.value = BigInt.asIntN(64, v);
   }
 }
+
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Run a compiled program (or a program, compiled on first use and cached) with @bpf/vm's
@@ -271,29 +307,24 @@ export function runWasm(program: WasmJitResult | Program, opts: WasmRunOptions &
   const space = new WasmSpace(rt.memory);
   space.mapStacks();
   // the caller's bytes go straight into linear memory; the result's `mem` is copied out at the end
-  const memIn = opts.mem ?? new Uint8Array(0);
-  let memBytes = memIn;
-  const maps = (opts.maps ?? prog.maps ?? []).map((d) => new VmMap(d, space));
-  const byHandle = new Map(maps.map((m) => [m.handle, m]));
-  for (const m of maps) (opts.progArrays?.[m.def.name] ?? []).forEach((target, slot) => m.progs.set(slot, target));
-  const printk: string[] = [];
+  const memIn = opts.mem ?? NO_BYTES;
+  const mapDefs = opts.maps ?? prog.maps;
+  const maps = mapDefs === undefined || mapDefs.length === 0 ? [] : mapDefs.map((d) => new VmMap(d, space));
+  if (opts.progArrays) for (const m of maps) (opts.progArrays[m.def.name] ?? []).forEach((target, slot) => m.progs.set(slot, target));
+  const st = new RunState(space, opts, maps, memIn);
   let r1: bigint;
   let r2 = 0n;
-  let pctx: PacketContext | undefined;
-  let memStart: number | undefined;
   if (opts.data) {
     const type = opts.type ?? prog.type ?? 'socket_filter';
     if (!isPacketProgType(type)) throw new VmError('INVALID_INSN', `--data needs a packet program type (socket_filter, sched_cls, sched_act, xdp), not ${type}`, 0);
-    pctx = packetContext(type, opts.data, space);
-    r1 = pctx.r1;
+    st.pctx = packetContext(type, opts.data, space);
+    r1 = st.pctx.r1;
   } else if (opts.ctx) r1 = space.own('ctx', opts.ctx, { writable: opts.ctxWritable ?? false, name: 'ctx' });
   else {
     r1 = space.own('mem', memIn, { name: 'mem' });
-    memStart = Number(r1 & M32) - 0x8000_0000;
+    st.memStart = Number(r1 & M32) - 0x8000_0000;
     r2 = BigInt(memIn.length);
   }
-  const host: HostContext & { insn: number } = { mem: space, insn: 0, printk, mapOf: (p) => byHandle.get(p) };
-  const st: RunState = { space, host, opts, maps, pctx, memBytes, tailCalls: 0, prepared: new Set(), ...(memStart !== undefined ? { memStart } : {}) };
   const budget = opts.budget ?? 10_000_000;
   rt.depth.value = 0;
   rt.count.value = 0n;
@@ -306,7 +337,7 @@ export function runWasm(program: WasmJitResult | Program, opts: WasmRunOptions &
   try {
     const l = load(jit);
     prepare(st, l);
-    r0 = u64((l.instance.exports.entry as (a: bigint, b: bigint, c: bigint, d: bigint, e: bigint) => bigint)(r1, r2, 0n, 0n, 0n));
+    r0 = u64(l.entry(r1, r2, 0n, 0n, 0n));
   } catch (e) {
     if (e instanceof Error && e.name === 'RangeError' && /call stack/i.test(e.message)) throw new VmError('CALL_DEPTH', 'call stack exhausted', 0);
     throw e;
@@ -316,8 +347,8 @@ export function runWasm(program: WasmJitResult | Program, opts: WasmRunOptions &
   const insns = Number(rt.count.value);
   if (insns > budget) throw new VmError('BUDGET', `instruction budget of ${budget} exhausted`, prog.insns.length - 1);
   // the caller's buffer, and the owners' bytes (packet, map values) as the program left them
-  memBytes = memStart !== undefined ? space.bytes().slice(memStart, memStart + memIn.length) : memIn.slice();
+  const mem = st.memStart >= 0 ? space.bytes().slice(st.memStart, st.memStart + memIn.length) : memIn.slice();
   space.enterHost();
-  return { r0, insns, mem: memBytes, printk, maps, ...(pctx ? { packet: pctx.output() } : {}) };
+  if (st.pctx) return { r0, insns, mem, printk: st.printk, maps, packet: st.pctx.output() };
+  return { r0, insns, mem, printk: st.printk, maps };
 }
-

@@ -9,7 +9,7 @@
  * `leaveHost`).
  */
 import { AddressSpace, VmError, type Region, type RegionKind } from '@bpf/vm';
-import { BIAS, ENTRY, HEAP, MAX_REGIONS, PAGE, STACK, STACKS, TABLE } from './layout.js';
+import { BIAS, ENTRY, HEAP, MAX_FRAMES, MAX_REGIONS, PAGE, STACK, STACKS, TABLE } from './layout.js';
 
 /** The WebAssembly memory object, as far as this package uses it. */
 export interface LinearMemory {
@@ -30,27 +30,54 @@ interface WRegion {
 }
 
 const OFFSET_MASK = 0xffffffffn;
-/** The highest region id a run has used in each memory: what the next run clears. */
-const usedEntries = new WeakMap<LinearMemory, { used: number }>();
+
+/** The eight frame stacks: ids 1..8 at STACKS, as the compiled code assumes; the same in every run. */
+const STACK_REGIONS: readonly WRegion[] = Array.from({ length: MAX_FRAMES }, (_, d) => ({ id: d + 1, kind: 'stack', name: `stack of frame ${d}`, start: STACKS + d * STACK, length: STACK, writable: true }));
+/** Their region-table entries (ids 0..8), written at the start of every run. */
+const STACK_ENTRIES = new Uint8Array(ENTRY * (MAX_FRAMES + 1));
+{
+  const v = new DataView(STACK_ENTRIES.buffer);
+  for (const r of STACK_REGIONS) {
+    v.setUint32(r.id * ENTRY, r.start, true);
+    v.setInt32(r.id * ENTRY + 4, r.length, true);
+    v.setInt32(r.id * ENTRY + 8, r.length, true);
+  }
+}
+
+/**
+ * What runs over one memory share: the highest region id the last run used (what the next run
+ * clears) and views of the current buffer (a grow replaces it).
+ */
+interface MemoryState {
+  used: number;
+  u8: Uint8Array;
+  dv: DataView;
+}
+const memoryStates = new WeakMap<LinearMemory, MemoryState>();
 
 export class WasmSpace extends AddressSpace {
   private readonly wregions: WRegion[] = [];
   private top = HEAP;
   private inHost = false;
-  private readonly used: { used: number };
+  private readonly shared: MemoryState;
   private u8: Uint8Array;
   private dv: DataView;
 
   constructor(private readonly memory: LinearMemory) {
     super();
-    this.u8 = new Uint8Array(memory.buffer);
-    this.dv = new DataView(memory.buffer);
-    // a previous run's table entries (ids past the stacks)
-    let used = usedEntries.get(memory);
-    if (used === undefined) usedEntries.set(memory, (used = { used: 0 }));
-    this.u8.fill(0, TABLE, TABLE + ENTRY * Math.min(used.used + 1, MAX_REGIONS));
-    used.used = 0;
-    this.used = used;
+    let shared = memoryStates.get(memory);
+    // only alloc() grows the memory, and it refreshes these views; a view of a buffer that a grow
+    // elsewhere replaced has length 0
+    if (shared === undefined || shared.u8.length === 0) {
+      const used = shared?.used ?? MAX_FRAMES;
+      memoryStates.set(memory, (shared = { used, u8: new Uint8Array(memory.buffer), dv: new DataView(memory.buffer) }));
+    }
+    this.shared = shared;
+    this.u8 = shared.u8;
+    this.dv = shared.dv;
+    // a previous run's table entries past the stacks
+    if (shared.used > MAX_FRAMES) this.u8.fill(0, TABLE + ENTRY * (MAX_FRAMES + 1), TABLE + ENTRY * Math.min(shared.used + 1, MAX_REGIONS));
+    shared.used = 0;
   }
 
   /** Current views of linear memory (a grow replaces the buffer). */
@@ -63,12 +90,14 @@ export class WasmSpace extends AddressSpace {
     return this.dv;
   }
 
-  /** The eight frame stacks: ids 1..8 at STACKS, as the compiled code assumes. */
+  /** The eight frame stacks, zeroed: ids 1..8 at STACKS, as the compiled code assumes. */
   mapStacks(): void {
-    for (let d = 0; d < 8; d++) {
-      this.bytes().fill(0, STACKS + d * STACK, STACKS + (d + 1) * STACK);
-      this.add({ id: d + 1, kind: 'stack', name: `stack of frame ${d}`, start: STACKS + d * STACK, length: STACK, writable: true });
-    }
+    const u8 = this.bytes();
+    u8.fill(0, STACKS, STACKS + MAX_FRAMES * STACK);
+    // written every run: code without checks may have stored anywhere in linear memory
+    u8.set(STACK_ENTRIES, TABLE);
+    for (const r of STACK_REGIONS) this.wregions[r.id - 1] = r;
+    if (this.shared.used < MAX_FRAMES) this.shared.used = MAX_FRAMES;
   }
 
   /** A region only linear memory holds (a copy of `init`). */
@@ -90,8 +119,8 @@ export class WasmSpace extends AddressSpace {
     const need = this.top - this.u8.length;
     if (need > 0) {
       this.memory.grow(Math.ceil(need / PAGE));
-      this.u8 = new Uint8Array(this.memory.buffer);
-      this.dv = new DataView(this.memory.buffer);
+      this.u8 = this.shared.u8 = new Uint8Array(this.memory.buffer);
+      this.dv = this.shared.dv = new DataView(this.memory.buffer);
     }
     return start;
   }
@@ -99,7 +128,7 @@ export class WasmSpace extends AddressSpace {
   private add(r: WRegion): bigint {
     if (r.id >= MAX_REGIONS) throw new VmError('BAD_POINTER', `more than ${MAX_REGIONS - 1} memory regions`, 0);
     this.wregions[r.id - 1] = r;
-    if (r.id > this.used.used) this.used.used = r.id;
+    if (r.id > this.shared.used) this.shared.used = r.id;
     const v = this.view();
     const e = TABLE + r.id * ENTRY;
     v.setUint32(e, r.start, true);
