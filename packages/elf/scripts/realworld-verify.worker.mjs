@@ -4,7 +4,7 @@
 // worker; the parent replaces the worker when a program runs past its timeout.
 import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { loadProgram, kernelBtfFor } from '../../../apps/cli/dist/input.js';
+import { loadProgram, kernelBtfFor, kernelSymbolsFor } from '../../../apps/cli/dist/input.js';
 import { loadPrograms, parseBtfTable } from '../dist/index.js';
 import { verify } from '../../verifier/dist/index.js';
 
@@ -45,7 +45,9 @@ function programOf(file, section, prog, host) {
 parentPort.on('message', ({ id, file, section, prog, type, host }) => {
   try {
     const program = programOf(file, section, prog, host);
-    const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(program) });
+    // as `bpf verify` asks: the kernel's symbols for typed/typeless ksyms (the kernel refuses one
+    // kallsyms lacks), BPF_F_SLEEPABLE for a sleepable section (the CLI's loadOptsOf)
+    const r = verify(program, { type, logLevel: 0, flags: program.sleepable ? 1 << 4 : 0, kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program) });
     parentPort.postMessage({ id, accepted: r.accepted, error: r.accepted ? null : (r.error?.message ?? null) });
   } catch (e) {
     parentPort.postMessage({ id, accepted: null, error: `${e.code ?? e.name}: ${e.message}` });
