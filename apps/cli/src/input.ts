@@ -147,10 +147,12 @@ function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boole
 }
 
 /**
- * An object's programs, linked as libbpf links them for this machine: a little-endian object
- * that needs the kernel's BTF (externs, CO-RE, tracing attach targets, struct_ops) has them
- * resolved against `/sys/kernel/btf/vmlinux` when that exists (reading it costs most of a
- * second, so only then). When that fails (an extern this kernel lacks) the programs come as
+ * An object's programs, linked as libbpf links them for this machine: an object that needs the
+ * kernel's BTF (externs, CO-RE, tracing attach targets, struct_ops) has them resolved against
+ * `/sys/kernel/btf/vmlinux` when that exists (reading it costs most of a second, so only then).
+ * A big-endian object is resolved the same way (its BTF read in its own byte order, CO-RE
+ * bitfield shifts computed for a big-endian target), so it verifies as its little-endian twin;
+ * loading it into this kernel is refused later, by @bpf/kernel. When that fails (an extern this kernel lacks) the programs come as
  * the object has them, which is still fine to read and disassemble.
  */
 function loadElf(bytes: Uint8Array): Program[] {
@@ -162,7 +164,7 @@ function loadElf(bytes: Uint8Array): Program[] {
     hasCoreRelos(obj.btfExt, littleEndian) ||
     plain.some((p) => p.attachTo !== undefined) ||
     obj.sections.some((x) => x.name.startsWith('.struct_ops'));
-  if (!needsKernel || !littleEndian || !existsSync(VMLINUX)) return plain;
+  if (!needsKernel || !existsSync(VMLINUX)) return plain;
   let kernelBtf: Uint8Array;
   try {
     kernelBtf = new Uint8Array(readFileSync(VMLINUX));
