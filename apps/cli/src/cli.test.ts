@@ -248,6 +248,22 @@ describe.skipIf(skipWithout('kernel'))('bpf kernel', () => {
     expect(r.stdout).toMatch(/hello\.s +main +success +2 /);
     expect(r.stdout).toMatch(/reject-uninit\.s +main +failure +1 .* failure/);
   });
+  it('veristat: worker threads give the rows of --jobs 1, in the order of the files', () => {
+    const files = ['reject-uninit.s', 'hello.s', 'call12.s', 'kfunc12.s', 'reject-r11-after-call.s'].map((f) => join(examples, f));
+    const seq = bpf(['veristat', '--no-kernel', '--json', '--jobs', '1', ...files]);
+    const par = bpf(['veristat', '--no-kernel', '--json', '--jobs', '3', ...files]);
+    expect(seq.code, seq.stderr).toBe(0);
+    expect(par.code, par.stderr).toBe(0);
+    // piped stderr: no progress bar
+    expect(par.stderr).toBe('');
+    const strip = (s: string) => (JSON.parse(s) as { programs: { timeUs: number }[] }).programs.map(({ timeUs: _t, ...r }) => r);
+    expect(strip(par.stdout)).toEqual(strip(seq.stdout));
+    expect(strip(par.stdout).map((r) => (r as { file: string }).file)).toEqual(files);
+    expect(strip(par.stdout)[0]).toMatchObject({ verdict: 'failure', insns: 1, error: 'R2 !read_ok' });
+    const bad = bpf(['veristat', '--jobs', '0', ...files]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--jobs must be a positive integer/);
+  });
   it.skipIf(skipWithout('clang-19'))('runs a clang XDP object with its maps and BTF: same retval and packet as bpf run', () => {
     const dir = tempDir('bpf-cli-c-');
     execFileSync('bash', [join(repoRoot, 'fixtures/c/progs/build.sh'), dir]);
