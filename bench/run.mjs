@@ -80,6 +80,12 @@ doing the same job, in alternating pairs, median wall times, the ratio the media
 per-pair ratios, each side's CPU time in the note (on a busy machine it moves less than wall
 time); Node's children run without \`NODE_EXTRA_CA_CERTS\` / \`NODE_OPTIONS\`.
 
+The \`verifier\` rows (\`bench/verifier.mjs\`) time our verifier beside the running kernel's on
+generated loops, on a program that reaches the 1M processed-insn limit (peak memory) and on
+\`bpf veristat\` over many objects; the real-world rows verify public objects others wrote, which
+this repository does not hold: \`BPF_BENCH_CILIUM_LXC\` names cilium's \`bpf_lxc.o\` and
+\`BPF_BENCH_TETRAGON_KPROBE\` tetragon's \`bpf_generic_kprobe.o\` (without them those rows say so).
+
 The \`wasm\` rows against uBPF (iovisor/ubpf's interpreter and x86-64 JIT, called in-process
 through koffi) appear when \`BPF_BENCH_UBPF\` names a \`libubpf.so\` you built yourself (e.g.
 its \`vm\` library with gcc -O2, linked as a shared object); this repository builds and ships
