@@ -7,7 +7,7 @@ import { boundsSync } from './scalar.js';
 import { helperName, MAX_BPF_FUNC_REG_ARGS, PROG_TYPES, type FuncProtoDecl, type Insn, type MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
 import { lsmRetvalRange } from './btfctx.js';
-import { globalCall, isGlobal } from './global.js';
+import { globalCall, isGlobal, staticArgTagLine } from './global.js';
 import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, KFUNCS, type KfuncCallback, type KfuncEnv } from './kfuncs.js';
 import type { Path } from './prune.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
@@ -242,6 +242,36 @@ function pushKfuncCallback(env: CallEnv, st: State, pc: number, cb: KfuncCallbac
   env.push(next);
 }
 
+const sleeping = new WeakMap<object, Map<number, boolean>>();
+/**
+ * subprog_info.might_sleep (check_cfg's mark_subprog_might_sleep and merge_callee_effects): the
+ * subprogram, or one it calls, calls a helper that might sleep or a sleepable kfunc, either
+ * available to the program type.
+ */
+function subprogMightSleep(env: CallEnv, sub: number): boolean {
+  let memo = sleeping.get(env.insns);
+  if (!memo) sleeping.set(env.insns, (memo = new Map<number, boolean>()));
+  const known = memo.get(sub);
+  if (known !== undefined) return known;
+  memo.set(sub, false); // a recursive call adds nothing
+  const { start, end } = env.subprogs[sub]!;
+  let sleeps = false;
+  for (let pc = start; pc < end && !sleeps; pc++) {
+    const x = env.insns[pc]!;
+    if (x.code !== 0x85) continue;
+    if (x.src === 0) sleeps = helperProto(x.imm, env.type, env.attach)?.mightSleep === true;
+    else if (x.src === 2) {
+      const info = KFUNCS[env.kfuncAt.get(pc) ?? ''];
+      sleeps = info !== undefined && info.flags.includes('sleepable') && (!info.types || info.types.includes(env.type));
+    } else if (x.src === 1) {
+      const callee = env.subprogs.findIndex((s) => s.start === pc + x.imm + 1);
+      sleeps = callee >= 0 && subprogMightSleep(env, callee);
+    }
+  }
+  memo.set(sub, sleeps);
+  return sleeps;
+}
+
 const pktChanging = new WeakMap<object, Map<number, boolean>>();
 /** subprog_info.changes_pkt_data: the subprogram, or one it calls, calls a helper that moves the packet. */
 function subprogChangesPktData(env: CallEnv, sub: number): boolean {
@@ -279,9 +309,8 @@ export function subprogCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numb
   const sub = env.subprogs.findIndex((s) => s.start === start);
   if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
   if (isGlobal(env, sub)) {
-    if (activeLocks(st)) env.reject(pc, 'global function calls are not allowed while holding a lock,', 'use static function instead');
     // checked against its prototype, verified on its own later; all global functions return a scalar
-    globalCall(env, st, f, pc, sub);
+    globalCall(env, st, f, pc, sub, subprogMightSleep(env, sub));
     // a global function that may move the packet (it calls such a helper, or a function that
     // does) leaves the caller's packet pointers unusable, as the helper itself would
     if (subprogChangesPktData(env, sub)) clearPacketPointers(st);
@@ -290,6 +319,9 @@ export function subprogCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numb
     st.pc = pc + 1;
     return st;
   }
+  const fn = env.load.subprogFunc(sub);
+  const tagLine = fn ? staticArgTagLine(fn, env.type) : undefined;
+  if (tagLine) env.log2(tagLine);
   passStackArgs(env, f, env.argCountOf(sub), pc);
   const callee = newFrame(sub, pc);
   for (let r = 1; r <= 5; r++) callee.regs[r] = f.regs[r]!;

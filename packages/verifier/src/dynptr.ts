@@ -121,6 +121,14 @@ export function dynptrStackWrite(env: Env, st: State, frameNo: number, lo: numbe
 export function processDynptrArg(env: Env, st: State, f: Frame, pc: number, regno: number, arg: DynptrArg): DynptrInfo | undefined {
   const r = f.regs[regno]!;
   const argno = regno - 1;
+  if (r.type === 'dynptr_ptr') {
+    // CONST_PTR_TO_DYNPTR: always an initialised dynptr, which the callee may not change
+    if (arg.uninit) env.reject(pc, 'Dynptr has to be an uninitialized dynptr');
+    if (!arg.rdonly) env.reject(pc, 'cannot pass pointer to const bpf_dynptr, the helper mutates it');
+    const d = r.dynptr!;
+    if (arg.kind !== undefined && d.kind !== arg.kind) env.reject(pc, `Expected a dynptr of type ${arg.kind} as arg #${argno}`);
+    return { frame: -1, spi: -1, kind: d.kind, id: d.id };
+  }
   if (r.type !== 'fp') env.reject(pc, `arg#${argno} expected pointer to stack or const struct bpf_dynptr`);
   const spi = getSpi(r);
   const frameNo = frameOf(st, r);

@@ -4,7 +4,10 @@ import { assemble } from '@bpf/isa';
 import { fixturesDir, skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
-import { buildC, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
+import { buildC, expectSameAsKernel, fixtureSource, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
+
+/** Programs of fixtures/c/global whose level-2 logs differ (verdict, error and processed count agree). */
+const TAGS_LOG_DIFFERS = new Set<string>([]);
 
 describe('global subprograms (declared prototypes)', () => {
   const prog = (body: string, fn: string) => assemble(`${fn}\n${body}\nexit\nf:\nr0 = 0\nif r1 == 0 goto out\nr0 = *(u32 *)(r1 + 0)\nout:\nexit`);
@@ -99,4 +102,10 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('global sub
     expect(kernel.error).toBe('callback function not static');
     expect(verify(p!, { kernelBtf: kernelBtf() }).error?.message).toBe(kernel.error);
   });
+});
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('tagged global function arguments and sleeping global functions (fixtures/c/global): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('global', 'global.c', 'global.h'));
+  const dump = process.env.BPF_DUMP_LOGS;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, { logDiffers: TAGS_LOG_DIFFERS, ...(dump ? { dump } : {}) }));
 });

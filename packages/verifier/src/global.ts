@@ -6,21 +6,34 @@
  * main program, every global subprogram that was called is verified once on its own, its
  * arguments typed from BTF (scalar, the context, or nullable memory of the pointee's size).
  */
-import type { BtfFunc, LoadInfo } from './btfproto.js';
-import { helperMem, isNull } from './callargs.js';
-import { VerifierReject, type Env } from './env.js';
-import { formatState } from './print.js';
-import { mayBeNull, nonNull } from './nullable.js';
-import { newFrame, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { btfString, type Btf } from '@bpf/btf';
 import type { ProgType } from '@bpf/isa';
+import { kindStr, type BtfFunc, type BtfTarget, type LoadInfo } from './btfproto.js';
+import { helperMem, isNull } from './callargs.js';
+import { isDynptrStruct, processDynptrArg } from './dynptr.js';
+import { VerifierReject, type Env } from './env.js';
+import { activeLocks } from './locks.js';
+import { btfPtr, btfPtrType, mayBeNull, nonNull } from './nullable.js';
+import { formatState, regTypeStrBare } from './print.js';
+import { newFrame, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 export interface GlobalEnv extends Env {
   readonly load: LoadInfo;
 }
 
-/** What a global function's argument is to its callers and to its own verification. */
-export type GlobalArg = { readonly kind: 'anything' } | { readonly kind: 'ctx' } | { readonly kind: 'mem'; readonly size: number; readonly nonNull: boolean };
-
+/** What a global function's argument is to its callers and to its own verification (bpf_subprog_arg_info). */
+export type GlobalArg =
+  | { readonly kind: 'anything' }
+  | { readonly kind: 'ctx' }
+  | { readonly kind: 'mem'; readonly size: number; readonly nonNull: boolean }
+  /** arg:trusted / arg:untrusted on a pointer to a kernel struct (ARG_PTR_TO_BTF_ID). */
+  | { readonly kind: 'btf'; readonly struct: string; readonly trusted: boolean; readonly nullable: boolean }
+  /** arg:untrusted on a pointer to void or a primitive: read-only untrusted memory of size 0. */
+  | { readonly kind: 'untrusted_mem' }
+  /** arg:arena: a pointer into the arena or a scalar; an unknown scalar inside. */
+  | { readonly kind: 'arena' }
+  /** A `struct bpf_dynptr *` (ARG_PTR_TO_DYNPTR | MEM_RDONLY). */
+  | { readonly kind: 'dynptr' };
 /** The `struct` a program type's context is, as prototypes name it (btf_get_prog_ctx_type). */
 export const CTX_STRUCT: Partial<Record<ProgType, string>> = {
   socket_filter: '__sk_buff',
@@ -52,28 +65,140 @@ export function isGlobal(env: GlobalEnv, k: number): boolean {
 
 const nameOf = (env: GlobalEnv, k: number): string => env.load.subprogFunc(k)?.name ?? env.subprogs[k]!.name;
 
-/** btf_prepare_func_args for a global function: its arguments, or the line saying why it cannot be one. */
-export function globalArgs(fn: BtfFunc, type: ProgType): { readonly args: readonly GlobalArg[] } | { readonly error: string } {
+/** The `arg:` decl tags btf_prepare_func_args knows (enum btf_arg_tag). */
+const ARG_TAGS: ReadonlySet<string> = new Set(['ctx', 'nonnull', 'nullable', 'trusted', 'untrusted', 'arena']);
+
+/** btf_is_projection_of: the kernel's own context struct standing for the UAPI one. */
+const PROJECTION: Readonly<Record<string, string>> = { __sk_buff: 'sk_buff', xdp_md: 'xdp_buff' };
+
+/** Program types whose `__arg_ctx` may point to anything (btf_validate_prog_ctx_type). */
+const CTX_ANYTHING: ReadonlySet<ProgType> = new Set(['tracepoint', 'syscall', 'ext']);
+
+/** btf_validate_prog_ctx_type for an `__arg_ctx` pointer: undefined when valid, else the kernel's line. */
+function validateCtxArg(to: BtfTarget, i: number, type: ProgType): string | undefined {
+  if (to.isVoid || CTX_ANYTHING.has(type)) return undefined;
+  if (!to.name) return `arg#${i} type doesn't have a name`;
+  // u64 * for raw tracepoints (the fentry/LSM/struct_ops cases need the attach type: not modelled)
+  if ((type === 'raw_tracepoint' || type === 'raw_tracepoint_writable') && to.btfKind === 'INT' && to.size === 8) return undefined;
+  if (type === 'kprobe' && to.isStruct && to.name === 'pt_regs') return undefined;
+  const ctx = CTX_STRUCT[type];
+  if (ctx === undefined) return `arg#${i} should be void pointer`;
+  if (!to.isStruct || to.name !== ctx) return `arg#${i} should be \`struct ${ctx} *\``;
+  return undefined;
+}
+
+/** bpf_core_essential_name_len: a name without its `___flavour` suffix. */
+const essentialName = (name: string): string => {
+  const at = name.indexOf('___');
+  return at > 0 ? name.slice(0, at) : name;
+};
+
+/**
+ * btf_get_ptr_to_btf_id: the kernel type a program's pointer target stands for, found as CO-RE
+ * finds candidates (same kind, same essential name) in the kernel's BTF; without it, the
+ * program's own name is taken as the kernel's. The kernel also searches modules: not modelled.
+ */
+function kernelTarget(kernelBtf: Btf | undefined, to: BtfTarget, i: number): { readonly name: string; readonly kind: string } | { readonly error: string } {
+  if (!kernelBtf) return { name: to.name, kind: to.btfKind };
+  const want = essentialName(to.name);
+  let found = 0;
+  let kind = to.btfKind;
+  for (let id = kernelBtf.firstId; id < kernelBtf.types.length; id++) {
+    const t = kernelBtf.types[id];
+    if (!t || kindStr(t) !== to.btfKind || !t.nameOff) continue;
+    const n = btfString(kernelBtf, t.nameOff);
+    if (n.startsWith(want) && essentialName(n).length === want.length) {
+      found++;
+      kind = kindStr(t);
+    }
+  }
+  if (found !== 1) return { error: `arg#${i} reference type('${to.btfKind} ${to.name}') ${found === 0 ? 'has no matches' : 'is ambiguous'}` };
+  return { name: to.name, kind };
+}
+
+/** btf_prepare_func_args: a function's arguments, or the line saying why it cannot be global. */
+export function globalArgs(fn: BtfFunc, type: ProgType, kernelBtf?: Btf): { readonly args: readonly GlobalArg[] } | { readonly error: string } {
   if (fn.params.length > 5) return { error: `Global function ${fn.name}() with ${fn.params.length} > 5 args. Buggy compiler.` };
   if (fn.ret.kind !== 'scalar') return { error: `Global function ${fn.name}() doesn't return scalar. Only those are supported.` };
   const args: GlobalArg[] = [];
   for (const [i, p] of fn.params.entries()) {
     const t = p.type;
-    const tags = p.tags ?? [];
-    if (tags.some((x) => x !== 'ctx' && x !== 'nonnull')) return { error: `arg#${i} has unsupported set of tags` };
-    if (tags.includes('ctx')) {
-      // __arg_ctx: the context, whatever the pointer's type
-      if (t.kind !== 'ptr' || tags.length > 1) return { error: `arg#${i} has unsupported set of tags` };
+    const tags = new Set<string>();
+    for (const tag of p.tags ?? []) {
+      if (!ARG_TAGS.has(tag)) return { error: `arg#${i} has unsupported set of tags` };
+      tags.add(tag);
+    }
+    const only = (tag: string): boolean => [...tags].every((x) => x === tag);
+    if (t.kind !== 'ptr') {
+      if (tags.size) return { error: `arg#${i} has pointer tag, but is not a pointer type` };
+      if (t.kind === 'scalar') {
+        args.push({ kind: 'anything' });
+        continue;
+      }
+      return { error: `Arg#${i} type ${t.kind === 'void' ? 'UNKNOWN' : t.btfKind} in ${fn.name}() is not supported yet.` };
+    }
+    const to = t.to;
+    const ctx = CTX_STRUCT[type];
+    if (tags.has('ctx') || (to.isStruct && ctx !== undefined && (to.name === ctx || PROJECTION[ctx] === to.name))) {
+      if (!only('ctx')) return { error: `arg#${i} has invalid combination of tags` };
+      const bad = tags.has('ctx') ? validateCtxArg(to, i, type) : undefined;
+      if (bad) return { error: bad };
       args.push({ kind: 'ctx' });
-    } else if (t.kind === 'ptr' && t.to.isStruct && CTX_STRUCT[type] === t.to.name) args.push({ kind: 'ctx' });
-    else if (t.kind === 'ptr') {
-      if (t.to.size === undefined) return { error: `arg#${i} reference type('${t.to.btfKind} ${t.to.name}') size cannot be determined: -22` };
-      args.push({ kind: 'mem', size: t.to.size, nonNull: tags.includes('nonnull') });
-    } else if (t.kind === 'scalar') args.push({ kind: 'anything' });
-    else return { error: `Arg#${i} type ${t.kind === 'void' ? 'UNKNOWN' : t.btfKind} in ${fn.name}() is not supported yet.` };
+    } else if (isDynptrStruct(to)) {
+      if (tags.size) return { error: `arg#${i} has invalid combination of tags` };
+      args.push({ kind: 'dynptr' });
+    } else if (tags.has('trusted')) {
+      if (tags.has('nonnull')) return { error: `arg#${i} has invalid combination of tags` };
+      const k = kernelTarget(kernelBtf, to, i);
+      if ('error' in k) return k;
+      args.push({ kind: 'btf', struct: k.name, trusted: true, nullable: tags.has('nullable') });
+    } else if (tags.has('untrusted')) {
+      if (!only('untrusted')) return { error: `arg#${i} untrusted cannot be combined with any other tags` };
+      if (to.isVoid || to.btfKind === 'INT' || to.btfKind === 'ENUM' || to.btfKind === 'ENUM64') {
+        args.push({ kind: 'untrusted_mem' });
+        continue;
+      }
+      const k = kernelTarget(kernelBtf, to, i);
+      if ('error' in k) return k;
+      if (k.kind !== 'STRUCT' && k.kind !== 'UNION') return { error: `arg#${i} has type ${k.kind} '', but only struct or primitive types are allowed` };
+      args.push({ kind: 'btf', struct: k.name, trusted: false, nullable: false });
+    } else if (tags.has('arena')) {
+      if (!only('arena')) return { error: `arg#${i} arena cannot be combined with any other tags` };
+      args.push({ kind: 'arena' });
+    } else {
+      // a generic pointer to the caller's memory
+      if (tags.has('nullable')) return { error: `arg#${i} has invalid combination of tags` };
+      if (to.size === undefined) return { error: `arg#${i} reference type('${to.btfKind} ${to.name}') size cannot be determined: -22` };
+      args.push({ kind: 'mem', size: to.size, nonNull: tags.has('nonnull') });
+    }
   }
   return { args };
 }
+
+/**
+ * btf_prepare_func_args for a static function, run at each call: a tagged argument it reaches
+ * is logged (`arg#0 type tag is not supported in static functions`) and the call goes on; it
+ * stops silently at the first argument a static function cannot describe.
+ */
+export function staticArgTagLine(fn: BtfFunc, type: ProgType): string | undefined {
+  if (fn.params.length > 5 || fn.ret.kind !== 'scalar') return undefined;
+  for (const [i, p] of fn.params.entries()) {
+    if (p.tags?.length) return `arg#${i} type tag is not supported in static functions`;
+    const t = p.type;
+    if (t.kind === 'scalar') continue;
+    if (t.kind !== 'ptr') return undefined;
+    const ctx = CTX_STRUCT[type];
+    const isCtx = t.to.isStruct && ctx !== undefined && (t.to.name === ctx || PROJECTION[ctx] === t.to.name);
+    if (!isCtx && !isDynptrStruct(t.to)) return undefined;
+  }
+  return undefined;
+}
+
+/** is_trusted_reg: referenced, PTR_TRUSTED, or an allocated object. */
+const isTrustedReg = (r: Reg): boolean => !!r.refObjId || btfPtr(r.type)?.flag === 'trusted_' || (r.memSize !== undefined && btfPtr(r.type)?.flag === '');
+
+/** check_reg_type's list for ARG_PTR_TO_BTF_ID (btf_ptr_types). */
+const BTF_PTR_TYPES = ['ptr_', 'trusted_ptr_', 'rcu_ptr_'];
 
 /** btf_check_func_arg_match: the caller's R1..R5 against the arguments. */
 function checkArgs(env: GlobalEnv, st: State, f: Frame, pc: number, args: readonly GlobalArg[]): void {
@@ -84,12 +209,20 @@ function checkArgs(env: GlobalEnv, st: State, f: Frame, pc: number, args: readon
       case 'anything':
         if (r.type !== 'scalar') env.reject(pc, `R${regno} is not a scalar`);
         return;
+      case 'untrusted_mem':
+        // read-only and read through probe loads: anything goes
+        return;
       case 'ctx':
         if (r.type === 'ctx' && r.off) env.reject(pc, `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
         if (r.type !== 'ctx') env.reject(pc, `arg#${i} expects pointer to ctx`);
         return;
       case 'mem': {
-        if (isNull(r)) return;
+        if (isNull(r)) {
+          // the running kernel backtracks a NULL argument's precision before it looks further
+          env.precise(regno);
+          if (a.nonNull) env.reject(pc, `arg#${i} is expected to be non-NULL`);
+          return;
+        }
         // check_mem_reg: the memory must allow reading and writing `size` bytes, NULL aside
         const p = mayBeNull(r) ? nonNull(r) : r;
         helperMem(env, st, pc, regno, p, a.size, false, true);
@@ -97,36 +230,88 @@ function checkArgs(env: GlobalEnv, st: State, f: Frame, pc: number, args: readon
         if (a.nonNull && mayBeNull(r)) env.reject(pc, `arg#${i} is expected to be non-NULL`);
         return;
       }
+      case 'arena':
+        if (r.type !== 'scalar') env.reject(pc, `R${regno} is not a pointer to arena or scalar.`);
+        return;
+      case 'dynptr':
+        processDynptrArg(env, st, f, pc, regno, { uninit: false, rdonly: true });
+        return;
+      case 'btf': {
+        if (!a.trusted) return;
+        if (isNull(r) && a.nullable) {
+          env.precise(regno);
+          return;
+        }
+        // the running 6.18 kernel asks for a trusted register before it looks at the type
+        if (!isTrustedReg(r)) env.reject(pc, `R${regno} must be referenced or trusted`);
+        const b = btfPtr(r.type);
+        const folded = b && a.nullable ? { ...b, orNull: false } : b;
+        if (!folded || folded.orNull || !BTF_PTR_TYPES.includes(`${folded.flag}ptr_`))
+          env.reject(pc, `R${regno} type=${regTypeStrBare(r)} expected=${BTF_PTR_TYPES.join(', ')}`);
+        if (folded.struct !== a.struct) env.reject(pc, `R${regno} is of type ${folded.struct} but ${a.struct} is expected`);
+        return;
+      }
     }
   });
 }
 
 /** check_func_call for a global subprogram: its arguments checked, the call logged; the caller clears R0..R5 after. */
-export function globalCall(env: GlobalEnv, st: State, f: Frame, pc: number, k: number): void {
+export function globalCall(env: GlobalEnv, st: State, f: Frame, pc: number, k: number, mightSleep: boolean): void {
   const name = nameOf(env, k);
   const fn = env.load.subprogFunc(k)!;
-  const prepared = globalArgs(fn, env.type);
+  const prepared = globalArgs(fn, env.type, env.load.kernelBtf);
+  // btf_check_subprog_call logs why the arguments do not match; the verdict on them comes last
+  let argLines: readonly string[] | undefined;
   try {
     if ('error' in prepared) env.reject(pc, prepared.error);
     checkArgs(env, st, f, pc, prepared.args);
   } catch (e) {
     if (!(e instanceof VerifierReject)) throw e;
-    env.reject(pc, ...e.lines, `Caller passes invalid args into func#${k} ('${name}')`);
+    argLines = e.lines;
   }
+  const lines = argLines ?? [];
+  if (activeLocks(st)) env.reject(pc, ...lines, 'global function calls are not allowed while holding a lock,', 'use static function instead');
+  if (mightSleep && (st.rcuLock || st.preemptLocks || st.irqId || !env.load.sleepable))
+    env.reject(pc, ...lines, 'global functions that may sleep are not allowed in non-sleepable context,', 'i.e., in a RCU/IRQ/preempt-disabled section, or in', 'a non-sleepable BPF program context');
+  if (argLines) env.reject(pc, ...argLines, `Caller passes invalid args into func#${k} ('${name}')`);
   env.log2(`Func#${k} ('${name}') is global and assumed valid.`);
   env.load.calledGlobals.add(k);
+}
+
+/**
+ * The kernel's reg->dynptr.type of a global function's dynptr argument as the running 6.18
+ * kernel prints it (`dynptr_ptr(id=3,type=skb)`), although do_check_common asks for a local one.
+ */
+const GLOBAL_DYNPTR_KIND = 'skb';
+
+/** The register a global function's argument is on entry (do_check_common). */
+function entryReg(env: GlobalEnv, a: GlobalArg): Reg {
+  switch (a.kind) {
+    case 'ctx':
+      return pointer('ctx');
+    case 'anything':
+    case 'arena':
+      return UNKNOWN;
+    case 'mem':
+      return a.nonNull ? pointer('mem', { memSize: a.size }) : pointer('mem_or_null', { memSize: a.size, id: env.nextId() });
+    case 'untrusted_mem':
+      return pointer('rdonly_untrusted_mem', { memSize: 0 });
+    case 'btf':
+      return pointer(btfPtrType(a.struct, a.trusted ? 'trusted_' : 'untrusted_', a.nullable), { id: env.nextId() });
+    case 'dynptr': {
+      const id = env.nextId();
+      return pointer('dynptr_ptr', { id, dynptr: { kind: GLOBAL_DYNPTR_KIND, first: true, id } });
+    }
+  }
 }
 
 /** The frame a global subprogram is verified in on its own: R1..R5 from its prototype. */
 export function globalEntry(env: GlobalEnv, k: number): Frame {
   const fn = env.load.subprogFunc(k)!;
-  const prepared = globalArgs(fn, env.type);
+  const prepared = globalArgs(fn, env.type, env.load.kernelBtf);
   if ('error' in prepared) env.reject(env.subprogs[k]!.start, prepared.error);
   const f = newFrame(k, -1);
-  prepared.args.forEach((a, i) => {
-    if (a.kind === 'mem') f.regs[i + 1] = a.nonNull ? pointer('mem', { memSize: a.size }) : pointer('mem_or_null', { memSize: a.size, id: env.nextId() });
-    else f.regs[i + 1] = a.kind === 'ctx' ? pointer('ctx') : UNKNOWN;
-  });
+  prepared.args.forEach((a, i) => (f.regs[i + 1] = entryReg(env, a)));
   return f;
 }
 

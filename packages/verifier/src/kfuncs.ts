@@ -397,7 +397,7 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     const uninit = p.name.endsWith('__uninit');
     const parent = fn.name === 'bpf_dynptr_clone' && uninit ? meta.dynptr : undefined;
     const kind = KFUNC_DYNPTR_KIND[fn.name] ?? parent?.kind;
-    const d = processDynptrArg(env, st, f, pc, regno, { uninit, rdonly: false, ...(uninit && kind ? { kind } : {}), ...(parent ? { cloneOf: parent } : {}) });
+    const d = processDynptrArg(env, st, f, pc, regno, { uninit, rdonly: r.type === 'dynptr_ptr', ...(uninit && kind ? { kind } : {}), ...(parent ? { cloneOf: parent } : {}) });
     if (d && !uninit) meta.dynptr = d;
     return;
   }

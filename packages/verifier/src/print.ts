@@ -93,6 +93,7 @@ export function formatReg(r: Reg, frameno: number, precise = false): string {
   if (r.type === 'pkt' || r.type === 'pkt_meta') parts.push(`r=${(r.range ?? 0) < 0 ? unum(BigInt.asUintN(64, BigInt(r.range ?? 0))) : (r.range ?? 0)}`);
   if (r.memSize !== undefined && MEM_TYPES.has(r.type)) parts.push(`sz=${r.memSize ?? 0}`);
   if (r.buf) parts.push(`buf=fp[${r.buf.frame}]${r.buf.off}+${r.buf.size}`);
+  if (r.type === 'dynptr_ptr') parts.push(`type=${r.dynptr?.kind ?? '<invalid>'}`);
   if (tnumIsConst(r.var)) {
     if (r.var.value) parts.push(`imm=${r.var.value.toString(16)}`);
   } else {

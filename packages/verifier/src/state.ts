@@ -34,6 +34,8 @@ export type RegType =
   | 'iter'
   /** The state a dynptr keeps in its two stack slots (dynptr.ts); never in a register. */
   | 'dynptr'
+  /** CONST_PTR_TO_DYNPTR: a read-only dynptr given by the kernel (a global function's argument, a bpf_user_ringbuf_drain callback's). */
+  | 'dynptr_ptr'
   | 'func'
   /** PTR_TO_SOCKET, PTR_TO_TCP_SOCK, PTR_TO_SOCK_COMMON (helperret.ts), nullable until checked. */
   | 'sock'
