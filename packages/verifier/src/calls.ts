@@ -17,7 +17,7 @@ import { activeLocks, BPF_FUNC_SPIN_LOCK, BPF_FUNC_SPIN_UNLOCK, checkResourceLea
 import { checkHelperArg, type ArgMeta } from './helperargs.js';
 import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
 import { regTypeStr } from './print.js';
-import { cloneState, isConst, newFrame, pointer, NOT_INIT, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, inSleepable, isConst, newFrame, pointer, NOT_INIT, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 export const MAX_CALL_FRAMES = 8;
@@ -87,7 +87,7 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   const fn = `${name}#${i.imm}`;
   if (h.gpl && !env.load.gplCompatible) env.reject(pc, 'cannot call GPL-restricted function from non-GPL compatible program');
   if (!helperAllowed(h, env.type, attach, env.load.attachName())) env.reject(pc, 'helper call is not allowed in probe');
-  if (h.mightSleep && !env.load.sleepable) env.reject(pc, 'helper call might sleep in a non-sleepable prog');
+  if (h.mightSleep && !inSleepable(env, st)) env.reject(pc, 'helper call might sleep in a non-sleepable prog');
   if (h.mightSleep && st.rcuLock) env.reject(pc, `sleepable helper ${fn} in rcu_read_lock region`);
   if (h.mightSleep && st.preemptLocks) env.reject(pc, `sleepable helper ${fn} in non-preemptible region`);
   if (h.mightSleep && st.irqId) env.reject(pc, `sleepable helper ${fn} in IRQ-disabled region`);
@@ -169,15 +169,22 @@ function getFuncIpCheck(env: CallEnv, pc: number, fn: string, attach: string | u
 
 const BPF_FUNC_TIMER_SET_CALLBACK = 170;
 
-/** push_async_cb + set_timer_callback_state: R1 the map, R2 its key, R3 the value; it returns 0. */
-function pushAsyncCb(env: CallEnv, st: State, pc: number, sub: number, map: MapDef): void {
+/**
+ * push_async_cb + set_timer_callback_state (and set_task_work_schedule_callback_state): R1 the
+ * map, R2 its key, R3 the value; a timer's or workqueue's callback returns 0, a task work's any
+ * int; workqueue and task work callbacks may sleep.
+ */
+export function pushAsyncCb(env: CallEnv, st: State, pc: number, sub: number, map: MapDef, opts: { readonly ret?: readonly [number, number]; readonly sleepable?: boolean } = {}): void {
   // a state of its own: no parent, no history (the kernel's kzalloc'ed stack element)
   const cb = { frames: [], pc: env.subprogs[sub]!.start, prev: pc, refs: [], hist: [] } as unknown as Path;
   const callee = newFrame(sub, -1, undefined);
   callee.asyncCb = true;
+  if (opts.ret) callee.asyncRet = opts.ret;
+  if (opts.sleepable) callee.sleepableCb = true;
   callee.regs[1] = pointer('map_ptr', { map });
   callee.regs[2] = pointer('map_key', { map });
-  callee.regs[3] = pointer('map_value', { map });
+  // the running 6.18 kernel gives the callback's value a fresh id (printed `map_value(id=1,...)`)
+  callee.regs[3] = pointer('map_value', { map, id: env.nextId() });
   callee.regs[10] = env.fp(0);
   cb.frames.push(callee);
   env.push(cb);
@@ -355,6 +362,7 @@ export function kfuncCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number
     if (fn.name === 'bpf_res_spin_lock' || fn.name === 'bpf_res_spin_lock_irqsave') forkFailedLock(env, st, pc);
     const res = btfKfuncCall(env, st, f, pc, fn);
     if (res.callback) pushKfuncCallback(env, st, pc, res.callback);
+    if (res.async) pushAsyncCb(env, st, pc, res.async.subprog, res.async.map, res.async);
     clearCallerSaved(env, f);
     if (res.r0) f.regs[0] = res.r0;
     res.after?.();
@@ -443,7 +451,8 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
   if (st.frames.length === 1 && f.asyncCb) {
     if (r0.type !== 'scalar') env.reject(pc, `At async callback return the register R0 is not a known value (${regTypeStr(r0)})`);
     env.precise(0);
-    if (!within(r0, [0, 0])) env.reject(pc, invalidScalar(r0, [0, 0], 'At async callback return'));
+    const range = f.asyncRet ?? [0, 0];
+    if (!within(r0, range)) env.reject(pc, invalidScalar(r0, range, 'At async callback return'));
     return null;
   }
   // a global subprogram verified on its own returns a scalar, whatever the program type

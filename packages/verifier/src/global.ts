@@ -15,7 +15,7 @@ import { VerifierReject, type Env } from './env.js';
 import { activeLocks } from './locks.js';
 import { btfPtr, btfPtrType, mayBeNull, nonNull } from './nullable.js';
 import { formatState, regTypeStrBare } from './print.js';
-import { newFrame, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { inSleepable, newFrame, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 export interface GlobalEnv extends Env {
   readonly load: LoadInfo;
@@ -271,7 +271,7 @@ export function globalCall(env: GlobalEnv, st: State, f: Frame, pc: number, k: n
   }
   const lines = argLines ?? [];
   if (activeLocks(st)) env.reject(pc, ...lines, 'global function calls are not allowed while holding a lock,', 'use static function instead');
-  if (mightSleep && (st.rcuLock || st.preemptLocks || st.irqId || !env.load.sleepable))
+  if (mightSleep && (st.rcuLock || st.preemptLocks || st.irqId || !inSleepable(env, st)))
     env.reject(pc, ...lines, 'global functions that may sleep are not allowed in non-sleepable context,', 'i.e., in a RCU/IRQ/preempt-disabled section, or in', 'a non-sleepable BPF program context');
   if (argLines) env.reject(pc, ...argLines, `Caller passes invalid args into func#${k} ('${name}')`);
   env.log2(`Func#${k} ('${name}') is global and assumed valid.`);

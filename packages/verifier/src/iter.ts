@@ -12,7 +12,7 @@ import type { BtfArg, BtfFunc } from './btfproto.js';
 import type { Env } from './env.js';
 import { memAccess } from './mem.js';
 import { btfPtrType, nonNull } from './nullable.js';
-import { known, SlotType, UNKNOWN, type Frame, type IterState, type Reg, type State } from './state.js';
+import { inSleepable, known, SlotType, UNKNOWN, type Frame, type IterState, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 /** Which of the three an iterator kfunc is (KF_ITER_NEW, KF_ITER_NEXT, KF_ITER_DESTROY). */
@@ -63,7 +63,7 @@ function iterStruct(t: BtfArg): { readonly kind: string; readonly size: number }
 }
 
 /** Whether the program is inside an RCU read-side section (in_rcu_cs): a lock held, or not sleepable. */
-export const inRcuCs = (env: Env, st: State): boolean => st.rcuLock === true || !env.load.sleepable;
+export const inRcuCs = (env: Env, st: State): boolean => st.rcuLock === true || !inSleepable(env, st);
 
 /**
  * process_iter_arg: new() takes uninitialised stack and makes it an active iterator holding a

@@ -8,7 +8,7 @@
  */
 import { kfuncSections, processIrqFlag, processSpinLock } from './locks.js';
 import { btfFromProtos, kfuncs, type Btf } from '@bpf/btf';
-import type { FuncProtoDecl, ProgType } from '@bpf/isa';
+import type { FuncProtoDecl, MapDef, ProgType } from '@bpf/isa';
 import { describeFunc, funcByName, structInfo, type BtfArg, type BtfFunc, type LoadInfo } from './btfproto.js';
 import { helperMem, isNull, releaseReference } from './callargs.js';
 import { VerifierReject } from './env.js';
@@ -20,7 +20,9 @@ import { allocated, objRecord } from './kptr.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
-import { cloneState, known, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, inSleepable, known, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { mapField, type MapFieldKind } from './mapfields.js';
+import { mapFieldPointer } from './helperargs.js';
 import { tnumIsConst } from './tnum.js';
 
 export type KfuncFlag = 'acquire' | 'release' | 'ret_null' | 'trusted_args' | 'sleepable' | 'destructive' | 'rcu' | 'rcu_lock' | 'rcu_unlock' | 'rcu_protected' | 'preempt_disable' | 'preempt_enable';
@@ -157,6 +159,8 @@ interface KfuncMeta {
   sliceBuf?: Reg['buf'];
   /** A callback argument's subprogram (KF_ARG_PTR_TO_CALLBACK). */
   subprog?: number;
+  /** The map of a bpf_wq or bpf_task_work argument, or of a `__map` argument (meta->map.ptr). */
+  fieldMap?: MapDef;
   callback?: KfuncCallback;
   /** The list head / rbtree root and node arguments of a graph kfunc (graph.ts). */
   graph?: GraphMeta;
@@ -170,7 +174,27 @@ export interface KfuncResult {
   readonly after?: () => void;
   /** bpf_rbtree_add's less(): the callback to verify, from the state before the node was handed over. */
   readonly callback?: KfuncCallback;
+  /** An async callback (bpf_wq_set_callback_impl, bpf_task_work_schedule_*): verified later as a path of its own. */
+  readonly async?: AsyncCallback;
 }
+
+/** An async callback a kfunc sets up: its subprogram, the map R1..R3 of the callback name, its return range. */
+export interface AsyncCallback {
+  readonly subprog: number;
+  readonly map: MapDef;
+  readonly ret: readonly [number, number];
+  readonly sleepable: boolean;
+}
+
+/** The kfuncs that set up an async callback, and the callback's return range. */
+const ASYNC_KFUNCS: Readonly<Record<string, readonly [number, number]>> = {
+  bpf_wq_set_callback_impl: [0, 0],
+  bpf_task_work_schedule_signal_impl: [-0x80000000, 0x7fffffff],
+  bpf_task_work_schedule_resume_impl: [-0x80000000, 0x7fffffff],
+};
+
+/** Map-value fields a kfunc takes a pointer to (KF_ARG_PTR_TO_WORKQUEUE, KF_ARG_PTR_TO_TASK_WORK). */
+const MAP_FIELD_ARGS: ReadonlySet<string> = new Set(['bpf_wq', 'bpf_task_work']);
 
 /** A synchronous callback a kfunc calls (push_callback_call): its subprogram, the state to call it from, R1 and R2. */
 export interface KfuncCallback {
@@ -227,6 +251,12 @@ export function btfKfuncCall(env: KfuncEnv, st: State, f: Frame, pc: number, fn:
   const meta: KfuncMeta = {};
   const r0 = kfuncR0(env, st, f, pc, fn, meta);
   if (meta.callback) return { r0, callback: meta.callback };
+  const asyncRet = ASYNC_KFUNCS[fn.name];
+  if (asyncRet && meta.subprog !== undefined && meta.fieldMap) {
+    // the running 6.18 kernel verifies these callbacks as sleepable, so only sleepable programs may set them
+    if (!env.load.sleepable) env.reject(pc, 'sleepable callback in a program that is not sleepable', `kfunc ${fn.name}#${fn.id} failed callback verification`);
+    return { r0, async: { subprog: meta.subprog, map: meta.fieldMap, ret: asyncRet, sleepable: true } };
+  }
   const iter = iterKfunc(fn);
   if (iter?.op === 'next' && meta.iter) {
     const m = meta.iter;
@@ -253,7 +283,7 @@ function rcuUnlockRegs(st: State): void {
 function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, meta: KfuncMeta): Reg | undefined {
   const info = KFUNCS[fn.name] ?? { flags: [] };
   if (info.types && !info.types.includes(env.type)) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
-  if (has(info, 'sleepable') && !env.load.sleepable) env.reject(pc, `program must be sleepable to call sleepable kfunc ${fn.name}`);
+  if (has(info, 'sleepable') && !inSleepable(env, st)) env.reject(pc, `program must be sleepable to call sleepable kfunc ${fn.name}`);
   if (fn.params.length > 5) env.reject(pc, `Function ${fn.name} has ${fn.params.length} > 5 args`);
   fn.params.forEach((p, k) => checkArg(env, st, f, pc, fn, info, meta, k));
   if (has(info, 'rcu_protected') && !inRcuCs(env, st)) env.reject(pc, `kernel func ${fn.name} requires RCU critical section protection`);
@@ -366,8 +396,8 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   const r = f.regs[regno]!;
   env.scratchReg(regno);
   const t = p.type;
-  // is_kfunc_arg_ignore: `meta__ign` is the kernel's to fill
-  if (p.name.endsWith('__ign')) return;
+  // is_kfunc_arg_ignore / is_kfunc_arg_prog: `meta__ign` and `aux__prog` are the kernel's to fill
+  if (p.name.endsWith('__ign') || p.name.endsWith('__prog')) return;
   if (t.kind === 'scalar') {
     if (r.type !== 'scalar') env.reject(pc, `R${regno} is not a scalar`);
     if (p.name.endsWith('__k') || p.name.endsWith('__szk')) {
@@ -399,6 +429,25 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     const kind = KFUNC_DYNPTR_KIND[fn.name] ?? parent?.kind;
     const d = processDynptrArg(env, st, f, pc, regno, { uninit, rdonly: r.type === 'dynptr_ptr', ...(uninit && kind ? { kind } : {}), ...(parent ? { cloneOf: parent } : {}) });
     if (d && !uninit) meta.dynptr = d;
+    return;
+  }
+  // KF_ARG_PTR_TO_MAP: a map (or a value of one); a workqueue's or task work's own map
+  if (p.name.endsWith('__map')) {
+    if (!r.map) env.reject(pc, `pointer in R${regno} isn't map pointer`);
+    const held = meta.fieldMap;
+    if (held && held !== r.map) {
+      // (the running 6.18 kernel names the field by the map the field lives in)
+      if (mapField(held, 'bpf_task_work')) env.reject(pc, `bpf_task_work pointer in R${regno - 1} map_uid=0 doesn't match map pointer in R${regno} map_uid=0`);
+      if (mapField(held, 'bpf_wq')) env.reject(pc, `workqueue pointer in R${regno - 1} map_uid=0 doesn't match map pointer in R${regno} map_uid=0`);
+    }
+    meta.fieldMap = r.map;
+    return;
+  }
+  // KF_ARG_PTR_TO_WORKQUEUE, KF_ARG_PTR_TO_TASK_WORK: the field of a map value
+  if (t.to.isStruct && MAP_FIELD_ARGS.has(t.to.name)) {
+    if (r.type !== 'map_value') env.reject(pc, `arg#${k} doesn't point to a map value`);
+    mapFieldPointer(env, pc, regno, r, t.to.name as MapFieldKind);
+    meta.fieldMap = r.map;
     return;
   }
   // KF_ARG_PTR_TO_IRQ_FLAG and KF_ARG_PTR_TO_RES_SPIN_LOCK (locks.ts)

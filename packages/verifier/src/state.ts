@@ -180,6 +180,10 @@ export interface Frame {
   readonly callbackRet?: readonly [number, number];
   /** An async callback (bpf_timer_set_callback, bpf_wq_set_callback_impl) verified as a path of its own (in_async_callback_fn). */
   asyncCb?: boolean;
+  /** An async callback's return range (the kernel's callback_ret_range): [0, 0] for timers and workqueues. */
+  asyncRet?: readonly [number, number];
+  /** An async callback that may sleep (bpf_wq, bpf_task_work): the kernel's state in_sleepable. */
+  sleepableCb?: boolean;
   /** bpf_loop iterations this path has made at its current call (the kernel's callback_depth). */
   callbackDepth?: number;
 }
@@ -228,6 +232,9 @@ export interface State {
   /** The id of the innermost bpf_local_irq_save() not yet restored (active_irq_id). */
   irqId?: number;
 }
+
+/** in_sleepable: a sleepable program, or an async callback that may sleep (bpf_wq, bpf_task_work). */
+export const inSleepable = (env: { readonly load: { readonly sleepable: boolean } }, st: State): boolean => env.load.sleepable || st.frames[0]?.sleepableCb === true;
 
 export const cloneState = (s: State): State => ({
   frames: s.frames.map(cloneFrame),
