@@ -135,6 +135,13 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     else if (env.level > 0) env.log2(`frame${st.frames.length - 1} bpf_loop iteration limit reached`);
     f.callbackDepth = 0;
   }
+  if (i.imm === BPF_FUNC_user_ringbuf_drain && meta.subprog !== undefined) {
+    // set_user_ringbuf_callback_state: R1 a read-only local dynptr of the sample, R2 the context
+    const id = env.nextId();
+    const sample = pointer('dynptr_ptr', { id, dynptr: { kind: 'local', first: true, id } });
+    pushLoopCallback(env, st, f, pc, meta.subprog, (f.callbackDepth ?? 0) + 1, [sample, f.regs[3]!]);
+    f.callbackDepth = 0;
+  }
   // helpers that change packet data leave every packet pointer unusable (clear_all_pkt_pointers)
   if (PKT_CHANGING.has(i.imm) || dynptrChangesPkt) clearPacketPointers(st);
   clearCallerSaved(env, f);
@@ -168,6 +175,7 @@ function getFuncIpCheck(env: CallEnv, pc: number, fn: string, attach: string | u
 }
 
 const BPF_FUNC_TIMER_SET_CALLBACK = 170;
+const BPF_FUNC_user_ringbuf_drain = 209;
 
 /**
  * push_async_cb + set_timer_callback_state (and set_task_work_schedule_callback_state): R1 the
@@ -208,8 +216,11 @@ function forkFailedLock(env: CallEnv, st: State, pc: number): void {
   env.push(other);
 }
 
-/** bpf_loop: the callback is verified as a new frame with R1 the index and R2 the context. */
-function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: number, depth: number): void {
+/**
+ * push_callback_call for bpf_loop (and bpf_user_ringbuf_drain): the callback is verified as a
+ * new frame with R1 the index and R2 the context (or the arguments given), returning 0 or 1.
+ */
+function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: number, depth: number, args?: readonly [Reg, Reg]): void {
   if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
   const from = st as Path;
   const cb = cloneState(st) as Path;
@@ -217,8 +228,8 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
   if (from.cp) cb.cp = from.cp;
   const caller = cb.frames[cb.frames.length - 1]!;
   const callee = newFrame(sub, pc, [0, 1]);
-  callee.regs[1] = UNKNOWN; // the index, as the kernel types it (set_loop_callback_state)
-  callee.regs[2] = f.regs[3]!;
+  callee.regs[1] = args?.[0] ?? UNKNOWN; // the index, as the kernel types it (set_loop_callback_state)
+  callee.regs[2] = args?.[1] ?? f.regs[3]!;
   callee.regs[10] = env.fp(cb.frames.length);
   caller.out.fill(undefined);
   caller.callbackDepth = depth;
