@@ -13,7 +13,7 @@ import type { Path } from './prune.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
 import { releaseReference } from './callargs.js';
 import { releaseDynptr } from './dynptr.js';
-import { activeLocks, BPF_FUNC_SPIN_LOCK, BPF_FUNC_SPIN_UNLOCK, checkResourceLeak, processSpinLock } from './locks.js';
+import { BPF_FUNC_SPIN_LOCK, BPF_FUNC_SPIN_UNLOCK, checkResourceLeak, processSpinLock } from './locks.js';
 import { checkHelperArg, type ArgMeta } from './helperargs.js';
 import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
 import { regTypeStr } from './print.js';
