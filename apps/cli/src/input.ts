@@ -3,9 +3,9 @@
  * or an ELF object; the kind is detected from the content unless `--input` forces it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { assemble, decode, parseHex, type Program } from '@bpf/isa';
+import { assemble, decode, parseHex, type Insn, type Program } from '@bpf/isa';
 import { parseBtf, type Btf } from '@bpf/btf';
-import { ElfError, loadPrograms, parseElf } from '@bpf/elf';
+import { ElfError, loadPrograms, parseElf, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
 import { CliError, EXIT, usage } from './errors.js';
 import { kernelKconfig } from './kconfig.js';
 
@@ -45,6 +45,13 @@ export interface LoadOptions {
   readonly section?: string;
   readonly prog?: string;
   readonly endian?: 'little' | 'big';
+  /**
+   * ELF: the attach target of the chosen tracing / LSM program, replacing its section's (a
+   * host loader's, as cilium/ebpf's `ProgramSpec.AttachTo`; tetragon's sections are placeholders).
+   */
+  readonly attachTo?: string;
+  /** ELF: bodies of extern functions a host loader links in at load time, by name (tetragon's `cel_expr_N`). */
+  readonly functions?: ReadonlyMap<string, readonly Insn[]>;
 }
 
 export interface LoadedInput {
@@ -74,7 +81,11 @@ export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
       return { kind, program, all: [program] };
     }
     case 'elf': {
-      const all = loadElf(bytes);
+      const chosen = (p: { readonly name: string; readonly section: string }): boolean => (opts.prog === undefined || p.name === opts.prog) && (opts.section === undefined || p.section === opts.section);
+      const all = loadElf(bytes, {
+        ...(opts.attachTo !== undefined ? { attachTo: (p) => (chosen(p) ? opts.attachTo : undefined) } : {}),
+        ...(opts.functions?.size ? { functions: opts.functions } : {}),
+      });
       if (all.length === 0) throw new CliError(EXIT.INPUT, `${file}: the object has no programs`);
       const pick = all.filter(
         (p) =>
@@ -155,15 +166,23 @@ function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boole
  * loading it into this kernel is refused later, by @bpf/kernel. When that fails (an extern this kernel lacks) the programs come as
  * the object has them, which is still fine to read and disassemble.
  */
-function loadElf(bytes: Uint8Array): Program[] {
+function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'functions'> = {}): Program[] {
   const plain = loadPrograms(bytes);
+  // what the user asked the host loader to do must happen, or fail saying why
+  const asked = host.attachTo !== undefined || host.functions !== undefined;
   const obj = parseElf(bytes);
   const littleEndian = obj.endian === 'little';
   const needsKernel =
     obj.symbols.some((x) => x.shndx === 0 && x.name !== '' && (x.bind === 'global' || x.bind === 'weak')) ||
     hasCoreRelos(obj.btfExt, littleEndian) ||
+    asked ||
     plain.some((p) => p.attachTo !== undefined) ||
     obj.sections.some((x) => x.name.startsWith('.struct_ops'));
+  if (asked && !existsSync(VMLINUX)) {
+    // linking host functions needs no kernel; attach targets do
+    if (host.attachTo !== undefined) throw new CliError(EXIT.UNAVAILABLE, `--attach-to: resolving an attach target needs the kernel's BTF (${VMLINUX})`);
+    return loadPrograms(bytes, { ...(host.functions ? { functions: host.functions } : {}) });
+  }
   if (!needsKernel || !existsSync(VMLINUX)) return plain;
   let kernelBtf: Uint8Array;
   try {
@@ -173,9 +192,9 @@ function loadElf(bytes: Uint8Array): Program[] {
   }
   try {
     const kconfig = kernelKconfig();
-    return loadPrograms(bytes, { kernelBtf, kallsyms, ...(kconfig ? { kconfig } : {}) });
+    return loadPrograms(bytes, { kernelBtf, kallsyms, ...(kconfig ? { kconfig } : {}), ...host });
   } catch (e) {
-    if (!(e instanceof ElfError)) throw e;
+    if (!(e instanceof ElfError) || asked) throw e;
     return plain;
   }
 }
@@ -199,4 +218,35 @@ export function kernelBtfFor(program: Program): Btf | undefined {
     }
   }
   return vmlinux ?? undefined;
+}
+
+/**
+ * --function NAME=FILE (repeatable): the body of extern function NAME, read from FILE
+ * (assembly, hex or raw instructions; self-contained code, no maps or calls out).
+ */
+export function functionsOf(flags: Readonly<Record<string, unknown>>): ReadonlyMap<string, readonly Insn[]> | undefined {
+  const given = flags.function;
+  const list = typeof given === 'string' ? [given] : Array.isArray(given) ? (given as string[]) : [];
+  if (list.length === 0) return undefined;
+  const out = new Map<string, readonly Insn[]>();
+  for (const item of list) {
+    const at = item.indexOf('=');
+    const name = item.slice(0, at).trim();
+    const file = item.slice(at + 1);
+    if (at <= 0 || file === '' || !/^[A-Za-z_]\w*$/.test(name)) throw usage(`--function takes NAME=FILE (FILE: assembly, hex or raw instructions), not '${item}'`);
+    const { kind, program } = loadProgram(file);
+    if (kind === 'elf') throw usage(`--function ${name}: ${file} is an ELF object; give the function's instructions (assembly, hex or raw)`);
+    if ((program.relocs?.length ?? 0) > 0) throw usage(`--function ${name}: ${file} refers to maps or functions; a linked-in function must be self-contained`);
+    if (out.has(name)) throw usage(`--function ${name} given twice`);
+    out.set(name, program.insns);
+  }
+  return out;
+}
+
+/** The options of loadProgram a command's flags give (--input, --section, --prog, --endian, --attach-to, --function). */
+export function inputOptsOf(flags: Readonly<Record<string, unknown>>): LoadOptions {
+  const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
+  const functions = functionsOf(flags);
+  const pick = { input: str('input'), section: str('section'), prog: str('prog'), endian: str('endian') as 'little' | 'big' | undefined, attachTo: str('attach-to') };
+  return { ...Object.fromEntries(Object.entries(pick).filter(([, v]) => v !== undefined)), ...(functions ? { functions } : {}) };
 }

@@ -45,3 +45,38 @@ export function loadOptsOf(flags: Readonly<Record<string, unknown>>, program: { 
   const attach = flags['attach-type'];
   return { ...(typeof attach === 'string' ? { attachType: attach as AttachType } : {}), flags: bits };
 }
+
+/** What a host loader does to an object's programs before loading them (`bpf verify`, `bpf kernel`). */
+export const HOST_OPTS: Record<string, OptionSpec> = {
+  'attach-to': { type: 'string', help: "ELF: the kernel function or LSM hook the chosen tracing/LSM program attaches to, replacing its section's (as cilium/ebpf's ProgramSpec.AttachTo)" },
+  function: { type: 'string', multiple: true, help: 'ELF: NAME=FILE links FILE (assembly, hex or raw instructions) in as extern function NAME, as loaders that supply functions at load time do; repeatable' },
+};
+
+/** `bpf kernel`: how the program's maps are created. */
+export const LICENSE_OPT: Record<string, OptionSpec> = {
+  license: { type: 'string', help: "the program's license string instead of the object's license section (loaders such as sysdig's and falco's pass their own)" },
+};
+
+export const MAP_OPTS: Record<string, OptionSpec> = {
+  'map-max-entries': {
+    type: 'string',
+    multiple: true,
+    help: "NAME=N: create map NAME with max_entries N instead of the object's (N may be 'ncpus', the possible CPUs), as loaders that size maps at load time do; repeatable",
+  },
+};
+
+/** --map-max-entries NAME=N ... as a record; `ncpus` is the number of possible CPUs. */
+export function mapMaxEntriesOf(flags: Readonly<Record<string, unknown>>, ncpus: () => number): Record<string, number> | undefined {
+  const given = flags['map-max-entries'];
+  const list = typeof given === 'string' ? [given] : Array.isArray(given) ? (given as string[]) : [];
+  if (list.length === 0) return undefined;
+  const out: Record<string, number> = {};
+  for (const item of list) {
+    const m = /^([^=]+)=(ncpus|0x[0-9a-fA-F]+|\d+)$/.exec(item.trim());
+    if (!m) throw usage(`--map-max-entries takes NAME=N or NAME=ncpus, not '${item}'`);
+    const n = m[2] === 'ncpus' ? ncpus() : Number(m[2]);
+    if (n > 0xffffffff) throw usage(`--map-max-entries ${m[1]}: ${m[2]} does not fit max_entries (a u32)`);
+    out[m[1]!] = n;
+  }
+  return out;
+}

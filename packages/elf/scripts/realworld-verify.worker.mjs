@@ -44,7 +44,14 @@ function programOf(file, section, prog, host) {
 
 parentPort.on('message', ({ id, file, section, prog, type, host }) => {
   try {
-    const program = programOf(file, section, prog, host);
+    const read = programOf(file, section, prog, host);
+    // the license the loader passes and the map sizes it sets (falco's), as the kernel gets them
+    const sizes = host?.mapMaxEntries;
+    const program = {
+      ...read,
+      ...(host?.license !== undefined ? { license: host.license } : {}),
+      ...(sizes && read.maps ? { maps: read.maps.map((m) => (Object.hasOwn(sizes, m.name) ? { ...m, maxEntries: sizes[m.name] } : m)) } : {}),
+    };
     // as `bpf verify` asks: the kernel's symbols for typed/typeless ksyms (the kernel refuses one
     // kallsyms lacks), BPF_F_SLEEPABLE for a sleepable section (the CLI's loadOptsOf)
     const r = verify(program, { type, logLevel: 0, flags: program.sleepable ? 1 << 4 : 0, kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program) });

@@ -28,13 +28,14 @@
 // with no error line (refused before the code was walked), and a map the
 // kernel would not create are not verdicts on the code: such programs get kernel: null and
 // kernelRefused says why; agreement counts leave them out.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { btfExtRecords, loadPrograms, parseBtfTable, parseElf, parseElfFile } from '../dist/index.js';
-import { loadWithMaps } from '../../kernel/dist/index.js';
+import { loadWithMaps, possibleCpus } from '../../kernel/dist/index.js';
 import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -73,7 +74,11 @@ const LOADERS = {
   cilium: { loader: 'iproute2', type: 'sched_cls', sections: [[/^from-netdev$/, 'sched_cls']], objects: { 'bpf_xdp.o': 'xdp', 'bpf_xdp_dsr_linux.o': 'xdp', 'bpf_xdp_dsr_linux_v1.o': 'xdp', 'bpf_xdp_dsr_linux_v1_1.o': 'xdp', 'bpf_xdp_snat_linux.o': 'xdp', 'bpf_xdp_snat_linux_v1.o': 'xdp' } },
   'cilium-core': { loader: 'cilium/ebpf', type: 'sched_cls' },
   'cilium-examples': { loader: 'cilium/ebpf', type: 'sched_cls' },
-  falco: { loader: 'falco', type: 'raw_tracepoint' },
+  // falco's (sysdig's) scap_bpf.c of the probe_version era: every program with license "GPL"
+  // (it reads no license section), and the per-CPU maps declared with max_entries 0 sized to
+  // one entry per CPU before they are created. It patches only map relocations; the calls to
+  // memset this build of the probe has are left to the kernel, which refuses them either way.
+  falco: { loader: 'falco', type: 'raw_tracepoint', license: 'GPL', mapMaxEntries: { perf_map: 'ncpus', local_state_map: 'ncpus', frame_scratch_map: 'ncpus', tmp_scratch_map: 'ncpus' } },
   // samples/bpf: bpf_load.c by prefix; the tc / lwt ones through iproute2.
   linux: { loader: 'bpf_load', type: 'sched_cls', sections: [[/^len_hist$/, 'lwt_xmit'], [/^(xdp_mark)$/, 'xdp']] },
   new_linux: { loader: 'libbpf', type: 'sched_cls' },
@@ -158,6 +163,36 @@ function hostOptions(row) {
   };
 }
 
+/** A loader row's map sizes ('ncpus': the possible CPUs) as loadWithMaps's mapMaxEntries. */
+function mapSizes(row) {
+  if (!row?.mapMaxEntries) return undefined;
+  return Object.fromEntries(Object.entries(row.mapMaxEntries).map(([name, n]) => [name, n === 'ncpus' ? possibleCpus() : n]));
+}
+
+/** The `return 0` body of a linked-in function, as a file for `bpf kernel load --function`. */
+let ret0File;
+function ret0Path() {
+  if (!ret0File) {
+    ret0File = join(mkdtempSync(join(tmpdir(), 'realworld-')), 'ret0.s');
+    writeFileSync(ret0File, 'r0 = 0\nexit\n');
+  }
+  return ret0File;
+}
+
+/**
+ * The flags that make `bpf kernel load` load a program as the collection's loader does: the
+ * license it passes, its map sizes, the attach target it sets, the functions it links in.
+ */
+function cliHostFlags(row, p) {
+  const flags = [];
+  if (row?.license !== undefined) flags.push('--license', row.license);
+  for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n}`);
+  const target = row?.attachTo?.find(([re]) => new RegExp(re).test(p.section))?.[1];
+  if (target !== undefined && p.attachTo !== undefined) flags.push('--attach-to', target);
+  for (const name of row?.functions ?? []) flags.push('--function', `${name}=${ret0Path()}`);
+  return flags;
+}
+
 /** Our programs for an object: with the kernel's BTF when it has something to resolve, else without. */
 function ourPrograms(bytes, group) {
   try {
@@ -208,9 +243,9 @@ function objectsUnder(dir, prefix = '') {
 }
 
 /** `bpf kernel load`, in this process: the CLI's own code path, output captured. */
-async function cliLoad(file, p, type) {
+async function cliLoad(file, p, type, group) {
   const { main } = await import('../../../apps/cli/dist/index.js');
-  const argv = ['kernel', 'load', file, '--section', p.section, '--prog', p.name, '--type', type, '--json', '--log-level', '1'];
+  const argv = ['kernel', 'load', file, '--section', p.section, '--prog', p.name, '--type', type, ...cliHostFlags(LOADERS[group], p), '--json', '--log-level', '1'];
   const out = [], err = [];
   const ow = process.stdout.write, ew = process.stderr.write;
   process.stdout.write = (c) => (out.push(String(c)), true);
@@ -273,7 +308,9 @@ async function recordProgram(group, object, file, p, uses) {
   const rec = { group, object, program: p.name, section: p.section, type, attach: p.expectedAttachType ?? null, btf: uses, loader: 'ok', kernel: null, kernelError: null, kernelRefused: null, cli: null, cliError: null, ours: null, oursError: null };
   let load;
   try {
-    load = loadWithMaps(p, { type, logLevel: 1, logSize: 1 << 24 });
+    const row = LOADERS[group];
+    const sizes = mapSizes(row);
+    load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 1, logSize: 1 << 24, ...(sizes ? { mapMaxEntries: sizes } : {}) });
     if (load.accepted) rec.kernel = true;
     else if (load.log === '') rec.kernelRefused = `refused before the verifier ran (errno ${load.errno}, empty log)`;
     // A log without an error line ("processed 0 insns" and ENOTSUPP for a struct_ops program
@@ -289,7 +326,7 @@ async function recordProgram(group, object, file, p, uses) {
   } finally {
     load?.close();
   }
-  const cli = await cliLoad(file, p, type);
+  const cli = await cliLoad(file, p, type, group);
   rec.cli = cli.accepted;
   rec.cliError = cli.accepted === false ? short(cli.error) : cli.accepted === null ? cli.error : null;
   const budget = args['verifier-budget'] === undefined ? Infinity : Number(args['verifier-budget']) * 1000;
@@ -298,7 +335,7 @@ async function recordProgram(group, object, file, p, uses) {
     rec.oursError = `not measured: this run's verifier budget (${args['verifier-budget']} s) was spent`;
   } else if (args.verifier) {
     const t0 = performance.now();
-    const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), LOADERS[group] && { attachTo: LOADERS[group].attachTo, functions: LOADERS[group].functions });
+    const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), LOADERS[group] && { attachTo: LOADERS[group].attachTo, functions: LOADERS[group].functions, license: LOADERS[group].license, mapMaxEntries: mapSizes(LOADERS[group]) });
     rec.ours = ours.accepted;
     rec.oursError = ours.accepted ? null : short(ours.error);
     // wall time of our verdict (worker round trip; the machine's load is in it): slow programs stand out

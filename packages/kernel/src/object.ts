@@ -15,6 +15,16 @@ const BPF_F_RDONLY_PROG = 0x80;
 /** `BPF_F_SLEEPABLE` (prog_flags): the program may sleep (include/uapi/linux/bpf.h). */
 const BPF_F_SLEEPABLE = 1 << 4;
 
+/** `loadWithMaps`'s options: `loadProgram`'s, and how the maps are sized. */
+export interface LoadWithMapsOptions extends LoadOptions {
+  /**
+   * max_entries by map name, replacing the object's: loaders that size maps at load time do
+   * this (falco's scap_bpf.c sets its per-CPU scratch and state maps, declared with 0, to the
+   * number of CPUs). A name the program has no map of is an error.
+   */
+  readonly mapMaxEntries?: Readonly<Record<string, number>>;
+}
+
 export interface LoadedWithMaps extends KernelLoad {
   /** The maps created for the program, by name; closed by `close()`. */
   readonly maps: ReadonlyMap<string, KernelMap>;
@@ -115,8 +125,15 @@ function indexKey(k: number, keySize: number): Uint8Array {
  * `program.btf` when the program carries func_info / line_info and no `btfFd` is given; and
  * load the program with their fds. Errors close whatever was created, then rethrow.
  */
-export function loadWithMaps(program: Program, opts: LoadOptions = {}): LoadedWithMaps {
-  const all: readonly MapDefLike[] = program.maps ?? [];
+export function loadWithMaps(program: Program, options: LoadWithMapsOptions = {}): LoadedWithMaps {
+  const { mapMaxEntries, ...opts } = options;
+  const declared: readonly MapDefLike[] = program.maps ?? [];
+  for (const [name, n] of Object.entries(mapMaxEntries ?? {})) {
+    if (!declared.some((d) => d.name === name))
+      throw new KernelError('MAP_CREATE', 22, `max_entries given for map '${name}', which the program does not have (its maps: ${declared.map((d) => d.name).join(', ') || 'none'})`);
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new KernelError('MAP_CREATE', 22, `map '${name}': max_entries ${n} is not a u32`);
+  }
+  const all: readonly MapDefLike[] = mapMaxEntries ? declared.map((d) => (Object.hasOwn(mapMaxEntries, d.name) ? { ...d, maxEntries: mapMaxEntries[d.name]! } : d)) : declared;
   const used = program.relocs ? new Set(program.relocs.filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => r.name)) : undefined;
   const defs = all.filter((m) => used === undefined || used.has(m.name));
   const maps = new Map<string, KernelMap>();

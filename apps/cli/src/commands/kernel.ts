@@ -3,13 +3,13 @@ import type { LoadedWithMaps } from '@bpf/kernel';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
 import { CliError, EXIT, usage } from '../errors.js';
-import { kernelBtfFor, kernelSymbolsFor, loadProgram as readProgram } from '../input.js';
-import { INPUT_OPTS, JSON_OPT, LOAD_OPTS, loadOptsOf, TYPE_OPT } from '../options.js';
+import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, loadProgram as readProgram } from '../input.js';
+import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, MAP_OPTS, mapMaxEntriesOf, TYPE_OPT } from '../options.js';
 
 export const kernel: Command = {
   name: 'kernel',
   summary: 'ask the running kernel: load (verdict, log, stats), test-run, or compare with our verifier',
-  usage: 'bpf kernel load|run|compare FILE [--type T] [--attach-type A] [--flags F] [--log-level N] [--data HEX] [--repeat N] [--json]',
+  usage: 'bpf kernel load|run|compare FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--function NAME=FILE] [--license L] [--map-max-entries NAME=N] [--log-level N] [--data HEX] [--repeat N] [--json]',
   example: 'bpf kernel load prog.s --type xdp --log-level 2',
   subcommands: ['load', 'run', 'compare'],
   options: {
@@ -18,12 +18,15 @@ export const kernel: Command = {
     repeat: { type: 'string', help: 'run: repetitions for the duration measurement (default 1)' },
     ...TYPE_OPT,
     ...LOAD_OPTS,
+    ...HOST_OPTS,
+    ...LICENSE_OPT,
+    ...MAP_OPTS,
     ...INPUT_OPTS,
     ...JSON_OPT,
   },
   async run({ args, flags, out }) {
     // loaded on use: `bpf --help` and the other commands start without it
-    const { errnoName, loadWithMaps, probe, testRun } = await import('@bpf/kernel');
+    const { errnoName, loadWithMaps, possibleCpus, probe, testRun } = await import('@bpf/kernel');
     // An empty log means the kernel said no before its verifier ran: say so instead of an empty reason.
     const rejection = (l: LoadedWithMaps): string =>
       l.refusedBeforeVerifier === true
@@ -36,15 +39,18 @@ export const kernel: Command = {
     if (file === undefined) throw usage(`kernel ${sub}: missing FILE`);
     const p = probe();
     if (!p.canLoad) throw new CliError(EXIT.UNAVAILABLE, `kernel: cannot load programs here: ${p.reason ?? 'unknown reason'}`);
-    const { program } = readProgram(file, flags as never);
+    const { program: read } = readProgram(file, inputOptsOf(flags));
+    // --license replaces the object's: the kernel and our verifier both see it
+    const program = typeof flags.license === 'string' ? { ...read, license: flags.license } : read;
     const type = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';
     const how = loadOptsOf(flags, program as { readonly sleepable?: boolean }, parseProgFlags);
     const attach = how.attachType !== undefined ? { expectedAttachType: ATTACH_TYPES.indexOf(how.attachType) } : {};
+    const mapMaxEntries = mapMaxEntriesOf(flags, possibleCpus);
     let load: LoadedWithMaps | undefined;
     try {
       // the program's maps are created (global data written, .rodata frozen) and its BTF loaded, as libbpf does
       // level 1 even for run: a rejection then says why
-      load = loadWithMaps(program, { type, ...attach, flags: how.flags, logLevel: Number(flags['log-level'] ?? 1) });
+      load = loadWithMaps(program, { type, ...attach, flags: how.flags, logLevel: Number(flags['log-level'] ?? 1), ...(mapMaxEntries ? { mapMaxEntries } : {}) });
       if (sub === 'compare') {
         const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program) });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;

@@ -2,13 +2,13 @@ import { formatInsn, type Insn, type ProgType } from '@bpf/isa';
 import type { Trace } from '@bpf/verifier';
 import type { Command } from '../context.js';
 import { EXIT, requireFile, usage } from '../errors.js';
-import { kernelBtfFor, kernelSymbolsFor, loadProgram } from '../input.js';
-import { INPUT_OPTS, JSON_OPT, LOAD_OPTS, loadOptsOf, TYPE_OPT } from '../options.js';
+import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, loadProgram } from '../input.js';
+import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, TYPE_OPT } from '../options.js';
 
 export const verify: Command = {
   name: 'verify',
   summary: 'verify a program like the kernel does; exit 0 when accepted, 1 when rejected',
-  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--log-level 1|2] [--no-jit] [--trace] [--json]',
+  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--function NAME=FILE] [--license L] [--log-level 1|2] [--no-jit] [--trace] [--json]',
   example: 'bpf verify prog.s --type xdp --log-level 1',
   options: {
     'log-level': { type: 'string', help: 'log level (default 1)', values: ['0', '1', '2'] },
@@ -17,6 +17,8 @@ export const verify: Command = {
     'trace-max-steps': { type: 'string', help: 'keep at most N traced steps (default 200000)' },
     ...TYPE_OPT,
     ...LOAD_OPTS,
+    ...HOST_OPTS,
+    ...LICENSE_OPT,
     ...INPUT_OPTS,
     ...JSON_OPT,
   },
@@ -24,7 +26,8 @@ export const verify: Command = {
     // loaded on use: `bpf --help` and the other commands start without it
     const { verify: runVerifier, parseProgFlags } = await import('@bpf/verifier');
     const file = requireFile(args, 'verify');
-    const { program } = loadProgram(file, flags as never);
+    const { program: read } = loadProgram(file, inputOptsOf(flags));
+    const program = typeof flags.license === 'string' ? { ...read, license: flags.license } : read;
     const type = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';
     const load = loadOptsOf(flags, program as { readonly sleepable?: boolean }, parseProgFlags);
     const maxSteps = flags['trace-max-steps'] === undefined ? undefined : positiveInt(flags['trace-max-steps'] as string, '--trace-max-steps');
