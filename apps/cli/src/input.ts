@@ -194,8 +194,10 @@ function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'fun
     const kconfig = kernelKconfig();
     return loadPrograms(bytes, { kernelBtf, kallsyms, ...(kconfig ? { kconfig } : {}), ...host });
   } catch (e) {
-    if (!(e instanceof ElfError) || asked) throw e;
-    return plain;
+    if (!(e instanceof ElfError)) throw e;
+    // an attach target asked for must resolve; functions link without the kernel's BTF
+    if (host.attachTo !== undefined) throw e;
+    return host.functions ? loadPrograms(bytes, { functions: host.functions }) : plain;
   }
 }
 

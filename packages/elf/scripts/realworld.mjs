@@ -12,7 +12,8 @@
 //
 //   node packages/elf/scripts/realworld.mjs --from DIR [--verifier]   (DIR: e.g. a checkout of vbpf/ebpf-samples)
 //       DIR is one collection (named after DIR, or --name) whose subdirectories are groups
-//       (the layout of github.com/vbpf/ebpf-samples): one JSON, a table row per group.
+//       (the layout of github.com/vbpf/ebpf-samples): one JSON, a table row per group; with
+//       --only GROUP the JSON's other groups are kept as they were recorded.
 //   node packages/elf/scripts/realworld.mjs --from DIR --each [--only NAME] [--verifier]
 //       each subdirectory of DIR is a collection of its own (objects compiled from one public
 //       project): one JSON and one table row per collection; --only picks one.
@@ -416,12 +417,21 @@ const fixtures = join(root, 'fixtures/realworld');
 for (const c of collections) {
   const records = [];
   for (const [group, dir] of c.groups) records.push(...(await recordGroup(group, dir)));
+  // --only GROUP of a collection with several: the other groups stay as recorded before
+  const path = join(fixtures, `${c.name}.json`);
+  const before = args.only !== undefined && !args.each && existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+  const kept = before ? before.records.filter((r) => r.group !== args.only) : [];
+  const verifierGroups = new Set([...(before ? (before.verifierGroups ?? (before.verifier ? before.records.map((r) => r.group) : [])) : []).filter((g) => g !== args.only), ...(args.verifier ? c.groups.map(([g]) => g) : [])]);
+  records.unshift(...kept);
+  records.sort((a, b) => a.group.localeCompare(b.group));
   const groups = [...new Set(records.map((r) => r.group))];
   const doc = {
     generatedBy: 'packages/elf/scripts/realworld.mjs',
     collection: c.name,
     kernel: osrelease,
-    verifier: args.verifier === true,
+    verifier: groups.every((g) => verifierGroups.has(g)),
+    // the groups whose records carry our verifier's verdicts (--only runs record one group at a time)
+    verifierGroups: groups.filter((g) => verifierGroups.has(g)),
     loaders: Object.fromEntries(groups.map((g) => [g, LOADERS[g]?.loader ?? 'libbpf'])),
     summary: summarize(records),
     groups: Object.fromEntries(groups.map((g) => [g, summarize(records.filter((r) => r.group === g))])),
@@ -430,7 +440,7 @@ for (const c of collections) {
   console.log(`${c.name}: ${JSON.stringify(doc.summary)}`);
   if (!args['no-write']) {
     mkdirSync(fixtures, { recursive: true });
-    writeFileSync(join(fixtures, `${c.name}.json`), JSON.stringify(doc, null, 1) + '\n');
+    writeFileSync(path, JSON.stringify(doc, null, 1) + '\n');
   }
 }
 
@@ -450,7 +460,7 @@ for (const d of docs) {
   const groups = [...new Set(d.records.map((r) => r.group))];
   for (const g of groups) {
     const s = summarize(d.records.filter((r) => r.group === g));
-    const row = { label: groups.length === 1 && g === d.collection ? d.collection : `${d.collection}/${g}`, loader: d.loaders?.[g] ?? LOADERS[g]?.loader ?? '?', verifier: d.verifier ?? d.records.some((r) => r.ours !== null && r.ours !== undefined), verdicts: s.kernelOk + s.kernelRejects, ...s };
+    const row = { label: groups.length === 1 && g === d.collection ? d.collection : `${d.collection}/${g}`, loader: d.loaders?.[g] ?? LOADERS[g]?.loader ?? '?', verifier: d.verifierGroups?.includes(g) ?? d.verifier ?? d.records.some((r) => r.ours !== null && r.ours !== undefined), verdicts: s.kernelOk + s.kernelRejects, ...s };
     if (row.programs === 0 && row.objectsRefused === 0) continue;
     for (const k of Object.keys(total)) if (typeof row[k] === 'number' && (row.verifier || (k !== 'verdicts' && k !== 'oursAgree'))) total[k] += row[k];
     rows.push(row);

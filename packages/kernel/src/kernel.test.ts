@@ -4,7 +4,7 @@ import { assemble } from '@bpf/isa';
 import { skipWithout } from '@bpf/testkit';
 import { run } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
-import { closeFd, createMap, createProgramMap, KernelError, loadBtf, loadProgram, probe, testRun } from './index.js';
+import { closeFd, createMap, createProgramMap, KernelError, loadBtf, loadProgram, loadWithMaps, probe, testRun } from './index.js';
 import { possibleCpus } from './object.js';
 
 describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
@@ -166,6 +166,26 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
       load.close();
       m.close();
     }
+  });
+
+  it('loadWithMaps: mapMaxEntries sizes a map at load time, as falco\'s loader sizes its per-CPU maps', () => {
+    // key 2 of the array: the program returns 1 when the lookup finds a slot, 0 when not
+    const base = assemble('r1 = 0 ll\nr2 = r10\nr2 += -4\n*(u32 *)(r10 - 4) = 2\ncall 1\nr1 = r0\nr0 = 0\nif r1 == 0 goto +1\nr0 = 1\nexit');
+    const p = { ...base, relocs: [{ insn: 0, kind: 'map' as const, name: 'slots' }], maps: [{ name: 'slots', type: 'array', keySize: 4, valueSize: 8, maxEntries: 0 }] };
+    // as declared, the kernel will not create the map
+    expect(() => loadWithMaps(p)).toThrow(KernelError);
+    for (const [n, found] of [[3, 1], [2, 0]] as const) {
+      const load = loadWithMaps(p, { mapMaxEntries: { slots: n } });
+      try {
+        expect(load.accepted, load.log).toBe(true);
+        expect(load.maps.get('slots')?.spec.maxEntries).toBe(n);
+        expect(testRun(load.fd!, { data: new Uint8Array(64) }).retval).toBe(found);
+      } finally {
+        load.close();
+      }
+    }
+    expect(() => loadWithMaps(p, { mapMaxEntries: { nope: 1 } })).toThrow("max_entries given for map 'nope', which the program does not have (its maps: slots)");
+    expect(() => loadWithMaps(p, { mapMaxEntries: { slots: -1 } })).toThrow('is not a u32');
   });
 
   it('loads BTF, then a program with func_info and line_info: the log shows the source line', () => {
