@@ -142,7 +142,8 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
   if ((tnumIsConst(off.var) && (off.smin !== off.smax || off.umin !== off.umax)) || off.smin > off.smax || off.umin > off.umax) return UNKNOWN;
   // untrusted memory is read through probe loads: its offset is not tracked (the register stays as it was)
   if (ptr.type === 'rdonly_untrusted_mem') return reversed ? off : ptr;
-  if (ptr.type === 'map_value_or_null' || ptr.type === 'ringbuf_mem_or_null' || ptr.type === 'sock_or_null' || ptr.type === 'sock_common_or_null' || ptr.type === 'tcp_sock_or_null') env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited, null-check it first`);
+  if (ptr.type === 'map_value_or_null' || ptr.type === 'ringbuf_mem_or_null' || ptr.type === 'sock_or_null' || ptr.type === 'sock_common_or_null' || ptr.type === 'tcp_sock_or_null' || ptr.type === 'rdonly_buf_or_null' || ptr.type === 'buf_or_null')
+    env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited, null-check it first`);
   if (ptr.type === 'map_ptr' && !(isKnown && off.smin === 0n && op.op === 'add')) env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
   if (ptr.type === 'pkt_end' || ptr.type === 'func' || ptr.type === 'sock' || ptr.type === 'sock_common' || ptr.type === 'tcp_sock') env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
   saneOffset(env, off, typeStr, pc);

@@ -167,9 +167,10 @@ export function btfCtxAccess(env: Env, pc: number, off: number, size: number, wr
   if (t?.kind !== 'PTR') return fail(`func '${tname}' arg${arg} '${name(btf, t)}' has type ${kindStr(t)}. Only pointer access is allowed`);
   if (size !== 8) fail(`func '${tname}' size ${size} must be 8`);
   const iter = iterArg(env, tgt, arg);
-  if (iter?.includes('PTR_TO_BUF'))
-    // an iterator's key/value buffer (rdonly_buf_or_null, rdwr_buf_or_null) is not modelled: refuse rather than guess
-    env.reject(pc, `context argument ${arg} of func '${tname}' (${iter.includes('MEM_RDONLY') ? 'rdonly' : 'rdwr'}_buf_or_null) is not modelled by @bpf/verifier yet`);
+  // an iterator's key or value buffer (ctx_arg_info PTR_TO_BUF | PTR_MAYBE_NULL, MEM_RDONLY for keys),
+  // sized by the map the program is attached to later: a fresh id for the null check
+  if (iter?.includes('PTR_TO_BUF') && iter.includes('PTR_MAYBE_NULL'))
+    return { known: true, ...(write ? {} : { reg: pointer(iter.includes('MEM_RDONLY') ? 'rdonly_buf_or_null' : 'buf_or_null', { id: env.nextId() }) }) };
   // a pointer to void or to an integer is a scalar to the verifier
   const to = skipModifiers(btf, t.sizeOrType).t;
   if (to === undefined || to.kind === 'INT') return { known: true, ...(write ? {} : { reg: UNKNOWN }) };

@@ -5,7 +5,7 @@
 import { checkFieldAccess, mapRecord } from './kptr.js';
 import { checkMapFieldAccess } from './mapfields.js';
 import type { Env } from './env.js';
-import { packetAccess, memRegion, stackBounds, stackFrame } from './mem.js';
+import { bufferAccess, packetAccess, memRegion, stackBounds, stackFrame } from './mem.js';
 import { regTypeStr } from './print.js';
 import { SlotType, UNKNOWN, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
@@ -28,6 +28,11 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
     case 'rdonly_mem':
     case 'mem':
       return memRegion(env, pc, r, regno, r.off, size, r.memSize ?? 0, zeroOk);
+    case 'rdonly_buf':
+      // the argument's type check has refused a write into it already (check_reg_type, MEM_RDONLY)
+      return bufferAccess(env, pc, r, regno, r.off, size, 'rdonly');
+    case 'buf':
+      return bufferAccess(env, pc, r, regno, r.off, size, 'rdwr');
     case 'fp': {
       if (size === 0 && !zeroOk) env.reject(pc, 'invalid zero-sized read');
       const [lo, hi] = stackBounds(env, pc, r, regno, r.off, size, write ? ' write to' : ' read from');

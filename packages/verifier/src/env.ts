@@ -17,6 +17,13 @@ export class VerifierReject extends Error {
   }
 }
 
+/** The furthest end of a buffer access: what attaching the program checks against the real buffer's size. */
+export interface MaxAccess {
+  rdonly: number;
+  rdwr: number;
+  tp: number;
+}
+
 export interface Env {
   readonly insns: readonly Insn[];
   readonly subprogs: readonly AnalysedSubprog[];
@@ -32,6 +39,8 @@ export interface Env {
   readonly hasFuncInfo: boolean;
   /** Deepest stack byte each subprogram touches. */
   readonly depth: number[];
+  /** The furthest byte read or written through each kind of buffer (prog->aux->max_rdonly_access, max_rdwr_access, max_tp_access). */
+  readonly maxAccess: MaxAccess;
   nextId(): number;
   reject(pc: number, ...lines: string[]): never;
   /** Log lines at level 2 (e.g. the caller/callee states at a call). */

@@ -5,7 +5,7 @@
  */
 import { dynptrStackWrite } from './dynptr.js';
 import { checkFieldAccess, FIELD_NAME, kptrAccess, mapRecord, objRecord } from './kptr.js';
-import type { Env } from './env.js';
+import type { Env, MaxAccess } from './env.js';
 import { ctxAccess, tcpSockUnconvertible, type CtxPtr } from './ctx.js';
 import { CTX_LAYOUT } from './ctxlayout.js';
 import { PROG_FLAGS } from './loadflags.js';
@@ -333,6 +333,19 @@ function allocAccess(env: Env, pc: number, r: Reg, regno: number, off: number, s
   if (at + size > r.memSize!) env.reject(pc, `access beyond struct ${struct} at off ${at} size ${size}`);
 }
 
+const BUF_INFO = { tp: 'tracepoint', rdonly: 'rdonly', rdwr: 'rdwr' } as const;
+
+/**
+ * check_buffer_access / check_tp_buffer_access: a buffer whose size the verifier does not know
+ * (an iterator's key or value, a writable tracepoint's arguments) takes any access at a constant,
+ * non-negative offset; the furthest end is recorded for the attach to check against the real size.
+ */
+export function bufferAccess(env: Env, pc: number, r: Reg, regno: number, off: number, size: number, kind: keyof MaxAccess): void {
+  if (off < 0) env.reject(pc, `R${regno} invalid ${BUF_INFO[kind]} buffer access: off=${off}, size=${size}`);
+  if (!tnumIsConst(r.var) || r.var.value) env.reject(pc, `R${regno} invalid variable buffer offset: off=${off}, var_off=${tnumStr(r.var)}`);
+  if (off + size > env.maxAccess[kind]) env.maxAccess[kind] = off + size;
+}
+
 /** Whether the program type may write packet data directly (may_access_direct_pkt_data). */
 const PKT_WRITE = new Set(['sched_cls', 'sched_act', 'xdp', 'lwt_xmit', 'sk_skb', 'sk_msg']);
 
@@ -401,8 +414,16 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       out = a.write ? undefined : UNKNOWN;
       break;
     case 'tp_buffer':
-      if (off < 0) env.reject(pc, `R${regno} invalid tracepoint buffer access: off=${off}, size=${size}`);
-      if (!tnumIsConst(r.var) || r.var.value) env.reject(pc, `R${regno} invalid variable buffer offset: off=${off}, var_off=${tnumStr(r.var)}`);
+      bufferAccess(env, pc, r, regno, off, size, 'tp');
+      out = a.write ? undefined : UNKNOWN;
+      break;
+    case 'rdonly_buf':
+      if (a.write) env.reject(pc, `R${regno} cannot write into ${regTypeStr(r)}`);
+      bufferAccess(env, pc, r, regno, off, size, 'rdonly');
+      out = a.write ? undefined : UNKNOWN;
+      break;
+    case 'buf':
+      bufferAccess(env, pc, r, regno, off, size, 'rdwr');
       out = a.write ? undefined : UNKNOWN;
       break;
     case 'pkt':

@@ -48,6 +48,14 @@ export type RegType =
   | 'flow_keys'
   /** A writable raw tracepoint's buffer (PTR_TO_TP_BUFFER). */
   | 'tp_buffer'
+  /**
+   * PTR_TO_BUF: an iterator's key (`rdonly_buf`, MEM_RDONLY) or value (`buf`) buffer, nullable
+   * until checked; its size is the attached map's, checked at attach time (max_rdonly_access, max_rdwr_access).
+   */
+  | 'rdonly_buf'
+  | 'rdonly_buf_or_null'
+  | 'buf'
+  | 'buf_or_null'
   /** PTR_TO_BTF_ID as the kernel names it: `trusted_ptr_task_struct`, `ptr_or_null_cgroup` (nullable.ts). */
   | `${'' | 'user_' | 'percpu_'}${'' | 'rcu_'}${'' | 'untrusted_' | 'trusted_'}ptr_${string}`;
 

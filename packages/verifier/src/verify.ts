@@ -16,7 +16,7 @@ import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './ca
 import { iterActiveAtCall } from './iter.js';
 import { declaredKfunc, kfuncFromBtf } from './kfuncs.js';
 import { SccVisits } from './scc.js';
-import { VerifierReject } from './env.js';
+import { VerifierReject, type MaxAccess } from './env.js';
 import { entryLine, globalEntry, isGlobal, verifyCalledGlobals } from './global.js';
 import { attachTypeOf, PROG_FLAGS } from './loadflags.js';
 import { checkCallWhileLocked, checkResourceLeak, mapProgCompat } from './locks.js';
@@ -82,6 +82,13 @@ export interface VerifyResult {
   readonly error?: { readonly insn: number; readonly message: string };
   readonly log: string;
   readonly stats: VerifyStats;
+  /**
+   * The furthest end of an access through an iterator's key buffer (`rdonly`, the kernel's
+   * max_rdonly_access), its value buffer (`rdwr`, max_rdwr_access) and a writable tracepoint's
+   * buffer (`tp`, max_tp_access): attaching the program to a map or tracepoint fails when they
+   * pass its key or value size (bpf_iter_attach_map: EACCES).
+   */
+  readonly maxAccess: Readonly<MaxAccess>;
   /** The program with analysed subprograms (accepted programs only). */
   readonly program?: VerifiedProgram;
   /** `program` as the kernel JITs it: unreached code removed, one-way branches hard-wired (xlate.ts). */
@@ -116,6 +123,7 @@ class Verifier implements CallEnv, PreciseEnv {
   readonly progFlags: number;
   readonly hasFuncInfo: boolean;
   readonly depth: number[];
+  readonly maxAccess: MaxAccess = { rdonly: 0, rdwr: 0, tp: 0 };
   readonly slotsWritten: number[];
   readonly slotsRequired: number[];
   readonly loopInline = new Map<number, { fit: boolean; subprog: number }>();
@@ -327,6 +335,7 @@ class Verifier implements CallEnv, PreciseEnv {
       ...(error ? { error } : {}),
       log: this.level > 0 ? this.lines.join('\n') + '\n' : this.lines.slice(-1).join('\n') + '\n',
       stats,
+      maxAccess: { ...this.maxAccess },
       ...(accepted ? { program: { ...this.program, subprogs } as unknown as VerifiedProgram } : {}),
       ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen) as unknown as VerifiedProgram } : {}),
       ...(this.tracer ? { trace: this.tracer.result() } : {}),
