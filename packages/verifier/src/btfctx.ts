@@ -93,6 +93,12 @@ function ctxArgIdx(tgt: Target, off: number): number {
   return at < end ? tgt.params.length : tgt.params.length + 1;
 }
 
+/**
+ * Argument `arg`'s nibble of the tracepoint's raw_tp_null_args mask (0x1 may be NULL, 0x2 may be an
+ * ERR_PTR); the mask is a u64 with 12 nibbles, past the 32 bits JavaScript's shifts see.
+ */
+export const rawTpArgFlags = (tp: string, arg: number): number => Math.floor((RAW_TP_NULL_ARGS[tp] ?? 0) / 2 ** (arg * 4)) % 16;
+
 /** prog_args_trusted: whether the pointers a program's context gives are PTR_TRUSTED. */
 function argsTrusted(env: Env): boolean {
   if (env.type === 'lsm') return !UNTRUSTED_LSM_HOOKS.includes(env.load.attachName() ?? '');
@@ -183,9 +189,9 @@ export function btfCtxAccess(env: Env, pc: number, off: number, size: number, wr
   } else {
     if (args[arg]?.name.endsWith('__nullable')) orNull = true;
     if (env.attach === 'trace_raw_tp') {
-      const mask = RAW_TP_NULL_ARGS[tname] ?? 0;
-      if (mask & (1 << (arg * 4))) orNull = true;
-      if (mask & (2 << (arg * 4))) errPtr = true;
+      const flags = rawTpArgFlags(tname, arg);
+      if (flags & 1) orNull = true;
+      if (flags & 2) errPtr = true;
     }
   }
   // the first type tag behind the pointer: `__user` and `__percpu` memory
@@ -194,7 +200,11 @@ export function btfCtxAccess(env: Env, pc: number, off: number, size: number, wr
   const struct = skipModifiers(btf, t.sizeOrType);
   if (!isStructOrUnion(struct.t)) fail(`func '${tname}' arg${arg} type ${kindStr(struct.t)} is not a struct`);
   if (!iter) env.log2(`func '${tname}' arg${arg} has btf_id ${struct.id} type ${kindStr(struct.t)} '${name(btf, struct.t)}'`);
-  if (errPtr) return { known: true, ...(write ? {} : { reg: UNKNOWN }) };
+  if (errPtr) {
+    // raw_tp_null_args says the argument may be an ERR_PTR: a scalar, and the kernel's message has no newline
+    env.logOpen(`marking pointer arg${arg} as scalar as it may encode error`);
+    return { known: true, ...(write ? {} : { reg: UNKNOWN }) };
+  }
   if (write) return { known: true };
   const flag = `${tagValue === 'user' ? 'user_' : ''}${tagValue === 'percpu' ? 'percpu_' : ''}${trusted ? 'trusted_' : ''}` as BtfPtrFlag;
   return { known: true, reg: pointer(btfPtrType(name(btf, struct.t), flag, orNull), orNull ? { id: env.nextId() } : {}) };

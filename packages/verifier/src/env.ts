@@ -45,6 +45,8 @@ export interface Env {
   reject(pc: number, ...lines: string[]): never;
   /** Log lines at level 2 (e.g. the caller/callee states at a call). */
   log2(line: string): void;
+  /** A log message the kernel prints without a newline: what is printed next continues its line. */
+  logOpen(text: string): void;
   readonly level: number;
   scratchReg(r: number): void;
   scratchSlot(slot: number): void;

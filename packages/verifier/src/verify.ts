@@ -112,6 +112,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private readonly lines: string[] = [];
   /** The last log line is an instruction with nothing printed after it yet. */
   private insnLineOpen = false;
+  /** Indexes of log lines the kernel ends without a newline (logOpen). */
+  private readonly openLines = new Set<number>();
   readonly insns: readonly Insn[];
   readonly subprogs: readonly AnalysedSubprog[];
   readonly protos: ReadonlyMap<string, FuncProtoDecl>;
@@ -241,6 +243,19 @@ class Verifier implements CallEnv, PreciseEnv {
     this.insnLineOpen = false;
   }
 
+  logOpen(text: string): void {
+    if (this.level < 1) return;
+    this.openLines.add(this.lines.length);
+    this.log2(text);
+  }
+
+  /** The log text: lines joined, those printed without a newline (logOpen) running into the next. */
+  private logText(): string {
+    let out = '';
+    this.lines.forEach((l, k) => (out += this.openLines.has(k) && k < this.lines.length - 1 ? l : `${l}\n`));
+    return out;
+  }
+
   scratchReg(r: number): void {
     this.scratch.regs |= 1 << r;
   }
@@ -333,7 +348,7 @@ class Verifier implements CallEnv, PreciseEnv {
     return {
       accepted,
       ...(error ? { error } : {}),
-      log: this.level > 0 ? this.lines.join('\n') + '\n' : this.lines.slice(-1).join('\n') + '\n',
+      log: this.level > 0 ? this.logText() : this.lines.slice(-1).join('\n') + '\n',
       stats,
       maxAccess: { ...this.maxAccess },
       ...(accepted ? { program: { ...this.program, subprogs } as unknown as VerifiedProgram } : {}),
