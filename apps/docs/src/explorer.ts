@@ -5,7 +5,7 @@
  */
 import { assemble, formatInsn, type Program, type ProgType } from '@bpf/isa';
 import { loadPrograms } from '@bpf/elf';
-import { parseKernelLog, verify, type Trace, type TraceExplained } from '@bpf/verifier';
+import { parseKernelLog, verify, type Trace, type TraceExplained, type TraceState } from '@bpf/verifier';
 
 export type ExplorerInput =
   | { readonly kind: 'asm'; readonly text: string; readonly type?: ProgType }
@@ -109,8 +109,18 @@ export function buildCfg(listing: readonly ListingLine[]): SubprogCfg[] {
 }
 
 function listingOf(p: Program): ListingLine[] {
+  // As the kernel prints line_info in a verifier log (kernel/bpf/log.c verbose_linfo): the
+  // line with leading blanks dropped, ` @ `, the file's base name, `:line`; a record naming the
+  // same file and line as the one before it is not repeated (records differing by column only).
   const src = new Map<number, string>();
-  for (const li of p.lineInfo ?? []) if (li.source) src.set(li.insnOff, `${li.source.trim()} @ ${li.fileName ?? ''}:${li.line}`);
+  let prev = '';
+  for (const li of p.lineInfo ?? []) {
+    if (!li.source) continue;
+    const key = `${li.fileName ?? ''}:${li.line}`;
+    if (key === prev) continue;
+    prev = key;
+    src.set(li.insnOff, `${li.source.trimStart()} @ ${(li.fileName ?? '').replace(/^.*\//, '')}:${li.line}`);
+  }
   const out: ListingLine[] = [];
   for (let pc = 0; pc < p.insns.length; pc++) {
     const i = p.insns[pc]!;
@@ -192,18 +202,50 @@ export function explore(input: ExplorerInput): ExplorerModel {
 
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
+/** The register and stack states of one step, which the page receives apart from the model. */
+export interface StepStates {
+  readonly before?: TraceState;
+  readonly after?: TraceState;
+}
+
+/**
+ * The model without its per-step states (and the states of pruned paths, which the page does
+ * not show), and those states by step index. A 4k-instruction program's trace is megabytes of
+ * states: sent in one message, the page's thread would spend a long task decoding it; the
+ * worker sends the model first and the states in slices (`STATE_SLICE` steps per message).
+ */
+export function splitStates(m: ExplorerModel): { readonly model: ExplorerModel; readonly states: readonly StepStates[] } {
+  const states = m.trace.steps.map((s) => ({ ...(s.before ? { before: s.before } : {}), ...(s.after ? { after: s.after } : {}) }));
+  const steps = m.trace.steps.map(({ before: _b, after: _a, ...rest }) => rest);
+  const prunes = m.trace.prunes.map(({ state: _s, ...rest }) => rest);
+  return { model: { ...m, trace: { ...m.trace, steps, prunes } }, states };
+}
+export const STATE_SLICE = 400;
+
+/** The block of `cfg` holding instruction `pc`, if any. */
+export const blockOf = (cfg: SubprogCfg, pc: number): CfgBlock | undefined => cfg.blocks.find((b) => pc >= b.start && pc <= b.end);
+
 /**
  * A subprogram's CFG as SVG: blocks top to bottom in instruction order, forward jumps on the
- * right, back edges (loops) on the left; blocks a path ran are filled, the number of states
- * that reached each block's first instruction beside it, the selected and rejecting blocks marked.
+ * right, back edges (loops) on the left, each edge in a lane by its length (longer edges
+ * further out, so nested jumps do not cross); blocks a path ran are filled, the number of
+ * states that reached each block's first instruction beside it, the rejecting block and the
+ * why-chain's blocks marked. The page marks the selected block itself (class `cfg-sel` on the
+ * block's `g[data-pc]`) so that stepping does not redraw the picture. The SVG has no fixed
+ * size: its width is `--cfg-zoom` (default 1) times its natural width, its height follows.
  */
 export function cfgSvg(cfg: SubprogCfg, opts: { visits: ReadonlyMap<number, number>; selected?: number; rejected?: number; chain?: ReadonlySet<number> }): string {
   const W = 150;
   const H = 26;
   const GAP = 16;
-  const X = 70;
+  const LANES = 8;
+  const LANE = 8;
+  const X = 14 + LANES * LANE + 8;
+  const lane = (span: number): number => 14 + LANE * Math.min(LANES - 1, Math.floor(Math.log2(Math.max(1, span))));
   const y = (id: number): number => 10 + id * (H + GAP);
+  const width = X + W + 14 + LANES * LANE + 8;
   const height = y(cfg.blocks.length) + 10;
+  const inBlock = (pc: number | undefined, b: CfgBlock): boolean => pc !== undefined && pc >= b.start && pc <= b.end;
   let edges = '';
   let nodes = '';
   for (const b of cfg.blocks) {
@@ -212,14 +254,15 @@ export function cfgSvg(cfg: SubprogCfg, opts: { visits: ReadonlyMap<number, numb
       if (s === b.id + 1) edges += `<line x1="${X + W / 2}" y1="${y(b.id) + H}" x2="${X + W / 2}" y2="${y(s)}" class="cfg-edge" marker-end="url(#arr)"/>`;
       else {
         const back = t.start <= b.start;
-        const dx = back ? -(20 + ((b.id * 7) % 40)) : W + 20 + ((b.id * 7) % 40);
+        const d = lane(Math.abs(s - b.id));
         const x0 = back ? X : X + W;
-        edges += `<path d="M${x0} ${y(b.id) + H / 2} C${X + dx} ${y(b.id) + H / 2} ${X + dx} ${y(s) + H / 2} ${x0} ${y(s) + H / 2}" class="cfg-edge ${back ? 'cfg-back' : ''}" fill="none" marker-end="url(#arr)"/>`;
+        const xl = back ? X - d : X + W + d;
+        edges += `<path d="M${x0} ${y(b.id) + H / 2} C${xl} ${y(b.id) + H / 2} ${xl} ${y(s) + H / 2} ${x0} ${y(s) + H / 2}" class="cfg-edge ${back ? 'cfg-back' : ''}" fill="none" marker-end="url(#arr)"/>`;
       }
     }
     const n = opts.visits.get(b.start) ?? 0;
-    const cls = ['cfg-node', n ? 'cfg-seen' : '', opts.selected !== undefined && opts.selected >= b.start && opts.selected <= b.end ? 'cfg-sel' : '', opts.rejected !== undefined && opts.rejected >= b.start && opts.rejected <= b.end ? 'cfg-rej' : '', opts.chain && [...opts.chain].some((pc) => pc >= b.start && pc <= b.end) ? 'cfg-chain' : ''].filter(Boolean).join(' ');
-    nodes += `<g class="${cls}" data-pc="${b.start}"><rect x="${X}" y="${y(b.id)}" width="${W}" height="${H}" rx="4"/><text x="${X + 8}" y="${y(b.id) + 17}">${esc(b.start === b.end ? `${b.start}` : `${b.start}–${b.end}`)}</text>${n ? `<text x="${X + W - 8}" y="${y(b.id) + 17}" text-anchor="end" class="cfg-count">${n}×</text>` : ''}</g>`;
+    const cls = ['cfg-node', n ? 'cfg-seen' : '', inBlock(opts.selected, b) ? 'cfg-sel' : '', inBlock(opts.rejected, b) ? 'cfg-rej' : '', opts.chain && [...opts.chain].some((pc) => pc >= b.start && pc <= b.end) ? 'cfg-chain' : ''].filter(Boolean).join(' ');
+    nodes += `<g class="${cls}" data-pc="${b.start}" data-end="${b.end}"><rect x="${X}" y="${y(b.id)}" width="${W}" height="${H}" rx="4"/><text x="${X + 8}" y="${y(b.id) + 17}">${esc(b.start === b.end ? `${b.start}` : `${b.start}–${b.end}`)}</text>${n ? `<text x="${X + W - 8}" y="${y(b.id) + 17}" text-anchor="end" class="cfg-count">${n}×</text>` : ''}</g>`;
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" class="cfg" width="${X + W + 80}" height="${height}" viewBox="0 0 ${X + W + 80} ${height}"><defs><marker id="arr" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0 0L10 5L0 10z" class="cfg-arrow"/></marker></defs>${edges}${nodes}</svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="cfg" style="width: calc(${width}px * var(--cfg-zoom, 1))" viewBox="0 0 ${width} ${height}" data-height="${height}"><defs><marker id="arr" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0 0L10 5L0 10z" class="cfg-arrow"/></marker></defs>${edges}${nodes}</svg>`;
 }

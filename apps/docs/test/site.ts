@@ -7,6 +7,7 @@
  * delete each other's output under the tests that read it. The first caller takes a lock
  * directory and builds; the others wait for its stamp. A run is the vitest process that forked
  * the workers (their common parent); a lock left by a dead builder is taken over.
+ * `DOCS_PREBUILT=1` skips the build and serves the site as last built.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,8 @@ const read = (f: string): string | undefined => {
 
 /** Builds the site unless another test file of this run has; resolves when `dist` is complete. */
 export async function buildSiteOnce(): Promise<void> {
+  // DOCS_PREBUILT=1: test the site as last built (`pnpm --filter docs build`), e.g. while editing a test
+  if (process.env.DOCS_PREBUILT === '1' && existsSync(join(dist, 'index.html'))) return;
   const run = String(process.ppid);
   mkdirSync(join(repoRoot, 'test-results'), { recursive: true });
   for (;;) {
