@@ -220,7 +220,7 @@ export function splitStates(m: ExplorerModel): { readonly model: ExplorerModel; 
   const prunes = m.trace.prunes.map(({ state: _s, ...rest }) => rest);
   return { model: { ...m, trace: { ...m.trace, steps, prunes } }, states };
 }
-export const STATE_SLICE = 400;
+export const STATE_SLICE = 200;
 
 /** The block of `cfg` holding instruction `pc`, if any. */
 export const blockOf = (cfg: SubprogCfg, pc: number): CfgBlock | undefined => cfg.blocks.find((b) => pc >= b.start && pc <= b.end);

@@ -66,9 +66,10 @@ const REALWORLD = [
 const realworldDir = process.env.BPF_REALWORLD_OBJECTS;
 /**
  * The longest task the page's thread may take while a 4k-instruction program opens or is
- * stepped through (a frame the user sees stall); measured on a shared 2-core machine.
+ * stepped through (a stall the user sees), or a tenth of the time the verification took in
+ * the worker when that is more (a machine so loaded that everything is slower).
  */
-const LONG_TASK_BOUND = 250;
+const LONG_TASK_BOUND = 200;
 const realworldFile = (r: (typeof REALWORLD)[number]): string => join(realworldDir ?? '', r.collection, r.object);
 if (!realworldDir) console.warn('skipping the public objects in the explorer: BPF_REALWORLD_OBJECTS (a directory of <collection>/<object>.o) is not set');
 
@@ -239,8 +240,28 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
     }
     await expect.poll(() => page.locator('[data-testid=ex-status]').textContent(), { timeout: 120_000 }).not.toMatch(/verifying|loading states/);
   };
-  const sourceLines = () => page.locator('[data-testid=ex-listing] .ex-src').evaluateAll((els) => els.map((e) => (e.textContent ?? '').replace(/^; /, '')));
   const insnCount = () => page.locator('[data-testid=ex-listing] .ex-insn').count();
+  /** Every line of the listing, scrolled through from the top (it draws the lines near its scroll position). */
+  const listing = () =>
+    page.locator('[data-testid=ex-listing]').evaluate(async (pane) => {
+      const insns = new Set<string>();
+      const src: string[] = [];
+      const seen = new Set<string>();
+      for (let top = 0; ; top += pane.clientHeight) {
+        pane.scrollTop = top;
+        await new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 0)));
+        for (const e of pane.querySelectorAll('.ex-insn')) insns.add(e.getAttribute('data-insn')!);
+        for (const e of pane.querySelectorAll('.ex-src')) {
+          const at = `${(e.nextElementSibling as HTMLElement | null)?.dataset.insn}`;
+          if (!seen.has(at)) src.push((e.textContent ?? '').replace(/^; /, ''));
+          seen.add(at);
+        }
+        if (top + pane.clientHeight >= pane.scrollHeight) break;
+      }
+      pane.scrollTop = 0;
+      return { insns: insns.size, src, lines: Number(pane.dataset.lines) };
+    });
+  const sourceLines = async () => (await listing()).src;
 
   it('opens an object of our own C and shows its C source lines (line_info) beside the instructions', async () => {
     const bytes = callsObject();
@@ -253,13 +274,13 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
     await openFile('calls.o', bytes, 'tc_second');
     const m = explore({ kind: 'elf', bytes, program: 'tc_second' });
     await expect(verdict()).resolves.toBe(m.accepted ? 'accepted' : 'rejected');
-    await expect.poll(insnCount, { timeout: 30_000 }).toBe(m.listing.length);
+    await expect.poll(async () => (await listing()).insns, { timeout: 30_000 }).toBe(m.listing.length);
     const shown = await sourceLines();
     expect(shown).toEqual(m.listing.filter((l) => l.source).map((l) => l.source));
     if (!skipWithout('kernel')) {
       const k = loadWithMaps(loadPrograms(bytes).find((q) => q.name === 'tc_second')!, { logLevel: 2, logSize: 1 << 22 });
       k.close();
-      expect(verdict()).resolves.toBe(k.accepted ? 'accepted' : 'rejected');
+      await expect(verdict()).resolves.toBe(k.accepted ? 'accepted' : 'rejected');
       expect(kernelSourceLines(k.log).filter((l) => !shown.includes(l))).toEqual([]);
     }
     // one picture per subprogram (tc_second, global_mix, sum_squares, square)
@@ -279,7 +300,7 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
       await openFile(r.object, bytes, programs.length > 1 ? r.program : undefined);
       await expect(page.locator('[data-testid=ex-status]').textContent()).resolves.toContain(r.program);
       // every instruction, the second half of an ld_imm64 folded into the first as in a kernel log
-      await expect.poll(insnCount, { timeout: 30_000 }).toBe(p.insns.length - p.insns.filter((i) => i.code === 0x18).length);
+      await expect.poll(async () => (await listing()).insns, { timeout: 30_000 }).toBe(p.insns.length - p.insns.filter((i) => i.code === 0x18).length);
       const shown = await sourceLines();
       expect(shown.length).toBeGreaterThan(5);
       if (!skipWithout('kernel')) {
@@ -311,8 +332,12 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
     const t0 = Date.now();
     await page.locator('[data-testid=ex-file]').setInputFiles({ name: 'big.s', mimeType: 'text/plain', buffer: Buffer.from(bigProgram()) });
     await expect.poll(verdict, { timeout: 300_000 }).toBe('accepted');
+    // the time the verification took in the worker (and the model's trip): the page's thread would have frozen as long without it
+    const verified = Date.now() - t0;
     await expect.poll(() => page.locator('[data-testid=ex-status]').textContent(), { timeout: 300_000 }).not.toContain('loading states');
-    await expect.poll(insnCount, { timeout: 60_000 }).toBeGreaterThan(3900);
+    await expect(page.locator('[data-testid=ex-status]').textContent()).resolves.toContain(`${big().listing.length} insns`);
+    // the listing draws the lines near its scroll position only
+    await expect(insnCount()).resolves.toBeLessThan(600);
     const opened = Date.now() - t0;
     const openTasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks.splice(0));
     // step along and jump to the end: each step redraws two listing rows and moves the CFG mark
@@ -320,14 +345,16 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
     for (let k = 0; k < 20; k++) await page.keyboard.press('ArrowDown');
     await page.keyboard.press('End');
     await expect.poll(() => page.locator('[data-testid=ex-step-title]').textContent()).toMatch(new RegExp(`^Step ${big().trace.steps.length}:`));
-    // an instruction near the end of the last subprogram, picked in the listing
+    // an instruction near the end of the last subprogram, by its link; then one picked in the listing
     const deep = big().listing.at(-4)!.pc;
+    await page.evaluate((pc) => (location.hash = `#insn=${pc}`), deep + 1);
+    await expect.poll(() => page.locator('.ex-insn.sel').getAttribute('data-insn')).toBe(String(deep + 1));
     await page.locator(`.ex-insn[data-insn="${deep}"]`).click();
     await expect(page.locator('.ex-insn.sel').getAttribute('data-insn')).resolves.toBe(String(deep));
     const stepTasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks.splice(0));
-    console.log(`4k-insn program: open ${opened} ms; long tasks while opening ${JSON.stringify(openTasks)}, while stepping ${JSON.stringify(stepTasks)}`);
-    // no freeze: the verification ran in the worker; what is left on the page's thread is short
-    expect(Math.max(0, ...openTasks, ...stepTasks)).toBeLessThan(LONG_TASK_BOUND);
+    console.log(`4k-insn program: verified in the worker ${verified} ms, states in ${opened} ms; long tasks while opening ${JSON.stringify(openTasks)}, while stepping ${JSON.stringify(stepTasks)}`);
+    // no freeze: the verification ran in the worker; no task left on the page's thread comes near it
+    expect(Math.max(0, ...openTasks, ...stepTasks)).toBeLessThan(Math.max(LONG_TASK_BOUND, verified / 10));
     // the CFG: only the subprogram holding the selection drawn, its selected block in view, text at its size
     const cfg = page.locator('[data-testid=ex-cfg]');
     await expect(cfg.locator('details[open]').count()).resolves.toBe(1);
