@@ -234,7 +234,17 @@ export const blockOf = (cfg: SubprogCfg, pc: number): CfgBlock | undefined => cf
  * block's `g[data-pc]`) so that stepping does not redraw the picture. The SVG has no fixed
  * size: its width is `--cfg-zoom` (default 1) times its natural width, its height follows.
  */
-export function cfgSvg(cfg: SubprogCfg, opts: { visits: ReadonlyMap<number, number>; selected?: number; rejected?: number; chain?: ReadonlySet<number> }): string {
+export function cfgSvg(
+  cfg: SubprogCfg,
+  opts: {
+    visits: ReadonlyMap<number, number>;
+    selected?: number;
+    rejected?: number;
+    chain?: ReadonlySet<number>;
+    /** Draw only blocks `from` to `to - 1` (a big subprogram's part around the selection); edges leaving it end in a label naming their target. */
+    window?: { readonly from: number; readonly to: number };
+  },
+): string {
   const W = 150;
   const H = 26;
   const GAP = 16;
@@ -242,16 +252,22 @@ export function cfgSvg(cfg: SubprogCfg, opts: { visits: ReadonlyMap<number, numb
   const LANE = 8;
   const X = 14 + LANES * LANE + 8;
   const lane = (span: number): number => 14 + LANE * Math.min(LANES - 1, Math.floor(Math.log2(Math.max(1, span))));
-  const y = (id: number): number => 10 + id * (H + GAP);
+  const from = opts.window?.from ?? 0;
+  const to = Math.min(cfg.blocks.length, opts.window?.to ?? cfg.blocks.length);
+  const y = (id: number): number => 10 + (id - from) * (H + GAP);
   const width = X + W + 14 + LANES * LANE + 8;
-  const height = y(cfg.blocks.length) + 10;
+  const height = y(to) + 10;
   const inBlock = (pc: number | undefined, b: CfgBlock): boolean => pc !== undefined && pc >= b.start && pc <= b.end;
   let edges = '';
   let nodes = '';
-  for (const b of cfg.blocks) {
+  for (const b of cfg.blocks.slice(from, to)) {
     for (const s of b.succ) {
       const t = cfg.blocks[s]!;
-      if (s === b.id + 1) edges += `<line x1="${X + W / 2}" y1="${y(b.id) + H}" x2="${X + W / 2}" y2="${y(s)}" class="cfg-edge" marker-end="url(#arr)"/>`;
+      if (s < from || s >= to) {
+        // out of the drawn part: a stub and the target's first instruction
+        const out = s < from ? '↑' : '↓';
+        edges += `<line x1="${X + W}" y1="${y(b.id) + H / 2}" x2="${X + W + 12}" y2="${y(b.id) + H / 2}" class="cfg-edge"/><text x="${X + W + 14}" y="${y(b.id) + H / 2 + 4}" class="cfg-count cfg-out" data-pc="${t.start}">${out}${t.start}</text>`;
+      } else if (s === b.id + 1) edges += `<line x1="${X + W / 2}" y1="${y(b.id) + H}" x2="${X + W / 2}" y2="${y(s)}" class="cfg-edge" marker-end="url(#arr)"/>`;
       else {
         const back = t.start <= b.start;
         const d = lane(Math.abs(s - b.id));

@@ -17,7 +17,7 @@ import { parseKernelLog } from '@bpf/verifier';
 import { fixturesDir, oracleProblem, skipWithout, tempDir } from '@bpf/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCfg, explainValue, explore, splitStates } from '../src/explorer.js';
+import { buildCfg, cfgSvg, explainValue, explore, splitStates } from '../src/explorer.js';
 import { openSite, shots } from './site.js';
 
 
@@ -113,6 +113,10 @@ describe('explorer engine', () => {
     // main is one block; each subprogram its entry, three per branch (one side, the other, the join) and the exit
     expect(m.cfg.map((c) => c.blocks.length)).toEqual([1, 496, 496, 496, 496]);
     expect(m.trace.truncated).toBe(false);
+    // a part of a subprogram: its blocks only, the edges leaving it labelled with their targets
+    const svg = cfgSvg(m.cfg[1]!, { visits: new Map(), window: { from: 100, to: 200 } });
+    expect(svg.match(/class="cfg-node/g)).toHaveLength(100);
+    expect(svg.match(/class="cfg-count cfg-out" data-pc="(\d+)"/g)!.length).toBeGreaterThan(0);
   });
 
   it('builds basic blocks and edges from the listing', () => {
@@ -252,9 +256,11 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
         await new Promise((ok) => requestAnimationFrame(() => setTimeout(ok, 0)));
         for (const e of pane.querySelectorAll('.ex-insn')) insns.add(e.getAttribute('data-insn')!);
         for (const e of pane.querySelectorAll('.ex-src')) {
-          const at = `${(e.nextElementSibling as HTMLElement | null)?.dataset.insn}`;
-          if (!seen.has(at)) src.push((e.textContent ?? '').replace(/^; /, ''));
+          // a C line stands before its instruction (at the edge of the drawn lines, the next window has both)
+          const at = (e.nextElementSibling as HTMLElement | null)?.dataset.insn;
+          if (at === undefined || seen.has(at)) continue;
           seen.add(at);
+          src.push((e.textContent ?? '').replace(/^; /, ''));
         }
         if (top + pane.clientHeight >= pane.scrollHeight) break;
       }
@@ -286,7 +292,7 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
     // one picture per subprogram (tc_second, global_mix, sum_squares, square)
     await expect(page.locator('[data-testid=ex-cfg] svg.cfg').count()).resolves.toBe(m.cfg.length);
     expect(m.cfg.length).toBe(4);
-    await page.screenshot({ path: join(shots, 'explorer-elf-line-info.png') });
+    await page.locator('.ex').screenshot({ path: join(shots, 'explorer-elf-line-info.png') });
   });
 
   it.skipIf(!realworldDir)('opens three public objects from the fixtures: listing, verdict and C lines as the running kernel', async () => {
@@ -314,7 +320,7 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
           await expect(page.locator('[data-testid=ex-why]').textContent()).resolves.toContain(parseKernelLog(k.log).rejection!.message);
         }
       }
-      await page.screenshot({ path: join(shots, `explorer-public-${r.object.replace(/\.o$/, '')}.png`) });
+      await page.locator('.ex').screenshot({ path: join(shots, `explorer-public-${r.object.replace(/\.o$/, '')}.png`) });
     }
   }, 600_000);
 
@@ -367,6 +373,8 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
       return { inView: sel.top >= box.top && sel.bottom <= box.bottom, textHeight: text.height };
     });
     expect(view.inView).toBe(true);
+    // a bounded part of the subprogram's 496 blocks is drawn, the one holding the selection
+    await expect(cfg.locator('details[open] .cfg-node').count()).resolves.toBeLessThanOrEqual(120);
     expect(view.textHeight).toBeGreaterThanOrEqual(10);
     await page.screenshot({ path: join(shots, 'explorer-4k.png') });
     // fit: the whole subprogram's graph in the pane's height, an overview
