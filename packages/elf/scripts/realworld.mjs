@@ -14,6 +14,9 @@
 //       DIR is one collection (named after DIR, or --name) whose subdirectories are groups
 //       (the layout of github.com/vbpf/ebpf-samples): one JSON, a table row per group; with
 //       --only GROUP the JSON's other groups are kept as they were recorded.
+//   ... --objects REGEX
+//       records only the objects whose path (under the group) matches; the collection's other
+//       records are kept as they were recorded.
 //   node packages/elf/scripts/realworld.mjs --from DIR --each [--only NAME] [--verifier]
 //       each subdirectory of DIR is a collection of its own (objects compiled from one public
 //       project): one JSON and one table row per collection; --only picks one.
@@ -52,6 +55,8 @@ const { values: args } = parseArgs({
     // minutes each; such records say so and the agreement table leaves them out
     'verifier-budget': { type: 'string' },
     only: { type: 'string' },
+    // re-record only the objects whose path matches; the collection's other records are kept
+    objects: { type: 'string' },
     'no-write': { type: 'boolean' },
     each: { type: 'boolean' },
     // rewrite the README table from fixtures/realworld/*.json without recording anything
@@ -347,10 +352,12 @@ async function recordProgram(group, object, file, p, uses) {
   return rec;
 }
 
+const objectsRe = args.objects === undefined ? undefined : new RegExp(args.objects);
+
 /** Every program of every object under dir, as records of `group`. */
 async function recordGroup(group, dir) {
   const records = [];
-  for (const object of objectsUnder(dir)) {
+  for (const object of objectsUnder(dir).filter((o) => objectsRe === undefined || objectsRe.test(o))) {
     const file = join(dir, object);
     const bytes = new Uint8Array(readFileSync(file));
     let progs, core, sectionNames;
@@ -419,19 +426,25 @@ for (const c of collections) {
   for (const [group, dir] of c.groups) records.push(...(await recordGroup(group, dir)));
   // --only GROUP of a collection with several: the other groups stay as recorded before
   const path = join(fixtures, `${c.name}.json`);
-  const before = args.only !== undefined && !args.each && existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
-  const kept = before ? before.records.filter((r) => r.group !== args.only) : [];
-  const verifierGroups = new Set([...(before ? (before.verifierGroups ?? (before.verifier ? before.records.map((r) => r.group) : [])) : []).filter((g) => g !== args.only), ...(args.verifier ? c.groups.map(([g]) => g) : [])]);
+  // --objects REGEX: only the matching objects are recorded again, the others kept
+  const partial = (args.only !== undefined && !args.each) || objectsRe !== undefined;
+  const before = partial && existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+  const redone = new Set(c.groups.map(([g]) => g));
+  const kept = before ? before.records.filter((r) => !redone.has(r.group) || (objectsRe !== undefined && !objectsRe.test(r.object))) : [];
+  const hadOurs = new Set(before ? (before.verifierGroups ?? (before.verifier ? before.records.map((r) => r.group) : [])) : []);
+  // which groups carry our verdicts on every record: those recorded whole with --verifier, a
+  // group recorded in part only when it did before and this run has --verifier too
+  const oursIn = (g) => (!redone.has(g) ? hadOurs.has(g) : args.verifier === true && (objectsRe === undefined || hadOurs.has(g)));
   records.unshift(...kept);
-  records.sort((a, b) => a.group.localeCompare(b.group));
+  records.sort((a, b) => a.group.localeCompare(b.group) || a.object.localeCompare(b.object));
   const groups = [...new Set(records.map((r) => r.group))];
   const doc = {
     generatedBy: 'packages/elf/scripts/realworld.mjs',
     collection: c.name,
     kernel: osrelease,
-    verifier: groups.every((g) => verifierGroups.has(g)),
-    // the groups whose records carry our verifier's verdicts (--only runs record one group at a time)
-    verifierGroups: groups.filter((g) => verifierGroups.has(g)),
+    verifier: groups.every(oursIn),
+    // the groups whose records carry our verifier's verdicts (--only / --objects record a part)
+    verifierGroups: groups.filter(oursIn),
     loaders: Object.fromEntries(groups.map((g) => [g, LOADERS[g]?.loader ?? 'libbpf'])),
     summary: summarize(records),
     groups: Object.fromEntries(groups.map((g) => [g, summarize(records.filter((r) => r.group === g))])),

@@ -80,6 +80,21 @@ export function kernelBtf(obj: ElfObject, opts: KernelBtfOptions = {}): Uint8Arr
       changed = true;
     }
   }
+  // libbpf (bpf_object__init_prog, bpf_object__sanitize_and_load_btf): a global or weak
+  // subprogram of restricted visibility (`__hidden`: STV_HIDDEN or STV_INTERNAL) gets static
+  // linkage, so the kernel verifies it in its callers' context instead of on its own (libbpf's
+  // usdt.bpf.h bpf_usdt_arg, whose `long *res` a global function would have to check for NULL).
+  const textIndex = obj.sections.find((x) => x.name === '.text')?.index;
+  const hidden = new Set(
+    obj.symbols.filter((x) => x.shndx === textIndex && x.type === 'func' && x.bind !== 'local' && (x.visibility === 'hidden' || x.visibility === 'internal')).map((x) => x.name),
+  );
+  for (let id = btf.firstId; hidden.size && id < end0; id++) {
+    const t = types[id];
+    if (t?.kind === 'FUNC' && (t.vlen & 0xffff) === FUNC_GLOBAL && hidden.has(btfString(btf, t.nameOff))) {
+      types[id] = { ...t, vlen: t.vlen & ~0xffff };
+      changed = true;
+    }
+  }
   const end = types.length;
   for (let id = btf.firstId; id < end; id++) {
     const t = types[id];

@@ -108,7 +108,10 @@ export function linkProgram(
       insns.push(code[k]!);
       origin.push({ sectionIndex: fn.sectionIndex, insn: k });
     }
-    subprogs.push({ start: at, end: insns.length, name: fn.name, linkage: fn.linkage });
+    // a hidden global subprogram is static to the kernel (kernelbtf.ts marks its FUNC so)
+    const vis = obj.symbols[fn.symbolIndex]?.visibility;
+    const hidden = at > 0 && fn.section === '.text' && (vis === 'hidden' || vis === 'internal');
+    subprogs.push({ start: at, end: insns.length, name: fn.name, linkage: hidden ? 'static' : fn.linkage });
     return at;
   };
 
