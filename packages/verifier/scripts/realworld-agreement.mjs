@@ -28,7 +28,10 @@ const rows = [];
 const diffs = [];
 const total = { programs: 0, verdicts: 0, accepts: 0, rejects: 0, agree: 0, bothReject: 0, sameError: 0, noVerdict: 0, notMeasured: 0 };
 for (const d of docs) {
-  const progs = d.records.filter((r) => r.program !== null);
+  // a recording made one group at a time (realworld.mjs --only) names the groups that carry
+  // our verdicts; the others were recorded without them
+  const measured = d.verifierGroups;
+  const progs = d.records.filter((r) => r.program !== null && (measured === undefined || measured.includes(r.group)));
   // Programs our verifier was not asked about (the recording run's time budget for it was
   // spent: realworld.mjs --verifier-budget) are left out of the agreement counts; a program it
   // was asked about and did not answer in time still counts, as a difference.
@@ -36,7 +39,7 @@ for (const d of docs) {
   const kernelDecided = progs.filter((r) => r.kernel === true || r.kernel === false);
   const withVerdict = kernelDecided.filter((r) => !unmeasured(r));
   const row = {
-    collection: d.collection,
+    collection: measured !== undefined && new Set(d.records.map((r) => r.group)).size > measured.length ? `${d.collection} (${measured.join(', ')})` : d.collection,
     programs: progs.length,
     verdicts: withVerdict.length,
     accepts: withVerdict.filter((r) => r.kernel).length,
