@@ -63,7 +63,7 @@ export function isGlobal(env: GlobalEnv, k: number): boolean {
   return k > 0 && env.load.subprogFunc(k)?.linkage === 'global';
 }
 
-const nameOf = (env: GlobalEnv, k: number): string => env.load.subprogFunc(k)?.name ?? env.subprogs[k]!.name;
+export const nameOf = (env: GlobalEnv, k: number): string => env.load.subprogFunc(k)?.name ?? env.subprogs[k]!.name;
 
 /** The `arg:` decl tags btf_prepare_func_args knows (enum btf_arg_tag). */
 const ARG_TAGS: ReadonlySet<string> = new Set(['ctx', 'nonnull', 'nullable', 'trusted', 'untrusted', 'arena']);

@@ -17,7 +17,7 @@ import { iterActiveAtCall } from './iter.js';
 import { declaredKfunc, kfuncFromBtf } from './kfuncs.js';
 import { SccVisits } from './scc.js';
 import { VerifierReject, type MaxAccess } from './env.js';
-import { entryLine, globalEntry, isGlobal, verifyCalledGlobals } from './global.js';
+import { entryLine, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
 import { attachTypeOf, PROG_FLAGS } from './loadflags.js';
 import { checkCallWhileLocked, checkResourceLeak, mapProgCompat } from './locks.js';
 import { attachMapRecords } from './mapfields.js';
@@ -60,6 +60,14 @@ export interface VerifyOptions {
   readonly attachType?: AttachType;
   /** BPF_F_* load flags (`PROG_FLAGS`): strict or any alignment, state-per-insn testing, sleepable. */
   readonly flags?: number;
+  /**
+   * For an extension (freplace, `ext`) program: the program whose function it replaces (the
+   * kernel's attach_prog_fd), by its type and expected attach type. As check_attach_btf_id sets it
+   * up, the extension is then verified as that program type — its context rules, helpers and
+   * return range — with its main function entered as a global function from its own BTF
+   * (`Validating f() func#0...`, btf_prepare_func_args).
+   */
+  readonly replaces?: { readonly type: ProgType; readonly attachType?: AttachType };
   /** Record a structured trace of every processed instruction in `result.trace` (trace.ts); off by default. */
   readonly trace?: boolean | TraceOptions;
 }
@@ -112,6 +120,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private readonly lines: string[] = [];
   /** The last log line is an instruction with nothing printed after it yet. */
   private insnLineOpen = false;
+  /** An extension program's main function, verified as a global function (do_check_common). */
+  private readonly extMain: boolean;
   /** Indexes of log lines the kernel ends without a newline (logOpen). */
   private readonly openLines = new Set<number>();
   readonly insns: readonly Insn[];
@@ -185,6 +195,12 @@ class Verifier implements CallEnv, PreciseEnv {
     this.maps = opts.maps ?? program.maps ?? [];
     this.type = opts.type ?? program.type ?? 'socket_filter';
     this.attach = opts.attachType ?? attachTypeOf(program.expectedAttachType);
+    // check_attach_btf_id: an extension takes the replaced program's verifier ops and expected_attach_type
+    this.extMain = this.type === 'ext' && opts.replaces !== undefined;
+    if (opts.replaces && this.type === 'ext') {
+      this.type = opts.replaces.type;
+      this.attach = opts.replaces.attachType;
+    }
     this.progFlags = opts.flags ?? 0;
     this.hasFuncInfo = (program.funcInfo?.length ?? 0) > 0;
     this.depth = this.subprogs.map(() => 0);
@@ -319,6 +335,11 @@ class Verifier implements CallEnv, PreciseEnv {
   run(): VerifyResult {
     try {
       this.structural();
+      if (this.extMain) {
+        // btf_check_type_match (bpf_check_attach_target): the extension's prototype comes from its own BTF
+        if (!this.load.subprogFunc(0)) this.reject(0, 'Program extension requires BTF');
+        this.log2(`Validating ${nameOf(this, 0)}() func#0...`);
+      }
       this.explore();
       verifyCalledGlobals(this, (k) => this.explore(k));
       this.afterChecks();
@@ -690,8 +711,9 @@ class Verifier implements CallEnv, PreciseEnv {
 
   /** Explore every path from the main program's entry, or from global subprogram `sub`'s (global.ts). */
   private explore(sub = 0): void {
-    const entry = sub ? globalEntry(this, sub) : newFrame(0, -1);
-    if (!sub) entry.regs[1] = pointer('ctx');
+    const asGlobal = sub !== 0 || this.extMain;
+    const entry = asGlobal ? globalEntry(this, sub) : newFrame(0, -1);
+    if (!asGlobal) entry.regs[1] = pointer('ctx');
     entry.regs[10] = this.fp(0);
     const start = this.subprogs[sub]!.start;
     this.scratch = { all: true, regs: 0, slots: new Set() };
@@ -699,7 +721,7 @@ class Verifier implements CallEnv, PreciseEnv {
     let fromPop = false;
     /** The last instruction returned from a callee: its "from X to Y" line does not scratch the state. */
     let fromExit = false;
-    if (this.level === 1) this.lines.push(sub ? entryLine(this, entry) : '0: R1=ctx() R10=fp0');
+    if (this.level === 1) this.lines.push(asGlobal ? entryLine(this, entry) : '0: R1=ctx() R10=fp0');
     while (st) {
       if (++this.processed > (this.opts.complexityLimit ?? LIMIT)) this.reject(st.pc, `BPF program is too large. Processed ${this.processed} insn`);
       if (this.prunePoints.has(st.pc) && this.visited(st)) {
