@@ -7,7 +7,7 @@
 import type { Insn, JmpCond } from '@bpf/isa';
 import { flipCond, refineCond, regConstValue, regIsConst, revCond, scalarBranchTaken, type Cond } from './cond.js';
 import { btfPtr, mayBeNull, nonNull } from './nullable.js';
-import { scalarAlu } from './scalar.js';
+import { scalarAlu, zext } from './scalar.js';
 import { known, type Frame, type Reg, type State } from './state.js';
 
 const AT_PKT_END = -1;
@@ -83,11 +83,14 @@ function syncLinked(st: State, knownReg: Reg, self: Reg, live?: LinkedFilter): v
   if (knownReg.type !== 'scalar' || !knownReg.id) return;
   const update = (r: Reg): Reg => {
     if (r === self || r.type !== 'scalar' || r.id !== knownReg.id) return r;
-    // links made by 32-bit adds are only followed between registers with the same offset
-    if (r.addConst32 || knownReg.addConst32) return r.off === knownReg.off && !!r.addConst32 === !!knownReg.addConst32 ? knownReg : r;
+    // a link made by a 64-bit add and one made by a 32-bit add do not relate (BPF_ADD_CONST64 vs 32)
+    const add64 = (x: Reg): boolean => !!x.addConst && !x.addConst32;
+    if ((add64(r) && knownReg.addConst32) || (r.addConst32 && add64(knownReg))) return r;
     if ((!r.addConst && !knownReg.addConst) || r.off === knownReg.off) return knownReg;
-    const moved = scalarAddConst(knownReg, BigInt((r.off | 0) - (knownReg.off | 0)));
-    return { ...moved, id: r.id, off: r.off, addConst: r.addConst };
+    let moved = scalarAddConst(knownReg, BigInt((r.off | 0) - (knownReg.off | 0)));
+    // either side's link through a 32-bit add: the result is the zero-extended low half
+    if (r.addConst32 || knownReg.addConst32) moved = zext(moved);
+    return { ...moved, id: r.id, off: r.off, addConst: r.addConst, addConst32: r.addConst32 };
   };
   st.frames.forEach((f, k) => {
     for (let n = 0; n < f.regs.length; n++) if (!live || n === 10 || live(k, n)) f.regs[n] = update(f.regs[n]!);

@@ -237,6 +237,7 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
   cb.frames.push(callee);
   cb.pc = env.subprogs[sub]!.start;
   cb.prev = pc;
+  cb.callbackUnrollDepth = (st.callbackUnrollDepth ?? 0) + 1;
   env.push(cb);
 }
 
@@ -257,6 +258,7 @@ function pushKfuncCallback(env: CallEnv, st: State, pc: number, cb: KfuncCallbac
   next.frames.push(callee);
   next.pc = env.subprogs[cb.subprog]!.start;
   next.prev = pc;
+  next.callbackUnrollDepth = (st.callbackUnrollDepth ?? 0) + 1;
   env.push(next);
 }
 

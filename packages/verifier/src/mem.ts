@@ -224,7 +224,6 @@ function stackReadFixed(env: Env, f: Frame, frameNo: number, at: number, size: n
       if (!a.intoReg) return undefined;
       if (size <= spilled && at % 8 === 0) {
         env.noteStackAccess(frameNo, slot);
-        if (size === 4 && spilled === 4 && fls64(reg.umax) <= 32 && !reg.id && !tnumIsConst(reg.var)) f.spilled[slot] = reg = { ...reg, id: env.nextId() };
         return fls64(reg.umax) > size * 8 ? { ...reg, id: undefined, addConst: undefined, off: 0 } : reg;
       }
       let spillCnt = 0;
@@ -242,7 +241,7 @@ function stackReadFixed(env: Env, f: Frame, frameNo: number, at: number, size: n
       return UNKNOWN;
     }
     if (!a.intoReg) return undefined;
-    if (reg.type === 'scalar' && !reg.id && !tnumIsConst(reg.var)) f.spilled[slot] = reg = { ...reg, id: env.nextId() };
+    // a fill copies the spilled register as it is: 6.18 gives a scalar its id at the spill, not here
     env.noteStackAccess(frameNo, slot);
     return reg;
   }

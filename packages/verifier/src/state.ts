@@ -239,6 +239,10 @@ export interface State {
   preemptLocks?: number;
   /** The id of the innermost bpf_local_irq_save() not yet restored (active_irq_id). */
   irqId?: number;
+  /** may_goto fall-throughs taken on this path (may_goto_depth): a loop state repeating at another depth converged. */
+  mayGotoDepth?: number;
+  /** Callback entries pushed on this path (callback_unroll_depth): unrolled callback calls are not infinite loops. */
+  callbackUnrollDepth?: number;
 }
 
 /** in_sleepable: a sleepable program, or an async callback that may sleep (bpf_wq, bpf_task_work). */
@@ -253,6 +257,8 @@ export const cloneState = (s: State): State => ({
   ...(s.activeLock ? { activeLock: s.activeLock } : {}),
   ...(s.preemptLocks ? { preemptLocks: s.preemptLocks } : {}),
   ...(s.irqId ? { irqId: s.irqId } : {}),
+  ...(s.mayGotoDepth ? { mayGotoDepth: s.mayGotoDepth } : {}),
+  ...(s.callbackUnrollDepth ? { callbackUnrollDepth: s.callbackUnrollDepth } : {}),
 });
 
 /** A key that is equal for equal states (used to prune paths that reach a point twice); ids are renumbered by first use. */

@@ -318,6 +318,8 @@ class Verifier implements CallEnv, PreciseEnv {
     // a checkpoint counts the paths it is the nearest checkpoint of, plus its unfinished children
     if (p.cp) p.cp.branches++;
     this.pending.push(p);
+    // push_stack: BPF_COMPLEXITY_LIMIT_JMP_SEQ paths waiting at once
+    if (this.pending.length > 8192) this.reject(this.cur?.pc ?? p.prev, `The sequence of ${this.pending.length} jumps is too complex.`);
     this.pushedNow.push(p);
   }
 
@@ -486,6 +488,12 @@ class Verifier implements CallEnv, PreciseEnv {
     }
   }
 
+  /** Whether the instruction at `pc` is may_goto (is_may_goto_insn_at). */
+  private mayGotoPoint(pc: number): boolean {
+    const i = this.insns[pc];
+    return i !== undefined && i.code === 0xe5 && i.src === 0;
+  }
+
   /** Whether the kfunc call at `pc` is an open-coded iterator's next() (iter.ts). */
   private isIterNext(pc: number): boolean {
     const i = this.insns[pc]!;
@@ -599,8 +607,16 @@ class Verifier implements CallEnv, PreciseEnv {
           markPathPrecise(this, st);
           return true;
         }
+      } else if (cp.branches > 0 && this.mayGotoPoint(st.pc) && (cp.state.mayGotoDepth ?? 0) !== (st.mayGotoDepth ?? 0) && statesEqual(cp, st, liveRegsOf, liveSlotOf, this.stackArgLoads, true)) {
+        // a may_goto loop converged: the state here, some budget later, is within one still being explored
+        this.loopHit(cp, st);
+        return true;
       } else if (cp.branches > 0) {
-        if (statesMaybeLooping(cp.state, st, this.liveRegs(st, depth))) {
+        if (
+          statesMaybeLooping(cp.state, st, this.liveRegs(st, depth)) &&
+          (cp.state.mayGotoDepth ?? 0) === (st.mayGotoDepth ?? 0) &&
+          (cp.state.callbackUnrollDepth ?? 0) === (st.callbackUnrollDepth ?? 0)
+        ) {
           key ??= this.key(st);
           cp.key ??= this.key(cp.state);
           if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
@@ -856,10 +872,15 @@ class Verifier implements CallEnv, PreciseEnv {
         st.pc = pc + i.imm + 1;
         return st;
       case 'may_goto': {
+        // check_cond_jmp_op: the fall-through is queued one may_goto deeper (widened against
+        // this loop's earlier visit), and the path goes on at the jump target
         const other = this.fork(st);
-        other.pc = pc + i.off + 1;
+        other.prev = pc;
+        other.pc = pc + 1;
+        other.mayGotoDepth = (st.mayGotoDepth ?? 0) + 1;
+        this.widenAtIterNext(st, other, pc);
         this.push(other);
-        st.pc = pc + 1;
+        st.pc = pc + i.off + 1;
         return st;
       }
       case 'call':
