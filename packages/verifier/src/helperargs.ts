@@ -39,6 +39,8 @@ export interface ArgMeta {
   percpu?: Reg;
   /** bpf_kptr_xchg: the kptr field its first argument points to. */
   kptrField?: BtfField;
+  /** The largest size a size argument may have (msize_max_value): the string helpers return at most that. */
+  msizeMax?: bigint;
 }
 
 /** check_stack_range_initialized in raw mode: no byte a helper will write may be part of a dynptr. */
@@ -185,6 +187,7 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
     case 'size':
     case 'size_or_zero': {
       const zeroOk = a.base === 'size_or_zero';
+      meta.msizeMax = r.umax;
       if (r.smin < 0n) env.reject(pc, `R${regno} min value is negative, either use unsigned or 'var &= const'`);
       if (r.umin === 0n && !zeroOk) env.reject(pc, `R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`);
       if (r.umax >= BPF_MAX_VAR_SIZ) env.reject(pc, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);

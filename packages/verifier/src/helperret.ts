@@ -11,6 +11,7 @@ import type { ArgMeta } from './helperargs.js';
 import { ACQUIRE_HELPERS, PKT_CHANGING_HELPERS, PTR_CAST_HELPERS } from './helper-protos.js';
 import type { HelperProto } from './helpers.js';
 import { percpuHelperReturn } from './ksym.js';
+import { boundsSync } from './scalar.js';
 import { kptrXchgReturn } from './kptr.js';
 import { btfPtrType } from './nullable.js';
 import { NOT_INIT, pointer, UNKNOWN, type Reg, type RegType, type State } from './state.js';
@@ -45,7 +46,7 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
   let r0: Reg;
   switch (ret.base) {
     case 'integer':
-      return UNKNOWN;
+      return refineRetval(h.id, meta);
     case 'void':
       return NOT_INIT;
     case 'map_value': {
@@ -100,4 +101,14 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
     r0 = { ...r0, id, refObjId: id };
   }
   return r0;
+}
+
+/** bpf_get_stack, bpf_get_task_stack and the probe_read *_str helpers (do_refine_retval_range). */
+const RETURNS_AT_MOST_SIZE: ReadonlySet<number> = new Set([45, 67, 114, 115, 141]);
+
+/** do_refine_retval_range: a helper that returns a length no longer than its size argument, or -errno. */
+function refineRetval(id: number, meta: ArgMeta): Reg {
+  if (!RETURNS_AT_MOST_SIZE.has(id) || meta.msizeMax === undefined) return UNKNOWN;
+  const max = meta.msizeMax;
+  return boundsSync({ ...UNKNOWN, smin: -4095n, s32min: -4095n, smax: BigInt.asIntN(64, max), s32max: BigInt.asIntN(32, max) });
 }

@@ -601,12 +601,20 @@ class Verifier implements CallEnv, PreciseEnv {
       } else if (cp.branches > 0 && this.callsCallback(st.pc)) {
         // calls_callback: the callback loop converged when the state here is within one still being explored
         if (statesEqual(cp, st, liveRegsOf, liveSlotOf, this.stackArgLoads, true)) {
+          // 6.18 takes this as an ordinary hit: the equal state's precision is propagated, no loop is recorded
           cp.hits++;
           this.prunedBy = cp;
-          // the checkpoints on this loop may not know yet all that later decisions depend on
-          markPathPrecise(this, st);
+          if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
+          propagatePrecision(
+            this,
+            cp,
+            st,
+            (f, r) => (this.liveRegs(st, f) & (1 << r)) !== 0,
+            (f, s) => this.liveSlot(st, f, s),
+          );
           return true;
         }
+        if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (cp.branches > 0 && this.mayGotoPoint(st.pc) && (cp.state.mayGotoDepth ?? 0) !== (st.mayGotoDepth ?? 0) && statesEqual(cp, st, liveRegsOf, liveSlotOf, this.stackArgLoads, true)) {
         // a may_goto loop converged: the state here, some budget later, is within one still being explored
         this.loopHit(cp, st);
