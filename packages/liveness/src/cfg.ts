@@ -80,7 +80,11 @@ const isJumpSlot = (i: Insn): boolean => {
  * destinations, jumps leaving their subprogram, a subprogram whose last slot can fall
  * through, unreachable slots, and jumps into the second half of an `ld_imm64`.
  */
-export function buildCfg(program: Program): Cfg {
+/**
+ * `selfLoops`: instructions that count as a loop of their own for the SCCs (the kernel's calls
+ * of a synchronous callback, bpf_loop and kin, which return to the call to call it again).
+ */
+export function buildCfg(program: Program, selfLoops?: (pc: number) => boolean): Cfg {
   const insns = program.insns;
   const n = insns.length;
   if (n === 0) throw new CfgError('EMPTY_PROGRAM', 'empty program', 0);
@@ -177,7 +181,7 @@ export function buildCfg(program: Program): Cfg {
   }
 
   const postorder = computePostorder(n, subprogs, succStart, succTarget);
-  const scc = computeScc(n, succStart, succTarget);
+  const scc = computeScc(n, succStart, succTarget, selfLoops);
   // Basic blocks are built on first use: liveness does not need them.
   let blocks: BasicBlock[] | undefined;
   return {
@@ -231,7 +235,7 @@ function computePostorder(n: number, subprogs: readonly Subprog[], succStart: In
  * kernel: compute_scc — Tarjan/Pearce iterative SCC, numbering components in the same order
  * and only for real loops (two or more slots, or a self edge).
  */
-function computeScc(n: number, succStart: Int32Array, succTarget: Int32Array): Int32Array {
+function computeScc(n: number, succStart: Int32Array, succTarget: Int32Array, selfLoops?: (pc: number) => boolean): Int32Array {
   const NOT_ON_STACK = 0x7fffffff;
   const scc = new Int32Array(n);
   const pre = new Int32Array(n);
@@ -255,7 +259,7 @@ function computeScc(n: number, succStart: Int32Array, succTarget: Int32Array): I
       }
       const from = succStart[w]!,
         to = succStart[w + 1]!;
-      let selfEdge = false;
+      let selfEdge = selfLoops?.(w) ?? false;
       for (let e = from; e < to; e++) {
         const s = succTarget[e]!;
         if (s === w) selfEdge = true;

@@ -25,6 +25,8 @@ export interface LivenessOptions {
    * kernel-recorded table; kfuncs and subprograms from `Program.protos`; else unknown.
    */
   readonly callArgCount?: (pc: number, insn: Insn) => number | undefined;
+  /** Instructions that are loops of their own for the SCCs (calls of synchronous callbacks). */
+  readonly selfLoops?: (pc: number) => boolean;
 }
 
 export interface Liveness {
@@ -131,7 +133,7 @@ export function defaultCallArgCount(program: Program, progType?: ProgType): (pc:
 
 /** Compute liveness. Throws `CfgError` for structurally invalid programs. */
 export function computeLiveness(program: Program, opts: LivenessOptions = {}): Liveness {
-  const cfg = buildCfg(program);
+  const cfg = buildCfg(program, opts.selfLoops);
   const insns = program.insns;
   const n = insns.length;
   const argCount = opts.callArgCount ?? defaultCallArgCount({ ...program, subprogs: cfg.subprogs }, opts.progType ?? program.type);

@@ -239,8 +239,9 @@ class Verifier implements CallEnv, PreciseEnv {
   callsCallback(pc: number): boolean {
     const i = this.insns[pc];
     if (i === undefined || i.code !== 0x85) return false;
-    // bpf_loop, and the kfunc bpf_rbtree_add_impl whose less() callback is called synchronously
-    return (i.src === 0 && i.imm === 181) || (i.src === 2 && this.kfuncNameAt(pc) === 'bpf_rbtree_add_impl');
+    // is_sync_callback_calling_insn: bpf_for_each_map_elem, bpf_find_vma, bpf_loop,
+    // bpf_user_ringbuf_drain, and the kfunc bpf_rbtree_add_impl whose less() is called synchronously
+    return (i.src === 0 && SYNC_CALLBACK_HELPERS.has(i.imm)) || (i.src === 2 && this.kfuncNameAt(pc) === 'bpf_rbtree_add_impl');
   }
 
   // ---- Env ----
@@ -420,7 +421,8 @@ class Verifier implements CallEnv, PreciseEnv {
         if (proto) return proto.params.length;
         return kfuncFromBtf(this.load, i.imm, name)?.params.length ?? base(pc, i);
       };
-      this.liveness = computeLiveness(prog, { progType: this.type, callArgCount });
+      // a synchronous callback's call is a loop of its own (the callback returns to it to be called again)
+      this.liveness = computeLiveness(prog, { progType: this.type, callArgCount, selfLoops: (pc) => this.callsCallback(pc) });
     } catch (e) {
       if (e instanceof CfgError) this.reject(e.insn, e.kernelMessage);
       if (e instanceof IsaError) this.reject(e.insn ?? 0, e.message);
@@ -601,17 +603,9 @@ class Verifier implements CallEnv, PreciseEnv {
       } else if (cp.branches > 0 && this.callsCallback(st.pc)) {
         // calls_callback: the callback loop converged when the state here is within one still being explored
         if (statesEqual(cp, st, liveRegsOf, liveSlotOf, this.stackArgLoads, true)) {
-          // 6.18 takes this as an ordinary hit: the equal state's precision is propagated, no loop is recorded
-          cp.hits++;
+          // a loop hit: precision propagated now and along the backedge when the call's SCC is done
+          this.loopHit(cp, st);
           this.prunedBy = cp;
-          if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
-          propagatePrecision(
-            this,
-            cp,
-            st,
-            (f, r) => (this.liveRegs(st, f) & (1 << r)) !== 0,
-            (f, s) => this.liveSlot(st, f, s),
-          );
           return true;
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
@@ -1102,6 +1096,9 @@ class Verifier implements CallEnv, PreciseEnv {
 export { typeName } from './print.js';
 
 /** Two states in the same chain of calls (the kernel's same_callsites). */
+/** Helpers that call a callback before they return: 164, 180, 181, 209. */
+const SYNC_CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, 180, 181, 209]);
+
 function sameCallsites(a: State, b: State): boolean {
   return a.frames.length === b.frames.length && a.frames.every((f, k) => f.callsite === b.frames[k]!.callsite);
 }
