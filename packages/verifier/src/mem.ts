@@ -217,7 +217,7 @@ function stackReadFixed(env: Env, f: Frame, frameNo: number, at: number, size: n
   const slot = b >> 3;
   env.scratchSlot(slot);
   if (f.slotTypes[slot * 8 + 7] === SlotType.Spill) {
-    let reg = f.spilled[slot]!;
+    const reg = f.spilled[slot]!;
     const spilled = spillSize(f, slot);
     if (size !== 8 || spilled !== 8) {
       if (reg.type !== 'scalar') env.reject(pc, 'invalid size of register fill');
