@@ -23,6 +23,11 @@ export interface LoadOptions {
   readonly flags?: number;
   /** BTF id of the kernel function or hook a tracing/LSM/iterator program attaches to. */
   readonly attachBtfId?: number;
+  /**
+   * attach_prog_fd: the loaded program an extension (freplace) or fentry/fexit program attaches
+   * to; `attachBtfId` is then the id of the function in that program's BTF.
+   */
+  readonly attachProgFd?: number;
   /** Read the xlated and jited code back after a load (default true); false saves two syscalls per verdict. */
   readonly readInfo?: boolean;
 }
@@ -141,6 +146,7 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
     attr.writeUInt32LE(expectedAttachType, 68);
     if (opts.btfFd !== undefined) attr.writeUInt32LE(opts.btfFd, 72);
     if (opts.attachBtfId !== undefined) attr.writeUInt32LE(opts.attachBtfId, 108);
+    if (opts.attachProgFd !== undefined) attr.writeUInt32LE(opts.attachProgFd, 112);
     if (fiBuf) {
       attr.writeUInt32LE(8, 76);
       attr.writeBigUInt64LE(addr(fiBuf), 80);

@@ -20,7 +20,10 @@ export interface KernelVerdict {
 }
 
 interface KernelApi {
-  loadWithMaps(p: Program, opts?: { logLevel?: number; license?: string; flags?: number }): { accepted: boolean; error?: string; log: string; close(): void };
+  loadWithMaps(
+    p: Program,
+    opts?: { logLevel?: number; license?: string; flags?: number; attachBtfId?: number; attachProgFd?: number },
+  ): { accepted: boolean; error?: string; log: string; fd?: number; refusedBeforeVerifier?: boolean; close(): void };
 }
 interface ElfApi {
   loadPrograms(bytes: Uint8Array, opts: { kernelBtf: Uint8Array; kallsyms?: ReadonlyMap<string, bigint> }): (Program & { readonly name: string })[];
