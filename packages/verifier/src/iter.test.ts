@@ -2,11 +2,8 @@ import { skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { buildC, expectSameAsKernel, fixtureSource, haveVmlinux } from './kernel.test.helper.js';
 
-/**
- * Programs whose level-2 logs still differ somewhere (verdict, error and processed count agree):
- * a fill of a widened spilled scalar gets an id from us, not from the kernel.
- */
-const LOG_DIFFERS = new Set(['repeat_unbounded']);
+/** Programs whose level-2 logs still differ somewhere (verdict, error and processed count agree): none. */
+const LOG_DIFFERS = new Set<string>([]);
 
 describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('open-coded iterators: the kernel verdict, message, processed count and log, program by program', () => {
   const programs = buildC(fixtureSource('iters', 'iters.c', 'iters.h'));
