@@ -13,3 +13,9 @@ export const EXAMPLES: readonly { readonly name: string; readonly text: string }
   { name: 'rejected: r11 load after a call', text: r11AfterCall },
   { name: 'rejected: uninitialised register', text: uninit },
 ];
+
+/**
+ * The playground's "Open in explorer" hands its program to the explorer page through this
+ * sessionStorage key (JSON `{ text, type }`); the explorer opens it once and removes it.
+ */
+export const EXPLORER_HANDOFF = 'bpf-explorer-program';

@@ -14,7 +14,7 @@ import { loadPrograms } from '@bpf/elf';
 import { assemble } from '@bpf/isa';
 import { loadWithMaps } from '@bpf/kernel';
 import { parseKernelLog } from '@bpf/verifier';
-import { fixturesDir, oracleProblem, skipWithout, tempDir } from '@bpf/testkit';
+import { fixturesDir, oracleProblem, repoRoot, skipWithout, tempDir } from '@bpf/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCfg, cfgSvg, explainValue, explore, splitStates } from '../src/explorer.js';
@@ -323,6 +323,115 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
       await page.locator('.ex').screenshot({ path: join(shots, `explorer-public-${r.object.replace(/\.o$/, '')}.png`) });
     }
   }, 600_000);
+
+  it('shows each frame of a BPF-to-BPF call as its own column, the stack-argument area (r11) as another', async () => {
+    const call12 = readFileSync(join(repoRoot, 'examples/call12.s'), 'utf8');
+    const m = explore({ kind: 'asm', text: call12 });
+    // insn 19 is the callee's first read of a stack argument (r1 = *(u64 *)(r11 + 8)): frame 1, called from insn 12
+    const at = m.trace.steps.find((s) => s.pc === 19)!;
+    expect(at.frame).toBe(1);
+    await page.goto(`${base}/explorer`);
+    await expect.poll(verdict, { timeout: 30_000 }).toBe('rejected');
+    await page.locator('[data-testid=ex-example]').selectOption({ label: '12-argument BPF-to-BPF call' });
+    await expect.poll(verdict, { timeout: 30_000 }).toBe('accepted');
+    await expect.poll(() => page.locator('[data-testid=ex-status]').textContent(), { timeout: 30_000 }).not.toContain('loading states');
+    await page.locator('.ex-insn[data-insn="19"]').click();
+    await expect(page.locator('[data-testid=ex-step-title]').textContent()).resolves.toMatch(/insn 19 .* frame 1/);
+    const frames = page.locator('[data-testid=ex-frames] section.ex-frame');
+    // innermost first: the callee, then its caller
+    await expect(frames.evaluateAll((els) => els.map((e) => e.getAttribute('data-frame')))).resolves.toEqual(['1', '0']);
+    await expect(frames.nth(0).locator('h5').textContent()).resolves.toContain('called at insn 12 (current)');
+    await expect(frames.nth(1).locator('h5').textContent()).resolves.toContain('(caller)');
+    // each frame's registers as the verifier's trace has them
+    const cells = (sec: ReturnType<typeof frames.nth>) =>
+      sec.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    const expectFrame = async (k: number): Promise<void> => {
+      const f = at.before!.frames[k]!;
+      const want = f.regs.flatMap((r, n) => (r ? [[`R${n}`, r.text]] : []));
+      const shown = (await cells(frames.nth(1 - k))).filter((c) => /^R\d+$/.test(c[0]!)).map((c) => [c[0], c[1]]);
+      expect(shown).toEqual(want);
+    };
+    await expectFrame(1);
+    await expectFrame(0);
+    expect(at.before!.frames[1]!.regs[1]!.text).toBe('1');
+    // the frame tables hold no r11 rows; the caller's outgoing arguments 6..12 are a column of their own
+    await expect(page.locator('[data-testid=ex-frames] .ex-regs').textContent()).resolves.not.toContain('r11');
+    const args = page.locator('[data-testid=ex-stack-args]');
+    await expect(args.count()).resolves.toBe(1);
+    await expect(args.getAttribute('data-frame')).resolves.toBe('0');
+    const argCells = await cells(args);
+    expect(argCells.map((c) => [c[0], c[1]])).toEqual([6, 7, 8, 9, 10, 11, 12].map((v, k) => [`r11-${(k + 1) * 8}`, String(v)]));
+    expect(at.before!.frames[0]!.stackArgs.map((r) => r?.text)).toEqual(['6', '7', '8', '9', '10', '11', '12']);
+    // in main, before the call: one frame; the store to r11 - 8 shows in the argument column, changed
+    await page.locator('.ex-insn[data-insn="5"]').click();
+    await expect(frames.count()).resolves.toBe(1);
+    await expect(args.locator('tr.changed').textContent()).resolves.toMatch(/^r11-8\s*6$/);
+    await page.locator('.ex-insn[data-insn="19"]').click();
+    await page.locator('[data-testid=ex-state]').screenshot({ path: join(shots, 'explorer-frames.png') });
+  });
+
+  it('opens the playground\'s program from its "Open in explorer" link', async () => {
+    const text = 'r0 = 5\nif r0 > 3 goto out\nr0 = 1\nout:\nexit\n';
+    const m = explore({ kind: 'asm', text });
+    await page.goto(`${base}/playground`);
+    const editor = page.locator('[data-testid=editor] .cm-content');
+    await editor.waitFor();
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(text);
+    await expect.poll(() => page.locator('[data-testid=verdict]').textContent(), { timeout: 10_000 }).toBe('accepted');
+    await page.locator('[data-testid=open-explorer]').click();
+    await expect.poll(() => new URL(page.url()).pathname, { timeout: 30_000 }).toMatch(/\/explorer(\.html)?$/);
+    await expect.poll(verdict, { timeout: 30_000 }).toBe('accepted');
+    await expect(page.locator('[data-testid=ex-status]').textContent()).resolves.toContain(`${m.listing.length} insns`);
+    await expect(page.locator('.ex-insn').evaluateAll((els) =>
+        els.map((e) => {
+          // the instruction's text without its number and visit count
+          const c = e.cloneNode(true) as HTMLElement;
+          for (const x of c.querySelectorAll('.pc, .cnt')) x.remove();
+          return (c.textContent ?? '').trim();
+        }),
+      )).resolves.toEqual(m.listing.map((l) => l.text));
+    // handed over once: a reload opens the page's own example again
+    await page.reload();
+    await expect.poll(verdict, { timeout: 30_000 }).toBe('rejected');
+  });
+
+  /** Drops a file onto the explorer as a browser does: a `drop` event whose DataTransfer holds it. */
+  const dropFile = (name: string, bytes: Uint8Array): Promise<void> =>
+    page.locator('.ex').evaluate(
+      (el, f) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(f.bytes)], f.name));
+        el.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      },
+      { name, bytes: [...bytes] },
+    );
+
+  it('opens a file dropped onto the page (assembly, our own C object, a kernel log)', async () => {
+    await page.goto(`${base}/explorer`);
+    await expect.poll(verdict, { timeout: 30_000 }).toBe('rejected');
+    await dropFile('branchy.s', new TextEncoder().encode(BRANCHY));
+    await expect.poll(verdict, { timeout: 30_000 }).toBe('accepted');
+    await expect(page.locator('[data-testid=ex-status]').textContent()).resolves.toContain(`${explore({ kind: 'asm', text: BRANCHY }).listing.length} insns`);
+    const bytes = callsObject();
+    if (bytes) {
+      await dropFile('calls.o', bytes);
+      await expect.poll(() => page.locator('[data-testid=ex-program]').count(), { timeout: 60_000 }).toBe(1);
+      const names = loadPrograms(bytes).map((p) => p.name);
+      await expect(page.locator('[data-testid=ex-program] option').evaluateAll((os) => os.map((o) => o.textContent))).resolves.toEqual(names);
+      await expect(page.locator('[data-testid=ex-status]').textContent()).resolves.toContain(`· ${names[0]} ·`);
+    } else console.warn('skipping the dropped object: clang-19 is not installed');
+    if (!skipWithout('kernel')) {
+      const k = loadWithMaps(assemble(REJECTED), { logLevel: 2 });
+      k.close();
+      await dropFile('verifier.log', new TextEncoder().encode(k.log));
+      await expect.poll(() => page.locator('[data-testid=ex-status]').textContent(), { timeout: 30_000 }).toContain('kernel log');
+      await expect(verdict()).resolves.toBe('rejected');
+      await expect(page.locator('.ex-insn.rej').getAttribute('data-insn')).resolves.toBe('6');
+    }
+  });
 
   it('opens a 4k-instruction program without a long task and keeps its CFG readable', async () => {
     await page.goto(`${base}/explorer`);
