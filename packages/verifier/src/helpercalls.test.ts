@@ -1,7 +1,7 @@
 import { skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
-import { buildC, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
+import { buildC, expectSameAsKernel, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
 
 /**
  * C programs calling helpers beyond maps and ring buffers: socket lookups and their references,
@@ -264,5 +264,23 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('helper cal
   });
   it('covers accepted and rejected programs', () => {
     expect(programs.length).toBeGreaterThanOrEqual(25);
+  });
+});
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('a map name longer than the kernel keeps', () => {
+  // the kernel holds a map's name in 16 bytes (15 characters and a NUL) and prints that in its
+  // states: map=a_map_whose_nam for the map declared as a_map_whose_name_is_long
+  it('prints in the level-2 log as the kernel prints it', () => {
+    const [p] = buildC(`#include "bpf_defs.h"
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2); __type(key, __u32); __type(value, __u64); } a_map_whose_name_is_long SEC(".maps");
+SEC("xdp") int long_map_name(struct xdp_md *ctx) {
+  __u32 k = 1;
+  __u64 *v = bpf_map_lookup_elem(&a_map_whose_name_is_long, &k);
+  return v ? (int)*v & 1 : 2;
+}
+char LICENSE[] SEC("license") = "GPL";
+`);
+    expectSameAsKernel('long_map_name', p!);
+    expect(verify(p!, { kernelBtf: kernelBtf(), logLevel: 2 }).log).toContain('map=a_map_whose_nam,');
   });
 });

@@ -86,7 +86,8 @@ export function formatReg(r: Reg, frameno: number, precise = false): string {
   if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
   if (r.nonOwn) parts.push('non_own_ref');
   if (r.type === 'map_ptr' || r.type === 'map_value' || r.type === 'map_value_or_null' || r.type === 'map_key') {
-    if (r.map?.name) parts.push(`map=${r.map.name}`);
+    // the kernel keeps a map's name in BPF_OBJ_NAME_LEN (16) bytes: 15 characters and a NUL
+    if (r.map?.name) parts.push(`map=${r.map.name.slice(0, 15)}`);
     parts.push(`ks=${r.map?.keySize ?? 0},vs=${r.map?.valueSize ?? 0}`);
   }
   if (r.type !== 'scalar' && r.off) parts.push(`off=${snum(BigInt(r.off))}`);
