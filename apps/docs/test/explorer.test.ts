@@ -64,12 +64,6 @@ const REALWORLD = [
   { collection: 'katran', object: 'healthchecking.bpf.o', program: 'healthcheck_encap' },
 ] as const;
 const realworldDir = process.env.BPF_REALWORLD_OBJECTS;
-/**
- * The longest task the page's thread may take while a 4k-instruction program opens or is
- * stepped through (a stall the user sees), or a tenth of the time the verification took in
- * the worker when that is more (a machine so loaded that everything is slower).
- */
-const LONG_TASK_BOUND = 200;
 const realworldFile = (r: (typeof REALWORLD)[number]): string => join(realworldDir ?? '', r.collection, r.object);
 if (!realworldDir) console.warn('skipping the public objects in the explorer: BPF_REALWORLD_OBJECTS (a directory of <collection>/<object>.o) is not set');
 
@@ -470,8 +464,10 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
     await expect(page.locator('.ex-insn.sel').getAttribute('data-insn')).resolves.toBe(String(deep));
     const stepTasks = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks.splice(0));
     console.log(`4k-insn program: verified in the worker ${verified} ms, states in ${opened} ms; long tasks while opening ${JSON.stringify(openTasks)}, while stepping ${JSON.stringify(stepTasks)}`);
-    // no freeze: the verification ran in the worker; no task left on the page's thread comes near it
-    expect(Math.max(0, ...openTasks, ...stepTasks)).toBeLessThan(Math.max(LONG_TASK_BOUND, verified / 10));
+    // no freeze: the verification ran in the worker, so no task on the page's thread comes near
+    // its time (a ratio, as a loaded machine slows both; the task lengths themselves are
+    // printed above, not asserted: tests check behaviour, the bench measures time)
+    expect(Math.max(0, ...openTasks, ...stepTasks)).toBeLessThan(verified / 2);
     // the CFG: only the subprogram holding the selection drawn, its selected block in view, text at its size
     const cfg = page.locator('[data-testid=ex-cfg]');
     await expect(cfg.locator('details[open]').count()).resolves.toBe(1);
