@@ -7,7 +7,7 @@
  * the way gets the registers and stack slots still needed marked precise. The level-2 log
  * shows the walk in the kernel's `mark_precise:` lines.
  */
-import { decodeOp, type Insn } from '@bpf/isa';
+import { type Insn, type Op } from '@bpf/isa';
 import { SlotType, type State } from './state.js';
 
 /** One executed instruction of a path. */
@@ -57,6 +57,10 @@ export interface Checkpoint {
   cleaned?: boolean;
   /** Checkpoints before this one on its path (the kernel's dfs_depth). */
   dfsDepth?: number;
+  /** Stack bytes a state must hold alike to be covered by this one (prune.ts stackNeeds), made on first comparison. */
+  stackNeeds?: Int32Array;
+  /** Its loop's call chain (scc.ts), null outside loops; made on first use. */
+  sccChain?: string | null;
 }
 
 /** A path: a state with the checkpoint it last passed and the instructions since. */
@@ -65,6 +69,8 @@ export type Path = State & { cp?: Checkpoint; hist: HistEntry[]; histCnt?: numbe
 /** What precision tracking needs from the verifier. */
 export interface PreciseEnv {
   readonly insns: readonly Insn[];
+  /** decodeOp of instruction `pc`, decoded once per program. */
+  opAt(pc: number): Op;
   /** Level-2 log line, or undefined when not logging. */
   readonly trace: ((line: string) => void) | undefined;
   /** `pc: (code) insn` as the kernel prints it. */
@@ -81,6 +87,10 @@ export interface PreciseEnv {
 
 const ARGS = 0x3e;
 const MAX_FRAMES = 9;
+
+/** Bit s of a slot mask, and every bit but s. */
+const SLOT_BIT: readonly bigint[] = Array.from({ length: 64 }, (_, k) => 1n << BigInt(k));
+const SLOT_CLEAR: readonly bigint[] = SLOT_BIT.map((b) => ~b);
 
 /** backtrack_state: the registers and stack slots still needed, per frame. */
 class Bt {
@@ -102,14 +112,18 @@ class Bt {
   clear(r: number, f = this.frame): void {
     this.regs[f]! &= ~(1 << r);
   }
+  // the slot masks are BigInts: an empty one is compared without making a new BigInt, and the
+  // one-bit masks come from tables (a shift made two BigInts per call, 64 calls per checkpoint)
   hasSlot(s: number, f: number): boolean {
-    return ((this.slots[f]! >> BigInt(s)) & 1n) === 1n;
+    const m = this.slots[f]!;
+    return m !== 0n && (m & (SLOT_BIT[s] ?? 1n << BigInt(s))) !== 0n;
   }
   setSlot(s: number, f: number): void {
-    this.slots[f]! |= 1n << BigInt(s);
+    this.slots[f]! |= SLOT_BIT[s] ?? 1n << BigInt(s);
   }
   clearSlot(s: number, f: number): void {
-    this.slots[f]! &= ~(1n << BigInt(s));
+    const m = this.slots[f]!;
+    if (m !== 0n) this.slots[f] = m & (SLOT_CLEAR[s] ?? ~(1n << BigInt(s)));
   }
   reset(): void {
     this.regs.fill(0);
@@ -147,7 +161,7 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
   const i = env.insns[e.pc]!;
   if (env.trace) env.trace(`mark_precise: frame${bt.frame}: regs=${fmtRegs(bt.regs[bt.frame]!)} stack=${fmtSlots(bt.slots[bt.frame]!)} before ${env.insnText(e.pc)}`);
   syncLinked(bt, e);
-  const op = decodeOp(i);
+  const op = env.opAt(e.pc);
   const d = i.dst;
   const s = i.src;
   switch (op.kind) {

@@ -63,6 +63,8 @@ class IdMap {
   }
 }
 const sharedIds = new IdMap();
+/** refsSafe's id check, made once. */
+const sharedIdCheck = (a: number | undefined, b: number | undefined): boolean => sharedIds.check(a, b);
 
 const rangeWithin = (o: Reg, c: Reg): boolean =>
   o.umin <= c.umin && o.umax >= c.umax && o.smin <= c.smin && o.smax >= c.smax && o.u32min <= c.u32min && o.u32max >= c.u32max && o.s32min <= c.s32min && o.s32max >= c.s32max;
@@ -98,7 +100,7 @@ function scalarForStack(f: Frame, slot: number): Reg | 'unbound' | undefined {
   return 'unbound';
 }
 
-function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (slot: number) => boolean, ids: IdMap, rw: boolean): boolean {
+function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (frame: number, slot: number) => boolean, frame: number, ids: IdMap, rw: boolean): boolean {
   const ot8 = o.slotTypes;
   for (let slot = 0; slot < SLOTS; slot++) {
     const b = slot * 8;
@@ -106,7 +108,7 @@ function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (slo
     // the old state holds only invalid or misc bytes in is safe whatever the current one holds
     let j0 = 0;
     while (j0 < 8 && (ot8[b + j0] === SlotType.Invalid || ot8[b + j0] === SlotType.Misc)) j0++;
-    if (j0 === 8 || !liveSlot(slot)) continue;
+    if (j0 === 8 || !liveSlot(frame, slot)) continue;
     // the same for every byte of the slot: looked up once, at its first byte that is neither
     const or = scalarForStack(o, slot);
     const cr = scalarForStack(c, slot);
@@ -194,6 +196,35 @@ export function statesMaybeLooping(old: State, cur: State, live: number): boolea
   return true;
 }
 
+/**
+ * The bytes stacksafe requires of any state this one covers, whatever else it holds: in each
+ * live slot that is not a scalar (scalar_reg_for_stack, which a misc slot may match), every byte
+ * that is neither invalid nor misc has the same type. Checked first, it turns most failing
+ * comparisons away without looking at a register; a necessary condition only, so statesEqual's
+ * answer is unchanged. Per checkpoint: the slots' liveness depends on the instruction and the
+ * call depth alone, which the checkpoint and every state compared with it share. Each entry is
+ * frame << 20 | byte << 8 | type.
+ */
+function stackNeeds(old: State, liveSlot: (frame: number, slot: number) => boolean): Int32Array {
+  const out = needsScratch.length >= old.frames.length * STACK_BYTES ? needsScratch : (needsScratch = new Int32Array(old.frames.length * STACK_BYTES));
+  let n = 0;
+  for (let k = 0; k < old.frames.length; k++) {
+    const f = old.frames[k]!;
+    const t = f.slotTypes;
+    for (let slot = 0; slot < SLOTS; slot++) {
+      const b = slot * 8;
+      let j0 = 0;
+      while (j0 < 8 && (t[b + j0] === SlotType.Invalid || t[b + j0] === SlotType.Misc)) j0++;
+      if (j0 === 8 || scalarForStack(f, slot) !== undefined || !liveSlot(k, slot)) continue;
+      for (let j = j0; j < 8; j++) if (t[b + j] !== SlotType.Invalid && t[b + j] !== SlotType.Misc) out[n++] = (k << 20) | ((b + j) << 8) | t[b + j]!;
+    }
+  }
+  return out.slice(0, n);
+}
+const STACK_BYTES = SLOTS * 8;
+/** stackNeeds' working buffer, one for every call (the answer is a copy of its start). */
+let needsScratch = new Int32Array(8 * STACK_BYTES);
+
 /** states_equal in the kernel's NOT_EXACT sense, looking at live registers and slots only. */
 export function statesEqual(
   cp: Checkpoint,
@@ -207,9 +238,15 @@ export function statesEqual(
 ): boolean {
   const old = cp.state;
   if (old.frames.length !== cur.frames.length) return false;
+  // most comparisons that fail, fail on a stack byte of a different type: those bytes first
+  const needs = (cp.stackNeeds ??= stackNeeds(old, liveSlot));
+  for (let i = 0; i < needs.length; i++) {
+    const n = needs[i]!;
+    if (cur.frames[n >>> 20]!.slotTypes[(n >>> 8) & 0xfff] !== (n & 0xff)) return false;
+  }
   const ids = sharedIds;
   ids.reset();
-  if (!refsSafe(old, cur, (a, b) => ids.check(a, b))) return false;
+  if (!refsSafe(old, cur, sharedIdCheck)) return false;
   for (let k = 0; k < old.frames.length; k++) {
     const o = old.frames[k]!;
     const c = cur.frames[k]!;
@@ -231,7 +268,7 @@ export function statesEqual(
       if ((a === undefined) !== (b === undefined)) return false;
       if (a && b && !regsafe(a, b, true, ids)) return false;
     }
-    if (!stacksafe(o, c, cp.preciseSlots[k]!, (slot) => liveSlot(k, slot), ids, rangeWithin)) return false;
+    if (!stacksafe(o, c, cp.preciseSlots[k]!, liveSlot, k, ids, rangeWithin)) return false;
   }
   return true;
 }

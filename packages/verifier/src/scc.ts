@@ -21,6 +21,8 @@ interface Visit {
 
 export class SccVisits {
   private readonly visits = new Map<string, Visit>();
+  /** Backedges held over all visits (num_backedges): while 0, no checkpoint is incomplete. */
+  private pending = 0;
 
   constructor(
     /** The CFG's SCC id per instruction, 0 outside loops (@bpf/liveness). */
@@ -47,9 +49,15 @@ export class SccVisits {
     return undefined;
   }
 
+  /** A checkpoint's call chain, made once: its instruction and call sites never change. */
+  private chainOf(cp: Checkpoint): string | undefined {
+    if (cp.sccChain === undefined) cp.sccChain = this.callchain(cp) ?? null;
+    return cp.sccChain ?? undefined;
+  }
+
   /** maybe_enter_scc: a new checkpoint opens its loop's visit if none is open. */
   enter(cp: Checkpoint): void {
-    const chain = this.callchain(cp);
+    const chain = this.chainOf(cp);
     if (chain === undefined) return;
     let v = this.visits.get(chain);
     if (!v) this.visits.set(chain, (v = { entry: undefined, backedges: [] }));
@@ -60,7 +68,7 @@ export class SccVisits {
 
   /** add_scc_backedge: `path` reached a state equal to `equal`, still being explored. */
   backedge(equal: Checkpoint, path: Path): void {
-    const chain = this.callchain(equal);
+    const chain = this.chainOf(equal);
     const v = chain === undefined ? undefined : this.visits.get(chain);
     if (!v) return;
     this.trace?.(`SCC backedge ${chain}`);
@@ -68,18 +76,17 @@ export class SccVisits {
     copy.hist = path.hist.slice();
     if (path.cp) copy.cp = path.cp;
     v.backedges.unshift({ equal, path: copy });
+    this.pending++;
   }
 
   /** Backedges held (they count among the states alive, as the kernel's num_backedges). */
   get count(): number {
-    let n = 0;
-    for (const v of this.visits.values()) n += v.backedges.length;
-    return n;
+    return this.pending;
   }
 
   /** maybe_exit_scc: the visit's first checkpoint is fully explored; settle the precision of its backedges. */
   exit(cp: Checkpoint): void {
-    const chain = this.callchain(cp);
+    const chain = this.chainOf(cp);
     const v = chain === undefined ? undefined : this.visits.get(chain);
     if (!v || v.entry !== cp) return;
     this.trace?.(`SCC exit ${chain}`);
@@ -94,12 +101,14 @@ export class SccVisits {
       for (const b of v.backedges) if (this.propagate(b.equal, b.path)) changed = true;
       if (!changed) break;
     }
+    this.pending -= v.backedges.length;
     v.backedges = [];
   }
 
   /** incomplete_read_marks: the checkpoint's loop has backedges not yet settled. */
   incomplete(cp: Checkpoint): boolean {
-    const chain = this.callchain(cp);
+    if (this.pending === 0) return false;
+    const chain = this.chainOf(cp);
     return chain !== undefined && (this.visits.get(chain)?.backedges.length ?? 0) > 0;
   }
 }

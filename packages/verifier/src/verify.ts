@@ -6,7 +6,7 @@
  * every error and, at log level 2, for the register state after each instruction. Stack
  * arguments follow apps/docs/stack-args.md §3-§4 rule by rule.
  */
-import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type MapDef, type Program, type ProgType } from '@bpf/isa';
+import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type MapDef, type Op, type Program, type ProgType } from '@bpf/isa';
 import { CfgError, computeLiveness, defaultCallArgCount, type Liveness } from '@bpf/liveness';
 import { checkAlu } from './alu.js';
 import { branchTaken, splitBranch } from './branch.js';
@@ -125,6 +125,8 @@ class Verifier implements CallEnv, PreciseEnv {
   /** Indexes of log lines the kernel ends without a newline (logOpen). */
   private readonly openLines = new Set<number>();
   readonly insns: readonly Insn[];
+  /** decodeOp per instruction, made when the instruction is first processed (no object per processed instruction). */
+  private readonly ops: (Op | undefined)[] = [];
   readonly subprogs: readonly AnalysedSubprog[];
   readonly protos: ReadonlyMap<string, FuncProtoDecl>;
   readonly kfuncAt: ReadonlyMap<number, string>;
@@ -822,12 +824,16 @@ class Verifier implements CallEnv, PreciseEnv {
     return this.pending.pop();
   }
 
+  opAt(pc: number): Op {
+    return (this.ops[pc] ??= decodeOp(this.insns[pc]!));
+  }
+
   /** Execute one instruction on `st`; returns the state to continue with, or null at the end of a path. */
   private step(st: Path): State | null {
     const pc = st.pc;
     const i = this.insns[pc]!;
     const f = st.frames[st.frames.length - 1]!;
-    const op = decodeOp(i);
+    const op = this.opAt(pc);
     st.prev = pc;
     switch (op.kind) {
       case 'alu':
