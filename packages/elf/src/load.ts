@@ -79,6 +79,13 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
     const mapsSec = obj.sections.find((x) => x.name === '.maps');
     const mapsRelocs = mapsSec ? obj.relocations.filter((r) => r.target === mapsSec.index).map((r) => ({ offset: r.offset, symbol: obj.symbols[r.symbol]?.name ?? '' })) : [];
     maps = resolveBtfMaps(maps, btf, mapsRelocs);
+    // libbpf (bpf_map_find_btf_info): a global-data map is typed by its section's DATASEC, with
+    // no key type, so the kernel sees the special fields of global variables (a bpf_spin_lock)
+    maps = maps.map((m) => {
+      if (m.kind !== 'data') return m;
+      const id = datasecId(btf, m.name);
+      return id === undefined ? m : { ...m, btfKeyTypeId: 0, btfValueTypeId: id };
+    });
     const layout = kconfigLayout(btf);
     if (layout) {
       const { size } = layout;
@@ -173,6 +180,15 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
     });
   }
   return progs;
+}
+
+/** The type id of the DATASEC named `section`, if the BTF has one. */
+function datasecId(btf: BtfTypeTable, section: string): number | undefined {
+  for (let id = 1; id < btf.count; id++) {
+    const t = btf.type(id);
+    if (t?.kind === 'datasec' && t.name === section) return id;
+  }
+  return undefined;
 }
 
 /** Apply CO-RE relocations to copies of the object's code. */

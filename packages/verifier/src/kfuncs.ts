@@ -324,7 +324,8 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
     env.nextId(); // the nullable id, then replaced by the reference's (as the kernel does)
     const id = env.nextId();
     st.refs = [...st.refs, { id, insn: pc }];
-    return pointer(btfPtrType(obj.name, fn.name === 'bpf_obj_new_impl' ? '' : 'percpu_', true), { id, refObjId: id, memSize: obj.size });
+    const lock = objRecord(env, obj.name)?.spinLockOff;
+    return pointer(btfPtrType(obj.name, fn.name === 'bpf_obj_new_impl' ? '' : 'percpu_', true), { id, refObjId: id, memSize: obj.size, ...(lock !== undefined ? { allocLock: lock } : {}) });
   }
   if (fn.name === 'bpf_refcount_acquire_impl' && meta.refcounted) {
     // a new reference to the same object; NULL only when the argument was not an owning reference

@@ -6,7 +6,7 @@
  * `bpf_refcount`, and pointers tagged `kptr`, `kptr_untrusted`, `percpu_kptr` or `uptr` —
  * what loads and stores may do with them, and what `bpf_kptr_xchg` takes and gives.
  */
-import { btfString, findByName, resolveId, typeById, type Btf } from '@bpf/btf';
+import { btfString, findByName, resolveId, typeById, type Btf, type BtfType } from '@bpf/btf';
 import type { MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
 import { inRcuCs } from './iter.js';
@@ -124,39 +124,68 @@ function kptrField(btf: Btf, kernel: Btf | undefined, typeId: number, off: numbe
   return { type, off, size: 8, kptr: { struct, local } };
 }
 
+/**
+ * btf_find_field_one: the special fields of one member (or global variable) of type `typeId` at
+ * `off`; `holder`/`idx` name it for its `contains:` decl tag (a VAR and -1 for a variable).
+ */
+function collectOne(btf: Btf, kernel: Btf | undefined, typeId: number, off: number, holder: number, idx: number, out: BtfField[], depth: number): void {
+  const k = kptrField(btf, kernel, typeId, off);
+  if (k) {
+    out.push(k);
+    return;
+  }
+  let mid = resolveId(btf, typeId);
+  let n = 1;
+  for (let a = typeById(btf, mid); a?.kind === 'ARRAY'; a = typeById(btf, mid)) {
+    n *= a.nelems;
+    mid = resolveId(btf, a.elemType);
+  }
+  const mt = typeById(btf, mid);
+  if (mt?.kind !== 'STRUCT' && mt?.kind !== 'UNION') return;
+  const special = mt.kind === 'STRUCT' ? NAMED[name(btf, mt.nameOff)] : undefined;
+  for (let e = 0; e < n; e++) {
+    const at = off + e * mt.sizeOrType;
+    if (!special) {
+      collect(btf, kernel, mid, at, out, depth + 1);
+      continue;
+    }
+    const f: BtfField = { type: special, off: at, size: mt.sizeOrType };
+    if (special === 'list_head' || special === 'rb_root') {
+      const c = containsTag(btf, holder, idx);
+      out.push(c ? { ...f, graph: { ...c, nodeOff: nodeOffset(btf, c.struct, c.node) } } : f);
+    } else out.push(f);
+  }
+}
+
 /** btf_find_struct_field and btf_find_nested_struct: the special fields of struct `id`, nested structs and arrays included. */
 function collect(btf: Btf, kernel: Btf | undefined, id: number, base: number, out: BtfField[], depth: number): void {
   const t = typeById(btf, id);
   if ((t?.kind !== 'STRUCT' && t?.kind !== 'UNION') || depth > 8) return;
-  t.members.forEach((m, idx) => {
-    const off = base + memberOff(m.offset, t.kindFlag);
-    const k = kptrField(btf, kernel, m.type, off);
-    if (k) {
-      out.push(k);
+  t.members.forEach((m, idx) => collectOne(btf, kernel, m.type, base + memberOff(m.offset, t.kindFlag), id, idx, out, depth));
+}
+
+/** Fields a value may hold once (btf_get_field_type's `unique`). */
+const UNIQUE_FIELDS: ReadonlySet<string> = new Set(['spin_lock', 'res_spin_lock', 'timer', 'wq', 'task_work']);
+
+/**
+ * btf_find_datasec_var: a global-data map's variables, each one like a struct member. A unique
+ * field seen twice fails the walk (-E2BIG): the running kernel then keeps the map's BTF with no
+ * record (`map '.data.dup' has no valid bpf_spin_lock`).
+ */
+function collectDatasec(btf: Btf, kernel: Btf | undefined, t: BtfType & { kind: 'DATASEC' }, out: BtfField[]): void {
+  for (const v of t.secinfo) {
+    const vt = typeById(btf, v.type);
+    if (vt?.kind === 'VAR') collectOne(btf, kernel, vt.sizeOrType, v.offset, v.type, -1, out, 0);
+  }
+  const seen = new Set<string>();
+  for (const f of out) {
+    if (!UNIQUE_FIELDS.has(f.type)) continue;
+    if (seen.has(f.type)) {
+      out.length = 0;
       return;
     }
-    let mid = resolveId(btf, m.type);
-    let n = 1;
-    for (let a = typeById(btf, mid); a?.kind === 'ARRAY'; a = typeById(btf, mid)) {
-      n *= a.nelems;
-      mid = resolveId(btf, a.elemType);
-    }
-    const mt = typeById(btf, mid);
-    if (mt?.kind !== 'STRUCT' && mt?.kind !== 'UNION') return;
-    const special = mt.kind === 'STRUCT' ? NAMED[name(btf, mt.nameOff)] : undefined;
-    for (let e = 0; e < n; e++) {
-      const at = off + e * mt.sizeOrType;
-      if (!special) {
-        collect(btf, kernel, mid, at, out, depth + 1);
-        continue;
-      }
-      const f: BtfField = { type: special, off: at, size: mt.sizeOrType };
-      if (special === 'list_head' || special === 'rb_root') {
-        const c = containsTag(btf, id, idx);
-        out.push(c ? { ...f, graph: { ...c, nodeOff: nodeOffset(btf, c.struct, c.node) } } : f);
-      } else out.push(f);
-    }
-  });
+    seen.add(f.type);
+  }
 }
 
 const records = new WeakMap<Btf, Map<number, BtfRecord | undefined>>();
@@ -167,7 +196,9 @@ export function btfRecord(btf: Btf, kernel: Btf | undefined, id: number): BtfRec
   if (!byId) records.set(btf, (byId = new Map<number, BtfRecord | undefined>()));
   if (byId.has(id)) return byId.get(id);
   const fields: BtfField[] = [];
-  collect(btf, kernel, resolveId(btf, id), 0, fields, 0);
+  const t = typeById(btf, resolveId(btf, id));
+  if (t?.kind === 'DATASEC') collectDatasec(btf, kernel, t, fields);
+  else collect(btf, kernel, resolveId(btf, id), 0, fields, 0);
   fields.sort((a, b) => a.off - b.off);
   const lock = fields.find((f) => f.type === 'spin_lock');
   const rec = fields.length ? { fields, ...(lock ? { spinLockOff: lock.off } : {}) } : undefined;
@@ -227,7 +258,10 @@ function structSize(env: Env, struct: string): number {
 }
 
 /** An allocated object's register fields (MEM_ALLOC travels as memSize). */
-export const allocated = (env: Env, struct: string): { memSize: number } => ({ memSize: structSize(env, struct) });
+export const allocated = (env: Env, struct: string): { memSize: number; allocLock?: number } => {
+  const lock = objRecord(env, struct)?.spinLockOff;
+  return { memSize: structSize(env, struct), ...(lock !== undefined ? { allocLock: lock } : {}) };
+};
 
 /**
  * check_map_kptr_access: a load gives the kptr's pointer (btf_ld_kptr_type), a store of a

@@ -38,3 +38,9 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('workqueues
     expect(programs.map((p) => p.name)).toEqual(expect.arrayContaining(['wq_ok', 'wq_cb_may_sleep', 'wq_bad_ret', 'wq_in_tc', 'wq_other_map', 'task_work_ok', 'task_work_resume_sleeps', 'task_work_other_map']));
   });
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('locks as global variables and in allocated objects (fixtures/c/locks/globals.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('locks', 'globals.c', 'locks.h'));
+  const dump = process.env.BPF_DUMP_LOGS;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
+});

@@ -53,8 +53,11 @@ function lockTarget(env: Env, r: Reg, regno: number, pc: number, lockStr: string
     if (!field) env.reject(pc, `map '${map.name}' has no valid ${lockStr}_lock`);
     ptr = `map:${map.name}`;
   } else {
-    // an allocated object of the program's BTF (bpf_obj_new): its fields are kptr work's
-    env.reject(pc, `local 'kptr' has no valid ${lockStr}_lock`);
+    // an allocated object of the program's BTF (bpf_obj_new): the lock its record has; locks
+    // of allocated objects are told apart by the object's id alone (the kernel's ptr is the BTF)
+    if (r.allocLock === undefined || kind !== 'bpf_spin_lock') env.reject(pc, `local 'kptr' has no valid ${lockStr}_lock`);
+    field = { off: r.allocLock };
+    ptr = 'btf';
   }
   const off = r.off + Number(BigInt.asIntN(64, r.var.value));
   if (off !== field.off) env.reject(pc, `off ${off} doesn't point to 'struct ${lockStr}_lock' that is at ${field.off}`);

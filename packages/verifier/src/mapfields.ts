@@ -55,11 +55,41 @@ function walk(btf: Btf, t: BtfType, base: number, out: MapField[], depth: number
   }
 }
 
+/** Fields a value may hold once (btf_get_field_type's `unique`): a second one is -E2BIG. */
+const UNIQUE: ReadonlySet<string> = new Set(['bpf_spin_lock', 'bpf_res_spin_lock', 'bpf_timer', 'bpf_wq', 'bpf_task_work']);
+
+/**
+ * btf_find_datasec_var: a global-data map's variables, each one like a struct member; a unique
+ * field seen twice fails btf_parse_fields (-E2BIG), leaving the map with BTF but no record.
+ */
+function walkDatasec(btf: Btf, t: BtfType, out: MapField[]): void {
+  if (t.kind !== 'DATASEC') return;
+  for (const v of t.secinfo) {
+    const vt = typeById(btf, v.type);
+    const ty = vt?.kind === 'VAR' ? typeById(btf, resolveId(btf, vt.sizeOrType)) : undefined;
+    if (!ty || (ty.kind !== 'STRUCT' && ty.kind !== 'UNION')) continue;
+    const name = ty.nameOff ? btfString(btf, ty.nameOff) : '';
+    if (KINDS.has(name)) out.push({ kind: name as MapFieldKind, off: v.offset, size: ty.sizeOrType });
+    else walk(btf, ty, v.offset, out, 1);
+  }
+  // the running kernel keeps the map's BTF but no record (`has no valid bpf_spin_lock`)
+  const seen = new Set<string>();
+  for (const f of out) {
+    if (!UNIQUE.has(f.kind)) continue;
+    if (seen.has(f.kind)) {
+      out.length = 0;
+      return;
+    }
+    seen.add(f.kind);
+  }
+}
+
 /** btf_parse_fields for a map's value type (undefined: the map has no BTF). */
 export function parseMapRecord(btf: Btf, valueTypeId: number): MapRecord {
   const out: MapField[] = [];
   const t = typeById(btf, resolveId(btf, valueTypeId));
-  if (t) walk(btf, t, 0, out, 0);
+  if (t?.kind === 'DATASEC') walkDatasec(btf, t, out);
+  else if (t) walk(btf, t, 0, out, 0);
   out.sort((a, b) => a.off - b.off);
   return { btf, valueTypeId, fields: out };
 }
@@ -75,7 +105,8 @@ export function attachMapRecords(maps: readonly MapDef[], btf: () => Btf | undef
       continue;
     }
     const b = btf();
-    if (b) records.set(m, parseMapRecord(b, m.btfValueTypeId));
+    const rec = b ? parseMapRecord(b, m.btfValueTypeId) : undefined;
+    if (rec) records.set(m, rec);
     else records.delete(m);
   }
 }

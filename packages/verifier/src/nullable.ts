@@ -52,5 +52,7 @@ export function nonNull(r: Reg): Reg {
     return { ...rest, type: 'map_value' };
   }
   const b = btfPtr(r.type);
+  // reg_may_point_to_spin_lock: an allocated object with a lock keeps the id that names it
+  if (b && r.allocLock !== undefined) return { ...r, type: btfPtrType(b.struct, b.flag) };
   return b ? { ...rest, type: btfPtrType(b.struct, b.flag) } : r;
 }

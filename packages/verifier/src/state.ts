@@ -90,6 +90,8 @@ export interface Reg {
   readonly memSize?: number;
   /** Subprogram a `func` pointer names. */
   readonly subprog?: number;
+  /** An allocated object with a `struct bpf_spin_lock`: its offset (reg_may_point_to_spin_lock keeps the id). */
+  readonly allocLock?: number;
   /** An allocated object's non-owning reference (NON_OWN_REF: pushed into a list or rbtree under its lock; kptr.ts). */
   readonly nonOwn?: boolean;
   /** An iterator's stack slot (the kernel's `spilled_ptr.iter`): its kind, state and loop depth. */
