@@ -37,6 +37,11 @@ export interface BtfFunc {
   /** `tags`: the `arg:` decl tags of a global function's parameter (`arg:ctx`, `arg:nonnull`). */
   readonly params: readonly { readonly name: string; readonly type: BtfArg; readonly tags?: readonly string[] }[];
   readonly ret: BtfArg;
+  /**
+   * A function of the kernel's BTF that is in no kfunc set: the BTF carries `bpf_kfunc` decl
+   * tags (pahole writes one for each function of a registered kfunc set) and none for it.
+   */
+  readonly notKfunc?: true;
 }
 
 /** btf_kind_str, indexed by BTF kind number (0: void). */

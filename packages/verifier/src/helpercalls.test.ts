@@ -284,3 +284,22 @@ char LICENSE[] SEC("license") = "GPL";
     expect(verify(p!, { kernelBtf: kernelBtf(), logLevel: 2 }).log).toContain('map=a_map_whose_nam,');
   });
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('a kernel function that is in no kfunc set', () => {
+  // ktime_get_mono_fast_ns is a function of vmlinux BTF without the bpf_kfunc decl tag: the
+  // kernel refuses the call (falco's old probes call memset this way); bpf_rcu_read_lock is a kfunc
+  it('is refused at its call as the kernel refuses it, and a kfunc beside it is not', () => {
+    const programs = buildC(`#include "bpf_defs.h"
+extern __u64 ktime_get_mono_fast_ns(void) __ksym;
+extern void bpf_rcu_read_lock(void) __ksym;
+extern void bpf_rcu_read_unlock(void) __ksym;
+SEC("tc") int not_a_kfunc(struct __sk_buff *skb) { return ktime_get_mono_fast_ns() & 1; }
+SEC("tc") int a_kfunc(struct __sk_buff *skb) { bpf_rcu_read_lock(); bpf_rcu_read_unlock(); return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`);
+    for (const p of programs) expectSameAsKernel(p.name, p);
+    const refused = verify(programs.find((p) => p.name === 'not_a_kfunc')!, { kernelBtf: kernelBtf(), logLevel: 1 });
+    expect(refused.error?.message).toBe('calling kernel function ktime_get_mono_fast_ns is not allowed');
+    expect(verify(programs.find((p) => p.name === 'a_kfunc')!, { kernelBtf: kernelBtf(), logLevel: 1 }).accepted).toBe(true);
+  });
+});

@@ -221,11 +221,13 @@ const kfuncIds = new WeakMap<Btf, Map<string, number>>();
 export function kfuncFromBtf(load: LoadInfo, imm: number, name: string | undefined): BtfFunc | undefined {
   const kb = load.kernelBtf;
   if (kb) {
+    let ids = kfuncIds.get(kb);
+    if (!ids) kfuncIds.set(kb, (ids = kfuncs(kb)));
     const byId = imm > 0 ? describeFunc(kb, imm) : undefined;
-    if (byId && (name === undefined || byId.name === name)) return byId;
+    // a kernel function outside every kfunc set (memset, say) is refused at its call, when the
+    // BTF says which functions are kfuncs (older pahole wrote no bpf_kfunc tags)
+    if (byId && (name === undefined || byId.name === name)) return ids.size > 0 && !ids.has(byId.name) ? { ...byId, notKfunc: true } : byId;
     if (name !== undefined) {
-      let ids = kfuncIds.get(kb);
-      if (!ids) kfuncIds.set(kb, (ids = kfuncs(kb)));
       const id = ids.get(name);
       if (id !== undefined) return describeFunc(kb, id);
     }
@@ -282,7 +284,8 @@ function rcuUnlockRegs(st: State): void {
 
 function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, meta: KfuncMeta): Reg | undefined {
   const info = KFUNCS[fn.name] ?? { flags: [] };
-  if (info.types && !info.types.includes(env.type)) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
+  // fetch_kfunc_meta: the function must be in a kfunc set registered for this program type
+  if (fn.notKfunc === true || (info.types && !info.types.includes(env.type))) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
   if (has(info, 'sleepable') && !inSleepable(env, st)) env.reject(pc, `program must be sleepable to call sleepable kfunc ${fn.name}`);
   if (fn.params.length > 5) env.reject(pc, `Function ${fn.name} has ${fn.params.length} > 5 args`);
   fn.params.forEach((p, k) => checkArg(env, st, f, pc, fn, info, meta, k));
