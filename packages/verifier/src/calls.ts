@@ -135,6 +135,14 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     else if (env.level > 0) env.log2(`frame${st.frames.length - 1} bpf_loop iteration limit reached`);
     f.callbackDepth = 0;
   }
+  if (i.imm === BPF_FUNC_for_each_map_elem && meta.subprog !== undefined) {
+    // set_map_elem_callback_state: only the maps with map_set_for_each_callback_args (arrays and
+    // hashes); R1 the map, R2 a key and R3 a value of it, R4 the context, R5 not set
+    const map = f.regs[1]!.map;
+    if (!map || !FOR_EACH_MAPS.has(map.type)) env.reject(pc, 'callback function not allowed for map');
+    pushLoopCallback(env, st, f, pc, meta.subprog, (f.callbackDepth ?? 0) + 1, [f.regs[1]!, pointer('map_key', { map }), pointer('map_value', { map }), f.regs[3]!]);
+    f.callbackDepth = 0;
+  }
   if (i.imm === BPF_FUNC_user_ringbuf_drain && meta.subprog !== undefined) {
     // set_user_ringbuf_callback_state: R1 a read-only local dynptr of the sample, R2 the context
     const id = env.nextId();
@@ -176,6 +184,9 @@ function getFuncIpCheck(env: CallEnv, pc: number, fn: string, attach: string | u
 
 const BPF_FUNC_TIMER_SET_CALLBACK = 170;
 const BPF_FUNC_user_ringbuf_drain = 209;
+const BPF_FUNC_for_each_map_elem = 164;
+/** The map types whose ops have map_set_for_each_callback_args (kernel/bpf/arraymap.c, hashtab.c). */
+const FOR_EACH_MAPS: ReadonlySet<string> = new Set(['array', 'percpu_array', 'hash', 'percpu_hash', 'lru_hash', 'lru_percpu_hash']);
 
 /**
  * push_async_cb + set_timer_callback_state (and set_task_work_schedule_callback_state): R1 the
@@ -217,10 +228,11 @@ function forkFailedLock(env: CallEnv, st: State, pc: number): void {
 }
 
 /**
- * push_callback_call for bpf_loop (and bpf_user_ringbuf_drain): the callback is verified as a
- * new frame with R1 the index and R2 the context (or the arguments given), returning 0 or 1.
+ * push_callback_call for bpf_loop (and bpf_user_ringbuf_drain, bpf_for_each_map_elem): the
+ * callback is verified as a new frame with R1 the index and R2 the context (or the arguments
+ * given, from R1 on), returning 0 or 1.
  */
-function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: number, depth: number, args?: readonly [Reg, Reg]): void {
+function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: number, depth: number, args?: readonly Reg[]): void {
   if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
   const from = st as Path;
   const cb = cloneState(st) as Path;
@@ -228,8 +240,11 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
   if (from.cp) cb.cp = from.cp;
   const caller = cb.frames[cb.frames.length - 1]!;
   const callee = newFrame(sub, pc, [0, 1]);
-  callee.regs[1] = args?.[0] ?? UNKNOWN; // the index, as the kernel types it (set_loop_callback_state)
-  callee.regs[2] = args?.[1] ?? f.regs[3]!;
+  if (args) args.forEach((r, k) => (callee.regs[k + 1] = r));
+  else {
+    callee.regs[1] = UNKNOWN; // the index, as the kernel types it (set_loop_callback_state)
+    callee.regs[2] = f.regs[3]!;
+  }
   callee.regs[10] = env.fp(cb.frames.length);
   caller.out.fill(undefined);
   caller.callbackDepth = depth;
