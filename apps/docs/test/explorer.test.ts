@@ -289,7 +289,9 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
     await page.locator('.ex').screenshot({ path: join(shots, 'explorer-elf-line-info.png') });
   });
 
-  it.skipIf(!realworldDir)('opens three public objects from the fixtures: listing, verdict and C lines as the running kernel', async () => {
+  it.skipIf(!realworldDir)('opens three public objects from the fixtures: listing, CFG, verdict and C lines as the running kernel', async () => {
+    await page.goto(`${base}/explorer`);
+    await expect.poll(verdict, { timeout: 30_000 }).toBe('rejected');
     for (const r of REALWORLD) {
       const recorded = (JSON.parse(readFileSync(join(fixturesDir, 'realworld', `${r.collection}.json`), 'utf8')) as { records: { object: string; program: string }[] }).records;
       expect(recorded.some((x) => x.object === r.object && x.program === r.program)).toBe(true);
@@ -303,6 +305,8 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
       await expect.poll(async () => (await listing()).insns, { timeout: 30_000 }).toBe(p.insns.length - p.insns.filter((i) => i.code === 0x18).length);
       const shown = await sourceLines();
       expect(shown.length).toBeGreaterThan(5);
+      // the CFG view: the subprogram holding the selection drawn as blocks
+      await expect.poll(() => page.locator('[data-testid=ex-cfg] details[open] .cfg-node').count(), { timeout: 30_000 }).toBeGreaterThan(0);
       if (!skipWithout('kernel')) {
         const k = loadWithMaps(p, { logLevel: 2, logSize: 1 << 24 });
         k.close();
