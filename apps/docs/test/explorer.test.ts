@@ -292,6 +292,8 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
   it.skipIf(!realworldDir)('opens three public objects from the fixtures: listing, CFG, verdict and C lines as the running kernel', async () => {
     await page.goto(`${base}/explorer`);
     await expect.poll(verdict, { timeout: 30_000 }).toBe('rejected');
+    // the default example's states are in before an object replaces it
+    await expect.poll(() => page.locator('[data-testid=ex-status]').textContent(), { timeout: 60_000 }).not.toContain('loading states');
     for (const r of REALWORLD) {
       const recorded = (JSON.parse(readFileSync(join(fixturesDir, 'realworld', `${r.collection}.json`), 'utf8')) as { records: { object: string; program: string }[] }).records;
       expect(recorded.some((x) => x.object === r.object && x.program === r.program)).toBe(true);
@@ -300,7 +302,7 @@ describe.skipIf(skipWithout('chromium'))('verifier explorer in Chromium', () => 
       const programs = loadPrograms(bytes);
       const p = programs.find((q) => q.name === r.program)!;
       await openFile(r.object, bytes, programs.length > 1 ? r.program : undefined);
-      await expect(page.locator('[data-testid=ex-status]').textContent()).resolves.toContain(r.program);
+      await expect.poll(() => page.locator('[data-testid=ex-status]').textContent(), { timeout: 30_000 }).toContain(r.program);
       // every instruction, the second half of an ld_imm64 folded into the first as in a kernel log
       await expect.poll(async () => (await listing()).insns, { timeout: 30_000 }).toBe(p.insns.length - p.insns.filter((i) => i.code === 0x18).length);
       const shown = await sourceLines();
