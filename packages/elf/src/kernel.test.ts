@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Insn, Program } from '@bpf/isa';
 import { decode } from '@bpf/isa';
-import { fixturesDir, kallsyms, run, skipWithout, tempDir } from '@bpf/testkit';
+import { clangBpfObject, fixturesDir, kallsyms, run, skipWithout, tempDir } from '@bpf/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bpftoolBtf, coreRelosFromLibbpfLog } from './bpftoolbtf.test.helper.js';
 import { corpus, sources } from './corpus.test.helper.js';
@@ -225,13 +225,7 @@ SEC("fentry/placeholder_hook") int on_hook(__u64 *ctx) { return ctx[0] != 0; }
 SEC("lsm/placeholder_hook") int check(__u64 *ctx) { return 0; }
 char LICENSE[] SEC("license") = "GPL";
 `;
-  const obj = (): Uint8Array => {
-    const d = tempDir();
-    const c = join(d, 'hook.c');
-    execFileSync('sh', ['-c', `cat > ${c}`], { input: src });
-    run('clang-19', ['-O2', '-g', '-target', 'bpf', '-c', c, '-o', join(d, 'hook.o')]);
-    return new Uint8Array(readFileSync(join(d, 'hook.o')));
-  };
+  const obj = (): Uint8Array => clangBpfObject(src);
 
   it('without it the section names no kernel function; with it the ids are the vmlinux ones (bpftool), LSM hooks with bpf_lsm_', () => {
     const bytes = obj();
@@ -264,13 +258,7 @@ SEC("socket") int prog(struct __sk_buff *skb) {
 }
 char LICENSE[] SEC("license") = "GPL";
 `;
-  const obj = (): Uint8Array => {
-    const d = tempDir();
-    const c = join(d, 'host.c');
-    execFileSync('sh', ['-c', `cat > ${c}`], { input: src });
-    run('clang-19', ['-O2', '-g', '-target', 'bpf', '-c', c, '-o', join(d, 'host.o')]);
-    return new Uint8Array(readFileSync(join(d, 'host.o')));
-  };
+  const obj = (): Uint8Array => clangBpfObject(src);
 
   it('the call becomes a BPF-to-BPF call to a static subprogram with func and line info; the kernel runs the body', () => {
     const bytes = obj();

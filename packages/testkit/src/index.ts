@@ -105,6 +105,19 @@ export function tempDir(prefix = 'bpf-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/**
+ * Compile one C source with clang-19 for BPF (`-O2 -g`, little-endian unless `target` says
+ * otherwise) and return the object's bytes.
+ */
+export function clangBpfObject(source: string, opts: { target?: 'bpfel' | 'bpfeb'; args?: readonly string[] } = {}): Uint8Array {
+  const dir = tempDir();
+  const src = join(dir, 'in.c');
+  const obj = join(dir, 'out.o');
+  writeFileSync(src, source);
+  run('clang-19', ['-target', opts.target ?? 'bpfel', '-O2', '-g', ...(opts.args ?? []), '-c', src, '-o', obj]);
+  return new Uint8Array(readFileSync(obj));
+}
+
 /** Assemble LLVM-syntax BPF text with llvm-mc-19 and return the .text bytes. */
 export function llvmMcBytes(asm: string, opts: { bigEndian?: boolean; mcpu?: string } = {}): Uint8Array {
   const dir = tempDir();
