@@ -6,7 +6,8 @@
  * `bpf_refcount`, and pointers tagged `kptr`, `kptr_untrusted`, `percpu_kptr` or `uptr` —
  * what loads and stores may do with them, and what `bpf_kptr_xchg` takes and gives.
  */
-import { btfString, findByName, resolveId, typeById, type Btf, type BtfType } from '@bpf/btf';
+import { findByName, typeById } from '@bpf/btf';
+import { btfRecord, FIELD_NAME, isKptr, type BtfField, type BtfRecord } from './btffields.js';
 import type { MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
 import { inRcuCs } from './iter.js';
@@ -15,196 +16,7 @@ import { regTypeStr } from './print.js';
 import { pointer, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
-export type FieldType =
-  | 'spin_lock'
-  | 'res_spin_lock'
-  | 'timer'
-  | 'wq'
-  | 'task_work'
-  | 'list_head'
-  | 'list_node'
-  | 'rb_root'
-  | 'rb_node'
-  | 'refcount'
-  | 'kptr_untrusted'
-  | 'kptr'
-  | 'percpu_kptr'
-  | 'uptr';
-
-/** A special field: where it is, and for kptrs the struct they point to (in the kernel's BTF or the program's own). */
-export interface BtfField {
-  readonly type: FieldType;
-  readonly off: number;
-  readonly size: number;
-  readonly kptr?: { readonly struct: string; readonly local: boolean };
-  /** A list head / rbtree root: the struct it holds (`contains:` decl tag) and the node member's offset in it. */
-  readonly graph?: { readonly struct: string; readonly node: string; readonly nodeOff: number };
-}
-
-export interface BtfRecord {
-  readonly fields: readonly BtfField[];
-  /** The offset of the struct's bpf_spin_lock, if it has one. */
-  readonly spinLockOff?: number;
-}
-
-/** btf_get_field_type's table: struct names that are special fields. */
-const NAMED: Readonly<Record<string, FieldType>> = {
-  bpf_spin_lock: 'spin_lock',
-  bpf_res_spin_lock: 'res_spin_lock',
-  bpf_timer: 'timer',
-  bpf_wq: 'wq',
-  bpf_task_work: 'task_work',
-  bpf_list_head: 'list_head',
-  bpf_list_node: 'list_node',
-  bpf_rb_root: 'rb_root',
-  bpf_rb_node: 'rb_node',
-  bpf_refcount: 'refcount',
-};
-
-/** btf_field_type_name: how messages name a field. */
-export const FIELD_NAME: Readonly<Record<FieldType, string>> = {
-  spin_lock: 'bpf_spin_lock',
-  res_spin_lock: 'bpf_res_spin_lock',
-  timer: 'bpf_timer',
-  wq: 'bpf_wq',
-  task_work: 'bpf_task_work',
-  list_head: 'bpf_list_head',
-  list_node: 'bpf_list_node',
-  rb_root: 'bpf_rb_root',
-  rb_node: 'bpf_rb_node',
-  refcount: 'bpf_refcount',
-  kptr_untrusted: 'kptr',
-  kptr: 'kptr',
-  percpu_kptr: 'kptr',
-  uptr: 'uptr',
-};
-
-const KPTR_TAGS: Readonly<Record<string, FieldType>> = { kptr_untrusted: 'kptr_untrusted', kptr: 'kptr', percpu_kptr: 'percpu_kptr', uptr: 'uptr' };
-export const isKptr = (t: FieldType): boolean => t === 'kptr' || t === 'kptr_untrusted' || t === 'percpu_kptr' || t === 'uptr';
-
-const name = (btf: Btf, off: number): string => (off ? btfString(btf, off) : '');
-
-/** The `contains:<struct>:<node>` decl tag on member `idx` of struct `id`. */
-function containsTag(btf: Btf, id: number, idx: number): { struct: string; node: string } | undefined {
-  for (let k = btf.firstId; k < btf.types.length; k++) {
-    const t = btf.types[k];
-    if (t?.kind !== 'DECL_TAG' || t.sizeOrType !== id || t.componentIdx !== idx) continue;
-    const m = /^contains:([^:]+):(.+)$/.exec(name(btf, t.nameOff));
-    if (m) return { struct: m[1]!, node: m[2]! };
-  }
-  return undefined;
-}
-
-/** A member's byte offset in the struct that holds it. */
-const memberOff = (offset: number, kflag: boolean): number => (kflag ? offset & 0xffffff : offset) / 8;
-
-/** The offset of member `node` in struct `struct` of `btf`. */
-function nodeOffset(btf: Btf, struct: string, node: string): number {
-  const id = findByName(btf, struct, 'STRUCT')[0];
-  const t = id === undefined ? undefined : typeById(btf, id);
-  if (t?.kind !== 'STRUCT') return 0;
-  const m = t.members.find((x) => name(btf, x.nameOff) === node);
-  return m ? memberOff(m.offset, t.kindFlag) : 0;
-}
-
-/** btf_find_kptr: a pointer whose pointee carries one of the kptr type tags. */
-function kptrField(btf: Btf, kernel: Btf | undefined, typeId: number, off: number): BtfField | undefined {
-  let t = typeById(btf, typeId);
-  if (t?.kind === 'VOLATILE') t = typeById(btf, t.sizeOrType);
-  if (t?.kind !== 'PTR') return undefined;
-  const tag = typeById(btf, t.sizeOrType);
-  if (tag?.kind !== 'TYPE_TAG' || tag.kindFlag) return undefined;
-  const type = KPTR_TAGS[name(btf, tag.nameOff)];
-  if (!type) return undefined;
-  const to = typeById(btf, resolveId(btf, tag.sizeOrType));
-  if (to?.kind !== 'STRUCT') return undefined;
-  const struct = name(btf, to.nameOff);
-  // btf_parse_kptr: the kernel's struct of that name, else the program's own (an allocated object)
-  const local = !kernel || findByName(kernel, struct, 'STRUCT').length === 0;
-  return { type, off, size: 8, kptr: { struct, local } };
-}
-
-/**
- * btf_find_field_one: the special fields of one member (or global variable) of type `typeId` at
- * `off`; `holder`/`idx` name it for its `contains:` decl tag (a VAR and -1 for a variable).
- */
-function collectOne(btf: Btf, kernel: Btf | undefined, typeId: number, off: number, holder: number, idx: number, out: BtfField[], depth: number): void {
-  const k = kptrField(btf, kernel, typeId, off);
-  if (k) {
-    out.push(k);
-    return;
-  }
-  let mid = resolveId(btf, typeId);
-  let n = 1;
-  for (let a = typeById(btf, mid); a?.kind === 'ARRAY'; a = typeById(btf, mid)) {
-    n *= a.nelems;
-    mid = resolveId(btf, a.elemType);
-  }
-  const mt = typeById(btf, mid);
-  if (mt?.kind !== 'STRUCT' && mt?.kind !== 'UNION') return;
-  const special = mt.kind === 'STRUCT' ? NAMED[name(btf, mt.nameOff)] : undefined;
-  for (let e = 0; e < n; e++) {
-    const at = off + e * mt.sizeOrType;
-    if (!special) {
-      collect(btf, kernel, mid, at, out, depth + 1);
-      continue;
-    }
-    const f: BtfField = { type: special, off: at, size: mt.sizeOrType };
-    if (special === 'list_head' || special === 'rb_root') {
-      const c = containsTag(btf, holder, idx);
-      out.push(c ? { ...f, graph: { ...c, nodeOff: nodeOffset(btf, c.struct, c.node) } } : f);
-    } else out.push(f);
-  }
-}
-
-/** btf_find_struct_field and btf_find_nested_struct: the special fields of struct `id`, nested structs and arrays included. */
-function collect(btf: Btf, kernel: Btf | undefined, id: number, base: number, out: BtfField[], depth: number): void {
-  const t = typeById(btf, id);
-  if ((t?.kind !== 'STRUCT' && t?.kind !== 'UNION') || depth > 8) return;
-  t.members.forEach((m, idx) => collectOne(btf, kernel, m.type, base + memberOff(m.offset, t.kindFlag), id, idx, out, depth));
-}
-
-/** Fields a value may hold once (btf_get_field_type's `unique`). */
-const UNIQUE_FIELDS: ReadonlySet<string> = new Set(['spin_lock', 'res_spin_lock', 'timer', 'wq', 'task_work']);
-
-/**
- * btf_find_datasec_var: a global-data map's variables, each one like a struct member. A unique
- * field seen twice fails the walk (-E2BIG): the running kernel then keeps the map's BTF with no
- * record (`map '.data.dup' has no valid bpf_spin_lock`).
- */
-function collectDatasec(btf: Btf, kernel: Btf | undefined, t: BtfType & { kind: 'DATASEC' }, out: BtfField[]): void {
-  for (const v of t.secinfo) {
-    const vt = typeById(btf, v.type);
-    if (vt?.kind === 'VAR') collectOne(btf, kernel, vt.sizeOrType, v.offset, v.type, -1, out, 0);
-  }
-  const seen = new Set<string>();
-  for (const f of out) {
-    if (!UNIQUE_FIELDS.has(f.type)) continue;
-    if (seen.has(f.type)) {
-      out.length = 0;
-      return;
-    }
-    seen.add(f.type);
-  }
-}
-
-const records = new WeakMap<Btf, Map<number, BtfRecord | undefined>>();
-
-/** btf_parse_fields for struct `id` of `btf` (cached): undefined when it has no special field. */
-export function btfRecord(btf: Btf, kernel: Btf | undefined, id: number): BtfRecord | undefined {
-  let byId = records.get(btf);
-  if (!byId) records.set(btf, (byId = new Map<number, BtfRecord | undefined>()));
-  if (byId.has(id)) return byId.get(id);
-  const fields: BtfField[] = [];
-  const t = typeById(btf, resolveId(btf, id));
-  if (t?.kind === 'DATASEC') collectDatasec(btf, kernel, t, fields);
-  else collect(btf, kernel, resolveId(btf, id), 0, fields, 0);
-  fields.sort((a, b) => a.off - b.off);
-  const lock = fields.find((f) => f.type === 'spin_lock');
-  const rec = fields.length ? { fields, ...(lock ? { spinLockOff: lock.off } : {}) } : undefined;
-  byId.set(id, rec);
-  return rec;
-}
+export { FIELD_NAME, isKptr, type BtfField, type BtfRecord, type FieldType } from './btffields.js';
 
 /** Records of the maps seen so far (a map's value type does not change during a run). */
 const mapRecords = new WeakMap<MapDef, BtfRecord | null>();
@@ -214,7 +26,7 @@ export function mapRecord(env: Env, map: MapDef): BtfRecord | undefined {
   const seen = mapRecords.get(map);
   if (seen !== undefined) return seen ?? undefined;
   const btf = env.load.progBtf();
-  const rec = btf && map.btfValueTypeId !== undefined ? btfRecord(btf, env.load.kernelBtf, map.btfValueTypeId) : undefined;
+  const rec = btf && map.btfValueTypeId !== undefined ? btfRecord(btf, env.load.kernelBtf, map.btfValueTypeId, 'map') : undefined;
   mapRecords.set(map, rec ?? null);
   return rec;
 }
@@ -223,7 +35,7 @@ export function mapRecord(env: Env, map: MapDef): BtfRecord | undefined {
 export function objRecord(env: Env, struct: string): BtfRecord | undefined {
   const btf = env.load.progBtf();
   const id = btf ? findByName(btf, struct, 'STRUCT')[0] : undefined;
-  return btf && id !== undefined ? btfRecord(btf, env.load.kernelBtf, id) : undefined;
+  return btf && id !== undefined ? btfRecord(btf, env.load.kernelBtf, id, 'object') : undefined;
 }
 
 /** check_map_access's walk of the record: which fields an access of [off, off+size) may touch. */

@@ -44,3 +44,14 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('locks as g
   const dump = process.env.BPF_DUMP_LOGS;
   it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('which value members are special fields (fixtures/c/locks/fields.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('locks', 'fields.c', 'locks.h'));
+  const dump = process.env.BPF_DUMP_LOGS;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
+  it('covers nesting, typedefs, arrays and node kinds', () => {
+    expect(programs.map((p) => p.name).sort()).toEqual(
+      ['field_lock_array', 'field_lock_in_struct_array', 'field_list_node_in_map', 'field_nested_lock', 'field_typedef_lock', 'field_typedef_lock_read'].sort(),
+    );
+  });
+});

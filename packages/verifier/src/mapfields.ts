@@ -2,13 +2,14 @@
  * Special fields of a map value (kernel/bpf/btf.c btf_parse_fields, btf_get_field_type): the
  * members of the value's struct whose type is one of the kernel's named structs —
  * `struct bpf_spin_lock`, `bpf_res_spin_lock`, `bpf_timer`, `bpf_wq`, `bpf_task_work`, the
- * graph roots and nodes, `bpf_refcount` — found in the program's BTF through the map's
- * `btfValueTypeId`, nested structs included. A map has a record only when it has BTF; the
+ * graph roots, `bpf_refcount` — found in the program's BTF through the map's
+ * `btfValueTypeId` by the walk of btffields.ts. A map has a record only when it has BTF; the
  * record tells the verifier where each field is (`off ... doesn't point to 'struct
  * bpf_spin_lock' that is at 0`) and which bytes no load or store may touch.
  */
-import { btfString, resolveId, typeById, type Btf, type BtfType } from '@bpf/btf';
+import type { Btf } from '@bpf/btf';
 import type { MapDef } from '@bpf/isa';
+import { btfRecord, FIELD_NAME, isKptr } from './btffields.js';
 import type { Env } from './env.js';
 import type { Reg } from './state.js';
 
@@ -25,8 +26,6 @@ export type MapFieldKind =
   | 'bpf_rb_node'
   | 'bpf_refcount';
 
-const KINDS: ReadonlySet<string> = new Set<MapFieldKind>(['bpf_spin_lock', 'bpf_res_spin_lock', 'bpf_timer', 'bpf_wq', 'bpf_task_work', 'bpf_list_head', 'bpf_list_node', 'bpf_rb_root', 'bpf_rb_node', 'bpf_refcount']);
-
 export interface MapField {
   readonly kind: MapFieldKind;
   /** Byte offset in the value. */
@@ -41,57 +40,14 @@ export interface MapRecord {
   readonly fields: readonly MapField[];
 }
 
-const MAX_DEPTH = 32;
-
-function walk(btf: Btf, t: BtfType, base: number, out: MapField[], depth: number): void {
-  if ((t.kind !== 'STRUCT' && t.kind !== 'UNION') || depth > MAX_DEPTH) return;
-  for (const m of t.members) {
-    const off = base + (t.kindFlag ? m.offset & 0xffffff : m.offset) / 8;
-    const mt = typeById(btf, resolveId(btf, m.type));
-    if (!mt || (mt.kind !== 'STRUCT' && mt.kind !== 'UNION')) continue;
-    const name = mt.nameOff ? btfString(btf, mt.nameOff) : '';
-    if (KINDS.has(name)) out.push({ kind: name as MapFieldKind, off, size: mt.sizeOrType });
-    else walk(btf, mt, off, out, depth + 1);
-  }
-}
-
-/** Fields a value may hold once (btf_get_field_type's `unique`): a second one is -E2BIG. */
-const UNIQUE: ReadonlySet<string> = new Set(['bpf_spin_lock', 'bpf_res_spin_lock', 'bpf_timer', 'bpf_wq', 'bpf_task_work']);
-
 /**
- * btf_find_datasec_var: a global-data map's variables, each one like a struct member; a unique
- * field seen twice fails btf_parse_fields (-E2BIG), leaving the map with BTF but no record.
+ * btf_parse_fields for a map's value type: the record's fields other than kptrs (see
+ * btffields.ts for the rules; a failed walk leaves the map with BTF but no fields).
  */
-function walkDatasec(btf: Btf, t: BtfType, out: MapField[]): void {
-  if (t.kind !== 'DATASEC') return;
-  for (const v of t.secinfo) {
-    const vt = typeById(btf, v.type);
-    const ty = vt?.kind === 'VAR' ? typeById(btf, resolveId(btf, vt.sizeOrType)) : undefined;
-    if (!ty || (ty.kind !== 'STRUCT' && ty.kind !== 'UNION')) continue;
-    const name = ty.nameOff ? btfString(btf, ty.nameOff) : '';
-    if (KINDS.has(name)) out.push({ kind: name as MapFieldKind, off: v.offset, size: ty.sizeOrType });
-    else walk(btf, ty, v.offset, out, 1);
-  }
-  // the running kernel keeps the map's BTF but no record (`has no valid bpf_spin_lock`)
-  const seen = new Set<string>();
-  for (const f of out) {
-    if (!UNIQUE.has(f.kind)) continue;
-    if (seen.has(f.kind)) {
-      out.length = 0;
-      return;
-    }
-    seen.add(f.kind);
-  }
-}
-
-/** btf_parse_fields for a map's value type (undefined: the map has no BTF). */
 export function parseMapRecord(btf: Btf, valueTypeId: number): MapRecord {
-  const out: MapField[] = [];
-  const t = typeById(btf, resolveId(btf, valueTypeId));
-  if (t?.kind === 'DATASEC') walkDatasec(btf, t, out);
-  else if (t) walk(btf, t, 0, out, 0);
-  out.sort((a, b) => a.off - b.off);
-  return { btf, valueTypeId, fields: out };
+  const rec = btfRecord(btf, undefined, valueTypeId, 'map');
+  const fields = (rec?.fields ?? []).filter((f) => !isKptr(f.type)).map((f) => ({ kind: FIELD_NAME[f.type] as MapFieldKind, off: f.off, size: f.size }));
+  return { btf, valueTypeId, fields };
 }
 
 /** Records of the maps the verifier is running with (attached when it starts; see verify.ts). */
