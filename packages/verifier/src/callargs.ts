@@ -13,7 +13,7 @@ import { tnumIsConst } from './tnum.js';
 export const isNull = (r: Reg): boolean => r.type === 'scalar' && tnumIsConst(r.var) && r.var.value === 0n;
 
 /** check_helper_mem_access for a helper argument of `size` bytes. */
-export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size: number, write: boolean, zeroOk: boolean, scratch = true): void {
+export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size: number, write: boolean, zeroOk: boolean, scratch = true, raw = false): void {
   switch (r.type) {
     case 'pkt':
     case 'pkt_meta':
@@ -43,6 +43,9 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
           const t = f.slotTypes[-at - 1];
           if (t === SlotType.Iter || t === SlotType.Dynptr) env.reject(pc, `invalid read from stack R${regno} off ${lo}+${at - lo} size ${size}`);
         }
+      // check_stack_range_initialized marks every slot of the range read, unless the helper only
+      // writes it (raw mode, MEM_UNINIT at a constant offset)
+      if (hi > lo && !(raw && tnumIsConst(r.var))) env.stackLive?.read(r.frame ?? st.frames.length - 1, (-(hi - 1) - 1) >> 3, (-lo - 1) >> 3);
       // privileged programs may pass uninitialised stack; what a helper writes becomes STACK_MISC
       if (write && tnumIsConst(r.var))
         for (let at = lo; at < hi; at++) {

@@ -111,7 +111,7 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   // record_func_key: a constant index within the prog array is relied upon (its precision is tracked)
   if (i.imm === 12 && meta.map && f.regs[3]!.type === 'scalar' && f.regs[3]!.var.mask === 0n && f.regs[3]!.var.value < BigInt(meta.map.maxEntries)) env.precise(3);
   if (i.imm === BPF_FUNC_SPIN_LOCK || i.imm === BPF_FUNC_SPIN_UNLOCK) processSpinLock(env, st, f, 1, pc, { lock: i.imm === BPF_FUNC_SPIN_LOCK });
-  if (meta.releaseDynptr) releaseDynptr(st, f.regs[meta.releaseRegno!]!);
+  if (meta.releaseDynptr) releaseDynptr(st, f.regs[meta.releaseRegno!]!, env);
   else if (meta.releaseRegno !== undefined && f.regs[meta.releaseRegno]!.refObjId) releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
   if (i.imm === 12) checkResourceLeak(env, st, pc, 'tail_call', true);
   // bpf_dynptr_from_mem makes a local dynptr of a map value only
@@ -513,6 +513,8 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
     env.log2(env.formatFrame(st, callee, true));
     env.log2(`to caller at ${next}:`);
   }
+  // prepare_func_exit: the callee's marks reach its callers before its frame goes
+  env.stackLive?.update(st);
   st.frames.pop();
   // stack-args §4.4: a return consumes the caller's outgoing slots and forbids later r11 loads
   caller.out.fill(undefined);

@@ -77,7 +77,13 @@ function invalidateRegs(st: State, match: (r: Reg) => boolean): void {
 }
 
 /** invalidate_dynptr: both slots back to STACK_INVALID. */
-function invalidateSlots(fr: Frame, spi: number): void {
+function invalidateSlots(fr: Frame, spi: number, env?: Env, st?: State): void {
+  // both slots count as written (bpf_mark_stack_write)
+  if (env && st) {
+    const k = st.frames.indexOf(fr);
+    env.stackLive?.write(k, spi - 1);
+    env.stackLive?.write(k, spi);
+  }
   fr.slotTypes.fill(SlotType.Invalid, (spi - 1) * 8, (spi + 1) * 8);
   fr.spilled[spi] = undefined;
   fr.spilled[spi - 1] = undefined;
@@ -96,7 +102,7 @@ export function destroyDynptrSlot(env: Env, st: State, fr: Frame, slot: number, 
   if (refcounted(d.kind)) env.reject(pc, 'cannot overwrite referenced dynptr');
   env.scratchSlot(spi);
   env.scratchSlot(spi - 1);
-  invalidateSlots(fr, spi);
+  invalidateSlots(fr, spi, env, st);
   // slices are plain PTR_TO_MEM (bpf_dynptr_data); a bpf_dynptr_slice() result is not touched
   invalidateRegs(st, (r) => (r.type === 'mem' || r.type === 'mem_or_null') && r.dynptrId === d.id);
 }
@@ -162,6 +168,7 @@ export function processDynptrArg(env: Env, st: State, f: Frame, pc: number, regn
   const d = s.dynptr!;
   if (arg.kind !== undefined && d.kind !== arg.kind) env.reject(pc, `Expected a dynptr of type ${arg.kind} as arg #${argno}`);
   // mark_dynptr_read
+  env.stackLive?.read(frameNo, spi - 1, spi);
   env.scratchSlot(spi);
   env.scratchSlot(spi - 1);
   return { frame: frameNo, spi, kind: d.kind, id: d.id, ...(s.refObjId !== undefined ? { refObjId: s.refObjId } : {}) };
@@ -180,7 +187,7 @@ export function checkDynptrRelease(env: Env, st: State, r: Reg, regno: number, p
  * unmark_stack_slots_dynptr: an unreferenced dynptr's slots are cleared; a referenced one's
  * reference is released, with every slice holding it and every clone sharing it.
  */
-export function releaseDynptr(st: State, r: Reg): void {
+export function releaseDynptr(st: State, r: Reg, env?: Env): void {
   const spi = getSpi(r);
   if (typeof spi === 'string') return;
   const fr = st.frames[frameOf(st, r)]!;
@@ -188,7 +195,7 @@ export function releaseDynptr(st: State, r: Reg): void {
   if (!s?.dynptr) return;
   const ref = s.refObjId;
   if (!refcounted(s.dynptr.kind) || ref === undefined) {
-    invalidateSlots(fr, spi);
+    invalidateSlots(fr, spi, env, st);
     return;
   }
   st.refs = st.refs.filter((x) => x.id !== ref);
@@ -196,7 +203,7 @@ export function releaseDynptr(st: State, r: Reg): void {
   for (const frame of st.frames)
     for (let slot = 1; slot < 64; slot++) {
       const d = frame.spilled[slot];
-      if (d?.dynptr?.first && d.refObjId === ref && frame.slotTypes[slot * 8] === SlotType.Dynptr) invalidateSlots(frame, slot);
+      if (d?.dynptr?.first && d.refObjId === ref && frame.slotTypes[slot * 8] === SlotType.Dynptr) invalidateSlots(frame, slot, env, st);
     }
 }
 

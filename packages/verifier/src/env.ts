@@ -5,6 +5,7 @@
 import type { AnalysedSubprog, AttachType, Insn, MapDef, ProgType } from '@bpf/isa';
 import type { LoadInfo } from './btfproto.js';
 import type { Frame, Reg, State } from './state.js';
+import type { StackLiveness } from './stacklive.js';
 
 /** A rejection: the log lines the kernel prints, the last one being the error. */
 export class VerifierReject extends Error {
@@ -62,6 +63,8 @@ export interface Env {
   preciseSlot(frame: number, slot: number): void;
   /** The instruction being run spilled to or filled from this stack slot. */
   noteStackAccess(frame: number, slot: number): void;
+  /** The stack reads and whole-slot writes of the running instruction are recorded here (liveness.c marks). */
+  readonly stackLive?: StackLiveness;
 }
 
 /** The kernel's bpf_alu_string. */

@@ -175,11 +175,11 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
     case 'map_value':
       if (nullOk) return;
       if (!meta.map) env.reject(pc, 'invalid map_ptr to access map->value');
-      helperMem(env, st, pc, regno, r, meta.map.valueSize, a.write, false);
+      helperMem(env, st, pc, regno, r, meta.map.valueSize, a.write, false, true, a.uninit);
       return;
     case 'mem':
       if (a.fixedSize !== undefined && !nullOk) {
-        helperMem(env, st, pc, regno, r, a.fixedSize, a.write, false);
+        helperMem(env, st, pc, regno, r, a.fixedSize, a.write, false, true, a.uninit);
         // MEM_ALIGNED: check_ptr_alignment, strictly, of the whole object
         if (a.aligned) ptrAlignment(env, pc, r, 0, a.fixedSize, true);
       }
@@ -194,7 +194,7 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
       const memReg = f.regs[regno - 1]!;
       // raw mode (MEM_UNINIT): the helper writes the memory, which may not hold a dynptr
       if (args[regno - 2]?.uninit && memReg.type === 'fp' && tnumIsConst(memReg.var)) rawWriteOverDynptr(env, st, pc, memReg, Number(r.umax));
-      helperMem(env, st, pc, regno - 1, memReg, Number(r.umax), args[regno - 2]?.write ?? false, zeroOk);
+      helperMem(env, st, pc, regno - 1, memReg, Number(r.umax), args[regno - 2]?.write ?? false, zeroOk, true, args[regno - 2]?.uninit);
       env.precise(regno);
       return;
     }

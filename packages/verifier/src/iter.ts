@@ -108,6 +108,8 @@ export function processIterArg(env: Env, st: State, f: Frame, pc: number, fn: Bt
     if (!ok) env.reject(pc, `expected an initialized iter_${it.kind} as arg #${argno}`);
   }
   const refObjId = fr.spilled[spi]!.refObjId!;
+  // mark_iter_read
+  env.stackLive?.read(frameNo, spi - nrSlots + 1, spi);
   for (let i = 0; i < nrSlots; i++) env.scratchSlot(spi - i);
   if (op === 'destroy') {
     // unmark_stack_slots_iter: the reference goes, and with it what next() returned
@@ -116,6 +118,7 @@ export function processIterArg(env: Env, st: State, f: Frame, pc: number, fn: Bt
       const slot = spi - i;
       fr.spilled[slot] = undefined;
       fr.slotTypes.fill(SlotType.Invalid, slot * 8, slot * 8 + 8);
+      env.stackLive?.write(frameNo, slot);
       env.scratchSlot(slot);
     }
   }

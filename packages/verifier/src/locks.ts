@@ -247,6 +247,9 @@ export function processIrqFlag(env: Env, st: State, f: Frame, pc: number, regno:
   st.refs = st.refs.filter((x) => x.id !== id || x.kind !== 'irq');
   if (prev) st.irqId = prev;
   else delete st.irqId;
+  // mark_irq_flag_read, then unmark_stack_slot_irq_flag's write
+  env.stackLive?.read(r.frame ?? st.frames.length - 1, slot);
+  env.stackLive?.write(r.frame ?? st.frames.length - 1, slot);
   frame.slotTypes.fill(SlotType.Invalid, b, b + 8);
   frame.spilled[slot] = undefined;
   env.scratchSlot(slot);

@@ -262,9 +262,12 @@ function stackAccess(env: Env, st: State, cur: Frame, r: Reg, regno: number, off
     const at = Number(BigInt.asIntN(64, r.var.value)) + off;
     if (a.write) {
       dynptrStackWrite(env, st, frameNo, at, at + size, pc);
+      // only a whole slot written counts as written (check_stack_write_fixed_off)
+      if (at % 8 === 0 && size === 8) env.stackLive?.write(frameNo, byteIndex(at) >> 3);
       stackWriteFixed(env, f, frameNo, cur, at, size, a, pc);
       return undefined;
     }
+    env.stackLive?.read(frameNo, byteIndex(at) >> 3);
     return stackReadFixed(env, f, frameNo, at, size, a, pc);
   }
   if (a.write) {
@@ -273,6 +276,8 @@ function stackAccess(env: Env, st: State, cur: Frame, r: Reg, regno: number, off
     return undefined;
   }
   if (!a.intoReg) env.reject(pc, `variable offset stack pointer cannot be passed into helper function; var_off=${tnumStr(r.var)} off=${off} size=${size}`);
+  // check_stack_range_initialized: every slot the range touches may be read
+  env.stackLive?.read(frameNo, byteIndex(Number(r.smax) + off + size - 1) >> 3, byteIndex(Number(r.smin) + off) >> 3);
   return stackReadValue(env, f, Number(r.smin) + off, Number(r.smax) + off + size);
 }
 

@@ -55,6 +55,8 @@ export interface Checkpoint {
   evicted?: boolean;
   /** Dead registers and slots were forgotten (clean_verifier_state). */
   cleaned?: boolean;
+  /** The slots still alive when it was cleaned, two words per frame (stacklive.ts); absent: all of them. */
+  alive?: Uint32Array;
   /** Checkpoints before this one on its path (the kernel's dfs_depth). */
   dfsDepth?: number;
   /** Stack bytes a state must hold alike to be covered by this one (prune.ts stackNeeds), made on first comparison. */

@@ -225,12 +225,20 @@ const STACK_BYTES = SLOTS * 8;
 /** stackNeeds' working buffer, one for every call (the answer is a copy of its start). */
 let needsScratch = new Int32Array(8 * STACK_BYTES);
 
+/**
+ * A slot of a checkpoint takes part in comparisons: one it kept when it was cleaned (the kernel
+ * makes the others STACK_INVALID), or any slot of one never cleaned (its loop still open).
+ */
+export function slotAlive(cp: Checkpoint, frame: number, slot: number): boolean {
+  const a = cp.alive;
+  return a === undefined || ((a[frame * 2 + (slot >> 5)]! >>> (slot & 31)) & 1) === 1;
+}
+
 /** states_equal in the kernel's NOT_EXACT sense, looking at live registers and slots only. */
 export function statesEqual(
   cp: Checkpoint,
   cur: State,
   liveRegs: (frame: number) => number,
-  liveSlot: (frame: number, slot: number) => boolean,
   /** The program loads stack arguments (r11) somewhere: only then does no_stack_arg_load matter. */
   stackArgLoads = true,
   /** RANGE_WITHIN: every scalar compared as if precise (convergence of callback calls). */
@@ -238,6 +246,7 @@ export function statesEqual(
 ): boolean {
   const old = cp.state;
   if (old.frames.length !== cur.frames.length) return false;
+  const liveSlot = (frame: number, slot: number): boolean => slotAlive(cp, frame, slot);
   // most comparisons that fail, fail on a stack byte of a different type: those bytes first
   const needs = (cp.stackNeeds ??= stackNeeds(old, liveSlot));
   for (let i = 0; i < needs.length; i++) {

@@ -24,7 +24,8 @@ import { attachMapRecords } from './mapfields.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
 import { markPathPrecise, markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
-import { newCheckpoint, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
+import { newCheckpoint, slotAlive, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
+import { StackLiveness } from './stacklive.js';
 import { byteSwap, zext } from './scalar.js';
 import { Tracer, type Trace, type TraceOptions } from './trace.js';
 import { xlate } from './xlate.js';
@@ -161,6 +162,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private readonly pending: Path[] = [];
   private scratch: Scratch = { all: true, regs: 0, slots: new Set() };
   private liveness?: Liveness;
+  /** Stack slot liveness per call chain, from the marks the walk makes (stacklive.ts). */
+  stackLive!: StackLiveness;
   /** The path being run, and the stack slot its current instruction spilled or filled. */
   private cur?: Path;
   private stackNote?: { frame: number; slot: number };
@@ -225,7 +228,7 @@ class Verifier implements CallEnv, PreciseEnv {
     if (!cp.cleaned) return formatState(f, frame, cp.state.refs, { all: true, regs: 0, slots: new Set() }, precise);
     const live = this.liveRegs(cp.state, frame);
     const slots = new Set<number>();
-    for (let s = 0; s < 64; s++) if (this.liveSlot(cp.state, frame, s)) slots.add(s);
+    for (let s = 0; s < 64; s++) if (slotAlive(cp, frame, s)) slots.add(s);
     return formatState(f, frame, cp.state.refs, { all: false, regs: live, slots }, precise);
   }
 
@@ -425,6 +428,7 @@ class Verifier implements CallEnv, PreciseEnv {
       };
       // a synchronous callback's call is a loop of its own (the callback returns to it to be called again)
       this.liveness = computeLiveness(prog, { progType: this.type, callArgCount, selfLoops: (pc) => this.callsCallback(pc) });
+      this.stackLive = new StackLiveness({ insns: this.insns, subprogStarts: this.subprogs.map((x) => x.start), postorder: this.liveness.cfg.postorder, callsCallback: (pc) => this.callsCallback(pc) });
     } catch (e) {
       if (e instanceof CfgError) this.reject(e.insn, e.kernelMessage);
       if (e instanceof IsaError) this.reject(e.insn ?? 0, e.message);
@@ -550,15 +554,6 @@ class Verifier implements CallEnv, PreciseEnv {
     return (this.liveness?.liveIn[at] ?? 0x7ff) | (1 << 10);
   }
 
-  private liveSlot(st: State, frame: number, slot: number): boolean {
-    const l = this.liveness;
-    // at an exit the returning frame's stack is gone, whatever escaped
-    if (frame === st.frames.length - 1 && this.insns[st.pc]?.code === 0x95) return false;
-    if (!l || frame !== st.frames.length - 1) return true;
-    const w = l.stackLiveIn[st.pc * 2 + (slot >> 5)];
-    return w === undefined || ((w >>> (slot & 31)) & 1) === 1;
-  }
-
   /** The explored_states hash of a state: its instruction and its frame's call site. */
   private bucketOf(st: State): number {
     return ((st.pc ^ st.frames[st.frames.length - 1]!.callsite) >>> 0) % this.insns.length;
@@ -588,30 +583,35 @@ class Verifier implements CallEnv, PreciseEnv {
     let loop: boolean;
     const count = list.length;
     const liveRegsOf = (f: number): number => this.liveRegs(st, f);
-    const liveSlotOf = (f: number, slot: number): boolean => this.liveSlot(st, f, slot);
-    // clean_live_states: explored checkpoints here forget what is dead
-    for (const cp of list) if (cp.pc === st.pc && cp.branches === 0 && !cp.cleaned && sameCallsites(cp.state, st)) cp.cleaned = true;
+    // clean_live_states: explored checkpoints here forget what is dead, unless their loop is still
+    // open (incomplete_read_marks): the slots no instruction after them may read, per call chain
+    for (const cp of list)
+      if (cp.pc === st.pc && cp.branches === 0 && !cp.cleaned && sameCallsites(cp.state, st) && !(this.scc?.incomplete(cp) ?? false)) {
+        cp.cleaned = true;
+        cp.alive = this.stackLive.aliveSlots(cp.state);
+        cp.stackNeeds = undefined;
+      }
     // newest first, as the kernel's list
     for (let k = list.length - 1; k >= 0; k--) {
       const cp = list[k]!;
       if (cp.pc !== st.pc) continue;
       if (cp.branches > 0 && this.iterNextPoints.has(st.pc)) {
         // an iterator loop converged: this next() call's state is within one still being explored
-        if (statesEqual(cp, st, liveRegsOf, liveSlotOf, this.stackArgLoads, true) && iterActiveAtCall(st)) {
+        if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, true) && iterActiveAtCall(st)) {
           this.loopHit(cp, st);
           return true;
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (cp.branches > 0 && this.callsCallback(st.pc)) {
         // calls_callback: the callback loop converged when the state here is within one still being explored
-        if (statesEqual(cp, st, liveRegsOf, liveSlotOf, this.stackArgLoads, true)) {
+        if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, true)) {
           // a loop hit: precision propagated now and along the backedge when the call's SCC is done
           this.loopHit(cp, st);
           this.prunedBy = cp;
           return true;
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
-      } else if (cp.branches > 0 && this.mayGotoPoint(st.pc) && (cp.state.mayGotoDepth ?? 0) !== (st.mayGotoDepth ?? 0) && statesEqual(cp, st, liveRegsOf, liveSlotOf, this.stackArgLoads, true)) {
+      } else if (cp.branches > 0 && this.mayGotoPoint(st.pc) && (cp.state.mayGotoDepth ?? 0) !== (st.mayGotoDepth ?? 0) && statesEqual(cp, st, liveRegsOf, this.stackArgLoads, true)) {
         // a may_goto loop converged: the state here, some budget later, is within one still being explored
         this.loopHit(cp, st);
         return true;
@@ -626,17 +626,11 @@ class Verifier implements CallEnv, PreciseEnv {
           if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
-      } else if (statesEqual(cp, st, liveRegsOf, liveSlotOf, this.stackArgLoads, (loop = this.scc?.incomplete(cp) ?? false))) {
+      } else if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, (loop = this.scc?.incomplete(cp) ?? false))) {
         cp.hits++;
         this.prunedBy = cp;
         if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
-        propagatePrecision(
-          this,
-          cp,
-          st,
-          (f, r) => (this.liveRegs(st, f) & (1 << r)) !== 0,
-          (f, s) => this.liveSlot(st, f, s),
-        );
+        this.propagateFrom(cp, st);
         // a loop whose precision is not settled yet: this path is one more way back into it
         if (loop) this.sccs().backedge(cp, st);
         return true;
@@ -671,7 +665,7 @@ class Verifier implements CallEnv, PreciseEnv {
   private sccs(): SccVisits {
     return (this.scc ??= new SccVisits(this.liveness?.cfg.scc, this.trace, (cp, path) => {
       const before = this.totalPrecise(cp, path);
-      propagatePrecision(this, cp, path, (f, r) => (this.liveRegs(path, f) & (1 << r)) !== 0, (f, s) => this.liveSlot(path, f, s));
+      this.propagateFrom(cp, path);
       return this.totalPrecise(cp, path) !== before;
     }, (path) => markPathPrecise(this, path)));
   }
@@ -686,17 +680,25 @@ class Verifier implements CallEnv, PreciseEnv {
     return n;
   }
 
+  /**
+   * propagate_precision from checkpoint `cp` to a path it covers: the precise scalars `cp` still
+   * holds (a cleaned checkpoint has forgotten its dead registers and slots).
+   */
+  private propagateFrom(cp: Checkpoint, path: Path): void {
+    propagatePrecision(
+      this,
+      cp,
+      path,
+      (f, r) => !cp.cleaned || (this.liveRegs(cp.state, f) & (1 << r)) !== 0,
+      (f, s) => slotAlive(cp, f, s),
+    );
+  }
+
   /** A loop closed (is_state_visited's `loop`): precision propagated now, and again when the loop is done. */
   private loopHit(cp: Checkpoint, st: Path): void {
     cp.hits++;
     if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
-    propagatePrecision(
-      this,
-      cp,
-      st,
-      (f, r) => (this.liveRegs(st, f) & (1 << r)) !== 0,
-      (f, s) => this.liveSlot(st, f, s),
-    );
+    this.propagateFrom(cp, st);
     this.sccs().backedge(cp, st);
     this.peakStates = Math.max(this.peakStates, this.liveStates + this.sccs().count);
   }
@@ -746,6 +748,7 @@ class Verifier implements CallEnv, PreciseEnv {
       if (++this.processed > (this.opts.complexityLimit ?? LIMIT)) this.reject(st.pc, `BPF program is too large. Processed ${this.processed} insn`);
       if (this.prunePoints.has(st.pc) && this.visited(st)) {
         if (this.tracer) this.tracer.pruned(st, this.prunedBy);
+        this.stackLive.update(st);
         if (this.level > 0) {
           if (fromPop && this.level > 1) this.lines.push('', `from ${st.prev} to ${st.pc}: safe`);
           else this.lines.push(`${st.pc}: safe`);
@@ -779,7 +782,9 @@ class Verifier implements CallEnv, PreciseEnv {
       if (this.pushedNow.length !== 0) this.pushedNow.length = 0;
       const cb = this.insns[at]!.code === 0x95 && st.frames[depth]!.callbackRet !== undefined;
       if (this.tracer) this.tracer.step(st, this);
+      this.stackLive.begin(st, at);
       const next = this.step(st) as Path | null;
+      this.stackLive.commit();
       if (this.tracer) this.tracer.stepped(st, at, depth, next, this.pushedNow);
       const note = this.stackNote as { frame: number; slot: number } | undefined;
       const linked = this.linkedNote as LinkedReg[] | undefined;
@@ -802,6 +807,7 @@ class Verifier implements CallEnv, PreciseEnv {
       if (next && next !== st) (next as Path).histCnt = st.histCnt ?? 0;
       this.histNote = false;
       if (next === null) {
+        this.stackLive.update(st);
         st = this.nextPath(st);
         fromPop = true;
         continue;
@@ -896,6 +902,8 @@ class Verifier implements CallEnv, PreciseEnv {
         if (op.target === 'subprog') {
           const depth = st.frames.length;
           const next = subprogCall(this, st, f, i, pc);
+          // bpf_reset_live_stack_callchain: the call's writes are not committed (none are made)
+          if (next.frames.length > depth) this.stackLive.resetChain();
           // entering a callee prints its whole state (a global function's call does not enter it)
           if (next.frames.length > depth) this.scratch = { all: true, regs: 0, slots: new Set() };
           return next;

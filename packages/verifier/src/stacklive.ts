@@ -1,0 +1,367 @@
+/**
+ * Stack slot liveness per call chain, as Linux 6.18 computes it (kernel/bpf/liveness.c): the
+ * verifier's own stack reads and whole-slot writes are recorded while it walks the program, per
+ * (call chain, instruction, frame), and turned into "live before" sets by a data-flow pass over
+ * the subprogram when a path ends or a function returns. A checkpoint that is fully explored
+ * forgets the slots no later instruction of its call chain may read (clean_live_states), and only
+ * what it keeps takes part in pruning (stacksafe) and in precision propagation.
+ *
+ * Recorded, not derived from the instructions: a helper reading `fp-16` through r2 reads slot 1
+ * at the call, and nothing else, whereas an analysis of the code alone must assume a call with a
+ * stack address anywhere in its arguments reads every slot.
+ *
+ * Masks of the 64 slots are two 32-bit words (slot k: word k >> 5, bit k & 31).
+ */
+import type { Insn } from '@bpf/isa';
+import type { State } from './state.js';
+
+/** Words per instruction and frame: may_read, must_write, must_write_acc, live_before (two each). */
+const W = 8;
+const MAY = 0;
+const MUST = 2;
+const ACC = 4;
+const LIVE = 6;
+
+/** A function instance (struct func_instance): one subprogram reached by one call chain. */
+interface Instance {
+  /** Call sites of the outer frames, then the subprogram's first instruction. */
+  readonly chain: readonly number[];
+  readonly start: number;
+  readonly size: number;
+  /** Per frame of the chain: W words per instruction of the subprogram (allocated on first mark). */
+  readonly frames: (Uint32Array | undefined)[];
+  /** must_write_set: the instruction committed its writes once (later commits intersect). */
+  readonly mustWriteSet: Uint8Array;
+  updated: boolean;
+  mustWriteDropped: boolean;
+}
+
+export interface StackLiveOptions {
+  readonly insns: readonly Insn[];
+  /** First instruction of each subprogram, ascending; the program's length closes the last one. */
+  readonly subprogStarts: readonly number[];
+  /** Postorder of the reachable instructions (any order reaches the same fixed point; this one converges fast). */
+  readonly postorder?: Int32Array;
+  /** The instruction is a call that invokes a callback (bpf_calls_callback). */
+  readonly callsCallback: (pc: number) => boolean;
+}
+
+export class StackLiveness {
+  private readonly instances = new Map<string, Instance>();
+  /** bpf_insn_successors: the fall-through and the jump target (-1: none). */
+  private readonly succ0: Int32Array;
+  private readonly succ1: Int32Array;
+  private readonly order: Int32Array[];
+  private readonly subprogOfStart = new Map<number, number>();
+  private readonly ends: number[];
+  private readonly starts: readonly number[];
+  /** The instance of the state being run (cur_instance) and the frames it was made for. */
+  private cur: Instance | undefined;
+  private curFrames: State['frames'] | undefined;
+  private curTop: unknown;
+  private curDepth = -1;
+  /** write_masks_acc and write_insn_idx. */
+  private readonly acc = new Uint32Array(16);
+  private writeIdx = 0;
+  private readonly callsCallback: (pc: number) => boolean;
+
+  constructor(o: StackLiveOptions) {
+    const n = o.insns.length;
+    this.callsCallback = o.callsCallback;
+    this.succ0 = new Int32Array(n).fill(-1);
+    this.succ1 = new Int32Array(n).fill(-1);
+    for (let pc = 0; pc < n; pc++) {
+      const i = o.insns[pc]!;
+      const cls = i.code & 7;
+      const op = i.code & 0xf0;
+      const size = i.code === 0x18 ? 2 : 1;
+      if (cls === 5 || cls === 6) {
+        if (op === 0x90) continue; // exit
+        if (op === 0x00) {
+          this.succ1[pc] = pc + (cls === 6 ? i.imm : i.off) + 1;
+          continue;
+        }
+        this.succ0[pc] = pc + 1;
+        if (op !== 0x80) this.succ1[pc] = pc + i.off + 1;
+        continue;
+      }
+      this.succ0[pc] = pc + size;
+    }
+    const starts = o.subprogStarts;
+    this.starts = starts;
+    this.ends = starts.map((_, k) => starts[k + 1] ?? n);
+    starts.forEach((s, k) => this.subprogOfStart.set(s, k));
+    const lists: number[][] = starts.map(() => []);
+    const push = (pc: number): void => {
+      let k = starts.length - 1;
+      while (k > 0 && starts[k]! > pc) k--;
+      lists[k]!.push(pc);
+    };
+    if (o.postorder) for (const pc of o.postorder) push(pc);
+    else for (let pc = n - 1; pc >= 0; pc--) push(pc);
+    this.order = lists.map((l) => Int32Array.from(l));
+  }
+
+  // ---- call chains and instances ----
+
+  /** compute_callchain of `st` cut at frame `frameNo`, as a key and a list. */
+  private chainOf(st: State, frameNo: number): number[] {
+    const out: number[] = [];
+    for (let k = 0; k < frameNo; k++) out.push(st.frames[k + 1]!.callsite);
+    out.push(this.startOf(st.frames[frameNo]!.subprog));
+    return out;
+  }
+
+  private startOf(subprog: number): number {
+    return this.starts[subprog] ?? 0;
+  }
+
+  private lookup(chain: readonly number[]): Instance {
+    const key = chain.join(',');
+    let inst = this.instances.get(key);
+    if (inst === undefined) {
+      const start = chain[chain.length - 1]!;
+      const sub = this.subprogOfStart.get(start) ?? 0;
+      const size = this.ends[sub]! - start;
+      inst = { chain, start, size, frames: [], mustWriteSet: new Uint8Array(size), updated: false, mustWriteDropped: false };
+      this.instances.set(key, inst);
+    }
+    return inst;
+  }
+
+  private instanceOf(st: State, frameNo: number): Instance {
+    return this.lookup(this.chainOf(st, frameNo));
+  }
+
+  private masks(inst: Instance, frame: number): Uint32Array {
+    return (inst.frames[frame] ??= new Uint32Array(inst.size * W));
+  }
+
+  /** bpf_reset_live_stack_callchain: the state moved to another frame (a call, a return, another path). */
+  resetChain(): void {
+    this.cur = undefined;
+    this.curFrames = undefined;
+  }
+
+  /** ensure_cur_instance. */
+  private current(st: State): Instance {
+    const top = st.frames[st.frames.length - 1];
+    if (this.cur === undefined || this.curFrames !== st.frames || this.curDepth !== st.frames.length || this.curTop !== top) {
+      this.cur = this.instanceOf(st, st.frames.length - 1);
+      this.curFrames = st.frames;
+      this.curDepth = st.frames.length;
+      this.curTop = top;
+    }
+    return this.cur;
+  }
+
+  // ---- marks made while an instruction runs ----
+
+  private state: State | undefined;
+  private pc = 0;
+
+  /** bpf_reset_stack_write_marks before instruction `pc` of `st` runs. */
+  begin(st: State, pc: number): void {
+    this.state = st;
+    this.pc = pc;
+    this.current(st);
+    this.writeIdx = pc;
+    this.acc.fill(0);
+  }
+
+  /** bpf_mark_stack_read: the running instruction may read slots `lo..hi` (inclusive) of frame `frame`. */
+  read(frame: number, lo: number, hi = lo): void {
+    if (this.state === undefined) return;
+    const inst = this.current(this.state);
+    let w0 = 0;
+    let w1 = 0;
+    for (let s = Math.max(lo, 0); s <= Math.min(hi, 63); s++) {
+      if (s < 32) w0 |= 1 << s;
+      else w1 |= 1 << (s - 32);
+    }
+    this.markRead(inst, frame, this.pc, w0 >>> 0, w1 >>> 0);
+  }
+
+  private markRead(inst: Instance, frame: number, pc: number, w0: number, w1: number): void {
+    if ((w0 | w1) === 0 && inst.frames[frame] === undefined) {
+      this.masks(inst, frame);
+      return;
+    }
+    const m = this.masks(inst, frame);
+    const b = (pc - inst.start) * W;
+    const n0 = (m[b + MAY]! | w0) >>> 0;
+    const n1 = (m[b + MAY + 1]! | w1) >>> 0;
+    if ((n0 !== m[b + MAY] || n1 !== m[b + MAY + 1]) && (((n0 | m[b + LIVE]!) >>> 0 !== m[b + LIVE]) || (n1 | m[b + LIVE + 1]!) >>> 0 !== m[b + LIVE + 1])) inst.updated = true;
+    m[b + MAY] = n0;
+    m[b + MAY + 1] = n1;
+  }
+
+  /** bpf_mark_stack_write: the running instruction writes all 8 bytes of slot `slot` of frame `frame`. */
+  write(frame: number, slot: number): void {
+    if (slot < 0 || slot > 63) return;
+    this.acc[frame * 2 + (slot >> 5)] = (this.acc[frame * 2 + (slot >> 5)]! | (1 << (slot & 31))) >>> 0;
+  }
+
+  /** bpf_commit_stack_write_marks after the instruction ran (nothing when a call or return reset the chain). */
+  commit(): void {
+    if (this.cur === undefined) return;
+    this.commitTo(this.cur);
+  }
+
+  private commitTo(inst: Instance): void {
+    const idx = this.writeIdx - inst.start;
+    const depth = inst.chain.length;
+    for (let frame = 0; frame < depth; frame++) {
+      let w0 = this.acc[frame * 2]!;
+      let w1 = this.acc[frame * 2 + 1]!;
+      if ((w0 | w1) === 0 && !inst.mustWriteSet[idx]) continue;
+      const m = this.masks(inst, frame);
+      const b = idx * W;
+      const o0 = m[b + MUST]!;
+      const o1 = m[b + MUST + 1]!;
+      if (inst.mustWriteSet[idx]) {
+        w0 = (w0 & o0) >>> 0;
+        w1 = (w1 & o1) >>> 0;
+      }
+      if (o0 !== w0 || o1 !== w1) {
+        m[b + MUST] = w0;
+        m[b + MUST + 1] = w1;
+        inst.updated = true;
+      }
+      if ((o0 & ~w0) !== 0 || (o1 & ~w1) !== 0) inst.mustWriteDropped = true;
+    }
+    inst.mustWriteSet[idx] = 1;
+    this.writeIdx = 0;
+  }
+
+  // ---- propagation ----
+
+  /**
+   * bpf_update_live_stack: after a path ends and before a function returns, every instance of
+   * the state's call chain with new marks computes its live sets again (innermost first, each
+   * passing what its entry reads and surely writes to its caller's call instruction).
+   */
+  update(st: State): void {
+    this.resetChain();
+    for (let frame = st.frames.length - 1; frame >= 0; frame--) {
+      const inst = this.instanceOf(st, frame);
+      if (!inst.updated) continue;
+      this.updateInstance(inst);
+      inst.updated = false;
+      inst.mustWriteDropped = false;
+    }
+  }
+
+  private updateInstance(inst: Instance): void {
+    const depth = inst.chain.length;
+    if (inst.mustWriteDropped)
+      for (const m of inst.frames) {
+        if (!m) continue;
+        for (let b = 0; b < m.length; b += W) m[b + ACC] = m[b + ACC + 1] = 0;
+      }
+    const order = this.order[this.subprogOfStart.get(inst.start) ?? 0]!;
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (let frame = 0; frame < depth; frame++) {
+        const m = inst.frames[frame];
+        if (!m) continue;
+        for (let k = 0; k < order.length; k++) if (this.updateInsn(inst, m, order[k]!)) changed = true;
+      }
+    }
+    if (depth > 1) this.propagateOut(inst);
+  }
+
+  private updateInsn(inst: Instance, m: Uint32Array, pc: number): boolean {
+    const s0 = this.succ0[pc]!;
+    const s1 = this.succ1[pc]!;
+    if (s0 < 0 && s1 < 0) return false;
+    let a0 = 0;
+    let a1 = 0;
+    let c0 = 0xffffffff;
+    let c1 = 0xffffffff;
+    if (s0 >= 0) {
+      const sb = (s0 - inst.start) * W;
+      a0 |= m[sb + LIVE]!;
+      a1 |= m[sb + LIVE + 1]!;
+      c0 &= m[sb + ACC]!;
+      c1 &= m[sb + ACC + 1]!;
+    }
+    if (s1 >= 0) {
+      const sb = (s1 - inst.start) * W;
+      a0 |= m[sb + LIVE]!;
+      a1 |= m[sb + LIVE + 1]!;
+      c0 &= m[sb + ACC]!;
+      c1 &= m[sb + ACC + 1]!;
+    }
+    const b = (pc - inst.start) * W;
+    c0 = (c0 | m[b + MUST]!) >>> 0;
+    c1 = (c1 | m[b + MUST + 1]!) >>> 0;
+    const l0 = ((a0 & ~m[b + MUST]!) | m[b + MAY]!) >>> 0;
+    const l1 = ((a1 & ~m[b + MUST + 1]!) | m[b + MAY + 1]!) >>> 0;
+    const changed = l0 !== m[b + LIVE] || l1 !== m[b + LIVE + 1] || c0 !== m[b + ACC] || c1 !== m[b + ACC + 1];
+    m[b + LIVE] = l0;
+    m[b + LIVE + 1] = l1;
+    m[b + ACC] = c0;
+    m[b + ACC + 1] = c1;
+    return changed;
+  }
+
+  /** propagate_to_outer_instance: the entry's reads and sure writes of the callers' frames go to the call. */
+  private propagateOut(inst: Instance): void {
+    const depth = inst.chain.length;
+    const outer = this.lookup(inst.chain.slice(0, depth - 2).concat(this.outerStart(inst)));
+    const callsite = inst.chain[depth - 2]!;
+    this.writeIdx = callsite;
+    this.acc.fill(0);
+    for (let frame = 0; frame < depth - 1; frame++) {
+      const m = inst.frames[frame];
+      if (!m) continue;
+      this.acc[frame * 2] = m[ACC]!;
+      this.acc[frame * 2 + 1] = m[ACC + 1]!;
+      this.markRead(outer, frame, callsite, m[LIVE]!, m[LIVE + 1]!);
+    }
+    this.commitTo(outer);
+  }
+
+  /** The first instruction of the subprogram holding the call that made `inst`'s frame. */
+  private outerStart(inst: Instance): number {
+    const callsite = inst.chain[inst.chain.length - 2]!;
+    let k = this.starts.length - 1;
+    while (k > 0 && this.starts[k]! > callsite) k--;
+    return this.starts[k]!;
+  }
+
+  // ---- queries ----
+
+  private liveBefore(inst: Instance, pc: number, frame: number, slot: number): boolean {
+    const m = inst.frames[frame];
+    if (!m) return false;
+    const off = pc - inst.start;
+    if (off < 0 || off >= inst.size) return false;
+    return ((m[off * W + LIVE + (slot >> 5)]! >>> (slot & 31)) & 1) === 1;
+  }
+
+  /**
+   * bpf_stack_slot_alive for every slot of every frame of a checkpoint's state: live before its
+   * instruction in its own function instance, or, for a caller's frame, live after the call (at
+   * the call itself when it calls a callback, which runs again). One mask of two words per frame.
+   */
+  aliveSlots(st: State): Uint32Array {
+    const depth = st.frames.length;
+    const out = new Uint32Array(depth * 2);
+    const insts: Instance[] = [];
+    for (let k = 0; k < depth; k++) insts.push(this.instanceOf(st, k));
+    const top = insts[depth - 1]!;
+    for (let frame = 0; frame < depth; frame++) {
+      for (let slot = 0; slot < 64; slot++) {
+        let alive = this.liveBefore(top, st.pc, frame, slot);
+        for (let i = frame; !alive && i < depth - 1; i++) {
+          const callsite = top.chain[i]!;
+          alive = this.liveBefore(insts[i]!, this.callsCallback(callsite) ? callsite : callsite + 1, frame, slot);
+        }
+        if (alive) out[frame * 2 + (slot >> 5)] = (out[frame * 2 + (slot >> 5)]! | (1 << (slot & 31))) >>> 0;
+      }
+    }
+    return out;
+  }
+}
