@@ -95,7 +95,8 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   const meta: ArgMeta = { pktAccess: h.pktAccess };
   const hooks = {
     mapKey: (s: State, r: Reg, regno: number, size: number, m: ArgMeta): void => {
-      if (i.imm !== 1 || (m.map!.type !== 'array' && m.map!.type !== 'percpu_array')) return;
+      // can_elide_value_nullness: every helper's key of an array map, not only a lookup's (check_func_arg)
+      if (m.map!.type !== 'array' && m.map!.type !== 'percpu_array') return;
       m.constKey = constantMapKey(s, r, size);
       // a key of zero bytes (STACK_ZERO) is precise by itself; a spilled constant is tracked back
       if (m.constKey !== undefined && !zeroKey(s, r, size)) env.preciseSlot(r.frame ?? s.frames.length - 1, (-(r.off + Number(BigInt.asIntN(64, r.var.value))) - 1) >> 3);

@@ -1,0 +1,95 @@
+import { skipWithout } from '@bpf/testkit';
+import { describe, expect, it } from 'vitest';
+import { verify } from './index.js';
+import { buildC, expectSameAsKernel, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
+
+/**
+ * Stack slot liveness per call chain (stacklive.ts, the kernel's liveness.c): programs whose
+ * states differ only in a stack slot nothing reads any more, at a join point after which a helper
+ * or a subprogram is given a stack address. The kernel prunes there; a liveness that takes such
+ * a call to read every slot does not (these programs processed 88, 76 and 38 instructions with
+ * it). Each compared with the running kernel: verdict, processed count and level-2 log.
+ */
+const SOURCE = `
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+#define SEC(name) __attribute__((section(name), used))
+#define __uint(name, val) int (*name)[val]
+#define __type(name, val) typeof(val) *name
+struct __sk_buff { __u32 len, pkt_type, mark, queue_mapping, protocol, vlan_present, vlan_tci, vlan_proto, priority; };
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
+static __u64 (*bpf_ktime_get_ns)(void) = (void *)5;
+struct { __uint(type, 2); __uint(max_entries, 4); __type(key, __u32); __type(value, __u64); } hits SEC(".maps");
+
+/* A slot written on both sides of a branch, a pointer on one and a number on the other, and
+ * never read again: at the join it is dead, though a helper is later given a stack address. */
+SEC("tc") int dead_slot_after_branch(struct __sk_buff *skb) {
+  void *volatile kept __attribute__((unused));
+  __u32 key = skb->mark & 3;
+  if (skb->len > 64)
+    kept = skb;
+  else
+    kept = (void *)(long)bpf_ktime_get_ns();
+  if (skb->priority == 7) key ^= 1;
+  if (skb->protocol == 8) key ^= 2;
+  __u64 *v = bpf_map_lookup_elem(&hits, &key);
+  if (!v) return 0;
+  if (skb->vlan_tci > 9) *v += 2; else *v += 1;
+  return 1;
+}
+
+static __attribute__((noinline)) int bump(__u32 *key) {
+  __u64 *v = bpf_map_lookup_elem(&hits, key);
+  if (!v) return 0;
+  if (*v > 100) *v = 0; else *v += 1;
+  return 1;
+}
+
+/* The callee reads only the key its pointer argument points to: the caller's other slots are
+ * dead inside it, so states differing there meet at the callee's join points. */
+SEC("tc") int dead_caller_slot_in_callee(struct __sk_buff *skb) {
+  void *volatile kept __attribute__((unused));
+  __u32 key = skb->mark & 3;
+  if (skb->len > 64)
+    kept = skb;
+  else
+    kept = (void *)(long)bpf_ktime_get_ns();
+  if (skb->priority == 7) key ^= 1;
+  return bump(&key);
+}
+
+static __attribute__((noinline)) void stamp(__u64 *out) {
+  *out = bpf_ktime_get_ns();
+}
+
+/* The callee writes the whole slot its argument points to before anything reads it: what the
+ * slot held at the call does not matter, and states differing there meet before the call. */
+SEC("tc") int slot_overwritten_by_callee(struct __sk_buff *skb) {
+  __u64 when;
+  __u32 key = skb->mark & 3;
+  if (skb->len > 64)
+    *(volatile __u64 *)&when = (__u64)(long)skb;
+  else
+    *(volatile __u64 *)&when = skb->priority;
+  if (skb->protocol == 8) key ^= 2;
+  if (skb->vlan_tci == 1) key ^= 1;
+  stamp(&when);
+  return (when + key) & 1;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('stack slots nothing reads any more', () => {
+  const programs = buildC(SOURCE);
+  it.each(programs.map((p) => [p.name, p] as const))('%s: pruned where the kernel prunes', (name, p) => {
+    expectSameAsKernel(name, p);
+  });
+  it('covers a helper call, a callee reading one caller slot and a callee writing one', () => {
+    expect(programs.map((p) => p.name).sort()).toEqual(['dead_caller_slot_in_callee', 'dead_slot_after_branch', 'slot_overwritten_by_callee']);
+    // the same checkpoints as the kernel's (total_states of its statistics line)
+    for (const p of programs) {
+      const kernel = /total_states (\d+)/.exec(kernelVerdict(p).log)?.[1];
+      expect(String(verify(p, { kernelBtf: kernelBtf(), logLevel: 0 }).stats.totalStates)).toBe(kernel);
+    }
+  });
+});
