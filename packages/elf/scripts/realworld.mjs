@@ -432,9 +432,14 @@ for (const c of collections) {
   const redone = new Set(c.groups.map(([g]) => g));
   const kept = before ? before.records.filter((r) => !redone.has(r.group) || (objectsRe !== undefined && !objectsRe.test(r.object))) : [];
   const hadOurs = new Set(before ? (before.verifierGroups ?? (before.verifier ? before.records.map((r) => r.group) : [])) : []);
-  // which groups carry our verdicts on every record: those recorded whole with --verifier, a
-  // group recorded in part only when it did before and this run has --verifier too
-  const oursIn = (g) => (!redone.has(g) ? hadOurs.has(g) : args.verifier === true && (objectsRe === undefined || hadOurs.has(g)));
+  // which groups carry our verdicts: those recorded (whole or in part) with --verifier, and
+  // those that did before; a group measured one part at a time marks the records of its other
+  // parts that our verifier has not been asked about yet as not measured (left out of the
+  // agreement counts, as a spent --verifier-budget leaves them)
+  const oursIn = (g) => (!redone.has(g) ? hadOurs.has(g) : args.verifier === true);
+  if (args.verifier)
+    for (const r of kept)
+      if (redone.has(r.group) && !hadOurs.has(r.group) && r.program !== null && r.ours == null && r.oursError == null) r.oursError = 'not measured: recorded without --verifier';
   records.unshift(...kept);
   records.sort((a, b) => a.group.localeCompare(b.group) || a.object.localeCompare(b.object));
   const groups = [...new Set(records.map((r) => r.group))];
