@@ -355,3 +355,43 @@ describe('bpf liveness', () => {
   });
 });
 
+
+describe.skipIf(skipWithout('clang-19'))('bpf verify --replaces (extension programs)', () => {
+  // fixtures/c/freplace/freplace.c's extensions, against an XDP program with the global functions they replace
+  const dir = tempDir('cli-freplace-');
+  const target = join(dir, 'target.o');
+  const exts = join(dir, 'freplace.o');
+  beforeAll(() => {
+    writeFileSync(
+      join(dir, 'target.c'),
+      `#include "bpf_defs.h"
+__attribute__((noinline)) int parse(struct xdp_md *ctx) { return ctx->data_end > ctx->data ? 2 : 1; }
+__attribute__((noinline)) int scale(int x) { return x + 1; }
+SEC("xdp") int on_xdp(struct xdp_md *ctx) { return parse(ctx) + scale(ctx->ingress_ifindex) > 3 ? 1 : 2; }
+char _license[] SEC("license") = "GPL";
+`,
+    );
+    const cc = (src: string, out: string): void => void execFileSync('clang-19', ['-target', 'bpfel', '-mcpu=v3', '-O2', '-g', '-I', join(repoRoot, 'fixtures/c/elf'), '-c', src, '-o', out]);
+    cc(join(dir, 'target.c'), target);
+    cc(join(repoRoot, 'fixtures/c/freplace/freplace.c'), exts);
+  });
+  const verdict = (...args: string[]): { accepted: boolean; error: { insn: number; message: string } | null } => JSON.parse(bpf(['verify', exts, ...args, '--json']).stdout) as { accepted: boolean; error: { insn: number; message: string } | null };
+  it("takes the function from the section (freplace/FUNC) or OBJECT:FUNC, and the target's type", () => {
+    expect(verdict('--prog', 'parse', '--replaces', target).accepted).toBe(true);
+    expect(verdict('--prog', 'scale', '--replaces', `${target}:scale`).accepted).toBe(true);
+    // as XDP: its context
+    expect(verdict('--prog', 'parse_far', '--replaces', target).error?.message).toBe('invalid bpf_context access off=32 size=4');
+  });
+  it("refuses the pair as bpf_check_attach_target does: the kernel's messages", () => {
+    expect(verdict('--prog', 'scale_long', '--replaces', target).error).toEqual({ insn: 0, message: 'arg0 in scale_long() has size 8 while scale() has 4' });
+    expect(verdict('--prog', 'parse_pull', '--replaces', target).error?.message).toBe('Extension program changes packet data, while original does not');
+  });
+  it('says what is wrong with the flag', () => {
+    const missing = bpf(['verify', exts, '--prog', 'parse', '--replaces', `${target}:nosuch`]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain(`no program of ${target} has a function nosuch in its BTF`);
+    const notExt = bpf(['verify', target, '--prog', 'on_xdp', '--replaces', target]);
+    expect(notExt.code).toBe(2);
+    expect(notExt.stderr).toContain('--replaces: only extension programs');
+  });
+});

@@ -16,15 +16,22 @@ import { buildC, comparableLines, haveVmlinux, kernelApi, kernelBtf } from './ke
  */
 const XDP: VerifyOptions['replaces'] = { type: 'xdp', attachType: 'xdp' };
 const CGROUP_INGRESS: VerifyOptions['replaces'] = { type: 'cgroup_skb', attachType: 'cgroup_inet_ingress' };
-const TARGET: Readonly<Record<string, VerifyOptions['replaces']>> = {
-  parse: XDP,
-  parse_far: XDP,
-  parse_pull: XDP,
-  scale: XDP,
-  verdict: CGROUP_INGRESS,
-  verdict_ok: CGROUP_INGRESS,
+/** Each extension: the program it replaces a function of (in TARGETS_C) and that function. */
+const PAIRS: Readonly<Record<string, readonly [string, string]>> = {
+  parse: ['on_xdp', 'parse'],
+  parse_far: ['on_xdp', 'parse'],
+  parse_pull: ['on_xdp', 'parse'],
+  scale: ['on_xdp', 'scale'],
+  verdict: ['on_skb', 'verdict'],
+  verdict_ok: ['on_skb', 'verdict'],
+  scale_long: ['on_xdp', 'scale'],
+  parse_skb: ['on_xdp', 'parse'],
+  parse_two: ['on_xdp', 'parse'],
+  parse_void: ['on_xdp', 'parse'],
+  pick: ['on_xdp', 'pick'],
 };
-const EXPECTED: Readonly<Record<string, string | undefined>> = {
+/** Verified as the replaced program's type only (no target program to check the pair against). */
+const BY_TYPE: Readonly<Record<string, string | undefined>> = {
   parse: undefined,
   parse_far: 'invalid bpf_context access off=32 size=4',
   parse_pull: undefined,
@@ -32,14 +39,70 @@ const EXPECTED: Readonly<Record<string, string | undefined>> = {
   verdict: 'At program exit the register R0 has smin=5 smax=5 should have been in [0, 1]',
   verdict_ok: undefined,
 };
+/** With the target program: bpf_check_attach_target's checks of the pair come first. */
+const EXPECTED: Readonly<Record<string, string | undefined>> = {
+  ...BY_TYPE,
+  parse_pull: 'Extension program changes packet data, while original does not',
+  scale_long: 'arg0 in scale_long() has size 8 while scale() has 4',
+  parse_skb: "arg0 parse_skb(struct __sk_buff *) doesn't match parse(struct xdp_md *)",
+  parse_two: 'parse_two() has 2 args while parse() has 1 args',
+  parse_void: "Return type UNKNOWN of parse_void() doesn't match type INT of parse()",
+  pick: 'pick() is not a global function',
+};
+
+/** The programs whose global functions the extensions replace: an XDP one and a cgroup/skb ingress one. */
+const TARGETS_C = `#include "bpf_defs.h"
+static long (*bpf_xdp_adjust_head)(struct xdp_md *xdp, int delta) = (void *)44;
+__attribute__((noinline)) int parse(struct xdp_md *ctx) { return ctx->data_end > ctx->data ? 2 : 1; }
+__attribute__((noinline)) int scale(int x) { return x + 1; }
+static __attribute__((noinline)) int pick(int x) { return x & 1; }
+__attribute__((noinline)) int grow(struct xdp_md *ctx) { return bpf_xdp_adjust_head(ctx, -4) ? 1 : 2; }
+SEC("xdp") int on_xdp(struct xdp_md *ctx) { return parse(ctx) + scale(ctx->ingress_ifindex) + pick(ctx->rx_queue_index) + grow(ctx) > 3 ? 1 : 2; }
+__attribute__((noinline)) int verdict(struct __sk_buff *skb) { return skb->len > 10; }
+SEC("cgroup_skb/ingress") int on_skb(struct __sk_buff *skb) { return verdict(skb) ? 1 : 0; }
+__attribute__((noinline)) int traced(int x) { return x * 2; }
+SEC("fentry/security_file_open") int on_open(unsigned long long *ctx) { return traced((int)ctx[0]); }
+char _license[] SEC("license") = "GPL";
+`;
 
 describe.skipIf(skipWithout('clang-19') || !haveVmlinux())('extension (freplace) programs verified as the program they replace', () => {
   const programs = buildC(readFileSync(join(fixturesDir, 'c/freplace/freplace.c'), 'utf8'));
-  const run = (name: string, replaces = TARGET[name]) => verify(programs.find((p) => p.name === name)!, { kernelBtf: kernelBtf(), logLevel: 2, ...(replaces ? { replaces } : {}) });
+  const targets = buildC(TARGETS_C);
+  const targetOf = (name: string): NonNullable<VerifyOptions['replaces']> => {
+    const [prog, func] = PAIRS[name]!;
+    const program = targets.find((t) => t.name === prog)!;
+    return { ...(prog === 'on_skb' ? CGROUP_INGRESS : XDP)!, program, func };
+  };
+  const byName = (name: string): (typeof programs)[number] => programs.find((p) => p.name === name)!;
+  const run = (name: string, replaces: VerifyOptions['replaces'] = targetOf(name), opts: VerifyOptions = {}) => verify(byName(name), { kernelBtf: kernelBtf(), logLevel: 2, ...opts, ...(replaces ? { replaces } : {}) });
 
-  it('verdicts and first errors', () => {
+  it('verdicts and first errors, the target program given', () => {
     expect(programs.map((p) => p.name).sort()).toEqual(Object.keys(EXPECTED).sort());
     expect(Object.fromEntries(programs.map((p) => [p.name, run(p.name).error?.message]))).toEqual(EXPECTED);
+  });
+  it('verdicts and first errors, only the target type given', () => {
+    const typeOnly = (name: string): VerifyOptions['replaces'] => ({ ...targetOf(name), program: undefined, func: undefined });
+    expect(Object.fromEntries(Object.keys(BY_TYPE).map((n) => [n, run(n, typeOnly(n)).error?.message]))).toEqual(BY_TYPE);
+  });
+  it("refuses a pair before verifying: the kernel's message alone, at insn 0", () => {
+    const r = run('scale_long');
+    expect(r.error).toEqual({ insn: 0, message: 'arg0 in scale_long() has size 8 while scale() has 4' });
+    expect(r.log).not.toContain('Validating');
+    expect(r.stats.processedInsns).toBe(0);
+  });
+  it('the other checks of bpf_check_attach_target', () => {
+    const on = (prog: string, func: string, extra: Partial<NonNullable<VerifyOptions['replaces']>> = {}): NonNullable<VerifyOptions['replaces']> => ({ ...XDP!, program: targets.find((t) => t.name === prog)!, func, ...extra });
+    // a function the target's BTF does not have
+    expect(run('parse', on('on_xdp', 'nosuch')).error?.message).toBe("Subprog nosuch doesn't exist");
+    // an extension that changes packet data may replace a function that does too
+    expect(run('parse_pull', on('on_xdp', 'grow')).accepted).toBe(true);
+    // the main program of a type whose context is not a struct the kernel names: unreliable BTF
+    expect(run('scale', on('on_open', 'on_open', { type: 'tracing', attachType: 'trace_fentry' })).error?.message).toBe('Cannot replace static functions');
+    expect(run('scale', on('on_open', 'traced', { type: 'tracing', attachType: 'trace_fentry' })).error?.message).toBe('Cannot extend fentry/fexit');
+    expect(run('scale', on('on_xdp', 'scale', { type: 'ext' })).error?.message).toBe('Cannot recursively attach');
+    expect(run('scale', on('on_xdp', 'scale'), { jit: false }).error?.message).toBe('Extension programs should be JITed');
+    const noBtf = { ...targets.find((t) => t.name === 'on_xdp')!, btf: undefined, funcInfo: undefined };
+    expect(run('scale', on('on_xdp', 'scale', { program: noBtf })).error?.message).toBe('FENTRY/FEXIT program can only be attached to another program annotated with BTF');
   });
   it('enters the main function as a global one: ctx from the target type, scalars from BTF', () => {
     expect(run('parse').log).toMatch(/^Validating parse\(\) func#0\.\.\.\n0: R1=ctx\(\) R10=fp0\n/);
@@ -50,22 +113,12 @@ describe.skipIf(skipWithout('clang-19') || !haveVmlinux())('extension (freplace)
   });
 });
 
-/** The programs whose global functions the extensions replace: an XDP one and a cgroup/skb ingress one. */
-const TARGETS_C = `#include "bpf_defs.h"
-__attribute__((noinline)) int parse(struct xdp_md *ctx) { return ctx->data_end > ctx->data ? 2 : 1; }
-__attribute__((noinline)) int scale(int x) { return x + 1; }
-SEC("xdp") int on_xdp(struct xdp_md *ctx) { return parse(ctx) + scale(ctx->ingress_ifindex) > 3 ? 1 : 2; }
-__attribute__((noinline)) int verdict(struct __sk_buff *skb) { return skb->len > 10; }
-SEC("cgroup_skb/ingress") int on_skb(struct __sk_buff *skb) { return verdict(skb) ? 1 : 0; }
-char _license[] SEC("license") = "GPL";
-`;
-
 describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('extension (freplace) programs against the running kernel', () => {
   const exts = buildC(readFileSync(join(fixturesDir, 'c/freplace/freplace.c'), 'utf8'));
   const targets = buildC(TARGETS_C);
   /** The kernel's answer for an extension of the function `fn` of the loaded target (attach_prog_fd, attach_btf_id). */
-  const kernelLoad = (ext: (typeof exts)[number], fn: string) => {
-    const target = targets.find((t) => (fn === 'verdict' ? t.name === 'on_skb' : t.name === 'on_xdp'))!;
+  const kernelLoad = (ext: (typeof exts)[number], prog: string, fn: string) => {
+    const target = targets.find((t) => t.name === prog)!;
     const t = kernelApi!.loadWithMaps(target, { logLevel: 1 });
     try {
       if (!t.accepted || t.fd === undefined) throw new Error(`target ${target.name} not loaded: ${t.error ?? ''}`);
@@ -77,17 +130,18 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('extension 
       t.close();
     }
   };
-  const probe = kernelLoad(exts.find((p) => p.name === 'parse')!, 'parse');
+  const probe = kernelLoad(exts.find((p) => p.name === 'parse')!, 'on_xdp', 'parse');
   const refused = !probe.accepted && probe.log === '' ? 'this kernel refuses extension programs (EPERM, empty log) before the verifier runs' : undefined;
   it.skipIf(refused !== undefined).each(exts.map((p) => [p.name, p] as const))('%s', (name, p) => {
-    const fn = name.replace(/_.*$/, '');
-    const k = kernelLoad(p, fn);
-    const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2, replaces: TARGET[name]! });
+    const [prog, fn] = PAIRS[name]!;
+    const k = kernelLoad(p, prog, fn);
+    const replaces = { ...(prog === 'on_skb' ? CGROUP_INGRESS : XDP)!, program: targets.find((t) => t.name === prog)!, func: fn };
+    const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2, replaces });
     expect({ accepted: ours.accepted, error: ours.error?.message }).toEqual({ accepted: k.accepted, error: k.accepted ? undefined : k.error });
     expect(comparableLines(ours.log)).toEqual(comparableLines(k.log));
   });
   it('says why when it cannot compare', () => {
     if (refused) console.warn(`skipping the live comparison: ${refused}`);
-    expect(targets.map((t) => t.name).sort()).toEqual(['on_skb', 'on_xdp']);
+    expect(targets.map((t) => t.name).sort()).toEqual(['on_open', 'on_skb', 'on_xdp']);
   });
 });

@@ -19,6 +19,7 @@ import { SccVisits } from './scc.js';
 import { VerifierReject, type MaxAccess } from './env.js';
 import { entryLine, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
 import { attachTypeOf, PROG_FLAGS } from './loadflags.js';
+import { checkReplaceTarget } from './freplace.js';
 import { checkCallWhileLocked, checkResourceLeak, mapProgCompat } from './locks.js';
 import { attachMapRecords } from './mapfields.js';
 import { memAccess } from './mem.js';
@@ -66,9 +67,14 @@ export interface VerifyOptions {
    * kernel's attach_prog_fd), by its type and expected attach type. As check_attach_btf_id sets it
    * up, the extension is then verified as that program type — its context rules, helpers and
    * return range — with its main function entered as a global function from its own BTF
-   * (`Validating f() func#0...`, btf_prepare_func_args).
+   * (`Validating f() func#0...`, btf_prepare_func_args). With the replaced program itself and
+   * the name of its function (`program`, `func`: what libbpf's bpf_program__set_attach_target
+   * names), the kernel's checks of the pair come first (bpf_check_attach_target: a global
+   * function of a program with BTF, not an extension's or an fentry/fexit program's, packet
+   * changes and sleeping only where the original has them, and the prototypes matching as
+   * btf_check_type_match compares them).
    */
-  readonly replaces?: { readonly type: ProgType; readonly attachType?: AttachType };
+  readonly replaces?: { readonly type: ProgType; readonly attachType?: AttachType; readonly program?: Program; readonly func?: string };
   /** Record a structured trace of every processed instruction in `result.trace` (trace.ts); off by default. */
   readonly trace?: boolean | TraceOptions;
 }
@@ -204,7 +210,7 @@ class Verifier implements CallEnv, PreciseEnv {
     this.extMain = this.type === 'ext' && opts.replaces !== undefined;
     if (opts.replaces && this.type === 'ext') {
       this.type = opts.replaces.type;
-      this.attach = opts.replaces.attachType;
+      this.attach = opts.replaces.attachType ?? attachTypeOf(opts.replaces.program?.expectedAttachType);
     }
     this.progFlags = opts.flags ?? 0;
     this.hasFuncInfo = (program.funcInfo?.length ?? 0) > 0;
@@ -345,6 +351,15 @@ class Verifier implements CallEnv, PreciseEnv {
       this.structural();
       if (this.extMain) {
         // btf_check_type_match (bpf_check_attach_target): the extension's prototype comes from its own BTF
+        const target = this.opts.replaces;
+        if (target?.program !== undefined && target.func !== undefined) {
+          const why = checkReplaceTarget(
+            { program: this.program, btf: this.load.progBtf(), mainFuncId: this.load.subprogFunc(0)?.id, jit: this.opts.jit !== false },
+            { program: target.program, func: target.func },
+            target.type,
+          );
+          if (why !== undefined) this.reject(0, why);
+        }
         if (!this.load.subprogFunc(0)) this.reject(0, 'Program extension requires BTF');
         this.log2(`Validating ${nameOf(this, 0)}() func#0...`);
       }

@@ -1,20 +1,26 @@
-import { formatInsn, type Insn, type ProgType } from '@bpf/isa';
-import type { Trace } from '@bpf/verifier';
+import { existsSync } from 'node:fs';
+import { findByName, parseBtf } from '@bpf/btf';
+import { formatInsn, type Insn, type Program, type ProgType } from '@bpf/isa';
+import type { Trace, VerifyOptions } from '@bpf/verifier';
 import type { Command } from '../context.js';
-import { EXIT, requireFile, usage } from '../errors.js';
+import { CliError, EXIT, requireFile, usage } from '../errors.js';
 import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, loadProgram } from '../input.js';
 import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, TYPE_OPT } from '../options.js';
 
 export const verify: Command = {
   name: 'verify',
   summary: 'verify a program like the kernel does; exit 0 when accepted, 1 when rejected',
-  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--function NAME=FILE] [--license L] [--log-level 1|2] [--no-jit] [--trace] [--json]',
+  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--replaces OBJECT[:FUNC]] [--function NAME=FILE] [--license L] [--log-level 1|2] [--no-jit] [--trace] [--json]',
   example: 'bpf verify prog.s --type xdp --log-level 1',
   options: {
     'log-level': { type: 'string', help: 'log level (default 1)', values: ['0', '1', '2'] },
     'no-jit': { type: 'boolean', help: 'assume the program will be interpreted (stack arguments then fail)' },
     trace: { type: 'boolean', help: 'record the walk: with --json the whole trace (states before and after each processed insn, paths, prunes, the why-chain); as text a summary and, for a rejection, the instructions its values came from' },
     'trace-max-steps': { type: 'string', help: 'keep at most N traced steps (default 200000)' },
+    replaces: {
+      type: 'string',
+      help: "extension (freplace) programs: the ELF object whose global function FUNC the program replaces (FUNC defaults to the section's freplace/FUNC); verified as that program's type, after the kernel's checks of the pair (prototypes, packet changes)",
+    },
     ...TYPE_OPT,
     ...LOAD_OPTS,
     ...HOST_OPTS,
@@ -24,7 +30,7 @@ export const verify: Command = {
   },
   async run({ args, flags, out }) {
     // loaded on use: `bpf --help` and the other commands start without it
-    const { verify: runVerifier, parseProgFlags } = await import('@bpf/verifier');
+    const { verify: runVerifier, parseProgFlags, attachTypeOf } = await import('@bpf/verifier');
     const file = requireFile(args, 'verify');
     const { program: read } = loadProgram(file, inputOptsOf(flags));
     const program = typeof flags.license === 'string' ? { ...read, license: flags.license } : read;
@@ -32,7 +38,8 @@ export const verify: Command = {
     const load = loadOptsOf(flags, program as { readonly sleepable?: boolean }, parseProgFlags);
     const maxSteps = flags['trace-max-steps'] === undefined ? undefined : positiveInt(flags['trace-max-steps'] as string, '--trace-max-steps');
     const trace = flags.trace === true ? (maxSteps === undefined ? true : { maxSteps }) : false;
-    const r = runVerifier(program, { type, ...load, logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program), trace });
+    const replaces = typeof flags.replaces === 'string' ? replacedFunction(flags.replaces, program, type, attachTypeOf) : undefined;
+    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program), trace });
     if (out.json) {
       out.data({
         accepted: r.accepted,
@@ -51,6 +58,30 @@ export const verify: Command = {
     return r.accepted ? EXIT.OK : EXIT.REJECTED;
   },
 };
+
+/**
+ * --replaces OBJECT[:FUNC]: the program of OBJECT whose BTF has the global function FUNC (libbpf's
+ * bpf_program__set_attach_target), as the target of the extension `ext`.
+ */
+function replacedFunction(spec: string, ext: Program, type: ProgType, attachTypeOf: (v: string | undefined) => VerifyOptions['attachType']): NonNullable<VerifyOptions['replaces']> {
+  if (type !== 'ext') throw usage(`--replaces: only extension programs (--type ext, SEC("freplace/FUNC")) replace a function; this one is ${type}`);
+  const colon = spec.lastIndexOf(':');
+  const named = colon > 0 && !existsSync(spec) && /^[A-Za-z_]\w*$/.test(spec.slice(colon + 1));
+  const object = named ? spec.slice(0, colon) : spec;
+  const section = (ext as Program & { readonly section?: string }).section;
+  const func = named ? spec.slice(colon + 1) : /^freplace\/(.+)$/.exec(section ?? '')?.[1];
+  if (func === undefined) throw usage(`--replaces ${spec}: name the function (OBJECT:FUNC); the program's section names none`);
+  const { all } = loadProgram(object, { input: 'elf' });
+  const has = (p: Program): boolean => {
+    if (!p.btf || !p.funcInfo) return false;
+    const btf = parseBtf(p.btf.bytes);
+    const ids = new Set(findByName(btf, func, 'FUNC'));
+    return p.funcInfo.some((f) => ids.has(f.typeId));
+  };
+  const target = all.find(has);
+  if (!target) throw new CliError(EXIT.INPUT, `--replaces ${spec}: no program of ${object} has a function ${func} in its BTF`);
+  return { type: target.type ?? 'socket_filter', attachType: attachTypeOf(target.expectedAttachType), program: target, func };
+}
 
 function positiveInt(v: string, name: string): number {
   const n = Number(v);
