@@ -5,7 +5,8 @@
  * function-address immediates are rewritten to the final relative offsets, and map / global
  * data references become `ld_imm64` with src BPF_PSEUDO_MAP_IDX(_VALUE) whose imm indexes
  * the program's `maps` (the kernel resolves those through `fd_array`), each also listed
- * as a `Reloc` for hosts that patch file descriptors themselves.
+ * as a `Reloc` for hosts that patch file descriptors themselves. A program's exception
+ * callback (exccb.ts) is appended last, as libbpf appends it.
  */
 import type { Insn, Program, Reloc, Subprog } from '@bpf/isa';
 import { PseudoCall, PseudoLd } from '@bpf/isa';
@@ -64,8 +65,9 @@ export function linkPrograms(
   maps: readonly ElfMap[] = obj.maps,
   kconfig: ReadonlyMap<string, number> = new Map(),
   hostFunctions: ReadonlyMap<string, readonly Insn[]> = new Map(),
+  exceptionCallbacks: ReadonlyMap<string, string> = new Map(),
 ): ElfProgram[] {
-  return obj.programs.map((p) => linkProgram(obj, p, maps, kconfig, hostFunctions));
+  return obj.programs.map((p) => linkProgram(obj, p, maps, kconfig, hostFunctions, exceptionCallbacks.get(p.name)));
 }
 
 /** The `origin` section index of a function the host supplied (it comes from no section). */
@@ -81,6 +83,7 @@ export function linkProgram(
   maps: readonly ElfMap[],
   kconfig: ReadonlyMap<string, number> = new Map(),
   hostFunctions: ReadonlyMap<string, readonly Insn[]> = new Map(),
+  exceptionCallback?: string,
 ): ElfProgram {
   const insns: Insn[] = [];
   /** Calls to extern functions the host supplies: patched once their bodies are appended. */
@@ -213,6 +216,10 @@ export function linkProgram(
   };
 
   relocate(main, append(main));
+  // The exception callback (exccb.ts) is called by no instruction: appended after what the
+  // program reaches, unless a call placed it already (which the verifier then refuses).
+  const cb = exceptionCallback === undefined ? undefined : obj.subprograms.find((f) => f.name === exceptionCallback);
+  if (cb && !placed.has(cb)) relocate(cb, append(cb));
   // Host-supplied bodies go after the object's code, each once, as static subprograms.
   const hostAt = new Map<string, number>();
   for (const c of hostCalls) {

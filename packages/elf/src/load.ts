@@ -26,6 +26,7 @@ import type { ParseOptions } from './object.js';
 import { parseElf } from './object.js';
 import { btfExtRecords, parseBtfTable } from './btfadapter.js';
 import { structOpsMaps } from './structops.js';
+import { exceptionCallbacks } from './exccb.js';
 
 /** `.BTF.ext` contents by section name. */
 export interface BtfExtRecords {
@@ -126,7 +127,8 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
   maps.push(...structOps);
   // libbpf loads an object without a license section with license "" (not GPL-compatible).
   const hostFunctions = opts.functions ?? new Map<string, readonly Insn[]>();
-  let progs = linkPrograms(obj, maps, kconfig, hostFunctions).map((p) => (p.license === undefined ? { ...p, license: '' } : p));
+  const excCbs = opts.objectBtf ? exceptionCallbacks(obj, opts.objectBtf) : new Map<string, string>();
+  let progs = linkPrograms(obj, maps, kconfig, hostFunctions, excCbs).map((p) => (p.license === undefined ? { ...p, license: '' } : p));
   for (const m of structOps) {
     for (const f of m.structOps.funcs) {
       progs = progs.map((p) => {

@@ -83,8 +83,10 @@ const isJumpSlot = (i: Insn): boolean => {
 /**
  * `selfLoops`: instructions that count as a loop of their own for the SCCs (the kernel's calls
  * of a synchronous callback, bpf_loop and kin, which return to the call to call it again).
+ * `entries`: more instructions the walk starts from when insn 0 does not reach them (the
+ * kernel's exception callback, which nothing calls: check_cfg's ex_insn_beg).
  */
-export function buildCfg(program: Program, selfLoops?: (pc: number) => boolean): Cfg {
+export function buildCfg(program: Program, selfLoops?: (pc: number) => boolean, entries: readonly number[] = []): Cfg {
   const insns = program.insns;
   const n = insns.length;
   if (n === 0) throw new CfgError('EMPTY_PROGRAM', 'empty program', 0);
@@ -151,24 +153,28 @@ export function buildCfg(program: Program, selfLoops?: (pc: number) => boolean):
     const stack = new Int32Array(n);
     const nextSucc = new Int32Array(n);
     let sp = 0;
-    stack[sp++] = 0;
-    state[0] = DISCOVERED;
-    while (sp) {
-      const t = stack[sp - 1]!;
-      const k = nextSucc[t]!;
-      const nOwn = succStart[t + 1]! - succStart[t]!;
-      const callee = calleeOf(t);
-      if (k < nOwn + (callee >= 0 ? 1 : 0)) {
-        nextSucc[t] = k + 1;
-        const w = k < nOwn ? succTarget[succStart[t]! + k]! : callee;
-        if (state[w] === 0) {
-          state[w] = DISCOVERED;
-          stack[sp++] = w;
-        } else if (state[w] === DISCOVERED) backEdges.push([t, w]);
-        continue;
+    const roots = [0, ...entries.filter((e) => e > 0 && e < n)];
+    for (const root of roots) {
+      if (state[root] !== 0) continue;
+      stack[sp++] = root;
+      state[root] = DISCOVERED;
+      while (sp) {
+        const t = stack[sp - 1]!;
+        const k = nextSucc[t]!;
+        const nOwn = succStart[t + 1]! - succStart[t]!;
+        const callee = calleeOf(t);
+        if (k < nOwn + (callee >= 0 ? 1 : 0)) {
+          nextSucc[t] = k + 1;
+          const w = k < nOwn ? succTarget[succStart[t]! + k]! : callee;
+          if (state[w] === 0) {
+            state[w] = DISCOVERED;
+            stack[sp++] = w;
+          } else if (state[w] === DISCOVERED) backEdges.push([t, w]);
+          continue;
+        }
+        state[t] = EXPLORED;
+        sp--;
       }
-      state[t] = EXPLORED;
-      sp--;
     }
   }
   for (let pc = 0; pc < n; pc++) {

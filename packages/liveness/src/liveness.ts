@@ -27,6 +27,8 @@ export interface LivenessOptions {
   readonly callArgCount?: (pc: number, insn: Insn) => number | undefined;
   /** Instructions that are loops of their own for the SCCs (calls of synchronous callbacks). */
   readonly selfLoops?: (pc: number) => boolean;
+  /** More entry points of the CFG walk (the exception callback: see buildCfg). */
+  readonly entries?: readonly number[];
 }
 
 export interface Liveness {
@@ -133,7 +135,7 @@ export function defaultCallArgCount(program: Program, progType?: ProgType): (pc:
 
 /** Compute liveness. Throws `CfgError` for structurally invalid programs. */
 export function computeLiveness(program: Program, opts: LivenessOptions = {}): Liveness {
-  const cfg = buildCfg(program, opts.selfLoops);
+  const cfg = buildCfg(program, opts.selfLoops, opts.entries);
   const insns = program.insns;
   const n = insns.length;
   const argCount = opts.callArgCount ?? defaultCallArgCount({ ...program, subprogs: cfg.subprogs }, opts.progType ?? program.type);

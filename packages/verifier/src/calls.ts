@@ -36,6 +36,10 @@ export interface CallEnv extends KfuncEnv {
   fp(frame: number): Reg;
   /** A callback returned to its call: widen the scalars that changed since the last checkpoint there. */
   widenAtCallback(st: State): void;
+  /** Subprogram `sub` is called as a callback (is_cb; is_async_cb when it runs later on its own). */
+  markCallback(sub: number, async: boolean): void;
+  /** The program's exception callback subprogram (exceptions.ts), if it names one. */
+  readonly exceptionCb: number | undefined;
 }
 
 /** get_constant_map_key: the key a stack pointer points to when it is a known constant. */
@@ -195,6 +199,7 @@ const FOR_EACH_MAPS: ReadonlySet<string> = new Set(['array', 'percpu_array', 'ha
  * int; workqueue and task work callbacks may sleep.
  */
 export function pushAsyncCb(env: CallEnv, st: State, pc: number, sub: number, map: MapDef, opts: { readonly ret?: readonly [number, number]; readonly sleepable?: boolean } = {}): void {
+  env.markCallback(sub, true);
   // a state of its own: no parent, no history (the kernel's kzalloc'ed stack element)
   const cb = { frames: [], pc: env.subprogs[sub]!.start, prev: pc, refs: [], hist: [] } as unknown as Path;
   const callee = newFrame(sub, -1, undefined);
@@ -235,6 +240,7 @@ function forkFailedLock(env: CallEnv, st: State, pc: number): void {
  */
 function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: number, depth: number, args?: readonly Reg[]): void {
   if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
+  env.markCallback(sub, false);
   const from = st as Path;
   const cb = cloneState(st) as Path;
   cb.hist = from.hist.slice();
@@ -260,6 +266,7 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
 /** push_callback_call for a kfunc's synchronous callback (bpf_rbtree_add's less()): a frame returning a value in [0, 1]. */
 function pushKfuncCallback(env: CallEnv, st: State, pc: number, cb: KfuncCallback): void {
   if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
+  env.markCallback(cb.subprog, false);
   const from = st as Path;
   const next = cb.state as Path;
   next.hist = from.hist.slice();
@@ -378,7 +385,7 @@ export function subprogCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numb
 }
 
 /** A kfunc call with arguments typed from its declared C prototype (stack-args §4.3: stack arguments named *(R11-8k)). */
-export function kfuncCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number): State {
+export function kfuncCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number): State | null {
   const name = env.kfuncAt.get(pc);
   const proto = name !== undefined ? env.protos.get(name) : undefined;
   kfuncLicenseCheck(env, pc);
@@ -390,11 +397,19 @@ export function kfuncCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number
     // bpf_res_spin_lock may fail: that path is pushed first, without the lock, R0 an error
     if (fn.name === 'bpf_res_spin_lock' || fn.name === 'bpf_res_spin_lock_irqsave') forkFailedLock(env, st, pc);
     const res = btfKfuncCall(env, st, f, pc, fn);
+    // bpf_throw: with the default exception callback the cookie is what the program returns
+    const throws = fn.name === 'bpf_throw';
+    if (throws && env.exceptionCb === undefined) checkReturnCode(env, st, 1, pc, env.attach);
     if (res.callback) pushKfuncCallback(env, st, pc, res.callback);
     if (res.async) pushAsyncCb(env, st, pc, res.async.subprog, res.async.map, res.async);
     clearCallerSaved(env, f);
     if (res.r0) f.regs[0] = res.r0;
     res.after?.();
+    // process_bpf_exit_full(exception_exit): the whole program ends here, every frame with it
+    if (throws) {
+      checkResourceLeak(env, st, pc, 'bpf_throw', true);
+      return null;
+    }
     st.pc = pc + 1;
     return st;
   }
@@ -458,8 +473,8 @@ function retvalRange(env: Env, attach?: string): readonly [number, number, boole
 }
 
 /** verbose_invalid_scalar. */
-function invalidScalar(r: Reg, range: readonly [number, number, boolean?], ctx: string): string {
-  let s = `${ctx} the register R0 has`;
+function invalidScalar(r: Reg, range: readonly [number, number, boolean?], ctx: string, reg = 'R0'): string {
+  let s = `${ctx} the register ${reg} has`;
   if (r.smin > S64_MIN) s += ` smin=${r.smin}`;
   if (r.smax < S64_MAX) s += ` smax=${r.smax}`;
   if (r.smin === S64_MIN && r.smax === S64_MAX) s += ' unknown scalar value';
@@ -469,35 +484,48 @@ function invalidScalar(r: Reg, range: readonly [number, number, boolean?], ctx: 
 const within = (r: Reg, range: readonly [number, number, boolean?]): boolean =>
   range[2] ? r.s32min >= BigInt(range[0]) && r.s32max <= BigInt(range[1]) : r.smin >= BigInt(range[0]) && r.smax <= BigInt(range[1]);
 
-/** BPF_EXIT: reference leaks, then the return value, then back to the caller (or the end of the path). */
-export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?: string): State | null {
-  if (st.frames.length === 1) checkResourceLeak(env, st, pc, 'BPF_EXIT instruction in main prog', true);
-  // a struct_ops or LSM hook returning void has no return value to check (check_return_code)
-  if (st.frames.length === 1 && f.subprog === 0 && env.load.attachReturnsVoid && attach !== 'lsm_cgroup') return null;
-  // prepare_func_exit reads R0 of a static subprogram without checking it (a void function leaves none)
-  const r0 = st.frames.length === 1 || f.callbackRet ? env.readReg(f, 0, pc) : (env.scratchReg(0), f.regs[0]!);
-  // check_return_code for an async callback: a known 0
-  if (st.frames.length === 1 && f.asyncCb) {
-    if (r0.type !== 'scalar') env.reject(pc, `At async callback return the register R0 is not a known value (${regTypeStr(r0)})`);
-    env.precise(0);
-    const range = f.asyncRet ?? [0, 0];
-    if (!within(r0, range)) env.reject(pc, invalidScalar(r0, range, 'At async callback return'));
-    return null;
+/**
+ * check_return_code: register `regno` of the top frame as the value the program (or the
+ * callback the path started in, frame 0) returns — R0 at an exit, R1 (the cookie) at a
+ * bpf_throw with the default exception callback.
+ */
+export function checkReturnCode(env: CallEnv, st: State, regno: number, pc: number, attach?: string): void {
+  const f0 = st.frames[0]!;
+  const top = st.frames[st.frames.length - 1]!;
+  const name = `R${regno}`;
+  const asMain = f0.subprog === 0 || f0.excCb === true;
+  // a struct_ops or LSM hook returning void has no return value to check
+  if (asMain && !f0.asyncCb && env.load.attachReturnsVoid && attach !== 'lsm_cgroup') return;
+  const r = env.readReg(top, regno, pc);
+  // an async callback returns a known value in its range (0 for timers and workqueues)
+  if (f0.asyncCb) {
+    if (r.type !== 'scalar') env.reject(pc, `At async callback return the register ${name} is not a known value (${regTypeStr(r)})`);
+    env.precise(regno);
+    const range = f0.asyncRet ?? [0, 0];
+    if (!within(r, range)) env.reject(pc, invalidScalar(r, range, 'At async callback return', name));
+    return;
   }
   // a global subprogram verified on its own returns a scalar, whatever the program type
-  if (st.frames.length === 1 && f.subprog !== 0) {
-    if (r0.type !== 'scalar') env.reject(pc, `At subprogram exit the register R0 is not a scalar value (${regTypeStr(r0)})`);
-    return null;
+  if (!asMain) {
+    if (r.type !== 'scalar') env.reject(pc, `At subprogram exit the register ${name} is not a scalar value (${regTypeStr(r)})`);
+    return;
   }
+  const range = retvalRange(env, attach);
+  if (!range) return;
+  if (r.type !== 'scalar') env.reject(pc, `At program exit the register ${name} is not a known value (${regTypeStr(r)})`);
+  env.precise(regno);
+  if (!within(r, range)) env.reject(pc, invalidScalar(r, range, 'At program exit', name));
+}
+
+/** BPF_EXIT: reference leaks, then the return value, then back to the caller (or the end of the path). */
+export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?: string): State | null {
   if (st.frames.length === 1) {
-    const range = retvalRange(env, attach);
-    if (range) {
-      if (r0.type !== 'scalar') env.reject(pc, `At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
-      env.precise(0);
-      if (!within(r0, range)) env.reject(pc, invalidScalar(r0, range, 'At program exit'));
-    }
+    checkResourceLeak(env, st, pc, 'BPF_EXIT instruction in main prog', true);
+    checkReturnCode(env, st, 0, pc, attach);
     return null;
   }
+  // prepare_func_exit reads R0 of a static subprogram without checking it (a void function leaves none)
+  const r0 = f.callbackRet ? env.readReg(f, 0, pc) : (env.scratchReg(0), f.regs[0]!);
   if (r0.type === 'fp') env.reject(pc, 'cannot return stack pointer to the caller');
   const callee = st.frames[st.frames.length - 1]!;
   const caller = st.frames[st.frames.length - 2]!;

@@ -19,6 +19,8 @@ import { inSleepable, newFrame, pointer, UNKNOWN, type Frame, type Reg, type Sta
 
 export interface GlobalEnv extends Env {
   readonly load: LoadInfo;
+  /** The program's exception callback subprogram (exceptions.ts), if it names one. */
+  readonly exceptionCb?: number | undefined;
 }
 
 /** What a global function's argument is to its callers and to its own verification (bpf_subprog_arg_info). */
@@ -311,6 +313,11 @@ export function globalEntry(env: GlobalEnv, k: number): Frame {
   const prepared = globalArgs(fn, env.type, env.load.kernelBtf);
   if ('error' in prepared) env.reject(env.subprogs[k]!.start, prepared.error);
   const f = newFrame(k, -1);
+  if (k === env.exceptionCb) {
+    // do_check_common: the exception callback takes the cookie, one scalar, and returns as the program does
+    if (prepared.args.length !== 1 || prepared.args[0]!.kind !== 'anything') env.reject(env.subprogs[k]!.start, 'exception cb only supports single integer argument');
+    f.excCb = true;
+  }
   prepared.args.forEach((a, i) => (f.regs[i + 1] = entryReg(env, a)));
   return f;
 }

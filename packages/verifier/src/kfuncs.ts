@@ -88,6 +88,8 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_ct_change_timeout: { flags: ['trusted_args'], types: NF_CT },
   bpf_ct_set_status: { flags: ['trusted_args'], types: NF_CT },
   bpf_ct_change_status: { flags: ['trusted_args'], types: NF_CT },
+  // generic_kfunc_set: ends the program (exceptions.ts)
+  bpf_throw: { flags: [], types: GENERIC },
   // the common set: every program type
   bpf_rcu_read_lock: { flags: ['rcu_lock'] },
   bpf_cast_to_kern_ctx: { flags: [] },

@@ -196,6 +196,8 @@ export interface Frame {
   sleepableCb?: boolean;
   /** bpf_loop iterations this path has made at its current call (the kernel's callback_depth). */
   callbackDepth?: number;
+  /** The program's exception callback, verified on its own (in_exception_callback_fn): it returns what the program returns. */
+  excCb?: boolean;
 }
 
 export function newFrame(subprog: number, callsite: number, callbackRet?: readonly [number, number]): Frame {

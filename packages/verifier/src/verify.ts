@@ -21,6 +21,7 @@ import { entryLine, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from '.
 import { attachTypeOf, PROG_FLAGS } from './loadflags.js';
 import { checkReplaceTarget } from './freplace.js';
 import { checkCallWhileLocked, checkResourceLeak, mapProgCompat } from './locks.js';
+import { exceptionCallbackInsn, stackWalkCheck } from './exceptions.js';
 import { attachMapRecords } from './mapfields.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
@@ -149,6 +150,11 @@ class Verifier implements CallEnv, PreciseEnv {
   readonly slotsRequired: number[];
   readonly loopInline = new Map<number, { fit: boolean; subprog: number }>();
   tailCallReached = false;
+  /** Subprograms called as callbacks, and those of them that run on their own (is_cb, is_async_cb). */
+  readonly isCb = new Set<number>();
+  readonly isAsyncCb = new Set<number>();
+  /** The exception callback's subprogram (exceptions.ts), when the main function's BTF names one. */
+  exceptionCb: number | undefined;
   readonly level: number;
   readonly load: LoadInfo;
   private processed = 0;
@@ -239,8 +245,9 @@ class Verifier implements CallEnv, PreciseEnv {
   }
 
   isGlobalAt(pc: number): boolean {
-    const s = this.subprogs.find((x) => x.start === pc);
-    return s !== undefined && this.protos.get(s.name)?.linkage === 'global';
+    const k = this.subprogs.findIndex((x) => x.start === pc);
+    // global by its func_info FUNC (an object's BTF) or by its declared prototype (assembly)
+    return k >= 0 && (isGlobal(this, k) || this.protos.get(this.subprogs[k]!.name)?.linkage === 'global');
   }
 
   subprogStart(subprog: number): number {
@@ -253,6 +260,11 @@ class Verifier implements CallEnv, PreciseEnv {
     // is_sync_callback_calling_insn: bpf_for_each_map_elem, bpf_find_vma, bpf_loop,
     // bpf_user_ringbuf_drain, and the kfunc bpf_rbtree_add_impl whose less() is called synchronously
     return (i.src === 0 && SYNC_CALLBACK_HELPERS.has(i.imm)) || (i.src === 2 && this.kfuncNameAt(pc) === 'bpf_rbtree_add_impl');
+  }
+
+  markCallback(sub: number, async: boolean): void {
+    this.isCb.add(sub);
+    if (async) this.isAsyncCb.add(sub);
   }
 
   // ---- Env ----
@@ -364,6 +376,8 @@ class Verifier implements CallEnv, PreciseEnv {
         this.log2(`Validating ${nameOf(this, 0)}() func#0...`);
       }
       this.explore();
+      // the exception callback is taken as called (do_check_subprogs)
+      if (this.exceptionCb !== undefined) this.load.calledGlobals.add(this.exceptionCb);
       verifyCalledGlobals(this, (k) => this.explore(k));
       this.afterChecks();
     } catch (e) {
@@ -403,6 +417,16 @@ class Verifier implements CallEnv, PreciseEnv {
 
   /** Instruction-level checks and the CFG checks, before any path is explored. */
   private structural(): void {
+    // add_subprog_and_kfunc: the exception callback, named by the main function's BTF (exceptions.ts)
+    const excAt = exceptionCallbackInsn(this, this.load.progBtf(), this.program.funcInfo);
+    if (excAt !== undefined) {
+      if (excAt >= this.insns.length) this.reject(0, 'call to invalid destination');
+      const k = this.subprogs.findIndex((s) => s.start === excAt);
+      if (k > 0) {
+        this.exceptionCb = k;
+        this.markCallback(k, true);
+      }
+    }
     for (let pc = 0; pc < this.insns.length; pc++) {
       const i = this.insns[pc]!;
       const err = checkInsn(i, pc, this.insns[pc + 1]);
@@ -442,7 +466,8 @@ class Verifier implements CallEnv, PreciseEnv {
         return kfuncFromBtf(this.load, i.imm, name)?.params.length ?? base(pc, i);
       };
       // a synchronous callback's call is a loop of its own (the callback returns to it to be called again)
-      this.liveness = computeLiveness(prog, { progType: this.type, callArgCount, selfLoops: (pc) => this.callsCallback(pc) });
+      const entries = this.exceptionCb !== undefined ? [this.subprogs[this.exceptionCb]!.start] : [];
+      this.liveness = computeLiveness(prog, { progType: this.type, callArgCount, selfLoops: (pc) => this.callsCallback(pc), entries });
       this.stackLive = new StackLiveness({ insns: this.insns, subprogStarts: this.subprogs.map((x) => x.start), postorder: this.liveness.cfg.postorder, callsCallback: (pc) => this.callsCallback(pc) });
     } catch (e) {
       if (e instanceof CfgError) this.reject(e.insn, e.kernelMessage);
@@ -1102,23 +1127,34 @@ class Verifier implements CallEnv, PreciseEnv {
     this.maxStackDepth();
   }
 
-  /** check_max_stack_depth: the combined stack of every chain of calls, each frame rounded up to 16 bytes (JIT). */
+  /**
+   * check_max_stack_depth: the combined stack of every chain of calls, each frame rounded up to
+   * 16 bytes (JIT), from the main program and from each callback that runs on its own, the last
+   * subprogram first; on the way, the exception rules (exceptions.ts: no bpf_throw reached from
+   * a callback, no call of the exception callback).
+   */
   private maxStackDepth(): void {
     const round = (d: number): number => Math.ceil(d / 16) * 16;
-    const walk = (sub: number, frame: number, total: number): void => {
+    const marks = { isCb: this.isCb, isAsyncCb: this.isAsyncCb, exceptionCb: this.exceptionCb };
+    const walk = (sub: number, callers: number[], total: number): void => {
+      const frame = callers.length;
       const depth = total + round(this.depth[sub]!);
       if (depth > STACK) this.reject(this.subprogs[sub]!.start, `combined stack size of ${frame + 1} calls is ${depth}. Too large`);
       const s = this.subprogs[sub]!;
       for (let pc = s.start; pc < s.end; pc++) {
         const i = this.insns[pc]!;
-        const callee = i.code === 0x85 && i.src === 1 ? pc + i.imm + 1 : i.code === 0x18 && i.src === 4 ? pc + i.imm + 1 : -1;
-        if (callee < 0) continue;
-        const k = this.subprogs.findIndex((x) => x.start === callee);
-        if (k < 0 || frame + 1 >= 8) continue;
-        walk(k, frame + 1, depth);
+        const throws = i.code === 0x85 && i.src === 2 && i.off === 0 && this.kfuncNameAt(pc) === 'bpf_throw';
+        const direct = i.code === 0x85 && i.src === 1;
+        const callee = direct || (i.code === 0x18 && i.src === 4) ? pc + i.imm + 1 : -1;
+        const k = callee < 0 ? -1 : this.subprogs.findIndex((x) => x.start === callee);
+        const at = pc;
+        if (i.code === 0x18) pc++;
+        if (stackWalkCheck(this, marks, at, sub, callers, { throws, ...(k >= 0 ? { callee: k } : {}), direct }) === 'skip') continue;
+        if (frame + 1 >= 8) continue;
+        walk(k, [...callers, sub], depth);
       }
     };
-    walk(0, 0, 0);
+    for (let k = this.subprogs.length - 1; k >= 0; k--) if (k === 0 || this.isAsyncCb.has(k)) walk(k, [], 0);
   }
 }
 
