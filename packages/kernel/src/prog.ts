@@ -68,9 +68,16 @@ export interface KernelLoad {
 
 const STATS = /^processed (\d+) insns \(limit \d+\) max_states_per_insn (\d+) total_states (\d+) peak_states (\d+) mark_read (\d+)$/m;
 
+/**
+ * The log with the stats line on a line of its own: a few verifier messages end without a
+ * newline (check_max_stack_depth_subprog's "insn N cannot call exception cb directly"), so the
+ * stats run into them.
+ */
+const unglued = (log: string): string => log.replace(/([^\n])(processed \d+ insns \(limit )/, '$1\n$2');
+
 /** Parse the stats lines of a verifier log. */
 export function parseStats(log: string): KernelStats | undefined {
-  const m = STATS.exec(log);
+  const m = STATS.exec(unglued(log));
   if (!m) return undefined;
   const t = /^verification time (\d+) usec$/m.exec(log);
   const d = /^stack depth ([\d+]+)$/m.exec(log);
@@ -87,7 +94,7 @@ export function parseStats(log: string): KernelStats | undefined {
 
 /** The error line: the last non-empty line before the stats line (the kernel prints it last). */
 export function firstError(log: string): string | undefined {
-  const lines = log.split('\n').filter((l) => l.trim() !== '');
+  const lines = unglued(log).split('\n').filter((l) => l.trim() !== '');
   const at = lines.findIndex((l) => STATS.test(l));
   const before = at >= 0 ? lines.slice(0, at) : lines;
   return before.filter((l) => !/^(verification time|stack depth)/.test(l)).pop();

@@ -12,6 +12,8 @@ export class VerifierReject extends Error {
   constructor(
     readonly insn: number,
     readonly lines: readonly string[],
+    /** The kernel prints the last line without a newline: the stats line runs into it. */
+    readonly open = false,
   ) {
     super(lines[lines.length - 1]);
     this.name = 'VerifierReject';

@@ -18,7 +18,7 @@
  */
 import type { FuncInfo } from '@bpf/isa';
 import { btfString, type Btf } from '@bpf/btf';
-import type { Env } from './env.js';
+import { VerifierReject, type Env } from './env.js';
 
 const TAG = 'exception_callback:';
 
@@ -92,7 +92,7 @@ export function stackWalkCheck(env: Env, marks: CallbackMarks, pc: number, sub: 
     // an async callback's stack is its own unless it is called directly
     if (!what.direct) return 'skip';
     // the kernel prints this line without a newline
-    if (what.callee === marks.exceptionCb) env.reject(pc, `insn ${pc} cannot call exception cb directly`);
+    if (what.callee === marks.exceptionCb) throw new VerifierReject(pc, [`insn ${pc} cannot call exception cb directly`], true);
   }
   return 'enter';
 }
