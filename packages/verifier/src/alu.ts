@@ -6,7 +6,7 @@
 import type { AluName, Insn } from '@bpf/isa';
 import { ALU_STR, type Env } from './env.js';
 import { boundsSync, coerceSubregToSizeSx, coerceToSizeSx, scalarAlu, zext } from './scalar.js';
-import { known, S64_MAX, S64_MIN, UNKNOWN, type Frame, type Reg } from './state.js';
+import { knownImm, S64_MAX, S64_MIN, UNKNOWN, type Frame, type Reg } from './state.js';
 import { fls64, tnumAdd, tnumIsConst, tnumSub, U64_MAX } from './tnum.js';
 
 export interface AluOp {
@@ -36,7 +36,7 @@ function clearId(r: Reg): Reg {
 function mov(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): void {
   if (!op.useReg) {
     env.writeReg(f, i.dst, pc);
-    f.regs[i.dst] = op.is64 ? known(BigInt(i.imm)) : known(BigInt(i.imm >>> 0));
+    f.regs[i.dst] = op.is64 ? knownImm(i.imm) : knownImm(i.imm >>> 0);
     return;
   }
   let src = env.readReg(f, i.src, pc);
@@ -83,7 +83,7 @@ export function checkAlu(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): vo
     f.regs[i.dst] = dst.type === 'scalar' ? scalarAlu('neg', clearId(dst), dst, !op.is64) : UNKNOWN;
     return;
   }
-  const src: Reg = op.useReg ? env.readReg(f, i.src, pc) : known(BigInt(i.imm));
+  const src: Reg = op.useReg ? env.readReg(f, i.src, pc) : knownImm(i.imm);
   const dst = env.readReg(f, i.dst, pc);
   if ((op.op === 'div' || op.op === 'mod' || op.op === 'sdiv' || op.op === 'smod') && !op.useReg && i.imm === 0) env.reject(pc, 'div by zero');
   if ((op.op === 'lsh' || op.op === 'rsh' || op.op === 'arsh') && !op.useReg && (i.imm < 0 || i.imm >= (op.is64 ? 64 : 32))) env.reject(pc, `invalid shift ${i.imm}`);

@@ -8,7 +8,7 @@ import type { Insn, JmpCond } from '@bpf/isa';
 import { flipCond, refineCond, regConstValue, regIsConst, revCond, scalarBranchTaken, type Cond } from './cond.js';
 import { btfPtr, mayBeNull, nonNull } from './nullable.js';
 import { scalarAlu, zext } from './scalar.js';
-import { known, type Frame, type Reg, type State } from './state.js';
+import { known, knownImm, type Frame, type Reg, type State } from './state.js';
 
 const AT_PKT_END = -1;
 const BEYOND_PKT_END = -2;
@@ -185,7 +185,7 @@ export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boole
   const fs = self.frames[self.frames.length - 1]!;
   const fo = other.frames[other.frames.length - 1]!;
   const dst = fs.regs[i.dst]!;
-  const src = useReg ? fs.regs[i.src]! : known(BigInt(i.imm));
+  const src = useReg ? fs.regs[i.src]! : knownImm(i.imm);
   if (dst.type === 'scalar' && src.type === 'scalar') {
     const same = useReg && i.dst === i.src;
     const [fd, fsrc] = refineCond(dst, src, revCond(cond as Cond), is32, same);

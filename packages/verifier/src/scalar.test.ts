@@ -8,8 +8,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add32, add64, done, mul32, mul64, scalarAlu, sub32, sub64, type B } from './scalar.js';
-import { known, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
+import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, type B } from './scalar.js';
+import { known, knownImm, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
 import { tnum, U32_MAX, U64_MAX } from './tnum.js';
 
 type Field = 'smin' | 'smax' | 'umin' | 'umax';
@@ -127,6 +127,29 @@ describe('scalar bounds arithmetic', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('the constant shortcut of scalarAlu equals the bounds arithmetic on every op, width and edge value', () => {
+    // known() builds constants without BigInt.asIntN for 0 <= v < 2^31 and shares small ones: both views must be the generic ones
+    const mk = (v: bigint): Reg => {
+      const u = BigInt.asUintN(64, v);
+      const l = BigInt.asUintN(32, v);
+      return { type: 'scalar', off: 0, var: tnum(u, 0n), smin: BigInt.asIntN(64, v), smax: BigInt.asIntN(64, v), umin: u, umax: u, s32min: BigInt.asIntN(32, l), s32max: BigInt.asIntN(32, l), u32min: l, u32max: l };
+    };
+    const ops = ['add', 'sub', 'mul', 'neg', 'and', 'or', 'xor', 'lsh', 'rsh', 'arsh', 'div', 'mod', 'sdiv', 'smod'] as const;
+    const c = fc.oneof(fc.constantFrom(...edges64), fc.bigInt({ min: -5000n, max: 70000n }), fc.bigInt({ min: 0n, max: 70n }), fc.bigInt({ min: S64_MIN, max: U64_MAX }));
+    const extra = fc.constantFrom<Partial<Reg>>({}, { id: 4 }, { id: 9, addConst: true, off: 3 });
+    const check = (x: bigint, y: bigint, op: (typeof ops)[number], alu32: boolean, e: Partial<Reg>): void => {
+      expect(known(x)).toEqual(mk(x));
+      const dst = { ...known(x), ...e };
+      const ours = scalarAlu(op, dst, known(y), alu32);
+      const ref = scalarAluGeneric(op, dst, mk(y), alu32);
+      expect(Object.keys(ours), `${op}${alu32 ? 32 : 64} ${x} ${y}`).toEqual(Object.keys(ref));
+      expect(ours, `${op}${alu32 ? 32 : 64} ${x} ${y}`).toEqual(ref);
+    };
+    for (const x of edges64) for (const y of [...edges64, 31n, 32n, 33n, 63n, 64n]) for (const op of ops) for (const alu32 of [false, true]) check(x, y, op, alu32, {});
+    fc.assert(fc.property(c, c, fc.constantFrom(...ops), fc.boolean(), extra, (x, y, op, alu32, e) => check(x, y, op, alu32, e)), { numRuns: 5000 });
+    for (const imm of [-4097, -4096, -1, 0, 1, 0x7fffffff, -0x80000000, 65535, 65536, 0xffffffff]) expect(knownImm(imm)).toEqual(mk(BigInt(imm)));
   });
 
   it('done() makes { ...r, ...b }: the same fields in the same order, optional ones kept', () => {

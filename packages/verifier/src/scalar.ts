@@ -523,10 +523,82 @@ function srcIsConst(s: Reg, alu32: boolean): boolean {
   return alu32 ? tnumSubregIsConst(s.var) && s.s32min === s.s32max && s.u32min === s.u32max : tnumIsConst(s.var) && s.smin === s.smax && s.umin === s.umax;
 }
 
+/**
+ * `x op y` on two constants as the bounds arithmetic below ends up with them: the operation's
+ * exact result, of the low 32 bits zero-extended for ALU32 (the bounds rules are sound, so a
+ * constant in gives the constant out). undefined where the result is not a constant.
+ */
+function constOp(op: AluName, x: bigint, y: bigint, alu32: boolean): bigint | undefined {
+  if (alu32) {
+    const a = x & U32_MAX;
+    const c = y & U32_MAX;
+    switch (op) {
+      case 'add':
+        return u32(a + c);
+      case 'sub':
+        return u32(a - c);
+      case 'mul':
+        return u32(a * c);
+      case 'neg':
+        return u32(-a);
+      case 'and':
+        return a & c;
+      case 'or':
+        return a | c;
+      case 'xor':
+        return a ^ c;
+      case 'lsh':
+        return c < 32n ? u32(a << c) : undefined;
+      case 'rsh':
+        return c < 32n ? a >> c : undefined;
+      case 'arsh':
+        return c < 32n ? u32(s32(a) >> c) : undefined;
+      default:
+        return undefined;
+    }
+  }
+  switch (op) {
+    case 'add':
+      return u64(x + y);
+    case 'sub':
+      return u64(x - y);
+    case 'mul':
+      return u64(x * y);
+    case 'neg':
+      return u64(-x);
+    case 'and':
+      return x & y;
+    case 'or':
+      return x | y;
+    case 'xor':
+      return x ^ y;
+    case 'lsh':
+      return y < 64n ? u64(x << y) : undefined;
+    case 'rsh':
+      return y < 64n ? x >> y : undefined;
+    case 'arsh':
+      return y < 64n ? u64(s64(x) >> y) : undefined;
+    default:
+      return undefined;
+  }
+}
+
 /** adjust_scalar_min_max_vals: `dst op= src` on two scalars. */
 export function scalarAlu(op: AluName, dst: Reg, src: Reg, alu32: boolean): Reg {
-  const bits = alu32 ? 32 : 64;
   const srcConst = srcIsConst(src, alu32);
+  // two constants (most ALU instructions of unrolled loops and straight-line code): the result
+  // is the constant, without the bounds arithmetic's BigInts (scalar.test.ts checks both agree)
+  if (srcConst && srcIsConst(dst, alu32)) {
+    // `src.umax < bits` below for shifts: for a constant source the value itself
+    const v = (op === 'lsh' || op === 'rsh' || op === 'arsh') && src.umax >= (alu32 ? 32n : 64n) ? undefined : constOp(op, dst.var.value, src.var.value, alu32);
+    if (v !== undefined) return done(dst, known(v));
+  }
+  return scalarAluGeneric(op, dst, src, alu32, srcConst);
+}
+
+/** scalarAlu without the constant shortcut (exported for the tests comparing the two). */
+export function scalarAluGeneric(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcConst = srcIsConst(src, alu32)): Reg {
+  const bits = alu32 ? 32 : 64;
   switch (op) {
     case 'add':
     case 'sub':

@@ -149,8 +149,35 @@ const UNBOUNDED = {
 export const NOT_INIT: Reg = { type: 'not_init', off: 0, ...UNBOUNDED };
 export const UNKNOWN: Reg = { type: 'scalar', off: 0, ...UNBOUNDED };
 
+/**
+ * Constant registers of small values, made once: a register is never mutated (every change
+ * makes a new object), so `r1 = 5` and `r0 += 8` share one object and allocate nothing (issue 25).
+ */
+const KNOWN_LO = -4096;
+const KNOWN_HI = 65536;
+const knownCache: (Reg | undefined)[] = new Array<Reg | undefined>(KNOWN_HI - KNOWN_LO).fill(undefined);
+
 /** A register known to hold `v` (the kernel's __mark_reg_known). */
 export function known(v: bigint): Reg {
+  if (v >= -4096n && v < 65536n) {
+    const k = Number(v) - KNOWN_LO;
+    return knownCache[k] ?? (knownCache[k] = makeKnown(v));
+  }
+  return makeKnown(v);
+}
+
+/** {@link known} of an instruction's immediate (a 32-bit number), without a BigInt for small ones. */
+export function knownImm(imm: number): Reg {
+  if (imm >= KNOWN_LO && imm < KNOWN_HI) {
+    const k = imm - KNOWN_LO;
+    return knownCache[k] ?? (knownCache[k] = makeKnown(BigInt(imm)));
+  }
+  return makeKnown(BigInt(imm));
+}
+
+function makeKnown(v: bigint): Reg {
+  // 0 <= v < 2^31: every view of it is v itself (no new BigInt)
+  if (v >= 0n && v <= S32_MAX) return { type: 'scalar', off: 0, var: tnumConst(v), smin: v, smax: v, umin: v, umax: v, s32min: v, s32max: v, u32min: v, u32max: v };
   const u = BigInt.asUintN(64, v);
   const s = BigInt.asIntN(64, v);
   const u32 = u & U32_MAX;

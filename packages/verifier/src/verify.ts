@@ -32,7 +32,7 @@ import { byteSwap, zext } from './scalar.js';
 import { Tracer, type Trace, type TraceOptions } from './trace.js';
 import { xlate } from './xlate.js';
 import { ksymReg } from './ksym.js';
-import { cloneState, known, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, known, knownImm, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 export interface VerifyOptions {
   readonly type?: ProgType;
@@ -829,14 +829,22 @@ class Verifier implements CallEnv, PreciseEnv {
       if (this.tracer) this.tracer.stepped(st, at, depth, next, this.pushedNow);
       const note = this.stackNote as { frame: number; slot: number } | undefined;
       const linked = this.linkedNote as LinkedReg[] | undefined;
-      // the optional fields are set only when present (as the spreads did), without an object per spread
-      const entry: { -readonly [K in keyof HistEntry]: HistEntry[K] } = { pc: at, depth };
-      if (note) {
-        entry.spi = note.slot;
-        entry.spiFrame = note.frame;
+      // the optional fields are set only when present (as the spreads did), without an object per
+      // spread; an entry without them is shared by every visit of (pc, depth): entries are never changed
+      let entry: HistEntry;
+      if (note || cb || linked) {
+        const e: { -readonly [K in keyof HistEntry]: HistEntry[K] } = { pc: at, depth };
+        if (note) {
+          e.spi = note.slot;
+          e.spiFrame = note.frame;
+        }
+        if (cb) e.cb = true;
+        if (linked) e.linked = linked;
+        entry = e;
+      } else {
+        const byPc = (this.plainHist[depth] ??= new Array<HistEntry | undefined>(this.insns.length).fill(undefined));
+        entry = byPc[at] ??= { pc: at, depth };
       }
-      if (cb) entry.cb = true;
-      if (linked) entry.linked = linked;
       st.hist.push(entry);
       const counted = this.histNote || linked !== undefined;
       if (counted) st.histCnt = (st.histCnt ?? 0) + 1;
@@ -858,6 +866,8 @@ class Verifier implements CallEnv, PreciseEnv {
     }
   }
 
+  /** Jump-history entries without spill, callback or link notes, by frame and pc (explore). */
+  private readonly plainHist: (HistEntry | undefined)[][] = [];
   private readonly texts = new Map<number, string>();
   /** `pc: (code) insn` as the kernel prints it (cached: loops print the same lines again). */
   insnText(pc: number): string {
@@ -1038,7 +1048,7 @@ class Verifier implements CallEnv, PreciseEnv {
     }
     const cond = op.cond as Exclude<typeof op.cond, 'ja'> as Parameters<typeof branchTaken>[2];
     const is32 = !op.is64;
-    const b = op.useReg ? this.readReg(f, i.src, pc) : known(BigInt(i.imm));
+    const b = op.useReg ? this.readReg(f, i.src, pc) : knownImm(i.imm);
     const a = this.readReg(f, i.dst, pc);
     const pred = branchTaken(a, b, cond, is32);
     if (pred >= 0) {
