@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, type B } from './scalar.js';
+import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, type B } from './scalar.js';
 import { known, knownImm, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
 import { tnum, U32_MAX, U64_MAX } from './tnum.js';
 
@@ -83,6 +83,7 @@ const bounds: fc.Arbitrary<B> = fc
   .record({ s: pair(signed(64)), u: pair(unsigned(64)), s32: pair(signed(32)), u32: pair(unsigned(32)), v: unsigned(64), m: unsigned(64) })
   .map(({ s, u, s32, u32, v, m }) => ({ var: tnum(v & ~m, m), smin: s[0], smax: s[1], umin: u[0], umax: u[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
 
+const UNBOUNDED_B = { smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32_MAX };
 const OPS = { add: [add32, add64], sub: [sub32, sub64], mul: [mul32, mul64] } as const;
 
 describe('scalar bounds arithmetic', () => {
@@ -148,8 +149,32 @@ describe('scalar bounds arithmetic', () => {
       expect(ours, `${op}${alu32 ? 32 : 64} ${x} ${y}`).toEqual(ref);
     };
     for (const x of edges64) for (const y of [...edges64, 31n, 32n, 33n, 63n, 64n]) for (const op of ops) for (const alu32 of [false, true]) check(x, y, op, alu32, {});
-    fc.assert(fc.property(c, c, fc.constantFrom(...ops), fc.boolean(), extra, (x, y, op, alu32, e) => check(x, y, op, alu32, e)), { numRuns: 5000 });
+    fc.assert(fc.property(c, c, fc.constantFrom(...ops), fc.boolean(), extra, (x, y, op, alu32, e) => check(x, y, op, alu32, e)), { numRuns: 2000 });
     for (const imm of [-4097, -4096, -1, 0, 1, 0x7fffffff, -0x80000000, 65535, 65536, 0xffffffff]) expect(knownImm(imm)).toEqual(mk(BigInt(imm)));
+  });
+
+  it('reg_bounds_sync on numbers (upper halves zero) equals the BigInt one, on random, edge and inconsistent bounds', () => {
+    const e32 = [0n, 1n, 2n, 7n, 8n, 0xffn, 0x100n, 0xffffn, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffffen, 0xffffffffn];
+    const low = fc.oneof(fc.constantFrom(...e32), fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 0n, max: U32_MAX }));
+    const s32v = fc.oneof(fc.constantFrom(...e32.map((x) => BigInt.asIntN(32, x))), fc.bigInt({ min: -300n, max: 300n }), fc.bigInt({ min: S32_MIN, max: S32_MAX }));
+    // a tnum of the low half, and now and then a value or bound just outside the domain (the generic path must then run)
+    const outside = fc.constantFrom(1n << 32n, U64_MAX, S64_MIN, -1n);
+    const tn = fc.tuple(low, low).map(([v, m]) => tnum(v & ~m, m));
+    const b: fc.Arbitrary<B> = fc
+      .record({ t: fc.oneof({ weight: 9, arbitrary: tn }, { weight: 1, arbitrary: fc.tuple(unsigned(64), unsigned(64)).map(([v, m]) => tnum(v & ~m, m)) }), u: pair(fc.oneof({ weight: 19, arbitrary: low }, { weight: 1, arbitrary: outside })), s: pair(fc.oneof({ weight: 19, arbitrary: low }, { weight: 1, arbitrary: outside })), s32: pair(s32v), u32: pair(low) })
+      .map(({ t, u, s, s32, u32 }) => ({ var: t, umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
+    // realistic ones too: a tnum and the bounds it implies, or a constant
+    const implied: fc.Arbitrary<B> = fc.oneof(tn, low.map((v) => tnum(v, 0n))).map((t) => ({ var: t, ...UNBOUNDED_B }));
+    const check = (b0: B): void => {
+      const ours = { ...b0 };
+      const ref = { ...b0 };
+      sync(ours);
+      syncGeneric(ref);
+      expect(ours, JSON.stringify(b0, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).toEqual(ref);
+    };
+    fc.assert(fc.property(fc.oneof(b, implied), check), { numRuns: 20000 });
+    // every pair of edge values as the unsigned 64-bit and 32-bit ranges of an unknown tnum of the low half
+    for (const lo of e32) for (const hi of e32) check({ var: tnum(0n, U32_MAX), umin: lo, umax: hi, smin: lo, smax: hi, s32min: S32_MIN, s32max: S32_MAX, u32min: lo, u32max: hi });
   });
 
   it('done() makes { ...r, ...b }: the same fields in the same order, optional ones kept', () => {
