@@ -85,6 +85,9 @@ export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean
   }
 }
 
+const isC = (x: B, is32: boolean): boolean => (is32 ? tnumSubregIsConst(x.var) : tnumIsConst(x.var));
+const cval = (x: B, is32: boolean): bigint => (is32 ? x.var.value & U32_MAX : x.var.value);
+
 /** regs_refine_cond_op followed by reg_bounds_sync: both registers after `r1 cond r2` held. */
 export function refineCond(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, sameReg = false): [Reg, Reg] {
   let cond = cond0;
@@ -97,8 +100,6 @@ export function refineCond(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, sameReg
     [a, b] = [b, a];
     swapped = true;
   }
-  const isC = (x: B): boolean => (is32 ? tnumSubregIsConst(x.var) : tnumIsConst(x.var));
-  const cval = (x: B): bigint => (is32 ? x.var.value & U32_MAX : x.var.value);
   switch (cond) {
     case 'jeq':
       if (is32) {
@@ -127,12 +128,12 @@ export function refineCond(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, sameReg
       }
       break;
     case 'jne': {
-      if (!isC(b)) {
+      if (!isC(b, is32)) {
         [a, b] = [b, a];
         swapped = !swapped;
       }
-      if (!isC(b)) break;
-      const v = cval(b);
+      if (!isC(b, is32)) break;
+      const v = cval(b, is32);
       if (is32) {
         if (a.u32min === u32(v)) a.u32min++;
         if (a.u32max === u32(v)) a.u32max--;
@@ -148,12 +149,12 @@ export function refineCond(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, sameReg
     }
     case 'jset':
     case 'jset_not': {
-      if (!isC(b)) {
+      if (!isC(b, is32)) {
         [a, b] = [b, a];
         swapped = !swapped;
       }
-      if (!isC(b)) break;
-      const v = cval(b);
+      if (!isC(b, is32)) break;
+      const v = cval(b, is32);
       if (cond === 'jset') {
         if (v === 0n || (v & (v - 1n)) !== 0n) break;
         a.var = is32 ? tnumWithSubreg(a.var, tnumOr(tnumSubreg(a.var), tnumConst(v))) : tnumOr(a.var, tnumConst(v));

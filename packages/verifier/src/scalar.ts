@@ -919,13 +919,19 @@ export function byteSwap(r: Reg, order: 'le' | 'be' | 'bswap', bits: 16 | 32 | 6
 
 // ---- loads and moves ----
 
+/** The low `size` bytes' mask, by size (no BigInt made per call). */
+const SIZE_MASK: readonly (bigint | undefined)[] = [0n, 0xffn, 0xffffn, 0xffffffn, 0xffffffffn, 0xffffffffffn, 0xffffffffffffn, 0xffffffffffffffn];
+
 /** coerce_reg_to_size: keep the low `size` bytes of a value. */
 export function coerceToSize(r: Reg, size: number): Reg {
   if (size >= 8) return r;
   const b = work(r);
   b.var = tnumCast(b.var, size);
-  const m = (1n << BigInt(size * 8)) - 1n;
-  if ((b.umin & ~m) === (b.umax & ~m)) {
+  const m = SIZE_MASK[size] ?? (1n << BigInt(size * 8)) - 1n;
+  // both bounds already fit (a loaded byte, half or word kept as it is): `& m` changes neither
+  if (b.umin <= m && b.umax <= m) {
+    // nothing to mask
+  } else if ((b.umin & ~m) === (b.umax & ~m)) {
     b.umin &= m;
     b.umax &= m;
   } else {
