@@ -12,6 +12,7 @@ import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, KFUNCS, t
 import type { Path } from './prune.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
 import { releaseReference } from './callargs.js';
+import { subprogMightThrow } from './exceptions.js';
 import { releaseDynptr } from './dynptr.js';
 import { BPF_FUNC_SPIN_LOCK, BPF_FUNC_SPIN_UNLOCK, checkResourceLeak, processSpinLock } from './locks.js';
 import { checkHelperArg, type ArgMeta } from './helperargs.js';
@@ -354,6 +355,8 @@ export function subprogCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numb
   if (isGlobal(env, sub)) {
     // checked against its prototype, verified on its own later; all global functions return a scalar
     globalCall(env, st, f, pc, sub, subprogMightSleep(env, sub));
+    // a global function that may throw is a throw at its call, for what the caller holds
+    if (subprogMightThrow(env, sub, (at) => env.kfuncAt.get(at) === 'bpf_throw')) checkResourceLeak(env, st, pc, 'bpf_throw', true);
     // a global function that may move the packet (it calls such a helper, or a function that
     // does) leaves the caller's packet pointers unusable, as the helper itself would
     if (subprogChangesPktData(env, sub)) clearPacketPointers(st);
