@@ -1,7 +1,7 @@
 import { skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
-import { buildC, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
+import { buildC, expectSameAsKernel, fixtureSource, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
 
 // A callback is verified as called any number of times: it returns to the bpf_loop call, which
 // calls it again until the state there converges; what follows the call sees every count.
@@ -57,5 +57,28 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('bpf_loop c
     const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2 });
     expect({ accepted: ours.accepted, error: ours.error?.message }).toEqual({ accepted: kernel.accepted, error: kernel.error });
     expect(`processed ${ours.stats.processedInsns} insns`).toBe(/processed \d+ insns/.exec(kernel.log)?.[0]);
+  });
+});
+
+/**
+ * The other helpers that call a callback synchronously, from fixtures/c/callbacks: bpf_find_vma
+ * (set_find_vma_callback_state: R1 the task, R2 a `ptr_vm_area_struct`, R3 the context) and
+ * bpf_for_each_map_elem over every map type whose ops take a callback (arrays and hashes, per-CPU
+ * and LRU ones included) and one whose ops do not. Verdict, first error, processed instructions
+ * and the level-2 log line for line, against the running kernel.
+ */
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('fixtures/c/callbacks: find_vma and for_each_map_elem callbacks as the kernel walks them', () => {
+  const dump = process.env.CALLBACKS_DUMP;
+  for (const file of ['find_vma.c', 'for_each.c']) {
+    const programs = buildC(fixtureSource('callbacks', file, 'callbacks.h'));
+    it.each(programs.map((p) => [p.name, p] as const))(`${file} %s`, (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
+  }
+  it('walks the callback: a vma read past its end and a value read past its map are refused', () => {
+    const [findVma, forEach] = ['find_vma.c', 'for_each.c'].map((f) => buildC(fixtureSource('callbacks', f, 'callbacks.h')));
+    const run = (ps: typeof findVma, name: string) => verify(ps!.find((p) => p.name === name)!, { kernelBtf: kernelBtf(), logLevel: 1 });
+    expect(run(findVma, 'fv_past_end').error?.message).toBe('access beyond struct vm_area_struct at off 65536 size 8');
+    expect(run(findVma, 'fv_span').accepted).toBe(true);
+    expect(run(forEach, 'fe_lru_percpu_hash').error?.message).toBe('R3 min value is outside of the allowed memory range');
+    expect(run(forEach, 'fe_queue').error?.message).toBe('callback function not allowed for map');
   });
 });

@@ -17,6 +17,7 @@ import { releaseDynptr } from './dynptr.js';
 import { BPF_FUNC_SPIN_LOCK, BPF_FUNC_SPIN_UNLOCK, checkResourceLeak, processSpinLock } from './locks.js';
 import { checkHelperArg, type ArgMeta } from './helperargs.js';
 import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
+import { btfPtrType } from './nullable.js';
 import { regTypeStr } from './print.js';
 import { cloneState, inSleepable, isConst, newFrame, pointer, NOT_INIT, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
@@ -146,7 +147,13 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     // hashes); R1 the map, R2 a key and R3 a value of it, R4 the context, R5 not set
     const map = f.regs[1]!.map;
     if (!map || !FOR_EACH_MAPS.has(map.type)) env.reject(pc, 'callback function not allowed for map');
-    pushLoopCallback(env, st, f, pc, meta.subprog, (f.callbackDepth ?? 0) + 1, [f.regs[1]!, pointer('map_key', { map }), pointer('map_value', { map }), f.regs[3]!]);
+    // as for timers, the running 6.18 kernel gives the value a fresh id (printed `map_value(id=1,...)`)
+    pushLoopCallback(env, st, f, pc, meta.subprog, (f.callbackDepth ?? 0) + 1, [f.regs[1]!, pointer('map_key', { map }), pointer('map_value', { map, id: env.nextId() }), f.regs[3]!]);
+    f.callbackDepth = 0;
+  }
+  if (i.imm === BPF_FUNC_find_vma && meta.subprog !== undefined) {
+    // set_find_vma_callback_state: R1 the task, R2 the vm_area_struct found (PTR_TO_BTF_ID), R3 the context
+    pushLoopCallback(env, st, f, pc, meta.subprog, (f.callbackDepth ?? 0) + 1, [f.regs[1]!, pointer(btfPtrType('vm_area_struct')), f.regs[4]!]);
     f.callbackDepth = 0;
   }
   if (i.imm === BPF_FUNC_user_ringbuf_drain && meta.subprog !== undefined) {
@@ -191,6 +198,7 @@ function getFuncIpCheck(env: CallEnv, pc: number, fn: string, attach: string | u
 const BPF_FUNC_TIMER_SET_CALLBACK = 170;
 const BPF_FUNC_user_ringbuf_drain = 209;
 const BPF_FUNC_for_each_map_elem = 164;
+const BPF_FUNC_find_vma = 180;
 /** The map types whose ops have map_set_for_each_callback_args (kernel/bpf/arraymap.c, hashtab.c). */
 const FOR_EACH_MAPS: ReadonlySet<string> = new Set(['array', 'percpu_array', 'hash', 'percpu_hash', 'lru_hash', 'lru_percpu_hash']);
 
@@ -214,10 +222,8 @@ export function pushAsyncCb(env: CallEnv, st: State, pc: number, sub: number, ma
   callee.regs[10] = env.fp(0);
   cb.frames.push(callee);
   env.push(cb);
-  // the caller's whole state is printed after the call
-  for (let r = 0; r <= 10; r++) env.scratchReg(r);
-  const f = st.frames[st.frames.length - 1]!;
-  for (let s = 0; s < f.spilled.length; s++) if (f.slotTypes.subarray(s * 8, s * 8 + 8).some((t) => t !== SlotType.Invalid)) env.scratchSlot(s);
+  // init_func_state: the caller's whole state is printed after the call
+  env.scratchAll();
 }
 
 /** check_kfunc_call: the path on which a resilient lock was not taken (R0 in [-MAX_ERRNO, -1]). */
@@ -262,6 +268,8 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
   cb.prev = pc;
   cb.callbackUnrollDepth = (st.callbackUnrollDepth ?? 0) + 1;
   env.push(cb);
+  // init_func_state: the caller's whole state is printed after the call
+  env.scratchAll();
 }
 
 /** push_callback_call for a kfunc's synchronous callback (bpf_rbtree_add's less()): a frame returning a value in [0, 1]. */
@@ -284,6 +292,7 @@ function pushKfuncCallback(env: CallEnv, st: State, pc: number, cb: KfuncCallbac
   next.prev = pc;
   next.callbackUnrollDepth = (st.callbackUnrollDepth ?? 0) + 1;
   env.push(next);
+  env.scratchAll();
 }
 
 const sleeping = new WeakMap<object, Map<number, boolean>>();

@@ -53,6 +53,8 @@ export interface Env {
   readonly level: number;
   scratchReg(r: number): void;
   scratchSlot(slot: number): void;
+  /** Every register and stack slot is printed at the next state line (mark_verifier_state_scratched). */
+  scratchAll(): void;
   /** The current frame's state text for the log. */
   formatFrame(st: State, f: Frame, all: boolean): string;
   /** Read a register: `R<n> !read_ok` when it was never written. */

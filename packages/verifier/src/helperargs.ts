@@ -139,8 +139,9 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
   const xchgValue = meta.kptrField !== undefined && a.base === 'btf_id';
   if (xchgValue && !nullOk && r.memSize !== undefined && btfPtr(r.type)) kptrMatchType(env, pc, meta.kptrField!, r, regno);
   else if (!nullOk && !compatible(r, a, list)) env.reject(pc, `R${regno} type=${regTypeStrBare(r)} expected=${list.join(', ')}`);
-  // the running 6.18 kernel marks a NULL new value precise (its log backtracks it at the call)
-  if (xchgValue && nullOk) env.precise(regno);
+  // check_func_arg: a NULL given for an argument that may be NULL skips the type checks, so the
+  // running 6.18 kernel relies on it staying 0 and marks it precise (its log backtracks it at the call)
+  if (nullOk) env.precise(regno);
   if (xchgValue && !nullOk) {
     if (mayBeNull(r)) env.reject(pc, `Possibly NULL pointer passed to helper arg${regno}`);
     kptrMatchType(env, pc, meta.kptrField!, r, regno);
@@ -175,11 +176,11 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
     case 'map_value':
       if (nullOk) return;
       if (!meta.map) env.reject(pc, 'invalid map_ptr to access map->value');
-      helperMem(env, st, pc, regno, r, meta.map.valueSize, a.write, false, true, a.uninit);
+      helperMem(env, st, pc, regno, r, meta.map.valueSize, a.write, false, a.uninit, a.uninit);
       return;
     case 'mem':
       if (a.fixedSize !== undefined && !nullOk) {
-        helperMem(env, st, pc, regno, r, a.fixedSize, a.write, false, true, a.uninit);
+        helperMem(env, st, pc, regno, r, a.fixedSize, a.write, false, a.uninit, a.uninit);
         // MEM_ALIGNED: check_ptr_alignment, strictly, of the whole object
         if (a.aligned) ptrAlignment(env, pc, r, 0, a.fixedSize, true);
       }
@@ -194,7 +195,10 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
       const memReg = f.regs[regno - 1]!;
       // raw mode (MEM_UNINIT): the helper writes the memory, which may not hold a dynptr
       if (args[regno - 2]?.uninit && memReg.type === 'fp' && tnumIsConst(memReg.var)) rawWriteOverDynptr(env, st, pc, memReg, Number(r.umax));
-      helperMem(env, st, pc, regno - 1, memReg, Number(r.umax), args[regno - 2]?.write ?? false, zeroOk, true, args[regno - 2]?.uninit);
+      // raw mode (MEM_UNINIT) writes the bytes one by one (check_mem_access: the log prints the
+      // slots); other writes clobber them in check_stack_range_initialized, unprinted
+      const raw = args[regno - 2]?.uninit ?? false;
+      helperMem(env, st, pc, regno - 1, memReg, Number(r.umax), args[regno - 2]?.write ?? false, zeroOk, raw, raw);
       env.precise(regno);
       return;
     }

@@ -244,8 +244,10 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
       if (bt.regs[bt.frame]! & ARGS) return 'fallback';
       break;
     case 'exit': {
-      if (e.cb || (subseq >= 0 && env.callsCallback(subseq))) bt.regs[bt.frame]! &= ~ARGS;
-      if (bt.regs[bt.frame]! & ARGS) return 'fallback';
+      // a callback returns to its call, which reads the caller's r1-r5 again when it calls the
+      // callback once more: the running 6.18 kernel keeps them needed in the caller's frame, so
+      // the walk goes on through the callback's body to the state before the call
+      if (!(e.cb || (subseq >= 0 && env.callsCallback(subseq))) && bt.regs[bt.frame]! & ARGS) return 'fallback';
       const prev = subseq >= 1 ? env.insns[subseq - 1] : undefined;
       const r0 = !e.cb && prev !== undefined && prev.code === 0x85 && prev.src === 1 && bt.has(0);
       bt.clear(0);

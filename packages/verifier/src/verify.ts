@@ -304,6 +304,10 @@ class Verifier implements CallEnv, PreciseEnv {
     this.scratch.slots.add(slot);
   }
 
+  scratchAll(): void {
+    this.scratch = { all: true, regs: 0, slots: new Set() };
+  }
+
   formatFrame(st: State, f: Frame, all: boolean): string {
     return formatState(f, st.frames.indexOf(f), st.refs, all ? { all: true, regs: 0, slots: new Set() } : this.scratch);
   }
@@ -797,6 +801,8 @@ class Verifier implements CallEnv, PreciseEnv {
         }
         st = this.nextPath(st);
         fromPop = true;
+        // a pruned path ends as an exit does (process_bpf_exit): the next path's state is all printed
+        fromExit = false;
         continue;
       }
       this.seen[st.pc] = 1;
