@@ -260,6 +260,8 @@ export function statesEqual(
     const o = old.frames[k]!;
     const c = cur.frames[k]!;
     if (o.callsite !== c.callsite || o.subprog !== c.subprog) return false;
+    // func_states_equal: a frame that has run its callback more often is not covered by one that ran it less
+    if ((o.callbackDepth ?? 0) > (c.callbackDepth ?? 0)) return false;
     // apps/docs/stack-args.md §4.8: a state that may still load stack args is not covered by one that may not
     if (stackArgLoads && !o.noStackArgLoad && c.noStackArgLoad) return false;
   }
