@@ -106,7 +106,8 @@ export function checkAlu(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): vo
     f.regs[i.dst] = ptrArith(env, op, src, dst, i.dst, pc, true);
     return;
   }
-  let out = scalarAlu(op.op, dst, src, !op.is64);
+  const d = (op.op === 'and' || op.op === 'or') && tnumIsConst(src.var) && env.forkScalars ? env.forkScalars(i.dst, dst) : dst;
+  let out = scalarAlu(op.op, d, src, !op.is64);
   // `rX += K` and `rX -= K` (also 32-bit) keep rX linked to its copies with a known delta (BPF_ADD_CONST)
   const srcConst = op.is64 ? tnumIsConst(src.var) : (src.var.mask & 0xffffffffn) === 0n;
   // (a 32-bit one only while the value fits in 32 bits, else the truncation breaks the link)

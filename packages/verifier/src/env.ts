@@ -67,6 +67,12 @@ export interface Env {
   preciseSlot(frame: number, slot: number): void;
   /** The instruction being run spilled to or filled from this stack slot. */
   noteStackAccess(frame: number, slot: number): void;
+  /**
+   * maybe_fork_scalars: before `dst &= K` or `dst |= K`, a destination that is -1 or 0 (as a
+   * 64-bit value, else as a 32-bit one) goes on as -1 while the instruction is queued again with
+   * it 0. Returns the destination to go on with.
+   */
+  forkScalars?(regno: number, dst: Reg): Reg;
   /** The stack reads and whole-slot writes of the running instruction are recorded here (liveness.c marks). */
   readonly stackLive?: StackLiveness;
 }

@@ -341,6 +341,34 @@ class Verifier implements CallEnv, PreciseEnv {
     this.histNote = true;
   }
 
+  /** The state maybe_fork_scalars queued while the current instruction ran. */
+  private scalarFork: Path | undefined;
+
+  forkScalars(regno: number, dst: Reg): Reg {
+    const st = this.cur;
+    let alu32: boolean;
+    if (dst.smin === -1n && dst.smax === 0n) alu32 = false;
+    else if (dst.s32min === -1n && dst.s32max === 0n) alu32 = true;
+    else return dst;
+    if (!st) return dst;
+    // __mark_reg32_known: the low half known, the 64-bit bounds left for the operation to sync
+    const low = (r: Reg, v: bigint): Reg => ({
+      ...r,
+      var: { value: (r.var.value & ~0xffffffffn) | v, mask: r.var.mask & ~0xffffffffn },
+      s32min: BigInt.asIntN(32, v),
+      s32max: BigInt.asIntN(32, v),
+      u32min: v,
+      u32max: v,
+    });
+    // push_stack(insn_idx, insn_idx): the same instruction again, with the destination 0
+    const other = this.fork(st);
+    other.prev = st.pc;
+    other.frames[other.frames.length - 1]!.regs[regno] = alu32 ? low(dst, 0n) : known(0n);
+    this.push(other);
+    this.scalarFork = other;
+    return alu32 ? low(dst, 0xffffffffn) : known(-1n);
+  }
+
   push(st: State): void {
     const p = st as Path;
     // a checkpoint counts the paths it is the nearest checkpoint of, plus its unfinished children
@@ -827,6 +855,7 @@ class Verifier implements CallEnv, PreciseEnv {
       this.stackNote = undefined;
       this.linkedNote = undefined;
       if (this.pushedNow.length !== 0) this.pushedNow.length = 0;
+      this.scalarFork = undefined;
       const cb = this.insns[at]!.code === 0x95 && st.frames[depth]!.callbackRet !== undefined;
       if (this.tracer) this.tracer.step(st, this);
       this.stackLive.begin(st, at);
@@ -855,7 +884,8 @@ class Verifier implements CallEnv, PreciseEnv {
       const counted = this.histNote || linked !== undefined;
       if (counted) st.histCnt = (st.histCnt ?? 0) + 1;
       for (const p of this.pushedNow) {
-        if (p === st) continue;
+        // a state queued by maybe_fork_scalars runs this instruction again: its history ends before it
+        if (p === st || p === this.scalarFork) continue;
         p.hist.push(entry);
         p.histCnt = st.histCnt ?? 0;
       }
