@@ -42,7 +42,7 @@ function programOf(file, section, prog, host) {
   return program;
 }
 
-parentPort.on('message', ({ id, file, section, prog, type, host }) => {
+parentPort.on('message', ({ id, file, section, prog, type, host, progFlags }) => {
   try {
     const read = programOf(file, section, prog, host);
     // the license the loader passes and the map sizes it sets (falco's), as the kernel gets them
@@ -54,8 +54,9 @@ parentPort.on('message', ({ id, file, section, prog, type, host }) => {
     };
     // as `bpf verify` asks: the kernel's symbols for typed/typeless ksyms (the kernel refuses one
     // kallsyms lacks), BPF_F_SLEEPABLE for a sleepable section (the CLI's loadOptsOf)
-    const r = verify(program, { type, logLevel: 0, flags: program.sleepable ? 1 << 4 : 0, kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program) });
-    parentPort.postMessage({ id, accepted: r.accepted, error: r.accepted ? null : (r.error?.message ?? null) });
+    // (test_loader's programs: the prog_flags it loads them with, given by the parent)
+    const r = verify(program, { type, logLevel: 0, flags: progFlags ?? (program.sleepable ? 1 << 4 : 0), kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program) });
+    parentPort.postMessage({ id, accepted: r.accepted, error: r.accepted ? null : (r.error?.message ?? null), processed: r.stats?.processedInsns });
   } catch (e) {
     parentPort.postMessage({ id, accepted: null, error: `${e.code ?? e.name}: ${e.message}` });
   }

@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { btfExtRecords, loadPrograms, parseBtfTable, parseElf, parseElfFile } from '../dist/index.js';
+import { btfString } from '../../btf/dist/index.js';
 import { loadWithMaps, possibleCpus } from '../../kernel/dist/index.js';
 import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
 
@@ -134,6 +135,17 @@ const TRACING_TYPES = new Set(['kprobe', 'tracepoint', 'raw_tracepoint', 'raw_tr
 // variants a 6.18 kernel loads; the same loader.
 LOADERS['tetragon-plain'] = LOADERS.tetragon;
 
+// Linux's BPF selftests (tools/testing/selftests/bpf/progs, one collection per feature group:
+// linux-selftests-iters, -graph, -kptr, -locks, -timers, -globals, -dynptr). Programs carrying
+// the test_loader's annotations (`__success`, `__failure`, `__flag(...)`: BTF decl tags
+// "comment:test_*" on the program's function) are loaded as test_loader.c loads them: one at a
+// time, prog_flags BPF_F_TEST_RND_HI32 | BPF_F_TEST_REG_INVARIANTS (testing_prog_flags()) with
+// the program's `__flag`s set or cleared; the others by libbpf as their prog_tests skeletons do.
+const SELFTESTS = { loader: 'test_loader', type: 'socket_filter', testLoader: true };
+function loaderOf(group) {
+  return LOADERS[group] ?? (/^linux-selftests(-|$)/.test(group) ? SELFTESTS : undefined);
+}
+
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 // Parsed once: loadPrograms would parse the bytes again for every object.
 const vmlinux = existsSync(VMLINUX) ? parseBtfTable(new Uint8Array(readFileSync(VMLINUX)), 'kernel BTF').table : undefined;
@@ -149,7 +161,7 @@ try {
 
 function typeOf(group, object, p) {
   if (p.type) return p.type;
-  const l = LOADERS[group] ?? { type: 'socket_filter' };
+  const l = loaderOf(group) ?? { type: 'socket_filter' };
   const byObject = l.objects?.[object];
   if (byObject) return byObject;
   for (const [re, t] of l.sections ?? []) if (re.test(p.section)) return t;
@@ -204,7 +216,7 @@ function ourPrograms(bytes, group) {
   try {
     // libbpf's kconfig values (CONFIG_*, LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE, ...).
     const kconfig = kernelKconfig();
-    return loadPrograms(bytes, vmlinux ? { kernelBtf: vmlinux, kallsyms, ...(kconfig ? { kconfig } : {}), ...hostOptions(LOADERS[group]) } : {});
+    return loadPrograms(bytes, vmlinux ? { kernelBtf: vmlinux, kallsyms, ...(kconfig ? { kconfig } : {}), ...hostOptions(loaderOf(group)) } : {});
   } catch (e) {
     const plain = loadPrograms(bytes);
     if (plain.some((p) => p.relocs.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') || p.attachTo !== undefined)) throw e;
@@ -225,6 +237,39 @@ function coreSites(bytes) {
   } catch {
     return new Map();
   }
+}
+
+// include/uapi/linux/bpf.h's BPF_F_* prog_flags that test_loader.c's __flag() names
+const PROG_FLAG_BITS = { BPF_F_STRICT_ALIGNMENT: 1, BPF_F_ANY_ALIGNMENT: 2, BPF_F_TEST_RND_HI32: 4, BPF_F_TEST_STATE_FREQ: 8, BPF_F_SLEEPABLE: 16, BPF_F_XDP_HAS_FRAGS: 32, BPF_F_TEST_REG_INVARIANTS: 128 };
+const TESTING_PROG_FLAGS = PROG_FLAG_BITS.BPF_F_TEST_RND_HI32 | PROG_FLAG_BITS.BPF_F_TEST_REG_INVARIANTS;
+
+/**
+ * test_loader.c's view of a program: undefined when its function carries no "comment:test_"
+ * decl tag (not a test_loader program), else the prog_flags it loads it with (without the
+ * section's BPF_F_SLEEPABLE, which libbpf adds) and the verdict the test expects.
+ */
+function testLoaderSpec(bytes, name) {
+  const obj = parseElf(bytes);
+  if (!obj.btf) return undefined;
+  let btf;
+  try {
+    ({ btf } = parseBtfTable(obj.btf));
+  } catch {
+    return undefined;
+  }
+  const fn = btf.types.findIndex((t) => t?.kind === 'FUNC' && btfString(btf, t.nameOff) === name);
+  if (fn < 0) return undefined;
+  const tags = btf.types.filter((t) => t?.kind === 'DECL_TAG' && t.sizeOrType === fn && t.componentIdx === -1).map((t) => btfString(btf, t.nameOff)).filter((v) => v.startsWith('comment:test_'));
+  if (tags.length === 0) return undefined;
+  let flags = TESTING_PROG_FLAGS;
+  for (const tag of tags) {
+    const m = /^comment:test_prog_flags=(!?)(.*)$/.exec(tag);
+    if (!m) continue;
+    const bit = PROG_FLAG_BITS[m[2]] ?? Number(m[2]);
+    flags = m[1] ? flags & ~bit : flags | bit;
+  }
+  const expect = tags.includes('comment:test_expect_failure') ? 'failure' : tags.includes('comment:test_expect_success') ? 'success' : null;
+  return { flags, expect };
 }
 
 /** What BTF a program uses: its attach target, CO-RE relocations, kfuncs, typed ksyms. */
@@ -249,9 +294,9 @@ function objectsUnder(dir, prefix = '') {
 }
 
 /** `bpf kernel load`, in this process: the CLI's own code path, output captured. */
-async function cliLoad(file, p, type, group) {
+async function cliLoad(file, p, type, group, progFlags) {
   const { main } = await import('../../../apps/cli/dist/index.js');
-  const argv = ['kernel', 'load', file, '--section', p.section, '--prog', p.name, '--type', type, ...cliHostFlags(LOADERS[group], p), '--json', '--log-level', '1'];
+  const argv = ['kernel', 'load', file, '--section', p.section, '--prog', p.name, '--type', type, ...cliHostFlags(loaderOf(group), p), ...(progFlags ? ['--flags', String(progFlags)] : []), '--json', '--log-level', '1'];
   const out = [], err = [];
   const ow = process.stdout.write, ew = process.stderr.write;
   process.stdout.write = (c) => (out.push(String(c)), true);
@@ -279,7 +324,7 @@ async function cliLoad(file, p, type, group) {
 /** Our verifier in a worker, so a runaway program costs a timeout and not the run. */
 let worker;
 let nextId = 0;
-function ourVerdict(file, p, type, timeoutMs, host) {
+function ourVerdict(file, p, type, timeoutMs, host, progFlags) {
   worker ??= new Worker(new URL('./realworld-verify.worker.mjs', import.meta.url));
   const w = worker;
   const id = nextId++;
@@ -304,19 +349,26 @@ function ourVerdict(file, p, type, timeoutMs, host) {
     };
     w.on('message', onMessage);
     w.on('error', onError);
-    w.postMessage({ id, file, section: p.section, prog: p.name, type, host });
+    w.postMessage({ id, file, section: p.section, prog: p.name, type, host, progFlags });
   });
 }
 
 /** One program's record: the kernel's verdict, `bpf kernel load`'s, ours. */
-async function recordProgram(group, object, file, p, uses) {
+async function recordProgram(group, object, file, p, uses, bytes) {
   const type = typeOf(group, object, p);
   const rec = { group, object, program: p.name, section: p.section, type, attach: p.expectedAttachType ?? null, btf: uses, loader: 'ok', kernel: null, kernelError: null, kernelRefused: null, cli: null, cliError: null, ours: null, oursError: null };
+  const row = loaderOf(group);
+  // a test_loader program: its prog_flags (the section's sleepable bit added, as libbpf does)
+  const spec = row?.testLoader ? testLoaderSpec(bytes, p.name) : undefined;
+  const progFlags = spec ? spec.flags | (p.sleepable ? PROG_FLAG_BITS.BPF_F_SLEEPABLE : 0) : undefined;
+  if (spec) Object.assign(rec, { progFlags, expect: spec.expect });
   let load;
   try {
-    const row = LOADERS[group];
     const sizes = mapSizes(row);
-    load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 1, logSize: 1 << 24, ...(sizes ? { mapMaxEntries: sizes } : {}) });
+    load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 1, logSize: 1 << 24, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}) });
+    // the kernel's "processed N insns" (printed for accepted and rejected programs alike)
+    const processed = /processed (\d+) insns/.exec(load.log ?? '');
+    if (processed && row?.testLoader) rec.kernelProcessed = Number(processed[1]);
     if (load.accepted) rec.kernel = true;
     else if (load.log === '') rec.kernelRefused = `refused before the verifier ran (errno ${load.errno}, empty log)`;
     // A log without an error line ("processed 0 insns" and ENOTSUPP for a struct_ops program
@@ -332,7 +384,7 @@ async function recordProgram(group, object, file, p, uses) {
   } finally {
     load?.close();
   }
-  const cli = await cliLoad(file, p, type, group);
+  const cli = await cliLoad(file, p, type, group, progFlags);
   rec.cli = cli.accepted;
   rec.cliError = cli.accepted === false ? short(cli.error) : cli.accepted === null ? cli.error : null;
   const budget = args['verifier-budget'] === undefined ? Infinity : Number(args['verifier-budget']) * 1000;
@@ -341,9 +393,10 @@ async function recordProgram(group, object, file, p, uses) {
     rec.oursError = `not measured: this run's verifier budget (${args['verifier-budget']} s) was spent`;
   } else if (args.verifier) {
     const t0 = performance.now();
-    const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), LOADERS[group] && { attachTo: LOADERS[group].attachTo, functions: LOADERS[group].functions, license: LOADERS[group].license, mapMaxEntries: mapSizes(LOADERS[group]) });
+    const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row) }, progFlags);
     rec.ours = ours.accepted;
     rec.oursError = ours.accepted ? null : short(ours.error);
+    if (rec.kernelProcessed !== undefined && ours.processed !== undefined) rec.oursProcessed = ours.processed;
     // wall time of our verdict (worker round trip; the machine's load is in it): slow programs stand out
     rec.oursMs = Math.round(performance.now() - t0);
   }
@@ -371,7 +424,7 @@ async function recordGroup(group, dir) {
       console.log(`${group}/${object}: loader error ${e.message}`);
       continue;
     }
-    for (const p of progs) records.push(await recordProgram(group, object, file, p, btfUses(p, core, sectionNames)));
+    for (const p of progs) records.push(await recordProgram(group, object, file, p, btfUses(p, core, sectionNames), bytes));
   }
   return records;
 }
@@ -450,7 +503,7 @@ for (const c of collections) {
     verifier: groups.every(oursIn),
     // the groups whose records carry our verifier's verdicts (--only / --objects record a part)
     verifierGroups: groups.filter(oursIn),
-    loaders: Object.fromEntries(groups.map((g) => [g, LOADERS[g]?.loader ?? 'libbpf'])),
+    loaders: Object.fromEntries(groups.map((g) => [g, loaderOf(g)?.loader ?? 'libbpf'])),
     summary: summarize(records),
     groups: Object.fromEntries(groups.map((g) => [g, summarize(records.filter((r) => r.group === g))])),
     records,
@@ -478,7 +531,7 @@ for (const d of docs) {
   const groups = [...new Set(d.records.map((r) => r.group))];
   for (const g of groups) {
     const s = summarize(d.records.filter((r) => r.group === g));
-    const row = { label: groups.length === 1 && g === d.collection ? d.collection : `${d.collection}/${g}`, loader: d.loaders?.[g] ?? LOADERS[g]?.loader ?? '?', verifier: d.verifierGroups?.includes(g) ?? d.verifier ?? d.records.some((r) => r.ours !== null && r.ours !== undefined), verdicts: s.kernelOk + s.kernelRejects, ...s };
+    const row = { label: groups.length === 1 && g === d.collection ? d.collection : `${d.collection}/${g}`, loader: d.loaders?.[g] ?? loaderOf(g)?.loader ?? '?', verifier: d.verifierGroups?.includes(g) ?? d.verifier ?? d.records.some((r) => r.ours !== null && r.ours !== undefined), verdicts: s.kernelOk + s.kernelRejects, ...s };
     if (row.programs === 0 && row.objectsRefused === 0) continue;
     for (const k of Object.keys(total)) if (typeof row[k] === 'number' && (row.verifier || (k !== 'verdicts' && k !== 'oursAgree'))) total[k] += row[k];
     rows.push(row);
