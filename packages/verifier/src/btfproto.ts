@@ -385,6 +385,48 @@ export function structFieldRead(btf: Btf, name: string, off: number, size: numbe
   return { kind: 'scalar' };
 }
 
+/**
+ * Whether a pointer to kernel struct `from` at byte offset `off` may be passed where a pointer
+ * to struct `to` is wanted (kernel/bpf/btf.c btf_struct_ids_match): the same type at offset 0,
+ * or, unless `strict`, a struct nested in it that starts at `off`, or a first member (at offset
+ * 0) of that one, and so on: `&cgrp->self` is a `struct cgroup *` a kfunc taking a `struct
+ * cgroup_subsys_state *` accepts.
+ */
+export function structIdsMatch(btf: Btf, from: string, off: number, to: string, strict: boolean): boolean {
+  if (off === 0 && from === to) return true;
+  if (strict) return false;
+  const id = structId(btf, from);
+  let t = id === undefined ? undefined : typeById(btf, id);
+  for (let depth = 0; depth < MAX_RESOLVE_DEPTH * 4 && (t?.kind === 'STRUCT' || t?.kind === 'UNION'); depth++) {
+    // btf_struct_walk(off, size 1): the struct member holding `off`; WALK_STRUCT where one starts there
+    let next: BtfType | undefined;
+    for (const m of t.members) {
+      const bitOff = t.kindFlag ? m.offset & 0xffffff : m.offset;
+      if (t.kindFlag && m.offset >>> 24) continue;
+      let moff = Math.floor(bitOff / 8);
+      if (off < moff) break;
+      const ms = memberSize(btf, m.type);
+      if (!ms || off >= moff + ms.size) continue;
+      let mt = ms.t;
+      if (mt.kind === 'ARRAY') {
+        const esize = ms.size / ms.nelems;
+        moff += Math.floor((off - moff) / esize) * esize;
+        mt = ms.elem!;
+      }
+      if (mt.kind !== 'STRUCT' && mt.kind !== 'UNION') return false;
+      next = mt;
+      off -= moff;
+      break;
+    }
+    if (!next) return false;
+    t = next;
+    if (off === 0) {
+      if (t.nameOff && btfString(btf, t.nameOff) === to && t.kind === 'STRUCT') return true;
+    }
+  }
+  return false;
+}
+
 /** A function's parameters with the `arg:...` decl tags that name them (btf_find_next_decl_tag). */
 function withArgTags(btf: Btf, fn: BtfFunc): BtfFunc {
   const tags = new Map<number, string[]>();

@@ -9,7 +9,7 @@
 import { kfuncSections, processIrqFlag, processSpinLock } from './locks.js';
 import { btfFromProtos, kfuncs, type Btf } from '@bpf/btf';
 import type { FuncProtoDecl, MapDef, ProgType } from '@bpf/isa';
-import { describeFunc, funcByName, structInfo, type BtfArg, type BtfFunc, type LoadInfo } from './btfproto.js';
+import { describeFunc, funcByName, structIdsMatch, structInfo, type BtfArg, type BtfFunc, type LoadInfo } from './btfproto.js';
 import { helperMem, isNull, releaseReference } from './callargs.js';
 import { VerifierReject } from './env.js';
 import { CTX_STRUCT } from './global.js';
@@ -518,7 +518,9 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     }
     // btf_is_projection_of: a kfunc taking `struct __sk_buff *` (`xdp_md *`) takes the kernel's sk_buff (xdp_buff)
     const projection = (to.name === '__sk_buff' && b.struct === 'sk_buff') || (to.name === 'xdp_md' && b.struct === 'xdp_buff');
-    if (b.struct !== to.name && !projection)
+    // btf_struct_ids_match, strict for a release of a referenced pointer
+    const strict = has(info, 'release') && r.refObjId !== undefined;
+    if (!projection && !structIdsMatch(env.load.kernelBtf!, b.struct, r.off, to.name, strict))
       env.reject(pc, `kernel function ${fn.name} args#${k} expected pointer to STRUCT ${to.name} but R${regno} has a pointer to STRUCT ${b.struct}`);
     if (r.off && (trusted || (has(info, 'release') && r.refObjId))) env.reject(pc, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
     return;
