@@ -207,10 +207,12 @@ export interface KfuncCallback {
 
 /** bpf_obj_new_impl: a `struct` of the program's own BTF, allocated (the kernel's MEM_ALLOC). */
 function objNew(env: KfuncEnv, pc: number, typeId: bigint | undefined): { readonly name: string; readonly size: number } {
+  // check_kfunc_call, in its order: the constant fits a u32, the program has BTF, it names a struct
+  if (typeId !== undefined && BigInt.asUintN(64, typeId) > 0xffffffffn) env.reject(pc, 'local type ID argument must be in range [0, U32_MAX]');
   const btf = env.load.progBtf();
   if (!btf) env.reject(pc, 'bpf_obj_new/bpf_percpu_obj_new requires prog BTF');
   const s = typeId === undefined ? undefined : structInfo(btf, Number(typeId));
-  if (!s) env.reject(pc, 'bpf_obj_new type ID argument must be of a struct');
+  if (!s) env.reject(pc, 'bpf_obj_new/bpf_percpu_obj_new type ID argument must be of a struct');
   return s;
 }
 
@@ -484,6 +486,8 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     return;
   }
   const b = btfPtr(r.type);
+  // check_func_arg_reg_off before the argument's own checks: what a release kfunc releases starts at offset 0
+  if (b && has(info, 'release') && r.refObjId !== undefined && r.off) env.reject(pc, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
   const graphKind = to.isStruct ? graphArgKind(to.name) : undefined;
   if (graphKind) {
     // KF_ARG_PTR_TO_LIST_HEAD/_RB_ROOT and _LIST_NODE/_RB_NODE
