@@ -189,7 +189,7 @@ export interface AsyncCallback {
 }
 
 /** The kfuncs that set up an async callback, and the callback's return range. */
-const ASYNC_KFUNCS: Readonly<Record<string, readonly [number, number]>> = {
+export const ASYNC_KFUNCS: Readonly<Record<string, readonly [number, number]>> = {
   bpf_wq_set_callback_impl: [0, 0],
   bpf_task_work_schedule_signal_impl: [-0x80000000, 0x7fffffff],
   bpf_task_work_schedule_resume_impl: [-0x80000000, 0x7fffffff],

@@ -14,7 +14,7 @@ import type { Btf } from '@bpf/btf';
 import { loadInfo, type LoadInfo } from './btfproto.js';
 import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './calls.js';
 import { iterActiveAtCall } from './iter.js';
-import { declaredKfunc, kfuncFromBtf } from './kfuncs.js';
+import { ASYNC_KFUNCS, declaredKfunc, kfuncFromBtf } from './kfuncs.js';
 import { SccVisits } from './scc.js';
 import { VerifierReject, type MaxAccess } from './env.js';
 import { entryLine, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
@@ -545,6 +545,9 @@ class Verifier implements CallEnv, PreciseEnv {
           this.prunePoints.add(pc + i.imm + 1);
           this.jmpPoints.add(pc + i.imm + 1);
         }
+        // is_async_callback_calling_insn: a prune point, so the state is checked before the
+        // callback's own path is pushed
+        if ((i.src === 0 && i.imm === BPF_FUNC_timer_set_callback) || (i.src === 2 && (this.kfuncNameAt(pc) ?? '') in ASYNC_KFUNCS)) this.prunePoints.add(pc);
         if (this.callsCallback(pc)) {
           this.prunePoints.add(pc);
           this.jmpPoints.add(pc);
@@ -1208,6 +1211,8 @@ class Verifier implements CallEnv, PreciseEnv {
 export { typeName } from './print.js';
 
 /** Two states in the same chain of calls (the kernel's same_callsites). */
+/** bpf_timer_set_callback: its callback runs later, as a path of its own. */
+const BPF_FUNC_timer_set_callback = 170;
 /** Helpers that call a callback before they return: 164, 180, 181, 209. */
 const SYNC_CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, 180, 181, 209]);
 
