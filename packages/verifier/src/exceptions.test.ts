@@ -20,12 +20,8 @@ function madeStatic(p: Program, name: string): Program {
   return { ...p, btf: { bytes: writeBtf({ ...btf, types } as Btf) } };
 }
 
-/**
- * Programs whose level-2 logs still differ somewhere (verdict, error and processed count agree):
- * the bpf_loop ones, where the kernel prints the caller's whole state after bpf_loop returns and
- * marks the callback context argument (R3) precise; we do neither yet (as loops.test.ts's cb_count).
- */
-const LOG_DIFFERS = new Set<string>(['throw_in_loop_cb', 'throw_below_loop_cb', 'throw_beside_loop_cb']);
+/** Programs whose level-2 logs still differ somewhere (verdict, error and processed count agree): none. */
+const LOG_DIFFERS = new Set<string>([]);
 
 describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('exceptions: the kernel verdict, message, processed count and log, program by program', () => {
   const programs = buildC(fixtureSource('exceptions', 'exceptions.c', 'exceptions.h'));
