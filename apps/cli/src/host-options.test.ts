@@ -44,6 +44,26 @@ static u64 (*ktime_get_ns)(void) = (void *)5;
 SEC("fentry/placeholder") int traced(void *ctx) { return (int)ktime_get_ns() & 0; }
 char _license[] SEC("license") = "GPL";
 `,
+  // what a skeleton sets before loading (rodata->x = v): a .rodata constant the verifier
+  // sees, and a .data one it does not
+  knobs: `${HEAD}
+const volatile u32 limit = 1;
+const volatile u32 slot = 0;
+volatile int bias = 0;
+SEC("socket") int gated(void *ctx) { return limit > 5 ? 7 + bias : 3 + bias; }
+SEC("socket") int indexed(void *ctx) {
+  char b[8] = {};
+  b[slot] = 1; /* in bounds only for slot < 8: a constant to the verifier, as .rodata is frozen */
+  return b[0];
+}
+`,
+  target: `${HEAD}
+SEC("socket") int target_fn(void *ctx) { return 0; }
+`,
+  watcher: `${HEAD}
+SEC("fexit/XXX") int watch(void *ctx) { return 0; }
+char _license[] SEC("license") = "GPL";
+`,
 };
 
 const haveTools = !skipWithout('clang-19', 'kernel');
@@ -125,6 +145,64 @@ describe.skipIf(!haveTools)('host loader options, live', { timeout: 300_000 }, (
     const elf = bpf('kernel', 'load', linkedObj, '--prog', 'linked', '--function', `host_fn=${tracedObj}`);
     expect(elf.code).toBe(2);
     expect(elf.stderr).toContain('is an ELF object');
+  });
+
+  it('--set: a .rodata constant changes what the kernel and our verifier see, a .data value what runs; names and values are checked', () => {
+    const knobs = join(dir, 'knobs.o');
+    const run = (...set: string[]): number => {
+      const r = bpf('kernel', 'run', knobs, '--prog', 'gated', ...set.flatMap((x) => ['--set', x]), '--json');
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { retval: number }).retval;
+    };
+    expect([run(), run('limit=9'), run('limit=9', 'bias=-2')]).toEqual([3, 7, 5]);
+    const both = (slot: string): [boolean, string | null, boolean, string | null] => {
+      const k = JSON.parse(bpf('kernel', 'load', knobs, '--prog', 'indexed', '--set', `slot=${slot}`, '--json').stdout) as { accepted: boolean; error: string | null };
+      const v = JSON.parse(bpf('verify', knobs, '--prog', 'indexed', '--set', `slot=${slot}`, '--log-level', '0', '--json').stdout) as { accepted: boolean; error: { message: string } | null };
+      return [k.accepted, k.error, v.accepted, v.error?.message ?? null];
+    };
+    const inBounds = both('7');
+    expect(inBounds.slice(0, 1).concat(inBounds.slice(2, 3))).toEqual([true, true]);
+    const out = both('0x10');
+    expect(out[0]).toBe(false);
+    expect([out[2], out[3]]).toEqual([false, out[1]]);
+    const unknown = bpf('kernel', 'load', knobs, '--prog', 'gated', '--set', 'nope=1');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("no global variable nope in the object's .data, .rodata or .bss sections");
+    const wide = bpf('verify', knobs, '--prog', 'gated', '--set', 'limit=0x100000000');
+    expect(wide.code).not.toBe(0);
+    expect(wide.stderr).toContain('limit: 4294967296 does not fit 4 bytes');
+    const bad = bpf('verify', knobs, '--set', 'limit');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--set takes NAME=VALUE");
+  });
+
+  it('--attach-prog: an fexit placeholder attached to another BPF program (the target loaded first, its function from its BTF)', () => {
+    const watcher = join(dir, 'watcher.o');
+    const target = join(dir, 'target.o');
+    // without a target the placeholder is no kernel function: no load succeeds
+    expect(bpf('kernel', 'load', watcher, '--prog', 'watch').code).not.toBe(0);
+    const load = bpf('kernel', 'load', watcher, '--prog', 'watch', '--attach-prog', `${target}:target_fn`, '--json');
+    const k = JSON.parse(load.stdout) as { accepted: boolean; refusedBeforeVerifier: boolean; log: string };
+    // as for --attach-to: a machine's policy may refuse every fentry/fexit before the verifier runs
+    if (!k.refusedBeforeVerifier) expect(k.accepted, k.log).toBe(true);
+    const missing = bpf('kernel', 'load', watcher, '--prog', 'watch', '--attach-prog', `${target}:no_such_prog`);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('no program matches');
+  });
+
+  it('--linker: calls into other sections run as cilium/ebpf links them; libbpf refuses the object, placed', () => {
+    const src = join(repoRoot, 'fixtures/c/elf-shapes/btf/cross_section.c');
+    const cross = join(dir, 'cross_section.o');
+    execFileSync('clang-19', ['-target', 'bpfel', '-O2', '-g', '-c', src, '-o', cross]);
+    for (const linker of [[], ['--linker', 'cilium/ebpf']]) {
+      const r = bpf('kernel', 'run', cross, '--prog', 'entry', ...linker, '--json');
+      expect(r.code, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout) as { retval: number }).retval).toBe(2);
+      expect(bpf('verify', cross, '--prog', 'entry', ...linker).code).toBe(0);
+    }
+    const libbpf = bpf('verify', cross, '--prog', 'entry', '--linker', 'libbpf');
+    expect(libbpf.code).not.toBe(0);
+    expect(libbpf.stderr).toMatch(/section \.text, insn 1, byte \d+: call relocation against helpers in helpers; libbpf links subprograms from \.text only/);
   });
 
   it('--attach-to: the placeholder section is not a kernel function; the flag gives the target, which must exist', () => {

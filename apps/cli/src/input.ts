@@ -52,6 +52,12 @@ export interface LoadOptions {
   readonly attachTo?: string;
   /** ELF: bodies of extern functions a host loader links in at load time, by name (tetragon's `cel_expr_N`). */
   readonly functions?: ReadonlyMap<string, readonly Insn[]>;
+  /** ELF: global variables set before loading, by name (a skeleton's `rodata->x = v`). */
+  readonly globals?: Readonly<Record<string, bigint>>;
+  /** ELF: how the object's BPF-to-BPF calls are linked (default: libbpf's, cilium/ebpf's for calls across sections). */
+  readonly linker?: 'libbpf' | 'cilium/ebpf';
+  /** ELF: the attach target's BTF id, for fentry/fexit programs attached to another BPF program (all of the object's). */
+  readonly attachBtfId?: number;
 }
 
 export interface LoadedInput {
@@ -84,7 +90,11 @@ export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
       const chosen = (p: { readonly name: string; readonly section: string }): boolean => (opts.prog === undefined || p.name === opts.prog) && (opts.section === undefined || p.section === opts.section);
       const all = loadElf(bytes, {
         ...(opts.attachTo !== undefined ? { attachTo: (p) => (chosen(p) ? opts.attachTo : undefined) } : {}),
+        // every fentry/fexit program of the object, as perf and bpftool set the target for each
+        ...(opts.attachBtfId !== undefined ? { attachBtfId: () => opts.attachBtfId } : {}),
         ...(opts.functions?.size ? { functions: opts.functions } : {}),
+        ...(opts.globals ? { globals: opts.globals } : {}),
+        ...(opts.linker ? { linker: opts.linker } : {}),
       });
       if (all.length === 0) throw new CliError(EXIT.INPUT, `${file}: the object has no programs`);
       const pick = all.filter(
@@ -166,10 +176,13 @@ function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boole
  * loading it into this kernel is refused later, by @bpf/kernel. When that fails (an extern this kernel lacks) the programs come as
  * the object has them, which is still fine to read and disassemble.
  */
-function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'functions'> = {}): Program[] {
-  const plain = loadPrograms(bytes);
+function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'attachBtfId' | 'functions' | 'globals' | 'linker'> = {}): Program[] {
+  // what every load does, kernel or not: variables set, the linker's rules
+  const always = { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}) };
+  const hostNoKernel = { ...always, ...(host.functions ? { functions: host.functions } : {}), ...(host.attachBtfId ? { attachBtfId: host.attachBtfId } : {}) };
+  const plain = loadPrograms(bytes, always);
   // what the user asked the host loader to do must happen, or fail saying why
-  const asked = host.attachTo !== undefined || host.functions !== undefined;
+  const asked = host.attachTo !== undefined || host.functions !== undefined || host.attachBtfId !== undefined;
   const obj = parseElf(bytes);
   const littleEndian = obj.endian === 'little';
   const needsKernel =
@@ -181,7 +194,7 @@ function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'fun
   if (asked && !existsSync(VMLINUX)) {
     // linking host functions needs no kernel; attach targets do
     if (host.attachTo !== undefined) throw new CliError(EXIT.UNAVAILABLE, `--attach-to: resolving an attach target needs the kernel's BTF (${VMLINUX})`);
-    return loadPrograms(bytes, { ...(host.functions ? { functions: host.functions } : {}) });
+    return loadPrograms(bytes, hostNoKernel);
   }
   if (!needsKernel || !existsSync(VMLINUX)) return plain;
   let kernelBtf: Uint8Array;
@@ -196,8 +209,8 @@ function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'fun
   } catch (e) {
     if (!(e instanceof ElfError)) throw e;
     // an attach target asked for must resolve; functions link without the kernel's BTF
-    if (host.attachTo !== undefined) throw e;
-    return host.functions ? loadPrograms(bytes, { functions: host.functions }) : plain;
+    if (host.attachTo !== undefined || host.attachBtfId !== undefined) throw e;
+    return host.functions ? loadPrograms(bytes, hostNoKernel) : plain;
   }
 }
 
@@ -245,10 +258,33 @@ export function functionsOf(flags: Readonly<Record<string, unknown>>): ReadonlyM
   return out;
 }
 
-/** The options of loadProgram a command's flags give (--input, --section, --prog, --endian, --attach-to, --function). */
+/**
+ * --set NAME=VALUE (repeatable): global variables set before loading, as a libbpf skeleton's
+ * `skel->rodata->NAME = VALUE` (VALUE an integer, decimal or 0x hex, possibly negative).
+ */
+export function globalsOf(flags: Readonly<Record<string, unknown>>): Readonly<Record<string, bigint>> | undefined {
+  const given = flags.set;
+  const list = typeof given === 'string' ? [given] : Array.isArray(given) ? (given as string[]) : [];
+  if (list.length === 0) return undefined;
+  const out: Record<string, bigint> = {};
+  for (const item of list) {
+    const m = /^([A-Za-z_]\w*)=(-?(?:0x[0-9a-fA-F]+|\d+))$/.exec(item.trim());
+    if (!m) throw usage(`--set takes NAME=VALUE (an integer, decimal or 0x hex), not '${item}'`);
+    if (Object.hasOwn(out, m[1]!)) throw usage(`--set ${m[1]} given twice`);
+    const neg = m[2]!.startsWith('-');
+    const v = BigInt(neg ? m[2]!.slice(1) : m[2]!);
+    out[m[1]!] = neg ? -v : v;
+  }
+  return out;
+}
+
+/** The options of loadProgram a command's flags give (--input, --section, --prog, --endian, --attach-to, --function, --set, --linker). */
 export function inputOptsOf(flags: Readonly<Record<string, unknown>>): LoadOptions {
   const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
   const functions = functionsOf(flags);
-  const pick = { input: str('input'), section: str('section'), prog: str('prog'), endian: str('endian') as 'little' | 'big' | undefined, attachTo: str('attach-to') };
-  return { ...Object.fromEntries(Object.entries(pick).filter(([, v]) => v !== undefined)), ...(functions ? { functions } : {}) };
+  const globals = globalsOf(flags);
+  const linker = str('linker');
+  if (linker !== undefined && linker !== 'libbpf' && linker !== 'cilium/ebpf') throw usage(`--linker must be libbpf or cilium/ebpf (got '${linker}')`);
+  const pick = { input: str('input'), section: str('section'), prog: str('prog'), endian: str('endian') as 'little' | 'big' | undefined, attachTo: str('attach-to'), linker };
+  return { ...Object.fromEntries(Object.entries(pick).filter(([, v]) => v !== undefined)), ...(functions ? { functions } : {}), ...(globals ? { globals } : {}) };
 }

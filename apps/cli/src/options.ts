@@ -50,6 +50,8 @@ export function loadOptsOf(flags: Readonly<Record<string, unknown>>, program: { 
 export const HOST_OPTS: Record<string, OptionSpec> = {
   'attach-to': { type: 'string', help: "ELF: the kernel function or LSM hook the chosen tracing/LSM program attaches to, replacing its section's (as cilium/ebpf's ProgramSpec.AttachTo)" },
   function: { type: 'string', multiple: true, help: 'ELF: NAME=FILE links FILE (assembly, hex or raw instructions) in as extern function NAME, as loaders that supply functions at load time do; repeatable' },
+  set: { type: 'string', multiple: true, help: "ELF: NAME=VALUE sets global variable NAME (.rodata, .data, .bss; an integer) before loading, as a libbpf skeleton's rodata->NAME = VALUE; repeatable" },
+  linker: { type: 'string', help: "ELF: whose rules link BPF-to-BPF calls (default libbpf's; cilium/ebpf's for an object calling into other sections, which libbpf refuses)", values: ['libbpf', 'cilium/ebpf'] },
 };
 
 /** `bpf kernel`: how the program's maps are created. */

@@ -22,6 +22,8 @@ function asHostLoads(file, host) {
     kernelBtf: vmlinux,
     ...(rules ? { attachTo: (p) => rules.find(([re]) => re.test(p.section))?.[1] } : {}),
     ...(host.functions ? { functions: new Map(host.functions.map((n) => [n, ret0])) } : {}),
+    ...(host.globals ? { globals: host.globals } : {}),
+    ...(host.linker ? { linker: host.linker } : {}),
   });
 }
 
@@ -35,7 +37,7 @@ function programOf(file, section, prog, host) {
   const key = JSON.stringify([file, host ?? null]);
   if (last.key !== key) {
     last = { key: '', all: [] };
-    last = { key, all: host?.attachTo || host?.functions ? asHostLoads(file, host) : loadProgram(file, {}).all };
+    last = { key, all: host?.attachTo || host?.functions || host?.globals || host?.linker ? asHostLoads(file, host) : loadProgram(file, {}).all };
   }
   const program = last.all.find((p) => p.section === section && p.name === prog);
   if (!program) throw new Error(`no program ${prog} in ${section}`);

@@ -40,7 +40,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { btfExtRecords, loadPrograms, parseBtfTable, parseElf, parseElfFile } from '../dist/index.js';
 import { btfString } from '../../btf/dist/index.js';
-import { loadWithMaps, possibleCpus } from '../../kernel/dist/index.js';
+import { createProgramMap, loadWithMaps, possibleCpus } from '../../kernel/dist/index.js';
 import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -117,8 +117,27 @@ const LOADERS = {
     ],
   },
   // Tools of the Linux tree that load BPF programs with libbpf skeletons: perf's
-  // (tools/perf/util/bpf_skel), bpftool's (skeleton/), runqslower.
-  'linux-tools': { loader: 'libbpf', type: 'socket_filter' },
+  // (tools/perf/util/bpf_skel), bpftool's (skeleton/), runqslower. `hosts`: what a tool sets
+  // in the skeleton before loading (tools/perf/util/bpf_counter.c, bpf_counter_cgroup.c,
+  // tools/bpf/bpftool/prog.c do_profile), for one everyday command each: `set` the .rodata
+  // variables, `mapMaxEntries` the map sizes, `attachProg` the BPF program an fentry/fexit
+  // program is attached to (bpf_program__set_attach_target with a program fd: perf's bperf
+  // leader, the program a user profiles).
+  'linux-tools': {
+    loader: 'libbpf',
+    type: 'socket_filter',
+    hosts: {
+      // bpftool prog profile PROG cycles: one metric
+      'bpftool_profiler.bpf.o': { set: { num_cpu: 'ncpus', num_metric: 1 }, mapMaxEntries: { events: 'ncpus', fentry_readings: 1, accum_readings: 1, counts: 1 }, attachProg: 'perf_bperf_leader.bpf.o:on_switch' },
+      // perf stat -b PROG -e cycles
+      'perf_bpf_prog_profiler.bpf.o': { set: { num_cpu: 'ncpus' }, mapMaxEntries: { events: 'ncpus', fentry_readings: 1, accum_readings: 1 }, attachProg: 'perf_bperf_leader.bpf.o:on_switch' },
+      // perf stat --bpf-counters -a -e cycles: system-wide, one filter entry; fexit on the leader's on_switch
+      'perf_bperf_follower.bpf.o': { mapMaxEntries: { accum_readings: 1, filter: 1 }, attachProg: 'perf_bperf_leader.bpf.o:on_switch' },
+      // perf stat -a --for-each-cgroup CG -e cycles: one event, one cgroup (perf_event is a
+      // cgroup v1 hierarchy here, so use_cgroup_v2 stays 0)
+      'perf_bperf_cgroup.bpf.o': { set: { num_cpus: 'ncpus', num_events: 1 }, mapMaxEntries: { events: 'ncpus', cgrp_idx: 1, prev_readings: 1, cgrp_readings: 1 } },
+    },
+  },
   // tetragon's loader (pkg/sensors/program/loader_linux.go) sets every fentry/fexit and LSM
   // program's AttachTo to the hook of the policy before loading (the sections are
   // placeholders): one representative hook each, as pattern/target pairs. Its large (v5.3+)
@@ -159,6 +178,47 @@ try {
   /* no kallsyms: typeless ksyms fail to resolve */
 }
 
+/**
+ * A collection's loader row with what its tool sets for this object (row.hosts[object]): map
+ * sizes merged, the variables it sets, the program it attaches to.
+ */
+function hostOf(group, object) {
+  const row = loaderOf(group);
+  const h = row?.hosts?.[object];
+  if (!h) return row;
+  return { ...row, ...h, mapMaxEntries: { ...row.mapMaxEntries, ...h.mapMaxEntries } };
+}
+
+/** 'ncpus' as the possible CPUs, other values as they are. */
+const sized = (n) => (n === 'ncpus' ? possibleCpus() : n);
+
+/** The global variables a row sets, as loadPrograms' `globals`. */
+function globalsOf(row) {
+  return row?.set ? Object.fromEntries(Object.entries(row.set).map(([k, v]) => [k, sized(v)])) : undefined;
+}
+
+/**
+ * A row's attachProg (OBJECT:PROG of the same collection directory) loaded into the kernel with
+ * its maps, and its function's id in its own BTF (func_info[0]), as `bpf kernel load --attach-prog`.
+ */
+function loadAttachTarget(dir, spec) {
+  const [object, prog] = spec.split(':');
+  const t = loadPrograms(new Uint8Array(readFileSync(join(dir, object))), vmlinux ? { kernelBtf: vmlinux } : {}).find((p) => p.name === prog);
+  if (!t?.funcInfo?.length) throw new Error(`attach target ${spec}: no such program with BTF`);
+  const l = loadWithMaps(t, { type: t.type, logLevel: 1 });
+  if (!l.accepted) {
+    l.close();
+    throw new Error(`attach target ${spec} rejected: ${l.error}`);
+  }
+  return { fd: l.fd, btfId: t.funcInfo[0].typeId, close: () => l.close() };
+}
+
+/** The BTF id of a row's attachProg function (without loading it). */
+function attachTargetId(dir, spec) {
+  const [object, prog] = spec.split(':');
+  return loadPrograms(new Uint8Array(readFileSync(join(dir, object))), vmlinux ? { kernelBtf: vmlinux } : {}).find((p) => p.name === prog)?.funcInfo?.[0]?.typeId;
+}
+
 function typeOf(group, object, p) {
   if (p.type) return p.type;
   const l = loaderOf(group) ?? { type: 'socket_filter' };
@@ -172,19 +232,25 @@ function typeOf(group, object, p) {
  * The collection loader's attach targets and linked-in functions (LOADERS[group].attachTo,
  * .functions) as loadPrograms options; the verifier worker builds the same from the same row.
  */
-function hostOptions(row) {
+function hostOptions(row, dir) {
   const compiled = row?.attachTo?.map(([re, target]) => [new RegExp(re), target]);
   const ret0 = [{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }];
+  const globals = globalsOf(row);
+  const btfId = row?.attachProg ? attachTargetId(dir, row.attachProg) : undefined;
   return {
     ...(compiled ? { attachTo: (p) => compiled.find(([re]) => re.test(p.section))?.[1] } : {}),
     ...(row?.functions ? { functions: new Map(row.functions.map((n) => [n, ret0])) } : {}),
+    ...(globals ? { globals } : {}),
+    ...(btfId !== undefined ? { attachBtfId: () => btfId } : {}),
+    // cilium/ebpf's linker for the collections it loads (calls across sections)
+    ...(row?.loader === 'cilium/ebpf' ? { linker: 'cilium/ebpf' } : {}),
   };
 }
 
 /** A loader row's map sizes ('ncpus': the possible CPUs) as loadWithMaps's mapMaxEntries. */
 function mapSizes(row) {
   if (!row?.mapMaxEntries) return undefined;
-  return Object.fromEntries(Object.entries(row.mapMaxEntries).map(([name, n]) => [name, n === 'ncpus' ? possibleCpus() : n]));
+  return Object.fromEntries(Object.entries(row.mapMaxEntries).map(([name, n]) => [name, sized(n)]));
 }
 
 /** The `return 0` body of a linked-in function, as a file for `bpf kernel load --function`. */
@@ -201,8 +267,11 @@ function ret0Path() {
  * The flags that make `bpf kernel load` load a program as the collection's loader does: the
  * license it passes, its map sizes, the attach target it sets, the functions it links in.
  */
-function cliHostFlags(row, p) {
+function cliHostFlags(row, p, dir) {
   const flags = [];
+  for (const [name, v] of Object.entries(globalsOf(row) ?? {})) flags.push('--set', `${name}=${v}`);
+  if (row?.attachProg) flags.push('--attach-prog', join(dir, row.attachProg));
+  if (row?.loader === 'cilium/ebpf') flags.push('--linker', 'cilium/ebpf');
   if (row?.license !== undefined) flags.push('--license', row.license);
   for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n}`);
   const target = row?.attachTo?.find(([re]) => new RegExp(re).test(p.section))?.[1];
@@ -212,13 +281,14 @@ function cliHostFlags(row, p) {
 }
 
 /** Our programs for an object: with the kernel's BTF when it has something to resolve, else without. */
-function ourPrograms(bytes, group) {
+function ourPrograms(bytes, row, dir) {
+  const host = hostOptions(row, dir);
   try {
     // libbpf's kconfig values (CONFIG_*, LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE, ...).
     const kconfig = kernelKconfig();
-    return loadPrograms(bytes, vmlinux ? { kernelBtf: vmlinux, kallsyms, ...(kconfig ? { kconfig } : {}), ...hostOptions(loaderOf(group)) } : {});
+    return loadPrograms(bytes, vmlinux ? { kernelBtf: vmlinux, kallsyms, ...(kconfig ? { kconfig } : {}), ...host } : {});
   } catch (e) {
-    const plain = loadPrograms(bytes);
+    const plain = loadPrograms(bytes, { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}) });
     if (plain.some((p) => p.relocs.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') || p.attachTo !== undefined)) throw e;
     return plain;
   }
@@ -294,9 +364,9 @@ function objectsUnder(dir, prefix = '') {
 }
 
 /** `bpf kernel load`, in this process: the CLI's own code path, output captured. */
-async function cliLoad(file, p, type, group, progFlags) {
+async function cliLoad(file, p, type, row, progFlags) {
   const { main } = await import('../../../apps/cli/dist/index.js');
-  const argv = ['kernel', 'load', file, '--section', p.section, '--prog', p.name, '--type', type, ...cliHostFlags(loaderOf(group), p), ...(progFlags ? ['--flags', String(progFlags)] : []), '--json', '--log-level', '1'];
+  const argv = ['kernel', 'load', file, '--section', p.section, '--prog', p.name, '--type', type, ...cliHostFlags(row, p, dirname(file)), ...(progFlags ? ['--flags', String(progFlags)] : []), '--json', '--log-level', '1'];
   const out = [], err = [];
   const ow = process.stdout.write, ew = process.stderr.write;
   process.stdout.write = (c) => (out.push(String(c)), true);
@@ -357,15 +427,17 @@ function ourVerdict(file, p, type, timeoutMs, host, progFlags) {
 async function recordProgram(group, object, file, p, uses, bytes) {
   const type = typeOf(group, object, p);
   const rec = { group, object, program: p.name, section: p.section, type, attach: p.expectedAttachType ?? null, btf: uses, loader: 'ok', kernel: null, kernelError: null, kernelRefused: null, cli: null, cliError: null, ours: null, oursError: null };
-  const row = loaderOf(group);
+  const row = hostOf(group, object);
   // a test_loader program: its prog_flags (the section's sleepable bit added, as libbpf does)
   const spec = row?.testLoader ? testLoaderSpec(bytes, p.name) : undefined;
   const progFlags = spec ? spec.flags | (p.sleepable ? PROG_FLAG_BITS.BPF_F_SLEEPABLE : 0) : undefined;
   if (spec) Object.assign(rec, { progFlags, expect: spec.expect });
-  let load;
+  let load, target;
   try {
     const sizes = mapSizes(row);
-    load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 1, logSize: 1 << 24, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}) });
+    // the program the tool attaches this one to, loaded first (and kept while this one loads)
+    target = row?.attachProg ? loadAttachTarget(dirname(file), row.attachProg) : undefined;
+    load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 1, logSize: 1 << 24, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
     // the kernel's "processed N insns" (printed for accepted and rejected programs alike)
     const processed = /processed (\d+) insns/.exec(load.log ?? '');
     if (processed && row?.testLoader) rec.kernelProcessed = Number(processed[1]);
@@ -383,17 +455,22 @@ async function recordProgram(group, object, file, p, uses, bytes) {
     rec.kernelRefused = short(`${e.code ?? ''} ${e.message}`.trim());
   } finally {
     load?.close();
+    target?.close();
   }
-  const cli = await cliLoad(file, p, type, group, progFlags);
+  const cli = await cliLoad(file, p, type, row, progFlags);
   rec.cli = cli.accepted;
   rec.cliError = cli.accepted === false ? short(cli.error) : cli.accepted === null ? cli.error : null;
   const budget = args['verifier-budget'] === undefined ? Infinity : Number(args['verifier-budget']) * 1000;
   if (args.verifier && performance.now() - runStart > budget) {
     rec.ours = null;
     rec.oursError = `not measured: this run's verifier budget (${args['verifier-budget']} s) was spent`;
+  } else if (args.verifier && row?.attachProg) {
+    // our verifier types fentry/fexit targets from the kernel's BTF only, not another program's
+    rec.ours = null;
+    rec.oursError = 'not measured: attached to another BPF program';
   } else if (args.verifier) {
     const t0 = performance.now();
-    const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row) }, progFlags);
+    const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row), globals: globalsOf(row), linker: row.loader === 'cilium/ebpf' ? 'cilium/ebpf' : undefined }, progFlags);
     rec.ours = ours.accepted;
     rec.oursError = ours.accepted ? null : short(ours.error);
     if (rec.kernelProcessed !== undefined && ours.processed !== undefined) rec.oursProcessed = ours.processed;
@@ -416,12 +493,27 @@ async function recordGroup(group, dir) {
     let progs, core, sectionNames;
     try {
       parseElf(bytes);
-      progs = ourPrograms(bytes, group);
+      progs = ourPrograms(bytes, hostOf(group, object), dir);
       core = coreSites(bytes);
       sectionNames = new Map(parseElfFile(bytes).sections.map((x) => [x.index, x.name]));
     } catch (e) {
       records.push({ group, object, program: null, section: null, type: null, loader: `${e.code ?? 'error'}: ${short(e.message)}`, kernel: null, cli: null, ours: null });
       console.log(`${group}/${object}: loader error ${e.message}`);
+      continue;
+    }
+    if (progs.length === 0) {
+      // An object of maps only (cilium/ebpf's arena testdata): what the kernel says to
+      // creating each of them, as the object's loader would create them.
+      const maps = parseElf(bytes).maps.map((m) => {
+        try {
+          createProgramMap(m).close();
+          return { name: m.name, type: m.type, kernel: 'created' };
+        } catch (e) {
+          return { name: m.name, type: m.type, kernel: short(e.message) };
+        }
+      });
+      records.push({ group, object, program: null, section: null, type: null, loader: 'ok: no programs', maps, kernel: null, cli: null, ours: null });
+      console.log(`${group}/${object}: no programs; maps: ${maps.map((m) => `${m.name} ${m.kernel}`).join(', ')}`);
       continue;
     }
     for (const p of progs) records.push(await recordProgram(group, object, file, p, btfUses(p, core, sectionNames), bytes));
@@ -438,7 +530,9 @@ function summarize(rs) {
   return {
     objects: new Set(rs.map((r) => r.object)).size,
     programs: progs.length,
-    objectsRefused: rs.filter((r) => r.program === null).length,
+    objectsRefused: rs.filter((r) => r.program === null && !r.loader.startsWith('ok')).length,
+    // objects that open and have no programs (maps only)
+    objectsWithoutPrograms: rs.filter((r) => r.program === null && r.loader.startsWith('ok')).length,
     types,
     tracingBtf: progs.filter((r) => TRACING_TYPES.has(r.type) && (r.btf?.length ?? 0) > 0).length,
     kernelOk: progs.filter((r) => r.kernel === true).length,
@@ -532,7 +626,7 @@ for (const d of docs) {
   for (const g of groups) {
     const s = summarize(d.records.filter((r) => r.group === g));
     const row = { label: groups.length === 1 && g === d.collection ? d.collection : `${d.collection}/${g}`, loader: d.loaders?.[g] ?? loaderOf(g)?.loader ?? '?', verifier: d.verifierGroups?.includes(g) ?? d.verifier ?? d.records.some((r) => r.ours !== null && r.ours !== undefined), verdicts: s.kernelOk + s.kernelRejects, ...s };
-    if (row.programs === 0 && row.objectsRefused === 0) continue;
+    if (row.programs === 0 && row.objectsRefused === 0 && !row.objectsWithoutPrograms) continue;
     for (const k of Object.keys(total)) if (typeof row[k] === 'number' && (row.verifier || (k !== 'verdicts' && k !== 'oursAgree'))) total[k] += row[k];
     rows.push(row);
   }
@@ -547,7 +641,7 @@ const table = [
   '',
   '| collection | loader rules | objects | programs | tracing/LSM with BTF | kernel verifies | no verdict | of the verified, reach our verifier | `bpf kernel load` agrees | our verifier agrees (of kernel verdicts) |',
   '|---|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.label} | ${r.loader} | ${r.objects} | ${r.programs}${r.objectsRefused ? ` (+${r.objectsRefused} objects refused)` : ''} | ${r.tracingBtf} | ${r.kernelOk} | ${r.noVerdict} | ${r.reachedOfOk}/${r.kernelOk} | ${r.cliAgree}/${r.programs} | ${oursCell(r)} |`),
+  ...rows.map((r) => `| ${r.label} | ${r.loader} | ${r.objects} | ${r.programs}${r.objectsRefused ? ` (+${r.objectsRefused} objects refused)` : ''}${r.objectsWithoutPrograms ? ` (+${r.objectsWithoutPrograms} objects of maps only)` : ''} | ${r.tracingBtf} | ${r.kernelOk} | ${r.noVerdict} | ${r.reachedOfOk}/${r.kernelOk} | ${r.cliAgree}/${r.programs} | ${oursCell(r)} |`),
   `| **all** | | ${total.objects} | ${total.programs} | ${total.tracingBtf} | ${total.kernelOk} | ${total.noVerdict} | ${total.reachedOfOk}/${total.kernelOk} | ${total.cliAgree}/${total.programs} | ${total.oursMeasured ? `${total.oursAgree}/${total.verdicts - total.oursNotMeasured} (where measured)` : '—'} |`,
   '<!-- /realworld -->',
 ].join('\n');

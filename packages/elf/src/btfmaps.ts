@@ -34,7 +34,7 @@ export interface MapsSectionReloc {
 
 const MAP_IN_MAP = new Set(['array_of_maps', 'hash_of_maps']);
 
-interface Attrs { type?: number; keySize?: number; valueSize?: number; maxEntries?: number; flags?: number; inner?: MapDef; valuesOffset?: number; keyTypeId?: number; valueTypeId?: number }
+interface Attrs { type?: number; keySize?: number; valueSize?: number; maxEntries?: number; flags?: number; mapExtra?: bigint; inner?: MapDef; valuesOffset?: number; keyTypeId?: number; valueTypeId?: number }
 
 /** Read one map definition struct (libbpf: parse_btf_map_def); `inner` forbids a further level. */
 function parseMapDef(btf: BtfTypeTable, structId: number, fail: (m: string) => ElfError, inner: boolean): Attrs {
@@ -76,7 +76,16 @@ function parseMapDef(btf: BtfTypeTable, structId: number, fail: (m: string) => E
       attrs.valuesOffset = mem.bitOffset / 8;
       continue;
     }
-    if (ptr?.t.kind !== 'ptr') throw fail(`member ${mem.name} is not a pointer`);
+    if (mem.name === 'map_extra' && (ptr?.t.kind === 'enum' || ptr?.t.kind === 'enum64')) {
+      // __ulong(map_extra, V): an enum of one value V, as 64-bit values do not fit an array
+      // length (libbpf: get_map_field_long; a 32-bit enum's value is sign-extended, as the
+      // s32 it is stored as)
+      if (ptr.t.values.length !== 1) throw fail(`member map_extra is an enum of ${ptr.t.values.length} values, not __ulong(map_extra, V)`);
+      const v = ptr.t.values[0]!.value;
+      attrs.mapExtra = BigInt.asUintN(64, ptr.t.kind === 'enum' ? BigInt.asIntN(32, v) : v);
+      continue;
+    }
+    if (ptr?.t.kind !== 'ptr') throw fail(`member ${mem.name} is ${mem.name === 'map_extra' ? 'neither a pointer nor an enum' : 'not a pointer'}`);
     switch (mem.name) {
       case 'type': attrs.type = uint(); break;
       case 'max_entries': attrs.maxEntries = uint(); break;
@@ -86,7 +95,8 @@ function parseMapDef(btf: BtfTypeTable, structId: number, fail: (m: string) => E
       // libbpf passes these type ids to BPF_MAP_CREATE (btf_key_type_id, btf_value_type_id)
       case 'key': setSize('keySize', typeSize()); attrs.keyTypeId = pointee; break;
       case 'value': setSize('valueSize', typeSize()); attrs.valueTypeId = pointee; break;
-      // numa_node, pinning, map_extra: not part of MapDef.
+      case 'map_extra': attrs.mapExtra = BigInt(uint()); break;
+      // numa_node, pinning: not part of MapDef.
       default: break;
     }
   }
@@ -134,6 +144,7 @@ export function resolveBtfMaps(maps: readonly ElfMap[], btf: BtfTypeTable, reloc
       valueSize: attrs.valueSize ?? 0,
       maxEntries: attrs.maxEntries ?? 0,
       ...(attrs.flags ? { flags: attrs.flags } : {}),
+      ...(attrs.mapExtra ? { mapExtra: attrs.mapExtra } : {}),
       ...(attrs.keyTypeId !== undefined ? { btfKeyTypeId: attrs.keyTypeId } : {}),
       ...(attrs.valueTypeId !== undefined ? { btfValueTypeId: attrs.valueTypeId } : {}),
       ...(attrs.inner ? { inner: attrs.inner } : {}),

@@ -22,7 +22,9 @@ export type ElfErrorCode =
   /** An extern (kfunc, ksym, kconfig) that cannot be resolved. */
   | 'UNRESOLVED_EXTERN'
   /** A CO-RE relocation that cannot be applied. */
-  | 'BAD_CORE';
+  | 'BAD_CORE'
+  /** A load option the object does not fit (a global variable it lacks, a value too wide for it). */
+  | 'BAD_OPTION';
 
 export interface ElfPlace {
   /** Byte offset in the object file. */

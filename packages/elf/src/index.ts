@@ -27,8 +27,11 @@ export { indexByName, resolveSize, skipModsAndTypedefs, typeTable } from './btfv
 export type { BtfKind, BtfMember, BtfTypeInfo, BtfTypeTable } from './btfview.js';
 export { CORE_KINDS, CORE_POISON_IMM, calcCoreRelo, patchCoreInsn } from './core.js';
 export type { CoreKind, CoreRelo, CoreResult } from './core.js';
-export type { ElfProgram } from './link.js';
+export { hasCrossSectionCalls } from './link.js';
+export type { ElfProgram, LinkOptions, Linker } from './link.js';
 export { placeExtInfo } from './extinfo.js';
+export { setGlobals } from './globals.js';
+export type { GlobalValue } from './globals.js';
 export type { ExtInfoBySection, PlacedExtInfo, SectionFuncInfo, SectionLineInfo } from './extinfo.js';
 export { structOpsMaps } from './structops.js';
 export type { StructOpsFunc, StructOpsInfo } from './structops.js';

@@ -59,6 +59,37 @@ const isCallInsn = (i: Insn): boolean => i.code === 0x85;
 const isPseudoCall = (i: Insn): boolean => i.code === 0x85 && i.src === PseudoCall.CALL;
 const isLd64 = (i: Insn): boolean => i.code === 0x18;
 
+/**
+ * Whose rules link the object's BPF-to-BPF calls:
+ * - `libbpf`: callees are `.text` functions, appended depth-first in the order calls are met
+ *   (tools/lib/bpf/libbpf.c: bpf_object__reloc_code); a call or function address into any
+ *   other executable section is refused, as libbpf refuses it ("bad call relo against ...").
+ * - `cilium/ebpf`: every function of every executable section may be called (a `static`
+ *   function in a section of its own, `__section("static")`); callees are appended whole,
+ *   breadth first, each function's callees in name order (linker.go: flattenInstructions over
+ *   asm.Instructions.FunctionReferences, which sorts them), and an `ld_imm64` of an undefined
+ *   symbol that is neither a `.ksyms` nor a `.kconfig` extern stays as clang wrote it, a
+ *   reference for the host to rewrite (elf_reader.go: relocateInstruction, inline-asm
+ *   symbols).
+ */
+export type Linker = 'libbpf' | 'cilium/ebpf';
+
+/** Whether some relocated call or function address of the object leads into an executable section other than `.text` (libbpf refuses the object). */
+export function hasCrossSectionCalls(obj: ElfObject): boolean {
+  for (const rels of obj.insnRelocs.values())
+    for (const r of rels.values())
+      if ((r.kind === 'call' || r.kind === 'func') && obj.sections[r.symbol.shndx]?.name !== '.text') return true;
+  return false;
+}
+
+/** How linkProgram links (beyond the maps and kconfig offsets). */
+export interface LinkOptions {
+  /** Whose rules (default `libbpf`). */
+  readonly linker?: Linker;
+  /** The object's `.ksyms` externs (its BTF's `.ksyms` DATASEC): cilium/ebpf leaves other undefined `ld_imm64` symbols as written. */
+  readonly ksyms?: ReadonlySet<string>;
+}
+
 /** Link every entry program of a parsed object. */
 export function linkPrograms(
   obj: ElfObject,
@@ -66,8 +97,9 @@ export function linkPrograms(
   kconfig: ReadonlyMap<string, number> = new Map(),
   hostFunctions: ReadonlyMap<string, readonly Insn[]> = new Map(),
   exceptionCallbacks: ReadonlyMap<string, string> = new Map(),
+  opts: LinkOptions = {},
 ): ElfProgram[] {
-  return obj.programs.map((p) => linkProgram(obj, p, maps, kconfig, hostFunctions, exceptionCallbacks.get(p.name)));
+  return obj.programs.map((p) => linkProgram(obj, p, maps, kconfig, hostFunctions, exceptionCallbacks.get(p.name), opts));
 }
 
 /** The `origin` section index of a function the host supplied (it comes from no section). */
@@ -84,7 +116,9 @@ export function linkProgram(
   kconfig: ReadonlyMap<string, number> = new Map(),
   hostFunctions: ReadonlyMap<string, readonly Insn[]> = new Map(),
   exceptionCallback?: string,
+  opts: LinkOptions = {},
 ): ElfProgram {
+  const cilium = opts.linker === 'cilium/ebpf';
   const insns: Insn[] = [];
   /** Calls to extern functions the host supplies: patched once their bodies are appended. */
   const hostCalls: { pc: number; name: string }[] = [];
@@ -140,6 +174,25 @@ export function linkProgram(
     return k;
   };
 
+  /** Where slot `k` of `fn` (as clang wrote it) calls or takes the address of, if it does. */
+  const targetOf = (fn: ElfFunction, k: number, i: Insn): { sectionIndex: number; slot: number } | undefined => {
+    const r = obj.insnRelocs.get(fn.sectionIndex)?.get(k);
+    if (r?.kind === 'call' || r?.kind === 'func') {
+      const sec = obj.sections[r.symbol.shndx];
+      // libbpf: "bad call relo against '%s' in section '%s'" (bpf_program__record_reloc)
+      if (!cilium && sec?.name !== '.text')
+        throw new ElfError('BAD_RELOC', `${r.kind === 'call' ? 'call relocation against' : 'address of'} ${r.name} in ${sec?.name ?? `section ${r.symbol.shndx}`}; libbpf links subprograms from .text only (cilium/ebpf links this object)`, {
+          section: fn.section,
+          insn: k,
+          byteOffset: r.raw.fileOffset,
+        });
+      return r.kind === 'call' ? { sectionIndex: r.symbol.shndx, slot: r.symbol.value / 8 + i.imm + 1 } : { sectionIndex: r.symbol.shndx, slot: r.symbol.value / 8 + i.imm / 8 };
+    }
+    if (!r && isPseudoCall(i)) return { sectionIndex: fn.sectionIndex, slot: k + i.imm + 1 };
+    if (!r && isLd64(i) && i.src === PseudoLd.FUNC) return { sectionIndex: fn.sectionIndex, slot: k + i.imm + 1 };
+    return undefined;
+  };
+
   /**
    * Relocate one slot of the copy of `fn` placed at `at`. Returns a callee to append and
    * relocate before going on (libbpf recurses at that point; we keep an explicit stack so a
@@ -152,11 +205,7 @@ export function linkProgram(
     const r = rels?.get(k);
     const where = { section: fn.section, insn: k };
     if (isLd64(i) && k + 1 >= fn.end) throw new ElfError('BAD_PROGRAM', `ld_imm64 at the end of ${fn.name} has no second slot`, where);
-    let target: { sectionIndex: number; slot: number } | undefined;
-    if (r?.kind === 'call') target = { sectionIndex: r.symbol.shndx, slot: r.symbol.value / 8 + i.imm + 1 };
-    else if (r?.kind === 'func') target = { sectionIndex: r.symbol.shndx, slot: r.symbol.value / 8 + i.imm / 8 };
-    else if (!r && isPseudoCall(i)) target = { sectionIndex: fn.sectionIndex, slot: k + i.imm + 1 };
-    else if (!r && isLd64(i) && i.src === PseudoLd.FUNC) target = { sectionIndex: fn.sectionIndex, slot: k + i.imm + 1 };
+    const target = targetOf(fn, k, i);
     if (target) {
       const callee = functionAt(target.sectionIndex, target.slot, where);
       const start = placed.get(callee);
@@ -187,6 +236,8 @@ export function linkProgram(
       insns[pc] = { ...i, src: PseudoLd.MAP_IDX_VALUE, imm: mapIndex('.kconfig', r) };
       insns[pc + 1] = { ...insns[pc + 1]!, imm: offset };
       relocs.push({ insn: pc, kind: 'map_value', name: '.kconfig', offset });
+    } else if (r?.kind === 'extern_ld' && cilium && !opts.ksyms?.has(r.name)) {
+      // cilium/ebpf: an inline-asm symbol (`r0 = MY_CONST ll`), left for the host to rewrite
     } else if (r?.kind === 'extern_ld') {
       insns[pc] = { ...i, src: PseudoLd.BTF_ID, imm: 0 };
       insns[pc + 1] = { ...insns[pc + 1]!, imm: 0 };
@@ -215,7 +266,38 @@ export function linkProgram(
     }
   };
 
-  relocate(main, append(main));
+  if (cilium) {
+    // Every function the program reaches, breadth first, each one's callees in name order;
+    // all are placed before any is relocated, so relocateSlot never asks for an append.
+    const order: ElfFunction[] = [main];
+    const seen = new Set<ElfFunction>([main]);
+    for (let q = 0; q < order.length; q++) {
+      const fn = order[q]!;
+      const code = obj.code.get(fn.sectionIndex)!;
+      const callees = new Map<string, ElfFunction>();
+      for (let k = fn.start; k < fn.end; k += isLd64(code[k]!) ? 2 : 1) {
+        const t = targetOf(fn, k, code[k]!);
+        if (t) {
+          const callee = functionAt(t.sectionIndex, t.slot, { section: fn.section, insn: k });
+          // cilium/ebpf would append the program's own code a second time and refuse it
+          // (asm: "duplicate symbol")
+          if (callee === main) throw new ElfError('BAD_RELOC', `call to ${main.name}, the program itself: cilium/ebpf refuses a program that calls its own entry`, { section: fn.section, insn: k });
+          callees.set(callee.name, callee);
+        }
+      }
+      for (const name of [...callees.keys()].sort()) {
+        const callee = callees.get(name)!;
+        if (!seen.has(callee)) {
+          seen.add(callee);
+          order.push(callee);
+        }
+      }
+    }
+    const at = order.map((fn) => append(fn));
+    order.forEach((fn, n) => {
+      for (let k = fn.start; k < fn.end; k += isLd64(insns[at[n]! + (k - fn.start)]!) ? 2 : 1) relocateSlot(fn, at[n]!, k);
+    });
+  } else relocate(main, append(main));
   // The exception callback (exccb.ts) is called by no instruction: appended after what the
   // program reaches, unless a call placed it already (which the verifier then refuses).
   const cb = exceptionCallback === undefined ? undefined : obj.subprograms.find((f) => f.name === exceptionCallback);

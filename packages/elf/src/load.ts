@@ -17,8 +17,8 @@ import { ElfError } from './errors.js';
 import { kernelBtf } from './kernelbtf.js';
 import type { SectionFuncInfo, SectionLineInfo } from './extinfo.js';
 import { placeExtInfo } from './extinfo.js';
-import type { ElfProgram } from './link.js';
-import { linkPrograms } from './link.js';
+import type { ElfProgram, Linker } from './link.js';
+import { hasCrossSectionCalls, linkPrograms } from './link.js';
 import type { ElfMap } from './maps.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG } from './maps.js';
 import type { ElfObject } from './object.js';
@@ -27,6 +27,8 @@ import { parseElf } from './object.js';
 import { btfExtRecords, parseBtfTable } from './btfadapter.js';
 import { structOpsMaps } from './structops.js';
 import { exceptionCallbacks } from './exccb.js';
+import type { GlobalValue } from './globals.js';
+import { setGlobals } from './globals.js';
 
 /** `.BTF.ext` contents by section name. */
 export interface BtfExtRecords {
@@ -66,13 +68,33 @@ export interface LoadOptions extends ParseOptions {
    * func_info naming the extern's FUNC (made static). Other extern functions are kfuncs.
    */
   readonly functions?: ReadonlyMap<string, readonly Insn[]>;
+  /**
+   * Whose rules link BPF-to-BPF calls (see {@link Linker}). Default: libbpf's, except for an
+   * object that calls into an executable section other than `.text` (a `static` function in
+   * a section of its own), which only cilium/ebpf loads: such an object is linked as
+   * cilium/ebpf links it. `libbpf` refuses it as libbpf does.
+   */
+  readonly linker?: Linker;
+  /**
+   * Global variables to set before the maps are made, by name (a libbpf skeleton's
+   * `skel->rodata->num_cpu = n`, cilium/ebpf's `VariableSpec.Set`): integers written into
+   * the `.data*`, `.rodata*` or `.bss*` map that holds each, in the object's byte order.
+   */
+  readonly globals?: Readonly<Record<string, GlobalValue>>;
+  /**
+   * The attach target's BTF id a host found itself, for fentry / fexit programs it attaches to
+   * another BPF program (libbpf's `bpf_program__set_attach_target(prog, prog_fd, func)`: the
+   * id of FUNC in that program's BTF, loaded with `attach_prog_fd`). A number skips the search
+   * in the kernel's BTF for that program.
+   */
+  readonly attachBtfId?: (program: { readonly name: string; readonly section: string }) => number | undefined;
 }
 
 /** Parse an object and return its entry programs, linked as libbpf links them. */
 export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfProgram[] {
   let obj: ElfObject = parseElf(bytes, given.legacyMaps ? { legacyMaps: given.legacyMaps } : {});
   const opts = withObjectBtf(obj, given);
-  let maps: ElfMap[] = [...obj.maps];
+  let maps: ElfMap[] = given.globals ? setGlobals(obj, obj.maps, given.globals) : [...obj.maps];
   const kconfig = new Map<string, number>();
   let kconfigSize: number | undefined;
   if (opts.objectBtf) {
@@ -128,7 +150,9 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
   // libbpf loads an object without a license section with license "" (not GPL-compatible).
   const hostFunctions = opts.functions ?? new Map<string, readonly Insn[]>();
   const excCbs = opts.objectBtf ? exceptionCallbacks(obj, opts.objectBtf) : new Map<string, string>();
-  let progs = linkPrograms(obj, maps, kconfig, hostFunctions, excCbs).map((p) => (p.license === undefined ? { ...p, license: '' } : p));
+  const linker: Linker = opts.linker ?? (hasCrossSectionCalls(obj) ? 'cilium/ebpf' : 'libbpf');
+  const ksyms = new Set(opts.objectBtf ? (datasecVars(opts.objectBtf, '.ksyms') ?? []).map((v) => v.name) : []);
+  let progs = linkPrograms(obj, maps, kconfig, hostFunctions, excCbs, { linker, ksyms }).map((p) => (p.license === undefined ? { ...p, license: '' } : p));
   for (const m of structOps) {
     for (const f of m.structOps.funcs) {
       progs = progs.map((p) => {
@@ -150,7 +174,19 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
     }
     const host = opts.attachTo;
     if (host) progs = progs.map((p) => (p.attachTo === undefined ? p : { ...p, attachTo: host(p) ?? p.attachTo }));
-    progs = progs.map((p) => resolveAttachTarget(resolveExterns(p, opts.kernelBtf!, weak, { typeless, ...(opts.kallsyms ? { kallsyms: opts.kallsyms } : {}) }), opts.kernelBtf!));
+    const byHost = opts.attachBtfId;
+    progs = progs.map((p) => {
+      const linked = resolveExterns(p, opts.kernelBtf!, weak, { typeless, ...(opts.kallsyms ? { kallsyms: opts.kallsyms } : {}) });
+      const id = p.attachTo === undefined ? undefined : byHost?.(p);
+      return id === undefined ? resolveAttachTarget(linked, opts.kernelBtf!) : { ...linked, attachBtfId: id };
+    });
+  }
+  else if (opts.attachBtfId) {
+    const byHost = opts.attachBtfId;
+    progs = progs.map((p) => {
+      const id = p.attachTo === undefined ? undefined : byHost(p);
+      return id === undefined ? p : { ...p, attachBtfId: id };
+    });
   }
   // The .BTF the kernel will take (func_info and line_info refer to it). An object whose BTF
   // cannot be fixed up still yields its programs, without `btf`; loading then needs one.

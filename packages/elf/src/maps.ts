@@ -55,6 +55,11 @@ export interface ElfMap extends MapDef {
    * of the map or program per index, null for an empty slot.
    */
   readonly initSlots?: readonly (string | null)[];
+  /**
+   * `map_extra` of BPF_MAP_CREATE (BTF-defined `__ulong(map_extra, V)` / `__uint(map_extra, V)`):
+   * an arena's start address in user space, a bloom filter's hash count.
+   */
+  readonly mapExtra?: bigint;
   /** Legacy `bpf_map_def.numa_node` (when `BPF_F_NUMA_NODE` is set). */
   readonly numaNode?: number;
   /** iproute2 `bpf_elf_map.id` (names the map for map-in-map). */

@@ -155,6 +155,105 @@ describe.skipIf(skipWithout('clang-19', 'llvm-mc-19'))('old object shapes (fixtu
     }
   });
 
+  describe('BTF objects (fixtures/c/elf-shapes/btf, clang-19 -g)', () => {
+    const built = (name: string): Uint8Array => {
+      const out = join(dir, `${name}.btf.o`);
+      execFileSync('clang-19', ['-target', 'bpfel', '-O2', '-g', '-Wall', '-Werror', '-c', join(fixturesDir, `c/elf-shapes/btf/${name}.c`), '-o', out]);
+      return new Uint8Array(readFileSync(out));
+    };
+
+    it('calls into other executable sections: libbpf refuses (placed), cilium/ebpf links breadth first, callees by name', () => {
+      const bytes = built('cross_section');
+      const o = parseElf(bytes);
+      // every function outside .text is a program of its section, as cilium/ebpf lists them
+      expect(o.programs.map((p) => `${p.section}:${p.name}`)).toEqual(['helpers:minus_one', 'more:plus_one', 'xdp:entry']);
+      expect(o.subprograms.map((p) => p.name)).toEqual(['sum_both']);
+      let err: unknown;
+      try {
+        loadPrograms(bytes, { linker: 'libbpf' });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ElfError);
+      const e = err as ElfError;
+      // sum_both's call to the static minus_one is a relocation against the section symbol
+      expect([e.code, e.section, e.insn, e.message]).toEqual([
+        'BAD_RELOC',
+        '.text',
+        1,
+        `section .text, insn 1, byte ${e.byteOffset}: call relocation against helpers in helpers; libbpf links subprograms from .text only (cilium/ebpf links this object)`,
+      ]);
+      const auto = loadPrograms(bytes);
+      expect(loadPrograms(bytes, { linker: 'cilium/ebpf' })).toEqual(auto);
+      const entry = auto.find((p) => p.name === 'entry')!;
+      // linker.go: entry's callees sorted (minus_one, sum_both), then sum_both's new one (plus_one)
+      expect(entry.subprogs.map((s) => [s.name, s.start, s.end])).toEqual([
+        ['entry', 0, 16],
+        ['minus_one', 16, 19],
+        ['sum_both', 19, 26],
+        ['plus_one', 26, 29],
+      ]);
+      // the calls reach their functions' first slots
+      const calls = entry.insns.flatMap((i, pc) => (i.code === 0x85 && i.src === 1 ? [[pc, pc + 1 + i.imm]] : []));
+      expect(calls).toEqual([[4, 19], [14, 16], [20, 16], [23, 26]]);
+      expect(entry.funcInfo?.map((f) => f.insnOff)).toEqual([0, 16, 19, 26]);
+    });
+
+    it('map_extra as __uint (pointer to array) or __ulong (enum of one value, 64 bits)', () => {
+      const o = parseElf(built('map_extra'));
+      expect(o.maps.map((m) => [m.name, m.type, m.mapExtra])).toEqual([
+        ['bloom_small', 'bloom_filter', 3n],
+        ['bloom_enum', 'bloom_filter', 5n],
+        ['bloom_wide', 'bloom_filter', 1n << 40n],
+        ['arena', 'arena', 1n << 44n],
+      ]);
+    });
+
+    it('map_extra as an enum of two values is a typed BAD_MAP naming the map', () => {
+      let err: unknown;
+      try {
+        parseElf(built('bad_map_extra'));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ElfError);
+      expect([(err as ElfError).code, (err as ElfError).section, (err as ElfError).message]).toEqual([
+        'BAD_MAP',
+        '.maps',
+        'section .maps: map two_values: member map_extra is an enum of 2 values, not __ulong(map_extra, V)',
+      ]);
+    });
+
+    it.skipIf(api === undefined || skipWithout('kernel'))('in the running kernel: cross-section calls load and run; map_extra reaches BPF_MAP_CREATE', async () => {
+      const { testRun } = (await import(/* @vite-ignore */ kernelModule)) as { testRun(fd: number, o: { data: Uint8Array }): { retval: number } };
+      const progs = loadPrograms(built('cross_section'));
+      const entry = progs.find((p) => p.name === 'entry')!;
+      const l = api!.loadWithMaps(entry, { logLevel: 1 }) as KernelLoadLike & { fd?: number };
+      try {
+        expect([l.accepted, l.error]).toEqual([true, undefined]);
+        // sum_both(n) == 2n: XDP_PASS, which needs every call to reach its own function
+        expect(testRun(l.fd!, { data: new Uint8Array(64) }).retval).toBe(2);
+      } finally {
+        l.close();
+      }
+      const ext = loadPrograms(built('map_extra'));
+      const verdict = (name: string, drop = false): string => {
+        const p = ext.find((x) => x.name === name)!;
+        const q = drop ? { ...p, maps: p.maps.map(({ mapExtra: _x, ...m }) => m) } : p;
+        try {
+          const k = api!.loadWithMaps(q, { logLevel: 1 });
+          k.close();
+          return k.accepted ? 'accepted' : `rejected: ${k.error}`;
+        } catch (e) {
+          return (e as Error).message;
+        }
+      };
+      expect([verdict('peek_small'), verdict('peek_enum')]).toEqual(['accepted', 'accepted']);
+      // 2^40 hash functions: the kernel refuses the map, so the value reached it; without it the map is fine
+      expect([verdict('peek_wide'), verdict('peek_wide', true)]).toEqual(['MAP_CREATE: EINVAL: create bloom_filter map', 'accepted']);
+    });
+  });
+
   describe.skipIf(api === undefined || skipWithout('kernel'))('in the running kernel', () => {
     const verdicts = (bytes: Uint8Array, type?: string): [string, boolean, string][] =>
       loadPrograms(bytes).map((p) => {

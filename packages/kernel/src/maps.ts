@@ -51,6 +51,8 @@ export interface MapSpec {
   readonly innerMapFd?: number;
   /** BTF describing the key and value (`btf_fd`, `btf_key_type_id`, `btf_value_type_id`): special value fields such as `struct bpf_spin_lock` need it. */
   readonly btf?: { readonly fd: number; readonly keyTypeId: number; readonly valueTypeId: number };
+  /** `map_extra` (a u64): an arena's start address in user space, a bloom filter's hash count. */
+  readonly mapExtra?: bigint;
 }
 
 export class KernelMap {
@@ -175,6 +177,8 @@ export function createMap(spec: MapSpec): KernelMap {
     a.writeUInt32LE(spec.btf.keyTypeId, 52);
     a.writeUInt32LE(spec.btf.valueTypeId, 56);
   }
+  // map_extra: union bpf_attr offset 64 (after btf_vmlinux_value_type_id)
+  if (spec.mapExtra !== undefined) a.writeBigUInt64LE(BigInt.asUintN(64, spec.mapExtra), 64);
   const fd = bpf('MAP_CREATE', a, `create ${spec.type} map`);
   return new KernelMap(fd, spec);
 }

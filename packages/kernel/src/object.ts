@@ -34,6 +34,8 @@ export interface LoadedWithMaps extends KernelLoad {
 
 /** What `@bpf/elf` records of a map beyond `MapDef`. */
 interface MapDefLike extends MapDef {
+  /** `map_extra` of BPF_MAP_CREATE (an arena's user-space start). */
+  readonly mapExtra?: bigint;
   /** `.rodata`-style maps are frozen after their contents are written. */
   readonly frozen?: boolean;
   /** Map-in-map: the definition the inner maps share (`__array(values, struct {...})`). */
@@ -60,7 +62,7 @@ export function possibleCpus(): number {
   return (cpus = n);
 }
 
-function create(def: MapDef, innerMapFd?: number, btfFd?: number): KernelMap {
+function create(def: MapDef & { readonly mapExtra?: bigint }, innerMapFd?: number, btfFd?: number): KernelMap {
   if (!isMapType(def.type)) throw new KernelError('MAP_CREATE', 22, `map '${def.name}': unknown map type '${def.type}'`);
   const spec = {
     type: def.type,
@@ -71,6 +73,7 @@ function create(def: MapDef, innerMapFd?: number, btfFd?: number): KernelMap {
     maxEntries: def.type === 'perf_event_array' && def.maxEntries === 0 ? possibleCpus() : def.maxEntries,
     name: def.name,
     ...(def.flags ? { flags: def.flags } : {}),
+    ...(def.mapExtra !== undefined ? { mapExtra: def.mapExtra } : {}),
     ...(innerMapFd !== undefined ? { innerMapFd } : {}),
   } as const;
   // with the key and value types from the program's BTF, as libbpf creates maps; libbpf

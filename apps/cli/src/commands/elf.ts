@@ -33,7 +33,7 @@ export const elf: Command = {
       subprogs: p.subprogs.map((s) => s.name),
       autoload: p.autoload,
     }));
-    const maps = obj.maps.map((m) => ({ name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, section: m.section }));
+    const maps = obj.maps.map((m) => ({ name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, ...(m.mapExtra !== undefined ? { mapExtra: `0x${m.mapExtra.toString(16)}` } : {}), section: m.section }));
     if (out.json) {
       out.data({ endian: obj.endian, license: obj.license ?? null, programs, maps, relocations: relocs });
       return EXIT.OK;
@@ -44,7 +44,7 @@ export const elf: Command = {
       out.line(`  ${p.name.padEnd(24)} ${p.section.padEnd(24)} ${String(p.type ?? '?').padEnd(16)} ${String(p.insns).padStart(6)} insns${p.subprogs.length > 1 ? `  calls ${p.subprogs.slice(1).join(', ')}` : ''}${p.autoload ? '' : '  (not autoloaded)'}`);
     out.line(out.paint('bold', '\nMaps'));
     if (maps.length === 0) out.line('  (none)');
-    for (const m of maps) out.line(`  ${m.name.padEnd(24)} ${m.type.padEnd(16)} key ${m.keySize} value ${m.valueSize} max ${m.maxEntries}  (${m.section})`);
+    for (const m of maps) out.line(`  ${m.name.padEnd(24)} ${m.type.padEnd(16)} key ${m.keySize} value ${m.valueSize} max ${m.maxEntries}${m.mapExtra !== undefined ? ` extra ${m.mapExtra}` : ''}  (${m.section})`);
     out.line(out.paint('bold', '\nRelocations'));
     for (const r of relocs) out.line(`  ${r.section.padEnd(20)} ${('0x' + r.offset.toString(16)).padStart(8)} ${r.type.padEnd(20)} ${r.symbol}`);
     return EXIT.OK;

@@ -1,5 +1,6 @@
-import { ATTACH_TYPES, parseHex } from '@bpf/isa';
-import type { LoadedWithMaps } from '@bpf/kernel';
+import { existsSync } from 'node:fs';
+import { ATTACH_TYPES, parseHex, type Program } from '@bpf/isa';
+import type { LoadedWithMaps, LoadWithMapsOptions } from '@bpf/kernel';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
 import { CliError, EXIT, usage } from '../errors.js';
@@ -9,13 +10,17 @@ import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, MA
 export const kernel: Command = {
   name: 'kernel',
   summary: 'ask the running kernel: load (verdict, log, stats), test-run, or compare with our verifier',
-  usage: 'bpf kernel load|run|compare FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--function NAME=FILE] [--license L] [--map-max-entries NAME=N] [--log-level N] [--data HEX] [--repeat N] [--json]',
+  usage: 'bpf kernel load|run|compare FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--attach-prog OBJECT[:PROG]] [--function NAME=FILE] [--set NAME=VALUE] [--license L] [--map-max-entries NAME=N] [--log-level N] [--data HEX] [--repeat N] [--json]',
   example: 'bpf kernel load prog.s --type xdp --log-level 2',
   subcommands: ['load', 'run', 'compare'],
   options: {
     'log-level': { type: 'string', help: 'verifier log level: 1, 2, or 4 (stats)', values: ['0', '1', '2', '3', '4', '5', '6', '7'] },
     data: { type: 'string', help: 'run: hex bytes of packet data' },
     repeat: { type: 'string', help: 'run: repetitions for the duration measurement (default 1)' },
+    'attach-prog': {
+      type: 'string',
+      help: "ELF fentry/fexit programs: OBJECT[:PROG] loads PROG of OBJECT (its first program by default) and attaches the object's fentry/fexit programs to its function (attach_prog_fd), as perf stat -b and bpftool prog profile do with libbpf's bpf_program__set_attach_target(prog, fd, name)",
+    },
     ...TYPE_OPT,
     ...LOAD_OPTS,
     ...HOST_OPTS,
@@ -39,7 +44,15 @@ export const kernel: Command = {
     if (file === undefined) throw usage(`kernel ${sub}: missing FILE`);
     const p = probe();
     if (!p.canLoad) throw new CliError(EXIT.UNAVAILABLE, `kernel: cannot load programs here: ${p.reason ?? 'unknown reason'}`);
-    const { program: read } = readProgram(file, inputOptsOf(flags));
+    // --attach-prog: the target program is loaded first, and stays loaded while ours is
+    const target = typeof flags['attach-prog'] === 'string' ? loadTarget(flags['attach-prog'], loadWithMaps) : undefined;
+    let read;
+    try {
+      read = readProgram(file, { ...inputOptsOf(flags), ...(target ? { attachBtfId: target.btfId } : {}) }).program;
+    } catch (e) {
+      target?.close();
+      throw e;
+    }
     // --license replaces the object's: the kernel and our verifier both see it
     const program = typeof flags.license === 'string' ? { ...read, license: flags.license } : read;
     const type = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';
@@ -50,7 +63,7 @@ export const kernel: Command = {
     try {
       // the program's maps are created (global data written, .rodata frozen) and its BTF loaded, as libbpf does
       // level 1 even for run: a rejection then says why
-      load = loadWithMaps(program, { type, ...attach, flags: how.flags, logLevel: Number(flags['log-level'] ?? 1), ...(mapMaxEntries ? { mapMaxEntries } : {}) });
+      load = loadWithMaps(program, { type, ...attach, flags: how.flags, logLevel: Number(flags['log-level'] ?? 1), ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
       if (sub === 'compare') {
         const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program) });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
@@ -90,6 +103,27 @@ export const kernel: Command = {
       return EXIT.OK;
     } finally {
       load?.close();
+      target?.close();
     }
   },
 };
+
+/**
+ * --attach-prog OBJECT[:PROG]: PROG of OBJECT loaded into the kernel (with its maps), and the id
+ * of its function in its own BTF (func_info[0], the program's main function), which an fentry /
+ * fexit program names as attach_btf_id with the target's fd as attach_prog_fd.
+ */
+function loadTarget(spec: string, loadWithMaps: (p: Program, o: LoadWithMapsOptions) => LoadedWithMaps): { fd: number; btfId: number; close(): void } {
+  const colon = spec.lastIndexOf(':');
+  const named = colon > 0 && !existsSync(spec) && /^[A-Za-z_]\w*$/.test(spec.slice(colon + 1));
+  const object = named ? spec.slice(0, colon) : spec;
+  const t = readProgram(object, { input: 'elf', ...(named ? { prog: spec.slice(colon + 1) } : {}) }).program;
+  const btfId = t.funcInfo?.[0]?.typeId;
+  if (t.btf === undefined || btfId === undefined) throw new CliError(EXIT.INPUT, `--attach-prog ${spec}: ${t.name ?? 'the program'} has no BTF func_info; the kernel finds an fentry/fexit target in the target program's BTF`);
+  const l = loadWithMaps(t, { type: t.type ?? 'socket_filter', logLevel: 1 });
+  if (!l.accepted || l.fd === undefined) {
+    l.close();
+    throw new CliError(EXIT.INPUT, `--attach-prog ${spec}: the kernel rejected the target program ${t.name ?? ''}: ${l.error ?? `errno ${l.errno}`}`);
+  }
+  return { fd: l.fd, btfId, close: () => l.close() };
+}
