@@ -17,6 +17,8 @@
 //   ... --objects REGEX
 //       records only the objects whose path (under the group) matches; the collection's other
 //       records are kept as they were recorded.
+//   ... --programs REGEX
+//       records only the programs whose name matches (of the objects --objects picks, if given).
 //   node packages/elf/scripts/realworld.mjs --from DIR --each [--only NAME] [--verifier]
 //       each subdirectory of DIR is a collection of its own (objects compiled from one public
 //       project): one JSON and one table row per collection; --only picks one.
@@ -58,6 +60,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     // re-record only the objects whose path matches; the collection's other records are kept
     objects: { type: 'string' },
+    // re-record only the programs whose name matches (in the objects --objects picks)
+    programs: { type: 'string' },
     'no-write': { type: 'boolean' },
     each: { type: 'boolean' },
     // rewrite the README table from fixtures/realworld/*.json without recording anything
@@ -482,7 +486,10 @@ async function recordProgram(group, object, file, p, uses, bytes) {
   return rec;
 }
 
-const objectsRe = args.objects === undefined ? undefined : new RegExp(args.objects);
+const programsRe = args.programs === undefined ? undefined : new RegExp(args.programs);
+const objectsRe = args.objects === undefined && programsRe === undefined ? undefined : new RegExp(args.objects ?? '');
+/** Whether a record is one this run records again (--objects, --programs). */
+const redoneRecord = (r) => objectsRe.test(r.object) && (programsRe === undefined || r.program === null || programsRe.test(r.program));
 
 /** Every program of every object under dir, as records of `group`. */
 async function recordGroup(group, dir) {
@@ -516,7 +523,7 @@ async function recordGroup(group, dir) {
       console.log(`${group}/${object}: no programs; maps: ${maps.map((m) => `${m.name} ${m.kernel}`).join(', ')}`);
       continue;
     }
-    for (const p of progs) records.push(await recordProgram(group, object, file, p, btfUses(p, core, sectionNames), bytes));
+    for (const p of progs) if (programsRe === undefined || programsRe.test(p.name)) records.push(await recordProgram(group, object, file, p, btfUses(p, core, sectionNames), bytes));
   }
   return records;
 }
@@ -577,7 +584,7 @@ for (const c of collections) {
   const partial = (args.only !== undefined && !args.each) || objectsRe !== undefined;
   const before = partial && existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
   const redone = new Set(c.groups.map(([g]) => g));
-  const kept = before ? before.records.filter((r) => !redone.has(r.group) || (objectsRe !== undefined && !objectsRe.test(r.object))) : [];
+  const kept = before ? before.records.filter((r) => !redone.has(r.group) || (objectsRe !== undefined && !redoneRecord(r))) : [];
   const hadOurs = new Set(before ? (before.verifierGroups ?? (before.verifier ? before.records.map((r) => r.group) : [])) : []);
   // which groups carry our verdicts: those recorded (whole or in part) with --verifier, and
   // those that did before; a group measured one part at a time marks the records of its other
