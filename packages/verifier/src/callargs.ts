@@ -9,6 +9,8 @@ import { bufferAccess, packetAccess, memRegion, stackBounds, stackFrame } from '
 import { regTypeStr } from './print.js';
 import { SlotType, UNKNOWN, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
+import { btfPtr } from './nullable.js';
+import { kernelStructRead } from './btfmem.js';
 
 export const isNull = (r: Reg): boolean => r.type === 'scalar' && tnumIsConst(r.var) && r.var.value === 0n;
 
@@ -62,6 +64,8 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
     }
     default:
       if (zeroOk && size === 0 && isNull(r)) return;
+      // check_helper_mem_access: a kernel struct's bytes, read as check_ptr_to_btf_access reads them
+      if (btfPtr(r.type) && kernelStructRead(env, st, pc, r, regno, r.off, size, false) !== undefined) return;
       env.reject(pc, `R${regno} type=${regTypeStr(r)} expected=fp`);
   }
 }

@@ -98,7 +98,7 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   if (h.mightSleep && st.preemptLocks) env.reject(pc, `sleepable helper ${fn} in non-preemptible region`);
   if (h.mightSleep && st.irqId) env.reject(pc, `sleepable helper ${fn} in IRQ-disabled region`);
   if (i.imm === 12) env.tailCallReached = true;
-  const meta: ArgMeta = { pktAccess: h.pktAccess };
+  const meta: ArgMeta = { pktAccess: h.pktAccess, helper: name };
   const hooks = {
     mapKey: (s: State, r: Reg, regno: number, size: number, m: ArgMeta): void => {
       // can_elide_value_nullness: every helper's key of an array map, not only a lookup's (check_func_arg)

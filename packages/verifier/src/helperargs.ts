@@ -31,6 +31,8 @@ export interface ArgMeta {
   refObjId?: number;
   /** The prototype's pkt_access: packet pointers may be passed (where the program type reads packets). */
   pktAccess?: boolean;
+  /** The helper's name (func_id_name), for the messages that name it. */
+  helper?: string;
   /** The initialised dynptr an argument points to (bpf_dynptr_data, bpf_dynptr_write). */
   dynptr?: DynptrInfo;
   /** The released argument is a dynptr (unmark_stack_slots_dynptr). */
@@ -139,6 +141,8 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
   const xchgValue = meta.kptrField !== undefined && a.base === 'btf_id';
   if (xchgValue && !nullOk && r.memSize !== undefined && btfPtr(r.type)) kptrMatchType(env, pc, meta.kptrField!, r, regno);
   else if (!nullOk && !compatible(r, a, list)) env.reject(pc, `R${regno} type=${regTypeStrBare(r)} expected=${list.join(', ')}`);
+  // check_reg_type: a trusted kernel pointer is memory only a helper that does not write it may take
+  else if (!nullOk && list === MEM && btfPtr(r.type) && !a.rdonly) env.reject(pc, `${meta.helper ?? 'helper'}() may write into memory pointed by R${regno} type=${regTypeStrBare(r)}`);
   // check_func_arg: a NULL given for an argument that may be NULL skips the type checks, so the
   // running 6.18 kernel relies on it staying 0 and marks it precise (its log backtracks it at the call)
   if (nullOk) env.precise(regno);
