@@ -26,7 +26,7 @@ const cell = (s) => String(s).replace(/\|/g, '\\|');
 
 const rows = [];
 const diffs = [];
-const total = { programs: 0, verdicts: 0, accepts: 0, rejects: 0, agree: 0, bothReject: 0, sameError: 0, noVerdict: 0, notMeasured: 0 };
+const total = { programs: 0, verdicts: 0, accepts: 0, rejects: 0, agree: 0, bothReject: 0, sameError: 0, noVerdict: 0, notMeasured: 0, counted: 0, sameCount: 0 };
 for (const d of docs) {
   // a recording made one group at a time (realworld.mjs --only) names the groups that carry
   // our verdicts; the others were recorded without them
@@ -49,6 +49,10 @@ for (const d of docs) {
     sameError: withVerdict.filter((r) => r.kernel === false && r.ours === false && firstError(r.oursError) === firstError(r.kernelError)).length,
     noVerdict: progs.length - kernelDecided.length,
     notMeasured: kernelDecided.length - withVerdict.length,
+    // processed-insn counts, where the recording has the kernel's (the selftests collections):
+    // the same verdict and the same "processed N insns"
+    counted: withVerdict.filter((r) => r.kernelProcessed !== undefined).length,
+    sameCount: withVerdict.filter((r) => r.kernelProcessed !== undefined && r.ours === r.kernel && r.oursProcessed === r.kernelProcessed).length,
   };
   for (const k of Object.keys(total)) total[k] += row[k];
   rows.push(row);
@@ -70,10 +74,10 @@ time budget for it was spent (\`--verifier-budget\`; a program it was asked abou
 This is separate from the hand-written corpus above.
 **${total.agree}/${total.verdicts} verdicts agree (${pct(total.agree, total.verdicts)}); ${total.sameError}/${total.bothReject} programs both reject with the same first error (${pct(total.sameError, total.bothReject)}).**
 
-| collection | programs | kernel verdicts, ours measured (accept / reject) | no kernel verdict | kernel verdict, ours not measured | our verdict agrees | both reject: same first error |
-|---|---|---|---|---|---|---|
-${rows.map((r) => `| ${r.collection} | ${r.programs} | ${r.verdicts} (${r.accepts} / ${r.rejects}) | ${r.noVerdict} | ${r.notMeasured} | ${r.agree}/${r.verdicts} | ${r.sameError}/${r.bothReject} |`).join('\n')}
-| **all** | ${total.programs} | ${total.verdicts} (${total.accepts} / ${total.rejects}) | ${total.noVerdict} | ${total.notMeasured} | ${total.agree}/${total.verdicts} | ${total.sameError}/${total.bothReject} |
+| collection | programs | kernel verdicts, ours measured (accept / reject) | no kernel verdict | kernel verdict, ours not measured | our verdict agrees | both reject: same first error | same verdict and processed insns (where recorded) |
+|---|---|---|---|---|---|---|---|
+${rows.map((r) => `| ${r.collection} | ${r.programs} | ${r.verdicts} (${r.accepts} / ${r.rejects}) | ${r.noVerdict} | ${r.notMeasured} | ${r.agree}/${r.verdicts} | ${r.sameError}/${r.bothReject} | ${r.counted ? `${r.sameCount}/${r.counted}` : '—'} |`).join('\n')}
+| **all** | ${total.programs} | ${total.verdicts} (${total.accepts} / ${total.rejects}) | ${total.noVerdict} | ${total.notMeasured} | ${total.agree}/${total.verdicts} | ${total.sameError}/${total.bothReject} | ${total.sameCount}/${total.counted} |
 
 Every difference (verdict, or first error where both reject), with its cause:
 
