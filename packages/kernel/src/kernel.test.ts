@@ -4,7 +4,7 @@ import { assemble } from '@bpf/isa';
 import { skipWithout } from '@bpf/testkit';
 import { run } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
-import { closeFd, createMap, createProgramMap, KernelError, loadBtf, loadProgram, loadWithMaps, probe, testRun } from './index.js';
+import { closeFd, createMap, createProgramMap, firstError, KernelError, loadBtf, loadProgram, loadWithMaps, probe, testRun } from './index.js';
 import { possibleCpus } from './object.js';
 
 describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
@@ -34,6 +34,13 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     expect(load.accepted).toBe(false);
     expect(load.errno).toBe(13);
     expect(load.error).toBe('R2 !read_ok');
+  });
+
+  it("a message the kernel follows with more lines is still the first error: 'infinite loop detected' before its cur/old state lines", () => {
+    const load = loadProgram(assemble('r0 = 0\nif r0 == 0 goto -1\nexit'), { logLevel: 1 });
+    expect(load.accepted).toBe(false);
+    expect(load.log).toMatch(/^old state:/m);
+    expect(load.error).toBe('infinite loop detected at insn 1');
   });
 
   it('grows the log buffer until the whole log fits', () => {
@@ -274,4 +281,19 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     }
     expect(readdirSync('/proc/self/fd').length).toBe(before);
   }, 120_000);
+});
+
+describe('firstError', () => {
+  it('takes the first line of a message the kernel prints over several lines (6.18.44: a kfunc call shared by two object types)', () => {
+    // the tail of a 6.18.44 log (Linux selftests local_kptr_stash.c stash_rb_nodes), as the kernel printed it
+    const log = [
+      '56: (85) call bpf_obj_drop_impl#64633',
+      'same call cannot be used with different types',
+      'use one call for each type: inline the static function that holds the call,',
+      'or mark the callee with __attribute__((nomerge))',
+      'processed 124 insns (limit 1000000) max_states_per_insn 1 total_states 12 peak_states 12 mark_read 0',
+      '',
+    ].join('\n');
+    expect(firstError(log)).toBe('same call cannot be used with different types');
+  });
 });

@@ -96,9 +96,17 @@ export function parseStats(log: string): KernelStats | undefined {
 export function firstError(log: string): string | undefined {
   const lines = unglued(log).split('\n').filter((l) => l.trim() !== '');
   const at = lines.findIndex((l) => STATS.test(l));
-  const before = at >= 0 ? lines.slice(0, at) : lines;
-  return before.filter((l) => !/^(verification time|stack depth)/.test(l)).pop();
+  const before = (at >= 0 ? lines.slice(0, at) : lines).filter((l) => !/^(verification time|stack depth)/.test(l));
+  // the lines a few messages print after their first one
+  while (before.length > 1 && CONTINUATION.test(before[before.length - 1]!)) before.pop();
+  return before.pop();
 }
+
+/**
+ * Lines that continue a message printed over several lines: the states after "infinite loop
+ * detected at insn N", and the advice after "same call cannot be used with different types".
+ */
+const CONTINUATION = /^(cur state:|old state:|use one call for each type: |or mark the callee with __attribute__\(\(nomerge\)\))/;
 
 /** Load a program. A rejection is not an exception: `accepted` is false and `log` says why. */
 export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoad {
