@@ -8,6 +8,9 @@ import type { Frame, Reg, State } from './state.js';
 import type { StackLiveness } from './stacklive.js';
 
 /** A rejection: the log lines the kernel prints, the last one being the error. */
+/** Lines that continue a message the kernel prints over several lines: the message is its first line. */
+const CONTINUATION = /^(use one call for each type: |or mark the callee with __attribute__\(\(nomerge\)\))/;
+
 export class VerifierReject extends Error {
   constructor(
     readonly insn: number,
@@ -15,7 +18,7 @@ export class VerifierReject extends Error {
     /** The kernel prints the last line without a newline: the stats line runs into it. */
     readonly open = false,
   ) {
-    super(lines[lines.length - 1]);
+    super(lines.findLast((l) => !CONTINUATION.test(l)) ?? lines[lines.length - 1]);
     this.name = 'VerifierReject';
   }
 }

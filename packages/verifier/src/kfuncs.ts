@@ -16,7 +16,7 @@ import { CTX_STRUCT } from './global.js';
 import { isDynptrStruct, KFUNC_DYNPTR_KIND, PKT_KINDS, processDynptrArg, stackBuf, type DynptrInfo } from './dynptr.js';
 import { rdonlyCast } from './ksym.js';
 import { convertToNonOwning, graphArgKind, graphCallbackNode, graphKfunc, graphNodeArg, graphReturn, graphRootArg, type GraphMeta } from './graph.js';
-import { allocated, objRecord } from './kptr.js';
+import { allocated, objRecord, sameCallRecord } from './kptr.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
@@ -130,6 +130,16 @@ export interface KfuncEnv extends IterEnv {
 }
 
 const has = (info: KfuncInfo, f: KfuncFlag): boolean => info.flags.includes(f);
+
+/** The kfuncs whose call instruction keeps the struct meta of an object argument (its register). */
+const STRUCT_META_ARG: Readonly<Record<string, number>> = {
+  bpf_obj_drop_impl: 1,
+  bpf_percpu_obj_drop_impl: 1,
+  bpf_refcount_acquire_impl: 1,
+  bpf_list_push_front_impl: 2,
+  bpf_list_push_back_impl: 2,
+  bpf_rbtree_add_impl: 2,
+};
 
 /** The kernel struct behind a program type's context (bpf_cast_to_kern_ctx; the kernel's `bpf_ctx_convert`). */
 const KERN_CTX: Partial<Record<ProgType, string>> = {
@@ -293,6 +303,9 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
   if (has(info, 'sleepable') && !inSleepable(env, st)) env.reject(pc, `program must be sleepable to call sleepable kfunc ${fn.name}`);
   if (fn.params.length > 5) env.reject(pc, `Function ${fn.name} has ${fn.params.length} > 5 args`);
   fn.params.forEach((p, k) => checkArg(env, st, f, pc, fn, info, meta, k));
+  const metaArg = STRUCT_META_ARG[fn.name];
+  const metaStruct = metaArg === undefined ? undefined : btfPtr(f.regs[metaArg]!.type)?.struct;
+  if (metaStruct !== undefined) sameCallRecord(env, pc, metaStruct);
   if (has(info, 'rcu_protected') && !inRcuCs(env, st)) env.reject(pc, `kernel func ${fn.name} requires RCU critical section protection`);
   if (has(info, 'release') && meta.releaseRegno === undefined) env.reject(pc, `release kernel function ${fn.name} expects refcounted PTR_TO_BTF_ID`);
   if (st.rcuLock) {

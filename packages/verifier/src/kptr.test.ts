@@ -20,3 +20,13 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('allocated 
     });
   }
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('one kfunc call instruction reached with two object types (fixtures/c/kptr/shared_call.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('kptr', 'shared_call.c', 'kptr.h'));
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, DUMP ? { dump: DUMP } : {}));
+  it('covers plain and field-holding types, equal and different records, drop and refcount_acquire', () => {
+    expect(programs.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['shared_drop_plain', 'shared_drop_plain_then_node', 'shared_drop_node_then_plain', 'shared_drop_same_fields', 'shared_drop_other_fields', 'shared_acquire_same_fields', 'shared_acquire_other_fields']),
+    );
+  });
+});

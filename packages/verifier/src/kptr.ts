@@ -144,3 +144,25 @@ export function kptrXchgReturn(env: Env, f: BtfField): Reg {
   const flag: BtfPtrFlag = k.local && f.type === 'percpu_kptr' ? 'percpu_' : '';
   return pointer(btfPtrType(k.struct, flag, true), { id: env.nextId(), ...(k.local ? allocated(env, k.struct) : {}) });
 }
+
+/** Per verification (keyed by its LoadInfo): the record each kfunc call instruction was first reached with. */
+const callRecords = new WeakMap<object, Map<number, string>>();
+
+/**
+ * The running 6.18.44 kernel keeps one struct meta per kfunc call instruction (bpf_obj_drop,
+ * bpf_refcount_acquire, list and rbtree pushes): an instruction reached with objects whose
+ * records differ (one with special fields and one without, or different fields) is refused.
+ * clang merges such calls (a static function called with two types), hence the advice.
+ * Found live: not in the 6.18 sources we read.
+ */
+export function sameCallRecord(env: Env, pc: number, struct: string): void {
+  let byPc = callRecords.get(env.load);
+  if (!byPc) callRecords.set(env.load, (byPc = new Map<number, string>()));
+  const rec = objRecord(env, struct);
+  const key = rec ? JSON.stringify(rec.fields) : '';
+  const seen = byPc.get(pc);
+  if (seen === undefined) byPc.set(pc, key);
+  else if (seen !== key)
+    env.reject(pc, 'same call cannot be used with different types', 'use one call for each type: inline the static function that holds the call,', 'or mark the callee with __attribute__((nomerge))');
+}
+

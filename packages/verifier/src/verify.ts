@@ -416,8 +416,8 @@ class Verifier implements CallEnv, PreciseEnv {
       if (!(e instanceof VerifierReject)) throw e;
       for (const l of e.lines) this.lines.push(l);
       if (e.open) this.openLines.add(this.lines.length - 1);
-      this.tracer?.rejected(this, e.insn, e.lines[e.lines.length - 1]!, this.cur);
-      return this.result(false, { insn: e.insn, message: e.lines[e.lines.length - 1]! });
+      this.tracer?.rejected(this, e.insn, e.message, this.cur);
+      return this.result(false, { insn: e.insn, message: e.message });
     }
     return this.result(true);
   }
