@@ -129,7 +129,13 @@ describe('liveness blocks in the recorded kernel corpus (fixtures/kernel/corpus.
     while (end < lines.length && /^[ 0-9]{4}[ 0-9]{3}: [.0-9]{10} /.test(lines[end]!)) end++;
     const theirs = lines.slice(at, end).join('\n') + '\n';
     const program: Program = { insns: decode(Uint8Array.from(Buffer.from(c.insns, 'hex')), { strict: false }), type: c.type };
-    const ours = formatLiveRegs(computeLiveness(program), (insns, i) => formatInsn(insns, i, { syntax: 'kernel' }));
+    // the running kernel (6.18.44-fc-v1272, which recorded this corpus) counts a bpf_loop call as a
+    // loop of its own once the verifier has pushed its callback: its SCC column shows it
+    const selfLoops = (pc: number): boolean => {
+      const i = program.insns[pc]!;
+      return i.code === 0x85 && i.src === 0 && i.imm === 181;
+    };
+    const ours = formatLiveRegs(computeLiveness(program, { selfLoops }), (insns, i) => formatInsn(insns, i, { syntax: 'kernel' }));
     // the kernel prints map addresses where we print the map fd placeholder: compare ld_imm64 lines by shape
     const norm = (s: string): string => s.replace(/\(18\) (r\d+) = 0x[0-9a-f]+/g, '(18) $1 = IMM');
     expect(norm(ours)).toBe(norm(theirs));
