@@ -13,6 +13,7 @@ import type { Path } from './prune.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
 import { releaseReference } from './callargs.js';
 import { subprogMightThrow } from './exceptions.js';
+import { subprogHas, type EffectMemo } from './subprogwalk.js';
 import { releaseDynptr } from './dynptr.js';
 import { BPF_FUNC_SPIN_LOCK, BPF_FUNC_SPIN_UNLOCK, checkResourceLeak, processSpinLock } from './locks.js';
 import { checkHelperArg, type ArgMeta } from './helperargs.js';
@@ -295,58 +296,23 @@ function pushKfuncCallback(env: CallEnv, st: State, pc: number, cb: KfuncCallbac
   env.scratchAll();
 }
 
-const sleeping = new WeakMap<object, Map<number, boolean>>();
+const sleeping: EffectMemo = new WeakMap();
 /**
  * subprog_info.might_sleep (check_cfg's mark_subprog_might_sleep and merge_callee_effects): the
  * subprogram, or one it calls, calls a helper that might sleep or a sleepable kfunc, either
  * available to the program type.
  */
-function subprogMightSleep(env: CallEnv, sub: number): boolean {
-  let memo = sleeping.get(env.insns);
-  if (!memo) sleeping.set(env.insns, (memo = new Map<number, boolean>()));
-  const known = memo.get(sub);
-  if (known !== undefined) return known;
-  memo.set(sub, false); // a recursive call adds nothing
-  const { start, end } = env.subprogs[sub]!;
-  let sleeps = false;
-  for (let pc = start; pc < end && !sleeps; pc++) {
-    const x = env.insns[pc]!;
-    if (x.code !== 0x85) continue;
-    if (x.src === 0) sleeps = helperProto(x.imm, env.type, env.attach)?.mightSleep === true;
-    else if (x.src === 2) {
-      const info = KFUNCS[env.kfuncAt.get(pc) ?? ''];
-      sleeps = info !== undefined && info.flags.includes('sleepable') && (!info.types || info.types.includes(env.type));
-    } else if (x.src === 1) {
-      const callee = env.subprogs.findIndex((s) => s.start === pc + x.imm + 1);
-      sleeps = callee >= 0 && subprogMightSleep(env, callee);
-    }
-  }
-  memo.set(sub, sleeps);
-  return sleeps;
-}
+const subprogMightSleep = (env: CallEnv, sub: number): boolean =>
+  subprogHas(env, sleeping, sub, (pc, x) => {
+    if (x.src === 0) return helperProto(x.imm, env.type, env.attach)?.mightSleep === true;
+    if (x.src !== 2) return false;
+    const info = KFUNCS[env.kfuncAt.get(pc) ?? ''];
+    return info !== undefined && info.flags.includes('sleepable') && (!info.types || info.types.includes(env.type));
+  });
 
-const pktChanging = new WeakMap<object, Map<number, boolean>>();
+const pktChanging: EffectMemo = new WeakMap();
 /** subprog_info.changes_pkt_data: the subprogram, or one it calls, calls a helper that moves the packet. */
-function subprogChangesPktData(env: CallEnv, sub: number): boolean {
-  let memo = pktChanging.get(env.insns);
-  if (!memo) pktChanging.set(env.insns, (memo = new Map<number, boolean>()));
-  const known = memo.get(sub);
-  if (known !== undefined) return known;
-  memo.set(sub, false); // a recursive call adds nothing
-  const { start, end } = env.subprogs[sub]!;
-  let changes = false;
-  for (let pc = start; pc < end && !changes; pc++) {
-    const x = env.insns[pc]!;
-    if (x.code !== 0x85) continue;
-    if (x.src === 0) changes = PKT_CHANGING.has(x.imm);
-    else if (x.src === 1) {
-      const callee = env.subprogs.findIndex((s) => s.start === pc + x.imm + 1);
-      changes = callee >= 0 && subprogChangesPktData(env, callee);
-    }
-  }
-  memo.set(sub, changes);
-  return changes;
-}
+const subprogChangesPktData = (env: CallEnv, sub: number): boolean => subprogHas(env, pktChanging, sub, (_pc, x) => x.src === 0 && PKT_CHANGING.has(x.imm));
 
 /** Outgoing slots a callee with `n` arguments needs, checked and recorded (stack-args §4.3). */
 function passStackArgs(env: CallEnv, f: Frame, n: number, pc: number): (Reg | undefined)[] {

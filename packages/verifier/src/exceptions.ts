@@ -19,6 +19,7 @@
 import type { FuncInfo } from '@bpf/isa';
 import { btfString, type Btf } from '@bpf/btf';
 import { VerifierReject, type Env } from './env.js';
+import { subprogHas, type EffectMemo } from './subprogwalk.js';
 
 const TAG = 'exception_callback:';
 
@@ -97,30 +98,11 @@ export function stackWalkCheck(env: Env, marks: CallbackMarks, pc: number, sub: 
   return 'enter';
 }
 
-const throwing = new WeakMap<object, Map<number, boolean>>();
+const throwing: EffectMemo = new WeakMap();
 /**
  * Whether subprogram `sub` may throw: it calls bpf_throw (`isThrow`), or a subprogram it calls
  * directly may (callbacks it passes on do not count; they may not throw at all). The running
  * 6.18 kernel checks a call of a global function that may throw as a throw at the call
  * (references, locks and sections; found live, beyond the 6.18 sources we read).
  */
-export function subprogMightThrow(env: Env, sub: number, isThrow: (pc: number) => boolean): boolean {
-  let memo = throwing.get(env.insns);
-  if (!memo) throwing.set(env.insns, (memo = new Map<number, boolean>()));
-  const known = memo.get(sub);
-  if (known !== undefined) return known;
-  memo.set(sub, false); // a recursive call adds nothing
-  const { start, end } = env.subprogs[sub]!;
-  let found = false;
-  for (let pc = start; pc < end && !found; pc++) {
-    const x = env.insns[pc]!;
-    if (x.code !== 0x85) continue;
-    if (x.src === 2) found = isThrow(pc);
-    else if (x.src === 1) {
-      const callee = env.subprogs.findIndex((s) => s.start === pc + x.imm + 1);
-      found = callee >= 0 && subprogMightThrow(env, callee, isThrow);
-    }
-  }
-  memo.set(sub, found);
-  return found;
-}
+export const subprogMightThrow = (env: Env, sub: number, isThrow: (pc: number) => boolean): boolean => subprogHas(env, throwing, sub, (pc, x) => x.src === 2 && isThrow(pc));
