@@ -9,3 +9,4 @@ export * from './jit.js';
 export * from './helpers.js';
 export * from './disasm.js';
 export * from './asm.js';
+export * from './kernellog.js';

@@ -2,7 +2,7 @@
  * BPF_PROG_LOAD with the kernel's log (grown until it fits), stats, and the xlated and jited
  * code read back with BPF_OBJ_GET_INFO_BY_FD; BPF_PROG_TEST_RUN; BPF_BTF_LOAD.
  */
-import { ATTACH_TYPES, decode, encode, PROG_TYPES, type Insn, type Program, type ProgType } from '@bpf/isa';
+import { ATTACH_TYPES, continuesMessage, decode, encode, PROG_TYPES, type Insn, type Program, type ProgType } from '@bpf/isa';
 import { addr, bpf, bpfRaw, closeFd, KernelError } from './syscall.js';
 
 export interface LoadOptions {
@@ -98,15 +98,9 @@ export function firstError(log: string): string | undefined {
   const at = lines.findIndex((l) => STATS.test(l));
   const before = (at >= 0 ? lines.slice(0, at) : lines).filter((l) => !/^(verification time|stack depth)/.test(l));
   // the lines a few messages print after their first one
-  while (before.length > 1 && CONTINUATION.test(before[before.length - 1]!)) before.pop();
+  while (before.length > 1 && continuesMessage(before[before.length - 1]!)) before.pop();
   return before.pop();
 }
-
-/**
- * Lines that continue a message printed over several lines: the states after "infinite loop
- * detected at insn N", and the advice after "same call cannot be used with different types".
- */
-const CONTINUATION = /^(cur state:|old state:|use one call for each type: |or mark the callee with __attribute__\(\(nomerge\)\))/;
 
 /** Load a program. A rejection is not an exception: `accepted` is false and `log` says why. */
 export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoad {

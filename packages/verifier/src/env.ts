@@ -2,15 +2,12 @@
  * What the checkers share with the verifier loop (the kernel's `struct bpf_verifier_env`):
  * the program, the id generator, the scratch marks the log prints, and rejection.
  */
-import type { AnalysedSubprog, AttachType, Insn, MapDef, ProgType } from '@bpf/isa';
+import { continuesMessage, type AnalysedSubprog, type AttachType, type Insn, type MapDef, type ProgType } from '@bpf/isa';
 import type { LoadInfo } from './btfproto.js';
 import type { Frame, Reg, State } from './state.js';
 import type { StackLiveness } from './stacklive.js';
 
-/** A rejection: the log lines the kernel prints, the last one being the error. */
-/** Lines that continue a message the kernel prints over several lines: the message is its first line. */
-const CONTINUATION = /^(use one call for each type: |or mark the callee with __attribute__\(\(nomerge\)\))/;
-
+/** A rejection: the log lines the kernel prints, the last message being the error. */
 export class VerifierReject extends Error {
   constructor(
     readonly insn: number,
@@ -18,7 +15,7 @@ export class VerifierReject extends Error {
     /** The kernel prints the last line without a newline: the stats line runs into it. */
     readonly open = false,
   ) {
-    super(lines.findLast((l) => !CONTINUATION.test(l)) ?? lines[lines.length - 1]);
+    super(lines.findLast((l) => !continuesMessage(l)) ?? lines[lines.length - 1]);
     this.name = 'VerifierReject';
   }
 }
