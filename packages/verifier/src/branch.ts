@@ -198,8 +198,13 @@ export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boole
       syncLinked(self, fsrc, fsrc, live);
       syncLinked(other, tsrc, tsrc, live);
     }
-    syncLinked(self, fd, fd, live);
-    syncLinked(other, td, td, live);
+    // the kernel syncs from the destination register as it is now: when both are linked to
+    // one id, the sync from the source has already rewritten it (r2 = r4 - 8; if r2 > r4 learns
+    // nothing about r4 in the running kernel)
+    const fd2 = fs.regs[i.dst]!;
+    const td2 = fo.regs[i.dst]!;
+    syncLinked(self, fd2, fd2, live);
+    syncLinked(other, td2, td2, live);
     return;
   }
   if (!is32 && !useReg && i.imm === 0 && (cond === 'jeq' || cond === 'jne') && mayBeNull(dst)) {

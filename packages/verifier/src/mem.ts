@@ -115,6 +115,9 @@ export function stackFrame(env: Env, st: State, r: Reg, lowest: number): Frame {
   const k = r.frame ?? st.frames.length - 1;
   const f = st.frames[k]!;
   env.depth[f.subprog] = Math.max(env.depth[f.subprog]!, -lowest);
+  // grow_stack_state: the frame's allocated_stack covers the access, rounded up to a slot
+  const size = (-lowest + 7) & ~7;
+  if (size > (f.allocated ?? 0)) f.allocated = size;
   return f;
 }
 

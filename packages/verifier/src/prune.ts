@@ -57,11 +57,21 @@ class IdMap {
     }
     return x >= 0 && x === y;
   }
-  /** check_scalar_ids: an unlinked scalar gets a fresh id that must map one to one too. */
-  checkScalar(a: number | undefined, b: number | undefined): boolean {
-    return this.check(a || --this.tmp, b || --this.tmp);
+  /**
+   * check_scalar_ids: an old scalar without an id constrains nothing (whatever links the current
+   * one has only add knowledge); otherwise the current one, or a fresh id standing for it, maps
+   * one to one, and an offset link's base id too. Ids carry their link kind as the kernel's
+   * carry the BPF_ADD_CONST bits, so `id` and `id + K` are told apart.
+   */
+  checkScalar(o: Reg, c: Reg): boolean {
+    if (!o.id) return true;
+    const base = c.id || --this.tmp;
+    if (!this.check(linkedId(o.id, o), c.id ? linkedId(base, c) : base)) return false;
+    return !o.addConst || this.check(o.id, base);
   }
 }
+/** A scalar's id with its link kind in the bits the kernel's BPF_ADD_CONST64/32 take (above any id made). */
+const linkedId = (id: number, r: Reg): number => (r.addConst ? id + (r.addConst32 ? 2 ** 30 : 2 ** 31) : id);
 const sharedIds = new IdMap();
 /** refsSafe's id check, made once. */
 const sharedIdCheck = (a: number | undefined, b: number | undefined): boolean => sharedIds.check(a, b);
@@ -74,8 +84,10 @@ function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap, rw = false): bool
   if (c.type === 'not_init' || o.type !== c.type) return false;
   if (o.type === 'scalar') {
     if (!precise && !rw) return true;
-    if ((o.addConst ?? false) !== (c.addConst ?? false) || (o.addConst32 ?? false) !== (c.addConst32 ?? false) || (o.addConst && o.off !== c.off)) return false;
-    if (!ids.checkScalar(o.id, c.id)) return false;
+    // an old scalar linked to others needs the same kind of link (ADD_CONST flags) and offset
+    if (o.id && ((o.addConst ?? false) !== (c.addConst ?? false) || (o.addConst32 ?? false) !== (c.addConst32 ?? false))) return false;
+    if (o.addConst && o.off !== c.off) return false;
+    if (!ids.checkScalar(o, c)) return false;
     return rangeWithin(o, c) && tnumIn(o.var, c.var);
   }
   if (o.frame !== c.frame || o.map !== c.map || o.memSize !== c.memSize || o.subprog !== c.subprog || o.nonOwn !== c.nonOwn) return false;
@@ -100,6 +112,11 @@ function scalarForStack(f: Frame, slot: number): Reg | 'unbound' | undefined {
   return 'unbound';
 }
 
+/**
+ * stacksafe. Linux's sources compare every byte's type exactly for a loop's convergence
+ * (RANGE_WITHIN); the running 6.18 kernel does not (fixtures: prune.test.ts loop_slot_types), so
+ * `rw` only makes scalars compare as precise here.
+ */
 function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (frame: number, slot: number) => boolean, frame: number, ids: IdMap, rw: boolean): boolean {
   const ot8 = o.slotTypes;
   for (let slot = 0; slot < SLOTS; slot++) {
@@ -109,6 +126,8 @@ function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (fra
     let j0 = 0;
     while (j0 < 8 && (ot8[b + j0] === SlotType.Invalid || ot8[b + j0] === SlotType.Misc)) j0++;
     if (j0 === 8 || !liveSlot(frame, slot)) continue;
+    // a slot the old state used and the current one never touched (beyond its allocated_stack)
+    if (b >= (c.allocated ?? 0)) return false;
     // the same for every byte of the slot: looked up once, at its first byte that is neither
     const or = scalarForStack(o, slot);
     const cr = scalarForStack(c, slot);

@@ -210,6 +210,11 @@ export interface Frame {
   readonly spilled: (Reg | undefined)[];
   /** Outgoing stack-argument slots (arguments 6..12). */
   readonly out: (Reg | undefined)[];
+  /**
+   * Bytes of stack this path has touched, a multiple of 8 (the kernel's allocated_stack, grown by
+   * every access and never shrunk): a checkpoint's slot below it is one the current state never had.
+   */
+  allocated?: number;
   noStackArgLoad: boolean;
   readonly subprog: number;
   readonly callsite: number;
