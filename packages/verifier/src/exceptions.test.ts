@@ -1,8 +1,10 @@
 import { btfString, parseBtf, writeBtf, type Btf } from '@bpf/btf';
-import type { Program } from '@bpf/isa';
+import type { Insn, Program } from '@bpf/isa';
 import { skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
-import { buildC, expectSameAsKernel, fixtureSource, haveVmlinux } from './kernel.test.helper.js';
+import { verify } from './index.js';
+import { buildC, expectSameAsKernel, fixtureSource, haveVmlinux, kernelBtf, kernelXlated } from './kernel.test.helper.js';
+import { DEFAULT_EXCEPTION_CB } from './xlate.js';
 
 /** A copy of `p` whose BTF has `from` (a whole string of its string section) renamed `to`, of the same length. */
 function renamed(p: Program, from: string, to: string): Program {
@@ -36,6 +38,38 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('exceptions
   ] as const)('cb_named with %s', (what, edit) => {
     const p = programs.find((x) => x.name === 'cb_named')!;
     expectSameAsKernel(`cb_named (${what})`, edit(p), dump ? { dump } : {});
+  });
+  // do_misc_fixups' hidden default exception callback: a program that throws without a callback
+  // of its own ends, as the kernel hands it to its JIT, in `r0 = r1; exit` (add_hidden_subprog).
+  // The kernel's other rewrites are not xlate's (context loads, bpf_loop inlining, division
+  // checks, call and map encodings): instructions are compared by opcode and registers, and the
+  // programs the kernel rewrites otherwise are named with the rewrite
+  const OTHER_REWRITES = new Map([
+    ['throw_beside_loop_cb', 'inline_bpf_loop'],
+    ['require_ne_zero', 'the division by a register guarded'],
+    ['throw_xdp_cookie', 'xdp_md loads converted (convert_ctx_accesses)'],
+    ['require_pkt', 'xdp_md loads converted (convert_ctx_accesses)'],
+  ]);
+  it("xlated: the kernel's hidden default exception callback, program by program", () => {
+    // a map's ld_imm64 is dumped as BPF_PSEUDO_MAP_FD whichever way the loader named the map
+    const shape = (x: readonly Insn[]): string[] => x.map((i) => `${i.code.toString(16)} ${i.dst} ${i.code === 0x18 ? '' : i.src}`);
+    const exact = (i: Insn | undefined): string => (i ? `${i.code.toString(16)} ${i.dst} ${i.src} ${i.off} ${i.imm}` : '-');
+    let hidden = 0;
+    let compared = 0;
+    for (const p of programs) {
+      const kx = kernelXlated(p);
+      if (!kx) continue;
+      const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 0 });
+      expect(ours.accepted, p.name).toBe(true);
+      const ox = ours.xlated!;
+      compared++;
+      if (ox.subprogs.at(-1)!.name === DEFAULT_EXCEPTION_CB) hidden++;
+      expect(kx.slice(-2).map(exact), p.name).toEqual(ox.insns.slice(-2).map(exact));
+      if (OTHER_REWRITES.has(p.name)) expect(shape(kx), p.name).not.toEqual(shape(ox.insns));
+      else expect(shape(kx), p.name).toEqual(shape(ox.insns));
+    }
+    expect(compared).toBeGreaterThanOrEqual(20);
+    expect(hidden).toBeGreaterThanOrEqual(15);
   });
   it('covers bpf_throw, exception callbacks, what a throw must release, callbacks and assertions', () => {
     expect(programs.length).toBeGreaterThanOrEqual(40);

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseBtf, type Btf } from '@bpf/btf';
-import type { Program } from '@bpf/isa';
+import type { Insn, Program } from '@bpf/isa';
 import { fixturesDir, kallsyms, tempDir } from '@bpf/testkit';
 import { expect } from 'vitest';
 import { verify } from './index.js';
@@ -23,7 +23,7 @@ interface KernelApi {
   loadWithMaps(
     p: Program,
     opts?: { logLevel?: number; license?: string; flags?: number; attachBtfId?: number; attachProgFd?: number },
-  ): { accepted: boolean; error?: string; log: string; fd?: number; refusedBeforeVerifier?: boolean; close(): void };
+  ): { accepted: boolean; error?: string; log: string; fd?: number; refusedBeforeVerifier?: boolean; xlated?: readonly Insn[]; close(): void };
 }
 interface ElfApi {
   loadPrograms(bytes: Uint8Array, opts: { kernelBtf: Uint8Array; kallsyms?: ReadonlyMap<string, bigint> }): (Program & { readonly name: string })[];
@@ -65,6 +65,17 @@ export function kernelVerdict(p: Program, opts: { license?: string; logLevel?: n
   const k = kernelApi!.loadWithMaps(p, { logLevel: 1, ...(sleepable ? { flags: 1 << 4 } : {}), ...opts });
   try {
     return { accepted: k.accepted, error: k.accepted ? undefined : k.error, log: k.log };
+  } finally {
+    k.close();
+  }
+}
+
+/** The program as the kernel hands it to its JIT (BPF_OBJ_GET_INFO_BY_FD's xlated_prog_insns), or undefined when it rejects it. */
+export function kernelXlated(p: Program): readonly Insn[] | undefined {
+  const sleepable = (p as { readonly sleepable?: boolean }).sleepable === true;
+  const k = kernelApi!.loadWithMaps(p, { logLevel: 0, ...(sleepable ? { flags: 1 << 4 } : {}) });
+  try {
+    return k.accepted ? k.xlated : undefined;
   } finally {
     k.close();
   }

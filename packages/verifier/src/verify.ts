@@ -443,9 +443,14 @@ class Verifier implements CallEnv, PreciseEnv {
       stats,
       maxAccess: { ...this.maxAccess },
       ...(accepted ? { program: { ...this.program, subprogs } as unknown as VerifiedProgram } : {}),
-      ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen) as unknown as VerifiedProgram } : {}),
+      ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen, { defaultExceptionCb: this.exceptionCb === undefined && this.throwSeen() }) as unknown as VerifiedProgram } : {}),
       ...(this.tracer ? { trace: this.tracer.result() } : {}),
     };
+  }
+
+  /** The kernel's env->seen_exception: a verified path called bpf_throw. */
+  private throwSeen(): boolean {
+    return this.insns.some((i, pc) => this.seen[pc] === 1 && i.code === 0x85 && i.src === 2 && this.kfuncNameAt(pc) === 'bpf_throw');
   }
 
   /** Instruction-level checks and the CFG checks, before any path is explored. */

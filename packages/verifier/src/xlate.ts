@@ -5,6 +5,12 @@
  * conditional jump one of whose successors was never reached becomes `ja` to the other one, and
  * `ja 0` / `may_goto 0` disappear. Jump and call offsets, subprogram starts, func_info,
  * line_info and relocations follow every removal as bpf_remove_insns and its helpers move them.
+ *
+ * Then do_misc_fixups' first step: a program that throws (a verified path called bpf_throw) and
+ * names no exception callback gets the kernel's default one, `r0 = r1; exit` (the cookie is the
+ * return value), appended as a subprogram of its own (add_hidden_subprog). It has no func_info
+ * entry (adjust_btf_func skips hidden subprograms), and the line_info of the program's last
+ * instruction covers it.
  */
 import type { AnalysedProgram, AnalysedSubprog, FuncInfo, Insn, LineInfo, Reloc } from '@bpf/isa';
 
@@ -17,6 +23,15 @@ interface Image {
   lineInfo: LineInfo[] | undefined;
   relocs: Reloc[];
 }
+
+/** What the verifier learnt that the rewrites need besides `seen`. */
+export interface XlateOptions {
+  /** A bpf_throw was verified and the program names no exception callback: add the kernel's default one. */
+  readonly defaultExceptionCb?: boolean;
+}
+
+/** The name given to the kernel's hidden default exception callback, which has none in BTF. */
+export const DEFAULT_EXCEPTION_CB = 'bpf_default_exception_cb';
 
 /** A rewrite step found an offset it cannot represent (the kernel's -ERANGE). */
 export class XlateError extends Error {
@@ -50,7 +65,7 @@ const nop = (i: Insn): boolean => (i.code === JA || i.code === MAY_GOTO) && i.ds
  * verified path executed (the kernel's insn_aux_data[].seen); the second slot of an
  * `ld_imm64` counts as seen with its first.
  */
-export function xlate(program: AnalysedProgram, seen: ArrayLike<number>): AnalysedProgram {
+export function xlate(program: AnalysedProgram, seen: ArrayLike<number>, opts: XlateOptions = {}): AnalysedProgram {
   const n = program.insns.length;
   const img: Image = {
     insns: program.insns.slice(),
@@ -89,13 +104,20 @@ export function xlate(program: AnalysedProgram, seen: ArrayLike<number>): Analys
     changed = true;
     pc -= i.code === MAY_GOTO && pc > 0 ? 2 : 1;
   }
+  // do_misc_fixups: add_hidden_subprog with the default exception callback
+  if (opts.defaultExceptionCb) {
+    const start = img.insns.length;
+    img.insns.push({ code: 0xbf, dst: 0, src: 1, off: 0, imm: 0 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 });
+    img.subprogs.push({ start, end: start + 2, name: DEFAULT_EXCEPTION_CB, argCount: 1, incomingStackArgs: 0, outgoingStackArgs: 0, stackDepth: 0 });
+    changed = true;
+  }
   if (!changed) return program;
   const subprogs = img.subprogs.map((s, k) => ({ ...s, end: img.subprogs[k + 1]?.start ?? img.insns.length }));
   return {
     ...program,
     insns: img.insns,
     subprogs,
-    // adjust_btf_func: func_info follows the subprograms that remain
+    // adjust_btf_func: func_info follows the subprograms that remain (a hidden one has none)
     ...(img.funcInfo ? { funcInfo: img.funcInfo.map((f, k) => ({ ...f, insnOff: subprogs[k]?.start ?? f.insnOff })) } : {}),
     ...(img.lineInfo ? { lineInfo: img.lineInfo } : {}),
     ...(program.relocs ? { relocs: img.relocs } : {}),
