@@ -164,8 +164,9 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     pushLoopCallback(env, st, f, pc, meta.subprog, (f.callbackDepth ?? 0) + 1, [sample, f.regs[3]!]);
     f.callbackDepth = 0;
   }
-  // helpers that change packet data leave every packet pointer unusable (clear_all_pkt_pointers)
-  if (PKT_CHANGING.has(i.imm) || dynptrChangesPkt) clearPacketPointers(st);
+  // helpers that change packet data leave every packet pointer unusable (clear_all_pkt_pointers);
+  // a tail call only on the path where it returns from a subprogram (below)
+  if ((PKT_CHANGING.has(i.imm) && i.imm !== 12) || dynptrChangesPkt) clearPacketPointers(st);
   clearCallerSaved(env, f);
   f.regs[0] = helperReturn(env, st, h, meta, pc);
   // bpf_dynptr_data: the slice carries the dynptr's id and reference
@@ -178,8 +179,30 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     const err = mapHelperError(meta.map.type, i.imm, name!, env.type);
     if (err) env.reject(pc, ...err);
   }
+  if (i.imm === 12 && st.frames.length > 1) return tailCallInSubprog(env, st, f, pc, attach);
   st.pc = pc + 1;
   return st;
+}
+
+/**
+ * check_helper_call (6.18) for a tail call in a subprogram: the path where the call fails goes
+ * on at the next instruction later (queued as it is, packet pointers kept); the one where it
+ * succeeds leaves the subprogram at once, as if the called program's exit were its own: packet
+ * pointers cleared, R0 unknown, prepare_func_exit. In the main program a tail call changes no
+ * packet pointer (the path goes on only where it failed).
+ */
+function tailCallInSubprog(env: CallEnv, st: State, f: Frame, pc: number, attach: string | undefined): State {
+  const from = st as Path;
+  const other = cloneState(st) as Path;
+  other.hist = from.hist.slice();
+  if (from.cp) other.cp = from.cp;
+  other.pc = pc + 1;
+  other.prev = pc;
+  env.push(other);
+  clearPacketPointers(st);
+  f.regs[0] = UNKNOWN;
+  // more than one frame: exitInsn returns to the caller
+  return exitInsn(env, st, f, pc, attach)!;
 }
 
 const BPF_F_RDONLY_PROG = 0x80;

@@ -49,6 +49,8 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('exceptions
     ['require_ne_zero', 'the division by a register guarded'],
     ['throw_xdp_cookie', 'xdp_md loads converted (convert_ctx_accesses)'],
     ['require_pkt', 'xdp_md loads converted (convert_ctx_accesses)'],
+    ['tail_in_static_pkt_kept', 'xdp_md loads converted (convert_ctx_accesses)'],
+    ['tail_in_main_pkt_kept', 'xdp_md loads converted (convert_ctx_accesses)'],
   ]);
   it("xlated: the kernel's hidden default exception callback, program by program", () => {
     // a map's ld_imm64 is dumped as BPF_PSEUDO_MAP_FD whichever way the loader named the map
@@ -73,6 +75,6 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('exceptions
   });
   it('covers bpf_throw, exception callbacks, what a throw must release, callbacks and assertions', () => {
     expect(programs.length).toBeGreaterThanOrEqual(40);
-    expect(programs.map((p) => p.name)).toEqual(expect.arrayContaining(['throw_default', 'cgroup_cookie_out_of_range', 'throw_in_static', 'cb_named', 'cb_no_arg', 'cb_throws', 'cb_called_directly', 'cb_twice', 'throw_in_rcu', 'throw_holding_record', 'throw_in_loop_cb', 'throw_in_timer_cb', 'require_within_index']));
+    expect(programs.map((p) => p.name)).toEqual(expect.arrayContaining(['tail_in_static', 'tail_in_static_pkt_after', 'tail_in_main_pkt_kept', 'throw_default', 'cgroup_cookie_out_of_range', 'throw_in_static', 'cb_named', 'cb_no_arg', 'cb_throws', 'cb_called_directly', 'cb_twice', 'throw_in_rcu', 'throw_holding_record', 'throw_in_loop_cb', 'throw_in_timer_cb', 'require_within_index']));
   });
 });
