@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fixturesDir, skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { findByName, parseBtf } from '@bpf/btf';
+import { assemble, type ProgType } from '@bpf/isa';
 import { verify, type VerifyOptions } from './index.js';
 import { buildC, comparableLines, haveVmlinux, kernelApi, kernelBtf } from './kernel.test.helper.js';
 
@@ -143,5 +144,46 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('extension 
   it('says why when it cannot compare', () => {
     if (refused) console.warn(`skipping the live comparison: ${refused}`);
     expect(targets.map((t) => t.name).sort()).toEqual(['on_open', 'on_skb', 'on_xdp']);
+  });
+});
+
+/**
+ * check_attach_btf_id's first checks, on the program's own type: which programs may be loaded
+ * sleepable (BPF_F_SLEEPABLE), and that a syscall program must be. The running kernel answers
+ * these for every type it verifies; for an extension it refuses the load before its verifier
+ * runs, so there the rule is the 6.18 sources' (can_be_sleepable has no BPF_PROG_TYPE_EXT).
+ */
+describe('sleepable programs (check_attach_btf_id, can_be_sleepable)', () => {
+  const ONLY = 'Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be sleepable';
+  const p = assemble('r0 = 0\nexit');
+  const CASES: readonly (readonly [ProgType, boolean, string | undefined, string | undefined])[] = [
+    ['socket_filter', true, undefined, ONLY],
+    ['xdp', true, undefined, ONLY],
+    ['tracepoint', true, undefined, ONLY],
+    ['cgroup_skb', true, 'cgroup_inet_ingress', ONLY],
+    ['tracing', true, 'trace_raw_tp', ONLY],
+    ['kprobe', true, undefined, undefined],
+    ['syscall', false, undefined, 'Syscall programs can only be sleepable'],
+    ['syscall', true, undefined, undefined],
+  ];
+  const ours = (type: ProgType, sleepable: boolean, attachType: string | undefined) =>
+    verify(p, { type, logLevel: 1, ...(sleepable ? { flags: 1 << 4 } : {}), ...(attachType ? { attachType: attachType as VerifyOptions['attachType'] } : {}) });
+  it.each(CASES)('%s sleepable=%s %s', (type, sleepable, attachType, expected) => {
+    const r = ours(type, sleepable, attachType);
+    expect(r.error?.message).toBe(expected);
+    if (expected) expect(r.stats.processedInsns).toBe(0);
+  });
+  it.skipIf(skipWithout('kernel') || kernelApi === undefined)('the running kernel says the same', () => {
+    for (const [type, sleepable, attachType] of CASES) {
+      const k = kernelApi!.loadWithMaps({ ...p, type, ...(attachType ? { expectedAttachType: attachType } : {}) }, { logLevel: 1, ...(sleepable ? { flags: 1 << 4 } : {}) });
+      k.close();
+      expect(ours(type, sleepable, attachType).error?.message, `${type} ${sleepable}`).toBe(k.accepted ? undefined : k.error);
+    }
+  });
+  it('an extension may not sleep, whatever it replaces (EXT is not in can_be_sleepable)', () => {
+    const ext = { ...p, type: 'ext' as ProgType };
+    expect(verify(ext, { flags: 1 << 4, replaces: { type: 'lsm' } }).error?.message).toBe(ONLY);
+    expect(verify(ext, { flags: 1 << 4, replaces: { type: 'xdp', attachType: 'xdp' } }).error?.message).toBe(ONLY);
+    expect(verify(ext, { sleepable: true }).error?.message).toBe(ONLY);
   });
 });

@@ -102,6 +102,23 @@ const sleepableKfunc = (name: string | undefined, type: ProgType | undefined): b
   return info !== undefined && info.flags.includes('sleepable') && (!info.types || type === undefined || info.types.includes(type));
 };
 
+/** can_be_sleepable: the tracing attach types that may sleep. */
+const SLEEPABLE_TRACING: ReadonlySet<string> = new Set(['trace_fentry', 'trace_fexit', 'modify_return', 'trace_iter']);
+const SLEEPABLE_TYPES: ReadonlySet<ProgType> = new Set<ProgType>(['lsm', 'kprobe', 'struct_ops']);
+
+/**
+ * check_attach_btf_id's first checks (kernel/bpf/verifier.c, 6.18), made on the program's own
+ * type (an extension's is `ext`, before it takes its target's): a syscall program must be
+ * loaded sleepable, and only fentry/fexit/fmod_ret/iter tracing, LSM, kprobe (for uprobes) and
+ * struct_ops programs may be. The kernel's message, or undefined.
+ */
+export function sleepableRefusal(type: ProgType, attach: string | undefined, sleepable: boolean): string | undefined {
+  if (type === 'syscall') return sleepable ? undefined : 'Syscall programs can only be sleepable';
+  if (!sleepable) return undefined;
+  const may = type === 'tracing' ? attach !== undefined && SLEEPABLE_TRACING.has(attach) : SLEEPABLE_TYPES.has(type);
+  return may ? undefined : 'Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be sleepable';
+}
+
 /**
  * bpf_check_attach_target for an extension whose target program is known (tgt_prog): the
  * kernel's message when it refuses the pair before verifying, or undefined. `targetType` is the

@@ -19,7 +19,7 @@ import { SccVisits } from './scc.js';
 import { VerifierReject, type MaxAccess } from './env.js';
 import { entryLine, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
 import { attachTypeOf, PROG_FLAGS } from './loadflags.js';
-import { checkReplaceTarget } from './freplace.js';
+import { checkReplaceTarget, sleepableRefusal } from './freplace.js';
 import { checkCallWhileLocked, checkResourceLeak, mapProgCompat } from './locks.js';
 import { exceptionCallbackInsn, stackWalkCheck } from './exceptions.js';
 import { attachMapRecords } from './mapfields.js';
@@ -393,6 +393,11 @@ class Verifier implements CallEnv, PreciseEnv {
   run(): VerifyResult {
     try {
       this.structural();
+      // check_attach_btf_id: the program's own type and attach type decide whether it may sleep
+      const ownType = this.opts.type ?? this.program.type ?? 'socket_filter';
+      const ownAttach = ownType === 'ext' ? undefined : this.attach;
+      const sleepRefusal = sleepableRefusal(ownType, ownAttach, this.load.sleepable);
+      if (sleepRefusal !== undefined) this.reject(0, sleepRefusal);
       if (this.extMain) {
         // btf_check_type_match (bpf_check_attach_target): the extension's prototype comes from its own BTF
         const target = this.opts.replaces;
