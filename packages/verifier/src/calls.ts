@@ -7,7 +7,7 @@ import { boundsSync } from './scalar.js';
 import { helperName, MAX_BPF_FUNC_REG_ARGS, PROG_TYPES, type FuncProtoDecl, type Insn, type MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
 import { lsmRetvalRange } from './btfctx.js';
-import { globalCall, isGlobal, staticArgTagLine } from './global.js';
+import { checkStaticCall, globalCall, isGlobal } from './global.js';
 import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, KFUNCS, type KfuncCallback, type KfuncEnv } from './kfuncs.js';
 import type { Path } from './prune.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
@@ -43,6 +43,8 @@ export interface CallEnv extends KfuncEnv {
   markCallback(sub: number, async: boolean): void;
   /** The program's exception callback subprogram (exceptions.ts), if it names one. */
   readonly exceptionCb: number | undefined;
+  /** func_info_aux[].unreliable (global.ts checkStaticCall). */
+  readonly unreliable: Set<number>;
 }
 
 /** get_constant_map_key: the key a stack pointer points to when it is a known constant. */
@@ -232,6 +234,8 @@ const FOR_EACH_MAPS: ReadonlySet<string> = new Set(['array', 'percpu_array', 'ha
  * int; workqueue and task work callbacks may sleep.
  */
 export function pushAsyncCb(env: CallEnv, st: State, pc: number, sub: number, map: MapDef, opts: { readonly ret?: readonly [number, number]; readonly sleepable?: boolean } = {}): void {
+  // push_callback_call: the callback's BTF against the caller's registers first
+  checkStaticCall(env, st.frames[st.frames.length - 1]!, sub);
   env.markCallback(sub, true);
   // a state of its own: no parent, no history (the kernel's kzalloc'ed stack element)
   const cb = { frames: [], pc: env.subprogs[sub]!.start, prev: pc, refs: [], hist: [] } as unknown as Path;
@@ -270,6 +274,8 @@ function forkFailedLock(env: CallEnv, st: State, pc: number): void {
  * given, from R1 on), returning 0 or 1.
  */
 function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: number, depth: number, args?: readonly Reg[]): void {
+  // push_callback_call: the callback's BTF against the caller's registers first
+  checkStaticCall(env, f, sub);
   if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
   env.markCallback(sub, false);
   const from = st as Path;
@@ -298,6 +304,7 @@ function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: nu
 
 /** push_callback_call for a kfunc's synchronous callback (bpf_rbtree_add's less()): a frame returning a value in [0, 1]. */
 function pushKfuncCallback(env: CallEnv, st: State, pc: number, cb: KfuncCallback): void {
+  checkStaticCall(env, st.frames[st.frames.length - 1]!, cb.subprog);
   if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
   env.markCallback(cb.subprog, false);
   const from = st as Path;
@@ -363,9 +370,7 @@ export function subprogCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numb
     st.pc = pc + 1;
     return st;
   }
-  const fn = env.load.subprogFunc(sub);
-  const tagLine = fn ? staticArgTagLine(fn, env.type) : undefined;
-  if (tagLine) env.log2(tagLine);
+  checkStaticCall(env, f, sub);
   passStackArgs(env, f, env.argCountOf(sub), pc);
   const callee = newFrame(sub, pc);
   for (let r = 1; r <= 5; r++) callee.regs[r] = f.regs[r]!;

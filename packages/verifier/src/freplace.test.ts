@@ -63,6 +63,15 @@ __attribute__((noinline)) int verdict(struct __sk_buff *skb) { return skb->len >
 SEC("cgroup_skb/ingress") int on_skb(struct __sk_buff *skb) { return verdict(skb) ? 1 : 0; }
 __attribute__((noinline)) int traced(int x) { return x * 2; }
 SEC("fentry/security_file_open") int on_open(unsigned long long *ctx) { return traced((int)ctx[0]); }
+/* static functions whose BTF a call does not match: narrow takes a scalar and is passed the
+ * context, and a static function cannot take a pointer to a struct that is not the context */
+static __attribute__((noinline)) int narrow(long a) { return a != 0; }
+struct pair { int a, b; };
+static __attribute__((noinline)) int by_ptr(struct pair *p) { return p->a; }
+SEC("xdp") int on_static(struct xdp_md *ctx) { struct pair p = { ctx->ingress_ifindex, 1 }; return narrow((long)ctx) + by_ptr(&p) > 1 ? 1 : 2; }
+extern void bpf_throw(unsigned long long cookie) __ksym;
+__attribute__((noinline)) int catch_it(unsigned long long cookie) { return 1; }
+SEC("xdp") __attribute__((btf_decl_tag("exception_callback:catch_it"))) int on_throwing(struct xdp_md *ctx) { if (ctx->rx_queue_index > 7) bpf_throw(0); return 2; }
 char _license[] SEC("license") = "GPL";
 `;
 
@@ -102,6 +111,13 @@ describe.skipIf(skipWithout('clang-19') || !haveVmlinux())('extension (freplace)
     expect(run('scale', on('on_open', 'traced', { type: 'tracing', attachType: 'trace_fentry' })).error?.message).toBe('Cannot extend fentry/fexit');
     expect(run('scale', on('on_xdp', 'scale', { type: 'ext' })).error?.message).toBe('Cannot recursively attach');
     expect(run('scale', on('on_xdp', 'scale'), { jit: false }).error?.message).toBe('Extension programs should be JITed');
+    // a static function is no target: refused as unreliable when a call of it did not match its
+    // BTF (func_info_aux[].unreliable), else as not global (btf_check_func_type_match)
+    expect(run('scale', on('on_static', 'narrow')).error?.message).toBe('Cannot replace static functions');
+    expect(run('scale', on('on_static', 'by_ptr')).error?.message).toBe('Cannot replace static functions');
+    expect(run('pick', on('on_xdp', 'pick')).error?.message).toBe('pick() is not a global function');
+    // nor is an exception callback, global as it is
+    expect(run('scale', on('on_throwing', 'catch_it')).error?.message).toBe('Extension programs cannot attach to exception callback');
     const noBtf = { ...targets.find((t) => t.name === 'on_xdp')!, btf: undefined, funcInfo: undefined };
     expect(run('scale', on('on_xdp', 'scale', { program: noBtf })).error?.message).toBe('FENTRY/FEXIT program can only be attached to another program annotated with BTF');
   });
@@ -143,7 +159,16 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('extension 
   });
   it('says why when it cannot compare', () => {
     if (refused) console.warn(`skipping the live comparison: ${refused}`);
-    expect(targets.map((t) => t.name).sort()).toEqual(['on_open', 'on_skb', 'on_xdp']);
+    expect(targets.map((t) => t.name).sort()).toEqual(['on_open', 'on_skb', 'on_static', 'on_throwing', 'on_xdp']);
+  });
+  it("the targets' logs, where a static call's BTF mismatch shows (`R1 is not a scalar`), are the kernel's", () => {
+    for (const t of targets.filter((x) => x.name === 'on_static' || x.name === 'on_xdp' || x.name === 'on_throwing')) {
+      const k = kernelApi!.loadWithMaps(t, { logLevel: 2 });
+      k.close();
+      expect(k.accepted, t.name).toBe(true);
+      expect(comparableLines(verify(t, { kernelBtf: kernelBtf(), logLevel: 2 }).log), t.name).toEqual(comparableLines(k.log));
+      if (t.name === 'on_static') expect(k.log).toContain('\nR1 is not a scalar\n');
+    }
   });
 });
 

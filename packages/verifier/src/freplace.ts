@@ -119,12 +119,20 @@ export function sleepableRefusal(type: ProgType, attach: string | undefined, sle
   return may ? undefined : 'Only fentry/fexit/fmod_ret, lsm, iter, uprobe, and struct_ops programs can be sleepable';
 }
 
+/** What the kernel learnt of the replaced program when it verified it (its subprogram numbers). */
+export interface TargetFacts {
+  /** func_info_aux[].unreliable of its static functions (global.ts checkStaticCall). */
+  readonly unreliable: ReadonlySet<number>;
+  /** Its exception callback (aux->func[subprog]->aux->exception_cb). */
+  readonly exceptionCb: number | undefined;
+}
+
 /**
  * bpf_check_attach_target for an extension whose target program is known (tgt_prog): the
  * kernel's message when it refuses the pair before verifying, or undefined. `targetType` is the
  * replaced program's type.
  */
-export function checkReplaceTarget(ext: ExtensionFacts, target: ReplacedFunction, targetType: ProgType): string | undefined {
+export function checkReplaceTarget(ext: ExtensionFacts, target: ReplacedFunction, targetType: ProgType, verified: TargetFacts = { unreliable: new Set(), exceptionCb: undefined }): string | undefined {
   const tp = target.program;
   let btf2: Btf | undefined;
   try {
@@ -139,13 +147,16 @@ export function checkReplaceTarget(ext: ExtensionFacts, target: ReplacedFunction
   const subprog = btfId === undefined ? -1 : tp.funcInfo.findIndex((f) => f.typeId === btfId);
   if (btfId === undefined || subprog < 0) return `Subprog ${target.func} doesn't exist`;
   const targetAttach = attachTypeOf(tp.expectedAttachType);
+  if (verified.exceptionCb === subprog) return 'Extension programs cannot attach to exception callback';
   // func_info_aux[subprog].unreliable: the main program's BTF is unreliable unless it takes
-  // exactly its context (do_check_common's btf_prepare_func_args check)
+  // exactly its context (do_check_common's btf_prepare_func_args check); a static function's
+  // when a call of it did not match its BTF (btf_check_subprog_call). A reliable static function
+  // is refused later, by btf_check_func_type_match (`pick() is not a global function`)
   if (subprog === 0) {
     const fn = loadInfo(tp, {}).subprogFunc(0);
     const a = fn ? globalArgs(fn, targetType) : undefined;
     if (!a || 'error' in a || a.args.length !== 1 || a.args[0]!.kind !== 'ctx') return 'Cannot replace static functions';
-  }
+  } else if (verified.unreliable.has(subprog)) return 'Cannot replace static functions';
   if (!ext.jit) return 'Extension programs should be JITed';
   const extSubs = analyseFrames(ext.program).subprogs;
   const tgtSubs = analyseFrames(tp).subprogs;

@@ -177,23 +177,61 @@ export function globalArgs(fn: BtfFunc, type: ProgType, kernelBtf?: Btf): { read
   return { args };
 }
 
-/**
- * btf_prepare_func_args for a static function, run at each call: a tagged argument it reaches
- * is logged (`arg#0 type tag is not supported in static functions`) and the call goes on; it
- * stops silently at the first argument a static function cannot describe.
- */
-export function staticArgTagLine(fn: BtfFunc, type: ProgType): string | undefined {
-  if (fn.params.length > 5 || fn.ret.kind !== 'scalar') return undefined;
+/** What btf_prepare_func_args makes of a static function: its arguments, or a failure (with the line it logs, if any). */
+function staticArgs(fn: BtfFunc, type: ProgType): { readonly args: readonly GlobalArg[] } | { readonly line?: string } {
+  if (fn.params.length > 5 || fn.ret.kind !== 'scalar') return {};
+  const args: GlobalArg[] = [];
   for (const [i, p] of fn.params.entries()) {
-    if (p.tags?.length) return `arg#${i} type tag is not supported in static functions`;
+    if (p.tags?.length) return { line: `arg#${i} type tag is not supported in static functions` };
     const t = p.type;
-    if (t.kind === 'scalar') continue;
-    if (t.kind !== 'ptr') return undefined;
+    if (t.kind === 'scalar') {
+      args.push({ kind: 'anything' });
+      continue;
+    }
+    if (t.kind !== 'ptr') return {};
     const ctx = CTX_STRUCT[type];
-    const isCtx = t.to.isStruct && ctx !== undefined && (t.to.name === ctx || PROJECTION[ctx] === t.to.name);
-    if (!isCtx && !isDynptrStruct(t.to)) return undefined;
+    if (t.to.isStruct && ctx !== undefined && (t.to.name === ctx || PROJECTION[ctx] === t.to.name)) args.push({ kind: 'ctx' });
+    else if (isDynptrStruct(t.to)) args.push({ kind: 'dynptr' });
+    else return {};
   }
-  return undefined;
+  return { args };
+}
+
+/** An environment that records which functions' BTF the kernel would mark unreliable. */
+export interface StaticCallEnv extends GlobalEnv {
+  /** func_info_aux[].unreliable: subprograms whose BTF did not match a call (btf_check_subprog_call). */
+  readonly unreliable: Set<number>;
+}
+
+/**
+ * btf_check_subprog_call for a static function `sub` called (or passed as a callback) with the
+ * registers of `f`: btf_prepare_func_args as a static function takes its BTF, then
+ * btf_check_func_arg_match compares R1..R5 with it. The call goes on either way; the first
+ * failure logs the kernel's line, if it has one, and marks the function's BTF unreliable, after
+ * which it is not looked at again. An unreliable function cannot be replaced by an extension
+ * (bpf_check_attach_target: `Cannot replace static functions`).
+ */
+export function checkStaticCall(env: StaticCallEnv, f: Frame, sub: number): void {
+  if (env.unreliable.has(sub)) return;
+  const fn = env.load.subprogFunc(sub);
+  const prepared = fn ? staticArgs(fn, env.type) : {};
+  let line: string | undefined;
+  if (!('args' in prepared)) line = prepared.line;
+  else {
+    const bad = prepared.args.findIndex((a, i) => {
+      const r = f.regs[i + 1]!;
+      if (a.kind === 'anything') return r.type !== 'scalar';
+      return a.kind === 'ctx' && (r.type !== 'ctx' || r.off !== 0);
+    });
+    if (bad < 0) return;
+    const r = f.regs[bad + 1]!;
+    if (prepared.args[bad]!.kind === 'anything') line = `R${bad + 1} is not a scalar`;
+    // check_func_arg_reg_off (__check_ptr_off_reg) before the type
+    else if (r.type !== 'ctx') line = `arg#${bad} expects pointer to ctx`;
+    else line = r.off < 0 ? `negative offset ctx ptr R${bad + 1} off=${r.off} disallowed` : `dereference of modified ctx ptr R${bad + 1} off=${r.off} disallowed`;
+  }
+  if (line !== undefined) env.log2(line);
+  env.unreliable.add(sub);
 }
 
 /** is_trusted_reg: referenced, PTR_TRUSTED, or an allocated object. */

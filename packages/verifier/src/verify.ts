@@ -19,7 +19,7 @@ import { SccVisits } from './scc.js';
 import { VerifierReject, type MaxAccess } from './env.js';
 import { entryLine, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
 import { attachTypeOf, PROG_FLAGS } from './loadflags.js';
-import { checkReplaceTarget, sleepableRefusal } from './freplace.js';
+import { checkReplaceTarget, sleepableRefusal, type TargetFacts } from './freplace.js';
 import { checkCallWhileLocked, checkResourceLeak, mapProgCompat } from './locks.js';
 import { exceptionCallbackInsn, stackWalkCheck } from './exceptions.js';
 import { attachMapRecords } from './mapfields.js';
@@ -153,6 +153,8 @@ class Verifier implements CallEnv, PreciseEnv {
   /** Subprograms called as callbacks, and those of them that run on their own (is_cb, is_async_cb). */
   readonly isCb = new Set<number>();
   readonly isAsyncCb = new Set<number>();
+  /** func_info_aux[].unreliable: static functions whose BTF a call did not match (global.ts checkStaticCall). */
+  readonly unreliable = new Set<number>();
   /** The exception callback's subprogram (exceptions.ts), when the main function's BTF names one. */
   exceptionCb: number | undefined;
   readonly level: number;
@@ -406,6 +408,7 @@ class Verifier implements CallEnv, PreciseEnv {
             { program: this.program, btf: this.load.progBtf(), mainFuncId: this.load.subprogFunc(0)?.id, jit: this.opts.jit !== false },
             { program: target.program, func: target.func },
             target.type,
+            this.targetFacts(target.program, target.type, target.attachType),
           );
           if (why !== undefined) this.reject(0, why);
         }
@@ -451,6 +454,14 @@ class Verifier implements CallEnv, PreciseEnv {
       ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen, { defaultExceptionCb: this.exceptionCb === undefined && this.throwSeen() }) as unknown as VerifiedProgram } : {}),
       ...(this.tracer ? { trace: this.tracer.result() } : {}),
     };
+  }
+
+  /** What verifying the replaced program taught the kernel (freplace.ts TargetFacts): it was loaded, so verified, first. */
+  private targetFacts(program: Program, type: ProgType, attachType: AttachType | undefined): TargetFacts {
+    const { kernelBtf, kernelSymbols } = this.opts;
+    const v = new Verifier(program, { type, logLevel: 0, ...(attachType ? { attachType } : {}), ...(kernelBtf ? { kernelBtf } : {}), ...(kernelSymbols ? { kernelSymbols } : {}) });
+    v.run();
+    return { unreliable: v.unreliable, exceptionCb: v.exceptionCb };
   }
 
   /** The kernel's env->seen_exception: a verified path called bpf_throw. */
