@@ -21,8 +21,9 @@ function taggedBtf() {
   return b.build();
 }
 
+// only fentry/fexit/fmod_ret/iter tracing programs may sleep (check_attach_btf_id)
 const walk = (field: number, sleepable = false, body = '') =>
-  verify(assemble(`call bpf_get_current_task_btf\n${body}r1 = *(u64 *)(r0 + ${field})\nr0 = *(u32 *)(r1 + 0)\nr0 = 0\nexit`), { type: 'tracing', kernelBtf: taggedBtf(), logLevel: 2, sleepable });
+  verify(assemble(`call bpf_get_current_task_btf\n${body}r1 = *(u64 *)(r0 + ${field})\nr0 = *(u32 *)(r1 + 0)\nr0 = 0\nexit`), { type: 'tracing', kernelBtf: taggedBtf(), logLevel: 2, sleepable, ...(sleepable ? { attachType: 'trace_fentry' } : {}) });
 
 describe('type tags on the members a walk reads (btf_struct_walk, check_ptr_to_btf_access)', () => {
   it('__rcu inside an RCU read-side section (a non-sleepable program) is rcu_ptr_or_null_, to be null-checked', () => {
