@@ -76,7 +76,7 @@ const sharedIds = new IdMap();
 /** refsSafe's id check, made once. */
 const sharedIdCheck = (a: number | undefined, b: number | undefined): boolean => sharedIds.check(a, b);
 
-const rangeWithin = (o: Reg, c: Reg): boolean =>
+const rangeWithinRegs = (o: Reg, c: Reg): boolean =>
   o.umin <= c.umin && o.umax >= c.umax && o.smin <= c.smin && o.smax >= c.smax && o.u32min <= c.u32min && o.u32max >= c.u32max && o.s32min <= c.s32min && o.s32max >= c.s32max;
 
 function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap, rw = false): boolean {
@@ -88,7 +88,7 @@ function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap, rw = false): bool
     if (o.id && ((o.addConst ?? false) !== (c.addConst ?? false) || (o.addConst32 ?? false) !== (c.addConst32 ?? false))) return false;
     if (o.addConst && o.off !== c.off) return false;
     if (!ids.checkScalar(o, c)) return false;
-    return rangeWithin(o, c) && tnumIn(o.var, c.var);
+    return rangeWithinRegs(o, c) && tnumIn(o.var, c.var);
   }
   if (o.frame !== c.frame || o.map !== c.map || o.memSize !== c.memSize || o.subprog !== c.subprog || o.nonOwn !== c.nonOwn) return false;
   if (!ids.check(o.id, c.id) || !ids.check(o.refObjId, c.refObjId)) return false;
@@ -97,10 +97,10 @@ function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap, rw = false): bool
     const cr = c.range ?? 0;
     if (or < 0 || cr < 0 ? or !== cr : or > cr) return false;
     if (o.off !== c.off) return false;
-    return rangeWithin(o, c) && tnumIn(o.var, c.var);
+    return rangeWithinRegs(o, c) && tnumIn(o.var, c.var);
   }
   if (o.off !== c.off || o.range !== c.range) return false;
-  return rangeWithin(o, c) && tnumIn(o.var, c.var);
+  return rangeWithinRegs(o, c) && tnumIn(o.var, c.var);
 }
 
 /** scalar_reg_for_stack: a 64-bit scalar spill, or all bytes misc (an unknown scalar). */
@@ -271,6 +271,37 @@ export function statesEqual(
   for (let i = 0; i < needs.length; i++) {
     const n = needs[i]!;
     if (cur.frames[n >>> 20]!.slotTypes[(n >>> 8) & 0xfff] !== (n & 0xff)) return false;
+  }
+  // then the live scalars compared by value (precise, or all of them under RANGE_WITHIN): regsafe's
+  // own type, range and tnum tests without the ids, a necessary condition that turns away most
+  // comparisons at a loop's head (a counter one iteration on) before any id is mapped
+  for (let k = 0; k < old.frames.length; k++) {
+    const live = liveRegs(k);
+    const oregs = old.frames[k]!.regs;
+    const cregs = cur.frames[k]!.regs;
+    for (let m = rangeWithin ? live : live & cp.preciseRegs[k]!; m !== 0; m &= m - 1) {
+      const r = 31 - Math.clz32(m & -m);
+      if (r > 10) break;
+      const o = oregs[r]!;
+      if (o.type !== 'scalar') continue;
+      const c = cregs[r]!;
+      if (c.type !== 'scalar' || !rangeWithinRegs(o, c) || !tnumIn(o.var, c.var)) return false;
+    }
+    // the same for the live scalar spills stacksafe compares by value, where the current slot
+    // holds a scalar too (scalar_reg_for_stack; other slots are left to stacksafe)
+    const of = old.frames[k]!;
+    const cf = cur.frames[k]!;
+    const precise = cp.preciseSlots[k]!;
+    if (!rangeWithin && precise.size === 0) continue;
+    for (let slot = 0; slot < SLOTS; slot++) {
+      if (of.slotTypes[slot * 8] !== SlotType.Spill || (!rangeWithin && !precise.has(slot))) continue;
+      const o = of.spilled[slot]!;
+      if (o.type !== 'scalar' || !liveSlot(k, slot)) continue;
+      const cr = scalarForStack(cf, slot);
+      if (cr === undefined) continue;
+      const c = cr === 'unbound' ? UNBOUND_SCALAR : cr;
+      if (!rangeWithinRegs(o, c) || !tnumIn(o.var, c.var)) return false;
+    }
   }
   const ids = sharedIds;
   ids.reset();

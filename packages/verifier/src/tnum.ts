@@ -154,6 +154,8 @@ export function tnumOverlap(a: Tnum, b: Tnum): boolean {
 
 /** Whether every value `b` may take is one `a` may take. */
 export function tnumIn(a: Tnum, b: Tnum): boolean {
+  // a constant `a` (most precise scalars at prune points): the same, without a BigInt made
+  if (a.mask === 0n) return b.mask === 0n && b.value === a.value;
   if ((b.mask & ~a.mask) !== 0n) return false;
   return (b.value & ~a.mask) === a.value;
 }
