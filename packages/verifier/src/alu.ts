@@ -6,7 +6,7 @@
 import type { AluName, Insn } from '@bpf/isa';
 import { ALU_STR, type Env } from './env.js';
 import { boundsSync, coerceSubregToSizeSx, coerceToSizeSx, scalarAlu, zext } from './scalar.js';
-import { knownImm, S64_MAX, S64_MIN, UNKNOWN, type Frame, type Reg } from './state.js';
+import { copyReg, knownImm, S64_MAX, S64_MIN, UNKNOWN, type Frame, type Reg } from './state.js';
 import { fls64, tnumAdd, tnumIsConst, tnumSub, U64_MAX } from './tnum.js';
 
 export interface AluOp {
@@ -23,7 +23,11 @@ const BPF_MAX_VAR_OFF = 1n << 29n;
 function withId(env: Env, r0: Reg): Reg {
   // a register already linked with an offset starts a new link (one `+= K` per link)
   const r = r0.type === 'scalar' && r0.addConst ? clearId(r0) : r0;
-  if (r.type === 'scalar' && !r.id && !tnumIsConst(r.var)) return { ...r, id: env.nextId() };
+  if (r.type === 'scalar' && !r.id && !tnumIsConst(r.var)) {
+    const o = copyReg(r);
+    o.id = env.nextId();
+    return o;
+  }
   return r;
 }
 

@@ -8,7 +8,7 @@ import type { Insn, JmpCond } from '@bpf/isa';
 import { flipCond, refineCond, regConstValue, regIsConst, revCond, scalarBranchTaken, type Cond } from './cond.js';
 import { btfPtr, mayBeNull, nonNull } from './nullable.js';
 import { scalarAlu, zext } from './scalar.js';
-import { known, knownImm, type Frame, type Reg, type State } from './state.js';
+import { copyReg, known, knownImm, type Frame, type Reg, type State } from './state.js';
 
 const AT_PKT_END = -1;
 const BEYOND_PKT_END = -2;
@@ -90,7 +90,12 @@ function syncLinked(st: State, knownReg: Reg, self: Reg, live?: LinkedFilter): v
     let moved = scalarAddConst(knownReg, BigInt((r.off | 0) - (knownReg.off | 0)));
     // either side's link through a 32-bit add: the result is the zero-extended low half
     if (r.addConst32 || knownReg.addConst32) moved = zext(moved);
-    return { ...moved, id: r.id, off: r.off, addConst: r.addConst, addConst32: r.addConst32 };
+    const o = copyReg(moved);
+    o.id = r.id;
+    o.off = r.off;
+    o.addConst = r.addConst;
+    o.addConst32 = r.addConst32;
+    return o;
   };
   st.frames.forEach((f, k) => {
     for (let n = 0; n < f.regs.length; n++) if (!live || n === 10 || live(k, n)) f.regs[n] = update(f.regs[n]!);

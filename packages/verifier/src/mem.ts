@@ -15,7 +15,7 @@ import { btfPtr } from './nullable.js';
 import { regTypeStr, regTypeStrBare } from './print.js';
 import { sockAccess } from './sockmem.js';
 import { coerceToSize, coerceToSizeSx } from './scalar.js';
-import { known, S64_MIN, SlotType, STACK_SIZE, UNKNOWN, pointer, type Frame, type Reg, type RegType, type State } from './state.js';
+import { copyReg, known, S64_MIN, SlotType, STACK_SIZE, UNKNOWN, pointer, type Frame, type Reg, type RegType, type State } from './state.js';
 import { fls64, tnumAdd, tnumConst, tnumIsConst, tnumStr, type Tnum } from './tnum.js';
 
 const BPF_MAX_VAR_OFF = 1n << 29n;
@@ -165,7 +165,11 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
       const { id: _id, addConst: _a, addConst32: _b, ...rest } = v;
       v = { ...rest, off: 0 };
     }
-    if (fits && !v.id && !tnumIsConst(v.var)) v = { ...v, id: env.nextId() };
+    if (fits && !v.id && !tnumIsConst(v.var)) {
+      const o = copyReg(v);
+      o.id = env.nextId();
+      v = o;
+    }
     // the source register itself changes (it shares the new id)
     if (v !== reg && a.valueRegno !== undefined && cur.regs[a.valueRegno] === reg) cur.regs[a.valueRegno] = v;
     spill(fits ? v : { ...v, id: undefined, addConst: undefined });

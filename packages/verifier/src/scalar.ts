@@ -5,7 +5,7 @@
  * from one another. Pure functions over {@link Reg}.
  */
 import type { AluName } from '@bpf/isa';
-import { S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, known, type Reg } from './state.js';
+import { copyReg, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, known, type Reg } from './state.js';
 import {
   TNUM_UNKNOWN,
   U32_MAX,
@@ -57,9 +57,9 @@ export const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 export const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 export const work = (r: Reg): B => ({ var: r.var, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max });
-/** `{ ...r, ...b }` (the same keys in the same order), with one spread instead of two. */
+/** `{ ...r, ...b }`: a copy of `r` with the bounds of `b`. */
 export const done = (r: Reg, b: B): Reg => {
-  const o: { -readonly [K in keyof Reg]: Reg[K] } = { ...r };
+  const o = copyReg(r);
   o.var = b.var;
   o.smin = b.smin;
   o.smax = b.smax;

@@ -108,6 +108,46 @@ export interface Reg {
   readonly buf?: { readonly frame: number; readonly off: number; readonly size: number };
 }
 
+/** A register being built (every field writable); {@link copyReg} makes one. */
+export type MutableReg = { -readonly [K in keyof Reg]: Reg[K] };
+
+/**
+ * The optional fields of {@link Reg}, each copied by {@link copyReg}: a field added to `Reg` and
+ * missing here fails to compile (`_everyRegField`), and state.test.ts checks that copyReg copies
+ * each one listed.
+ */
+export const REG_OPTIONAL_FIELDS = ['frame', 'map', 'id', 'addConst', 'addConst32', 'range', 'refObjId', 'memSize', 'subprog', 'allocLock', 'nonOwn', 'iter', 'irqClass', 'dynptr', 'dynptrId', 'pktSlice', 'buf'] as const;
+type RegBaseField = 'type' | 'off' | 'var' | 'smin' | 'smax' | 'umin' | 'umax' | 's32min' | 's32max' | 'u32min' | 'u32max';
+type UnlistedRegField = Exclude<keyof Reg, RegBaseField | (typeof REG_OPTIONAL_FIELDS)[number]>;
+export const _everyRegField: [UnlistedRegField] extends [never] ? true : UnlistedRegField = true;
+
+/**
+ * `{ ...r }` as an object literal: V8 copies a register made by a spread through its slow path
+ * (~200 ns, most of `done` in a profile of straight-line code), a literal in ~10 ns (issue 25).
+ * Fields that are present but undefined are left out (nothing looks at a register's keys).
+ */
+export function copyReg(r: Reg): MutableReg {
+  const o: MutableReg = { type: r.type, off: r.off, var: r.var, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max };
+  if (r.frame !== undefined) o.frame = r.frame;
+  if (r.map !== undefined) o.map = r.map;
+  if (r.id !== undefined) o.id = r.id;
+  if (r.addConst !== undefined) o.addConst = r.addConst;
+  if (r.addConst32 !== undefined) o.addConst32 = r.addConst32;
+  if (r.range !== undefined) o.range = r.range;
+  if (r.refObjId !== undefined) o.refObjId = r.refObjId;
+  if (r.memSize !== undefined) o.memSize = r.memSize;
+  if (r.subprog !== undefined) o.subprog = r.subprog;
+  if (r.allocLock !== undefined) o.allocLock = r.allocLock;
+  if (r.nonOwn !== undefined) o.nonOwn = r.nonOwn;
+  if (r.iter !== undefined) o.iter = r.iter;
+  if (r.irqClass !== undefined) o.irqClass = r.irqClass;
+  if (r.dynptr !== undefined) o.dynptr = r.dynptr;
+  if (r.dynptrId !== undefined) o.dynptrId = r.dynptrId;
+  if (r.pktSlice !== undefined) o.pktSlice = r.pktSlice;
+  if (r.buf !== undefined) o.buf = r.buf;
+  return o;
+}
+
 /** struct bpf_reg_state.dynptr of a STACK_DYNPTR slot, with the ids the log prints. */
 export interface DynptrSlot {
   /** `local`, `ringbuf`, `skb`, `xdp`, `skb_meta` (dynptr_type_str). */
@@ -234,7 +274,8 @@ export interface Frame {
 
 export function newFrame(subprog: number, callsite: number, callbackRet?: readonly [number, number]): Frame {
   return {
-    regs: Array.from({ length: 11 }, () => NOT_INIT),
+    // a literal (Array.from with a callback costs more than the rest of the frame)
+    regs: [NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT],
     slotTypes: new Uint8Array(STACK_SIZE),
     spilled: new Array<Reg | undefined>(SLOTS).fill(undefined),
     out: new Array<Reg | undefined>(7).fill(undefined),
@@ -245,8 +286,22 @@ export function newFrame(subprog: number, callsite: number, callbackRet?: readon
   };
 }
 
+/** The optional fields of {@link Frame}, each copied by {@link cloneFrame} (a field missing here fails to compile). */
+export const FRAME_OPTIONAL_FIELDS = ['callbackRet', 'asyncCb', 'asyncRet', 'sleepableCb', 'callbackDepth', 'excCb', 'allocated'] as const;
+type UnlistedFrameField = Exclude<keyof Frame, 'regs' | 'slotTypes' | 'spilled' | 'out' | 'noStackArgLoad' | 'subprog' | 'callsite' | (typeof FRAME_OPTIONAL_FIELDS)[number]>;
+export const _everyFrameField: [UnlistedFrameField] extends [never] ? true : UnlistedFrameField = true;
+
+/** A copy of a frame: an object literal, not a spread (see {@link copyReg}); fields present but undefined are left out. */
 export function cloneFrame(f: Frame): Frame {
-  return { ...f, regs: f.regs.slice(), slotTypes: f.slotTypes.slice(), spilled: f.spilled.slice(), out: f.out.slice() };
+  const o: { -readonly [K in keyof Frame]: Frame[K] } = { regs: f.regs.slice(), slotTypes: f.slotTypes.slice(), spilled: f.spilled.slice(), out: f.out.slice(), noStackArgLoad: f.noStackArgLoad, subprog: f.subprog, callsite: f.callsite };
+  if (f.callbackRet !== undefined) o.callbackRet = f.callbackRet;
+  if (f.asyncCb !== undefined) o.asyncCb = f.asyncCb;
+  if (f.asyncRet !== undefined) o.asyncRet = f.asyncRet;
+  if (f.sleepableCb !== undefined) o.sleepableCb = f.sleepableCb;
+  if (f.callbackDepth !== undefined) o.callbackDepth = f.callbackDepth;
+  if (f.excCb !== undefined) o.excCb = f.excCb;
+  if (f.allocated !== undefined) o.allocated = f.allocated;
+  return o;
 }
 
 /** What a reference stands for (the kernel's enum ref_state_type); absent: an acquired pointer (REF_TYPE_PTR). */
