@@ -34,7 +34,7 @@ export interface MapsSectionReloc {
 
 const MAP_IN_MAP = new Set(['array_of_maps', 'hash_of_maps']);
 
-interface Attrs { type?: number; keySize?: number; valueSize?: number; maxEntries?: number; flags?: number; mapExtra?: bigint; inner?: MapDef; valuesOffset?: number; keyTypeId?: number; valueTypeId?: number }
+interface Attrs { type?: number; keySize?: number; valueSize?: number; maxEntries?: number; flags?: number; mapExtra?: bigint; inner?: MapDef & { readonly mapExtra?: bigint }; valuesOffset?: number; keyTypeId?: number; valueTypeId?: number }
 
 /** Read one map definition struct (libbpf: parse_btf_map_def); `inner` forbids a further level. */
 function parseMapDef(btf: BtfTypeTable, structId: number, fail: (m: string) => ElfError, inner: boolean): Attrs {
@@ -69,7 +69,21 @@ function parseMapDef(btf: BtfTypeTable, structId: number, fail: (m: string) => E
       const target = skipModsAndTypedefs(btf, elem.t.type);
       if (target?.t.kind === 'struct') {
         const i = parseMapDef(btf, target.id, fail, true);
-        attrs.inner = { name: 'inner', type: mapTypeName(i.type ?? 0), keySize: i.keySize ?? 0, valueSize: i.valueSize ?? 0, maxEntries: i.maxEntries ?? 0, ...(i.flags ? { flags: i.flags } : {}) };
+        // with its key and value types: libbpf creates the inner template with the object's
+        // BTF (bpf_object__create_map), and the kernel compares the special fields of the
+        // template's value (spin lock, timer, list head, kptrs) with those of every map put
+        // into a slot (kernel/bpf/map_in_map.c: bpf_map_meta_equal)
+        attrs.inner = {
+          name: 'inner',
+          type: mapTypeName(i.type ?? 0),
+          keySize: i.keySize ?? 0,
+          valueSize: i.valueSize ?? 0,
+          maxEntries: i.maxEntries ?? 0,
+          ...(i.flags ? { flags: i.flags } : {}),
+          ...(i.mapExtra ? { mapExtra: i.mapExtra } : {}),
+          ...(i.keyTypeId !== undefined ? { btfKeyTypeId: i.keyTypeId } : {}),
+          ...(i.valueTypeId !== undefined ? { btfValueTypeId: i.valueTypeId } : {}),
+        };
       } else if (target?.t.kind !== 'func_proto') throw fail('values points to neither a map definition nor a function');
       // A map / program fd per slot.
       setSize('valueSize', 4);

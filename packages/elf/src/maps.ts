@@ -48,8 +48,11 @@ export interface ElfMap extends MapDef {
   readonly btfPending?: boolean;
   /** Frozen after its contents are written (`.rodata*`, `.kconfig`), as libbpf does. */
   readonly frozen?: boolean;
-  /** Map-in-map: the inner map's definition (`__array(values, struct {...})`). */
-  readonly inner?: MapDef;
+  /**
+   * Map-in-map: the inner map's definition (`__array(values, struct {...})`), with its BTF key
+   * and value types when it declares them (`__type(value, T)`).
+   */
+  readonly inner?: MapDef & { readonly mapExtra?: bigint };
   /**
    * Initial slots of a map-in-map or prog array (`.values = { &m, 0, &prog }`): the name
    * of the map or program per index, null for an empty slot.

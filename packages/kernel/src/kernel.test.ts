@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { assemble } from '@bpf/isa';
@@ -5,7 +6,7 @@ import { skipWithout } from '@bpf/testkit';
 import { run } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
 import { closeFd, createMap, createProgramMap, firstError, KernelError, loadBtf, loadProgram, loadWithMaps, probe, testRun } from './index.js';
-import { possibleCpus } from './object.js';
+import { pageSize, possibleCpus, ringbufSize } from './object.js';
 
 describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
   it('probes: root can load, JIT state known', () => {
@@ -76,6 +77,23 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     } finally {
       m.close();
     }
+  });
+
+  it('ring buffers declared below a page are created as libbpf sizes them: the next power-of-2 number of pages', () => {
+    // the page size as the C library reports it (getconf, sysconf(_SC_PAGE_SIZE) as libbpf asks)
+    expect(pageSize()).toBe(Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()));
+    // the kernel refuses the declared size itself
+    expect(() => createMap({ type: 'user_ringbuf', keySize: 0, valueSize: 0, maxEntries: 8 })).toThrow(KernelError);
+    for (const [type, declared] of [['user_ringbuf', 8], ['ringbuf', 64], ['ringbuf', 3 * pageSize()]] as const) {
+      const m = createProgramMap({ name: 'rb', type, keySize: 0, valueSize: 0, maxEntries: declared });
+      try {
+        expect([type, declared, m.spec.maxEntries]).toEqual([type, declared, declared < pageSize() ? pageSize() : 4 * pageSize()]);
+      } finally {
+        m.close();
+      }
+    }
+    // a size that already is a power-of-2 number of pages stays; 0 stays for the kernel to refuse
+    expect([ringbufSize(8192, 4096), ringbufSize(4096, 4096), ringbufSize(0, 4096), ringbufSize(4097, 4096)]).toEqual([8192, 4096, 0, 8192]);
   });
 
   it('maps: create, update, lookup, iterate, delete', () => {

@@ -30,6 +30,12 @@ export interface LoadedWithMaps extends KernelLoad {
   readonly maps: ReadonlyMap<string, KernelMap>;
   /** The fd of `program.btf` as loaded for the program's func_info / line_info. */
   readonly btfFd?: number;
+  /**
+   * The kernel's refusal of `program.btf` (BPF_BTF_LOAD) when it was optional, as libbpf treats
+   * it: the maps were then created without BTF and the program loaded without func_info and
+   * line_info. (An object with struct_ops needs its BTF: the refusal is thrown instead.)
+   */
+  readonly btfRefused?: KernelError;
 }
 
 /** What `@bpf/elf` records of a map beyond `MapDef`. */
@@ -39,7 +45,7 @@ interface MapDefLike extends MapDef {
   /** `.rodata`-style maps are frozen after their contents are written. */
   readonly frozen?: boolean;
   /** Map-in-map: the definition the inner maps share (`__array(values, struct {...})`). */
-  readonly inner?: MapDef;
+  readonly inner?: MapDef & { readonly mapExtra?: bigint };
   /** Initial slots (`.values = { &m, 0, ... }`): a map's (or program's) name per index. */
   readonly initSlots?: readonly (string | null)[];
 }
@@ -62,25 +68,74 @@ export function possibleCpus(): number {
   return (cpus = n);
 }
 
+/**
+ * The page size (`AT_PAGESZ` of the auxiliary vector, /proc/self/auxv: pairs of native
+ * 64-bit words), as libbpf's sysconf(_SC_PAGE_SIZE); 4096 when it cannot be read.
+ */
+let page: number | undefined;
+export function pageSize(): number {
+  if (page !== undefined) return page;
+  page = 4096;
+  try {
+    const auxv = readFileSync('/proc/self/auxv');
+    const le = endianness() === 'LE';
+    for (let o = 0; o + 16 <= auxv.length; o += 16) {
+      const type = le ? auxv.readBigUInt64LE(o) : auxv.readBigUInt64BE(o);
+      if (type === 0n) break;
+      if (type === 6n) page = Number(le ? auxv.readBigUInt64LE(o + 8) : auxv.readBigUInt64BE(o + 8));
+    }
+  } catch {
+    // no /proc: keep the common size
+  }
+  return page;
+}
+
+/**
+ * A ring buffer's max_entries as libbpf creates it (adjust_ringbuf_sz): the kernel wants a
+ * power-of-2 multiple of the page size, so a size that is not becomes the smallest such
+ * multiple above it (0 stays 0, for the kernel to refuse).
+ */
+export function ringbufSize(n: number, pageBytes = pageSize()): number {
+  if (n === 0) return 0;
+  const pages = n / pageBytes;
+  if (Number.isInteger(pages) && (pages & (pages - 1)) === 0) return n;
+  for (let mul = 1; mul * pageBytes <= 0xffffffff; mul *= 2) if (mul * pageBytes > n) return mul * pageBytes;
+  return n;
+}
+
+/**
+ * Map types libbpf creates without BTF key and value types even when the object declares
+ * them (bpf_object__create_map): the kernel types their values itself (fds, ids, frames).
+ */
+const NO_BTF_TYPES: ReadonlySet<string> = new Set([
+  'perf_event_array', 'cgroup_array', 'stack_trace', 'array_of_maps', 'hash_of_maps', 'devmap', 'devmap_hash',
+  'cpumap', 'xskmap', 'sockmap', 'sockhash', 'queue', 'stack', 'arena',
+]);
+
 function create(def: MapDef & { readonly mapExtra?: bigint }, innerMapFd?: number, btfFd?: number): KernelMap {
   if (!isMapType(def.type)) throw new KernelError('MAP_CREATE', 22, `map '${def.name}': unknown map type '${def.type}'`);
+  const maxEntries =
+    // a perf event array declared without a size gets one slot per possible CPU, as libbpf
+    // (0.x and 1.x) and iproute2 size it; the kernel refuses max_entries 0
+    def.type === 'perf_event_array' && def.maxEntries === 0 ? possibleCpus()
+    : def.type === 'ringbuf' || def.type === 'user_ringbuf' ? ringbufSize(def.maxEntries)
+    : def.maxEntries;
   const spec = {
     type: def.type,
     keySize: def.keySize,
     valueSize: def.valueSize,
-    // a perf event array declared without a size gets one slot per possible CPU, as libbpf
-    // (0.x and 1.x) and iproute2 size it; the kernel refuses max_entries 0
-    maxEntries: def.type === 'perf_event_array' && def.maxEntries === 0 ? possibleCpus() : def.maxEntries,
+    maxEntries,
     name: def.name,
     ...(def.flags ? { flags: def.flags } : {}),
     ...(def.mapExtra !== undefined ? { mapExtra: def.mapExtra } : {}),
     ...(innerMapFd !== undefined ? { innerMapFd } : {}),
   } as const;
-  // with the key and value types from the program's BTF, as libbpf creates maps; libbpf
-  // retries without BTF when the kernel refuses it (bpf_object__create_map), and so do we
-  if (btfFd !== undefined && def.btfKeyTypeId !== undefined && def.btfValueTypeId !== undefined) {
+  // with the key and value types from the program's BTF, as libbpf creates maps (a key
+  // without a type is 0, which the kernel accepts); libbpf retries without BTF when the
+  // kernel refuses it (bpf_object__create_map), and so do we
+  if (btfFd !== undefined && def.btfValueTypeId !== undefined && !NO_BTF_TYPES.has(def.type)) {
     try {
-      return createMap({ ...spec, btf: { fd: btfFd, keyTypeId: def.btfKeyTypeId, valueTypeId: def.btfValueTypeId } });
+      return createMap({ ...spec, btf: { fd: btfFd, keyTypeId: def.btfKeyTypeId ?? 0, valueTypeId: def.btfValueTypeId } });
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
     }
@@ -88,15 +143,24 @@ function create(def: MapDef & { readonly mapExtra?: bigint }, innerMapFd?: numbe
   return createMap(spec);
 }
 
+/** Whether creating `def` (and its inner template) wants the program's BTF. */
+function wantsBtf(def: MapDefLike): boolean {
+  return def.btfValueTypeId !== undefined || def.inner?.btfValueTypeId !== undefined;
+}
+
 /**
  * Create one map of a program, with its initial contents. A map-in-map is created against a
- * template inner map made from `def.inner` (closed once the outer map exists), as libbpf does.
+ * template inner map made from `def.inner` (closed once the outer map exists), as libbpf
+ * does: the template gets the program's BTF key and value types like any other map, so that
+ * the kernel knows the special fields of the inner maps' values (a spin lock, a timer, a
+ * list head, kptrs) and accepts in the slots only maps whose values have the same ones
+ * (kernel/bpf/map_in_map.c: bpf_map_meta_alloc, bpf_map_meta_equal).
  */
 export function createProgramMap(def: MapDefLike, btfFd?: number): KernelMap {
   let m: KernelMap;
   if (MAP_IN_MAP.has(def.type)) {
     if (!def.inner) throw new KernelError('MAP_CREATE', 22, `map '${def.name}': a ${def.type} needs the inner map's definition`);
-    const template = create({ ...def.inner, name: `${def.name}.inner` });
+    const template = create({ ...def.inner, name: `${def.name}.inner` }, undefined, btfFd);
     try {
       m = create(def, template.fd);
     } finally {
@@ -125,8 +189,9 @@ function indexKey(k: number, keySize: number): Uint8Array {
 /**
  * Create the program's maps (those its relocations name, or all of `program.maps` when it
  * has no relocations), with the maps a map-in-map's initial slots name put into place; load
- * `program.btf` when the program carries func_info / line_info and no `btfFd` is given; and
- * load the program with their fds. Errors close whatever was created, then rethrow.
+ * `program.btf` when the program carries func_info / line_info or its maps have BTF types and
+ * no `btfFd` is given (a BTF the kernel refuses is left out, as libbpf leaves it: see
+ * `btfRefused`); and load the program with their fds. Errors close whatever was created, then rethrow.
  */
 export function loadWithMaps(program: Program, options: LoadWithMapsOptions = {}): LoadedWithMaps {
   const { mapMaxEntries, ...opts } = options;
@@ -153,17 +218,25 @@ export function loadWithMaps(program: Program, options: LoadWithMapsOptions = {}
     throw new KernelError('PROG_LOAD', 22, `program${program.name ? ` '${program.name}'` : ''} comes from a ${foreign}-endian object; this host is ${endianness() === 'BE' ? 'big' : 'little'}-endian`);
   const needsBtf = (program.funcInfo?.length ?? 0) > 0 || (program.lineInfo?.length ?? 0) > 0;
   const { attachBtfId, structOpsMember, sleepable } = program as { readonly attachBtfId?: number; readonly structOpsMember?: number; readonly sleepable?: boolean };
+  // struct_ops maps and programs are described by the object's BTF: libbpf cannot go on without it
+  const btfMandatory = structOpsMember !== undefined || all.some((d) => d.type === 'struct_ops');
+  let btfRefused: KernelError | undefined;
   let load: KernelLoad;
   try {
     // the program's BTF, for func_info / line_info and for maps whose key and value it types
-    const mapsNeedBtf = defs.some((d) => d.btfValueTypeId !== undefined);
-    if (needsBtf && opts.btfFd === undefined && program.btf) btfFd = loadBtf(program.btf.bytes);
-    else if (mapsNeedBtf && opts.btfFd === undefined && program.btf) {
-      // only the maps want it: as libbpf, a BTF the kernel refuses leaves them without
+    // (those it names, and the maps a map-in-map's initial slots hold)
+    const slotTargets = defs.flatMap((d) => (MAP_IN_MAP.has(d.type) ? (d.initSlots ?? []) : [])).map((n) => all.find((x) => x.name === n));
+    const mapsNeedBtf = defs.some(wantsBtf) || slotTargets.some((t) => t !== undefined && wantsBtf(t));
+    if ((needsBtf || mapsNeedBtf) && opts.btfFd === undefined && program.btf) {
       try {
         btfFd = loadBtf(program.btf.bytes);
       } catch (e) {
-        if (!(e instanceof KernelError)) throw e;
+        // libbpf (bpf_object__sanitize_and_load_btf): the object's BTF is optional unless it
+        // has struct_ops; when the kernel refuses it (a struct with two spin locks, a
+        // misaligned one: btf_parse_struct_metas), maps are created without key and value
+        // types and programs are loaded without func_info and line_info
+        if (!(e instanceof KernelError) || btfMandatory) throw e;
+        btfRefused = e;
       }
     }
     const mapBtfFd = opts.btfFd ?? btfFd;
@@ -191,6 +264,7 @@ export function loadWithMaps(program: Program, options: LoadWithMapsOptions = {}
       // A struct_ops program names the ops member it implements as its expected attach type.
       ...(structOpsMember !== undefined ? { expectedAttachType: structOpsMember } : {}),
       ...(btfFd !== undefined && needsBtf ? { btfFd } : {}),
+      ...(btfRefused !== undefined ? { funcInfo: [], lineInfo: [] } : {}),
       // libbpf sets BPF_F_SLEEPABLE for the `.s` sections (fentry.s/, lsm.s/, uprobe.s/, ...)
       // and SEC("syscall"); `opts.flags` replaces it.
       ...(sleepable === true ? { flags: BPF_F_SLEEPABLE } : {}),
@@ -205,6 +279,7 @@ export function loadWithMaps(program: Program, options: LoadWithMapsOptions = {}
     ...load,
     maps,
     ...(btfFd !== undefined ? { btfFd } : {}),
+    ...(btfRefused !== undefined ? { btfRefused } : {}),
     close: () => {
       load.close();
       closeMaps();

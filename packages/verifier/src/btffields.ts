@@ -307,3 +307,51 @@ export function btfRecord(btf: Btf, kernel: Btf | undefined, id: number, holder:
   byId.set(key, rec);
   return rec;
 }
+
+/** alloc_obj_fields: a struct with a member of one of these (first STRUCT of the name) is parsed at BTF load. */
+const ALLOC_OBJ_FIELDS = ['bpf_spin_lock', 'bpf_list_head', 'bpf_list_node', 'bpf_rb_root', 'bpf_rb_node', 'bpf_refcount'];
+const KPTR_ONLY: ReadonlySet<FieldType> = new Set<FieldType>(['kptr_untrusted', 'kptr', 'percpu_kptr']);
+
+const metasRefused = new WeakMap<Btf, Map<Btf | undefined, number | undefined>>();
+
+/**
+ * What BPF_BTF_LOAD's btf_parse_struct_metas (kernel/bpf/btf.c) says of a program's BTF: the
+ * id of the first struct whose special fields the kernel cannot parse, or undefined when it can
+ * parse them all. The kernel parses every struct that has a member whose type is one of the
+ * `alloc_obj_fields` structs (a spin lock, a list or rbtree head or node, a refcount) or a kptr
+ * pointer, as an allocated object's fields; a struct that yields no record (two spin locks, a
+ * misaligned lock, more than 11 fields, a list head without its `contains:` tag, ...) fails the
+ * whole load, and libbpf then loads the object without its BTF. (The ownership-cycle check that
+ * follows, btf_check_and_fixup_fields, is not modelled.)
+ */
+export function structMetasRefused(btf: Btf, kernel: Btf | undefined): number | undefined {
+  let byKernel = metasRefused.get(btf);
+  if (!byKernel) metasRefused.set(btf, (byKernel = new Map<Btf | undefined, number | undefined>()));
+  if (byKernel.has(kernel)) return byKernel.get(kernel);
+  const marks = new Set<number>();
+  for (const n of ALLOC_OBJ_FIELDS) {
+    const id = findByName(btf, n, 'STRUCT')[0];
+    if (id !== undefined) marks.add(id);
+  }
+  const w: Walk = { btf, kernel, mask: KPTR_ONLY, count: 0 };
+  for (let id = btf.firstId; id < btf.types.length; id++) {
+    const t = btf.types[id];
+    if (!t) continue;
+    try {
+      // btf_find_kptr(..., BPF_KPTR): an error there only means "not a kptr"
+      if (kptrField(w, t, 0)) marks.add(id);
+    } catch (e) {
+      if (!(e instanceof FieldsError)) throw e;
+    }
+  }
+  let refused: number | undefined;
+  if (marks.size > 0) {
+    for (let id = btf.firstId; id < btf.types.length && refused === undefined; id++) {
+      const t = btf.types[id];
+      if (t?.kind !== 'STRUCT' || !t.members.some((m) => marks.has(m.type))) continue;
+      if (!btfRecord(btf, kernel, id, 'object')) refused = id;
+    }
+  }
+  byKernel.set(kernel, refused);
+  return refused;
+}

@@ -6,6 +6,7 @@
  */
 import { btfFromProtos, btfString, parseBtf, resolveId, typeById, type Btf, type BtfType } from '@bpf/btf';
 import type { FuncInfo, Program } from '@bpf/isa';
+import { structMetasRefused } from './btffields.js';
 
 /** What a parameter or return type is, as the kernel's argument checks see it. */
 export type BtfArg =
@@ -182,7 +183,12 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
   const progInfo = (): { btf: Btf; funcInfo: readonly FuncInfo[] } | undefined => {
     if (parsed === undefined) {
       try {
-        if (program.btf) parsed = { btf: parseBtf(program.btf.bytes), funcInfo: program.funcInfo ?? [] };
+        if (program.btf) {
+          const btf = parseBtf(program.btf.bytes);
+          // BTF the kernel refuses (btf_parse_struct_metas): libbpf loads the program without
+          // it, so its maps have no BTF and its subprograms no func_info
+          parsed = structMetasRefused(btf, opts.kernelBtf) === undefined ? { btf, funcInfo: program.funcInfo ?? [] } : null;
+        }
         else if (program.protos?.length) parsed = btfFromProtos(program);
         else parsed = null;
       } catch {

@@ -23,7 +23,7 @@ interface KernelApi {
   loadWithMaps(
     p: Program,
     opts?: { logLevel?: number; license?: string; flags?: number; attachBtfId?: number; attachProgFd?: number },
-  ): { accepted: boolean; error?: string; log: string; fd?: number; refusedBeforeVerifier?: boolean; xlated?: readonly Insn[]; close(): void };
+  ): { accepted: boolean; error?: string; log: string; fd?: number; refusedBeforeVerifier?: boolean; btfRefused?: { readonly errnoName: string }; xlated?: readonly Insn[]; close(): void };
 }
 interface ElfApi {
   loadPrograms(bytes: Uint8Array, opts: { kernelBtf: Uint8Array; kallsyms?: ReadonlyMap<string, bigint> }): (Program & { readonly name: string })[];

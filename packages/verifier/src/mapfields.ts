@@ -53,8 +53,27 @@ export function parseMapRecord(btf: Btf, valueTypeId: number): MapRecord {
 /** Records of the maps the verifier is running with (attached when it starts; see verify.ts). */
 const records = new WeakMap<MapDef, MapRecord>();
 
-/** Give each map that has BTF (a value type in the program's BTF) its record. */
-export function attachMapRecords(maps: readonly MapDef[], btf: () => Btf | undefined): void {
+/** The inner map of each map-in-map, as a lookup in it yields it. */
+const metas = new WeakMap<MapDef, MapDef>();
+
+/**
+ * The inner map a lookup in a map-in-map gives (kernel/bpf/map_in_map.c bpf_map_meta_alloc:
+ * the template's type, sizes, flags, special-field record and BTF, but no name), the same
+ * object for every lookup in `outer`; undefined when `outer` has no inner definition.
+ */
+export function innerMapMeta(outer: MapDef & { readonly inner?: MapDef }): MapDef | undefined {
+  if (!outer.inner) return undefined;
+  let meta = metas.get(outer);
+  if (!meta) metas.set(outer, (meta = { ...outer.inner, name: '' }));
+  return meta;
+}
+
+/**
+ * Give each map that has BTF (a value type in the program's BTF) its record, and so the inner
+ * map of a map-in-map whose template has BTF (libbpf creates the template with it).
+ */
+export function attachMapRecords(outers: readonly MapDef[], btf: () => Btf | undefined): void {
+  const maps = outers.flatMap((m) => [m, innerMapMeta(m) ?? []].flat());
   for (const m of maps) {
     if (m.btfValueTypeId === undefined || m.btfKeyTypeId === undefined) {
       records.delete(m);

@@ -88,9 +88,10 @@ export const kernel: Command = {
       }
       if (sub === 'load') {
         if (out.json) {
-          out.data({ accepted: load.accepted, errno: load.errno, error: load.error ?? null, refusedBeforeVerifier: load.refusedBeforeVerifier === true, log: load.log, stats: load.stats ?? {}, verifiedInsns: load.verifiedInsns ?? null, jitedLen: load.jitedLen ?? null, xlatedInsns: load.xlated?.length ?? null });
+          out.data({ accepted: load.accepted, errno: load.errno, error: load.error ?? null, refusedBeforeVerifier: load.refusedBeforeVerifier === true, btfRefused: load.btfRefused?.errnoName ?? null, log: load.log, stats: load.stats ?? {}, verifiedInsns: load.verifiedInsns ?? null, jitedLen: load.jitedLen ?? null, xlatedInsns: load.xlated?.length ?? null });
         } else {
           if (load.log) out.line(load.log.trimEnd());
+          if (load.btfRefused) out.line(`note: the kernel refused the object's BTF (${load.btfRefused.errnoName}); loaded without it, as libbpf does (maps without key and value types, no func_info or line_info)`);
           out.line(load.accepted ? out.paint('green', `accepted (${load.jitedLen ?? 0} bytes JIT'd)`) : out.paint('red', `rejected: ${rejection(load)}`));
         }
         return load.accepted ? EXIT.OK : EXIT.REJECTED;
