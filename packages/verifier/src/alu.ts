@@ -5,6 +5,8 @@
  */
 import type { AluName, Insn } from '@bpf/isa';
 import { ALU_STR, type Env } from './env.js';
+import { mayBeNull } from './nullable.js';
+import { regTypeStrBare } from './print.js';
 import { boundsSync, coerceSubregToSizeSx, coerceToSizeSx, scalarAlu, zext } from './scalar.js';
 import { copyReg, knownImm, S64_MAX, S64_MIN, UNKNOWN, type Frame, type Reg } from './state.js';
 import { fls64, tnumAdd, tnumIsConst, tnumSub, U64_MAX } from './tnum.js';
@@ -147,8 +149,8 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
   if ((tnumIsConst(off.var) && (off.smin !== off.smax || off.umin !== off.umax)) || off.smin > off.smax || off.umin > off.umax) return UNKNOWN;
   // untrusted memory is read through probe loads: its offset is not tracked (the register stays as it was)
   if (ptr.type === 'rdonly_untrusted_mem') return reversed ? off : ptr;
-  if (ptr.type === 'map_value_or_null' || ptr.type === 'ringbuf_mem_or_null' || ptr.type === 'sock_or_null' || ptr.type === 'sock_common_or_null' || ptr.type === 'tcp_sock_or_null' || ptr.type === 'rdonly_buf_or_null' || ptr.type === 'buf_or_null')
-    env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited, null-check it first`);
+  // every PTR_MAYBE_NULL type, BTF pointers too (an rbtree node before its NULL check)
+  if (mayBeNull(ptr)) env.reject(pc, `R${dst} pointer arithmetic on ${regTypeStrBare(ptr)} prohibited, null-check it first`);
   if (ptr.type === 'map_ptr' && !(isKnown && off.smin === 0n && op.op === 'add')) env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
   if (ptr.type === 'pkt_end' || ptr.type === 'func' || ptr.type === 'sock' || ptr.type === 'sock_common' || ptr.type === 'tcp_sock') env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
   saneOffset(env, off, typeStr, pc);

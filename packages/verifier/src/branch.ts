@@ -32,9 +32,12 @@ function pktBranchTaken(dst: Reg, src: Reg, cond0: JmpCond): 1 | 0 | -1 {
   return -1;
 }
 
-const NOT_NULL: ReadonlySet<string> = new Set(['map_value', 'ringbuf_mem', 'mem', 'rdonly_mem', 'rdonly_untrusted_mem', 'sock', 'tcp_sock', 'sock_common']);
+const NOT_NULL: ReadonlySet<string> = new Set(['map_value', 'ringbuf_mem', 'mem', 'rdonly_mem', 'sock', 'tcp_sock', 'sock_common']);
 
-/** reg_not_null: pointers known not to be NULL (trusted BTF pointers, not RCU or untrusted ones; not ctx, stack or packet). */
+/**
+ * reg_not_null: pointers known not to be NULL (trusted BTF pointers, not RCU or untrusted ones;
+ * not ctx, stack or packet; not untrusted memory, rdonly_untrusted_mem, which a NULL check forks).
+ */
 function regNotNull(r: Reg): boolean {
   if (!isPtr(r) || mayBeNull(r)) return false;
   if (NOT_NULL.has(r.type)) return true;

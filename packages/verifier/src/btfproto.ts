@@ -323,8 +323,8 @@ function memberSize(btf: Btf, id: number): { t: BtfType; size: number; elem?: Bt
  * btf_struct_access): a scalar, a pointer to a struct, a pointer to anything else (untrusted
  * read-only memory), or the kernel's refusal.
  */
-export function structFieldRead(btf: Btf, name: string, off: number, size: number): { readonly kind: 'scalar' } | { readonly kind: 'untrusted_mem' } | PtrField | { readonly error: string } {
-  const id = structId(btf, name);
+export function structFieldRead(btf: Btf, name: string | number, off: number, size: number): { readonly kind: 'scalar' } | { readonly kind: 'untrusted_mem' } | PtrField | { readonly error: string } {
+  const id = typeof name === 'number' ? name : structId(btf, name);
   let t = id === undefined ? undefined : typeById(btf, id);
   if (t?.kind !== 'STRUCT') return { kind: 'scalar' };
   // walking a union of several members makes what it yields untrusted

@@ -45,6 +45,8 @@ export interface Env {
   /** The furthest byte read or written through each kind of buffer (prog->aux->max_rdonly_access, max_rdwr_access, max_tp_access). */
   readonly maxAccess: MaxAccess;
   nextId(): number;
+  /** The name of the kfunc the call instruction at `pc` calls, if it is one. */
+  kfuncNameAt?(pc: number): string | undefined;
   reject(pc: number, ...lines: string[]): never;
   /** Log lines at level 2 (e.g. the caller/callee states at a call). */
   log2(line: string): void;

@@ -12,7 +12,7 @@ import type { Env } from './env.js';
 import { allocated, mapRecord, objRecord, FIELD_NAME, type BtfField, type BtfRecord, type FieldType } from './kptr.js';
 import { btfPtr, btfPtrType } from './nullable.js';
 import { pointer, UNKNOWN, type Reg, type State } from './state.js';
-import { tnumIsConst } from './tnum.js';
+import { tnumIsConst, tnumStr } from './tnum.js';
 
 type GraphOp = 'push' | 'pop' | 'first' | 'remove' | 'add';
 
@@ -58,6 +58,32 @@ function lockedBy(st: State, r: Reg): 'none' | 'other' | 'ok' {
   return held.some((x) => x.id === (r.id ?? 0) && x.ptr === ptr) ? 'ok' : 'other';
 }
 
+/**
+ * in_rbtree_lock_required_cb: the walk is inside bpf_rbtree_add's less(), which runs under the
+ * tree's lock: it may neither take nor release a lock nor remove a node.
+ */
+export function inRbtreeCb(env: Env, st: State): boolean {
+  if (st.frames.length < 2) return false;
+  const callee = st.frames[st.frames.length - 1]!;
+  return callee.callbackRet !== undefined && env.kfuncNameAt?.(callee.callsite) === 'bpf_rbtree_add_impl';
+}
+
+/** BTF pointer kinds check_func_arg_reg_off lets through with a fixed offset (plain, trusted, RCU, allocated, non-owning). */
+const FIXED_OFF_OK: ReadonlySet<string> = new Set(['', 'trusted_', 'rcu_']);
+
+/**
+ * check_func_arg_reg_off for a graph argument, before its own checks: a map value may have
+ * any offset (its own check follows); a BTF pointer only a fixed one, never a variable one.
+ */
+export function graphArgRegOff(env: Env, pc: number, regno: number, r: Reg): void {
+  const b = btfPtr(r.type);
+  if (!b) return;
+  const bare = `${b.flag}ptr_${b.orNull ? 'or_null_' : ''}`;
+  if (r.off < 0) env.reject(pc, `negative offset ${bare} ptr R${regno} off=${r.off} disallowed`);
+  if (r.off && (!FIXED_OFF_OK.has(b.flag) || b.orNull)) env.reject(pc, `dereference of modified ${bare} ptr R${regno} off=${r.off} disallowed`);
+  if (!tnumIsConst(r.var) || r.var.value) env.reject(pc, `variable ${bare} access var_off=${tnumStr(r.var)} disallowed`);
+}
+
 /** KF_ARG_PTR_TO_LIST_HEAD / _RB_ROOT: the head in a map value or owned object, under its lock. */
 export function graphRootArg(env: Env, st: State, pc: number, k: number, regno: number, r: Reg, kind: FieldType, meta: GraphMeta): void {
   if (r.type !== 'map_value' && !ownedAlloc(r)) env.reject(pc, `arg#${k} expected pointer to map value or allocated object`);
@@ -78,10 +104,11 @@ export function graphRootArg(env: Env, st: State, pc: number, k: number, regno: 
 }
 
 /** KF_ARG_PTR_TO_LIST_NODE / _RB_NODE: a node of the struct the head holds, at its offset. */
-export function graphNodeArg(env: Env, pc: number, k: number, regno: number, r: Reg, kind: FieldType, fnName: string, meta: GraphMeta): void {
+export function graphNodeArg(env: Env, st: State, pc: number, k: number, regno: number, r: Reg, kind: FieldType, fnName: string, meta: GraphMeta): void {
   const op = GRAPH_KFUNCS[fnName]?.op;
   if (op === 'remove') {
     if (!r.nonOwn && !r.refObjId) env.reject(pc, `${fnName} can only take non-owning or refcounted bpf_rb_node pointer`);
+    if (inRbtreeCb(env, st)) env.reject(pc, `${fnName} not allowed in rbtree cb`);
   } else {
     if (!ownedAlloc(r)) env.reject(pc, `arg#${k} expected pointer to allocated object`);
     if (!r.refObjId) env.reject(pc, 'allocated object must be referenced');

@@ -15,8 +15,8 @@ import { VerifierReject } from './env.js';
 import { CTX_STRUCT } from './global.js';
 import { isDynptrStruct, KFUNC_DYNPTR_KIND, PKT_KINDS, processDynptrArg, stackBuf, type DynptrInfo } from './dynptr.js';
 import { rdonlyCast } from './ksym.js';
-import { convertToNonOwning, graphArgKind, graphCallbackNode, graphKfunc, graphNodeArg, graphReturn, graphRootArg, type GraphMeta } from './graph.js';
-import { allocated, objRecord, sameCallRecord } from './kptr.js';
+import { convertToNonOwning, graphArgKind, graphArgRegOff, graphCallbackNode, graphKfunc, graphNodeArg, graphReturn, graphRootArg, type GraphMeta } from './graph.js';
+import { allocated, localStructName, objRecord, sameCallRecord } from './kptr.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
@@ -63,6 +63,21 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_obj_drop_impl: { flags: RELEASE, types: GENERIC },
   bpf_percpu_obj_drop_impl: { flags: RELEASE, types: GENERIC },
   bpf_refcount_acquire_impl: { flags: ACQ_RCU_NULL, types: GENERIC },
+  // the graph API: the 6.18 sources give these no KF_TRUSTED_ARGS, but the running 6.18.44
+  // kernel refuses a node that may be NULL with 'Possibly NULL pointer passed to trusted argN'
+  // (fixtures/c/kptr/graph_rules.c; its list/rbtree returns are set up by graph.ts)
+  bpf_list_push_front_impl: { flags: ['trusted_args'] },
+  bpf_list_push_back_impl: { flags: ['trusted_args'] },
+  bpf_list_pop_front: { flags: ['trusted_args'] },
+  bpf_list_pop_back: { flags: ['trusted_args'] },
+  bpf_list_front: { flags: ['trusted_args'] },
+  bpf_list_back: { flags: ['trusted_args'] },
+  bpf_rbtree_add_impl: { flags: ['trusted_args'] },
+  bpf_rbtree_remove: { flags: ['trusted_args'] },
+  bpf_rbtree_first: { flags: ['trusted_args'] },
+  bpf_rbtree_root: { flags: ['trusted_args'] },
+  bpf_rbtree_left: { flags: ['trusted_args'] },
+  bpf_rbtree_right: { flags: ['trusted_args'] },
   bpf_cpumask_create: { flags: ACQ_NULL, types: CPUMASK },
   bpf_cpumask_release: { flags: RELEASE, types: CPUMASK },
   bpf_cpumask_acquire: { flags: ['acquire', 'trusted_args'], types: CPUMASK },
@@ -223,7 +238,7 @@ function objNew(env: KfuncEnv, pc: number, typeId: bigint | undefined): { readon
   if (!btf) env.reject(pc, 'bpf_obj_new/bpf_percpu_obj_new requires prog BTF');
   const s = typeId === undefined ? undefined : structInfo(btf, Number(typeId));
   if (!s) env.reject(pc, 'bpf_obj_new/bpf_percpu_obj_new type ID argument must be of a struct');
-  return s;
+  return { ...s, name: localStructName(s.name, Number(typeId)) };
 }
 
 const kfuncIds = new WeakMap<Btf, Map<string, number>>();
@@ -505,8 +520,9 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   if (graphKind) {
     // KF_ARG_PTR_TO_LIST_HEAD/_RB_ROOT and _LIST_NODE/_RB_NODE
     meta.graph ??= {};
+    graphArgRegOff(env, pc, regno, r);
     if (graphKind === 'list_head' || graphKind === 'rb_root') graphRootArg(env, st, pc, k, regno, r, graphKind, meta.graph);
-    else graphNodeArg(env, pc, k, regno, r, graphKind, fn.name, meta.graph);
+    else graphNodeArg(env, st, pc, k, regno, r, graphKind, fn.name, meta.graph);
     return;
   }
   if (p.name.endsWith('__alloc')) {

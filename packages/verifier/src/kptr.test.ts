@@ -30,3 +30,13 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('one kfunc 
     );
   });
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('rules beside the graph API (fixtures/c/kptr/graph_rules.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('kptr', 'graph_rules.c', 'kptr.h'));
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, DUMP ? { dump: DUMP } : {}));
+  it('covers variable offsets, unchecked nodes, less() calls, anonymous structs and pointer walks', () => {
+    expect(programs.map((p) => p.name)).toEqual(
+      expect.arrayContaining(['node_var_off', 'head_var_off', 'remove_arith_unchecked', 'add_maybe_null', 'push_maybe_null', 'push_popped_unchecked', 'remove_first_unchecked', 'cb_remove', 'cb_unlock', 'cb_lock', 'anon_lock', 'anon_lock_off', 'walk_struct_ptr', 'walk_fwd_ptr', 'walk_int_ptr']),
+    );
+  });
+});

@@ -6,14 +6,15 @@
  * `bpf_refcount`, and pointers tagged `kptr`, `kptr_untrusted`, `percpu_kptr` or `uptr` —
  * what loads and stores may do with them, and what `bpf_kptr_xchg` takes and gives.
  */
-import { findByName, typeById } from '@bpf/btf';
+import { findByName, typeById, type Btf } from '@bpf/btf';
 import { btfRecord, FIELD_NAME, isKptr, type BtfField, type BtfRecord } from './btffields.js';
 import type { MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
 import { inRcuCs } from './iter.js';
 import { btfPtr, btfPtrType, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
-import { pointer, type Reg, type State } from './state.js';
+import { pointer, UNKNOWN, type Reg, type State } from './state.js';
+import { structFieldRead } from './btfproto.js';
 import { tnumIsConst } from './tnum.js';
 
 export { FIELD_NAME, isKptr, type BtfField, type BtfRecord, type FieldType } from './btffields.js';
@@ -31,10 +32,41 @@ export function mapRecord(env: Env, map: MapDef): BtfRecord | undefined {
   return rec;
 }
 
-/** The record of an allocated object's struct (the program's BTF, by name). */
+/**
+ * How a register names a struct of the program's BTF: by its name, or `#<type id>` for an
+ * anonymous one (bpf_obj_new of `typeof(*p)` where p points to an unnamed struct), which the
+ * log prints as the kernel does, without a name (`ptr_or_null_(id=2)`).
+ */
+export const localStructName = (name: string, id: number): string => name || `#${id}`;
+
+/** The program-BTF type id of a struct a register names (localStructName). */
+export function localStructId(btf: Btf, struct: string): number | undefined {
+  const anon = /^#(\d+)$/.exec(struct);
+  return anon ? Number(anon[1]) : findByName(btf, struct, 'STRUCT')[0];
+}
+
+/** A struct's name as the kernel's messages print it (an anonymous one has none). */
+export const shownStruct = (struct: string): string => (/^#\d+$/.test(struct) ? '' : struct);
+
+/**
+ * btf_struct_access's walk of an allocated object (kernel/bpf/btf.c): a pointer member to a
+ * struct or union reads as a scalar (a local type never becomes a pointer again), one to
+ * anything else (an int, a forward declaration) as read-only untrusted memory of size 0
+ * (WALK_PTR_UNTRUSTED); the walk's own errors (a pointer member read in part) are the kernel's.
+ */
+export function allocFieldRead(env: Env, pc: number, struct: string, off: number, size: number): Reg {
+  const btf = env.load.progBtf();
+  const id = btf ? localStructId(btf, struct) : undefined;
+  if (!btf || id === undefined) return UNKNOWN;
+  const field = structFieldRead(btf, id, off, size);
+  if ('error' in field) env.reject(pc, field.error);
+  return field.kind === 'untrusted_mem' ? pointer('rdonly_untrusted_mem', { memSize: 0 }) : UNKNOWN;
+}
+
+/** The record of an allocated object's struct (the program's BTF, by name or `#id`). */
 export function objRecord(env: Env, struct: string): BtfRecord | undefined {
   const btf = env.load.progBtf();
-  const id = btf ? findByName(btf, struct, 'STRUCT')[0] : undefined;
+  const id = btf ? localStructId(btf, struct) : undefined;
   return btf && id !== undefined ? btfRecord(btf, env.load.kernelBtf, id, 'object') : undefined;
 }
 
@@ -64,7 +96,7 @@ const RCU_PROTECTED = new Set(['prog_test_ref_kfunc', 'cgroup', 'bpf_cpumask', '
 /** How an allocated object of `struct` prints its nodes: carries its size, which marks it MEM_ALLOC. */
 function structSize(env: Env, struct: string): number {
   const btf = env.load.progBtf();
-  const id = btf ? findByName(btf, struct, 'STRUCT')[0] : undefined;
+  const id = btf ? localStructId(btf, struct) : undefined;
   const t = btf && id !== undefined ? typeById(btf, id) : undefined;
   return t?.kind === 'STRUCT' ? t.sizeOrType : 0;
 }

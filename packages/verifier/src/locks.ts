@@ -9,7 +9,7 @@
  */
 import type { MapDef } from '@bpf/isa';
 import type { Env } from './env.js';
-import { invalidateNonOwning } from './graph.js';
+import { inRbtreeCb, invalidateNonOwning } from './graph.js';
 import { mapField, mapRecord, type MapFieldKind } from './mapfields.js';
 import { memAccess } from './mem.js';
 import { pointer, SlotType, type Frame, type Reg, type RefKind, type RefState, type State } from './state.js';
@@ -66,6 +66,8 @@ function lockTarget(env: Env, r: Reg, regno: number, pc: number, lockStr: string
 
 /** process_spin_lock: take or release the lock register `regno` points to. */
 export function processSpinLock(env: Env, st: State, f: Frame, regno: number, pc: number, op: SpinLockOp): void {
+  // check_func_arg's ARG_PTR_TO_SPIN_LOCK (the helpers only): not inside bpf_rbtree_add's less()
+  if (!op.res && inRbtreeCb(env, st)) env.reject(pc, "can't spin_{lock,unlock} in rbtree cb");
   const lockStr = op.res ? 'bpf_res_spin' : 'bpf_spin';
   const r = f.regs[regno]!;
   const { ptr } = lockTarget(env, r, regno, pc, lockStr, op.res ? 'bpf_res_spin_lock' : 'bpf_spin_lock');

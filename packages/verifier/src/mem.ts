@@ -4,7 +4,7 @@
  * packets and ring buffer records, each with the kernel's checks and messages.
  */
 import { dynptrStackWrite } from './dynptr.js';
-import { checkFieldAccess, FIELD_NAME, kptrAccess, mapRecord, objRecord } from './kptr.js';
+import { allocFieldRead, checkFieldAccess, FIELD_NAME, kptrAccess, mapRecord, objRecord, shownStruct } from './kptr.js';
 import type { Env, MaxAccess } from './env.js';
 import { ctxAccess, tcpSockUnconvertible, type CtxPtr } from './ctx.js';
 import { CTX_LAYOUT } from './ctxlayout.js';
@@ -335,13 +335,15 @@ function ctxRead(ptr: CtxPtr | undefined, idGen: () => number): Reg {
  * check_ptr_to_btf_access and btf_struct_access for an object bpf_obj_new allocated: a fixed,
  * non-negative offset inside the struct, never over one of its special fields.
  */
-function allocAccess(env: Env, pc: number, r: Reg, regno: number, off: number, size: number): void {
+function allocAccess(env: Env, pc: number, r: Reg, regno: number, off: number, size: number): Reg {
   const struct = btfPtr(r.type)!.struct;
-  if (off < 0) env.reject(pc, `R${regno} is ptr_${struct} invalid negative access: off=${off}`);
-  if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} is ptr_${struct} invalid variable offset: off=${off}, var_off=${tnumStr(r.var)}`);
+  const shown = shownStruct(struct);
+  if (off < 0) env.reject(pc, `R${regno} is ptr_${shown} invalid negative access: off=${off}`);
+  if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} is ptr_${shown} invalid variable offset: off=${off}, var_off=${tnumStr(r.var)}`);
   const at = off + Number(r.var.value);
   for (const f of objRecord(env, struct)?.fields ?? []) if (at < f.off + f.size && f.off < at + size) env.reject(pc, `direct access to ${FIELD_NAME[f.type]} is disallowed`);
-  if (at + size > r.memSize!) env.reject(pc, `access beyond struct ${struct} at off ${at} size ${size}`);
+  if (at + size > r.memSize!) env.reject(pc, `access beyond struct ${shown} at off ${at} size ${size}`);
+  return allocFieldRead(env, pc, struct, at, size);
 }
 
 const BUF_INFO = { tp: 'tracepoint', rdonly: 'rdonly', rdwr: 'rdwr' } as const;
@@ -446,8 +448,8 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
     default:
       // an object bpf_obj_new allocated (a BTF pointer carrying its size): its bytes, like memory
       if (r.memSize !== undefined && btfPtr(r.type) && !btfPtr(r.type)!.orNull && !btfPtr(r.type)!.flag.includes('percpu_')) {
-        allocAccess(env, pc, r, regno, off, size);
-        out = a.write ? undefined : UNKNOWN;
+        const read = allocAccess(env, pc, r, regno, off, size);
+        out = a.write ? undefined : read;
         break;
       }
       out = kernelStructRead(env, st, pc, r, regno, off, size, a.write);

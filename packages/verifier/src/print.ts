@@ -28,7 +28,8 @@ const TYPE_STR: Record<string, string> = {
   not_init: '?',
 };
 
-export const regTypeStr = (r: Reg): string => TYPE_STR[r.type] ?? r.type;
+// an anonymous struct of the program's BTF travels as `#<id>` (kptr.ts localStructName) and prints without a name
+export const regTypeStr = (r: Reg): string => TYPE_STR[r.type] ?? r.type.replace(/#\d+$/, '');
 /** The kernel's name of a register's type (reg_type_str). */
 export const typeName = regTypeStr;
 

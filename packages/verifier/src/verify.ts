@@ -1032,7 +1032,7 @@ class Verifier implements CallEnv, PreciseEnv {
   }
 
   /** The name of the kfunc a call instruction calls (its relocation, else its BTF id in the kernel's BTF). */
-  private kfuncNameAt(pc: number): string | undefined {
+  kfuncNameAt(pc: number): string | undefined {
     return this.kfuncAt.get(pc) ?? kfuncFromBtf(this.load, this.insns[pc]!.imm, undefined)?.name;
   }
 
