@@ -15,6 +15,7 @@ import { regTypeStrBare } from './print.js';
 import { SlotType, type Frame, type Reg, type State } from './state.js';
 import { checkDynptrRelease, processDynptrArg, type DynptrInfo } from './dynptr.js';
 import { tnumIsConst } from './tnum.js';
+import { structIdsMatch } from './btfproto.js';
 import type { MapDef } from '@bpf/isa';
 import { mapField, mapRecord, type MapFieldKind } from './mapfields.js';
 
@@ -152,7 +153,11 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
   }
   if (!nullOk && a.base === 'btf_id' && a.btf !== undefined && a.btf !== 'BPF_PTR_POISON') {
     const b = btfPtr(r.type);
-    if (b && b.struct !== a.btf) env.reject(pc, `R${regno} is of type ${b.struct} but ${a.btf} is expected`);
+    // btf_struct_ids_match: the struct, or one that starts with it (a sock for a sock_common),
+    // at the pointer's offset; a release argument takes its exact type
+    const kb = env.load.kernelBtf;
+    const same = b && (kb ? structIdsMatch(kb, b.struct, r.off, a.btf, a.release === true) : b.struct === a.btf);
+    if (b && !same) env.reject(pc, `R${regno} is of type ${b.struct} but ${a.btf} is expected`);
   }
   if (a.release && a.base === 'dynptr') {
     checkDynptrRelease(env, st, r, regno, pc);

@@ -63,6 +63,9 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_obj_drop_impl: { flags: RELEASE, types: GENERIC },
   bpf_percpu_obj_drop_impl: { flags: RELEASE, types: GENERIC },
   bpf_refcount_acquire_impl: { flags: ACQ_RCU_NULL, types: GENERIC },
+  // net/bpf/test_run.c test_sk_check_kfunc_ids: releases of the test objects a kptr may hold
+  bpf_kfunc_call_test_release: { flags: RELEASE, types: ['sched_cls', 'tracing', 'syscall'] },
+  bpf_kfunc_call_memb_release: { flags: RELEASE, types: ['sched_cls', 'tracing', 'syscall'] },
   // the graph API: the 6.18 sources give these no KF_TRUSTED_ARGS, but the running 6.18.44
   // kernel refuses a node that may be NULL with 'Possibly NULL pointer passed to trusted argN'
   // (fixtures/c/kptr/graph_rules.c; its list/rbtree returns are set up by graph.ts)
@@ -92,6 +95,18 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_cpumask_or: { flags: ['rcu'], types: CPUMASK },
   bpf_cpumask_copy: { flags: ['rcu'], types: CPUMASK },
   bpf_cpumask_weight: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_first_and: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_test_and_set_cpu: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_test_and_clear_cpu: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_xor: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_equal: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_intersects: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_subset: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_empty: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_full: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_any_distribute: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_any_and_distribute: { flags: ['rcu'], types: CPUMASK },
+  bpf_cpumask_populate: { flags: ['rcu'], types: CPUMASK },
   // nf_ct_kfunc_set (6.18 flags)
   bpf_xdp_ct_alloc: { flags: ACQ_NULL, types: NF_CT },
   bpf_xdp_ct_lookup: { flags: ACQ_NULL, types: NF_CT },
