@@ -241,6 +241,14 @@ describe.skipIf(skipWithout('kernel'))('bpf kernel', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ agree: true, ours: { accepted: false, error: 'R2 !read_ok' }, kernel: { accepted: false, error: 'R2 !read_ok' } });
   });
+  it('compare: a kprobe reading through the task pointer bpf_get_current_task_btf returns (our verifier gets the kernel BTF for it)', () => {
+    const src = 'call bpf_get_current_task_btf\nr0 = *(u32 *)(r0 + 0)\nr0 = 0\nexit\n';
+    const r = bpf(['kernel', 'compare', '-', '--type', 'kprobe', '--license', 'GPL', '--json'], src);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as { agree: boolean; ours: { accepted: boolean; processedInsns: number }; kernel: { accepted: boolean; processedInsns: number } };
+    expect(j.ours).toMatchObject({ accepted: j.kernel.accepted, processedInsns: j.kernel.processedInsns });
+    expect(j.agree).toBe(true);
+  });
   it('veristat: a table with ours beside the kernel', () => {
     const r = bpf(['veristat', join(examples, 'hello.s'), join(examples, 'reject-uninit.s')]);
     expect(r.code, r.stderr).toBe(0);

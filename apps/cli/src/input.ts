@@ -216,14 +216,25 @@ function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'att
 
 let vmlinux: Btf | null | undefined;
 
+/** Whether the program calls a helper `returnsBtf` says returns a kernel BTF pointer. */
+const callsBtfHelper = (program: Program, returnsBtf: ((helperId: number) => boolean) | undefined): boolean =>
+  returnsBtf !== undefined && program.insns.some((x) => x.code === 0x85 && x.src === 0 && returnsBtf(x.imm));
+
 /**
  * The kernel's BTF, parsed, for a program whose verification needs it (kfunc prototypes, the
  * hook a struct_ops or LSM program implements, a tracing program's typed arguments); read on
- * the first such program only.
+ * the first such program only. A program calling a helper that returns a BTF pointer
+ * (bpf_get_current_task_btf, bpf_skc_to_*, ...: @bpf/verifier's helperReturnsBtf for the
+ * program's type, given by the caller, which has the verifier loaded) needs it to read
+ * through that pointer.
  */
-export function kernelBtfFor(program: Program): Btf | undefined {
+export function kernelBtfFor(program: Program, returnsBtf?: (helperId: number) => boolean): Btf | undefined {
   const needs =
-    program.relocs?.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') === true || program.type === 'struct_ops' || program.type === 'lsm' || (program.type === 'tracing' && 'attachBtfId' in program);
+    program.relocs?.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') === true ||
+    program.type === 'struct_ops' ||
+    program.type === 'lsm' ||
+    (program.type === 'tracing' && 'attachBtfId' in program) ||
+    callsBtfHelper(program, returnsBtf);
   if (!needs || program.protos?.some((p) => p.kind === 'kfunc') === true) return undefined;
   if (vmlinux === undefined) {
     try {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { loadProgram, kernelBtfFor, kernelSymbolsFor } from '../../../apps/cli/dist/input.js';
 import { loadPrograms, parseBtfTable } from '../dist/index.js';
-import { verify } from '../../verifier/dist/index.js';
+import { helperReturnsBtf, verify } from '../../verifier/dist/index.js';
 
 let vmlinux;
 /**
@@ -57,7 +57,7 @@ parentPort.on('message', ({ id, file, section, prog, type, host, progFlags }) =>
     // as `bpf verify` asks: the kernel's symbols for typed/typeless ksyms (the kernel refuses one
     // kallsyms lacks), BPF_F_SLEEPABLE for a sleepable section (the CLI's loadOptsOf)
     // (test_loader's programs: the prog_flags it loads them with, given by the parent)
-    const r = verify(program, { type, logLevel: 0, flags: progFlags ?? (program.sleepable ? 1 << 4 : 0), kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program) });
+    const r = verify(program, { type, logLevel: 0, flags: progFlags ?? (program.sleepable ? 1 << 4 : 0), kernelBtf: kernelBtfFor(program, (id) => helperReturnsBtf(id, type)), kernelSymbols: kernelSymbolsFor(program) });
     parentPort.postMessage({ id, accepted: r.accepted, error: r.accepted ? null : (r.error?.message ?? null), processed: r.stats?.processedInsns });
   } catch (e) {
     parentPort.postMessage({ id, accepted: null, error: `${e.code ?? e.name}: ${e.message}` });

@@ -77,7 +77,8 @@ function mov(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): void {
   }
   const noSext = src.umax < 1n << BigInt(bits - 1);
   if (noSext) f.regs[i.src] = src = withId(env, src);
-  f.regs[i.dst] = zext(coerceSubregToSizeSx(noSext ? src : clearId(src), bits as 1 | 2));
+  // coerce_subreg_to_size_sx takes the size in bytes
+  f.regs[i.dst] = zext(coerceSubregToSizeSx(noSext ? src : clearId(src), (bits / 8) as 1 | 2));
 }
 
 /** Run one ALU instruction on frame `f`. */

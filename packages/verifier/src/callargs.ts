@@ -39,11 +39,15 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
       if (size === 0 && !zeroOk) env.reject(pc, 'invalid zero-sized read');
       const [lo, hi] = stackBounds(env, pc, r, regno, r.off, size, write ? ' write to' : ' read from');
       const f = stackFrame(env, st, r, lo);
-      // check_stack_range_initialized: an iterator's or dynptr's bytes are not memory to pass
+      // check_stack_range_initialized: an iterator's or dynptr's bytes are not memory to pass;
+      // memory the helper only writes (raw mode) may cover an iterator, which the write then
+      // destroys, but never a dynptr
       if (tnumIsConst(r.var))
         for (let at = lo; at < hi; at++) {
           const t = f.slotTypes[-at - 1];
-          if (t === SlotType.Iter || t === SlotType.Dynptr) env.reject(pc, `invalid read from stack R${regno} off ${lo}+${at - lo} size ${size}`);
+          if (raw) {
+            if (t === SlotType.Dynptr) env.reject(pc, `potential write to dynptr at off=${at} disallowed`);
+          } else if (t === SlotType.Iter || t === SlotType.Dynptr) env.reject(pc, `invalid read from stack R${regno} off ${lo}+${at - lo} size ${size}`);
         }
       // check_stack_range_initialized marks every slot of the range read, unless the helper only
       // writes it (raw mode, MEM_UNINIT at a constant offset)
@@ -54,7 +58,9 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
           const b = -at - 1;
           const slot = b >> 3;
           if (scratch) env.scratchSlot(slot);
-          if (f.slotTypes[slot * 8 + 7] === SlotType.Spill) {
+          // a spilled register or an iterator is gone as a whole (scrub_special_slot)
+          const t7 = f.slotTypes[slot * 8 + 7];
+          if (t7 === SlotType.Spill || t7 === SlotType.Iter) {
             for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
             f.spilled[slot] = undefined;
           }

@@ -154,7 +154,7 @@ export function checkReplaceTarget(ext: ExtensionFacts, target: ReplacedFunction
   // is refused later, by btf_check_func_type_match (`pick() is not a global function`)
   if (subprog === 0) {
     const fn = loadInfo(tp, {}).subprogFunc(0);
-    const a = fn ? globalArgs(fn, targetType) : undefined;
+    const a = fn ? globalArgs(fn, targetType, undefined, targetAttach) : undefined;
     if (!a || 'error' in a || a.args.length !== 1 || a.args[0]!.kind !== 'ctx') return 'Cannot replace static functions';
   } else if (verified.unreliable.has(subprog)) return 'Cannot replace static functions';
   if (!ext.jit) return 'Extension programs should be JITed';

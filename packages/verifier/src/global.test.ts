@@ -8,6 +8,8 @@ import { buildC, expectSameAsKernel, fixtureSource, haveVmlinux, kernelBtf, kern
 
 /** Programs of fixtures/c/global whose level-2 logs differ (verdict, error and processed count agree). */
 const TAGS_LOG_DIFFERS = new Set<string>([]);
+/** Programs of fixtures/c/global/progtypes.c whose level-2 logs differ (verdict, error and processed count agree). */
+const PROGTYPES_LOG_DIFFERS = new Set<string>([]);
 
 describe('global subprograms (declared prototypes)', () => {
   const prog = (body: string, fn: string) => assemble(`${fn}\n${body}\nexit\nf:\nr0 = 0\nif r1 == 0 goto out\nr0 = *(u32 *)(r1 + 0)\nout:\nexit`);
@@ -108,4 +110,10 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('tagged glo
   const programs = buildC(fixtureSource('global', 'global.c', 'global.h'));
   const dump = process.env.BPF_DUMP_LOGS;
   it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, { logDiffers: TAGS_LOG_DIFFERS, ...(dump ? { dump } : {}) }));
+});
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('tagged arguments and kfuncs by program type (fixtures/c/global/progtypes.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('global', 'progtypes.c', 'global.h'));
+  const dump = process.env.BPF_DUMP_LOGS;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, { logDiffers: PROGTYPES_LOG_DIFFERS, ...(dump ? { dump } : {}) }));
 });

@@ -13,6 +13,7 @@ import { helperMem, isNull } from './callargs.js';
 import { isDynptrStruct, processDynptrArg } from './dynptr.js';
 import { VerifierReject, type Env } from './env.js';
 import { activeLocks } from './locks.js';
+import { ptrOffOk } from './mem.js';
 import { btfPtr, btfPtrType, mayBeNull, nonNull } from './nullable.js';
 import { formatState, regTypeStrBare } from './print.js';
 import { inSleepable, newFrame, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
@@ -36,7 +37,7 @@ export type GlobalArg =
   | { readonly kind: 'arena' }
   /** A `struct bpf_dynptr *` (ARG_PTR_TO_DYNPTR | MEM_RDONLY). */
   | { readonly kind: 'dynptr' };
-/** The `struct` a program type's context is, as prototypes name it (btf_get_prog_ctx_type). */
+/** The `struct` a program type's context is, as prototypes name it (btf_get_prog_ctx_type; include/linux/bpf_types.h). */
 export const CTX_STRUCT: Partial<Record<ProgType, string>> = {
   socket_filter: '__sk_buff',
   sched_cls: '__sk_buff',
@@ -58,6 +59,11 @@ export const CTX_STRUCT: Partial<Record<ProgType, string>> = {
   cgroup_sockopt: 'bpf_sockopt',
   sk_lookup: 'bpf_sk_lookup',
   raw_tracepoint: 'bpf_raw_tracepoint_args',
+  raw_tracepoint_writable: 'bpf_raw_tracepoint_args',
+  lwt_seg6local: '__sk_buff',
+  cgroup_device: 'bpf_cgroup_dev_ctx',
+  sk_reuseport: 'sk_reuseport_md',
+  netfilter: 'bpf_nf_ctx',
 };
 
 /** subprog_is_global: a subprogram (not the main program) whose BTF FUNC has global linkage. */
@@ -76,13 +82,38 @@ const PROJECTION: Readonly<Record<string, string>> = { __sk_buff: 'sk_buff', xdp
 /** Program types whose `__arg_ctx` may point to anything (btf_validate_prog_ctx_type). */
 const CTX_ANYTHING: ReadonlySet<ProgType> = new Set(['tracepoint', 'syscall', 'ext']);
 
+/** check_func_arg_reg_off: register types whose fixed and variable offsets are both allowed. */
+const OFF_ANY: ReadonlySet<string> = new Set(['scalar', 'fp', 'pkt', 'pkt_meta', 'map_key', 'map_value', 'mem', 'rdonly_mem', 'ringbuf_mem', 'buf', 'rdonly_buf']);
+
+/** A pointer to u64, the context of raw tracepoints, fentry/fexit/fmod_ret, LSM and struct_ops programs. */
+const isU64 = (to: BtfTarget): boolean => to.btfKind === 'INT' && to.size === 8;
+
+/**
+ * btf_validate_prog_ctx_type's special cases (kernel/bpf/btf.c): what else than the program
+ * type's canonical context struct an `__arg_ctx` pointer may point to, by program type (and,
+ * for tracing programs, attach type).
+ */
+const CTX_SPECIAL: Partial<Record<ProgType, (to: BtfTarget, attach: string | undefined) => boolean>> = {
+  kprobe: (to) => to.isStruct && to.name === 'pt_regs',
+  // bpf_user_pt_regs_t is struct pt_regs on x86-64 (the typedef itself is skipped here)
+  perf_event: (to) => to.isStruct && to.name === 'pt_regs',
+  raw_tracepoint: isU64,
+  raw_tracepoint_writable: isU64,
+  tracing: (to, attach) =>
+    attach === 'trace_raw_tp'
+      ? (to.isStruct && to.name === 'bpf_raw_tracepoint_args') || isU64(to)
+      : attach === 'trace_iter'
+        ? to.isStruct && to.name.startsWith('bpf_iter__')
+        : (attach === 'trace_fentry' || attach === 'trace_fexit' || attach === 'modify_return') && isU64(to),
+  lsm: isU64,
+  struct_ops: isU64,
+};
+
 /** btf_validate_prog_ctx_type for an `__arg_ctx` pointer: undefined when valid, else the kernel's line. */
-function validateCtxArg(to: BtfTarget, i: number, type: ProgType): string | undefined {
+function validateCtxArg(to: BtfTarget, i: number, type: ProgType, attach: string | undefined): string | undefined {
   if (to.isVoid || CTX_ANYTHING.has(type)) return undefined;
   if (!to.name) return `arg#${i} type doesn't have a name`;
-  // u64 * for raw tracepoints (the fentry/LSM/struct_ops cases need the attach type: not modelled)
-  if ((type === 'raw_tracepoint' || type === 'raw_tracepoint_writable') && to.btfKind === 'INT' && to.size === 8) return undefined;
-  if (type === 'kprobe' && to.isStruct && to.name === 'pt_regs') return undefined;
+  if (CTX_SPECIAL[type]?.(to, attach) === true) return undefined;
   const ctx = CTX_STRUCT[type];
   if (ctx === undefined) return `arg#${i} should be void pointer`;
   if (!to.isStruct || to.name !== ctx) return `arg#${i} should be \`struct ${ctx} *\``;
@@ -105,6 +136,8 @@ function kernelTarget(kernelBtf: Btf | undefined, to: BtfTarget, i: number): { r
   const want = essentialName(to.name);
   let found = 0;
   let kind = to.btfKind;
+  // the candidate's own name: a flavor (task_struct___local) stands for the kernel's task_struct
+  let name = to.name;
   for (let id = kernelBtf.firstId; id < kernelBtf.types.length; id++) {
     const t = kernelBtf.types[id];
     if (!t || kindStr(t) !== to.btfKind || !t.nameOff) continue;
@@ -112,14 +145,15 @@ function kernelTarget(kernelBtf: Btf | undefined, to: BtfTarget, i: number): { r
     if (n.startsWith(want) && essentialName(n).length === want.length) {
       found++;
       kind = kindStr(t);
+      name = n;
     }
   }
   if (found !== 1) return { error: `arg#${i} reference type('${to.btfKind} ${to.name}') ${found === 0 ? 'has no matches' : 'is ambiguous'}` };
-  return { name: to.name, kind };
+  return { name, kind };
 }
 
 /** btf_prepare_func_args: a function's arguments, or the line saying why it cannot be global. */
-export function globalArgs(fn: BtfFunc, type: ProgType, kernelBtf?: Btf): { readonly args: readonly GlobalArg[] } | { readonly error: string } {
+export function globalArgs(fn: BtfFunc, type: ProgType, kernelBtf?: Btf, attach?: string): { readonly args: readonly GlobalArg[] } | { readonly error: string } {
   if (fn.params.length > 5) return { error: `Global function ${fn.name}() with ${fn.params.length} > 5 args. Buggy compiler.` };
   if (fn.ret.kind !== 'scalar') return { error: `Global function ${fn.name}() doesn't return scalar. Only those are supported.` };
   const args: GlobalArg[] = [];
@@ -143,7 +177,7 @@ export function globalArgs(fn: BtfFunc, type: ProgType, kernelBtf?: Btf): { read
     const ctx = CTX_STRUCT[type];
     if (tags.has('ctx') || (to.isStruct && ctx !== undefined && (to.name === ctx || PROJECTION[ctx] === to.name))) {
       if (!only('ctx')) return { error: `arg#${i} has invalid combination of tags` };
-      const bad = tags.has('ctx') ? validateCtxArg(to, i, type) : undefined;
+      const bad = tags.has('ctx') ? validateCtxArg(to, i, type, attach) : undefined;
       if (bad) return { error: bad };
       args.push({ kind: 'ctx' });
     } else if (isDynptrStruct(to)) {
@@ -253,7 +287,10 @@ function checkArgs(env: GlobalEnv, st: State, f: Frame, pc: number, args: readon
         // read-only and read through probe loads: anything goes
         return;
       case 'ctx':
-        if (r.type === 'ctx' && r.off) env.reject(pc, `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
+        // check_func_arg_reg_off first: offsets are fine on scalars and memory pointers, fixed
+        // ones on BTF pointers; anything else (the context, an uninitialized register:
+        // "variable ? access var_off=... disallowed") must be as it was made
+        if (!OFF_ANY.has(r.type)) ptrOffOk(env, pc, r, regno, btfPtr(r.type) !== undefined);
         if (r.type !== 'ctx') env.reject(pc, `arg#${i} expects pointer to ctx`);
         return;
       case 'mem': {
@@ -299,7 +336,7 @@ function checkArgs(env: GlobalEnv, st: State, f: Frame, pc: number, args: readon
 export function globalCall(env: GlobalEnv, st: State, f: Frame, pc: number, k: number, mightSleep: boolean): void {
   const name = nameOf(env, k);
   const fn = env.load.subprogFunc(k)!;
-  const prepared = globalArgs(fn, env.type, env.load.kernelBtf);
+  const prepared = globalArgs(fn, env.type, env.load.kernelBtf, env.attach);
   // btf_check_subprog_call logs why the arguments do not match; the verdict on them comes last
   let argLines: readonly string[] | undefined;
   try {
@@ -348,7 +385,7 @@ function entryReg(env: GlobalEnv, a: GlobalArg): Reg {
 /** The frame a global subprogram is verified in on its own: R1..R5 from its prototype. */
 export function globalEntry(env: GlobalEnv, k: number): Frame {
   const fn = env.load.subprogFunc(k)!;
-  const prepared = globalArgs(fn, env.type, env.load.kernelBtf);
+  const prepared = globalArgs(fn, env.type, env.load.kernelBtf, env.attach);
   if ('error' in prepared) env.reject(env.subprogs[k]!.start, prepared.error);
   const f = newFrame(k, -1);
   if (k === env.exceptionCb) {

@@ -165,7 +165,7 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
     meta.releaseDynptr = true;
   } else if (a.release) {
     if (!r.refObjId && !isNull(r)) env.reject(pc, `R${regno} must be referenced when passed to release function`);
-    if (r.off) env.reject(pc, `R${regno} must have zero offset when passed to release func`);
+    if (r.off) env.reject(pc, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
     meta.releaseRegno = regno;
   } else if (r.refObjId && r.type !== 'scalar') meta.refObjId = r.refObjId;
   switch (a.base) {

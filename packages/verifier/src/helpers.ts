@@ -219,6 +219,12 @@ export function helperProto(id: number, type: ProgType, attach?: string): Helper
   return index === undefined || index === null ? undefined : helperProtoOf(id, index);
 }
 
+/** Whether helper `id`, as program type `type` gets it, returns a kernel BTF pointer (RET_PTR_TO_BTF_ID, RET_PTR_TO_MEM_OR_BTF_ID). */
+export function helperReturnsBtf(id: number, type: ProgType, attach?: string): boolean {
+  const base = helperProto(id, type, attach)?.ret.base;
+  return base === 'btf_id' || base === 'mem_or_btf_id';
+}
+
 /** Helper ids program type `type` may call (with expected attach type `attach`). */
 export function helperIds(type: ProgType, attach?: string): number[] {
   const out: number[] = [];

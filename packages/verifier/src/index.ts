@@ -1,5 +1,5 @@
 export { verify, typeName, type VerifyOptions, type VerifyResult, type VerifyStats, type VerifiedProgram } from './verify.js';
-export { configGatedProto, helperAllowed, helperIds, helperProto, mapHelperError, type ArgBase, type ArgType, type HelperProto, type RetType } from './helpers.js';
+export { configGatedProto, helperAllowed, helperIds, helperProto, helperReturnsBtf, mapHelperError, type ArgBase, type ArgType, type HelperProto, type RetType } from './helpers.js';
 export { constant, NOT_INIT, UNKNOWN, type Reg, type RegType, type State, type Frame } from './state.js';
 export { ctxAccess, defaultAttachType, type CtxPtr, type CtxQuery, type CtxResult } from './ctx.js';
 export { CTX_LAYOUT, type CtxStruct, type CtxStructName } from './ctxlayout.js';

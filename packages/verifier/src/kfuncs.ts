@@ -33,14 +33,38 @@ export interface KfuncInfo {
   readonly types?: readonly ProgType[];
 }
 
-/** register_btf_kfunc_id_set(..., &generic_kfunc_set): the hooks it is registered for (6.18). */
-const GENERIC: readonly ProgType[] = ['tracing', 'lsm', 'sched_cls', 'sched_act', 'xdp', 'struct_ops', 'syscall', 'cgroup_skb'];
-/** kernel/bpf/cpumask.c: tracing (and LSM, the same hook), struct_ops and syscall. */
-const CPUMASK: readonly ProgType[] = ['tracing', 'lsm', 'struct_ops', 'syscall'];
+/** register_btf_kfunc_id_set(..., &generic_kfunc_set): the program types it is registered for (6.18 kernel/bpf/helpers.c bpf_kfunc_init; lsm, tracepoint and perf_event share tracing's hook, KFUNC_HOOK). */
+const GENERIC: readonly ProgType[] = ['tracing', 'sched_cls', 'xdp', 'struct_ops', 'syscall', 'cgroup_skb'];
+/** kernel/bpf/cpumask.c: tracing (and LSM, tracepoint, perf_event: the same hook), struct_ops and syscall. */
+const CPUMASK: readonly ProgType[] = ['tracing', 'struct_ops', 'syscall'];
 /** net/core/filter.c bpf_kfunc_init: the program types bpf_kfunc_set_skb is registered for. */
 const SKB: readonly ProgType[] = ['sched_cls', 'sched_act', 'sk_skb', 'socket_filter', 'cgroup_skb', 'lwt_out', 'lwt_in', 'lwt_xmit', 'lwt_seg6local', 'netfilter', 'tracing'];
 /** net/netfilter/nf_conntrack_bpf.c: register_nf_conntrack_bpf registers nf_ct_kfunc_set for XDP and TC. */
 const NF_CT: readonly ProgType[] = ['xdp', 'sched_cls'];
+/**
+ * kernel/bpf/btf.c bpf_prog_type_to_kfunc_hook: program types that share one kfunc hook with
+ * the type the sets above name (tracepoint and perf_event programs use the tracing hook; every
+ * cgroup program type and sock_ops the cgroup hook, which cgroup_skb names here).
+ */
+const KFUNC_HOOK: Partial<Record<ProgType, ProgType>> = {
+  tracepoint: 'tracing',
+  perf_event: 'tracing',
+  lsm: 'tracing',
+  cgroup_sock: 'cgroup_skb',
+  cgroup_device: 'cgroup_skb',
+  cgroup_sock_addr: 'cgroup_skb',
+  cgroup_sockopt: 'cgroup_skb',
+  cgroup_sysctl: 'cgroup_skb',
+  sock_ops: 'cgroup_skb',
+  lwt_in: 'lwt_out',
+  lwt_xmit: 'lwt_out',
+  lwt_seg6local: 'lwt_out',
+};
+
+/** Whether a kfunc of a set registered for `types` may be called by a program of `type`. */
+export function kfuncAllowed(types: readonly ProgType[], type: ProgType): boolean {
+  return types.includes(type) || types.includes(KFUNC_HOOK[type] ?? type);
+}
 const ACQ_NULL: readonly KfuncFlag[] = ['acquire', 'ret_null'];
 const ACQ_RCU_NULL: readonly KfuncFlag[] = ['acquire', 'rcu', 'ret_null'];
 const RELEASE: readonly KfuncFlag[] = ['release'];
@@ -329,7 +353,7 @@ function rcuUnlockRegs(st: State): void {
 function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, meta: KfuncMeta): Reg | undefined {
   const info = KFUNCS[fn.name] ?? { flags: [] };
   // fetch_kfunc_meta: the function must be in a kfunc set registered for this program type
-  if (fn.notKfunc === true || (info.types && !info.types.includes(env.type))) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
+  if (fn.notKfunc === true || (info.types && !kfuncAllowed(info.types, env.type))) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
   if (has(info, 'sleepable') && !inSleepable(env, st)) env.reject(pc, `program must be sleepable to call sleepable kfunc ${fn.name}`);
   if (fn.params.length > 5) env.reject(pc, `Function ${fn.name} has ${fn.params.length} > 5 args`);
   fn.params.forEach((p, k) => checkArg(env, st, f, pc, fn, info, meta, k));
