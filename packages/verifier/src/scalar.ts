@@ -159,6 +159,14 @@ function deduce32(b: B): void {
   if (u32(b.s32min) <= u32(b.s32max)) {
     b.u32min = max(u32(b.s32min), b.u32min);
     b.u32max = min(u32(b.s32max), b.u32max);
+  } else if (b.u32max < u32(b.s32min)) {
+    // the s32 range crosses the sign boundary and the u32 range meets only its non-negative part (Linux 6.18)
+    b.s32min = s32(b.u32min);
+    b.u32max = min(b.u32max, u32(b.s32max));
+  } else if (u32(b.s32max) < b.u32min) {
+    // ... or only its negative part
+    b.s32max = s32(b.u32max);
+    b.u32min = max(b.u32min, u32(b.s32min));
   }
 }
 
@@ -321,6 +329,12 @@ function deduce32Low(): void {
   if (s32min >>> 0 <= s32max >>> 0) {
     u32min = Math.max(s32min >>> 0, u32min);
     u32max = Math.min(s32max >>> 0, u32max);
+  } else if (u32max < s32min >>> 0) {
+    s32min = u32min | 0;
+    u32max = Math.min(u32max, s32max >>> 0);
+  } else if (s32max >>> 0 < u32min) {
+    s32max = u32max | 0;
+    u32min = Math.max(u32min, s32min >>> 0);
   }
 }
 
