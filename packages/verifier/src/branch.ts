@@ -5,7 +5,7 @@
  * (try_match_pkt_pointers, find_good_pkt_pointers).
  */
 import type { Insn, JmpCond } from '@bpf/isa';
-import { flipCond, refineCond, regConstValue, regIsConst, revCond, scalarBranchTaken, type Cond } from './cond.js';
+import { boundsViolation, flipCond, markUnbounded, refineCond, regConstValue, regIsConst, revCond, scalarBranchTaken, violationLine, type Cond } from './cond.js';
 import { btfPtr, mayBeNull, nonNull } from './nullable.js';
 import { scalarAlu, zext } from './scalar.js';
 import { copyReg, known, knownImm, type Frame, type Reg, type State } from './state.js';
@@ -186,18 +186,42 @@ function matchPkt(i: Insn, cond: JmpCond, dst: Reg, src: Reg, self: State, other
 }
 
 /**
+ * Where reg_bounds_sanity_check found a register's bounds contradicting one another: `line` is
+ * the kernel's log line. The kernel then leaves the register's bounds open (its tnum kept), or
+ * with BPF_F_TEST_REG_INVARIANTS stops the load; the handler logs and decides.
+ */
+export type BoundsBug = (line: string) => void;
+
+/**
+ * reg_bounds_sanity_check on one refined register: with a violation, `bug` hears the log line
+ * and the register loses its bounds (__mark_reg_unbounded).
+ */
+function sanityCheck(r: Reg, ctx: string, bug: BoundsBug | undefined): Reg {
+  const msg = boundsViolation(r);
+  if (msg === undefined) return r;
+  bug?.(violationLine(ctx, msg, r));
+  return markUnbounded(r);
+}
+
+/**
  * The two sides of a conditional jump that is not decided: refines `self` (fall-through) and
  * `other` (taken) in place.
  */
-export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boolean, self: State, other: State, live?: LinkedFilter): void {
+export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boolean, self: State, other: State, live?: LinkedFilter, bug?: BoundsBug): void {
   const fs = self.frames[self.frames.length - 1]!;
   const fo = other.frames[other.frames.length - 1]!;
   const dst = fs.regs[i.dst]!;
   const src = useReg ? fs.regs[i.src]! : knownImm(i.imm);
   if (dst.type === 'scalar' && src.type === 'scalar') {
     const same = useReg && i.dst === i.src;
-    const [fd, fsrc] = refineCond(dst, src, revCond(cond as Cond), is32, same);
-    const [td, tsrc] = refineCond(fo.regs[i.dst]!, useReg ? fo.regs[i.src]! : src, cond, is32, same);
+    let [fd, fsrc] = refineCond(dst, src, revCond(cond as Cond), is32, same);
+    let [td, tsrc] = refineCond(fo.regs[i.dst]!, useReg ? fo.regs[i.src]! : src, cond, is32, same);
+    // reg_set_min_max checks the taken side's registers first, then the fall-through's (an
+    // immediate is checked as the kernel's fake source register); `if rX op rX` is one register
+    td = sanityCheck(td, 'true_reg1', bug);
+    tsrc = same ? td : sanityCheck(tsrc, 'true_reg2', bug);
+    fd = sanityCheck(fd, 'false_reg1', bug);
+    fsrc = same ? fd : sanityCheck(fsrc, 'false_reg2', bug);
     fs.regs[i.dst] = fd;
     fo.regs[i.dst] = td;
     if (useReg) {

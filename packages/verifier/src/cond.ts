@@ -215,3 +215,36 @@ export function boundsInvalid(r: Reg): boolean {
   return r.umin > r.umax || r.smin > r.smax || r.u32min > r.u32max || r.s32min > r.s32max || (r.var.value & r.var.mask) !== 0n;
 }
 
+/** reg_bounds_sanity_check: what is wrong with a scalar's bounds, or undefined when they hold together. */
+export function boundsViolation(r: Reg): string | undefined {
+  if (r.umin > r.umax || r.smin > r.smax || r.u32min > r.u32max || r.s32min > r.s32max) return 'range bounds violation';
+  if (tnumIsConst(r.var)) {
+    const v = r.var.value;
+    if (r.umin !== v || r.umax !== v || r.smin !== s64(v) || r.smax !== s64(v)) return 'const tnum out of sync with range bounds';
+  }
+  if (tnumSubregIsConst(r.var)) {
+    const v = r.var.value & U32_MAX;
+    if (r.u32min !== v || r.u32max !== v || r.s32min !== s32(v) || r.s32max !== s32(v)) return 'const subreg tnum out of sync with range bounds';
+  }
+  return undefined;
+}
+
+/** The kernel's `%#llx`/`%#x`: two's complement, `0x0` for zero. */
+const hex64 = (x: bigint): string => `0x${u64(x).toString(16)}`;
+const hex32 = (x: bigint): string => `0x${u32(x).toString(16)}`;
+
+/** The log line of a failed reg_bounds_sanity_check (printed with verifier_bug). */
+export function violationLine(ctx: string, msg: string, r: Reg): string {
+  return (
+    `verifier bug: REG INVARIANTS VIOLATION (${ctx}): ${msg} u64=[${hex64(r.umin)}, ${hex64(r.umax)}] s64=[${hex64(r.smin)}, ${hex64(r.smax)}] ` +
+    `u32=[${hex32(r.u32min)}, ${hex32(r.u32max)}] s32=[${hex32(r.s32min)}, ${hex32(r.s32max)}] var_off=(${hex64(r.var.value)}, ${hex64(r.var.mask)})`
+  );
+}
+
+/** __mark_reg_unbounded: every bound open, the tnum kept. */
+export function markUnbounded(r: Reg): Reg {
+  const b = work(r);
+  unbounded64(b);
+  unbounded32(b);
+  return done(r, b);
+}

@@ -1129,7 +1129,17 @@ class Verifier implements CallEnv, PreciseEnv {
     const other = this.fork(st);
     other.pc = target;
     other.prev = pc;
-    splitBranch(i, cond, is32, op.useReg, st, other, (fr, r) => (this.liveRegs(st, fr) & (1 << r)) !== 0);
+    splitBranch(
+      i,
+      cond,
+      is32,
+      op.useReg,
+      st,
+      other,
+      (fr, r) => (this.liveRegs(st, fr) & (1 << r)) !== 0,
+      // verifier_bug prints at any log level; BPF_F_TEST_REG_INVARIANTS makes it fatal (-EFAULT)
+      (line) => (this.progFlags & PROG_FLAGS.test_reg_invariants ? this.reject(pc, line) : this.log2(line)),
+    );
     this.push(other);
     this.printInsnState(st);
     st.pc = pc + 1;
