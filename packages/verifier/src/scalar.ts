@@ -111,11 +111,16 @@ function update64(b: B): void {
   b.smax = min(b.smax, s64(t.value | (t.mask & 0x7fffffffffffffffn)));
   b.umin = max(b.umin, t.value);
   b.umax = min(b.umax, t.value | t.mask);
-  if (t.mask === 0n || b.umin > b.umax) return;
-  // the u64 range and the tnum may have a single value in common (Linux 6.18)
-  const next = tnumStep(t, b.umin);
-  const uminIn = (b.umin & ~t.mask) === t.value;
+  // the u64 range and the tnum may have a single value in common (Linux 6.18); as the kernel's
+  // tnum_step answers tmax from tmax on, this also makes a register whose range contradicts its
+  // tnum that constant when the tnum is one (or umin lies beyond tmax)
+  if (t.mask === 0n) {
+    if (b.umin !== t.value || b.umax < t.value) markKnown(b, t.value);
+    return;
+  }
   const tmax = t.value | t.mask;
+  const next = b.umin >= tmax ? tmax : tnumStep(t, b.umin);
+  const uminIn = (b.umin & ~t.mask) === t.value;
   if (uminIn && next > b.umax) markKnown(b, b.umin);
   else if (!uminIn && next === tmax) markKnown(b, tmax);
   else if (!uminIn && next <= b.umax && tnumStep(t, next) > b.umax) markKnown(b, next);
@@ -300,8 +305,11 @@ function updateLow(): void {
   smax = Math.min(smax, tmax);
   umin = Math.max(umin, vv);
   umax = Math.min(umax, tmax);
-  if (vm === 0 || umin > umax) return;
-  const next = stepLow(umin);
+  if (vm === 0) {
+    if (umin !== vv || umax < vv) markKnownLow(vv);
+    return;
+  }
+  const next = umin >= tmax ? tmax : stepLow(umin);
   const uminIn = ((umin & ~vm) >>> 0) === vv;
   if (uminIn && next > umax) markKnownLow(umin);
   else if (!uminIn && next === tmax) markKnownLow(tmax);
