@@ -1,4 +1,4 @@
-import { decode, type Program } from '@bpf/isa';
+import { decode, type Program, type ProgType } from '@bpf/isa';
 import { corpusSource, kernelCorpus, skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { PROG_FLAGS } from './loadflags.js';
@@ -62,11 +62,11 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('scalar bou
   const c = kernelCorpus().find((x) => x.name === 'random/79')!;
   const s = corpusSource(c);
   if (s.kind !== 'insns') throw new Error('random/79 is a program of instructions');
-  const p: Program = { insns: decode(s.bytes, { strict: false }), type: c.type };
+  const p: Program = { insns: decode(s.bytes, { strict: false }), type: c.type as ProgType };
   it.each([0, PROG_FLAGS.test_reg_invariants])('random/79 with prog_flags %i: the kernel\'s verdict, error, count and violation lines', (flags) => {
     const k = kernelApi!.loadWithMaps(p, { logLevel: 2, flags });
     k.close();
-    const ours = verify(p, { type: c.type, logLevel: 2, flags });
+    const ours = verify(p, { type: c.type as ProgType, logLevel: 2, flags });
     const violations = (log: string): string[] => log.split('\n').filter((l) => l.startsWith('verifier bug:'));
     expect(violations(k.log).length).toBeGreaterThan(0);
     expect({ accepted: ours.accepted, error: ours.error?.message, violations: violations(ours.log) }).toEqual({
