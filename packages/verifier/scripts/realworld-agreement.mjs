@@ -79,12 +79,16 @@ This is separate from the hand-written corpus above.
 ${rows.map((r) => `| ${r.collection} | ${r.programs} | ${r.verdicts} (${r.accepts} / ${r.rejects}) | ${r.noVerdict} | ${r.notMeasured} | ${r.agree}/${r.verdicts} | ${r.sameError}/${r.bothReject} | ${r.counted ? `${r.sameCount}/${r.counted}` : '—'} |`).join('\n')}
 | **all** | ${total.programs} | ${total.verdicts} (${total.accepts} / ${total.rejects}) | ${total.noVerdict} | ${total.notMeasured} | ${total.agree}/${total.verdicts} | ${total.sameError}/${total.bothReject} | ${total.sameCount}/${total.counted} |
 
-Every difference (verdict, or first error where both reject), with its cause:
+${
+  diffs.length === 0
+    ? 'No program differs in verdict, or in first error where both reject.\n'
+    : `Every difference (verdict, or first error where both reject), with its cause:
 
 | program | type | kernel | ours | cause |
 |---|---|---|---|---|
 ${diffs.join('\n')}
-<!-- /realworld-agreement -->`;
+`
+}<!-- /realworld-agreement -->`;
 const readmePath = join(here, '../README.md');
 const readme = readFileSync(readmePath, 'utf8');
 if (!readme.includes('<!-- realworld-agreement -->')) throw new Error('README.md has no <!-- realworld-agreement --> markers');
