@@ -7,7 +7,7 @@
  * program. @bpf/kernel is imported by name so this package does not depend on it.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Insn, Program } from '@bpf/isa';
 import { decode } from '@bpf/isa';
@@ -237,6 +237,44 @@ char LICENSE[] SEC("license") = "GPL";
       ['on_hook', 'security_file_open', idOf('security_file_open')],
       ['check', 'file_open', idOf('bpf_lsm_file_open')],
     ]);
+  });
+});
+
+describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('a SEC("?...") program whose attach target this kernel lacks', () => {
+  // As the Linux selftests' refcounted_kptr.c has (?fentry.s/bpf_testmod_test_read, a function of
+  // a test module): libbpf looks the target up only for programs it loads.
+  const src = (sec: string): string => `
+typedef unsigned long long __u64;
+#define SEC(n) __attribute__((section(n), used))
+SEC("${sec}/no_such_kernel_function_for_bpf_tests") int later(__u64 *ctx) { return ctx[0] != 0; }
+SEC("socket") int now(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`;
+  const write = (text: string): string => {
+    const path = join(tempDir(), 'o.o');
+    writeFileSync(path, clangBpfObject(text));
+    return path;
+  };
+
+  // bpftool 7.1 then fails to pin the program it did not load: libbpf's log says what it loaded
+  it('costs the object nothing, as in libbpf (bpftool prog loadall): the other programs load, it keeps no attach id', () => {
+    const path = write(src('?fentry'));
+    const { log } = libbpf(path);
+    expect(log).toContain("prog 'later': skipped loading");
+    expect(log).toMatch(/prog 'now': -- BEGIN PROG LOAD LOG --[\s\S]*processed \d+ insns/);
+    expect(log).not.toContain('failed to find kernel BTF type ID');
+    const progs = loadPrograms(new Uint8Array(readFileSync(path)), { kernelBtf: vmlinux() });
+    expect(progs.map((p) => [p.name, p.autoload, p.attachTo, p.attachBtfId])).toEqual([
+      ['later', false, 'no_such_kernel_function_for_bpf_tests', undefined],
+      ['now', true, undefined, undefined],
+    ]);
+  });
+  it('loaded by default, it refuses the object in both', () => {
+    const path = write(src('fentry'));
+    expect(libbpf(path).log).toContain("prog 'later': failed to find kernel BTF type ID of 'no_such_kernel_function_for_bpf_tests'");
+    expect(() => loadPrograms(new Uint8Array(readFileSync(path)), { kernelBtf: vmlinux() })).toThrow(
+      /attach target func no_such_kernel_function_for_bpf_tests of later is not in the kernel BTF/,
+    );
   });
 });
 

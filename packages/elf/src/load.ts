@@ -178,7 +178,16 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
     progs = progs.map((p) => {
       const linked = resolveExterns(p, opts.kernelBtf!, weak, { typeless, ...(opts.kallsyms ? { kallsyms: opts.kallsyms } : {}) });
       const id = p.attachTo === undefined ? undefined : byHost?.(p);
-      return id === undefined ? resolveAttachTarget(linked, opts.kernelBtf!) : { ...linked, attachBtfId: id };
+      if (id !== undefined) return { ...linked, attachBtfId: id };
+      try {
+        return resolveAttachTarget(linked, opts.kernelBtf!);
+      } catch (e) {
+        // libbpf finds a program's attach target when it loads that program (libbpf_prepare_prog_load),
+        // so a SEC("?...") program, not loaded by default, whose target this kernel lacks costs the
+        // object nothing: it stays without an attach BTF id, and loading it is refused then.
+        if (p.autoload || !(e instanceof ElfError)) throw e;
+        return linked;
+      }
     });
   }
   else if (opts.attachBtfId) {
