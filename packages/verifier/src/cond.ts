@@ -210,11 +210,6 @@ export function refineCond(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, sameReg
   return [done(r1, a), done(r2, b)];
 }
 
-/** Whether the bounds contradict one another (a branch the kernel would find impossible). */
-export function boundsInvalid(r: Reg): boolean {
-  return r.umin > r.umax || r.smin > r.smax || r.u32min > r.u32max || r.s32min > r.s32max || (r.var.value & r.var.mask) !== 0n;
-}
-
 /** reg_bounds_sanity_check: what is wrong with a scalar's bounds, or undefined when they hold together. */
 export function boundsViolation(r: Reg): string | undefined {
   if (r.umin > r.umax || r.smin > r.smax || r.u32min > r.u32max || r.s32min > r.s32max) return 'range bounds violation';
