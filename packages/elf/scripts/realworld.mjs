@@ -159,7 +159,7 @@ const TRACING_TYPES = new Set(['kprobe', 'tracepoint', 'raw_tracepoint', 'raw_tr
 LOADERS['tetragon-plain'] = LOADERS.tetragon;
 
 // Linux's BPF selftests (tools/testing/selftests/bpf/progs, one collection per feature group:
-// linux-selftests-iters, -graph, -kptr, -locks, -timers, -globals, -dynptr). Programs carrying
+// linux-selftests-iters, -graph, -kptr, -locks, -timers, -globals, -dynptr, -verifier). Programs carrying
 // the test_loader's annotations (`__success`, `__failure`, `__flag(...)`: BTF decl tags
 // "comment:test_*" on the program's function) are loaded as test_loader.c loads them: one at a
 // time, prog_flags BPF_F_TEST_RND_HI32 | BPF_F_TEST_REG_INVARIANTS (testing_prog_flags()) with
