@@ -24,7 +24,9 @@ export type ElfErrorCode =
   /** A CO-RE relocation that cannot be applied. */
   | 'BAD_CORE'
   /** A load option the object does not fit (a global variable it lacks, a value too wide for it). */
-  | 'BAD_OPTION';
+  | 'BAD_OPTION'
+  /** Objects that cannot be linked together (two strong definitions, an extern whose type differs). */
+  | 'BAD_LINK';
 
 export interface ElfPlace {
   /** Byte offset in the object file. */

@@ -39,3 +39,5 @@ export { btfExtRecords, btfTable, parseBtfTable } from './btfadapter.js';
 export { kernelBtf } from './kernelbtf.js';
 export { objdump } from './objdump.js';
 export type { ObjdumpOptions } from './objdump.js';
+export { ElfLinkError, StaticLinker, linkObjects } from './static-link.js';
+export type { LinkInput } from './static-link.js';
