@@ -54,16 +54,13 @@ function shape(btf: Btf, t: BtfType): string {
 /** Class of each id under the coarsest partition compatible with `initial` and the references. */
 function refine(n: number, initial: readonly string[], edges: readonly (readonly number[])[]): Int32Array {
   let cls = new Int32Array(n);
-  let count = 0;
-  {
-    const seen = new Map<string, number>();
-    for (let id = 0; id < n; id++) {
-      let c = seen.get(initial[id]!);
-      if (c === undefined) seen.set(initial[id]!, (c = seen.size));
-      cls[id] = c;
-    }
-    count = seen.size;
+  const first = new Map<string, number>();
+  for (let id = 0; id < n; id++) {
+    let c = first.get(initial[id]!);
+    if (c === undefined) first.set(initial[id]!, (c = first.size));
+    cls[id] = c;
   }
+  let count = first.size;
   for (;;) {
     const seen = new Map<string, number>();
     const next = new Int32Array(n);

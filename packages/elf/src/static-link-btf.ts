@@ -89,14 +89,15 @@ export function btfTypesMatch(a: TypeSource, idA: number, b: TypeSource, idB: nu
     if (n1 !== n2) return `incompatible forward declaration names '${n1}' and '${n2}'`;
     const [fwd, real] = t1.kind === 'FWD' ? [t1, t2] : [t2, t1];
     if (fwd.kindFlag ? real.kind === 'UNION' : real.kind === 'STRUCT') return undefined;
-    return `incompatible ${fwd.kindFlag ? 'union' : 'struct'} forward declaration and concrete kind ${real.kind}`;
+    return `incompatible ${fwd.kindFlag ? 'union' : 'struct'} forward declaration and concrete kind ${real.kind.toLowerCase()}`;
   }
-  if (t1.kind !== t2.kind) return `incompatible BTF kinds ${t1.kind} and ${t2.kind}`;
-  if (NAMED.has(t1.kind) && n1 !== n2) return `incompatible ${t1.kind} names '${n1}' and '${n2}'`;
+  if (t1.kind !== t2.kind) return `incompatible BTF kinds ${t1.kind.toLowerCase()} and ${t2.kind.toLowerCase()}`;
+  const kind = t1.kind.toLowerCase();
+  if (NAMED.has(t1.kind) && n1 !== n2) return `incompatible ${kind} names '${n1}' and '${n2}'`;
   switch (t1.kind) {
     case 'FWD': return undefined;
     case 'INT': case 'FLOAT': case 'ENUM': case 'ENUM64':
-      return t1.sizeOrType === t2.sizeOrType ? undefined : `incompatible ${t1.kind} '${n1}' size ${t1.sizeOrType} and ${t2.sizeOrType}`;
+      return t1.sizeOrType === t2.sizeOrType ? undefined : `incompatible ${kind} '${n1}' size ${t1.sizeOrType} and ${t2.sizeOrType}`;
     case 'PTR': return btfTypesMatch(a, t1.sizeOrType, b, t2.sizeOrType, false, depth + 1);
     case 'ARRAY': return t2.kind === 'ARRAY' ? btfTypesMatch(a, t1.elemType, b, t2.elemType, exact, depth + 1) : 'array';
     case 'FUNC': case 'VAR': {
@@ -107,7 +108,7 @@ export function btfTypesMatch(a: TypeSource, idA: number, b: TypeSource, idB: nu
     }
     case 'STRUCT': case 'UNION': {
       if (!exact || t2.kind !== t1.kind) return undefined;
-      if (t1.members.length !== t2.members.length) return `incompatible number of ${t1.kind} fields ${t1.members.length} and ${t2.members.length}`;
+      if (t1.members.length !== t2.members.length) return `incompatible number of ${kind} fields ${t1.members.length} and ${t2.members.length}`;
       for (let i = 0; i < t1.members.length; i++) {
         const m1 = t1.members[i]!;
         const m2 = t2.members[i]!;
@@ -122,14 +123,14 @@ export function btfTypesMatch(a: TypeSource, idA: number, b: TypeSource, idB: nu
     }
     case 'FUNC_PROTO': {
       if (t2.kind !== 'FUNC_PROTO') return 'func_proto';
-      if (t1.params.length !== t2.params.length) return `incompatible number of FUNC_PROTO params ${t1.params.length} and ${t2.params.length}`;
+      if (t1.params.length !== t2.params.length) return `incompatible number of func_proto params ${t1.params.length} and ${t2.params.length}`;
       for (let i = 0; i < t1.params.length; i++) {
         const why = btfTypesMatch(a, t1.params[i]!.type, b, t2.params[i]!.type, exact, depth + 1);
         if (why) return why;
       }
       return btfTypesMatch(a, t1.sizeOrType, b, t2.sizeOrType, exact, depth + 1);
     }
-    default: return `unsupported BTF kind ${t1.kind}`;
+    default: return `unsupported BTF kind ${kind}`;
   }
 }
 

@@ -1,0 +1,185 @@
+/**
+ * linkObjects against libbpf's static linker (`bpftool gen object`) and the running kernel, on
+ * our own pair fixtures/c/elf/linked/app.c + lib.c (an extern function, an extern BTF map, an
+ * extern .bss variable, a __weak function and variable overridden by strong ones, two static
+ * helpers of the same name) built with clang-19 for -mcpu=v2/v3/v4, both byte orders; and on
+ * every object of the C corpus linked alone, where bpftool's output is the oracle too.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dumpRaw, parseBtf } from '@bpf/btf';
+import type { Program } from '@bpf/isa';
+import { decode } from '@bpf/isa';
+import { fixturesDir, skipWithout, tempDir } from '@bpf/testkit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { corpus } from './corpus.test.helper.js';
+import { haveLibbpf, libbpfLoad } from './libbpf.test.helper.js';
+import { ElfError, ElfLinkError, linkObjects, loadPrograms, parseElf, parseElfFile, SHF } from './index.js';
+
+const src = join(fixturesDir, 'c/elf/linked');
+const cpus = ['v2', 'v3', 'v4'] as const;
+let dir = '';
+const obj = (name: string, cpu: string, end: 'el' | 'eb'): string => join(dir, `${name}.${cpu}.${end}.o`);
+const read = (path: string): Uint8Array => new Uint8Array(readFileSync(path));
+const input = (path: string): { name: string; bytes: Uint8Array } => ({ name: path.slice(dir.length + 1), bytes: read(path) });
+
+/** bpftool gen object's output, or its error text. */
+function bpftoolLink(out: string, ...ins: string[]): { bytes?: Uint8Array; error?: string } {
+  const r = spawnSync('bpftool', ['gen', 'object', out, ...ins], { encoding: 'utf8' });
+  return r.status === 0 ? { bytes: read(out) } : { error: `${r.stderr}${r.stdout}` };
+}
+
+describe.skipIf(skipWithout('clang-19'))('static linking (libbpf linker.c rules)', () => {
+  beforeAll(() => {
+    dir = tempDir('elf-link-');
+    for (const f of ['app', 'lib', 'mismatch'])
+      for (const cpu of cpus)
+        for (const end of ['el', 'eb'] as const)
+          execFileSync('clang-19', ['-target', `bpf${end}`, `-mcpu=${cpu}`, '-O2', '-g', '-Wall', '-Werror', '-c', join(src, `${f}.c`), '-o', obj(f, cpu, end)]);
+  });
+
+  it.skipIf(skipWithout('bpftool')).each(cpus)('app + lib (-mcpu=%s): byte for byte what bpftool gen object writes', (cpu) => {
+    const theirs = bpftoolLink(join(dir, `linked.${cpu}.o`), obj('app', cpu, 'el'), obj('lib', cpu, 'el'));
+    expect(theirs.error).toBeUndefined();
+    const ours = linkObjects([input(obj('app', cpu, 'el')), input(obj('lib', cpu, 'el'))]);
+    expect(Buffer.from(ours).equals(Buffer.from(theirs.bytes!))).toBe(true);
+  });
+
+  it('the linked object resolves every extern: one program per file, the maps and data of both', () => {
+    const bytes = linkObjects([input(obj('app', 'v3', 'el')), input(obj('lib', 'v3', 'el'))]);
+    const o = parseElf(bytes);
+    expect(o.programs.map((p) => p.name)).toEqual(['app_xdp', 'lib_socket']);
+    expect(o.maps.map((m) => m.name).sort()).toEqual(['.bss', '.data', '.rodata', 'shared']);
+    const elf = parseElfFile(bytes);
+    const sym = (n: string) => elf.symbols.filter((s) => s.name === n);
+    // the weak definitions lost: one symbol each, strong, pointing at lib.c's bytes
+    expect(sym('pick').map((s) => [s.bind, s.type])).toEqual([['global', 'func']]);
+    expect(sym('mode').map((s) => [s.bind, s.value])).toEqual([['global', 4]]); // app's weak `mode` is at .data+0
+    expect(sym('lib_scale').map((s) => s.shndx === 0)).toEqual([false]);
+    expect(sym('shared').map((s) => s.shndx === 0)).toEqual([false]);
+    expect(sym('helper')).toHaveLength(2); // both static helpers kept, locally
+    // each program reaches its callees across the files
+    const progs = loadPrograms(bytes);
+    expect(progs.map((p) => [p.name, p.subprogs.map((s) => s.name).sort()])).toEqual([
+      ['app_xdp', ['app_xdp', 'helper', 'lib_scale', 'helper', 'pick'].sort()],
+      ['lib_socket', ['lib_socket', 'lib_scale', 'helper', 'pick'].sort()],
+    ]);
+  });
+
+  it.each(cpus)('big-endian (-mcpu=%s): the same object as the little-endian link, in the other byte order', (cpu) => {
+    // (bpftool v7.1's libbpf 1.1 refuses to link big-endian objects on this host.)
+    const el = linkObjects([input(obj('app', cpu, 'el')), input(obj('lib', cpu, 'el'))]);
+    const eb = linkObjects([input(obj('app', cpu, 'eb')), input(obj('lib', cpu, 'eb'))]);
+    const [a, b] = [parseElfFile(el), parseElfFile(eb)];
+    expect(b.header.endian).toBe('big');
+    const secs = (f: typeof a) => f.sections.map((s) => [s.name, s.type, s.size, s.addralign]);
+    expect(secs(b)).toEqual(secs(a));
+    const syms = (f: typeof a) => f.symbols.map((s) => [s.name, s.bind, s.type, s.shndx, s.value, s.size]);
+    expect(syms(b)).toEqual(syms(a));
+    const relocs = (f: typeof a) => f.relocations.map((r) => [r.target, r.offset, r.type, r.symbol]);
+    expect(relocs(b)).toEqual(relocs(a));
+    for (const s of a.sections.filter((x) => x.flags & SHF.EXECINSTR)) {
+      const t = b.sections[s.index]!;
+      expect(decode(t.data, { endian: 'big', strict: false })).toEqual(decode(s.data, { endian: 'little', strict: false }));
+    }
+    const btf = (f: typeof a) => dumpRaw(parseBtf(f.sections.find((s) => s.name === '.BTF')!.data));
+    expect(btf(b)).toBe(btf(a));
+  });
+
+  it.skipIf(skipWithout('bpftool'))('two strong definitions: refused naming the symbol and both objects, as bpftool refuses', () => {
+    const lib = obj('lib', 'v3', 'el');
+    const theirs = bpftoolLink(join(dir, 'dup.o'), lib, lib);
+    expect(theirs.error).toMatch(/conflicting non-weak symbol #\d+ \(lib_scale\)/);
+    const e = catchLink([input(lib), { name: 'lib-again.o', bytes: read(lib) }]);
+    expect(e).toBeInstanceOf(ElfError);
+    expect([e.code, e.symbol, e.objects]).toEqual(['BAD_LINK', 'lib_scale', [`lib.v3.el.o`, 'lib-again.o']]);
+    expect(e.message).toMatch(/conflicting non-weak definitions of 'lib_scale' in lib\.v3\.el\.o and lib-again\.o/);
+  });
+
+  it.skipIf(skipWithout('bpftool'))('an extern whose BTF prototype differs from the definition: refused with libbpf\'s reason', () => {
+    for (const order of [['lib', 'mismatch'], ['mismatch', 'lib']]) {
+      const paths = order.map((n) => obj(n, 'v3', 'el'));
+      const theirs = bpftoolLink(join(dir, 'bad.o'), ...paths);
+      const reason = /incompatible number of func_proto params \d and \d/.exec(theirs.error ?? '')?.[0];
+      expect(reason).toBeDefined();
+      const e = catchLink(paths.map(input));
+      expect([e.code, e.symbol]).toEqual(['BAD_LINK', 'lib_scale']);
+      expect(e.message).toContain(reason);
+      expect(e.objects).toEqual(paths.map((p) => p.slice(dir.length + 1)));
+    }
+  });
+
+  it('an object that is not relocatable, or of the other byte order, is refused with its name', () => {
+    const el = read(obj('app', 'v3', 'el'));
+    const exec = el.slice();
+    exec[16] = 2; // ET_EXEC
+    expect(catchLink([{ name: 'x.o', bytes: exec }]).message).toMatch(/x\.o: e_type 2 is not ET_REL/);
+    expect(catchLink([{ name: 'a.o', bytes: el }, { name: 'b.o', bytes: read(obj('lib', 'v3', 'eb')) }]).message).toMatch(/b\.o: byte order mismatch/);
+  });
+});
+
+function catchLink(ins: { name: string; bytes: Uint8Array }[]): ElfLinkError {
+  try {
+    linkObjects(ins);
+  } catch (e) {
+    if (e instanceof ElfLinkError) return e;
+    throw e;
+  }
+  throw new Error('linked');
+}
+
+describe.skipIf(skipWithout('clang-19', 'bpftool'))('every object of the C corpus linked alone: what bpftool gen object writes', () => {
+  it('byte for byte, or refused by both', () => {
+    const cdir = corpus();
+    const out = join(tempDir('elf-link-one-'), 'one.o');
+    let same = 0;
+    for (const f of readdirSync(cdir).filter((x) => x.endsWith('.el.o')).sort()) {
+      const path = join(cdir, f);
+      const theirs = bpftoolLink(out, path);
+      let ours: Uint8Array | undefined;
+      try {
+        ours = linkObjects([{ name: f, bytes: read(path) }]);
+      } catch (e) {
+        if (!(e instanceof ElfLinkError)) throw e;
+      }
+      expect([f, ours === undefined]).toEqual([f, theirs.bytes === undefined]);
+      if (ours && theirs.bytes) {
+        expect([f, Buffer.from(ours).equals(Buffer.from(theirs.bytes))]).toEqual([f, true]);
+        same++;
+      }
+    }
+    expect(same).toBeGreaterThan(40);
+  }, 300_000);
+});
+
+interface KernelApi {
+  loadWithMaps(p: Program, opts?: { logLevel?: number }): { accepted: boolean; errno: number; log: string; close(): void };
+}
+const kernelModule = '@bpf/kernel';
+const api: KernelApi | undefined = await import(/* @vite-ignore */ kernelModule).then(
+  (m: Partial<KernelApi>) => (typeof m.loadWithMaps === 'function' ? (m as KernelApi) : undefined),
+  () => undefined,
+);
+
+describe.skipIf(api === undefined || skipWithout('clang-19', 'bpftool', 'kernel') || !haveLibbpf())('the linked programs in the kernel: our link and loader, as libbpf loads bpftool\'s link', () => {
+  it.each(cpus)('-mcpu=%s', (cpu) => {
+    const d = tempDir('elf-link-kernel-');
+    const app = join(d, 'app.o'), lib = join(d, 'lib.o'), linked = join(d, 'linked.o');
+    for (const [f, o] of [['app', app], ['lib', lib]] as const) execFileSync('clang-19', ['-target', 'bpfel', `-mcpu=${cpu}`, '-O2', '-g', '-c', join(src, `${f}.c`), '-o', o]);
+    expect(bpftoolLink(linked, app, lib).error).toBeUndefined();
+    const ours = loadPrograms(linkObjects([{ name: 'app.o', bytes: read(app) }, { name: 'lib.o', bytes: read(lib) }]));
+    expect(ours).toHaveLength(2);
+    for (const p of ours) {
+      const mine = api!.loadWithMaps(p, { logLevel: 1 });
+      const theirs = libbpfLoad(linked, p.name)!;
+      try {
+        expect([p.name, mine.accepted, mine.errno]).toEqual([p.name, theirs.accepted, theirs.errno]);
+        expect(mine.accepted).toBe(true);
+      } finally {
+        mine.close();
+        theirs.close();
+      }
+    }
+  });
+});
