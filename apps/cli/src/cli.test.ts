@@ -403,3 +403,26 @@ char _license[] SEC("license") = "GPL";
     expect(notExt.stderr).toContain('--replaces: only extension programs');
   });
 });
+
+describe.skipIf(skipWithout('clang-19', 'bpftool'))('bpf elf link (objects built to be linked first)', () => {
+  const dir = tempDir('bpf-cli-link-');
+  const o = (n: string): string => join(dir, `${n}.o`);
+  beforeAll(() => {
+    for (const f of ['app', 'lib']) execFileSync('clang-19', ['-target', 'bpfel', '-mcpu=v3', '-O2', '-g', '-c', join(repoRoot, `fixtures/c/elf/linked/${f}.c`), '-o', o(f)]);
+    execFileSync('bpftool', ['gen', 'object', o('theirs'), o('app'), o('lib')]);
+  });
+  it('writes what bpftool gen object writes; the result verifies and lists both files\' programs', () => {
+    const r = bpf(['elf', 'link', '-o', o('ours'), o('app'), o('lib')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(o('ours')).equals(readFileSync(o('theirs')))).toBe(true);
+    expect(r.stdout).toContain(`linked from ${o('app')}, ${o('lib')}`);
+    const doc = JSON.parse(bpf(['elf', 'link', o('app'), o('lib'), '--json']).stdout) as { programs: { name: string }[]; linked: unknown };
+    expect([doc.programs.map((p) => p.name), doc.linked]).toEqual([['app_xdp', 'lib_socket'], { output: null, inputs: [o('app'), o('lib')] }]);
+    for (const prog of ['app_xdp', 'lib_socket']) expect(bpf(['verify', o('ours'), '--prog', prog]).code).toBe(0);
+  });
+  it('refuses two strong definitions of a symbol, naming both objects (exit 3)', () => {
+    const r = bpf(['elf', 'link', '-o', o('dup'), o('lib'), o('lib')]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`conflicting non-weak definitions of 'lib_scale' in ${o('lib')} and ${o('lib')}`);
+  });
+});

@@ -255,6 +255,14 @@ describe.skipIf(skipWithout('clang-19'))('clang objects (fixtures/c/progs, -mcpu
     execFileSync('bash', [join(repoRoot, 'fixtures/c/progs/build.sh'), dir]);
   }, 300_000);
 
+  it('elf link: the listing of the linked object, where it went and what it came from', () => {
+    const linkSrc = join(repoRoot, 'fixtures/c/elf/linked');
+    for (const f of ['app', 'lib']) execFileSync('clang-19', ['-target', 'bpfel', '-mcpu=v3', '-O2', '-g', '-c', join(linkSrc, `${f}.c`), '-o', join(dir, `${f}.link.o`)]);
+    const ins = ['app', 'lib'].map((f) => join(dir, `${f}.link.o`));
+    expect(check('elf', ['elf', 'link', '-o', join(dir, 'linked.o'), ...ins]).linked).toEqual({ output: join(dir, 'linked.o'), inputs: ins });
+    expect(check('elf', ['elf', 'link', ...ins]).linked).toEqual({ output: null, inputs: ins });
+  });
+
   it.each(C_PROGS)('%s: elf, disasm, btf dump (raw and c), liveness, verify, jit', (name) => {
     const f = obj(name);
     const elf = check('elf', ['elf', f]);

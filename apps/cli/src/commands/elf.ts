@@ -1,21 +1,50 @@
+import { writeFileSync } from 'node:fs';
 import type { Command } from '../context.js';
-import { CliError, EXIT, requireFile } from '../errors.js';
+import { CliError, EXIT, requireFile, usage } from '../errors.js';
 import { readInput } from '../input.js';
 import { JSON_OPT } from '../options.js';
 
 export const elf: Command = {
   name: 'elf',
-  summary: 'list the programs, maps and relocations of a BPF object file',
-  usage: 'bpf elf FILE [--json]',
-  example: 'bpf elf prog.o',
-  options: { ...JSON_OPT },
-  async run({ args, out }) {
+  summary: 'list the programs, maps and relocations of a BPF object file; link several into one',
+  usage: 'bpf elf FILE [--json] | bpf elf link [-o OUT] FILE... [--json]',
+  example: 'bpf elf link -o app.linked.o app.o lib.o',
+  options: {
+    output: { type: 'string', short: 'o', help: 'elf link: write the linked object to OUT (else to stdout, unless --json)' },
+    ...JSON_OPT,
+  },
+  async run({ args, flags, out }) {
     // loaded on use: `bpf --help` and the other commands start without it
-    const { loadPrograms, parseElf, relocTypeName } = await import('@bpf/elf');
-    const file = requireFile(args, 'elf');
-    const bytes = readInput(file);
-    if (!(bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46))
-      throw new CliError(EXIT.INPUT, `${file}: not an ELF object (no \\x7fELF magic)`);
+    const { linkObjects, loadPrograms, parseElf, relocTypeName } = await import('@bpf/elf');
+    const isElf = (b: Uint8Array): boolean => b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
+    let file: string;
+    let bytes: Uint8Array;
+    let linked: { output: string | null; inputs: string[] } | undefined;
+    if (args[0] === 'link') {
+      // `bpf elf link`: libbpf's static linker (`bpftool gen object OUT FILE...`)
+      const inputs = args.slice(1);
+      if (inputs.length === 0) throw usage('elf link: missing FILE (the objects to link)');
+      const objects = inputs.map((f) => {
+        const b = readInput(f);
+        if (!isElf(b)) throw new CliError(EXIT.INPUT, `${f}: not an ELF object (no \\x7fELF magic)`);
+        return { name: f, bytes: b };
+      });
+      bytes = linkObjects(objects);
+      const output = typeof flags.output === 'string' ? flags.output : null;
+      if (output !== null) writeFileSync(output, bytes);
+      else if (!out.json) {
+        if (process.stdout.isTTY) throw usage('elf link: give -o OUT (the linked object is binary; not written to a terminal)');
+        out.bytes(bytes);
+        return EXIT.OK;
+      }
+      file = output ?? '(linked)';
+      linked = { output, inputs };
+    } else {
+      if (flags.output !== undefined) throw usage('elf: -o is for `bpf elf link`');
+      file = requireFile(args, 'elf');
+      bytes = readInput(file);
+      if (!isElf(bytes)) throw new CliError(EXIT.INPUT, `${file}: not an ELF object (no \\x7fELF magic)`);
+    }
     const obj = parseElf(bytes);
     const progs = loadPrograms(bytes);
     const relocs = obj.relocations.map((r) => ({
@@ -35,9 +64,10 @@ export const elf: Command = {
     }));
     const maps = obj.maps.map((m) => ({ name: m.name, type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, ...(m.mapExtra !== undefined ? { mapExtra: `0x${m.mapExtra.toString(16)}` } : {}), section: m.section }));
     if (out.json) {
-      out.data({ endian: obj.endian, license: obj.license ?? null, programs, maps, relocations: relocs });
+      out.data({ endian: obj.endian, license: obj.license ?? null, programs, maps, relocations: relocs, ...(linked ? { linked } : {}) });
       return EXIT.OK;
     }
+    if (linked) out.line(`${out.paint('bold', file)}: linked from ${linked.inputs.join(', ')}`);
     out.line(`${out.paint('bold', file)}: ELF64 ${obj.endian}-endian, license ${JSON.stringify(obj.license ?? '')}`);
     out.line(out.paint('bold', '\nPrograms'));
     for (const p of programs)
