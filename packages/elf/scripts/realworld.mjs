@@ -26,7 +26,10 @@
 //       only rewrites the README table from the JSONs in fixtures/realworld.
 //
 // Objects are the *.o / *.elf files under a collection (searched recursively); they are read
-// from there and never copied into the repository. Build first: pnpm exec tsc -b. Needs root
+// from there and never copied into the repository. Objects built to be statically linked first
+// (LINKED below: what their build runs `bpftool gen object OUT A.o B.o` on) are linked here with
+// @bpf/elf's linkObjects and recorded as one object named `A.o+B.o`; A.o and B.o are not
+// recorded alone (their authors never load them alone: their externs resolve only in the link). Build first: pnpm exec tsc -b. Needs root
 // (BPF_PROG_LOAD).
 //
 // A rejection with an empty verifier log (the kernel refused before its verifier ran: an
@@ -40,7 +43,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { btfExtRecords, loadPrograms, parseBtfTable, parseElf, parseElfFile } from '../dist/index.js';
+import { btfExtRecords, linkObjects, loadPrograms, parseBtfTable, parseElf, parseElfFile } from '../dist/index.js';
 import { btfString } from '../../btf/dist/index.js';
 import { createProgramMap, loadWithMaps, possibleCpus } from '../../kernel/dist/index.js';
 import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
@@ -149,6 +152,28 @@ const LOADERS = {
   // (pkg/selectors/celexpr.go): `return 0` bodies where the policy has no CEL expression.
   tetragon: { loader: 'cilium/ebpf', type: 'kprobe', attachTo: [['^lsm(\\.s)?/generic_lsm_ima_bprm', 'bprm_check_security'], ['^lsm(\\.s)?/', 'file_open'], ['^(fentry|fexit)/', 'security_file_open']], functions: Array.from({ length: 8 }, (_, i) => `cel_expr_${i}`) },
   katran: { loader: 'libbpf', type: 'xdp' },
+};
+
+/**
+ * Objects built to be linked first, per collection: the inputs of one `bpftool gen object`
+ * (libbpf's static linker), in the order their build gives them. Recorded as one object named
+ * by joining the inputs with '+'; the inputs are not recorded alone.
+ * - cilium/ebpf's testdata/Makefile links linked1.c + linked2.c into linked-el.elf (that
+ *   object, committed by them, is recorded too, as they built it);
+ * - samples/bpf/Makefile: xdp_router_ipv4.skel.h-deps := xdp_router_ipv4.bpf.o xdp_sample.bpf.o
+ *   (LINKED_SKELS; the skeleton is generated from their link);
+ * - tools/testing/selftests/bpf/Makefile: linked_funcs / linked_vars / linked_maps .skel.h-deps
+ *   (the prog_tests of the same names load those skeletons).
+ */
+const LINKED = {
+  'cilium-ebpf-testdata': [['linked1-el.elf', 'linked2-el.elf']],
+  'cilium-ebpf': [['testdata_linked1.o', 'testdata_linked2.o']],
+  'linux-samples': [['xdp_router_ipv4.bpf.o', 'xdp_sample.bpf.o']],
+  'linux-selftests-linked': [
+    ['linked_funcs1.o', 'linked_funcs2.o'],
+    ['linked_vars1.o', 'linked_vars2.o'],
+    ['linked_maps1.o', 'linked_maps2.o'],
+  ],
 };
 
 /** Program types whose programs trace or enforce (the issue's "tracing/LSM"). */
@@ -491,41 +516,63 @@ const objectsRe = args.objects === undefined && programsRe === undefined ? undef
 /** Whether a record is one this run records again (--objects, --programs). */
 const redoneRecord = (r) => objectsRe.test(r.object) && (programsRe === undefined || r.program === null || programsRe.test(r.program));
 
-/** Every program of every object under dir, as records of `group`. */
+/** Every program of every object under dir, as records of `group` (linked ones as LINKED says). */
 async function recordGroup(group, dir) {
   const records = [];
-  for (const object of objectsUnder(dir).filter((o) => objectsRe === undefined || objectsRe.test(o))) {
+  const links = (LINKED[group] ?? []).filter((ins) => ins.every((i) => existsSync(join(dir, i))));
+  const linkedInputs = new Set(links.flat());
+  for (const object of objectsUnder(dir).filter((o) => !linkedInputs.has(o) && (objectsRe === undefined || objectsRe.test(o)))) {
     const file = join(dir, object);
-    const bytes = new Uint8Array(readFileSync(file));
-    let progs, core, sectionNames;
+    await recordObject(group, object, file, new Uint8Array(readFileSync(file)), dir, records);
+  }
+  for (const inputs of links) {
+    const object = inputs.join('+');
+    if (objectsRe !== undefined && !objectsRe.test(object)) continue;
+    let bytes;
     try {
-      parseElf(bytes);
-      progs = ourPrograms(bytes, hostOf(group, object), dir);
-      core = coreSites(bytes);
-      sectionNames = new Map(parseElfFile(bytes).sections.map((x) => [x.index, x.name]));
+      bytes = linkObjects(inputs.map((i) => ({ name: i, bytes: new Uint8Array(readFileSync(join(dir, i))) })));
     } catch (e) {
       records.push({ group, object, program: null, section: null, type: null, loader: `${e.code ?? 'error'}: ${short(e.message)}`, kernel: null, cli: null, ours: null });
-      console.log(`${group}/${object}: loader error ${e.message}`);
+      console.log(`${group}/${object}: link error ${e.message}`);
       continue;
     }
-    if (progs.length === 0) {
-      // An object of maps only (cilium/ebpf's arena testdata): what the kernel says to
-      // creating each of them, as the object's loader would create them.
-      const maps = parseElf(bytes).maps.map((m) => {
-        try {
-          createProgramMap(m).close();
-          return { name: m.name, type: m.type, kernel: 'created' };
-        } catch (e) {
-          return { name: m.name, type: m.type, kernel: short(e.message) };
-        }
-      });
-      records.push({ group, object, program: null, section: null, type: null, loader: 'ok: no programs', maps, kernel: null, cli: null, ours: null });
-      console.log(`${group}/${object}: no programs; maps: ${maps.map((m) => `${m.name} ${m.kernel}`).join(', ')}`);
-      continue;
-    }
-    for (const p of progs) if (programsRe === undefined || programsRe.test(p.name)) records.push(await recordProgram(group, object, file, p, btfUses(p, core, sectionNames), bytes));
+    // a file for `bpf kernel load` (and the verifier worker), outside the collection
+    const file = join(mkdtempSync(join(tmpdir(), 'realworld-link-')), object);
+    writeFileSync(file, bytes);
+    await recordObject(group, object, file, bytes, dir, records);
   }
   return records;
+}
+
+/** Every program of one object (`file` holding `bytes`), appended to records. */
+async function recordObject(group, object, file, bytes, dir, records) {
+  let progs, core, sectionNames;
+  try {
+    parseElf(bytes);
+    progs = ourPrograms(bytes, hostOf(group, object), dir);
+    core = coreSites(bytes);
+    sectionNames = new Map(parseElfFile(bytes).sections.map((x) => [x.index, x.name]));
+  } catch (e) {
+    records.push({ group, object, program: null, section: null, type: null, loader: `${e.code ?? 'error'}: ${short(e.message)}`, kernel: null, cli: null, ours: null });
+    console.log(`${group}/${object}: loader error ${e.message}`);
+    return;
+  }
+  if (progs.length === 0) {
+    // An object of maps only (cilium/ebpf's arena testdata): what the kernel says to
+    // creating each of them, as the object's loader would create them.
+    const maps = parseElf(bytes).maps.map((m) => {
+      try {
+        createProgramMap(m).close();
+        return { name: m.name, type: m.type, kernel: 'created' };
+      } catch (e) {
+        return { name: m.name, type: m.type, kernel: short(e.message) };
+      }
+    });
+    records.push({ group, object, program: null, section: null, type: null, loader: 'ok: no programs', maps, kernel: null, cli: null, ours: null });
+    console.log(`${group}/${object}: no programs; maps: ${maps.map((m) => `${m.name} ${m.kernel}`).join(', ')}`);
+    return;
+  }
+  for (const p of progs) if (programsRe === undefined || programsRe.test(p.name)) records.push(await recordProgram(group, object, file, p, btfUses(p, core, sectionNames), bytes));
 }
 
 /** Counts of one group's records (or a whole collection's). */
