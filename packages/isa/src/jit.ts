@@ -33,6 +33,12 @@ export interface JitResult {
   readonly relocs: readonly JitReloc[];
   /** Number of convergence passes the JIT needed. */
   readonly passes?: number;
+  /**
+   * For a program that throws (calls `bpf_throw`): the index in `entries` of its exception
+   * callback, which a host's `bpf_throw` enters with (cookie, sp, fp) of the main program's frame,
+   * as the kernel's does (kernel/bpf/helpers.c). Absent when the program throws nowhere.
+   */
+  readonly exceptionCallback?: number;
 }
 
 /** A program a JIT cannot translate, naming the instruction (both JITs throw this). */

@@ -159,6 +159,12 @@ export interface Subprog {
   readonly outgoingStackArgs?: number;
   /** Bytes of r10 stack used, rounded up to 8. */
   readonly stackDepth?: number;
+  /**
+   * The program's exception callback (the kernel's `is_exception_cb`): the function `bpf_throw`
+   * unwinds to, named by the main function's `exception_callback:` decl tag or added by the
+   * verifier as the hidden default one. The JITs give it the kernel's exception-callback frame.
+   */
+  readonly exceptionCallback?: boolean;
 }
 
 /** A subprogram whose frame facts are known: what the JITs need. */

@@ -282,6 +282,11 @@ export class Asm {
     this.put('ret', 0xc3);
   }
 
+  /** The undefined instruction: a trap where execution must not arrive. */
+  ud2(): void {
+    this.put('ud2', 0x0f, 0x0b);
+  }
+
   leave(): void {
     this.put('leave', 0xc9);
   }

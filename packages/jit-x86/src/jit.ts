@@ -12,6 +12,14 @@
  * (pushed, as the kernel's detect_reg_usage picks them; a tail call pops them before its jump),
  * the outgoing area at rsp; rsp stays 16-byte aligned at every call.
  *
+ * Exceptions (arch/x86/net/bpf_jit_comp.c, emit_prologue and do_jit): the main function of a
+ * program that calls `bpf_throw` is the exception boundary (aux->exception_boundary) and pushes
+ * r12, rbx, r13, r14, r15 whatever it uses (its alignment padding sits above them, with its
+ * stack); the exception callback (aux->exception_cb) is entered by the host's bpf_throw with
+ * (cookie, sp, bp) of the boundary's frame at its call, takes that frame over (`mov rsp, rsi`,
+ * `mov rbp, rdx`), pops the five registers the boundary saved and returns, from the boundary's
+ * frame, to the program's caller.
+ *
  * Tail calls (arch/x86/net/bpf_jit_comp.c emit_bpf_tail_call_indirect): a prog array is, natively,
  * `u32 max_entries; u32 pad; u64 entry[max_entries]` (entry addresses, 0 = empty); the call site
  * checks the index, the count (MAX_TAIL_CALL_CNT = 33) and the slot, counts, unwinds its own
@@ -29,6 +37,10 @@ const AUX = X.r10;
 const TMP = X.r11;
 const TMP2 = X.r12;
 const SAVED = [X.rbx, X.r12, X.r13, X.r14, X.r15] as const;
+/** What an exception boundary pushes, in the kernel's order (push_r12, then push_callee_regs of all four). */
+const BOUNDARY_SAVED = [X.r12, X.rbx, X.r13, X.r14, X.r15] as const;
+/** The kfunc that throws (kernel/bpf/helpers.c). */
+export const BPF_THROW = 'bpf_throw';
 const MAY_GOTO_LOOPS = 8_388_608;
 /** The kernel's MAX_TAIL_CALL_CNT. */
 const MAX_TAIL_CALL_CNT = 33;
@@ -60,8 +72,14 @@ const COND: Record<string, Cond> = {
 
 interface Frame {
   readonly isMain: boolean;
-  /** Bytes below rbp for the BPF stack, the tail-call slots and the may_goto counter. */
+  /** The main function of a program that throws: it saves every callee-saved register. */
+  readonly boundary: boolean;
+  /** The exception callback: it starts in the boundary's frame. */
+  readonly exceptionCb: boolean;
+  /** Bytes below rbp for the BPF stack, the tail-call slots and the may_goto counter (and a boundary's padding). */
   readonly local: number;
+  /** A boundary with nothing else below rbp but 8 bytes of padding: one `push rax` makes them. */
+  readonly padPush: boolean;
   /** Callee-saved registers pushed below that, in push order. */
   readonly saved: readonly number[];
   /** Outgoing area plus alignment, below the pushes. */
@@ -85,8 +103,8 @@ export interface JitX86Options {
 
 function frameOf(
   sp: { readonly stackDepth: number; readonly outgoingStackArgs: number },
-  isMain: boolean,
-  saved: readonly number[],
+  role: { readonly isMain: boolean; readonly boundary: boolean; readonly exceptionCb: boolean },
+  used: readonly number[],
   tailCalls: boolean,
   mayGoto: boolean,
   lastExit: number,
@@ -98,10 +116,14 @@ function frameOf(
   const local = d + (tailCalls ? 16 : 0) + (mayGoto ? 8 : 0);
   const counterAt = mayGoto ? -local : 0;
   const outArea = Math.max(0, sp.outgoingStackArgs - 1) * 8; // argument 6 travels in r9
-  const used = local + saved.length * 8 + outArea;
+  const saved = role.boundary ? BOUNDARY_SAVED : used;
+  const total = local + saved.length * 8 + outArea;
   // rsp is 16-byte aligned at calls: a function that makes none needs no padding
-  const pad = leaf ? 0 : ((used + 15) & ~15) - used;
-  return { isMain, local, saved, below: outArea + pad, tccAt, tccPtrAt, counterAt, lastExit };
+  const pad = leaf ? 0 : ((total + 15) & ~15) - total;
+  // a boundary keeps its pushes next to the outgoing area (its rsp at a call, which bpf_throw
+  // hands the exception callback): its padding goes with its stack, above them
+  if (role.boundary) return { ...role, local: local + pad, padPush: local === 0 && pad === 8, saved, below: outArea, tccAt, tccPtrAt, counterAt, lastExit };
+  return { ...role, local, padPush: false, saved, below: outArea + pad, tccAt, tccPtrAt, counterAt, lastExit };
 }
 
 /** The callee-saved registers a function touches (the kernel's detect_reg_usage): BPF r6..r9 as dst or src, and r12 for the fetch-or/and/xor loops. */
@@ -125,7 +147,8 @@ const isTailCall = (i: Insn): boolean => i.code === 0x85 && i.src === 0 && i.imm
 function checkCallbacks(ap: AnalysedProgram): void {
   const insns = ap.insns;
   const indexOf = (start: number): number => ap.subprogs.findIndex((sp) => sp.start === start);
-  const todo: number[] = [];
+  // the exception callback too: the host's bpf_throw enters it without the count pointer
+  const todo: number[] = ap.subprogs.flatMap((sp, k) => (sp.exceptionCallback ? [k] : []));
   insns.forEach((i, pc) => {
     if (i.code === 0x18 && i.src === 4) todo.push(indexOf(pc + i.imm + 1));
   });
@@ -152,11 +175,16 @@ export function jitX86(program: Program, opts: JitX86Options = {}): X86JitResult
   const mapAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r]));
   const tailCalls = insns.some(isTailCall);
   if (tailCalls) checkCallbacks(ap);
+  // the verifier's seen_exception: a bpf_throw it kept makes the main function the boundary
+  const throws = [...kfuncAt.values()].includes(BPF_THROW);
+  const exceptionCallback = ap.subprogs.findIndex((sp) => sp.exceptionCallback === true);
+  if (exceptionCallback === 0) throw new JitError('BAD_PROGRAM', 'the main function cannot be the exception callback', 0);
   const frames = ap.subprogs.map((sp, k) => {
     const mayGoto = usesMayGoto(insns, sp.start, sp.end);
     const lastExit = insns[sp.end - 1]?.code === 0x95 ? sp.end - 1 : -1;
+    const role = { isMain: k === 0, boundary: k === 0 && throws, exceptionCb: k === exceptionCallback };
     // a tail call pops this function's registers before the jump and the target pushes its own
-    return frameOf(sp, k === 0, usedSaved(insns, sp.start, sp.end), tailCalls, mayGoto, lastExit, !makesCalls(insns, sp.start, sp.end));
+    return frameOf(sp, role, usedSaved(insns, sp.start, sp.end), tailCalls, mayGoto, lastExit, !makesCalls(insns, sp.start, sp.end));
   });
   const near = new Uint8Array(insns.length);
   let offsets = new Int32Array(insns.length + 1);
@@ -170,7 +198,7 @@ export function jitX86(program: Program, opts: JitX86Options = {}): X86JitResult
     for (const [k, sp] of ap.subprogs.entries()) {
       const f = frames[k]!;
       newEntries.push(a.offset);
-      prologue(a, f, tailCalls);
+      prologue(a, f, tailCalls, frames[0]!);
       for (let pc = sp.start; pc < sp.end; pc++) {
         newOffsets[pc] = a.offset;
         const i = insns[pc]!;
@@ -207,6 +235,7 @@ export function jitX86(program: Program, opts: JitX86Options = {}): X86JitResult
         relocs,
         passes: pass,
         listing: a.listing,
+        ...(throws && exceptionCallback > 0 ? { exceptionCallback } : {}),
       };
     }
   }
@@ -226,15 +255,26 @@ function usesMayGoto(insns: readonly Insn[], start: number, end: number): boolea
   return false;
 }
 
-function prologue(a: Asm, f: Frame, tailCalls: boolean): void {
+function prologue(a: Asm, f: Frame, tailCalls: boolean, main: Frame): void {
   // a main program's first TAIL_CALL_OFFSET bytes are fixed: a tail call lands after them
   if (f.isMain) {
     if (tailCalls) a.rr('xor', X.rax, X.rax, 32);
     else a.nop2();
   }
-  a.push(X.rbp);
-  a.rr('mov', X.rbp, X.rsp, 64);
-  if (f.local) a.ri('sub', X.rsp, f.local, 64);
+  if (f.exceptionCb) {
+    // bpf_throw(cookie) enters here with rsi = the boundary's rsp at its call, rdx = its rbp:
+    // restore what the boundary saved and take its frame over (emit_prologue, is_exception_cb)
+    a.rr('mov', X.rsp, X.rsi, 64);
+    if (main.below) a.ri('add', X.rsp, main.below, 64);
+    a.rr('mov', X.rbp, X.rdx, 64);
+    for (const r of [...BOUNDARY_SAVED].reverse()) a.pop(r);
+    a.rr('mov', X.rsp, X.rbp, 64);
+  } else {
+    a.push(X.rbp);
+    a.rr('mov', X.rbp, X.rsp, 64);
+  }
+  if (f.padPush) a.push(X.rax);
+  else if (f.local) a.ri('sub', X.rsp, f.local, 64);
   if (tailCalls) {
     if (f.isMain) {
       // rax: the count (<= 33: the program's entry, or a tail call from a main program), or a

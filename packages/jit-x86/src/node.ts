@@ -11,6 +11,8 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { JitResult, MapDef } from '@bpf/isa';
+import { BPF_THROW } from './jit.js';
+import { throwStub, type ThrowTarget } from './throw.js';
 import { contextSize, layoutData, NativeHostError, NativeMaps, packetContext, PACKET_PROG_TYPES, type HostArg, type HostFn, type NativeContext, type PacketProgType } from './host.js';
 
 type Koffi = typeof import('koffi');
@@ -208,6 +210,20 @@ export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Resul
     bases.push(codeLen);
     codeLen = (codeLen + p.code.length + 15) & ~15;
   }
+  // bpf_throw (throw.ts) after the programs, when one calls it: it unwinds to the boundary of
+  // whichever program threw (a tail-called one has its own) and enters its exception callback
+  const throwing = programs.filter((p) => p.relocs.some((r) => r.symbol.kind === 'kfunc' && r.symbol.name === BPF_THROW));
+  for (const p of throwing) if (p.exceptionCallback === undefined) throw new NativeRunError('the program calls bpf_throw but has no exception callback (JIT the verifier\'s xlated program: it adds the default one)');
+  const catching = programs.filter((p) => p.exceptionCallback !== undefined);
+  const stubAt = codeLen;
+  const stubFor = (at: bigint): Uint8Array => {
+    const targets: ThrowTarget[] = catching.map((p) => {
+      const base = at + BigInt(bases[programs.indexOf(p)]!);
+      return { mainStart: base + BigInt(p.entries[0] ?? 0), mainEnd: base + BigInt(p.entries[1] ?? p.code.length), callback: base + BigInt(p.entries[p.exceptionCallback!]!) };
+    });
+    return throwStub(targets, { start: at, end: at + BigInt(stubAt) });
+  };
+  if (throwing.length) codeLen += stubFor(0n).length;
   const maps = opts.maps ?? [];
   const layout = host(() => layoutData(Object.entries(opts.progArrays ?? {}).map(([name, slots]) => [name, slots.length] as const), maps));
   const frame = opts.mem ?? new Uint8Array(0);
@@ -228,6 +244,7 @@ export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Resul
     const ctx: NativeContext | undefined = context === undefined ? undefined : host(() => packetContext(context, frame, region(contextSize(frame.length), MAP_32BIT)));
     const code = page.bytes;
     const view = new DataView(code.buffer, code.byteOffset, code.byteLength);
+    if (throwing.length) code.set(stubFor(page.at), stubAt);
     // prog arrays: u32 max_entries, u32 pad, u64 entry address per slot (0 when empty)
     const dataView = new DataView(data.bytes.buffer, data.bytes.byteOffset, data.bytes.byteLength);
     for (const [name, t] of layout.tables) {
@@ -276,6 +293,8 @@ export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Resul
         else if (sym.id === 181)
           fnPtr = k.register((nr: unknown, f: unknown, c: unknown, flags: unknown) => bpfLoop(big(nr), f, big(c), big(flags)), k.pointer(proto('uint64_t bpf_loop_native(uint64_t, void *, uint64_t, uint64_t, uint64_t)')));
         else throw new NativeRunError(`helper #${sym.id} is not provided`);
+      } else if (sym.kind === 'kfunc' && sym.name === BPF_THROW && !opts.kfuncs?.[BPF_THROW]) {
+        return page.at + BigInt(stubAt);
       } else if (sym.kind === 'kfunc') {
         const name = sym.name;
         const load = opts.kfuncs?.[name] ? undefined : packetLoad(name, packet);
@@ -325,7 +344,7 @@ export function runX86(result: JitResult, opts: RunX86Options = {}): RunX86Resul
 
 /** Run in a child process: a crash (SIGSEGV, SIGILL) becomes a NativeRunError, not our death. */
 export function runX86InChild(result: JitResult, opts: Pick<RunX86Options, 'mem' | 'progArrays' | 'maps' | 'context'> = {}): RunX86Result {
-  const wire = (r: JitResult): unknown => ({ arch: 'x86_64', code: Buffer.from(r.code).toString('hex'), entries: r.entries, lineTable: [], relocs: r.relocs });
+  const wire = (r: JitResult): unknown => ({ arch: 'x86_64', code: Buffer.from(r.code).toString('hex'), entries: r.entries, lineTable: [], relocs: r.relocs, exceptionCallback: r.exceptionCallback });
   const others: JitResult[] = [];
   for (const slots of Object.values(opts.progArrays ?? {})) for (const p of slots) if (p && p !== result && !others.includes(p)) others.push(p);
   const input = JSON.stringify({

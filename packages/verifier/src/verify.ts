@@ -443,6 +443,8 @@ class Verifier implements CallEnv, PreciseEnv {
       ...s,
       stackDepth: (this.depth[k]! + 7) & ~7,
       outgoingStackArgs: Math.max(s.outgoingStackArgs, this.slotsRequired[k]!),
+      // the JITs give it the kernel's exception-callback frame (aux->exception_cb)
+      ...(k === this.exceptionCb ? { exceptionCallback: true } : {}),
     }));
     return {
       accepted,

@@ -111,7 +111,7 @@ export function xlate(program: AnalysedProgram, seen: ArrayLike<number>, opts: X
   if (opts.defaultExceptionCb) {
     const start = img.insns.length;
     img.insns.push({ code: 0xbf, dst: 0, src: 1, off: 0, imm: 0 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 });
-    img.subprogs.push({ start, end: start + 2, name: DEFAULT_EXCEPTION_CB, argCount: 1, incomingStackArgs: 0, outgoingStackArgs: 0, stackDepth: 0 });
+    img.subprogs.push({ start, end: start + 2, name: DEFAULT_EXCEPTION_CB, argCount: 1, incomingStackArgs: 0, outgoingStackArgs: 0, stackDepth: 0, exceptionCallback: true });
     changed = true;
   }
   if (!changed) return program;
