@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AnalysedProgram, MapDef, Program } from '@bpf/isa';
+import { assemble, type AnalysedProgram, type MapDef, type Program } from '@bpf/isa';
 import { clangBpfObject, fixturesDir, kallsyms, run, skipWithout, tempDir } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { formatX86, jitX86 } from './index.js';
@@ -19,9 +19,10 @@ interface Layers {
   verify(p: Program, o: { kernelBtf: unknown; logLevel: 0 }): { accepted: boolean; xlated?: AnalysedProgram };
   loadWithMaps(p: Program, o: { logLevel: 0 }): { accepted: boolean; fd?: number; jited?: Uint8Array; jitedLen?: number; close(): void };
   testRun(fd: number, o: { data: Uint8Array }): { retval: number };
+  run(p: Program, o: { data: Uint8Array; type: 'sched_cls' | 'xdp'; maps: readonly MapDef[] }): { r0: bigint };
 }
 const load = async (name: string): Promise<Partial<Layers>> => (await import(/* @vite-ignore */ name)) as Partial<Layers>;
-const L = { ...(await load('@bpf/elf')), ...(await load('@bpf/btf')), ...(await load('@bpf/verifier')), ...(await load('@bpf/kernel')) } as Layers;
+const L = { ...(await load('@bpf/elf')), ...(await load('@bpf/btf')), ...(await load('@bpf/verifier')), ...(await load('@bpf/kernel')), ...(await load('@bpf/vm')) } as Layers;
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 /** Every cookie and callback result of unwind.c is at least this; its normal returns are below. */
@@ -109,7 +110,7 @@ describe.skipIf(process.arch !== 'x64' || skipWithout('clang-19', 'llvm-objdump-
     return kfuncs.every((n) => n === 'bpf_throw') && mapsOf(p).every((m) => m.type === 'array' || m.type === 'hash' || m.type === 'prog_array');
   });
 
-  it('throwing programs return what BPF_PROG_TEST_RUN returns, run natively', () => {
+  it('throwing programs return what BPF_PROG_TEST_RUN returns, run natively and in @bpf/vm', () => {
     let thrown = 0;
     const bad: string[] = [];
     for (const { p, xlated } of runnable) {
@@ -119,13 +120,57 @@ describe.skipIf(process.arch !== 'x64' || skipWithout('clang-19', 'llvm-objdump-
         const k = L.loadWithMaps(p, { logLevel: 0 });
         const want = L.testRun(k.fd!, { data: pkt }).retval;
         k.close();
-        const got = Number(runX86(jit, { mem: pkt, maps: mapsOf(p), context: p.type as 'sched_cls' | 'xdp' }).r0 & 0xffffffffn);
-        if (got !== want) bad.push(`${p.name} packet ${n}: ours ${got}, kernel ${want}`);
+        const type = p.type as 'sched_cls' | 'xdp';
+        const got = Number(runX86(jit, { mem: pkt, maps: mapsOf(p), context: type }).r0 & 0xffffffffn);
+        // and the interpreter, on the same xlated program
+        const vm = Number(L.run(xlated, { data: pkt, type, maps: mapsOf(p) }).r0 & 0xffffffffn);
+        if (got !== want || vm !== want) bad.push(`${p.name} packet ${n}: native ${got}, @bpf/vm ${vm}, kernel ${want}`);
         if (want >= THROWN) thrown++;
       }
     }
     expect(bad).toEqual([]);
     expect(runnable.map(({ p }) => p.name)).toEqual(expect.arrayContaining(['deep_default', 'deep_named', 'big_stack', 'throw_in_loop', 'global_loop', 'global_loop_named', 'asserts', 'throw_always', 'cb_named']));
     expect(thrown).toBeGreaterThanOrEqual(20);
+  });
+});
+
+describe.skipIf(process.arch !== 'x64')('bpf_throw without the kernel', () => {
+  // main keeps r6 live across a call into f, which throws; nothing calls cb, so its bounds are given
+  const p = assemble(`
+  .kfunc bpf_throw(u64) void
+  main:
+      r6 = 100
+      r1 = 7
+      call f
+      r0 += r6
+      exit
+  f:
+      r6 = r1
+      *(u64 *)(r10 - 8) = r6
+      if r1 > 5 goto out
+      r0 = r1
+      exit
+  out:
+      r1 = *(u64 *)(r10 - 8)
+      r1 <<= 32
+      r1 += 41
+      call bpf_throw
+      exit
+  cb:
+      r0 = r1
+      r0 += 1
+      exit`);
+  const subprogs = [
+    { start: 0, end: 5, name: 'main' },
+    { start: 5, end: 15, name: 'f' },
+    { start: 15, end: 18, name: 'cb', exceptionCallback: true },
+  ];
+  it('the callback returns for the program, its cookie 64 bits wide, and the caller goes on', () => {
+    const jit = jitX86({ ...p, subprogs });
+    expect(jit.exceptionCallback).toBe(2);
+    for (let k = 0; k < 100; k++) expect(runX86(jit).r0).toBe((7n << 32n) + 42n);
+  });
+  it('a program that throws with no callback is refused by the runner', () => {
+    expect(() => runX86(jitX86(p))).toThrow(/has no exception callback/);
   });
 });

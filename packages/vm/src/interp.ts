@@ -104,6 +104,8 @@ const FUNC_TAG = 0x4000_0000_0000_0000n;
 const MAX_TAIL_CALL_CNT = 33;
 /** BPF_MAX_LOOPS: bpf_loop refuses more iterations (kernel/bpf/bpf_iter.c). */
 const BPF_MAX_LOOPS = 1n << 23n;
+/** The kfunc that ends the program in its exception callback. */
+const BPF_THROW = 'bpf_throw';
 /** Return pc of a bpf_loop callback's frame. */
 const LOOP_RET = -2;
 /** SKF_NET_OFF (include/uapi/linux/filter.h): ld_abs offsets from here are relative to the network header (the packet start here). */
@@ -317,6 +319,26 @@ export function run(program: Program, opts: RunOptions = {}): RunResult {
           const caller = frames[frames.length - 1]!;
           if (i.src === 2) {
             const name = kfuncByInsn.get(pc);
+            if (name === BPF_THROW && !opts.kfuncs?.[BPF_THROW]) {
+              // bpf_throw(cookie) (kernel/bpf/helpers.c): every frame down to the main program's
+              // goes (bpf_loop callbacks may not throw), and the program's exception callback runs
+              // in the main frame's place with r1 = cookie; its return is the program's
+              const mainState = frames.length > 1 ? frames[1]!.retState : cur;
+              const cb = mainState.prog.subprogs.findIndex((s) => s.exceptionCallback === true);
+              if (cb < 0) throw new VmError('NO_EXCEPTION_CB', "bpf_throw in a program without an exception callback (run the verifier's xlated program: it adds the default one)", pc);
+              const cookie = R[1]!;
+              [R[6], R[7], R[8], R[9]] = frames[0]!.saved;
+              frames.length = 0;
+              loops.length = 0;
+              switchTo(mainState);
+              const f = newFrame(-1, cb);
+              frames.push(f);
+              R[1] = cookie;
+              R[2] = R[3] = R[4] = R[5] = 0n;
+              R[10] = f.fp;
+              pc = prog.subprogs[cb]!.start;
+              continue;
+            }
             const fn = name === undefined ? undefined : (opts.kfuncs?.[name] ?? standardKfunc(name));
             if (!fn) throw new VmError('UNKNOWN_KFUNC', `kfunc ${name ?? `#${i.imm}`} is not provided`, pc);
             const proto = (prog.protos ?? []).find((p) => p.name === name);

@@ -31,7 +31,9 @@ export type VmErrorCode =
   | 'STACK_ARG_UNINIT'
   | 'INVALID_INSN'
   | 'FELL_OFF'
-  | 'TAIL_CALL_LIMIT';
+  | 'TAIL_CALL_LIMIT'
+  /** bpf_throw in a program without an exception callback (the verifier's xlated program has one). */
+  | 'NO_EXCEPTION_CB';
 
 export class VmError extends Error {
   override readonly name = 'VmError';

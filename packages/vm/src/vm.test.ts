@@ -174,3 +174,47 @@ describe('differential with the kernel (fixtures/kernel/corpus.json, BPF_PROG_TE
     expect({ retval: Number(r.r0 & 0xffffffffn), data: Buffer.from(r.packet!).toString('hex') }).toEqual({ retval: c.retval, data: c.dataOut });
   });
 });
+
+describe('bpf_throw', () => {
+  // main keeps r6 live across a call into f, which throws from below; the callback (cb) gets the cookie
+  const asm = `
+  .kfunc bpf_throw(u64) void
+  main:
+      r6 = 100
+      r1 = 7
+      call f
+      r0 += r6
+      exit
+  f:
+      r6 = r1
+      *(u64 *)(r10 - 8) = r6
+      if r1 > 5 goto out
+      r0 = r1
+      exit
+  out:
+      r1 = *(u64 *)(r10 - 8)
+      r1 <<= 32
+      r1 += 41
+      call bpf_throw
+      exit
+  cb:
+      r0 = r1
+      r0 += 1
+      exit`;
+  const p = assemble(asm);
+  // nothing calls cb: its bounds are given, as the verifier's xlated program gives them
+  const marked = (k: number): Program => ({
+    ...p,
+    subprogs: [
+      { start: 0, end: 5, name: 'main' },
+      { start: 5, end: 15, name: 'f' },
+      { start: 15, end: 18, name: 'cb' },
+    ].map((s, j) => (j === k ? { ...s, exceptionCallback: true } : s)),
+  });
+  it('ends the program in its exception callback, whatever the depth, with r1 = the cookie', () => {
+    expect(run(marked(2)).r0).toBe((7n << 32n) + 42n);
+  });
+  it('without an exception callback is an error naming the call', () => {
+    expect(() => run(marked(-1))).toThrow(expect.objectContaining({ code: 'NO_EXCEPTION_CB', insn: 13 }));
+  });
+});
