@@ -73,3 +73,23 @@ export function writeElfObject(o: WriteElf): Uint8Array {
   });
   return out;
 }
+
+/** A symbol table entry to write (`st_info` / `st_other` as the raw bytes). */
+export interface ElfSymbolOut { nameOff: number; info: number; other: number; shndx: number; value: number; size: number }
+
+/** The bytes of a `.symtab` holding `syms` (entry 0 included). */
+export function symtabBytes(syms: readonly ElfSymbolOut[], endian: ElfEndian): Uint8Array {
+  const le = endian === 'little';
+  const out = new Uint8Array(syms.length * 24);
+  const dv = new DataView(out.buffer);
+  syms.forEach((s, i) => {
+    const at = i * 24;
+    dv.setUint32(at, s.nameOff, le);
+    dv.setUint8(at + 4, s.info);
+    dv.setUint8(at + 5, s.other);
+    dv.setUint16(at + 6, s.shndx, le);
+    dv.setBigUint64(at + 8, BigInt.asUintN(64, BigInt(s.value)), le);
+    dv.setBigUint64(at + 16, BigInt.asUintN(64, BigInt(s.size)), le);
+  });
+  return out;
+}

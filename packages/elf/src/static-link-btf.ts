@@ -212,3 +212,39 @@ function defsDiffer(a: TypeSource, da: MapDef, b: TypeSource, db: MapDef): strin
   if (da.inner && db.inner) return defsDiffer(a, da.inner, b, db.inner);
   return undefined;
 }
+
+/**
+ * A `.BTF.ext` section (include/uapi/linux/btf.h: btf_ext_header, then per kind the record
+ * size and, per section, its name offset, record count and records) from func_info, line_info
+ * and CO-RE subsections in that order, each already as 32-bit words; an empty one takes no
+ * bytes (offset and length 0), as libbpf writes it.
+ */
+export function writeBtfExtSections(
+  subsections: readonly { readonly recordSize: number; readonly secs: readonly { readonly nameOff: number; readonly count: number; readonly words: readonly number[] }[] }[],
+  endian: 'little' | 'big',
+): Uint8Array {
+  const le = endian === 'little';
+  const lens = subsections.map((k) => (k.secs.length ? 4 + k.secs.reduce((n, s) => n + 8 + 4 * s.words.length, 0) : 0));
+  const out = new Uint8Array(32 + lens.reduce((a, b) => a + b, 0));
+  const dv = new DataView(out.buffer);
+  dv.setUint16(0, 0xeb9f, le);
+  dv.setUint8(2, 1);
+  dv.setUint32(4, 32, le);
+  let p = 32;
+  const w = (v: number): void => {
+    dv.setUint32(p, v >>> 0, le);
+    p += 4;
+  };
+  subsections.forEach((k, i) => {
+    dv.setUint32(8 + i * 8, p - 32, le);
+    dv.setUint32(12 + i * 8, lens[i]!, le);
+    if (!k.secs.length) return;
+    w(k.recordSize);
+    for (const s of k.secs) {
+      w(s.nameOff);
+      w(s.count);
+      for (const v of s.words) w(v);
+    }
+  });
+  return out;
+}

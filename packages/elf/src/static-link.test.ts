@@ -12,6 +12,7 @@ import { dumpRaw, parseBtf } from '@bpf/btf';
 import type { Program } from '@bpf/isa';
 import { decode } from '@bpf/isa';
 import { fixturesDir, skipWithout, tempDir } from '@bpf/testkit';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { corpus } from './corpus.test.helper.js';
 import { haveLibbpf, libbpfLoad } from './libbpf.test.helper.js';
@@ -117,6 +118,40 @@ describe.skipIf(skipWithout('clang-19'))('static linking (libbpf linker.c rules)
     expect(catchLink([{ name: 'x.o', bytes: exec }]).message).toMatch(/x\.o: e_type 2 is not ET_REL/);
     expect(catchLink([{ name: 'a.o', bytes: el }, { name: 'b.o', bytes: read(obj('lib', 'v3', 'eb')) }]).message).toMatch(/b\.o: byte order mismatch/);
   });
+});
+
+describe.skipIf(skipWithout('clang-19'))('fuzz: linking malformed objects gives ElfError and nothing else', () => {
+  let seeds: Uint8Array[] = [];
+  beforeAll(() => {
+    const d = tempDir('elf-link-fuzz-');
+    seeds = ['app', 'lib'].map((f) => {
+      const out = join(d, `${f}.o`);
+      execFileSync('clang-19', ['-target', 'bpfel', '-mcpu=v3', '-O2', '-g', '-c', join(src, `${f}.c`), '-o', out]);
+      return read(out);
+    });
+  });
+  it('random byte edits of either input; a link that succeeds parses', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        (which, edits) => {
+          const ins = seeds.map((b) => b.slice());
+          const b = ins[which]!;
+          for (const [at, v] of edits) b[at % b.length] = v;
+          let out: Uint8Array;
+          try {
+            out = linkObjects(ins.map((bytes, i) => ({ name: `${i}.o`, bytes })));
+          } catch (e) {
+            if (e instanceof ElfError) return;
+            throw e;
+          }
+          parseElfFile(out);
+        },
+      ),
+      { numRuns: 800 },
+    );
+  }, 300_000);
 });
 
 function catchLink(ins: { name: string; bytes: Uint8Array }[]): ElfLinkError {

@@ -18,11 +18,11 @@
  * - `.BTF.ext` func_info, line_info and CO-RE records move to the new instruction offsets.
  * The result is written with libelf's layout, so it can be compared with bpftool's output.
  */
-import { type Btf, type BtfExt, type BtfType, btfString, dedupBtf, parseBtf, parseBtfExt, renumber, writeBtf } from '@bpf/btf';
+import { type Btf, BtfError, type BtfExt, type BtfType, btfString, dedupBtf, parseBtf, parseBtfExt, renumber, writeBtf } from '@bpf/btf';
 import { type ElfEndian, type ElfFile, type ElfSection, type ElfSymbol, parseElfFile, SHF, SHN, SHT } from './elf.js';
-import { writeElfObject, type WriteSection } from './elfwrite.js';
+import { type ElfSymbolOut, symtabBytes, writeElfObject, type WriteSection } from './elfwrite.js';
 import { ElfError } from './errors.js';
-import { btfMapDefsMatch, btfTypesMatch, resolveSize, StrSet, type TypeSource } from './static-link-btf.js';
+import { btfMapDefsMatch, btfTypesMatch, resolveSize, StrSet, type TypeSource, writeBtfExtSections } from './static-link-btf.js';
 
 export interface LinkInput {
   /** How errors name the object (a file name). */
@@ -80,7 +80,7 @@ interface DstSec {
   core: { insnOff: number; typeId: number; accessStrOff: number; kind: number }[];
 }
 
-interface OutSym { nameOff: number; info: number; other: number; shndx: number; value: number; size: number }
+type OutSym = ElfSymbolOut;
 
 interface GlobSym {
   symIdx: number;
@@ -135,13 +135,20 @@ export class StaticLinker {
   }
 
   add(input: LinkInput): void {
-    const obj = this.load(input);
-    this.fixupBtf(obj);
-    this.appendSecData(obj);
-    this.appendSyms(obj);
-    this.appendRelocs(obj);
-    this.appendBtf(obj);
-    this.appendBtfExt(obj);
+    try {
+      const obj = this.load(input);
+      this.fixupBtf(obj);
+      this.appendSecData(obj);
+      this.appendSyms(obj);
+      this.appendRelocs(obj);
+      this.appendBtf(obj);
+      this.appendBtfExt(obj);
+    } catch (e) {
+      // A string or type offset of the object's BTF that is not there, a table that runs
+      // past its section: the object is malformed.
+      if (e instanceof BtfError || e instanceof RangeError) throw this.err(`${input.name}: ${e.message}`, [input.name]);
+      throw e;
+    }
   }
 
   private err(message: string, objects: readonly string[], extra: { symbol?: string; section?: string; byteOffset?: number } = {}): ElfLinkError {
@@ -167,6 +174,10 @@ export class StaticLinker {
         src.skipped = true;
         continue;
       }
+      // libbpf's sanity check: a power of 2 (0 and 1: none). Beyond 64 KiB we stop too: no BPF
+      // section asks for it, and a fuzzed 2^40 would have us pad gigabytes.
+      if ((s.addralign & (s.addralign - 1)) !== 0 || s.addralign > 0x10000)
+        throw this.err(`${input.name}: section #${s.index} (${s.name}) alignment ${s.addralign} is not a power of 2 up to 65536`, [input.name], { section: s.name, byteOffset: s.offset });
       switch (s.type) {
         case SHT.SYMTAB: symtabs++; break;
         case SHT.PROGBITS:
@@ -554,7 +565,9 @@ export class StaticLinker {
         }
         if (glob && glob.varIdx >= 0) {
           if (t?.kind === 'FUNC') continue;
-          d.vars[glob.varIdx]!.size = resolveSize(this.view, glob.underlying);
+          const v = d.vars[glob.varIdx];
+          if (!v) throw this.err(`global '${this.strs.get(t!.nameOff)}' of ${obj.name}: its DATASEC entry is in another section than ${d.name}`, [glob.object, obj.name], { section: d.name });
+          v.size = resolveSize(this.view, glob.underlying);
           continue;
         }
         d.vars.push({ type: newId, size: vi.size, offset: s.dstOff + vi.offset });
@@ -596,7 +609,6 @@ export class StaticLinker {
   /** The linked object's bytes. */
   finish(): Uint8Array {
     const endian = this.endian ?? 'little';
-    const le = endian === 'little';
     const extra: { name: string; data: Uint8Array }[] = [];
     if (this.types.length > 1) {
       for (const d of this.dsts) {
@@ -616,51 +628,13 @@ export class StaticLinker {
       const { btf, ids } = dedupBtf(raw);
       extra.push({ name: '.BTF', data: writeBtf(btf) });
       if (hasExt) {
-        const parts: Uint8Array[] = [];
-        const lens: number[] = [];
-        for (const k of kinds) {
-          const secs = this.dsts.filter((d) => k.count(d));
-          if (!secs.length) {
-            lens.push(0);
-            continue;
-          }
-          const words: number[] = [k.size];
-          for (const d of secs) {
-            words.push(secNames.get(d)!, k.count(d), ...k.words(d, ids));
-          }
-          const bytes = new Uint8Array(words.length * 4);
-          const dv = new DataView(bytes.buffer);
-          words.forEach((w, i) => dv.setUint32(i * 4, w >>> 0, le));
-          parts.push(bytes);
-          lens.push(bytes.length);
-        }
-        const hdr = new Uint8Array(32);
-        const hv = new DataView(hdr.buffer);
-        hv.setUint16(0, 0xeb9f, le);
-        hv.setUint8(2, 1);
-        hv.setUint32(4, 32, le);
-        let off = 0;
-        lens.forEach((len, i) => {
-          hv.setUint32(8 + i * 8, off, le);
-          hv.setUint32(12 + i * 8, len, le);
-          off += len;
-        });
-        extra.push({ name: '.BTF.ext', data: concat([hdr, ...parts]) });
+        const subsections = kinds.map((k) => ({ recordSize: k.size, secs: this.dsts.filter((d) => k.count(d)).map((d) => ({ nameOff: secNames.get(d)!, count: k.count(d), words: k.words(d, ids) })) }));
+        extra.push({ name: '.BTF.ext', data: writeBtfExtSections(subsections, endian) });
       }
     }
     const sections: WriteSection[] = [];
     const extraSecs = extra.map((e) => ({ nameOff: this.strtab.add(e.name), type: SHT.PROGBITS, flags: 0, link: 0, info: 0, addralign: 8, entsize: 0, data: e.data }));
-    const symtab = new Uint8Array(this.syms.length * 24);
-    const sv = new DataView(symtab.buffer);
-    this.syms.forEach((s, i) => {
-      const at = i * 24;
-      sv.setUint32(at, s.nameOff, le);
-      sv.setUint8(at + 4, s.info);
-      sv.setUint8(at + 5, s.other);
-      sv.setUint16(at + 6, s.shndx, le);
-      sv.setBigUint64(at + 8, BigInt(s.value), le);
-      sv.setBigUint64(at + 16, BigInt(s.size), le);
-    });
+    const symtab = symtabBytes(this.syms, endian);
     sections.push({ nameOff: this.strtab.add('.strtab'), type: SHT.STRTAB, flags: 0x20 /* SHF_STRINGS */, link: 0, info: 0, addralign: 1, entsize: 0, data: this.strtab.data() });
     sections.push({ nameOff: this.strtab.add('.symtab'), type: SHT.SYMTAB, flags: 0, link: 1, info: 0, addralign: 8, entsize: 24, data: symtab });
     for (const d of this.dsts.filter((x) => !x.ephemeral).sort((a, b) => a.secIdx - b.secIdx)) {
@@ -693,12 +667,3 @@ function rawSymbolName(elf: ElfFile, sym: ElfSymbol): string {
   return new TextDecoder().decode(strtab.data.subarray(off, end < 0 ? strtab.data.length : end));
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
