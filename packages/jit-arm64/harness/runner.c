@@ -1,6 +1,6 @@
 /*
  * Runs arm64 JIT output under qemu-aarch64. One run per input line:
- *   CODE_HEX RELOCS MEM_HEX [TABLES [MAPS [CONTEXT]]]
+ *   CODE_HEX RELOCS MEM_HEX [TABLES [MAPS [CONTEXT [THROW]]]]
  * CODE_HEX is the main program at offset 0, then any program a prog array holds (linked by the
  * caller). RELOCS is '-' or comma-separated OFFSET:KIND:NAME (KIND h = helper id, k = kfunc
  * name, m = prog array or map name, v = NAME@OFFSET, the address of a map's value). TABLES is '-' or comma-separated NAME:MAX_ENTRIES:SLOTS, SLOTS
@@ -14,6 +14,9 @@
  * placement against a real callee; bpf_loop, which calls JIT output back; the packet loads
  * behind ld_abs/ld_ind, over the run's memory) or a prog array, calls it with r1 = a copy of
  * the memory and r2 = its length, and prints "R0_HEX MEM_HEX" (or "ERR message").
+ * THROW is '-' or comma-separated START:END:CB code offsets, one per program that may throw: its
+ * main function's code (a return address in (START, END] is in it) and its exception callback,
+ * which the kfunc bpf_throw below enters.
  */
 #define _GNU_SOURCE /* MAP_FIXED_NOREPLACE */
 #include <stdint.h>
@@ -35,6 +38,65 @@ static u64 weighted12(u64 a, u64 b, u64 c, u64 d, u64 e, u64 f, u64 g, u64 h, u6
   return 1 * a + 2 * b + 3 * c + 4 * d + 5 * e + 6 * f + 7 * g + 8 * h + 9 * i + 10 * j + 11 * k + 12 * l;
 }
 static u64 deref(u64 *p) { return *p; }
+
+/* bpf_throw (kernel/bpf/helpers.c, arch_bpf_stack_walk over frame records): from the caller's
+ * frame record up, the first frame whose return address is in a main function that may throw is
+ * the boundary; its exception callback gets x0 = cookie, x1 = 0, x2 = the boundary's x29, as the
+ * arm64 kernel passes them, and never returns here. throw_target says, for a return address: the
+ * callback to enter, 0 (in the code but no main function: one frame up) or 1 (outside the code:
+ * no boundary, a trap). x19..x21 are free to use: the callback restores the boundary's. */
+#define MAX_THROW 16
+static struct { u64 start, end, cb; } throw_targets[MAX_THROW];
+static int nthrow;
+static u64 code_start, code_end;
+__attribute__((used)) u64 bpf_throw_target(u64 pc) {
+  for (int k = 0; k < nthrow; k++)
+    if (pc > throw_targets[k].start && pc <= throw_targets[k].end) return throw_targets[k].cb;
+  return pc > code_start && pc <= code_end ? 0 : 1;
+}
+__asm__(".text\n"
+        ".global bpf_throw_stub\n"
+        ".type bpf_throw_stub, %function\n"
+        "bpf_throw_stub:\n"
+        "  mov x19, x0\n"
+        "  mov x20, x29\n"
+        "  mov x21, x30\n"
+        "1:\n"
+        "  mov x0, x21\n"
+        "  bl bpf_throw_target\n"
+        "  cmp x0, #1\n"
+        "  b.eq 3f\n"
+        "  cbz x0, 2f\n"
+        "  mov x16, x0\n"
+        "  mov x0, x19\n"
+        "  mov x1, xzr\n"
+        "  mov x2, x20\n"
+        "  br x16\n"
+        "2:\n"
+        "  ldr x21, [x20, #8]\n"
+        "  ldr x20, [x20]\n"
+        "  b 1b\n"
+        "3:\n"
+        "  brk #0\n");
+void bpf_throw_stub(u64 cookie);
+
+/* THROW: the programs that may throw; 0 or -1 on a malformed spec. */
+static int build_throw(char *spec, uint8_t *code, size_t code_len) {
+  nthrow = 0;
+  code_start = (u64)(uintptr_t)code;
+  code_end = code_start + code_len;
+  if (!spec || !strcmp(spec, "-")) return 0;
+  char *save = 0;
+  for (char *e = strtok_r(spec, ",", &save); e; e = strtok_r(0, ",", &save)) {
+    unsigned long a, b, c;
+    if (nthrow == MAX_THROW || sscanf(e, "%lu:%lu:%lu", &a, &b, &c) != 3 || b > code_len || c >= code_len) return -1;
+    throw_targets[nthrow].start = code_start + a;
+    throw_targets[nthrow].end = code_start + b;
+    throw_targets[nthrow].cb = code_start + c;
+    nthrow++;
+  }
+  return 0;
+}
 
 /* bpf_loop (kernel/bpf/bpf_iter.c): the callback is JIT output, an AAPCS64 function */
 typedef u64 (*callback_fn)(u64, u64, u64, u64, u64);
@@ -99,6 +161,7 @@ static void *resolve(char kind, const char *name) {
   if (sscanf(name, "bpf_test_sum%d", &n) == 1 && n >= 1 && n <= 12) return sums[n];
   if (sscanf(name, "bpf_test_weighted%d", &n) == 1 && n >= 1 && n <= 12) return weights[n];
   if (!strcmp(name, "bpf_test_deref")) return (void *)deref;
+  if (!strcmp(name, "bpf_throw")) return (void *)bpf_throw_stub;
   if (!strcmp(name, "bpf_skb_load_helper_8_no_cache")) return (void *)load8;
   if (!strcmp(name, "bpf_skb_load_helper_16_no_cache")) return (void *)load16;
   if (!strcmp(name, "bpf_skb_load_helper_32_no_cache")) return (void *)load32;
@@ -155,6 +218,7 @@ int main(void) {
     char *tables_spec = strtok(0, " \n");
     char *maps_spec = strtok(0, " \n");
     char *ctx_spec = strtok(0, " \n");
+    char *throw_spec = strtok(0, " \n");
     if (!code_hex || !relocs || !mem_hex) { printf("ERR malformed input\n"); fflush(stdout); continue; }
     size_t code_len = strlen(code_hex) / 2;
     size_t page = (code_len + 4095) & ~(size_t)4095;
@@ -163,7 +227,7 @@ int main(void) {
     unhex(code_hex, strlen(code_hex), code);
     struct table tables[MAX_TABLES];
     int ntables = build_tables(tables_spec ? tables_spec : "-", code, code_len, tables);
-    int bad = ntables < 0 || build_maps(maps_spec) < 0 ? 3 : 0;
+    int bad = ntables < 0 || build_maps(maps_spec) < 0 || build_throw(throw_spec, code, code_len) < 0 ? 3 : 0;
     if (!bad && strcmp(relocs, "-")) {
       char *save = 0;
       for (char *r = strtok_r(relocs, ",", &save); r; r = strtok_r(0, ",", &save)) {

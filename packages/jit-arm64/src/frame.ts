@@ -14,6 +14,13 @@
  * `mov x26, sp`) are where a tail call does not go: it lands after them, reusing the frame record
  * and the count slot of the program it replaces. x26 always points at the main program's count
  * (AAPCS64 preserves it across helpers, so callbacks a helper runs see it too).
+ *
+ * Exceptions (push_callee_regs, pop_callee_regs, build_prologue): the main function of a program
+ * that calls bpf_throw is the exception boundary and pushes x19..x28 in five pairs whatever it
+ * uses, so its pushes end 96 bytes below x29, as the kernel's; the exception callback pushes
+ * nothing: the host's bpf_throw enters it with x0 = cookie and x2 = the boundary's x29, it sets
+ * x29 from x2 and sp to x29 - 96, and its epilogue pops the boundary's registers, tail-call pair
+ * and frame record, returning to the program's caller.
  */
 import type { Insn, JitReloc } from '@bpf/isa';
 import {
@@ -43,8 +50,15 @@ export const LD_ABS_HELPERS: Readonly<Record<1 | 2 | 4, string>> = {
   4: 'bpf_skb_load_helper_32_no_cache',
 };
 
+/** What an exception boundary pushes (and its exception callback pops), pair by pair, as the kernel's push_callee_regs. */
+const BOUNDARY_SAVED = [19, 20, 21, 22, 23, 24, 25, 26, 27, 28];
+
 export interface Frame {
   readonly isMain: boolean;
+  /** The main function of a program that throws: it saves x19..x28. */
+  readonly boundary: boolean;
+  /** The exception callback: it runs in the boundary's frame. */
+  readonly exceptionCb: boolean;
   /** Callee-saved registers pushed after the tail-call pair, in push order. */
   readonly saved: readonly number[];
   /**
@@ -98,29 +112,36 @@ function r10Escapes(insns: readonly Insn[], start: number, end: number): boolean
 export function frameOf(
   insns: readonly Insn[],
   sp: { readonly start: number; readonly end: number; readonly stackDepth: number; readonly outgoingStackArgs: number },
-  isMain: boolean,
+  role: { readonly isMain: boolean; readonly boundary: boolean; readonly exceptionCb: boolean },
   depthKnown: boolean,
 ): Frame {
-  const saved = usedCalleeSaved(insns, sp.start, sp.end);
+  // the callback pushes nothing, but pops what the boundary pushed; both set up x25 (fp_used)
+  const saved = role.boundary || role.exceptionCb ? BOUNDARY_SAVED : usedCalleeSaved(insns, sp.start, sp.end);
   let mayGoto = false;
   for (let pc = sp.start; pc < sp.end; pc++) if (insns[pc]!.code === 0xe5) mayGoto = true;
   const stackDepth = depthKnown || !r10Escapes(insns, sp.start, sp.end) ? sp.stackDepth : Math.max(sp.stackDepth, MAX_BPF_STACK);
   const depth = (stackDepth + 15) & ~15;
   const outArea = Math.max(0, sp.outgoingStackArgs - 3) * 8; // arguments 6..8 travel in x5..x7
   const rest = (depth + (mayGoto ? 8 : 0) + outArea + 15) & ~15;
-  const f = { isMain, saved, usesR10: saved.includes(REG_MAP[10]!), rest, counterAt: 0 };
+  const f = { ...role, saved, usesR10: saved.includes(REG_MAP[10]!), rest, counterAt: 0 };
   return { ...f, counterAt: mayGoto ? -(pushed(f) + depth + 8) : 0 };
 }
 
 export function prologue(a: A64, f: Frame): void {
-  push(a, FP, 30);
-  addImm(a, FP, SP, 0);
-  if (f.isMain) {
-    // the count starts at 0 in the slot x26 points to; the native caller's x26 sits next to it
-    push(a, ZR, TCC_PTR);
-    addImm(a, TCC_PTR, SP, 0);
-  } else push(a, TCC_PTR, TCC_PTR);
-  for (let k = 0; k < f.saved.length; k += 2) push(a, f.saved[k]!, f.saved[k + 1] ?? ZR);
+  if (f.exceptionCb) {
+    // bpf_throw(cookie) enters with x2 = the boundary's x29: its frame, pushes included, are ours
+    mov(a, FP, 2, 64);
+    addImm(a, SP, FP, pushed(f), true);
+  } else {
+    push(a, FP, 30);
+    addImm(a, FP, SP, 0);
+    if (f.isMain) {
+      // the count starts at 0 in the slot x26 points to; the native caller's x26 sits next to it
+      push(a, ZR, TCC_PTR);
+      addImm(a, TCC_PTR, SP, 0);
+    } else push(a, TCC_PTR, TCC_PTR);
+    for (let k = 0; k < f.saved.length; k += 2) push(a, f.saved[k]!, f.saved[k + 1] ?? ZR);
+  }
   if (f.usesR10) addImm(a, 25, SP, 0);
   if (f.rest) addImm(a, SP, SP, f.rest, true);
   if (f.counterAt) {

@@ -24,6 +24,8 @@ export type { Arm64Listed } from './a64.js';
 
 /** bpf_tail_call's helper id. */
 const TAIL_CALL = 12;
+/** The kfunc that throws (kernel/bpf/helpers.c). */
+export const BPF_THROW = 'bpf_throw';
 
 export interface Arm64JitResult extends JitResult {
   readonly listing: readonly Arm64Listed[];
@@ -39,7 +41,13 @@ export function jitArm64(program: Program): Arm64JitResult {
   const insns = ap.insns;
   const kfuncAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
   const mapAt = new Map((ap.relocs ?? []).filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => [r.insn, r]));
-  const frames = ap.subprogs.map((sp, k) => frameOf(insns, sp, k === 0, program.subprogs?.[k]?.stackDepth !== undefined));
+  // the verifier's seen_exception: a bpf_throw it kept makes the main function the boundary
+  const throws = [...kfuncAt.values()].includes(BPF_THROW);
+  const exceptionCallback = ap.subprogs.findIndex((sp) => sp.exceptionCallback === true);
+  if (exceptionCallback === 0) throw new JitError('BAD_PROGRAM', 'the main function cannot be the exception callback', 0);
+  const frames = ap.subprogs.map((sp, k) =>
+    frameOf(insns, sp, { isMain: k === 0, boundary: k === 0 && throws, exceptionCb: k === exceptionCallback }, program.subprogs?.[k]?.stackDepth !== undefined),
+  );
   let offsets = new Int32Array(insns.length + 1);
   let entries: number[] = [];
   // where each function's shared epilogue and r0 = 0 exit are, and the literal pool (last pass)
@@ -87,7 +95,16 @@ export function jitArm64(program: Program): Arm64JitResult {
       const code = new Uint8Array(a.words.length * 4);
       const view = new DataView(code.buffer);
       a.words.forEach((w, k) => view.setUint32(k * 4, w, true));
-      return { arch: 'arm64', code, entries, lineTable: Array.from(offsets.subarray(0, insns.length)), relocs, passes: 2, listing: a.listing };
+      return {
+        arch: 'arm64',
+        code,
+        entries,
+        lineTable: Array.from(offsets.subarray(0, insns.length)),
+        relocs,
+        passes: 2,
+        listing: a.listing,
+        ...(throws && exceptionCallback > 0 ? { exceptionCallback } : {}),
+      };
     }
   }
   throw new Error('unreachable');

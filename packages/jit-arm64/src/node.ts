@@ -106,7 +106,16 @@ function inputLine({ result, mem, progArrays, maps, context }: Arm64Job): string
   });
   const mapSpecs = others.map((m, k) => `M${k}:${m.type}:${m.keySize}:${m.valueSize}:${m.maxEntries}:${m.data?.length ? Buffer.from(m.data).toString('hex') : '-'}`);
   if ((result.entries[0] ?? 0) !== 0) throw new QemuRunError('the main program must start at offset 0');
-  return `${hex(code)} ${relocs.join(',') || '-'} ${hex(mem ?? new Uint8Array(0))} ${tables.join(',') || '-'} ${mapSpecs.join(',') || '-'} ${context ?? '-'}\n`;
+  // the harness's bpf_throw unwinds to the main function of whichever program threw and enters its exception callback
+  for (const p of programs)
+    if (p.exceptionCallback === undefined && p.relocs.some((r) => r.symbol.kind === 'kfunc' && r.symbol.name === 'bpf_throw'))
+      throw new QemuRunError("the program calls bpf_throw but has no exception callback (JIT the verifier's xlated program: it adds the default one)");
+  const throwing = programs.flatMap((p, n) => {
+    if (p.exceptionCallback === undefined) return [];
+    const base = bases[n]!;
+    return [`${base + (p.entries[0] ?? 0)}:${base + (p.entries[1] ?? p.code.length)}:${base + p.entries[p.exceptionCallback]!}`];
+  });
+  return `${hex(code)} ${relocs.join(',') || '-'} ${hex(mem ?? new Uint8Array(0))} ${tables.join(',') || '-'} ${mapSpecs.join(',') || '-'} ${context ?? '-'} ${throwing.join(',') || '-'}\n`;
 }
 
 /** Run several programs in one qemu-aarch64 process; a job the harness cannot link gets its own error. */
