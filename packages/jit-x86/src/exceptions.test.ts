@@ -170,6 +170,35 @@ describe.skipIf(process.arch !== 'x64')('bpf_throw without the kernel', () => {
     expect(jit.exceptionCallback).toBe(2);
     for (let k = 0; k < 100; k++) expect(runX86(jit).r0).toBe((7n << 32n) + 42n);
   });
+  it('a program reached by a tail call throws into its own callback', () => {
+    const a = assemble(`
+    .map jt prog_array 4 4 4
+    r6 = r1
+    r1 = r6
+    r2 = jt ll
+    r3 = 0
+    call bpf_tail_call
+    r0 = 99
+    exit`);
+    const b = assemble(`
+    .kfunc bpf_throw(u64) void
+    main:
+        r6 = 11
+        call f
+        r0 += r6
+        exit
+    f:
+        r1 = 77
+        call bpf_throw
+        exit
+    cb:
+        r0 = r1
+        r0 += 1000
+        exit`);
+    const jitA = jitX86(a);
+    const jitB = jitX86({ ...b, subprogs: [{ start: 0, end: 4, name: 'main' }, { start: 4, end: 7, name: 'f' }, { start: 7, end: 10, name: 'cb', exceptionCallback: true }] });
+    expect(runX86(jitA, { mem: new Uint8Array(8), progArrays: { jt: [jitB, null, null, null] } }).r0).toBe(1077n);
+  });
   it('a program that throws with no callback is refused by the runner', () => {
     expect(() => runX86(jitX86(p))).toThrow(/has no exception callback/);
   });

@@ -214,6 +214,12 @@ describe('bpf_throw', () => {
   it('ends the program in its exception callback, whatever the depth, with r1 = the cookie', () => {
     expect(run(marked(2)).r0).toBe((7n << 32n) + 42n);
   });
+  it('a program reached by a tail call throws into its own callback', () => {
+    const a = assemble('.map jt prog_array 4 4 4\nr2 = jt ll\nr3 = 0\ncall bpf_tail_call\nr0 = 99\nexit');
+    const b = assemble('.kfunc bpf_throw(u64) void\nmain:\nr6 = 11\ncall f\nr0 += r6\nexit\nf:\nr1 = 77\ncall bpf_throw\nexit\ncb:\nr0 = r1\nr0 += 1000\nexit');
+    const subprogs = [{ start: 0, end: 4, name: 'main' }, { start: 4, end: 7, name: 'f' }, { start: 7, end: 10, name: 'cb', exceptionCallback: true }];
+    expect(run(a, { tailCallTargets: [{ ...b, subprogs }], progArrays: { jt: [0] } }).r0).toBe(1077n);
+  });
   it('without an exception callback is an error naming the call', () => {
     expect(() => run(marked(-1))).toThrow(expect.objectContaining({ code: 'NO_EXCEPTION_CB', insn: 13 }));
   });
