@@ -420,6 +420,16 @@ describe.skipIf(skipWithout('clang-19', 'bpftool'))('bpf elf link (objects built
     expect([doc.programs.map((p) => p.name), doc.linked]).toEqual([['app_xdp', 'lib_socket'], { output: null, inputs: [o('app'), o('lib')] }]);
     for (const prog of ['app_xdp', 'lib_socket']) expect(bpf(['verify', o('ours'), '--prog', prog]).code).toBe(0);
   });
+  it('bpf verify / bpf kernel load FILE --link OBJECT: link first, then pick the program', () => {
+    const v = JSON.parse(bpf(['verify', o('app'), '--link', o('lib'), '--prog', 'app_xdp', '--json']).stdout) as { accepted: boolean };
+    expect(v.accepted).toBe(true);
+    // alone, app.o's externs (lib.c's function, map and variable) are taken for kernel ones: refused
+    expect(bpf(['verify', o('app'), '--prog', 'app_xdp']).code).not.toBe(0);
+    if (!skipWithout('kernel')) {
+      const k = JSON.parse(bpf(['kernel', 'load', o('lib'), '--link', o('app'), '--prog', 'app_xdp', '--json']).stdout) as { accepted: boolean };
+      expect(k.accepted).toBe(true);
+    }
+  });
   it('refuses two strong definitions of a symbol, naming both objects (exit 3)', () => {
     const r = bpf(['elf', 'link', '-o', o('dup'), o('lib'), o('lib')]);
     expect(r.code).toBe(3);

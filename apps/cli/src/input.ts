@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { assemble, decode, parseHex, type Insn, type Program } from '@bpf/isa';
 import { parseBtf, type Btf } from '@bpf/btf';
-import { ElfError, loadPrograms, parseElf, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
+import { ElfError, linkObjects, loadPrograms, parseElf, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
 import { CliError, EXIT, usage } from './errors.js';
 import { kernelKconfig } from './kconfig.js';
 
@@ -58,6 +58,8 @@ export interface LoadOptions {
   readonly linker?: 'libbpf' | 'cilium/ebpf';
   /** ELF: the attach target's BTF id, for fentry/fexit programs attached to another BPF program (all of the object's). */
   readonly attachBtfId?: number;
+  /** ELF: objects linked after FILE first, as `bpftool gen object OUT FILE LINK...` links them. */
+  readonly link?: readonly string[];
 }
 
 export interface LoadedInput {
@@ -69,7 +71,12 @@ export interface LoadedInput {
 
 /** Read FILE and turn it into a Program, whatever its kind. */
 export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
-  const bytes = readInput(file);
+  let bytes = readInput(file);
+  if (opts.link?.length) {
+    // several objects built to be linked first: libbpf's static linker, then the result
+    if (detectKind(bytes) !== 'elf') throw new CliError(EXIT.INPUT, `${file}: --link needs ELF objects`);
+    bytes = linkObjects([file, ...opts.link].map((f, i) => ({ name: f, bytes: i === 0 ? bytes : readInput(f) })));
+  }
   let kind: InputKind;
   if (opts.input !== undefined) {
     if (!(INPUT_KINDS as readonly string[]).includes(opts.input))
@@ -289,7 +296,7 @@ export function globalsOf(flags: Readonly<Record<string, unknown>>): Readonly<Re
   return out;
 }
 
-/** The options of loadProgram a command's flags give (--input, --section, --prog, --endian, --attach-to, --function, --set, --linker). */
+/** The options of loadProgram a command's flags give (--input, --section, --prog, --endian, --attach-to, --function, --set, --linker, --link). */
 export function inputOptsOf(flags: Readonly<Record<string, unknown>>): LoadOptions {
   const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
   const functions = functionsOf(flags);
@@ -297,5 +304,6 @@ export function inputOptsOf(flags: Readonly<Record<string, unknown>>): LoadOptio
   const linker = str('linker');
   if (linker !== undefined && linker !== 'libbpf' && linker !== 'cilium/ebpf') throw usage(`--linker must be libbpf or cilium/ebpf (got '${linker}')`);
   const pick = { input: str('input'), section: str('section'), prog: str('prog'), endian: str('endian') as 'little' | 'big' | undefined, attachTo: str('attach-to'), linker };
-  return { ...Object.fromEntries(Object.entries(pick).filter(([, v]) => v !== undefined)), ...(functions ? { functions } : {}), ...(globals ? { globals } : {}) };
+  const link = typeof flags.link === 'string' ? [flags.link] : Array.isArray(flags.link) ? (flags.link as string[]) : [];
+  return { ...Object.fromEntries(Object.entries(pick).filter(([, v]) => v !== undefined)), ...(functions ? { functions } : {}), ...(globals ? { globals } : {}), ...(link.length ? { link } : {}) };
 }
