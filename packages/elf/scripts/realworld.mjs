@@ -392,10 +392,11 @@ function objectsUnder(dir, prefix = '') {
   return out;
 }
 
-/** `bpf kernel load`, in this process: the CLI's own code path, output captured. */
-async function cliLoad(file, p, type, row, progFlags) {
+/** `bpf kernel load` (with `--link` for a linked object), in this process: the CLI's own code path, output captured. */
+async function cliLoad(file, p, type, row, progFlags, linkInputs) {
   const { main } = await import('../../../apps/cli/dist/index.js');
-  const argv = ['kernel', 'load', file, '--section', p.section, '--prog', p.name, '--type', type, ...cliHostFlags(row, p, dirname(file)), ...(progFlags ? ['--flags', String(progFlags)] : []), '--json', '--log-level', '1'];
+  const objects = linkInputs ? [linkInputs[0], ...linkInputs.slice(1).flatMap((i) => ['--link', i])] : [file];
+  const argv = ['kernel', 'load', ...objects, '--section', p.section, '--prog', p.name, '--type', type, ...cliHostFlags(row, p, dirname(objects[0])), ...(progFlags ? ['--flags', String(progFlags)] : []), '--json', '--log-level', '1'];
   const out = [], err = [];
   const ow = process.stdout.write, ew = process.stderr.write;
   process.stdout.write = (c) => (out.push(String(c)), true);
@@ -416,7 +417,8 @@ async function cliLoad(file, p, type, row, progFlags) {
     }
   }
   // the object's path relative to --from: the recording names no directory of this machine
-  const said = err.join('').split(file).join(relative(args.from ?? '.', file));
+  let said = err.join('');
+  for (const f of linkInputs ?? [file]) said = said.split(f).join(relative(args.from ?? '.', f));
   return { accepted: null, error: short(said || `exit ${code}`) };
 }
 
@@ -453,7 +455,7 @@ function ourVerdict(file, p, type, timeoutMs, host, progFlags) {
 }
 
 /** One program's record: the kernel's verdict, `bpf kernel load`'s, ours. */
-async function recordProgram(group, object, file, p, uses, bytes) {
+async function recordProgram(group, object, file, p, uses, bytes, linkInputs) {
   const type = typeOf(group, object, p);
   const rec = { group, object, program: p.name, section: p.section, type, attach: p.expectedAttachType ?? null, btf: uses, loader: 'ok', kernel: null, kernelError: null, kernelRefused: null, cli: null, cliError: null, ours: null, oursError: null };
   const row = hostOf(group, object);
@@ -486,7 +488,7 @@ async function recordProgram(group, object, file, p, uses, bytes) {
     load?.close();
     target?.close();
   }
-  const cli = await cliLoad(file, p, type, row, progFlags);
+  const cli = await cliLoad(file, p, type, row, progFlags, linkInputs);
   rec.cli = cli.accepted;
   rec.cliError = cli.accepted === false ? short(cli.error) : cli.accepted === null ? cli.error : null;
   const budget = args['verifier-budget'] === undefined ? Infinity : Number(args['verifier-budget']) * 1000;
@@ -539,13 +541,14 @@ async function recordGroup(group, dir) {
     // a file for `bpf kernel load` (and the verifier worker), outside the collection
     const file = join(mkdtempSync(join(tmpdir(), 'realworld-link-')), object);
     writeFileSync(file, bytes);
-    await recordObject(group, object, file, bytes, dir, records);
+    // `bpf kernel load FIRST --link REST...` links them itself, from the collection's files
+    await recordObject(group, object, file, bytes, dir, records, inputs.map((i) => join(dir, i)));
   }
   return records;
 }
 
-/** Every program of one object (`file` holding `bytes`), appended to records. */
-async function recordObject(group, object, file, bytes, dir, records) {
+/** Every program of one object (`file` holding `bytes`; linked from `linkInputs` if given), appended to records. */
+async function recordObject(group, object, file, bytes, dir, records, linkInputs) {
   let progs, core, sectionNames;
   try {
     parseElf(bytes);
@@ -572,7 +575,7 @@ async function recordObject(group, object, file, bytes, dir, records) {
     console.log(`${group}/${object}: no programs; maps: ${maps.map((m) => `${m.name} ${m.kernel}`).join(', ')}`);
     return;
   }
-  for (const p of progs) if (programsRe === undefined || programsRe.test(p.name)) records.push(await recordProgram(group, object, file, p, btfUses(p, core, sectionNames), bytes));
+  for (const p of progs) if (programsRe === undefined || programsRe.test(p.name)) records.push(await recordProgram(group, object, file, p, btfUses(p, core, sectionNames), bytes, linkInputs));
 }
 
 /** Counts of one group's records (or a whole collection's). */
