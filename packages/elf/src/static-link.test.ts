@@ -6,7 +6,7 @@
  * every object of the C corpus linked alone, where bpftool's output is the oracle too.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dumpRaw, parseBtf } from '@bpf/btf';
 import type { Program } from '@bpf/isa';
@@ -15,6 +15,7 @@ import { fixturesDir, skipWithout, tempDir } from '@bpf/testkit';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { corpus } from './corpus.test.helper.js';
+import { code, cstr, writeElf } from './elfwriter.test.helper.js';
 import { haveLibbpf, libbpfLoad } from './libbpf.test.helper.js';
 import { ElfError, ElfLinkError, linkObjects, loadPrograms, parseElf, parseElfFile, SHF } from './index.js';
 
@@ -117,6 +118,55 @@ describe.skipIf(skipWithout('clang-19'))('static linking (libbpf linker.c rules)
     exec[16] = 2; // ET_EXEC
     expect(catchLink([{ name: 'x.o', bytes: exec }]).message).toMatch(/x\.o: e_type 2 is not ET_REL/);
     expect(catchLink([{ name: 'a.o', bytes: el }, { name: 'b.o', bytes: read(obj('lib', 'v3', 'eb')) }]).message).toMatch(/b\.o: byte order mismatch/);
+  });
+});
+
+describe('objects without BTF (written here, no clang): what libbpf\'s linker does with them', () => {
+  const mov = (imm: number) => ({ code: 0xb7, dst: 0, src: 0, off: 0, imm });
+  const exit = { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 };
+  const call = (imm: number) => ({ code: 0x85, dst: 0, src: 1, off: 0, imm });
+  /** `.text` holding a static subprogram returning `n`, called from `socket` through the section symbol (clang's form for the first static function). */
+  const object = (n: number, opts: { bind?: 0 | 1; license?: string } = {}) =>
+    writeElf({
+      sections: [
+        { name: '.text', flags: 6, data: code([mov(n), exit]) },
+        { name: 'socket', flags: 6, data: code([call(-1), exit]) },
+        { name: 'license', flags: 3, data: cstr(opts.license ?? 'GPL'), align: 1 },
+      ],
+      symbols: [
+        { name: '.text', section: '.text', type: 3 },
+        { name: `prog${n}`, section: 'socket', type: 2, bind: opts.bind ?? 0, size: 16 },
+      ],
+      relocs: [{ section: 'socket', offset: 0, type: 10, symbol: '.text' }],
+    });
+
+  it('sections appended by name, license kept once, a call through a section symbol moved with its callee', () => {
+    const out = parseElfFile(linkObjects([{ name: 'a.o', bytes: object(1) }, { name: 'b.o', bytes: object(2) }]));
+    const sec = (n: string) => out.sections.find((x) => x.name === n)!;
+    expect(['.text', 'socket', 'license'].map((n) => sec(n).size)).toEqual([32, 32, 4]);
+    expect(decode(sec('.text').data).map((i) => i.imm)).toEqual([1, 0, 2, 0]);
+    // b.o's call names .text+0 of its own object: now .text+16, two slots further
+    expect(decode(sec('socket').data).filter((i) => i.code === 0x85).map((i) => i.imm)).toEqual([-1, 1]);
+    expect(out.symbols.filter((x) => x.name.startsWith('prog')).map((x) => [x.name, x.value])).toEqual([['prog1', 0], ['prog2', 16]]);
+    expect(out.symbols.filter((x) => x.type === 'section').map((x) => x.name)).toEqual(['.text']); // one section symbol per section
+    expect(out.relocations.map((r) => [r.offset, r.symbol])).toEqual([[0, 1], [16, 1]]);
+  });
+
+  it.skipIf(skipWithout('bpftool'))('the same bytes as bpftool gen object, and the same refusals', () => {
+    const d = tempDir('elf-link-nobtf-');
+    const put = (n: string, b: Uint8Array): string => {
+      writeFileSync(join(d, n), b);
+      return join(d, n);
+    };
+    const [a, b, g] = [put('a.o', object(1)), put('b.o', object(2)), put('g.o', object(1, { bind: 1 }))];
+    const theirs = bpftoolLink(join(d, 'ab.o'), a, b);
+    expect(Buffer.from(linkObjects([{ name: 'a.o', bytes: object(1) }, { name: 'b.o', bytes: object(2) }])).equals(Buffer.from(theirs.bytes!))).toBe(true);
+    expect(bpftoolLink(join(d, 'g.out'), g).error).toMatch(/failed to find BTF info for object/);
+  });
+
+  it('refuses a global without BTF, and licenses that differ, naming the object', () => {
+    expect(catchLink([{ name: 'g.o', bytes: object(1, { bind: 1 }) }]).message).toMatch(/g\.o: no BTF for global symbol 'prog1'/);
+    expect(catchLink([{ name: 'a.o', bytes: object(1) }, { name: 'mit.o', bytes: object(2, { license: 'MIT' }) }]).message).toMatch(/non-identical contents of section 'license' in mit\.o/);
   });
 });
 
