@@ -121,6 +121,15 @@ export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
   }
 }
 
+/**
+ * Throw the error of a program its loader refuses (`@bpf/elf`'s `unresolved`: an extern or
+ * attach target this kernel lacks, which cilium/ebpf resolves when it loads each program).
+ */
+export function refuseUnresolved(program: Program): void {
+  const unresolved = (program as { readonly unresolved?: unknown }).unresolved;
+  if (unresolved instanceof Error) throw unresolved;
+}
+
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 
 /**

@@ -47,6 +47,9 @@ function programOf(file, section, prog, host) {
 parentPort.on('message', ({ id, file, section, prog, type, host, progFlags }) => {
   try {
     const read = programOf(file, section, prog, host);
+    // refused by its loader before the kernel sees it (an extern this kernel lacks, under
+    // cilium/ebpf's program-by-program rules): no verdict to give
+    if (read.unresolved) throw read.unresolved;
     // the license the loader passes and the map sizes it sets (falco's), as the kernel gets them
     const sizes = host?.mapMaxEntries;
     const program = {

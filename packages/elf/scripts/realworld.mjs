@@ -457,7 +457,7 @@ function ourVerdict(file, p, type, timeoutMs, host, progFlags) {
 /** One program's record: the kernel's verdict, `bpf kernel load`'s, ours. */
 async function recordProgram(group, object, file, p, uses, bytes, linkInputs) {
   const type = typeOf(group, object, p);
-  const rec = { group, object, program: p.name, section: p.section, type, attach: p.expectedAttachType ?? null, btf: uses, loader: 'ok', kernel: null, kernelError: null, kernelRefused: null, cli: null, cliError: null, ours: null, oursError: null };
+  const rec = { group, object, program: p.name, section: p.section, type, attach: p.expectedAttachType ?? null, btf: uses, loader: p.unresolved ? `${p.unresolved.code}: ${short(p.unresolved.message)}` : 'ok', kernel: null, kernelError: null, kernelRefused: null, cli: null, cliError: null, ours: null, oursError: null };
   const row = hostOf(group, object);
   // a test_loader program: its prog_flags (the section's sleepable bit added, as libbpf does)
   const spec = row?.testLoader ? testLoaderSpec(bytes, p.name) : undefined;

@@ -19,8 +19,8 @@ export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPES, isLegacyMapsSection, mapT
 export type { ElfMap, ElfMapKind, LegacyMapFlavor } from './maps.js';
 export { parseElf } from './object.js';
 export type { ElfFunction, ElfObject, InsnReloc, InsnRelocKind, ParseOptions } from './object.js';
-export { applyCore, loadPrograms, resolveAttachTarget, resolveExterns } from './load.js';
-export type { BtfExtRecords, LoadOptions } from './load.js';
+export { CILIUM_KFUNC_POISON, applyCore, loadObject, loadPrograms, resolveAttachTarget, resolveExterns } from './load.js';
+export type { BtfExtRecords, LoadedObject, LoadOptions, ResolveExternsOptions } from './load.js';
 export { alignOf, datasecVars, kconfigLayout, resolveBtfMaps } from './btfmaps.js';
 export type { MapsSectionReloc } from './btfmaps.js';
 export { indexByName, resolveSize, skipModsAndTypedefs, typeTable } from './btfview.js';

@@ -268,6 +268,13 @@ char LICENSE[] SEC("license") = "GPL";
       ['later', false, 'no_such_kernel_function_for_bpf_tests', undefined],
       ['now', true, undefined, undefined],
     ]);
+    // asked to load it, libbpf refuses it with that error before any syscall; so does @bpf/kernel
+    expect([progs[0]!.unresolved?.code, progs[0]!.unresolved?.message, progs[1]!.unresolved]).toEqual([
+      'UNRESOLVED_EXTERN',
+      'section ?fentry/no_such_kernel_function_for_bpf_tests: attach target func no_such_kernel_function_for_bpf_tests of later is not in the kernel BTF',
+      undefined,
+    ]);
+    if (api) expect(() => api.loadWithMaps(progs[0]!)).toThrow(progs[0]!.unresolved);
   });
   it('loaded by default, it refuses the object in both', () => {
     const path = write(src('fentry'));

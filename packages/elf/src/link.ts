@@ -50,6 +50,14 @@ export interface ElfProgram extends Program {
   readonly endian?: 'big';
   /** For each final slot: the section and slot it was copied from (for func/line info). */
   readonly origin: readonly { readonly sectionIndex: number; readonly insn: number }[];
+  /**
+   * Why the object's own loader refuses to load this program, though the object opened and its
+   * other programs load: an extern or attach target it resolves only when it loads this program
+   * (cilium/ebpf resolves kfuncs, ksyms and attach targets program by program; libbpf looks up
+   * the attach target of a `SEC("?...")` program only if asked to load it). The error names the
+   * section, the instruction and the extern. `@bpf/kernel` throws it instead of loading.
+   */
+  readonly unresolved?: ElfError;
 }
 
 /** Attach types whose target is named by the section suffix and found in kernel BTF. */

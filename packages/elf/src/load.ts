@@ -90,8 +90,27 @@ export interface LoadOptions extends ParseOptions {
   readonly attachBtfId?: (program: { readonly name: string; readonly section: string }) => number | undefined;
 }
 
+/** An object as its loader prepares it: programs linked, maps defined, the BTF the kernel will take. */
+export interface LoadedObject {
+  /** The entry programs, linked (those of `loadPrograms`). */
+  readonly programs: readonly ElfProgram[];
+  /**
+   * Every map the object defines, as the programs' `maps` hold them: BTF-defined ones resolved,
+   * global data with its initial bytes, `.kconfig`, struct_ops. An object of maps only (no
+   * programs) has them here, to be created by themselves (`@bpf/kernel`'s `createMaps`).
+   */
+  readonly maps: readonly ElfMap[];
+  /** The object's `.BTF` as the kernel will take it (the maps' key and value types), when it has one that could be fixed up. */
+  readonly btf?: { readonly bytes: Uint8Array };
+}
+
 /** Parse an object and return its entry programs, linked as libbpf links them. */
 export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfProgram[] {
+  return [...loadObject(bytes, given).programs];
+}
+
+/** Parse an object and return its programs (linked as `loadPrograms` links them), its maps and its BTF. */
+export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedObject {
   let obj: ElfObject = parseElf(bytes, given.legacyMaps ? { legacyMaps: given.legacyMaps } : {});
   const opts = withObjectBtf(obj, given);
   let maps: ElfMap[] = given.globals ? setGlobals(obj, obj.maps, given.globals) : [...obj.maps];
@@ -175,8 +194,15 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
     const host = opts.attachTo;
     if (host) progs = progs.map((p) => (p.attachTo === undefined ? p : { ...p, attachTo: host(p) ?? p.attachTo }));
     const byHost = opts.attachBtfId;
+    // cilium/ebpf resolves a program's kfuncs, ksyms and attach target when it loads that
+    // program (prog.go: newProgramWithOptions, linker.go: fixupKfuncs, resolveKsymReferences),
+    // so one that names what this kernel lacks is refused alone and the others load; libbpf
+    // resolves every extern of the object first (bpf_object__resolve_externs) and refuses the
+    // whole object, whether or not the program that uses it is to be loaded.
+    const perProgram = linker === 'cilium/ebpf';
+    const sectionNames = new Map(obj.sections.map((x) => [x.index, x.name]));
     progs = progs.map((p) => {
-      const linked = resolveExterns(p, opts.kernelBtf!, weak, { typeless, ...(opts.kallsyms ? { kallsyms: opts.kallsyms } : {}) });
+      const linked = resolveExterns(p, opts.kernelBtf!, weak, { typeless, ...(opts.kallsyms ? { kallsyms: opts.kallsyms } : {}), ...(perProgram ? { perProgram, ksyms } : {}), sectionNames });
       const id = p.attachTo === undefined ? undefined : byHost?.(p);
       if (id !== undefined) return { ...linked, attachBtfId: id };
       try {
@@ -184,9 +210,10 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
       } catch (e) {
         // libbpf finds a program's attach target when it loads that program (libbpf_prepare_prog_load),
         // so a SEC("?...") program, not loaded by default, whose target this kernel lacks costs the
-        // object nothing: it stays without an attach BTF id, and loading it is refused then.
-        if (p.autoload || !(e instanceof ElfError)) throw e;
-        return linked;
+        // object nothing: it stays without an attach BTF id, and loading it is refused then, with
+        // this error. cilium/ebpf does the same for every program.
+        if ((p.autoload && !perProgram) || !(e instanceof ElfError)) throw e;
+        return linked.unresolved ? linked : { ...linked, unresolved: e };
       }
     });
   }
@@ -226,7 +253,7 @@ export function loadPrograms(bytes: Uint8Array, given: LoadOptions = {}): ElfPro
       return { ...p, ...(funcInfo ? { funcInfo } : {}), ...(lineInfo.length ? { lineInfo } : {}) };
     });
   }
-  return progs;
+  return { programs: progs, maps, ...(btfBytes ? { btf: { bytes: btfBytes } } : {}) };
 }
 
 /** The type id of the DATASEC named `section`, if the BTF has one. */
@@ -255,43 +282,99 @@ export function applyCore(obj: ElfObject, relos: ReadonlyMap<string, readonly Co
   return { ...obj, code };
 }
 
+/** How `resolveExterns` treats what the kernel lacks. */
+export interface ResolveExternsOptions {
+  /** Typeless ksyms (`extern const void x __ksym`): their addresses come from `kallsyms`. */
+  readonly typeless?: ReadonlySet<string>;
+  /** Kernel symbol addresses (/proc/kallsyms). */
+  readonly kallsyms?: ReadonlyMap<string, bigint>;
+  /**
+   * cilium/ebpf's rules: a non-weak extern the kernel lacks refuses this program only (it gets
+   * `unresolved`, the first such error, instead of a throw); a call to a function the object
+   * declares but that is no `__ksym` (not in `ksyms`) is an unsatisfied reference; a call to a
+   * missing `__weak` kfunc becomes cilium/ebpf's poisoned helper call (`call 0xdedc0de`).
+   */
+  readonly perProgram?: boolean;
+  /** The object's `.ksyms` externs (its BTF's `.ksyms` DATASEC), for `perProgram`. */
+  readonly ksyms?: ReadonlySet<string>;
+  /**
+   * Section names by index: an error then names the section and slot the instruction came
+   * from (a subprogram's `.text`), else the program's section and its own instruction index.
+   */
+  readonly sectionNames?: ReadonlyMap<number, string>;
+}
+
+/**
+ * The helper id cilium/ebpf calls in place of a `__weak` kfunc the kernel lacks (linker.go:
+ * kfuncCallPoisonBase), so that the kernel's "invalid func unknown#233688286" names it if the
+ * call is reachable. libbpf 1.1 (bpftool's) leaves such a call a kfunc call with id 0 instead.
+ */
+export const CILIUM_KFUNC_POISON = 0xdedc0de;
+
 /**
  * kfunc calls and typed ksyms: the vmlinux BTF ids of the FUNC / VAR named by each reloc.
  * Unresolved `__weak` externs are allowed, as in libbpf (1.1, bpftool's): a kfunc call keeps
  * imm 0, which the kernel accepts as long as the call is dead (verifier.c: add_kfunc_call
- * skips func_id 0); a variable's (or kfunc's) address loads as 0.
+ * skips func_id 0); a variable's (or kfunc's) address loads as 0. A non-weak one the kernel
+ * lacks throws, as libbpf refuses the object, unless `perProgram` (cilium/ebpf's rules) puts
+ * the error on the program.
  */
-export function resolveExterns(
-  p: ElfProgram,
-  kernel: BtfTypeTable,
-  weak: ReadonlySet<string> = new Set(),
-  typeless: { readonly typeless?: ReadonlySet<string>; readonly kallsyms?: ReadonlyMap<string, bigint> } = {},
-): ElfProgram {
+export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: ReadonlySet<string> = new Set(), opts: ResolveExternsOptions = {}): ElfProgram {
   const funcs = indexByName(kernel, ['func']);
   const vars = indexByName(kernel, ['var']);
   const insns = [...p.insns];
+  const poisoned = new Set<number>();
+  let unresolved: ElfError | undefined;
+  // the place of the relocated instruction as clang wrote it (a subprogram's is in .text)
+  const placeOf = (insn: number): { section: string; insn: number } => {
+    const o = p.origin[insn];
+    const name = o === undefined ? undefined : opts.sectionNames?.get(o.sectionIndex);
+    return name === undefined ? { section: p.section, insn } : { section: name, insn: o!.insn };
+  };
+  const refuse = (message: string, insn: number): void => {
+    const e = new ElfError('UNRESOLVED_EXTERN', message, placeOf(insn));
+    if (!opts.perProgram) throw e;
+    unresolved ??= e;
+  };
   for (const r of p.relocs) {
     if (r.kind !== 'kfunc' && r.kind !== 'ksym') continue;
-    if (r.kind === 'ksym' && typeless.typeless?.has(r.name)) {
+    if (r.kind === 'ksym' && opts.typeless?.has(r.name)) {
       // libbpf: typeless ksyms load the symbol's address as a plain 64-bit constant.
-      const addr = typeless.kallsyms?.get(r.name);
-      if (addr === undefined && !weak.has(r.name))
-        throw new ElfError('UNRESOLVED_EXTERN', `typeless ksym ${r.name} has no kallsyms address`, { section: p.section, insn: r.insn });
+      const addr = opts.kallsyms?.get(r.name);
+      if (addr === undefined && !weak.has(r.name)) {
+        refuse(`typeless ksym ${r.name} has no kallsyms address`, r.insn);
+        continue;
+      }
       const u = BigInt.asUintN(64, addr ?? 0n);
       insns[r.insn] = { ...insns[r.insn]!, src: 0, imm: Number(BigInt.asIntN(32, u & 0xffffffffn)) };
       insns[r.insn + 1] = { ...insns[r.insn + 1]!, imm: Number(BigInt.asIntN(32, u >> 32n)) };
+      continue;
+    }
+    // cilium/ebpf takes for kfuncs only the functions of the `.ksyms` DATASEC; a call to any
+    // other declared function stays a reference to a symbol nobody defines (elf_reader.go,
+    // testdata/fwd_decl.c), which it refuses when it loads the program
+    if (opts.perProgram && r.kind === 'kfunc' && !opts.ksyms?.has(r.name)) {
+      refuse(`call to ${r.name}, a function the object declares but does not define, and no __ksym kfunc: an unsatisfied reference`, r.insn);
       continue;
     }
     // An ld_imm64 of a kfunc's address (`if (bpf_some_kfunc)`) is a ksym naming a FUNC.
     const ids = r.kind === 'kfunc' ? funcs.get(r.name) : (vars.get(r.name) ?? funcs.get(r.name));
     if (!ids?.length && weak.has(r.name)) {
       if (r.kind === 'ksym') insns[r.insn] = { ...insns[r.insn]!, src: 0, imm: 0 };
+      else if (opts.perProgram) {
+        insns[r.insn] = { code: 0x85, dst: 0, src: 0, off: 0, imm: CILIUM_KFUNC_POISON };
+        poisoned.add(r.insn);
+      }
       continue;
     }
-    if (!ids?.length) throw new ElfError('UNRESOLVED_EXTERN', `${r.kind === 'kfunc' ? 'kfunc' : 'kernel variable'} ${r.name} is not in the kernel BTF`, { section: p.section, insn: r.insn });
+    if (!ids?.length) {
+      refuse(`${r.kind === 'kfunc' ? 'kfunc' : 'kernel variable'} ${r.name} is not in the kernel BTF`, r.insn);
+      continue;
+    }
     insns[r.insn] = { ...insns[r.insn]!, imm: ids[0]! };
   }
-  return { ...p, insns };
+  const relocs = poisoned.size ? p.relocs.filter((r) => !(r.kind === 'kfunc' && poisoned.has(r.insn))) : p.relocs;
+  return { ...p, insns, relocs, ...(unresolved ? { unresolved } : {}) };
 }
 
 /**

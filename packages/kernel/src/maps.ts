@@ -160,6 +160,52 @@ function possibleCpus(): number {
   return cpus;
 }
 
+/** What the kernel says of a map it holds (`struct bpf_map_info`, BPF_OBJ_GET_INFO_BY_FD): what `bpftool map show` prints. */
+export interface MapInfo {
+  /** The map type, as the kernel's `bpf_map_type` without the prefix (or its number when this package does not name it). */
+  readonly type: MapTypeName | number;
+  readonly id: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly name: string;
+  /** The id of the BTF the map's key and value types are in; 0 when created without. */
+  readonly btfId: number;
+  readonly btfKeyTypeId: number;
+  readonly btfValueTypeId: number;
+  readonly mapExtra: bigint;
+}
+
+const MAP_TYPE_NAMES = new Map<number, MapTypeName>(Object.entries(MAP_TYPE).map(([n, v]) => [v, n as MapTypeName]));
+
+/** BPF_OBJ_GET_INFO_BY_FD on a map fd (include/uapi/linux/bpf.h: struct bpf_map_info). */
+export function mapInfo(fd: number): MapInfo {
+  const info = Buffer.alloc(88);
+  const attr = Buffer.alloc(16);
+  attr.writeUInt32LE(fd, 0);
+  attr.writeUInt32LE(info.length, 4);
+  attr.writeBigUInt64LE(addr(info), 8);
+  (attr as Buffer & { keep?: unknown }).keep = info;
+  bpf('OBJ_GET_INFO_BY_FD', attr, `map fd ${fd}`);
+  const type = info.readUInt32LE(0);
+  const name = info.subarray(24, 40);
+  const end = name.indexOf(0);
+  return {
+    type: MAP_TYPE_NAMES.get(type) ?? type,
+    id: info.readUInt32LE(4),
+    keySize: info.readUInt32LE(8),
+    valueSize: info.readUInt32LE(12),
+    maxEntries: info.readUInt32LE(16),
+    flags: info.readUInt32LE(20),
+    name: name.subarray(0, end < 0 ? 16 : end).toString('latin1'),
+    btfId: info.readUInt32LE(64),
+    btfKeyTypeId: info.readUInt32LE(68),
+    btfValueTypeId: info.readUInt32LE(72),
+    mapExtra: info.readBigUInt64LE(80),
+  };
+}
+
 export function createMap(spec: MapSpec): KernelMap {
   const type = MAP_TYPE[spec.type] as number | undefined;
   if (type === undefined) throw new KernelError('MAP_CREATE', 22, `unknown map type '${String(spec.type)}'`);

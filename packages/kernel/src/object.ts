@@ -179,6 +179,110 @@ export function createProgramMap(def: MapDefLike, btfFd?: number): KernelMap {
   }
 }
 
+/** One map of `createMaps`: the kernel's map, or its refusal. */
+export interface CreatedMap {
+  readonly name: string;
+  /** The map, when the kernel created it (and took its initial contents). */
+  readonly map?: KernelMap;
+  /** The kernel's refusal (of BPF_MAP_CREATE, or of writing the initial contents or slots). */
+  readonly error?: KernelError;
+}
+
+export interface CreatedMaps {
+  /** Every map given, in order, created or refused. */
+  readonly maps: readonly CreatedMap[];
+  /** The fd of the object's BTF, when maps needed it and the kernel took it. */
+  readonly btfFd?: number;
+  /** The kernel's refusal of the object's BTF, when the maps were then created without it (as libbpf goes on). */
+  readonly btfRefused?: KernelError;
+  /** Close every map and the BTF. */
+  close(): void;
+}
+
+/**
+ * Create an object's maps without loading a program (an object of maps only: cilium/ebpf's
+ * arena testdata, a map a user space tool pins): each as `loadWithMaps` creates a program's —
+ * types, sizes, flags and `map_extra` as the object declares them, key and value types from
+ * `btf` (the object's BTF, loaded when some map has BTF types; a BTF the kernel refuses is
+ * left out, as libbpf leaves it), global data written and `.rodata` frozen, map-in-map slots
+ * filled. Unlike libbpf, which stops at the first map the kernel refuses, every map is tried
+ * and its refusal kept, so each gets the kernel's answer. Errors other than the kernel's close
+ * whatever was created, then rethrow.
+ */
+export function createMaps(defs: readonly MapDefLike[], options: { readonly btf?: { readonly bytes: Uint8Array }; readonly mapMaxEntries?: Readonly<Record<string, number>> } = {}): CreatedMaps {
+  const { mapMaxEntries } = options;
+  for (const [name, n] of Object.entries(mapMaxEntries ?? {})) {
+    if (!defs.some((d) => d.name === name)) throw new KernelError('MAP_CREATE', 22, `max_entries given for map '${name}', which the object does not have (its maps: ${defs.map((d) => d.name).join(', ') || 'none'})`);
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new KernelError('MAP_CREATE', 22, `map '${name}': max_entries ${n} is not a u32`);
+  }
+  const all = mapMaxEntries ? defs.map((d) => (Object.hasOwn(mapMaxEntries, d.name) ? { ...d, maxEntries: mapMaxEntries[d.name]! } : d)) : defs;
+  const made = new Map<string, KernelMap>();
+  const errors = new Map<string, KernelError>();
+  let btfFd: number | undefined;
+  let btfRefused: KernelError | undefined;
+  const close = (): void => {
+    for (const m of made.values()) m.close();
+    if (btfFd !== undefined) closeFd(btfFd);
+    btfFd = undefined;
+  };
+  try {
+    if (options.btf && all.some(wantsBtf)) {
+      try {
+        btfFd = loadBtf(options.btf.bytes);
+      } catch (e) {
+        if (!(e instanceof KernelError) || all.some((d) => d.type === 'struct_ops')) throw e;
+        btfRefused = e;
+      }
+    }
+    const kernelSays = (name: string, f: () => void): void => {
+      try {
+        f();
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        errors.set(name, e);
+      }
+    };
+    for (const d of all) kernelSays(d.name, () => void made.set(d.name, createProgramMap(d, btfFd)));
+    for (const d of all) {
+      const outer = made.get(d.name);
+      if (!outer || !MAP_IN_MAP.has(d.type)) continue;
+      kernelSays(d.name, () =>
+        d.initSlots?.forEach((name, k) => {
+          if (name === null) return;
+          const inner = made.get(name);
+          if (!inner) throw new KernelError('MAP_UPDATE_ELEM', 22, `map '${d.name}': slot ${k} names '${name}', which was not created`);
+          const value = new Uint8Array(4);
+          new DataView(value.buffer).setUint32(0, inner.fd, true);
+          outer.update(indexKey(k, d.keySize), value);
+        }),
+      );
+    }
+  } catch (e) {
+    close();
+    throw e;
+  }
+  return {
+    maps: all.map((d) => {
+      const error = errors.get(d.name);
+      const map = made.get(d.name);
+      return { name: d.name, ...(map && !error ? { map } : {}), ...(error ? { error } : {}) };
+    }),
+    ...(btfFd !== undefined ? { btfFd } : {}),
+    ...(btfRefused !== undefined ? { btfRefused } : {}),
+    close,
+  };
+}
+
+/**
+ * A program its loader refuses before any syscall (`@bpf/elf`'s `unresolved`: an extern or
+ * attach target this kernel lacks, resolved when the program is loaded, as cilium/ebpf does):
+ * that error is thrown, as the loader would return it.
+ */
+export function refuseUnresolved(program: Program): void {
+  const unresolved = (program as { readonly unresolved?: unknown }).unresolved;
+  if (unresolved instanceof Error) throw unresolved;
+}
+
 /** Key `k` of a map as bytes (little-endian u32, the keys of array-like maps). */
 function indexKey(k: number, keySize: number): Uint8Array {
   const key = new Uint8Array(keySize);
@@ -213,6 +317,7 @@ export function loadWithMaps(program: Program, options: LoadWithMapsOptions = {}
   };
   // A big-endian object's program (its data in the other byte order) is not this host's:
   // libbpf ("endianness mismatch") and cilium/ebpf refuse it before any syscall.
+  refuseUnresolved(program);
   const foreign = (program as { readonly endian?: 'big' | 'little' }).endian;
   if (foreign !== undefined && foreign !== (endianness() === 'BE' ? 'big' : 'little'))
     throw new KernelError('PROG_LOAD', 22, `program${program.name ? ` '${program.name}'` : ''} comes from a ${foreign}-endian object; this host is ${endianness() === 'BE' ? 'big' : 'little'}-endian`);

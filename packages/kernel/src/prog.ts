@@ -104,6 +104,9 @@ export function firstError(log: string): string | undefined {
 
 /** Load a program. A rejection is not an exception: `accepted` is false and `log` says why. */
 export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoad {
+  // @bpf/elf's `unresolved`: the program's loader refuses it before any syscall
+  const unresolved = (program as { readonly unresolved?: unknown }).unresolved;
+  if (unresolved instanceof Error) throw unresolved;
   const type = opts.type ?? program.type ?? 'socket_filter';
   const typeNum = PROG_TYPES.indexOf(type);
   if (typeNum < 0) throw new KernelError('PROG_LOAD', 22, `unknown program type ${type}`);

@@ -4,7 +4,7 @@ import { formatInsn, type Insn, type Program, type ProgType } from '@bpf/isa';
 import type { Trace, VerifyOptions } from '@bpf/verifier';
 import type { Command } from '../context.js';
 import { CliError, EXIT, requireFile, usage } from '../errors.js';
-import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, loadProgram } from '../input.js';
+import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, loadProgram, refuseUnresolved } from '../input.js';
 import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, TYPE_OPT } from '../options.js';
 
 export const verify: Command = {
@@ -33,6 +33,9 @@ export const verify: Command = {
     const { verify: runVerifier, parseProgFlags, attachTypeOf, helperReturnsBtf } = await import('@bpf/verifier');
     const file = requireFile(args, 'verify');
     const { program: read } = loadProgram(file, inputOptsOf(flags));
+    // a program its loader refuses (an extern this kernel lacks, resolved program by program
+    // under cilium/ebpf's rules): that loader's error, not a verdict on code it never sends
+    refuseUnresolved(read);
     const program = typeof flags.license === 'string' ? { ...read, license: flags.license } : read;
     const type = (flags.type as ProgType | undefined) ?? program.type ?? 'socket_filter';
     const load = loadOptsOf(flags, program as { readonly sleepable?: boolean }, parseProgFlags);
