@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { assemble, decode, parseHex, type Insn, type Program } from '@bpf/isa';
 import { parseBtf, type Btf } from '@bpf/btf';
-import { ElfError, linkObjects, loadPrograms, parseElf, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
+import { ElfError, linkObjects, loadObject, parseElf, type ElfMap, type LoadedObject, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
 import { CliError, EXIT, usage } from './errors.js';
 import { kernelKconfig } from './kconfig.js';
 
@@ -95,7 +95,7 @@ export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
     }
     case 'elf': {
       const chosen = (p: { readonly name: string; readonly section: string }): boolean => (opts.prog === undefined || p.name === opts.prog) && (opts.section === undefined || p.section === opts.section);
-      const all = loadElf(bytes, {
+      const object = loadElf(bytes, {
         ...(opts.attachTo !== undefined ? { attachTo: (p) => (chosen(p) ? opts.attachTo : undefined) } : {}),
         // every fentry/fexit program of the object, as perf and bpftool set the target for each
         ...(opts.attachBtfId !== undefined ? { attachBtfId: () => opts.attachBtfId } : {}),
@@ -103,7 +103,8 @@ export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
         ...(opts.globals ? { globals: opts.globals } : {}),
         ...(opts.linker ? { linker: opts.linker } : {}),
       });
-      if (all.length === 0) throw new CliError(EXIT.INPUT, `${file}: the object has no programs`);
+      const all = object.programs as readonly Program[];
+      if (all.length === 0) throw new NoProgramsError(file, object.maps, object.btf);
       const pick = all.filter(
         (p) =>
           (opts.prog === undefined || p.name === opts.prog) &&
@@ -128,6 +129,26 @@ export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
 export function refuseUnresolved(program: Program): void {
   const unresolved = (program as { readonly unresolved?: unknown }).unresolved;
   if (unresolved instanceof Error) throw unresolved;
+}
+
+/**
+ * An ELF object without programs (cilium/ebpf's arena testdata: one map): nothing to verify,
+ * run or load as a program; `bpf kernel load` creates its maps instead (`maps`, `btf`).
+ */
+export class NoProgramsError extends CliError {
+  constructor(
+    file: string,
+    readonly maps: readonly ElfMap[],
+    readonly btf?: { readonly bytes: Uint8Array },
+  ) {
+    const names = maps.map((m) => m.name);
+    super(
+      EXIT.INPUT,
+      maps.length === 0
+        ? `${file}: the object has no programs and no maps`
+        : `${file}: the object holds maps and no programs (${maps.length} map${maps.length === 1 ? '' : 's'}: ${names.slice(0, 8).join(', ')}${names.length > 8 ? ', ...' : ''}); \`bpf kernel load\` creates them`,
+    );
+  }
 }
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
@@ -192,11 +213,11 @@ function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boole
  * loading it into this kernel is refused later, by @bpf/kernel. When that fails (an extern this kernel lacks) the programs come as
  * the object has them, which is still fine to read and disassemble.
  */
-function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'attachBtfId' | 'functions' | 'globals' | 'linker'> = {}): Program[] {
+function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'attachBtfId' | 'functions' | 'globals' | 'linker'> = {}): LoadedObject {
   // what every load does, kernel or not: variables set, the linker's rules
   const always = { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}) };
   const hostNoKernel = { ...always, ...(host.functions ? { functions: host.functions } : {}), ...(host.attachBtfId ? { attachBtfId: host.attachBtfId } : {}) };
-  const plain = loadPrograms(bytes, always);
+  const plain = loadObject(bytes, always);
   // what the user asked the host loader to do must happen, or fail saying why
   const asked = host.attachTo !== undefined || host.functions !== undefined || host.attachBtfId !== undefined;
   const obj = parseElf(bytes);
@@ -205,12 +226,12 @@ function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'att
     obj.symbols.some((x) => x.shndx === 0 && x.name !== '' && (x.bind === 'global' || x.bind === 'weak')) ||
     hasCoreRelos(obj.btfExt, littleEndian) ||
     asked ||
-    plain.some((p) => p.attachTo !== undefined) ||
+    plain.programs.some((p) => p.attachTo !== undefined) ||
     obj.sections.some((x) => x.name.startsWith('.struct_ops'));
   if (asked && !existsSync(VMLINUX)) {
     // linking host functions needs no kernel; attach targets do
     if (host.attachTo !== undefined) throw new CliError(EXIT.UNAVAILABLE, `--attach-to: resolving an attach target needs the kernel's BTF (${VMLINUX})`);
-    return loadPrograms(bytes, hostNoKernel);
+    return loadObject(bytes, hostNoKernel);
   }
   if (!needsKernel || !existsSync(VMLINUX)) return plain;
   let kernelBtf: Uint8Array;
@@ -221,12 +242,12 @@ function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'att
   }
   try {
     const kconfig = kernelKconfig();
-    return loadPrograms(bytes, { kernelBtf, kallsyms, ...(kconfig ? { kconfig } : {}), ...host });
+    return loadObject(bytes, { kernelBtf, kallsyms, ...(kconfig ? { kconfig } : {}), ...host });
   } catch (e) {
     if (!(e instanceof ElfError)) throw e;
     // an attach target asked for must resolve; functions link without the kernel's BTF
     if (host.attachTo !== undefined || host.attachBtfId !== undefined) throw e;
-    return host.functions ? loadPrograms(bytes, hostNoKernel) : plain;
+    return host.functions ? loadObject(bytes, hostNoKernel) : plain;
   }
 }
 

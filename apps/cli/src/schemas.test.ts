@@ -242,6 +242,13 @@ describe.skipIf(skipWithout('kernel'))('kernel', () => {
     }
     expect(check('kernel-load', ['kernel', 'load', join(examples, 'hello.s'), '--log-level', '0']).stats).toEqual({});
   });
+  it.skipIf(skipWithout('clang-19'))('load an object of maps only (fixtures/c/elf/maps_only.c): its maps', () => {
+    const f = join(tmp, 'maps_only.o');
+    execFileSync('clang-19', ['-target', 'bpfel', '-mcpu=v3', '-O2', '-g', '-c', join(repoRoot, 'fixtures/c/elf/maps_only.c'), '-o', f]);
+    expect(check('elf', ['elf', f]).programs).toEqual([]);
+    const doc = check('kernel-load', ['kernel', 'load', f]);
+    expect((doc.maps as Doc[]).map((m) => [m.name, m.created])).toEqual(['counters_by_flow', 'shared_page', 'events', 'seen_addresses', 'recent_peers', '.rodata', '.bss'].map((n) => [n, true]));
+  });
   it('veristat beside the kernel', () => {
     const doc = check('veristat', ['veristat', ...EXAMPLES.map((e) => join(examples, e))]);
     expect(doc.kernel).toBe(true);

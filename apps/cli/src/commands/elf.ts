@@ -70,6 +70,8 @@ export const elf: Command = {
     if (linked) out.line(`${out.paint('bold', file)}: linked from ${linked.inputs.join(', ')}`);
     out.line(`${out.paint('bold', file)}: ELF64 ${obj.endian}-endian, license ${JSON.stringify(obj.license ?? '')}`);
     out.line(out.paint('bold', '\nPrograms'));
+    // an object of maps only is not broken: its maps are for `bpf kernel load` to create
+    if (programs.length === 0) out.line(maps.length ? '  (none: the object holds only maps; `bpf kernel load` creates them)' : '  (none)');
     for (const p of programs)
       out.line(`  ${p.name.padEnd(24)} ${p.section.padEnd(24)} ${String(p.type ?? '?').padEnd(16)} ${String(p.insns).padStart(6)} insns${p.subprogs.length > 1 ? `  calls ${p.subprogs.slice(1).join(', ')}` : ''}${p.autoload ? '' : '  (not autoloaded)'}`);
     out.line(out.paint('bold', '\nMaps'));

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { ATTACH_TYPES, parseHex, type Program } from '@bpf/isa';
 import type { LoadedWithMaps, LoadWithMapsOptions } from '@bpf/kernel';
 import type { ProgType } from '@bpf/isa';
-import type { Command } from '../context.js';
-import { CliError, EXIT, usage } from '../errors.js';
-import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, loadProgram as readProgram } from '../input.js';
+import type { Command, Flags, Output } from '../context.js';
+import { CliError, EXIT, usage, type ExitCode } from '../errors.js';
+import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, loadProgram as readProgram, NoProgramsError } from '../input.js';
 import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, MAP_OPTS, mapMaxEntriesOf, TYPE_OPT } from '../options.js';
 
 export const kernel: Command = {
@@ -51,6 +51,8 @@ export const kernel: Command = {
       read = readProgram(file, { ...inputOptsOf(flags), ...(target ? { attachBtfId: target.btfId } : {}) }).program;
     } catch (e) {
       target?.close();
+      // an object of maps only: `load` creates its maps, as its loader would
+      if (e instanceof NoProgramsError && e.maps.length > 0 && sub === 'load') return createObjectMaps(e, flags, out, await import('@bpf/kernel'));
       throw e;
     }
     // --license replaces the object's: the kernel and our verifier both see it
@@ -127,4 +129,51 @@ function loadTarget(spec: string, loadWithMaps: (p: Program, o: LoadWithMapsOpti
     throw new CliError(EXIT.INPUT, `--attach-prog ${spec}: the kernel rejected the target program ${t.name ?? ''}: ${l.error ?? `errno ${l.errno}`}`);
   }
   return { fd: l.fd, btfId, close: () => l.close() };
+}
+
+/**
+ * `bpf kernel load` of an object without programs: each map created as the object's loader
+ * creates it (type, sizes, flags, map_extra, BTF key and value types, initial contents), with
+ * what the kernel then reports of it (BPF_OBJ_GET_INFO_BY_FD, as `bpftool map show`) or its
+ * refusal. Exit 0 when every map was created, 1 when the kernel refused one.
+ */
+function createObjectMaps(e: NoProgramsError, flags: Flags, out: Output, k: typeof import('@bpf/kernel')): ExitCode {
+  const mapMaxEntries = mapMaxEntriesOf(flags, k.possibleCpus);
+  const made = k.createMaps(e.maps, { ...(e.btf ? { btf: e.btf } : {}), ...(mapMaxEntries ? { mapMaxEntries } : {}) });
+  try {
+    const maps = made.maps.map((m, n) => {
+      const d = e.maps[n]!;
+      const info = m.map ? k.mapInfo(m.map.fd) : undefined;
+      const extra = info ? info.mapExtra : d.mapExtra;
+      return {
+        name: m.name,
+        type: info?.type ?? d.type,
+        keySize: info?.keySize ?? d.keySize,
+        valueSize: info?.valueSize ?? d.valueSize,
+        maxEntries: info?.maxEntries ?? mapMaxEntries?.[d.name] ?? d.maxEntries,
+        flags: info?.flags ?? d.flags ?? 0,
+        mapExtra: extra === undefined || extra === 0n ? null : `0x${extra.toString(16)}`,
+        created: m.map !== undefined,
+        id: info?.id ?? null,
+        btfId: info && info.btfId !== 0 ? info.btfId : null,
+        errno: m.error?.errno ?? 0,
+        error: m.error ? m.error.message : null,
+      };
+    });
+    const refused = made.maps.find((m) => m.error);
+    const accepted = refused === undefined;
+    if (out.json) {
+      out.data({ accepted, errno: refused?.error?.errno ?? 0, error: refused?.error?.message ?? null, refusedBeforeVerifier: false, btfRefused: made.btfRefused ? k.errnoName(made.btfRefused.errno) : null, log: '', stats: {}, verifiedInsns: null, jitedLen: null, xlatedInsns: null, maps });
+    } else {
+      out.line(`the object has no programs: its ${maps.length} map${maps.length === 1 ? '' : 's'}, created as its loader creates them`);
+      if (made.btfRefused) out.line(`note: the kernel refused the object's BTF (${k.errnoName(made.btfRefused.errno)}); maps created without key and value types, as libbpf does`);
+      for (const m of maps) {
+        const shape = `${m.type} key ${m.keySize} value ${m.valueSize} max_entries ${m.maxEntries} flags 0x${m.flags.toString(16)}${m.mapExtra ? ` map_extra ${m.mapExtra}` : ''}`;
+        out.line(m.created ? out.paint('green', `created ${m.name}: ${shape} (id ${m.id}${m.btfId !== null ? `, btf_id ${m.btfId}` : ''})`) : out.paint('red', `refused ${m.name}: ${shape}: ${m.error}`));
+      }
+    }
+    return accepted ? EXIT.OK : EXIT.REJECTED;
+  } finally {
+    made.close();
+  }
 }
