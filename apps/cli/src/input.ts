@@ -247,6 +247,9 @@ function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'att
     if (!(e instanceof ElfError)) throw e;
     // an attach target asked for must resolve; functions link without the kernel's BTF
     if (host.attachTo !== undefined || host.attachBtfId !== undefined) throw e;
+    // an object of maps only has nothing else to show: why its maps cannot be made (a
+    // struct_ops type this kernel lacks) is the answer, as libbpf's
+    if (plain.programs.length === 0) throw e;
     return host.functions ? loadObject(bytes, hostNoKernel) : plain;
   }
 }

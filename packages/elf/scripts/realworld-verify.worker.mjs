@@ -9,6 +9,21 @@ import { loadPrograms, parseBtfTable } from '../dist/index.js';
 import { helperReturnsBtf, verify } from '../../verifier/dist/index.js';
 
 let vmlinux;
+/** /proc/kallsyms (typeless ksyms), read once per worker as realworld.mjs reads it. */
+let kallsyms;
+function kernelSymbols() {
+  if (kallsyms) return kallsyms;
+  kallsyms = new Map();
+  try {
+    for (const line of readFileSync('/proc/kallsyms', 'utf8').split('\n')) {
+      const [addr, , sym] = line.split(/\s+/);
+      if (sym && addr && !kallsyms.has(sym)) kallsyms.set(sym, BigInt(`0x${addr}`));
+    }
+  } catch {
+    /* no kallsyms: typeless ksyms fail to resolve */
+  }
+  return kallsyms;
+}
 /**
  * Every program of an object as its host loader loads it: attach targets it sets (cilium/ebpf's
  * ProgramSpec.AttachTo) and functions it links in (`return 0` bodies), as realworld.mjs does.
@@ -20,6 +35,7 @@ function asHostLoads(file, host) {
   vmlinux ??= parseBtfTable(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')), 'kernel BTF').table;
   return loadPrograms(new Uint8Array(readFileSync(file)), {
     kernelBtf: vmlinux,
+    kallsyms: kernelSymbols(),
     ...(rules ? { attachTo: (p) => rules.find(([re]) => re.test(p.section))?.[1] } : {}),
     ...(host.functions ? { functions: new Map(host.functions.map((n) => [n, ret0])) } : {}),
     ...(host.globals ? { globals: host.globals } : {}),

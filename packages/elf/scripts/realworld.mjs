@@ -43,9 +43,9 @@ import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { btfExtRecords, linkObjects, loadPrograms, parseBtfTable, parseElf, parseElfFile } from '../dist/index.js';
+import { btfExtRecords, linkObjects, loadObject, loadPrograms, parseBtfTable, parseElf, parseElfFile } from '../dist/index.js';
 import { btfString } from '../../btf/dist/index.js';
-import { createProgramMap, loadWithMaps, possibleCpus } from '../../kernel/dist/index.js';
+import { createMaps, loadWithMaps, possibleCpus } from '../../kernel/dist/index.js';
 import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -309,16 +309,18 @@ function cliHostFlags(row, p, dir) {
   return flags;
 }
 
-/** Our programs for an object: with the kernel's BTF when it has something to resolve, else without. */
-function ourPrograms(bytes, row, dir) {
+/** Our object (programs, maps, BTF): with the kernel's BTF when it has something to resolve, else without. */
+function ourObject(bytes, row, dir) {
   const host = hostOptions(row, dir);
   try {
     // libbpf's kconfig values (CONFIG_*, LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE, ...).
     const kconfig = kernelKconfig();
-    return loadPrograms(bytes, vmlinux ? { kernelBtf: vmlinux, kallsyms, ...(kconfig ? { kconfig } : {}), ...host } : {});
+    return loadObject(bytes, vmlinux ? { kernelBtf: vmlinux, kallsyms, ...(kconfig ? { kconfig } : {}), ...host } : {});
   } catch (e) {
-    const plain = loadPrograms(bytes, { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}) });
-    if (plain.some((p) => p.relocs.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') || p.attachTo !== undefined)) throw e;
+    const plain = loadObject(bytes, { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}) });
+    // (an object of maps only that fails to resolve, a struct_ops map of a type this kernel
+    // lacks: that error is the loader's answer, as libbpf's)
+    if (plain.programs.length === 0 || plain.programs.some((p) => p.relocs.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') || p.attachTo !== undefined)) throw e;
     return plain;
   }
 }
@@ -420,6 +422,30 @@ async function cliLoad(file, p, type, row, progFlags, linkInputs) {
   let said = err.join('');
   for (const f of linkInputs ?? [file]) said = said.split(f).join(relative(args.from ?? '.', f));
   return { accepted: null, error: short(said || `exit ${code}`) };
+}
+
+/** `bpf kernel load --json` of an object of maps only, in this process: its per-map answers. */
+async function cliMaps(file, row) {
+  const { main } = await import('../../../apps/cli/dist/index.js');
+  const flags = [];
+  for (const [name, v] of Object.entries(globalsOf(row) ?? {})) flags.push('--set', `${name}=${v}`);
+  if (row?.loader === 'cilium/ebpf') flags.push('--linker', 'cilium/ebpf');
+  for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n}`);
+  const out = [];
+  const ow = process.stdout.write, ew = process.stderr.write;
+  process.stdout.write = (c) => (out.push(String(c)), true);
+  process.stderr.write = () => true;
+  try {
+    await main(['kernel', 'load', file, ...flags, '--json']);
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+  try {
+    return JSON.parse(out.join('')).maps;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Our verifier in a worker, so a runaway program costs a timeout and not the run. */
@@ -548,34 +574,35 @@ async function recordGroup(group, dir) {
 }
 
 /** Every program of one object (`file` holding `bytes`; linked from `linkInputs` if given), appended to records. */
-async function recordObject(group, object, file, bytes, dir, records, linkInputs) {
-  let progs, core, sectionNames;
+async function recordObject(group, object_, file, bytes, dir, records, linkInputs) {
+  let progs, object, core, sectionNames;
   try {
     parseElf(bytes);
-    progs = ourPrograms(bytes, hostOf(group, object), dir);
+    object = ourObject(bytes, hostOf(group, object_), dir);
+    progs = object.programs;
     core = coreSites(bytes);
     sectionNames = new Map(parseElfFile(bytes).sections.map((x) => [x.index, x.name]));
   } catch (e) {
-    records.push({ group, object, program: null, section: null, type: null, loader: `${e.code ?? 'error'}: ${short(e.message)}`, kernel: null, cli: null, ours: null });
-    console.log(`${group}/${object}: loader error ${e.message}`);
+    records.push({ group, object: object_, program: null, section: null, type: null, loader: `${e.code ?? 'error'}: ${short(e.message)}`, kernel: null, cli: null, ours: null });
+    console.log(`${group}/${object_}: loader error ${e.message}`);
     return;
   }
   if (progs.length === 0) {
-    // An object of maps only (cilium/ebpf's arena testdata): what the kernel says to
-    // creating each of them, as the object's loader would create them.
-    const maps = parseElf(bytes).maps.map((m) => {
-      try {
-        createProgramMap(m).close();
-        return { name: m.name, type: m.type, kernel: 'created' };
-      } catch (e) {
-        return { name: m.name, type: m.type, kernel: short(e.message) };
-      }
-    });
-    records.push({ group, object, program: null, section: null, type: null, loader: 'ok: no programs', maps, kernel: null, cli: null, ours: null });
-    console.log(`${group}/${object}: no programs; maps: ${maps.map((m) => `${m.name} ${m.kernel}`).join(', ')}`);
+    // An object of maps only (cilium/ebpf's arena testdata): what the kernel says to creating
+    // each of them, as the object's loader creates them (BTF, flags, map_extra, global data),
+    // and whether `bpf kernel load` reports the same for each.
+    const row = hostOf(group, object_);
+    const sizes = mapSizes(row);
+    const made = createMaps(object.maps, { ...(object.btf ? { btf: object.btf } : {}), ...(sizes ? { mapMaxEntries: sizes } : {}) });
+    const maps = made.maps.map((m, n) => ({ name: m.name, type: object.maps[n].type, kernel: m.error ? short(m.error.message) : 'created' }));
+    made.close();
+    const cli = await cliMaps(file, row);
+    const same = cli !== undefined && cli.length === maps.length && cli.every((c, n) => c.name === maps[n].name && (c.created ? 'created' : short(c.error)) === maps[n].kernel);
+    records.push({ group, object: object_, program: null, section: null, type: null, loader: 'ok: no programs', maps, kernel: null, cli: same, ours: null });
+    console.log(`${group}/${object_}: no programs; maps: ${maps.map((m) => `${m.name} ${m.kernel}`).join(', ')}; cli ${same}`);
     return;
   }
-  for (const p of progs) if (programsRe === undefined || programsRe.test(p.name)) records.push(await recordProgram(group, object, file, p, btfUses(p, core, sectionNames), bytes, linkInputs));
+  for (const p of progs) if (programsRe === undefined || programsRe.test(p.name)) records.push(await recordProgram(group, object_, file, p, btfUses(p, core, sectionNames), bytes, linkInputs));
 }
 
 /** Counts of one group's records (or a whole collection's). */
@@ -694,7 +721,7 @@ const table = [
   `Generated by \`node packages/elf/scripts/realworld.mjs --from DIR [--each] [--verifier]\` over public objects others wrote (compiled by them, or by us with clang-19 from their sources; not in this repository),`,
   `on Linux ${osrelease}; the verdicts are in the repository's \`fixtures/realworld/<collection>.json\` (a path, not a link: this README is also the npm package's).`,
   '"Tracing/LSM with BTF": kprobe, tracepoint, raw tracepoint, perf event, tracing (fentry, fexit, tp_btf, iter) and LSM programs with a BTF attach target, CO-RE relocations, kfuncs or typed ksyms.',
-  '"No verdict": the kernel refused the load before its verifier walked the code (empty log, or no error line in it) or would not create a map; such programs are left out of the agreement counts.',
+  '"No verdict": the kernel refused the load before its verifier walked the code (empty log, or no error line in it) or would not create a map, or the object\'s loader refused the program before loading it (an extern this kernel lacks, resolved program by program as cilium/ebpf does); such programs are left out of the agreement counts. "Objects of maps only": objects without programs, whose maps are created as their loader creates them.',
   '',
   '| collection | loader rules | objects | programs | tracing/LSM with BTF | kernel verifies | no verdict | of the verified, reach our verifier | `bpf kernel load` agrees | our verifier agrees (of kernel verdicts) |',
   '|---|---|---|---|---|---|---|---|---|---|',

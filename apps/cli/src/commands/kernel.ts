@@ -147,7 +147,7 @@ function createObjectMaps(e: NoProgramsError, flags: Flags, out: Output, k: type
       const extra = info ? info.mapExtra : d.mapExtra;
       return {
         name: m.name,
-        type: info?.type ?? d.type,
+        type: String(info?.type ?? d.type),
         keySize: info?.keySize ?? d.keySize,
         valueSize: info?.valueSize ?? d.valueSize,
         maxEntries: info?.maxEntries ?? mapMaxEntries?.[d.name] ?? d.maxEntries,
