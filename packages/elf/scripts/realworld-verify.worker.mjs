@@ -2,11 +2,12 @@
 // path, or @bpf/elf's loadPrograms with what the collection's loader sets: attach targets,
 // linked-in functions). Long-lived: the CLI's modules and the kernel BTF are read once per
 // worker; the parent replaces the worker when a program runs past its timeout.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { loadProgram, kernelBtfFor, kernelSymbolsFor } from '../../../apps/cli/dist/input.js';
 import { loadPrograms, parseBtfTable } from '../dist/index.js';
 import { helperReturnsBtf, verify } from '../../verifier/dist/index.js';
+import { firstLogDifference } from '../../testkit/dist/index.js';
 
 let vmlinux;
 /** /proc/kallsyms (typeless ksyms), read once per worker as realworld.mjs reads it. */
@@ -60,7 +61,7 @@ function programOf(file, section, prog, host) {
   return program;
 }
 
-parentPort.on('message', ({ id, file, section, prog, type, host, progFlags }) => {
+parentPort.on('message', ({ id, file, section, prog, type, host, progFlags, kernelLog, dumpTo }) => {
   try {
     const read = programOf(file, section, prog, host);
     // refused by its loader before the kernel sees it (an extern this kernel lacks, under
@@ -76,8 +77,13 @@ parentPort.on('message', ({ id, file, section, prog, type, host, progFlags }) =>
     // as `bpf verify` asks: the kernel's symbols for typed/typeless ksyms (the kernel refuses one
     // kallsyms lacks), BPF_F_SLEEPABLE for a sleepable section (the CLI's loadOptsOf)
     // (test_loader's programs: the prog_flags it loads them with, given by the parent)
-    const r = verify(program, { type, logLevel: 0, flags: progFlags ?? (program.sleepable ? 1 << 4 : 0), kernelBtf: kernelBtfFor(program, (id) => helperReturnsBtf(id, type)), kernelSymbols: kernelSymbolsFor(program) });
-    parentPort.postMessage({ id, accepted: r.accepted, error: r.accepted ? null : (r.error?.message ?? null), processed: r.stats?.processedInsns });
+    // with the kernel's level-2 log (realworld.mjs --log-level 2): ours at level 2, and the
+    // first compared line where the two part (null: none)
+    const logLevel = kernelLog === undefined ? 0 : 2;
+    const r = verify(program, { type, logLevel, flags: progFlags ?? (program.sleepable ? 1 << 4 : 0), kernelBtf: kernelBtfFor(program, (id) => helperReturnsBtf(id, type)), kernelSymbols: kernelSymbolsFor(program) });
+    if (dumpTo) writeFileSync(dumpTo, r.log);
+    const log2 = kernelLog === undefined ? {} : { log2: firstLogDifference(r.log, kernelLog) ?? null };
+    parentPort.postMessage({ id, accepted: r.accepted, error: r.accepted ? null : (r.error?.message ?? null), processed: r.stats?.processedInsns, ...log2 });
   } catch (e) {
     parentPort.postMessage({ id, accepted: null, error: `${e.code ?? e.name}: ${e.message}` });
   }

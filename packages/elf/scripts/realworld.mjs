@@ -5,7 +5,10 @@
 //   kernel  — the running kernel's verdict,
 //   loader  — whether @bpf/elf reaches the verifier (or the loader error),
 //   cli     — `bpf kernel load OBJECT --section S --prog P --type T`'s verdict (run in-process),
-//   ours    — @bpf/verifier's verdict (reported only; with --verifier).
+//   ours    — @bpf/verifier's verdict (reported only; with --verifier),
+//   log2    — with --log-level 2: whether our level-2 verifier log is the kernel's line for
+//             line (compared as the verifier's live tests compare them: @bpf/testkit's
+//             comparableLines), and if not the first line where they part.
 // Writes fixtures/realworld/<collection>.json (names, types and verdicts only) and the table
 // between the <!-- realworld --> markers of packages/elf/README.md, which covers every JSON in
 // fixtures/realworld (not only the ones this run wrote).
@@ -22,6 +25,14 @@
 //   node packages/elf/scripts/realworld.mjs --from DIR --each [--only NAME] [--verifier]
 //       each subdirectory of DIR is a collection of its own (objects compiled from one public
 //       project): one JSON and one table row per collection; --only picks one.
+//   ... --log-level 2
+//       also loads each program that gets a kernel verdict again at log level 2 (the buffer
+//       grown until the whole log fits, up to the kernel's maximum log size) and verifies it
+//       with our verifier at level 2; records log2: { same: true } or { same: false, line, ours,
+//       kernel } (the first compared line where the logs part, its index among the compared
+//       lines), or { same: null, why } when the kernel's log does not fit its maximum size
+//       (left out of the level-2 counts). With --log-dump DIR both logs of each compared
+//       program are written there (OBJECT.PROGRAM.kernel, .ours) for reading.
 //   node packages/elf/scripts/realworld.mjs --table
 //       only rewrites the README table from the JSONs in fixtures/realworld.
 //
@@ -56,6 +67,9 @@ const { values: args } = parseArgs({
     name: { type: 'string' },
     verifier: { type: 'boolean' },
     'verifier-timeout': { type: 'string' },
+    // 2: compare our level-2 log with the kernel's, line for line (see above)
+    'log-level': { type: 'string' },
+    'log-dump': { type: 'string' },
     // seconds of this run after which our verifier is no longer asked (the kernel's and the
     // CLI's verdicts are still recorded): for collections whose programs take our verifier
     // minutes each; such records say so and the agreement table leaves them out
@@ -72,7 +86,11 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.from && !args.table) {
-  console.error('usage: realworld.mjs --from DIR [--name NAME | --each] [--verifier] [--only GROUP]');
+  console.error('usage: realworld.mjs --from DIR [--name NAME | --each] [--verifier] [--log-level 2] [--only GROUP]');
+  process.exit(2);
+}
+if (args['log-level'] !== undefined && args['log-level'] !== '2') {
+  console.error('realworld.mjs: --log-level takes 2 (level-2 logs compared line for line)');
   process.exit(2);
 }
 
@@ -451,7 +469,7 @@ async function cliMaps(file, row) {
 /** Our verifier in a worker, so a runaway program costs a timeout and not the run. */
 let worker;
 let nextId = 0;
-function ourVerdict(file, p, type, timeoutMs, host, progFlags) {
+function ourVerdict(file, p, type, timeoutMs, host, progFlags, kernelLog, dumpTo) {
   worker ??= new Worker(new URL('./realworld-verify.worker.mjs', import.meta.url));
   const w = worker;
   const id = nextId++;
@@ -476,8 +494,57 @@ function ourVerdict(file, p, type, timeoutMs, host, progFlags) {
     };
     w.on('message', onMessage);
     w.on('error', onError);
-    w.postMessage({ id, file, section: p.section, prog: p.name, type, host, progFlags });
+    w.postMessage({ id, file, section: p.section, prog: p.name, type, host, progFlags, ...(kernelLog !== undefined ? { kernelLog } : {}), ...(dumpTo ? { dumpTo } : {}) });
   });
+}
+
+// The kernel's largest log buffer (kernel/bpf/log.c bpf_vlog_init: log_size above UINT_MAX >> 2
+// is EINVAL); @bpf/kernel grows the buffer to the size the kernel reports it needed.
+const KERNEL_LOG_MAX = 2 ** 30 - 1;
+
+/**
+ * A line of a level-2 log difference as the fixture keeps it: whole when short, else from a
+ * little before the first character where it parts from the other side's line.
+ */
+function diffLine(line, other) {
+  if (line === null || line.length <= 240) return line;
+  let at = 0;
+  while (at < line.length && other !== null && line[at] === other[at]) at++;
+  const from = Math.max(0, Math.min(at - 80, line.length - 240));
+  return `${from > 0 ? '…' : ''}${line.slice(from, from + 240)}${from + 240 < line.length ? '…' : ''}`;
+}
+
+/**
+ * The kernel's level-2 log of one program (loaded again as it was for its verdict) against our
+ * verifier's, line for line: { same }, the first difference, or why it was not compared.
+ */
+async function level2(file, p, type, row, progFlags, verdict) {
+  let log, errno, accepted;
+  let target;
+  try {
+    const sizes = mapSizes(row);
+    target = row?.attachProg ? loadAttachTarget(dirname(file), row.attachProg) : undefined;
+    const load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 2, logSize: 1 << 24, readInfo: false, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
+    ({ log, errno, accepted } = load);
+    load.close();
+  } catch (e) {
+    // a log past what a string holds (V8's limit is below the kernel's maximum)
+    return { same: null, why: short(`kernel log not read: ${e.code ?? e.name}: ${e.message}`) };
+  } finally {
+    target?.close();
+  }
+  if (errno === 28) return { same: null, why: `kernel log longer than the kernel's maximum log size (${KERNEL_LOG_MAX} bytes)` };
+  if (log === '' && !accepted) return { same: null, why: `no level-2 log (errno ${errno}): the log size it needs is over the kernel's maximum (${KERNEL_LOG_MAX} bytes)` };
+  const dump = args['log-dump'] ? join(args['log-dump'], `${basename(file)}.${p.name}`) : undefined;
+  if (dump) {
+    mkdirSync(args['log-dump'], { recursive: true });
+    writeFileSync(`${dump}.kernel`, log);
+  }
+  if (accepted !== verdict) return { same: null, why: `the kernel's verdict at log level 2 (${accepted}) is not the level-1 one` };
+  const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row), globals: globalsOf(row), linker: row.loader === 'cilium/ebpf' ? 'cilium/ebpf' : undefined }, progFlags, log, dump && `${dump}.ours`);
+  if (ours.log2 === undefined) return { same: false, line: 0, ours: `no level-2 log: ${short(ours.error)}`, kernel: null };
+  if (ours.log2 === null) return { same: true };
+  return { same: false, line: ours.log2.index, ours: diffLine(ours.log2.ours, ours.log2.kernel), kernel: diffLine(ours.log2.kernel, ours.log2.ours) };
 }
 
 /** One program's record: the kernel's verdict, `bpf kernel load`'s, ours. */
@@ -534,8 +601,10 @@ async function recordProgram(group, object, file, p, uses, bytes, linkInputs) {
     // wall time of our verdict (worker round trip; the machine's load is in it): slow programs stand out
     rec.oursMs = Math.round(performance.now() - t0);
   }
+  if (args['log-level'] === '2' && rec.kernel !== null && !/^not measured/.test(rec.oursError ?? '')) rec.log2 = await level2(file, p, type, row, progFlags, rec.kernel);
   const k = rec.kernel === true ? 'accept' : rec.kernel === false ? `reject (${rec.kernelError})` : `no verdict (${rec.kernelRefused})`;
-  console.log(`${group}/${object} ${p.section} ${p.name} [${type}${rec.attach ? `/${rec.attach}` : ''}${uses.length ? ` btf:${uses.join(',')}` : ''}]: kernel ${k}; cli ${rec.cli}${args.verifier ? `; ours ${rec.ours}${rec.ours === rec.kernel || rec.kernel === null ? '' : ` (${rec.oursError ?? 'accept'})`} in ${rec.oursMs} ms` : ''}`);
+  const l2 = rec.log2 === undefined ? '' : rec.log2.same === true ? '; level-2 log the same' : rec.log2.same === false ? `; level-2 log differs at line ${rec.log2.line}` : `; level-2 log not compared (${rec.log2.why})`;
+  console.log(`${group}/${object} ${p.section} ${p.name} [${type}${rec.attach ? `/${rec.attach}` : ''}${uses.length ? ` btf:${uses.join(',')}` : ''}]: kernel ${k}; cli ${rec.cli}${args.verifier ? `; ours ${rec.ours}${rec.ours === rec.kernel || rec.kernel === null ? '' : ` (${rec.oursError ?? 'accept'})`} in ${rec.oursMs} ms` : ''}${l2}`);
   return rec;
 }
 
@@ -629,6 +698,10 @@ function summarize(rs) {
     // kernel verdicts our verifier was not asked about (--verifier-budget spent)
     oursNotMeasured: verdict.filter((r) => r.ours == null && /^not measured/.test(r.oursError ?? '')).length,
     oursAgree: verdict.filter((r) => r.ours === r.kernel).length,
+    // --log-level 2: level-2 logs compared, and the same line for line
+    ...(verdict.some((r) => r.log2 !== undefined)
+      ? { log2Measured: verdict.filter((r) => r.log2?.same === true || r.log2?.same === false).length, log2Same: verdict.filter((r) => r.log2?.same === true).length, log2TooLong: verdict.filter((r) => r.log2?.same === null).length }
+      : {}),
   };
 }
 

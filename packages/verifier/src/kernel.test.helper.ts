@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseBtf, type Btf } from '@bpf/btf';
 import type { Insn, Program } from '@bpf/isa';
-import { fixturesDir, kallsyms, tempDir } from '@bpf/testkit';
+import { comparableLines, fixturesDir, kallsyms, tempDir } from '@bpf/testkit';
 import { expect } from 'vitest';
 import { verify } from './index.js';
 
@@ -87,16 +87,7 @@ export function fixtureSource(dir: string, file: string, header: string): string
   return readFileSync(join(at, file), 'utf8').replace(`#include "${header}"`, readFileSync(join(at, header), 'utf8'));
 }
 
-/**
- * Level-2 log lines both sides print alike: source lines, liveness tables, func headers,
- * numbered state lines, the stats line and map addresses aside (and `extra` lines, if given).
- */
-export function comparableLines(log: string, extra?: RegExp): string[] {
-  return log
-    .split('\n')
-    .filter((l) => l !== '' && !/^( |;|Live regs|func#\d+ @|\(\d+(,\d+)?\) |processed |arg#\d reference type\('UNKNOWN '\))/.test(l) && !(extra?.test(l) ?? false))
-    .map((l) => l.replace(/\(18\) (r\d) = 0x[0-9a-f]+ */, '(18) $1 = MAP '));
-}
+export { comparableLines };
 
 /**
  * One program, ours against the running kernel: verdict, first error and processed count, and
