@@ -392,43 +392,93 @@ export function structFieldRead(btf: Btf, name: string | number, off: number, si
 }
 
 /**
+ * btf_struct_walk for a 1-byte access at `off` of struct or union `id`, as
+ * btf_struct_ids_match walks: the struct or union member that starts there (WALK_STRUCT), a
+ * scalar, or the kernel's refusal (which it logs). A pointer member is never a 1-byte access.
+ */
+function walkToStruct(btf: Btf, id: number, off: number): { readonly id: number } | { readonly scalar: true } | { readonly error: string } {
+  let t = typeById(btf, resolveId(btf, id));
+  for (let depth = 0; depth < MAX_RESOLVE_DEPTH * 4; depth++) {
+    const tname = t?.nameOff ? btfString(btf, t.nameOff) : '(anon)';
+    if (t?.kind !== 'STRUCT' && t?.kind !== 'UNION') return { error: `Type '${tname}' is not a struct` };
+    if (off + 1 > t.sizeOrType) {
+      // a flexible array at the end may be walked past the struct's size
+      const last = t.members[t.members.length - 1];
+      const lt = last ? typeById(btf, resolveId(btf, last.type)) : undefined;
+      const lastOff = last ? Math.floor((t.kindFlag ? last.offset & 0xffffff : last.offset) / 8) : 0;
+      if (lt?.kind !== 'ARRAY' || lt.nelems !== 0 || off < lastOff) return { error: `access beyond struct ${tname} at off ${off} size 1` };
+      const et = typeById(btf, resolveId(btf, lt.elemType));
+      if (et?.kind === 'INT') return { scalar: true };
+      if (et?.kind !== 'STRUCT' && et?.kind !== 'UNION') return { error: `access beyond struct ${tname} at off ${off} size 1` };
+      off = (off - lastOff) % et.sizeOrType;
+      t = et;
+      continue;
+    }
+    let next: BtfType | undefined;
+    for (const m of t.members) {
+      const bitOff = t.kindFlag ? m.offset & 0xffffff : m.offset;
+      const bitSize = t.kindFlag ? m.offset >>> 24 : 0;
+      let moff = Math.floor(bitOff / 8);
+      if (off + 1 <= moff) break;
+      if (bitSize) {
+        if (off <= moff && Math.ceil((bitOff + bitSize) / 8) <= off + 1) return { scalar: true };
+        continue;
+      }
+      if (off < moff) break;
+      const mname = m.nameOff ? btfString(btf, m.nameOff) : '(anon)';
+      const ms = memberSize(btf, m.type);
+      if (!ms) return { error: `field ${mname} doesn't have size` };
+      let msize = ms.size;
+      const mtrueEnd = moff + msize;
+      if (off >= mtrueEnd) continue;
+      let mt = ms.t;
+      let mid = resolveId(btf, m.type);
+      if (mt.kind === 'ARRAY') {
+        if (moff === mtrueEnd) continue;
+        msize /= ms.nelems;
+        moff += Math.floor((off - moff) / msize) * msize;
+        mt = ms.elem!;
+        mid = btf.types.indexOf(mt);
+      }
+      if (mt.kind === 'STRUCT' || mt.kind === 'UNION') {
+        if (off === moff) return { id: mid };
+        off -= moff;
+        next = mt;
+        break;
+      }
+      if (mt.kind === 'PTR') return { error: `cannot access ptr member ${mname} with moff ${moff} in struct ${tname} with off ${off} size 1` };
+      return { scalar: true };
+    }
+    if (!next) return { error: `struct ${tname} doesn't have field at offset ${off}` };
+    t = next;
+  }
+  return { scalar: true };
+}
+
+/**
  * Whether a pointer to kernel struct `from` at byte offset `off` may be passed where a pointer
  * to struct `to` is wanted (kernel/bpf/btf.c btf_struct_ids_match): the same type at offset 0,
  * or, unless `strict`, a struct nested in it that starts at `off`, or a first member (at offset
  * 0) of that one, and so on: `&cgrp->self` is a `struct cgroup *` a kfunc taking a `struct
- * cgroup_subsys_state *` accepts.
+ * cgroup_subsys_state *` accepts. A walk the kernel refuses is logged as it logs it (`log`):
+ * `cannot access ptr member next ...` where a `struct sk_buff *` is matched against a `struct
+ * __sk_buff *`.
  */
-export function structIdsMatch(btf: Btf, from: string, off: number, to: string, strict: boolean): boolean {
+export function structIdsMatch(btf: Btf, from: string, off: number, to: string, strict: boolean, log?: (line: string) => void): boolean {
   if (off === 0 && from === to) return true;
   if (strict) return false;
-  const id = structId(btf, from);
-  let t = id === undefined ? undefined : typeById(btf, id);
-  for (let depth = 0; depth < MAX_RESOLVE_DEPTH * 4 && (t?.kind === 'STRUCT' || t?.kind === 'UNION'); depth++) {
-    // btf_struct_walk(off, size 1): the struct member holding `off`; WALK_STRUCT where one starts there
-    let next: BtfType | undefined;
-    for (const m of t.members) {
-      const bitOff = t.kindFlag ? m.offset & 0xffffff : m.offset;
-      if (t.kindFlag && m.offset >>> 24) continue;
-      let moff = Math.floor(bitOff / 8);
-      if (off < moff) break;
-      const ms = memberSize(btf, m.type);
-      if (!ms || off >= moff + ms.size) continue;
-      let mt = ms.t;
-      if (mt.kind === 'ARRAY') {
-        const esize = ms.size / ms.nelems;
-        moff += Math.floor((off - moff) / esize) * esize;
-        mt = ms.elem!;
-      }
-      if (mt.kind !== 'STRUCT' && mt.kind !== 'UNION') return false;
-      next = mt;
-      off -= moff;
-      break;
+  let id = structId(btf, from);
+  for (let depth = 0; id !== undefined && depth < MAX_RESOLVE_DEPTH * 4; depth++) {
+    const w = walkToStruct(btf, id, off);
+    if ('error' in w) {
+      log?.(w.error);
+      return false;
     }
-    if (!next) return false;
-    t = next;
-    if (off === 0) {
-      if (t.nameOff && btfString(btf, t.nameOff) === to && t.kind === 'STRUCT') return true;
-    }
+    if (!('id' in w)) return false;
+    const t = typeById(btf, w.id);
+    if (t?.kind === 'STRUCT' && t.nameOff && btfString(btf, t.nameOff) === to) return true;
+    id = w.id;
+    off = 0;
   }
   return false;
 }

@@ -156,7 +156,7 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
     // btf_struct_ids_match: the struct, or one that starts with it (a sock for a sock_common),
     // at the pointer's offset; a release argument takes its exact type
     const kb = env.load.kernelBtf;
-    const same = b && (kb ? structIdsMatch(kb, b.struct, r.off, a.btf, a.release) : b.struct === a.btf);
+    const same = b && (kb ? structIdsMatch(kb, b.struct, r.off, a.btf, a.release, (l) => env.log2(l)) : b.struct === a.btf);
     if (b && !same) env.reject(pc, `R${regno} is of type ${b.struct} but ${a.btf} is expected`);
   }
   if (a.release && a.base === 'dynptr') {

@@ -592,7 +592,9 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     const projection = (to.name === '__sk_buff' && b.struct === 'sk_buff') || (to.name === 'xdp_md' && b.struct === 'xdp_buff');
     // btf_struct_ids_match, strict for a release of a referenced pointer
     const strict = has(info, 'release') && r.refObjId !== undefined;
-    if (!projection && !structIdsMatch(env.load.kernelBtf!, b.struct, r.off, to.name, strict))
+    // (walked even for a projection: a walk the kernel refuses is in its log either way)
+    const same = structIdsMatch(env.load.kernelBtf!, b.struct, r.off, to.name, strict, (l) => env.log2(l));
+    if (!projection && !same)
       env.reject(pc, `kernel function ${fn.name} args#${k} expected pointer to STRUCT ${to.name} but R${regno} has a pointer to STRUCT ${b.struct}`);
     if (r.off && (trusted || (has(info, 'release') && r.refObjId))) env.reject(pc, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
     return;
