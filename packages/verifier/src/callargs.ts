@@ -5,7 +5,7 @@
 import { checkFieldAccess, mapRecord } from './kptr.js';
 import { checkMapFieldAccess } from './mapfields.js';
 import type { Env } from './env.js';
-import { bufferAccess, packetAccess, memRegion, stackBounds, stackFrame } from './mem.js';
+import { bufferAccess, memAccess, packetAccess, memRegion, stackBounds, stackFrame } from './mem.js';
 import { regTypeStr } from './print.js';
 import { SlotType, UNKNOWN, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
@@ -13,6 +13,13 @@ import { btfPtr } from './nullable.js';
 import { kernelStructRead } from './btfmem.js';
 
 export const isNull = (r: Reg): boolean => r.type === 'scalar' && tnumIsConst(r.var) && r.var.value === 0n;
+
+/**
+ * Program types whose verifier ops have no convert_ctx_access (kernel/trace/bpf_trace.c,
+ * kernel/bpf/syscall.c, bpf_lsm.c, cgroup.c cg_dev, bpf_struct_ops.c, bpf-lirc.c,
+ * nf_bpf_link.c): check_helper_mem_access checks memory in their context byte by byte.
+ */
+const NO_CTX_CONVERSION: ReadonlySet<string> = new Set(['kprobe', 'tracepoint', 'raw_tracepoint', 'raw_tracepoint_writable', 'tracing', 'lsm', 'syscall', 'cgroup_device', 'struct_ops', 'lirc_mode2', 'netfilter']);
 
 /** check_helper_mem_access for a helper argument of `size` bytes. */
 export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size: number, write: boolean, zeroOk: boolean, scratch = true, raw = false): void {
@@ -69,6 +76,12 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
       return;
     }
     default:
+      // a program type whose context the kernel does not rewrite (no convert_ctx_access):
+      // its last byte is checked as a 1-byte context access (a 0-byte one may pass)
+      if (r.type === 'ctx' && NO_CTX_CONVERSION.has(env.type) && (size > 0 || zeroOk)) {
+        if (size > 0) memAccess(env, st, st.frames[st.frames.length - 1]!, pc, regno, r, size - 1, 1, { write, intoReg: false });
+        return;
+      }
       if (zeroOk && size === 0 && isNull(r)) return;
       // check_helper_mem_access: a kernel struct's bytes, read as check_ptr_to_btf_access reads them
       if (btfPtr(r.type) && kernelStructRead(env, st, pc, r, regno, r.off, size, false) !== undefined) return;
