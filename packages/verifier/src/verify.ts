@@ -17,7 +17,7 @@ import { iterActiveAtCall } from './iter.js';
 import { ASYNC_KFUNCS, declaredKfunc, kfuncFromBtf } from './kfuncs.js';
 import { SccVisits } from './scc.js';
 import { VerifierReject, type MaxAccess } from './env.js';
-import { entryLine, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
+import { entryLine, globalArgs, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
 import { attachTypeOf, PROG_FLAGS } from './loadflags.js';
 import { checkReplaceTarget, sleepableRefusal, type TargetFacts } from './freplace.js';
 import { checkCallWhileLocked, checkResourceLeak, mapProgCompat } from './locks.js';
@@ -842,6 +842,13 @@ class Verifier implements CallEnv, PreciseEnv {
     let fromPop = false;
     /** The last instruction returned from a callee: its "from X to Y" line does not scratch the state. */
     let fromExit = false;
+    if (!asGlobal && this.level > 0) {
+      // do_check_common: a main program with BTF has its prototype read as a global function's
+      // (btf_prepare_func_args); what refuses it there is logged, and the program goes on
+      const fn = this.load.subprogFunc(0);
+      const prepared = fn?.linkage === 'global' ? globalArgs(fn, this.type, this.load.kernelBtf, this.attach) : undefined;
+      if (prepared && 'error' in prepared) this.lines.push(prepared.error);
+    }
     if (this.level === 1) this.lines.push(asGlobal ? entryLine(this, entry) : '0: R1=ctx() R10=fp0');
     while (st) {
       if (++this.processed > (this.opts.complexityLimit ?? LIMIT)) this.reject(st.pc, `BPF program is too large. Processed ${this.processed} insn`);
