@@ -5,13 +5,14 @@
  */
 
 /**
- * Level-2 log lines both sides print alike: source lines, liveness tables, func headers,
+ * Level-2 log lines both sides print alike: source lines, liveness tables (and liveness.c's
+ * per-callchain `(0,3,9) frame 2 insn ...` lines, whatever the call depth), func headers,
  * the stats line and map addresses aside (and `extra` lines, if given).
  */
 export function comparableLines(log: string, extra?: RegExp): string[] {
   return log
     .split('\n')
-    .filter((l) => l !== '' && !/^( |;|Live regs|func#\d+ @|\(\d+(,\d+)?\) |processed |arg#\d reference type\('UNKNOWN '\))/.test(l) && !(extra?.test(l) ?? false))
+    .filter((l) => l !== '' && !/^( |;|Live regs|func#\d+ @|\(\d+(,\d+)*\) |processed |arg#\d reference type\('UNKNOWN '\))/.test(l) && !(extra?.test(l) ?? false))
     .map((l) => l.replace(/\(18\) (r\d) = 0x[0-9a-f]+ */, '(18) $1 = MAP '));
 }
 
