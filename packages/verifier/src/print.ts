@@ -3,7 +3,8 @@
  * print_scalar_ranges, print_verifier_state): `R1=ctx()`, `R2=scalar(smin=0,smax=umax=255,
  * var_off=(0x0; 0xff))`, `fp-8=mmmm????`.
  */
-import { btfPtr } from './nullable.js';
+import { innerMapMeta } from './mapfields.js';
+import { btfPtr, type MapWithInner } from './nullable.js';
 import { SLOT_CHAR, SLOTS, SlotType, S32_MAX, S32_MIN, S64_MAX, S64_MIN, type Frame, type Reg, type RefState } from './state.js';
 import { tnumIsConst, tnumIsUnknown, tnumStr, U32_MAX, U64_MAX } from './tnum.js';
 
@@ -28,8 +29,22 @@ const TYPE_STR: Record<string, string> = {
   not_init: '?',
 };
 
+/**
+ * A lookup in a map-in-map travels as `map_value_or_null` of the outer map until its NULL check
+ * (nullable.ts nonNull) and is the kernel's CONST_PTR_TO_MAP | PTR_MAYBE_NULL of the inner map's
+ * meta (no name) before it: shown so.
+ */
+const shown = (r: Reg): Reg => {
+  if (r.type !== 'map_value_or_null' || !(r.map as MapWithInner | undefined)?.inner) return r;
+  const inner = innerMapMeta(r.map as MapWithInner);
+  return { ...r, type: 'map_ptr_or_null' as Reg['type'], ...(inner ? { map: inner } : {}) };
+};
+
 // an anonymous struct of the program's BTF travels as `#<id>` (kptr.ts localStructName) and prints without a name
-export const regTypeStr = (r: Reg): string => TYPE_STR[r.type] ?? r.type.replace(/#\d+$/, '');
+export const regTypeStr = (reg: Reg): string => {
+  const r = shown(reg);
+  return TYPE_STR[r.type] ?? r.type.replace(/#\d+$/, '');
+};
 /** The kernel's name of a register's type (reg_type_str). */
 export const typeName = regTypeStr;
 
@@ -74,7 +89,8 @@ function scalarRanges(r: Reg): string[] {
 }
 
 /** One register as print_reg_state prints it; `frameno` is the frame being printed. */
-export function formatReg(r: Reg, frameno: number, precise = false): string {
+export function formatReg(reg: Reg, frameno: number, precise = false): string {
+  const r = shown(reg);
   if (r.type === 'scalar' && precise) return 'P' + formatReg(r, frameno);
   if (r.type === 'scalar' && tnumIsConst(r.var)) return snum(BigInt.asIntN(64, r.var.value));
   let s = regTypeStr(r);
@@ -86,7 +102,7 @@ export function formatReg(r: Reg, frameno: number, precise = false): string {
   if (r.id) parts.push(`id=${r.id}${r.addConst ? (r.off >= 0 ? `+${r.off}` : `${r.off}`) : ''}`);
   if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
   if (r.nonOwn) parts.push('non_own_ref');
-  if (r.type === 'map_ptr' || r.type === 'map_value' || r.type === 'map_value_or_null' || r.type === 'map_key') {
+  if (r.type === 'map_ptr' || (r.type as string) === 'map_ptr_or_null' || r.type === 'map_value' || r.type === 'map_value_or_null' || r.type === 'map_key') {
     // the kernel keeps a map's name in BPF_OBJ_NAME_LEN (16) bytes: 15 characters and a NUL
     if (r.map?.name) parts.push(`map=${r.map.name.slice(0, 15)}`);
     parts.push(`ks=${r.map?.keySize ?? 0},vs=${r.map?.valueSize ?? 0}`);
