@@ -2,12 +2,8 @@ import { skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { buildC, expectSameAsKernel, fixtureSource, haveVmlinux } from './kernel.test.helper.js';
 
-/**
- * Programs whose level-2 logs still differ somewhere (verdict, error and processed count agree):
- * bpf_rbtree_add's less() callback loop is not one of our SCCs (no `SCC enter/backedge`, its
- * scalars forced precise instead), and the state after the call prints only R0.
- */
-const LOG_DIFFERS = new Set<string>(['rb_add_first_remove']);
+/** Programs whose level-2 logs still differ somewhere (verdict, error and processed count agree): none. */
+const LOG_DIFFERS = new Set<string>([]);
 
 const DUMP = process.env.KPTR_DUMP;
 
