@@ -126,7 +126,8 @@ function markPtrOrNull(st: State, id: number, isNull: boolean): void {
 function goodPktPointers(st: State, dst: Reg, rightOpen: boolean): void {
   if (dst.off < 0 || (dst.off === 0 && rightOpen)) return;
   if (dst.umax > BigInt(MAX_PACKET_OFF) || dst.umax + BigInt(dst.off) > BigInt(MAX_PACKET_OFF)) return;
-  const range = dst.off - (rightOpen ? 1 : 0);
+  // a strict comparison (pkt' < pkt_end) leaves one byte more in bounds than pkt' <= pkt_end
+  const range = dst.off + (rightOpen ? 1 : 0);
   forEachReg(st, (r) => (r.type === dst.type && (r.id ?? 0) === (dst.id ?? 0) ? { ...r, range: Math.max(r.range ?? 0, range) } : r));
 }
 
@@ -136,12 +137,16 @@ function markPktEnd(f: Frame, regno: number, rangeOpen: boolean): void {
   f.regs[regno] = { ...r, range: rangeOpen ? BEYOND_PKT_END : AT_PKT_END };
 }
 
+/** reg_is_init_pkt_pointer: `pkt` at the packet's start, no offset fixed or variable. */
+const initPkt = (r: Reg): boolean => r.type === 'pkt' && r.off === 0 && r.var.mask === 0n && r.var.value === 0n;
+
 /** try_match_pkt_pointers: `this` is the fall-through state, `other` the taken one. */
 function matchPkt(i: Insn, cond: JmpCond, dst: Reg, src: Reg, self: State, other: State): boolean {
   const fs = self.frames[self.frames.length - 1]!;
   const fo = other.frames[other.frames.length - 1]!;
-  const dataVsEnd = (dst.type === 'pkt' && src.type === 'pkt_end') || (dst.type === 'pkt_meta' && src.type === 'pkt');
-  const endVsData = (dst.type === 'pkt_end' && src.type === 'pkt') || (dst.type === 'pkt' && src.type === 'pkt_meta');
+  // a meta pointer is compared with the packet's start only (reg_is_init_pkt_pointer)
+  const dataVsEnd = (dst.type === 'pkt' && src.type === 'pkt_end') || (dst.type === 'pkt_meta' && initPkt(src));
+  const endVsData = (dst.type === 'pkt_end' && src.type === 'pkt') || (initPkt(dst) && src.type === 'pkt_meta');
   if (!dataVsEnd && !endVsData) return false;
   switch (cond) {
     case 'jgt':
@@ -238,6 +243,15 @@ export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boole
     syncLinked(self, fd2, fd2, live);
     syncLinked(other, td2, td2, live);
     return;
+  }
+  // a maybe-NULL pointer equal to one known non-NULL is not NULL either, on the branch where
+  // they are equal; that register alone, its id kept (mark_ptr_not_null_reg). BTF pointers may
+  // be NULL unmarked, so they prove nothing.
+  if (useReg && !is32 && (cond === 'jeq' || cond === 'jne') && isPtr(dst) && isPtr(src) && mayBeNull(dst) !== mayBeNull(src) && !btfPtr(dst.type) && !btfPtr(src.type)) {
+    const eq = cond === 'jeq' ? fo : fs;
+    const regno = mayBeNull(src) ? i.src : i.dst;
+    const r = eq.regs[regno]!;
+    eq.regs[regno] = r.id === undefined ? nonNull(r) : { ...nonNull(r), id: r.id };
   }
   if (!is32 && !useReg && i.imm === 0 && (cond === 'jeq' || cond === 'jne') && mayBeNull(dst)) {
     markPtrOrNull(self, dst.id!, cond === 'jeq' ? false : true);

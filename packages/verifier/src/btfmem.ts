@@ -64,3 +64,36 @@ export function kernelStructRead(env: Env, st: State, pc: number, r: Reg, regno:
   // mark_btf_ld_reg: a pointer that may be NULL gets an id for its null check
   return pointer(btfPtrType(field.to, flag, orNull), orNull ? { id: env.nextId() } : {});
 }
+
+/**
+ * The kernel struct behind a map of each type (its ops' map_btf_id): what a program reads
+ * through a map pointer (kernel/bpf/*map*.c, net/core/sock_map.c, net/xdp/xskmap.c, ...).
+ */
+const MAP_STRUCT: Readonly<Record<string, string>> = {
+  array: 'bpf_array', percpu_array: 'bpf_array', prog_array: 'bpf_array', perf_event_array: 'bpf_array', cgroup_array: 'bpf_array', array_of_maps: 'bpf_array',
+  hash: 'bpf_htab', percpu_hash: 'bpf_htab', lru_hash: 'bpf_htab', lru_percpu_hash: 'bpf_htab', hash_of_maps: 'bpf_htab',
+  lpm_trie: 'lpm_trie', stack_trace: 'bpf_stack_map', devmap: 'bpf_dtab', devmap_hash: 'bpf_dtab', sockmap: 'bpf_stab', sockhash: 'bpf_shtab',
+  cpumap: 'bpf_cpu_map', xskmap: 'xsk_map', cgroup_storage: 'bpf_cgroup_storage_map', percpu_cgroup_storage: 'bpf_cgroup_storage_map',
+  reuseport_sockarray: 'reuseport_array', queue: 'bpf_queue_stack', stack: 'bpf_queue_stack', sk_storage: 'bpf_local_storage_map',
+  inode_storage: 'bpf_local_storage_map', task_storage: 'bpf_local_storage_map', cgrp_storage: 'bpf_local_storage_map',
+  struct_ops: 'bpf_struct_ops_map', ringbuf: 'bpf_ringbuf_map', user_ringbuf: 'bpf_ringbuf_map', bloom_filter: 'bpf_bloom_filter', arena: 'bpf_arena',
+};
+
+/**
+ * check_ptr_to_map_access: a map pointer (CONST_PTR_TO_MAP) is read as a plain pointer to its
+ * map's kernel struct (`struct bpf_array`, ...), at a non-negative offset, never written.
+ */
+export function mapPtrRead(env: Env, st: State, pc: number, r: Reg, regno: number, off: number, size: number, write: boolean, mapTypeNum: number): Reg {
+  const btf = env.load.kernelBtf;
+  if (!btf) env.reject(pc, 'map_ptr access not supported without CONFIG_DEBUG_INFO_BTF');
+  const struct = MAP_STRUCT[r.map!.type];
+  if (struct === undefined) env.reject(pc, `map_ptr access not supported for map type ${mapTypeNum}`);
+  if (off < 0) env.reject(pc, `R${regno} is ${struct} invalid negative access: off=${off}`);
+  if (write) env.reject(pc, `only read from ${struct} is supported`);
+  const field = structFieldRead(btf, struct, off, size);
+  if ('error' in field) env.reject(pc, field.error);
+  if (field.kind === 'untrusted_mem') return pointer('rdonly_untrusted_mem', { memSize: 0 });
+  if (field.kind !== 'ptr') return UNKNOWN;
+  const { flag } = walkedPtrFlags(env, st, r, { flag: '', orNull: false, struct }, field);
+  return pointer(btfPtrType(field.to, flag));
+}

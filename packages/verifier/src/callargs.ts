@@ -5,10 +5,10 @@
 import { checkFieldAccess, mapRecord } from './kptr.js';
 import { checkMapFieldAccess } from './mapfields.js';
 import type { Env } from './env.js';
-import { bufferAccess, memAccess, packetAccess, memRegion, stackBounds, stackFrame } from './mem.js';
-import { regTypeStr } from './print.js';
+import { bufferAccess, mapAccessType, memAccess, packetAccess, memRegion, stackBounds, stackFrame } from './mem.js';
+import { regTypeStr, regTypeStrBare } from './print.js';
 import { SlotType, UNKNOWN, type Reg, type State } from './state.js';
-import { tnumIsConst } from './tnum.js';
+import { tnumIsConst, tnumStr } from './tnum.js';
 import { btfPtr } from './nullable.js';
 import { kernelStructRead } from './btfmem.js';
 
@@ -21,6 +21,28 @@ export const isNull = (r: Reg): boolean => r.type === 'scalar' && tnumIsConst(r.
  */
 const NO_CTX_CONVERSION: ReadonlySet<string> = new Set(['kprobe', 'tracepoint', 'raw_tracepoint', 'raw_tracepoint_writable', 'tracing', 'lsm', 'syscall', 'cgroup_device', 'struct_ops', 'lirc_mode2', 'netfilter']);
 
+/** Register types a helper or kfunc may take at any offset, fixed or variable (check_func_arg_reg_off). */
+const ANY_OFF: ReadonlySet<string> = new Set(['fp', 'pkt', 'pkt_meta', 'map_key', 'map_value', 'mem', 'rdonly_mem', 'ringbuf_mem', 'buf', 'rdonly_buf', 'arena', 'scalar']);
+/** BTF pointers that may carry a fixed offset: plain, trusted, RCU, allocated (and their non-owning references). */
+const BTF_FIXED_OFF: ReadonlySet<string> = new Set(['', 'trusted_', 'rcu_']);
+
+/**
+ * check_func_arg_reg_off: a pointer argument in the form it may be passed in — any offset for
+ * memory-like pointers, a fixed one for BTF pointers, none for the rest (ctx, sockets, ...);
+ * a released one at offset 0.
+ */
+export function funcArgRegOff(env: Env, pc: number, regno: number, r: Reg, release: boolean): void {
+  if (release) {
+    if (r.off) env.reject(pc, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
+  } else if (ANY_OFF.has(r.type)) return;
+  const b = btfPtr(r.type);
+  const name = regTypeStrBare(r);
+  if (r.off < 0) env.reject(pc, `negative offset ${name} ptr R${regno} off=${r.off} disallowed`);
+  const fixedOk = !release && b !== undefined && !b.orNull && BTF_FIXED_OFF.has(b.flag);
+  if (r.off && !fixedOk) env.reject(pc, `dereference of modified ${name} ptr R${regno} off=${r.off} disallowed`);
+  if (!tnumIsConst(r.var) || r.var.value) env.reject(pc, `variable ${name} access var_off=${tnumStr(r.var)} disallowed`);
+}
+
 /** check_helper_mem_access for a helper argument of `size` bytes. */
 export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg, size: number, write: boolean, zeroOk: boolean, scratch = true, raw = false): void {
   switch (r.type) {
@@ -28,6 +50,7 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
     case 'pkt_meta':
       return packetAccess(env, pc, r, regno, r.off, size, zeroOk);
     case 'map_value':
+      mapAccessType(env, pc, r, r.off, size, write);
       memRegion(env, pc, r, regno, r.off, size, r.map!.valueSize, zeroOk);
       checkMapFieldAccess(env, pc, r, r.off, size);
       // kptrs are not in that record: no helper reads or writes them (check_map_access, ACCESS_HELPER)

@@ -11,7 +11,7 @@ import { checkStaticCall, globalCall, isGlobal } from './global.js';
 import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, kfuncAllowed, KFUNCS, type KfuncCallback, type KfuncEnv } from './kfuncs.js';
 import type { Path } from './prune.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
-import { releaseReference } from './callargs.js';
+import { isNull, releaseReference } from './callargs.js';
 import { subprogMightThrow } from './exceptions.js';
 import { subprogHas, type EffectMemo } from './subprogwalk.js';
 import { releaseDynptr } from './dynptr.js';
@@ -116,6 +116,12 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   if (meta.map && ((meta.map.flags ?? 0) & BPF_F_RDONLY_PROG) !== 0 && MAP_WRITERS.has(i.imm)) env.reject(pc, 'write into map forbidden');
   // record_func_key: a tail call's map must be a program array (the kernel's message has no newline)
   if (i.imm === 12 && meta.map?.type !== 'prog_array') env.reject(pc, 'expected prog array map for tail call');
+  // bpf_get_local_storage cannot fail, so it takes no flags (check_helper_call)
+  if (i.imm === BPF_FUNC_get_local_storage) {
+    if (!isNull(f.regs[2]!)) env.reject(pc, "get_local_storage() doesn't support non-zero flags");
+    // the running kernel keeps the flags' zero precise (its level-2 log marks R2)
+    env.precise(2);
+  }
   // check_get_func_ip: only trampoline-attached tracing programs and kprobes know their address
   if (i.imm === 173) getFuncIpCheck(env, pc, fn, attach);
   // record_func_key: a constant index within the prog array is relied upon (its precision is tracked)
@@ -208,6 +214,8 @@ function tailCallInSubprog(env: CallEnv, st: State, f: Frame, pc: number, attach
 }
 
 const BPF_F_RDONLY_PROG = 0x80;
+const BPF_FUNC_get_local_storage = 81;
+
 const BPF_FUNC_dynptr_from_mem = 197;
 const BPF_FUNC_dynptr_write = 202;
 const BPF_FUNC_dynptr_data = 203;

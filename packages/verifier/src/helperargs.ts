@@ -7,7 +7,7 @@
  */
 import type { Env } from './env.js';
 import type { ArgType } from './helpers.js';
-import { helperMem, isNull } from './callargs.js';
+import { funcArgRegOff, helperMem, isNull } from './callargs.js';
 import { memRegion, ptrAlignment } from './mem.js';
 import { kptrMatchType, kptrXchgDest, type BtfField } from './kptr.js';
 import { btfPtr, mayBeNull } from './nullable.js';
@@ -159,6 +159,8 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
     const same = b && (kb ? structIdsMatch(kb, b.struct, r.off, a.btf, a.release, (l) => env.log2(l)) : b.struct === a.btf);
     if (b && !same) env.reject(pc, `R${regno} is of type ${b.struct} but ${a.btf} is expected`);
   }
+  // a dynptr released through its stack slot is not the object itself: any offset
+  if (!nullOk) funcArgRegOff(env, pc, regno, r, a.release && !(a.base === 'dynptr' && r.type === 'fp'));
   if (a.release && a.base === 'dynptr') {
     checkDynptrRelease(env, st, r, regno, pc);
     meta.releaseRegno = regno;
@@ -170,7 +172,6 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
   } else if (r.refObjId && r.type !== 'scalar') meta.refObjId = r.refObjId;
   switch (a.base) {
     case 'ctx':
-      if (!nullOk && (r.off || !tnumIsConst(r.var) || r.var.value)) env.reject(pc, `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
       return;
     case 'map':
       // a timer's map (arg 1) must be the map passed here (no inner maps: map_uid is 0)

@@ -10,7 +10,8 @@ import { ctxAccess, tcpSockUnconvertible, type CtxPtr } from './ctx.js';
 import { CTX_LAYOUT } from './ctxlayout.js';
 import { PROG_FLAGS } from './loadflags.js';
 import { btfCtxAccess, usesBtfCtx } from './btfctx.js';
-import { kernelStructRead } from './btfmem.js';
+import { kernelStructRead, mapPtrRead } from './btfmem.js';
+import { MAP_TYPE_NAMES } from './helper-protos.js';
 import { btfPtr } from './nullable.js';
 import { regTypeStr, regTypeStrBare } from './print.js';
 import { sockAccess } from './sockmem.js';
@@ -359,6 +360,17 @@ export function bufferAccess(env: Env, pc: number, r: Reg, regno: number, off: n
   if (off + size > env.maxAccess[kind]) env.maxAccess[kind] = off + size;
 }
 
+/** BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG: what programs may do with a map's values (bpf_map_flags_to_cap). */
+const RDONLY_PROG = 0x80;
+const WRONLY_PROG = 0x100;
+
+/** check_map_access_type: a write into a map programs may only read, or a read from one they may only write. */
+export function mapAccessType(env: Env, pc: number, r: Reg, off: number, size: number, write: boolean): void {
+  const flags = r.map!.flags ?? 0;
+  const bad = write ? (flags & RDONLY_PROG) !== 0 : (flags & (RDONLY_PROG | WRONLY_PROG)) === WRONLY_PROG;
+  if (bad) env.reject(pc, `${write ? 'write into' : 'read from'} map forbidden, value_size=${r.map!.valueSize} off=${off} size=${size}`);
+}
+
 /** Whether the program type may write packet data directly (may_access_direct_pkt_data). */
 const PKT_WRITE = new Set(['sched_cls', 'sched_act', 'xdp', 'lwt_xmit', 'sk_skb', 'sk_msg']);
 
@@ -372,6 +384,7 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
   let out: Reg | undefined;
   switch (r.type) {
     case 'map_value': {
+      mapAccessType(env, pc, r, off, size, a.write);
       memRegion(env, pc, r, regno, off, size, r.map!.valueSize, false);
       // the value's special fields (check_map_access) and its kptrs (check_map_kptr_access)
       const kptr = checkFieldAccess(env, pc, mapRecord(env, r.map!), r, off, size, false);
@@ -382,6 +395,9 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       out = a.write ? undefined : (rdonlyRead(r, off, size) ?? UNKNOWN);
       break;
     }
+    case 'map_ptr':
+      out = mapPtrRead(env, st, pc, r, regno, off, size, a.write, MAP_TYPE_NAMES.indexOf(r.map!.type));
+      break;
     case 'rdonly_untrusted_mem':
       // accessed through probe loads: no bounds to check (check_mem_access, rdonly_untrusted)
       if (a.write) env.reject(pc, `R${regno} cannot write into ${regTypeStr(r)}`);

@@ -489,9 +489,9 @@ class Verifier implements CallEnv, PreciseEnv {
       if (err) this.reject(pc, err.message.replace(/^insn \d+(?: \(byte \d+\))?: /, ''));
       // resolve_pseudo_ldimm64: each map a program uses must suit its type (check_map_prog_compatibility)
       if (i.code === 0x18 && i.src !== 0 && i.src !== 4) {
-        const name = this.mapAt.get(pc);
-        const map = name !== undefined ? this.maps.find((m) => m.name === name) : this.maps[i.imm];
+        const map = this.mapOf(pc, i);
         if (map) mapProgCompat(this, pc, map);
+        else if (i.src === 1 || i.src === 2) this.reject(pc, `fd ${i.imm} is not pointing to valid bpf_map`);
       }
       if (i.code === 0x18) pc++;
     }
@@ -501,6 +501,16 @@ class Verifier implements CallEnv, PreciseEnv {
       if (i.code === 0x18 && i.src === 3) ksymReg(this, pc, i.imm);
       if (i.code === 0x18) pc++;
     }
+    // check_btf_func: a subprogram that may end abnormally (LD_ABS's hidden exit, a tail call)
+    // returns a scalar, what its caller then reads in R0
+    if (this.hasFuncInfo)
+      for (let k = 1; k < this.subprogs.length; k++) {
+        const s = this.subprogs[k]!;
+        if (this.load.subprogFunc(k)?.ret.kind === 'scalar') continue;
+        const body = this.insns.slice(s.start, s.end);
+        if (body.some((i) => (i.code & 7) === 0 && ((i.code & 0xe0) === 0x20 || (i.code & 0xe0) === 0x40))) this.reject(s.start, "LD_ABS is only allowed in functions that return 'int'.");
+        if (body.some((i) => i.code === 0x85 && i.src === 0 && i.imm === 12)) this.reject(s.start, "tail_call is only allowed in functions that return 'int'.");
+      }
     // check_abnormal_return: without func_info, subprograms may not end abnormally
     if (!this.hasFuncInfo)
       for (const s of this.subprogs.slice(1)) {
@@ -593,6 +603,17 @@ class Verifier implements CallEnv, PreciseEnv {
       this.prunePoints.add(pc + i.off + 1);
       this.jmpPoints.add(pc + i.off + 1);
     }
+  }
+
+  /**
+   * The map an ld_imm64 at `pc` names: by its relocation, or — a program without a relocation
+   * list (assembled by hand) — by the index in its imm. A linked program's ld_imm64 without a
+   * relocation hands the kernel its imm as a file descriptor, which names no map of ours.
+   */
+  private mapOf(pc: number, i: Insn): MapDef | undefined {
+    const name = this.mapAt.get(pc);
+    if (name !== undefined) return this.maps.find((m) => m.name === name);
+    return this.program.relocs === undefined ? this.maps[i.imm] : undefined;
   }
 
   /** Whether the instruction at `pc` is may_goto (is_may_goto_insn_at). */
@@ -1060,8 +1081,7 @@ class Verifier implements CallEnv, PreciseEnv {
       return;
     }
     if (pseudo === 1 || pseudo === 5 || pseudo === 2 || pseudo === 6) {
-      const name = this.mapAt.get(pc);
-      const map = name !== undefined ? this.maps.find((m) => m.name === name) : this.maps[i.imm];
+      const map = this.mapOf(pc, i);
       if (!map) this.reject(pc, `fd ${i.imm} is not pointing to valid bpf_map`);
       f.regs[i.dst] = pseudo === 1 || pseudo === 5 ? pointer('map_ptr', { map }) : pointer('map_value', { map, off: hi.imm });
       return;
@@ -1081,7 +1101,14 @@ class Verifier implements CallEnv, PreciseEnv {
     }
     f.regs[0] = UNKNOWN;
     st.pc = pc + 1;
-    return st;
+    if (st.frames.length === 1) return st;
+    // in a subprogram, a failed load returns from it with R0 = 0 (bpf_gen_ld_abs's hidden exit):
+    // that path first, the one that loaded queued at the next instruction (check_ld_abs)
+    const loaded = this.fork(st as Path);
+    loaded.prev = pc;
+    this.push(loaded);
+    f.regs[0] = known(0n);
+    return exitInsn(this, st, f, pc, this.attach) ?? st;
   }
 
   private atomic(st: State, f: Frame, i: Insn, op: { op: string; size: 1 | 2 | 4 | 8; fetch: boolean }, pc: number): void {
