@@ -377,7 +377,10 @@ for (const name of ['bpf_helper_changes_pkt_data', 'is_ptr_cast_function', 'is_a
   const f = fn(name);
   classes[name] = ids.filter((id) => f(id, null));
 }
-const mapNames = [...mapTypes].filter(([n]) => !n.startsWith('__')).sort((a, b) => a[1] - b[1]).map(([n]) => mapName(n));
+// one name per value: an alias (`BPF_MAP_TYPE_CGROUP_STORAGE = BPF_MAP_TYPE_CGROUP_STORAGE_DEPRECATED`)
+// takes its value's slot, so the index stays the number the kernel prints
+const mapNames = [];
+for (const [n, v] of mapTypes) if (!n.startsWith('__')) mapNames[v] = mapName(n);
 
 // ---- the prototype rows, in the kernel's terms ----
 const FIELDS = ['arg1', 'arg2', 'arg3', 'arg4', 'arg5'];

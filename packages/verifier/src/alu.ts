@@ -139,6 +139,13 @@ function saneOffset(env: Env, r: Reg, type: string, pc: number): void {
 
 const fitsS32 = (x: number): boolean => x === (x | 0);
 
+/** A pointer moved by a known amount: its fixed offset, checked like any result (check_reg_sane_offset on the destination). */
+function knownOff(env: Env, ptr: Reg, off: number, typeStr: string, pc: number): Reg {
+  const out = boundsSync({ ...ptr, off, s32min: -0x80000000n, s32max: 0x7fffffffn, u32min: 0n, u32max: 0xffffffffn });
+  saneOffset(env, out, typeStr, pc);
+  return out;
+}
+
 /** adjust_ptr_min_max_vals: `ptr op= off`, where `reversed` means the scalar was the destination. */
 function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: number, reversed: boolean): Reg {
   const typeStr = ptr.type === 'fp' ? 'fp' : ptr.type;
@@ -152,6 +159,8 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
   if (ptr.type === 'rdonly_untrusted_mem') return reversed ? off : ptr;
   // every PTR_MAYBE_NULL type, BTF pointers too (an rbtree node before its NULL check)
   if (mayBeNull(ptr)) env.reject(pc, `R${dst} pointer arithmetic on ${regTypeStrBare(ptr)} prohibited, null-check it first`);
+  // a flow dissector's keys move by known amounts only
+  if (ptr.type === 'flow_keys' && !isKnown) env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
   if (ptr.type === 'map_ptr' && !(isKnown && off.smin === 0n && op.op === 'add')) env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
   if (ptr.type === 'pkt_end' || ptr.type === 'func' || ptr.type === 'sock' || ptr.type === 'sock_common' || ptr.type === 'tcp_sock') env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
   saneOffset(env, off, typeStr, pc);
@@ -160,7 +169,7 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
   switch (op.op) {
     case 'add': {
       const fixed = ptr.off + Number(smin);
-      if (isKnown && fitsS32(fixed)) return boundsSync({ ...ptr, off: fixed, s32min: -0x80000000n, s32max: 0x7fffffffn, u32min: 0n, u32max: 0xffffffffn });
+      if (isKnown && fitsS32(fixed)) return knownOff(env, ptr, fixed, typeStr, pc);
       const lo = ptr.smin + off.smin;
       const hi = ptr.smax + off.smax;
       const sOv = lo < S64_MIN || lo > S64_MAX || hi < S64_MIN || hi > S64_MAX;
@@ -187,7 +196,7 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
       if (reversed) env.reject(pc, `R${dst} tried to subtract pointer from scalar`);
       if (ptr.type === 'fp') env.reject(pc, `R${dst} subtraction from stack pointer prohibited`);
       const fixed = ptr.off - Number(smin);
-      if (isKnown && fitsS32(fixed)) return boundsSync({ ...ptr, off: fixed, s32min: -0x80000000n, s32max: 0x7fffffffn, u32min: 0n, u32max: 0xffffffffn });
+      if (isKnown && fitsS32(fixed)) return knownOff(env, ptr, fixed, typeStr, pc);
       const lo = ptr.smin - off.smax;
       const hi = ptr.smax - off.smin;
       const sOv = lo < S64_MIN || lo > S64_MAX || hi < S64_MIN || hi > S64_MAX;

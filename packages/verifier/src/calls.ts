@@ -19,7 +19,7 @@ import { BPF_FUNC_SPIN_LOCK, BPF_FUNC_SPIN_UNLOCK, checkResourceLeak, processSpi
 import { checkHelperArg, type ArgMeta } from './helperargs.js';
 import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
 import { btfPtrType } from './nullable.js';
-import { regTypeStr } from './print.js';
+import { regTypeStr, regTypeStrBare } from './print.js';
 import { cloneState, inSleepable, isConst, newFrame, pointer, NOT_INIT, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
@@ -513,7 +513,7 @@ export function checkReturnCode(env: CallEnv, st: State, regno: number, pc: numb
   const r = env.readReg(top, regno, pc);
   // an async callback returns a known value in its range (0 for timers and workqueues)
   if (f0.asyncCb) {
-    if (r.type !== 'scalar') env.reject(pc, `At async callback return the register ${name} is not a known value (${regTypeStr(r)})`);
+    if (r.type !== 'scalar') env.reject(pc, `At async callback return the register ${name} is not a known value (${regTypeStrBare(r)})`);
     env.precise(regno);
     const range = f0.asyncRet ?? [0, 0];
     if (!within(r, range)) env.reject(pc, invalidScalar(r, range, 'At async callback return', name));
@@ -526,7 +526,7 @@ export function checkReturnCode(env: CallEnv, st: State, regno: number, pc: numb
   }
   const range = retvalRange(env, attach);
   if (!range) return;
-  if (r.type !== 'scalar') env.reject(pc, `At program exit the register ${name} is not a known value (${regTypeStr(r)})`);
+  if (r.type !== 'scalar') env.reject(pc, `At program exit the register ${name} is not a known value (${regTypeStrBare(r)})`);
   env.precise(regno);
   if (!within(r, range)) env.reject(pc, invalidScalar(r, range, 'At program exit', name));
 }

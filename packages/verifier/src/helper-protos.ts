@@ -331,7 +331,7 @@ export const PROG_TYPE_HELPERS: Readonly<Record<string, { readonly get: string; 
 };
 
 /** `enum bpf_map_type` names by value (`cannot pass map_type N` prints the value). */
-export const MAP_TYPE_NAMES: readonly string[] = ['unspec', 'hash', 'array', 'prog_array', 'perf_event_array', 'percpu_hash', 'percpu_array', 'stack_trace', 'cgroup_array', 'lru_hash', 'lru_percpu_hash', 'lpm_trie', 'array_of_maps', 'hash_of_maps', 'devmap', 'sockmap', 'cpumap', 'xskmap', 'sockhash', 'cgroup_storage_deprecated', 'cgroup_storage', 'reuseport_sockarray', 'percpu_cgroup_storage_deprecated', 'percpu_cgroup_storage', 'queue', 'stack', 'sk_storage', 'devmap_hash', 'struct_ops', 'ringbuf', 'inode_storage', 'task_storage', 'bloom_filter', 'user_ringbuf', 'cgrp_storage', 'arena'];
+export const MAP_TYPE_NAMES: readonly string[] = ['unspec', 'hash', 'array', 'prog_array', 'perf_event_array', 'percpu_hash', 'percpu_array', 'stack_trace', 'cgroup_array', 'lru_hash', 'lru_percpu_hash', 'lpm_trie', 'array_of_maps', 'hash_of_maps', 'devmap', 'sockmap', 'cpumap', 'xskmap', 'sockhash', 'cgroup_storage', 'reuseport_sockarray', 'percpu_cgroup_storage', 'queue', 'stack', 'sk_storage', 'devmap_hash', 'struct_ops', 'ringbuf', 'inode_storage', 'task_storage', 'bloom_filter', 'user_ringbuf', 'cgrp_storage', 'arena'];
 
 /**
  * check_map_func_compatibility: the helper ids that may take a map of each type (only helpers

@@ -3,7 +3,10 @@
  * own against the running kernel (verdict, first error, processed count, level-2 log):
  * BPF_F_RDONLY_PROG / BPF_F_WRONLY_PROG maps (check_map_access_type), bpf_get_local_storage's
  * flags, an ld_imm64 whose imm is no map's file descriptor, reads through a map pointer
- * (check_ptr_to_map_access), a helper's pointer arguments' offsets (check_func_arg_reg_off), a maybe-NULL pointer compared with
+ * (check_ptr_to_map_access), a helper's pointer arguments' offsets (check_func_arg_reg_off),
+ * pointer offsets after known moves (check_reg_sane_offset), enum bpf_map_type values, one
+ * instruction used with two kinds of pointer (save_aux_ptr_type), flow keys arithmetic, the
+ * depth of a chain of calls, a maybe-NULL pointer compared with
  * a non-NULL one (mark_ptr_not_null_reg), and LD_ABS / LD_IND in subprograms (check_ld_abs's
  * hidden exit, check_btf_func's return type).
  */
@@ -94,6 +97,66 @@ char _license[] SEC("license") = "GPL";
       const src = ['.map rb ringbuf 0 0 4096', 'r1 = rb ll', 'r2 = 16', 'r3 = 0', 'call bpf_ringbuf_reserve', 'if r0 == 0 goto out', 'r1 = r0', adjust, 'r2 = 0', 'call bpf_ringbuf_submit', 'out:', 'r0 = 0', 'exit'].filter((l) => l !== '').join('\n');
       expectSameAsKernel(name, prog('socket_filter', src));
     }
+  });
+
+  it('a map of the wrong type for a helper is named by its enum bpf_map_type value', () => {
+    for (const [type, key, value, entries] of [['ringbuf', 0, 0, 4096], ['queue', 0, 4, 4], ['stack', 0, 4, 4], ['bloom_filter', 0, 4, 4], ['percpu_array', 4, 4, 1]] as const) {
+      const src = [`.map m ${type} ${key} ${value} ${entries}`, 'r1 = 0', '*(u64 *)(r10 -8) = r1', 'r2 = r10', 'r2 += -8', 'r1 = m ll', 'call bpf_map_delete_elem', 'r0 = 0', 'exit'].join('\n');
+      expectSameAsKernel(type, prog('socket_filter', src));
+    }
+  });
+
+  it('a pointer moved by known amounts keeps a sane fixed offset (check_reg_sane_offset on the result)', () => {
+    for (const step of [0x1fffffff, -0x1fffffff, 0x10000000, 0x20000000])
+      for (const times of [1, 2]) {
+        const moves = Array.from({ length: times }, () => `r1 += ${step}`);
+        expectSameAsKernel(`fp ${step} x${times}`, prog('socket_filter', ['r1 = r10', ...moves, 'r0 = 42', '*(u8 *)(r1 -1) = r0', 'r0 = 0', 'exit'].join('\n')));
+        const src = ['.map m hash 8 8 1', 'r1 = 0', '*(u64 *)(r10 -8) = r1', 'r2 = r10', 'r2 += -8', 'r1 = m ll', 'call bpf_map_lookup_elem', 'if r0 == 0 goto out', 'r1 = r0', ...moves, 'r0 = *(u64 *)(r1 +2)', 'out:', 'r0 = 0', 'exit'].join('\n');
+        expectSameAsKernel(`map_value ${step} x${times}`, prog('socket_filter', src));
+      }
+  });
+
+  it("a flow dissector's keys pointer moves by known amounts only", () => {
+    // __sk_buff.flow_keys is at 144
+    for (const [name, off] of [['known', 'r8 = 8'], ['unknown', 'r8 = 8\nr8 /= 1\nr8 &= 8'], ['bounded', 'call bpf_get_prandom_u32\nr8 = r0\nr8 &= 8']] as const) {
+      const src = ['r6 = r1', off, 'r7 = *(u64 *)(r6 +144)', 'r7 += r8', 'r0 = *(u64 *)(r7 +0)', 'r0 = 0', 'exit'].join('\n');
+      expectSameAsKernel(name, prog('flow_dissector', src));
+    }
+  });
+
+  it('one load or store instruction, two kinds of pointer on two paths', () => {
+    const accesses = { load: 'r0 = *(u32 *)(r1 +48)', store: '*(u32 *)(r1 +48) = r2', 'store imm': '*(u32 *)(r1 +48) = 0' };
+    // the other path's pointer: the context (r6), or a map value / the stack, both plain memory
+    const others = { ctx: 'r1 = r6', map: 'r1 = r7', stack: 'r1 = r10\nr1 += -64' };
+    for (const [kind, access] of Object.entries(accesses))
+      for (const [first, a] of Object.entries(others))
+        for (const [second, b] of Object.entries(others)) {
+          if (first === second) continue;
+          const src = ['.map m array 4 64 1', 'r6 = r1', 'r1 = 0', '*(u64 *)(r10 -8) = r1', 'r2 = r10', 'r2 += -8', 'r1 = m ll', 'call bpf_map_lookup_elem', 'if r0 == 0 goto out', 'r7 = r0', 'r2 = 0', '*(u64 *)(r10 -16) = r2', '*(u64 *)(r10 -24) = r2', '*(u64 *)(r10 -32) = r2', '*(u64 *)(r10 -40) = r2', '*(u64 *)(r10 -48) = r2', '*(u64 *)(r10 -56) = r2', '*(u64 *)(r10 -64) = r2', 'call bpf_get_prandom_u32', a, 'if r0 == 0 goto l1', b, 'l1:', 'r2 = 0', access, 'out:', 'r0 = 0', 'exit'].join('\n');
+          expectSameAsKernel(`${kind} ${first} then ${second}`, prog('socket_filter', src));
+        }
+  });
+
+  it('a chain of calls is at most 8 frames deep, recursion included (check_max_stack_depth)', () => {
+    const progs = buildC(`
+#include "bpf_defs.h"
+static __noinline __attribute__((naked, used)) void rec(void) {
+  asm volatile("r1 += 1; r0 = r1; if r1 < 4 goto 1f; exit; 1: call rec; exit;");
+}
+static __noinline __attribute__((naked, used)) void d7(void) { asm volatile("r0 = 0; exit;"); }
+static __noinline __attribute__((naked, used)) void d6(void) { asm volatile("call d7; exit;"); }
+static __noinline __attribute__((naked, used)) void d5(void) { asm volatile("call d6; exit;"); }
+static __noinline __attribute__((naked, used)) void d4(void) { asm volatile("call d5; exit;"); }
+static __noinline __attribute__((naked, used)) void d3(void) { asm volatile("call d4; exit;"); }
+static __noinline __attribute__((naked, used)) void d2(void) { asm volatile("call d3; exit;"); }
+static __noinline __attribute__((naked, used)) void d1(void) { asm volatile("call d2; exit;"); }
+static __noinline __attribute__((naked, used)) void d0(void) { asm volatile("call d1; exit;"); }
+SEC("tracepoint") __attribute__((naked)) int bounded_recursion(void) { asm volatile("r1 = 0; call rec; exit;"); }
+SEC("tracepoint") __attribute__((naked)) int eight_frames(void) { asm volatile("call d1; r0 = 0; exit;"); }
+SEC("tracepoint") __attribute__((naked)) int nine_frames(void) { asm volatile("call d0; r0 = 0; exit;"); }
+char _license[] SEC("license") = "GPL";
+`);
+    for (const p of progs) expectSameAsKernel(p.name, p);
   });
 
   it('LD_ABS and LD_IND in a subprogram: a failed load returns 0 from it; it, and one that tail-calls, must return int', () => {

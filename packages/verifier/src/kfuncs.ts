@@ -210,6 +210,17 @@ const KERN_CTX: Partial<Record<ProgType, string>> = {
   perf_event: 'bpf_perf_event_data_kern',
   sock_ops: 'bpf_sock_ops_kern',
   sk_msg: 'sk_msg',
+  // include/linux/bpf_types.h: the second struct of each BPF_PROG_TYPE
+  lwt_seg6local: 'sk_buff',
+  flow_dissector: 'bpf_flow_dissector',
+  cgroup_sock: 'sock',
+  cgroup_sock_addr: 'bpf_sock_addr_kern',
+  cgroup_device: 'bpf_cgroup_dev_ctx',
+  cgroup_sysctl: 'bpf_sysctl_kern',
+  cgroup_sockopt: 'bpf_sockopt_kern',
+  sk_reuseport: 'sk_reuseport_kern',
+  sk_lookup: 'bpf_sk_lookup_kern',
+  netfilter: 'bpf_nf_ctx',
 };
 
 interface KfuncMeta {

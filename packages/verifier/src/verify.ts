@@ -32,6 +32,7 @@ import { byteSwap, zext } from './scalar.js';
 import { Tracer, type Trace, type TraceOptions } from './trace.js';
 import { xlate } from './xlate.js';
 import { ksymReg } from './ksym.js';
+import { btfPtr } from './nullable.js';
 import { cloneState, known, knownImm, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 export interface VerifyOptions {
@@ -124,6 +125,12 @@ export function verify(program: Program, opts: VerifyOptions = {}): VerifyResult
 /** vlog_alignment (kernel/bpf/log.c): column 40 at least, else the next multiple of 8 with 4 to spare. */
 const alignment = (pos: number): number => Math.ceil(Math.max(pos + 4, 40) / 8) * 8 - pos - 1;
 
+/** reg_type_mismatch_ok's exceptions: pointers converted or checked per instruction (ctx, sockets, BTF, arena). */
+const AUX_STRICT: ReadonlySet<string> = new Set(['ctx', 'sock', 'sock_common', 'tcp_sock', 'xdp_sock', 'arena']);
+const auxStrict = (k: string): boolean => AUX_STRICT.has(k) || k.endsWith('ptr_') || k.endsWith('ptr_or_null_');
+/** PTR_TO_MEM with its flags. */
+const AUX_MEM: ReadonlySet<string> = new Set(['mem', 'rdonly_mem', 'ringbuf_mem', 'rdonly_untrusted_mem', 'mem_or_null', 'rdonly_mem_or_null', 'ringbuf_mem_or_null']);
+
 class Verifier implements CallEnv, PreciseEnv {
   private readonly lines: string[] = [];
   /** The last log line is an instruction with nothing printed after it yet. */
@@ -162,6 +169,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private processed = 0;
   /** Instructions a path executed (insn_aux_data[].seen), for xlate. */
   private readonly seen: Uint8Array;
+  /** insn_aux_data[].ptr_type: the kind of pointer each load or store was first seen with. */
+  private readonly auxPtrType: (string | undefined)[] = [];
   private maxStatesPerInsn = 0;
   private totalStates = 0;
   private peakStates = 0;
@@ -616,6 +625,26 @@ class Verifier implements CallEnv, PreciseEnv {
     return this.program.relocs === undefined ? this.maps[i.imm] : undefined;
   }
 
+  /**
+   * save_aux_ptr_type: a load or store instruction works on one kind of pointer on every path
+   * that reaches it when that kind is converted or checked per instruction (ctx, sockets, BTF
+   * pointers); a load may mix trusted and untrusted BTF pointers or memory (then read as untrusted).
+   */
+  private saveAuxPtrType(pc: number, r: Reg, allowTrustMismatch: boolean): void {
+    const b = btfPtr(r.type);
+    const key = b ? `${b.flag}ptr_${b.orNull ? 'or_null_' : ''}` : r.type;
+    const prev = this.auxPtrType[pc];
+    if (prev === undefined) {
+      this.auxPtrType[pc] = key;
+      return;
+    }
+    if (prev === key || (!auxStrict(key) && !auxStrict(prev))) return;
+    const memOrBtf = (k: string): boolean => AUX_MEM.has(k) || k.endsWith('ptr_') || k.endsWith('ptr_or_null_');
+    if (!allowTrustMismatch || !memOrBtf(key) || !memOrBtf(prev)) this.reject(pc, 'same insn cannot be used with different pointers');
+    const untrusted = key.includes('untrusted') || prev.includes('untrusted');
+    this.auxPtrType[pc] = AUX_MEM.has(key) || AUX_MEM.has(prev) ? (untrusted ? 'rdonly_untrusted_mem' : 'mem') : untrusted ? 'untrusted_ptr_' : 'ptr_';
+  }
+
   /** Whether the instruction at `pc` is may_goto (is_may_goto_insn_at). */
   private mayGotoPoint(pc: number): boolean {
     const i = this.insns[pc];
@@ -1005,6 +1034,7 @@ class Verifier implements CallEnv, PreciseEnv {
         const base = this.readReg(f, i.src, pc);
         this.writeReg(f, i.dst, pc);
         f.regs[i.dst] = memAccess(this, st, f, pc, i.src, base, i.off, op.size, { write: false, intoReg: true, signed: op.signed })!;
+        this.saveAuxPtrType(pc, base, true);
         st.pc = pc + 1;
         return st;
       }
@@ -1014,6 +1044,7 @@ class Verifier implements CallEnv, PreciseEnv {
         if (i.dst === 11) return this.stackArgStore(st, f, i, pc, value ?? known(BigInt(i.imm)));
         const base = this.readReg(f, i.dst, pc);
         memAccess(this, st, f, pc, i.dst, base, i.off, op.size, op.kind === 'st' ? { write: true, stImm: i.imm } : { write: true, ...(value ? { value, valueRegno: i.src } : {}) });
+        this.saveAuxPtrType(pc, base, false);
         st.pc = pc + 1;
         return st;
       }
@@ -1267,7 +1298,8 @@ class Verifier implements CallEnv, PreciseEnv {
         const at = pc;
         if (i.code === 0x18) pc++;
         if (stackWalkCheck(this, marks, at, sub, callers, { throws, ...(k >= 0 ? { callee: k } : {}), direct }) === 'skip') continue;
-        if (frame + 1 >= 8) continue;
+        // a chain of calls deeper than MAX_CALL_FRAMES (recursion, bounded or not, gets there)
+        if (frame + 1 >= 8) this.reject(at, `the call stack of ${frame + 1} frames is too deep !`);
         walk(k, [...callers, sub], depth);
       }
     };
