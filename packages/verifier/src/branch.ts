@@ -32,7 +32,7 @@ function pktBranchTaken(dst: Reg, src: Reg, cond0: JmpCond): 1 | 0 | -1 {
   return -1;
 }
 
-const NOT_NULL: ReadonlySet<string> = new Set(['map_value', 'ringbuf_mem', 'mem', 'rdonly_mem', 'sock', 'tcp_sock', 'sock_common']);
+const NOT_NULL: ReadonlySet<string> = new Set(['map_value', 'map_key', 'map_ptr', 'ringbuf_mem', 'mem', 'rdonly_mem', 'sock', 'tcp_sock', 'sock_common']);
 
 /**
  * reg_not_null: pointers known not to be NULL (trusted BTF pointers, not RCU or untrusted ones;

@@ -159,6 +159,10 @@ char _license[] SEC("license") = "GPL";
     for (const p of progs) expectSameAsKernel(p.name, p);
   });
 
+  it('a map pointer compared with 0 is never NULL: one branch followed (reg_not_null)', () => {
+    for (const cond of ['==', '!=']) expectSameAsKernel(cond, prog('socket_filter', ['.map m hash 8 8 1', 'r1 = m ll', `if r1 ${cond} 0 goto l0`, 'r0 = 1', 'exit', 'l0:', 'r0 = 0', 'exit'].join('\n')));
+  });
+
   it('LD_ABS and LD_IND in a subprogram: a failed load returns 0 from it; it, and one that tail-calls, must return int', () => {
     const progs = buildC(`
 #include "bpf_defs.h"
