@@ -261,9 +261,37 @@ const callsBtfHelper = (program: Program, returnsBtf: ((helperId: number) => boo
   returnsBtf !== undefined && program.insns.some((x) => x.code === 0x85 && x.src === 0 && returnsBtf(x.imm));
 
 /**
+ * Whether the program reads or writes through a map pointer (`r1 = map ll` then `*(u64 *)(r1 +0)`):
+ * the kernel reads it as its map's kernel struct (check_ptr_to_map_access). Followed in
+ * straight-line order, a register holding a map until something else is written to it.
+ */
+function accessesMapPointer(program: Program): boolean {
+  const maps = new Set<number>();
+  const insns = program.insns;
+  // a linked program's map loads are its relocations (their src is set at load time)
+  const mapLoads = new Set((program.relocs ?? []).filter((r) => r.kind === 'map').map((r) => r.insn));
+  for (let pc = 0; pc < insns.length; pc++) {
+    const x = insns[pc]!;
+    const cls = x.code & 7;
+    if (x.code === 0x18) {
+      if (x.src === 1 || mapLoads.has(pc)) maps.add(x.dst);
+      else maps.delete(x.dst);
+      pc++;
+      continue;
+    }
+    // a load through it (LDX), a store through it (ST, STX)
+    if ((cls === 1 && maps.has(x.src)) || ((cls === 2 || cls === 3) && maps.has(x.dst))) return true;
+    if (cls === 1 || cls === 4 || cls === 7) maps.delete(x.dst);
+    if (cls === 5 && (x.code & 0xf0) === 0x80) for (let r = 0; r <= 5; r++) maps.delete(r);
+  }
+  return false;
+}
+
+/**
  * The kernel's BTF, parsed, for a program whose verification needs it (kfunc prototypes, the
- * hook a struct_ops or LSM program implements, a tracing program's typed arguments); read on
- * the first such program only. A program calling a helper that returns a BTF pointer
+ * hook a struct_ops or LSM program implements, a tracing program's typed arguments, a netfilter
+ * program's context pointers, reads through a map pointer); read on the first such program
+ * only. A program calling a helper that returns a BTF pointer
  * (bpf_get_current_task_btf, bpf_skc_to_*, ...: @bpf/verifier's helperReturnsBtf for the
  * program's type, given by the caller, which has the verifier loaded) needs it to read
  * through that pointer.
@@ -274,7 +302,9 @@ export function kernelBtfFor(program: Program, returnsBtf?: (helperId: number) =
     program.type === 'struct_ops' ||
     program.type === 'lsm' ||
     (program.type === 'tracing' && 'attachBtfId' in program) ||
-    callsBtfHelper(program, returnsBtf);
+    program.type === 'netfilter' ||
+    callsBtfHelper(program, returnsBtf) ||
+    accessesMapPointer(program);
   if (!needs || program.protos?.some((p) => p.kind === 'kfunc') === true) return undefined;
   if (vmlinux === undefined) {
     try {
