@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, type B } from './scalar.js';
+import { aluLow } from './scalarlow.js';
 import { known, knownImm, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
 import { tnum, U32_MAX, U64_MAX } from './tnum.js';
 
@@ -85,6 +86,10 @@ const bounds: fc.Arbitrary<B> = fc
 
 const UNBOUNDED_B = { smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32_MAX };
 const OPS = { add: [add32, add64], sub: [sub32, sub64], mul: [mul32, mul64] } as const;
+
+/** srcIsConst of scalar.ts, as scalarAlu passes it to aluLow. */
+const scalarAluGenericSrcConst = (s: Reg, alu32: boolean): boolean =>
+  alu32 ? (s.var.mask & U32_MAX) === 0n && s.s32min === s.s32max && s.u32min === s.u32max : s.var.mask === 0n && s.smin === s.smax && s.umin === s.umax;
 
 describe('scalar bounds arithmetic', () => {
   for (const op of ['add', 'sub', 'mul'] as const)
@@ -175,6 +180,58 @@ describe('scalar bounds arithmetic', () => {
     fc.assert(fc.property(fc.oneof(b, implied), check), { numRuns: 20000 });
     // every pair of edge values as the unsigned 64-bit and 32-bit ranges of an unknown tnum of the low half
     for (const lo of e32) for (const hi of e32) check({ var: tnum(0n, U32_MAX), umin: lo, umax: hi, smin: lo, smax: hi, s32min: S32_MIN, s32max: S32_MAX, u32min: lo, u32max: hi });
+  });
+
+  it('ALU operations on numbers (both operands below 2^32) equal the BigInt ones, on random, edge, synced and inconsistent registers', () => {
+    const e32 = [0n, 1n, 2n, 3n, 7n, 8n, 31n, 32n, 33n, 63n, 64n, 0xffn, 0x100n, 0xffffn, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffffen, 0xffffffffn];
+    // powers of two and their neighbours: where shifts and carries change their answer
+    const pow2 = fc.tuple(fc.integer({ min: 0, max: 32 }), fc.constantFrom(-1n, 0n, 1n)).map(([k, d]) => BigInt.asUintN(32, (1n << BigInt(k)) + d));
+    const low = fc.oneof(fc.constantFrom(...e32), pow2, fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 0n, max: U32_MAX }));
+    const s32v = fc.oneof(fc.constantFrom(...e32.map((x) => BigInt.asIntN(32, x))), pow2.map((x) => BigInt.asIntN(32, x)), fc.bigInt({ min: -300n, max: 300n }), fc.bigInt({ min: S32_MIN, max: S32_MAX }));
+    const tn = fc.tuple(low, low).map(([v, m]) => tnum(v & ~m, m));
+    const raw: fc.Arbitrary<B> = fc
+      .record({ t: tn, u: pair(low), s: pair(low), s32: pair(s32v), u32: pair(low) })
+      .map(({ t, u, s, s32, u32 }) => ({ var: t, umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
+    // registers as the verifier has them: a tnum and bounds made consistent by a sync, a range, a constant
+    const synced = fc.oneof(raw, tn.map((t) => ({ var: t, ...UNBOUNDED_B })), pair(low).map(([lo, hi]) => ({ var: tnum(0n, U32_MAX), ...UNBOUNDED_B, umin: lo, umax: hi }))).map((b0) => {
+      const b = { ...b0 };
+      syncGeneric(b);
+      return b;
+    });
+    const reg = (b: B): Reg => ({ ...UNKNOWN, ...b });
+    const operand = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) }, { weight: 2, arbitrary: low.map((v) => known(v)) });
+    const ops = ['add', 'sub', 'and', 'or', 'xor', 'lsh', 'rsh', 'arsh', 'mul', 'neg', 'div'] as const;
+    let used = 0;
+    const check = (op: (typeof ops)[number], dst: Reg, src: Reg, alu32: boolean): void => {
+      const ref = scalarAluGeneric(op, dst, src, alu32);
+      const ours = aluLow(op, dst, src, alu32, scalarAluGenericSrcConst(src, alu32));
+      if (ours === undefined) return;
+      used++;
+      expect(ours, `${op}${alu32 ? 32 : 64} ${JSON.stringify([dst, src], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`).toEqual(ref);
+    };
+    fc.assert(
+      fc.property(fc.constantFrom(...ops), operand, operand, fc.boolean(), (op, dst, src, alu32) => check(op, dst, src, alu32)),
+      { numRuns: 20000 },
+    );
+    // shifts by every constant amount, of synced and raw registers
+    fc.assert(
+      fc.property(fc.constantFrom('lsh', 'rsh', 'arsh') as fc.Arbitrary<'lsh' | 'rsh' | 'arsh'>, operand, fc.integer({ min: 0, max: 65 }), fc.boolean(), (op, dst, k, alu32) => check(op, dst, known(BigInt(k)), alu32)),
+      { numRuns: 5000 },
+    );
+    // every shift amount on ranges ending at a power of two or next to one, synced and not
+    const edgeRegs: Reg[] = [];
+    for (let j = 0; j <= 32; j++)
+      for (const d of [-1n, 0n, 1n]) {
+        const hi = BigInt.asUintN(32, (1n << BigInt(j)) + d);
+        const wide = tnum(0n, (1n << BigInt(Math.min(j + 1, 32))) - 1n);
+        const rawB = { var: wide, umin: 0n, umax: hi, smin: 0n, smax: hi, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: hi };
+        const syncedB = { ...rawB };
+        syncGeneric(syncedB);
+        edgeRegs.push(reg(rawB), reg(syncedB));
+      }
+    for (const dst of edgeRegs) for (let k = 0; k <= 64; k++) for (const op of ['lsh', 'rsh', 'arsh'] as const) for (const alu32 of [false, true]) check(op, dst, known(BigInt(k)), alu32);
+    // the numbers path ran on most of them (a test of nothing would pass too)
+    expect(used).toBeGreaterThan(10000);
   });
 
   // the same fields, not their order: done() copies with state.ts copyReg, whose literal lists the

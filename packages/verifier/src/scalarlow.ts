@@ -1,0 +1,555 @@
+/**
+ * The scalar domain of scalar.ts on numbers, for registers whose upper 32 bits are known zero
+ * (issue 25): reg_bounds_sync and the common ALU operations (adjust_scalar_min_max_vals) without
+ * a BigInt per step.
+ *
+ * Most scalars of real programs are loaded bytes, halves and words, lengths and offsets: the
+ * tnum's and the 64-bit bounds' upper halves are zero (95% of reg_bounds_sync calls on the
+ * kernel corpus, 91% on cilium's tail_handle_ipv4; of the ALU operations on two scalars that
+ * are not both constants, 95% on cilium's bpf_lxc.o have both operands so). There the 64-bit
+ * view is the value, the 32-bit signed view `x | 0`, the unsigned one `x >>> 0`, and every
+ * step below is exact on doubles and int32 operations: the BigInt steps of scalar.ts with the
+ * upper halves' terms (always equal, never consecutive) worked out. Where a step would leave
+ * that domain (a 64-bit result at or above 2^32, a negative one, inconsistent bounds), nothing
+ * is written and the caller runs the BigInt version; scalar.test.ts compares both on random,
+ * edge and inconsistent inputs.
+ */
+import type { AluName } from '@bpf/isa';
+import type { B } from './scalar.js';
+import { copyReg, type Reg } from './state.js';
+
+const P32 = 0x100000000n;
+const TWO32 = 0x100000000;
+const U32 = 0xffffffff;
+const S32MIN = -0x80000000;
+const S32MAX = 0x7fffffff;
+/** tnum_step's "none": 2^64. */
+const NONE = 2 ** 64;
+
+/** Whether the tnum and the 64-bit bounds lie in [0, 2^32) and the 32-bit ones in their ranges. */
+export const inLow32 = (b: Readonly<B>): boolean =>
+  b.var.value < P32 &&
+  b.var.mask < P32 &&
+  b.umin >= 0n &&
+  b.umin < P32 &&
+  b.umax >= 0n &&
+  b.umax < P32 &&
+  b.smin >= 0n &&
+  b.smin < P32 &&
+  b.smax >= 0n &&
+  b.smax < P32 &&
+  b.u32min >= 0n &&
+  b.u32min < P32 &&
+  b.u32max >= 0n &&
+  b.u32max < P32 &&
+  b.s32min >= -0x80000000n &&
+  b.s32min <= 0x7fffffffn &&
+  b.s32max >= -0x80000000n &&
+  b.s32max <= 0x7fffffffn;
+
+/** BigInts of small numbers, made once (the bounds a sync writes are mostly small). */
+const SMALL = 1024;
+const smallBig: bigint[] = [];
+for (let k = 0; k < SMALL; k++) smallBig.push(BigInt(k));
+const big = (x: number): bigint => (x >= 0 && x < SMALL ? smallBig[x]! : BigInt(x));
+
+// the working register (module state: one operation runs at a time, nothing allocated); the
+// 64-bit signed and unsigned bounds may hold ±Infinity for S64_MIN/S64_MAX/U64_MAX between the
+// steps of a shift, which the tnum then bounds
+let vv = 0;
+let vm = 0;
+let umin = 0;
+let umax = 0;
+let smin = 0;
+let smax = 0;
+let s32min = 0;
+let s32max = 0;
+let u32min = 0;
+let u32max = 0;
+// the values loaded, to keep the BigInts of the fields an operation leaves as they were
+let v0 = 0;
+let m0 = 0;
+let umin0 = 0;
+let umax0 = 0;
+let smin0 = 0;
+let smax0 = 0;
+let s32min0 = 0;
+let s32max0 = 0;
+let u32min0 = 0;
+let u32max0 = 0;
+
+function load(b: Readonly<B>): void {
+  vv = v0 = Number(b.var.value);
+  vm = m0 = Number(b.var.mask);
+  umin = umin0 = Number(b.umin);
+  umax = umax0 = Number(b.umax);
+  smin = smin0 = Number(b.smin);
+  smax = smax0 = Number(b.smax);
+  s32min = s32min0 = Number(b.s32min);
+  s32max = s32max0 = Number(b.s32max);
+  u32min = u32min0 = Number(b.u32min);
+  u32max = u32max0 = Number(b.u32max);
+}
+
+/** Write back the fields that changed. */
+function store(b: B): void {
+  if (vv !== v0 || vm !== m0) b.var = { value: big(vv), mask: big(vm) };
+  if (umin !== umin0) b.umin = big(umin);
+  if (umax !== umax0) b.umax = big(umax);
+  if (smin !== smin0) b.smin = big(smin);
+  if (smax !== smax0) b.smax = big(smax);
+  if (s32min !== s32min0) b.s32min = big(s32min);
+  if (s32max !== s32max0) b.s32max = big(s32max);
+  if (u32min !== u32min0) b.u32min = big(u32min);
+  if (u32max !== u32max0) b.u32max = big(u32max);
+}
+
+/** The working register is again in the domain (the state inLow32 asks of a B). */
+const lowOk = (): boolean =>
+  vv >= 0 && vv < TWO32 && vm >= 0 && vm < TWO32 && umin >= 0 && umin < TWO32 && umax >= 0 && umax < TWO32 && smin >= 0 && smin < TWO32 && smax >= 0 && smax < TWO32 && u32min >= 0 && u32min <= U32 && u32max >= 0 && u32max <= U32 && s32min >= S32MIN && s32min <= S32MAX && s32max >= S32MIN && s32max <= S32MAX;
+
+function markKnownLow(v: number): void {
+  vv = v;
+  vm = 0;
+  umin = umax = smin = smax = v;
+  s32min = s32max = v | 0;
+  u32min = u32max = v;
+}
+
+/** tnum_step of (vv; vm) above z, both below 2^32: beyond 2^32 every bit is outside the mask, so the answer is none. */
+function stepLow(z: number): number {
+  if (z + 1 <= vv) return vv;
+  let x = z + 1 - vv;
+  for (;;) {
+    if (x >= TWO32) return NONE;
+    const bad = (x & ~vm) >>> 0;
+    if (bad === 0) break;
+    const hb = 31 - Math.clz32(bad);
+    x = ((x >>> hb) + 1) * 2 ** hb;
+  }
+  return vv + x;
+}
+
+/** __update_reg32_bounds. */
+function update32Low(): void {
+  s32min = Math.max(s32min, vv | (vm & 0x80000000));
+  s32max = Math.min(s32max, vv | (vm & 0x7fffffff));
+  u32min = Math.max(u32min, vv);
+  u32max = Math.min(u32max, (vv | vm) >>> 0);
+}
+
+/** __update_reg_bounds: the 32-bit and the 64-bit ones (the tnum's sign bit is zero). */
+function updateLow(): void {
+  update32Low();
+  const tmax = (vv | vm) >>> 0;
+  smin = Math.max(smin, vv);
+  smax = Math.min(smax, tmax);
+  umin = Math.max(umin, vv);
+  umax = Math.min(umax, tmax);
+  if (vm === 0) {
+    if (umin !== vv || umax < vv) markKnownLow(vv);
+    return;
+  }
+  const next = umin >= tmax ? tmax : stepLow(umin);
+  const uminIn = ((umin & ~vm) >>> 0) === vv;
+  if (uminIn && next > umax) markKnownLow(umin);
+  else if (!uminIn && next === tmax) markKnownLow(tmax);
+  else if (!uminIn && next <= umax && stepLow(next) > umax) markKnownLow(next);
+}
+
+function deduce32Low(): void {
+  // the upper halves of the 64-bit bounds are equal (zero), never consecutive
+  u32min = Math.max(u32min, umin);
+  u32max = Math.min(u32max, umax);
+  if ((umin | 0) <= (umax | 0)) {
+    s32min = Math.max(s32min, umin | 0);
+    s32max = Math.min(s32max, umax | 0);
+  }
+  u32min = Math.max(u32min, smin);
+  u32max = Math.min(u32max, smax);
+  if ((smin | 0) <= (smax | 0)) {
+    s32min = Math.max(s32min, smin | 0);
+    s32max = Math.min(s32max, smax | 0);
+  }
+  if ((u32min | 0) <= (u32max | 0)) {
+    s32min = Math.max(s32min, u32min | 0);
+    s32max = Math.min(s32max, u32max | 0);
+  }
+  if (s32min >>> 0 <= s32max >>> 0) {
+    u32min = Math.max(s32min >>> 0, u32min);
+    u32max = Math.min(s32max >>> 0, u32max);
+  } else if (u32max < s32min >>> 0) {
+    s32min = u32min | 0;
+    u32max = Math.min(u32max, s32max >>> 0);
+  } else if (s32max >>> 0 < u32min) {
+    s32max = u32max | 0;
+    u32min = Math.max(u32min, s32min >>> 0);
+  }
+}
+
+function deduce64Low(): void {
+  if (umin <= umax) {
+    smin = Math.max(smin, umin);
+    smax = Math.min(smax, umax);
+  }
+  if (smin <= smax) {
+    umin = Math.max(smin, umin);
+    umax = Math.min(smax, umax);
+  } else if (umax < smin) {
+    smin = umin;
+    umax = Math.min(umax, smax);
+  } else if (smax < umin) {
+    smax = umax;
+    umin = Math.max(umin, smin);
+  }
+}
+
+/** The tnum covering [lo, hi] intersected into (vv; vm) (tnum_intersect(var, tnum_range(lo, hi))). */
+function intersectRangeLow(lo: number, hi: number): void {
+  const bits = 32 - Math.clz32((lo ^ hi) >>> 0);
+  const delta = bits === 32 ? 0xffffffff : 2 ** bits - 1;
+  const v = (vv | (lo & ~delta)) >>> 0;
+  const mu = (vm & delta) >>> 0;
+  vv = (v & ~mu) >>> 0;
+  vm = mu;
+}
+
+/** false: a step would leave the domain (inconsistent bounds); the caller runs the generic sync. */
+function deduceMixedLow(): boolean {
+  umin = Math.max(umin, u32min);
+  umax = Math.min(umax, u32max);
+  smin = Math.max(smin, u32min);
+  smax = Math.min(smax, u32max);
+  if (s32min >= 0 && smax <= 0x7fffffff) {
+    if (s32max < 0) return false;
+    smin = umin = s32min;
+    smax = umax = s32max;
+    intersectRangeLow(umin, umax);
+  }
+  return true;
+}
+
+/** reg_bounds_sync on the working register (in the domain); false where it cannot be done exactly so. */
+function syncSteps(): boolean {
+  // already exact: a constant whose bounds are that constant
+  if (vm === 0 && umin === vv && umax === vv && smin === vv && smax === vv && u32min === vv && u32max === vv && s32min === (vv | 0) && s32max === s32min) return true;
+  updateLow();
+  deduce32Low();
+  deduce64Low();
+  if (!deduceMixedLow()) return false;
+  deduce32Low();
+  deduce64Low();
+  if (!deduceMixedLow()) return false;
+  // boundOffset: the upper half of the tnum is zero, so the 64- and 32-bit ranges both intersect the low half
+  intersectRangeLow(umin, umax);
+  intersectRangeLow(u32min, u32max);
+  updateLow();
+  return true;
+}
+
+/** scalar.ts syncGeneric on numbers, for a `b` in the domain (inLow32); false (nothing written) where it cannot be done exactly so. */
+export function syncLow32(b: B): boolean {
+  load(b);
+  if (!syncSteps()) return false;
+  store(b);
+  return true;
+}
+
+// ---- adjust_scalar_min_max_vals on numbers ----
+
+// the source operand
+let rv = 0;
+let rm = 0;
+let rumin = 0;
+let rumax = 0;
+let rsmin = 0;
+let rsmax = 0;
+let rs32min = 0;
+let rs32max = 0;
+let ru32min = 0;
+let ru32max = 0;
+
+function loadSrc(s: Reg): void {
+  rv = Number(s.var.value);
+  rm = Number(s.var.mask);
+  rumin = Number(s.umin);
+  rumax = Number(s.umax);
+  rsmin = Number(s.smin);
+  rsmax = Number(s.smax);
+  rs32min = Number(s.s32min);
+  rs32max = Number(s.s32max);
+  ru32min = Number(s.u32min);
+  ru32max = Number(s.u32max);
+}
+
+/** scalar32_min_max_add and, for ALU64, scalar_min_max_add and tnum_add. */
+function addLow(alu32: boolean): boolean {
+  let lo = s32min + rs32min;
+  let hi = s32max + rs32max;
+  if (lo < S32MIN || lo > S32MAX || hi < S32MIN || hi > S32MAX) {
+    s32min = S32MIN;
+    s32max = S32MAX;
+  } else {
+    s32min = lo;
+    s32max = hi;
+  }
+  lo = u32min + ru32min;
+  hi = u32max + ru32max;
+  if (lo <= U32 && hi > U32) {
+    u32min = 0;
+    u32max = U32;
+  } else {
+    u32min = lo >>> 0;
+    u32max = hi >>> 0;
+  }
+  // operands below 2^32: the signed and unsigned 64-bit sums neither overflow nor wrap (ALU32
+  // drops them: the zero extension sets every 64-bit bound from the 32-bit ones)
+  if (!alu32) {
+    smin += rsmin;
+    smax += rsmax;
+    umin += rumin;
+    umax += rumax;
+  }
+  // tnum_add; for ALU32 only the low half is kept, and it is the sum's low half mod 2^32
+  const sm = vm + rm;
+  const sv = vv + rv;
+  const sigma = sm + sv;
+  if (!alu32 && sigma >= TWO32) return false;
+  const chi = ((sigma >>> 0) ^ (sv >>> 0)) >>> 0;
+  const mu = (chi | vm | rm) >>> 0;
+  vv = (sv & ~mu) >>> 0;
+  vm = mu;
+  return true;
+}
+
+/** scalar32_min_max_sub and, for ALU64, scalar_min_max_sub and tnum_sub. */
+function subLow(alu32: boolean): boolean {
+  let lo = s32min - rs32max;
+  let hi = s32max - rs32min;
+  if (lo < S32MIN || lo > S32MAX || hi < S32MIN || hi > S32MAX) {
+    s32min = S32MIN;
+    s32max = S32MAX;
+  } else {
+    s32min = lo;
+    s32max = hi;
+  }
+  lo = u32min - ru32max;
+  hi = u32max - ru32min;
+  if (lo < 0 && hi >= 0) {
+    u32min = 0;
+    u32max = U32;
+  } else {
+    u32min = lo >>> 0;
+    u32max = hi >>> 0;
+  }
+  let dv: number;
+  let alpha: number;
+  let beta: number;
+  if (alu32) {
+    dv = (vv - rv) >>> 0;
+    alpha = (dv + vm) >>> 0;
+    beta = (dv - rm) >>> 0;
+  } else {
+    // a difference below zero wraps: out of the domain (the signed bounds are checked after)
+    smin -= rsmax;
+    smax -= rsmin;
+    lo = umin - rumax;
+    if (lo < 0) return false;
+    umin = lo;
+    umax -= rumin;
+    dv = vv - rv;
+    alpha = dv + vm;
+    beta = dv - rm;
+    if (dv < 0 || beta < 0 || alpha >= TWO32) return false;
+  }
+  const mu = ((alpha ^ beta) | vm | rm) >>> 0;
+  vv = (dv & ~mu) >>> 0;
+  vm = mu;
+  return true;
+}
+
+/** tnum_and/or/xor, then scalar32_min_max_* and scalar_min_max_* (both widths run, as in the kernel). */
+function bitopLow(op: 'and' | 'or' | 'xor'): boolean {
+  if (op === 'and') {
+    const v = (vv & rv) >>> 0;
+    vm = ((vv | vm) & (rv | rm) & ~v) >>> 0;
+    vv = v;
+  } else if (op === 'or') {
+    vv = (vv | rv) >>> 0;
+    vm = ((vm | rm) & ~vv) >>> 0;
+  } else {
+    const mu = (vm | rm) >>> 0;
+    vv = ((vv ^ rv) & ~mu) >>> 0;
+    vm = mu;
+  }
+  // the upper halves are zero: the 32- and 64-bit tnums are known together
+  const both = vm === 0 && rm === 0;
+  if (both) {
+    // markKnown32, then markKnown of the same value
+    markKnownLow(vv);
+    return true;
+  }
+  if (op === 'and') {
+    u32min = vv;
+    u32max = Math.min(u32max, ru32max);
+  } else if (op === 'or') {
+    u32min = Math.max(u32min, ru32min);
+    u32max = (vv | vm) >>> 0;
+  } else {
+    u32min = vv;
+    u32max = (vv | vm) >>> 0;
+  }
+  if ((u32min | 0) <= (u32max | 0)) {
+    s32min = u32min | 0;
+    s32max = u32max | 0;
+  } else {
+    s32min = S32MIN;
+    s32max = S32MAX;
+  }
+  if (op === 'and') {
+    umin = vv;
+    umax = Math.min(umax, rumax);
+  } else if (op === 'or') {
+    umin = Math.max(umin, rumin);
+    umax = (vv | vm) >>> 0;
+  } else {
+    umin = vv;
+    umax = (vv | vm) >>> 0;
+  }
+  // both below 2^63: the signed view is the unsigned one
+  if (umin > umax) return false;
+  smin = umin;
+  smax = umax;
+  updateLow();
+  return true;
+}
+
+/** `>>` by 0..63 of a value below 2^32 (JS shifts take the count mod 32). */
+const shr = (x: number, k: number): number => (k >= 32 ? 0 : x >>> k);
+
+/** A shift by a constant (lo == hi for a constant source; the fields are read as the BigInt version reads them). */
+function shiftLow(op: 'lsh' | 'rsh' | 'arsh', alu32: boolean): boolean {
+  if (alu32) {
+    const lo = ru32min;
+    const hi = ru32max;
+    if (lo > 31 || hi > 31) return false;
+    if (op === 'lsh') {
+      s32min = S32MIN;
+      s32max = S32MAX;
+      if (u32max > 2 ** (31 - hi)) {
+        u32min = 0;
+        u32max = U32;
+      } else {
+        u32min = (u32min << lo) >>> 0;
+        u32max = (u32max << hi) >>> 0;
+      }
+      vv = (vv << lo) >>> 0;
+      vm = (vm << lo) >>> 0;
+    } else if (op === 'rsh') {
+      s32min = S32MIN;
+      s32max = S32MAX;
+      vv = vv >>> lo;
+      vm = vm >>> lo;
+      u32min = u32min >>> hi;
+      u32max = u32max >>> lo;
+    } else {
+      s32min = s32min >> lo;
+      s32max = s32max >> lo;
+      vv = ((vv | 0) >> lo) >>> 0;
+      vm = ((vm | 0) >> lo) >>> 0;
+      u32min = 0;
+      u32max = U32;
+    }
+    // the 64-bit bounds made unbounded here are all set again by the zero extension
+    update32Low();
+    return true;
+  }
+  const lo = rumin;
+  const hi = rumax;
+  if (lo > 63 || hi > 63) return false;
+  if (op === 'lsh') {
+    // past 2^32 (a shift by 32 and more, or bits moved past bit 31): out of the domain
+    if (lo >= 32 || hi >= 32 || umax * 2 ** hi >= TWO32 || ((vv | vm) >>> 0) * 2 ** lo >= TWO32) return false;
+    smin = -Infinity;
+    smax = Infinity;
+    umin = umin * 2 ** lo;
+    umax = umax * 2 ** hi;
+    s32min = S32MIN;
+    s32max = S32MAX;
+    if (u32max > 2 ** (31 - hi)) {
+      u32min = 0;
+      u32max = U32;
+    } else {
+      u32min = (u32min << lo) >>> 0;
+      u32max = (u32max << hi) >>> 0;
+    }
+    vv = (vv << lo) >>> 0;
+    vm = (vm << lo) >>> 0;
+  } else {
+    if (op === 'rsh') {
+      smin = -Infinity;
+      smax = Infinity;
+      umin = shr(umin, hi);
+      umax = shr(umax, lo);
+    } else {
+      // non-negative: an arithmetic shift is a logical one
+      smin = shr(smin, lo);
+      smax = shr(smax, lo);
+      umin = 0;
+      umax = Infinity;
+    }
+    vv = shr(vv, lo);
+    vm = shr(vm, lo);
+    s32min = S32MIN;
+    s32max = S32MAX;
+    u32min = 0;
+    u32max = U32;
+  }
+  updateLow();
+  return true;
+}
+
+/**
+ * scalar.ts scalarAluGeneric on numbers for `dst op= src` with both operands in the domain:
+ * add, sub, and, or, xor and shifts by a constant. undefined where it does not apply or a step
+ * leaves the domain (nothing computed is kept; the caller runs the BigInt version).
+ */
+export function aluLow(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcConst: boolean): Reg | undefined {
+  switch (op) {
+    case 'add':
+    case 'sub':
+    case 'and':
+    case 'or':
+    case 'xor':
+      break;
+    case 'lsh':
+    case 'rsh':
+    case 'arsh':
+      // is_safe_to_compute_dst_reg_range compares the 64-bit umax, also for 32-bit shifts
+      if (srcConst && src.umax < (alu32 ? 32n : 64n)) break;
+      return undefined;
+    default:
+      return undefined;
+  }
+  if (!inLow32(dst) || !inLow32(src)) return undefined;
+  load(dst);
+  loadSrc(src);
+  const ok = op === 'add' ? addLow(alu32) : op === 'sub' ? subLow(alu32) : op === 'and' || op === 'or' || op === 'xor' ? bitopLow(op) : shiftLow(op, alu32);
+  if (!ok) return undefined;
+  if (alu32) {
+    // zext_32_to_64: the tnum is the low half already
+    umin = u32min;
+    umax = u32max;
+    if (s32min >= 0 && s32max >= 0) {
+      smin = s32min;
+      smax = s32max;
+    } else {
+      smin = 0;
+      smax = U32;
+    }
+  }
+  if (!lowOk() || !syncSteps()) return undefined;
+  const o = copyReg(dst);
+  store(o);
+  return o;
+}
