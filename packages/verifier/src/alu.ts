@@ -8,8 +8,8 @@ import { ALU_STR, type Env } from './env.js';
 import { mayBeNull } from './nullable.js';
 import { regTypeStrBare } from './print.js';
 import { boundsSync, coerceSubregToSizeSx, coerceToSizeSx, scalarAlu, zext } from './scalar.js';
-import { copyReg, knownImm, S64_MAX, S64_MIN, UNKNOWN, type Frame, type Reg } from './state.js';
-import { fls64, tnumAdd, tnumIsConst, tnumSub, U64_MAX } from './tnum.js';
+import { copyReg, knownImm, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Frame, type Reg } from './state.js';
+import { fls64, tnumAdd, tnumIsConst, tnumSub, U32_MAX, U64_MAX } from './tnum.js';
 
 export interface AluOp {
   readonly op: AluName;
@@ -35,8 +35,10 @@ function withId(env: Env, r0: Reg): Reg {
 
 function clearId(r: Reg): Reg {
   if (!r.id && !r.addConst) return r;
-  const { id: _id, addConst: _a, addConst32: _b, ...rest } = r;
-  return { ...rest, off: r.type === 'scalar' ? 0 : r.off };
+  // `{ ...rest, off }` of the register without its link, as a literal (see state.ts copyReg)
+  const o = copyReg(r, true);
+  if (r.type === 'scalar') o.off = 0;
+  return o;
 }
 
 function mov(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): void {
@@ -122,7 +124,14 @@ export function checkAlu(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): vo
     const val = op.is64 ? BigInt.asIntN(64, src.var.value) : BigInt.asIntN(32, src.var.value);
     const off = op.op === 'sub' ? -val : val;
     if (dst.addConst || val < -0x80000000n || val > 0x7fffffffn || (op.op === 'sub' && val === -0x80000000n)) out = clearId(out);
-    else out = { ...clearId(out), id: dst.id, addConst: true, ...(op.is64 ? {} : { addConst32: true }), off: Number(off) };
+    else {
+      const o = copyReg(out, true);
+      o.id = dst.id;
+      o.addConst = true;
+      if (!op.is64) o.addConst32 = true;
+      o.off = Number(off);
+      out = o;
+    }
   } else out = clearId(out);
   f.regs[i.dst] = out;
 }
@@ -139,9 +148,20 @@ function saneOffset(env: Env, r: Reg, type: string, pc: number): void {
 
 const fitsS32 = (x: number): boolean => x === (x | 0);
 
+/** `{ ...ptr, off, s32min: S32_MIN, s32max: S32_MAX, u32min: 0, u32max: U32_MAX }` as a literal (see state.ts copyReg). */
+function withFixedOff(ptr: Reg, off: number): Reg {
+  const o = copyReg(ptr);
+  o.off = off;
+  o.s32min = S32_MIN;
+  o.s32max = S32_MAX;
+  o.u32min = 0n;
+  o.u32max = U32_MAX;
+  return o;
+}
+
 /** A pointer moved by a known amount: its fixed offset, checked like any result (check_reg_sane_offset on the destination). */
 function knownOff(env: Env, ptr: Reg, off: number, typeStr: string, pc: number): Reg {
-  const out = boundsSync({ ...ptr, off, s32min: -0x80000000n, s32max: 0x7fffffffn, u32min: 0n, u32max: 0xffffffffn });
+  const out = boundsSync(withFixedOff(ptr, off));
   saneOffset(env, out, typeStr, pc);
   return out;
 }

@@ -58,8 +58,23 @@ export const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 export const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
 
 export const work = (r: Reg): B => ({ var: r.var, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max });
-/** `{ ...r, ...b }`: a copy of `r` with the bounds of `b`. */
+/**
+ * `{ ...r, ...b }`: a copy of `r` with the bounds of `b`, or `r` itself when they are its own
+ * (registers are never mutated; a refinement or sync that learns nothing allocates nothing).
+ */
 export const done = (r: Reg, b: B): Reg => {
+  if (
+    b.smin === r.smin &&
+    b.smax === r.smax &&
+    b.umin === r.umin &&
+    b.umax === r.umax &&
+    b.s32min === r.s32min &&
+    b.s32max === r.s32max &&
+    b.u32min === r.u32min &&
+    b.u32max === r.u32max &&
+    (b.var === r.var || (b.var.value === r.var.value && b.var.mask === r.var.mask))
+  )
+    return r;
   const o = copyReg(r);
   o.var = b.var;
   o.smin = b.smin;
@@ -729,9 +744,17 @@ export function byteSwap(r: Reg, order: 'le' | 'be' | 'bswap', bits: 16 | 32 | 6
 /** The low `size` bytes' mask, by size (no BigInt made per call). */
 const SIZE_MASK: readonly (bigint | undefined)[] = [0n, 0xffn, 0xffffn, 0xffffffn, 0xffffffffn, 0xffffffffffn, 0xffffffffffffn, 0xffffffffffffffn];
 
+/** coerceToSize of UNKNOWN by size (a load of a byte, half or word from a packet or the context): made once. */
+const unknownSized: (Reg | undefined)[] = [];
+
 /** coerce_reg_to_size: keep the low `size` bytes of a value. */
 export function coerceToSize(r: Reg, size: number): Reg {
   if (size >= 8) return r;
+  if (r === UNKNOWN && size >= 0 && size < 8 && Number.isInteger(size)) return (unknownSized[size] ??= coerceToSizeWork(r, size));
+  return coerceToSizeWork(r, size);
+}
+
+function coerceToSizeWork(r: Reg, size: number): Reg {
   const b = work(r);
   b.var = tnumCast(b.var, size);
   const m = SIZE_MASK[size] ?? (1n << BigInt(size * 8)) - 1n;

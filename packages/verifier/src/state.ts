@@ -126,13 +126,14 @@ export const _everyRegField: [UnlistedRegField] extends [never] ? true : Unliste
  * (~200 ns, most of `done` in a profile of straight-line code), a literal in ~10 ns (issue 25).
  * Fields that are present but undefined are left out (nothing looks at a register's keys).
  */
-export function copyReg(r: Reg): MutableReg {
+export function copyReg(r: Reg, unlink = false): MutableReg {
   const o: MutableReg = { type: r.type, off: r.off, var: r.var, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max };
   if (r.frame !== undefined) o.frame = r.frame;
   if (r.map !== undefined) o.map = r.map;
-  if (r.id !== undefined) o.id = r.id;
-  if (r.addConst !== undefined) o.addConst = r.addConst;
-  if (r.addConst32 !== undefined) o.addConst32 = r.addConst32;
+  // unlink: without the scalar link (`const { id, addConst, addConst32, ...rest } = r`)
+  if (r.id !== undefined && !unlink) o.id = r.id;
+  if (r.addConst !== undefined && !unlink) o.addConst = r.addConst;
+  if (r.addConst32 !== undefined && !unlink) o.addConst32 = r.addConst32;
   if (r.range !== undefined) o.range = r.range;
   if (r.refObjId !== undefined) o.refObjId = r.refObjId;
   if (r.memSize !== undefined) o.memSize = r.memSize;
@@ -227,8 +228,11 @@ function makeKnown(v: bigint): Reg {
 export const constant = known;
 
 /** A pointer of `type` with a fixed offset and no variable part. */
-export function pointer(type: RegType, extra: Partial<Reg> = {}): Reg {
-  return { ...known(0n), type, off: 0, ...extra };
+export function pointer(type: RegType, extra?: Partial<Reg>): Reg {
+  // `{ ...known(0n), type, off: 0, ...extra }` without the spread's slow copy (see copyReg)
+  const o = copyReg(known(0n));
+  o.type = type;
+  return extra === undefined ? o : Object.assign(o, extra);
 }
 
 export const isConst = (r: Reg): boolean => r.type === 'scalar' && r.var.mask === 0n;
