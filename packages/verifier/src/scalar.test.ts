@@ -8,10 +8,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, type B } from './scalar.js';
+import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, updateBounds, type B } from './scalar.js';
 import { aluLow } from './scalarlow.js';
 import { known, knownImm, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
-import { tnum, U32_MAX, U64_MAX } from './tnum.js';
+import { tnum, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX } from './tnum.js';
 
 type Field = 'smin' | 'smax' | 'umin' | 'umax';
 const F32 = { smin: 's32min', smax: 's32max', umin: 'u32min', umax: 'u32max' } as const;
@@ -232,6 +232,61 @@ describe('scalar bounds arithmetic', () => {
     for (const dst of edgeRegs) for (let k = 0; k <= 64; k++) for (const op of ['lsh', 'rsh', 'arsh'] as const) for (const alu32 of [false, true]) check(op, dst, known(BigInt(k)), alu32);
     // the numbers path ran on most of them (a test of nothing would pass too)
     expect(used).toBeGreaterThan(10000);
+  });
+
+  it('tnum_step without the loop equals the kernel\'s loop, on random, edge and power-of-two tnums and points', () => {
+    const v64 = fc.oneof(fc.constantFrom(...edges64.map((x) => BigInt.asUintN(64, x))), fc.bigInt({ min: 0n, max: 600n }), fc.bigInt({ min: 0n, max: U64_MAX }), fc.integer({ min: 0, max: 63 }).map((k) => 1n << BigInt(k)), fc.integer({ min: 0, max: 64 }).map((k) => (1n << BigInt(k)) - 1n));
+    // masks of a few runs of bits, as alignment and ranges give them
+    const runs = fc.array(fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 1, max: 64 })), { maxLength: 3 }).map((rs) => rs.reduce((m, [lo, n]) => m | (BigInt.asUintN(64, ((1n << BigInt(n)) - 1n) << BigInt(lo))), 0n));
+    const check = (v: bigint, m: bigint, z: bigint): void => {
+      const t = tnum(v & ~m, m);
+      expect(tnumStep(t, z), `${t.value} ${t.mask} ${z}`).toBe(tnumStepLoop(t, z));
+    };
+    fc.assert(fc.property(v64, fc.oneof(v64, runs), v64, check), { numRuns: 20000 });
+    for (const m of [0n, 1n, 0xf0n, U32_MAX, U64_MAX, U64_MAX - 1n, 1n << 63n, U64_MAX ^ 0xffn]) for (const z of edges64) for (const v of [0n, 1n, 0x100n, 1n << 63n]) check(v, m, BigInt.asUintN(64, z));
+  });
+
+  it('__update_reg_bounds of a tnum that knows nothing equals the kernel steps', () => {
+    // the reference: the BigInt steps as the kernel writes them, tnum_step's loop included
+    const ref = (b: B): void => {
+      const s = tnumSubreg(b.var);
+      const mx = (x: bigint, y: bigint): bigint => (x > y ? x : y);
+      const mn = (x: bigint, y: bigint): bigint => (x < y ? x : y);
+      b.s32min = mx(b.s32min, BigInt.asIntN(32, s.value | (s.mask & 0x80000000n)));
+      b.s32max = mn(b.s32max, BigInt.asIntN(32, s.value | (s.mask & 0x7fffffffn)));
+      b.u32min = mx(b.u32min, s.value);
+      b.u32max = mn(b.u32max, s.value | s.mask);
+      const t = b.var;
+      b.smin = mx(b.smin, BigInt.asIntN(64, t.value | (t.mask & (1n << 63n))));
+      b.smax = mn(b.smax, BigInt.asIntN(64, t.value | (t.mask & S64_MAX)));
+      b.umin = mx(b.umin, t.value);
+      b.umax = mn(b.umax, t.value | t.mask);
+      const k = (x: bigint): void => {
+        Object.assign(b, { var: tnum(x, 0n), smin: BigInt.asIntN(64, x), smax: BigInt.asIntN(64, x), umin: x, umax: x, s32min: BigInt.asIntN(32, x), s32max: BigInt.asIntN(32, x), u32min: BigInt.asUintN(32, x), u32max: BigInt.asUintN(32, x) });
+      };
+      if (t.mask === 0n) {
+        if (b.umin !== t.value || b.umax < t.value) k(t.value);
+        return;
+      }
+      const tmax = t.value | t.mask;
+      const next = b.umin >= tmax ? tmax : tnumStepLoop(t, b.umin);
+      const uminIn = (b.umin & ~t.mask) === t.value;
+      if (uminIn && next > b.umax) k(b.umin);
+      else if (!uminIn && next === tmax) k(tmax);
+      else if (!uminIn && next <= b.umax && tnumStepLoop(t, next) > b.umax) k(next);
+    };
+    const b: fc.Arbitrary<B> = fc
+      .record({ s: pair(signed(64)), u: pair(unsigned(64)), s32: pair(signed(32)), u32: pair(unsigned(32)), t: fc.oneof({ weight: 3, arbitrary: fc.constant(tnum(0n, U64_MAX)) }, { weight: 1, arbitrary: fc.tuple(unsigned(64), unsigned(64)).map(([v, m]) => tnum(v & ~m, m)) }) })
+      .map(({ s, u, s32, u32, t }) => ({ var: t, smin: s[0], smax: s[1], umin: u[0], umax: u[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
+    const check = (b0: B): void => {
+      const ours = { ...b0 };
+      const want = { ...b0 };
+      updateBounds(ours);
+      ref(want);
+      expect(ours).toEqual(want);
+    };
+    fc.assert(fc.property(b, check), { numRuns: 20000 });
+    for (const lo of edges64) for (const hi of edges64) check({ var: tnum(0n, U64_MAX), ...UNBOUNDED_B, umin: BigInt.asUintN(64, lo), umax: BigInt.asUintN(64, hi) });
   });
 
   // the same fields, not their order: done() copies with state.ts copyReg, whose literal lists the

@@ -114,15 +114,36 @@ export function unbounded32(b: B): void {
 }
 
 function update32(b: B): void {
-  const t = tnumSubreg(b.var);
-  b.s32min = max(b.s32min, s32(t.value | (t.mask & 0x80000000n)));
-  b.s32max = min(b.s32max, s32(t.value | (t.mask & 0x7fffffffn)));
-  b.u32min = max(b.u32min, t.value);
-  b.u32max = min(b.u32max, t.value | t.mask);
+  const t = b.var;
+  // nothing known (a value the tnum says nothing of): the bounds only meet the full range
+  if (t.mask === U64_MAX && t.value === 0n) {
+    b.s32min = max(b.s32min, S32_MIN);
+    b.s32max = min(b.s32max, S32_MAX);
+    b.u32min = max(b.u32min, 0n);
+    b.u32max = min(b.u32max, U32_MAX);
+    return;
+  }
+  const v = t.value <= U32_MAX ? t.value : t.value & U32_MAX;
+  const m = t.mask <= U32_MAX ? t.mask : t.mask & U32_MAX;
+  b.s32min = max(b.s32min, s32(v | (m & 0x80000000n)));
+  b.s32max = min(b.s32max, s32(v | (m & 0x7fffffffn)));
+  b.u32min = max(b.u32min, v);
+  b.u32max = min(b.u32max, v | m);
 }
 
 function update64(b: B): void {
   const t = b.var;
+  // nothing known: the same steps with tmax = U64_MAX and tnum_step(umin) = umin + 1 worked out
+  if (t.mask === U64_MAX && t.value === 0n) {
+    b.smin = max(b.smin, S64_MIN);
+    b.smax = min(b.smax, S64_MAX);
+    b.umin = max(b.umin, 0n);
+    b.umax = min(b.umax, U64_MAX);
+    if (b.umin < U64_MAX) {
+      if (b.umax <= b.umin) markKnown(b, b.umin);
+      return;
+    }
+  }
   b.smin = max(b.smin, s64(t.value | (t.mask & 0x8000000000000000n)));
   b.smax = min(b.smax, s64(t.value | (t.mask & 0x7fffffffffffffffn)));
   b.umin = max(b.umin, t.value);
@@ -142,7 +163,8 @@ function update64(b: B): void {
   else if (!uminIn && next <= b.umax && tnumStep(t, next) > b.umax) markKnown(b, next);
 }
 
-function updateBounds(b: B): void {
+/** __update_reg_bounds (exported for scalar.test.ts). */
+export function updateBounds(b: B): void {
   update32(b);
   update64(b);
 }

@@ -15,6 +15,8 @@ const u64 = (x: bigint): bigint => (x >= 0n && x <= U64_MAX ? x : x & U64_MAX);
 export const tnum = (value: bigint, mask: bigint): Tnum => ({ value: u64(value), mask: u64(mask) });
 export const tnumConst = (v: bigint): Tnum => ({ value: u64(v), mask: 0n });
 export const TNUM_UNKNOWN: Tnum = { value: 0n, mask: U64_MAX };
+/** tnum_step's answer when no value lies above: 2^64. */
+export const TNUM_STEP_NONE = 1n << 64n;
 
 export const tnumIsConst = (a: Tnum): boolean => a.mask === 0n;
 export const tnumIsUnknown = (a: Tnum): boolean => a.mask === U64_MAX;
@@ -89,8 +91,22 @@ export function tnumXor(a: Tnum, b: Tnum): Tnum {
 
 /** tnum_step: the smallest value above `z` that `t` may take, or 2^64 when there is none. */
 export function tnumStep(t: Tnum, z: bigint): bigint {
-  const NONE = 1n << 64n;
-  if (z >= U64_MAX) return NONE;
+  if (z >= U64_MAX) return TNUM_STEP_NONE;
+  if (z < t.value) return t.value;
+  // the smallest s within the mask with s > d: it agrees with d above some bit i where the mask
+  // has a 1 and d a 0, and has zeros below; above i, d may have no bit outside the mask, so i
+  // lies above d's highest such bit, and the lowest i that does gives the smallest s
+  const d = z - t.value;
+  const bad = d & ~t.mask;
+  const cand = bad === 0n ? t.mask & ~d : t.mask & ~d & -(1n << BigInt(fls64(bad)));
+  if (cand === 0n) return TNUM_STEP_NONE;
+  const p = cand & -cand;
+  return t.value + ((d & -(p << 1n)) | p);
+}
+
+/** tnumStep as the kernel writes it (a loop over the bits outside the mask): scalar.test.ts compares the two. */
+export function tnumStepLoop(t: Tnum, z: bigint): bigint {
+  if (z >= U64_MAX) return TNUM_STEP_NONE;
   if (z + 1n <= t.value) return t.value;
   // the smallest s within the mask with value + s > z
   let x = z + 1n - t.value;
@@ -99,7 +115,7 @@ export function tnumStep(t: Tnum, z: bigint): bigint {
     if (bad === 0n) break;
     const hb = BigInt(fls64(bad) - 1);
     x = ((x >> hb) + 1n) << hb;
-    if (x > U64_MAX) return NONE;
+    if (x > U64_MAX) return TNUM_STEP_NONE;
   }
   return t.value + x;
 }
