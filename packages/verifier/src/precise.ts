@@ -9,6 +9,7 @@
  */
 import { type Insn, type Op } from '@bpf/isa';
 import { SlotType, type State } from './state.js';
+import type { ComparePlan } from './prune.js';
 
 /** One executed instruction of a path. */
 export interface HistEntry {
@@ -35,9 +36,13 @@ export interface LinkedReg {
 export interface Checkpoint {
   readonly pc: number;
   readonly state: State;
-  /** Per frame: registers whose value a decision depended on, and stack slots. */
+  /** Per frame: registers whose value a decision depended on. */
   readonly preciseRegs: number[];
-  readonly preciseSlots: Set<number>[];
+  /**
+   * Stack slots whose value a decision depended on: two 32-bit words per frame (slots 0-31 in
+   * word 2k, 32-63 in word 2k+1); read with {@link slotPrecise}.
+   */
+  readonly preciseSlots: number[];
   /** Live paths running through this checkpoint: 0 once fully explored. */
   branches: number;
   readonly parent: Checkpoint | undefined;
@@ -59,10 +64,17 @@ export interface Checkpoint {
   alive?: Uint32Array;
   /** Checkpoints before this one on its path (the kernel's dfs_depth). */
   dfsDepth?: number;
-  /** Stack bytes a state must hold alike to be covered by this one (prune.ts stackNeeds), made on first comparison. */
-  stackNeeds?: Int32Array;
+  /** What a comparison with it looks at (prune.ts), made on first comparison. */
+  plan?: ComparePlan;
   /** Its loop's call chain (scc.ts), null outside loops; made on first use. */
   sccChain?: string | null;
+}
+
+/** Whether stack slot `slot` of frame `frame` of a checkpoint is precise. */
+export const slotPrecise = (cp: Pick<Checkpoint, 'preciseSlots'>, frame: number, slot: number): boolean => ((cp.preciseSlots[2 * frame + (slot >> 5)]! >>> (slot & 31)) & 1) === 1;
+
+function markSlotPrecise(cp: Checkpoint, frame: number, slot: number): void {
+  cp.preciseSlots[2 * frame + (slot >> 5)]! |= 1 << (slot & 31);
 }
 
 /** A path: a state with the checkpoint it last passed and the instructions since. */
@@ -90,19 +102,20 @@ export interface PreciseEnv {
 const ARGS = 0x3e;
 const MAX_FRAMES = 9;
 
-/** Bit s of a slot mask, and every bit but s. */
-const SLOT_BIT: readonly bigint[] = Array.from({ length: 64 }, (_, k) => 1n << BigInt(k));
-const SLOT_CLEAR: readonly bigint[] = SLOT_BIT.map((b) => ~b);
-
 /** backtrack_state: the registers and stack slots still needed, per frame. */
 class Bt {
   frame = 0;
   readonly regs = new Array<number>(MAX_FRAMES).fill(0);
-  readonly slots = new Array<bigint>(MAX_FRAMES).fill(0n);
+  /**
+   * Per frame, the 64 stack slots as two 32-bit words (slots 0-31, then 32-63): bit operations on
+   * numbers, where a BigInt mask made a new BigInt per change (~100 MB per verification of cilium's
+   * bpf_lxc.o tail calls, issue 25).
+   */
+  readonly slots = new Int32Array(MAX_FRAMES * 2);
   /** Outgoing stack-argument slots (bit k: `r11 - 8(k+1)`) whose stored value is needed. */
   readonly args = new Array<number>(MAX_FRAMES).fill(0);
   empty(): boolean {
-    for (let f = 0; f <= this.frame; f++) if (this.regs[f] || this.slots[f] || this.args[f]) return false;
+    for (let f = 0; f <= this.frame; f++) if (this.regs[f] || this.slots[2 * f] || this.slots[2 * f + 1] || this.args[f]) return false;
     return true;
   }
   has(r: number, f = this.frame): boolean {
@@ -114,23 +127,24 @@ class Bt {
   clear(r: number, f = this.frame): void {
     this.regs[f]! &= ~(1 << r);
   }
-  // the slot masks are BigInts: an empty one is compared without making a new BigInt, and the
-  // one-bit masks come from tables (a shift made two BigInts per call, 64 calls per checkpoint)
   hasSlot(s: number, f: number): boolean {
-    const m = this.slots[f]!;
-    return m !== 0n && (m & (SLOT_BIT[s] ?? 1n << BigInt(s))) !== 0n;
+    return (this.slots[2 * f + (s >> 5)]! & (1 << (s & 31))) !== 0;
   }
   setSlot(s: number, f: number): void {
-    this.slots[f]! |= SLOT_BIT[s] ?? 1n << BigInt(s);
+    this.slots[2 * f + (s >> 5)]! |= 1 << (s & 31);
   }
   clearSlot(s: number, f: number): void {
-    const m = this.slots[f]!;
-    if (m !== 0n) this.slots[f] = m & (SLOT_CLEAR[s] ?? ~(1n << BigInt(s)));
+    this.slots[2 * f + (s >> 5)]! &= ~(1 << (s & 31));
   }
-  reset(): void {
-    this.regs.fill(0);
-    this.slots.fill(0n);
-    this.args.fill(0);
+  /** Whether frame `f` needs any stack slot. */
+  anySlot(f: number): boolean {
+    return this.slots[2 * f] !== 0 || this.slots[2 * f + 1] !== 0;
+  }
+  /** bpf_fmt_stack_mask of frame `f`: `-8,-24`. */
+  fmtSlots(f: number): string {
+    const out: string[] = [];
+    for (let s = 0; s < 64; s++) if (this.hasSlot(s, f)) out.push(`-${(s + 1) * 8}`);
+    return out.join(',');
   }
 }
 
@@ -140,13 +154,6 @@ export const fmtRegs = (mask: number): string => {
   for (let r = 0; r < 11; r++) if (mask & (1 << r)) out.push(`r${r}`);
   return out.join(',');
 };
-/** bpf_fmt_stack_mask: `-8,-24`. */
-const fmtSlots = (mask: bigint): string => {
-  const out: string[] = [];
-  for (let s = 0; mask >> BigInt(s); s++) if ((mask >> BigInt(s)) & 1n) out.push(`-${(s + 1) * 8}`);
-  return out.join(',');
-};
-
 type Outcome = 'ok' | 'fallback';
 
 function syncLinked(bt: Bt, e: HistEntry): void {
@@ -161,7 +168,7 @@ function syncLinked(bt: Bt, e: HistEntry): void {
 /** backtrack_insn: what the needed values depended on before `e` ran. */
 function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): Outcome {
   const i = env.insns[e.pc]!;
-  if (env.trace) env.trace(`mark_precise: frame${bt.frame}: regs=${fmtRegs(bt.regs[bt.frame]!)} stack=${fmtSlots(bt.slots[bt.frame]!)} before ${env.insnText(e.pc)}`);
+  if (env.trace) env.trace(`mark_precise: frame${bt.frame}: regs=${fmtRegs(bt.regs[bt.frame]!)} stack=${bt.fmtSlots(bt.frame)} before ${env.insnText(e.pc)}`);
   syncLinked(bt, e);
   const op = env.opAt(e.pc);
   const d = i.dst;
@@ -221,7 +228,7 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
           break;
         }
         // the first instruction of a static subprogram: what is still needed are its arguments
-        if (bt.regs[bt.frame]! & ~ARGS || bt.slots[bt.frame] || bt.args[bt.frame]) return 'fallback';
+        if (bt.regs[bt.frame]! & ~ARGS || bt.anySlot(bt.frame) || bt.args[bt.frame]) return 'fallback';
         if (bt.frame === 0) return 'fallback';
         for (let r = 1; r <= 5; r++)
           if (bt.has(r)) {
@@ -233,7 +240,7 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
       }
       if (env.callsCallback(e.pc) && e.pc !== subseq - 1) {
         // entering a callback's body from its caller: r1-r5 were set by the helper
-        if (bt.regs[bt.frame]! & ~ARGS || bt.slots[bt.frame]) return 'fallback';
+        if (bt.regs[bt.frame]! & ~ARGS || bt.anySlot(bt.frame)) return 'fallback';
         bt.regs[bt.frame]! &= ~ARGS;
         if (bt.frame === 0) return 'fallback';
         bt.frame--;
@@ -254,7 +261,8 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
       if (bt.frame + 1 >= MAX_FRAMES) return 'fallback';
       bt.frame++;
       bt.regs[bt.frame] = 0;
-      bt.slots[bt.frame] = 0n;
+      bt.slots[2 * bt.frame] = 0;
+      bt.slots[2 * bt.frame + 1] = 0;
       bt.args[bt.frame] = 0;
       if (r0) bt.set(0);
       break;
@@ -292,8 +300,8 @@ function markAllPrecise(env: PreciseEnv, frame: number, cp: Checkpoint | undefin
         env.trace?.(`force_precise: frame${k}: forcing r${n} to be precise`);
       });
       f.spilled.forEach((r, s) => {
-        if (r?.type !== 'scalar' || f.slotTypes[s * 8 + 7] !== SlotType.Spill || c.preciseSlots[k]!.has(s)) return;
-        c.preciseSlots[k]!.add(s);
+        if (r?.type !== 'scalar' || f.slotTypes[s * 8 + 7] !== SlotType.Spill || slotPrecise(c, k, s)) return;
+        markSlotPrecise(c, k, s);
         env.trace?.(`force_precise: frame${k}: forcing fp${-(s + 1) * 8} to be precise`);
       });
     });
@@ -320,7 +328,7 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
     if (lastIdx < 0) {
       // the entry of a function verified on its own: only its arguments can be left, and they are inputs
       const f0 = path.frames[0]!;
-      if (bt.frame === 0 && f0.subprog > 0 && f0.callsite < 0 && !bt.slots[0] && !(bt.regs[0]! & ~ARGS)) return;
+      if (bt.frame === 0 && f0.subprog > 0 && f0.callsite < 0 && !bt.anySlot(0) && !(bt.regs[0]! & ~ARGS)) return;
       markAllPrecise(env, path.frames.length - 1, path.cp);
       return;
     }
@@ -352,10 +360,10 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
       for (let s = 0; s < 64; s++) {
         if (!bt.hasSlot(s, fr)) continue;
         const sp = f.slotTypes[s * 8 + 7] === SlotType.Spill ? f.spilled[s] : undefined;
-        if (sp?.type !== 'scalar' || cp.preciseSlots[fr]!.has(s)) bt.clearSlot(s, fr);
-        else cp.preciseSlots[fr]!.add(s);
+        if (sp?.type !== 'scalar' || slotPrecise(cp, fr, s)) bt.clearSlot(s, fr);
+        else markSlotPrecise(cp, fr, s);
       }
-      if (env.trace) env.trace(`mark_precise: frame${fr}: parent state regs=${fmtRegs(bt.regs[fr]!)} stack=${fmtSlots(bt.slots[fr]!)}: ${env.checkpointText(cp, fr)}`);
+      if (env.trace) env.trace(`mark_precise: frame${fr}: parent state regs=${fmtRegs(bt.regs[fr]!)} stack=${bt.fmtSlots(fr)}: ${env.checkpointText(cp, fr)}`);
     }
     if (bt.empty()) return;
     subseq = firstIdx;
@@ -392,7 +400,7 @@ export function propagatePrecision(env: PreciseEnv, old: Checkpoint, path: Path,
       names.push(`r${r}`);
     }
     for (let s = 0; s < 64; s++) {
-      if (!old.preciseSlots[fr]!.has(s) || f.slotTypes[s * 8 + 7] !== SlotType.Spill || f.spilled[s]?.type !== 'scalar' || !liveSlot(fr, s)) continue;
+      if (!slotPrecise(old, fr, s) || f.slotTypes[s * 8 + 7] !== SlotType.Spill || f.spilled[s]?.type !== 'scalar' || !liveSlot(fr, s)) continue;
       bt.setSlot(s, fr);
       names.push(`fp${-(s + 1) * 8}`);
     }
@@ -434,7 +442,7 @@ export function backtrackChain(env: PreciseEnv, path: Path, regs: number): Chain
       const writes = (cls === 4 || cls === 7 || cls === 1 || i.code === 0x18) && bt.has(i.dst);
       const call = i.code === 0x85 && bt.has(0);
       if (backtrackInsn(quiet, e, subseq, bt) === 'fallback') return out;
-      const changed = bt.regs.some((r, f) => r !== beforeRegs[f]) || bt.slots.some((s, f) => s !== beforeSlots[f]);
+      const changed = bt.regs.some((r, f) => r !== beforeRegs[f]) || bt.slots.some((s, k) => s !== beforeSlots[k]);
       if (changed || writes || call) {
         const needRegs: number[] = [];
         for (let r = 0; r < 11; r++) if (bt.has(r, frame)) needRegs.push(r);

@@ -133,7 +133,7 @@ export interface Scratch {
 /** Precision marks of a checkpoint's frame, printed as the kernel's `P`. */
 export interface PreciseMarks {
   readonly regs: number;
-  readonly slots: ReadonlySet<number>;
+  readonly slots: { has(slot: number): boolean };
 }
 
 /** print_verifier_state: ` R0=... fp-8=... refs=...` for the registers and slots selected. */

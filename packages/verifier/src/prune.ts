@@ -6,7 +6,7 @@
 import { cloneState, SlotType, SLOTS, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { refsSafe } from './locks.js';
 import { tnumIn } from './tnum.js';
-import type { Checkpoint, Path } from './precise.js';
+import { slotPrecise, type Checkpoint, type Path } from './precise.js';
 
 export type { Checkpoint, HistEntry, Path } from './precise.js';
 
@@ -15,7 +15,7 @@ export function newCheckpoint(st: Path, entry = 0): Checkpoint {
     pc: st.pc,
     state: cloneState(st),
     preciseRegs: st.frames.map(() => 0),
-    preciseSlots: st.frames.map(() => new Set()),
+    preciseSlots: newSlotMarks(st.frames.length),
     branches: 1,
     parent: st.cp,
     hist: st.hist,
@@ -113,34 +113,36 @@ function scalarForStack(f: Frame, slot: number): Reg | 'unbound' | undefined {
 }
 
 /**
- * stacksafe. Linux's sources compare every byte's type exactly for a loop's convergence
+ * stacksafe over the slots a checkpoint's plan lists (live, holding more than invalid and misc
+ * bytes). Linux's sources compare every byte's type exactly for a loop's convergence
  * (RANGE_WITHIN); the running 6.18 kernel does not (fixtures: prune.test.ts loop_slot_types), so
  * `rw` only makes scalars compare as precise here.
  */
-function stacksafe(o: Frame, c: Frame, preciseSlots: Set<number>, liveSlot: (frame: number, slot: number) => boolean, frame: number, ids: IdMap, rw: boolean): boolean {
+function stacksafe(cp: Checkpoint, frame: number, o: Frame, c: Frame, slots: readonly number[], ids: IdMap, rw: boolean): boolean {
   const ot8 = o.slotTypes;
-  for (let slot = 0; slot < SLOTS; slot++) {
+  const ct8 = c.slotTypes;
+  const allocated = c.allocated ?? 0;
+  for (let i = 0; i < slots.length; i++) {
+    const e = slots[i]!;
+    const slot = e & 0xff;
+    const j0 = e >>> 8;
+    const precise = slotPrecise(cp, frame, slot);
     const b = slot * 8;
-    // uninitialised stack may be read by privileged programs: misc covers anything, so a slot
-    // the old state holds only invalid or misc bytes in is safe whatever the current one holds
-    let j0 = 0;
-    while (j0 < 8 && (ot8[b + j0] === SlotType.Invalid || ot8[b + j0] === SlotType.Misc)) j0++;
-    if (j0 === 8 || !liveSlot(frame, slot)) continue;
     // a slot the old state used and the current one never touched (beyond its allocated_stack)
-    if (b >= (c.allocated ?? 0)) return false;
+    if (b >= allocated) return false;
     // the same for every byte of the slot: looked up once, at its first byte that is neither
     const or = scalarForStack(o, slot);
     const cr = scalarForStack(c, slot);
     if (or && cr) {
-      if (or !== 'unbound' && !regsafe(or, cr === 'unbound' ? UNBOUND_SCALAR : cr, preciseSlots.has(slot), ids, rw)) return false;
+      if (or !== 'unbound' && !regsafe(or, cr === 'unbound' ? UNBOUND_SCALAR : cr, precise, ids, rw)) return false;
       continue;
     }
     for (let j = j0; j < 8; j++) {
       const ot = ot8[b + j]!;
       if (ot === SlotType.Invalid || ot === SlotType.Misc) continue;
-      if (ot !== c.slotTypes[b + j]) return false;
+      if (ot !== ct8[b + j]) return false;
       if (j !== 7) continue;
-      if (ot === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, preciseSlots.has(slot), ids, rw)) return false;
+      if (ot === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, precise, ids, rw)) return false;
       if (ot === SlotType.Iter && !iterSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
       if (ot === SlotType.Dynptr && !dynptrSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
       // STACK_IRQ_FLAG: the same kfunc class, references mapped one to one
@@ -216,33 +218,60 @@ export function statesMaybeLooping(old: State, cur: State, live: number): boolea
 }
 
 /**
- * The bytes stacksafe requires of any state this one covers, whatever else it holds: in each
- * live slot that is not a scalar (scalar_reg_for_stack, which a misc slot may match), every byte
- * that is neither invalid nor misc has the same type. Checked first, it turns most failing
- * comparisons away without looking at a register; a necessary condition only, so statesEqual's
- * answer is unchanged. Per checkpoint: the slots' liveness depends on the instruction and the
- * call depth alone, which the checkpoint and every state compared with it share. Each entry is
- * frame << 20 | byte << 8 | type.
+ * What comparing a state with one checkpoint looks at, worked out on its first comparison and
+ * again when it is cleaned: the liveness of its registers and slots depends only on the
+ * instruction and the call chain, which the checkpoint and every state compared with it share,
+ * so the live registers and the slots stacksafe must look at are listed once, not tested over
+ * all sixty-four slots per comparison (issue 25). The list only leaves out slots stacksafe
+ * passes without looking, so statesEqual's answer is unchanged.
  */
-function stackNeeds(old: State, liveSlot: (frame: number, slot: number) => boolean): Int32Array {
+export interface ComparePlan {
+  /**
+   * The bytes stacksafe requires of any state this one covers, whatever else it holds: in each
+   * live slot that is not a scalar (scalar_reg_for_stack, which a misc slot may match), every
+   * byte that is neither invalid nor misc has the same type. Each entry is
+   * frame << 20 | byte << 8 | type.
+   */
+  readonly needs: Int32Array;
+  /** Per frame: its live registers (liveRegs). */
+  readonly live: readonly number[];
+  /** Per frame: the live slots holding something other than invalid and misc bytes (slot | first such byte << 8). */
+  readonly slots: readonly (readonly number[])[];
+}
+
+const STACK_BYTES = SLOTS * 8;
+/** The needs list's working buffer, one for every plan (the answer is a copy of its start). */
+let needsScratch = new Int32Array(8 * STACK_BYTES);
+
+function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): ComparePlan {
+  const old = cp.state;
+  const live: number[] = [];
+  const slots: number[][] = [];
   const out = needsScratch.length >= old.frames.length * STACK_BYTES ? needsScratch : (needsScratch = new Int32Array(old.frames.length * STACK_BYTES));
   let n = 0;
   for (let k = 0; k < old.frames.length; k++) {
     const f = old.frames[k]!;
     const t = f.slotTypes;
+    live.push(liveRegs(k) & 0x7ff);
+    const list: number[] = [];
     for (let slot = 0; slot < SLOTS; slot++) {
       const b = slot * 8;
+      // uninitialised stack may be read by privileged programs: misc covers anything, so a slot
+      // the old state holds only invalid or misc bytes in is safe whatever the current one holds
       let j0 = 0;
       while (j0 < 8 && (t[b + j0] === SlotType.Invalid || t[b + j0] === SlotType.Misc)) j0++;
-      if (j0 === 8 || scalarForStack(f, slot) !== undefined || !liveSlot(k, slot)) continue;
+      if (j0 === 8 || !slotAlive(cp, k, slot)) continue;
+      list.push(slot | (j0 << 8));
+      if (scalarForStack(f, slot) !== undefined) continue;
       for (let j = j0; j < 8; j++) if (t[b + j] !== SlotType.Invalid && t[b + j] !== SlotType.Misc) out[n++] = (k << 20) | ((b + j) << 8) | t[b + j]!;
     }
+    slots.push(list);
   }
-  return out.slice(0, n);
+  return { needs: out.slice(0, n), live, slots };
 }
-const STACK_BYTES = SLOTS * 8;
-/** stackNeeds' working buffer, one for every call (the answer is a copy of its start). */
-let needsScratch = new Int32Array(8 * STACK_BYTES);
+
+/** Slot masks for a new checkpoint's frames: none precise. */
+export const newSlotMarks = (frames: number): number[] => new Array<number>(2 * frames).fill(0);
 
 /**
  * A slot of a checkpoint takes part in comparisons: one it kept when it was cleaned (the kernel
@@ -253,7 +282,10 @@ export function slotAlive(cp: Checkpoint, frame: number, slot: number): boolean 
   return a === undefined || ((a[frame * 2 + (slot >> 5)]! >>> (slot & 31)) & 1) === 1;
 }
 
-/** states_equal in the kernel's NOT_EXACT sense, looking at live registers and slots only. */
+/**
+ * states_equal in the kernel's NOT_EXACT sense, looking at live registers and slots only. The
+ * state is at the checkpoint's instruction (is_state_visited compares no other).
+ */
 export function statesEqual(
   cp: Checkpoint,
   cur: State,
@@ -264,10 +296,17 @@ export function statesEqual(
   rangeWithin = false,
 ): boolean {
   const old = cp.state;
-  if (old.frames.length !== cur.frames.length) return false;
-  const liveSlot = (frame: number, slot: number): boolean => slotAlive(cp, frame, slot);
+  const depth = old.frames.length;
+  if (depth !== cur.frames.length) return false;
+  // the same call chain first: the plan's liveness is the chain's
+  for (let k = 0; k < depth; k++) {
+    const o = old.frames[k]!;
+    const c = cur.frames[k]!;
+    if (o.callsite !== c.callsite || o.subprog !== c.subprog) return false;
+  }
+  const plan = (cp.plan ??= makePlan(cp, liveRegs));
   // most comparisons that fail, fail on a stack byte of a different type: those bytes first
-  const needs = (cp.stackNeeds ??= stackNeeds(old, liveSlot));
+  const needs = plan.needs;
   for (let i = 0; i < needs.length; i++) {
     const n = needs[i]!;
     if (cur.frames[n >>> 20]!.slotTypes[(n >>> 8) & 0xfff] !== (n & 0xff)) return false;
@@ -275,53 +314,50 @@ export function statesEqual(
   // then the live scalars compared by value (precise, or all of them under RANGE_WITHIN): regsafe's
   // own type, range and tnum tests without the ids, a necessary condition that turns away most
   // comparisons at a loop's head (a counter one iteration on) before any id is mapped
-  for (let k = 0; k < old.frames.length; k++) {
-    const live = liveRegs(k);
-    const oregs = old.frames[k]!.regs;
-    const cregs = cur.frames[k]!.regs;
+  for (let k = 0; k < depth; k++) {
+    const of = old.frames[k]!;
+    const cf = cur.frames[k]!;
+    const live = plan.live[k]!;
     for (let m = rangeWithin ? live : live & cp.preciseRegs[k]!; m !== 0; m &= m - 1) {
       const r = 31 - Math.clz32(m & -m);
-      if (r > 10) break;
-      const o = oregs[r]!;
+      const o = of.regs[r]!;
       if (o.type !== 'scalar') continue;
-      const c = cregs[r]!;
+      const c = cf.regs[r]!;
       if (c.type !== 'scalar' || !rangeWithinRegs(o, c) || !tnumIn(o.var, c.var)) return false;
     }
     // the same for the live scalar spills stacksafe compares by value, where the current slot
     // holds a scalar too (scalar_reg_for_stack; other slots are left to stacksafe)
-    const of = old.frames[k]!;
-    const cf = cur.frames[k]!;
-    const precise = cp.preciseSlots[k]!;
-    if (!rangeWithin && precise.size === 0) continue;
-    for (let slot = 0; slot < SLOTS; slot++) {
-      if (of.slotTypes[slot * 8] !== SlotType.Spill || (!rangeWithin && !precise.has(slot))) continue;
-      const o = of.spilled[slot]!;
-      if (o.type !== 'scalar' || !liveSlot(k, slot)) continue;
-      const cr = scalarForStack(cf, slot);
-      if (cr === undefined) continue;
-      const c = cr === 'unbound' ? UNBOUND_SCALAR : cr;
-      if (!rangeWithinRegs(o, c) || !tnumIn(o.var, c.var)) return false;
+    for (let w = 0; w < 2; w++) {
+      for (let m = rangeWithin ? -1 : cp.preciseSlots[2 * k + w]!; m !== 0; m &= m - 1) {
+        const slot = 32 * w + 31 - Math.clz32(m & -m);
+        if (of.slotTypes[slot * 8] !== SlotType.Spill) continue;
+        const o = of.spilled[slot]!;
+        if (o.type !== 'scalar' || !slotAlive(cp, k, slot)) continue;
+        const cr = scalarForStack(cf, slot);
+        if (cr === undefined) continue;
+        const c = cr === 'unbound' ? UNBOUND_SCALAR : cr;
+        if (!rangeWithinRegs(o, c) || !tnumIn(o.var, c.var)) return false;
+      }
     }
   }
   const ids = sharedIds;
   ids.reset();
   if (!refsSafe(old, cur, sharedIdCheck)) return false;
-  for (let k = 0; k < old.frames.length; k++) {
+  for (let k = 0; k < depth; k++) {
     const o = old.frames[k]!;
     const c = cur.frames[k]!;
-    if (o.callsite !== c.callsite || o.subprog !== c.subprog) return false;
     // func_states_equal: a frame that has run its callback more often is not covered by one that ran it less
     if ((o.callbackDepth ?? 0) > (c.callbackDepth ?? 0)) return false;
     // apps/docs/stack-args.md §4.8: a state that may still load stack args is not covered by one that may not
     if (stackArgLoads && !o.noStackArgLoad && c.noStackArgLoad) return false;
   }
-  for (let k = 0; k < old.frames.length; k++) {
+  for (let k = 0; k < depth; k++) {
     const o = old.frames[k]!;
     const c = cur.frames[k]!;
-    const live = liveRegs(k);
-    for (let r = 0; r < 11; r++) {
-      if (!(live & (1 << r))) continue;
-      if (!regsafe(o.regs[r]!, c.regs[r]!, (cp.preciseRegs[k]! & (1 << r)) !== 0, ids, rangeWithin)) return false;
+    const precise = cp.preciseRegs[k]!;
+    for (let m = plan.live[k]!; m !== 0; m &= m - 1) {
+      const r = 31 - Math.clz32(m & -m);
+      if (!regsafe(o.regs[r]!, c.regs[r]!, (precise & (1 << r)) !== 0, ids, rangeWithin)) return false;
     }
     for (let s = 0; s < o.out.length; s++) {
       const a = o.out[s];
@@ -329,7 +365,7 @@ export function statesEqual(
       if ((a === undefined) !== (b === undefined)) return false;
       if (a && b && !regsafe(a, b, true, ids)) return false;
     }
-    if (!stacksafe(o, c, cp.preciseSlots[k]!, liveSlot, k, ids, rangeWithin)) return false;
+    if (!stacksafe(cp, k, o, c, plan.slots[k]!, ids, rangeWithin)) return false;
   }
   return true;
 }
@@ -355,7 +391,7 @@ export function widenImpreciseScalars(old: Checkpoint, cur: State): void {
       const sc = c.spilled[slot];
       if (so === undefined || sc === undefined || so.type !== 'scalar' || sc.type !== 'scalar') continue;
       if (o.slotTypes[slot * 8 + 7] !== SlotType.Spill || c.slotTypes[slot * 8 + 7] !== SlotType.Spill) continue;
-      if (old.preciseSlots[fr]?.has(slot) || sameReg(so, sc)) continue;
+      if (slotPrecise(old, fr, slot) || sameReg(so, sc)) continue;
       c.spilled[slot] = UNKNOWN;
     }
   }

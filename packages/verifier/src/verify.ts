@@ -25,7 +25,7 @@ import { exceptionCallbackInsn, stackWalkCheck } from './exceptions.js';
 import { attachMapRecords } from './mapfields.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
-import { markPathPrecise, markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
+import { markPathPrecise, markPrecise, propagatePrecision, slotPrecise, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
 import { newCheckpoint, slotAlive, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
 import { StackLiveness } from './stacklive.js';
 import { byteSwap, zext } from './scalar.js';
@@ -247,7 +247,7 @@ class Verifier implements CallEnv, PreciseEnv {
 
   checkpointText(cp: Checkpoint, frame: number): string {
     const f = cp.state.frames[frame]!;
-    const precise = { regs: cp.preciseRegs[frame]!, slots: cp.preciseSlots[frame]! };
+    const precise = { regs: cp.preciseRegs[frame]!, slots: { has: (s: number): boolean => slotPrecise(cp, frame, s) } };
     if (!cp.cleaned) return formatState(f, frame, cp.state.refs, { all: true, regs: 0, slots: new Set() }, precise);
     const live = this.liveRegs(cp.state, frame);
     const slots = new Set<number>();
@@ -738,7 +738,7 @@ class Verifier implements CallEnv, PreciseEnv {
       if (cp.pc === st.pc && cp.branches === 0 && !cp.cleaned && sameCallsites(cp.state, st) && !(this.scc?.incomplete(cp) ?? false)) {
         cp.cleaned = true;
         cp.alive = this.stackLive.aliveSlots(cp.state);
-        cp.stackNeeds = undefined;
+        cp.plan = undefined;
       }
     // newest first, as the kernel's list
     for (let k = list.length - 1; k >= 0; k--) {
@@ -824,7 +824,7 @@ class Verifier implements CallEnv, PreciseEnv {
     let n = 0;
     for (let c = path.cp; c; c = c.parent) {
       for (const m of c.preciseRegs) for (let r = m; r; r &= r - 1) n++;
-      for (const s of c.preciseSlots) n += s.size;
+      for (const w of c.preciseSlots) for (let m = w; m; m &= m - 1) n++;
     }
     return n;
   }
