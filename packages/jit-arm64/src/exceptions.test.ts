@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assemble, type AnalysedProgram, type MapDef, type Program } from '@bpf/isa';
-import { clangBpfObject, fixturesDir, kallsyms, skipWithout } from '@bpf/testkit';
+import { clangBpfObject, fixturesDir, kallsyms, skipWithout, THROW_AFTER_TAIL_CALL, THROW_DEEP } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { jitArm64, type Arm64JitResult } from './index.js';
 import { runArm64, runArm64Batch, type Arm64Job } from './node.js';
@@ -116,69 +116,17 @@ describe.skipIf(skipWithout('clang-19', 'kernel', 'qemu-aarch64', 'aarch64-linux
 });
 
 describe.skipIf(skipWithout('qemu-aarch64', 'aarch64-linux-gnu-gcc'))('bpf_throw without the kernel', () => {
-  // main keeps r6 live across a call into f, which throws; nothing calls cb, so its bounds are given
-  const p = assemble(`
-  .kfunc bpf_throw(u64) void
-  main:
-      r6 = 100
-      r1 = 7
-      call f
-      r0 += r6
-      exit
-  f:
-      r6 = r1
-      *(u64 *)(r10 - 8) = r6
-      if r1 > 5 goto out
-      r0 = r1
-      exit
-  out:
-      r1 = *(u64 *)(r10 - 8)
-      r1 <<= 32
-      r1 += 41
-      call bpf_throw
-      exit
-  cb:
-      r0 = r1
-      r0 += 1
-      exit`);
-  const subprogs = [
-    { start: 0, end: 5, name: 'main' },
-    { start: 5, end: 15, name: 'f' },
-    { start: 15, end: 18, name: 'cb', exceptionCallback: true },
-  ];
+  const p = assemble(THROW_DEEP.asm);
+  const subprogs = THROW_DEEP.subprogs;
   it('the callback returns for the program, its cookie 64 bits wide', () => {
     const jit = jitArm64({ ...p, subprogs });
     expect(jit.exceptionCallback).toBe(2);
-    expect(runArm64(jit).r0).toBe((7n << 32n) + 42n);
+    expect(runArm64(jit).r0).toBe(THROW_DEEP.result);
   });
   it('a program reached by a tail call throws into its own callback', () => {
-    const a = assemble(`
-    .map jt prog_array 4 4 4
-    r6 = r1
-    r1 = r6
-    r2 = jt ll
-    r3 = 0
-    call bpf_tail_call
-    r0 = 99
-    exit`);
-    const b = assemble(`
-    .kfunc bpf_throw(u64) void
-    main:
-        r6 = 11
-        call f
-        r0 += r6
-        exit
-    f:
-        r1 = 77
-        call bpf_throw
-        exit
-    cb:
-        r0 = r1
-        r0 += 1000
-        exit`);
-    const jitA = jitArm64(a);
-    const jitB = jitArm64({ ...b, subprogs: [{ start: 0, end: 4, name: 'main' }, { start: 4, end: 7, name: 'f' }, { start: 7, end: 10, name: 'cb', exceptionCallback: true }] });
-    expect(runArm64(jitA, { mem: new Uint8Array(8), progArrays: { jt: [jitB, null, null, null] } }).r0).toBe(1077n);
+    const jitA = jitArm64(assemble(THROW_AFTER_TAIL_CALL.caller));
+    const jitB = jitArm64({ ...assemble(THROW_AFTER_TAIL_CALL.target), subprogs: THROW_AFTER_TAIL_CALL.targetSubprogs });
+    expect(runArm64(jitA, { mem: new Uint8Array(8), progArrays: { jt: [jitB, null, null, null] } }).r0).toBe(THROW_AFTER_TAIL_CALL.result);
   });
   it('a program that throws with no callback is refused by the runner', () => {
     expect(() => runArm64(jitArm64(p))).toThrow(/has no exception callback/);

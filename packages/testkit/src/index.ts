@@ -140,3 +140,4 @@ export function llvmMcBytes(asm: string, opts: { bigEndian?: boolean; mcpu?: str
 export * from './conformance.js';
 export * from './corpus.js';
 export * from './levellog.js';
+export * from './throwing.js';

@@ -1,5 +1,5 @@
 import { assemble, decode, insn, type Program, type ProgType } from '@bpf/isa';
-import { conformanceTailCalls, corpusSource, kernelCorpus, loadConformance, type ConformanceCase } from '@bpf/testkit';
+import { conformanceTailCalls, corpusSource, kernelCorpus, loadConformance, THROW_AFTER_TAIL_CALL, THROW_DEEP, type ConformanceCase } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { run, VmError, type RunOptions } from './index.js';
 
@@ -177,50 +177,21 @@ describe('differential with the kernel (fixtures/kernel/corpus.json, BPF_PROG_TE
 
 describe('bpf_throw', () => {
   // main keeps r6 live across a call into f, which throws from below; the callback (cb) gets the cookie
-  const asm = `
-  .kfunc bpf_throw(u64) void
-  main:
-      r6 = 100
-      r1 = 7
-      call f
-      r0 += r6
-      exit
-  f:
-      r6 = r1
-      *(u64 *)(r10 - 8) = r6
-      if r1 > 5 goto out
-      r0 = r1
-      exit
-  out:
-      r1 = *(u64 *)(r10 - 8)
-      r1 <<= 32
-      r1 += 41
-      call bpf_throw
-      exit
-  cb:
-      r0 = r1
-      r0 += 1
-      exit`;
-  const p = assemble(asm);
+  const p = assemble(THROW_DEEP.asm);
   // nothing calls cb: its bounds are given, as the verifier's xlated program gives them
   const marked = (k: number): Program => ({
     ...p,
-    subprogs: [
-      { start: 0, end: 5, name: 'main' },
-      { start: 5, end: 15, name: 'f' },
-      { start: 15, end: 18, name: 'cb' },
-    ].map((s, j) => (j === k ? { ...s, exceptionCallback: true } : s)),
+    subprogs: THROW_DEEP.subprogs.map((s, j) => ({ start: s.start, end: s.end, name: s.name, ...(j === k ? { exceptionCallback: true } : {}) })),
   });
   it('ends the program in its exception callback, whatever the depth, with r1 = the cookie', () => {
-    expect(run(marked(2)).r0).toBe((7n << 32n) + 42n);
+    expect(run(marked(2)).r0).toBe(THROW_DEEP.result);
   });
   it('a program reached by a tail call throws into its own callback', () => {
-    const a = assemble('.map jt prog_array 4 4 4\nr2 = jt ll\nr3 = 0\ncall bpf_tail_call\nr0 = 99\nexit');
-    const b = assemble('.kfunc bpf_throw(u64) void\nmain:\nr6 = 11\ncall f\nr0 += r6\nexit\nf:\nr1 = 77\ncall bpf_throw\nexit\ncb:\nr0 = r1\nr0 += 1000\nexit');
-    const subprogs = [{ start: 0, end: 4, name: 'main' }, { start: 4, end: 7, name: 'f' }, { start: 7, end: 10, name: 'cb', exceptionCallback: true }];
-    expect(run(a, { tailCallTargets: [{ ...b, subprogs }], progArrays: { jt: [0] } }).r0).toBe(1077n);
+    const a = assemble(THROW_AFTER_TAIL_CALL.caller);
+    const b = assemble(THROW_AFTER_TAIL_CALL.target);
+    expect(run(a, { tailCallTargets: [{ ...b, subprogs: THROW_AFTER_TAIL_CALL.targetSubprogs }], progArrays: { jt: [0] } }).r0).toBe(THROW_AFTER_TAIL_CALL.result);
   });
   it('without an exception callback is an error naming the call', () => {
-    expect(() => run(marked(-1))).toThrow(expect.objectContaining({ code: 'NO_EXCEPTION_CB', insn: 13 }));
+    expect(() => run(marked(-1))).toThrow(expect.objectContaining({ code: 'NO_EXCEPTION_CB', insn: THROW_DEEP.throwAt }));
   });
 });
