@@ -1,7 +1,17 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { assemble, type AnalysedProgram, type MapDef, type Program } from '@bpf/isa';
-import { clangBpfObject, fixturesDir, kallsyms, skipWithout, THROW_AFTER_TAIL_CALL, THROW_DEEP } from '@bpf/testkit';
+import { assemble, type AnalysedProgram, type Program } from '@bpf/isa';
+import {
+  acceptedThrowing,
+  mapsOf,
+  runnableThrowing,
+  skipWithout,
+  THROW_AFTER_TAIL_CALL,
+  THROW_DEEP,
+  THROW_PACKETS,
+  THROW_RUNNABLE_NAMES,
+  throwingExpected,
+  throwingLayers,
+  THROWN,
+} from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { jitArm64, type Arm64JitResult } from './index.js';
 import { runArm64, runArm64Batch, type Arm64Job } from './node.js';
@@ -11,37 +21,9 @@ import { runArm64, runArm64Batch, type Arm64Job } from './node.js';
  * one of kernel.test.ts loads no BTF, which exception callbacks need): the frames are checked
  * against the rules of arch/arm64/net/bpf_jit_comp.c, and the results against the running
  * kernel's BPF_PROG_TEST_RUN (what a program returns does not depend on the architecture) and
- * @bpf/vm. @bpf/elf, @bpf/btf, @bpf/verifier, @bpf/kernel and @bpf/vm are loaded by name.
+ * @bpf/vm. The programs, their packets and the layers above @bpf/isa come from @bpf/testkit.
  */
-type Named = Program & { readonly name: string };
-interface Layers {
-  loadPrograms(bytes: Uint8Array, o: { kernelBtf: Uint8Array; kallsyms?: ReadonlyMap<string, bigint> }): Named[];
-  parseBtf(bytes: Uint8Array): unknown;
-  verify(p: Program, o: { kernelBtf: unknown; logLevel: 0 }): { accepted: boolean; xlated?: AnalysedProgram };
-  loadWithMaps(p: Program, o: { logLevel: 0 }): { accepted: boolean; fd?: number; close(): void };
-  testRun(fd: number, o: { data: Uint8Array }): { retval: number };
-  run(p: Program, o: { data: Uint8Array; type: 'sched_cls' | 'xdp'; maps: readonly MapDef[] }): { r0: bigint };
-}
-const load = async (name: string): Promise<Partial<Layers>> => (await import(/* @vite-ignore */ name)) as Partial<Layers>;
-const L = { ...(await load('@bpf/elf')), ...(await load('@bpf/btf')), ...(await load('@bpf/verifier')), ...(await load('@bpf/kernel')), ...(await load('@bpf/vm')) } as Layers;
-
-const VMLINUX = '/sys/kernel/btf/vmlinux';
-/** Every cookie and callback result of unwind.c is at least this; its normal returns are below. */
-const THROWN = 0x10000;
-
-function build(file: string): Named[] {
-  const obj = clangBpfObject(readFileSync(join(fixturesDir, 'c/exceptions', file), 'utf8'), {
-    args: ['-mcpu=v3', '-Wno-unused-variable', '-I', join(fixturesDir, 'c/elf'), '-I', join(fixturesDir, 'c/exceptions')],
-  });
-  return L.loadPrograms(obj, { kernelBtf: new Uint8Array(readFileSync(VMLINUX)), kallsyms: kallsyms() });
-}
-const mapsOf = (p: Program): MapDef[] => (p.maps ?? []).filter((m) => (p.relocs ?? []).some((r) => r.kind !== 'kfunc' && r.name === m.name));
-const PACKETS = [1, 3, 5, 7, 11, 13, 101, 255, 0].map((seed) => {
-  const p = new Uint8Array(80).fill(seed === 0 ? 0xff : 0);
-  p[12] = 8;
-  if (seed) for (let i = 14; i < p.length; i++) p[i] = (i * seed + (seed >> 2)) & 0xff;
-  return p;
-});
+const L = await throwingLayers<Program & { readonly name: string }, AnalysedProgram>();
 
 /** The listing's texts of one function (entries[k] up to the next entry). */
 const fn = (jit: Arm64JitResult, k: number): string[] => jit.listing.filter((l) => l.offset >= jit.entries[k]! && l.offset < (jit.entries[k + 1] ?? jit.code.length)).map((l) => l.text);
@@ -52,16 +34,7 @@ const CALLBACK_ENTRY = ['mov x29, x2', 'sub sp, x29, #0x60', 'mov x25, sp'];
 const has = (texts: readonly string[], seq: readonly string[]): boolean => texts.some((_, k) => seq.every((s, j) => texts[k + j] === s));
 
 describe.skipIf(skipWithout('clang-19', 'kernel', 'qemu-aarch64', 'aarch64-linux-gnu-gcc'))('exceptions under qemu-aarch64, against the running kernel', () => {
-  const kbtf = L.parseBtf(new Uint8Array(readFileSync(VMLINUX)));
-  const accepted = [...build('exceptions.c'), ...build('unwind.c')].flatMap((p) => {
-    const k = L.loadWithMaps(p, { logLevel: 0 });
-    const ok = k.accepted;
-    k.close();
-    if (!ok) return [];
-    const v = L.verify(p, { kernelBtf: kbtf, logLevel: 0 });
-    expect(v.accepted, p.name).toBe(true);
-    return [{ p, xlated: v.xlated! }];
-  });
+  const accepted = acceptedThrowing(L);
 
   it("gives the boundary and the exception callback the arm64 kernel JIT's frames", () => {
     let boundaries = 0;
@@ -84,24 +57,14 @@ describe.skipIf(skipWithout('clang-19', 'kernel', 'qemu-aarch64', 'aarch64-linux
   });
 
   it('throwing programs return what BPF_PROG_TEST_RUN returns (and @bpf/vm)', () => {
-    const runnable = accepted.filter(
-      ({ p, xlated }) =>
-        (p.type === 'sched_cls' || p.type === 'xdp') &&
-        (xlated.relocs ?? []).every((r) => r.kind !== 'kfunc' || r.name === 'bpf_throw') &&
-        mapsOf(p).every((m) => m.type === 'array' || m.type === 'hash' || m.type === 'prog_array'),
-    );
+    const runnable = runnableThrowing(accepted);
     const jobs: Arm64Job[] = [];
     const want: { name: string; n: number; kernel: number; vm: number }[] = [];
-    for (const { p, xlated } of runnable) {
-      const result = jitArm64(xlated);
-      const type = p.type as 'sched_cls' | 'xdp';
-      for (const [n, pkt] of PACKETS.entries()) {
-        const k = L.loadWithMaps(p, { logLevel: 0 });
-        const kernel = L.testRun(k.fd!, { data: pkt }).retval;
-        k.close();
-        const vm = Number(L.run(xlated, { data: pkt, type, maps: mapsOf(p) }).r0 & 0xffffffffn);
-        jobs.push({ result, mem: pkt, maps: mapsOf(p), context: type });
-        want.push({ name: p.name, n, kernel, vm });
+    for (const c of runnable) {
+      const result = jitArm64(c.xlated);
+      for (const [n, pkt] of THROW_PACKETS.entries()) {
+        jobs.push({ result, mem: pkt, maps: mapsOf(c.p), context: c.p.type as 'sched_cls' | 'xdp' });
+        want.push({ name: c.p.name, n, ...throwingExpected(L, c, pkt) });
       }
     }
     const bad = runArm64Batch(jobs).flatMap((r, k) => {
@@ -110,7 +73,7 @@ describe.skipIf(skipWithout('clang-19', 'kernel', 'qemu-aarch64', 'aarch64-linux
       return got === w.kernel && w.vm === w.kernel ? [] : [`${w.name} packet ${w.n}: arm64 ${got}, @bpf/vm ${w.vm}, kernel ${w.kernel}`];
     });
     expect(bad).toEqual([]);
-    expect(runnable.map(({ p }) => p.name)).toEqual(expect.arrayContaining(['deep_default', 'deep_named', 'big_stack', 'throw_in_loop', 'global_loop', 'asserts', 'throw_always', 'cb_named']));
+    expect(runnable.map(({ p }) => p.name)).toEqual(expect.arrayContaining([...THROW_RUNNABLE_NAMES]));
     expect(want.filter((w) => w.kernel >= THROWN).length).toBeGreaterThanOrEqual(20);
   });
 });

@@ -141,3 +141,4 @@ export * from './conformance.js';
 export * from './corpus.js';
 export * from './levellog.js';
 export * from './throwing.js';
+export * from './throwinglive.js';
