@@ -31,34 +31,34 @@ export function throwStub(targets: readonly ThrowTarget[], code: { readonly star
   a.load(X.rax, X.rsp, 0, 8, false);
   const walk = a.offset;
   for (const t of targets) {
-    a.movabs(X.r10, t.mainStart);
-    a.rr('cmp', X.rax, X.r10, 64);
-    const below = a.offset;
-    a.jump('be', below, false);
-    a.movabs(X.r10, t.mainEnd);
-    a.rr('cmp', X.rax, X.r10, 64);
-    const above = a.offset;
-    a.jump('a', above, false);
+    const outside = inRange(a, t.mainStart, t.mainEnd);
     a.movabs(X.rax, t.callback);
     a.jmpReg(X.rax);
-    a.patchShort(below, a.offset);
-    a.patchShort(above, a.offset);
+    for (const j of outside) a.patchShort(j, a.offset);
   }
   // a subprogram's frame (its return address in the code): one frame up
-  a.movabs(X.r10, code.start);
-  a.rr('cmp', X.rax, X.r10, 64);
-  const out1 = a.offset;
-  a.jump('be', out1, false);
-  a.movabs(X.r10, code.end);
-  a.rr('cmp', X.rax, X.r10, 64);
-  const out2 = a.offset;
-  a.jump('a', out2, false);
+  const outside = inRange(a, code.start, code.end);
   a.load(X.rax, X.rdx, 8, 8, false);
   a.lea(X.rsi, X.rdx, 16);
   a.load(X.rdx, X.rdx, 0, 8, false);
   a.jump(null, walk, true);
-  a.patchShort(out1, a.offset);
-  a.patchShort(out2, a.offset);
+  for (const j of outside) a.patchShort(j, a.offset);
   a.ud2();
   return Uint8Array.from(a.bytes);
+}
+
+/**
+ * Falls through when rax is in (start, end] (r10 clobbered); returns the two short jumps taken
+ * otherwise, for the caller to patch to where the code goes on.
+ */
+function inRange(a: Asm, start: bigint, end: bigint): [number, number] {
+  a.movabs(X.r10, start);
+  a.rr('cmp', X.rax, X.r10, 64);
+  const below = a.offset;
+  a.jump('be', below, false);
+  a.movabs(X.r10, end);
+  a.rr('cmp', X.rax, X.r10, 64);
+  const above = a.offset;
+  a.jump('a', above, false);
+  return [below, above];
 }
