@@ -283,53 +283,46 @@ function forkFailedLock(env: CallEnv, st: State, pc: number): void {
  */
 function pushLoopCallback(env: CallEnv, st: State, f: Frame, pc: number, sub: number, depth: number, args?: readonly Reg[]): void {
   // push_callback_call: the callback's BTF against the caller's registers first
-  checkStaticCall(env, f, sub);
-  if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
-  env.markCallback(sub, false);
-  const from = st as Path;
-  const cb = cloneState(st) as Path;
-  cb.hist = from.hist.slice();
-  if (from.cp) cb.cp = from.cp;
-  const caller = cb.frames[cb.frames.length - 1]!;
-  const callee = newFrame(sub, pc, [0, 1]);
-  if (args) args.forEach((r, k) => (callee.regs[k + 1] = r));
-  else {
-    callee.regs[1] = UNKNOWN; // the index, as the kernel types it (set_loop_callback_state)
-    callee.regs[2] = f.regs[3]!;
-  }
-  callee.regs[10] = env.fp(cb.frames.length);
-  caller.out.fill(undefined);
-  caller.callbackDepth = depth;
+  checkCallbackEntry(env, st, f, pc, sub);
+  // the index, as the kernel types it (set_loop_callback_state), and the context argument;
   // the caller keeps its argument registers: the callback returns to the call, which reads them again
-  cb.frames.push(callee);
-  cb.pc = env.subprogs[sub]!.start;
-  cb.prev = pc;
-  cb.callbackUnrollDepth = (st.callbackUnrollDepth ?? 0) + 1;
-  env.push(cb);
-  // init_func_state: the caller's whole state is printed after the call
-  env.scratchAll();
+  enterCallback(env, st, cloneState(st) as Path, pc, sub, args ?? [UNKNOWN, f.regs[3]!], depth);
 }
 
 /** push_callback_call for a kfunc's synchronous callback (bpf_rbtree_add's less()): a frame returning a value in [0, 1]. */
 function pushKfuncCallback(env: CallEnv, st: State, pc: number, cb: KfuncCallback): void {
-  checkStaticCall(env, st.frames[st.frames.length - 1]!, cb.subprog);
+  const f = st.frames[st.frames.length - 1]!;
+  checkCallbackEntry(env, st, f, pc, cb.subprog);
+  enterCallback(env, st, cb.state as Path, pc, cb.subprog, cb.args, (f.callbackDepth ?? 0) + 1);
+  f.callbackDepth = 0;
+}
+
+/** What push_callback_call checks before a callback's frame is made. */
+function checkCallbackEntry(env: CallEnv, st: State, f: Frame, pc: number, sub: number): void {
+  checkStaticCall(env, f, sub);
   if (st.frames.length >= MAX_CALL_FRAMES) env.reject(pc, `the call stack of ${st.frames.length + 1} frames is too deep`);
-  env.markCallback(cb.subprog, false);
-  const from = st as Path;
-  const next = cb.state as Path;
-  next.hist = from.hist.slice();
-  if (from.cp) next.cp = from.cp;
+  env.markCallback(sub, false);
+}
+
+/**
+ * `next` (a copy of `from`) enters callback `sub` with `args` in r1.., its caller's outgoing
+ * registers forgotten and its callback depth set, and is queued; init_func_state prints the
+ * caller's whole state after the call.
+ */
+function enterCallback(env: CallEnv, from: State, next: Path, pc: number, sub: number, args: readonly Reg[], depth: number): void {
+  const path = from as Path;
+  next.hist = path.hist.slice();
+  if (path.cp) next.cp = path.cp;
   const caller = next.frames[next.frames.length - 1]!;
-  const callee = newFrame(cb.subprog, pc, [0, 1]);
-  cb.args.forEach((r, k) => (callee.regs[k + 1] = r));
+  const callee = newFrame(sub, pc, [0, 1]);
+  args.forEach((r, k) => (callee.regs[k + 1] = r));
   callee.regs[10] = env.fp(next.frames.length);
   caller.out.fill(undefined);
-  caller.callbackDepth = (st.frames[st.frames.length - 1]!.callbackDepth ?? 0) + 1;
-  st.frames[st.frames.length - 1]!.callbackDepth = 0;
+  caller.callbackDepth = depth;
   next.frames.push(callee);
-  next.pc = env.subprogs[cb.subprog]!.start;
+  next.pc = env.subprogs[sub]!.start;
   next.prev = pc;
-  next.callbackUnrollDepth = (st.callbackUnrollDepth ?? 0) + 1;
+  next.callbackUnrollDepth = (from.callbackUnrollDepth ?? 0) + 1;
   env.push(next);
   env.scratchAll();
 }
