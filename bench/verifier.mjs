@@ -18,7 +18,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assemble } from '../packages/isa/dist/index.js';
-import { verify } from '../packages/verifier/dist/index.js';
+import { needsKernelBtf, verify } from '../packages/verifier/dist/index.js';
 import { loadWithMaps, probe } from '../packages/kernel/dist/index.js';
 import { kernelBtfFor, kernelSymbolsFor, loadProgram } from '../apps/cli/dist/input.js';
 
@@ -37,7 +37,7 @@ function measure(programs, reps) {
   const t = { programs: 0, oursUs: 0, kernelUs: 0, oursInsns: 0, kernelInsns: 0, skipped: [] };
   for (const { name, program, type } of programs) {
     let best = Infinity, r;
-    const opts = { type, logLevel: 0, kernelBtf: kernelBtfFor(program), kernelSymbols: kernelSymbolsFor(program) };
+    const opts = { type, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program) };
     for (let k = 0; k < reps; k++) {
       const t0 = process.hrtime.bigint();
       r = verify(program, opts);

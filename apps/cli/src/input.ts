@@ -256,56 +256,13 @@ function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'att
 
 let vmlinux: Btf | null | undefined;
 
-/** Whether the program calls a helper `returnsBtf` says returns a kernel BTF pointer. */
-const callsBtfHelper = (program: Program, returnsBtf: ((helperId: number) => boolean) | undefined): boolean =>
-  returnsBtf !== undefined && program.insns.some((x) => x.code === 0x85 && x.src === 0 && returnsBtf(x.imm));
-
 /**
- * Whether the program reads or writes through a map pointer (`r1 = map ll` then `*(u64 *)(r1 +0)`):
- * the kernel reads it as its map's kernel struct (check_ptr_to_map_access). Followed in
- * straight-line order, a register holding a map until something else is written to it.
+ * The kernel's BTF, parsed, for a program whose verification needs it — `needed`, as
+ * @bpf/verifier's needsKernelBtf decides for the program and its type (the caller has the
+ * verifier loaded; this module does not load it); read on the first such program only.
  */
-function accessesMapPointer(program: Program): boolean {
-  const maps = new Set<number>();
-  const insns = program.insns;
-  // a linked program's map loads are its relocations (their src is set at load time)
-  const mapLoads = new Set((program.relocs ?? []).filter((r) => r.kind === 'map').map((r) => r.insn));
-  for (let pc = 0; pc < insns.length; pc++) {
-    const x = insns[pc]!;
-    const cls = x.code & 7;
-    if (x.code === 0x18) {
-      if (x.src === 1 || mapLoads.has(pc)) maps.add(x.dst);
-      else maps.delete(x.dst);
-      pc++;
-      continue;
-    }
-    // a load through it (LDX), a store through it (ST, STX)
-    if ((cls === 1 && maps.has(x.src)) || ((cls === 2 || cls === 3) && maps.has(x.dst))) return true;
-    if (cls === 1 || cls === 4 || cls === 7) maps.delete(x.dst);
-    if (cls === 5 && (x.code & 0xf0) === 0x80) for (let r = 0; r <= 5; r++) maps.delete(r);
-  }
-  return false;
-}
-
-/**
- * The kernel's BTF, parsed, for a program whose verification needs it (kfunc prototypes, the
- * hook a struct_ops or LSM program implements, a tracing program's typed arguments, a netfilter
- * program's context pointers, reads through a map pointer); read on the first such program
- * only. A program calling a helper that returns a BTF pointer
- * (bpf_get_current_task_btf, bpf_skc_to_*, ...: @bpf/verifier's helperReturnsBtf for the
- * program's type, given by the caller, which has the verifier loaded) needs it to read
- * through that pointer.
- */
-export function kernelBtfFor(program: Program, returnsBtf?: (helperId: number) => boolean): Btf | undefined {
-  const needs =
-    program.relocs?.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') === true ||
-    program.type === 'struct_ops' ||
-    program.type === 'lsm' ||
-    (program.type === 'tracing' && 'attachBtfId' in program) ||
-    program.type === 'netfilter' ||
-    callsBtfHelper(program, returnsBtf) ||
-    accessesMapPointer(program);
-  if (!needs || program.protos?.some((p) => p.kind === 'kfunc') === true) return undefined;
+export function kernelBtfFor(needed: boolean): Btf | undefined {
+  if (!needed) return undefined;
   if (vmlinux === undefined) {
     try {
       vmlinux = existsSync(VMLINUX) ? parseBtf(new Uint8Array(readFileSync(VMLINUX))) : null;

@@ -26,7 +26,7 @@ import { assemble, decode } from '../../isa/dist/index.js';
 import { parseBtf } from '../../btf/dist/index.js';
 import { loadPrograms, parseBtfTable } from '../../elf/dist/index.js';
 import { corpusSource } from '../../testkit/dist/index.js';
-import { helperReturnsBtf, verify } from '../dist/index.js';
+import { needsKernelBtf, verify } from '../dist/index.js';
 
 const { values, positionals } = parseArgs({
   options: {
@@ -84,16 +84,9 @@ if (objects.length > 0) {
       all = loadPrograms(bytes, {});
     }
     for (const p of all) {
-      // as the CLI's kernelBtfFor decides (apps/cli/src/input.ts): the kernel's BTF only for a
-      // program that needs it
+      // the kernel's BTF only for a program that needs it, as the CLI decides (needsKernelBtf)
       const type = p.type ?? values.type;
-      const needs =
-        p.relocs?.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') === true ||
-        type === 'struct_ops' ||
-        type === 'lsm' ||
-        (type === 'tracing' && 'attachBtfId' in p) ||
-        p.insns.some((x) => x.code === 0x85 && x.src === 0 && helperReturnsBtf(x.imm, type));
-      const btf = needs && p.protos?.some((q) => q.kind === 'kfunc') !== true ? kernelBtf : undefined;
+      const btf = needsKernelBtf(p, type) ? kernelBtf : undefined;
       const hasKsym = p.relocs?.some((r) => r.kind === 'ksym') === true;
       programs.push({
         name: `${basename(file)}/${p.section}/${p.name}`,

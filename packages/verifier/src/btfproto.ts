@@ -4,7 +4,7 @@
  * the facts about the program it is loaded as (license, sleepable, attach target). Program
  * BTF is parsed on first use only; the kernel's (vmlinux) BTF comes parsed in VerifyOptions.
  */
-import { btfFromProtos, btfString, parseBtf, resolveId, typeById, type Btf, type BtfType } from '@bpf/btf';
+import { btfFromProtos, btfString, parseBtf, resolveId, typeById, validateBtf, type Btf, type BtfType } from '@bpf/btf';
 import type { FuncInfo, Program } from '@bpf/isa';
 import { structMetasRefused } from './btffields.js';
 
@@ -175,6 +175,14 @@ interface LoadFacts {
   readonly kernelSymbols?: { has(name: string): boolean };
 }
 
+const refusedBtf = new WeakMap<Uint8Array, boolean>();
+/** Whether BPF_BTF_LOAD refuses this blob; the programs of one object share it, so it is checked once. */
+function btfRefused(bytes: Uint8Array): boolean {
+  let r = refusedBtf.get(bytes);
+  if (r === undefined) refusedBtf.set(bytes, (r = validateBtf(bytes).length > 0));
+  return r;
+}
+
 /** The load-time facts of `program`; the options win over what the program carries. */
 export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
   const carried = program as Program & { readonly sleepable?: boolean; readonly attachBtfId?: number; readonly structOpsMember?: number };
@@ -185,9 +193,11 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
       try {
         if (program.btf) {
           const btf = parseBtf(program.btf.bytes);
-          // BTF the kernel refuses (btf_parse_struct_metas): libbpf loads the program without
-          // it, so its maps have no BTF and its subprograms no func_info
-          parsed = structMetasRefused(btf, opts.kernelBtf) === undefined ? { btf, funcInfo: program.funcInfo ?? [] } : null;
+          // BTF the kernel refuses (BPF_BTF_LOAD's checks, as validateBtf makes them: two
+          // variables at one offset of a statically linked object's .bss, an extern variable;
+          // btf_parse_struct_metas): libbpf loads the program without it, so its maps have no
+          // BTF and its subprograms no func_info
+          parsed = !btfRefused(program.btf.bytes) && structMetasRefused(btf, opts.kernelBtf) === undefined ? { btf, funcInfo: program.funcInfo ?? [] } : null;
         }
         else if (program.protos?.length) parsed = btfFromProtos(program);
         else parsed = null;

@@ -2,6 +2,7 @@
  * What helper and kfunc argument checks share (kernel/bpf/verifier.c check_helper_mem_access,
  * release_reference): memory a call reads or writes, and dropping a released reference.
  */
+import { fastcallContract } from './fastcall.js';
 import { checkFieldAccess, mapRecord } from './kptr.js';
 import { checkMapFieldAccess } from './mapfields.js';
 import type { Env } from './env.js';
@@ -69,6 +70,9 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
       if (size === 0 && !zeroOk) env.reject(pc, 'invalid zero-sized read');
       const [lo, hi] = stackBounds(env, pc, r, regno, r.off, size, write ? ' write to' : ' read from');
       const f = stackFrame(env, st, r, lo);
+      // check_helper_call marks raw-mode memory written byte by byte with check_mem_access, which
+      // checks the bpf_fastcall contract (check_stack_range_initialized does not)
+      if (raw && env.fastcall) fastcallContract(env.fastcall, f.subprog, pc, lo);
       // check_stack_range_initialized: an iterator's or dynptr's bytes are not memory to pass;
       // memory the helper only writes (raw mode) may cover an iterator, which the write then
       // destroys, but never a dynptr

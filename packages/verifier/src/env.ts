@@ -4,6 +4,7 @@
  */
 import { continuesMessage, type AnalysedSubprog, type AttachType, type Insn, type MapDef, type ProgType } from '@bpf/isa';
 import type { LoadInfo } from './btfproto.js';
+import type { Fastcall } from './fastcall.js';
 import type { Frame, Reg, State } from './state.js';
 import type { StackLiveness } from './stacklive.js';
 
@@ -42,6 +43,8 @@ export interface Env {
   readonly hasFuncInfo: boolean;
   /** Deepest stack byte each subprogram touches. */
   readonly depth: number[];
+  /** bpf_fastcall patterns (fastcall.ts): stack accesses check their contract. */
+  readonly fastcall?: Fastcall | undefined;
   /** The furthest byte read or written through each kind of buffer (prog->aux->max_rdonly_access, max_rdwr_access, max_tp_access). */
   readonly maxAccess: MaxAccess;
   nextId(): number;

@@ -4,6 +4,7 @@
  * packets and ring buffer records, each with the kernel's checks and messages.
  */
 import { dynptrStackWrite } from './dynptr.js';
+import { fastcallContract } from './fastcall.js';
 import { allocFieldRead, checkFieldAccess, FIELD_NAME, kptrAccess, mapRecord, objRecord, shownStruct } from './kptr.js';
 import type { Env, MaxAccess } from './env.js';
 import { ctxAccess, tcpSockUnconvertible, type CtxPtr } from './ctx.js';
@@ -265,6 +266,9 @@ function stackReadFixed(env: Env, f: Frame, frameNo: number, at: number, size: n
 function stackAccess(env: Env, st: State, cur: Frame, r: Reg, regno: number, off: number, size: number, a: Access, pc: number): Reg | undefined {
   const [lo] = stackBounds(env, pc, r, regno, off, size, a.write ? ' write to' : ' read from');
   const f = stackFrame(env, st, r, lo);
+  // check_stack_{read,write}_{fixed,var}_off: instructions (and the slots a dynptr, iterator or
+  // irq flag takes), not a helper's memory arguments
+  if (env.fastcall && a.intoReg !== false) fastcallContract(env.fastcall, f.subprog, pc, lo);
   const frameNo = r.frame ?? st.frames.length - 1;
   if (tnumIsConst(r.var)) {
     const at = Number(BigInt.asIntN(64, r.var.value)) + off;

@@ -31,6 +31,8 @@ import { StackLiveness } from './stacklive.js';
 import { byteSwap, zext } from './scalar.js';
 import { Tracer, type Trace, type TraceOptions } from './trace.js';
 import { xlate } from './xlate.js';
+import { markFastcallPatterns, removeFastcallSpillsFills, type CallSummary, type Fastcall } from './fastcall.js';
+import { helperProto } from './helpers.js';
 import { ksymReg } from './ksym.js';
 import { btfPtr } from './nullable.js';
 import { cloneState, known, knownImm, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
@@ -152,6 +154,10 @@ class Verifier implements CallEnv, PreciseEnv {
   readonly progFlags: number;
   readonly hasFuncInfo: boolean;
   readonly depth: number[];
+  /** bpf_fastcall spill/fill patterns (fastcall.ts), marked before the walk. */
+  fastcall: Fastcall | undefined;
+  /** The spills and fills remove_fastcall_spills_fills turned into no-ops. */
+  private fastcallNops: readonly number[] = [];
   readonly maxAccess: MaxAccess = { rdonly: 0, rdwr: 0, tp: 0 };
   readonly slotsWritten: number[];
   readonly slotsRequired: number[];
@@ -424,6 +430,7 @@ class Verifier implements CallEnv, PreciseEnv {
         if (!this.load.subprogFunc(0)) this.reject(0, 'Program extension requires BTF');
         this.log2(`Validating ${nameOf(this, 0)}() func#0...`);
       }
+      this.fastcall = markFastcallPatterns(this.insns, this.subprogs, (pc) => this.callSummary(pc));
       this.explore();
       // the exception callback is taken as called (do_check_subprogs)
       if (this.exceptionCb !== undefined) this.load.calledGlobals.add(this.exceptionCb);
@@ -462,7 +469,7 @@ class Verifier implements CallEnv, PreciseEnv {
       stats,
       maxAccess: { ...this.maxAccess },
       ...(accepted ? { program: { ...this.program, subprogs } as unknown as VerifiedProgram } : {}),
-      ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen, { defaultExceptionCb: this.exceptionCb === undefined && this.throwSeen() }) as unknown as VerifiedProgram } : {}),
+      ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen, { defaultExceptionCb: this.exceptionCb === undefined && this.throwSeen(), ...(this.fastcallNops.length ? { nops: this.fastcallNops } : {}) }) as unknown as VerifiedProgram } : {}),
       ...(this.tracer ? { trace: this.tracer.result() } : {}),
     };
   }
@@ -1272,7 +1279,26 @@ class Verifier implements CallEnv, PreciseEnv {
       if (w > r) this.reject(this.subprogs[k]!.start, `func#${k} writes ${w} stack arg slots, but calls only require ${r}`);
     });
     if (this.tailCallReached && this.insns.some((x) => x.dst === 11 || x.src === 11)) this.reject(0, 'tail_call is not allowed in a program that uses stack arguments');
+    if (this.fastcall) this.fastcallNops = removeFastcallSpillsFills(this.fastcall, this.depth);
     this.maxStackDepth();
+  }
+
+  /**
+   * get_call_summary: a helper's parameter count and void return from its prototype (inlined:
+   * bpf_get_smp_processor_id under the x86-64 JIT, verifier_inlines_helper_call), a kfunc's from
+   * its BTF (inlined: the kfuncs marked KF_FASTCALL, bpf_cast_to_kern_ctx and bpf_rdonly_cast).
+   */
+  private callSummary(pc: number): CallSummary | undefined {
+    const i = this.insns[pc]!;
+    if (i.src === 0) {
+      const h = helperProto(i.imm, this.type, this.attach);
+      return h && { params: h.args.length, isVoid: h.ret.base === 'void', fastcall: i.imm === BPF_FUNC_get_smp_processor_id && this.opts.jit !== false };
+    }
+    if (i.src !== 2) return undefined;
+    const name = this.kfuncAt.get(pc);
+    const fn = kfuncFromBtf(this.load, i.imm, name);
+    if (!fn || fn.notKfunc === true) return undefined;
+    return { params: fn.params.length, isVoid: fn.ret.kind === 'void', fastcall: FASTCALL_KFUNCS.has(fn.name) };
   }
 
   /**
@@ -1310,6 +1336,10 @@ class Verifier implements CallEnv, PreciseEnv {
 export { typeName } from './print.js';
 
 /** Two states in the same chain of calls (the kernel's same_callsites). */
+/** bpf_get_smp_processor_id: allow_fastcall, and inlined by the verifier when JITed on x86-64. */
+const BPF_FUNC_get_smp_processor_id = 8;
+/** kernel/bpf/helpers.c: the kfuncs registered with KF_FASTCALL. */
+const FASTCALL_KFUNCS: ReadonlySet<string> = new Set(['bpf_cast_to_kern_ctx', 'bpf_rdonly_cast']);
 /** bpf_timer_set_callback: its callback runs later, as a path of its own. */
 const BPF_FUNC_timer_set_callback = 170;
 /** Helpers that call a callback before they return: 164, 180, 181, 209. */

@@ -28,6 +28,8 @@ interface Image {
 export interface XlateOptions {
   /** A bpf_throw was verified and the program names no exception callback: add the kernel's default one. */
   readonly defaultExceptionCb?: boolean;
+  /** Instructions that became no-ops after verification (remove_fastcall_spills_fills), removed with the other nops. */
+  readonly nops?: readonly number[];
 }
 
 /** The name given to the kernel's hidden default exception callback, which has none in BTF. */
@@ -80,6 +82,7 @@ export function xlate(program: AnalysedProgram, seen: ArrayLike<number>, opts: X
   };
   for (let pc = 0; pc < n; pc++) if (img.insns[pc]!.code === 0x18 && img.seen[pc]) img.seen[pc + 1] = 1;
   let changed = false;
+  for (const pc of opts.nops ?? []) img.insns[pc] = { code: JA, dst: 0, src: 0, off: 0, imm: 0 };
   // opt_hard_wire_dead_code_branches
   for (let pc = 0; pc < n; pc++) {
     const i = img.insns[pc]!;

@@ -37,7 +37,7 @@ export const kernel: Command = {
       l.refusedBeforeVerifier === true
         ? `refused before the verifier ran (${errnoName(l.errno)}, empty log): the kernel checked the load's attributes, capabilities or a security module's bpf_prog_load hook first; the code was not verified`
         : `${l.error ?? ''} (errno ${l.errno})`;
-    const { verify, parseProgFlags, helperReturnsBtf } = await import('@bpf/verifier');
+    const { verify, parseProgFlags, needsKernelBtf } = await import('@bpf/verifier');
     const { jitX86 } = await import('@bpf/jit-x86');
     const [sub, file] = args;
     if (sub !== 'load' && sub !== 'run' && sub !== 'compare') throw usage(`kernel: expected 'load', 'run' or 'compare' (got '${sub ?? ''}')`);
@@ -67,7 +67,7 @@ export const kernel: Command = {
       // level 1 even for run: a rejection then says why
       load = loadWithMaps(program, { type, ...attach, flags: how.flags, logLevel: Number(flags['log-level'] ?? 1), ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
       if (sub === 'compare') {
-        const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(program, (id) => helperReturnsBtf(id, type, how.attachType)), kernelSymbols: kernelSymbolsFor(program) });
+        const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, how.attachType)), kernelSymbols: kernelSymbolsFor(program) });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
         const row = (label: string, a: string | number | null | undefined, b: string | number | null | undefined): string => `${label.padEnd(22)} ${String(a ?? '—').padEnd(40)} ${String(b ?? '—')}`;
         const agree = ours.accepted === load.accepted && (load.accepted || ours.error?.message === load.error);

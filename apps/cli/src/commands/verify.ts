@@ -30,7 +30,7 @@ export const verify: Command = {
   },
   async run({ args, flags, out }) {
     // loaded on use: `bpf --help` and the other commands start without it
-    const { verify: runVerifier, parseProgFlags, attachTypeOf, helperReturnsBtf } = await import('@bpf/verifier');
+    const { verify: runVerifier, parseProgFlags, attachTypeOf, needsKernelBtf } = await import('@bpf/verifier');
     const file = requireFile(args, 'verify');
     const { program: read } = loadProgram(file, inputOptsOf(flags));
     // a program its loader refuses (an extern this kernel lacks, resolved program by program
@@ -42,7 +42,7 @@ export const verify: Command = {
     const maxSteps = flags['trace-max-steps'] === undefined ? undefined : positiveInt(flags['trace-max-steps'] as string, '--trace-max-steps');
     const trace = flags.trace === true ? (maxSteps === undefined ? true : { maxSteps }) : false;
     const replaces = typeof flags.replaces === 'string' ? replacedFunction(flags.replaces, program, type, attachTypeOf) : undefined;
-    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(program, (id) => helperReturnsBtf(id, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), trace });
+    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), trace });
     if (out.json) {
       out.data({
         accepted: r.accepted,

@@ -36,7 +36,7 @@ const WORKER_TAG = 'bpf-veristat-worker';
 /** The rows of one object, in its programs' order. */
 async function statFile(job: Job): Promise<Row[]> {
   // loaded on use: `bpf --help` and the other commands start without them
-  const { verify, helperReturnsBtf } = await import('@bpf/verifier');
+  const { verify, needsKernelBtf } = await import('@bpf/verifier');
   const { loadWithMaps } = job.kernel ? await import('@bpf/kernel') : { loadWithMaps: undefined };
   const { file } = job;
   let programs;
@@ -50,7 +50,7 @@ async function statFile(job: Job): Promise<Row[]> {
   for (const program of programs) {
     const type = job.type ?? program.type ?? 'socket_filter';
     const t0 = process.hrtime.bigint();
-    const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(program, (id) => helperReturnsBtf(id, type)), kernelSymbols: kernelSymbolsFor(program) });
+    const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program) });
     const row: Row = { file, program: program.name ?? 'main', verdict: r.accepted ? 'success' : 'failure', insns: r.stats.processedInsns, states: r.stats.totalStates, timeUs: Number(process.hrtime.bigint() - t0) / 1000 };
     if (!r.accepted) row.error = r.error!.message;
     if (loadWithMaps) {
