@@ -8,7 +8,7 @@ import { helperName, MAX_BPF_FUNC_REG_ARGS, PROG_TYPES, type FuncProtoDecl, type
 import type { Env } from './env.js';
 import { lsmRetvalRange } from './btfctx.js';
 import { checkStaticCall, globalCall, isGlobal } from './global.js';
-import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, kfuncAllowed, KFUNCS, type KfuncCallback, type KfuncEnv } from './kfuncs.js';
+import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, kfuncPermitted, KFUNCS, type KfuncCallback, type KfuncEnv } from './kfuncs.js';
 import type { Path } from './prune.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
 import { isNull, releaseReference } from './callargs.js';
@@ -338,7 +338,7 @@ const subprogMightSleep = (env: CallEnv, sub: number): boolean =>
     if (x.src === 0) return helperProto(x.imm, env.type, env.attach)?.mightSleep === true;
     if (x.src !== 2) return false;
     const info = KFUNCS[env.kfuncAt.get(pc) ?? ''];
-    return info !== undefined && info.flags.includes('sleepable') && (!info.types || kfuncAllowed(info.types, env.type));
+    return info !== undefined && info.flags.includes('sleepable') && kfuncPermitted(info, env.type, env.attach);
   });
 
 const pktChanging: EffectMemo = new WeakMap();

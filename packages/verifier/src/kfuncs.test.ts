@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { assemble, type ProgType } from '@bpf/isa';
-import { skipWithout } from '@bpf/testkit';
+import { fixturesDir, skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
-import { buildC, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
+import { buildC, expectSameAsKernel, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
 
 const DECLS = `
 .kfunc bpf_task_from_pid(s32 pid) struct task_struct *
@@ -168,5 +170,13 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('kfuncs wit
     const p = programs.find((x) => x.name === 'rcu_ok')!;
     const kernel = kernelVerdict(p, { license: 'Proprietary' });
     expect(verify({ ...p, license: 'Proprietary' }, { kernelBtf: kernelBtf() }).error?.message).toBe(kernel.error);
+  });
+});
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('kfunc sets with a filter (fixtures/c/kfuncs/filters.c): refused before the arguments, as the running kernel refuses them', () => {
+  const programs = buildC(readFileSync(join(fixturesDir, 'c/kfuncs/filters.c'), 'utf8'));
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p));
+  it('covers the fs, session and socket-destroy filters, refusing and letting through', () => {
+    expect(programs.map((p) => p.name).sort()).toEqual(['cookie_in_kprobe', 'cookie_in_session', 'destroy_in_iter', 'destroy_in_tp_btf', 'exe_file_in_iter']);
   });
 });

@@ -8,7 +8,7 @@
  */
 import { kfuncSections, processIrqFlag, processSpinLock } from './locks.js';
 import { btfFromProtos, kfuncs, type Btf } from '@bpf/btf';
-import type { FuncProtoDecl, MapDef, ProgType } from '@bpf/isa';
+import type { AttachType, FuncProtoDecl, MapDef, ProgType } from '@bpf/isa';
 import { describeFunc, funcByName, structIdsMatch, structInfo, type BtfArg, type BtfFunc, type LoadInfo } from './btfproto.js';
 import { helperMem, isNull, releaseReference } from './callargs.js';
 import { VerifierReject } from './env.js';
@@ -31,6 +31,12 @@ export interface KfuncInfo {
   readonly flags: readonly KfuncFlag[];
   /** Program types the kfunc's set is registered for; all when absent (the kernel's common set). */
   readonly types?: readonly ProgType[];
+  /**
+   * The set's filter (btf_kfunc_id_set.filter, run by btf_kfunc_id_set_contains before the
+   * kfunc is found, so before its arguments are looked at): the expected attach types it lets
+   * through.
+   */
+  readonly attach?: readonly AttachType[];
 }
 
 /** register_btf_kfunc_id_set(..., &generic_kfunc_set): the program types it is registered for (6.18 kernel/bpf/helpers.c bpf_kfunc_init; lsm, tracepoint and perf_event share tracing's hook, KFUNC_HOOK). */
@@ -39,6 +45,8 @@ const GENERIC: readonly ProgType[] = ['tracing', 'sched_cls', 'xdp', 'struct_ops
 const CPUMASK: readonly ProgType[] = ['tracing', 'struct_ops', 'syscall'];
 /** net/core/filter.c bpf_kfunc_init: the program types bpf_kfunc_set_skb is registered for. */
 const SKB: readonly ProgType[] = ['sched_cls', 'sched_act', 'sk_skb', 'socket_filter', 'cgroup_skb', 'lwt_out', 'lwt_in', 'lwt_xmit', 'lwt_seg6local', 'netfilter', 'tracing'];
+/** fs/bpf_fs_kfuncs.c bpf_fs_kfunc_set: LSM programs only (the hook is tracing's, the set's filter keeps the others out). */
+const FS: readonly ProgType[] = ['lsm'];
 /** net/netfilter/nf_conntrack_bpf.c: register_nf_conntrack_bpf registers nf_ct_kfunc_set for XDP and TC. */
 const NF_CT: readonly ProgType[] = ['xdp', 'sched_cls'];
 /**
@@ -64,6 +72,12 @@ const KFUNC_HOOK: Partial<Record<ProgType, ProgType>> = {
 /** Whether a kfunc of a set registered for `types` may be called by a program of `type`. */
 export function kfuncAllowed(types: readonly ProgType[], type: ProgType): boolean {
   return types.includes(type) || types.includes(KFUNC_HOOK[type] ?? type);
+}
+
+/** fetch_kfunc_meta's answer: whether the program may call the kfunc at all (its set's program types and filter). */
+export function kfuncPermitted(info: KfuncInfo, type: ProgType, attach: AttachType | undefined): boolean {
+  if (info.types && !kfuncAllowed(info.types, type)) return false;
+  return !info.attach || (attach !== undefined && info.attach.includes(attach));
 }
 const ACQ_NULL: readonly KfuncFlag[] = ['acquire', 'ret_null'];
 const ACQ_RCU_NULL: readonly KfuncFlag[] = ['acquire', 'rcu', 'ret_null'];
@@ -152,7 +166,19 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_preempt_enable: { flags: ['preempt_enable'] },
   bpf_copy_from_user_str: { flags: ['sleepable'] },
   bpf_copy_from_user_task_str: { flags: ['sleepable', 'trusted_args'] },
-  bpf_get_file_xattr: { flags: ['sleepable', 'trusted_args'] },
+  // fs/bpf_fs_kfuncs.c: registered for LSM programs (the tracing hook), and bpf_fs_kfuncs_filter
+  // turns away every other program type of that hook (tracing: fentry, iterators, tp_btf)
+  bpf_get_file_xattr: { flags: ['sleepable', 'trusted_args'], types: FS },
+  bpf_get_dentry_xattr: { flags: ['sleepable', 'trusted_args'], types: FS },
+  bpf_get_task_exe_file: { flags: ['acquire', 'trusted_args', 'ret_null'], types: FS },
+  bpf_put_file: { flags: RELEASE, types: FS },
+  bpf_path_d_path: { flags: ['trusted_args'], types: FS },
+  // net/core/filter.c: bpf_sk_iter_kfunc_set for tracing programs, tracing_iter_filter: iterators only
+  bpf_sock_destroy: { flags: ['trusted_args'], types: ['tracing'], attach: ['trace_iter'] },
+  // kernel/trace/bpf_trace.c: kprobe_multi_kfunc_set for kprobe programs, bpf_kprobe_multi_filter:
+  // kprobe and uprobe sessions only
+  bpf_session_is_return: { flags: [], types: ['kprobe'], attach: ['trace_kprobe_session', 'trace_uprobe_session'] },
+  bpf_session_cookie: { flags: [], types: ['kprobe'], attach: ['trace_kprobe_session', 'trace_uprobe_session'] },
   bpf_lookup_user_key: { flags: ['acquire', 'ret_null', 'sleepable'] },
   bpf_lookup_system_key: { flags: ACQ_NULL },
   bpf_key_put: { flags: RELEASE },
@@ -364,7 +390,7 @@ function rcuUnlockRegs(st: State): void {
 function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, meta: KfuncMeta): Reg | undefined {
   const info = KFUNCS[fn.name] ?? { flags: [] };
   // fetch_kfunc_meta: the function must be in a kfunc set registered for this program type
-  if (fn.notKfunc === true || (info.types && !kfuncAllowed(info.types, env.type))) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
+  if (fn.notKfunc === true || !kfuncPermitted(info, env.type, env.attach)) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
   if (has(info, 'sleepable') && !inSleepable(env, st)) env.reject(pc, `program must be sleepable to call sleepable kfunc ${fn.name}`);
   if (fn.params.length > 5) env.reject(pc, `Function ${fn.name} has ${fn.params.length} > 5 args`);
   fn.params.forEach((p, k) => checkArg(env, st, f, pc, fn, info, meta, k));
