@@ -180,3 +180,8 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('kfunc sets
     expect(programs.map((p) => p.name).sort()).toEqual(['cookie_in_kprobe', 'cookie_in_session', 'destroy_in_iter', 'destroy_in_tp_btf', 'exe_file_in_iter']);
   });
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('registers that stand for kernel structs (fixtures/c/kfuncs/regbtf.c): map pointers and sockets as kfunc arguments, as the running kernel takes them', () => {
+  const programs = buildC(readFileSync(join(fixturesDir, 'c/kfuncs/regbtf.c'), 'utf8'));
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p));
+});

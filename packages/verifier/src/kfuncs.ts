@@ -145,6 +145,9 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_cpumask_any_distribute: { flags: ['rcu'], types: CPUMASK },
   bpf_cpumask_any_and_distribute: { flags: ['rcu'], types: CPUMASK },
   bpf_cpumask_populate: { flags: ['rcu'], types: CPUMASK },
+  // kernel/bpf/map_iter.c common_btf_ids; net/core/filter.c bpf_kfunc_set_tcp_reqsk (tc only)
+  bpf_map_sum_elem_count: { flags: ['trusted_args'] },
+  bpf_sk_assign_tcp_reqsk: { flags: ['trusted_args'], types: ['sched_cls'] },
   // nf_ct_kfunc_set (6.18 flags)
   bpf_xdp_ct_alloc: { flags: ACQ_NULL, types: NF_CT },
   bpf_xdp_ct_lookup: { flags: ACQ_NULL, types: NF_CT },
@@ -500,7 +503,25 @@ function returnValue(env: KfuncEnv, st: State, pc: number, fn: BtfFunc, info: Kf
 }
 
 /** is_trusted_reg: referenced, PTR_TRUSTED, or an allocated object (MEM_ALLOC, NON_OWN_REF are trusted modifiers). */
-const isTrusted = (r: Reg): boolean => !!r.refObjId || btfPtr(r.type)?.flag === 'trusted_' || (r.memSize !== undefined && btfPtr(r.type)?.flag === '');
+/**
+ * reg2btf_ids: registers that are no BTF pointers but stand for a kernel struct when passed to a
+ * kfunc (a map pointer, a socket from a lookup helper), always trusted.
+ */
+const REG_STRUCT: Readonly<Record<string, string>> = {
+  map_ptr: 'bpf_map',
+  sock: 'sock',
+  sock_or_null: 'sock',
+  sock_common: 'sock_common',
+  sock_common_or_null: 'sock_common',
+  tcp_sock: 'tcp_sock',
+  tcp_sock_or_null: 'tcp_sock',
+};
+const regBtfPtr = (r: Reg): ReturnType<typeof btfPtr> => {
+  const struct = REG_STRUCT[r.type];
+  return struct === undefined ? btfPtr(r.type) : { flag: '', orNull: r.type.endsWith('_or_null'), struct };
+};
+
+const isTrusted = (r: Reg): boolean => !!r.refObjId || REG_STRUCT[r.type] !== undefined || btfPtr(r.type)?.flag === 'trusted_' || (r.memSize !== undefined && btfPtr(r.type)?.flag === '');
 
 function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, info: KfuncInfo, meta: KfuncMeta, k: number): void {
   const p = fn.params[k]!;
@@ -589,7 +610,7 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     env.precise(regno);
     return;
   }
-  const b = btfPtr(r.type);
+  const b = regBtfPtr(r);
   // check_func_arg_reg_off before the argument's own checks: what a release kfunc releases starts at offset 0
   if (b && has(info, 'release') && r.refObjId !== undefined && r.off) env.reject(pc, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
   const graphKind = to.isStruct ? graphArgKind(to.name) : undefined;
