@@ -197,6 +197,27 @@ export function kernelSymbolsFor(program: Program): { has(name: string): boolean
   return existsSync('/proc/kallsyms') && kallsyms.has('_text') ? kallsyms : undefined;
 }
 
+let cpuIds: number | null | undefined;
+/**
+ * This machine's nr_cpu_ids (the highest possible CPU number plus one, from
+ * /sys/devices/system/cpu/possible, e.g. "0-3" or "0,2-5"): what the running kernel bounds
+ * bpf_get_smp_processor_id's result by. Undefined when it cannot be read.
+ */
+export function nrCpuIds(): number | undefined {
+  if (cpuIds === undefined) {
+    try {
+      const ids = readFileSync('/sys/devices/system/cpu/possible', 'utf8')
+        .trim()
+        .split(',')
+        .map((part) => Number(part.split('-').pop()));
+      cpuIds = ids.length > 0 && ids.every((n) => Number.isInteger(n) && n >= 0) ? Math.max(...ids) + 1 : null;
+    } catch {
+      cpuIds = null;
+    }
+  }
+  return cpuIds ?? undefined;
+}
+
 /** Whether a `.BTF.ext` carries CO-RE relocations (its header's core_relo_len). */
 function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boolean {
   if (!ext || ext.length < 32) return false;

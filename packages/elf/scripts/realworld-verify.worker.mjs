@@ -4,7 +4,7 @@
 // worker; the parent replaces the worker when a program runs past its timeout.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { loadProgram, kernelBtfFor, kernelSymbolsFor } from '../../../apps/cli/dist/input.js';
+import { loadProgram, kernelBtfFor, kernelSymbolsFor, nrCpuIds } from '../../../apps/cli/dist/input.js';
 import { loadPrograms, parseBtfTable } from '../dist/index.js';
 import { needsKernelBtf, verify } from '../../verifier/dist/index.js';
 import { firstLogDifference } from '../../testkit/dist/index.js';
@@ -80,7 +80,7 @@ parentPort.on('message', ({ id, file, section, prog, type, host, progFlags, kern
     // with the kernel's level-2 log (realworld.mjs --log-level 2): ours at level 2, and the
     // first compared line where the two part (null: none)
     const logLevel = kernelLog === undefined ? 0 : 2;
-    const r = verify(program, { type, logLevel, flags: progFlags ?? (program.sleepable ? 1 << 4 : 0), kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program) });
+    const r = verify(program, { type, logLevel, flags: progFlags ?? (program.sleepable ? 1 << 4 : 0), kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds() });
     if (dumpTo) writeFileSync(dumpTo, r.log);
     const log2 = kernelLog === undefined ? {} : { log2: firstLogDifference(r.log, kernelLog) ?? null };
     parentPort.postMessage({ id, accepted: r.accepted, error: r.accepted ? null : (r.error?.message ?? null), processed: r.stats?.processedInsns, ...log2 });

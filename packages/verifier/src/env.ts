@@ -37,6 +37,8 @@ export interface Env {
   readonly attach: AttachType | undefined;
   /** BPF_F_* load flags (VerifyOptions.flags): BPF_F_STRICT_ALIGNMENT, BPF_F_ANY_ALIGNMENT, ... */
   readonly progFlags: number;
+  /** The kernel's nr_cpu_ids (VerifyOptions.nrCpuIds), when known. */
+  readonly nrCpuIds?: number | undefined;
   /** License, sleepable, BTF of the program and of the kernel (btfproto.ts). */
   readonly load: LoadInfo;
   /** Whether the program was loaded with BTF func_info. */

@@ -46,7 +46,7 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
   let r0: Reg;
   switch (ret.base) {
     case 'integer':
-      return refineRetval(h.id, meta);
+      return refineRetval(h.id, meta, env.nrCpuIds);
     case 'void':
       return NOT_INIT;
     case 'map_value': {
@@ -106,8 +106,18 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
 /** bpf_get_stack, bpf_get_task_stack and the probe_read *_str helpers (do_refine_retval_range). */
 const RETURNS_AT_MOST_SIZE: ReadonlySet<number> = new Set([45, 67, 114, 115, 141]);
 
-/** do_refine_retval_range: a helper that returns a length no longer than its size argument, or -errno. */
-function refineRetval(id: number, meta: ArgMeta): Reg {
+/** BPF_FUNC_get_smp_processor_id. */
+const GET_SMP_PROCESSOR_ID = 8;
+
+/**
+ * do_refine_retval_range: a helper that returns a length no longer than its size argument, or
+ * -errno; bpf_get_smp_processor_id a CPU number in [0, nr_cpu_ids - 1] (when it is known).
+ */
+function refineRetval(id: number, meta: ArgMeta, nrCpuIds: number | undefined): Reg {
+  if (id === GET_SMP_PROCESSOR_ID && nrCpuIds !== undefined && nrCpuIds > 0) {
+    const max = BigInt(nrCpuIds - 1);
+    return boundsSync({ ...UNKNOWN, smin: 0n, s32min: 0n, umin: 0n, u32min: 0n, smax: max, s32max: max, umax: max, u32max: max });
+  }
   if (!RETURNS_AT_MOST_SIZE.has(id) || meta.msizeMax === undefined) return UNKNOWN;
   const max = meta.msizeMax;
   return boundsSync({ ...UNKNOWN, smin: -4095n, s32min: -4095n, smax: BigInt.asIntN(64, max), s32max: BigInt.asIntN(32, max) });

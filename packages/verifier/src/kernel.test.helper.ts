@@ -24,6 +24,7 @@ interface KernelApi {
     p: Program,
     opts?: { logLevel?: number; license?: string; flags?: number; attachBtfId?: number; attachProgFd?: number },
   ): { accepted: boolean; error?: string; log: string; fd?: number; refusedBeforeVerifier?: boolean; btfRefused?: { readonly errnoName: string }; xlated?: readonly Insn[]; close(): void };
+  possibleCpus(): number;
 }
 interface ElfApi {
   loadPrograms(bytes: Uint8Array, opts: { kernelBtf: Uint8Array; kallsyms?: ReadonlyMap<string, bigint> }): (Program & { readonly name: string })[];
@@ -96,7 +97,8 @@ export { comparableLines };
  */
 export function expectSameAsKernel(name: string, p: Program, opts: { readonly logDiffers?: ReadonlySet<string>; readonly dump?: string } = {}): void {
   const kernel = kernelVerdict(p, { logLevel: 2 });
-  const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2 });
+  // nr_cpu_ids: the possible CPUs (this machine's /sys/devices/system/cpu/possible is "0-N")
+  const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2, nrCpuIds: kernelApi!.possibleCpus() });
   if (opts.dump) {
     writeFileSync(join(opts.dump, `${name}.kernel`), kernel.log);
     writeFileSync(join(opts.dump, `${name}.ours`), ours.log);

@@ -201,4 +201,17 @@ char _license[] SEC("license") = "GPL";
 `);
     for (const p of progs) expectSameAsKernel(p.name, p);
   });
+
+  it("bpf_get_smp_processor_id returns a CPU number below nr_cpu_ids (do_refine_retval_range)", () => {
+    // the range prints in the level-2 log, decides a comparison's branch, and bounds a
+    // variable stack offset (a write the kernel allows only inside the frame)
+    const uses = [
+      'r6 = r0',
+      'if r0 > 1 goto big\nr0 = 0\nexit\nbig:\nr0 = 1',
+      'if r0 s< 0 goto neg\nr0 = 0\nexit\nneg:\nr0 = 1',
+      'r0 <<= 3\nr1 = r10\nr1 += -64\nr1 += r0\nr2 = 1\n*(u64 *)(r1 +0) = r2\nr0 = 0',
+      'r0 <<= 3\nr1 = r10\nr1 += -8\nr1 += r0\nr2 = 1\n*(u64 *)(r1 +0) = r2\nr0 = 0',
+    ];
+    for (const use of uses) expectSameAsKernel(use, prog('socket_filter', ['call bpf_get_smp_processor_id', use, 'r0 = 0', 'exit'].join('\n')));
+  });
 });

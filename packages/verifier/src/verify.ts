@@ -67,6 +67,12 @@ export interface VerifyOptions {
   /** BPF_F_* load flags (`PROG_FLAGS`): strict or any alignment, state-per-insn testing, sleepable. */
   readonly flags?: number;
   /**
+   * The kernel's `nr_cpu_ids` (the highest possible CPU number plus one, e.g. from
+   * /sys/devices/system/cpu/possible): `bpf_get_smp_processor_id` returns a value below it
+   * (do_refine_retval_range). Default: unknown, and R0 after that call is any scalar.
+   */
+  readonly nrCpuIds?: number;
+  /**
    * For an extension (freplace, `ext`) program: the program whose function it replaces (the
    * kernel's attach_prog_fd), by its type and expected attach type. As check_attach_btf_id sets it
    * up, the extension is then verified as that program type — its context rules, helpers and
@@ -152,6 +158,7 @@ class Verifier implements CallEnv, PreciseEnv {
   readonly type: ProgType;
   readonly attach: AttachType | undefined;
   readonly progFlags: number;
+  readonly nrCpuIds: number | undefined;
   readonly hasFuncInfo: boolean;
   readonly depth: number[];
   /** bpf_fastcall spill/fill patterns (fastcall.ts), marked before the walk. */
@@ -236,6 +243,7 @@ class Verifier implements CallEnv, PreciseEnv {
       this.attach = opts.replaces.attachType ?? attachTypeOf(opts.replaces.program?.expectedAttachType);
     }
     this.progFlags = opts.flags ?? 0;
+    this.nrCpuIds = opts.nrCpuIds;
     this.hasFuncInfo = (program.funcInfo?.length ?? 0) > 0;
     this.depth = this.subprogs.map(() => 0);
     this.slotsWritten = this.subprogs.map(() => 0);

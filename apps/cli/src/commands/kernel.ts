@@ -4,7 +4,7 @@ import type { LoadedWithMaps, LoadWithMapsOptions } from '@bpf/kernel';
 import type { ProgType } from '@bpf/isa';
 import type { Command, Flags, Output } from '../context.js';
 import { CliError, EXIT, usage, type ExitCode } from '../errors.js';
-import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, loadProgram as readProgram, NoProgramsError } from '../input.js';
+import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram as readProgram, NoProgramsError } from '../input.js';
 import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, MAP_OPTS, mapMaxEntriesOf, TYPE_OPT } from '../options.js';
 
 export const kernel: Command = {
@@ -67,7 +67,7 @@ export const kernel: Command = {
       // level 1 even for run: a rejection then says why
       load = loadWithMaps(program, { type, ...attach, flags: how.flags, logLevel: Number(flags['log-level'] ?? 1), ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
       if (sub === 'compare') {
-        const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, how.attachType)), kernelSymbols: kernelSymbolsFor(program) });
+        const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, how.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds() });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
         const row = (label: string, a: string | number | null | undefined, b: string | number | null | undefined): string => `${label.padEnd(22)} ${String(a ?? '—').padEnd(40)} ${String(b ?? '—')}`;
         const agree = ours.accepted === load.accepted && (load.accepted || ours.error?.message === load.error);

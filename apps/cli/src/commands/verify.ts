@@ -4,7 +4,7 @@ import { formatInsn, type Insn, type Program, type ProgType } from '@bpf/isa';
 import type { Trace, VerifyOptions } from '@bpf/verifier';
 import type { Command } from '../context.js';
 import { CliError, EXIT, requireFile, usage } from '../errors.js';
-import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, loadProgram, refuseUnresolved } from '../input.js';
+import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram, refuseUnresolved } from '../input.js';
 import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, TYPE_OPT } from '../options.js';
 
 export const verify: Command = {
@@ -42,7 +42,7 @@ export const verify: Command = {
     const maxSteps = flags['trace-max-steps'] === undefined ? undefined : positiveInt(flags['trace-max-steps'] as string, '--trace-max-steps');
     const trace = flags.trace === true ? (maxSteps === undefined ? true : { maxSteps }) : false;
     const replaces = typeof flags.replaces === 'string' ? replacedFunction(flags.replaces, program, type, attachTypeOf) : undefined;
-    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), trace });
+    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), trace });
     if (out.json) {
       out.data({
         accepted: r.accepted,

@@ -4,7 +4,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
 import { describeError, EXIT, usage } from '../errors.js';
-import { kernelBtfFor, kernelSymbolsFor, loadProgram } from '../input.js';
+import { kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram } from '../input.js';
 import { JSON_OPT, TYPE_OPT } from '../options.js';
 
 interface Row {
@@ -50,7 +50,7 @@ async function statFile(job: Job): Promise<Row[]> {
   for (const program of programs) {
     const type = job.type ?? program.type ?? 'socket_filter';
     const t0 = process.hrtime.bigint();
-    const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program) });
+    const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds() });
     const row: Row = { file, program: program.name ?? 'main', verdict: r.accepted ? 'success' : 'failure', insns: r.stats.processedInsns, states: r.stats.totalStates, timeUs: Number(process.hrtime.bigint() - t0) / 1000 };
     if (!r.accepted) row.error = r.error!.message;
     if (loadWithMaps) {
