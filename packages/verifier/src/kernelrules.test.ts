@@ -214,4 +214,20 @@ char _license[] SEC("license") = "GPL";
     ];
     for (const use of uses) expectSameAsKernel(use, prog('socket_filter', ['call bpf_get_smp_processor_id', use, 'r0 = 0', 'exit'].join('\n')));
   });
+
+  it('an SCC call chain whose first call site is instruction 0 prints without it (format_callchain)', () => {
+    const progs = buildC(`
+#include "bpf_defs.h"
+static __noinline __attribute__((naked, used)) void loop(void) {
+  asm volatile("r1 = 0; 1: r1 += 1; if r1 < 3 goto 1b; r0 = 0; exit;");
+}
+static __noinline __attribute__((naked, used)) void outer(void) { asm volatile("r2 = 0; call loop; r0 = 0; exit;"); }
+SEC("tracepoint") __attribute__((naked)) int call_at_0(void) { asm volatile("call loop; r0 = 0; exit;"); }
+SEC("tracepoint") __attribute__((naked)) int call_at_1(void) { asm volatile("r1 = 0; call loop; r0 = 0; exit;"); }
+SEC("tracepoint") __attribute__((naked)) int nested_at_0(void) { asm volatile("call outer; r0 = 0; exit;"); }
+SEC("tracepoint") __attribute__((naked)) int nested_at_1(void) { asm volatile("r1 = 0; call outer; r0 = 0; exit;"); }
+char _license[] SEC("license") = "GPL";
+`);
+    for (const p of progs) expectSameAsKernel(p.name, p);
+  });
 });

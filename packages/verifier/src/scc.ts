@@ -19,6 +19,18 @@ interface Visit {
   backedges: { readonly equal: Checkpoint; readonly path: Path }[];
 }
 
+/**
+ * format_callchain: a call chain as the log prints it. The kernel keeps unused call sites as 0
+ * and stops printing at the first 0, so a call at instruction 0 ends the printed sites (`(3)`
+ * for the chain (0,3)); the chain itself, as the visit's key, keeps it.
+ */
+function printed(chain: string | undefined): string {
+  if (chain === undefined) return '';
+  const parts = chain.slice(1, -1).split(',');
+  const zero = parts.indexOf('0');
+  return zero < 0 || zero === parts.length - 1 ? chain : `(${[...parts.slice(0, zero), parts[parts.length - 1]].join(',')})`;
+}
+
 export class SccVisits {
   private readonly visits = new Map<string, Visit>();
   /** Backedges held over all visits (num_backedges): while 0, no checkpoint is incomplete. */
@@ -63,7 +75,7 @@ export class SccVisits {
     if (!v) this.visits.set(chain, (v = { entry: undefined, backedges: [] }));
     if (v.entry) return;
     v.entry = cp;
-    this.trace?.(`SCC enter ${chain}`);
+    this.trace?.(`SCC enter ${printed(chain)}`);
   }
 
   /** add_scc_backedge: `path` reached a state equal to `equal`, still being explored. */
@@ -71,7 +83,7 @@ export class SccVisits {
     const chain = this.chainOf(equal);
     const v = chain === undefined ? undefined : this.visits.get(chain);
     if (!v) return;
-    this.trace?.(`SCC backedge ${chain}`);
+    this.trace?.(`SCC backedge ${printed(chain)}`);
     const copy = cloneState(path) as Path;
     copy.hist = path.hist.slice();
     if (path.cp) copy.cp = path.cp;
@@ -89,7 +101,7 @@ export class SccVisits {
     const chain = this.chainOf(cp);
     const v = chain === undefined ? undefined : this.visits.get(chain);
     if (!v || v.entry !== cp) return;
-    this.trace?.(`SCC exit ${chain}`);
+    this.trace?.(`SCC exit ${printed(chain)}`);
     v.entry = undefined;
     for (let round = 0; ; round++) {
       if (round > MAX_BACKEDGE_ITERS) {
