@@ -215,6 +215,21 @@ char _license[] SEC("license") = "GPL";
     for (const use of uses) expectSameAsKernel(use, prog('socket_filter', ['call bpf_get_smp_processor_id', use, 'r0 = 0', 'exit'].join('\n')));
   });
 
+  it('a variable-offset stack write of zero marks the value precise only where a byte stays zero (zero_used)', () => {
+    // r1: fp-64 plus 0 or 8 (bpf_get_smp_processor_id on a machine with 2 possible CPUs, or more)
+    const at = ['call bpf_get_smp_processor_id', 'r0 &= 1', 'r0 <<= 3', 'r1 = r10', 'r1 += -64', 'r1 += r0'];
+    const zeros = ['r2 = 0', '*(u64 *)(r10 -64) = r2', '*(u64 *)(r10 -56) = r2'];
+    const cases: Record<string, string[]> = {
+      'zero into unwritten slots': ['r2 = 0', '*(u64 *)(r1 +0) = r2'],
+      'zero u32 into unwritten slots': ['r2 = 0', '*(u32 *)(r1 +0) = r2'],
+      'zero into zero slots': [...zeros, '*(u64 *)(r1 +0) = r2'],
+      'zero imm into zero slots': [...zeros, '*(u64 *)(r1 +0) = 0'],
+      'zero into spilled zeros': ['r2 = 0', '*(u64 *)(r10 -64) = r2', '*(u64 *)(r10 -56) = r2', 'r3 = 0', '*(u32 *)(r1 +0) = r3'],
+      'one into zero slots': [...zeros, 'r2 = 1', '*(u64 *)(r1 +0) = r2'],
+    };
+    for (const [name, body] of Object.entries(cases)) expectSameAsKernel(name, prog('socket_filter', [...at, ...body, 'r0 = 0', 'exit'].join('\n')));
+  });
+
   it('an SCC call chain whose first call site is instruction 0 prints without it (format_callchain)', () => {
     const progs = buildC(`
 #include "bpf_defs.h"

@@ -197,16 +197,23 @@ function stackWriteVar(env: Env, f: Frame, r: Reg, off: number, size: number, a:
   const lo = Number(r.smin) + off;
   const hi = Number(r.smax) + off + size;
   const zero = (a.value && isZero(a.value)) || (!a.value && a.stImm === 0);
-  if (zero && a.valueRegno !== undefined) env.precise(a.valueRegno);
+  // check_stack_write_var_off's zero_used: the value written is known zero and that kept a
+  // byte zero (a spilled zero, or STACK_ZERO); only then is it marked precise
+  let zeroUsed = false;
   for (let at = lo; at < hi; at++) {
     const b = byteIndex(at);
     const slot = b >> 3;
     env.scratchSlot(slot);
     const t = f.slotTypes[b]!;
-    if (zero && t === SlotType.Spill && isZero(f.spilled[slot])) continue;
+    if (zero && t === SlotType.Spill && isZero(f.spilled[slot])) {
+      zeroUsed = true;
+      continue;
+    }
     if (f.slotTypes[slot * 8 + 7] === SlotType.Spill) scrubSlot(f, slot);
+    if (zero && t === SlotType.Zero) zeroUsed = true;
     f.slotTypes[b] = zero && t === SlotType.Zero ? SlotType.Zero : SlotType.Misc;
   }
+  if (zeroUsed && a.valueRegno !== undefined) env.precise(a.valueRegno);
 }
 
 /** mark_reg_stack_read: zero when every byte read is known zero, else unknown. */
