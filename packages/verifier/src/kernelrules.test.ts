@@ -230,6 +230,24 @@ char _license[] SEC("license") = "GPL";
     for (const [name, body] of Object.entries(cases)) expectSameAsKernel(name, prog('socket_filter', [...at, ...body, 'r0 = 0', 'exit'].join('\n')));
   });
 
+  it('a kfunc call under a non-GPL license is refused before the walk (add_kfunc_call)', () => {
+    for (const license of ['MIT', 'GPL']) {
+      const progs = buildC(`
+#include "bpf_defs.h"
+extern void bpf_rcu_read_lock(void) __ksym;
+extern void bpf_rcu_read_unlock(void) __ksym;
+SEC("socket") int locked(void *ctx) {
+  volatile int x = 1;
+  bpf_rcu_read_lock();
+  bpf_rcu_read_unlock();
+  return x;
+}
+char _license[] SEC("license") = "${license}";
+`);
+      for (const p of progs) expectSameAsKernel(`${license} ${p.name}`, p);
+    }
+  });
+
   it('an SCC call chain whose first call site is instruction 0 prints without it (format_callchain)', () => {
     const progs = buildC(`
 #include "bpf_defs.h"

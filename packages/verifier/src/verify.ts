@@ -14,7 +14,7 @@ import type { Btf } from '@bpf/btf';
 import { loadInfo, type LoadInfo } from './btfproto.js';
 import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './calls.js';
 import { iterActiveAtCall } from './iter.js';
-import { ASYNC_KFUNCS, declaredKfunc, kfuncFromBtf } from './kfuncs.js';
+import { ASYNC_KFUNCS, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck } from './kfuncs.js';
 import { SccVisits } from './scc.js';
 import { VerifierReject, type MaxAccess } from './env.js';
 import { entryLine, globalArgs, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
@@ -506,6 +506,11 @@ class Verifier implements CallEnv, PreciseEnv {
         this.exceptionCb = k;
         this.markCallback(k, true);
       }
+    }
+    // add_kfunc_call: a program calling a kfunc needs a GPL-compatible license, before any walk
+    if (!this.load.gplCompatible) {
+      const kfuncAt = this.insns.findIndex((i) => i.code === 0x85 && i.src === 2);
+      if (kfuncAt >= 0) kfuncLicenseCheck(this, kfuncAt);
     }
     for (let pc = 0; pc < this.insns.length; pc++) {
       const i = this.insns[pc]!;
