@@ -5,7 +5,7 @@
  */
 import { boundsSync } from './scalar.js';
 import { helperName, MAX_BPF_FUNC_REG_ARGS, PROG_TYPES, type FuncProtoDecl, type Insn, type MapDef } from '@bpf/isa';
-import type { Env } from './env.js';
+import { VerifierReject, type Env } from './env.js';
 import { lsmRetvalRange } from './btfctx.js';
 import { checkStaticCall, globalCall, isGlobal } from './global.js';
 import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, kfuncPermitted, KFUNCS, type KfuncCallback, type KfuncEnv } from './kfuncs.js';
@@ -115,7 +115,7 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   // record_func_map: a map programs may only read (BPF_F_RDONLY_PROG) takes no writes
   if (meta.map && ((meta.map.flags ?? 0) & BPF_F_RDONLY_PROG) !== 0 && MAP_WRITERS.has(i.imm)) env.reject(pc, 'write into map forbidden');
   // record_func_key: a tail call's map must be a program array (the kernel's message has no newline)
-  if (i.imm === 12 && meta.map?.type !== 'prog_array') env.reject(pc, 'expected prog array map for tail call');
+  if (i.imm === 12 && meta.map?.type !== 'prog_array') throw new VerifierReject(pc, ['expected prog array map for tail call'], true);
   // bpf_get_local_storage cannot fail, so it takes no flags (check_helper_call)
   if (i.imm === BPF_FUNC_get_local_storage) {
     if (!isNull(f.regs[2]!)) env.reject(pc, "get_local_storage() doesn't support non-zero flags");

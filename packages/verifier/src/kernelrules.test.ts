@@ -248,6 +248,11 @@ char _license[] SEC("license") = "${license}";
     }
   });
 
+  it('a tail call through a map that is no program array: the message the stats line runs into', () => {
+    for (const map of ['.map m array 4 4 1', '.map m prog_array 4 4 1'])
+      expectSameAsKernel(map, prog('socket_filter', [map, 'r2 = m ll', 'r3 = 0', 'call bpf_tail_call', 'r0 = 0', 'exit'].join('\n')));
+  });
+
   it('an SCC call chain whose first call site is instruction 0 prints without it (format_callchain)', () => {
     const progs = buildC(`
 #include "bpf_defs.h"
