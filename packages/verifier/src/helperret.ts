@@ -56,6 +56,12 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
         r0 = pointer('sock_or_null', { id: env.nextId() });
         break;
       }
+      // and in an xskmap an AF_XDP socket (no reference: the running kernel's log shows
+      // xdp_sock_or_null(id=N) at the call, xdp_sock() after the null check)
+      if (h.id === 1 && map.type === 'xskmap') {
+        r0 = pointer('xdp_sock_or_null', { id: env.nextId() });
+        break;
+      }
       // a non-null value holding a lock gets an id to name the lock by (process_spin_lock)
       const lockId = (): { id?: number } => (mayPointToSpinLock(map) ? { id: env.nextId() } : {});
       if (!ret.maybeNull) return pointer('map_value', { map, ...lockId() });

@@ -253,6 +253,12 @@ char _license[] SEC("license") = "${license}";
       expectSameAsKernel(map, prog('socket_filter', [map, 'r2 = m ll', 'r3 = 0', 'call bpf_tail_call', 'r0 = 0', 'exit'].join('\n')));
   });
 
+  it('a lookup in an xskmap gives an AF_XDP socket: xdp_sock_or_null, then xdp_sock and its queue_id', () => {
+    const lookup = ['.map xsks xskmap 4 4 1', 'r1 = 0', '*(u32 *)(r10 -4) = r1', 'r2 = r10', 'r2 += -4', 'r1 = xsks ll', 'call bpf_map_lookup_elem'];
+    const uses = ['if r0 == 0 goto out', 'if r0 == 0 goto out\nr0 = *(u32 *)(r0 +0)', 'if r0 == 0 goto out\nr0 = *(u64 *)(r0 +0)', 'if r0 == 0 goto out\nr0 = *(u32 *)(r0 +4)', 'if r0 == 0 goto out\nr1 = 1\n*(u32 *)(r0 +0) = r1', 'r0 = *(u32 *)(r0 +0)', 'r6 = r0\nr0 = 0\nif r6 != 0 goto out\nr0 = 1'];
+    for (const use of uses) expectSameAsKernel(use, prog('xdp', [...lookup, use, 'out:', 'r0 = 2', 'exit'].join('\n')));
+  });
+
   it('an SCC call chain whose first call site is instruction 0 prints without it (format_callchain)', () => {
     const progs = buildC(`
 #include "bpf_defs.h"

@@ -446,6 +446,7 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
     case 'sock':
     case 'sock_common':
     case 'tcp_sock':
+    case 'xdp_sock':
       out = sockAccess(env, pc, r, regno, off, size, a.write);
       if (r.type === 'tcp_sock' && tcpSockUnconvertible(off)) env.reject(pc, 'verifier bug: error during ctx access conversion (0)');
       break;

@@ -29,7 +29,7 @@ export function btfPtr(t: RegType): { readonly flag: BtfPtrFlag; readonly orNull
 export const btfPtrType = (struct: string, flag: BtfPtrFlag = '', orNull = false): RegType =>
   `${flag}ptr_${orNull ? 'or_null_' : ''}${struct}` as RegType;
 
-const NULLABLE: ReadonlySet<string> = new Set(['map_value_or_null', 'ringbuf_mem_or_null', 'mem_or_null', 'rdonly_mem_or_null', 'sock_or_null', 'tcp_sock_or_null', 'sock_common_or_null', 'rdonly_buf_or_null', 'buf_or_null']);
+const NULLABLE: ReadonlySet<string> = new Set(['map_value_or_null', 'ringbuf_mem_or_null', 'mem_or_null', 'rdonly_mem_or_null', 'sock_or_null', 'tcp_sock_or_null', 'sock_common_or_null', 'xdp_sock_or_null', 'rdonly_buf_or_null', 'buf_or_null']);
 
 export const mayBeNull = (r: Reg): boolean => NULLABLE.has(r.type) || btfPtr(r.type)?.orNull === true;
 
@@ -41,6 +41,7 @@ export function nonNull(r: Reg): Reg {
   // a socket keeps its id as the reference it holds (the kernel keeps ref_obj_id, drops id)
   if (r.type === 'sock_or_null' || r.type === 'tcp_sock_or_null' || r.type === 'sock_common_or_null') return { ...rest, type: r.type.replace('_or_null', '') as RegType };
   if (r.type === 'rdonly_mem_or_null') return { ...rest, type: 'rdonly_mem' };
+  if (r.type === 'xdp_sock_or_null') return { ...rest, type: 'xdp_sock' };
   if (r.type === 'rdonly_buf_or_null') return { ...rest, type: 'rdonly_buf' };
   if (r.type === 'buf_or_null') return { ...rest, type: 'buf' };
   if (r.type === 'map_value_or_null') {

@@ -10,7 +10,7 @@ import type { Env } from './env.js';
 import { regTypeStr } from './print.js';
 import { UNKNOWN, type Reg } from './state.js';
 
-export const SOCK_TYPES: ReadonlySet<string> = new Set(['sock', 'sock_common', 'tcp_sock']);
+export const SOCK_TYPES: ReadonlySet<string> = new Set(['sock', 'sock_common', 'tcp_sock', 'xdp_sock']);
 
 const SK = CTX_LAYOUT.bpf_sock.fields;
 const TCP = CTX_LAYOUT.bpf_tcp_sock;
@@ -28,7 +28,12 @@ function sockCommonValid(off: number, size: number): boolean {
   return sockValid(off, size);
 }
 
-const VALID: Readonly<Record<string, (off: number, size: number) => boolean>> = { sock: sockValid, sock_common: sockCommonValid, tcp_sock: tcpSockValid };
+/** bpf_xdp_sock_is_valid_access: `queue_id`, a whole u32. */
+function xdpSockValid(off: number, size: number): boolean {
+  return off >= 0 && off < CTX_LAYOUT.bpf_xdp_sock.size && off % size === 0 && size === 4;
+}
+
+const VALID: Readonly<Record<string, (off: number, size: number) => boolean>> = { sock: sockValid, sock_common: sockCommonValid, tcp_sock: tcpSockValid, xdp_sock: xdpSockValid };
 
 /** check_mem_access for a socket pointer: `R1 cannot write into sock`, `R1 invalid sock access off=4 size=8`. */
 export function sockAccess(env: Env, pc: number, r: Reg, regno: number, off: number, size: number, write: boolean): Reg | undefined {

@@ -44,6 +44,9 @@ export type RegType =
   | 'tcp_sock_or_null'
   | 'sock_common'
   | 'sock_common_or_null'
+  /** PTR_TO_XDP_SOCK: an AF_XDP socket, from a lookup in an xskmap (nullable until checked). */
+  | 'xdp_sock'
+  | 'xdp_sock_or_null'
   /** A flow dissector's `struct bpf_flow_keys` (PTR_TO_FLOW_KEYS). */
   | 'flow_keys'
   /** A writable raw tracepoint's buffer (PTR_TO_TP_BUFFER). */
