@@ -259,6 +259,11 @@ char _license[] SEC("license") = "${license}";
     for (const use of uses) expectSameAsKernel(use, prog('xdp', [...lookup, use, 'out:', 'r0 = 2', 'exit'].join('\n')));
   });
 
+  it('a ring buffer declared with key and value sizes has neither in the kernel (ks=0,vs=0)', () => {
+    for (const map of ['.map rb ringbuf 0 0 4096', '.map rb ringbuf 4 20 4096'])
+      expectSameAsKernel(map, prog('socket_filter', [map, 'r1 = rb ll', 'r2 = 8', 'r3 = 0', 'call bpf_ringbuf_reserve', 'if r0 == 0 goto out', 'r1 = r0', 'r2 = 0', 'call bpf_ringbuf_discard', 'out:', 'r0 = 0', 'exit'].join('\n')));
+  });
+
   it('an SCC call chain whose first call site is instruction 0 prints without it (format_callchain)', () => {
     const progs = buildC(`
 #include "bpf_defs.h"

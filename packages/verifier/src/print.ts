@@ -105,7 +105,10 @@ export function formatReg(reg: Reg, frameno: number, precise = false): string {
   if (r.type === 'map_ptr' || (r.type as string) === 'map_ptr_or_null' || r.type === 'map_value' || r.type === 'map_value_or_null' || r.type === 'map_key') {
     // the kernel keeps a map's name in BPF_OBJ_NAME_LEN (16) bytes: 15 characters and a NUL
     if (r.map?.name) parts.push(`map=${r.map.name.slice(0, 15)}`);
-    parts.push(`ks=${r.map?.keySize ?? 0},vs=${r.map?.valueSize ?? 0}`);
+    // a ring buffer has neither key nor value in the kernel (ringbuf_map_alloc refuses sizes;
+    // loaders create it with 0 and 0 whatever types the object declares for it)
+    const noKV = r.map?.type === 'ringbuf' || r.map?.type === 'user_ringbuf';
+    parts.push(noKV ? 'ks=0,vs=0' : `ks=${r.map?.keySize ?? 0},vs=${r.map?.valueSize ?? 0}`);
   }
   if (r.type !== 'scalar' && r.off) parts.push(`off=${snum(BigInt(r.off))}`);
   if (r.type === 'pkt' || r.type === 'pkt_meta') parts.push(`r=${(r.range ?? 0) < 0 ? unum(BigInt.asUintN(64, BigInt(r.range ?? 0))) : (r.range ?? 0)}`);
