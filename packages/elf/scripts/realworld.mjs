@@ -25,6 +25,10 @@
 //   node packages/elf/scripts/realworld.mjs --from DIR --each [--only NAME] [--verifier]
 //       each subdirectory of DIR is a collection of its own (objects compiled from one public
 //       project): one JSON and one table row per collection; --only picks one.
+//   ... --verifier-budget SECONDS
+//       our verifier is not asked about the programs reached after SECONDS of this run; such a
+//       program keeps its earlier record when that one has our verdict (same kernel verdict),
+//       else it is recorded as not measured.
 //   ... --log-level 2
 //       also loads each program that gets a kernel verdict again at log level 2 (the buffer
 //       grown until the whole log fits, up to the kernel's maximum log size) and verifies it
@@ -756,6 +760,18 @@ for (const c of collections) {
     for (const r of kept)
       if (redone.has(r.group) && !hadOurs.has(r.group) && r.program !== null && r.ours == null && r.oursError == null) r.oursError = 'not measured: recorded without --verifier';
   records.unshift(...kept);
+  // --verifier-budget spent: a program our verifier was not asked about this time keeps its
+  // earlier record when that one has our verdict (recorded before, without this run's counts
+  // or level-2 comparison), rather than becoming "not measured"
+  if (args['verifier-budget'] !== undefined && existsSync(path)) {
+    const earlier = new Map(JSON.parse(readFileSync(path, 'utf8')).records.filter((r) => r.program !== null && r.ours != null).map((r) => [`${r.group}\0${r.object}\0${r.section}\0${r.program}`, r]));
+    for (let k = 0; k < records.length; k++) {
+      const r = records[k];
+      if (r.program === null || r.ours != null || !/^not measured: this run's verifier budget/.test(r.oursError ?? '')) continue;
+      const e = earlier.get(`${r.group}\0${r.object}\0${r.section}\0${r.program}`);
+      if (e && e.kernel === r.kernel) records[k] = e;
+    }
+  }
   records.sort((a, b) => a.group.localeCompare(b.group) || a.object.localeCompare(b.object));
   const groups = [...new Set(records.map((r) => r.group))];
   const doc = {
