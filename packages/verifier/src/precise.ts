@@ -114,6 +114,14 @@ class Bt {
   readonly slots = new Int32Array(MAX_FRAMES * 2);
   /** Outgoing stack-argument slots (bit k: `r11 - 8(k+1)`) whose stored value is needed. */
   readonly args = new Array<number>(MAX_FRAMES).fill(0);
+  /** Nothing needed, frame 0. */
+  reset(): this {
+    this.frame = 0;
+    this.regs.fill(0);
+    this.slots.fill(0);
+    this.args.fill(0);
+    return this;
+  }
   empty(): boolean {
     for (let f = 0; f <= this.frame; f++) if (this.regs[f] || this.slots[2 * f] || this.slots[2 * f + 1] || this.args[f]) return false;
     return true;
@@ -148,6 +156,12 @@ class Bt {
   }
 }
 
+/**
+ * The backtrack state markPrecise and propagatePrecision work in, made once (a new one per call
+ * was 2% of the time of a verification of cilium's bpf_lxc.o; chain() is not re-entrant).
+ */
+const sharedBt = new Bt();
+
 /** fmt_reg_mask: `r1,r6`. */
 export const fmtRegs = (mask: number): string => {
   const out: string[] = [];
@@ -156,10 +170,22 @@ export const fmtRegs = (mask: number): string => {
 };
 type Outcome = 'ok' | 'fallback';
 
+/**
+ * bt_sync_linked_regs: one needed register of a linked set makes them all needed. Plain loops:
+ * a closure over `bt` made V8 allocate a context on every call, linked or not (~54 MB per
+ * verification of cilium's bpf_lxc.o tail calls, issue 25).
+ */
 function syncLinked(bt: Bt, e: HistEntry): void {
-  if (!e.linked) return;
-  if (!e.linked.some((l) => (l.slot ? bt.hasSlot(l.n, l.frame) : bt.has(l.n, l.frame)))) return;
-  for (const l of e.linked) {
+  const linked = e.linked;
+  if (linked === undefined) return;
+  let any = false;
+  for (let k = 0; k < linked.length && !any; k++) {
+    const l = linked[k]!;
+    any = l.slot ? bt.hasSlot(l.n, l.frame) : bt.has(l.n, l.frame);
+  }
+  if (!any) return;
+  for (let k = 0; k < linked.length; k++) {
+    const l = linked[k]!;
     if (l.slot) bt.setSlot(l.n, l.frame);
     else bt.set(l.n, l.frame);
   }
@@ -377,7 +403,7 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
 
 /** mark_chain_precision: register `regno` of the path's top frame (or some stack slots of a frame) matters. */
 export function markPrecise(env: PreciseEnv, path: Path, regs: number, slots: readonly number[] = [], slotFrame = path.frames.length - 1): void {
-  const bt = new Bt();
+  const bt = sharedBt.reset();
   bt.frame = path.frames.length - 1;
   bt.regs[bt.frame] = regs & 0x3ff;
   for (const s of slots) bt.setSlot(s, slotFrame);
@@ -389,7 +415,7 @@ export function markPrecise(env: PreciseEnv, path: Path, regs: number, slots: re
  * too; `live` tells which registers and slots the old state still had.
  */
 export function propagatePrecision(env: PreciseEnv, old: Checkpoint, path: Path, liveReg: (frame: number, r: number) => boolean, liveSlot: (frame: number, s: number) => boolean): void {
-  const bt = new Bt();
+  const bt = sharedBt.reset();
   bt.frame = path.frames.length - 1;
   for (let fr = old.state.frames.length - 1; fr >= 0; fr--) {
     const f = old.state.frames[fr]!;

@@ -33,26 +33,37 @@ export function newCheckpoint(st: Path, entry = 0): Checkpoint {
 /**
  * bpf_idmap: ids of the old state mapped one to one onto ids of the current one. One instance
  * serves every comparison (statesEqual is not re-entrant); the pairs sit in two arrays searched
- * linearly (a state has a few dozen ids at most), emptied by setting their length: a Map's
- * clear() allocates a new table, once per comparison.
+ * linearly over their first `n` entries (a state has a few dozen ids at most), emptied by
+ * setting `n` to 0: a Map's clear() allocates a new table, and an array's `length = 0` drops its
+ * backing store, so the next push allocated one again, once per comparison (issue 25).
  */
 class IdMap {
   private readonly olds: number[] = [];
   private readonly curs: number[] = [];
+  private n = 0;
   private tmp = 0;
   reset(): void {
-    this.olds.length = 0;
-    this.curs.length = 0;
+    this.n = 0;
     this.tmp = 0;
+  }
+  private find(list: readonly number[], v: number): number {
+    for (let k = 0; k < this.n; k++) if (list[k] === v) return k;
+    return -1;
   }
   check(a: number | undefined, b: number | undefined): boolean {
     if (!a && !b) return true;
     if (!a || !b) return false;
-    const x = this.olds.indexOf(a);
-    const y = this.curs.indexOf(b);
+    const x = this.find(this.olds, a);
+    const y = this.find(this.curs, b);
     if (x < 0 && y < 0) {
-      this.olds.push(a);
-      this.curs.push(b);
+      const n = this.n++;
+      if (n < this.olds.length) {
+        this.olds[n] = a;
+        this.curs[n] = b;
+      } else {
+        this.olds.push(a);
+        this.curs.push(b);
+      }
       return true;
     }
     return x >= 0 && x === y;
@@ -118,11 +129,11 @@ function scalarForStack(f: Frame, slot: number): Reg | 'unbound' | undefined {
  * (RANGE_WITHIN); the running 6.18 kernel does not (fixtures: prune.test.ts loop_slot_types), so
  * `rw` only makes scalars compare as precise here.
  */
-function stacksafe(cp: Checkpoint, frame: number, o: Frame, c: Frame, slots: readonly number[], ids: IdMap, rw: boolean): boolean {
+function stacksafe(cp: Checkpoint, frame: number, o: Frame, c: Frame, slots: Int32Array, from: number, to: number, ids: IdMap, rw: boolean): boolean {
   const ot8 = o.slotTypes;
   const ct8 = c.slotTypes;
   const allocated = c.allocated ?? 0;
-  for (let i = 0; i < slots.length; i++) {
+  for (let i = from; i < to; i++) {
     const e = slots[i]!;
     const slot = e & 0xff;
     const j0 = e >>> 8;
@@ -224,36 +235,47 @@ export function statesMaybeLooping(old: State, cur: State, live: number): boolea
  * so the live registers and the slots stacksafe must look at are listed once, not tested over
  * all sixty-four slots per comparison (issue 25). The list only leaves out slots stacksafe
  * passes without looking, so statesEqual's answer is unchanged.
+ *
+ * It is one flat block (an Int32Array), so that a comparison that fails early — most of them,
+ * on the call chain or a stack byte — reads the checkpoint's side from a few adjacent words
+ * instead of chasing its state's frame objects (issue 25):
+ * - `[0]` the number of frames `d`; then per frame `k`, at `1 + 2k`: its call site, its subprogram;
+ * - at `1 + 2d`: the number of required stack bytes `n`, then those `n` entries: in each live
+ *   slot that is not a scalar (scalar_reg_for_stack, which a misc slot may match), every byte
+ *   that is neither invalid nor misc has the same type in any covered state (frame << 20 |
+ *   byte << 8 | type);
+ * - then per frame: its live registers (liveRegs), the number of slots `m` stacksafe must look
+ *   at, and those `m` slots (slot | first byte that is neither invalid nor misc << 8): the live
+ *   slots holding something other than invalid and misc bytes.
  */
-export interface ComparePlan {
-  /**
-   * The bytes stacksafe requires of any state this one covers, whatever else it holds: in each
-   * live slot that is not a scalar (scalar_reg_for_stack, which a misc slot may match), every
-   * byte that is neither invalid nor misc has the same type. Each entry is
-   * frame << 20 | byte << 8 | type.
-   */
-  readonly needs: Int32Array;
-  /** Per frame: its live registers (liveRegs). */
-  readonly live: readonly number[];
-  /** Per frame: the live slots holding something other than invalid and misc bytes (slot | first such byte << 8). */
-  readonly slots: readonly (readonly number[])[];
-}
+export type ComparePlan = Int32Array;
 
 const STACK_BYTES = SLOTS * 8;
-/** The needs list's working buffer, one for every plan (the answer is a copy of its start). */
-let needsScratch = new Int32Array(8 * STACK_BYTES);
+/** The plan's working buffers, one for every plan (the answer is a copy of the start of the first). */
+let planScratch = new Int32Array(2 + 8 * (4 + SLOTS + STACK_BYTES));
+let listScratch = new Int32Array(8 * (2 + SLOTS));
 
 function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): ComparePlan {
   const old = cp.state;
-  const live: number[] = [];
-  const slots: number[][] = [];
-  const out = needsScratch.length >= old.frames.length * STACK_BYTES ? needsScratch : (needsScratch = new Int32Array(old.frames.length * STACK_BYTES));
-  let n = 0;
-  for (let k = 0; k < old.frames.length; k++) {
+  const depth = old.frames.length;
+  const size = 2 + depth * (4 + SLOTS + STACK_BYTES);
+  const out = planScratch.length >= size ? planScratch : (planScratch = new Int32Array(size));
+  const lists = listScratch.length >= depth * (2 + SLOTS) ? listScratch : (listScratch = new Int32Array(depth * (2 + SLOTS)));
+  out[0] = depth;
+  for (let k = 0; k < depth; k++) {
+    out[1 + 2 * k] = old.frames[k]!.callsite;
+    out[2 + 2 * k] = old.frames[k]!.subprog;
+  }
+  const needsAt = 1 + 2 * depth;
+  let n = needsAt + 1;
+  // the per-frame lists go after the needs, whose count is known only at the end
+  let l = 0;
+  for (let k = 0; k < depth; k++) {
     const f = old.frames[k]!;
     const t = f.slotTypes;
-    live.push(liveRegs(k) & 0x7ff);
-    const list: number[] = [];
+    const listAt = l;
+    lists[listAt] = liveRegs(k) & 0x7ff;
+    l += 2;
     for (let slot = 0; slot < SLOTS; slot++) {
       const b = slot * 8;
       // uninitialised stack may be read by privileged programs: misc covers anything, so a slot
@@ -261,13 +283,15 @@ function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): CompareP
       let j0 = 0;
       while (j0 < 8 && (t[b + j0] === SlotType.Invalid || t[b + j0] === SlotType.Misc)) j0++;
       if (j0 === 8 || !slotAlive(cp, k, slot)) continue;
-      list.push(slot | (j0 << 8));
+      lists[l++] = slot | (j0 << 8);
       if (scalarForStack(f, slot) !== undefined) continue;
       for (let j = j0; j < 8; j++) if (t[b + j] !== SlotType.Invalid && t[b + j] !== SlotType.Misc) out[n++] = (k << 20) | ((b + j) << 8) | t[b + j]!;
     }
-    slots.push(list);
+    lists[listAt + 1] = l - listAt - 2;
   }
-  return { needs: out.slice(0, n), live, slots };
+  out[needsAt] = n - needsAt - 1;
+  for (let i = 0; i < l; i++) out[n++] = lists[i]!;
+  return out.slice(0, n);
 }
 
 /** Slot masks for a new checkpoint's frames: none precise. */
@@ -295,29 +319,45 @@ export function statesEqual(
   /** RANGE_WITHIN: every scalar compared as if precise (convergence of callback calls). */
   rangeWithin = false,
 ): boolean {
-  const old = cp.state;
-  const depth = old.frames.length;
-  if (depth !== cur.frames.length) return false;
-  // the same call chain first: the plan's liveness is the chain's
-  for (let k = 0; k < depth; k++) {
-    const o = old.frames[k]!;
-    const c = cur.frames[k]!;
-    if (o.callsite !== c.callsite || o.subprog !== c.subprog) return false;
+  const depth = cur.frames.length;
+  let plan = cp.plan;
+  if (plan === undefined) {
+    // the same call chain first: the plan's liveness is the chain's
+    if (!sameCallsites(cp.state, cur)) return false;
+    plan = cp.plan = makePlan(cp, liveRegs);
+  } else {
+    if (plan[0] !== depth) return false;
+    for (let k = 0; k < depth; k++) {
+      const c = cur.frames[k]!;
+      if (plan[1 + 2 * k] !== c.callsite || plan[2 + 2 * k] !== c.subprog) return false;
+    }
   }
-  const plan = (cp.plan ??= makePlan(cp, liveRegs));
   // most comparisons that fail, fail on a stack byte of a different type: those bytes first
-  const needs = plan.needs;
-  for (let i = 0; i < needs.length; i++) {
-    const n = needs[i]!;
-    if (cur.frames[n >>> 20]!.slotTypes[(n >>> 8) & 0xfff] !== (n & 0xff)) return false;
+  let at = 1 + 2 * depth;
+  const needsEnd = at + 1 + plan[at]!;
+  if (depth === 1) {
+    const ct = cur.frames[0]!.slotTypes;
+    for (at++; at < needsEnd; at++) {
+      const n = plan[at]!;
+      if (ct[(n >>> 8) & 0xfff] !== (n & 0xff)) return false;
+    }
+  } else {
+    for (at++; at < needsEnd; at++) {
+      const n = plan[at]!;
+      if (cur.frames[n >>> 20]!.slotTypes[(n >>> 8) & 0xfff] !== (n & 0xff)) return false;
+    }
   }
+  const old = cp.state;
   // then the live scalars compared by value (precise, or all of them under RANGE_WITHIN): regsafe's
   // own type, range and tnum tests without the ids, a necessary condition that turns away most
   // comparisons at a loop's head (a counter one iteration on) before any id is mapped
+  const listsAt = needsEnd;
+  at = listsAt;
   for (let k = 0; k < depth; k++) {
     const of = old.frames[k]!;
     const cf = cur.frames[k]!;
-    const live = plan.live[k]!;
+    const live = plan[at]!;
+    at += 2 + plan[at + 1]!;
     for (let m = rangeWithin ? live : live & cp.preciseRegs[k]!; m !== 0; m &= m - 1) {
       const r = 31 - Math.clz32(m & -m);
       const o = of.regs[r]!;
@@ -351,11 +391,16 @@ export function statesEqual(
     // apps/docs/stack-args.md §4.8: a state that may still load stack args is not covered by one that may not
     if (stackArgLoads && !o.noStackArgLoad && c.noStackArgLoad) return false;
   }
+  at = listsAt;
   for (let k = 0; k < depth; k++) {
     const o = old.frames[k]!;
     const c = cur.frames[k]!;
     const precise = cp.preciseRegs[k]!;
-    for (let m = plan.live[k]!; m !== 0; m &= m - 1) {
+    const live = plan[at]!;
+    const slotsAt = at + 2;
+    const slotsEnd = slotsAt + plan[at + 1]!;
+    at = slotsEnd;
+    for (let m = live; m !== 0; m &= m - 1) {
       const r = 31 - Math.clz32(m & -m);
       if (!regsafe(o.regs[r]!, c.regs[r]!, (precise & (1 << r)) !== 0, ids, rangeWithin)) return false;
     }
@@ -365,7 +410,19 @@ export function statesEqual(
       if ((a === undefined) !== (b === undefined)) return false;
       if (a && b && !regsafe(a, b, true, ids)) return false;
     }
-    if (!stacksafe(cp, k, o, c, plan.slots[k]!, ids, rangeWithin)) return false;
+    if (!stacksafe(cp, k, o, c, plan, slotsAt, slotsEnd, ids, rangeWithin)) return false;
+  }
+  return true;
+}
+
+/** The same frames by call site and subprogram (the plan's liveness is the call chain's). */
+function sameCallsites(old: State, cur: State): boolean {
+  const depth = old.frames.length;
+  if (depth !== cur.frames.length) return false;
+  for (let k = 0; k < depth; k++) {
+    const o = old.frames[k]!;
+    const c = cur.frames[k]!;
+    if (o.callsite !== c.callsite || o.subprog !== c.subprog) return false;
   }
   return true;
 }

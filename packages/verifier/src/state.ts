@@ -346,18 +346,23 @@ export interface State {
 /** in_sleepable: a sleepable program, or an async callback that may sleep (bpf_wq, bpf_task_work). */
 export const inSleepable = (env: { readonly load: { readonly sleepable: boolean } }, st: State): boolean => env.load.sleepable || st.frames[0]?.sleepableCb === true;
 
-export const cloneState = (s: State): State => ({
-  frames: s.frames.map(cloneFrame),
-  pc: s.pc,
-  prev: s.prev,
-  refs: s.refs.slice(),
-  ...(s.rcuLock ? { rcuLock: true } : {}),
-  ...(s.activeLock ? { activeLock: s.activeLock } : {}),
-  ...(s.preemptLocks ? { preemptLocks: s.preemptLocks } : {}),
-  ...(s.irqId ? { irqId: s.irqId } : {}),
-  ...(s.mayGotoDepth ? { mayGotoDepth: s.mayGotoDepth } : {}),
-  ...(s.callbackUnrollDepth ? { callbackUnrollDepth: s.callbackUnrollDepth } : {}),
-});
+/**
+ * A copy of a state: an object literal with the optional fields set where present (a spread of
+ * `{}` or `{ field }` per optional field made a temporary object each, and the copy through V8's
+ * slow path; see {@link copyReg}).
+ */
+export function cloneState(s: State): State {
+  const frames = new Array<Frame>(s.frames.length);
+  for (let k = 0; k < frames.length; k++) frames[k] = cloneFrame(s.frames[k]!);
+  const o: State = { frames, pc: s.pc, prev: s.prev, refs: s.refs.slice() };
+  if (s.rcuLock) o.rcuLock = true;
+  if (s.activeLock) o.activeLock = s.activeLock;
+  if (s.preemptLocks) o.preemptLocks = s.preemptLocks;
+  if (s.irqId) o.irqId = s.irqId;
+  if (s.mayGotoDepth) o.mayGotoDepth = s.mayGotoDepth;
+  if (s.callbackUnrollDepth) o.callbackUnrollDepth = s.callbackUnrollDepth;
+  return o;
+}
 
 /** A key that is equal for equal states (used to prune paths that reach a point twice); ids are renumbered by first use. */
 export function stateKey(s: State, live?: (frame: number, reg: number) => boolean): string {

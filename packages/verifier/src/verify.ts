@@ -740,6 +740,10 @@ class Verifier implements CallEnv, PreciseEnv {
     }
   }
 
+  /** The state visited() compares (liveRegsOfVisit's, made once instead of a closure per call). */
+  private visitSt: State | undefined;
+  private readonly liveRegsOfVisit = (f: number): number => this.liveRegs(this.visitSt!, f);
+
   /** is_state_visited: 'safe' when an equivalent, fully explored state was seen here. */
   private visited(st: Path): boolean {
     const depth = st.frames.length - 1;
@@ -751,7 +755,8 @@ class Verifier implements CallEnv, PreciseEnv {
     let key: string | undefined;
     let loop: boolean;
     const count = list.length;
-    const liveRegsOf = (f: number): number => this.liveRegs(st, f);
+    this.visitSt = st;
+    const liveRegsOf = this.liveRegsOfVisit;
     // clean_live_states: explored checkpoints here forget what is dead, unless their loop is still
     // open (incomplete_read_marks): the slots no instruction after them may read, per call chain
     for (const cp of list)
@@ -808,7 +813,9 @@ class Verifier implements CallEnv, PreciseEnv {
       if (addNew) cp.misses++;
       const n = this.forcePoints.has(st.pc) && cp.branches > 0 ? 64 : 3;
       if (cp.misses > cp.hits * n + n) {
-        list.splice(k, 1);
+        // list.splice(k, 1) without the array of removed elements it returns
+        list.copyWithin(k, k + 1);
+        list.length--;
         if (cp.branches === 0) this.liveStates--;
         else cp.evicted = true;
       }
