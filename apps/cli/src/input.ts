@@ -231,8 +231,10 @@ function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boole
  * `/sys/kernel/btf/vmlinux` when that exists (reading it costs most of a second, so only then).
  * A big-endian object is resolved the same way (its BTF read in its own byte order, CO-RE
  * bitfield shifts computed for a big-endian target), so it verifies as its little-endian twin;
- * loading it into this kernel is refused later, by @bpf/kernel. When that fails (an extern this kernel lacks) the programs come as
- * the object has them, which is still fine to read and disassemble.
+ * loading it into this kernel is refused later, by @bpf/kernel. When that fails the programs come as
+ * the object has them, which is still fine to read and disassemble; an extern this kernel lacks
+ * (libbpf's rules: cilium/ebpf's put it on the programs that use it) is every program's
+ * `unresolved` error, for `verify` and `kernel load` to give.
  */
 function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'attachBtfId' | 'functions' | 'globals' | 'linker'> = {}): LoadedObject {
   // what every load does, kernel or not: variables set, the linker's rules
@@ -271,7 +273,12 @@ function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'att
     // an object of maps only has nothing else to show: why its maps cannot be made (a
     // struct_ops type this kernel lacks) is the answer, as libbpf's
     if (plain.programs.length === 0) throw e;
-    return host.functions ? loadObject(bytes, hostNoKernel) : plain;
+    const fallback = host.functions ? loadObject(bytes, hostNoKernel) : plain;
+    // libbpf resolves every extern before it loads anything (bpf_object__resolve_externs): one
+    // this kernel lacks refuses the whole object, so every program carries that error, which
+    // `verify` and `kernel load` give (reading and disassembling still work)
+    if (e.code === 'UNRESOLVED_EXTERN' && e.extern !== undefined) return { ...fallback, programs: fallback.programs.map((p) => ({ ...p, unresolved: e })) };
+    return fallback;
   }
 }
 

@@ -35,6 +35,8 @@ export interface ElfPlace {
   readonly section?: string;
   /** Instruction slot index within the section or program. */
   readonly insn?: number;
+  /** The extern (kfunc, ksym, kconfig variable) an `UNRESOLVED_EXTERN` error is about. */
+  readonly extern?: string;
 }
 
 export class ElfError extends Error {
@@ -43,6 +45,8 @@ export class ElfError extends Error {
   readonly byteOffset: number | undefined;
   readonly section: string | undefined;
   readonly insn: number | undefined;
+  /** The extern the error is about, when it is about one. */
+  readonly extern: string | undefined;
 
   constructor(code: ElfErrorCode, message: string, where: ElfPlace = {}) {
     const parts: string[] = [];
@@ -54,5 +58,6 @@ export class ElfError extends Error {
     this.byteOffset = where.byteOffset;
     this.section = where.section;
     this.insn = where.insn;
+    this.extern = where.extern;
   }
 }

@@ -15,9 +15,9 @@ export type {
 } from './elf.js';
 export { ATTACH_TYPES, LEGACY_SECTION_DEFS, SECTION_DEFS, attachTypeNumber, findSecDef } from './sections.js';
 export type { AttachType, SecDef } from './sections.js';
-export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPES, isLegacyMapsSection, mapTypeName, mapTypeNumber } from './maps.js';
-export type { ElfMap, ElfMapKind, LegacyMapFlavor } from './maps.js';
-export { parseElf } from './object.js';
+export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPES, isLegacyMapsSection, mapTypeName, mapTypeNumber, placeArenaGlobals } from './maps.js';
+export type { ArenaLayout, ElfMap, ElfMapKind, LegacyMapFlavor } from './maps.js';
+export { ARENA_SECTION, parseElf } from './object.js';
 export type { ElfFunction, ElfObject, InsnReloc, InsnRelocKind, ParseOptions } from './object.js';
 export { CILIUM_KFUNC_POISON, applyCore, loadObject, loadPrograms, resolveAttachTarget, resolveExterns } from './load.js';
 export type { BtfExtRecords, LoadedObject, LoadOptions, ResolveExternsOptions } from './load.js';

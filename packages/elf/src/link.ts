@@ -231,6 +231,16 @@ export function linkProgram(
       insns[pc] = { ...i, src: PseudoLd.MAP_IDX_VALUE, imm: mapIndex(r.name, r) };
       insns[pc + 1] = { ...insns[pc + 1]!, imm: offset };
       relocs.push({ insn: pc, kind: 'map_value', name: r.name, offset });
+    } else if (r?.kind === 'arena') {
+      // libbpf: an `__arena` global is a value of the object's one ARENA map, at the offset its
+      // globals were placed at (bpf_program__record_reloc, bpf_object__relocate_data)
+      const k = maps.findIndex((m) => m.type === 'arena');
+      if (k < 0) throw new ElfError('BAD_RELOC', `bad arena data relocation at insn ${r.insn}, no arena maps defined`, { section: fn.section, insn: r.insn, byteOffset: r.raw.fileOffset });
+      const arena = maps[k]!;
+      const offset = r.symbol.value + i.imm + (arena.arenaGlobals?.offset ?? 0);
+      insns[pc] = { ...i, src: PseudoLd.MAP_IDX_VALUE, imm: k };
+      insns[pc + 1] = { ...insns[pc + 1]!, imm: offset };
+      relocs.push({ insn: pc, kind: 'map_value', name: arena.name, offset });
     } else if (r?.kind === 'extern_call' && hostFunctions.has(r.name)) {
       insns[pc] = { ...i, src: PseudoCall.CALL, imm: 0, off: 0 };
       hostCalls.push({ pc, name: r.name });

@@ -20,7 +20,8 @@ import { placeExtInfo } from './extinfo.js';
 import type { ElfProgram, Linker } from './link.js';
 import { hasCrossSectionCalls, linkPrograms } from './link.js';
 import type { ElfMap } from './maps.js';
-import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG } from './maps.js';
+import type { ArenaLayout } from './maps.js';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, placeArenaGlobals } from './maps.js';
 import type { ElfObject } from './object.js';
 import type { ParseOptions } from './object.js';
 import { parseElf } from './object.js';
@@ -88,6 +89,8 @@ export interface LoadOptions extends ParseOptions {
    * in the kernel's BTF for that program.
    */
   readonly attachBtfId?: (program: { readonly name: string; readonly section: string }) => number | undefined;
+  /** Where `__arena` global variables go in the arena map (the target's page size, its ld_imm64 offset range). */
+  readonly arena?: ArenaLayout;
 }
 
 /** An object as its loader prepares it: programs linked, maps defined, the BTF the kernel will take. */
@@ -141,7 +144,7 @@ export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedOb
         if (given === undefined) {
           // libbpf: "extern (kcfg) '%s': value not found" unless the extern is __weak.
           const weak = obj.symbols.some((x) => x.name === v.name && x.bind === 'weak');
-          if (opts.kconfig && !weak) throw new ElfError('UNRESOLVED_EXTERN', `kconfig extern ${v.name}: no value given`, { section: '.kconfig' });
+          if (opts.kconfig && !weak) throw new ElfError('UNRESOLVED_EXTERN', `kconfig extern ${v.name}: no value given`, { section: '.kconfig', extern: v.name });
           continue;
         }
         if (typeof given === 'number' && !Number.isSafeInteger(given))
@@ -157,6 +160,7 @@ export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedOb
       maps.push({ kind: 'kconfig', name: '.kconfig', type: 'array', keySize: 4, valueSize: size, maxEntries: 1, flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE, frozen: true, data, section: '.kconfig', sectionIndex: 0, offset: 0 });
     }
   }
+  maps = placeArenaGlobals(maps, obj.arenaData, opts.arena);
   // CO-RE needs a target: without a kernel BTF the code stays as clang wrote it (fine for
   // disassembly; libbpf would refuse to load it).
   const core = opts.btfExt?.coreRelos;
@@ -331,8 +335,8 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
     const name = o === undefined ? undefined : opts.sectionNames?.get(o.sectionIndex);
     return name === undefined ? { section: p.section, insn } : { section: name, insn: o!.insn };
   };
-  const refuse = (message: string, insn: number): void => {
-    const e = new ElfError('UNRESOLVED_EXTERN', message, placeOf(insn));
+  const refuse = (message: string, insn: number, extern: string): void => {
+    const e = new ElfError('UNRESOLVED_EXTERN', message, { ...placeOf(insn), extern });
     if (!opts.perProgram) throw e;
     unresolved ??= e;
   };
@@ -342,7 +346,7 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
       // libbpf: typeless ksyms load the symbol's address as a plain 64-bit constant.
       const addr = opts.kallsyms?.get(r.name);
       if (addr === undefined && !weak.has(r.name)) {
-        refuse(`typeless ksym ${r.name} has no kallsyms address`, r.insn);
+        refuse(`typeless ksym ${r.name} has no kallsyms address`, r.insn, r.name);
         continue;
       }
       const u = BigInt.asUintN(64, addr ?? 0n);
@@ -354,7 +358,7 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
     // other declared function stays a reference to a symbol nobody defines (elf_reader.go,
     // testdata/fwd_decl.c), which it refuses when it loads the program
     if (opts.perProgram && r.kind === 'kfunc' && !opts.ksyms?.has(r.name)) {
-      refuse(`call to ${r.name}, a function the object declares but does not define, and no __ksym kfunc: an unsatisfied reference`, r.insn);
+      refuse(`call to ${r.name}, a function the object declares but does not define, and no __ksym kfunc: an unsatisfied reference`, r.insn, r.name);
       continue;
     }
     // An ld_imm64 of a kfunc's address (`if (bpf_some_kfunc)`) is a ksym naming a FUNC.
@@ -368,7 +372,7 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
       continue;
     }
     if (!ids?.length) {
-      refuse(`${r.kind === 'kfunc' ? 'kfunc' : 'kernel variable'} ${r.name} is not in the kernel BTF`, r.insn);
+      refuse(`${r.kind === 'kfunc' ? 'kfunc' : 'kernel variable'} ${r.name} is not in the kernel BTF`, r.insn, r.name);
       continue;
     }
     insns[r.insn] = { ...insns[r.insn]!, imm: ids[0]! };

@@ -69,6 +69,12 @@ export interface ElfMap extends MapDef {
   readonly id?: number;
   /** iproute2 `bpf_elf_map.pinning` (1 = object namespace, 2 = global): where iproute2 pins the map. */
   readonly pinning?: number;
+  /**
+   * The object's arena map: the initial bytes of its `__arena` global variables (`.addr_space.1`)
+   * and their byte offset in the arena, copied in once the map exists (libbpf mmaps the arena
+   * and copies them there). Instructions address them as map values at that offset.
+   */
+  readonly arenaGlobals?: { readonly data: Uint8Array; readonly offset: number };
 }
 
 /** Where global data lives: libbpf's SEC_DATA / SEC_RODATA / SEC_BSS classification. */
@@ -242,4 +248,41 @@ export function dataMap(sec: ElfSection): ElfMap {
     sectionIndex: sec.index,
     offset: 0,
   };
+}
+
+/** How `placeArenaGlobals` lays out `__arena` globals. */
+export interface ArenaLayout {
+  /** The page size of the target (libbpf's sysconf(_SC_PAGE_SIZE)); default 4096. */
+  readonly pageSize?: number;
+  /**
+   * Whether the kernel takes ld_imm64 map-value offsets over 2^29 (libbpf's
+   * FEAT_LDIMM64_FULL_RANGE_OFF probe; kernels before 6.19 refuse them with "direct value
+   * offset of %u is not allowed"): then the globals go at the end of the arena, else at its
+   * start.
+   */
+  readonly fullRangeOffsets?: boolean;
+}
+
+/**
+ * The object's `__arena` global variables placed in its arena map, as libbpf does
+ * (bpf_object__init_user_btf_maps, init_arena_map_data, bpf_object__relocate): one ARENA map
+ * at most; globals need one; they must fit its pages. The arena map gets `arenaGlobals`.
+ * Maps still waiting for BTF are left as they are.
+ */
+export function placeArenaGlobals(maps: readonly ElfMap[], globals: { readonly section: string; readonly data: Uint8Array } | undefined, layout: ArenaLayout = {}): ElfMap[] {
+  if (maps.some((m) => m.btfPending)) return [...maps];
+  const arenas = maps.filter((m) => m.type === 'arena');
+  if (arenas.length > 1)
+    throw new ElfError('BAD_MAP', `map ${arenas[1]!.name}: only a single ARENA map is supported (map ${arenas[0]!.name} is also ARENA)`, { section: arenas[1]!.section });
+  if (!globals) return [...maps];
+  const arena = arenas[0];
+  if (!arena) throw new ElfError('BAD_MAP', 'to use global __arena variables the ARENA map should be explicitly declared in SEC(".maps")', { section: globals.section });
+  const page = layout.pageSize ?? 4096;
+  const size = globals.data.length;
+  const rounded = Math.ceil(size / page) * page;
+  const mmapSize = arena.maxEntries * page;
+  if (rounded > mmapSize)
+    throw new ElfError('BAD_MAP', `declared ARENA map size (${mmapSize}) is too small to hold global __arena variables of size ${size}`, { section: globals.section });
+  const offset = layout.fullRangeOffsets ? mmapSize - rounded : 0;
+  return maps.map((m) => (m === arena ? { ...m, arenaGlobals: { data: globals.data, offset } } : m));
 }

@@ -47,6 +47,8 @@ export type InsnRelocKind =
   | 'map'
   /** `ld_imm64` of an address in global data (`.data`, `.rodata`, `.bss`). */
   | 'map_value'
+  /** `ld_imm64` of an address in the arena's global data (`.addr_space.1`: `__arena` variables). */
+  | 'arena'
   /** `call` to an undefined function: a kfunc. */
   | 'extern_call'
   /** `ld_imm64` of an undefined variable: a `__ksym` or `__kconfig` extern. */
@@ -87,7 +89,15 @@ export interface ElfObject {
   /** Raw `.BTF` and `.BTF.ext`, when present. */
   readonly btf?: Uint8Array;
   readonly btfExt?: Uint8Array;
+  /**
+   * The initial bytes of `__arena` global variables (the `.addr_space.1` section), which libbpf
+   * copies into the object's arena map when it creates it.
+   */
+  readonly arenaData?: { readonly section: string; readonly sectionIndex: number; readonly data: Uint8Array };
 }
+
+/** The section clang puts `__arena` global variables in (libbpf's ARENA_SEC). */
+export const ARENA_SECTION = '.addr_space.1';
 
 const TEXT = '.text';
 
@@ -148,6 +158,7 @@ export function parseElf(bytes: Uint8Array, opts: ParseOptions = {}): ElfObject 
     kernVersion = r.u32(versionSec.offset, 'kern_version', 'version');
   }
   const btf = sections.find((s) => s.name === '.BTF')?.data;
+  const arenaSec = sections.find((s) => s.name === ARENA_SECTION && s.type === SHT.PROGBITS);
   const btfExt = sections.find((s) => s.name === '.BTF.ext')?.data;
   // BTF-defined maps are described by the object's own BTF: read them here so the object
   // lists real maps (loadPrograms reuses them).
@@ -172,6 +183,7 @@ export function parseElf(bytes: Uint8Array, opts: ParseOptions = {}): ElfObject 
     ...(kernVersion !== undefined ? { kernVersion } : {}),
     ...(btf ? { btf } : {}),
     ...(btfExt ? { btfExt } : {}),
+    ...(arenaSec ? { arenaData: { section: arenaSec.name, sectionIndex: arenaSec.index, data: arenaSec.data.slice() } } : {}),
   };
 }
 
@@ -320,6 +332,9 @@ function classifyRelocs(file: ElfFile, code: ReadonlyMap<number, readonly Insn[]
       } else if (dataSectionKind(target.name) !== undefined) {
         kind = 'map_value';
         name = target.name;
+      } else if (target.name === ARENA_SECTION && target.type === SHT.PROGBITS) {
+        // libbpf: data in the arena map, placed when the arena map is known (link.ts)
+        kind = 'arena';
       } else {
         throw fail(`relocation against ${name} in ${sectionLabel(target)}, which is neither code, a map nor global data`);
       }

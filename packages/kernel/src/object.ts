@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import type { MapDef, Program } from '@bpf/isa';
+import { writeArena } from './arena.js';
 import { createMap, MAP_TYPE, type KernelMap, type MapTypeName } from './maps.js';
 import { loadBtf, loadProgram, type KernelLoad, type LoadOptions } from './prog.js';
 import { closeFd, KernelError } from './syscall.js';
@@ -48,6 +49,8 @@ interface MapDefLike extends MapDef {
   readonly inner?: MapDef & { readonly mapExtra?: bigint };
   /** Initial slots (`.values = { &m, 0, ... }`): a map's (or program's) name per index. */
   readonly initSlots?: readonly (string | null)[];
+  /** An arena's `__arena` global variables: their initial bytes and offset in the arena. */
+  readonly arenaGlobals?: { readonly data: Uint8Array; readonly offset: number };
 }
 
 const MAP_IN_MAP = new Set(['array_of_maps', 'hash_of_maps']);
@@ -168,6 +171,8 @@ export function createProgramMap(def: MapDefLike, btfFd?: number): KernelMap {
     }
   } else m = create(def, undefined, btfFd);
   try {
+    // libbpf maps every arena and copies its globals in (bpf_object__create_maps)
+    if (def.type === 'arena') writeArena(m, def.maxEntries * pageSize(), def.arenaGlobals?.data ?? new Uint8Array(0), def.arenaGlobals?.offset ?? 0, def.mapExtra ?? 0n);
     if (def.data && def.data.length > 0) {
       m.update(new Uint8Array(def.keySize), def.data);
       if (def.frozen || ((def.flags ?? 0) & BPF_F_RDONLY_PROG) !== 0) m.freeze();
