@@ -4,8 +4,9 @@
  */
 import type { JmpCond } from '@bpf/isa';
 import { done, max, min, s32, s64, sync, u32, u64, unbounded32, unbounded64, work, type B } from './scalar.js';
+import { refineLow } from './scalarlow.js';
 import type { Reg } from './state.js';
-import { tnumAnd, tnumConst, tnumIntersect, tnumIsConst, tnumOr, tnumOverlap, tnumSubreg, tnumSubregIsConst, tnumWithSubreg, U32_MAX } from './tnum.js';
+import { tnumAnd, tnumConst, tnumIntersect, tnumIsConst, tnumOr, tnumOverlap, tnumSubreg, tnumSubregIsConst, tnumWithSubreg, U32_MAX, type Tnum } from './tnum.js';
 
 
 // ---- branches ----
@@ -24,8 +25,6 @@ export const regConstValue = (r: Reg, is32: boolean): bigint => (is32 ? r.var.va
 export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean): 1 | 0 | -1 {
   const a = r1;
   let b = r2;
-  let t1 = is32 ? tnumSubreg(a.var) : a.var;
-  let t2 = is32 ? tnumSubreg(b.var) : b.var;
   const umin1 = is32 ? a.u32min : a.umin;
   const umax1 = is32 ? a.u32max : a.umax;
   const smin1 = is32 ? a.s32min : a.smin;
@@ -34,8 +33,13 @@ export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean
   const umax2 = is32 ? b.u32max : b.umax;
   const smin2 = is32 ? b.s32min : b.smin;
   const smax2 = is32 ? b.s32max : b.smax;
+  // the tnums (their low halves for 32 bits) are read by jeq, jne and jset only
+  let t1: Tnum;
+  let t2: Tnum;
   switch (cond) {
     case 'jeq':
+      t1 = is32 ? tnumSubreg(a.var) : a.var;
+      t2 = is32 ? tnumSubreg(b.var) : b.var;
       if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value === t2.value ? 1 : 0;
       if (!tnumOverlap(t1, t2)) return 0;
       if (umin1 > umax2 || umax1 < umin2) return 0;
@@ -46,6 +50,8 @@ export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean
       }
       return -1;
     case 'jne':
+      t1 = is32 ? tnumSubreg(a.var) : a.var;
+      t2 = is32 ? tnumSubreg(b.var) : b.var;
       if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value !== t2.value ? 1 : 0;
       if (!tnumOverlap(t1, t2)) return 1;
       if (umin1 > umax2 || umax1 < umin2) return 1;
@@ -56,6 +62,8 @@ export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean
       }
       return -1;
     case 'jset':
+      t1 = is32 ? tnumSubreg(a.var) : a.var;
+      t2 = is32 ? tnumSubreg(b.var) : b.var;
       if (!regIsConst(b, is32)) {
         b = a;
         [t1, t2] = [t2, t1];
@@ -89,7 +97,13 @@ const isC = (x: B, is32: boolean): boolean => (is32 ? tnumSubregIsConst(x.var) :
 const cval = (x: B, is32: boolean): bigint => (is32 ? x.var.value & U32_MAX : x.var.value);
 
 /** regs_refine_cond_op followed by reg_bounds_sync: both registers after `r1 cond r2` held. */
-export function refineCond(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, sameReg = false): [Reg, Reg] {
+export function refineCond(r1: Reg, r2: Reg, cond: Cond, is32: boolean, sameReg = false): [Reg, Reg] {
+  // both below 2^32 (most branches of real programs): on numbers (scalarlow.ts)
+  return (!sameReg && refineLow(r1, r2, cond, is32)) || refineCondGeneric(r1, r2, cond, is32, sameReg);
+}
+
+/** refineCond on BigInts, for any registers (exported for the tests comparing the two). */
+export function refineCondGeneric(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, sameReg = false): [Reg, Reg] {
   let cond = cond0;
   let a = work(r1);
   // `if rX op rX`: both sides are one register, refined in place one after the other

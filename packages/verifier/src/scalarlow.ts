@@ -116,18 +116,22 @@ function markKnownLow(v: number): void {
   u32min = u32max = v;
 }
 
-/** tnum_step of (vv; vm) above z, both below 2^32: beyond 2^32 every bit is outside the mask, so the answer is none. */
+/**
+ * tnum_step of (vv; vm) above z, both below 2^32: beyond 2^32 every bit is outside the mask, so
+ * the answer is none. tnum.ts tnumStep's closed form on int32 operations: the smallest s within
+ * the mask with s > d = z - vv agrees with d above the lowest mask bit p that is 0 in d and lies
+ * above every bit of d outside the mask, and is zero below p.
+ */
 function stepLow(z: number): number {
-  if (z + 1 <= vv) return vv;
-  let x = z + 1 - vv;
-  for (;;) {
-    if (x >= TWO32) return NONE;
-    const bad = (x & ~vm) >>> 0;
-    if (bad === 0) break;
-    const hb = 31 - Math.clz32(bad);
-    x = ((x >>> hb) + 1) * 2 ** hb;
-  }
-  return vv + x;
+  if (z < vv) return vv;
+  const d = z - vv;
+  const bad = (d & ~vm) >>> 0;
+  // the mask bits above d's highest bit outside the mask (all of them when there is none)
+  const above = bad === 0 ? -1 : bad >= 0x80000000 ? 0 : -1 << (32 - Math.clz32(bad));
+  const cand = vm & ~d & above;
+  if (cand === 0) return NONE;
+  const p = (cand & -cand) >>> 0;
+  return vv + (((d & -(p * 2)) | p) >>> 0);
 }
 
 /** __update_reg32_bounds. */
@@ -549,7 +553,203 @@ export function aluLow(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcConst
     }
   }
   if (!lowOk() || !syncSteps()) return undefined;
-  const o = copyReg(dst);
+  // dst itself when the operation learns nothing (as scalar.ts `done`)
+  return finish(dst);
+}
+
+// ---- regs_refine_cond_op on numbers ----
+
+// two registers side by side, swapped by swapping their offsets (0 and F): the fields in the order below
+const TV = 0;
+const TM = 1;
+const UMIN = 2;
+const UMAX = 3;
+const SMIN = 4;
+const SMAX = 5;
+const S32MIN_ = 6;
+const S32MAX_ = 7;
+const U32MIN_ = 8;
+const U32MAX_ = 9;
+const F = 10;
+const pair = new Float64Array(2 * F);
+
+function loadAt(r: Reg, o: number): void {
+  pair[o + TV] = Number(r.var.value);
+  pair[o + TM] = Number(r.var.mask);
+  pair[o + UMIN] = Number(r.umin);
+  pair[o + UMAX] = Number(r.umax);
+  pair[o + SMIN] = Number(r.smin);
+  pair[o + SMAX] = Number(r.smax);
+  pair[o + S32MIN_] = Number(r.s32min);
+  pair[o + S32MAX_] = Number(r.s32max);
+  pair[o + U32MIN_] = Number(r.u32min);
+  pair[o + U32MAX_] = Number(r.u32max);
+}
+
+/** The register at `o` as the working register, `r` the one it was loaded from (whose BigInts store keeps where unchanged). */
+function workFrom(r: Reg, o: number): void {
+  vv = pair[o + TV]!;
+  vm = pair[o + TM]!;
+  umin = pair[o + UMIN]!;
+  umax = pair[o + UMAX]!;
+  smin = pair[o + SMIN]!;
+  smax = pair[o + SMAX]!;
+  s32min = pair[o + S32MIN_]!;
+  s32max = pair[o + S32MAX_]!;
+  u32min = pair[o + U32MIN_]!;
+  u32max = pair[o + U32MAX_]!;
+  v0 = Number(r.var.value);
+  m0 = Number(r.var.mask);
+  umin0 = Number(r.umin);
+  umax0 = Number(r.umax);
+  smin0 = Number(r.smin);
+  smax0 = Number(r.smax);
+  s32min0 = Number(r.s32min);
+  s32max0 = Number(r.s32max);
+  u32min0 = Number(r.u32min);
+  u32max0 = Number(r.u32max);
+}
+
+/** The working register, synced, as a register: `r` itself when nothing changed (as scalar.ts `done`). */
+function finish(r: Reg): Reg {
+  if (vv === v0 && vm === m0 && umin === umin0 && umax === umax0 && smin === smin0 && smax === smax0 && s32min === s32min0 && s32max === s32max0 && u32min === u32min0 && u32max === u32max0) return r;
+  const o = copyReg(r);
   store(o);
   return o;
+}
+
+/**
+ * cond.ts refineCondGeneric on numbers, for two different registers both in the domain
+ * (inLow32): the refinement of regs_refine_cond_op, then reg_bounds_sync of each. undefined
+ * (nothing kept) where a step leaves the domain; the caller then runs the BigInt version.
+ * With the upper halves zero, a constant is one in both widths, the tnum is its own subregister,
+ * and `x - 1` wraps only at zero.
+ */
+export function refineLow(r1: Reg, r2: Reg, cond0: string, is32: boolean): [Reg, Reg] | undefined {
+  if (!inLow32(r1) || !inLow32(r2)) return undefined;
+  const p = pair;
+  loadAt(r1, 0);
+  loadAt(r2, F);
+  let a = 0;
+  let b = F;
+  let cond = cond0;
+  if (cond === 'jge' || cond === 'jgt' || cond === 'jsge' || cond === 'jsgt') {
+    cond = cond === 'jge' ? 'jle' : cond === 'jgt' ? 'jlt' : cond === 'jsge' ? 'jsle' : 'jslt';
+    a = F;
+    b = 0;
+  }
+  // the 64- or the 32-bit fields
+  const umn = is32 ? U32MIN_ : UMIN;
+  const umx = is32 ? U32MAX_ : UMAX;
+  const smn = is32 ? S32MIN_ : SMIN;
+  const smx = is32 ? S32MAX_ : SMAX;
+  let unbounded = false;
+  switch (cond) {
+    case 'jeq': {
+      p[a + umn] = Math.max(p[a + umn]!, p[b + umn]!);
+      p[a + umx] = Math.min(p[a + umx]!, p[b + umx]!);
+      p[a + smn] = Math.max(p[a + smn]!, p[b + smn]!);
+      p[a + smx] = Math.min(p[a + smx]!, p[b + smx]!);
+      p[b + umn] = p[a + umn]!;
+      p[b + umx] = p[a + umx]!;
+      p[b + smn] = p[a + smn]!;
+      p[b + smx] = p[a + smx]!;
+      // tnum_intersect (of the subregisters, which are the tnums)
+      const mu = (p[a + TM]! & p[b + TM]!) >>> 0;
+      const v = ((p[a + TV]! | p[b + TV]!) & ~mu) >>> 0;
+      p[a + TV] = p[b + TV] = v;
+      p[a + TM] = p[b + TM] = mu;
+      break;
+    }
+    case 'jne':
+    case 'jset':
+    case 'jset_not': {
+      if (p[b + TM] !== 0) {
+        const t = a;
+        a = b;
+        b = t;
+      }
+      if (p[b + TM] !== 0) break;
+      const v = p[b + TV]!;
+      if (cond === 'jne') {
+        // the signed view of v: itself for 64 bits (below 2^32), `v | 0` for 32
+        const sv = is32 ? v | 0 : v;
+        if (p[a + umn] === v) p[a + umn]!++;
+        if (p[a + umx] === v) p[a + umx]!--;
+        if (p[a + smn] === sv) p[a + smn]!++;
+        if (p[a + smx] === sv) p[a + smx]!--;
+      } else if (cond === 'jset') {
+        // a single bit: tnum_or
+        if (v === 0 || (v & (v - 1)) !== 0) break;
+        const tv = (p[a + TV]! | v) >>> 0;
+        p[a + TV] = tv;
+        p[a + TM] = (p[a + TM]! & ~tv) >>> 0;
+      } else {
+        // every bound open (the 64-bit ones as ±Infinity, which the tnum bounds again in the sync), then tnum_and with ~v
+        unbounded = true;
+        p[a + UMIN] = 0;
+        p[a + UMAX] = Infinity;
+        p[a + SMIN] = -Infinity;
+        p[a + SMAX] = Infinity;
+        p[a + U32MIN_] = 0;
+        p[a + U32MAX_] = U32;
+        p[a + S32MIN_] = S32MIN;
+        p[a + S32MAX_] = S32MAX;
+        const tv = (p[a + TV]! & ~v) >>> 0;
+        p[a + TM] = ((p[a + TV]! | p[a + TM]!) & ~v & ~tv) >>> 0;
+        p[a + TV] = tv;
+      }
+      break;
+    }
+    case 'jle':
+      p[a + umx] = Math.min(p[a + umx]!, p[b + umx]!);
+      p[b + umn] = Math.max(p[a + umn]!, p[b + umn]!);
+      break;
+    case 'jlt': {
+      // u32(x - 1) / u64(x - 1): at zero the maximum, which the min leaves as it was
+      const bm = p[b + umx]!;
+      if (bm !== 0) p[a + umx] = Math.min(p[a + umx]!, bm - 1);
+      else if (is32) p[a + umx] = Math.min(p[a + umx]!, U32);
+      // a.umin + 1 reaches 2^32 at most: out of the domain, checked below (u32 wraps it to zero)
+      const am = p[a + umn]! + 1;
+      p[b + umn] = Math.max(is32 ? am >>> 0 : am, p[b + umn]!);
+      break;
+    }
+    case 'jsle':
+      p[a + smx] = Math.min(p[a + smx]!, p[b + smx]!);
+      p[b + smn] = Math.max(p[a + smn]!, p[b + smn]!);
+      break;
+    case 'jslt':
+      // s32 wraps S32_MIN - 1 and S32_MAX + 1; the 64-bit ones lie in [0, 2^32) and cannot wrap
+      p[a + smx] = Math.min(p[a + smx]!, is32 ? (p[b + smx]! - 1) | 0 : p[b + smx]! - 1);
+      p[b + smn] = Math.max(is32 ? (p[a + smn]! + 1) | 0 : p[a + smn]! + 1, p[b + smn]!);
+      break;
+    default:
+      break;
+  }
+  // r1 at offset 0, r2 at F whatever the swaps: both must be in the domain again before their syncs
+  if (!pairOk(0, unbounded && a === 0) || !pairOk(F, unbounded && a === F)) return undefined;
+  workFrom(r1, 0);
+  if (!syncSteps()) return undefined;
+  // the first result is kept in a copy before the working register is reused
+  const o1 = finish(r1);
+  workFrom(r2, F);
+  if (!syncSteps()) return undefined;
+  return [o1, finish(r2)];
+}
+
+/** The register at `o` lies in the domain (lowOk), its 64-bit bounds possibly all open (`open64`). */
+function pairOk(o: number, open64: boolean): boolean {
+  const p = pair;
+  const v = p[o + TV]!;
+  const m = p[o + TM]!;
+  if (!(v >= 0 && v < TWO32 && m >= 0 && m < TWO32)) return false;
+  if (!(p[o + U32MIN_]! >= 0 && p[o + U32MIN_]! <= U32 && p[o + U32MAX_]! >= 0 && p[o + U32MAX_]! <= U32)) return false;
+  if (!(p[o + S32MIN_]! >= S32MIN && p[o + S32MIN_]! <= S32MAX && p[o + S32MAX_]! >= S32MIN && p[o + S32MAX_]! <= S32MAX)) return false;
+  if (open64) return true;
+  const a = p[o + UMIN]!;
+  const b = p[o + UMAX]!;
+  const c = p[o + SMIN]!;
+  const d = p[o + SMAX]!;
+  return a >= 0 && a < TWO32 && b >= 0 && b < TWO32 && c >= 0 && c < TWO32 && d >= 0 && d < TWO32;
 }

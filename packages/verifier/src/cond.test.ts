@@ -1,0 +1,70 @@
+/**
+ * Branch refinement on numbers (scalarlow.ts refineLow, what cond.ts refineCond runs first)
+ * against the BigInt reference (refineCondGeneric): for every condition of both widths, on
+ * random, edge (0, 1, 2^31, 2^32 - 1, ...), synced, inconsistent and constant registers, and
+ * registers just outside the domain (2^32, U64_MAX, S64_MIN, -1), both give the same two
+ * registers field by field, and the number path ran on most of them.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { refineCond, refineCondGeneric, type Cond } from './cond.js';
+import { syncGeneric, type B } from './scalar.js';
+import { refineLow } from './scalarlow.js';
+import { known, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
+import { tnum, U32_MAX, U64_MAX } from './tnum.js';
+
+const CONDS: readonly Cond[] = ['jeq', 'jne', 'jset', 'jset_not', 'jgt', 'jge', 'jlt', 'jle', 'jsgt', 'jsge', 'jslt', 'jsle'];
+const UNBOUNDED_B = { smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32_MAX };
+const e32 = [0n, 1n, 2n, 3n, 7n, 8n, 0xffn, 0x100n, 0xffffn, 0x7ffffffen, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffffen, 0xffffffffn];
+const pow2 = fc.tuple(fc.integer({ min: 0, max: 32 }), fc.constantFrom(-1n, 0n, 1n)).map(([k, d]) => BigInt.asUintN(32, (1n << BigInt(k)) + d));
+const low = fc.oneof(fc.constantFrom(...e32), pow2, fc.bigInt({ min: 0n, max: 20n }), fc.bigInt({ min: 0n, max: U32_MAX }));
+const s32v = fc.oneof(fc.constantFrom(...e32.map((x) => BigInt.asIntN(32, x))), fc.bigInt({ min: -20n, max: 20n }), fc.bigInt({ min: S32_MIN, max: S32_MAX }));
+const pair = (a: fc.Arbitrary<bigint>): fc.Arbitrary<[bigint, bigint]> => fc.oneof(fc.tuple(a, a).map(([x, y]): [bigint, bigint] => (x <= y ? [x, y] : [y, x])), a.map((x): [bigint, bigint] => [x, x]), fc.tuple(a, a));
+const outside = fc.constantFrom(1n << 32n, (1n << 32n) + 1n, U64_MAX, S64_MIN, S64_MAX, -1n);
+const tn = fc.tuple(low, low).map(([v, m]) => tnum(v & ~m, m));
+const raw: fc.Arbitrary<B> = fc
+  .record({ t: tn, u: pair(fc.oneof({ weight: 29, arbitrary: low }, { weight: 1, arbitrary: outside })), s: pair(fc.oneof({ weight: 29, arbitrary: low }, { weight: 1, arbitrary: outside })), s32: pair(s32v), u32: pair(low) })
+  .map(({ t, u, s, s32, u32 }) => ({ var: t, umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
+// as the verifier has them: synced bounds of a tnum, a range, a constant
+const synced = fc.oneof(raw, tn.map((t) => ({ var: t, ...UNBOUNDED_B })), pair(low).map(([lo, hi]) => ({ var: tnum(0n, U32_MAX), ...UNBOUNDED_B, umin: lo, umax: hi }))).map((b0) => {
+  const b = { ...b0 };
+  syncGeneric(b);
+  return b;
+});
+const reg = (b: B): Reg => ({ ...UNKNOWN, ...b });
+const operand = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) }, { weight: 3, arbitrary: low.map((v) => known(v)) }, { weight: 1, arbitrary: outside.map((v) => known(v)) });
+const show = (x: unknown): string => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+describe('branch refinement on numbers', () => {
+  it('equals the BigInt refinement for every condition and width, on random, edge, synced, inconsistent and constant registers', () => {
+    let used = 0;
+    let runs = 0;
+    const check = (cond: Cond, r1: Reg, r2: Reg, is32: boolean): void => {
+      runs++;
+      const ref = refineCondGeneric(r1, r2, cond, is32);
+      const ours = refineLow(r1, r2, cond, is32);
+      // what the verifier runs: the number path or the reference
+      expect(refineCond(r1, r2, cond, is32)).toEqual(ref);
+      if (ours === undefined) return;
+      used++;
+      expect(ours, `${cond}${is32 ? 32 : 64} ${show([r1, r2])}`).toEqual(ref);
+      // a register that learns nothing is returned as it is, as the BigInt version returns it
+      expect(ours[0] === r1).toBe(ref[0] === r1);
+      expect(ours[1] === r2).toBe(ref[1] === r2);
+    };
+    fc.assert(
+      fc.property(fc.constantFrom(...CONDS), operand, operand, fc.boolean(), (cond, r1, r2, is32) => check(cond, r1, r2, is32)),
+      { numRuns: 10000 },
+    );
+    // every pair of edge constants and edge ranges, every condition
+    const edges: Reg[] = [];
+    for (const v of e32) edges.push(known(v));
+    for (const hi of e32) {
+      const b = { var: tnum(0n, U32_MAX), ...UNBOUNDED_B, umin: 0n, umax: hi };
+      syncGeneric(b);
+      edges.push(reg(b));
+    }
+    for (const r1 of edges) for (const r2 of edges) for (const cond of CONDS) for (const is32 of [false, true]) check(cond, r1, r2, is32);
+    expect(used).toBeGreaterThan(runs / 2);
+  });
+});
