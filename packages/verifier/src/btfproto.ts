@@ -179,7 +179,10 @@ const refusedBtf = new WeakMap<Uint8Array, boolean>();
 /** Whether BPF_BTF_LOAD refuses this blob; the programs of one object share it, so it is checked once. */
 function btfRefused(bytes: Uint8Array): boolean {
   let r = refusedBtf.get(bytes);
-  if (r === undefined) refusedBtf.set(bytes, (r = validateBtf(bytes).length > 0));
+  // checked in the blob's own byte order (a big-endian object's BTF is refused only for what
+  // the kernel of that byte order would refuse)
+  const endian = bytes[0] === 0xeb && bytes[1] === 0x9f ? 'big' : 'little';
+  if (r === undefined) refusedBtf.set(bytes, (r = validateBtf(bytes, { endian }).length > 0));
   return r;
 }
 
