@@ -100,6 +100,20 @@ export function kallsyms(): ReadonlyMap<string, bigint> {
   return (kallsymsRead = out);
 }
 
+/**
+ * The running kernel's nr_cpu_ids: one past the highest possible CPU
+ * (/sys/devices/system/cpu/possible, e.g. `0-3` or `0,2-5`), what bpf_get_smp_processor_id
+ * returns less than; undefined when the file cannot be read.
+ */
+export function nrCpuIds(): number | undefined {
+  try {
+    const last = Number(readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim().split(/[,-]/).pop());
+    return Number.isInteger(last) && last >= 0 ? last + 1 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A fresh temporary directory. */
 export function tempDir(prefix = 'bpf-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -154,6 +154,8 @@ export interface LoadInfo {
   readonly kernelBtf: Btf | undefined;
   /** The program's own BTF (parsed on first use), when it carries one. */
   progBtf(): Btf | undefined;
+  /** Whether the kernel gets the program's func_info: it has some, and BTF the kernel loads. */
+  hasFuncInfo(): boolean;
   /** Subprogram `k`'s prototype from func_info, when the program has BTF. */
   subprogFunc(k: number): BtfFunc | undefined;
   /** Whether the hook a struct_ops or LSM program implements returns void. */
@@ -166,6 +168,8 @@ export interface LoadInfo {
   hasKernelSymbol(name: string): boolean;
   /** The name of the kernel function or type the program attaches to (attach_btf_id), when known. */
   attachName(): string | undefined;
+  /** The kernel's nr_cpu_ids (VerifyOptions.nrCpuIds), when given. */
+  readonly nrCpuIds: number | undefined;
 }
 
 interface LoadFacts {
@@ -173,6 +177,7 @@ interface LoadFacts {
   readonly sleepable?: boolean;
   readonly kernelBtf?: Btf;
   readonly kernelSymbols?: { has(name: string): boolean };
+  readonly nrCpuIds?: number;
 }
 
 const refusedBtf = new WeakMap<Uint8Array, boolean>();
@@ -211,6 +216,7 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
     return parsed ?? undefined;
   };
   const progBtf = (): Btf | undefined => progInfo()?.btf;
+  const hasFuncInfo = (): boolean => (program.funcInfo?.length ?? 0) > 0 && !(program.btf && progInfo() === undefined);
   const funcs = new Map<number, BtfFunc | undefined>();
   const subprogFunc = (k: number): BtfFunc | undefined => {
     if (!funcs.has(k)) {
@@ -234,6 +240,7 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
     sleepable: opts.sleepable ?? carried.sleepable ?? false,
     kernelBtf,
     progBtf,
+    hasFuncInfo,
     subprogFunc,
     attachReturnsVoid,
     calledGlobals: new Set(),
@@ -243,6 +250,7 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
     },
     attachBtfId: carried.attachBtfId,
     hasKernelSymbol: (name) => opts.kernelSymbols?.has(name) ?? true,
+    nrCpuIds: opts.nrCpuIds,
   };
 }
 

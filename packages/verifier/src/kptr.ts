@@ -135,6 +135,8 @@ export function kptrAccess(env: Env, st: State, pc: number, f: BtfField, a: { wr
   if (rcuSafe && inRcuCs(env, st)) {
     flag = f.type === 'percpu_kptr' ? 'percpu_rcu_' : 'rcu_';
     if (k.local) extra = allocated(env, k.struct);
+    // a pointee with a list or rbtree node is a non-owning reference (unlocking drops it)
+    if (k.local && objRecord(env, k.struct)?.fields.some((x) => x.type === 'list_node' || x.type === 'rb_node')) extra = { ...extra, nonOwn: true };
   }
   return pointer(btfPtrType(k.struct, flag, true), { id: env.nextId(), ...extra });
 }

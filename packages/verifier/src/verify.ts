@@ -55,6 +55,12 @@ export interface VerifyOptions {
    * Default: every symbol of the kernel's BTF has one.
    */
   readonly kernelSymbols?: { has(name: string): boolean };
+  /**
+   * The kernel's nr_cpu_ids (one past the highest possible CPU, e.g. from
+   * /sys/devices/system/cpu/possible): bpf_get_smp_processor_id then returns 0..nrCpuIds-1, as
+   * the kernel bounds it (do_refine_retval_range). Default: unbounded, as on no kernel in particular.
+   */
+  readonly nrCpuIds?: number;
   /** The program's license (default: `program.license`, else "GPL"); GPL-only helpers and kfuncs need a GPL-compatible one. */
   readonly license?: string;
   /** Loaded with BPF_F_SLEEPABLE (default: `program.sleepable` when the program carries it). */
@@ -532,7 +538,7 @@ class Verifier implements CallEnv, PreciseEnv {
     }
     // check_btf_func: a subprogram that may end abnormally (LD_ABS's hidden exit, a tail call)
     // returns a scalar, what its caller then reads in R0
-    if (this.hasFuncInfo)
+    if (this.subprogs.length > 1 && this.hasFuncInfo)
       for (let k = 1; k < this.subprogs.length; k++) {
         const s = this.subprogs[k]!;
         if (this.load.subprogFunc(k)?.ret.kind === 'scalar') continue;
@@ -541,7 +547,7 @@ class Verifier implements CallEnv, PreciseEnv {
         if (body.some((i) => i.code === 0x85 && i.src === 0 && i.imm === 12)) this.reject(s.start, "tail_call is only allowed in functions that return 'int'.");
       }
     // check_abnormal_return: without func_info, subprograms may not end abnormally
-    if (!this.hasFuncInfo)
+    if (this.subprogs.length > 1 && !this.hasFuncInfo)
       for (const s of this.subprogs.slice(1)) {
         const body = this.insns.slice(s.start, s.end);
         if (body.some((i) => (i.code & 7) === 0 && ((i.code & 0xe0) === 0x20 || (i.code & 0xe0) === 0x40)))
@@ -797,7 +803,9 @@ class Verifier implements CallEnv, PreciseEnv {
         ) {
           key ??= this.key(st);
           cp.key ??= this.key(cp.state);
-          if (cp.key === key) this.reject(st.pc, `infinite loop detected at insn ${st.pc}`);
+          // the kernel then prints both states, all of the current frame (print_verifier_state)
+          if (cp.key === key)
+            this.reject(st.pc, `infinite loop detected at insn ${st.pc}`, `cur state:${formatState(st.frames[depth]!, depth, st.refs, { all: true, regs: 0, slots: new Set() })}`, `old state:${this.checkpointText(cp, depth)}`);
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, (loop = this.scc?.incomplete(cp) ?? false))) {
