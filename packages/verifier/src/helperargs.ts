@@ -203,11 +203,12 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
       if (r.umin === 0n && !zeroOk) env.reject(pc, `R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`);
       if (r.umax >= BPF_MAX_VAR_SIZ) env.reject(pc, `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
       const memReg = f.regs[regno - 1]!;
-      // raw mode (MEM_UNINIT): the helper writes the memory, which may not hold a dynptr
-      if (args[regno - 2]?.uninit && memReg.type === 'fp' && tnumIsConst(memReg.var)) rawWriteOverDynptr(env, st, pc, memReg, Number(r.umax));
-      // raw mode (MEM_UNINIT) writes the bytes one by one (check_mem_access: the log prints the
-      // slots); other writes clobber them in check_stack_range_initialized, unprinted
-      const raw = args[regno - 2]?.uninit ?? false;
+      // raw mode (MEM_UNINIT, and a size known exactly: check_mem_size_reg drops it for a
+      // variable one): the helper writes the memory, which may not hold a dynptr
+      const raw = (args[regno - 2]?.uninit ?? false) && tnumIsConst(r.var);
+      if (raw && memReg.type === 'fp' && tnumIsConst(memReg.var)) rawWriteOverDynptr(env, st, pc, memReg, Number(r.umax));
+      // raw mode writes the bytes one by one (check_mem_access: the log prints the slots);
+      // other writes clobber them in check_stack_range_initialized, unprinted
       helperMem(env, st, pc, regno - 1, memReg, Number(r.umax), args[regno - 2]?.write ?? false, zeroOk, raw, raw);
       env.precise(regno);
       return;
