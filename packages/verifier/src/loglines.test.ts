@@ -7,8 +7,8 @@ import { buildC, expectSameAsKernel, haveVmlinux, kernelBtf } from './kernel.tes
  * Level-2 log lines the kernel prints in particular places, program by program against the
  * running kernel (verdict, first error, processed count and the log line for line): the bounds
  * of bpf_get_smp_processor_id, both states after "infinite loop detected", an SCC call chain
- * whose call sits at insn 0, an xskmap lookup's socket, and an object whose BTF the kernel
- * refuses (loaded without func_info, as libbpf loads it).
+ * whose call sits at insn 0, and an object whose BTF the kernel refuses (loaded without
+ * func_info, as libbpf loads it).
  */
 const PROGRAMS = `
 #include "bpf_defs.h"
@@ -80,26 +80,6 @@ SEC("socket") __attribute__((naked)) void loop_forever_in_subprog(void)
                 "call loop_forever_body;"
                 "exit;" ::: "memory");
 }
-struct bpf_xdp_sock {
-  __u32 queue_id;
-};
-
-struct {
-  __uint(type, 17); /* BPF_MAP_TYPE_XSKMAP */
-  __uint(max_entries, 4);
-  __type(key, __u32);
-  __type(value, __u32);
-} xsks SEC(".maps");
-
-/* an xskmap lookup gives an AF_XDP socket, nullable until checked */
-SEC("xdp") int xsk_queue_id(struct xdp_md *ctx)
-{
-  __u32 key = ctx->rx_queue_index & 3;
-  struct bpf_xdp_sock *xs = bpf_map_lookup_elem(&xsks, &key);
-  if (!xs)
-    return XDP_PASS;
-  return xs->queue_id == key ? XDP_PASS : XDP_DROP;
-}
 char _license[] SEC("license") = "GPL";
 `;
 
@@ -145,12 +125,6 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('level-2 lo
     expect(log('loop_same_state')).toMatch(/infinite loop detected at insn \d+\ncur state: R0=ctx\(\).*\nold state: R0=ctx\(\)/);
     expect(log('loop_forever_in_subprog')).toMatch(/\ncur state: frame1: /);
     expect(log('loop_in_subprog_called_first')).toMatch(/\nSCC enter \(\d+\)\n/);
-  });
-
-  it('gives an xskmap lookup an AF_XDP socket', () => {
-    const log = verify(programs.find((x) => x.name === 'xsk_queue_id')!, { kernelBtf: kernelBtf(), logLevel: 2 }).log;
-    expect(log).toMatch(/call bpf_map_lookup_elem#1 +; R0=xdp_sock_or_null\(id=\d+\)\n/);
-    expect(log).toMatch(/R\d=xdp_sock\(\)/);
   });
 
   it('verifies a global function of an object whose BTF the kernel refuses as a static one', () => {

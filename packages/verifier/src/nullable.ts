@@ -40,7 +40,6 @@ export function nonNull(r: Reg): Reg {
   if (r.type === 'mem_or_null') return { ...rest, type: 'mem' };
   // a socket keeps its id as the reference it holds (the kernel keeps ref_obj_id, drops id)
   if (r.type === 'sock_or_null' || r.type === 'tcp_sock_or_null' || r.type === 'sock_common_or_null') return { ...rest, type: r.type.replace('_or_null', '') as RegType };
-  if (r.type === 'xdp_sock_or_null') return { ...rest, type: 'xdp_sock' };
   if (r.type === 'rdonly_mem_or_null') return { ...rest, type: 'rdonly_mem' };
   if (r.type === 'xdp_sock_or_null') return { ...rest, type: 'xdp_sock' };
   if (r.type === 'rdonly_buf_or_null') return { ...rest, type: 'rdonly_buf' };

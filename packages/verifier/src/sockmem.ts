@@ -1,9 +1,8 @@
 /**
  * Reads through the socket pointers helpers return (kernel/bpf/verifier.c check_sock_access;
  * net/core/filter.c bpf_sock_common_is_valid_access, bpf_sock_is_valid_access,
- * bpf_tcp_sock_is_valid_access, bpf_xdp_sock_is_valid_access): `struct bpf_sock` for sock and
- * sock_common (whose first fields a request or timewait socket lacks), `struct bpf_tcp_sock` for
- * tcp_sock, `struct bpf_xdp_sock` for xdp_sock. Only reads.
+ * bpf_tcp_sock_is_valid_access): `struct bpf_sock` for sock and sock_common (whose first
+ * fields a request or timewait socket lacks), `struct bpf_tcp_sock` for tcp_sock. Only reads.
  */
 import { sockValid } from './ctx.js';
 import { CTX_LAYOUT } from './ctxlayout.js';

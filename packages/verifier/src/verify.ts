@@ -55,12 +55,6 @@ export interface VerifyOptions {
    * Default: every symbol of the kernel's BTF has one.
    */
   readonly kernelSymbols?: { has(name: string): boolean };
-  /**
-   * The kernel's nr_cpu_ids (one past the highest possible CPU, e.g. from
-   * /sys/devices/system/cpu/possible): bpf_get_smp_processor_id then returns 0..nrCpuIds-1, as
-   * the kernel bounds it (do_refine_retval_range). Default: unbounded, as on no kernel in particular.
-   */
-  readonly nrCpuIds?: number;
   /** The program's license (default: `program.license`, else "GPL"); GPL-only helpers and kfuncs need a GPL-compatible one. */
   readonly license?: string;
   /** Loaded with BPF_F_SLEEPABLE (default: `program.sleepable` when the program carries it). */
