@@ -13,39 +13,11 @@
 // src/kfunc-sets.test.ts checks the result against the running kernel's BTF (its bpf_kfunc
 // decl tags).
 import { readdirSync, readFileSync, statSync, existsSync, writeFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kernelTree } from './kernel-tree.mjs';
 
-const arg = (name) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
-const linux = arg('--linux');
-if (!linux) {
-  console.error('usage: gen-kfuncs.mjs --linux DIR (a Linux source tree) [--config FILE]');
-  process.exit(2);
-}
-const read = (p) => readFileSync(join(linux, p), 'utf8');
-const configFile = arg('--config');
-/** CONFIG_ options set to y or m; undefined: all of them. */
-const config = (() => {
-  if (!configFile) return undefined;
-  const raw = readFileSync(configFile);
-  const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
-  return new Set([...text.matchAll(/^(CONFIG_\w+)=[ym]$/gm)].map((m) => m[1]));
-})();
-const enabled = (opt) => config === undefined || config.has(opt);
-/** An #if condition over CONFIG_ options (IS_ENABLED, defined, !, &&, ||); other macros count as set. */
-function condition(expr) {
-  const js = expr
-    .replace(/\b(?:IS_ENABLED|IS_BUILTIN|IS_REACHABLE|IS_MODULE|defined)\s*\(\s*(\w+)\s*\)/g, (_, o) => String(o.startsWith('CONFIG_') ? enabled(o) : true))
-    .replace(/\bdefined\s+(\w+)/g, (_, o) => String(o.startsWith('CONFIG_') ? enabled(o) : true))
-    .replace(/\b(CONFIG_\w+)\b/g, (_, o) => (enabled(o) ? '1' : '0'))
-    .replace(/\b[A-Za-z_]\w*\b/g, (w) => (w === 'true' || w === 'false' ? w : '1'));
-  return Boolean(new Function(`return (${js});`)());
-}
-const stripComments = (s) => s.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, '');
+const { linux, read, configFile, enabled, condition, stripComments } = kernelTree('gen-kfuncs.mjs');
 /** The lines of `text` the configuration keeps (#if/#ifdef/#ifndef/#elif/#else/#endif). */
 function preprocess(text) {
   const out = [];
