@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseBtf, type Btf } from '@bpf/btf';
 import type { Insn, Program } from '@bpf/isa';
-import { comparableLines, fixturesDir, kallsyms, nrCpuIds, tempDir } from '@bpf/testkit';
+import { comparableLines, fixturesDir, kallsyms, tempDir } from '@bpf/testkit';
 import { expect } from 'vitest';
 import { verify } from './index.js';
 
