@@ -8,32 +8,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { refineCond, refineCondGeneric, type Cond } from './cond.js';
-import { syncGeneric, type B } from './scalar.js';
+import { syncGeneric } from './scalar.js';
 import { refineLow } from './scalarlow.js';
-import { known, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
+import { lowRegs, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
+import { known, S64_MAX, S64_MIN, type Reg } from './state.js';
 import { tnum, U32_MAX, U64_MAX } from './tnum.js';
 
 const CONDS: readonly Cond[] = ['jeq', 'jne', 'jset', 'jset_not', 'jgt', 'jge', 'jlt', 'jle', 'jsgt', 'jsge', 'jslt', 'jsle'];
-const UNBOUNDED_B = { smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32_MAX };
 const e32 = [0n, 1n, 2n, 3n, 7n, 8n, 0xffn, 0x100n, 0xffffn, 0x7ffffffen, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffffen, 0xffffffffn];
-const pow2 = fc.tuple(fc.integer({ min: 0, max: 32 }), fc.constantFrom(-1n, 0n, 1n)).map(([k, d]) => BigInt.asUintN(32, (1n << BigInt(k)) + d));
-const low = fc.oneof(fc.constantFrom(...e32), pow2, fc.bigInt({ min: 0n, max: 20n }), fc.bigInt({ min: 0n, max: U32_MAX }));
-const s32v = fc.oneof(fc.constantFrom(...e32.map((x) => BigInt.asIntN(32, x))), fc.bigInt({ min: -20n, max: 20n }), fc.bigInt({ min: S32_MIN, max: S32_MAX }));
-const pair = (a: fc.Arbitrary<bigint>): fc.Arbitrary<[bigint, bigint]> => fc.oneof(fc.tuple(a, a).map(([x, y]): [bigint, bigint] => (x <= y ? [x, y] : [y, x])), a.map((x): [bigint, bigint] => [x, x]), fc.tuple(a, a));
-const outside = fc.constantFrom(1n << 32n, (1n << 32n) + 1n, U64_MAX, S64_MIN, S64_MAX, -1n);
-const tn = fc.tuple(low, low).map(([v, m]) => tnum(v & ~m, m));
-const raw: fc.Arbitrary<B> = fc
-  .record({ t: tn, u: pair(fc.oneof({ weight: 29, arbitrary: low }, { weight: 1, arbitrary: outside })), s: pair(fc.oneof({ weight: 29, arbitrary: low }, { weight: 1, arbitrary: outside })), s32: pair(s32v), u32: pair(low) })
-  .map(({ t, u, s, s32, u32 }) => ({ var: t, umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
-// as the verifier has them: synced bounds of a tnum, a range, a constant
-const synced = fc.oneof(raw, tn.map((t) => ({ var: t, ...UNBOUNDED_B })), pair(low).map(([lo, hi]) => ({ var: tnum(0n, U32_MAX), ...UNBOUNDED_B, umin: lo, umax: hi }))).map((b0) => {
-  const b = { ...b0 };
-  syncGeneric(b);
-  return b;
-});
-const reg = (b: B): Reg => ({ ...UNKNOWN, ...b });
+const OUTSIDE = [1n << 32n, (1n << 32n) + 1n, U64_MAX, S64_MIN, S64_MAX, -1n];
+const { low, raw, synced } = lowRegs({ edges: e32, small: 20n, pow2: true, outside: { values: OUTSIDE, weight: 29 } });
+const outside = fc.constantFrom(...OUTSIDE);
 const operand = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) }, { weight: 3, arbitrary: low.map((v) => known(v)) }, { weight: 1, arbitrary: outside.map((v) => known(v)) });
-const show = (x: unknown): string => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
 describe('branch refinement on numbers', () => {
   it('equals the BigInt refinement for every condition and width, on random, edge, synced, inconsistent and constant registers', () => {

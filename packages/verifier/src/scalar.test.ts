@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, updateBounds, type B } from './scalar.js';
 import { aluLow } from './scalarlow.js';
+import { lowRegs, pair, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
 import { known, knownImm, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
 import { tnum, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX } from './tnum.js';
 
@@ -73,18 +74,10 @@ const unsigned = (bits: 32 | 64): fc.Arbitrary<bigint> => {
   const e = (bits === 32 ? edges32 : edges64).filter((x) => x >= 0n && x <= hi);
   return fc.oneof(fc.constantFrom(...e), fc.bigInt({ min: 0n, max: 600n }), fc.bigInt({ min: 0n, max: hi }));
 };
-/** A pair of ordered bounds (min <= max), as registers have, and sometimes not (the functions must agree on any input). */
-const pair = (a: fc.Arbitrary<bigint>): fc.Arbitrary<[bigint, bigint]> =>
-  fc.oneof(
-    fc.tuple(a, a).map(([x, y]): [bigint, bigint] => (x <= y ? [x, y] : [y, x])),
-    a.map((x): [bigint, bigint] => [x, x]),
-    fc.tuple(a, a),
-  );
 const bounds: fc.Arbitrary<B> = fc
   .record({ s: pair(signed(64)), u: pair(unsigned(64)), s32: pair(signed(32)), u32: pair(unsigned(32)), v: unsigned(64), m: unsigned(64) })
   .map(({ s, u, s32, u32, v, m }) => ({ var: tnum(v & ~m, m), smin: s[0], smax: s[1], umin: u[0], umax: u[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
 
-const UNBOUNDED_B = { smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32_MAX };
 const OPS = { add: [add32, add64], sub: [sub32, sub64], mul: [mul32, mul64] } as const;
 
 /** srcIsConst of scalar.ts, as scalarAlu passes it to aluLow. */
@@ -160,14 +153,9 @@ describe('scalar bounds arithmetic', () => {
 
   it('reg_bounds_sync on numbers (upper halves zero) equals the BigInt one, on random, edge and inconsistent bounds', () => {
     const e32 = [0n, 1n, 2n, 7n, 8n, 0xffn, 0x100n, 0xffffn, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffffen, 0xffffffffn];
-    const low = fc.oneof(fc.constantFrom(...e32), fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 0n, max: U32_MAX }));
-    const s32v = fc.oneof(fc.constantFrom(...e32.map((x) => BigInt.asIntN(32, x))), fc.bigInt({ min: -300n, max: 300n }), fc.bigInt({ min: S32_MIN, max: S32_MAX }));
     // a tnum of the low half, and now and then a value or bound just outside the domain (the generic path must then run)
-    const outside = fc.constantFrom(1n << 32n, U64_MAX, S64_MIN, -1n);
-    const tn = fc.tuple(low, low).map(([v, m]) => tnum(v & ~m, m));
-    const b: fc.Arbitrary<B> = fc
-      .record({ t: fc.oneof({ weight: 9, arbitrary: tn }, { weight: 1, arbitrary: fc.tuple(unsigned(64), unsigned(64)).map(([v, m]) => tnum(v & ~m, m)) }), u: pair(fc.oneof({ weight: 19, arbitrary: low }, { weight: 1, arbitrary: outside })), s: pair(fc.oneof({ weight: 19, arbitrary: low }, { weight: 1, arbitrary: outside })), s32: pair(s32v), u32: pair(low) })
-      .map(({ t, u, s, s32, u32 }) => ({ var: t, umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
+    const wideTnum = fc.tuple(unsigned(64), unsigned(64)).map(([v, m]) => tnum(v & ~m, m));
+    const { low, tn, raw: b } = lowRegs({ edges: e32, small: 300n, pow2: false, outside: { values: [1n << 32n, U64_MAX, S64_MIN, -1n], weight: 19 }, wideTnum });
     // realistic ones too: a tnum and the bounds it implies, or a constant
     const implied: fc.Arbitrary<B> = fc.oneof(tn, low.map((v) => tnum(v, 0n))).map((t) => ({ var: t, ...UNBOUNDED_B }));
     const check = (b0: B): void => {
@@ -175,7 +163,7 @@ describe('scalar bounds arithmetic', () => {
       const ref = { ...b0 };
       sync(ours);
       syncGeneric(ref);
-      expect(ours, JSON.stringify(b0, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).toEqual(ref);
+      expect(ours, show(b0)).toEqual(ref);
     };
     fc.assert(fc.property(fc.oneof(b, implied), check), { numRuns: 20000 });
     // every pair of edge values as the unsigned 64-bit and 32-bit ranges of an unknown tnum of the low half
@@ -185,20 +173,7 @@ describe('scalar bounds arithmetic', () => {
   it('ALU operations on numbers (both operands below 2^32) equal the BigInt ones, on random, edge, synced and inconsistent registers', () => {
     const e32 = [0n, 1n, 2n, 3n, 7n, 8n, 31n, 32n, 33n, 63n, 64n, 0xffn, 0x100n, 0xffffn, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffffen, 0xffffffffn];
     // powers of two and their neighbours: where shifts and carries change their answer
-    const pow2 = fc.tuple(fc.integer({ min: 0, max: 32 }), fc.constantFrom(-1n, 0n, 1n)).map(([k, d]) => BigInt.asUintN(32, (1n << BigInt(k)) + d));
-    const low = fc.oneof(fc.constantFrom(...e32), pow2, fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 0n, max: U32_MAX }));
-    const s32v = fc.oneof(fc.constantFrom(...e32.map((x) => BigInt.asIntN(32, x))), pow2.map((x) => BigInt.asIntN(32, x)), fc.bigInt({ min: -300n, max: 300n }), fc.bigInt({ min: S32_MIN, max: S32_MAX }));
-    const tn = fc.tuple(low, low).map(([v, m]) => tnum(v & ~m, m));
-    const raw: fc.Arbitrary<B> = fc
-      .record({ t: tn, u: pair(low), s: pair(low), s32: pair(s32v), u32: pair(low) })
-      .map(({ t, u, s, s32, u32 }) => ({ var: t, umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
-    // registers as the verifier has them: a tnum and bounds made consistent by a sync, a range, a constant
-    const synced = fc.oneof(raw, tn.map((t) => ({ var: t, ...UNBOUNDED_B })), pair(low).map(([lo, hi]) => ({ var: tnum(0n, U32_MAX), ...UNBOUNDED_B, umin: lo, umax: hi }))).map((b0) => {
-      const b = { ...b0 };
-      syncGeneric(b);
-      return b;
-    });
-    const reg = (b: B): Reg => ({ ...UNKNOWN, ...b });
+    const { low, raw, synced } = lowRegs({ edges: e32, small: 300n, pow2: true });
     const operand = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) }, { weight: 2, arbitrary: low.map((v) => known(v)) });
     const ops = ['add', 'sub', 'and', 'or', 'xor', 'lsh', 'rsh', 'arsh', 'mul', 'neg', 'div'] as const;
     let used = 0;
@@ -207,7 +182,7 @@ describe('scalar bounds arithmetic', () => {
       const ours = aluLow(op, dst, src, alu32, scalarAluGenericSrcConst(src, alu32));
       if (ours === undefined) return;
       used++;
-      expect(ours, `${op}${alu32 ? 32 : 64} ${JSON.stringify([dst, src], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`).toEqual(ref);
+      expect(ours, `${op}${alu32 ? 32 : 64} ${show([dst, src])}`).toEqual(ref);
     };
     fc.assert(
       fc.property(fc.constantFrom(...ops), operand, operand, fc.boolean(), (op, dst, src, alu32) => check(op, dst, src, alu32)),
