@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { assemble, decode, parseHex, type Insn, type Program } from '@bpf/isa';
 import { parseBtf, type Btf } from '@bpf/btf';
-import { ElfError, linkObjects, loadObject, parseElf, type ElfMap, type LoadedObject, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
+import { ElfError, linkObjects, loadObject, parseElf, type ArenaLayout, type ElfMap, type LoadedObject, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
 import { CliError, EXIT, usage } from './errors.js';
 import { kernelKconfig } from './kconfig.js';
 
@@ -60,6 +60,12 @@ export interface LoadOptions {
   readonly attachBtfId?: number;
   /** ELF: objects linked after FILE first, as `bpftool gen object OUT FILE LINK...` links them. */
   readonly link?: readonly string[];
+  /**
+   * ELF: where `__arena` globals go in the arena map, asked only of an object that has them (a
+   * kernel probe for `bpf kernel load`, as libbpf probes the kernel it loads into); without it
+   * they go at the start of the arena (kernels before 6.19).
+   */
+  readonly arena?: () => ArenaLayout;
 }
 
 export interface LoadedInput {
@@ -102,6 +108,7 @@ export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
         ...(opts.functions?.size ? { functions: opts.functions } : {}),
         ...(opts.globals ? { globals: opts.globals } : {}),
         ...(opts.linker ? { linker: opts.linker } : {}),
+        ...(opts.arena ? { arena: opts.arena } : {}),
       });
       const all = object.programs as readonly Program[];
       if (all.length === 0) throw new NoProgramsError(file, object.maps, object.btf);
@@ -236,14 +243,18 @@ function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boole
  * (libbpf's rules: cilium/ebpf's put it on the programs that use it) is every program's
  * `unresolved` error, for `verify` and `kernel load` to give.
  */
-function loadElf(bytes: Uint8Array, host: Pick<ElfLoadOptions, 'attachTo' | 'attachBtfId' | 'functions' | 'globals' | 'linker'> = {}): LoadedObject {
-  // what every load does, kernel or not: variables set, the linker's rules
-  const always = { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}) };
+function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 'attachBtfId' | 'functions' | 'globals' | 'linker'> & { readonly arena?: () => ArenaLayout } = {}): LoadedObject {
+  const obj = parseElf(bytes);
+  // the arena layout is a kernel probe: asked only when the object has __arena globals
+  const { arena: arenaOf, ...rest } = hostOpts;
+  const arena = arenaOf && obj.arenaData ? arenaOf() : undefined;
+  const host = { ...rest, ...(arena ? { arena } : {}) };
+  // what every load does, kernel or not: variables set, the linker's rules, the arena's layout
+  const always = { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}), ...(arena ? { arena } : {}) };
   const hostNoKernel = { ...always, ...(host.functions ? { functions: host.functions } : {}), ...(host.attachBtfId ? { attachBtfId: host.attachBtfId } : {}) };
   const plain = loadObject(bytes, always);
   // what the user asked the host loader to do must happen, or fail saying why
   const asked = host.attachTo !== undefined || host.functions !== undefined || host.attachBtfId !== undefined;
-  const obj = parseElf(bytes);
   const littleEndian = obj.endian === 'little';
   const needsKernel =
     obj.symbols.some((x) => x.shndx === 0 && x.name !== '' && (x.bind === 'global' || x.bind === 'weak')) ||

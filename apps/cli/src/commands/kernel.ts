@@ -31,7 +31,7 @@ export const kernel: Command = {
   },
   async run({ args, flags, out }) {
     // loaded on use: `bpf --help` and the other commands start without it
-    const { errnoName, loadWithMaps, possibleCpus, probe, testRun } = await import('@bpf/kernel');
+    const { errnoName, ldimm64FullRangeOffsets, loadWithMaps, possibleCpus, probe, testRun } = await import('@bpf/kernel');
     // An empty log means the kernel said no before its verifier ran: say so instead of an empty reason.
     const rejection = (l: LoadedWithMaps): string =>
       l.refusedBeforeVerifier === true
@@ -48,7 +48,9 @@ export const kernel: Command = {
     const target = typeof flags['attach-prog'] === 'string' ? loadTarget(flags['attach-prog'], loadWithMaps) : undefined;
     let read;
     try {
-      read = readProgram(file, { ...inputOptsOf(flags), ...(target ? { attachBtfId: target.btfId } : {}) }).program;
+      // __arena globals go where libbpf puts them for this kernel (its ld_imm64 offset probe)
+      const arena = (): { fullRangeOffsets: boolean } => ({ fullRangeOffsets: ldimm64FullRangeOffsets() });
+      read = readProgram(file, { ...inputOptsOf(flags), ...(target ? { attachBtfId: target.btfId } : {}), arena }).program;
     } catch (e) {
       target?.close();
       // an object of maps only: `load` creates its maps, as its loader would
