@@ -12,7 +12,7 @@ import type { Env } from './env.js';
 import { allocated, mapRecord, objRecord, FIELD_NAME, type BtfField, type BtfRecord, type FieldType } from './kptr.js';
 import { btfPtr, btfPtrType } from './nullable.js';
 import { pointer, UNKNOWN, type Reg, type State } from './state.js';
-import { tnumIsConst, tnumStr } from './tnum.js';
+import { tnumIsConst } from './tnum.js';
 
 type GraphOp = 'push' | 'pop' | 'first' | 'remove' | 'add';
 
@@ -66,22 +66,6 @@ export function inRbtreeCb(env: Env, st: State): boolean {
   if (st.frames.length < 2) return false;
   const callee = st.frames[st.frames.length - 1]!;
   return callee.callbackRet !== undefined && env.kfuncNameAt?.(callee.callsite) === 'bpf_rbtree_add_impl';
-}
-
-/** BTF pointer kinds check_func_arg_reg_off lets through with a fixed offset (plain, trusted, RCU, allocated, non-owning). */
-const FIXED_OFF_OK: ReadonlySet<string> = new Set(['', 'trusted_', 'rcu_']);
-
-/**
- * check_func_arg_reg_off for a graph argument, before its own checks: a map value may have
- * any offset (its own check follows); a BTF pointer only a fixed one, never a variable one.
- */
-export function graphArgRegOff(env: Env, pc: number, regno: number, r: Reg): void {
-  const b = btfPtr(r.type);
-  if (!b) return;
-  const bare = `${b.flag}ptr_${b.orNull ? 'or_null_' : ''}`;
-  if (r.off < 0) env.reject(pc, `negative offset ${bare} ptr R${regno} off=${r.off} disallowed`);
-  if (r.off && (!FIXED_OFF_OK.has(b.flag) || b.orNull)) env.reject(pc, `dereference of modified ${bare} ptr R${regno} off=${r.off} disallowed`);
-  if (!tnumIsConst(r.var) || r.var.value) env.reject(pc, `variable ${bare} access var_off=${tnumStr(r.var)} disallowed`);
 }
 
 /** KF_ARG_PTR_TO_LIST_HEAD / _RB_ROOT: the head in a map value or owned object, under its lock. */

@@ -254,7 +254,7 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
 const RDONLY_PROG = 0x80;
 
 /** ARG_PTR_TO_CONST_STR: a constant address in a read-only map whose value holds a NUL after it. */
-function constString(env: Env, pc: number, regno: number, r: Reg): void {
+export function constString(env: Env, pc: number, regno: number, r: Reg): void {
   const map = r.map!;
   if (!((map.flags ?? 0) & RDONLY_PROG)) env.reject(pc, `R${regno} does not point to a readonly map'`);
   if (!tnumIsConst(r.var)) env.reject(pc, `R${regno} is not a constant address'`);

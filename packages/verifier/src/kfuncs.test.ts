@@ -185,3 +185,11 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('registers 
   const programs = buildC(readFileSync(join(fixturesDir, 'c/kfuncs/regbtf.c'), 'utf8'));
   it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p));
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('kfunc arguments kind by kind (fixtures/c/kfuncs/args.c): offsets, constant strings, maps, untrusted BTF pointers, as the running kernel checks them', () => {
+  const programs = buildC(readFileSync(join(fixturesDir, 'c/kfuncs/args.c'), 'utf8'));
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p));
+  it('covers every argument kind it names, refusing and accepting', () => {
+    expect(programs.length).toBeGreaterThanOrEqual(36);
+  });
+});

@@ -10,19 +10,19 @@ import { kfuncSections, processIrqFlag, processSpinLock } from './locks.js';
 import { btfFromProtos, kfuncs, type Btf } from '@bpf/btf';
 import type { AttachType, FuncProtoDecl, MapDef, ProgType } from '@bpf/isa';
 import { describeFunc, funcByName, structIdsMatch, structInfo, type BtfArg, type BtfFunc, type LoadInfo } from './btfproto.js';
-import { helperMem, isNull, releaseReference } from './callargs.js';
+import { funcArgRegOff, helperMem, isNull, releaseReference } from './callargs.js';
 import { VerifierReject } from './env.js';
 import { CTX_STRUCT } from './global.js';
 import { isDynptrStruct, KFUNC_DYNPTR_KIND, PKT_KINDS, processDynptrArg, stackBuf, type DynptrInfo } from './dynptr.js';
 import { rdonlyCast } from './ksym.js';
-import { convertToNonOwning, graphArgKind, graphArgRegOff, graphCallbackNode, graphKfunc, graphNodeArg, graphReturn, graphRootArg, type GraphMeta } from './graph.js';
+import { convertToNonOwning, graphArgKind, graphCallbackNode, graphKfunc, graphNodeArg, graphReturn, graphRootArg, type GraphMeta } from './graph.js';
 import { allocated, localStructName, objRecord, sameCallRecord } from './kptr.js';
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
 import { cloneState, inSleepable, known, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { mapField, type MapFieldKind } from './mapfields.js';
-import { mapFieldPointer } from './helperargs.js';
+import { constString, mapFieldPointer } from './helperargs.js';
 import { tnumIsConst } from './tnum.js';
 
 export type KfuncFlag = 'acquire' | 'release' | 'ret_null' | 'trusted_args' | 'sleepable' | 'destructive' | 'rcu' | 'rcu_lock' | 'rcu_unlock' | 'rcu_protected' | 'preempt_disable' | 'preempt_enable';
@@ -104,9 +104,8 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   // net/bpf/test_run.c test_sk_check_kfunc_ids: releases of the test objects a kptr may hold
   bpf_kfunc_call_test_release: { flags: RELEASE, types: ['sched_cls', 'tracing', 'syscall'] },
   bpf_kfunc_call_memb_release: { flags: RELEASE, types: ['sched_cls', 'tracing', 'syscall'] },
-  // the graph API: the 6.18 sources give these no KF_TRUSTED_ARGS, but the running 6.18.44
-  // kernel refuses a node that may be NULL with 'Possibly NULL pointer passed to trusted argN'
-  // (fixtures/c/kptr/graph_rules.c; its list/rbtree returns are set up by graph.ts)
+  // the graph API (its list/rbtree returns are set up by graph.ts); the running kernel takes
+  // every kfunc's pointer arguments as trusted anyway (checkArg)
   bpf_list_push_front_impl: { flags: ['trusted_args'] },
   bpf_list_push_back_impl: { flags: ['trusted_args'] },
   bpf_list_pop_front: { flags: ['trusted_args'] },
@@ -523,6 +522,52 @@ const regBtfPtr = (r: Reg): ReturnType<typeof btfPtr> => {
 
 const isTrusted = (r: Reg): boolean => !!r.refObjId || REG_STRUCT[r.type] !== undefined || btfPtr(r.type)?.flag === 'trusted_' || (r.memSize !== undefined && btfPtr(r.type)?.flag === '');
 
+/** The kfunc argument kinds of get_kfunc_ptr_arg_type (KF_ARG_PTR_TO_*), lower case. */
+type ArgKind = 'ctx' | 'null' | 'alloc' | 'refcounted_kptr' | 'dynptr' | 'iter' | 'list_head' | 'list_node' | 'rb_root' | 'rb_node' | 'const_str' | 'map' | 'map_field' | 'irq_flag' | 'res_spin_lock' | 'btf_id' | 'callback' | 'mem';
+
+/** is_kfunc_arg_mem_size / _const_mem_size: the next argument is a scalar `__sz` (`__szk`) and its register a scalar. */
+function memSized(fn: BtfFunc, k: number, f: Frame): boolean {
+  const next = fn.params[k + 1];
+  if (!next || next.type.kind !== 'scalar' || f.regs[k + 2]!.type !== 'scalar') return false;
+  return next.name.endsWith('__sz') || next.name.endsWith('__szk');
+}
+
+/**
+ * get_kfunc_ptr_arg_type: what a pointer argument is, from its prototype (suffix, struct) and,
+ * for BTF pointers, callbacks and memory, from the register; in the kernel's order, with its
+ * refusals of prototypes it cannot take.
+ */
+function argKind(env: KfuncEnv, pc: number, fn: BtfFunc, k: number, f: Frame): ArgKind {
+  const p = fn.params[k]!;
+  const r = f.regs[k + 1]!;
+  if (p.type.kind !== 'ptr') return 'mem';
+  const to = p.type.to;
+  const ctxName = CTX_STRUCT[env.type];
+  if (fn.name === 'bpf_cast_to_kern_ctx' || (to.isStruct && ctxName !== undefined && to.name === ctxName)) return 'ctx';
+  if ((p.name.endsWith('__nullable') || p.name.endsWith('__opt')) && isNull(r)) return 'null';
+  if (p.name.endsWith('__alloc')) return 'alloc';
+  if (p.name.endsWith('__refcounted_kptr')) return 'refcounted_kptr';
+  if (isDynptrStruct(to)) return 'dynptr';
+  if (isIterArg(fn, k)) return 'iter';
+  const graph = to.isStruct ? graphArgKind(to.name) : undefined;
+  if (graph) return graph as ArgKind;
+  if (p.name.endsWith('__str')) return 'const_str';
+  if (p.name.endsWith('__map')) return 'map';
+  if (to.isStruct && MAP_FIELD_ARGS.has(to.name)) return 'map_field';
+  if (p.name.endsWith('__irq_flag')) return 'irq_flag';
+  if (to.name === 'bpf_res_spin_lock') return 'res_spin_lock';
+  if (regBtfPtr(r)) {
+    if (!to.isStruct) env.reject(pc, `kernel function ${fn.name} args#${k} pointer type ${to.btfKind} ${to.name} is not supported`);
+    return 'btf_id';
+  }
+  if (to.btfKind === 'FUNC_PROTO') return 'callback';
+  // the catch-all: a pointer to a scalar or to a struct of scalars, or `void *` with a size
+  const sized = memSized(fn, k, f);
+  if (!to.scalarLike && (sized ? !to.isVoid : true))
+    env.reject(pc, `arg#${k} pointer type ${to.btfKind} ${to.name} must point to ${sized ? 'void, ' : ''}scalar, or struct with scalar`);
+  return 'mem';
+}
+
 function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, info: KfuncInfo, meta: KfuncMeta, k: number): void {
   const p = fn.params[k]!;
   const regno = k + 1;
@@ -541,31 +586,21 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     return;
   }
   if (t.kind !== 'ptr') env.reject(pc, `Unrecognized arg#${k} type ${t.kind === 'void' ? 'UNKNOWN' : t.btfKind}`);
-  if (t.to.btfKind === 'FUNC_PROTO') {
-    // KF_ARG_PTR_TO_CALLBACK: a static subprogram's address
-    if (r.type !== 'func') env.reject(pc, `arg${k} expected pointer to func`);
-    meta.subprog = r.subprog;
-    return;
-  }
-  // KF_RELEASE implies trusted arguments (is_kfunc_trusted_args)
-  const trusted = has(info, 'trusted_args') || has(info, 'release');
-  const rcu = has(info, 'rcu');
+  // every pointer argument is trusted (the running kernel makes KF_TRUSTED_ARGS the default):
+  // NULL, or a pointer that may be NULL, only where the prototype says `__nullable` (`__opt`)
   const nullable = p.name.endsWith('__nullable') || p.name.endsWith('__opt');
-  if ((trusted || rcu) && (isNull(r) || mayBeNull(r)) && !nullable) env.reject(pc, `Possibly NULL pointer passed to trusted arg${k}`);
+  if ((isNull(r) || mayBeNull(r)) && !nullable) env.reject(pc, `Possibly NULL pointer passed to trusted arg${k}`);
   if (r.refObjId) {
     meta.refObjId = r.refObjId;
     if (has(info, 'release')) meta.releaseRegno = regno;
   }
-  if (t.kind === 'ptr' && isDynptrStruct(t.to)) {
-    const uninit = p.name.endsWith('__uninit');
-    const parent = fn.name === 'bpf_dynptr_clone' && uninit ? meta.dynptr : undefined;
-    const kind = KFUNC_DYNPTR_KIND[fn.name] ?? parent?.kind;
-    const d = processDynptrArg(env, st, f, pc, regno, { uninit, rdonly: r.type === 'dynptr_ptr', ...(uninit && kind ? { kind } : {}), ...(parent ? { cloneOf: parent } : {}) });
-    if (d && !uninit) meta.dynptr = d;
+  const kind = argKind(env, pc, fn, k, f);
+  if (kind === 'null') {
+    env.precise(regno);
     return;
   }
-  // KF_ARG_PTR_TO_MAP: a map (or a value of one); a workqueue's or task work's own map
-  if (p.name.endsWith('__map')) {
+  if (kind === 'map') {
+    // KF_ARG_PTR_TO_MAP: a map (a workqueue's or task work's own map)
     if (!r.map) env.reject(pc, `pointer in R${regno} isn't map pointer`);
     const held = meta.fieldMap;
     if (held && held !== r.map) {
@@ -574,97 +609,108 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
       if (mapField(held, 'bpf_wq')) env.reject(pc, `workqueue pointer in R${regno - 1} map_uid=0 doesn't match map pointer in R${regno} map_uid=0`);
     }
     meta.fieldMap = r.map;
-    return;
   }
-  // KF_ARG_PTR_TO_WORKQUEUE, KF_ARG_PTR_TO_TASK_WORK: the field of a map value
-  if (t.to.isStruct && MAP_FIELD_ARGS.has(t.to.name)) {
-    if (r.type !== 'map_value') env.reject(pc, `arg#${k} doesn't point to a map value`);
-    mapFieldPointer(env, pc, regno, r, t.to.name as MapFieldKind);
-    meta.fieldMap = r.map;
-    return;
+  if ((kind === 'map' || kind === 'alloc' || kind === 'btf_id') && !isTrusted(r)) {
+    // KF_RCU kfuncs take an RCU pointer as well
+    if (!has(info, 'rcu')) env.reject(pc, `R${regno} must be referenced or trusted`);
+    if (!btfPtr(r.type)?.flag.includes('rcu_')) env.reject(pc, `R${regno} must be a rcu pointer`);
   }
-  // KF_ARG_PTR_TO_IRQ_FLAG and KF_ARG_PTR_TO_RES_SPIN_LOCK (locks.ts)
-  if (p.name.endsWith('__irq_flag')) {
-    if (r.type !== 'fp') env.reject(pc, `arg#${k} doesn't point to an irq flag on stack`);
-    processIrqFlag(env, st, f, pc, regno, fn.name);
-    return;
-  }
-  if (t.kind === 'ptr' && t.to.name === 'bpf_res_spin_lock') {
-    if (r.type !== 'map_value' && !(btfPtr(r.type) && r.memSize !== undefined)) env.reject(pc, `arg#${k} doesn't point to map value or allocated object`);
-    processSpinLock(env, st, f, regno, pc, { lock: fn.name.startsWith('bpf_res_spin_lock'), res: true, irq: fn.name.endsWith('_irqsave') || fn.name.endsWith('_irqrestore') });
-    return;
-  }
-  if (isIterArg(fn, k)) {
-    const m = processIterArg(env, st, f, pc, fn, regno, has(info, 'rcu_protected'));
-    if (m) meta.iter = m;
-    return;
-  }
+  // check_func_arg_reg_off: what a release kfunc releases at offset 0, BTF pointers at a fixed
+  // offset, memory at any, the rest (ctx, map pointers, sockets) where they point
+  funcArgRegOff(env, pc, regno, r, has(info, 'release') && !!r.refObjId);
   const to = t.to;
-  const ctxName = CTX_STRUCT[env.type];
-  if ((to.isStruct && ctxName !== undefined && to.name === ctxName) || fn.name === 'bpf_cast_to_kern_ctx') {
-    if (r.type !== 'ctx') env.reject(pc, `arg#${k} expected pointer to ctx, but got ${regTypeStr(r)}`);
-    if (r.off) env.reject(pc, `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
-    return;
-  }
-  if (nullable && isNull(r)) {
-    env.precise(regno);
-    return;
-  }
-  const b = regBtfPtr(r);
-  // check_func_arg_reg_off before the argument's own checks: what a release kfunc releases starts at offset 0
-  if (b && has(info, 'release') && r.refObjId !== undefined && r.off) env.reject(pc, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
-  const graphKind = to.isStruct ? graphArgKind(to.name) : undefined;
-  if (graphKind) {
-    // KF_ARG_PTR_TO_LIST_HEAD/_RB_ROOT and _LIST_NODE/_RB_NODE
-    meta.graph ??= {};
-    graphArgRegOff(env, pc, regno, r);
-    if (graphKind === 'list_head' || graphKind === 'rb_root') graphRootArg(env, st, pc, k, regno, r, graphKind, meta.graph);
-    else graphNodeArg(env, st, pc, k, regno, r, graphKind, fn.name, meta.graph);
-    return;
-  }
-  if (p.name.endsWith('__alloc')) {
-    // KF_ARG_PTR_TO_ALLOC_BTF_ID: an object bpf_obj_new (or bpf_percpu_obj_new) allocated, still held
-    if (trusted && !isTrusted(r)) env.reject(pc, `R${regno} must be referenced or trusted`);
-    if (!b || r.memSize === undefined || b.flag.includes('rcu_')) env.reject(pc, `arg#${k} expected pointer to allocated object`);
-    const percpu = b.flag === 'percpu_';
-    if (percpu !== (fn.name === 'bpf_percpu_obj_drop_impl')) env.reject(pc, `arg#${k} expected for ${percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl'}()`);
-    if (!r.refObjId) env.reject(pc, 'allocated object must be referenced');
-    return;
-  }
-  if (p.name.endsWith('__refcounted_kptr')) {
-    // KF_ARG_PTR_TO_REFCOUNTED_KPTR: an owning or non-owning reference to an object with a bpf_refcount
-    if (!b || r.memSize === undefined) env.reject(pc, `arg#${k} is neither owning or non-owning ref`);
-    const rec = objRecord(env, b.struct);
-    if (!rec) env.reject(pc, "verifier bug: Couldn't find btf_record");
-    if (!rec.fields.some((x) => x.type === 'refcount')) env.reject(pc, `arg#${k} doesn't point to a type with bpf_refcount field`);
-    meta.refcounted = { struct: b.struct, owning: !b.flag.includes('rcu_') && !r.nonOwn };
-    return;
-  }
-  if (b) {
-    if (!to.isStruct) env.reject(pc, `kernel function ${fn.name} args#${k} pointer type ${to.btfKind} ${to.name} is not supported`);
-    if ((trusted || rcu) && !isTrusted(r)) {
-      if (!rcu) env.reject(pc, `R${regno} must be referenced or trusted`);
-      if (b.flag !== 'rcu_') env.reject(pc, `R${regno} must be a rcu pointer`);
+  switch (kind) {
+    case 'ctx':
+      if (r.type !== 'ctx') env.reject(pc, `arg#${k} expected pointer to ctx, but got ${regTypeStr(r)}`);
+      return;
+    case 'map':
+      return;
+    case 'callback':
+      // KF_ARG_PTR_TO_CALLBACK: a static subprogram's address
+      if (r.type !== 'func') env.reject(pc, `arg${k} expected pointer to func`);
+      meta.subprog = r.subprog;
+      return;
+    case 'dynptr': {
+      const uninit = p.name.endsWith('__uninit');
+      const parent = fn.name === 'bpf_dynptr_clone' && uninit ? meta.dynptr : undefined;
+      const dkind = KFUNC_DYNPTR_KIND[fn.name] ?? parent?.kind;
+      const d = processDynptrArg(env, st, f, pc, regno, { uninit, rdonly: r.type === 'dynptr_ptr', ...(uninit && dkind ? { kind: dkind } : {}), ...(parent ? { cloneOf: parent } : {}) });
+      if (d && !uninit) meta.dynptr = d;
+      return;
     }
-    // btf_is_projection_of: a kfunc taking `struct __sk_buff *` (`xdp_md *`) takes the kernel's sk_buff (xdp_buff)
-    const projection = (to.name === '__sk_buff' && b.struct === 'sk_buff') || (to.name === 'xdp_md' && b.struct === 'xdp_buff');
-    // btf_struct_ids_match, strict for a release of a referenced pointer
-    const strict = has(info, 'release') && r.refObjId !== undefined;
-    // (walked even for a projection: a walk the kernel refuses is in its log either way)
-    const same = structIdsMatch(env.load.kernelBtf!, b.struct, r.off, to.name, strict, (l) => env.log2(l));
-    if (!projection && !same)
-      env.reject(pc, `kernel function ${fn.name} args#${k} expected pointer to STRUCT ${to.name} but R${regno} has a pointer to STRUCT ${b.struct}`);
-    if (r.off && (trusted || (has(info, 'release') && r.refObjId))) env.reject(pc, `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
-    return;
+    case 'const_str':
+      // KF_ARG_PTR_TO_CONST_STR: a NUL-terminated string at a constant address of a read-only map
+      if (r.type !== 'map_value') env.reject(pc, `arg#${k} doesn't point to a const string`);
+      constString(env, pc, regno, r);
+      return;
+    case 'map_field':
+      // KF_ARG_PTR_TO_WORKQUEUE, KF_ARG_PTR_TO_TASK_WORK: the field of a map value
+      if (r.type !== 'map_value') env.reject(pc, `arg#${k} doesn't point to a map value`);
+      mapFieldPointer(env, pc, regno, r, to.name as MapFieldKind);
+      meta.fieldMap = r.map;
+      return;
+    case 'irq_flag':
+      // KF_ARG_PTR_TO_IRQ_FLAG and KF_ARG_PTR_TO_RES_SPIN_LOCK (locks.ts)
+      if (r.type !== 'fp') env.reject(pc, `arg#${k} doesn't point to an irq flag on stack`);
+      processIrqFlag(env, st, f, pc, regno, fn.name);
+      return;
+    case 'res_spin_lock':
+      if (r.type !== 'map_value' && !(btfPtr(r.type) && r.memSize !== undefined)) env.reject(pc, `arg#${k} doesn't point to map value or allocated object`);
+      processSpinLock(env, st, f, regno, pc, { lock: fn.name.startsWith('bpf_res_spin_lock'), res: true, irq: fn.name.endsWith('_irqsave') || fn.name.endsWith('_irqrestore') });
+      return;
+    case 'iter': {
+      const m = processIterArg(env, st, f, pc, fn, regno, has(info, 'rcu_protected'));
+      if (m) meta.iter = m;
+      return;
+    }
+    case 'list_head':
+    case 'rb_root':
+    case 'list_node':
+    case 'rb_node':
+      // KF_ARG_PTR_TO_LIST_HEAD/_RB_ROOT and _LIST_NODE/_RB_NODE
+      meta.graph ??= {};
+      if (kind === 'list_head' || kind === 'rb_root') graphRootArg(env, st, pc, k, regno, r, kind, meta.graph);
+      else graphNodeArg(env, st, pc, k, regno, r, kind, fn.name, meta.graph);
+      return;
+    case 'alloc': {
+      // KF_ARG_PTR_TO_ALLOC_BTF_ID: an object bpf_obj_new (or bpf_percpu_obj_new) allocated, still held
+      const b = btfPtr(r.type);
+      if (!b || r.memSize === undefined || b.flag.includes('rcu_')) env.reject(pc, `arg#${k} expected pointer to allocated object`);
+      const percpu = b.flag === 'percpu_';
+      if (percpu !== (fn.name === 'bpf_percpu_obj_drop_impl')) env.reject(pc, `arg#${k} expected for ${percpu ? 'bpf_percpu_obj_drop_impl' : 'bpf_obj_drop_impl'}()`);
+      if (!r.refObjId) env.reject(pc, 'allocated object must be referenced');
+      return;
+    }
+    case 'refcounted_kptr': {
+      // KF_ARG_PTR_TO_REFCOUNTED_KPTR: an owning or non-owning reference to an object with a bpf_refcount
+      const b = btfPtr(r.type);
+      if (!b || r.memSize === undefined) env.reject(pc, `arg#${k} is neither owning or non-owning ref`);
+      const rec = objRecord(env, b.struct);
+      if (!rec) env.reject(pc, "verifier bug: Couldn't find btf_record");
+      if (!rec.fields.some((x) => x.type === 'refcount')) env.reject(pc, `arg#${k} doesn't point to a type with bpf_refcount field`);
+      meta.refcounted = { struct: b.struct, owning: !b.flag.includes('rcu_') && !r.nonOwn };
+      return;
+    }
+    case 'btf_id': {
+      const b = regBtfPtr(r)!;
+      // btf_is_projection_of: a kfunc taking `struct __sk_buff *` (`xdp_md *`) takes the kernel's sk_buff (xdp_buff)
+      const projection = (to.name === '__sk_buff' && b.struct === 'sk_buff') || (to.name === 'xdp_md' && b.struct === 'xdp_buff');
+      // btf_struct_ids_match, strict for a release of a referenced pointer
+      const strict = has(info, 'release') && r.refObjId !== undefined;
+      // (walked even for a projection: a walk the kernel refuses is in its log either way)
+      const same = structIdsMatch(env.load.kernelBtf!, b.struct, r.off, to.name, strict, (l) => env.log2(l));
+      if (!projection && !same)
+        env.reject(pc, `kernel function ${fn.name} args#${k} expected pointer to STRUCT ${to.name} but R${regno} has a pointer to STRUCT ${b.struct}`);
+      return;
+    }
+    case 'mem':
+      break;
   }
-  // memory: a pointer to a scalar or to a struct of scalars, or `void *` sized by the next `__sz` argument
+  // memory (KF_ARG_PTR_TO_MEM, _MEM_SIZE): the pointee's size, or what the next `__sz` argument says
   const sizeName = fn.params[k + 1]?.name ?? '';
-  const sized = sizeName.endsWith('__sz') || sizeName.endsWith('__szk');
-  if (!to.scalarLike && (sized ? !to.isVoid : true))
-    env.reject(pc, `arg#${k} pointer type ${to.btfKind} ${to.name} must point to ${sized ? 'void, ' : ''}scalar, or struct with scalar`);
+  const sized = memSized(fn, k, f);
   if (sized) {
     const size = f.regs[regno + 1]!;
-    if (size.type !== 'scalar') env.reject(pc, `R${regno + 1} is not a scalar`);
     // check_kfunc_mem_size_reg: the pair is checked for reading, then for writing (BPF_WRITE,
     // not raw mode: check_stack_range_initialized clobbers the stack bytes to STACK_MISC, as
     // the live kernel's log shows after bpf_skb_ct_lookup's opts)
