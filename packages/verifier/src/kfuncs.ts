@@ -205,6 +205,24 @@ export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
   bpf_dynptr_from_skb: { flags: ['trusted_args'], types: SKB },
   bpf_dynptr_from_skb_meta: { flags: ['trusted_args'], types: ['sched_cls', 'sched_act'] },
   bpf_dynptr_from_xdp: { flags: [], types: ['xdp'] },
+  // the rest of the 6.18 sets whose flags change what an argument or R0 may be (kfunc-sets.ts
+  // lists them all): RCU arguments, acquired and released objects, sleepable calls
+  bpf_cgroup_read_xattr: { flags: ['rcu'] },
+  bpf_copy_from_user_dynptr: { flags: ['sleepable'] },
+  bpf_copy_from_user_str_dynptr: { flags: ['sleepable'] },
+  bpf_copy_from_user_task_dynptr: { flags: ['sleepable'] },
+  bpf_copy_from_user_task_str_dynptr: { flags: ['sleepable'] },
+  bpf_crypto_ctx_create: { flags: ['acquire', 'ret_null', 'sleepable'], types: ['syscall'] },
+  bpf_crypto_ctx_acquire: { flags: ACQ_RCU_NULL, types: ['syscall'] },
+  bpf_crypto_ctx_release: { flags: RELEASE, types: ['syscall'] },
+  bpf_crypto_decrypt: { flags: ['rcu'], types: ['sched_cls', 'sched_act', 'xdp'] },
+  bpf_crypto_encrypt: { flags: ['rcu'], types: ['sched_cls', 'sched_act', 'xdp'] },
+  // net/xfrm/xfrm_state_bpf.c: XDP only
+  bpf_xdp_get_xfrm_state: { flags: ACQ_NULL, types: ['xdp'] },
+  bpf_xdp_xfrm_state_release: { flags: RELEASE, types: ['xdp'] },
+  // kernel/cgroup/rstat.c: tracing programs (and those sharing its hook)
+  css_rstat_updated: { flags: [], types: ['tracing'] },
+  css_rstat_flush: { flags: ['sleepable'], types: ['tracing'] },
 };
 
 export interface KfuncEnv extends IterEnv {
