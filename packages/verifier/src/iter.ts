@@ -46,13 +46,16 @@ export interface IterMeta {
 /** __get_spi: the slot whose first byte is `off` below the frame pointer. */
 const spiOf = (off: number): number => Math.floor((-off - 1) / 8);
 
-/** stack_slot_obj_get_spi: the first (lowest-addressed) slot of an object of `nrSlots` slots. */
-function objSpi(env: Env, pc: number, r: Reg, nrSlots: number): number {
-  if (!tnumIsConst(r.var)) env.reject(pc, 'iter has to be at a constant offset');
+/**
+ * stack_slot_obj_get_spi: the first (lowest-addressed) slot of an object of `nrSlots` slots;
+ * where it cannot be, process_iter_arg's own refusal (`then`) follows the reason.
+ */
+function objSpi(env: Env, pc: number, r: Reg, nrSlots: number, then: string): number {
+  if (!tnumIsConst(r.var)) env.reject(pc, 'iter has to be at a constant offset', then);
   const off = r.off + Number(BigInt.asIntN(64, r.var.value));
-  if (off % 8) env.reject(pc, `cannot pass in iter at an offset=${off}`);
+  if (off % 8) env.reject(pc, `cannot pass in iter at an offset=${off}`, then);
   const spi = spiOf(off);
-  if (spi + 1 < nrSlots) env.reject(pc, `cannot pass in iter at an offset=${off}`);
+  if (spi + 1 < nrSlots) env.reject(pc, `cannot pass in iter at an offset=${off}`, then);
   return spi;
 }
 
@@ -81,7 +84,7 @@ export function processIterArg(env: Env, st: State, f: Frame, pc: number, fn: Bt
   const fr = st.frames[frameNo]!;
   const op = iterKfunc(fn)?.op;
   if (op === 'new') {
-    const spi = objSpi(env, pc, r, nrSlots);
+    const spi = objSpi(env, pc, r, nrSlots, `expected uninitialized iter_${it.kind} as arg #${argno}`);
     for (let i = 0; i < nrSlots; i++) for (let j = 0; j < 8; j++) if (fr.slotTypes[(spi - i) * 8 + j] === SlotType.Iter) env.reject(pc, `expected uninitialized iter_${it.kind} as arg #${argno}`);
     // the slots are written as by an 8-byte store each (bounds, stack depth, spills scrubbed)
     for (let i = 0; i < nrSlots; i++) memAccess(env, st, f, pc, regno, r, i * 8, 8, { write: true });
@@ -97,7 +100,7 @@ export function processIterArg(env: Env, st: State, f: Frame, pc: number, fn: Bt
     }
     return undefined;
   }
-  const spi = objSpi(env, pc, r, nrSlots);
+  const spi = objSpi(env, pc, r, nrSlots, `expected an initialized iter_${it.kind} as arg #${argno}`);
   // is_iter_reg_valid_init
   for (let i = 0; i < nrSlots; i++) {
     const slot = spi - i;
