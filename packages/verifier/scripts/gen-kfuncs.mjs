@@ -50,7 +50,7 @@ const uapi = stripComments(read('include/uapi/linux/bpf.h'));
 const progTypeNames = new Set([...uapi.matchAll(/\bBPF_PROG_TYPE_(\w+)/g)].map((m) => m[1].toLowerCase()));
 const version = (() => {
   const mk = read('Makefile');
-  const v = (k) => new RegExp(`^${k}\\s*=\\s*(\\S*)`, 'm').exec(mk)?.[1] ?? '';
+  const v = (k) => new RegExp(`^${k}[ \\t]*=[ \\t]*(\\S*)`, 'm').exec(mk)?.[1] ?? '';
   return `${v('VERSION')}.${v('PATCHLEVEL')}.${v('SUBLEVEL')}${v('EXTRAVERSION')}`;
 })();
 

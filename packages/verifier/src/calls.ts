@@ -8,7 +8,7 @@ import { helperName, MAX_BPF_FUNC_REG_ARGS, PROG_TYPES, type FuncProtoDecl, type
 import { VerifierReject, type Env } from './env.js';
 import { lsmRetvalRange } from './btfctx.js';
 import { checkStaticCall, globalCall, isGlobal } from './global.js';
-import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, kfuncPermitted, KFUNCS, type KfuncCallback, type KfuncEnv } from './kfuncs.js';
+import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, kfuncInfo, kfuncPermitted, type KfuncCallback, type KfuncEnv } from './kfuncs.js';
 import type { Path } from './prune.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
 import { isNull, releaseReference } from './callargs.js';
@@ -337,7 +337,7 @@ const subprogMightSleep = (env: CallEnv, sub: number): boolean =>
   subprogHas(env, sleeping, sub, (pc, x) => {
     if (x.src === 0) return helperProto(x.imm, env.type, env.attach)?.mightSleep === true;
     if (x.src !== 2) return false;
-    const info = KFUNCS[env.kfuncAt.get(pc) ?? ''];
+    const info = kfuncInfo(env.kfuncAt.get(pc) ?? '');
     return info !== undefined && info.flags.includes('sleepable') && kfuncPermitted(info, env.type, env.attach);
   });
 
@@ -398,7 +398,7 @@ export function kfuncCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number
   kfuncLicenseCheck(env, pc);
   // kernel kfuncs of the table are checked by their BTF prototype (kfuncs.ts), declared or not;
   // other declared ones (the spec's stack-argument kfuncs) by their declared types
-  if (!proto || (name !== undefined && KFUNCS[name] && proto.params.length <= MAX_BPF_FUNC_REG_ARGS)) {
+  if (!proto || (name !== undefined && kfuncInfo(name) && proto.params.length <= MAX_BPF_FUNC_REG_ARGS)) {
     const fn = proto ? declaredKfunc(proto) : kfuncFromBtf(env.load, i.imm, name);
     if (!fn) env.reject(pc, `kernel function ${name ?? `btf_id ${i.imm}`} has no prototype (declare it with .kfunc)`);
     // bpf_res_spin_lock may fail: that path is pushed first, without the lock, R0 an error

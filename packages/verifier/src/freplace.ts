@@ -11,7 +11,7 @@ import { kindStr, loadInfo } from './btfproto.js';
 import { globalArgs } from './global.js';
 import { helperProto } from './helpers.js';
 import { PKT_CHANGING } from './helperret.js';
-import { KFUNCS } from './kfuncs.js';
+import { kfuncAllowed, kfuncInfo } from './kfuncs.js';
 import { attachTypeOf } from './loadflags.js';
 
 /** The replaced program and the name of its function the extension replaces (libbpf's attach target). */
@@ -98,8 +98,8 @@ function subprogEffect(insns: readonly Insn[], starts: readonly { start: number;
 
 const kfuncNames = (p: Program): ReadonlyMap<number, string> => new Map((p.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
 const sleepableKfunc = (name: string | undefined, type: ProgType | undefined): boolean => {
-  const info = name === undefined ? undefined : KFUNCS[name];
-  return info !== undefined && info.flags.includes('sleepable') && (!info.types || type === undefined || info.types.includes(type));
+  const info = name === undefined ? undefined : kfuncInfo(name);
+  return info !== undefined && info.flags.includes('sleepable') && (!info.types || type === undefined || kfuncAllowed(info.types, type));
 };
 
 /** can_be_sleepable: the tracing attach types that may sleep. */

@@ -14,6 +14,7 @@ import { memAccess } from './mem.js';
 import { btfPtrType, nonNull } from './nullable.js';
 import { inSleepable, known, SlotType, UNKNOWN, type Frame, type IterState, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
+import { KFUNC_SETS } from './kfunc-sets.js';
 
 /** Which of the three an iterator kfunc is (KF_ITER_NEW, KF_ITER_NEXT, KF_ITER_DESTROY). */
 export type IterOp = 'new' | 'next' | 'destroy';
@@ -28,6 +29,9 @@ const ITER_NAME = /^bpf_iter_(\w+)_(new|next|destroy)$/;
 export function iterKfunc(fn: BtfFunc): { readonly op: IterOp; readonly kind: string } | undefined {
   const m = ITER_NAME.exec(fn.name);
   if (!m) return undefined;
+  // the kernel's sources flag each one KF_ITER_NEW/NEXT/DESTROY; a kfunc the table lacks (a module's) goes by its name
+  const row = Object.hasOwn(KFUNC_SETS, fn.name) ? KFUNC_SETS[fn.name] : undefined;
+  if (row && !row.flags.includes(`iter_${m[2]}`)) return undefined;
   const arg = fn.params[0]?.type;
   if (arg?.kind !== 'ptr' || !arg.to.isStruct || arg.to.name !== `bpf_iter_${m[1]}`) return undefined;
   return { op: m[2] as IterOp, kind: m[1]! };

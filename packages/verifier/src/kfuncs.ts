@@ -1,11 +1,10 @@
 /**
  * kfunc calls with prototypes from BTF (kernel/bpf/verifier.c check_kfunc_call,
- * check_kfunc_args, get_kfunc_ptr_arg_type): the flags of the common kernel kfuncs as a table
- * (include/linux/btf.h KF_ACQUIRE, KF_RELEASE, KF_RET_NULL, KF_TRUSTED_ARGS, KF_SLEEPABLE,
- * KF_DESTRUCTIVE, KF_RCU; the sets registered in kernel/bpf/helpers.c and cpumask.c), the
- * program types each set is registered for, references acquired and released, nullable
- * returns, and the RCU read-side region of bpf_rcu_read_lock/unlock.
- */
+ * check_kfunc_args, get_kfunc_ptr_arg_type): each kfunc's flags, program types and set filters
+ * from the table generated from the kernel's sources (kfunc-sets.ts, scripts/gen-kfuncs.mjs;
+ * include/linux/btf.h KF_ACQUIRE, KF_RELEASE, KF_RET_NULL, KF_TRUSTED_ARGS, KF_SLEEPABLE, KF_RCU,
+ * ...), the running kernel's deviations from those sources, references acquired and released,
+ * nullable returns, and the RCU read-side region of bpf_rcu_read_lock/unlock. */
 import { kfuncSections, processIrqFlag, processSpinLock } from './locks.js';
 import { btfFromProtos, kfuncs, type Btf } from '@bpf/btf';
 import type { AttachType, FuncProtoDecl, MapDef, ProgType } from '@bpf/isa';
@@ -24,206 +23,131 @@ import { cloneState, inSleepable, known, pointer, UNKNOWN, type Frame, type Reg,
 import { mapField, type MapFieldKind } from './mapfields.js';
 import { constString, mapFieldPointer } from './helperargs.js';
 import { tnumIsConst } from './tnum.js';
+import { KFUNC_SETS } from './kfunc-sets.js';
 
-export type KfuncFlag = 'acquire' | 'release' | 'ret_null' | 'trusted_args' | 'sleepable' | 'destructive' | 'rcu' | 'rcu_lock' | 'rcu_unlock' | 'rcu_protected' | 'preempt_disable' | 'preempt_enable';
+/**
+ * A kfunc flag: include/linux/btf.h's KF_ names without the prefix, lower case, as the generated
+ * table (kfunc-sets.ts) has them, and four the kernel gives no flag for (SPECIAL_FLAGS below).
+ */
+export type KfuncFlag = 'acquire' | 'release' | 'ret_null' | 'trusted_args' | 'sleepable' | 'destructive' | 'rcu' | 'rcu_protected' | 'iter_new' | 'iter_next' | 'iter_destroy' | 'fastcall' | 'rcu_lock' | 'rcu_unlock' | 'preempt_disable' | 'preempt_enable';
 
 export interface KfuncInfo {
-  readonly flags: readonly KfuncFlag[];
-  /** Program types the kfunc's set is registered for; all when absent (the kernel's common set). */
-  readonly types?: readonly ProgType[];
+  readonly flags: readonly string[];
+  /** The program types its sets are registered for; every type when absent (the common hook). */
+  readonly types?: readonly string[];
   /**
-   * The set's filter (btf_kfunc_id_set.filter, run by btf_kfunc_id_set_contains before the
-   * kfunc is found, so before its arguments are looked at): the expected attach types it lets
-   * through.
+   * Its sets' filters (btf_kfunc_id_set.filter, asked by btf_kfunc_id_set_contains before the
+   * kfunc is looked up, so before its arguments are): by the kernel's function name, KFUNC_FILTERS.
    */
-  readonly attach?: readonly AttachType[];
+  readonly filter?: string | readonly string[];
 }
 
-/** register_btf_kfunc_id_set(..., &generic_kfunc_set): the program types it is registered for (6.18 kernel/bpf/helpers.c bpf_kfunc_init; lsm, tracepoint and perf_event share tracing's hook, KFUNC_HOOK). */
-const GENERIC: readonly ProgType[] = ['tracing', 'sched_cls', 'xdp', 'struct_ops', 'syscall', 'cgroup_skb'];
-/** kernel/bpf/cpumask.c: tracing (and LSM, tracepoint, perf_event: the same hook), struct_ops and syscall. */
-const CPUMASK: readonly ProgType[] = ['tracing', 'struct_ops', 'syscall'];
-/** net/core/filter.c bpf_kfunc_init: the program types bpf_kfunc_set_skb is registered for. */
-const SKB: readonly ProgType[] = ['sched_cls', 'sched_act', 'sk_skb', 'socket_filter', 'cgroup_skb', 'lwt_out', 'lwt_in', 'lwt_xmit', 'lwt_seg6local', 'netfilter', 'tracing'];
-/** fs/bpf_fs_kfuncs.c bpf_fs_kfunc_set: LSM programs only (the hook is tracing's, the set's filter keeps the others out). */
-const FS: readonly ProgType[] = ['lsm'];
-/** net/netfilter/nf_conntrack_bpf.c: register_nf_conntrack_bpf registers nf_ct_kfunc_set for XDP and TC. */
-const NF_CT: readonly ProgType[] = ['xdp', 'sched_cls'];
 /**
- * kernel/bpf/btf.c bpf_prog_type_to_kfunc_hook: program types that share one kfunc hook with
- * the type the sets above name (tracepoint and perf_event programs use the tracing hook; every
- * cgroup program type and sock_ops the cgroup hook, which cgroup_skb names here).
+ * kernel/bpf/btf.c bpf_prog_type_to_kfunc_hook: the kfunc hook a program type's sets are
+ * registered on and looked up in. Types sharing a hook share its kfuncs (a set registered for
+ * BPF_PROG_TYPE_SOCK_OPS is there for every cgroup program type); a type without one (sk_msg,
+ * raw_tracepoint, flow_dissector, ...) has the common hook's kfuncs only.
  */
-const KFUNC_HOOK: Partial<Record<ProgType, ProgType>> = {
+const KFUNC_HOOK: Partial<Record<string, string>> = {
+  xdp: 'xdp',
+  sched_cls: 'tc',
+  struct_ops: 'struct_ops',
+  tracing: 'tracing',
   tracepoint: 'tracing',
   perf_event: 'tracing',
   lsm: 'tracing',
-  cgroup_sock: 'cgroup_skb',
-  cgroup_device: 'cgroup_skb',
-  cgroup_sock_addr: 'cgroup_skb',
-  cgroup_sockopt: 'cgroup_skb',
-  cgroup_sysctl: 'cgroup_skb',
-  sock_ops: 'cgroup_skb',
-  lwt_in: 'lwt_out',
-  lwt_xmit: 'lwt_out',
-  lwt_seg6local: 'lwt_out',
+  syscall: 'syscall',
+  cgroup_skb: 'cgroup',
+  cgroup_sock: 'cgroup',
+  cgroup_device: 'cgroup',
+  cgroup_sock_addr: 'cgroup',
+  cgroup_sockopt: 'cgroup',
+  cgroup_sysctl: 'cgroup',
+  sock_ops: 'cgroup',
+  sched_act: 'sched_act',
+  sk_skb: 'sk_skb',
+  socket_filter: 'socket_filter',
+  lwt_out: 'lwt',
+  lwt_in: 'lwt',
+  lwt_xmit: 'lwt',
+  lwt_seg6local: 'lwt',
+  netfilter: 'netfilter',
+  kprobe: 'kprobe',
 };
 
-/** Whether a kfunc of a set registered for `types` may be called by a program of `type`. */
-export function kfuncAllowed(types: readonly ProgType[], type: ProgType): boolean {
-  return types.includes(type) || types.includes(KFUNC_HOOK[type] ?? type);
+/** Whether a kfunc of sets registered for `types` is in the hook of a program of `type`. */
+export function kfuncAllowed(types: readonly string[], type: ProgType): boolean {
+  const hook = KFUNC_HOOK[type];
+  return hook !== undefined && types.some((t) => KFUNC_HOOK[t] === hook);
 }
 
-/** fetch_kfunc_meta's answer: whether the program may call the kfunc at all (its set's program types and filter). */
+/**
+ * The filters of the kernel's kfunc sets (each set's btf_kfunc_id_set.filter), in our words:
+ * whether the filter turns the program away from its set's kfuncs. Every filter the generated
+ * table names must be here (kfunc-sets.test.ts checks). The 6.18 sources have two more, for sets
+ * this kernel's configuration leaves out: fs/verity's (LSM only, as bpf_fs_kfuncs_filter) and
+ * net/sched/bpf_qdisc.c's (by the struct_ops member the program implements), not modelled.
+ */
+export const KFUNC_FILTERS: Readonly<Partial<Record<string, (type: ProgType, attach: AttachType | undefined) => boolean>>> = {
+  // net/core/filter.c: bpf_sock_destroy from socket iterators (expected attach type BPF_TRACE_ITER) only
+  tracing_iter_filter: (_type, attach) => attach !== 'trace_iter',
+  // kernel/trace/bpf_trace.c: the session kfuncs from kprobe or uprobe sessions only
+  bpf_kprobe_multi_filter: (_type, attach) => attach !== 'trace_kprobe_session' && attach !== 'trace_uprobe_session',
+  // fs/bpf_fs_kfuncs.c: registered on the tracing hook, but for LSM programs only
+  bpf_fs_kfuncs_filter: (type) => type !== 'lsm',
+};
+
+/**
+ * fetch_kfunc_meta's answer (btf_kfunc_id_set_contains): whether the program may call the kfunc
+ * at all, its sets' hook and their filters; the kernel then says "calling kernel function NAME
+ * is not allowed". A filter the table names but KFUNC_FILTERS lacks lets the program through.
+ */
 export function kfuncPermitted(info: KfuncInfo, type: ProgType, attach: AttachType | undefined): boolean {
   if (info.types && !kfuncAllowed(info.types, type)) return false;
-  return !info.attach || (attach !== undefined && info.attach.includes(attach));
+  const filters = info.filter === undefined ? [] : typeof info.filter === 'string' ? [info.filter] : info.filter;
+  return !filters.some((f) => KFUNC_FILTERS[f]?.(type, attach) === true);
 }
-const ACQ_NULL: readonly KfuncFlag[] = ['acquire', 'ret_null'];
-const ACQ_RCU_NULL: readonly KfuncFlag[] = ['acquire', 'rcu', 'ret_null'];
-const RELEASE: readonly KfuncFlag[] = ['release'];
 
-/** One row per kfunc: its flags and the program types allowed to call it. */
-export const KFUNCS: Readonly<Record<string, KfuncInfo>> = {
-  bpf_task_acquire: { flags: ACQ_RCU_NULL, types: GENERIC },
-  bpf_task_release: { flags: RELEASE, types: GENERIC },
-  bpf_task_from_pid: { flags: ACQ_NULL, types: GENERIC },
-  bpf_task_from_vpid: { flags: ACQ_NULL, types: GENERIC },
-  bpf_task_under_cgroup: { flags: ['rcu'], types: GENERIC },
-  bpf_task_get_cgroup1: { flags: ACQ_RCU_NULL, types: GENERIC },
-  bpf_cgroup_acquire: { flags: ACQ_RCU_NULL, types: GENERIC },
-  bpf_cgroup_release: { flags: RELEASE, types: GENERIC },
-  bpf_cgroup_ancestor: { flags: ACQ_RCU_NULL, types: GENERIC },
-  bpf_cgroup_from_id: { flags: ACQ_NULL, types: GENERIC },
-  bpf_send_signal_task: { flags: ['trusted_args'], types: GENERIC },
-  bpf_obj_new_impl: { flags: ACQ_NULL, types: GENERIC },
-  bpf_percpu_obj_new_impl: { flags: ACQ_NULL, types: GENERIC },
-  bpf_obj_drop_impl: { flags: RELEASE, types: GENERIC },
-  bpf_percpu_obj_drop_impl: { flags: RELEASE, types: GENERIC },
-  bpf_refcount_acquire_impl: { flags: ACQ_RCU_NULL, types: GENERIC },
-  // net/bpf/test_run.c test_sk_check_kfunc_ids: releases of the test objects a kptr may hold
-  bpf_kfunc_call_test_release: { flags: RELEASE, types: ['sched_cls', 'tracing', 'syscall'] },
-  bpf_kfunc_call_memb_release: { flags: RELEASE, types: ['sched_cls', 'tracing', 'syscall'] },
-  // the graph API (its list/rbtree returns are set up by graph.ts); the running kernel takes
-  // every kfunc's pointer arguments as trusted anyway (checkArg)
-  bpf_list_push_front_impl: { flags: ['trusted_args'] },
-  bpf_list_push_back_impl: { flags: ['trusted_args'] },
-  bpf_list_pop_front: { flags: ['trusted_args'] },
-  bpf_list_pop_back: { flags: ['trusted_args'] },
-  bpf_list_front: { flags: ['trusted_args'] },
-  bpf_list_back: { flags: ['trusted_args'] },
-  bpf_rbtree_add_impl: { flags: ['trusted_args'] },
-  bpf_rbtree_remove: { flags: ['trusted_args'] },
-  bpf_rbtree_first: { flags: ['trusted_args'] },
-  bpf_rbtree_root: { flags: ['trusted_args'] },
-  bpf_rbtree_left: { flags: ['trusted_args'] },
-  bpf_rbtree_right: { flags: ['trusted_args'] },
-  bpf_cpumask_create: { flags: ACQ_NULL, types: CPUMASK },
-  bpf_cpumask_release: { flags: RELEASE, types: CPUMASK },
-  bpf_cpumask_acquire: { flags: ['acquire', 'trusted_args'], types: CPUMASK },
-  bpf_cpumask_first: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_first_zero: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_set_cpu: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_clear_cpu: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_test_cpu: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_setall: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_clear: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_and: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_or: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_copy: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_weight: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_first_and: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_test_and_set_cpu: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_test_and_clear_cpu: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_xor: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_equal: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_intersects: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_subset: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_empty: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_full: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_any_distribute: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_any_and_distribute: { flags: ['rcu'], types: CPUMASK },
-  bpf_cpumask_populate: { flags: ['rcu'], types: CPUMASK },
-  // kernel/bpf/map_iter.c common_btf_ids; net/core/filter.c bpf_kfunc_set_tcp_reqsk (tc only)
-  bpf_map_sum_elem_count: { flags: ['trusted_args'] },
-  bpf_sk_assign_tcp_reqsk: { flags: ['trusted_args'], types: ['sched_cls'] },
-  // nf_ct_kfunc_set (6.18 flags)
-  bpf_xdp_ct_alloc: { flags: ACQ_NULL, types: NF_CT },
-  bpf_xdp_ct_lookup: { flags: ACQ_NULL, types: NF_CT },
-  bpf_skb_ct_alloc: { flags: ACQ_NULL, types: NF_CT },
-  bpf_skb_ct_lookup: { flags: ACQ_NULL, types: NF_CT },
-  bpf_ct_insert_entry: { flags: ['acquire', 'ret_null', 'release'], types: NF_CT },
-  bpf_ct_release: { flags: RELEASE, types: NF_CT },
-  bpf_ct_set_timeout: { flags: ['trusted_args'], types: NF_CT },
-  bpf_ct_change_timeout: { flags: ['trusted_args'], types: NF_CT },
-  bpf_ct_set_status: { flags: ['trusted_args'], types: NF_CT },
-  bpf_ct_change_status: { flags: ['trusted_args'], types: NF_CT },
-  // generic_kfunc_set: ends the program (exceptions.ts)
-  bpf_throw: { flags: [], types: GENERIC },
-  // the common set: every program type
-  bpf_rcu_read_lock: { flags: ['rcu_lock'] },
-  bpf_cast_to_kern_ctx: { flags: [] },
-  bpf_rcu_read_unlock: { flags: ['rcu_unlock'] },
-  bpf_preempt_disable: { flags: ['preempt_disable'] },
-  bpf_preempt_enable: { flags: ['preempt_enable'] },
-  bpf_copy_from_user_str: { flags: ['sleepable'] },
-  bpf_copy_from_user_task_str: { flags: ['sleepable', 'trusted_args'] },
-  // fs/bpf_fs_kfuncs.c: registered for LSM programs (the tracing hook), and bpf_fs_kfuncs_filter
-  // turns away every other program type of that hook (tracing: fentry, iterators, tp_btf)
-  bpf_get_file_xattr: { flags: ['sleepable', 'trusted_args'], types: FS },
-  bpf_get_dentry_xattr: { flags: ['sleepable', 'trusted_args'], types: FS },
-  bpf_get_task_exe_file: { flags: ['acquire', 'trusted_args', 'ret_null'], types: FS },
-  bpf_put_file: { flags: RELEASE, types: FS },
-  bpf_path_d_path: { flags: ['trusted_args'], types: FS },
-  // net/core/filter.c: bpf_sk_iter_kfunc_set for tracing programs, tracing_iter_filter: iterators only
-  bpf_sock_destroy: { flags: ['trusted_args'], types: ['tracing'], attach: ['trace_iter'] },
-  // kernel/trace/bpf_trace.c: kprobe_multi_kfunc_set for kprobe programs, bpf_kprobe_multi_filter:
-  // kprobe and uprobe sessions only
-  bpf_session_is_return: { flags: [], types: ['kprobe'], attach: ['trace_kprobe_session', 'trace_uprobe_session'] },
-  bpf_session_cookie: { flags: [], types: ['kprobe'], attach: ['trace_kprobe_session', 'trace_uprobe_session'] },
-  bpf_lookup_user_key: { flags: ['acquire', 'ret_null', 'sleepable'] },
-  bpf_lookup_system_key: { flags: ACQ_NULL },
-  bpf_key_put: { flags: RELEASE },
-  // open-coded iterators (iter.ts; KF_ITER_NEW/NEXT/DESTROY follow from the name), common set.
-  // A next() is KF_RET_NULL; the rest of their flags, kernel/bpf/helpers.c:
-  bpf_iter_num_next: { flags: ['ret_null'] },
-  bpf_iter_bits_next: { flags: ['ret_null'] },
-  bpf_iter_task_vma_new: { flags: ['rcu'] },
-  bpf_iter_task_vma_next: { flags: ['ret_null'] },
-  bpf_iter_css_task_new: { flags: ['trusted_args'] },
-  bpf_iter_css_task_next: { flags: ['ret_null'] },
-  bpf_iter_css_new: { flags: ['trusted_args', 'rcu_protected'] },
-  bpf_iter_css_next: { flags: ['ret_null'] },
-  bpf_iter_task_new: { flags: ['trusted_args', 'rcu_protected'] },
-  bpf_iter_task_next: { flags: ['ret_null'] },
-  bpf_iter_kmem_cache_new: { flags: ['sleepable'] },
-  bpf_iter_kmem_cache_next: { flags: ['ret_null', 'sleepable'] },
-  bpf_iter_kmem_cache_destroy: { flags: ['sleepable'] },
-  // dynptrs (dynptr.ts): the common set's slices, net/core/filter.c's constructors
-  bpf_dynptr_slice: { flags: ['ret_null'] },
-  bpf_dynptr_slice_rdwr: { flags: ['ret_null'] },
-  bpf_dynptr_from_skb: { flags: ['trusted_args'], types: SKB },
-  bpf_dynptr_from_skb_meta: { flags: ['trusted_args'], types: ['sched_cls', 'sched_act'] },
-  bpf_dynptr_from_xdp: { flags: [], types: ['xdp'] },
-  // the rest of the 6.18 sets whose flags change what an argument or R0 may be (kfunc-sets.ts
-  // lists them all): RCU arguments, acquired and released objects, sleepable calls
-  bpf_cgroup_read_xattr: { flags: ['rcu'] },
-  bpf_copy_from_user_dynptr: { flags: ['sleepable'] },
-  bpf_copy_from_user_str_dynptr: { flags: ['sleepable'] },
-  bpf_copy_from_user_task_dynptr: { flags: ['sleepable'] },
-  bpf_copy_from_user_task_str_dynptr: { flags: ['sleepable'] },
-  bpf_crypto_ctx_create: { flags: ['acquire', 'ret_null', 'sleepable'], types: ['syscall'] },
-  bpf_crypto_ctx_acquire: { flags: ACQ_RCU_NULL, types: ['syscall'] },
-  bpf_crypto_ctx_release: { flags: RELEASE, types: ['syscall'] },
-  bpf_crypto_decrypt: { flags: ['rcu'], types: ['sched_cls', 'sched_act', 'xdp'] },
-  bpf_crypto_encrypt: { flags: ['rcu'], types: ['sched_cls', 'sched_act', 'xdp'] },
-  // net/xfrm/xfrm_state_bpf.c: XDP only
-  bpf_xdp_get_xfrm_state: { flags: ACQ_NULL, types: ['xdp'] },
-  bpf_xdp_xfrm_state_release: { flags: RELEASE, types: ['xdp'] },
-  // kernel/cgroup/rstat.c: tracing programs (and those sharing its hook)
-  css_rstat_updated: { flags: [], types: ['tracing'] },
-  css_rstat_flush: { flags: ['sleepable'], types: ['tracing'] },
+/**
+ * What the kernel's sources say without a KF_ flag, kept by hand: kernel/bpf/verifier.c knows
+ * these kfuncs by their BTF id (special_kfunc_list: is_kfunc_bpf_rcu_read_lock,
+ * is_bpf_preempt_{disable,enable}_kfunc, ...), so they get a flag of ours here.
+ */
+const SPECIAL_FLAGS: Readonly<Record<string, KfuncFlag>> = {
+  bpf_rcu_read_lock: 'rcu_lock',
+  bpf_rcu_read_unlock: 'rcu_unlock',
+  bpf_preempt_disable: 'preempt_disable',
+  bpf_preempt_enable: 'preempt_enable',
 };
+
+/**
+ * Where the running kernel (6.18.44) differs from the 6.18 sources the table was generated from,
+ * found live: every kfunc's pointer arguments are trusted, KF_TRUSTED_ARGS or not (a possibly
+ * NULL pointer to a kfunc without the flag, such as bpf_list_push_front_impl, bpf_dynptr_is_null
+ * or css_rstat_updated, is refused with "Possibly NULL pointer passed to trusted argN", an
+ * untrusted one with "R1 must be referenced or trusted"; fixtures/c/kfuncs/trusted.c). The
+ * kfunc's own flags still decide the rest (KF_RCU lets an RCU pointer through).
+ */
+export const KFUNC_TRUSTED_ARGS_BY_DEFAULT = true;
+
+const infos = new Map<string, KfuncInfo | null>();
+
+/**
+ * A kfunc's flags, program types and filters: the generated table's row (kfunc-sets.ts, from
+ * the kernel's BTF_ID_FLAGS lists and register_btf_kfunc_id_set calls) with SPECIAL_FLAGS added;
+ * undefined for a kfunc the table lacks (a module's, or one a test declares), which is then
+ * taken as flagless and callable from every program type.
+ */
+export function kfuncInfo(name: string): KfuncInfo | undefined {
+  let info = infos.get(name);
+  if (info === undefined) {
+    const row = Object.hasOwn(KFUNC_SETS, name) ? KFUNC_SETS[name] : undefined;
+    const special = SPECIAL_FLAGS[name];
+    info = row === undefined ? null : special === undefined ? row : { ...row, flags: [...row.flags, special] };
+    infos.set(name, info);
+  }
+  return info ?? undefined;
+}
 
 export interface KfuncEnv extends IterEnv {
   readonly load: LoadInfo;
@@ -408,7 +332,7 @@ function rcuUnlockRegs(st: State): void {
 }
 
 function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, meta: KfuncMeta): Reg | undefined {
-  const info = KFUNCS[fn.name] ?? { flags: [] };
+  const info = kfuncInfo(fn.name) ?? { flags: [] };
   // fetch_kfunc_meta: the function must be in a kfunc set registered for this program type
   if (fn.notKfunc === true || !kfuncPermitted(info, env.type, env.attach)) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
   if (has(info, 'sleepable') && !inSleepable(env, st)) env.reject(pc, `program must be sleepable to call sleepable kfunc ${fn.name}`);
@@ -604,10 +528,12 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     return;
   }
   if (t.kind !== 'ptr') env.reject(pc, `Unrecognized arg#${k} type ${t.kind === 'void' ? 'UNKNOWN' : t.btfKind}`);
-  // every pointer argument is trusted (the running kernel makes KF_TRUSTED_ARGS the default):
+  // every pointer argument is trusted (the running kernel makes KF_TRUSTED_ARGS the default,
+  // KFUNC_TRUSTED_ARGS_BY_DEFAULT; the 6.18 sources: KF_TRUSTED_ARGS, KF_RELEASE or KF_RCU):
   // NULL, or a pointer that may be NULL, only where the prototype says `__nullable` (`__opt`)
+  const trusted = KFUNC_TRUSTED_ARGS_BY_DEFAULT || has(info, 'trusted_args') || has(info, 'release') || has(info, 'rcu');
   const nullable = p.name.endsWith('__nullable') || p.name.endsWith('__opt');
-  if ((isNull(r) || mayBeNull(r)) && !nullable) env.reject(pc, `Possibly NULL pointer passed to trusted arg${k}`);
+  if (trusted && (isNull(r) || mayBeNull(r)) && !nullable) env.reject(pc, `Possibly NULL pointer passed to trusted arg${k}`);
   if (r.refObjId) {
     meta.refObjId = r.refObjId;
     if (has(info, 'release')) meta.releaseRegno = regno;
@@ -628,7 +554,7 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     }
     meta.fieldMap = r.map;
   }
-  if ((kind === 'map' || kind === 'alloc' || kind === 'btf_id') && !isTrusted(r)) {
+  if (trusted && (kind === 'map' || kind === 'alloc' || kind === 'btf_id') && !isTrusted(r)) {
     // KF_RCU kfuncs take an RCU pointer as well
     if (!has(info, 'rcu')) env.reject(pc, `R${regno} must be referenced or trusted`);
     if (!btfPtr(r.type)?.flag.includes('rcu_')) env.reject(pc, `R${regno} must be a rcu pointer`);

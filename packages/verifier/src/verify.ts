@@ -14,7 +14,7 @@ import type { Btf } from '@bpf/btf';
 import { loadInfo, type LoadInfo } from './btfproto.js';
 import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './calls.js';
 import { iterActiveAtCall } from './iter.js';
-import { ASYNC_KFUNCS, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck } from './kfuncs.js';
+import { ASYNC_KFUNCS, declaredKfunc, kfuncFromBtf, kfuncInfo, kfuncLicenseCheck } from './kfuncs.js';
 import { SccVisits } from './scc.js';
 import { VerifierReject, type MaxAccess } from './env.js';
 import { entryLine, globalArgs, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
@@ -1320,7 +1320,7 @@ class Verifier implements CallEnv, PreciseEnv {
     const name = this.kfuncAt.get(pc);
     const fn = kfuncFromBtf(this.load, i.imm, name);
     if (!fn || fn.notKfunc === true) return undefined;
-    return { params: fn.params.length, isVoid: fn.ret.kind === 'void', fastcall: FASTCALL_KFUNCS.has(fn.name) };
+    return { params: fn.params.length, isVoid: fn.ret.kind === 'void', fastcall: kfuncInfo(fn.name)?.flags.includes('fastcall') === true };
   }
 
   /**
@@ -1361,7 +1361,6 @@ export { typeName } from './print.js';
 /** bpf_get_smp_processor_id: allow_fastcall, and inlined by the verifier when JITed on x86-64. */
 const BPF_FUNC_get_smp_processor_id = 8;
 /** kernel/bpf/helpers.c: the kfuncs registered with KF_FASTCALL. */
-const FASTCALL_KFUNCS: ReadonlySet<string> = new Set(['bpf_cast_to_kern_ctx', 'bpf_rdonly_cast']);
 /** bpf_timer_set_callback: its callback runs later, as a path of its own. */
 const BPF_FUNC_timer_set_callback = 170;
 /** Helpers that call a callback before they return: 164, 180, 181, 209. */
