@@ -14,9 +14,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { kernelKconfig, kernelVersionCode, parseKconfig } from './kconfig.js';
 
 describe('parseKconfig', () => {
-  it('reads y / m / n as libbpf tristates, numbers and hex; skips strings and "is not set" comments', () => {
+  it('keeps every CONFIG_X=value line as written (each extern reads it by its type); skips "is not set" comments', () => {
     const v = parseKconfig(['# comment', 'CONFIG_A=y', 'CONFIG_B=m', 'CONFIG_C=n', 'CONFIG_HZ=250', 'CONFIG_MASK=0x1f', 'CONFIG_S="gcc"', '# CONFIG_D is not set', 'CONFIG_NEG=-3'].join('\n'));
-    expect(Object.fromEntries(v)).toEqual({ CONFIG_A: 1, CONFIG_B: 2, CONFIG_C: 0, CONFIG_HZ: 250, CONFIG_MASK: 31, CONFIG_NEG: -3 });
+    expect(Object.fromEntries(v)).toEqual({ CONFIG_A: 'y', CONFIG_B: 'm', CONFIG_C: 'n', CONFIG_HZ: '250', CONFIG_MASK: '0x1f', CONFIG_S: '"gcc"', CONFIG_NEG: '-3' });
   });
   it('KERNEL_VERSION caps the patch level at 255', () => {
     expect(kernelVersionCode('6.18.44-fc')).toBe((6 << 16) + (18 << 8) + 44);
@@ -30,17 +30,20 @@ typedef unsigned int u32;
 #define SEC(n) __attribute__((section(n), used))
 #define __kconfig __attribute__((section(".kconfig")))
 #define __weak __attribute__((weak))
+enum libbpf_tristate { TRI_NO = 0, TRI_YES = 1, TRI_MODULE = 2 };
 extern _Bool LINUX_HAS_BPF_COOKIE __kconfig;
 extern _Bool LINUX_HAS_SYSCALL_WRAPPER __kconfig;
 extern u32 LINUX_KERNEL_VERSION __kconfig;
-extern int CONFIG_BPF_SYSCALL __kconfig;
+extern enum libbpf_tristate CONFIG_BPF_SYSCALL __kconfig;
 extern int CONFIG_HZ __kconfig __weak;
 extern int CONFIG_NOT_A_REAL_OPTION __kconfig __weak;
+extern char CONFIG_DEFAULT_HOSTNAME[8] __kconfig __weak;
 SEC("socket") int version(void *ctx) { return LINUX_KERNEL_VERSION; }
 SEC("socket") int flags(void *ctx) {
   return LINUX_HAS_BPF_COOKIE | LINUX_HAS_SYSCALL_WRAPPER << 1 | CONFIG_BPF_SYSCALL << 2 | (CONFIG_NOT_A_REAL_OPTION != 0) << 3;
 }
 SEC("socket") int hz(void *ctx) { return CONFIG_HZ; }
+SEC("socket") int hostname(void *ctx) { return CONFIG_DEFAULT_HOSTNAME[0] | CONFIG_DEFAULT_HOSTNAME[1] << 8; }
 char _license[] SEC("license") = "GPL";
 `;
 
@@ -48,7 +51,7 @@ const haveConfig = existsSync('/proc/config.gz');
 describe.skipIf(skipWithout('clang-19', 'kernel') || !haveConfig)('kconfig externs, live', () => {
   const dir = tempDir('bpf-kconfig-');
   const obj = join(dir, 'kconfig.o');
-  const config = haveConfig ? parseKconfig(gunzipSync(readFileSync('/proc/config.gz')).toString('utf8')) : new Map<string, number>();
+  const config = haveConfig ? parseKconfig(gunzipSync(readFileSync('/proc/config.gz')).toString('utf8')) : new Map<string, string>();
   beforeAll(() => {
     writeFileSync(join(dir, 'kconfig.c'), SRC);
     execFileSync('clang-19', ['-target', 'bpf', '-O2', '-g', '-c', join(dir, 'kconfig.c'), '-o', obj]);
@@ -70,10 +73,15 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveConfig)('kconfig exter
     const cookie = probe.accepted ? 1 : 0;
     probe.close();
     const wrapper = /\s__[a-z0-9]+_sys_bpf\n/.test(readFileSync('/proc/kallsyms', 'utf8')) ? 1 : 0;
-    expect(run('flags')).toBe(cookie | (wrapper << 1) | ((config.get('CONFIG_BPF_SYSCALL') ?? 0) << 2));
-    expect(kernelKconfig()?.LINUX_HAS_BPF_COOKIE).toBe(cookie);
+    const tri = { y: 1, m: 2, n: 0 } as Record<string, number>;
+    expect(run('flags')).toBe(cookie | (wrapper << 1) | ((tri[config.get('CONFIG_BPF_SYSCALL') ?? 'n'] ?? 0) << 2));
+    expect(kernelKconfig()?.LINUX_HAS_BPF_COOKIE).toBe(cookie === 1);
   });
   it('a numeric option (CONFIG_HZ) is the configuration\'s number', () => {
-    expect(run('hz')).toBe(config.get('CONFIG_HZ') ?? 0);
+    expect(run('hz')).toBe(Number(config.get('CONFIG_HZ') ?? 0));
+  });
+  it('a string option (CONFIG_DEFAULT_HOSTNAME) is its text, cut to the array with a NUL kept', () => {
+    const text = JSON.parse(config.get('CONFIG_DEFAULT_HOSTNAME') ?? '""') as string;
+    expect(run('hostname')).toBe((text.charCodeAt(0) || 0) | ((text.length > 1 ? text.charCodeAt(1) : 0) << 8));
   });
 });

@@ -4,28 +4,19 @@
  * every `CONFIG_X=...` line of /proc/config.gz (or /boot/config-RELEASE), plus the
  * libbpf-provided LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE and LINUX_HAS_SYSCALL_WRAPPER.
  * Lines `# CONFIG_X is not set` are comments to libbpf too: such externs stay unset (0 when
- * `__weak`, an error otherwise). String values are left out.
+ * `__weak`, an error otherwise). Values are kept as the configuration writes them (`y`, `m`,
+ * `250`, `"text"`): @bpf/elf reads each by its extern's type, as the object's loader does.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 
-/** y and m as libbpf's enum libbpf_tristate numbers them (TRI_YES 1, TRI_MODULE 2); a bool extern reads y as true. */
-const TRISTATE: Readonly<Record<string, number>> = { y: 1, n: 0, m: 2 };
-
-/** Parse the text of a kernel .config into extern values. */
-export function parseKconfig(text: string): Map<string, number> {
-  const out = new Map<string, number>();
+/** Parse the text of a kernel .config into extern values: every `CONFIG_X=value` line, the value as written. */
+export function parseKconfig(text: string): Map<string, string> {
+  const out = new Map<string, string>();
   for (const line of text.split('\n')) {
-    const m = /^(CONFIG_\w+)=(.*)$/.exec(line.trim());
-    if (!m) continue;
-    const [, name, raw] = m as unknown as [string, string, string];
-    const tri = TRISTATE[raw];
-    if (tri !== undefined) out.set(name, tri);
-    else if (/^-?(0x[0-9a-f]+|\d+)$/i.test(raw)) {
-      const n = Number(raw.startsWith('-') ? -Number(raw.slice(1)) : Number(raw));
-      if (Number.isSafeInteger(n)) out.set(name, n);
-    }
+    const m = /^(CONFIG_\w+)=(.+)$/.exec(line.trim());
+    if (m) out.set(m[1]!, m[2]!);
   }
   return out;
 }
@@ -37,10 +28,10 @@ export function kernelVersionCode(rel: string): number | undefined {
   return (Number(m[1]) << 16) + (Number(m[2]) << 8) + Math.min(Number(m[3] ?? 0), 255);
 }
 
-let cached: Readonly<Record<string, number>> | null | undefined;
+let cached: Readonly<Record<string, string | number | boolean>> | null | undefined;
 
 /** The running kernel's values, read once; undefined when no kernel configuration can be read. */
-export function kernelKconfig(): Readonly<Record<string, number>> | undefined {
+export function kernelKconfig(): Readonly<Record<string, string | number | boolean>> | undefined {
   if (cached !== undefined) return cached ?? undefined;
   let text: string | undefined;
   try {
@@ -53,7 +44,7 @@ export function kernelKconfig(): Readonly<Record<string, number>> | undefined {
     cached = null;
     return undefined;
   }
-  const values: Record<string, number> = Object.fromEntries(parseKconfig(text));
+  const values: Record<string, string | number | boolean> = Object.fromEntries(parseKconfig(text));
   const version = kernelVersionCode(release());
   if (version !== undefined) values.LINUX_KERNEL_VERSION = version;
   let syms = '';
@@ -65,8 +56,8 @@ export function kernelKconfig(): Readonly<Record<string, number>> | undefined {
   // libbpf probes these by loading and attaching; the kernel's own symbols answer the same
   // question: the bpf_get_attach_cookie helper's implementations, and the arch's syscall
   // wrapper for bpf() (__x64_sys_bpf, __arm64_sys_bpf, ...).
-  values.LINUX_HAS_BPF_COOKIE = /\sbpf_get_attach_cookie/.test(syms) ? 1 : 0;
-  values.LINUX_HAS_SYSCALL_WRAPPER = /\s__[a-z0-9]+_sys_bpf\n/.test(syms) ? 1 : 0;
+  values.LINUX_HAS_BPF_COOKIE = /\sbpf_get_attach_cookie/.test(syms);
+  values.LINUX_HAS_SYSCALL_WRAPPER = /\s__[a-z0-9]+_sys_bpf\n/.test(syms);
   cached = values;
   return values;
 }

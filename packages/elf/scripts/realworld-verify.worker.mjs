@@ -5,6 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { loadProgram, kernelBtfFor, kernelSymbolsFor, nrCpuIds } from '../../../apps/cli/dist/input.js';
+import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
 import { loadPrograms, parseBtfTable } from '../dist/index.js';
 import { needsKernelBtf, verify } from '../../verifier/dist/index.js';
 import { firstLogDifference } from '../../testkit/dist/index.js';
@@ -34,9 +35,12 @@ function asHostLoads(file, host) {
   const ret0 = [{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }];
   // parsed once per worker: loadPrograms would parse the bytes again for every object
   vmlinux ??= parseBtfTable(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')), 'kernel BTF').table;
+  // the kconfig values realworld.mjs loads the object with (its ourObject)
+  const kconfig = kernelKconfig();
   return loadPrograms(new Uint8Array(readFileSync(file)), {
     kernelBtf: vmlinux,
     kallsyms: kernelSymbols(),
+    ...(kconfig ? { kconfig } : {}),
     ...(rules ? { attachTo: (p) => rules.find(([re]) => re.test(p.section))?.[1] } : {}),
     ...(host.functions ? { functions: new Map(host.functions.map((n) => [n, ret0])) } : {}),
     ...(host.globals ? { globals: host.globals } : {}),

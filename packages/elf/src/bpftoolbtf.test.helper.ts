@@ -21,7 +21,7 @@ const linkage = (l: string | undefined): 'static' | 'global' | 'extern' => (l ==
 
 function convert(j: J): BtfTypeInfo {
   switch (j.kind) {
-    case 'INT': return { kind: 'int', name: j.name, size: j.size!, signed: j.encoding === 'SIGNED', bits: j.nr_bits!, bitOffset: j.bits_offset! };
+    case 'INT': return { kind: 'int', name: j.name, size: j.size!, signed: j.encoding === 'SIGNED', bits: j.nr_bits!, bitOffset: j.bits_offset!, ...(j.encoding === 'BOOL' ? { bool: true } : {}) };
     case 'PTR': return { kind: 'ptr', type: j.type_id! };
     case 'ARRAY': return { kind: 'array', elemType: j.type_id!, nelems: j.nr_elems! };
     case 'STRUCT': case 'UNION':

@@ -15,7 +15,7 @@ function convert(btf: Btf, t: BtfType): BtfTypeInfo {
   const name = btfString(btf, t.nameOff);
   switch (t.kind) {
     case 'INT':
-      return { kind: 'int', name, size: t.sizeOrType, signed: ((t.intData >>> 24) & 1) !== 0, bits: t.intData & 0xff, bitOffset: (t.intData >>> 16) & 0xff };
+      return { kind: 'int', name, size: t.sizeOrType, signed: ((t.intData >>> 24) & 1) !== 0, bits: t.intData & 0xff, bitOffset: (t.intData >>> 16) & 0xff, ...((t.intData >>> 24) & 4 ? { bool: true } : {}) };
     case 'PTR': return { kind: 'ptr', type: t.sizeOrType };
     case 'FWD': return { kind: 'fwd', name, union: t.kindFlag };
     case 'TYPEDEF': case 'VOLATILE': case 'CONST': case 'RESTRICT': case 'TYPE_TAG':

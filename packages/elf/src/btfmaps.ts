@@ -185,8 +185,8 @@ export function alignOf(btf: BtfTypeTable, id: number, depth = 0): number | unde
 }
 
 /**
- * The `.kconfig` map layout libbpf builds (bpf_object__collect_externs): externs sorted by
- * descending alignment, then name, each placed at the next multiple of its alignment.
+ * The `.kconfig` map layout libbpf builds (bpf_object__collect_externs, cmp_externs): externs
+ * sorted by descending alignment, then ascending size, then name, each placed at the next multiple of its alignment.
  */
 export function kconfigLayout(btf: BtfTypeTable): { readonly vars: readonly { name: string; type: number; offset: number; size: number }[]; readonly size: number } | undefined {
   const vars = datasecVars(btf, '.kconfig');
@@ -197,7 +197,7 @@ export function kconfigLayout(btf: BtfTypeTable): { readonly vars: readonly { na
     if (size === undefined || align === undefined) throw new ElfError('BAD_BTF', `kconfig extern ${v.name} has no size`, { section: '.kconfig' });
     return { name: v.name, type: v.type, size, align };
   });
-  sized.sort((a, b) => b.align - a.align || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  sized.sort((a, b) => b.align - a.align || a.size - b.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   let off = 0;
   const out = sized.map((v) => {
     off = Math.ceil(off / v.align) * v.align;

@@ -15,7 +15,7 @@ export interface BtfMember {
 
 export type BtfTypeInfo =
   | { readonly kind: 'void' }
-  | { readonly kind: 'int'; readonly name: string; readonly size: number; readonly signed: boolean; readonly bits: number; readonly bitOffset: number }
+  | { readonly kind: 'int'; readonly name: string; readonly size: number; readonly signed: boolean; readonly bits: number; readonly bitOffset: number; /** BTF_INT_BOOL encoding (`_Bool`) */ readonly bool?: boolean }
   | { readonly kind: 'ptr'; readonly type: number }
   | { readonly kind: 'array'; readonly elemType: number; readonly nelems: number }
   | { readonly kind: 'struct' | 'union'; readonly name: string; readonly size: number; readonly members: readonly BtfMember[] }

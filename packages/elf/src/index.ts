@@ -22,6 +22,7 @@ export type { ElfFunction, ElfObject, InsnReloc, InsnRelocKind, ParseOptions } f
 export { CILIUM_KFUNC_POISON, applyCore, loadObject, loadPrograms, resolveAttachTarget, resolveExterns } from './load.js';
 export type { BtfExtRecords, LoadedObject, LoadOptions, ResolveExternsOptions } from './load.js';
 export { alignOf, datasecVars, kconfigLayout, resolveBtfMaps } from './btfmaps.js';
+export { kcfgKind, writeKconfig, type KconfigValue } from './kconfig.js';
 export type { MapsSectionReloc } from './btfmaps.js';
 export { indexByName, resolveSize, skipModsAndTypedefs, typeTable } from './btfview.js';
 export type { BtfKind, BtfMember, BtfTypeInfo, BtfTypeTable } from './btfview.js';

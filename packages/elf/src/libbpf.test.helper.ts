@@ -37,6 +37,9 @@ interface Api {
   load(obj: unknown): number;
   fd(prog: unknown): number;
   closeObj(obj: unknown): void;
+  findMap(obj: unknown, name: string): unknown;
+  mapFd(map: unknown): number;
+  lookup(fd: number, key: Uint8Array, value: Uint8Array): number;
 }
 
 let api: Api | undefined | null;
@@ -61,6 +64,9 @@ function libbpf(): Api | undefined {
       load: f('int bpf_object__load(void *obj)'),
       fd: f('int bpf_program__fd(void *prog)'),
       closeObj: f('void bpf_object__close(void *obj)'),
+      findMap: f('void *bpf_object__find_map_by_name(void *obj, const char *name)'),
+      mapFd: f('int bpf_map__fd(void *map)'),
+      lookup: f('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
     };
   } catch {
     api = null;
@@ -135,4 +141,27 @@ function loadOnce(path: string, program: string, alsoLoad: readonly string[], lo
       open = false;
     },
   };
+}
+
+/**
+ * The `.kconfig` map libbpf makes for the object (every program loaded, as `bpftool prog
+ * loadall` loads them): its bytes as the kernel holds them, or libbpf's refusal (a negative
+ * errno from bpf_object__load: an extern value its type cannot take is -EINVAL or -ERANGE).
+ */
+export function libbpfKconfig(path: string, size: number): { readonly errno: number; readonly data?: Uint8Array } | undefined {
+  const a = libbpf()!;
+  const obj = a.openFile(path, null);
+  if (obj === null) return undefined;
+  try {
+    const err = a.load(obj);
+    if (err !== 0) return { errno: -err };
+    const map = a.findMap(obj, '.kconfig');
+    if (map === null) return { errno: 0 };
+    const data = new Uint8Array(size);
+    const rc = a.lookup(a.mapFd(map), new Uint8Array(4), data);
+    if (rc !== 0) throw new Error(`bpf_map_lookup_elem on .kconfig: ${rc}`);
+    return { errno: 0, data };
+  } finally {
+    a.closeObj(obj);
+  }
 }

@@ -8,6 +8,7 @@
  */
 import type { FuncInfo, Insn, LineInfo } from '@bpf/isa';
 import { datasecVars, kconfigLayout, resolveBtfMaps } from './btfmaps.js';
+import { writeKconfig, type KconfigValue } from './kconfig.js';
 import type { BtfTypeTable } from './btfview.js';
 import { indexByName, skipModsAndTypedefs } from './btfview.js';
 import type { CoreRelo } from './core.js';
@@ -49,10 +50,12 @@ export interface LoadOptions extends ParseOptions {
    */
   readonly kernelBtf?: BtfTypeTable | Uint8Array;
   /**
-   * Values of `__kconfig` externs (libbpf reads them from /proc/config.gz). When given, every
-   * non-weak kconfig extern needs one; when absent the `.kconfig` map is left zeroed.
+   * Values of `__kconfig` externs (libbpf reads them from /proc/config.gz): a configuration
+   * line's text after `=` (`y`, `m`, `"text"`, `250`), read by each extern's type as the
+   * linker's loader reads it (`kconfig.ts`), or a number or boolean. When given, every non-weak
+   * kconfig extern needs one; when absent the `.kconfig` map is left zeroed.
    */
-  readonly kconfig?: Readonly<Record<string, bigint | number | boolean>>;
+  readonly kconfig?: Readonly<Record<string, KconfigValue>>;
   /** Kernel symbol addresses (/proc/kallsyms) for typeless `extern const void x __ksym`. */
   readonly kallsyms?: ReadonlyMap<string, bigint>;
   /**
@@ -147,15 +150,7 @@ export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedOb
           if (opts.kconfig && !weak) throw new ElfError('UNRESOLVED_EXTERN', `kconfig extern ${v.name}: no value given`, { section: '.kconfig', extern: v.name });
           continue;
         }
-        if (typeof given === 'number' && !Number.isSafeInteger(given))
-          throw new ElfError('UNRESOLVED_EXTERN', `kconfig value for ${v.name} is not an integer (${given})`, { section: '.kconfig' });
-        const n = BigInt.asUintN(64, typeof given === 'boolean' ? (given ? 1n : 0n) : BigInt(given));
-        const le = obj.endian === 'little';
-        const sz = v.size;
-        if (sz === 1) view.setUint8(v.offset, Number(n & 0xffn));
-        else if (sz === 2) view.setUint16(v.offset, Number(n & 0xffffn), le);
-        else if (sz === 4) view.setUint32(v.offset, Number(n & 0xffffffffn), le);
-        else if (sz === 8) view.setBigUint64(v.offset, n, le);
+        writeKconfig(btf, v, given, view, obj.endian === 'little', opts.linker ?? (hasCrossSectionCalls(obj) ? 'cilium/ebpf' : 'libbpf'));
       }
       maps.push({ kind: 'kconfig', name: '.kconfig', type: 'array', keySize: 4, valueSize: size, maxEntries: 1, flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE, frozen: true, data, section: '.kconfig', sectionIndex: 0, offset: 0 });
     }
