@@ -11,7 +11,9 @@
 //   registered for (BPF_PROG_TYPE_UNSPEC: the common hook, every program type).
 // Flag names are include/linux/btf.h's KF_ names without the prefix, lower case.
 // src/kfunc-sets.test.ts checks the result against the running kernel's BTF (its bpf_kfunc
-// decl tags).
+// decl tags). src/kfuncs.ts reads the table; what the sources cannot give (the kfuncs the
+// verifier knows by BTF id, the filters' logic) and where the running kernel differs from the
+// sources (KFUNC_TRUSTED_ARGS_BY_DEFAULT) are kept there, documented, never in the output.
 import { readdirSync, readFileSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
