@@ -18,7 +18,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kernelTree } from './kernel-tree.mjs';
 
-const { linux, read, configFile, config, enabled, condition, stripComments } = kernelTree('gen-helpers.mjs');
+const { linux, read, configFile, config, enabled, stripComments, preprocess } = kernelTree('gen-helpers.mjs');
 
 // ---- UAPI: helper ids, program types, attach types ----
 const uapi = stripComments(read('include/uapi/linux/bpf.h'));
@@ -82,37 +82,8 @@ function bodyAt(text, open) {
   }
   throw new Error('unbalanced braces');
 }
-/** Keep the #if/#ifdef/#elif/#else branches the configuration selects. */
-function preprocess(body) {
-  const out = [];
-  // per nesting level: whether this branch is taken, and whether one already was
-  const stack = [];
-  for (const line of body.split('\n')) {
-    const d = /^\s*#\s*(\w+)\s*(.*)$/.exec(line);
-    if (d && /^(if|ifdef|ifndef|elif|else|endif)$/.test(d[1])) {
-      const [, kw, rest] = d;
-      const test = () => (kw === 'ifdef' ? condition(`defined(${rest.trim()})`) : kw === 'ifndef' ? !condition(`defined(${rest.trim()})`) : condition(rest));
-      if (kw.startsWith('if')) {
-        const on = test();
-        stack.push({ on, done: on });
-      } else if (kw === 'elif') {
-        const top = stack[stack.length - 1];
-        top.on = !top.done && test();
-        top.done ||= top.on;
-      } else if (kw === 'else') {
-        const top = stack[stack.length - 1];
-        top.on = !top.done;
-        top.done = true;
-      } else stack.pop();
-      continue;
-    }
-    if (d && d[1] === 'define') continue;
-    if (stack.every((x) => x.on)) out.push(line);
-  }
-  return out.join('\n');
-}
 function toJs(body) {
-  return preprocess(body)
+  return preprocess(body, { dropDefines: true })
     .replace(/\boffsetof\(\s*struct\s+(\w+),\s*(\w+)\)/g, "'$1.$2'")
     .replace(/^\s*BTF_TYPE_EMIT\([^;]*;/gm, '')
     .replace(/\b__(?:percpu|rcu|user|iomem|must_check)\b/g, '')

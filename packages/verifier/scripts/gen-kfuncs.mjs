@@ -19,35 +19,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kernelTree } from './kernel-tree.mjs';
 
-const { linux, read, configFile, enabled, condition, stripComments } = kernelTree('gen-kfuncs.mjs');
-/** The lines of `text` the configuration keeps (#if/#ifdef/#ifndef/#elif/#else/#endif). */
-function preprocess(text) {
-  const out = [];
-  const stack = [];
-  const live = () => stack.every((s) => s.on);
-  for (const line of text.replace(/\\\n/g, ' ').split('\n')) {
-    const d = /^\s*#\s*(\w+)\s*(.*)$/.exec(line);
-    if (d && /^(if|ifdef|ifndef|elif|else|endif)$/.test(d[1])) {
-      const [, kw, rest] = d;
-      const test = () => (kw === 'ifdef' ? condition(`defined(${rest.trim()})`) : kw === 'ifndef' ? !condition(`defined(${rest.trim()})`) : condition(rest));
-      if (kw.startsWith('if')) {
-        const on = test();
-        stack.push({ on, done: on });
-      } else if (kw === 'elif') {
-        const top = stack[stack.length - 1];
-        top.on = !top.done && test();
-        top.done ||= top.on;
-      } else if (kw === 'else') {
-        const top = stack[stack.length - 1];
-        top.on = !top.done;
-        top.done = true;
-      } else stack.pop();
-      out.push('');
-    } else out.push(live() ? line : '');
-  }
-  return out.join('\n');
-}
-
+const { linux, read, configFile, enabled, stripComments, preprocess } = kernelTree('gen-kfuncs.mjs');
 const uapi = stripComments(read('include/uapi/linux/bpf.h'));
 const progTypeNames = new Set([...uapi.matchAll(/\bBPF_PROG_TYPE_(\w+)/g)].map((m) => m[1].toLowerCase()));
 const version = (() => {

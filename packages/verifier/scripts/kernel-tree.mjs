@@ -13,7 +13,8 @@ const arg = (name) => {
  * The tree and configuration given on the command line (exits with a usage line without
  * --linux): `linux` the tree, `read(path)` a file of it, `configFile` the --config given,
  * `config` the options set (undefined without --config), `enabled(opt)` whether a CONFIG_ option is y or m (every one without --config),
- * `condition(expr)` an #if condition over them, `stripComments(text)`.
+ * `condition(expr)` an #if condition over them, `stripComments(text)`, `preprocess(text)` the
+ * lines the configuration keeps.
  */
 export function kernelTree(script) {
   const linux = arg('--linux');
@@ -41,5 +42,37 @@ export function kernelTree(script) {
   };
   const stripComments = (s) => s.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, '');
   const read = (p) => readFileSync(join(linux, p), 'utf8');
-  return { linux, read, configFile, config, enabled, condition, stripComments };
+  /**
+   * The lines of `text` the configuration keeps (#if/#ifdef/#ifndef/#elif/#else/#endif), with
+   * continuation lines joined; directives, the lines left out and, with `dropDefines`, #define
+   * lines become empty lines (so code evaluated afterwards sees no macro definitions).
+   */
+  const preprocess = (text, { dropDefines = false } = {}) => {
+    const out = [];
+    // per nesting level: whether this branch is taken, and whether one already was
+    const stack = [];
+    const live = () => stack.every((s) => s.on);
+    for (const line of text.replace(/\\\n/g, ' ').split('\n')) {
+      const d = /^\s*#\s*(\w+)\s*(.*)$/.exec(line);
+      if (d && /^(if|ifdef|ifndef|elif|else|endif)$/.test(d[1])) {
+        const [, kw, rest] = d;
+        const test = () => (kw === 'ifdef' ? condition(`defined(${rest.trim()})`) : kw === 'ifndef' ? !condition(`defined(${rest.trim()})`) : condition(rest));
+        if (kw.startsWith('if')) {
+          const on = test();
+          stack.push({ on, done: on });
+        } else if (kw === 'elif') {
+          const top = stack[stack.length - 1];
+          top.on = !top.done && test();
+          top.done ||= top.on;
+        } else if (kw === 'else') {
+          const top = stack[stack.length - 1];
+          top.on = !top.done;
+          top.done = true;
+        } else stack.pop();
+        out.push('');
+      } else out.push(live() && !(dropDefines && d?.[1] === 'define') ? line : '');
+    }
+    return out.join('\n');
+  };
+  return { linux, read, configFile, config, enabled, condition, stripComments, preprocess };
 }
