@@ -117,8 +117,20 @@ export function dynptrStackWrite(env: Env, st: State, frameNo: number, lo: numbe
     const b = -at - 1;
     if (b >= 0 && b < 512) destroyDynptrSlot(env, st, fr, b >> 3, pc);
   }
-  invalidateRegs(st, (r) => r.buf !== undefined && r.buf.frame === frameNo && r.buf.off < hi && lo < r.buf.off + r.buf.size);
+  // invalidateRegs with a buffer test, as loops without closures: this runs at every stack write (issue 25)
+  for (const f of st.frames) {
+    const regs = f.regs;
+    for (let k = 0; k < regs.length; k++) if (bufOverlaps(regs[k]!, frameNo, lo, hi)) regs[k] = UNKNOWN;
+    const spilled = f.spilled;
+    for (let k = 0; k < spilled.length; k++) {
+      const r = spilled[k];
+      if (r && r.type !== 'dynptr' && f.slotTypes[k * 8 + 7] === SlotType.Spill && bufOverlaps(r, frameNo, lo, hi)) spilled[k] = UNKNOWN;
+    }
+  }
 }
+
+/** A bpf_dynptr_slice() result that may be a stack buffer overlapping bytes [lo, hi) of frame `frameNo`. */
+const bufOverlaps = (r: Reg, frameNo: number, lo: number, hi: number): boolean => r.buf !== undefined && r.buf.frame === frameNo && r.buf.off < hi && lo < r.buf.off + r.buf.size;
 
 /**
  * process_dynptr_func for the argument in `regno`: a new dynptr made in uninitialised slots, or

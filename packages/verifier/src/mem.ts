@@ -93,6 +93,8 @@ export function ptrOffOk(env: Env, pc: number, r: Reg, regno: number, fixedOffOk
 
 /** check_stack_access_within_bounds; returns the lowest offset touched. */
 export function stackBounds(env: Env, pc: number, r: Reg, regno: number, off: number, size: number, what: string): [number, number] {
+  // a pointer at a constant offset of zero (almost every stack access): the same tests in numbers
+  if (r.var.mask === 0n && r.var.value === 0n && off >= -STACK_SIZE && off <= -1 && off + size <= 0 && size >= 0) return [off, off + size];
   let lo: bigint;
   let hi: bigint;
   if (tnumIsConst(r.var)) {
@@ -278,7 +280,7 @@ function stackAccess(env: Env, st: State, cur: Frame, r: Reg, regno: number, off
   if (env.fastcall && a.intoReg !== false) fastcallContract(env.fastcall, f.subprog, pc, lo);
   const frameNo = r.frame ?? st.frames.length - 1;
   if (tnumIsConst(r.var)) {
-    const at = Number(BigInt.asIntN(64, r.var.value)) + off;
+    const at = (r.var.value === 0n ? 0 : Number(BigInt.asIntN(64, r.var.value))) + off;
     if (a.write) {
       dynptrStackWrite(env, st, frameNo, at, at + size, pc);
       // only a whole slot written counts as written (check_stack_write_fixed_off)
@@ -315,6 +317,12 @@ export function ptrAlignment(env: Env, pc: number, r: Reg, insnOff: number, size
   let strict = ((env.progFlags & PROG_FLAGS.strict_alignment) !== 0 && (env.progFlags & PROG_FLAGS.any_alignment) === 0) || strictOnce;
   if (r.type === 'fp') strict = true;
   if (!strict || size === 1) return;
+  // a pointer without a variable part (the stack pointer, almost always): its fixed offset in numbers;
+  // what is misaligned is left to the tests below, which make the message
+  if (r.var.mask === 0n && r.var.value === 0n) {
+    const n = (r.type === 'pkt' || r.type === 'pkt_meta' ? 2 : 0) + r.off + insnOff;
+    if ((n | 0) === n && (n & (size - 1)) === 0) return;
+  }
   const mask = BigInt(size - 1);
   if (r.type === 'pkt' || r.type === 'pkt_meta') {
     const t = tnumAdd(r.var, tnumConst(BigInt(2 + r.off + insnOff)));

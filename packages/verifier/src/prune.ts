@@ -91,6 +91,14 @@ const rangeWithinRegs = (o: Reg, c: Reg): boolean =>
   o.umin <= c.umin && o.umax >= c.umax && o.smin <= c.smin && o.smax >= c.smax && o.u32min <= c.u32min && o.u32max >= c.u32max && o.s32min <= c.s32min && o.s32max >= c.s32max;
 
 function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap, rw = false): boolean {
+  if (o === c) {
+    // the same register object (one left unchanged since a state both copies share; registers are
+    // never mutated): every test below passes but the id mapping, which must still be made, and
+    // tnumIn, which a tnum with bits both known and unknown would fail even against itself
+    if (o.type === 'not_init') return true;
+    if (o.type === 'scalar') return (!precise && !rw) || (ids.checkScalar(o, c) && tnumIn(o.var, c.var));
+    return ids.check(o.id, c.id) && ids.check(o.refObjId, c.refObjId) && tnumIn(o.var, c.var);
+  }
   if (o.type === 'not_init') return !rw || c.type === 'not_init';
   if (c.type === 'not_init' || o.type !== c.type) return false;
   if (o.type === 'scalar') {
@@ -129,7 +137,7 @@ function scalarForStack(f: Frame, slot: number): Reg | 'unbound' | undefined {
  * (RANGE_WITHIN); the running 6.18 kernel does not (fixtures: prune.test.ts loop_slot_types), so
  * `rw` only makes scalars compare as precise here.
  */
-function stacksafe(cp: Checkpoint, frame: number, o: Frame, c: Frame, slots: Int32Array, from: number, to: number, ids: IdMap, rw: boolean): boolean {
+function stacksafe(cp: Checkpoint, frame: number, o: Frame, c: Frame, slots: ComparePlan, from: number, to: number, ids: IdMap, rw: boolean): boolean {
   const ot8 = o.slotTypes;
   const ct8 = c.slotTypes;
   const allocated = c.allocated ?? 0;
@@ -236,8 +244,9 @@ export function statesMaybeLooping(old: State, cur: State, live: number): boolea
  * all sixty-four slots per comparison (issue 25). The list only leaves out slots stacksafe
  * passes without looking, so statesEqual's answer is unchanged.
  *
- * It is one flat block (an Int32Array), so that a comparison that fails early — most of them,
- * on the call chain or a stack byte — reads the checkpoint's side from a few adjacent words
+ * It is one flat block (an array of small integers: an Int32Array of more than 64 bytes keeps
+ * its memory outside V8's heap and cost ~2 µs to make, a plain array a fifth of that), so that a
+ * comparison that fails early — most of them, on the call chain or a stack byte — reads the checkpoint's side from a few adjacent words
  * instead of chasing its state's frame objects (issue 25):
  * - `[0]` the number of frames `d`; then per frame `k`, at `1 + 2k`: its call site, its subprogram;
  * - at `1 + 2d`: the number of required stack bytes `n`, then those `n` entries: in each live
@@ -248,7 +257,7 @@ export function statesMaybeLooping(old: State, cur: State, live: number): boolea
  *   at, and those `m` slots (slot | first byte that is neither invalid nor misc << 8): the live
  *   slots holding something other than invalid and misc bytes.
  */
-export type ComparePlan = Int32Array;
+export type ComparePlan = readonly number[];
 
 const STACK_BYTES = SLOTS * 8;
 /** The plan's working buffers, one for every plan (the answer is a copy of the start of the first). */
@@ -291,7 +300,9 @@ function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): CompareP
   }
   out[needsAt] = n - needsAt - 1;
   for (let i = 0; i < l; i++) out[n++] = lists[i]!;
-  return out.slice(0, n);
+  const plan = new Array<number>(n);
+  for (let i = 0; i < n; i++) plan[i] = out[i]!;
+  return plan;
 }
 
 /** Slot masks for a new checkpoint's frames: none precise. */

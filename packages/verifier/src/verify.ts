@@ -125,6 +125,31 @@ export interface VerifyResult {
 const LIMIT = 1_000_000;
 const STACK = 512;
 
+/**
+ * A set of instruction indexes, one byte per instruction (issue 25): the prune and jump points
+ * are looked up at every processed instruction, where a Set's hash lookup showed in profiles.
+ * Indexes outside the program (a bad jump's target) go to a Set of their own.
+ */
+class PcSet {
+  private bits = new Uint8Array(0);
+  private outside: Set<number> | undefined;
+  add(pc: number): void {
+    if (!Number.isInteger(pc) || pc < 0 || pc > 0x3fffffff) {
+      (this.outside ??= new Set()).add(pc);
+      return;
+    }
+    if (pc >= this.bits.length) {
+      const grown = new Uint8Array(Math.max(64, 2 * this.bits.length, pc + 1));
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    this.bits[pc] = 1;
+  }
+  has(pc: number): boolean {
+    return this.bits[pc] === 1 || (this.outside !== undefined && this.outside.has(pc));
+  }
+}
+
 /** Verify a program. Never throws for a bad program: the verdict is in the result. */
 export function verify(program: Program, opts: VerifyOptions = {}): VerifyResult {
   return new Verifier(program, opts).run();
@@ -203,15 +228,15 @@ class Verifier implements CallEnv, PreciseEnv {
   /** The path being run, and the stack slot its current instruction spilled or filled. */
   private cur?: Path;
   private stackNote?: { frame: number; slot: number };
-  private readonly prunePoints = new Set<number>();
+  private readonly prunePoints = new PcSet();
   /** Whether any instruction loads an incoming stack argument (`rX = *(u64 *)(r11 + off)`). */
   private readonly stackArgLoads: boolean;
   /** Instructions whose visits are recorded in the jump history (the kernel's jmp points). */
-  private readonly jmpPoints = new Set<number>();
+  private readonly jmpPoints = new PcSet();
   /** Instructions that force a checkpoint (may_goto, callback-calling helpers, iterators' next()). */
-  private readonly forcePoints = new Set<number>();
+  private readonly forcePoints = new PcSet();
   /** Calls of an open-coded iterator's next() (is_iter_next_insn). */
-  private readonly iterNextPoints = new Set<number>();
+  private readonly iterNextPoints = new PcSet();
   /** Loops being explored and the states that closed them (6.18's SCC visits and backedges). */
   private scc?: SccVisits;
   /** The current instruction added a jump-history entry (a stack spill/fill or linked registers). */
