@@ -23,6 +23,9 @@ export interface HistEntry {
   readonly cb?: boolean;
   /** Scalars sharing an id at a conditional jump (the kernel's linked_regs). */
   readonly linked?: readonly LinkedReg[];
+  /** A conditional jump's operands that were stack pointers (INSN_F_SRC_REG_STACK, _DST_REG_STACK): never precise. */
+  readonly srcStack?: boolean;
+  readonly dstStack?: boolean;
 }
 
 export interface LinkedReg {
@@ -296,8 +299,9 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
     case 'jmp':
       if (op.useReg && op.cond !== 'ja') {
         if (!bt.has(d) && !bt.has(s)) break;
-        bt.set(s);
-        bt.set(d);
+        // a stack pointer compared needs no precision (its history entry says which it was)
+        if (!e.srcStack) bt.set(s);
+        if (!e.dstStack) bt.set(d);
       }
       break;
     case 'ld_imm64':

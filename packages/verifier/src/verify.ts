@@ -241,6 +241,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private scc?: SccVisits;
   /** The current instruction added a jump-history entry (a stack spill/fill or linked registers). */
   private histNote = false;
+  /** check_cond_jmp_op's INSN_F_SRC_REG_STACK (1) and INSN_F_DST_REG_STACK (2) of the current instruction. */
+  private jmpStackNote = 0;
   private linkedNote?: LinkedReg[];
   /** Paths pushed while the current instruction ran: they share its jump-history entry. */
   private pushedNow: Path[] = [];
@@ -991,6 +993,7 @@ class Verifier implements CallEnv, PreciseEnv {
       this.cur = st;
       this.stackNote = undefined;
       this.linkedNote = undefined;
+      this.jmpStackNote = 0;
       if (this.pushedNow.length !== 0) this.pushedNow.length = 0;
       this.scalarFork = undefined;
       const cb = this.insns[at]!.code === 0x95 && st.frames[depth]!.callbackRet !== undefined;
@@ -1001,10 +1004,11 @@ class Verifier implements CallEnv, PreciseEnv {
       if (this.tracer) this.tracer.stepped(st, at, depth, next, this.pushedNow);
       const note = this.stackNote as { frame: number; slot: number } | undefined;
       const linked = this.linkedNote as LinkedReg[] | undefined;
+      const jmpStack = this.jmpStackNote as number;
       // the optional fields are set only when present (as the spreads did), without an object per
       // spread; an entry without them is shared by every visit of (pc, depth): entries are never changed
       let entry: HistEntry;
-      if (note || cb || linked) {
+      if (note || cb || linked || jmpStack) {
         const e: { -readonly [K in keyof HistEntry]: HistEntry[K] } = { pc: at, depth };
         if (note) {
           e.spi = note.slot;
@@ -1012,13 +1016,15 @@ class Verifier implements CallEnv, PreciseEnv {
         }
         if (cb) e.cb = true;
         if (linked) e.linked = linked;
+        if (jmpStack & 1) e.srcStack = true;
+        if (jmpStack & 2) e.dstStack = true;
         entry = e;
       } else {
         const byPc = (this.plainHist[depth] ??= new Array<HistEntry | undefined>(this.insns.length).fill(undefined));
         entry = byPc[at] ??= { pc: at, depth };
       }
       st.hist.push(entry);
-      const counted = this.histNote || linked !== undefined;
+      const counted = this.histNote || linked !== undefined || jmpStack !== 0;
       if (counted) st.histCnt = (st.histCnt ?? 0) + 1;
       for (const p of this.pushedNow) {
         // a state queued by maybe_fork_scalars runs this instruction again: its history ends before it
@@ -1231,6 +1237,8 @@ class Verifier implements CallEnv, PreciseEnv {
     const is32 = !op.is64;
     const b = op.useReg ? this.readReg(f, i.src, pc) : knownImm(i.imm);
     const a = this.readReg(f, i.dst, pc);
+    // stack pointers compared are recorded in the jump history, which keeps them out of precision
+    this.jmpStackNote = (op.useReg && b.type === 'fp' ? 1 : 0) | (a.type === 'fp' ? 2 : 0);
     const pred = branchTaken(a, b, cond, is32);
     if (pred >= 0) {
       if (a.type === 'scalar') this.precise(i.dst);
