@@ -9,7 +9,8 @@ import type { Insn } from './insn.js';
 import { decodeOp } from './op.js';
 import { AluOp, Class, CLASS_MASK, JmpOp, Mode, MODE_MASK, OP_MASK, Size, SIZE_MASK, Source, SOURCE_MASK } from './opcodes.js';
 
-const badReg = (r: number): boolean => r > 11;
+/** A register the program may not name: past r10 (r11 only in the stack-argument forms). */
+const badReg = (r: number): boolean => r > 10;
 
 /** Is this slot one of the three r11 forms of apps/docs/stack-args.md §2? */
 function isValidStackArgForm(i: Insn): boolean {
@@ -26,12 +27,24 @@ function isValidStackArgForm(i: Insn): boolean {
 export function checkInsn(i: Insn, index: number, next?: Insn): IsaError | null {
   const fail = (code: ConstructorParameters<typeof IsaError>[0], msg: string): IsaError =>
     new IsaError(code, msg, { insn: index });
-  if (i.dst === 11 || i.src === 11) {
-    return isValidStackArgForm(i) ? null : fail('R11_INVALID', 'R11 is invalid');
-  }
-  if (badReg(i.dst)) return fail('BAD_REGISTER', `R${i.dst} is invalid`);
-  if (badReg(i.src) && !((i.code & CLASS_MASK) === Class.LD && (i.code & MODE_MASK) === Mode.IMM))
-    return fail('BAD_REGISTER', `R${i.src} is invalid`);
+  // the three r11 forms pass stack arguments; any other r11 is a register the program may not name
+  if ((i.dst === 11 || i.src === 11) && isValidStackArgForm(i)) return null;
+  const regFail = (r: number): IsaError => (r === 11 ? fail('R11_INVALID', 'R11 is invalid') : fail('BAD_REGISTER', `R${r} is invalid`));
+  // the kernel looks at the fields first and at the registers where it reads them (check_reg_arg:
+  // the source, then the destination), so an unused register field is a reserved-field error;
+  // a conditional jump reads its destination register before it looks at the fields
+  const cls = i.code & CLASS_MASK;
+  const jop = i.code & OP_MASK;
+  if ((cls === Class.JMP || cls === Class.JMP32) && jop !== JmpOp.JA && jop !== JmpOp.CALL && jop !== JmpOp.EXIT && jop !== JmpOp.JCOND && badReg(i.dst)) return regFail(i.dst);
+  const fields = checkFields(i, next, fail);
+  if (fields) return fields;
+  if (badReg(i.src) && !(cls === Class.LD && (i.code & MODE_MASK) === Mode.IMM)) return regFail(i.src);
+  if (badReg(i.dst)) return regFail(i.dst);
+  return null;
+}
+
+/** The opcode and reserved-field checks of one slot (registers aside). */
+function checkFields(i: Insn, next: Insn | undefined, fail: (code: ConstructorParameters<typeof IsaError>[0], msg: string) => IsaError): IsaError | null {
   const op = decodeOp(i);
   const cls = i.code & CLASS_MASK;
   switch (cls) {
@@ -50,6 +63,11 @@ export function checkInsn(i: Insn, index: number, next?: Insn): IsaError | null 
         return null;
       }
       if (aop === AluOp.MOV) {
+        // addr_space_cast (BPF_ADDR_SPACE_CAST in off): between the arena's address space 1 and 0
+        if (x && cls === Class.ALU64 && i.off === 1) {
+          if (i.imm !== 1 && i.imm !== 1 << 16) return fail('RESERVED_FIELD', 'addr_space_cast insn can only convert between address space 1 and 0');
+          return null;
+        }
         if (x) {
           const offOk = cls === Class.ALU ? i.off === 0 || i.off === 8 || i.off === 16 : [0, 8, 16, 32].includes(i.off);
           if (i.imm !== 0 || !offOk) return fail('RESERVED_FIELD', 'BPF_MOV uses reserved fields');
@@ -122,7 +140,7 @@ export function checkInsn(i: Insn, index: number, next?: Insn): IsaError | null 
         if (op.kind === 'invalid') {
           const size = i.code & SIZE_MASK;
           if (size !== Size.W && size !== Size.DW) return fail('RESERVED_FIELD', 'invalid atomic operand size');
-          return fail('RESERVED_FIELD', `BPF_ATOMIC uses invalid atomic opcode ${hex2(i.imm & 0xff)}`);
+          return fail('RESERVED_FIELD', `BPF_ATOMIC uses invalid atomic opcode ${hex2(i.imm >>> 0)}`);
         }
         if (i.off !== 0 && op.kind === 'atomic' && (op.op === 'load_acquire' || op.op === 'store_release')) return null;
         return null;

@@ -522,6 +522,19 @@ class Verifier implements CallEnv, PreciseEnv {
     return this.insns.some((i, pc) => this.seen[pc] === 1 && i.code === 0x85 && i.src === 2 && this.kfuncNameAt(pc) === 'bpf_throw');
   }
 
+  /**
+   * addr_space_cast (check_alu_op): a program without an arena map is refused as the kernel
+   * refuses it; arena pointers themselves are not modelled here, so one with an arena is refused
+   * saying so (this machine's kernel refuses arena maps, which leaves no oracle for them).
+   */
+  private addrSpaceCast(pc: number): never {
+    if (!(this.program.maps ?? []).some((m) => m.type === 'arena')) this.reject(pc, 'addr_space_cast insn can only be used in a program that has an associated arena');
+    this.reject(pc, 'addr_space_cast: arena pointers are not modelled by @bpf/verifier');
+  }
+
+  /** Encoding errors the walk gives where it reaches their instruction (structural() finds them). */
+  private walkErrors: Map<number, string> | undefined;
+
   /** Instruction-level checks and the CFG checks, before any path is explored. */
   private structural(): void {
     // add_subprog_and_kfunc: the exception callback, named by the main function's BTF (exceptions.ts)
@@ -542,7 +555,15 @@ class Verifier implements CallEnv, PreciseEnv {
     for (let pc = 0; pc < this.insns.length; pc++) {
       const i = this.insns[pc]!;
       const err = checkInsn(i, pc, this.insns[pc + 1]);
-      if (err) this.reject(pc, err.message.replace(/^insn \d+(?: \(byte \d+\))?: /, ''));
+      if (err) {
+        const msg = err.message.replace(/^insn \d+(?: \(byte \d+\))?: /, '');
+        // reserved fields and register numbers past r11 are refused where the walk reaches them
+        // (do_check's per-class checks and check_reg_arg), after the instructions before them were
+        // processed; unknown opcodes and bad ld_imm64 pairs before the walk (resolve_pseudo_ldimm64)
+        // (resolve_pseudo_ldimm64 refuses BPF_LDX's reserved fields before the walk)
+        if ((err.code === 'RESERVED_FIELD' && (i.code & 7) !== 1) || err.code === 'BAD_REGISTER' || err.code === 'R11_INVALID') (this.walkErrors ??= new Map()).set(pc, msg);
+        else this.reject(pc, msg);
+      }
       // resolve_pseudo_ldimm64: each map a program uses must suit its type (check_map_prog_compatibility)
       if (i.code === 0x18 && i.src !== 0 && i.src !== 4) {
         const map = this.mapOf(pc, i);
@@ -1071,9 +1092,14 @@ class Verifier implements CallEnv, PreciseEnv {
     const f = st.frames[st.frames.length - 1]!;
     const op = this.opAt(pc);
     st.prev = pc;
+    if (this.walkErrors !== undefined) {
+      const err = this.walkErrors.get(pc);
+      if (err !== undefined) this.reject(pc, err);
+    }
     switch (op.kind) {
       case 'alu':
         if (i.dst === 11 || i.src === 11) this.reject(pc, 'R11 is invalid');
+        if (i.code === 0xbf && i.off === 1) this.addrSpaceCast(pc);
         checkAlu(this, f, i, op, pc);
         st.pc = pc + 1;
         return st;
