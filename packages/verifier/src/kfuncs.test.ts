@@ -55,9 +55,12 @@ describe('kfuncs from the table (flags) with declared prototypes', () => {
 
 /** C programs: each one's verdict and message against the running kernel's. */
 const KFUNC_C = `#include "bpf_defs.h"
+/* the kernel's structs as complete types (members unused, task_struct's given below): a
+   kfunc's prototype matches the kernel's only through pointers to structs, not to forward
+   declarations (libbpf and cilium/ebpf refuse the object or program otherwise) */
 struct task_struct;
-struct cgroup;
-struct bpf_cpumask;
+struct cgroup {};
+struct bpf_cpumask {};
 extern struct task_struct *bpf_task_from_pid(__s32 pid) __ksym;
 extern struct task_struct *bpf_task_acquire(struct task_struct *p) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
@@ -119,11 +122,12 @@ struct task_struct { int pid; struct task_struct *parent; } __attribute__((prese
 TP int tr_pid(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->pid; }
 TP int tr_acq(__u64 *ctx) { struct task_struct *t = bpf_task_acquire((void *)ctx[0]); if (t) bpf_task_release(t); return 0; }
 TP int tr_parent_acq(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; struct task_struct *p = bpf_task_acquire(t->parent); if (p) bpf_task_release(p); return 0; }
-extern int bpf_send_signal_task(struct task_struct *task, int sig, int type, __u64 value) __ksym;
-TP int sig_untrusted(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return bpf_send_signal_task(t->parent, 9, 0, 0); }
-TP int sig_trusted(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return bpf_send_signal_task(t, 9, 0, 0); }
-TP int sig_ref(__u64 *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; int r = bpf_send_signal_task(t, 9, 0, 0); bpf_task_release(t); return r; }
-TP int sig_scalar(__u64 *ctx) { return bpf_send_signal_task((void *)ctx[1], 9, 0, 0); }
+enum pid_type { PIDTYPE_PID };
+extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type, __u64 value) __ksym;
+TP int sig_untrusted(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return bpf_send_signal_task(t->parent, 9, PIDTYPE_PID, 0); }
+TP int sig_trusted(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return bpf_send_signal_task(t, 9, PIDTYPE_PID, 0); }
+TP int sig_ref(__u64 *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (!t) return 0; int r = bpf_send_signal_task(t, 9, PIDTYPE_PID, 0); bpf_task_release(t); return r; }
+TP int sig_scalar(__u64 *ctx) { return bpf_send_signal_task((void *)ctx[1], 9, PIDTYPE_PID, 0); }
 TP int rcu_parent(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; bpf_rcu_read_lock(); struct task_struct *p = bpf_task_acquire(t->parent); bpf_rcu_read_unlock(); if (p) bpf_task_release(p); return 0; }
 TP int tr_write(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; t->pid = 1; return 0; }
 TP int tr_parent_pid(__u64 *ctx) { struct task_struct *t = (void *)ctx[0]; return t->parent->pid; }
@@ -138,10 +142,10 @@ SEC("tc") int obj_nocheck(void *ctx) { struct foo *f = bpf_obj_new(struct foo); 
 SEC("tc") int obj_drop_task(void *ctx) { struct task_struct *t = bpf_task_from_pid(1); if (t) bpf_obj_drop_impl(t, 0); return 0; }
 /* cilium/ebpf's testdata/kfunc.c shape: struct bpf_sock_tuple is a union of scalar structs,
    which __btf_type_is_scalar_struct takes as memory (btf_type_is_struct covers unions) */
-struct bpf_sock_tuple;
-struct bpf_ct_opts;
-struct nf_conn;
-extern struct nf_conn *bpf_skb_ct_lookup(void *skb, struct bpf_sock_tuple *t, __u32 t__sz, struct bpf_ct_opts *o, __u32 o__sz) __ksym;
+struct bpf_sock_tuple {};
+struct bpf_ct_opts {};
+struct nf_conn {};
+extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb, struct bpf_sock_tuple *t, __u32 t__sz, struct bpf_ct_opts *o, __u32 o__sz) __ksym;
 extern void bpf_ct_release(struct nf_conn *c) __ksym;
 SEC("tc") int ct_union_tuple(void *ctx) { char buf[64] = {}; struct nf_conn *c = bpf_skb_ct_lookup(ctx, (void *)buf, 0, (void *)buf, 0); if (c) bpf_ct_release(c); return 0; }
 SEC("tc") int ct_union_sized(void *ctx) { char buf[64] = {}; struct nf_conn *c = bpf_skb_ct_lookup(ctx, (void *)buf, 12, (void *)buf, 16); if (c) bpf_ct_release(c); return 0; }
