@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { kallsyms, run, skipWithout, tempDir } from '@bpf/testkit';
+import { fixturesDir, kallsyms, run, skipWithout, tempDir } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { bpftoolBtf, coreRelosFromLibbpfLog, LIBBPF_KIND, libbpfReloAccess } from './bpftoolbtf.test.helper.js';
 import { corpus } from './corpus.test.helper.js';
@@ -251,8 +251,18 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('BTF stages vs lib
     expect(() => loadPrograms(new Uint8Array(readFileSync(path)), { objectBtf: bpftoolBtf(path), kernelBtf: kernel(), kconfig: { CONFIG_HZ: 100 } })).toThrow(/kconfig extern CONFIG_NR_CPUS: no value given/);
   });
 
-  it('an unknown kfunc is a typed error naming it', () => {
+  it('externs the kernel lacks: a typed error naming the first in libbpf\'s order (by name, not by use), as bpftool names it', () => {
     const path = join(dir, 'externs.v3.el.o');
-    expect(() => loadPrograms(new Uint8Array(readFileSync(path)), { objectBtf: bpftoolBtf(path), kernelBtf: typeTable([{ kind: 'void' }]) })).toThrow(/kfunc bpf_rcu_read_lock is not in the kernel BTF/);
+    // the programs use bpf_rcu_read_lock before bpf_prog_active; libbpf resolves its externs sorted by name
+    expect(() => loadPrograms(new Uint8Array(readFileSync(path)), { objectBtf: bpftoolBtf(path), kernelBtf: typeTable([{ kind: 'void' }]) })).toThrow(/^section tp_btf\/sched_process_exit, insn 0: kernel variable bpf_prog_active is not in the kernel BTF$/);
+    // live: the same source with both externs renamed to names this kernel lacks
+    const renamed = join(tempDir('elf-extern-order-'), 'externs.o');
+    execFileSync('clang-19', ['-target', 'bpfel', '-mcpu=v3', '-O2', '-g', '-Dbpf_prog_active=bpf_prog_active_absent_for_tests', '-Dbpf_rcu_read_lock=bpf_rcu_read_lock_absent_for_tests',
+      '-I', join(fixturesDir, 'c/elf'), '-c', join(fixturesDir, 'c/elf/externs.c'), '-o', renamed]);
+    let theirs = '';
+    libbpfLoad(renamed, (log) => (theirs = /extern \((?:func|var) ksym\) '(\w+)': not found/.exec(log)?.[1] ?? log));
+    expect(theirs).toBe('bpf_prog_active_absent_for_tests');
+    const bytes = new Uint8Array(readFileSync(renamed));
+    expect(() => loadPrograms(bytes, { objectBtf: bpftoolBtf(renamed), kernelBtf: kernel() })).toThrow(/kernel variable bpf_prog_active_absent_for_tests is not in the kernel BTF$/);
   });
 });

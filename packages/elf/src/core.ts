@@ -106,7 +106,7 @@ function parseLocal(btf: BtfTypeTable, r: CoreRelo, fail: (m: string) => ElfErro
 }
 
 /** libbpf: bpf_core_types_are_compat (loose, recursive; names of composites not compared). */
-function typesCompat(a: BtfTypeTable, la: number, b: BtfTypeTable, lb: number, depth = 0): boolean {
+export function typesCompat(a: BtfTypeTable, la: number, b: BtfTypeTable, lb: number, depth = 0): boolean {
   if (depth > 32) return false;
   const l = skipModsAndTypedefs(a, la), t = skipModsAndTypedefs(b, lb);
   if (!l || !t || kindGroup(l.t) !== kindGroup(t.t)) return false;

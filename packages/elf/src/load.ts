@@ -12,7 +12,7 @@ import { writeKconfig, type KconfigValue } from './kconfig.js';
 import type { BtfTypeTable } from './btfview.js';
 import { indexByName, skipModsAndTypedefs } from './btfview.js';
 import type { CoreRelo } from './core.js';
-import { calcCoreRelo, patchCoreInsn } from './core.js';
+import { calcCoreRelo, patchCoreInsn, typesCompat } from './core.js';
 import { BtfError } from '@bpf/btf';
 import { ElfError } from './errors.js';
 import { kernelBtf } from './kernelbtf.js';
@@ -200,8 +200,15 @@ export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedOb
     // whole object, whether or not the program that uses it is to be loaded.
     const perProgram = linker === 'cilium/ebpf';
     const sectionNames = new Map(obj.sections.map((x) => [x.index, x.name]));
-    progs = progs.map((p) => {
-      const linked = resolveExterns(p, opts.kernelBtf!, weak, { typeless, ...(opts.kallsyms ? { kallsyms: opts.kallsyms } : {}), ...(perProgram ? { perProgram, ksyms } : {}), sectionNames });
+    // libbpf refuses the object over the first extern in its order (bpf_object__resolve_externs:
+    // externs sorted by name, the ones resolved through BTF before typeless ones)
+    const refusals: { e: ElfError; typed: boolean }[] = [];
+    const refused = (e: ElfError, typed: boolean): void => void refusals.push({ e, typed });
+    const resolved = progs.map((p) => resolveExterns(p, opts.kernelBtf!, weak, { typeless, ...(opts.kallsyms ? { kallsyms: opts.kallsyms } : {}), ...(perProgram ? { perProgram, ksyms } : { refused }), sectionNames, ...(opts.objectBtf ? { objectBtf: opts.objectBtf } : {}) }));
+    const first = refusals.sort((a, b) => Number(b.typed) - Number(a.typed) || (a.e.extern! < b.e.extern! ? -1 : a.e.extern! > b.e.extern! ? 1 : 0))[0];
+    if (first) throw first.e;
+    progs = progs.map((p, k) => {
+      const linked = resolved[k]!;
       const id = p.attachTo === undefined ? undefined : byHost?.(p);
       if (id !== undefined) return { ...linked, attachBtfId: id };
       try {
@@ -297,10 +304,22 @@ export interface ResolveExternsOptions {
   /** The object's `.ksyms` externs (its BTF's `.ksyms` DATASEC), for `perProgram`. */
   readonly ksyms?: ReadonlySet<string>;
   /**
+   * The object's BTF: a kfunc's prototype there (its extern FUNC's) must be compatible with the
+   * kernel's (CO-RE type compatibility, libbpf's bpf_core_types_are_compat and cilium/ebpf's
+   * btf.CheckTypeCompatibility: same number of parameters, compatible return and parameter
+   * types). Without it prototypes are not checked.
+   */
+  readonly objectBtf?: BtfTypeTable;
+  /**
    * Section names by index: an error then names the section and slot the instruction came
    * from (a subprogram's `.text`), else the program's section and its own instruction index.
    */
   readonly sectionNames?: ReadonlyMap<number, string>;
+  /**
+   * Without `perProgram`: called with each extern refused (`typed`: found through BTF, a kfunc
+   * or typed ksym; else a typeless ksym) instead of throwing the first.
+   */
+  readonly refused?: (e: ElfError, typed: boolean) => void;
 }
 
 /**
@@ -321,6 +340,7 @@ export const CILIUM_KFUNC_POISON = 0xdedc0de;
 export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: ReadonlySet<string> = new Set(), opts: ResolveExternsOptions = {}): ElfProgram {
   const funcs = indexByName(kernel, ['func']);
   const vars = indexByName(kernel, ['var']);
+  const local = opts.objectBtf ? indexByName(opts.objectBtf, ['func']) : new Map<string, number[]>();
   const insns = [...p.insns];
   const poisoned = new Set<number>();
   let unresolved: ElfError | undefined;
@@ -330,10 +350,11 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
     const name = o === undefined ? undefined : opts.sectionNames?.get(o.sectionIndex);
     return name === undefined ? { section: p.section, insn } : { section: name, insn: o!.insn };
   };
-  const refuse = (message: string, insn: number, extern: string): void => {
+  const refuse = (message: string, insn: number, extern: string, typed = true): void => {
     const e = new ElfError('UNRESOLVED_EXTERN', message, { ...placeOf(insn), extern });
-    if (!opts.perProgram) throw e;
-    unresolved ??= e;
+    if (opts.perProgram) unresolved ??= e;
+    else if (opts.refused) opts.refused(e, typed);
+    else throw e;
   };
   for (const r of p.relocs) {
     if (r.kind !== 'kfunc' && r.kind !== 'ksym') continue;
@@ -341,7 +362,7 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
       // libbpf: typeless ksyms load the symbol's address as a plain 64-bit constant.
       const addr = opts.kallsyms?.get(r.name);
       if (addr === undefined && !weak.has(r.name)) {
-        refuse(`typeless ksym ${r.name} has no kallsyms address`, r.insn, r.name);
+        refuse(`typeless ksym ${r.name} has no kallsyms address`, r.insn, r.name, false);
         continue;
       }
       const u = BigInt.asUintN(64, addr ?? 0n);
@@ -370,10 +391,39 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
       refuse(`${r.kind === 'kfunc' ? 'kfunc' : 'kernel variable'} ${r.name} is not in the kernel BTF`, r.insn, r.name);
       continue;
     }
+    const incompatible = r.kind === 'kfunc' && opts.objectBtf ? kfuncProtoMismatch(opts.objectBtf, kernel, r.name, ids[0]!, local) : undefined;
+    if (incompatible !== undefined) {
+      // libbpf takes an incompatible __weak kfunc as absent (bpf_object__resolve_ksym_func_btf_id);
+      // cilium/ebpf refuses it all the same (linker.go: fixupKfuncs)
+      if (!weak.has(r.name) || opts.perProgram) {
+        refuse(opts.perProgram ? `kfunc "${r.name}": ${incompatible.cilium}` : incompatible.libbpf, r.insn, r.name);
+        continue;
+      }
+      continue;
+    }
     insns[r.insn] = { ...insns[r.insn]!, imm: ids[0]! };
   }
   const relocs = poisoned.size ? p.relocs.filter((r) => !(r.kind === 'kfunc' && poisoned.has(r.insn))) : p.relocs;
   return { ...p, insns, relocs, ...(unresolved ? { unresolved } : {}) };
+}
+
+/**
+ * Why an extern kfunc's prototype in the object (its FUNC of `extern` linkage) does not match
+ * the kernel's FUNC `kernId`, in libbpf's words and in cilium/ebpf's; undefined when they are
+ * compatible or the object has no FUNC of that name.
+ */
+function kfuncProtoMismatch(obj: BtfTypeTable, kernel: BtfTypeTable, name: string, kernId: number, local: ReadonlyMap<string, readonly number[]>): { libbpf: string; cilium: string } | undefined {
+  const fn = (local.get(name) ?? []).map((id) => ({ id, t: obj.type(id) })).find((x) => x.t?.kind === 'func');
+  const kfn = kernel.type(kernId);
+  if (fn?.t?.kind !== 'func' || kfn?.kind !== 'func') return undefined;
+  if (typesCompat(obj, fn.t.type, kernel, kfn.type)) return undefined;
+  const lp = skipModsAndTypedefs(obj, fn.t.type)?.t;
+  const kp = skipModsAndTypedefs(kernel, kfn.type)?.t;
+  const params = lp?.kind === 'func_proto' && kp?.kind === 'func_proto' && lp.params.length !== kp.params.length;
+  return {
+    libbpf: `extern (func ksym) '${name}': func_proto [${fn.t.type}] incompatible with vmlinux [${kfn.type}]`,
+    cilium: params ? 'function param mismatch: incompatible types' : 'type mismatch between the prototypes: incompatible types',
+  };
 }
 
 /**
