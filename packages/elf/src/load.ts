@@ -120,6 +120,8 @@ export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedOb
   let obj: ElfObject = parseElf(bytes, given.legacyMaps ? { legacyMaps: given.legacyMaps } : {});
   const opts = withObjectBtf(obj, given);
   let maps: ElfMap[] = given.globals ? setGlobals(obj, obj.maps, given.globals) : [...obj.maps];
+  // whose rules link the object (and read its kconfig values): CO-RE below changes only its code
+  const linker: Linker = opts.linker ?? (hasCrossSectionCalls(obj) ? 'cilium/ebpf' : 'libbpf');
   const kconfig = new Map<string, number>();
   let kconfigSize: number | undefined;
   if (opts.objectBtf) {
@@ -150,7 +152,7 @@ export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedOb
           if (opts.kconfig && !weak) throw new ElfError('UNRESOLVED_EXTERN', `kconfig extern ${v.name}: no value given`, { section: '.kconfig', extern: v.name });
           continue;
         }
-        writeKconfig(btf, v, given, view, obj.endian === 'little', opts.linker ?? (hasCrossSectionCalls(obj) ? 'cilium/ebpf' : 'libbpf'));
+        writeKconfig(btf, v, given, view, obj.endian === 'little', linker);
       }
       maps.push({ kind: 'kconfig', name: '.kconfig', type: 'array', keySize: 4, valueSize: size, maxEntries: 1, flags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE, frozen: true, data, section: '.kconfig', sectionIndex: 0, offset: 0 });
     }
@@ -168,7 +170,6 @@ export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedOb
   // libbpf loads an object without a license section with license "" (not GPL-compatible).
   const hostFunctions = opts.functions ?? new Map<string, readonly Insn[]>();
   const excCbs = opts.objectBtf ? exceptionCallbacks(obj, opts.objectBtf) : new Map<string, string>();
-  const linker: Linker = opts.linker ?? (hasCrossSectionCalls(obj) ? 'cilium/ebpf' : 'libbpf');
   const ksyms = new Set(opts.objectBtf ? (datasecVars(opts.objectBtf, '.ksyms') ?? []).map((v) => v.name) : []);
   let progs = linkPrograms(obj, maps, kconfig, hostFunctions, excCbs, { linker, ksyms }).map((p) => (p.license === undefined ? { ...p, license: '' } : p));
   for (const m of structOps) {
