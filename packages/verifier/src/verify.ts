@@ -557,10 +557,10 @@ class Verifier implements CallEnv, PreciseEnv {
       const err = checkInsn(i, pc, this.insns[pc + 1]);
       if (err) {
         const msg = err.message.replace(/^insn \d+(?: \(byte \d+\))?: /, '');
-        // reserved fields and register numbers past r11 are refused where the walk reaches them
-        // (do_check's per-class checks and check_reg_arg), after the instructions before them were
-        // processed; unknown opcodes and bad ld_imm64 pairs before the walk (resolve_pseudo_ldimm64)
-        // (resolve_pseudo_ldimm64 refuses BPF_LDX's reserved fields before the walk)
+        // reserved fields, register numbers past r10 and r11 outside the stack-argument forms are
+        // refused where the walk reaches them (do_check's per-class checks and check_reg_arg),
+        // after the instructions before them were processed; unknown opcodes, bad ld_imm64 pairs
+        // and BPF_LDX's reserved fields before the walk (resolve_pseudo_ldimm64)
         if ((err.code === 'RESERVED_FIELD' && (i.code & 7) !== 1) || err.code === 'BAD_REGISTER' || err.code === 'R11_INVALID') (this.walkErrors ??= new Map()).set(pc, msg);
         else this.reject(pc, msg);
       }
@@ -1098,7 +1098,6 @@ class Verifier implements CallEnv, PreciseEnv {
     }
     switch (op.kind) {
       case 'alu':
-        if (i.dst === 11 || i.src === 11) this.reject(pc, 'R11 is invalid');
         if (i.code === 0xbf && i.off === 1) this.addrSpaceCast(pc);
         checkAlu(this, f, i, op, pc);
         st.pc = pc + 1;
