@@ -13,12 +13,12 @@
 // Names and ids come from include/uapi/linux/bpf.h (__BPF_FUNC_MAPPER).
 // src/helper-protos.test.ts checks the result against the running kernel: a call of every
 // helper in every program type, its verdict and first error.
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kernelTree } from './kernel-tree.mjs';
 
-const { linux, read, configFile, config, enabled, stripComments, preprocess } = kernelTree('gen-helpers.mjs');
+const { linux, read, configFile, config, enabled, stripComments, preprocess, cFiles } = kernelTree('gen-helpers.mjs');
 
 // ---- UAPI: helper ids, program types, attach types ----
 const uapi = stripComments(read('include/uapi/linux/bpf.h'));
@@ -44,17 +44,8 @@ const attachTypes = enumValues('bpf_attach_type');
 const mapTypes = enumValues('bpf_map_type');
 
 // ---- sources ----
-function walk(dir, out) {
-  for (const e of readdirSync(join(linux, dir))) {
-    const p = join(dir, e);
-    const st = statSync(join(linux, p));
-    if (st.isDirectory()) walk(p, out);
-    else if (p.endsWith('.c')) out.push(p);
-  }
-  return out;
-}
 const allFiles = ['kernel', 'net', 'security', 'drivers/media/rc']
-  .flatMap((d) => walk(d, []))
+  .flatMap((d) => cFiles(d))
   .map((p) => ({ p, text: read(p) }))
   .filter((f) => f.text.includes('bpf_func_proto') || f.text.includes('BTF_ID_LIST') || f.p.startsWith('kernel/bpf/'));
 const files = allFiles

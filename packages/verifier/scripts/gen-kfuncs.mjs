@@ -16,12 +16,12 @@
 // decl tags). src/kfuncs.ts reads the table; what the sources cannot give (the kfuncs the
 // verifier knows by BTF id, the filters' logic) and where the running kernel differs from the
 // sources (KFUNC_TRUSTED_ARGS_BY_DEFAULT) are kept there, documented, never in the output.
-import { readdirSync, readFileSync, statSync, existsSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kernelTree } from './kernel-tree.mjs';
 
-const { linux, read, configFile, enabled, stripComments, preprocess } = kernelTree('gen-kfuncs.mjs');
+const { linux, read, configFile, enabled, stripComments, preprocess, cFiles } = kernelTree('gen-kfuncs.mjs');
 const uapi = stripComments(read('include/uapi/linux/bpf.h'));
 const progTypeNames = new Set([...uapi.matchAll(/\bBPF_PROG_TYPE_(\w+)/g)].map((m) => m[1].toLowerCase()));
 const version = (() => {
@@ -30,18 +30,9 @@ const version = (() => {
   return `${v('VERSION')}.${v('PATCHLEVEL')}.${v('SUBLEVEL')}${v('EXTRAVERSION')}`;
 })();
 
-function walk(dir, out) {
-  for (const e of readdirSync(join(linux, dir))) {
-    const p = join(dir, e);
-    const st = statSync(join(linux, p));
-    if (st.isDirectory()) walk(p, out);
-    else if (p.endsWith('.c')) out.push(p);
-  }
-  return out;
-}
 const roots = ['kernel', 'net', 'fs', 'security', 'drivers'].filter((d) => existsSync(join(linux, d)));
 const files = roots
-  .flatMap((d) => walk(d, []))
+  .flatMap((d) => cFiles(d))
   .sort()
   .map((p) => ({ p, raw: read(p) }))
   .filter((f) => /BTF_KFUNCS_START|BTF_SET8_START|register_btf_kfunc_id_set|register_btf_fmodret_id_set/.test(f.raw))

@@ -1,6 +1,6 @@
 // What the generators (gen-helpers.mjs, gen-kfuncs.mjs) share: the command line
 // (--linux DIR [--config FILE]), reading the tree, and the kernel configuration's view of it.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
@@ -14,7 +14,7 @@ const arg = (name) => {
  * --linux): `linux` the tree, `read(path)` a file of it, `configFile` the --config given,
  * `config` the options set (undefined without --config), `enabled(opt)` whether a CONFIG_ option is y or m (every one without --config),
  * `condition(expr)` an #if condition over them, `stripComments(text)`, `preprocess(text)` the
- * lines the configuration keeps.
+ * lines the configuration keeps, `cFiles(dir)` the .c files under a directory of the tree.
  */
 export function kernelTree(script) {
   const linux = arg('--linux');
@@ -74,5 +74,14 @@ export function kernelTree(script) {
     }
     return out.join('\n');
   };
-  return { linux, read, configFile, config, enabled, condition, stripComments, preprocess };
+  /** The .c files under `dir` (a path in the tree), recursively, as paths in the tree. */
+  const cFiles = (dir, out = []) => {
+    for (const e of readdirSync(join(linux, dir))) {
+      const p = join(dir, e);
+      if (statSync(join(linux, p)).isDirectory()) cFiles(p, out);
+      else if (p.endsWith('.c')) out.push(p);
+    }
+    return out;
+  };
+  return { linux, read, configFile, config, enabled, condition, stripComments, preprocess, cFiles };
 }
