@@ -21,14 +21,9 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { kernelTree } from './kernel-tree.mjs';
 
-const { linux, read, configFile, enabled, stripComments, preprocess, cFiles } = kernelTree('gen-kfuncs.mjs');
+const { linux, read, configFile, enabled, stripComments, preprocess, cFiles, version } = kernelTree('gen-kfuncs.mjs');
 const uapi = stripComments(read('include/uapi/linux/bpf.h'));
 const progTypeNames = new Set([...uapi.matchAll(/\bBPF_PROG_TYPE_(\w+)/g)].map((m) => m[1].toLowerCase()));
-const version = (() => {
-  const mk = read('Makefile');
-  const v = (k) => new RegExp(`^${k}[ \\t]*=[ \\t]*(\\S*)`, 'm').exec(mk)?.[1] ?? '';
-  return `${v('VERSION')}.${v('PATCHLEVEL')}.${v('SUBLEVEL')}${v('EXTRAVERSION')}`;
-})();
 
 const roots = ['kernel', 'net', 'fs', 'security', 'drivers'].filter((d) => existsSync(join(linux, d)));
 const files = roots

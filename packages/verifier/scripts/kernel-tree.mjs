@@ -14,7 +14,8 @@ const arg = (name) => {
  * --linux): `linux` the tree, `read(path)` a file of it, `configFile` the --config given,
  * `config` the options set (undefined without --config), `enabled(opt)` whether a CONFIG_ option is y or m (every one without --config),
  * `condition(expr)` an #if condition over them, `stripComments(text)`, `preprocess(text)` the
- * lines the configuration keeps, `cFiles(dir)` the .c files under a directory of the tree.
+ * lines the configuration keeps, `cFiles(dir)` the .c files under a directory of the tree,
+ * `version` the tree's release as its Makefile spells it (e.g. 6.18.26, with any EXTRAVERSION).
  */
 export function kernelTree(script) {
   const linux = arg('--linux');
@@ -83,5 +84,10 @@ export function kernelTree(script) {
     }
     return out;
   };
-  return { linux, read, configFile, config, enabled, condition, stripComments, preprocess, cFiles };
+  const version = (() => {
+    const mk = read('Makefile');
+    const v = (k) => new RegExp(`^${k}[ \\t]*=[ \\t]*(\\S*)`, 'm').exec(mk)?.[1] ?? '';
+    return `${v('VERSION')}.${v('PATCHLEVEL')}.${v('SUBLEVEL')}${v('EXTRAVERSION')}`;
+  })();
+  return { linux, read, configFile, config, enabled, condition, stripComments, preprocess, cFiles, version };
 }
