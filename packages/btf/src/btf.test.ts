@@ -168,3 +168,19 @@ describe('parseBtf makes the type objects on first use', () => {
     expect(btf.types).toBe(btf.types);
   });
 });
+
+describe('parseBtf on a view into a larger buffer', () => {
+  it('reads a Node Buffer slice at an offset as it reads a copy (readFileSync, ELF section data)', () => {
+    const b = new BtfBuilder();
+    const int = b.int('int', 4, true);
+    b.ptr(int);
+    const bytes = writeBtf(b.build());
+    // a pooled Buffer: its slice shares memory, and its .buffer starts before the view
+    const pool = Buffer.concat([Buffer.alloc(40, 0xee), Buffer.from(bytes), Buffer.alloc(8, 0xee)]);
+    const view = pool.subarray(40, 40 + bytes.length);
+    expect(view.byteOffset).toBeGreaterThan(0);
+    const viaView = parseBtf(view);
+    expect(dumpRaw(viaView)).toBe(dumpRaw(parseBtf(new Uint8Array(bytes))));
+    expect(viaView.types.length).toBe(3);
+  });
+});

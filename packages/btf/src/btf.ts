@@ -162,13 +162,16 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
   const sStart = hdrLen + strOff;
   if (tStart + typeLen > bytes.length || typeLen % 4 !== 0) throw new BtfError('BAD_SECTION', `type section [${typeOff}, +${typeLen}) runs past the end`, 12);
   if (sStart + strLen > bytes.length) throw new BtfError('BAD_SECTION', `string section [${strOff}, +${strLen}) runs past the end`, 20);
-  const strings = bytes.slice(sStart, sStart + strLen);
+  // copies (Uint8Array's slice: a Node Buffer's own slice is a view of its pool, whose
+  // .buffer starts elsewhere)
+  const copy = (from: number, to: number): Uint8Array => Uint8Array.prototype.slice.call(bytes, from, to);
+  const strings = copy(sStart, sStart + strLen);
   if (strLen > 0 && strings[strLen - 1] !== 0) throw new BtfError('BAD_STRING', 'Invalid string section: not NUL-terminated', sStart + strLen - 1);
   const base = opts.base;
   const firstId = base ? typeCount(base) : 1;
   // the type section in host order: kept, and read for the objects
   let words: Uint32Array;
-  if (le === HOST_LE) words = new Uint32Array(bytes.slice(tStart, tStart + typeLen).buffer);
+  if (le === HOST_LE) words = new Uint32Array(copy(tStart, tStart + typeLen).buffer);
   else {
     words = new Uint32Array(typeLen / 4);
     for (let k = 0; k < words.length; k++) words[k] = dv.getUint32(tStart + 4 * k, le);
