@@ -126,6 +126,10 @@ const LOADERS = {
   build: { loader: 'prevail', type: 'xdp' },
   // Collections compiled from public sources (--each): libbpf 1.x section rules.
   'libbpf-bootstrap': { loader: 'libbpf', type: 'socket_filter' },
+  // bcc's libbpf-tools (iovisor/bcc libbpf-tools/*.bpf.c): libbpf skeletons. A tool picks
+  // fentry/fexit or kprobe programs at run time (bpf_program__set_autoload); every program is
+  // loaded here on its own, so both variants are recorded.
+  'bcc-libbpf-tools': { loader: 'libbpf', type: 'socket_filter' },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
