@@ -97,6 +97,11 @@ export function checkAlu(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): vo
   if ((op.op === 'div' || op.op === 'mod' || op.op === 'sdiv' || op.op === 'smod') && !op.useReg && i.imm === 0) env.reject(pc, 'div by zero');
   if ((op.op === 'lsh' || op.op === 'rsh' || op.op === 'arsh') && !op.useReg && (i.imm < 0 || i.imm >= (op.is64 ? 64 : 32))) env.reject(pc, `invalid shift ${i.imm}`);
   env.writeReg(f, i.dst, pc);
+  // adjust_reg_min_max_vals: any operation on an arena pointer leaves it as it was (arena.ts)
+  if (dst.type === 'arena') {
+    if (op.is64) env.noteArenaAlu64?.(pc);
+    return;
+  }
   if (src.type !== 'scalar' && dst.type !== 'scalar') {
     // two pointers: only subtraction, and it yields an unknown scalar (allow_ptr_leaks)
     if (op.op === 'sub') {
@@ -184,7 +189,7 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
   // a flow dissector's keys move by known amounts only
   if (ptr.type === 'flow_keys' && !isKnown) env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
   if (ptr.type === 'map_ptr' && !(isKnown && off.smin === 0n && op.op === 'add')) env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
-  if (ptr.type === 'pkt_end' || ptr.type === 'func' || ptr.type === 'sock' || ptr.type === 'sock_common' || ptr.type === 'tcp_sock') env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
+  if (ptr.type === 'pkt_end' || ptr.type === 'func' || ptr.type === 'sock' || ptr.type === 'sock_common' || ptr.type === 'tcp_sock' || ptr.type === 'arena') env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
   saneOffset(env, off, typeStr, pc);
   saneOffset(env, ptr, typeStr, pc);
   const smin = off.smin;

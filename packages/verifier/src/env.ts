@@ -80,6 +80,8 @@ export interface Env {
    * it 0. Returns the destination to go on with.
    */
   forkScalars?(regno: number, dst: Reg): Reg;
+  /** A 64-bit ALU operation on an arena pointer at `pc`: narrowed to 32 bits in the xlated program (insn_aux_data.needs_zext). */
+  noteArenaAlu64?(pc: number): void;
   /** The stack reads and whole-slot writes of the running instruction are recorded here (liveness.c marks). */
   readonly stackLive?: StackLiveness;
 }

@@ -308,7 +308,7 @@ function checkArgs(env: GlobalEnv, st: State, f: Frame, pc: number, args: readon
         return;
       }
       case 'arena':
-        if (r.type !== 'scalar') env.reject(pc, `R${regno} is not a pointer to arena or scalar.`);
+        if (r.type !== 'scalar' && r.type !== 'arena') env.reject(pc, `R${regno} is not a pointer to arena or scalar.`);
         return;
       case 'dynptr':
         processDynptrArg(env, st, f, pc, regno, { uninit: false, rdonly: true });

@@ -462,6 +462,15 @@ const regBtfPtr = (r: Reg): ReturnType<typeof btfPtr> => {
   return struct === undefined ? btfPtr(r.type) : { flag: '', orNull: r.type.endsWith('_or_null'), struct };
 };
 
+/**
+ * Whether `reg->map_ptr` is set, as check_kfunc_args tests it for a `__map` argument: a map
+ * pointer's or map value's map, and, since the field shares a union with the others, any
+ * register whose union holds something there (a BTF pointer's btf, a packet pointer's range,
+ * memory's size, a function's subprogram); an arena pointer or a scalar has it cleared.
+ */
+const mapPtrSet = (r: Reg): boolean =>
+  r.map !== undefined || btfPtr(r.type) !== undefined || !!r.range || !!r.memSize || !!r.subprog || r.dynptr !== undefined;
+
 const isTrusted = (r: Reg): boolean => !!r.refObjId || REG_STRUCT[r.type] !== undefined || btfPtr(r.type)?.flag === 'trusted_' || (r.memSize !== undefined && btfPtr(r.type)?.flag === '');
 
 /** The kfunc argument kinds of get_kfunc_ptr_arg_type (KF_ARG_PTR_TO_*), lower case. */
@@ -545,7 +554,7 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
   }
   if (kind === 'map') {
     // KF_ARG_PTR_TO_MAP: a map (a workqueue's or task work's own map)
-    if (!r.map) env.reject(pc, `pointer in R${regno} isn't map pointer`);
+    if (!mapPtrSet(r)) env.reject(pc, `pointer in R${regno} isn't map pointer`);
     const held = meta.fieldMap;
     if (held && held !== r.map) {
       // (the running 6.18 kernel names the field by the map the field lives in)
@@ -567,8 +576,15 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     case 'ctx':
       if (r.type !== 'ctx') env.reject(pc, `arg#${k} expected pointer to ctx, but got ${regTypeStr(r)}`);
       return;
-    case 'map':
+    case 'map': {
+      // then as KF_ARG_PTR_TO_BTF_ID of `struct bpf_map`: a map, or a BTF pointer to one
+      if (r.type === 'map_ptr') return;
+      const b = regBtfPtr(r);
+      if (!b) env.reject(pc, `arg#${k} is ${regTypeStr(r)} expected ${regTypeStr(r)} or socket`);
+      if (!structIdsMatch(env.load.kernelBtf!, b.struct, r.off, 'bpf_map', false, (l) => env.log2(l)))
+        env.reject(pc, `kernel function ${fn.name} args#${k} expected pointer to STRUCT bpf_map but R${regno} has a pointer to STRUCT ${b.struct}`);
       return;
+    }
     case 'callback':
       // KF_ARG_PTR_TO_CALLBACK: a static subprogram's address
       if (r.type !== 'func') env.reject(pc, `arg${k} expected pointer to func`);

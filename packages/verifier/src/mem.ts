@@ -314,6 +314,8 @@ const ALIGN_DESC: Partial<Record<RegType, string>> = { fp: 'stack ', map_value: 
  * unaligned access, as x86-64 and arm64; BPF_F_ANY_ALIGNMENT turns it off) or for atomics.
  */
 export function ptrAlignment(env: Env, pc: number, r: Reg, insnOff: number, size: number, strictOnce: boolean): void {
+  // arena accesses are never checked for alignment, not even strictly (check_ptr_alignment)
+  if (r.type === 'arena') return;
   let strict = ((env.progFlags & PROG_FLAGS.strict_alignment) !== 0 && (env.progFlags & PROG_FLAGS.any_alignment) === 0) || strictOnce;
   if (r.type === 'fp') strict = true;
   if (!strict || size === 1) return;
@@ -414,6 +416,10 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       out = a.write ? undefined : (rdonlyRead(r, off, size) ?? UNKNOWN);
       break;
     }
+    case 'arena':
+      // PTR_TO_ARENA: no bounds, any size; a load gives an unknown value (arena.ts)
+      out = a.write ? undefined : UNKNOWN;
+      break;
     case 'map_ptr':
       out = mapPtrRead(env, st, pc, r, regno, off, size, a.write, MAP_TYPE_NAMES.indexOf(r.map!.type));
       break;

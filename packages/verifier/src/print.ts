@@ -26,6 +26,7 @@ const TYPE_STR: Record<string, string> = {
   ringbuf_mem: 'ringbuf_mem',
   ringbuf_mem_or_null: 'ringbuf_mem_or_null',
   func: 'func',
+  arena: 'arena',
   not_init: '?',
 };
 
@@ -94,6 +95,8 @@ export function formatReg(reg: Reg, frameno: number, precise = false): string {
   if (r.type === 'scalar' && precise) return 'P' + formatReg(r, frameno);
   if (r.type === 'scalar' && tnumIsConst(r.var)) return snum(BigInt.asIntN(64, r.var.value));
   let s = regTypeStr(r);
+  // an arena pointer prints its type alone (print_reg_state)
+  if (r.type === 'arena') return s;
   if (r.type === 'fp') {
     if ((r.frame ?? frameno) !== frameno) s += `[${r.frame}]`;
     if (tnumIsConst(r.var)) return s + snum(BigInt.asIntN(64, r.var.value + BigInt(r.off)));

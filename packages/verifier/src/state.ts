@@ -59,6 +59,12 @@ export type RegType =
   | 'rdonly_buf_or_null'
   | 'buf'
   | 'buf_or_null'
+  /**
+   * PTR_TO_ARENA: an address inside the program's arena (arena.ts), made only by addr_space_cast
+   * from address space 1 to 0; any arithmetic keeps it one, loads and stores through it are not
+   * bounded (the JIT makes them faulting-safe probe accesses).
+   */
+  | 'arena'
   /** PTR_TO_BTF_ID as the kernel names it: `trusted_ptr_task_struct`, `ptr_or_null_cgroup` (nullable.ts). */
   | `${'' | 'user_' | 'percpu_'}${'' | 'rcu_'}${'' | 'untrusted_' | 'trusted_'}ptr_${string}`;
 

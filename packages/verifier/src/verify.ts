@@ -9,6 +9,7 @@
 import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type MapDef, type Op, type Program, type ProgType } from '@bpf/isa';
 import { CfgError, computeLiveness, defaultCallArgCount, type Liveness } from '@bpf/liveness';
 import { checkAlu } from './alu.js';
+import { addrSpaceCast, arenaAtomicOk } from './arena.js';
 import { branchTaken, splitBranch } from './branch.js';
 import type { Btf } from '@bpf/btf';
 import { loadInfo, type LoadInfo } from './btfproto.js';
@@ -30,12 +31,15 @@ import { newCheckpoint, slotAlive, statesEqual, statesMaybeLooping, widenImpreci
 import { StackLiveness } from './stacklive.js';
 import { byteSwap, zext } from './scalar.js';
 import { Tracer, type Trace, type TraceOptions } from './trace.js';
-import { xlate } from './xlate.js';
+import { xlate, type ArenaRewrites } from './xlate.js';
 import { markFastcallPatterns, removeFastcallSpillsFills, type CallSummary, type Fastcall } from './fastcall.js';
 import { helperProto } from './helpers.js';
 import { ksymReg } from './ksym.js';
 import { btfPtr } from './nullable.js';
 import { cloneState, known, knownImm, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+
+/** The arena map flag that makes casts to address space 1 plain 32-bit moves (include/uapi/linux/bpf.h). */
+const BPF_F_NO_USER_CONV = 1 << 18;
 
 export interface VerifyOptions {
   readonly type?: ProgType;
@@ -209,6 +213,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private readonly seen: Uint8Array;
   /** insn_aux_data[].ptr_type: the kind of pointer each load or store was first seen with. */
   private readonly auxPtrType: (string | undefined)[] = [];
+  /** 64-bit ALU operations on arena pointers (noteArenaAlu64). */
+  private arenaAlu64: Set<number> | undefined;
   private maxStatesPerInsn = 0;
   private totalStates = 0;
   private peakStates = 0;
@@ -504,7 +510,7 @@ class Verifier implements CallEnv, PreciseEnv {
       stats,
       maxAccess: { ...this.maxAccess },
       ...(accepted ? { program: { ...this.program, subprogs } as unknown as VerifiedProgram } : {}),
-      ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen, { defaultExceptionCb: this.exceptionCb === undefined && this.throwSeen(), ...(this.fastcallNops.length ? { nops: this.fastcallNops } : {}) }) as unknown as VerifiedProgram } : {}),
+      ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen, { defaultExceptionCb: this.exceptionCb === undefined && this.throwSeen(), ...(this.fastcallNops.length ? { nops: this.fastcallNops } : {}), ...this.arenaRewrites() }) as unknown as VerifiedProgram } : {}),
       ...(this.tracer ? { trace: this.tracer.result() } : {}),
     };
   }
@@ -522,14 +528,17 @@ class Verifier implements CallEnv, PreciseEnv {
     return this.insns.some((i, pc) => this.seen[pc] === 1 && i.code === 0x85 && i.src === 2 && this.kfuncNameAt(pc) === 'bpf_throw');
   }
 
-  /**
-   * addr_space_cast (check_alu_op): a program without an arena map is refused as the kernel
-   * refuses it; arena pointers themselves are not modelled here, so one with an arena is refused
-   * saying so (this machine's kernel refuses arena maps, which leaves no oracle for them).
-   */
-  private addrSpaceCast(pc: number): never {
-    if (!(this.program.maps ?? []).some((m) => m.type === 'arena')) this.reject(pc, 'addr_space_cast insn can only be used in a program that has an associated arena');
-    this.reject(pc, 'addr_space_cast: arena pointers are not modelled by @bpf/verifier');
+  noteArenaAlu64(pc: number): void {
+    (this.arenaAlu64 ??= new Set()).add(pc);
+  }
+
+  /** The xlated program's arena rewrites (xlate.ts rewriteArena), for a program with an arena. */
+  private arenaRewrites(): { arena?: ArenaRewrites } {
+    const arena = this.maps.find((m) => m.type === 'arena');
+    if (!arena) return {};
+    const access = new Set<number>();
+    this.auxPtrType.forEach((t, pc) => t === 'arena' && access.add(pc));
+    return { arena: { access, alu64: this.arenaAlu64 ?? new Set(), noUserConv: ((arena.flags ?? 0) & BPF_F_NO_USER_CONV) !== 0 } };
   }
 
   /** Encoding errors the walk gives where it reaches their instruction (structural() finds them). */
@@ -1098,8 +1107,8 @@ class Verifier implements CallEnv, PreciseEnv {
     }
     switch (op.kind) {
       case 'alu':
-        if (i.code === 0xbf && i.off === 1) this.addrSpaceCast(pc);
-        checkAlu(this, f, i, op, pc);
+        if (i.code === 0xbf && i.off === 1) addrSpaceCast(this, f, i, pc);
+        else checkAlu(this, f, i, op, pc);
         st.pc = pc + 1;
         return st;
       case 'endian': {
@@ -1199,7 +1208,9 @@ class Verifier implements CallEnv, PreciseEnv {
     if (pseudo === 1 || pseudo === 5 || pseudo === 2 || pseudo === 6) {
       const map = this.mapOf(pc, i);
       if (!map) this.reject(pc, `fd ${i.imm} is not pointing to valid bpf_map`);
-      f.regs[i.dst] = pseudo === 1 || pseudo === 5 ? pointer('map_ptr', { map }) : pointer('map_value', { map, off: hi.imm });
+      // an arena's value (an `.addr_space.1` global) is its user-space address: a scalar (arena.ts)
+      if ((pseudo === 2 || pseudo === 6) && map.type === 'arena') f.regs[i.dst] = UNKNOWN;
+      else f.regs[i.dst] = pseudo === 1 || pseudo === 5 ? pointer('map_ptr', { map }) : pointer('map_value', { map, off: hi.imm });
       return;
     }
     // BPF_PSEUDO_BTF_ID: a kernel variable or function named by its BTF id (ksym.ts)
@@ -1243,11 +1254,13 @@ class Verifier implements CallEnv, PreciseEnv {
       return;
     }
     if (op.op === 'cmpxchg') this.readReg(f, 0, pc);
-    if (base.type === 'ctx' || base.type === 'pkt' || base.type === 'pkt_meta') this.reject(pc, `BPF_ATOMIC stores into R${i.dst} ${base.type} is not allowed`);
+    if (base.type === 'ctx' || base.type === 'pkt' || base.type === 'pkt_meta' || (base.type === 'arena' && !arenaAtomicOk(op.op, op.fetch))) this.reject(pc, `BPF_ATOMIC stores into R${i.dst} ${base.type} is not allowed`);
     const load = op.op === 'cmpxchg' ? 0 : op.fetch || op.op === 'xchg' ? i.src : -1;
     if (load >= 0) this.writeReg(f, load, pc);
     memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: false, strictOnce: true });
     const old = load >= 0 ? memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: false, intoReg: true, strictOnce: true }) : undefined;
+    // check_atomic_rmw remembers the pointer type of arena accesses only (for BPF_PROBE_ATOMIC)
+    if (base.type === 'arena') this.saveAuxPtrType(pc, base, false);
     memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: true, strictOnce: true });
     if (load >= 0) f.regs[load] = old && old.type === 'scalar' ? (op.size === 4 ? zext(old) : old) : UNKNOWN;
   }

@@ -6,6 +6,9 @@
  * `ja 0` / `may_goto 0` disappear. Jump and call offsets, subprogram starts, func_info,
  * line_info and relocations follow every removal as bpf_remove_insns and its helpers move them.
  *
+ * Arena instructions are rewritten as convert_ctx_accesses and do_misc_fixups rewrite them
+ * (rewriteArena).
+ *
  * Then do_misc_fixups' first step: a program that throws (a verified path called bpf_throw) and
  * names no exception callback gets the kernel's default one, `r0 = r1; exit` (the cookie is the
  * return value), appended as a subprogram of its own (add_hidden_subprog). It has no func_info
@@ -30,6 +33,59 @@ export interface XlateOptions {
   readonly defaultExceptionCb?: boolean;
   /** Instructions that became no-ops after verification (remove_fastcall_spills_fills), removed with the other nops. */
   readonly nops?: readonly number[];
+  /** A program with an arena: how its arena instructions are rewritten (arena.ts). */
+  readonly arena?: ArenaRewrites;
+}
+
+/** What the verifier learnt of a program's arena accesses, by instruction. */
+export interface ArenaRewrites {
+  /** Loads, stores and atomics whose pointer was an arena pointer (insn_aux_data.ptr_type == PTR_TO_ARENA). */
+  readonly access: ReadonlySet<number>;
+  /** 64-bit ALU operations on an arena pointer (insn_aux_data.needs_zext). */
+  readonly alu64: ReadonlySet<number>;
+  /** The arena map has BPF_F_NO_USER_CONV: casts to address space 1 are plain 32-bit moves too. */
+  readonly noUserConv: boolean;
+}
+
+const MODE_MEM = 0x60;
+const MODE_MEMSX = 0x80;
+const MODE_ATOMIC = 0xc0;
+const PROBE_MEM32 = 0xa0;
+const PROBE_MEM32SX = 0xc0;
+const PROBE_ATOMIC = 0xe0;
+
+/**
+ * convert_ctx_accesses and do_misc_fixups on arena instructions, in place: an access through an
+ * arena pointer becomes BPF_PROBE_MEM32 (sign-extending loads BPF_PROBE_MEM32SX, atomics
+ * BPF_PROBE_ATOMIC), which the JIT makes relative to the arena's kernel base and safe to fault;
+ * a 64-bit operation on an arena pointer becomes the 32-bit one; `addr_space_cast` to address
+ * space 0 (and to 1 under BPF_F_NO_USER_CONV) becomes `wD = wS`. Returns whether anything changed.
+ */
+function rewriteArena(insns: Insn[], a: ArenaRewrites): boolean {
+  let changed = false;
+  for (let pc = 0; pc < insns.length; pc++) {
+    const i = insns[pc]!;
+    const cls = i.code & 7;
+    let code = i.code;
+    if (a.access.has(pc) && cls >= 1 && cls <= 3) {
+      const mode = i.code & 0xe0;
+      const size = i.code & 0x18;
+      if (mode === MODE_MEM) code = cls | PROBE_MEM32 | size;
+      else if (mode === MODE_MEMSX && cls === 1) code = cls | PROBE_MEM32SX | size;
+      else if (mode === MODE_ATOMIC && cls === 3) code = cls | PROBE_ATOMIC | size;
+    } else if (i.code === 0xbf && i.imm !== 0) {
+      if ((i.off === 1 && i.imm === 1) || a.noUserConv) {
+        insns[pc] = { ...i, code: 0xbc, off: 0, imm: 0 };
+        changed = true;
+      }
+      continue;
+    } else if (a.alu64.has(pc) && cls === 7) code = (i.code & ~7) | 4;
+    if (code !== i.code) {
+      insns[pc] = { ...i, code };
+      changed = true;
+    }
+  }
+  return changed;
 }
 
 /** The name given to the kernel's hidden default exception callback, which has none in BTF. */
@@ -81,7 +137,7 @@ export function xlate(program: AnalysedProgram, seen: ArrayLike<number>, opts: X
     relocs: (program.relocs ?? []).slice(),
   };
   for (let pc = 0; pc < n; pc++) if (img.insns[pc]!.code === 0x18 && img.seen[pc]) img.seen[pc + 1] = 1;
-  let changed = false;
+  let changed = opts.arena !== undefined && rewriteArena(img.insns, opts.arena);
   for (const pc of opts.nops ?? []) img.insns[pc] = { code: JA, dst: 0, src: 0, off: 0, imm: 0 };
   // opt_hard_wire_dead_code_branches
   for (let pc = 0; pc < n; pc++) {
