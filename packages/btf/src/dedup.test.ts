@@ -20,24 +20,68 @@ describe('dedupBtf', () => {
       { ...base, kind: 'INT', nameOff: s('int'), sizeOrType: 4, intData: (1 << 24) | 32 }, // 4 = 1
       { ...base, kind: 'STRUCT', nameOff: s('node'), vlen: 1, sizeOrType: 8, members: [{ nameOff: s('next'), type: 6, offset: 0 }] }, // 5 = 2
       { ...base, kind: 'PTR', nameOff: 0, sizeOrType: 5 }, // 6 = 3
-      { ...base, kind: 'FWD', nameOff: s('node'), sizeOrType: 0 }, // 7 -> 2 (the only struct node)
-      { ...base, kind: 'PTR', nameOff: 0, sizeOrType: 7 }, // 8 -> 3 once the fwd is resolved
+      { ...base, kind: 'FWD', nameOff: s('node'), sizeOrType: 0 }, // 7: kept (no struct graph matched it)
+      { ...base, kind: 'PTR', nameOff: 0, sizeOrType: 7 }, // 8
       { ...base, kind: 'VAR', nameOff: s('x'), sizeOrType: 4, linkage: 1 }, // 9
       { ...base, kind: 'VAR', nameOff: s('x'), sizeOrType: 1, linkage: 1 }, // 10: VARs are never merged
       { ...base, kind: 'INT', nameOff: s('int'), sizeOrType: 8, intData: (1 << 24) | 64 }, // 11: another size
     ]);
     const { btf: out, ids } = dedupBtf(btf);
-    expect([...ids]).toEqual([0, 1, 2, 3, 1, 2, 3, 2, 3, 4, 5, 6]);
+    expect([...ids]).toEqual([0, 1, 2, 3, 1, 2, 3, 4, 5, 6, 7, 8]);
     expect(dumpRaw(out).split('\n').filter(Boolean)).toEqual([
       "[1] INT 'int' size=4 bits_offset=0 nr_bits=32 encoding=SIGNED",
       "[2] STRUCT 'node' size=8 vlen=1",
       "\t'next' type_id=3 bits_offset=0",
       '[3] PTR \'(anon)\' type_id=2',
-      "[4] VAR 'x' type_id=1, linkage=global",
-      "[5] VAR 'x' type_id=1, linkage=global",
-      "[6] INT 'int' size=8 bits_offset=0 nr_bits=64 encoding=SIGNED",
+      "[4] FWD 'node' fwd_kind=struct",
+      "[5] PTR '(anon)' type_id=4",
+      "[6] VAR 'x' type_id=1, linkage=global",
+      "[7] VAR 'x' type_id=1, linkage=global",
+      "[8] INT 'int' size=8 bits_offset=0 nr_bits=64 encoding=SIGNED",
+    ]);
+    // libbpf 1.2's extra step: the forward declaration takes the one struct of its name
+    const resolved = dedupBtf(btf, { resolveForwards: true });
+    expect([...resolved.ids]).toEqual([0, 1, 2, 3, 1, 2, 3, 2, 3, 4, 5, 6]);
+  });
+
+  it('resolves a forward declaration through the struct graph it was matched in, as libbpf does', () => {
+    // struct holder { struct item *p; } twice: once with item declared only, once defined
+    const btf = btfOf((_, s) => [
+      { ...base, kind: 'INT', nameOff: s('int'), sizeOrType: 4, intData: (1 << 24) | 32 }, // 1
+      { ...base, kind: 'STRUCT', nameOff: s('holder'), vlen: 1, sizeOrType: 8, members: [{ nameOff: s('p'), type: 3, offset: 0 }] }, // 2
+      { ...base, kind: 'PTR', nameOff: 0, sizeOrType: 4 }, // 3
+      { ...base, kind: 'FWD', nameOff: s('item'), sizeOrType: 0 }, // 4 -> 7
+      { ...base, kind: 'STRUCT', nameOff: s('holder'), vlen: 1, sizeOrType: 8, members: [{ nameOff: s('p'), type: 6, offset: 0 }] }, // 5 = 2
+      { ...base, kind: 'PTR', nameOff: 0, sizeOrType: 7 }, // 6
+      { ...base, kind: 'STRUCT', nameOff: s('item'), vlen: 1, sizeOrType: 4, members: [{ nameOff: s('v'), type: 1, offset: 0 }] }, // 7
+    ]);
+    const { btf: out, ids } = dedupBtf(btf);
+    expect([...ids]).toEqual([0, 1, 2, 3, 4, 2, 3, 4]);
+    expect(dumpRaw(out).split('\n').filter(Boolean)).toEqual([
+      "[1] INT 'int' size=4 bits_offset=0 nr_bits=32 encoding=SIGNED",
+      "[2] STRUCT 'holder' size=8 vlen=1",
+      "\t'p' type_id=3 bits_offset=0",
+      "[3] PTR '(anon)' type_id=4",
+      "[4] STRUCT 'item' size=4 vlen=1",
+      "\t'v' type_id=1 bits_offset=0",
     ]);
   });
+
+  it('refuses a pointer to itself, with the type named (libbpf: ELOOP)', () => {
+    const btf = btfOf(() => [{ ...base, kind: 'PTR', nameOff: 0, sizeOrType: 1 }]);
+    expect(() => dedupBtf(btf)).toThrow(/type \[1\]: cannot deduplicate: a cycle of reference types/);
+  });
+
+  it('an enum declared without enumerators takes the full enum of its name, kind, signedness and size', () => {
+    const btf = btfOf((_, s) => [
+      { ...base, kind: 'ENUM', nameOff: s('e'), sizeOrType: 4, values: [] }, // 1: canonical, then -> 2
+      { ...base, kind: 'ENUM', nameOff: s('e'), vlen: 1, sizeOrType: 4, values: [{ nameOff: s('A'), val: 1n }] }, // 2
+      { ...base, kind: 'ENUM', nameOff: s('e'), sizeOrType: 4, values: [] }, // 3 -> 2
+      { ...base, kind: 'ENUM', nameOff: s('e'), sizeOrType: 8, values: [] }, // 4: another size, kept
+    ]);
+    expect([...dedupBtf(btf).ids]).toEqual([0, 1, 1, 1, 2]);
+  });
+
 
   it('leaves a forward declaration alone when two different structs share its name', () => {
     const btf = btfOf((_, s) => [

@@ -5,4 +5,4 @@ export { dumpC, type DumpCOptions } from './dumpc.js';
 export { attachProtos, BtfBuilder, btfFromProtos } from './build.js';
 export { parseBtfExt, type BtfExt, type ExtSection } from './ext.js';
 export { BtfValidationError, validateBtf, type BtfValidationCode, type ValidateOptions } from './validate.js';
-export { dedupBtf, renumber, type DedupResult } from './dedup.js';
+export { dedupBtf, renumber, type DedupOptions, type DedupResult } from './dedup.js';

@@ -128,6 +128,7 @@ export class StaticLinker {
   private readonly strs = new StrSet();
   private nextSecIdx = 3; // 1 .strtab, 2 .symtab
   private readonly view: TypeSource = { type: (id) => this.types[id], str: (off) => this.strs.get(off) };
+  private readonly names: string[] = [];
 
   constructor() {
     this.strtab.add('.strtab');
@@ -135,6 +136,7 @@ export class StaticLinker {
   }
 
   add(input: LinkInput): void {
+    this.names.push(input.name);
     try {
       const obj = this.load(input);
       this.fixupBtf(obj);
@@ -625,7 +627,16 @@ export class StaticLinker {
       const secNames = new Map<DstSec, number>();
       if (hasExt) for (const k of kinds) for (const d of this.dsts) if (k.count(d)) secNames.set(d, this.strs.add(d.name));
       const raw: Btf = { endian, version: 1, flags: 0, types: this.types, firstId: 1, strings: this.strs.data(), stringBase: 0 };
-      const { btf, ids } = dedupBtf(raw);
+      let deduped: ReturnType<typeof dedupBtf>;
+      try {
+        deduped = dedupBtf(raw);
+      } catch (e) {
+        // a cycle of reference types (a pointer to itself), a type that refers to a missing
+        // one: libbpf's btf__dedup fails on them too, and its linker with it
+        if (e instanceof BtfError) throw this.err(`.BTF of the link cannot be deduplicated: ${e.message}`, this.names, { section: '.BTF' });
+        throw e;
+      }
+      const { btf, ids } = deduped;
       extra.push({ name: '.BTF', data: writeBtf(btf) });
       if (hasExt) {
         const subsections = kinds.map((k) => ({ recordSize: k.size, secs: this.dsts.filter((d) => k.count(d)).map((d) => ({ nameOff: secNames.get(d)!, count: k.count(d), words: k.words(d, ids) })) }));
