@@ -7,7 +7,7 @@
  * the way gets the registers and stack slots still needed marked precise. The level-2 log
  * shows the walk in the kernel's `mark_precise:` lines.
  */
-import { type Insn, type Op } from '@bpf/isa';
+import type { Insn, Op } from '@bpf/isa';
 import { SlotType, type State } from './state.js';
 import type { ComparePlan } from './prune.js';
 
@@ -108,7 +108,7 @@ const MAX_FRAMES = 9;
 /** backtrack_state: the registers and stack slots still needed, per frame. */
 class Bt {
   frame = 0;
-  readonly regs = new Array<number>(MAX_FRAMES).fill(0);
+  readonly regs = new Int32Array(MAX_FRAMES);
   /**
    * Per frame, the 64 stack slots as two 32-bit words (slots 0-31, then 32-63): bit operations on
    * numbers, where a BigInt mask made a new BigInt per change (~100 MB per verification of cilium's
@@ -116,13 +116,17 @@ class Bt {
    */
   readonly slots = new Int32Array(MAX_FRAMES * 2);
   /** Outgoing stack-argument slots (bit k: `r11 - 8(k+1)`) whose stored value is needed. */
-  readonly args = new Array<number>(MAX_FRAMES).fill(0);
-  /** Nothing needed, frame 0. */
+  readonly args = new Int32Array(MAX_FRAMES);
+  /** Nothing needed, frame 0 (plain stores: `fill` is a builtin call, ~5% of a loop's verification). */
   reset(): this {
     this.frame = 0;
-    this.regs.fill(0);
-    this.slots.fill(0);
-    this.args.fill(0);
+    const { regs, slots, args } = this;
+    for (let f = 0; f < MAX_FRAMES; f++) {
+      regs[f] = 0;
+      args[f] = 0;
+      slots[2 * f] = 0;
+      slots[2 * f + 1] = 0;
+    }
     return this;
   }
   empty(): boolean {
@@ -194,26 +198,88 @@ function syncLinked(bt: Bt, e: HistEntry): void {
   }
 }
 
-/** backtrack_insn: what the needed values depended on before `e` ran. */
-function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): Outcome {
-  const i = env.insns[e.pc]!;
-  if (env.trace) env.trace(`mark_precise: frame${bt.frame}: regs=${fmtRegs(bt.regs[bt.frame]!)} stack=${bt.fmtSlots(bt.frame)} before ${env.insnText(e.pc)}`);
-  syncLinked(bt, e);
-  const op = env.opAt(e.pc);
-  const d = i.dst;
-  const s = i.src;
+// What backtrack_insn needs of an instruction, as a number per pc (kinds below, USE_REG for a
+// register source): the decoded ops have a dozen object shapes, so `op.kind` was a megamorphic
+// load on every history entry walked (a fifth of a generated loop's verification was precision
+// backtracking, issue 25).
+const K_NONE = 1;
+const K_MOV = 2;
+const K_NEG = 3;
+const K_ALU = 4;
+const K_LDX = 5;
+const K_LOAD_ACQ = 6;
+const K_ATOMIC = 7;
+const K_ST = 8;
+const K_STX = 9;
+const K_CALL_SUBPROG = 10;
+const K_CALL_HELPER = 11;
+const K_CALL_KFUNC = 12;
+const K_EXIT = 13;
+const K_JMP_REG = 14;
+const K_LD_IMM64 = 15;
+const K_LD_PKT = 16;
+const USE_REG = 0x20;
+
+function kindOf(op: Op): number {
   switch (op.kind) {
     case 'alu':
-      if (!bt.has(d)) break;
-      if (op.op === 'neg') break;
-      if (op.op === 'mov' || op.op === 'movsx') {
-        bt.clear(d);
-        if (op.useReg && s !== 10) bt.set(s);
-      } else if (op.useReg && s !== 10) bt.set(s);
-      break;
-    case 'endian':
-      break;
+      return (op.op === 'mov' || op.op === 'movsx' ? K_MOV : op.op === 'neg' ? K_NEG : K_ALU) | (op.useReg ? USE_REG : 0);
     case 'ldx':
+      return K_LDX;
+    case 'atomic':
+      return op.op === 'load_acquire' ? K_LOAD_ACQ : K_ATOMIC;
+    case 'st':
+      return K_ST;
+    case 'stx':
+      return K_STX;
+    case 'call':
+      return op.target === 'subprog' ? K_CALL_SUBPROG : op.target === 'kfunc' ? K_CALL_KFUNC : K_CALL_HELPER;
+    case 'exit':
+      return K_EXIT;
+    case 'jmp':
+      return op.useReg && op.cond !== 'ja' ? K_JMP_REG : K_NONE;
+    case 'ld_imm64':
+      return K_LD_IMM64;
+    case 'ld_abs':
+    case 'ld_ind':
+      return K_LD_PKT;
+    default:
+      return K_NONE;
+  }
+}
+
+/** Per verification (the env): the kinds of the instructions walked so far, 0 where not yet decoded. */
+const kindTables = new WeakMap<PreciseEnv, Uint8Array>();
+
+function kindTable(env: PreciseEnv): Uint8Array {
+  let t = kindTables.get(env);
+  if (t === undefined) kindTables.set(env, (t = new Uint8Array(env.insns.length)));
+  return t;
+}
+
+/** backtrack_insn: what the needed values depended on before `e` ran. */
+function backtrackInsn(env: PreciseEnv, kinds: Uint8Array, e: HistEntry, subseq: number, bt: Bt): Outcome {
+  const pc = e.pc;
+  const i = env.insns[pc]!;
+  if (env.trace) env.trace(`mark_precise: frame${bt.frame}: regs=${fmtRegs(bt.regs[bt.frame]!)} stack=${bt.fmtSlots(bt.frame)} before ${env.insnText(pc)}`);
+  if (e.linked !== undefined) syncLinked(bt, e);
+  let k = kinds[pc]!;
+  if (k === 0) kinds[pc] = k = kindOf(env.opAt(pc));
+  const d = i.dst;
+  const s = i.src;
+  switch (k & 0x1f) {
+    case K_MOV:
+      if (!bt.has(d)) break;
+      bt.clear(d);
+      if (k & USE_REG && s !== 10) bt.set(s);
+      break;
+    case K_NEG:
+      break;
+    case K_ALU:
+      if (!bt.has(d)) break;
+      if (k & USE_REG && s !== 10) bt.set(s);
+      break;
+    case K_LDX:
       if (!bt.has(d)) break;
       bt.clear(d);
       // apps/docs/stack-args.md §4.9: an incoming stack argument is the caller's outgoing slot;
@@ -222,52 +288,51 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
         if (bt.frame > 0) bt.args[bt.frame - 1]! |= 1 << (i.off / 8 - 1);
       } else if (e.spi !== undefined) bt.setSlot(e.spi, e.spiFrame!);
       break;
-    case 'atomic':
-      if (op.op === 'load_acquire') {
-        if (!bt.has(d)) break;
-        bt.clear(d);
-        if (e.spi !== undefined) bt.setSlot(e.spi, e.spiFrame!);
-        break;
-      }
+    case K_LOAD_ACQ:
+      if (!bt.has(d)) break;
+      bt.clear(d);
+      if (e.spi !== undefined) bt.setSlot(e.spi, e.spiFrame!);
+      break;
+    case K_ATOMIC:
       if (bt.has(d)) return 'fallback';
       if (e.spi === undefined || !bt.hasSlot(e.spi, e.spiFrame!)) break;
       bt.clearSlot(e.spi, e.spiFrame!);
       bt.set(s);
       break;
-    case 'st':
-    case 'stx':
+    case K_ST:
+    case K_STX:
       if (d === 11) {
         // the caller's store of a needed stack argument: the stored register is needed (an immediate ends the chain)
         const bit = 1 << (-i.off / 8 - 1);
         if (!(bt.args[bt.frame]! & bit)) break;
         bt.args[bt.frame]! &= ~bit;
-        if (op.kind === 'stx') bt.set(s);
+        if (k === K_STX) bt.set(s);
         break;
       }
       if (bt.has(d)) return 'fallback';
       if (e.spi === undefined || !bt.hasSlot(e.spi, e.spiFrame!)) break;
       bt.clearSlot(e.spi, e.spiFrame!);
-      if (op.kind === 'stx') bt.set(s);
+      if (k === K_STX) bt.set(s);
       break;
-    case 'call':
-      if (op.target === 'subprog') {
-        if (env.isGlobalAt(e.pc + i.imm + 1)) {
-          if (bt.regs[bt.frame]! & ARGS) return 'fallback';
-          bt.clear(0);
-          break;
-        }
-        // the first instruction of a static subprogram: what is still needed are its arguments
-        if (bt.regs[bt.frame]! & ~ARGS || bt.anySlot(bt.frame) || bt.args[bt.frame]) return 'fallback';
-        if (bt.frame === 0) return 'fallback';
-        for (let r = 1; r <= 5; r++)
-          if (bt.has(r)) {
-            bt.clear(r);
-            bt.set(r, bt.frame - 1);
-          }
-        bt.frame--;
+    case K_CALL_SUBPROG:
+      if (env.isGlobalAt(pc + i.imm + 1)) {
+        if (bt.regs[bt.frame]! & ARGS) return 'fallback';
+        bt.clear(0);
         break;
       }
-      if (env.callsCallback(e.pc) && e.pc !== subseq - 1) {
+      // the first instruction of a static subprogram: what is still needed are its arguments
+      if (bt.regs[bt.frame]! & ~ARGS || bt.anySlot(bt.frame) || bt.args[bt.frame]) return 'fallback';
+      if (bt.frame === 0) return 'fallback';
+      for (let r = 1; r <= 5; r++)
+        if (bt.has(r)) {
+          bt.clear(r);
+          bt.set(r, bt.frame - 1);
+        }
+      bt.frame--;
+      break;
+    case K_CALL_HELPER:
+    case K_CALL_KFUNC:
+      if (env.callsCallback(pc) && pc !== subseq - 1) {
         // entering a callback's body from its caller: r1-r5 were set by the helper
         if (bt.regs[bt.frame]! & ~ARGS || bt.anySlot(bt.frame)) return 'fallback';
         bt.regs[bt.frame]! &= ~ARGS;
@@ -275,11 +340,11 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
         bt.frame--;
         break;
       }
-      if (op.target === 'kfunc' && i.imm === 0) return 'fallback';
+      if (k === K_CALL_KFUNC && i.imm === 0) return 'fallback';
       bt.clear(0);
       if (bt.regs[bt.frame]! & ARGS) return 'fallback';
       break;
-    case 'exit': {
+    case K_EXIT: {
       // a callback returns to its call, which reads the caller's r1-r5 again when it calls the
       // callback once more: the running 6.18 kernel keeps them needed in the caller's frame, so
       // the walk goes on through the callback's body to the state before the call
@@ -296,26 +361,23 @@ function backtrackInsn(env: PreciseEnv, e: HistEntry, subseq: number, bt: Bt): O
       if (r0) bt.set(0);
       break;
     }
-    case 'jmp':
-      if (op.useReg && op.cond !== 'ja') {
-        if (!bt.has(d) && !bt.has(s)) break;
-        // a stack pointer compared needs no precision (its history entry says which it was)
-        if (!e.srcStack) bt.set(s);
-        if (!e.dstStack) bt.set(d);
-      }
+    case K_JMP_REG:
+      if (!bt.has(d) && !bt.has(s)) break;
+      // a stack pointer compared needs no precision (its history entry says which it was)
+      if (!e.srcStack) bt.set(s);
+      if (!e.dstStack) bt.set(d);
       break;
-    case 'ld_imm64':
+    case K_LD_IMM64:
       if (bt.has(d)) bt.clear(d);
       break;
-    case 'ld_abs':
-    case 'ld_ind':
+    case K_LD_PKT:
       if (!bt.has(d)) break;
       bt.clear(d);
       return 'fallback';
     default:
       break;
   }
-  syncLinked(bt, e);
+  if (e.linked !== undefined) syncLinked(bt, e);
   return 'ok';
 }
 
@@ -353,6 +415,7 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
   let firstIdx = cp ? cp.pc : path.frames[0]!.asyncCb ? 0 : env.subprogStart(path.frames[0]!.subprog);
   let subseq = -1;
   let skipFirst = true;
+  const kinds = kindTable(env);
   for (;;) {
     env.trace?.(`mark_precise: frame${bt.frame}: last_idx ${lastIdx} first_idx ${firstIdx} subseq_idx ${subseq} `);
     if (lastIdx < 0) {
@@ -368,7 +431,7 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
     }
     for (let k = hist.length - 1; k >= 0; k--) {
       const e = hist[k]!;
-      if (backtrackInsn(env, e, subseq, bt) === 'fallback') {
+      if (backtrackInsn(env, kinds, e, subseq, bt) === 'fallback') {
         markAllPrecise(env, path.frames.length - 1, path.cp);
         return;
       }
@@ -382,17 +445,20 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
         markAllPrecise(env, path.frames.length - 1, path.cp);
         return;
       }
-      for (let r = 0; r < 11; r++) {
-        if (!bt.has(r, fr)) continue;
+      // the needed registers and slots, set bits only (a scan of 11 registers and 64 slots per
+      // frame and checkpoint was most of chain()'s own time)
+      for (let m = bt.regs[fr]! & 0x7ff; m !== 0; m &= m - 1) {
+        const r = 31 - Math.clz32(m & -m);
         if (f.regs[r]!.type !== 'scalar' || cp.preciseRegs[fr]! & (1 << r)) bt.clear(r, fr);
         else cp.preciseRegs[fr]! |= 1 << r;
       }
-      for (let s = 0; s < 64; s++) {
-        if (!bt.hasSlot(s, fr)) continue;
-        const sp = f.slotTypes[s * 8 + 7] === SlotType.Spill ? f.spilled[s] : undefined;
-        if (sp?.type !== 'scalar' || slotPrecise(cp, fr, s)) bt.clearSlot(s, fr);
-        else markSlotPrecise(cp, fr, s);
-      }
+      for (let w = 0; w < 2; w++)
+        for (let m = bt.slots[2 * fr + w]!; m !== 0; m &= m - 1) {
+          const s = 32 * w + 31 - Math.clz32(m & -m);
+          const sp = f.slotTypes[s * 8 + 7] === SlotType.Spill ? f.spilled[s] : undefined;
+          if (sp?.type !== 'scalar' || slotPrecise(cp, fr, s)) bt.clearSlot(s, fr);
+          else markSlotPrecise(cp, fr, s);
+        }
       if (env.trace) env.trace(`mark_precise: frame${fr}: parent state regs=${fmtRegs(bt.regs[fr]!)} stack=${bt.fmtSlots(fr)}: ${env.checkpointText(cp, fr)}`);
     }
     if (bt.empty()) return;
@@ -421,20 +487,26 @@ export function markPrecise(env: PreciseEnv, path: Path, regs: number, slots: re
 export function propagatePrecision(env: PreciseEnv, old: Checkpoint, path: Path, liveReg: (frame: number, r: number) => boolean, liveSlot: (frame: number, s: number) => boolean): void {
   const bt = sharedBt.reset();
   bt.frame = path.frames.length - 1;
+  // the names for the log only when logging (an array per frame and call was ~1% of the
+  // allocation of a bpf_lxc.o verification); the precise bits only, not every register and slot
+  const names: string[] | undefined = env.trace ? [] : undefined;
   for (let fr = old.state.frames.length - 1; fr >= 0; fr--) {
     const f = old.state.frames[fr]!;
-    const names: string[] = [];
-    for (let r = 0; r < 10; r++) {
-      if (!(old.preciseRegs[fr]! & (1 << r)) || f.regs[r]!.type !== 'scalar' || !liveReg(fr, r)) continue;
+    if (names) names.length = 0;
+    for (let m = old.preciseRegs[fr]! & 0x3ff; m !== 0; m &= m - 1) {
+      const r = 31 - Math.clz32(m & -m);
+      if (f.regs[r]!.type !== 'scalar' || !liveReg(fr, r)) continue;
       bt.set(r, fr);
-      names.push(`r${r}`);
+      names?.push(`r${r}`);
     }
-    for (let s = 0; s < 64; s++) {
-      if (!slotPrecise(old, fr, s) || f.slotTypes[s * 8 + 7] !== SlotType.Spill || f.spilled[s]?.type !== 'scalar' || !liveSlot(fr, s)) continue;
-      bt.setSlot(s, fr);
-      names.push(`fp${-(s + 1) * 8}`);
-    }
-    if (names.length && env.trace) env.trace(`frame ${fr}: propagating ${names.join(',')}`);
+    for (let w = 0; w < 2; w++)
+      for (let m = old.preciseSlots[2 * fr + w]!; m !== 0; m &= m - 1) {
+        const s = 32 * w + 31 - Math.clz32(m & -m);
+        if (f.slotTypes[s * 8 + 7] !== SlotType.Spill || f.spilled[s]?.type !== 'scalar' || !liveSlot(fr, s)) continue;
+        bt.setSlot(s, fr);
+        names?.push(`fp${-(s + 1) * 8}`);
+      }
+    if (names?.length) env.trace!(`frame ${fr}: propagating ${names.join(',')}`);
   }
   chain(env, path, bt);
 }
@@ -457,6 +529,7 @@ export function backtrackChain(env: PreciseEnv, path: Path, regs: number): Chain
   const bt = new Bt();
   bt.frame = path.frames.length - 1;
   bt.regs[bt.frame] = regs & 0x3ff;
+  const kinds = kindTable(quiet);
   const out: ChainLink[] = [];
   let hist: readonly HistEntry[] = path.hist;
   let cp = path.cp;
@@ -471,7 +544,7 @@ export function backtrackChain(env: PreciseEnv, path: Path, regs: number): Chain
       const cls = i.code & 7;
       const writes = (cls === 4 || cls === 7 || cls === 1 || i.code === 0x18) && bt.has(i.dst);
       const call = i.code === 0x85 && bt.has(0);
-      if (backtrackInsn(quiet, e, subseq, bt) === 'fallback') return out;
+      if (backtrackInsn(quiet, kinds, e, subseq, bt) === 'fallback') return out;
       const changed = bt.regs.some((r, f) => r !== beforeRegs[f]) || bt.slots.some((s, k) => s !== beforeSlots[k]);
       if (changed || writes || call) {
         const needRegs: number[] = [];
