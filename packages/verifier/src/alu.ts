@@ -123,11 +123,11 @@ export function checkAlu(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): vo
   const d = (op.op === 'and' || op.op === 'or') && tnumIsConst(src.var) && env.forkScalars ? env.forkScalars(i.dst, dst) : dst;
   let out = scalarAlu(op.op, d, src, !op.is64);
   // `rX += K` and `rX -= K` (also 32-bit) keep rX linked to its copies with a known delta (BPF_ADD_CONST)
-  const srcConst = op.is64 ? tnumIsConst(src.var) : (src.var.mask & 0xffffffffn) === 0n;
   // (a 32-bit one only while the value fits in 32 bits, else the truncation breaks the link;
-  // never `rX += rX`, whose register is both the one linked and the delta)
+  // never `rX += rX`, whose register is both the one linked and the delta); the source's
+  // constness is looked at only for a linked destination (its 32-bit test makes a BigInt)
   const self = op.useReg && i.src === i.dst;
-  if ((op.op === 'add' || op.op === 'sub') && dst.id && srcConst && !self && out !== UNKNOWN && (op.is64 || dst.umax <= 0xffffffffn)) {
+  if ((op.op === 'add' || op.op === 'sub') && dst.id && (op.is64 ? tnumIsConst(src.var) : (src.var.mask & 0xffffffffn) === 0n) && !self && out !== UNKNOWN && (op.is64 || dst.umax <= 0xffffffffn)) {
     const val = op.is64 ? BigInt.asIntN(64, src.var.value) : BigInt.asIntN(32, src.var.value);
     const off = op.op === 'sub' ? -val : val;
     if (dst.addConst || val < -0x80000000n || val > 0x7fffffffn || (op.op === 'sub' && val === -0x80000000n)) out = clearId(out);

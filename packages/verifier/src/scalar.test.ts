@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, updateBounds, type B } from './scalar.js';
 import { aluLow } from './scalarlow.js';
 import { lowRegs, pair, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
-import { known, knownImm, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
-import { tnum, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX } from './tnum.js';
+import { known, knownImm, REG_OPTIONAL_FIELDS, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
+import { tnum, tnumIn, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
 
 type Field = 'smin' | 'smax' | 'umin' | 'umax';
 const F32 = { smin: 's32min', smax: 's32max', umin: 'u32min', umax: 'u32max' } as const;
@@ -149,6 +149,38 @@ describe('scalar bounds arithmetic', () => {
     for (const x of edges64) for (const y of [...edges64, 31n, 32n, 33n, 63n, 64n]) for (const op of ops) for (const alu32 of [false, true]) check(x, y, op, alu32, {});
     fc.assert(fc.property(c, c, fc.constantFrom(...ops), fc.boolean(), extra, (x, y, op, alu32, e) => check(x, y, op, alu32, e)), { numRuns: 2000 });
     for (const imm of [-4097, -4096, -1, 0, 1, 0x7fffffff, -0x80000000, 65535, 65536, 0xffffffff]) expect(knownImm(imm)).toEqual(mk(BigInt(imm)));
+  });
+
+  it('tnumIn on numbers (both tnums below 2^32) equals the BigInt steps, on random, edge and subset tnums', () => {
+    const ref = (a: Tnum, b: Tnum): boolean => (a.mask === 0n ? b.mask === 0n && b.value === a.value : (b.mask & ~a.mask) === 0n && (b.value & ~a.mask) === a.value);
+    const e = [0n, 1n, 2n, 3n, 0x7fn, 0x80n, 0xffn, 0x7fffffffn, 0x80000000n, 0xfffffffen, 0xffffffffn, 0x100000000n, 0x1ffffffffn, U64_MAX];
+    const mk = (v: bigint, m: bigint): Tnum => tnum(v & ~m & U64_MAX, m & U64_MAX);
+    for (const v1 of e) for (const m1 of e) for (const v2 of e) for (const m2 of e) {
+      const a = mk(v1, m1);
+      const b = mk(v2, m2);
+      expect(tnumIn(a, b), `${a.value} ${a.mask} ${b.value} ${b.mask}`).toBe(ref(a, b));
+    }
+    const w = fc.oneof(fc.bigInt({ min: 0n, max: U32_MAX }), fc.bigInt({ min: 0n, max: 0x1ffffffffn }), fc.constantFrom(...e));
+    fc.assert(
+      fc.property(w, w, w, w, fc.boolean(), (v1, m1, v2, m2, sub) => {
+        const a = mk(v1, m1);
+        // half the time b a subset of a (the case that answers true)
+        const b = sub ? mk((a.value | (v2 & a.mask)) & ~(m2 & a.mask), m2 & a.mask) : mk(v2, m2);
+        expect(tnumIn(a, b)).toBe(ref(a, b));
+      }),
+      { numRuns: 20000 },
+    );
+  });
+
+  it('the constant shortcut keeps every optional field of the destination (a plain one gives the shared constant)', () => {
+    for (const k of REG_OPTIONAL_FIELDS) {
+      const dst = { ...known(70000n), [k]: 1 } as Reg;
+      const out = scalarAlu('add', dst, known(2n), false);
+      expect(out, k).toEqual({ ...known(70002n), [k]: 1 });
+    }
+    const moved = scalarAlu('add', { ...known(70000n), off: 4 }, known(2n), false);
+    expect(moved).toEqual({ ...known(70002n), off: 4 });
+    expect(scalarAlu('add', known(3n), known(2n), false)).toBe(known(5n));
   });
 
   it('reg_bounds_sync on numbers (upper halves zero) equals the BigInt one, on random, edge and inconsistent bounds', () => {

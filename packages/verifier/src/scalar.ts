@@ -640,6 +640,30 @@ function constOp(op: AluName, x: bigint, y: bigint, alu32: boolean): bigint | un
   }
 }
 
+/** A scalar with only the fields of {@link known}'s registers (no link, no fixed offset, no other optional field). */
+function plainScalar(r: Reg): boolean {
+  return (
+    r.off === 0 &&
+    r.id === undefined &&
+    r.addConst === undefined &&
+    r.addConst32 === undefined &&
+    r.frame === undefined &&
+    r.map === undefined &&
+    r.range === undefined &&
+    r.refObjId === undefined &&
+    r.memSize === undefined &&
+    r.subprog === undefined &&
+    r.allocLock === undefined &&
+    r.nonOwn === undefined &&
+    r.iter === undefined &&
+    r.irqClass === undefined &&
+    r.dynptr === undefined &&
+    r.dynptrId === undefined &&
+    r.pktSlice === undefined &&
+    r.buf === undefined
+  );
+}
+
 /** adjust_scalar_min_max_vals: `dst op= src` on two scalars. */
 export function scalarAlu(op: AluName, dst: Reg, src: Reg, alu32: boolean): Reg {
   const srcConst = srcIsConst(src, alu32);
@@ -648,7 +672,9 @@ export function scalarAlu(op: AluName, dst: Reg, src: Reg, alu32: boolean): Reg 
   if (srcConst && srcIsConst(dst, alu32)) {
     // `src.umax < bits` below for shifts: for a constant source the value itself
     const v = (op === 'lsh' || op === 'rsh' || op === 'arsh') && src.umax >= (alu32 ? 32n : 64n) ? undefined : constOp(op, dst.var.value, src.var.value, alu32);
-    if (v !== undefined) return done(dst, known(v));
+    // a destination without a link or any other field is the constant register itself (shared
+    // for small values): no copy of it per operation
+    if (v !== undefined) return plainScalar(dst) ? known(v) : done(dst, known(v));
   }
   // both operands below 2^32 (most of real programs' arithmetic): on numbers (scalarlow.ts)
   return aluLow(op, dst, src, alu32, srcConst) ?? scalarAluGeneric(op, dst, src, alu32, srcConst);

@@ -172,6 +172,13 @@ export function tnumOverlap(a: Tnum, b: Tnum): boolean {
 export function tnumIn(a: Tnum, b: Tnum): boolean {
   // a constant `a` (most precise scalars at prune points): the same, without a BigInt made
   if (a.mask === 0n) return b.mask === 0n && b.value === a.value;
+  // both below 2^32 (loaded bytes, words, offsets): on int32 operations, without the three BigInts
+  // the steps below make (prune comparisons of tetragon's generic kprobe, issue 25)
+  if (a.mask <= U32_MAX && a.value <= U32_MAX && b.mask <= U32_MAX && b.value <= U32_MAX && a.value >= 0n && a.mask >= 0n && b.value >= 0n && b.mask >= 0n) {
+    const am = Number(a.mask);
+    if ((Number(b.mask) & ~am) !== 0) return false;
+    return (Number(b.value) & ~am) >>> 0 === Number(a.value);
+  }
   if ((b.mask & ~a.mask) !== 0n) return false;
   return (b.value & ~a.mask) === a.value;
 }
