@@ -105,7 +105,12 @@ function parseLocal(btf: BtfTypeTable, r: CoreRelo, fail: (m: string) => ElfErro
   return { spec: { typeId: id, bitOffset, bitfieldSize, lastIsArray }, path, root: root.id };
 }
 
-/** libbpf: bpf_core_types_are_compat (loose, recursive; names of composites not compared). */
+/**
+ * libbpf: bpf_core_types_are_compat (loose, recursive; names of composites not compared). Only
+ * the kinds it knows are compatible at all: void, structs, unions, enums and forward declarations
+ * (always), integers (not bitfield-like), pointers, arrays and prototypes (by what they point to
+ * or hold); any other kind, FLOAT among them ("unexpected kind float relocated"), never is.
+ */
 export function typesCompat(a: BtfTypeTable, la: number, b: BtfTypeTable, lb: number, depth = 0): boolean {
   if (depth > 32) return false;
   const l = skipModsAndTypedefs(a, la), t = skipModsAndTypedefs(b, lb);
@@ -120,8 +125,15 @@ export function typesCompat(a: BtfTypeTable, la: number, b: BtfTypeTable, lb: nu
     case 'func_proto':
       return t.t.kind === 'func_proto' && l.t.params.length === t.t.params.length && typesCompat(a, l.t.ret, b, t.t.ret, depth + 1)
         && l.t.params.every((p, k) => typesCompat(a, p.type, b, (t.t as { params: readonly { type: number }[] }).params[k]!.type, depth + 1));
-    default:
+    case 'void':
+    case 'struct':
+    case 'union':
+    case 'enum':
+    case 'enum64':
+    case 'fwd':
       return true;
+    default:
+      return false;
   }
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Program } from '@bpf/isa';
 import { fixturesDir, skipWithout, tempDir } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
-import { ElfError, loadPrograms } from './index.js';
+import { ElfError, loadPrograms, parseElf } from './index.js';
 
 interface KernelApi { loadWithMaps(p: Program, opts?: { logLevel?: number }): { accepted: boolean; error?: string; close(): void } }
 const kernelModule = '@bpf/kernel';
@@ -107,5 +107,56 @@ describe.skipIf(api === undefined || skipWithout('clang-19', 'bpftool', 'kernel'
       ['by_pid', undefined],
       ['acquire_again', 'section syscall, insn 17: kfunc "bpf_task_acquire": function param mismatch: incompatible types'],
     ]);
+  });
+});
+
+/**
+ * Floating-point types (fixtures/c/elf-shapes/btf/float_core.c against float_target.c's BTF):
+ * libbpf's bpf_core_types_are_compat has no case for FLOAT, so a float is compatible with
+ * nothing, not even a float. The running kernel's BTF has a FLOAT no type refers to, so the
+ * target is our own object's BTF; libbpf's answer for the CO-RE relocations is read live from
+ * `bpftool -d gen min_core_btf`, which runs libbpf's relocation matching against a given BTF and
+ * logs each relocation's candidates. For the kfunc no tool loads against a BTF of our making:
+ * ours refuses the prototype in the words libbpf uses for an incompatible one.
+ */
+describe.skipIf(skipWithout('clang-19', 'bpftool'))('float types are never CO-RE compatible (libbpf)', () => {
+  const dir = join(fixturesDir, 'c/elf-shapes/btf');
+  const compile = (file: string, ...defines: string[]): string => {
+    const out = join(tempDir('elf-float-'), 'o.o');
+    execFileSync('clang-19', ['-target', 'bpfel', '-O2', '-g', ...defines, '-c', join(dir, file), '-o', out]);
+    return out;
+  };
+
+  it("type_exists of a typedef of double is 0, of a typedef of int 1, as libbpf's relocation log says", () => {
+    const target = compile('float_target.c');
+    const obj = compile('float_core.c');
+    const r = spawnSync('bpftool', ['-d', 'gen', 'min_core_btf', target, join(tempDir('elf-float-'), 'min.btf'), obj], { encoding: 'utf8' });
+    // "relo #0: <type_exists> [5] typedef dbl" then "relo #0: no matching targets found" or "relo #0: matching candidate #0 ..."
+    const theirs: Record<string, number> = {};
+    const names = new Map<string, string>();
+    for (const m of r.stderr.matchAll(/relo #(\d+): (?:<type_exists> \[\d+\] typedef (\w+)|(no matching targets found)|(matching candidate))/g)) {
+      if (m[2]) names.set(m[1]!, m[2]);
+      else theirs[names.get(m[1]!)!] ??= m[3] ? 0 : 1;
+    }
+    expect(r.stderr).toContain('unexpected kind float relocated');
+    const ours: Record<string, number> = {};
+    for (const p of loadPrograms(new Uint8Array(readFileSync(obj)), { kernelBtf: parseElf(new Uint8Array(readFileSync(target))).btf! }))
+      ours[p.name.replace(/_exists$/, '')] = p.insns[0]!.imm;
+    expect(theirs).toEqual({ dbl: 0, whole: 1 });
+    expect(ours).toEqual(theirs);
+  });
+
+  it('an extern kfunc with a double parameter is incompatible with the same prototype in the target', () => {
+    const target = parseElf(new Uint8Array(readFileSync(compile('float_target.c')))).btf!;
+    const bytes = new Uint8Array(readFileSync(compile('float_core.c', '-DKFUNC')));
+    let err: unknown;
+    try {
+      loadPrograms(bytes, { kernelBtf: target });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ElfError);
+    expect((err as ElfError).message).toMatch(/extern \(func ksym\) 'bpf_scale': func_proto \[\d+\] incompatible with vmlinux \[5\]$/);
+    expect(loadPrograms(bytes, { kernelBtf: target, linker: 'cilium/ebpf' }).find((p) => p.name === 'scale')!.unresolved?.message).toMatch(/kfunc "bpf_scale": type mismatch between the prototypes/);
   });
 });
