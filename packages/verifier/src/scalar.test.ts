@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, updateBounds, type B } from './scalar.js';
-import { aluLow } from './scalarlow.js';
+import { aluLow, domainTests, inLow32 } from './scalarlow.js';
 import { lowRegs, pair, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
 import { known, knownImm, REG_OPTIONAL_FIELDS, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
 import { tnum, tnumIn, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
@@ -169,6 +169,29 @@ describe('scalar bounds arithmetic', () => {
         expect(tnumIn(a, b)).toBe(ref(a, b));
       }),
       { numRuns: 20000 },
+    );
+  });
+
+  it('the fast paths\' domain tests on loaded numbers answer as inLow32 on the BigInts, field by field at every edge', () => {
+    const e = [S64_MIN, -(2n ** 53n) - 1n, -0x80000001n, -0x80000000n, -0x7fffffffn, -1n, 0n, 1n, 0x7fffffffn, 0x80000000n, 0xfffffffen, 0xffffffffn, 0x100000000n, 0x100000001n, 2n ** 53n + 1n, S64_MAX, U64_MAX];
+    const fields = ['value', 'mask', 'smin', 'smax', 'umin', 'umax', 's32min', 's32max', 'u32min', 'u32max'] as const;
+    const base = (): Reg => ({ ...known(5n) });
+    // a tnum's value and mask are u64 (tnum() makes them so): the negative edges become their two's complement
+    const put = (r: Reg, f: (typeof fields)[number], v: bigint): Reg => (f === 'value' || f === 'mask' ? { ...r, var: { ...r.var, [f]: BigInt.asUintN(64, v) } } : { ...r, [f]: v });
+    for (const f of fields)
+      for (const v of e) {
+        const r = put(base(), f, v);
+        const want = inLow32(r);
+        expect(domainTests(r), `${f}=${v}`).toEqual([want, want, want]);
+      }
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...fields), fc.oneof(fc.constantFrom(...e), fc.bigInt({ min: -(2n ** 33n), max: 2n ** 33n }))), { maxLength: 6 }), (puts) => {
+        let r = base();
+        for (const [f, v] of puts) r = put(r, f, v);
+        const want = inLow32(r);
+        expect(domainTests(r)).toEqual([want, want, want]);
+      }),
+      { numRuns: 5000 },
     );
   });
 

@@ -33,7 +33,7 @@ import {
   tnumXor,
   type Tnum,
 } from './tnum.js';
-import { aluLow, inLow32, syncLow32 } from './scalarlow.js';
+import { aluLow, syncLow32 } from './scalarlow.js';
 
 /** The mutable working copy of a register's scalar part. */
 export interface B {
@@ -252,7 +252,7 @@ function boundOffset(b: B): void {
 }
 
 export function sync(b: B): void {
-  if (inLow32(b) && syncLow32(b)) return;
+  if (syncLow32(b)) return;
   syncGeneric(b);
 }
 

@@ -47,6 +47,18 @@ export const inLow32 = (b: Readonly<B>): boolean =>
   b.s32max >= -0x80000000n &&
   b.s32max <= 0x7fffffffn;
 
+/**
+ * The domain tests as the fast paths make them, on the numbers loaded from `r`: the working
+ * register's (syncLow32, aluLow's destination), the source's (aluLow) and a pair slot's
+ * (refineLow). Each must answer as {@link inLow32} (scalar.test.ts).
+ */
+export function domainTests(r: Reg): [boolean, boolean, boolean] {
+  load(r);
+  loadSrc(r);
+  loadAt(r, F);
+  return [lowOk(), srcLowOk(), lowOkAt(F)];
+}
+
 /** BigInts of small numbers, made once (the bounds a sync writes are mostly small). */
 const SMALL = 1024;
 const smallBig: bigint[] = [];
@@ -253,8 +265,11 @@ function syncSteps(): boolean {
 
 /** scalar.ts syncGeneric on numbers, for a `b` in the domain (inLow32); false (nothing written) where it cannot be done exactly so. */
 export function syncLow32(b: B): boolean {
+  // the domain test on the numbers loaded (inLow32 without its 18 BigInt comparisons): Number()
+  // rounds monotonically and 0, 2^32 and the int32 limits are exact, so each comparison answers
+  // as on the BigInt
   load(b);
-  if (!syncSteps()) return false;
+  if (!lowOk() || !syncSteps()) return false;
   store(b);
   return true;
 }
@@ -285,6 +300,10 @@ function loadSrc(s: Reg): void {
   ru32min = Number(s.u32min);
   ru32max = Number(s.u32max);
 }
+
+/** The source loaded is in the domain (lowOk of the source registers). */
+const srcLowOk = (): boolean =>
+  rv >= 0 && rv < TWO32 && rm >= 0 && rm < TWO32 && rumin >= 0 && rumin < TWO32 && rumax >= 0 && rumax < TWO32 && rsmin >= 0 && rsmin < TWO32 && rsmax >= 0 && rsmax < TWO32 && ru32min >= 0 && ru32min <= U32 && ru32max >= 0 && ru32max <= U32 && rs32min >= S32MIN && rs32min <= S32MAX && rs32max >= S32MIN && rs32max <= S32MAX;
 
 /** scalar32_min_max_add and, for ALU64, scalar_min_max_add and tnum_add. */
 function addLow(alu32: boolean): boolean {
@@ -535,9 +554,11 @@ export function aluLow(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcConst
     default:
       return undefined;
   }
-  if (!inLow32(dst) || !inLow32(src)) return undefined;
+  // inLow32 of both, on the numbers loaded (see syncLow32)
   load(dst);
+  if (!lowOk()) return undefined;
   loadSrc(src);
+  if (!srcLowOk()) return undefined;
   const ok = op === 'add' ? addLow(alu32) : op === 'sub' ? subLow(alu32) : op === 'and' || op === 'or' || op === 'xor' ? bitopLow(op) : shiftLow(op, alu32);
   if (!ok) return undefined;
   if (alu32) {
@@ -586,6 +607,15 @@ function loadAt(r: Reg, o: number): void {
   pair[o + U32MAX_] = Number(r.u32max);
 }
 
+/** The register loaded at `o` is in the domain (lowOk of a pair slot). */
+function lowOkAt(o: number): boolean {
+  const p = pair;
+  for (let k = o; k < o + SMAX + 1; k++) if (!(p[k]! >= 0 && p[k]! < TWO32)) return false;
+  for (let k = o + S32MIN_; k <= o + S32MAX_; k++) if (!(p[k]! >= S32MIN && p[k]! <= S32MAX)) return false;
+  for (let k = o + U32MIN_; k <= o + U32MAX_; k++) if (!(p[k]! >= 0 && p[k]! <= U32)) return false;
+  return true;
+}
+
 /** The register at `o` as the working register, `r` the one it was loaded from (whose BigInts store keeps where unchanged). */
 function workFrom(r: Reg, o: number): void {
   vv = pair[o + TV]!;
@@ -626,10 +656,12 @@ function finish(r: Reg): Reg {
  * and `x - 1` wraps only at zero.
  */
 export function refineLow(r1: Reg, r2: Reg, cond0: string, is32: boolean): [Reg, Reg] | undefined {
-  if (!inLow32(r1) || !inLow32(r2)) return undefined;
   const p = pair;
+  // inLow32 of both, on the numbers loaded (see syncLow32)
   loadAt(r1, 0);
+  if (!lowOkAt(0)) return undefined;
   loadAt(r2, F);
+  if (!lowOkAt(F)) return undefined;
   let a = 0;
   let b = F;
   let cond = cond0;
