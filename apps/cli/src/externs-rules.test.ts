@@ -18,6 +18,15 @@ SEC("tc") int needs_nothing(void *ctx) { return 3; }
 char _license[] SEC("license") = "GPL";
 `;
 
+const ATTACH_SRC = `
+typedef unsigned long long __u64;
+#define SEC(n) __attribute__((section(n), used))
+struct task_struct { int pid; } __attribute__((preserve_access_index));
+SEC("fentry/no_such_kernel_function_for_cli_tests") int later(__u64 *ctx) { return ctx[0] != 0; }
+SEC("tc") int now(void *ctx) { return __builtin_preserve_field_info(((struct task_struct *)0)->pid, 0); }
+char _license[] SEC("license") = "GPL";
+`;
+
 describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('externs: the loader\'s rules, live', { timeout: 300_000 }, () => {
   const dir = tempDir('bpf-externs-');
   const obj = join(dir, 'externs.o');
@@ -58,5 +67,28 @@ describe.skipIf(skipWithout('clang-19', 'bpftool', 'kernel'))('externs: the load
     expect(missing.stderr).toContain('kfunc no_such_kfunc_for_cli_tests is not in the kernel BTF');
     // reading the object needs no kernel: it still disassembles
     expect(bpf('disasm', obj).code).toBe(0);
+  });
+
+  // bcc's libbpf-tools have both an fentry program and its kprobe twin and turn one off at run
+  // time (bpf_program__set_autoload): libbpf looks up attach targets only for the programs it
+  // loads. --prog picks the program loaded alone, so the other's missing target costs nothing,
+  // and the chosen one is linked against the kernel's BTF (its CO-RE offset is the kernel's).
+  it('--prog loads that program alone: an fentry target this kernel lacks refuses only its own program', () => {
+    const src = join(dir, 'attach.c');
+    const attach = join(dir, 'attach.o');
+    writeFileSync(src, ATTACH_SRC);
+    execFileSync('clang-19', ['-target', 'bpfel', '-O2', '-g', '-c', src, '-o', attach]);
+    const dump = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const struct = dump.slice(dump.search(/^\[\d+\] STRUCT 'task_struct' /m));
+    const pid = Number(/^\s+'pid' type_id=\d+ bits_offset=(\d+)/m.exec(struct.slice(0, struct.indexOf('\n[')))![1]) / 8;
+    const verified = bpf('verify', attach, '--prog', 'now', '--log-level', '2');
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout).toContain(`0: (b7) r0 = ${pid} `);
+    const loaded = bpf('kernel', 'load', attach, '--prog', 'now');
+    expect(loaded.code, loaded.stderr).toBe(0);
+    // the program whose target is missing: refused before any syscall, as libbpf refuses it
+    const missing = bpf('kernel', 'load', attach, '--prog', 'later');
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('attach target func no_such_kernel_function_for_cli_tests of later is not in the kernel BTF');
   });
 });

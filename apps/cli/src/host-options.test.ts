@@ -1,7 +1,8 @@
 /**
  * What a host loader does to an object before loading it, given on the command line and
  * checked end to end against the running kernel: a map sized at load time
- * (`--map-max-entries`, as falco's loader sizes its per-CPU maps), a license string of the
+ * (`--map-max-entries`, as falco's loader sizes its per-CPU maps; `--map-value-size`, as bcc's
+ * profile sizes its stack trace map's values), a license string of the
  * loader's own (`--license`), an extern function linked in (`--function`, as tetragon links
  * its CEL expressions), and an attach target replacing a placeholder section's (`--attach-to`).
  */
@@ -64,6 +65,13 @@ SEC("socket") int target_fn(void *ctx) { return 0; }
 SEC("fexit/XXX") int watch(void *ctx) { return 0; }
 char _license[] SEC("license") = "GPL";
 `,
+  // bcc's profile / offcputime: a stack trace map declaring only its key, its values sized by the tool
+  stacks: `${HEAD}
+struct { int (*type)[7 /* stack_trace */]; int (*max_entries)[1024]; u32 *key; } stacks SEC(".maps");
+static long (*get_stackid)(void *ctx, void *map, u64 flags) = (void *)27;
+SEC("kprobe/do_nanosleep") int sampled(void *ctx) { return get_stackid(ctx, &stacks, 0) < 0; }
+char _license[] SEC("license") = "GPL";
+`,
 };
 
 const haveTools = !skipWithout('clang-19', 'kernel');
@@ -118,6 +126,19 @@ describe.skipIf(!haveTools)('host loader options, live', { timeout: 300_000 }, (
     expect(bad.stderr).toContain("--map-max-entries takes NAME=N or NAME=ncpus, not 'slots'");
     const big = bpf('kernel', 'load', obj, '--prog', 'sized', '--map-max-entries', 'slots=4294967296');
     expect(big.code).toBe(2);
+  });
+
+  it('--map-value-size: the kernel refuses a stack trace map declared without a value size, and takes it sized as the tool sizes it', () => {
+    const stacksObj = join(dir, 'stacks.o');
+    const declared = bpf('kernel', 'load', stacksObj, '--prog', 'sampled');
+    expect(declared.code).not.toBe(0);
+    expect(declared.stderr).toMatch(/MAP_CREATE: EINVAL/);
+    const sized = bpf('kernel', 'load', stacksObj, '--prog', 'sampled', '--map-value-size', `stacks=${127 * 8}`);
+    expect(sized.code, sized.stderr).toBe(0);
+    const unknown = bpf('kernel', 'load', stacksObj, '--prog', 'sampled', '--map-value-size', 'nope=8');
+    expect(unknown.stderr).toContain("value_size given for map 'nope', which the program does not have (its maps: stacks)");
+    const bad = bpf('kernel', 'load', stacksObj, '--prog', 'sampled', '--map-value-size', 'stacks=ncpus');
+    expect([bad.code, bad.stderr.includes("--map-value-size takes NAME=N, not 'stacks=ncpus'")]).toEqual([2, true]);
   });
 
   it('--license: the kernel and our verifier refuse a GPL-only helper without it and take it with GPL', () => {

@@ -109,6 +109,10 @@ export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
         ...(opts.globals ? { globals: opts.globals } : {}),
         ...(opts.linker ? { linker: opts.linker } : {}),
         ...(opts.arena ? { arena: opts.arena } : {}),
+        // the program asked for is loaded on its own, as by a libbpf host that turns the others'
+        // autoload off: an attach target this kernel lacks refuses only the program that has it
+        // (its `unresolved`, which verify and kernel load give), not the object
+        ...(opts.prog !== undefined || opts.section !== undefined ? { autoload: () => false } : {}),
       });
       const all = object.programs as readonly Program[];
       if (all.length === 0) throw new NoProgramsError(file, object.maps, object.btf);
@@ -243,7 +247,7 @@ function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boole
  * (libbpf's rules: cilium/ebpf's put it on the programs that use it) is every program's
  * `unresolved` error, for `verify` and `kernel load` to give.
  */
-function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 'attachBtfId' | 'functions' | 'globals' | 'linker'> & { readonly arena?: () => ArenaLayout } = {}): LoadedObject {
+function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 'attachBtfId' | 'functions' | 'globals' | 'linker' | 'autoload'> & { readonly arena?: () => ArenaLayout } = {}): LoadedObject {
   const obj = parseElf(bytes);
   // the arena layout is a kernel probe: asked only when the object has __arena globals
   const { arena: arenaOf, ...rest } = hostOpts;

@@ -66,7 +66,28 @@ export const MAP_OPTS: Record<string, OptionSpec> = {
     multiple: true,
     help: "NAME=N: create map NAME with max_entries N instead of the object's (N may be 'ncpus', the possible CPUs), as loaders that size maps at load time do; repeatable",
   },
+  'map-value-size': {
+    type: 'string',
+    multiple: true,
+    help: "NAME=N: create map NAME with value_size N instead of the object's, as libbpf's bpf_map__set_value_size (bcc's profile sizes its stack trace map's values to the stack depth); repeatable",
+  },
 };
+
+/** --map-value-size NAME=N ... as a record. */
+export function mapValueSizeOf(flags: Readonly<Record<string, unknown>>): Record<string, number> | undefined {
+  const given = flags['map-value-size'];
+  const list = typeof given === 'string' ? [given] : Array.isArray(given) ? (given as string[]) : [];
+  if (list.length === 0) return undefined;
+  const out: Record<string, number> = {};
+  for (const item of list) {
+    const m = /^([^=]+)=(0x[0-9a-fA-F]+|\d+)$/.exec(item.trim());
+    if (!m) throw usage(`--map-value-size takes NAME=N, not '${item}'`);
+    const n = Number(m[2]);
+    if (n > 0xffffffff) throw usage(`--map-value-size ${m[1]}: ${m[2]} does not fit value_size (a u32)`);
+    out[m[1]!] = n;
+  }
+  return out;
+}
 
 /** --map-max-entries NAME=N ... as a record; `ncpus` is the number of possible CPUs. */
 export function mapMaxEntriesOf(flags: Readonly<Record<string, unknown>>, ncpus: () => number): Record<string, number> | undefined {

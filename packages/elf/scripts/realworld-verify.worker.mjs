@@ -45,6 +45,8 @@ function asHostLoads(file, host) {
     ...(host.functions ? { functions: new Map(host.functions.map((n) => [n, ret0])) } : {}),
     ...(host.globals ? { globals: host.globals } : {}),
     ...(host.linker ? { linker: host.linker } : {}),
+    // each program loaded on its own (realworld.mjs's `alone` rows)
+    ...(host.alone ? { autoload: () => false } : {}),
   });
 }
 
@@ -58,7 +60,7 @@ function programOf(file, section, prog, host) {
   const key = JSON.stringify([file, host ?? null]);
   if (last.key !== key) {
     last = { key: '', all: [] };
-    last = { key, all: host?.attachTo || host?.functions || host?.globals || host?.linker ? asHostLoads(file, host) : loadProgram(file, {}).all };
+    last = { key, all: host?.attachTo || host?.functions || host?.globals || host?.linker || host?.alone ? asHostLoads(file, host) : loadProgram(file, {}).all };
   }
   const program = last.all.find((p) => p.section === section && p.name === prog);
   if (!program) throw new Error(`no program ${prog} in ${section}`);
@@ -73,10 +75,13 @@ parentPort.on('message', ({ id, file, section, prog, type, host, progFlags, kern
     if (read.unresolved) throw read.unresolved;
     // the license the loader passes and the map sizes it sets (falco's), as the kernel gets them
     const sizes = host?.mapMaxEntries;
+    const values = host?.mapValueSize;
     const program = {
       ...read,
       ...(host?.license !== undefined ? { license: host.license } : {}),
-      ...(sizes && read.maps ? { maps: read.maps.map((m) => (Object.hasOwn(sizes, m.name) ? { ...m, maxEntries: sizes[m.name] } : m)) } : {}),
+      ...((sizes || values) && read.maps
+        ? { maps: read.maps.map((m) => ({ ...m, ...(sizes && Object.hasOwn(sizes, m.name) ? { maxEntries: sizes[m.name] } : {}), ...(values && Object.hasOwn(values, m.name) ? { valueSize: values[m.name] } : {}) })) }
+        : {}),
     };
     // as `bpf verify` asks: the kernel's symbols for typed/typeless ksyms (the kernel refuses one
     // kallsyms lacks), BPF_F_SLEEPABLE for a sleepable section (the CLI's loadOptsOf)

@@ -127,9 +127,27 @@ const LOADERS = {
   // Collections compiled from public sources (--each): libbpf 1.x section rules.
   'libbpf-bootstrap': { loader: 'libbpf', type: 'socket_filter' },
   // bcc's libbpf-tools (iovisor/bcc libbpf-tools/*.bpf.c): libbpf skeletons. A tool picks
-  // fentry/fexit or kprobe programs at run time (bpf_program__set_autoload); every program is
-  // loaded here on its own, so both variants are recorded.
-  'bcc-libbpf-tools': { loader: 'libbpf', type: 'socket_filter' },
+  // fentry/fexit or kprobe programs at run time (bpf_program__set_autoload), so `alone`: each
+  // program is loaded on its own, both variants recorded, and an fentry target this kernel
+  // lacks refuses that program only (libbpf looks targets up for the programs it loads).
+  // `hosts`: the sizes each tool gives its maps before loading, run without options: a stack
+  // trace map's values sized to perf_max_stack_depth (127) frames of 8 bytes, and
+  // stack_storage_size (1024; memleak's stack_map_max_entries 10240) entries
+  // (bpf_map__set_value_size / set_max_entries); cpudist's maps sized to pid_max and 1.
+  'bcc-libbpf-tools': {
+    loader: 'libbpf',
+    type: 'socket_filter',
+    alone: true,
+    hosts: {
+      'capable.bpf.o': { mapMaxEntries: { stackmap: 1024 }, mapValueSize: { stackmap: 127 * 8 } },
+      'cpudist.bpf.o': { mapMaxEntries: { start: 'pid_max', hists: 1 } },
+      'futexctn.bpf.o': { mapMaxEntries: { stackmap: 1024 }, mapValueSize: { stackmap: 127 * 8 } },
+      'memleak.bpf.o': { mapMaxEntries: { stack_traces: 10240 }, mapValueSize: { stack_traces: 127 * 8 } },
+      'offcputime.bpf.o': { mapMaxEntries: { stackmap: 1024 }, mapValueSize: { stackmap: 127 * 8 } },
+      'profile.bpf.o': { mapMaxEntries: { stackmap: 1024 }, mapValueSize: { stackmap: 127 * 8 } },
+      'wakeuptime.bpf.o': { mapMaxEntries: { stackmap: 1024 }, mapValueSize: { stackmap: 127 * 8 } },
+    },
+  },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
@@ -241,11 +259,11 @@ function hostOf(group, object) {
   const row = loaderOf(group);
   const h = row?.hosts?.[object];
   if (!h) return row;
-  return { ...row, ...h, mapMaxEntries: { ...row.mapMaxEntries, ...h.mapMaxEntries } };
+  return { ...row, ...h, mapMaxEntries: { ...row.mapMaxEntries, ...h.mapMaxEntries }, mapValueSize: { ...row.mapValueSize, ...h.mapValueSize } };
 }
 
-/** 'ncpus' as the possible CPUs, other values as they are. */
-const sized = (n) => (n === 'ncpus' ? possibleCpus() : n);
+/** 'ncpus' as the possible CPUs, 'pid_max' as /proc/sys/kernel/pid_max, other values as they are. */
+const sized = (n) => (n === 'ncpus' ? possibleCpus() : n === 'pid_max' ? Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim()) : n);
 
 /** The global variables a row sets, as loadPrograms' `globals`. */
 function globalsOf(row) {
@@ -299,13 +317,25 @@ function hostOptions(row, dir) {
     ...(btfId !== undefined ? { attachBtfId: () => btfId } : {}),
     // cilium/ebpf's linker for the collections it loads (calls across sections)
     ...(row?.loader === 'cilium/ebpf' ? { linker: 'cilium/ebpf' } : {}),
+    // each program loaded on its own: none is resolved as one the object loads
+    ...(row?.alone ? { autoload: () => false } : {}),
   };
+}
+
+/** What the verifier worker needs of a loader row to build the object as its host does. */
+function workerHost(row) {
+  return row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row), mapValueSize: valueSizes(row), globals: globalsOf(row), linker: row.loader === 'cilium/ebpf' ? 'cilium/ebpf' : undefined, alone: row.alone };
 }
 
 /** A loader row's map sizes ('ncpus': the possible CPUs) as loadWithMaps's mapMaxEntries. */
 function mapSizes(row) {
-  if (!row?.mapMaxEntries) return undefined;
+  if (!row?.mapMaxEntries || Object.keys(row.mapMaxEntries).length === 0) return undefined;
   return Object.fromEntries(Object.entries(row.mapMaxEntries).map(([name, n]) => [name, sized(n)]));
+}
+
+/** A row's map value sizes as loadWithMaps's mapValueSize. */
+function valueSizes(row) {
+  return row?.mapValueSize && Object.keys(row.mapValueSize).length ? row.mapValueSize : undefined;
 }
 
 /** The `return 0` body of a linked-in function, as a file for `bpf kernel load --function`. */
@@ -328,7 +358,8 @@ function cliHostFlags(row, p, dir) {
   if (row?.attachProg) flags.push('--attach-prog', join(dir, row.attachProg));
   if (row?.loader === 'cilium/ebpf') flags.push('--linker', 'cilium/ebpf');
   if (row?.license !== undefined) flags.push('--license', row.license);
-  for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n}`);
+  for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n === 'ncpus' ? n : sized(n)}`);
+  for (const [name, n] of Object.entries(row?.mapValueSize ?? {})) flags.push('--map-value-size', `${name}=${n}`);
   const target = row?.attachTo?.find(([re]) => new RegExp(re).test(p.section))?.[1];
   if (target !== undefined && p.attachTo !== undefined) flags.push('--attach-to', target);
   for (const name of row?.functions ?? []) flags.push('--function', `${name}=${ret0Path()}`);
@@ -456,7 +487,8 @@ async function cliMaps(file, row) {
   const flags = [];
   for (const [name, v] of Object.entries(globalsOf(row) ?? {})) flags.push('--set', `${name}=${v}`);
   if (row?.loader === 'cilium/ebpf') flags.push('--linker', 'cilium/ebpf');
-  for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n}`);
+  for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n === 'ncpus' ? n : sized(n)}`);
+  for (const [name, n] of Object.entries(row?.mapValueSize ?? {})) flags.push('--map-value-size', `${name}=${n}`);
   const out = [];
   const ow = process.stdout.write, ew = process.stderr.write;
   process.stdout.write = (c) => (out.push(String(c)), true);
@@ -531,8 +563,9 @@ async function level2(file, p, type, row, progFlags, verdict) {
   let target;
   try {
     const sizes = mapSizes(row);
+    const values = valueSizes(row);
     target = row?.attachProg ? loadAttachTarget(dirname(file), row.attachProg) : undefined;
-    const load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 2, logSize: 1 << 24, readInfo: false, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
+    const load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 2, logSize: 1 << 24, readInfo: false, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(values ? { mapValueSize: values } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
     ({ log, errno, accepted } = load);
     load.close();
   } catch (e) {
@@ -550,7 +583,7 @@ async function level2(file, p, type, row, progFlags, verdict) {
   }
   if (accepted !== verdict) return { same: null, why: `the kernel's verdict at log level 2 (${accepted}) is not the level-1 one` };
   const t0 = performance.now();
-  const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row), globals: globalsOf(row), linker: row.loader === 'cilium/ebpf' ? 'cilium/ebpf' : undefined }, progFlags, log, dump && `${dump}.ours`);
+  const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), workerHost(row), progFlags, log, dump && `${dump}.ours`);
   // our verdict and processed count from the same run (one run of ours per program, not two)
   const verdictOf = { ...ours, ms: Math.round(performance.now() - t0) };
   if (ours.log2 === undefined) return { same: false, line: 0, ours: `no level-2 log: ${short(ours.error)}`, kernel: null, verdictOf };
@@ -570,9 +603,10 @@ async function recordProgram(group, object, file, p, uses, bytes, linkInputs) {
   let load, target;
   try {
     const sizes = mapSizes(row);
+    const values = valueSizes(row);
     // the program the tool attaches this one to, loaded first (and kept while this one loads)
     target = row?.attachProg ? loadAttachTarget(dirname(file), row.attachProg) : undefined;
-    load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 1, logSize: 1 << 24, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
+    load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 1, logSize: 1 << 24, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(values ? { mapValueSize: values } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
     // the kernel's "processed N insns" (printed for accepted and rejected programs alike)
     const processed = /processed (\d+) insns/.exec(load.log ?? '');
     if (processed) rec.kernelProcessed = Number(processed[1]);
@@ -610,7 +644,7 @@ async function recordProgram(group, object, file, p, uses, bytes, linkInputs) {
     if (args['log-level'] === '2' && rec.kernel !== null) rec.log2 = await level2(file, p, type, row, progFlags, rec.kernel);
     const viaLog2 = rec.log2?.verdictOf;
     if (rec.log2) delete rec.log2.verdictOf;
-    const ours = viaLog2 ?? await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row), globals: globalsOf(row), linker: row.loader === 'cilium/ebpf' ? 'cilium/ebpf' : undefined }, progFlags);
+    const ours = viaLog2 ?? await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), workerHost(row), progFlags);
     rec.ours = ours.accepted;
     rec.oursError = ours.accepted ? null : short(ours.error);
     if (rec.kernelProcessed !== undefined && ours.processed !== undefined) rec.oursProcessed = ours.processed;
@@ -681,7 +715,8 @@ async function recordObject(group, object_, file, bytes, dir, records, linkInput
     // and whether `bpf kernel load` reports the same for each.
     const row = hostOf(group, object_);
     const sizes = mapSizes(row);
-    const made = createMaps(object.maps, { ...(object.btf ? { btf: object.btf } : {}), ...(sizes ? { mapMaxEntries: sizes } : {}) });
+    const values = valueSizes(row);
+    const made = createMaps(object.maps, { ...(object.btf ? { btf: object.btf } : {}), ...(sizes ? { mapMaxEntries: sizes } : {}), ...(values ? { mapValueSize: values } : {}) });
     const maps = made.maps.map((m, n) => ({ name: m.name, type: object.maps[n].type, kernel: m.error ? short(m.error.message) : 'created' }));
     made.close();
     const cli = await cliMaps(file, row);

@@ -285,6 +285,27 @@ char LICENSE[] SEC("license") = "GPL";
       /attach target func no_such_kernel_function_for_bpf_tests of later is not in the kernel BTF/,
     );
   });
+  // bcc's libbpf-tools (fsdist, cachestat, readahead, ...): an fentry program whose target
+  // this kernel may lack, turned off at run time (bpf_program__set_autoload) when the tool uses
+  // its kprobe twin instead
+  it.skipIf(api === undefined || !haveLibbpf())('loaded by default but turned off by its host (LoadOptions.autoload), it costs the object nothing, as in libbpf', () => {
+    const path = write(src('fentry'));
+    const theirs = libbpfLoad(path, 'now')!;
+    const progs = loadPrograms(new Uint8Array(readFileSync(path)), { kernelBtf: vmlinux(), autoload: (p) => p.name === 'now' });
+    expect(progs.map((p) => [p.name, p.autoload, p.attachBtfId, p.unresolved?.message])).toEqual([
+      ['later', true, undefined, 'section fentry/no_such_kernel_function_for_bpf_tests: attach target func no_such_kernel_function_for_bpf_tests of later is not in the kernel BTF'],
+      ['now', true, undefined, undefined],
+    ]);
+    const mine = api!.loadWithMaps(progs[1]!, { logLevel: 1 });
+    try {
+      expect([mine.accepted, theirs.accepted], theirs.log).toEqual([true, true]);
+    } finally {
+      mine.close();
+      theirs.close();
+    }
+    // and the program turned on is looked up as before
+    expect(() => loadPrograms(new Uint8Array(readFileSync(path)), { kernelBtf: vmlinux(), autoload: (p) => p.name === 'later' })).toThrow(/of later is not in the kernel BTF/);
+  });
 });
 
 describe.skipIf(api === undefined || skipWithout('clang-19', 'kernel'))('extern functions the host links in (LoadOptions.functions)', () => {

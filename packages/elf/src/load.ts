@@ -94,6 +94,14 @@ export interface LoadOptions extends ParseOptions {
   readonly attachBtfId?: (program: { readonly name: string; readonly section: string }) => number | undefined;
   /** Where `__arena` global variables go in the arena map (the target's page size, its ld_imm64 offset range). */
   readonly arena?: ArenaLayout;
+  /**
+   * Which programs the host loads with the object (libbpf's `bpf_program__set_autoload`; bcc's
+   * libbpf-tools turn off the fentry or the kprobe variant, whichever this kernel cannot take).
+   * Default: the object's own choice, every program but `SEC("?...")` ones. libbpf looks an
+   * attach target up only for a program it loads, so one left out whose target this kernel
+   * lacks does not refuse the object: it carries that error as `unresolved`.
+   */
+  readonly autoload?: (program: { readonly name: string; readonly section: string }) => boolean;
 }
 
 /** An object as its loader prepares it: programs linked, maps defined, the BTF the kernel will take. */
@@ -216,10 +224,11 @@ export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedOb
         return resolveAttachTarget(linked, opts.kernelBtf!);
       } catch (e) {
         // libbpf finds a program's attach target when it loads that program (libbpf_prepare_prog_load),
-        // so a SEC("?...") program, not loaded by default, whose target this kernel lacks costs the
-        // object nothing: it stays without an attach BTF id, and loading it is refused then, with
+        // so a SEC("?...") program, not loaded by default, or one its host turned off (`autoload`),
+        // whose target this kernel lacks costs the object nothing: it stays without an attach BTF id, and loading it is refused then, with
         // this error. cilium/ebpf does the same for every program.
-        if ((p.autoload && !perProgram) || !(e instanceof ElfError)) throw e;
+        const loads = opts.autoload ? opts.autoload(p) : p.autoload;
+        if ((loads && !perProgram) || !(e instanceof ElfError)) throw e;
         return linked.unresolved ? linked : { ...linked, unresolved: e };
       }
     });

@@ -213,6 +213,22 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     expect(() => loadWithMaps(p, { mapMaxEntries: { slots: -1 } })).toThrow('is not a u32');
   });
 
+  it("loadWithMaps: mapValueSize sizes a map's values at load time, as bcc's profile sizes its stack trace map", () => {
+    // bpf_get_stackid(ctx, &stacks, 0) from a kprobe program; the map declares only its key
+    const base = assemble('r2 = 0 ll\nr3 = 0\ncall 27\nr0 = 0\nexit');
+    const p = { ...base, relocs: [{ insn: 0, kind: 'map' as const, name: 'stacks' }], maps: [{ name: 'stacks', type: 'stack_trace', keySize: 4, valueSize: 0, maxEntries: 1024 }] };
+    // as declared, the kernel will not create the map (value_size 0)
+    expect(() => loadWithMaps(p, { type: 'kprobe' })).toThrow(KernelError);
+    const load = loadWithMaps(p, { type: 'kprobe', mapValueSize: { stacks: 127 * 8 } });
+    try {
+      expect(load.accepted, load.log).toBe(true);
+      expect(load.maps.get('stacks')?.spec.valueSize).toBe(127 * 8);
+    } finally {
+      load.close();
+    }
+    expect(() => loadWithMaps(p, { type: 'kprobe', mapValueSize: { nope: 8 } })).toThrow("value_size given for map 'nope', which the program does not have (its maps: stacks)");
+  });
+
   it('loads BTF, then a program with func_info and line_info: the log shows the source line', () => {
     // BTF by hand: [1] INT 'int', [2] FUNC_PROTO int(void), [3] FUNC 'main'; strings: '', 'int', 'main', 'f.c', 'return 42;'
     const strs = Buffer.from('\0int\0main\0f.c\0return 42;\0');

@@ -24,6 +24,31 @@ export interface LoadWithMapsOptions extends LoadOptions {
    * number of CPUs). A name the program has no map of is an error.
    */
   readonly mapMaxEntries?: Readonly<Record<string, number>>;
+  /**
+   * value_size by map name, replacing the object's (libbpf's `bpf_map__set_value_size`: bcc's
+   * profile, offcputime, memleak size their stack trace maps' values to the stack depth asked
+   * for, declaring only the key). A name the program has no map of is an error.
+   */
+  readonly mapValueSize?: Readonly<Record<string, number>>;
+}
+
+/**
+ * The map definitions with the sizes a loader sets (`mapMaxEntries`, `mapValueSize`), each
+ * name checked against `defs` (`whose`: "object" or "program", for the error).
+ */
+function sizedDefs<D extends MapDefLike>(defs: readonly D[], sizes: { readonly mapMaxEntries?: Readonly<Record<string, number>> | undefined; readonly mapValueSize?: Readonly<Record<string, number>> | undefined }, whose: string): readonly D[] {
+  const { mapMaxEntries, mapValueSize } = sizes;
+  for (const [what, given] of [['max_entries', mapMaxEntries], ['value_size', mapValueSize]] as const)
+    for (const [name, n] of Object.entries(given ?? {})) {
+      if (!defs.some((d) => d.name === name)) throw new KernelError('MAP_CREATE', 22, `${what} given for map '${name}', which the ${whose} does not have (its maps: ${defs.map((d) => d.name).join(', ') || 'none'})`);
+      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new KernelError('MAP_CREATE', 22, `map '${name}': ${what} ${n} is not a u32`);
+    }
+  if (!mapMaxEntries && !mapValueSize) return defs;
+  return defs.map((d) => ({
+    ...d,
+    ...(mapMaxEntries && Object.hasOwn(mapMaxEntries, d.name) ? { maxEntries: mapMaxEntries[d.name]! } : {}),
+    ...(mapValueSize && Object.hasOwn(mapValueSize, d.name) ? { valueSize: mapValueSize[d.name]! } : {}),
+  }));
 }
 
 export interface LoadedWithMaps extends KernelLoad {
@@ -214,13 +239,8 @@ export interface CreatedMaps {
  * and its refusal kept, so each gets the kernel's answer. Errors other than the kernel's close
  * whatever was created, then rethrow.
  */
-export function createMaps(defs: readonly MapDefLike[], options: { readonly btf?: { readonly bytes: Uint8Array }; readonly mapMaxEntries?: Readonly<Record<string, number>> } = {}): CreatedMaps {
-  const { mapMaxEntries } = options;
-  for (const [name, n] of Object.entries(mapMaxEntries ?? {})) {
-    if (!defs.some((d) => d.name === name)) throw new KernelError('MAP_CREATE', 22, `max_entries given for map '${name}', which the object does not have (its maps: ${defs.map((d) => d.name).join(', ') || 'none'})`);
-    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new KernelError('MAP_CREATE', 22, `map '${name}': max_entries ${n} is not a u32`);
-  }
-  const all = mapMaxEntries ? defs.map((d) => (Object.hasOwn(mapMaxEntries, d.name) ? { ...d, maxEntries: mapMaxEntries[d.name]! } : d)) : defs;
+export function createMaps(defs: readonly MapDefLike[], options: { readonly btf?: { readonly bytes: Uint8Array }; readonly mapMaxEntries?: Readonly<Record<string, number>>; readonly mapValueSize?: Readonly<Record<string, number>> } = {}): CreatedMaps {
+  const all = sizedDefs(defs, options, 'object');
   const made = new Map<string, KernelMap>();
   const errors = new Map<string, KernelError>();
   let btfFd: number | undefined;
@@ -303,14 +323,8 @@ function indexKey(k: number, keySize: number): Uint8Array {
  * `btfRefused`); and load the program with their fds. Errors close whatever was created, then rethrow.
  */
 export function loadWithMaps(program: Program, options: LoadWithMapsOptions = {}): LoadedWithMaps {
-  const { mapMaxEntries, ...opts } = options;
-  const declared: readonly MapDefLike[] = program.maps ?? [];
-  for (const [name, n] of Object.entries(mapMaxEntries ?? {})) {
-    if (!declared.some((d) => d.name === name))
-      throw new KernelError('MAP_CREATE', 22, `max_entries given for map '${name}', which the program does not have (its maps: ${declared.map((d) => d.name).join(', ') || 'none'})`);
-    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new KernelError('MAP_CREATE', 22, `map '${name}': max_entries ${n} is not a u32`);
-  }
-  const all: readonly MapDefLike[] = mapMaxEntries ? declared.map((d) => (Object.hasOwn(mapMaxEntries, d.name) ? { ...d, maxEntries: mapMaxEntries[d.name]! } : d)) : declared;
+  const { mapMaxEntries, mapValueSize, ...opts } = options;
+  const all: readonly MapDefLike[] = sizedDefs(program.maps ?? [], { mapMaxEntries, mapValueSize }, 'program');
   const used = program.relocs ? new Set(program.relocs.filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => r.name)) : undefined;
   const defs = all.filter((m) => used === undefined || used.has(m.name));
   const maps = new Map<string, KernelMap>();

@@ -5,7 +5,7 @@ import type { ProgType } from '@bpf/isa';
 import type { Command, Flags, Output } from '../context.js';
 import { CliError, EXIT, usage, type ExitCode } from '../errors.js';
 import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram as readProgram, NoProgramsError } from '../input.js';
-import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, MAP_OPTS, mapMaxEntriesOf, TYPE_OPT } from '../options.js';
+import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, MAP_OPTS, mapMaxEntriesOf, mapValueSizeOf, TYPE_OPT } from '../options.js';
 
 export const kernel: Command = {
   name: 'kernel',
@@ -63,11 +63,12 @@ export const kernel: Command = {
     const how = loadOptsOf(flags, program as { readonly sleepable?: boolean }, parseProgFlags);
     const attach = how.attachType !== undefined ? { expectedAttachType: ATTACH_TYPES.indexOf(how.attachType) } : {};
     const mapMaxEntries = mapMaxEntriesOf(flags, possibleCpus);
+    const mapValueSize = mapValueSizeOf(flags);
     let load: LoadedWithMaps | undefined;
     try {
       // the program's maps are created (global data written, .rodata frozen) and its BTF loaded, as libbpf does
       // level 1 even for run: a rejection then says why
-      load = loadWithMaps(program, { type, ...attach, flags: how.flags, logLevel: Number(flags['log-level'] ?? 1), ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
+      load = loadWithMaps(program, { type, ...attach, flags: how.flags, logLevel: Number(flags['log-level'] ?? 1), ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(mapValueSize ? { mapValueSize } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
       if (sub === 'compare') {
         const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, how.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds() });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
@@ -141,7 +142,8 @@ function loadTarget(spec: string, loadWithMaps: (p: Program, o: LoadWithMapsOpti
  */
 function createObjectMaps(e: NoProgramsError, flags: Flags, out: Output, k: typeof import('@bpf/kernel')): ExitCode {
   const mapMaxEntries = mapMaxEntriesOf(flags, k.possibleCpus);
-  const made = k.createMaps(e.maps, { ...(e.btf ? { btf: e.btf } : {}), ...(mapMaxEntries ? { mapMaxEntries } : {}) });
+  const mapValueSize = mapValueSizeOf(flags);
+  const made = k.createMaps(e.maps, { ...(e.btf ? { btf: e.btf } : {}), ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(mapValueSize ? { mapValueSize } : {}) });
   try {
     const maps = made.maps.map((m, n) => {
       const d = e.maps[n]!;
@@ -151,7 +153,7 @@ function createObjectMaps(e: NoProgramsError, flags: Flags, out: Output, k: type
         name: m.name,
         type: String(info?.type ?? d.type),
         keySize: info?.keySize ?? d.keySize,
-        valueSize: info?.valueSize ?? d.valueSize,
+        valueSize: info?.valueSize ?? mapValueSize?.[d.name] ?? d.valueSize,
         maxEntries: info?.maxEntries ?? mapMaxEntries?.[d.name] ?? d.maxEntries,
         flags: info?.flags ?? d.flags ?? 0,
         mapExtra: extra === undefined || extra === 0n ? null : `0x${extra.toString(16)}`,
