@@ -1,6 +1,6 @@
 import { BtfBuilder } from '@bpf/btf';
 import { assemble } from '@bpf/isa';
-import { skipWithout } from '@bpf/testkit';
+import { comparableLines, skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
 import { buildC, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
@@ -95,6 +95,45 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('pointers r
   });
   it('covers every program', () => {
     expect(programs.length).toBe(14);
+  });
+});
+
+/**
+ * Pointers walked from plain (old-compat) pointers: the `bpf_prog` and `bpf_link` iterators'
+ * context pointers carry no PTR_TRUSTED, and a map pointer is read as its `struct bpf_map`.
+ * The 6.18 sources give the pointers read through them a plain `ptr_`; the running 6.18.y
+ * kernel gives `untrusted_ptr_` (as tetragon's bpf_prog_iter.o showed).
+ */
+const PLAIN_C = `#include "bpf_defs.h"
+struct bpf_prog_aux { unsigned int id; } __attribute__((preserve_access_index));
+struct bpf_prog { struct bpf_prog_aux *aux; } __attribute__((preserve_access_index));
+struct bpf_map { struct bpf_map *inner_map_meta; unsigned int id; } __attribute__((preserve_access_index));
+struct bpf_array { struct bpf_map map; } __attribute__((preserve_access_index));
+struct bpf_link { struct bpf_prog *prog; } __attribute__((preserve_access_index));
+struct bpf_iter__bpf_prog { void *meta; struct bpf_prog *prog; } __attribute__((preserve_access_index));
+struct bpf_iter__bpf_map { void *meta; struct bpf_map *map; } __attribute__((preserve_access_index));
+struct bpf_iter__bpf_link { void *meta; struct bpf_link *link; } __attribute__((preserve_access_index));
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, int); __type(value, long); } arr SEC(".maps");
+#define USE(x) asm volatile("" :: "r"(x))
+SEC("iter/bpf_prog") int p_prog_aux(struct bpf_iter__bpf_prog *ctx) { struct bpf_prog *p = ctx->prog; if (!p) return 0; USE(p->aux->id); return 0; }
+SEC("iter/bpf_link") int p_link_prog(struct bpf_iter__bpf_link *ctx) { struct bpf_link *l = ctx->link; if (!l) return 0; USE(l->prog->aux->id); return 0; }
+SEC("iter.s/bpf_link") int p_link_prog_sleepable(struct bpf_iter__bpf_link *ctx) { struct bpf_link *l = ctx->link; if (!l) return 0; USE(l->prog->aux->id); return 0; }
+SEC("iter/bpf_map") int p_map_inner(struct bpf_iter__bpf_map *ctx) { struct bpf_map *m = ctx->map; if (!m) return 0; struct bpf_map *i = m->inner_map_meta; if (!i) return 0; USE(i->inner_map_meta); return 0; }
+SEC("kprobe/do_nanosleep") int p_map_ptr(void *ctx) { struct bpf_array *a = (void *)&arr; struct bpf_map *i = a->map.inner_map_meta; if (!i) return 0; USE(i->id); return 0; }
+char _license[] SEC("license") = "GPL";
+`;
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('pointers walked from plain pointers, against the running kernel', () => {
+  const programs = buildC(PLAIN_C);
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (_n, p) => {
+    const kernel = kernelVerdict(p, { logLevel: 2 });
+    const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2 });
+    expect({ accepted: ours.accepted, error: ours.error?.message }).toEqual({ accepted: kernel.accepted, error: kernel.error });
+    const lines = (log: string): string[] => comparableLines(log, /^(mark_precise|verification time|stack depth)/);
+    expect(lines(ours.log)).toEqual(lines(kernel.log));
+  });
+  it('covers every program', () => {
+    expect(programs.length).toBe(5);
   });
 });
 

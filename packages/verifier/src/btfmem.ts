@@ -20,7 +20,10 @@ import { tnumIsConst, tnumStr } from './tnum.js';
  * section is `rcu_ptr_or_null_`, outside one everything is untrusted. Other members inside
  * the section: the 6.18 sources clear the trust flags (a plain `ptr_`), while the 6.18.y
  * kernels this was measured on (6.18.44) give `untrusted_ptr_`, as here. From a plain
- * pointer (old compat) the trust flags are dropped, `user_`/`percpu_` kept.
+ * pointer (old compat: an iterator's `ctx->prog` or `ctx->link`, a map pointer read as its
+ * `struct bpf_map`) the 6.18 sources drop the trust flags and give a plain `ptr_`; 6.18.44
+ * gives `untrusted_ptr_` there too (measured: `prog->aux`, `link->prog`, `map->inner_map_meta`),
+ * as here. `user_`/`percpu_` are kept (this kernel's BTF carries no such tags to measure).
  */
 function walkedPtrFlags(env: Env, st: State, r: Reg, base: { readonly flag: BtfPtrFlag; readonly orNull: boolean; readonly struct: string }, field: PtrField): { flag: BtfPtrFlag; orNull: boolean } {
   const btf = env.load.kernelBtf!;
@@ -31,7 +34,7 @@ function walkedPtrFlags(env: Env, st: State, r: Reg, base: { readonly flag: BtfP
   if (base.flag.includes('untrusted_') || field.untrusted) return untrusted;
   // is_trusted_reg (a reference, or PTR_TRUSTED alone) or is_rcu_reg (MEM_RCU)
   const trusted = r.refObjId !== undefined || base.flag === 'trusted_';
-  if (!trusted && !base.flag.includes('rcu_')) return { flag: keep, orNull: false };
+  if (!trusted && !base.flag.includes('rcu_')) return keep ? { flag: keep, orNull: false } : untrusted;
   const safe = (suffix: string): boolean => safeField(btf, base.struct, suffix, field.field, field.toId);
   const rcuTag = field.tag === 'rcu' ? 'rcu_' : '';
   if (safe('__safe_trusted')) return { flag: `${keep}${rcuTag}trusted_` as BtfPtrFlag, orNull: false };
@@ -81,7 +84,8 @@ const MAP_STRUCT: Readonly<Record<string, string>> = {
 
 /**
  * check_ptr_to_map_access: a map pointer (CONST_PTR_TO_MAP) is read as a plain pointer to its
- * map's kernel struct (`struct bpf_array`, ...), at a non-negative offset, never written.
+ * map's kernel struct (`struct bpf_array`, ...), at a non-negative offset, never written; the
+ * pointers read from it are typed as walkedPtrFlags types those of a plain pointer.
  */
 export function mapPtrRead(env: Env, st: State, pc: number, r: Reg, regno: number, off: number, size: number, write: boolean, mapTypeNum: number): Reg {
   const btf = env.load.kernelBtf;
