@@ -279,4 +279,17 @@ char _license[] SEC("license") = "GPL";
 `);
     for (const p of progs) expectSameAsKernel(p.name, p);
   });
+
+  it('an atomic that fetches into its own address register accesses through an unknown scalar (check_reg_arg marks it first)', () => {
+    const cases: Record<string, string> = {
+      'fetch_add, scalar address': 'r1 = 0\nr1 = atomic_fetch_add((u64 *)(r1 +8), r1)',
+      'fetch_add w, scalar address': 'r1 = 0\nw1 = atomic_fetch_add((u32 *)(r1 +0), w1)',
+      'fetch_add, stack address': 'r1 = 0\n*(u64 *)(r10 -8) = r1\nr1 = r10\nr1 += -8\nr1 = atomic_fetch_add((u64 *)(r1 +0), r1)',
+      'xchg, stack address': 'r1 = 0\n*(u64 *)(r10 -8) = r1\nr1 = r10\nr1 += -8\nr1 = xchg_64(r1 +0, r1)',
+      'cmpxchg, address in r0': 'r1 = 0\n*(u64 *)(r10 -8) = r1\nr0 = r10\nr0 += -8\nr0 = cmpxchg_64(r0 +0, r0, r1)',
+      'fetch_add into the source only': 'r1 = 0\n*(u64 *)(r10 -8) = r1\nr2 = r10\nr2 += -8\nr1 = atomic_fetch_add((u64 *)(r2 +0), r1)',
+      'add without fetch, scalar address': 'r1 = 0\nlock *(u64 *)(r1 +8) += r1',
+    };
+    for (const [name, body] of Object.entries(cases)) expectSameAsKernel(name, prog('socket_filter', `${body}\nr0 = 0\nexit`));
+  });
 });

@@ -1257,11 +1257,14 @@ class Verifier implements CallEnv, PreciseEnv {
     if (base.type === 'ctx' || base.type === 'pkt' || base.type === 'pkt_meta' || (base.type === 'arena' && !arenaAtomicOk(op.op, op.fetch))) this.reject(pc, `BPF_ATOMIC stores into R${i.dst} ${base.type} is not allowed`);
     const load = op.op === 'cmpxchg' ? 0 : op.fetch || op.op === 'xchg' ? i.src : -1;
     if (load >= 0) this.writeReg(f, load, pc);
-    memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: false, strictOnce: true });
-    const old = load >= 0 ? memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: false, intoReg: true, strictOnce: true }) : undefined;
+    // check_reg_arg(DST_OP) has made the fetched-into register unknown before the accesses: when
+    // it is the address register too, they go through that unknown scalar (misaligned first)
+    const addr = load === i.dst ? UNKNOWN : base;
+    memAccess(this, st, f, pc, i.dst, addr, i.off, op.size, { write: false, strictOnce: true });
+    const old = load >= 0 ? memAccess(this, st, f, pc, i.dst, addr, i.off, op.size, { write: false, intoReg: true, strictOnce: true }) : undefined;
     // check_atomic_rmw remembers the pointer type of arena accesses only (for BPF_PROBE_ATOMIC)
-    if (base.type === 'arena') this.saveAuxPtrType(pc, base, false);
-    memAccess(this, st, f, pc, i.dst, base, i.off, op.size, { write: true, strictOnce: true });
+    if (addr.type === 'arena') this.saveAuxPtrType(pc, addr, false);
+    memAccess(this, st, f, pc, i.dst, addr, i.off, op.size, { write: true, strictOnce: true });
     if (load >= 0) f.regs[load] = old && old.type === 'scalar' ? (op.size === 4 ? zext(old) : old) : UNKNOWN;
   }
 
