@@ -150,10 +150,14 @@ export function formatState(f: Frame, frameno: number, refs: readonly RefState[]
     if (!scratch.all && !(scratch.regs & (1 << k))) return;
     s += ` R${k}=${formatReg(r, frameno, precise !== undefined && (precise.regs & (1 << k)) !== 0)}`;
   });
-  for (let slot = 0; slot < SLOTS; slot++) {
-    const types = f.slotTypes.subarray(slot * 8, slot * 8 + 8);
-    if (types.every((t) => t === SlotType.Invalid)) continue;
+  // (most lines print no slot: the slots are looked at only when some are selected)
+  for (let slot = 0; slot < SLOTS && (scratch.all || scratch.slots.size > 0); slot++) {
     if (!scratch.all && !scratch.slots.has(slot)) continue;
+    const base = slot * 8;
+    let used = false;
+    for (let b = base; b < base + 8 && !used; b++) used = f.slotTypes[b] !== SlotType.Invalid;
+    if (!used) continue;
+    const types = f.slotTypes.subarray(base, base + 8);
     const at = -(slot + 1) * 8;
     if (types[7] === SlotType.Dynptr) {
       // print_verifier_state skips to the dynptr's first slot, the next one up; the running
