@@ -20,7 +20,7 @@ import { checkHelperArg, type ArgMeta } from './helperargs.js';
 import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
 import { btfPtrType } from './nullable.js';
 import { regTypeStr, regTypeStrBare } from './print.js';
-import { cloneState, inSleepable, isConst, newFrame, pointer, NOT_INIT, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, inSleepable, isConst, newFrame, newState, pointer, NOT_INIT, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 export const MAX_CALL_FRAMES = 8;
@@ -246,7 +246,7 @@ export function pushAsyncCb(env: CallEnv, st: State, pc: number, sub: number, ma
   checkStaticCall(env, st.frames[st.frames.length - 1]!, sub);
   env.markCallback(sub, true);
   // a state of its own: no parent, no history (the kernel's kzalloc'ed stack element)
-  const cb = { frames: [], pc: env.subprogs[sub]!.start, prev: pc, refs: [], hist: [] } as unknown as Path;
+  const cb = newState([], env.subprogs[sub]!.start, pc) as Path;
   const callee = newFrame(sub, -1, undefined);
   callee.asyncCb = true;
   if (opts.ret) callee.asyncRet = opts.ret;

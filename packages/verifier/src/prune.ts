@@ -25,6 +25,13 @@ export function newCheckpoint(st: Path, entry = 0): Checkpoint {
     hits: 0,
     misses: 0,
     dfsDepth: st.cp ? (st.cp.dfsDepth ?? 0) + 1 : 0,
+    // the fields set later, present from the start: every checkpoint keeps one shape (issue 25)
+    key: undefined,
+    evicted: undefined,
+    cleaned: undefined,
+    alive: undefined,
+    plan: undefined,
+    sccChain: undefined,
   };
 }
 

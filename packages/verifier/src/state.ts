@@ -315,7 +315,14 @@ export function newFrame(subprog: number, callsite: number, callbackRet?: readon
     noStackArgLoad: false,
     subprog,
     callsite,
-    ...(callbackRet ? { callbackRet } : {}),
+    // every optional field, in cloneFrame's order: all frames share one shape (see cloneFrame)
+    callbackRet,
+    asyncCb: undefined,
+    asyncRet: undefined,
+    sleepableCb: undefined,
+    callbackDepth: undefined,
+    excCb: undefined,
+    allocated: undefined,
   };
 }
 
@@ -324,19 +331,31 @@ export const FRAME_OPTIONAL_FIELDS = ['callbackRet', 'asyncCb', 'asyncRet', 'sle
 type UnlistedFrameField = Exclude<keyof Frame, 'regs' | 'slotTypes' | 'spilled' | 'out' | 'noStackArgLoad' | 'subprog' | 'callsite' | (typeof FRAME_OPTIONAL_FIELDS)[number]>;
 export const _everyFrameField: [UnlistedFrameField] extends [never] ? true : UnlistedFrameField = true;
 
-/** A copy of a frame: an object literal, not a spread (see {@link copyReg}); fields present but undefined are left out. */
+/**
+ * A copy of a frame: an object literal, not a spread (see {@link copyReg}), with every optional
+ * field present (undefined where unset), as {@link newFrame} makes them: one shape for every
+ * frame, so the loads of `f.regs` and `f.slotTypes` all over the verifier see one map, and a
+ * field set later (`allocated`, `callbackDepth`) changes no frame's shape (issue 25).
+ */
 export function cloneFrame(f: Frame): Frame {
   const slotTypes = stackBytes();
   slotTypes.set(f.slotTypes);
-  const o: { -readonly [K in keyof Frame]: Frame[K] } = { regs: f.regs.slice(), slotTypes, spilled: f.spilled.slice(), out: f.out.slice(), noStackArgLoad: f.noStackArgLoad, subprog: f.subprog, callsite: f.callsite };
-  if (f.callbackRet !== undefined) o.callbackRet = f.callbackRet;
-  if (f.asyncCb !== undefined) o.asyncCb = f.asyncCb;
-  if (f.asyncRet !== undefined) o.asyncRet = f.asyncRet;
-  if (f.sleepableCb !== undefined) o.sleepableCb = f.sleepableCb;
-  if (f.callbackDepth !== undefined) o.callbackDepth = f.callbackDepth;
-  if (f.excCb !== undefined) o.excCb = f.excCb;
-  if (f.allocated !== undefined) o.allocated = f.allocated;
-  return o;
+  return {
+    regs: f.regs.slice(),
+    slotTypes,
+    spilled: f.spilled.slice(),
+    out: f.out.slice(),
+    noStackArgLoad: f.noStackArgLoad,
+    subprog: f.subprog,
+    callsite: f.callsite,
+    callbackRet: f.callbackRet,
+    asyncCb: f.asyncCb,
+    asyncRet: f.asyncRet,
+    sleepableCb: f.sleepableCb,
+    callbackDepth: f.callbackDepth,
+    excCb: f.excCb,
+    allocated: f.allocated,
+  };
 }
 
 /** What a reference stands for (the kernel's enum ref_state_type); absent: an acquired pointer (REF_TYPE_PTR). */
@@ -375,20 +394,60 @@ export interface State {
 export const inSleepable = (env: { readonly load: { readonly sleepable: boolean } }, st: State): boolean => env.load.sleepable || st.frames[0]?.sleepableCb === true;
 
 /**
- * A copy of a state: an object literal with the optional fields set where present (a spread of
- * `{}` or `{ field }` per optional field made a temporary object each, and the copy through V8's
- * slow path; see {@link copyReg}).
+ * The fields a path adds to its state (precise.ts `Path`: the checkpoint it last passed, the
+ * jump history since), present in every state {@link newState} and {@link cloneState} make so
+ * that states, paths and checkpoints' states share one shape (issue 25).
+ */
+interface PathFields {
+  cp?: unknown;
+  hist?: unknown[];
+  histCnt?: number;
+}
+
+/** A state of `frames` at `pc`: every field present, in cloneState's order (one shape for all states). */
+export function newState(frames: Frame[], pc: number, prev: number): State {
+  const o: State & PathFields = {
+    frames,
+    pc,
+    prev,
+    refs: [],
+    rcuLock: undefined,
+    activeLock: undefined,
+    preemptLocks: undefined,
+    irqId: undefined,
+    mayGotoDepth: undefined,
+    callbackUnrollDepth: undefined,
+    cp: undefined,
+    hist: [],
+    histCnt: undefined,
+  };
+  return o;
+}
+
+/**
+ * A copy of a state: an object literal (a spread of `{}` or `{ field }` per optional field made
+ * a temporary object each, and the copy through V8's slow path; see {@link copyReg}) with every
+ * field present, as {@link newState} makes them; an optional field that is false or 0 is copied
+ * as undefined (unset), as before. The path fields are left for the caller (fork) to set.
  */
 export function cloneState(s: State): State {
   const frames = new Array<Frame>(s.frames.length);
   for (let k = 0; k < frames.length; k++) frames[k] = cloneFrame(s.frames[k]!);
-  const o: State = { frames, pc: s.pc, prev: s.prev, refs: s.refs.slice() };
-  if (s.rcuLock) o.rcuLock = true;
-  if (s.activeLock) o.activeLock = s.activeLock;
-  if (s.preemptLocks) o.preemptLocks = s.preemptLocks;
-  if (s.irqId) o.irqId = s.irqId;
-  if (s.mayGotoDepth) o.mayGotoDepth = s.mayGotoDepth;
-  if (s.callbackUnrollDepth) o.callbackUnrollDepth = s.callbackUnrollDepth;
+  const o: State & PathFields = {
+    frames,
+    pc: s.pc,
+    prev: s.prev,
+    refs: s.refs.slice(),
+    rcuLock: s.rcuLock ? true : undefined,
+    activeLock: s.activeLock || undefined,
+    preemptLocks: s.preemptLocks || undefined,
+    irqId: s.irqId || undefined,
+    mayGotoDepth: s.mayGotoDepth || undefined,
+    callbackUnrollDepth: s.callbackUnrollDepth || undefined,
+    cp: undefined,
+    hist: undefined,
+    histCnt: undefined,
+  };
   return o;
 }
 

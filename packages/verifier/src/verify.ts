@@ -36,7 +36,7 @@ import { markFastcallPatterns, removeFastcallSpillsFills, type CallSummary, type
 import { helperProto } from './helpers.js';
 import { ksymReg } from './ksym.js';
 import { btfPtr } from './nullable.js';
-import { cloneState, known, knownImm, newFrame, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, known, knownImm, newFrame, newState, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 /** The arena map flag that makes casts to address space 1 plain 32-bit moves (include/uapi/linux/bpf.h). */
 const BPF_F_NO_USER_CONV = 1 << 18;
@@ -974,7 +974,7 @@ class Verifier implements CallEnv, PreciseEnv {
     entry.regs[10] = this.fp(0);
     const start = this.subprogs[sub]!.start;
     this.scratch = { all: true, regs: 0, slots: new Set() };
-    let st: Path | undefined = { frames: [entry], pc: start, prev: start, refs: [], hist: [] };
+    let st: Path | undefined = newState([entry], start, start) as Path;
     let fromPop = false;
     /** The last instruction returned from a callee: its "from X to Y" line does not scratch the state. */
     let fromExit = false;
