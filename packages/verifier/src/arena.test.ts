@@ -84,6 +84,7 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('arena poin
     expect(err('scalar_plus_arena')).toBe('R3 pointer arithmetic on arena prohibited');
     expect(err('cast_other_space')).toBe('addr_space_cast insn can only convert between address space 1 and 0');
     expect(err('arena_ptr_as_map')).toBe("pointer in R1 isn't map pointer");
+    expect(err('alloc_not_sleepable')).toBe('program must be sleepable to call sleepable kfunc bpf_arena_alloc_pages');
   });
 
   it('the xlated program: arena accesses are BPF_PROBE_MEM32 (atomics BPF_PROBE_ATOMIC), casts to address space 0 are 32-bit moves, 64-bit arithmetic on arena pointers 32-bit', () => {
