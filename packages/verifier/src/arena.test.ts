@@ -128,9 +128,11 @@ const corpusObject = (name: string): string | undefined => {
 };
 
 /**
- * __msg substrings the authors saw that our log at their level does not print: 6.12's log of
- * iter_maps3 names the untrusted map pointer it refuses; ours says why (`R1 must be referenced
- * or trusted`) and prints the register as `untrusted_ptr_bpf_map()` in the level-2 state only.
+ * __msg substrings the authors saw that our log at their level does not print: the kernel's
+ * level-1 log carries each instruction's state too (print_insn_state prints the registers an
+ * instruction scratched when the walk reaches the next one: `3: (79) r1 = *(u64 *)(r1 +48)  ;
+ * R1=untrusted_ptr_bpf_map()`, measured on this kernel with another program), ours prints
+ * states at level 2 only; so iter_maps3's `untrusted_ptr_bpf_map` is looked for at level 2.
  */
 const MSG_ONLY_AT_LEVEL2 = new Set(['verifier_arena.o/iter_maps3']);
 
