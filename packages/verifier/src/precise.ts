@@ -130,6 +130,7 @@ class Bt {
     return this;
   }
   empty(): boolean {
+    if (this.frame === 0) return this.regs[0] === 0 && this.slots[0] === 0 && this.slots[1] === 0 && this.args[0] === 0;
     for (let f = 0; f <= this.frame; f++) if (this.regs[f] || this.slots[2 * f] || this.slots[2 * f + 1] || this.args[f]) return false;
     return true;
   }
@@ -249,24 +250,27 @@ function kindOf(op: Op): number {
 }
 
 /** Per verification (the env): the kinds of the instructions walked so far, 0 where not yet decoded. */
-const kindTables = new WeakMap<PreciseEnv, Uint8Array>();
+const kindTables = new WeakMap<PreciseEnv, Int32Array>();
 
-function kindTable(env: PreciseEnv): Uint8Array {
+function kindTable(env: PreciseEnv): Int32Array {
   let t = kindTables.get(env);
-  if (t === undefined) kindTables.set(env, (t = new Uint8Array(env.insns.length)));
+  if (t === undefined) kindTables.set(env, (t = new Int32Array(env.insns.length)));
   return t;
 }
 
 /** backtrack_insn: what the needed values depended on before `e` ran. */
-function backtrackInsn(env: PreciseEnv, kinds: Uint8Array, e: HistEntry, subseq: number, bt: Bt): Outcome {
+function backtrackInsn(env: PreciseEnv, kinds: Int32Array, e: HistEntry, subseq: number, bt: Bt): Outcome {
   const pc = e.pc;
-  const i = env.insns[pc]!;
   if (env.trace) env.trace(`mark_precise: frame${bt.frame}: regs=${fmtRegs(bt.regs[bt.frame]!)} stack=${bt.fmtSlots(bt.frame)} before ${env.insnText(pc)}`);
   if (e.linked !== undefined) syncLinked(bt, e);
   let k = kinds[pc]!;
-  if (k === 0) kinds[pc] = k = kindOf(env.opAt(pc));
-  const d = i.dst;
-  const s = i.src;
+  if (k === 0) {
+    const i = env.insns[pc]!;
+    kinds[pc] = k = kindOf(env.opAt(pc)) | (i.dst << 8) | (i.src << 12);
+  }
+  // the registers from the table too: the instruction object is read only for an offset or immediate
+  const d = (k >> 8) & 0xf;
+  const s = (k >> 12) & 0xf;
   switch (k & 0x1f) {
     case K_MOV:
       if (!bt.has(d)) break;
@@ -285,7 +289,7 @@ function backtrackInsn(env: PreciseEnv, kinds: Uint8Array, e: HistEntry, subseq:
       // apps/docs/stack-args.md §4.9: an incoming stack argument is the caller's outgoing slot;
       // in a function verified on its own (frame 0) it is an input, and the chain ends
       if (s === 11) {
-        if (bt.frame > 0) bt.args[bt.frame - 1]! |= 1 << (i.off / 8 - 1);
+        if (bt.frame > 0) bt.args[bt.frame - 1]! |= 1 << (env.insns[pc]!.off / 8 - 1);
       } else if (e.spi !== undefined) bt.setSlot(e.spi, e.spiFrame!);
       break;
     case K_LOAD_ACQ:
@@ -303,19 +307,19 @@ function backtrackInsn(env: PreciseEnv, kinds: Uint8Array, e: HistEntry, subseq:
     case K_STX:
       if (d === 11) {
         // the caller's store of a needed stack argument: the stored register is needed (an immediate ends the chain)
-        const bit = 1 << (-i.off / 8 - 1);
+        const bit = 1 << (-env.insns[pc]!.off / 8 - 1);
         if (!(bt.args[bt.frame]! & bit)) break;
         bt.args[bt.frame]! &= ~bit;
-        if (k === K_STX) bt.set(s);
+        if ((k & 0x1f) === K_STX) bt.set(s);
         break;
       }
       if (bt.has(d)) return 'fallback';
       if (e.spi === undefined || !bt.hasSlot(e.spi, e.spiFrame!)) break;
       bt.clearSlot(e.spi, e.spiFrame!);
-      if (k === K_STX) bt.set(s);
+      if ((k & 0x1f) === K_STX) bt.set(s);
       break;
     case K_CALL_SUBPROG:
-      if (env.isGlobalAt(pc + i.imm + 1)) {
+      if (env.isGlobalAt(pc + env.insns[pc]!.imm + 1)) {
         if (bt.regs[bt.frame]! & ARGS) return 'fallback';
         bt.clear(0);
         break;
@@ -340,7 +344,7 @@ function backtrackInsn(env: PreciseEnv, kinds: Uint8Array, e: HistEntry, subseq:
         bt.frame--;
         break;
       }
-      if (k === K_CALL_KFUNC && i.imm === 0) return 'fallback';
+      if ((k & 0x1f) === K_CALL_KFUNC && env.insns[pc]!.imm === 0) return 'fallback';
       bt.clear(0);
       if (bt.regs[bt.frame]! & ARGS) return 'fallback';
       break;
