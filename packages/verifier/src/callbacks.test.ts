@@ -82,3 +82,78 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('fixtures/c
     expect(run(forEach, 'fe_queue').error?.message).toBe('callback function not allowed for map');
   });
 });
+
+/**
+ * A caller's registers in a callback's checkpoints are live as they are before its call
+ * instruction (frame_insn_idx, clean_func_state): bpf_loop's arguments r1 and r4, made precise
+ * at the call, stay in a cleaned checkpoint and are propagated from it when a later iteration is
+ * pruned there (`frame 0: propagating r1,r4,...`, as tetragon's generic_rawtp_process_event showed).
+ */
+const CALLER_LIVE = `#include "bpf_defs.h"
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, int); __type(value, __u64); } m SEC(".maps");
+struct cfg { __u8 b[80]; };
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, int); __type(value, struct cfg); } cm SEC(".maps");
+static long (*bpf_probe_read_kernel)(void *dst, __u32 size, const void *src) = (void *)113;
+struct d { struct cfg *c; __u64 *acc; __u8 mode; };
+static long cb1(__u32 i, void *c) {
+  int k = 0; __u64 *v = bpf_map_lookup_elem(&m, &k);
+  if (!v) return 1;
+  if (*v & 1) *(__u64 *)c += 1; else *(__u64 *)c += 2;
+  return 0;
+}
+SEC("socket") int loop_branches(void *skb) { __u64 acc = 0; bpf_loop(4, cb1, &acc, 0); return acc & 1; }
+static long cb2(__u32 i, void *p) {
+  struct d *x = p;
+  if (i > 9) return 1;
+  __u8 *e = &x->c->b[i * 8];
+  __u16 a = (e[7] << 8) | e[6];
+  if (!a) return 1;
+  if (x->mode == 1) { *x->acc += e[1]; return 0; }
+  *x->acc += a;
+  return 0;
+}
+SEC("socket") int loop_index(void *skb) {
+  int k = 0; struct cfg *c = bpf_map_lookup_elem(&cm, &k);
+  if (!c) return 0;
+  __u64 acc = 0;
+  struct d x = { c, &acc, 0 };
+  bpf_loop(10, cb2, &x, 0);
+  return acc & 1;
+}
+static long cb3(__u32 i, void *p) {
+  struct d *x = p;
+  if (i > 9) return 1;
+  __u8 *e = &x->c->b[i * 8];
+  __u16 a = (e[7] << 8) | e[6];
+  if (!a) return 1;
+  __u64 t = e[0] | (e[1] << 8);
+  if (e[2] & 1) t += 3;
+  if (e[3] & 2) t += 5;
+  if (x->mode == 1) { bpf_probe_read_kernel(x->acc, 8, (void *)t); return 0; }
+  *x->acc += t;
+  return 0;
+}
+SEC("kprobe/do_nanosleep") int loop_branches3(void *ctx) {
+  int k = 0; struct cfg *c = bpf_map_lookup_elem(&cm, &k);
+  if (!c) return 0;
+  __u64 acc = 0;
+  struct d x = { c, &acc, 0 };
+  bpf_loop(10, cb3, &x, 0);
+  if (acc & 4) bpf_loop(10, cb3, &x, 0);
+  return acc & 1;
+}
+SEC("kprobe/do_nanosleep") int loop_branches4(void *ctx) {
+  int k = 0; struct cfg *c = bpf_map_lookup_elem(&cm, &k);
+  if (!c) return 0;
+  __u64 acc = 0;
+  struct d x = { c, &acc, c->b[70] };
+  if (c->b[71]) x.mode = 1;
+  bpf_loop(10, cb3, &x, 0);
+  return acc & 1;
+}
+char _license[] SEC("license") = "GPL";
+`;
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('bpf_loop: the caller frame of a callback checkpoint, live before the call', () => {
+  it.each(buildC(CALLER_LIVE).map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p));
+});

@@ -767,16 +767,19 @@ class Verifier implements CallEnv, PreciseEnv {
     const depth = st.frames.length - 1;
     return stateKey(st, (frame, reg) => {
       if (reg === 10) return true;
-      const at = frame === depth ? st.pc : st.frames[frame + 1]!.callsite + 1;
+      const at = frame === depth ? st.pc : st.frames[frame + 1]!.callsite;
       const live = l.liveIn[at];
       return live === undefined ? true : (live & (1 << reg)) !== 0;
     });
   }
 
-  /** Registers live at the point each frame is at (the callers: where they return to). */
+  /**
+   * Registers live at the point each frame is at: a caller's before its call instruction
+   * (frame_insn_idx, clean_func_state: the call's arguments live, its results not yet).
+   */
   private liveRegs(st: State, frame: number): number {
     const depth = st.frames.length - 1;
-    const at = frame === depth ? st.pc : st.frames[frame + 1]!.callsite + 1;
+    const at = frame === depth ? st.pc : st.frames[frame + 1]!.callsite;
     return (this.liveness?.liveIn[at] ?? 0x7ff) | (1 << 10);
   }
 
