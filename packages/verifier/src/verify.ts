@@ -1038,23 +1038,24 @@ class Verifier implements CallEnv, PreciseEnv {
       const note = this.stackNote as { frame: number; slot: number } | undefined;
       const linked = this.linkedNote as LinkedReg[] | undefined;
       const jmpStack = this.jmpStackNote as number;
-      // the optional fields are set only when present (as the spreads did), without an object per
-      // spread; an entry without them is shared by every visit of (pc, depth): entries are never changed
+      // every entry has every field (undefined where unset), so precision backtracking's loads of
+      // them see one shape (issue 25); an entry without notes is shared by every visit of
+      // (pc, depth): entries are never changed
       let entry: HistEntry;
       if (note || cb || linked || jmpStack) {
-        const e: { -readonly [K in keyof HistEntry]: HistEntry[K] } = { pc: at, depth };
-        if (note) {
-          e.spi = note.slot;
-          e.spiFrame = note.frame;
-        }
-        if (cb) e.cb = true;
-        if (linked) e.linked = linked;
-        if (jmpStack & 1) e.srcStack = true;
-        if (jmpStack & 2) e.dstStack = true;
-        entry = e;
+        entry = {
+          pc: at,
+          depth,
+          spi: note ? note.slot : undefined,
+          spiFrame: note ? note.frame : undefined,
+          cb: cb ? true : undefined,
+          linked,
+          srcStack: jmpStack & 1 ? true : undefined,
+          dstStack: jmpStack & 2 ? true : undefined,
+        };
       } else {
         const byPc = (this.plainHist[depth] ??= new Array<HistEntry | undefined>(this.insns.length).fill(undefined));
-        entry = byPc[at] ??= { pc: at, depth };
+        entry = byPc[at] ??= { pc: at, depth, spi: undefined, spiFrame: undefined, cb: undefined, linked: undefined, srcStack: undefined, dstStack: undefined };
       }
       st.hist.push(entry);
       const counted = this.histNote || linked !== undefined || jmpStack !== 0;
