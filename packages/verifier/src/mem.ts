@@ -273,7 +273,8 @@ function stackReadFixed(env: Env, f: Frame, frameNo: number, at: number, size: n
 }
 
 function stackAccess(env: Env, st: State, cur: Frame, r: Reg, regno: number, off: number, size: number, a: Access, pc: number): Reg | undefined {
-  const [lo] = stackBounds(env, pc, r, regno, off, size, a.write ? ' write to' : ' read from');
+  // stackBounds' own fast case (a constant zero offset: almost every access) without its pair
+  const lo = r.var.mask === 0n && r.var.value === 0n && off >= -STACK_SIZE && off <= -1 && off + size <= 0 && size >= 0 ? off : stackBounds(env, pc, r, regno, off, size, a.write ? ' write to' : ' read from')[0];
   const f = stackFrame(env, st, r, lo);
   // check_stack_{read,write}_{fixed,var}_off: instructions (and the slots a dynptr, iterator or
   // irq flag takes), not a helper's memory arguments

@@ -233,7 +233,9 @@ class Verifier implements CallEnv, PreciseEnv {
   stackLive!: StackLiveness;
   /** The path being run, and the stack slot its current instruction spilled or filled. */
   private cur?: Path;
-  private stackNote?: { frame: number; slot: number };
+  /** The frame of that slot (-1: none), and the slot: two numbers, no object per stack access. */
+  private stackNoteFrame = -1;
+  private stackNoteSlot = 0;
   private readonly prunePoints = new PcSet();
   /** Whether any instruction loads an incoming stack argument (`rX = *(u64 *)(r11 + off)`). */
   private readonly stackArgLoads: boolean;
@@ -395,7 +397,8 @@ class Verifier implements CallEnv, PreciseEnv {
   }
 
   noteStackAccess(frame: number, slot: number): void {
-    this.stackNote = { frame, slot };
+    this.stackNoteFrame = frame;
+    this.stackNoteSlot = slot;
     this.histNote = true;
   }
 
@@ -1024,7 +1027,7 @@ class Verifier implements CallEnv, PreciseEnv {
       const at = st.pc;
       const depth = st.frames.length - 1;
       this.cur = st;
-      this.stackNote = undefined;
+      this.stackNoteFrame = -1;
       this.linkedNote = undefined;
       this.jmpStackNote = 0;
       if (this.pushedNow.length !== 0) this.pushedNow.length = 0;
@@ -1035,19 +1038,19 @@ class Verifier implements CallEnv, PreciseEnv {
       const next = this.step(st) as Path | null;
       this.stackLive.commit();
       if (this.tracer) this.tracer.stepped(st, at, depth, next, this.pushedNow);
-      const note = this.stackNote as { frame: number; slot: number } | undefined;
+      const noteFrame = this.stackNoteFrame as number;
       const linked = this.linkedNote as LinkedReg[] | undefined;
       const jmpStack = this.jmpStackNote as number;
       // every entry has every field (undefined where unset), so precision backtracking's loads of
       // them see one shape (issue 25); an entry without notes is shared by every visit of
       // (pc, depth): entries are never changed
       let entry: HistEntry;
-      if (note || cb || linked || jmpStack) {
+      if (noteFrame >= 0 || cb || linked || jmpStack) {
         entry = {
           pc: at,
           depth,
-          spi: note ? note.slot : undefined,
-          spiFrame: note ? note.frame : undefined,
+          spi: noteFrame >= 0 ? this.stackNoteSlot : undefined,
+          spiFrame: noteFrame >= 0 ? noteFrame : undefined,
           cb: cb ? true : undefined,
           linked,
           srcStack: jmpStack & 1 ? true : undefined,
