@@ -148,7 +148,7 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     env.precise(1);
     const depth = f.callbackDepth ?? 0;
     if (BigInt(depth) < f.regs[1]!.umax) pushLoopCallback(env, st, f, pc, meta.subprog, depth + 1);
-    else if (env.level > 0) env.log2(`frame${st.frames.length - 1} bpf_loop iteration limit reached`);
+    else if (env.level > 1) env.log2(`frame${st.frames.length - 1} bpf_loop iteration limit reached`);
     f.callbackDepth = 0;
   }
   if (i.imm === BPF_FUNC_for_each_map_elem && meta.subprog !== undefined) {

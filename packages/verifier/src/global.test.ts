@@ -14,7 +14,7 @@ const PROGTYPES_LOG_DIFFERS = new Set<string>([]);
 describe('global subprograms (declared prototypes)', () => {
   const prog = (body: string, fn: string) => assemble(`${fn}\n${body}\nexit\nf:\nr0 = 0\nif r1 == 0 goto out\nr0 = *(u32 *)(r1 + 0)\nout:\nexit`);
   it('a call is checked against the prototype and assumed valid; the body is verified once, on its own', () => {
-    const r = verify(prog('r6 = 7\n*(u32 *)(r10 - 4) = r6\nr1 = r10\nr1 += -4\ncall f\nr1 = r10\nr1 += -4\ncall f', '.func global f(u32 *p) int'), { logLevel: 1 });
+    const r = verify(prog('r6 = 7\n*(u32 *)(r10 - 4) = r6\nr1 = r10\nr1 += -4\ncall f\nr1 = r10\nr1 += -4\ncall f', '.func global f(u32 *p) int'), { logLevel: 2 });
     expect(r.error?.message).toBeUndefined();
     expect(r.log.match(/Func#1 \('f'\) is global and assumed valid\./g)).toHaveLength(2);
     expect(r.log).toContain("Validating f() func#1...\n9: R1=mem_or_null(id=1,sz=4) R10=fp0\n");

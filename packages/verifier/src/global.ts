@@ -15,7 +15,7 @@ import { VerifierReject, type Env } from './env.js';
 import { activeLocks } from './locks.js';
 import { ptrOffOk } from './mem.js';
 import { btfPtr, btfPtrType, mayBeNull, nonNull } from './nullable.js';
-import { formatState, regTypeStrBare } from './print.js';
+import { regTypeStrBare } from './print.js';
 import { inSleepable, newFrame, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 export interface GlobalEnv extends Env {
@@ -416,5 +416,3 @@ export function verifyCalledGlobals(env: GlobalEnv, explore: (k: number) => void
   }
 }
 
-/** The level-1 line with a global subprogram's entry state. */
-export const entryLine = (env: GlobalEnv, f: Frame): string => `${env.subprogs[f.subprog]!.start}:${formatState(f, 0, [], { all: true, regs: 0, slots: new Set() })}`;

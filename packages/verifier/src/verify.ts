@@ -18,7 +18,7 @@ import { iterActiveAtCall } from './iter.js';
 import { ASYNC_KFUNCS, declaredKfunc, kfuncFromBtf, kfuncInfo, kfuncLicenseCheck } from './kfuncs.js';
 import { SccVisits } from './scc.js';
 import { VerifierReject, type MaxAccess } from './env.js';
-import { entryLine, globalArgs, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
+import { globalArgs, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
 import { attachTypeOf, PROG_FLAGS } from './loadflags.js';
 import { checkReplaceTarget, sleepableRefusal, type TargetFacts } from './freplace.js';
 import { checkCallWhileLocked, checkResourceLeak, mapProgCompat } from './locks.js';
@@ -41,9 +41,21 @@ import { cloneState, known, knownImm, newFrame, newState, NOT_INIT, pointer, sta
 /** The arena map flag that makes casts to address space 1 plain 32-bit moves (include/uapi/linux/bpf.h). */
 const BPF_F_NO_USER_CONV = 1 << 18;
 
+/** A position in the log (verify.ts logMark). */
+interface LogMark {
+  readonly n: number;
+  readonly len: number;
+  readonly open: boolean;
+}
+
 export interface VerifyOptions {
   readonly type?: ProgType;
-  /** 0: no log; 1: instructions and errors; 2: also the register state after each instruction. */
+  /**
+   * The kernel's log levels. 0: no log but the stats line; 1: the path that failed (each
+   * instruction with the registers it changed, a queued path's log replacing the one before it
+   * from where it was queued; a function that verifies leaves nothing, so an accepted program
+   * logs only its stats); 2: every path, the states at each branch and prune, precision walks.
+   */
   readonly logLevel?: 0 | 1 | 2;
   /** Maps the program's map references point to (default: `program.maps`). */
   readonly maps?: readonly MapDef[];
@@ -227,6 +239,8 @@ class Verifier implements CallEnv, PreciseEnv {
   /** Checkpoints in lists plus evicted ones still in use (the kernel's explored/free list sizes). */
   private liveStates = 0;
   private readonly pending: Path[] = [];
+  /** Level 1: the log's end when each pending path was queued (push_stack's log_pos). */
+  private readonly pendingLog: LogMark[] = [];
   private scratch: Scratch = { all: true, regs: 0, slots: new Set() };
   private liveness?: Liveness;
   /** Stack slot liveness per call chain, from the marks the walk makes (stacklive.ts). */
@@ -435,6 +449,7 @@ class Verifier implements CallEnv, PreciseEnv {
     // a checkpoint counts the paths it is the nearest checkpoint of, plus its unfinished children
     if (p.cp) p.cp.branches++;
     this.pending.push(p);
+    if (this.level === 1) this.pendingLog.push(this.logMark());
     // push_stack: BPF_COMPLEXITY_LIMIT_JMP_SEQ paths waiting at once
     if (this.pending.length > 8192) this.reject(this.cur?.pc ?? p.prev, `The sequence of ${this.pending.length} jumps is too complex.`);
     this.pushedNow.push(p);
@@ -957,7 +972,7 @@ class Verifier implements CallEnv, PreciseEnv {
   }
 
   private printInsnState(st: State): void {
-    if (this.level < 2) return;
+    if (this.level < 1) return;
     const f = st.frames[st.frames.length - 1]!;
     const text = formatState(f, st.frames.length - 1, st.refs, this.scratch);
     if (this.insnLineOpen) {
@@ -991,7 +1006,6 @@ class Verifier implements CallEnv, PreciseEnv {
       const prepared = fn?.linkage === 'global' ? globalArgs(fn, this.type, this.load.kernelBtf, this.attach) : undefined;
       if (prepared && 'error' in prepared) this.lines.push(prepared.error);
     }
-    if (this.level === 1) this.lines.push(asGlobal ? entryLine(this, entry) : '0: R1=ctx() R10=fp0');
     while (st) {
       if (++this.processed > (this.opts.complexityLimit ?? LIMIT)) this.reject(st.pc, `BPF program is too large. Processed ${this.processed} insn`);
       if (this.prunePoints.has(st.pc) && this.visited(st)) {
@@ -1013,11 +1027,11 @@ class Verifier implements CallEnv, PreciseEnv {
         this.lines.push('', `from ${st.prev} to ${st.pc}:${formatState(st.frames[st.frames.length - 1]!, st.frames.length - 1, st.refs, { all: true, regs: 0, slots: new Set() })}`);
         this.insnLineOpen = false;
         this.scratch = { all: !fromExit, regs: 0, slots: new Set() };
-      }
+      } else if (this.level === 1 && fromPop) this.scratch = { all: !fromExit, regs: 0, slots: new Set() };
       fromPop = false;
       fromExit = false;
       if (this.jmpPoints.has(st.pc)) this.histNote = true;
-      if (this.level > 1 && this.scratched()) this.printInsnState(st);
+      if (this.level > 0 && this.scratched()) this.printInsnState(st);
       if (this.level > 0) {
         this.lines.push(this.insnText(st.pc));
         this.insnLineOpen = true;
@@ -1080,6 +1094,9 @@ class Verifier implements CallEnv, PreciseEnv {
       if (this.insns[at]!.code === 0x95) fromPop = fromExit = true; // a return to the caller prints "from X to Y"
       st = next;
     }
+    // level 1: a function that verifies leaves nothing in the log (do_check_common resets it to
+    // the start), so what remains is the failing path, or only the stats line
+    if (this.level === 1) this.logReset({ n: 0, len: 0, open: false });
   }
 
   /** Jump-history entries without spill, callback or link notes, by frame and pc (explore). */
@@ -1094,7 +1111,39 @@ class Verifier implements CallEnv, PreciseEnv {
 
   private nextPath(done: Path): Path | undefined {
     this.endPath(done);
-    return this.pending.pop();
+    const next = this.pending.pop();
+    if (next && this.level === 1) this.logReset(this.pendingLog.pop()!);
+    return next;
+  }
+
+  /**
+   * Where the log ends now, as the kernel's log position: `n` lines, the last `len` characters
+   * long, `open` when it is an instruction line a state may still be appended to (its newline
+   * then removed).
+   */
+  private logMark(): LogMark {
+    const n = this.lines.length;
+    return { n, len: n ? this.lines[n - 1]!.length : 0, open: this.insnLineOpen };
+  }
+
+  /**
+   * Cut the log back to `m` (level 1: a path's log replaces the one before it, from the point
+   * where its branch was queued). In the kernel the cut is by bytes: when the line at the mark
+   * had a state appended since, the byte at the cut is no longer its newline but the first
+   * space before the ';', so the line keeps that space and the next line runs on from it.
+   */
+  private logReset(m: LogMark): void {
+    if (m.n > 0) {
+      const last = this.lines[m.n - 1]!;
+      if (m.open && last.length > m.len) {
+        this.lines[m.n - 1] = `${last.slice(0, m.len)} `;
+        this.openLines.add(m.n - 1);
+      }
+    }
+    // (by the lines cut, not the whole set: this runs at every path taken up)
+    if (this.openLines.size) for (let k = m.n; k < this.lines.length; k++) this.openLines.delete(k);
+    this.lines.length = m.n;
+    this.insnLineOpen = false;
   }
 
   opAt(pc: number): Op {

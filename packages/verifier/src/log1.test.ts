@@ -1,0 +1,62 @@
+/**
+ * Log level 1 against the running kernel: the path that failed, each instruction with the
+ * registers it changed, the log cut back to where a queued path was pushed each time one is
+ * taken up, and to the start when a function verifies (an accepted program logs its stats line
+ * only). This is the log libbpf prints when a load fails, so it is the one users read most.
+ */
+import { assemble, decode, type Program } from '@bpf/isa';
+import { comparableLines, corpusSource, kernelCorpus, skipWithout, type KernelCase } from '@bpf/testkit';
+import { describe, expect, it } from 'vitest';
+import { verify } from './index.js';
+import { kernelApi } from './kernel.test.helper.js';
+
+const level1 = (p: Program): { ours: string; kernel: string } => {
+  const k = kernelApi!.loadWithMaps(p, { logLevel: 1 });
+  k.close();
+  return { ours: verify(p, { logLevel: 1, nrCpuIds: kernelApi!.possibleCpus() }).log, kernel: k.log };
+};
+
+describe.skipIf(skipWithout('kernel') || kernelApi === undefined)('log level 1, as the running kernel prints it', () => {
+  it('a rejected program: only the failing path, from where its branch was queued, with the registers each instruction changed', () => {
+    const p = {
+      ...assemble(['r0 = 0', 'r2 = *(u32 *)(r1 + 0)', 'if r2 > 10 goto l1', 'r0 = 1', 'l1:', 'r3 = 5', 'if r2 > 20 goto l2', 'r0 = 2', 'exit', 'l2:', 'r0 = *(u32 *)(r3 + 0)', 'exit'].join('\n')),
+      type: 'socket_filter' as const,
+    };
+    const { ours, kernel } = level1(p);
+    expect(ours).toBe(kernel);
+    // the branch at 2 had its fall-through state appended when the path at 4 was queued: the
+    // cut keeps the space before that ';' and the queued path's state runs on from it
+    expect(ours.split('\n').slice(0, 5)).toEqual([
+      '0: R1=ctx() R10=fp0',
+      '0: (b7) r0 = 0                        ; R0=0',
+      '1: (61) r2 = *(u32 *)(r1 +0)          ; R1=ctx() R2=scalar(smin=0,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff))',
+      '2: (25) if r2 > 0xa goto pc+1 4: R0=0 R1=ctx() R2=scalar(smin=umin=umin32=11,smax=umax=0xffffffff,var_off=(0x0; 0xffffffff)) R10=fp0',
+      '4: (b7) r3 = 5                        ; R3=5',
+    ]);
+  });
+
+  it('an accepted program: the stats line only', () => {
+    const p = { ...assemble('r0 = 0\nif r1 == 0 goto l\nr0 = 1\nl:\nexit'), type: 'socket_filter' as const };
+    const { ours, kernel } = level1(p);
+    expect(ours).toBe(kernel);
+    expect(ours.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('the kernel corpus (asm, conformance, random and C programs): line for line', () => {
+    const source = (c: KernelCase): Program => {
+      const s = corpusSource(c);
+      const base = s.kind === 'asm' ? assemble(s.text) : { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs as Program['relocs'], ...(s.funcInfo ? { funcInfo: s.funcInfo } : {}) };
+      return { ...base, type: c.type as Program['type'] } as Program;
+    };
+    // the complexity-limit programs are left out (megabytes of log), those that need an
+    // expected attach type, and the C programs with func_info (they need their object's BTF)
+    const cases = kernelCorpus().filter((c) => (c.stats?.processedInsns ?? 0) < 200_000 && c.expectedAttachType === undefined && !c.funcInfo);
+    const differ: string[] = [];
+    for (const c of cases) {
+      const { ours, kernel } = level1(source(c));
+      if (JSON.stringify(comparableLines(ours)) !== JSON.stringify(comparableLines(kernel))) differ.push(c.name);
+    }
+    expect(cases.length).toBeGreaterThan(150);
+    expect(differ).toEqual([]);
+  }, 300_000);
+});
