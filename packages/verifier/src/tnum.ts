@@ -37,11 +37,14 @@ export function tnumRange(min: bigint, max: bigint): Tnum {
   return tnum(min & ~delta, delta);
 }
 
-export const tnumLshift = (a: Tnum, s: number): Tnum => tnum(a.value << BigInt(s), a.mask << BigInt(s));
-export const tnumRshift = (a: Tnum, s: number): Tnum => tnum(a.value >> BigInt(s), a.mask >> BigInt(s));
+// The kernel's tnum shifts take a u8 count and the CPU then uses its low six bits; a count of 64
+// and more only reaches here from bounds no real register has, and must not build a huge BigInt.
+export const tnumLshift = (a: Tnum, s: number): Tnum => tnum(a.value << BigInt(s & 63), a.mask << BigInt(s & 63));
+export const tnumRshift = (a: Tnum, s: number): Tnum => tnum(a.value >> BigInt(s & 63), a.mask >> BigInt(s & 63));
 
 /** Arithmetic shift right of the low `bits` bits (32 or 64). */
-export function tnumArshift(a: Tnum, s: number, bits: 32 | 64): Tnum {
+export function tnumArshift(a: Tnum, sh: number, bits: 32 | 64): Tnum {
+  const s = sh & 63;
   if (bits === 32) {
     const v = BigInt.asIntN(32, a.value) >> BigInt(s);
     const m = BigInt.asIntN(32, a.mask) >> BigInt(s);
