@@ -264,4 +264,17 @@ describe('scale', () => {
     // (its time is not asserted here: tests check behaviour; a timing ratio of this chain
     // against one ten times shallower failed once on a quiet machine)
   });
+
+  it('reads a relocation section of 200,000 entries (more than one spread call takes)', () => {
+    // tracee.bpf.o's .rel.BTF.ext has ~100k: appended with push(...all) they overflowed the stack
+    const n = 200_000;
+    const bytes = writeElf({
+      sections: [{ name: '.data', type: 1, flags: 3, data: new Uint8Array(n * 8) }],
+      symbols: [{ name: 'v', section: '.data', value: 0, size: 8, type: 1, bind: 1 }],
+      relocs: Array.from({ length: n }, (_, k) => ({ section: '.data', offset: k * 8, type: R_BPF['64_ABS64'], symbol: 'v' })),
+    });
+    const f = parseElfFile(bytes);
+    expect(f.relocations.length).toBe(n);
+    expect(f.relocations[n - 1]!.offset).toBe((n - 1) * 8);
+  });
 });

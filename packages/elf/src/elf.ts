@@ -295,7 +295,9 @@ export function parseElfFile(bytes: Uint8Array): ElfFile {
   const symbols = symtab ? parseSymbols(r, sections, symtab) : [];
   const relocations: ElfRelocation[] = [];
   for (const s of sections) {
-    if (s.type === SHT.REL || s.type === SHT.RELA) relocations.push(...parseRelocs(r, sections, s, symbols.length));
+    // appended one by one: a section of ~100k relocations (tracee.bpf.o's .rel.BTF.ext) is more
+    // arguments than a spread call takes (RangeError: maximum call stack size exceeded)
+    if (s.type === SHT.REL || s.type === SHT.RELA) for (const rel of parseRelocs(r, sections, s, symbols.length)) relocations.push(rel);
   }
   return { header: { ...header0, shnum, shstrndx }, sections, symbols, relocations, bytes };
 }
