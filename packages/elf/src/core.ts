@@ -51,6 +51,27 @@ const essentialName = (n: string): string => {
   return k > 0 ? n.slice(0, k) : n;
 };
 
+/**
+ * A name index regrouped by essential name (the ids in the order the index gives them), made
+ * once per index: scanning every name of the kernel's BTF for each relocation took minutes
+ * on objects with tens of thousands of relocations (tracee.bpf.o).
+ */
+const essentialIndexes = new WeakMap<ReadonlyMap<string, readonly number[]>, Map<string, number[]>>();
+function byEssentialName(index: ReadonlyMap<string, readonly number[]>): ReadonlyMap<string, readonly number[]> {
+  let m = essentialIndexes.get(index);
+  if (!m) {
+    m = new Map();
+    for (const [n, ids] of index) {
+      const e = essentialName(n);
+      const to = m.get(e);
+      if (to) for (const id of ids) to.push(id);
+      else m.set(e, [...ids]);
+    }
+    essentialIndexes.set(index, m);
+  }
+  return m;
+}
+
 const isFieldKind = (k: number): boolean => k <= 5;
 const isTypeKind = (k: number): boolean => (k >= 6 && k <= 9) || k === 12;
 const isEnumKind = (k: number): boolean => k === 10 || k === 11;
@@ -293,12 +314,9 @@ export function calcCoreRelo(local: BtfTypeTable, target: BtfTypeTable, r: CoreR
   if (!name) throw fail('root type has no name');
   const index = opts.targetIndex ?? indexByName(target, ['struct', 'union', 'enum', 'enum64', 'int', 'float', 'typedef', 'fwd', 'ptr', 'array', 'func_proto']);
   const cands: number[] = [];
-  for (const [n, ids] of index) {
-    if (essentialName(n) !== name) continue;
-    for (const id of ids) {
-      const t = target.type(id);
-      if (t && kindGroup(t) === kindGroup(rawRoot)) cands.push(id);
-    }
+  for (const id of byEssentialName(index).get(name) ?? []) {
+    const t = target.type(id);
+    if (t && kindGroup(t) === kindGroup(rawRoot)) cands.push(id);
   }
   const localIds: number[] = [root];
   if (isFieldKind(r.kind)) {
