@@ -8,7 +8,7 @@ import type { Insn, JmpCond } from '@bpf/isa';
 import { boundsViolation, flipCond, markUnbounded, refineCond, regConstValue, regIsConst, revCond, scalarBranchTaken, violationLine, type Cond } from './cond.js';
 import { btfPtr, mayBeNull, nonNull } from './nullable.js';
 import { scalarAlu, zext } from './scalar.js';
-import { copyReg, known, knownImm, type Frame, type Reg, type State } from './state.js';
+import { copyReg, known, knownImm, setSpilled, type Frame, type Reg, type State } from './state.js';
 
 const AT_PKT_END = -1;
 const BEYOND_PKT_END = -2;
@@ -68,7 +68,13 @@ export function branchTaken(dst: Reg, src: Reg, cond0: JmpCond, is32: boolean): 
 function forEachReg(st: State, fn: (r: Reg) => Reg): void {
   for (const f of st.frames) {
     for (let k = 0; k < f.regs.length; k++) f.regs[k] = fn(f.regs[k]!);
-    for (let s = 0; s < f.spilled.length; s++) if (f.spilled[s]) f.spilled[s] = fn(f.spilled[s]!);
+    for (let s = 0; s < f.spilled.length; s++) {
+      const r = f.spilled[s];
+      // an unchanged slot is not written (the stack may be shared with a copy of the frame)
+      if (r === undefined) continue;
+      const v = fn(r);
+      if (v !== r) setSpilled(f, s, v);
+    }
     for (let s = 0; s < f.out.length; s++) if (f.out[s]) f.out[s] = fn(f.out[s]!);
   }
 }
@@ -102,7 +108,12 @@ function syncLinked(st: State, knownReg: Reg, self: Reg, live?: LinkedFilter): v
   };
   st.frames.forEach((f, k) => {
     for (let n = 0; n < f.regs.length; n++) if (!live || n === 10 || live(k, n)) f.regs[n] = update(f.regs[n]!);
-    for (let s = 0; s < f.spilled.length; s++) if (f.spilled[s]) f.spilled[s] = update(f.spilled[s]!);
+    for (let s = 0; s < f.spilled.length; s++) {
+      const r = f.spilled[s];
+      if (r === undefined) continue;
+      const v = update(r);
+      if (v !== r) setSpilled(f, s, v);
+    }
     for (let s = 0; s < f.out.length; s++) if (f.out[s]) f.out[s] = update(f.out[s]!);
   });
 }

@@ -8,7 +8,7 @@ import { checkMapFieldAccess } from './mapfields.js';
 import type { Env } from './env.js';
 import { bufferAccess, mapAccessType, memAccess, packetAccess, memRegion, stackBounds, stackFrame } from './mem.js';
 import { regTypeStr, regTypeStrBare } from './print.js';
-import { SlotType, UNKNOWN, type Reg, type State } from './state.js';
+import { setSlotType, setSpilled, SlotType, UNKNOWN, type Reg, type State } from './state.js';
 import { tnumIsConst, tnumStr } from './tnum.js';
 import { btfPtr } from './nullable.js';
 import { kernelStructRead } from './btfmem.js';
@@ -95,10 +95,10 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
           // a spilled register or an iterator is gone as a whole (scrub_special_slot)
           const t7 = f.slotTypes[slot * 8 + 7];
           if (t7 === SlotType.Spill || t7 === SlotType.Iter) {
-            for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
-            f.spilled[slot] = undefined;
+            for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) setSlotType(f, slot * 8 + j, SlotType.Misc);
+            setSpilled(f, slot, undefined);
           }
-          f.slotTypes[b] = SlotType.Misc;
+          setSlotType(f, b, SlotType.Misc);
         }
       return;
     }
@@ -124,7 +124,7 @@ export function releaseReference(st: State, id: number): void {
       if (r.refObjId === id) fr.regs[k] = UNKNOWN;
     });
     fr.spilled.forEach((r, k) => {
-      if (r?.refObjId === id) fr.spilled[k] = UNKNOWN;
+      if (r?.refObjId === id) setSpilled(fr, k, UNKNOWN);
     });
   }
 }

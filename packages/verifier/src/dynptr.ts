@@ -11,7 +11,7 @@
  */
 import type { Env } from './env.js';
 import { memAccess } from './mem.js';
-import { known, SlotType, UNKNOWN, type DynptrSlot, type Frame, type Reg, type State } from './state.js';
+import { fillSlotTypes, known, setSpilled, SlotType, UNKNOWN, type DynptrSlot, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 /** BPF_DYNPTR_NR_SLOTS. */
@@ -71,7 +71,7 @@ function invalidateRegs(st: State, match: (r: Reg) => boolean): void {
       if (match(r)) fr.regs[k] = UNKNOWN;
     });
     fr.spilled.forEach((r, k) => {
-      if (r && r.type !== 'dynptr' && fr.slotTypes[k * 8 + 7] === SlotType.Spill && match(r)) fr.spilled[k] = UNKNOWN;
+      if (r && r.type !== 'dynptr' && fr.slotTypes[k * 8 + 7] === SlotType.Spill && match(r)) setSpilled(fr, k, UNKNOWN);
     });
   }
 }
@@ -84,9 +84,9 @@ function invalidateSlots(fr: Frame, spi: number, env?: Env, st?: State): void {
     env.stackLive?.write(k, spi - 1);
     env.stackLive?.write(k, spi);
   }
-  fr.slotTypes.fill(SlotType.Invalid, (spi - 1) * 8, (spi + 1) * 8);
-  fr.spilled[spi] = undefined;
-  fr.spilled[spi - 1] = undefined;
+  fillSlotTypes(fr, SlotType.Invalid, (spi - 1) * 8, (spi + 1) * 8);
+  setSpilled(fr, spi, undefined);
+  setSpilled(fr, spi - 1, undefined);
 }
 
 /**
@@ -121,10 +121,9 @@ export function dynptrStackWrite(env: Env, st: State, frameNo: number, lo: numbe
   for (const f of st.frames) {
     const regs = f.regs;
     for (let k = 0; k < regs.length; k++) if (bufOverlaps(regs[k]!, frameNo, lo, hi)) regs[k] = UNKNOWN;
-    const spilled = f.spilled;
-    for (let k = 0; k < spilled.length; k++) {
-      const r = spilled[k];
-      if (r && r.type !== 'dynptr' && f.slotTypes[k * 8 + 7] === SlotType.Spill && bufOverlaps(r, frameNo, lo, hi)) spilled[k] = UNKNOWN;
+    for (let k = 0; k < f.spilled.length; k++) {
+      const r = f.spilled[k];
+      if (r && r.type !== 'dynptr' && f.slotTypes[k * 8 + 7] === SlotType.Spill && bufOverlaps(r, frameNo, lo, hi)) setSpilled(f, k, UNKNOWN);
     }
   }
 }
@@ -169,8 +168,8 @@ export function processDynptrArg(env: Env, st: State, f: Frame, pc: number, regn
     for (let i = 0; i < NR_SLOTS; i++) {
       const slot = spi - i;
       const dynptr: DynptrSlot = { kind, first: i === 0, id };
-      fr.spilled[slot] = { ...known(0n), type: 'dynptr', id, ...(ref !== undefined ? { refObjId: ref } : {}), dynptr };
-      fr.slotTypes.fill(SlotType.Dynptr, slot * 8, slot * 8 + 8);
+      setSpilled(fr, slot, { ...known(0n), type: 'dynptr', id, ...(ref !== undefined ? { refObjId: ref } : {}), dynptr });
+      fillSlotTypes(fr, SlotType.Dynptr, slot * 8, slot * 8 + 8);
       env.scratchSlot(slot);
     }
     return { frame: frameNo, spi, kind, id, ...(ref !== undefined ? { refObjId: ref } : {}) };

@@ -11,7 +11,7 @@
 import type { Env } from './env.js';
 import { allocated, mapRecord, objRecord, FIELD_NAME, type BtfField, type BtfRecord, type FieldType } from './kptr.js';
 import { btfPtr, btfPtrType } from './nullable.js';
-import { pointer, UNKNOWN, type Reg, type State } from './state.js';
+import { pointer, setSpilled, UNKNOWN, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 type GraphOp = 'push' | 'pop' | 'first' | 'remove' | 'add';
@@ -125,7 +125,7 @@ export function convertToNonOwning(env: Env, st: State, refObjId: number): void 
       if (r.refObjId === refObjId) fr.regs[k] = nonOwning(env, r);
     });
     fr.spilled.forEach((r, k) => {
-      if (r?.refObjId === refObjId) fr.spilled[k] = nonOwning(env, r);
+      if (r?.refObjId === refObjId) setSpilled(fr, k, nonOwning(env, r));
     });
   }
   st.refs = st.refs.filter((x) => x.id !== refObjId);
@@ -150,7 +150,7 @@ export function invalidateNonOwning(st: State): void {
       if (r.nonOwn) fr.regs[k] = UNKNOWN;
     });
     fr.spilled.forEach((r, k) => {
-      if (r?.nonOwn) fr.spilled[k] = UNKNOWN;
+      if (r?.nonOwn) setSpilled(fr, k, UNKNOWN);
     });
   }
 }

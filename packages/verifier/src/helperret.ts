@@ -14,7 +14,7 @@ import { percpuHelperReturn } from './ksym.js';
 import { boundsSync } from './scalar.js';
 import { kptrXchgReturn } from './kptr.js';
 import { btfPtrType } from './nullable.js';
-import { NOT_INIT, pointer, UNKNOWN, type Reg, type RegType, type State } from './state.js';
+import { NOT_INIT, pointer, setSpilled, UNKNOWN, type Reg, type RegType, type State } from './state.js';
 
 export const PKT_CHANGING: ReadonlySet<number> = new Set(PKT_CHANGING_HELPERS);
 const ACQUIRE = new Set(ACQUIRE_HELPERS);
@@ -32,7 +32,7 @@ export function clearPacketPointers(st: State): void {
       if (isPkt(r)) f.regs[k] = UNKNOWN;
     });
     f.spilled.forEach((r, k) => {
-      if (r && isPkt(r)) f.spilled[k] = UNKNOWN;
+      if (r && isPkt(r)) setSpilled(f, k, UNKNOWN);
     });
   }
 }

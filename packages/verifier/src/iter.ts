@@ -12,7 +12,7 @@ import type { BtfArg, BtfFunc } from './btfproto.js';
 import type { Env } from './env.js';
 import { memAccess } from './mem.js';
 import { btfPtrType, nonNull } from './nullable.js';
-import { inSleepable, known, SlotType, UNKNOWN, type Frame, type IterState, type Reg, type State } from './state.js';
+import { fillSlotTypes, inSleepable, known, setSpilled, SlotType, UNKNOWN, type Frame, type IterState, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 import { KFUNC_SETS } from './kfunc-sets.js';
 
@@ -98,8 +98,8 @@ export function processIterArg(env: Env, st: State, f: Frame, pc: number, fn: Bt
     for (let i = 0; i < nrSlots; i++) {
       const slot = spi - i;
       const state: IterState = { kind: it.kind, state: 'active', depth: 0, ...(rcu ? { rcu } : {}) };
-      fr.spilled[slot] = { ...known(0n), type: 'iter', ...(i === 0 ? { refObjId: id } : {}), iter: state };
-      fr.slotTypes.fill(SlotType.Iter, slot * 8, slot * 8 + 8);
+      setSpilled(fr, slot, { ...known(0n), type: 'iter', ...(i === 0 ? { refObjId: id } : {}), iter: state });
+      fillSlotTypes(fr, SlotType.Iter, slot * 8, slot * 8 + 8);
       env.scratchSlot(slot);
     }
     return undefined;
@@ -123,8 +123,8 @@ export function processIterArg(env: Env, st: State, f: Frame, pc: number, fn: Bt
     releaseIterRef(st, refObjId);
     for (let i = 0; i < nrSlots; i++) {
       const slot = spi - i;
-      fr.spilled[slot] = undefined;
-      fr.slotTypes.fill(SlotType.Invalid, slot * 8, slot * 8 + 8);
+      setSpilled(fr, slot, undefined);
+      fillSlotTypes(fr, SlotType.Invalid, slot * 8, slot * 8 + 8);
       env.stackLive?.write(frameNo, slot);
       env.scratchSlot(slot);
     }
@@ -140,7 +140,7 @@ function releaseIterRef(st: State, id: number): void {
       if (r.refObjId === id) fr.regs[k] = UNKNOWN;
     });
     fr.spilled.forEach((r, k) => {
-      if (r?.refObjId === id && r.type !== 'iter') fr.spilled[k] = UNKNOWN;
+      if (r?.refObjId === id && r.type !== 'iter') setSpilled(fr, k, UNKNOWN);
     });
   }
 }
@@ -170,7 +170,7 @@ export function processIterNext(env: IterEnv, st: State, pc: number, meta: IterM
   if (it.state === 'active') {
     const queued = env.queuePath(st, pc + 1, pc);
     const qf = queued.frames[meta.frame]!;
-    qf.spilled[meta.spi] = { ...qf.spilled[meta.spi]!, iter: { ...it, depth: it.depth + 1 } };
+    setSpilled(qf, meta.spi, { ...qf.spilled[meta.spi]!, iter: { ...it, depth: it.depth + 1 } });
     env.widenAtIterNext(st, queued, pc);
     const top = queued.frames[queued.frames.length - 1]!;
     // mark_ptr_not_null_reg: the element, its id kept
@@ -178,7 +178,7 @@ export function processIterNext(env: IterEnv, st: State, pc: number, meta: IterM
     const nn = nonNull(r0);
     top.regs[0] = r0.id !== undefined ? { ...nn, id: r0.id } : nn;
   }
-  fr.spilled[meta.spi] = { ...fr.spilled[meta.spi]!, iter: { ...it, state: 'drained' } };
+  setSpilled(fr, meta.spi, { ...fr.spilled[meta.spi]!, iter: { ...it, state: 'drained' } });
   st.frames[st.frames.length - 1]!.regs[0] = known(0n);
 }
 

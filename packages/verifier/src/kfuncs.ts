@@ -19,7 +19,7 @@ import { allocated, localStructName, objRecord, sameCallRecord } from './kptr.js
 import { inRcuCs, isIterArg, iterKfunc, iterNextStruct, processIterArg, processIterNext, type IterEnv, type IterMeta } from './iter.js';
 import { btfPtr, btfPtrType, mayBeNull, type BtfPtrFlag } from './nullable.js';
 import { regTypeStr } from './print.js';
-import { cloneState, inSleepable, known, pointer, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, inSleepable, known, pointer, setSpilled, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { mapField, type MapFieldKind } from './mapfields.js';
 import { constString, mapFieldPointer } from './helperargs.js';
 import { tnumIsConst } from './tnum.js';
@@ -326,7 +326,7 @@ function rcuUnlockRegs(st: State): void {
   for (const fr of st.frames) {
     fr.regs.forEach((r, k) => (fr.regs[k] = untrust(r)));
     fr.spilled.forEach((r, k) => {
-      if (r) fr.spilled[k] = untrust(r);
+      if (r) setSpilled(fr, k, untrust(r));
     });
   }
 }

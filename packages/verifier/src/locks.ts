@@ -12,7 +12,7 @@ import type { Env } from './env.js';
 import { inRbtreeCb, invalidateNonOwning } from './graph.js';
 import { mapField, mapRecord, type MapFieldKind } from './mapfields.js';
 import { memAccess } from './mem.js';
-import { pointer, SlotType, type Frame, type Reg, type RefKind, type RefState, type State } from './state.js';
+import { fillSlotTypes, pointer, setSpilled, SlotType, type Frame, type RefKind, type RefState, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 const LOCK_KINDS: ReadonlySet<RefKind | undefined> = new Set<RefKind | undefined>(['lock', 'res_lock', 'res_lock_irq']);
@@ -226,8 +226,8 @@ export function processIrqFlag(env: Env, st: State, f: Frame, pc: number, regno:
     const id = env.nextId();
     st.refs = [...st.refs, { id, insn: pc, kind: 'irq' }];
     st.irqId = id;
-    frame.slotTypes.fill(SlotType.IrqFlag, b, b + 8);
-    frame.spilled[slot] = { ...pointer('fp'), refObjId: id, irqClass: cls };
+    fillSlotTypes(frame, SlotType.IrqFlag, b, b + 8);
+    setSpilled(frame, slot, { ...pointer('fp'), refObjId: id, irqClass: cls });
     env.scratchSlot(slot);
     return;
   }
@@ -252,7 +252,7 @@ export function processIrqFlag(env: Env, st: State, f: Frame, pc: number, regno:
   // mark_irq_flag_read, then unmark_stack_slot_irq_flag's write
   env.stackLive?.read(r.frame ?? st.frames.length - 1, slot);
   env.stackLive?.write(r.frame ?? st.frames.length - 1, slot);
-  frame.slotTypes.fill(SlotType.Invalid, b, b + 8);
-  frame.spilled[slot] = undefined;
+  fillSlotTypes(frame, SlotType.Invalid, b, b + 8);
+  setSpilled(frame, slot, undefined);
   env.scratchSlot(slot);
 }

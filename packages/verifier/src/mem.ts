@@ -17,7 +17,7 @@ import { btfPtr } from './nullable.js';
 import { regTypeStr, regTypeStrBare } from './print.js';
 import { sockAccess } from './sockmem.js';
 import { coerceToSize, coerceToSizeSx } from './scalar.js';
-import { copyReg, known, S64_MIN, SlotType, STACK_SIZE, UNKNOWN, pointer, type Frame, type Reg, type RegType, type State } from './state.js';
+import { copyReg, known, pointer, S64_MIN, setSlotType, setSpilled, SlotType, STACK_SIZE, UNKNOWN, type Frame, type Reg, type RegType, type State } from './state.js';
 import { fls64, tnumAdd, tnumConst, tnumIsConst, tnumStr, type Tnum } from './tnum.js';
 
 const BPF_MAX_VAR_OFF = 1n << 29n;
@@ -133,11 +133,11 @@ function spillSize(f: Frame, slot: number): number {
 
 /** save_register_state: spill `reg` into `slot`, `size` bytes of it. */
 function saveSpill(f: Frame, slot: number, reg: Reg, size: number): void {
-  f.spilled[slot] = reg;
-  for (let j = 7; j >= 8 - size; j--) f.slotTypes[slot * 8 + j] = SlotType.Spill;
+  setSpilled(f, slot, reg);
+  for (let j = 7; j >= 8 - size; j--) setSlotType(f, slot * 8 + j, SlotType.Spill);
   for (let j = 7 - size; j >= 0; j--) {
     const t = f.slotTypes[slot * 8 + j]!;
-    if (t !== SlotType.Zero && t !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
+    if (t !== SlotType.Zero && t !== SlotType.Invalid) setSlotType(f, slot * 8 + j, SlotType.Misc);
   }
 }
 
@@ -146,8 +146,8 @@ function scrubSlot(f: Frame, slot: number): void {
   const t7 = f.slotTypes[slot * 8 + 7];
   // scrub_special_slot: a spilled register, an iterator or a dynptr is gone as a whole
   if (t7 === SlotType.Spill || t7 === SlotType.Iter || t7 === SlotType.Dynptr)
-    for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) f.slotTypes[slot * 8 + j] = SlotType.Misc;
-  f.spilled[slot] = undefined;
+    for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) setSlotType(f, slot * 8 + j, SlotType.Misc);
+  setSpilled(f, slot, undefined);
 }
 
 const isZero = (r: Reg | undefined): boolean => r !== undefined && r.type === 'scalar' && tnumIsConst(r.var) && r.var.value === 0n;
@@ -192,7 +192,7 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
   scrubSlot(f, slot);
   const zero = (reg && isZero(reg)) || (!reg && a.stImm === 0);
   if (zero && a.valueRegno !== undefined) env.precise(a.valueRegno);
-  for (let k = 0; k < size; k++) f.slotTypes[b - k] = zero ? SlotType.Zero : SlotType.Misc;
+  for (let k = 0; k < size; k++) setSlotType(f, b - k, zero ? SlotType.Zero : SlotType.Misc);
 }
 
 function stackWriteVar(env: Env, f: Frame, r: Reg, off: number, size: number, a: Access): void {
@@ -213,7 +213,7 @@ function stackWriteVar(env: Env, f: Frame, r: Reg, off: number, size: number, a:
     }
     if (f.slotTypes[slot * 8 + 7] === SlotType.Spill) scrubSlot(f, slot);
     if (zero && t === SlotType.Zero) zeroUsed = true;
-    f.slotTypes[b] = zero && t === SlotType.Zero ? SlotType.Zero : SlotType.Misc;
+    setSlotType(f, b, zero && t === SlotType.Zero ? SlotType.Zero : SlotType.Misc);
   }
   if (zeroUsed && a.valueRegno !== undefined) env.precise(a.valueRegno);
 }

@@ -3,7 +3,7 @@
  * a path that reaches a prune point in a state covered by a fully explored checkpoint there
  * ends. Scalars of a checkpoint only count where they were marked precise (precise.ts).
  */
-import { cloneState, SlotType, SLOTS, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, setSpilled, SLOTS, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { refsSafe } from './locks.js';
 import { tnumIn } from './tnum.js';
 import { slotPrecise, type Checkpoint, type Path } from './precise.js';
@@ -471,7 +471,7 @@ export function widenImpreciseScalars(old: Checkpoint, cur: State): void {
       if (so === undefined || sc === undefined || so.type !== 'scalar' || sc.type !== 'scalar') continue;
       if (o.slotTypes[slot * 8 + 7] !== SlotType.Spill || c.slotTypes[slot * 8 + 7] !== SlotType.Spill) continue;
       if (slotPrecise(old, fr, slot) || sameReg(so, sc)) continue;
-      c.spilled[slot] = UNKNOWN;
+      setSpilled(c, slot, UNKNOWN);
     }
   }
 }

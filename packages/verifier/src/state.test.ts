@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cloneFrame, copyReg, FRAME_OPTIONAL_FIELDS, known, newFrame, REG_OPTIONAL_FIELDS, UNKNOWN, type Frame, type Reg } from './state.js';
+import { cloneFrame, copyReg, fillSlotTypes, FRAME_OPTIONAL_FIELDS, known, newFrame, REG_OPTIONAL_FIELDS, setSlotType, setSpilled, SlotType, UNKNOWN, type Frame, type Reg } from './state.js';
 
 describe('copyReg', () => {
   it('copies every field of a register, each optional one included', () => {
@@ -29,8 +29,36 @@ describe('cloneFrame', () => {
     expect(c).toStrictEqual(g);
     for (const k of FRAME_OPTIONAL_FIELDS) expect(c[k]).toBe(g[k]);
     expect(c.regs).not.toBe(g.regs);
-    expect(c.slotTypes).not.toBe(g.slotTypes);
-    expect(c.spilled).not.toBe(g.spilled);
     expect(c.out).not.toBe(g.out);
+  });
+
+  it('shares the stack until one of the two frames writes it, then that one writes its own copy', () => {
+    const f = newFrame(0, -1);
+    setSpilled(f, 3, UNKNOWN);
+    fillSlotTypes(f, SlotType.Spill, 24, 32);
+    const c = cloneFrame(f);
+    expect(c.slotTypes).toBe(f.slotTypes);
+    expect(c.spilled).toBe(f.spilled);
+    // a write that changes nothing copies nothing
+    setSpilled(c, 3, UNKNOWN);
+    setSlotType(c, 24, SlotType.Spill);
+    fillSlotTypes(c, SlotType.Spill, 24, 32);
+    expect(c.slotTypes).toBe(f.slotTypes);
+    expect(c.spilled).toBe(f.spilled);
+    setSlotType(c, 0, SlotType.Misc);
+    setSpilled(c, 3, undefined);
+    expect(c.slotTypes[0]).toBe(SlotType.Misc);
+    expect(f.slotTypes[0]).toBe(SlotType.Invalid);
+    expect(c.spilled[3]).toBeUndefined();
+    expect(f.spilled[3]).toBe(UNKNOWN);
+    // the original still shared its stack with the copy when it was made: its first write copies too
+    const d = cloneFrame(f);
+    fillSlotTypes(f, SlotType.Zero, 0, 8);
+    setSpilled(f, 5, UNKNOWN);
+    expect([...d.slotTypes.subarray(0, 8)]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(d.spilled[5]).toBeUndefined();
+    expect([...c.slotTypes.subarray(0, 8)]).toEqual([SlotType.Misc, 0, 0, 0, 0, 0, 0, 0]);
+    expect([...f.slotTypes.subarray(0, 8)]).toEqual(new Array(8).fill(SlotType.Zero));
+    expect([...f.slotTypes.subarray(24, 32)]).toEqual(new Array(8).fill(SlotType.Spill));
   });
 });

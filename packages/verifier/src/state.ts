@@ -279,12 +279,32 @@ function stackBytes(): Uint8Array {
   return bytes;
 }
 
+/**
+ * A frame's stack bytes as the verifier reads them: a Uint8Array without its writing methods
+ * and with a read-only index, so that a write anywhere but through {@link setSlotType} and
+ * {@link fillSlotTypes} fails to compile (the bytes may be shared with a copy of the frame).
+ */
+export type StackTypes = Omit<Uint8Array, 'fill' | 'set' | 'copyWithin' | 'reverse' | 'sort' | number> & { readonly [byte: number]: number };
+
 export interface Frame {
   readonly regs: Reg[];
-  /** Byte b is fp-(b+1): slot b>>3, `slot_type[b & 7]`. */
-  readonly slotTypes: Uint8Array;
-  /** The register spilled into each slot (meaningful where the slot's bytes are Spill). */
-  readonly spilled: (Reg | undefined)[];
+  /**
+   * Byte b is fp-(b+1): slot b>>3, `slot_type[b & 7]`. Shared with the frame's copies until
+   * either writes it: written only through {@link setSlotType} and {@link fillSlotTypes}.
+   */
+  readonly slotTypes: StackTypes;
+  /**
+   * The register spilled into each slot (meaningful where the slot's bytes are Spill). Shared
+   * like `slotTypes`: written only through {@link setSpilled}.
+   */
+  readonly spilled: readonly (Reg | undefined)[];
+  /**
+   * `slotTypes` and `spilled` are this frame's own, not shared with a copy: {@link cloneFrame}
+   * shares them between the frame and its copy and clears this on both; the first write to
+   * either (setSlotType, fillSlotTypes, setSpilled) copies them first (issue 25: most copies,
+   * a checkpoint's and a queued branch's, are never written, or are pruned before they are).
+   */
+  stackOwned: boolean;
   /** Outgoing stack-argument slots (arguments 6..12). */
   readonly out: (Reg | undefined)[];
   /**
@@ -317,6 +337,7 @@ export function newFrame(subprog: number, callsite: number, callbackRet?: readon
     spilled: new Array<Reg | undefined>(SLOTS).fill(undefined),
     out: new Array<Reg | undefined>(7).fill(undefined),
     noStackArgLoad: false,
+    stackOwned: true,
     subprog,
     callsite,
     // every optional field, in cloneFrame's order: all frames share one shape (see cloneFrame)
@@ -332,24 +353,25 @@ export function newFrame(subprog: number, callsite: number, callbackRet?: readon
 
 /** The optional fields of {@link Frame}, each copied by {@link cloneFrame} (a field missing here fails to compile). */
 export const FRAME_OPTIONAL_FIELDS = ['callbackRet', 'asyncCb', 'asyncRet', 'sleepableCb', 'callbackDepth', 'excCb', 'allocated'] as const;
-type UnlistedFrameField = Exclude<keyof Frame, 'regs' | 'slotTypes' | 'spilled' | 'out' | 'noStackArgLoad' | 'subprog' | 'callsite' | (typeof FRAME_OPTIONAL_FIELDS)[number]>;
+type UnlistedFrameField = Exclude<keyof Frame, 'regs' | 'slotTypes' | 'spilled' | 'out' | 'noStackArgLoad' | 'stackOwned' | 'subprog' | 'callsite' | (typeof FRAME_OPTIONAL_FIELDS)[number]>;
 export const _everyFrameField: [UnlistedFrameField] extends [never] ? true : UnlistedFrameField = true;
 
 /**
  * A copy of a frame: an object literal, not a spread (see {@link copyReg}), with every optional
  * field present (undefined where unset), as {@link newFrame} makes them: one shape for every
  * frame, so the loads of `f.regs` and `f.slotTypes` all over the verifier see one map, and a
- * field set later (`allocated`, `callbackDepth`) changes no frame's shape (issue 25).
+ * field set later (`allocated`, `callbackDepth`) changes no frame's shape (issue 25). The stack
+ * (`slotTypes`, `spilled`) is shared, copied by whichever of the two frames writes it first.
  */
 export function cloneFrame(f: Frame): Frame {
-  const slotTypes = stackBytes();
-  slotTypes.set(f.slotTypes);
+  f.stackOwned = false;
   return {
     regs: f.regs.slice(),
-    slotTypes,
-    spilled: f.spilled.slice(),
+    slotTypes: f.slotTypes,
+    spilled: f.spilled,
     out: f.out.slice(),
     noStackArgLoad: f.noStackArgLoad,
+    stackOwned: false,
     subprog: f.subprog,
     callsite: f.callsite,
     callbackRet: f.callbackRet,
@@ -360,6 +382,41 @@ export function cloneFrame(f: Frame): Frame {
     excCb: f.excCb,
     allocated: f.allocated,
   };
+}
+
+/** The writable view of a frame's stack (only {@link ownStack} hands it out). */
+interface OwnedStack {
+  slotTypes: Uint8Array;
+  spilled: (Reg | undefined)[];
+  stackOwned: boolean;
+}
+
+/** The frame's stack made its own (copied if it is shared with a copy of the frame), to write. */
+function ownStack(f: Frame): OwnedStack {
+  const w = f as unknown as OwnedStack;
+  if (!f.stackOwned) {
+    const bytes = stackBytes();
+    bytes.set(w.slotTypes);
+    w.slotTypes = bytes;
+    w.spilled = w.spilled.slice();
+    w.stackOwned = true;
+  }
+  return w;
+}
+
+/** slot_type of stack byte `byte` (fp-(byte+1)) set to `type` (a write that changes nothing copies nothing). */
+export function setSlotType(f: Frame, byte: number, type: SlotType): void {
+  if (f.slotTypes[byte] !== type) ownStack(f).slotTypes[byte] = type;
+}
+
+/** slot_type of stack bytes `from` to `to` (exclusive) set to `type`. */
+export function fillSlotTypes(f: Frame, type: SlotType, from: number, to: number): void {
+  for (let b = from; b < to; b++) if (f.slotTypes[b] !== type) return void ownStack(f).slotTypes.fill(type, b, to);
+}
+
+/** The register spilled into `slot` set to `r` (undefined: none). */
+export function setSpilled(f: Frame, slot: number, r: Reg | undefined): void {
+  if (f.spilled[slot] !== r) ownStack(f).spilled[slot] = r;
 }
 
 /** What a reference stands for (the kernel's enum ref_state_type); absent: an acquired pointer (REF_TYPE_PTR). */
