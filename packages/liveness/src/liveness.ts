@@ -62,15 +62,19 @@ function callUse(n: number): number {
   return regs | slots;
 }
 
+/** A slot's use and def masks (bits 0..17 each) in one number: no array per slot (issue 25). */
+const UD = 0x40000;
+const ud = (use: number, def: number): number => use + def * UD;
+
 /**
- * Use/def of one slot, from the raw class/op/mode fields exactly as the kernel's
+ * Use/def of one slot (as {@link ud}), from the raw class/op/mode fields exactly as the kernel's
  * compute_insn_live_regs does (so malformed encodings get the kernel's sets too), plus the r11
  * forms of apps/docs/stack-args.md §6.
  */
-function useDef(program: Program, pc: number, argCount: (pc: number, i: Insn) => number | undefined): [number, number] {
+function useDef(program: Program, pc: number, argCount: (pc: number, i: Insn) => number | undefined): number {
   const i = program.insns[pc]!;
   const sa = stackArgAccess(i);
-  if (sa) return sa.dir === 'store' ? [i.code === 0x7a ? 0 : 1 << i.src, stackArgBit(sa.slot)] : [0, 1 << i.dst];
+  if (sa) return sa.dir === 'store' ? ud(i.code === 0x7a ? 0 : 1 << i.src, stackArgBit(sa.slot)) : ud(0, 1 << i.dst);
   const cls = i.code & 0x07;
   const code = i.code & 0xf0;
   const mode = i.code & 0xe0;
@@ -79,37 +83,37 @@ function useDef(program: Program, pc: number, argCount: (pc: number, i: Insn) =>
   const src = 1 << i.src;
   switch (cls) {
     case 0x00: // LD: only ld_imm64 has sets of its own; ABS/IND keep the defaults
-      return mode === 0x00 && (i.code & 0x18) === 0x18 ? [0, dst] : [0xffff, 0];
+      return mode === 0x00 && (i.code & 0x18) === 0x18 ? ud(0, dst) : ud(0xffff, 0);
     case 0x01: // LDX
-      return mode === 0x60 || mode === 0x80 ? [src, dst] : [0xffff, 0];
+      return mode === 0x60 || mode === 0x80 ? ud(src, dst) : ud(0xffff, 0);
     case 0x02: // ST
-      return mode === 0x60 ? [dst, 0] : [0xffff, 0];
+      return mode === 0x60 ? ud(dst, 0) : ud(0xffff, 0);
     case 0x03: // STX
-      if (mode === 0x60) return [dst | src, 0];
-      if (mode !== 0xc0) return [0xffff, 0];
-      if (i.imm === 0xf1) return [R0 | dst | src, R0];
-      if (i.imm === 0x100) return [src, dst];
-      if (i.imm === 0x110) return [dst | src, 0];
-      return [dst | src, i.imm & 1 ? src : 0];
+      if (mode === 0x60) return ud(dst | src, 0);
+      if (mode !== 0xc0) return ud(0xffff, 0);
+      if (i.imm === 0xf1) return ud(R0 | dst | src, R0);
+      if (i.imm === 0x100) return ud(src, dst);
+      if (i.imm === 0x110) return ud(dst | src, 0);
+      return ud(dst | src, i.imm & 1 ? src : 0);
     case 0x04:
     case 0x07: // ALU, ALU64
-      if (code === 0xd0) return [dst, dst];
-      if (code === 0xb0) return [x ? src : 0, dst];
-      return [x ? dst | src : dst, dst];
+      if (code === 0xd0) return ud(dst, dst);
+      if (code === 0xb0) return ud(x ? src : 0, dst);
+      return ud(x ? dst | src : dst, dst);
     default: // JMP, JMP32
       switch (code) {
         case 0x00:
-          return [x ? dst : 0, 0];
+          return ud(x ? dst : 0, 0);
         case 0xe0:
-          return [0, 0];
+          return ud(0, 0);
         case 0x90:
-          return [R0, 0];
+          return ud(R0, 0);
         case 0x80: {
           const n = argCount(pc, i);
-          return [n === undefined ? ALL_CALLER_SAVED & ~R0 : callUse(n), ALL_CALLER_SAVED | ALL_STACK_ARGS];
+          return ud(n === undefined ? ALL_CALLER_SAVED & ~R0 : callUse(n), ALL_CALLER_SAVED | ALL_STACK_ARGS);
         }
         default:
-          return [x ? dst | src : dst, 0];
+          return ud(x ? dst | src : dst, 0);
       }
   }
 }
@@ -143,7 +147,9 @@ export function computeLiveness(program: Program, opts: LivenessOptions = {}): L
   const def = new Uint32Array(n);
   const incomingReads = new Uint8Array(n);
   for (let pc = 0; pc < n; pc++) {
-    const [u, d] = useDef(program, pc, argCount);
+    const x = useDef(program, pc, argCount);
+    const u = x % UD;
+    const d = (x - u) / UD;
     // subprogram calls with more than five arguments still read r1..r5 like the kernel's
     const i = insns[pc]!;
     use[pc] = i.code === 0x85 && i.src === 1 ? (u & ~0x3f) | 0x3e : u;
@@ -153,26 +159,44 @@ export function computeLiveness(program: Program, opts: LivenessOptions = {}): L
     if (i.code === 0x18) pc++;
   }
   const liveIn = new Uint32Array(n);
-  const liveOut = new Uint32Array(n);
   const post = cfg.postorder;
+  const { succStart, succTarget } = cfg;
+  const late = lateSlots(cfg, n);
   let passes = 0;
-  for (let changed = true; changed; ) {
-    changed = false;
+  for (let again = true; again; ) {
+    again = false;
     passes++;
     for (let k = 0; k < post.length; k++) {
       const pc = post[k]!;
       let out = 0;
-      for (let e = cfg.succStart[pc]!; e < cfg.succStart[pc + 1]!; e++) out |= liveIn[cfg.succTarget[e]!]!;
+      for (let e = succStart[pc]!; e < succStart[pc + 1]!; e++) out |= liveIn[succTarget[e]!]!;
       const inn = ((out & ~def[pc]!) | use[pc]!) >>> 0;
-      if (inn !== liveIn[pc] || out !== liveOut[pc]) {
+      if (inn !== liveIn[pc]) {
         liveIn[pc] = inn;
-        liveOut[pc] = out;
-        changed = true;
+        if (late[pc] === 1) again = true;
       }
     }
   }
-  const { stackLiveIn, escapes } = stackLiveness(program, cfg);
+  const { stackLiveIn, escapes } = stackLiveness(program, cfg, late);
   return { cfg, use, def, liveIn, stackLiveIn, incomingReads, escapes, passes };
+}
+
+/**
+ * The slots a pass over the postorder reads before it computes them (1): the targets of edges
+ * that go forward in the postorder (a loop's back edge, a self loop). A pass in which none of
+ * them changed reached the fixpoint, as a further pass would find (the same least fixpoint,
+ * one pass fewer: a program without loops takes one pass, not two).
+ */
+function lateSlots(cfg: Cfg, n: number): Uint8Array {
+  const { postorder: post, succStart, succTarget } = cfg;
+  const index = new Int32Array(n);
+  for (let k = 0; k < post.length; k++) index[post[k]!] = k;
+  const late = new Uint8Array(n);
+  for (let k = 0; k < post.length; k++) {
+    const pc = post[k]!;
+    for (let e = succStart[pc]!; e < succStart[pc + 1]!; e++) if (index[succTarget[e]!]! >= k) late[succTarget[e]!] = 1;
+  }
+  return late;
 }
 
 /**
@@ -180,7 +204,7 @@ export function computeLiveness(program: Program, opts: LivenessOptions = {}): L
  * full aligned 8-byte store defines one. When a subprogram lets its frame address escape
  * (`rX = r10`), calls and accesses through other registers are taken to read every slot.
  */
-function stackLiveness(program: Program, cfg: Cfg): { stackLiveIn: Uint32Array; escapes: boolean[] } {
+function stackLiveness(program: Program, cfg: Cfg, late: Uint8Array): { stackLiveIn: Uint32Array; escapes: boolean[] } {
   const insns = program.insns;
   const n = insns.length;
   const escapes = cfg.subprogs.map((s) => {
@@ -194,48 +218,51 @@ function stackLiveness(program: Program, cfg: Cfg): { stackLiveIn: Uint32Array; 
   });
   const use = new Uint32Array(n * 2);
   const def = new Uint32Array(n * 2);
-  const setBits = (arr: Uint32Array, pc: number, lo: number, hi: number): void => {
-    // slot k covers fp-8(k+1) .. fp-8k-1
-    for (let k = lo; k <= hi; k++) if (k >= 0 && k < 64) arr[pc * 2 + (k >> 5)]! |= 1 << (k & 31);
-  };
-  const slotOf = (off: number): number => Math.floor((-off - 1) / 8);
   for (let pc = 0; pc < n; pc++) {
     const i = insns[pc]!;
     const op = decodeOp(i);
     const esc = escapes[cfg.subprogOf[pc]!]!;
-    const all = (): void => setBits(use, pc, 0, 63);
     if (op.kind === 'ldx') {
       if (i.src === 10 && i.off < 0) setBits(use, pc, slotOf(i.off + op.size - 1), slotOf(i.off));
-      else if (esc && i.src !== 11) all();
+      else if (esc && i.src !== 11) setBits(use, pc, 0, 63);
     } else if (op.kind === 'st' || op.kind === 'stx') {
       if (i.dst === 10 && i.off < 0) {
         if (op.size === 8 && i.off % 8 === 0) setBits(def, pc, slotOf(i.off), slotOf(i.off));
       }
     } else if (op.kind === 'atomic') {
       if (i.dst === 10 && i.off < 0) setBits(use, pc, slotOf(i.off + op.size - 1), slotOf(i.off));
-      else if (esc) all();
-    } else if (op.kind === 'call' && esc) all();
+      else if (esc) setBits(use, pc, 0, 63);
+    } else if (op.kind === 'call' && esc) setBits(use, pc, 0, 63);
     if (op.kind === 'ld_imm64') pc++;
   }
   const liveIn = new Uint32Array(n * 2);
   const post = cfg.postorder;
-  for (let changed = true; changed; ) {
-    changed = false;
+  const { succStart, succTarget } = cfg;
+  // as the registers' fixpoint: another pass only when a slot read before it was computed changed
+  for (let again = true; again; ) {
+    again = false;
     for (let k = 0; k < post.length; k++) {
       const pc = post[k]!;
       for (let w = 0; w < 2; w++) {
         let out = 0;
-        for (let e = cfg.succStart[pc]!; e < cfg.succStart[pc + 1]!; e++) out |= liveIn[cfg.succTarget[e]! * 2 + w]!;
+        for (let e = succStart[pc]!; e < succStart[pc + 1]!; e++) out |= liveIn[succTarget[e]! * 2 + w]!;
         const inn = ((out & ~def[pc * 2 + w]!) | use[pc * 2 + w]!) >>> 0;
         if (inn !== liveIn[pc * 2 + w]) {
           liveIn[pc * 2 + w] = inn;
-          changed = true;
+          if (late[pc] === 1) again = true;
         }
       }
     }
   }
   return { stackLiveIn: liveIn, escapes };
 }
+
+/** Stack slots `lo..hi` of `pc` set in `arr` (two words per slot); slot k covers fp-8(k+1) .. fp-8k-1. */
+function setBits(arr: Uint32Array, pc: number, lo: number, hi: number): void {
+  for (let k = lo; k <= hi; k++) if (k >= 0 && k < 64) arr[pc * 2 + (k >> 5)]! |= 1 << (k & 31);
+}
+
+const slotOf = (off: number): number => Math.floor((-off - 1) / 8);
 
 /** Live stack slots before `pc` as frame offsets (-8, -16, ...). */
 export function liveStackOffsets(l: Liveness, pc: number): number[] {

@@ -593,18 +593,20 @@ const U32MIN_ = 8;
 const U32MAX_ = 9;
 const F = 10;
 const pair = new Float64Array(2 * F);
+/** The pair as loaded: the registers' own values, which `finish` compares with (no second Number() of each BigInt). */
+const pair0 = new Float64Array(2 * F);
 
 function loadAt(r: Reg, o: number): void {
-  pair[o + TV] = Number(r.var.value);
-  pair[o + TM] = Number(r.var.mask);
-  pair[o + UMIN] = Number(r.umin);
-  pair[o + UMAX] = Number(r.umax);
-  pair[o + SMIN] = Number(r.smin);
-  pair[o + SMAX] = Number(r.smax);
-  pair[o + S32MIN_] = Number(r.s32min);
-  pair[o + S32MAX_] = Number(r.s32max);
-  pair[o + U32MIN_] = Number(r.u32min);
-  pair[o + U32MAX_] = Number(r.u32max);
+  pair[o + TV] = pair0[o + TV] = Number(r.var.value);
+  pair[o + TM] = pair0[o + TM] = Number(r.var.mask);
+  pair[o + UMIN] = pair0[o + UMIN] = Number(r.umin);
+  pair[o + UMAX] = pair0[o + UMAX] = Number(r.umax);
+  pair[o + SMIN] = pair0[o + SMIN] = Number(r.smin);
+  pair[o + SMAX] = pair0[o + SMAX] = Number(r.smax);
+  pair[o + S32MIN_] = pair0[o + S32MIN_] = Number(r.s32min);
+  pair[o + S32MAX_] = pair0[o + S32MAX_] = Number(r.s32max);
+  pair[o + U32MIN_] = pair0[o + U32MIN_] = Number(r.u32min);
+  pair[o + U32MAX_] = pair0[o + U32MAX_] = Number(r.u32max);
 }
 
 /** The register loaded at `o` is in the domain (lowOk of a pair slot). */
@@ -616,8 +618,8 @@ function lowOkAt(o: number): boolean {
   return true;
 }
 
-/** The register at `o` as the working register, `r` the one it was loaded from (whose BigInts store keeps where unchanged). */
-function workFrom(r: Reg, o: number): void {
+/** The register at `o` as the working register, as loadAt left it (its BigInts are kept by store where unchanged). */
+function workFrom(o: number): void {
   vv = pair[o + TV]!;
   vm = pair[o + TM]!;
   umin = pair[o + UMIN]!;
@@ -628,16 +630,16 @@ function workFrom(r: Reg, o: number): void {
   s32max = pair[o + S32MAX_]!;
   u32min = pair[o + U32MIN_]!;
   u32max = pair[o + U32MAX_]!;
-  v0 = Number(r.var.value);
-  m0 = Number(r.var.mask);
-  umin0 = Number(r.umin);
-  umax0 = Number(r.umax);
-  smin0 = Number(r.smin);
-  smax0 = Number(r.smax);
-  s32min0 = Number(r.s32min);
-  s32max0 = Number(r.s32max);
-  u32min0 = Number(r.u32min);
-  u32max0 = Number(r.u32max);
+  v0 = pair0[o + TV]!;
+  m0 = pair0[o + TM]!;
+  umin0 = pair0[o + UMIN]!;
+  umax0 = pair0[o + UMAX]!;
+  smin0 = pair0[o + SMIN]!;
+  smax0 = pair0[o + SMAX]!;
+  s32min0 = pair0[o + S32MIN_]!;
+  s32max0 = pair0[o + S32MAX_]!;
+  u32min0 = pair0[o + U32MIN_]!;
+  u32max0 = pair0[o + U32MAX_]!;
 }
 
 /** The working register, synced, as a register: `r` itself when nothing changed (as scalar.ts `done`). */
@@ -761,11 +763,11 @@ export function refineLow(r1: Reg, r2: Reg, cond0: string, is32: boolean): [Reg,
   }
   // r1 at offset 0, r2 at F whatever the swaps: both must be in the domain again before their syncs
   if (!pairOk(0, unbounded && a === 0) || !pairOk(F, unbounded && a === F)) return undefined;
-  workFrom(r1, 0);
+  workFrom(0);
   if (!syncSteps()) return undefined;
   // the first result is kept in a copy before the working register is reused
   const o1 = finish(r1);
-  workFrom(r2, F);
+  workFrom(F);
   if (!syncSteps()) return undefined;
   return [o1, finish(r2)];
 }
