@@ -56,6 +56,8 @@ export interface LoadOptions {
   readonly globals?: Readonly<Record<string, bigint>>;
   /** ELF: how the object's BPF-to-BPF calls are linked (default: libbpf's, cilium/ebpf's for calls across sections). */
   readonly linker?: 'libbpf' | 'cilium/ebpf';
+  /** ELF: whose rules open the object (default: libbpf 1.x's when libbpf's linker links it; `raw`: no extern checks at open). */
+  readonly opener?: 'libbpf' | 'raw';
   /** ELF: the attach target's BTF id, for fentry/fexit programs attached to another BPF program (all of the object's). */
   readonly attachBtfId?: number;
   /** ELF: objects linked after FILE first, as `bpftool gen object OUT FILE LINK...` links them. */
@@ -108,6 +110,7 @@ export function loadProgram(file: string, opts: LoadOptions = {}): LoadedInput {
         ...(opts.functions?.size ? { functions: opts.functions } : {}),
         ...(opts.globals ? { globals: opts.globals } : {}),
         ...(opts.linker ? { linker: opts.linker } : {}),
+        ...(opts.opener ? { opener: opts.opener } : {}),
         ...(opts.arena ? { arena: opts.arena } : {}),
         // the program asked for is loaded on its own, as by a libbpf host that turns the others'
         // autoload off: an attach target this kernel lacks refuses only the program that has it
@@ -247,16 +250,32 @@ function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boole
  * (libbpf's rules: cilium/ebpf's put it on the programs that use it) is every program's
  * `unresolved` error, for `verify` and `kernel load` to give.
  */
-function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 'attachBtfId' | 'functions' | 'globals' | 'linker' | 'autoload'> & { readonly arena?: () => ArenaLayout } = {}): LoadedObject {
+function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 'attachBtfId' | 'functions' | 'globals' | 'linker' | 'opener' | 'autoload'> & { readonly arena?: () => ArenaLayout } = {}): LoadedObject {
   const obj = parseElf(bytes);
   // the arena layout is a kernel probe: asked only when the object has __arena globals
   const { arena: arenaOf, ...rest } = hostOpts;
   const arena = arenaOf && obj.arenaData ? arenaOf() : undefined;
   const host = { ...rest, ...(arena ? { arena } : {}) };
   // what every load does, kernel or not: variables set, the linker's rules, the arena's layout
-  const always = { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}), ...(arena ? { arena } : {}) };
+  const always = { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}), ...(host.opener ? { opener: host.opener } : {}), ...(arena ? { arena } : {}) };
   const hostNoKernel = { ...always, ...(host.functions ? { functions: host.functions } : {}), ...(host.attachBtfId ? { attachBtfId: host.attachBtfId } : {}) };
-  const plain = loadObject(bytes, always);
+  let plain: LoadedObject;
+  try {
+    // (with the functions the host links in: those are no externs libbpf would look up)
+    plain = loadObject(bytes, host.functions ? { ...always, functions: host.functions } : always);
+  } catch (e) {
+    if (!(e instanceof ElfError) || host.opener === 'raw') throw e;
+    // libbpf refuses the object when it opens it (an extern its BTF does not describe, a static
+    // entry program): reading and disassembling still work, every program carries that error
+    // for `verify` and `kernel load` to give, as bpftool gives it
+    let raw: LoadedObject;
+    try {
+      raw = loadObject(bytes, { ...always, opener: 'raw' });
+    } catch {
+      throw e;
+    }
+    return { ...raw, programs: raw.programs.map((p) => ({ ...p, unresolved: e })) };
+  }
   // what the user asked the host loader to do must happen, or fail saying why
   const asked = host.attachTo !== undefined || host.functions !== undefined || host.attachBtfId !== undefined;
   const littleEndian = obj.endian === 'little';
@@ -359,14 +378,16 @@ export function globalsOf(flags: Readonly<Record<string, unknown>>): Readonly<Re
   return out;
 }
 
-/** The options of loadProgram a command's flags give (--input, --section, --prog, --endian, --attach-to, --function, --set, --linker, --link). */
+/** The options of loadProgram a command's flags give (--input, --section, --prog, --endian, --attach-to, --function, --set, --linker, --opener, --link). */
 export function inputOptsOf(flags: Readonly<Record<string, unknown>>): LoadOptions {
   const str = (k: string): string | undefined => (typeof flags[k] === 'string' ? (flags[k] as string) : undefined);
   const functions = functionsOf(flags);
   const globals = globalsOf(flags);
   const linker = str('linker');
   if (linker !== undefined && linker !== 'libbpf' && linker !== 'cilium/ebpf') throw usage(`--linker must be libbpf or cilium/ebpf (got '${linker}')`);
-  const pick = { input: str('input'), section: str('section'), prog: str('prog'), endian: str('endian') as 'little' | 'big' | undefined, attachTo: str('attach-to'), linker };
+  const opener = str('opener');
+  if (opener !== undefined && opener !== 'libbpf' && opener !== 'raw') throw usage(`--opener must be libbpf or raw (got '${opener}')`);
+  const pick = { input: str('input'), section: str('section'), prog: str('prog'), endian: str('endian') as 'little' | 'big' | undefined, attachTo: str('attach-to'), linker, opener };
   const link = typeof flags.link === 'string' ? [flags.link] : Array.isArray(flags.link) ? (flags.link as string[]) : [];
   return { ...Object.fromEntries(Object.entries(pick).filter(([, v]) => v !== undefined)), ...(functions ? { functions } : {}), ...(globals ? { globals } : {}), ...(link.length ? { link } : {}) };
 }

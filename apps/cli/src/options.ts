@@ -52,6 +52,7 @@ export const HOST_OPTS: Record<string, OptionSpec> = {
   function: { type: 'string', multiple: true, help: 'ELF: NAME=FILE links FILE (assembly, hex or raw instructions) in as extern function NAME, as loaders that supply functions at load time do; repeatable' },
   set: { type: 'string', multiple: true, help: "ELF: NAME=VALUE sets global variable NAME (.rodata, .data, .bss; an integer) before loading, as a libbpf skeleton's rodata->NAME = VALUE; repeatable" },
   linker: { type: 'string', help: "ELF: whose rules link BPF-to-BPF calls (default libbpf's; cilium/ebpf's for an object calling into other sections, which libbpf refuses)", values: ['libbpf', 'cilium/ebpf'] },
+  opener: { type: 'string', help: "ELF: whose rules open the object (default libbpf 1.x's when libbpf's linker links it: an extern its BTF does not describe, or a static entry program, refuses the object; raw: a loader that reads the ELF itself, as iproute2, bpf_load.c and falco's legacy loader)", values: ['libbpf', 'raw'] },
   link: { type: 'string', multiple: true, help: "ELF: OBJECT is linked after FILE first (libbpf's static linker, as bpftool gen object OUT FILE OBJECT... and bpf elf link); for objects built to be linked (externs defined in another file); repeatable" },
 };
 

@@ -45,6 +45,7 @@ function asHostLoads(file, host) {
     ...(host.functions ? { functions: new Map(host.functions.map((n) => [n, ret0])) } : {}),
     ...(host.globals ? { globals: host.globals } : {}),
     ...(host.linker ? { linker: host.linker } : {}),
+    ...(host.opener ? { opener: host.opener } : {}),
     // each program loaded on its own (realworld.mjs's `alone` rows)
     ...(host.alone ? { autoload: () => false } : {}),
   });
@@ -60,7 +61,7 @@ function programOf(file, section, prog, host) {
   const key = JSON.stringify([file, host ?? null]);
   if (last.key !== key) {
     last = { key: '', all: [] };
-    last = { key, all: host?.attachTo || host?.functions || host?.globals || host?.linker || host?.alone ? asHostLoads(file, host) : loadProgram(file, {}).all };
+    last = { key, all: host?.attachTo || host?.functions || host?.globals || host?.linker || host?.alone ? asHostLoads(file, host) : loadProgram(file, host?.opener ? { opener: host.opener } : {}).all };
   }
   const program = last.all.find((p) => p.section === section && p.name === prog);
   if (!program) throw new Error(`no program ${prog} in ${section}`);

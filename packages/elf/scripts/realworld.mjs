@@ -328,14 +328,21 @@ function hostOptions(row, dir) {
     ...(btfId !== undefined ? { attachBtfId: () => btfId } : {}),
     // cilium/ebpf's linker for the collections it loads (calls across sections)
     ...(row?.loader === 'cilium/ebpf' ? { linker: 'cilium/ebpf' } : {}),
+    // loaders that read the ELF file themselves check no externs when they open it, as libbpf does
+    ...(rawOpener(row) ? { opener: 'raw' } : {}),
     // each program loaded on its own: none is resolved as one the object loads
     ...(row?.alone ? { autoload: () => false } : {}),
   };
 }
 
+/** Whether a loader row's loader opens objects without libbpf's extern checks (iproute2, bpf_load.c, falco's, OVS's, Suricata's, PREVAIL's). */
+function rawOpener(row) {
+  return row !== undefined && row.loader !== 'libbpf' && row.loader !== 'cilium/ebpf';
+}
+
 /** What the verifier worker needs of a loader row to build the object as its host does. */
 function workerHost(row) {
-  return row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row), mapValueSize: valueSizes(row), globals: globalsOf(row), linker: row.loader === 'cilium/ebpf' ? 'cilium/ebpf' : undefined, alone: row.alone };
+  return row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row), mapValueSize: valueSizes(row), globals: globalsOf(row), linker: row.loader === 'cilium/ebpf' ? 'cilium/ebpf' : undefined, opener: rawOpener(row) ? 'raw' : undefined, alone: row.alone };
 }
 
 /** A loader row's map sizes ('ncpus': the possible CPUs) as loadWithMaps's mapMaxEntries. */
@@ -368,6 +375,7 @@ function cliHostFlags(row, p, dir) {
   for (const [name, v] of Object.entries(globalsOf(row) ?? {})) flags.push('--set', `${name}=${v}`);
   if (row?.attachProg) flags.push('--attach-prog', join(dir, row.attachProg));
   if (row?.loader === 'cilium/ebpf') flags.push('--linker', 'cilium/ebpf');
+  if (rawOpener(row)) flags.push('--opener', 'raw');
   if (row?.license !== undefined) flags.push('--license', row.license);
   for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n === 'ncpus' ? n : sized(n)}`);
   for (const [name, n] of Object.entries(row?.mapValueSize ?? {})) flags.push('--map-value-size', `${name}=${n}`);
@@ -385,7 +393,7 @@ function ourObject(bytes, row, dir) {
     const kconfig = kernelKconfig();
     return loadObject(bytes, vmlinux ? { kernelBtf: vmlinux, kallsyms, ...(kconfig ? { kconfig } : {}), ...host } : {});
   } catch (e) {
-    const plain = loadObject(bytes, { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}) });
+    const plain = loadObject(bytes, { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}), ...(host.opener ? { opener: host.opener } : {}) });
     // (an object of maps only that fails to resolve, a struct_ops map of a type this kernel
     // lacks: that error is the loader's answer, as libbpf's)
     if (plain.programs.length === 0 || plain.programs.some((p) => p.relocs.some((r) => r.kind === 'kfunc' || r.kind === 'ksym') || p.attachTo !== undefined)) throw e;

@@ -30,6 +30,8 @@ export { CORE_KINDS, CORE_POISON_IMM, calcCoreRelo, patchCoreInsn } from './core
 export type { CoreKind, CoreRelo, CoreResult } from './core.js';
 export { hasCrossSectionCalls } from './link.js';
 export type { ElfProgram, LinkOptions, Linker } from './link.js';
+export type { Opener } from './libbpfopen.js';
+export { checkAsLibbpfOpens } from './libbpfopen.js';
 export { placeExtInfo } from './extinfo.js';
 export { setGlobals } from './globals.js';
 export type { GlobalValue } from './globals.js';

@@ -31,6 +31,8 @@ import { structOpsMaps } from './structops.js';
 import { exceptionCallbacks } from './exccb.js';
 import type { GlobalValue } from './globals.js';
 import { setGlobals } from './globals.js';
+import type { Opener } from './libbpfopen.js';
+import { checkAsLibbpfOpens } from './libbpfopen.js';
 
 /** `.BTF.ext` contents by section name. */
 export interface BtfExtRecords {
@@ -79,6 +81,13 @@ export interface LoadOptions extends ParseOptions {
    * cilium/ebpf links it. `libbpf` refuses it as libbpf does.
    */
   readonly linker?: Linker;
+  /**
+   * Whose rules open the object (see {@link Opener}). Default: libbpf 1.x's when the object is
+   * linked by libbpf's rules (an extern its BTF does not describe refuses the object, as
+   * `bpf_object__open` refuses it), none under cilium/ebpf's. `raw` is for the loaders that read
+   * the ELF file themselves (iproute2, samples/bpf's bpf_load.c, falco's legacy loader).
+   */
+  readonly opener?: Opener;
   /**
    * Global variables to set before the maps are made, by name (a libbpf skeleton's
    * `skel->rodata->num_cpu = n`, cilium/ebpf's `VariableSpec.Set`): integers written into
@@ -130,6 +139,8 @@ export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedOb
   let maps: ElfMap[] = given.globals ? setGlobals(obj, obj.maps, given.globals) : [...obj.maps];
   // whose rules link the object (and read its kconfig values): CO-RE below changes only its code
   const linker: Linker = opts.linker ?? (hasCrossSectionCalls(obj) ? 'cilium/ebpf' : 'libbpf');
+  // libbpf checks the object's externs when it opens it, before anything else
+  if ((opts.opener ?? (linker === 'libbpf' ? 'libbpf' : 'raw')) === 'libbpf') checkAsLibbpfOpens(obj, opts.objectBtf, new Set(opts.functions?.keys()));
   const kconfig = new Map<string, number>();
   let kconfigSize: number | undefined;
   if (opts.objectBtf) {

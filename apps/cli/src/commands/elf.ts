@@ -46,7 +46,8 @@ export const elf: Command = {
       if (!isElf(bytes)) throw new CliError(EXIT.INPUT, `${file}: not an ELF object (no \\x7fELF magic)`);
     }
     const obj = parseElf(bytes);
-    const progs = loadPrograms(bytes);
+    // a listing, not a load: what libbpf would refuse at open (`bpf verify` and `bpf kernel load` say so) is listed all the same
+    const progs = loadPrograms(bytes, { opener: 'raw' });
     const relocs = obj.relocations.map((r) => ({
       section: obj.sections[r.target]?.name ?? String(r.target),
       offset: r.offset,
