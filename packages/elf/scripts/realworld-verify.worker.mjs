@@ -81,7 +81,7 @@ parentPort.on('message', ({ id, file, section, prog, type, host, progFlags, kern
       ...read,
       ...(host?.license !== undefined ? { license: host.license } : {}),
       ...((sizes || values) && read.maps
-        ? { maps: read.maps.map((m) => ({ ...m, ...(sizes && Object.hasOwn(sizes, m.name) ? { maxEntries: sizes[m.name] } : {}), ...(values && Object.hasOwn(values, m.name) ? { valueSize: values[m.name] } : {}) })) }
+        ? { maps: read.maps.map((m) => ({ ...m, ...(sizes && Object.hasOwn(sizes, m.name) ? { maxEntries: sizes[m.name] } : {}), ...(values && Object.hasOwn(values, m.name) ? { valueSize: values[m.name] } : {}), ...(m.inner && sizes && Object.hasOwn(sizes, `${m.name}.inner`) ? { inner: { ...m.inner, maxEntries: sizes[`${m.name}.inner`] } } : {}) })) }
         : {}),
     };
     // as `bpf verify` asks: the kernel's symbols for typed/typeless ksyms (the kernel refuses one

@@ -207,6 +207,13 @@ const LOADERS = {
   // (pkg/selectors/celexpr.go): `return 0` bodies where the policy has no CEL expression.
   tetragon: { loader: 'cilium/ebpf', type: 'kprobe', attachTo: [['^lsm(\\.s)?/generic_lsm_ima_bprm', 'bprm_check_security'], ['^lsm(\\.s)?/', 'file_open'], ['^(fentry|fexit)/', 'security_file_open']], functions: Array.from({ length: 8 }, (_, i) => `cel_expr_${i}`) },
   katran: { loader: 'libbpf', type: 'xdp' },
+  // falcosecurity/libs driver/modern_bpf: falco's modern probe, one object linked from its
+  // .bpf.o files with `bpftool gen object` and opened as a libbpf skeleton (libpman). Before
+  // loading, libpman sizes auxiliary_maps and counter_maps to the possible CPUs
+  // (pman_prepare_maps_before_loading) and gives ringbuf_maps one entry per possible CPU and a
+  // template inner ring buffer of the buffer size asked for (bpf_map__set_inner_map_fd; scap's
+  // DEFAULT_DRIVER_BUFFER_BYTES_DIM, 8 MiB).
+  'falco-modern-bpf': { loader: 'libbpf', type: 'socket_filter', mapMaxEntries: { auxiliary_maps: 'ncpus', counter_maps: 'ncpus', ringbuf_maps: 'ncpus', 'ringbuf_maps.inner': 8 * 1024 * 1024 } },
 };
 
 /**

@@ -213,6 +213,23 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     expect(() => loadWithMaps(p, { mapMaxEntries: { slots: -1 } })).toThrow('is not a u32');
   });
 
+  it('loadWithMaps: NAME.inner sizes the template inner map of a map-in-map, as falco sizes its array of ring buffers', () => {
+    // the outer map's slot 0 looked up; the template ring buffer declares no size
+    const base = assemble('r1 = 0 ll\nr2 = r10\nr2 += -4\n*(u32 *)(r10 - 4) = 0\ncall 1\nr0 = 0\nexit');
+    const inner = { name: 'ringbuf_maps.inner', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 0 };
+    const p = { ...base, relocs: [{ insn: 0, kind: 'map' as const, name: 'ringbuf_maps' }], maps: [{ name: 'ringbuf_maps', type: 'array_of_maps', keySize: 4, valueSize: 4, maxEntries: 0, inner }] };
+    // as declared, the kernel will not create the template (a ring buffer of 0 bytes)
+    expect(() => loadWithMaps(p, { mapMaxEntries: { ringbuf_maps: 2 } })).toThrow(KernelError);
+    const load = loadWithMaps(p, { mapMaxEntries: { ringbuf_maps: 2, 'ringbuf_maps.inner': 4096 } });
+    try {
+      expect(load.accepted, load.log).toBe(true);
+      expect(load.maps.get('ringbuf_maps')?.spec.maxEntries).toBe(2);
+    } finally {
+      load.close();
+    }
+    expect(() => loadWithMaps(p, { mapMaxEntries: { 'slots.inner': 1 } })).toThrow("max_entries given for map 'slots.inner', which the program does not have");
+  });
+
   it("loadWithMaps: mapValueSize sizes a map's values at load time, as bcc's profile sizes its stack trace map", () => {
     // bpf_get_stackid(ctx, &stacks, 0) from a kprobe program; the map declares only its key
     const base = assemble('r2 = 0 ll\nr3 = 0\ncall 27\nr0 = 0\nexit');

@@ -21,7 +21,9 @@ export interface LoadWithMapsOptions extends LoadOptions {
   /**
    * max_entries by map name, replacing the object's: loaders that size maps at load time do
    * this (falco's scap_bpf.c sets its per-CPU scratch and state maps, declared with 0, to the
-   * number of CPUs). A name the program has no map of is an error.
+   * number of CPUs). `NAME.inner` sizes the template inner map of map-in-map NAME (falco's
+   * libpman gives its array of ring buffers a template ring buffer of the size it asks for,
+   * `bpf_map__set_inner_map_fd`). A name the program has no map of is an error.
    */
   readonly mapMaxEntries?: Readonly<Record<string, number>>;
   /**
@@ -38,17 +40,24 @@ export interface LoadWithMapsOptions extends LoadOptions {
  */
 function sizedDefs<D extends MapDefLike>(defs: readonly D[], sizes: { readonly mapMaxEntries?: Readonly<Record<string, number>> | undefined; readonly mapValueSize?: Readonly<Record<string, number>> | undefined }, whose: string): readonly D[] {
   const { mapMaxEntries, mapValueSize } = sizes;
+  // `NAME.inner`: the template inner map of map-in-map NAME (libbpf's bpf_map__set_inner_map_fd
+  // with a map the host made: falco sizes its ring buffers' template to the buffer it asks for)
+  const innerOf = (name: string): D | undefined => (name.endsWith('.inner') ? defs.find((d) => d.inner !== undefined && `${d.name}.inner` === name) : undefined);
   for (const [what, given] of [['max_entries', mapMaxEntries], ['value_size', mapValueSize]] as const)
     for (const [name, n] of Object.entries(given ?? {})) {
-      if (!defs.some((d) => d.name === name)) throw new KernelError('MAP_CREATE', 22, `${what} given for map '${name}', which the ${whose} does not have (its maps: ${defs.map((d) => d.name).join(', ') || 'none'})`);
+      if (!defs.some((d) => d.name === name) && !innerOf(name)) throw new KernelError('MAP_CREATE', 22, `${what} given for map '${name}', which the ${whose} does not have (its maps: ${defs.map((d) => d.name).join(', ') || 'none'})`);
       if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new KernelError('MAP_CREATE', 22, `map '${name}': ${what} ${n} is not a u32`);
     }
   if (!mapMaxEntries && !mapValueSize) return defs;
-  return defs.map((d) => ({
-    ...d,
-    ...(mapMaxEntries && Object.hasOwn(mapMaxEntries, d.name) ? { maxEntries: mapMaxEntries[d.name]! } : {}),
-    ...(mapValueSize && Object.hasOwn(mapValueSize, d.name) ? { valueSize: mapValueSize[d.name]! } : {}),
-  }));
+  const sized = <M extends MapDef>(m: M, name: string): M => ({
+    ...m,
+    ...(mapMaxEntries && Object.hasOwn(mapMaxEntries, name) ? { maxEntries: mapMaxEntries[name]! } : {}),
+    ...(mapValueSize && Object.hasOwn(mapValueSize, name) ? { valueSize: mapValueSize[name]! } : {}),
+  });
+  return defs.map((d) => {
+    const outer = sized(d, d.name);
+    return d.inner ? { ...outer, inner: sized(d.inner, `${d.name}.inner`) } : outer;
+  });
 }
 
 export interface LoadedWithMaps extends KernelLoad {
