@@ -95,7 +95,13 @@ export function btfExtRecords(ext: Uint8Array, btf: Btf, endian: 'little' | 'big
 } {
   return guard('.BTF.ext', () => {
     const e = parseBtfExt(ext, endian);
-    const s = (off: number): string => btfString(btf, off);
+    // each string once: line_info records share file names, and several records one source line
+    const strings = new Map<number, string>();
+    const s = (off: number): string => {
+      let v = strings.get(off);
+      if (v === undefined) strings.set(off, (v = btfString(btf, off)));
+      return v;
+    };
     return {
       funcInfo: new Map(e.funcInfo.map((x) => [s(x.secNameOff), x.records.map((r) => ({ insnOff: r.insnOff, typeId: r.typeId }))])),
       lineInfo: new Map(e.lineInfo.map((x) => [s(x.secNameOff), x.records.map((r) => ({ ...r, fileName: s(r.fileNameOff), source: s(r.lineOff) }))])),

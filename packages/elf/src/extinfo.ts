@@ -29,6 +29,44 @@ export interface PlacedExtInfo {
   readonly lineInfo: readonly LineInfo[];
 }
 
+// Each section's records indexed once (an object of hundreds of programs sharing one large
+// `.text` would otherwise scan all of its line_info for every function of every program).
+const funcIndex = new WeakMap<readonly SectionFuncInfo[], ReadonlyMap<number, SectionFuncInfo>>();
+const lineIndex = new WeakMap<readonly SectionLineInfo[], readonly SectionLineInfo[]>();
+const NONE: readonly never[] = [];
+
+/** The first func_info record at each byte offset of a section. */
+function funcAt(records: readonly SectionFuncInfo[] | undefined): ReadonlyMap<number, SectionFuncInfo> {
+  if (!records) return new Map();
+  let m = funcIndex.get(records);
+  if (!m) {
+    const byOff = new Map<number, SectionFuncInfo>();
+    for (const r of records) if (!byOff.has(r.insnOff)) byOff.set(r.insnOff, r);
+    funcIndex.set(records, (m = byOff));
+  }
+  return m;
+}
+
+/** A section's line_info records sorted by byte offset (a stable sort: record order within an offset). */
+function byOffset(records: readonly SectionLineInfo[] | undefined): readonly SectionLineInfo[] {
+  if (!records) return NONE;
+  let sorted = lineIndex.get(records);
+  if (!sorted) lineIndex.set(records, (sorted = [...records].sort((a, b) => a.insnOff - b.insnOff)));
+  return sorted;
+}
+
+/** The index of the first record at or after byte offset `off`. */
+function firstAtOrAfter(sorted: readonly SectionLineInfo[], off: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]!.insnOff < off) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Place an object's func_info / line_info on a linked program's instruction indices. */
 export function placeExtInfo(
   prog: ElfProgram,
@@ -61,11 +99,15 @@ export function placeExtInfo(
       const k = byteOff / 8;
       return k >= lo && k < hi ? s.start + (k - lo) : undefined;
     };
-    const f = (ext.funcInfo.get(secName) ?? []).find((r) => moved(r.insnOff) === s.start);
+    const f = funcAt(ext.funcInfo.get(secName)).get(lo * 8);
     if (f) funcInfo.push({ insnOff: s.start, typeId: f.typeId });
     else allFuncs = false;
-    for (const l of ext.lineInfo.get(secName) ?? []) {
+    // the section's records from the function's first slot on, in record order for each offset
+    const lines = byOffset(ext.lineInfo.get(secName));
+    for (let k = firstAtOrAfter(lines, lo * 8); k < lines.length; k++) {
+      const l = lines[k]!;
       const at = moved(l.insnOff);
+      if (l.insnOff >= hi * 8) break;
       if (at !== undefined) lineInfo.push({ ...l, insnOff: at });
     }
   }
