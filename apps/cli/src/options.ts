@@ -57,6 +57,32 @@ export const HOST_OPTS: Record<string, OptionSpec> = {
 };
 
 /** `bpf kernel`: how the program's maps are created. */
+/** The kernel's log buffer: log_size and BPF_LOG_FIXED (bpf verify and bpf kernel load). */
+export const LOG_SIZE_OPTS: Record<string, OptionSpec> = {
+  'log-size': {
+    type: 'string',
+    help: "a log buffer of N bytes, as the kernel's log_size: the log keeps its last bytes (its first with --log-fixed), and a log that needed more fails the load as the kernel fails it (ENOSPC), even for a program that verifies; at level 1 the paths cut from the log count too",
+  },
+  'log-fixed': { type: 'boolean', help: "with --log-size: keep the log's first bytes (BPF_LOG_FIXED)" },
+};
+
+/** The kernel's largest log_size (UINT_MAX >> 2). */
+const LOG_SIZE_MAX = 0x3fffffff;
+
+/** --log-size and --log-fixed: the buffer size (undefined: as large as the log needs). */
+export function logSizeOf(flags: Readonly<Record<string, unknown>>, level: number): { logSize?: number; logFixed?: boolean } {
+  const v = flags['log-size'];
+  if (v === undefined) {
+    if (flags['log-fixed'] === true) throw usage('--log-fixed needs --log-size');
+    return {};
+  }
+  const n = Number(v);
+  if (typeof v !== 'string') throw usage('--log-size takes a number of bytes');
+  if (!/^\d+$/.test(v) || n > LOG_SIZE_MAX) throw usage(`--log-size takes 0 to ${LOG_SIZE_MAX} bytes, not '${v}'`);
+  if (level === 0 && n > 0) throw usage('--log-size needs a log level (the kernel refuses a log buffer at level 0: EINVAL)');
+  return { logSize: n, ...(flags['log-fixed'] === true ? { logFixed: true } : {}) };
+}
+
 export const LICENSE_OPT: Record<string, OptionSpec> = {
   license: { type: 'string', help: "the program's license string instead of the object's license section (loaders such as sysdig's and falco's pass their own)" },
 };

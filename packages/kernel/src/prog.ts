@@ -11,8 +11,15 @@ export interface LoadOptions {
   readonly license?: string;
   /** 0 (none), 1, 2 (with "Live regs" and states), 4 (stats only); levels combine as bits. */
   readonly logLevel?: number;
-  /** Initial log buffer size; it doubles while the kernel answers ENOSPC. */
+  /** Initial log buffer size (default 64 KiB); it grows while the kernel answers ENOSPC, unless `logGrow` is false. */
   readonly logSize?: number;
+  /**
+   * false: one load with exactly `logSize` bytes of log, the kernel's answer as it is — ENOSPC
+   * when the log did not fit (even for a program that verifies: at level 1 the log's largest
+   * size counts, not what is left of it), the log cut as the kernel cuts it (its end kept, or its
+   * start with `BPF_LOG_FIXED`, 8, in `logLevel`). Default true.
+   */
+  readonly logGrow?: boolean;
   readonly btfFd?: number;
   /** func_info / line_info records, as the kernel lays them out (they need `btfFd`). */
   readonly funcInfo?: readonly { readonly insnOff: number; readonly typeId: number }[];
@@ -49,6 +56,8 @@ export interface KernelLoad {
   /** The first error line of the log (the line before the stats), when rejected. */
   readonly error?: string;
   readonly log: string;
+  /** The kernel's log_true_size: the buffer the whole log needs, its terminating zero included (0 without a log). */
+  readonly logTrueSize: number;
   readonly stats?: KernelStats;
   readonly verifiedInsns?: number;
   readonly xlated?: readonly Insn[];
@@ -126,7 +135,8 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
   const code = Buffer.from(encode(insns));
   const lic = Buffer.from(`${opts.license ?? program.license ?? 'GPL'}\0`);
   const logLevel = opts.logLevel ?? 1;
-  let logSize = logLevel ? Math.max(opts.logSize ?? 1 << 16, 256) : 0;
+  const grow = opts.logGrow ?? true;
+  let logSize = logLevel ? (grow ? Math.max(opts.logSize ?? 1 << 16, 256) : (opts.logSize ?? 1 << 16)) : 0;
   const fi = opts.funcInfo ?? program.funcInfo;
   if ((fi?.length || (opts.lineInfo ?? program.lineInfo)?.length) && opts.btfFd === undefined)
     throw new KernelError('PROG_LOAD', 22, 'func_info and line_info refer to BTF: pass btfFd (loadWithMaps loads program.btf itself)');
@@ -171,18 +181,20 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
     }
     const { result, errno } = bpfRaw('PROG_LOAD', attr);
     const text = logSize ? log.toString('utf8', 0, Math.max(0, log.indexOf(0))) : '';
-    if (result < 0 && errno === 28 /* ENOSPC: log too small */ && logSize && logSize < 1 << 30) {
-      const trueSize = attr.readUInt32LE(140);
+    const trueSize = attr.readUInt32LE(140);
+    if (grow && result < 0 && errno === 28 /* ENOSPC: log too small */ && logSize && logSize < 1 << 30) {
       logSize = trueSize > logSize ? trueSize : logSize * 4;
       continue;
     }
     const stats = parseStats(text);
     if (result < 0) {
-      const err = firstError(text);
+      // ENOSPC with logGrow false: the log was cut, its last line is no error
+      const err = errno === 28 && logSize && trueSize > logSize ? undefined : firstError(text);
       return {
         accepted: false,
         errno,
         log: text,
+        logTrueSize: trueSize,
         ...(err !== undefined ? { error: err } : {}),
         ...(stats ? { stats } : {}),
         ...(logLevel && text === '' ? { refusedBeforeVerifier: true } : {}),
@@ -195,6 +207,7 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
       accepted: true,
       errno: 0,
       log: text,
+      logTrueSize: trueSize,
       ...(stats ? { stats } : {}),
       ...info,
       fd: result,

@@ -131,7 +131,7 @@ function iterArg(env: Env, tgt: Target, arg: number): readonly string[] | undefi
  * rejection. Without the kernel's BTF or a target, undefined with `known` false.
  */
 export function btfCtxAccess(env: Env, pc: number, off: number, size: number, write: boolean): { readonly known: boolean; readonly reg?: Reg } {
-  const fail = (...why: string[]): never => env.reject(pc, ...why, `invalid bpf_context access off=${off} size=${size}`);
+  const fail = (...why: string[]): never => env.reject(pc, ...why, `invalid bpf_context access off=${off} size=${size}`, ...env.sourceLine(pc));
   // bpf_tracing_ctx_access first, for tracing programs (LSM programs go to btf_ctx_access directly)
   if (env.type === 'tracing' && (off < 0 || off >= MAX_BPF_FUNC_ARGS * 8 || write || off % size !== 0)) fail();
   const btf = env.load.kernelBtf;

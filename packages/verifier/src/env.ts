@@ -53,6 +53,12 @@ export interface Env {
   /** The name of the kfunc the call instruction at `pc` calls, if it is one. */
   kfuncNameAt?(pc: number): string | undefined;
   reject(pc: number, ...lines: string[]): never;
+  /**
+   * verbose_linfo: the source line of `pc` from the program's BTF line info, `prefix` first,
+   * as a log line — or none without line info, at level 0, or when the last source line printed
+   * is the same file and line. Once returned it counts as printed.
+   */
+  sourceLine(pc: number, prefix?: string): string[];
   /** Log lines at level 2 (e.g. the caller/callee states at a call). */
   log2(line: string): void;
   /** A log message the kernel prints without a newline: what is printed next continues its line. */

@@ -22,8 +22,8 @@ export interface KernelVerdict {
 interface KernelApi {
   loadWithMaps(
     p: Program,
-    opts?: { logLevel?: number; license?: string; flags?: number; attachBtfId?: number; attachProgFd?: number },
-  ): { accepted: boolean; error?: string; log: string; fd?: number; refusedBeforeVerifier?: boolean; btfRefused?: { readonly errnoName: string }; xlated?: readonly Insn[]; close(): void };
+    opts?: { logLevel?: number; logSize?: number; logGrow?: boolean; license?: string; flags?: number; attachBtfId?: number; attachProgFd?: number },
+  ): { accepted: boolean; errno: number; error?: string; log: string; logTrueSize: number; fd?: number; refusedBeforeVerifier?: boolean; btfRefused?: { readonly errnoName: string }; xlated?: readonly Insn[]; close(): void };
   possibleCpus(): number;
 }
 interface ElfApi {

@@ -10,10 +10,22 @@ import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
 import { kernelApi } from './kernel.test.helper.js';
 
-const level1 = (p: Program): { ours: string; kernel: string } => {
+const level1 = (p: Program): { ours: string; kernel: string; oursSize: number; kernelSize: number } => {
   const k = kernelApi!.loadWithMaps(p, { logLevel: 1 });
   k.close();
-  return { ours: verify(p, { logLevel: 1, nrCpuIds: kernelApi!.possibleCpus() }).log, kernel: k.log };
+  const o = verify(p, { logLevel: 1, nrCpuIds: kernelApi!.possibleCpus() });
+  return { ours: o.log, kernel: k.log, oursSize: o.logTrueSize, kernelSize: k.logTrueSize };
+};
+
+/** One load with a log buffer of `size` bytes, kept as the kernel keeps it (no retry): ours beside the kernel's. */
+const sized = (p: Program, size: number, fixed: boolean): { ours: unknown; kernel: unknown } => {
+  const k = kernelApi!.loadWithMaps(p, { logLevel: fixed ? 1 | 8 : 1, logSize: size, logGrow: false });
+  k.close();
+  const o = verify(p, { logLevel: 1, logSize: size, logFixed: fixed, nrCpuIds: kernelApi!.possibleCpus() });
+  return {
+    ours: { accepted: o.accepted, enospc: o.logTruncated === true, log: o.log, trueSize: o.logTrueSize },
+    kernel: { accepted: k.accepted, enospc: k.errno === 28, log: k.log, trueSize: k.logTrueSize },
+  };
 };
 
 describe.skipIf(skipWithout('kernel') || kernelApi === undefined)('log level 1, as the running kernel prints it', () => {
@@ -42,6 +54,26 @@ describe.skipIf(skipWithout('kernel') || kernelApi === undefined)('log level 1, 
     expect(ours.split('\n').filter(Boolean)).toHaveLength(1);
   });
 
+  it('log_true_size and a buffer too small: the largest the log grew, ENOSPC for an accepted program, its end kept (or its start, BPF_LOG_FIXED)', () => {
+    const accepted = { ...assemble('r0 = 0\nr1 = *(u32 *)(r1 + 0)\nif r1 > 10 goto l1\nr0 = 1\nl1:\nif r1 > 20 goto l2\nr0 = 2\nl2:\nexit'), type: 'socket_filter' as const };
+    const rejected = {
+      ...assemble(['r0 = 0', 'r2 = *(u32 *)(r1 + 0)', 'if r2 > 10 goto l1', 'r0 = 1', 'l1:', 'r3 = 5', 'if r2 > 20 goto l2', 'r0 = 2', 'exit', 'l2:', 'r0 = *(u32 *)(r3 + 0)', 'exit'].join('\n')),
+      type: 'socket_filter' as const,
+    };
+    for (const p of [accepted, rejected]) {
+      const { ours, kernel, oursSize, kernelSize } = level1(p);
+      expect(ours).toBe(kernel);
+      expect(oursSize).toBe(kernelSize);
+      // an accepted program's log is its stats line, but the paths cut from it counted
+      if (p === accepted) expect(kernelSize).toBeGreaterThan(ours.length + 1);
+      for (const size of [0, 1, 2, 40, 97, 98, 99, 100, kernelSize - 1, kernelSize, kernelSize + 1])
+        for (const fixed of [false, true]) {
+          const { ours: o, kernel: k } = sized(p, size, fixed);
+          expect(o, `${p === accepted ? 'accepted' : 'rejected'} size ${size}${fixed ? ' fixed' : ''}`).toEqual(k);
+        }
+    }
+  });
+
   it('the kernel corpus (asm, conformance, random and C programs): line for line', () => {
     const source = (c: KernelCase): Program => {
       const s = corpusSource(c);
@@ -52,11 +84,23 @@ describe.skipIf(skipWithout('kernel') || kernelApi === undefined)('log level 1, 
     // expected attach type, and the C programs with func_info (they need their object's BTF)
     const cases = kernelCorpus().filter((c) => (c.stats?.processedInsns ?? 0) < 200_000 && c.expectedAttachType === undefined && !c.funcInfo);
     const differ: string[] = [];
+    let sizes = 0;
+    const sizeDiffer: string[] = [];
     for (const c of cases) {
-      const { ours, kernel } = level1(source(c));
+      const { ours, kernel, oursSize, kernelSize } = level1(source(c));
       if (JSON.stringify(comparableLines(ours)) !== JSON.stringify(comparableLines(kernel))) differ.push(c.name);
+      // log_true_size too, where the two logs are the same bytes (map addresses in ld_imm64 lines differ in length)
+      else if (ours === kernel && !/\(18\) r\d+ = map/.test(ours)) {
+        sizes++;
+        if (oursSize !== kernelSize) sizeDiffer.push(`${c.name}: log_true_size ${oursSize}, kernel ${kernelSize}`);
+      }
     }
     expect(cases.length).toBeGreaterThan(150);
     expect(differ).toEqual([]);
+    // log_true_size counts the paths cut from the log too: where one of them prints a register
+    // differently (random/1 and random/125: the id of a sign-extending fill, as at level 2) or
+    // in a few random programs by one byte (not found yet), the sizes part
+    expect(sizes).toBeGreaterThan(100);
+    expect(sizeDiffer.length, sizeDiffer.join('\n')).toBeLessThanOrEqual(Math.floor(sizes * 0.04));
   }, 300_000);
 });

@@ -184,7 +184,7 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
     return;
   }
   if (reg && reg.type !== 'scalar' && reg.type !== 'not_init') {
-    if (size !== 8) env.reject(pc, 'invalid size of register spill');
+    if (size !== 8) env.reject(pc, ...env.sourceLine(pc), 'invalid size of register spill');
     if (f !== cur && reg.type === 'fp') env.reject(pc, 'cannot spill pointers to stack into stack frame of the caller');
     spill(reg);
     return;
@@ -238,7 +238,7 @@ function stackReadFixed(env: Env, f: Frame, frameNo: number, at: number, size: n
     const reg = f.spilled[slot]!;
     const spilled = spillSize(f, slot);
     if (size !== 8 || spilled !== 8) {
-      if (reg.type !== 'scalar') env.reject(pc, 'invalid size of register fill');
+      if (reg.type !== 'scalar') env.reject(pc, ...env.sourceLine(pc), 'invalid size of register fill');
       if (!a.intoReg) return undefined;
       if (size <= spilled && at % 8 === 0) {
         env.noteStackAccess(frameNo, slot);
@@ -451,7 +451,8 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
         break;
       }
       const res = ctxAccess(env.type, off, size, { write: a.write, ldsx: a.signed === true, attach: env.attach });
-      if (!res.ok) env.reject(pc, `invalid bpf_context access off=${off} size=${size}`);
+      // check_mem_access prints the source line after check_ctx_access's message
+      if (!res.ok) env.reject(pc, `invalid bpf_context access off=${off} size=${size}`, ...env.sourceLine(pc));
       if (!a.write) out = ctxRead(res.ptr, () => env.nextId());
       break;
     }

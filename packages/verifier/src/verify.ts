@@ -6,12 +6,12 @@
  * every error and, at log level 2, for the register state after each instruction. Stack
  * arguments follow apps/docs/stack-args.md §3-§4 rule by rule.
  */
-import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type MapDef, type Op, type Program, type ProgType } from '@bpf/isa';
+import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type LineInfo, type MapDef, type Op, type Program, type ProgType } from '@bpf/isa';
 import { CfgError, computeLiveness, defaultCallArgCount, type Liveness } from '@bpf/liveness';
 import { checkAlu } from './alu.js';
 import { addrSpaceCast, arenaAtomicOk } from './arena.js';
 import { branchTaken, splitBranch } from './branch.js';
-import type { Btf } from '@bpf/btf';
+import { btfString, type Btf } from '@bpf/btf';
 import { loadInfo, type LoadInfo } from './btfproto.js';
 import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './calls.js';
 import { iterActiveAtCall } from './iter.js';
@@ -35,6 +35,7 @@ import { xlate, type ArenaRewrites } from './xlate.js';
 import { markFastcallPatterns, removeFastcallSpillsFills, type CallSummary, type Fastcall } from './fastcall.js';
 import { helperProto } from './helpers.js';
 import { ksymReg } from './ksym.js';
+import { LogBuffer } from './logbuf.js';
 import { btfPtr } from './nullable.js';
 import { cloneState, known, knownImm, newFrame, newState, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
@@ -57,6 +58,17 @@ export interface VerifyOptions {
    * logs only its stats); 2: every path, the states at each branch and prune, precision walks.
    */
   readonly logLevel?: 0 | 1 | 2;
+  /**
+   * The kernel's log_size: a log buffer of this many bytes (level 1 and 2). The result's `log` is
+   * then what such a buffer holds: the log's last bytes, or its first with `logFixed`
+   * (BPF_LOG_FIXED). A log that needed more — at level 1 the largest it ever grew, though paths
+   * that verified were cut from it — fails the load as the kernel fails it (ENOSPC): `accepted`
+   * false and `logTruncated`, even for a program that verifies. 0: no buffer, only `logTrueSize`.
+   * Default: as large as the log needs.
+   */
+  readonly logSize?: number;
+  /** With `logSize`: keep the log's first bytes (BPF_LOG_FIXED), not its last. */
+  readonly logFixed?: boolean;
   /** Maps the program's map references point to (default: `program.maps`). */
   readonly maps?: readonly MapDef[];
   /** Whether the program will be JIT-compiled (stack arguments need it). Default true. */
@@ -122,6 +134,10 @@ export interface VerifyResult {
   /** The error, as the kernel's log ends with it. */
   readonly error?: { readonly insn: number; readonly message: string };
   readonly log: string;
+  /** The kernel's log_true_size: the bytes the log needs, its terminating zero included (0 at level 0). */
+  readonly logTrueSize: number;
+  /** The log did not fit in `logSize` bytes: the kernel answers ENOSPC and loads nothing. */
+  readonly logTruncated?: true;
   readonly stats: VerifyStats;
   /**
    * The furthest end of an access through an iterator's key buffer (`rdonly`, the kernel's
@@ -188,6 +204,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private readonly extMain: boolean;
   /** Indexes of log lines the kernel ends without a newline (logOpen). */
   private readonly openLines = new Set<number>();
+  /** The kernel's log buffer: log_true_size and what `logSize` bytes keep (levels 1 and 2). */
+  private readonly logBuf: LogBuffer | undefined;
   readonly insns: readonly Insn[];
   /** decodeOp per instruction, made when the instruction is first processed (no object per processed instruction). */
   private readonly ops: (Op | undefined)[] = [];
@@ -298,6 +316,11 @@ class Verifier implements CallEnv, PreciseEnv {
     this.slotsWritten = this.subprogs.map(() => 0);
     this.slotsRequired = this.subprogs.map(() => 0);
     this.level = opts.logLevel ?? 1;
+    this.lineInfo = program.lineInfo?.length ? program.lineInfo : undefined;
+    if (opts.logSize !== undefined && !(Number.isInteger(opts.logSize) && opts.logSize >= 0 && opts.logSize <= 0x3fffffff))
+      throw new RangeError(`logSize ${opts.logSize}: the kernel takes 0 to 1073741823 bytes (EINVAL)`);
+    if (opts.logSize && this.level === 0) throw new RangeError('logSize without a log level: the kernel refuses a log buffer at level 0 (EINVAL)');
+    this.logBuf = this.level > 0 ? new LogBuffer({ ...(opts.logSize !== undefined ? { size: opts.logSize } : {}), fixed: opts.logFixed === true }) : undefined;
     this.stackArgLoads = this.insns.some((x) => (x.code & 7) === 1 && x.src === 11);
     this.trace = this.level >= 2 ? (line: string): void => this.log2(line) : undefined;
     this.load = loadInfo(program, this.progFlags & PROG_FLAGS.sleepable && opts.sleepable === undefined ? { ...opts, sleepable: true } : opts);
@@ -521,10 +544,15 @@ class Verifier implements CallEnv, PreciseEnv {
       // the JITs give it the kernel's exception-callback frame (aux->exception_cb)
       ...(k === this.exceptionCb ? { exceptionCallback: true } : {}),
     }));
+    const buf = this.logBuf?.finish(this.lines, this.openLines, this.logText());
+    // ENOSPC: the kernel loads nothing, whatever the verifier said
+    if (buf?.truncated) accepted = false;
     return {
       accepted,
       ...(error ? { error } : {}),
-      log: this.level > 0 ? this.logText() : this.lines.slice(-1).join('\n') + '\n',
+      log: buf ? buf.text : this.lines.slice(-1).join('\n') + '\n',
+      logTrueSize: buf ? buf.trueSize : 0,
+      ...(buf?.truncated ? { logTruncated: true as const } : {}),
       stats,
       maxAccess: { ...this.maxAccess },
       ...(accepted ? { program: { ...this.program, subprogs } as unknown as VerifiedProgram } : {}),
@@ -877,7 +905,7 @@ class Verifier implements CallEnv, PreciseEnv {
           cp.key ??= this.key(cp.state);
           // the kernel then prints both states, all of the current frame (print_verifier_state)
           if (cp.key === key)
-            this.reject(st.pc, `infinite loop detected at insn ${st.pc}`, `cur state:${formatState(st.frames[depth]!, depth, st.refs, { all: true, regs: 0, slots: new Set() })}`, `old state:${this.checkpointText(cp, depth)}`);
+            this.reject(st.pc, ...this.sourceLine(st.pc), `infinite loop detected at insn ${st.pc}`, `cur state:${formatState(st.frames[depth]!, depth, st.refs, { all: true, regs: 0, slots: new Set() })}`, `old state:${this.checkpointText(cp, depth)}`);
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, (loop = this.scc?.incomplete(cp) ?? false))) {
@@ -997,6 +1025,11 @@ class Verifier implements CallEnv, PreciseEnv {
     this.scratch = { all: true, regs: 0, slots: new Set() };
     let st: Path | undefined = newState([entry], start, start) as Path;
     let fromPop = false;
+    this.prevLinfo = -1;
+    // do_check's do_print_state at level 1: set by the first pop or return to a caller and never
+    // cleared (only level 2 clears it, printing the state), so every later pruned path logs
+    // "from X to Y: safe" — cut from the log when the next path is taken up, but counted in its size
+    let printFrom = false;
     /** The last instruction returned from a callee: its "from X to Y" line does not scratch the state. */
     let fromExit = false;
     if (!asGlobal && this.level > 0) {
@@ -1012,7 +1045,7 @@ class Verifier implements CallEnv, PreciseEnv {
         if (this.tracer) this.tracer.pruned(st, this.prunedBy);
         this.stackLive.update(st);
         if (this.level > 0) {
-          if (fromPop && this.level > 1) this.lines.push('', `from ${st.prev} to ${st.pc}: safe`);
+          if (this.level > 1 ? fromPop : (printFrom ||= fromPop)) this.lines.push('', `from ${st.prev} to ${st.pc}: safe`);
           else this.lines.push(`${st.pc}: safe`);
           this.insnLineOpen = false;
         }
@@ -1027,12 +1060,16 @@ class Verifier implements CallEnv, PreciseEnv {
         this.lines.push('', `from ${st.prev} to ${st.pc}:${formatState(st.frames[st.frames.length - 1]!, st.frames.length - 1, st.refs, { all: true, regs: 0, slots: new Set() })}`);
         this.insnLineOpen = false;
         this.scratch = { all: !fromExit, regs: 0, slots: new Set() };
-      } else if (this.level === 1 && fromPop) this.scratch = { all: !fromExit, regs: 0, slots: new Set() };
+      } else if (this.level === 1 && fromPop) {
+        this.scratch = { all: !fromExit, regs: 0, slots: new Set() };
+        printFrom = true;
+      }
       fromPop = false;
       fromExit = false;
       if (this.jmpPoints.has(st.pc)) this.histNote = true;
       if (this.level > 0 && this.scratched()) this.printInsnState(st);
       if (this.level > 0) {
+        if (this.lineInfo) for (const l of this.sourceLine(st.pc)) this.lines.push(l);
         this.lines.push(this.insnText(st.pc));
         this.insnLineOpen = true;
       }
@@ -1099,6 +1136,42 @@ class Verifier implements CallEnv, PreciseEnv {
     if (this.level === 1) this.logReset({ n: 0, len: 0, open: false });
   }
 
+  /** The program's BTF line info (find_linfo searches it), when there is any. */
+  private readonly lineInfo: readonly LineInfo[] | undefined;
+  /** The kernel's prev_linfo: the index of the last line-info record printed, -1 for none (reset per function verified). */
+  private prevLinfo = -1;
+
+  sourceLine(pc: number, prefix = '; '): string[] {
+    const li = this.lineInfo;
+    if (!li || this.level < 1 || pc < 0 || pc >= this.insns.length) return [];
+    // find_linfo: the rightmost record at or before pc
+    let l = 0;
+    let r = li.length - 1;
+    while (l < r) {
+      const m = l + ((r - l + 1) >> 1);
+      if (li[m]!.insnOff <= pc) l = m;
+      else r = m - 1;
+    }
+    if (l === this.prevLinfo) return [];
+    const cur = li[l]!;
+    const prev = this.prevLinfo >= 0 ? li[this.prevLinfo] : undefined;
+    // the same file and line again (another column): not printed, and not taken as the last one
+    if (prev && prev.fileNameOff === cur.fileNameOff && prev.line === cur.line) return [];
+    const btf = this.load.progBtf();
+    if (!btf) return [];
+    let src: string;
+    let file: string;
+    try {
+      src = btfString(btf, cur.lineOff);
+      file = btfString(btf, cur.fileNameOff);
+    } catch {
+      return [];
+    }
+    this.prevLinfo = l;
+    // ltrim (isspace), and the file name without its directories
+    return [`${prefix}${src.replace(/^[ \t\n\v\f\r]+/, '')} @ ${file.slice(file.lastIndexOf('/') + 1)}:${cur.line}`];
+  }
+
   /** Jump-history entries without spill, callback or link notes, by frame and pc (explore). */
   private readonly plainHist: (HistEntry | undefined)[][] = [];
   private readonly texts = new Map<number, string>();
@@ -1133,6 +1206,7 @@ class Verifier implements CallEnv, PreciseEnv {
    * space before the ';', so the line keeps that space and the next line runs on from it.
    */
   private logReset(m: LogMark): void {
+    this.logBuf?.beforeCut(this.lines, this.openLines, m.n);
     if (m.n > 0) {
       const last = this.lines[m.n - 1]!;
       if (m.open && last.length > m.len) {
@@ -1144,6 +1218,7 @@ class Verifier implements CallEnv, PreciseEnv {
     if (this.openLines.size) for (let k = m.n; k < this.lines.length; k++) this.openLines.delete(k);
     this.lines.length = m.n;
     this.insnLineOpen = false;
+    this.logBuf?.afterCut(this.lines, this.openLines);
   }
 
   opAt(pc: number): Op {

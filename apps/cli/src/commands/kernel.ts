@@ -5,16 +5,17 @@ import type { ProgType } from '@bpf/isa';
 import type { Command, Flags, Output } from '../context.js';
 import { CliError, EXIT, usage, type ExitCode } from '../errors.js';
 import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram as readProgram, NoProgramsError } from '../input.js';
-import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, MAP_OPTS, mapMaxEntriesOf, mapValueSizeOf, TYPE_OPT } from '../options.js';
+import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, LOG_SIZE_OPTS, logSizeOf, MAP_OPTS, mapMaxEntriesOf, mapValueSizeOf, TYPE_OPT } from '../options.js';
 
 export const kernel: Command = {
   name: 'kernel',
   summary: 'ask the running kernel: load (verdict, log, stats), test-run, or compare with our verifier',
-  usage: 'bpf kernel load|run|compare FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--attach-prog OBJECT[:PROG]] [--function NAME=FILE] [--set NAME=VALUE] [--license L] [--map-max-entries NAME=N] [--log-level N] [--data HEX] [--repeat N] [--json]',
+  usage: 'bpf kernel load|run|compare FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--attach-prog OBJECT[:PROG]] [--function NAME=FILE] [--set NAME=VALUE] [--license L] [--map-max-entries NAME=N] [--log-level N] [--log-size N [--log-fixed]] [--data HEX] [--repeat N] [--json]',
   example: 'bpf kernel load prog.s --type xdp --log-level 2',
   subcommands: ['load', 'run', 'compare'],
   options: {
     'log-level': { type: 'string', help: 'verifier log level: 1, 2, or 4 (stats)', values: ['0', '1', '2', '3', '4', '5', '6', '7'] },
+    ...LOG_SIZE_OPTS,
     data: { type: 'string', help: 'run: hex bytes of packet data' },
     repeat: { type: 'string', help: 'run: repetitions for the duration measurement (default 1)' },
     'attach-prog': {
@@ -36,7 +37,9 @@ export const kernel: Command = {
     const rejection = (l: LoadedWithMaps): string =>
       l.refusedBeforeVerifier === true
         ? `refused before the verifier ran (${errnoName(l.errno)}, empty log): the kernel checked the load's attributes, capabilities or a security module's bpf_prog_load hook first; the code was not verified`
-        : `${l.error ?? ''} (errno ${l.errno})`;
+        : l.errno === 28 && l.error === undefined && l.logTrueSize > 0
+          ? `the log needs ${l.logTrueSize} bytes, more than --log-size ${String(flags['log-size'])} (ENOSPC)`
+          : `${l.error ?? ''} (errno ${l.errno})`;
     const { verify, parseProgFlags, needsKernelBtf } = await import('@bpf/verifier');
     const { jitX86 } = await import('@bpf/jit-x86');
     const [sub, file] = args;
@@ -68,7 +71,11 @@ export const kernel: Command = {
     try {
       // the program's maps are created (global data written, .rodata frozen) and its BTF loaded, as libbpf does
       // level 1 even for run: a rejection then says why
-      load = loadWithMaps(program, { type, ...attach, flags: how.flags, logLevel: Number(flags['log-level'] ?? 1), ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(mapValueSize ? { mapValueSize } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
+      // --log-size: one load with that buffer, the kernel's answer as it is (no retry with a larger one)
+      const level = Number(flags['log-level'] ?? 1);
+      const sized = logSizeOf(flags, level);
+      const logOpts = sized.logSize === undefined ? { logLevel: level } : { logLevel: sized.logFixed ? level | 8 : level, logSize: sized.logSize, logGrow: false };
+      load = loadWithMaps(program, { type, ...attach, flags: how.flags, ...logOpts, ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(mapValueSize ? { mapValueSize } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
       if (sub === 'compare') {
         const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, how.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds() });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
@@ -93,7 +100,7 @@ export const kernel: Command = {
       }
       if (sub === 'load') {
         if (out.json) {
-          out.data({ accepted: load.accepted, errno: load.errno, error: load.error ?? null, refusedBeforeVerifier: load.refusedBeforeVerifier === true, btfRefused: load.btfRefused?.errnoName ?? null, log: load.log, stats: load.stats ?? {}, verifiedInsns: load.verifiedInsns ?? null, jitedLen: load.jitedLen ?? null, xlatedInsns: load.xlated?.length ?? null });
+          out.data({ accepted: load.accepted, errno: load.errno, error: load.error ?? null, refusedBeforeVerifier: load.refusedBeforeVerifier === true, btfRefused: load.btfRefused?.errnoName ?? null, log: load.log, logTrueSize: load.logTrueSize, stats: load.stats ?? {}, verifiedInsns: load.verifiedInsns ?? null, jitedLen: load.jitedLen ?? null, xlatedInsns: load.xlated?.length ?? null });
         } else {
           if (load.log) out.line(load.log.trimEnd());
           if (load.btfRefused) out.line(`note: the kernel refused the object's BTF (${load.btfRefused.errnoName}); loaded without it, as libbpf does (maps without key and value types, no func_info or line_info)`);

@@ -5,15 +5,16 @@ import type { Trace, VerifyOptions } from '@bpf/verifier';
 import type { Command } from '../context.js';
 import { CliError, EXIT, requireFile, usage } from '../errors.js';
 import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram, refuseUnresolved } from '../input.js';
-import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, TYPE_OPT } from '../options.js';
+import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, LOG_SIZE_OPTS, logSizeOf, TYPE_OPT } from '../options.js';
 
 export const verify: Command = {
   name: 'verify',
   summary: 'verify a program like the kernel does; exit 0 when accepted, 1 when rejected',
-  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--replaces OBJECT[:FUNC]] [--function NAME=FILE] [--license L] [--log-level 1|2] [--no-jit] [--trace] [--json]',
+  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--replaces OBJECT[:FUNC]] [--function NAME=FILE] [--license L] [--log-level 1|2] [--log-size N [--log-fixed]] [--no-jit] [--trace] [--json]',
   example: 'bpf verify prog.s --type xdp --log-level 1',
   options: {
     'log-level': { type: 'string', help: 'log level (default 1)', values: ['0', '1', '2'] },
+    ...LOG_SIZE_OPTS,
     'no-jit': { type: 'boolean', help: 'assume the program will be interpreted (stack arguments then fail)' },
     trace: { type: 'boolean', help: 'record the walk: with --json the whole trace (states before and after each processed insn, paths, prunes, the why-chain); as text a summary and, for a rejection, the instructions its values came from' },
     'trace-max-steps': { type: 'string', help: 'keep at most N traced steps (default 200000)' },
@@ -42,7 +43,8 @@ export const verify: Command = {
     const maxSteps = flags['trace-max-steps'] === undefined ? undefined : positiveInt(flags['trace-max-steps'] as string, '--trace-max-steps');
     const trace = flags.trace === true ? (maxSteps === undefined ? true : { maxSteps }) : false;
     const replaces = typeof flags.replaces === 'string' ? replacedFunction(flags.replaces, program, type, attachTypeOf) : undefined;
-    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), logLevel: Number(flags['log-level'] ?? 1) as 0 | 1 | 2, jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), trace });
+    const logLevel = Number(flags['log-level'] ?? 1) as 0 | 1 | 2;
+    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), logLevel, ...logSizeOf(flags, logLevel), jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), trace });
     if (out.json) {
       out.data({
         accepted: r.accepted,
@@ -50,11 +52,14 @@ export const verify: Command = {
         stats: r.stats,
         subprogs: r.program?.subprogs ?? [],
         log: r.log,
+        logTrueSize: r.logTrueSize,
+        logTruncated: r.logTruncated === true,
         ...(r.trace ? { trace: r.trace } : {}),
       });
     } else {
       out.line(r.log.trimEnd());
       if (r.accepted) out.line(out.paint('green', 'accepted'));
+      else if (r.logTruncated) out.line(out.paint('red', `refused: the log needs ${r.logTrueSize} bytes, more than --log-size ${String(flags['log-size'])} (ENOSPC)${r.error ? `; the verifier also rejected it at insn ${r.error.insn}: ${r.error.message}` : ''}`));
       else out.line(out.paint('red', `rejected at insn ${r.error!.insn}: ${r.error!.message}`));
       if (r.trace) for (const line of traceSummary(r.trace, program.insns)) out.line(line);
     }
