@@ -8,7 +8,7 @@ import type { Insn, JmpCond } from '@bpf/isa';
 import { boundsViolation, flipCond, markUnbounded, refineCond, regConstValue, regIsConst, revCond, scalarBranchTaken, violationLine, type Cond } from './cond.js';
 import { btfPtr, mayBeNull, nonNull } from './nullable.js';
 import { scalarAlu, zext } from './scalar.js';
-import { copyReg, known, knownImm, setSpilled, type Frame, type Reg, type State } from './state.js';
+import { copyReg, known, knownImm, setOut, setSpilled, type Frame, type Reg, type State } from './state.js';
 
 const AT_PKT_END = -1;
 const BEYOND_PKT_END = -2;
@@ -75,7 +75,7 @@ function forEachReg(st: State, fn: (r: Reg) => Reg): void {
       const v = fn(r);
       if (v !== r) setSpilled(f, s, v);
     }
-    for (let s = 0; s < f.out.length; s++) if (f.out[s]) f.out[s] = fn(f.out[s]!);
+    for (let s = 0; s < f.out.length; s++) if (f.out[s]) setOut(f, s, fn(f.out[s]!));
   }
 }
 
@@ -114,7 +114,7 @@ function syncLinked(st: State, knownReg: Reg, self: Reg, live?: LinkedFilter): v
       const v = update(r);
       if (v !== r) setSpilled(f, s, v);
     }
-    for (let s = 0; s < f.out.length; s++) if (f.out[s]) f.out[s] = update(f.out[s]!);
+    for (let s = 0; s < f.out.length; s++) if (f.out[s]) setOut(f, s, update(f.out[s]!));
   });
 }
 

@@ -20,7 +20,7 @@ import { checkHelperArg, type ArgMeta } from './helperargs.js';
 import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
 import { btfPtrType } from './nullable.js';
 import { regTypeStr, regTypeStrBare } from './print.js';
-import { cloneState, inSleepable, isConst, newFrame, newState, pointer, NOT_INIT, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { clearOut, cloneState, inSleepable, isConst, newFrame, newState, NOT_INIT, pointer, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 export const MAX_CALL_FRAMES = 8;
@@ -77,7 +77,7 @@ function zeroKey(st: State, r: Reg, keySize: number): boolean {
 
 /** What every call leaves behind: r0..r5 unreadable until written, stack-argument slots consumed (stack-args §4.4). */
 export function clearCallerSaved(env: Env, f: Frame): void {
-  f.out.fill(undefined);
+  clearOut(f);
   f.noStackArgLoad = true;
   for (let r = 0; r <= 5; r++) {
     f.regs[r] = NOT_INIT;
@@ -317,7 +317,7 @@ function enterCallback(env: CallEnv, from: State, next: Path, pc: number, sub: n
   const callee = newFrame(sub, pc, [0, 1]);
   args.forEach((r, k) => (callee.regs[k + 1] = r));
   callee.regs[10] = env.fp(next.frames.length);
-  caller.out.fill(undefined);
+  clearOut(caller);
   caller.callbackDepth = depth;
   next.frames.push(callee);
   next.pc = env.subprogs[sub]!.start;
@@ -553,7 +553,7 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
   env.stackLive?.update(st);
   st.frames.pop();
   // stack-args §4.4: a return consumes the caller's outgoing slots and forbids later r11 loads
-  caller.out.fill(undefined);
+  clearOut(caller);
   caller.noStackArgLoad = true;
   if (!callee.callbackRet) caller.regs[0] = r0;
   if (env.level > 0) env.log2(env.formatFrame(st, caller, true));

@@ -292,7 +292,9 @@ function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): CompareP
     const listAt = l;
     lists[listAt] = liveRegs(k) & 0x7ff;
     l += 2;
-    for (let slot = 0; slot < SLOTS; slot++) {
+    // the slots past the deepest byte the frame has written hold only invalid bytes: none listed
+    const slots = Math.min(SLOTS, (f.stackTop + 7) >> 3);
+    for (let slot = 0; slot < slots; slot++) {
       const b = slot * 8;
       // uninitialised stack may be read by privileged programs: misc covers anything, so a slot
       // the old state holds only invalid or misc bytes in is safe whatever the current one holds

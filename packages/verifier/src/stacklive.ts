@@ -333,12 +333,13 @@ export class StackLiveness {
 
   // ---- queries ----
 
-  private liveBefore(inst: Instance, pc: number, frame: number, slot: number): boolean {
+  /** Word `w` (slots 32w..32w+31) of the slots of `frame` live before `pc` in `inst`. */
+  private liveBefore(inst: Instance, pc: number, frame: number, w: number): number {
     const m = inst.frames[frame];
-    if (!m) return false;
+    if (!m) return 0;
     const off = pc - inst.start;
-    if (off < 0 || off >= inst.size) return false;
-    return ((m[off * W + LIVE + (slot >> 5)]! >>> (slot & 31)) & 1) === 1;
+    if (off < 0 || off >= inst.size) return 0;
+    return m[off * W + LIVE + w]!;
   }
 
   /**
@@ -352,14 +353,15 @@ export class StackLiveness {
     const insts: Instance[] = [];
     for (let k = 0; k < depth; k++) insts.push(this.instanceOf(st, k));
     const top = insts[depth - 1]!;
+    // a word of 32 slots at a time: a slot is alive where any of the places looked at has it live
     for (let frame = 0; frame < depth; frame++) {
-      for (let slot = 0; slot < 64; slot++) {
-        let alive = this.liveBefore(top, st.pc, frame, slot);
-        for (let i = frame; !alive && i < depth - 1; i++) {
+      for (let w = 0; w < 2; w++) {
+        let alive = this.liveBefore(top, st.pc, frame, w);
+        for (let i = frame; i < depth - 1; i++) {
           const callsite = top.chain[i]!;
-          alive = this.liveBefore(insts[i]!, this.callsCallback(callsite) ? callsite : callsite + 1, frame, slot);
+          alive |= this.liveBefore(insts[i]!, this.callsCallback(callsite) ? callsite : callsite + 1, frame, w);
         }
-        if (alive) out[frame * 2 + (slot >> 5)] = (out[frame * 2 + (slot >> 5)]! | (1 << (slot & 31))) >>> 0;
+        out[frame * 2 + w] = alive >>> 0;
       }
     }
     return out;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cloneFrame, copyReg, fillSlotTypes, FRAME_OPTIONAL_FIELDS, known, newFrame, REG_OPTIONAL_FIELDS, setSlotType, setSpilled, SlotType, UNKNOWN, type Frame, type Reg } from './state.js';
+import { clearOut, cloneFrame, copyReg, fillSlotTypes, FRAME_OPTIONAL_FIELDS, known, newFrame, REG_OPTIONAL_FIELDS, setOut, setSlotType, setSpilled, SlotType, UNKNOWN, type Frame, type Reg } from './state.js';
 
 describe('copyReg', () => {
   it('copies every field of a register, each optional one included', () => {
@@ -21,7 +21,7 @@ describe('copyReg', () => {
 });
 
 describe('cloneFrame', () => {
-  it('copies every field of a frame, each optional one included, and its arrays', () => {
+  it('copies every field of a frame, each optional one included, and its registers', () => {
     const f = newFrame(2, 7, [0, 1]);
     const extras = Object.fromEntries(FRAME_OPTIONAL_FIELDS.map((k, n) => [k, { field: k, n }]));
     const g = { ...f, ...extras } as unknown as Frame;
@@ -29,7 +29,20 @@ describe('cloneFrame', () => {
     expect(c).toStrictEqual(g);
     for (const k of FRAME_OPTIONAL_FIELDS) expect(c[k]).toBe(g[k]);
     expect(c.regs).not.toBe(g.regs);
-    expect(c.out).not.toBe(g.out);
+    // the outgoing stack arguments are replaced, never changed in place: shared
+    expect(c.out).toBe(g.out);
+  });
+
+  it('replaces the outgoing stack arguments on a write, leaving those of a copy as they were', () => {
+    const f = newFrame(0, -1);
+    const c = cloneFrame(f);
+    setOut(c, 2, UNKNOWN);
+    expect(c.out[2]).toBe(UNKNOWN);
+    expect(f.out[2]).toBeUndefined();
+    const d = cloneFrame(c);
+    clearOut(c);
+    expect(c.out.every((r) => r === undefined)).toBe(true);
+    expect(d.out[2]).toBe(UNKNOWN);
   });
 
   it('shares the stack until one of the two frames writes it, then that one writes its own copy', () => {

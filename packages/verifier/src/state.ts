@@ -305,8 +305,17 @@ export interface Frame {
    * a checkpoint's and a queued branch's, are never written, or are pruned before they are).
    */
   stackOwned: boolean;
-  /** Outgoing stack-argument slots (arguments 6..12). */
-  readonly out: (Reg | undefined)[];
+  /**
+   * Stack bytes from fp-1 down that may hold another kind than STACK_INVALID: every byte at or
+   * past it is invalid (an upper bound kept by the writes, never lowered), so that a walk over the
+   * slots (makePlan) stops at the deepest one this frame has written.
+   */
+  readonly stackTop: number;
+  /**
+   * Outgoing stack-argument slots (arguments 6..12). Never changed in place, so that copies of
+   * the frame share it: {@link setOut} and {@link clearOut} replace it.
+   */
+  out: readonly (Reg | undefined)[];
   /**
    * Bytes of stack this path has touched, a multiple of 8 (the kernel's allocated_stack, grown by
    * every access and never shrunk): a checkpoint's slot below it is one the current state never had.
@@ -329,15 +338,32 @@ export interface Frame {
   excCb?: boolean;
 }
 
+/** No outgoing stack arguments (shared by every frame that has none). */
+const NO_OUT: readonly (Reg | undefined)[] = new Array<Reg | undefined>(7).fill(undefined);
+
+/** Outgoing stack-argument slot `k` set to `r` (the frame's list replaced: copies share it). */
+export function setOut(f: Frame, k: number, r: Reg | undefined): void {
+  if (f.out[k] === r) return;
+  const o = f.out.slice();
+  o[k] = r;
+  f.out = o;
+}
+
+/** Every outgoing stack-argument slot emptied (consumed by a call or a return). */
+export function clearOut(f: Frame): void {
+  f.out = NO_OUT;
+}
+
 export function newFrame(subprog: number, callsite: number, callbackRet?: readonly [number, number]): Frame {
   return {
     // a literal (Array.from with a callback costs more than the rest of the frame)
     regs: [NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT, NOT_INIT],
     slotTypes: stackBytes(),
     spilled: new Array<Reg | undefined>(SLOTS).fill(undefined),
-    out: new Array<Reg | undefined>(7).fill(undefined),
+    out: NO_OUT,
     noStackArgLoad: false,
     stackOwned: true,
+    stackTop: 0,
     subprog,
     callsite,
     // every optional field, in cloneFrame's order: all frames share one shape (see cloneFrame)
@@ -353,7 +379,7 @@ export function newFrame(subprog: number, callsite: number, callbackRet?: readon
 
 /** The optional fields of {@link Frame}, each copied by {@link cloneFrame} (a field missing here fails to compile). */
 export const FRAME_OPTIONAL_FIELDS = ['callbackRet', 'asyncCb', 'asyncRet', 'sleepableCb', 'callbackDepth', 'excCb', 'allocated'] as const;
-type UnlistedFrameField = Exclude<keyof Frame, 'regs' | 'slotTypes' | 'spilled' | 'out' | 'noStackArgLoad' | 'stackOwned' | 'subprog' | 'callsite' | (typeof FRAME_OPTIONAL_FIELDS)[number]>;
+type UnlistedFrameField = Exclude<keyof Frame, 'regs' | 'slotTypes' | 'spilled' | 'out' | 'noStackArgLoad' | 'stackOwned' | 'stackTop' | 'subprog' | 'callsite' | (typeof FRAME_OPTIONAL_FIELDS)[number]>;
 export const _everyFrameField: [UnlistedFrameField] extends [never] ? true : UnlistedFrameField = true;
 
 /**
@@ -369,9 +395,10 @@ export function cloneFrame(f: Frame): Frame {
     regs: f.regs.slice(),
     slotTypes: f.slotTypes,
     spilled: f.spilled,
-    out: f.out.slice(),
+    out: f.out,
     noStackArgLoad: f.noStackArgLoad,
     stackOwned: false,
+    stackTop: f.stackTop,
     subprog: f.subprog,
     callsite: f.callsite,
     callbackRet: f.callbackRet,
@@ -389,6 +416,7 @@ interface OwnedStack {
   slotTypes: Uint8Array;
   spilled: (Reg | undefined)[];
   stackOwned: boolean;
+  stackTop: number;
 }
 
 /** The frame's stack made its own (copied if it is shared with a copy of the frame), to write. */
@@ -406,12 +434,21 @@ function ownStack(f: Frame): OwnedStack {
 
 /** slot_type of stack byte `byte` (fp-(byte+1)) set to `type` (a write that changes nothing copies nothing). */
 export function setSlotType(f: Frame, byte: number, type: SlotType): void {
-  if (f.slotTypes[byte] !== type) ownStack(f).slotTypes[byte] = type;
+  if (f.slotTypes[byte] === type) return;
+  const w = ownStack(f);
+  w.slotTypes[byte] = type;
+  if (byte >= w.stackTop) w.stackTop = byte + 1;
 }
 
 /** slot_type of stack bytes `from` to `to` (exclusive) set to `type`. */
 export function fillSlotTypes(f: Frame, type: SlotType, from: number, to: number): void {
-  for (let b = from; b < to; b++) if (f.slotTypes[b] !== type) return void ownStack(f).slotTypes.fill(type, b, to);
+  for (let b = from; b < to; b++) {
+    if (f.slotTypes[b] === type) continue;
+    const w = ownStack(f);
+    w.slotTypes.fill(type, b, to);
+    if (to > w.stackTop) w.stackTop = to;
+    return;
+  }
 }
 
 /** The register spilled into `slot` set to `r` (undefined: none). */
@@ -436,7 +473,8 @@ export interface State {
   pc: number;
   /** Instruction the path came from (for the log's "from X to Y"). */
   prev: number;
-  refs: RefState[];
+  /** Never changed in place (replaced by a new list), so that copies of a state share it. */
+  refs: readonly RefState[];
   /** Inside a bpf_rcu_read_lock() region (the kernel's active_rcu_lock). */
   rcuLock?: boolean;
   /** The lock taken last and still held (active_lock_id, active_lock_ptr); locks.ts. */
@@ -498,7 +536,7 @@ export function cloneState(s: State): State {
     frames,
     pc: s.pc,
     prev: s.prev,
-    refs: s.refs.slice(),
+    refs: s.refs,
     rcuLock: s.rcuLock ? true : undefined,
     activeLock: s.activeLock || undefined,
     preemptLocks: s.preemptLocks || undefined,

@@ -37,7 +37,7 @@ import { helperProto } from './helpers.js';
 import { ksymReg } from './ksym.js';
 import { LogBuffer } from './logbuf.js';
 import { btfPtr } from './nullable.js';
-import { cloneState, known, knownImm, newFrame, newState, NOT_INIT, pointer, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, known, knownImm, newFrame, newState, NOT_INIT, pointer, setOut, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 /** The arena map flag that makes casts to address space 1 plain 32-bit moves (include/uapi/linux/bpf.h). */
 const BPF_F_NO_USER_CONV = 1 << 18;
@@ -1479,7 +1479,7 @@ class Verifier implements CallEnv, PreciseEnv {
   private stackArgStore(st: State, f: Frame, i: Insn, pc: number, value: Reg): State {
     const k = -i.off / 8;
     if (k > 7) this.reject(pc, `stack arg write offset ${i.off} exceeds max 7 stack args`);
-    f.out[k - 1] = value;
+    setOut(f, k - 1, value);
     f.noStackArgLoad = true;
     this.slotsWritten[f.subprog] = Math.max(this.slotsWritten[f.subprog]!, k);
     st.pc = pc + 1;
