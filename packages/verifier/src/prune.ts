@@ -116,8 +116,17 @@ function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap, rw = false): bool
     if (!ids.checkScalar(o, c)) return false;
     return rangeWithinRegs(o, c) && tnumIn(o.var, c.var);
   }
+  // the ids last: a comparison that fails leaves the id map to the next one, which resets it
+  return ptrSafe(o, c) && ids.check(o.id, c.id) && ids.check(o.refObjId, c.refObjId);
+}
+
+/**
+ * regsafe of two distinct pointers of the old state (`o`, neither not_init nor a scalar) and the
+ * current one, all but the ids: what statesEqual looks at before it maps any id (issue 25).
+ */
+function ptrSafe(o: Reg, c: Reg): boolean {
+  if (o.type !== c.type) return false;
   if (o.frame !== c.frame || o.map !== c.map || o.memSize !== c.memSize || o.subprog !== c.subprog || o.nonOwn !== c.nonOwn) return false;
-  if (!ids.check(o.id, c.id) || !ids.check(o.refObjId, c.refObjId)) return false;
   if (o.type === 'pkt' || o.type === 'pkt_meta') {
     const or = o.range ?? 0;
     const cr = c.range ?? 0;
@@ -151,7 +160,7 @@ function stacksafe(cp: Checkpoint, frame: number, o: Frame, c: Frame, slots: Com
   for (let i = from; i < to; i++) {
     const e = slots[i]!;
     const slot = e & 0xff;
-    const j0 = e >>> 8;
+    const j0 = (e >>> 8) & 0xff;
     const precise = slotPrecise(cp, frame, slot);
     const b = slot * 8;
     // a slot the old state used and the current one never touched (beyond its allocated_stack)
@@ -261,12 +270,16 @@ export function statesMaybeLooping(old: State, cur: State, live: number): boolea
  *   that is neither invalid nor misc has the same type in any covered state (frame << 20 |
  *   byte << 8 | type);
  * - then per frame: its live registers (liveRegs), the number of slots `m` stacksafe must look
- *   at, and those `m` slots (slot | first byte that is neither invalid nor misc << 8): the live
- *   slots holding something other than invalid and misc bytes.
+ *   at, and those `m` slots (slot | first byte that is neither invalid nor misc << 8, plus
+ *   PLAN_PTR_SPILL for a spilled pointer): the live slots holding something other than invalid
+ *   and misc bytes.
  */
 export type ComparePlan = readonly number[];
 
 const STACK_BYTES = SLOTS * 8;
+const isPtrReg = (r: Reg | undefined): boolean => r !== undefined && r.type !== 'scalar' && r.type !== 'not_init';
+/** A plan's slot entry whose old slot holds a spilled pointer (its bytes then are in the needs list). */
+const PLAN_PTR_SPILL = 1 << 16;
 /** The plan's working buffers, one for every plan (the answer is a copy of the start of the first). */
 let planScratch = new Int32Array(2 + 8 * (4 + SLOTS + STACK_BYTES));
 let listScratch = new Int32Array(8 * (2 + SLOTS));
@@ -301,8 +314,12 @@ function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): CompareP
       let j0 = 0;
       while (j0 < 8 && (t[b + j0] === SlotType.Invalid || t[b + j0] === SlotType.Misc)) j0++;
       if (j0 === 8 || !slotAlive(cp, k, slot)) continue;
-      lists[l++] = slot | (j0 << 8);
-      if (scalarForStack(f, slot) !== undefined) continue;
+      if (scalarForStack(f, slot) !== undefined) {
+        lists[l++] = slot | (j0 << 8);
+        continue;
+      }
+      // a spilled pointer: statesEqual compares it before any id (PLAN_PTR_SPILL)
+      lists[l++] = slot | (j0 << 8) | (t[b + 7] === SlotType.Spill && isPtrReg(f.spilled[slot]) ? PLAN_PTR_SPILL : 0);
       for (let j = j0; j < 8; j++) if (t[b + j] !== SlotType.Invalid && t[b + j] !== SlotType.Misc) out[n++] = (k << 20) | ((b + j) << 8) | t[b + j]!;
     }
     lists[listAt + 1] = l - listAt - 2;
@@ -377,7 +394,8 @@ export function statesEqual(
     const of = old.frames[k]!;
     const cf = cur.frames[k]!;
     const live = plan[at]!;
-    at += 2 + plan[at + 1]!;
+    const slotsAt = at + 2;
+    at = slotsAt + plan[at + 1]!;
     for (let m = rangeWithin ? live : live & cp.preciseRegs[k]!; m !== 0; m &= m - 1) {
       const r = 31 - Math.clz32(m & -m);
       const o = of.regs[r]!;
@@ -402,6 +420,22 @@ export function statesEqual(
         if (o !== c && !rangeWithinRegs(o, c)) return false;
         if (!tnumIn(o.var, c.var)) return false;
       }
+    }
+    // and the live pointers, in registers and spilled, all but their ids (regsafe's ptrSafe):
+    // most comparisons that get past the scalars fail on a spilled pointer (a packet range)
+    for (let m = live; m !== 0; m &= m - 1) {
+      const r = 31 - Math.clz32(m & -m);
+      const o = of.regs[r]!;
+      const c = cf.regs[r]!;
+      if (o !== c && isPtrReg(o) && !ptrSafe(o, c)) return false;
+    }
+    for (let i = slotsAt; i < at; i++) {
+      const e = plan[i]!;
+      if ((e & PLAN_PTR_SPILL) === 0) continue;
+      // the needs above have the current slot's bytes spilled too
+      const o = of.spilled[e & 0xff]!;
+      const c = cf.spilled[e & 0xff]!;
+      if (o !== c && !ptrSafe(o, c)) return false;
     }
   }
   const ids = sharedIds;
