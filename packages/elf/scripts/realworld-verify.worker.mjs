@@ -2,13 +2,13 @@
 // path, or @bpf/elf's loadPrograms with what the collection's loader sets: attach targets,
 // linked-in functions). Long-lived: the CLI's modules and the kernel BTF are read once per
 // worker; the parent replaces the worker when a program runs past its timeout.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { loadProgram, kernelBtfFor, kernelSymbolsFor, nrCpuIds } from '../../../apps/cli/dist/input.js';
 import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
 import { loadPrograms, parseBtfTable } from '../dist/index.js';
 import { needsKernelBtf, verify } from '../../verifier/dist/index.js';
-import { firstLogDifference } from '../../testkit/dist/index.js';
+import { fileLines, firstLineDifference, firstLogDifference } from '../../testkit/dist/index.js';
 
 let vmlinux;
 /** /proc/kallsyms (typeless ksyms), read once per worker as realworld.mjs reads it. */
@@ -89,10 +89,19 @@ parentPort.on('message', ({ id, file, section, prog, type, host, progFlags, kern
     // (test_loader's programs: the prog_flags it loads them with, given by the parent)
     // with the kernel's level-2 log (realworld.mjs --log-level 2): ours at level 2, and the
     // first compared line where the two part (null: none)
+    // (a kernel log given as { file }: too long for a string; ours goes to dumpTo through the
+    // verifier's log sink, and the two files are compared a piece at a time)
     const logLevel = kernelLog === undefined ? 0 : 2;
-    const r = verify(program, { type, logLevel, flags: progFlags ?? (program.sleepable ? 1 << 4 : 0), kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds() });
-    if (dumpTo) writeFileSync(dumpTo, r.log);
-    const log2 = kernelLog === undefined ? {} : { log2: firstLogDifference(r.log, kernelLog) ?? null };
+    const streamed = typeof kernelLog === 'object';
+    const fd = streamed ? openSync(dumpTo, 'w') : undefined;
+    let r;
+    try {
+      r = verify(program, { type, logLevel, flags: progFlags ?? (program.sleepable ? 1 << 4 : 0), kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...(streamed ? { logSink: (text) => writeSync(fd, text) } : {}) });
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    if (dumpTo && !streamed) writeFileSync(dumpTo, r.log);
+    const log2 = kernelLog === undefined ? {} : { log2: (streamed ? firstLineDifference(fileLines(dumpTo), fileLines(kernelLog.file)) : firstLogDifference(r.log, kernelLog)) ?? null };
     parentPort.postMessage({ id, accepted: r.accepted, error: r.accepted ? null : (r.error?.message ?? null), processed: r.stats?.processedInsns, ...log2 });
   } catch (e) {
     parentPort.postMessage({ id, accepted: null, error: `${e.code ?? e.name}: ${e.message}` });

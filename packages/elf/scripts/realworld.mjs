@@ -36,7 +36,9 @@
 //       kernel } (the first compared line where the logs part, its index among the compared
 //       lines), or { same: null, why } when the kernel's log does not fit its maximum size
 //       (left out of the level-2 counts). With --log-dump DIR both logs of each compared
-//       program are written there (OBJECT.PROGRAM.kernel, .ours) for reading.
+//       program are written there (OBJECT.PROGRAM.kernel, .ours) for reading. Logs over 128 MiB
+//       are compared streamed from files (both written a piece at a time); where two such logs
+//       part, with context: packages/verifier/scripts/log-diff.mjs.
 //   node packages/elf/scripts/realworld.mjs --table
 //       only rewrites the README table from the JSONs in fixtures/realworld.
 //
@@ -52,7 +54,7 @@
 // with no error line (refused before the code was walked), and a map the
 // kernel would not create are not verdicts on the code: such programs get kernel: null and
 // kernelRefused says why; agreement counts leave them out.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -567,6 +569,8 @@ function ourVerdict(file, p, type, timeoutMs, host, progFlags, kernelLog, dumpTo
 // The kernel's largest log buffer (kernel/bpf/log.c bpf_vlog_init: log_size above UINT_MAX >> 2
 // is EINVAL); @bpf/kernel grows the buffer to the size the kernel reports it needed.
 const KERNEL_LOG_MAX = 2 ** 30 - 1;
+/** Kernel logs longer than this are compared streamed, from files (V8's strings end near 512 MiB). */
+const LONG_LOG = 2 ** 27;
 
 /**
  * A line of a level-2 log difference as the fixture keeps it: whole when short, else from a
@@ -585,36 +589,46 @@ function diffLine(line, other) {
  * verifier's, line for line: { same }, the first difference, or why it was not compared.
  */
 async function level2(file, p, type, row, progFlags, verdict) {
-  let log, errno, accepted;
+  let logBytes, errno, accepted;
   let target;
   try {
     const sizes = mapSizes(row);
     const values = valueSizes(row);
     target = row?.attachProg ? loadAttachTarget(dirname(file), row.attachProg) : undefined;
-    const load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 2, logSize: 1 << 24, readInfo: false, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(values ? { mapValueSize: values } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
-    ({ log, errno, accepted } = load);
+    // the log as bytes: a long one (a million processed instructions) is past what a string holds
+    const load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 2, logSize: 1 << 24, logBytes: true, readInfo: false, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(values ? { mapValueSize: values } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
+    ({ logBytes, errno, accepted } = load);
     load.close();
   } catch (e) {
-    // a log past what a string holds (V8's limit is below the kernel's maximum)
     return { same: null, why: short(`kernel log not read: ${e.code ?? e.name}: ${e.message}`) };
   } finally {
     target?.close();
   }
   if (errno === 28) return { same: null, why: `kernel log longer than the kernel's maximum log size (${KERNEL_LOG_MAX} bytes)` };
-  if (log === '' && !accepted) return { same: null, why: `no level-2 log (errno ${errno}): the log size it needs is over the kernel's maximum (${KERNEL_LOG_MAX} bytes)` };
-  const dump = args['log-dump'] ? join(args['log-dump'], `${basename(file)}.${p.name}`) : undefined;
+  if (logBytes.length === 0 && !accepted) return { same: null, why: `no level-2 log (errno ${errno}): the log size it needs is over the kernel's maximum (${KERNEL_LOG_MAX} bytes)` };
+  // a log longer than LONG_LOG is compared from files, both logs streamed (our verifier's
+  // through its logSink), neither held whole
+  const long = logBytes.length > LONG_LOG;
+  const dumpDir = args['log-dump'] ?? (long ? mkdtempSync(join(tmpdir(), 'realworld-log2-')) : undefined);
+  const dump = dumpDir ? join(dumpDir, `${basename(file)}.${p.name}`) : undefined;
   if (dump) {
-    mkdirSync(args['log-dump'], { recursive: true });
-    writeFileSync(`${dump}.kernel`, log);
+    mkdirSync(dumpDir, { recursive: true });
+    writeFileSync(`${dump}.kernel`, logBytes);
   }
-  if (accepted !== verdict) return { same: null, why: `the kernel's verdict at log level 2 (${accepted}) is not the level-1 one` };
-  const t0 = performance.now();
-  const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), workerHost(row), progFlags, log, dump && `${dump}.ours`);
-  // our verdict and processed count from the same run (one run of ours per program, not two)
-  const verdictOf = { ...ours, ms: Math.round(performance.now() - t0) };
-  if (ours.log2 === undefined) return { same: false, line: 0, ours: `no level-2 log: ${short(ours.error)}`, kernel: null, verdictOf };
-  if (ours.log2 === null) return { same: true, verdictOf };
-  return { same: false, line: ours.log2.index, ours: diffLine(ours.log2.ours, ours.log2.kernel), kernel: diffLine(ours.log2.kernel, ours.log2.ours), verdictOf };
+  const log = long ? undefined : Buffer.from(logBytes.buffer, logBytes.byteOffset, logBytes.length).toString('utf8');
+  logBytes = undefined;
+  try {
+    if (accepted !== verdict) return { same: null, why: `the kernel's verdict at log level 2 (${accepted}) is not the level-1 one` };
+    const t0 = performance.now();
+    const ours = await ourVerdict(file, p, type, Number(args['verifier-timeout'] ?? 60000), workerHost(row), progFlags, long ? { file: `${dump}.kernel` } : log, dump && `${dump}.ours`);
+    // our verdict and processed count from the same run (one run of ours per program, not two)
+    const verdictOf = { ...ours, ms: Math.round(performance.now() - t0) };
+    if (ours.log2 === undefined) return { same: false, line: 0, ours: `no level-2 log: ${short(ours.error)}`, kernel: null, verdictOf };
+    if (ours.log2 === null) return { same: true, verdictOf };
+    return { same: false, line: ours.log2.index, ours: diffLine(ours.log2.ours, ours.log2.kernel), kernel: diffLine(ours.log2.kernel, ours.log2.ours), verdictOf };
+  } finally {
+    if (args['log-dump'] === undefined && dumpDir) rmSync(dumpDir, { recursive: true, force: true });
+  }
 }
 
 /** One program's record: the kernel's verdict, `bpf kernel load`'s, ours. */

@@ -55,6 +55,27 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     }
   });
 
+  it('keeps the log as bytes with logBytes: the text of an ordinary load, the stats and error read from its end', () => {
+    const body = Array.from({ length: 300 }, (_, k) => `r0 += ${k}`).join('\n');
+    const p = assemble(`r0 = 0\n${body}\nexit`);
+    const text = loadProgram(p, { logLevel: 2, readInfo: false });
+    const bytes = loadProgram(p, { logLevel: 2, logSize: 256, readInfo: false, logBytes: true });
+    try {
+      expect(bytes.log).toBe('');
+      expect(Buffer.from(bytes.logBytes!).toString('utf8')).toBe(text.log);
+      expect(bytes.stats).toEqual(text.stats);
+    } finally {
+      text.close();
+      bytes.close();
+    }
+    // a log of several MiB (a counted loop walked to its end at level 2): the error from its last MiB
+    const loop = loadProgram(assemble('r0 = 0\nr0 += 1\nif r0 < 20000 goto -2\nr0 = r2\nexit'), { logLevel: 2, logBytes: true });
+    expect(loop.accepted).toBe(false);
+    expect(loop.logBytes!.length).toBeGreaterThan(2 << 20);
+    expect(loop.error).toBe('R2 !read_ok');
+    expect(loop.stats?.processedInsns).toBe(40002);
+  });
+
   it('test-runs a socket filter: the retval agrees with @bpf/vm', () => {
     const p = assemble('r0 = 0x2a\nr0 *= 3\nexit');
     const load = loadProgram(p);

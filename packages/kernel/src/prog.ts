@@ -37,6 +37,12 @@ export interface LoadOptions {
   readonly attachProgFd?: number;
   /** Read the xlated and jited code back after a load (default true); false saves two syscalls per verdict. */
   readonly readInfo?: boolean;
+  /**
+   * Keep the log as bytes (`KernelLoad.logBytes`) and leave `log` empty: a level-2 log of a
+   * large program can be longer than the longest string V8 makes (about 512 MiB), up to the
+   * kernel's 1 GiB. `error` and `stats` are read from the log's last MiB.
+   */
+  readonly logBytes?: boolean;
 }
 
 export interface KernelStats {
@@ -58,6 +64,8 @@ export interface KernelLoad {
   readonly log: string;
   /** The kernel's log_true_size: the buffer the whole log needs, its terminating zero included (0 without a log). */
   readonly logTrueSize: number;
+  /** The log's bytes, without the terminating NUL (with `LoadOptions.logBytes`). */
+  readonly logBytes?: Uint8Array;
   readonly stats?: KernelStats;
   readonly verifiedInsns?: number;
   readonly xlated?: readonly Insn[];
@@ -110,6 +118,9 @@ export function firstError(log: string): string | undefined {
   while (before.length > 1 && continuesMessage(before[before.length - 1]!)) before.pop();
   return before.pop();
 }
+
+/** The kernel's largest log buffer (kernel/bpf/log.c bpf_vlog_init: a log_size above UINT_MAX >> 2 is EINVAL). */
+const KERNEL_LOG_MAX = 2 ** 30 - 1;
 
 /** Load a program. A rejection is not an exception: `accepted` is false and `log` says why. */
 export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoad {
@@ -180,12 +191,17 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
       attr.writeUInt32LE(li!.length, 104);
     }
     const { result, errno } = bpfRaw('PROG_LOAD', attr);
-    const text = logSize ? log.toString('utf8', 0, Math.max(0, log.indexOf(0))) : '';
+    const used = logSize ? Math.max(0, log.indexOf(0)) : 0;
     const trueSize = attr.readUInt32LE(140);
-    if (grow && result < 0 && errno === 28 /* ENOSPC: log too small */ && logSize && logSize < 1 << 30) {
-      logSize = trueSize > logSize ? trueSize : logSize * 4;
+    if (grow && result < 0 && errno === 28 /* ENOSPC: log too small */ && logSize && logSize < KERNEL_LOG_MAX) {
+      logSize = Math.min(trueSize > logSize ? trueSize : logSize * 4, KERNEL_LOG_MAX);
       continue;
     }
+    // with logBytes: the tail (from a line start) for the stats and the error
+    const tailFrom = opts.logBytes ? Math.max(0, used - (1 << 20)) : 0;
+    const text = logSize ? log.toString('utf8', tailFrom && log.indexOf(10, tailFrom) + 1, used) : '';
+    const bytes = opts.logBytes ? { logBytes: new Uint8Array(log.buffer, log.byteOffset, used) } : {};
+    const full = opts.logBytes ? '' : text;
     const stats = parseStats(text);
     if (result < 0) {
       // ENOSPC with logGrow false: the log was cut, its last line is no error
@@ -193,11 +209,12 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
       return {
         accepted: false,
         errno,
-        log: text,
+        log: full,
+        ...bytes,
         logTrueSize: trueSize,
         ...(err !== undefined ? { error: err } : {}),
         ...(stats ? { stats } : {}),
-        ...(logLevel && text === '' ? { refusedBeforeVerifier: true } : {}),
+        ...(logLevel && used === 0 ? { refusedBeforeVerifier: true } : {}),
         close: () => undefined,
       };
     }
@@ -206,7 +223,8 @@ export function loadProgram(program: Program, opts: LoadOptions = {}): KernelLoa
     return {
       accepted: true,
       errno: 0,
-      log: text,
+      log: full,
+      ...bytes,
       logTrueSize: trueSize,
       ...(stats ? { stats } : {}),
       ...info,

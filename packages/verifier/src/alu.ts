@@ -189,7 +189,7 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
   // a flow dissector's keys move by known amounts only
   if (ptr.type === 'flow_keys' && !isKnown) env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
   if (ptr.type === 'map_ptr' && !(isKnown && off.smin === 0n && op.op === 'add')) env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
-  if (ptr.type === 'pkt_end' || ptr.type === 'func' || ptr.type === 'sock' || ptr.type === 'sock_common' || ptr.type === 'tcp_sock' || ptr.type === 'arena') env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
+  if (ptr.type === 'pkt_end' || ptr.type === 'sock' || ptr.type === 'sock_common' || ptr.type === 'tcp_sock' || ptr.type === 'arena') env.reject(pc, `R${dst} pointer arithmetic on ${typeStr} prohibited`);
   saneOffset(env, off, typeStr, pc);
   saneOffset(env, ptr, typeStr, pc);
   const smin = off.smin;

@@ -12,7 +12,7 @@
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 /** UTF-8 bytes of a log line (the kernel counts bytes; BTF names may hold any). */
-const bytes = (s: string): number => {
+export const utf8Length = (s: string): number => {
   for (let k = 0; k < s.length; k++) if (s.charCodeAt(k) > 0x7f) return enc.encode(s).length;
   return s.length;
 };
@@ -41,9 +41,9 @@ export class LogBuffer {
     const p = this.prefix;
     while (p.length < n) {
       const k = p.length - 1;
-      p.push(p[k]! + bytes(lines[k]!) + (open.has(k) ? 0 : 1));
+      p.push(p[k]! + utf8Length(lines[k]!) + (open.has(k) ? 0 : 1));
     }
-    return p[n - 1]! + bytes(lines[n - 1]!) + (open.has(n - 1) ? 0 : 1);
+    return p[n - 1]! + utf8Length(lines[n - 1]!) + (open.has(n - 1) ? 0 : 1);
   }
 
   /** The stream reached its present end: what bpf_verifier_vlog does at each write, for the largest end since the last cut. */
@@ -80,7 +80,7 @@ export class LogBuffer {
     const truncated = this.max > size;
     const [from, to] = fixed ? [0, Math.min(end, size - 1)] : [this.start, end];
     if (from === 0 && to >= end) return { trueSize: this.max, text: full, truncated };
-    const ascii = bytes(full) === full.length;
+    const ascii = utf8Length(full) === full.length;
     const text = ascii ? full.slice(from, to) : dec.decode(enc.encode(full).subarray(from, to));
     return { trueSize: this.max, text, truncated };
   }

@@ -35,7 +35,7 @@ import { xlate, type ArenaRewrites } from './xlate.js';
 import { markFastcallPatterns, removeFastcallSpillsFills, type CallSummary, type Fastcall } from './fastcall.js';
 import { helperProto } from './helpers.js';
 import { ksymReg } from './ksym.js';
-import { LogBuffer } from './logbuf.js';
+import { LogBuffer, utf8Length } from './logbuf.js';
 import { btfPtr } from './nullable.js';
 import { cloneState, known, knownImm, newFrame, newState, NOT_INIT, pointer, setOut, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
@@ -115,6 +115,14 @@ export interface VerifyOptions {
   readonly replaces?: { readonly type: ProgType; readonly attachType?: AttachType; readonly program?: Program; readonly func?: string };
   /** Record a structured trace of every processed instruction in `result.trace` (trace.ts); off by default. */
   readonly trace?: boolean | TraceOptions;
+  /**
+   * Where the log goes instead of `result.log` (then empty): it is given the log's text in
+   * pieces, in order, as the verifier writes it. At level 2 the pieces come while the program
+   * is verified, so a log larger than a string can hold (a million processed instructions
+   * print hundreds of megabytes) is never held whole; at level 1, where a queued path's log
+   * replaces what came after its push point, it comes at the end.
+   */
+  readonly logSink?: (text: string) => void;
 }
 
 export interface VerifyStats {
@@ -202,6 +210,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private insnLineOpen = false;
   /** An extension program's main function, verified as a global function (do_check_common). */
   private readonly extMain: boolean;
+  /** UTF-8 bytes of the log already handed to the log sink (level 2). */
+  private sunkBytes = 0;
   /** Indexes of log lines the kernel ends without a newline (logOpen). */
   private readonly openLines = new Set<number>();
   /** The kernel's log buffer: log_true_size and what `logSize` bytes keep (levels 1 and 2). */
@@ -320,6 +330,7 @@ class Verifier implements CallEnv, PreciseEnv {
     if (opts.logSize !== undefined && !(Number.isInteger(opts.logSize) && opts.logSize >= 0 && opts.logSize <= 0x3fffffff))
       throw new RangeError(`logSize ${opts.logSize}: the kernel takes 0 to 1073741823 bytes (EINVAL)`);
     if (opts.logSize && this.level === 0) throw new RangeError('logSize without a log level: the kernel refuses a log buffer at level 0 (EINVAL)');
+    if (opts.logSize !== undefined && opts.logSink) throw new RangeError('logSize with logSink: the sink is given the whole log');
     this.logBuf = this.level > 0 ? new LogBuffer({ ...(opts.logSize !== undefined ? { size: opts.logSize } : {}), fixed: opts.logFixed === true }) : undefined;
     this.stackArgLoads = this.insns.some((x) => (x.code & 7) === 1 && x.src === 11);
     this.trace = this.level >= 2 ? (line: string): void => this.log2(line) : undefined;
@@ -391,6 +402,24 @@ class Verifier implements CallEnv, PreciseEnv {
     let out = '';
     this.lines.forEach((l, k) => (out += this.openLines.has(k) && k < this.lines.length - 1 ? l : `${l}\n`));
     return out;
+  }
+
+  /**
+   * Hand the log's lines but the last `keep` to the log sink and drop them (the last line may
+   * still have a state appended: printInsnState).
+   */
+  private flushLog(keep: number): void {
+    const n = Math.max(0, this.lines.length - keep);
+    let out = '';
+    for (let k = 0; k < n; k++) out += this.openLines.has(k) ? this.lines[k] : `${this.lines[k]}\n`;
+    this.lines.splice(0, n);
+    if (this.openLines.size) {
+      const kept = [...this.openLines].filter((k) => k >= n).map((k) => k - n);
+      this.openLines.clear();
+      for (const k of kept) this.openLines.add(k);
+    }
+    this.sunkBytes += utf8Length(out);
+    if (out !== '') this.opts.logSink!(out);
   }
 
   scratchReg(r: number): void {
@@ -550,8 +579,8 @@ class Verifier implements CallEnv, PreciseEnv {
     return {
       accepted,
       ...(error ? { error } : {}),
-      log: buf ? buf.text : this.lines.slice(-1).join('\n') + '\n',
-      logTrueSize: buf ? buf.trueSize : 0,
+      log: this.opts.logSink ? this.sinkRest(buf?.text) : buf ? buf.text : this.lines.slice(-1).join('\n') + '\n',
+      logTrueSize: buf ? buf.trueSize + this.sunkBytes : 0,
       ...(buf?.truncated ? { logTruncated: true as const } : {}),
       stats,
       maxAccess: { ...this.maxAccess },
@@ -559,6 +588,14 @@ class Verifier implements CallEnv, PreciseEnv {
       ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen, { defaultExceptionCb: this.exceptionCb === undefined && this.throwSeen(), ...(this.fastcallNops.length ? { nops: this.fastcallNops } : {}), ...this.arenaRewrites() }) as unknown as VerifiedProgram } : {}),
       ...(this.tracer ? { trace: this.tracer.result() } : {}),
     };
+  }
+
+  /** The end of the log (`text`: what the log buffer holds of it), handed to the log sink: `result.log` is then empty. */
+  private sinkRest(text: string | undefined): string {
+    const rest = text ?? this.lines.slice(-1).join('\n') + '\n';
+    this.lines.length = 0;
+    if (rest !== '') this.opts.logSink!(rest);
+    return '';
   }
 
   /** What verifying the replaced program taught the kernel (freplace.ts TargetFacts): it was loaded, so verified, first. */
@@ -1069,6 +1106,7 @@ class Verifier implements CallEnv, PreciseEnv {
       if (this.jmpPoints.has(st.pc)) this.histNote = true;
       if (this.level > 0 && this.scratched()) this.printInsnState(st);
       if (this.level > 0) {
+        if (this.level > 1 && this.lines.length >= 4096 && this.opts.logSink) this.flushLog(1);
         if (this.lineInfo) for (const l of this.sourceLine(st.pc)) this.lines.push(l);
         this.lines.push(this.insnText(st.pc));
         this.insnLineOpen = true;
