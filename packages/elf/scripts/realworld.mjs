@@ -39,6 +39,8 @@
 //       program are written there (OBJECT.PROGRAM.kernel, .ours) for reading. Logs over 128 MiB
 //       are compared streamed from files (both written a piece at a time); where two such logs
 //       part, with context: packages/verifier/scripts/log-diff.mjs.
+//   The collection's JSON is written after every program: a run stopped half way keeps what it
+//   recorded, and another run with --programs (the others) completes it.
 //   node packages/elf/scripts/realworld.mjs --table
 //       only rewrites the README table from the JSONs in fixtures/realworld.
 //
@@ -161,6 +163,13 @@ const LOADERS = {
     type: 'socket_filter',
     hosts: Object.fromEntries(['audit_seccomp', 'profile_cpu', 'trace_capabilities', 'trace_open'].map((g) => [`${g}.bpf.o`, { mapMaxEntries: { ig_build_id: 1024 } }])),
   },
+  // aquasecurity/tracee (pkg/ebpf/c/tracee.bpf.c and lsmsupport/*.bpf.c, built as its Makefile
+  // builds them): libbpfgo (libbpf 1.x rules). Tracee opens tracee.bpf.o with every program's
+  // autoload off and turns it on for the probes its selected events need
+  // (NewDefaultProbeGroup(..., defaultAutoload false), setProgramsAutoload), so `alone`: each
+  // program is loaded on its own, as one event set would load it. The lsmsupport objects are
+  // loaded whole (lsm_support.go runCheckForModule: one program each).
+  tracee: { loader: 'libbpf', type: 'socket_filter', alone: true },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
@@ -706,9 +715,14 @@ const objectsRe = args.objects === undefined && programsRe === undefined ? undef
 /** Whether a record is one this run records again (--objects, --programs). */
 const redoneRecord = (r) => objectsRe.test(r.object) && (programsRe === undefined || r.program === null || programsRe.test(r.program));
 
+/** This run's records of the group being recorded, and the JSON writer called after each program (see below). */
+let inProgress = [];
+let checkpoint;
+
 /** Every program of every object under dir, as records of `group` (linked ones as LINKED says). */
 async function recordGroup(group, dir) {
   const records = [];
+  inProgress = records;
   const links = (LINKED[group] ?? []).filter((ins) => ins.every((i) => existsSync(join(dir, i))));
   const linkedInputs = new Set(links.flat());
   for (const object of objectsUnder(dir).filter((o) => !linkedInputs.has(o) && (objectsRe === undefined || objectsRe.test(o)))) {
@@ -765,7 +779,11 @@ async function recordObject(group, object_, file, bytes, dir, records, linkInput
     console.log(`${group}/${object_}: no programs; maps: ${maps.map((m) => `${m.name} ${m.kernel}`).join(', ')}; cli ${same}`);
     return;
   }
-  for (const p of progs) if (programsRe === undefined || programsRe.test(p.name)) records.push(await recordProgram(group, object_, file, p, btfUses(p, core, sectionNames), bytes, linkInputs));
+  for (const p of progs) {
+    if (programsRe !== undefined && !programsRe.test(p.name)) continue;
+    records.push(await recordProgram(group, object_, file, p, btfUses(p, core, sectionNames), bytes, linkInputs));
+    checkpoint?.();
+  }
 }
 
 /** Counts of one group's records (or a whole collection's). */
@@ -819,17 +837,15 @@ const collections = args.table
     ];
 
 const fixtures = join(root, 'fixtures/realworld');
-for (const c of collections) {
-  const records = [];
-  for (const [group, dir] of c.groups) records.push(...(await recordGroup(group, dir)));
-  // --only GROUP of a collection with several: the other groups stay as recorded before
-  const path = join(fixtures, `${c.name}.json`);
-  // --objects REGEX: only the matching objects are recorded again, the others kept
-  const partial = (args.only !== undefined && !args.each) || objectsRe !== undefined;
-  const before = partial && existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+
+/**
+ * A collection's JSON with `recorded` (this run's records so far) and the records it keeps
+ * from `before` (the JSON as it was when the run began: --only, --objects, --programs).
+ */
+function writeCollection(c, path, before, partial, recorded, quiet) {
   const redone = new Set(c.groups.map(([g]) => g));
-  const kept = before ? before.records.filter((r) => !redone.has(r.group) || (objectsRe !== undefined && !redoneRecord(r))) : [];
-  const hadOurs = new Set(before ? (before.verifierGroups ?? (before.verifier ? before.records.map((r) => r.group) : [])) : []);
+  const kept = partial && before ? before.records.filter((r) => !redone.has(r.group) || (objectsRe !== undefined && !redoneRecord(r))) : [];
+  const hadOurs = new Set(partial && before ? (before.verifierGroups ?? (before.verifier ? before.records.map((r) => r.group) : [])) : []);
   // which groups carry our verdicts: those recorded (whole or in part) with --verifier, and
   // those that did before; a group measured one part at a time marks the records of its other
   // parts that our verifier has not been asked about yet as not measured (left out of the
@@ -838,12 +854,12 @@ for (const c of collections) {
   if (args.verifier)
     for (const r of kept)
       if (redone.has(r.group) && !hadOurs.has(r.group) && r.program !== null && r.ours == null && r.oursError == null) r.oursError = 'not measured: recorded without --verifier';
-  records.unshift(...kept);
+  const records = [...kept, ...recorded];
   // --verifier-budget spent: a program our verifier was not asked about this time keeps its
   // earlier record when that one has our verdict (recorded before, without this run's counts
   // or level-2 comparison), rather than becoming "not measured"
-  if (args['verifier-budget'] !== undefined && existsSync(path)) {
-    const earlier = new Map(JSON.parse(readFileSync(path, 'utf8')).records.filter((r) => r.program !== null && r.ours != null).map((r) => [`${r.group}\0${r.object}\0${r.section}\0${r.program}`, r]));
+  if (args['verifier-budget'] !== undefined && before) {
+    const earlier = new Map(before.records.filter((r) => r.program !== null && r.ours != null).map((r) => [`${r.group}\0${r.object}\0${r.section}\0${r.program}`, r]));
     for (let k = 0; k < records.length; k++) {
       const r = records[k];
       if (r.program === null || r.ours != null || !/^not measured: this run's verifier budget/.test(r.oursError ?? '')) continue;
@@ -865,11 +881,27 @@ for (const c of collections) {
     groups: Object.fromEntries(groups.map((g) => [g, summarize(records.filter((r) => r.group === g))])),
     records,
   };
-  console.log(`${c.name}: ${JSON.stringify(doc.summary)}`);
+  if (!quiet) console.log(`${c.name}: ${JSON.stringify(doc.summary)}`);
   if (!args['no-write']) {
     mkdirSync(fixtures, { recursive: true });
     writeFileSync(path, JSON.stringify(doc, null, 1) + '\n');
   }
+}
+
+for (const c of collections) {
+  const path = join(fixtures, `${c.name}.json`);
+  // --only GROUP of a collection with several: the other groups stay as recorded before;
+  // --objects REGEX: only the matching objects are recorded again, the others kept
+  const partial = (args.only !== undefined && !args.each) || objectsRe !== undefined;
+  // read before anything is written: the JSON is written again after every program (a run
+  // stopped half way keeps what it recorded; the rest is recorded by a run with --programs)
+  const before = (partial || args['verifier-budget'] !== undefined) && existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+  const records = [];
+  checkpoint = () => writeCollection(c, path, before, partial, [...records, ...inProgress], true);
+  for (const [group, dir] of c.groups) records.push(...(await recordGroup(group, dir)));
+  checkpoint = undefined;
+  inProgress = [];
+  writeCollection(c, path, before, partial, records, false);
 }
 
 // The table, over every collection recorded in fixtures/realworld: per collection (and per
