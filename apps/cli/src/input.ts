@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { assemble, decode, parseHex, type Insn, type Program } from '@bpf/isa';
 import { parseBtf, type Btf } from '@bpf/btf';
-import { ElfError, linkObjects, loadObject, parseElf, type ArenaLayout, type ElfMap, type LoadedObject, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
+import { ElfError, linkObjects, loadObject, parseBtfTable, parseElf, type ArenaLayout, type BtfTypeTable, type ElfMap, type LoadedObject, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
 import { CliError, EXIT, usage } from './errors.js';
 import { kernelKconfig } from './kconfig.js';
 
@@ -293,13 +293,15 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
   if (!needsKernel || !existsSync(VMLINUX)) return plain;
   let kernelBtf: Uint8Array;
   try {
-    kernelBtf = new Uint8Array(readFileSync(VMLINUX));
+    kernelBtf = kernelBtfBytes ??= new Uint8Array(readFileSync(VMLINUX));
   } catch {
     return plain;
   }
   try {
     const kconfig = kernelKconfig();
-    return loadObject(bytes, { kernelBtf, kallsyms, ...(kconfig ? { kconfig } : {}), ...host });
+    // parsed once per process (the recorder and the tests load many objects in one)
+    const table = (kernelBtfTable ??= parseBtfTable(kernelBtf, 'kernel BTF').table);
+    return loadObject(bytes, { kernelBtf: table, kallsyms, ...(kconfig ? { kconfig } : {}), ...host });
   } catch (e) {
     if (!(e instanceof ElfError)) throw e;
     // an attach target asked for must resolve; functions link without the kernel's BTF
@@ -315,6 +317,10 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
     return fallback;
   }
 }
+
+/** /sys/kernel/btf/vmlinux's bytes and their type table, read once per process. */
+let kernelBtfBytes: Uint8Array | undefined;
+let kernelBtfTable: BtfTypeTable | undefined;
 
 let vmlinux: Btf | null | undefined;
 
