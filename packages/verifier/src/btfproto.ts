@@ -191,6 +191,18 @@ function btfRefused(bytes: Uint8Array): boolean {
   return r;
 }
 
+const parsedBtf = new WeakMap<Uint8Array, Btf>();
+/**
+ * A program's BTF, parsed once per blob: the programs of one object share it, as they share the
+ * kernel's one BPF_BTF_LOAD of it (and the per-BTF caches keyed by the parsed object, e.g.
+ * structMetasRefused's, then answer for each program after the first).
+ */
+function programBtf(bytes: Uint8Array): Btf {
+  let b = parsedBtf.get(bytes);
+  if (b === undefined) parsedBtf.set(bytes, (b = parseBtf(bytes)));
+  return b;
+}
+
 /** The load-time facts of `program`; the options win over what the program carries. */
 export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
   const carried = program as Program & { readonly sleepable?: boolean; readonly attachBtfId?: number; readonly structOpsMember?: number };
@@ -200,7 +212,7 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
     if (parsed === undefined) {
       try {
         if (program.btf) {
-          const btf = parseBtf(program.btf.bytes);
+          const btf = programBtf(program.btf.bytes);
           // BTF the kernel refuses (BPF_BTF_LOAD's checks, as validateBtf makes them: two
           // variables at one offset of a statically linked object's .bss, an extern variable;
           // btf_parse_struct_metas): libbpf loads the program without it, so its maps have no

@@ -117,7 +117,9 @@ export function dynptrStackWrite(env: Env, st: State, frameNo: number, lo: numbe
     const b = -at - 1;
     if (b >= 0 && b < 512) destroyDynptrSlot(env, st, fr, b >> 3, pc);
   }
-  // invalidateRegs with a buffer test, as loops without closures: this runs at every stack write (issue 25)
+  // invalidateRegs with a buffer test, as loops without closures: this runs at every stack write
+  // (issue 25); none to look for before a slice with a stack buffer was made (Env.sliceBuf)
+  if (env.sliceBuf === false) return;
   for (const f of st.frames) {
     const regs = f.regs;
     for (let k = 0; k < regs.length; k++) if (bufOverlaps(regs[k]!, frameNo, lo, hi)) regs[k] = UNKNOWN;

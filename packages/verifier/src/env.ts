@@ -90,6 +90,12 @@ export interface Env {
   noteArenaAlu64?(pc: number): void;
   /** The stack reads and whole-slot writes of the running instruction are recorded here (liveness.c marks). */
   readonly stackLive?: StackLiveness;
+  /**
+   * false until a bpf_dynptr_slice() result that may be a stack buffer is made (kfuncs.ts): until
+   * then no register has one, and a stack write has no buffer to look for (dynptrStackWrite).
+   * An Env without it (tests) is looked through at every write.
+   */
+  sliceBuf?: boolean;
 }
 
 /** The kernel's bpf_alu_string. */

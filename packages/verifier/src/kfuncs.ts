@@ -403,6 +403,7 @@ function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, me
 function dynptrSlice(env: KfuncEnv, pc: number, fn: BtfFunc, meta: KfuncMeta): Reg {
   if (fn.name === 'bpf_dynptr_slice_rdwr') env.reject(pc, `${fn.name}() is not allowed`);
   const d = meta.dynptr;
+  if (meta.sliceBuf) env.sliceBuf = true;
   return pointer('rdonly_mem_or_null', {
     id: env.nextId(),
     memSize: Number(meta.constArg ?? 0n),

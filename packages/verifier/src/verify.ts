@@ -255,6 +255,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private readonly auxPtrType: (string | undefined)[] = [];
   /** 64-bit ALU operations on arena pointers (noteArenaAlu64). */
   private arenaAlu64: Set<number> | undefined;
+  /** Env.sliceBuf. */
+  sliceBuf = false;
   private maxStatesPerInsn = 0;
   private totalStates = 0;
   private peakStates = 0;
@@ -1588,6 +1590,8 @@ class Verifier implements CallEnv, PreciseEnv {
         const k = callee < 0 ? -1 : this.subprogs.findIndex((x) => x.start === callee);
         const at = pc;
         if (i.code === 0x18) pc++;
+        // neither a throw nor a call of a subprogram: stackWalkCheck skips it (no object per instruction)
+        if (!throws && k < 0) continue;
         if (stackWalkCheck(this, marks, at, sub, callers, { throws, ...(k >= 0 ? { callee: k } : {}), direct }) === 'skip') continue;
         // a chain of calls deeper than MAX_CALL_FRAMES (recursion, bounded or not, gets there)
         if (frame + 1 >= 8) this.reject(at, `the call stack of ${frame + 1} frames is too deep !`);
