@@ -232,18 +232,26 @@ export function helperIds(type: ProgType, attach?: string): number[] {
   return out;
 }
 
-const mapHelpers = new Map<string, ReadonlySet<string>>();
-/** The `map:helper` pairs program type `type` may use (check_map_func_compatibility). */
-function mapHelperPairs(type: ProgType): ReadonlySet<string> {
+const mapHelpers = new Map<string, ReadonlyMap<string, ReadonlySet<number>>>();
+/** The helpers program type `type` may pass each map type to (check_map_func_compatibility), by map type. */
+function mapHelperPairs(type: ProgType): ReadonlyMap<string, ReadonlySet<number>> {
   let s = mapHelpers.get(type);
   if (!s) {
-    const pairs = new Set<string>();
+    const pairs = new Map<string, Set<number>>();
+    const add = (map: string, id: number): void => {
+      let ids = pairs.get(map);
+      if (!ids) pairs.set(map, (ids = new Set<number>()));
+      ids.add(id);
+    };
     for (const [map, text] of Object.entries(MAP_TYPE_HELPERS)) {
       const listed = new Set(text.replace('!', '').split(' ').filter(Boolean).map(Number));
       const all = text.startsWith('!');
-      for (let id = 1; id < 256; id++) if (listed.has(id) !== all) pairs.add(`${map}:${id}`);
+      for (let id = 1; id < 256; id++) if (listed.has(id) !== all) add(map, id);
     }
-    for (const p of (MAP_TYPE_HELPERS_BY_PROG[type] ?? '').split(' ').filter(Boolean)) pairs.add(p);
+    for (const p of (MAP_TYPE_HELPERS_BY_PROG[type] ?? '').split(' ').filter(Boolean)) {
+      const at = p.lastIndexOf(':');
+      add(p.slice(0, at), Number(p.slice(at + 1)));
+    }
     mapHelpers.set(type, (s = pairs));
   }
   return s;
@@ -255,8 +263,10 @@ function mapHelperPairs(type: ProgType): ReadonlySet<string> {
  * sockmap in this context` for a sockmap update the program type may not make).
  */
 export function mapHelperError(mapType: string, id: number, name: string, type: ProgType): string[] | undefined {
+  // a lookup per helper call with a map (no string made for it)
+  if (mapHelperPairs(type).get(mapType)?.has(id) === true) return undefined;
   const num = MAP_TYPE_NAMES.indexOf(mapType);
-  if (num < 0 || mapHelperPairs(type).has(`${mapType}:${id}`)) return undefined;
+  if (num < 0) return undefined;
   const lines = [`cannot pass map_type ${num} into func ${name}#${id}`];
   // may_update_sockmap explains itself first
   if ((mapType === 'sockmap' || mapType === 'sockhash') && (id === 2 || id === 3)) lines.unshift('cannot update sockmap in this context');
