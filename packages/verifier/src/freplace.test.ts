@@ -122,7 +122,7 @@ describe.skipIf(skipWithout('clang-19') || !haveVmlinux())('extension (freplace)
     expect(run('scale', on('on_xdp', 'scale', { program: noBtf })).error?.message).toBe('FENTRY/FEXIT program can only be attached to another program annotated with BTF');
   });
   it('enters the main function as a global one: ctx from the target type, scalars from BTF', () => {
-    expect(run('parse').log).toMatch(/^Validating parse\(\) func#0\.\.\.\n0: R1=ctx\(\) R10=fp0\n/);
+    expect(run('parse').log).toMatch(/^Validating parse\(\) func#0\.\.\.\n0: R1=ctx\(\) R10=fp0\n/m);
     expect(run('scale').log).toContain('Validating scale() func#0...\n0: R1=scalar() R10=fp0\n');
   });
   it("takes the target type's helpers", () => {

@@ -115,7 +115,7 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('level-2 lo
     const p = programs.find((x) => x.name === 'cpu_below_nr_cpu_ids')!;
     const n = nrCpuIds()!;
     const told = verify(p, { kernelBtf: kernelBtf(), logLevel: 2, nrCpuIds: n }).log;
-    const line = (log: string): string | undefined => log.split('\n').find((l) => l.includes('call bpf_get_smp_processor_id'));
+    const line = (log: string): string | undefined => log.split('\n').find((l) => /^\d+: \(85\) call bpf_get_smp_processor_id/.test(l));
     expect(line(told)).toMatch(n === 1 ? /; R0=0$/ : new RegExp(`R0=scalar\\(smin=smin32=0,smax=umax=smax32=umax32=${n - 1},`));
     expect(line(verify(p, { kernelBtf: kernelBtf(), logLevel: 2 }).log)).toMatch(/; R0=scalar\(\)$/);
   });

@@ -184,7 +184,8 @@ describe('stack arguments: precision crosses the r11 slot (stack-args §4.9)', (
 describe('log', () => {
   it('prints processed instructions in kernel syntax and the kernel stats line', () => {
     const r = verify(assemble('r0 = 1\nexit'), { logLevel: 2 });
-    expect(r.log).toBe('0: R1=ctx() R10=fp0\n0: (b7) r0 = 1                        ; R0=1\n1: (95) exit\nprocessed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n');
+    // level 2 opens with the subprograms and the live-registers table, as the kernel's does
+    expect(r.log).toBe('func#0 @0\nLive regs before insn:\n      0: .......... (b7) r0 = 1\n      1: 0......... (95) exit\n0: R1=ctx() R10=fp0\n0: (b7) r0 = 1                        ; R0=1\n1: (95) exit\nprocessed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n');
     // level 1: an accepted program's log is the stats line alone, as the kernel's is
     expect(verify(assemble('r0 = 1\nexit'), { logLevel: 1 }).log).toBe('processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n');
     expect(r.stats.processedInsns).toBe(2);

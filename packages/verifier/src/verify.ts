@@ -7,7 +7,7 @@
  * arguments follow apps/docs/stack-args.md §3-§4 rule by rule.
  */
 import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type LineInfo, type MapDef, type Op, type Program, type ProgType } from '@bpf/isa';
-import { CfgError, computeLiveness, defaultCallArgCount, type Liveness } from '@bpf/liveness';
+import { CfgError, computeLiveness, defaultCallArgCount, formatLiveRegs, type Liveness } from '@bpf/liveness';
 import { checkAlu } from './alu.js';
 import { addrSpaceCast, arenaAtomicOk } from './arena.js';
 import { branchTaken, splitBranch } from './branch.js';
@@ -523,6 +523,13 @@ class Verifier implements CallEnv, PreciseEnv {
   run(): VerifyResult {
     try {
       this.structural();
+      // level 2 opens as the kernel's does: check_subprogs' "func#N @start" lines and
+      // compute_live_registers' "Live regs before insn:" table
+      if (this.level > 1 && this.lines.length === 0 && this.liveness) {
+        for (const [k, sp] of this.subprogs.entries()) this.lines.push(`func#${k} @${sp.start}`);
+        const table = formatLiveRegs(this.liveness, (insns, pc) => formatInsn(insns, pc, { syntax: 'kernel', kfuncName: (_x, at) => this.kfuncAt.get(at) }));
+        for (const l of table.trimEnd().split('\n')) this.lines.push(l);
+      }
       // check_attach_btf_id: the program's own type and attach type decide whether it may sleep
       const ownType = this.opts.type ?? this.program.type ?? 'socket_filter';
       const ownAttach = ownType === 'ext' ? undefined : this.attach;
