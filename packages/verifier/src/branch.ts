@@ -64,10 +64,13 @@ export function branchTaken(dst: Reg, src: Reg, cond0: JmpCond, is32: boolean): 
   return scalarBranchTaken(dst, src, cond0, is32);
 }
 
-/** Every register and spilled register of the state, for updates by id. */
-function forEachReg(st: State, fn: (r: Reg) => Reg): void {
-  for (const f of st.frames) {
-    for (let k = 0; k < f.regs.length; k++) f.regs[k] = fn(f.regs[k]!);
+/**
+ * Every register and spilled register of the state, for updates by id; `reg`, when given, picks
+ * the registers (frame number, register number) updated — spilled and outgoing ones always are.
+ */
+function forEachReg(st: State, fn: (r: Reg) => Reg, reg?: (frame: number, n: number) => boolean): void {
+  st.frames.forEach((f, k) => {
+    for (let n = 0; n < f.regs.length; n++) if (!reg || reg(k, n)) f.regs[n] = fn(f.regs[n]!);
     for (let s = 0; s < f.spilled.length; s++) {
       const r = f.spilled[s];
       // an unchanged slot is not written (the stack may be shared with a copy of the frame)
@@ -76,7 +79,7 @@ function forEachReg(st: State, fn: (r: Reg) => Reg): void {
       if (v !== r) setSpilled(f, s, v);
     }
     for (let s = 0; s < f.out.length; s++) if (f.out[s]) setOut(f, s, fn(f.out[s]!));
-  }
+  });
 }
 
 /** `r + delta` for a linked scalar, keeping its id and offset. */
@@ -106,16 +109,7 @@ function syncLinked(st: State, knownReg: Reg, self: Reg, live?: LinkedFilter): v
     o.addConst32 = r.addConst32;
     return o;
   };
-  st.frames.forEach((f, k) => {
-    for (let n = 0; n < f.regs.length; n++) if (!live || n === 10 || live(k, n)) f.regs[n] = update(f.regs[n]!);
-    for (let s = 0; s < f.spilled.length; s++) {
-      const r = f.spilled[s];
-      if (r === undefined) continue;
-      const v = update(r);
-      if (v !== r) setSpilled(f, s, v);
-    }
-    for (let s = 0; s < f.out.length; s++) if (f.out[s]) setOut(f, s, update(f.out[s]!));
-  });
+  forEachReg(st, update, live && ((k, n) => n === 10 || live(k, n)));
 }
 
 /** mark_ptr_or_null_regs: after a null check, copies of a nullable pointer become the pointer or 0. */

@@ -527,7 +527,7 @@ class Verifier implements CallEnv, PreciseEnv {
       // compute_live_registers' "Live regs before insn:" table
       if (this.level > 1 && this.lines.length === 0 && this.liveness) {
         for (const [k, sp] of this.subprogs.entries()) this.lines.push(`func#${k} @${sp.start}`);
-        const table = formatLiveRegs(this.liveness, (insns, pc) => formatInsn(insns, pc, { syntax: 'kernel', kfuncName: (_x, at) => this.kfuncAt.get(at) }));
+        const table = formatLiveRegs(this.liveness, (insns, pc) => formatInsn(insns, pc, this.kernelSyntax));
         for (const l of table.trimEnd().split('\n')) this.lines.push(l);
       }
       // check_attach_btf_id: the program's own type and attach type decide whether it may sleep
@@ -1222,10 +1222,12 @@ class Verifier implements CallEnv, PreciseEnv {
   /** Jump-history entries without spill, callback or link notes, by frame and pc (explore). */
   private readonly plainHist: (HistEntry | undefined)[][] = [];
   private readonly texts = new Map<number, string>();
+  /** How the log prints an instruction: the kernel's syntax, kfuncs by name (insnText, the live-registers table). */
+  private readonly kernelSyntax = { syntax: 'kernel' as const, kfuncName: (_insn: Insn, at: number): string | undefined => this.kfuncAt.get(at) };
   /** `pc: (code) insn` as the kernel prints it (cached: loops print the same lines again). */
   insnText(pc: number): string {
     let t = this.texts.get(pc);
-    if (t === undefined) this.texts.set(pc, (t = `${pc}: ${formatInsn(this.insns, pc, { syntax: 'kernel', kfuncName: (_x, at) => this.kfuncAt.get(at) })}`));
+    if (t === undefined) this.texts.set(pc, (t = `${pc}: ${formatInsn(this.insns, pc, this.kernelSyntax)}`));
     return t;
   }
 
