@@ -74,6 +74,19 @@ describe.skipIf(skipWithout('kernel') || kernelApi === undefined)('log level 1, 
     }
   });
 
+  it('level 2 byte for byte, its opening func# lines and live-registers table included (a program with a subprogram and a loop)', () => {
+    const p = {
+      ...assemble(['r6 = 0', 'l:', 'r1 = r6', 'call f', 'r6 += 1', 'if r6 < 3 goto l', 'r0 = 0', 'exit', 'f:', 'r0 = r1', 'r0 += 1', 'exit'].join('\n')),
+      type: 'socket_filter' as const,
+    };
+    const k = kernelApi!.loadWithMaps(p, { logLevel: 2 });
+    k.close();
+    const o = verify(p, { logLevel: 2, nrCpuIds: kernelApi!.possibleCpus() });
+    expect(o.log.split('\n').slice(0, 2)).toEqual(['func#0 @0', 'func#1 @7']);
+    expect(o.log).toBe(k.log);
+    expect(o.logTrueSize).toBe(k.logTrueSize);
+  });
+
   it('the kernel corpus (asm, conformance, random and C programs): line for line', () => {
     const source = (c: KernelCase): Program => {
       const s = corpusSource(c);
