@@ -170,6 +170,39 @@ const LOADERS = {
   // program is loaded on its own, as one event set would load it. The lsmsupport objects are
   // loaded whole (lsm_support.go runCheckForModule: one program each).
   tracee: { loader: 'libbpf', type: 'socket_filter', alone: true },
+  // xdp-project/xdp-tools (built as its lib/common.mk builds it): xdp-filter, xdp-dump's XDP
+  // program, libxdp's dispatcher and AF_XDP default program are loaded by libxdp; xdp-bench,
+  // xdp-forward, xdp-monitor and xdp-trafficgen by their skeletons (libbpf 1.x). Those that
+  // count with lib/util/xdp_sample.c call sample_init_pre_load before loading: nr_cpus set to
+  // the possible CPUs, the counters sized per CPU (sample_setup_maps: times
+  // XDP_REDIRECT_ERR_MAX 7 or XDP_ACTION_MAX 5, CPUs squared for cpumap_enqueue_cnt, one per
+  // receive queue for rxq_cnt: 1 here, no interface named); xdp_redirect_cpumap.c sizes cpu_map
+  // and cpus_available to the CPUs too. `xdpdump -i IF` attaches its fentry/fexit programs to
+  // the XDP program running on IF (bpf_program__set_attach_target with its fd and function):
+  // xdp-filter's, as after `xdp-filter load IF`.
+  'xdp-tools': {
+    loader: 'libxdp',
+    type: 'xdp',
+    hosts: Object.fromEntries([
+      ['xdp-dump_xdpdump_bpf.o', { attachProg: 'xdp-filter_xdpfilt_alw_all.o:xdpfilt_alw_all' }],
+      ...['xdp-bench_xdp_basic', 'xdp-bench_xdp_redirect_basic', 'xdp-bench_xdp_redirect_cpumap', 'xdp-bench_xdp_redirect_devmap', 'xdp-bench_xdp_redirect_devmap_multi', 'xdp-monitor_xdp_monitor', 'xdp-trafficgen_xdp_trafficgen'].map((o) => [
+        `${o}.bpf.o`,
+        {
+          set: { nr_cpus: 'ncpus' },
+          mapMaxEntries: {
+            rx_cnt: 'ncpus',
+            cpumap_kthread_cnt: 'ncpus',
+            devmap_xmit_cnt: 'ncpus',
+            rxq_cnt: 1,
+            redir_err_cnt: (n) => 7 * n,
+            exception_cnt: (n) => 5 * n,
+            cpumap_enqueue_cnt: (n) => n * n,
+            ...(o.endsWith('cpumap') ? { cpu_map: 'ncpus', cpus_available: 'ncpus' } : {}),
+          },
+        },
+      ]),
+    ]),
+  },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
@@ -291,8 +324,8 @@ function hostOf(group, object) {
   return { ...row, ...h, mapMaxEntries: { ...row.mapMaxEntries, ...h.mapMaxEntries }, mapValueSize: { ...row.mapValueSize, ...h.mapValueSize } };
 }
 
-/** 'ncpus' as the possible CPUs, 'pid_max' as /proc/sys/kernel/pid_max, other values as they are. */
-const sized = (n) => (n === 'ncpus' ? possibleCpus() : n === 'pid_max' ? Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim()) : n);
+/** 'ncpus' as the possible CPUs, 'pid_max' as /proc/sys/kernel/pid_max, a function of the possible CPUs called with them, other values as they are. */
+const sized = (n) => (typeof n === 'function' ? n(possibleCpus()) : n === 'ncpus' ? possibleCpus() : n === 'pid_max' ? Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim()) : n);
 
 /** The global variables a row sets, as loadPrograms' `globals`. */
 function globalsOf(row) {
