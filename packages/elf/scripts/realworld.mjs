@@ -203,6 +203,12 @@ const LOADERS = {
       ]),
     ]),
   },
+  // cloudflare/ebpf_exporter (examples/ and benchmark/probes/, built as their Makefiles build
+  // them, with its own vmlinux.h and libbpf v1.5.0): the exporter opens each object with libbpfgo
+  // and loads it whole (bpf_object__load). Its bpf-jit config also sets kaddr_bpf_jit_current
+  // from /proc/kallsyms; this kernel lists no such symbol (no CONFIG_KALLSYMS_ALL), so the
+  // exporter would refuse that config, and the object is loaded with the variable as built.
+  'ebpf-exporter': { loader: 'libbpf', type: 'socket_filter' },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
