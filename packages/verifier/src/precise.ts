@@ -28,6 +28,16 @@ export interface HistEntry {
   readonly dstStack?: boolean;
 }
 
+/**
+ * A history entry: an object where the instruction left a note, otherwise its pc and frame as one
+ * number, `pc * 8 + depth` (a straight-line program made an object per instruction, about a tenth
+ * of its verification, issue 25). Frames are fewer than 8 (MAX_CALL_FRAMES).
+ */
+export type HistItem = HistEntry | number;
+
+/** What a plain (numeric) history entry notes: nothing. */
+const PLAIN: HistEntry = { pc: -1, depth: 0, spi: undefined, spiFrame: undefined, cb: undefined, linked: undefined, srcStack: undefined, dstStack: undefined };
+
 export interface LinkedReg {
   readonly frame: number;
   /** A register number, or a stack slot when `slot` is set. */
@@ -50,7 +60,7 @@ export interface Checkpoint {
   branches: number;
   readonly parent: Checkpoint | undefined;
   /** The instructions from the parent checkpoint to this one. */
-  readonly hist: readonly HistEntry[];
+  readonly hist: readonly HistItem[];
   /** The instruction before this one on the path (the kernel's last_insn_idx). */
   readonly lastIdx: number;
   /** Where the path segment leading here started (first_insn_idx). */
@@ -81,7 +91,7 @@ function markSlotPrecise(cp: Checkpoint, frame: number, slot: number): void {
 }
 
 /** A path: a state with the checkpoint it last passed and the instructions since. */
-export type Path = State & { cp?: Checkpoint; hist: HistEntry[]; histCnt?: number };
+export type Path = State & { cp?: Checkpoint; hist: HistItem[]; histCnt?: number };
 
 /** What precision tracking needs from the verifier. */
 export interface PreciseEnv {
@@ -259,8 +269,7 @@ function kindTable(env: PreciseEnv): Int32Array {
 }
 
 /** backtrack_insn: what the needed values depended on before `e` ran. */
-function backtrackInsn(env: PreciseEnv, kinds: Int32Array, e: HistEntry, subseq: number, bt: Bt): Outcome {
-  const pc = e.pc;
+function backtrackInsn(env: PreciseEnv, kinds: Int32Array, pc: number, e: HistEntry, subseq: number, bt: Bt): Outcome {
   if (env.trace) env.trace(`mark_precise: frame${bt.frame}: regs=${fmtRegs(bt.regs[bt.frame]!)} stack=${bt.fmtSlots(bt.frame)} before ${env.insnText(pc)}`);
   if (e.linked !== undefined) syncLinked(bt, e);
   let k = kinds[pc]!;
@@ -412,7 +421,7 @@ export function markPathPrecise(env: PreciseEnv, path: Path): void {
 /** __mark_chain_precision from the path's current instruction with `bt` preset. */
 function chain(env: PreciseEnv, path: Path, bt: Bt): void {
   if (bt.empty()) return;
-  let hist: readonly HistEntry[] = path.hist;
+  let hist: readonly HistItem[] = path.hist;
   let cp = path.cp;
   let lastIdx = path.pc;
   // an async callback's state starts at instruction 0 (push_async_cb zeroes it)
@@ -434,13 +443,15 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
       subseq = lastIdx;
     }
     for (let k = hist.length - 1; k >= 0; k--) {
-      const e = hist[k]!;
-      if (backtrackInsn(env, kinds, e, subseq, bt) === 'fallback') {
+      const h = hist[k]!;
+      const plain = typeof h === 'number';
+      const pc = plain ? h >>> 3 : h.pc;
+      if (backtrackInsn(env, kinds, pc, plain ? PLAIN : h, subseq, bt) === 'fallback') {
         markAllPrecise(env, path.frames.length - 1, path.cp);
         return;
       }
       if (bt.empty()) return;
-      subseq = e.pc;
+      subseq = pc;
     }
     if (!cp) break;
     for (let fr = bt.frame; fr >= 0; fr--) {
@@ -535,30 +546,32 @@ export function backtrackChain(env: PreciseEnv, path: Path, regs: number): Chain
   bt.regs[bt.frame] = regs & 0x3ff;
   const kinds = kindTable(quiet);
   const out: ChainLink[] = [];
-  let hist: readonly HistEntry[] = path.hist;
+  let hist: readonly HistItem[] = path.hist;
   let cp = path.cp;
   let subseq = path.pc;
   for (;;) {
     for (let k = hist.length - 1; k >= 0; k--) {
-      const e = hist[k]!;
-      const i = env.insns[e.pc]!;
+      const h = hist[k]!;
+      const plain = typeof h === 'number';
+      const pc = plain ? h >>> 3 : h.pc;
+      const i = env.insns[pc]!;
       const frame = bt.frame;
       const beforeRegs = bt.regs.slice();
       const beforeSlots = bt.slots.slice();
       const cls = i.code & 7;
       const writes = (cls === 4 || cls === 7 || cls === 1 || i.code === 0x18) && bt.has(i.dst);
       const call = i.code === 0x85 && bt.has(0);
-      if (backtrackInsn(quiet, kinds, e, subseq, bt) === 'fallback') return out;
+      if (backtrackInsn(quiet, kinds, pc, plain ? PLAIN : h, subseq, bt) === 'fallback') return out;
       const changed = bt.regs.some((r, f) => r !== beforeRegs[f]) || bt.slots.some((s, k) => s !== beforeSlots[k]);
       if (changed || writes || call) {
         const needRegs: number[] = [];
         for (let r = 0; r < 11; r++) if (bt.has(r, frame)) needRegs.push(r);
         const needSlots: number[] = [];
         for (let s = 0; s < 64; s++) if (bt.hasSlot(s, frame)) needSlots.push(-(s + 1) * 8);
-        out.push({ pc: e.pc, frame: e.depth, regs: needRegs, slots: needSlots });
+        out.push({ pc, frame: plain ? h & 7 : h.depth, regs: needRegs, slots: needSlots });
       }
       if (bt.empty()) return out;
-      subseq = e.pc;
+      subseq = pc;
     }
     if (!cp) return out;
     subseq = cp.pc;

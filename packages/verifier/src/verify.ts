@@ -26,7 +26,7 @@ import { exceptionCallbackInsn, stackWalkCheck } from './exceptions.js';
 import { attachMapRecords } from './mapfields.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
-import { markPathPrecise, markPrecise, propagatePrecision, slotPrecise, type Checkpoint, type HistEntry, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
+import { markPathPrecise, markPrecise, propagatePrecision, slotPrecise, type Checkpoint, type HistItem, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
 import { newCheckpoint, slotAlive, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
 import { StackLiveness } from './stacklive.js';
 import { byteSwap, zext } from './scalar.js';
@@ -1139,10 +1139,9 @@ class Verifier implements CallEnv, PreciseEnv {
       const noteFrame = this.stackNoteFrame as number;
       const linked = this.linkedNote as LinkedReg[] | undefined;
       const jmpStack = this.jmpStackNote as number;
-      // every entry has every field (undefined where unset), so precision backtracking's loads of
-      // them see one shape (issue 25); an entry without notes is shared by every visit of
-      // (pc, depth): entries are never changed
-      let entry: HistEntry;
+      // every entry object has every field (undefined where unset), so precision backtracking's
+      // loads of them see one shape (issue 25); an entry without notes is a number, pc * 8 + depth
+      let entry: HistItem;
       if (noteFrame >= 0 || cb || linked || jmpStack) {
         entry = {
           pc: at,
@@ -1154,10 +1153,7 @@ class Verifier implements CallEnv, PreciseEnv {
           srcStack: jmpStack & 1 ? true : undefined,
           dstStack: jmpStack & 2 ? true : undefined,
         };
-      } else {
-        const byPc = (this.plainHist[depth] ??= new Array<HistEntry | undefined>(this.insns.length).fill(undefined));
-        entry = byPc[at] ??= { pc: at, depth, spi: undefined, spiFrame: undefined, cb: undefined, linked: undefined, srcStack: undefined, dstStack: undefined };
-      }
+      } else entry = at * 8 + depth;
       st.hist.push(entry);
       const counted = this.histNote || linked !== undefined || jmpStack !== 0;
       if (counted) st.histCnt = (st.histCnt ?? 0) + 1;
@@ -1219,8 +1215,6 @@ class Verifier implements CallEnv, PreciseEnv {
     return [`${prefix}${src.replace(/^[ \t\n\v\f\r]+/, '')} @ ${file.slice(file.lastIndexOf('/') + 1)}:${cur.line}`];
   }
 
-  /** Jump-history entries without spill, callback or link notes, by frame and pc (explore). */
-  private readonly plainHist: (HistEntry | undefined)[][] = [];
   private readonly texts = new Map<number, string>();
   /** How the log prints an instruction: the kernel's syntax, kfuncs by name (insnText, the live-registers table). */
   private readonly kernelSyntax = { syntax: 'kernel' as const, kfuncName: (_insn: Insn, at: number): string | undefined => this.kfuncAt.get(at) };
