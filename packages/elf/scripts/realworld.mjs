@@ -209,6 +209,13 @@ const LOADERS = {
   // from /proc/kallsyms; this kernel lists no such symbol (no CONFIG_KALLSYMS_ALL), so the
   // exporter would refuse that config, and the object is loaded with the variable as built.
   'ebpf-exporter': { loader: 'libbpf', type: 'socket_filter' },
+  // open-telemetry/opentelemetry-ebpf-profiler's support/ebpf/tracer.ebpf.amd64 as its authors
+  // committed it (clang-17, llvm-link, llc -mcpu=v2): the profiler loads it with cilium/ebpf.
+  // Its ring buffer trace_events is declared with max_entries 0 and sized before loading
+  // (tracer.go loadAllMaps): the next power of two of samples per second (20, the default) x
+  // CPUs x sizeof(Trace) (0x62d8). Its other resized maps are hash maps, whose size the
+  // verifier does not read; they keep their declared sizes here.
+  'otel-ebpf-profiler': { loader: 'cilium/ebpf', type: 'socket_filter', mapMaxEntries: { trace_events: (n) => 2 ** Math.ceil(Math.log2(20 * n * 0x62d8)) } },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
