@@ -84,7 +84,8 @@ The \`verifier\` rows (\`bench/verifier.mjs\`) time our verifier beside the runn
 generated loops, on a program that reaches the 1M processed-insn limit (peak memory) and on
 \`bpf veristat\` over many objects; the real-world rows verify public objects others wrote, which
 this repository does not hold: \`BPF_BENCH_CILIUM_LXC\` names cilium's \`bpf_lxc.o\` and
-\`BPF_BENCH_TETRAGON_KPROBE\` tetragon's \`bpf_generic_kprobe.o\` (without them those rows say so).
+\`BPF_BENCH_TETRAGON_KPROBE\` tetragon's \`bpf_generic_kprobe.o\`, \`BPF_BENCH_OTEL_PROFILER\` the
+OpenTelemetry eBPF profiler's \`support/ebpf/tracer.ebpf.amd64\` (without them those rows say so).
 
 The \`wasm\` rows against uBPF (iovisor/ubpf's interpreter and x86-64 JIT, called in-process
 through koffi) appear when \`BPF_BENCH_UBPF\` names a \`libubpf.so\` you built yourself (e.g.

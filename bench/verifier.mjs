@@ -6,7 +6,9 @@
 //  - the largest real-world programs, public objects others wrote, read from paths given here
 //    (never part of this repository): cilium's bpf_lxc.o tail-call programs
 //    (BPF_BENCH_CILIUM_LXC or --cilium-lxc=FILE) and tetragon's generic kprobe programs
-//    (BPF_BENCH_TETRAGON_KPROBE or --tetragon-kprobe=FILE); a row says why when a path is absent;
+//    (BPF_BENCH_TETRAGON_KPROBE or --tetragon-kprobe=FILE), the OpenTelemetry eBPF profiler's
+//    unwinders (BPF_BENCH_OTEL_PROFILER or --otel-profiler=FILE: support/ebpf/tracer.ebpf.amd64
+//    of open-telemetry/opentelemetry-ebpf-profiler); a row says why when a path is absent;
 //  - peak memory while verifying a program that reaches the 1M processed-insn limit;
 //  - `bpf veristat` over many objects (worker threads, one per core) against the kernel loading
 //    the same programs one after another.
@@ -33,7 +35,7 @@ const mips = (insns, us) => (us > 0 ? `${(insns / us).toPrecision(3)} M insns/s`
  * Verify each program (best of `reps` wall times) and load it into the kernel; totals over the
  * programs both sides accept, so the two times cover the same programs.
  */
-function measure(programs, reps) {
+function measure(programs, reps, loadOpts = {}) {
   const t = { programs: 0, oursUs: 0, kernelUs: 0, oursInsns: 0, kernelInsns: 0, skipped: [] };
   for (const { name, program, type } of programs) {
     let best = Infinity, r;
@@ -45,7 +47,7 @@ function measure(programs, reps) {
     }
     let load;
     try {
-      load = loadWithMaps(program, { type, logLevel: 4 });
+      load = loadWithMaps(program, { type, logLevel: 4, ...loadOpts });
     } catch (e) {
       t.skipped.push(`${name}: the kernel refused it before verifying (${String(e.message).split('\n')[0].slice(0, 80)})`);
       continue;
@@ -98,6 +100,10 @@ else {
     // (its static tail-call programs, which libbpf 1.x refuses at open, load)
     { label: "cilium bpf_lxc.o tail-call programs", env: 'BPF_BENCH_CILIUM_LXC', opt: 'cilium-lxc', type: 'sched_cls', quickProg: 'tail_handle_ipv4', open: { linker: 'cilium/ebpf' } },
     { label: 'tetragon bpf_generic_kprobe.o programs', env: 'BPF_BENCH_TETRAGON_KPROBE', opt: 'tetragon-kprobe', type: 'kprobe', quickProg: 'generic_kprobe_filter_arg', open: {} },
+    // the OpenTelemetry profiler's unwinders (support/ebpf/tracer.ebpf.amd64 as its authors
+    // commit it), opened with cilium/ebpf's rules as the profiler opens it; its ring buffer,
+    // declared with max_entries 0, sized as the profiler sizes it on a 2-CPU machine
+    { label: 'OpenTelemetry eBPF profiler tracer.ebpf.amd64 programs', env: 'BPF_BENCH_OTEL_PROFILER', opt: 'otel-profiler', type: 'kprobe', quickProg: 'perf_unwind_beam', open: { linker: 'cilium/ebpf' }, mapMaxEntries: { trace_events: 1 << 20 } },
   ];
   for (const o of realworld) {
     const file = arg(o.opt) ?? process.env[o.env];
@@ -106,11 +112,12 @@ else {
       continue;
     }
     const all = loadProgram(file, o.open).all;
-    const chosen = all.filter((p) => !quick || p.name === o.quickProg);
+    const sized = (p) => (o.mapMaxEntries && p.maps ? { ...p, maps: p.maps.map((m) => (Object.hasOwn(o.mapMaxEntries, m.name) ? { ...m, maxEntries: o.mapMaxEntries[m.name] } : m)) } : p);
+    const chosen = all.filter((p) => !quick || p.name === o.quickProg).map(sized);
     row(
       `verify ${o.label}${quick ? ` (${o.quickProg})` : ` (${chosen.length} programs)`}`,
       // quick: a small program, best of 3 (a first run in a fresh process is mostly V8 warming up)
-      measure(chosen.map((p) => ({ name: p.name, program: p, type: p.type ?? o.type })), quick ? 3 : 1),
+      measure(chosen.map((p) => ({ name: p.name, program: p, type: p.type ?? o.type })), quick ? 3 : 1, o.mapMaxEntries ? { mapMaxEntries: o.mapMaxEntries } : {}),
       '; public object others wrote, not in this repository',
     );
   }
