@@ -98,14 +98,15 @@ export function corpusSource(c: KernelCase): CorpusSource {
  * A level-2 log reduced to what both sides print the same way: instruction lines, the state
  * after each (whether on the instruction's line after `;` or on a line of its own after the
  * precision-backtracking lines), the `mark_precise:` and `propagating` lines of precision
- * tracking with the `P` marks of checkpoint states, "from X to Y" and "safe" lines. Left out:
- * source lines, the kernel's liveness tables and SCC lines, the lines around BPF-to-BPF calls,
- * and map addresses in ld_imm64 (in instruction and mark_precise lines).
+ * tracking with the `P` marks of checkpoint states, "from X to Y" and "safe" lines, and the
+ * stack liveness trace (`(0) frame 0 insn 6 +live -8`). Left out: source lines, the kernel's
+ * live-registers tables and SCC lines, the lines around BPF-to-BPF calls, and map addresses in
+ * ld_imm64 (in instruction and mark_precise lines).
  */
 export function normaliseKernelLog(log: string): string[] {
   const lines: string[] = [];
   for (const raw of log.split('\n')) {
-    if (raw === '' || /^(; |func#|Live regs|\(\d|processed|SCC|caller:|callee:|returning from|to caller|\s)/.test(raw)) continue;
+    if (raw === '' || /^(; |func#|Live regs|processed|SCC|caller:|callee:|returning from|to caller|\s)/.test(raw)) continue;
     const l = raw.replace(/^(\d+: \(18\) r\d+ = ).*$/, '$1X').replace(/^(mark_precise: .* before \d+: \(18\) r\d+ = ).*$/, '$1X');
     const m = /^(\d+: \([0-9a-f]{2}\) .*?)\s+;(.*)$/.exec(l);
     if (m) lines.push(m[1]!.trimEnd(), `  ;${m[2]}`);

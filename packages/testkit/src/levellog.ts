@@ -8,9 +8,10 @@ import { StringDecoder } from 'node:string_decoder';
  */
 
 /**
- * Level-2 log lines both sides print alike: source lines, liveness tables (and liveness.c's
- * per-callchain `(0,3,9) frame 2 insn ...` lines, whatever the call depth), func headers,
- * the stats line and map addresses aside (and `extra` lines, if given).
+ * Level-2 log lines both sides print alike: source lines, liveness tables, func headers, the
+ * stats line and map addresses aside (and `extra` lines, if given). The stack liveness trace
+ * (liveness.c's `(0,3,9) frame 2 insn 12 +live -8` and `(0) live stack update done in 2
+ * iterations` lines) is compared.
  */
 export function comparableLines(log: string, extra?: RegExp): string[] {
   return log
@@ -20,7 +21,7 @@ export function comparableLines(log: string, extra?: RegExp): string[] {
 }
 
 const compared = (l: string, extra?: RegExp): boolean =>
-  l !== '' && !/^( |;|Live regs|func#\d+ @|\(\d+(,\d+)*\) |processed |arg#\d reference type\('UNKNOWN '\))/.test(l) && !(extra?.test(l) ?? false);
+  l !== '' && !/^( |;|Live regs|func#\d+ @|processed |arg#\d reference type\('UNKNOWN '\))/.test(l) && !(extra?.test(l) ?? false);
 const comparable = (l: string): string => l.replace(/\(18\) (r\d) = 0x[0-9a-f]+ */, '(18) $1 = MAP ');
 
 /** Where two level-2 logs first part: the index among the compared lines and each side's line there (null past its end). */

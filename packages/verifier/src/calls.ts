@@ -531,6 +531,9 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
     checkReturnCode(env, st, 0, pc, attach);
     return null;
   }
+  // prepare_func_exit: the callee's marks reach its callers before anything else is checked (and
+  // before its frame goes)
+  env.stackLive?.update(st);
   // prepare_func_exit reads R0 of a static subprogram without checking it (a void function leaves none)
   const r0 = f.callbackRet ? env.readReg(f, 0, pc) : (env.scratchReg(0), f.regs[0]!);
   if (r0.type === 'fp') env.reject(pc, 'cannot return stack pointer to the caller');
@@ -549,8 +552,6 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
     env.log2(env.formatFrame(st, callee, true));
     env.log2(`to caller at ${next}:`);
   }
-  // prepare_func_exit: the callee's marks reach its callers before its frame goes
-  env.stackLive?.update(st);
   st.frames.pop();
   // stack-args §4.4: a return consumes the caller's outgoing slots and forbids later r11 loads
   clearOut(caller);

@@ -87,6 +87,48 @@ describe.skipIf(skipWithout('kernel') || kernelApi === undefined)('log level 1, 
     expect(o.logTrueSize).toBe(k.logTrueSize);
   });
 
+  it("level 2 byte for byte with the stack liveness trace: liveness.c's mask changes per call chain and its pass counts", () => {
+    // a subprogram called from two places writes and reads its own and its caller's slots: two
+    // call chains, marks passed out to the callers, a branch inside (a prune point traced)
+    const p = {
+      ...assemble(
+        [
+          'r1 = 1',
+          '*(u64 *)(r10 - 8) = r1',
+          '*(u64 *)(r10 - 16) = r1',
+          'r1 = r10',
+          'r1 += -8',
+          'call f',
+          'r6 = r0',
+          'r1 = r10',
+          'r1 += -16',
+          'call f',
+          'r0 += r6',
+          'r1 = *(u64 *)(r10 - 8)',
+          'r0 += r1',
+          'exit',
+          'f:',
+          'r2 = *(u64 *)(r1 + 0)',
+          '*(u64 *)(r10 - 24) = r2',
+          'if r2 > 3 goto big',
+          'r0 = *(u64 *)(r10 - 24)',
+          'exit',
+          'big:',
+          'r0 = 0',
+          'exit',
+        ].join('\n'),
+      ),
+      type: 'socket_filter' as const,
+    };
+    const k = kernelApi!.loadWithMaps(p, { logLevel: 2 });
+    k.close();
+    const o = verify(p, { logLevel: 2, nrCpuIds: kernelApi!.possibleCpus() });
+    expect(o.log).toMatch(/^\(5,14\) frame 1 insn 15 \+written -24 $/m);
+    expect(o.log).toMatch(/^\(0\) live stack update done in \d+ iterations$/m);
+    expect(o.log).toBe(k.log);
+    expect(o.logTrueSize).toBe(k.logTrueSize);
+  });
+
   it('the kernel corpus (asm, conformance, random and C programs): line for line', () => {
     const source = (c: KernelCase): Program => {
       const s = corpusSource(c);

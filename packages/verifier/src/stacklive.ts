@@ -44,6 +44,20 @@ export interface StackLiveOptions {
   readonly postorder?: Int32Array;
   /** The instruction is a call that invokes a callback (bpf_calls_callback). */
   readonly callsCallback: (pc: number) => boolean;
+  /**
+   * Level 2: where the trace of the data-flow passes goes (liveness.c's log_mask_change lines
+   * and its "live stack update done" line), and the prune points (instructions traced even
+   * without marks of their own).
+   */
+  readonly log?: (line: string) => void;
+  readonly prunePoint?: (pc: number) => boolean;
+}
+
+/** bpf_fmt_stack_mask: the slots of a two-word mask as stack offsets, "-8,-24". */
+function fmtSlots(w0: number, w1: number): string {
+  const out: string[] = [];
+  for (let s = 0; s < 64; s++) if (((s < 32 ? w0 : w1) >>> (s & 31)) & 1) out.push(String(-(s + 1) * 8));
+  return out.join(',');
 }
 
 export class StackLiveness {
@@ -64,10 +78,14 @@ export class StackLiveness {
   private readonly acc = new Uint32Array(16);
   private writeIdx = 0;
   private readonly callsCallback: (pc: number) => boolean;
+  private readonly log: ((line: string) => void) | undefined;
+  private readonly prunePoint: (pc: number) => boolean;
 
   constructor(o: StackLiveOptions) {
     const n = o.insns.length;
     this.callsCallback = o.callsCallback;
+    this.log = o.log;
+    this.prunePoint = o.prunePoint ?? (() => false);
     this.succ0 = new Int32Array(n).fill(-1);
     this.succ1 = new Int32Array(n).fill(-1);
     for (let pc = 0; pc < n; pc++) {
@@ -260,18 +278,32 @@ export class StackLiveness {
         for (let b = 0; b < m.length; b += W) m[b + ACC] = m[b + ACC + 1] = 0;
       }
     const order = this.order[this.subprogOfStart.get(inst.start) ?? 0]!;
+    let passes = 0;
     for (let changed = true; changed; ) {
       changed = false;
+      passes++;
       for (let frame = 0; frame < depth; frame++) {
         const m = inst.frames[frame];
         if (!m) continue;
-        for (let k = 0; k < order.length; k++) if (this.updateInsn(inst, m, order[k]!)) changed = true;
+        for (let k = 0; k < order.length; k++) if (this.updateInsn(inst, m, order[k]!, frame)) changed = true;
       }
     }
+    if (this.log) this.log(`(${inst.chain.join(',')}) live stack update done in ${passes} iterations`);
     if (depth > 1) this.propagateOut(inst);
   }
 
-  private updateInsn(inst: Instance, m: Uint32Array, pc: number): boolean {
+  /** log_mask_change: the slots a pass added to and took from one mask of one instruction. */
+  private logChange(inst: Instance, frame: number, pc: number, what: string, o0: number, o1: number, n0: number, n1: number): void {
+    const x0 = o0 ^ n0;
+    const x1 = o1 ^ n1;
+    if ((x0 | x1) === 0) return;
+    let line = `(${inst.chain.join(',')}) frame ${frame} insn ${pc} `;
+    if ((n0 & x0) | (n1 & x1)) line += `+${what} ${fmtSlots(n0 & x0, n1 & x1)} `;
+    if ((~n0 & x0) | (~n1 & x1)) line += `-${what} ${fmtSlots(~n0 & x0, ~n1 & x1)}`;
+    this.log!(line);
+  }
+
+  private updateInsn(inst: Instance, m: Uint32Array, pc: number, frame: number): boolean {
     const s0 = this.succ0[pc]!;
     const s1 = this.succ1[pc]!;
     if (s0 < 0 && s1 < 0) return false;
@@ -299,6 +331,10 @@ export class StackLiveness {
     const l0 = ((a0 & ~m[b + MUST]!) | m[b + MAY]!) >>> 0;
     const l1 = ((a1 & ~m[b + MUST + 1]!) | m[b + MAY + 1]!) >>> 0;
     const changed = l0 !== m[b + LIVE] || l1 !== m[b + LIVE + 1] || c0 !== m[b + ACC] || c1 !== m[b + ACC + 1];
+    if (this.log && (m[b + MAY]! | m[b + MAY + 1]! | m[b + MUST]! | m[b + MUST + 1]! || pc === inst.start || this.prunePoint(pc))) {
+      this.logChange(inst, frame, pc, 'live', m[b + LIVE]!, m[b + LIVE + 1]!, l0, l1);
+      this.logChange(inst, frame, pc, 'written', m[b + ACC]!, m[b + ACC + 1]!, c0, c1);
+    }
     m[b + LIVE] = l0;
     m[b + LIVE + 1] = l1;
     m[b + ACC] = c0;

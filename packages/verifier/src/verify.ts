@@ -712,7 +712,22 @@ class Verifier implements CallEnv, PreciseEnv {
       // a synchronous callback's call is a loop of its own (the callback returns to it to be called again)
       const entries = this.exceptionCb !== undefined ? [this.subprogs[this.exceptionCb]!.start] : [];
       this.liveness = computeLiveness(prog, { progType: this.type, callArgCount, selfLoops: (pc) => this.callsCallback(pc), entries });
-      this.stackLive = new StackLiveness({ insns: this.insns, subprogStarts: this.subprogs.map((x) => x.start), postorder: this.liveness.cfg.postorder, callsCallback: (pc) => this.callsCallback(pc) });
+      this.stackLive = new StackLiveness({
+        insns: this.insns,
+        subprogStarts: this.subprogs.map((x) => x.start),
+        postorder: this.liveness.cfg.postorder,
+        callsCallback: (pc) => this.callsCallback(pc),
+        // level 2 traces the stack liveness passes as liveness.c does (each line ends the instruction's)
+        ...(this.level > 1
+          ? {
+              log: (line: string) => {
+                this.lines.push(line);
+                this.insnLineOpen = false;
+              },
+              prunePoint: (pc: number) => this.prunePoints.has(pc),
+            }
+          : {}),
+      });
     } catch (e) {
       if (e instanceof CfgError) this.reject(e.insn, e.kernelMessage);
       if (e instanceof IsaError) this.reject(e.insn ?? 0, e.message);
@@ -1089,7 +1104,6 @@ class Verifier implements CallEnv, PreciseEnv {
       if (++this.processed > (this.opts.complexityLimit ?? LIMIT)) this.reject(st.pc, `BPF program is too large. Processed ${this.processed} insn`);
       if (this.prunePoints.has(st.pc) && this.visited(st)) {
         if (this.tracer) this.tracer.pruned(st, this.prunedBy);
-        this.stackLive.update(st);
         if (this.level > 0) {
           if (this.level > 1 ? fromPop : (printFrom ||= fromPop)) this.lines.push('', `from ${st.prev} to ${st.pc}: safe`);
           else this.lines.push(`${st.pc}: safe`);
@@ -1166,7 +1180,6 @@ class Verifier implements CallEnv, PreciseEnv {
       if (next && next !== st) (next as Path).histCnt = st.histCnt ?? 0;
       this.histNote = false;
       if (next === null) {
-        this.stackLive.update(st);
         st = this.nextPath(st);
         fromPop = true;
         continue;
@@ -1227,6 +1240,9 @@ class Verifier implements CallEnv, PreciseEnv {
 
   private nextPath(done: Path): Path | undefined {
     this.endPath(done);
+    // process_bpf_exit: the branch counts first (their SCC lines), then the stack liveness of the
+    // finished path's call chain, then pop_stack
+    this.stackLive.update(done);
     const next = this.pending.pop();
     if (next && this.level === 1) this.logReset(this.pendingLog.pop()!);
     return next;
