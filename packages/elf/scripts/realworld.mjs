@@ -216,6 +216,24 @@ const LOADERS = {
   // CPUs x sizeof(Trace) (0x62d8). Its other resized maps are hash maps, whose size the
   // verifier does not read; they keep their declared sizes here.
   'otel-ebpf-profiler': { loader: 'cilium/ebpf', type: 'socket_filter', mapMaxEntries: { trace_events: (n) => 2 ** Math.ceil(Math.log2(20 * n * 0x62d8)) } },
+  // elastic/ebpf's probes (GPL/: EventProbe, TcFilter, KprobeConnectHook, built as its CMake
+  // builds them with clang and its own vmlinux.h and libbpf): Elastic Defend's loader
+  // (non-GPL/Events/Lib/EbpfEvents.c) opens EventProbe as a libbpf skeleton and, before loading,
+  // sets consumer_pid, the argument and return-value positions and field offsets it reads from
+  // the kernel's BTF (probe_fill_relos), one event buffer per CPU (probe_resize_maps), and turns
+  // off the fentry/fexit programs where trampolines are missing (probe_set_autoload; this kernel
+  // refuses them), so each program is loaded on its own here (tp_btf/module_load names a
+  // tracepoint this kernel, built without modules, lacks). TcFilter's section is "classifer"
+  // (sic); its loader (non-GPL/HostIsolation/Lib/TcLoader.c) loads it as BPF_PROG_TYPE_SCHED_CLS.
+  'elastic-ebpf': {
+    loader: 'libbpf',
+    type: 'kprobe',
+    alone: true,
+    sections: [[/^classifer$/, 'sched_cls']],
+    hosts: {
+      'EventProbe.bpf.o': { mapMaxEntries: { event_buffer_map: 'ncpus' }, set: () => elasticRelos() },
+    },
+  },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
@@ -340,9 +358,59 @@ function hostOf(group, object) {
 /** 'ncpus' as the possible CPUs, 'pid_max' as /proc/sys/kernel/pid_max, a function of the possible CPUs called with them, other values as they are. */
 const sized = (n) => (typeof n === 'function' ? n(possibleCpus()) : n === 'ncpus' ? possibleCpus() : n === 'pid_max' ? Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim()) : n);
 
+/** The prototype of the kernel function `name` in this kernel's BTF. */
+function kernelProto(name) {
+  for (let id = 1; id < (vmlinux?.count ?? 0); id++) {
+    const t = vmlinux.type(id);
+    if (t?.kind === 'func' && t.name === name) return vmlinux.type(t.type);
+  }
+  return undefined;
+}
+
+/** Byte offset of `field` in kernel struct `struct`, through nested structs and unions (-1: none). */
+function kernelFieldOff(struct, field) {
+  const walk = (t, base) => {
+    for (const m of t.members) {
+      if (m.name === field) return (base + m.bitOffset) / 8;
+      const mt = vmlinux.type(m.type);
+      if (mt?.kind !== 'struct' && mt?.kind !== 'union') continue;
+      const r = walk(mt, base + m.bitOffset);
+      if (r >= 0) return r;
+    }
+    return -1;
+  };
+  for (let id = 1; id < (vmlinux?.count ?? 0); id++) {
+    const t = vmlinux.type(id);
+    if (t?.kind === 'struct' && t.name === struct) return walk(t, 0);
+  }
+  return -1;
+}
+
+/**
+ * What Elastic's EbpfEvents.c probe_fill_relos sets in EventProbe's .rodata from the kernel's
+ * BTF: argument positions, the return value's position (the argument count), whether
+ * vfs_rename takes a `struct renamedata *rd` (then not the old/new dentry positions), field
+ * offsets where the field exists; and consumer_pid (its own pid; any here).
+ */
+function elasticRelos() {
+  const argIdx = (f, a) => kernelProto(f)?.params.findIndex((p) => p.name === a) ?? -1;
+  const retIdx = (f) => kernelProto(f)?.params.length ?? -1;
+  const set = { consumer_pid: 1, ret__inet_csk_accept__: retIdx('inet_csk_accept'), arg__vfs_unlink__dentry__: argIdx('vfs_unlink', 'dentry'), ret__vfs_unlink__: retIdx('vfs_unlink') };
+  if (argIdx('vfs_rename', 'rd') >= 0) set.exists__vfs_rename__rd__ = 1;
+  else Object.assign(set, { arg__vfs_rename__old_dentry__: argIdx('vfs_rename', 'old_dentry'), arg__vfs_rename__new_dentry__: argIdx('vfs_rename', 'new_dentry') });
+  set.ret__vfs_rename__ = retIdx('vfs_rename');
+  for (const [st, f] of [['iov_iter', '__iov'], ['inode', '__i_atime'], ['inode', '__i_mtime'], ['inode', '__i_ctime']]) {
+    const off = kernelFieldOff(st, f);
+    if (off >= 0) set[`off__${st}__${f}__`] = off;
+  }
+  Object.assign(set, { arg__do_truncate__filp__: argIdx('do_truncate', 'filp'), ret__do_truncate__: retIdx('do_truncate') });
+  return set;
+}
+
 /** The global variables a row sets, as loadPrograms' `globals`. */
 function globalsOf(row) {
-  return row?.set ? Object.fromEntries(Object.entries(row.set).map(([k, v]) => [k, sized(v)])) : undefined;
+  const set = typeof row?.set === 'function' ? row.set() : row?.set;
+  return set ? Object.fromEntries(Object.entries(set).map(([k, v]) => [k, sized(v)])) : undefined;
 }
 
 /**
