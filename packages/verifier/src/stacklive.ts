@@ -109,15 +109,34 @@ export class StackLiveness {
     this.starts = starts;
     this.ends = starts.map((_, k) => starts[k + 1] ?? n);
     starts.forEach((s, k) => this.subprogOfStart.set(s, k));
-    const lists: number[][] = starts.map(() => []);
-    const push = (pc: number): void => {
-      let k = starts.length - 1;
-      while (k > 0 && starts[k]! > pc) k--;
-      lists[k]!.push(pc);
-    };
-    if (o.postorder) for (const pc of o.postorder) push(pc);
-    else for (let pc = n - 1; pc >= 0; pc--) push(pc);
-    this.order = lists.map((l) => Int32Array.from(l));
+    // the order split by subprogram, each part in typed arrays sized by a first count (pushing
+    // every pc into arrays through a closure was ~8% of a 20,000-insn program's verification)
+    const src = o.postorder;
+    const len = src ? src.length : n;
+    const ns = starts.length;
+    if (ns <= 1) {
+      const all = new Int32Array(len);
+      for (let j = 0; j < len; j++) all[j] = src ? src[j]! : n - 1 - j;
+      this.order = [all];
+    } else {
+      const subOf = new Int32Array(len);
+      const counts = new Int32Array(ns);
+      for (let j = 0; j < len; j++) {
+        const pc = src ? src[j]! : n - 1 - j;
+        let k = ns - 1;
+        while (k > 0 && starts[k]! > pc) k--;
+        subOf[j] = k;
+        counts[k]!++;
+      }
+      const order: Int32Array[] = [];
+      for (let k = 0; k < ns; k++) order.push(new Int32Array(counts[k]!));
+      counts.fill(0);
+      for (let j = 0; j < len; j++) {
+        const k = subOf[j]!;
+        order[k]![counts[k]!++] = src ? src[j]! : n - 1 - j;
+      }
+      this.order = order;
+    }
   }
 
   // ---- call chains and instances ----

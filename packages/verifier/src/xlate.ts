@@ -125,6 +125,9 @@ const nop = (i: Insn): boolean => (i.code === JA || i.code === MAY_GOTO) && i.ds
  */
 export function xlate(program: AnalysedProgram, seen: ArrayLike<number>, opts: XlateOptions = {}): AnalysedProgram {
   const n = program.insns.length;
+  // nothing to rewrite (every program whose every instruction ran, without nops, fastcall pairs or
+  // an arena): the answer is the program itself, found without copying it (issue 25)
+  if (opts.arena === undefined && (opts.nops === undefined || opts.nops.length === 0) && !opts.defaultExceptionCb && unchanged(program.insns, seen)) return program;
   // a plain loop: Array.from({ length: n }, fn) takes twice as long (issue 25)
   const seenCopy = new Array<number>(n);
   for (let k = 0; k < n; k++) seenCopy[k] = seen[k] ? 1 : 0;
@@ -184,6 +187,25 @@ export function xlate(program: AnalysedProgram, seen: ArrayLike<number>, opts: X
     ...(img.lineInfo ? { lineInfo: img.lineInfo } : {}),
     ...(program.relocs ? { relocs: img.relocs } : {}),
   };
+}
+
+/**
+ * Whether the steps of {@link xlate} other than the arena's, the nops' and the exception
+ * callback's leave `insns` as they are: every slot seen (an `ld_imm64`'s second with its first),
+ * no branch with a side never taken, no nop.
+ */
+function unchanged(insns: readonly Insn[], seen: ArrayLike<number>): boolean {
+  const n = insns.length;
+  for (let pc = 0; pc < n; pc++) {
+    const i = insns[pc]!;
+    // the slots before are all seen here, so an ld_imm64's first slot before this one was too
+    if (!seen[pc] && !(pc > 0 && insns[pc - 1]!.code === 0x18)) return false;
+    if (isCondJump(i.code)) {
+      const t = pc + 1 + i.off;
+      if (pc + 1 >= n || !(t >= 0 && t < n)) return false;
+    } else if (nop(i)) return false;
+  }
+  return true;
 }
 
 /** verifier_remove_insns: slots [off, off+cnt) go, with everything that points past them. */
