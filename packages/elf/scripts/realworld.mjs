@@ -153,15 +153,14 @@ const LOADERS = {
     },
   },
   // inspektor-gadget's gadgets (gadgets/*/program.bpf.c, built as its gadget builder builds
-  // them; 34 of its 42, without trace_lsm's 147 LSM programs, the GPU/CUDA gadgets and the
-  // library uprobes of trace_ssl and trace_malloc, for the recording's time): `ig run` loads
+  // them; all 42, trace_lsm's 147 LSM programs and the GPU/CUDA gadgets included): `ig run` loads
   // them with cilium/ebpf, a map M declared with max_entries 0 sized to
   // the gadget parameter M_max_entries (pkg/operators/ebpf/ebpf.go): ig_build_id of
   // gadget/user_stack_map.h, its parameter's default 1024.
   'inspektor-gadget': {
     loader: 'cilium/ebpf',
     type: 'socket_filter',
-    hosts: Object.fromEntries(['audit_seccomp', 'profile_cpu', 'trace_capabilities', 'trace_open'].map((g) => [`${g}.bpf.o`, { mapMaxEntries: { ig_build_id: 1024 } }])),
+    hosts: Object.fromEntries(['audit_seccomp', 'profile_cpu', 'profile_cuda', 'trace_capabilities', 'trace_gpu_starvation', 'trace_malloc', 'trace_open'].map((g) => [`${g}.bpf.o`, { mapMaxEntries: { ig_build_id: 1024 } }])),
   },
   // aquasecurity/tracee (pkg/ebpf/c/tracee.bpf.c and lsmsupport/*.bpf.c, built as its Makefile
   // builds them): libbpfgo (libbpf 1.x rules). Tracee opens tracee.bpf.o with every program's
