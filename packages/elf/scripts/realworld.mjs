@@ -233,6 +233,11 @@ const LOADERS = {
       'EventProbe.bpf.o': { mapMaxEntries: { event_buffer_map: 'ncpus' }, set: () => elasticRelos() },
     },
   },
+  // xdp-project/bpf-examples (each example's BPF_TARGETS, built as its lib/common.mk builds
+  // them, against the libbpf and libxdp its submodules pin): loaded by libbpf or libxdp, an
+  // untyped section (the AF_XDP examples' xdp_sock, encap-forward's "prog", given to
+  // `ip link set ... xdp obj X sec prog`) as XDP; "classifier" and "tc" are tc programs.
+  'bpf-examples': { loader: 'libxdp', type: 'xdp' },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },

@@ -50,6 +50,10 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
     case 'pkt':
     case 'pkt_meta':
       return packetAccess(env, pc, r, regno, r.off, size, zeroOk);
+    case 'map_key':
+      // a callback's key (bpf_for_each_map_elem) is read-only memory of the map's key size
+      if (write) env.reject(pc, `R${regno} cannot write into ${regTypeStr(r)}`);
+      return memRegion(env, pc, r, regno, r.off, size, r.map!.keySize, false);
     case 'map_value':
       mapAccessType(env, pc, r, r.off, size, write);
       memRegion(env, pc, r, regno, r.off, size, r.map!.valueSize, zeroOk);

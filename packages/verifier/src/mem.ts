@@ -46,6 +46,7 @@ function memOk(off: bigint, size: number, memSize: number, zeroOk: boolean): boo
 
 function memMsg(r: Reg, regno: number, off: bigint, size: number, memSize: number): string {
   if (r.type === 'map_value') return `invalid access to map value, value_size=${memSize} off=${off} size=${size}`;
+  if (r.type === 'map_key') return `invalid access to map key, key_size=${memSize} off=${off} size=${size}`;
   if (r.type === 'pkt' || r.type === 'pkt_meta') return `invalid access to packet, off=${off} size=${size}, R${regno}(id=${r.id ?? 0},off=${off},r=${memSize})`;
   return `invalid access to memory, mem_size=${memSize} off=${off} size=${size}`;
 }
