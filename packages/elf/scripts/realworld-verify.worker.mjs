@@ -7,7 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { loadProgram, kernelBtfFor, kernelSymbolsFor, nrCpuIds } from '../../../apps/cli/dist/input.js';
 import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
 import { loadPrograms, parseBtfTable } from '../dist/index.js';
-import { needsKernelBtf, verify } from '../../verifier/dist/index.js';
+import { mapAddressesFromLog, needsKernelBtf, verify } from '../../verifier/dist/index.js';
 import { fileLines, firstLineDifference, firstLogDifference } from '../../testkit/dist/index.js';
 
 let vmlinux;
@@ -96,7 +96,9 @@ parentPort.on('message', ({ id, file, section, prog, type, host, progFlags, kern
     const fd = streamed ? openSync(dumpTo, 'w') : undefined;
     let r;
     try {
-      r = verify(program, { type, logLevel, flags: progFlags ?? (program.sleepable ? 1 << 4 : 0), kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...(streamed ? { logSink: (text) => writeSync(fd, text) } : {}) });
+      // the map addresses the kernel's log shows, printed as it prints them (a dumped log of ours is then its bytes)
+      const mapAddresses = typeof kernelLog === 'string' ? mapAddressesFromLog(program, kernelLog) : undefined;
+      r = verify(program, { type, logLevel, flags: progFlags ?? (program.sleepable ? 1 << 4 : 0), kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...(mapAddresses ? { mapAddresses } : {}), ...(streamed ? { logSink: (text) => writeSync(fd, text) } : {}) });
     } finally {
       if (fd !== undefined) closeSync(fd);
     }

@@ -22,6 +22,11 @@ export interface FormatOptions {
   readonly helperName?: (id: number) => string | undefined;
   /** Name of the kfunc a `call` with src 2 targets (kernel syntax prints `name#id`). */
   readonly kfuncName?: (insn: Insn, index: number) => string | undefined;
+  /**
+   * The value kernel syntax prints for the `ld_imm64` at `index` in place of the one it encodes
+   * (the kernel prints what it loads: a map's kernel address, its value's plus the offset).
+   */
+  readonly ldImm64Value?: (insn: Insn, index: number) => bigint | undefined;
 }
 
 const SIZE = ['u32', 'u16', 'u8', 'u64'] as const; // by (code >> 3) & 3
@@ -186,7 +191,7 @@ function kernelText(insns: readonly Insn[], index: number, i: Insn, opts: Format
       if (mode === 0x40) return `${c} r0 = *(${SIZE[size]!} *)skb[r${i.src} + ${i.imm}]`;
       if (mode === 0x00 && size === 3) {
         const next = insns[index + 1];
-        const v = next === undefined ? BigInt(i.imm >>> 0) : ldImm64Value(i, next);
+        const v = opts.ldImm64Value?.(i, index) ?? (next === undefined ? BigInt(i.imm >>> 0) : ldImm64Value(i, next));
         return `${c} r${i.dst} = 0x${v.toString(16)}`;
       }
       return `BUG_ld_${hex2(i.code)}`;

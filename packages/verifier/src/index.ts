@@ -1,4 +1,5 @@
 export { needsKernelBtf } from './kernelbtf.js';
+export { mapAddressesFromLog, type MapAddresses } from './mapaddr.js';
 export { verify, typeName, type VerifyOptions, type VerifyResult, type VerifyStats, type VerifiedProgram } from './verify.js';
 export { configGatedProto, helperAllowed, helperIds, helperProto, helperReturnsBtf, mapHelperError, type ArgBase, type ArgType, type HelperProto, type RetType } from './helpers.js';
 export { constant, NOT_INIT, UNKNOWN, type Reg, type RegType, type State, type Frame } from './state.js';

@@ -7,7 +7,7 @@
 import { assemble, decode, type Program } from '@bpf/isa';
 import { comparableLines, corpusSource, kernelCorpus, skipWithout, type KernelCase } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
-import { verify } from './index.js';
+import { mapAddressesFromLog, verify } from './index.js';
 import { kernelApi } from './kernel.test.helper.js';
 
 const level1 = (p: Program): { ours: string; kernel: string; oursSize: number; kernelSize: number } => {
@@ -125,6 +125,25 @@ describe.skipIf(skipWithout('kernel') || kernelApi === undefined)('log level 1, 
     const o = verify(p, { logLevel: 2, nrCpuIds: kernelApi!.possibleCpus() });
     expect(o.log).toMatch(/^\(5,14\) frame 1 insn 15 \+written -24 $/m);
     expect(o.log).toMatch(/^\(0\) live stack update done in \d+ iterations$/m);
+    expect(o.log).toBe(k.log);
+    expect(o.logTrueSize).toBe(k.logTrueSize);
+  });
+
+  it("level 2 byte for byte with the kernel's map addresses read back from its log (a map's, its value's plus the offset)", () => {
+    const base = assemble(['.map m array 4 48 1', 'r6 = m ll', 'r7 = m ll', 'r0 = *(u64 *)(r7 + 0)', '*(u32 *)(r10 - 4) = 0', 'r1 = r6', 'r2 = r10', 'r2 += -4', 'call bpf_map_lookup_elem', 'r0 = 0', 'exit'].join('\n'));
+    // the second reference loads the map's value at offset 8 (BPF_PSEUDO_MAP_VALUE), as global data is loaded
+    const insns = base.insns.map((i, k) => (k === 2 ? { ...i, src: 2 } : k === 3 ? { ...i, imm: 8 } : i));
+    const relocs = (base.relocs ?? []).map((r) => (r.insn === 2 ? { ...r, kind: 'map_value' as const, offset: 8 } : r));
+    const p = { ...base, insns, relocs, type: 'socket_filter' as const };
+    const k = kernelApi!.loadWithMaps(p, { logLevel: 2 });
+    k.close();
+    expect(k.accepted).toBe(true);
+    const addrs = mapAddressesFromLog(p, k.log);
+    expect(addrs.m?.map).toBeGreaterThan(0n);
+    expect(addrs.m?.value).toBeGreaterThan(0n);
+    const plain = verify(p, { logLevel: 2, nrCpuIds: kernelApi!.possibleCpus() });
+    expect(plain.log).not.toBe(k.log);
+    const o = verify(p, { logLevel: 2, nrCpuIds: kernelApi!.possibleCpus(), mapAddresses: addrs });
     expect(o.log).toBe(k.log);
     expect(o.logTrueSize).toBe(k.logTrueSize);
   });

@@ -6,6 +6,7 @@
  * every error and, at log level 2, for the register state after each instruction. Stack
  * arguments follow apps/docs/stack-args.md §3-§4 rule by rule.
  */
+import { mapLoadValue, type MapAddresses } from './mapaddr.js';
 import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type LineInfo, type MapDef, type Op, type Program, type ProgType } from '@bpf/isa';
 import { CfgError, computeLiveness, defaultCallArgCount, formatLiveRegs, type Liveness } from '@bpf/liveness';
 import { checkAlu } from './alu.js';
@@ -123,6 +124,13 @@ export interface VerifyOptions {
    * replaces what came after its push point, it comes at the end.
    */
   readonly logSink?: (text: string) => void;
+  /**
+   * The kernel addresses of maps, by name, for the log's `ld_imm64` lines: an instruction naming
+   * map NAME prints `map` (its value's reference: `value` plus the offset), as the kernel prints
+   * the address it loaded, instead of the encoded immediate. Only the log changes. The kernel's
+   * log of the same program has them: `mapAddressesFromLog(program, kernelLog)`.
+   */
+  readonly mapAddresses?: Readonly<Record<string, MapAddresses>>;
 }
 
 export interface VerifyStats {
@@ -1230,7 +1238,11 @@ class Verifier implements CallEnv, PreciseEnv {
 
   private readonly texts = new Map<number, string>();
   /** How the log prints an instruction: the kernel's syntax, kfuncs by name (insnText, the live-registers table). */
-  private readonly kernelSyntax = { syntax: 'kernel' as const, kfuncName: (_insn: Insn, at: number): string | undefined => this.kfuncAt.get(at) };
+  private readonly kernelSyntax = {
+    syntax: 'kernel' as const,
+    kfuncName: (_insn: Insn, at: number): string | undefined => this.kfuncAt.get(at),
+    ldImm64Value: (i: Insn, at: number): bigint | undefined => (this.opts.mapAddresses && i.src !== 0 ? mapLoadValue(i, this.insns[at + 1], this.mapOf(at, i)?.name, this.opts.mapAddresses) : undefined),
+  };
   /** `pc: (code) insn` as the kernel prints it (cached: loops print the same lines again). */
   insnText(pc: number): string {
     let t = this.texts.get(pc);
