@@ -238,6 +238,10 @@ const LOADERS = {
   // untyped section (the AF_XDP examples' xdp_sock, encap-forward's "prog", given to
   // `ip link set ... xdp obj X sec prog`) as XDP; "classifier" and "tc" are tc programs.
   'bpf-examples': { loader: 'libxdp', type: 'xdp' },
+  // netobserv/netobserv-ebpf-agent's pkg/ebpf/bpf_{x86_bpfel,s390_bpfeb}.o as its authors commit
+  // them (bpf2go): the agent loads them with cilium/ebpf, its flow maps resized (hash maps, whose
+  // size the verifier does not read) and its ring buffers set to a page when their feature is off.
+  'netobserv-ebpf-agent': { loader: 'cilium/ebpf', type: 'socket_filter', mapMaxEntries: { direct_flows: 4096, ssl_data_event_map: 4096, packet_record: 4096 } },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
