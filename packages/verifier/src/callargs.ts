@@ -96,9 +96,13 @@ export function helperMem(env: Env, st: State, pc: number, regno: number, r: Reg
           const b = -at - 1;
           const slot = b >> 3;
           if (scratch) env.scratchSlot(slot);
-          // a spilled register or an iterator is gone as a whole (scrub_special_slot)
+          // a spilled register or an iterator is gone as a whole (scrub_special_slot): raw mode
+          // writes each byte as a store does (check_stack_write_fixed_off), which scrubs the slot
+          // whatever byte it writes; check_stack_range_initialized's clobber scrubs a spill only
+          // for a byte of the spill itself, so a byte already STACK_MISC beside a narrow spill
+          // (`*(u8 *)(r10 -72) = r7` over a wider one) leaves that spill as it was
           const t7 = f.slotTypes[slot * 8 + 7];
-          if (t7 === SlotType.Spill || t7 === SlotType.Iter) {
+          if (raw ? t7 === SlotType.Spill || t7 === SlotType.Iter : f.slotTypes[b] === SlotType.Spill) {
             for (let j = 0; j < 8; j++) if (f.slotTypes[slot * 8 + j] !== SlotType.Invalid) setSlotType(f, slot * 8 + j, SlotType.Misc);
             setSpilled(f, slot, undefined);
           }
