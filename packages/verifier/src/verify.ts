@@ -6,7 +6,7 @@
  * every error and, at log level 2, for the register state after each instruction. Stack
  * arguments follow apps/docs/stack-args.md §3-§4 rule by rule.
  */
-import { mapLoadValue, type MapAddresses } from './mapaddr.js';
+import { mapLoadValue, mapNameAt, type MapAddresses } from './mapaddr.js';
 import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type LineInfo, type MapDef, type Op, type Program, type ProgType } from '@bpf/isa';
 import { CfgError, computeLiveness, defaultCallArgCount, formatLiveRegs, type Liveness } from '@bpf/liveness';
 import { checkAlu } from './alu.js';
@@ -1241,7 +1241,7 @@ class Verifier implements CallEnv, PreciseEnv {
   private readonly kernelSyntax = {
     syntax: 'kernel' as const,
     kfuncName: (_insn: Insn, at: number): string | undefined => this.kfuncAt.get(at),
-    ldImm64Value: (i: Insn, at: number): bigint | undefined => (this.opts.mapAddresses && i.src !== 0 ? mapLoadValue(i, this.insns[at + 1], this.mapOf(at, i)?.name, this.opts.mapAddresses) : undefined),
+    ldImm64Value: (i: Insn, at: number): bigint | undefined => (this.opts.mapAddresses && i.src !== 0 ? mapLoadValue(i, this.insns[at + 1], mapNameAt(this.program, this.maps, at), this.opts.mapAddresses) : undefined),
   };
   /** `pc: (code) insn` as the kernel prints it (cached: loops print the same lines again). */
   insnText(pc: number): string {
