@@ -59,6 +59,37 @@ export function domainTests(r: Reg): [boolean, boolean, boolean] {
   return [lowOk(), srcLowOk(), lowOkAt(F)];
 }
 
+/**
+ * A bound's BigInt as a number, through an 8-byte buffer: Number() of a BigInt is a call into the
+ * runtime (20-60 ns each, 20 of them per operation on two registers), a store into a BigInt64
+ * array and two 32-bit loads are compiled inline (issue 25). The result is Number()'s: `hi * 2^32`
+ * is exact and the sum rounds once. Unsigned fields (the tnum, umin/umax, u32min/u32max) lie in
+ * [0, 2^64), smin/smax in [-2^63, 2^63): their 64 bits are the value; a value outside that window
+ * by less than 2^64 - 2^32 (an inconsistent register of the property tests: -1 as a umin) reads
+ * as one outside the domain, as with Number(). s32min/s32max go through Number(): their window
+ * would let such a value (2^64 - 1 as an s32min) read as one inside (-1).
+ */
+const cvt = new ArrayBuffer(8);
+const cvtU64 = new BigUint64Array(cvt);
+const cvtS64 = new BigInt64Array(cvt);
+const cvtU32 = new Uint32Array(cvt);
+const cvtS32 = new Int32Array(cvt);
+/** Which 32-bit word of the buffer holds the low half (the platform's byte order). */
+const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+const HI = 1 - LO;
+
+/** An unsigned field as a number. */
+function un(x: bigint): number {
+  cvtU64[0] = x;
+  return cvtU32[HI]! * TWO32 + cvtU32[LO]!;
+}
+
+/** A signed field as a number. */
+function sn(x: bigint): number {
+  cvtS64[0] = x;
+  return cvtS32[HI]! * TWO32 + cvtU32[LO]!;
+}
+
 /** BigInts of small numbers, made once (the bounds a sync writes are mostly small). */
 const SMALL = 1024;
 const smallBig: bigint[] = [];
@@ -91,16 +122,16 @@ let u32min0 = 0;
 let u32max0 = 0;
 
 function load(b: Readonly<B>): void {
-  vv = v0 = Number(b.var.value);
-  vm = m0 = Number(b.var.mask);
-  umin = umin0 = Number(b.umin);
-  umax = umax0 = Number(b.umax);
-  smin = smin0 = Number(b.smin);
-  smax = smax0 = Number(b.smax);
+  vv = v0 = un(b.var.value);
+  vm = m0 = un(b.var.mask);
+  umin = umin0 = un(b.umin);
+  umax = umax0 = un(b.umax);
+  smin = smin0 = sn(b.smin);
+  smax = smax0 = sn(b.smax);
   s32min = s32min0 = Number(b.s32min);
   s32max = s32max0 = Number(b.s32max);
-  u32min = u32min0 = Number(b.u32min);
-  u32max = u32max0 = Number(b.u32max);
+  u32min = u32min0 = un(b.u32min);
+  u32max = u32max0 = un(b.u32max);
 }
 
 /** Write back the fields that changed. */
@@ -289,16 +320,16 @@ let ru32min = 0;
 let ru32max = 0;
 
 function loadSrc(s: Reg): void {
-  rv = Number(s.var.value);
-  rm = Number(s.var.mask);
-  rumin = Number(s.umin);
-  rumax = Number(s.umax);
-  rsmin = Number(s.smin);
-  rsmax = Number(s.smax);
+  rv = un(s.var.value);
+  rm = un(s.var.mask);
+  rumin = un(s.umin);
+  rumax = un(s.umax);
+  rsmin = sn(s.smin);
+  rsmax = sn(s.smax);
   rs32min = Number(s.s32min);
   rs32max = Number(s.s32max);
-  ru32min = Number(s.u32min);
-  ru32max = Number(s.u32max);
+  ru32min = un(s.u32min);
+  ru32max = un(s.u32max);
 }
 
 /** The source loaded is in the domain (lowOk of the source registers). */
@@ -597,16 +628,16 @@ const pair = new Float64Array(2 * F);
 const pair0 = new Float64Array(2 * F);
 
 function loadAt(r: Reg, o: number): void {
-  pair[o + TV] = pair0[o + TV] = Number(r.var.value);
-  pair[o + TM] = pair0[o + TM] = Number(r.var.mask);
-  pair[o + UMIN] = pair0[o + UMIN] = Number(r.umin);
-  pair[o + UMAX] = pair0[o + UMAX] = Number(r.umax);
-  pair[o + SMIN] = pair0[o + SMIN] = Number(r.smin);
-  pair[o + SMAX] = pair0[o + SMAX] = Number(r.smax);
+  pair[o + TV] = pair0[o + TV] = un(r.var.value);
+  pair[o + TM] = pair0[o + TM] = un(r.var.mask);
+  pair[o + UMIN] = pair0[o + UMIN] = un(r.umin);
+  pair[o + UMAX] = pair0[o + UMAX] = un(r.umax);
+  pair[o + SMIN] = pair0[o + SMIN] = sn(r.smin);
+  pair[o + SMAX] = pair0[o + SMAX] = sn(r.smax);
   pair[o + S32MIN_] = pair0[o + S32MIN_] = Number(r.s32min);
   pair[o + S32MAX_] = pair0[o + S32MAX_] = Number(r.s32max);
-  pair[o + U32MIN_] = pair0[o + U32MIN_] = Number(r.u32min);
-  pair[o + U32MAX_] = pair0[o + U32MAX_] = Number(r.u32max);
+  pair[o + U32MIN_] = pair0[o + U32MIN_] = un(r.u32min);
+  pair[o + U32MAX_] = pair0[o + U32MAX_] = un(r.u32max);
 }
 
 /** The register loaded at `o` is in the domain (lowOk of a pair slot). */
