@@ -47,6 +47,12 @@ const SAME = [
   'random/153',
   'random/29',
   'random/57',
+  // a sign-extending fill's id (random/1, random/125), a forked instruction walked back twice
+  // (random/147), le64 keeping an id (random/171): liveids.test.ts has each against the kernel
+  'random/1',
+  'random/125',
+  'random/147',
+  'random/171',
 ];
 
 describe('log level 2 in the kernel format (fixtures/kernel/corpus.json logs)', () => {
@@ -58,7 +64,7 @@ describe('log level 2 in the kernel format (fixtures/kernel/corpus.json logs)', 
   });
 
   it('matches the kernel log line for line on most of the corpus', () => {
-    // the complexity-limit programs are left out: their logs are megabytes. 297/321 today; the
+    // the complexity-limit programs are left out: their logs are megabytes. 310/321 today; the
     // nine bpf_loop programs (c/progs/callbacks.c) agree on verdict and processed count but not
     // yet in the state lines after the call (which slots the kernel prints, ids given on fill)
     const cases = corpus.filter((c) => c.log && (c.stats?.processedInsns ?? 0) < 200_000);

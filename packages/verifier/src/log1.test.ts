@@ -172,8 +172,7 @@ describe.skipIf(skipWithout('kernel') || kernelApi === undefined)('log level 1, 
     expect(cases.length).toBeGreaterThan(150);
     expect(differ).toEqual([]);
     // log_true_size counts the paths cut from the log too: where one of them prints a register
-    // differently (random/1 and random/125: the id of a sign-extending fill, as at level 2) or
-    // in a few random programs by one byte (not found yet), the sizes part
+    // differently (in a few random programs by one byte, not found yet), the sizes part
     expect(sizes).toBeGreaterThan(100);
     expect(sizeDiffer.length, sizeDiffer.join('\n')).toBeLessThanOrEqual(Math.floor(sizes * 0.04));
   }, 300_000);

@@ -243,7 +243,11 @@ function stackReadFixed(env: Env, f: Frame, frameNo: number, at: number, size: n
       if (!a.intoReg) return undefined;
       if (size <= spilled && at % 8 === 0) {
         env.noteStackAccess(frameNo, slot);
-        return fls64(reg.umax) > size * 8 ? { ...reg, id: undefined, addConst: undefined, off: 0 } : reg;
+        // the relation breaks on a narrowing fill, and on a sign-extending one whose value may
+        // have the sign bit of its size set (the live 6.18.44 kernel, as for movsx: the 6.18.26
+        // sources keep the id there)
+        const breaks = fls64(reg.umax) > size * 8 || (a.signed === true && reg.umax >= 1n << BigInt(size * 8 - 1));
+        return breaks ? { ...reg, id: undefined, addConst: undefined, off: 0 } : reg;
       }
       let spillCnt = 0;
       let zeroCnt = 0;

@@ -37,12 +37,14 @@ function cachefilesBtf(): { btf: Btf; id: number; dentry: number; object: number
 const tpBtf = (src: string, attachBtfId: number): Program => ({ ...assemble(src), type: 'tracing', expectedAttachType: 'trace_raw_tp', license: 'GPL', attachBtfId }) as Program;
 
 describe('tp_btf arguments that may be ERR_PTRs (raw_tp_null_args)', () => {
-  it("6.18's table marks such arguments only in module tracepoints (cachefiles, rpcrdma, nfs)", () => {
+  it("the table marks such arguments in module tracepoints (cachefiles, rpcrdma, nfs) and, since a stable update, signal_generate's and signal_deliver's info", () => {
     expect(Object.fromEntries(ERR_TRACEPOINTS.map((tp) => [tp, errArgs(tp)]))).toEqual({
       cachefiles_lookup: [2],
       mr_integ_alloc: [3],
       nfs4_inode_callback_event: [2],
       nfs4_inode_stateid_callback_event: [2],
+      signal_generate: [1],
+      signal_deliver: [1],
     });
   });
 
@@ -79,5 +81,20 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('ERR_PTR tr
   it('says why when it cannot compare', () => {
     if (present.length === 0) console.warn(`skipping the live comparison: ${why}`);
     expect(present.every((tp) => RAW_TP_NULL_ARGS[tp] !== undefined)).toBe(true);
+  });
+  // the rows btfctx-tables.ts takes from a later btf.c than the tree it was generated from
+  // (gen-btf-ctx.mjs --raw-tp-null-args): the running kernel has them. Each argument read and
+  // used as a pointer: an ERR_PTR one is a scalar, a NULL one must be checked first.
+  it.each([
+    ['signal_deliver', 1],
+    ['signal_generate', 1],
+    ['sched_process_wait', 0],
+  ] as const)('%s arg%i as the running kernel reads it (a row later than the 6.18.26 sources)', (tp, arg) => {
+    if (findByName(kernelBtf(), `btf_trace_${tp}`, 'TYPEDEF').length === 0) {
+      console.warn(`skipping ${tp}: not in this kernel's BTF`);
+      return;
+    }
+    const programs = buildC(`#include "bpf_defs.h"\nSEC("tp_btf/${tp}") int ${tp}_arg(unsigned long long *ctx) { return *(volatile int *)ctx[${arg}]; }\nchar _license[] SEC("license") = "GPL";\n`);
+    for (const p of programs) expectSameAsKernel(p.name, p);
   });
 });

@@ -480,6 +480,24 @@ class Verifier implements CallEnv, PreciseEnv {
 
   /** The state maybe_fork_scalars queued while the current instruction ran. */
   private scalarFork: Path | undefined;
+  /** The states maybe_fork_scalars queued, not taken up yet. */
+  private readonly scalarForks = new Set<Path>();
+
+  /**
+   * A state maybe_fork_scalars queued is taken up: it runs its last instruction again. The
+   * kernel's copy holds that instruction's history entry when it is a jump point (pushed before
+   * it ran), and the second run pushes another (prev_insn_idx the instruction itself), so
+   * backtracking walks it twice; a checkpoint made here ends at it (last_insn_idx) and the path
+   * goes through it again. Otherwise the copy has no entry for it and backtracking steps to the
+   * instruction before it, as for any other. Returns the entry taken off, for a checkpoint.
+   */
+  private rerunEntry(st: Path): HistItem | undefined {
+    if (this.jmpPoints.has(st.pc)) return undefined;
+    const last = st.hist[st.hist.length - 1];
+    if (last === undefined || (typeof last === 'number' ? last >> 3 : last.pc) !== st.pc) return undefined;
+    st.hist.pop();
+    return last;
+  }
 
   forkScalars(regno: number, dst: Reg): Reg {
     const st = this.cur;
@@ -503,6 +521,7 @@ class Verifier implements CallEnv, PreciseEnv {
     other.frames[other.frames.length - 1]!.regs[regno] = alu32 ? low(dst, 0n) : known(0n);
     this.push(other);
     this.scalarFork = other;
+    this.scalarForks.add(other);
     return alu32 ? low(dst, 0xffffffffn) : known(-1n);
   }
 
@@ -1110,6 +1129,8 @@ class Verifier implements CallEnv, PreciseEnv {
     }
     while (st) {
       if (++this.processed > (this.opts.complexityLimit ?? LIMIT)) this.reject(st.pc, `BPF program is too large. Processed ${this.processed} insn`);
+      const rerun = this.scalarForks.size !== 0 && this.scalarForks.delete(st) ? this.rerunEntry(st) : undefined;
+      const cpBefore = st.cp;
       if (this.prunePoints.has(st.pc) && this.visited(st)) {
         if (this.tracer) this.tracer.pruned(st, this.prunedBy);
         if (this.level > 0) {
@@ -1122,6 +1143,12 @@ class Verifier implements CallEnv, PreciseEnv {
         // a pruned path ends as an exit does (process_bpf_exit): the next path's state is all printed
         fromExit = false;
         continue;
+      }
+      if (rerun && st.cp !== cpBefore) {
+        // a checkpoint made here: its history ends with this instruction (its last_insn_idx)
+        const made = st.cp!;
+        (made.hist as HistItem[]).push(rerun);
+        (made as { lastIdx: number }).lastIdx = st.pc;
       }
       this.seen[st.pc] = 1;
       if (this.level > 1 && fromPop) {
@@ -1180,8 +1207,9 @@ class Verifier implements CallEnv, PreciseEnv {
       const counted = this.histNote || linked !== undefined || jmpStack !== 0;
       if (counted) st.histCnt = (st.histCnt ?? 0) + 1;
       for (const p of this.pushedNow) {
-        // a state queued by maybe_fork_scalars runs this instruction again: its history ends before it
-        if (p === st || p === this.scalarFork) continue;
+        // a state queued by maybe_fork_scalars runs this instruction again: its history has this
+        // instruction's entry too until it is taken up (see rerunEntry)
+        if (p === st) continue;
         p.hist.push(entry);
         p.histCnt = st.histCnt ?? 0;
       }
@@ -1316,8 +1344,10 @@ class Verifier implements CallEnv, PreciseEnv {
       case 'endian': {
         const r = this.readReg(f, i.dst, pc);
         this.writeReg(f, i.dst, pc);
-        // a swapped value is no longer linked to its copies
-        f.regs[i.dst] = r.type === 'scalar' ? { ...byteSwap(r, op.order, op.bits), id: undefined, addConst: undefined, addConst32: undefined, off: 0 } : UNKNOWN;
+        // a swapped or truncated value is no longer linked to its copies; le64 (no operation on a
+        // little-endian host) keeps its links (scalar_byte_swap)
+        const swapped = r.type === 'scalar' ? byteSwap(r, op.order, op.bits) : UNKNOWN;
+        f.regs[i.dst] = r.type === 'scalar' && (op.order !== 'le' || op.bits !== 64) ? { ...swapped, id: undefined, addConst: undefined, addConst32: undefined, off: 0 } : swapped;
         st.pc = pc + 1;
         return st;
       }
