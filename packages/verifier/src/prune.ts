@@ -256,6 +256,43 @@ export function statesMaybeLooping(old: State, cur: State, live: number): boolea
 }
 
 /**
+ * A necessary condition for two states at one instruction to have the same stateKey (state.ts: the
+ * infinite-loop check's exact comparison), tested before the keys are made: the same call chain,
+ * the same stack bytes in every frame (the key lists every slot's bytes, each type one digit) and,
+ * in the slots whose last byte carries a register, registers of the same type and tnum (the key
+ * prints both). A loop whose counter lives on the stack passes states_maybe_looping at every
+ * checkpoint of its head; the keys, two strings of every slot, were a tenth of a tracee program's
+ * verification (issue 25).
+ */
+export function mayHaveSameKey(old: State, cur: State): boolean {
+  const depth = old.frames.length;
+  if (depth !== cur.frames.length) return false;
+  for (let k = 0; k < depth; k++) {
+    const o = old.frames[k]!;
+    const c = cur.frames[k]!;
+    if (o.callsite !== c.callsite || o.subprog !== c.subprog) return false;
+    const ot = o.slotTypes;
+    const ct = c.slotTypes;
+    if (ot !== ct) {
+      // bytes at or past a frame's stackTop are invalid (0)
+      const top = Math.min(STACK_BYTES, Math.max(o.stackTop, c.stackTop));
+      for (let b = 0; b < top; b++) if (ot[b] !== ct[b]) return false;
+    }
+    if (o.spilled === c.spilled) continue;
+    for (let slot = 0; slot < SLOTS; slot++) {
+      const t = ot[slot * 8 + 7];
+      if (t !== SlotType.Spill && t !== SlotType.Iter && t !== SlotType.Dynptr && t !== SlotType.IrqFlag) continue;
+      const a = o.spilled[slot];
+      const b = c.spilled[slot];
+      if (a === b) continue;
+      if (a === undefined || b === undefined || a.type !== b.type) return false;
+      if (a.type !== 'not_init' && (a.var.value !== b.var.value || a.var.mask !== b.var.mask)) return false;
+    }
+  }
+  return true;
+}
+
+/**
  * What comparing a state with one checkpoint looks at, worked out on its first comparison and
  * again when it is cleaned: the liveness of its registers and slots depends only on the
  * instruction and the call chain, which the checkpoint and every state compared with it share,

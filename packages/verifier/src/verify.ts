@@ -28,7 +28,7 @@ import { attachMapRecords } from './mapfields.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
 import { markPathPrecise, markPrecise, propagatePrecision, slotPrecise, type Checkpoint, type HistItem, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
-import { newCheckpoint, slotAlive, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
+import { mayHaveSameKey, newCheckpoint, slotAlive, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
 import { StackLiveness } from './stacklive.js';
 import { byteSwap, zext } from './scalar.js';
 import { Tracer, type Trace, type TraceOptions } from './trace.js';
@@ -832,9 +832,15 @@ class Verifier implements CallEnv, PreciseEnv {
    */
   private mapOf(pc: number, i: Insn): MapDef | undefined {
     const name = this.mapAt.get(pc);
-    if (name !== undefined) return this.maps.find((m) => m.name === name);
+    if (name !== undefined) {
+      // the first map of that name, looked up once per instruction (tracee has hundreds of maps)
+      let m = this.mapAtPc.get(pc);
+      if (m === undefined) this.mapAtPc.set(pc, (m = this.maps.find((x) => x.name === name) ?? null));
+      return m ?? undefined;
+    }
     return this.program.relocs === undefined ? this.maps[i.imm] : undefined;
   }
+  private readonly mapAtPc = new Map<number, MapDef | null>();
 
   /**
    * save_aux_ptr_type: a load or store instruction works on one kind of pointer on every path
@@ -987,7 +993,8 @@ class Verifier implements CallEnv, PreciseEnv {
         if (
           statesMaybeLooping(cp.state, st, this.liveRegs(st, depth)) &&
           (cp.state.mayGotoDepth ?? 0) === (st.mayGotoDepth ?? 0) &&
-          (cp.state.callbackUnrollDepth ?? 0) === (st.callbackUnrollDepth ?? 0)
+          (cp.state.callbackUnrollDepth ?? 0) === (st.callbackUnrollDepth ?? 0) &&
+          mayHaveSameKey(cp.state, st)
         ) {
           key ??= this.key(st);
           cp.key ??= this.key(cp.state);

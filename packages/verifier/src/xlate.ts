@@ -154,15 +154,24 @@ export function xlate(program: AnalysedProgram, seen: ArrayLike<number>, opts: X
     changed = true;
   }
   // opt_remove_dead_code: each run of unseen slots in one removal
-  for (let pc = 0; pc < img.insns.length; pc++) {
-    let run = 0;
-    while (pc + run < img.insns.length && !img.seen[pc + run]) run++;
-    if (!run) continue;
-    remove(img, pc, run);
-    changed = true;
+  const runs: number[] = [];
+  for (let pc = 0; pc < n; pc++) {
+    if (img.seen[pc]) continue;
+    const start = pc;
+    while (pc < n && !img.seen[pc]) pc++;
+    runs.push(start, pc);
   }
-  // opt_remove_nops: after a may_goto 0 the slot before is looked at again (may_goto +1; may_goto +0)
-  for (let pc = 0; pc < img.insns.length; pc++) {
+  if (runs.length) {
+    changed = true;
+    // else one removal after another, each run where the removals before it moved it
+    if (!removeRuns(img, runs))
+      for (let k = 0, gone = 0; k < runs.length; gone += runs[k + 1]! - runs[k]!, k += 2) remove(img, runs[k]! - gone, runs[k + 1]! - runs[k]!);
+  }
+  // opt_remove_nops: after a may_goto 0 the slot before is looked at again (may_goto +1; may_goto +0);
+  // the nops found first, then removed at once (removeRuns), unless that could differ
+  const nopRuns = findNops(img);
+  if (nopRuns.length && removeRuns(img, nopRuns)) changed = true;
+  else for (let pc = 0; pc < img.insns.length; pc++) {
     const i = img.insns[pc]!;
     if (!nop(i)) continue;
     remove(img, pc, 1);
@@ -206,6 +215,163 @@ function unchanged(insns: readonly Insn[], seen: ArrayLike<number>): boolean {
     } else if (nop(i)) return false;
   }
   return true;
+}
+
+/**
+ * opt_remove_dead_code's removals, the runs [runs[2k], runs[2k+1]) of unseen slots in ascending
+ * order, all at once: the result of removing them one after another (verifier_remove_insns,
+ * {@link remove}) in one pass over the program and its tables, where one removal at a time costs
+ * a pass per run (issue 25: a tracee program spent a tenth of its verification there). Returns
+ * false, changing nothing, where the result could differ from removing the runs one at a time: a
+ * run longer than a jump offset can span (an intermediate offset out of range), line_info out of
+ * order or an index out of the program, a kept jump, call or function reference whose target is
+ * inside a run past its first slot (a function never called: removals move such targets in their
+ * own way).
+ */
+function removeRuns(img: Image, runs: readonly number[]): boolean {
+  const n = img.insns.length;
+  const li = img.lineInfo;
+  const inside = (t: number): boolean => t >= 0 && t < n;
+  if (li) for (let k = 0; k < li.length; k++) if (!inside(li[k]!.insnOff) || (k > 0 && li[k]!.insnOff < li[k - 1]!.insnOff)) return false;
+  if (!img.subprogs.every((s) => inside(s.start)) || !img.relocs.every((r) => inside(r.insn))) return false;
+  // shift[t]: how far slot t moves back (for a slot inside a run: the slots removed before the run)
+  const shift = new Int32Array(n + 1);
+  // which run a slot is in (-1: kept)
+  const runOf = new Int32Array(n).fill(-1);
+  let removed = 0;
+  let at = 0;
+  for (let r = 0; r < runs.length; r += 2) {
+    const a = runs[r]!;
+    const b = runs[r + 1]!;
+    if (b - a > 32767) return false;
+    for (; at < a; at++) shift[at] = removed;
+    for (; at < b; at++) {
+      shift[at] = removed;
+      runOf[at] = r >> 1;
+    }
+    removed += b - a;
+  }
+  for (; at <= n; at++) shift[at] = removed;
+  // bpf_adj_branches: every kept jump, call and function reference to its target's new place
+  const insns: Insn[] = [];
+  for (let pc = 0; pc < n; pc++) {
+    if (runOf[pc]! >= 0) continue;
+    let i = img.insns[pc]!;
+    const q = insns.length;
+    const cls = i.code & 7;
+    const jmp = cls === JMP || cls === JMP32;
+    const byImm = (i.code === 0x18 && i.src === 4) || i.code === GOTOL || (jmp && (i.code & 0xf0) === 0x80 && i.src === 1);
+    const byOff = !byImm && jmp && (i.code & 0xf0) !== 0x80 && (i.code & 0xf0) !== 0x90;
+    if (byImm || byOff) {
+      const rel = byImm ? i.imm : i.off;
+      const t = pc + rel + 1;
+      // (a target removed is moved past its run: from its run's start only, as removals move it)
+      if (t < 0 || t > n || (runOf[t]! >= 0 && runs[2 * runOf[t]!] !== t)) return false;
+      const moved = t - shift[t]! - q - 1;
+      if (moved !== rel) {
+        if (byOff && (moved < -32768 || moved > 32767)) throw new XlateError(q, `jump offset ${moved} out of range`);
+        i = byImm ? { ...i, imm: moved } : { ...i, off: moved };
+      }
+    }
+    insns.push(i);
+  }
+  img.insns = insns;
+  img.seen = img.seen.filter((_, pc) => runOf[pc]! < 0);
+  // adjust_subprog_starts_after_remove, run by run: the subprograms (but the first) whose start
+  // a run removes go, with their func_info while the two lists are as long; the others' starts
+  // move back
+  const gone = [...new Set(img.subprogs.filter((s, k) => k > 0 && runOf[s.start]! >= 0).map((s) => runOf[s.start]!))].sort((x, y) => x - y);
+  for (const run of gone) {
+    const keep: number[] = [];
+    img.subprogs.forEach((s, k) => {
+      if (k === 0 || runOf[s.start] !== run) keep.push(k);
+    });
+    const fi = img.funcInfo;
+    if (fi && fi.length === img.subprogs.length) img.funcInfo = keep.map((k) => fi[k]!);
+    const subprogs = img.subprogs;
+    img.subprogs = keep.map((k) => subprogs[k]!);
+  }
+  img.subprogs = img.subprogs.map((s) => (shift[s.start] ? { ...s, start: s.start - shift[s.start]! } : s));
+  // bpf_adj_linfo_after_remove, run by run: a run's entries go, the first kept slot after it
+  // inheriting the last of them when it has none of its own (unless the run ends the program)
+  if (li?.length) {
+    const out: LineInfo[] = [];
+    const moved = (l: LineInfo): LineInfo => (shift[l.insnOff] ? { ...l, insnOff: l.insnOff - shift[l.insnOff]! } : l);
+    let k = 0;
+    for (let r = 0; r < runs.length; r += 2) {
+      const a = runs[r]!;
+      const b = runs[r + 1]!;
+      for (; k < li.length && li[k]!.insnOff < a; k++) out.push(moved(li[k]!));
+      const first = k;
+      while (k < li.length && li[k]!.insnOff < b) k++;
+      if (b !== n && k > first && (k === li.length || li[k]!.insnOff !== b)) out.push({ ...li[k - 1]!, insnOff: b - shift[b]! });
+    }
+    for (; k < li.length; k++) out.push(moved(li[k]!));
+    img.lineInfo = out;
+  }
+  const relocs: Reloc[] = [];
+  for (const r of img.relocs) {
+    if (runOf[r.insn]! >= 0) continue;
+    relocs.push(shift[r.insn] ? { ...r, insn: r.insn - shift[r.insn]! } : r);
+  }
+  img.relocs = relocs;
+  return true;
+}
+
+/**
+ * The slots opt_remove_nops removes, as runs for {@link removeRuns} (none: nothing to remove, or
+ * a subprogram's first slot among them). Its scan, slot by slot, without removing: a `ja` or
+ * `may_goto` is a nop when its offset is 0 or every slot it jumps over is gone (a removal before
+ * the target shortens a jump over it; backward jumps never reach 0); after a removed may_goto the
+ * scan looks at the slot before again, as the kernel's loop does. Removed slots are counted in a
+ * Fenwick tree, so the scan is O(n log n) where a removal at a time was O(n) per nop (issue 25:
+ * a tracee program with hundreds of dead branches made `ja 0` spent a twentieth of its
+ * verification removing them).
+ */
+function findNops(img: Image): number[] {
+  const insns = img.insns;
+  const m = insns.length;
+  const gone = new Uint8Array(m);
+  const tree = new Int32Array(m + 1);
+  // removed slots in [0, i)
+  const before = (i: number): number => {
+    let s = 0;
+    for (; i > 0; i -= i & -i) s += tree[i]!;
+    return s;
+  };
+  const prev = new Int32Array(m);
+  const next = new Int32Array(m);
+  for (let k = 0; k < m; k++) {
+    prev[k] = k - 1;
+    next[k] = k + 1;
+  }
+  let any = false;
+  for (let p = 0; p < m; ) {
+    const i = insns[p]!;
+    const isNop = (i.code === JA || i.code === MAY_GOTO) && i.dst === 0 && i.src === 0 && i.imm === 0 && (i.off === 0 || (i.off > 0 && i.off === before(Math.min(p + i.off + 1, m)) - before(p + 1)));
+    if (!isNop) {
+      p = next[p]!;
+      continue;
+    }
+    any = true;
+    gone[p] = 1;
+    for (let k = p + 1; k <= m; k += k & -k) tree[k]!++;
+    const a = prev[p]!;
+    const b = next[p]!;
+    if (a >= 0) next[a] = b;
+    if (b < m) prev[b] = a;
+    p = i.code === MAY_GOTO && a >= 0 ? a : b;
+  }
+  if (!any) return [];
+  for (let k = 1; k < img.subprogs.length; k++) if (gone[img.subprogs[k]!.start]) return [];
+  const runs: number[] = [];
+  for (let pc = 0; pc < m; pc++) {
+    if (!gone[pc]) continue;
+    const start = pc;
+    while (pc < m && gone[pc]) pc++;
+    runs.push(start, pc);
+  }
+  return runs;
 }
 
 /** verifier_remove_insns: slots [off, off+cnt) go, with everything that points past them. */
