@@ -1,9 +1,10 @@
 import { assemble, decode, type Insn, type Program, type ProgType } from '@bpf/isa';
 import { corpusSource, kernelCorpus, type KernelCase } from '@bpf/testkit';
 import { run } from '@bpf/vm';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
-import { xlate } from './xlate.js';
+import { batchRemovals, xlate } from './xlate.js';
 
 const text = (insns: readonly Insn[]): string[] => insns.map((i) => `${i.code.toString(16)} ${i.dst} ${i.src} ${i.off} ${i.imm}`);
 const xlated = (src: string): Program => {
@@ -130,5 +131,74 @@ describe('xlated against the kernel corpus (fixtures/kernel/corpus.json)', () =>
     }
     expect(random.length).toBeGreaterThan(90);
     expect(shrunk).toBeGreaterThan(random.length / 2);
+  });
+});
+
+describe('xlate removes dead code and nops in one pass as one removal at a time would', () => {
+  /** A random program from `seed`: jumps, nops, may_goto, calls, function references, ld_imm64, exits; a seen set closed under jumps or not; subprograms, func_info, line_info, relocations. */
+  const randomCase = (seed: number): { program: Parameters<typeof xlate>[0]; seen: number[]; nops: number[] } => {
+    let x = seed >>> 0 || 1;
+    const rnd = (): number => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), (x >>> 1) / 0x80000000);
+    const ri = (a: number, b: number): number => a + Math.floor(rnd() * (b - a + 1));
+    const n = ri(1, 40);
+    const insns: Insn[] = [];
+    for (let pc = 0; pc < n; pc++) {
+      const k = rnd();
+      const t = (): number => ri(0, n) - pc - 1;
+      if (k < 0.25) insns.push({ code: 0xb7, dst: ri(0, 9), src: 0, off: 0, imm: ri(0, 5) });
+      else if (k < 0.4) insns.push({ code: rnd() < 0.5 ? 0x05 : 0xe5, dst: 0, src: 0, off: rnd() < 0.6 ? ri(0, 2) : t(), imm: 0 });
+      else if (k < 0.6) insns.push({ code: [0x15, 0x25, 0x16, 0xe5][ri(0, 3)]!, dst: 1, src: 0, off: t(), imm: 3 });
+      else if (k < 0.67) insns.push({ code: 0x85, dst: 0, src: 1, off: 0, imm: t() });
+      else if (k < 0.72) insns.push({ code: 0x06, dst: 0, src: 0, off: 0, imm: t() });
+      else if (k < 0.8 && pc + 1 < n) {
+        insns.push({ code: 0x18, dst: 1, src: rnd() < 0.5 ? 4 : 0, off: 0, imm: t() }, { code: 0, dst: 0, src: 0, off: 0, imm: 0 });
+        pc++;
+      } else if (k < 0.85) insns.push({ code: 0x85, dst: 0, src: 0, off: 0, imm: 5 });
+      else insns.push({ code: 0x95, dst: 0, src: 0, off: 0, imm: 0 });
+    }
+    const m = insns.length;
+    const seen = insns.map(() => (rnd() < 0.6 ? 1 : 0));
+    // mostly as verification leaves it: a jump's target seen when the jump is
+    for (let grew = rnd() < 0.8; grew; ) {
+      grew = false;
+      insns.forEach((i, pc) => {
+        if (!seen[pc]) return;
+        const cls = i.code & 7;
+        const byImm = (i.code === 0x18 && i.src === 4) || i.code === 0x06 || (i.code === 0x85 && i.src === 1);
+        const t = byImm ? pc + i.imm + 1 : (cls === 5 || cls === 6) && i.code !== 0x85 && i.code !== 0x95 ? pc + i.off + 1 : -1;
+        if (t >= 0 && t < m && !seen[t]) {
+          seen[t] = 1;
+          grew = true;
+        }
+      });
+    }
+    const starts = [0, ...new Set(Array.from({ length: ri(0, 4) }, () => ri(1, Math.max(1, m - 1))))].filter((v, k) => k === 0 || v < m).sort((a, b) => a - b);
+    const subprogs = starts.map((start, k) => ({ start, end: starts[k + 1] ?? m, name: `f${k}`, argCount: 0, incomingStackArgs: 0, outgoingStackArgs: 0, stackDepth: 0 }));
+    const funcInfo = starts.slice(0, rnd() < 0.8 ? starts.length : Math.max(1, starts.length - 1)).map((insnOff, k) => ({ insnOff, typeId: k + 1 }));
+    const offs = Array.from({ length: ri(0, m) }, () => ri(0, m - 1));
+    if (rnd() < 0.9) offs.sort((a, b) => a - b);
+    const lineInfo = offs.map((insnOff, k) => ({ insnOff, fileNameOff: 0, lineOff: 0, line: k, col: 0 }));
+    const relocs = Array.from({ length: ri(0, 5) }, (_, k) => ({ insn: ri(0, m - 1), kind: 'map' as const, name: `m${k}` }));
+    const nops = rnd() < 0.2 ? [ri(0, m - 1)].filter((pc) => insns[pc]!.code !== 0 && insns[pc]!.code !== 0x18) : [];
+    return { program: { insns, subprogs, funcInfo, lineInfo, relocs } as unknown as Parameters<typeof xlate>[0], seen, nops };
+  };
+  const outcome = (c: ReturnType<typeof randomCase>, batch: boolean): string => {
+    batchRemovals.on = batch;
+    try {
+      return JSON.stringify(xlate(c.program, c.seen, c.nops.length ? { nops: c.nops } : {}));
+    } catch (e) {
+      return `throws ${(e as Error).message}`;
+    } finally {
+      batchRemovals.on = true;
+    }
+  };
+  it('the same program, subprograms, func_info, line_info and relocations (random programs)', () => {
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const c = randomCase(seed);
+        expect(outcome(c, true)).toBe(outcome(c, false));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -119,6 +119,12 @@ const isCondJump = (code: number): boolean => {
 const nop = (i: Insn): boolean => (i.code === JA || i.code === MAY_GOTO) && i.dst === 0 && i.src === 0 && i.off === 0 && i.imm === 0;
 
 /**
+ * Removals in one pass (removeRuns, findNops); off: one removal at a time, as the kernel removes
+ * them (a test compares the two on random programs).
+ */
+export const batchRemovals = { on: true };
+
+/**
  * Rewrite an accepted program the kernel's way. `seen[pc]` is non-zero for every instruction a
  * verified path executed (the kernel's insn_aux_data[].seen); the second slot of an
  * `ld_imm64` counts as seen with its first.
@@ -164,12 +170,12 @@ export function xlate(program: AnalysedProgram, seen: ArrayLike<number>, opts: X
   if (runs.length) {
     changed = true;
     // else one removal after another, each run where the removals before it moved it
-    if (!removeRuns(img, runs))
+    if (!batchRemovals.on || !removeRuns(img, runs))
       for (let k = 0, gone = 0; k < runs.length; gone += runs[k + 1]! - runs[k]!, k += 2) remove(img, runs[k]! - gone, runs[k + 1]! - runs[k]!);
   }
   // opt_remove_nops: after a may_goto 0 the slot before is looked at again (may_goto +1; may_goto +0);
   // the nops found first, then removed at once (removeRuns), unless that could differ
-  const nopRuns = findNops(img);
+  const nopRuns = batchRemovals.on ? findNops(img) : [];
   if (nopRuns.length && removeRuns(img, nopRuns)) changed = true;
   else for (let pc = 0; pc < img.insns.length; pc++) {
     const i = img.insns[pc]!;
