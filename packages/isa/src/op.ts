@@ -133,14 +133,48 @@ export const ATOMIC_OP_IMM: Readonly<Record<AtomicName, number>> = Object.fromEn
 ) as Record<AtomicName, number>;
 
 const INVALID: Op = { kind: 'invalid' };
+const LD_IMM64_HI: Op = { kind: 'ld_imm64_hi' };
+
+/**
+ * Ops already decoded, by the code (with `src` for jumps and `ld_imm64`, whose ops name it):
+ * encodings whose op depends on `off` or `imm` (sdiv/smod, movsx, endianness, atomics) are
+ * decoded every time. An op is immutable, so one object serves every instruction of its
+ * encoding; the verifier and its passes decoded each instruction several times (issue 25).
+ */
+const opCache: (Op | undefined)[] = new Array<Op | undefined>(0x1000).fill(undefined);
 
 /**
  * What an instruction is. Pure and total: encodings the kernel does not accept yield
  * `{ kind: 'invalid' }` (use {@link checkInsn} for the reason). `prev` is the slot before,
- * used only to recognise the second half of an `ld_imm64`.
+ * used only to recognise the second half of an `ld_imm64`. Instructions of one encoding may
+ * get the same (immutable) object.
  */
 export function decodeOp(i: Insn, prevIsLdImm64First = false): Op {
-  if (prevIsLdImm64First) return { kind: 'ld_imm64_hi' };
+  if (prevIsLdImm64First) return LD_IMM64_HI;
+  const code = i.code;
+  if (code !== (code & 0xff)) return decodeFresh(i);
+  let key = code;
+  switch (code & CLASS_MASK) {
+    case Class.ALU:
+    case Class.ALU64:
+      if ((code & OP_MASK) === AluOp.END || i.off !== 0) return decodeFresh(i);
+      break;
+    case Class.JMP:
+    case Class.JMP32:
+    case Class.LD:
+      if (i.src !== (i.src & 0xf)) return decodeFresh(i);
+      key |= i.src << 8;
+      break;
+    case Class.STX:
+      if ((code & MODE_MASK) === Mode.ATOMIC) return decodeFresh(i);
+      break;
+    default:
+      break;
+  }
+  return (opCache[key] ??= decodeFresh(i));
+}
+
+function decodeFresh(i: Insn): Op {
   const cls = i.code & CLASS_MASK;
   switch (cls) {
     case Class.ALU:
