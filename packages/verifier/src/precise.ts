@@ -100,6 +100,11 @@ export interface PreciseEnv {
   opAt(pc: number): Op;
   /** Level-2 log line, or undefined when not logging. */
   readonly trace: ((line: string) => void) | undefined;
+  /**
+   * Level 1: the newline propagate_precision ends a frame's `propagating` list with, printed
+   * at every log level (at level 1 it is an empty line; it counts in log_true_size).
+   */
+  readonly level1Newline?: (() => void) | undefined;
   /** `pc: (code) insn` as the kernel prints it. */
   insnText(pc: number): string;
   /** ` R0=... fp-8=...` of one frame of a checkpoint, precision marks included. */
@@ -508,10 +513,12 @@ export function propagatePrecision(env: PreciseEnv, old: Checkpoint, path: Path,
   for (let fr = old.state.frames.length - 1; fr >= 0; fr--) {
     const f = old.state.frames[fr]!;
     if (names) names.length = 0;
+    let any = false;
     for (let m = old.preciseRegs[fr]! & 0x3ff; m !== 0; m &= m - 1) {
       const r = 31 - Math.clz32(m & -m);
       if (f.regs[r]!.type !== 'scalar' || !liveReg(fr, r)) continue;
       bt.set(r, fr);
+      any = true;
       names?.push(`r${r}`);
     }
     for (let w = 0; w < 2; w++)
@@ -519,9 +526,11 @@ export function propagatePrecision(env: PreciseEnv, old: Checkpoint, path: Path,
         const s = 32 * w + 31 - Math.clz32(m & -m);
         if (f.slotTypes[s * 8 + 7] !== SlotType.Spill || f.spilled[s]?.type !== 'scalar' || !liveSlot(fr, s)) continue;
         bt.setSlot(s, fr);
+        any = true;
         names?.push(`fp${-(s + 1) * 8}`);
       }
     if (names?.length) env.trace!(`frame ${fr}: propagating ${names.join(',')}`);
+    else if (any) env.level1Newline?.();
   }
   chain(env, path, bt);
 }

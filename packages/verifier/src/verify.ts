@@ -216,6 +216,10 @@ class Verifier implements CallEnv, PreciseEnv {
   private readonly lines: string[] = [];
   /** The last log line is an instruction with nothing printed after it yet. */
   private insnLineOpen = false;
+  /** Level 1: the last instruction line printed (its line count and length), and where a cut left the log at its end. */
+  private lastInsnN = -1;
+  private lastInsnLen = 0;
+  private resumeN = -1;
   /** An extension program's main function, verified as a global function (do_check_common). */
   private readonly extMain: boolean;
   /** UTF-8 bytes of the log already handed to the log sink (level 2). */
@@ -307,6 +311,7 @@ class Verifier implements CallEnv, PreciseEnv {
   /** Paths pushed while the current instruction ran: they share its jump-history entry. */
   private pushedNow: Path[] = [];
   readonly trace: ((line: string) => void) | undefined;
+  readonly level1Newline: (() => void) | undefined;
   private readonly tracer: Tracer | undefined;
   /** The checkpoint the last pruned path was found equivalent to (for the tracer). */
   private prunedBy?: Checkpoint;
@@ -344,6 +349,7 @@ class Verifier implements CallEnv, PreciseEnv {
     this.logBuf = this.level > 0 ? new LogBuffer({ ...(opts.logSize !== undefined ? { size: opts.logSize } : {}), fixed: opts.logFixed === true }) : undefined;
     this.stackArgLoads = this.insns.some((x) => (x.code & 7) === 1 && x.src === 11);
     this.trace = this.level >= 2 ? (line: string): void => this.log2(line) : undefined;
+    this.level1Newline = this.level === 1 ? (): void => this.log2('') : undefined;
     this.load = loadInfo(program, this.progFlags & PROG_FLAGS.sleepable && opts.sleepable === undefined ? { ...opts, sleepable: true } : opts);
     this.seen = new Uint8Array(this.insns.length);
     attachMapRecords(this.maps, () => this.load.progBtf());
@@ -1098,6 +1104,15 @@ class Verifier implements CallEnv, PreciseEnv {
     if (this.level < 1) return;
     const f = st.frames[st.frames.length - 1]!;
     const text = formatState(f, st.frames.length - 1, st.refs, this.scratch);
+    if (this.resumeN === this.lines.length && this.resumeN > 0) {
+      // the log was cut back to the end of the last instruction line printed (print_insn_state
+      // compares positions: prev_log_pos is not moved by a cut): the state goes on that line, at
+      // its column, as the instruction's own would (the pad byte left by the cut taken back)
+      const k = this.resumeN - 1;
+      if (this.openLines.delete(k)) this.lines[k] = this.lines[k]!.slice(0, -1);
+      this.insnLineOpen = true;
+    }
+    this.resumeN = -1;
     if (this.insnLineOpen) {
       const last = this.lines.pop()!;
       this.lines.push(last + ' '.repeat(Math.max(1, alignment(last.length + 1))) + ';' + text);
@@ -1175,6 +1190,8 @@ class Verifier implements CallEnv, PreciseEnv {
         if (this.lineInfo) for (const l of this.sourceLine(st.pc)) this.lines.push(l);
         this.lines.push(this.insnText(st.pc));
         this.insnLineOpen = true;
+        this.lastInsnN = this.lines.length;
+        this.lastInsnLen = this.lines[this.lines.length - 1]!.length;
       }
       const cls = this.insns[st.pc]!.code & 7;
       if (cls === 5 || cls === 6) this.jmpsProcessed++;
@@ -1325,6 +1342,10 @@ class Verifier implements CallEnv, PreciseEnv {
     this.lines.length = m.n;
     this.insnLineOpen = false;
     this.logBuf?.afterCut(this.lines, this.openLines);
+    // the cut ends the log where the last instruction line printed ended (its branch queued right
+    // after it was printed, no instruction printed since): the next state print goes on that line
+    if (m.n < this.lastInsnN) this.lastInsnN = -1;
+    this.resumeN = m.n > 0 && m.n === this.lastInsnN && m.len === this.lastInsnLen ? m.n : -1;
   }
 
   opAt(pc: number): Op {
