@@ -1015,7 +1015,11 @@ class Verifier implements CallEnv, PreciseEnv {
         if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
         this.propagateFrom(cp, st);
         // a loop whose precision is not settled yet: this path is one more way back into it
-        if (loop) this.sccs().backedge(cp, st);
+        if (loop) {
+          this.sccs().backedge(cp, st);
+          // add_scc_backedge counts it in peak_states at once
+          this.peakStates = Math.max(this.peakStates, this.liveStates + this.sccs().count);
+        }
         return true;
       }
       // a state that keeps missing is unlikely to help: drop it from the list (the kernel's miss_cnt)
@@ -1025,8 +1029,11 @@ class Verifier implements CallEnv, PreciseEnv {
         // list.splice(k, 1) without the array of removed elements it returns
         list.copyWithin(k, k + 1);
         list.length--;
-        if (cp.branches === 0) this.liveStates--;
-        else cp.evicted = true;
+        // maybe_free_verifier_state: freed now if nothing runs through it and its loop's read
+        // marks are complete; one freed later when its last branch ends; one whose loop was
+        // still open then is never freed (it stays in the free list, counted in peak_states)
+        if (cp.branches > 0) cp.evicted = true;
+        else if (!(this.scc?.incomplete(cp) ?? false)) this.liveStates--;
       }
     }
     this.maxStatesPerInsn = Math.max(this.maxStatesPerInsn, count);
@@ -1095,7 +1102,7 @@ class Verifier implements CallEnv, PreciseEnv {
       this.sccs().exit(c);
       if (c.evicted) {
         c.evicted = false;
-        this.liveStates--;
+        if (!(this.scc?.incomplete(c) ?? false)) this.liveStates--;
       }
     }
   }
