@@ -242,6 +242,11 @@ const LOADERS = {
   // them (bpf2go): the agent loads them with cilium/ebpf, its flow maps resized (hash maps, whose
   // size the verifier does not read) and its ring buffers set to a page when their feature is off.
   'netobserv-ebpf-agent': { loader: 'cilium/ebpf', type: 'socket_filter', mapMaxEntries: { direct_flows: 4096, ssl_data_event_map: 4096, packet_record: 4096 } },
+  // kubeshark/tracer's pkg/bpf/tracer_bpfel_x86.o as its authors commit it (bpf2go; its default
+  // build; the 4.6-kernel flavour and the one without eBPF packet capture are left out for the
+  // recording's time): the tracer loads it with cilium/ebpf, its feature constants (helpers the
+  // kernel has, cgroup version) left as built here.
+  'kubeshark-tracer': { loader: 'cilium/ebpf', type: 'socket_filter' },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
