@@ -265,12 +265,10 @@ export function statesMaybeLooping(old: State, cur: State, live: number): boolea
  * verification (issue 25).
  */
 export function mayHaveSameKey(old: State, cur: State): boolean {
-  const depth = old.frames.length;
-  if (depth !== cur.frames.length) return false;
-  for (let k = 0; k < depth; k++) {
+  if (!sameCallsites(old, cur)) return false;
+  for (let k = 0; k < old.frames.length; k++) {
     const o = old.frames[k]!;
     const c = cur.frames[k]!;
-    if (o.callsite !== c.callsite || o.subprog !== c.subprog) return false;
     const ot = o.slotTypes;
     const ct = c.slotTypes;
     if (ot !== ct) {
