@@ -62,7 +62,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { btfExtRecords, linkObjects, loadObject, loadPrograms, parseBtfTable, parseElf, parseElfFile } from '../dist/index.js';
+import { btfExtRecords, indexByName, linkObjects, loadObject, loadPrograms, parseBtfTable, parseElf, parseElfFile } from '../dist/index.js';
 import { btfString } from '../../btf/dist/index.js';
 import { createMaps, loadWithMaps, possibleCpus } from '../../kernel/dist/index.js';
 import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
@@ -373,11 +373,8 @@ const sized = (n) => (typeof n === 'function' ? n(possibleCpus()) : n === 'ncpus
 
 /** The prototype of the kernel function `name` in this kernel's BTF. */
 function kernelProto(name) {
-  for (let id = 1; id < (vmlinux?.count ?? 0); id++) {
-    const t = vmlinux.type(id);
-    if (t?.kind === 'func' && t.name === name) return vmlinux.type(t.type);
-  }
-  return undefined;
+  const id = vmlinux && indexByName(vmlinux, ['func']).get(name)?.[0];
+  return id === undefined ? undefined : vmlinux.type(vmlinux.type(id).type);
 }
 
 /** Byte offset of `field` in kernel struct `struct`, through nested structs and unions (-1: none). */
@@ -392,11 +389,8 @@ function kernelFieldOff(struct, field) {
     }
     return -1;
   };
-  for (let id = 1; id < (vmlinux?.count ?? 0); id++) {
-    const t = vmlinux.type(id);
-    if (t?.kind === 'struct' && t.name === struct) return walk(t, 0);
-  }
-  return -1;
+  const id = vmlinux && indexByName(vmlinux, ['struct']).get(struct)?.[0];
+  return id === undefined ? -1 : walk(vmlinux.type(id), 0);
 }
 
 /**
