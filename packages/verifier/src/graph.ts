@@ -90,7 +90,8 @@ export function graphRootArg(env: Env, st: State, pc: number, k: number, regno: 
 /** KF_ARG_PTR_TO_LIST_NODE / _RB_NODE: a node of the struct the head holds, at its offset. */
 export function graphNodeArg(env: Env, st: State, pc: number, k: number, regno: number, r: Reg, kind: FieldType, fnName: string, meta: GraphMeta): void {
   const op = GRAPH_KFUNCS[fnName]?.op;
-  if (op === 'remove') {
+  // only the pushes and bpf_rbtree_add take an owned object; bpf_rbtree_remove, _left and _right a node in a tree
+  if (op !== 'push' && op !== 'add') {
     if (!r.nonOwn && !r.refObjId) env.reject(pc, `${fnName} can only take non-owning or refcounted bpf_rb_node pointer`);
     if (inRbtreeCb(env, st)) env.reject(pc, `${fnName} not allowed in rbtree cb`);
   } else {

@@ -36,3 +36,8 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('rules besi
     );
   });
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('bpf_list_front/back and bpf_rbtree_root/left/right (fixtures/c/kptr/graph_peek.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('kptr', 'graph_peek.c', 'kptr.h'));
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, DUMP ? { dump: DUMP } : {}));
+});
