@@ -27,3 +27,9 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('bpf_user_r
     expect(accepted).toEqual(['drain_read', 'drain_data', 'drain_size', 'drain_clone', 'drain_adjust', 'drain_slice', 'drain_in_tc']);
   });
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('dynptr kfuncs of 6.14-6.18 (fixtures/c/dynptr/fill.c): memset, probe reads, user copies, skb metadata', () => {
+  const programs = buildC(fixtureSource('dynptr', 'fill.c', 'dynptr.h'));
+  const dump = process.env.DYNPTR_DUMP;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
+});
