@@ -13,3 +13,9 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('open-coded
     expect(programs.map((p) => p.name)).toEqual(expect.arrayContaining(['for_sum', 'repeat5', 'tasks', 'bits', 'leak', 'double_destroy']));
   });
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('the sleepable kmem_cache and dmabuf iterators (fixtures/c/iters/sleepable.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('iters', 'sleepable.c', 'iters.h'));
+  const dump = process.env.BPF_DUMP_LOGS;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
+});
