@@ -111,4 +111,19 @@ describe.skipIf(skipWithout('kernel') || kernelApi === undefined)('ids and preci
     const log = sameAsKernel(['r6 = 0', 'r7 = *(u32 *)(r1 + 0)', 'loop:', 'may_goto out', 'r0 = r7', 'r0 &= 1', 'if r0 != 0 goto a', 'r8 = 1', 'goto b', 'a:', 'r8 = 2', 'b:', 'r6 += 1', 'goto loop', 'out:', 'r0 = 0', 'exit'].join('\n'));
     expect(log).toContain('peak_states 9 ');
   });
+
+  it('a jump links at most six scalars: the source\'s id is collected, then the destination\'s, and a scalar past six loses its id (pwru)', () => {
+    // r1 and r2 share id 1 with r3, r4 and fp-8, all live: five for the source, then r1 as the sixth;
+    // r2, r3, r4 and fp-8 come again and lose the id in both branches (collect_linked_regs)
+    const log = sameAsKernel(
+      ['r0 = *(u32 *)(r1 + 0)', 'r1 = r0', 'r2 = r0', 'r3 = r0', 'r4 = r0', '*(u64 *)(r10 - 8) = r0', 'r0 = 0', 'if r1 != r2 goto l', 'r0 = 1', 'l:', 'r0 += r3', 'r0 += r4', 'r5 = *(u64 *)(r10 - 8)', 'r0 += r5', 'r0 += r2', 'r0 += r1', 'exit'].join('\n'),
+    );
+    expect(line(log, 7)).toContain('R1=scalar(id=1,');
+    expect(line(log, 7)).toContain(' R2=scalar(smin=');
+  });
+
+  it('a conditional jump reads its destination register before its source (6.18)', () => {
+    const log = sameAsKernel(['r0 = 0', 'if r4 == r5 goto l', 'l:', 'exit'].join('\n'));
+    expect(log).toContain('R4 !read_ok');
+  });
 });

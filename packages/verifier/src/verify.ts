@@ -38,9 +38,16 @@ import { helperProto } from './helpers.js';
 import { ksymReg } from './ksym.js';
 import { LogBuffer, utf8Length } from './logbuf.js';
 import { btfPtr } from './nullable.js';
-import { cloneState, known, knownImm, newFrame, newState, NOT_INIT, pointer, setOut, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, copyReg, known, knownImm, newFrame, newState, NOT_INIT, pointer, setOut, setSpilled, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 /** The arena map flag that makes casts to address space 1 plain 32-bit moves (include/uapi/linux/bpf.h). */
+
+/** How many scalars one conditional jump links in the jump history (the kernel's LINKED_REGS_MAX). */
+const LINKED_REGS_MAX = 6;
+
+/** A scalar without its link (`reg->id = 0`: the ADD_CONST flag goes with it; the delta stays). */
+const withoutId = (r: Reg): Reg => copyReg(r, true);
+
 const BPF_F_NO_USER_CONV = 1 << 18;
 
 /** A position in the log (verify.ts logMark). */
@@ -1543,8 +1550,9 @@ class Verifier implements CallEnv, PreciseEnv {
     }
     const cond = op.cond as Exclude<typeof op.cond, 'ja'> as Parameters<typeof branchTaken>[2];
     const is32 = !op.is64;
-    const b = op.useReg ? this.readReg(f, i.src, pc) : knownImm(i.imm);
+    // the kernel reads the destination first (6.18's check_cond_jmp_op; 6.12 read the source first)
     const a = this.readReg(f, i.dst, pc);
+    const b = op.useReg ? this.readReg(f, i.src, pc) : knownImm(i.imm);
     // stack pointers compared are recorded in the jump history, which keeps them out of precision
     this.jmpStackNote = (op.useReg && b.type === 'fp' ? 1 : 0) | (a.type === 'fp' ? 2 : 0);
     const pred = branchTaken(a, b, cond, is32);
@@ -1583,20 +1591,33 @@ class Verifier implements CallEnv, PreciseEnv {
     return st;
   }
 
-  /** collect_linked_regs: live scalars sharing the compared registers' ids, recorded in the jump history. */
+  /**
+   * collect_linked_regs: live scalars sharing the compared registers' ids, recorded in the jump
+   * history; the source's id is collected, then the destination's, as the kernel does, so two
+   * registers of one id are listed twice. Past LINKED_REGS_MAX (6) entries a scalar loses its id
+   * (in both branches: this runs before the fork), which shows in the log (pwru's pcap stubs
+   * compare two copies of one value that eight registers and slots share).
+   */
   private collectLinked(st: Path, a: Reg, b: Reg | undefined): void {
     const ids = [b, a].filter((r): r is Reg => r !== undefined && r.type === 'scalar' && !!r.id).map((r) => r.id!);
     if (!ids.length) return;
     const out: LinkedReg[] = [];
-    const add = (l: LinkedReg): void => {
-      if (out.length < 6 && !out.some((x) => x.frame === l.frame && x.n === l.n && !!x.slot === !!l.slot)) out.push(l);
-    };
     for (const id of ids)
       for (let fr = st.frames.length - 1; fr >= 0; fr--) {
         const f = st.frames[fr]!;
         const live = this.liveRegs(st, fr);
-        for (let r = 0; r < 10; r++) if (live & (1 << r) && f.regs[r]!.type === 'scalar' && f.regs[r]!.id === id) add({ frame: fr, n: r });
-        for (let s = 0; s < 64; s++) if (f.slotTypes[s * 8 + 7] === 1 && f.spilled[s]?.type === 'scalar' && f.spilled[s]!.id === id) add({ frame: fr, n: s, slot: true });
+        for (let r = 0; r < 10; r++) {
+          const reg = f.regs[r]!;
+          if (!(live & (1 << r)) || reg.type !== 'scalar' || reg.id !== id) continue;
+          if (out.length < LINKED_REGS_MAX) out.push({ frame: fr, n: r });
+          else f.regs[r] = withoutId(reg);
+        }
+        for (let s = 0; s < 64; s++) {
+          const reg = f.spilled[s];
+          if (f.slotTypes[s * 8 + 7] !== 1 || reg?.type !== 'scalar' || reg.id !== id) continue;
+          if (out.length < LINKED_REGS_MAX) out.push({ frame: fr, n: s, slot: true });
+          else setSpilled(f, s, withoutId(reg));
+        }
       }
     if (out.length > 1) this.linkedNote = out;
   }
