@@ -51,7 +51,10 @@ char _license[] SEC("license") = "GPL";
 const volatile u32 limit = 1;
 const volatile u32 slot = 0;
 volatile int bias = 0;
+struct cfg { unsigned char on; unsigned char pad; unsigned short add; } __attribute__((packed));
+const volatile struct cfg CFG = {};
 SEC("socket") int gated(void *ctx) { return limit > 5 ? 7 + bias : 3 + bias; }
+SEC("socket") int configured(void *ctx) { return CFG.on ? CFG.add : 1; }
 SEC("socket") int indexed(void *ctx) {
   char b[8] = {};
   b[slot] = 1; /* in bounds only for slot < 8: a constant to the verifier, as .rodata is frozen */
@@ -195,6 +198,24 @@ describe.skipIf(!haveTools)('host loader options, live', { timeout: 300_000 }, (
     const bad = bpf('verify', knobs, '--set', 'limit');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--set takes NAME=VALUE");
+  });
+
+  it('--set NAME=bytes:HEX: a struct set whole (as cilium/ebpf sets one), run by the kernel; its size is checked', () => {
+    const knobs = join(dir, 'knobs.o');
+    const run = (...set: string[]): number => {
+      const r = bpf('kernel', 'run', knobs, '--prog', 'configured', ...set.flatMap((x) => ['--set', x]), '--json');
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { retval: number }).retval;
+    };
+    expect([run(), run('CFG=bytes:01002a00'), run('CFG=bytes:00002a00')]).toEqual([1, 42, 1]);
+    const ours = JSON.parse(bpf('verify', knobs, '--prog', 'configured', '--set', 'CFG=bytes:01002a00', '--log-level', '0', '--json').stdout) as { accepted: boolean };
+    expect(ours.accepted).toBe(true);
+    const short = bpf('verify', knobs, '--prog', 'configured', '--set', 'CFG=bytes:0100');
+    expect(short.code).not.toBe(0);
+    expect(short.stderr).toContain('CFG is 4 bytes; 2 bytes given');
+    const odd = bpf('verify', knobs, '--set', 'CFG=bytes:010');
+    expect(odd.code).toBe(2);
+    expect(odd.stderr).toContain('NAME=bytes:HEX');
   });
 
   it('--attach-prog: an fexit placeholder attached to another BPF program (the target loaded first, its function from its BTF)', () => {

@@ -53,7 +53,7 @@ export interface LoadOptions {
   /** ELF: bodies of extern functions a host loader links in at load time, by name (tetragon's `cel_expr_N`). */
   readonly functions?: ReadonlyMap<string, readonly Insn[]>;
   /** ELF: global variables set before loading, by name (a skeleton's `rodata->x = v`). */
-  readonly globals?: Readonly<Record<string, bigint>>;
+  readonly globals?: Readonly<Record<string, bigint | Uint8Array>>;
   /** ELF: how the object's BPF-to-BPF calls are linked (default: libbpf's, cilium/ebpf's for calls across sections). */
   readonly linker?: 'libbpf' | 'cilium/ebpf';
   /** ELF: whose rules open the object (default: libbpf 1.x's when libbpf's linker links it; `raw`: no extern checks at open). */
@@ -366,17 +366,23 @@ export function functionsOf(flags: Readonly<Record<string, unknown>>): ReadonlyM
 
 /**
  * --set NAME=VALUE (repeatable): global variables set before loading, as a libbpf skeleton's
- * `skel->rodata->NAME = VALUE` (VALUE an integer, decimal or 0x hex, possibly negative).
+ * `skel->rodata->NAME = VALUE` (VALUE an integer, decimal or 0x hex, possibly negative), or
+ * NAME=bytes:HEX, the variable's bytes as stored (a struct set whole, as cilium/ebpf's
+ * `VariableSpec.Set` writes one; exactly the variable's size).
  */
-export function globalsOf(flags: Readonly<Record<string, unknown>>): Readonly<Record<string, bigint>> | undefined {
+export function globalsOf(flags: Readonly<Record<string, unknown>>): Readonly<Record<string, bigint | Uint8Array>> | undefined {
   const given = flags.set;
   const list = typeof given === 'string' ? [given] : Array.isArray(given) ? (given as string[]) : [];
   if (list.length === 0) return undefined;
-  const out: Record<string, bigint> = {};
+  const out: Record<string, bigint | Uint8Array> = {};
   for (const item of list) {
-    const m = /^([A-Za-z_]\w*)=(-?(?:0x[0-9a-fA-F]+|\d+))$/.exec(item.trim());
-    if (!m) throw usage(`--set takes NAME=VALUE (an integer, decimal or 0x hex), not '${item}'`);
+    const m = /^([A-Za-z_]\w*)=(-?(?:0x[0-9a-fA-F]+|\d+)|bytes:(?:[0-9a-fA-F]{2})+)$/.exec(item.trim());
+    if (!m) throw usage(`--set takes NAME=VALUE (an integer, decimal or 0x hex) or NAME=bytes:HEX (the variable's bytes, two hex digits each), not '${item}'`);
     if (Object.hasOwn(out, m[1]!)) throw usage(`--set ${m[1]} given twice`);
+    if (m[2]!.startsWith('bytes:')) {
+      out[m[1]!] = Uint8Array.from(m[2]!.slice(6).match(/../g)!, (h) => parseInt(h, 16));
+      continue;
+    }
     const neg = m[2]!.startsWith('-');
     const v = BigInt(neg ? m[2]!.slice(1) : m[2]!);
     out[m[1]!] = neg ? -v : v;

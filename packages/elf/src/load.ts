@@ -91,7 +91,8 @@ export interface LoadOptions extends ParseOptions {
   /**
    * Global variables to set before the maps are made, by name (a libbpf skeleton's
    * `skel->rodata->num_cpu = n`, cilium/ebpf's `VariableSpec.Set`): integers written into
-   * the `.data*`, `.rodata*` or `.bss*` map that holds each, in the object's byte order.
+   * the `.data*`, `.rodata*` or `.bss*` map that holds each, in the object's byte order, or a
+   * variable's bytes given whole (a struct).
    */
   readonly globals?: Readonly<Record<string, GlobalValue>>;
   /**
