@@ -247,6 +247,17 @@ const LOADERS = {
   // recording's time): the tracer loads it with cilium/ebpf, its feature constants (helpers the
   // kernel has, cgroup version) left as built here.
   'kubeshark-tracer': { loader: 'cilium/ebpf', type: 'socket_filter' },
+  // cilium/pwru: its bpf2go object (kprobe_pwru.c as build.go compiles it for amd64) and the
+  // committed test-app object. pwru loads with cilium/ebpf after setting `CFG` from its flags —
+  // here their defaults: --output-meta and --output-tuple on, is_set, the kernel's BTF ids of
+  // sk_buff and skb_shared_info — and percpu_big_buff's value size from --set-percpu-buf (4096).
+  // No pcap filter is given, so no filter code is spliced in. ENDBR_INSN_SIZE is read only by
+  // the fentry/fexit programs, which this kernel refuses.
+  pwru: {
+    loader: 'cilium/ebpf',
+    type: 'kprobe',
+    hosts: { 'kprobepwru_x86_bpfel.o': { set: () => ({ CFG: pwruConfig() }), mapValueSize: { percpu_big_buff: 4096 } } },
+  },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
@@ -371,6 +382,9 @@ function hostOf(group, object) {
 /** 'ncpus' as the possible CPUs, 'pid_max' as /proc/sys/kernel/pid_max, a function of the possible CPUs called with them, other values as they are. */
 const sized = (n) => (typeof n === 'function' ? n(possibleCpus()) : n === 'ncpus' ? possibleCpus() : n === 'pid_max' ? Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8').trim()) : n);
 
+/** A global's `--set` flag: an integer as it is, bytes as bytes:HEX. */
+const setFlag = (name, v) => (v instanceof Uint8Array ? `${name}=bytes:${Buffer.from(v).toString('hex')}` : `${name}=${v}`);
+
 /** The prototype of the kernel function `name` in this kernel's BTF. */
 function kernelProto(name) {
   const id = vmlinux && indexByName(vmlinux, ['func']).get(name)?.[0];
@@ -391,6 +405,22 @@ function kernelFieldOff(struct, field) {
   };
   const id = vmlinux && indexByName(vmlinux, ['struct']).get(struct)?.[0];
   return id === undefined ? -1 : walk(vmlinux.type(id), 0);
+}
+
+/**
+ * pwru's `struct config CFG` (packed, 28 bytes) as GetConfig fills it with the default flags:
+ * output_meta and output_tuple (byte 16, bits 0 and 1), is_set (byte 18, bit 0), and the
+ * kernel BTF ids of `struct sk_buff` and `struct skb_shared_info` (u32 at 20 and 24).
+ */
+function pwruConfig() {
+  const b = new Uint8Array(28);
+  const v = new DataView(b.buffer);
+  b[16] = 0b11;
+  b[18] = 0b1;
+  const id = (name) => (vmlinux && indexByName(vmlinux, ['struct']).get(name)?.[0]) ?? 0;
+  v.setUint32(20, id('sk_buff'), true);
+  v.setUint32(24, id('skb_shared_info'), true);
+  return b;
 }
 
 /**
@@ -511,7 +541,7 @@ function ret0Path() {
  */
 function cliHostFlags(row, p, dir) {
   const flags = [];
-  for (const [name, v] of Object.entries(globalsOf(row) ?? {})) flags.push('--set', `${name}=${v}`);
+  for (const [name, v] of Object.entries(globalsOf(row) ?? {})) flags.push('--set', setFlag(name, v));
   if (row?.attachProg) flags.push('--attach-prog', join(dir, row.attachProg));
   if (row?.loader === 'cilium/ebpf') flags.push('--linker', 'cilium/ebpf');
   if (rawOpener(row)) flags.push('--opener', 'raw');
@@ -643,7 +673,7 @@ async function cliLoad(file, p, type, row, progFlags, linkInputs) {
 async function cliMaps(file, row) {
   const { main } = await import('../../../apps/cli/dist/index.js');
   const flags = [];
-  for (const [name, v] of Object.entries(globalsOf(row) ?? {})) flags.push('--set', `${name}=${v}`);
+  for (const [name, v] of Object.entries(globalsOf(row) ?? {})) flags.push('--set', setFlag(name, v));
   if (row?.loader === 'cilium/ebpf') flags.push('--linker', 'cilium/ebpf');
   for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n === 'ncpus' ? n : sized(n)}`);
   for (const [name, n] of Object.entries(row?.mapValueSize ?? {})) flags.push('--map-value-size', `${name}=${n}`);
