@@ -399,7 +399,8 @@ export function mapAccessType(env: Env, pc: number, r: Reg, off: number, size: n
 }
 
 /** Whether the program type may write packet data directly (may_access_direct_pkt_data). */
-const PKT_WRITE = new Set(['sched_cls', 'sched_act', 'xdp', 'lwt_xmit', 'sk_skb', 'sk_msg']);
+// cgroup_sockopt: a getsockopt program writes the option's value (optval..optval_end) in place
+const PKT_WRITE = new Set(['sched_cls', 'sched_act', 'xdp', 'lwt_xmit', 'sk_skb', 'sk_msg', 'cgroup_sockopt']);
 
 /**
  * check_mem_access through register `regno` holding `r`, at insn offset `insnOff`. Returns the

@@ -36,4 +36,18 @@ describe.skipIf(skipWithout('kernel') || !haveVmlinux())('packet ranges from com
           expectSameAsKernel(`meta ${cond} data+${dataOff} ${taken ? 'taken' : 'fall'}`, xdp(src));
         }
   });
+  it('a direct packet write, by program type: a sockopt program writes its optval (merbridge), cgroup_skb and lwt_in only read', () => {
+    const write = (load: string, data: number, end: number): string =>
+      [`r2 = ${load}(r1 +${data})`, `r3 = ${load}(r1 +${end})`, 'r4 = r2', 'r4 += 1', 'if r4 > r3 goto l', 'r5 = 7', '*(u8 *)(r2 +0) = r5', 'l:', 'r0 = 1', 'exit'].join('\n');
+    const skb = write('*(u32 *)', 76, 80);
+    const sockopt = write('*(u64 *)', 8, 16);
+    for (const [name, type, attach, src] of [
+      ['getsockopt', 'cgroup_sockopt', 'cgroup_getsockopt', sockopt],
+      ['setsockopt', 'cgroup_sockopt', 'cgroup_setsockopt', sockopt],
+      ['sched_cls', 'sched_cls', undefined, skb],
+      ['cgroup_skb', 'cgroup_skb', 'cgroup_inet_egress', skb],
+      ['lwt_in', 'lwt_in', undefined, skb],
+    ] as const)
+      expectSameAsKernel(`write ${name}`, { ...assemble(src), type, ...(attach ? { expectedAttachType: attach } : {}) } as Program);
+  });
 });
