@@ -247,6 +247,17 @@ const LOADERS = {
   // recording's time): the tracer loads it with cilium/ebpf, its feature constants (helpers the
   // kernel has, cgroup version) left as built here.
   'kubeshark-tracer': { loader: 'cilium/ebpf', type: 'socket_filter' },
+  // loxilb-io/loxilb-ebpf, its kernel/ objects as its Makefile builds them: its loader
+  // (common_libbpf.c, loxilb_libdp.c; libbpf) sets every program of the tc objects to SCHED_CLS
+  // and of llb_xdp_main.o to XDP; the tc_packet_hook0..7 programs tail-call each other through
+  // pgm_tbl. The monitor's kprobes and the sockmap programs have sections libbpf knows.
+  // (llb_kern_sock.o, `cgroup/connect` loaded as CGROUP_SOCK_ADDR with INET4_CONNECT, is left
+  // out: the recorder gives a section a type, not an expected attach type.)
+  'loxilb-ebpf': { loader: 'libbpf', type: 'sched_cls', objects: { 'llb_xdp_main.o': 'xdp' } },
+  // merbridge/merbridge's bpf/ objects as its Makefile builds them for this kernel (istio mode;
+  // cni6_*: CNI mode with IPv6): loaded with `bpftool prog load(all)` (libbpf), every section
+  // one libbpf names; mb_tc.o's classifier_* with tc.
+  merbridge: { loader: 'libbpf', type: 'socket_filter' },
   // cilium/pwru: its bpf2go object (kprobe_pwru.c as build.go compiles it for amd64) and the
   // committed test-app object. pwru loads with cilium/ebpf after setting `CFG` from its flags —
   // here their defaults: --output-meta and --output-tuple on, is_set, the kernel's BTF ids of
