@@ -254,6 +254,10 @@ const LOADERS = {
   // (llb_kern_sock.o, `cgroup/connect` loaded as CGROUP_SOCK_ADDR with INET4_CONNECT, is left
   // out: the recorder gives a section a type, not an expected attach type.)
   'loxilb-ebpf': { loader: 'libbpf', type: 'sched_cls', objects: { 'llb_xdp_main.o': 'xdp' } },
+  // l3af-project/eBPF-Package-Repository, each directory's *.bpf.c as its Makefile builds it
+  // (clang -emit-llvm | llc): l3afd loads them with cilium/ebpf and types them from its
+  // configuration, XDP for the xdp_* / xdp-* sections, tc for the tc_* / tc-* ones.
+  l3af: { loader: 'cilium/ebpf', type: 'xdp', sections: [[/^tc[-_]/, 'sched_cls']] },
   // merbridge/merbridge's bpf/ objects as its Makefile builds them for this kernel (istio mode;
   // cni6_*: CNI mode with IPv6): loaded with `bpftool prog load(all)` (libbpf), every section
   // one libbpf names; mb_tc.o's classifier_* with tc.
