@@ -117,3 +117,9 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('tagged arg
   const dump = process.env.BPF_DUMP_LOGS;
   it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, { logDiffers: PROGTYPES_LOG_DIFFERS, ...(dump ? { dump } : {}) }));
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('the maps sleepable programs may use, one cgroup storage of each type (fixtures/c/global/sleepmaps.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('global', 'sleepmaps.c', 'global.h'));
+  const dump = process.env.BPF_DUMP_LOGS;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
+});

@@ -175,11 +175,20 @@ export function refsSafe(old: State, cur: State, check: (a: number | undefined, 
 /** is_tracing_prog_type. */
 const TRACING: ReadonlySet<string> = new Set(['kprobe', 'tracepoint', 'perf_event', 'raw_tracepoint', 'raw_tracepoint_writable']);
 
-/** check_map_prog_compatibility: the special fields of a map's value some program types may not use. */
-export function mapProgCompat(env: Env, pc: number, map: MapDef): void {
+/** The map types a sleepable program may use, directly or as the inner maps of a map-in-map. */
+const SLEEPABLE_MAPS: ReadonlySet<string> = new Set([
+  'hash', 'lru_hash', 'array', 'percpu_hash', 'percpu_array', 'lru_percpu_hash', 'array_of_maps', 'hash_of_maps', 'ringbuf',
+  'user_ringbuf', 'inode_storage', 'sk_storage', 'task_storage', 'cgrp_storage', 'queue', 'stack', 'arena',
+]);
+
+/**
+ * check_map_prog_compatibility: the special fields of a map's value some program types may not
+ * use, the maps a sleepable program may use, and one cgroup storage of each kind per program.
+ * `storages` keeps the cgroup storage map of each kind met so far (bpf_cgroup_storage_assign).
+ */
+export function mapProgCompat(env: Env, pc: number, map: MapDef, storages?: Map<string, string>): void {
   const rec = mapRecord(map);
-  if (!rec) return;
-  const has = (...kinds: MapFieldKind[]): boolean => rec.fields.some((f) => kinds.includes(f.kind));
+  const has = (...kinds: MapFieldKind[]): boolean => rec?.fields.some((f) => kinds.includes(f.kind)) === true;
   const tracing = TRACING.has(env.type);
   if (has('bpf_list_head', 'bpf_rb_root') && tracing) env.reject(pc, 'tracing progs cannot use bpf_{list_head,rb_root} yet');
   if (has('bpf_spin_lock', 'bpf_res_spin_lock')) {
@@ -188,6 +197,16 @@ export function mapProgCompat(env: Env, pc: number, map: MapDef): void {
   }
   if (has('bpf_timer') && tracing) env.reject(pc, 'tracing progs cannot use bpf_timer yet');
   if (has('bpf_wq') && tracing) env.reject(pc, 'tracing progs cannot use bpf_wq yet');
+  if (map.type === 'struct_ops') env.reject(pc, 'bpf_struct_ops map cannot be used in prog');
+  // the running 6.18 kernel checks a map-in-map's inner map too (its message says so; 6.18.26's sources do not)
+  const inner = (map as { readonly inner?: MapDef }).inner;
+  if (env.load.sleepable && (!SLEEPABLE_MAPS.has(map.type) || (inner && !SLEEPABLE_MAPS.has(inner.type))))
+    env.reject(pc, 'Sleepable programs can only use array, hash, ringbuf and local storage maps, also as inner maps');
+  if (storages && (map.type === 'cgroup_storage' || map.type === 'percpu_cgroup_storage')) {
+    const first = storages.get(map.type);
+    if (first !== undefined && first !== map.name) env.reject(pc, 'only one cgroup storage of each type is allowed');
+    storages.set(map.type, map.name);
+  }
 }
 
 /**

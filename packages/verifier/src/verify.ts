@@ -693,6 +693,7 @@ class Verifier implements CallEnv, PreciseEnv {
       const kfuncAt = this.insns.findIndex((i) => i.code === 0x85 && i.src === 2);
       if (kfuncAt >= 0) kfuncLicenseCheck(this, kfuncAt);
     }
+    let storages: Map<string, string> | undefined;
     for (let pc = 0; pc < this.insns.length; pc++) {
       const i = this.insns[pc]!;
       const err = checkInsn(i, pc, this.insns[pc + 1]);
@@ -708,7 +709,7 @@ class Verifier implements CallEnv, PreciseEnv {
       // resolve_pseudo_ldimm64: each map a program uses must suit its type (check_map_prog_compatibility)
       if (i.code === 0x18 && i.src !== 0 && i.src !== 4) {
         const map = this.mapOf(pc, i);
-        if (map) mapProgCompat(this, pc, map);
+        if (map) mapProgCompat(this, pc, map, (storages ??= new Map()));
         else if (i.src === 1 || i.src === 2) this.reject(pc, `fd ${i.imm} is not pointing to valid bpf_map`);
       }
       if (i.code === 0x18) pc++;
