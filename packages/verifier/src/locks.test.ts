@@ -44,3 +44,9 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('which valu
     );
   });
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('resilient locks held together, mixed and misused (fixtures/c/locks/reslocks.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('locks', 'reslocks.c', 'locks.h'));
+  const dump = process.env.BPF_DUMP_LOGS;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
+});
