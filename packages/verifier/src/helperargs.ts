@@ -24,6 +24,8 @@ const BPF_MAX_VAR_SIZ = 1n << 29n;
 /** What the arguments tell the rest of the call (the kernel's struct bpf_call_arg_meta). */
 export interface ArgMeta {
   map?: MapDef;
+  /** The map's uid (meta->map_uid): its inner-map lookup, 0 for any other map. */
+  mapUid?: number;
   constKey?: number;
   memSize?: number;
   releaseRegno?: number;
@@ -174,9 +176,11 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
     case 'ctx':
       return;
     case 'map':
-      // a timer's map (arg 1) must be the map passed here (no inner maps: map_uid is 0)
-      if (meta.map && meta.map !== r.map) env.reject(pc, `timer pointer in R1 map_uid=0 doesn't match map pointer in R${regno} map_uid=0`);
+      // a timer's map (arg 1) must be the map passed here, an inner map the one of the same lookup
+      if (meta.map && (meta.map !== r.map || (meta.mapUid ?? 0) !== (r.mapUid ?? 0)))
+        env.reject(pc, `timer pointer in R1 map_uid=${meta.mapUid ?? 0} doesn't match map pointer in R${regno} map_uid=${r.mapUid ?? 0}`);
       meta.map = r.map;
+      meta.mapUid = r.mapUid ?? 0;
       return;
     case 'map_key':
       if (!meta.map) env.reject(pc, 'invalid map_ptr to access map->key');
@@ -229,6 +233,7 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
     case 'timer':
       mapFieldPointer(env, pc, regno, r, 'bpf_timer');
       meta.map = r.map;
+      meta.mapUid = r.mapUid ?? 0;
       return;
     case 'spin_lock':
       // process_spin_lock: the caller (calls.ts) takes or releases the lock

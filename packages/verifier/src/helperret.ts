@@ -64,10 +64,12 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
       }
       // a non-null value holding a lock gets an id to name the lock by (process_spin_lock)
       const lockId = (): { id?: number } => (mayPointToSpinLock(map) ? { id: env.nextId() } : {});
-      if (!ret.maybeNull) return pointer('map_value', { map, ...lockId() });
+      // a value of an inner map keeps the uid of the lookup that gave the map (map_uid)
+      const uid = meta.mapUid ? { mapUid: meta.mapUid } : {};
+      if (!ret.maybeNull) return pointer('map_value', { map, ...uid, ...lockId() });
       // array lookups with a constant key in range cannot fail (the kernel's const map key)
-      if (h.id === 1 && meta.constKey !== undefined && meta.constKey >= 0 && meta.constKey < map.maxEntries) return pointer('map_value', { map, ...lockId() });
-      r0 = pointer('map_value_or_null', { map, id: env.nextId() });
+      if (h.id === 1 && meta.constKey !== undefined && meta.constKey >= 0 && meta.constKey < map.maxEntries) return pointer('map_value', { map, ...uid, ...lockId() });
+      r0 = pointer('map_value_or_null', { map, ...uid, id: env.nextId() });
       break;
     }
     case 'socket':

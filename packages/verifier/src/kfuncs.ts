@@ -208,6 +208,8 @@ interface KfuncMeta {
   subprog?: number;
   /** The map of a bpf_wq or bpf_task_work argument, or of a `__map` argument (meta->map.ptr). */
   fieldMap?: MapDef;
+  /** That map's uid (meta->map.uid): its inner-map lookup, 0 for any other map. */
+  fieldMapUid?: number;
   callback?: KfuncCallback;
   /** The list head / rbtree root and node arguments of a graph kfunc (graph.ts). */
   graph?: GraphMeta;
@@ -557,12 +559,14 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
     // KF_ARG_PTR_TO_MAP: a map (a workqueue's or task work's own map)
     if (!mapPtrSet(r)) env.reject(pc, `pointer in R${regno} isn't map pointer`);
     const held = meta.fieldMap;
-    if (held && held !== r.map) {
+    const [u0, u1] = [meta.fieldMapUid ?? 0, r.mapUid ?? 0];
+    if (held && (held !== r.map || u0 !== u1)) {
       // (the running 6.18 kernel names the field by the map the field lives in)
-      if (mapField(held, 'bpf_task_work')) env.reject(pc, `bpf_task_work pointer in R${regno - 1} map_uid=0 doesn't match map pointer in R${regno} map_uid=0`);
-      if (mapField(held, 'bpf_wq')) env.reject(pc, `workqueue pointer in R${regno - 1} map_uid=0 doesn't match map pointer in R${regno} map_uid=0`);
+      if (mapField(held, 'bpf_task_work')) env.reject(pc, `bpf_task_work pointer in R${regno - 1} map_uid=${u0} doesn't match map pointer in R${regno} map_uid=${u1}`);
+      if (mapField(held, 'bpf_wq')) env.reject(pc, `workqueue pointer in R${regno - 1} map_uid=${u0} doesn't match map pointer in R${regno} map_uid=${u1}`);
     }
     meta.fieldMap = r.map;
+    meta.fieldMapUid = u1;
   }
   if (trusted && (kind === 'map' || kind === 'alloc' || kind === 'btf_id') && !isTrusted(r)) {
     // KF_RCU kfuncs take an RCU pointer as well
@@ -609,6 +613,7 @@ function checkArg(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, i
       if (r.type !== 'map_value') env.reject(pc, `arg#${k} doesn't point to a map value`);
       mapFieldPointer(env, pc, regno, r, to.name as MapFieldKind);
       meta.fieldMap = r.map;
+      meta.fieldMapUid = r.mapUid ?? 0;
       return;
     case 'irq_flag':
       // KF_ARG_PTR_TO_IRQ_FLAG and KF_ARG_PTR_TO_RES_SPIN_LOCK (locks.ts)

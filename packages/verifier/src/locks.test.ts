@@ -50,3 +50,15 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('resilient 
   const dump = process.env.BPF_DUMP_LOGS;
   it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('task work by program type, task, field, map and callback (fixtures/c/locks/taskwork.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('locks', 'taskwork.c', 'locks.h'));
+  const dump = process.env.BPF_DUMP_LOGS;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
+});
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('timers, workqueues and task work in inner maps (fixtures/c/locks/innermaps.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('locks', 'innermaps.c', 'locks.h'));
+  const dump = process.env.BPF_DUMP_LOGS;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
+});

@@ -3,7 +3,7 @@
  * turns them into (kernel/bpf/verifier.c mark_ptr_or_null_reg): a map value, a ring buffer
  * record, a BTF pointer `ptr_or_null_<struct>`, or, for a map-in-map lookup, the inner map.
  */
-import { innerMapMeta, mayPointToSpinLock } from './mapfields.js';
+import { innerMapMeta, mapField, mayPointToSpinLock } from './mapfields.js';
 import type { MapDef } from '@bpf/isa';
 import type { Reg, RegType } from './state.js';
 
@@ -47,7 +47,11 @@ export function nonNull(r: Reg): Reg {
   if (r.type === 'map_value_or_null') {
     // a lookup in a map-in-map yields the inner map (the kernel's inner_map_meta, which has no name)
     const inner = r.map && innerMapMeta(r.map as MapWithInner);
-    if (inner) return { ...rest, type: 'map_ptr', map: inner };
+    if (inner) {
+      // mark_ptr_not_null_reg: the lookup's id names this inner map when it holds an async field
+      const uid = r.id && (mapField(inner, 'bpf_timer') || mapField(inner, 'bpf_wq') || mapField(inner, 'bpf_task_work')) ? { mapUid: r.id } : {};
+      return { ...rest, type: 'map_ptr', map: inner, ...uid };
+    }
     // reg_may_point_to_spin_lock: the id names the lock (process_spin_lock), so it stays
     if (mayPointToSpinLock(r.map)) return { ...r, type: 'map_value' };
     return { ...rest, type: 'map_value' };

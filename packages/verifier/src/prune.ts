@@ -129,7 +129,8 @@ function regsafe(o: Reg, c: Reg, precise: boolean, ids: IdMap, rw = false): bool
  */
 function ptrSafe(o: Reg, c: Reg): boolean {
   if (o.type !== c.type) return false;
-  if (o.frame !== c.frame || o.map !== c.map || o.memSize !== c.memSize || o.subprog !== c.subprog || o.nonOwn !== c.nonOwn) return false;
+  // map_uid sits before var_off in struct bpf_reg_state: compared exactly, as the kernel's memcmp does
+  if (o.frame !== c.frame || o.map !== c.map || o.memSize !== c.memSize || o.subprog !== c.subprog || o.nonOwn !== c.nonOwn || o.mapUid !== c.mapUid) return false;
   if (o.type === 'pkt' || o.type === 'pkt_meta') {
     const or = o.range ?? 0;
     const cr = c.range ?? 0;

@@ -115,6 +115,12 @@ export interface Reg {
   readonly pktSlice?: boolean;
   /** A bpf_dynptr_slice() result that may be the stack buffer it was given (printed `buf=fp[0]-30+14`). */
   readonly buf?: { readonly frame: number; readonly off: number; readonly size: number };
+  /**
+   * The lookup an inner map came from (the kernel's map_uid): a map-in-map lookup's id when the
+   * inner map holds a timer, workqueue or task work, kept by that map's pointer and the values
+   * looked up in it, so a field of one inner map is not set up with another's pointer.
+   */
+  readonly mapUid?: number;
 }
 
 /** A register being built (every field writable); {@link copyReg} makes one. */
@@ -125,7 +131,7 @@ export type MutableReg = { -readonly [K in keyof Reg]: Reg[K] };
  * missing here fails to compile (`_everyRegField`), and state.test.ts checks that copyReg copies
  * each one listed.
  */
-export const REG_OPTIONAL_FIELDS = ['frame', 'map', 'id', 'addConst', 'addConst32', 'range', 'refObjId', 'memSize', 'subprog', 'allocLock', 'nonOwn', 'iter', 'irqClass', 'dynptr', 'dynptrId', 'pktSlice', 'buf'] as const;
+export const REG_OPTIONAL_FIELDS = ['frame', 'map', 'id', 'addConst', 'addConst32', 'range', 'refObjId', 'memSize', 'subprog', 'allocLock', 'nonOwn', 'iter', 'irqClass', 'dynptr', 'dynptrId', 'pktSlice', 'buf', 'mapUid'] as const;
 type RegBaseField = 'type' | 'off' | 'var' | 'smin' | 'smax' | 'umin' | 'umax' | 's32min' | 's32max' | 'u32min' | 'u32max';
 type UnlistedRegField = Exclude<keyof Reg, RegBaseField | (typeof REG_OPTIONAL_FIELDS)[number]>;
 export const _everyRegField: [UnlistedRegField] extends [never] ? true : UnlistedRegField = true;
@@ -155,6 +161,7 @@ export function copyReg(r: Reg, unlink = false): MutableReg {
   if (r.dynptrId !== undefined) o.dynptrId = r.dynptrId;
   if (r.pktSlice !== undefined) o.pktSlice = r.pktSlice;
   if (r.buf !== undefined) o.buf = r.buf;
+  if (r.mapUid !== undefined) o.mapUid = r.mapUid;
   return o;
 }
 
@@ -563,7 +570,7 @@ export function stateKey(s: State, live?: (frame: number, reg: number) => boolea
     if (r === undefined) return '_';
     if (r.type === 'not_init') return '.';
     if (r.type === 'scalar' && r.var.mask === 0n && !r.id) return String(r.var.value);
-    return `${r.type}:${r.off}:${r.var.value}/${r.var.mask}:${r.smin}:${r.smax}:${r.umin}:${r.umax}:${r.s32min}:${r.s32max}:${r.u32min}:${r.u32max}:${r.frame ?? ''}:${r.map?.name ?? ''}:${id(r.id)}${r.addConst ? (r.addConst32 ? '+32' : '+') : ''}:${r.range ?? ''}:${id(r.refObjId)}:${r.memSize ?? ''}:${r.subprog ?? ''}${r.iter ? `:${r.iter.kind}/${r.iter.state}/${r.iter.depth}/${r.iter.rcu ?? ''}` : ''}${r.irqClass ?? ''}${r.dynptr ? `:${r.dynptr.kind}/${r.dynptr.first ? 1 : 0}/${id(r.dynptr.id)}` : ''}${r.dynptrId ? `:d${id(r.dynptrId)}` : ''}${r.pktSlice ? ':pkt' : ''}${r.buf ? `:${r.buf.frame}/${r.buf.off}/${r.buf.size}` : ''}`;
+    return `${r.type}:${r.off}:${r.var.value}/${r.var.mask}:${r.smin}:${r.smax}:${r.umin}:${r.umax}:${r.s32min}:${r.s32max}:${r.u32min}:${r.u32max}:${r.frame ?? ''}:${r.map?.name ?? ''}:${id(r.id)}${r.addConst ? (r.addConst32 ? '+32' : '+') : ''}:${r.range ?? ''}:${id(r.refObjId)}:${r.memSize ?? ''}:${r.subprog ?? ''}${r.iter ? `:${r.iter.kind}/${r.iter.state}/${r.iter.depth}/${r.iter.rcu ?? ''}` : ''}${r.irqClass ?? ''}${r.dynptr ? `:${r.dynptr.kind}/${r.dynptr.first ? 1 : 0}/${id(r.dynptr.id)}` : ''}${r.dynptrId ? `:d${id(r.dynptrId)}` : ''}${r.pktSlice ? ':pkt' : ''}${r.buf ? `:${r.buf.frame}/${r.buf.off}/${r.buf.size}` : ''}${r.mapUid ? `:u${r.mapUid}` : ''}`;
   };
   let out = '';
   s.frames.forEach((f, k) => {
