@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { requireCached } from './code-cache.js';
 import { launch, type GroupRun, type Manifest } from './launch.js';
+import { tuneTiering } from './v8-tiering.js';
 
 /** One bundle per command: its file (beside this one), content hash, and module format. */
 interface Group {
@@ -31,6 +32,8 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
   throw e;
 });
+// before any command's code runs (see v8-tiering.ts)
+tuneTiering(process.argv.slice(2));
 void launch(process.argv.slice(2), BPF_MANIFEST, load).then((code) => {
   process.exitCode = code;
 });

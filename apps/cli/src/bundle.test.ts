@@ -18,8 +18,8 @@ const unbundled = join(repoRoot, 'apps/cli/dist/bin.js');
 const cacheDir = join(repoRoot, 'apps/cli/dist/bpf/.cache');
 const examples = join(repoRoot, 'examples');
 
-function run(bin: string, args: readonly string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+function run(bin: string, args: readonly string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -58,7 +58,8 @@ describe('the shipped bpf command', () => {
   }, 300_000);
   it('keeps a V8 code cache per command group, and replaces one that does not fit', () => {
     const hello = join(examples, 'hello.s');
-    const first = run(shipped, ['disasm', hello]);
+    const plain = { BPF_V8_TIERING: '0' };
+    const first = run(shipped, ['disasm', hello], plain);
     expect(first.code, first.stderr).toBe(0);
     const cache = readdirSync(cacheDir).find((f) => f.startsWith('disasm.cjs.') && f.endsWith(`.${process.version}-${process.arch}.v8cache`));
     expect(cache).toBeDefined();
@@ -66,9 +67,21 @@ describe('the shipped bpf command', () => {
     // bytes V8 must reject (its header check fails): the command still runs, and the cache is made anew
     const junk = Buffer.alloc(4096, 0x5a);
     writeFileSync(path, junk);
-    const again = run(shipped, ['disasm', hello]);
+    const again = run(shipped, ['disasm', hello], plain);
     expect(again).toEqual(first);
     expect(existsSync(path)).toBe(true);
     expect(readFileSync(path).equals(junk)).toBe(false);
+  }, 300_000);
+  it('keeps the code cache made with its V8 tiering flags apart from one made without them', () => {
+    const hello = join(examples, 'hello.s');
+    const tuned = run(shipped, ['disasm', hello], { BPF_V8_TIERING: '1' });
+    const tunedCache = readdirSync(cacheDir).find((f) => f.startsWith('disasm.cjs.') && f.endsWith(`.${process.version}-${process.arch}-tiered.v8cache`));
+    expect(tunedCache).toBeDefined();
+    const before = readFileSync(join(cacheDir, tunedCache!));
+    // V8 refuses a cache made under other flags: without the tuning the command keeps its own
+    const plain = run(shipped, ['disasm', hello], { BPF_V8_TIERING: '0' });
+    expect(plain).toEqual(tuned);
+    expect(readdirSync(cacheDir).some((f) => f.startsWith('disasm.cjs.') && f.endsWith(`.${process.version}-${process.arch}.v8cache`))).toBe(true);
+    expect(readFileSync(join(cacheDir, tunedCache!)).equals(before)).toBe(true);
   }, 300_000);
 });

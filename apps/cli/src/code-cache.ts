@@ -7,7 +7,8 @@
  *
  * The cache lives beside the bundle (`.cache/`), or in the temporary directory when the package
  * is not writable (a global install read by another user). Its name carries the bundle's
- * content hash (from the build), the Node version and the architecture; V8 itself rejects data
+ * content hash (from the build), the Node version, the architecture and whether the command
+ * tuned V8's tiering (v8-tiering.ts: V8 refuses data made under other flags); V8 itself rejects data
  * made by another V8 or with other flags (`cachedDataRejected`), and then it is made anew.
  * `BPF_CODE_CACHE=0` in the environment turns it off.
  */
@@ -16,6 +17,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
+import { tieringTag } from './v8-tiering.js';
 
 /** Directories to keep the cache in, best first; the temporary one only when it is ours alone. */
 function cacheDirs(file: string): string[] {
@@ -58,7 +60,7 @@ export function requireCached(file: string, hash: string): unknown {
   if (process.env.BPF_CODE_CACHE === '0') return createRequire(file)(file) as unknown;
   const source = readFileSync(file, 'utf8');
   const dirs = cacheDirs(file);
-  const name = `${basename(file)}.${hash}.${process.version}-${process.arch}.v8cache`;
+  const name = `${basename(file)}.${hash}.${process.version}-${process.arch}${tieringTag()}.v8cache`;
   let cachedData: Buffer | undefined;
   for (const dir of dirs) {
     if (!ours(dir)) continue;
