@@ -249,6 +249,7 @@ export function pushAsyncCb(env: CallEnv, st: State, pc: number, sub: number, ma
   const cb = newState([], env.subprogs[sub]!.start, pc) as Path;
   const callee = newFrame(sub, -1, undefined);
   callee.asyncCb = true;
+  callee.asyncEntryCnt = (st.frames[st.frames.length - 1]!.asyncEntryCnt ?? 0) + 1;
   if (opts.ret) callee.asyncRet = opts.ret;
   if (opts.sleepable) callee.sleepableCb = true;
   callee.regs[1] = pointer('map_ptr', { map });

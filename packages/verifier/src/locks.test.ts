@@ -62,3 +62,9 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('timers, wo
   const dump = process.env.BPF_DUMP_LOGS;
   it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('timer callbacks that arm timers and loop over their map (fixtures/c/locks/timers.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('locks', 'timers.c', 'locks.h'));
+  const dump = process.env.BPF_DUMP_LOGS;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, dump ? { dump } : {}));
+});

@@ -337,6 +337,8 @@ export interface Frame {
   asyncCb?: boolean;
   /** An async callback's return range (the kernel's callback_ret_range): [0, 0] for timers and workqueues. */
   asyncRet?: readonly [number, number];
+  /** How many async callback entries lead to this one (async_entry_cnt): one more than the frame that set it up. */
+  asyncEntryCnt?: number;
   /** An async callback that may sleep (bpf_wq, bpf_task_work): the kernel's state in_sleepable. */
   sleepableCb?: boolean;
   /** bpf_loop iterations this path has made at its current call (the kernel's callback_depth). */
@@ -377,6 +379,7 @@ export function newFrame(subprog: number, callsite: number, callbackRet?: readon
     callbackRet,
     asyncCb: undefined,
     asyncRet: undefined,
+    asyncEntryCnt: undefined,
     sleepableCb: undefined,
     callbackDepth: undefined,
     excCb: undefined,
@@ -385,7 +388,7 @@ export function newFrame(subprog: number, callsite: number, callbackRet?: readon
 }
 
 /** The optional fields of {@link Frame}, each copied by {@link cloneFrame} (a field missing here fails to compile). */
-export const FRAME_OPTIONAL_FIELDS = ['callbackRet', 'asyncCb', 'asyncRet', 'sleepableCb', 'callbackDepth', 'excCb', 'allocated'] as const;
+export const FRAME_OPTIONAL_FIELDS = ['callbackRet', 'asyncCb', 'asyncRet', 'asyncEntryCnt', 'sleepableCb', 'callbackDepth', 'excCb', 'allocated'] as const;
 type UnlistedFrameField = Exclude<keyof Frame, 'regs' | 'slotTypes' | 'spilled' | 'out' | 'noStackArgLoad' | 'stackOwned' | 'stackTop' | 'subprog' | 'callsite' | (typeof FRAME_OPTIONAL_FIELDS)[number]>;
 export const _everyFrameField: [UnlistedFrameField] extends [never] ? true : UnlistedFrameField = true;
 
@@ -411,6 +414,7 @@ export function cloneFrame(f: Frame): Frame {
     callbackRet: f.callbackRet,
     asyncCb: f.asyncCb,
     asyncRet: f.asyncRet,
+    asyncEntryCnt: f.asyncEntryCnt,
     sleepableCb: f.sleepableCb,
     callbackDepth: f.callbackDepth,
     excCb: f.excCb,

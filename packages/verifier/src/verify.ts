@@ -983,7 +983,12 @@ class Verifier implements CallEnv, PreciseEnv {
     for (let k = list.length - 1; k >= 0; k--) {
       const cp = list[k]!;
       if (cp.pc !== st.pc) continue;
-      if (cp.branches > 0 && this.iterNextPoints.has(st.pc)) {
+      const top = cp.state.frames[cp.state.frames.length - 1]!;
+      if (cp.branches > 0 && top.asyncCb && (top.asyncEntryCnt ?? 0) !== (st.frames[depth]!.asyncEntryCnt ?? 0)) {
+        // another entry into an async callback (async_entry_cnt): the same state here is no loop,
+        // and the old one, not yet done, proves nothing
+        if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
+      } else if (cp.branches > 0 && this.iterNextPoints.has(st.pc)) {
         // an iterator loop converged: this next() call's state is within one still being explored
         if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, true) && iterActiveAtCall(st)) {
           this.loopHit(cp, st);
