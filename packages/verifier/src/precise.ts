@@ -74,7 +74,7 @@ export interface Checkpoint {
   /** Dead registers and slots were forgotten (clean_verifier_state). */
   cleaned?: boolean;
   /** The slots still alive when it was cleaned, two words per frame (stacklive.ts); absent: all of them. */
-  alive?: Uint32Array;
+  alive?: readonly number[];
   /** Checkpoints before this one on its path (the kernel's dfs_depth). */
   dfsDepth?: number;
   /** What a comparison with it looks at (prune.ts), made on first comparison. */

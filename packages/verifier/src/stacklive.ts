@@ -53,6 +53,18 @@ export interface StackLiveOptions {
   readonly prunePoint?: (pc: number) => boolean;
 }
 
+/** A call chain's element in the tree of instances: the instance whose chain ends here, the longer chains. */
+interface ChainNode {
+  inst: Instance | undefined;
+  next: Map<number, ChainNode> | undefined;
+}
+
+function chainNode(m: Map<number, ChainNode>, key: number): ChainNode {
+  let n = m.get(key);
+  if (n === undefined) m.set(key, (n = { inst: undefined, next: undefined }));
+  return n;
+}
+
 /** bpf_fmt_stack_mask: the slots of a two-word mask as stack offsets, "-8,-24". */
 function fmtSlots(w0: number, w1: number): string {
   const out: string[] = [];
@@ -61,7 +73,8 @@ function fmtSlots(w0: number, w1: number): string {
 }
 
 export class StackLiveness {
-  private readonly instances = new Map<string, Instance>();
+  /** The instances by call chain, a tree of its elements (no key string or chain array per lookup). */
+  private readonly instances = new Map<number, ChainNode>();
   /** bpf_insn_successors: the fall-through and the jump target (-1: none). */
   private readonly succ0: Int32Array;
   private readonly succ1: Int32Array;
@@ -154,20 +167,33 @@ export class StackLiveness {
   }
 
   private lookup(chain: readonly number[]): Instance {
-    const key = chain.join(',');
-    let inst = this.instances.get(key);
-    if (inst === undefined) {
-      const start = chain[chain.length - 1]!;
-      const sub = this.subprogOfStart.get(start) ?? 0;
-      const size = this.ends[sub]! - start;
-      inst = { chain, start, size, frames: [], mustWriteSet: new Uint8Array(size), updated: false, mustWriteDropped: false };
-      this.instances.set(key, inst);
+    let m = this.instances;
+    let node: ChainNode | undefined;
+    for (let k = 0; k < chain.length; k++) {
+      if (node !== undefined) m = node.next ??= new Map<number, ChainNode>();
+      node = chainNode(m, chain[k]!);
     }
-    return inst;
+    return (node!.inst ??= this.newInstance(chain));
   }
 
+  private newInstance(chain: readonly number[]): Instance {
+    const start = chain[chain.length - 1]!;
+    const sub = this.subprogOfStart.get(start) ?? 0;
+    const size = this.ends[sub]! - start;
+    return { chain, start, size, frames: [], mustWriteSet: new Uint8Array(size), updated: false, mustWriteDropped: false };
+  }
+
+  /** lookup(chainOf(st, frameNo)), the chain made only for a new instance (issue 25: a string key and an array per call). */
   private instanceOf(st: State, frameNo: number): Instance {
-    return this.lookup(this.chainOf(st, frameNo));
+    let m = this.instances;
+    let node: ChainNode | undefined;
+    for (let k = 0; k < frameNo; k++) {
+      if (node !== undefined) m = node.next ??= new Map<number, ChainNode>();
+      node = chainNode(m, st.frames[k + 1]!.callsite);
+    }
+    if (node !== undefined) m = node.next ??= new Map<number, ChainNode>();
+    node = chainNode(m, this.startOf(st.frames[frameNo]!.subprog));
+    return (node.inst ??= this.newInstance(this.chainOf(st, frameNo)));
   }
 
   private masks(inst: Instance, frame: number): Uint32Array {
@@ -402,21 +428,20 @@ export class StackLiveness {
    * instruction in its own function instance, or, for a caller's frame, live after the call (at
    * the call itself when it calls a callback, which runs again). One mask of two words per frame.
    */
-  aliveSlots(st: State): Uint32Array {
+  aliveSlots(st: State): number[] {
     const depth = st.frames.length;
-    const out = new Uint32Array(depth * 2);
-    const insts: Instance[] = [];
-    for (let k = 0; k < depth; k++) insts.push(this.instanceOf(st, k));
-    const top = insts[depth - 1]!;
+    // a plain array (a typed one costs more to make than the words it holds)
+    const out: number[] = [];
+    const top = this.instanceOf(st, depth - 1);
     // a word of 32 slots at a time: a slot is alive where any of the places looked at has it live
     for (let frame = 0; frame < depth; frame++) {
       for (let w = 0; w < 2; w++) {
         let alive = this.liveBefore(top, st.pc, frame, w);
         for (let i = frame; i < depth - 1; i++) {
           const callsite = top.chain[i]!;
-          alive |= this.liveBefore(insts[i]!, this.callsCallback(callsite) ? callsite : callsite + 1, frame, w);
+          alive |= this.liveBefore(this.instanceOf(st, i), this.callsCallback(callsite) ? callsite : callsite + 1, frame, w);
         }
-        out[frame * 2 + w] = alive >>> 0;
+        out.push(alive >>> 0);
       }
     }
     return out;
