@@ -1605,10 +1605,14 @@ class Verifier implements CallEnv, PreciseEnv {
    * compare two copies of one value that eight registers and slots share).
    */
   private collectLinked(st: Path, a: Reg, b: Reg | undefined): void {
-    const ids = [b, a].filter((r): r is Reg => r !== undefined && r.type === 'scalar' && !!r.id).map((r) => r.id!);
-    if (!ids.length) return;
+    // the source's id, then the destination's (no arrays made for a jump between unlinked registers)
+    const idB = b !== undefined && b.type === 'scalar' ? (b.id ?? 0) : 0;
+    const idA = a.type === 'scalar' ? (a.id ?? 0) : 0;
+    if (!idA && !idB) return;
     const out: LinkedReg[] = [];
-    for (const id of ids)
+    for (let i = 0; i < 2; i++) {
+      const id = i === 0 ? idB : idA;
+      if (!id) continue;
       for (let fr = st.frames.length - 1; fr >= 0; fr--) {
         const f = st.frames[fr]!;
         const live = this.liveRegs(st, fr);
@@ -1625,6 +1629,7 @@ class Verifier implements CallEnv, PreciseEnv {
           else setSpilled(f, s, withoutId(reg));
         }
       }
+    }
     if (out.length > 1) this.linkedNote = out;
   }
 
