@@ -101,8 +101,11 @@ for (const s of sources) {
 const build = mkdtempSync(join(tmpdir(), 'bpf-progs-'));
 execFileSync('sh', [join(root, 'fixtures/c/progs/build.sh'), build], { stdio: 'inherit' });
 const vmlinux = new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux'));
+// each object's BTF, given to the kernel with its programs: what funcInfo's type ids index
+const btf = {};
 for (const f of readdirSync(build).filter((f) => f.endsWith('.o')).sort()) {
   for (const prog of loadPrograms(new Uint8Array(readFileSync(join(build, f))), { kernelBtf: vmlinux })) {
+    if (prog.btf) btf[f] = Buffer.from(prog.btf.bytes).toString('hex');
     const load = loadWithMaps(prog, { logLevel: 2 });
     let run;
     if (load.accepted && TEST_RUN_TYPES.has(prog.type)) {
@@ -139,7 +142,7 @@ rmSync(build, { recursive: true, force: true });
 
 writeFileSync(
   join(root, 'fixtures/kernel/corpus.json'),
-  JSON.stringify({ generator: 'packages/kernel/scripts/record-fixtures.mjs', kernel: p.kernelRelease, jit: p.jitEnabled, cases }, null, 1) + '\n',
+  JSON.stringify({ generator: 'packages/kernel/scripts/record-fixtures.mjs', kernel: p.kernelRelease, jit: p.jitEnabled, btf, cases }, null, 1) + '\n',
 );
 const acc = cases.filter((c) => c.accepted).length;
 console.log(`recorded ${cases.length} programs (${acc} accepted, ${cases.length - acc} rejected) from Linux ${p.kernelRelease}`);

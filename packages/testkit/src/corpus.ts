@@ -55,12 +55,18 @@ export interface KernelCase {
   readonly logTruncated?: boolean;
 }
 
-let cached: readonly KernelCase[] | undefined;
+interface CorpusFile {
+  readonly cases: readonly KernelCase[];
+  /** Each C object's BTF (as the kernel was given it with its programs), hex, by object file name (`strings.v3.o`). */
+  readonly btf?: Readonly<Record<string, string>>;
+}
+
+let cached: CorpusFile | undefined;
+const corpusFile = (): CorpusFile => (cached ??= JSON.parse(readFileSync(join(fixturesDir, 'kernel/corpus.json'), 'utf8')) as CorpusFile);
 
 /** Every recorded case. */
 export function kernelCorpus(): readonly KernelCase[] {
-  cached ??= (JSON.parse(readFileSync(join(fixturesDir, 'kernel/corpus.json'), 'utf8')) as { cases: KernelCase[] }).cases;
-  return cached;
+  return corpusFile().cases;
 }
 
 /** What a case was recorded from: assembly text, or instructions with their maps. */
@@ -74,6 +80,8 @@ export type CorpusSource =
       readonly maps: readonly (Omit<MapRecord, 'data'> & { readonly data?: Uint8Array })[];
       readonly relocs: readonly RelocRecord[];
       readonly funcInfo?: readonly { readonly insnOff: number; readonly typeId: number }[];
+      /** The object's BTF, which funcInfo's type ids index (C programs). */
+      readonly btf?: Uint8Array;
     };
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s, 'hex'));
@@ -83,6 +91,8 @@ export function corpusSource(c: KernelCase): CorpusSource {
   if (c.name.startsWith('asm/')) return { kind: 'asm', type: c.type, text: readFileSync(join(fixturesDir, c.name), 'utf8') };
   if (c.name.startsWith('conformance/'))
     return { kind: 'asm', type: c.type, text: readFileSync(join(fixturesDir, c.name), 'utf8').split('-- asm\n')[1]!.split(/^-- /m)[0]! };
+  const object = /^c\/progs\/(.*)#/.exec(c.name)?.[1];
+  const objectBtf = object === undefined ? undefined : corpusFile().btf?.[object];
   return {
     kind: 'insns',
     bytes: hex(c.insns),
@@ -91,6 +101,7 @@ export function corpusSource(c: KernelCase): CorpusSource {
     maps: (c.maps ?? []).map(({ data, ...m }) => ({ ...m, ...(data ? { data: hex(data) } : {}) })),
     relocs: c.relocs ?? [],
     ...(c.funcInfo ? { funcInfo: c.funcInfo } : {}),
+    ...(objectBtf ? { btf: hex(objectBtf) } : {}),
   };
 }
 

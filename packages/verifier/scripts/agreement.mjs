@@ -16,7 +16,7 @@ let verdicts = 0, messages = 0, sameInsns = 0, sameStates = 0, processedOurs = 0
 
 for (const c of corpus.cases) {
   const src = corpusSource(c);
-  const program = src.kind === 'asm' ? assemble(src.text) : { insns: decode(src.bytes, { strict: false }), maps: src.maps, relocs: src.relocs, ...(src.funcInfo ? { funcInfo: src.funcInfo } : {}) };
+  const program = src.kind === 'asm' ? assemble(src.text) : { insns: decode(src.bytes, { strict: false }), maps: src.maps, relocs: src.relocs, ...(src.funcInfo ? { funcInfo: src.funcInfo } : {}), ...(src.btf ? { btf: { bytes: src.btf } } : {}) };
   const r = verify(program, { type: c.type, logLevel: 0 });
   const v = r.accepted === c.accepted;
   const m = v && (c.accepted || r.error?.message === c.error);

@@ -1164,8 +1164,9 @@ class Verifier implements CallEnv, PreciseEnv {
     let fromExit = false;
     if (!asGlobal && this.level > 0) {
       // do_check_common: a main program with BTF has its prototype read as a global function's
-      // (btf_prepare_func_args); what refuses it there is logged, and the program goes on
-      const fn = this.load.subprogFunc(0);
+      // (btf_prepare_func_args); what refuses it there is logged, and the program goes on. Only
+      // with func_info: an assembly program's declared prototypes are ours, the kernel never sees them
+      const fn = this.load.hasFuncInfo() ? this.load.subprogFunc(0) : undefined;
       const prepared = fn?.linkage === 'global' ? globalArgs(fn, this.type, this.load.kernelBtf, this.attach) : undefined;
       if (prepared && 'error' in prepared) this.lines.push(prepared.error);
     }
