@@ -141,6 +141,34 @@ describe('bpf verify', () => {
   });
 });
 
+describe('bpf verify --map-addresses', () => {
+  const prog = ['.prog_type socket_filter', '.map m array 4 8 4', 'r1 = 0', '*(u32 *)(r10 - 4) = r1', 'r1 = m ll', 'r2 = r10', 'r2 += -4', 'call bpf_map_lookup_elem', 'r0 = 0', 'exit', ''].join('\n');
+  it("prints the addresses a kernel log shows in ld_imm64 lines; a log it cannot read is an input error", () => {
+    const file = join(tmp, 'mapaddr.s');
+    writeFileSync(file, prog);
+    const log = join(tmp, 'mapaddr.log');
+    writeFileSync(log, '2: (18) r1 = 0xffff88810a2b3c00\n');
+    const r = bpf(['verify', file, '--log-level', '2', '--map-addresses', log]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^2: \(18\) r1 = 0xffff88810a2b3c00 +; R1=map_ptr\(map=m,ks=4,vs=8\)$/m);
+    expect(bpf(['verify', file, '--log-level', '2', '--map-addresses', '-'], '2: (18) r1 = 0xffff88810a2b3c00\n').stdout).toContain('r1 = 0xffff88810a2b3c00');
+    expect(bpf(['verify', file, '--log-level', '2']).stdout).not.toContain('0xffff88810a2b3c00');
+    const missing = bpf(['verify', file, '--map-addresses', join(tmp, 'no-such.log')]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('--map-addresses');
+  });
+  it.skipIf(skipWithout('kernel'))("with the kernel's own level-2 log, ours is the kernel's byte for byte", () => {
+    const file = join(tmp, 'mapaddr-live.s');
+    writeFileSync(file, prog);
+    const k = JSON.parse(bpf(['kernel', 'load', file, '--log-level', '2', '--json']).stdout) as { accepted: boolean; log: string };
+    expect(k.accepted).toBe(true);
+    const log = join(tmp, 'mapaddr-live.log');
+    writeFileSync(log, k.log);
+    const ours = JSON.parse(bpf(['verify', file, '--log-level', '2', '--map-addresses', log, '--json']).stdout) as { accepted: boolean; log: string };
+    expect(ours.log).toBe(k.log);
+  });
+});
+
 describe('bpf verify --trace', () => {
   // a variable stack offset built from a context load: the verifier rejects the read, and the
   // why-chain is its own backtracking from R3 at the read to the load that made R2

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { findByName, parseBtf } from '@bpf/btf';
 import { formatInsn, type Insn, type Program, type ProgType } from '@bpf/isa';
 import type { Trace, VerifyOptions } from '@bpf/verifier';
@@ -10,11 +10,15 @@ import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, LO
 export const verify: Command = {
   name: 'verify',
   summary: 'verify a program like the kernel does; exit 0 when accepted, 1 when rejected',
-  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--replaces OBJECT[:FUNC]] [--function NAME=FILE] [--license L] [--log-level 1|2] [--log-size N [--log-fixed]] [--no-jit] [--trace] [--json]',
+  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--replaces OBJECT[:FUNC]] [--function NAME=FILE] [--license L] [--log-level 1|2] [--log-size N [--log-fixed]] [--map-addresses LOG] [--no-jit] [--trace] [--json]',
   example: 'bpf verify prog.s --type xdp --log-level 1',
   options: {
     'log-level': { type: 'string', help: 'log level (default 1)', values: ['0', '1', '2'] },
     ...LOG_SIZE_OPTS,
+    'map-addresses': {
+      type: 'string',
+      help: "LOG: a kernel verifier log of the same program (bpf kernel load's, bpftool's, level 1 or 2): ld_imm64 lines naming a map, a map value or a kernel symbol print the addresses it shows, as the kernel prints them, instead of the encoded immediate (only the log changes; '-' reads standard input)",
+    },
     'no-jit': { type: 'boolean', help: 'assume the program will be interpreted (stack arguments then fail)' },
     trace: { type: 'boolean', help: 'record the walk: with --json the whole trace (states before and after each processed insn, paths, prunes, the why-chain); as text a summary and, for a rejection, the instructions its values came from' },
     'trace-max-steps': { type: 'string', help: 'keep at most N traced steps (default 200000)' },
@@ -31,7 +35,7 @@ export const verify: Command = {
   },
   async run({ args, flags, out }) {
     // loaded on use: `bpf --help` and the other commands start without it
-    const { verify: runVerifier, parseProgFlags, attachTypeOf, needsKernelBtf } = await import('@bpf/verifier');
+    const { verify: runVerifier, parseProgFlags, attachTypeOf, needsKernelBtf, mapAddressesFromLog } = await import('@bpf/verifier');
     const file = requireFile(args, 'verify');
     const { program: read } = loadProgram(file, inputOptsOf(flags));
     // a program its loader refuses (an extern this kernel lacks, resolved program by program
@@ -44,7 +48,8 @@ export const verify: Command = {
     const trace = flags.trace === true ? (maxSteps === undefined ? true : { maxSteps }) : false;
     const replaces = typeof flags.replaces === 'string' ? replacedFunction(flags.replaces, program, type, attachTypeOf) : undefined;
     const logLevel = Number(flags['log-level'] ?? 1) as 0 | 1 | 2;
-    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), logLevel, ...logSizeOf(flags, logLevel), jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), trace });
+    const mapAddresses = typeof flags['map-addresses'] === 'string' ? mapAddressesFromLog(program, readLog(flags['map-addresses'])) : undefined;
+    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), ...(mapAddresses ? { mapAddresses } : {}), logLevel, ...logSizeOf(flags, logLevel), jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), trace });
     if (out.json) {
       out.data({
         accepted: r.accepted,
@@ -89,6 +94,15 @@ function replacedFunction(spec: string, ext: Program, type: ProgType, attachType
   const target = all.find(has);
   if (!target) throw new CliError(EXIT.INPUT, `--replaces ${spec}: no program of ${object} has a function ${func} in its BTF`);
   return { type: target.type ?? 'socket_filter', attachType: attachTypeOf(target.expectedAttachType), program: target, func };
+}
+
+/** --map-addresses LOG: the log's text ('-': standard input). */
+function readLog(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (e) {
+    throw new CliError(EXIT.INPUT, `--map-addresses ${file}: ${(e as Error).message}`);
+  }
 }
 
 function positiveInt(v: string, name: string): number {
