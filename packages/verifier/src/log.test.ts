@@ -147,3 +147,36 @@ char LICENSE[] SEC("license") = "GPL";
     expect(log).toContain('Validating global_scale() func#1...');
   });
 });
+
+/**
+ * compute_live_registers' table after a kfunc call, live: the call reads the kfunc's parameters
+ * when the program may call it (get_call_summary), r1-r5 when it may not (fetch_kfunc_meta fails
+ * for a cpumask kfunc in a raw_tp program; the call is refused later, at do_check).
+ */
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('the Live regs table at kfunc calls, against the running kernel', () => {
+  const SRC = `#include "bpf_defs.h"
+struct bpf_cpumask {};
+extern struct bpf_cpumask *bpf_cpumask_create(void) __ksym;
+extern void bpf_cpumask_set_cpu(__u32 cpu, struct bpf_cpumask *cpumask) __ksym;
+extern void bpf_cpumask_release(struct bpf_cpumask *cpumask) __ksym;
+#define BODY { struct bpf_cpumask *m = bpf_cpumask_create(); if (!m) return 0; bpf_cpumask_set_cpu(0, m); bpf_cpumask_release(m); return 0; }
+SEC("raw_tp/sys_enter") int cpumask_raw_tp(void *ctx) BODY
+SEC("syscall") int cpumask_syscall(void *ctx) BODY
+char LICENSE[] SEC("license") = "GPL";
+`;
+  const table = (log: string): string[] => {
+    const lines = log.split('\n');
+    const at = lines.indexOf('Live regs before insn:');
+    const end = lines.findIndex((l, k) => k > at && !l.startsWith(' '));
+    return lines.slice(at, end);
+  };
+  it.each(buildC(SRC).map((p) => [p.name, p] as const))('%s', (name, p) => {
+    const kernel = kernelVerdict(p, { logLevel: 2 });
+    const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2 });
+    expect({ accepted: ours.accepted, error: ours.error?.message }).toEqual({ accepted: kernel.accepted, error: kernel.error });
+    expect(table(ours.log).length).toBeGreaterThan(5);
+    expect(table(ours.log)).toEqual(table(kernel.log));
+    // the raw_tp program's set_cpu call reads r1-r5, the syscall program's r1 and r2
+    expect(table(ours.log).find((l) => l.includes('call bpf_cpumask_set_cpu'))).toMatch(name === 'cpumask_raw_tp' ? / \.12345/ : / \.12\.\.\./);
+  });
+});

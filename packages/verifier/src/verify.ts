@@ -13,10 +13,10 @@ import { checkAlu } from './alu.js';
 import { addrSpaceCast, arenaAtomicOk } from './arena.js';
 import { branchTaken, splitBranch } from './branch.js';
 import { btfString, type Btf } from '@bpf/btf';
-import { loadInfo, type LoadInfo } from './btfproto.js';
+import { loadInfo, type BtfFunc, type LoadInfo } from './btfproto.js';
 import { exitInsn, helperCall, kfuncCall, subprogCall, type CallEnv } from './calls.js';
 import { iterActiveAtCall } from './iter.js';
-import { ASYNC_KFUNCS, declaredKfunc, kfuncFromBtf, kfuncInfo, kfuncLicenseCheck } from './kfuncs.js';
+import { ASYNC_KFUNCS, declaredKfunc, kfuncFromBtf, kfuncInfo, kfuncLicenseCheck, kfuncPermitted } from './kfuncs.js';
 import { SccVisits } from './scc.js';
 import { VerifierReject, type MaxAccess } from './env.js';
 import { globalArgs, globalEntry, isGlobal, nameOf, verifyCalledGlobals } from './global.js';
@@ -742,13 +742,16 @@ class Verifier implements CallEnv, PreciseEnv {
       // computeLiveness builds the CFG (and throws its CfgError) itself: built once, not twice
       const prog = { ...this.program, subprogs: this.subprogs };
       const base = defaultCallArgCount(prog, this.type);
-      // a kfunc reads the arguments its BTF prototype has (the kernel's liveness knows them too)
+      // a kfunc reads the arguments its BTF prototype has (the kernel's liveness knows them too),
+      // if the program may call it: else get_call_summary has none and r1-r5 are read
       const callArgCount = (pc: number, i: Insn): number | undefined => {
         if (i.src !== 2) return base(pc, i);
         const name = this.kfuncAt.get(pc);
         const proto = name !== undefined ? this.protos.get(name) : undefined;
         if (proto) return proto.params.length;
-        return kfuncFromBtf(this.load, i.imm, name)?.params.length ?? base(pc, i);
+        const fn = kfuncFromBtf(this.load, i.imm, name);
+        if (fn === undefined) return base(pc, i);
+        return this.kfuncSummarised(fn) ? fn.params.length : undefined;
       };
       // a synchronous callback's call is a loop of its own (the callback returns to it to be called again)
       const entries = this.exceptionCb !== undefined ? [this.subprogs[this.exceptionCb]!.start] : [];
@@ -1693,8 +1696,16 @@ class Verifier implements CallEnv, PreciseEnv {
     if (i.src !== 2) return undefined;
     const name = this.kfuncAt.get(pc);
     const fn = kfuncFromBtf(this.load, i.imm, name);
-    if (!fn || fn.notKfunc === true) return undefined;
+    if (!fn || !this.kfuncSummarised(fn)) return undefined;
     return { params: fn.params.length, isVoid: fn.ret.kind === 'void', fastcall: kfuncInfo(fn.name)?.flags.includes('fastcall') === true };
+  }
+
+  /**
+   * get_call_summary's fetch_kfunc_meta: a kfunc outside the sets this program's type (and
+   * attach type, through the sets' filters) may call has no summary; its call is refused later.
+   */
+  private kfuncSummarised(fn: BtfFunc): boolean {
+    return fn.notKfunc !== true && kfuncPermitted(kfuncInfo(fn.name) ?? { flags: [] }, this.type, this.attach);
   }
 
   /**
