@@ -1151,6 +1151,10 @@ class Verifier implements CallEnv, PreciseEnv {
   /** Explore every path from the main program's entry, or from global subprogram `sub`'s (global.ts). */
   private explore(sub = 0): void {
     const asGlobal = sub !== 0 || this.extMain;
+    // do_check_common ends with free_states: a global function's walk starts with empty explored
+    // lists (nothing prunes against the caller's checkpoints), while the counts behind
+    // peak_states keep what they had
+    if (sub !== 0) this.explored.clear();
     const entry = asGlobal ? globalEntry(this, sub) : newFrame(0, -1);
     if (!asGlobal) entry.regs[1] = pointer('ctx');
     entry.regs[10] = this.fp(0);
