@@ -42,7 +42,8 @@ function regNotNull(r: Reg): boolean {
   if (!isPtr(r) || mayBeNull(r)) return false;
   if (NOT_NULL.has(r.type)) return true;
   const b = btfPtr(r.type);
-  return b !== undefined && (!!r.refObjId || b.flag === 'trusted_' || r.memSize !== undefined);
+  // an allocated object is trusted only without other modifiers (MEM_RCU is not one of BPF_REG_TRUSTED_MODIFIERS)
+  return b !== undefined && (!!r.refObjId || b.flag === 'trusted_' || (r.memSize !== undefined && b.flag === ''));
 }
 
 /** is_branch_taken. */

@@ -41,3 +41,8 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('bpf_list_f
   const programs = buildC(fixtureSource('kptr', 'graph_peek.c', 'kptr.h'));
   it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, DUMP ? { dump: DUMP } : {}));
 });
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('per-CPU kptrs through bpf_per_cpu_ptr and bpf_this_cpu_ptr (fixtures/c/kptr/percpu.c): the kernel verdict, message, processed count and log', () => {
+  const programs = buildC(fixtureSource('kptr', 'percpu.c', 'kptr.h'));
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, DUMP ? { dump: DUMP } : {}));
+});

@@ -10,7 +10,8 @@
  */
 import { btfString, typeById, type Btf, type BtfType } from '@bpf/btf';
 import type { Env } from './env.js';
-import { btfPtrType } from './nullable.js';
+import { allocated } from './kptr.js';
+import { btfPtr, btfPtrType } from './nullable.js';
 import { pointer, type Reg } from './state.js';
 
 const MODIFIER = new Set(['TYPEDEF', 'VOLATILE', 'CONST', 'RESTRICT', 'TYPE_TAG']);
@@ -89,6 +90,9 @@ export function ksymReg(env: Env, pc: number, id: number): Reg | undefined {
  */
 export function percpuHelperReturn(env: Env, arg: Reg, maybeNull: boolean): Reg {
   const name = /ptr_(.*)$/.exec(arg.type)?.[1] ?? '';
+  // a per-CPU allocated object read from a kptr under RCU (MEM_RCU): this CPU's copy is an
+  // allocated object of the program's BTF, RCU-protected and never NULL (returns_cpu_specific_alloc_ptr)
+  if (btfPtr(arg.type)?.flag.includes('rcu_')) return pointer(btfPtrType(name, 'rcu_'), allocated(env, name));
   const id = maybeNull ? { id: env.nextId() } : {};
   if (arg.memSize === undefined) return pointer(btfPtrType(name, '', maybeNull), id);
   return pointer(maybeNull ? 'rdonly_mem_or_null' : 'rdonly_mem', { memSize: arg.memSize, ...id });

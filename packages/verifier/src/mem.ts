@@ -502,6 +502,14 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
         out = a.write ? undefined : read;
         break;
       }
+      // a per-CPU allocated object (MEM_ALLOC | MEM_PERCPU): only its CPU copies, reached through
+      // bpf_per_cpu_ptr/bpf_this_cpu_ptr, are memory (check_ptr_to_btf_access, in its order)
+      if (r.memSize !== undefined && btfPtr(r.type) && !btfPtr(r.type)!.orNull) {
+        const b = btfPtr(r.type)!;
+        if (off < 0) env.reject(pc, `R${regno} is ptr_${b.struct} invalid negative access: off=${off}`);
+        if (!tnumIsConst(r.var) || r.var.value !== 0n) env.reject(pc, `R${regno} is ptr_${b.struct} invalid variable offset: off=${off}, var_off=${tnumStr(r.var)}`);
+        env.reject(pc, `R${regno} is ptr_${b.struct} access percpu memory: off=${off}`);
+      }
       out = kernelStructRead(env, st, pc, r, regno, off, size, a.write);
       if (out) break;
       env.reject(pc, `R${regno} invalid mem access '${regTypeStrBare(r)}'`);
