@@ -18,9 +18,10 @@ import { releaseDynptr } from './dynptr.js';
 import { BPF_FUNC_SPIN_LOCK, BPF_FUNC_SPIN_UNLOCK, checkResourceLeak, processSpinLock } from './locks.js';
 import { checkHelperArg, type ArgMeta } from './helperargs.js';
 import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
-import { btfPtrType } from './nullable.js';
+import { inRcuCs } from './iter.js';
+import { btfPtr, btfPtrType } from './nullable.js';
 import { regTypeStr, regTypeStrBare } from './print.js';
-import { clearOut, cloneState, inSleepable, isConst, newFrame, newState, NOT_INIT, pointer, S64_MAX, S64_MIN, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { clearOut, cloneState, inSleepable, isConst, newFrame, newState, NOT_INIT, pointer, S64_MAX, S64_MIN, setSpilled, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 export const MAX_CALL_FRAMES = 8;
@@ -128,7 +129,12 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   if (i.imm === 12 && meta.map && f.regs[3]!.type === 'scalar' && f.regs[3]!.var.mask === 0n && f.regs[3]!.var.value < BigInt(meta.map.maxEntries)) env.precise(3);
   if (i.imm === BPF_FUNC_SPIN_LOCK || i.imm === BPF_FUNC_SPIN_UNLOCK) processSpinLock(env, st, f, 1, pc, { lock: i.imm === BPF_FUNC_SPIN_LOCK });
   if (meta.releaseDynptr) releaseDynptr(st, f.regs[meta.releaseRegno!]!, env);
-  else if (meta.releaseRegno !== undefined && f.regs[meta.releaseRegno]!.refObjId) releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
+  else if (meta.releaseRegno !== undefined && f.regs[meta.releaseRegno]!.refObjId) {
+    // bpf_kptr_xchg inside an RCU section: a per-CPU object handed to the map stays usable as an
+    // RCU pointer (MEM_ALLOC dropped, MEM_RCU added) in every copy; other copies go
+    if (i.imm === BPF_FUNC_kptr_xchg && inRcuCs(env, st)) releaseIntoRcu(st, f.regs[meta.releaseRegno]!.refObjId!);
+    else releaseReference(st, f.regs[meta.releaseRegno]!.refObjId!);
+  }
   if (i.imm === 12) checkResourceLeak(env, st, pc, 'tail_call', true);
   // bpf_dynptr_from_mem makes a local dynptr of a map value only
   if (i.imm === BPF_FUNC_dynptr_from_mem && f.regs[1]!.type !== 'map_value') env.reject(pc, `Unsupported reg type ${regTypeStr(f.regs[1]!)} for bpf_dynptr_from_mem data`);
@@ -215,6 +221,7 @@ function tailCallInSubprog(env: CallEnv, st: State, f: Frame, pc: number, attach
 
 const BPF_F_RDONLY_PROG = 0x80;
 const BPF_FUNC_get_local_storage = 81;
+const BPF_FUNC_kptr_xchg = 194;
 
 const BPF_FUNC_dynptr_from_mem = 197;
 const BPF_FUNC_dynptr_write = 202;
@@ -563,4 +570,23 @@ export function exitInsn(env: CallEnv, st: State, f: Frame, pc: number, attach?:
   st.prev = pc;
   if (callee.callbackRet) env.widenAtCallback(st);
   return st;
+}
+
+/** The release of bpf_kptr_xchg's argument inside an RCU section (check_helper_call's kptr_xchg case). */
+function releaseIntoRcu(st: State, id: number): void {
+  const keep = (r: Reg): Reg => {
+    const b = btfPtr(r.type);
+    if (!b || r.memSize === undefined || !b.flag.includes('percpu_')) return UNKNOWN;
+    const { refObjId: _ref, ...rest } = r;
+    return { ...rest, type: btfPtrType(b.struct, 'percpu_rcu_', b.orNull) };
+  };
+  st.refs = st.refs.filter((x) => x.id !== id);
+  for (const fr of st.frames) {
+    fr.regs.forEach((r, k) => {
+      if (r.refObjId === id) fr.regs[k] = keep(r);
+    });
+    fr.spilled.forEach((r, k) => {
+      if (r?.refObjId === id) setSpilled(fr, k, keep(r));
+    });
+  }
 }
