@@ -299,12 +299,20 @@ export function mayHaveSameKey(old: State, cur: State): boolean {
  * all sixty-four slots per comparison (issue 25). The list only leaves out slots stacksafe
  * passes without looking, so statesEqual's answer is unchanged.
  *
- * It is one flat block (an array of small integers: an Int32Array of more than 64 bytes keeps
+ * It is one flat block (a plain array of numbers: an Int32Array of more than 64 bytes keeps
  * its memory outside V8's heap and cost ~2 µs to make, a plain array a fifth of that), so that a
- * comparison that fails early — most of them, on the call chain or a stack byte — reads the checkpoint's side from a few adjacent words
- * instead of chasing its state's frame objects (issue 25):
+ * comparison that fails early — most of them, on a precise scalar, the call chain or a stack
+ * byte — reads the checkpoint's side from a few adjacent words instead of chasing its state's
+ * frame objects (issue 25):
  * - `[0]` the number of frames `d`; then per frame `k`, at `1 + 2k`: its call site, its subprogram;
- * - at `1 + 2d`: the number of required stack bytes `n`, then those `n` entries: in each live
+ * - at `1 + 2d`, per frame, the screen: the number of live registers that hold a scalar, then
+ *   per such register its number and its 32-bit bounds (u32min, u32max, s32min, s32max), then
+ *   the same for the live slots whose spill is a scalar (the slot's number first): regsafe's
+ *   range test on the 32-bit bounds alone, a necessary condition read from this block without
+ *   the old state's frames, registers or BigInts (cache misses, one chain per checkpoint:
+ *   nineteen in twenty comparisons on the OpenTelemetry profiler's unwinders failed on a
+ *   precise scalar, nearly all on these bounds; issue 25);
+ * - then the number of required stack bytes `n`, then those `n` entries: in each live
  *   slot that is not a scalar (scalar_reg_for_stack, which a misc slot may match), every byte
  *   that is neither invalid nor misc has the same type in any covered state (frame << 20 |
  *   byte << 8 | type);
@@ -319,23 +327,84 @@ const STACK_BYTES = SLOTS * 8;
 const isPtrReg = (r: Reg | undefined): boolean => r !== undefined && r.type !== 'scalar' && r.type !== 'not_init';
 /** A plan's slot entry whose old slot holds a spilled pointer (its bytes then are in the needs list). */
 const PLAN_PTR_SPILL = 1 << 16;
-/** The plan's working buffers, one for every plan (the answer is a copy of the start of the first). */
-let planScratch = new Int32Array(2 + 8 * (4 + SLOTS + STACK_BYTES));
+/**
+ * The plan's working buffers, one for every plan: the answer is a slice of the first, an array of
+ * doubles (the screen's bounds do not fit a small integer), so that every plan has one elements
+ * kind for statesEqual's loads. A slice of the exact length: `new Array(n)` of a length known
+ * only at run time took ~9 µs per plan in the verifier's heap (a tenth of a tetragon kprobe's time
+ * in makePlan), and an array grown by push leaves its outgrown stores to the garbage collector.
+ */
+const planScratch: number[] = [];
+for (let i = 0; i < 4096; i++) planScratch.push(0.5);
 let listScratch = new Int32Array(8 * (2 + SLOTS));
+
+/** A screen entry at `w` of the scratch: `at` (a register's or slot's number) and the 32-bit bounds of `r`; the next `w`. */
+function screenEntry(w: number, at: number, r: Reg): number {
+  const s = planScratch;
+  s[w] = at;
+  s[w + 1] = Number(r.u32min);
+  s[w + 2] = Number(r.u32max);
+  s[w + 3] = Number(r.s32min);
+  s[w + 4] = Number(r.s32max);
+  return w + 5;
+}
+
+/**
+ * The current state's 32-bit bounds as numbers, per register or slot of a frame (`i`: frame *
+ * 75 + register, or + 11 + slot), with the register they were read from: a state is compared
+ * with every checkpoint of its instruction in turn, and a register is never changed in place,
+ * so the same object has the same numbers (a BigInt's conversion costs ~25 ns).
+ */
+const curRegs: (Reg | undefined)[] = [];
+const curBounds: number[] = [];
+for (let i = 0; i < 8 * 75; i++) {
+  curRegs.push(undefined);
+  curBounds.push(0.5, 0.5, 0.5, 0.5);
+}
+
+/** The 32-bit bounds of `c` (at `i` of the cache) within the screen's entry at `e` (rangeWithinRegs' 32-bit half). */
+function within32(plan: ComparePlan, e: number, c: Reg, i: number): boolean {
+  const b = curBounds;
+  if (i < curRegs.length && curRegs[i] !== c) {
+    curRegs[i] = c;
+    b[4 * i] = Number(c.u32min);
+    b[4 * i + 1] = Number(c.u32max);
+    b[4 * i + 2] = Number(c.s32min);
+    b[4 * i + 3] = Number(c.s32max);
+  }
+  if (i >= curRegs.length) return plan[e + 1]! <= Number(c.u32min) && plan[e + 2]! >= Number(c.u32max) && plan[e + 3]! <= Number(c.s32min) && plan[e + 4]! >= Number(c.s32max);
+  return plan[e + 1]! <= b[4 * i]! && plan[e + 2]! >= b[4 * i + 1]! && plan[e + 3]! <= b[4 * i + 2]! && plan[e + 4]! >= b[4 * i + 3]!;
+}
 
 function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): ComparePlan {
   const old = cp.state;
   const depth = old.frames.length;
-  const size = 2 + depth * (4 + SLOTS + STACK_BYTES);
-  const out = planScratch.length >= size ? planScratch : (planScratch = new Int32Array(size));
+  const s = planScratch;
+  // room for the largest plan of this depth (a write past the end would leave a hole)
+  for (let size = 4 + depth * (4 + 5 * (11 + SLOTS) + STACK_BYTES + 2 + SLOTS); s.length < size; ) s.push(0.5);
   const lists = listScratch.length >= depth * (2 + SLOTS) ? listScratch : (listScratch = new Int32Array(depth * (2 + SLOTS)));
-  out[0] = depth;
+  let w = 0;
+  s[w++] = depth;
   for (let k = 0; k < depth; k++) {
-    out[1 + 2 * k] = old.frames[k]!.callsite;
-    out[2 + 2 * k] = old.frames[k]!.subprog;
+    s[w++] = old.frames[k]!.callsite;
+    s[w++] = old.frames[k]!.subprog;
   }
-  const needsAt = 1 + 2 * depth;
-  let n = needsAt + 1;
+  for (let k = 0; k < depth; k++) {
+    const f = old.frames[k]!;
+    const live = liveRegs(k) & 0x7ff;
+    let at = w++;
+    for (let r = 0; r < 11; r++) if ((live >> r) & 1 && f.regs[r]!.type === 'scalar') w = screenEntry(w, r, f.regs[r]!);
+    s[at] = (w - at - 1) / 5;
+    at = w++;
+    const slots = Math.min(SLOTS, (f.stackTop + 7) >> 3);
+    for (let slot = 0; slot < slots; slot++) {
+      if (f.slotTypes[slot * 8] !== SlotType.Spill) continue;
+      const o = f.spilled[slot]!;
+      if (o.type === 'scalar' && slotAlive(cp, k, slot)) w = screenEntry(w, slot, o);
+    }
+    s[at] = (w - at - 1) / 5;
+  }
+  const needsAt = w++;
   // the per-frame lists go after the needs, whose count is known only at the end
   let l = 0;
   for (let k = 0; k < depth; k++) {
@@ -359,15 +428,13 @@ function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): CompareP
       }
       // a spilled pointer: statesEqual compares it before any id (PLAN_PTR_SPILL)
       lists[l++] = slot | (j0 << 8) | (t[b + 7] === SlotType.Spill && isPtrReg(f.spilled[slot]) ? PLAN_PTR_SPILL : 0);
-      for (let j = j0; j < 8; j++) if (t[b + j] !== SlotType.Invalid && t[b + j] !== SlotType.Misc) out[n++] = (k << 20) | ((b + j) << 8) | t[b + j]!;
+      for (let j = j0; j < 8; j++) if (t[b + j] !== SlotType.Invalid && t[b + j] !== SlotType.Misc) s[w++] = (k << 20) | ((b + j) << 8) | t[b + j]!;
     }
     lists[listAt + 1] = l - listAt - 2;
   }
-  out[needsAt] = n - needsAt - 1;
-  for (let i = 0; i < l; i++) out[n++] = lists[i]!;
-  const plan = new Array<number>(n);
-  for (let i = 0; i < n; i++) plan[i] = out[i]!;
-  return plan;
+  s[needsAt] = w - needsAt - 1;
+  for (let i = 0; i < l; i++) s[w++] = lists[i]!;
+  return s.slice(0, w);
 }
 
 /** Slot masks for a new checkpoint's frames: none precise. */
@@ -408,8 +475,29 @@ export function statesEqual(
       if (plan[1 + 2 * k] !== c.callsite || plan[2 + 2 * k] !== c.subprog) return false;
     }
   }
-  // most comparisons that fail, fail on a stack byte of a different type: those bytes first
+  // the screen first: most comparisons that fail, fail on a precise scalar's 32-bit bounds (a
+  // loop's counter) or, on others, on a stack byte of a different type (the needs, next)
   let at = 1 + 2 * depth;
+  for (let k = 0; k < depth; k++) {
+    const cf = cur.frames[k]!;
+    const precise = rangeWithin ? -1 : cp.preciseRegs[k]!;
+    for (let e = at + 1, end = at + 1 + 5 * plan[at]!; e < end; e += 5) {
+      const r = plan[e]!;
+      if (((precise >> r) & 1) === 0) continue;
+      const c = cf.regs[r]!;
+      if (c.type !== 'scalar' || !within32(plan, e, c, 75 * k + r)) return false;
+    }
+    at += 1 + 5 * plan[at]!;
+    const w0 = rangeWithin ? -1 : cp.preciseSlots[2 * k]!;
+    const w1 = rangeWithin ? -1 : cp.preciseSlots[2 * k + 1]!;
+    for (let e = at + 1, end = at + 1 + 5 * plan[at]!; e < end; e += 5) {
+      const slot = plan[e]!;
+      if ((((slot < 32 ? w0 : w1) >>> (slot & 31)) & 1) === 0) continue;
+      const c = scalarForStack(cf, slot);
+      if (c !== undefined && !within32(plan, e, c === 'unbound' ? UNBOUND_SCALAR : c, 75 * k + 11 + slot)) return false;
+    }
+    at += 1 + 5 * plan[at]!;
+  }
   const needsEnd = at + 1 + plan[at]!;
   if (depth === 1) {
     const ct = cur.frames[0]!.slotTypes;
