@@ -68,6 +68,18 @@ SEC("socket") int target_fn(void *ctx) { return 0; }
 SEC("fexit/XXX") int watch(void *ctx) { return 0; }
 char _license[] SEC("license") = "GPL";
 `,
+  // KubeArmor's kubearmor_visibility: a hash of maps declared without its inner map, which the host gives
+  nested: `${HEAD}
+struct { int (*type)[13 /* hash_of_maps */]; int (*max_entries)[8]; u32 *key; u32 *value; } outer SEC(".maps");
+static void *(*map_lookup)(void *map, const void *key) = (void *)1;
+SEC("socket") int in_map(void *ctx) {
+  u32 k = 1;
+  void *inner = map_lookup(&outer, &k);
+  if (!inner) return 0;
+  u32 *v = map_lookup(inner, &k);
+  return v ? *v : 1;
+}
+`,
   // bcc's profile / offcputime: a stack trace map declaring only its key, its values sized by the tool
   stacks: `${HEAD}
 struct { int (*type)[7 /* stack_trace */]; int (*max_entries)[1024]; u32 *key; } stacks SEC(".maps");
@@ -142,6 +154,26 @@ describe.skipIf(!haveTools)('host loader options, live', { timeout: 300_000 }, (
     expect(unknown.stderr).toContain("value_size given for map 'nope', which the program does not have (its maps: stacks)");
     const bad = bpf('kernel', 'load', stacksObj, '--prog', 'sampled', '--map-value-size', 'stacks=ncpus');
     expect([bad.code, bad.stderr.includes("--map-value-size takes NAME=N, not 'stacks=ncpus'")]).toEqual([2, true]);
+  });
+
+  it('--map-inner: a map-in-map declared without its inner map takes the host\'s; kernel and ours agree on reads within and past its values', () => {
+    const nested = join(dir, 'nested.o');
+    const none = bpf('kernel', 'load', nested, '--prog', 'in_map');
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain("map 'outer': a hash_of_maps needs the inner map's definition");
+    const compare = (inner: string): { agree: boolean; ours: { accepted: boolean; error: string | null }; kernel: { accepted: boolean; error: string | null } } =>
+      JSON.parse(bpf('kernel', 'compare', nested, '--prog', 'in_map', '--map-inner', inner, '--json').stdout) as { agree: boolean; ours: { accepted: boolean; error: string | null }; kernel: { accepted: boolean; error: string | null } };
+    expect(compare('outer=hash:4:4:6')).toMatchObject({ agree: true, ours: { accepted: true }, kernel: { accepted: true } });
+    // values of 2 bytes: the 4-byte read is past them, for both (the same first error)
+    const short = compare('outer=hash:4:2:6');
+    expect(short).toMatchObject({ agree: true, kernel: { accepted: false } });
+    expect(short.ours.error).toBe(short.kernel.error);
+    const badType = bpf('kernel', 'load', nested, '--prog', 'in_map', '--map-inner', 'outer=nope:4:4:6');
+    expect(badType.stderr).toContain("inner map type 'nope' is not a map type");
+    const notNested = bpf('kernel', 'load', join(dir, 'stacks.o'), '--prog', 'sampled', '--map-value-size', `stacks=${127 * 8}`, '--map-inner', 'stacks=hash:4:4:6');
+    expect(notNested.stderr).toContain("map 'stacks': an inner map is given, but it is a stack_trace, not a map-in-map");
+    const bad = bpf('kernel', 'load', nested, '--map-inner', 'outer=hash:4:4');
+    expect([bad.code, bad.stderr.includes('--map-inner takes NAME=TYPE:KEY:VALUE:MAX')]).toEqual([2, true]);
   });
 
   it('--license: the kernel and our verifier refuse a GPL-only helper without it and take it with GPL', () => {

@@ -1,6 +1,7 @@
 /** Options shared by the commands that take a program. */
 import type { OptionSpec } from './context.js';
 import { ATTACH_TYPES, PROG_TYPES, type AttachType } from '@bpf/isa';
+import type { MapTypeName } from '@bpf/kernel';
 import { usage } from './errors.js';
 
 export const JSON_OPT: Record<string, OptionSpec> = { json: { type: 'boolean', help: 'print a JSON document instead of text' } };
@@ -98,7 +99,28 @@ export const MAP_OPTS: Record<string, OptionSpec> = {
     multiple: true,
     help: "NAME=N: create map NAME with value_size N instead of the object's, as libbpf's bpf_map__set_value_size (bcc's profile sizes its stack trace map's values to the stack depth); repeatable",
   },
+  'map-inner': {
+    type: 'string',
+    multiple: true,
+    help: "NAME=TYPE:KEY:VALUE:MAX: map-in-map NAME's inner map (e.g. hash:4:4:6), for an object that leaves it to its host, as cilium/ebpf's MapSpec.InnerMap (KubeArmor); repeatable",
+  },
 };
+
+/** --map-inner NAME=TYPE:KEY:VALUE:MAX ... as a record of inner map specs (the type is checked where the map is made). */
+export function mapInnerOf(flags: Readonly<Record<string, unknown>>): Record<string, { type: MapTypeName; keySize: number; valueSize: number; maxEntries: number }> | undefined {
+  const given = flags['map-inner'];
+  const list = typeof given === 'string' ? [given] : Array.isArray(given) ? (given as string[]) : [];
+  if (list.length === 0) return undefined;
+  const out: Record<string, { type: MapTypeName; keySize: number; valueSize: number; maxEntries: number }> = {};
+  for (const item of list) {
+    const m = /^([^=]+)=([a-z_]+):(\d+):(\d+):(\d+)$/.exec(item.trim());
+    if (!m) throw usage(`--map-inner takes NAME=TYPE:KEY:VALUE:MAX (e.g. inner=hash:4:4:64), not '${item}'`);
+    const [keySize, valueSize, maxEntries] = [Number(m[3]), Number(m[4]), Number(m[5])];
+    if (keySize > 0xffffffff || valueSize > 0xffffffff || maxEntries > 0xffffffff) throw usage(`--map-inner ${m[1]}: a size does not fit a u32`);
+    out[m[1]!] = { type: m[2] as MapTypeName, keySize, valueSize, maxEntries };
+  }
+  return out;
+}
 
 /** --map-value-size NAME=N ... as a record. */
 export function mapValueSizeOf(flags: Readonly<Record<string, unknown>>): Record<string, number> | undefined {

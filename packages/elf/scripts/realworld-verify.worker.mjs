@@ -8,6 +8,7 @@ import { loadProgram, kernelBtfFor, kernelSymbolsFor, nrCpuIds } from '../../../
 import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
 import { loadPrograms, parseBtfTable } from '../dist/index.js';
 import { mapAddressesFromLog, needsKernelBtf, verify } from '../../verifier/dist/index.js';
+import { withHostMaps } from '../../kernel/dist/index.js';
 import { fileLines, firstLineDifference, firstLogDifference } from '../../testkit/dist/index.js';
 
 let vmlinux;
@@ -75,15 +76,8 @@ parentPort.on('message', ({ id, file, section, prog, type, host, progFlags, kern
     // cilium/ebpf's program-by-program rules): no verdict to give
     if (read.unresolved) throw read.unresolved;
     // the license the loader passes and the map sizes it sets (falco's), as the kernel gets them
-    const sizes = host?.mapMaxEntries;
-    const values = host?.mapValueSize;
-    const program = {
-      ...read,
-      ...(host?.license !== undefined ? { license: host.license } : {}),
-      ...((sizes || values) && read.maps
-        ? { maps: read.maps.map((m) => ({ ...m, ...(sizes && Object.hasOwn(sizes, m.name) ? { maxEntries: sizes[m.name] } : {}), ...(values && Object.hasOwn(values, m.name) ? { valueSize: values[m.name] } : {}), ...(m.inner && sizes && Object.hasOwn(sizes, `${m.name}.inner`) ? { inner: { ...m.inner, maxEntries: sizes[`${m.name}.inner`] } } : {}) })) }
-        : {}),
-    };
+    const hosted = withHostMaps(read, { ...(host?.mapMaxEntries ? { mapMaxEntries: host.mapMaxEntries } : {}), ...(host?.mapValueSize ? { mapValueSize: host.mapValueSize } : {}), ...(host?.mapInner ? { mapInner: host.mapInner } : {}) });
+    const program = host?.license !== undefined ? { ...hosted, license: host.license } : hosted;
     // as `bpf verify` asks: the kernel's symbols for typed/typeless ksyms (the kernel refuses one
     // kallsyms lacks), BPF_F_SLEEPABLE for a sleepable section (the CLI's loadOptsOf)
     // (test_loader's programs: the prog_flags it loads them with, given by the parent)

@@ -254,6 +254,12 @@ const LOADERS = {
   // (llb_kern_sock.o, `cgroup/connect` loaded as CGROUP_SOCK_ADDR with INET4_CONNECT, is left
   // out: the recorder gives a section a type, not an expected attach type.)
   'loxilb-ebpf': { loader: 'libbpf', type: 'sched_cls', objects: { 'llb_xdp_main.o': 'xdp' } },
+  // kubearmor/KubeArmor's system monitor (KubeArmor/BPF/system_monitor.c as its Makefile builds it
+  // on a kernel with BTF: clang | opt | llc -mcpu=probe), which KubeArmor loads with cilium/ebpf,
+  // its maps pinned by name after it made some first: kubearmor_visibility, a hash_of_maps the C
+  // declares without an inner map, with its InnerMap (a hash of 4-byte keys and values, 6 entries:
+  // BpfVisibilityMapSpec); the others it makes are hashes, whose size the verifier does not read.
+  kubearmor: { loader: 'cilium/ebpf', type: 'kprobe', mapInner: { kubearmor_visibility: { type: 'hash', keySize: 4, valueSize: 4, maxEntries: 6 } } },
   // l3af-project/eBPF-Package-Repository, each directory's *.bpf.c as its Makefile builds it
   // (clang -emit-llvm | llc): l3afd loads them with cilium/ebpf and types them from its
   // configuration, XDP for the xdp_* / xdp-* sections, tc for the tc_* / tc-* ones.
@@ -526,7 +532,7 @@ function rawOpener(row) {
 
 /** What the verifier worker needs of a loader row to build the object as its host does. */
 function workerHost(row) {
-  return row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row), mapValueSize: valueSizes(row), globals: globalsOf(row), linker: row.loader === 'cilium/ebpf' ? 'cilium/ebpf' : undefined, opener: rawOpener(row) ? 'raw' : undefined, alone: row.alone };
+  return row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row), mapValueSize: valueSizes(row), mapInner: row.mapInner, globals: globalsOf(row), linker: row.loader === 'cilium/ebpf' ? 'cilium/ebpf' : undefined, opener: rawOpener(row) ? 'raw' : undefined, alone: row.alone };
 }
 
 /** A loader row's map sizes ('ncpus': the possible CPUs) as loadWithMaps's mapMaxEntries. */
@@ -563,6 +569,7 @@ function cliHostFlags(row, p, dir) {
   if (row?.license !== undefined) flags.push('--license', row.license);
   for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n === 'ncpus' ? n : sized(n)}`);
   for (const [name, n] of Object.entries(row?.mapValueSize ?? {})) flags.push('--map-value-size', `${name}=${n}`);
+  for (const [name, m] of Object.entries(row?.mapInner ?? {})) flags.push('--map-inner', `${name}=${m.type}:${m.keySize}:${m.valueSize}:${m.maxEntries}`);
   const target = row?.attachTo?.find(([re]) => new RegExp(re).test(p.section))?.[1];
   if (target !== undefined && p.attachTo !== undefined) flags.push('--attach-to', target);
   for (const name of row?.functions ?? []) flags.push('--function', `${name}=${ret0Path()}`);
@@ -692,6 +699,7 @@ async function cliMaps(file, row) {
   if (row?.loader === 'cilium/ebpf') flags.push('--linker', 'cilium/ebpf');
   for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n === 'ncpus' ? n : sized(n)}`);
   for (const [name, n] of Object.entries(row?.mapValueSize ?? {})) flags.push('--map-value-size', `${name}=${n}`);
+  for (const [name, m] of Object.entries(row?.mapInner ?? {})) flags.push('--map-inner', `${name}=${m.type}:${m.keySize}:${m.valueSize}:${m.maxEntries}`);
   const out = [];
   const ow = process.stdout.write, ew = process.stderr.write;
   process.stdout.write = (c) => (out.push(String(c)), true);
@@ -771,7 +779,7 @@ async function level2(file, p, type, row, progFlags, verdict) {
     const values = valueSizes(row);
     target = row?.attachProg ? loadAttachTarget(dirname(file), row.attachProg) : undefined;
     // the log as bytes: a long one (a million processed instructions) is past what a string holds
-    const load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 2, logSize: 1 << 24, logBytes: true, readInfo: false, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(values ? { mapValueSize: values } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
+    const load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 2, logSize: 1 << 24, logBytes: true, readInfo: false, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(values ? { mapValueSize: values } : {}), ...(row?.mapInner ? { mapInner: row.mapInner } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
     ({ logBytes, errno, accepted } = load);
     load.close();
   } catch (e) {
@@ -821,7 +829,7 @@ async function recordProgram(group, object, file, p, uses, bytes, linkInputs) {
     const values = valueSizes(row);
     // the program the tool attaches this one to, loaded first (and kept while this one loads)
     target = row?.attachProg ? loadAttachTarget(dirname(file), row.attachProg) : undefined;
-    load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 1, logSize: 1 << 24, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(values ? { mapValueSize: values } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
+    load = loadWithMaps(row?.license !== undefined ? { ...p, license: row.license } : p, { type, logLevel: 1, logSize: 1 << 24, ...(sizes ? { mapMaxEntries: sizes } : {}), ...(values ? { mapValueSize: values } : {}), ...(row?.mapInner ? { mapInner: row.mapInner } : {}), ...(progFlags !== undefined ? { flags: progFlags } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
     // the kernel's "processed N insns" (printed for accepted and rejected programs alike)
     const processed = /processed (\d+) insns/.exec(load.log ?? '');
     if (processed) rec.kernelProcessed = Number(processed[1]);

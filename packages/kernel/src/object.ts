@@ -32,14 +32,48 @@ export interface LoadWithMapsOptions extends LoadOptions {
    * for, declaring only the key). A name the program has no map of is an error.
    */
   readonly mapValueSize?: Readonly<Record<string, number>>;
+  /**
+   * The inner map of a map-in-map NAME (`array_of_maps`, `hash_of_maps`), for an object that
+   * declares the outer map without `__array(values, ...)` and leaves the inner map to its host:
+   * cilium/ebpf's `MapSpec.InnerMap` (KubeArmor makes its `kubearmor_visibility` so), libbpf's
+   * `bpf_map__set_inner_map_fd`. Replaces a declared one; `NAME.inner` in `mapMaxEntries` sizes it.
+   */
+  readonly mapInner?: Readonly<Record<string, InnerMapSpec>>;
+}
+
+/** A map-in-map's inner map as a host gives it (`mapInner`). */
+export interface InnerMapSpec {
+  readonly type: MapTypeName;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags?: number;
+}
+
+/** `defs` with the inner maps a host gives (`mapInner`), each name checked as `sizedDefs` checks its. */
+function withInnerMaps<D extends MapDefLike>(defs: readonly D[], mapInner: Readonly<Record<string, InnerMapSpec>> | undefined, whose: string): readonly D[] {
+  if (!mapInner) return defs;
+  for (const [name, spec] of Object.entries(mapInner)) {
+    const d = defs.find((x) => x.name === name);
+    if (!d) throw new KernelError('MAP_CREATE', 22, `inner map given for map '${name}', which the ${whose} does not have (its maps: ${defs.map((x) => x.name).join(', ') || 'none'})`);
+    if (!MAP_IN_MAP.has(String(d.type))) throw new KernelError('MAP_CREATE', 22, `map '${name}': an inner map is given, but it is a ${String(d.type)}, not a map-in-map`);
+    if (!isMapType(spec.type)) throw new KernelError('MAP_CREATE', 22, `map '${name}': inner map type '${String(spec.type)}' is not a map type`);
+    for (const [what, n] of [['key_size', spec.keySize], ['value_size', spec.valueSize], ['max_entries', spec.maxEntries]] as const)
+      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new KernelError('MAP_CREATE', 22, `map '${name}': inner ${what} ${n} is not a u32`);
+  }
+  return defs.map((d) => {
+    const spec = Object.hasOwn(mapInner, d.name) ? mapInner[d.name]! : undefined;
+    return spec ? { ...d, inner: { name: `${d.name}.inner`, type: spec.type, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries, ...(spec.flags !== undefined ? { flags: spec.flags } : {}) } } : d;
+  });
 }
 
 /**
- * The map definitions with the sizes a loader sets (`mapMaxEntries`, `mapValueSize`), each
- * name checked against `defs` (`whose`: "object" or "program", for the error).
+ * The map definitions with the inner maps and sizes a loader sets (`mapInner`, `mapMaxEntries`,
+ * `mapValueSize`), each name checked against `defs` (`whose`: "object" or "program", for the error).
  */
-function sizedDefs<D extends MapDefLike>(defs: readonly D[], sizes: { readonly mapMaxEntries?: Readonly<Record<string, number>> | undefined; readonly mapValueSize?: Readonly<Record<string, number>> | undefined }, whose: string): readonly D[] {
+function sizedDefs<D extends MapDefLike>(given: readonly D[], sizes: { readonly mapMaxEntries?: Readonly<Record<string, number>> | undefined; readonly mapValueSize?: Readonly<Record<string, number>> | undefined; readonly mapInner?: Readonly<Record<string, InnerMapSpec>> | undefined }, whose: string): readonly D[] {
   const { mapMaxEntries, mapValueSize } = sizes;
+  const defs = withInnerMaps(given, sizes.mapInner, whose);
   // `NAME.inner`: the template inner map of map-in-map NAME (libbpf's bpf_map__set_inner_map_fd
   // with a map the host made: falco sizes its ring buffers' template to the buffer it asks for)
   const innerOf = (name: string): D | undefined => (name.endsWith('.inner') ? defs.find((d) => d.inner !== undefined && `${d.name}.inner` === name) : undefined);
@@ -87,7 +121,8 @@ interface MapDefLike extends MapDef {
   readonly arenaGlobals?: { readonly data: Uint8Array; readonly offset: number };
 }
 
-const MAP_IN_MAP = new Set(['array_of_maps', 'hash_of_maps']);
+/** The map-in-map types, which take an inner map. */
+const MAP_IN_MAP: ReadonlySet<string> = new Set(['array_of_maps', 'hash_of_maps']);
 
 function isMapType(t: string): t is MapTypeName {
   return Object.hasOwn(MAP_TYPE, t);
@@ -248,7 +283,7 @@ export interface CreatedMaps {
  * and its refusal kept, so each gets the kernel's answer. Errors other than the kernel's close
  * whatever was created, then rethrow.
  */
-export function createMaps(defs: readonly MapDefLike[], options: { readonly btf?: { readonly bytes: Uint8Array }; readonly mapMaxEntries?: Readonly<Record<string, number>>; readonly mapValueSize?: Readonly<Record<string, number>> } = {}): CreatedMaps {
+export function createMaps(defs: readonly MapDefLike[], options: { readonly btf?: { readonly bytes: Uint8Array }; readonly mapMaxEntries?: Readonly<Record<string, number>>; readonly mapValueSize?: Readonly<Record<string, number>>; readonly mapInner?: Readonly<Record<string, InnerMapSpec>> } = {}): CreatedMaps {
   const all = sizedDefs(defs, options, 'object');
   const made = new Map<string, KernelMap>();
   const errors = new Map<string, KernelError>();
@@ -325,6 +360,16 @@ function indexKey(k: number, keySize: number): Uint8Array {
 }
 
 /**
+ * The program with its maps as a host makes them (`mapInner`, `mapMaxEntries`, `mapValueSize`,
+ * as `loadWithMaps` creates them): what the kernel's verifier then sees, for another verifier
+ * (ours, in `bpf kernel compare` and the real-world recorder) to see the same.
+ */
+export function withHostMaps(program: Program, options: Pick<LoadWithMapsOptions, 'mapMaxEntries' | 'mapValueSize' | 'mapInner'>): Program {
+  if (!options.mapMaxEntries && !options.mapValueSize && !options.mapInner) return program;
+  return { ...program, maps: sizedDefs((program.maps ?? []) as readonly MapDefLike[], options, 'program') };
+}
+
+/**
  * Create the program's maps (those its relocations name, or all of `program.maps` when it
  * has no relocations), with the maps a map-in-map's initial slots name put into place; load
  * `program.btf` when the program carries func_info / line_info or its maps have BTF types and
@@ -332,8 +377,8 @@ function indexKey(k: number, keySize: number): Uint8Array {
  * `btfRefused`); and load the program with their fds. Errors close whatever was created, then rethrow.
  */
 export function loadWithMaps(program: Program, options: LoadWithMapsOptions = {}): LoadedWithMaps {
-  const { mapMaxEntries, mapValueSize, ...opts } = options;
-  const all: readonly MapDefLike[] = sizedDefs(program.maps ?? [], { mapMaxEntries, mapValueSize }, 'program');
+  const { mapMaxEntries, mapValueSize, mapInner, ...opts } = options;
+  const all: readonly MapDefLike[] = sizedDefs(program.maps ?? [], { mapMaxEntries, mapValueSize, mapInner }, 'program');
   const used = program.relocs ? new Set(program.relocs.filter((r) => r.kind === 'map' || r.kind === 'map_value').map((r) => r.name)) : undefined;
   const defs = all.filter((m) => used === undefined || used.has(m.name));
   const maps = new Map<string, KernelMap>();

@@ -5,7 +5,7 @@ import type { ProgType } from '@bpf/isa';
 import type { Command, Flags, Output } from '../context.js';
 import { CliError, EXIT, usage, type ExitCode } from '../errors.js';
 import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram as readProgram, NoProgramsError } from '../input.js';
-import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, LOG_SIZE_OPTS, logSizeOf, MAP_OPTS, mapMaxEntriesOf, mapValueSizeOf, TYPE_OPT } from '../options.js';
+import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, LOG_SIZE_OPTS, logSizeOf, MAP_OPTS, mapInnerOf, mapMaxEntriesOf, mapValueSizeOf, TYPE_OPT } from '../options.js';
 
 export const kernel: Command = {
   name: 'kernel',
@@ -32,7 +32,7 @@ export const kernel: Command = {
   },
   async run({ args, flags, out }) {
     // loaded on use: `bpf --help` and the other commands start without it
-    const { errnoName, ldimm64FullRangeOffsets, loadWithMaps, possibleCpus, probe, testRun } = await import('@bpf/kernel');
+    const { errnoName, ldimm64FullRangeOffsets, loadWithMaps, possibleCpus, probe, testRun, withHostMaps } = await import('@bpf/kernel');
     // An empty log means the kernel said no before its verifier ran: say so instead of an empty reason.
     const rejection = (l: LoadedWithMaps): string =>
       l.refusedBeforeVerifier === true
@@ -67,6 +67,7 @@ export const kernel: Command = {
     const attach = how.attachType !== undefined ? { expectedAttachType: ATTACH_TYPES.indexOf(how.attachType) } : {};
     const mapMaxEntries = mapMaxEntriesOf(flags, possibleCpus);
     const mapValueSize = mapValueSizeOf(flags);
+    const mapInner = mapInnerOf(flags);
     let load: LoadedWithMaps | undefined;
     try {
       // the program's maps are created (global data written, .rodata frozen) and its BTF loaded, as libbpf does
@@ -75,9 +76,11 @@ export const kernel: Command = {
       const level = Number(flags['log-level'] ?? 1);
       const sized = logSizeOf(flags, level);
       const logOpts = sized.logSize === undefined ? { logLevel: level } : { logLevel: sized.logFixed ? level | 8 : level, logSize: sized.logSize, logGrow: false };
-      load = loadWithMaps(program, { type, ...attach, flags: how.flags, ...logOpts, ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(mapValueSize ? { mapValueSize } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
+      load = loadWithMaps(program, { type, ...attach, flags: how.flags, ...logOpts, ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(mapValueSize ? { mapValueSize } : {}), ...(mapInner ? { mapInner } : {}), ...(target ? { attachProgFd: target.fd } : {}) });
       if (sub === 'compare') {
-        const ours = verify(program, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, how.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds() });
+        // our verifier sees the maps as the kernel got them (the sizes and inner maps given)
+        const hosted = withHostMaps(program, { ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(mapValueSize ? { mapValueSize } : {}), ...(mapInner ? { mapInner } : {}) });
+        const ours = verify(hosted, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, how.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds() });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
         const row = (label: string, a: string | number | null | undefined, b: string | number | null | undefined): string => `${label.padEnd(22)} ${String(a ?? '—').padEnd(40)} ${String(b ?? '—')}`;
         const agree = ours.accepted === load.accepted && (load.accepted || ours.error?.message === load.error);
@@ -150,7 +153,8 @@ function loadTarget(spec: string, loadWithMaps: (p: Program, o: LoadWithMapsOpti
 function createObjectMaps(e: NoProgramsError, flags: Flags, out: Output, k: typeof import('@bpf/kernel')): ExitCode {
   const mapMaxEntries = mapMaxEntriesOf(flags, k.possibleCpus);
   const mapValueSize = mapValueSizeOf(flags);
-  const made = k.createMaps(e.maps, { ...(e.btf ? { btf: e.btf } : {}), ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(mapValueSize ? { mapValueSize } : {}) });
+  const mapInner = mapInnerOf(flags);
+  const made = k.createMaps(e.maps, { ...(e.btf ? { btf: e.btf } : {}), ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(mapValueSize ? { mapValueSize } : {}), ...(mapInner ? { mapInner } : {}) });
   try {
     const maps = made.maps.map((m, n) => {
       const d = e.maps[n]!;
