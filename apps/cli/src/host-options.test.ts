@@ -203,13 +203,16 @@ describe.skipIf(!haveTools)('host loader options, live', { timeout: 300_000 }, (
     expect(elf.stderr).toContain('is an ELF object');
   });
 
+  /** The kernel's return value of knobs.o's PROG run with the globals set. */
+  const runKnobs = (prog: string, ...set: string[]): number => {
+    const r = bpf('kernel', 'run', join(dir, 'knobs.o'), '--prog', prog, ...set.flatMap((x) => ['--set', x]), '--json');
+    expect(r.code, r.stderr).toBe(0);
+    return (JSON.parse(r.stdout) as { retval: number }).retval;
+  };
+
   it('--set: a .rodata constant changes what the kernel and our verifier see, a .data value what runs; names and values are checked', () => {
     const knobs = join(dir, 'knobs.o');
-    const run = (...set: string[]): number => {
-      const r = bpf('kernel', 'run', knobs, '--prog', 'gated', ...set.flatMap((x) => ['--set', x]), '--json');
-      expect(r.code, r.stderr).toBe(0);
-      return (JSON.parse(r.stdout) as { retval: number }).retval;
-    };
+    const run = (...set: string[]): number => runKnobs('gated', ...set);
     expect([run(), run('limit=9'), run('limit=9', 'bias=-2')]).toEqual([3, 7, 5]);
     const both = (slot: string): [boolean, string | null, boolean, string | null] => {
       const k = JSON.parse(bpf('kernel', 'load', knobs, '--prog', 'indexed', '--set', `slot=${slot}`, '--json').stdout) as { accepted: boolean; error: string | null };
@@ -234,11 +237,7 @@ describe.skipIf(!haveTools)('host loader options, live', { timeout: 300_000 }, (
 
   it('--set NAME=bytes:HEX: a struct set whole (as cilium/ebpf sets one), run by the kernel; its size is checked', () => {
     const knobs = join(dir, 'knobs.o');
-    const run = (...set: string[]): number => {
-      const r = bpf('kernel', 'run', knobs, '--prog', 'configured', ...set.flatMap((x) => ['--set', x]), '--json');
-      expect(r.code, r.stderr).toBe(0);
-      return (JSON.parse(r.stdout) as { retval: number }).retval;
-    };
+    const run = (...set: string[]): number => runKnobs('configured', ...set);
     expect([run(), run('CFG=bytes:01002a00'), run('CFG=bytes:00002a00')]).toEqual([1, 42, 1]);
     const ours = JSON.parse(bpf('verify', knobs, '--prog', 'configured', '--set', 'CFG=bytes:01002a00', '--log-level', '0', '--json').stdout) as { accepted: boolean };
     expect(ours.accepted).toBe(true);
