@@ -8,8 +8,8 @@ import { ALU_STR, type Env } from './env.js';
 import { mayBeNull } from './nullable.js';
 import { regTypeStrBare } from './print.js';
 import { boundsSync, coerceSubregToSizeSx, coerceToSizeSx, scalarAlu, zext } from './scalar.js';
-import { copyReg, knownImm, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Frame, type Reg } from './state.js';
-import { fls64, tnumAdd, tnumIsConst, tnumSub, U32_MAX, U64_MAX } from './tnum.js';
+import { copyReg, knownImm, S32_MAX_N, S32_MIN_N, S64_MAX, S64_MIN, U32_MAX_N, UNKNOWN, type Frame, type Reg } from './state.js';
+import { fls64, tnumAdd, tnumIsConst, tnumSub, U64_MAX } from './tnum.js';
 
 export interface AluOp {
   readonly op: AluName;
@@ -159,10 +159,10 @@ const fitsS32 = (x: number): boolean => x === (x | 0);
 function withFixedOff(ptr: Reg, off: number): Reg {
   const o = copyReg(ptr);
   o.off = off;
-  o.s32min = S32_MIN;
-  o.s32max = S32_MAX;
-  o.u32min = 0n;
-  o.u32max = U32_MAX;
+  o.s32min = S32_MIN_N;
+  o.s32max = S32_MAX_N;
+  o.u32min = 0;
+  o.u32max = U32_MAX_N;
   return o;
 }
 
@@ -210,10 +210,10 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
         smax: sOv ? S64_MAX : hi,
         umin: uOv ? 0n : ulo,
         umax: uOv ? U64_MAX : uhi,
-        s32min: -0x80000000n,
-        s32max: 0x7fffffffn,
-        u32min: 0n,
-        u32max: 0xffffffffn,
+        s32min: S32_MIN_N,
+        s32max: S32_MAX_N,
+        u32min: 0,
+        u32max: U32_MAX_N,
       };
       if (ptr.type === 'pkt' || ptr.type === 'pkt_meta') out = { ...out, id: env.nextId(), range: 0 };
       saneOffset(env, out, typeStr, pc);
@@ -235,10 +235,10 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
         smax: sOv ? S64_MAX : hi,
         umin: uOv ? 0n : ptr.umin - off.umax,
         umax: uOv ? U64_MAX : ptr.umax - off.umin,
-        s32min: -0x80000000n,
-        s32max: 0x7fffffffn,
-        u32min: 0n,
-        u32max: 0xffffffffn,
+        s32min: S32_MIN_N,
+        s32max: S32_MAX_N,
+        u32min: 0,
+        u32max: U32_MAX_N,
       };
       if (ptr.type === 'pkt' || ptr.type === 'pkt_meta') out = { ...out, id: env.nextId(), ...(off.smin < 0n ? { range: 0 } : {}) };
       saneOffset(env, out, typeStr, pc);

@@ -116,7 +116,7 @@ export function lsmRetvalRange(env: Env): readonly [bigint, bigint] | undefined 
 }
 
 /** A scalar whose 64- and 32-bit signed bounds are [lo, hi] (__mark_reg_s32_range on an unknown register). */
-const s32Range = (lo: bigint, hi: bigint): Reg => boundsSync({ ...UNKNOWN, smin: lo, smax: hi, s32min: lo, s32max: hi });
+const s32Range = (lo: bigint, hi: bigint): Reg => boundsSync({ ...UNKNOWN, smin: lo, smax: hi, s32min: Number(lo), s32max: Number(hi) });
 
 /** The register type flags of an iterator's ctx_arg_info row. */
 function iterArg(env: Env, tgt: Target, arg: number): readonly string[] | undefined {

@@ -278,7 +278,7 @@ function forkFailedLock(env: CallEnv, st: State, pc: number): void {
   if (from.cp) other.cp = from.cp;
   const f = other.frames[other.frames.length - 1]!;
   for (let r = 0; r <= 5; r++) f.regs[r] = NOT_INIT;
-  f.regs[0] = boundsSync({ ...UNKNOWN, s32min: -4095n, s32max: -1n });
+  f.regs[0] = boundsSync({ ...UNKNOWN, s32min: -4095, s32max: -1 });
   other.pc = pc + 1;
   other.prev = pc;
   env.push(other);
@@ -497,7 +497,7 @@ function invalidScalar(r: Reg, range: readonly [number, number, boolean?], ctx: 
 }
 
 const within = (r: Reg, range: readonly [number, number, boolean?]): boolean =>
-  range[2] ? r.s32min >= BigInt(range[0]) && r.s32max <= BigInt(range[1]) : r.smin >= BigInt(range[0]) && r.smax <= BigInt(range[1]);
+  range[2] ? r.s32min >= range[0] && r.s32max <= range[1] : r.smin >= BigInt(range[0]) && r.smax <= BigInt(range[1]);
 
 /**
  * check_return_code: register `regno` of the top frame as the value the program (or the

@@ -3,10 +3,10 @@
  * regs_refine_cond_op): whether a comparison is decided, and what each side learns.
  */
 import type { JmpCond } from '@bpf/isa';
-import { done, max, min, s32, s64, sync, u32, u64, unbounded32, unbounded64, work, type B } from './scalar.js';
+import { done, max, min, nmax, nmin, s64, sync, u64, unbounded32, unbounded64, work, type B } from './scalar.js';
 import { refineLow } from './scalarlow.js';
 import type { Reg } from './state.js';
-import { tnumAnd, tnumConst, tnumIntersect, tnumIsConst, tnumOr, tnumOverlap, tnumSubreg, tnumSubregIsConst, tnumWithSubreg, U32_MAX, type Tnum } from './tnum.js';
+import { lowU32, tnumAnd, tnumConst, tnumIntersect, tnumIsConst, tnumOr, tnumOverlap, tnumSubreg, tnumSubregIsConst, tnumWithSubreg, U32_MAX, type Tnum } from './tnum.js';
 
 
 // ---- branches ----
@@ -25,42 +25,22 @@ export const regConstValue = (r: Reg, is32: boolean): bigint => (is32 ? r.var.va
 export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean): 1 | 0 | -1 {
   const a = r1;
   let b = r2;
-  const umin1 = is32 ? a.u32min : a.umin;
-  const umax1 = is32 ? a.u32max : a.umax;
-  const smin1 = is32 ? a.s32min : a.smin;
-  const smax1 = is32 ? a.s32max : a.smax;
-  const umin2 = is32 ? b.u32min : b.umin;
-  const umax2 = is32 ? b.u32max : b.umax;
-  const smin2 = is32 ? b.s32min : b.smin;
-  const smax2 = is32 ? b.s32max : b.smax;
-  // the tnums (their low halves for 32 bits) are read by jeq, jne and jset only
   let t1: Tnum;
   let t2: Tnum;
   switch (cond) {
     case 'jeq':
+    case 'jne': {
+      // the tnums (their low halves for 32 bits) are read by jeq, jne and jset only
       t1 = is32 ? tnumSubreg(a.var) : a.var;
       t2 = is32 ? tnumSubreg(b.var) : b.var;
-      if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value === t2.value ? 1 : 0;
-      if (!tnumOverlap(t1, t2)) return 0;
-      if (umin1 > umax2 || umax1 < umin2) return 0;
-      if (smin1 > smax2 || smax1 < smin2) return 0;
-      if (!is32) {
-        if (a.u32min > b.u32max || a.u32max < b.u32min) return 0;
-        if (a.s32min > b.s32max || a.s32max < b.s32min) return 0;
-      }
+      const ne: 0 | 1 = cond === 'jne' ? 1 : 0;
+      if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value === t2.value ? (ne ? 0 : 1) : ne;
+      // disjoint ranges: the 64-bit ones (ALU64 only) and the 32-bit ones (both)
+      if (!tnumOverlap(t1, t2)) return ne;
+      if (!is32 && (a.umin > b.umax || a.umax < b.umin || a.smin > b.smax || a.smax < b.smin)) return ne;
+      if (a.u32min > b.u32max || a.u32max < b.u32min || a.s32min > b.s32max || a.s32max < b.s32min) return ne;
       return -1;
-    case 'jne':
-      t1 = is32 ? tnumSubreg(a.var) : a.var;
-      t2 = is32 ? tnumSubreg(b.var) : b.var;
-      if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value !== t2.value ? 1 : 0;
-      if (!tnumOverlap(t1, t2)) return 1;
-      if (umin1 > umax2 || umax1 < umin2) return 1;
-      if (smin1 > smax2 || smax1 < smin2) return 1;
-      if (!is32) {
-        if (a.u32min > b.u32max || a.u32max < b.u32min) return 1;
-        if (a.s32min > b.s32max || a.s32max < b.s32min) return 1;
-      }
-      return -1;
+    }
     case 'jset':
       t1 = is32 ? tnumSubreg(a.var) : a.var;
       t2 = is32 ? tnumSubreg(b.var) : b.var;
@@ -72,22 +52,53 @@ export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean
       if ((~t1.mask & t1.value & t2.value) !== 0n) return 1;
       if (((t1.mask | t1.value) & t2.value) === 0n) return 0;
       return -1;
+    default:
+      // the ranges: the 32-bit bounds (numbers) or the 64-bit ones (BigInts), each on its own type
+      return is32 ? rangeTaken32(a, b, cond) : rangeTaken64(a, b, cond);
+  }
+}
+
+function rangeTaken32(a: Reg, b: Reg, cond: JmpCond): 1 | 0 | -1 {
+  switch (cond) {
     case 'jgt':
-      return umin1 > umax2 ? 1 : umax1 <= umin2 ? 0 : -1;
+      return a.u32min > b.u32max ? 1 : a.u32max <= b.u32min ? 0 : -1;
     case 'jsgt':
-      return smin1 > smax2 ? 1 : smax1 <= smin2 ? 0 : -1;
+      return a.s32min > b.s32max ? 1 : a.s32max <= b.s32min ? 0 : -1;
     case 'jlt':
-      return umax1 < umin2 ? 1 : umin1 >= umax2 ? 0 : -1;
+      return a.u32max < b.u32min ? 1 : a.u32min >= b.u32max ? 0 : -1;
     case 'jslt':
-      return smax1 < smin2 ? 1 : smin1 >= smax2 ? 0 : -1;
+      return a.s32max < b.s32min ? 1 : a.s32min >= b.s32max ? 0 : -1;
     case 'jge':
-      return umin1 >= umax2 ? 1 : umax1 < umin2 ? 0 : -1;
+      return a.u32min >= b.u32max ? 1 : a.u32max < b.u32min ? 0 : -1;
     case 'jsge':
-      return smin1 >= smax2 ? 1 : smax1 < smin2 ? 0 : -1;
+      return a.s32min >= b.s32max ? 1 : a.s32max < b.s32min ? 0 : -1;
     case 'jle':
-      return umax1 <= umin2 ? 1 : umin1 > umax2 ? 0 : -1;
+      return a.u32max <= b.u32min ? 1 : a.u32min > b.u32max ? 0 : -1;
     case 'jsle':
-      return smax1 <= smin2 ? 1 : smin1 > smax2 ? 0 : -1;
+      return a.s32max <= b.s32min ? 1 : a.s32min > b.s32max ? 0 : -1;
+    default:
+      return -1;
+  }
+}
+
+function rangeTaken64(a: Reg, b: Reg, cond: JmpCond): 1 | 0 | -1 {
+  switch (cond) {
+    case 'jgt':
+      return a.umin > b.umax ? 1 : a.umax <= b.umin ? 0 : -1;
+    case 'jsgt':
+      return a.smin > b.smax ? 1 : a.smax <= b.smin ? 0 : -1;
+    case 'jlt':
+      return a.umax < b.umin ? 1 : a.umin >= b.umax ? 0 : -1;
+    case 'jslt':
+      return a.smax < b.smin ? 1 : a.smin >= b.smax ? 0 : -1;
+    case 'jge':
+      return a.umin >= b.umax ? 1 : a.umax < b.umin ? 0 : -1;
+    case 'jsge':
+      return a.smin >= b.smax ? 1 : a.smax < b.smin ? 0 : -1;
+    case 'jle':
+      return a.umax <= b.umin ? 1 : a.umin > b.umax ? 0 : -1;
+    case 'jsle':
+      return a.smax <= b.smin ? 1 : a.smin > b.smax ? 0 : -1;
     default:
       return -1;
   }
@@ -117,10 +128,10 @@ export function refineCondGeneric(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, 
   switch (cond) {
     case 'jeq':
       if (is32) {
-        a.u32min = max(a.u32min, b.u32min);
-        a.u32max = min(a.u32max, b.u32max);
-        a.s32min = max(a.s32min, b.s32min);
-        a.s32max = min(a.s32max, b.s32max);
+        a.u32min = nmax(a.u32min, b.u32min);
+        a.u32max = nmin(a.u32max, b.u32max);
+        a.s32min = nmax(a.s32min, b.s32min);
+        a.s32max = nmin(a.s32max, b.s32max);
         b.u32min = a.u32min;
         b.u32max = a.u32max;
         b.s32min = a.s32min;
@@ -149,10 +160,11 @@ export function refineCondGeneric(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, 
       if (!isC(b, is32)) break;
       const v = cval(b, is32);
       if (is32) {
-        if (a.u32min === u32(v)) a.u32min++;
-        if (a.u32max === u32(v)) a.u32max--;
-        if (a.s32min === s32(v)) a.s32min++;
-        if (a.s32max === s32(v)) a.s32max--;
+        const lo = lowU32(v);
+        if (a.u32min === lo) a.u32min++;
+        if (a.u32max === lo) a.u32max--;
+        if (a.s32min === (lo | 0)) a.s32min++;
+        if (a.s32max === (lo | 0)) a.s32max--;
       } else {
         if (a.umin === v) a.umin++;
         if (a.umax === v) a.umax--;
@@ -181,8 +193,8 @@ export function refineCondGeneric(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, 
     }
     case 'jle':
       if (is32) {
-        a.u32max = min(a.u32max, b.u32max);
-        b.u32min = max(a.u32min, b.u32min);
+        a.u32max = nmin(a.u32max, b.u32max);
+        b.u32min = nmax(a.u32min, b.u32min);
       } else {
         a.umax = min(a.umax, b.umax);
         b.umin = max(a.umin, b.umin);
@@ -190,8 +202,8 @@ export function refineCondGeneric(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, 
       break;
     case 'jlt':
       if (is32) {
-        a.u32max = min(a.u32max, u32(b.u32max - 1n));
-        b.u32min = max(u32(a.u32min + 1n), b.u32min);
+        a.u32max = nmin(a.u32max, (b.u32max - 1) >>> 0);
+        b.u32min = nmax((a.u32min + 1) >>> 0, b.u32min);
       } else {
         a.umax = min(a.umax, u64(b.umax - 1n));
         b.umin = max(u64(a.umin + 1n), b.umin);
@@ -199,8 +211,8 @@ export function refineCondGeneric(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, 
       break;
     case 'jsle':
       if (is32) {
-        a.s32max = min(a.s32max, b.s32max);
-        b.s32min = max(a.s32min, b.s32min);
+        a.s32max = nmin(a.s32max, b.s32max);
+        b.s32min = nmax(a.s32min, b.s32min);
       } else {
         a.smax = min(a.smax, b.smax);
         b.smin = max(a.smin, b.smin);
@@ -208,8 +220,8 @@ export function refineCondGeneric(r1: Reg, r2: Reg, cond0: Cond, is32: boolean, 
       break;
     case 'jslt':
       if (is32) {
-        a.s32max = min(a.s32max, s32(b.s32max - 1n));
-        b.s32min = max(s32(a.s32min + 1n), b.s32min);
+        a.s32max = nmin(a.s32max, (b.s32max - 1) | 0);
+        b.s32min = nmax((a.s32min + 1) | 0, b.s32min);
       } else {
         a.smax = min(a.smax, s64(b.smax - 1n));
         b.smin = max(s64(a.smin + 1n), b.smin);
@@ -232,15 +244,15 @@ export function boundsViolation(r: Reg): string | undefined {
     if (r.umin !== v || r.umax !== v || r.smin !== s64(v) || r.smax !== s64(v)) return 'const tnum out of sync with range bounds';
   }
   if (tnumSubregIsConst(r.var)) {
-    const v = r.var.value & U32_MAX;
-    if (r.u32min !== v || r.u32max !== v || r.s32min !== s32(v) || r.s32max !== s32(v)) return 'const subreg tnum out of sync with range bounds';
+    const v = lowU32(r.var.value);
+    if (r.u32min !== v || r.u32max !== v || r.s32min !== (v | 0) || r.s32max !== (v | 0)) return 'const subreg tnum out of sync with range bounds';
   }
   return undefined;
 }
 
 /** The kernel's `%#llx`/`%#x`: two's complement, `0x0` for zero. */
 const hex64 = (x: bigint): string => `0x${u64(x).toString(16)}`;
-const hex32 = (x: bigint): string => `0x${u32(x).toString(16)}`;
+const hex32 = (x: number): string => `0x${(x >>> 0).toString(16)}`;
 
 /** The log line of a failed reg_bounds_sanity_check (printed with verifier_bug). */
 export function violationLine(ctx: string, msg: string, r: Reg): string {

@@ -14,6 +14,7 @@ import { percpuHelperReturn } from './ksym.js';
 import { boundsSync } from './scalar.js';
 import { kptrXchgReturn } from './kptr.js';
 import { btfPtrType } from './nullable.js';
+import { lowS32 } from './tnum.js';
 import { NOT_INIT, pointer, setSpilled, UNKNOWN, type Reg, type RegType, type State } from './state.js';
 
 export const PKT_CHANGING: ReadonlySet<number> = new Set(PKT_CHANGING_HELPERS);
@@ -124,9 +125,10 @@ const GET_SMP_PROCESSOR_ID = 8;
 function refineRetval(id: number, meta: ArgMeta, nrCpuIds: number | undefined): Reg {
   if (id === GET_SMP_PROCESSOR_ID && nrCpuIds !== undefined && nrCpuIds > 0) {
     const max = BigInt(nrCpuIds - 1);
-    return boundsSync({ ...UNKNOWN, smin: 0n, s32min: 0n, umin: 0n, u32min: 0n, smax: max, s32max: max, umax: max, u32max: max });
+    const n = nrCpuIds - 1;
+    return boundsSync({ ...UNKNOWN, smin: 0n, s32min: 0, umin: 0n, u32min: 0, smax: max, s32max: n, umax: max, u32max: n });
   }
   if (!RETURNS_AT_MOST_SIZE.has(id) || meta.msizeMax === undefined) return UNKNOWN;
   const max = meta.msizeMax;
-  return boundsSync({ ...UNKNOWN, smin: -4095n, s32min: -4095n, smax: BigInt.asIntN(64, max), s32max: BigInt.asIntN(32, max) });
+  return boundsSync({ ...UNKNOWN, smin: -4095n, s32min: -4095, smax: BigInt.asIntN(64, max), s32max: lowS32(max) });
 }

@@ -12,7 +12,7 @@ import { S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.j
 import { tnum, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
 
 /** Bounds that say nothing (a tnum's own bounds come from a sync). */
-export const UNBOUNDED_B = { smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32_MAX };
+export const UNBOUNDED_B = { smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: -0x80000000, s32max: 0x7fffffff, u32min: 0, u32max: 0xffffffff };
 
 /** A pair of ordered bounds (min <= max), as registers have, and sometimes not (the paths must agree on any input). */
 export const pair = (a: fc.Arbitrary<bigint>): fc.Arbitrary<[bigint, bigint]> =>
@@ -69,7 +69,7 @@ export function lowRegs(o: LowRegsOptions): LowRegs {
   const t = o.wideTnum ? fc.oneof({ weight: 9, arbitrary: tn }, { weight: 1, arbitrary: o.wideTnum }) : tn;
   const raw: fc.Arbitrary<B> = fc
     .record({ t, u: pair(wide), s: pair(wide), s32: pair(s32v), u32: pair(low) })
-    .map(({ t, u, s, s32, u32 }) => ({ var: t, umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
+    .map(({ t, u, s, s32, u32 }) => ({ var: t, umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: Number(s32[0]), s32max: Number(s32[1]), u32min: Number(u32[0]), u32max: Number(u32[1]) }));
   const synced = fc.oneof(raw, tn.map((v) => ({ var: v, ...UNBOUNDED_B })), pair(low).map(([lo, hi]) => ({ var: tnum(0n, U32_MAX), ...UNBOUNDED_B, umin: lo, umax: hi }))).map((b0) => {
     const b = { ...b0 };
     syncGeneric(b);

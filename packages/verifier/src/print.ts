@@ -5,8 +5,8 @@
  */
 import { innerMapMeta } from './mapfields.js';
 import { btfPtr, type MapWithInner } from './nullable.js';
-import { SLOT_CHAR, SLOTS, SlotType, S32_MAX, S32_MIN, S64_MAX, S64_MIN, type Frame, type Reg, type RefState } from './state.js';
-import { tnumIsConst, tnumIsUnknown, tnumStr, U32_MAX, U64_MAX } from './tnum.js';
+import { SLOT_CHAR, SLOTS, SlotType, S32_MAX_N, S32_MIN_N, S64_MAX, S64_MIN, U32_MAX_N, type Frame, type Reg, type RefState } from './state.js';
+import { tnumIsConst, tnumIsUnknown, tnumStr, U64_MAX } from './tnum.js';
 
 /** Unsigned values up to U16_MAX print in decimal, larger ones in hex. */
 export const unum = (n: bigint): string => (n <= 0xffffn ? n.toString() : `0x${BigInt.asUintN(64, n).toString(16)}`);
@@ -56,7 +56,7 @@ export const regTypeStrBare = (r: Reg): string => {
 };
 
 /** A 32-bit signed bound as the kernel stores it for printing: hex ones as their u32 pattern. */
-const s32Print = (v: bigint): bigint => (v >= -0x8000n && v <= 0x7fffn ? v : BigInt.asUintN(32, v));
+const s32Print = (v: number): bigint => BigInt(v >= -0x8000 && v <= 0x7fff ? v : v >>> 0);
 
 function scalarRanges(r: Reg): string[] {
   const items: { name: string; val: bigint; omit: boolean }[] = [
@@ -64,10 +64,10 @@ function scalarRanges(r: Reg): string[] {
     { name: 'smax', val: r.smax, omit: r.smax === S64_MAX },
     { name: 'umin', val: r.umin, omit: r.umin === 0n },
     { name: 'umax', val: r.umax, omit: r.umax === U64_MAX },
-    { name: 'smin32', val: s32Print(r.s32min), omit: r.s32min === S32_MIN },
-    { name: 'smax32', val: s32Print(r.s32max), omit: r.s32max === S32_MAX },
-    { name: 'umin32', val: r.u32min, omit: r.u32min === 0n },
-    { name: 'umax32', val: r.u32max, omit: r.u32max === U32_MAX },
+    { name: 'smin32', val: s32Print(r.s32min), omit: r.s32min === S32_MIN_N },
+    { name: 'smax32', val: s32Print(r.s32max), omit: r.s32max === S32_MAX_N },
+    { name: 'umin32', val: BigInt(r.u32min), omit: r.u32min === 0 },
+    { name: 'umax32', val: BigInt(r.u32max), omit: r.u32max === U32_MAX_N },
   ];
   const out: string[] = [];
   for (let k = 0; k < items.length; k++) {

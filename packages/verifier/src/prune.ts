@@ -218,10 +218,10 @@ const UNBOUND_SCALAR: Reg = {
   smax: 0x7fffffffffffffffn,
   umin: 0n,
   umax: 0xffffffffffffffffn,
-  s32min: -0x80000000n,
-  s32max: 0x7fffffffn,
-  u32min: 0n,
-  u32max: 0xffffffffn,
+  s32min: -0x80000000,
+  s32max: 0x7fffffff,
+  u32min: 0,
+  u32max: 0xffffffff,
 };
 
 /** Two registers print and compare alike, ids aside (a quick filter before exact keys). */

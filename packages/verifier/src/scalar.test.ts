@@ -22,10 +22,11 @@ const F64 = { smin: 'smin', smax: 'smax', umin: 'umin', umax: 'umax' } as const;
 function refOp(op: 'add' | 'sub' | 'mul', b: B, s: B, bits: 32 | 64): void {
   const f: Record<Field, keyof B> = bits === 32 ? F32 : F64;
   const [SMIN, SMAX, UMAX] = bits === 32 ? [S32_MIN, S32_MAX, U32_MAX] : [S64_MIN, S64_MAX, U64_MAX];
-  const g = (k: Field): bigint => b[f[k]] as bigint;
-  const h = (k: Field): bigint => s[f[k]] as bigint;
+  // the 32-bit bounds are numbers: computed here on BigInts, stored back as numbers
+  const g = (k: Field): bigint => BigInt(b[f[k]] as bigint | number);
+  const h = (k: Field): bigint => BigInt(s[f[k]] as bigint | number);
   const set = (k: Field, v: bigint): void => {
-    (b as unknown as Record<string, bigint>)[f[k]] = v;
+    (b as unknown as Record<string, bigint | number>)[f[k]] = bits === 32 ? Number(v) : v;
   };
   const out = (x: bigint): boolean => x < SMIN || x > SMAX;
   const both = (lo: bigint, hi: bigint, k: 's' | 'u'): void => {
@@ -76,7 +77,7 @@ const unsigned = (bits: 32 | 64): fc.Arbitrary<bigint> => {
 };
 const bounds: fc.Arbitrary<B> = fc
   .record({ s: pair(signed(64)), u: pair(unsigned(64)), s32: pair(signed(32)), u32: pair(unsigned(32)), v: unsigned(64), m: unsigned(64) })
-  .map(({ s, u, s32, u32, v, m }) => ({ var: tnum(v & ~m, m), smin: s[0], smax: s[1], umin: u[0], umax: u[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
+  .map(({ s, u, s32, u32, v, m }) => ({ var: tnum(v & ~m, m), smin: s[0], smax: s[1], umin: u[0], umax: u[1], s32min: Number(s32[0]), s32max: Number(s32[1]), u32min: Number(u32[0]), u32max: Number(u32[1]) }));
 
 const OPS = { add: [add32, add64], sub: [sub32, sub64], mul: [mul32, mul64] } as const;
 
@@ -103,7 +104,7 @@ describe('scalar bounds arithmetic', () => {
   it('edge values pairwise, every op and width', () => {
     for (const x of edges64)
       for (const y of edges64) {
-        const mk = (v: bigint): B => ({ var: tnum(v, 0n), smin: BigInt.asIntN(64, v), smax: BigInt.asIntN(64, v), umin: BigInt.asUintN(64, v), umax: BigInt.asUintN(64, v), s32min: BigInt.asIntN(32, v), s32max: BigInt.asIntN(32, v), u32min: BigInt.asUintN(32, v), u32max: BigInt.asUintN(32, v) });
+        const mk = (v: bigint): B => ({ var: tnum(v, 0n), smin: BigInt.asIntN(64, v), smax: BigInt.asIntN(64, v), umin: BigInt.asUintN(64, v), umax: BigInt.asUintN(64, v), s32min: Number(BigInt.asIntN(32, v)), s32max: Number(BigInt.asIntN(32, v)), u32min: Number(BigInt.asUintN(32, v)), u32max: Number(BigInt.asUintN(32, v)) });
         for (const op of ['add', 'sub', 'mul'] as const)
           for (const bits of [32, 64] as const) {
             const ours = mk(x);
@@ -133,7 +134,7 @@ describe('scalar bounds arithmetic', () => {
     const mk = (v: bigint): Reg => {
       const u = BigInt.asUintN(64, v);
       const l = BigInt.asUintN(32, v);
-      return { type: 'scalar', off: 0, var: tnum(u, 0n), smin: BigInt.asIntN(64, v), smax: BigInt.asIntN(64, v), umin: u, umax: u, s32min: BigInt.asIntN(32, l), s32max: BigInt.asIntN(32, l), u32min: l, u32max: l };
+      return { type: 'scalar', off: 0, var: tnum(u, 0n), smin: BigInt.asIntN(64, v), smax: BigInt.asIntN(64, v), umin: u, umax: u, s32min: Number(BigInt.asIntN(32, l)), s32max: Number(BigInt.asIntN(32, l)), u32min: Number(l), u32max: Number(l) };
     };
     const ops = ['add', 'sub', 'mul', 'neg', 'and', 'or', 'xor', 'lsh', 'rsh', 'arsh', 'div', 'mod', 'sdiv', 'smod'] as const;
     const c = fc.oneof(fc.constantFrom(...edges64), fc.bigInt({ min: -5000n, max: 70000n }), fc.bigInt({ min: 0n, max: 70n }), fc.bigInt({ min: S64_MIN, max: U64_MAX }));
@@ -177,7 +178,9 @@ describe('scalar bounds arithmetic', () => {
     const fields = ['value', 'mask', 'smin', 'smax', 'umin', 'umax', 's32min', 's32max', 'u32min', 'u32max'] as const;
     const base = (): Reg => ({ ...known(5n) });
     // a tnum's value and mask are u64 (tnum() makes them so): the negative edges become their two's complement
-    const put = (r: Reg, f: (typeof fields)[number], v: bigint): Reg => (f === 'value' || f === 'mask' ? { ...r, var: { ...r.var, [f]: BigInt.asUintN(64, v) } } : { ...r, [f]: v });
+    // the 32-bit bounds are numbers (Number() of the edge)
+    const put = (r: Reg, f: (typeof fields)[number], v: bigint): Reg =>
+      f === 'value' || f === 'mask' ? { ...r, var: { ...r.var, [f]: BigInt.asUintN(64, v) } } : { ...r, [f]: f.includes('32') ? Number(v) : v };
     for (const f of fields)
       for (const v of e) {
         const r = put(base(), f, v);
@@ -222,13 +225,13 @@ describe('scalar bounds arithmetic', () => {
     };
     fc.assert(fc.property(fc.oneof(b, implied), check), { numRuns: 20000 });
     // every pair of edge values as the unsigned 64-bit and 32-bit ranges of an unknown tnum of the low half
-    for (const lo of e32) for (const hi of e32) check({ var: tnum(0n, U32_MAX), umin: lo, umax: hi, smin: lo, smax: hi, s32min: S32_MIN, s32max: S32_MAX, u32min: lo, u32max: hi });
+    for (const lo of e32) for (const hi of e32) check({ var: tnum(0n, U32_MAX), umin: lo, umax: hi, smin: lo, smax: hi, s32min: Number(S32_MIN), s32max: Number(S32_MAX), u32min: Number(lo), u32max: Number(hi) });
   });
 
   it('a shift whose 64-bit bounds say 0 but whose 32-bit bounds say 2^30 (no real register) gives a register, not a RangeError', () => {
     // found by the property below (seed -662648226): the kernel's tnum shifts take a u8 count, the CPU its low six bits
     const dst = known(1n);
-    const bad: Reg = { ...known(0n), u32min: 1n << 30n, u32max: 1n << 30n };
+    const bad: Reg = { ...known(0n), u32min: 2 ** 30, u32max: 2 ** 30 };
     const huge: Reg = { ...known(0n), umin: 1n << 62n, umax: 1n << 62n, smin: 1n << 62n, smax: 1n << 62n };
     for (const src of [bad, huge]) for (const op of ['lsh', 'rsh', 'arsh'] as const) for (const alu32 of [true, false]) expect(scalarAluGeneric(op, dst, src, alu32).type).toBe('scalar');
   });
@@ -262,7 +265,7 @@ describe('scalar bounds arithmetic', () => {
       for (const d of [-1n, 0n, 1n]) {
         const hi = BigInt.asUintN(32, (1n << BigInt(j)) + d);
         const wide = tnum(0n, (1n << BigInt(Math.min(j + 1, 32))) - 1n);
-        const rawB = { var: wide, umin: 0n, umax: hi, smin: 0n, smax: hi, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: hi };
+        const rawB = { var: wide, umin: 0n, umax: hi, smin: 0n, smax: hi, s32min: Number(S32_MIN), s32max: Number(S32_MAX), u32min: 0, u32max: Number(hi) };
         const syncedB = { ...rawB };
         syncGeneric(syncedB);
         edgeRegs.push(reg(rawB), reg(syncedB));
@@ -290,17 +293,18 @@ describe('scalar bounds arithmetic', () => {
       const s = tnumSubreg(b.var);
       const mx = (x: bigint, y: bigint): bigint => (x > y ? x : y);
       const mn = (x: bigint, y: bigint): bigint => (x < y ? x : y);
-      b.s32min = mx(b.s32min, BigInt.asIntN(32, s.value | (s.mask & 0x80000000n)));
-      b.s32max = mn(b.s32max, BigInt.asIntN(32, s.value | (s.mask & 0x7fffffffn)));
-      b.u32min = mx(b.u32min, s.value);
-      b.u32max = mn(b.u32max, s.value | s.mask);
+      // on BigInts, stored back as the numbers the 32-bit bounds are
+      b.s32min = Number(mx(BigInt(b.s32min), BigInt.asIntN(32, s.value | (s.mask & 0x80000000n))));
+      b.s32max = Number(mn(BigInt(b.s32max), BigInt.asIntN(32, s.value | (s.mask & 0x7fffffffn))));
+      b.u32min = Number(mx(BigInt(b.u32min), s.value));
+      b.u32max = Number(mn(BigInt(b.u32max), s.value | s.mask));
       const t = b.var;
       b.smin = mx(b.smin, BigInt.asIntN(64, t.value | (t.mask & (1n << 63n))));
       b.smax = mn(b.smax, BigInt.asIntN(64, t.value | (t.mask & S64_MAX)));
       b.umin = mx(b.umin, t.value);
       b.umax = mn(b.umax, t.value | t.mask);
       const k = (x: bigint): void => {
-        Object.assign(b, { var: tnum(x, 0n), smin: BigInt.asIntN(64, x), smax: BigInt.asIntN(64, x), umin: x, umax: x, s32min: BigInt.asIntN(32, x), s32max: BigInt.asIntN(32, x), u32min: BigInt.asUintN(32, x), u32max: BigInt.asUintN(32, x) });
+        Object.assign(b, { var: tnum(x, 0n), smin: BigInt.asIntN(64, x), smax: BigInt.asIntN(64, x), umin: x, umax: x, s32min: Number(BigInt.asIntN(32, x)), s32max: Number(BigInt.asIntN(32, x)), u32min: Number(BigInt.asUintN(32, x)), u32max: Number(BigInt.asUintN(32, x)) });
       };
       if (t.mask === 0n) {
         if (b.umin !== t.value || b.umax < t.value) k(t.value);
@@ -315,7 +319,7 @@ describe('scalar bounds arithmetic', () => {
     };
     const b: fc.Arbitrary<B> = fc
       .record({ s: pair(signed(64)), u: pair(unsigned(64)), s32: pair(signed(32)), u32: pair(unsigned(32)), t: fc.oneof({ weight: 3, arbitrary: fc.constant(tnum(0n, U64_MAX)) }, { weight: 1, arbitrary: fc.tuple(unsigned(64), unsigned(64)).map(([v, m]) => tnum(v & ~m, m)) }) })
-      .map(({ s, u, s32, u32, t }) => ({ var: t, smin: s[0], smax: s[1], umin: u[0], umax: u[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
+      .map(({ s, u, s32, u32, t }) => ({ var: t, smin: s[0], smax: s[1], umin: u[0], umax: u[1], s32min: Number(s32[0]), s32max: Number(s32[1]), u32min: Number(u32[0]), u32max: Number(u32[1]) }));
     const check = (b0: B): void => {
       const ours = { ...b0 };
       const want = { ...b0 };

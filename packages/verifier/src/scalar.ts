@@ -5,8 +5,12 @@
  * from one another. Pure functions over {@link Reg}.
  */
 import type { AluName } from '@bpf/isa';
-import { copyReg, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, known, type Reg } from './state.js';
+import { copyReg, S32_MAX, S32_MAX_N, S32_MIN, S32_MIN_N, S64_MAX, S64_MIN, U32_MAX_N, UNKNOWN, known, type Reg } from './state.js';
 import {
+  bigOf,
+  lowS32,
+  lowU32,
+  numOf,
   TNUM_UNKNOWN,
   U32_MAX,
   U64_MAX,
@@ -42,10 +46,10 @@ export interface B {
   smax: bigint;
   umin: bigint;
   umax: bigint;
-  s32min: bigint;
-  s32max: bigint;
-  u32min: bigint;
-  u32max: bigint;
+  s32min: number;
+  s32max: number;
+  u32min: number;
+  u32max: number;
 }
 
 /** Two's-complement views and bounds arithmetic on BigInts, shared with cond.ts. */
@@ -56,6 +60,9 @@ export const s32 = (x: bigint): bigint => (x >= S32_MIN && x <= S32_MAX ? x : Bi
 export const u32 = (x: bigint): bigint => (x >= 0n && x <= U32_MAX ? x : BigInt.asUintN(32, x));
 export const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 export const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+/** max and min of the 32-bit bounds (numbers). */
+export const nmax = (a: number, b: number): number => (a > b ? a : b);
+export const nmin = (a: number, b: number): number => (a < b ? a : b);
 
 export const work = (r: Reg): B => ({ var: r.var, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max });
 /**
@@ -95,8 +102,8 @@ function markKnown(b: B, v: bigint): void {
 
 function markKnown32(b: B, v: bigint): void {
   b.var = tnumConstSubreg(b.var, v);
-  b.s32min = b.s32max = s32(v);
-  b.u32min = b.u32max = u32(v);
+  b.s32min = b.s32max = lowS32(v);
+  b.u32min = b.u32max = lowU32(v);
 }
 
 export function unbounded64(b: B): void {
@@ -107,28 +114,29 @@ export function unbounded64(b: B): void {
 }
 
 export function unbounded32(b: B): void {
-  b.s32min = S32_MIN;
-  b.s32max = S32_MAX;
-  b.u32min = 0n;
-  b.u32max = U32_MAX;
+  b.s32min = S32_MIN_N;
+  b.s32max = S32_MAX_N;
+  b.u32min = 0;
+  b.u32max = U32_MAX_N;
 }
 
 function update32(b: B): void {
   const t = b.var;
   // nothing known (a value the tnum says nothing of): the bounds only meet the full range
   if (t.mask === U64_MAX && t.value === 0n) {
-    b.s32min = max(b.s32min, S32_MIN);
-    b.s32max = min(b.s32max, S32_MAX);
-    b.u32min = max(b.u32min, 0n);
-    b.u32max = min(b.u32max, U32_MAX);
+    b.s32min = nmax(b.s32min, S32_MIN_N);
+    b.s32max = nmin(b.s32max, S32_MAX_N);
+    b.u32min = nmax(b.u32min, 0);
+    b.u32max = nmin(b.u32max, U32_MAX_N);
     return;
   }
-  const v = t.value <= U32_MAX ? t.value : t.value & U32_MAX;
-  const m = t.mask <= U32_MAX ? t.mask : t.mask & U32_MAX;
-  b.s32min = max(b.s32min, s32(v | (m & 0x80000000n)));
-  b.s32max = min(b.s32max, s32(v | (m & 0x7fffffffn)));
-  b.u32min = max(b.u32min, v);
-  b.u32max = min(b.u32max, v | m);
+  const v = lowU32(t.value);
+  const m = lowU32(t.mask);
+  // int32 operations: `v | (m & 0x80000000)` is the s32 view already
+  b.s32min = nmax(b.s32min, v | (m & 0x80000000));
+  b.s32max = nmin(b.s32max, v | (m & 0x7fffffff));
+  b.u32min = nmax(b.u32min, v);
+  b.u32max = nmin(b.u32max, (v | m) >>> 0);
 }
 
 function update64(b: B): void {
@@ -170,46 +178,51 @@ export function updateBounds(b: B): void {
 }
 
 function deduce32(b: B): void {
+  // the low halves of the 64-bit bounds, as numbers (`>>> 0` and `| 0` below are u32() and s32())
+  const uminLo = lowU32(b.umin);
+  const umaxLo = lowU32(b.umax);
+  const sminLo = lowU32(b.smin);
+  const smaxLo = lowU32(b.smax);
   if (b.umin >> 32n === b.umax >> 32n) {
-    b.u32min = max(b.u32min, u32(b.umin));
-    b.u32max = min(b.u32max, u32(b.umax));
-    if (s32(b.umin) <= s32(b.umax)) {
-      b.s32min = max(b.s32min, s32(b.umin));
-      b.s32max = min(b.s32max, s32(b.umax));
+    b.u32min = nmax(b.u32min, uminLo);
+    b.u32max = nmin(b.u32max, umaxLo);
+    if ((uminLo | 0) <= (umaxLo | 0)) {
+      b.s32min = nmax(b.s32min, uminLo | 0);
+      b.s32max = nmin(b.s32max, umaxLo | 0);
     }
   }
   if (b.smin >> 32n === b.smax >> 32n) {
-    b.u32min = max(b.u32min, u32(b.smin));
-    b.u32max = min(b.u32max, u32(b.smax));
-    if (s32(b.smin) <= s32(b.smax)) {
-      b.s32min = max(b.s32min, s32(b.smin));
-      b.s32max = min(b.s32max, s32(b.smax));
+    b.u32min = nmax(b.u32min, sminLo);
+    b.u32max = nmin(b.u32max, smaxLo);
+    if ((sminLo | 0) <= (smaxLo | 0)) {
+      b.s32min = nmax(b.s32min, sminLo | 0);
+      b.s32max = nmin(b.s32max, smaxLo | 0);
     }
   }
   // the upper halves are two consecutive numbers and the lower half crosses the sign boundary
-  if (u32((b.umin >> 32n) + 1n) === u32(b.umax >> 32n) && s32(b.umin) < 0n && s32(b.umax) >= 0n) {
-    b.s32min = max(b.s32min, s32(b.umin));
-    b.s32max = min(b.s32max, s32(b.umax));
+  if (u32((b.umin >> 32n) + 1n) === u32(b.umax >> 32n) && (uminLo | 0) < 0 && (umaxLo | 0) >= 0) {
+    b.s32min = nmax(b.s32min, uminLo | 0);
+    b.s32max = nmin(b.s32max, umaxLo | 0);
   }
-  if (u32((u64(b.smin) >> 32n) + 1n) === u32(u64(b.smax) >> 32n) && s32(b.smin) < 0n && s32(b.smax) >= 0n) {
-    b.s32min = max(b.s32min, s32(b.smin));
-    b.s32max = min(b.s32max, s32(b.smax));
+  if (u32((u64(b.smin) >> 32n) + 1n) === u32(u64(b.smax) >> 32n) && (sminLo | 0) < 0 && (smaxLo | 0) >= 0) {
+    b.s32min = nmax(b.s32min, sminLo | 0);
+    b.s32max = nmin(b.s32max, smaxLo | 0);
   }
-  if (s32(b.u32min) <= s32(b.u32max)) {
-    b.s32min = max(b.s32min, s32(b.u32min));
-    b.s32max = min(b.s32max, s32(b.u32max));
+  if ((b.u32min | 0) <= (b.u32max | 0)) {
+    b.s32min = nmax(b.s32min, b.u32min | 0);
+    b.s32max = nmin(b.s32max, b.u32max | 0);
   }
-  if (u32(b.s32min) <= u32(b.s32max)) {
-    b.u32min = max(u32(b.s32min), b.u32min);
-    b.u32max = min(u32(b.s32max), b.u32max);
-  } else if (b.u32max < u32(b.s32min)) {
+  if (b.s32min >>> 0 <= b.s32max >>> 0) {
+    b.u32min = nmax(b.s32min >>> 0, b.u32min);
+    b.u32max = nmin(b.s32max >>> 0, b.u32max);
+  } else if (b.u32max < b.s32min >>> 0) {
     // the s32 range crosses the sign boundary and the u32 range meets only its non-negative part (Linux 6.18)
-    b.s32min = s32(b.u32min);
-    b.u32max = min(b.u32max, u32(b.s32max));
-  } else if (u32(b.s32max) < b.u32min) {
+    b.s32min = b.u32min | 0;
+    b.u32max = nmin(b.u32max, b.s32max >>> 0);
+  } else if (b.s32max >>> 0 < b.u32min) {
     // ... or only its negative part
-    b.s32max = s32(b.u32max);
-    b.u32min = max(b.u32min, u32(b.s32min));
+    b.s32max = b.u32max | 0;
+    b.u32min = nmax(b.u32min, b.s32min >>> 0);
   }
 }
 
@@ -232,22 +245,24 @@ function deduce64(b: B): void {
 
 function deduceMixed(b: B): void {
   const hiMask = ~0xffffffffn;
-  b.umin = max(b.umin, (b.umin & hiMask) | b.u32min);
-  b.umax = min(b.umax, u64((b.umax & hiMask) | b.u32max));
-  b.smin = max(b.smin, s64((u64(b.smin) & hiMask) | b.u32min));
-  b.smax = min(b.smax, s64((u64(b.smax) & hiMask) | b.u32max));
-  if (b.s32min >= 0n && b.smin >= S32_MIN && b.smax <= S32_MAX) {
-    b.smin = b.s32min;
-    b.smax = b.s32max;
-    b.umin = u64(b.s32min);
-    b.umax = u64(b.s32max);
+  const u32min = bigOf(b.u32min);
+  const u32max = bigOf(b.u32max);
+  b.umin = max(b.umin, (b.umin & hiMask) | u32min);
+  b.umax = min(b.umax, u64((b.umax & hiMask) | u32max));
+  b.smin = max(b.smin, s64((u64(b.smin) & hiMask) | u32min));
+  b.smax = min(b.smax, s64((u64(b.smax) & hiMask) | u32max));
+  if (b.s32min >= 0 && b.smin >= S32_MIN && b.smax <= S32_MAX) {
+    b.smin = bigOf(b.s32min);
+    b.smax = bigOf(b.s32max);
+    b.umin = u64(b.smin);
+    b.umax = u64(b.smax);
     b.var = tnumIntersect(b.var, tnumRange(b.umin, b.umax));
   }
 }
 
 function boundOffset(b: B): void {
   const v64 = tnumIntersect(b.var, tnumRange(b.umin, b.umax));
-  const v32 = tnumIntersect(tnumSubreg(v64), tnumRange(b.u32min, b.u32max));
+  const v32 = tnumIntersect(tnumSubreg(v64), tnumRange(bigOf(b.u32min), bigOf(b.u32max)));
   b.var = tnumOr(tnumClearSubreg(v64), v32);
 }
 
@@ -262,9 +277,9 @@ export function syncGeneric(b: B): void {
   if (b.var.mask === 0n) {
     const v = b.var.value;
     const s = s64(v);
-    const lo = v & U32_MAX;
-    if (b.umin === v && b.umax === v && b.smin === s && b.smax === s && b.u32min === lo && b.u32max === lo && b.s32min === s32(lo) && b.s32max === b.s32min) return;
-  } else if (b.var.mask === U64_MAX && b.umin === 0n && b.umax === U64_MAX && b.smin === S64_MIN && b.smax === S64_MAX && b.u32min === 0n && b.u32max === U32_MAX && b.s32min === S32_MIN && b.s32max === S32_MAX) return;
+    const lo = lowU32(v);
+    if (b.umin === v && b.umax === v && b.smin === s && b.smax === s && b.u32min === lo && b.u32max === lo && b.s32min === (lo | 0) && b.s32max === b.s32min) return;
+  } else if (b.var.mask === U64_MAX && b.umin === 0n && b.umax === U64_MAX && b.smin === S64_MIN && b.smax === S64_MAX && b.u32min === 0 && b.u32max === U32_MAX_N && b.s32min === S32_MIN_N && b.s32max === S32_MAX_N) return;
   updateBounds(b);
   deduce32(b);
   deduce64(b);
@@ -285,11 +300,11 @@ export function boundsSync(r: Reg): Reg {
 
 function zext32to64(b: B): void {
   b.var = tnumSubreg(b.var);
-  b.umin = b.u32min;
-  b.umax = b.u32max;
-  if (b.s32min >= 0n && b.s32max >= 0n) {
-    b.smin = b.s32min;
-    b.smax = b.s32max;
+  b.umin = bigOf(b.u32min);
+  b.umax = bigOf(b.u32max);
+  if (b.s32min >= 0 && b.s32max >= 0) {
+    b.smin = bigOf(b.s32min);
+    b.smax = bigOf(b.s32max);
   } else {
     b.smin = 0n;
     b.smax = U32_MAX;
@@ -299,7 +314,7 @@ function zext32to64(b: B): void {
 /** The low 32 bits zero-extended, as a 32-bit move or ALU32 result leaves a register. */
 export function zext(r: Reg): Reg {
   // a value already zero-extended (upper half known zero, 64-bit bounds those of the low half) is its own zero extension
-  if (r.umax <= U32_MAX && r.var.value >> 32n === 0n && r.var.mask >> 32n === 0n && r.umin === r.u32min && r.umax === r.u32max && r.smin === r.umin && r.smax === r.umax) return r;
+  if (r.umax <= U32_MAX && r.var.value >> 32n === 0n && r.var.mask >> 32n === 0n && numOf(r.umin) === r.u32min && numOf(r.umax) === r.u32max && r.smin === r.umin && r.smax === r.umax) return r;
   const b = work(r);
   zext32to64(b);
   sync(b);
@@ -309,29 +324,33 @@ export function zext(r: Reg): Reg {
 // ---- arithmetic ----
 
 const addOv = (x: bigint, lo: bigint, hi: bigint): boolean => x < lo || x > hi;
+const addOv32 = (x: number): boolean => x < S32_MIN_N || x > S32_MAX_N;
 
 // add, sub and mul come in a 32- and a 64-bit version with the fields named directly: one
 // generic version indexing `b[name]` by a string made every access a keyed (megamorphic) lookup
 // and allocated a tuple per call
 
+// the 32-bit versions on numbers: sums and differences of 32-bit bounds are exact doubles, and
+// `>>> 0` is `& U32_MAX` (u32()) of any of them
+
 export function add32(b: B, s: B): void {
   const lo = b.s32min + s.s32min;
   const hi = b.s32max + s.s32max;
-  if (addOv(lo, S32_MIN, S32_MAX) || addOv(hi, S32_MIN, S32_MAX)) {
-    b.s32min = S32_MIN;
-    b.s32max = S32_MAX;
+  if (addOv32(lo) || addOv32(hi)) {
+    b.s32min = S32_MIN_N;
+    b.s32max = S32_MAX_N;
   } else {
     b.s32min = lo;
     b.s32max = hi;
   }
   const ulo = b.u32min + s.u32min;
   const uhi = b.u32max + s.u32max;
-  if (ulo <= U32_MAX && uhi > U32_MAX) {
-    b.u32min = 0n;
-    b.u32max = U32_MAX;
+  if (ulo <= U32_MAX_N && uhi > U32_MAX_N) {
+    b.u32min = 0;
+    b.u32max = U32_MAX_N;
   } else {
-    b.u32min = ulo & U32_MAX;
-    b.u32max = uhi & U32_MAX;
+    b.u32min = ulo >>> 0;
+    b.u32max = uhi >>> 0;
   }
 }
 
@@ -359,21 +378,21 @@ export function add64(b: B, s: B): void {
 export function sub32(b: B, s: B): void {
   const lo = b.s32min - s.s32max;
   const hi = b.s32max - s.s32min;
-  if (addOv(lo, S32_MIN, S32_MAX) || addOv(hi, S32_MIN, S32_MAX)) {
-    b.s32min = S32_MIN;
-    b.s32max = S32_MAX;
+  if (addOv32(lo) || addOv32(hi)) {
+    b.s32min = S32_MIN_N;
+    b.s32max = S32_MAX_N;
   } else {
     b.s32min = lo;
     b.s32max = hi;
   }
   const ulo = b.u32min - s.u32max;
   const uhi = b.u32max - s.u32min;
-  if (ulo < 0n && uhi >= 0n) {
-    b.u32min = 0n;
-    b.u32max = U32_MAX;
+  if (ulo < 0 && uhi >= 0) {
+    b.u32min = 0;
+    b.u32max = U32_MAX_N;
   } else {
-    b.u32min = ulo & U32_MAX;
-    b.u32max = uhi & U32_MAX;
+    b.u32min = ulo >>> 0;
+    b.u32max = uhi >>> 0;
   }
 }
 
@@ -412,22 +431,29 @@ function mulSigned(amin: bigint, amax: bigint, bmin: bigint, bmax: bigint, lo: b
 let mulLo = 0n;
 let mulHi = 0n;
 
+// products of 32-bit bounds reach 2^64 and are then rounded, but a rounded product lies beyond
+// the 32-bit limits exactly when the exact one does, and one within them is exact
 export function mul32(b: B, s: B): void {
   const uhi = b.u32max * s.u32max;
   const ulo = b.u32min * s.u32min;
-  if (uhi > U32_MAX || ulo > U32_MAX) {
-    b.u32min = 0n;
-    b.u32max = U32_MAX;
+  if (uhi > U32_MAX_N || ulo > U32_MAX_N) {
+    b.u32min = 0;
+    b.u32max = U32_MAX_N;
   } else {
     b.u32min = ulo;
     b.u32max = uhi;
   }
-  if (mulSigned(b.s32min, b.s32max, s.s32min, s.s32max, S32_MIN, S32_MAX)) {
-    b.s32min = mulLo;
-    b.s32max = mulHi;
+  const p0 = b.s32min * s.s32min;
+  const p1 = b.s32min * s.s32max;
+  const p2 = b.s32max * s.s32min;
+  const p3 = b.s32max * s.s32max;
+  if (addOv32(p0) || addOv32(p1) || addOv32(p2) || addOv32(p3)) {
+    b.s32min = S32_MIN_N;
+    b.s32max = S32_MAX_N;
   } else {
-    b.s32min = S32_MIN;
-    b.s32max = S32_MAX;
+    // `+ 0`: a product of zero and a negative bound is -0
+    b.s32min = nmin(nmin(p0, p1), nmin(p2, p3)) + 0;
+    b.s32max = nmax(nmax(p0, p1), nmax(p2, p3)) + 0;
   }
 }
 
@@ -458,21 +484,21 @@ function bitop(b: B, s: B, op: 'and' | 'or' | 'xor', bits: 32 | 64, srcKnown: bo
       return;
     }
     if (op === 'and') {
-      b.u32min = t.value;
-      b.u32max = min(b.u32max, s.u32max);
+      b.u32min = lowU32(t.value);
+      b.u32max = nmin(b.u32max, s.u32max);
     } else if (op === 'or') {
-      b.u32min = max(b.u32min, s.u32min);
-      b.u32max = t.value | t.mask;
+      b.u32min = nmax(b.u32min, s.u32min);
+      b.u32max = lowU32(t.value | t.mask);
     } else {
-      b.u32min = t.value;
-      b.u32max = t.value | t.mask;
+      b.u32min = lowU32(t.value);
+      b.u32max = lowU32(t.value | t.mask);
     }
-    if (s32(b.u32min) <= s32(b.u32max)) {
-      b.s32min = s32(b.u32min);
-      b.s32max = s32(b.u32max);
+    if ((b.u32min | 0) <= (b.u32max | 0)) {
+      b.s32min = b.u32min | 0;
+      b.s32max = b.u32max | 0;
     } else {
-      b.s32min = S32_MIN;
-      b.s32max = S32_MAX;
+      b.s32min = S32_MIN_N;
+      b.s32max = S32_MAX_N;
     }
     return;
   }
@@ -500,22 +526,24 @@ function bitop(b: B, s: B, op: 'and' | 'or' | 'xor', bits: 32 | 64, srcKnown: bo
   updateBounds(b);
 }
 
-function lsh32(b: B, lo: bigint, hi: bigint): void {
-  b.s32min = S32_MIN;
-  b.s32max = S32_MAX;
-  if (hi > 31n || b.u32max > 1n << (31n - hi)) {
-    b.u32min = 0n;
-    b.u32max = U32_MAX;
+/** The shift counts are the source's bounds, below 64 (is_safe_to_compute_dst_reg_range). */
+function lsh32(b: B, lo: number, hi: number): void {
+  b.s32min = S32_MIN_N;
+  b.s32max = S32_MAX_N;
+  if (hi > 31 || b.u32max > 2 ** (31 - hi)) {
+    b.u32min = 0;
+    b.u32max = U32_MAX_N;
   } else {
-    b.u32min = u32(b.u32min << lo);
-    b.u32max = u32(b.u32max << hi);
+    // int32 shifts: `x << k` is (x * 2^k) mod 2^32 for any integer x, k < 32
+    b.u32min = (b.u32min << lo) >>> 0;
+    b.u32max = (b.u32max << hi) >>> 0;
   }
 }
 
 function lsh64(b: B, lo: bigint, hi: bigint): void {
   // `<< 32` moves the signed 32-bit range into the upper half exactly (Linux 6.18)
-  b.smax = lo === 32n && hi === 32n ? b.s32max << 32n : S64_MAX;
-  b.smin = lo === 32n && hi === 32n ? b.s32min << 32n : S64_MIN;
+  b.smax = lo === 32n && hi === 32n ? bigOf(b.s32max) << 32n : S64_MAX;
+  b.smin = lo === 32n && hi === 32n ? bigOf(b.s32min) << 32n : S64_MIN;
   if (b.umax > 1n << (63n - hi)) {
     b.umin = 0n;
     b.umax = U64_MAX;
@@ -532,21 +560,21 @@ function shift(b: B, s: B, op: 'lsh' | 'rsh' | 'arsh', alu32: boolean): void {
     const sub = tnumSubreg(b.var);
     if (op === 'lsh') {
       lsh32(b, lo, hi);
-      b.var = tnumSubreg(tnumLshift(sub, Number(lo)));
+      b.var = tnumSubreg(tnumLshift(sub, lo));
     } else if (op === 'rsh') {
-      b.s32min = S32_MIN;
-      b.s32max = S32_MAX;
-      b.var = tnumRshift(sub, Number(lo));
-      b.u32min >>= hi;
-      b.u32max >>= lo;
+      b.s32min = S32_MIN_N;
+      b.s32max = S32_MAX_N;
+      b.var = tnumRshift(sub, lo);
+      // BigInt `>>`: floor division by a power of two
+      b.u32min = Math.floor(b.u32min / 2 ** hi);
+      b.u32max = Math.floor(b.u32max / 2 ** lo);
     } else {
-      b.s32min = u32(b.s32min >> lo);
-      b.s32max = u32(b.s32max >> lo);
-      b.var = tnumArshift(sub, Number(lo), 32);
-      b.s32min = s32(b.s32min);
-      b.s32max = s32(b.s32max);
-      b.u32min = 0n;
-      b.u32max = U32_MAX;
+      // s32(u32(x >> lo)): the floor quotient's low 32 bits, signed
+      b.s32min = Math.floor(b.s32min / 2 ** lo) | 0;
+      b.s32max = Math.floor(b.s32max / 2 ** lo) | 0;
+      b.var = tnumArshift(sub, lo, 32);
+      b.u32min = 0;
+      b.u32max = U32_MAX_N;
     }
     unbounded64(b);
     update32(b);
@@ -556,7 +584,7 @@ function shift(b: B, s: B, op: 'lsh' | 'rsh' | 'arsh', alu32: boolean): void {
   const hi = s.umax;
   if (op === 'lsh') {
     lsh64(b, lo, hi);
-    lsh32(b, lo, hi);
+    lsh32(b, numOf(lo), numOf(hi));
     b.var = tnumLshift(b.var, Number(lo));
   } else if (op === 'rsh') {
     b.smin = S64_MIN;
@@ -825,6 +853,8 @@ function coerceToSizeWork(r: Reg, size: number): Reg {
 
 const SX_MIN = { 1: -0x80n, 2: -0x8000n, 4: S32_MIN } as const;
 const SX_MAX = { 1: 0x7fn, 2: 0x7fffn, 4: S32_MAX } as const;
+const SX_MIN_N = { 1: -0x80, 2: -0x8000, 4: S32_MIN_N } as const;
+const SX_MAX_N = { 1: 0x7f, 2: 0x7fff, 4: S32_MAX_N } as const;
 
 /** coerce_reg_to_size_sx: sign-extend the low `size` bytes into 64 bits (no bounds sync, as the kernel). */
 export function coerceToSizeSx(r: Reg, size: 1 | 2 | 4): Reg {
@@ -838,12 +868,14 @@ export function coerceToSizeSx(r: Reg, size: 1 | 2 | 4): Reg {
     const hi = max(x, y);
     const lo = min(x, y);
     if (hi >= 0n === lo >= 0n) {
-      b.smin = b.s32min = lo;
-      b.smax = b.s32max = hi;
+      b.smin = lo;
+      b.s32min = lowS32(lo);
+      b.smax = hi;
+      b.s32max = lowS32(hi);
       b.umin = u64(lo);
-      b.u32min = u32(lo);
+      b.u32min = lowU32(lo);
       b.umax = u64(hi);
-      b.u32max = u32(hi);
+      b.u32max = lowU32(hi);
       b.var = tnumRange(u64(lo), u64(hi));
       return done(r, b);
     }
@@ -852,20 +884,23 @@ export function coerceToSizeSx(r: Reg, size: 1 | 2 | 4): Reg {
   // the low 32 bits where they are known to hold a value of the size's signed range (all of them
   // for (s32)): their bounds stay, the 64-bit ones are their sign extension, and the bounds are
   // synced (a known low half gives a constant)
-  if (size === 4 || (b.s32min >= SX_MIN[size] && b.s32max <= SX_MAX[size])) {
-    b.smin = b.s32min;
-    b.smax = b.s32max;
-    b.umin = u64(BigInt.asIntN(32, b.u32min));
-    b.umax = u64(BigInt.asIntN(32, b.u32max));
+  if (size === 4 || (b.s32min >= SX_MIN_N[size] && b.s32max <= SX_MAX_N[size])) {
+    b.smin = bigOf(b.s32min);
+    b.smax = bigOf(b.s32max);
+    b.umin = u64(bigOf(b.u32min | 0));
+    b.umax = u64(bigOf(b.u32max | 0));
     b.var = TNUM_UNKNOWN;
     sync(b);
     return done(r, b);
   }
-  b.smin = b.s32min = SX_MIN[size];
-  b.smax = b.s32max = SX_MAX[size];
-  b.umin = b.u32min = 0n;
+  b.smin = SX_MIN[size];
+  b.s32min = SX_MIN_N[size];
+  b.smax = SX_MAX[size];
+  b.s32max = SX_MAX_N[size];
+  b.umin = 0n;
+  b.u32min = 0;
   b.umax = U64_MAX;
-  b.u32max = U32_MAX;
+  b.u32max = U32_MAX_N;
   b.var = TNUM_UNKNOWN;
   return done(r, b);
 }
@@ -877,29 +912,30 @@ export function coerceSubregToSizeSx(r: Reg, size: 1 | 2): Reg {
   if (tnumIsConst(r.var)) {
     const v = BigInt.asIntN(bits, r.var.value);
     b.var = tnumConst(v);
-    b.s32min = b.s32max = s32(v);
-    b.u32min = b.u32max = u32(v);
+    b.s32min = b.s32max = lowS32(v);
+    b.u32min = b.u32max = lowU32(v);
     return done(r, b);
   }
-  const nb = BigInt(bits);
-  if ((u32(b.s32max) >> nb) << nb === (u32(b.s32min) >> nb) << nb) {
-    const x = BigInt.asIntN(bits, b.s32max);
-    const y = BigInt.asIntN(bits, b.s32min);
-    const hi = max(x, y);
-    const lo = min(x, y);
-    if (lo >= 0n === hi >= 0n) {
+  // int32 operations on the 32-bit bounds: `>>> bits` drops the low bits, `<< k >> k` sign-extends them
+  const k = 32 - bits;
+  if ((b.s32max >>> 0) >>> bits === (b.s32min >>> 0) >>> bits) {
+    const x = (b.s32max << k) >> k;
+    const y = (b.s32min << k) >> k;
+    const hi = nmax(x, y);
+    const lo = nmin(x, y);
+    if (lo >= 0 === hi >= 0) {
       b.s32min = lo;
       b.s32max = hi;
-      b.u32min = u32(lo);
-      b.u32max = u32(hi);
-      b.var = tnumSubreg(tnumRange(u64(lo), u64(hi)));
+      b.u32min = lo >>> 0;
+      b.u32max = hi >>> 0;
+      b.var = tnumSubreg(tnumRange(u64(bigOf(lo)), u64(bigOf(hi))));
       return done(r, b);
     }
   }
-  b.s32min = SX_MIN[size];
-  b.s32max = SX_MAX[size];
-  b.u32min = 0n;
-  b.u32max = U32_MAX;
+  b.s32min = SX_MIN_N[size];
+  b.s32max = SX_MAX_N[size];
+  b.u32min = 0;
+  b.u32max = U32_MAX_N;
   b.var = tnumSubreg(TNUM_UNKNOWN);
   return done(r, b);
 }

@@ -38,14 +38,14 @@ export const inLow32 = (b: Readonly<B>): boolean =>
   b.smin < P32 &&
   b.smax >= 0n &&
   b.smax < P32 &&
-  b.u32min >= 0n &&
-  b.u32min < P32 &&
-  b.u32max >= 0n &&
-  b.u32max < P32 &&
-  b.s32min >= -0x80000000n &&
-  b.s32min <= 0x7fffffffn &&
-  b.s32max >= -0x80000000n &&
-  b.s32max <= 0x7fffffffn;
+  b.u32min >= 0 &&
+  b.u32min <= U32 &&
+  b.u32max >= 0 &&
+  b.u32max <= U32 &&
+  b.s32min >= S32MIN &&
+  b.s32min <= S32MAX &&
+  b.s32max >= S32MIN &&
+  b.s32max <= S32MAX;
 
 /**
  * The domain tests as the fast paths make them, on the numbers loaded from `r`: the working
@@ -63,11 +63,10 @@ export function domainTests(r: Reg): [boolean, boolean, boolean] {
  * A bound's BigInt as a number, through an 8-byte buffer: Number() of a BigInt is a call into the
  * runtime (20-60 ns each, 20 of them per operation on two registers), a store into a BigInt64
  * array and two 32-bit loads are compiled inline (issue 25). The result is Number()'s: `hi * 2^32`
- * is exact and the sum rounds once. Unsigned fields (the tnum, umin/umax, u32min/u32max) lie in
+ * is exact and the sum rounds once. Unsigned fields (the tnum, umin/umax) lie in
  * [0, 2^64), smin/smax in [-2^63, 2^63): their 64 bits are the value; a value outside that window
  * by less than 2^64 - 2^32 (an inconsistent register of the property tests: -1 as a umin) reads
- * as one outside the domain, as with Number(). s32min/s32max go through Number(): their window
- * would let such a value (2^64 - 1 as an s32min) read as one inside (-1).
+ * as one outside the domain, as with Number(). The 32-bit bounds are numbers already.
  */
 const cvt = new ArrayBuffer(8);
 const cvtU64 = new BigUint64Array(cvt);
@@ -145,10 +144,10 @@ function load(b: Readonly<B>): void {
   umax = umax0 = un(b.umax);
   smin = smin0 = sn(b.smin);
   smax = smax0 = sn(b.smax);
-  s32min = s32min0 = Number(b.s32min);
-  s32max = s32max0 = Number(b.s32max);
-  u32min = u32min0 = un(b.u32min);
-  u32max = u32max0 = un(b.u32max);
+  s32min = s32min0 = b.s32min;
+  s32max = s32max0 = b.s32max;
+  u32min = u32min0 = b.u32min;
+  u32max = u32max0 = b.u32max;
 }
 
 /** Write back the fields that changed. */
@@ -158,10 +157,10 @@ function store(b: B): void {
   if (umax !== umax0) b.umax = big(umax);
   if (smin !== smin0) b.smin = big(smin);
   if (smax !== smax0) b.smax = big(smax);
-  if (s32min !== s32min0) b.s32min = big(s32min);
-  if (s32max !== s32max0) b.s32max = big(s32max);
-  if (u32min !== u32min0) b.u32min = big(u32min);
-  if (u32max !== u32max0) b.u32max = big(u32max);
+  b.s32min = s32min;
+  b.s32max = s32max;
+  b.u32min = u32min;
+  b.u32max = u32max;
 }
 
 /** The working register is again in the domain (the state inLow32 asks of a B). */
@@ -343,10 +342,10 @@ function loadSrc(s: Reg): void {
   rumax = un(s.umax);
   rsmin = sn(s.smin);
   rsmax = sn(s.smax);
-  rs32min = Number(s.s32min);
-  rs32max = Number(s.s32max);
-  ru32min = un(s.u32min);
-  ru32max = un(s.u32max);
+  rs32min = s.s32min;
+  rs32max = s.s32max;
+  ru32min = s.u32min;
+  ru32max = s.u32max;
 }
 
 /** The source loaded is in the domain (lowOk of the source registers). */
@@ -651,10 +650,10 @@ function loadAt(r: Reg, o: number): void {
   pair[o + UMAX] = pair0[o + UMAX] = un(r.umax);
   pair[o + SMIN] = pair0[o + SMIN] = sn(r.smin);
   pair[o + SMAX] = pair0[o + SMAX] = sn(r.smax);
-  pair[o + S32MIN_] = pair0[o + S32MIN_] = Number(r.s32min);
-  pair[o + S32MAX_] = pair0[o + S32MAX_] = Number(r.s32max);
-  pair[o + U32MIN_] = pair0[o + U32MIN_] = un(r.u32min);
-  pair[o + U32MAX_] = pair0[o + U32MAX_] = un(r.u32max);
+  pair[o + S32MIN_] = pair0[o + S32MIN_] = r.s32min;
+  pair[o + S32MAX_] = pair0[o + S32MAX_] = r.s32max;
+  pair[o + U32MIN_] = pair0[o + U32MIN_] = r.u32min;
+  pair[o + U32MAX_] = pair0[o + U32MAX_] = r.u32max;
 }
 
 /** The register loaded at `o` is in the domain (lowOk of a pair slot). */

@@ -5,7 +5,7 @@
  * slots of apps/docs/stack-args.md §4 (`stack_arg_regs`, `no_stack_arg_load`).
  */
 import type { MapDef } from '@bpf/isa';
-import { TNUM_UNKNOWN, tnumConst, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
+import { lowU32, TNUM_UNKNOWN, tnumConst, U64_MAX, type Tnum } from './tnum.js';
 
 export type RegType =
   | 'not_init'
@@ -78,10 +78,11 @@ export interface Reg {
   readonly smax: bigint;
   readonly umin: bigint;
   readonly umax: bigint;
-  readonly s32min: bigint;
-  readonly s32max: bigint;
-  readonly u32min: bigint;
-  readonly u32max: bigint;
+  /** The 32-bit bounds are numbers (they fit a double exactly; issue 25). */
+  readonly s32min: number;
+  readonly s32max: number;
+  readonly u32min: number;
+  readonly u32max: number;
   /** Frame a stack pointer points into. */
   readonly frame?: number;
   readonly map?: MapDef;
@@ -190,6 +191,10 @@ export const S64_MIN = -0x8000000000000000n;
 export const S64_MAX = 0x7fffffffffffffffn;
 export const S32_MIN = -0x80000000n;
 export const S32_MAX = 0x7fffffffn;
+/** The 32-bit limits as numbers (the 32-bit bounds' type). */
+export const S32_MIN_N = -0x80000000;
+export const S32_MAX_N = 0x7fffffff;
+export const U32_MAX_N = 0xffffffff;
 
 const UNBOUNDED = {
   var: TNUM_UNKNOWN,
@@ -197,10 +202,10 @@ const UNBOUNDED = {
   smax: S64_MAX,
   umin: 0n,
   umax: U64_MAX,
-  s32min: S32_MIN,
-  s32max: S32_MAX,
-  u32min: 0n,
-  u32max: U32_MAX,
+  s32min: S32_MIN_N,
+  s32max: S32_MAX_N,
+  u32min: 0,
+  u32max: U32_MAX_N,
 } as const;
 
 export const NOT_INIT: Reg = { type: 'not_init', off: 0, ...UNBOUNDED };
@@ -234,11 +239,14 @@ export function knownImm(imm: number): Reg {
 
 function makeKnown(v: bigint): Reg {
   // 0 <= v < 2^31: every view of it is v itself (no new BigInt)
-  if (v >= 0n && v <= S32_MAX) return { type: 'scalar', off: 0, var: tnumConst(v), smin: v, smax: v, umin: v, umax: v, s32min: v, s32max: v, u32min: v, u32max: v };
+  if (v >= 0n && v <= S32_MAX) {
+    const n = Number(v);
+    return { type: 'scalar', off: 0, var: tnumConst(v), smin: v, smax: v, umin: v, umax: v, s32min: n, s32max: n, u32min: n, u32max: n };
+  }
   const u = BigInt.asUintN(64, v);
   const s = BigInt.asIntN(64, v);
-  const u32 = u & U32_MAX;
-  const s32 = BigInt.asIntN(32, u32);
+  const u32 = lowU32(u);
+  const s32 = u32 | 0;
   return { type: 'scalar', off: 0, var: tnumConst(u), smin: s, smax: s, umin: u, umax: u, s32min: s32, s32max: s32, u32min: u32, u32max: u32 };
 }
 export const constant = known;

@@ -12,6 +12,56 @@ export const U32_MAX = 0xffffffffn;
 /** The low 64 bits; a value already in range is returned as it is (no new BigInt). */
 const u64 = (x: bigint): bigint => (x >= 0n && x <= U64_MAX ? x : x & U64_MAX);
 
+/**
+ * BigInt <-> number for the 32-bit bounds (numbers, issue 25) through an 8-byte buffer: Number()
+ * and BigInt() are calls into the runtime, a typed-array store and load are compiled inline.
+ */
+const cvt = new ArrayBuffer(8);
+const cvtU64 = new BigUint64Array(cvt);
+const cvtS64 = new BigInt64Array(cvt);
+const cvtU32 = new Uint32Array(cvt);
+const cvtS32 = new Int32Array(cvt);
+/** Which 32-bit word of the buffer holds the low half (the platform's byte order). */
+const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
+const HI = 1 - LO;
+/** The low 32 bits of x as an unsigned number (`(u32)x`). */
+export function lowU32(x: bigint): number {
+  cvtU64[0] = x;
+  return cvtU32[LO]!;
+}
+/** The low 32 bits of x as a signed number (`(s32)x`). */
+export function lowS32(x: bigint): number {
+  cvtU64[0] = x;
+  return cvtS32[LO]!;
+}
+/** Number(x) for x in [-2^63, 2^64) (exact below 2^53 in magnitude, rounded once beyond). */
+export function numOf(x: bigint): number {
+  if (x >= 0n) {
+    cvtU64[0] = x;
+    return cvtU32[HI]! * 0x100000000 + cvtU32[LO]!;
+  }
+  cvtS64[0] = x;
+  return cvtS32[HI]! * 0x100000000 + cvtU32[LO]!;
+}
+/** BigInts of small numbers, made once. */
+const smallBig: bigint[] = [];
+for (let k = 0; k < 1024; k++) smallBig.push(BigInt(k));
+/** BigInt(x) of an integer number: small ones shared, 32-bit ones through the buffer. */
+export function bigOf(x: number): bigint {
+  if (x >= 0 && x < 1024) return smallBig[x]!;
+  if (x === x >>> 0) {
+    cvtU32[LO] = x;
+    cvtU32[HI] = 0;
+    return cvtU64[0]!;
+  }
+  if (x === (x | 0)) {
+    cvtS32[LO] = x;
+    cvtS32[HI] = -1;
+    return cvtS64[0]!;
+  }
+  return BigInt(x);
+}
+
 export const tnum = (value: bigint, mask: bigint): Tnum => ({ value: u64(value), mask: u64(mask) });
 export const tnumConst = (v: bigint): Tnum => ({ value: u64(v), mask: 0n });
 export const TNUM_UNKNOWN: Tnum = { value: 0n, mask: U64_MAX };

@@ -31,6 +31,7 @@ import { markPathPrecise, markPrecise, propagatePrecision, slotPrecise, type Che
 import { mayHaveSameKey, newCheckpoint, slotAlive, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
 import { StackLiveness } from './stacklive.js';
 import { byteSwap, zext } from './scalar.js';
+import { lowS32, lowU32 } from './tnum.js';
 import { Tracer, type Trace, type TraceOptions } from './trace.js';
 import { xlate, type ArenaRewrites } from './xlate.js';
 import { markFastcallPatterns, removeFastcallSpillsFills, type CallSummary, type Fastcall } from './fastcall.js';
@@ -516,17 +517,17 @@ class Verifier implements CallEnv, PreciseEnv {
     const st = this.cur;
     let alu32: boolean;
     if (dst.smin === -1n && dst.smax === 0n) alu32 = false;
-    else if (dst.s32min === -1n && dst.s32max === 0n) alu32 = true;
+    else if (dst.s32min === -1 && dst.s32max === 0) alu32 = true;
     else return dst;
     if (!st) return dst;
     // __mark_reg32_known: the low half known, the 64-bit bounds left for the operation to sync
     const low = (r: Reg, v: bigint): Reg => ({
       ...r,
       var: { value: (r.var.value & ~0xffffffffn) | v, mask: r.var.mask & ~0xffffffffn },
-      s32min: BigInt.asIntN(32, v),
-      s32max: BigInt.asIntN(32, v),
-      u32min: v,
-      u32max: v,
+      s32min: lowS32(v),
+      s32max: lowS32(v),
+      u32min: lowU32(v),
+      u32max: lowU32(v),
     });
     // push_stack(insn_idx, insn_idx): the same instruction again, with the destination 0
     const other = this.fork(st);
