@@ -688,7 +688,8 @@ function plainScalar(r: Reg): boolean {
     r.dynptr === undefined &&
     r.dynptrId === undefined &&
     r.pktSlice === undefined &&
-    r.buf === undefined
+    r.buf === undefined &&
+    r.mapUid === undefined
   );
 }
 
