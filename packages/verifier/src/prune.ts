@@ -342,38 +342,16 @@ let listScratch = new Int32Array(8 * (2 + SLOTS));
 function screenEntry(w: number, at: number, r: Reg): number {
   const s = planScratch;
   s[w] = at;
-  s[w + 1] = Number(r.u32min);
-  s[w + 2] = Number(r.u32max);
-  s[w + 3] = Number(r.s32min);
-  s[w + 4] = Number(r.s32max);
+  s[w + 1] = r.u32min;
+  s[w + 2] = r.u32max;
+  s[w + 3] = r.s32min;
+  s[w + 4] = r.s32max;
   return w + 5;
 }
 
-/**
- * The current state's 32-bit bounds as numbers, per register or slot of a frame (`i`: frame *
- * 75 + register, or + 11 + slot), with the register they were read from: a state is compared
- * with every checkpoint of its instruction in turn, and a register is never changed in place,
- * so the same object has the same numbers (a BigInt's conversion costs ~25 ns).
- */
-const curRegs: (Reg | undefined)[] = [];
-const curBounds: number[] = [];
-for (let i = 0; i < 8 * 75; i++) {
-  curRegs.push(undefined);
-  curBounds.push(0.5, 0.5, 0.5, 0.5);
-}
-
-/** The 32-bit bounds of `c` (at `i` of the cache) within the screen's entry at `e` (rangeWithinRegs' 32-bit half). */
-function within32(plan: ComparePlan, e: number, c: Reg, i: number): boolean {
-  const b = curBounds;
-  if (i < curRegs.length && curRegs[i] !== c) {
-    curRegs[i] = c;
-    b[4 * i] = Number(c.u32min);
-    b[4 * i + 1] = Number(c.u32max);
-    b[4 * i + 2] = Number(c.s32min);
-    b[4 * i + 3] = Number(c.s32max);
-  }
-  if (i >= curRegs.length) return plan[e + 1]! <= Number(c.u32min) && plan[e + 2]! >= Number(c.u32max) && plan[e + 3]! <= Number(c.s32min) && plan[e + 4]! >= Number(c.s32max);
-  return plan[e + 1]! <= b[4 * i]! && plan[e + 2]! >= b[4 * i + 1]! && plan[e + 3]! <= b[4 * i + 2]! && plan[e + 4]! >= b[4 * i + 3]!;
+/** The 32-bit bounds of `c` within the screen's entry at `e` (rangeWithinRegs' 32-bit half). */
+function within32(plan: ComparePlan, e: number, c: Reg): boolean {
+  return plan[e + 1]! <= c.u32min && plan[e + 2]! >= c.u32max && plan[e + 3]! <= c.s32min && plan[e + 4]! >= c.s32max;
 }
 
 function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): ComparePlan {
@@ -485,7 +463,7 @@ export function statesEqual(
       const r = plan[e]!;
       if (((precise >> r) & 1) === 0) continue;
       const c = cf.regs[r]!;
-      if (c.type !== 'scalar' || !within32(plan, e, c, 75 * k + r)) return false;
+      if (c.type !== 'scalar' || !within32(plan, e, c)) return false;
     }
     at += 1 + 5 * plan[at]!;
     const w0 = rangeWithin ? -1 : cp.preciseSlots[2 * k]!;
@@ -494,7 +472,7 @@ export function statesEqual(
       const slot = plan[e]!;
       if ((((slot < 32 ? w0 : w1) >>> (slot & 31)) & 1) === 0) continue;
       const c = scalarForStack(cf, slot);
-      if (c !== undefined && !within32(plan, e, c === 'unbound' ? UNBOUND_SCALAR : c, 75 * k + 11 + slot)) return false;
+      if (c !== undefined && !within32(plan, e, c === 'unbound' ? UNBOUND_SCALAR : c)) return false;
     }
     at += 1 + 5 * plan[at]!;
   }
