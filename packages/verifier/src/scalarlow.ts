@@ -17,6 +17,7 @@
 import type { AluName } from '@bpf/isa';
 import type { B } from './scalar.js';
 import { copyReg, type Reg } from './state.js';
+import { bigOf, signedNum, unsignedNum } from './tnum.js';
 
 const P32 = 0x100000000n;
 const TWO32 = 0x100000000;
@@ -59,59 +60,6 @@ export function domainTests(r: Reg): [boolean, boolean, boolean] {
   return [lowOk(), srcLowOk(), lowOkAt(F)];
 }
 
-/**
- * A bound's BigInt as a number, through an 8-byte buffer: Number() of a BigInt is a call into the
- * runtime (20-60 ns each, 20 of them per operation on two registers), a store into a BigInt64
- * array and two 32-bit loads are compiled inline (issue 25). The result is Number()'s: `hi * 2^32`
- * is exact and the sum rounds once. Unsigned fields (the tnum, umin/umax) lie in
- * [0, 2^64), smin/smax in [-2^63, 2^63): their 64 bits are the value; a value outside that window
- * by less than 2^64 - 2^32 (an inconsistent register of the property tests: -1 as a umin) reads
- * as one outside the domain, as with Number(). The 32-bit bounds are numbers already.
- */
-const cvt = new ArrayBuffer(8);
-const cvtU64 = new BigUint64Array(cvt);
-const cvtS64 = new BigInt64Array(cvt);
-const cvtU32 = new Uint32Array(cvt);
-const cvtS32 = new Int32Array(cvt);
-/** Which 32-bit word of the buffer holds the low half (the platform's byte order). */
-const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
-const HI = 1 - LO;
-
-/** An unsigned field as a number. */
-function un(x: bigint): number {
-  cvtU64[0] = x;
-  return cvtU32[HI]! * TWO32 + cvtU32[LO]!;
-}
-
-/** A signed field as a number. */
-function sn(x: bigint): number {
-  cvtS64[0] = x;
-  return cvtS32[HI]! * TWO32 + cvtU32[LO]!;
-}
-
-/** BigInts of small numbers, made once (the bounds a sync writes are mostly small). */
-const SMALL = 1024;
-const smallBig: bigint[] = [];
-for (let k = 0; k < SMALL; k++) smallBig.push(BigInt(k));
-/**
- * A bound as a BigInt: small ones shared, other 32-bit ones (a u32 or an s32) through the buffer
- * (BigInt() of a number is a runtime call, ~70 ns; the typed-array load is compiled inline).
- */
-function big(x: number): bigint {
-  if (x >= 0 && x < SMALL) return smallBig[x]!;
-  if (x === x >>> 0) {
-    cvtU32[LO] = x;
-    cvtU32[HI] = 0;
-    return cvtU64[0]!;
-  }
-  if (x === (x | 0)) {
-    cvtS32[LO] = x;
-    cvtS32[HI] = -1;
-    return cvtS64[0]!;
-  }
-  return BigInt(x);
-}
-
 // the working register (module state: one operation runs at a time, nothing allocated); the
 // 64-bit signed and unsigned bounds may hold ±Infinity for S64_MIN/S64_MAX/U64_MAX between the
 // steps of a shift, which the tnum then bounds
@@ -138,12 +86,12 @@ let u32min0 = 0;
 let u32max0 = 0;
 
 function load(b: Readonly<B>): void {
-  vv = v0 = un(b.var.value);
-  vm = m0 = un(b.var.mask);
-  umin = umin0 = un(b.umin);
-  umax = umax0 = un(b.umax);
-  smin = smin0 = sn(b.smin);
-  smax = smax0 = sn(b.smax);
+  vv = v0 = unsignedNum(b.var.value);
+  vm = m0 = unsignedNum(b.var.mask);
+  umin = umin0 = unsignedNum(b.umin);
+  umax = umax0 = unsignedNum(b.umax);
+  smin = smin0 = signedNum(b.smin);
+  smax = smax0 = signedNum(b.smax);
   s32min = s32min0 = b.s32min;
   s32max = s32max0 = b.s32max;
   u32min = u32min0 = b.u32min;
@@ -152,11 +100,11 @@ function load(b: Readonly<B>): void {
 
 /** Write back the fields that changed. */
 function store(b: B): void {
-  if (vv !== v0 || vm !== m0) b.var = { value: big(vv), mask: big(vm) };
-  if (umin !== umin0) b.umin = big(umin);
-  if (umax !== umax0) b.umax = big(umax);
-  if (smin !== smin0) b.smin = big(smin);
-  if (smax !== smax0) b.smax = big(smax);
+  if (vv !== v0 || vm !== m0) b.var = { value: bigOf(vv), mask: bigOf(vm) };
+  if (umin !== umin0) b.umin = bigOf(umin);
+  if (umax !== umax0) b.umax = bigOf(umax);
+  if (smin !== smin0) b.smin = bigOf(smin);
+  if (smax !== smax0) b.smax = bigOf(smax);
   b.s32min = s32min;
   b.s32max = s32max;
   b.u32min = u32min;
@@ -336,12 +284,12 @@ let ru32min = 0;
 let ru32max = 0;
 
 function loadSrc(s: Reg): void {
-  rv = un(s.var.value);
-  rm = un(s.var.mask);
-  rumin = un(s.umin);
-  rumax = un(s.umax);
-  rsmin = sn(s.smin);
-  rsmax = sn(s.smax);
+  rv = unsignedNum(s.var.value);
+  rm = unsignedNum(s.var.mask);
+  rumin = unsignedNum(s.umin);
+  rumax = unsignedNum(s.umax);
+  rsmin = signedNum(s.smin);
+  rsmax = signedNum(s.smax);
   rs32min = s.s32min;
   rs32max = s.s32max;
   ru32min = s.u32min;
@@ -644,12 +592,12 @@ const pair = new Float64Array(2 * F);
 const pair0 = new Float64Array(2 * F);
 
 function loadAt(r: Reg, o: number): void {
-  pair[o + TV] = pair0[o + TV] = un(r.var.value);
-  pair[o + TM] = pair0[o + TM] = un(r.var.mask);
-  pair[o + UMIN] = pair0[o + UMIN] = un(r.umin);
-  pair[o + UMAX] = pair0[o + UMAX] = un(r.umax);
-  pair[o + SMIN] = pair0[o + SMIN] = sn(r.smin);
-  pair[o + SMAX] = pair0[o + SMAX] = sn(r.smax);
+  pair[o + TV] = pair0[o + TV] = unsignedNum(r.var.value);
+  pair[o + TM] = pair0[o + TM] = unsignedNum(r.var.mask);
+  pair[o + UMIN] = pair0[o + UMIN] = unsignedNum(r.umin);
+  pair[o + UMAX] = pair0[o + UMAX] = unsignedNum(r.umax);
+  pair[o + SMIN] = pair0[o + SMIN] = signedNum(r.smin);
+  pair[o + SMAX] = pair0[o + SMAX] = signedNum(r.smax);
   pair[o + S32MIN_] = pair0[o + S32MIN_] = r.s32min;
   pair[o + S32MAX_] = pair0[o + S32MAX_] = r.s32max;
   pair[o + U32MIN_] = pair0[o + U32MIN_] = r.u32min;

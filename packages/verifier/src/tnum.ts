@@ -13,8 +13,9 @@ export const U32_MAX = 0xffffffffn;
 const u64 = (x: bigint): bigint => (x >= 0n && x <= U64_MAX ? x : x & U64_MAX);
 
 /**
- * BigInt <-> number for the 32-bit bounds (numbers, issue 25) through an 8-byte buffer: Number()
- * and BigInt() are calls into the runtime, a typed-array store and load are compiled inline.
+ * BigInt <-> number through an 8-byte buffer (issue 25): Number() and BigInt() are calls into the
+ * runtime (20-70 ns each), a typed-array store and load are compiled inline. The scalar fast paths
+ * (scalarlow.ts) and the 32-bit bounds (numbers) convert through these.
  */
 const cvt = new ArrayBuffer(8);
 const cvtU64 = new BigUint64Array(cvt);
@@ -34,19 +35,31 @@ export function lowS32(x: bigint): number {
   cvtU64[0] = x;
   return cvtS32[LO]!;
 }
-/** Number(x) for x in [-2^63, 2^64) (exact below 2^53 in magnitude, rounded once beyond). */
-export function numOf(x: bigint): number {
-  if (x >= 0n) {
-    cvtU64[0] = x;
-    return cvtU32[HI]! * 0x100000000 + cvtU32[LO]!;
-  }
+/**
+ * An unsigned 64-bit field (the tnum, umin/umax) as a number: Number(x)'s result (`hi * 2^32` is
+ * exact and the sum rounds once). A value outside [0, 2^64) by less than 2^64 - 2^32 (an
+ * inconsistent register of the property tests: -1 as a umin) reads as one outside the domain.
+ */
+export function unsignedNum(x: bigint): number {
+  cvtU64[0] = x;
+  return cvtU32[HI]! * 0x100000000 + cvtU32[LO]!;
+}
+/** A signed 64-bit field (smin/smax, in [-2^63, 2^63)) as a number, as unsignedNum. */
+export function signedNum(x: bigint): number {
   cvtS64[0] = x;
   return cvtS32[HI]! * 0x100000000 + cvtU32[LO]!;
 }
-/** BigInts of small numbers, made once. */
+/** Number(x) for x in [-2^63, 2^64) (exact below 2^53 in magnitude, rounded once beyond). */
+export function numOf(x: bigint): number {
+  return x >= 0n ? unsignedNum(x) : signedNum(x);
+}
+/** BigInts of small numbers, made once (the bounds a sync writes are mostly small). */
 const smallBig: bigint[] = [];
 for (let k = 0; k < 1024; k++) smallBig.push(BigInt(k));
-/** BigInt(x) of an integer number: small ones shared, 32-bit ones through the buffer. */
+/**
+ * BigInt(x) of an integer number: small ones shared, other 32-bit ones (a u32 or an s32) through
+ * the buffer (BigInt() of a number is a runtime call, ~70 ns; the typed-array load is compiled inline).
+ */
 export function bigOf(x: number): bigint {
   if (x >= 0 && x < 1024) return smallBig[x]!;
   if (x === x >>> 0) {
