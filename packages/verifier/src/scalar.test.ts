@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, updateBounds, type B } from './scalar.js';
-import { aluLow, domainTests, inLow32 } from './scalarlow.js';
+import { aluLow, domainTests, inLow32, syncHigh32 } from './scalarlow.js';
 import { lowRegs, pair, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
 import { known, knownImm, REG_OPTIONAL_FIELDS, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
 import { tnum, tnumIn, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
@@ -272,6 +272,77 @@ describe('scalar bounds arithmetic', () => {
       }
     for (const dst of edgeRegs) for (let k = 0; k <= 64; k++) for (const op of ['lsh', 'rsh', 'arsh'] as const) for (const alu32 of [false, true]) check(op, dst, known(BigInt(k)), alu32);
     // the numbers path ran on most of them (a test of nothing would pass too)
+    expect(used).toBeGreaterThan(10000);
+  });
+
+  it('reg_bounds_sync of a multiple of 2^32 on its high halves equals the BigInt one, on random, edge and inconsistent bounds', () => {
+    const e32 = [0n, 1n, 2n, 7n, 8n, 0xffn, 0x100n, 0xffffn, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffffen, 0xffffffffn];
+    const { low, s32v, tn } = lowRegs({ edges: e32, small: 300n, pow2: true });
+    const hi = (x: bigint): bigint => BigInt.asUintN(64, x << 32n);
+    // now and then a field just off a multiple of 2^32, or a 32-bit bound not zero (the generic path must then run)
+    const off = fc.oneof({ weight: 12, arbitrary: fc.constant(0n) }, { weight: 1, arbitrary: fc.constantFrom(1n, 0x80000000n, 0xffffffffn) });
+    const b32 = fc.oneof({ weight: 12, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(1, -1, 0xffffffff) });
+    const raw: fc.Arbitrary<B> = fc
+      .record({ t: tn, u: pair(low), s: pair(s32v), o: fc.tuple(off, off, off), z: fc.tuple(b32, b32, b32, b32) })
+      .map(({ t, u, s, o, z }) => ({
+        var: tnum(hi(t.value) | (o[0] & ~hi(t.mask)), hi(t.mask)),
+        umin: hi(u[0]) | o[1],
+        umax: hi(u[1]),
+        smin: BigInt.asIntN(64, hi(s[0])) + o[2],
+        smax: BigInt.asIntN(64, hi(s[1])),
+        s32min: z[0],
+        s32max: z[1],
+        u32min: Math.abs(z[2]),
+        u32max: Math.abs(z[3]),
+      }));
+    // as the verifier makes them: `x << 32` of a low register (bounds from its tnum or an unsigned range)
+    const shifted: fc.Arbitrary<B> = fc.oneof(tn.map((t) => ({ var: t, ...UNBOUNDED_B })), pair(low).map(([lo, h]) => ({ var: tnum(0n, U32_MAX), ...UNBOUNDED_B, umin: lo, umax: h })), raw).map((b0) => {
+      const r = scalarAluGeneric('lsh', reg(b0), known(32n), false);
+      return { var: r.var, umin: r.umin, umax: r.umax, smin: r.smin, smax: r.smax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max };
+    });
+    let used = 0;
+    const check = (b0: B): void => {
+      const ours = { ...b0 };
+      const ref = { ...b0 };
+      if (syncHigh32(ours)) used++;
+      else sync(ours);
+      syncGeneric(ref);
+      expect(ours, show(b0)).toEqual(ref);
+    };
+    fc.assert(fc.property(fc.oneof(raw, shifted), check), { numRuns: 20000 });
+    for (const lo of e32) for (const h of e32) check({ var: tnum(0n, hi(U32_MAX)), umin: hi(lo), umax: hi(h), smin: BigInt.asIntN(64, hi(lo)), smax: BigInt.asIntN(64, hi(h)), s32min: 0, s32max: 0, u32min: 0, u32max: 0 });
+    expect(used).toBeGreaterThan(10000);
+  });
+
+  it('ALU operations of a full 64-bit destination whose result lies below 2^32 (`>>` by 32 to 63, `&` with a low source) on numbers equal the BigInt ones', () => {
+    const e32 = [0n, 1n, 2n, 3n, 7n, 8n, 31n, 32n, 33n, 63n, 64n, 0xffn, 0x100n, 0xffffn, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffffen, 0xffffffffn];
+    const { low, raw, synced } = lowRegs({ edges: e32, small: 300n, pow2: true });
+    const lowOperand = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) }, { weight: 2, arbitrary: low.map((v) => known(v)) });
+    // wide destinations: bounds of the whole 64 bits field by field (consistent or not), the same synced, `x << 32` of a low one, unknown with a range
+    const syncedWide = bounds.map((b0) => {
+      const b = { ...b0 };
+      syncGeneric(b);
+      return b;
+    });
+    const wide = fc.oneof(
+      { weight: 2, arbitrary: bounds.map(reg) },
+      { weight: 3, arbitrary: syncedWide.map(reg) },
+      { weight: 3, arbitrary: lowOperand.map((r) => scalarAluGeneric('lsh', r, known(32n), false)) },
+      { weight: 2, arbitrary: pair(unsigned(64)).map(([lo, hi]) => reg({ var: tnum(0n, U64_MAX), ...UNBOUNDED_B, umin: lo, umax: hi })) },
+      { weight: 1, arbitrary: lowOperand },
+    );
+    let used = 0;
+    const check = (op: 'rsh' | 'and', dst: Reg, src: Reg, alu32: boolean): void => {
+      const ref = scalarAluGeneric(op, dst, src, alu32);
+      const ours = aluLow(op, dst, src, alu32, scalarAluGenericSrcConst(src, alu32));
+      if (ours === undefined) return;
+      used++;
+      expect(ours, `${op}${alu32 ? 32 : 64} ${show([dst, src])}`).toEqual(ref);
+    };
+    fc.assert(fc.property(wide, fc.integer({ min: 0, max: 65 }), fc.boolean(), (dst, k, alu32) => check('rsh', dst, known(BigInt(k)), alu32)), { numRuns: 10000 });
+    fc.assert(fc.property(wide, lowOperand, fc.boolean(), (dst, src, alu32) => check('and', dst, src, alu32)), { numRuns: 10000 });
+    // unknown and edge-bounded destinations by every count
+    for (const x of edges64) for (const y of edges64) for (let k = 30; k <= 64; k++) check('rsh', reg({ var: tnum(0n, U64_MAX), ...UNBOUNDED_B, umin: BigInt.asUintN(64, x), umax: BigInt.asUintN(64, y) }), known(BigInt(k)), false);
     expect(used).toBeGreaterThan(10000);
   });
 

@@ -37,7 +37,7 @@ import {
   tnumXor,
   type Tnum,
 } from './tnum.js';
-import { aluLow, syncLow32 } from './scalarlow.js';
+import { aluLow, syncHigh32, syncLow32 } from './scalarlow.js';
 
 /** The mutable working copy of a register's scalar part. */
 export interface B {
@@ -267,7 +267,7 @@ function boundOffset(b: B): void {
 }
 
 export function sync(b: B): void {
-  if (syncLow32(b)) return;
+  if (syncLow32(b) || syncHigh32(b)) return;
   syncGeneric(b);
 }
 

@@ -13,17 +13,25 @@
  * that domain (a 64-bit result at or above 2^32, a negative one, inconsistent bounds), nothing
  * is written and the caller runs the BigInt version; scalar.test.ts compares both on random,
  * edge and inconsistent inputs.
+ *
+ * Two shapes of full 64-bit registers run on numbers too: a value whose low 32 bits are known
+ * zero (`x << 32` of a 32-bit value, before the `>> 32` or `s>> 32` of a zero or sign extension:
+ * synced on its high halves, syncHigh32), and an operation whose result lies below 2^32 whatever
+ * the destination (`>>` by 32 and more, `&` with a source below 2^32: wideDst).
  */
 import type { AluName } from '@bpf/isa';
 import type { B } from './scalar.js';
 import { copyReg, type Reg } from './state.js';
-import { bigOf, signedNum, unsignedNum } from './tnum.js';
+import { bigHighS, bigHighU, bigOf, highS32, highU32, lowU32, signedNum, unsignedNum } from './tnum.js';
 
 const P32 = 0x100000000n;
 const TWO32 = 0x100000000;
 const U32 = 0xffffffff;
 const S32MIN = -0x80000000;
 const S32MAX = 0x7fffffff;
+const U64MAX = 0xffffffffffffffffn;
+const S64MIN = -0x8000000000000000n;
+const S64MAX = 0x7fffffffffffffffn;
 /** tnum_step's "none": 2^64. */
 const NONE = 2 ** 64;
 
@@ -549,11 +557,12 @@ export function aluLow(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcConst
     default:
       return undefined;
   }
-  // inLow32 of both, on the numbers loaded (see syncLow32)
-  load(dst);
-  if (!lowOk()) return undefined;
+  // inLow32 of both, on the numbers loaded (see syncLow32); a destination outside the domain
+  // whose result lies in it is loaded as the operation reads it (wideDst)
   loadSrc(src);
   if (!srcLowOk()) return undefined;
+  load(dst);
+  if (!lowOk() && !wideDst(op, dst, alu32)) return undefined;
   const ok = op === 'add' ? addLow(alu32) : op === 'sub' ? subLow(alu32) : op === 'and' || op === 'or' || op === 'xor' ? bitopLow(op) : shiftLow(op, alu32);
   if (!ok) return undefined;
   if (alu32) {
@@ -571,6 +580,137 @@ export function aluLow(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcConst
   if (!lowOk() || !syncSteps()) return undefined;
   // dst itself when the operation learns nothing (as scalar.ts `done`)
   return finish(dst);
+}
+
+/** A u64 field in [0, 2^64) (registers' are; the property tests' inconsistent ones need not be). */
+const u64ok = (x: bigint): boolean => x >= 0n && x <= U64MAX;
+
+/**
+ * aluLow of a destination outside the domain (a full 64-bit value) where the result lies in it,
+ * with the fields the operation reads loaded (the others it sets): false where neither case applies.
+ * - 64-bit `>>` by 32 to 63 (the `<< 32` / `>> 32` zero extension compilers emit): the high
+ *   halves of the tnum and the unsigned bounds, shifted by the count less 32 (the source's
+ *   bounds are lowered by 32);
+ * - `&` with a source below 2^32: the tnum's low half (the source's tnum has no bit above), the
+ *   32-bit umax, and the 64-bit umax, which only meets the source's below 2^32.
+ * Every field is then written back (the result differs from the destination).
+ */
+function wideDst(op: AluName, dst: Reg, alu32: boolean): boolean {
+  const t = dst.var;
+  if (!u64ok(t.value) || !u64ok(t.mask) || !u64ok(dst.umax)) return false;
+  if (op === 'rsh' && !alu32) {
+    if (rumin < 32 || rumax < 32 || rumin > 63 || rumax > 63 || !u64ok(dst.umin)) return false;
+    vv = highU32(t.value);
+    vm = highU32(t.mask);
+    umin = highU32(dst.umin);
+    umax = highU32(dst.umax);
+    rumin -= 32;
+    rumax -= 32;
+  } else if (op === 'and') {
+    vv = lowU32(t.value);
+    vm = lowU32(t.mask);
+    umax = Math.min(unsignedNum(dst.umax), TWO32);
+    umin = 0;
+    u32max = dst.u32max;
+  } else return false;
+  smin = smax = s32min = s32max = u32min = 0;
+  if (op === 'rsh') u32max = 0;
+  v0 = m0 = umin0 = umax0 = smin0 = smax0 = s32min0 = s32max0 = u32min0 = u32max0 = NaN;
+  return true;
+}
+
+// ---- the high half: values whose low 32 bits are known zero ----
+
+/** __update_reg_bounds' 64-bit steps on the high halves (the low ones and the 32-bit bounds are zero). */
+function updateHigh(): void {
+  smin = Math.max(smin, vv | (vm & 0x80000000));
+  smax = Math.min(smax, vv | (vm & 0x7fffffff));
+  umin = Math.max(umin, vv);
+  umax = Math.min(umax, (vv | vm) >>> 0);
+  if (vm === 0) {
+    if (umin !== vv || umax < vv) markKnownHigh(vv);
+    return;
+  }
+  const tmax = (vv | vm) >>> 0;
+  // tnum_step of the whole value is that of its high half, times 2^32
+  const next = umin >= tmax ? tmax : stepLow(umin);
+  const uminIn = ((umin & ~vm) >>> 0) === vv;
+  if (uminIn && next > umax) markKnownHigh(umin);
+  else if (!uminIn && next === tmax) markKnownHigh(tmax);
+  else if (!uminIn && next <= umax && stepLow(next) > umax) markKnownHigh(next);
+}
+
+function markKnownHigh(v: number): void {
+  vv = v;
+  vm = 0;
+  umin = umax = v;
+  smin = smax = v | 0;
+}
+
+/** __reg64_deduce_bounds on the high halves: s64() and u64() of a multiple of 2^32 are `| 0` and `>>> 0` of its high half. */
+function deduce64High(): void {
+  if ((umin | 0) <= (umax | 0)) {
+    smin = Math.max(smin, umin | 0);
+    smax = Math.min(smax, umax | 0);
+  }
+  if (smin >>> 0 <= smax >>> 0) {
+    umin = Math.max(smin >>> 0, umin);
+    umax = Math.min(smax >>> 0, umax);
+  } else if (umax < smin >>> 0) {
+    smin = umin | 0;
+    umax = Math.min(umax, smax >>> 0);
+  } else if (smax >>> 0 < umin) {
+    smax = umax | 0;
+    umin = Math.max(umin, smin >>> 0);
+  }
+}
+
+/**
+ * __reg_deduce_mixed_bounds: with the 32-bit bounds [0, 0] its first steps keep every bound; the
+ * last applies where the signed range lies in [S32_MIN, S32_MAX], for multiples of 2^32 only at 0.
+ */
+function deduceMixedHigh(): void {
+  if (smin >= 0 && smax <= 0) {
+    smin = smax = umin = umax = 0;
+    vm = 0;
+  }
+}
+
+/**
+ * scalar.ts syncGeneric for a register whose value is a multiple of 2^32 (`x << 32` of a 32-bit
+ * value, which `>> 32` or `s>> 32` then turns back: the zero and sign extensions compilers emit):
+ * the tnum's low half known zero, every 64-bit bound a multiple of 2^32 and the 32-bit bounds
+ * [0, 0]. The 32-bit steps then learn nothing and the 64-bit ones are the same steps on the high
+ * halves, as numbers: vv, vm, umin, umax hold the unsigned high halves, smin, smax the signed
+ * ones. false (nothing written) for any other register.
+ */
+export function syncHigh32(b: B): boolean {
+  if (b.u32min !== 0 || b.u32max !== 0 || b.s32min !== 0 || b.s32max !== 0) return false;
+  const t = b.var;
+  if (!u64ok(t.value) || !u64ok(t.mask) || !u64ok(b.umin) || !u64ok(b.umax) || !(b.smin >= S64MIN && b.smin <= S64MAX && b.smax >= S64MIN && b.smax <= S64MAX)) return false;
+  if (lowU32(t.value) !== 0 || lowU32(t.mask) !== 0 || lowU32(b.umin) !== 0 || lowU32(b.umax) !== 0 || lowU32(b.smin) !== 0 || lowU32(b.smax) !== 0) return false;
+  vv = v0 = highU32(t.value);
+  vm = m0 = highU32(t.mask);
+  umin = umin0 = highU32(b.umin);
+  umax = umax0 = highU32(b.umax);
+  smin = smin0 = highS32(b.smin);
+  smax = smax0 = highS32(b.smax);
+  // already exact: a constant whose bounds are that constant
+  if (vm === 0 && umin === vv && umax === vv && smin === (vv | 0) && smax === smin) return true;
+  updateHigh();
+  deduce64High();
+  deduceMixedHigh();
+  deduce64High();
+  deduceMixedHigh();
+  // boundOffset: the 32-bit range [0, 0] meets the tnum's low half (0; 0) as it is
+  intersectRangeLow(umin, umax);
+  updateHigh();
+  if (vv !== v0 || vm !== m0) b.var = { value: bigHighU(vv), mask: bigHighU(vm) };
+  if (umin !== umin0) b.umin = bigHighU(umin);
+  if (umax !== umax0) b.umax = bigHighU(umax);
+  if (smin !== smin0) b.smin = bigHighS(smin);
+  if (smax !== smax0) b.smax = bigHighS(smax);
+  return true;
 }
 
 // ---- regs_refine_cond_op on numbers ----

@@ -49,6 +49,28 @@ export function signedNum(x: bigint): number {
   cvtS64[0] = x;
   return cvtS32[HI]! * 0x100000000 + cvtU32[LO]!;
 }
+/** The high 32 bits of a u64 x as an unsigned number (`(u32)(x >> 32)`). */
+export function highU32(x: bigint): number {
+  cvtU64[0] = x;
+  return cvtU32[HI]!;
+}
+/** The high 32 bits of an s64 x as a signed number (`(s32)(x >> 32)`). */
+export function highS32(x: bigint): number {
+  cvtS64[0] = x;
+  return cvtS32[HI]!;
+}
+/** `(u64)h << 32` of an unsigned 32-bit number h, through the buffer. */
+export function bigHighU(h: number): bigint {
+  cvtU32[LO] = 0;
+  cvtU32[HI] = h;
+  return cvtU64[0]!;
+}
+/** `(s64)h << 32` of a signed 32-bit number h, through the buffer. */
+export function bigHighS(h: number): bigint {
+  cvtU32[LO] = 0;
+  cvtS32[HI] = h;
+  return cvtS64[0]!;
+}
 /** Number(x) for x in [-2^63, 2^64) (exact below 2^53 in magnitude, rounded once beyond). */
 export function numOf(x: bigint): number {
   return x >= 0n ? unsignedNum(x) : signedNum(x);
