@@ -213,8 +213,11 @@ export const NOT_INIT: Reg = { type: 'not_init', off: 0, ...UNBOUNDED };
 // V8 keeps a field that has held only numbers, some beyond its small integers (u32max is often
 // 2^32 - 1), as a double in a box of the object's own: every register copy allocated a box for
 // each such field. A register shape made once with a non-number there makes them plain tagged
-// fields for every register (a copy copies the reference, as it does a BigInt's).
-const _tagged = { type: 'not_init', off: 0, var: TNUM_UNKNOWN, smin: 0n, smax: 0n, umin: 0n, umax: 0n, s32min: 0, s32max: 0, u32min: null, u32max: null };
+// fields for every register (a copy copies the reference, as it does a BigInt's). The signed
+// bounds too: they had become double fields as well (a -0 or a value computed as a double is
+// enough), and a load of a double field through a megamorphic access (registers have many
+// shapes: statesEqual's screen) allocates a new box each time (15 MB a pass on tetragon).
+const _tagged = { type: 'not_init', off: 0, var: TNUM_UNKNOWN, smin: 0n, smax: 0n, umin: 0n, umax: 0n, s32min: null, s32max: null, u32min: null, u32max: null };
 export const UNKNOWN: Reg = { type: 'scalar', off: 0, ...UNBOUNDED };
 
 /**
