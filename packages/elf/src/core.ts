@@ -11,6 +11,9 @@ import type { BtfMember, BtfTypeInfo, BtfTypeTable } from './btfview.js';
 import { indexByName, resolveSize, skipModsAndTypedefs, typeName } from './btfview.js';
 import { ElfError } from './errors.js';
 
+/** `{ ...i, code, off, imm }` written as a literal: every slot keeps the decoder's one object shape. */
+const slot = (i: Insn, code: number, off: number, imm: number): Insn => ({ code, dst: i.dst, src: i.src, off, imm });
+
 /** `enum bpf_core_relo_kind` (include/uapi/linux/bpf.h). */
 export const CORE_KINDS = [
   'field_byte_offset', 'field_byte_size', 'field_exists', 'field_signed', 'field_lshift_u64', 'field_rshift_u64',
@@ -390,7 +393,7 @@ export function patchCoreInsn(insns: Insn[], res: CoreResult, fail: (m: string) 
     if ((i.code & 0x08) !== 0) throw fail('ALU instruction with a register source');
     if (res.validate && BigInt(i.imm) !== res.orig) throw fail(`instruction imm ${i.imm}, expected ${res.orig}`);
     if (res.value > 0x7fffffffn || res.value < -0x80000000n) throw fail(`value ${res.value} does not fit an imm`);
-    insns[k] = { ...i, imm: Number(res.value) };
+    insns[k] = slot(i, i.code, i.off, Number(res.value));
   } else if (cls === 1 || cls === 2 || cls === 3) {
     if (res.validate && BigInt(i.off) !== res.orig) throw fail(`instruction off ${i.off}, expected ${res.orig}`);
     if (res.value > 0x7fffn || res.value < -0x8000n) throw fail(`value ${res.value} does not fit an offset`);
@@ -400,14 +403,14 @@ export function patchCoreInsn(insns: Insn[], res: CoreResult, fail: (m: string) 
       if (size === undefined || (i.code & 0x18) !== SIZE_BITS[res.origSize]) throw fail(`cannot change a ${res.origSize}-byte access to ${res.newSize} bytes`);
       code = (code & ~0x18) | size;
     }
-    insns[k] = { ...i, code, off: Number(res.value) };
+    insns[k] = slot(i, code, Number(res.value), i.imm);
   } else if (i.code === 0x18) {
     const hi = insns[k + 1];
     if (!hi) throw fail('ld_imm64 without its second slot');
     const cur = (BigInt(hi.imm >>> 0) << 32n) | BigInt(i.imm >>> 0);
     if (res.validate && cur !== BigInt.asUintN(64, res.orig)) throw fail(`ld_imm64 value ${cur}, expected ${res.orig}`);
     const u = BigInt.asUintN(64, res.value);
-    insns[k] = { ...i, imm: Number(BigInt.asIntN(32, u & 0xffffffffn)) };
-    insns[k + 1] = { ...hi, imm: Number(BigInt.asIntN(32, u >> 32n)) };
+    insns[k] = slot(i, i.code, i.off, Number(BigInt.asIntN(32, u & 0xffffffffn)));
+    insns[k + 1] = slot(hi, hi.code, hi.off, Number(BigInt.asIntN(32, u >> 32n)));
   } else throw fail(`cannot relocate instruction 0x${i.code.toString(16)}`);
 }

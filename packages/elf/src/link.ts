@@ -15,6 +15,10 @@ import type { ElfMap } from './maps.js';
 import type { ElfFunction, ElfObject, InsnReloc } from './object.js';
 import type { SecDef } from './sections.js';
 
+/** `{ ...i, src, off, imm }` written as a literal: every slot keeps the decoder's one object shape. */
+const slot = (i: Insn, src: number, off: number, imm: number): Insn => ({ code: i.code, dst: i.dst, src, off, imm });
+const withImm = (i: Insn, imm: number): Insn => slot(i, i.src, i.off, imm);
+
 /** A program ready for the verifier, the JITs or `@bpf/kernel`. */
 export interface ElfProgram extends Program {
   readonly name: string;
@@ -220,16 +224,16 @@ export function linkProgram(
       if (start === undefined) return callee;
       const rel = start + (target.slot - callee.start) - (pc + 1);
       if (isLd64(i)) {
-        insns[pc] = { ...i, src: PseudoLd.FUNC, imm: rel };
-        insns[pc + 1] = { ...insns[pc + 1]!, imm: 0 };
-      } else insns[pc] = { ...i, imm: rel };
+        insns[pc] = slot(i, PseudoLd.FUNC, i.off, rel);
+        insns[pc + 1] = withImm(insns[pc + 1]!, 0);
+      } else insns[pc] = withImm(i, rel);
     } else if (r?.kind === 'map') {
-      insns[pc] = { ...i, src: PseudoLd.MAP_IDX, imm: mapIndex(r.name, r) };
+      insns[pc] = slot(i, PseudoLd.MAP_IDX, i.off, mapIndex(r.name, r));
       relocs.push({ insn: pc, kind: 'map', name: r.name });
     } else if (r?.kind === 'map_value') {
       const offset = r.symbol.value + i.imm;
-      insns[pc] = { ...i, src: PseudoLd.MAP_IDX_VALUE, imm: mapIndex(r.name, r) };
-      insns[pc + 1] = { ...insns[pc + 1]!, imm: offset };
+      insns[pc] = slot(i, PseudoLd.MAP_IDX_VALUE, i.off, mapIndex(r.name, r));
+      insns[pc + 1] = withImm(insns[pc + 1]!, offset);
       relocs.push({ insn: pc, kind: 'map_value', name: r.name, offset });
     } else if (r?.kind === 'arena') {
       // libbpf: an `__arena` global is a value of the object's one ARENA map, at the offset its
@@ -238,27 +242,27 @@ export function linkProgram(
       if (k < 0) throw new ElfError('BAD_RELOC', `bad arena data relocation at insn ${r.insn}, no arena maps defined`, { section: fn.section, insn: r.insn, byteOffset: r.raw.fileOffset });
       const arena = maps[k]!;
       const offset = r.symbol.value + i.imm + (arena.arenaGlobals?.offset ?? 0);
-      insns[pc] = { ...i, src: PseudoLd.MAP_IDX_VALUE, imm: k };
-      insns[pc + 1] = { ...insns[pc + 1]!, imm: offset };
+      insns[pc] = slot(i, PseudoLd.MAP_IDX_VALUE, i.off, k);
+      insns[pc + 1] = withImm(insns[pc + 1]!, offset);
       relocs.push({ insn: pc, kind: 'map_value', name: arena.name, offset });
     } else if (r?.kind === 'extern_call' && hostFunctions.has(r.name)) {
-      insns[pc] = { ...i, src: PseudoCall.CALL, imm: 0, off: 0 };
+      insns[pc] = slot(i, PseudoCall.CALL, 0, 0);
       hostCalls.push({ pc, name: r.name });
     } else if (r?.kind === 'extern_call') {
       // BPF_PSEUDO_KFUNC_CALL; imm (the kfunc's vmlinux BTF id) is the host's to fill from
       // the reloc until kernel BTF resolution lands.
-      insns[pc] = { ...i, src: PseudoCall.KFUNC, imm: 0, off: 0 };
+      insns[pc] = slot(i, PseudoCall.KFUNC, 0, 0);
       relocs.push({ insn: pc, kind: 'kfunc', name: r.name });
     } else if (r?.kind === 'extern_ld' && kconfig.has(r.name)) {
       const offset = kconfig.get(r.name)!;
-      insns[pc] = { ...i, src: PseudoLd.MAP_IDX_VALUE, imm: mapIndex('.kconfig', r) };
-      insns[pc + 1] = { ...insns[pc + 1]!, imm: offset };
+      insns[pc] = slot(i, PseudoLd.MAP_IDX_VALUE, i.off, mapIndex('.kconfig', r));
+      insns[pc + 1] = withImm(insns[pc + 1]!, offset);
       relocs.push({ insn: pc, kind: 'map_value', name: '.kconfig', offset });
     } else if (r?.kind === 'extern_ld' && cilium && !opts.ksyms?.has(r.name)) {
       // cilium/ebpf: an inline-asm symbol (`r0 = MY_CONST ll`), left for the host to rewrite
     } else if (r?.kind === 'extern_ld') {
-      insns[pc] = { ...i, src: PseudoLd.BTF_ID, imm: 0 };
-      insns[pc + 1] = { ...insns[pc + 1]!, imm: 0 };
+      insns[pc] = slot(i, PseudoLd.BTF_ID, i.off, 0);
+      insns[pc + 1] = withImm(insns[pc + 1]!, 0);
       relocs.push({ insn: pc, kind: 'ksym', name: r.name });
     } else if (isCallInsn(i) && i.src === PseudoCall.KFUNC) {
       throw new ElfError('BAD_RELOC', 'kfunc call without a relocation naming the kfunc', where);
@@ -333,7 +337,7 @@ export function linkProgram(
       });
       subprogs.push({ start: at, end: insns.length, name: c.name, linkage: 'static' });
     }
-    insns[c.pc] = { ...insns[c.pc]!, imm: at - (c.pc + 1) };
+    insns[c.pc] = withImm(insns[c.pc]!, at - (c.pc + 1));
   }
   const d = main.secDef;
   return {

@@ -351,6 +351,9 @@ export interface ResolveExternsOptions {
  */
 export const CILIUM_KFUNC_POISON = 0xdedc0de;
 
+/** `{ ...i, src, imm }` written as a literal: every slot keeps the decoder's one object shape. */
+const slot = (i: Insn, src: number, imm: number): Insn => ({ code: i.code, dst: i.dst, src, off: i.off, imm });
+
 /**
  * kfunc calls and typed ksyms: the vmlinux BTF ids of the FUNC / VAR named by each reloc.
  * Unresolved `__weak` externs are allowed, as in libbpf (1.1, bpftool's): a kfunc call keeps
@@ -388,8 +391,8 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
         continue;
       }
       const u = BigInt.asUintN(64, addr ?? 0n);
-      insns[r.insn] = { ...insns[r.insn]!, src: 0, imm: Number(BigInt.asIntN(32, u & 0xffffffffn)) };
-      insns[r.insn + 1] = { ...insns[r.insn + 1]!, imm: Number(BigInt.asIntN(32, u >> 32n)) };
+      insns[r.insn] = slot(insns[r.insn]!, 0, Number(BigInt.asIntN(32, u & 0xffffffffn)));
+      insns[r.insn + 1] = slot(insns[r.insn + 1]!, insns[r.insn + 1]!.src, Number(BigInt.asIntN(32, u >> 32n)));
       continue;
     }
     // cilium/ebpf takes for kfuncs only the functions of the `.ksyms` DATASEC; a call to any
@@ -402,7 +405,7 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
     // An ld_imm64 of a kfunc's address (`if (bpf_some_kfunc)`) is a ksym naming a FUNC.
     const ids = r.kind === 'kfunc' ? funcs.get(r.name) : (vars.get(r.name) ?? funcs.get(r.name));
     if (!ids?.length && weak.has(r.name)) {
-      if (r.kind === 'ksym') insns[r.insn] = { ...insns[r.insn]!, src: 0, imm: 0 };
+      if (r.kind === 'ksym') insns[r.insn] = slot(insns[r.insn]!, 0, 0);
       else if (opts.perProgram) {
         insns[r.insn] = { code: 0x85, dst: 0, src: 0, off: 0, imm: CILIUM_KFUNC_POISON };
         poisoned.add(r.insn);
@@ -423,7 +426,7 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
       }
       continue;
     }
-    insns[r.insn] = { ...insns[r.insn]!, imm: ids[0]! };
+    insns[r.insn] = slot(insns[r.insn]!, insns[r.insn]!.src, ids[0]!);
   }
   const relocs = poisoned.size ? p.relocs.filter((r) => !(r.kind === 'kfunc' && poisoned.has(r.insn))) : p.relocs;
   return { ...p, insns, relocs, ...(unresolved ? { unresolved } : {}) };

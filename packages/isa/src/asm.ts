@@ -393,7 +393,9 @@ export function assemble(text: string, opts: AssembleOptions = {}): AssembledPro
         const rel = target(p.target, pc, loc);
         if (p.field === 'off' && (rel < -0x8000 || rel > 0x7fff))
           throw new IsaError('OUT_OF_RANGE', `jump offset ${rel} does not fit in 16 bits (use gotol)`, { location: loc });
-        insns.push(p.field === 'off' ? { ...p.insn, off: rel } : { ...p.insn, imm: rel });
+        // literals, not spreads: every instruction has the one object shape the decoder gives
+        const i = p.insn;
+        insns.push(p.field === 'off' ? { code: i.code, dst: i.dst, src: i.src, off: rel, imm: i.imm } : { code: i.code, dst: i.dst, src: i.src, off: i.off, imm: rel });
         break;
       }
       case 'call': {

@@ -26,17 +26,19 @@ export function decode(bytes: Uint8Array, opts: DecodeOptions = {}): Insn[] {
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.length / 8;
-  const out: Insn[] = new Array<Insn>(n);
+  // filled by push, not `new Array(n)`: a packed array, as the assembler's and the ELF loader's
+  // are, so code indexing any of them sees one kind of array
+  const out: Insn[] = [];
   for (let k = 0; k < n; k++) {
     const b = k * 8;
     const regs = bytes[b + 1]!;
-    out[k] = {
+    out.push({
       code: bytes[b]!,
       dst: le ? regs & 0xf : regs >> 4,
       src: le ? regs >> 4 : regs & 0xf,
       off: view.getInt16(b + 2, le),
       imm: view.getInt32(b + 4, le),
-    };
+    });
   }
   if (opts.strict ?? true) {
     for (let k = 0; k < n; k++) {
