@@ -237,8 +237,12 @@ class Verifier implements CallEnv, PreciseEnv {
   /** The kernel's log buffer: log_true_size and what `logSize` bytes keep (levels 1 and 2). */
   private readonly logBuf: LogBuffer | undefined;
   readonly insns: readonly Insn[];
-  /** decodeOp per instruction, made when the instruction is first processed (no object per processed instruction). */
-  private readonly ops: (Op | undefined)[] = [];
+  /**
+   * decodeOp per instruction, made when the instruction is first processed (no object per processed
+   * instruction). As long as the program from the start: writes into an empty array that jump more
+   * than 1,024 slots past its end turn it into a dictionary (slow reads, and a deopt of `step`).
+   */
+  private readonly ops: (Op | undefined)[];
   readonly subprogs: readonly AnalysedSubprog[];
   readonly protos: ReadonlyMap<string, FuncProtoDecl>;
   readonly kfuncAt: ReadonlyMap<number, string>;
@@ -272,7 +276,7 @@ class Verifier implements CallEnv, PreciseEnv {
   /** Instructions a path executed (insn_aux_data[].seen), for xlate. */
   private readonly seen: Uint8Array;
   /** insn_aux_data[].ptr_type: the kind of pointer each load or store was first seen with. */
-  private readonly auxPtrType: (string | undefined)[] = [];
+  private readonly auxPtrType: (string | undefined)[]; // as long as the program, as `ops` is
   /** 64-bit ALU operations on arena pointers (noteArenaAlu64). */
   private arenaAlu64: Set<number> | undefined;
   /** Env.sliceBuf. */
@@ -329,6 +333,8 @@ class Verifier implements CallEnv, PreciseEnv {
     private readonly opts: VerifyOptions,
   ) {
     this.insns = program.insns;
+    this.ops = new Array<Op | undefined>(this.insns.length).fill(undefined);
+    this.auxPtrType = new Array<string | undefined>(this.insns.length).fill(undefined);
     this.subprogs = analyseFrames(program).subprogs;
     this.protos = new Map((program.protos ?? []).map((p) => [p.name, p]));
     this.kfuncAt = new Map((program.relocs ?? []).filter((r) => r.kind === 'kfunc').map((r) => [r.insn, r.name]));
