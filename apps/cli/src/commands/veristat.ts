@@ -145,8 +145,8 @@ export const veristat: Command = {
       if (!Number.isInteger(threads) || threads < 1) throw usage(`--jobs must be a positive integer (got '${flags.jobs}')`);
     }
     threads = Math.min(threads, args.length);
-    const { probe } = await import('@bpf/kernel');
-    const k = flags['no-kernel'] === true ? { canLoad: false } : probe();
+    // @bpf/kernel (and koffi's native code) only when the kernel is asked: ~50 ms of CPU before the first worker starts
+    const k = flags['no-kernel'] === true ? { canLoad: false } : (await import('@bpf/kernel')).probe();
     const jobs: Job[] = args.map((file) => ({ file, type: flags.type as ProgType | undefined, kernel: k.canLoad }));
     const tty = process.stderr.isTTY && !out.json;
     const progress = (n: number, file: string): void => {
