@@ -288,8 +288,11 @@ class Verifier implements CallEnv, PreciseEnv {
   private prevJmps = 0;
   private prevInsns = 0;
   private idGen = 0;
-  /** Checkpoints by (pc ^ callsite) % insn count, as the kernel's explored_states hash. */
-  private readonly explored = new Map<number, Checkpoint[]>();
+  /**
+   * Checkpoints by (pc ^ callsite) % insn count, as the kernel's explored_states hash: an array
+   * indexed by the bucket (a Map's lookup was a sixth of visited()'s own time; issue 25).
+   */
+  private explored: (Checkpoint[] | undefined)[] = [];
   /** Checkpoints in lists plus evicted ones still in use (the kernel's explored/free list sizes). */
   private liveStates = 0;
   private readonly pending: Path[] = [];
@@ -914,7 +917,7 @@ class Verifier implements CallEnv, PreciseEnv {
   widenAtIterNext(st: State, queued: State, pc: number): void {
     // find_prev_entry from the checkpoint made at this next() call: an earlier one still explored
     const own = (st as Path).cp;
-    const list = this.explored.get(this.bucketOf(st));
+    const list = this.explored[this.bucketOf(st)];
     if (!own || !list) return;
     for (let k = list.length - 1; k >= 0; k--) {
       const cp = list[k]!;
@@ -954,7 +957,7 @@ class Verifier implements CallEnv, PreciseEnv {
 
   /** find_prev_entry + widen_imprecise_scalars, for a callback back at its call (prepare_func_exit). */
   widenAtCallback(st: State): void {
-    const list = this.explored.get(this.bucketOf(st));
+    const list = this.explored[this.bucketOf(st)];
     if (list === undefined) return;
     for (let k = list.length - 1; k >= 0; k--) {
       const cp = list[k]!;
@@ -972,7 +975,7 @@ class Verifier implements CallEnv, PreciseEnv {
   private visited(st: Path): boolean {
     const depth = st.frames.length - 1;
     const bucket = this.bucketOf(st);
-    const list = this.explored.get(bucket) ?? [];
+    const list = this.explored[bucket] ?? [];
     // BPF_F_TEST_STATE_FREQ: a checkpoint at every prune point
     const force = (this.progFlags & PROG_FLAGS.test_state_freq) !== 0 || this.forcePoints.has(st.pc) || (st.histCnt ?? 0) > 40;
     let addNew = force || (this.jmpsProcessed - this.prevJmps >= 2 && this.processed - this.prevInsns >= 8);
@@ -981,26 +984,22 @@ class Verifier implements CallEnv, PreciseEnv {
     const count = list.length;
     this.visitSt = st;
     const liveRegsOf = this.liveRegsOfVisit;
-    // clean_live_states: explored checkpoints here forget what is dead, unless their loop is still
-    // open (incomplete_read_marks): the slots no instruction after them may read, per call chain
-    for (const cp of list)
-      if (cp.pc === st.pc && cp.branches === 0 && !cp.cleaned && sameCallsites(cp.state, st) && !(this.scc?.incomplete(cp) ?? false)) {
-        cp.cleaned = true;
-        cp.alive = this.stackLive.aliveSlots(cp.state);
-        cp.plan = undefined;
-      }
-    // newest first, as the kernel's list
+    // newest first, as the kernel's list. clean_live_states, which the kernel runs over the list
+    // before it compares, is done here as each checkpoint is reached, and over the older ones left
+    // before a hit acts (cleanFrom): nothing before that reads or changes what cleaning does (a
+    // checkpoint's own fields; the loops' backedges, added by a hit), and the list is walked once
     for (let k = list.length - 1; k >= 0; k--) {
       const cp = list[k]!;
       if (cp.pc !== st.pc) continue;
-      const top = cp.state.frames[cp.state.frames.length - 1]!;
-      if (cp.branches > 0 && top.asyncCb && (top.asyncEntryCnt ?? 0) !== (st.frames[depth]!.asyncEntryCnt ?? 0)) {
+      if (cp.branches === 0 && !cp.cleaned) this.clean(cp, st);
+      if (cp.branches > 0 && this.asyncReentry(cp, st, depth)) {
         // another entry into an async callback (async_entry_cnt): the same state here is no loop,
         // and the old one, not yet done, proves nothing
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (cp.branches > 0 && this.iterNextPoints.has(st.pc)) {
         // an iterator loop converged: this next() call's state is within one still being explored
         if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, true) && iterActiveAtCall(st)) {
+          this.cleanFrom(list, k, st);
           this.loopHit(cp, st);
           return true;
         }
@@ -1009,6 +1008,7 @@ class Verifier implements CallEnv, PreciseEnv {
         // calls_callback: the callback loop converged when the state here is within one still being explored
         if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, true)) {
           // a loop hit: precision propagated now and along the backedge when the call's SCC is done
+          this.cleanFrom(list, k, st);
           this.loopHit(cp, st);
           this.prunedBy = cp;
           return true;
@@ -1016,6 +1016,7 @@ class Verifier implements CallEnv, PreciseEnv {
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (cp.branches > 0 && this.mayGotoPoint(st.pc) && (cp.state.mayGotoDepth ?? 0) !== (st.mayGotoDepth ?? 0) && statesEqual(cp, st, liveRegsOf, this.stackArgLoads, true)) {
         // a may_goto loop converged: the state here, some budget later, is within one still being explored
+        this.cleanFrom(list, k, st);
         this.loopHit(cp, st);
         return true;
       } else if (cp.branches > 0) {
@@ -1033,6 +1034,7 @@ class Verifier implements CallEnv, PreciseEnv {
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, (loop = this.scc?.incomplete(cp) ?? false))) {
+        this.cleanFrom(list, k, st);
         cp.hits++;
         this.prunedBy = cp;
         if (this.jmpPoints.has(st.pc)) st.histCnt = (st.histCnt ?? 0) + 1;
@@ -1064,7 +1066,7 @@ class Verifier implements CallEnv, PreciseEnv {
     const cp = newCheckpoint(st, st.frames[0]!.asyncCb ? 0 : this.subprogStart(st.frames[0]!.subprog));
     list.push(cp);
     this.sccs().enter(cp);
-    this.explored.set(bucket, list);
+    this.explored[bucket] = list;
     st.cp = cp;
     st.hist = [];
     st.histCnt = 0;
@@ -1074,6 +1076,32 @@ class Verifier implements CallEnv, PreciseEnv {
     this.prevJmps = this.jmpsProcessed;
     this.prevInsns = this.processed;
     return false;
+  }
+
+  /** Another entry into an async callback than the one checkpoint `cp` (still being explored) was made in. */
+  private asyncReentry(cp: Checkpoint, st: Path, depth: number): boolean {
+    const top = cp.state.frames[cp.state.frames.length - 1]!;
+    return top.asyncCb === true && (top.asyncEntryCnt ?? 0) !== (st.frames[depth]!.asyncEntryCnt ?? 0);
+  }
+
+  /**
+   * clean_live_states for one fully explored checkpoint at the state's instruction: it forgets what
+   * is dead, unless its loop is still open (incomplete_read_marks): the slots no instruction after
+   * it may read, per call chain.
+   */
+  private clean(cp: Checkpoint, st: Path): void {
+    if (!sameCallsites(cp.state, st) || (this.scc?.incomplete(cp) ?? false)) return;
+    cp.cleaned = true;
+    cp.alive = this.stackLive.aliveSlots(cp.state);
+    cp.plan = undefined;
+  }
+
+  /** clean_live_states over the checkpoints older than the `k`th, before a hit acts. */
+  private cleanFrom(list: readonly Checkpoint[], k: number, st: Path): void {
+    for (let j = k - 1; j >= 0; j--) {
+      const cp = list[j]!;
+      if (cp.pc === st.pc && cp.branches === 0 && !cp.cleaned) this.clean(cp, st);
+    }
   }
 
   /** The loop's SCC visits (made on first use: the CFG's SCCs come from the liveness analysis). */
@@ -1161,7 +1189,7 @@ class Verifier implements CallEnv, PreciseEnv {
     // do_check_common ends with free_states: a global function's walk starts with empty explored
     // lists (nothing prunes against the caller's checkpoints), while the counts behind
     // peak_states keep what they had
-    if (sub !== 0) this.explored.clear();
+    if (sub !== 0 || this.explored.length === 0) this.explored = new Array<Checkpoint[] | undefined>(this.insns.length).fill(undefined);
     const entry = asGlobal ? globalEntry(this, sub) : newFrame(0, -1);
     if (!asGlobal) entry.regs[1] = pointer('ctx');
     entry.regs[10] = this.fp(0);
