@@ -319,8 +319,8 @@ export function mayHaveSameKey(old: State, cur: State): boolean {
  *   slot that is not a scalar (scalar_reg_for_stack, which a misc slot may match), every byte
  *   that is neither invalid nor misc has the same type in any covered state (frame << 20 |
  *   byte << 8 | type);
- * - then per frame: its live registers (liveRegs), the number of slots `m` stacksafe must look
- *   at, and those `m` slots (slot | first byte that is neither invalid nor misc << 8, plus
+ * - then per frame: its live registers (liveRegs), those of them that hold a pointer, the number
+ *   of slots `m` stacksafe must look at, and those `m` slots (slot | first byte that is neither invalid nor misc << 8, plus
  *   PLAN_PTR_SPILL for a spilled pointer): the live slots holding something other than invalid
  *   and misc bytes.
  */
@@ -339,7 +339,7 @@ const PLAN_PTR_SPILL = 1 << 16;
  */
 const planScratch: number[] = [];
 for (let i = 0; i < 4096; i++) planScratch.push(0.5);
-let listScratch = new Int32Array(8 * (2 + SLOTS));
+let listScratch = new Int32Array(8 * (3 + SLOTS));
 
 /** A screen entry at `w` of the scratch: `at` (a register's or slot's number) and the 32-bit bounds of `r`; the next `w`. */
 function screenEntry(w: number, at: number, r: Reg): number {
@@ -362,8 +362,8 @@ function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): CompareP
   const depth = old.frames.length;
   const s = planScratch;
   // room for the largest plan of this depth (a write past the end would leave a hole)
-  for (let size = 4 + depth * (4 + 5 * (11 + SLOTS) + STACK_BYTES + 2 + SLOTS); s.length < size; ) s.push(0.5);
-  const lists = listScratch.length >= depth * (2 + SLOTS) ? listScratch : (listScratch = new Int32Array(depth * (2 + SLOTS)));
+  for (let size = 4 + depth * (4 + 5 * (11 + SLOTS) + STACK_BYTES + 3 + SLOTS); s.length < size; ) s.push(0.5);
+  const lists = listScratch.length >= depth * (3 + SLOTS) ? listScratch : (listScratch = new Int32Array(depth * (3 + SLOTS)));
   let w = 0;
   s[w++] = depth;
   for (let k = 0; k < depth; k++) {
@@ -392,8 +392,12 @@ function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): CompareP
     const f = old.frames[k]!;
     const t = f.slotTypes;
     const listAt = l;
-    lists[listAt] = liveRegs(k) & 0x7ff;
-    l += 2;
+    const live = liveRegs(k) & 0x7ff;
+    lists[listAt] = live;
+    let ptrs = 0;
+    for (let r = 0; r < 11; r++) if ((live >> r) & 1 && isPtrReg(f.regs[r])) ptrs |= 1 << r;
+    lists[listAt + 1] = ptrs;
+    l += 3;
     // the slots past the deepest byte the frame has written hold only invalid bytes: none listed
     const slots = Math.min(SLOTS, (f.stackTop + 7) >> 3);
     for (let slot = 0; slot < slots; slot++) {
@@ -411,7 +415,7 @@ function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): CompareP
       lists[l++] = slot | (j0 << 8) | (t[b + 7] === SlotType.Spill && isPtrReg(f.spilled[slot]) ? PLAN_PTR_SPILL : 0);
       for (let j = j0; j < 8; j++) if (t[b + j] !== SlotType.Invalid && t[b + j] !== SlotType.Misc) s[w++] = (k << 20) | ((b + j) << 8) | t[b + j]!;
     }
-    lists[listAt + 1] = l - listAt - 2;
+    lists[listAt + 2] = l - listAt - 3;
   }
   s[needsAt] = w - needsAt - 1;
   for (let i = 0; i < l; i++) s[w++] = lists[i]!;
@@ -505,44 +509,50 @@ export function statesEqual(
   // comparisons at a loop's head (a counter one iteration on) before any id is mapped
   const listsAt = needsEnd;
   at = listsAt;
+  let screen = 1 + 2 * depth;
   for (let k = 0; k < depth; k++) {
     const of = old.frames[k]!;
     const cf = cur.frames[k]!;
-    const live = plan[at]!;
-    const slotsAt = at + 2;
-    at = slotsAt + plan[at + 1]!;
-    for (let m = rangeWithin ? live : live & cp.preciseRegs[k]!; m !== 0; m &= m - 1) {
-      const r = 31 - Math.clz32(m & -m);
+    const ptrs = plan[at + 1]!;
+    const slotsAt = at + 3;
+    at = slotsAt + plan[at + 2]!;
+    // the screen's entries are the live scalar registers and the live slots holding a scalar
+    // spill: walked instead of the precise marks, the old state's registers and slots are read
+    // only where a precise scalar is (the old frame's slot types not at all)
+    const precise = rangeWithin ? -1 : cp.preciseRegs[k]!;
+    for (let e = screen + 1, end = screen + 1 + 5 * plan[screen]!; e < end; e += 5) {
+      const r = plan[e]!;
+      if (((precise >> r) & 1) === 0) continue;
       const o = of.regs[r]!;
-      if (o.type !== 'scalar') continue;
       const c = cf.regs[r]!;
       // the same object (a third of these tests on tetragon's kprobes): its bounds are within
       // themselves; only tnumIn, which a malformed tnum fails against itself, is left to ask
       if (o !== c && (c.type !== 'scalar' || !rangeWithinRegs(o, c))) return false;
       if (!tnumIn(o.var, c.var)) return false;
     }
+    screen += 1 + 5 * plan[screen]!;
     // the same for the live scalar spills stacksafe compares by value, where the current slot
     // holds a scalar too (scalar_reg_for_stack; other slots are left to stacksafe)
-    for (let w = 0; w < 2; w++) {
-      for (let m = rangeWithin ? -1 : cp.preciseSlots[2 * k + w]!; m !== 0; m &= m - 1) {
-        const slot = 32 * w + 31 - Math.clz32(m & -m);
-        if (of.slotTypes[slot * 8] !== SlotType.Spill) continue;
-        const o = of.spilled[slot]!;
-        if (o.type !== 'scalar' || !slotAlive(cp, k, slot)) continue;
-        const cr = scalarForStack(cf, slot);
-        if (cr === undefined) continue;
-        const c = cr === 'unbound' ? UNBOUND_SCALAR : cr;
-        if (o !== c && !rangeWithinRegs(o, c)) return false;
-        if (!tnumIn(o.var, c.var)) return false;
-      }
+    const w0 = rangeWithin ? -1 : cp.preciseSlots[2 * k]!;
+    const w1 = rangeWithin ? -1 : cp.preciseSlots[2 * k + 1]!;
+    for (let e = screen + 1, end = screen + 1 + 5 * plan[screen]!; e < end; e += 5) {
+      const slot = plan[e]!;
+      if ((((slot < 32 ? w0 : w1) >>> (slot & 31)) & 1) === 0) continue;
+      const cr = scalarForStack(cf, slot);
+      if (cr === undefined) continue;
+      const o = of.spilled[slot]!;
+      const c = cr === 'unbound' ? UNBOUND_SCALAR : cr;
+      if (o !== c && !rangeWithinRegs(o, c)) return false;
+      if (!tnumIn(o.var, c.var)) return false;
     }
+    screen += 1 + 5 * plan[screen]!;
     // and the live pointers, in registers and spilled, all but their ids (regsafe's ptrSafe):
     // most comparisons that get past the scalars fail on a spilled pointer (a packet range)
-    for (let m = live; m !== 0; m &= m - 1) {
+    for (let m = ptrs; m !== 0; m &= m - 1) {
       const r = 31 - Math.clz32(m & -m);
       const o = of.regs[r]!;
       const c = cf.regs[r]!;
-      if (o !== c && isPtrReg(o) && !ptrSafe(o, c)) return false;
+      if (o !== c && !ptrSafe(o, c)) return false;
     }
     for (let i = slotsAt; i < at; i++) {
       const e = plan[i]!;
@@ -570,8 +580,8 @@ export function statesEqual(
     const c = cur.frames[k]!;
     const precise = cp.preciseRegs[k]!;
     const live = plan[at]!;
-    const slotsAt = at + 2;
-    const slotsEnd = slotsAt + plan[at + 1]!;
+    const slotsAt = at + 3;
+    const slotsEnd = slotsAt + plan[at + 2]!;
     at = slotsEnd;
     for (let m = live; m !== 0; m &= m - 1) {
       const r = 31 - Math.clz32(m & -m);
