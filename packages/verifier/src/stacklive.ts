@@ -21,6 +21,11 @@ const MAY = 0;
 const MUST = 2;
 const ACC = 4;
 const LIVE = 6;
+/**
+ * Subprograms with at least this many instructions in the order keep a dirty set per frame
+ * (Instance.dirty); smaller ones are passed over whole, which costs less than keeping it.
+ */
+const DIRTY_MIN = 256;
 
 /** A function instance (struct func_instance): one subprogram reached by one call chain. */
 interface Instance {
@@ -30,7 +35,14 @@ interface Instance {
   readonly size: number;
   /** Per frame of the chain: W words per instruction of the subprogram (allocated on first mark). */
   readonly frames: (Uint32Array | undefined)[];
-  /** must_write_set: the instruction committed its writes once (later commits intersect). */
+  /**
+   * Per frame: the positions in the subprogram's order whose live sets may change when computed
+   * again (their marks or a successor's sets changed since), one bit each. A position not in it
+   * is at its fixed point, so a pass computes only these, in the order's order, and reaches the
+   * same sets, log lines and pass count as one computing every instruction (issue 25).
+   */
+  readonly dirty: (Uint32Array | undefined)[];
+  /** must_write_set: 1, the instruction committed its writes once (later commits intersect); 2, and its must_write is empty in every frame (later commits change nothing). */
   readonly mustWriteSet: Uint8Array;
   updated: boolean;
   mustWriteDropped: boolean;
@@ -79,6 +91,11 @@ export class StackLiveness {
   private readonly succ0: Int32Array;
   private readonly succ1: Int32Array;
   private readonly order: Int32Array[];
+  /** The position of each instruction in its subprogram's order (-1: not in it). */
+  private posOf: Int32Array | undefined;
+  /** The instructions whose successor each is (bpf_insn_successors reversed): predOf[predAt[pc]..predAt[pc + 1]). */
+  private predAt: Int32Array | undefined;
+  private predOf: Int32Array | undefined;
   private readonly subprogOfStart = new Map<number, number>();
   private readonly ends: number[];
   private readonly starts: readonly number[];
@@ -87,8 +104,9 @@ export class StackLiveness {
   private curFrames: State['frames'] | undefined;
   private curTop: unknown;
   private curDepth = -1;
-  /** write_masks_acc and write_insn_idx. */
+  /** write_masks_acc and write_insn_idx; accUsed: some word of acc is not zero. */
   private readonly acc = new Uint32Array(16);
+  private accUsed = false;
   private writeIdx = 0;
   private readonly callsCallback: (pc: number) => boolean;
   private readonly log: ((line: string) => void) | undefined;
@@ -152,6 +170,32 @@ export class StackLiveness {
     }
   }
 
+  /** posOf, predAt and predOf, made for the first subprogram large enough to want them. */
+  private buildPreds(): void {
+    const n = this.succ0.length;
+    const posOf = new Int32Array(n).fill(-1);
+    for (const ord of this.order) for (let j = 0; j < ord.length; j++) posOf[ord[j]!] = j;
+    const predAt = new Int32Array(n + 1);
+    for (let pc = 0; pc < n; pc++) {
+      const s0 = this.succ0[pc]!;
+      const s1 = this.succ1[pc]!;
+      if (s0 >= 0 && s0 < n) predAt[s0 + 1]!++;
+      if (s1 >= 0 && s1 < n) predAt[s1 + 1]!++;
+    }
+    for (let pc = 0; pc < n; pc++) predAt[pc + 1]! += predAt[pc]!;
+    const fill = predAt.slice(0, n);
+    const predOf = new Int32Array(predAt[n]!);
+    for (let pc = 0; pc < n; pc++) {
+      const s0 = this.succ0[pc]!;
+      const s1 = this.succ1[pc]!;
+      if (s0 >= 0 && s0 < n) predOf[fill[s0]!++] = pc;
+      if (s1 >= 0 && s1 < n) predOf[fill[s1]!++] = pc;
+    }
+    this.posOf = posOf;
+    this.predAt = predAt;
+    this.predOf = predOf;
+  }
+
   // ---- call chains and instances ----
 
   /** compute_callchain of `st` cut at frame `frameNo`, as a key and a list. */
@@ -180,7 +224,7 @@ export class StackLiveness {
     const start = chain[chain.length - 1]!;
     const sub = this.subprogOfStart.get(start) ?? 0;
     const size = this.ends[sub]! - start;
-    return { chain, start, size, frames: [], mustWriteSet: new Uint8Array(size), updated: false, mustWriteDropped: false };
+    return { chain, start, size, frames: [], dirty: [], mustWriteSet: new Uint8Array(size), updated: false, mustWriteDropped: false };
   }
 
   /** lookup(chainOf(st, frameNo)), the chain made only for a new instance (issue 25: a string key and an array per call). */
@@ -198,6 +242,22 @@ export class StackLiveness {
 
   private masks(inst: Instance, frame: number): Uint32Array {
     return (inst.frames[frame] ??= new Uint32Array(inst.size * W));
+  }
+
+  private orderOf(inst: Instance): Int32Array {
+    return this.order[this.subprogOfStart.get(inst.start) ?? 0]!;
+  }
+
+  /**
+   * The instruction's own marks changed: its position is computed again at the next update
+   * (without a dirty set, every position is: a small subprogram, or one not updated yet).
+   */
+  private touch(inst: Instance, frame: number, pc: number): void {
+    const d = inst.dirty[frame];
+    if (d === undefined) return;
+    const p = this.posOf![pc]!;
+    if (p < 0) return;
+    d[p >>> 5] = d[p >>> 5]! | (1 << (p & 31));
   }
 
   /** bpf_reset_live_stack_callchain: the state moved to another frame (a call, a return, another path). */
@@ -229,7 +289,10 @@ export class StackLiveness {
     this.pc = pc;
     this.current(st);
     this.writeIdx = pc;
-    this.acc.fill(0);
+    if (this.accUsed) {
+      this.acc.fill(0);
+      this.accUsed = false;
+    }
   }
 
   /** bpf_mark_stack_read: the running instruction may read slots `lo..hi` (inclusive) of frame `frame`. */
@@ -254,7 +317,10 @@ export class StackLiveness {
     const b = (pc - inst.start) * W;
     const n0 = (m[b + MAY]! | w0) >>> 0;
     const n1 = (m[b + MAY + 1]! | w1) >>> 0;
-    if ((n0 !== m[b + MAY] || n1 !== m[b + MAY + 1]) && (((n0 | m[b + LIVE]!) >>> 0 !== m[b + LIVE]) || (n1 | m[b + LIVE + 1]!) >>> 0 !== m[b + LIVE + 1])) inst.updated = true;
+    if (n0 !== m[b + MAY] || n1 !== m[b + MAY + 1]) {
+      if (((n0 | m[b + LIVE]!) >>> 0 !== m[b + LIVE]) || (n1 | m[b + LIVE + 1]!) >>> 0 !== m[b + LIVE + 1]) inst.updated = true;
+      this.touch(inst, frame, pc);
+    }
     m[b + MAY] = n0;
     m[b + MAY + 1] = n1;
   }
@@ -263,6 +329,7 @@ export class StackLiveness {
   write(frame: number, slot: number): void {
     if (slot < 0 || slot > 63) return;
     this.acc[frame * 2 + (slot >> 5)] = (this.acc[frame * 2 + (slot >> 5)]! | (1 << (slot & 31))) >>> 0;
+    this.accUsed = true;
   }
 
   /** bpf_commit_stack_write_marks after the instruction ran (nothing when a call or return reset the chain). */
@@ -273,7 +340,19 @@ export class StackLiveness {
 
   private commitTo(inst: Instance): void {
     const idx = this.writeIdx - inst.start;
+    const set = inst.mustWriteSet[idx]!;
+    // once every frame's must_write of the instruction is empty, intersecting keeps it so
+    if (set === 2) {
+      this.writeIdx = 0;
+      return;
+    }
+    if (set === 0 && !this.accUsed) {
+      inst.mustWriteSet[idx] = 1;
+      this.writeIdx = 0;
+      return;
+    }
     const depth = inst.chain.length;
+    let any = 0;
     for (let frame = 0; frame < depth; frame++) {
       let w0 = this.acc[frame * 2]!;
       let w1 = this.acc[frame * 2 + 1]!;
@@ -290,10 +369,12 @@ export class StackLiveness {
         m[b + MUST] = w0;
         m[b + MUST + 1] = w1;
         inst.updated = true;
+        this.touch(inst, frame, this.writeIdx);
       }
       if ((o0 & ~w0) !== 0 || (o1 & ~w1) !== 0) inst.mustWriteDropped = true;
+      any |= w0 | w1;
     }
-    inst.mustWriteSet[idx] = 1;
+    inst.mustWriteSet[idx] = set !== 0 && any === 0 ? 2 : 1;
     this.writeIdx = 0;
   }
 
@@ -318,11 +399,21 @@ export class StackLiveness {
   private updateInstance(inst: Instance): void {
     const depth = inst.chain.length;
     if (inst.mustWriteDropped)
-      for (const m of inst.frames) {
+      for (let frame = 0; frame < inst.frames.length; frame++) {
+        const m = inst.frames[frame];
         if (!m) continue;
         for (let b = 0; b < m.length; b += W) m[b + ACC] = m[b + ACC + 1] = 0;
+        inst.dirty[frame]?.fill(0xffffffff);
       }
-    const order = this.order[this.subprogOfStart.get(inst.start) ?? 0]!;
+    const order = this.orderOf(inst);
+    const passes = order.length < DIRTY_MIN ? this.passesOverAll(inst, order) : this.passesOverDirty(inst, order);
+    if (this.log) this.log(`(${inst.chain.join(',')}) live stack update done in ${passes} iterations`);
+    if (depth > 1) this.propagateOut(inst);
+  }
+
+  /** The passes over every position of the order until one changes nothing (liveness.c update_instance). */
+  private passesOverAll(inst: Instance, order: Int32Array): number {
+    const depth = inst.chain.length;
     let passes = 0;
     for (let changed = true; changed; ) {
       changed = false;
@@ -333,8 +424,55 @@ export class StackLiveness {
         for (let k = 0; k < order.length; k++) if (this.updateInsn(inst, m, order[k]!, frame)) changed = true;
       }
     }
-    if (this.log) this.log(`(${inst.chain.join(',')}) live stack update done in ${passes} iterations`);
-    if (depth > 1) this.propagateOut(inst);
+    return passes;
+  }
+
+  /**
+   * The same passes computing only the dirty positions: each pass computes what a pass over
+   * every position would have found changed, in the same order, so the sets, the level-2 lines
+   * and the pass count are the same.
+   */
+  private passesOverDirty(inst: Instance, order: Int32Array): number {
+    const depth = inst.chain.length;
+    if (this.posOf === undefined) this.buildPreds();
+    const posOf = this.posOf!;
+    const predAt = this.predAt!;
+    const predOf = this.predOf!;
+    const end = inst.start + inst.size;
+    let passes = 0;
+    for (let changed = true; changed; ) {
+      changed = false;
+      passes++;
+      for (let frame = 0; frame < depth; frame++) {
+        const m = inst.frames[frame];
+        if (!m) continue;
+        // every position the first time
+        const d = (inst.dirty[frame] ??= new Uint32Array((order.length + 31) >>> 5).fill(0xffffffff));
+        // the positions to compute, in order; one marked again at or before the position being
+        // computed waits for the next pass, as it would in a pass over every position
+        for (let w = 0; w < d.length; w++) {
+          let from = 0;
+          while (from < 32) {
+            const x = d[w]! & (-1 << from);
+            if (x === 0) break;
+            const bit = 31 - Math.clz32(x & -x);
+            d[w] = d[w]! & ~(1 << bit);
+            from = bit + 1;
+            const k = (w << 5) | bit;
+            if (k >= order.length) break;
+            const pc = order[k]!;
+            if (!this.updateInsn(inst, m, pc, frame)) continue;
+            changed = true;
+            for (let e = predAt[pc]!; e < predAt[pc + 1]!; e++) {
+              const q = predOf[e]!;
+              const p = posOf[q]!;
+              if (p >= 0 && q >= inst.start && q < end) d[p >>> 5] = d[p >>> 5]! | (1 << (p & 31));
+            }
+          }
+        }
+      }
+    }
+    return passes;
   }
 
   /** log_mask_change: the slots a pass added to and took from one mask of one instruction. */
@@ -394,6 +532,7 @@ export class StackLiveness {
     const callsite = inst.chain[depth - 2]!;
     this.writeIdx = callsite;
     this.acc.fill(0);
+    this.accUsed = true;
     for (let frame = 0; frame < depth - 1; frame++) {
       const m = inst.frames[frame];
       if (!m) continue;
