@@ -237,6 +237,7 @@ export function discoverSubprogs(
  * the interpreter run unverified programs.
  */
 export function analyseFrames(program: Program): AnalysedProgram {
+  const discovered = program.subprogs === undefined;
   const subs = program.subprogs ?? discoverSubprogs(program.insns, { funcInfo: program.funcInfo });
   const protoByName = new Map((program.protos ?? []).filter((p) => p.kind === 'subprog').map((p) => [p.name, p]));
   const analysed = subs.map((s): AnalysedSubprog => {
@@ -263,6 +264,18 @@ export function analyseFrames(program: Program): AnalysedProgram {
     const argCount = declared ?? (incoming > 0 ? MAX_BPF_FUNC_REG_ARGS + incoming : Math.min(MAX_BPF_FUNC_REG_ARGS, 5));
     if (argCount > MAX_BPF_FUNC_ARGS)
       throw new IsaError('BAD_PROGRAM', `function ${s.name} has ${argCount} arguments, more than ${MAX_BPF_FUNC_ARGS}`, { insn: s.start });
+    // subprograms discovered here have start, end and name only: the same object without a
+    // spread (most of this function's time on a small program, issue 25)
+    if (discovered)
+      return {
+        start: s.start,
+        end: s.end,
+        name: s.name,
+        argCount,
+        incomingStackArgs: Math.max(incoming, argCount - MAX_BPF_FUNC_REG_ARGS, 0),
+        outgoingStackArgs: outgoing,
+        stackDepth: (depth + 7) & ~7,
+      };
     return {
       ...s,
       argCount,

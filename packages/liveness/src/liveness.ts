@@ -177,8 +177,31 @@ export function computeLiveness(program: Program, opts: LivenessOptions = {}): L
       }
     }
   }
-  const { stackLiveIn, escapes } = stackLiveness(program, cfg, late);
-  return { cfg, use, def, liveIn, stackLiveIn, incomingReads, escapes, passes };
+  return new Computed(program, cfg, use, def, liveIn, incomingReads, passes, late);
+}
+
+/**
+ * computeLiveness's result: the stack slots' liveness is computed on first use (the verifier,
+ * which reads the registers' only, made it for every program: issue 25).
+ */
+class Computed implements Liveness {
+  private stack: { stackLiveIn: Uint32Array; escapes: boolean[] } | undefined;
+  constructor(
+    private readonly program: Program,
+    readonly cfg: Cfg,
+    readonly use: Uint32Array,
+    readonly def: Uint32Array,
+    readonly liveIn: Uint32Array,
+    readonly incomingReads: Uint8Array,
+    readonly passes: number,
+    private readonly late: Uint8Array,
+  ) {}
+  get stackLiveIn(): Uint32Array {
+    return (this.stack ??= stackLiveness(this.program, this.cfg, this.late)).stackLiveIn;
+  }
+  get escapes(): readonly boolean[] {
+    return (this.stack ??= stackLiveness(this.program, this.cfg, this.late)).escapes;
+  }
 }
 
 /**

@@ -73,17 +73,24 @@ export function innerMapMeta(outer: MapDef & { readonly inner?: MapDef }): MapDe
  * map of a map-in-map whose template has BTF (libbpf creates the template with it).
  */
 export function attachMapRecords(outers: readonly MapDef[], btf: () => Btf | undefined): void {
-  const maps = outers.flatMap((m) => [m, innerMapMeta(m) ?? []].flat());
-  for (const m of maps) {
-    if (m.btfValueTypeId === undefined || m.btfKeyTypeId === undefined) {
-      records.delete(m);
-      continue;
-    }
-    const b = btf();
-    const rec = b ? parseMapRecord(b, m.btfValueTypeId) : undefined;
-    if (rec) records.set(m, rec);
-    else records.delete(m);
+  // each map, then its inner map's template (no arrays made per call: issue 25)
+  for (let k = 0; k < outers.length; k++) {
+    const m = outers[k]!;
+    attachRecord(m, btf);
+    const inner = innerMapMeta(m);
+    if (inner) attachRecord(inner, btf);
   }
+}
+
+function attachRecord(m: MapDef, btf: () => Btf | undefined): void {
+  if (m.btfValueTypeId === undefined || m.btfKeyTypeId === undefined) {
+    records.delete(m);
+    return;
+  }
+  const b = btf();
+  const rec = b ? parseMapRecord(b, m.btfValueTypeId) : undefined;
+  if (rec) records.set(m, rec);
+  else records.delete(m);
 }
 
 /** The map's record, undefined when it has no BTF (the kernel's `!map->btf`). */

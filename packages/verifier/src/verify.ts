@@ -7,7 +7,7 @@
  * arguments follow apps/docs/stack-args.md §3-§4 rule by rule.
  */
 import { mapLoadValue, mapNameAt, type MapAddresses } from './mapaddr.js';
-import { analyseFrames, checkInsn, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type LineInfo, type MapDef, type Op, type Program, type ProgType } from '@bpf/isa';
+import { analyseFrames, checkInsn, type AnalysedProgram, decodeOp, formatInsn, IsaError, MAX_BPF_FUNC_REG_ARGS, type AnalysedSubprog, type AttachType, type FuncProtoDecl, type Insn, type LineInfo, type MapDef, type Op, type Program, type ProgType } from '@bpf/isa';
 import { CfgError, computeLiveness, defaultCallArgCount, formatLiveRegs, type Liveness } from '@bpf/liveness';
 import { checkAlu } from './alu.js';
 import { addrSpaceCast, arenaAtomicOk } from './arena.js';
@@ -33,7 +33,7 @@ import { StackLiveness } from './stacklive.js';
 import { byteSwap, zext } from './scalar.js';
 import { lowS32, lowU32 } from './tnum.js';
 import { Tracer, type Trace, type TraceOptions } from './trace.js';
-import { xlate, type ArenaRewrites } from './xlate.js';
+import { xlate, type ArenaRewrites, type XlateOptions } from './xlate.js';
 import { markFastcallPatterns, removeFastcallSpillsFills, type CallSummary, type Fastcall } from './fastcall.js';
 import { helperProto } from './helpers.js';
 import { ksymReg } from './ksym.js';
@@ -204,6 +204,23 @@ class PcSet {
   has(pc: number): boolean {
     return this.bits[pc] === 1 || (this.outside !== undefined && this.outside.has(pc));
   }
+}
+
+/**
+ * `result.xlated`, made when first read (an enumerable property like the others, then a plain
+ * value): most callers never read it, and making it was a tenth of the fixed cost of a small
+ * program's verification (issue 25). What it is made from is kept, not the verifier.
+ */
+function xlatedOnRead(out: { xlated?: VerifiedProgram }, program: AnalysedProgram, seen: Uint8Array, opts: XlateOptions): void {
+  Object.defineProperty(out, 'xlated', {
+    configurable: true,
+    enumerable: true,
+    get(): VerifiedProgram {
+      const value = xlate(program, seen, opts) as unknown as VerifiedProgram;
+      Object.defineProperty(out, 'xlated', { value, configurable: true, enumerable: true, writable: true });
+      return value;
+    },
+  });
 }
 
 /** Verify a program. Never throws for a bad program: the verdict is in the result. */
@@ -635,18 +652,20 @@ class Verifier implements CallEnv, PreciseEnv {
     const buf = this.logBuf?.finish(this.lines, this.openLines, this.logText());
     // ENOSPC: the kernel loads nothing, whatever the verifier said
     if (buf?.truncated) accepted = false;
-    return {
-      accepted,
-      ...(error ? { error } : {}),
-      log: this.opts.logSink ? this.sinkRest(buf?.text) : buf ? buf.text : this.lines.slice(-1).join('\n') + '\n',
-      logTrueSize: buf ? buf.trueSize + this.sunkBytes : 0,
-      ...(buf?.truncated ? { logTruncated: true as const } : {}),
-      stats,
-      maxAccess: { ...this.maxAccess },
-      ...(accepted ? { program: { ...this.program, subprogs } as unknown as VerifiedProgram } : {}),
-      ...(accepted ? { xlated: xlate({ ...this.program, subprogs }, this.seen, { defaultExceptionCb: this.exceptionCb === undefined && this.throwSeen(), ...(this.fastcallNops.length ? { nops: this.fastcallNops } : {}), ...this.arenaRewrites() }) as unknown as VerifiedProgram } : {}),
-      ...(this.tracer ? { trace: this.tracer.result() } : {}),
-    };
+    // the fields in the order they always had, set one by one (no object spread per optional field)
+    const out: { -readonly [K in keyof VerifyResult]?: VerifyResult[K] } = { accepted };
+    if (error) out.error = error;
+    out.log = this.opts.logSink ? this.sinkRest(buf?.text) : buf ? buf.text : (this.lines[this.lines.length - 1] ?? '') + '\n';
+    out.logTrueSize = buf ? buf.trueSize + this.sunkBytes : 0;
+    if (buf?.truncated) out.logTruncated = true;
+    out.stats = stats;
+    out.maxAccess = { ...this.maxAccess };
+    if (accepted) {
+      out.program = { ...this.program, subprogs } as unknown as VerifiedProgram;
+      xlatedOnRead(out, { ...this.program, subprogs }, this.seen, { defaultExceptionCb: this.exceptionCb === undefined && this.throwSeen(), ...(this.fastcallNops.length ? { nops: this.fastcallNops } : {}), ...this.arenaRewrites() });
+    }
+    if (this.tracer) out.trace = this.tracer.result();
+    return out as VerifyResult;
   }
 
   /** The end of the log (`text`: what the log buffer holds of it), handed to the log sink: `result.log` is then empty. */
