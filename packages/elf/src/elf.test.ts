@@ -2,7 +2,7 @@ import type { Insn } from '@bpf/isa';
 import { insn } from '@bpf/isa';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ElfError, findSecDef, loadPrograms, parseElf, parseElfFile, placeExtInfo, R_BPF } from './index.js';
+import { ElfError, findCiliumSecDef, findSecDef, loadPrograms, parseElf, parseElfFile, placeExtInfo, R_BPF } from './index.js';
 import type { WObject } from './elfwriter.test.helper.js';
 import { code, cstr, writeElf } from './elfwriter.test.helper.js';
 
@@ -151,6 +151,29 @@ describe('libbpf section conventions', () => {
     expect(findSecDef('lsm.s/x')?.sleepable).toBe(true);
     expect(findSecDef('xdp.frags')?.xdpFrags).toBe(true);
     expect(findSecDef('?tc')?.progType).toBe('sched_cls');
+  });
+  it("cilium/ebpf's rule for names libbpf does not know: a plain pattern is a prefix, `+` wants the name before any `/`", () => {
+    expect(findSecDef('tc_ingress')).toBeUndefined();
+    expect(findCiliumSecDef('tc_ingress')).toMatchObject({ pattern: 'tc', progType: 'sched_cls' });
+    expect(findCiliumSecDef('?tc_egress')?.progType).toBe('sched_cls');
+    expect(findCiliumSecDef('sk_msg_x')).toMatchObject({ progType: 'sk_msg', attachType: 'sk_msg_verdict' });
+    expect(findCiliumSecDef('kprobe/x/y')?.progType).toBe('kprobe');
+    expect(findCiliumSecDef('kprobes/x')).toBeUndefined();
+    expect(findCiliumSecDef('from-container')).toBeUndefined();
+  });
+  it('a section only cilium/ebpf types gets its type when linked by its rules, and none by libbpf\'s', () => {
+    const o = sample();
+    const renamed = (name: string): WObject => ({
+      ...o,
+      sections: o.sections.map((x) => (x.name === 'xdp' ? { ...x, name } : x)),
+      symbols: o.symbols!.map((x) => (x.section === 'xdp' ? { ...x, section: name } : x)),
+      relocs: o.relocs!.map((x) => (x.section === 'xdp' ? { ...x, section: name } : x)),
+    });
+    const bytes = writeElf(renamed('tc_ingress'));
+    expect(loadPrograms(bytes, { linker: 'cilium/ebpf' })[0]).toMatchObject({ section: 'tc_ingress', type: 'sched_cls' });
+    expect(loadPrograms(bytes)[0]!.type).toBeUndefined();
+    // a name libbpf knows keeps libbpf's row under either linker
+    expect(loadPrograms(writeElf(renamed('xdp')), { linker: 'cilium/ebpf' })[0]).toMatchObject({ type: 'xdp', expectedAttachType: 'xdp' });
   });
 });
 

@@ -13,7 +13,7 @@ export type {
   SymbolType,
   SymbolVisibility,
 } from './elf.js';
-export { ATTACH_TYPES, LEGACY_SECTION_DEFS, SECTION_DEFS, attachTypeNumber, findSecDef } from './sections.js';
+export { ATTACH_TYPES, LEGACY_SECTION_DEFS, SECTION_DEFS, attachTypeNumber, findCiliumSecDef, findSecDef } from './sections.js';
 export type { AttachType, SecDef } from './sections.js';
 export { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, MAP_TYPES, isLegacyMapsSection, mapTypeName, mapTypeNumber, placeArenaGlobals } from './maps.js';
 export type { ArenaLayout, ElfMap, ElfMapKind, LegacyMapFlavor } from './maps.js';

@@ -13,7 +13,7 @@ import { PseudoCall, PseudoLd } from '@bpf/isa';
 import { ElfError } from './errors.js';
 import type { ElfMap } from './maps.js';
 import type { ElfFunction, ElfObject, InsnReloc } from './object.js';
-import type { SecDef } from './sections.js';
+import { findCiliumSecDef, type SecDef } from './sections.js';
 
 /** `{ ...i, src, off, imm }` written as a literal: every slot keeps the decoder's one object shape. */
 const slot = (i: Insn, src: number, off: number, imm: number): Insn => ({ code: i.code, dst: i.dst, src, off, imm });
@@ -339,7 +339,8 @@ export function linkProgram(
     }
     insns[c.pc] = withImm(insns[c.pc]!, at - (c.pc + 1));
   }
-  const d = main.secDef;
+  // cilium/ebpf types a section libbpf does not know by its own prefix rule
+  const d = main.secDef ?? (cilium ? findCiliumSecDef(main.section) : undefined);
   return {
     name: main.name,
     section: main.section,

@@ -216,3 +216,16 @@ export function findSecDef(sectionName: string): SecDef | undefined {
   const name = sectionName.startsWith('?') ? sectionName.slice(1) : sectionName;
   return SECTION_DEFS.find((d) => matches(d, name)) ?? LEGACY_SECTION_DEFS.find((d) => name.startsWith(d.pattern.slice(0, -1)));
 }
+
+/**
+ * The row cilium/ebpf (elf_reader.go: getProgType, matchSectionName) gives a section name that
+ * libbpf's conventions do not know. Its table is libbpf's, matched in order: a pattern ending in
+ * `/` needs that name and a `/`, one ending in `+` that name with or without a `/…`, and any
+ * other pattern is a prefix: `tc_ingress` is a tc program, `xdp_redirect` an XDP one.
+ */
+export function findCiliumSecDef(sectionName: string): SecDef | undefined {
+  const name = sectionName.startsWith('?') ? sectionName.slice(1) : sectionName;
+  const slash = name.indexOf('/');
+  const have = slash < 0 ? name : name.slice(0, slash);
+  return SECTION_DEFS.find((d) => (d.pattern.endsWith('+') ? have === d.pattern.slice(0, -1) : name.startsWith(d.pattern)));
+}
