@@ -279,6 +279,23 @@ const LOADERS = {
     type: 'kprobe',
     hosts: { 'kprobepwru_x86_bpfel.o': { set: () => ({ CFG: pwruConfig() }), mapValueSize: { percpu_big_buff: 4096 } } },
   },
+  // open-telemetry/opentelemetry-ebpf-instrumentation (OBI, grafana/beyla's eBPF code): every
+  // bpf2go object its go:generate lines build for amd64, loaded with cilium/ebpf (`tc_ingress`
+  // is a tc program by its prefix rule) after RewriteConstants with the default configuration's
+  // values: the tracers that filter by PID set `filter_pids` to 1 (Discovery.SystemWide and
+  // BPFPidFilterOff off); every other constant they set (wakeup_data_bytes, capture_header_buffer,
+  // high_request_volume, disable_black_box_cp, sampling, trace_messages) is 0 by default, as
+  // built. gpuevent's ring buffer has no size, which OBI's page rounding leaves at 0: the kernel
+  // refuses that map, as it would OBI's. The network flow tracers size their flow maps from
+  // CacheMaxFlows (5000 by default).
+  obi: {
+    loader: 'cilium/ebpf',
+    type: 'kprobe',
+    hosts: Object.fromEntries([
+      ...['generictracer_bpf', 'generictracer_bpf_tp', 'generictracer_bpf_debug', 'generictracer_bpf_tp_debug', 'gpuevent_bpf', 'gpuevent_bpf_debug', 'tpinjector_bpf', 'tpinjector_bpf_debug'].map((o) => [`${o}_x86_bpfel.o`, { set: () => ({ filter_pids: 1 }) }]),
+      ...['netolly_Net', 'netolly_NetSk'].map((o) => [`${o}_x86_bpfel.o`, { mapMaxEntries: { aggregated_flows: 5000, flow_directions: 5000, conn_initiators: 5000 } }]),
+    ]),
+  },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },
