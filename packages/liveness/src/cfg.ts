@@ -68,6 +68,24 @@ function pushSuccessors(insns: readonly Insn[], pc: number, push: (t: number) =>
   push(pc + (i.code === 0x18 ? 2 : 1));
 }
 
+/**
+ * Zeroed scratch arrays for what a call uses and drops (search stacks, marks, buffers copied out
+ * before returning), reused from one call to the next: on a small program, making a fresh typed
+ * array each time (a backing store outside the heap) was most of buildCfg's time (issue 25).
+ * Each use has its own slot; programs above POOL_MAX slots get fresh arrays.
+ */
+const POOL_MAX = 1 << 16;
+const pool: (Int32Array | undefined)[] = [];
+
+/** A zeroed Int32Array of at least `len` elements for slot `slot`, valid until its next use. */
+export function scratchI32(slot: number, len: number): Int32Array {
+  if (len > POOL_MAX) return new Int32Array(len);
+  const a = pool[slot];
+  if (a === undefined || a.length < len) return (pool[slot] = new Int32Array(Math.max(len, 256)));
+  a.fill(0, 0, len);
+  return a;
+}
+
 const isJumpSlot = (i: Insn): boolean => {
   const cls = i.code & 7;
   if (cls !== 5 && cls !== 6) return false;
@@ -117,7 +135,7 @@ export function buildCfg(program: Program, selfLoops?: (pc: number) => boolean, 
   }
 
   const succStart = new Int32Array(n + 1);
-  const succBuf = new Int32Array(2 * n);
+  const succBuf = scratchI32(0, 2 * n);
   let ns = 0;
   // pushSuccessors inlined (no closure per slot): fall-through first, then the jump target
   for (let pc = 0; pc < n; pc++) {
@@ -143,15 +161,15 @@ export function buildCfg(program: Program, selfLoops?: (pc: number) => boolean, 
   // branches into their callee, so a subprogram nobody calls is unreachable too.
   const DISCOVERED = 1,
     EXPLORED = 2;
-  const state = new Uint8Array(n);
+  const state = scratchI32(1, n);
   const backEdges: [number, number][] = [];
   const calleeOf = (t: number): number => {
     const i = insns[t]!;
     return (i.code === 0x85 && i.src === 1) || (i.code === 0x18 && i.src === 4) ? t + i.imm + 1 : -1;
   };
   {
-    const stack = new Int32Array(n);
-    const nextSucc = new Int32Array(n);
+    const stack = scratchI32(2, n);
+    const nextSucc = scratchI32(3, n);
     let sp = 0;
     const roots = [0, ...entries.filter((e) => e > 0 && e < n)];
     for (const root of roots) {
@@ -215,12 +233,12 @@ class BuiltCfg implements Cfg {
 
 /** kernel: compute_postorder — an iterative DFS from each subprogram's start. */
 function computePostorder(n: number, subprogs: readonly Subprog[], succStart: Int32Array, succTarget: Int32Array): Int32Array {
-  const out = new Int32Array(n);
+  const out = scratchI32(4, n);
   let cur = 0;
   const DISCOVERED = 1,
     EXPLORED = 2;
-  const state = new Uint8Array(n);
-  const stack = new Int32Array(2 * n + 1);
+  const state = scratchI32(5, n);
+  const stack = scratchI32(6, 2 * n + 1);
   for (const s of subprogs) {
     let sp = 0;
     stack[sp++] = s.start;
@@ -252,10 +270,10 @@ function computePostorder(n: number, subprogs: readonly Subprog[], succStart: In
 function computeScc(n: number, succStart: Int32Array, succTarget: Int32Array, selfLoops?: (pc: number) => boolean): Int32Array {
   const NOT_ON_STACK = 0x7fffffff;
   const scc = new Int32Array(n);
-  const pre = new Int32Array(n);
-  const low = new Int32Array(n);
-  const stack = new Int32Array(n);
-  const dfs = new Int32Array(n + 1);
+  const pre = scratchI32(7, n);
+  const low = scratchI32(8, n);
+  const stack = scratchI32(9, n);
+  const dfs = scratchI32(10, n + 1);
   let nextPre = 1;
   let nextScc = 1;
   for (let i = 0; i < n; i++) {

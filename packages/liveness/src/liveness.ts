@@ -8,7 +8,7 @@
  * passes them and dead after it.
  */
 import { decodeOp, stackArgAccess, type Insn, type Program, type ProgType } from './deps.js';
-import { buildCfg, type Cfg } from './cfg.js';
+import { buildCfg, scratchI32, type Cfg } from './cfg.js';
 import { HELPER_ARGS_BY_PROG_TYPE, HELPER_ARGS_DOCUMENTED } from './helper-table.js';
 
 /** Bit of outgoing stack-argument slot `k` (0-based) in a register mask. */
@@ -212,7 +212,7 @@ class Computed implements Liveness {
  */
 function lateSlots(cfg: Cfg, n: number): Uint8Array {
   const { postorder: post, succStart, succTarget } = cfg;
-  const index = new Int32Array(n);
+  const index = scratchI32(11, n);
   for (let k = 0; k < post.length; k++) index[post[k]!] = k;
   const late = new Uint8Array(n);
   for (let k = 0; k < post.length; k++) {
