@@ -314,7 +314,7 @@ describe('scalar bounds arithmetic', () => {
     expect(used).toBeGreaterThan(10000);
   });
 
-  it('ALU operations of a full 64-bit destination whose result lies below 2^32 (`>>` by 32 to 63, `&` with a low source) on numbers equal the BigInt ones', () => {
+  it('ALU operations of a full 64-bit destination on numbers (`>>` by 32 to 63, `&` with a low source, `<< 32`) equal the BigInt ones', () => {
     const e32 = [0n, 1n, 2n, 3n, 7n, 8n, 31n, 32n, 33n, 63n, 64n, 0xffn, 0x100n, 0xffffn, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffffen, 0xffffffffn];
     const { low, raw, synced } = lowRegs({ edges: e32, small: 300n, pow2: true });
     const lowOperand = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) }, { weight: 2, arbitrary: low.map((v) => known(v)) });
@@ -332,7 +332,7 @@ describe('scalar bounds arithmetic', () => {
       { weight: 1, arbitrary: lowOperand },
     );
     let used = 0;
-    const check = (op: 'rsh' | 'and', dst: Reg, src: Reg, alu32: boolean): void => {
+    const check = (op: 'rsh' | 'and' | 'lsh', dst: Reg, src: Reg, alu32: boolean): void => {
       const ref = scalarAluGeneric(op, dst, src, alu32);
       const ours = aluLow(op, dst, src, alu32, scalarAluGenericSrcConst(src, alu32));
       if (ours === undefined) return;
@@ -341,6 +341,8 @@ describe('scalar bounds arithmetic', () => {
     };
     fc.assert(fc.property(wide, fc.integer({ min: 0, max: 65 }), fc.boolean(), (dst, k, alu32) => check('rsh', dst, known(BigInt(k)), alu32)), { numRuns: 10000 });
     fc.assert(fc.property(wide, lowOperand, fc.boolean(), (dst, src, alu32) => check('and', dst, src, alu32)), { numRuns: 10000 });
+    // `<< 32` of any register (and counts next to it, which stay on BigInts)
+    fc.assert(fc.property(wide, fc.integer({ min: 31, max: 33 }), fc.boolean(), (dst, k, alu32) => check('lsh', dst, known(BigInt(k)), alu32)), { numRuns: 10000 });
     // unknown and edge-bounded destinations by every count
     for (const x of edges64) for (const y of edges64) for (let k = 30; k <= 64; k++) check('rsh', reg({ var: tnum(0n, U64_MAX), ...UNBOUNDED_B, umin: BigInt.asUintN(64, x), umax: BigInt.asUintN(64, y) }), known(BigInt(k)), false);
     expect(used).toBeGreaterThan(10000);

@@ -561,6 +561,8 @@ export function aluLow(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcConst
   // whose result lies in it is loaded as the operation reads it (wideDst)
   loadSrc(src);
   if (!srcLowOk()) return undefined;
+  // 64-bit `<< 32`: the result is a multiple of 2^32, synced on its high halves
+  if (op === 'lsh' && !alu32 && rumin === 32 && rumax === 32) return lshHigh(dst);
   load(dst);
   if (!lowOk() && !wideDst(op, dst, alu32)) return undefined;
   const ok = op === 'add' ? addLow(alu32) : op === 'sub' ? subLow(alu32) : op === 'and' || op === 'or' || op === 'xor' ? bitopLow(op) : shiftLow(op, alu32);
@@ -676,6 +678,56 @@ function deduceMixedHigh(): void {
   }
 }
 
+/** syncHigh32 on the working register's high halves. */
+function syncHighSteps(): void {
+  // already exact: a constant whose bounds are that constant
+  if (vm === 0 && umin === vv && umax === vv && smin === (vv | 0) && smax === smin) return;
+  updateHigh();
+  deduce64High();
+  deduceMixedHigh();
+  deduce64High();
+  deduceMixedHigh();
+  // boundOffset: the 32-bit range [0, 0] meets the tnum's low half (0; 0) as it is
+  intersectRangeLow(umin, umax);
+  updateHigh();
+}
+
+/**
+ * 64-bit `<< 32` of any register: scalar_min_max_lsh moves the signed 32-bit range and, up to
+ * 2^31, the unsigned range into the high half (beyond, the unsigned range is open), the tnum's
+ * low half becomes its high half and its low half zero, and so do the 32-bit bounds
+ * (__update_reg32_bounds of that tnum); the sync is then that of the high halves. undefined
+ * for fields outside their types' ranges (the property tests' inconsistent registers).
+ */
+function lshHigh(dst: Reg): Reg | undefined {
+  const t = dst.var;
+  if (!u64ok(t.value) || !u64ok(t.mask) || !u64ok(dst.umax) || !u64ok(dst.umin)) return undefined;
+  if (!(dst.s32min >= S32MIN && dst.s32min <= S32MAX && dst.s32max >= S32MIN && dst.s32max <= S32MAX)) return undefined;
+  vv = lowU32(t.value);
+  vm = lowU32(t.mask);
+  smin = dst.s32min;
+  smax = dst.s32max;
+  if (dst.umax > 0x80000000n) {
+    umin = 0;
+    umax = Infinity;
+  } else {
+    // umin << 32 of an inconsistent umin above umax would lose its high bits
+    if (dst.umin > 0xffffffffn) return undefined;
+    umin = lowU32(dst.umin);
+    umax = lowU32(dst.umax);
+  }
+  updateHigh();
+  syncHighSteps();
+  const o = copyReg(dst);
+  o.var = { value: bigHighU(vv), mask: bigHighU(vm) };
+  o.umin = bigHighU(umin);
+  o.umax = bigHighU(umax);
+  o.smin = bigHighS(smin);
+  o.smax = bigHighS(smax);
+  o.s32min = o.s32max = o.u32min = o.u32max = 0;
+  return o;
+}
+
 /**
  * scalar.ts syncGeneric for a register whose value is a multiple of 2^32 (`x << 32` of a 32-bit
  * value, which `>> 32` or `s>> 32` then turns back: the zero and sign extensions compilers emit):
@@ -695,16 +747,7 @@ export function syncHigh32(b: B): boolean {
   umax = umax0 = highU32(b.umax);
   smin = smin0 = highS32(b.smin);
   smax = smax0 = highS32(b.smax);
-  // already exact: a constant whose bounds are that constant
-  if (vm === 0 && umin === vv && umax === vv && smin === (vv | 0) && smax === smin) return true;
-  updateHigh();
-  deduce64High();
-  deduceMixedHigh();
-  deduce64High();
-  deduceMixedHigh();
-  // boundOffset: the 32-bit range [0, 0] meets the tnum's low half (0; 0) as it is
-  intersectRangeLow(umin, umax);
-  updateHigh();
+  syncHighSteps();
   if (vv !== v0 || vm !== m0) b.var = { value: bigHighU(vv), mask: bigHighU(vm) };
   if (umin !== umin0) b.umin = bigHighU(umin);
   if (umax !== umax0) b.umax = bigHighU(umax);
