@@ -94,23 +94,36 @@ export type LinkedFilter = (frame: number, reg: number) => boolean;
 /** sync_linked_regs: scalars sharing the id of `known` learn its bounds. */
 function syncLinked(st: State, knownReg: Reg, self: Reg, live?: LinkedFilter): void {
   if (knownReg.type !== 'scalar' || !knownReg.id) return;
-  const update = (r: Reg): Reg => {
-    if (r === self || r.type !== 'scalar' || r.id !== knownReg.id) return r;
-    // a link made by a 64-bit add and one made by a 32-bit add do not relate (BPF_ADD_CONST64 vs 32)
-    const add64 = (x: Reg): boolean => !!x.addConst && !x.addConst32;
-    if ((add64(r) && knownReg.addConst32) || (r.addConst32 && add64(knownReg))) return r;
-    if ((!r.addConst && !knownReg.addConst) || r.off === knownReg.off) return knownReg;
-    let moved = scalarAddConst(knownReg, BigInt((r.off | 0) - (knownReg.off | 0)));
-    // either side's link through a 32-bit add: the result is the zero-extended low half
-    if (r.addConst32 || knownReg.addConst32) moved = zext(moved);
-    const o = copyReg(moved);
-    o.id = r.id;
-    o.off = r.off;
-    o.addConst = r.addConst;
-    o.addConst32 = r.addConst32;
-    return o;
-  };
-  forEachReg(st, update, live && ((k, n) => n === 10 || live(k, n)));
+  // forEachReg's walk (frames in order: registers, spilled, outgoing) without its closures (issue 25)
+  for (let k = 0; k < st.frames.length; k++) {
+    const f = st.frames[k]!;
+    for (let n = 0; n < f.regs.length; n++) if (!live || n === 10 || live(k, n)) f.regs[n] = linkedValue(f.regs[n]!, knownReg, self);
+    for (let s = 0; s < f.spilled.length; s++) {
+      const r = f.spilled[s];
+      // an unchanged slot is not written (the stack may be shared with a copy of the frame)
+      if (r === undefined) continue;
+      const v = linkedValue(r, knownReg, self);
+      if (v !== r) setSpilled(f, s, v);
+    }
+    for (let s = 0; s < f.out.length; s++) if (f.out[s]) setOut(f, s, linkedValue(f.out[s]!, knownReg, self));
+  }
+}
+
+/** What register `r` becomes when the linked scalar `knownReg` (of the same id, unless `r` is `self`) is learned. */
+function linkedValue(r: Reg, knownReg: Reg, self: Reg): Reg {
+  if (r === self || r.type !== 'scalar' || r.id !== knownReg.id) return r;
+  // a link made by a 64-bit add and one made by a 32-bit add do not relate (BPF_ADD_CONST64 vs 32)
+  if ((!!r.addConst && !r.addConst32 && knownReg.addConst32) || (r.addConst32 && !!knownReg.addConst && !knownReg.addConst32)) return r;
+  if ((!r.addConst && !knownReg.addConst) || r.off === knownReg.off) return knownReg;
+  let moved = scalarAddConst(knownReg, BigInt((r.off | 0) - (knownReg.off | 0)));
+  // either side's link through a 32-bit add: the result is the zero-extended low half
+  if (r.addConst32 || knownReg.addConst32) moved = zext(moved);
+  const o = copyReg(moved);
+  o.id = r.id;
+  o.off = r.off;
+  o.addConst = r.addConst;
+  o.addConst32 = r.addConst32;
+  return o;
 }
 
 /** mark_ptr_or_null_regs: after a null check, copies of a nullable pointer become the pointer or 0. */

@@ -1611,6 +1611,14 @@ class Verifier implements CallEnv, PreciseEnv {
     if (load >= 0) f.regs[load] = old && old.type === 'scalar' ? (op.size === 4 ? zext(old) : old) : UNKNOWN;
   }
 
+  /** The state and instruction of the conditional jump being split, for the two callbacks below. */
+  private branchSt: State | undefined;
+  private branchPc = 0;
+  /** splitBranch's callbacks, made once (not two closures per conditional jump; issue 25). */
+  private readonly branchLive = (fr: number, r: number): boolean => (this.liveRegs(this.branchSt!, fr) & (1 << r)) !== 0;
+  // verifier_bug prints at any log level; BPF_F_TEST_REG_INVARIANTS makes it fatal (-EFAULT)
+  private readonly branchBug = (line: string): void => (this.progFlags & PROG_FLAGS.test_reg_invariants ? this.reject(this.branchPc, line) : this.log2(line));
+
   private branch(st: Path, f: Frame, i: Insn, op: { cond: string; is64: boolean; useReg: boolean }, pc: number): Path {
     const target = pc + i.off + 1;
     if (op.cond === 'ja') {
@@ -1640,6 +1648,8 @@ class Verifier implements CallEnv, PreciseEnv {
       return st;
     }
     this.collectLinked(st, a, op.useReg ? b : undefined);
+    this.branchSt = st;
+    this.branchPc = pc;
     const other = this.fork(st);
     other.pc = target;
     other.prev = pc;
@@ -1650,9 +1660,8 @@ class Verifier implements CallEnv, PreciseEnv {
       op.useReg,
       st,
       other,
-      (fr, r) => (this.liveRegs(st, fr) & (1 << r)) !== 0,
-      // verifier_bug prints at any log level; BPF_F_TEST_REG_INVARIANTS makes it fatal (-EFAULT)
-      (line) => (this.progFlags & PROG_FLAGS.test_reg_invariants ? this.reject(pc, line) : this.log2(line)),
+      this.branchLive,
+      this.branchBug,
     );
     this.push(other);
     this.printInsnState(st);
@@ -1813,5 +1822,9 @@ const BPF_FUNC_timer_set_callback = 170;
 const SYNC_CALLBACK_HELPERS: ReadonlySet<number> = new Set([164, 180, 181, 209]);
 
 function sameCallsites(a: State, b: State): boolean {
-  return a.frames.length === b.frames.length && a.frames.every((f, k) => f.callsite === b.frames[k]!.callsite);
+  // a loop, not every() with a callback (a closure made per checkpoint looked at; issue 25)
+  const depth = a.frames.length;
+  if (depth !== b.frames.length) return false;
+  for (let k = 0; k < depth; k++) if (a.frames[k]!.callsite !== b.frames[k]!.callsite) return false;
+  return true;
 }
