@@ -1,7 +1,8 @@
+import { assemble } from '@bpf/isa';
 import { skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
-import { buildC, expectSameAsKernel, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
+import { buildC, expectSameAsKernel, haveVmlinux, kernelApi, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
 
 /**
  * Stack slot liveness per call chain (stacklive.ts, the kernel's liveness.c): programs whose
@@ -91,5 +92,25 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('stack slot
       const kernel = /total_states (\d+)/.exec(kernelVerdict(p).log)?.[1];
       expect(String(verify(p, { kernelBtf: kernelBtf(), logLevel: 0 }).stats.totalStates)).toBe(kernel);
     }
+  });
+});
+
+/**
+ * A taken bpf_tail_call never returns, so a slot written after the call is not surely written
+ * before it: the running kernel's level-2 log has no `+written` for it at the call or above. Found
+ * on OpenTelemetry eBPF Instrumentation's generictracer (tcp_rate_check_app_limited: ours printed
+ * `+written -88` at the tail call and the jumps before it). Each program is compared with the
+ * running kernel: verdict, processed count and level-2 log, stack liveness lines included.
+ */
+const TAIL = ['.prog_type kprobe', '.map pa prog_array 4 4 4', 'r6 = r1', 'r1 = 0', '*(u64 *)(r10 - 8) = r1'];
+const CALL = ['r1 = r6', 'r2 = pa ll', 'r3 = 2', 'call bpf_tail_call'];
+const AFTER = ['r1 = 1', '*(u64 *)(r10 - 16) = r1', 'r1 = *(u64 *)(r10 - 16)', 'r2 = *(u64 *)(r10 - 8)', 'r0 = 0', 'exit'];
+describe.skipIf(skipWithout('kernel') || kernelApi === undefined)('a tail call ends the sure writes after it', () => {
+  it.each([
+    ['straight', [...TAIL, ...CALL, ...AFTER]],
+    ['on one side of a branch', [...TAIL, 'call bpf_get_prandom_u32', 'if r0 == 0 goto skip', ...CALL, 'skip:', ...AFTER]],
+    ['a helper call instead keeps them', [...TAIL, 'call bpf_get_prandom_u32', 'if r0 == 0 goto skip', ...CALL.slice(0, 3), 'call bpf_get_prandom_u32', 'skip:', ...AFTER]],
+  ])('%s', (name, lines) => {
+    expectSameAsKernel(name, assemble(lines.join('\n')));
   });
 });

@@ -90,6 +90,13 @@ export class StackLiveness {
   /** bpf_insn_successors: the fall-through and the jump target (-1: none). */
   private readonly succ0: Int32Array;
   private readonly succ1: Int32Array;
+  /**
+   * Instructions after which the program may end without reaching a successor: bpf_tail_call
+   * (a taken tail call never returns). Their sure writes are their own, as an exit's are none:
+   * the running 6.18.44 kernel leaves a successor's writes out of a tail call's must_write_acc
+   * (its level-2 log shows no `+written` there for a slot written after the call).
+   */
+  private readonly leaves: Uint8Array;
   private readonly order: Int32Array[];
   /** The position of each instruction in its subprogram's order (-1: not in it). */
   private posOf: Int32Array | undefined;
@@ -119,6 +126,7 @@ export class StackLiveness {
     this.prunePoint = o.prunePoint ?? (() => false);
     this.succ0 = new Int32Array(n).fill(-1);
     this.succ1 = new Int32Array(n).fill(-1);
+    this.leaves = new Uint8Array(n);
     for (let pc = 0; pc < n; pc++) {
       const i = o.insns[pc]!;
       const cls = i.code & 7;
@@ -132,6 +140,7 @@ export class StackLiveness {
         }
         this.succ0[pc] = pc + 1;
         if (op !== 0x80) this.succ1[pc] = pc + i.off + 1;
+        else if (cls === 5 && i.src === 0 && i.imm === 12) this.leaves[pc] = 1;
         continue;
       }
       this.succ0[pc] = pc + size;
@@ -508,6 +517,7 @@ export class StackLiveness {
       c0 &= m[sb + ACC]!;
       c1 &= m[sb + ACC + 1]!;
     }
+    if (this.leaves[pc]) c0 = c1 = 0;
     const b = (pc - inst.start) * W;
     c0 = (c0 | m[b + MUST]!) >>> 0;
     c1 = (c1 | m[b + MUST + 1]!) >>> 0;
