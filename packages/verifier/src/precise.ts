@@ -273,6 +273,34 @@ function kindTable(env: PreciseEnv): Int32Array {
   return t;
 }
 
+/**
+ * Whether backtrackInsn would leave `bt` as it is for an entry without notes of an instruction
+ * of kind `k` (0: not decoded yet, no), `regs` the needed registers of the frame: an instruction
+ * that writes none of them, a jump comparing none of them, or one that needs nothing.
+ */
+function passesThrough(k: number, regs: number): boolean {
+  const d = 1 << ((k >> 8) & 0xf);
+  switch (k & 0x1f) {
+    case K_NONE:
+    case K_NEG:
+      return true;
+    case K_MOV:
+    case K_ALU:
+    case K_LDX:
+    case K_LOAD_ACQ:
+    case K_ATOMIC:
+    case K_LD_IMM64:
+      return (regs & d) === 0;
+    case K_ST:
+    case K_STX:
+      return ((k >> 8) & 0xf) !== 11 && (regs & d) === 0;
+    case K_JMP_REG:
+      return (regs & (d | (1 << ((k >> 12) & 0xf)))) === 0;
+    default:
+      return false;
+  }
+}
+
 /** backtrack_insn: what the needed values depended on before `e` ran. */
 function backtrackInsn(env: PreciseEnv, kinds: Int32Array, pc: number, e: HistEntry, subseq: number, bt: Bt): Outcome {
   if (env.trace) env.trace(`mark_precise: frame${bt.frame}: regs=${fmtRegs(bt.regs[bt.frame]!)} stack=${bt.fmtSlots(bt.frame)} before ${env.insnText(pc)}`);
@@ -447,10 +475,17 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
       skipFirst = false;
       subseq = lastIdx;
     }
+    const quiet = env.trace === undefined;
     for (let k = hist.length - 1; k >= 0; k--) {
       const h = hist[k]!;
       const plain = typeof h === 'number';
       const pc = plain ? h >>> 3 : h.pc;
+      // an entry without notes whose instruction leaves the needed set as it is (most of a walk:
+      // it writes no needed register), skipped without backtrackInsn's call (issue 25)
+      if (plain && quiet && passesThrough(kinds[pc]!, bt.regs[bt.frame]!)) {
+        subseq = pc;
+        continue;
+      }
       if (backtrackInsn(env, kinds, pc, plain ? PLAIN : h, subseq, bt) === 'fallback') {
         markAllPrecise(env, path.frames.length - 1, path.cp);
         return;
