@@ -348,6 +348,27 @@ describe('scalar bounds arithmetic', () => {
     expect(used).toBeGreaterThan(10000);
   });
 
+  it('reg_bounds_sync of an unknown tnum with only a umin keeps it, as the BigInt steps do', () => {
+    const check = (umin: bigint, f: Partial<B> = {}): void => {
+      const b0: B = { var: tnum(0n, U64_MAX), ...UNBOUNDED_B, umin, ...f };
+      const ours = { ...b0 };
+      const ref = { ...b0 };
+      sync(ours);
+      syncGeneric(ref);
+      expect(ours, show(b0)).toEqual(ref);
+    };
+    for (const x of edges64) {
+      const u = BigInt.asUintN(64, x);
+      check(u);
+      // one other field off the open range: the generic steps run
+      check(u, { umax: U64_MAX - 1n });
+      check(u, { smax: S64_MAX - 1n });
+      check(u, { u32min: 1 });
+      check(u, { var: tnum(0n, U64_MAX - 1n) });
+    }
+    fc.assert(fc.property(unsigned(64), (u) => check(u)), { numRuns: 2000 });
+  });
+
   it('tnum_step without the loop equals the kernel\'s loop, on random, edge and power-of-two tnums and points', () => {
     const v64 = fc.oneof(fc.constantFrom(...edges64.map((x) => BigInt.asUintN(64, x))), fc.bigInt({ min: 0n, max: 600n }), fc.bigInt({ min: 0n, max: U64_MAX }), fc.integer({ min: 0, max: 63 }).map((k) => 1n << BigInt(k)), fc.integer({ min: 0, max: 64 }).map((k) => (1n << BigInt(k)) - 1n));
     // masks of a few runs of bits, as alignment and ranges give them

@@ -267,8 +267,29 @@ function boundOffset(b: B): void {
 }
 
 export function sync(b: B): void {
-  if (syncLow32(b) || syncHigh32(b)) return;
+  if (syncLow32(b) || syncHigh32(b) || unknownAboveUmin(b)) return;
   syncGeneric(b);
+}
+
+/**
+ * A tnum that knows nothing, every bound open but umin, and umin below 2^63 (`x != 0` of an
+ * unknown x): every step of the sync keeps it as it is (no 32-bit or signed bound follows from a
+ * umin alone, and tnum_range(umin, U64_MAX) spans every bit). scalar.test.ts checks it against syncGeneric.
+ */
+function unknownAboveUmin(b: B): boolean {
+  return (
+    b.var.mask === U64_MAX &&
+    b.var.value === 0n &&
+    b.umax === U64_MAX &&
+    b.smin === S64_MIN &&
+    b.smax === S64_MAX &&
+    b.u32min === 0 &&
+    b.u32max === U32_MAX_N &&
+    b.s32min === S32_MIN_N &&
+    b.s32max === S32_MAX_N &&
+    b.umin >= 0n &&
+    b.umin <= S64_MAX
+  );
 }
 
 /** reg_bounds_sync on BigInts, for any register. */
