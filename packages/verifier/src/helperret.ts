@@ -52,21 +52,24 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
       return NOT_INIT;
     case 'map_value': {
       const map = meta.map!;
-      // a lookup in a sockmap or sockhash yields a socket (and a reference to it)
+      // a value of an inner map keeps the uid of the lookup that gave the map (map_uid)
+      const uid = meta.mapUid ? { mapUid: meta.mapUid } : {};
+      // a lookup in a sockmap or sockhash yields a socket (and a reference to it). The register
+      // keeps the map (map_ptr, map_uid) as the kernel's does: mark_ptr_not_null_reg changes only
+      // the type, and regsafe compares that part of the register byte for byte, so a socket
+      // looked up in a map never prunes one from bpf_sk_lookup_tcp (OBI's tctracer)
       if (h.id === 1 && (map.type === 'sockmap' || map.type === 'sockhash')) {
-        r0 = pointer('sock_or_null', { id: env.nextId() });
+        r0 = pointer('sock_or_null', { map, ...uid, id: env.nextId() });
         break;
       }
       // and in an xskmap an AF_XDP socket (no reference: the running kernel's log shows
       // xdp_sock_or_null(id=N) at the call, xdp_sock() after the null check)
       if (h.id === 1 && map.type === 'xskmap') {
-        r0 = pointer('xdp_sock_or_null', { id: env.nextId() });
+        r0 = pointer('xdp_sock_or_null', { map, ...uid, id: env.nextId() });
         break;
       }
       // a non-null value holding a lock gets an id to name the lock by (process_spin_lock)
       const lockId = (): { id?: number } => (mayPointToSpinLock(map) ? { id: env.nextId() } : {});
-      // a value of an inner map keeps the uid of the lookup that gave the map (map_uid)
-      const uid = meta.mapUid ? { mapUid: meta.mapUid } : {};
       if (!ret.maybeNull) return pointer('map_value', { map, ...uid, ...lockId() });
       // array lookups with a constant key in range cannot fail (the kernel's const map key)
       if (h.id === 1 && meta.constKey !== undefined && meta.constKey >= 0 && meta.constKey < map.maxEntries) return pointer('map_value', { map, ...uid, ...lockId() });
