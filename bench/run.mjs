@@ -85,10 +85,10 @@ generated loops, on a program that reaches the 1M processed-insn limit (peak mem
 \`bpf veristat\` over many objects; the real-world rows verify public objects others wrote, which
 this repository does not hold: \`BPF_BENCH_CILIUM_LXC\` names cilium's \`bpf_lxc.o\` and
 \`BPF_BENCH_TETRAGON_KPROBE\` tetragon's \`bpf_generic_kprobe.o\`, \`BPF_BENCH_OTEL_PROFILER\` the
-OpenTelemetry eBPF profiler's \`support/ebpf/tracer.ebpf.amd64\` (without them those rows say so). Each
-real-world program is verified three times: one row is the best of the three (warm, as the
-corpus row), the next each program's first verification in the bench's process, in order, with
-no warm-up pass (V8 still compiling much of the verifier, as in a one-shot \`bpf verify\`).
+OpenTelemetry eBPF profiler's \`support/ebpf/tracer.ebpf.amd64\` (without them those rows say so). The
+real-world programs are verified in three passes: one row is each program's best of the second
+and third (warm, after one pass over every program, as the corpus row), the next its time in the
+first pass (V8 still compiling much of the verifier, as in a one-shot \`bpf verify\`).
 
 The \`wasm\` rows against uBPF (iovisor/ubpf's interpreter and x86-64 JIT, called in-process
 through koffi) appear when \`BPF_BENCH_UBPF\` names a \`libubpf.so\` you built yourself (e.g.
