@@ -8,32 +8,21 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assemble, decode } from '../packages/isa/dist/index.js';
+import { assemble } from '../packages/isa/dist/index.js';
 import { verify } from '../packages/verifier/dist/index.js';
 import { run } from '../packages/vm/dist/index.js';
 import { jitX86 } from '../packages/jit-x86/dist/index.js';
 import { runX86 } from '../packages/jit-x86/dist/node.js';
 import { loadWithMaps, probe, testRun } from '../packages/kernel/dist/index.js';
-import { corpusSource, kernelCorpus } from '../packages/testkit/dist/index.js';
+import { corpusPrograms, corpusVerifyOptions, largeSource } from './programs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
-const corpus = kernelCorpus();
 const kernel = probe();
 const rows = [];
-/** A corpus case as a Program: assembled, or decoded with its maps and relocations (C objects). */
-const toProgram = (c) => {
-  const s = corpusSource(c);
-  return s.kind === 'asm' ? assemble(s.text) : { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs, ...(s.funcInfo ? { funcInfo: s.funcInfo } : {}), type: c.type, ...(c.expectedAttachType ? { expectedAttachType: c.expectedAttachType } : {}) };
-};
-// callback programs (ld_imm64 of a function) need the BTF their func_info refers to, which the
-// corpus doesn't record: the kernel can't load them from it, so they are left out here
-const programs = corpus
-  .filter((c) => c.accepted)
-  .map((c) => ({ name: c.name, type: c.type, program: toProgram(c), dataIn: c.dataIn }))
-  .filter((p) => !p.program.insns.some((i) => i.code === 0x18 && i.src === 4));
-// a large straight-line + loop program
-const big = assemble(['r0 = 0', 'r1 = 0', ...Array.from({ length: quick ? 2000 : 20000 }, (_, k) => `r0 += ${k % 7}`), 'l:', 'r0 ^= r1', 'r1 += 1', 'if r1 < 200 goto l', 'exit'].join('\n'));
+// the accepted corpus programs and a large straight-line + loop program
+const programs = corpusPrograms();
+const big = assemble(largeSource(quick ? 2000 : 20000));
 programs.push({ name: `generated/large-${big.insns.length}`, type: 'socket_filter', program: big });
 
 // one pass over every program first, timed as the cold row: V8 runs a fresh process's first
@@ -43,7 +32,7 @@ programs.push({ name: `generated/large-${big.insns.length}`, type: 'socket_filte
 let coldUs = 0;
 for (const p of programs) {
   const t0 = process.hrtime.bigint();
-  verify(p.program, { type: p.type, logLevel: 0 });
+  verify(p.program, corpusVerifyOptions(p.type));
   coldUs += Number(process.hrtime.bigint() - t0) / 1000;
 }
 let oursUs = 0, kernelUs = 0, oursInsns = 0, kernelInsns = 0, oursBytes = 0, kernelBytes = 0, compiled = 0;
@@ -55,7 +44,7 @@ for (const p of programs) {
   let best = Infinity, r;
   for (let k = 0; k < reps; k++) {
     const t0 = process.hrtime.bigint();
-    r = verify(p.program, { type: p.type, logLevel: 0 });
+    r = verify(p.program, corpusVerifyOptions(p.type));
     best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1000);
   }
   oursUs += best;
@@ -139,7 +128,8 @@ rows.unshift(
 const probeScript = `
   const { assemble } = await import(${JSON.stringify(join(root, 'packages/isa/dist/index.js'))});
   const { verify } = await import(${JSON.stringify(join(root, 'packages/verifier/dist/index.js'))});
-  const p = assemble(${JSON.stringify(['r0 = 0', 'r1 = 0', ...Array.from({ length: quick ? 2000 : 20000 }, (_, k) => `r0 += ${k % 7}`), 'l:', 'r0 ^= r1', 'r1 += 1', 'if r1 < 200 goto l', 'exit'].join('\n'))});
+  const { largeSource } = await import(${JSON.stringify(join(root, 'bench/programs.mjs'))});
+  const p = assemble(largeSource(${quick ? 2000 : 20000}));
   const before = process.resourceUsage().maxRSS;
   verify(p, { logLevel: 0 });
   console.log(JSON.stringify({ before, after: process.resourceUsage().maxRSS }));`;

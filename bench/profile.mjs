@@ -10,46 +10,26 @@
 // The real-world rows need the same variables as bench/verifier.mjs (BPF_BENCH_CILIUM_LXC,
 // BPF_BENCH_TETRAGON_KPROBE, BPF_BENCH_OTEL_PROFILER); without them those rows are left out.
 // Not part of `pnpm bench`: profiling slows the code it samples, so these are shares, not times.
-import { existsSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { assemble, decode } from '../packages/isa/dist/index.js';
-import { needsKernelBtf, verify } from '../packages/verifier/dist/index.js';
-import { corpusSource, kernelCorpus } from '../packages/testkit/dist/index.js';
-import { kernelBtfFor, kernelSymbolsFor, loadProgram } from '../apps/cli/dist/input.js';
+import { assemble } from '../packages/isa/dist/index.js';
+import { verify } from '../packages/verifier/dist/index.js';
+import { REALWORLD, corpusPrograms, corpusVerifyOptions, largeSource, loopProgram, nestedProgram, realworldFile, realworldPrograms, verifyOptions } from './programs.mjs';
 
 const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const budgetMs = Number(arg('ms') ?? 1500);
 const top = Number(arg('top') ?? 8);
 
-// ---- the rows' programs, built as bench/compare.mjs and bench/verifier.mjs build them ----
+// ---- the rows' programs and options: bench/programs.mjs, as compare.mjs and verifier.mjs use them ----
 const rows = [];
-const job = (program, type) => ({ program, opts: { type, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program) } });
-{
-  const toProgram = (c) => {
-    const s = corpusSource(c);
-    return s.kind === 'asm' ? assemble(s.text) : { insns: decode(s.bytes, { strict: false }), maps: s.maps, relocs: s.relocs, ...(s.funcInfo ? { funcInfo: s.funcInfo } : {}), type: c.type, ...(c.expectedAttachType ? { expectedAttachType: c.expectedAttachType } : {}) };
-  };
-  const corpus = kernelCorpus()
-    .filter((c) => c.accepted)
-    .map((c) => ({ c, p: toProgram(c) }))
-    .filter(({ p }) => !p.insns.some((i) => i.code === 0x18 && i.src === 4));
-  rows.push({ name: `corpus (${corpus.length} accepted programs)`, jobs: corpus.map(({ c, p }) => job(p, c.type)) });
-  const big = assemble(['r0 = 0', 'r1 = 0', ...Array.from({ length: 20000 }, (_, k) => `r0 += ${k % 7}`), 'l:', 'r0 ^= r1', 'r1 += 1', 'if r1 < 200 goto l', 'exit'].join('\n'));
-  rows.push({ name: `generated/large-${big.insns.length}`, jobs: [job(big, 'socket_filter')] });
-  const loop = assemble(['r0 = 0', 'r1 = 0', 'l:', 'r2 = r1', 'r2 &= 7', 'if r2 != 3 goto s', 'r0 += 1', 's:', 'r0 += r2', 'r1 += 1', 'if r1 < 20000 goto l', 'exit'].join('\n'));
-  rows.push({ name: 'generated loop, 20000 iterations', jobs: [job(loop, 'socket_filter')] });
-  const nested = assemble(['r0 = 0', 'r1 = 0', 'o:', 'r2 = 0', 'i:', 'r0 += r2', 'r2 += 1', 'if r2 < r1 goto i', 'r1 += 1', 'if r1 < 150 goto o', 'exit'].join('\n'));
-  rows.push({ name: 'generated nested loops, 150 outer', jobs: [job(nested, 'socket_filter')] });
-  for (const o of [
-    { name: 'cilium bpf_lxc.o', env: 'BPF_BENCH_CILIUM_LXC', type: 'sched_cls', open: { linker: 'cilium/ebpf' } },
-    { name: 'tetragon bpf_generic_kprobe.o', env: 'BPF_BENCH_TETRAGON_KPROBE', type: 'kprobe', open: {} },
-    { name: 'OpenTelemetry profiler', env: 'BPF_BENCH_OTEL_PROFILER', type: 'kprobe', open: { linker: 'cilium/ebpf' }, mapMaxEntries: { trace_events: 1 << 20 } },
-  ]) {
-    const file = process.env[o.env];
-    if (!file || !existsSync(file)) continue;
-    const sized = (p) => (o.mapMaxEntries && p.maps ? { ...p, maps: p.maps.map((m) => (Object.hasOwn(o.mapMaxEntries, m.name) ? { ...m, maxEntries: o.mapMaxEntries[m.name] } : m)) } : p);
-    rows.push({ name: o.name, jobs: loadProgram(file, o.open).all.map((p) => job(sized(p), p.type ?? o.type)) });
-  }
+// the corpus row of compare.mjs totals the accepted corpus programs and the large program
+const big = { program: assemble(largeSource(20000)), opts: corpusVerifyOptions('socket_filter') };
+const corpus = corpusPrograms().map((p) => ({ program: p.program, opts: corpusVerifyOptions(p.type) }));
+rows.push({ name: `corpus (${corpus.length} accepted programs and generated/large-${big.program.insns.length})`, jobs: [...corpus, big] });
+rows.push({ name: `generated/large-${big.program.insns.length}`, jobs: [big] });
+for (const [name, program] of [['generated loop, 20000 iterations', loopProgram(20000)], ['generated nested loops, 150 outer', nestedProgram(150)]]) rows.push({ name, jobs: [{ program, opts: verifyOptions(program, 'socket_filter') }] });
+for (const o of REALWORLD) {
+  const { file } = realworldFile(o);
+  if (file) rows.push({ name: o.short, jobs: realworldPrograms(o, file).map((p) => ({ program: p.program, opts: verifyOptions(p.program, p.type) })) });
 }
 
 // ---- the parts of the verifier, by the dist file a sample's function lives in ----

@@ -89,6 +89,9 @@ OpenTelemetry eBPF profiler's \`support/ebpf/tracer.ebpf.amd64\` (without them t
 real-world programs are verified in three passes: one row is each program's best of the second
 and third (warm, after one pass over every program, as the corpus row), the next its time in the
 first pass (V8 still compiling much of the verifier, as in a one-shot \`bpf verify\`).
+\`bench/programs.mjs\` builds the programs of every verifier row, with their options, for
+\`bench/compare.mjs\`, \`bench/verifier.mjs\` and \`bench/profile.mjs\` (which splits each row's
+CPU time by part of the verifier and is not part of \`pnpm bench\`).
 
 The \`wasm\` rows against uBPF (iovisor/ubpf's interpreter and x86-64 JIT, called in-process
 through koffi) appear when \`BPF_BENCH_UBPF\` names a \`libubpf.so\` you built yourself (e.g.

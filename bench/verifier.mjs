@@ -20,13 +20,13 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assemble } from '../packages/isa/dist/index.js';
-import { needsKernelBtf, verify } from '../packages/verifier/dist/index.js';
+import { verify } from '../packages/verifier/dist/index.js';
 import { loadWithMaps, probe } from '../packages/kernel/dist/index.js';
-import { kernelBtfFor, kernelSymbolsFor, loadProgram } from '../apps/cli/dist/input.js';
+import { loadProgram } from '../apps/cli/dist/input.js';
+import { REALWORLD, loopProgram, nestedProgram, realworldFile, realworldPrograms, verifyOptions } from './programs.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
-const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const kernel = probe();
 const rows = [];
 const mips = (insns, us) => (us > 0 ? `${(insns / us).toPrecision(3)} M insns/s` : '—');
@@ -39,7 +39,7 @@ const mips = (insns, us) => (us > 0 ? `${(insns / us).toPrecision(3)} M insns/s`
  */
 function measure(programs, reps, loadOpts = {}, afterPass = false) {
   const t = { programs: 0, oursUs: 0, oursFirstUs: 0, kernelUs: 0, oursInsns: 0, kernelInsns: 0, skipped: [] };
-  const jobs = programs.map(({ name, program, type }) => ({ name, program, type, best: Infinity, first: 0, r: undefined, opts: { type, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program) } }));
+  const jobs = programs.map(({ name, program, type }) => ({ name, program, type, best: Infinity, first: 0, r: undefined, opts: verifyOptions(program, type) }));
   const run = (j) => {
     const t0 = process.hrtime.bigint();
     const r = verify(j.program, j.opts);
@@ -99,11 +99,9 @@ if (!kernel.canLoad) rows.push({ benchmark: 'verifier speed beside the kernel', 
 else {
   // ---- generated loops: the verifier walks every iteration (the counter is precise) ----
   const n = quick ? 1000 : 20000;
-  // one loop, a branch in its body decided by the counter's low bits
-  const loop = assemble(['r0 = 0', 'r1 = 0', 'l:', 'r2 = r1', 'r2 &= 7', 'if r2 != 3 goto s', 'r0 += 1', 's:', 'r0 += r2', 'r1 += 1', `if r1 < ${n} goto l`, 'exit'].join('\n'));
+  const loop = loopProgram(n);
   const m = quick ? 30 : 150;
-  // two nested loops, the inner one's bound read from the outer counter
-  const nested = assemble(['r0 = 0', 'r1 = 0', 'o:', 'r2 = 0', 'i:', 'r0 += r2', 'r2 += 1', 'if r2 < r1 goto i', 'r1 += 1', `if r1 < ${m} goto o`, 'exit'].join('\n'));
+  const nested = nestedProgram(m);
   for (const [name, program] of [
     [`generated loop, ${n} iterations (${loop.insns.length} insns)`, loop],
     [`generated nested loops, ${m} outer iterations (${nested.insns.length} insns)`, nested],
@@ -111,30 +109,18 @@ else {
     row(`verify ${name}`, measure([{ name, program, type: 'socket_filter' }], quick ? 3 : 5));
 
   // ---- real-world objects: public programs others wrote, read from a path given here ----
-  const realworld = [
-    // opened as the real-world recorder opens them: cilium's bpf_lxc.o by cilium/ebpf's rules
-    // (its static tail-call programs, which libbpf 1.x refuses at open, load)
-    { label: "cilium bpf_lxc.o tail-call programs", env: 'BPF_BENCH_CILIUM_LXC', opt: 'cilium-lxc', type: 'sched_cls', quickProg: 'tail_handle_ipv4', open: { linker: 'cilium/ebpf' } },
-    { label: 'tetragon bpf_generic_kprobe.o programs', env: 'BPF_BENCH_TETRAGON_KPROBE', opt: 'tetragon-kprobe', type: 'kprobe', quickProg: 'generic_kprobe_filter_arg', open: {} },
-    // the OpenTelemetry profiler's unwinders (support/ebpf/tracer.ebpf.amd64 as its authors
-    // commit it), opened with cilium/ebpf's rules as the profiler opens it; its ring buffer,
-    // declared with max_entries 0, sized as the profiler sizes it on a 2-CPU machine
-    { label: 'OpenTelemetry eBPF profiler tracer.ebpf.amd64 programs', env: 'BPF_BENCH_OTEL_PROFILER', opt: 'otel-profiler', type: 'kprobe', quickProg: 'perf_unwind_beam', open: { linker: 'cilium/ebpf' }, mapMaxEntries: { trace_events: 1 << 20 } },
-  ];
-  for (const o of realworld) {
-    const file = arg(o.opt) ?? process.env[o.env];
-    if (!file || !existsSync(file)) {
-      rows.push({ benchmark: `verify ${o.label}`, unit: 'ms', note: `not measured: set ${o.env} (or --${o.opt}=FILE) to the object; ${file ? `${file} does not exist` : 'not set'}` });
+  for (const o of REALWORLD) {
+    const { file, why } = realworldFile(o);
+    if (!file) {
+      rows.push({ benchmark: `verify ${o.label}`, unit: 'ms', note: `not measured: ${why}` });
       continue;
     }
-    const all = loadProgram(file, o.open).all;
-    const sized = (p) => (o.mapMaxEntries && p.maps ? { ...p, maps: p.maps.map((m) => (Object.hasOwn(o.mapMaxEntries, m.name) ? { ...m, maxEntries: o.mapMaxEntries[m.name] } : m)) } : p);
-    const chosen = all.filter((p) => !quick || p.name === o.quickProg).map(sized);
+    const chosen = realworldPrograms(o, file).filter((p) => !quick || p.name === o.quickProg);
     // three passes over the programs: the row is each program's best of the second and third
     // (warm, after one pass over every program, as the corpus row), the next row each program's
     // time in the first pass (V8 still compiling and optimising much of the verifier; the
     // process has only run the generated rows before)
-    const t = measure(chosen.map((p) => ({ name: p.name, program: p, type: p.type ?? o.type })), 3, o.mapMaxEntries ? { mapMaxEntries: o.mapMaxEntries } : {}, true);
+    const t = measure(chosen, 3, o.mapMaxEntries ? { mapMaxEntries: o.mapMaxEntries } : {}, true);
     const label = `verify ${o.label}${quick ? ` (${o.quickProg})` : ` (${chosen.length} programs)`}`;
     row(`${label}, warm (after one pass, best of 2)`, t, '; public object others wrote, not in this repository');
     if (!quick) row(`${label}, first pass, in order`, { ...t, oursUs: t.oursFirstUs }, '; the same programs, each one\'s first verify() in this process');
