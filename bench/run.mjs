@@ -22,8 +22,10 @@ for (const group of ['packages', 'apps']) {
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.mjs')).sort()) scripts.push(join(dir, f));
   }
 }
-// cross-layer comparisons with the kernel live in bench/*.mjs (all but this runner)
-for (const f of readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.mjs') && f !== 'run.mjs').sort()) scripts.push(join(root, 'bench', f));
+// cross-layer comparisons with the kernel live in bench/*.mjs: all but this runner, the rows'
+// shared programs and the profiler (shares of CPU, not a benchmark)
+const notRows = new Set(['run.mjs', 'programs.mjs', 'profile.mjs']);
+for (const f of readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.mjs') && !notRows.has(f)).sort()) scripts.push(join(root, 'bench', f));
 const failures = [];
 // --collect: only rebuild the table from bench/results/*.json
 for (const s of process.argv.includes('--collect') ? [] : scripts) {
