@@ -80,6 +80,26 @@ SEC("socket") int in_map(void *ctx) {
   return v ? *v : 1;
 }
 `,
+  // bpf2go users' perf event arrays (OpenTelemetry's Go auto-instrumentation, cilium/ebpf's uretprobe
+  // example): the type only, or a value type for the generated Go type; cilium/ebpf sizes them
+  perf: `${HEAD}
+struct event { u32 pid; u64 ts; };
+struct { int (*type)[4 /* perf_event_array */]; } bare SEC(".maps");
+struct { int (*type)[4 /* perf_event_array */]; struct event *value; } typed SEC(".maps");
+static long (*perf_event_output)(void *ctx, void *map, u64 flags, void *data, u64 size) = (void *)25;
+SEC("kprobe/do_nanosleep") int emit(void *ctx) {
+  struct event e = { 1, 2 };
+  perf_event_output(ctx, &bare, 0xffffffffULL, &e, sizeof(e));
+  return perf_event_output(ctx, &typed, 0xffffffffULL, &e, sizeof(e)) < 0;
+}
+char _license[] SEC("license") = "GPL";
+`,
+  perf_wide: `${HEAD}
+struct { int (*type)[4 /* perf_event_array */]; int (*key_size)[8]; } wide SEC(".maps");
+static long (*perf_event_output)(void *ctx, void *map, u64 flags, void *data, u64 size) = (void *)25;
+SEC("kprobe/do_nanosleep") int emit(void *ctx) { u64 x = 0; return perf_event_output(ctx, &wide, 0xffffffffULL, &x, 8) < 0; }
+char _license[] SEC("license") = "GPL";
+`,
   // bcc's profile / offcputime: a stack trace map declaring only its key, its values sized by the tool
   stacks: `${HEAD}
 struct { int (*type)[7 /* stack_trace */]; int (*max_entries)[1024]; u32 *key; } stacks SEC(".maps");
@@ -282,6 +302,19 @@ describe.skipIf(!haveTools)('host loader options, live', { timeout: 300_000 }, (
     const raw = bpf('verify', cross, '--prog', 'entry', '--linker', 'libbpf', '--opener', 'raw');
     expect(raw.code).not.toBe(0);
     expect(raw.stderr).toMatch(/section \.text, insn 1, byte \d+: call relocation against helpers in helpers; libbpf links subprograms from \.text only/);
+  });
+
+  it('--linker cilium/ebpf: perf event arrays declared by type alone, or with a value type, get 4-byte keys and values, as cilium/ebpf creates them; libbpf leaves them to the kernel, which refuses them', () => {
+    const perf = join(dir, 'perf.o');
+    const k = JSON.parse(bpf('kernel', 'compare', perf, '--prog', 'emit', '--linker', 'cilium/ebpf', '--json').stdout) as { agree: boolean; kernel: { accepted: boolean } };
+    expect(k).toMatchObject({ agree: true, kernel: { accepted: true } });
+    const libbpf = bpf('kernel', 'load', perf, '--prog', 'emit');
+    expect(libbpf.code).not.toBe(0);
+    expect(libbpf.stderr).toContain('MAP_CREATE: EINVAL: create perf_event_array map');
+    // other sizes cilium/ebpf refuses before creating anything
+    const wide = bpf('verify', join(dir, 'perf_wide.o'), '--prog', 'emit', '--linker', 'cilium/ebpf');
+    expect(wide.code).not.toBe(0);
+    expect(wide.stderr).toContain('map wide: KeySize must be zero or four for perf event array (cilium/ebpf)');
   });
 
   it('--attach-to: the placeholder section is not a kernel function; the flag gives the target, which must exist', () => {

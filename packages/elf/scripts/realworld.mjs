@@ -296,6 +296,35 @@ const LOADERS = {
       ...['netolly_Net', 'netolly_NetSk'].map((o) => [`${o}_x86_bpfel.o`, { mapMaxEntries: { aggregated_flows: 5000, flow_directions: 5000, conn_initiators: 5000 } }]),
     ]),
   },
+  // open-telemetry/opentelemetry-go-instrumentation (Go auto-instrumentation): every bpf2go object
+  // its go:generate lines build for amd64 (uprobes), loaded with cilium/ebpf after the constants
+  // it injects for a target process: total_cpus, and start_addr/end_addr of the memory it maps in
+  // the target (a page per CPU times 8, at an address typical of a Go process's mmap); the
+  // feature switches at what a current Go and gRPC give (Go 1.24's Swiss maps, ServeMux
+  // patterns, newer gRPC frames); traceglobal's attribute types at go.opentelemetry.io/otel's
+  // attribute.Type values. The struct field offsets it reads from its offsets table for the
+  // target binary are left at 0: the programs only add them to user addresses they pass to
+  // bpf_probe_read_user.
+  'otel-go': {
+    loader: 'cilium/ebpf',
+    type: 'kprobe',
+    hosts: Object.fromEntries(
+      ['database_sql_bpf', 'github_com_segmentio_kafka-go_consumer_bpf', 'github_com_segmentio_kafka-go_producer_bpf', 'github_com_segmentio_kafka-go_producer_bpf_no_tp', 'go_opentelemetry_io_auto_sdk_bpf', 'go_opentelemetry_io_otel_trace_bpf', 'go_opentelemetry_io_otel_traceglobal_bpf', 'google_golang_org_grpc_client_bpf', 'google_golang_org_grpc_server_bpf', 'net_http_client_bpf', 'net_http_client_bpf_no_tp', 'net_http_server_bpf'].map((o) => [
+        `${o}_x86_bpfel.o`,
+        {
+          set: () => ({
+            total_cpus: possibleCpus(),
+            start_addr: 0x7f5e3c000000,
+            end_addr: 0x7f5e3c000000 + 4096 * possibleCpus() * 8,
+            ...(o === 'net_http_server_bpf' ? { swiss_maps_used: 1, pattern_path_supported: 1, pattern_path_public_supported: 1 } : {}),
+            ...(o === 'google_golang_org_grpc_server_bpf' ? { server_addr_supported: 1, is_new_frame_pos: 1 } : {}),
+            ...(o === 'google_golang_org_grpc_client_bpf' ? { write_status_supported: 1 } : {}),
+            ...(o === 'go_opentelemetry_io_otel_traceglobal_bpf' ? Object.fromEntries(['invalid', 'bool', 'int64', 'float64', 'string', 'boolslice', 'int64slice', 'float64slice', 'stringslice'].map((t, k) => [`attr_type_${t}`, k])) : {}),
+          }),
+        },
+      ]),
+    ),
+  },
   // xdp-tutorial loads every object with xdp-loader (libxdp): an untyped section is XDP.
   'xdp-tutorial': { loader: 'libxdp', type: 'xdp' },
   'cilium-ebpf': { loader: 'cilium/ebpf', type: 'socket_filter' },

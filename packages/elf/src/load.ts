@@ -178,6 +178,7 @@ export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedOb
     }
   }
   maps = placeArenaGlobals(maps, obj.arenaData, opts.arena);
+  if (linker === 'cilium/ebpf') maps = maps.map(ciliumMapSizes);
   // CO-RE needs a target: without a kernel BTF the code stays as clang wrote it (fine for
   // disassembly; libbpf would refuse to load it).
   const core = opts.btfExt?.coreRelos;
@@ -480,4 +481,25 @@ function withObjectBtf(obj: ElfObject, given: LoadOptions): LoadOptions & { read
   const { btf, table } = parseBtfTable(obj.btf);
   const ext = !opts.btfExt && obj.btfExt ? btfExtRecords(obj.btfExt, btf, obj.endian) : undefined;
   return { ...opts, ...(opts.objectBtf ? {} : { objectBtf: table }), ...(ext ? { btfExt: ext } : {}) };
+}
+
+const MAP_OF_MAPS: ReadonlySet<string> = new Set(['array_of_maps', 'hash_of_maps']);
+
+/**
+ * The sizes cilium/ebpf gives a map before it creates it. Reading the object
+ * (mapSpecFromBTF), a value typed with `__type(value, ...)` has no size for the map types that
+ * take none (ring buffer, arena, and perf event array, which bpf2go users annotate for the
+ * generated Go type); creating it (MapSpec.fixupMagicFields), a perf event array's key and value
+ * are 4 bytes, as is a map of maps' value, and other sizes of them are refused.
+ */
+function ciliumMapSizes(m: ElfMap): ElfMap {
+  const perf = m.type === 'perf_event_array';
+  const typedValue = m.btfValueTypeId !== undefined && m.kind !== 'data';
+  if ((m.type === 'ringbuf' || m.type === 'arena') && typedValue) return { ...m, valueSize: 0 };
+  if (!perf && !MAP_OF_MAPS.has(m.type)) return m;
+  const valueSize = perf && typedValue ? 0 : m.valueSize;
+  const where = { section: m.section };
+  if (perf && m.keySize !== 0 && m.keySize !== 4) throw new ElfError('BAD_MAP', `map ${m.name}: KeySize must be zero or four for perf event array (cilium/ebpf)`, where);
+  if (valueSize !== 0 && valueSize !== 4) throw new ElfError('BAD_MAP', `map ${m.name}: ValueSize must be zero or four for ${perf ? 'perf event array' : 'map of map'} (cilium/ebpf)`, where);
+  return perf ? { ...m, keySize: 4, valueSize: 4 } : { ...m, valueSize: 4 };
 }
