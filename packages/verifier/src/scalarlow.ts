@@ -68,67 +68,85 @@ export function domainTests(r: Reg): [boolean, boolean, boolean] {
   return [lowOk(), srcLowOk(), lowOkAt(F)];
 }
 
-// the working register (module state: one operation runs at a time, nothing allocated); the
-// 64-bit signed and unsigned bounds may hold ±Infinity for S64_MIN/S64_MAX/U64_MAX between the
-// steps of a shift, which the tnum then bounds
-let vv = 0;
-let vm = 0;
-let umin = 0;
-let umax = 0;
-let smin = 0;
-let smax = 0;
-let s32min = 0;
-let s32max = 0;
-let u32min = 0;
-let u32max = 0;
-// the values loaded, to keep the BigInts of the fields an operation leaves as they were
-let v0 = 0;
-let m0 = 0;
-let umin0 = 0;
-let umax0 = 0;
-let smin0 = 0;
-let smax0 = 0;
-let s32min0 = 0;
-let s32max0 = 0;
-let u32min0 = 0;
-let u32max0 = 0;
+/**
+ * The working register, the values it was loaded with and the source operand: module state
+ * (one operation runs at a time, nothing allocated). The 64-bit signed and unsigned bounds may
+ * hold ±Infinity for S64_MIN/S64_MAX/U64_MAX between the steps of a shift, which the tnum then
+ * bounds. Fields of one object whose representation is a double (each starts as 0.5): a
+ * module-level `let` holding a number outside the small-integer range (0xffffffff, 2^32,
+ * ±Infinity) boxed a new heap number at every write.
+ */
+const W = {
+  vv: 0.5,
+  vm: 0.5,
+  umin: 0.5,
+  umax: 0.5,
+  smin: 0.5,
+  smax: 0.5,
+  s32min: 0.5,
+  s32max: 0.5,
+  u32min: 0.5,
+  u32max: 0.5,
+  // the values loaded, to keep the BigInts of the fields an operation leaves as they were
+  v0: 0.5,
+  m0: 0.5,
+  umin0: 0.5,
+  umax0: 0.5,
+  smin0: 0.5,
+  smax0: 0.5,
+  s32min0: 0.5,
+  s32max0: 0.5,
+  u32min0: 0.5,
+  u32max0: 0.5,
+  // the source operand
+  rv: 0.5,
+  rm: 0.5,
+  rumin: 0.5,
+  rumax: 0.5,
+  rsmin: 0.5,
+  rsmax: 0.5,
+  rs32min: 0.5,
+  rs32max: 0.5,
+  ru32min: 0.5,
+  ru32max: 0.5,
+};
 
 function load(b: Readonly<B>): void {
-  vv = v0 = unsignedNum(b.var.value);
-  vm = m0 = unsignedNum(b.var.mask);
-  umin = umin0 = unsignedNum(b.umin);
-  umax = umax0 = unsignedNum(b.umax);
-  smin = smin0 = signedNum(b.smin);
-  smax = smax0 = signedNum(b.smax);
-  s32min = s32min0 = b.s32min;
-  s32max = s32max0 = b.s32max;
-  u32min = u32min0 = b.u32min;
-  u32max = u32max0 = b.u32max;
+  W.vv = W.v0 = unsignedNum(b.var.value);
+  W.vm = W.m0 = unsignedNum(b.var.mask);
+  W.umin = W.umin0 = unsignedNum(b.umin);
+  W.umax = W.umax0 = unsignedNum(b.umax);
+  W.smin = W.smin0 = signedNum(b.smin);
+  W.smax = W.smax0 = signedNum(b.smax);
+  W.s32min = W.s32min0 = b.s32min;
+  W.s32max = W.s32max0 = b.s32max;
+  W.u32min = W.u32min0 = b.u32min;
+  W.u32max = W.u32max0 = b.u32max;
 }
 
 /** Write back the fields that changed. */
 function store(b: B): void {
-  if (vv !== v0 || vm !== m0) b.var = { value: bigOf(vv), mask: bigOf(vm) };
-  if (umin !== umin0) b.umin = bigOf(umin);
-  if (umax !== umax0) b.umax = bigOf(umax);
-  if (smin !== smin0) b.smin = bigOf(smin);
-  if (smax !== smax0) b.smax = bigOf(smax);
-  b.s32min = s32min;
-  b.s32max = s32max;
-  b.u32min = u32min;
-  b.u32max = u32max;
+  if (W.vv !== W.v0 || W.vm !== W.m0) b.var = { value: bigOf(W.vv), mask: bigOf(W.vm) };
+  if (W.umin !== W.umin0) b.umin = bigOf(W.umin);
+  if (W.umax !== W.umax0) b.umax = bigOf(W.umax);
+  if (W.smin !== W.smin0) b.smin = bigOf(W.smin);
+  if (W.smax !== W.smax0) b.smax = bigOf(W.smax);
+  b.s32min = W.s32min;
+  b.s32max = W.s32max;
+  b.u32min = W.u32min;
+  b.u32max = W.u32max;
 }
 
 /** The working register is again in the domain (the state inLow32 asks of a B). */
 const lowOk = (): boolean =>
-  vv >= 0 && vv < TWO32 && vm >= 0 && vm < TWO32 && umin >= 0 && umin < TWO32 && umax >= 0 && umax < TWO32 && smin >= 0 && smin < TWO32 && smax >= 0 && smax < TWO32 && u32min >= 0 && u32min <= U32 && u32max >= 0 && u32max <= U32 && s32min >= S32MIN && s32min <= S32MAX && s32max >= S32MIN && s32max <= S32MAX;
+  W.vv >= 0 && W.vv < TWO32 && W.vm >= 0 && W.vm < TWO32 && W.umin >= 0 && W.umin < TWO32 && W.umax >= 0 && W.umax < TWO32 && W.smin >= 0 && W.smin < TWO32 && W.smax >= 0 && W.smax < TWO32 && W.u32min >= 0 && W.u32min <= U32 && W.u32max >= 0 && W.u32max <= U32 && W.s32min >= S32MIN && W.s32min <= S32MAX && W.s32max >= S32MIN && W.s32max <= S32MAX;
 
 function markKnownLow(v: number): void {
-  vv = v;
-  vm = 0;
-  umin = umax = smin = smax = v;
-  s32min = s32max = v | 0;
-  u32min = u32max = v;
+  W.vv = v;
+  W.vm = 0;
+  W.umin = W.umax = W.smin = W.smax = v;
+  W.s32min = W.s32max = v | 0;
+  W.u32min = W.u32max = v;
 }
 
 /**
@@ -138,112 +156,113 @@ function markKnownLow(v: number): void {
  * above every bit of d outside the mask, and is zero below p.
  */
 function stepLow(z: number): number {
-  if (z < vv) return vv;
-  const d = z - vv;
-  const bad = (d & ~vm) >>> 0;
+  if (z < W.vv) return W.vv;
+  const d = z - W.vv;
+  const bad = (d & ~W.vm) >>> 0;
   // the mask bits above d's highest bit outside the mask (all of them when there is none)
   const above = bad === 0 ? -1 : bad >= 0x80000000 ? 0 : -1 << (32 - Math.clz32(bad));
-  const cand = vm & ~d & above;
+  const cand = W.vm & ~d & above;
   if (cand === 0) return NONE;
   const p = (cand & -cand) >>> 0;
-  return vv + (((d & -(p * 2)) | p) >>> 0);
+  return W.vv + (((d & -(p * 2)) | p) >>> 0);
 }
 
 /** __update_reg32_bounds. */
 function update32Low(): void {
-  s32min = Math.max(s32min, vv | (vm & 0x80000000));
-  s32max = Math.min(s32max, vv | (vm & 0x7fffffff));
-  u32min = Math.max(u32min, vv);
-  u32max = Math.min(u32max, (vv | vm) >>> 0);
+  W.s32min = Math.max(W.s32min, W.vv | (W.vm & 0x80000000));
+  W.s32max = Math.min(W.s32max, W.vv | (W.vm & 0x7fffffff));
+  W.u32min = Math.max(W.u32min, W.vv);
+  W.u32max = Math.min(W.u32max, (W.vv | W.vm) >>> 0);
 }
 
 /** __update_reg_bounds: the 32-bit and the 64-bit ones (the tnum's sign bit is zero). */
 function updateLow(): void {
   update32Low();
-  const tmax = (vv | vm) >>> 0;
-  smin = Math.max(smin, vv);
-  smax = Math.min(smax, tmax);
-  umin = Math.max(umin, vv);
-  umax = Math.min(umax, tmax);
-  if (vm === 0) {
-    if (umin !== vv || umax < vv) markKnownLow(vv);
+  const tmax = (W.vv | W.vm) >>> 0;
+  W.smin = Math.max(W.smin, W.vv);
+  W.smax = Math.min(W.smax, tmax);
+  W.umin = Math.max(W.umin, W.vv);
+  W.umax = Math.min(W.umax, tmax);
+  if (W.vm === 0) {
+    if (W.umin !== W.vv || W.umax < W.vv) markKnownLow(W.vv);
     return;
   }
-  const next = umin >= tmax ? tmax : stepLow(umin);
-  const uminIn = ((umin & ~vm) >>> 0) === vv;
-  if (uminIn && next > umax) markKnownLow(umin);
+  const next = W.umin >= tmax ? tmax : stepLow(W.umin);
+  const uminIn = ((W.umin & ~W.vm) >>> 0) === W.vv;
+  if (uminIn && next > W.umax) markKnownLow(W.umin);
   else if (!uminIn && next === tmax) markKnownLow(tmax);
-  else if (!uminIn && next <= umax && stepLow(next) > umax) markKnownLow(next);
+  else if (!uminIn && next <= W.umax && stepLow(next) > W.umax) markKnownLow(next);
 }
 
 function deduce32Low(): void {
   // the upper halves of the 64-bit bounds are equal (zero), never consecutive
-  u32min = Math.max(u32min, umin);
-  u32max = Math.min(u32max, umax);
-  if ((umin | 0) <= (umax | 0)) {
-    s32min = Math.max(s32min, umin | 0);
-    s32max = Math.min(s32max, umax | 0);
+  W.u32min = Math.max(W.u32min, W.umin);
+  W.u32max = Math.min(W.u32max, W.umax);
+  if ((W.umin | 0) <= (W.umax | 0)) {
+    W.s32min = Math.max(W.s32min, W.umin | 0);
+    W.s32max = Math.min(W.s32max, W.umax | 0);
   }
-  u32min = Math.max(u32min, smin);
-  u32max = Math.min(u32max, smax);
-  if ((smin | 0) <= (smax | 0)) {
-    s32min = Math.max(s32min, smin | 0);
-    s32max = Math.min(s32max, smax | 0);
+  W.u32min = Math.max(W.u32min, W.smin);
+  W.u32max = Math.min(W.u32max, W.smax);
+  if ((W.smin | 0) <= (W.smax | 0)) {
+    W.s32min = Math.max(W.s32min, W.smin | 0);
+    W.s32max = Math.min(W.s32max, W.smax | 0);
   }
-  if ((u32min | 0) <= (u32max | 0)) {
-    s32min = Math.max(s32min, u32min | 0);
-    s32max = Math.min(s32max, u32max | 0);
+  if ((W.u32min | 0) <= (W.u32max | 0)) {
+    W.s32min = Math.max(W.s32min, W.u32min | 0);
+    W.s32max = Math.min(W.s32max, W.u32max | 0);
   }
-  if (s32min >>> 0 <= s32max >>> 0) {
-    u32min = Math.max(s32min >>> 0, u32min);
-    u32max = Math.min(s32max >>> 0, u32max);
-  } else if (u32max < s32min >>> 0) {
-    s32min = u32min | 0;
-    u32max = Math.min(u32max, s32max >>> 0);
-  } else if (s32max >>> 0 < u32min) {
-    s32max = u32max | 0;
-    u32min = Math.max(u32min, s32min >>> 0);
+  if (W.s32min >>> 0 <= W.s32max >>> 0) {
+    W.u32min = Math.max(W.s32min >>> 0, W.u32min);
+    W.u32max = Math.min(W.s32max >>> 0, W.u32max);
+  } else if (W.u32max < W.s32min >>> 0) {
+    W.s32min = W.u32min | 0;
+    W.u32max = Math.min(W.u32max, W.s32max >>> 0);
+  } else if (W.s32max >>> 0 < W.u32min) {
+    W.s32max = W.u32max | 0;
+    W.u32min = Math.max(W.u32min, W.s32min >>> 0);
   }
 }
 
 function deduce64Low(): void {
-  if (umin <= umax) {
-    smin = Math.max(smin, umin);
-    smax = Math.min(smax, umax);
+  if (W.umin <= W.umax) {
+    W.smin = Math.max(W.smin, W.umin);
+    W.smax = Math.min(W.smax, W.umax);
   }
-  if (smin <= smax) {
-    umin = Math.max(smin, umin);
-    umax = Math.min(smax, umax);
-  } else if (umax < smin) {
-    smin = umin;
-    umax = Math.min(umax, smax);
-  } else if (smax < umin) {
-    smax = umax;
-    umin = Math.max(umin, smin);
+  if (W.smin <= W.smax) {
+    W.umin = Math.max(W.smin, W.umin);
+    W.umax = Math.min(W.smax, W.umax);
+  } else if (W.umax < W.smin) {
+    W.smin = W.umin;
+    W.umax = Math.min(W.umax, W.smax);
+  } else if (W.smax < W.umin) {
+    W.smax = W.umax;
+    W.umin = Math.max(W.umin, W.smin);
   }
 }
 
 /** The tnum covering [lo, hi] intersected into (vv; vm) (tnum_intersect(var, tnum_range(lo, hi))). */
 function intersectRangeLow(lo: number, hi: number): void {
   const bits = 32 - Math.clz32((lo ^ hi) >>> 0);
-  const delta = bits === 32 ? 0xffffffff : 2 ** bits - 1;
-  const v = (vv | (lo & ~delta)) >>> 0;
-  const mu = (vm & delta) >>> 0;
-  vv = (v & ~mu) >>> 0;
-  vm = mu;
+  // int32 operations (`2 ** bits` is a Math.pow call): bits 1..32 ones, none for bits 0
+  const delta = bits === 0 ? 0 : 0xffffffff >>> (32 - bits);
+  const v = (W.vv | (lo & ~delta)) >>> 0;
+  const mu = (W.vm & delta) >>> 0;
+  W.vv = (v & ~mu) >>> 0;
+  W.vm = mu;
 }
 
 /** false: a step would leave the domain (inconsistent bounds); the caller runs the generic sync. */
 function deduceMixedLow(): boolean {
-  umin = Math.max(umin, u32min);
-  umax = Math.min(umax, u32max);
-  smin = Math.max(smin, u32min);
-  smax = Math.min(smax, u32max);
-  if (s32min >= 0 && smax <= 0x7fffffff) {
-    if (s32max < 0) return false;
-    smin = umin = s32min;
-    smax = umax = s32max;
-    intersectRangeLow(umin, umax);
+  W.umin = Math.max(W.umin, W.u32min);
+  W.umax = Math.min(W.umax, W.u32max);
+  W.smin = Math.max(W.smin, W.u32min);
+  W.smax = Math.min(W.smax, W.u32max);
+  if (W.s32min >= 0 && W.smax <= 0x7fffffff) {
+    if (W.s32max < 0) return false;
+    W.smin = W.umin = W.s32min;
+    W.smax = W.umax = W.s32max;
+    intersectRangeLow(W.umin, W.umax);
   }
   return true;
 }
@@ -251,7 +270,7 @@ function deduceMixedLow(): boolean {
 /** reg_bounds_sync on the working register (in the domain); false where it cannot be done exactly so. */
 function syncSteps(): boolean {
   // already exact: a constant whose bounds are that constant
-  if (vm === 0 && umin === vv && umax === vv && smin === vv && smax === vv && u32min === vv && u32max === vv && s32min === (vv | 0) && s32max === s32min) return true;
+  if (W.vm === 0 && W.umin === W.vv && W.umax === W.vv && W.smin === W.vv && W.smax === W.vv && W.u32min === W.vv && W.u32max === W.vv && W.s32min === (W.vv | 0) && W.s32max === W.s32min) return true;
   updateLow();
   deduce32Low();
   deduce64Low();
@@ -260,8 +279,8 @@ function syncSteps(): boolean {
   deduce64Low();
   if (!deduceMixedLow()) return false;
   // boundOffset: the upper half of the tnum is zero, so the 64- and 32-bit ranges both intersect the low half
-  intersectRangeLow(umin, umax);
-  intersectRangeLow(u32min, u32max);
+  intersectRangeLow(W.umin, W.umax);
+  intersectRangeLow(W.u32min, W.u32max);
   updateLow();
   return true;
 }
@@ -279,173 +298,161 @@ export function syncLow32(b: B): boolean {
 
 // ---- adjust_scalar_min_max_vals on numbers ----
 
-// the source operand
-let rv = 0;
-let rm = 0;
-let rumin = 0;
-let rumax = 0;
-let rsmin = 0;
-let rsmax = 0;
-let rs32min = 0;
-let rs32max = 0;
-let ru32min = 0;
-let ru32max = 0;
-
 function loadSrc(s: Reg): void {
-  rv = unsignedNum(s.var.value);
-  rm = unsignedNum(s.var.mask);
-  rumin = unsignedNum(s.umin);
-  rumax = unsignedNum(s.umax);
-  rsmin = signedNum(s.smin);
-  rsmax = signedNum(s.smax);
-  rs32min = s.s32min;
-  rs32max = s.s32max;
-  ru32min = s.u32min;
-  ru32max = s.u32max;
+  W.rv = unsignedNum(s.var.value);
+  W.rm = unsignedNum(s.var.mask);
+  W.rumin = unsignedNum(s.umin);
+  W.rumax = unsignedNum(s.umax);
+  W.rsmin = signedNum(s.smin);
+  W.rsmax = signedNum(s.smax);
+  W.rs32min = s.s32min;
+  W.rs32max = s.s32max;
+  W.ru32min = s.u32min;
+  W.ru32max = s.u32max;
 }
 
 /** The source loaded is in the domain (lowOk of the source registers). */
 const srcLowOk = (): boolean =>
-  rv >= 0 && rv < TWO32 && rm >= 0 && rm < TWO32 && rumin >= 0 && rumin < TWO32 && rumax >= 0 && rumax < TWO32 && rsmin >= 0 && rsmin < TWO32 && rsmax >= 0 && rsmax < TWO32 && ru32min >= 0 && ru32min <= U32 && ru32max >= 0 && ru32max <= U32 && rs32min >= S32MIN && rs32min <= S32MAX && rs32max >= S32MIN && rs32max <= S32MAX;
+  W.rv >= 0 && W.rv < TWO32 && W.rm >= 0 && W.rm < TWO32 && W.rumin >= 0 && W.rumin < TWO32 && W.rumax >= 0 && W.rumax < TWO32 && W.rsmin >= 0 && W.rsmin < TWO32 && W.rsmax >= 0 && W.rsmax < TWO32 && W.ru32min >= 0 && W.ru32min <= U32 && W.ru32max >= 0 && W.ru32max <= U32 && W.rs32min >= S32MIN && W.rs32min <= S32MAX && W.rs32max >= S32MIN && W.rs32max <= S32MAX;
 
 /** scalar32_min_max_add and, for ALU64, scalar_min_max_add and tnum_add. */
 function addLow(alu32: boolean): boolean {
-  let lo = s32min + rs32min;
-  let hi = s32max + rs32max;
+  let lo = W.s32min + W.rs32min;
+  let hi = W.s32max + W.rs32max;
   if (lo < S32MIN || lo > S32MAX || hi < S32MIN || hi > S32MAX) {
-    s32min = S32MIN;
-    s32max = S32MAX;
+    W.s32min = S32MIN;
+    W.s32max = S32MAX;
   } else {
-    s32min = lo;
-    s32max = hi;
+    W.s32min = lo;
+    W.s32max = hi;
   }
-  lo = u32min + ru32min;
-  hi = u32max + ru32max;
+  lo = W.u32min + W.ru32min;
+  hi = W.u32max + W.ru32max;
   if (lo <= U32 && hi > U32) {
-    u32min = 0;
-    u32max = U32;
+    W.u32min = 0;
+    W.u32max = U32;
   } else {
-    u32min = lo >>> 0;
-    u32max = hi >>> 0;
+    W.u32min = lo >>> 0;
+    W.u32max = hi >>> 0;
   }
   // operands below 2^32: the signed and unsigned 64-bit sums neither overflow nor wrap (ALU32
   // drops them: the zero extension sets every 64-bit bound from the 32-bit ones)
   if (!alu32) {
-    smin += rsmin;
-    smax += rsmax;
-    umin += rumin;
-    umax += rumax;
+    W.smin += W.rsmin;
+    W.smax += W.rsmax;
+    W.umin += W.rumin;
+    W.umax += W.rumax;
   }
   // tnum_add; for ALU32 only the low half is kept, and it is the sum's low half mod 2^32
-  const sm = vm + rm;
-  const sv = vv + rv;
+  const sm = W.vm + W.rm;
+  const sv = W.vv + W.rv;
   const sigma = sm + sv;
   if (!alu32 && sigma >= TWO32) return false;
   const chi = ((sigma >>> 0) ^ (sv >>> 0)) >>> 0;
-  const mu = (chi | vm | rm) >>> 0;
-  vv = (sv & ~mu) >>> 0;
-  vm = mu;
+  const mu = (chi | W.vm | W.rm) >>> 0;
+  W.vv = (sv & ~mu) >>> 0;
+  W.vm = mu;
   return true;
 }
 
 /** scalar32_min_max_sub and, for ALU64, scalar_min_max_sub and tnum_sub. */
 function subLow(alu32: boolean): boolean {
-  let lo = s32min - rs32max;
-  let hi = s32max - rs32min;
+  let lo = W.s32min - W.rs32max;
+  let hi = W.s32max - W.rs32min;
   if (lo < S32MIN || lo > S32MAX || hi < S32MIN || hi > S32MAX) {
-    s32min = S32MIN;
-    s32max = S32MAX;
+    W.s32min = S32MIN;
+    W.s32max = S32MAX;
   } else {
-    s32min = lo;
-    s32max = hi;
+    W.s32min = lo;
+    W.s32max = hi;
   }
-  lo = u32min - ru32max;
-  hi = u32max - ru32min;
+  lo = W.u32min - W.ru32max;
+  hi = W.u32max - W.ru32min;
   if (lo < 0 && hi >= 0) {
-    u32min = 0;
-    u32max = U32;
+    W.u32min = 0;
+    W.u32max = U32;
   } else {
-    u32min = lo >>> 0;
-    u32max = hi >>> 0;
+    W.u32min = lo >>> 0;
+    W.u32max = hi >>> 0;
   }
   let dv: number;
   let alpha: number;
   let beta: number;
   if (alu32) {
-    dv = (vv - rv) >>> 0;
-    alpha = (dv + vm) >>> 0;
-    beta = (dv - rm) >>> 0;
+    dv = (W.vv - W.rv) >>> 0;
+    alpha = (dv + W.vm) >>> 0;
+    beta = (dv - W.rm) >>> 0;
   } else {
     // a difference below zero wraps: out of the domain (the signed bounds are checked after)
-    smin -= rsmax;
-    smax -= rsmin;
-    lo = umin - rumax;
+    W.smin -= W.rsmax;
+    W.smax -= W.rsmin;
+    lo = W.umin - W.rumax;
     if (lo < 0) return false;
-    umin = lo;
-    umax -= rumin;
-    dv = vv - rv;
-    alpha = dv + vm;
-    beta = dv - rm;
+    W.umin = lo;
+    W.umax -= W.rumin;
+    dv = W.vv - W.rv;
+    alpha = dv + W.vm;
+    beta = dv - W.rm;
     if (dv < 0 || beta < 0 || alpha >= TWO32) return false;
   }
-  const mu = ((alpha ^ beta) | vm | rm) >>> 0;
-  vv = (dv & ~mu) >>> 0;
-  vm = mu;
+  const mu = ((alpha ^ beta) | W.vm | W.rm) >>> 0;
+  W.vv = (dv & ~mu) >>> 0;
+  W.vm = mu;
   return true;
 }
 
 /** tnum_and/or/xor, then scalar32_min_max_* and scalar_min_max_* (both widths run, as in the kernel). */
 function bitopLow(op: 'and' | 'or' | 'xor'): boolean {
   if (op === 'and') {
-    const v = (vv & rv) >>> 0;
-    vm = ((vv | vm) & (rv | rm) & ~v) >>> 0;
-    vv = v;
+    const v = (W.vv & W.rv) >>> 0;
+    W.vm = ((W.vv | W.vm) & (W.rv | W.rm) & ~v) >>> 0;
+    W.vv = v;
   } else if (op === 'or') {
-    vv = (vv | rv) >>> 0;
-    vm = ((vm | rm) & ~vv) >>> 0;
+    W.vv = (W.vv | W.rv) >>> 0;
+    W.vm = ((W.vm | W.rm) & ~W.vv) >>> 0;
   } else {
-    const mu = (vm | rm) >>> 0;
-    vv = ((vv ^ rv) & ~mu) >>> 0;
-    vm = mu;
+    const mu = (W.vm | W.rm) >>> 0;
+    W.vv = ((W.vv ^ W.rv) & ~mu) >>> 0;
+    W.vm = mu;
   }
   // the upper halves are zero: the 32- and 64-bit tnums are known together
-  const both = vm === 0 && rm === 0;
+  const both = W.vm === 0 && W.rm === 0;
   if (both) {
     // markKnown32, then markKnown of the same value
-    markKnownLow(vv);
+    markKnownLow(W.vv);
     return true;
   }
   if (op === 'and') {
-    u32min = vv;
-    u32max = Math.min(u32max, ru32max);
+    W.u32min = W.vv;
+    W.u32max = Math.min(W.u32max, W.ru32max);
   } else if (op === 'or') {
-    u32min = Math.max(u32min, ru32min);
-    u32max = (vv | vm) >>> 0;
+    W.u32min = Math.max(W.u32min, W.ru32min);
+    W.u32max = (W.vv | W.vm) >>> 0;
   } else {
-    u32min = vv;
-    u32max = (vv | vm) >>> 0;
+    W.u32min = W.vv;
+    W.u32max = (W.vv | W.vm) >>> 0;
   }
-  if ((u32min | 0) <= (u32max | 0)) {
-    s32min = u32min | 0;
-    s32max = u32max | 0;
+  if ((W.u32min | 0) <= (W.u32max | 0)) {
+    W.s32min = W.u32min | 0;
+    W.s32max = W.u32max | 0;
   } else {
-    s32min = S32MIN;
-    s32max = S32MAX;
+    W.s32min = S32MIN;
+    W.s32max = S32MAX;
   }
   if (op === 'and') {
-    umin = vv;
-    umax = Math.min(umax, rumax);
+    W.umin = W.vv;
+    W.umax = Math.min(W.umax, W.rumax);
   } else if (op === 'or') {
-    umin = Math.max(umin, rumin);
-    umax = (vv | vm) >>> 0;
+    W.umin = Math.max(W.umin, W.rumin);
+    W.umax = (W.vv | W.vm) >>> 0;
   } else {
-    umin = vv;
-    umax = (vv | vm) >>> 0;
+    W.umin = W.vv;
+    W.umax = (W.vv | W.vm) >>> 0;
   }
   // both below 2^63: the signed view is the unsigned one
-  if (umin > umax) return false;
-  smin = umin;
-  smax = umax;
+  if (W.umin > W.umax) return false;
+  W.smin = W.umin;
+  W.smax = W.umax;
   updateLow();
   return true;
 }
@@ -456,80 +463,80 @@ const shr = (x: number, k: number): number => (k >= 32 ? 0 : x >>> k);
 /** A shift by a constant (lo == hi for a constant source; the fields are read as the BigInt version reads them). */
 function shiftLow(op: 'lsh' | 'rsh' | 'arsh', alu32: boolean): boolean {
   if (alu32) {
-    const lo = ru32min;
-    const hi = ru32max;
+    const lo = W.ru32min;
+    const hi = W.ru32max;
     if (lo > 31 || hi > 31) return false;
     if (op === 'lsh') {
-      s32min = S32MIN;
-      s32max = S32MAX;
-      if (u32max > 2 ** (31 - hi)) {
-        u32min = 0;
-        u32max = U32;
+      W.s32min = S32MIN;
+      W.s32max = S32MAX;
+      if (W.u32max > 2 ** (31 - hi)) {
+        W.u32min = 0;
+        W.u32max = U32;
       } else {
-        u32min = (u32min << lo) >>> 0;
-        u32max = (u32max << hi) >>> 0;
+        W.u32min = (W.u32min << lo) >>> 0;
+        W.u32max = (W.u32max << hi) >>> 0;
       }
-      vv = (vv << lo) >>> 0;
-      vm = (vm << lo) >>> 0;
+      W.vv = (W.vv << lo) >>> 0;
+      W.vm = (W.vm << lo) >>> 0;
     } else if (op === 'rsh') {
-      s32min = S32MIN;
-      s32max = S32MAX;
-      vv = vv >>> lo;
-      vm = vm >>> lo;
-      u32min = u32min >>> hi;
-      u32max = u32max >>> lo;
+      W.s32min = S32MIN;
+      W.s32max = S32MAX;
+      W.vv = W.vv >>> lo;
+      W.vm = W.vm >>> lo;
+      W.u32min = W.u32min >>> hi;
+      W.u32max = W.u32max >>> lo;
     } else {
-      s32min = s32min >> lo;
-      s32max = s32max >> lo;
-      vv = ((vv | 0) >> lo) >>> 0;
-      vm = ((vm | 0) >> lo) >>> 0;
-      u32min = 0;
-      u32max = U32;
+      W.s32min = W.s32min >> lo;
+      W.s32max = W.s32max >> lo;
+      W.vv = ((W.vv | 0) >> lo) >>> 0;
+      W.vm = ((W.vm | 0) >> lo) >>> 0;
+      W.u32min = 0;
+      W.u32max = U32;
     }
     // the 64-bit bounds made unbounded here are all set again by the zero extension
     update32Low();
     return true;
   }
-  const lo = rumin;
-  const hi = rumax;
+  const lo = W.rumin;
+  const hi = W.rumax;
   if (lo > 63 || hi > 63) return false;
   if (op === 'lsh') {
     // past 2^32 (a shift by 32 and more, or bits moved past bit 31): out of the domain
-    if (lo >= 32 || hi >= 32 || umax * 2 ** hi >= TWO32 || ((vv | vm) >>> 0) * 2 ** lo >= TWO32) return false;
-    smin = -Infinity;
-    smax = Infinity;
-    umin = umin * 2 ** lo;
-    umax = umax * 2 ** hi;
-    s32min = S32MIN;
-    s32max = S32MAX;
-    if (u32max > 2 ** (31 - hi)) {
-      u32min = 0;
-      u32max = U32;
+    if (lo >= 32 || hi >= 32 || W.umax * 2 ** hi >= TWO32 || ((W.vv | W.vm) >>> 0) * 2 ** lo >= TWO32) return false;
+    W.smin = -Infinity;
+    W.smax = Infinity;
+    W.umin = W.umin * 2 ** lo;
+    W.umax = W.umax * 2 ** hi;
+    W.s32min = S32MIN;
+    W.s32max = S32MAX;
+    if (W.u32max > 2 ** (31 - hi)) {
+      W.u32min = 0;
+      W.u32max = U32;
     } else {
-      u32min = (u32min << lo) >>> 0;
-      u32max = (u32max << hi) >>> 0;
+      W.u32min = (W.u32min << lo) >>> 0;
+      W.u32max = (W.u32max << hi) >>> 0;
     }
-    vv = (vv << lo) >>> 0;
-    vm = (vm << lo) >>> 0;
+    W.vv = (W.vv << lo) >>> 0;
+    W.vm = (W.vm << lo) >>> 0;
   } else {
     if (op === 'rsh') {
-      smin = -Infinity;
-      smax = Infinity;
-      umin = shr(umin, hi);
-      umax = shr(umax, lo);
+      W.smin = -Infinity;
+      W.smax = Infinity;
+      W.umin = shr(W.umin, hi);
+      W.umax = shr(W.umax, lo);
     } else {
       // non-negative: an arithmetic shift is a logical one
-      smin = shr(smin, lo);
-      smax = shr(smax, lo);
-      umin = 0;
-      umax = Infinity;
+      W.smin = shr(W.smin, lo);
+      W.smax = shr(W.smax, lo);
+      W.umin = 0;
+      W.umax = Infinity;
     }
-    vv = shr(vv, lo);
-    vm = shr(vm, lo);
-    s32min = S32MIN;
-    s32max = S32MAX;
-    u32min = 0;
-    u32max = U32;
+    W.vv = shr(W.vv, lo);
+    W.vm = shr(W.vm, lo);
+    W.s32min = S32MIN;
+    W.s32max = S32MAX;
+    W.u32min = 0;
+    W.u32max = U32;
   }
   updateLow();
   return true;
@@ -562,21 +569,21 @@ export function aluLow(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcConst
   loadSrc(src);
   if (!srcLowOk()) return undefined;
   // 64-bit `<< 32`: the result is a multiple of 2^32, synced on its high halves
-  if (op === 'lsh' && !alu32 && rumin === 32 && rumax === 32) return lshHigh(dst);
+  if (op === 'lsh' && !alu32 && W.rumin === 32 && W.rumax === 32) return lshHigh(dst);
   load(dst);
   if (!lowOk() && !wideDst(op, dst, alu32)) return undefined;
   const ok = op === 'add' ? addLow(alu32) : op === 'sub' ? subLow(alu32) : op === 'and' || op === 'or' || op === 'xor' ? bitopLow(op) : shiftLow(op, alu32);
   if (!ok) return undefined;
   if (alu32) {
     // zext_32_to_64: the tnum is the low half already
-    umin = u32min;
-    umax = u32max;
-    if (s32min >= 0 && s32max >= 0) {
-      smin = s32min;
-      smax = s32max;
+    W.umin = W.u32min;
+    W.umax = W.u32max;
+    if (W.s32min >= 0 && W.s32max >= 0) {
+      W.smin = W.s32min;
+      W.smax = W.s32max;
     } else {
-      smin = 0;
-      smax = U32;
+      W.smin = 0;
+      W.smax = U32;
     }
   }
   if (!lowOk() || !syncSteps()) return undefined;
@@ -601,23 +608,23 @@ function wideDst(op: AluName, dst: Reg, alu32: boolean): boolean {
   const t = dst.var;
   if (!u64ok(t.value) || !u64ok(t.mask) || !u64ok(dst.umax)) return false;
   if (op === 'rsh' && !alu32) {
-    if (rumin < 32 || rumax < 32 || rumin > 63 || rumax > 63 || !u64ok(dst.umin)) return false;
-    vv = highU32(t.value);
-    vm = highU32(t.mask);
-    umin = highU32(dst.umin);
-    umax = highU32(dst.umax);
-    rumin -= 32;
-    rumax -= 32;
+    if (W.rumin < 32 || W.rumax < 32 || W.rumin > 63 || W.rumax > 63 || !u64ok(dst.umin)) return false;
+    W.vv = highU32(t.value);
+    W.vm = highU32(t.mask);
+    W.umin = highU32(dst.umin);
+    W.umax = highU32(dst.umax);
+    W.rumin -= 32;
+    W.rumax -= 32;
   } else if (op === 'and') {
-    vv = lowU32(t.value);
-    vm = lowU32(t.mask);
-    umax = Math.min(unsignedNum(dst.umax), TWO32);
-    umin = 0;
-    u32max = dst.u32max;
+    W.vv = lowU32(t.value);
+    W.vm = lowU32(t.mask);
+    W.umax = Math.min(unsignedNum(dst.umax), TWO32);
+    W.umin = 0;
+    W.u32max = dst.u32max;
   } else return false;
-  smin = smax = s32min = s32max = u32min = 0;
-  if (op === 'rsh') u32max = 0;
-  v0 = m0 = umin0 = umax0 = smin0 = smax0 = s32min0 = s32max0 = u32min0 = u32max0 = NaN;
+  W.smin = W.smax = W.s32min = W.s32max = W.u32min = 0;
+  if (op === 'rsh') W.u32max = 0;
+  W.v0 = W.m0 = W.umin0 = W.umax0 = W.smin0 = W.smax0 = W.s32min0 = W.s32max0 = W.u32min0 = W.u32max0 = NaN;
   return true;
 }
 
@@ -625,45 +632,45 @@ function wideDst(op: AluName, dst: Reg, alu32: boolean): boolean {
 
 /** __update_reg_bounds' 64-bit steps on the high halves (the low ones and the 32-bit bounds are zero). */
 function updateHigh(): void {
-  smin = Math.max(smin, vv | (vm & 0x80000000));
-  smax = Math.min(smax, vv | (vm & 0x7fffffff));
-  umin = Math.max(umin, vv);
-  umax = Math.min(umax, (vv | vm) >>> 0);
-  if (vm === 0) {
-    if (umin !== vv || umax < vv) markKnownHigh(vv);
+  W.smin = Math.max(W.smin, W.vv | (W.vm & 0x80000000));
+  W.smax = Math.min(W.smax, W.vv | (W.vm & 0x7fffffff));
+  W.umin = Math.max(W.umin, W.vv);
+  W.umax = Math.min(W.umax, (W.vv | W.vm) >>> 0);
+  if (W.vm === 0) {
+    if (W.umin !== W.vv || W.umax < W.vv) markKnownHigh(W.vv);
     return;
   }
-  const tmax = (vv | vm) >>> 0;
+  const tmax = (W.vv | W.vm) >>> 0;
   // tnum_step of the whole value is that of its high half, times 2^32
-  const next = umin >= tmax ? tmax : stepLow(umin);
-  const uminIn = ((umin & ~vm) >>> 0) === vv;
-  if (uminIn && next > umax) markKnownHigh(umin);
+  const next = W.umin >= tmax ? tmax : stepLow(W.umin);
+  const uminIn = ((W.umin & ~W.vm) >>> 0) === W.vv;
+  if (uminIn && next > W.umax) markKnownHigh(W.umin);
   else if (!uminIn && next === tmax) markKnownHigh(tmax);
-  else if (!uminIn && next <= umax && stepLow(next) > umax) markKnownHigh(next);
+  else if (!uminIn && next <= W.umax && stepLow(next) > W.umax) markKnownHigh(next);
 }
 
 function markKnownHigh(v: number): void {
-  vv = v;
-  vm = 0;
-  umin = umax = v;
-  smin = smax = v | 0;
+  W.vv = v;
+  W.vm = 0;
+  W.umin = W.umax = v;
+  W.smin = W.smax = v | 0;
 }
 
 /** __reg64_deduce_bounds on the high halves: s64() and u64() of a multiple of 2^32 are `| 0` and `>>> 0` of its high half. */
 function deduce64High(): void {
-  if ((umin | 0) <= (umax | 0)) {
-    smin = Math.max(smin, umin | 0);
-    smax = Math.min(smax, umax | 0);
+  if ((W.umin | 0) <= (W.umax | 0)) {
+    W.smin = Math.max(W.smin, W.umin | 0);
+    W.smax = Math.min(W.smax, W.umax | 0);
   }
-  if (smin >>> 0 <= smax >>> 0) {
-    umin = Math.max(smin >>> 0, umin);
-    umax = Math.min(smax >>> 0, umax);
-  } else if (umax < smin >>> 0) {
-    smin = umin | 0;
-    umax = Math.min(umax, smax >>> 0);
-  } else if (smax >>> 0 < umin) {
-    smax = umax | 0;
-    umin = Math.max(umin, smin >>> 0);
+  if (W.smin >>> 0 <= W.smax >>> 0) {
+    W.umin = Math.max(W.smin >>> 0, W.umin);
+    W.umax = Math.min(W.smax >>> 0, W.umax);
+  } else if (W.umax < W.smin >>> 0) {
+    W.smin = W.umin | 0;
+    W.umax = Math.min(W.umax, W.smax >>> 0);
+  } else if (W.smax >>> 0 < W.umin) {
+    W.smax = W.umax | 0;
+    W.umin = Math.max(W.umin, W.smin >>> 0);
   }
 }
 
@@ -672,23 +679,23 @@ function deduce64High(): void {
  * last applies where the signed range lies in [S32_MIN, S32_MAX], for multiples of 2^32 only at 0.
  */
 function deduceMixedHigh(): void {
-  if (smin >= 0 && smax <= 0) {
-    smin = smax = umin = umax = 0;
-    vm = 0;
+  if (W.smin >= 0 && W.smax <= 0) {
+    W.smin = W.smax = W.umin = W.umax = 0;
+    W.vm = 0;
   }
 }
 
 /** syncHigh32 on the working register's high halves. */
 function syncHighSteps(): void {
   // already exact: a constant whose bounds are that constant
-  if (vm === 0 && umin === vv && umax === vv && smin === (vv | 0) && smax === smin) return;
+  if (W.vm === 0 && W.umin === W.vv && W.umax === W.vv && W.smin === (W.vv | 0) && W.smax === W.smin) return;
   updateHigh();
   deduce64High();
   deduceMixedHigh();
   deduce64High();
   deduceMixedHigh();
   // boundOffset: the 32-bit range [0, 0] meets the tnum's low half (0; 0) as it is
-  intersectRangeLow(umin, umax);
+  intersectRangeLow(W.umin, W.umax);
   updateHigh();
 }
 
@@ -703,27 +710,27 @@ function lshHigh(dst: Reg): Reg | undefined {
   const t = dst.var;
   if (!u64ok(t.value) || !u64ok(t.mask) || !u64ok(dst.umax) || !u64ok(dst.umin)) return undefined;
   if (!(dst.s32min >= S32MIN && dst.s32min <= S32MAX && dst.s32max >= S32MIN && dst.s32max <= S32MAX)) return undefined;
-  vv = lowU32(t.value);
-  vm = lowU32(t.mask);
-  smin = dst.s32min;
-  smax = dst.s32max;
+  W.vv = lowU32(t.value);
+  W.vm = lowU32(t.mask);
+  W.smin = dst.s32min;
+  W.smax = dst.s32max;
   if (dst.umax > 0x80000000n) {
-    umin = 0;
-    umax = Infinity;
+    W.umin = 0;
+    W.umax = Infinity;
   } else {
     // umin << 32 of an inconsistent umin above umax would lose its high bits
     if (dst.umin > 0xffffffffn) return undefined;
-    umin = lowU32(dst.umin);
-    umax = lowU32(dst.umax);
+    W.umin = lowU32(dst.umin);
+    W.umax = lowU32(dst.umax);
   }
   updateHigh();
   syncHighSteps();
   const o = copyReg(dst);
-  o.var = { value: bigHighU(vv), mask: bigHighU(vm) };
-  o.umin = bigHighU(umin);
-  o.umax = bigHighU(umax);
-  o.smin = bigHighS(smin);
-  o.smax = bigHighS(smax);
+  o.var = { value: bigHighU(W.vv), mask: bigHighU(W.vm) };
+  o.umin = bigHighU(W.umin);
+  o.umax = bigHighU(W.umax);
+  o.smin = bigHighS(W.smin);
+  o.smax = bigHighS(W.smax);
   o.s32min = o.s32max = o.u32min = o.u32max = 0;
   return o;
 }
@@ -741,18 +748,18 @@ export function syncHigh32(b: B): boolean {
   const t = b.var;
   if (!u64ok(t.value) || !u64ok(t.mask) || !u64ok(b.umin) || !u64ok(b.umax) || !(b.smin >= S64MIN && b.smin <= S64MAX && b.smax >= S64MIN && b.smax <= S64MAX)) return false;
   if (lowU32(t.value) !== 0 || lowU32(t.mask) !== 0 || lowU32(b.umin) !== 0 || lowU32(b.umax) !== 0 || lowU32(b.smin) !== 0 || lowU32(b.smax) !== 0) return false;
-  vv = v0 = highU32(t.value);
-  vm = m0 = highU32(t.mask);
-  umin = umin0 = highU32(b.umin);
-  umax = umax0 = highU32(b.umax);
-  smin = smin0 = highS32(b.smin);
-  smax = smax0 = highS32(b.smax);
+  W.vv = W.v0 = highU32(t.value);
+  W.vm = W.m0 = highU32(t.mask);
+  W.umin = W.umin0 = highU32(b.umin);
+  W.umax = W.umax0 = highU32(b.umax);
+  W.smin = W.smin0 = highS32(b.smin);
+  W.smax = W.smax0 = highS32(b.smax);
   syncHighSteps();
-  if (vv !== v0 || vm !== m0) b.var = { value: bigHighU(vv), mask: bigHighU(vm) };
-  if (umin !== umin0) b.umin = bigHighU(umin);
-  if (umax !== umax0) b.umax = bigHighU(umax);
-  if (smin !== smin0) b.smin = bigHighS(smin);
-  if (smax !== smax0) b.smax = bigHighS(smax);
+  if (W.vv !== W.v0 || W.vm !== W.m0) b.var = { value: bigHighU(W.vv), mask: bigHighU(W.vm) };
+  if (W.umin !== W.umin0) b.umin = bigHighU(W.umin);
+  if (W.umax !== W.umax0) b.umax = bigHighU(W.umax);
+  if (W.smin !== W.smin0) b.smin = bigHighS(W.smin);
+  if (W.smax !== W.smax0) b.smax = bigHighS(W.smax);
   return true;
 }
 
@@ -798,31 +805,31 @@ function lowOkAt(o: number): boolean {
 
 /** The register at `o` as the working register, as loadAt left it (its BigInts are kept by store where unchanged). */
 function workFrom(o: number): void {
-  vv = pair[o + TV]!;
-  vm = pair[o + TM]!;
-  umin = pair[o + UMIN]!;
-  umax = pair[o + UMAX]!;
-  smin = pair[o + SMIN]!;
-  smax = pair[o + SMAX]!;
-  s32min = pair[o + S32MIN_]!;
-  s32max = pair[o + S32MAX_]!;
-  u32min = pair[o + U32MIN_]!;
-  u32max = pair[o + U32MAX_]!;
-  v0 = pair0[o + TV]!;
-  m0 = pair0[o + TM]!;
-  umin0 = pair0[o + UMIN]!;
-  umax0 = pair0[o + UMAX]!;
-  smin0 = pair0[o + SMIN]!;
-  smax0 = pair0[o + SMAX]!;
-  s32min0 = pair0[o + S32MIN_]!;
-  s32max0 = pair0[o + S32MAX_]!;
-  u32min0 = pair0[o + U32MIN_]!;
-  u32max0 = pair0[o + U32MAX_]!;
+  W.vv = pair[o + TV]!;
+  W.vm = pair[o + TM]!;
+  W.umin = pair[o + UMIN]!;
+  W.umax = pair[o + UMAX]!;
+  W.smin = pair[o + SMIN]!;
+  W.smax = pair[o + SMAX]!;
+  W.s32min = pair[o + S32MIN_]!;
+  W.s32max = pair[o + S32MAX_]!;
+  W.u32min = pair[o + U32MIN_]!;
+  W.u32max = pair[o + U32MAX_]!;
+  W.v0 = pair0[o + TV]!;
+  W.m0 = pair0[o + TM]!;
+  W.umin0 = pair0[o + UMIN]!;
+  W.umax0 = pair0[o + UMAX]!;
+  W.smin0 = pair0[o + SMIN]!;
+  W.smax0 = pair0[o + SMAX]!;
+  W.s32min0 = pair0[o + S32MIN_]!;
+  W.s32max0 = pair0[o + S32MAX_]!;
+  W.u32min0 = pair0[o + U32MIN_]!;
+  W.u32max0 = pair0[o + U32MAX_]!;
 }
 
 /** The working register, synced, as a register: `r` itself when nothing changed (as scalar.ts `done`). */
 function finish(r: Reg): Reg {
-  if (vv === v0 && vm === m0 && umin === umin0 && umax === umax0 && smin === smin0 && smax === smax0 && s32min === s32min0 && s32max === s32max0 && u32min === u32min0 && u32max === u32max0) return r;
+  if (W.vv === W.v0 && W.vm === W.m0 && W.umin === W.umin0 && W.umax === W.umax0 && W.smin === W.smin0 && W.smax === W.smax0 && W.s32min === W.s32min0 && W.s32max === W.s32max0 && W.u32min === W.u32min0 && W.u32max === W.u32max0) return r;
   const o = copyReg(r);
   store(o);
   return o;
