@@ -5,7 +5,7 @@
  * anew when it does not fit.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '@bpf/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -71,6 +71,21 @@ describe('the shipped bpf command', () => {
     expect(again).toEqual(first);
     expect(existsSync(path)).toBe(true);
     expect(readFileSync(path).equals(junk)).toBe(false);
+  }, 300_000);
+  it("veristat's workers and --jobs 1 load the worker bundle through the code cache and give the unbundled command's rows", () => {
+    const files = ['hello.s', 'call12.s', 'reject-uninit.s'].map((f) => join(examples, f));
+    const isWorkCache = (f: string): boolean => f.startsWith('veristat-work.cjs.') && f.endsWith('.v8cache');
+    if (existsSync(cacheDir)) for (const f of readdirSync(cacheDir)) if (isWorkCache(f)) rmSync(join(cacheDir, f));
+    const rows = (r: { code: number; stdout: string; stderr: string }): unknown => {
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { programs: { timeUs?: number }[] }).programs.map(({ timeUs: _, ...row }) => row);
+    };
+    const workers = rows(run(shipped, ['veristat', '--no-kernel', '--json', '--jobs', '2', ...files]));
+    // the workers saved the cache when they were told to stop
+    expect(readdirSync(cacheDir).some(isWorkCache)).toBe(true);
+    expect(rows(run(shipped, ['veristat', '--no-kernel', '--json', '--jobs', '2', ...files]))).toEqual(workers);
+    expect(rows(run(shipped, ['veristat', '--no-kernel', '--json', '--jobs', '1', ...files]))).toEqual(workers);
+    expect(rows(run(unbundled, ['veristat', '--no-kernel', '--json', '--jobs', '2', ...files]))).toEqual(workers);
   }, 300_000);
   it('keeps the code cache made with its V8 tiering flags apart from one made without them', () => {
     const hello = join(examples, 'hello.s');

@@ -51,16 +51,28 @@ function saveCache(dirs: readonly string[], name: string, data: Buffer): void {
   }
 }
 
+/** A bundle loaded through the code cache, and how to save the cache when the bundle has run. */
+export interface CachedModule {
+  readonly exports: unknown;
+  /**
+   * Writes the cache (once) when there was none or V8 refused it, with every function compiled
+   * so far: call it after the work, so the functions compiled lazily are in it too.
+   */
+  readonly save: () => void;
+}
+
 /**
  * `require(file)`, with V8's code cache. `hash` names the file's content (the build writes it
- * into the manifest), so a rebuilt bundle never meets an old cache.
+ * into the manifest), so a rebuilt bundle never meets an old cache; `tag` names the V8 flags
+ * the process runs under (v8-tiering.ts). The cache is saved when `save` is called, or when the
+ * process exits if `saveOnExit`.
  */
-export function requireCached(file: string, hash: string): unknown {
+export function loadCached(file: string, hash: string, tag: string, saveOnExit: boolean): CachedModule {
   // BPF_CODE_CACHE=0: compile every time, as plain require() does (bench/oneshot.mjs measures both)
-  if (process.env.BPF_CODE_CACHE === '0') return createRequire(file)(file) as unknown;
+  if (process.env.BPF_CODE_CACHE === '0') return { exports: createRequire(file)(file) as unknown, save: () => {} };
   const source = readFileSync(file, 'utf8');
   const dirs = cacheDirs(file);
-  const name = `${basename(file)}.${hash}.${process.version}-${process.arch}${tieringTag()}.v8cache`;
+  const name = `${basename(file)}.${hash}.${process.version}-${process.arch}${tag}.v8cache`;
   let cachedData: Buffer | undefined;
   for (const dir of dirs) {
     if (!ours(dir)) continue;
@@ -76,12 +88,21 @@ export function requireCached(file: string, hash: string): unknown {
     filename: file,
     ...(cachedData ? { cachedData } : {}),
   });
-  if (cachedData === undefined || script.cachedDataRejected === true) {
-    // after the command has run, so the functions it compiled lazily are in the cache too
-    process.once('exit', () => saveCache(dirs, name, script.createCachedData()));
-  }
+  let pending = cachedData === undefined || script.cachedDataRejected === true;
+  const save = (): void => {
+    if (!pending) return;
+    pending = false;
+    saveCache(dirs, name, script.createCachedData());
+  };
+  // after the command has run, so the functions it compiled lazily are in the cache too
+  if (pending && saveOnExit) process.once('exit', save);
   const module = { exports: {} as unknown };
   const wrapper = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }, f: string, d: string) => void;
   wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
-  return module.exports;
+  return { exports: module.exports, save };
+}
+
+/** `require(file)`, with V8's code cache, saved when the process exits (see loadCached). */
+export function requireCached(file: string, hash: string): unknown {
+  return loadCached(file, hash, tieringTag(), true).exports;
 }

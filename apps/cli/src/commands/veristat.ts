@@ -3,81 +3,33 @@ import { basename } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { ProgType } from '@bpf/isa';
 import type { Command } from '../context.js';
-import { describeError, EXIT, usage } from '../errors.js';
-import { kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram } from '../input.js';
+import { EXIT, usage } from '../errors.js';
 import { JSON_OPT, TYPE_OPT } from '../options.js';
-
-interface Row {
-  file: string;
-  program: string;
-  verdict: string;
-  insns: number;
-  states: number;
-  timeUs: number;
-  kernelVerdict?: string;
-  kernelInsns?: number;
-  kernelStates?: number;
-  kernelTimeUs?: number;
-  /** Why the kernel refused before verifying, when it did. */
-  kernelError?: string;
-  error?: string;
-}
-
-/** One object's work: its programs verified by us and, when `kernel`, loaded by the kernel. */
-interface Job {
-  readonly file: string;
-  readonly type: ProgType | undefined;
-  readonly kernel: boolean;
-}
+import type { Job, KernelLoader, Row, ToWorker } from '../veristat-work.js';
 
 /** Tells a worker started on this module (see statInWorkers) from any other worker. */
 const WORKER_TAG = 'bpf-veristat-worker';
 
-/** The rows of one object, in its programs' order. */
-async function statFile(job: Job): Promise<Row[]> {
-  // loaded on use: `bpf --help` and the other commands start without them
-  const { verify, needsKernelBtf } = await import('@bpf/verifier');
-  const { loadWithMaps } = job.kernel ? await import('@bpf/kernel') : { loadWithMaps: undefined };
-  const { file } = job;
-  let programs;
-  try {
-    const input = loadProgram(file, {});
-    programs = input.all.length ? input.all : [input.program];
-  } catch (e) {
-    return [{ file, program: '—', verdict: 'error', insns: 0, states: 0, timeUs: 0, error: describeError(e, file).line.replace(/^bpf: /, '') }];
-  }
-  const rows: Row[] = [];
-  for (const program of programs) {
-    const type = job.type ?? program.type ?? 'socket_filter';
-    const t0 = process.hrtime.bigint();
-    const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds() });
-    const row: Row = { file, program: program.name ?? 'main', verdict: r.accepted ? 'success' : 'failure', insns: r.stats.processedInsns, states: r.stats.totalStates, timeUs: Number(process.hrtime.bigint() - t0) / 1000 };
-    if (!r.accepted) row.error = r.error!.message;
-    if (loadWithMaps) {
-      try {
-        const l = loadWithMaps(program, { type, logLevel: 4 });
-        Object.assign(row, { kernelVerdict: l.accepted ? 'success' : 'failure', kernelInsns: l.stats?.processedInsns, kernelStates: l.stats?.totalStates, kernelTimeUs: l.stats?.verificationTimeUsec });
-        l.close();
-      } catch (e) {
-        // the kernel refused before verifying (a map, the BTF, a big-endian object): say so in the row
-        Object.assign(row, { kernelVerdict: 'error', kernelError: e instanceof Error ? e.message : String(e) });
-      }
-    }
-    rows.push(row);
-  }
-  return rows;
-}
+/**
+ * Set by scripts/bundle.mjs in the shipped command: the worker's entry (beside this bundle) and
+ * the CommonJS bundle it loads through V8's code cache. Undefined in the tsc output, whose
+ * workers run this module itself.
+ */
+declare const BPF_VERISTAT_WORKER: string | undefined;
 
-// A worker started by statInWorkers: take jobs, answer with their rows, until the pool ends.
+const kernel: KernelLoader = () => import('@bpf/kernel');
+
+// loaded on use: `bpf --help` and the other commands start without the verifier
+const work = (): Promise<typeof import('../veristat-work.js')> => import('../veristat-work.js');
+
+// A worker started by statInWorkers on this module (the unbundled command): take jobs, answer with their rows, until the pool ends.
 if (!isMainThread && parentPort && (workerData as { tag?: unknown } | null)?.tag === WORKER_TAG) {
   const port = parentPort;
-  port.on('message', (m: { id: number; job: Job }) => {
-    void statFile(m.job).then(
-      (rows) => port.postMessage({ id: m.id, rows }),
-      (e: unknown) => port.postMessage({ id: m.id, rows: [{ file: m.job.file, program: '—', verdict: 'error', insns: 0, states: 0, timeUs: 0, error: e instanceof Error ? e.message : String(e) }] }),
-    );
-  });
+  void work().then((w) => w.serve(port, kernel));
 }
+
+/** The worker's file: the shipped command's entry beside its bundle, else this module. */
+const workerFile = (): URL => (typeof BPF_VERISTAT_WORKER === 'string' ? new URL(BPF_VERISTAT_WORKER, import.meta.url) : new URL(import.meta.url));
 
 /**
  * The objects shared out over `jobs` worker threads, one object at a time to each; the rows come
@@ -89,15 +41,18 @@ async function statInWorkers(jobs: readonly Job[], threads: number, done: (n: nu
   let finished = 0;
   const one = (): Promise<void> =>
     new Promise((resolve) => {
-      let w = new Worker(new URL(import.meta.url), { workerData: { tag: WORKER_TAG } });
+      const start = (): Worker => new Worker(workerFile(), { workerData: { tag: WORKER_TAG } });
+      let w = start();
       let current = -1;
       const give = (): void => {
         if (next >= jobs.length) {
-          void w.terminate().then(() => resolve());
+          // the worker ends itself (after saving its code cache, when it has one to save)
+          w.once('exit', () => resolve());
+          w.postMessage({ stop: true } satisfies ToWorker);
           return;
         }
         current = next++;
-        w.postMessage({ id: current, job: jobs[current] });
+        w.postMessage({ id: current, job: jobs[current]! } satisfies ToWorker);
       };
       const onMessage = (m: { id: number; rows: Row[] }): void => {
         results[m.id] = m.rows;
@@ -110,7 +65,7 @@ async function statInWorkers(jobs: readonly Job[], threads: number, done: (n: nu
           results[current] = [{ file: jobs[current]!.file, program: '—', verdict: 'error', insns: 0, states: 0, timeUs: 0, error: `worker: ${e.message}` }];
           done(++finished, jobs[current]!.file);
         }
-        w = new Worker(new URL(import.meta.url), { workerData: { tag: WORKER_TAG } });
+        w = start();
         w.on('message', onMessage);
         w.on('error', onError);
         give();
@@ -156,8 +111,9 @@ export const veristat: Command = {
     if (threads > 1 && canFork()) perFile = await statInWorkers(jobs, threads, progress);
     else {
       perFile = [];
+      const { statFile } = await work();
       for (const [n, job] of jobs.entries()) {
-        perFile.push(await statFile(job));
+        perFile.push(await statFile(job, kernel));
         progress(n + 1, job.file);
       }
     }
