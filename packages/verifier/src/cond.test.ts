@@ -11,7 +11,7 @@ import { refineCond, refineCondGeneric, type Cond } from './cond.js';
 import { syncGeneric } from './scalar.js';
 import { refineLow } from './scalarlow.js';
 import { lowRegs, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
-import { known, S64_MAX, S64_MIN, type Reg } from './state.js';
+import { known, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
 import { tnum, U32_MAX, U64_MAX } from './tnum.js';
 
 const CONDS: readonly Cond[] = ['jeq', 'jne', 'jset', 'jset_not', 'jgt', 'jge', 'jlt', 'jle', 'jsgt', 'jsge', 'jslt', 'jsle'];
@@ -19,7 +19,24 @@ const e32 = [0n, 1n, 2n, 3n, 7n, 8n, 0xffn, 0x100n, 0xffffn, 0x7ffffffen, 0x7fff
 const OUTSIDE = [1n << 32n, (1n << 32n) + 1n, U64_MAX, S64_MIN, S64_MAX, -1n];
 const { low, raw, synced } = lowRegs({ edges: e32, small: 20n, pow2: true, outside: { values: OUTSIDE, weight: 29 } });
 const outside = fc.constantFrom(...OUTSIDE);
-const operand = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) }, { weight: 3, arbitrary: low.map((v) => known(v)) }, { weight: 1, arbitrary: outside.map((v) => known(v)) });
+/**
+ * Registers of which nothing is known but a umin (refineOpen's 64-bit jeq/jne), and ones that
+ * differ from that shape in one field (the BigInt path must then run).
+ */
+const OPEN = { ...UNKNOWN, var: tnum(0n, U64_MAX) };
+const openReg = fc.tuple(fc.oneof(low, outside), fc.integer({ min: 0, max: 6 }), low).map(([umin, k, x]): Reg => {
+  const r = { ...OPEN, umin };
+  const n = Number(x);
+  // k 0-2: open; k 3-6: one other field narrowed
+  return k === 3 ? { ...r, umax: U64_MAX - 1n } : k === 4 ? { ...r, u32max: n } : k === 5 ? { ...r, s32min: n | 0 } : k === 6 ? { ...r, smax: S64_MAX - x } : r;
+});
+const operand = fc.oneof(
+  { weight: 2, arbitrary: raw.map(reg) },
+  { weight: 5, arbitrary: synced.map(reg) },
+  { weight: 3, arbitrary: low.map((v) => known(v)) },
+  { weight: 1, arbitrary: outside.map((v) => known(v)) },
+  { weight: 2, arbitrary: openReg },
+);
 
 describe('branch refinement on numbers', () => {
   it('equals the BigInt refinement for every condition and width, on random, edge, synced, inconsistent and constant registers', () => {
@@ -52,5 +69,46 @@ describe('branch refinement on numbers', () => {
     }
     for (const r1 of edges) for (const r2 of edges) for (const cond of CONDS) for (const is32 of [false, true]) check(cond, r1, r2, is32);
     expect(used).toBeGreaterThan(runs / 2);
+  });
+
+  it('refines a 64-bit == or != between an open register and one in the domain on numbers, as the BigInt version', () => {
+    let used = 0;
+    let runs = 0;
+    const check = (cond: Cond, r1: Reg, r2: Reg, is32: boolean): void => {
+      runs++;
+      const ref = refineCondGeneric(r1, r2, cond, is32);
+      const ours = refineLow(r1, r2, cond, is32);
+      expect(refineCond(r1, r2, cond, is32)).toEqual(ref);
+      if (ours === undefined) return;
+      used++;
+      expect(ours, `${cond}${is32 ? 32 : 64} ${show([r1, r2])}`).toEqual(ref);
+      expect(ours[0] === r1).toBe(ref[0] === r1);
+      expect(ours[1] === r2).toBe(ref[1] === r2);
+    };
+    const inDomain = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) }, { weight: 3, arbitrary: low.map((v) => known(v)) });
+    fc.assert(
+      fc.property(fc.constantFrom<Cond>('jeq', 'jne'), openReg, inDomain, fc.boolean(), fc.boolean(), (cond, open, other, first, is32) => {
+        if (first) check(cond, open, other, is32);
+        else check(cond, other, open, is32);
+      }),
+      { numRuns: 5000 },
+    );
+    // every edge umin of the open side against every edge constant and range, both orders
+    const others: Reg[] = [];
+    for (const v of e32) others.push(known(v));
+    for (const hi of e32) {
+      const b = { var: tnum(0n, U32_MAX), ...UNBOUNDED_B, umin: 1n, umax: hi };
+      syncGeneric(b);
+      others.push(reg(b));
+    }
+    for (const umin of [...e32, 1n << 32n]) {
+      const open = { ...OPEN, umin };
+      for (const other of others)
+        for (const cond of ['jeq', 'jne'] as const) {
+          check(cond, open, other, false);
+          check(cond, other, open, false);
+        }
+    }
+    expect(used).toBeGreaterThan(runs / 3);
   });
 });

@@ -846,9 +846,13 @@ export function refineLow(r1: Reg, r2: Reg, cond0: string, is32: boolean): [Reg,
   const p = pair;
   // inLow32 of both, on the numbers loaded (see syncLow32)
   loadAt(r1, 0);
-  if (!lowOkAt(0)) return undefined;
+  const ok1 = lowOkAt(0);
+  // a 64-bit jeq/jne of a register in the domain and one that is open (refineOpen)
+  const eqne = !is32 && (cond0 === 'jeq' || cond0 === 'jne');
+  if (!ok1 && !eqne) return undefined;
   loadAt(r2, F);
-  if (!lowOkAt(F)) return undefined;
+  const ok2 = lowOkAt(F);
+  if (!ok1 || !ok2) return eqne && ok1 !== ok2 ? refineOpen(ok1 ? r2 : r1, ok1 ? F : 0, cond0 === 'jeq', r1, r2) : undefined;
   let a = 0;
   let b = F;
   let cond = cond0;
@@ -955,6 +959,67 @@ export function refineLow(r1: Reg, r2: Reg, cond0: string, is32: boolean): [Reg,
   workFrom(F);
   if (!syncSteps()) return undefined;
   return [o1, finish(r2)];
+}
+
+/**
+ * A register of which nothing is known but a umin below 2^32 (a value loaded as a u64, `x != 0`
+ * of one): the tnum unknown, every other bound open. What reg_bounds_sync keeps as it is
+ * (scalar.ts unknownAboveUmin).
+ */
+const isOpen = (r: Reg): boolean =>
+  r.var.mask === U64MAX &&
+  r.var.value === 0n &&
+  r.umax === U64MAX &&
+  r.smin === S64MIN &&
+  r.smax === S64MAX &&
+  r.u32min === 0 &&
+  r.u32max === U32 &&
+  r.s32min === S32MIN &&
+  r.s32max === S32MAX &&
+  r.umin >= 0n &&
+  r.umin < P32;
+
+/**
+ * refineLow of a 64-bit `==` or `!=` between an open register (isOpen, `r`, loaded at `o`) and
+ * one in the domain (the other slot): undefined for any other register at `o`.
+ * - jeq: the open side takes the other's tnum (tnum_intersect with an unknown tnum) and 64-bit
+ *   bounds (the open ones only meet them), both the greater umin; the open side's 32-bit bounds
+ *   stay open. Both are then in the domain and synced there.
+ * - jne: only a constant other side at the open side's umin moves it (umin + 1; its umax and
+ *   signed bounds are the 64-bit limits, never a value below 2^32); the sync keeps an open
+ *   register as it is and syncs the other in the domain.
+ */
+function refineOpen(r: Reg, o: number, eq: boolean, r1: Reg, r2: Reg): [Reg, Reg] | undefined {
+  if (!isOpen(r)) return undefined;
+  const p = pair;
+  const q = F - o;
+  if (eq) {
+    p[o + TV] = p[q + TV]!;
+    p[o + TM] = p[q + TM]!;
+    p[o + UMIN] = p[q + UMIN] = Math.max(p[o + UMIN]!, p[q + UMIN]!);
+    p[o + UMAX] = p[q + UMAX]!;
+    p[o + SMIN] = p[q + SMIN]!;
+    p[o + SMAX] = p[q + SMAX]!;
+    // the open side changed: every field written back
+    for (let k = o; k < o + F; k++) pair0[k] = NaN;
+    if (!pairOk(0, false) || !pairOk(F, false)) return undefined;
+    workFrom(0);
+    if (!syncSteps()) return undefined;
+    const o1 = finish(r1);
+    workFrom(F);
+    if (!syncSteps()) return undefined;
+    return [o1, finish(r2)];
+  }
+  workFrom(q);
+  if (!syncSteps()) return undefined;
+  const other = finish(q === 0 ? r1 : r2);
+  let open = r;
+  if (p[q + TM] === 0 && p[q + TV] === p[o + UMIN]) {
+    const c = copyReg(r);
+    c.umin = bigOf(p[o + UMIN]! + 1);
+    open = c;
+  }
+  return o === 0 ? [open, other] : [other, open];
 }
 
 /** The register at `o` lies in the domain (lowOk), its 64-bit bounds possibly all open (`open64`). */
