@@ -203,19 +203,21 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
       const ulo = ptr.umin + off.umin;
       const uhi = ptr.umax + off.umax;
       const uOv = ulo > U64_MAX || uhi > U64_MAX;
-      let out: Reg = {
-        ...ptr,
-        var: tnumAdd(ptr.var, off.var),
-        smin: sOv ? S64_MIN : lo,
-        smax: sOv ? S64_MAX : hi,
-        umin: uOv ? 0n : ulo,
-        umax: uOv ? U64_MAX : uhi,
-        s32min: S32_MIN_N,
-        s32max: S32_MAX_N,
-        u32min: 0,
-        u32max: U32_MAX_N,
-      };
-      if (ptr.type === 'pkt' || ptr.type === 'pkt_meta') out = { ...out, id: env.nextId(), range: 0 };
+      // `{ ...ptr, var, smin, ... }` as a literal copy (see state.ts copyReg)
+      const out = copyReg(ptr);
+      out.var = tnumAdd(ptr.var, off.var);
+      out.smin = sOv ? S64_MIN : lo;
+      out.smax = sOv ? S64_MAX : hi;
+      out.umin = uOv ? 0n : ulo;
+      out.umax = uOv ? U64_MAX : uhi;
+      out.s32min = S32_MIN_N;
+      out.s32max = S32_MAX_N;
+      out.u32min = 0;
+      out.u32max = U32_MAX_N;
+      if (ptr.type === 'pkt' || ptr.type === 'pkt_meta') {
+        out.id = env.nextId();
+        out.range = 0;
+      }
       saneOffset(env, out, typeStr, pc);
       return boundsSync(out);
     }
@@ -228,19 +230,20 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
       const hi = ptr.smax - off.smin;
       const sOv = lo < S64_MIN || lo > S64_MAX || hi < S64_MIN || hi > S64_MAX;
       const uOv = ptr.umin < off.umax;
-      let out: Reg = {
-        ...ptr,
-        var: tnumSub(ptr.var, off.var),
-        smin: sOv ? S64_MIN : lo,
-        smax: sOv ? S64_MAX : hi,
-        umin: uOv ? 0n : ptr.umin - off.umax,
-        umax: uOv ? U64_MAX : ptr.umax - off.umin,
-        s32min: S32_MIN_N,
-        s32max: S32_MAX_N,
-        u32min: 0,
-        u32max: U32_MAX_N,
-      };
-      if (ptr.type === 'pkt' || ptr.type === 'pkt_meta') out = { ...out, id: env.nextId(), ...(off.smin < 0n ? { range: 0 } : {}) };
+      const out = copyReg(ptr);
+      out.var = tnumSub(ptr.var, off.var);
+      out.smin = sOv ? S64_MIN : lo;
+      out.smax = sOv ? S64_MAX : hi;
+      out.umin = uOv ? 0n : ptr.umin - off.umax;
+      out.umax = uOv ? U64_MAX : ptr.umax - off.umin;
+      out.s32min = S32_MIN_N;
+      out.s32max = S32_MAX_N;
+      out.u32min = 0;
+      out.u32max = U32_MAX_N;
+      if (ptr.type === 'pkt' || ptr.type === 'pkt_meta') {
+        out.id = env.nextId();
+        if (off.smin < 0n) out.range = 0;
+      }
       saneOffset(env, out, typeStr, pc);
       return boundsSync(out);
     }

@@ -147,13 +147,21 @@ function goodPktPointers(st: State, dst: Reg, rightOpen: boolean): void {
   if (dst.umax > BigInt(MAX_PACKET_OFF) || dst.umax + BigInt(dst.off) > BigInt(MAX_PACKET_OFF)) return;
   // a strict comparison (pkt' < pkt_end) leaves one byte more in bounds than pkt' <= pkt_end
   const range = dst.off + (rightOpen ? 1 : 0);
-  forEachReg(st, (r) => (r.type === dst.type && (r.id ?? 0) === (dst.id ?? 0) ? { ...r, range: Math.max(r.range ?? 0, range) } : r));
+  forEachReg(st, (r) => {
+    if (r.type !== dst.type || (r.id ?? 0) !== (dst.id ?? 0)) return r;
+    // `{ ...r, range }` as a literal copy (see state.ts copyReg)
+    const o = copyReg(r);
+    o.range = Math.max(r.range ?? 0, range);
+    return o;
+  });
 }
 
 function markPktEnd(f: Frame, regno: number, rangeOpen: boolean): void {
   const r = f.regs[regno]!;
   if (r.type !== 'pkt') return;
-  f.regs[regno] = { ...r, range: rangeOpen ? BEYOND_PKT_END : AT_PKT_END };
+  const o = copyReg(r);
+  o.range = rangeOpen ? BEYOND_PKT_END : AT_PKT_END;
+  f.regs[regno] = o;
 }
 
 /** reg_is_init_pkt_pointer: `pkt` at the packet's start, no offset fixed or variable. */
@@ -270,7 +278,13 @@ export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boole
     const eq = cond === 'jeq' ? fo : fs;
     const regno = mayBeNull(src) ? i.src : i.dst;
     const r = eq.regs[regno]!;
-    eq.regs[regno] = r.id === undefined ? nonNull(r) : { ...nonNull(r), id: r.id };
+    const nn = nonNull(r);
+    if (r.id === undefined || nn.id === r.id) eq.regs[regno] = nn;
+    else {
+      const o = copyReg(nn);
+      o.id = r.id;
+      eq.regs[regno] = o;
+    }
   }
   if (!is32 && !useReg && i.imm === 0 && (cond === 'jeq' || cond === 'jne') && mayBeNull(dst)) {
     markPtrOrNull(self, dst.id!, cond === 'jeq' ? false : true);

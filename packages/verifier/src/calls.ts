@@ -21,7 +21,7 @@ import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js'
 import { inRcuCs } from './iter.js';
 import { btfPtr, btfPtrType } from './nullable.js';
 import { regTypeStr, regTypeStrBare } from './print.js';
-import { clearOut, cloneState, inSleepable, isConst, newFrame, newState, NOT_INIT, pointer, S64_MAX, S64_MIN, setSpilled, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { clearOut, cloneState, copyReg, inSleepable, isConst, newFrame, newState, NOT_INIT, pointer, S64_MAX, S64_MIN, setSpilled, SlotType, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 export const MAX_CALL_FRAMES = 8;
@@ -186,7 +186,10 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   // bpf_dynptr_data: the slice carries the dynptr's id and reference
   if (i.imm === BPF_FUNC_dynptr_data && meta.dynptr) {
     const d = meta.dynptr;
-    f.regs[0] = { ...f.regs[0], dynptrId: d.id, ...(d.refObjId !== undefined ? { refObjId: d.refObjId } : {}) };
+    const o = copyReg(f.regs[0]!);
+    o.dynptrId = d.id;
+    if (d.refObjId !== undefined) o.refObjId = d.refObjId;
+    f.regs[0] = o;
   }
   // check_map_func_compatibility comes after the return value in 6.18
   if (meta.map) {

@@ -15,7 +15,7 @@ import { boundsSync } from './scalar.js';
 import { kptrXchgReturn } from './kptr.js';
 import { btfPtrType } from './nullable.js';
 import { lowS32 } from './tnum.js';
-import { NOT_INIT, pointer, setSpilled, UNKNOWN, type Reg, type RegType, type State } from './state.js';
+import { copyReg, NOT_INIT, pointer, setSpilled, UNKNOWN, type Reg, type RegType, type State } from './state.js';
 
 export const PKT_CHANGING: ReadonlySet<number> = new Set(PKT_CHANGING_HELPERS);
 const ACQUIRE = new Set(ACQUIRE_HELPERS);
@@ -105,12 +105,20 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
       return meta.percpu ? percpuHelperReturn(env, meta.percpu, ret.maybeNull) : UNKNOWN;
   }
   if (PTR_CAST.has(h.id)) {
-    if (meta.refObjId !== undefined) r0 = { ...r0, refObjId: meta.refObjId };
+    if (meta.refObjId !== undefined) {
+      // literal copies, not spreads (see state.ts copyReg)
+      const o = copyReg(r0);
+      o.refObjId = meta.refObjId;
+      r0 = o;
+    }
   } else if (ACQUIRE.has(h.id) || (h.id === 1 && r0.type === 'sock_or_null')) {
     // acquire_reference_state: a fresh id, which becomes the pointer's id and reference
     const id = env.nextId();
     st.refs = [...st.refs, { id, insn: pc }];
-    r0 = { ...r0, id, refObjId: id };
+    const o = copyReg(r0);
+    o.id = id;
+    o.refObjId = id;
+    r0 = o;
   }
   return r0;
 }

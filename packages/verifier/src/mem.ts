@@ -17,7 +17,7 @@ import { btfPtr } from './nullable.js';
 import { regTypeStr, regTypeStrBare } from './print.js';
 import { sockAccess } from './sockmem.js';
 import { coerceToSize, coerceToSizeSx } from './scalar.js';
-import { copyReg, known, pointer, S64_MIN, setSlotType, setSpilled, SlotType, STACK_SIZE, UNKNOWN, type Frame, type Reg, type RegType, type State } from './state.js';
+import { copyReg, known, pointer, S64_MIN, setSlotType, setSpilled, SlotType, STACK_SIZE, unlinked, UNKNOWN, type Frame, type Reg, type RegType, type State } from './state.js';
 import { fls64, tnumAdd, tnumConst, tnumIsConst, tnumStr, type Tnum } from './tnum.js';
 
 const BPF_MAX_VAR_OFF = 1n << 29n;
@@ -166,10 +166,7 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
     const fits = fls64(reg.umax) <= size * 8;
     let v = reg;
     // assign_scalar_id_before_mov: a link with an offset cannot be shared, the spill starts a new one
-    if (fits && v.addConst) {
-      const { id: _id, addConst: _a, addConst32: _b, ...rest } = v;
-      v = { ...rest, off: 0 };
-    }
+    if (fits && v.addConst) v = unlinked(v);
     if (fits && !v.id && !tnumIsConst(v.var)) {
       const o = copyReg(v);
       o.id = env.nextId();
@@ -177,7 +174,7 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
     }
     // the source register itself changes (it shares the new id)
     if (v !== reg && a.valueRegno !== undefined && cur.regs[a.valueRegno] === reg) cur.regs[a.valueRegno] = v;
-    spill(fits ? v : { ...v, id: undefined, addConst: undefined });
+    spill(fits ? v : unlinked(v, false));
     return;
   }
   if (!reg && at % 8 === 0 && a.stImm !== undefined) {
@@ -247,7 +244,7 @@ function stackReadFixed(env: Env, f: Frame, frameNo: number, at: number, size: n
         // have the sign bit of its size set (the live 6.18.44 kernel, as for movsx: the 6.18.26
         // sources keep the id there)
         const breaks = fls64(reg.umax) > size * 8 || (a.signed === true && reg.umax >= 1n << BigInt(size * 8 - 1));
-        return breaks ? { ...reg, id: undefined, addConst: undefined, off: 0 } : reg;
+        return breaks ? unlinked(reg) : reg;
       }
       let spillCnt = 0;
       let zeroCnt = 0;

@@ -5,7 +5,7 @@
  */
 import { innerMapMeta, mapField, mayPointToSpinLock } from './mapfields.js';
 import type { MapDef } from '@bpf/isa';
-import type { Reg, RegType } from './state.js';
+import { copyReg, type MutableReg, type Reg, type RegType } from './state.js';
 
 /** A map definition with the inner map of a map-in-map (as @bpf/elf's maps carry it). */
 export type MapWithInner = MapDef & { readonly inner?: MapDef };
@@ -35,29 +35,39 @@ export const mayBeNull = (r: Reg): boolean => NULLABLE.has(r.type) || btfPtr(r.t
 
 /** The register after a null check proved it non-NULL (its nullable id dropped). */
 export function nonNull(r: Reg): Reg {
-  const { id: _id, ...rest } = r;
-  if (r.type === 'ringbuf_mem_or_null') return { ...rest, type: 'ringbuf_mem' };
-  if (r.type === 'mem_or_null') return { ...rest, type: 'mem' };
+  if (r.type === 'ringbuf_mem_or_null') return retyped(r, 'ringbuf_mem', false);
+  if (r.type === 'mem_or_null') return retyped(r, 'mem', false);
   // a socket keeps its id as the reference it holds (the kernel keeps ref_obj_id, drops id)
-  if (r.type === 'sock_or_null' || r.type === 'tcp_sock_or_null' || r.type === 'sock_common_or_null') return { ...rest, type: r.type.replace('_or_null', '') as RegType };
-  if (r.type === 'rdonly_mem_or_null') return { ...rest, type: 'rdonly_mem' };
-  if (r.type === 'xdp_sock_or_null') return { ...rest, type: 'xdp_sock' };
-  if (r.type === 'rdonly_buf_or_null') return { ...rest, type: 'rdonly_buf' };
-  if (r.type === 'buf_or_null') return { ...rest, type: 'buf' };
+  if (r.type === 'sock_or_null' || r.type === 'tcp_sock_or_null' || r.type === 'sock_common_or_null') return retyped(r, r.type.replace('_or_null', '') as RegType, false);
+  if (r.type === 'rdonly_mem_or_null') return retyped(r, 'rdonly_mem', false);
+  if (r.type === 'xdp_sock_or_null') return retyped(r, 'xdp_sock', false);
+  if (r.type === 'rdonly_buf_or_null') return retyped(r, 'rdonly_buf', false);
+  if (r.type === 'buf_or_null') return retyped(r, 'buf', false);
   if (r.type === 'map_value_or_null') {
     // a lookup in a map-in-map yields the inner map (the kernel's inner_map_meta, which has no name)
     const inner = r.map && innerMapMeta(r.map as MapWithInner);
     if (inner) {
+      const o = retyped(r, 'map_ptr', false);
+      o.map = inner;
       // mark_ptr_not_null_reg: the lookup's id names this inner map when it holds an async field
-      const uid = r.id && (mapField(inner, 'bpf_timer') || mapField(inner, 'bpf_wq') || mapField(inner, 'bpf_task_work')) ? { mapUid: r.id } : {};
-      return { ...rest, type: 'map_ptr', map: inner, ...uid };
+      if (r.id && (mapField(inner, 'bpf_timer') || mapField(inner, 'bpf_wq') || mapField(inner, 'bpf_task_work'))) o.mapUid = r.id;
+      return o;
     }
     // reg_may_point_to_spin_lock: the id names the lock (process_spin_lock), so it stays
-    if (mayPointToSpinLock(r.map)) return { ...r, type: 'map_value' };
-    return { ...rest, type: 'map_value' };
+    return retyped(r, 'map_value', mayPointToSpinLock(r.map));
   }
   const b = btfPtr(r.type);
   // reg_may_point_to_spin_lock: an allocated object with a lock keeps the id that names it
-  if (b && r.allocLock !== undefined) return { ...r, type: btfPtrType(b.struct, b.flag) };
-  return b ? { ...rest, type: btfPtrType(b.struct, b.flag) } : r;
+  return b ? retyped(r, btfPtrType(b.struct, b.flag), r.allocLock !== undefined) : r;
+}
+
+/**
+ * `{ ...rest, type }` of a pointer without (or with) its id, as a literal copy: a spread or a rest
+ * pattern copies through V8's slow path and gives the result a map of its own (state.ts copyReg).
+ */
+function retyped(r: Reg, type: RegType, keepId: boolean): MutableReg {
+  // a pointer has no scalar link: unlinking drops only its id
+  const o = copyReg(r, !keepId);
+  o.type = type;
+  return o;
 }

@@ -831,7 +831,10 @@ export function byteSwap(r: Reg, order: 'le' | 'be' | 'bswap', bits: 16 | 32 | 6
   if (order !== 'le') {
     const bytes = bits / 8;
     const m = bits === 64 ? U64_MAX : (1n << BigInt(bits)) - 1n;
-    out = { ...UNKNOWN, var: tnum(swapBytes(r.var.value & m, bytes), swapBytes(r.var.mask & m, bytes)) };
+    // a literal copy, not `{ ...UNKNOWN, var }` (a spread's copy takes V8's slow path; state.ts copyReg)
+    const o = copyReg(UNKNOWN);
+    o.var = tnum(swapBytes(r.var.value & m, bytes), swapBytes(r.var.mask & m, bytes));
+    out = o;
   }
   if (bits === 16 || bits === 32) return coerceToSize(out, bits / 8);
   return boundsSync(out);

@@ -166,6 +166,19 @@ export function copyReg(r: Reg, unlink = false): MutableReg {
   return o;
 }
 
+/**
+ * A scalar without its link (id, addConst, addConst32) and, unless `zeroOff` is false, with its
+ * fixed offset 0: `r` itself when it has neither, else a copy made by {@link copyReg} (a spread
+ * such as `{ ...r, id: undefined, off: 0 }` gave each result a map of its own: 743 register maps
+ * on one pass over bpf_lxc.o, from its byte swaps; issue 25).
+ */
+export function unlinked(r: Reg, zeroOff = true): Reg {
+  if (r.id === undefined && r.addConst === undefined && r.addConst32 === undefined && (r.off === 0 || !zeroOff)) return r;
+  const o = copyReg(r, true);
+  if (zeroOff) o.off = 0;
+  return o;
+}
+
 /** struct bpf_reg_state.dynptr of a STACK_DYNPTR slot, with the ids the log prints. */
 export interface DynptrSlot {
   /** `local`, `ringbuf`, `skb`, `xdp`, `skb_meta` (dynptr_type_str). */

@@ -39,7 +39,7 @@ import { helperProto } from './helpers.js';
 import { ksymReg } from './ksym.js';
 import { LogBuffer, utf8Length } from './logbuf.js';
 import { btfPtr } from './nullable.js';
-import { cloneState, copyReg, known, knownImm, newFrame, newState, NOT_INIT, pointer, setOut, setSpilled, stateKey, UNKNOWN, type Frame, type Reg, type State } from './state.js';
+import { cloneState, copyReg, known, knownImm, newFrame, newState, NOT_INIT, pointer, setOut, setSpilled, stateKey, unlinked, UNKNOWN, type Frame, type Reg, type State } from './state.js';
 
 /** The arena map flag that makes casts to address space 1 plain 32-bit moves (include/uapi/linux/bpf.h). */
 
@@ -1458,7 +1458,7 @@ class Verifier implements CallEnv, PreciseEnv {
         // a swapped or truncated value is no longer linked to its copies; le64 (no operation on a
         // little-endian host) keeps its links (scalar_byte_swap)
         const swapped = r.type === 'scalar' ? byteSwap(r, op.order, op.bits) : UNKNOWN;
-        f.regs[i.dst] = r.type === 'scalar' && (op.order !== 'le' || op.bits !== 64) ? { ...swapped, id: undefined, addConst: undefined, addConst32: undefined, off: 0 } : swapped;
+        f.regs[i.dst] = r.type === 'scalar' && (op.order !== 'le' || op.bits !== 64) ? unlinked(swapped) : swapped;
         st.pc = pc + 1;
         return st;
       }
