@@ -9,7 +9,6 @@
  */
 import type { Insn, Op } from '@bpf/isa';
 import { SlotType, type State } from './state.js';
-import type { ComparePlan } from './prune.js';
 
 /** One executed instruction of a path. */
 export interface HistEntry {
@@ -77,8 +76,8 @@ export interface Checkpoint {
   alive?: readonly number[];
   /** Checkpoints before this one on its path (the kernel's dfs_depth). */
   dfsDepth?: number;
-  /** What a comparison with it looks at (prune.ts), made on first comparison. */
-  plan?: ComparePlan;
+  /** Where what a comparison with it looks at starts in its verification's PlanStore (prune.ts), -1 until its first comparison. */
+  plan: number;
   /** Its loop's call chain (scc.ts), null outside loops; made on first use. */
   sccChain?: string | null;
 }

@@ -33,7 +33,7 @@ export function newCheckpoint(st: Path, entry = 0): Checkpoint {
     evicted: undefined,
     cleaned: undefined,
     alive: undefined,
-    plan: undefined,
+    plan: -1,
     sccChain: undefined,
   };
 }
@@ -160,7 +160,7 @@ function scalarForStack(f: Frame, slot: number): Reg | 'unbound' | undefined {
  * (RANGE_WITHIN); the running 6.18 kernel does not (fixtures: prune.test.ts loop_slot_types), so
  * `rw` only makes scalars compare as precise here.
  */
-function stacksafe(cp: Checkpoint, frame: number, o: Frame, c: Frame, slots: ComparePlan, from: number, to: number, ids: IdMap, rw: boolean): boolean {
+function stacksafe(cp: Checkpoint, frame: number, o: Frame, c: Frame, slots: Int32Array, from: number, to: number, ids: IdMap, rw: boolean): boolean {
   const ot8 = o.slotTypes;
   const ct8 = c.slotTypes;
   const allocated = c.allocated ?? 0;
@@ -302,19 +302,21 @@ export function mayHaveSameKey(old: State, cur: State): boolean {
  * all sixty-four slots per comparison (issue 25). The list only leaves out slots stacksafe
  * passes without looking, so statesEqual's answer is unchanged.
  *
- * It is one flat block (a plain array of numbers: an Int32Array of more than 64 bytes keeps
- * its memory outside V8's heap and cost ~2 µs to make, a plain array a fifth of that), so that a
- * comparison that fails early — most of them, on a precise scalar, the call chain or a stack
- * byte — reads the checkpoint's side from a few adjacent words instead of chasing its state's
- * frame objects (issue 25):
+ * A plan is a run of 32-bit words in its verification's PlanStore, the checkpoint holding its
+ * offset (`plan`, -1 before the first comparison): one typed array for every plan of a
+ * verification, no object per plan (plans were a quarter of the memory a verification holds,
+ * and each one's header the first cache miss of a comparison; issue 25), so that a comparison
+ * that fails early — most of them, on a precise scalar, the call chain or a stack byte — reads
+ * the checkpoint's side from a few adjacent words instead of chasing its state's frame objects.
+ * From the plan's offset:
  * - `[0]` the number of frames `d`; then per frame `k`, at `1 + 2k`: its call site, its subprogram;
  * - at `1 + 2d`, per frame, the screen: the number of live registers that hold a scalar, then
- *   per such register its number and its 32-bit bounds (u32min, u32max, s32min, s32max), then
- *   the same for the live slots whose spill is a scalar (the slot's number first): regsafe's
- *   range test on the 32-bit bounds alone, a necessary condition read from this block without
- *   the old state's frames, registers or BigInts (cache misses, one chain per checkpoint:
- *   nineteen in twenty comparisons on the OpenTelemetry profiler's unwinders failed on a
- *   precise scalar, nearly all on these bounds; issue 25);
+ *   per such register its number and its 32-bit bounds (u32min, u32max as int32 words, s32min,
+ *   s32max), then the same for the live slots whose spill is a scalar (the slot's number first):
+ *   regsafe's range test on the 32-bit bounds alone, a necessary condition read from the plan
+ *   without the old state's frames, registers or BigInts (cache misses, one chain per
+ *   checkpoint: nineteen in twenty comparisons on the OpenTelemetry profiler's unwinders failed
+ *   on a precise scalar, nearly all on these bounds; issue 25);
  * - then the number of required stack bytes `n`, then those `n` entries: in each live
  *   slot that is not a scalar (scalar_reg_for_stack, which a misc slot may match), every byte
  *   that is neither invalid nor misc has the same type in any covered state (frame << 20 |
@@ -324,26 +326,73 @@ export function mayHaveSameKey(old: State, cur: State): boolean {
  *   PLAN_PTR_SPILL for a spilled pointer): the live slots holding something other than invalid
  *   and misc bytes.
  */
-export type ComparePlan = readonly number[];
+export class PlanStore {
+  /** The words of the plans; replaced by a compacted copy when full. */
+  words: Int32Array = EMPTY_WORDS;
+  /** The first free word. */
+  top = 0;
+  /**
+   * `lists`: the verification's explored lists, the only checkpoints ever compared; a plan of
+   * a checkpoint no longer in one (dropped for its misses, or of an earlier walk) is garbage,
+   * and so is one made again after its checkpoint was cleaned.
+   */
+  constructor(private readonly lists: () => readonly (readonly Checkpoint[] | undefined)[]) {}
+
+  /**
+   * Room for `need` more words: when full, the plans of the checkpoints in the lists are copied
+   * to the start of a new array half as large again as they are (the garbage left behind), so
+   * that the words held stay within a small multiple of the live plans' and each word is copied
+   * a few times at most over a verification.
+   */
+  reserve(need: number): Int32Array {
+    const old = this.words;
+    if (old.length - this.top >= need) return old;
+    let live = 0;
+    for (const list of this.lists()) {
+      if (list === undefined) continue;
+      for (let i = 0; i < list.length; i++) if (list[i]!.plan >= 0) live += planLength(old, list[i]!.plan);
+    }
+    const words = new Int32Array(Math.max(1 << 13, live + (live >> 1) + need));
+    let w = 0;
+    for (const list of this.lists()) {
+      if (list === undefined) continue;
+      for (let i = 0; i < list.length; i++) {
+        const cp = list[i]!;
+        const p0 = cp.plan;
+        if (p0 < 0) continue;
+        cp.plan = w;
+        for (let j = p0, end = p0 + planLength(old, p0); j < end; j++) words[w++] = old[j]!;
+      }
+    }
+    this.words = words;
+    this.top = w;
+    return words;
+  }
+}
+const EMPTY_WORDS = new Int32Array(0);
+
+/** The number of words of the plan at `p0` (its layout above). */
+function planLength(s: Int32Array, p0: number): number {
+  const depth = s[p0]!;
+  let at = p0 + 1 + 2 * depth;
+  for (let k = 0; k < depth; k++) {
+    at += 1 + 5 * s[at]!;
+    at += 1 + 5 * s[at]!;
+  }
+  at += 1 + s[at]!;
+  for (let k = 0; k < depth; k++) at += 3 + s[at + 2]!;
+  return at - p0;
+}
 
 const STACK_BYTES = SLOTS * 8;
 const isPtrReg = (r: Reg | undefined): boolean => r !== undefined && r.type !== 'scalar' && r.type !== 'not_init';
 /** A plan's slot entry whose old slot holds a spilled pointer (its bytes then are in the needs list). */
 const PLAN_PTR_SPILL = 1 << 16;
-/**
- * The plan's working buffers, one for every plan: the answer is a slice of the first, an array of
- * doubles (the screen's bounds do not fit a small integer), so that every plan has one elements
- * kind for statesEqual's loads. A slice of the exact length: `new Array(n)` of a length known
- * only at run time took ~9 µs per plan in the verifier's heap (a tenth of a tetragon kprobe's time
- * in makePlan), and an array grown by push leaves its outgrown stores to the garbage collector.
- */
-const planScratch: number[] = [];
-for (let i = 0; i < 4096; i++) planScratch.push(0.5);
+/** makePlan's list of per-frame slot lists, made before the needs' count is known (shared: plans are made one at a time). */
 let listScratch = new Int32Array(8 * (3 + SLOTS));
 
-/** A screen entry at `w` of the scratch: `at` (a register's or slot's number) and the 32-bit bounds of `r`; the next `w`. */
-function screenEntry(w: number, at: number, r: Reg): number {
-  const s = planScratch;
+/** A screen entry at `w` of `s`: `at` (a register's or slot's number) and the 32-bit bounds of `r`; the next `w`. */
+function screenEntry(s: Int32Array, w: number, at: number, r: Reg): number {
   s[w] = at;
   s[w + 1] = r.u32min;
   s[w + 2] = r.u32max;
@@ -353,18 +402,20 @@ function screenEntry(w: number, at: number, r: Reg): number {
 }
 
 /** The 32-bit bounds of `c` within the screen's entry at `e` (rangeWithinRegs' 32-bit half). */
-function within32(plan: ComparePlan, e: number, c: Reg): boolean {
-  return plan[e + 1]! <= c.u32min && plan[e + 2]! >= c.u32max && plan[e + 3]! <= c.s32min && plan[e + 4]! >= c.s32max;
+function within32(s: Int32Array, e: number, c: Reg): boolean {
+  return s[e + 1]! >>> 0 <= c.u32min && s[e + 2]! >>> 0 >= c.u32max && s[e + 3]! <= c.s32min && s[e + 4]! >= c.s32max;
 }
 
-function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): ComparePlan {
+/** Makes the checkpoint's plan at the end of `plans` and returns its offset. */
+function makePlan(plans: PlanStore, cp: Checkpoint, liveRegs: (frame: number) => number): number {
   const old = cp.state;
   const depth = old.frames.length;
-  const s = planScratch;
-  // room for the largest plan of this depth (a write past the end would leave a hole)
-  for (let size = 4 + depth * (4 + 5 * (11 + SLOTS) + STACK_BYTES + 3 + SLOTS); s.length < size; ) s.push(0.5);
+  // room for the largest plan of this depth
+  const size = 4 + depth * (4 + 5 * (11 + SLOTS) + STACK_BYTES + 3 + SLOTS);
+  const s = plans.reserve(size);
   const lists = listScratch.length >= depth * (3 + SLOTS) ? listScratch : (listScratch = new Int32Array(depth * (3 + SLOTS)));
-  let w = 0;
+  const start = plans.top;
+  let w = start;
   s[w++] = depth;
   for (let k = 0; k < depth; k++) {
     s[w++] = old.frames[k]!.callsite;
@@ -374,14 +425,14 @@ function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): CompareP
     const f = old.frames[k]!;
     const live = liveRegs(k) & 0x7ff;
     let at = w++;
-    for (let r = 0; r < 11; r++) if ((live >> r) & 1 && f.regs[r]!.type === 'scalar') w = screenEntry(w, r, f.regs[r]!);
+    for (let r = 0; r < 11; r++) if ((live >> r) & 1 && f.regs[r]!.type === 'scalar') w = screenEntry(s, w, r, f.regs[r]!);
     s[at] = (w - at - 1) / 5;
     at = w++;
     const slots = Math.min(SLOTS, (f.stackTop + 7) >> 3);
     for (let slot = 0; slot < slots; slot++) {
       if (f.slotTypes[slot * 8] !== SlotType.Spill) continue;
       const o = f.spilled[slot]!;
-      if (o.type === 'scalar' && slotAlive(cp, k, slot)) w = screenEntry(w, slot, o);
+      if (o.type === 'scalar' && slotAlive(cp, k, slot)) w = screenEntry(s, w, slot, o);
     }
     s[at] = (w - at - 1) / 5;
   }
@@ -418,8 +469,9 @@ function makePlan(cp: Checkpoint, liveRegs: (frame: number) => number): CompareP
     lists[listAt + 2] = l - listAt - 3;
   }
   s[needsAt] = w - needsAt - 1;
-  for (let i = 0; i < l; i++) s[w++] = lists[i]!;
-  return s.slice(0, w);
+  for (let i = 0; i < l; i++) s[w + i] = lists[i]!;
+  plans.top = w + l;
+  return start;
 }
 
 /** Slot masks for a new checkpoint's frames: none precise. */
@@ -446,6 +498,8 @@ export function slotAlive(cp: Checkpoint, frame: number, slot: number): boolean 
  * state is at the checkpoint's instruction (is_state_visited compares no other).
  */
 export function statesEqual(
+  /** The verification's plans: the checkpoint's is made there on its first comparison. */
+  plans: PlanStore,
   cp: Checkpoint,
   cur: State,
   liveRegs: (frame: number) => number,
@@ -455,21 +509,24 @@ export function statesEqual(
   rangeWithin = false,
 ): boolean {
   const depth = cur.frames.length;
-  let plan = cp.plan;
-  if (plan === undefined) {
+  let p0 = cp.plan;
+  let plan: Int32Array;
+  if (p0 < 0) {
     // the same call chain first: the plan's liveness is the chain's
     if (!sameCallsites(cp.state, cur)) return false;
-    plan = cp.plan = makePlan(cp, liveRegs);
+    p0 = cp.plan = makePlan(plans, cp, liveRegs);
+    plan = plans.words;
   } else {
-    if (plan[0] !== depth) return false;
+    plan = plans.words;
+    if (plan[p0] !== depth) return false;
     for (let k = 0; k < depth; k++) {
       const c = cur.frames[k]!;
-      if (plan[1 + 2 * k] !== c.callsite || plan[2 + 2 * k] !== c.subprog) return false;
+      if (plan[p0 + 1 + 2 * k] !== c.callsite || plan[p0 + 2 + 2 * k] !== c.subprog) return false;
     }
   }
   // the screen first: most comparisons that fail, fail on a precise scalar's 32-bit bounds (a
   // loop's counter) or, on others, on a stack byte of a different type (the needs, next)
-  let at = 1 + 2 * depth;
+  let at = p0 + 1 + 2 * depth;
   for (let k = 0; k < depth; k++) {
     const cf = cur.frames[k]!;
     const precise = rangeWithin ? -1 : cp.preciseRegs[k]!;
@@ -509,7 +566,7 @@ export function statesEqual(
   // comparisons at a loop's head (a counter one iteration on) before any id is mapped
   const listsAt = needsEnd;
   at = listsAt;
-  let screen = 1 + 2 * depth;
+  let screen = p0 + 1 + 2 * depth;
   for (let k = 0; k < depth; k++) {
     const of = old.frames[k]!;
     const cf = cur.frames[k]!;

@@ -28,7 +28,7 @@ import { attachMapRecords } from './mapfields.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
 import { markPathPrecise, markPrecise, propagatePrecision, slotPrecise, type Checkpoint, type HistItem, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
-import { mayHaveSameKey, newCheckpoint, slotAlive, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
+import { mayHaveSameKey, newCheckpoint, PlanStore, slotAlive, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
 import { StackLiveness } from './stacklive.js';
 import { byteSwap, zext } from './scalar.js';
 import { lowS32, lowU32 } from './tnum.js';
@@ -310,6 +310,8 @@ class Verifier implements CallEnv, PreciseEnv {
    * indexed by the bucket (a Map's lookup was a sixth of visited()'s own time; issue 25).
    */
   private explored: (Checkpoint[] | undefined)[] = [];
+  /** The checkpoints' comparison plans (prune.ts), packed. */
+  private readonly plans = new PlanStore(() => this.explored);
   /** Checkpoints in lists plus evicted ones still in use (the kernel's explored/free list sizes). */
   private liveStates = 0;
   private readonly pending: Path[] = [];
@@ -1017,7 +1019,7 @@ class Verifier implements CallEnv, PreciseEnv {
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (cp.branches > 0 && this.iterNextPoints.has(st.pc)) {
         // an iterator loop converged: this next() call's state is within one still being explored
-        if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, true) && iterActiveAtCall(st)) {
+        if (statesEqual(this.plans, cp, st, liveRegsOf, this.stackArgLoads, true) && iterActiveAtCall(st)) {
           this.cleanFrom(list, k, st);
           this.loopHit(cp, st);
           return true;
@@ -1025,7 +1027,7 @@ class Verifier implements CallEnv, PreciseEnv {
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
       } else if (cp.branches > 0 && this.callsCallback(st.pc)) {
         // calls_callback: the callback loop converged when the state here is within one still being explored
-        if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, true)) {
+        if (statesEqual(this.plans, cp, st, liveRegsOf, this.stackArgLoads, true)) {
           // a loop hit: precision propagated now and along the backedge when the call's SCC is done
           this.cleanFrom(list, k, st);
           this.loopHit(cp, st);
@@ -1033,7 +1035,7 @@ class Verifier implements CallEnv, PreciseEnv {
           return true;
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
-      } else if (cp.branches > 0 && this.mayGotoPoint(st.pc) && (cp.state.mayGotoDepth ?? 0) !== (st.mayGotoDepth ?? 0) && statesEqual(cp, st, liveRegsOf, this.stackArgLoads, true)) {
+      } else if (cp.branches > 0 && this.mayGotoPoint(st.pc) && (cp.state.mayGotoDepth ?? 0) !== (st.mayGotoDepth ?? 0) && statesEqual(this.plans, cp, st, liveRegsOf, this.stackArgLoads, true)) {
         // a may_goto loop converged: the state here, some budget later, is within one still being explored
         this.cleanFrom(list, k, st);
         this.loopHit(cp, st);
@@ -1052,7 +1054,7 @@ class Verifier implements CallEnv, PreciseEnv {
             this.reject(st.pc, ...this.sourceLine(st.pc), `infinite loop detected at insn ${st.pc}`, `cur state:${formatState(st.frames[depth]!, depth, st.refs, { all: true, regs: 0, slots: new Set() })}`, `old state:${this.checkpointText(cp, depth)}`);
         }
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.processed - this.prevInsns < 100) addNew = false;
-      } else if (statesEqual(cp, st, liveRegsOf, this.stackArgLoads, (loop = this.scc?.incomplete(cp) ?? false))) {
+      } else if (statesEqual(this.plans, cp, st, liveRegsOf, this.stackArgLoads, (loop = this.scc?.incomplete(cp) ?? false))) {
         this.cleanFrom(list, k, st);
         cp.hits++;
         this.prunedBy = cp;
@@ -1074,6 +1076,8 @@ class Verifier implements CallEnv, PreciseEnv {
         // copyWithin, a generic builtin that showed in visited()'s profile)
         for (let j = k + 1; j < list.length; j++) list[j - 1] = list[j]!;
         list.pop();
+        // out of the lists, never compared again: its plan is left to the next compaction
+        cp.plan = -1;
         // maybe_free_verifier_state: freed now if nothing runs through it and its loop's read
         // marks are complete; one freed later when its last branch ends; one whose loop was
         // still open then is never freed (it stays in the free list, counted in peak_states)
@@ -1113,7 +1117,7 @@ class Verifier implements CallEnv, PreciseEnv {
     if (!sameCallsites(cp.state, st) || (this.scc?.incomplete(cp) ?? false)) return;
     cp.cleaned = true;
     cp.alive = this.stackLive.aliveSlots(cp.state);
-    cp.plan = undefined;
+    cp.plan = -1;
   }
 
   /** clean_live_states over the checkpoints older than the `k`th, before a hit acts. */
