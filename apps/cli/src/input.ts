@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { assemble, decode, parseHex, type Insn, type Program } from '@bpf/isa';
 import { parseBtf, type Btf } from '@bpf/btf';
-import { ElfError, linkObjects, loadObject, parseBtfTable, parseElf, type ArenaLayout, type BtfTypeTable, type ElfMap, type LoadedObject, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
+import { btfTable, ElfError, linkObjects, loadObject, parseBtfTable, parseElf, type ArenaLayout, type BtfTypeTable, type ElfMap, type LoadedObject, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
 import { CliError, EXIT, usage } from './errors.js';
 import { kernelKconfig } from './kconfig.js';
 
@@ -299,8 +299,17 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
   }
   try {
     const kconfig = kernelKconfig();
-    // parsed once per process (the recorder and the tests load many objects in one)
-    const table = (kernelBtfTable ??= parseBtfTable(kernelBtf, 'kernel BTF').table);
+    // parsed once per process (the recorder and the tests load many objects in one), and the
+    // same parse serves the verifier (kernelBtfFor)
+    if (kernelBtfTable === undefined) {
+      if (vmlinux) kernelBtfTable = btfTable(vmlinux);
+      else {
+        const parsed = parseBtfTable(kernelBtf, 'kernel BTF');
+        kernelBtfTable = parsed.table;
+        vmlinux ??= parsed.btf;
+      }
+    }
+    const table = kernelBtfTable;
     return loadObject(bytes, { kernelBtf: table, kallsyms, ...(kconfig ? { kconfig } : {}), ...host });
   } catch (e) {
     if (!(e instanceof ElfError)) throw e;

@@ -47,17 +47,27 @@ export function kernelKconfig(): Readonly<Record<string, string | number | boole
   const values: Record<string, string | number | boolean> = Object.fromEntries(parseKconfig(text));
   const version = kernelVersionCode(release());
   if (version !== undefined) values.LINUX_KERNEL_VERSION = version;
-  let syms = '';
-  try {
-    syms = readFileSync('/proc/kallsyms', 'utf8');
-  } catch {
-    /* without kallsyms both probes below answer no */
-  }
   // libbpf probes these by loading and attaching; the kernel's own symbols answer the same
   // question: the bpf_get_attach_cookie helper's implementations, and the arch's syscall
-  // wrapper for bpf() (__x64_sys_bpf, __arm64_sys_bpf, ...).
-  values.LINUX_HAS_BPF_COOKIE = /\sbpf_get_attach_cookie/.test(syms);
-  values.LINUX_HAS_SYSCALL_WRAPPER = /\s__[a-z0-9]+_sys_bpf\n/.test(syms);
+  // wrapper for bpf() (__x64_sys_bpf, __arm64_sys_bpf, ...). /proc/kallsyms is read when an
+  // object asks for one of them (most never do: reading it costs ~100 ms): both are getters
+  let syms: string | undefined;
+  const kallsyms = (): string => {
+    if (syms === undefined) {
+      try {
+        syms = readFileSync('/proc/kallsyms', 'utf8');
+      } catch {
+        syms = ''; // without kallsyms both probes answer no
+      }
+    }
+    return syms;
+  };
+  const probe = (name: string, test: (syms: string) => boolean): void => {
+    let answer: boolean | undefined;
+    Object.defineProperty(values, name, { enumerable: true, configurable: true, get: () => (answer ??= test(kallsyms())) });
+  };
+  probe('LINUX_HAS_BPF_COOKIE', (t) => /\sbpf_get_attach_cookie/.test(t));
+  probe('LINUX_HAS_SYSCALL_WRAPPER', (t) => /\s__[a-z0-9]+_sys_bpf\n/.test(t));
   cached = values;
   return values;
 }

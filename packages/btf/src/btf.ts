@@ -302,6 +302,47 @@ export function typeById(btf: Btf, id: number): BtfType | undefined {
   return btf.types[id];
 }
 
+/**
+ * Ids by name of the types whose kind is in `kinds`, each list in id order, the names in the
+ * order of their first type; types without a name are left out. Read from the type section as
+ * parseBtf kept it, without making the type objects (a kernel's BTF has some 130k). Undefined
+ * when that cannot be done: split BTF, `btf.types` replaced, or a name offset anywhere out of
+ * the string section (reading the types then reports it).
+ */
+export function namesByKind(btf: Btf, kinds: readonly KindName[]): Map<string, number[]> | undefined {
+  if (btf.base || btf.firstId !== 1) return undefined;
+  const words = rawTypeWords(btf);
+  if (!words) return undefined;
+  const limit = btf.stringBase + btf.strings.length;
+  const want = new Uint8Array(32);
+  for (const k of kinds) want[KIND[k]] = 1;
+  // every name offset in range first: the type objects would refuse the section otherwise
+  for (let i = 0; i < words.length; ) {
+    const info = words[i + 1]!;
+    const k = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    if (words[i]! >= limit) return undefined;
+    const step = k === KIND.STRUCT || k === KIND.UNION || k === KIND.ENUM64 ? 3 : k === KIND.ENUM || k === KIND.FUNC_PROTO ? 2 : 0;
+    if (step) for (let m = 0, at = i + 3; m < vlen; m++, at += step) if (words[at]! >= limit) return undefined;
+    i += recordWords(k, vlen);
+  }
+  const out = new Map<string, number[]>();
+  for (let i = 0, id = 1; i < words.length; id++) {
+    const info = words[i + 1]!;
+    const k = (info >>> 24) & 0x1f;
+    if (want[k] === 1) {
+      const name = btfString(btf, words[i]!);
+      if (name) {
+        const l = out.get(name);
+        if (l) l.push(id);
+        else out.set(name, [id]);
+      }
+    }
+    i += recordWords(k, info & 0xffff);
+  }
+  return out;
+}
+
 const MODIFIERS = new Set(['TYPEDEF', 'VOLATILE', 'CONST', 'RESTRICT', 'TYPE_TAG']);
 
 /** Skip typedefs and modifiers: the id of the underlying type. */

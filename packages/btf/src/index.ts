@@ -1,4 +1,4 @@
-export { BtfError, btfString, findByName, KIND, KIND_NAMES, kfuncs, parseBtf, resolveId, sizeOf, typeById, writeBtf } from './btf.js';
+export { BtfError, btfString, findByName, KIND, KIND_NAMES, kfuncs, namesByKind, parseBtf, resolveId, sizeOf, typeById, writeBtf } from './btf.js';
 export type { Btf, BtfErrorCode, BtfType, EnumValue, KindName, Member, Param, SecInfo } from './btf.js';
 export { dumpRaw, dumpType } from './dump.js';
 export { dumpC, type DumpCOptions } from './dumpc.js';

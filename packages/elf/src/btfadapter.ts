@@ -2,9 +2,9 @@
  * `@bpf/btf`'s parsed BTF seen as this package's `BtfTypeTable`, and `.BTF.ext` records by
  * section name: the glue that lets `loadPrograms` read an object's own BTF.
  */
-import type { Btf, BtfType } from '@bpf/btf';
-import { btfString, parseBtf, parseBtfExt, typeById } from '@bpf/btf';
-import type { BtfTypeInfo, BtfTypeTable } from './btfview.js';
+import type { Btf, BtfType, KindName } from '@bpf/btf';
+import { btfString, namesByKind, parseBtf, parseBtfExt, typeById } from '@bpf/btf';
+import type { BtfKind, BtfTypeInfo, BtfTypeTable } from './btfview.js';
 import type { CoreRelo } from './core.js';
 import { ElfError } from './errors.js';
 import type { SectionFuncInfo, SectionLineInfo } from './extinfo.js';
@@ -66,6 +66,11 @@ export function btfTable(btf: Btf): BtfTypeTable {
       if (!c) return undefined;
       cache.set(id, c);
       return c;
+    },
+    namesByKind(kinds: readonly BtfKind[]) {
+      // the kinds whose converted types have names (a PTR, ARRAY or FUNC_PROTO has none, nor void)
+      const named = kinds.filter((k) => k !== 'void' && k !== 'ptr' && k !== 'array' && k !== 'func_proto').map((k) => k.toUpperCase() as KindName);
+      return namesByKind(btf, named);
     },
   };
 }

@@ -36,6 +36,11 @@ export interface BtfTypeTable {
   /** Number of ids (valid ids are 0 .. count - 1). */
   readonly count: number;
   type(id: number): BtfTypeInfo | undefined;
+  /**
+   * What `indexByName` builds, read by a faster way when the table has one (btfadapter.ts: from
+   * the type section, without converting every type); undefined when it cannot.
+   */
+  namesByKind?(kinds: readonly BtfKind[]): Map<string, number[]> | undefined;
 }
 
 /** A table over a plain array (index = id; index 0 should be `{ kind: 'void' }`). */
@@ -88,7 +93,7 @@ export function indexByName(btf: BtfTypeTable, kinds: readonly BtfKind[]): Reado
   if (!perTable) indexCache.set(btf, (perTable = new Map<string, ReadonlyMap<string, readonly number[]>>()));
   const hit = perTable.get(key);
   if (hit) return hit;
-  const built = buildIndex(btf, kinds);
+  const built = btf.namesByKind?.(kinds) ?? buildIndex(btf, kinds);
   perTable.set(key, built);
   return built;
 }

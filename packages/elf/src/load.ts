@@ -364,9 +364,13 @@ const slot = (i: Insn, src: number, imm: number): Insn => ({ code: i.code, dst: 
  * the error on the program.
  */
 export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: ReadonlySet<string> = new Set(), opts: ResolveExternsOptions = {}): ElfProgram {
-  const funcs = indexByName(kernel, ['func']);
-  const vars = indexByName(kernel, ['var']);
-  const local = opts.objectBtf ? indexByName(opts.objectBtf, ['func']) : new Map<string, number[]>();
+  // the indexes on first use: most programs name no kfunc or kernel variable
+  let funcsIndex: ReadonlyMap<string, readonly number[]> | undefined;
+  let varsIndex: ReadonlyMap<string, readonly number[]> | undefined;
+  const funcs = { get: (name: string) => (funcsIndex ??= indexByName(kernel, ['func'])).get(name) };
+  const vars = { get: (name: string) => (varsIndex ??= indexByName(kernel, ['var'])).get(name) };
+  let localIndex: ReadonlyMap<string, readonly number[]> | undefined;
+  const local = { get: (name: string) => (localIndex ??= opts.objectBtf ? indexByName(opts.objectBtf, ['func']) : new Map<string, number[]>()).get(name) };
   const insns = [...p.insns];
   const poisoned = new Set<number>();
   let unresolved: ElfError | undefined;
@@ -438,7 +442,7 @@ export function resolveExterns(p: ElfProgram, kernel: BtfTypeTable, weak: Readon
  * the kernel's FUNC `kernId`, in libbpf's words and in cilium/ebpf's; undefined when they are
  * compatible or the object has no FUNC of that name.
  */
-function kfuncProtoMismatch(obj: BtfTypeTable, kernel: BtfTypeTable, name: string, kernId: number, local: ReadonlyMap<string, readonly number[]>): { libbpf: string; cilium: string } | undefined {
+function kfuncProtoMismatch(obj: BtfTypeTable, kernel: BtfTypeTable, name: string, kernId: number, local: { get(name: string): readonly number[] | undefined }): { libbpf: string; cilium: string } | undefined {
   const fn = (local.get(name) ?? []).map((id) => ({ id, t: obj.type(id) })).find((x) => x.t?.kind === 'func');
   const kfn = kernel.type(kernId);
   if (fn?.t?.kind !== 'func' || kfn?.kind !== 'func') return undefined;

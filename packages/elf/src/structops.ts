@@ -40,11 +40,11 @@ export interface StructOpsInfo {
 /** The struct_ops maps of an object, built against the kernel's BTF. */
 export function structOpsMaps(obj: ElfObject, local: BtfTypeTable, kernel: BtfTypeTable): (ElfMap & { readonly structOps: StructOpsInfo })[] {
   const out: (ElfMap & { readonly structOps: StructOpsInfo })[] = [];
-  const kStructs = indexByName(kernel, ['struct']);
   for (const sec of obj.sections) {
     if (sec.name !== '.struct_ops' && sec.name !== '.struct_ops.link') continue;
     const vars = datasecVars(local, sec.name) ?? [];
     const relocs = obj.relocations.filter((r) => r.target === sec.index);
+    const kStructs = indexByName(kernel, ['struct']);
     for (const v of vars) {
       const fail = (m: string): ElfError => new ElfError('BAD_MAP', `struct_ops ${v.name}: ${m}`, { section: sec.name });
       const sym = obj.symbols.find((s) => s.name === v.name && s.shndx === sec.index);
