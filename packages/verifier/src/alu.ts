@@ -26,7 +26,7 @@ function withId(env: Env, r0: Reg): Reg {
   // a register already linked with an offset starts a new link (one `+= K` per link)
   const r = r0.type === 'scalar' && r0.addConst ? clearId(r0) : r0;
   if (r.type === 'scalar' && !r.id && !tnumIsConst(r.var)) {
-    const o = copyReg(r);
+    const o = copyReg(r, false, true);
     o.id = env.nextId();
     return o;
   }
@@ -132,7 +132,7 @@ export function checkAlu(env: Env, f: Frame, i: Insn, op: AluOp, pc: number): vo
     const off = op.op === 'sub' ? -val : val;
     if (dst.addConst || val < -0x80000000n || val > 0x7fffffffn || (op.op === 'sub' && val === -0x80000000n)) out = clearId(out);
     else {
-      const o = copyReg(out, true);
+      const o = copyReg(out, true, true);
       o.id = dst.id;
       o.addConst = true;
       if (!op.is64) o.addConst32 = true;
@@ -204,7 +204,7 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
       const uhi = ptr.umax + off.umax;
       const uOv = ulo > U64_MAX || uhi > U64_MAX;
       // `{ ...ptr, var, smin, ... }` as a literal copy (see state.ts copyReg)
-      const out = copyReg(ptr);
+      const out = copyReg(ptr, false, true);
       out.var = tnumAdd(ptr.var, off.var);
       out.smin = sOv ? S64_MIN : lo;
       out.smax = sOv ? S64_MAX : hi;
@@ -230,7 +230,7 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
       const hi = ptr.smax - off.smin;
       const sOv = lo < S64_MIN || lo > S64_MAX || hi < S64_MIN || hi > S64_MAX;
       const uOv = ptr.umin < off.umax;
-      const out = copyReg(ptr);
+      const out = copyReg(ptr, false, true);
       out.var = tnumSub(ptr.var, off.var);
       out.smin = sOv ? S64_MIN : lo;
       out.smax = sOv ? S64_MAX : hi;

@@ -23,10 +23,17 @@
  */
 import type { Insn } from '@bpf/isa';
 import type { Env } from './env.js';
-import { UNKNOWN, type Frame, type Reg } from './state.js';
+import { copyReg, UNKNOWN, type Frame, type Reg } from './state.js';
 
 /** mark_reg_unknown, then PTR_TO_ARENA: an arena pointer knows nothing of its value. */
-export const ARENA: Reg = { ...UNKNOWN, type: 'arena' };
+export const ARENA: Reg = arenaReg();
+
+function arenaReg(): Reg {
+  // a copy of UNKNOWN's shape (state.ts copyReg), not a spread's map of its own
+  const o = copyReg(UNKNOWN);
+  o.type = 'arena';
+  return o;
+}
 
 /** BPF_ADDR_SPACE_CAST's imm: from address space 1 to 0 (a pointer the program may dereference). */
 export const CAST_KERN = 1;

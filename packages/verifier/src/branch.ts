@@ -118,7 +118,7 @@ function linkedValue(r: Reg, knownReg: Reg, self: Reg): Reg {
   let moved = scalarAddConst(knownReg, BigInt((r.off | 0) - (knownReg.off | 0)));
   // either side's link through a 32-bit add: the result is the zero-extended low half
   if (r.addConst32 || knownReg.addConst32) moved = zext(moved);
-  const o = copyReg(moved);
+  const o = copyReg(moved, false, true);
   o.id = r.id;
   o.off = r.off;
   o.addConst = r.addConst;
@@ -150,7 +150,7 @@ function goodPktPointers(st: State, dst: Reg, rightOpen: boolean): void {
   forEachReg(st, (r) => {
     if (r.type !== dst.type || (r.id ?? 0) !== (dst.id ?? 0)) return r;
     // `{ ...r, range }` as a literal copy (see state.ts copyReg)
-    const o = copyReg(r);
+    const o = copyReg(r, false, true);
     o.range = Math.max(r.range ?? 0, range);
     return o;
   });
@@ -159,7 +159,7 @@ function goodPktPointers(st: State, dst: Reg, rightOpen: boolean): void {
 function markPktEnd(f: Frame, regno: number, rangeOpen: boolean): void {
   const r = f.regs[regno]!;
   if (r.type !== 'pkt') return;
-  const o = copyReg(r);
+  const o = copyReg(r, false, true);
   o.range = rangeOpen ? BEYOND_PKT_END : AT_PKT_END;
   f.regs[regno] = o;
 }
@@ -281,7 +281,7 @@ export function splitBranch(i: Insn, cond: JmpCond, is32: boolean, useReg: boole
     const nn = nonNull(r);
     if (r.id === undefined || nn.id === r.id) eq.regs[regno] = nn;
     else {
-      const o = copyReg(nn);
+      const o = copyReg(nn, false, true);
       o.id = r.id;
       eq.regs[regno] = o;
     }

@@ -186,7 +186,7 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
   // bpf_dynptr_data: the slice carries the dynptr's id and reference
   if (i.imm === BPF_FUNC_dynptr_data && meta.dynptr) {
     const d = meta.dynptr;
-    const o = copyReg(f.regs[0]!);
+    const o = copyReg(f.regs[0]!, false, true);
     o.dynptrId = d.id;
     if (d.refObjId !== undefined) o.refObjId = d.refObjId;
     f.regs[0] = o;

@@ -107,7 +107,7 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
   if (PTR_CAST.has(h.id)) {
     if (meta.refObjId !== undefined) {
       // literal copies, not spreads (see state.ts copyReg)
-      const o = copyReg(r0);
+      const o = copyReg(r0, false, true);
       o.refObjId = meta.refObjId;
       r0 = o;
     }
@@ -115,7 +115,7 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
     // acquire_reference_state: a fresh id, which becomes the pointer's id and reference
     const id = env.nextId();
     st.refs = [...st.refs, { id, insn: pc }];
-    const o = copyReg(r0);
+    const o = copyReg(r0, false, true);
     o.id = id;
     o.refObjId = id;
     r0 = o;

@@ -168,7 +168,7 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
     // assign_scalar_id_before_mov: a link with an offset cannot be shared, the spill starts a new one
     if (fits && v.addConst) v = unlinked(v);
     if (fits && !v.id && !tnumIsConst(v.var)) {
-      const o = copyReg(v);
+      const o = copyReg(v, false, true);
       o.id = env.nextId();
       v = o;
     }

@@ -47,7 +47,7 @@ export function nonNull(r: Reg): Reg {
     // a lookup in a map-in-map yields the inner map (the kernel's inner_map_meta, which has no name)
     const inner = r.map && innerMapMeta(r.map as MapWithInner);
     if (inner) {
-      const o = retyped(r, 'map_ptr', false);
+      const o = retyped(r, 'map_ptr', false, true);
       o.map = inner;
       // mark_ptr_not_null_reg: the lookup's id names this inner map when it holds an async field
       if (r.id && (mapField(inner, 'bpf_timer') || mapField(inner, 'bpf_wq') || mapField(inner, 'bpf_task_work'))) o.mapUid = r.id;
@@ -65,9 +65,9 @@ export function nonNull(r: Reg): Reg {
  * `{ ...rest, type }` of a pointer without (or with) its id, as a literal copy: a spread or a rest
  * pattern copies through V8's slow path and gives the result a map of its own (state.ts copyReg).
  */
-function retyped(r: Reg, type: RegType, keepId: boolean): MutableReg {
+function retyped(r: Reg, type: RegType, keepId: boolean, wide = false): MutableReg {
   // a pointer has no scalar link: unlinking drops only its id
-  const o = copyReg(r, !keepId);
+  const o = copyReg(r, !keepId, wide);
   o.type = type;
   return o;
 }

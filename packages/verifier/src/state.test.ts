@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clearOut, cloneFrame, copyReg, fillSlotTypes, FRAME_OPTIONAL_FIELDS, known, newFrame, REG_OPTIONAL_FIELDS, setOut, setSlotType, setSpilled, SlotType, UNKNOWN, type Frame, type Reg } from './state.js';
+import { clearOut, cloneFrame, copyReg, fillSlotTypes, FRAME_OPTIONAL_FIELDS, known, newFrame, pointer, REG_OPTIONAL_FIELDS, setOut, setSlotType, setSpilled, SlotType, UNKNOWN, type Frame, type Reg } from './state.js';
 
 describe('copyReg', () => {
   it('copies every field of a register, each optional one included', () => {
@@ -17,6 +17,22 @@ describe('copyReg', () => {
     const r: Reg = { ...known(3n), id: undefined };
     expect('id' in copyReg(r)).toBe(false);
     expect(copyReg(r)).toEqual(r);
+  });
+});
+
+describe('register shapes', () => {
+  it('are two: the eleven fields of a register without optional ones, or every field', () => {
+    const narrow = Object.keys(UNKNOWN);
+    expect(narrow).toHaveLength(11);
+    expect(Object.keys(copyReg(known(3n)))).toEqual(narrow);
+    // unlinking a scalar with only its link gives the narrow shape back
+    const linked = copyReg(known(3n), false, true);
+    linked.id = 4;
+    expect(Object.keys(copyReg(linked, true))).toEqual(narrow);
+    const wide = Object.keys(copyReg(linked));
+    expect(wide).toEqual([...narrow, ...REG_OPTIONAL_FIELDS]);
+    expect(Object.keys(pointer('map_value', { off: 8 }))).toEqual(wide);
+    expect(Object.keys(pointer('ctx'))).toEqual(narrow);
   });
 });
 

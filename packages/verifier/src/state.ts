@@ -140,30 +140,71 @@ export const _everyRegField: [UnlistedRegField] extends [never] ? true : Unliste
 /**
  * `{ ...r }` as an object literal: V8 copies a register made by a spread through its slow path
  * (~200 ns, most of `done` in a profile of straight-line code), a literal in ~10 ns (issue 25).
- * Fields that are present but undefined are left out (nothing looks at a register's keys).
+ * Registers have two shapes (issue 25): a register without any optional field has the eleven
+ * fields of {@link known}'s literal, one with any has every field (undefined where unset), made by
+ * one literal ({@link wideReg}). Optional fields set one by one gave a map per combination and
+ * order (ten or more on one object), so every load of a register's field saw more maps than V8
+ * optimizes for; two maps with the same leading fields make those loads polymorphic and short.
+ * `wide` makes the copy the second shape, for a caller that sets an optional field on it (a field
+ * added to the first shape would make a third map). Nothing looks at a register's keys.
  */
-export function copyReg(r: Reg, unlink = false): MutableReg {
-  const o: MutableReg = { type: r.type, off: r.off, var: r.var, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max };
-  if (r.frame !== undefined) o.frame = r.frame;
-  if (r.map !== undefined) o.map = r.map;
-  // unlink: without the scalar link (`const { id, addConst, addConst32, ...rest } = r`)
-  if (r.id !== undefined && !unlink) o.id = r.id;
-  if (r.addConst !== undefined && !unlink) o.addConst = r.addConst;
-  if (r.addConst32 !== undefined && !unlink) o.addConst32 = r.addConst32;
-  if (r.range !== undefined) o.range = r.range;
-  if (r.refObjId !== undefined) o.refObjId = r.refObjId;
-  if (r.memSize !== undefined) o.memSize = r.memSize;
-  if (r.subprog !== undefined) o.subprog = r.subprog;
-  if (r.allocLock !== undefined) o.allocLock = r.allocLock;
-  if (r.nonOwn !== undefined) o.nonOwn = r.nonOwn;
-  if (r.iter !== undefined) o.iter = r.iter;
-  if (r.irqClass !== undefined) o.irqClass = r.irqClass;
-  if (r.dynptr !== undefined) o.dynptr = r.dynptr;
-  if (r.dynptrId !== undefined) o.dynptrId = r.dynptrId;
-  if (r.pktSlice !== undefined) o.pktSlice = r.pktSlice;
-  if (r.buf !== undefined) o.buf = r.buf;
-  if (r.mapUid !== undefined) o.mapUid = r.mapUid;
-  return o;
+export function copyReg(r: Reg, unlink = false, wide = false): MutableReg {
+  if (
+    wide ||
+    (!unlink && (r.id !== undefined || r.addConst !== undefined || r.addConst32 !== undefined)) ||
+    r.frame !== undefined ||
+    r.map !== undefined ||
+    r.range !== undefined ||
+    r.refObjId !== undefined ||
+    r.memSize !== undefined ||
+    r.subprog !== undefined ||
+    r.allocLock !== undefined ||
+    r.nonOwn !== undefined ||
+    r.iter !== undefined ||
+    r.irqClass !== undefined ||
+    r.dynptr !== undefined ||
+    r.dynptrId !== undefined ||
+    r.pktSlice !== undefined ||
+    r.buf !== undefined ||
+    r.mapUid !== undefined
+  )
+    return wideReg(r, unlink);
+  return { type: r.type, off: r.off, var: r.var, smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max };
+}
+
+/** A copy of `r` with every field present (the second register shape; see {@link copyReg}); `unlink`: without the scalar link. */
+function wideReg(r: Reg, unlink: boolean): MutableReg {
+  return {
+    type: r.type,
+    off: r.off,
+    var: r.var,
+    smin: r.smin,
+    smax: r.smax,
+    umin: r.umin,
+    umax: r.umax,
+    s32min: r.s32min,
+    s32max: r.s32max,
+    u32min: r.u32min,
+    u32max: r.u32max,
+    frame: r.frame,
+    map: r.map,
+    id: unlink ? undefined : r.id,
+    addConst: unlink ? undefined : r.addConst,
+    addConst32: unlink ? undefined : r.addConst32,
+    range: r.range,
+    refObjId: r.refObjId,
+    memSize: r.memSize,
+    subprog: r.subprog,
+    allocLock: r.allocLock,
+    nonOwn: r.nonOwn,
+    iter: r.iter,
+    irqClass: r.irqClass,
+    dynptr: r.dynptr,
+    dynptrId: r.dynptrId,
+    pktSlice: r.pktSlice,
+    buf: r.buf,
+    mapUid: r.mapUid,
+  };
 }
 
 /**
@@ -209,19 +250,7 @@ export const S32_MIN_N = -0x80000000;
 export const S32_MAX_N = 0x7fffffff;
 export const U32_MAX_N = 0xffffffff;
 
-const UNBOUNDED = {
-  var: TNUM_UNKNOWN,
-  smin: S64_MIN,
-  smax: S64_MAX,
-  umin: 0n,
-  umax: U64_MAX,
-  s32min: S32_MIN_N,
-  s32max: S32_MAX_N,
-  u32min: 0,
-  u32max: U32_MAX_N,
-} as const;
 
-export const NOT_INIT: Reg = { type: 'not_init', off: 0, ...UNBOUNDED };
 
 // V8 keeps a field that has held only numbers, some beyond its small integers (u32max is often
 // 2^32 - 1), as a double in a box of the object's own: every register copy allocated a box for
@@ -231,7 +260,11 @@ export const NOT_INIT: Reg = { type: 'not_init', off: 0, ...UNBOUNDED };
 // enough), and a load of a double field through a megamorphic access (registers have many
 // shapes: statesEqual's screen) allocates a new box each time (15 MB a pass on tetragon).
 const _tagged = { type: 'not_init', off: 0, var: TNUM_UNKNOWN, smin: 0n, smax: 0n, umin: 0n, umax: 0n, s32min: null, s32max: null, u32min: null, u32max: null };
-export const UNKNOWN: Reg = { type: 'scalar', off: 0, ...UNBOUNDED };
+// the same for the wide register shape (copyReg): every field tagged, none a double in a box
+wideReg({ ..._tagged, frame: null, map: null, id: null, addConst: null, addConst32: null, range: null, refObjId: null, memSize: null, subprog: null, allocLock: null, nonOwn: null, iter: null, irqClass: null, dynptr: null, dynptrId: null, pktSlice: null, buf: null, mapUid: null } as unknown as Reg, false);
+// literals of the narrow shape (made as `{ type, off, ...UNBOUNDED }` they had a map of their own)
+export const NOT_INIT: Reg = { type: 'not_init', off: 0, var: TNUM_UNKNOWN, smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN_N, s32max: S32_MAX_N, u32min: 0, u32max: U32_MAX_N };
+export const UNKNOWN: Reg = { type: 'scalar', off: 0, var: TNUM_UNKNOWN, smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN_N, s32max: S32_MAX_N, u32min: 0, u32max: U32_MAX_N };
 
 /**
  * Constant registers of small values, made once: a register is never mutated (every change
@@ -276,7 +309,8 @@ export const constant = known;
 /** A pointer of `type` with a fixed offset and no variable part. */
 export function pointer(type: RegType, extra?: Partial<Reg>): Reg {
   // `{ ...known(0n), type, off: 0, ...extra }` without the spread's slow copy (see copyReg)
-  const o = copyReg(known(0n));
+  // extra fields: the wide shape, which has them all (Object.assign adds none)
+  const o = copyReg(known(0n), false, extra !== undefined);
   o.type = type;
   return extra === undefined ? o : Object.assign(o, extra);
 }
