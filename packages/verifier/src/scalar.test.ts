@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, updateBounds, type B } from './scalar.js';
-import { aluLow, domainTests, inLow32, syncHigh32 } from './scalarlow.js';
+import { aluLow, aluMid, domainTests, inLow32, syncHigh32, syncMid } from './scalarlow.js';
 import { lowRegs, pair, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
 import { known, knownImm, REG_OPTIONAL_FIELDS, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
 import { tnum, tnumIn, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
@@ -78,6 +78,30 @@ const unsigned = (bits: 32 | 64): fc.Arbitrary<bigint> => {
 const bounds: fc.Arbitrary<B> = fc
   .record({ s: pair(signed(64)), u: pair(unsigned(64)), s32: pair(signed(32)), u32: pair(unsigned(32)), v: unsigned(64), m: unsigned(64) })
   .map(({ s, u, s32, u32, v, m }) => ({ var: tnum(v & ~m, m), smin: s[0], smax: s[1], umin: u[0], umax: u[1], s32min: Number(s32[0]), s32max: Number(s32[1]), u32min: Number(u32[0]), u32max: Number(u32[1]) }));
+
+/** Registers whose 64-bit fields lie in [0, 2^53) (scalarlow.ts syncMid, aluMid), field by field, implied by a tnum or a range, synced; now and then a field just outside. */
+const mid53 = (() => {
+  const P53 = 1n << 53n;
+  // edges of both halves: around 2^31, 2^32, 2^33, 2^52, 2^53, and the low half's sign boundary above 2^32
+  const e53 = [0n, 1n, 2n, 7n, 0xffn, 0x7fffffffn, 0x80000000n, 0xfffffffen, 0xffffffffn, P32, P32 + 1n, P32 + 0x7fffffffn, P32 + 0x80000000n, 2n * P32 - 1n, 2n * P32, 3n * P32 + 5n, (1n << 40n) - 1n, 1n << 52n, P53 - P32, P53 - 2n, P53 - 1n];
+  const v53 = fc.oneof(fc.constantFrom(...e53), fc.bigInt({ min: 0n, max: 600n }), fc.bigInt({ min: 0n, max: 3n * P32 }), fc.bigInt({ min: 0n, max: P53 - 1n }));
+  // now and then a value just outside (the generic path must then run)
+  const w53 = fc.oneof({ weight: 19, arbitrary: v53 }, { weight: 1, arbitrary: fc.constantFrom(P53, P53 + 1n, U64_MAX, S64_MIN, -1n) });
+  const s32v = fc.oneof(fc.constantFrom(...edges32.filter((x) => x >= S32_MIN && x <= S32_MAX)), fc.bigInt({ min: -300n, max: 300n }), fc.bigInt({ min: S32_MIN, max: S32_MAX }));
+  const u32v = fc.oneof(fc.constantFrom(0n, 1n, 0x7fffffffn, 0x80000000n, U32_MAX), fc.bigInt({ min: 0n, max: 600n }), fc.bigInt({ min: 0n, max: U32_MAX }));
+  const tn = fc.tuple(v53, v53).map(([v, m]) => tnum(v & ~m, m));
+  const raw: fc.Arbitrary<B> = fc
+    .record({ t: fc.oneof({ weight: 19, arbitrary: tn }, { weight: 1, arbitrary: fc.tuple(w53, w53).map(([v, m]) => tnum(v & ~m, m)) }), u: pair(w53), s: pair(w53), s32: pair(s32v), u32: pair(u32v) })
+    .map(({ t, u, s, s32, u32 }) => ({ var: t, umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: Number(s32[0]), s32max: Number(s32[1]), u32min: Number(u32[0]), u32max: Number(u32[1]) }));
+  // as the verifier has them: a tnum's own bounds, an unsigned range, a sync's result
+  const implied: fc.Arbitrary<B> = fc.oneof(tn.map((t) => ({ var: t, ...UNBOUNDED_B })), pair(v53).map(([lo, h]) => ({ var: tnum(0n, P53 - 1n), ...UNBOUNDED_B, umin: lo, umax: h, smin: lo, smax: h })));
+  const synced = fc.oneof(raw, implied).map((b0) => {
+    const b = { ...b0 };
+    syncGeneric(b);
+    return b;
+  });
+  return { raw, implied, synced, e53, v53, P53 };
+})();
 
 const OPS = { add: [add32, add64], sub: [sub32, sub64], mul: [mul32, mul64] } as const;
 
@@ -312,6 +336,52 @@ describe('scalar bounds arithmetic', () => {
     fc.assert(fc.property(fc.oneof(raw, shifted), check), { numRuns: 20000 });
     for (const lo of e32) for (const h of e32) check({ var: tnum(0n, hi(U32_MAX)), umin: hi(lo), umax: hi(h), smin: BigInt.asIntN(64, hi(lo)), smax: BigInt.asIntN(64, hi(h)), s32min: 0, s32max: 0, u32min: 0, u32max: 0 });
     expect(used).toBeGreaterThan(10000);
+  });
+
+  it('reg_bounds_sync of 64-bit fields below 2^53 on numbers equals the BigInt one, on random, edge, synced and inconsistent bounds', () => {
+    const { raw, implied, synced, e53, P53 } = mid53;
+    let used = 0;
+    const check = (b0: B): void => {
+      const ours = { ...b0 };
+      const ref = { ...b0 };
+      if (syncMid(ours)) used++;
+      else sync(ours);
+      syncGeneric(ref);
+      expect(ours, show(b0)).toEqual(ref);
+      // what the verifier runs
+      const viaSync = { ...b0 };
+      sync(viaSync);
+      expect(viaSync).toEqual(ref);
+    };
+    fc.assert(fc.property(fc.oneof(raw, implied, synced), check), { numRuns: 20000 });
+    // every pair of edges as the unsigned range of an unknown tnum of 53 bits, and of one of 33
+    for (const lo of e53) for (const h of e53) for (const m of [P53 - 1n, 2n * P32 - 1n]) check({ var: tnum(0n, m), ...UNBOUNDED_B, umin: lo, umax: h, smin: lo, smax: h });
+    expect(used).toBeGreaterThan(10000);
+  });
+
+  it('64-bit add and sub of registers below 2^53 on numbers equal the BigInt ones, on random, edge, synced and inconsistent registers', () => {
+    const { raw, synced, v53 } = mid53;
+    const operand = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 4, arbitrary: synced.map(reg) }, { weight: 2, arbitrary: v53.map((v) => known(v)) });
+    let used = 0;
+    let runs = 0;
+    const check = (op: 'add' | 'sub', dst: Reg, src: Reg, alu32: boolean): void => {
+      runs++;
+      const ref = scalarAluGeneric(op, dst, src, alu32);
+      const ours = aluMid(op, dst, src, alu32);
+      // what scalarAlu runs after its constant shortcut
+      expect(aluLow(op, dst, src, alu32, scalarAluGenericSrcConst(src, alu32)) ?? ours ?? ref).toEqual(ref);
+      if (ours === undefined) return;
+      used++;
+      expect(ours, `${op} ${show([dst, src])}`).toEqual(ref);
+      expect(ours === dst).toBe(ref === dst);
+    };
+    fc.assert(
+      fc.property(fc.constantFrom<'add' | 'sub'>('add', 'sub'), operand, operand, fc.boolean(), (op, d, s2, alu32) => check(op, d, s2, alu32)),
+      { numRuns: 20000 },
+    );
+    const edges = mid53.e53.map((v) => known(v));
+    for (const d of edges) for (const s2 of edges) for (const op of ['add', 'sub'] as const) check(op, d, s2, false);
+    expect(used).toBeGreaterThan(runs / 8);
   });
 
   it('ALU operations of a full 64-bit destination on numbers (`>>` by 32 to 63, `&` with a low source, `<< 32`) equal the BigInt ones', () => {

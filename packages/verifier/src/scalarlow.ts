@@ -296,6 +296,195 @@ export function syncLow32(b: B): boolean {
   return true;
 }
 
+// ---- values below 2^53: the 64-bit fields as exact doubles ----
+
+// A register whose 64-bit fields (the tnum, umin, umax, smin, smax) all lie in [0, 2^53) (a u32
+// plus a u32, a length shifted by a few bits): every field is an exact double, the signed and
+// unsigned views of a 64-bit value are the value, and a bitwise operation works on the two
+// halves (`hi` below 2^21, `lo` the low 32 bits, ToUint32 of the double).
+
+const TWO53 = 2 ** 53;
+const hi = (x: number): number => Math.floor(x / TWO32);
+const and53 = (a: number, b: number): number => (hi(a) & hi(b)) * TWO32 + ((a & b) >>> 0);
+const or53 = (a: number, b: number): number => (hi(a) | hi(b)) * TWO32 + ((a | b) >>> 0);
+const xor53 = (a: number, b: number): number => (hi(a) ^ hi(b)) * TWO32 + ((a ^ b) >>> 0);
+/** a & ~b. */
+const andn53 = (a: number, b: number): number => (hi(a) & ~hi(b)) * TWO32 + ((a & ~b) >>> 0);
+/** fls64 of a value below 2^53. */
+function fls53(x: number): number {
+  const h = hi(x);
+  return h !== 0 ? 64 - Math.clz32(h) : 32 - Math.clz32(x >>> 0);
+}
+
+/** The working register lies in [0, 2^53) (its 64-bit fields) and its 32-bit bounds in their ranges. */
+const midOk = (): boolean =>
+  W.vv >= 0 && W.vv < TWO53 && W.vm >= 0 && W.vm < TWO53 && W.umin >= 0 && W.umin < TWO53 && W.umax >= 0 && W.umax < TWO53 && W.smin >= 0 && W.smin < TWO53 && W.smax >= 0 && W.smax < TWO53 && W.u32min >= 0 && W.u32min <= U32 && W.u32max >= 0 && W.u32max <= U32 && W.s32min >= S32MIN && W.s32min <= S32MAX && W.s32max >= S32MIN && W.s32max <= S32MAX;
+
+/** markKnown: the constant v in every field. */
+function markKnownMid(v: number): void {
+  W.vv = v;
+  W.vm = 0;
+  W.umin = W.umax = W.smin = W.smax = v;
+  W.s32min = W.s32max = v | 0;
+  W.u32min = W.u32max = v >>> 0;
+}
+
+/** tnum_step of (vv; vm) above z (tnum.ts tnumStep), all below 2^53. */
+function stepMid(z: number): number {
+  if (z < W.vv) return W.vv;
+  const d = z - W.vv;
+  const bad = andn53(d, W.vm);
+  let cand = andn53(W.vm, d);
+  // `& -(1 << fls64(bad))`: the bits below fls64(bad) cleared
+  if (bad !== 0) {
+    const k = 2 ** fls53(bad);
+    cand -= cand % k;
+  }
+  if (cand === 0) return NONE;
+  const l = cand >>> 0;
+  const h = hi(cand);
+  const p = l !== 0 ? (l & -l) >>> 0 : ((h & -h) >>> 0) * TWO32;
+  // (d & -(p << 1)) | p: d with its bits below 2p cleared, plus p
+  return W.vv + (d - (d % (2 * p)) + p);
+}
+
+/** __update_reg_bounds (the tnum's sign bit is zero). */
+function updateMid(): void {
+  const v = W.vv >>> 0;
+  const m = W.vm >>> 0;
+  W.s32min = Math.max(W.s32min, v | (m & 0x80000000));
+  W.s32max = Math.min(W.s32max, v | (m & 0x7fffffff));
+  W.u32min = Math.max(W.u32min, v);
+  W.u32max = Math.min(W.u32max, (v | m) >>> 0);
+  const tmax = or53(W.vv, W.vm);
+  W.smin = Math.max(W.smin, W.vv);
+  W.smax = Math.min(W.smax, tmax);
+  W.umin = Math.max(W.umin, W.vv);
+  W.umax = Math.min(W.umax, tmax);
+  if (W.vm === 0) {
+    if (W.umin !== W.vv || W.umax < W.vv) markKnownMid(W.vv);
+    return;
+  }
+  const next = W.umin >= tmax ? tmax : stepMid(W.umin);
+  const uminIn = andn53(W.umin, W.vm) === W.vv;
+  if (uminIn && next > W.umax) markKnownMid(W.umin);
+  else if (!uminIn && next === tmax) markKnownMid(tmax);
+  else if (!uminIn && next <= W.umax && stepMid(next) > W.umax) markKnownMid(next);
+}
+
+/** __reg32_deduce_bounds: the 64-bit bounds' halves (`>>> 0` the low one, hi the high one). */
+function deduce32Mid(): void {
+  const uminLo = W.umin >>> 0;
+  const umaxLo = W.umax >>> 0;
+  const sminLo = W.smin >>> 0;
+  const smaxLo = W.smax >>> 0;
+  const uminHi = hi(W.umin);
+  const umaxHi = hi(W.umax);
+  const sminHi = hi(W.smin);
+  const smaxHi = hi(W.smax);
+  if (uminHi === umaxHi) {
+    W.u32min = Math.max(W.u32min, uminLo);
+    W.u32max = Math.min(W.u32max, umaxLo);
+    if ((uminLo | 0) <= (umaxLo | 0)) {
+      W.s32min = Math.max(W.s32min, uminLo | 0);
+      W.s32max = Math.min(W.s32max, umaxLo | 0);
+    }
+  }
+  if (sminHi === smaxHi) {
+    W.u32min = Math.max(W.u32min, sminLo);
+    W.u32max = Math.min(W.u32max, smaxLo);
+    if ((sminLo | 0) <= (smaxLo | 0)) {
+      W.s32min = Math.max(W.s32min, sminLo | 0);
+      W.s32max = Math.min(W.s32max, smaxLo | 0);
+    }
+  }
+  // the high halves lie below 2^21: `+ 1` does not wrap
+  if (uminHi + 1 === umaxHi && (uminLo | 0) < 0 && (umaxLo | 0) >= 0) {
+    W.s32min = Math.max(W.s32min, uminLo | 0);
+    W.s32max = Math.min(W.s32max, umaxLo | 0);
+  }
+  if (sminHi + 1 === smaxHi && (sminLo | 0) < 0 && (smaxLo | 0) >= 0) {
+    W.s32min = Math.max(W.s32min, sminLo | 0);
+    W.s32max = Math.min(W.s32max, smaxLo | 0);
+  }
+  if ((W.u32min | 0) <= (W.u32max | 0)) {
+    W.s32min = Math.max(W.s32min, W.u32min | 0);
+    W.s32max = Math.min(W.s32max, W.u32max | 0);
+  }
+  if (W.s32min >>> 0 <= W.s32max >>> 0) {
+    W.u32min = Math.max(W.s32min >>> 0, W.u32min);
+    W.u32max = Math.min(W.s32max >>> 0, W.u32max);
+  } else if (W.u32max < W.s32min >>> 0) {
+    W.s32min = W.u32min | 0;
+    W.u32max = Math.min(W.u32max, W.s32max >>> 0);
+  } else if (W.s32max >>> 0 < W.u32min) {
+    W.s32max = W.u32max | 0;
+    W.u32min = Math.max(W.u32min, W.s32min >>> 0);
+  }
+}
+
+/** tnum_intersect(var, tnum_range(lo, hi)) of values below 2^53. */
+function intersectRangeMid(lo: number, hi2: number): void {
+  const bits = fls53(xor53(lo, hi2));
+  const delta = 2 ** bits - 1;
+  const v = or53(W.vv, lo - (lo % (delta + 1)));
+  const mu = and53(W.vm, delta);
+  W.vv = andn53(v, mu);
+  W.vm = mu;
+}
+
+/** __reg_deduce_mixed_bounds; false where a step leaves the domain. */
+function deduceMixedMid(): boolean {
+  // (x & ~0xffffffff) | u32: x's high half and the 32-bit bound
+  W.umin = Math.max(W.umin, W.umin - (W.umin >>> 0) + W.u32min);
+  W.umax = Math.min(W.umax, W.umax - (W.umax >>> 0) + W.u32max);
+  W.smin = Math.max(W.smin, W.smin - (W.smin >>> 0) + W.u32min);
+  W.smax = Math.min(W.smax, W.smax - (W.smax >>> 0) + W.u32max);
+  if (W.s32min >= 0 && W.smax <= 0x7fffffff) {
+    if (W.s32max < 0) return false;
+    W.smin = W.umin = W.s32min;
+    W.smax = W.umax = W.s32max;
+    intersectRangeMid(W.umin, W.umax);
+  }
+  return true;
+}
+
+/** reg_bounds_sync of the working register in [0, 2^53); false where it cannot be done exactly so. */
+function syncMidSteps(): boolean {
+  // already exact: a constant whose bounds are that constant
+  if (W.vm === 0 && W.umin === W.vv && W.umax === W.vv && W.smin === W.vv && W.smax === W.vv && W.u32min === W.vv >>> 0 && W.u32max === W.u32min && W.s32min === (W.vv | 0) && W.s32max === W.s32min) return true;
+  updateMid();
+  deduce32Mid();
+  deduce64Low();
+  if (!deduceMixedMid()) return false;
+  deduce32Mid();
+  deduce64Low();
+  if (!deduceMixedMid()) return false;
+  // boundOffset: the 64-bit range into the tnum, then the 32-bit range into its low half
+  intersectRangeMid(W.umin, W.umax);
+  const lo = W.u32min;
+  const bits = 32 - Math.clz32((lo ^ W.u32max) >>> 0);
+  const delta = bits === 0 ? 0 : 0xffffffff >>> (32 - bits);
+  const v = ((W.vv >>> 0) | (lo & ~delta)) >>> 0;
+  const mu = (W.vm & delta) >>> 0;
+  W.vv = W.vv - (W.vv >>> 0) + ((v & ~mu) >>> 0);
+  W.vm = W.vm - (W.vm >>> 0) + mu;
+  updateMid();
+  return true;
+}
+
+/**
+ * scalar.ts syncGeneric on numbers for a `b` whose 64-bit fields lie in [0, 2^53) (loaded as
+ * syncLow32 loads them: a value at or above 2^53 reads as one, 2^53 being exact); false (nothing
+ * written) for any other register or where a step leaves the domain.
+ */
+export function syncMid(b: B): boolean {
+  load(b);
+  if (!midOk() || !syncMidSteps() || !midOk()) return false;
+  store(b);
+  return true;
+}
+
 // ---- adjust_scalar_min_max_vals on numbers ----
 
 function loadSrc(s: Reg): void {
@@ -588,6 +777,73 @@ export function aluLow(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcConst
   }
   if (!lowOk() || !syncSteps()) return undefined;
   // dst itself when the operation learns nothing (as scalar.ts `done`)
+  return finish(dst);
+}
+
+/** The source loaded lies in [0, 2^53) (its 64-bit fields) and its 32-bit bounds in their ranges. */
+const srcMidOk = (): boolean =>
+  W.rv >= 0 && W.rv < TWO53 && W.rm >= 0 && W.rm < TWO53 && W.rumin >= 0 && W.rumin < TWO53 && W.rumax >= 0 && W.rumax < TWO53 && W.rsmin >= 0 && W.rsmin < TWO53 && W.rsmax >= 0 && W.rsmax < TWO53 && W.ru32min >= 0 && W.ru32min <= U32 && W.ru32max >= 0 && W.ru32max <= U32 && W.rs32min >= S32MIN && W.rs32min <= S32MAX && W.rs32max >= S32MIN && W.rs32max <= S32MAX;
+
+/**
+ * scalar.ts scalarAluGeneric for a 64-bit `+=` or `-=` of two registers whose 64-bit fields lie in
+ * [0, 2^53) (a sum of two values below 2^32, an add to one): the 32-bit bounds as addLow and
+ * subLow compute them, the 64-bit sums and differences exact (every one checked to lie in the
+ * domain before the sync: a sum at or above 2^53 reads as one, a difference below zero, which
+ * wraps, as itself), tnum_add and tnum_sub on the two halves. undefined (nothing kept) for any
+ * other operation or register, or where a step leaves the domain.
+ */
+export function aluMid(op: AluName, dst: Reg, src: Reg, alu32: boolean): Reg | undefined {
+  if (alu32 || (op !== 'add' && op !== 'sub')) return undefined;
+  loadSrc(src);
+  if (!srcMidOk()) return undefined;
+  load(dst);
+  if (!midOk()) return undefined;
+  const add = op === 'add';
+  let lo = add ? W.s32min + W.rs32min : W.s32min - W.rs32max;
+  let up = add ? W.s32max + W.rs32max : W.s32max - W.rs32min;
+  if (lo < S32MIN || lo > S32MAX || up < S32MIN || up > S32MAX) {
+    W.s32min = S32MIN;
+    W.s32max = S32MAX;
+  } else {
+    W.s32min = lo;
+    W.s32max = up;
+  }
+  lo = add ? W.u32min + W.ru32min : W.u32min - W.ru32max;
+  up = add ? W.u32max + W.ru32max : W.u32max - W.ru32min;
+  if (add ? lo <= U32 && up > U32 : lo < 0 && up >= 0) {
+    W.u32min = 0;
+    W.u32max = U32;
+  } else {
+    W.u32min = lo >>> 0;
+    W.u32max = up >>> 0;
+  }
+  let v: number;
+  let mu: number;
+  if (add) {
+    W.smin += W.rsmin;
+    W.smax += W.rsmax;
+    W.umin += W.rumin;
+    W.umax += W.rumax;
+    const sv = W.vv + W.rv;
+    const sigma = W.vm + W.rm + sv;
+    if (sigma >= TWO53) return undefined;
+    mu = or53(or53(xor53(sigma, sv), W.vm), W.rm);
+    v = sv;
+  } else {
+    W.smin -= W.rsmax;
+    W.smax -= W.rsmin;
+    W.umin -= W.rumax;
+    W.umax -= W.rumin;
+    const dv = W.vv - W.rv;
+    const alpha = dv + W.vm;
+    const beta = dv - W.rm;
+    if (dv < 0 || beta < 0 || alpha >= TWO53) return undefined;
+    mu = or53(or53(xor53(alpha, beta), W.vm), W.rm);
+    v = dv;
+  }
+  W.vv = andn53(v, mu);
+  W.vm = mu;
+  if (!midOk() || !syncMidSteps() || !midOk()) return undefined;
   return finish(dst);
 }
 

@@ -94,6 +94,12 @@ export function bigOf(x: number): bigint {
     cvtS32[HI] = -1;
     return cvtS64[0]!;
   }
+  // an integer in [2^32, 2^64): its two halves
+  if (x >= 0 && x < 2 ** 64 && Number.isInteger(x)) {
+    cvtU32[LO] = x >>> 0;
+    cvtU32[HI] = Math.floor(x / 0x100000000);
+    return cvtU64[0]!;
+  }
   return BigInt(x);
 }
 
