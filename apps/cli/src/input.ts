@@ -259,6 +259,42 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
   // what every load does, kernel or not: variables set, the linker's rules, the arena's layout
   const always = { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}), ...(host.opener ? { opener: host.opener } : {}), ...(arena ? { arena } : {}) };
   const hostNoKernel = { ...always, ...(host.functions ? { functions: host.functions } : {}), ...(host.attachBtfId ? { attachBtfId: host.attachBtfId } : {}) };
+  // what the user asked the host loader to do must happen, or fail saying why
+  const asked = host.attachTo !== undefined || host.functions !== undefined || host.attachBtfId !== undefined;
+  const littleEndian = obj.endian === 'little';
+  /** The object linked against this kernel's BTF (read and parsed once per process). */
+  const withKernel = (kernelBtf: Uint8Array): LoadedObject => {
+    const kconfig = kernelKconfig();
+    // parsed once per process (the recorder and the tests load many objects in one), and the
+    // same parse serves the verifier (kernelBtfFor)
+    if (kernelBtfTable === undefined) {
+      if (vmlinux) kernelBtfTable = btfTable(vmlinux);
+      else {
+        const parsed = parseBtfTable(kernelBtf, 'kernel BTF');
+        kernelBtfTable = parsed.table;
+        vmlinux ??= parsed.btf;
+      }
+    }
+    return loadObject(bytes, { kernelBtf: kernelBtfTable, kallsyms, ...(kconfig ? { kconfig } : {}), ...host });
+  };
+  // An object that needs the kernel's BTF whatever its programs (externs, CO-RE, struct_ops, or
+  // what the user asked) is linked against it first, and when that works it is the answer: the
+  // load without the kernel below is not made. That load does nothing the one against the
+  // kernel does not also do, on the same sections (CO-RE changes immediates and offsets, not
+  // relocations), so it could not have failed where this one works; when this one fails, every
+  // step below runs as before, in its order, and decides.
+  const needsKernelAnyway =
+    obj.symbols.some((x) => x.shndx === 0 && x.name !== '' && (x.bind === 'global' || x.bind === 'weak')) ||
+    hasCoreRelos(obj.btfExt, littleEndian) ||
+    asked ||
+    obj.sections.some((x) => x.name.startsWith('.struct_ops'));
+  if (needsKernelAnyway && existsSync(VMLINUX)) {
+    try {
+      return withKernel((kernelBtfBytes ??= new Uint8Array(readFileSync(VMLINUX))));
+    } catch {
+      // decided below, as without this shortcut
+    }
+  }
   let plain: LoadedObject;
   try {
     // (with the functions the host links in: those are no externs libbpf would look up)
@@ -276,9 +312,6 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
     }
     return { ...raw, programs: raw.programs.map((p) => ({ ...p, unresolved: e })) };
   }
-  // what the user asked the host loader to do must happen, or fail saying why
-  const asked = host.attachTo !== undefined || host.functions !== undefined || host.attachBtfId !== undefined;
-  const littleEndian = obj.endian === 'little';
   const needsKernel =
     obj.symbols.some((x) => x.shndx === 0 && x.name !== '' && (x.bind === 'global' || x.bind === 'weak')) ||
     hasCoreRelos(obj.btfExt, littleEndian) ||
@@ -298,19 +331,7 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
     return plain;
   }
   try {
-    const kconfig = kernelKconfig();
-    // parsed once per process (the recorder and the tests load many objects in one), and the
-    // same parse serves the verifier (kernelBtfFor)
-    if (kernelBtfTable === undefined) {
-      if (vmlinux) kernelBtfTable = btfTable(vmlinux);
-      else {
-        const parsed = parseBtfTable(kernelBtf, 'kernel BTF');
-        kernelBtfTable = parsed.table;
-        vmlinux ??= parsed.btf;
-      }
-    }
-    const table = kernelBtfTable;
-    return loadObject(bytes, { kernelBtf: table, kallsyms, ...(kconfig ? { kconfig } : {}), ...host });
+    return withKernel(kernelBtf);
   } catch (e) {
     if (!(e instanceof ElfError)) throw e;
     // an attach target asked for must resolve; functions link without the kernel's BTF
