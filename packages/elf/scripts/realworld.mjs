@@ -296,6 +296,10 @@ const LOADERS = {
       ...['netolly_Net', 'netolly_NetSk'].map((o) => [`${o}_x86_bpfel.o`, { mapMaxEntries: { aggregated_flows: 5000, flow_directions: 5000, conn_initiators: 5000 } }]),
     ]),
   },
+  // coroot/coroot-node-agent's ebpftracer: the objects its Dockerfile builds for amd64, one per
+  // kernel version it picks from (4.16, 4.20, 5.6, 5.12, and 5.12 with the tracepoint context's
+  // extra padding), each loaded whole by cilium/ebpf (NewCollectionWithOptions, no options)
+  coroot: { loader: 'cilium/ebpf', type: 'kprobe' },
   // open-telemetry/opentelemetry-go-instrumentation (Go auto-instrumentation): every bpf2go object
   // its go:generate lines build for amd64 (uprobes), loaded with cilium/ebpf after the constants
   // it injects for a target process: total_cpus, and start_addr/end_addr of the memory it maps in
