@@ -263,8 +263,11 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
   const asked = host.attachTo !== undefined || host.functions !== undefined || host.attachBtfId !== undefined;
   const littleEndian = obj.endian === 'little';
   /** The object linked against this kernel's BTF (read and parsed once per process). */
+  // kconfig values are read (/proc/config.gz, about 25 ms) only for an object that has externs:
+  // a `.kconfig` variable is one, and without any loadObject never asks for them
+  const hasExterns = obj.symbols.some((x) => x.shndx === 0 && x.name !== '' && (x.bind === 'global' || x.bind === 'weak'));
   const withKernel = (kernelBtf: Uint8Array): LoadedObject => {
-    const kconfig = kernelKconfig();
+    const kconfig = hasExterns ? kernelKconfig() : undefined;
     // parsed once per process (the recorder and the tests load many objects in one), and the
     // same parse serves the verifier (kernelBtfFor)
     if (kernelBtfTable === undefined) {
@@ -284,7 +287,7 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
   // relocations), so it could not have failed where this one works; when this one fails, every
   // step below runs as before, in its order, and decides.
   const needsKernelAnyway =
-    obj.symbols.some((x) => x.shndx === 0 && x.name !== '' && (x.bind === 'global' || x.bind === 'weak')) ||
+    hasExterns ||
     hasCoreRelos(obj.btfExt, littleEndian) ||
     asked ||
     obj.sections.some((x) => x.name.startsWith('.struct_ops'));
@@ -313,7 +316,7 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
     return { ...raw, programs: raw.programs.map((p) => ({ ...p, unresolved: e })) };
   }
   const needsKernel =
-    obj.symbols.some((x) => x.shndx === 0 && x.name !== '' && (x.bind === 'global' || x.bind === 'weak')) ||
+    hasExterns ||
     hasCoreRelos(obj.btfExt, littleEndian) ||
     asked ||
     plain.programs.some((p) => p.attachTo !== undefined) ||
