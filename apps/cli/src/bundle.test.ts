@@ -6,6 +6,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '@bpf/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -75,7 +76,10 @@ describe('the shipped bpf command', () => {
   it("veristat's workers and --jobs 1 load the worker bundle through the code cache and give the unbundled command's rows", () => {
     const files = ['hello.s', 'call12.s', 'reject-uninit.s'].map((f) => join(examples, f));
     const isWorkCache = (f: string): boolean => f.startsWith('veristat-work.cjs.') && f.endsWith('.v8cache');
-    if (existsSync(cacheDir)) for (const f of readdirSync(cacheDir)) if (isWorkCache(f)) rmSync(join(cacheDir, f));
+    // the cache is looked up beside the bundle, then in the user's temporary directory, where any
+    // run of a bundle with the same contents on this machine may have left one (another clone's
+    // tests, a benchmark): with one there the workers would load it and have nothing to save
+    for (const dir of [cacheDir, join(tmpdir(), `bpf-cli-${process.getuid?.() ?? 0}`)]) if (existsSync(dir)) for (const f of readdirSync(dir)) if (isWorkCache(f)) rmSync(join(dir, f), { force: true });
     const rows = (r: { code: number; stdout: string; stderr: string }): unknown => {
       expect(r.code, r.stderr).toBe(0);
       return (JSON.parse(r.stdout) as { programs: { timeUs?: number }[] }).programs.map(({ timeUs: _, ...row }) => row);
