@@ -194,20 +194,11 @@ function updateLow(): void {
   else if (!uminIn && next <= W.umax && stepLow(next) > W.umax) markKnownLow(next);
 }
 
-function deduce32Low(): void {
-  // the upper halves of the 64-bit bounds are equal (zero), never consecutive
-  W.u32min = Math.max(W.u32min, W.umin);
-  W.u32max = Math.min(W.u32max, W.umax);
-  if ((W.umin | 0) <= (W.umax | 0)) {
-    W.s32min = Math.max(W.s32min, W.umin | 0);
-    W.s32max = Math.min(W.s32max, W.umax | 0);
-  }
-  W.u32min = Math.max(W.u32min, W.smin);
-  W.u32max = Math.min(W.u32max, W.smax);
-  if ((W.smin | 0) <= (W.smax | 0)) {
-    W.s32min = Math.max(W.s32min, W.smin | 0);
-    W.s32max = Math.min(W.s32max, W.smax | 0);
-  }
+/**
+ * The 32-bit signed and unsigned bounds of the working register refined by each other, as the
+ * kernel's __reg32_deduce_bounds does once the 64-bit bounds have been carried over.
+ */
+function crossBounds32(): void {
   if ((W.u32min | 0) <= (W.u32max | 0)) {
     W.s32min = Math.max(W.s32min, W.u32min | 0);
     W.s32max = Math.min(W.s32max, W.u32max | 0);
@@ -222,6 +213,23 @@ function deduce32Low(): void {
     W.s32max = W.u32max | 0;
     W.u32min = Math.max(W.u32min, W.s32min >>> 0);
   }
+}
+
+function deduce32Low(): void {
+  // the upper halves of the 64-bit bounds are equal (zero), never consecutive
+  W.u32min = Math.max(W.u32min, W.umin);
+  W.u32max = Math.min(W.u32max, W.umax);
+  if ((W.umin | 0) <= (W.umax | 0)) {
+    W.s32min = Math.max(W.s32min, W.umin | 0);
+    W.s32max = Math.min(W.s32max, W.umax | 0);
+  }
+  W.u32min = Math.max(W.u32min, W.smin);
+  W.u32max = Math.min(W.u32max, W.smax);
+  if ((W.smin | 0) <= (W.smax | 0)) {
+    W.s32min = Math.max(W.s32min, W.smin | 0);
+    W.s32max = Math.min(W.s32max, W.smax | 0);
+  }
+  crossBounds32();
 }
 
 function deduce64Low(): void {
@@ -407,20 +415,7 @@ function deduce32Mid(): void {
     W.s32min = Math.max(W.s32min, sminLo | 0);
     W.s32max = Math.min(W.s32max, smaxLo | 0);
   }
-  if ((W.u32min | 0) <= (W.u32max | 0)) {
-    W.s32min = Math.max(W.s32min, W.u32min | 0);
-    W.s32max = Math.min(W.s32max, W.u32max | 0);
-  }
-  if (W.s32min >>> 0 <= W.s32max >>> 0) {
-    W.u32min = Math.max(W.s32min >>> 0, W.u32min);
-    W.u32max = Math.min(W.s32max >>> 0, W.u32max);
-  } else if (W.u32max < W.s32min >>> 0) {
-    W.s32min = W.u32min | 0;
-    W.u32max = Math.min(W.u32max, W.s32max >>> 0);
-  } else if (W.s32max >>> 0 < W.u32min) {
-    W.s32max = W.u32max | 0;
-    W.u32min = Math.max(W.u32min, W.s32min >>> 0);
-  }
+  crossBounds32();
 }
 
 /** tnum_intersect(var, tnum_range(lo, hi)) of values below 2^53. */
