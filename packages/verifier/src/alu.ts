@@ -8,8 +8,8 @@ import { ALU_STR, type Env } from './env.js';
 import { mayBeNull } from './nullable.js';
 import { regTypeStrBare } from './print.js';
 import { boundsSync, coerceSubregToSizeSx, coerceToSizeSx, scalarAlu, zext } from './scalar.js';
-import { copyReg, knownImm, S32_MAX_N, S32_MIN_N, S64_MAX, S64_MIN, U32_MAX_N, UNKNOWN, type Frame, type Reg } from './state.js';
-import { fls64, tnumAdd, tnumIsConst, tnumSub, U64_MAX } from './tnum.js';
+import { copyReg, knownImm, S32_MAX_N, S32_MIN_N, S64_MAX, S64_MIN, U32_MAX_N, UNKNOWN, type Frame, type MutableReg, type Reg } from './state.js';
+import { fls64, tnumAdd, tnumIsConst, tnumSub, U64_MAX, type Tnum } from './tnum.js';
 
 export interface AluOp {
   readonly op: AluName;
@@ -166,6 +166,29 @@ function withFixedOff(ptr: Reg, off: number): Reg {
   return o;
 }
 
+/**
+ * A pointer moved by a variable amount: `{ ...ptr, var, 64-bit bounds, 32-bit bounds unbounded }`
+ * as a literal copy (see state.ts copyReg), wide since the caller may set `id` and `range`. The
+ * signed bounds [lo, hi] and unsigned [ulo, uhi] are the exact sums or differences; either pair
+ * is unbounded when it leaves the 64-bit range (an add's unsigned sum above U64_MAX, a
+ * subtraction's below 0), as adjust_ptr_min_max_vals does.
+ */
+function movedBy(ptr: Reg, v: Tnum, lo: bigint, hi: bigint, ulo: bigint, uhi: bigint): MutableReg {
+  const sOv = lo < S64_MIN || lo > S64_MAX || hi < S64_MIN || hi > S64_MAX;
+  const uOv = ulo < 0n || uhi > U64_MAX;
+  const out = copyReg(ptr, false, true);
+  out.var = v;
+  out.smin = sOv ? S64_MIN : lo;
+  out.smax = sOv ? S64_MAX : hi;
+  out.umin = uOv ? 0n : ulo;
+  out.umax = uOv ? U64_MAX : uhi;
+  out.s32min = S32_MIN_N;
+  out.s32max = S32_MAX_N;
+  out.u32min = 0;
+  out.u32max = U32_MAX_N;
+  return out;
+}
+
 /** A pointer moved by a known amount: its fixed offset, checked like any result (check_reg_sane_offset on the destination). */
 function knownOff(env: Env, ptr: Reg, off: number, typeStr: string, pc: number): Reg {
   const out = boundsSync(withFixedOff(ptr, off));
@@ -197,23 +220,7 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
     case 'add': {
       const fixed = ptr.off + Number(smin);
       if (isKnown && fitsS32(fixed)) return knownOff(env, ptr, fixed, typeStr, pc);
-      const lo = ptr.smin + off.smin;
-      const hi = ptr.smax + off.smax;
-      const sOv = lo < S64_MIN || lo > S64_MAX || hi < S64_MIN || hi > S64_MAX;
-      const ulo = ptr.umin + off.umin;
-      const uhi = ptr.umax + off.umax;
-      const uOv = ulo > U64_MAX || uhi > U64_MAX;
-      // `{ ...ptr, var, smin, ... }` as a literal copy (see state.ts copyReg)
-      const out = copyReg(ptr, false, true);
-      out.var = tnumAdd(ptr.var, off.var);
-      out.smin = sOv ? S64_MIN : lo;
-      out.smax = sOv ? S64_MAX : hi;
-      out.umin = uOv ? 0n : ulo;
-      out.umax = uOv ? U64_MAX : uhi;
-      out.s32min = S32_MIN_N;
-      out.s32max = S32_MAX_N;
-      out.u32min = 0;
-      out.u32max = U32_MAX_N;
+      const out = movedBy(ptr, tnumAdd(ptr.var, off.var), ptr.smin + off.smin, ptr.smax + off.smax, ptr.umin + off.umin, ptr.umax + off.umax);
       if (ptr.type === 'pkt' || ptr.type === 'pkt_meta') {
         out.id = env.nextId();
         out.range = 0;
@@ -226,20 +233,7 @@ function ptrArith(env: Env, op: AluOp, ptr: Reg, off: Reg, dst: number, pc: numb
       if (ptr.type === 'fp') env.reject(pc, `R${dst} subtraction from stack pointer prohibited`);
       const fixed = ptr.off - Number(smin);
       if (isKnown && fitsS32(fixed)) return knownOff(env, ptr, fixed, typeStr, pc);
-      const lo = ptr.smin - off.smax;
-      const hi = ptr.smax - off.smin;
-      const sOv = lo < S64_MIN || lo > S64_MAX || hi < S64_MIN || hi > S64_MAX;
-      const uOv = ptr.umin < off.umax;
-      const out = copyReg(ptr, false, true);
-      out.var = tnumSub(ptr.var, off.var);
-      out.smin = sOv ? S64_MIN : lo;
-      out.smax = sOv ? S64_MAX : hi;
-      out.umin = uOv ? 0n : ptr.umin - off.umax;
-      out.umax = uOv ? U64_MAX : ptr.umax - off.umin;
-      out.s32min = S32_MIN_N;
-      out.s32max = S32_MAX_N;
-      out.u32min = 0;
-      out.u32max = U32_MAX_N;
+      const out = movedBy(ptr, tnumSub(ptr.var, off.var), ptr.smin - off.smax, ptr.smax - off.smin, ptr.umin - off.umax, ptr.umax - off.umin);
       if (ptr.type === 'pkt' || ptr.type === 'pkt_meta') {
         out.id = env.nextId();
         if (off.smin < 0n) out.range = 0;
