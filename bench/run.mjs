@@ -23,8 +23,8 @@ for (const group of ['packages', 'apps']) {
   }
 }
 // cross-layer comparisons with the kernel live in bench/*.mjs: all but this runner, the rows'
-// shared programs and the profiler (shares of CPU, not a benchmark)
-const notRows = new Set(['run.mjs', 'programs.mjs', 'profile.mjs']);
+// shared programs, the profiler (shares of CPU, not a benchmark) and the A/B of two builds
+const notRows = new Set(['run.mjs', 'programs.mjs', 'profile.mjs', 'ab.mjs']);
 for (const f of readdirSync(join(root, 'bench')).filter((f) => f.endsWith('.mjs') && !notRows.has(f)).sort()) scripts.push(join(root, 'bench', f));
 const failures = [];
 // --collect: only rebuild the table from bench/results/*.json
@@ -92,8 +92,10 @@ real-world programs are verified in three passes: one row is each program's best
 and third (warm, after one pass over every program, as the corpus row), the next its time in the
 first pass (V8 still compiling much of the verifier, as in a one-shot \`bpf verify\`).
 \`bench/programs.mjs\` builds the programs of every verifier row, with their options, for
-\`bench/compare.mjs\`, \`bench/verifier.mjs\` and \`bench/profile.mjs\` (which splits each row's
-CPU time by part of the verifier and is not part of \`pnpm bench\`).
+\`bench/compare.mjs\` and \`bench/verifier.mjs\`, and for two scripts that are not part of \`pnpm bench\`:
+\`bench/profile.mjs\` splits each row's CPU time by part of the verifier, and \`bench/ab.mjs\`
+verifies one row with two builds of the verifier in alternating rounds in one process, which is
+how a change is measured on a busy machine.
 
 The \`wasm\` rows against uBPF (iovisor/ubpf's interpreter and x86-64 JIT, called in-process
 through koffi) appear when \`BPF_BENCH_UBPF\` names a \`libubpf.so\` you built yourself (e.g.
