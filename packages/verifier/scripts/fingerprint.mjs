@@ -10,10 +10,12 @@
 // the program that moved. Build first: pnpm exec tsc -b.
 //
 //   node packages/verifier/scripts/fingerprint.mjs [--each] [--levels 0,1,2] [--no-corpus]
-//        [--type TYPE] [--objects FILE...]
+//        [--type TYPE] [--linker NAME] [--objects FILE...]
 //
 // --type is the program type of object programs whose section names none (cilium's, loaded by
-// cilium/ebpf as sched_cls, the default).
+// cilium/ebpf as sched_cls, the default). --linker links the objects by a loader's rules other
+// than libbpf 1.x's (@bpf/elf's `linker` option: e.g. cilium/ebpf, for cilium's bpf_lxc.o, whose
+// static tail-call programs libbpf 1.x refuses, and the OpenTelemetry profiler's object).
 // Objects are not part of this repository (public programs others wrote, e.g. cilium's
 // bpf_lxc.o): give their paths. Level-2 logs of programs processing many instructions are
 // hundreds of megabytes of text; they are hashed as they come, never kept.
@@ -35,6 +37,7 @@ const { values, positionals } = parseArgs({
     'no-corpus': { type: 'boolean', default: false },
     objects: { type: 'string', multiple: true, default: [] },
     type: { type: 'string', default: 'sched_cls' },
+    linker: { type: 'string' },
   },
   allowPositionals: true,
   strict: true,
@@ -77,11 +80,12 @@ if (objects.length > 0) {
   }
   for (const file of objects) {
     const bytes = new Uint8Array(readFileSync(file));
+    const linker = values.linker ? { linker: values.linker } : {};
     let all;
     try {
-      all = loadPrograms(bytes, table ? { kernelBtf: table, kallsyms } : {});
+      all = loadPrograms(bytes, table ? { kernelBtf: table, kallsyms, ...linker } : linker);
     } catch {
-      all = loadPrograms(bytes, {});
+      all = loadPrograms(bytes, linker);
     }
     for (const p of all) {
       // the kernel's BTF only for a program that needs it, as the CLI decides (needsKernelBtf)
