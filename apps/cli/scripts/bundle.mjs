@@ -99,6 +99,8 @@ const bin = await build({
   ...common,
   entryPoints: [join(dist, 'bin-bundled.js')],
   format: 'cjs',
+  // its import() of @bpf/kernel, handed to the commands (src/kernel-loader.ts), stays an import()
+  external: EXTERNAL,
   define: { BPF_MANIFEST: JSON.stringify(manifest), BPF_GROUPS: JSON.stringify(groups) },
   banner: { js: '#!/usr/bin/env node' },
 });

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { requireCached } from './code-cache.js';
+import { provideKernel } from './kernel-loader.js';
 import { launch, type GroupRun, type Manifest } from './launch.js';
 import { tuneTiering } from './v8-tiering.js';
 
@@ -32,6 +33,8 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
   throw e;
 });
+// commands run through the code cache cannot import() @bpf/kernel themselves (kernel-loader.ts)
+provideKernel(() => import('@bpf/kernel'));
 // before any command's code runs (see v8-tiering.ts)
 tuneTiering(process.argv.slice(2));
 void launch(process.argv.slice(2), BPF_MANIFEST, load).then((code) => {

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '@bpf/testkit';
+import { repoRoot, skipWithout, tempDir } from '@bpf/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mainHelp, VERSION } from './cli.js';
 import { commands } from './commands/index.js';
@@ -55,6 +55,24 @@ describe('the shipped bpf command', () => {
       const a = run(shipped, args);
       const b = run(unbundled, args);
       expect(a, args.join(' ')).toEqual(b);
+    }
+  }, 300_000);
+  it.skipIf(skipWithout('kernel'))("verify asks the running kernel which helpers the program's type gets, as the unbundled command does, and as the kernel answers", () => {
+    // bpf_xdp_adjust_meta (54), which the kernel's sources give XDP programs and a patched build
+    // may not (this machine kind's 6.18.44-fc build does not); bpf_xdp_adjust_head (44) every
+    // kernel gives them
+    const dir = tempDir('bpf-probe-');
+    for (const [name, id] of [['meta', 54], ['head', 44]] as const) {
+      const file = join(dir, `${name}.s`);
+      writeFileSync(file, `r2 = -4\ncall ${id}\nr0 = 2\nexit\n`);
+      const kernel = JSON.parse(run(unbundled, ['kernel', 'load', file, '--type', 'xdp', '--json']).stdout) as { accepted: boolean; error: string | null };
+      for (const bin of [shipped, unbundled]) {
+        const ours = run(bin, ['verify', file, '--type', 'xdp', '--json']);
+        const r = JSON.parse(ours.stdout) as { accepted: boolean; error: { message: string } | null };
+        expect([name, bin, r.accepted, r.error?.message ?? null]).toEqual([name, bin, kernel.accepted, kernel.error]);
+        // by the tables alone the sources' answer: XDP programs get both helpers
+        expect(JSON.parse(run(bin, ['verify', file, '--type', 'xdp', '--json', '--no-kernel-probe']).stdout)).toMatchObject({ accepted: true });
+      }
     }
   }, 300_000);
   it('keeps a V8 code cache per command group, and replaces one that does not fit', () => {

@@ -3,11 +3,12 @@
  * or an ELF object; the kind is detected from the content unless `--input` forces it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { assemble, decode, parseHex, type Insn, type Program } from '@bpf/isa';
+import { assemble, decode, parseHex, type Insn, type Program, type ProgType } from '@bpf/isa';
 import { parseBtf, type Btf } from '@bpf/btf';
 import { btfTable, ElfError, linkObjects, loadObject, parseBtfTable, parseElf, type ArenaLayout, type BtfTypeTable, type ElfMap, type LoadedObject, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
 import { CliError, EXIT, usage } from './errors.js';
 import { kernelKconfig } from './kconfig.js';
+import { loadKernel } from './kernel-loader.js';
 
 export type InputKind = 'raw' | 'hex' | 'asm' | 'elf';
 export const INPUT_KINDS: readonly InputKind[] = ['raw', 'hex', 'asm', 'elf'];
@@ -230,6 +231,26 @@ export function nrCpuIds(): number | undefined {
     }
   }
   return cpuIds ?? undefined;
+}
+
+/**
+ * Which helpers the running kernel gives the program, for `VerifyOptions.helperAvailable`
+ * (@bpf/kernel's helperProbe): a kernel built from patched sources can take away a helper that
+ * the verifier's tables, made from the kernel's sources, give the program's type, and the
+ * verdict is then that kernel's. Asked only for a program that calls helpers, on Linux; loaded
+ * as the program is (`attachType`, the BPF_F_* `flags`).
+ */
+export async function helperAvailableFor(program: Program, type: ProgType, load: { readonly attachType?: string; readonly flags?: number } = {}): Promise<((id: number) => boolean) | undefined> {
+  if (process.platform !== 'linux' || !program.insns.some((i) => i.code === 0x85 && i.src === 0)) return undefined;
+  const kernel = await loadKernel();
+  const attachType = load.attachType ?? program.expectedAttachType;
+  const attachBtfId = (program as { readonly attachBtfId?: number }).attachBtfId;
+  return kernel?.helperProbe({
+    type,
+    ...(attachType !== undefined ? { expectedAttachType: attachType } : {}),
+    ...(attachBtfId !== undefined ? { attachBtfId } : {}),
+    ...((load.flags ?? 0) & (1 << 4) ? { sleepable: true } : {}),
+  });
 }
 
 /** Whether a `.BTF.ext` carries CO-RE relocations (its header's core_relo_len). */

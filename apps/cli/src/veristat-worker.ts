@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 import { loadCached } from './code-cache.js';
+import { provideKernel } from './kernel-loader.js';
 import { wantsTiering } from './v8-tiering.js';
 import type { KernelLoader } from './veristat-work.js';
 
@@ -22,5 +23,7 @@ if (parentPort) {
   const m = loadCached(fileURLToPath(new URL(BPF_VERISTAT_WORK.file, import.meta.url)), BPF_VERISTAT_WORK.hash, tag, false);
   const { serve } = m.exports as typeof import('./veristat-work.js');
   const kernel: KernelLoader = () => import('@bpf/kernel');
+  // the worker's code asks the kernel which helpers it gives a program (kernel-loader.ts)
+  provideKernel(() => import('@bpf/kernel'));
   serve(parentPort, kernel, m.save);
 }

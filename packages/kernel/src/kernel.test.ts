@@ -5,7 +5,7 @@ import { assemble } from '@bpf/isa';
 import { skipWithout } from '@bpf/testkit';
 import { run } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
-import { closeFd, createMap, createProgramMap, firstError, KernelError, loadBtf, loadProgram, loadWithMaps, probe, testRun } from './index.js';
+import { closeFd, createMap, createProgramMap, firstError, helperProbe, KernelError, loadBtf, loadProgram, loadWithMaps, probe, testRun } from './index.js';
 import { pageSize, possibleCpus, ringbufSize } from './object.js';
 
 describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
@@ -74,6 +74,23 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     expect(loop.logBytes!.length).toBeGreaterThan(2 << 20);
     expect(loop.error).toBe('R2 !read_ok');
     expect(loop.stats?.processedInsns).toBe(40002);
+  });
+
+  it("helperProbe answers as a load of the helper's call answers: available unless the type cannot use it", () => {
+    const xdp = helperProbe({ type: 'xdp' })!;
+    const call = (id: number) => assemble(`call ${id}\nr0 = 0\nexit`).insns;
+    // every id an XDP program is, or is not, given: the probe and a load of its call agree
+    for (const id of [1, 14, 44, 54, 65, 130, 189, 211, 212, 300]) {
+      const k = loadProgram({ insns: call(id), type: 'xdp' }, { type: 'xdp', logLevel: 1, readInfo: false });
+      k.close();
+      expect([id, xdp(id)]).toEqual([id, !/^(program of this type cannot use helper|unknown func|invalid func)/.test(k.error ?? '')]);
+    }
+    // map lookups and packet-head adjustment are XDP's; an id past the last helper is no one's
+    expect([xdp(1), xdp(44), xdp(212)]).toEqual([true, true, false]);
+    // a socket filter may not change a packet's head
+    expect(helperProbe({ type: 'socket_filter' })!(44)).toBe(false);
+    // one answer per process and target: the same function again
+    expect(helperProbe({ type: 'xdp' })).toBe(xdp);
   });
 
   it('test-runs a socket filter: the retval agrees with @bpf/vm', () => {

@@ -170,6 +170,8 @@ export interface LoadInfo {
   attachName(): string | undefined;
   /** The kernel's nr_cpu_ids (VerifyOptions.nrCpuIds), when given. */
   readonly nrCpuIds: number | undefined;
+  /** Whether the kernel gives the program helper `id`, one the tables give its type (VerifyOptions.helperAvailable); true when not told. */
+  helperAvailable(id: number): boolean;
 }
 
 interface LoadFacts {
@@ -178,6 +180,7 @@ interface LoadFacts {
   readonly kernelBtf?: Btf;
   readonly kernelSymbols?: { has(name: string): boolean };
   readonly nrCpuIds?: number;
+  readonly helperAvailable?: (id: number) => boolean;
 }
 
 const refusedBtf = new WeakMap<Uint8Array, boolean>();
@@ -263,6 +266,7 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
     attachBtfId: carried.attachBtfId,
     hasKernelSymbol: (name) => opts.kernelSymbols?.has(name) ?? true,
     nrCpuIds: opts.nrCpuIds,
+    helperAvailable: (id) => opts.helperAvailable?.(id) ?? true,
   };
 }
 

@@ -89,7 +89,9 @@ export function clearCallerSaved(env: Env, f: Frame): void {
 /** check_helper_call. */
 export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number, attach?: string): State {
   const name = helperName(i.imm);
-  const h = helperProto(i.imm, env.type, attach);
+  // the tables' prototype, unless the kernel at hand took the helper away (VerifyOptions.helperAvailable)
+  const proto = helperProto(i.imm, env.type, attach);
+  const h = proto && env.load.helperAvailable(i.imm) ? proto : undefined;
   if (!h) {
     if (name === undefined || i.imm <= 0) env.reject(pc, `invalid func ${name ?? 'unknown'}#${i.imm}`);
     env.reject(pc, `program of this type cannot use helper ${name}#${i.imm}`);

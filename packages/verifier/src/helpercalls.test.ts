@@ -1,7 +1,7 @@
 import { skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
-import { buildC, expectSameAsKernel, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
+import { buildC, expectSameAsKernel, haveVmlinux, kernelBtf, kernelHelpers, kernelVerdict } from './kernel.test.helper.js';
 
 /**
  * C programs calling helpers beyond maps and ring buffers: socket lookups and their references,
@@ -165,6 +165,8 @@ SEC("xdp") int xdp_fib_short(struct xdp_md *ctx) {
   struct bpf_fib_lookup p = {};
   return bpf_fib_lookup(ctx, &p, 128, 0);
 }
+/* bpf_xdp_adjust_meta moves the packet: pointers from before it are stale. A kernel whose build
+   takes the helper away from XDP (this machine kind's 6.18.44-fc) refuses both at the call. */
 SEC("xdp") int xdp_meta_then_read(struct xdp_md *ctx) {
   void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
   if (data + 4 > end) return 2;
@@ -256,7 +258,7 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('helper cal
     const k = kernelVerdict(p);
     // a message the kernel prints without its newline runs into the statistics line after it
     const kernel = { ...k, error: k.error?.replace(/processed \d+ insns .*$/, '') };
-    const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 1 });
+    const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 1, ...kernelHelpers(p) });
     expect({ accepted: ours.accepted, error: ours.error?.message }).toEqual({ accepted: kernel.accepted, error: kernel.error });
     // a leak names the same references, allocated at the same instructions
     const leaks = (log: string): string[] => log.split('\n').filter((l) => l.startsWith('Unreleased reference'));
@@ -301,5 +303,32 @@ char LICENSE[] SEC("license") = "GPL";
     const refused = verify(programs.find((p) => p.name === 'not_a_kfunc')!, { kernelBtf: kernelBtf(), logLevel: 1 });
     expect(refused.error?.message).toBe('calling kernel function ktime_get_mono_fast_ns is not allowed');
     expect(verify(programs.find((p) => p.name === 'a_kfunc')!, { kernelBtf: kernelBtf(), logLevel: 1 }).accepted).toBe(true);
+  });
+});
+
+describe('helperAvailable: a kernel whose build takes a helper away', () => {
+  // xdp: r2 = -4; call bpf_xdp_adjust_meta (54): the tables give XDP programs the helper
+  const insns = [
+    { code: 0xb7, dst: 2, src: 0, off: 0, imm: -4 },
+    { code: 0x85, dst: 0, src: 0, off: 0, imm: 54 },
+    { code: 0xb7, dst: 0, src: 0, off: 0, imm: 2 },
+    { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
+  ];
+  it('refuses the call as that kernel refuses it, and asks only about the helpers the tables give', () => {
+    const asked: number[] = [];
+    const r = verify({ insns }, { type: 'xdp', logLevel: 1, helperAvailable: (id) => (asked.push(id), id !== 54) });
+    expect(r.accepted).toBe(false);
+    expect(r.error).toMatchObject({ insn: 1, message: 'program of this type cannot use helper bpf_xdp_adjust_meta#54' });
+    expect(asked).toEqual([54]);
+    // a socket filter never gets the helper: the tables refuse it without asking
+    const s = verify({ insns }, { type: 'socket_filter', helperAvailable: (id) => (asked.push(id), true) });
+    expect(s.error?.message).toBe('program of this type cannot use helper bpf_xdp_adjust_meta#54');
+    expect(asked).toEqual([54]);
+  });
+  it('changes nothing when the kernel gives every helper the tables give', () => {
+    const plain = verify({ insns }, { type: 'xdp', logLevel: 2 });
+    const told = verify({ insns }, { type: 'xdp', logLevel: 2, helperAvailable: () => true });
+    expect(plain.accepted).toBe(true);
+    expect(told.log).toBe(plain.log);
   });
 });

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseBtf, type Btf } from '@bpf/btf';
-import type { Insn, Program } from '@bpf/isa';
+import type { Insn, Program, ProgType } from '@bpf/isa';
 import { comparableLines, fixturesDir, kallsyms, tempDir } from '@bpf/testkit';
 import { expect } from 'vitest';
 import { verify } from './index.js';
@@ -25,6 +25,7 @@ interface KernelApi {
     opts?: { logLevel?: number; logSize?: number; logGrow?: boolean; license?: string; flags?: number; attachBtfId?: number; attachProgFd?: number },
   ): { accepted: boolean; errno: number; error?: string; log: string; logTrueSize: number; fd?: number; refusedBeforeVerifier?: boolean; btfRefused?: { readonly errnoName: string }; xlated?: readonly Insn[]; close(): void };
   possibleCpus(): number;
+  helperProbe(t: { type: ProgType; expectedAttachType?: string; attachBtfId?: number; sleepable?: boolean }): ((id: number) => boolean) | undefined;
 }
 interface ElfApi {
   loadPrograms(bytes: Uint8Array, opts: { kernelBtf: Uint8Array; kallsyms?: ReadonlyMap<string, bigint> }): (Program & { readonly name: string })[];
@@ -95,10 +96,26 @@ export { comparableLines };
  * the level-2 log line for line unless `logDiffers` names the program. With `dump` (a folder),
  * both logs are written there for reading.
  */
+/**
+ * The running kernel's answer to which helpers it gives the program's type (@bpf/kernel's
+ * helperProbe), as `bpf verify` asks it: a kernel built from patched sources can take away a
+ * helper the tables give (this machine kind's 6.18.44-fc build: bpf_xdp_adjust_meta in XDP).
+ */
+export function kernelHelpers(p: Program): { helperAvailable?: (id: number) => boolean } {
+  const attachBtfId = (p as { readonly attachBtfId?: number }).attachBtfId;
+  const probe = kernelApi?.helperProbe({
+    type: p.type ?? 'socket_filter',
+    ...(p.expectedAttachType !== undefined ? { expectedAttachType: p.expectedAttachType } : {}),
+    ...(attachBtfId !== undefined ? { attachBtfId } : {}),
+    ...((p as { readonly sleepable?: boolean }).sleepable ? { sleepable: true } : {}),
+  });
+  return probe ? { helperAvailable: probe } : {};
+}
+
 export function expectSameAsKernel(name: string, p: Program, opts: { readonly logDiffers?: ReadonlySet<string>; readonly dump?: string } = {}): void {
   const kernel = kernelVerdict(p, { logLevel: 2 });
   // nr_cpu_ids: the possible CPUs (this machine's /sys/devices/system/cpu/possible is "0-N")
-  const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2, nrCpuIds: kernelApi!.possibleCpus() });
+  const ours = verify(p, { kernelBtf: kernelBtf(), logLevel: 2, nrCpuIds: kernelApi!.possibleCpus(), ...kernelHelpers(p) });
   if (opts.dump) {
     writeFileSync(join(opts.dump, `${name}.kernel`), kernel.log);
     writeFileSync(join(opts.dump, `${name}.ours`), ours.log);

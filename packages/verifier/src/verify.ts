@@ -110,6 +110,14 @@ export interface VerifyOptions {
    */
   readonly nrCpuIds?: number;
   /**
+   * Whether the kernel the program is for gives its type helper `id`, for a kernel whose build
+   * takes away a helper its sources give (a distribution's or vendor's patch): asked only of the
+   * helpers the tables made from those sources give the type, and a false answer refuses the call
+   * as that kernel refuses it (`program of this type cannot use helper`). @bpf/kernel's
+   * `helperProbe` answers it for the running kernel. Default: the tables decide.
+   */
+  readonly helperAvailable?: (id: number) => boolean;
+  /**
    * For an extension (freplace, `ext`) program: the program whose function it replaces (the
    * kernel's attach_prog_fd), by its type and expected attach type. As check_attach_btf_id sets it
    * up, the extension is then verified as that program type — its context rules, helpers and

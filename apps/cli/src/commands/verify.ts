@@ -4,13 +4,13 @@ import { formatInsn, type Insn, type Program, type ProgType } from '@bpf/isa';
 import type { Trace, VerifyOptions } from '@bpf/verifier';
 import type { Command } from '../context.js';
 import { CliError, EXIT, requireFile, usage } from '../errors.js';
-import { inputOptsOf, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram, refuseUnresolved } from '../input.js';
+import { helperAvailableFor, inputOptsOf, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram, refuseUnresolved } from '../input.js';
 import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, LOG_SIZE_OPTS, logSizeOf, TYPE_OPT } from '../options.js';
 
 export const verify: Command = {
   name: 'verify',
   summary: 'verify a program like the kernel does; exit 0 when accepted, 1 when rejected',
-  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--replaces OBJECT[:FUNC]] [--function NAME=FILE] [--license L] [--log-level 1|2] [--log-size N [--log-fixed]] [--map-addresses LOG] [--no-jit] [--trace] [--json]',
+  usage: 'bpf verify FILE [--type T] [--attach-type A] [--flags F] [--attach-to FUNC] [--replaces OBJECT[:FUNC]] [--function NAME=FILE] [--license L] [--log-level 1|2] [--log-size N [--log-fixed]] [--map-addresses LOG] [--no-jit] [--no-kernel-probe] [--trace] [--json]',
   example: 'bpf verify prog.s --type xdp --log-level 1',
   options: {
     'log-level': { type: 'string', help: 'log level (default 1)', values: ['0', '1', '2'] },
@@ -20,6 +20,7 @@ export const verify: Command = {
       help: "LOG: a kernel verifier log of the same program (bpf kernel load's, bpftool's, level 1 or 2): ld_imm64 lines naming a map, a map value or a kernel symbol print the addresses it shows, as the kernel prints them, instead of the encoded immediate (only the log changes; '-' reads standard input)",
     },
     'no-jit': { type: 'boolean', help: 'assume the program will be interpreted (stack arguments then fail)' },
+    'no-kernel-probe': { type: 'boolean', help: "decide which helpers the program's type gets by the tables made from the kernel's sources alone; by default (on Linux, with bpf() allowed) the running kernel is asked about each helper the program calls, as its build may take one away" },
     trace: { type: 'boolean', help: 'record the walk: with --json the whole trace (states before and after each processed insn, paths, prunes, the why-chain); as text a summary and, for a rejection, the instructions its values came from' },
     'trace-max-steps': { type: 'string', help: 'keep at most N traced steps (default 200000)' },
     replaces: {
@@ -49,7 +50,8 @@ export const verify: Command = {
     const replaces = typeof flags.replaces === 'string' ? replacedFunction(flags.replaces, program, type, attachTypeOf) : undefined;
     const logLevel = Number(flags['log-level'] ?? 1) as 0 | 1 | 2;
     const mapAddresses = typeof flags['map-addresses'] === 'string' ? mapAddressesFromLog(program, readLog(flags['map-addresses'])) : undefined;
-    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), ...(mapAddresses ? { mapAddresses } : {}), logLevel, ...logSizeOf(flags, logLevel), jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), trace });
+    const helperAvailable = flags['no-kernel-probe'] === true ? undefined : await helperAvailableFor(program, type, load);
+    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), ...(mapAddresses ? { mapAddresses } : {}), logLevel, ...logSizeOf(flags, logLevel), jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...(helperAvailable ? { helperAvailable } : {}), trace });
     if (out.json) {
       out.data({
         accepted: r.accepted,
