@@ -10,6 +10,7 @@ import { lsmRetvalRange } from './btfctx.js';
 import { checkStaticCall, globalCall, isGlobal } from './global.js';
 import { btfKfuncCall, declaredKfunc, kfuncFromBtf, kfuncLicenseCheck, kfuncInfo, kfuncPermitted, type KfuncCallback, type KfuncEnv } from './kfuncs.js';
 import type { Path } from './prune.js';
+import { JumpHist } from './jmphist.js';
 import { helperAllowed, helperProto, mapHelperError } from './helpers.js';
 import { isNull, releaseReference } from './callargs.js';
 import { subprogMightThrow } from './exceptions.js';
@@ -259,6 +260,7 @@ export function pushAsyncCb(env: CallEnv, st: State, pc: number, sub: number, ma
   env.markCallback(sub, true);
   // a state of its own: no parent, no history (the kernel's kzalloc'ed stack element)
   const cb = newState([], env.subprogs[sub]!.start, pc) as Path;
+  cb.hist = new JumpHist();
   const callee = newFrame(sub, -1, undefined);
   callee.asyncCb = true;
   callee.asyncEntryCnt = (st.frames[st.frames.length - 1]!.asyncEntryCnt ?? 0) + 1;

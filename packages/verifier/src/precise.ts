@@ -8,9 +8,10 @@
  * shows the walk in the kernel's `mark_precise:` lines.
  */
 import type { Insn, Op } from '@bpf/isa';
+import { JumpHist, NOTE_CB, NOTE_DST_STACK, NOTE_LINKED_SHIFT, NOTE_SPI_FRAME_SHIFT, NOTE_SPI_MASK, NOTE_SRC_STACK } from './jmphist.js';
 import { SlotType, type State } from './state.js';
 
-/** One executed instruction of a path. */
+/** One entry of a jump history, decoded ({@link histEntries}; the walk reads the words themselves). */
 export interface HistEntry {
   readonly pc: number;
   /** Frame the instruction ran in. */
@@ -27,21 +28,42 @@ export interface HistEntry {
   readonly dstStack?: boolean;
 }
 
-/**
- * A history entry: an object where the instruction left a note, otherwise its pc and frame as one
- * number, `pc * 8 + depth` (a straight-line program made an object per instruction, about a tenth
- * of its verification, issue 25). Frames are fewer than 8 (MAX_CALL_FRAMES).
- */
-export type HistItem = HistEntry | number;
-
-/** What a plain (numeric) history entry notes: nothing. */
-const PLAIN: HistEntry = { pc: -1, depth: 0, spi: undefined, spiFrame: undefined, cb: undefined, linked: undefined, srcStack: undefined, dstStack: undefined };
-
 export interface LinkedReg {
   readonly frame: number;
   /** A register number, or a stack slot when `slot` is set. */
   readonly n: number;
   readonly slot?: boolean;
+}
+
+/** The entries of a jump history, oldest first (for tests and tools). */
+export function histEntries(h: JumpHist): HistEntry[] {
+  const out: HistEntry[] = [];
+  for (let k = h.length - 1; k >= 0; k--) {
+    const w = h.a[k]!;
+    if (w >= 0) {
+      out.push({ pc: w >>> 3, depth: w & 7 });
+      continue;
+    }
+    const note = h.a[--k]!;
+    const nl = (note >> NOTE_LINKED_SHIFT) & 7;
+    k -= nl;
+    const linked: LinkedReg[] = [];
+    for (let j = 0; j < nl; j++) {
+      const l = h.a[k + j]!;
+      linked.push(l & 1 ? { frame: l >> 7, n: (l >> 1) & 0x3f, slot: true } : { frame: l >> 7, n: (l >> 1) & 0x3f });
+    }
+    const e: { -readonly [K in keyof HistEntry]: HistEntry[K] } = { pc: ~w >>> 3, depth: ~w & 7 };
+    if (note & NOTE_SPI_MASK) {
+      e.spi = (note & NOTE_SPI_MASK) - 1;
+      e.spiFrame = (note >> NOTE_SPI_FRAME_SHIFT) & 0xf;
+    }
+    if (note & NOTE_CB) e.cb = true;
+    if (nl) e.linked = linked;
+    if (note & NOTE_SRC_STACK) e.srcStack = true;
+    if (note & NOTE_DST_STACK) e.dstStack = true;
+    out.push(e);
+  }
+  return out.reverse();
 }
 
 /** A checkpoint: the state a path had at a prune point, with its precision marks. */
@@ -59,7 +81,7 @@ export interface Checkpoint {
   branches: number;
   readonly parent: Checkpoint | undefined;
   /** The instructions from the parent checkpoint to this one. */
-  readonly hist: readonly HistItem[];
+  readonly hist: JumpHist;
   /** The instruction before this one on the path (the kernel's last_insn_idx). */
   readonly lastIdx: number;
   /** Where the path segment leading here started (first_insn_idx). */
@@ -90,7 +112,7 @@ function markSlotPrecise(cp: Checkpoint, frame: number, slot: number): void {
 }
 
 /** A path: a state with the checkpoint it last passed and the instructions since. */
-export type Path = State & { cp?: Checkpoint; hist: HistItem[]; histCnt?: number };
+export type Path = State & { cp?: Checkpoint; hist: JumpHist; histCnt?: number };
 
 /** What precision tracking needs from the verifier. */
 export interface PreciseEnv {
@@ -143,6 +165,13 @@ class Bt {
     }
     return this;
   }
+  /** Whether nothing is needed besides the registers of the walk's frame (see {@link empty}). */
+  emptyBesidesRegs(): boolean {
+    const f = this.frame;
+    if (this.slots[2 * f] || this.slots[2 * f + 1] || this.args[f]) return false;
+    for (let g = 0; g < f; g++) if (this.regs[g] || this.slots[2 * g] || this.slots[2 * g + 1] || this.args[g]) return false;
+    return true;
+  }
   empty(): boolean {
     if (this.frame === 0) return this.regs[0] === 0 && this.slots[0] === 0 && this.slots[1] === 0 && this.args[0] === 0;
     for (let f = 0; f <= this.frame; f++) if (this.regs[f] || this.slots[2 * f] || this.slots[2 * f + 1] || this.args[f]) return false;
@@ -193,23 +222,22 @@ export const fmtRegs = (mask: number): string => {
 type Outcome = 'ok' | 'fallback';
 
 /**
- * bt_sync_linked_regs: one needed register of a linked set makes them all needed. Plain loops:
- * a closure over `bt` made V8 allocate a context on every call, linked or not (~54 MB per
- * verification of cilium's bpf_lxc.o tail calls, issue 25).
+ * bt_sync_linked_regs: one needed register of a linked set makes them all needed; the set is
+ * the `n` words of the history `a` from `base` (jmphist.ts `linkedWord`). Plain loops: a closure
+ * over `bt` made V8 allocate a context on every call, linked or not (~54 MB per verification of
+ * cilium's bpf_lxc.o tail calls, issue 25).
  */
-function syncLinked(bt: Bt, e: HistEntry): void {
-  const linked = e.linked;
-  if (linked === undefined) return;
+function syncLinked(bt: Bt, a: readonly number[], base: number, n: number): void {
   let any = false;
-  for (let k = 0; k < linked.length && !any; k++) {
-    const l = linked[k]!;
-    any = l.slot ? bt.hasSlot(l.n, l.frame) : bt.has(l.n, l.frame);
+  for (let k = 0; k < n && !any; k++) {
+    const l = a[base + k]!;
+    any = l & 1 ? bt.hasSlot((l >> 1) & 0x3f, l >> 7) : bt.has((l >> 1) & 0x3f, l >> 7);
   }
   if (!any) return;
-  for (let k = 0; k < linked.length; k++) {
-    const l = linked[k]!;
-    if (l.slot) bt.setSlot(l.n, l.frame);
-    else bt.set(l.n, l.frame);
+  for (let k = 0; k < n; k++) {
+    const l = a[base + k]!;
+    if (l & 1) bt.setSlot((l >> 1) & 0x3f, l >> 7);
+    else bt.set((l >> 1) & 0x3f, l >> 7);
   }
 }
 
@@ -263,52 +291,109 @@ function kindOf(op: Op): number {
   }
 }
 
-/** Per verification (the env): the kinds of the instructions walked so far, 0 where not yet decoded. */
-const kindTables = new WeakMap<PreciseEnv, Int32Array>();
+/**
+ * Per verification (the env), per instruction: its kind with its registers (`kinds`, 0 where not
+ * decoded yet); the needed registers of the frame that make backtrackInsn do something for an
+ * entry of it without notes (`stop`, see {@link stopMask}; -1 where not decoded yet); and, when
+ * all it then does is clear and set registers of the frame, which (`upd`, see {@link updMask}).
+ */
+interface Tables {
+  readonly kinds: Int32Array;
+  readonly stop: Int32Array;
+  readonly upd: Int32Array;
+}
+const tables = new WeakMap<PreciseEnv, Tables>();
 
-function kindTable(env: PreciseEnv): Int32Array {
-  let t = kindTables.get(env);
-  if (t === undefined) kindTables.set(env, (t = new Int32Array(env.insns.length)));
+function tablesOf(env: PreciseEnv): Tables {
+  let t = tables.get(env);
+  if (t === undefined) {
+    const n = env.insns.length;
+    tables.set(env, (t = { kinds: new Int32Array(n), stop: new Int32Array(n).fill(-1), upd: new Int32Array(n) }));
+  }
   return t;
 }
 
+/** {@link updMask}: the registers cleared in bits 0-11, those set in bits 12-23, and this bit. */
+const UPD = 1 << 24;
+
 /**
- * Whether backtrackInsn would leave `bt` as it is for an entry without notes of an instruction
- * of kind `k` (0: not decoded yet, no), `regs` the needed registers of the frame: an instruction
- * that writes none of them, a jump comparing none of them, or one that needs nothing.
+ * For an entry without notes of an instruction of kind `k` that needs something of it (its
+ * {@link stopMask} met): when backtrackInsn only clears registers of the frame and then sets
+ * some, which, as `clear | set << 12 | UPD` (the needed registers become `regs & ~clear | set`);
+ * 0 when it does more (stack slots, frames, calls, a fall back to all precise). The walk applies
+ * it without the call (issue 25: backtrackInsn's calls were a third of a nested loop's walk).
  */
-function passesThrough(k: number, regs: number): boolean {
-  const d = 1 << ((k >> 8) & 0xf);
+function updMask(k: number): number {
+  const d = (k >> 8) & 0xf;
+  const s = (k >> 12) & 0xf;
+  const src = k & USE_REG && s !== 10 ? 1 << s : 0;
+  switch (k & 0x1f) {
+    case K_MOV:
+      return UPD | (1 << d) | (src << 12);
+    case K_ALU:
+      return UPD | (src << 12);
+    case K_LDX:
+      return s === 11 ? 0 : UPD | (1 << d);
+    case K_LOAD_ACQ:
+    case K_LD_IMM64:
+      return UPD | (1 << d);
+    case K_JMP_REG:
+      return UPD | (((1 << d) | (1 << s)) << 12);
+    default:
+      return 0;
+  }
+}
+
+/** A bit above the registers' set in every needed-register mask the walk tests against `stop`: a -1 there stops the walk at the entry even when no register is needed. */
+const ALWAYS = 1 << 16;
+
+/**
+ * For an entry without notes of an instruction of kind `k`: the needed registers of the frame
+ * that make backtrackInsn change `bt` (a register it writes, a jump comparing it), 0 when it
+ * never does, -1 (with {@link ALWAYS}) when it may whatever is needed (calls, exits, stack
+ * arguments, packet loads).
+ */
+function stopMask(k: number): number {
+  const d = (k >> 8) & 0xf;
   switch (k & 0x1f) {
     case K_NONE:
     case K_NEG:
-      return true;
+      return 0;
     case K_MOV:
     case K_ALU:
     case K_LDX:
     case K_LOAD_ACQ:
     case K_ATOMIC:
     case K_LD_IMM64:
-      return (regs & d) === 0;
+      return 1 << d;
     case K_ST:
     case K_STX:
-      return ((k >> 8) & 0xf) !== 11 && (regs & d) === 0;
+      return d === 11 ? -1 : 1 << d;
     case K_JMP_REG:
-      return (regs & (d | (1 << ((k >> 12) & 0xf)))) === 0;
+      return (1 << d) | (1 << ((k >> 12) & 0xf));
     default:
-      return false;
+      return -1;
   }
 }
 
-/** backtrack_insn: what the needed values depended on before `e` ran. */
-function backtrackInsn(env: PreciseEnv, kinds: Int32Array, pc: number, e: HistEntry, subseq: number, bt: Bt): Outcome {
+/**
+ * backtrack_insn: what the needed values depended on before instruction `pc` ran, `note` its
+ * history entry's note bits (jmphist.ts; 0 for an entry without notes), its linked registers the
+ * `nl` words of `a` from `base`.
+ */
+function backtrackInsn(env: PreciseEnv, t: Tables, pc: number, note: number, a: readonly number[], base: number, nl: number, subseq: number, bt: Bt): Outcome {
   if (env.trace) env.trace(`mark_precise: frame${bt.frame}: regs=${fmtRegs(bt.regs[bt.frame]!)} stack=${bt.fmtSlots(bt.frame)} before ${env.insnText(pc)}`);
-  if (e.linked !== undefined) syncLinked(bt, e);
-  let k = kinds[pc]!;
+  if (nl !== 0) syncLinked(bt, a, base, nl);
+  let k = t.kinds[pc]!;
   if (k === 0) {
     const i = env.insns[pc]!;
-    kinds[pc] = k = kindOf(env.opAt(pc)) | (i.dst << 8) | (i.src << 12);
+    t.kinds[pc] = k = kindOf(env.opAt(pc)) | (i.dst << 8) | (i.src << 12);
+    t.stop[pc] = stopMask(k);
+    t.upd[pc] = updMask(k);
   }
+  // the slot a spill or fill used (-1: none) and its frame
+  const spi = (note & NOTE_SPI_MASK) - 1;
+  const spiFrame = (note >> NOTE_SPI_FRAME_SHIFT) & 0xf;
   // the registers from the table too: the instruction object is read only for an offset or immediate
   const d = (k >> 8) & 0xf;
   const s = (k >> 12) & 0xf;
@@ -331,17 +416,17 @@ function backtrackInsn(env: PreciseEnv, kinds: Int32Array, pc: number, e: HistEn
       // in a function verified on its own (frame 0) it is an input, and the chain ends
       if (s === 11) {
         if (bt.frame > 0) bt.args[bt.frame - 1]! |= 1 << (env.insns[pc]!.off / 8 - 1);
-      } else if (e.spi !== undefined) bt.setSlot(e.spi, e.spiFrame!);
+      } else if (spi >= 0) bt.setSlot(spi, spiFrame);
       break;
     case K_LOAD_ACQ:
       if (!bt.has(d)) break;
       bt.clear(d);
-      if (e.spi !== undefined) bt.setSlot(e.spi, e.spiFrame!);
+      if (spi >= 0) bt.setSlot(spi, spiFrame);
       break;
     case K_ATOMIC:
       if (bt.has(d)) return 'fallback';
-      if (e.spi === undefined || !bt.hasSlot(e.spi, e.spiFrame!)) break;
-      bt.clearSlot(e.spi, e.spiFrame!);
+      if (spi < 0 || !bt.hasSlot(spi, spiFrame)) break;
+      bt.clearSlot(spi, spiFrame);
       bt.set(s);
       break;
     case K_ST:
@@ -355,8 +440,8 @@ function backtrackInsn(env: PreciseEnv, kinds: Int32Array, pc: number, e: HistEn
         break;
       }
       if (bt.has(d)) return 'fallback';
-      if (e.spi === undefined || !bt.hasSlot(e.spi, e.spiFrame!)) break;
-      bt.clearSlot(e.spi, e.spiFrame!);
+      if (spi < 0 || !bt.hasSlot(spi, spiFrame)) break;
+      bt.clearSlot(spi, spiFrame);
       if ((k & 0x1f) === K_STX) bt.set(s);
       break;
     case K_CALL_SUBPROG:
@@ -393,9 +478,9 @@ function backtrackInsn(env: PreciseEnv, kinds: Int32Array, pc: number, e: HistEn
       // a callback returns to its call, which reads the caller's r1-r5 again when it calls the
       // callback once more: the running 6.18 kernel keeps them needed in the caller's frame, so
       // the walk goes on through the callback's body to the state before the call
-      if (!(e.cb || (subseq >= 0 && env.callsCallback(subseq))) && bt.regs[bt.frame]! & ARGS) return 'fallback';
+      if (!(note & NOTE_CB || (subseq >= 0 && env.callsCallback(subseq))) && bt.regs[bt.frame]! & ARGS) return 'fallback';
       const prev = subseq >= 1 ? env.insns[subseq - 1] : undefined;
-      const r0 = !e.cb && prev !== undefined && prev.code === 0x85 && prev.src === 1 && bt.has(0);
+      const r0 = !(note & NOTE_CB) && prev !== undefined && prev.code === 0x85 && prev.src === 1 && bt.has(0);
       bt.clear(0);
       if (bt.frame + 1 >= MAX_FRAMES) return 'fallback';
       bt.frame++;
@@ -409,8 +494,8 @@ function backtrackInsn(env: PreciseEnv, kinds: Int32Array, pc: number, e: HistEn
     case K_JMP_REG:
       if (!bt.has(d) && !bt.has(s)) break;
       // a stack pointer compared needs no precision (its history entry says which it was)
-      if (!e.srcStack) bt.set(s);
-      if (!e.dstStack) bt.set(d);
+      if (!(note & NOTE_SRC_STACK)) bt.set(s);
+      if (!(note & NOTE_DST_STACK)) bt.set(d);
       break;
     case K_LD_IMM64:
       if (bt.has(d)) bt.clear(d);
@@ -422,7 +507,7 @@ function backtrackInsn(env: PreciseEnv, kinds: Int32Array, pc: number, e: HistEn
     default:
       break;
   }
-  if (e.linked !== undefined) syncLinked(bt, e);
+  if (nl !== 0) syncLinked(bt, a, base, nl);
   return 'ok';
 }
 
@@ -453,14 +538,17 @@ export function markPathPrecise(env: PreciseEnv, path: Path): void {
 /** __mark_chain_precision from the path's current instruction with `bt` preset. */
 function chain(env: PreciseEnv, path: Path, bt: Bt): void {
   if (bt.empty()) return;
-  let hist: readonly HistItem[] = path.hist;
+  let hist: JumpHist = path.hist;
   let cp = path.cp;
   let lastIdx = path.pc;
   // an async callback's state starts at instruction 0 (push_async_cb zeroes it)
   let firstIdx = cp ? cp.pc : path.frames[0]!.asyncCb ? 0 : env.subprogStart(path.frames[0]!.subprog);
   let subseq = -1;
   let skipFirst = true;
-  const kinds = kindTable(env);
+  const t = tablesOf(env);
+  const stop = t.stop;
+  const upd = t.upd;
+  const quiet = env.trace === undefined;
   for (;;) {
     env.trace?.(`mark_precise: frame${bt.frame}: last_idx ${lastIdx} first_idx ${firstIdx} subseq_idx ${subseq} `);
     if (lastIdx < 0) {
@@ -474,24 +562,54 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
       skipFirst = false;
       subseq = lastIdx;
     }
-    const quiet = env.trace === undefined;
+    const a = hist.a;
+    // the needed registers of the walk's frame, kept here while only they change, and whether
+    // anything else is needed
+    let regs = bt.regs[bt.frame]!;
+    let rest = !bt.emptyBesidesRegs();
     for (let k = hist.length - 1; k >= 0; k--) {
-      const h = hist[k]!;
-      const plain = typeof h === 'number';
-      const pc = plain ? h >>> 3 : h.pc;
-      // an entry without notes whose instruction leaves the needed set as it is (most of a walk:
-      // it writes no needed register), skipped without backtrackInsn's call (issue 25)
-      if (plain && quiet && passesThrough(kinds[pc]!, bt.regs[bt.frame]!)) {
-        subseq = pc;
-        continue;
+      let h = a[k]!;
+      let note = 0;
+      let nl = 0;
+      if (h >= 0) {
+        if (quiet) {
+          // an entry without notes whose instruction leaves the needed set as it is (most of a
+          // walk: it writes no needed register), skipped with one test; one that only moves
+          // needed registers of the frame, with two (issue 25)
+          const pc = h >>> 3;
+          if (((regs | ALWAYS) & stop[pc]!) === 0) {
+            subseq = pc;
+            continue;
+          }
+          const u = upd[pc]!;
+          if (u !== 0) {
+            regs = (regs & ~(u & 0xfff)) | ((u >> 12) & 0xfff);
+            if (regs === 0 && !rest) {
+              bt.regs[bt.frame] = 0;
+              return;
+            }
+            subseq = pc;
+            continue;
+          }
+        }
+      } else {
+        h = ~h;
+        note = a[--k]!;
+        nl = (note >> NOTE_LINKED_SHIFT) & 7;
+        k -= nl;
       }
-      if (backtrackInsn(env, kinds, pc, plain ? PLAIN : h, subseq, bt) === 'fallback') {
+      const pc = h >>> 3;
+      bt.regs[bt.frame] = regs;
+      if (backtrackInsn(env, t, pc, note, a, k, nl, subseq, bt) === 'fallback') {
         markAllPrecise(env, path.frames.length - 1, path.cp);
         return;
       }
       if (bt.empty()) return;
+      regs = bt.regs[bt.frame]!;
+      rest = !bt.emptyBesidesRegs();
       subseq = pc;
     }
+    bt.regs[bt.frame] = regs;
     if (!cp) break;
     for (let fr = bt.frame; fr >= 0; fr--) {
       const f = cp.state.frames[fr];
@@ -587,16 +705,24 @@ export function backtrackChain(env: PreciseEnv, path: Path, regs: number): Chain
   const bt = new Bt();
   bt.frame = path.frames.length - 1;
   bt.regs[bt.frame] = regs & 0x3ff;
-  const kinds = kindTable(quiet);
+  const t = tablesOf(quiet);
   const out: ChainLink[] = [];
-  let hist: readonly HistItem[] = path.hist;
+  let hist: JumpHist = path.hist;
   let cp = path.cp;
   let subseq = path.pc;
   for (;;) {
+    const a = hist.a;
     for (let k = hist.length - 1; k >= 0; k--) {
-      const h = hist[k]!;
-      const plain = typeof h === 'number';
-      const pc = plain ? h >>> 3 : h.pc;
+      let h = a[k]!;
+      let note = 0;
+      let nl = 0;
+      if (h < 0) {
+        h = ~h;
+        note = a[--k]!;
+        nl = (note >> NOTE_LINKED_SHIFT) & 7;
+        k -= nl;
+      }
+      const pc = h >>> 3;
       const i = env.insns[pc]!;
       const frame = bt.frame;
       const beforeRegs = bt.regs.slice();
@@ -604,14 +730,14 @@ export function backtrackChain(env: PreciseEnv, path: Path, regs: number): Chain
       const cls = i.code & 7;
       const writes = (cls === 4 || cls === 7 || cls === 1 || i.code === 0x18) && bt.has(i.dst);
       const call = i.code === 0x85 && bt.has(0);
-      if (backtrackInsn(quiet, kinds, pc, plain ? PLAIN : h, subseq, bt) === 'fallback') return out;
+      if (backtrackInsn(quiet, t, pc, note, a, k, nl, subseq, bt) === 'fallback') return out;
       const changed = bt.regs.some((r, f) => r !== beforeRegs[f]) || bt.slots.some((s, k) => s !== beforeSlots[k]);
       if (changed || writes || call) {
         const needRegs: number[] = [];
         for (let r = 0; r < 11; r++) if (bt.has(r, frame)) needRegs.push(r);
         const needSlots: number[] = [];
         for (let s = 0; s < 64; s++) if (bt.hasSlot(s, frame)) needSlots.push(-(s + 1) * 8);
-        out.push({ pc, frame: plain ? h & 7 : h.depth, regs: needRegs, slots: needSlots });
+        out.push({ pc, frame: h & 7, regs: needRegs, slots: needSlots });
       }
       if (bt.empty()) return out;
       subseq = pc;

@@ -27,7 +27,8 @@ import { exceptionCallbackInsn, stackWalkCheck } from './exceptions.js';
 import { attachMapRecords } from './mapfields.js';
 import { memAccess } from './mem.js';
 import { formatState, type Scratch } from './print.js';
-import { markPathPrecise, markPrecise, propagatePrecision, slotPrecise, type Checkpoint, type HistItem, type LinkedReg, type Path, type PreciseEnv } from './precise.js';
+import { JumpHist, linkedWord, NOTE_CB, NOTE_DST_STACK, NOTE_SRC_STACK, noteSpill } from './jmphist.js';
+import { markPathPrecise, markPrecise, propagatePrecision, slotPrecise, type Checkpoint, type Path, type PreciseEnv } from './precise.js';
 import { mayHaveSameKey, newCheckpoint, PlanStore, slotAlive, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
 import { StackLiveness } from './stacklive.js';
 import { byteSwap, zext } from './scalar.js';
@@ -349,7 +350,8 @@ class Verifier implements CallEnv, PreciseEnv {
   private histNote = false;
   /** check_cond_jmp_op's INSN_F_SRC_REG_STACK (1) and INSN_F_DST_REG_STACK (2) of the current instruction. */
   private jmpStackNote = 0;
-  private linkedNote?: LinkedReg[];
+  /** The current instruction's linked registers (jmphist.ts `linkedWord`). */
+  private linkedNote?: number[];
   /** Paths pushed while the current instruction ran: they share its jump-history entry. */
   private pushedNow: Path[] = [];
   readonly trace: ((line: string) => void) | undefined;
@@ -541,12 +543,10 @@ class Verifier implements CallEnv, PreciseEnv {
    * goes through it again. Otherwise the copy has no entry for it and backtracking steps to the
    * instruction before it, as for any other. Returns the entry taken off, for a checkpoint.
    */
-  private rerunEntry(st: Path): HistItem | undefined {
+  private rerunEntry(st: Path): JumpHist | undefined {
     if (this.jmpPoints.has(st.pc)) return undefined;
-    const last = st.hist[st.hist.length - 1];
-    if (last === undefined || (typeof last === 'number' ? last >> 3 : last.pc) !== st.pc) return undefined;
-    st.hist.pop();
-    return last;
+    if (st.hist.lastPc() !== st.pc) return undefined;
+    return st.hist.pop();
   }
 
   forkScalars(regno: number, dst: Reg): Reg {
@@ -1100,7 +1100,7 @@ class Verifier implements CallEnv, PreciseEnv {
     this.sccs().enter(cp);
     this.explored[bucket] = list;
     st.cp = cp;
-    st.hist = [];
+    st.hist = new JumpHist();
     st.histCnt = 0;
     this.totalStates++;
     this.liveStates++;
@@ -1228,6 +1228,7 @@ class Verifier implements CallEnv, PreciseEnv {
     const start = this.subprogs[sub]!.start;
     this.scratch = { all: true, regs: 0, slots: new Set() };
     let st: Path | undefined = newState([entry], start, start) as Path;
+    st.hist = new JumpHist();
     let fromPop = false;
     this.prevLinfo = -1;
     // do_check's do_print_state at level 1: set by the first pop or return to a caller and never
@@ -1264,7 +1265,7 @@ class Verifier implements CallEnv, PreciseEnv {
       if (rerun && st.cp !== cpBefore) {
         // a checkpoint made here: its history ends with this instruction (its last_insn_idx)
         const made = st.cp!;
-        (made.hist as HistItem[]).push(rerun);
+        made.hist.append(rerun);
         (made as { lastIdx: number }).lastIdx = st.pc;
       }
       this.seen[st.pc] = 1;
@@ -1305,31 +1306,18 @@ class Verifier implements CallEnv, PreciseEnv {
       this.stackLive.commit();
       if (this.tracer) this.tracer.stepped(st, at, depth, next, this.pushedNow);
       const noteFrame = this.stackNoteFrame as number;
-      const linked = this.linkedNote as LinkedReg[] | undefined;
+      const linked = this.linkedNote as number[] | undefined;
       const jmpStack = this.jmpStackNote as number;
-      // every entry object has every field (undefined where unset), so precision backtracking's
-      // loads of them see one shape (issue 25); an entry without notes is a number, pc * 8 + depth
-      let entry: HistItem;
-      if (noteFrame >= 0 || cb || linked || jmpStack) {
-        entry = {
-          pc: at,
-          depth,
-          spi: noteFrame >= 0 ? this.stackNoteSlot : undefined,
-          spiFrame: noteFrame >= 0 ? noteFrame : undefined,
-          cb: cb ? true : undefined,
-          linked,
-          srcStack: jmpStack & 1 ? true : undefined,
-          dstStack: jmpStack & 2 ? true : undefined,
-        };
-      } else entry = at * 8 + depth;
-      st.hist.push(entry);
+      // the entry's notes as bits (jmphist.ts): no object per entry (issue 25)
+      const note = (noteFrame >= 0 ? noteSpill(this.stackNoteSlot, noteFrame) : 0) | (cb ? NOTE_CB : 0) | (jmpStack & 1 ? NOTE_SRC_STACK : 0) | (jmpStack & 2 ? NOTE_DST_STACK : 0);
+      st.hist.add(at, depth, note, linked);
       const counted = this.histNote || linked !== undefined || jmpStack !== 0;
       if (counted) st.histCnt = (st.histCnt ?? 0) + 1;
       for (const p of this.pushedNow) {
         // a state queued by maybe_fork_scalars runs this instruction again: its history has this
         // instruction's entry too until it is taken up (see rerunEntry)
         if (p === st) continue;
-        p.hist.push(entry);
+        p.hist.add(at, depth, note, linked);
         p.histCnt = st.histCnt ?? 0;
       }
       if (next && next !== st) (next as Path).histCnt = st.histCnt ?? 0;
@@ -1693,7 +1681,7 @@ class Verifier implements CallEnv, PreciseEnv {
     const idB = b !== undefined && b.type === 'scalar' ? (b.id ?? 0) : 0;
     const idA = a.type === 'scalar' ? (a.id ?? 0) : 0;
     if (!idA && !idB) return;
-    const out: LinkedReg[] = [];
+    const out: number[] = [];
     for (let i = 0; i < 2; i++) {
       const id = i === 0 ? idB : idA;
       if (!id) continue;
@@ -1703,13 +1691,13 @@ class Verifier implements CallEnv, PreciseEnv {
         for (let r = 0; r < 10; r++) {
           const reg = f.regs[r]!;
           if (!(live & (1 << r)) || reg.type !== 'scalar' || reg.id !== id) continue;
-          if (out.length < LINKED_REGS_MAX) out.push({ frame: fr, n: r });
+          if (out.length < LINKED_REGS_MAX) out.push(linkedWord(fr, r, false));
           else f.regs[r] = withoutId(reg);
         }
         for (let s = 0; s < 64; s++) {
           const reg = f.spilled[s];
           if (f.slotTypes[s * 8 + 7] !== 1 || reg?.type !== 'scalar' || reg.id !== id) continue;
-          if (out.length < LINKED_REGS_MAX) out.push({ frame: fr, n: s, slot: true });
+          if (out.length < LINKED_REGS_MAX) out.push(linkedWord(fr, s, true));
           else setSpilled(f, s, withoutId(reg));
         }
       }
