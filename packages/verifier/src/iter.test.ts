@@ -7,7 +7,8 @@ const LOG_DIFFERS = new Set<string>([]);
 
 describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('open-coded iterators: the kernel verdict, message, processed count and log, program by program', () => {
   const programs = buildC(fixtureSource('iters', 'iters.c', 'iters.h'));
-  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, { logDiffers: LOG_DIFFERS }));
+  const dump = process.env.BPF_DUMP_LOGS;
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p, { logDiffers: LOG_DIFFERS, ...(dump ? { dump } : {}) }));
   it('covers bpf_for, bpf_repeat, bpf_for_each over num, task and bits, and rejections', () => {
     expect(programs.length).toBeGreaterThanOrEqual(20);
     expect(programs.map((p) => p.name)).toEqual(expect.arrayContaining(['for_sum', 'repeat5', 'tasks', 'bits', 'leak', 'double_destroy']));

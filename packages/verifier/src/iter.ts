@@ -145,10 +145,16 @@ function releaseIterRef(st: State, id: number): void {
   }
 }
 
-/** R0 of a next() returning a pointer to a kernel struct: trusted, or RCU when the iterator is (check_kfunc_call). */
+/**
+ * R0 of a next() returning a pointer to a kernel struct (check_kfunc_call): RCU when the iterator
+ * is, else untrusted. Linux 6.18's sources make it trusted; this machine kind's 6.18.44-fc-v1300
+ * build makes it untrusted (`untrusted_ptr_task_struct` from bpf_iter_css_task_next,
+ * `untrusted_ptr_kmem_cache` from bpf_iter_kmem_cache_next: iters.test.ts), as an earlier build of
+ * the same version did not, and the verifier follows the kernel it is compared with.
+ */
 export function iterNextStruct(st: State, meta: IterMeta, struct: string): Reg['type'] {
   const it = st.frames[meta.frame]!.spilled[meta.spi]?.iter;
-  return btfPtrType(struct, it?.rcu === 'rcu' ? 'rcu_' : 'trusted_', true);
+  return btfPtrType(struct, it?.rcu === 'rcu' ? 'rcu_' : 'untrusted_', true);
 }
 
 /** What the verifier does for process_iter_next_call: queue a path and find the loop's previous entry. */

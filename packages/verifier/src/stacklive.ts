@@ -92,9 +92,12 @@ export class StackLiveness {
   private readonly succ1: Int32Array;
   /**
    * Instructions after which the program may end without reaching a successor: bpf_tail_call
-   * (a taken tail call never returns). Their sure writes are their own, as an exit's are none:
-   * the running 6.18.44 kernel leaves a successor's writes out of a tail call's must_write_acc
-   * (its level-2 log shows no `+written` there for a slot written after the call).
+   * (a taken tail call never returns) and the legacy packet loads LD_ABS / LD_IND (a load past
+   * the packet's end returns 0 from the program). Their sure writes are their own, as an exit's
+   * are none: the running 6.18.44 kernel leaves a successor's writes out of such an
+   * instruction's must_write_acc (its level-2 log shows no `+written` there for a slot written
+   * after it; for LD_ABS / LD_IND this machine kind's 6.18.44-fc-v1300 build does so, an earlier
+   * build of the same version did not).
    */
   private readonly leaves: Uint8Array;
   private readonly order: Int32Array[];
@@ -144,6 +147,8 @@ export class StackLiveness {
         continue;
       }
       this.succ0[pc] = pc + size;
+      // LD_ABS / LD_IND end the program (returning 0) when the packet is too short
+      if (cls === 0 && ((i.code & 0xe0) === 0x20 || (i.code & 0xe0) === 0x40)) this.leaves[pc] = 1;
     }
     const starts = o.subprogStarts;
     this.starts = starts;
