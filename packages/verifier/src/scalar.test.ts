@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, updateBounds, type B } from './scalar.js';
-import { aluLow, aluMid, domainTests, inLow32, syncHigh32, syncMid } from './scalarlow.js';
+import { aluLow, aluMid, aluWide, domainTests, inLow32, syncHigh32, syncMid, syncWide } from './scalarlow.js';
 import { lowRegs, pair, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
 import { known, knownImm, REG_OPTIONAL_FIELDS, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
 import { tnum, tnumIn, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
@@ -416,6 +416,102 @@ describe('scalar bounds arithmetic', () => {
     // unknown and edge-bounded destinations by every count
     for (const x of edges64) for (const y of edges64) for (let k = 30; k <= 64; k++) check('rsh', reg({ var: tnum(0n, U64_MAX), ...UNBOUNDED_B, umin: BigInt.asUintN(64, x), umax: BigInt.asUintN(64, y) }), known(BigInt(k)), false);
     expect(used).toBeGreaterThan(10000);
+  });
+
+  it('reg_bounds_sync on two 32-bit halves per 64-bit field equals the BigInt one, on random, edge, synced, masked and inconsistent bounds', () => {
+    // 64-bit values of edge halves (around 0, 2^31, 2^32 in either half), powers of two and runs of bits
+    const halves = [0n, 1n, 7n, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffff8n, 0xfffffffen, 0xffffffffn];
+    const e64 = halves.flatMap((h) => halves.map((l) => (h << 32n) | l));
+    const runs = fc.array(fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 1, max: 64 })), { maxLength: 3 }).map((rs) => rs.reduce((m, [lo, n]) => m | BigInt.asUintN(64, ((1n << BigInt(n)) - 1n) << BigInt(lo)), 0n));
+    const v64 = fc.oneof(fc.constantFrom(...e64), unsigned(64), runs, fc.integer({ min: 0, max: 63 }).map((k) => 1n << BigInt(k)), fc.bigInt({ min: 1n, max: 4096n }).map((x) => U64_MAX + 1n - x));
+    const s64v = v64.map((x) => BigInt.asIntN(64, x));
+    const tn = fc.tuple(v64, v64).map(([v, m]) => tnum(v & ~m, m));
+    const raw: fc.Arbitrary<B> = fc
+      .record({ t: tn, u: pair(v64), s: pair(fc.oneof(s64v, signed(64))), s32: pair(signed(32)), u32: pair(unsigned(32)) })
+      .map(({ t, u, s, s32, u32 }) => ({ var: t, umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: Number(s32[0]), s32max: Number(s32[1]), u32min: Number(u32[0]), u32max: Number(u32[1]) }));
+    // as the verifier has them: an unknown masked by a constant (`x &= -8`), an unsigned or signed range of an unknown, a tnum's own bounds
+    const implied: fc.Arbitrary<B> = fc.oneof(
+      tn.map((t) => ({ var: t, ...UNBOUNDED_B })),
+      v64.map((m) => ({ var: tnum(0n, m), ...UNBOUNDED_B, umax: m, smax: BigInt.asIntN(64, m & S64_MAX) })),
+      pair(v64).map(([lo, h]) => ({ var: tnum(0n, U64_MAX), ...UNBOUNDED_B, umin: lo, umax: h })),
+      pair(s64v).map(([lo, h]) => ({ var: tnum(0n, U64_MAX), ...UNBOUNDED_B, smin: lo, smax: h })),
+    );
+    const synced = fc.oneof(raw, implied, bounds).map((b0) => {
+      const b = { ...b0 };
+      syncGeneric(b);
+      return b;
+    });
+    let used = 0;
+    const check = (b0: B): void => {
+      const ours = { ...b0 };
+      const ref = { ...b0 };
+      if (syncWide(ours)) used++;
+      else sync(ours);
+      syncGeneric(ref);
+      expect(ours, show(b0)).toEqual(ref);
+      const viaSync = { ...b0 };
+      sync(viaSync);
+      expect(viaSync).toEqual(ref);
+    };
+    fc.assert(fc.property(fc.oneof(raw, implied, synced, bounds), check), { numRuns: 30000 });
+    // every pair of edges as the unsigned and as the signed range of an unknown tnum and of one masked by -8
+    for (const lo of e64)
+      for (const h of e64)
+        for (const m of [U64_MAX, U64_MAX - 7n, S64_MAX]) {
+          check({ var: tnum(0n, m), ...UNBOUNDED_B, umin: lo, umax: h });
+          check({ var: tnum(0n, m), ...UNBOUNDED_B, smin: BigInt.asIntN(64, lo), smax: BigInt.asIntN(64, h) });
+        }
+    expect(used).toBeGreaterThan(30000);
+  });
+
+  it('64-bit ALU operations of any two registers on two 32-bit halves per field equal the BigInt ones, on random, edge, synced, masked and inconsistent registers', () => {
+    const halves = [0n, 1n, 7n, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffff8n, 0xfffffffen, 0xffffffffn];
+    const e64 = halves.flatMap((h) => halves.map((l) => (h << 32n) | l));
+    const runs = fc.array(fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 1, max: 64 })), { maxLength: 3 }).map((rs) => rs.reduce((m, [lo, n]) => m | BigInt.asUintN(64, ((1n << BigInt(n)) - 1n) << BigInt(lo)), 0n));
+    const v64 = fc.oneof(fc.constantFrom(...e64), unsigned(64), runs, fc.integer({ min: 0, max: 63 }).map((k) => 1n << BigInt(k)), fc.bigInt({ min: 1n, max: 4096n }).map((x) => U64_MAX + 1n - x));
+    const s64v = v64.map((x) => BigInt.asIntN(64, x));
+    const tn = fc.tuple(v64, v64).map(([v, m]) => tnum(v & ~m, m));
+    const raw: fc.Arbitrary<B> = fc
+      .record({ t: tn, u: pair(v64), s: pair(fc.oneof(s64v, signed(64))), s32: pair(signed(32)), u32: pair(unsigned(32)) })
+      .map(({ t, u, s, s32, u32 }) => ({ var: t, umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: Number(s32[0]), s32max: Number(s32[1]), u32min: Number(u32[0]), u32max: Number(u32[1]) }));
+    const implied: fc.Arbitrary<B> = fc.oneof(
+      tn.map((t) => ({ var: t, ...UNBOUNDED_B })),
+      v64.map((m) => ({ var: tnum(0n, m), ...UNBOUNDED_B, umax: m, smax: BigInt.asIntN(64, m & S64_MAX) })),
+      pair(v64).map(([lo, h]) => ({ var: tnum(0n, U64_MAX), ...UNBOUNDED_B, umin: lo, umax: h })),
+      pair(s64v).map(([lo, h]) => ({ var: tnum(0n, U64_MAX), ...UNBOUNDED_B, smin: lo, smax: h })),
+    );
+    const synced = fc.oneof(raw, implied, bounds).map((b0) => {
+      const b = { ...b0 };
+      syncGeneric(b);
+      return b;
+    });
+    const operand = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) }, { weight: 1, arbitrary: bounds.map(reg) }, { weight: 1, arbitrary: fc.constant(UNKNOWN) }, { weight: 3, arbitrary: v64.map((v) => known(v)) });
+    let used = 0;
+    let runs2 = 0;
+    const check = (op: 'add' | 'sub' | 'and' | 'or' | 'xor' | 'lsh' | 'rsh' | 'arsh', dst: Reg, src: Reg): void => {
+      runs2++;
+      const srcConst = scalarAluGenericSrcConst(src, false);
+      const ref = scalarAluGeneric(op, dst, src, false);
+      const ours = aluWide(op, dst, src, false, srcConst);
+      // what scalarAlu runs after its constant shortcut
+      expect(aluLow(op, dst, src, false, srcConst) ?? aluMid(op, dst, src, false) ?? ours ?? ref).toEqual(ref);
+      if (ours === undefined) return;
+      used++;
+      expect(ours, `${op} ${show([dst, src])}`).toEqual(ref);
+      expect(ours === dst).toBe(ref === dst);
+    };
+    const bin = fc.constantFrom<'add' | 'sub' | 'and' | 'or' | 'xor'>('add', 'sub', 'and', 'or', 'xor');
+    const sh = fc.constantFrom<'lsh' | 'rsh' | 'arsh'>('lsh', 'rsh', 'arsh');
+    fc.assert(fc.property(bin, operand, operand, (op, d, s2) => check(op, d, s2)), { numRuns: 20000 });
+    fc.assert(fc.property(sh, operand, fc.integer({ min: 0, max: 64 }), (op, d, k) => check(op, d, known(BigInt(k)))), { numRuns: 10000 });
+    // every op on edge constants and the shapes real programs have: an unknown, one masked by -8, an unknown with a range
+    const shapes = [UNKNOWN, reg({ var: tnum(0n, U64_MAX - 7n), ...UNBOUNDED_B, umax: U64_MAX - 7n, smax: S64_MAX - 7n }), reg({ var: tnum(0n, U64_MAX), ...UNBOUNDED_B, umin: 1n })];
+    for (const d of [...shapes, ...e64.map((v) => known(v))])
+      for (const v of e64) {
+        for (const op of ['add', 'sub', 'and', 'or', 'xor'] as const) check(op, d, known(v));
+      }
+    for (const d of shapes) for (let k = 0; k < 64; k++) for (const op of ['lsh', 'rsh', 'arsh'] as const) check(op, d, known(BigInt(k)));
+    expect(used).toBeGreaterThan(runs2 / 2);
   });
 
   it('reg_bounds_sync of an unknown tnum with only a umin keeps it, as the BigInt steps do', () => {

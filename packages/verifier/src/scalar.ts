@@ -37,7 +37,7 @@ import {
   tnumXor,
   type Tnum,
 } from './tnum.js';
-import { aluLow, aluMid, syncHigh32, syncLow32, syncMid } from './scalarlow.js';
+import { aluLow, aluMid, aluWide, syncHigh32, syncLow32, syncMid, syncWide } from './scalarlow.js';
 
 /** The mutable working copy of a register's scalar part. */
 export interface B {
@@ -267,7 +267,7 @@ function boundOffset(b: B): void {
 }
 
 export function sync(b: B): void {
-  if (syncLow32(b) || syncHigh32(b) || unknownAboveUmin(b) || syncMid(b)) return;
+  if (syncLow32(b) || syncHigh32(b) || unknownAboveUmin(b) || syncMid(b) || syncWide(b)) return;
   syncGeneric(b);
 }
 
@@ -727,7 +727,7 @@ export function scalarAlu(op: AluName, dst: Reg, src: Reg, alu32: boolean): Reg 
     if (v !== undefined) return plainScalar(dst) ? known(v) : done(dst, known(v));
   }
   // both operands below 2^32 (most of real programs' arithmetic): on numbers (scalarlow.ts)
-  return aluLow(op, dst, src, alu32, srcConst) ?? aluMid(op, dst, src, alu32) ?? scalarAluGeneric(op, dst, src, alu32, srcConst);
+  return aluLow(op, dst, src, alu32, srcConst) ?? aluMid(op, dst, src, alu32) ?? aluWide(op, dst, src, alu32, srcConst) ?? scalarAluGeneric(op, dst, src, alu32, srcConst);
 }
 
 /** scalarAlu without the constant shortcut (exported for the tests comparing the two). */

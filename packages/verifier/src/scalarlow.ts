@@ -22,7 +22,7 @@
 import type { AluName } from '@bpf/isa';
 import type { B } from './scalar.js';
 import { copyReg, type Reg } from './state.js';
-import { bigHighS, bigHighU, bigOf, highS32, highU32, lowU32, signedNum, unsignedNum } from './tnum.js';
+import { bigHighS, bigHighU, bigOf, bigOfHalves, bigOfHalvesS, halvesInto, highS32, highU32, lowU32, signedNum, unsignedNum } from './tnum.js';
 
 const P32 = 0x100000000n;
 const TWO32 = 0x100000000;
@@ -1287,4 +1287,737 @@ function pairOk(o: number, open64: boolean): boolean {
   const c = p[o + SMIN]!;
   const d = p[o + SMAX]!;
   return a >= 0 && a < TWO32 && b >= 0 && b < TWO32 && c >= 0 && c < TWO32 && d >= 0 && d < TWO32;
+}
+
+// ---- any register: the 64-bit fields as two 32-bit halves ----
+
+// A register of any shape (an unknown masked with -8, bounds at or above 2^63, negative signed
+// bounds): every 64-bit field as its high and low 32 bits, unsigned (smin and smax as their
+// two's-complement bits), in a Uint32Array (every write is ToUint32); the 32-bit bounds in W.
+// Every step of scalar.ts syncGeneric is exact on them: an unsigned comparison compares the high
+// halves and then the low ones, a signed one the high halves as int32 first.
+const VH = 0;
+const VL = 1;
+const MH = 2;
+const ML = 3;
+const UNH = 4;
+const UNL = 5;
+const UXH = 6;
+const UXL = 7;
+const SNH = 8;
+const SNL = 9;
+const SXH = 10;
+const SXL = 11;
+/** tnum_step's answer (stepW). */
+const RH = 12;
+const RL = 13;
+const X = new Uint32Array(14);
+/** The fields as loaded: store writes back the ones that changed. */
+const X0 = new Uint32Array(12);
+
+/** The pair at i becomes max_u(itself, (h, l)). */
+function maxU(i: number, h0: number, l0: number): void {
+  const h = h0 >>> 0;
+  const l = l0 >>> 0;
+  const xh = X[i]!;
+  if (h > xh || (h === xh && l > X[i + 1]!)) {
+    X[i] = h;
+    X[i + 1] = l;
+  }
+}
+function minU(i: number, h0: number, l0: number): void {
+  const h = h0 >>> 0;
+  const l = l0 >>> 0;
+  const xh = X[i]!;
+  if (h < xh || (h === xh && l < X[i + 1]!)) {
+    X[i] = h;
+    X[i + 1] = l;
+  }
+}
+/** The pair at i becomes max_s(itself, (h, l)) (the high halves compared as int32). */
+function maxS(i: number, h0: number, l0: number): void {
+  const h = h0 >>> 0;
+  const l = l0 >>> 0;
+  const xh = X[i]!;
+  if ((h | 0) > (xh | 0) || (h === xh && l > X[i + 1]!)) {
+    X[i] = h;
+    X[i + 1] = l;
+  }
+}
+function minS(i: number, h0: number, l0: number): void {
+  const h = h0 >>> 0;
+  const l = l0 >>> 0;
+  const xh = X[i]!;
+  if ((h | 0) < (xh | 0) || (h === xh && l < X[i + 1]!)) {
+    X[i] = h;
+    X[i + 1] = l;
+  }
+}
+/** (ah, al) < (bh, bl), unsigned (all four unsigned 32-bit numbers). */
+const ltU = (ah: number, al: number, bh: number, bl: number): boolean => ah < bh || (ah === bh && al < bl);
+/** (ah, al) <= (bh, bl), signed (the high halves as int32). */
+const leS = (ah: number, al: number, bh: number, bl: number): boolean => (ah | 0) < (bh | 0) || (ah === bh && al <= bl);
+
+/** markKnown: the constant (h, l) in every field. */
+function markKnownW(h: number, l: number): void {
+  X[VH] = X[UNH] = X[UXH] = X[SNH] = X[SXH] = h;
+  X[VL] = X[UNL] = X[UXL] = X[SNL] = X[SXL] = l;
+  X[MH] = X[ML] = 0;
+  W.s32min = W.s32max = l | 0;
+  W.u32min = W.u32max = l >>> 0;
+}
+
+/**
+ * tnum_step of the working tnum above z = (zh, zl) (tnum.ts tnumStep): false for none (2^64),
+ * else the answer in X[RH], X[RL]. The tnum's value and mask are disjoint (syncWide checks), so
+ * `value + s` of an s within the mask is `value | s`.
+ */
+function stepW(zh: number, zl: number): boolean {
+  if (zh === U32 && zl === U32) return false;
+  const vh = X[VH]!;
+  const vl = X[VL]!;
+  if (ltU(zh, zl, vh, vl)) {
+    X[RH] = vh;
+    X[RL] = vl;
+    return true;
+  }
+  // d = z - value (no borrow out: z >= value)
+  let dl = zl - vl;
+  let dh = zh - vh;
+  if (dl < 0) {
+    dl += TWO32;
+    dh -= 1;
+  }
+  const mh = X[MH]!;
+  const ml = X[ML]!;
+  const badh = (dh & ~mh) >>> 0;
+  const badl = (dl & ~ml) >>> 0;
+  let ch = (mh & ~dh) >>> 0;
+  let cl = (ml & ~dl) >>> 0;
+  // cand & -(1 << fls64(bad)): the bits below fls64(bad) cleared (JS shifts take the count mod 32)
+  if (badh !== 0) {
+    const k = 32 - Math.clz32(badh);
+    cl = 0;
+    ch = k === 32 ? 0 : (ch & (-1 << k)) >>> 0;
+  } else if (badl !== 0) {
+    const k = 32 - Math.clz32(badl);
+    cl = k === 32 ? 0 : (cl & (-1 << k)) >>> 0;
+  }
+  if (ch === 0 && cl === 0) return false;
+  // p the lowest bit of cand; s = (d & -(p << 1)) | p: d's bits above p, and p
+  let sh: number;
+  let sl: number;
+  if (cl !== 0) {
+    const p = (cl & -cl) >>> 0;
+    sl = ((dl & (p === 0x80000000 ? 0 : -(p * 2))) | p) >>> 0;
+    sh = dh;
+  } else {
+    const p = (ch & -ch) >>> 0;
+    sl = 0;
+    sh = ((dh & (p === 0x80000000 ? 0 : -(p * 2))) | p) >>> 0;
+  }
+  X[RH] = (vh | sh) >>> 0;
+  X[RL] = (vl | sl) >>> 0;
+  return true;
+}
+
+/** __update_reg_bounds (scalar.ts update32 and update64). */
+function updateW(): void {
+  const vh = X[VH]!;
+  const vl = X[VL]!;
+  const mh = X[MH]!;
+  const ml = X[ML]!;
+  W.s32min = Math.max(W.s32min, vl | (ml & 0x80000000));
+  W.s32max = Math.min(W.s32max, vl | (ml & 0x7fffffff));
+  W.u32min = Math.max(W.u32min, vl);
+  W.u32max = Math.min(W.u32max, (vl | ml) >>> 0);
+  // nothing known: the meets with the full ranges keep every bound, tnum_step(umin) is umin + 1
+  if (mh === U32 && ml === U32 && vh === 0 && vl === 0 && !(X[UNH] === U32 && X[UNL] === U32)) {
+    if (!ltU(X[UNH]!, X[UNL]!, X[UXH]!, X[UXL]!)) markKnownW(X[UNH]!, X[UNL]!);
+    return;
+  }
+  maxS(SNH, vh | (mh & 0x80000000), vl);
+  minS(SXH, vh | (mh & 0x7fffffff), vl | ml);
+  maxU(UNH, vh, vl);
+  minU(UXH, vh | mh, vl | ml);
+  if (mh === 0 && ml === 0) {
+    if (X[UNH] !== vh || X[UNL] !== vl || ltU(X[UXH]!, X[UXL]!, vh, vl)) markKnownW(vh, vl);
+    return;
+  }
+  const th = (vh | mh) >>> 0;
+  const tl = (vl | ml) >>> 0;
+  const uh = X[UNH]!;
+  const ul = X[UNL]!;
+  let nh = th;
+  let nl = tl;
+  let none = false;
+  if (ltU(uh, ul, th, tl)) {
+    if (stepW(uh, ul)) {
+      nh = X[RH]!;
+      nl = X[RL]!;
+    } else none = true;
+  }
+  const uminIn = ((uh & ~mh) >>> 0) === vh && ((ul & ~ml) >>> 0) === vl;
+  const xh = X[UXH]!;
+  const xl = X[UXL]!;
+  if (uminIn) {
+    if (none || ltU(xh, xl, nh, nl)) markKnownW(uh, ul);
+  } else if (!none) {
+    if (nh === th && nl === tl) markKnownW(th, tl);
+    else if (!ltU(xh, xl, nh, nl) && (!stepW(nh, nl) || ltU(xh, xl, X[RH]!, X[RL]!))) markKnownW(nh, nl);
+  }
+}
+
+/** __reg32_deduce_bounds (scalar.ts deduce32) on the halves. */
+function deduce32W(): void {
+  const uminH = X[UNH]!;
+  const umaxH = X[UXH]!;
+  const sminH = X[SNH]!;
+  const smaxH = X[SXH]!;
+  const uminLo = X[UNL]!;
+  const umaxLo = X[UXL]!;
+  const sminLo = X[SNL]!;
+  const smaxLo = X[SXL]!;
+  if (uminH === umaxH) {
+    W.u32min = Math.max(W.u32min, uminLo);
+    W.u32max = Math.min(W.u32max, umaxLo);
+    if ((uminLo | 0) <= (umaxLo | 0)) {
+      W.s32min = Math.max(W.s32min, uminLo | 0);
+      W.s32max = Math.min(W.s32max, umaxLo | 0);
+    }
+  }
+  if (sminH === smaxH) {
+    W.u32min = Math.max(W.u32min, sminLo);
+    W.u32max = Math.min(W.u32max, smaxLo);
+    if ((sminLo | 0) <= (smaxLo | 0)) {
+      W.s32min = Math.max(W.s32min, sminLo | 0);
+      W.s32max = Math.min(W.s32max, smaxLo | 0);
+    }
+  }
+  if ((uminH + 1) >>> 0 === umaxH && (uminLo | 0) < 0 && (umaxLo | 0) >= 0) {
+    W.s32min = Math.max(W.s32min, uminLo | 0);
+    W.s32max = Math.min(W.s32max, umaxLo | 0);
+  }
+  if ((sminH + 1) >>> 0 === smaxH && (sminLo | 0) < 0 && (smaxLo | 0) >= 0) {
+    W.s32min = Math.max(W.s32min, sminLo | 0);
+    W.s32max = Math.min(W.s32max, smaxLo | 0);
+  }
+  crossBounds32();
+}
+
+/** __reg64_deduce_bounds (scalar.ts deduce64) on the halves. */
+function deduce64W(): void {
+  if (leS(X[UNH]!, X[UNL]!, X[UXH]!, X[UXL]!)) {
+    maxS(SNH, X[UNH]!, X[UNL]!);
+    minS(SXH, X[UXH]!, X[UXL]!);
+  }
+  if (!ltU(X[SXH]!, X[SXL]!, X[SNH]!, X[SNL]!)) {
+    maxU(UNH, X[SNH]!, X[SNL]!);
+    minU(UXH, X[SXH]!, X[SXL]!);
+  } else if (ltU(X[UXH]!, X[UXL]!, X[SNH]!, X[SNL]!)) {
+    X[SNH] = X[UNH]!;
+    X[SNL] = X[UNL]!;
+    minU(UXH, X[SXH]!, X[SXL]!);
+  } else if (ltU(X[SXH]!, X[SXL]!, X[UNH]!, X[UNL]!)) {
+    X[SXH] = X[UXH]!;
+    X[SXL] = X[UXL]!;
+    maxU(UNH, X[SNH]!, X[SNL]!);
+  }
+}
+
+/** tnum_intersect(var, tnum_range(lo, hi)) on the halves (the tnum's value and mask disjoint). */
+function intersectRangeW(lh: number, ll: number, hh: number, hl: number): void {
+  const xh = (lh ^ hh) >>> 0;
+  const xl = (ll ^ hl) >>> 0;
+  // fls64(lo ^ hi) > 63: tnum_range is unknown, which the intersection keeps the tnum as it is
+  if (xh >= 0x80000000) return;
+  let dh = 0;
+  let dl = 0;
+  if (xh !== 0) {
+    dh = 0xffffffff >>> Math.clz32(xh);
+    dl = U32;
+  } else if (xl !== 0) dl = 0xffffffff >>> Math.clz32(xl);
+  const mh = (X[MH]! & dh) >>> 0;
+  const ml = (X[ML]! & dl) >>> 0;
+  X[VH] = (X[VH]! | (lh & ~dh)) & ~mh;
+  X[VL] = (X[VL]! | (ll & ~dl)) & ~ml;
+  X[MH] = mh;
+  X[ML] = ml;
+}
+
+/** __reg_deduce_mixed_bounds (scalar.ts deduceMixed) on the halves. */
+function deduceMixedW(): void {
+  maxU(UNH, X[UNH]!, W.u32min);
+  minU(UXH, X[UXH]!, W.u32max);
+  maxS(SNH, X[SNH]!, W.u32min);
+  minS(SXH, X[SXH]!, W.u32max);
+  // smin >= S32_MIN and smax <= S32_MAX
+  if (W.s32min >= 0 && !leS(X[SNH]!, X[SNL]!, U32, 0x7fffffff) && leS(X[SXH]!, X[SXL]!, 0, 0x7fffffff)) {
+    const lo = W.s32min;
+    const hi = W.s32max;
+    X[SNH] = X[UNH] = 0;
+    X[SNL] = X[UNL] = lo;
+    X[SXH] = X[UXH] = hi < 0 ? U32 : 0;
+    X[SXL] = X[UXL] = hi;
+    intersectRangeW(X[UNH]!, X[UNL]!, X[UXH]!, X[UXL]!);
+  }
+}
+
+/** The 32-bit fields in their types' ranges. */
+const ok32 = (b: Readonly<B>): boolean => b.u32min >= 0 && b.u32min <= U32 && b.u32max >= 0 && b.u32max <= U32 && b.s32min >= S32MIN && b.s32min <= S32MAX && b.s32max >= S32MIN && b.s32max <= S32MAX;
+
+/** Loads `b` as the working register on halves: false where it is outside syncWide's domain. */
+function loadW(b: Readonly<B>): boolean {
+  const t = b.var;
+  if (!(u64ok(t.value) && u64ok(t.mask) && u64ok(b.umin) && u64ok(b.umax) && b.smin >= S64MIN && b.smin <= S64MAX && b.smax >= S64MIN && b.smax <= S64MAX && ok32(b))) return false;
+  halvesInto(t.value, X, VH);
+  halvesInto(t.mask, X, MH);
+  if ((X[VH]! & X[MH]!) !== 0 || (X[VL]! & X[ML]!) !== 0) return false;
+  halvesInto(b.umin, X, UNH);
+  halvesInto(b.umax, X, UXH);
+  halvesInto(b.smin, X, SNH);
+  halvesInto(b.smax, X, SXH);
+  for (let k = 0; k < 12; k++) X0[k] = X[k]!;
+  W.s32min = W.s32min0 = b.s32min;
+  W.s32max = W.s32max0 = b.s32max;
+  W.u32min = W.u32min0 = b.u32min;
+  W.u32max = W.u32max0 = b.u32max;
+  return true;
+}
+
+/** reg_bounds_sync of the working register on halves (scalar.ts syncGeneric's steps). */
+function syncWSteps(): void {
+  // already exact: a constant whose bounds are that constant, or nothing known at all (as syncGeneric)
+  if (X[MH] === 0 && X[ML] === 0) {
+    const h = X[VH]!;
+    const l = X[VL]!;
+    if (X[UNH] === h && X[UNL] === l && X[UXH] === h && X[UXL] === l && X[SNH] === h && X[SNL] === l && X[SXH] === h && X[SXL] === l && W.u32min === l && W.u32max === l && W.s32min === (l | 0) && W.s32max === W.s32min) return;
+  } else if (X[MH] === U32 && X[ML] === U32 && X[UNH] === 0 && X[UNL] === 0 && X[UXH] === U32 && X[UXL] === U32 && X[SNH] === 0x80000000 && X[SNL] === 0 && X[SXH] === 0x7fffffff && X[SXL] === U32 && W.u32min === 0 && W.u32max === U32 && W.s32min === S32MIN && W.s32max === S32MAX) return;
+  updateW();
+  deduce32W();
+  deduce64W();
+  deduceMixedW();
+  deduce32W();
+  deduce64W();
+  deduceMixedW();
+  // boundOffset: the 64-bit range into the tnum, then the 32-bit range into its low half
+  intersectRangeW(X[UNH]!, X[UNL]!, X[UXH]!, X[UXL]!);
+  const lo = W.u32min;
+  const bits = 32 - Math.clz32((lo ^ W.u32max) >>> 0);
+  const delta = bits === 0 ? 0 : 0xffffffff >>> (32 - bits);
+  const mu = (X[ML]! & delta) >>> 0;
+  X[VL] = (X[VL]! | (lo & ~delta)) & ~mu;
+  X[ML] = mu;
+  updateW();
+}
+
+/** Writes back the fields of the working register that changed. */
+function storeW(b: B): void {
+  if (X[VH] !== X0[VH] || X[VL] !== X0[VL] || X[MH] !== X0[MH] || X[ML] !== X0[ML]) b.var = { value: bigOfHalves(X[VH]!, X[VL]!), mask: bigOfHalves(X[MH]!, X[ML]!) };
+  if (X[UNH] !== X0[UNH] || X[UNL] !== X0[UNL]) b.umin = bigOfHalves(X[UNH]!, X[UNL]!);
+  if (X[UXH] !== X0[UXH] || X[UXL] !== X0[UXL]) b.umax = bigOfHalves(X[UXH]!, X[UXL]!);
+  if (X[SNH] !== X0[SNH] || X[SNL] !== X0[SNL]) b.smin = bigOfHalvesS(X[SNH]!, X[SNL]!);
+  if (X[SXH] !== X0[SXH] || X[SXL] !== X0[SXL]) b.smax = bigOfHalvesS(X[SXH]!, X[SXL]!);
+  b.s32min = W.s32min;
+  b.s32max = W.s32max;
+  b.u32min = W.u32min;
+  b.u32max = W.u32max;
+}
+
+/**
+ * scalar.ts syncGeneric on two 32-bit halves per 64-bit field, for a `b` whose fields all lie in
+ * their types' ranges (a register's always do) and whose tnum's value and mask are disjoint:
+ * false (nothing written) for any other.
+ */
+export function syncWide(b: B): boolean {
+  if (!loadW(b)) return false;
+  syncWSteps();
+  storeW(b);
+  return true;
+}
+
+// ---- adjust_scalar_min_max_vals on halves ----
+
+/** The source operand on halves (the layout of X); its 32-bit bounds are W.rs32min and the others. */
+const Y = new Uint32Array(12);
+/** A 64-bit result (hi, lo) of addH, subH and the shifts. */
+const T = new Uint32Array(2);
+
+/** (ah, al) + (bh, bl) mod 2^64 into T; the carry out. */
+function addH(ah: number, al: number, bh: number, bl: number): boolean {
+  const l = al + bl;
+  const h = ah + bh + (l >= TWO32 ? 1 : 0);
+  T[0] = h;
+  T[1] = l;
+  return h >= TWO32;
+}
+/** (ah, al) - (bh, bl) mod 2^64 into T; the borrow out (a < b). */
+function subH(ah: number, al: number, bh: number, bl: number): boolean {
+  const l = al - bl;
+  const h = ah - bh - (l < 0 ? 1 : 0);
+  T[0] = h;
+  T[1] = l;
+  return h < 0;
+}
+/** (h, l) << k mod 2^64 into T, k in 0..63. */
+function shlH(h: number, l: number, k: number): void {
+  if (k === 0) {
+    T[0] = h;
+    T[1] = l;
+  } else if (k >= 32) {
+    T[0] = l << (k - 32);
+    T[1] = 0;
+  } else {
+    T[0] = (h << k) | (l >>> (32 - k));
+    T[1] = l << k;
+  }
+}
+/** (h, l) >> k (logical, or arithmetic: `signed`) into T, k in 0..63. */
+function shrH(h: number, l: number, k: number, signed: boolean): void {
+  if (k === 0) {
+    T[0] = h;
+    T[1] = l;
+  } else if (k >= 32) {
+    T[0] = signed ? (h | 0) >> 31 : 0;
+    T[1] = signed ? (h | 0) >> (k - 32) : h >>> (k - 32);
+  } else {
+    T[0] = signed ? (h | 0) >> k : h >>> k;
+    T[1] = (l >>> k) | (h << (32 - k));
+  }
+}
+
+function loadY(s: Readonly<B>): boolean {
+  const t = s.var;
+  if (!(u64ok(t.value) && u64ok(t.mask) && u64ok(s.umin) && u64ok(s.umax) && s.smin >= S64MIN && s.smin <= S64MAX && s.smax >= S64MIN && s.smax <= S64MAX && ok32(s))) return false;
+  halvesInto(t.value, Y, VH);
+  halvesInto(t.mask, Y, MH);
+  if ((Y[VH]! & Y[MH]!) !== 0 || (Y[VL]! & Y[ML]!) !== 0) return false;
+  halvesInto(s.umin, Y, UNH);
+  halvesInto(s.umax, Y, UXH);
+  halvesInto(s.smin, Y, SNH);
+  halvesInto(s.smax, Y, SXH);
+  W.rs32min = s.s32min;
+  W.rs32max = s.s32max;
+  W.ru32min = s.u32min;
+  W.ru32max = s.u32max;
+  return true;
+}
+
+/** scalar32_min_max_add or _sub on the 32-bit bounds (scalar.ts add32, sub32). */
+function addSub32W(add: boolean): void {
+  const lo = add ? W.s32min + W.rs32min : W.s32min - W.rs32max;
+  const up = add ? W.s32max + W.rs32max : W.s32max - W.rs32min;
+  if (lo < S32MIN || lo > S32MAX || up < S32MIN || up > S32MAX) {
+    W.s32min = S32MIN;
+    W.s32max = S32MAX;
+  } else {
+    W.s32min = lo;
+    W.s32max = up;
+  }
+  const ulo = add ? W.u32min + W.ru32min : W.u32min - W.ru32max;
+  const uhi = add ? W.u32max + W.ru32max : W.u32max - W.ru32min;
+  if (add ? ulo <= U32 && uhi > U32 : ulo < 0 && uhi >= 0) {
+    W.u32min = 0;
+    W.u32max = U32;
+  } else {
+    W.u32min = ulo >>> 0;
+    W.u32max = uhi >>> 0;
+  }
+}
+
+/** scalar_min_max_add and tnum_add (scalar.ts add64, tnumAdd): a signed sum overflows where both operands' signs differ from the result's. */
+function add64W(): void {
+  addH(X[SNH]!, X[SNL]!, Y[SNH]!, Y[SNL]!);
+  const loH = T[0]!;
+  const loL = T[1]!;
+  const ov = ((X[SNH]! ^ loH) & (Y[SNH]! ^ loH)) | 0;
+  addH(X[SXH]!, X[SXL]!, Y[SXH]!, Y[SXL]!);
+  if (ov < 0 || ((X[SXH]! ^ T[0]!) & (Y[SXH]! ^ T[0]!)) < 0) {
+    X[SNH] = 0x80000000;
+    X[SNL] = 0;
+    X[SXH] = 0x7fffffff;
+    X[SXL] = U32;
+  } else {
+    X[SNH] = loH;
+    X[SNL] = loL;
+    X[SXH] = T[0]!;
+    X[SXL] = T[1]!;
+  }
+  const c1 = addH(X[UNH]!, X[UNL]!, Y[UNH]!, Y[UNL]!);
+  const ulH = T[0]!;
+  const ulL = T[1]!;
+  const c2 = addH(X[UXH]!, X[UXL]!, Y[UXH]!, Y[UXL]!);
+  if (!c1 && c2) {
+    X[UNH] = X[UNL] = 0;
+    X[UXH] = X[UXL] = U32;
+  } else {
+    X[UNH] = ulH;
+    X[UNL] = ulL;
+    X[UXH] = T[0]!;
+    X[UXL] = T[1]!;
+  }
+  // tnum_add
+  addH(X[MH]!, X[ML]!, Y[MH]!, Y[ML]!);
+  const smH = T[0]!;
+  const smL = T[1]!;
+  addH(X[VH]!, X[VL]!, Y[VH]!, Y[VL]!);
+  const svH = T[0]!;
+  const svL = T[1]!;
+  addH(smH, smL, svH, svL);
+  const muH = (T[0]! ^ svH) | X[MH]! | Y[MH]!;
+  const muL = (T[1]! ^ svL) | X[ML]! | Y[ML]!;
+  X[VH] = svH & ~muH;
+  X[VL] = svL & ~muL;
+  X[MH] = muH;
+  X[ML] = muL;
+}
+
+/** scalar_min_max_sub and tnum_sub (scalar.ts sub64, tnumSub): a signed difference overflows where the operands' signs differ and the result's differs from the first's. */
+function sub64W(): void {
+  subH(X[SNH]!, X[SNL]!, Y[SXH]!, Y[SXL]!);
+  const loH = T[0]!;
+  const loL = T[1]!;
+  const ov = ((X[SNH]! ^ Y[SXH]!) & (X[SNH]! ^ loH)) | 0;
+  subH(X[SXH]!, X[SXL]!, Y[SNH]!, Y[SNL]!);
+  if (ov < 0 || ((X[SXH]! ^ Y[SNH]!) & (X[SXH]! ^ T[0]!)) < 0) {
+    X[SNH] = 0x80000000;
+    X[SNL] = 0;
+    X[SXH] = 0x7fffffff;
+    X[SXL] = U32;
+  } else {
+    X[SNH] = loH;
+    X[SNL] = loL;
+    X[SXH] = T[0]!;
+    X[SXL] = T[1]!;
+  }
+  const b1 = subH(X[UNH]!, X[UNL]!, Y[UXH]!, Y[UXL]!);
+  const ulH = T[0]!;
+  const ulL = T[1]!;
+  const b2 = subH(X[UXH]!, X[UXL]!, Y[UNH]!, Y[UNL]!);
+  if (b1 && !b2) {
+    X[UNH] = X[UNL] = 0;
+    X[UXH] = X[UXL] = U32;
+  } else {
+    X[UNH] = ulH;
+    X[UNL] = ulL;
+    X[UXH] = T[0]!;
+    X[UXL] = T[1]!;
+  }
+  // tnum_sub
+  subH(X[VH]!, X[VL]!, Y[VH]!, Y[VL]!);
+  const dvH = T[0]!;
+  const dvL = T[1]!;
+  addH(dvH, dvL, X[MH]!, X[ML]!);
+  const alH = T[0]!;
+  const alL = T[1]!;
+  subH(dvH, dvL, Y[MH]!, Y[ML]!);
+  const muH = (alH ^ T[0]!) | X[MH]! | Y[MH]!;
+  const muL = (alL ^ T[1]!) | X[ML]! | Y[ML]!;
+  X[VH] = dvH & ~muH;
+  X[VL] = dvL & ~muL;
+  X[MH] = muH;
+  X[ML] = muL;
+}
+
+/** tnum_and/or/xor, then scalar32_min_max_* and scalar_min_max_* (scalar.ts bitop, both widths). */
+function bitopW(op: 'and' | 'or' | 'xor'): void {
+  const av = X[VH]!;
+  const al = X[VL]!;
+  const amh = X[MH]!;
+  const aml = X[ML]!;
+  if (op === 'and') {
+    const vh = av & Y[VH]!;
+    const vl = al & Y[VL]!;
+    X[MH] = (av | amh) & (Y[VH]! | Y[MH]!) & ~vh;
+    X[ML] = (al | aml) & (Y[VL]! | Y[ML]!) & ~vl;
+    X[VH] = vh;
+    X[VL] = vl;
+  } else if (op === 'or') {
+    X[VH] = av | Y[VH]!;
+    X[VL] = al | Y[VL]!;
+    X[MH] = (amh | Y[MH]!) & ~X[VH]!;
+    X[ML] = (aml | Y[ML]!) & ~X[VL]!;
+  } else {
+    const muh = amh | Y[MH]!;
+    const mul = aml | Y[ML]!;
+    X[VH] = (av ^ Y[VH]!) & ~muh;
+    X[VL] = (al ^ Y[VL]!) & ~mul;
+    X[MH] = muh;
+    X[ML] = mul;
+  }
+  const vh = X[VH]!;
+  const vl = X[VL]!;
+  const mh = X[MH]!;
+  const ml = X[ML]!;
+  // 32 bits: both subregisters known, markKnown32 (the tnum's low half is the constant already)
+  if (Y[ML] === 0 && ml === 0) {
+    W.s32min = W.s32max = vl | 0;
+    W.u32min = W.u32max = vl;
+  } else {
+    if (op === 'and') {
+      W.u32min = vl;
+      W.u32max = Math.min(W.u32max, W.ru32max);
+    } else if (op === 'or') {
+      W.u32min = Math.max(W.u32min, W.ru32min);
+      W.u32max = (vl | ml) >>> 0;
+    } else {
+      W.u32min = vl;
+      W.u32max = (vl | ml) >>> 0;
+    }
+    if ((W.u32min | 0) <= (W.u32max | 0)) {
+      W.s32min = W.u32min | 0;
+      W.s32max = W.u32max | 0;
+    } else {
+      W.s32min = S32MIN;
+      W.s32max = S32MAX;
+    }
+  }
+  // 64 bits
+  if (Y[MH] === 0 && Y[ML] === 0 && mh === 0 && ml === 0) {
+    markKnownW(vh, vl);
+    return;
+  }
+  if (op === 'and') {
+    X[UNH] = vh;
+    X[UNL] = vl;
+    minU(UXH, Y[UXH]!, Y[UXL]!);
+  } else if (op === 'or') {
+    maxU(UNH, Y[UNH]!, Y[UNL]!);
+    X[UXH] = vh | mh;
+    X[UXL] = vl | ml;
+  } else {
+    X[UNH] = vh;
+    X[UNL] = vl;
+    X[UXH] = vh | mh;
+    X[UXL] = vl | ml;
+  }
+  if (leS(X[UNH]!, X[UNL]!, X[UXH]!, X[UXL]!)) {
+    X[SNH] = X[UNH]!;
+    X[SNL] = X[UNL]!;
+    X[SXH] = X[UXH]!;
+    X[SXL] = X[UXL]!;
+  } else {
+    X[SNH] = 0x80000000;
+    X[SNL] = 0;
+    X[SXH] = 0x7fffffff;
+    X[SXL] = U32;
+  }
+  updateW();
+}
+
+/** A 64-bit shift by the source's bounds lo..hi, below 64 (scalar.ts shift, lsh64, lsh32). */
+function shiftW(op: 'lsh' | 'rsh' | 'arsh', lo: number, hi: number): void {
+  if (op === 'lsh') {
+    if (lo === 32 && hi === 32) {
+      X[SXH] = W.s32max;
+      X[SNH] = W.s32min;
+      X[SXL] = X[SNL] = 0;
+    } else {
+      X[SXH] = 0x7fffffff;
+      X[SXL] = U32;
+      X[SNH] = 0x80000000;
+      X[SNL] = 0;
+    }
+    // umax > 1 << (63 - hi)
+    const ph = hi <= 31 ? 2 ** (31 - hi) : 0;
+    const pl = hi <= 31 ? 0 : 2 ** (63 - hi);
+    if (ltU(ph, pl, X[UXH]!, X[UXL]!)) {
+      X[UNH] = X[UNL] = 0;
+      X[UXH] = X[UXL] = U32;
+    } else {
+      shlH(X[UNH]!, X[UNL]!, lo);
+      X[UNH] = T[0]!;
+      X[UNL] = T[1]!;
+      shlH(X[UXH]!, X[UXL]!, hi);
+      X[UXH] = T[0]!;
+      X[UXL] = T[1]!;
+    }
+    W.s32min = S32MIN;
+    W.s32max = S32MAX;
+    if (hi > 31 || W.u32max > 2 ** (31 - hi)) {
+      W.u32min = 0;
+      W.u32max = U32;
+    } else {
+      W.u32min = (W.u32min << lo) >>> 0;
+      W.u32max = (W.u32max << hi) >>> 0;
+    }
+    shlH(X[VH]!, X[VL]!, lo);
+    X[VH] = T[0]!;
+    X[VL] = T[1]!;
+    shlH(X[MH]!, X[ML]!, lo);
+    X[MH] = T[0]!;
+    X[ML] = T[1]!;
+  } else {
+    const signed = op === 'arsh';
+    if (signed) {
+      shrH(X[SNH]!, X[SNL]!, lo, true);
+      X[SNH] = T[0]!;
+      X[SNL] = T[1]!;
+      shrH(X[SXH]!, X[SXL]!, lo, true);
+      X[SXH] = T[0]!;
+      X[SXL] = T[1]!;
+      X[UNH] = X[UNL] = 0;
+      X[UXH] = X[UXL] = U32;
+    } else {
+      X[SNH] = 0x80000000;
+      X[SNL] = 0;
+      X[SXH] = 0x7fffffff;
+      X[SXL] = U32;
+      shrH(X[UNH]!, X[UNL]!, hi, false);
+      X[UNH] = T[0]!;
+      X[UNL] = T[1]!;
+      shrH(X[UXH]!, X[UXL]!, lo, false);
+      X[UXH] = T[0]!;
+      X[UXL] = T[1]!;
+    }
+    shrH(X[VH]!, X[VL]!, lo, signed);
+    X[VH] = T[0]!;
+    X[VL] = T[1]!;
+    shrH(X[MH]!, X[ML]!, lo, signed);
+    X[MH] = T[0]!;
+    X[ML] = T[1]!;
+    W.s32min = S32MIN;
+    W.s32max = S32MAX;
+    W.u32min = 0;
+    W.u32max = U32;
+  }
+  updateW();
+}
+
+/**
+ * scalar.ts scalarAluGeneric on halves for a 64-bit `dst op= src` of any two registers (their
+ * fields in their types' ranges, their tnums' value and mask disjoint): add, sub, and, or, xor
+ * and shifts by a constant below 64. undefined (nothing computed is kept) for any other
+ * operation or register; the caller then runs the BigInt version.
+ */
+export function aluWide(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcConst: boolean): Reg | undefined {
+  if (alu32) return undefined;
+  switch (op) {
+    case 'add':
+    case 'sub':
+    case 'and':
+    case 'or':
+    case 'xor':
+      break;
+    case 'lsh':
+    case 'rsh':
+    case 'arsh':
+      if (srcConst && src.umax < 64n) break;
+      return undefined;
+    default:
+      return undefined;
+  }
+  if (!loadY(src) || !loadW(dst)) return undefined;
+  if (op === 'add' || op === 'sub') {
+    addSub32W(op === 'add');
+    if (op === 'add') add64W();
+    else sub64W();
+  } else if (op === 'and' || op === 'or' || op === 'xor') bitopW(op);
+  // the counts: a constant source's umin and umax (equal, below 64)
+  else shiftW(op, Y[UNL]!, Y[UXL]!);
+  syncWSteps();
+  if (X[VH] === X0[VH] && X[VL] === X0[VL] && X[MH] === X0[MH] && X[ML] === X0[ML] && X[UNH] === X0[UNH] && X[UNL] === X0[UNL] && X[UXH] === X0[UXH] && X[UXL] === X0[UXL] && X[SNH] === X0[SNH] && X[SNL] === X0[SNL] && X[SXH] === X0[SXH] && X[SXL] === X0[SXL] && W.s32min === W.s32min0 && W.s32max === W.s32max0 && W.u32min === W.u32min0 && W.u32max === W.u32max0) return dst;
+  const o = copyReg(dst);
+  storeW(o);
+  return o;
 }

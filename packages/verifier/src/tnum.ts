@@ -71,6 +71,24 @@ export function bigHighS(h: number): bigint {
   cvtS32[HI] = h;
   return cvtS64[0]!;
 }
+/** The u64 `(u64)h << 32 | l` of two unsigned 32-bit numbers, through the buffer. */
+export function bigOfHalves(h: number, l: number): bigint {
+  cvtU32[LO] = l;
+  cvtU32[HI] = h;
+  return cvtU64[0]!;
+}
+/** The s64 of the bits `(u64)h << 32 | l` of two unsigned 32-bit numbers, through the buffer. */
+export function bigOfHalvesS(h: number, l: number): bigint {
+  cvtU32[LO] = l;
+  cvtU32[HI] = h;
+  return cvtS64[0]!;
+}
+/** The two 32-bit halves of x's low 64 bits (two's complement for a negative x) into a[i] (high) and a[i + 1] (low). */
+export function halvesInto(x: bigint, a: Uint32Array, i: number): void {
+  cvtU64[0] = x;
+  a[i] = cvtU32[HI]!;
+  a[i + 1] = cvtU32[LO]!;
+}
 /** Number(x) for x in [-2^63, 2^64) (exact below 2^53 in magnitude, rounded once beyond). */
 export function numOf(x: bigint): number {
   return x >= 0n ? unsignedNum(x) : signedNum(x);
