@@ -130,6 +130,20 @@ const LOADERS = {
   build: { loader: 'prevail', type: 'xdp' },
   // Collections compiled from public sources (--each): libbpf 1.x section rules.
   'libbpf-bootstrap': { loader: 'libbpf', type: 'socket_filter' },
+  // eunomia-bpf/bpf-developer-tutorial: each lesson's *.bpf.c, built by libbpf-bootstrap
+  // Makefiles (bpftool gen object) and loaded through its libbpf skeleton, run without options.
+  // `hosts`: the stack trace maps the tools size before loading (bpf_map__set_value_size /
+  // set_max_entries): perf_max_stack_depth (127) frames of 8 bytes, and memleak's
+  // stack_map_max_entries (10240) or the profilers' stack_storage_size (1024) entries.
+  'bpf-tutorial': {
+    loader: 'libbpf',
+    type: 'socket_filter',
+    hosts: {
+      '16-memleak__memleak.bpf.o': { mapMaxEntries: { stack_traces: 10240 }, mapValueSize: { stack_traces: 127 * 8 } },
+      '32-wallclock-profiler__offcputime.bpf.o': { mapMaxEntries: { stackmap: 1024 }, mapValueSize: { stackmap: 127 * 8 } },
+      '32-wallclock-profiler__oncputime.bpf.o': { mapMaxEntries: { stackmap: 1024 }, mapValueSize: { stackmap: 127 * 8 } },
+    },
+  },
   // bcc's libbpf-tools (iovisor/bcc libbpf-tools/*.bpf.c): libbpf skeletons. A tool picks
   // fentry/fexit or kprobe programs at run time (bpf_program__set_autoload), so `alone`: each
   // program is loaded on its own, both variants recorded, and an fentry target this kernel
