@@ -643,12 +643,15 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
   if (!bt.empty()) markAllPrecise(env, path.frames.length - 1, path.cp);
 }
 
+/** No stack slot (markPrecise's default: a new empty array per call was a tenth of a generated loop's allocation). */
+const NO_SLOTS: readonly number[] = [];
+
 /** mark_chain_precision: register `regno` of the path's top frame (or some stack slots of a frame) matters. */
-export function markPrecise(env: PreciseEnv, path: Path, regs: number, slots: readonly number[] = [], slotFrame = path.frames.length - 1): void {
+export function markPrecise(env: PreciseEnv, path: Path, regs: number, slots: readonly number[] = NO_SLOTS, slotFrame = path.frames.length - 1): void {
   const bt = sharedBt.reset();
   bt.frame = path.frames.length - 1;
   bt.regs[bt.frame] = regs & 0x3ff;
-  for (const s of slots) bt.setSlot(s, slotFrame);
+  for (let k = 0; k < slots.length; k++) bt.setSlot(slots[k]!, slotFrame);
   chain(env, path, bt);
 }
 

@@ -1313,9 +1313,10 @@ class Verifier implements CallEnv, PreciseEnv {
       st.hist.add(at, depth, note, linked);
       const counted = this.histNote || linked !== undefined || jmpStack !== 0;
       if (counted) st.histCnt = (st.histCnt ?? 0) + 1;
-      for (const p of this.pushedNow) {
+      for (let k = 0; k < this.pushedNow.length; k++) {
         // a state queued by maybe_fork_scalars runs this instruction again: its history has this
         // instruction's entry too until it is taken up (see rerunEntry)
+        const p = this.pushedNow[k]!;
         if (p === st) continue;
         p.hist.add(at, depth, note, linked);
         p.histCnt = st.histCnt ?? 0;
