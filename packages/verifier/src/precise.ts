@@ -359,8 +359,10 @@ function stopMask(k: number): number {
     case K_NONE:
     case K_NEG:
       return 0;
-    case K_MOV:
     case K_ALU:
+      // an immediate (or the frame pointer) operand: the needed destination stays needed, nothing more is
+      return k & USE_REG && ((k >> 12) & 0xf) !== 10 ? 1 << d : 0;
+    case K_MOV:
     case K_LDX:
     case K_LOAD_ACQ:
     case K_ATOMIC:
