@@ -130,6 +130,10 @@ const LOADERS = {
   build: { loader: 'prevail', type: 'xdp' },
   // Collections compiled from public sources (--each): libbpf 1.x section rules.
   'libbpf-bootstrap': { loader: 'libbpf', type: 'socket_filter' },
+  // netdata/ebpf-co-re (netdata's eBPF collector, CO-RE objects): libbpf skeletons; netdata's
+  // ebpf.plugin turns on the probes or the trampolines of each thread it runs
+  // (bpf_program__set_autoload), so `alone`: each program loaded on its own.
+  'netdata-ebpf-co-re': { loader: 'libbpf', type: 'socket_filter', alone: true },
   // eunomia-bpf/bpf-developer-tutorial: each lesson's *.bpf.c, built by libbpf-bootstrap
   // Makefiles (bpftool gen object) and loaded through its libbpf skeleton, run without options.
   // `hosts`: the stack trace maps the tools size before loading (bpf_map__set_value_size /
