@@ -464,7 +464,7 @@ describe('scalar bounds arithmetic', () => {
     expect(used).toBeGreaterThan(30000);
   });
 
-  it('64-bit ALU operations of any two registers on two 32-bit halves per field equal the BigInt ones, on random, edge, synced, masked and inconsistent registers', () => {
+  it('ALU operations of any two registers on two 32-bit halves per field equal the BigInt ones, on random, edge, synced, masked and inconsistent registers', () => {
     const halves = [0n, 1n, 7n, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffff8n, 0xfffffffen, 0xffffffffn];
     const e64 = halves.flatMap((h) => halves.map((l) => (h << 32n) | l));
     const runs = fc.array(fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 1, max: 64 })), { maxLength: 3 }).map((rs) => rs.reduce((m, [lo, n]) => m | BigInt.asUintN(64, ((1n << BigInt(n)) - 1n) << BigInt(lo)), 0n));
@@ -488,27 +488,27 @@ describe('scalar bounds arithmetic', () => {
     const operand = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) }, { weight: 1, arbitrary: bounds.map(reg) }, { weight: 1, arbitrary: fc.constant(UNKNOWN) }, { weight: 3, arbitrary: v64.map((v) => known(v)) });
     let used = 0;
     let runs2 = 0;
-    const check = (op: 'add' | 'sub' | 'and' | 'or' | 'xor' | 'lsh' | 'rsh' | 'arsh', dst: Reg, src: Reg): void => {
+    const check = (op: 'add' | 'sub' | 'and' | 'or' | 'xor' | 'lsh' | 'rsh' | 'arsh', dst: Reg, src: Reg, alu32 = false): void => {
       runs2++;
-      const srcConst = scalarAluGenericSrcConst(src, false);
-      const ref = scalarAluGeneric(op, dst, src, false);
-      const ours = aluWide(op, dst, src, false, srcConst);
+      const srcConst = scalarAluGenericSrcConst(src, alu32);
+      const ref = scalarAluGeneric(op, dst, src, alu32);
+      const ours = aluWide(op, dst, src, alu32, srcConst);
       // what scalarAlu runs after its constant shortcut
-      expect(aluLow(op, dst, src, false, srcConst) ?? aluMid(op, dst, src, false) ?? ours ?? ref).toEqual(ref);
+      expect(aluLow(op, dst, src, alu32, srcConst) ?? aluMid(op, dst, src, alu32) ?? ours ?? ref).toEqual(ref);
       if (ours === undefined) return;
       used++;
-      expect(ours, `${op} ${show([dst, src])}`).toEqual(ref);
+      expect(ours, `${op}${alu32 ? 32 : 64} ${show([dst, src])}`).toEqual(ref);
       expect(ours === dst).toBe(ref === dst);
     };
     const bin = fc.constantFrom<'add' | 'sub' | 'and' | 'or' | 'xor'>('add', 'sub', 'and', 'or', 'xor');
     const sh = fc.constantFrom<'lsh' | 'rsh' | 'arsh'>('lsh', 'rsh', 'arsh');
-    fc.assert(fc.property(bin, operand, operand, (op, d, s2) => check(op, d, s2)), { numRuns: 20000 });
-    fc.assert(fc.property(sh, operand, fc.integer({ min: 0, max: 64 }), (op, d, k) => check(op, d, known(BigInt(k)))), { numRuns: 10000 });
+    fc.assert(fc.property(bin, operand, operand, fc.boolean(), (op, d, s2, alu32) => check(op, d, s2, alu32)), { numRuns: 30000 });
+    fc.assert(fc.property(sh, operand, fc.integer({ min: 0, max: 64 }), fc.boolean(), (op, d, k, alu32) => check(op, d, known(BigInt(k)), alu32)), { numRuns: 10000 });
     // every op on edge constants and the shapes real programs have: an unknown, one masked by -8, an unknown with a range
     const shapes = [UNKNOWN, reg({ var: tnum(0n, U64_MAX - 7n), ...UNBOUNDED_B, umax: U64_MAX - 7n, smax: S64_MAX - 7n }), reg({ var: tnum(0n, U64_MAX), ...UNBOUNDED_B, umin: 1n })];
     for (const d of [...shapes, ...e64.map((v) => known(v))])
       for (const v of e64) {
-        for (const op of ['add', 'sub', 'and', 'or', 'xor'] as const) check(op, d, known(v));
+        for (const op of ['add', 'sub', 'and', 'or', 'xor'] as const) for (const alu32 of [false, true]) check(op, d, known(v), alu32);
       }
     for (const d of shapes) for (let k = 0; k < 64; k++) for (const op of ['lsh', 'rsh', 'arsh'] as const) check(op, d, known(BigInt(k)));
     expect(used).toBeGreaterThan(runs2 / 2);

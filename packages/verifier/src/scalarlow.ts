@@ -1985,13 +1985,12 @@ function shiftW(op: 'lsh' | 'rsh' | 'arsh', lo: number, hi: number): void {
 }
 
 /**
- * scalar.ts scalarAluGeneric on halves for a 64-bit `dst op= src` of any two registers (their
- * fields in their types' ranges, their tnums' value and mask disjoint): add, sub, and, or, xor
- * and shifts by a constant below 64. undefined (nothing computed is kept) for any other
+ * scalar.ts scalarAluGeneric on halves for `dst op= src` of any two registers (their fields in
+ * their types' ranges, their tnums' value and mask disjoint): add, sub, and, or, xor (ALU64 and
+ * ALU32) and 64-bit shifts by a constant below 64. undefined (nothing computed is kept) for any other
  * operation or register; the caller then runs the BigInt version.
  */
 export function aluWide(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcConst: boolean): Reg | undefined {
-  if (alu32) return undefined;
   switch (op) {
     case 'add':
     case 'sub':
@@ -2002,7 +2001,8 @@ export function aluWide(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcCons
     case 'lsh':
     case 'rsh':
     case 'arsh':
-      if (srcConst && src.umax < 64n) break;
+      // ALU32 shifts (scalar.ts shift's 32-bit steps) stay on BigInts
+      if (!alu32 && srcConst && src.umax < 64n) break;
       return undefined;
     default:
       return undefined;
@@ -2015,6 +2015,20 @@ export function aluWide(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcCons
   } else if (op === 'and' || op === 'or' || op === 'xor') bitopW(op);
   // the counts: a constant source's umin and umax (equal, below 64)
   else shiftW(op, Y[UNL]!, Y[UXL]!);
+  // ALU32 (scalar.ts scalarAluGeneric runs the 64-bit steps too, whose bitop updates the 32-bit
+  // bounds): zext_32_to_64, the tnum's low half and the 64-bit bounds from the 32-bit ones
+  if (alu32) {
+    X[VH] = X[MH] = X[UNH] = X[UXH] = X[SNH] = X[SXH] = 0;
+    X[UNL] = W.u32min;
+    X[UXL] = W.u32max;
+    if (W.s32min >= 0 && W.s32max >= 0) {
+      X[SNL] = W.s32min;
+      X[SXL] = W.s32max;
+    } else {
+      X[SNL] = 0;
+      X[SXL] = U32;
+    }
+  }
   syncWSteps();
   if (X[VH] === X0[VH] && X[VL] === X0[VL] && X[MH] === X0[MH] && X[ML] === X0[ML] && X[UNH] === X0[UNH] && X[UNL] === X0[UNL] && X[UXH] === X0[UXH] && X[UXL] === X0[UXL] && X[SNH] === X0[SNH] && X[SNL] === X0[SNL] && X[SXH] === X0[SXH] && X[SXL] === X0[SXL] && W.s32min === W.s32min0 && W.s32max === W.s32max0 && W.u32min === W.u32min0 && W.u32max === W.u32max0) return dst;
   const o = copyReg(dst);
