@@ -7,12 +7,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { refineCond, refineCondGeneric, type Cond } from './cond.js';
+import { refineCond, refineCondGeneric, scalarBranchTaken, type Cond } from './cond.js';
 import { syncGeneric } from './scalar.js';
 import { refineLow } from './scalarlow.js';
 import { lowRegs, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
 import { known, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
-import { tnum, U32_MAX, U64_MAX } from './tnum.js';
+import { tnum, tnumIsConst, tnumOverlap, tnumSubreg, U32_MAX, U64_MAX } from './tnum.js';
 
 const CONDS: readonly Cond[] = ['jeq', 'jne', 'jset', 'jset_not', 'jgt', 'jge', 'jlt', 'jle', 'jsgt', 'jsge', 'jslt', 'jsle'];
 const e32 = [0n, 1n, 2n, 3n, 7n, 8n, 0xffn, 0x100n, 0xffffn, 0x7ffffffen, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffffen, 0xffffffffn];
@@ -110,5 +110,28 @@ describe('branch refinement on numbers', () => {
         }
     }
     expect(used).toBeGreaterThan(runs / 3);
+  });
+
+  it('a 32-bit == or != is decided on the tnums\' low halves as numbers as on BigInts', () => {
+    // the reference: is_scalar_branch_taken's 32-bit jeq/jne on tnumSubreg's BigInts
+    const ref = (a: Reg, b: Reg, ne: 0 | 1): 1 | 0 | -1 => {
+      const t1 = tnumSubreg(a.var);
+      const t2 = tnumSubreg(b.var);
+      if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value === t2.value ? (ne ? 0 : 1) : ne;
+      if (!tnumOverlap(t1, t2)) return ne;
+      if (a.u32min > b.u32max || a.u32max < b.u32min || a.s32min > b.s32max || a.s32max < b.s32min) return ne;
+      return -1;
+    };
+    const wide = fc.tuple(fc.oneof(low, outside, fc.bigInt({ min: 0n, max: U64_MAX })), fc.oneof(low, outside, fc.bigInt({ min: 0n, max: U64_MAX }))).map(([v, m]) => ({ ...UNKNOWN, var: tnum(v & ~m, m) }));
+    const operand = fc.oneof(raw.map(reg), synced.map(reg), low.map((v) => known(v)), wide);
+    let decided = 0;
+    const check = (a: Reg, b: Reg, cond: 'jeq' | 'jne'): void => {
+      const want = ref(a, b, cond === 'jne' ? 1 : 0);
+      if (want !== -1) decided++;
+      expect(scalarBranchTaken(a, b, cond, true), `${cond} ${show([a, b])}`).toBe(want);
+    };
+    fc.assert(fc.property(operand, operand, fc.constantFrom<'jeq' | 'jne'>('jeq', 'jne'), check), { numRuns: 20000 });
+    for (const x of e32) for (const y of e32) for (const cond of ['jeq', 'jne'] as const) check(known(x), reg({ var: tnum(y & ~0xf0n, 0xf0n), ...UNBOUNDED_B }), cond);
+    expect(decided).toBeGreaterThan(2000);
   });
 });

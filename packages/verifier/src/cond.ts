@@ -30,6 +30,20 @@ export function scalarBranchTaken(r1: Reg, r2: Reg, cond: JmpCond, is32: boolean
   switch (cond) {
     case 'jeq':
     case 'jne': {
+      // 32 bits: the tnums' low halves as numbers (tnumSubreg made two BigInts per tnum)
+      if (is32) {
+        const ne: 0 | 1 = cond === 'jne' ? 1 : 0;
+        const v1 = lowU32(a.var.value);
+        const m1 = lowU32(a.var.mask);
+        const v2 = lowU32(b.var.value);
+        const m2 = lowU32(b.var.mask);
+        if (m1 === 0 && m2 === 0) return v1 === v2 ? (ne ? 0 : 1) : ne;
+        // tnum_overlap
+        const mu = m1 | m2;
+        if ((v1 & ~mu) !== (v2 & ~mu)) return ne;
+        if (a.u32min > b.u32max || a.u32max < b.u32min || a.s32min > b.s32max || a.s32max < b.s32min) return ne;
+        return -1;
+      }
       // the tnums (their low halves for 32 bits) are read by jeq, jne and jset only
       t1 = is32 ? tnumSubreg(a.var) : a.var;
       t2 = is32 ? tnumSubreg(b.var) : b.var;

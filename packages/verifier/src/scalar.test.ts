@@ -12,7 +12,7 @@ import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, s
 import { aluLow, aluMid, aluWide, domainTests, inLow32, syncHigh32, syncMid, syncWide } from './scalarlow.js';
 import { lowRegs, pair, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
 import { known, knownImm, REG_OPTIONAL_FIELDS, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
-import { tnum, tnumIn, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
+import { fls64, tnum, tnumClearSubreg, tnumIn, tnumLshift, tnumRshift, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
 
 type Field = 'smin' | 'smax' | 'umin' | 'umax';
 const F32 = { smin: 's32min', smax: 's32max', umin: 'u32min', umax: 'u32max' } as const;
@@ -512,6 +512,21 @@ describe('scalar bounds arithmetic', () => {
       }
     for (const d of shapes) for (let k = 0; k < 64; k++) for (const op of ['lsh', 'rsh', 'arsh'] as const) check(op, d, known(BigInt(k)));
     expect(used).toBeGreaterThan(runs2 / 2);
+  });
+
+  it('fls64 through the buffer and tnumClearSubreg by a mask equal the shifts they replace', () => {
+    const runs = fc.array(fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 1, max: 64 })), { maxLength: 3 }).map((rs) => rs.reduce((m, [lo, n]) => m | BigInt.asUintN(64, ((1n << BigInt(n)) - 1n) << BigInt(lo)), 0n));
+    const v = fc.oneof(unsigned(64), runs, fc.integer({ min: 0, max: 63 }).map((k) => 1n << BigInt(k)), fc.constantFrom(-1n, -(1n << 40n), 1n << 64n, (1n << 70n) + 5n));
+    const fls = (x: bigint): number => (x === 0n ? 0 : Number(x >> 32n) ? 64 - Math.clz32(Number(x >> 32n)) : 32 - Math.clz32(Number(x & 0xffffffffn)));
+    fc.assert(
+      fc.property(v, v, (x, m) => {
+        expect(fls64(x), String(x)).toBe(fls(x));
+        const t = tnum(x & ~m, m);
+        expect(tnumClearSubreg(t)).toEqual(tnumLshift(tnumRshift(t, 32), 32));
+      }),
+      { numRuns: 20000 },
+    );
+    for (let k = 0; k < 64; k++) for (const d of [-1n, 0n, 1n]) expect(fls64(BigInt.asUintN(64, (1n << BigInt(k)) + d))).toBe(fls(BigInt.asUintN(64, (1n << BigInt(k)) + d)));
   });
 
   it('reg_bounds_sync of an unknown tnum with only a umin keeps it, as the BigInt steps do', () => {

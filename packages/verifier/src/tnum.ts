@@ -133,8 +133,14 @@ export const tnumIsUnknown = (a: Tnum): boolean => a.mask === U64_MAX;
 /** Number of significant bits of x (the kernel's fls64). */
 export function fls64(x: bigint): number {
   if (x === 0n) return 0;
-  const hi = Number(x >> 32n);
-  return hi ? 64 - Math.clz32(hi) : 32 - Math.clz32(Number(x & 0xffffffffn));
+  // the halves through the buffer (no BigInt made); a value outside [0, 2^64) as before
+  if (x < 0n || x > U64_MAX) {
+    const h = Number(x >> 32n);
+    return h ? 64 - Math.clz32(h) : 32 - Math.clz32(Number(x & 0xffffffffn));
+  }
+  cvtU64[0] = x;
+  const hi = cvtU32[HI]!;
+  return hi ? 64 - Math.clz32(hi) : 32 - Math.clz32(cvtU32[LO]!);
 }
 
 /** The tnum covering every value in [min, max]. */
@@ -269,7 +275,9 @@ export function tnumCast(a: Tnum, size: number): Tnum {
 }
 
 export const tnumSubreg = (a: Tnum): Tnum => tnumCast(a, 4);
-export const tnumClearSubreg = (a: Tnum): Tnum => tnumLshift(tnumRshift(a, 32), 32);
+const HIGH_HALF = 0xffffffff00000000n;
+/** `(a >> 32) << 32`: the low half cleared (one `&` per field instead of four shifts). */
+export const tnumClearSubreg = (a: Tnum): Tnum => tnum(a.value & HIGH_HALF, a.mask & HIGH_HALF);
 export const tnumWithSubreg = (reg: Tnum, subreg: Tnum): Tnum => tnumOr(tnumClearSubreg(reg), tnumSubreg(subreg));
 export const tnumConstSubreg = (a: Tnum, v: bigint): Tnum => tnumWithSubreg(a, tnumConst(v & U32_MAX));
 export const tnumSubregIsConst = (a: Tnum): boolean => (a.mask & U32_MAX) === 0n;
