@@ -134,6 +134,9 @@ const LOADERS = {
   // ebpf.plugin turns on the probes or the trampolines of each thread it runs
   // (bpf_program__set_autoload), so `alone`: each program loaded on its own.
   'netdata-ebpf-co-re': { loader: 'libbpf', type: 'socket_filter', alone: true },
+  // lizrice/learning-ebpf (the "Learning eBPF" book's examples): bpftool prog load and libbpf
+  // skeletons, libbpf's rules
+  'learning-ebpf': { loader: 'libbpf', type: 'socket_filter' },
   // eunomia-bpf/bpf-developer-tutorial: each lesson's *.bpf.c, built by libbpf-bootstrap
   // Makefiles (bpftool gen object) and loaded through its libbpf skeleton, run without options.
   // `hosts`: the stack trace maps the tools size before loading (bpf_map__set_value_size /
