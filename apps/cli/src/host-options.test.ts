@@ -9,6 +9,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadObject } from '@bpf/elf';
 import { repoRoot, skipWithout, tempDir } from '@bpf/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -98,6 +99,16 @@ char _license[] SEC("license") = "GPL";
 struct { int (*type)[4 /* perf_event_array */]; int (*key_size)[8]; } wide SEC(".maps");
 static long (*perf_event_output)(void *ctx, void *map, u64 flags, void *data, u64 size) = (void *)25;
 SEC("kprobe/do_nanosleep") int emit(void *ctx) { u64 x = 0; return perf_event_output(ctx, &wide, 0xffffffffULL, &x, 8) < 0; }
+char _license[] SEC("license") = "GPL";
+`,
+  // a CPU map whose size the loader gives (cilium/ebpf: one entry per possible CPU), and a perf
+  // event array declared for 128 CPUs (cilium's EVENTS_MAP), which cilium/ebpf cuts to the machine's
+  cpus: `${HEAD}
+struct { int (*type)[16 /* cpumap */]; int (*key_size)[4]; int (*value_size)[4]; } cpus SEC(".maps");
+struct { int (*type)[4 /* perf_event_array */]; int (*key_size)[4]; int (*value_size)[4]; int (*max_entries)[128]; } events SEC(".maps");
+static long (*redirect_map)(void *map, u64 key, u64 flags) = (void *)51;
+static long (*perf_event_output)(void *ctx, void *map, u64 flags, void *data, u64 size) = (void *)25;
+SEC("xdp") int spread(void *ctx) { u64 x = 1; perf_event_output(ctx, &events, 0xffffffffULL, &x, 8); return redirect_map(&cpus, 0, 0); }
 char _license[] SEC("license") = "GPL";
 `,
   // bcc's profile / offcputime: a stack trace map declaring only its key, its values sized by the tool
@@ -315,6 +326,21 @@ describe.skipIf(!haveTools)('host loader options, live', { timeout: 300_000 }, (
     const wide = bpf('verify', join(dir, 'perf_wide.o'), '--prog', 'emit', '--linker', 'cilium/ebpf');
     expect(wide.code).not.toBe(0);
     expect(wide.stderr).toContain('map wide: KeySize must be zero or four for perf event array (cilium/ebpf)');
+  });
+
+  it('--linker cilium/ebpf: a CPU map declared without a size gets one entry per possible CPU and a perf event array at most that many, as cilium/ebpf creates them; libbpf leaves the CPU map to the kernel, which refuses it', () => {
+    const obj = join(dir, 'cpus.o');
+    const k = JSON.parse(bpf('kernel', 'compare', obj, '--prog', 'spread', '--linker', 'cilium/ebpf', '--json').stdout) as { agree: boolean; kernel: { accepted: boolean } };
+    expect(k).toMatchObject({ agree: true, kernel: { accepted: true } });
+    const libbpf = bpf('kernel', 'load', obj, '--prog', 'spread');
+    expect(libbpf.code).not.toBe(0);
+    expect(libbpf.stderr).toContain('MAP_CREATE: EINVAL: create cpumap map');
+    // nr_cpu_ids: the highest possible CPU plus one, which cilium/ebpf's PossibleCPU reads
+    const ids = Math.max(...readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim().split(',').map((p) => Number(p.split('-').pop()))) + 1;
+    const sizes = (o: { linker: 'libbpf' | 'cilium/ebpf'; possibleCpus?: number }): Record<string, number> => Object.fromEntries(loadObject(new Uint8Array(readFileSync(obj)), o).maps.map((m) => [m.name, m.maxEntries]));
+    expect(sizes({ linker: 'cilium/ebpf', possibleCpus: ids })).toMatchObject({ cpus: ids, events: Math.min(128, ids) });
+    expect(sizes({ linker: 'cilium/ebpf', possibleCpus: 200 })).toMatchObject({ cpus: 200, events: 128 });
+    expect(sizes({ linker: 'libbpf', possibleCpus: ids })).toMatchObject({ cpus: 0, events: 128 });
   });
 
   it('--attach-to: the placeholder section is not a kernel function; the flag gives the target, which must exist', () => {

@@ -278,7 +278,9 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
   const arena = arenaOf && obj.arenaData ? arenaOf() : undefined;
   const host = { ...rest, ...(arena ? { arena } : {}) };
   // what every load does, kernel or not: variables set, the linker's rules, the arena's layout
-  const always = { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}), ...(host.opener ? { opener: host.opener } : {}), ...(arena ? { arena } : {}) };
+  // (cilium/ebpf sizes perf event arrays and CPU maps by this machine's possible CPUs)
+  const cpus = host.linker === 'cilium/ebpf' ? nrCpuIds() : undefined;
+  const always = { ...(host.globals ? { globals: host.globals } : {}), ...(host.linker ? { linker: host.linker } : {}), ...(cpus !== undefined ? { possibleCpus: cpus } : {}), ...(host.opener ? { opener: host.opener } : {}), ...(arena ? { arena } : {}) };
   const hostNoKernel = { ...always, ...(host.functions ? { functions: host.functions } : {}), ...(host.attachBtfId ? { attachBtfId: host.attachBtfId } : {}) };
   // what the user asked the host loader to do must happen, or fail saying why
   const asked = host.attachTo !== undefined || host.functions !== undefined || host.attachBtfId !== undefined;

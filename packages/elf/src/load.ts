@@ -82,6 +82,14 @@ export interface LoadOptions extends ParseOptions {
    */
   readonly linker?: Linker;
   /**
+   * The machine's possible CPUs as cilium/ebpf counts them (`PossibleCPU`: the highest number in
+   * /sys/devices/system/cpu/possible plus one). Under cilium/ebpf's rules a perf event array's or
+   * CPU map's max_entries of 0, or above that count, becomes the count (its
+   * `MapSpec.fixupMagicFields`: objects declare such maps for 128 CPUs, or leave the size to the
+   * loader). Not given: their max_entries stay as declared.
+   */
+  readonly possibleCpus?: number;
+  /**
    * Whose rules open the object (see {@link Opener}). Default: libbpf 1.x's when the object is
    * linked by libbpf's rules (an extern its BTF does not describe refuses the object, as
    * `bpf_object__open` refuses it), none under cilium/ebpf's. `raw` is for the loaders that read
@@ -178,7 +186,7 @@ export function loadObject(bytes: Uint8Array, given: LoadOptions = {}): LoadedOb
     }
   }
   maps = placeArenaGlobals(maps, obj.arenaData, opts.arena);
-  if (linker === 'cilium/ebpf') maps = maps.map(ciliumMapSizes);
+  if (linker === 'cilium/ebpf') maps = maps.map((m) => ciliumMapSizes(m, opts.possibleCpus));
   // CO-RE needs a target: without a kernel BTF the code stays as clang wrote it (fine for
   // disassembly; libbpf would refuse to load it).
   const core = opts.btfExt?.coreRelos;
@@ -494,10 +502,14 @@ const MAP_OF_MAPS: ReadonlySet<string> = new Set(['array_of_maps', 'hash_of_maps
  * (mapSpecFromBTF), a value typed with `__type(value, ...)` has no size for the map types that
  * take none (ring buffer, arena, and perf event array, which bpf2go users annotate for the
  * generated Go type); creating it (MapSpec.fixupMagicFields), a perf event array's key and value
- * are 4 bytes, as is a map of maps' value, and other sizes of them are refused.
+ * are 4 bytes, as is a map of maps' value, and other sizes of them are refused; a perf event
+ * array or CPU map gets at most one entry per possible CPU (`cpus`, when known), and that many
+ * when it declares none.
  */
-function ciliumMapSizes(m: ElfMap): ElfMap {
+function ciliumMapSizes(m: ElfMap, cpus: number | undefined): ElfMap {
   const perf = m.type === 'perf_event_array';
+  // one slot per possible CPU at most (0: the loader's to size)
+  if (cpus !== undefined && (perf || m.type === 'cpumap') && (m.maxEntries === 0 || m.maxEntries > cpus)) m = { ...m, maxEntries: cpus };
   const typedValue = m.btfValueTypeId !== undefined && m.kind !== 'data';
   if ((m.type === 'ringbuf' || m.type === 'arena') && typedValue) return { ...m, valueSize: 0 };
   if (!perf && !MAP_OF_MAPS.has(m.type)) return m;
