@@ -67,6 +67,14 @@ function rdonlyRead(r: Reg, off: number, size: number): Reg | undefined {
 
 /** check_mem_region_access: the fixed offset plus the variable part's bounds within [0, memSize). */
 export function memRegion(env: Env, pc: number, r: Reg, regno: number, off: number, size: number, memSize: number, zeroOk: boolean): void {
+  // bounds in [0, BPF_MAX_VAR_OFF) and an access inside the region (almost every one): the
+  // tests below in numbers (exact there), without their BigInts (issue 25); anything else, and
+  // every failure, goes through them
+  if (r.smin >= 0n && r.smin < BPF_MAX_VAR_OFF && r.umax < BPF_MAX_VAR_OFF && (size > 0 || (size === 0 && zeroOk))) {
+    const lo = Number(r.smin) + off;
+    const hi = Number(r.umax) + off;
+    if (lo >= 0 && hi >= 0 && lo + size <= memSize && hi + size <= memSize) return;
+  }
   const o = BigInt(off);
   if (r.smin < 0n && (r.smin === S64_MIN || BigInt.asIntN(32, o + r.smin) !== o + r.smin || r.smin + o < 0n))
     env.reject(pc, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
@@ -80,7 +88,7 @@ export function packetAccess(env: Env, pc: number, r: Reg, regno: number, off: n
   if (r.smin < 0n) env.reject(pc, `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
   const range = r.range ?? 0;
   if (range < 0) env.reject(pc, `R${regno} offset is outside of the packet`);
-  if (!memOk(BigInt(off), size, range, zeroOk)) env.reject(pc, memMsg(r, regno, BigInt(off), size, range), `R${regno} offset is outside of the packet`);
+  if (!(off >= 0 && (size > 0 || (size === 0 && zeroOk)) && off + size <= range)) env.reject(pc, memMsg(r, regno, BigInt(off), size, range), `R${regno} offset is outside of the packet`);
 }
 
 /** __check_ptr_off_reg: pointers passed on or dereferenced in their original form only. */
@@ -157,10 +165,8 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
   const b = byteIndex(at);
   const slot = b >> 3;
   env.scratchSlot(slot);
-  const spill = (r: Reg): void => {
-    saveSpill(f, slot, r, size);
-    env.noteStackAccess(frameNo, slot);
-  };
+  // each spill below: saveSpill(f, slot, r, size) then env.noteStackAccess(frameNo, slot), written
+  // out (a closure for it was made on every stack write; issue 25)
   const reg = a.value;
   if (reg && at % 8 === 0 && reg.type === 'scalar') {
     const fits = fls64(reg.umax) <= size * 8;
@@ -174,17 +180,20 @@ function stackWriteFixed(env: Env, f: Frame, frameNo: number, cur: Frame, at: nu
     }
     // the source register itself changes (it shares the new id)
     if (v !== reg && a.valueRegno !== undefined && cur.regs[a.valueRegno] === reg) cur.regs[a.valueRegno] = v;
-    spill(fits ? v : unlinked(v, false));
+    saveSpill(f, slot, fits ? v : unlinked(v, false), size);
+    env.noteStackAccess(frameNo, slot);
     return;
   }
   if (!reg && at % 8 === 0 && a.stImm !== undefined) {
-    spill(known(BigInt(a.stImm)));
+    saveSpill(f, slot, known(BigInt(a.stImm)), size);
+    env.noteStackAccess(frameNo, slot);
     return;
   }
   if (reg && reg.type !== 'scalar' && reg.type !== 'not_init') {
     if (size !== 8) env.reject(pc, ...env.sourceLine(pc), 'invalid size of register spill');
     if (f !== cur && reg.type === 'fp') env.reject(pc, 'cannot spill pointers to stack into stack frame of the caller');
-    spill(reg);
+    saveSpill(f, slot, reg, size);
+    env.noteStackAccess(frameNo, slot);
     return;
   }
   scrubSlot(f, slot);
@@ -339,7 +348,7 @@ export function ptrAlignment(env: Env, pc: number, r: Reg, insnOff: number, size
 }
 
 /** The register a context read gives: a scalar, or the field's pointer (packet pointers with an empty range). */
-function ctxRead(ptr: CtxPtr | undefined, idGen: () => number): Reg {
+function ctxRead(ptr: CtxPtr | undefined, env: Env): Reg {
   switch (ptr) {
     case undefined:
       return UNKNOWN;
@@ -349,7 +358,7 @@ function ctxRead(ptr: CtxPtr | undefined, idGen: () => number): Reg {
     case 'sock_or_null':
     case 'sock_common_or_null':
       // a nullable pointer gets its id for the null check (check_mem_access)
-      return pointer(ptr, { id: idGen() });
+      return pointer(ptr, { id: env.nextId() });
     default:
       return pointer(ptr);
   }
@@ -456,7 +465,7 @@ export function memAccess(env: Env, st: State, f: Frame, pc: number, regno: numb
       const res = ctxAccess(env.type, off, size, { write: a.write, ldsx: a.signed === true, attach: env.attach });
       // check_mem_access prints the source line after check_ctx_access's message
       if (!res.ok) env.reject(pc, `invalid bpf_context access off=${off} size=${size}`, ...env.sourceLine(pc));
-      if (!a.write) out = ctxRead(res.ptr, () => env.nextId());
+      if (!a.write) out = ctxRead(res.ptr, env);
       break;
     }
     case 'fp':

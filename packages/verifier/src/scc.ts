@@ -50,16 +50,21 @@ export class SccVisits {
   private callchain(cp: { readonly pc: number; readonly state: Path | Checkpoint['state'] }): string | undefined {
     if (!this.scc) return undefined;
     const frames = cp.state.frames;
-    const sites: number[] = [];
+    // the call sites before the frame in a loop, as a string built as it goes (no array per
+    // checkpoint); a chain of one SCC id, the usual one, is made once per id (issue 25)
+    let sites = '';
     for (let i = 0; i < frames.length; i++) {
       const at = i === frames.length - 1 ? cp.pc : frames[i + 1]!.callsite;
       const id = this.scc[at] ?? 0;
-      if (id) return `(${sites.map((s) => `${s},`).join('')}${id})`;
+      if (id) return sites === '' ? (this.single[id] ??= `(${id})`) : `(${sites}${id})`;
       if (i === frames.length - 1) return undefined;
-      sites.push(at);
+      sites += `${at},`;
     }
     return undefined;
   }
+
+  /** `(id)` per SCC id, made once. */
+  private readonly single: (string | undefined)[] = [];
 
   /** A checkpoint's call chain, made once: its instruction and call sites never change. */
   private chainOf(cp: Checkpoint): string | undefined {

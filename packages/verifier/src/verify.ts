@@ -25,7 +25,7 @@ import { checkReplaceTarget, sleepableRefusal, type TargetFacts } from './frepla
 import { checkCallWhileLocked, checkResourceLeak, mapProgCompat } from './locks.js';
 import { exceptionCallbackInsn, stackWalkCheck } from './exceptions.js';
 import { attachMapRecords } from './mapfields.js';
-import { memAccess } from './mem.js';
+import { memAccess, type Access } from './mem.js';
 import { formatState, type Scratch } from './print.js';
 import { JumpHist, linkedWord, NOTE_CB, NOTE_DST_STACK, NOTE_SRC_STACK, noteSpill } from './jmphist.js';
 import { markPathPrecise, markPrecise, propagatePrecision, slotPrecise, type Checkpoint, type Path, type PreciseEnv } from './precise.js';
@@ -188,6 +188,9 @@ export interface VerifyResult {
 }
 
 const LIMIT = 1_000_000;
+/** A load's Access (memAccess), plain and sign-extending: made once, not per load (issue 25). */
+const LDX: Access = { write: false, intoReg: true, signed: false };
+const LDX_SIGNED: Access = { write: false, intoReg: true, signed: true };
 const STACK = 512;
 
 /**
@@ -353,7 +356,9 @@ class Verifier implements CallEnv, PreciseEnv {
   /** The current instruction's linked registers (jmphist.ts `linkedWord`). */
   private linkedNote?: number[];
   /** Paths pushed while the current instruction ran: they share its jump-history entry. */
-  private pushedNow: Path[] = [];
+  /** The paths push() queued during the current instruction: the first pushedN entries (the array is kept, not emptied: `length = 0` dropped its backing store, and the next push made a new one, once per branch; issue 25). */
+  private readonly pushedNow: Path[] = [];
+  private pushedN = 0;
   readonly trace: ((line: string) => void) | undefined;
   readonly level1Newline: (() => void) | undefined;
   private readonly tracer: Tracer | undefined;
@@ -583,7 +588,7 @@ class Verifier implements CallEnv, PreciseEnv {
     if (this.level === 1) this.pendingLog.push(this.logMark());
     // push_stack: BPF_COMPLEXITY_LIMIT_JMP_SEQ paths waiting at once
     if (this.pending.length > 8192) this.reject(this.cur?.pc ?? p.prev, `The sequence of ${this.pending.length} jumps is too complex.`);
-    this.pushedNow.push(p);
+    this.pushedNow[this.pushedN++] = p;
   }
 
   argCountOf(subprog: number): number {
@@ -1138,7 +1143,12 @@ class Verifier implements CallEnv, PreciseEnv {
 
   /** The loop's SCC visits (made on first use: the CFG's SCCs come from the liveness analysis). */
   private sccs(): SccVisits {
-    return (this.scc ??= new SccVisits(this.liveness?.cfg.scc, this.trace, (cp, path) => {
+    // made apart: closures in this method made V8 allocate its context on every call (issue 25)
+    return this.scc ?? this.makeSccs();
+  }
+
+  private makeSccs(): SccVisits {
+    return (this.scc = new SccVisits(this.liveness?.cfg.scc, this.trace, (cp, path) => {
       const before = this.totalPrecise(cp, path);
       this.propagateFrom(cp, path);
       return this.totalPrecise(cp, path) !== before;
@@ -1160,14 +1170,22 @@ class Verifier implements CallEnv, PreciseEnv {
    * holds (a cleaned checkpoint has forgotten its dead registers and slots).
    */
   private propagateFrom(cp: Checkpoint, path: Path): void {
-    propagatePrecision(
-      this,
-      cp,
-      path,
-      (f, r) => !cp.cleaned || (this.liveRegs(cp.state, f) & (1 << r)) !== 0,
-      (f, s) => slotAlive(cp, f, s),
-    );
+    // the two liveness tests are made once (propCp is the checkpoint they ask about), not two
+    // closures per call (issue 25); saved and restored in case propagation comes back here
+    const outer = this.propCp;
+    this.propCp = cp;
+    propagatePrecision(this, cp, path, this.propLiveReg, this.propLiveSlot);
+    this.propCp = outer;
   }
+
+  /** The checkpoint propagateFrom propagates from (its liveness tests' subject). */
+  private propCp: Checkpoint | undefined;
+  /** The register a ld_imm64 of a map or function makes, per instruction (ldImm64). */
+  private readonly ldImmRegs = new Map<number, Reg>();
+  /** The Access of a store (st, stx), filled by step() per store. */
+  private readonly storeAccess: { write: true; value: Reg | undefined; valueRegno: number | undefined; stImm: number | undefined } = { write: true, value: undefined, valueRegno: undefined, stImm: undefined };
+  private readonly propLiveReg = (f: number, r: number): boolean => !this.propCp!.cleaned || (this.liveRegs(this.propCp!.state, f) & (1 << r)) !== 0;
+  private readonly propLiveSlot = (f: number, s: number): boolean => slotAlive(this.propCp!, f, s);
 
   /** A loop closed (is_state_visited's `loop`): precision propagated now, and again when the loop is done. */
   private loopHit(cp: Checkpoint, st: Path): void {
@@ -1297,14 +1315,14 @@ class Verifier implements CallEnv, PreciseEnv {
       this.stackNoteFrame = -1;
       this.linkedNote = undefined;
       this.jmpStackNote = 0;
-      if (this.pushedNow.length !== 0) this.pushedNow.length = 0;
+      this.pushedN = 0;
       this.scalarFork = undefined;
       const cb = this.insns[at]!.code === 0x95 && st.frames[depth]!.callbackRet !== undefined;
       if (this.tracer) this.tracer.step(st, this);
       this.stackLive.begin(st, at);
       const next = this.step(st) as Path | null;
       this.stackLive.commit();
-      if (this.tracer) this.tracer.stepped(st, at, depth, next, this.pushedNow);
+      if (this.tracer) this.tracer.stepped(st, at, depth, next, this.pushedNow.slice(0, this.pushedN));
       const noteFrame = this.stackNoteFrame as number;
       const linked = this.linkedNote as number[] | undefined;
       const jmpStack = this.jmpStackNote as number;
@@ -1313,7 +1331,7 @@ class Verifier implements CallEnv, PreciseEnv {
       st.hist.add(at, depth, note, linked);
       const counted = this.histNote || linked !== undefined || jmpStack !== 0;
       if (counted) st.histCnt = (st.histCnt ?? 0) + 1;
-      for (let k = 0; k < this.pushedNow.length; k++) {
+      for (let k = 0; k < this.pushedN; k++) {
         // a state queued by maybe_fork_scalars runs this instruction again: its history has this
         // instruction's entry too until it is taken up (see rerunEntry)
         const p = this.pushedNow[k]!;
@@ -1471,7 +1489,7 @@ class Verifier implements CallEnv, PreciseEnv {
         if (i.src === 11) return this.stackArgLoad(st, f, i, pc);
         const base = this.readReg(f, i.src, pc);
         this.writeReg(f, i.dst, pc);
-        f.regs[i.dst] = memAccess(this, st, f, pc, i.src, base, i.off, op.size, { write: false, intoReg: true, signed: op.signed })!;
+        f.regs[i.dst] = memAccess(this, st, f, pc, i.src, base, i.off, op.size, op.signed ? LDX_SIGNED : LDX)!;
         this.saveAuxPtrType(pc, base, true);
         st.pc = pc + 1;
         return st;
@@ -1481,7 +1499,13 @@ class Verifier implements CallEnv, PreciseEnv {
         const value = op.kind === 'stx' ? this.readReg(f, i.src, pc) : undefined;
         if (i.dst === 11) return this.stackArgStore(st, f, i, pc, value ?? known(BigInt(i.imm)));
         const base = this.readReg(f, i.dst, pc);
-        memAccess(this, st, f, pc, i.dst, base, i.off, op.size, op.kind === 'st' ? { write: true, stImm: i.imm } : { write: true, ...(value ? { value, valueRegno: i.src } : {}) });
+        // one Access object per verifier, filled per store (memAccess keeps none of it), instead
+        // of a literal and a spread per store (issue 25)
+        const a = this.storeAccess;
+        a.value = value;
+        a.valueRegno = value ? i.src : undefined;
+        a.stImm = op.kind === 'st' ? i.imm : undefined;
+        memAccess(this, st, f, pc, i.dst, base, i.off, op.size, a);
         this.saveAuxPtrType(pc, base, false);
         st.pc = pc + 1;
         return st;
@@ -1542,11 +1566,27 @@ class Verifier implements CallEnv, PreciseEnv {
       f.regs[i.dst] = known((BigInt(hi.imm >>> 0) << 32n) | BigInt(i.imm >>> 0));
       return;
     }
+    // a function's or a map's pointer depends on the instruction only: made the first time the
+    // instruction runs, then the same register object (registers are never changed in place; a
+    // wide register and its extra fields per run were ~1.5% of what bpf_lxc.o allocates; issue 25)
+    const made = this.ldImmRegs.get(pc);
+    if (made !== undefined) {
+      f.regs[i.dst] = made;
+      return;
+    }
     if (pseudo === 4) {
       if (!this.hasFuncInfo) this.reject(pc, 'missing btf func_info');
-      const sub = this.subprogs.findIndex((s) => s.start === pc + i.imm + 1);
+      // a loop, not findIndex's closure: one capturing `pc` and `i` made V8 allocate this
+      // method's context on every ld_imm64 (issue 25)
+      let sub = -1;
+      for (let k = 0; k < this.subprogs.length; k++)
+        if (this.subprogs[k]!.start === pc + i.imm + 1) {
+          sub = k;
+          break;
+        }
       if (isGlobal(this, sub)) this.reject(pc, 'callback function not static');
       f.regs[i.dst] = pointer('func', { subprog: sub });
+      this.ldImmRegs.set(pc, f.regs[i.dst]!);
       return;
     }
     if (pseudo === 1 || pseudo === 5 || pseudo === 2 || pseudo === 6) {
@@ -1555,6 +1595,7 @@ class Verifier implements CallEnv, PreciseEnv {
       // an arena's value (an `.addr_space.1` global) is its user-space address: a scalar (arena.ts)
       if ((pseudo === 2 || pseudo === 6) && map.type === 'arena') f.regs[i.dst] = UNKNOWN;
       else f.regs[i.dst] = pseudo === 1 || pseudo === 5 ? pointer('map_ptr', { map }) : pointer('map_value', { map, off: hi.imm });
+      this.ldImmRegs.set(pc, f.regs[i.dst]!);
       return;
     }
     // BPF_PSEUDO_BTF_ID: a kernel variable or function named by its BTF id (ksym.ts)
