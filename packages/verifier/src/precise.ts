@@ -100,6 +100,8 @@ export interface Checkpoint {
   dfsDepth?: number;
   /** Where what a comparison with it looks at starts in its verification's PlanStore (prune.ts), -1 until its first comparison. */
   plan: number;
+  /** Its plan holds its precision marks as they are now; set false where a mark is added (prune.ts copies them again); newCheckpoint sets it. */
+  planMarks?: boolean;
   /** Its loop's call chain (scc.ts), null outside loops; made on first use. */
   sccChain?: string | null;
 }
@@ -109,6 +111,7 @@ export const slotPrecise = (cp: Pick<Checkpoint, 'preciseSlots'>, frame: number,
 
 function markSlotPrecise(cp: Checkpoint, frame: number, slot: number): void {
   cp.preciseSlots[2 * frame + (slot >> 5)]! |= 1 << (slot & 31);
+  cp.planMarks = false;
 }
 
 /** A path: a state with the checkpoint it last passed and the instructions since. */
@@ -521,6 +524,7 @@ function markAllPrecise(env: PreciseEnv, frame: number, cp: Checkpoint | undefin
       f.regs.forEach((r, n) => {
         if (n === 10 || r.type !== 'scalar' || c.preciseRegs[k]! & (1 << n)) return;
         c.preciseRegs[k]! |= 1 << n;
+        c.planMarks = false;
         env.trace?.(`force_precise: frame${k}: forcing r${n} to be precise`);
       });
       f.spilled.forEach((r, s) => {
@@ -624,7 +628,10 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
       for (let m = bt.regs[fr]! & 0x7ff; m !== 0; m &= m - 1) {
         const r = 31 - Math.clz32(m & -m);
         if (f.regs[r]!.type !== 'scalar' || cp.preciseRegs[fr]! & (1 << r)) bt.clear(r, fr);
-        else cp.preciseRegs[fr]! |= 1 << r;
+        else {
+          cp.preciseRegs[fr]! |= 1 << r;
+          cp.planMarks = false;
+        }
       }
       for (let w = 0; w < 2; w++)
         for (let m = bt.slots[2 * fr + w]!; m !== 0; m &= m - 1) {

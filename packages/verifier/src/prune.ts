@@ -34,6 +34,7 @@ export function newCheckpoint(st: Path, entry = 0): Checkpoint {
     cleaned: undefined,
     alive: undefined,
     plan: -1,
+    planMarks: false,
     sccChain: undefined,
   };
 }
@@ -160,7 +161,7 @@ function scalarForStack(f: Frame, slot: number): Reg | 'unbound' | undefined {
  * (RANGE_WITHIN); the running 6.18 kernel does not (fixtures: prune.test.ts loop_slot_types), so
  * `rw` only makes scalars compare as precise here.
  */
-function stacksafe(cp: Checkpoint, frame: number, o: Frame, c: Frame, slots: Int32Array, from: number, to: number, ids: IdMap, rw: boolean): boolean {
+function stacksafe(w0: number, w1: number, o: Frame, c: Frame, slots: Int32Array, from: number, to: number, ids: IdMap, rw: boolean): boolean {
   const ot8 = o.slotTypes;
   const ct8 = c.slotTypes;
   const allocated = c.allocated ?? 0;
@@ -168,7 +169,8 @@ function stacksafe(cp: Checkpoint, frame: number, o: Frame, c: Frame, slots: Int
     const e = slots[i]!;
     const slot = e & 0xff;
     const j0 = (e >>> 8) & 0xff;
-    const precise = slotPrecise(cp, frame, slot);
+    // the frame's precise slots, as the plan holds them (slotPrecise)
+    const precise = (((slot < 32 ? w0 : w1) >>> (slot & 31)) & 1) === 1;
     const b = slot * 8;
     // a slot the old state used and the current one never touched (beyond its allocated_stack)
     if (b >= allocated) return false;
@@ -309,8 +311,12 @@ export function mayHaveSameKey(old: State, cur: State): boolean {
  * that fails early — most of them, on a precise scalar, the call chain or a stack byte — reads
  * the checkpoint's side from a few adjacent words instead of chasing its state's frame objects.
  * From the plan's offset:
- * - `[0]` the number of frames `d`; then per frame `k`, at `1 + 2k`: its call site, its subprogram;
- * - at `1 + 2d`, per frame, the screen: the number of live registers that hold a scalar, then
+ * - `[0]` the number of frames `d`; then per frame `k`, at `1 + 5k`: its call site, its
+ *   subprogram, and a copy of the checkpoint's precision marks (preciseRegs[k], preciseSlots[2k],
+ *   preciseSlots[2k + 1]), brought up to date by statesEqual when precision has marked more since
+ *   (`planMarks` false): a comparison reads the marks beside the words it reads first instead of
+ *   through two arrays of the checkpoint, a cache miss each (issue 25);
+ * - at `1 + 5d`, per frame, the screen: the number of live registers that hold a scalar, then
  *   per such register its number and its 32-bit bounds (u32min, u32max as int32 words, s32min,
  *   s32max), then the same for the live slots whose spill is a scalar (the slot's number first):
  *   regsafe's range test on the 32-bit bounds alone, a necessary condition read from the plan
@@ -327,7 +333,7 @@ export function mayHaveSameKey(old: State, cur: State): boolean {
  *   and misc bytes.
  */
 export class PlanStore {
-  /** The words of the plans; replaced by a compacted copy when full. */
+  /** The words of the plans; replaced by a larger or a compacted copy when full (reserve). */
   words: Int32Array = EMPTY_WORDS;
   /** The first free word. */
   top = 0;
@@ -336,14 +342,20 @@ export class PlanStore {
    * a checkpoint no longer in one (dropped for its misses, or of an earlier walk) is garbage,
    * and so is one made again after its checkpoint was cleaned.
    */
-  constructor(private readonly lists: () => readonly (readonly Checkpoint[] | undefined)[]) {}
+  constructor(
+    private readonly lists: () => readonly (readonly Checkpoint[] | undefined)[],
+    /** The size of the first array, at least (tests make it small, for the store to grow often). */
+    private readonly first = MIN_WORDS,
+  ) {}
 
   /**
-   * Room for `need` more words: when full, the plans of the checkpoints in the lists are copied
-   * to the start of a new array half as large again as they are (the garbage left behind), so
-   * that the words held stay within a small multiple of the live plans'. (Three times as large
-   * made the copying 1.7% of tetragon's kprobes instead of 4%, but no difference in CPU showed
-   * in alternating runs and the memory held grew.)
+   * Room for `need` more words. When full: if the plans of the checkpoints in the lists hold at
+   * least half the words used, every word is copied as it is (one block copy, no offset changes)
+   * into an array twice as large; otherwise only those plans are copied, to the start of an array
+   * at least twice as large as they are, and the rest (dropped checkpoints' plans, plans made again
+   * after cleaning) is left behind. The words held stay within four times the live plans'. Copying
+   * plan by plan into an array half as large again as the live plans at every fill copied twice
+   * as many words as the plans were made of and was 1-3% of the real-world rows (issue 25).
    */
   reserve(need: number): Int32Array {
     const old = this.words;
@@ -353,29 +365,60 @@ export class PlanStore {
       if (list === undefined) continue;
       for (let i = 0; i < list.length; i++) if (list[i]!.plan >= 0) live += planLength(old, list[i]!.plan);
     }
-    const words = new Int32Array(Math.max(1 << 13, live + (live >> 1) + need));
-    let w = 0;
-    for (const list of this.lists()) {
-      if (list === undefined) continue;
-      for (let i = 0; i < list.length; i++) {
-        const cp = list[i]!;
-        const p0 = cp.plan;
-        if (p0 < 0) continue;
-        cp.plan = w;
-        for (let j = p0, end = p0 + planLength(old, p0); j < end; j++) words[w++] = old[j]!;
+    let words: Int32Array;
+    if (2 * live >= this.top) {
+      words = takeWords(Math.max(2 * old.length, this.top + need, this.first));
+      words.set(old.subarray(0, this.top));
+    } else {
+      words = takeWords(Math.max(2 * live + need, this.first));
+      let w = 0;
+      for (const list of this.lists()) {
+        if (list === undefined) continue;
+        for (let i = 0; i < list.length; i++) {
+          const cp = list[i]!;
+          const p0 = cp.plan;
+          if (p0 < 0) continue;
+          cp.plan = w;
+          const end = p0 + planLength(old, p0);
+          words.set(old.subarray(p0, end), w);
+          w += end - p0;
+        }
       }
+      this.top = w;
     }
     this.words = words;
-    this.top = w;
+    spareWords(old);
     return words;
   }
 }
 const EMPTY_WORDS = new Int32Array(0);
+/** The first array of a verification's plans: 64 KiB, about 200 plans. */
+const MIN_WORDS = 1 << 14;
+/** The largest array kept for the next verification's plans (4 MiB). */
+const MAX_SPARE = 1 << 20;
+/**
+ * An array of plans no store holds any more (a store's array before it grew): the next store that
+ * needs one at most as large takes it instead of allocating and zeroing a new one (plans are
+ * written before they are read). Only arrays a store has let go of are kept here, so no two
+ * stores share one, nested verifications included.
+ */
+let spare: Int32Array | undefined;
+function takeWords(n: number): Int32Array {
+  const s = spare;
+  if (s !== undefined && s.length >= n) {
+    spare = undefined;
+    return s;
+  }
+  return new Int32Array(n);
+}
+function spareWords(a: Int32Array): void {
+  if (a.length <= MAX_SPARE && a.length > (spare?.length ?? 0)) spare = a;
+}
 
 /** The number of words of the plan at `p0` (its layout above). */
 function planLength(s: Int32Array, p0: number): number {
   const depth = s[p0]!;
-  let at = p0 + 1 + 2 * depth;
+  let at = p0 + 1 + PLAN_FRAME * depth;
   for (let k = 0; k < depth; k++) {
     at += 1 + 5 * s[at]!;
     at += 1 + 5 * s[at]!;
@@ -386,6 +429,19 @@ function planLength(s: Int32Array, p0: number): number {
 }
 
 const STACK_BYTES = SLOTS * 8;
+/** A plan's words per frame before the screen: call site, subprogram, the three words of precision marks. */
+const PLAN_FRAME = 5;
+
+/** Copies the checkpoint's precision marks into its plan at `p0` (the marks' words of each frame). */
+function copyMarks(s: Int32Array, p0: number, cp: Checkpoint): void {
+  const depth = s[p0]!;
+  for (let k = 0, at = p0 + 3; k < depth; k++, at += PLAN_FRAME) {
+    s[at] = cp.preciseRegs[k]!;
+    s[at + 1] = cp.preciseSlots[2 * k]!;
+    s[at + 2] = cp.preciseSlots[2 * k + 1]!;
+  }
+  cp.planMarks = true;
+}
 const isPtrReg = (r: Reg | undefined): boolean => r !== undefined && r.type !== 'scalar' && r.type !== 'not_init';
 /** A plan's slot entry whose old slot holds a spilled pointer (its bytes then are in the needs list). */
 const PLAN_PTR_SPILL = 1 << 16;
@@ -412,7 +468,7 @@ function makePlan(plans: PlanStore, cp: Checkpoint, liveRegs: (frame: number) =>
   const old = cp.state;
   const depth = old.frames.length;
   // room for the largest plan of this depth
-  const size = 4 + depth * (4 + 5 * (11 + SLOTS) + STACK_BYTES + 3 + SLOTS);
+  const size = 4 + depth * (PLAN_FRAME + 2 + 5 * (11 + SLOTS) + STACK_BYTES + 3 + SLOTS);
   const s = plans.reserve(size);
   const lists = listScratch.length >= depth * (3 + SLOTS) ? listScratch : (listScratch = new Int32Array(depth * (3 + SLOTS)));
   const start = plans.top;
@@ -421,6 +477,8 @@ function makePlan(plans: PlanStore, cp: Checkpoint, liveRegs: (frame: number) =>
   for (let k = 0; k < depth; k++) {
     s[w++] = old.frames[k]!.callsite;
     s[w++] = old.frames[k]!.subprog;
+    // the marks: copyMarks, below
+    w += 3;
   }
   for (let k = 0; k < depth; k++) {
     const f = old.frames[k]!;
@@ -475,6 +533,7 @@ function makePlan(plans: PlanStore, cp: Checkpoint, liveRegs: (frame: number) =>
   s[needsAt] = w - needsAt - 1;
   for (let i = 0; i < l; i++) s[w + i] = lists[i]!;
   plans.top = w + l;
+  copyMarks(s, start, cp);
   return start;
 }
 
@@ -525,15 +584,17 @@ export function statesEqual(
     if (plan[p0] !== depth) return false;
     for (let k = 0; k < depth; k++) {
       const c = cur.frames[k]!;
-      if (plan[p0 + 1 + 2 * k] !== c.callsite || plan[p0 + 2 + 2 * k] !== c.subprog) return false;
+      if (plan[p0 + 1 + PLAN_FRAME * k] !== c.callsite || plan[p0 + 2 + PLAN_FRAME * k] !== c.subprog) return false;
     }
+    if (!cp.planMarks) copyMarks(plan, p0, cp);
   }
   // the screen first: most comparisons that fail, fail on a precise scalar's 32-bit bounds (a
   // loop's counter) or, on others, on a stack byte of a different type (the needs, next)
-  let at = p0 + 1 + 2 * depth;
+  let at = p0 + 1 + PLAN_FRAME * depth;
   for (let k = 0; k < depth; k++) {
     const cf = cur.frames[k]!;
-    const precise = rangeWithin ? -1 : cp.preciseRegs[k]!;
+    const marks = p0 + 3 + PLAN_FRAME * k;
+    const precise = rangeWithin ? -1 : plan[marks]!;
     for (let e = at + 1, end = at + 1 + 5 * plan[at]!; e < end; e += 5) {
       const r = plan[e]!;
       if (((precise >> r) & 1) === 0) continue;
@@ -541,8 +602,8 @@ export function statesEqual(
       if (c.type !== 'scalar' || !within32(plan, e, c)) return false;
     }
     at += 1 + 5 * plan[at]!;
-    const w0 = rangeWithin ? -1 : cp.preciseSlots[2 * k]!;
-    const w1 = rangeWithin ? -1 : cp.preciseSlots[2 * k + 1]!;
+    const w0 = rangeWithin ? -1 : plan[marks + 1]!;
+    const w1 = rangeWithin ? -1 : plan[marks + 2]!;
     for (let e = at + 1, end = at + 1 + 5 * plan[at]!; e < end; e += 5) {
       const slot = plan[e]!;
       if ((((slot < 32 ? w0 : w1) >>> (slot & 31)) & 1) === 0) continue;
@@ -568,7 +629,7 @@ export function statesEqual(
   // comparisons at a loop's head (a counter one iteration on) before any id is mapped
   const listsAt = needsEnd;
   at = listsAt;
-  let screen = p0 + 1 + 2 * depth;
+  let screen = p0 + 1 + PLAN_FRAME * depth;
   for (let k = 0; k < depth; k++) {
     const of = old.frames[k]!;
     const cf = cur.frames[k]!;
@@ -578,7 +639,8 @@ export function statesEqual(
     // the screen's entries are the live scalar registers and the live slots holding a scalar
     // spill: walked instead of the precise marks, the old state's registers and slots are read
     // only where a precise scalar is (the old frame's slot types not at all)
-    const precise = rangeWithin ? -1 : cp.preciseRegs[k]!;
+    const marks = p0 + 3 + PLAN_FRAME * k;
+    const precise = rangeWithin ? -1 : plan[marks]!;
     for (let e = screen + 1, end = screen + 1 + 5 * plan[screen]!; e < end; e += 5) {
       const r = plan[e]!;
       if (((precise >> r) & 1) === 0) continue;
@@ -592,8 +654,8 @@ export function statesEqual(
     screen += 1 + 5 * plan[screen]!;
     // the same for the live scalar spills stacksafe compares by value, where the current slot
     // holds a scalar too (scalar_reg_for_stack; other slots are left to stacksafe)
-    const w0 = rangeWithin ? -1 : cp.preciseSlots[2 * k]!;
-    const w1 = rangeWithin ? -1 : cp.preciseSlots[2 * k + 1]!;
+    const w0 = rangeWithin ? -1 : plan[marks + 1]!;
+    const w1 = rangeWithin ? -1 : plan[marks + 2]!;
     for (let e = screen + 1, end = screen + 1 + 5 * plan[screen]!; e < end; e += 5) {
       const slot = plan[e]!;
       if ((((slot < 32 ? w0 : w1) >>> (slot & 31)) & 1) === 0) continue;
@@ -637,7 +699,8 @@ export function statesEqual(
   for (let k = 0; k < depth; k++) {
     const o = old.frames[k]!;
     const c = cur.frames[k]!;
-    const precise = cp.preciseRegs[k]!;
+    const marks = p0 + 3 + PLAN_FRAME * k;
+    const precise = plan[marks]!;
     const live = plan[at]!;
     const slotsAt = at + 3;
     const slotsEnd = slotsAt + plan[at + 2]!;
@@ -652,7 +715,7 @@ export function statesEqual(
       if ((a === undefined) !== (b === undefined)) return false;
       if (a && b && !regsafe(a, b, true, ids)) return false;
     }
-    if (!stacksafe(cp, k, o, c, plan, slotsAt, slotsEnd, ids, rangeWithin)) return false;
+    if (!stacksafe(plan[marks + 1]!, plan[marks + 2]!, o, c, plan, slotsAt, slotsEnd, ids, rangeWithin)) return false;
   }
   return true;
 }

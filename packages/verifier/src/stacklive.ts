@@ -580,7 +580,10 @@ export class StackLiveness {
   /**
    * bpf_stack_slot_alive for every slot of every frame of a checkpoint's state: live before its
    * instruction in its own function instance, or, for a caller's frame, live after the call (at
-   * the call itself when it calls a callback, which runs again). One mask of two words per frame.
+   * the call itself when it calls a callback, which runs again). One mask of two words per frame,
+   * each a signed 32-bit integer (slot 31 or 63 sets its sign): `>>> 0` made the words with that
+   * slot alive doubles, so the arrays of some checkpoints held doubles and the readers of the
+   * others (slotAlive, in makePlan) were deoptimised for a second element kind (issue 25).
    */
   aliveSlots(st: State): number[] {
     const depth = st.frames.length;
@@ -595,7 +598,7 @@ export class StackLiveness {
           const callsite = top.chain[i]!;
           alive |= this.liveBefore(this.instanceOf(st, i), this.callsCallback(callsite) ? callsite : callsite + 1, frame, w);
         }
-        out.push(alive >>> 0);
+        out.push(alive | 0);
       }
     }
     return out;
