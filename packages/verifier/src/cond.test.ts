@@ -8,8 +8,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { refineCond, refineCondGeneric, scalarBranchTaken, type Cond } from './cond.js';
-import { syncGeneric } from './scalar.js';
-import { refineLow } from './scalarlow.js';
+import { syncGeneric, type B } from './scalar.js';
+import { refineLow, refineWide } from './scalarlow.js';
 import { lowRegs, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
 import { known, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
 import { tnum, tnumIsConst, tnumOverlap, tnumSubreg, U32_MAX, U64_MAX } from './tnum.js';
@@ -133,5 +133,46 @@ describe('branch refinement on numbers', () => {
     fc.assert(fc.property(operand, operand, fc.constantFrom<'jeq' | 'jne'>('jeq', 'jne'), check), { numRuns: 20000 });
     for (const x of e32) for (const y of e32) for (const cond of ['jeq', 'jne'] as const) check(known(x), reg({ var: tnum(y & ~0xf0n, 0xf0n), ...UNBOUNDED_B }), cond);
     expect(decided).toBeGreaterThan(2000);
+  });
+
+  it('a 64-bit ordered comparison of registers of any shape refined on two 32-bit halves per field equals the BigInt refinement', () => {
+    const halves = [0n, 1n, 7n, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffff8n, 0xfffffffen, 0xffffffffn];
+    const e64 = halves.flatMap((h) => halves.map((l) => (h << 32n) | l));
+    const v64 = fc.oneof(fc.constantFrom(...e64), fc.bigInt({ min: 0n, max: U64_MAX }), fc.bigInt({ min: 0n, max: 600n }), fc.bigInt({ min: 1n, max: 4096n }).map((x) => U64_MAX + 1n - x));
+    const s64v = v64.map((x) => BigInt.asIntN(64, x));
+    const s32v = fc.oneof(fc.constantFrom(0, 1, -1, 0x7fffffff, -0x80000000), fc.integer({ min: -0x80000000, max: 0x7fffffff }));
+    const u32v = fc.oneof(fc.constantFrom(0, 1, 0x7fffffff, 0x80000000, 0xffffffff), fc.integer({ min: 0, max: 0xffffffff }));
+    const ord = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<[T, T]> => fc.tuple(a, a).map(([x, y]) => (x <= y ? [x, y] : [y, x]));
+    const any = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<[T, T]> => fc.oneof({ weight: 4, arbitrary: ord(a) }, { weight: 1, arbitrary: fc.tuple(a, a) });
+    const raw: fc.Arbitrary<B> = fc
+      .record({ v: v64, m: v64, u: any(v64), s: any(s64v), s32: any(s32v), u32: any(u32v) })
+      .map(({ v, m, u, s, s32, u32 }) => ({ var: tnum(v & ~m, m), umin: u[0], umax: u[1], smin: s[0], smax: s[1], s32min: s32[0], s32max: s32[1], u32min: u32[0], u32max: u32[1] }));
+    const shaped: fc.Arbitrary<B> = fc.oneof(
+      v64.map((c) => ({ ...UNBOUNDED_B, var: tnum(c, 0n), umin: c, umax: c, smin: BigInt.asIntN(64, c), smax: BigInt.asIntN(64, c), u32min: Number(c & U32_MAX), u32max: Number(c & U32_MAX), s32min: Number(BigInt.asIntN(32, c)), s32max: Number(BigInt.asIntN(32, c)) })),
+      fc.constant({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX) }),
+      ord(v64).map(([lo, h]) => ({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX), umin: lo, umax: h })),
+      ord(s64v).map(([lo, h]) => ({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX), smin: lo, smax: h })),
+    );
+    const synced = fc.oneof(raw, shaped).map((b0) => {
+      const b = { ...b0 };
+      syncGeneric(b);
+      return b;
+    });
+    const operand = fc.oneof(raw, shaped, synced, synced).map(reg);
+    const conds = ['jlt', 'jle', 'jgt', 'jge', 'jslt', 'jsle', 'jsgt', 'jsge'] as const;
+    let used = 0;
+    const check = (r1: Reg, r2: Reg, cond: Cond): void => {
+      const ref = refineCondGeneric(r1, r2, cond, false);
+      const ours = refineWide(r1, r2, cond, false);
+      expect(refineCond(r1, r2, cond, false)).toEqual(ref);
+      if (ours === undefined) return;
+      used++;
+      expect(ours, `${cond} ${show([r1, r2])}`).toEqual(ref);
+      expect(ours[0] === r1).toBe(ref[0] === r1);
+      expect(ours[1] === r2).toBe(ref[1] === r2);
+    };
+    fc.assert(fc.property(operand, operand, fc.constantFrom(...conds), check), { numRuns: 30000 });
+    for (const x of e64) for (const cond of conds) check(UNKNOWN, known(x), cond);
+    expect(used).toBeGreaterThan(25000);
   });
 });

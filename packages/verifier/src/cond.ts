@@ -4,7 +4,7 @@
  */
 import type { JmpCond } from '@bpf/isa';
 import { done, max, min, nmax, nmin, s64, sync, u64, unbounded32, unbounded64, work, type B } from './scalar.js';
-import { refineLow } from './scalarlow.js';
+import { refineLow, refineWide } from './scalarlow.js';
 import type { Reg } from './state.js';
 import { lowU32, tnumAnd, tnumConst, tnumIntersect, tnumIsConst, tnumOr, tnumOverlap, tnumSubreg, tnumSubregIsConst, tnumWithSubreg, U32_MAX, type Tnum } from './tnum.js';
 
@@ -124,7 +124,7 @@ const cval = (x: B, is32: boolean): bigint => (is32 ? x.var.value & U32_MAX : x.
 /** regs_refine_cond_op followed by reg_bounds_sync: both registers after `r1 cond r2` held. */
 export function refineCond(r1: Reg, r2: Reg, cond: Cond, is32: boolean, sameReg = false): [Reg, Reg] {
   // both below 2^32 (most branches of real programs): on numbers (scalarlow.ts)
-  return (!sameReg && refineLow(r1, r2, cond, is32)) || refineCondGeneric(r1, r2, cond, is32, sameReg);
+  return (!sameReg && (refineLow(r1, r2, cond, is32) || refineWide(r1, r2, cond, is32))) || refineCondGeneric(r1, r2, cond, is32, sameReg);
 }
 
 /** refineCond on BigInts, for any registers (exported for the tests comparing the two). */

@@ -2035,3 +2035,101 @@ export function aluWide(op: AluName, dst: Reg, src: Reg, alu32: boolean, srcCons
   storeW(o);
   return o;
 }
+
+// ---- regs_refine_cond_op on halves: 64-bit ordered comparisons ----
+
+/** The second register of a refinement on halves as loaded (Y holds it as refined). */
+const Y0 = new Uint32Array(12);
+
+/** a[i] pair = min_u / max_u / min_s / max_s of itself and (h, l). */
+function pairMin(a: Uint32Array, i: number, h0: number, l0: number, signed: boolean): void {
+  const h = h0 >>> 0;
+  const l = l0 >>> 0;
+  const xh = a[i]!;
+  if ((signed ? (h | 0) < (xh | 0) : h < xh) || (h === xh && l < a[i + 1]!)) {
+    a[i] = h;
+    a[i + 1] = l;
+  }
+}
+function pairMax(a: Uint32Array, i: number, h0: number, l0: number, signed: boolean): void {
+  const h = h0 >>> 0;
+  const l = l0 >>> 0;
+  const xh = a[i]!;
+  if ((signed ? (h | 0) > (xh | 0) : h > xh) || (h === xh && l > a[i + 1]!)) {
+    a[i] = h;
+    a[i + 1] = l;
+  }
+}
+
+/**
+ * `a < b` (lt) or `a <= b` of two registers on halves, a and b each X or Y: the unsigned
+ * (umin/umax) or signed (smin/smax) bounds of cond.ts refineCondGeneric's jlt/jle/jslt/jsle,
+ * `- 1` and `+ 1` wrapping as u64()/s64() wrap them.
+ */
+function refineOrderW(a: Uint32Array, b: Uint32Array, lt: boolean, signed: boolean): void {
+  const mn = signed ? SNH : UNH;
+  const mx = signed ? SXH : UXH;
+  if (lt) {
+    subH(b[mx]!, b[mx + 1]!, 0, 1);
+    pairMin(a, mx, T[0]!, T[1]!, signed);
+    addH(a[mn]!, a[mn + 1]!, 0, 1);
+    pairMax(b, mn, T[0]!, T[1]!, signed);
+  } else {
+    pairMin(a, mx, b[mx]!, b[mx + 1]!, signed);
+    pairMax(b, mn, a[mn]!, a[mn + 1]!, signed);
+  }
+}
+
+/** The working register (X, W) synced, as a register: `r` itself when nothing changed. */
+function finishW(r: Reg): Reg {
+  syncWSteps();
+  if (X[VH] === X0[VH] && X[VL] === X0[VL] && X[MH] === X0[MH] && X[ML] === X0[ML] && X[UNH] === X0[UNH] && X[UNL] === X0[UNL] && X[UXH] === X0[UXH] && X[UXL] === X0[UXL] && X[SNH] === X0[SNH] && X[SNL] === X0[SNL] && X[SXH] === X0[SXH] && X[SXL] === X0[SXL] && W.s32min === W.s32min0 && W.s32max === W.s32max0 && W.u32min === W.u32min0 && W.u32max === W.u32max0) return r;
+  const o = copyReg(r);
+  storeW(o);
+  return o;
+}
+
+/**
+ * cond.ts refineCondGeneric on halves for a 64-bit jlt, jle, jgt, jge, jslt, jsle, jsgt or jsge
+ * of two different registers of any shape (fields in their types' ranges, tnums' value and mask
+ * disjoint): the refinement, then reg_bounds_sync of each. undefined for any other condition
+ * or register (the caller runs the BigInt version).
+ */
+export function refineWide(r1: Reg, r2: Reg, cond: string, is32: boolean): [Reg, Reg] | undefined {
+  if (is32) return undefined;
+  let signed: boolean;
+  switch (cond) {
+    case 'jlt':
+    case 'jle':
+    case 'jgt':
+    case 'jge':
+      signed = false;
+      break;
+    case 'jslt':
+    case 'jsle':
+    case 'jsgt':
+    case 'jsge':
+      signed = true;
+      break;
+    default:
+      return undefined;
+  }
+  const lt = cond === 'jlt' || cond === 'jgt' || cond === 'jslt' || cond === 'jsgt';
+  const flip = cond === 'jgt' || cond === 'jge' || cond === 'jsgt' || cond === 'jsge';
+  if (!loadY(r2) || !loadW(r1)) return undefined;
+  for (let k = 0; k < 12; k++) Y0[k] = Y[k]!;
+  // jgt/jge: b < a (b <= a)
+  if (flip) refineOrderW(Y, X, lt, signed);
+  else refineOrderW(X, Y, lt, signed);
+  const o1 = finishW(r1);
+  // the second register as the working one: its fields as refined, its loaded values to compare with
+  for (let k = 0; k < 12; k++) {
+    X[k] = Y[k]!;
+    X0[k] = Y0[k]!;
+  }
+  W.s32min = W.s32min0 = W.rs32min;
+  W.s32max = W.s32max0 = W.rs32max;
+  W.u32min = W.u32min0 = W.ru32min;
+  W.u32max = W.u32max0 = W.ru32max;
+  return [o1, finishW(r2)];
+}
