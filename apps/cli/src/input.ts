@@ -234,23 +234,31 @@ export function nrCpuIds(): number | undefined {
 }
 
 /**
- * Which helpers the running kernel gives the program, for `VerifyOptions.helperAvailable`
- * (@bpf/kernel's helperProbe): a kernel built from patched sources can take away a helper that
- * the verifier's tables, made from the kernel's sources, give the program's type, and the
- * verdict is then that kernel's. Asked only for a program that calls helpers, on Linux; loaded
- * as the program is (`attachType`, the BPF_F_* `flags`).
+ * Which helpers and vmlinux kfuncs the running kernel lets the program call, for
+ * `VerifyOptions.helperAvailable` and `kfuncAvailable` (@bpf/kernel's helperProbe and
+ * kfuncProbe): a kernel built from patched sources or with an option off can take away what the
+ * verifier's tables, made from the kernel's sources, give the program's type, and the verdict is
+ * then that kernel's. Asked only for a program that calls helpers or kfuncs, on Linux; loaded as
+ * the program is (`attachType`, the BPF_F_* `flags`).
  */
-export async function helperAvailableFor(program: Program, type: ProgType, load: { readonly attachType?: string; readonly flags?: number } = {}): Promise<((id: number) => boolean) | undefined> {
-  if (process.platform !== 'linux' || !program.insns.some((i) => i.code === 0x85 && i.src === 0)) return undefined;
+export async function kernelProbesFor(program: Program, type: ProgType, load: { readonly attachType?: string; readonly flags?: number } = {}): Promise<{ helperAvailable?: (id: number) => boolean; kfuncAvailable?: (id: number) => boolean }> {
+  if (process.platform !== 'linux') return {};
+  const helpers = program.insns.some((i) => i.code === 0x85 && i.src === 0);
+  const kfuncs = program.insns.some((i) => i.code === 0x85 && i.src === 2 && i.off === 0);
+  if (!helpers && !kfuncs) return {};
   const kernel = await loadKernel();
+  if (!kernel) return {};
   const attachType = load.attachType ?? program.expectedAttachType;
   const attachBtfId = (program as { readonly attachBtfId?: number }).attachBtfId;
-  return kernel?.helperProbe({
+  const target = {
     type,
     ...(attachType !== undefined ? { expectedAttachType: attachType } : {}),
     ...(attachBtfId !== undefined ? { attachBtfId } : {}),
     ...((load.flags ?? 0) & (1 << 4) ? { sleepable: true } : {}),
-  });
+  };
+  const helperAvailable = helpers ? kernel.helperProbe(target) : undefined;
+  const kfuncAvailable = kfuncs ? kernel.kfuncProbe(target) : undefined;
+  return { ...(helperAvailable ? { helperAvailable } : {}), ...(kfuncAvailable ? { kfuncAvailable } : {}) };
 }
 
 /** Whether a `.BTF.ext` carries CO-RE relocations (its header's core_relo_len). */

@@ -10,7 +10,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { ProgType } from '@bpf/isa';
 import { verify, needsKernelBtf } from '@bpf/verifier';
 import { describeError } from './errors.js';
-import { helperAvailableFor, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram } from './input.js';
+import { kernelBtfFor, kernelProbesFor, kernelSymbolsFor, nrCpuIds, loadProgram } from './input.js';
 
 export interface Row {
   file: string;
@@ -55,9 +55,9 @@ export async function statFile(job: Job, loadKernel: KernelLoader): Promise<Row[
   const rows: Row[] = [];
   for (const program of programs) {
     const type = job.type ?? program.type ?? 'socket_filter';
-    const helperAvailable = await helperAvailableFor(program, type);
+    const probes = await kernelProbesFor(program, type);
     const t0 = process.hrtime.bigint();
-    const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...(helperAvailable ? { helperAvailable } : {}) });
+    const r = verify(program, { type, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...probes });
     const row: Row = { file, program: program.name ?? 'main', verdict: r.accepted ? 'success' : 'failure', insns: r.stats.processedInsns, states: r.stats.totalStates, timeUs: Number(process.hrtime.bigint() - t0) / 1000 };
     if (!r.accepted) row.error = r.error!.message;
     if (loadWithMaps) {

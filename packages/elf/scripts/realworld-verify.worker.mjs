@@ -4,7 +4,7 @@
 // worker; the parent replaces the worker when a program runs past its timeout.
 import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { helperAvailableFor, loadProgram, kernelBtfFor, kernelSymbolsFor, nrCpuIds } from '../../../apps/cli/dist/input.js';
+import { kernelProbesFor, loadProgram, kernelBtfFor, kernelSymbolsFor, nrCpuIds } from '../../../apps/cli/dist/input.js';
 import { kernelKconfig } from '../../../apps/cli/dist/kconfig.js';
 import { loadPrograms, parseBtfTable } from '../dist/index.js';
 import { mapAddressesFromLog, needsKernelBtf, verify } from '../../verifier/dist/index.js';
@@ -88,14 +88,14 @@ parentPort.on('message', async ({ id, file, section, prog, type, host, progFlags
     const logLevel = kernelLog === undefined ? 0 : 2;
     const streamed = typeof kernelLog === 'object';
     const fd = streamed ? openSync(dumpTo, 'w') : undefined;
-    // the helpers this kernel gives the program, asked of it as `bpf verify` asks (input.ts helperAvailableFor)
+    // the helpers and kfuncs this kernel lets the program call, asked of it as `bpf verify` asks (input.ts kernelProbesFor)
     const flags = progFlags ?? (program.sleepable ? 1 << 4 : 0);
-    const helperAvailable = await helperAvailableFor(program, type, { flags });
+    const probes = await kernelProbesFor(program, type, { flags });
     let r;
     try {
       // the map addresses the kernel's log shows, printed as it prints them (a dumped log of ours is then its bytes)
       const mapAddresses = typeof kernelLog === 'string' ? mapAddressesFromLog(program, kernelLog) : undefined;
-      r = verify(program, { type, logLevel, flags, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...(helperAvailable ? { helperAvailable } : {}), ...(mapAddresses ? { mapAddresses } : {}), ...(streamed ? { logSink: (text) => writeSync(fd, text) } : {}) });
+      r = verify(program, { type, logLevel, flags, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...probes, ...(mapAddresses ? { mapAddresses } : {}), ...(streamed ? { logSink: (text) => writeSync(fd, text) } : {}) });
     } finally {
       if (fd !== undefined) closeSync(fd);
     }

@@ -14,6 +14,14 @@ export interface HelperProbeTarget {
 
 const probes = new Map<string, (id: number) => boolean>();
 
+/** What a probe asks about: a helper (`call id`) or a kfunc of vmlinux (`call` BPF_PSEUDO_KFUNC_CALL of BTF id `id`). */
+type Kind = 'helper' | 'kfunc';
+/** The kernel's first complaint when the program's type may not call it (check_helper_call, fetch_kfunc_meta). */
+const REFUSED: Record<Kind, RegExp> = {
+  helper: /^(program of this type cannot use helper|unknown func|invalid func)/,
+  kfunc: /^calling kernel function \S+ is not allowed$/,
+};
+
 /**
  * Which helpers the running kernel gives programs loaded as `target`, asked of the kernel
  * itself: a helper id is loaded in `call id; r0 = 0; exit` with the program's type, attach type,
@@ -31,14 +39,30 @@ const probes = new Map<string, (id: number) => boolean>();
  * and the tables decide. Undefined off Linux.
  */
 export function helperProbe(target: HelperProbeTarget): ((id: number) => boolean) | undefined {
-  if (process.platform !== 'linux') return undefined;
-  const key = `${target.type}/${target.expectedAttachType ?? ''}/${target.attachBtfId ?? ''}/${target.sleepable === true}`;
-  let probe = probes.get(key);
-  if (probe === undefined) probes.set(key, (probe = askKernel(target)));
-  return probe;
+  return probe('helper', target);
 }
 
-function askKernel(target: HelperProbeTarget): (id: number) => boolean {
+/**
+ * Which kfuncs of vmlinux (by BTF id) the running kernel lets programs loaded as `target` call,
+ * asked as `helperProbe` asks about helpers: the kfunc's call is loaded, and it is available
+ * unless the kernel answers `calling kernel function NAME is not allowed` (fetch_kfunc_meta: no
+ * kfunc set registered for the program's type holds it, checked before any argument). For
+ * `@bpf/verifier`'s `kfuncAvailable` option: this machine kind's kernel refuses the arena kfuncs
+ * to tracing programs, which its sources allow them.
+ */
+export function kfuncProbe(target: HelperProbeTarget): ((btfId: number) => boolean) | undefined {
+  return probe('kfunc', target);
+}
+
+function probe(kind: Kind, target: HelperProbeTarget): ((id: number) => boolean) | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const key = `${kind}/${target.type}/${target.expectedAttachType ?? ''}/${target.attachBtfId ?? ''}/${target.sleepable === true}`;
+  let asked = probes.get(key);
+  if (asked === undefined) probes.set(key, (asked = askKernel(kind, target)));
+  return asked;
+}
+
+function askKernel(kind: Kind, target: HelperProbeTarget): (id: number) => boolean {
   const expectedAttachType = target.expectedAttachType === undefined ? -1 : (ATTACH_TYPES as readonly string[]).indexOf(target.expectedAttachType);
   const load = (insns: readonly Insn[]) => {
     const k = loadProgram(
@@ -71,8 +95,8 @@ function askKernel(target: HelperProbeTarget): (id: number) => boolean {
     if (answers === null) return true;
     let a = answers.get(id);
     if (a === undefined) {
-      const error = load([{ code: 0x85, dst: 0, src: 0, off: 0, imm: id }, MOV_R0_0, EXIT]).error ?? '';
-      answers.set(id, (a = !/^(program of this type cannot use helper|unknown func|invalid func)/.test(error)));
+      const error = load([{ code: 0x85, dst: 0, src: kind === 'kfunc' ? 2 : 0, off: 0, imm: id }, MOV_R0_0, EXIT]).error ?? '';
+      answers.set(id, (a = !REFUSED[kind].test(error)));
     }
     return a;
   };

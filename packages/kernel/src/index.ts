@@ -3,4 +3,4 @@ export { firstError, loadBtf, loadProgram, parseStats, progInfo, testRun, type K
 export { createMap, KernelMap, MAP_TYPE, mapInfo, type MapInfo, type MapSpec, type MapTypeName } from './maps.js';
 export { createMaps, createProgramMap, loadWithMaps, possibleCpus, type CreatedMap, type CreatedMaps, type InnerMapSpec, type LoadedWithMaps, type LoadWithMapsOptions, withHostMaps } from './object.js';
 export { ldimm64FullRangeOffsets, writeArena } from './arena.js';
-export { helperProbe, type HelperProbeTarget } from './helpers.js';
+export { helperProbe, kfuncProbe, type HelperProbeTarget } from './helpers.js';

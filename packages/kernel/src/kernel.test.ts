@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { findByName, parseBtf } from '@bpf/btf';
 import { assemble } from '@bpf/isa';
 import { skipWithout } from '@bpf/testkit';
 import { run } from '@bpf/vm';
 import { describe, expect, it } from 'vitest';
-import { closeFd, createMap, createProgramMap, firstError, helperProbe, KernelError, loadBtf, loadProgram, loadWithMaps, probe, testRun } from './index.js';
+import { closeFd, createMap, createProgramMap, firstError, helperProbe, KernelError, kfuncProbe, loadBtf, loadProgram, loadWithMaps, probe, testRun } from './index.js';
 import { pageSize, possibleCpus, ringbufSize } from './object.js';
 
 describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
@@ -91,6 +92,20 @@ describe.skipIf(skipWithout('kernel'))('the running kernel', () => {
     expect(helperProbe({ type: 'socket_filter' })!(44)).toBe(false);
     // one answer per process and target: the same function again
     expect(helperProbe({ type: 'xdp' })).toBe(xdp);
+  });
+
+  it("kfuncProbe answers as a load of the kfunc's call answers: available unless the type may not call it", () => {
+    const btf = parseBtf(new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux')));
+    const syscall = kfuncProbe({ type: 'syscall', sleepable: true })!;
+    for (const name of ['bpf_task_acquire', 'bpf_task_release', 'bpf_arena_alloc_pages', 'bpf_xdp_metadata_rx_hash', 'bpf_dynptr_from_skb', 'bpf_sock_addr_set_sun_path']) {
+      const id = findByName(btf, name, 'FUNC')[0]!;
+      const k = loadProgram({ insns: [{ code: 0x85, dst: 0, src: 2, off: 0, imm: id }, ...assemble('r0 = 0\nexit').insns], type: 'syscall' }, { type: 'syscall', flags: 1 << 4, logLevel: 1, readInfo: false });
+      k.close();
+      expect([name, syscall(id)]).toEqual([name, !/^calling kernel function \S+ is not allowed$/.test(k.error ?? '')]);
+    }
+    // a syscall program may acquire a task, and may not make a dynptr of a packet it has none of
+    expect(syscall(findByName(btf, 'bpf_task_acquire', 'FUNC')[0]!)).toBe(true);
+    expect(syscall(findByName(btf, 'bpf_dynptr_from_skb', 'FUNC')[0]!)).toBe(false);
   });
 
   it('test-runs a socket filter: the retval agrees with @bpf/vm', () => {

@@ -172,6 +172,8 @@ export interface LoadInfo {
   readonly nrCpuIds: number | undefined;
   /** Whether the kernel gives the program helper `id`, one the tables give its type (VerifyOptions.helperAvailable); true when not told. */
   helperAvailable(id: number): boolean;
+  /** Whether the kernel lets the program call the vmlinux kfunc of BTF id `id`, one the tables allow its type (VerifyOptions.kfuncAvailable); true when not told. */
+  kfuncAvailable(id: number): boolean;
 }
 
 interface LoadFacts {
@@ -181,6 +183,7 @@ interface LoadFacts {
   readonly kernelSymbols?: { has(name: string): boolean };
   readonly nrCpuIds?: number;
   readonly helperAvailable?: (id: number) => boolean;
+  readonly kfuncAvailable?: (id: number) => boolean;
 }
 
 const refusedBtf = new WeakMap<Uint8Array, boolean>();
@@ -267,6 +270,7 @@ export function loadInfo(program: Program, opts: LoadFacts): LoadInfo {
     hasKernelSymbol: (name) => opts.kernelSymbols?.has(name) ?? true,
     nrCpuIds: opts.nrCpuIds,
     helperAvailable: (id) => opts.helperAvailable?.(id) ?? true,
+    kfuncAvailable: (id) => opts.kfuncAvailable?.(id) ?? true,
   };
 }
 

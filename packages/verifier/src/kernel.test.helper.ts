@@ -26,6 +26,7 @@ interface KernelApi {
   ): { accepted: boolean; errno: number; error?: string; log: string; logTrueSize: number; fd?: number; refusedBeforeVerifier?: boolean; btfRefused?: { readonly errnoName: string }; xlated?: readonly Insn[]; close(): void };
   possibleCpus(): number;
   helperProbe(t: { type: ProgType; expectedAttachType?: string; attachBtfId?: number; sleepable?: boolean }): ((id: number) => boolean) | undefined;
+  kfuncProbe(t: { type: ProgType; expectedAttachType?: string; attachBtfId?: number; sleepable?: boolean }): ((id: number) => boolean) | undefined;
 }
 interface ElfApi {
   loadPrograms(bytes: Uint8Array, opts: { kernelBtf: Uint8Array; kallsyms?: ReadonlyMap<string, bigint> }): (Program & { readonly name: string })[];
@@ -97,19 +98,22 @@ export { comparableLines };
  * both logs are written there for reading.
  */
 /**
- * The running kernel's answer to which helpers it gives the program's type (@bpf/kernel's
- * helperProbe), as `bpf verify` asks it: a kernel built from patched sources can take away a
- * helper the tables give (this machine kind's 6.18.44-fc build: bpf_xdp_adjust_meta in XDP).
+ * The running kernel's answer to which helpers and kfuncs it lets the program's type call
+ * (@bpf/kernel's helperProbe and kfuncProbe), as `bpf verify` asks it: a kernel built from
+ * patched sources or with an option off can take away what the tables give (this machine kind's
+ * 6.18.44-fc build: bpf_xdp_adjust_meta in XDP, the arena kfuncs everywhere).
  */
-export function kernelHelpers(p: Program): { helperAvailable?: (id: number) => boolean } {
+export function kernelHelpers(p: Program): { helperAvailable?: (id: number) => boolean; kfuncAvailable?: (id: number) => boolean } {
   const attachBtfId = (p as { readonly attachBtfId?: number }).attachBtfId;
-  const probe = kernelApi?.helperProbe({
+  const target = {
     type: p.type ?? 'socket_filter',
     ...(p.expectedAttachType !== undefined ? { expectedAttachType: p.expectedAttachType } : {}),
     ...(attachBtfId !== undefined ? { attachBtfId } : {}),
     ...((p as { readonly sleepable?: boolean }).sleepable ? { sleepable: true } : {}),
-  });
-  return probe ? { helperAvailable: probe } : {};
+  };
+  const helperAvailable = kernelApi?.helperProbe(target);
+  const kfuncAvailable = kernelApi?.kfuncProbe(target);
+  return { ...(helperAvailable ? { helperAvailable } : {}), ...(kfuncAvailable ? { kfuncAvailable } : {}) };
 }
 
 export function expectSameAsKernel(name: string, p: Program, opts: { readonly logDiffers?: ReadonlySet<string>; readonly dump?: string } = {}): void {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { findByName } from '@bpf/btf';
 import { assemble, type ProgType } from '@bpf/isa';
 import { fixturesDir, skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
@@ -209,4 +210,24 @@ describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('kfunc hook
 describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('every kfunc argument trusted on the running kernel (fixtures/c/kfuncs/trusted.c), unlike its 6.18 sources', () => {
   const programs = buildC(readFileSync(join(fixturesDir, 'c/kfuncs/trusted.c'), 'utf8'));
   it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => expectSameAsKernel(name, p));
+});
+
+describe.skipIf(!haveVmlinux())('kfuncAvailable: a kernel that does not let the program type call a kfunc its sources allow', () => {
+  it('refuses the call before any argument, as fetch_kfunc_meta does, and asks only of kfuncs the tables allow', () => {
+    const btf = kernelBtf();
+    const id = findByName(btf, 'bpf_task_acquire', 'FUNC')[0]!;
+    const insns = [
+      { code: 0x85, dst: 0, src: 2, off: 0, imm: id },
+      { code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 },
+      { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
+    ];
+    const asked: number[] = [];
+    const refused = verify({ insns }, { type: 'syscall', sleepable: true, kernelBtf: btf, kfuncAvailable: (k) => (asked.push(k), false) });
+    expect(refused.error).toMatchObject({ insn: 0, message: 'calling kernel function bpf_task_acquire is not allowed' });
+    expect(asked).toEqual([id]);
+    // allowed, the call goes on to its argument (R1 was never written)
+    const allowed = verify({ insns }, { type: 'syscall', sleepable: true, kernelBtf: btf, kfuncAvailable: () => true });
+    expect(allowed.error?.message).not.toContain('is not allowed');
+    expect(allowed.error?.message).toBe(verify({ insns }, { type: 'syscall', sleepable: true, kernelBtf: btf }).error?.message);
+  });
 });

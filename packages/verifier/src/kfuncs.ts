@@ -335,8 +335,9 @@ function rcuUnlockRegs(st: State): void {
 
 function kfuncR0(env: KfuncEnv, st: State, f: Frame, pc: number, fn: BtfFunc, meta: KfuncMeta): Reg | undefined {
   const info = kfuncInfo(fn.name) ?? { flags: [] };
-  // fetch_kfunc_meta: the function must be in a kfunc set registered for this program type
-  if (fn.notKfunc === true || !kfuncPermitted(info, env.type, env.attach)) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
+  // fetch_kfunc_meta: the function must be in a kfunc set registered for this program type (by
+  // the tables, unless the kernel at hand says otherwise: VerifyOptions.kfuncAvailable)
+  if (fn.notKfunc === true || !kfuncPermitted(info, env.type, env.attach) || (env.load.kernelBtf !== undefined && !env.load.kfuncAvailable(fn.id))) env.reject(pc, `calling kernel function ${fn.name} is not allowed`);
   if (has(info, 'sleepable') && !inSleepable(env, st)) env.reject(pc, `program must be sleepable to call sleepable kfunc ${fn.name}`);
   if (fn.params.length > 5) env.reject(pc, `Function ${fn.name} has ${fn.params.length} > 5 args`);
   fn.params.forEach((p, k) => checkArg(env, st, f, pc, fn, info, meta, k));

@@ -119,6 +119,14 @@ export interface VerifyOptions {
    */
   readonly helperAvailable?: (id: number) => boolean;
   /**
+   * Whether the kernel the program is for lets its type call the vmlinux kfunc of BTF id `id`,
+   * as `helperAvailable` for helpers: asked only of the kfuncs the tables made from the kernel's
+   * sources allow the type, and a false answer refuses the call as that kernel refuses it
+   * (`calling kernel function NAME is not allowed`). @bpf/kernel's `kfuncProbe` answers it for
+   * the running kernel. Default: the tables decide.
+   */
+  readonly kfuncAvailable?: (id: number) => boolean;
+  /**
    * For an extension (freplace, `ext`) program: the program whose function it replaces (the
    * kernel's attach_prog_fd), by its type and expected attach type. As check_attach_btf_id sets it
    * up, the extension is then verified as that program type — its context rules, helpers and

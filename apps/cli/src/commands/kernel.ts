@@ -4,7 +4,7 @@ import type { LoadedWithMaps, LoadWithMapsOptions } from '@bpf/kernel';
 import type { ProgType } from '@bpf/isa';
 import type { Command, Flags, Output } from '../context.js';
 import { CliError, EXIT, usage, type ExitCode } from '../errors.js';
-import { helperAvailableFor, inputOptsOf, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram as readProgram, NoProgramsError } from '../input.js';
+import { inputOptsOf, kernelProbesFor, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram as readProgram, NoProgramsError } from '../input.js';
 import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, LOG_SIZE_OPTS, logSizeOf, MAP_OPTS, mapInnerOf, mapMaxEntriesOf, mapValueSizeOf, TYPE_OPT } from '../options.js';
 
 export const kernel: Command = {
@@ -80,8 +80,8 @@ export const kernel: Command = {
       if (sub === 'compare') {
         // our verifier sees the maps as the kernel got them (the sizes and inner maps given)
         const hosted = withHostMaps(program, { ...(mapMaxEntries ? { mapMaxEntries } : {}), ...(mapValueSize ? { mapValueSize } : {}), ...(mapInner ? { mapInner } : {}) });
-        const helperAvailable = await helperAvailableFor(program, type, how);
-        const ours = verify(hosted, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, how.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...(helperAvailable ? { helperAvailable } : {}) });
+        const probes = await kernelProbesFor(program, type, how);
+        const ours = verify(hosted, { type, ...how, logLevel: 0, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, how.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...probes });
         const jited = ours.accepted ? jitX86(ours.program!).code.length : null;
         const row = (label: string, a: string | number | null | undefined, b: string | number | null | undefined): string => `${label.padEnd(22)} ${String(a ?? '—').padEnd(40)} ${String(b ?? '—')}`;
         const agree = ours.accepted === load.accepted && (load.accepted || ours.error?.message === load.error);

@@ -4,7 +4,7 @@ import { formatInsn, type Insn, type Program, type ProgType } from '@bpf/isa';
 import type { Trace, VerifyOptions } from '@bpf/verifier';
 import type { Command } from '../context.js';
 import { CliError, EXIT, requireFile, usage } from '../errors.js';
-import { helperAvailableFor, inputOptsOf, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram, refuseUnresolved } from '../input.js';
+import { inputOptsOf, kernelProbesFor, kernelBtfFor, kernelSymbolsFor, nrCpuIds, loadProgram, refuseUnresolved } from '../input.js';
 import { HOST_OPTS, INPUT_OPTS, JSON_OPT, LICENSE_OPT, LOAD_OPTS, loadOptsOf, LOG_SIZE_OPTS, logSizeOf, TYPE_OPT } from '../options.js';
 
 export const verify: Command = {
@@ -20,7 +20,7 @@ export const verify: Command = {
       help: "LOG: a kernel verifier log of the same program (bpf kernel load's, bpftool's, level 1 or 2): ld_imm64 lines naming a map, a map value or a kernel symbol print the addresses it shows, as the kernel prints them, instead of the encoded immediate (only the log changes; '-' reads standard input)",
     },
     'no-jit': { type: 'boolean', help: 'assume the program will be interpreted (stack arguments then fail)' },
-    'no-kernel-probe': { type: 'boolean', help: "decide which helpers the program's type gets by the tables made from the kernel's sources alone; by default (on Linux, with bpf() allowed) the running kernel is asked about each helper the program calls, as its build may take one away" },
+    'no-kernel-probe': { type: 'boolean', help: "decide which helpers and kfuncs the program's type may call by the tables made from the kernel's sources alone; by default (on Linux, with bpf() allowed) the running kernel is asked about each one the program calls, as its build may take one away" },
     trace: { type: 'boolean', help: 'record the walk: with --json the whole trace (states before and after each processed insn, paths, prunes, the why-chain); as text a summary and, for a rejection, the instructions its values came from' },
     'trace-max-steps': { type: 'string', help: 'keep at most N traced steps (default 200000)' },
     replaces: {
@@ -50,8 +50,8 @@ export const verify: Command = {
     const replaces = typeof flags.replaces === 'string' ? replacedFunction(flags.replaces, program, type, attachTypeOf) : undefined;
     const logLevel = Number(flags['log-level'] ?? 1) as 0 | 1 | 2;
     const mapAddresses = typeof flags['map-addresses'] === 'string' ? mapAddressesFromLog(program, readLog(flags['map-addresses'])) : undefined;
-    const helperAvailable = flags['no-kernel-probe'] === true ? undefined : await helperAvailableFor(program, type, load);
-    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), ...(mapAddresses ? { mapAddresses } : {}), logLevel, ...logSizeOf(flags, logLevel), jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...(helperAvailable ? { helperAvailable } : {}), trace });
+    const probes = flags['no-kernel-probe'] === true ? {} : await kernelProbesFor(program, type, load);
+    const r = runVerifier(program, { type, ...load, ...(replaces ? { replaces } : {}), ...(mapAddresses ? { mapAddresses } : {}), logLevel, ...logSizeOf(flags, logLevel), jit: flags['no-jit'] !== true, kernelBtf: kernelBtfFor(needsKernelBtf(program, type, load.attachType)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...probes, trace });
     if (out.json) {
       out.data({
         accepted: r.accepted,
