@@ -5,7 +5,7 @@ import { assemble, type ProgType } from '@bpf/isa';
 import { fixturesDir, skipWithout } from '@bpf/testkit';
 import { describe, expect, it } from 'vitest';
 import { verify } from './index.js';
-import { buildC, expectSameAsKernel, haveVmlinux, kernelBtf, kernelVerdict } from './kernel.test.helper.js';
+import { buildC, expectSameAsKernel, haveVmlinux, kernelBtf, kernelHelpers, kernelVerdict } from './kernel.test.helper.js';
 
 const DECLS = `
 .kfunc bpf_task_from_pid(s32 pid) struct task_struct *
@@ -229,5 +229,22 @@ describe.skipIf(!haveVmlinux())('kfuncAvailable: a kernel that does not let the 
     const allowed = verify({ insns }, { type: 'syscall', sleepable: true, kernelBtf: btf, kfuncAvailable: () => true });
     expect(allowed.error?.message).not.toContain('is not allowed');
     expect(allowed.error?.message).toBe(verify({ insns }, { type: 'syscall', sleepable: true, kernelBtf: btf }).error?.message);
+  });
+});
+
+describe.skipIf(skipWithout('clang-19', 'kernel') || !haveVmlinux())('a kfunc the running kernel keeps from the program type: ours asked as bpf verify asks', () => {
+  // the arena kfuncs, which Linux 6.18's sources register for every program type; this machine
+  // kind's kernel refuses them to all (`calling kernel function ... is not allowed`), and where a
+  // kernel allows them the call goes on to its arguments, ours as the kernel's
+  const programs = buildC(`#include "bpf_defs.h"
+struct bpf_map;
+extern void *bpf_arena_alloc_pages(void *map, void *addr, __u32 page_cnt, int node_id, __u64 flags) __attribute__((section(".ksyms")));
+char _license[] SEC("license") = "GPL";
+SEC("syscall") int arena_without_map(void *ctx) { return bpf_arena_alloc_pages(0, 0, 1, -1, 0) != 0; }
+`);
+  it.each(programs.map((p) => [p.name, p] as const))('%s', (name, p) => {
+    const kernel = kernelVerdict(p);
+    const ours = verify(p, { kernelBtf: kernelBtf(), ...kernelHelpers(p) });
+    expect({ accepted: ours.accepted, error: ours.error?.message }).toEqual({ accepted: kernel.accepted, error: kernel.error });
   });
 });
