@@ -92,10 +92,22 @@ const MAGIC = 0xeb9f;
  */
 interface RawTypes {
   readonly words: Uint32Array;
+  /** The first id of this section's types. */
+  readonly firstId: number;
   /** types.length: firstId + the types of this section. */
   readonly count: number;
   /** The array made from the words, once made. */
   types?: (BtfType | undefined)[];
+  /**
+   * Where each type's record starts (a word index, by id - firstId; the section's length after
+   * the last): made on the first look-up of one type by id before `types` exists.
+   */
+  offsets?: Uint32Array;
+  /**
+   * The types looked up one by one before `types` was made, by id: `types` takes these same
+   * objects, so a type is one object whichever way it was reached.
+   */
+  decoded?: Map<number, BtfType>;
 }
 const rawTypes = new WeakMap<Btf, RawTypes>();
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -181,7 +193,7 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
   const n = countTypes(words);
   // a malformed section: read it now, for the error that names the place
   if (n < 0) return { ...fields, types: readTypes(words, tStart, firstId, base !== undefined), ...rest };
-  const raw: RawTypes = { words, count: firstId + n };
+  const raw: RawTypes = { words, firstId, count: firstId + n };
   const settle = (btf: Btf, types: (BtfType | undefined)[]): (BtfType | undefined)[] => {
     // (a frozen Btf keeps the getter, which returns the array made once)
     if (Object.isExtensible(btf)) Object.defineProperty(btf, 'types', { value: types, writable: true, enumerable: true, configurable: true });
@@ -191,7 +203,12 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
   const btf: Btf = {
     ...fields,
     get types(): (BtfType | undefined)[] {
-      return settle(btf, (raw.types ??= readTypes(words, tStart, firstId, base !== undefined)));
+      if (raw.types === undefined) {
+        raw.types = readTypes(words, tStart, firstId, base !== undefined, raw.decoded);
+        raw.decoded = undefined;
+        raw.offsets = undefined;
+      }
+      return settle(btf, raw.types);
     },
     set types(v: (BtfType | undefined)[]) {
       rawTypes.delete(btf);
@@ -203,8 +220,41 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
   return btf;
 }
 
-/** The type objects of a type section (as words): types[0] void, the base's ids undefined. */
-function readTypes(words: Uint32Array, tStart: number, firstId: number, split: boolean): (BtfType | undefined)[] {
+/**
+ * One type of a parsed Btf whose `types` array is not made yet, decoded from its record (and
+ * kept: `types` takes the same object when it is made); undefined where `btf.types[id]` is.
+ */
+function lazyType(raw: RawTypes, id: number): BtfType | undefined {
+  if (!Number.isInteger(id) || id < raw.firstId || id >= raw.count) return undefined;
+  const decoded = (raw.decoded ??= new Map<number, BtfType>());
+  let t = decoded.get(id);
+  if (t === undefined) {
+    const offsets = (raw.offsets ??= recordOffsets(raw.words, raw.count - raw.firstId));
+    const k = id - raw.firstId;
+    t = readTypes(raw.words.subarray(offsets[k], offsets[k + 1]), 0, 1, false)[1]!;
+    decoded.set(id, t);
+  }
+  return t;
+}
+
+/** Where each of the `n` records of a well-formed type section starts, and its length last. */
+function recordOffsets(words: Uint32Array, n: number): Uint32Array {
+  const out = new Uint32Array(n + 1);
+  let i = 0;
+  for (let k = 0; k < n; k++) {
+    out[k] = i;
+    const info = words[i + 1]!;
+    i += recordWords((info >>> 24) & 0x1f, info & 0xffff);
+  }
+  out[n] = i;
+  return out;
+}
+
+/**
+ * The type objects of a type section (as words): types[0] void, the base's ids undefined; the
+ * ids in `decoded` take the objects already made for them.
+ */
+function readTypes(words: Uint32Array, tStart: number, firstId: number, split: boolean, decoded?: ReadonlyMap<number, BtfType>): (BtfType | undefined)[] {
   const types: (BtfType | undefined)[] = split ? new Array<BtfType | undefined>(firstId).fill(undefined) : [undefined];
   const end = tStart + words.length * 4;
   let p = tStart;
@@ -221,6 +271,13 @@ function readTypes(words: Uint32Array, tStart: number, firstId: number, split: b
     const kind = KIND_NAMES[kindNum];
     const vlen = info & 0xffff;
     const kindFlag = info >>> 31 === 1;
+    const made = decoded?.get(id);
+    if (made !== undefined) {
+      // (only a well-formed section has these: its record is whole)
+      types.push(made);
+      p += 4 * recordWords(kindNum, vlen);
+      continue;
+    }
     p += 12;
     if (kind === undefined) throw new BtfError('BAD_KIND', `Invalid kind ${kindNum}`, p - 8, id);
     switch (kind) {
@@ -299,6 +356,10 @@ export function btfString(btf: Btf, off: number): string {
 /** The type with `id` (through the base for split BTF); undefined for void (0). */
 export function typeById(btf: Btf, id: number): BtfType | undefined {
   if (id < btf.firstId && btf.base) return typeById(btf.base, id);
+  // a parsed Btf whose `types` is not made yet: this one type, from its record (a kernel's
+  // BTF has some 130k types; a program's verification or CO-RE reads a few hundred)
+  const raw = rawTypes.get(btf);
+  if (raw !== undefined && raw.types === undefined && untouched(btf, raw)) return lazyType(raw, id);
   return btf.types[id];
 }
 
@@ -355,16 +416,6 @@ export function resolveId(btf: Btf, id: number): number {
   throw new BtfError('BAD_TYPE_ID', 'Loop detected', undefined, id);
 }
 
-/** Ids of the types named `name` (optionally of one kind). */
-export function findByName(btf: Btf, name: string, kind?: KindName): number[] {
-  const out: number[] = [];
-  for (let id = btf.firstId; id < btf.types.length; id++) {
-    const t = btf.types[id]!;
-    if ((kind === undefined || t.kind === kind) && t.nameOff !== 0 && btfString(btf, t.nameOff) === name) out.push(id);
-  }
-  return out;
-}
-
 /** Size in bytes of a type (after resolving typedefs/modifiers). */
 export function sizeOf(btf: Btf, id: number): number {
   const t = typeById(btf, resolveId(btf, id));
@@ -379,19 +430,6 @@ export function sizeOf(btf: Btf, id: number): number {
     default:
       return 0;
   }
-}
-
-/** Functions carrying the `bpf_kfunc` decl tag, by name. */
-export function kfuncs(btf: Btf): Map<string, number> {
-  const out = new Map<string, number>();
-  for (let id = btf.firstId; id < btf.types.length; id++) {
-    const t = btf.types[id]!;
-    if (t.kind === 'DECL_TAG' && t.componentIdx === -1 && btfString(btf, t.nameOff) === 'bpf_kfunc') {
-      const f = typeById(btf, t.sizeOrType);
-      if (f?.kind === 'FUNC') out.set(btfString(btf, f.nameOff), t.sizeOrType);
-    }
-  }
-  return out;
 }
 
 /** Serialise: header, types, strings — byte for byte what parse read for canonical layouts. */

@@ -1,4 +1,5 @@
-export { BtfError, btfString, findByName, KIND, KIND_NAMES, kfuncs, namesByKind, parseBtf, resolveId, sizeOf, typeById, writeBtf } from './btf.js';
+export { BtfError, btfString, KIND, KIND_NAMES, namesByKind, parseBtf, resolveId, sizeOf, typeById, typeCount, writeBtf } from './btf.js';
+export { essentialName, findByName, kfuncs, nameIndex, type BtfNameIndex } from './names.js';
 export type { Btf, BtfErrorCode, BtfType, EnumValue, KindName, Member, Param, SecInfo } from './btf.js';
 export { dumpRaw, dumpType } from './dump.js';
 export { dumpC, type DumpCOptions } from './dumpc.js';

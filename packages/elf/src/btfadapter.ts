@@ -3,8 +3,8 @@
  * section name: the glue that lets `loadPrograms` read an object's own BTF.
  */
 import type { Btf, BtfType, KindName } from '@bpf/btf';
-import { btfString, namesByKind, parseBtf, parseBtfExt, typeById } from '@bpf/btf';
-import type { BtfKind, BtfTypeInfo, BtfTypeTable } from './btfview.js';
+import { btfString, nameIndex, namesByKind, parseBtf, parseBtfExt, typeById, typeCount } from '@bpf/btf';
+import type { BtfKind, BtfTypeInfo, BtfTypeTable, NameLookup } from './btfview.js';
 import type { CoreRelo } from './core.js';
 import { ElfError } from './errors.js';
 import type { SectionFuncInfo, SectionLineInfo } from './extinfo.js';
@@ -50,11 +50,15 @@ function convert(btf: Btf, t: BtfType): BtfTypeInfo {
   }
 }
 
+/** The kinds whose converted types have names (a PTR, ARRAY or FUNC_PROTO has none, nor void). */
+const named = (kinds: readonly BtfKind[]): KindName[] => kinds.filter((k) => k !== 'void' && k !== 'ptr' && k !== 'array' && k !== 'func_proto').map((k) => k.toUpperCase() as KindName);
+
 /** A `BtfTypeTable` over a parsed `Btf` (types converted on first use). */
 export function btfTable(btf: Btf): BtfTypeTable {
   const cache = new Map<number, BtfTypeInfo>();
   return {
-    count: btf.types.length,
+    // (without making the type objects: converted one by one on first use)
+    count: typeCount(btf),
     type(id) {
       if (id === 0) return { kind: 'void' };
       const hit = cache.get(id);
@@ -68,9 +72,14 @@ export function btfTable(btf: Btf): BtfTypeTable {
       return c;
     },
     namesByKind(kinds: readonly BtfKind[]) {
-      // the kinds whose converted types have names (a PTR, ARRAY or FUNC_PROTO has none, nor void)
-      const named = kinds.filter((k) => k !== 'void' && k !== 'ptr' && k !== 'array' && k !== 'func_proto').map((k) => k.toUpperCase() as KindName);
-      return namesByKind(btf, named);
+      return namesByKind(btf, named(kinds));
+    },
+    nameLookup(kinds: readonly BtfKind[]): NameLookup | undefined {
+      // (undefined where namesByKind is: the same names would then be read from every type)
+      const ix = nameIndex(btf);
+      if (!ix) return undefined;
+      const want = named(kinds);
+      return { ids: (name) => ix.ids(name, want), flavors: (name) => ix.flavors(name, want) };
     },
   };
 }

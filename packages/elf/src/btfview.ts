@@ -41,6 +41,19 @@ export interface BtfTypeTable {
    * the type section, without converting every type); undefined when it cannot.
    */
   namesByKind?(kinds: readonly BtfKind[]): Map<string, number[]> | undefined;
+  /**
+   * Look-ups of single names for some kinds, without the whole index (btfadapter.ts: a hash
+   * index over the type section): the ids `indexByName` would give for a name, and (`flavors`)
+   * the ids of the types whose essential name is the one given, both in id order; undefined
+   * when the table cannot.
+   */
+  nameLookup?(kinds: readonly BtfKind[]): NameLookup | undefined;
+}
+
+/** Ids by name, one name at a time (see `BtfTypeTable.nameLookup`). */
+export interface NameLookup {
+  ids(name: string): readonly number[];
+  flavors(essentialName: string): readonly number[];
 }
 
 /** A table over a plain array (index = id; index 0 should be `{ kind: 'void' }`). */
@@ -93,9 +106,58 @@ export function indexByName(btf: BtfTypeTable, kinds: readonly BtfKind[]): Reado
   if (!perTable) indexCache.set(btf, (perTable = new Map<string, ReadonlyMap<string, readonly number[]>>()));
   const hit = perTable.get(key);
   if (hit) return hit;
-  const built = btf.namesByKind?.(kinds) ?? buildIndex(btf, kinds);
+  const lookup = btf.nameLookup?.(kinds);
+  const built = lookup ? new LazyNameIndex(btf, lookup, () => btf.namesByKind?.(kinds) ?? buildIndex(btf, kinds)) : (btf.namesByKind?.(kinds) ?? buildIndex(btf, kinds));
   perTable.set(key, built);
   return built;
+}
+
+/**
+ * `indexByName`'s map for a table that looks names up one at a time: `get` asks for the one
+ * name (a one-shot CO-RE link asks for a few hundred of the kernel's ~130k names), and the whole
+ * map is built only when something iterates it.
+ */
+export class LazyNameIndex implements ReadonlyMap<string, readonly number[]> {
+  private readonly got = new Map<string, readonly number[] | undefined>();
+  private whole?: ReadonlyMap<string, readonly number[]>;
+  constructor(
+    readonly table: BtfTypeTable,
+    readonly lookup: NameLookup,
+    private readonly build: () => ReadonlyMap<string, readonly number[]>,
+  ) {}
+  get(name: string): readonly number[] | undefined {
+    // (a nameless type is in no index)
+    if (name === '') return undefined;
+    if (this.got.has(name)) return this.got.get(name);
+    const ids = this.lookup.ids(name);
+    const v = ids.length ? ids : undefined;
+    this.got.set(name, v);
+    return v;
+  }
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+  private all(): ReadonlyMap<string, readonly number[]> {
+    return (this.whole ??= this.build());
+  }
+  get size(): number {
+    return this.all().size;
+  }
+  forEach(f: (ids: readonly number[], name: string, map: ReadonlyMap<string, readonly number[]>) => void, thisArg?: unknown): void {
+    this.all().forEach((ids, name) => f.call(thisArg, ids, name, this));
+  }
+  entries(): MapIterator<[string, readonly number[]]> {
+    return this.all().entries();
+  }
+  keys(): MapIterator<string> {
+    return this.all().keys();
+  }
+  values(): MapIterator<readonly number[]> {
+    return this.all().values();
+  }
+  [Symbol.iterator](): MapIterator<[string, readonly number[]]> {
+    return this.all()[Symbol.iterator]();
+  }
 }
 
 function buildIndex(btf: BtfTypeTable, kinds: readonly BtfKind[]): Map<string, number[]> {

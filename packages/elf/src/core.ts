@@ -8,7 +8,7 @@
  */
 import type { Insn } from '@bpf/isa';
 import type { BtfMember, BtfTypeInfo, BtfTypeTable } from './btfview.js';
-import { indexByName, resolveSize, skipModsAndTypedefs, typeName } from './btfview.js';
+import { indexByName, LazyNameIndex, resolveSize, skipModsAndTypedefs, typeName } from './btfview.js';
 import { ElfError } from './errors.js';
 
 /** `{ ...i, code, off, imm }` written as a literal: every slot keeps the decoder's one object shape. */
@@ -59,18 +59,43 @@ const essentialName = (n: string): string => {
  * once per index: scanning every name of the kernel's BTF for each relocation took minutes
  * on objects with tens of thousands of relocations (tracee.bpf.o).
  */
-const essentialIndexes = new WeakMap<ReadonlyMap<string, readonly number[]>, Map<string, number[]>>();
-function byEssentialName(index: ReadonlyMap<string, readonly number[]>): ReadonlyMap<string, readonly number[]> {
+const essentialIndexes = new WeakMap<ReadonlyMap<string, readonly number[]>, { get(name: string): readonly number[] | undefined }>();
+function byEssentialName(index: ReadonlyMap<string, readonly number[]>): { get(name: string): readonly number[] | undefined } {
   let m = essentialIndexes.get(index);
+  if (!m && index instanceof LazyNameIndex) {
+    // one essential name at a time, from the table's look-up: the same ids in the same order
+    // (by name, the names in the order of their first id; each name's ids in id order)
+    const got = new Map<string, readonly number[] | undefined>();
+    m = {
+      get(name: string): readonly number[] | undefined {
+        if (name === '') return undefined;
+        if (got.has(name)) return got.get(name);
+        const groups = new Map<string, number[]>();
+        for (const id of index.lookup.flavors(name)) {
+          const t = index.table.type(id);
+          const n = t ? typeName(t) : '';
+          if (!n) continue;
+          const g = groups.get(n);
+          if (g) g.push(id);
+          else groups.set(n, [id]);
+        }
+        const ids = [...groups.values()].flat();
+        const v = ids.length ? ids : undefined;
+        got.set(name, v);
+        return v;
+      },
+    };
+    essentialIndexes.set(index, m);
+  }
   if (!m) {
-    m = new Map();
+    const built = new Map<string, number[]>();
     for (const [n, ids] of index) {
       const e = essentialName(n);
-      const to = m.get(e);
+      const to = built.get(e);
       if (to) for (const id of ids) to.push(id);
-      else m.set(e, [...ids]);
+      else built.set(e, [...ids]);
     }
-    essentialIndexes.set(index, m);
+    essentialIndexes.set(index, (m = built));
   }
   return m;
 }

@@ -4,7 +4,7 @@
  * the facts about the program it is loaded as (license, sleepable, attach target). Program
  * BTF is parsed on first use only; the kernel's (vmlinux) BTF comes parsed in VerifyOptions.
  */
-import { btfFromProtos, btfString, parseBtf, resolveId, typeById, validateBtf, type Btf, type BtfType } from '@bpf/btf';
+import { btfFromProtos, btfString, nameIndex, parseBtf, resolveId, typeById, validateBtf, type Btf, type BtfType } from '@bpf/btf';
 import type { FuncInfo, Program } from '@bpf/isa';
 import { structMetasRefused } from './btffields.js';
 
@@ -289,6 +289,9 @@ const structIds = new WeakMap<Btf, Map<string, number>>();
 
 /** The id of the kernel struct named `name` (cached per BTF). */
 function structId(btf: Btf, name: string): number | undefined {
+  // a parsed BTF: by its name index, without making every type (a kernel's has some 130k)
+  const ix = nameIndex(btf);
+  if (ix) return ix.ids(name, ['STRUCT'])[0];
   let m = structIds.get(btf);
   if (!m) {
     m = new Map();

@@ -8,7 +8,7 @@
  * result (kernel/bpf/verifier.c check_kfunc_call): an untrusted pointer of the BTF type it is
  * given, or untrusted read-only memory for `void`.
  */
-import { btfString, typeById, type Btf, type BtfType } from '@bpf/btf';
+import { btfString, nameIndex, typeById, type Btf, type BtfType } from '@bpf/btf';
 import type { Env } from './env.js';
 import { allocated } from './kptr.js';
 import { btfPtr, btfPtrType } from './nullable.js';
@@ -46,10 +46,17 @@ function percpu(btf: Btf): ReadonlySet<number> {
   let s = percpuVars.get(btf);
   if (!s) {
     const ids = new Set<number>();
-    for (let id = btf.firstId; id < btf.types.length; id++) {
-      const t = btf.types[id];
-      if (t?.kind === 'DATASEC' && btfString(btf, t.nameOff) === '.data..percpu') for (const v of t.secinfo) ids.add(v.type);
+    // a parsed BTF: its DATASECs of that name from its name index (a kernel's has some 130k types)
+    const named = nameIndex(btf)?.ids('.data..percpu', ['DATASEC']);
+    for (const id of named ?? []) {
+      const t = typeById(btf, id);
+      if (t?.kind === 'DATASEC') for (const v of t.secinfo) ids.add(v.type);
     }
+    if (!named)
+      for (let id = btf.firstId; id < btf.types.length; id++) {
+        const t = btf.types[id];
+        if (t?.kind === 'DATASEC' && btfString(btf, t.nameOff) === '.data..percpu') for (const v of t.secinfo) ids.add(v.type);
+      }
     percpuVars.set(btf, (s = ids));
   }
   return s;
