@@ -48,7 +48,7 @@ export function helperProbe(target: HelperProbeTarget): ((id: number) => boolean
  * unless the kernel answers `calling kernel function NAME is not allowed` (fetch_kfunc_meta: no
  * kfunc set registered for the program's type holds it, checked before any argument). For
  * `@bpf/verifier`'s `kfuncAvailable` option: this machine kind's kernel refuses the arena kfuncs
- * to tracing programs, which its sources allow them.
+ * to every program type, which its sources register for all.
  */
 export function kfuncProbe(target: HelperProbeTarget): ((btfId: number) => boolean) | undefined {
   return probe('kfunc', target);
