@@ -75,6 +75,24 @@ describe('the shipped bpf command', () => {
       }
     }
   }, 300_000);
+  it.skipIf(skipWithout('kernel'))("keeps the kernel's answers for this boot in the user's temporary folder, and a later run takes them from there", () => {
+    const dir = tempDir('bpf-probe-cache-');
+    const env = { TMPDIR: dir };
+    const file = join(dir, 'meta.s');
+    writeFileSync(file, 'r2 = -4\ncall 54\nr0 = 2\nexit\n');
+    const verdict = (): boolean => (JSON.parse(run(shipped, ['verify', file, '--type', 'xdp', '--json'], env).stdout) as { accepted: boolean }).accepted;
+    const kernel = (JSON.parse(run(unbundled, ['kernel', 'load', file, '--type', 'xdp', '--json']).stdout) as { accepted: boolean }).accepted;
+    expect(verdict()).toBe(kernel);
+    const cache = join(dir, `bpf-cli-${process.getuid!()}`, 'kernel-probes.json');
+    const kept = JSON.parse(readFileSync(cache, 'utf8')) as { boot: string; answers: Record<string, Record<string, boolean>> };
+    expect(kept.answers['helper xdp///false']).toEqual({ 54: kernel });
+    // the answer is read back, not asked again: one turned the other way turns our verdict
+    writeFileSync(cache, JSON.stringify({ ...kept, answers: { 'helper xdp///false': { 54: !kernel } } }));
+    expect(verdict()).toBe(!kernel);
+    // answers of another boot are not used
+    writeFileSync(cache, JSON.stringify({ boot: 'another boot', answers: { 'helper xdp///false': { 54: !kernel } } }));
+    expect(verdict()).toBe(kernel);
+  }, 300_000);
   it('keeps a V8 code cache per command group, and replaces one that does not fit', () => {
     const hello = join(examples, 'hello.s');
     const plain = { BPF_V8_TIERING: '0' };

@@ -2,7 +2,9 @@
  * Program input: a file or `-` (stdin) holding assembly text, raw instruction bytes, hex text,
  * or an ELF object; the kind is detected from the content unless `--input` forces it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { assemble, decode, parseHex, type Insn, type Program, type ProgType } from '@bpf/isa';
 import { parseBtf, type Btf } from '@bpf/btf';
 import { btfTable, ElfError, linkObjects, loadObject, parseBtfTable, parseElf, type ArenaLayout, type BtfTypeTable, type ElfMap, type LoadedObject, type LoadOptions as ElfLoadOptions } from '@bpf/elf';
@@ -233,21 +235,59 @@ export function nrCpuIds(): number | undefined {
   return cpuIds ?? undefined;
 }
 
+/** Where the kernel's answers are kept for this user (its temporary folder), and the boot they are of. */
+function probesFile(): { file: string; boot: string } | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined;
+  try {
+    const boot = `${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()} ${readFileSync('/proc/version', 'utf8').trim()}`;
+    return { file: join(tmpdir(), `bpf-cli-${uid}`, 'kernel-probes.json'), boot };
+  } catch {
+    return undefined;
+  }
+}
+
+type ProbeAnswers = Record<string, Record<number, boolean>>;
+
+function readProbes(at: { file: string; boot: string }): ProbeAnswers {
+  try {
+    const j = JSON.parse(readFileSync(at.file, 'utf8')) as { boot?: string; answers?: ProbeAnswers };
+    return j.boot === at.boot && j.answers ? j.answers : {};
+  } catch {
+    return {};
+  }
+}
+
+function writeProbes(at: { file: string; boot: string }, answers: ProbeAnswers): void {
+  try {
+    const dir = dirname(at.file);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // only into a folder of this user's (another user could have made it first)
+    if (process.getuid !== undefined && statSync(dir).uid !== process.getuid()) return;
+    const tmp = `${at.file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ boot: at.boot, answers }));
+    renameSync(tmp, at.file);
+  } catch {
+    // no temporary folder to write: the next run asks the kernel again
+  }
+}
+
 /**
  * Which helpers and vmlinux kfuncs the running kernel lets the program call, for
  * `VerifyOptions.helperAvailable` and `kfuncAvailable` (@bpf/kernel's helperProbe and
  * kfuncProbe): a kernel built from patched sources or with an option off can take away what the
  * verifier's tables, made from the kernel's sources, give the program's type, and the verdict is
- * then that kernel's. Asked only for a program that calls helpers or kfuncs, on Linux; loaded as
- * the program is (`attachType`, the BPF_F_* `flags`).
+ * then that kernel's. Asked on Linux for each helper and kfunc the program calls, loaded as the
+ * program is (`attachType`, the BPF_F_* `flags`). The answers are kept for this boot of this
+ * kernel in the user's temporary folder (`bpf-cli-UID/kernel-probes.json`), so that a later
+ * command whose calls were all asked about before does not load @bpf/kernel at all (importing it
+ * and asking cost about 40 ms of a one-shot `bpf verify`).
  */
 export async function kernelProbesFor(program: Program, type: ProgType, load: { readonly attachType?: string; readonly flags?: number } = {}): Promise<{ helperAvailable?: (id: number) => boolean; kfuncAvailable?: (id: number) => boolean }> {
   if (process.platform !== 'linux') return {};
-  const helpers = program.insns.some((i) => i.code === 0x85 && i.src === 0);
-  const kfuncs = program.insns.some((i) => i.code === 0x85 && i.src === 2 && i.off === 0);
-  if (!helpers && !kfuncs) return {};
-  const kernel = await loadKernel();
-  if (!kernel) return {};
+  const helperIds = [...new Set(program.insns.filter((i) => i.code === 0x85 && i.src === 0).map((i) => i.imm))];
+  const kfuncIds = [...new Set(program.insns.filter((i) => i.code === 0x85 && i.src === 2 && i.off === 0).map((i) => i.imm))];
+  if (helperIds.length === 0 && kfuncIds.length === 0) return {};
   const attachType = load.attachType ?? program.expectedAttachType;
   const attachBtfId = (program as { readonly attachBtfId?: number }).attachBtfId;
   const target = {
@@ -256,9 +296,22 @@ export async function kernelProbesFor(program: Program, type: ProgType, load: { 
     ...(attachBtfId !== undefined ? { attachBtfId } : {}),
     ...((load.flags ?? 0) & (1 << 4) ? { sleepable: true } : {}),
   };
-  const helperAvailable = helpers ? kernel.helperProbe(target) : undefined;
-  const kfuncAvailable = kfuncs ? kernel.kfuncProbe(target) : undefined;
-  return { ...(helperAvailable ? { helperAvailable } : {}), ...(kfuncAvailable ? { kfuncAvailable } : {}) };
+  const key = `${target.type}/${target.expectedAttachType ?? ''}/${target.attachBtfId ?? ''}/${target.sleepable === true}`;
+  const at = probesFile();
+  const answers = at ? readProbes(at) : {};
+  const helpers = (answers[`helper ${key}`] ??= {});
+  const kfuncs = (answers[`kfunc ${key}`] ??= {});
+  if (helperIds.some((id) => !(id in helpers)) || kfuncIds.some((id) => !(id in kfuncs))) {
+    const kernel = await loadKernel();
+    if (!kernel) return {};
+    const askHelper = helperIds.length ? kernel.helperProbe(target) : undefined;
+    const askKfunc = kfuncIds.length ? kernel.kfuncProbe(target) : undefined;
+    for (const id of helperIds) if (!(id in helpers) && askHelper) helpers[id] = askHelper(id);
+    for (const id of kfuncIds) if (!(id in kfuncs) && askKfunc) kfuncs[id] = askKfunc(id);
+    if (at) writeProbes(at, answers);
+  }
+  const from = (m: Record<number, boolean>) => (id: number) => m[id] ?? true;
+  return { ...(helperIds.length ? { helperAvailable: from(helpers) } : {}), ...(kfuncIds.length ? { kfuncAvailable: from(kfuncs) } : {}) };
 }
 
 /** Whether a `.BTF.ext` carries CO-RE relocations (its header's core_relo_len). */
