@@ -139,25 +139,25 @@ export class KernelMap {
   }
 }
 
+/**
+ * The number of possible CPUs (`/sys/devices/system/cpu/possible`, e.g. `0-3` or `0,2-5`):
+ * how many values the kernel keeps per key of a per-CPU map. 1 when the file cannot be read.
+ */
 let cpus: number | undefined;
-function possibleCpus(): number {
+export function possibleCpus(): number {
   if (cpus !== undefined) return cpus;
-  // "0-3" or "0,2-5": count the CPUs the kernel sizes per-CPU values for
-  const text = (() => {
-    try {
-      return readFileSync('/sys/devices/system/cpu/possible', 'utf8');
-    } catch {
-      return '0';
-    }
-  })();
-  cpus = text
-    .trim()
-    .split(',')
-    .reduce((n, part) => {
-      const [a, b] = part.split('-').map(Number);
-      return n + (b === undefined ? 1 : b - a! + 1);
-    }, 0);
-  return cpus;
+  let text = '0';
+  try {
+    text = readFileSync('/sys/devices/system/cpu/possible', 'utf8');
+  } catch {
+    // no sysfs: one CPU
+  }
+  let n = 0;
+  for (const part of text.trim().split(',')) {
+    const [a, b] = part.split('-').map(Number);
+    n += b === undefined ? 1 : b - a! + 1;
+  }
+  return (cpus = n);
 }
 
 /** What the kernel says of a map it holds (`struct bpf_map_info`, BPF_OBJ_GET_INFO_BY_FD): what `bpftool map show` prints. */

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import type { MapDef, Program } from '@bpf/isa';
 import { writeArena } from './arena.js';
-import { createMap, MAP_TYPE, type KernelMap, type MapTypeName } from './maps.js';
+import { createMap, MAP_TYPE, possibleCpus, type KernelMap, type MapTypeName } from './maps.js';
+
+export { possibleCpus };
 import { loadBtf, loadProgram, type KernelLoad, type LoadOptions } from './prog.js';
 import { closeFd, KernelError } from './syscall.js';
 
@@ -126,18 +128,6 @@ const MAP_IN_MAP: ReadonlySet<string> = new Set(['array_of_maps', 'hash_of_maps'
 
 function isMapType(t: string): t is MapTypeName {
   return Object.hasOwn(MAP_TYPE, t);
-}
-
-/** The number of possible CPUs (`/sys/devices/system/cpu/possible`, e.g. `0-3` or `0,2-5`). */
-let cpus: number | undefined;
-export function possibleCpus(): number {
-  if (cpus !== undefined) return cpus;
-  let n = 0;
-  for (const part of readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim().split(',')) {
-    const [a, b] = part.split('-').map(Number);
-    n += b === undefined ? 1 : b - a! + 1;
-  }
-  return (cpus = n);
 }
 
 /**
