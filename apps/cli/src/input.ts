@@ -334,6 +334,8 @@ function hasCoreRelos(ext: Uint8Array | undefined, littleEndian: boolean): boole
  */
 function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 'attachBtfId' | 'functions' | 'globals' | 'linker' | 'opener' | 'autoload'> & { readonly arena?: () => ArenaLayout } = {}): LoadedObject {
   const obj = parseElf(bytes);
+  // every load below reads this parse instead of parsing the object again
+  const load = (opts: ElfLoadOptions): LoadedObject => loadObject(bytes, { ...opts, parsed: obj });
   // the arena layout is a kernel probe: asked only when the object has __arena globals
   const { arena: arenaOf, ...rest } = hostOpts;
   const arena = arenaOf && obj.arenaData ? arenaOf() : undefined;
@@ -362,7 +364,7 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
         vmlinux ??= parsed.btf;
       }
     }
-    return loadObject(bytes, { kernelBtf: kernelBtfTable, kallsyms, ...(kconfig ? { kconfig } : {}), ...host });
+    return load({ kernelBtf: kernelBtfTable, kallsyms, ...(kconfig ? { kconfig } : {}), ...host });
   };
   // An object that needs the kernel's BTF whatever its programs (externs, CO-RE, struct_ops, or
   // what the user asked) is linked against it first, and when that works it is the answer: the
@@ -385,7 +387,7 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
   let plain: LoadedObject;
   try {
     // (with the functions the host links in: those are no externs libbpf would look up)
-    plain = loadObject(bytes, host.functions ? { ...always, functions: host.functions } : always);
+    plain = load(host.functions ? { ...always, functions: host.functions } : always);
   } catch (e) {
     if (!(e instanceof ElfError) || host.opener === 'raw') throw e;
     // libbpf refuses the object when it opens it (an extern its BTF does not describe, a static
@@ -393,7 +395,7 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
     // for `verify` and `kernel load` to give, as bpftool gives it
     let raw: LoadedObject;
     try {
-      raw = loadObject(bytes, { ...always, opener: 'raw' });
+      raw = load({ ...always, opener: 'raw' });
     } catch {
       throw e;
     }
@@ -408,7 +410,7 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
   if (asked && !existsSync(VMLINUX)) {
     // linking host functions needs no kernel; attach targets do
     if (host.attachTo !== undefined) throw new CliError(EXIT.UNAVAILABLE, `--attach-to: resolving an attach target needs the kernel's BTF (${VMLINUX})`);
-    return loadObject(bytes, hostNoKernel);
+    return load(hostNoKernel);
   }
   if (!needsKernel || !existsSync(VMLINUX)) return plain;
   let kernelBtf: Uint8Array;
@@ -426,7 +428,7 @@ function loadElf(bytes: Uint8Array, hostOpts: Pick<ElfLoadOptions, 'attachTo' | 
     // an object of maps only has nothing else to show: why its maps cannot be made (a
     // struct_ops type this kernel lacks) is the answer, as libbpf's
     if (plain.programs.length === 0) throw e;
-    const fallback = host.functions ? loadObject(bytes, hostNoKernel) : plain;
+    const fallback = host.functions ? load(hostNoKernel) : plain;
     // libbpf resolves every extern before it loads anything (bpf_object__resolve_externs): one
     // this kernel lacks refuses the whole object, so every program carries that error, which
     // `verify` and `kernel load` give (reading and disassembling still work)

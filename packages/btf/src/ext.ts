@@ -17,7 +17,9 @@ export function parseBtfExt(bytes: Uint8Array, endian: 'little' | 'big' = 'littl
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dv.getUint16(0, le) !== 0xeb9f) throw new BtfError('BAD_MAGIC', 'Invalid .BTF.ext magic', 0);
   const hdrLen = dv.getUint32(4, le);
-  const sections = (offAt: number, lenAt: number, minRec: number): { secNameOff: number; recs: DataView[] }[] => {
+  // each record read where it lies, through the one view (a view per record was three objects
+  // per line_info record, thousands in a large object's one-shot load)
+  const sections = <R>(offAt: number, lenAt: number, minRec: number, rec: (p: number) => R): { secNameOff: number; records: R[] }[] => {
     if (offAt + 8 > hdrLen) return [];
     const off = hdrLen + dv.getUint32(offAt, le);
     const len = dv.getUint32(lenAt, le);
@@ -25,7 +27,7 @@ export function parseBtfExt(bytes: Uint8Array, endian: 'little' | 'big' = 'littl
     if (off + len > bytes.length) throw new BtfError('BAD_SECTION', '.BTF.ext sub-section runs past the end', offAt);
     const recSize = dv.getUint32(off, le);
     if (recSize < minRec) throw new BtfError('BAD_SECTION', `record size ${recSize} is below ${minRec}`, off);
-    const out: { secNameOff: number; recs: DataView[] }[] = [];
+    const out: { secNameOff: number; records: R[] }[] = [];
     let p = off + 4;
     while (p < off + len) {
       if (p + 8 > off + len) throw new BtfError('TRUNCATED', 'section info header runs past the sub-section', p);
@@ -33,19 +35,16 @@ export function parseBtfExt(bytes: Uint8Array, endian: 'little' | 'big' = 'littl
       const n = dv.getUint32(p + 4, le);
       p += 8;
       if (p + n * recSize > off + len) throw new BtfError('TRUNCATED', `${n} records of ${recSize} bytes run past the sub-section`, p);
-      const recs: DataView[] = [];
-      for (let k = 0; k < n; k++, p += recSize) recs.push(new DataView(bytes.buffer, bytes.byteOffset + p, recSize));
-      out.push({ secNameOff, recs });
+      const records: R[] = [];
+      for (let k = 0; k < n; k++, p += recSize) records.push(rec(p));
+      out.push({ secNameOff, records });
     }
     return out;
   };
-  const u = (v: DataView, at: number): number => v.getUint32(at, le);
+  const u = (at: number): number => dv.getUint32(at, le);
   return {
-    funcInfo: sections(8, 12, 8).map((s) => ({ secNameOff: s.secNameOff, records: s.recs.map((r) => ({ insnOff: u(r, 0), typeId: u(r, 4) })) })),
-    lineInfo: sections(16, 20, 16).map((s) => ({
-      secNameOff: s.secNameOff,
-      records: s.recs.map((r) => ({ insnOff: u(r, 0), fileNameOff: u(r, 4), lineOff: u(r, 8), line: u(r, 12) >>> 10, column: u(r, 12) & 0x3ff })),
-    })),
-    coreRelo: sections(24, 28, 16).map((s) => ({ secNameOff: s.secNameOff, records: s.recs.map((r) => ({ insnOff: u(r, 0), typeId: u(r, 4), accessStrOff: u(r, 8), kind: u(r, 12) })) })),
+    funcInfo: sections(8, 12, 8, (p) => ({ insnOff: u(p), typeId: u(p + 4) })),
+    lineInfo: sections(16, 20, 16, (p) => ({ insnOff: u(p), fileNameOff: u(p + 4), lineOff: u(p + 8), line: u(p + 12) >>> 10, column: u(p + 12) & 0x3ff })),
+    coreRelo: sections(24, 28, 16, (p) => ({ insnOff: u(p), typeId: u(p + 4), accessStrOff: u(p + 8), kind: u(p + 12) })),
   };
 }

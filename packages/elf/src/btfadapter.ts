@@ -118,7 +118,7 @@ export function btfExtRecords(ext: Uint8Array, btf: Btf, endian: 'little' | 'big
     };
     return {
       funcInfo: new Map(e.funcInfo.map((x) => [s(x.secNameOff), x.records.map((r) => ({ insnOff: r.insnOff, typeId: r.typeId }))])),
-      lineInfo: new Map(e.lineInfo.map((x) => [s(x.secNameOff), x.records.map((r) => ({ ...r, fileName: s(r.fileNameOff), source: s(r.lineOff) }))])),
+      lineInfo: new Map(e.lineInfo.map((x) => [s(x.secNameOff), x.records.map((r) => ({ insnOff: r.insnOff, fileNameOff: r.fileNameOff, lineOff: r.lineOff, line: r.line, column: r.column, fileName: s(r.fileNameOff), source: s(r.lineOff) }))])),
       coreRelos: new Map(e.coreRelo.map((x) => [s(x.secNameOff), x.records.map((r) => ({ insnOff: r.insnOff, typeId: r.typeId, access: s(r.accessStrOff), kind: r.kind }))])),
     };
   });

@@ -343,12 +343,20 @@ function parseRelocs(r: ByteReader, sections: readonly ElfSection[], rel: ElfSec
   if (!target || rel.info === 0)
     throw new ElfError('BAD_FIELD', `sh_info ${rel.info} names no section to relocate`, { byteOffset: rel.offset, section: label });
   const out: ElfRelocation[] = [];
+  const rela = rel.type === SHT.RELA;
+  const { view, le } = r;
+  // the section's bytes are in the file (parseElfFile checked), so every entry is: its words are
+  // read as 32-bit halves, not as BigInts (tens of thousands of DWARF relocations in a large
+  // object were a tenth of a one-shot `bpf verify`); an r_offset past 2^53 takes the checked
+  // read below, which throws as before
+  const hiOf = le ? 4 : 0;
+  const loOf = le ? 0 : 4;
   for (let k = 0; k < rel.size / entsize; k++) {
     const o = rel.offset + k * entsize;
-    const offset = r.size(o, 'r_offset', label);
-    const info = r.u64(o + 8, 'r_info', label);
-    const symbol = Number(info >> 32n);
-    const type = Number(info & 0xffffffffn);
+    const offHi = view.getUint32(o + hiOf, le);
+    const offset = offHi <= 0x1fffff ? offHi * 0x100000000 + view.getUint32(o + loOf, le) : r.size(o, 'r_offset', label);
+    const symbol = view.getUint32(o + 8 + hiOf, le);
+    const type = view.getUint32(o + 8 + loOf, le);
     if (symbol >= nsyms && symbol !== 0)
       throw new ElfError('BAD_RELOC', `relocation ${k} names symbol ${symbol}, the symbol table has ${nsyms}`, { byteOffset: o + 8, section: label });
     if (target.type !== SHT.NOBITS && offset >= target.size)
@@ -360,7 +368,7 @@ function parseRelocs(r: ByteReader, sections: readonly ElfSection[], rel: ElfSec
       type,
       typeName: relocTypeName(type),
       symbol,
-      addend: rel.type === SHT.RELA ? r.i64(o + 16, 'r_addend', label) : 0n,
+      addend: rela ? r.i64(o + 16, 'r_addend', label) : 0n,
       fileOffset: o,
     });
   }
