@@ -100,7 +100,7 @@ interface RawTypes {
   types?: (BtfType | undefined)[];
   /**
    * Where each type's record starts (a word index, by id - firstId; the section's length after
-   * the last): made on the first look-up of one type by id before `types` exists.
+   * the last), recorded as parseBtf counts the types; dropped when `types` is made.
    */
   offsets?: Uint32Array;
   /**
@@ -141,19 +141,27 @@ export function recordWords(k: number, vlen: number): number {
   }
 }
 
-/** How many types `words` holds; -1 when a record has no kind or runs past the end. */
-function countTypes(words: Uint32Array): number {
+/**
+ * How many types `words` holds, -1 when a record has no kind or runs past the end; and where
+ * each record starts (`starts[k]` for the k-th, the section's length after the last), recorded in
+ * the same pass: a type looked up by id reads them instead of walking the section again.
+ */
+function countTypes(words: Uint32Array): { n: number; starts: Uint32Array } {
+  // (a record is at least 3 words)
+  const starts = new Uint32Array(Math.floor(words.length / 3) + 1);
   let n = 0;
   let i = 0;
   while (i < words.length) {
-    if (i + 3 > words.length) return -1;
+    if (i + 3 > words.length) return { n: -1, starts };
     const info = words[i + 1]!;
     const k = (info >>> 24) & 0x1f;
-    if (KIND_NAMES[k] === undefined) return -1;
+    if (KIND_NAMES[k] === undefined) return { n: -1, starts };
+    starts[n++] = i;
     i += recordWords(k, info & 0xffff);
-    n++;
   }
-  return i === words.length ? n : -1;
+  if (i !== words.length) return { n: -1, starts };
+  starts[n] = i;
+  return { n, starts };
 }
 
 /** Parse a .BTF section (or /sys/kernel/btf/vmlinux); `base` for split (module) BTF. */
@@ -190,10 +198,10 @@ export function parseBtf(bytes: Uint8Array, opts: { base?: Btf } = {}): Btf {
   }
   const fields = { endian: le ? ('little' as const) : ('big' as const), version, flags: dv.getUint8(3) };
   const rest = { firstId, strings, stringBase: base ? base.stringBase + base.strings.length : 0, ...(base ? { base } : {}) };
-  const n = countTypes(words);
+  const { n, starts } = countTypes(words);
   // a malformed section: read it now, for the error that names the place
   if (n < 0) return { ...fields, types: readTypes(words, tStart, firstId, base !== undefined), ...rest };
-  const raw: RawTypes = { words, firstId, count: firstId + n };
+  const raw: RawTypes = { words, firstId, count: firstId + n, offsets: starts };
   const settle = (btf: Btf, types: (BtfType | undefined)[]): (BtfType | undefined)[] => {
     // (a frozen Btf keeps the getter, which returns the array made once)
     if (Object.isExtensible(btf)) Object.defineProperty(btf, 'types', { value: types, writable: true, enumerable: true, configurable: true });
@@ -229,25 +237,12 @@ function lazyType(raw: RawTypes, id: number): BtfType | undefined {
   const decoded = (raw.decoded ??= new Map<number, BtfType>());
   let t = decoded.get(id);
   if (t === undefined) {
-    const offsets = (raw.offsets ??= recordOffsets(raw.words, raw.count - raw.firstId));
+    const offsets = raw.offsets!;
     const k = id - raw.firstId;
     t = readTypes(raw.words.subarray(offsets[k], offsets[k + 1]), 0, 1, false)[1]!;
     decoded.set(id, t);
   }
   return t;
-}
-
-/** Where each of the `n` records of a well-formed type section starts, and its length last. */
-function recordOffsets(words: Uint32Array, n: number): Uint32Array {
-  const out = new Uint32Array(n + 1);
-  let i = 0;
-  for (let k = 0; k < n; k++) {
-    out[k] = i;
-    const info = words[i + 1]!;
-    i += recordWords((info >>> 24) & 0x1f, info & 0xffff);
-  }
-  out[n] = i;
-  return out;
 }
 
 /**
