@@ -249,6 +249,9 @@ function probesFile(): { file: string; boot: string } | undefined {
 
 type ProbeAnswers = Record<string, Record<number, boolean>>;
 
+/** The kept answers as this process read them, with the ones it asked since. */
+let probes: { readonly at: { file: string; boot: string } | undefined; readonly answers: ProbeAnswers } | undefined;
+
 function readProbes(at: { file: string; boot: string }): ProbeAnswers {
   try {
     const j = JSON.parse(readFileSync(at.file, 'utf8')) as { boot?: string; answers?: ProbeAnswers };
@@ -297,8 +300,12 @@ export async function kernelProbesFor(program: Program, type: ProgType, load: { 
     ...((load.flags ?? 0) & (1 << 4) ? { sleepable: true } : {}),
   };
   const key = `${target.type}/${target.expectedAttachType ?? ''}/${target.attachBtfId ?? ''}/${target.sleepable === true}`;
-  const at = probesFile();
-  const answers = at ? readProbes(at) : {};
+  // read once per process (veristat asks for every program): this process's answers are added to it
+  probes ??= (() => {
+    const at = probesFile();
+    return { at, answers: at ? readProbes(at) : {} };
+  })();
+  const { at, answers } = probes;
   const helpers = (answers[`helper ${key}`] ??= {});
   const kfuncs = (answers[`kfunc ${key}`] ??= {});
   if (helperIds.some((id) => !(id in helpers)) || kfuncIds.some((id) => !(id in kfuncs))) {
