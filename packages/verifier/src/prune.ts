@@ -160,38 +160,64 @@ function scalarForStack(f: Frame, slot: number): Reg | 'unbound' | undefined {
  * bytes). Linux's sources compare every byte's type exactly for a loop's convergence
  * (RANGE_WITHIN); the running 6.18 kernel does not (fixtures: prune.test.ts loop_slot_types), so
  * `rw` only makes scalars compare as precise here.
+ *
+ * What the plan already knows is not worked out again (issue 25): whether the old slot holds a
+ * scalar spill (PLAN_SCALAR; scalar_reg_for_stack's other case, a slot of invalid and misc bytes
+ * only, is never listed), and, for the other slots, that every byte that is neither invalid nor
+ * misc has the same type in the current state (the needs, which statesEqual checked before), so
+ * that only the last byte's register is left to compare: {@link statesEqualPlain}'s byte-by-byte
+ * walk answers the same.
  */
 function stacksafe(w0: number, w1: number, o: Frame, c: Frame, slots: Int32Array, from: number, to: number, ids: IdMap, rw: boolean): boolean {
-  const ot8 = o.slotTypes;
-  const ct8 = c.slotTypes;
   const allocated = c.allocated ?? 0;
   for (let i = from; i < to; i++) {
     const e = slots[i]!;
     const slot = e & 0xff;
-    const j0 = (e >>> 8) & 0xff;
     // the frame's precise slots, as the plan holds them (slotPrecise)
     const precise = (((slot < 32 ? w0 : w1) >>> (slot & 31)) & 1) === 1;
-    const b = slot * 8;
     // a slot the old state used and the current one never touched (beyond its allocated_stack)
-    if (b >= allocated) return false;
-    // the same for every byte of the slot: looked up once, at its first byte that is neither
-    const or = scalarForStack(o, slot);
-    const cr = scalarForStack(c, slot);
-    if (or && cr) {
-      if (or !== 'unbound' && !regsafe(or, cr === 'unbound' ? UNBOUND_SCALAR : cr, precise, ids, rw)) return false;
+    if (slot * 8 >= allocated) return false;
+    if ((e & PLAN_SCALAR) !== 0) {
+      const cr = scalarForStack(c, slot);
+      if (cr !== undefined) {
+        if (!regsafe(o.spilled[slot]!, cr === 'unbound' ? UNBOUND_SCALAR : cr, precise, ids, rw)) return false;
+        continue;
+      }
+      if (!slotBytesSafe(o, c, slot, (e >>> 8) & 0xff, precise, ids, rw)) return false;
       continue;
     }
-    for (let j = j0; j < 8; j++) {
-      const ot = ot8[b + j]!;
-      if (ot === SlotType.Invalid || ot === SlotType.Misc) continue;
-      if (ot !== ct8[b + j]) return false;
-      if (j !== 7) continue;
-      if (ot === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, precise, ids, rw)) return false;
-      if (ot === SlotType.Iter && !iterSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
-      if (ot === SlotType.Dynptr && !dynptrSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
-      // STACK_IRQ_FLAG: the same kfunc class, references mapped one to one
-      if (ot === SlotType.IrqFlag && (o.spilled[slot]?.irqClass !== c.spilled[slot]?.irqClass || !ids.check(o.spilled[slot]?.refObjId, c.spilled[slot]?.refObjId))) return false;
+    // the old slot's last byte, as the plan holds it
+    const ot = (e >>> PLAN_LAST_SHIFT) & 15;
+    if (ot === SlotType.Spill) {
+      if (!regsafe(o.spilled[slot]!, c.spilled[slot]!, precise, ids, rw)) return false;
+    } else if (ot === SlotType.Iter) {
+      if (!iterSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
+    } else if (ot === SlotType.Dynptr) {
+      if (!dynptrSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
+    } else if (ot === SlotType.IrqFlag) {
+      if (!irqSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
     }
+  }
+  return true;
+}
+
+/** STACK_IRQ_FLAG: the same kfunc class, references mapped one to one. */
+const irqSafe = (o: Reg | undefined, c: Reg | undefined, ids: IdMap): boolean => o?.irqClass === c?.irqClass && ids.check(o?.refObjId, c?.refObjId);
+
+/** One slot compared byte by byte from byte `j0` on (stacksafe's loop over slot_type). */
+function slotBytesSafe(o: Frame, c: Frame, slot: number, j0: number, precise: boolean, ids: IdMap, rw: boolean): boolean {
+  const ot8 = o.slotTypes;
+  const ct8 = c.slotTypes;
+  const b = slot * 8;
+  for (let j = j0; j < 8; j++) {
+    const ot = ot8[b + j]!;
+    if (ot === SlotType.Invalid || ot === SlotType.Misc) continue;
+    if (ot !== ct8[b + j]) return false;
+    if (j !== 7) continue;
+    if (ot === SlotType.Spill && !regsafe(o.spilled[slot]!, c.spilled[slot]!, precise, ids, rw)) return false;
+    if (ot === SlotType.Iter && !iterSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
+    if (ot === SlotType.Dynptr && !dynptrSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
+    if (ot === SlotType.IrqFlag && !irqSafe(o.spilled[slot], c.spilled[slot], ids)) return false;
   }
   return true;
 }
@@ -445,8 +471,14 @@ function copyMarks(s: Int32Array, p0: number, cp: Checkpoint): void {
 const isPtrReg = (r: Reg | undefined): boolean => r !== undefined && r.type !== 'scalar' && r.type !== 'not_init';
 /** A plan's slot entry whose old slot holds a spilled pointer (its bytes then are in the needs list). */
 const PLAN_PTR_SPILL = 1 << 16;
+/** A plan's slot entry whose old slot holds a scalar spill (scalar_reg_for_stack's register; no needs). */
+const PLAN_SCALAR = 1 << 17;
+/** Where a plan's slot entry that is not PLAN_SCALAR holds the type of the old slot's last byte (4 bits). */
+const PLAN_LAST_SHIFT = 20;
 /** makePlan's list of per-frame slot lists, made before the needs' count is known (shared: plans are made one at a time). */
 let listScratch = new Int32Array(8 * (3 + SLOTS));
+/** makePlan's needs, made before the last frame's screen is written (shared likewise). */
+let needsScratch = new Int32Array(8 * 2 * SLOTS);
 
 /** A screen entry at `w` of `s`: `at` (a register's or slot's number) and the 32-bit bounds of `r`; the next `w`. */
 function screenEntry(s: Int32Array, w: number, at: number, r: Reg): number {
@@ -471,6 +503,7 @@ function makePlan(plans: PlanStore, cp: Checkpoint, liveRegs: (frame: number) =>
   const size = 4 + depth * (PLAN_FRAME + 2 + 5 * (11 + SLOTS) + STACK_BYTES + 3 + SLOTS);
   const s = plans.reserve(size);
   const lists = listScratch.length >= depth * (3 + SLOTS) ? listScratch : (listScratch = new Int32Array(depth * (3 + SLOTS)));
+  const needs = needsScratch.length >= depth * 2 * SLOTS ? needsScratch : (needsScratch = new Int32Array(depth * 2 * SLOTS));
   const start = plans.top;
   let w = start;
   s[w++] = depth;
@@ -480,34 +513,31 @@ function makePlan(plans: PlanStore, cp: Checkpoint, liveRegs: (frame: number) =>
     // the marks: copyMarks, below
     w += 3;
   }
+  // one walk over each frame's registers and slots: the screen's entries go straight into the
+  // plan, the needs and the per-frame lists, which come after every frame's screen, into scratch
+  let l = 0;
+  let n = 0;
   for (let k = 0; k < depth; k++) {
     const f = old.frames[k]!;
+    const regs = f.regs;
+    const t = f.slotTypes;
+    const spilled = f.spilled;
     const live = liveRegs(k) & 0x7ff;
     let at = w++;
-    for (let r = 0; r < 11; r++) if ((live >> r) & 1 && f.regs[r]!.type === 'scalar') w = screenEntry(s, w, r, f.regs[r]!);
-    s[at] = (w - at - 1) / 5;
-    at = w++;
-    const slots = Math.min(SLOTS, (f.stackTop + 7) >> 3);
-    for (let slot = 0; slot < slots; slot++) {
-      if (f.slotTypes[slot * 8] !== SlotType.Spill) continue;
-      const o = f.spilled[slot]!;
-      if (o.type === 'scalar' && slotAlive(cp, k, slot)) w = screenEntry(s, w, slot, o);
+    let ptrs = 0;
+    for (let m = live; m !== 0; m &= m - 1) {
+      const r = 31 - Math.clz32(m & -m);
+      const reg = regs[r]!;
+      if (reg.type === 'scalar') w = screenEntry(s, w, r, reg);
+      else if (reg.type !== 'not_init') ptrs |= 1 << r;
     }
     s[at] = (w - at - 1) / 5;
-  }
-  const needsAt = w++;
-  // the per-frame lists go after the needs, whose count is known only at the end
-  let l = 0;
-  for (let k = 0; k < depth; k++) {
-    const f = old.frames[k]!;
-    const t = f.slotTypes;
+    at = w++;
     const listAt = l;
-    const live = liveRegs(k) & 0x7ff;
     lists[listAt] = live;
-    let ptrs = 0;
-    for (let r = 0; r < 11; r++) if ((live >> r) & 1 && isPtrReg(f.regs[r])) ptrs |= 1 << r;
     lists[listAt + 1] = ptrs;
     l += 3;
+    const alive = cp.alive;
     // the slots past the deepest byte the frame has written hold only invalid bytes: none listed
     const slots = Math.min(SLOTS, (f.stackTop + 7) >> 3);
     for (let slot = 0; slot < slots; slot++) {
@@ -516,21 +546,29 @@ function makePlan(plans: PlanStore, cp: Checkpoint, liveRegs: (frame: number) =>
       // the old state holds only invalid or misc bytes in is safe whatever the current one holds
       let j0 = 0;
       while (j0 < 8 && (t[b + j0] === SlotType.Invalid || t[b + j0] === SlotType.Misc)) j0++;
-      if (j0 === 8 || !slotAlive(cp, k, slot)) continue;
-      if (scalarForStack(f, slot) !== undefined) {
-        lists[l++] = slot | (j0 << 8);
+      // slotAlive
+      if (j0 === 8 || (alive !== undefined && ((alive[k * 2 + (slot >> 5)]! >>> (slot & 31)) & 1) === 0)) continue;
+      const o = spilled[slot];
+      if (j0 === 0 && t[b] === SlotType.Spill && o?.type === 'scalar') {
+        // scalar_reg_for_stack's spill: in the screen, and compared by value (PLAN_SCALAR)
+        w = screenEntry(s, w, slot, o);
+        lists[l++] = slot | PLAN_SCALAR;
         continue;
       }
       // a spilled pointer: statesEqual compares it before any id (PLAN_PTR_SPILL)
-      lists[l++] = slot | (j0 << 8) | (t[b + 7] === SlotType.Spill && isPtrReg(f.spilled[slot]) ? PLAN_PTR_SPILL : 0);
+      const last = t[b + 7]!;
+      lists[l++] = slot | (j0 << 8) | (last === SlotType.Spill && isPtrReg(o) ? PLAN_PTR_SPILL : 0) | (last << PLAN_LAST_SHIFT);
       let types = 0;
       for (let j = j0; j < 8; j++) if (t[b + j] !== SlotType.Invalid && t[b + j] !== SlotType.Misc) types |= t[b + j]! << (4 * j);
-      s[w++] = (k << 8) | slot;
-      s[w++] = types;
+      needs[n++] = (k << 8) | slot;
+      needs[n++] = types;
     }
+    s[at] = (w - at - 1) / 5;
     lists[listAt + 2] = l - listAt - 3;
   }
-  s[needsAt] = w - needsAt - 1;
+  s[w++] = n;
+  for (let i = 0; i < n; i++) s[w + i] = needs[i]!;
+  w += n;
   for (let i = 0; i < l; i++) s[w + i] = lists[i]!;
   plans.top = w + l;
   copyMarks(s, start, cp);
@@ -716,6 +754,57 @@ export function statesEqual(
       if (a && b && !regsafe(a, b, true, ids)) return false;
     }
     if (!stacksafe(plan[marks + 1]!, plan[marks + 2]!, o, c, plan, slotsAt, slotsEnd, ids, rangeWithin)) return false;
+  }
+  return true;
+}
+
+/**
+ * states_equal as {@link statesEqual} answers it, without a plan, a screen or any other shortcut:
+ * every live register by regsafe, every live slot of the old state that holds more than invalid
+ * and misc bytes by scalar_reg_for_stack and then byte by byte. The reference the plans and their
+ * fast paths are tested against (plans.test.ts); the verifier never calls it.
+ */
+export function statesEqualPlain(cp: Checkpoint, cur: State, liveRegs: (frame: number) => number, stackArgLoads = true, rangeWithin = false): boolean {
+  const old = cp.state;
+  if (!sameCallsites(old, cur)) return false;
+  const ids = sharedIds;
+  ids.reset();
+  if (!refsSafe(old, cur, sharedIdCheck)) return false;
+  const depth = cur.frames.length;
+  for (let k = 0; k < depth; k++) {
+    const o = old.frames[k]!;
+    const c = cur.frames[k]!;
+    if ((o.callbackDepth ?? 0) > (c.callbackDepth ?? 0)) return false;
+    if (stackArgLoads && !o.noStackArgLoad && c.noStackArgLoad) return false;
+  }
+  for (let k = 0; k < depth; k++) {
+    const o = old.frames[k]!;
+    const c = cur.frames[k]!;
+    const precise = cp.preciseRegs[k]!;
+    const live = liveRegs(k) & 0x7ff;
+    for (let r = 0; r < 11; r++) if ((live >> r) & 1 && !regsafe(o.regs[r]!, c.regs[r]!, ((precise >> r) & 1) === 1, ids, rangeWithin)) return false;
+    for (let s = 0; s < o.out.length; s++) {
+      const a = o.out[s];
+      const b = c.out[s];
+      if ((a === undefined) !== (b === undefined)) return false;
+      if (a && b && !regsafe(a, b, true, ids)) return false;
+    }
+    const allocated = c.allocated ?? 0;
+    for (let slot = 0; slot < SLOTS; slot++) {
+      const b = slot * 8;
+      let j0 = 0;
+      while (j0 < 8 && (o.slotTypes[b + j0] === SlotType.Invalid || o.slotTypes[b + j0] === SlotType.Misc)) j0++;
+      if (j0 === 8 || !slotAlive(cp, k, slot)) continue;
+      const precise = slotPrecise(cp, k, slot);
+      if (b >= allocated) return false;
+      const or = scalarForStack(o, slot);
+      const cr = scalarForStack(c, slot);
+      if (or && cr) {
+        if (or !== 'unbound' && !regsafe(or, cr === 'unbound' ? UNBOUND_SCALAR : cr, precise, ids, rangeWithin)) return false;
+        continue;
+      }
+      if (!slotBytesSafe(o, c, slot, j0, precise, ids, rangeWithin)) return false;
+    }
   }
   return true;
 }
