@@ -8,7 +8,7 @@
  * passes them and dead after it.
  */
 import { decodeOp, stackArgAccess, type Insn, type Program, type ProgType } from './deps.js';
-import { buildCfg, scratchI32, type Cfg } from './cfg.js';
+import { buildCfgIn, cfgSlabBytes, scratchI32, Slab, SLAB_MAX, type Cfg } from './cfg.js';
 import { HELPER_ARGS_BY_PROG_TYPE, HELPER_ARGS_DOCUMENTED } from './helper-table.js';
 
 /** Bit of outgoing stack-argument slot `k` (0-based) in a register mask. */
@@ -62,28 +62,35 @@ function callUse(n: number): number {
   return regs | slots;
 }
 
-/** A slot's use and def masks (bits 0..17 each) in one number: no array per slot (issue 25). */
-const UD = 0x40000;
-const ud = (use: number, def: number): number => use + def * UD;
+/** The use and def masks useDef found (two module variables: no object or packed number per slot, issue 25). */
+let udUse = 0;
+let udDef = 0;
+const ud = (use: number, def: number): void => {
+  udUse = use;
+  udDef = def;
+};
 
 /**
- * Use/def of one slot (as {@link ud}), from the raw class/op/mode fields exactly as the kernel's
- * compute_insn_live_regs does (so malformed encodings get the kernel's sets too), plus the r11
- * forms of apps/docs/stack-args.md §6.
+ * Use/def of one slot (into udUse/udDef), from the raw class/op/mode fields exactly as the
+ * kernel's compute_insn_live_regs does (so malformed encodings get the kernel's sets too), plus
+ * the r11 forms of apps/docs/stack-args.md §6.
  */
-function useDef(program: Program, pc: number, argCount: (pc: number, i: Insn) => number | undefined): number {
-  const i = program.insns[pc]!;
-  const sa = stackArgAccess(i);
-  if (sa) return sa.dir === 'store' ? ud(i.code === 0x7a ? 0 : 1 << i.src, stackArgBit(sa.slot)) : ud(0, 1 << i.dst);
-  const cls = i.code & 0x07;
-  const code = i.code & 0xf0;
-  const mode = i.code & 0xe0;
-  const x = (i.code & 0x08) !== 0;
+function useDef(i: Insn, pc: number, argCount: (pc: number, i: Insn) => number | undefined): void {
+  const code8 = i.code;
+  // stackArgAccess's forms (`*(u64 *)(r11 - 8k) = x`, `rX = *(u64 *)(r11 + 8k)`), tested inline
+  if ((code8 === 0x79 && i.src === 11) || ((code8 === 0x7b || code8 === 0x7a) && i.dst === 11)) {
+    const sa = stackArgAccess(i);
+    if (sa) return sa.dir === 'store' ? ud(code8 === 0x7a ? 0 : 1 << i.src, stackArgBit(sa.slot)) : ud(0, 1 << i.dst);
+  }
+  const cls = code8 & 0x07;
+  const code = code8 & 0xf0;
+  const mode = code8 & 0xe0;
+  const x = (code8 & 0x08) !== 0;
   const dst = 1 << i.dst;
   const src = 1 << i.src;
   switch (cls) {
     case 0x00: // LD: only ld_imm64 has sets of its own; ABS/IND keep the defaults
-      return mode === 0x00 && (i.code & 0x18) === 0x18 ? ud(0, dst) : ud(0xffff, 0);
+      return mode === 0x00 && (code8 & 0x18) === 0x18 ? ud(0, dst) : ud(0xffff, 0);
     case 0x01: // LDX
       return mode === 0x60 || mode === 0x80 ? ud(src, dst) : ud(0xffff, 0);
     case 0x02: // ST
@@ -139,29 +146,50 @@ export function defaultCallArgCount(program: Program, progType?: ProgType): (pc:
 
 /** Compute liveness. Throws `CfgError` for structurally invalid programs. */
 export function computeLiveness(program: Program, opts: LivenessOptions = {}): Liveness {
-  const cfg = buildCfg(program, opts.selfLoops, opts.entries);
-  const insns = program.insns;
-  const n = insns.length;
+  const n = program.insns.length;
+  // one buffer for the CFG's arrays and these (use, def, liveIn, incomingReads, late)
+  const slab = new Slab(n > SLAB_MAX ? 0 : cfgSlabBytes(n) + 4 * (3 * n) + 2 * n + 3 * 8);
+  const cfg = buildCfgIn(slab, program, opts.selfLoops, opts.entries ?? []);
   const argCount = opts.callArgCount ?? defaultCallArgCount({ ...program, subprogs: cfg.subprogs }, opts.progType ?? program.type);
-  const use = new Uint32Array(n);
-  const def = new Uint32Array(n);
-  const incomingReads = new Uint8Array(n);
+  const use = slab.u32(n);
+  const def = slab.u32(n);
+  const incomingReads = slab.u8(n);
+  useDefs(program.insns, n, argCount, use, def, incomingReads);
+  const liveIn = slab.u32(n);
+  // (the kernel's postorder may list a successor after its slot even without a loop: a slot
+  // pushed by one branch and reached first by the other, so the late slots are always found)
+  const late = lateSlots(slab, cfg, n);
+  const passes = registerFixpoint(cfg, use, def, liveIn, late);
+  return new Computed(program, cfg, use, def, liveIn, incomingReads, passes, late);
+}
+
+/** Per slot: the registers it uses and defines, and the incoming stack-argument slots it reads. */
+function useDefs(
+  insns: readonly Insn[],
+  n: number,
+  argCount: (pc: number, i: Insn) => number | undefined,
+  use: Uint32Array,
+  def: Uint32Array,
+  incomingReads: Uint8Array,
+): void {
   for (let pc = 0; pc < n; pc++) {
-    const x = useDef(program, pc, argCount);
-    const u = x % UD;
-    const d = (x - u) / UD;
-    // subprogram calls with more than five arguments still read r1..r5 like the kernel's
     const i = insns[pc]!;
-    use[pc] = i.code === 0x85 && i.src === 1 ? (u & ~0x3f) | 0x3e : u;
-    def[pc] = d;
-    const sa = stackArgAccess(i);
-    if (sa?.dir === 'load') incomingReads[pc] = 1 << sa.slot;
+    useDef(i, pc, argCount);
+    // subprogram calls with more than five arguments still read r1..r5 like the kernel's
+    use[pc] = i.code === 0x85 && i.src === 1 ? (udUse & ~0x3f) | 0x3e : udUse;
+    def[pc] = udDef;
+    if (i.code === 0x79 && i.src === 11) {
+      const sa = stackArgAccess(i);
+      if (sa?.dir === 'load') incomingReads[pc] = 1 << sa.slot;
+    }
     if (i.code === 0x18) pc++;
   }
-  const liveIn = new Uint32Array(n);
+}
+
+/** `in = (out \ def) ∪ use` over the postorder until no late slot changes; returns the passes made. */
+function registerFixpoint(cfg: Cfg, use: Uint32Array, def: Uint32Array, liveIn: Uint32Array, late: Uint8Array): number {
   const post = cfg.postorder;
   const { succStart, succTarget } = cfg;
-  const late = lateSlots(cfg, n);
   let passes = 0;
   for (let again = true; again; ) {
     again = false;
@@ -169,7 +197,8 @@ export function computeLiveness(program: Program, opts: LivenessOptions = {}): L
     for (let k = 0; k < post.length; k++) {
       const pc = post[k]!;
       let out = 0;
-      for (let e = succStart[pc]!; e < succStart[pc + 1]!; e++) out |= liveIn[succTarget[e]!]!;
+      const to = succStart[pc + 1]!;
+      for (let e = succStart[pc]!; e < to; e++) out |= liveIn[succTarget[e]!]!;
       const inn = ((out & ~def[pc]!) | use[pc]!) >>> 0;
       if (inn !== liveIn[pc]) {
         liveIn[pc] = inn;
@@ -177,7 +206,7 @@ export function computeLiveness(program: Program, opts: LivenessOptions = {}): L
       }
     }
   }
-  return new Computed(program, cfg, use, def, liveIn, incomingReads, passes, late);
+  return passes;
 }
 
 /**
@@ -210,11 +239,11 @@ class Computed implements Liveness {
  * them changed reached the fixpoint, as a further pass would find (the same least fixpoint,
  * one pass fewer: a program without loops takes one pass, not two).
  */
-function lateSlots(cfg: Cfg, n: number): Uint8Array {
+function lateSlots(slab: Slab, cfg: Cfg, n: number): Uint8Array {
   const { postorder: post, succStart, succTarget } = cfg;
   const index = scratchI32(11, n);
   for (let k = 0; k < post.length; k++) index[post[k]!] = k;
-  const late = new Uint8Array(n);
+  const late = slab.u8(n);
   for (let k = 0; k < post.length; k++) {
     const pc = post[k]!;
     for (let e = succStart[pc]!; e < succStart[pc + 1]!; e++) if (index[succTarget[e]!]! >= k) late[succTarget[e]!] = 1;
