@@ -25,57 +25,62 @@ function isValidStackArgForm(i: Insn): boolean {
  * it (needed for `ld_imm64`). Returns null when the encoding is valid.
  */
 export function checkInsn(i: Insn, index: number, next?: Insn): IsaError | null {
-  const fail = (code: ConstructorParameters<typeof IsaError>[0], msg: string): IsaError =>
-    new IsaError(code, msg, { insn: index });
   // the three r11 forms pass stack arguments; any other r11 is a register the program may not name
   if ((i.dst === 11 || i.src === 11) && isValidStackArgForm(i)) return null;
-  const regFail = (r: number): IsaError => (r === 11 ? fail('R11_INVALID', 'R11 is invalid') : fail('BAD_REGISTER', `R${r} is invalid`));
   // the kernel looks at the fields first and at the registers where it reads them (check_reg_arg:
   // the source, then the destination), so an unused register field is a reserved-field error;
   // a conditional jump reads its destination register before it looks at the fields
   const cls = i.code & CLASS_MASK;
   const jop = i.code & OP_MASK;
-  if ((cls === Class.JMP || cls === Class.JMP32) && jop !== JmpOp.JA && jop !== JmpOp.CALL && jop !== JmpOp.EXIT && jop !== JmpOp.JCOND && badReg(i.dst)) return regFail(i.dst);
-  const fields = checkFields(i, next, fail);
+  if ((cls === Class.JMP || cls === Class.JMP32) && jop !== JmpOp.JA && jop !== JmpOp.CALL && jop !== JmpOp.EXIT && jop !== JmpOp.JCOND && badReg(i.dst)) return regFail(index, i.dst);
+  const fields = checkFields(i, next, index);
   if (fields) return fields;
-  if (badReg(i.src) && !(cls === Class.LD && (i.code & MODE_MASK) === Mode.IMM)) return regFail(i.src);
-  if (badReg(i.dst)) return regFail(i.dst);
+  if (badReg(i.src) && !(cls === Class.LD && (i.code & MODE_MASK) === Mode.IMM)) return regFail(index, i.src);
+  if (badReg(i.dst)) return regFail(index, i.dst);
   return null;
 }
 
+/** The error of slot `index` (module functions, not closures made per checked slot: issue 25). */
+function failAt(index: number, code: ConstructorParameters<typeof IsaError>[0], msg: string): IsaError {
+  return new IsaError(code, msg, { insn: index });
+}
+
+function regFail(index: number, r: number): IsaError {
+  return r === 11 ? failAt(index, 'R11_INVALID', 'R11 is invalid') : failAt(index, 'BAD_REGISTER', `R${r} is invalid`);
+}
+
 /** The opcode and reserved-field checks of one slot (registers aside). */
-function checkFields(i: Insn, next: Insn | undefined, fail: (code: ConstructorParameters<typeof IsaError>[0], msg: string) => IsaError): IsaError | null {
-  const op = decodeOp(i);
+function checkFields(i: Insn, next: Insn | undefined, index: number): IsaError | null {
   const cls = i.code & CLASS_MASK;
   switch (cls) {
     case Class.ALU:
     case Class.ALU64: {
       const aop = i.code & OP_MASK;
       const x = (i.code & SOURCE_MASK) === Source.X;
-      if (aop > AluOp.END) return fail('UNKNOWN_OPCODE', `invalid BPF_ALU opcode ${aop.toString(16)}`);
+      if (aop > AluOp.END) return failAt(index, 'UNKNOWN_OPCODE', `invalid BPF_ALU opcode ${aop.toString(16)}`);
       if (aop === AluOp.NEG) {
-        if (x || i.src !== 0 || i.off !== 0 || i.imm !== 0) return fail('RESERVED_FIELD', 'BPF_NEG uses reserved fields');
+        if (x || i.src !== 0 || i.off !== 0 || i.imm !== 0) return failAt(index, 'RESERVED_FIELD', 'BPF_NEG uses reserved fields');
         return null;
       }
       if (aop === AluOp.END) {
         if (i.src !== 0 || i.off !== 0 || (i.imm !== 16 && i.imm !== 32 && i.imm !== 64) || (cls === Class.ALU64 && x))
-          return fail('RESERVED_FIELD', 'BPF_END uses reserved fields');
+          return failAt(index, 'RESERVED_FIELD', 'BPF_END uses reserved fields');
         return null;
       }
       if (aop === AluOp.MOV) {
         // addr_space_cast (BPF_ADDR_SPACE_CAST in off): between the arena's address space 1 and 0
         if (x && cls === Class.ALU64 && i.off === 1) {
-          if (i.imm !== 1 && i.imm !== 1 << 16) return fail('RESERVED_FIELD', 'addr_space_cast insn can only convert between address space 1 and 0');
+          if (i.imm !== 1 && i.imm !== 1 << 16) return failAt(index, 'RESERVED_FIELD', 'addr_space_cast insn can only convert between address space 1 and 0');
           return null;
         }
         if (x) {
           const offOk = cls === Class.ALU ? i.off === 0 || i.off === 8 || i.off === 16 : [0, 8, 16, 32].includes(i.off);
-          if (i.imm !== 0 || !offOk) return fail('RESERVED_FIELD', 'BPF_MOV uses reserved fields');
-        } else if (i.src !== 0 || i.off !== 0) return fail('RESERVED_FIELD', 'BPF_MOV uses reserved fields');
+          if (i.imm !== 0 || !offOk) return failAt(index, 'RESERVED_FIELD', 'BPF_MOV uses reserved fields');
+        } else if (i.src !== 0 || i.off !== 0) return failAt(index, 'RESERVED_FIELD', 'BPF_MOV uses reserved fields');
         return null;
       }
       const offOk = i.off === 0 || ((aop === AluOp.DIV || aop === AluOp.MOD) && i.off === 1);
-      if (x ? i.imm !== 0 || !offOk : i.src !== 0 || !offOk) return fail('RESERVED_FIELD', 'BPF_ALU uses reserved fields');
+      if (x ? i.imm !== 0 || !offOk : i.src !== 0 || !offOk) return failAt(index, 'RESERVED_FIELD', 'BPF_ALU uses reserved fields');
       return null;
     }
     case Class.JMP:
@@ -84,69 +89,68 @@ function checkFields(i: Insn, next: Insn | undefined, fail: (code: ConstructorPa
       const x = (i.code & SOURCE_MASK) === Source.X;
       if (jop === JmpOp.JA) {
         if (x || i.src !== 0 || i.dst !== 0 || (cls === Class.JMP ? i.imm !== 0 : i.off !== 0))
-          return fail('RESERVED_FIELD', 'BPF_JA uses reserved fields');
+          return failAt(index, 'RESERVED_FIELD', 'BPF_JA uses reserved fields');
         return null;
       }
       if (jop === JmpOp.CALL) {
         if (cls === Class.JMP32 || x || i.dst !== 0 || i.src > 2 || (i.src !== 2 && i.off !== 0))
-          return fail('RESERVED_FIELD', 'BPF_CALL uses reserved fields');
+          return failAt(index, 'RESERVED_FIELD', 'BPF_CALL uses reserved fields');
         return null;
       }
       if (jop === JmpOp.EXIT) {
         if (cls === Class.JMP32 || x || i.imm !== 0 || i.src !== 0 || i.dst !== 0 || i.off !== 0)
-          return fail('RESERVED_FIELD', 'BPF_EXIT uses reserved fields');
+          return failAt(index, 'RESERVED_FIELD', 'BPF_EXIT uses reserved fields');
         return null;
       }
       if (jop === JmpOp.JCOND) {
         if (cls === Class.JMP32 || x || i.src !== 0 || i.dst !== 0 || i.imm !== 0)
-          return fail('RESERVED_FIELD', 'invalid may_goto imm ' + String(i.imm));
+          return failAt(index, 'RESERVED_FIELD', 'invalid may_goto imm ' + String(i.imm));
         return null;
       }
-      if (jop > JmpOp.JCOND) return fail('UNKNOWN_OPCODE', `invalid BPF_JMP/JMP32 opcode ${jop.toString(16)}`);
-      if (x ? i.imm !== 0 : i.src !== 0) return fail('RESERVED_FIELD', 'BPF_JMP/JMP32 uses reserved fields');
+      if (jop > JmpOp.JCOND) return failAt(index, 'UNKNOWN_OPCODE', `invalid BPF_JMP/JMP32 opcode ${jop.toString(16)}`);
+      if (x ? i.imm !== 0 : i.src !== 0) return failAt(index, 'RESERVED_FIELD', 'BPF_JMP/JMP32 uses reserved fields');
       return null;
     }
     case Class.LD: {
       const mode = i.code & MODE_MASK;
       const size = i.code & SIZE_MASK;
       if (mode === Mode.IMM) {
-        if (size !== Size.DW) return fail('UNKNOWN_OPCODE', 'invalid BPF_LD_IMM insn');
-        if (next === undefined) return fail('TRUNCATED_LD_IMM64', 'invalid bpf_ld_imm64 insn');
+        if (size !== Size.DW) return failAt(index, 'UNKNOWN_OPCODE', 'invalid BPF_LD_IMM insn');
+        if (next === undefined) return failAt(index, 'TRUNCATED_LD_IMM64', 'invalid bpf_ld_imm64 insn');
         if (next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0 || i.off !== 0)
-          return fail('BAD_LD_IMM64', 'invalid bpf_ld_imm64 insn');
-        if (i.src > 6) return fail('BAD_LD_IMM64', 'unrecognized bpf_ld_imm64 insn');
+          return failAt(index, 'BAD_LD_IMM64', 'invalid bpf_ld_imm64 insn');
+        if (i.src > 6) return failAt(index, 'BAD_LD_IMM64', 'unrecognized bpf_ld_imm64 insn');
         if ((i.src === 1 || i.src === 3 || i.src === 4 || i.src === 5) && next.imm !== 0)
-          return fail('BAD_LD_IMM64', 'invalid bpf_ld_imm64 insn');
+          return failAt(index, 'BAD_LD_IMM64', 'invalid bpf_ld_imm64 insn');
         return null;
       }
       if (mode === Mode.ABS || mode === Mode.IND) {
         if (i.dst !== 0 || i.off !== 0 || size === Size.DW || (mode === Mode.ABS && i.src !== 0))
-          return fail('RESERVED_FIELD', 'BPF_LD_[ABS|IND] uses reserved fields');
+          return failAt(index, 'RESERVED_FIELD', 'BPF_LD_[ABS|IND] uses reserved fields');
         return null;
       }
-      return fail('UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
+      return failAt(index, 'UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
     }
     case Class.LDX:
-      if (op.kind === 'invalid') return fail('UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
-      if (i.imm !== 0) return fail('RESERVED_FIELD', 'BPF_LDX uses reserved fields');
+      if (decodeOp(i).kind === 'invalid') return failAt(index, 'UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
+      if (i.imm !== 0) return failAt(index, 'RESERVED_FIELD', 'BPF_LDX uses reserved fields');
       return null;
     case Class.ST:
-      if (op.kind === 'invalid') return fail('UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
-      if (i.src !== 0) return fail('RESERVED_FIELD', 'BPF_ST uses reserved fields');
+      if (decodeOp(i).kind === 'invalid') return failAt(index, 'UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
+      if (i.src !== 0) return failAt(index, 'RESERVED_FIELD', 'BPF_ST uses reserved fields');
       return null;
     default: {
       const mode = i.code & MODE_MASK;
       if (mode === Mode.ATOMIC) {
-        if (op.kind === 'invalid') {
+        if (decodeOp(i).kind === 'invalid') {
           const size = i.code & SIZE_MASK;
-          if (size !== Size.W && size !== Size.DW) return fail('RESERVED_FIELD', 'invalid atomic operand size');
-          return fail('RESERVED_FIELD', `BPF_ATOMIC uses invalid atomic opcode ${hex2(i.imm >>> 0)}`);
+          if (size !== Size.W && size !== Size.DW) return failAt(index, 'RESERVED_FIELD', 'invalid atomic operand size');
+          return failAt(index, 'RESERVED_FIELD', `BPF_ATOMIC uses invalid atomic opcode ${hex2(i.imm >>> 0)}`);
         }
-        if (i.off !== 0 && op.kind === 'atomic' && (op.op === 'load_acquire' || op.op === 'store_release')) return null;
         return null;
       }
-      if (op.kind === 'invalid') return fail('UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
-      if (i.imm !== 0) return fail('RESERVED_FIELD', 'BPF_STX uses reserved fields');
+      if (decodeOp(i).kind === 'invalid') return failAt(index, 'UNKNOWN_OPCODE', `unknown opcode ${hex2(i.code)}`);
+      if (i.imm !== 0) return failAt(index, 'RESERVED_FIELD', 'BPF_STX uses reserved fields');
       return null;
     }
   }

@@ -236,6 +236,8 @@ export function discoverSubprogs(
  * `r11 - 8k` stores. The verifier computes the same facts precisely; this lets the JITs and
  * the interpreter run unverified programs.
  */
+const isStore = (kind: string): boolean => kind === 'st' || kind === 'stx' || kind === 'atomic';
+
 export function analyseFrames(program: Program): AnalysedProgram {
   const discovered = program.subprogs === undefined;
   const subs = program.subprogs ?? discoverSubprogs(program.insns, { funcInfo: program.funcInfo });
@@ -246,14 +248,15 @@ export function analyseFrames(program: Program): AnalysedProgram {
     let outgoing = 0;
     for (let pc = s.start; pc < s.end; pc++) {
       const i = program.insns[pc]!;
-      const op = decodeOp(i);
-      const sa = stackArgAccess(i);
+      const cls = i.code & 0x07;
+      // decodeOp and stackArgAccess only for the slots they can match (no lookup per slot: issue 25)
+      const sa = i.dst === 11 || i.src === 11 ? stackArgAccess(i) : null;
       if (sa) {
         if (sa.dir === 'load') incoming = Math.max(incoming, sa.slot + 1);
         else outgoing = Math.max(outgoing, sa.slot + 1);
-      } else if ((op.kind === 'ldx' && i.src === 10) || ((op.kind === 'st' || op.kind === 'stx' || op.kind === 'atomic') && i.dst === 10)) {
+      } else if ((cls === 0x01 && i.src === 10 && decodeOp(i).kind === 'ldx') || ((cls === 0x02 || cls === 0x03) && i.dst === 10 && isStore(decodeOp(i).kind))) {
         if (i.off < 0) depth = Math.max(depth, -i.off);
-      } else if ((i.code & 0x07) === 0x07 || (i.code & 0x07) === 0x04) {
+      } else if (cls === 0x07 || cls === 0x04) {
         // r10 copied into another register (r6 = r10; r6 += -32): the accesses through the copy
         // are not visible syntactically, so the whole 512-byte stack is the frame
         if ((i.code & 0x08) !== 0 && i.src === 10) depth = MAX_BPF_STACK;
