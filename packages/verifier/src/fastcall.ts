@@ -46,15 +46,23 @@ const S16_MIN = -32768;
 
 /** mark_fastcall_patterns: every call of every subprogram, against its lowest spill offset. */
 export function markFastcallPatterns(insns: readonly Insn[], bounds: readonly { readonly start: number; readonly end: number }[], summary: (pc: number) => CallSummary | undefined): Fastcall {
-  const fc: Fastcall = { pattern: new Uint8Array(insns.length), spills: new Uint8Array(insns.length), stackOff: bounds.map(() => 0), keep: bounds.map(() => false), bounds };
-  bounds.forEach((s, k) => {
+  // both marks in one buffer (one backing store, not two: issue 25)
+  const n = insns.length;
+  const buf = new ArrayBuffer(2 * n);
+  const fc: Fastcall = { pattern: new Uint8Array(buf, 0, n), spills: new Uint8Array(buf, n, n), stackOff: bounds.map(() => 0), keep: bounds.map(() => false), bounds };
+  const calls: number[] = [];
+  for (let k = 0; k < bounds.length; k++) {
+    const s = bounds[k]!;
+    // the lowest spill offset and the calls, in one pass over the subprogram
     let lowest = 0;
+    calls.length = 0;
     for (let pc = s.start; pc < s.end; pc++) {
       const i = insns[pc]!;
       if (i.code === STX_MEM_DW && i.dst === 10) lowest = Math.min(lowest, i.off);
+      else if (i.code === CALL) calls.push(pc);
     }
-    for (let pc = s.start; pc < s.end; pc++) if (insns[pc]!.code === CALL) markCall(fc, insns, k, pc, lowest, summary);
-  });
+    for (const pc of calls) markCall(fc, insns, k, pc, lowest, summary);
+  }
   return fc;
 }
 

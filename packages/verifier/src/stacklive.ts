@@ -54,6 +54,14 @@ export interface StackLiveOptions {
   readonly subprogStarts: readonly number[];
   /** Postorder of the reachable instructions (any order reaches the same fixed point; this one converges fast). */
   readonly postorder?: Int32Array;
+  /**
+   * The CFG's successors (@bpf/liveness Cfg.succStart/succTarget: bpf_insn_successors of each
+   * slot, fall-through first), for a program whose CFG was checked; else they are found here.
+   */
+  readonly succStart?: Int32Array;
+  readonly succTarget?: Int32Array;
+  /** The instructions after which the program may end (see `leaves`), when the caller found them; else found here. */
+  readonly leafPcs?: readonly number[];
   /** The instruction is a call that invokes a callback (bpf_calls_callback). */
   readonly callsCallback: (pc: number) => boolean;
   /**
@@ -87,9 +95,9 @@ function fmtSlots(w0: number, w1: number): string {
 export class StackLiveness {
   /** The instances by call chain, a tree of its elements (no key string or chain array per lookup). */
   private readonly instances = new Map<number, ChainNode>();
-  /** bpf_insn_successors: the fall-through and the jump target (-1: none). */
-  private readonly succ0: Int32Array;
-  private readonly succ1: Int32Array;
+  /** bpf_insn_successors: those of `pc` are succTarget[succStart[pc] .. succStart[pc + 1]), fall-through first. */
+  private readonly succStart: Int32Array;
+  private readonly succTarget: Int32Array;
   /**
    * Instructions after which the program may end without reaching a successor: bpf_tail_call
    * (a taken tail call never returns) and the legacy packet loads LD_ABS / LD_IND (a load past
@@ -99,7 +107,7 @@ export class StackLiveness {
    * after it; for LD_ABS / LD_IND this machine kind's 6.18.44-fc-v1300 build does so, an earlier
    * build of the same version did not).
    */
-  private readonly leaves: Uint8Array;
+  private readonly leaves: Uint8Array | undefined;
   private readonly order: Int32Array[];
   /** The position of each instruction in its subprogram's order (-1: not in it). */
   private posOf: Int32Array | undefined;
@@ -127,84 +135,42 @@ export class StackLiveness {
     this.callsCallback = o.callsCallback;
     this.log = o.log;
     this.prunePoint = o.prunePoint ?? (() => false);
-    this.succ0 = new Int32Array(n).fill(-1);
-    this.succ1 = new Int32Array(n).fill(-1);
-    this.leaves = new Uint8Array(n);
-    for (let pc = 0; pc < n; pc++) {
-      const i = o.insns[pc]!;
-      const cls = i.code & 7;
-      const op = i.code & 0xf0;
-      const size = i.code === 0x18 ? 2 : 1;
-      if (cls === 5 || cls === 6) {
-        if (op === 0x90) continue; // exit
-        if (op === 0x00) {
-          this.succ1[pc] = pc + (cls === 6 ? i.imm : i.off) + 1;
-          continue;
-        }
-        this.succ0[pc] = pc + 1;
-        if (op !== 0x80) this.succ1[pc] = pc + i.off + 1;
-        else if (cls === 5 && i.src === 0 && i.imm === 12) this.leaves[pc] = 1;
-        continue;
-      }
-      this.succ0[pc] = pc + size;
-      // LD_ABS / LD_IND end the program (returning 0) when the packet is too short
-      if (cls === 0 && ((i.code & 0xe0) === 0x20 || (i.code & 0xe0) === 0x40)) this.leaves[pc] = 1;
+    if (o.succStart !== undefined && o.succTarget !== undefined) {
+      this.succStart = o.succStart;
+      this.succTarget = o.succTarget;
+    } else [this.succStart, this.succTarget] = successorsOf(o.insns);
+    const leafPcs = o.leafPcs ?? leavesOf(o.insns);
+    if (leafPcs.length > 0) {
+      this.leaves = new Uint8Array(n);
+      for (const pc of leafPcs) this.leaves[pc] = 1;
     }
     const starts = o.subprogStarts;
     this.starts = starts;
     this.ends = starts.map((_, k) => starts[k + 1] ?? n);
-    starts.forEach((s, k) => this.subprogOfStart.set(s, k));
-    // the order split by subprogram, each part in typed arrays sized by a first count (pushing
-    // every pc into arrays through a closure was ~8% of a 20,000-insn program's verification)
-    const src = o.postorder;
-    const len = src ? src.length : n;
-    const ns = starts.length;
-    if (ns <= 1) {
-      const all = new Int32Array(len);
-      for (let j = 0; j < len; j++) all[j] = src ? src[j]! : n - 1 - j;
-      this.order = [all];
-    } else {
-      const subOf = new Int32Array(len);
-      const counts = new Int32Array(ns);
-      for (let j = 0; j < len; j++) {
-        const pc = src ? src[j]! : n - 1 - j;
-        let k = ns - 1;
-        while (k > 0 && starts[k]! > pc) k--;
-        subOf[j] = k;
-        counts[k]!++;
-      }
-      const order: Int32Array[] = [];
-      for (let k = 0; k < ns; k++) order.push(new Int32Array(counts[k]!));
-      counts.fill(0);
-      for (let j = 0; j < len; j++) {
-        const k = subOf[j]!;
-        order[k]![counts[k]!++] = src ? src[j]! : n - 1 - j;
-      }
-      this.order = order;
-    }
+    for (let k = 0; k < starts.length; k++) this.subprogOfStart.set(starts[k]!, k);
+    this.order = orderBySubprog(o.postorder, n, starts);
   }
 
   /** posOf, predAt and predOf, made for the first subprogram large enough to want them. */
   private buildPreds(): void {
-    const n = this.succ0.length;
+    const { succStart, succTarget } = this;
+    const n = succStart.length - 1;
     const posOf = new Int32Array(n).fill(-1);
     for (const ord of this.order) for (let j = 0; j < ord.length; j++) posOf[ord[j]!] = j;
     const predAt = new Int32Array(n + 1);
-    for (let pc = 0; pc < n; pc++) {
-      const s0 = this.succ0[pc]!;
-      const s1 = this.succ1[pc]!;
-      if (s0 >= 0 && s0 < n) predAt[s0 + 1]!++;
-      if (s1 >= 0 && s1 < n) predAt[s1 + 1]!++;
-    }
+    for (let pc = 0; pc < n; pc++)
+      for (let e = succStart[pc]!; e < succStart[pc + 1]!; e++) {
+        const t = succTarget[e]!;
+        if (t >= 0 && t < n) predAt[t + 1]!++;
+      }
     for (let pc = 0; pc < n; pc++) predAt[pc + 1]! += predAt[pc]!;
     const fill = predAt.slice(0, n);
     const predOf = new Int32Array(predAt[n]!);
-    for (let pc = 0; pc < n; pc++) {
-      const s0 = this.succ0[pc]!;
-      const s1 = this.succ1[pc]!;
-      if (s0 >= 0 && s0 < n) predOf[fill[s0]!++] = pc;
-      if (s1 >= 0 && s1 < n) predOf[fill[s1]!++] = pc;
-    }
+    for (let pc = 0; pc < n; pc++)
+      for (let e = succStart[pc]!; e < succStart[pc + 1]!; e++) {
+        const t = succTarget[e]!;
+        if (t >= 0 && t < n) predOf[fill[t]!++] = pc;
+      }
     this.posOf = posOf;
     this.predAt = predAt;
     this.predOf = predOf;
@@ -501,28 +467,21 @@ export class StackLiveness {
   }
 
   private updateInsn(inst: Instance, m: Uint32Array, pc: number, frame: number): boolean {
-    const s0 = this.succ0[pc]!;
-    const s1 = this.succ1[pc]!;
-    if (s0 < 0 && s1 < 0) return false;
+    const from = this.succStart[pc]!;
+    const to = this.succStart[pc + 1]!;
+    if (from === to) return false;
     let a0 = 0;
     let a1 = 0;
     let c0 = 0xffffffff;
     let c1 = 0xffffffff;
-    if (s0 >= 0) {
-      const sb = (s0 - inst.start) * W;
+    for (let e = from; e < to; e++) {
+      const sb = (this.succTarget[e]! - inst.start) * W;
       a0 |= m[sb + LIVE]!;
       a1 |= m[sb + LIVE + 1]!;
       c0 &= m[sb + ACC]!;
       c1 &= m[sb + ACC + 1]!;
     }
-    if (s1 >= 0) {
-      const sb = (s1 - inst.start) * W;
-      a0 |= m[sb + LIVE]!;
-      a1 |= m[sb + LIVE + 1]!;
-      c0 &= m[sb + ACC]!;
-      c1 &= m[sb + ACC + 1]!;
-    }
-    if (this.leaves[pc]) c0 = c1 = 0;
+    if (this.leaves !== undefined && this.leaves[pc]) c0 = c1 = 0;
     const b = (pc - inst.start) * W;
     c0 = (c0 | m[b + MUST]!) >>> 0;
     c1 = (c1 | m[b + MUST + 1]!) >>> 0;
@@ -603,4 +562,115 @@ export class StackLiveness {
     }
     return out;
   }
+}
+
+/** bpf_insn_successors of every slot (the fall-through, then the jump target), as a Cfg keeps them. */
+export function successorsOf(insns: readonly Insn[]): [Int32Array, Int32Array] {
+  const n = insns.length;
+  const start = new Int32Array(n + 1);
+  const buf = new Int32Array(2 * n);
+  let ns = 0;
+  for (let pc = 0; pc < n; pc++) {
+    start[pc] = ns;
+    const i = insns[pc]!;
+    const cls = i.code & 7;
+    const op = i.code & 0xf0;
+    if (cls === 5 || cls === 6) {
+      if (op === 0x90) continue; // exit
+      if (op === 0x00) {
+        buf[ns++] = pc + (cls === 6 ? i.imm : i.off) + 1;
+        continue;
+      }
+      buf[ns++] = pc + 1;
+      if (op !== 0x80) buf[ns++] = pc + i.off + 1;
+      continue;
+    }
+    buf[ns++] = pc + (i.code === 0x18 ? 2 : 1);
+  }
+  start[n] = ns;
+  return [start, buf.slice(0, ns)];
+}
+
+/**
+ * The instructions after which the program may end without reaching a successor (see
+ * StackLiveness.leaves): bpf_tail_call, LD_ABS and LD_IND.
+ */
+export function leavesOf(insns: readonly Insn[]): number[] {
+  const out: number[] = [];
+  for (let pc = 0; pc < insns.length; pc++) if (isLeaf(insns[pc]!)) out.push(pc);
+  return out;
+}
+
+/** bpf_tail_call (helper 12), or a legacy packet load (LD_ABS / LD_IND). */
+export function isLeaf(i: Insn): boolean {
+  return (i.code === 0x85 && i.src === 0 && i.imm === 12) || ((i.code & 7) === 0 && ((i.code & 0xe0) === 0x20 || (i.code & 0xe0) === 0x40));
+}
+
+/**
+ * The order split by subprogram. The CFG's postorder goes subprogram by subprogram, so each
+ * part is a view of it; an order that does not (or none: every slot, last first) is split
+ * slot by slot.
+ */
+export function orderBySubprog(src: Int32Array | undefined, n: number, starts: readonly number[]): Int32Array[] {
+  const ns = starts.length;
+  if (src !== undefined) {
+    if (ns <= 1) return [src];
+    // contiguous and ascending by subprogram: views (a slot before the first start counts as the first's, as below)
+    const parts: Int32Array[] = [];
+    let k = 0;
+    let from = 0;
+    let lo = -1;
+    let hi = starts[1]!;
+    let ok = true;
+    for (let j = 0; j < src.length; j++) {
+      const pc = src[j]!;
+      if (pc >= lo && pc < hi) continue;
+      let sub = ns - 1;
+      while (sub > 0 && starts[sub]! > pc) sub--;
+      if (sub < k) {
+        ok = false;
+        break;
+      }
+      parts.push(src.subarray(from, j));
+      for (let e = k + 1; e < sub; e++) parts.push(src.subarray(j, j));
+      k = sub;
+      from = j;
+      lo = starts[k]!;
+      hi = k + 1 < ns ? starts[k + 1]! : 0x7fffffff;
+    }
+    if (ok) {
+      parts.push(src.subarray(from));
+      while (parts.length < ns) parts.push(src.subarray(src.length));
+      return parts;
+    }
+  }
+  return orderBySlot(src, n, starts);
+}
+
+/** The order split slot by slot: each slot goes to the last subprogram starting at or before it. */
+export function orderBySlot(src: Int32Array | undefined, n: number, starts: readonly number[]): Int32Array[] {
+  const ns = starts.length;
+  const len = src ? src.length : n;
+  if (ns <= 1) {
+    const all = new Int32Array(len);
+    for (let j = 0; j < len; j++) all[j] = src ? src[j]! : n - 1 - j;
+    return [all];
+  }
+  const subOf = new Int32Array(len);
+  const counts = new Int32Array(ns);
+  for (let j = 0; j < len; j++) {
+    const pc = src ? src[j]! : n - 1 - j;
+    let k = ns - 1;
+    while (k > 0 && starts[k]! > pc) k--;
+    subOf[j] = k;
+    counts[k]!++;
+  }
+  const order: Int32Array[] = [];
+  for (let k = 0; k < ns; k++) order.push(new Int32Array(counts[k]!));
+  counts.fill(0);
+  for (let j = 0; j < len; j++) {
+    const k = subOf[j]!;
+    order[k]![counts[k]!++] = src ? src[j]! : n - 1 - j;
+  }
+  return order;
 }

@@ -30,7 +30,7 @@ import { formatState, type Scratch } from './print.js';
 import { JumpHist, linkedWord, NOTE_CB, NOTE_DST_STACK, NOTE_SRC_STACK, noteSpill } from './jmphist.js';
 import { markPathPrecise, markPrecise, propagatePrecision, slotPrecise, type Checkpoint, type Path, type PreciseEnv } from './precise.js';
 import { mayHaveSameKey, newCheckpoint, PlanStore, slotAlive, statesEqual, statesMaybeLooping, widenImpreciseScalars } from './prune.js';
-import { StackLiveness } from './stacklive.js';
+import { isLeaf, StackLiveness } from './stacklive.js';
 import { byteSwap, zext } from './scalar.js';
 import { lowS32, lowU32 } from './tnum.js';
 import { Tracer, type Trace, type TraceOptions } from './trace.js';
@@ -348,7 +348,13 @@ class Verifier implements CallEnv, PreciseEnv {
   private stackNoteSlot = 0;
   private readonly prunePoints = new PcSet();
   /** Whether any instruction loads an incoming stack argument (`rX = *(u64 *)(r11 + off)`). */
-  private readonly stackArgLoads: boolean;
+  private stackArgLoads = false;
+  /** Some instruction names r11 (structural's checkInsns). */
+  private usesR11 = false;
+  /** Some instruction calls (a helper, kfunc or subprogram) or loads a function's address (checkInsns). */
+  private callLike = true;
+  /** Some instruction calls a kfunc (checkInsns). */
+  private kfuncCalls = true;
   /** Instructions whose visits are recorded in the jump history (the kernel's jmp points). */
   private readonly jmpPoints = new PcSet();
   /** Instructions that force a checkpoint (may_goto, callback-calling helpers, iterators' next()). */
@@ -406,7 +412,6 @@ class Verifier implements CallEnv, PreciseEnv {
     if (opts.logSize && this.level === 0) throw new RangeError('logSize without a log level: the kernel refuses a log buffer at level 0 (EINVAL)');
     if (opts.logSize !== undefined && opts.logSink) throw new RangeError('logSize with logSink: the sink is given the whole log');
     this.logBuf = this.level > 0 ? new LogBuffer({ ...(opts.logSize !== undefined ? { size: opts.logSize } : {}), fixed: opts.logFixed === true }) : undefined;
-    this.stackArgLoads = this.insns.some((x) => (x.code & 7) === 1 && x.src === 11);
     this.trace = this.level >= 2 ? (line: string): void => this.log2(line) : undefined;
     this.level1Newline = this.level === 1 ? (): void => this.log2('') : undefined;
     this.load = loadInfo(program, this.progFlags & PROG_FLAGS.sleepable && opts.sleepable === undefined ? { ...opts, sleepable: true } : opts);
@@ -709,7 +714,7 @@ class Verifier implements CallEnv, PreciseEnv {
 
   /** The kernel's env->seen_exception: a verified path called bpf_throw. */
   private throwSeen(): boolean {
-    return this.insns.some((i, pc) => this.seen[pc] === 1 && i.code === 0x85 && i.src === 2 && this.kfuncNameAt(pc) === 'bpf_throw');
+    return this.kfuncCalls && this.insns.some((i, pc) => this.seen[pc] === 1 && i.code === 0x85 && i.src === 2 && this.kfuncNameAt(pc) === 'bpf_throw');
   }
 
   noteArenaAlu64(pc: number): void {
@@ -745,10 +750,38 @@ class Verifier implements CallEnv, PreciseEnv {
       const kfuncAt = this.insns.findIndex((i) => i.code === 0x85 && i.src === 2);
       if (kfuncAt >= 0) kfuncLicenseCheck(this, kfuncAt);
     }
+    const facts = this.checkInsns();
+    // resolve_pseudo_ldimm64: kernel symbols are looked up before the walk
+    for (const pc of facts.ksyms) ksymReg(this, pc, this.insns[pc]!.imm);
+    if (this.subprogs.length > 1) this.abnormalReturns();
+    this.cfgAndLiveness(facts.leaves);
+    this.usesR11 = facts.r11;
+    this.stackArgLoads = facts.r11Loads;
+    for (const [k, s] of this.subprogs.entries()) {
+      const proto = this.protos.get(s.name);
+      // stack-args §3: global subprograms with more than five arguments are not supported
+      if (k > 0 && proto?.linkage === 'global' && proto.params.length > MAX_BPF_FUNC_REG_ARGS)
+        this.reject(s.start, `global function ${s.name} has ${proto.params.length} args, stack arguments are not supported for global functions`);
+    }
+    if (facts.r11 && this.opts.jit === false) this.reject(0, 'stack args are not supported in non-JITed programs');
+    this.findPrunePoints();
+  }
+
+  /**
+   * The instruction-level checks of every slot (one pass, its own method: a loop in structural()
+   * itself was compiled on the stack and then left again for every program, issue 25), and what
+   * later passes want to know of the program: the kernel symbols it loads, the instructions
+   * after which it may end (stacklive.ts leaves), whether it names r11 and loads through it.
+   */
+  private checkInsns(): { ksyms: number[]; leaves: number[]; r11: boolean; r11Loads: boolean } {
+    const facts = { ksyms: [] as number[], leaves: [] as number[], r11: false, r11Loads: false };
+    let calls = false;
+    let kfuncCalls = false;
     let storages: Map<string, string> | undefined;
-    for (let pc = 0; pc < this.insns.length; pc++) {
-      const i = this.insns[pc]!;
-      const err = checkInsn(i, pc, this.insns[pc + 1]);
+    const insns = this.insns;
+    for (let pc = 0; pc < insns.length; pc++) {
+      const i = insns[pc]!;
+      const err = checkInsn(i, pc, insns[pc + 1]);
       if (err) {
         const msg = err.message.replace(/^insn \d+(?: \(byte \d+\))?: /, '');
         // reserved fields, register numbers past r10 and r11 outside the stack-argument forms are
@@ -758,20 +791,35 @@ class Verifier implements CallEnv, PreciseEnv {
         if ((err.code === 'RESERVED_FIELD' && (i.code & 7) !== 1) || err.code === 'BAD_REGISTER' || err.code === 'R11_INVALID') (this.walkErrors ??= new Map()).set(pc, msg);
         else this.reject(pc, msg);
       }
-      // resolve_pseudo_ldimm64: each map a program uses must suit its type (check_map_prog_compatibility)
-      if (i.code === 0x18 && i.src !== 0 && i.src !== 4) {
-        const map = this.mapOf(pc, i);
-        if (map) mapProgCompat(this, pc, map, (storages ??= new Map()));
-        else if (i.src === 1 || i.src === 2) this.reject(pc, `fd ${i.imm} is not pointing to valid bpf_map`);
+      if (i.dst === 11 || i.src === 11) {
+        facts.r11 = true;
+        if ((i.code & 7) === 1 && i.src === 11) facts.r11Loads = true;
       }
-      if (i.code === 0x18) pc++;
+      if (isLeaf(i)) facts.leaves.push(pc);
+      if (i.code === 0x85) {
+        calls = true;
+        if (i.src === 2) kfuncCalls = true;
+      }
+      if (i.code === 0x18) {
+        if (i.src === 4) calls = true;
+        // resolve_pseudo_ldimm64: each map a program uses must suit its type (check_map_prog_compatibility)
+        if (i.src !== 0 && i.src !== 4) {
+          const map = this.mapOf(pc, i);
+          if (map) mapProgCompat(this, pc, map, (storages ??= new Map()));
+          else if (i.src === 1 || i.src === 2) this.reject(pc, `fd ${i.imm} is not pointing to valid bpf_map`);
+        }
+        if (i.src === 3) facts.ksyms.push(pc);
+        // the second half (checkInsn refused one with fields set, so it names no r11)
+        pc++;
+      }
     }
-    // resolve_pseudo_ldimm64: kernel symbols are looked up before the walk
-    for (let pc = 0; pc < this.insns.length; pc++) {
-      const i = this.insns[pc]!;
-      if (i.code === 0x18 && i.src === 3) ksymReg(this, pc, i.imm);
-      if (i.code === 0x18) pc++;
-    }
+    this.callLike = calls;
+    this.kfuncCalls = kfuncCalls;
+    return facts;
+  }
+
+  /** check_btf_func and check_abnormal_return, for a program with subprograms. */
+  private abnormalReturns(): void {
     // check_btf_func: a subprogram that may end abnormally (LD_ABS's hidden exit, a tail call)
     // returns a scalar, what its caller then reads in R0
     if (this.subprogs.length > 1 && this.hasFuncInfo)
@@ -790,6 +838,10 @@ class Verifier implements CallEnv, PreciseEnv {
           this.reject(s.start, 'LD_ABS is not allowed in subprogs without BTF');
         if (body.some((i) => i.code === 0x85 && i.src === 0 && i.imm === 12)) this.reject(s.start, 'tail_call is not allowed in subprogs without BTF');
       }
+  }
+
+  /** The CFG and the register liveness (@bpf/liveness), and the stack liveness the walk fills in. */
+  private cfgAndLiveness(leafPcs: readonly number[]): void {
     try {
       // computeLiveness builds the CFG (and throws its CfgError) itself: built once, not twice
       const prog = { ...this.program, subprogs: this.subprogs };
@@ -812,6 +864,9 @@ class Verifier implements CallEnv, PreciseEnv {
         insns: this.insns,
         subprogStarts: this.subprogs.map((x) => x.start),
         postorder: this.liveness.cfg.postorder,
+        succStart: this.liveness.cfg.succStart,
+        succTarget: this.liveness.cfg.succTarget,
+        leafPcs,
         callsCallback: (pc) => this.callsCallback(pc),
         // level 2 traces the stack liveness passes as liveness.c does (each line ends the instruction's)
         ...(this.level > 1
@@ -829,15 +884,6 @@ class Verifier implements CallEnv, PreciseEnv {
       if (e instanceof IsaError) this.reject(e.insn ?? 0, e.message);
       throw e;
     }
-    for (const [k, s] of this.subprogs.entries()) {
-      const proto = this.protos.get(s.name);
-      // stack-args §3: global subprograms with more than five arguments are not supported
-      if (k > 0 && proto?.linkage === 'global' && proto.params.length > MAX_BPF_FUNC_REG_ARGS)
-        this.reject(s.start, `global function ${s.name} has ${proto.params.length} args, stack arguments are not supported for global functions`);
-    }
-    const usesStackArgs = this.insns.some((i) => i.dst === 11 || i.src === 11);
-    if (usesStackArgs && this.opts.jit === false) this.reject(0, 'stack args are not supported in non-JITed programs');
-    this.findPrunePoints();
   }
 
   /** The kernel's prune points (visit_insn): jumps and their targets, calls and what follows them. */
@@ -1795,7 +1841,7 @@ class Verifier implements CallEnv, PreciseEnv {
       const r = this.slotsRequired[k]!;
       if (w > r) this.reject(this.subprogs[k]!.start, `func#${k} writes ${w} stack arg slots, but calls only require ${r}`);
     });
-    if (this.tailCallReached && this.insns.some((x) => x.dst === 11 || x.src === 11)) this.reject(0, 'tail_call is not allowed in a program that uses stack arguments');
+    if (this.tailCallReached && this.usesR11) this.reject(0, 'tail_call is not allowed in a program that uses stack arguments');
     if (this.fastcall) this.fastcallNops = removeFastcallSpillsFills(this.fastcall, this.depth);
     this.maxStackDepth();
   }
@@ -1840,6 +1886,8 @@ class Verifier implements CallEnv, PreciseEnv {
       const depth = total + round(this.depth[sub]!);
       if (depth > STACK) this.reject(this.subprogs[sub]!.start, `combined stack size of ${frame + 1} calls is ${depth}. Too large`);
       const s = this.subprogs[sub]!;
+      // no call anywhere: nothing in the loop below (one test, not a look at every instruction)
+      if (!this.callLike) return;
       for (let pc = s.start; pc < s.end; pc++) {
         const i = this.insns[pc]!;
         const throws = i.code === 0x85 && i.src === 2 && i.off === 0 && this.kfuncNameAt(pc) === 'bpf_throw';
