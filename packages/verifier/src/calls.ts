@@ -17,7 +17,7 @@ import { subprogMightThrow } from './exceptions.js';
 import { subprogHas, type EffectMemo } from './subprogwalk.js';
 import { releaseDynptr } from './dynptr.js';
 import { BPF_FUNC_SPIN_LOCK, BPF_FUNC_SPIN_UNLOCK, checkResourceLeak, processSpinLock } from './locks.js';
-import { checkHelperArg, type ArgMeta } from './helperargs.js';
+import { checkHelperArg, newArgMeta, type ArgHooks, type ArgMeta } from './helperargs.js';
 import { clearPacketPointers, helperReturn, PKT_CHANGING } from './helperret.js';
 import { inRcuCs } from './iter.js';
 import { btfPtr, btfPtrType } from './nullable.js';
@@ -88,6 +88,17 @@ export function clearCallerSaved(env: Env, f: Frame): void {
 }
 
 /** check_helper_call. */
+/** check_func_arg's hooks for a helper (one object: it captures nothing). */
+const HELPER_HOOKS: ArgHooks = {
+  mapKey(env: Env, s: State, r: Reg, _regno: number, size: number, m: ArgMeta): void {
+    // can_elide_value_nullness: every helper's key of an array map, not only a lookup's (check_func_arg)
+    if (m.map!.type !== 'array' && m.map!.type !== 'percpu_array') return;
+    m.constKey = constantMapKey(s, r, size);
+    // a key of zero bytes (STACK_ZERO) is precise by itself; a spilled constant is tracked back
+    if (m.constKey !== undefined && !zeroKey(s, r, size)) env.preciseSlot(r.frame ?? s.frames.length - 1, (-(r.off + Number(BigInt.asIntN(64, r.var.value))) - 1) >> 3);
+  },
+};
+
 export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: number, attach?: string): State {
   const name = helperName(i.imm);
   // the tables' prototype, unless the kernel at hand took the helper away (VerifyOptions.helperAvailable)
@@ -97,25 +108,17 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     if (name === undefined || i.imm <= 0) env.reject(pc, `invalid func ${name ?? 'unknown'}#${i.imm}`);
     env.reject(pc, `program of this type cannot use helper ${name}#${i.imm}`);
   }
-  const fn = `${name}#${i.imm}`;
   if (h.gpl && !env.load.gplCompatible) env.reject(pc, 'cannot call GPL-restricted function from non-GPL compatible program');
   if (!helperAllowed(h, env.type, attach, env.load.attachName())) env.reject(pc, 'helper call is not allowed in probe');
   if (h.mightSleep && !inSleepable(env, st)) env.reject(pc, 'helper call might sleep in a non-sleepable prog');
-  if (h.mightSleep && st.rcuLock) env.reject(pc, `sleepable helper ${fn} in rcu_read_lock region`);
-  if (h.mightSleep && st.preemptLocks) env.reject(pc, `sleepable helper ${fn} in non-preemptible region`);
-  if (h.mightSleep && st.irqId) env.reject(pc, `sleepable helper ${fn} in IRQ-disabled region`);
+  if (h.mightSleep && st.rcuLock) env.reject(pc, `sleepable helper ${name}#${i.imm} in rcu_read_lock region`);
+  if (h.mightSleep && st.preemptLocks) env.reject(pc, `sleepable helper ${name}#${i.imm} in non-preemptible region`);
+  if (h.mightSleep && st.irqId) env.reject(pc, `sleepable helper ${name}#${i.imm} in IRQ-disabled region`);
   if (i.imm === 12) env.tailCallReached = true;
-  const meta: ArgMeta = { pktAccess: h.pktAccess, helper: name };
-  const hooks = {
-    mapKey: (s: State, r: Reg, regno: number, size: number, m: ArgMeta): void => {
-      // can_elide_value_nullness: every helper's key of an array map, not only a lookup's (check_func_arg)
-      if (m.map!.type !== 'array' && m.map!.type !== 'percpu_array') return;
-      m.constKey = constantMapKey(s, r, size);
-      // a key of zero bytes (STACK_ZERO) is precise by itself; a spilled constant is tracked back
-      if (m.constKey !== undefined && !zeroKey(s, r, size)) env.preciseSlot(r.frame ?? s.frames.length - 1, (-(r.off + Number(BigInt.asIntN(64, r.var.value))) - 1) >> 3);
-    },
-  };
-  h.args.forEach((t, k) => checkHelperArg(env, st, f, t, k + 1, pc, meta, h.args, hooks));
+  const meta = newArgMeta(h.pktAccess, name);
+  // a loop, not forEach with a closure (that closure, the hooks' and the name string made per
+  // call were most of what a helper call allocated; issue 25)
+  for (let k = 0; k < h.args.length; k++) checkHelperArg(env, st, f, h.args[k]!, k + 1, pc, meta, h.args, HELPER_HOOKS);
   // record_func_map: a map programs may only read (BPF_F_RDONLY_PROG) takes no writes
   if (meta.map && ((meta.map.flags ?? 0) & BPF_F_RDONLY_PROG) !== 0 && MAP_WRITERS.has(i.imm)) env.reject(pc, 'write into map forbidden');
   // record_func_key: a tail call's map must be a program array (the kernel's message has no newline)
@@ -127,7 +130,7 @@ export function helperCall(env: CallEnv, st: State, f: Frame, i: Insn, pc: numbe
     env.precise(2);
   }
   // check_get_func_ip: only trampoline-attached tracing programs and kprobes know their address
-  if (i.imm === 173) getFuncIpCheck(env, pc, fn, attach);
+  if (i.imm === 173) getFuncIpCheck(env, pc, `${name}#${i.imm}`, attach);
   // record_func_key: a constant index within the prog array is relied upon (its precision is tracked)
   if (i.imm === 12 && meta.map && f.regs[3]!.type === 'scalar' && f.regs[3]!.var.mask === 0n && f.regs[3]!.var.value < BigInt(meta.map.maxEntries)) env.precise(3);
   if (i.imm === BPF_FUNC_SPIN_LOCK || i.imm === BPF_FUNC_SPIN_UNLOCK) processSpinLock(env, st, f, 1, pc, { lock: i.imm === BPF_FUNC_SPIN_LOCK });

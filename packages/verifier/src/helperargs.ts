@@ -48,6 +48,30 @@ export interface ArgMeta {
   msizeMax?: bigint;
 }
 
+/**
+ * A helper call's meta with every field present (undefined where unset): one shape however the
+ * arguments fill it, where fields added one by one gave a shape per order and a new
+ * properties store as it grew (issue 25).
+ */
+export function newArgMeta(pktAccess: boolean | undefined, helper: string | undefined): ArgMeta {
+  return {
+    map: undefined,
+    mapUid: undefined,
+    constKey: undefined,
+    memSize: undefined,
+    releaseRegno: undefined,
+    subprog: undefined,
+    refObjId: undefined,
+    pktAccess,
+    helper,
+    dynptr: undefined,
+    releaseDynptr: undefined,
+    percpu: undefined,
+    kptrField: undefined,
+    msizeMax: undefined,
+  };
+}
+
 /** check_stack_range_initialized in raw mode: no byte a helper will write may be part of a dynptr. */
 function rawWriteOverDynptr(env: Env, st: State, pc: number, r: Reg, size: number): void {
   const fr = st.frames[r.frame ?? st.frames.length - 1]!;
@@ -128,7 +152,7 @@ function compatible(r: Reg, a: ArgType, list: readonly string[]): boolean {
 
 /** get_constant_map_key's precision and the ringbuf/stack helpers are the caller's (calls.ts). */
 export interface ArgHooks {
-  mapKey(st: State, r: Reg, regno: number, size: number, meta: ArgMeta): void;
+  mapKey(env: Env, st: State, r: Reg, regno: number, size: number, meta: ArgMeta): void;
 }
 
 /** check_func_arg for argument `regno` (1..5) of type `a`; `next` is the following argument's type. */
@@ -184,7 +208,7 @@ export function checkHelperArg(env: Env, st: State, f: Frame, arg: ArgType, regn
       return;
     case 'map_key':
       if (!meta.map) env.reject(pc, 'invalid map_ptr to access map->key');
-      hooks.mapKey(st, r, regno, meta.map.keySize, meta);
+      hooks.mapKey(env, st, r, regno, meta.map.keySize, meta);
       helperMem(env, st, pc, regno, r, meta.map.keySize, false, false);
       return;
     case 'map_value':
