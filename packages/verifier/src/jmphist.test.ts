@@ -1,15 +1,16 @@
 /**
  * The packed jump history (jmphist.ts) and precision tracking's quiet walk over it (precise.ts):
  * - histories forked from one another, appended to, popped and appended again read back the
- *   entries a model of one array per history holds (the shared array is never overwritten);
+ *   entries a model of one array per history holds (the shared tape is never overwritten), with
+ *   tapes small enough that histories are split over several;
  * - the walk without a log (entries skipped or their registers moved without backtrackInsn's
  *   call) marks every checkpoint exactly as the walk with a log does (every entry through
  *   backtrackInsn, the kernel's backtrack_insn), on random instructions, histories and checkpoints.
  */
 import fc from 'fast-check';
 import { decodeOp, type Insn, type Op } from '@bpf/isa';
-import { describe, expect, it } from 'vitest';
-import { JumpHist, linkedWord, NOTE_CB, NOTE_DST_STACK, NOTE_SRC_STACK, noteSpill } from './jmphist.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { JumpHist, linkedWord, NOTE_CB, NOTE_DST_STACK, NOTE_SRC_STACK, noteSpill, setTapeWords } from './jmphist.js';
 import { histEntries, markPrecise, propagatePrecision, type Checkpoint, type HistEntry, type Path, type PreciseEnv } from './precise.js';
 import { newFrame, newState, NOT_INIT, pointer, setSlotType, setSpilled, SlotType, UNKNOWN, type Frame } from './state.js';
 
@@ -47,8 +48,12 @@ function decoded(e: Entry): HistEntry {
 
 type Action = { kind: 'add'; h: number; e: Entry } | { kind: 'fork'; h: number } | { kind: 'pop'; h: number; to: number };
 
+afterEach(() => setTapeWords(undefined));
+
 describe('JumpHist: histories sharing one array', () => {
-  it('read back what a copy per history holds, whatever the order of appends, forks and pops', () => {
+  // tapes of 8 words (the longest entry's) and 13: nearly every history crosses tapes and is split in frozen segments
+  it.each([undefined, 8, 13])('read back what a copy per history holds, whatever the order of appends, forks and pops (tape of %s words)', (words) => {
+    setTapeWords(words);
     const action: fc.Arbitrary<Action> = fc.oneof(
       { weight: 5, arbitrary: fc.record({ kind: fc.constant('add' as const), h: fc.nat(), e: entry }) },
       { weight: 2, arbitrary: fc.record({ kind: fc.constant('fork' as const), h: fc.nat() }) },
@@ -255,6 +260,11 @@ describe('precision tracking without a log', () => {
         // the same verification's later walks skip more
         const quiet = envOf(c.insns, false);
         for (let k = 0; k < 3; k++) expect(marks(quiet)).toEqual(logged);
+        // histories split over small tapes (segments read newest first) mark the same, with a log and without
+        setTapeWords(8);
+        const split = [marks(envOf(c.insns, true)), marks(quiet)];
+        setTapeWords(undefined);
+        expect(split).toEqual([logged, logged]);
       }),
       { numRuns: 3000 },
     );

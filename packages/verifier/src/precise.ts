@@ -36,33 +36,35 @@ export interface LinkedReg {
 }
 
 /** The entries of a jump history, oldest first (for tests and tools). */
-export function histEntries(h: JumpHist): HistEntry[] {
+export function histEntries(hist: JumpHist): HistEntry[] {
   const out: HistEntry[] = [];
-  for (let k = h.length - 1; k >= 0; k--) {
-    const w = h.a[k]!;
-    if (w >= 0) {
-      out.push({ pc: w >>> 3, depth: w & 7 });
-      continue;
+  // newest segment first (jmphist.ts), each read from its end
+  for (let h: JumpHist | undefined = hist; h !== undefined; h = h.prev)
+    for (let k = h.end - 1; k >= h.start; k--) {
+      const w = h.a[k]!;
+      if (w >= 0) {
+        out.push({ pc: w >>> 3, depth: w & 7 });
+        continue;
+      }
+      const note = h.a[--k]!;
+      const nl = (note >> NOTE_LINKED_SHIFT) & 7;
+      k -= nl;
+      const linked: LinkedReg[] = [];
+      for (let j = 0; j < nl; j++) {
+        const l = h.a[k + j]!;
+        linked.push(l & 1 ? { frame: l >> 7, n: (l >> 1) & 0x3f, slot: true } : { frame: l >> 7, n: (l >> 1) & 0x3f });
+      }
+      const e: { -readonly [K in keyof HistEntry]: HistEntry[K] } = { pc: ~w >>> 3, depth: ~w & 7 };
+      if (note & NOTE_SPI_MASK) {
+        e.spi = (note & NOTE_SPI_MASK) - 1;
+        e.spiFrame = (note >> NOTE_SPI_FRAME_SHIFT) & 0xf;
+      }
+      if (note & NOTE_CB) e.cb = true;
+      if (nl) e.linked = linked;
+      if (note & NOTE_SRC_STACK) e.srcStack = true;
+      if (note & NOTE_DST_STACK) e.dstStack = true;
+      out.push(e);
     }
-    const note = h.a[--k]!;
-    const nl = (note >> NOTE_LINKED_SHIFT) & 7;
-    k -= nl;
-    const linked: LinkedReg[] = [];
-    for (let j = 0; j < nl; j++) {
-      const l = h.a[k + j]!;
-      linked.push(l & 1 ? { frame: l >> 7, n: (l >> 1) & 0x3f, slot: true } : { frame: l >> 7, n: (l >> 1) & 0x3f });
-    }
-    const e: { -readonly [K in keyof HistEntry]: HistEntry[K] } = { pc: ~w >>> 3, depth: ~w & 7 };
-    if (note & NOTE_SPI_MASK) {
-      e.spi = (note & NOTE_SPI_MASK) - 1;
-      e.spiFrame = (note >> NOTE_SPI_FRAME_SHIFT) & 0xf;
-    }
-    if (note & NOTE_CB) e.cb = true;
-    if (nl) e.linked = linked;
-    if (note & NOTE_SRC_STACK) e.srcStack = true;
-    if (note & NOTE_DST_STACK) e.dstStack = true;
-    out.push(e);
-  }
   return out.reverse();
 }
 
@@ -235,7 +237,7 @@ type Outcome = 'ok' | 'fallback';
  * over `bt` made V8 allocate a context on every call, linked or not (~54 MB per verification of
  * cilium's bpf_lxc.o tail calls, issue 25).
  */
-function syncLinked(bt: Bt, a: readonly number[], base: number, n: number): void {
+function syncLinked(bt: Bt, a: Int32Array, base: number, n: number): void {
   let any = false;
   for (let k = 0; k < n && !any; k++) {
     const l = a[base + k]!;
@@ -391,7 +393,7 @@ function stopMask(k: number): number {
  * history entry's note bits (jmphist.ts; 0 for an entry without notes), its linked registers the
  * `nl` words of `a` from `base`.
  */
-function backtrackInsn(env: PreciseEnv, t: Tables, pc: number, note: number, a: readonly number[], base: number, nl: number, subseq: number, bt: Bt): Outcome {
+function backtrackInsn(env: PreciseEnv, t: Tables, pc: number, note: number, a: Int32Array, base: number, nl: number, subseq: number, bt: Bt): Outcome {
   if (env.trace) env.trace(`mark_precise: frame${bt.frame}: regs=${fmtRegs(bt.regs[bt.frame]!)} stack=${bt.fmtSlots(bt.frame)} before ${env.insnText(pc)}`);
   if (nl !== 0) syncLinked(bt, a, base, nl);
   let k = t.kinds[pc]!;
@@ -573,52 +575,55 @@ function chain(env: PreciseEnv, path: Path, bt: Bt): void {
       skipFirst = false;
       subseq = lastIdx;
     }
-    const a = hist.a;
     // the needed registers of the walk's frame, kept here while only they change, and whether
     // anything else is needed
     let regs = bt.regs[bt.frame]!;
     let rest = !bt.emptyBesidesRegs();
-    for (let k = hist.length - 1; k >= 0; k--) {
-      let h = a[k]!;
-      let note = 0;
-      let nl = 0;
-      if (h >= 0) {
-        if (quiet) {
-          // an entry without notes whose instruction leaves the needed set as it is (most of a
-          // walk: it writes no needed register), skipped with one test; one that only moves
-          // needed registers of the frame, with two (issue 25)
-          const pc = h >>> 3;
-          if (((regs | ALWAYS) & stop[pc]!) === 0) {
-            subseq = pc;
-            continue;
-          }
-          const u = upd[pc]!;
-          if (u !== 0) {
-            regs = (regs & ~(u & 0xfff)) | ((u >> 12) & 0xfff);
-            if (regs === 0 && !rest) {
-              bt.regs[bt.frame] = 0;
-              return;
+    // the history's segments newest first (jmphist.ts), each read from its end
+    for (let seg: JumpHist | undefined = hist; seg !== undefined; seg = seg.prev) {
+      const a = seg.a;
+      for (let k = seg.end - 1; k >= seg.start; k--) {
+        let h = a[k]!;
+        let note = 0;
+        let nl = 0;
+        if (h >= 0) {
+          if (quiet) {
+            // an entry without notes whose instruction leaves the needed set as it is (most of a
+            // walk: it writes no needed register), skipped with one test; one that only moves
+            // needed registers of the frame, with two (issue 25)
+            const pc = h >>> 3;
+            if (((regs | ALWAYS) & stop[pc]!) === 0) {
+              subseq = pc;
+              continue;
             }
-            subseq = pc;
-            continue;
+            const u = upd[pc]!;
+            if (u !== 0) {
+              regs = (regs & ~(u & 0xfff)) | ((u >> 12) & 0xfff);
+              if (regs === 0 && !rest) {
+                bt.regs[bt.frame] = 0;
+                return;
+              }
+              subseq = pc;
+              continue;
+            }
           }
+        } else {
+          h = ~h;
+          note = a[--k]!;
+          nl = (note >> NOTE_LINKED_SHIFT) & 7;
+          k -= nl;
         }
-      } else {
-        h = ~h;
-        note = a[--k]!;
-        nl = (note >> NOTE_LINKED_SHIFT) & 7;
-        k -= nl;
+        const pc = h >>> 3;
+        bt.regs[bt.frame] = regs;
+        if (backtrackInsn(env, t, pc, note, a, k, nl, subseq, bt) === 'fallback') {
+          markAllPrecise(env, path.frames.length - 1, path.cp);
+          return;
+        }
+        if (bt.empty()) return;
+        regs = bt.regs[bt.frame]!;
+        rest = !bt.emptyBesidesRegs();
+        subseq = pc;
       }
-      const pc = h >>> 3;
-      bt.regs[bt.frame] = regs;
-      if (backtrackInsn(env, t, pc, note, a, k, nl, subseq, bt) === 'fallback') {
-        markAllPrecise(env, path.frames.length - 1, path.cp);
-        return;
-      }
-      if (bt.empty()) return;
-      regs = bt.regs[bt.frame]!;
-      rest = !bt.emptyBesidesRegs();
-      subseq = pc;
     }
     bt.regs[bt.frame] = regs;
     if (!cp) break;
@@ -728,36 +733,38 @@ export function backtrackChain(env: PreciseEnv, path: Path, regs: number): Chain
   let cp = path.cp;
   let subseq = path.pc;
   for (;;) {
-    const a = hist.a;
-    for (let k = hist.length - 1; k >= 0; k--) {
-      let h = a[k]!;
-      let note = 0;
-      let nl = 0;
-      if (h < 0) {
-        h = ~h;
-        note = a[--k]!;
-        nl = (note >> NOTE_LINKED_SHIFT) & 7;
-        k -= nl;
+    for (let seg: JumpHist | undefined = hist; seg !== undefined; seg = seg.prev) {
+      const a = seg.a;
+      for (let k = seg.end - 1; k >= seg.start; k--) {
+        let h = a[k]!;
+        let note = 0;
+        let nl = 0;
+        if (h < 0) {
+          h = ~h;
+          note = a[--k]!;
+          nl = (note >> NOTE_LINKED_SHIFT) & 7;
+          k -= nl;
+        }
+        const pc = h >>> 3;
+        const i = env.insns[pc]!;
+        const frame = bt.frame;
+        const beforeRegs = bt.regs.slice();
+        const beforeSlots = bt.slots.slice();
+        const cls = i.code & 7;
+        const writes = (cls === 4 || cls === 7 || cls === 1 || i.code === 0x18) && bt.has(i.dst);
+        const call = i.code === 0x85 && bt.has(0);
+        if (backtrackInsn(quiet, t, pc, note, a, k, nl, subseq, bt) === 'fallback') return out;
+        const changed = bt.regs.some((r, f) => r !== beforeRegs[f]) || bt.slots.some((s, k) => s !== beforeSlots[k]);
+        if (changed || writes || call) {
+          const needRegs: number[] = [];
+          for (let r = 0; r < 11; r++) if (bt.has(r, frame)) needRegs.push(r);
+          const needSlots: number[] = [];
+          for (let s = 0; s < 64; s++) if (bt.hasSlot(s, frame)) needSlots.push(-(s + 1) * 8);
+          out.push({ pc, frame: h & 7, regs: needRegs, slots: needSlots });
+        }
+        if (bt.empty()) return out;
+        subseq = pc;
       }
-      const pc = h >>> 3;
-      const i = env.insns[pc]!;
-      const frame = bt.frame;
-      const beforeRegs = bt.regs.slice();
-      const beforeSlots = bt.slots.slice();
-      const cls = i.code & 7;
-      const writes = (cls === 4 || cls === 7 || cls === 1 || i.code === 0x18) && bt.has(i.dst);
-      const call = i.code === 0x85 && bt.has(0);
-      if (backtrackInsn(quiet, t, pc, note, a, k, nl, subseq, bt) === 'fallback') return out;
-      const changed = bt.regs.some((r, f) => r !== beforeRegs[f]) || bt.slots.some((s, k) => s !== beforeSlots[k]);
-      if (changed || writes || call) {
-        const needRegs: number[] = [];
-        for (let r = 0; r < 11; r++) if (bt.has(r, frame)) needRegs.push(r);
-        const needSlots: number[] = [];
-        for (let s = 0; s < 64; s++) if (bt.hasSlot(s, frame)) needSlots.push(-(s + 1) * 8);
-        out.push({ pc, frame: h & 7, regs: needRegs, slots: needSlots });
-      }
-      if (bt.empty()) return out;
-      subseq = pc;
     }
     if (!cp) return out;
     subseq = cp.pc;

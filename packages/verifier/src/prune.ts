@@ -23,7 +23,7 @@ export function newCheckpoint(st: Path, entry = 0): Checkpoint {
     parent: st.cp,
     hist: st.hist,
     // a checkpoint at the very start of a path has no instruction before it
-    lastIdx: st.cp === undefined && st.hist.length === 0 ? -1 : st.prev,
+    lastIdx: st.cp === undefined && st.hist.isEmpty() ? -1 : st.prev,
     firstIdx: st.cp ? st.cp.pc : entry,
     hits: 0,
     misses: 0,

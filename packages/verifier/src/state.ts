@@ -5,6 +5,7 @@
  * slots of apps/docs/stack-args.md §4 (`stack_arg_regs`, `no_stack_arg_load`).
  */
 import type { MapDef } from '@bpf/isa';
+import { JumpHist } from './jmphist.js';
 import { lowU32, TNUM_UNKNOWN, tnumConst, U64_MAX, type Tnum } from './tnum.js';
 
 export type RegType =
@@ -579,7 +580,7 @@ export const inSleepable = (env: { readonly load: { readonly sleepable: boolean 
  */
 interface PathFields {
   cp?: unknown;
-  hist?: unknown[];
+  hist?: JumpHist;
   histCnt?: number;
 }
 
@@ -597,7 +598,7 @@ export function newState(frames: Frame[], pc: number, prev: number): State {
     mayGotoDepth: undefined,
     callbackUnrollDepth: undefined,
     cp: undefined,
-    hist: [],
+    hist: new JumpHist(),
     histCnt: undefined,
   };
   return o;
