@@ -53,27 +53,28 @@ export function helperReturn(env: Env, st: State, h: HelperProto, meta: ArgMeta,
     case 'map_value': {
       const map = meta.map!;
       // a value of an inner map keeps the uid of the lookup that gave the map (map_uid)
-      const uid = meta.mapUid ? { mapUid: meta.mapUid } : {};
+      const mapUid = meta.mapUid || undefined;
       // a lookup in a sockmap or sockhash yields a socket (and a reference to it). The register
       // keeps the map (map_ptr, map_uid) as the kernel's does: mark_ptr_not_null_reg changes only
       // the type, and regsafe compares that part of the register byte for byte, so a socket
       // looked up in a map never prunes one from bpf_sk_lookup_tcp (OBI's tctracer)
       if (h.id === 1 && (map.type === 'sockmap' || map.type === 'sockhash')) {
-        r0 = pointer('sock_or_null', { map, ...uid, id: env.nextId() });
+        r0 = pointer('sock_or_null', { map, mapUid, id: env.nextId() });
         break;
       }
       // and in an xskmap an AF_XDP socket (no reference: the running kernel's log shows
       // xdp_sock_or_null(id=N) at the call, xdp_sock() after the null check)
       if (h.id === 1 && map.type === 'xskmap') {
-        r0 = pointer('xdp_sock_or_null', { map, ...uid, id: env.nextId() });
+        r0 = pointer('xdp_sock_or_null', { map, mapUid, id: env.nextId() });
         break;
       }
-      // a non-null value holding a lock gets an id to name the lock by (process_spin_lock)
-      const lockId = (): { id?: number } => (mayPointToSpinLock(map) ? { id: env.nextId() } : {});
-      if (!ret.maybeNull) return pointer('map_value', { map, ...uid, ...lockId() });
-      // array lookups with a constant key in range cannot fail (the kernel's const map key)
-      if (h.id === 1 && meta.constKey !== undefined && meta.constKey >= 0 && meta.constKey < map.maxEntries) return pointer('map_value', { map, ...uid, ...lockId() });
-      r0 = pointer('map_value_or_null', { map, ...uid, id: env.nextId() });
+      // a non-null value holding a lock gets an id to name the lock by (process_spin_lock); the
+      // fields as a literal, undefined where unset (pointer's wide register has them all): a
+      // closure here made V8 allocate this block's context on every lookup (issue 25)
+      if (!ret.maybeNull || (h.id === 1 && meta.constKey !== undefined && meta.constKey >= 0 && meta.constKey < map.maxEntries))
+        // array lookups with a constant key in range cannot fail (the kernel's const map key)
+        return pointer('map_value', { map, mapUid, id: mayPointToSpinLock(map) ? env.nextId() : undefined });
+      r0 = pointer('map_value_or_null', { map, mapUid, id: env.nextId() });
       break;
     }
     case 'socket':

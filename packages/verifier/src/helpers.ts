@@ -161,9 +161,12 @@ function retType(spelled: string, btf: string | undefined): RetType {
   };
 }
 
-const protoCache = new Map<string, HelperProto>();
+// keyed by numbers and by one map per level, not by a string made per call (two template
+// strings per helper call were most of what helperProto allocated; issue 25)
+const protoCache = new Map<number, HelperProto>();
 function helperProtoOf(id: number, index: number): HelperProto {
-  const key = `${id}:${index}`;
+  // (ids of the tables' helpers are below 2^16)
+  const key = index * 0x10000 + id;
   let p = protoCache.get(key);
   if (!p) {
     const row: ProtoRow = PROTOS[index]!;
@@ -190,11 +193,12 @@ function decode(ids: string, into: Map<number, number | null>): void {
   }
 }
 
-const tables = new Map<string, ReadonlyMap<number, number | null>>();
+const tables = new Map<ProgType, Map<string, ReadonlyMap<number, number | null>>>();
 /** The helper ids a program type (with its expected attach type) gets, as PROTOS indexes. */
 function tableOf(type: ProgType, attach: string | undefined): ReadonlyMap<number, number | null> {
-  const key = `${type}/${attach ?? ''}`;
-  let t = tables.get(key);
+  let byAttach = tables.get(type);
+  if (!byAttach) tables.set(type, (byAttach = new Map<string, ReadonlyMap<number, number | null>>()));
+  let t = byAttach.get(attach ?? '');
   if (!t) {
     const row = PROG_TYPE_HELPERS[type];
     const m = new Map<number, number | null>();
@@ -203,7 +207,7 @@ function tableOf(type: ProgType, attach: string | undefined): ReadonlyMap<number
       const diff = attach !== undefined ? row.byAttach?.[attach] : undefined;
       if (diff) decode(diff, m);
     }
-    tables.set(key, (t = m));
+    byAttach.set(attach ?? '', (t = m));
   }
   return t;
 }
