@@ -91,10 +91,18 @@ const { values: args } = parseArgs({
     each: { type: 'boolean' },
     // rewrite the README table from fixtures/realworld/*.json without recording anything
     table: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
+if (args.help) {
+  // the comment at the top of this file is its manual
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
+  const end = lines.findIndex((l) => !l.startsWith('//'));
+  console.log(lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
 if (!args.from && !args.table) {
-  console.error('usage: realworld.mjs --from DIR [--name NAME | --each] [--verifier] [--log-level 2] [--only GROUP]');
+  console.error('usage: realworld.mjs --from DIR [--name NAME | --each] [--verifier] [--log-level 2] [--only GROUP] [--objects RE] [--programs RE] | --table | --help');
   process.exit(2);
 }
 if (args['log-level'] !== undefined && args['log-level'] !== '2') {

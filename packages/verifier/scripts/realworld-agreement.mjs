@@ -11,6 +11,16 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../../..');
+const argv = process.argv.slice(2);
+if (argv.length > 0) {
+  // the comment at the top of this file is its manual; it takes no options
+  const lines = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1);
+  const end = lines.findIndex((l) => !l.startsWith('//'));
+  const manual = `${lines.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n\nusage: realworld-agreement.mjs (no options)`;
+  const help = argv.every((a) => a === '--help' || a === '-h');
+  (help ? console.log : console.error)(help ? manual : `realworld-agreement.mjs: takes no options (${argv.join(' ')})\n\n${manual}`);
+  process.exit(help ? 0 : 2);
+}
 const dir = join(root, 'fixtures/realworld');
 const causes = JSON.parse(readFileSync(join(here, 'realworld-causes.json'), 'utf8'));
 const docs = (existsSync(dir) ? readdirSync(dir) : [])
