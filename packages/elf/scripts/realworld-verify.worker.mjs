@@ -90,12 +90,14 @@ parentPort.on('message', async ({ id, file, section, prog, type, host, progFlags
     const fd = streamed ? openSync(dumpTo, 'w') : undefined;
     // the helpers and kfuncs this kernel lets the program call, asked of it as `bpf verify` asks (input.ts kernelProbesFor)
     const flags = progFlags ?? (program.sleepable ? 1 << 4 : 0);
-    const probes = await kernelProbesFor(program, type, { flags });
+    // the expected attach type the host's loader sets, where it is not the section's
+    const attach = host?.attachType !== undefined ? { attachType: host.attachType } : {};
+    const probes = await kernelProbesFor(program, type, { flags, ...attach });
     let r;
     try {
       // the map addresses the kernel's log shows, printed as it prints them (a dumped log of ours is then its bytes)
       const mapAddresses = typeof kernelLog === 'string' ? mapAddressesFromLog(program, kernelLog) : undefined;
-      r = verify(program, { type, logLevel, flags, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...probes, ...(mapAddresses ? { mapAddresses } : {}), ...(streamed ? { logSink: (text) => writeSync(fd, text) } : {}) });
+      r = verify(program, { type, ...attach, logLevel, flags, kernelBtf: kernelBtfFor(needsKernelBtf(program, type)), kernelSymbols: kernelSymbolsFor(program), nrCpuIds: nrCpuIds(), ...probes, ...(mapAddresses ? { mapAddresses } : {}), ...(streamed ? { logSink: (text) => writeSync(fd, text) } : {}) });
     } finally {
       if (fd !== undefined) closeSync(fd);
     }

@@ -280,9 +280,10 @@ const LOADERS = {
   // (common_libbpf.c, loxilb_libdp.c; libbpf) sets every program of the tc objects to SCHED_CLS
   // and of llb_xdp_main.o to XDP; the tc_packet_hook0..7 programs tail-call each other through
   // pgm_tbl. The monitor's kprobes and the sockmap programs have sections libbpf knows.
-  // (llb_kern_sock.o, `cgroup/connect` loaded as CGROUP_SOCK_ADDR with INET4_CONNECT, is left
-  // out: the recorder gives a section a type, not an expected attach type.)
-  'loxilb-ebpf': { loader: 'libbpf', type: 'sched_cls', objects: { 'llb_xdp_main.o': 'xdp' } },
+  // llb_kern_sock.o's `cgroup/connect` (a section libbpf does not know) it loads as
+  // CGROUP_SOCK_ADDR with the expected attach type INET4_CONNECT and BPF_F_TEST_RND_HI32
+  // (loxilb_libdp.c's sockaddr setup): a host's attachType and progFlags.
+  'loxilb-ebpf': { loader: 'libbpf', type: 'sched_cls', objects: { 'llb_xdp_main.o': 'xdp', 'llb_kern_sock.o': 'cgroup_sock_addr' }, hosts: { 'llb_kern_sock.o': { attachType: 'cgroup_inet4_connect', progFlags: 4 } } },
   // kubearmor/KubeArmor's system monitor (KubeArmor/BPF/system_monitor.c as its Makefile builds it
   // on a kernel with BTF: clang | opt | llc -mcpu=probe), which KubeArmor loads with cilium/ebpf,
   // its maps pinned by name after it made some first: kubearmor_visibility, a hash_of_maps the C
@@ -611,7 +612,7 @@ function rawOpener(row) {
 
 /** What the verifier worker needs of a loader row to build the object as its host does. */
 function workerHost(row) {
-  return row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row), mapValueSize: valueSizes(row), mapInner: row.mapInner, globals: globalsOf(row), linker: row.loader === 'cilium/ebpf' ? 'cilium/ebpf' : undefined, opener: rawOpener(row) ? 'raw' : undefined, alone: row.alone };
+  return row && { attachTo: row.attachTo, functions: row.functions, license: row.license, mapMaxEntries: mapSizes(row), mapValueSize: valueSizes(row), mapInner: row.mapInner, globals: globalsOf(row), linker: row.loader === 'cilium/ebpf' ? 'cilium/ebpf' : undefined, opener: rawOpener(row) ? 'raw' : undefined, alone: row.alone, attachType: row.attachType };
 }
 
 /** A loader row's map sizes ('ncpus': the possible CPUs) as loadWithMaps's mapMaxEntries. */
@@ -645,6 +646,7 @@ function cliHostFlags(row, p, dir) {
   if (row?.attachProg) flags.push('--attach-prog', join(dir, row.attachProg));
   if (row?.loader === 'cilium/ebpf') flags.push('--linker', 'cilium/ebpf');
   if (rawOpener(row)) flags.push('--opener', 'raw');
+  if (row?.attachType !== undefined) flags.push('--attach-type', row.attachType);
   if (row?.license !== undefined) flags.push('--license', row.license);
   for (const [name, n] of Object.entries(row?.mapMaxEntries ?? {})) flags.push('--map-max-entries', `${name}=${n === 'ncpus' ? n : sized(n)}`);
   for (const [name, n] of Object.entries(row?.mapValueSize ?? {})) flags.push('--map-value-size', `${name}=${n}`);
@@ -896,11 +898,14 @@ async function level2(file, p, type, row, progFlags, verdict) {
 /** One program's record: the kernel's verdict, `bpf kernel load`'s, ours. */
 async function recordProgram(group, object, file, p, uses, bytes, linkInputs) {
   const type = typeOf(group, object, p);
-  const rec = { group, object, program: p.name, section: p.section, type, attach: p.expectedAttachType ?? null, btf: uses, loader: p.unresolved ? `${p.unresolved.code}: ${short(p.unresolved.message)}` : 'ok', kernel: null, kernelError: null, kernelRefused: null, cli: null, cliError: null, ours: null, oursError: null };
   const row = hostOf(group, object);
-  // a test_loader program: its prog_flags (the section's sleepable bit added, as libbpf does)
+  // the expected attach type the host's loader sets (bpf_program__set_expected_attach_type)
+  if (row?.attachType !== undefined) p = { ...p, expectedAttachType: row.attachType };
+  const rec = { group, object, program: p.name, section: p.section, type, attach: p.expectedAttachType ?? null, btf: uses, loader: p.unresolved ? `${p.unresolved.code}: ${short(p.unresolved.message)}` : 'ok', kernel: null, kernelError: null, kernelRefused: null, cli: null, cliError: null, ours: null, oursError: null };
+  // a test_loader program: its prog_flags (the section's sleepable bit added, as libbpf does);
+  // the flags a host's loader sets (bpf_program__set_flags)
   const spec = row?.testLoader ? testLoaderSpec(bytes, p.name) : undefined;
-  const progFlags = spec ? spec.flags | (p.sleepable ? PROG_FLAG_BITS.BPF_F_SLEEPABLE : 0) : undefined;
+  const progFlags = spec ? spec.flags | (p.sleepable ? PROG_FLAG_BITS.BPF_F_SLEEPABLE : 0) : row?.progFlags !== undefined ? row.progFlags | (p.sleepable ? PROG_FLAG_BITS.BPF_F_SLEEPABLE : 0) : undefined;
   if (spec) Object.assign(rec, { progFlags, expect: spec.expect });
   let load, target;
   try {
