@@ -12,7 +12,7 @@ import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, s
 import { aluLow, aluMid, aluWide, domainTests, inLow32, syncHigh32, syncMid, syncWide } from './scalarlow.js';
 import { lowRegs, pair, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
 import { known, knownImm, REG_OPTIONAL_FIELDS, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
-import { fls64, tnum, tnumClearSubreg, tnumIn, tnumLshift, tnumRshift, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
+import { fls64, tnum, tnumClearSubreg, tnumIn, tnumLshift, tnumMul, tnumMulGeneric, tnumRshift, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
 
 type Field = 'smin' | 'smax' | 'umin' | 'umax';
 const F32 = { smin: 's32min', smax: 's32max', umin: 'u32min', umax: 'u32max' } as const;
@@ -560,6 +560,20 @@ describe('scalar bounds arithmetic', () => {
     };
     fc.assert(fc.property(v64, fc.oneof(v64, runs), v64, check), { numRuns: 20000 });
     for (const m of [0n, 1n, 0xf0n, U32_MAX, U64_MAX, U64_MAX - 1n, 1n << 63n, U64_MAX ^ 0xffn]) for (const z of edges64) for (const v of [0n, 1n, 0x100n, 1n << 63n]) check(v, m, BigInt.asUintN(64, z));
+  });
+
+  it('tnum_mul on two 32-bit halves per field equals the BigInt loop, on random, edge, run and power-of-two tnums', () => {
+    const halves = [0n, 1n, 3n, 0x7fffffffn, 0x80000000n, 0xfffffffen, 0xffffffffn];
+    const e64 = halves.flatMap((h) => halves.map((l) => (h << 32n) | l));
+    const runs = fc.array(fc.tuple(fc.integer({ min: 0, max: 63 }), fc.integer({ min: 1, max: 64 })), { maxLength: 3 }).map((rs) => rs.reduce((m, [lo, n]) => m | BigInt.asUintN(64, ((1n << BigInt(n)) - 1n) << BigInt(lo)), 0n));
+    const v64 = fc.oneof(fc.constantFrom(...e64), fc.bigInt({ min: 0n, max: 600n }), fc.bigInt({ min: 0n, max: U32_MAX }), fc.bigInt({ min: 0n, max: U64_MAX }), runs, fc.integer({ min: 0, max: 63 }).map((k) => 1n << BigInt(k)));
+    const tn = fc.oneof(fc.tuple(v64, v64).map(([v, m]) => tnum(v & ~m, m)), fc.tuple(v64, fc.constant(0n)).map(([v, m]) => tnum(v, m)), fc.tuple(fc.constant(0n), v64).map(([v, m]) => tnum(v, m)));
+    const check = (a: Tnum, b: Tnum): void => {
+      const want = tnumMulGeneric(a, b);
+      expect(tnumMul(a, b), `${a.value} ${a.mask} * ${b.value} ${b.mask}`).toEqual(want);
+    };
+    fc.assert(fc.property(tn, tn, check), { numRuns: 20000 });
+    for (const x of e64) for (const y of e64) for (const m of [0n, 1n, 0xffn, U32_MAX, U64_MAX]) check(tnum(x & ~m, m), tnum(y, 0n));
   });
 
   it('__update_reg_bounds of a tnum that knows nothing equals the kernel steps', () => {
