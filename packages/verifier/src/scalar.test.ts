@@ -8,8 +8,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { add32, add64, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, updateBounds, type B } from './scalar.js';
-import { aluLow, aluMid, aluWide, domainTests, inLow32, syncHigh32, syncMid, syncWide } from './scalarlow.js';
+import { add32, add64, coerceToSize, coerceToSizeWork, done, mul32, mul64, scalarAlu, scalarAluGeneric, sub32, sub64, sync, syncGeneric, updateBounds, type B } from './scalar.js';
+import { aluLow, aluMid, aluWide, coerceLow, domainTests, inLow32, syncHigh32, syncMid, syncWide } from './scalarlow.js';
 import { lowRegs, pair, reg, show, UNBOUNDED_B } from './lowregs.test.helper.js';
 import { known, knownImm, REG_OPTIONAL_FIELDS, S32_MAX, S32_MIN, S64_MAX, S64_MIN, UNKNOWN, type Reg } from './state.js';
 import { fls64, tnum, tnumClearSubreg, tnumIn, tnumLshift, tnumMul, tnumMulGeneric, tnumRshift, tnumStep, tnumStepLoop, tnumSubreg, U32_MAX, U64_MAX, type Tnum } from './tnum.js';
@@ -296,6 +296,26 @@ describe('scalar bounds arithmetic', () => {
       }
     for (const dst of edgeRegs) for (let k = 0; k <= 64; k++) for (const op of ['lsh', 'rsh', 'arsh'] as const) for (const alu32 of [false, true]) check(op, dst, known(BigInt(k)), alu32);
     // the numbers path ran on most of them (a test of nothing would pass too)
+    expect(used).toBeGreaterThan(10000);
+  });
+
+  it('coerce_reg_to_size on numbers (a register below 2^32) equals the BigInt one, on random, edge, synced and inconsistent registers', () => {
+    const e32 = [0n, 1n, 0x7fn, 0x80n, 0xffn, 0x100n, 0x101n, 0x7fffn, 0x8000n, 0xffffn, 0x10000n, 0x1ffffn, 0x7fffffffn, 0x80000000n, 0xfffffffen, 0xffffffffn];
+    const { raw, synced } = lowRegs({ edges: e32, small: 600n, pow2: true, outside: { values: [1n << 32n, U64_MAX, S64_MIN, -1n], weight: 19 } });
+    const r = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) });
+    let used = 0;
+    const check = (x: Reg, size: number): void => {
+      const ref = coerceToSizeWork(x, size);
+      const ours = coerceLow(x, size);
+      // what coerceToSize runs
+      expect(coerceToSize(x, size)).toEqual(ref);
+      if (ours === undefined) return;
+      used++;
+      expect(ours, `${size} ${show(x)}`).toEqual(ref);
+      expect(ours === x).toBe(ref === x);
+    };
+    fc.assert(fc.property(r, fc.constantFrom(1, 2, 4, 3), check), { numRuns: 20000 });
+    for (const lo of e32) for (const hi of e32) for (const size of [1, 2, 4]) check(reg({ var: tnum(0n, U32_MAX), ...UNBOUNDED_B, umin: lo, umax: hi, smin: lo, smax: hi }), size);
     expect(used).toBeGreaterThan(10000);
   });
 

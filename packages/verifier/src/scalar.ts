@@ -37,7 +37,7 @@ import {
   tnumXor,
   type Tnum,
 } from './tnum.js';
-import { aluLow, aluMid, aluWide, syncHigh32, syncLow32, syncMid, syncWide } from './scalarlow.js';
+import { aluLow, aluMid, aluWide, coerceLow, syncHigh32, syncLow32, syncMid, syncWide } from './scalarlow.js';
 
 /** The mutable working copy of a register's scalar part. */
 export interface B {
@@ -852,10 +852,12 @@ const unknownSized: (Reg | undefined)[] = [];
 export function coerceToSize(r: Reg, size: number): Reg {
   if (size >= 8) return r;
   if (r === UNKNOWN && size >= 0 && size < 8 && Number.isInteger(size)) return (unknownSized[size] ??= coerceToSizeWork(r, size));
-  return coerceToSizeWork(r, size);
+  // a register below 2^32 (most loaded values): on numbers (scalarlow.ts)
+  return coerceLow(r, size) ?? coerceToSizeWork(r, size);
 }
 
-function coerceToSizeWork(r: Reg, size: number): Reg {
+/** coerceToSize on BigInts, for any register (exported for the tests comparing the two). */
+export function coerceToSizeWork(r: Reg, size: number): Reg {
   const b = work(r);
   b.var = tnumCast(b.var, size);
   const m = SIZE_MASK[size] ?? (1n << BigInt(size * 8)) - 1n;
