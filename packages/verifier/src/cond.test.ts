@@ -135,7 +135,7 @@ describe('branch refinement on numbers', () => {
     expect(decided).toBeGreaterThan(2000);
   });
 
-  it('a 64-bit ordered comparison of registers of any shape refined on two 32-bit halves per field equals the BigInt refinement', () => {
+  it('every condition of both widths between registers of any shape refined on two 32-bit halves per field equals the BigInt refinement', () => {
     const halves = [0n, 1n, 7n, 0x7fffffffn, 0x80000000n, 0x80000001n, 0xfffffff8n, 0xfffffffen, 0xffffffffn];
     const e64 = halves.flatMap((h) => halves.map((l) => (h << 32n) | l));
     const v64 = fc.oneof(fc.constantFrom(...e64), fc.bigInt({ min: 0n, max: U64_MAX }), fc.bigInt({ min: 0n, max: 600n }), fc.bigInt({ min: 1n, max: 4096n }).map((x) => U64_MAX + 1n - x));
@@ -152,6 +152,9 @@ describe('branch refinement on numbers', () => {
       fc.constant({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX) }),
       ord(v64).map(([lo, h]) => ({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX), umin: lo, umax: h })),
       ord(s64v).map(([lo, h]) => ({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX), smin: lo, smax: h })),
+      // a known low half under an unknown high one (a 32-bit constant), and single bits (jset)
+      fc.tuple(v64, v64).map(([c, m]) => ({ ...UNBOUNDED_B, var: tnum(c & ~(m & ~U32_MAX), m & ~U32_MAX) })),
+      fc.integer({ min: 0, max: 63 }).map((k) => ({ ...UNBOUNDED_B, var: tnum(1n << BigInt(k), 0n) })),
     );
     const synced = fc.oneof(raw, shaped).map((b0) => {
       const b = { ...b0 };
@@ -159,20 +162,28 @@ describe('branch refinement on numbers', () => {
       return b;
     });
     const operand = fc.oneof(raw, shaped, synced, synced).map(reg);
-    const conds = ['jlt', 'jle', 'jgt', 'jge', 'jslt', 'jsle', 'jsgt', 'jsge'] as const;
+    const operand2 = fc.oneof({ weight: 4, arbitrary: operand }, { weight: 1, arbitrary: v64.map((x) => known(x)) });
     let used = 0;
-    const check = (r1: Reg, r2: Reg, cond: Cond): void => {
-      const ref = refineCondGeneric(r1, r2, cond, false);
-      const ours = refineWide(r1, r2, cond, false);
-      expect(refineCond(r1, r2, cond, false)).toEqual(ref);
+    let runs = 0;
+    const check = (r1: Reg, r2: Reg, cond: Cond, is32: boolean): void => {
+      runs++;
+      const ref = refineCondGeneric(r1, r2, cond, is32);
+      const ours = refineWide(r1, r2, cond, is32);
+      expect(refineCond(r1, r2, cond, is32)).toEqual(ref);
       if (ours === undefined) return;
       used++;
-      expect(ours, `${cond} ${show([r1, r2])}`).toEqual(ref);
+      expect(ours, `${cond}${is32 ? 32 : 64} ${show([r1, r2])}`).toEqual(ref);
       expect(ours[0] === r1).toBe(ref[0] === r1);
       expect(ours[1] === r2).toBe(ref[1] === r2);
     };
-    fc.assert(fc.property(operand, operand, fc.constantFrom(...conds), check), { numRuns: 30000 });
-    for (const x of e64) for (const cond of conds) check(UNKNOWN, known(x), cond);
-    expect(used).toBeGreaterThan(25000);
+    fc.assert(fc.property(operand2, operand2, fc.constantFrom(...CONDS), fc.boolean(), check), { numRuns: 40000 });
+    for (const x of e64) for (const cond of CONDS) for (const is32 of [false, true]) {
+      check(UNKNOWN, known(x), cond, is32);
+      check(known(x), reg({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX - 7n) }), cond, is32);
+      for (const y of [0n, 1n, U64_MAX, S64_MAX, S64_MIN, x]) check(reg({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX), umin: BigInt.asUintN(64, y), umax: x }), known(x), cond, is32);
+      // a bound at the constant and at a limit of its type: jne's `+ 1` and `- 1` leave the range
+      for (const y of [S64_MAX, S64_MIN, BigInt.asIntN(64, x)]) check(reg({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX), smin: BigInt.asIntN(64, x), smax: y >= BigInt.asIntN(64, x) ? y : BigInt.asIntN(64, x) }), known(x), cond, is32);
+    }
+    expect(used).toBeGreaterThan(runs * 0.9);
   });
 });

@@ -2124,47 +2124,219 @@ function finishW(r: Reg): Reg {
   return o;
 }
 
+/** The 32-bit bounds of the two registers of a refinement on halves: s32min, s32max, u32min, u32max of the first at 0, of the second at 4. */
+const Q = new Float64Array(8);
+/** Q as loaded. */
+const Q0 = new Float64Array(8);
+const QS32MIN = 0;
+const QS32MAX = 1;
+const QU32MIN = 2;
+const QU32MAX = 3;
+
+/** Whether the register on halves `a` is a constant: its whole tnum, or its low half for 32 bits. */
+const constW = (a: Uint32Array, is32: boolean): boolean => a[ML] === 0 && (is32 || a[MH] === 0);
+
+/** The 32-bit bounds at `q` lie in their types' ranges. */
+const qOk = (q: number): boolean => Q[q + QU32MIN]! >= 0 && Q[q + QU32MIN]! <= U32 && Q[q + QU32MAX]! >= 0 && Q[q + QU32MAX]! <= U32 && Q[q + QS32MIN]! >= S32MIN && Q[q + QS32MIN]! <= S32MAX && Q[q + QS32MAX]! >= S32MIN && Q[q + QS32MAX]! <= S32MAX;
+
 /**
- * cond.ts refineCondGeneric on halves for a 64-bit jlt, jle, jgt, jge, jslt, jsle, jsgt or jsge
- * of two different registers of any shape (fields in their types' ranges, tnums' value and mask
- * disjoint): the refinement, then reg_bounds_sync of each. undefined for any other condition
- * or register (the caller runs the BigInt version).
+ * cond.ts refineCondGeneric on halves for any condition of two different registers of any shape
+ * (fields in their types' ranges, tnums' value and mask disjoint), 64- or 32-bit: the refinement
+ * of regs_refine_cond_op, then reg_bounds_sync of each. undefined (nothing kept) for any other
+ * register, or where a step leaves a field's range (jne's `+ 1` at a bound's limit); the caller
+ * then runs the BigInt version.
  */
-export function refineWide(r1: Reg, r2: Reg, cond: string, is32: boolean): [Reg, Reg] | undefined {
-  if (is32) return undefined;
-  let signed: boolean;
+export function refineWide(r1: Reg, r2: Reg, cond0: string, is32: boolean): [Reg, Reg] | undefined {
+  let cond = cond0;
+  let swapped = false;
   switch (cond) {
+    case 'jgt':
+      cond = 'jlt';
+      swapped = true;
+      break;
+    case 'jge':
+      cond = 'jle';
+      swapped = true;
+      break;
+    case 'jsgt':
+      cond = 'jslt';
+      swapped = true;
+      break;
+    case 'jsge':
+      cond = 'jsle';
+      swapped = true;
+      break;
     case 'jlt':
     case 'jle':
-    case 'jgt':
-    case 'jge':
-      signed = false;
-      break;
     case 'jslt':
     case 'jsle':
-    case 'jsgt':
-    case 'jsge':
-      signed = true;
+    case 'jeq':
+    case 'jne':
+    case 'jset':
+    case 'jset_not':
       break;
     default:
       return undefined;
   }
-  const lt = cond === 'jlt' || cond === 'jgt' || cond === 'jslt' || cond === 'jsgt';
-  const flip = cond === 'jgt' || cond === 'jge' || cond === 'jsgt' || cond === 'jsge';
   if (!loadY(r2) || !loadW(r1)) return undefined;
   for (let k = 0; k < 12; k++) Y0[k] = Y[k]!;
-  // jgt/jge: b < a (b <= a)
-  if (flip) refineOrderW(Y, X, lt, signed);
-  else refineOrderW(X, Y, lt, signed);
+  Q[0] = Q0[0] = W.s32min;
+  Q[1] = Q0[1] = W.s32max;
+  Q[2] = Q0[2] = W.u32min;
+  Q[3] = Q0[3] = W.u32max;
+  Q[4] = Q0[4] = W.rs32min;
+  Q[5] = Q0[5] = W.rs32max;
+  Q[6] = Q0[6] = W.ru32min;
+  Q[7] = Q0[7] = W.ru32max;
+  // a and b as refineCondGeneric has them after its swaps: the registers on halves and their 32-bit bounds at qa, qb
+  let a = swapped ? Y : X;
+  let b = swapped ? X : Y;
+  let qa = swapped ? 4 : 0;
+  const qb = 4 - qa;
+  switch (cond) {
+    case 'jeq':
+      if (is32) {
+        Q[qa + QU32MIN] = Math.max(Q[qa + QU32MIN]!, Q[qb + QU32MIN]!);
+        Q[qa + QU32MAX] = Math.min(Q[qa + QU32MAX]!, Q[qb + QU32MAX]!);
+        Q[qa + QS32MIN] = Math.max(Q[qa + QS32MIN]!, Q[qb + QS32MIN]!);
+        Q[qa + QS32MAX] = Math.min(Q[qa + QS32MAX]!, Q[qb + QS32MAX]!);
+        for (let k = 0; k < 4; k++) Q[qb + k] = Q[qa + k]!;
+        // tnum_intersect of the low halves, each register keeping its high half
+        const mu = (a[ML]! & b[ML]!) >>> 0;
+        a[VL] = b[VL] = (a[VL]! | b[VL]!) & ~mu;
+        a[ML] = b[ML] = mu;
+      } else {
+        pairMax(a, UNH, b[UNH]!, b[UNL]!, false);
+        pairMin(a, UXH, b[UXH]!, b[UXL]!, false);
+        pairMax(a, SNH, b[SNH]!, b[SNL]!, true);
+        pairMin(a, SXH, b[SXH]!, b[SXL]!, true);
+        for (let k = UNH; k <= SXL; k++) b[k] = a[k]!;
+        const mh = (a[MH]! & b[MH]!) >>> 0;
+        const ml = (a[ML]! & b[ML]!) >>> 0;
+        a[VH] = b[VH] = (a[VH]! | b[VH]!) & ~mh;
+        a[VL] = b[VL] = (a[VL]! | b[VL]!) & ~ml;
+        a[MH] = b[MH] = mh;
+        a[ML] = b[ML] = ml;
+      }
+      break;
+    case 'jne':
+    case 'jset':
+    case 'jset_not': {
+      if (!constW(b, is32)) {
+        const t = a;
+        a = b;
+        b = t;
+        // only the first one's 32-bit bounds are refined below
+        qa = 4 - qa;
+      }
+      if (!constW(b, is32)) break;
+      // the constant: its low half for 32 bits
+      const vh = is32 ? 0 : b[VH]!;
+      const vl = b[VL]!;
+      if (cond === 'jne') {
+        if (is32) {
+          if (Q[qa + QU32MIN] === vl) Q[qa + QU32MIN]!++;
+          if (Q[qa + QU32MAX] === vl) Q[qa + QU32MAX]!--;
+          if (Q[qa + QS32MIN] === (vl | 0)) Q[qa + QS32MIN]!++;
+          if (Q[qa + QS32MAX] === (vl | 0)) Q[qa + QS32MAX]!--;
+        } else {
+          // `+ 1` at U64_MAX or S64_MAX and `- 1` at 0 or S64_MIN leave the range: the BigInt version
+          if (a[UNH] === vh && a[UNL] === vl) {
+            if (addH(vh, vl, 0, 1)) return undefined;
+            a[UNH] = T[0]!;
+            a[UNL] = T[1]!;
+          }
+          if (a[UXH] === vh && a[UXL] === vl) {
+            if (subH(vh, vl, 0, 1)) return undefined;
+            a[UXH] = T[0]!;
+            a[UXL] = T[1]!;
+          }
+          if (a[SNH] === vh && a[SNL] === vl) {
+            if (vh === 0x7fffffff && vl === U32) return undefined;
+            addH(vh, vl, 0, 1);
+            a[SNH] = T[0]!;
+            a[SNL] = T[1]!;
+          }
+          if (a[SXH] === vh && a[SXL] === vl) {
+            if (vh === 0x80000000 && vl === 0) return undefined;
+            subH(vh, vl, 0, 1);
+            a[SXH] = T[0]!;
+            a[SXL] = T[1]!;
+          }
+        }
+      } else if (cond === 'jset') {
+        // a single bit: tnum_or
+        if ((vh | vl) === 0 || (vh !== 0 && vl !== 0) || (vh & (vh - 1)) !== 0 || (vl & (vl - 1)) !== 0) break;
+        a[VH] = a[VH]! | vh;
+        a[VL] = a[VL]! | vl;
+        a[MH] = a[MH]! & ~a[VH]!;
+        a[ML] = a[ML]! & ~a[VL]!;
+      } else {
+        // every bound open, then tnum_and with ~v (for 32 bits the high half's mask all ones: kept as it is)
+        a[UNH] = a[UNL] = 0;
+        a[UXH] = a[UXL] = U32;
+        a[SNH] = 0x80000000;
+        a[SNL] = 0;
+        a[SXH] = 0x7fffffff;
+        a[SXL] = U32;
+        Q[qa + QS32MIN] = S32MIN;
+        Q[qa + QS32MAX] = S32MAX;
+        Q[qa + QU32MIN] = 0;
+        Q[qa + QU32MAX] = U32;
+        const th = a[VH]! & ~vh;
+        const tl = a[VL]! & ~vl;
+        a[MH] = (a[VH]! | a[MH]!) & ~vh & ~th;
+        a[ML] = (a[VL]! | a[ML]!) & ~vl & ~tl;
+        a[VH] = th;
+        a[VL] = tl;
+      }
+      break;
+    }
+    case 'jle':
+      if (is32) {
+        Q[qa + QU32MAX] = Math.min(Q[qa + QU32MAX]!, Q[qb + QU32MAX]!);
+        Q[qb + QU32MIN] = Math.max(Q[qa + QU32MIN]!, Q[qb + QU32MIN]!);
+      } else refineOrderW(a, b, false, false);
+      break;
+    case 'jlt':
+      if (is32) {
+        Q[qa + QU32MAX] = Math.min(Q[qa + QU32MAX]!, (Q[qb + QU32MAX]! - 1) >>> 0);
+        Q[qb + QU32MIN] = Math.max((Q[qa + QU32MIN]! + 1) >>> 0, Q[qb + QU32MIN]!);
+      } else refineOrderW(a, b, true, false);
+      break;
+    case 'jsle':
+      if (is32) {
+        Q[qa + QS32MAX] = Math.min(Q[qa + QS32MAX]!, Q[qb + QS32MAX]!);
+        Q[qb + QS32MIN] = Math.max(Q[qa + QS32MIN]!, Q[qb + QS32MIN]!);
+      } else refineOrderW(a, b, false, true);
+      break;
+    default:
+      // jslt
+      if (is32) {
+        Q[qa + QS32MAX] = Math.min(Q[qa + QS32MAX]!, (Q[qb + QS32MAX]! - 1) | 0);
+        Q[qb + QS32MIN] = Math.max((Q[qa + QS32MIN]! + 1) | 0, Q[qb + QS32MIN]!);
+      } else refineOrderW(a, b, true, true);
+      break;
+  }
+  // jne's steps on the 32-bit bounds may leave their ranges: the BigInt version
+  if (!qOk(0) || !qOk(4)) return undefined;
+  W.s32min = Q[0]!;
+  W.s32max = Q[1]!;
+  W.u32min = Q[2]!;
+  W.u32max = Q[3]!;
   const o1 = finishW(r1);
   // the second register as the working one: its fields as refined, its loaded values to compare with
   for (let k = 0; k < 12; k++) {
     X[k] = Y[k]!;
     X0[k] = Y0[k]!;
   }
-  W.s32min = W.s32min0 = W.rs32min;
-  W.s32max = W.s32max0 = W.rs32max;
-  W.u32min = W.u32min0 = W.ru32min;
-  W.u32max = W.u32max0 = W.ru32max;
+  W.s32min = Q[4]!;
+  W.s32max = Q[5]!;
+  W.u32min = Q[6]!;
+  W.u32max = Q[7]!;
+  W.s32min0 = Q0[4]!;
+  W.s32max0 = Q0[5]!;
+  W.u32min0 = Q0[6]!;
+  W.u32max0 = Q0[7]!;
   return [o1, finishW(r2)];
 }
