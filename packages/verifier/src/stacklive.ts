@@ -321,7 +321,7 @@ export class StackLiveness {
   private commitTo(inst: Instance): void {
     const idx = this.writeIdx - inst.start;
     const set = inst.mustWriteSet[idx]!;
-    // once every frame's must_write of the instruction is empty, intersecting keeps it so
+    // once every frame's must_write of the instruction is empty (both words), intersecting keeps it so
     if (set === 2) {
       this.writeIdx = 0;
       return;
@@ -339,20 +339,23 @@ export class StackLiveness {
       if ((w0 | w1) === 0 && !inst.mustWriteSet[idx]) continue;
       const m = this.masks(inst, frame);
       const b = idx * W;
+      // Linux 6.18's commit_stack_write_marks reads the old must_write into a 32-bit variable:
+      // only its low word (slots -8 .. -256) is intersected, compared and counted as dropped, so
+      // a later visit leaves the high word (slots -264 .. -512) as the last store made it, and
+      // a store (the low word changed) replaces both words
       const o0 = m[b + MUST]!;
-      const o1 = m[b + MUST + 1]!;
       if (inst.mustWriteSet[idx]) {
         w0 = (w0 & o0) >>> 0;
-        w1 = (w1 & o1) >>> 0;
+        w1 = 0;
       }
-      if (o0 !== w0 || o1 !== w1) {
+      if (o0 !== w0 || w1 !== 0) {
         m[b + MUST] = w0;
         m[b + MUST + 1] = w1;
         inst.updated = true;
         this.touch(inst, frame, this.writeIdx);
       }
-      if ((o0 & ~w0) !== 0 || (o1 & ~w1) !== 0) inst.mustWriteDropped = true;
-      any |= w0 | w1;
+      if ((o0 & ~w0) !== 0) inst.mustWriteDropped = true;
+      any |= m[b + MUST]! | m[b + MUST + 1]!;
     }
     inst.mustWriteSet[idx] = set !== 0 && any === 0 ? 2 : 1;
     this.writeIdx = 0;
