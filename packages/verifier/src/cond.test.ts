@@ -38,23 +38,31 @@ const operand = fc.oneof(
   { weight: 2, arbitrary: openReg },
 );
 
+/**
+ * A check of a refinement on numbers (`fast`) against the BigInt one, and of what the verifier
+ * runs (refineCond: the number path or the reference) against it too; `count` says how often
+ * `fast` answered, so a test can ask that its cases reached it.
+ */
+function againstBigInts(fast: typeof refineLow): { check: (cond: Cond, r1: Reg, r2: Reg, is32: boolean) => void; count: { runs: number; used: number } } {
+  const count = { runs: 0, used: 0 };
+  const check = (cond: Cond, r1: Reg, r2: Reg, is32: boolean): void => {
+    count.runs++;
+    const ref = refineCondGeneric(r1, r2, cond, is32);
+    const ours = fast(r1, r2, cond, is32);
+    expect(refineCond(r1, r2, cond, is32)).toEqual(ref);
+    if (ours === undefined) return;
+    count.used++;
+    expect(ours, `${cond}${is32 ? 32 : 64} ${show([r1, r2])}`).toEqual(ref);
+    // a register that learns nothing is returned as it is, as the BigInt version returns it
+    expect(ours[0] === r1).toBe(ref[0] === r1);
+    expect(ours[1] === r2).toBe(ref[1] === r2);
+  };
+  return { check, count };
+}
+
 describe('branch refinement on numbers', () => {
   it('equals the BigInt refinement for every condition and width, on random, edge, synced, inconsistent and constant registers', () => {
-    let used = 0;
-    let runs = 0;
-    const check = (cond: Cond, r1: Reg, r2: Reg, is32: boolean): void => {
-      runs++;
-      const ref = refineCondGeneric(r1, r2, cond, is32);
-      const ours = refineLow(r1, r2, cond, is32);
-      // what the verifier runs: the number path or the reference
-      expect(refineCond(r1, r2, cond, is32)).toEqual(ref);
-      if (ours === undefined) return;
-      used++;
-      expect(ours, `${cond}${is32 ? 32 : 64} ${show([r1, r2])}`).toEqual(ref);
-      // a register that learns nothing is returned as it is, as the BigInt version returns it
-      expect(ours[0] === r1).toBe(ref[0] === r1);
-      expect(ours[1] === r2).toBe(ref[1] === r2);
-    };
+    const { check, count } = againstBigInts(refineLow);
     fc.assert(
       fc.property(fc.constantFrom(...CONDS), operand, operand, fc.boolean(), (cond, r1, r2, is32) => check(cond, r1, r2, is32)),
       { numRuns: 10000 },
@@ -68,23 +76,11 @@ describe('branch refinement on numbers', () => {
       edges.push(reg(b));
     }
     for (const r1 of edges) for (const r2 of edges) for (const cond of CONDS) for (const is32 of [false, true]) check(cond, r1, r2, is32);
-    expect(used).toBeGreaterThan(runs / 2);
+    expect(count.used).toBeGreaterThan(count.runs / 2);
   });
 
   it('refines a 64-bit == or != between an open register and one in the domain on numbers, as the BigInt version', () => {
-    let used = 0;
-    let runs = 0;
-    const check = (cond: Cond, r1: Reg, r2: Reg, is32: boolean): void => {
-      runs++;
-      const ref = refineCondGeneric(r1, r2, cond, is32);
-      const ours = refineLow(r1, r2, cond, is32);
-      expect(refineCond(r1, r2, cond, is32)).toEqual(ref);
-      if (ours === undefined) return;
-      used++;
-      expect(ours, `${cond}${is32 ? 32 : 64} ${show([r1, r2])}`).toEqual(ref);
-      expect(ours[0] === r1).toBe(ref[0] === r1);
-      expect(ours[1] === r2).toBe(ref[1] === r2);
-    };
+    const { check, count } = againstBigInts(refineLow);
     const inDomain = fc.oneof({ weight: 2, arbitrary: raw.map(reg) }, { weight: 5, arbitrary: synced.map(reg) }, { weight: 3, arbitrary: low.map((v) => known(v)) });
     fc.assert(
       fc.property(fc.constantFrom<Cond>('jeq', 'jne'), openReg, inDomain, fc.boolean(), fc.boolean(), (cond, open, other, first, is32) => {
@@ -109,7 +105,7 @@ describe('branch refinement on numbers', () => {
           check(cond, other, open, false);
         }
     }
-    expect(used).toBeGreaterThan(runs / 3);
+    expect(count.used).toBeGreaterThan(count.runs / 3);
   });
 
   it('a 32-bit == or != is decided on the tnums\' low halves as numbers as on BigInts', () => {
@@ -163,27 +159,15 @@ describe('branch refinement on numbers', () => {
     });
     const operand = fc.oneof(raw, shaped, synced, synced).map(reg);
     const operand2 = fc.oneof({ weight: 4, arbitrary: operand }, { weight: 1, arbitrary: v64.map((x) => known(x)) });
-    let used = 0;
-    let runs = 0;
-    const check = (r1: Reg, r2: Reg, cond: Cond, is32: boolean): void => {
-      runs++;
-      const ref = refineCondGeneric(r1, r2, cond, is32);
-      const ours = refineWide(r1, r2, cond, is32);
-      expect(refineCond(r1, r2, cond, is32)).toEqual(ref);
-      if (ours === undefined) return;
-      used++;
-      expect(ours, `${cond}${is32 ? 32 : 64} ${show([r1, r2])}`).toEqual(ref);
-      expect(ours[0] === r1).toBe(ref[0] === r1);
-      expect(ours[1] === r2).toBe(ref[1] === r2);
-    };
-    fc.assert(fc.property(operand2, operand2, fc.constantFrom(...CONDS), fc.boolean(), check), { numRuns: 40000 });
+    const { check, count } = againstBigInts(refineWide);
+    fc.assert(fc.property(operand2, operand2, fc.constantFrom(...CONDS), fc.boolean(), (r1, r2, cond, is32) => check(cond, r1, r2, is32)), { numRuns: 40000 });
     for (const x of e64) for (const cond of CONDS) for (const is32 of [false, true]) {
-      check(UNKNOWN, known(x), cond, is32);
-      check(known(x), reg({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX - 7n) }), cond, is32);
-      for (const y of [0n, 1n, U64_MAX, S64_MAX, S64_MIN, x]) check(reg({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX), umin: BigInt.asUintN(64, y), umax: x }), known(x), cond, is32);
+      check(cond, UNKNOWN, known(x), is32);
+      check(cond, known(x), reg({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX - 7n) }), is32);
+      for (const y of [0n, 1n, U64_MAX, S64_MAX, S64_MIN, x]) check(cond, reg({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX), umin: BigInt.asUintN(64, y), umax: x }), known(x), is32);
       // a bound at the constant and at a limit of its type: jne's `+ 1` and `- 1` leave the range
-      for (const y of [S64_MAX, S64_MIN, BigInt.asIntN(64, x)]) check(reg({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX), smin: BigInt.asIntN(64, x), smax: y >= BigInt.asIntN(64, x) ? y : BigInt.asIntN(64, x) }), known(x), cond, is32);
+      for (const y of [S64_MAX, S64_MIN, BigInt.asIntN(64, x)]) check(cond, reg({ ...UNBOUNDED_B, var: tnum(0n, U64_MAX), smin: BigInt.asIntN(64, x), smax: y >= BigInt.asIntN(64, x) ? y : BigInt.asIntN(64, x) }), known(x), is32);
     }
-    expect(used).toBeGreaterThan(runs * 0.9);
+    expect(count.used).toBeGreaterThan(count.runs * 0.9);
   });
 });
